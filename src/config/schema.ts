@@ -1,0 +1,109 @@
+import { z } from "zod";
+
+const tierDefaults = {
+  dev: { subdomain: "dev", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 10, maxEnvs: 20, demo: true, maxCronThreads: 1 },
+  dev_ephemeral: { subdomain: "preview", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 5, maxEnvs: 20, demo: true, maxCronThreads: 1 },
+  staging: { subdomain: "staging", workers: 2, cpus: 2, memoryMb: 2048, storageGb: 20, maxEnvs: 10, demo: false, maxCronThreads: 1 },
+  production: { subdomain: "", workers: 0, cpus: 4, memoryMb: 4096, storageGb: 100, maxEnvs: 5, demo: false, maxCronThreads: 2 },
+} as const;
+
+export const TierName = z.enum(["dev", "dev_ephemeral", "staging", "production"]);
+export type TierName = z.infer<typeof TierName>;
+
+const Tier = (d: (typeof tierDefaults)[TierName]) =>
+  z
+    .object({
+      /** Hostnames are `<slug>.<subdomain>.<baseDomain>` (`<slug>.<baseDomain>` when empty). */
+      subdomain: z.string().regex(/^([a-z0-9-]+(\.[a-z0-9-]+)*)?$/, "lowercase DNS labels").default(d.subdomain),
+      /** Odoo HTTP workers; 0 = threaded. Production with 0 means 2×CPU+1, capped by cpus quota. */
+      workers: z.number().int().min(0).max(64).default(d.workers),
+      cpus: z.number().positive().max(64).default(d.cpus),
+      memoryMb: z.number().int().min(256).default(d.memoryMb),
+      storageGb: z.number().positive().default(d.storageGb),
+      maxEnvs: z.number().int().min(0).default(d.maxEnvs),
+      demo: z.boolean().default(d.demo),
+      maxCronThreads: z.number().int().min(0).max(16).default(d.maxCronThreads),
+    })
+    .strict()
+    .prefault({});
+
+export const ConfigSchema = z
+  .object({
+    role: z.enum(["standalone", "coordinator", "agent"]).default("standalone"),
+    listen: z
+      .string()
+      .regex(/^[^:\s]+:\d{1,5}$/, "host:port")
+      .default("127.0.0.1:8420"),
+    /** URL other machines (GitHub, agents) use to reach this coordinator. */
+    publicUrl: z.string().url().optional(),
+    baseDomain: z
+      .string()
+      .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, "a lowercase domain name")
+      .default("odoo.localhost"),
+    /** Hours an API login (JWT) stays valid. */
+    sessionHours: z.number().positive().max(24 * 90).default(12),
+    odoo: z
+      .object({
+        image: z.string().min(1).default("odoo:17.0"),
+        modules: z.array(z.string().regex(/^[a-z0-9_]+$/)).min(1).default(["base"]),
+        /** uid:gid owning the filestore (the official image runs as odoo, uid 101). */
+        uid: z.number().int().min(0).default(101),
+        gid: z.number().int().min(0).default(101),
+        healthTimeoutSec: z.number().int().positive().default(120),
+      })
+      .strict()
+      .prefault({}),
+    postgres: z
+      .object({
+        /** How odooops itself connects (admin role that may create roles and databases). */
+        host: z.string().default("/var/run/postgresql"),
+        port: z.number().int().min(1).max(65535).default(5432),
+        user: z.string().default("postgres"),
+        password: z.string().default(""),
+        /** Address the Odoo containers use to reach PostgreSQL. */
+        containerHost: z.string().default("host.docker.internal"),
+        /** pg_hba.conf odooops keeps its block in ("" = do not manage pg_hba). */
+        hbaFile: z.string().default("/etc/postgresql/15/main/pg_hba.conf"),
+      })
+      .strict()
+      .prefault({}),
+    docker: z
+      .object({
+        binary: z.string().default("docker"),
+      })
+      .strict()
+      .prefault({}),
+    nginx: z
+      .object({
+        binary: z.string().default("nginx"),
+        /** Main config file passed to `nginx -t -c` and used for reloads. */
+        configFile: z.string().default("/etc/nginx/nginx.conf"),
+        /** Port the vhosts listen on for HTTP. */
+        httpPort: z.number().int().min(1).max(65535).default(80),
+        httpsPort: z.number().int().min(1).max(65535).default(443),
+        clientMaxBodySize: z.string().regex(/^\d+[kmgKMG]?$/).default("128m"),
+      })
+      .strict()
+      .prefault({}),
+    ports: z
+      .object({
+        /** Range of loopback ports published for Odoo containers (http + longpolling pairs). */
+        from: z.number().int().min(1024).max(65535).default(20000),
+        to: z.number().int().min(1024).max(65535).default(29999),
+      })
+      .strict()
+      .prefault({}),
+    tiers: z
+      .object({
+        dev: Tier(tierDefaults.dev),
+        dev_ephemeral: Tier(tierDefaults.dev_ephemeral),
+        staging: Tier(tierDefaults.staging),
+        production: Tier(tierDefaults.production),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type TierConfig = Config["tiers"][TierName];

@@ -1,0 +1,31 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { environments } from "../env/env.sql";
+import { createdAt, id } from "../state/columns";
+
+export const deployments = sqliteTable(
+  "deployments",
+  {
+    id: id(),
+    envId: text("env_id").notNull().references(() => environments.id),
+    release: integer("release").notNull(),
+    kind: text("kind", { enum: ["deploy", "rollback"] }).notNull().default("deploy"),
+    commitSha: text("commit_sha"),
+    branch: text("branch"),
+    image: text("image"),
+    status: text("status", {
+      enum: ["queued", "building", "testing", "awaiting_approval", "migrating", "switching", "success", "failed", "rejected"],
+    })
+      .notNull()
+      .default("queued"),
+    modulesUpdated: text("modules_updated", { mode: "json" }).$type<{ name: string; from: string | null; to: string }[]>(),
+    migrated: integer("migrated", { mode: "boolean" }).notNull().default(false),
+    backupId: text("backup_id"),
+    jobId: text("job_id"),
+    stepTimings: text("step_timings", { mode: "json" }).$type<Record<string, number>>(),
+    error: text("error"),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+    finishedAt: text("finished_at"),
+  },
+  (t) => [index("deployments_env").on(t.envId, t.release)],
+);

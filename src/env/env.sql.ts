@@ -1,0 +1,56 @@
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { hosts } from "../fleet/fleet.sql";
+import { createdAt, id } from "../state/columns";
+
+export const projects = sqliteTable("projects", {
+  id: id(),
+  name: text("name").notNull().unique(),
+  repoUrl: text("repo_url"),
+  defaultBranch: text("default_branch").notNull().default("main"),
+  /** Encrypted at rest (see src/auth/secretbox.ts). */
+  webhookSecretEnc: text("webhook_secret_enc"),
+  createdAt: createdAt(),
+});
+
+export const envStatuses = ["creating", "active", "stopped", "failed", "destroying", "destroyed"] as const;
+export type EnvStatus = (typeof envStatuses)[number];
+
+export const environments = sqliteTable(
+  "environments",
+  {
+    id: id(),
+    projectId: text("project_id").notNull().references(() => projects.id),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    branch: text("branch"),
+    tier: text("tier", { enum: ["dev", "dev_ephemeral", "staging", "production"] }).notNull(),
+    status: text("status", { enum: envStatuses }).notNull().default("creating"),
+    statusReason: text("status_reason"),
+    hostId: text("host_id").references(() => hosts.id),
+    odooImage: text("odoo_image").notNull(),
+    domain: text("domain").notNull(),
+    dbName: text("db_name").notNull(),
+    dbUser: text("db_user").notNull(),
+    dbPasswordEnc: text("db_password_enc").notNull(),
+    adminPasswdEnc: text("admin_passwd_enc").notNull(),
+    httpPort: integer("http_port"),
+    longpollPort: integer("longpoll_port"),
+    workers: integer("workers").notNull().default(0),
+    cpus: text("cpus").notNull(),
+    memoryMb: integer("memory_mb").notNull(),
+    modules: text("modules", { mode: "json" }).$type<string[]>().notNull(),
+    demo: integer("demo", { mode: "boolean" }).notNull().default(false),
+    currentDeploymentId: text("current_deployment_id"),
+    ttlExpiresAt: text("ttl_expires_at"),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+    updatedAt: text("updated_at"),
+    destroyedAt: text("destroyed_at"),
+  },
+  (t) => [
+    uniqueIndex("environments_live_slug").on(t.slug).where(sql`status <> 'destroyed'`),
+    uniqueIndex("environments_live_branch").on(t.projectId, t.branch).where(sql`status <> 'destroyed' AND branch IS NOT NULL`),
+    index("environments_tier").on(t.tier),
+  ],
+);

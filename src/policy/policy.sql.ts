@@ -1,0 +1,12 @@
+import { sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { projects } from "../env/env.sql";
+import { createdAt, id } from "../state/columns";
+
+export const policies = sqliteTable("policies", {
+  id: id(),
+  projectId: text("project_id").references(() => projects.id),
+  source: text("source", { enum: ["server", "repo"] }).notNull(),
+  commitSha: text("commit_sha"),
+  document: text("document").notNull(),
+  createdAt: createdAt(),
+});

@@ -1,0 +1,20 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AuditService } from "../audit/service";
+import type { AuthService, Principal } from "../auth/service";
+import type { Config } from "../config/schema";
+import type { Paths } from "../config/paths";
+import type { Db } from "../state/db";
+
+/** What route handlers may use: services only, never host adapters directly. */
+export interface ApiDeps {
+  db: Db;
+  config: Config;
+  paths: Paths;
+  auth: AuthService;
+  audit: AuditService;
+  version: string;
+  startedAt: number;
+}
+
+export type ApiEnv = { Variables: { principal: Principal } };
+export type Api = OpenAPIHono<ApiEnv>;

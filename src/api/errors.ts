@@ -1,0 +1,51 @@
+/**
+ * The one error mapper: every failure leaves the API as `{error:{code,message,details?}}`.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import { AppError } from "../errors";
+import { Log } from "../log";
+
+const log = Log.create("api");
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "not_found" }),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi("Error");
+
+export function errorBody(code: string, message: string, details?: unknown) {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+export function onError(err: Error, c: Context) {
+  if (err instanceof AppError) {
+    return c.json(errorBody(err.code, err.message, err.details), err.status as ContentfulStatusCode);
+  }
+  if (err instanceof HTTPException) {
+    const code = err.status === 401 ? "unauthorized" : err.status === 413 ? "payload_too_large" : "http_error";
+    return c.json(errorBody(code, err.message || "request failed"), err.status);
+  }
+  if (err instanceof z.ZodError) {
+    return c.json(errorBody("invalid", zodMessage(err), err.issues), 400);
+  }
+  log.error("unhandled error", { path: c.req.path, error: err.stack ?? String(err) });
+  return c.json(errorBody("internal", "internal error; see the daemon log"), 500);
+}
+
+export function zodMessage(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`).join("; ");
+}
+
+/** Validation failures of @hono/zod-openapi routes go through the same shape. */
+export function validationHook(result: { success: boolean; error?: z.ZodError }, c: Context) {
+  if (!result.success && result.error) {
+    return c.json(errorBody("invalid", zodMessage(result.error), result.error.issues), 400);
+  }
+}

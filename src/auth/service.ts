@@ -1,0 +1,150 @@
+/**
+ * Who may call the API: users with argon2 passwords (Bun.password), short-lived JWT logins
+ * (HS256 with expiry), long-lived hashed API tokens for scripts, and the coordinator host's
+ * local token file (root/odooops group only) so "SSH in and run commands" needs no login.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { and, eq, isNull } from "drizzle-orm";
+import { sign, verify } from "hono/jwt";
+import { Conflict, Invalid, NotFound, Unauthorized } from "../errors";
+import { Log, Secrets } from "../log";
+import type { Db } from "../state/db";
+import { now } from "../state/columns";
+import { apiTokens, users } from "./auth.sql";
+import { readOrCreateSecretFile } from "./secret-file";
+import { randomSecret } from "./secretbox";
+import { hashToken, newApiToken, TOKEN_PREFIX } from "./tokens";
+
+const log = Log.create("auth");
+
+export type Role = "admin" | "member" | "viewer";
+export interface Principal {
+  userId: string;
+  username: string;
+  role: Role;
+  via: "jwt" | "token" | "local";
+}
+
+export class AuthService {
+  private readonly jwtSecret: string;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { jwtSecretFile: string; sessionHours: number },
+  ) {
+    this.jwtSecret = readOrCreateSecretFile(opts.jwtSecretFile, () => randomSecret(48));
+    Secrets.add(this.jwtSecret);
+  }
+
+  async createUser(username: string, password: string, role: Role = "member") {
+    if (!/^[a-z][a-z0-9._-]{1,31}$/.test(username)) throw new Invalid(`invalid username ${JSON.stringify(username)}: 2-32 chars, a-z 0-9 . _ -`);
+    if (password.length < 8) throw new Invalid("password must have at least 8 characters");
+    if (this.db.select().from(users).where(eq(users.username, username)).get()) throw new Conflict(`user ${username} exists`);
+    const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
+    return this.db.insert(users).values({ username, passwordHash, role }).returning().get();
+  }
+
+  /**
+   * First start: `admin` gets ODOOOPS_ADMIN_PASSWORD, or a random password written once to
+   * `passwordFile` (0600). Returns the file path when one was written.
+   */
+  async bootstrapAdmin(passwordFile: string, envPassword?: string): Promise<string | null> {
+    if (this.db.select({ id: users.id }).from(users).limit(1).get()) return null;
+    const password = envPassword && envPassword.length > 0 ? envPassword : randomSecret(18);
+    await this.createUser("admin", password, "admin");
+    if (envPassword) return null;
+    mkdirSync(dirname(passwordFile), { recursive: true, mode: 0o700 });
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    log.info("created user admin; its password is in the file", { file: passwordFile });
+    return passwordFile;
+  }
+
+  async login(username: string, password: string): Promise<{ token: string; expiresAt: string; username: string }> {
+    const user = this.db.select().from(users).where(eq(users.username, username)).get();
+    // Verify against a dummy hash when the user is unknown so timing does not reveal usernames.
+    const ok = await Bun.password.verify(password, user?.passwordHash ?? dummyHash()).catch(() => false);
+    if (!user || !ok) throw new Unauthorized("invalid username or password");
+    const exp = Math.floor(Date.now() / 1000) + Math.round(this.opts.sessionHours * 3600);
+    const token = await sign({ sub: user.id, name: user.username, role: user.role, exp, iat: Math.floor(Date.now() / 1000) }, this.jwtSecret, "HS256");
+    return { token, expiresAt: new Date(exp * 1000).toISOString(), username: user.username };
+  }
+
+  async authenticate(bearer: string | undefined): Promise<Principal> {
+    if (!bearer) throw new Unauthorized("authentication required: run `odooops auth login` or pass a token");
+    if (bearer.startsWith(TOKEN_PREFIX)) return this.fromApiToken(bearer);
+    let payload: Record<string, unknown>;
+    try {
+      payload = (await verify(bearer, this.jwtSecret, "HS256")) as Record<string, unknown>;
+    } catch (e) {
+      const expired = (e as Error).name === "JwtTokenExpired";
+      throw new Unauthorized(expired ? "session expired: run `odooops auth login` again" : "invalid token");
+    }
+    const user = this.db.select().from(users).where(eq(users.id, String(payload.sub))).get();
+    if (!user) throw new Unauthorized("invalid token");
+    return { userId: user.id, username: user.username, role: user.role, via: "jwt" };
+  }
+
+  private fromApiToken(token: string): Principal {
+    const row = this.db
+      .select({ t: apiTokens, u: users })
+      .from(apiTokens)
+      .innerJoin(users, eq(users.id, apiTokens.userId))
+      .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
+      .get();
+    if (!row || (row.t.expiresAt && row.t.expiresAt < now())) throw new Unauthorized("invalid or revoked API token");
+    this.db.update(apiTokens).set({ lastUsedAt: now() }).where(eq(apiTokens.id, row.t.id)).run();
+    return { userId: row.u.id, username: row.u.username, role: row.u.role, via: row.t.kind === "local" ? "local" : "token" };
+  }
+
+  createApiToken(userId: string, name: string, ttlDays?: number) {
+    if (!/^[\w .:-]{1,64}$/.test(name)) throw new Invalid("token name: 1-64 letters, digits, space . _ : -");
+    const token = newApiToken();
+    const expiresAt = ttlDays ? new Date(Date.now() + ttlDays * 86_400_000).toISOString() : null;
+    const row = this.db.insert(apiTokens).values({ userId, name, tokenHash: hashToken(token), expiresAt }).returning().get();
+    return { id: row.id, name, token, expiresAt };
+  }
+
+  listApiTokens(userId: string) {
+    return this.db
+      .select({ id: apiTokens.id, name: apiTokens.name, kind: apiTokens.kind, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt, revokedAt: apiTokens.revokedAt })
+      .from(apiTokens)
+      .where(eq(apiTokens.userId, userId))
+      .all();
+  }
+
+  revokeApiToken(userId: string, id: string) {
+    const res = this.db.update(apiTokens).set({ revokedAt: now() }).where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt))).returning().get();
+    if (!res) throw new NotFound(`no active token ${id}`);
+  }
+
+  /**
+   * A fresh local token at every daemon start (older ones revoked), written 0640 and group
+   * `odooops` when that group exists, so root and group members use the CLI without a login.
+   */
+  writeLocalToken(file: string): void {
+    const admin = this.db.select().from(users).where(eq(users.role, "admin")).limit(1).get();
+    if (!admin) return;
+    this.db.update(apiTokens).set({ revokedAt: now() }).where(and(eq(apiTokens.kind, "local"), isNull(apiTokens.revokedAt))).run();
+    const token = newApiToken();
+    this.db.insert(apiTokens).values({ userId: admin.id, name: "local", kind: "local", tokenHash: hashToken(token) }).run();
+    mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
+    writeFileSync(`${file}.tmp`, `${token}\n`, { mode: 0o640 });
+    chmodSync(`${file}.tmp`, 0o640);
+    const gid = groupId("odooops");
+    if (gid !== null && process.getuid?.() === 0) chownSync(`${file}.tmp`, 0, gid);
+    renameSync(`${file}.tmp`, file);
+  }
+}
+
+let dummy: string | null = null;
+function dummyHash(): string {
+  dummy ??= Bun.password.hashSync("odooops-dummy-password", { algorithm: "argon2id" });
+  return dummy;
+}
+
+function groupId(name: string): number | null {
+  if (!existsSync("/etc/group")) return null;
+  const line = readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith(`${name}:`));
+  return line ? Number(line.split(":")[2]) : null;
+}

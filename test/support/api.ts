@@ -1,0 +1,42 @@
+/** An in-process API on a temp root: real SQLite state, real auth, `app.request` calls. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../../src/api/app";
+import type { ApiDeps } from "../../src/api/deps";
+import { AuditService } from "../../src/audit/service";
+import { AuthService } from "../../src/auth/service";
+import { resolvePaths } from "../../src/config/paths";
+import { ConfigSchema } from "../../src/config/schema";
+import { openState } from "../../src/state/db";
+
+export const ADMIN_PASSWORD = "correct-horse-battery";
+
+export async function makeTestApi() {
+  const root = mkdtempSync(join(tmpdir(), "odooops-api-"));
+  const paths = resolvePaths(root);
+  const config = ConfigSchema.parse({});
+  const db = openState(paths.stateDb);
+  const auth = new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: 1 });
+  await auth.bootstrapAdmin(paths.adminPasswordFile, ADMIN_PASSWORD);
+  const deps: ApiDeps = { db, config, paths, auth, audit: new AuditService(db), version: "0.0.0-test", startedAt: Date.now() };
+  const app = createApp(deps);
+  const { token } = await auth.login("admin", ADMIN_PASSWORD);
+  return {
+    root,
+    deps,
+    app,
+    token,
+    request(path: string, init: RequestInit & { token?: string | null } = {}) {
+      const headers = new Headers(init.headers);
+      const t = init.token === undefined ? token : init.token;
+      if (t) headers.set("authorization", `Bearer ${t}`);
+      if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
+      return app.request(path, { ...init, headers });
+    },
+    cleanup() {
+      db.$client.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}

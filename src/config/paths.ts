@@ -17,6 +17,8 @@ export interface Paths {
   runDir: string;
   /** Plaintext local API token, 0640 root:odooops: the coordinator host's login-free credential. */
   localTokenFile: string;
+  /** The URL the running daemon actually listens on (the CLI's default on this host). */
+  daemonUrlFile: string;
   adminPasswordFile: string;
   jwtSecretFile: string;
   /** Key for secrets encrypted at rest in state (env database passwords …). */
@@ -46,6 +48,7 @@ export function resolvePaths(root?: string | null): Paths {
     jobLogsDir: join(logsDir, "jobs"),
     runDir,
     localTokenFile: join(runDir, "local-token"),
+    daemonUrlFile: join(runDir, "daemon-url"),
     adminPasswordFile: join(configDir, "admin-password"),
     jwtSecretFile: join(configDir, "jwt-secret"),
     secretKeyFile: join(configDir, "secret.key"),

@@ -1,0 +1,80 @@
+/**
+ * The CLI: citty commands built over an injected CliIo; one renderer turns errors into
+ * messages and exit codes (0 ok, 1 failure, 2 usage, 3 auth, 4 not found/conflict).
+ */
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { AppError } from "../errors";
+import { VERSION } from "../version";
+import { authCommand } from "./commands/auth";
+import { envCommand } from "./commands/env";
+import { jobsCommand } from "./commands/jobs";
+import { serveCommand } from "./commands/serve";
+import { type CliIo, extractGlobals } from "./io";
+
+export function buildCli(io: CliIo) {
+  return defineCommand({
+    meta: { name: "odooops", version: VERSION, description: "Odoo operations on servers you own" },
+    args: {
+      url: { type: "string", description: "coordinator URL (env ODOOOPS_URL)" },
+      root: { type: "string", description: "root directory of all odooops paths (env ODOOOPS_ROOT)" },
+      json: { type: "boolean", description: "machine-readable JSON on stdout" },
+      quiet: { type: "boolean", alias: "q", description: "no progress or notes on stderr" },
+    },
+    subCommands: {
+      serve: serveCommand(io),
+      auth: authCommand(io),
+      env: envCommand(io),
+      jobs: jobsCommand(io),
+    },
+  });
+}
+
+async function resolveForHelp(cmd: CommandDef, args: string[]): Promise<[CommandDef, CommandDef | undefined]> {
+  let current = cmd;
+  let parent: CommandDef | undefined;
+  for (const a of args) {
+    if (a.startsWith("-")) continue;
+    const subs = (await (typeof current.subCommands === "function" ? current.subCommands() : current.subCommands)) as Record<string, CommandDef> | undefined;
+    const next = subs?.[a];
+    if (!next) break;
+    parent = current;
+    current = next;
+  }
+  return [current, parent];
+}
+
+/** Runs the CLI and returns the exit code (the caller exits). */
+export async function runCli(argv: string[], makeIo: (g: ReturnType<typeof extractGlobals>["globals"]) => CliIo): Promise<number> {
+  const { globals, rest } = extractGlobals(argv);
+  const io = makeIo(globals);
+  const cli = buildCli(io);
+  if (rest.length === 1 && (rest[0] === "--version" || rest[0] === "-v")) {
+    io.stdout(`${VERSION}\n`);
+    return 0;
+  }
+  if (rest.length === 0 || rest.includes("--help") || rest.includes("-h")) {
+    const [cmd, parent] = await resolveForHelp(cli as unknown as CommandDef, rest);
+    io.stdout(`${await renderUsage(cmd, parent)}\n`);
+    return rest.length === 0 ? 2 : 0;
+  }
+  try {
+    await runCommand(cli, { rawArgs: rest });
+    return 0;
+  } catch (e) {
+    return renderError(io, e);
+  }
+}
+
+export function renderError(io: CliIo, e: unknown): number {
+  if (e instanceof AppError) {
+    if (io.globals.json) io.stdout(`${JSON.stringify({ error: { code: e.code, message: e.message, details: e.details } })}\n`);
+    io.stderr(`error: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof Error && e.name === "CLIError") {
+    io.stderr(`error: ${e.message.replace(/\x1b\[[0-9;]*m/g, "")}\nRun with --help for usage.\n`);
+    return 2;
+  }
+  io.stderr(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 1;
+}

@@ -4,7 +4,7 @@ const tierDefaults = {
   dev: { subdomain: "dev", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 10, maxEnvs: 20, demo: true, maxCronThreads: 1 },
   dev_ephemeral: { subdomain: "preview", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 5, maxEnvs: 20, demo: true, maxCronThreads: 1 },
   staging: { subdomain: "staging", workers: 2, cpus: 2, memoryMb: 2048, storageGb: 20, maxEnvs: 10, demo: false, maxCronThreads: 1 },
-  production: { subdomain: "", workers: 0, cpus: 4, memoryMb: 4096, storageGb: 100, maxEnvs: 5, demo: false, maxCronThreads: 2 },
+  production: { subdomain: "", workers: 9, cpus: 4, memoryMb: 4096, storageGb: 100, maxEnvs: 5, demo: false, maxCronThreads: 2 },
 } as const;
 
 export const TierName = z.enum(["dev", "dev_ephemeral", "staging", "production"]);
@@ -15,7 +15,7 @@ const Tier = (d: (typeof tierDefaults)[TierName]) =>
     .object({
       /** Hostnames are `<slug>.<subdomain>.<baseDomain>` (`<slug>.<baseDomain>` when empty). */
       subdomain: z.string().regex(/^([a-z0-9-]+(\.[a-z0-9-]+)*)?$/, "lowercase DNS labels").default(d.subdomain),
-      /** Odoo HTTP workers; 0 = threaded. Production with 0 means 2×CPU+1, capped by cpus quota. */
+      /** Odoo HTTP workers (0 = threaded). Production: the cap for Odoo's 2 × CPU + 1 rule. */
       workers: z.number().int().min(0).max(64).default(d.workers),
       cpus: z.number().positive().max(64).default(d.cpus),
       memoryMb: z.number().int().min(256).default(d.memoryMb),

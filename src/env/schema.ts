@@ -29,3 +29,40 @@ export const EnvListQuery = z.object({
 });
 
 export type EnvSummary = z.infer<typeof EnvSummary>;
+
+const ModuleName = z.string().regex(/^[a-z0-9_]+$/, "module names are lowercase letters, digits and _");
+
+export const CreateEnvRequest = z
+  .object({
+    name: z.string().min(1).max(200),
+    tier: Tier,
+    branch: z.string().max(200).optional(),
+    project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+    odooImage: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$/, "a docker image reference like odoo:17.0")
+      .optional(),
+    domain: z.string().max(253).optional(),
+    modules: z.array(ModuleName).min(1).max(200).optional(),
+    demo: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict()
+  .openapi("CreateEnvironmentRequest");
+export type CreateEnvRequest = z.infer<typeof CreateEnvRequest>;
+
+export const EnvDetail = EnvSummary.extend({
+  domain: z.string(),
+  databaseUrl: z.string(),
+  workers: z.number(),
+  cpus: z.number(),
+  memoryMb: z.number(),
+  modules: z.array(z.string()),
+  demo: z.boolean(),
+  httpPort: z.number().nullable(),
+  longpollPort: z.number().nullable(),
+  currentRelease: z.number().nullable(),
+  disk: z.object({ databaseBytes: z.number().nullable(), filestoreBytes: z.number().nullable() }),
+  updatedAt: z.string().nullable(),
+}).openapi("EnvironmentDetail");
+export type EnvDetail = z.infer<typeof EnvDetail>;

@@ -1,0 +1,117 @@
+/**
+ * Validation and planning of `env create`: everything that can be refused is refused here,
+ * before any row, container or database exists.
+ */
+import { and, eq, ne, sql } from "drizzle-orm";
+import type { SecretBox } from "../auth/secretbox";
+import { randomSecret } from "../auth/secretbox";
+import type { Config } from "../config/schema";
+import { Conflict, Invalid } from "../errors";
+import type { Db } from "../state/db";
+import { now } from "../state/columns";
+import { environments } from "./env.sql";
+import { dbIdentifier, slugify, validateBranch, validateDomain } from "./naming";
+import { resourcePlan } from "./plan";
+import { resolveProject } from "./projects";
+import type { CreateEnvRequest } from "./schema";
+import type { EnvRow } from "./service";
+
+export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
+  if (explicit) return validateDomain(explicit);
+  const sub = config.tiers[tier].subdomain;
+  return validateDomain([slug, sub, config.baseDomain].filter(Boolean).join("."));
+}
+
+export interface CreatePlan {
+  name: string;
+  slug: string;
+  tier: EnvRow["tier"];
+  branch: string | null;
+  projectId: string;
+  domain: string;
+  odooImage: string;
+  dbName: string;
+  modules: string[];
+  demo: boolean;
+  resources: ReturnType<typeof resourcePlan>;
+  /** An earlier failed attempt with this name, reused by a rerun. */
+  retryOf: string | null;
+}
+
+export function planCreate(db: Db, config: Config, req: CreateEnvRequest): CreatePlan {
+  const slug = slugify(req.name);
+  const branch = req.branch === undefined ? null : validateBranch(req.branch);
+  const tier = req.tier;
+  const project = resolveProject(db, req.project);
+  const live = db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
+    .get();
+  if (live && live.status !== "failed") {
+    throw new Conflict(`environment ${slug} already exists (${live.status}, tier ${live.tier})`);
+  }
+  if (branch) {
+    const holder = db
+      .select({ slug: environments.slug })
+      .from(environments)
+      .where(and(eq(environments.projectId, project.id), eq(environments.branch, branch), ne(environments.status, "destroyed"), ne(environments.slug, slug)))
+      .get();
+    if (holder) throw new Conflict(`branch ${branch} is already deployed by environment ${holder.slug} in project ${project.name}`);
+  }
+  const tierConfig = config.tiers[tier];
+  const count = db
+    .select({ n: sql<number>`count(*)` })
+    .from(environments)
+    .where(and(eq(environments.tier, tier), ne(environments.status, "destroyed"), ne(environments.slug, slug)))
+    .get()!.n;
+  if (count >= tierConfig.maxEnvs) {
+    throw new Invalid(`tier ${tier} allows ${tierConfig.maxEnvs} environments and has ${count} (config tiers.${tier}.maxEnvs)`);
+  }
+  return {
+    name: req.name,
+    slug,
+    tier,
+    branch,
+    projectId: project.id,
+    domain: envDomain(config, slug, tier, req.domain),
+    odooImage: req.odooImage ?? config.odoo.image,
+    dbName: dbIdentifier(slug),
+    modules: req.modules ?? config.odoo.modules,
+    demo: req.demo ?? tierConfig.demo,
+    resources: resourcePlan(tier, tierConfig),
+    retryOf: live?.id ?? null,
+  };
+}
+
+/** Stores the env row (status `creating`) with fresh secrets sealed at rest. */
+export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, createdBy: string): EnvRow {
+  const values = {
+    projectId: plan.projectId,
+    name: plan.name,
+    slug: plan.slug,
+    branch: plan.branch,
+    tier: plan.tier,
+    status: "creating" as const,
+    statusReason: null,
+    odooImage: plan.odooImage,
+    domain: plan.domain,
+    dbName: plan.dbName,
+    dbUser: plan.dbName,
+    dbPasswordEnc: box.seal(randomSecret(24)),
+    adminPasswdEnc: box.seal(randomSecret(24)),
+    workers: plan.resources.workers,
+    cpus: String(plan.resources.cpus),
+    memoryMb: plan.resources.memoryMb,
+    modules: plan.modules,
+    demo: plan.demo,
+    createdBy,
+    updatedAt: now(),
+  };
+  if (plan.retryOf) {
+    // A rerun keeps the row (and its sealed passwords, which a half-created role may already use).
+    const { dbPasswordEnc: _p, adminPasswdEnc: _a, ...rest } = values;
+    return db.update(environments).set(rest).where(eq(environments.id, plan.retryOf)).returning().get();
+  }
+  return db.insert(environments).values(values).returning().get();
+}

@@ -14,7 +14,7 @@ const mark: Partial<Record<JobStepView["status"], string>> = { done: "✓", fail
 
 export async function followJob(io: CliIo, client: ApiClient, jobId: string): Promise<JobView> {
   const spinner: Spinner | null = io.interactive && !io.globals.quiet ? (await import("@clack/prompts")).spinner() : null;
-  let job: JobView | null = null;
+  let job = null as JobView | null;
   const printed = new Set<string>();
   let running: string | null = null;
   let announcedWait = false;

@@ -1,0 +1,3 @@
+export { nginx, type NginxConfig } from "./commands";
+export { renderVhost, renderMainConfig, assertSlug, type VhostSpec, type VhostTls, type MainConfigSpec } from "./render";
+export { nginxHost, writeVhost, removeVhost, listVhosts, reload, vhostFile, pidFileOf, type NginxHost } from "./ops";

@@ -1,0 +1,129 @@
+/**
+ * Env database operations on the admin connection. Values travel as parameters; DDL (which
+ * PostgreSQL cannot parametrize) uses validated identifiers and escaped literals only.
+ * Every op is idempotent so a resumed job step can simply run it again.
+ */
+import type { SQL } from "bun";
+import { Conflict, Invalid } from "../../errors";
+import { Secrets } from "../../log";
+import { assertIdent, quoteIdent, quoteLiteral, scramVerifier } from "./quote";
+
+const DUPLICATE_OBJECT = "42710";
+const DUPLICATE_DATABASE = "42P04";
+
+function sqlState(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "errno" in e ? String((e as { errno: unknown }).errno) : undefined;
+}
+
+/** quoteLiteral is only safe when backslashes are not escapes. */
+async function assertStandardStrings(sql: SQL): Promise<void> {
+  const [row] = await sql<{ v: string }[]>`SELECT current_setting('standard_conforming_strings') AS v`;
+  if (row?.v !== "on") throw new Invalid("standard_conforming_strings must be on");
+}
+
+/**
+ * Creates a login role without any admin power, or resets the password of the existing one.
+ * Refuses to touch a superuser (a name clash with e.g. `postgres` must never be "fixed").
+ */
+export async function createRole(sql: SQL, name: string, password: string): Promise<"created" | "updated"> {
+  const ident = quoteIdent(name, "role");
+  Secrets.add(password);
+  await assertStandardStrings(sql);
+  const attrs = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${quoteLiteral(scramVerifier(password))}`;
+  const [existing] = await sql<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = ${name}`;
+  if (existing?.rolsuper) throw new Conflict(`role ${name} exists and is a superuser; odooops will not modify it`);
+  if (!existing) {
+    try {
+      await sql.unsafe(`CREATE ROLE ${ident} WITH ${attrs}`);
+      return "created";
+    } catch (e) {
+      if (sqlState(e) !== DUPLICATE_OBJECT) throw e;
+    }
+  }
+  await sql.unsafe(`ALTER ROLE ${ident} WITH ${attrs}`);
+  return "updated";
+}
+
+/**
+ * Creates the database owned by `owner` (template0, UTF8, C collation: what Odoo expects and what
+ * restores of any dump need), then restricts CONNECT to the owner. An existing database with
+ * another owner is a Conflict: it is not ours to take over.
+ */
+export async function createDatabase(sql: SQL, name: string, owner: string): Promise<"created" | "exists"> {
+  const db = quoteIdent(name, "database");
+  const role = quoteIdent(owner, "role");
+  let result: "created" | "exists" = "exists";
+  const [existing] = await sql<{ owner: string }[]>`
+    SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ${name}`;
+  if (!existing) {
+    try {
+      await sql.unsafe(`CREATE DATABASE ${db} WITH OWNER ${role} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+      result = "created";
+    } catch (e) {
+      if (sqlState(e) !== DUPLICATE_DATABASE) throw e;
+    }
+  }
+  if (result === "exists") {
+    const [row] = await sql<{ owner: string }[]>`
+      SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ${name}`;
+    if (row?.owner !== owner) throw new Conflict(`database ${name} exists and is owned by ${row?.owner}, not ${owner}`);
+  }
+  await restrictDatabase(sql, name, owner);
+  return result;
+}
+
+/** Only `owner` (and superusers) may connect: env A's role can never open env B's database. */
+export async function restrictDatabase(sql: SQL, name: string, owner: string): Promise<void> {
+  const db = quoteIdent(name, "database");
+  await sql.unsafe(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC`);
+  await sql.unsafe(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${quoteIdent(owner, "role")}`);
+}
+
+/** Terminates the database's sessions, then drops it. Missing database: no-op. */
+export async function dropDatabase(sql: SQL, name: string): Promise<void> {
+  const db = quoteIdent(name, "database");
+  await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+  // FORCE closes sessions that connected between the terminate and the drop.
+  await sql.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+}
+
+/** Missing role: no-op. Refuses superusers for the same reason as createRole. */
+export async function dropRole(sql: SQL, name: string): Promise<void> {
+  const ident = quoteIdent(name, "role");
+  const [existing] = await sql<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = ${name}`;
+  if (!existing) return;
+  if (existing.rolsuper) throw new Conflict(`role ${name} is a superuser; odooops will not drop it`);
+  await sql.unsafe(`DROP ROLE IF EXISTS ${ident}`);
+}
+
+/** Size in bytes, or null when the database does not exist. */
+export async function databaseSize(sql: SQL, name: string): Promise<number | null> {
+  assertIdent(name, "database");
+  const [row] = await sql<{ size: string }[]>`
+    SELECT pg_database_size(datname)::text AS size FROM pg_database WHERE datname = ${name}`;
+  return row ? Number(row.size) : null;
+}
+
+export async function databaseExists(sql: SQL, name: string): Promise<boolean> {
+  const [row] = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+  return row !== undefined;
+}
+
+export async function roleExists(sql: SQL, name: string): Promise<boolean> {
+  const [row] = await sql`SELECT 1 FROM pg_roles WHERE rolname = ${name}`;
+  return row !== undefined;
+}
+
+/** Database names starting with `prefix` (e.g. "odoo_"), sorted. */
+export async function listDatabases(sql: SQL, prefix = ""): Promise<string[]> {
+  const rows = await sql<{ datname: string }[]>`
+    SELECT datname FROM pg_database WHERE NOT datistemplate AND starts_with(datname, ${prefix}) ORDER BY datname`;
+  return rows.map((r) => r.datname);
+}
+
+/** Role names starting with `prefix`, sorted. */
+export async function listRoles(sql: SQL, prefix = ""): Promise<string[]> {
+  const rows = await sql<{ rolname: string }[]>`
+    SELECT rolname FROM pg_roles WHERE starts_with(rolname, ${prefix}) ORDER BY rolname`;
+  return rows.map((r) => r.rolname);
+}

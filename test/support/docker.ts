@@ -1,0 +1,31 @@
+/** Test harness: removal of everything a test labelled, containers first (they pin networks). */
+import { run } from "../../src/exec/run";
+import { docker } from "../../src/host/docker/commands";
+import { dockerClient } from "../../src/host/docker/client";
+
+const cfg = { binary: "docker" };
+
+/** A fresh `odooops.test=<random>` label value for one test file. */
+export function testLabel(): { key: string; value: string; labels: Record<string, string> } {
+  const value = crypto.randomUUID().slice(0, 12);
+  return { key: "odooops.test", value, labels: { "odooops.test": value } };
+}
+
+/**
+ * Force-removes containers, then networks and volumes, then images carrying `label` (`k=v` or
+ * `k`). Never throws: it runs in afterAll, where a failure would hide the test's own error.
+ */
+export async function removeByLabel(label: string): Promise<void> {
+  const [key, value] = label.includes("=") ? [label.slice(0, label.indexOf("=")), label.slice(label.indexOf("=") + 1)] : [label, undefined];
+  const d = docker(cfg);
+  const c = dockerClient(cfg);
+  const filters = { [key]: value ?? (true as const) };
+  const ids = (await run(d.ps({ labels: filters }), { nothrow: true })).stdout.split("\n").filter(Boolean);
+  if (ids.length > 0) await run({ argv: ["docker", "rm", "--force", "--volumes", ...ids] }, { nothrow: true });
+  const nets = await c.networksByLabel(key, value).catch(() => []);
+  if (nets.length > 0) await run({ argv: ["docker", "network", "rm", ...nets] }, { nothrow: true });
+  const vols = await c.volumesByLabel(key, value).catch(() => []);
+  if (vols.length > 0) await run({ argv: ["docker", "volume", "rm", "--force", ...vols] }, { nothrow: true });
+  const images = (await run(d.imageLs(filters), { nothrow: true })).stdout.split("\n").filter(Boolean);
+  if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...new Set(images)] }, { nothrow: true });
+}

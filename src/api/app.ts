@@ -9,6 +9,7 @@ import { errorBody, onError, validationHook } from "./errors";
 import { authRoutes } from "./routes/auth";
 import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
+import { jobRoutes } from "./routes/jobs";
 
 export const API_BASE = "/api/v1";
 
@@ -30,7 +31,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, environmentRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, environmentRoutes, jobRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

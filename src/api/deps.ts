@@ -1,8 +1,10 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AuditService } from "../audit/service";
+import type { SecretBox } from "../auth/secretbox";
 import type { AuthService, Principal } from "../auth/service";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
+import type { JobService } from "../jobs/service";
 import type { Db } from "../state/db";
 
 /** What route handlers may use: services only, never host adapters directly. */
@@ -12,6 +14,8 @@ export interface ApiDeps {
   paths: Paths;
   auth: AuthService;
   audit: AuditService;
+  box: SecretBox;
+  jobs: JobService;
   version: string;
   startedAt: number;
 }

@@ -6,16 +6,16 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { eq } from "drizzle-orm";
 import { createApp } from "../api/app";
-import type { ApiDeps } from "../api/deps";
-import { AuditService } from "../audit/service";
-import { AuthService } from "../auth/service";
 import { loadConfig } from "../config/load";
 import { resolvePaths } from "../config/paths";
 import { hosts } from "../fleet/fleet.sql";
+import { Agent } from "../jobs/agent";
+import type { AnyJobDef } from "../jobs/define";
 import { Log } from "../log";
 import { now } from "../state/columns";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
+import { buildServices } from "./services";
 
 const log = Log.create("daemon");
 
@@ -23,7 +23,12 @@ export interface DaemonOptions {
   root?: string;
   listen?: string;
   env?: Record<string, string | undefined>;
+  /** Job kinds beyond the built-in ones (tests register probes). */
+  extraJobs?: AnyJobDef[];
 }
+
+/** How often expired leases (agents that died) are swept back into the queue. */
+const RECOVER_EVERY_MS = 10_000;
 
 export async function startDaemon(opts: DaemonOptions) {
   const env = opts.env ?? process.env;
@@ -33,17 +38,26 @@ export async function startDaemon(opts: DaemonOptions) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
   }
   const db = openState(paths.stateDb);
-  const auth = new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours });
-  const written = await auth.bootstrapAdmin(paths.adminPasswordFile, env.ODOOOPS_ADMIN_PASSWORD);
-  if (written) log.info(`first start: log in as admin with the password in ${written}`);
-  auth.writeLocalToken(paths.localTokenFile);
-
   const hostName = hostname();
   const self = db.select().from(hosts).where(eq(hosts.name, hostName)).get() ??
     db.insert(hosts).values({ name: hostName, role: config.role, status: "online" }).returning().get();
   db.update(hosts).set({ status: "online", lastHeartbeatAt: now() }).where(eq(hosts.id, self.id)).run();
 
-  const deps: ApiDeps = { db, config, paths, auth, audit: new AuditService(db), version: VERSION, startedAt: Date.now() };
+  const deps = buildServices({ db, config, paths, hostId: self.id, extraJobs: opts.extraJobs });
+  const written = await deps.auth.bootstrapAdmin(paths.adminPasswordFile, env.ODOOOPS_ADMIN_PASSWORD);
+  if (written) log.info(`first start: log in as admin with the password in ${written}`);
+  deps.auth.writeLocalToken(paths.localTokenFile);
+
+  // The local agent: same lease/heartbeat channel a remote agent uses. Leases of an earlier
+  // process of this host (a crash, kill -9) are released at once so their jobs resume now.
+  const identity = { hostId: self.id, owner: `${self.id}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` };
+  const requeued = deps.jobs.queue.recover({ hostId: self.id, currentOwner: identity.owner });
+  if (requeued) log.warn(`resuming ${requeued} job(s) interrupted by the previous stop`);
+  const agent = new Agent({ identity, channel: deps.jobs.queue, registry: deps.jobs.registry, deps: { db, config, paths, box: deps.box } });
+  const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
+  agent.start();
+  const sweeper = setInterval(() => deps.jobs.queue.recover(), RECOVER_EVERY_MS);
+
   const app = createApp(deps);
   const [host, port] = splitListen(config.listen);
   const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
@@ -55,6 +69,9 @@ export async function startDaemon(opts: DaemonOptions) {
   const stop = () => {
     stopping ??= (async () => {
       log.info("shutting down");
+      clearInterval(sweeper);
+      unsubscribe();
+      await agent.stop();
       await server.stop(true);
       rmSync(paths.daemonUrlFile, { force: true });
       db.$client.close();

@@ -21,6 +21,8 @@ export const jobs = sqliteTable(
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: text("lease_expires_at"),
     attempts: integer("attempts").notNull().default(0),
+    /** Set by `jobs cancel` on a running job; the agent sees it at its next heartbeat. */
+    cancelRequestedAt: text("cancel_requested_at"),
     createdBy: text("created_by"),
     createdAt: createdAt(),
     startedAt: text("started_at"),

@@ -1,3 +1,4 @@
+import { VERSION } from "../../src/version";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sign } from "hono/jwt";
 import { ADMIN_PASSWORD, makeTestApi } from "../support/api";
@@ -13,7 +14,7 @@ describe("auth", () => {
     const res = await t.request("/api/v1/health", { token: null });
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toMatchObject({ status: "ok", version: "0.0.0-test", state: { ok: true } });
+    expect(body).toMatchObject({ status: "ok", version: VERSION, state: { ok: true } });
     expect(typeof body.uptimeSec).toBe("number");
   });
 

@@ -3,23 +3,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/api/app";
-import type { ApiDeps } from "../../src/api/deps";
-import { AuditService } from "../../src/audit/service";
-import { AuthService } from "../../src/auth/service";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
+import { buildServices } from "../../src/daemon/services";
+import type { AnyJobDef } from "../../src/jobs/define";
 import { openState } from "../../src/state/db";
 
 export const ADMIN_PASSWORD = "correct-horse-battery";
 
-export async function makeTestApi() {
+export async function makeTestApi(opts: { extraJobs?: AnyJobDef[] } = {}) {
   const root = mkdtempSync(join(tmpdir(), "odooops-api-"));
   const paths = resolvePaths(root);
   const config = ConfigSchema.parse({});
   const db = openState(paths.stateDb);
-  const auth = new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: 1 });
+  const deps = buildServices({ db, config, paths, hostId: null, extraJobs: opts.extraJobs });
+  const auth = deps.auth;
   await auth.bootstrapAdmin(paths.adminPasswordFile, ADMIN_PASSWORD);
-  const deps: ApiDeps = { db, config, paths, auth, audit: new AuditService(db), version: "0.0.0-test", startedAt: Date.now() };
   const app = createApp(deps);
   const { token } = await auth.login("admin", ADMIN_PASSWORD);
   return {

@@ -152,6 +152,7 @@ CREATE TABLE `jobs` (
 	`lease_owner` text,
 	`lease_expires_at` text,
 	`attempts` integer DEFAULT 0 NOT NULL,
+	`cancel_requested_at` text,
 	`created_by` text,
 	`created_at` text NOT NULL,
 	`started_at` text,

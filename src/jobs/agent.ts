@@ -1,0 +1,113 @@
+/**
+ * The worker half of a host: leases jobs through a JobChannel, runs them with heartbeats, and
+ * turns a cancel request seen at a heartbeat into an aborted signal. In standalone mode the
+ * channel is the coordinator's SqliteJobQueue itself; a remote agent will get an HTTP channel.
+ */
+import { Log } from "../log";
+import type { JobDeps } from "./define";
+import type { JobRegistry } from "./registry";
+import type { AgentIdentity, JobChannel, LeasedJob } from "./queue";
+import { errorText, runJob } from "./runner";
+
+const log = Log.create("agent");
+
+export interface AgentOptions {
+  identity: AgentIdentity;
+  channel: JobChannel;
+  registry: JobRegistry;
+  deps: JobDeps;
+  /** Jobs on different lock keys run side by side up to this many. */
+  concurrency?: number;
+  leaseMs?: number;
+  heartbeatMs?: number;
+  pollMs?: number;
+}
+
+export class Agent {
+  private readonly running = new Map<string, Promise<void>>();
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly opts: AgentOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Leasing looks again now instead of at the next poll. */
+  poke(): void {
+    this.wake?.();
+  }
+
+  /**
+   * Stops leasing and waits up to `graceMs` for running jobs; jobs still running then stay
+   * leased in state and are resumed by the next start (the same path as a crash).
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    this.poke();
+    await this.loop;
+    await Promise.race([Promise.allSettled(this.running.values()), Bun.sleep(graceMs)]);
+  }
+
+  private async run(): Promise<void> {
+    const { concurrency = 4, pollMs = 2_000, leaseMs = 30_000 } = this.opts;
+    while (!this.stopped) {
+      let leased: LeasedJob | null = null;
+      if (this.running.size < concurrency) {
+        try {
+          leased = await this.opts.channel.lease(this.opts.identity, leaseMs);
+        } catch (err) {
+          log.error("lease failed", { error: errorText(err) });
+        }
+      }
+      if (leased) {
+        const id = leased.job.id;
+        this.running.set(id, this.execute(leased).finally(() => {
+          this.running.delete(id);
+          this.poke();
+        }));
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  private async execute(leased: LeasedJob): Promise<void> {
+    const { channel, identity, registry, deps, leaseMs = 30_000, heartbeatMs = 5_000 } = this.opts;
+    const { job } = leased;
+    const abort = new AbortController();
+    const beat = setInterval(() => {
+      channel
+        .heartbeat(job.id, identity.owner, leaseMs)
+        .then((hb) => {
+          if (hb.cancelRequested && !abort.signal.aborted) abort.abort(new Error("cancelled"));
+        })
+        .catch((err: unknown) => log.warn("heartbeat failed", { job: job.id, error: errorText(err) }));
+    }, heartbeatMs);
+    const jlog = log.tag({ job: job.id, kind: job.kind });
+    jlog.info("job started", { attempt: job.attempts, target: job.target });
+    try {
+      const def = registry.get(job.kind);
+      if (!def) {
+        await channel.finish(job.id, identity.owner, { status: "failed", error: `this agent does not know job kind ${job.kind}` });
+        return;
+      }
+      await runJob({ def, leased, channel, owner: identity.owner, deps, signal: abort.signal });
+      jlog.info("job ended");
+    } catch (err) {
+      jlog.error("job runner crashed", { error: errorText(err) });
+      await channel.finish(job.id, identity.owner, { status: "failed", error: `internal: ${errorText(err)}` }).catch(() => undefined);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+}

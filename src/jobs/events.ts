@@ -1,0 +1,36 @@
+/**
+ * In-process fan-out of job progress to SSE subscribers. The queue (coordinator side) emits;
+ * a remote agent's reports go through the same queue methods, so they reach subscribers too.
+ */
+import type { JobStreamEvent } from "./view";
+
+type Listener = (ev: JobStreamEvent) => void;
+
+export class JobEvents {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly queuedListeners = new Set<() => void>();
+
+  subscribe(jobId: string, fn: Listener): () => void {
+    let set = this.listeners.get(jobId);
+    if (!set) this.listeners.set(jobId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.listeners.delete(jobId);
+    };
+  }
+
+  emit(jobId: string, ev: JobStreamEvent): void {
+    for (const fn of this.listeners.get(jobId) ?? []) fn(ev);
+  }
+
+  /** Work became available (a job was queued or a lock was released): wakes idle agents. */
+  onQueued(fn: () => void): () => void {
+    this.queuedListeners.add(fn);
+    return () => this.queuedListeners.delete(fn);
+  }
+
+  queued(): void {
+    for (const fn of this.queuedListeners) fn();
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs one leased job: its steps in order, skipping those already done (a resumed job), then
+ * either the success hook or the undo pass in reverse order and the failure hook.
+ */
+import { AppError } from "../errors";
+import { Log } from "../log";
+import { now } from "../state/columns";
+import type { AnyJobDef, JobDeps, StepContext, StepOutput } from "./define";
+import type { JobChannel, LeasedJob } from "./queue";
+
+const log = Log.create("jobs");
+
+export class JobCancelled extends AppError {
+  override readonly code = "cancelled";
+}
+
+export interface RunOptions {
+  def: AnyJobDef;
+  leased: LeasedJob;
+  channel: JobChannel;
+  owner: string;
+  deps: JobDeps;
+  signal: AbortSignal;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export async function runJob(opts: RunOptions): Promise<void> {
+  const { def, leased, channel, owner, deps, signal } = opts;
+  const { job, steps } = leased;
+  const params = def.params.parse(job.params);
+  const outputs: Record<string, StepOutput> = {};
+  for (const row of steps) if (row.status === "done") outputs[row.name] = row.output ?? {};
+  const write = (line: string) => {
+    channel.log(job.id, owner, [`${now()} ${line}`]).catch(() => undefined);
+  };
+  const ctx: StepContext<unknown> = { jobId: job.id, params, deps, outputs, log: write, signal, attempt: job.attempts };
+  if (job.attempts > 1) write(`resuming (attempt ${job.attempts}) after the last finished step`);
+
+  const maxAttempts = def.maxAttempts ?? 3;
+  let failure: string | null = job.attempts > maxAttempts ? `interrupted ${job.attempts - 1} times; giving up` : null;
+  let cancelled = false;
+  /** Steps that may have created something: finished ones and the one that failed midway. */
+  const touched = new Set(Object.keys(outputs));
+
+  for (const [idx, step] of def.steps.entries()) {
+    if (failure) break;
+    const row = steps[idx];
+    if (!row || row.name !== step.name) {
+      failure = `step ${idx} of job ${job.id} is ${row?.name ?? "missing"}, expected ${step.name} (daemon upgraded mid-job?)`;
+      break;
+    }
+    if (row.status === "done" || row.status === "skipped") continue;
+    if (row.status === "running" && step.resumable === false) {
+      failure = `interrupted during "${step.title}", which is not safe to repeat`;
+      touched.add(step.name);
+      await channel.step(job.id, owner, idx, { status: "failed", error: failure, finishedAt: now() });
+      break;
+    }
+    if (signal.aborted) {
+      cancelled = true;
+      failure = "cancelled";
+      break;
+    }
+    if (step.when && !step.when(params, deps)) {
+      await channel.step(job.id, owner, idx, { status: "skipped" });
+      continue;
+    }
+    const started = Date.now();
+    await channel.step(job.id, owner, idx, { status: "running", startedAt: new Date(started).toISOString(), error: null, finishedAt: null, durationMs: null });
+    write(`▶ ${step.title}`);
+    touched.add(step.name);
+    try {
+      const output = (await step.run(ctx)) ?? {};
+      outputs[step.name] = output;
+      const durationMs = Date.now() - started;
+      await channel.step(job.id, owner, idx, { status: "done", output, finishedAt: now(), durationMs });
+      write(`✓ ${step.title} (${durationMs} ms)`);
+    } catch (err) {
+      cancelled = signal.aborted;
+      failure = cancelled ? "cancelled" : errorText(err);
+      const durationMs = Date.now() - started;
+      await channel.step(job.id, owner, idx, { status: "failed", error: failure, finishedAt: now(), durationMs });
+      write(`✗ ${step.title}: ${failure}`);
+    }
+  }
+
+  if (!failure) {
+    const result = (await def.succeeded?.(ctx).catch((err: unknown) => {
+      failure = `finishing: ${errorText(err)}`;
+    })) ?? null;
+    if (!failure) {
+      await channel.finish(job.id, owner, { status: "succeeded", result });
+      return;
+    }
+  }
+  await undoTouched(opts, ctx, touched);
+  const reason = failure ?? "failed";
+  await def.failed?.(ctx, reason, cancelled).catch((err: unknown) => write(`failure hook: ${errorText(err)}`));
+  await channel.finish(job.id, owner, { status: cancelled ? "cancelled" : "failed", error: reason });
+}
+
+/** Reverse order over the touched steps (undo is idempotent); an undo error is logged and the pass goes on. */
+async function undoTouched(opts: RunOptions, ctx: StepContext<unknown>, touched: Set<string>): Promise<void> {
+  const { def, channel, owner, leased } = opts;
+  const undoCtx = { ...ctx, signal: new AbortController().signal };
+  for (let idx = def.steps.length - 1; idx >= 0; idx--) {
+    const step = def.steps[idx]!;
+    if (!touched.has(step.name) || !step.undo) continue;
+    ctx.log(`↺ undo ${step.title}`);
+    try {
+      await step.undo(undoCtx);
+      if (step.name in ctx.outputs) await channel.step(leased.job.id, owner, idx, { status: "undone" });
+    } catch (err) {
+      log.warn("undo failed", { job: leased.job.id, step: step.name, error: errorText(err) });
+      ctx.log(`undo of ${step.title} failed: ${errorText(err)}`);
+    }
+  }
+}

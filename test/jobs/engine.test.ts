@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { makeJobEngine, probeJob } from "../support/jobs";
+
+let engine: ReturnType<typeof makeJobEngine> | null = null;
+afterEach(async () => {
+  await engine?.cleanup();
+  engine = null;
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe("job engine", () => {
+  test("runs steps in order, records durations and the result, writes a redacted log", async () => {
+    const record: string[] = [];
+    const probe = probeJob(record);
+    engine = makeJobEngine([probe]);
+    engine.startAgent();
+    const queued = engine.jobs.enqueue(probe, { key: "env-a" }, "admin");
+    expect(queued.status).toBe("queued");
+    expect(queued.steps.map((s) => [s.name, s.status])).toEqual([["one", "pending"], ["two", "pending"], ["three", "pending"]]);
+    const done = await engine.waitFor(queued.id);
+    expect(done.status).toBe("succeeded");
+    expect(done.result).toEqual({ steps: ["one", "two", "three"] });
+    expect(done.steps.every((s) => s.status === "done" && s.durationMs !== null)).toBe(true);
+    expect(record).toEqual(["run one", "run two", "run three"]);
+    const log = readFileSync(engine.jobs.logs.file(queued.id), "utf8");
+    expect(log).toContain("▶ Step two");
+    expect(log).toContain("password=***");
+    expect(log).not.toContain("hunter22");
+  });
+
+  test("a failing step undoes what was done, in reverse, and fails the job with the reason", async () => {
+    const record: string[] = [];
+    const probe = probeJob(record);
+    engine = makeJobEngine([probe]);
+    engine.startAgent();
+    const job = await engine.waitFor(engine.jobs.enqueue(probe, { key: "env-a", failAt: "three" }, "admin").id);
+    expect(job.status).toBe("failed");
+    expect(job.error).toBe("three broke");
+    expect(record).toEqual(["run one", "run two", "run three", "undo three", "undo two", "undo one", "failed three broke"]);
+    expect(job.steps.map((s) => s.status)).toEqual(["undone", "undone", "failed"]);
+    expect(job.steps[2]!.error).toBe("three broke");
+  });
+
+  test("one job per lock key at a time, FIFO; the waiting job says what holds the lock", async () => {
+    const record: string[] = [];
+    const hold = deferred();
+    const probe = probeJob(record, new Map([["env-a", hold.promise]]));
+    engine = makeJobEngine([probe]);
+    engine.startAgent();
+    const first = engine.jobs.enqueue(probe, { key: "env-a", holdAt: "two" }, "admin");
+    const second = engine.jobs.enqueue(probe, { key: "env-a" }, "admin");
+    const other = engine.jobs.enqueue(probe, { key: "env-b" }, "admin");
+    expect((await engine.waitFor(other.id)).status).toBe("succeeded");
+    const waiting = engine.jobs.queue.view(second.id);
+    expect(waiting.status).toBe("queued");
+    expect(waiting.blockedBy).toMatchObject({ id: first.id, kind: "probe", target: "env-a", status: "running" });
+    hold.resolve();
+    expect((await engine.waitFor(second.id)).status).toBe("succeeded");
+    expect(engine.jobs.queue.view(first.id).status).toBe("succeeded");
+    expect(engine.jobs.queue.view(first.id).finishedAt! <= engine.jobs.queue.view(second.id).startedAt!).toBe(true);
+  });
+
+  test("cancel: a queued job never starts; a running one aborts and undoes", async () => {
+    const record: string[] = [];
+    const hold = deferred();
+    const probe = probeJob(record, new Map([["env-a", hold.promise]]));
+    engine = makeJobEngine([probe]);
+    engine.startAgent("host-1:agent-a", { heartbeatMs: 50 });
+    const running = engine.jobs.enqueue(probe, { key: "env-a", holdAt: "two" }, "admin");
+    const queued = engine.jobs.enqueue(probe, { key: "env-a" }, "admin");
+    expect(engine.jobs.queue.cancel(queued.id).status).toBe("cancelled");
+    while (engine.jobs.queue.view(running.id).steps[1]!.status !== "running") await Bun.sleep(10);
+    engine.jobs.queue.cancel(running.id);
+    const job = await engine.waitFor(running.id);
+    expect(job.status).toBe("cancelled");
+    expect(record).toEqual(["run one", "run two", "undo two", "undo one", "failed cancelled"]);
+    expect(engine.jobs.queue.view(queued.id).steps.every((s) => s.status === "skipped")).toBe(true);
+  });
+
+  test("bad params are refused at enqueue and nothing is stored", () => {
+    const probe = probeJob([]);
+    engine = makeJobEngine([probe]);
+    expect(() => engine!.jobs.enqueue(probe, { key: 42 } as never, "admin")).toThrow();
+    expect(engine.jobs.queue.list({ limit: 10 })).toEqual([]);
+  });
+
+  test("an expired lease goes back to the queue and the next agent resumes after the last done step", async () => {
+    const record: string[] = [];
+    const probe = probeJob(record);
+    engine = makeJobEngine([probe]);
+    const job = engine.jobs.enqueue(probe, { key: "env-a" }, "admin");
+    // A dead agent: leased, finished step one, then vanished without heartbeats.
+    const leased = await engine.jobs.queue.lease({ hostId: "host-1", owner: "host-1:dead" }, 1);
+    expect(leased!.job.id).toBe(job.id);
+    await engine.jobs.queue.step(job.id, "host-1:dead", 0, { status: "done", output: { one: true }, durationMs: 1 });
+    await engine.jobs.queue.step(job.id, "host-1:dead", 1, { status: "running" });
+    await Bun.sleep(5);
+    expect(engine.jobs.queue.recover()).toBe(1);
+    await expect(engine.jobs.queue.heartbeat(job.id, "host-1:dead", 1000)).rejects.toThrow("no longer leased");
+    engine.startAgent("host-1:agent-b");
+    const done = await engine.waitFor(job.id);
+    expect(done.status).toBe("succeeded");
+    expect(record).toEqual(["run two", "run three"]);
+    expect(engine.jobs.queue.row(job.id).attempts).toBe(2);
+  });
+
+  test("the event stream starts with a snapshot and ends with the terminal job event", async () => {
+    const probe = probeJob([]);
+    engine = makeJobEngine([probe]);
+    const job = engine.jobs.enqueue(probe, { key: "env-a" }, "admin");
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const ev of engine!.jobs.stream(job.id, abort.signal)) {
+        seen.push(ev.type === "step" ? `step ${ev.step.name} ${ev.step.status}` : ev.type === "job" ? `job ${ev.status}` : ev.type);
+      }
+    })();
+    await Bun.sleep(20);
+    engine.startAgent();
+    await reading;
+    expect(seen[0]).toBe("snapshot");
+    expect(seen.at(-1)).toBe("job succeeded");
+    expect(seen).toContain("step two running");
+    expect(seen).toContain("step two done");
+  });
+});

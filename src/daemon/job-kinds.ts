@@ -1,4 +1,6 @@
 /** Every job kind the daemon can run. */
+import { createEnvJob } from "../env/create-job";
+import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "../env/lifecycle-jobs";
 import type { AnyJobDef } from "../jobs/define";
 
-export const JOB_KINDS: AnyJobDef[] = [];
+export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob] as AnyJobDef[];

@@ -42,6 +42,9 @@ export const environments = sqliteTable(
     modules: text("modules", { mode: "json" }).$type<string[]>().notNull(),
     demo: integer("demo", { mode: "boolean" }).notNull().default(false),
     currentDeploymentId: text("current_deployment_id"),
+    /** The serving Odoo container; deploys replace it with the next release's. */
+    containerName: text("container_name"),
+    release: integer("release").notNull().default(0),
     ttlExpiresAt: text("ttl_expires_at"),
     createdBy: text("created_by"),
     createdAt: createdAt(),

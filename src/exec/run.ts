@@ -12,6 +12,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Return the result instead of throwing on a non-zero exit. */
   nothrow?: boolean;
+  /** Only stream lines, keep no copy (long-running followers such as `logs -f`). */
+  discardOutput?: boolean;
 }
 
 export interface RunResult {
@@ -131,11 +133,11 @@ export async function run(cmd: Command, opts: RunOptions = {}): Promise<RunResul
   const errLines = lineSplitter((l) => opts.onLine?.("stderr", redactText(cmd, l)));
   await Promise.all([
     pump(proc.stdout, (t) => {
-      stdout += t;
+      if (!opts.discardOutput) stdout += t;
       outLines.push(t);
     }),
     pump(proc.stderr, (t) => {
-      stderr += t;
+      if (!opts.discardOutput) stderr += t;
       errLines.push(t);
     }),
   ]);

@@ -4,17 +4,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/api/app";
 import { resolvePaths } from "../../src/config/paths";
-import { ConfigSchema } from "../../src/config/schema";
+import { type Config, ConfigSchema } from "../../src/config/schema";
 import { buildServices } from "../../src/daemon/services";
 import type { AnyJobDef } from "../../src/jobs/define";
 import { openState } from "../../src/state/db";
 
 export const ADMIN_PASSWORD = "correct-horse-battery";
 
-export async function makeTestApi(opts: { extraJobs?: AnyJobDef[] } = {}) {
-  const root = mkdtempSync(join(tmpdir(), "odooops-api-"));
+export async function makeTestApi(opts: { extraJobs?: AnyJobDef[]; root?: string; config?: Config } = {}) {
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), "odooops-api-"));
   const paths = resolvePaths(root);
-  const config = ConfigSchema.parse({});
+  const config = opts.config ?? ConfigSchema.parse({});
   const db = openState(paths.stateDb);
   const deps = buildServices({ db, config, paths, hostId: null, extraJobs: opts.extraJobs });
   const auth = deps.auth;

@@ -1,18 +1,106 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { stream } from "hono/streaming";
+import { createEnvironment, destroyEnvironment, powerEnvironment } from "../../env/actions";
+import { envDetail } from "../../env/detail";
+import { envHost } from "../../env/host";
+import { findEnv } from "../../env/lookup";
 import { listEnvironments } from "../../env/service";
-import { EnvListQuery, EnvSummary } from "../../env/schema";
+import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary } from "../../env/schema";
+import { Conflict } from "../../errors";
+import { run } from "../../exec/run";
+import { JobView } from "../../jobs/view";
 import type { Api, ApiDeps } from "../deps";
-import { json } from "./openapi";
+import { ErrorSchema } from "../errors";
+import { json, jsonBody } from "./openapi";
 
-const list = createRoute({
-  method: "get",
+const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) });
+
+const CreatePlanView = z
+  .object({
+    name: z.string(),
+    slug: z.string(),
+    tier: z.string(),
+    branch: z.string().nullable(),
+    domain: z.string(),
+    odooImage: z.string(),
+    dbName: z.string(),
+    modules: z.array(z.string()),
+    demo: z.boolean(),
+    resources: z.record(z.string(), z.number()),
+    retryOf: z.string().nullable(),
+  })
+  .openapi("CreatePlan");
+const CreateEnvResponse = z
+  .object({
+    dryRun: z.boolean(),
+    env: EnvSummary.nullable(),
+    job: JobView.nullable(),
+    plan: CreatePlanView.nullable(),
+    steps: z.array(z.string()),
+  })
+  .openapi("CreateEnvironmentResponse");
+
+const list = createRoute({ method: "get", path: "/environments", tags: ["environments"], summary: "List environments", request: { query: EnvListQuery }, responses: { 200: json(z.array(EnvSummary), "environments") } });
+const create = createRoute({
+  method: "post",
   path: "/environments",
   tags: ["environments"],
-  summary: "List environments",
-  request: { query: EnvListQuery },
-  responses: { 200: json(z.array(EnvSummary), "environments") },
+  summary: "Create an environment (a job); dryRun returns the plan and changes nothing",
+  request: { body: jsonBody(CreateEnvRequest) },
+  responses: { 202: json(CreateEnvResponse, "queued"), 200: json(CreateEnvResponse, "dry run"), 400: json(ErrorSchema, "invalid"), 409: json(ErrorSchema, "conflict") },
+});
+const get = createRoute({ method: "get", path: "/environments/{name}", tags: ["environments"], summary: "One environment with resources and disk use", request: { params: nameParam }, responses: { 200: json(EnvDetail, "environment"), 404: json(ErrorSchema, "no such environment") } });
+const destroy = createRoute({
+  method: "delete",
+  path: "/environments/{name}",
+  tags: ["environments"],
+  summary: "Destroy an environment (a job): containers, vhost, certificates, filestore, database and role",
+  request: { params: nameParam, query: z.object({ keepDatabase: z.enum(["true", "false"]).default("false").transform((v) => v === "true") }) },
+  responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment") },
+});
+const power = createRoute({
+  method: "post",
+  path: "/environments/{name}/{action}",
+  tags: ["environments"],
+  summary: "Start, stop or restart an environment's container (a job)",
+  request: { params: nameParam.extend({ action: z.enum(["start", "stop", "restart"]).openapi({ param: { name: "action", in: "path", required: true } }) }) },
+  responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not in a state for this") },
+});
+const logs = createRoute({
+  method: "get",
+  path: "/environments/{name}/logs",
+  tags: ["environments"],
+  summary: "The Odoo container's output; follow=true streams until the client disconnects",
+  request: {
+    params: nameParam,
+    query: z.object({ tail: z.coerce.number().int().min(0).max(100_000).default(200), follow: z.enum(["true", "false"]).default("false").transform((v) => v === "true") }),
+  },
+  responses: { 200: { description: "text/plain log lines", content: { "text/plain": { schema: z.string() } } }, 404: json(ErrorSchema, "no such environment") },
 });
 
 export function environmentRoutes(app: Api, deps: ApiDeps) {
   app.openapi(list, (c) => c.json(listEnvironments(deps.db, deps.config, c.req.valid("query")), 200));
+  app.openapi(create, (c) => {
+    const out = createEnvironment(deps, c.req.valid("json"), c.get("principal").username);
+    if (out.dryRun) return c.json({ dryRun: true, env: null, job: null, plan: { ...out.plan, resources: { ...out.plan.resources } }, steps: out.steps }, 200);
+    return c.json({ dryRun: false, env: out.env, job: out.job, plan: null, steps: out.job.steps.map((s) => s.title) }, 202);
+  });
+  app.openapi(get, async (c) => c.json(await envDetail(deps, c.req.valid("param").name), 200));
+  app.openapi(destroy, (c) => c.json(destroyEnvironment(deps, c.req.valid("param").name, { keepDatabase: c.req.valid("query").keepDatabase }, c.get("principal").username), 202));
+  app.openapi(power, (c) => {
+    const { name, action } = c.req.valid("param");
+    return c.json(powerEnvironment(deps, name, action, c.get("principal").username), 202);
+  });
+  app.openapi(logs, (c) => {
+    const env = findEnv(deps.db, c.req.valid("param").name);
+    if (!env.containerName) throw new Conflict(`environment ${env.slug} has no container yet (status ${env.status})`);
+    const { tail, follow } = c.req.valid("query");
+    const cmd = envHost(deps).docker.logs(env.containerName, { tail, follow });
+    c.header("content-type", "text/plain; charset=utf-8");
+    return stream(c, async (s) => {
+      const abort = new AbortController();
+      s.onAbort(() => abort.abort());
+      await run(cmd, { onLine: (_src, line) => void s.write(`${line}\n`), signal: abort.signal, nothrow: true, discardOutput: true });
+    }) as never;
+  });
 }

@@ -67,6 +67,7 @@ export function docker(cfg: DockerConfig) {
     start: (n: string): Command => cmd(["start", name(n)]),
     /** SIGTERM, then SIGKILL after `timeoutSec`. */
     stop: (n: string, timeoutSec = 10): Command => cmd(["stop", "-t", String(Math.trunc(timeoutSec)), name(n)]),
+    restart: (n: string, timeoutSec = 10): Command => cmd(["restart", "-t", String(Math.trunc(timeoutSec)), name(n)]),
     rm: (n: string, opts: { force?: boolean; volumes?: boolean } = {}): Command =>
       cmd(["rm", ...(opts.force ? ["--force"] : []), ...(opts.volumes ? ["--volumes"] : []), name(n)]),
     rename: (from: string, to: string): Command => cmd(["rename", name(from), name(to)]),

@@ -57,6 +57,8 @@ CREATE TABLE `environments` (
 	`modules` text NOT NULL,
 	`demo` integer DEFAULT false NOT NULL,
 	`current_deployment_id` text,
+	`container_name` text,
+	`release` integer DEFAULT 0 NOT NULL,
 	`ttl_expires_at` text,
 	`created_by` text,
 	`created_at` text NOT NULL,

@@ -1,0 +1,64 @@
+/**
+ * What the API and CLI ask of environments: each mutation validates, records intent in state,
+ * audits, and enqueues a job; nothing here touches the host directly.
+ */
+import { eq } from "drizzle-orm";
+import type { AuditService } from "../audit/service";
+import { Conflict } from "../errors";
+import type { JobDeps } from "../jobs/define";
+import type { JobService } from "../jobs/service";
+import type { JobView } from "../jobs/view";
+import { now } from "../state/columns";
+import { createEnvJob } from "./create-job";
+import { insertEnvironment, planCreate, type CreatePlan } from "./create";
+import { environments } from "./env.sql";
+import { findEnv } from "./lookup";
+import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
+import type { CreateEnvRequest } from "./schema";
+import { toSummary, type EnvRow } from "./service";
+
+export interface EnvServiceDeps extends JobDeps {
+  jobs: JobService;
+  audit: AuditService;
+}
+
+export type CreateOutcome =
+  | { dryRun: true; plan: CreatePlan; steps: string[] }
+  | { dryRun: false; env: ReturnType<typeof toSummary>; job: JobView };
+
+export function createEnvironment(deps: EnvServiceDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
+  const plan = planCreate(deps.db, deps.config, req);
+  if (req.dryRun) return { dryRun: true, plan, steps: createEnvJob.steps.map((s) => s.title) };
+  const env = insertEnvironment(deps.db, deps.box, plan, actor);
+  const job = deps.jobs.enqueue(createEnvJob, { envId: env.id, slug: env.slug }, actor);
+  deps.audit.record({ actor, action: "env.create", target: env.slug, details: { tier: env.tier, job: job.id, retry: plan.retryOf !== null } });
+  return { dryRun: false, env: toSummary(env, deps.config), job };
+}
+
+function refuseWhileDestroying(env: EnvRow, what: string): void {
+  if (env.status === "destroying") throw new Conflict(`environment ${env.slug} is being destroyed; cannot ${what}`);
+}
+
+export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: { keepDatabase: boolean }, actor: string): JobView {
+  const env = findEnv(deps.db, name);
+  const pending = deps.jobs.queue.activeOn(env.id);
+  if (pending?.kind === destroyEnvJob.kind) return deps.jobs.queue.view(pending.id);
+  deps.db.update(environments).set({ status: "destroying", updatedAt: now() }).where(eq(environments.id, env.id)).run();
+  const job = deps.jobs.enqueue(destroyEnvJob, { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase }, actor);
+  deps.audit.record({ actor, action: "env.destroy", target: env.slug, details: { keepDatabase: opts.keepDatabase, job: job.id } });
+  return job;
+}
+
+export type PowerAction = "start" | "stop" | "restart";
+const powerJobs = { start: startEnvJob, stop: stopEnvJob, restart: restartEnvJob };
+
+export function powerEnvironment(deps: EnvServiceDeps, name: string, action: PowerAction, actor: string): JobView {
+  const env = findEnv(deps.db, name);
+  refuseWhileDestroying(env, action);
+  if (env.status === "failed" || env.status === "creating") {
+    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${action} needs an environment that was created`);
+  }
+  const job = deps.jobs.enqueue(powerJobs[action], { envId: env.id, slug: env.slug }, actor);
+  deps.audit.record({ actor, action: `env.${action}`, target: env.slug, details: { job: job.id } });
+  return job;
+}

@@ -1,0 +1,237 @@
+/**
+ * `env create` as a job. Every step is idempotent (a rerun after a crash or a failure finds
+ * what the last attempt left and finishes it) and has an undo, run in reverse on failure.
+ */
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import type { JobDeps, StepContext } from "../jobs/define";
+import { defineJob } from "../jobs/define";
+import { run } from "../exec/run";
+import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
+import { reload, removeVhost, writeVhost } from "../host/nginx";
+import { now } from "../state/columns";
+import { environments } from "./env.sql";
+import { waitHealthy } from "./health";
+import { envHost, envVhost } from "./host";
+import { renderOdooConf, resourcePlan } from "./plan";
+import { allocatePortPair } from "./ports";
+import { CONTAINER_CIDR, CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
+import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
+import type { EnvRow } from "./service";
+import { webContainerSpec } from "./container";
+
+export const EnvJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1) });
+export type EnvJobParams = z.infer<typeof EnvJobParams>;
+type Ctx = StepContext<EnvJobParams>;
+
+function envOf(ctx: Ctx): EnvRow {
+  return loadEnvById(ctx.deps.db, ctx.params.envId);
+}
+
+function setEnv(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
+  deps.db.update(environments).set({ ...patch, updatedAt: now() }).where(eq(environments.id, id)).run();
+}
+
+function manageHba(deps: JobDeps): boolean {
+  return deps.config.postgres.hbaFile !== "";
+}
+
+export const createEnvJob = defineJob<EnvJobParams>({
+  kind: "env.create",
+  params: EnvJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "network",
+      title: "Creating the network",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const net = envResources(env, ctx.deps.paths).network;
+        await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
+        return { network: net };
+      },
+      async undo(ctx) {
+        const env = envOf(ctx);
+        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps.paths).network), { nothrow: true });
+      },
+    },
+    {
+      name: "database",
+      title: "Provisioning database",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const password = ctx.deps.box.open(env.dbPasswordEnc);
+        await envHost(ctx.deps).withAdmin(async (sql) => {
+          ctx.log(`role ${env.dbUser}: ${await createRole(sql, env.dbUser, password)}`);
+          ctx.log(`database ${env.dbName}: ${await createDatabase(sql, env.dbName, env.dbUser)}`);
+          if (manageHba(ctx.deps)) {
+            await setHbaEntry(sql, ctx.deps.config.postgres.hbaFile, { db: env.dbName, role: env.dbUser, cidr: CONTAINER_CIDR, extraDbs: ["postgres"] });
+          }
+        });
+        return { database: env.dbName, role: env.dbUser };
+      },
+      async undo(ctx) {
+        const env = envOf(ctx);
+        await envHost(ctx.deps).withAdmin(async (sql) => {
+          if (manageHba(ctx.deps)) await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
+          await dropDatabase(sql, env.dbName);
+          await dropRole(sql, env.dbUser);
+        });
+      },
+    },
+    {
+      name: "filestore",
+      title: "Preparing the filestore",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const r = envResources(env, ctx.deps.paths);
+        mkdirSync(r.dataDir, { recursive: true, mode: 0o750 });
+        chmodSync(r.dir, 0o755);
+        // The Odoo image runs as uid 101; it must own its data dir (filestore, sessions).
+        chownSync(r.dataDir, ctx.deps.config.odoo.uid, ctx.deps.config.odoo.gid);
+        return { dataDir: r.dataDir };
+      },
+      async undo(ctx) {
+        rmSync(envResources(envOf(ctx), ctx.deps.paths).dir, { recursive: true, force: true });
+      },
+    },
+    {
+      name: "config",
+      title: "Writing odoo.conf",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const { config, box, paths } = ctx.deps;
+        const text = renderOdooConf({
+          slug: env.slug,
+          tier: env.tier,
+          dbHost: config.postgres.containerHost,
+          dbPort: config.postgres.port,
+          dbName: env.dbName,
+          dbUser: env.dbUser,
+          dbPassword: box.open(env.dbPasswordEnc),
+          adminPasswd: box.open(env.adminPasswdEnc),
+          demo: env.demo,
+          plan: resourcePlan(env.tier, config.tiers[env.tier]),
+        });
+        const file = envResources(env, paths).confFile;
+        writeFileSync(file, text, { mode: 0o640 });
+        chmodSync(file, 0o640);
+        // Readable by the container's group only: it holds the database password.
+        chownSync(file, 0, config.odoo.gid);
+        return { confFile: file };
+      },
+      async undo(ctx) {
+        rmSync(envResources(envOf(ctx), ctx.deps.paths).confFile, { force: true });
+      },
+    },
+    {
+      name: "initdb",
+      title: "Initialising the database",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const r = envResources(env, ctx.deps.paths);
+        const host = envHost(ctx.deps);
+        await run(host.docker.rm(r.initContainer, { force: true }), { nothrow: true });
+        const args = ["-c", CONTAINER_CONF, "-d", env.dbName, "-i", env.modules.join(","), "--stop-after-init"];
+        if (!env.demo) args.push("--without-demo=all");
+        await run(
+          {
+            ...host.docker.run({
+              image: env.odooImage,
+              name: r.initContainer,
+              rm: true,
+              labels: envLabels(env, "init"),
+              network: r.network,
+              hostGateway: true,
+              mounts: [
+                { source: r.dataDir, target: CONTAINER_DATA },
+                { source: r.confFile, target: CONTAINER_CONF, readonly: true },
+              ],
+              args,
+            }),
+            timeoutMs: 30 * 60_000,
+          },
+          { onLine: (_s, line) => ctx.log(line), signal: ctx.signal },
+        );
+        return { modules: env.modules };
+      },
+      async undo(ctx) {
+        const env = envOf(ctx);
+        await run(envHost(ctx.deps).docker.rm(envResources(env, ctx.deps.paths).initContainer, { force: true }), { nothrow: true });
+      },
+    },
+    {
+      name: "container",
+      title: "Starting Odoo",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const host = envHost(ctx.deps);
+        const release = Math.max(1, env.release);
+        const name = envResources(env, ctx.deps.paths).webContainer(release);
+        const existing = await host.dockerClient.inspectContainer(name);
+        let ports: [number, number];
+        if (existing?.State.Running && env.httpPort && env.longpollPort) {
+          ports = [env.httpPort, env.longpollPort];
+        } else {
+          await run(host.docker.rm(name, { force: true }), { nothrow: true });
+          ports = await allocatePortPair(ctx.deps.config.ports, takenPorts(ctx.deps.db, env.id));
+          await run(host.docker.run(webContainerSpec(ctx.deps, env, name, { http: ports[0], longpoll: ports[1] })));
+        }
+        setEnv(ctx.deps, env.id, { httpPort: ports[0], longpollPort: ports[1], containerName: name, release });
+        ctx.log(`container ${name} on 127.0.0.1:${ports[0]} (http) and :${ports[1]} (longpolling → ${ODOO_LONGPOLL_PORT}), odoo ${ODOO_HTTP_PORT}`);
+        return { container: name, httpPort: ports[0], longpollPort: ports[1] };
+      },
+      async undo(ctx) {
+        await removeEnvContainers(ctx.deps, envOf(ctx));
+      },
+    },
+    {
+      name: "vhost",
+      title: "Configuring nginx",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const out = ctx.outputs.container as { httpPort: number; longpollPort: number };
+        const host = envHost(ctx.deps);
+        mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
+        mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
+        const changed = await writeVhost(host.nginx, env.slug, envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }));
+        await reload(host.nginx);
+        return { changed };
+      },
+      async undo(ctx) {
+        const host = envHost(ctx.deps);
+        if (await removeVhost(host.nginx, envOf(ctx).slug)) await reload(host.nginx);
+      },
+    },
+    {
+      name: "health",
+      title: "Waiting for Odoo to answer",
+      async run(ctx) {
+        const env = envOf(ctx);
+        const { config } = ctx.deps;
+        await waitHealthy({
+          url: `http://127.0.0.1:${config.nginx.httpPort}`,
+          host: env.domain,
+          timeoutMs: config.odoo.healthTimeoutSec * 1000,
+          signal: ctx.signal,
+        }).catch(async (err: unknown) => {
+          const logs = await run(envHost(ctx.deps).docker.logs(env.containerName ?? "", { tail: 30 }), { nothrow: true });
+          ctx.log(`last container output:\n${logs.stdout}${logs.stderr}`);
+          throw err;
+        });
+        return {};
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    setEnv(ctx.deps, ctx.params.envId, { status: "active", statusReason: null });
+    const env = envOf(ctx);
+    return { env: env.slug, domain: env.domain };
+  },
+  async failed(ctx, error, cancelled) {
+    setEnv(ctx.deps, ctx.params.envId, { status: "failed", statusReason: cancelled ? "create cancelled" : error, httpPort: null, longpollPort: null, containerName: null });
+  },
+});

@@ -1,0 +1,59 @@
+/** `env get`: the summary plus what the env uses on its host (database and filestore sizes). */
+import { readdirSync, lstatSync } from "node:fs";
+import { join } from "node:path";
+import type { JobDeps } from "../jobs/define";
+import { databaseSize } from "../host/postgres";
+import { Log } from "../log";
+import { envHost } from "./host";
+import { findEnv } from "./lookup";
+import { envResources } from "./resources";
+import type { EnvDetail } from "./schema";
+import { toSummary } from "./service";
+
+const log = Log.create("env");
+
+/** Bytes under `dir` (no symlinks followed); null when it does not exist. */
+export function directorySize(dir: string): number | null {
+  let total = 0;
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else total += lstatSync(p).size;
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    return null;
+  }
+  return total;
+}
+
+export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, name: string): Promise<EnvDetail> {
+  const env = findEnv(deps.db, name);
+  const { config } = deps;
+  let databaseBytes: number | null = null;
+  try {
+    databaseBytes = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
+  } catch (err) {
+    // The detail view must work while PostgreSQL is down; the size is then unknown.
+    log.warn("database size unavailable", { env: env.slug, error: err instanceof Error ? err.message : String(err) });
+  }
+  const pgHost = config.postgres.containerHost;
+  return {
+    ...toSummary(env, config),
+    domain: env.domain,
+    databaseUrl: `postgresql://${env.dbUser}:***@${pgHost}:${config.postgres.port}/${env.dbName}`,
+    workers: env.workers,
+    cpus: Number(env.cpus),
+    memoryMb: env.memoryMb,
+    modules: env.modules,
+    demo: env.demo,
+    httpPort: env.httpPort,
+    longpollPort: env.longpollPort,
+    currentRelease: env.release || null,
+    disk: { databaseBytes, filestoreBytes: directorySize(envResources(env, deps.paths).dataDir) },
+    updatedAt: env.updatedAt,
+  };
+}

@@ -1,0 +1,39 @@
+/** The host adapters an environment job uses, built from settings (tests point them at their own services). */
+import { join } from "node:path";
+import type { SQL } from "bun";
+import type { JobDeps } from "../jobs/define";
+import { docker, dockerClient } from "../host/docker";
+import { nginxHost, renderVhost } from "../host/nginx";
+import { pgAdmin } from "../host/postgres";
+import type { EnvRow } from "./service";
+
+export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
+  const { config, paths } = deps;
+  return {
+    docker: docker(config.docker),
+    dockerClient: dockerClient(config.docker),
+    nginx: nginxHost(config.nginx, paths),
+    /** Runs `fn` with the admin connection and always closes it. */
+    async withAdmin<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
+      const sql = pgAdmin(config.postgres);
+      try {
+        return await fn(sql);
+      } finally {
+        await sql.close();
+      }
+    },
+  };
+}
+
+export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain">, ports: { http: number; longpoll: number }): string {
+  return renderVhost({
+    slug: env.slug,
+    serverNames: [env.domain],
+    listenPort: deps.config.nginx.httpPort,
+    httpPort: ports.http,
+    longpollPort: ports.longpoll,
+    acmeWebroot: deps.paths.acmeWebroot,
+    logDir: join(deps.paths.logsDir, "nginx"),
+    clientMaxBodySize: deps.config.nginx.clientMaxBodySize,
+  });
+}

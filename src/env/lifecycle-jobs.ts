@@ -1,0 +1,156 @@
+/**
+ * Jobs on an existing environment: destroy (idempotent teardown of everything envResources
+ * names) and start/stop/restart of its serving container.
+ */
+import { rmSync } from "node:fs";
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import { Conflict } from "../errors";
+import { run } from "../exec/run";
+import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
+import { reload, removeVhost } from "../host/nginx";
+import { dropDatabase, dropRole, removeHbaEntry } from "../host/postgres";
+import { now } from "../state/columns";
+import { environments } from "./env.sql";
+import { waitHealthy } from "./health";
+import { envHost } from "./host";
+import { loadEnvById, removeEnvContainers } from "./lookup";
+import { envResources } from "./resources";
+
+export const DestroyParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), keepDatabase: z.boolean().default(false) });
+export type DestroyParams = z.infer<typeof DestroyParams>;
+
+function setStatus(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
+  deps.db.update(environments).set({ ...patch, updatedAt: now() }).where(eq(environments.id, id)).run();
+}
+
+export const destroyEnvJob = defineJob<DestroyParams>({
+  kind: "env.destroy",
+  params: DestroyParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "containers",
+      title: "Removing containers",
+      async run(ctx) {
+        const removed = await removeEnvContainers(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId));
+        ctx.log(removed.length ? `removed ${removed.join(", ")}` : "no containers");
+        return { removed };
+      },
+    },
+    {
+      name: "vhost",
+      title: "Removing the nginx vhost",
+      async run(ctx) {
+        const host = envHost(ctx.deps);
+        const removed = await removeVhost(host.nginx, ctx.params.slug);
+        if (removed) await reload(host.nginx);
+        return { removed };
+      },
+    },
+    {
+      name: "certificates",
+      title: "Removing certificates",
+      async run(ctx) {
+        rmSync(envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps.paths).certDir, { recursive: true, force: true });
+      },
+    },
+    {
+      name: "database",
+      title: "Dropping the database and its role",
+      when: (p) => !p.keepDatabase,
+      async run(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        await envHost(ctx.deps).withAdmin(async (sql) => {
+          if (ctx.deps.config.postgres.hbaFile !== "") await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
+          await dropDatabase(sql, env.dbName);
+          await dropRole(sql, env.dbUser);
+        });
+      },
+    },
+    {
+      name: "files",
+      title: "Removing the filestore and configuration",
+      async run(ctx) {
+        const r = envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps.paths);
+        if (ctx.params.keepDatabase) {
+          // The filestore belongs with the kept database; only the generated config goes.
+          rmSync(r.confFile, { force: true });
+          ctx.log(`kept the filestore in ${r.dataDir} with the database`);
+          return { kept: r.dataDir };
+        }
+        rmSync(r.dir, { recursive: true, force: true });
+      },
+    },
+    {
+      name: "network",
+      title: "Removing the network",
+      async run(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps.paths).network), { nothrow: true });
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    setStatus(ctx.deps, ctx.params.envId, { status: "destroyed", statusReason: ctx.params.keepDatabase ? "destroyed; database kept" : null, destroyedAt: now(), httpPort: null, longpollPort: null, containerName: null });
+    return { env: ctx.params.slug, keptDatabase: ctx.params.keepDatabase };
+  },
+  async failed(ctx, error) {
+    setStatus(ctx.deps, ctx.params.envId, { status: "failed", statusReason: `destroy failed: ${error} (rerun env destroy)` });
+  },
+});
+
+export const PowerParams = z.object({ envId: z.string().min(1), slug: z.string().min(1) });
+export type PowerParams = z.infer<typeof PowerParams>;
+type PowerCtx = StepContext<PowerParams>;
+
+function servingContainer(ctx: PowerCtx): string {
+  const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+  if (!env.containerName) throw new Conflict(`environment ${env.slug} has no container (status ${env.status}); recreate it`);
+  return env.containerName;
+}
+
+async function healthy(ctx: PowerCtx): Promise<void> {
+  const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+  await waitHealthy({ url: `http://127.0.0.1:${ctx.deps.config.nginx.httpPort}`, host: env.domain, timeoutMs: ctx.deps.config.odoo.healthTimeoutSec * 1000, signal: ctx.signal });
+}
+
+function powerJob(action: "start" | "stop" | "restart") {
+  const d = (deps: JobDeps) => envHost(deps).docker;
+  const verbs = {
+    start: { title: "Starting the container", status: "active" as const, cmd: (ctx: PowerCtx) => d(ctx.deps).start(servingContainer(ctx)) },
+    stop: { title: "Stopping the container", status: "stopped" as const, cmd: (ctx: PowerCtx) => d(ctx.deps).stop(servingContainer(ctx), 30) },
+    restart: { title: "Restarting the container", status: "active" as const, cmd: (ctx: PowerCtx) => d(ctx.deps).restart(servingContainer(ctx), 30) },
+  }[action];
+  return defineJob<PowerParams>({
+    kind: `env.${action}`,
+    params: PowerParams,
+    lockKey: (p) => p.envId,
+    target: (p) => p.slug,
+    steps: [
+      {
+        name: action,
+        title: verbs.title,
+        async run(ctx) {
+          await run(verbs.cmd(ctx));
+        },
+      },
+      {
+        name: "health",
+        title: "Waiting for Odoo to answer",
+        when: () => action !== "stop",
+        async run(ctx) {
+          await healthy(ctx);
+        },
+      },
+    ],
+    async succeeded(ctx) {
+      setStatus(ctx.deps, ctx.params.envId, { status: verbs.status, statusReason: null });
+    },
+  });
+}
+
+export const startEnvJob = powerJob("start");
+export const stopEnvJob = powerJob("stop");
+export const restartEnvJob = powerJob("restart");

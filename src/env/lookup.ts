@@ -1,0 +1,46 @@
+/** Finding environments and what they hold on the host. */
+import { and, eq, ne, or } from "drizzle-orm";
+import { NotFound } from "../errors";
+import { run } from "../exec/run";
+import type { JobDeps } from "../jobs/define";
+import type { Db } from "../state/db";
+import { environments } from "./env.sql";
+import { envHost } from "./host";
+import { LABEL_ENV } from "./resources";
+import type { EnvRow } from "./service";
+
+export function loadEnvById(db: Db, id: string): EnvRow {
+  const env = db.select().from(environments).where(eq(environments.id, id)).get();
+  if (!env) throw new NotFound(`no environment with id ${id}`);
+  return env;
+}
+
+/** A live environment by name or slug (destroyed ones are history, not targets). */
+export function findEnv(db: Db, nameOrSlug: string): EnvRow {
+  const env = db
+    .select()
+    .from(environments)
+    .where(and(or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug)), ne(environments.status, "destroyed")))
+    .get();
+  if (!env) throw new NotFound(`no environment ${nameOrSlug} (see: odooops env list)`);
+  return env;
+}
+
+/** Ports held by live environments other than `exceptId`. */
+export function takenPorts(db: Db, exceptId: string): Set<number> {
+  const rows = db
+    .select({ http: environments.httpPort, lp: environments.longpollPort })
+    .from(environments)
+    .where(and(ne(environments.status, "destroyed"), ne(environments.id, exceptId)))
+    .all();
+  return new Set(rows.flatMap((r) => [r.http, r.lp]).filter((p): p is number => p !== null));
+}
+
+/** Removes every container labelled for this env (web releases, init leftovers). */
+export async function removeEnvContainers(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "id">): Promise<string[]> {
+  const host = envHost(deps);
+  const containers = await host.dockerClient.listByLabel(LABEL_ENV, env.id);
+  const names = containers.map((c) => c.Name.replace(/^\//, ""));
+  for (const name of names) await run(host.docker.rm(name, { force: true }), { nothrow: true });
+  return names;
+}

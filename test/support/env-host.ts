@@ -1,0 +1,63 @@
+/**
+ * A whole standalone host for environment tests: a private PostgreSQL cluster (no docker rule
+ * in pg_hba: env create must add its own), a private nginx, the API on a temp root whose nginx
+ * dir is the test nginx's, and a local agent running jobs. Odoo is the stand-in image.
+ */
+import { ConfigSchema } from "../../src/config/schema";
+import { Agent } from "../../src/jobs/agent";
+import { TERMINAL, type JobView } from "../../src/jobs/view";
+import { makeTestApi } from "./api";
+import { startNginx } from "./nginx";
+import { startPostgres } from "./postgres";
+
+export const STANDIN_IMAGE = "odooops-test/odoo:17.0";
+
+export async function startEnvHost() {
+  const pg = await startPostgres({ dockerAccess: false });
+  const nginx = await startNginx();
+  // A port range of our own so parallel test files do not race for the same pairs.
+  const from = 30000 + 2 * Math.floor(Math.random() * 10000);
+  const config = ConfigSchema.parse({
+    baseDomain: "test.localhost",
+    postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
+    nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
+    odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
+    ports: { from, to: from + 199 },
+  });
+  const api = await makeTestApi({ root: nginx.dir, config });
+  const deps = api.deps;
+  const agent = new Agent({ identity: { hostId: "test", owner: `test:${process.pid}` }, channel: deps.jobs.queue, registry: deps.jobs.registry, deps, pollMs: 100 });
+  const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
+  agent.start();
+
+  async function waitJob(id: string, timeoutMs = 180_000): Promise<JobView> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const v = deps.jobs.queue.view(id);
+      if (TERMINAL.has(v.status)) return v;
+      if (Date.now() > until) throw new Error(`job ${id} still ${v.status}`);
+      await Bun.sleep(100);
+    }
+  }
+
+  return {
+    pg,
+    nginx,
+    api,
+    deps,
+    config,
+    waitJob,
+    /** Through nginx with the env's Host header, like a browser would. */
+    viaNginx(domain: string, path: string) {
+      return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: { host: domain }, redirect: "manual" });
+    },
+    async stop() {
+      unsubscribe();
+      await agent.stop(5_000);
+      await nginx.stop();
+      api.cleanup();
+      await pg.stop();
+    },
+  };
+}
+

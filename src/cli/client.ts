@@ -49,6 +49,14 @@ export class ApiClient {
     return this.request<T>("DELETE", path);
   }
 
+  /** A plain-text route as it arrives (logs -f), until the server ends it or `signal` aborts. */
+  async *text(path: string, signal?: AbortSignal): AsyncGenerator<string> {
+    const res = await this.fetchImpl(this.url(path), { headers: this.headers(), signal });
+    if (!res.ok || !res.body) throw toError(res.status, safeJson(await res.text()), "");
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) yield decoder.decode(chunk, { stream: true });
+  }
+
   /** Server-sent events of a route, parsed as JSON data lines, until the stream ends. */
   async *events<T>(path: string, signal?: AbortSignal): AsyncGenerator<T> {
     const res = await this.fetchImpl(this.url(path), { headers: this.headers({ accept: "text/event-stream" }), signal });

@@ -1,17 +1,64 @@
 import { defineCommand } from "citty";
-import type { EnvSummary } from "../../env/schema";
+import type { EnvDetail, EnvSummary } from "../../env/schema";
 import { Invalid } from "../../errors";
+import type { JobView } from "../../jobs/view";
+import { confirmDestructive } from "../confirm";
 import { client, type CliIo } from "../io";
-import { printJson, printTable } from "../output";
+import { note, printJson, printTable } from "../output";
+import { afterEnqueue } from "./jobs";
 
 const TIERS = ["dev", "dev_ephemeral", "staging", "production"];
+const nameArg = { type: "positional", required: true, description: "environment name" } as const;
+const waitArg = { type: "boolean", description: "follow the job and render its steps until it ends" } as const;
+
+function checkTier(tier: string | undefined): void {
+  if (tier !== undefined && !TIERS.includes(tier)) throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
+}
+
+function bytes(n: number | null): string {
+  if (n === null) return "unknown";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+interface CreateResponse {
+  dryRun: boolean;
+  env: EnvSummary | null;
+  job: JobView | null;
+  plan: Record<string, unknown> | null;
+  steps: string[];
+}
+
+function showDetail(io: CliIo, d: EnvDetail): void {
+  const rows: [string, string][] = [
+    ["name", d.name],
+    ["tier", d.tier],
+    ["status", `${d.status}${d.statusReason ? ` (${d.statusReason})` : ""}`],
+    ["url", d.url],
+    ["branch", d.branch ?? "-"],
+    ["database", d.databaseUrl],
+    ["image", d.odooImage],
+    ["release", d.currentRelease === null ? "-" : String(d.currentRelease)],
+    ["workers", String(d.workers)],
+    ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
+    ["disk", `database ${bytes(d.disk.databaseBytes)}, filestore ${bytes(d.disk.filestoreBytes)}`],
+    ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
+  ];
+  for (const [k, v] of rows) io.stdout(`${k.padEnd(9)} ${v}\n`);
+}
 
 export function envCommand(io: CliIo) {
   const list = defineCommand({
     meta: { name: "list", description: "List environments" },
     args: { tier: { type: "string", description: `only this tier (${TIERS.join(", ")})` } },
     async run({ args }) {
-      if (args.tier && !TIERS.includes(args.tier)) throw new Invalid(`unknown tier ${JSON.stringify(args.tier)}; one of ${TIERS.join(", ")}`);
+      checkTier(args.tier);
       const q = args.tier ? `?tier=${encodeURIComponent(args.tier)}` : "";
       const envs = await client(io).get<EnvSummary[]>(`/environments${q}`);
       if (io.globals.json) return printJson(io, envs);
@@ -25,8 +72,110 @@ export function envCommand(io: CliIo) {
     },
   });
 
+  const create = defineCommand({
+    meta: { name: "create", description: "Create an environment: database, filestore, Odoo container, nginx vhost" },
+    args: {
+      name: nameArg,
+      tier: { type: "string", required: true, description: TIERS.join("|") },
+      branch: { type: "string", description: "git branch this env follows (unique per project)" },
+      "odoo-image": { type: "string", description: "Odoo image (default from config, odoo:17.0)" },
+      domain: { type: "string", description: "serve on this domain instead of <name>.<tier>.<base domain>" },
+      modules: { type: "string", description: "comma-separated modules to install (default from config)" },
+      demo: { type: "boolean", description: "load demo data (default: dev tiers only)" },
+      project: { type: "string", description: "project (default: default)" },
+      wait: waitArg,
+      "dry-run": { type: "boolean", description: "print what would be created and change nothing" },
+    },
+    async run({ args }) {
+      checkTier(args.tier);
+      const body = {
+        name: args.name,
+        tier: args.tier,
+        ...(args.branch !== undefined ? { branch: args.branch } : {}),
+        ...(args["odoo-image"] !== undefined ? { odooImage: args["odoo-image"] } : {}),
+        ...(args.domain !== undefined ? { domain: args.domain } : {}),
+        ...(args.modules !== undefined ? { modules: args.modules.split(",").map((m) => m.trim()).filter(Boolean) } : {}),
+        ...(args.demo !== undefined ? { demo: args.demo } : {}),
+        ...(args.project !== undefined ? { project: args.project } : {}),
+        ...(args["dry-run"] ? { dryRun: true } : {}),
+      };
+      const out = await client(io).post<CreateResponse>("/environments", body);
+      if (out.dryRun) {
+        if (io.globals.json) return printJson(io, out);
+        io.stdout(`would create ${JSON.stringify(out.plan, null, 2)}\nsteps:\n${out.steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\n`);
+        return;
+      }
+      if (!out.job || !out.env) throw new Invalid("daemon answered without a job");
+      note(io, `creating ${out.env.slug} (${out.env.tier}) → ${out.env.url}`);
+      await afterEnqueue(io, out.job, args.wait === true);
+    },
+  });
+
+  const get = defineCommand({
+    meta: { name: "get", description: "One environment: status, URL, database, limits, disk use" },
+    args: { name: nameArg },
+    async run({ args }) {
+      const d = await client(io).get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
+      if (io.globals.json) printJson(io, d);
+      else showDetail(io, d);
+    },
+  });
+
+  const power = (action: "start" | "stop" | "restart", description: string) =>
+    defineCommand({
+      meta: { name: action, description },
+      args: { name: nameArg, wait: waitArg },
+      async run({ args }) {
+        const job = await client(io).post<JobView>(`/environments/${encodeURIComponent(args.name)}/${action}`);
+        await afterEnqueue(io, job, args.wait === true);
+      },
+    });
+
+  const logs = defineCommand({
+    meta: { name: "logs", description: "The Odoo container's log; -f follows it" },
+    args: { name: nameArg, follow: { type: "boolean", alias: "f" }, tail: { type: "string", default: "200", description: "lines from the end" } },
+    async run({ args }) {
+      const tail = Number(args.tail);
+      if (!Number.isInteger(tail) || tail < 0 || tail > 100_000) throw new Invalid("--tail must be 0-100000");
+      const q = new URLSearchParams({ tail: String(tail), follow: String(args.follow === true) });
+      for await (const chunk of client(io).text(`/environments/${encodeURIComponent(args.name)}/logs?${q}`)) io.stdout(chunk);
+    },
+  });
+
+  const destroy = defineCommand({
+    meta: { name: "destroy", description: "Remove containers, vhost, certificates, filestore, database and role" },
+    args: {
+      name: nameArg,
+      "keep-database": { type: "boolean", description: "keep the database, its role and the filestore" },
+      yes: { type: "boolean", alias: "y", description: "do not ask (required without a terminal)" },
+      wait: waitArg,
+    },
+    async run({ args }) {
+      const c = client(io);
+      const env = await c.get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
+      const keep = args["keep-database"] === true;
+      await confirmDestructive(io, {
+        yes: args.yes === true,
+        what: `destroy ${env.tier} environment ${env.slug}${keep ? " (keeping its database)" : " and delete its database and filestore"}`,
+        typeToConfirm: env.tier === "production" ? env.slug : undefined,
+        flagHint: "--yes",
+      });
+      const job = await c.delete<JobView>(`/environments/${encodeURIComponent(env.slug)}?keepDatabase=${keep}`);
+      await afterEnqueue(io, job, args.wait === true);
+    },
+  });
+
   return defineCommand({
-    meta: { name: "env", description: "Environments: create, list, get, start/stop, logs, destroy" },
-    subCommands: { list },
+    meta: { name: "env", description: "Environments: create, list, get, start/stop/restart, logs, destroy" },
+    subCommands: {
+      list,
+      create,
+      get,
+      start: power("start", "Start a stopped environment"),
+      stop: power("stop", "Stop the Odoo container (the database stays)"),
+      restart: power("restart", "Restart the Odoo container"),
+      logs,
+      destroy,
+    },
   });
 }

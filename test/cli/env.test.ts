@@ -1,0 +1,62 @@
+/** `odooops env …` against an in-process API (no agent: jobs stay queued, nothing touches the host). */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { JobView } from "../../src/jobs/view";
+import { makeTestApi } from "../support/api";
+import { runCliWith } from "../support/cli";
+
+let t: Awaited<ReturnType<typeof makeTestApi>>;
+const fetchApi = (url: string, init?: RequestInit) => t.app.request(url, init);
+const env = () => ({ ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: fetchApi, env: env() });
+
+beforeAll(async () => {
+  t = await makeTestApi();
+});
+afterAll(() => t.cleanup());
+
+describe("env commands", () => {
+  test("create --dry-run prints the plan and the steps, creates nothing", async () => {
+    const r = await cli("env", "create", "feature/crm-reports", "--tier", "staging", "--dry-run");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('"slug": "feature-crm-reports"');
+    expect(r.stdout).toContain("2. Provisioning database");
+    const json = await cli("env", "create", "x", "--tier", "dev", "--dry-run", "--json");
+    expect(JSON.parse(json.stdout).plan.domain).toBe("x.dev.odoo.localhost");
+    expect(JSON.parse((await cli("env", "list", "--json")).stdout)).toEqual([]);
+  });
+
+  test("create without --wait prints the job id on stdout and how to follow it", async () => {
+    const r = await cli("env", "create", "shop", "--tier", "dev", "--branch", "main");
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.stderr).toContain(`odooops jobs wait ${id}`);
+    const job = JSON.parse((await cli("jobs", "show", id, "--json")).stdout) as JobView;
+    expect(job).toMatchObject({ kind: "env.create", target: "shop", status: "queued" });
+  });
+
+  test("a second job on the same env queues behind the first and says so", async () => {
+    const r = await cli("env", "destroy", "shop", "--yes");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/queued behind job [0-9a-f-]+ \(env.create on shop, queued\)/);
+  });
+
+  test("usage errors exit 2, unknown env exits 4, conflicts exit 4", async () => {
+    expect((await cli("env", "create", "x", "--tier", "gold")).code).toBe(2);
+    expect((await cli("env", "create", "x;rm -rf /", "--tier", "dev")).code).toBe(2);
+    expect((await cli("env", "get", "nope")).code).toBe(4);
+    const dup = await cli("env", "create", "other", "--tier", "dev", "--branch", "main");
+    expect(dup.code).toBe(4);
+    expect(dup.stderr).toContain("branch main is already deployed by environment shop");
+    expect((await cli("env", "logs", "nope")).code).toBe(4);
+  });
+
+  test("destroy without --yes and without a terminal refuses (exit 2) and changes nothing", async () => {
+    await cli("env", "create", "keepme", "--tier", "dev");
+    const r = await cli("env", "destroy", "keepme");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("pass --yes");
+    const jobs = JSON.parse((await cli("jobs", "list", "--json")).stdout) as JobView[];
+    expect(jobs.filter((j) => j.target === "keepme").map((j) => j.kind)).toEqual(["env.create"]);
+  });
+});

@@ -8,6 +8,7 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { JobDeps, StepContext } from "../jobs/define";
 import { defineJob } from "../jobs/define";
+import { CommandFailed } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
 import { reload, removeVhost, writeVhost } from "../host/nginx";
@@ -17,7 +18,7 @@ import { waitHealthy } from "./health";
 import { envHost, envVhost } from "./host";
 import { renderOdooConf, resourcePlan } from "./plan";
 import { allocatePortPair } from "./ports";
-import { CONTAINER_CIDR, CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
+import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
 import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
 import type { EnvRow } from "./service";
 import { webContainerSpec } from "./container";
@@ -50,8 +51,10 @@ export const createEnvJob = defineJob<EnvJobParams>({
       async run(ctx) {
         const env = envOf(ctx);
         const net = envResources(env, ctx.deps.paths).network;
-        await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
-        return { network: net };
+        const info = await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
+        const subnet = info.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
+        if (!subnet) throw new CommandFailed(["docker", "network", "inspect", net], 0, "", `network ${net} has no IPv4 subnet`);
+        return { network: net, subnet };
       },
       async undo(ctx) {
         const env = envOf(ctx);
@@ -68,7 +71,9 @@ export const createEnvJob = defineJob<EnvJobParams>({
           ctx.log(`role ${env.dbUser}: ${await createRole(sql, env.dbUser, password)}`);
           ctx.log(`database ${env.dbName}: ${await createDatabase(sql, env.dbName, env.dbUser)}`);
           if (manageHba(ctx.deps)) {
-            await setHbaEntry(sql, ctx.deps.config.postgres.hbaFile, { db: env.dbName, role: env.dbUser, cidr: CONTAINER_CIDR, extraDbs: ["postgres"] });
+            // Only the env's own network may reach its database (its containers' source addresses).
+            const { subnet } = ctx.outputs.network as { subnet: string };
+            await setHbaEntry(sql, ctx.deps.config.postgres.hbaFile, { db: env.dbName, role: env.dbUser, cidr: subnet, extraDbs: ["postgres"] });
           }
         });
         return { database: env.dbName, role: env.dbUser };

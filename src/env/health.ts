@@ -23,6 +23,8 @@ export async function probeOnce(p: Pick<HealthProbe, "url" | "host">): Promise<{
       headers: p.host ? { host: p.host } : {},
       signal: AbortSignal.timeout(5_000),
       redirect: "manual",
+      // A pooled socket may have been closed by an nginx reload since the last probe.
+      keepalive: false,
     });
     const body = await res.text();
     const ok = res.status === 200 && /"status"\s*:\s*"pass"/.test(body);

@@ -12,9 +12,6 @@ export const LABEL_ENV = "odooops.env";
 export const LABEL_SLUG = "odooops.slug";
 export const LABEL_ROLE = "odooops.role";
 
-/** The pg_hba source range: Docker's default pools for user-defined networks (see src/host/docker/README.md). */
-export const CONTAINER_CIDR = "172.16.0.0/12";
-
 export function envLabels(env: Pick<EnvRow, "id" | "slug">, role: "web" | "init" | "network"): Record<string, string> {
   return { [LABEL_MANAGED]: "true", [LABEL_ENV]: env.id, [LABEL_SLUG]: env.slug, [LABEL_ROLE]: role };
 }

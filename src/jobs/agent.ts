@@ -6,7 +6,7 @@
 import { Log } from "../log";
 import type { JobDeps } from "./define";
 import type { JobRegistry } from "./registry";
-import type { AgentIdentity, JobChannel, LeasedJob } from "./queue";
+import { type AgentIdentity, type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 import { errorText, runJob } from "./runner";
 
 const log = Log.create("agent");
@@ -47,8 +47,8 @@ export class Agent {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     this.poke();
-    await this.loop;
-    await Promise.race([Promise.allSettled(this.running.values()), Bun.sleep(graceMs)]);
+    // A channel call that never returns (coordinator unreachable) must not block shutdown.
+    await Promise.race([Promise.allSettled([this.loop, ...this.running.values()]), Bun.sleep(graceMs)]);
   }
 
   private async run(): Promise<void> {
@@ -91,7 +91,11 @@ export class Agent {
         .then((hb) => {
           if (hb.cancelRequested && !abort.signal.aborted) abort.abort(new Error("cancelled"));
         })
-        .catch((err: unknown) => log.warn("heartbeat failed", { job: job.id, error: errorText(err) }));
+        .catch((err: unknown) => {
+          log.warn("heartbeat failed", { job: job.id, error: errorText(err) });
+          // Another agent owns the job now: stop working on it at once.
+          if (err instanceof LeaseLost && !abort.signal.aborted) abort.abort(err);
+        });
     }, heartbeatMs);
     const jlog = log.tag({ job: job.id, kind: job.kind });
     jlog.info("job started", { attempt: job.attempts, target: job.target });

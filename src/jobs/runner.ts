@@ -6,7 +6,7 @@ import { AppError } from "../errors";
 import { Log } from "../log";
 import { now } from "../state/columns";
 import type { AnyJobDef, JobDeps, StepContext, StepOutput } from "./define";
-import type { JobChannel, LeasedJob } from "./queue";
+import { type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 
 const log = Log.create("jobs");
 
@@ -21,6 +21,10 @@ export interface RunOptions {
   owner: string;
   deps: JobDeps;
   signal: AbortSignal;
+}
+
+function lostLease(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof LeaseLost;
 }
 
 export function errorText(err: unknown): string {
@@ -60,6 +64,7 @@ export async function runJob(opts: RunOptions): Promise<void> {
       await channel.step(job.id, owner, idx, { status: "failed", error: failure, finishedAt: now() });
       break;
     }
+    if (lostLease(signal)) return;
     if (signal.aborted) {
       cancelled = true;
       failure = "cancelled";
@@ -80,6 +85,8 @@ export async function runJob(opts: RunOptions): Promise<void> {
       await channel.step(job.id, owner, idx, { status: "done", output, finishedAt: now(), durationMs });
       write(`✓ ${step.title} (${durationMs} ms)`);
     } catch (err) {
+      // The job belongs to another agent now: leave everything to it, undo nothing.
+      if (lostLease(signal)) return;
       cancelled = signal.aborted;
       failure = cancelled ? "cancelled" : errorText(err);
       const durationMs = Date.now() - started;

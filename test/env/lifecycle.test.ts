@@ -191,7 +191,7 @@ describe("environments on a real host", () => {
     expect(existsSync(r.dir)).toBe(false);
     expect(existsSync(join(host.nginx.sitesDir, `${env.slug}.conf`))).toBe(false);
     expect(row(a.slug).status).toBe("destroyed");
-    // No vhost for the domain any more: nginx's catch-all closes the connection (444) or answers an error.
+    // No vhost for the domain any more: nginx's catch-all closes the connection (444).
     const after = await host.viaNginx(env.domain, "/web/health").then((r) => r.status, () => "closed");
     expect(after).not.toBe(200);
     expect((await host.api.request(`/api/v1/environments/${a.slug}`)).status).toBe(404);

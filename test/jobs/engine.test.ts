@@ -129,4 +129,25 @@ describe("job engine", () => {
     expect(seen).toContain("step two running");
     expect(seen).toContain("step two done");
   });
+
+  test("an agent that lost its lease stops at once and undoes nothing; the new owner finishes", async () => {
+    const record: string[] = [];
+    const hold = deferred();
+    const probe = probeJob(record, new Map([["env-a", hold.promise]]));
+    engine = makeJobEngine([probe]);
+    engine.startAgent("host-1:slow", { heartbeatMs: 30 });
+    const job = engine.jobs.enqueue(probe, { key: "env-a", holdAt: "two" }, "admin");
+    while (engine.jobs.queue.view(job.id).steps[1]!.status !== "running") await Bun.sleep(10);
+    // The coordinator decides the slow agent is gone (its lease looks expired) and requeues.
+    engine.db.$client.run("update jobs set lease_expires_at = '2000-01-01T00:00:00.000Z' where id = ?", [job.id]);
+    expect(engine.jobs.queue.recover()).toBe(1);
+    engine.startAgent("host-1:new");
+    while (engine.jobs.queue.row(job.id).leaseOwner !== "host-1:new") await Bun.sleep(10);
+    await Bun.sleep(100);
+    hold.resolve();
+    const done = await engine.waitFor(job.id);
+    expect(done.status).toBe("succeeded");
+    expect(record.filter((r) => r.startsWith("undo") || r.startsWith("failed"))).toEqual([]);
+    expect(record.filter((r) => r === "run three")).toHaveLength(1);
+  });
 });

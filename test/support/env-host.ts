@@ -12,7 +12,7 @@ import { startPostgres } from "./postgres";
 
 export const STANDIN_IMAGE = "odooops-test/odoo:17.0";
 
-export async function startEnvHost() {
+export async function startEnvHost(opts: { agent?: boolean } = {}) {
   const pg = await startPostgres({ dockerAccess: false });
   const nginx = await startNginx();
   // A port range of our own so parallel test files do not race for the same pairs.
@@ -28,7 +28,7 @@ export async function startEnvHost() {
   const deps = api.deps;
   const agent = new Agent({ identity: { hostId: "test", owner: `test:${process.pid}` }, channel: deps.jobs.queue, registry: deps.jobs.registry, deps, pollMs: 100 });
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
-  agent.start();
+  if (opts.agent !== false) agent.start();
 
   async function waitJob(id: string, timeoutMs = 180_000): Promise<JobView> {
     const until = Date.now() + timeoutMs;
@@ -49,7 +49,8 @@ export async function startEnvHost() {
     waitJob,
     /** Through nginx with the env's Host header, like a browser would. */
     viaNginx(domain: string, path: string) {
-      return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: { host: domain }, redirect: "manual" });
+      // No pooled connection: an nginx reload closes idle keep-alive sockets under the client.
+      return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: { host: domain }, redirect: "manual", keepalive: false });
     },
     async stop() {
       unsubscribe();

@@ -6,3 +6,8 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+declare module "*.yaml" {
+  const text: string;
+  export default text;
+}

@@ -183,14 +183,16 @@ describe("docker against the engine: stand-in Odoo on a per-env network reaching
     });
     const refused = await run({ ...d.run(init()), timeoutMs: 120_000 }, { nothrow: true });
     expect(refused.exitCode).not.toBe(0);
-    expect(refused.stderr).toMatch(/no pg_hba\.conf entry for host "172\.\d+\.\d+\.\d+", user "odoo_t/);
+    expect(refused.stderr).toMatch(/no pg_hba\.conf entry for host "\d+\.\d+\.\d+\.\d+", user "odoo_t/);
     // Odoo opens the `postgres` database first (database list / existence check), so the env's
     // line must name it too.
-    await setHbaEntry(sql, pg.hbaFile, { db, role: db, cidr: "172.16.0.0/12" });
+    // Docker hands out 172.16/12 and then 192.168/16 pools: allow exactly this network's subnet.
+    const subnet = (await client.inspectNetwork(net))!.IPAM.Config!.find((c) => c.Subnet && !c.Subnet.includes(":"))!.Subnet!;
+    await setHbaEntry(sql, pg.hbaFile, { db, role: db, cidr: subnet });
     const half = await run({ ...d.run(init()), timeoutMs: 120_000 }, { nothrow: true });
     expect(half.exitCode).not.toBe(0);
-    expect(half.stderr).toMatch(/no pg_hba\.conf entry for host "172\.\d+\.\d+\.\d+", user "odoo_t\w+", database "postgres"/);
-    await setHbaEntry(sql, pg.hbaFile, { db, role: db, cidr: "172.16.0.0/12", extraDbs: ["postgres"] });
+    expect(half.stderr).toMatch(/no pg_hba\.conf entry for host "\d+\.\d+\.\d+\.\d+", user "odoo_t\w+", database "postgres"/);
+    await setHbaEntry(sql, pg.hbaFile, { db, role: db, cidr: subnet, extraDbs: ["postgres"] });
     const ok = await run({ ...d.run(init()), timeoutMs: 120_000 });
     expect(ok.exitCode).toBe(0);
     const db2 = pgConnect({ host: pg.host, port: pg.port, user: db, password, database: db });

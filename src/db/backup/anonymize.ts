@@ -1,0 +1,173 @@
+/**
+ * Anonymization of a copied database by documented YAML rules (templates/anonymize-default.yaml,
+ * overridable per project). Runs on the copy only, in one transaction; identifiers are validated,
+ * values travel as parameters.
+ */
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import defaultRulesText from "../../../templates/anonymize-default.yaml" with { type: "text" };
+import { Invalid } from "../../errors";
+import { pgConnect } from "../../host/postgres/connect";
+import { IDENT, quoteIdent } from "../../host/postgres/quote";
+import type { Logger } from "../../log";
+import type { PgAdmin } from "./commands";
+
+const Ident = z.string().regex(IDENT, "a lowercase SQL identifier");
+
+const ColumnRule = z.union([
+  z.object({ set: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).strict(),
+  z.object({ template: z.string().min(1), onlyIfEmail: z.boolean().optional() }).strict(),
+  z.object({ devPassword: z.literal(true) }).strict(),
+]);
+
+const TableRules = z.object({ enabled: z.boolean().default(true), columns: z.record(Ident, ColumnRule).default({}) }).strict();
+
+export const AnonymizeRulesSchema = z
+  .object({
+    version: z.literal(1),
+    devPassword: z.string().min(4),
+    tables: z.record(Ident, TableRules),
+    piiCheck: z.object({ exclude: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "table.column")).default([]) }).prefault({}),
+  })
+  .strict();
+
+/** A project override: every key optional; tables/columns given replace the defaults'. */
+export const AnonymizeOverrideSchema = z
+  .object({
+    version: z.literal(1).optional(),
+    devPassword: z.string().min(4).optional(),
+    tables: z.record(Ident, z.object({ enabled: z.boolean().optional(), columns: z.record(Ident, ColumnRule).optional() }).strict()).optional(),
+    piiCheck: z.object({ exclude: z.array(z.string()).optional() }).optional(),
+  })
+  .strict();
+
+export type AnonymizeRules = z.infer<typeof AnonymizeRulesSchema>;
+export type ColumnRule = z.infer<typeof ColumnRule>;
+
+function parseWith<T>(schema: z.ZodType<T>, text: string, where: string): T {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new Invalid(`${where}: not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new Invalid(`${where}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+/** The shipped rules, with a project's override (YAML text) merged on top. */
+export function loadAnonymizeRules(overrideYaml?: string, where = "anonymize.yaml"): AnonymizeRules {
+  const base = parseWith(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml");
+  if (!overrideYaml) return base;
+  const o = parseWith(AnonymizeOverrideSchema, overrideYaml, where);
+  const tables = { ...base.tables };
+  for (const [name, t] of Object.entries(o.tables ?? {})) {
+    const prev = tables[name] ?? { enabled: true, columns: {} };
+    tables[name] = { enabled: t.enabled ?? prev.enabled, columns: { ...prev.columns, ...(t.columns ?? {}) } };
+  }
+  return AnonymizeRulesSchema.parse({
+    version: 1,
+    devPassword: o.devPassword ?? base.devPassword,
+    tables,
+    piiCheck: { exclude: [...base.piiCheck.exclude, ...(o.piiCheck?.exclude ?? [])] },
+  });
+}
+
+/** passlib's "adapted base64" (Odoo stores passlib hashes): `+` → `.`, no padding. */
+function ab64(buf: Buffer): string {
+  return buf.toString("base64").replace(/\+/g, ".").replace(/=+$/, "");
+}
+
+/**
+ * `$pbkdf2-sha512$<rounds>$<salt>$<hash>`, the format Odoo's CryptContext verifies
+ * (Odoo 17 uses 600 000 rounds; any round count verifies).
+ */
+export function odooPasswordHash(password: string, rounds = 600_000, salt: Buffer = randomBytes(16)): string {
+  const dk = pbkdf2Sync(password, salt, rounds, 64, "sha512");
+  return `$pbkdf2-sha512$${rounds}$${ab64(salt)}$${ab64(dk)}`;
+}
+
+/** SQL for a template: literal parts become parameters, `{col}` a validated column. */
+function templateSql(template: string, columns: Set<string>, params: unknown[]): { expr: string; refs: string[] } {
+  const parts: string[] = [];
+  const refs: string[] = [];
+  let last = 0;
+  for (const m of template.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)) {
+    const col = m[1] ?? "";
+    if (!columns.has(col)) throw new Invalid(`template ${JSON.stringify(template)} refers to missing column ${col}`);
+    if (m.index > last) {
+      params.push(template.slice(last, m.index));
+      parts.push(`$${params.length}::text`);
+    }
+    parts.push(`${quoteIdent(col)}::text`);
+    refs.push(col);
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) {
+    params.push(template.slice(last));
+    parts.push(`$${params.length}::text`);
+  }
+  return { expr: parts.length > 0 ? parts.join(" || ") : "''", refs };
+}
+
+export interface AnonymizeReport {
+  tables: { table: string; rows: number; columns: string[] }[];
+  /** "table" or "table.column" present in the rules but not in this database. */
+  skipped: string[];
+}
+
+export async function anonymizeDatabase(pg: PgAdmin, db: string, rules: AnonymizeRules, log: Logger): Promise<AnonymizeReport> {
+  const sql = pgConnect({ ...pg, database: db });
+  const report: AnonymizeReport = { tables: [], skipped: [] };
+  const needsHash = Object.values(rules.tables).some((t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c));
+  const hash = needsHash ? odooPasswordHash(rules.devPassword) : "";
+  try {
+    await sql.begin(async (tx) => {
+      const cols = await tx<{ t: string; c: string }[]>`
+        SELECT c.table_name AS t, c.column_name AS c FROM information_schema.columns c
+        JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+        WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'`;
+      const byTable = new Map<string, Set<string>>();
+      for (const { t, c } of cols) byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
+      for (const [table, tr] of Object.entries(rules.tables)) {
+        if (!tr.enabled) continue;
+        const present = byTable.get(table);
+        if (!present) {
+          report.skipped.push(table);
+          continue;
+        }
+        const params: unknown[] = [];
+        const sets: string[] = [];
+        const done: string[] = [];
+        for (const [column, rule] of Object.entries(tr.columns)) {
+          if (!present.has(column)) {
+            report.skipped.push(`${table}.${column}`);
+            continue;
+          }
+          const col = quoteIdent(column);
+          if ("set" in rule) {
+            params.push(rule.set);
+            sets.push(`${col} = $${params.length}`);
+          } else if ("devPassword" in rule) {
+            params.push(hash);
+            sets.push(`${col} = $${params.length}`);
+          } else {
+            const { expr } = templateSql(rule.template, present, params);
+            const cond = rule.onlyIfEmail ? `${col} LIKE '%@%'` : `${col} IS NOT NULL`;
+            sets.push(`${col} = CASE WHEN ${cond} THEN ${expr} ELSE ${col} END`);
+          }
+          done.push(column);
+        }
+        if (sets.length === 0) continue;
+        const r = await tx.unsafe(`UPDATE public.${quoteIdent(table)} SET ${sets.join(", ")}`, params);
+        report.tables.push({ table, rows: r.count ?? 0, columns: done });
+      }
+    });
+  } finally {
+    await sql.close();
+  }
+  log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), skipped: report.skipped.length });
+  return report;
+}

@@ -1,0 +1,57 @@
+/**
+ * What a manifest says about the database, read inside the transaction whose snapshot pg_dump
+ * dumps: the counts and modules describe exactly the dumped data, not "roughly the same moment".
+ * After a restore the same facts are read from the new database and compared.
+ */
+import type { SQL } from "bun";
+import { quoteIdent } from "../../host/postgres/quote";
+
+/** Tables every Odoo database has and whose counts must survive a round trip exactly. */
+export const KEY_TABLES = ["ir_module_module", "ir_config_parameter", "res_company", "res_partner", "res_users", "ir_attachment"];
+
+export interface DbFacts {
+  modules: { name: string; version: string | null }[];
+  rowCounts: Record<string, number>;
+  tableCount: number;
+  serverVersion: string;
+  /** "17.0" from base's installed version "17.0.1.3"; null when base is not installed. */
+  odooSeries: string | null;
+  baseInstalled: boolean;
+}
+
+
+
+export function odooSeries(baseVersion: string | null | undefined): string | null {
+  const m = /^((?:saas~)?\d+\.\d+)\./.exec(baseVersion ?? "");
+  return m ? m[1] : null;
+}
+
+export async function readDbFacts(sql: SQL): Promise<DbFacts> {
+  const tables = (await sql<{ name: string }[]>`
+    SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`).map((r) => r.name);
+  const [ver] = await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`;
+  const rowCounts: Record<string, number> = {};
+  for (const t of KEY_TABLES.filter((k) => tables.includes(k))) {
+    const [row] = (await sql.unsafe(`SELECT count(*)::text AS n FROM public.${quoteIdent(t, "table")}`)) as { n: string }[];
+    rowCounts[t] = Number(row?.n ?? 0);
+  }
+  let modules: DbFacts["modules"] = [];
+  let baseVersion: string | null = null;
+  let baseInstalled = false;
+  if (tables.includes("ir_module_module")) {
+    modules = await sql<{ name: string; version: string | null }[]>`
+      SELECT name, latest_version AS version FROM ir_module_module WHERE state = 'installed' ORDER BY name`;
+    modules = modules.map((m) => ({ name: m.name, version: m.version }));
+    const base = modules.find((m) => m.name === "base");
+    baseInstalled = base !== undefined;
+    baseVersion = base?.version ?? null;
+  }
+  return {
+    modules,
+    rowCounts,
+    tableCount: tables.length,
+    serverVersion: ver?.v ?? "unknown",
+    odooSeries: odooSeries(baseVersion),
+    baseInstalled,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * SQL neutralization of a non-production copy: what `odoo neutralize` does for the tables every
+ * Odoo has, plus what a copy needs to not impersonate its source. Used when the env's image
+ * cannot run `odoo neutralize` (Odoo < 16) and always after it, for the parts it leaves out:
+ * crons and outgoing/incoming mail servers off, `web.base.url` = the target's URL, a new
+ * `database.uuid` and `database.secret` (sessions, signed links and the IAP/OAuth identity of the
+ * source stop being valid on the copy). One transaction.
+ */
+import { randomBytes } from "node:crypto";
+import { pgConnect } from "../../host/postgres/connect";
+import type { Logger } from "../../log";
+import type { PgAdmin } from "./commands";
+
+export interface NeutralizeReport {
+  cronsDisabled: number;
+  mailServersDisabled: number;
+  fetchmailServersDisabled: number;
+  params: Record<string, string>;
+}
+
+export async function neutralizeDatabase(pg: PgAdmin, db: string, opts: { baseUrl: string }, log: Logger): Promise<NeutralizeReport> {
+  const sql = pgConnect({ ...pg, database: db });
+  const params: Record<string, string> = {
+    "web.base.url": opts.baseUrl,
+    "database.uuid": crypto.randomUUID(),
+    "database.secret": randomBytes(32).toString("hex"),
+    "database.is_neutralized": "True",
+  };
+  try {
+    const report = await sql.begin(async (tx) => {
+      const tables = new Set(
+        (await tx<{ t: string }[]>`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'`).map((r) => r.t),
+      );
+      const off = async (table: string) => {
+        if (!tables.has(table)) return 0;
+        const r = await tx.unsafe(`UPDATE public.${table} SET active = false WHERE active`);
+        return r.count ?? 0;
+      };
+      const cronsDisabled = await off("ir_cron");
+      const mailServersDisabled = await off("ir_mail_server");
+      const fetchmailServersDisabled = await off("fetchmail_server");
+      if (tables.has("ir_config_parameter")) {
+        for (const [key, value] of Object.entries(params)) {
+          const r = await tx`UPDATE ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+          if ((r.count ?? 0) === 0) {
+            await tx`INSERT INTO ir_config_parameter (key, value, create_date, write_date)
+                     VALUES (${key}, ${value}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')`;
+          }
+        }
+      }
+      return { cronsDisabled, mailServersDisabled, fetchmailServersDisabled };
+    });
+    log.info("database neutralized", { db, ...report, baseUrl: opts.baseUrl });
+    return { ...report, params: { "web.base.url": opts.baseUrl, "database.is_neutralized": "True" } };
+  } finally {
+    await sql.close();
+  }
+}

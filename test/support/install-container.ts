@@ -1,0 +1,131 @@
+/**
+ * Test harness for install.sh: throwaway Debian containers (the stand-in build's debootstrap
+ * base image, no registry needed) and a stable copy of the compiled binary.
+ */
+import { copyFileSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { makeTempDir, randomSuffix } from "./tmp";
+
+export const REPO = resolve(import.meta.dir, "..", "..");
+export const INSTALL_SH = join(REPO, "install.sh");
+/** Built by ../shared/odoo-standin/build.sh (scripts/start-services): a fresh minbase bookworm. */
+export const BASE_IMAGE = "odooops-test/debian:bookworm";
+/**
+ * The base image plus curl and wget, for the download path (minbase has neither). Built once
+ * from the Debian mirror the base image uses and kept, like the stand-in image; the tag carries
+ * a version so a changed recipe builds a new image.
+ */
+export const TOOLS_IMAGE = "odooops-test/install-tools:bookworm-1";
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs argv (never a shell string) and collects its output; stdin is closed unless given, `env`
+ * is added to this process's environment.
+ */
+export async function runArgv(
+  argv: string[],
+  opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
+): Promise<Result> {
+  const proc = Bun.spawn(argv, {
+    cwd: opts.cwd,
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
+    stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: opts.timeoutMs ?? 300_000,
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+function failed(what: string, r: Result): Error {
+  return new Error(`${what} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+}
+
+/**
+ * A copy of dist/odooops in a temp dir: other sessions may rebuild dist/odooops while these tests
+ * run, and a container must never see a half-written binary. Builds it first when missing.
+ */
+export async function binarySnapshot(): Promise<{ dir: string; binary: string; version: string }> {
+  const dist = join(REPO, "dist", "odooops");
+  if (!existsSync(dist)) {
+    const r = await runArgv(["bun", "run", "build"], { timeoutMs: 300_000 });
+    if (r.code !== 0) throw failed("bun run build", r);
+  }
+  const dir = makeTempDir("odooops-install-bin-");
+  const binary = join(dir, "odooops");
+  copyFileSync(dist, binary);
+  const r = await runArgv([binary, "--version"]);
+  if (r.code !== 0) throw failed(`${binary} --version`, r);
+  return { dir, binary, version: r.stdout.trim() };
+}
+
+export async function imageExists(image: string): Promise<boolean> {
+  return (await runArgv(["docker", "image", "inspect", image])).code === 0;
+}
+
+/** Builds TOOLS_IMAGE from BASE_IMAGE when missing (needs the Debian mirror, about 15 s). */
+export async function ensureToolsImage(): Promise<string> {
+  if (await imageExists(TOOLS_IMAGE)) return TOOLS_IMAGE;
+  const dockerfile = [
+    `FROM ${BASE_IMAGE}`,
+    "RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl wget ca-certificates && rm -rf /var/lib/apt/lists/*",
+    "",
+  ].join("\n");
+  // `-` as the context: the Dockerfile comes on stdin and no files are sent.
+  const r = await runArgv(["docker", "build", "-t", TOOLS_IMAGE, "-"], { stdin: dockerfile, timeoutMs: 600_000 });
+  if (r.code !== 0) throw failed(`docker build ${TOOLS_IMAGE}`, r);
+  return TOOLS_IMAGE;
+}
+
+export interface ContainerOptions {
+  image: string;
+  /** [hostPath, containerPath] pairs, mounted read-only. */
+  mounts: [string, string][];
+  labels: Record<string, string>;
+  /** "host": the container reaches a server the test runs on 127.0.0.1. */
+  network?: "host";
+}
+
+/** A long-running container (`sleep infinity`) the test runs steps in with `docker exec`. */
+export class TestContainer {
+  private constructor(readonly name: string) {}
+
+  static async start(opts: ContainerOptions): Promise<TestContainer> {
+    const name = `odooops-install-${randomSuffix(10)}`;
+    const argv = ["docker", "run", "-d", "--name", name];
+    for (const [k, v] of Object.entries(opts.labels)) argv.push("--label", `${k}=${v}`);
+    for (const [h, c] of opts.mounts) argv.push("-v", `${h}:${c}:ro`);
+    if (opts.network) argv.push("--network", opts.network);
+    argv.push("--entrypoint", "sleep", opts.image, "infinity");
+    const r = await runArgv(argv);
+    if (r.code !== 0) throw failed(`docker run ${opts.image}`, r);
+    return new TestContainer(name);
+  }
+
+  /** `docker exec`; with `stdin`, its text is the process's standard input (`-i`). */
+  exec(argv: string[], opts: { stdin?: string; env?: Record<string, string>; user?: string; timeoutMs?: number } = {}): Promise<Result> {
+    const a = ["docker", "exec"];
+    if (opts.stdin !== undefined) a.push("-i");
+    if (opts.user) a.push("--user", opts.user);
+    for (const [k, v] of Object.entries(opts.env ?? {})) a.push("-e", `${k}=${v}`);
+    a.push(this.name, ...argv);
+    return runArgv(a, { stdin: opts.stdin, timeoutMs: opts.timeoutMs });
+  }
+
+  /** Runs a fixed inspection script inside the container (test-authored, no outside input). */
+  async sh(script: string): Promise<string> {
+    const r = await this.exec(["sh", "-c", script]);
+    if (r.code !== 0) throw failed(`sh -c ${script}`, r);
+    return r.stdout;
+  }
+
+  async remove(): Promise<void> {
+    await runArgv(["docker", "rm", "--force", this.name]);
+  }
+}

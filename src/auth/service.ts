@@ -93,7 +93,11 @@ export class AuthService {
       .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
       .get();
     if (!row || (row.t.expiresAt && row.t.expiresAt < now())) throw new Unauthorized("invalid or revoked API token");
-    this.db.update(apiTokens).set({ lastUsedAt: now() }).where(eq(apiTokens.id, row.t.id)).run();
+    // "Last used" to the minute is enough; a write per request would serialize every read.
+    const ts = now();
+    if (!row.t.lastUsedAt || Date.parse(ts) - Date.parse(row.t.lastUsedAt) > 60_000) {
+      this.db.update(apiTokens).set({ lastUsedAt: ts }).where(eq(apiTokens.id, row.t.id)).run();
+    }
     return { userId: row.u.id, username: row.u.username, role: row.u.role, via: row.t.kind === "local" ? "local" : "token" };
   }
 

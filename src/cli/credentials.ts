@@ -6,7 +6,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../config/load";
 import { resolvePaths } from "../config/paths";
 
 export interface StoredLogin {
@@ -53,16 +52,10 @@ export function readLocalCredential(root: string | undefined): { url: string; to
   const paths = resolvePaths(root);
   let url = DEFAULT_URL;
   try {
-    const running = readFileSync(paths.daemonUrlFile, "utf8").trim();
-    if (running) return { url: running, token: readToken(paths.localTokenFile) };
+    // Written by the daemon at every start (its real listen address), removed at stop.
+    url = readFileSync(paths.daemonUrlFile, "utf8").trim() || DEFAULT_URL;
   } catch {
-    // No daemon has written its address: fall back to the configured one.
-  }
-  try {
-    const listen = loadConfig(paths, { env: {} }).listen;
-    url = `http://${listen.replace(/^0\.0\.0\.0:/, "127.0.0.1:")}`;
-  } catch {
-    // An unreadable or invalid config still leaves the default address worth trying.
+    // No daemon running here (or not readable): the default address is still worth a try.
   }
   return { url, token: readToken(paths.localTokenFile) };
 }

@@ -5,10 +5,6 @@
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { AppError } from "../errors";
 import { VERSION } from "../version";
-import { authCommand } from "./commands/auth";
-import { envCommand } from "./commands/env";
-import { jobsCommand } from "./commands/jobs";
-import { serveCommand } from "./commands/serve";
 import { type CliIo, extractGlobals } from "./io";
 
 export function buildCli(io: CliIo) {
@@ -20,11 +16,12 @@ export function buildCli(io: CliIo) {
       json: { type: "boolean", description: "machine-readable JSON on stdout" },
       quiet: { type: "boolean", alias: "q", description: "no progress or notes on stderr" },
     },
+    // Loaded on use: `--version` and one command must not pay for every command's modules.
     subCommands: {
-      serve: serveCommand(io),
-      auth: authCommand(io),
-      env: envCommand(io),
-      jobs: jobsCommand(io),
+      serve: () => import("./commands/serve").then((m) => m.serveCommand(io)),
+      auth: () => import("./commands/auth").then((m) => m.authCommand(io)),
+      env: () => import("./commands/env").then((m) => m.envCommand(io)),
+      jobs: () => import("./commands/jobs").then((m) => m.jobsCommand(io)),
     },
   });
 }
@@ -35,7 +32,8 @@ async function resolveForHelp(cmd: CommandDef, args: string[]): Promise<[Command
   for (const a of args) {
     if (a.startsWith("-")) continue;
     const subs = (await (typeof current.subCommands === "function" ? current.subCommands() : current.subCommands)) as Record<string, CommandDef> | undefined;
-    const next = subs?.[a];
+    const entry = subs?.[a] as CommandDef | (() => Promise<CommandDef>) | undefined;
+    const next = typeof entry === "function" ? await entry() : entry;
     if (!next) break;
     parent = current;
     current = next;

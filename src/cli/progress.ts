@@ -3,7 +3,7 @@
  * `✓ Provisioning database... (30s)`; a clack spinner for the running step on a TTY.
  */
 import type { JobStepView, JobStreamEvent, JobView } from "../jobs/view";
-import { TERMINAL } from "../jobs/view";
+import { TERMINAL } from "../jobs/status";
 import type { ApiClient } from "./client";
 import type { CliIo } from "./io";
 import { formatDuration, note } from "./output";

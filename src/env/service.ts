@@ -11,7 +11,24 @@ export function envUrl(env: Pick<EnvRow, "domain">, config: Config): string {
   return `http://${env.domain}${port}`;
 }
 
-export function toSummary(env: EnvRow, config: Config): EnvSummary {
+type SummaryFields = Pick<EnvRow, "id" | "name" | "slug" | "tier" | "status" | "statusReason" | "branch" | "domain" | "odooImage" | "createdBy" | "createdAt">;
+
+/** Only the columns a summary shows: listing 1,000 envs must not read and map every column. */
+const summaryColumns = {
+  id: environments.id,
+  name: environments.name,
+  slug: environments.slug,
+  tier: environments.tier,
+  status: environments.status,
+  statusReason: environments.statusReason,
+  branch: environments.branch,
+  domain: environments.domain,
+  odooImage: environments.odooImage,
+  createdBy: environments.createdBy,
+  createdAt: environments.createdAt,
+};
+
+export function toSummary(env: SummaryFields, config: Config): EnvSummary {
   return {
     id: env.id,
     name: env.name,
@@ -37,7 +54,7 @@ export function listEnvironments(
   if (filter.status) where.push(eq(environments.status, filter.status));
   else if (!filter.includeDestroyed) where.push(ne(environments.status, "destroyed"));
   return db
-    .select()
+    .select(summaryColumns)
     .from(environments)
     .where(and(...where))
     .orderBy(asc(environments.name))

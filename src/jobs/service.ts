@@ -9,7 +9,7 @@ import { JobLogs } from "./job-log";
 import { SqliteJobQueue } from "./queue";
 import type { JobRegistry } from "./registry";
 import type { JobStreamEvent, JobView } from "./view";
-import { TERMINAL } from "./view";
+import { TERMINAL } from "./status";
 
 export class JobService {
   readonly events = new JobEvents();

@@ -45,5 +45,3 @@ export type JobStreamEvent =
   | { type: "step"; step: JobStepView }
   | { type: "log"; line: string }
   | { type: "job"; status: JobView["status"]; error: string | null };
-
-export const TERMINAL: ReadonlySet<JobView["status"]> = new Set(["succeeded", "failed", "cancelled"]);

@@ -5,7 +5,8 @@
  */
 import { ConfigSchema } from "../../src/config/schema";
 import { Agent } from "../../src/jobs/agent";
-import { TERMINAL, type JobView } from "../../src/jobs/view";
+import { TERMINAL } from "../../src/jobs/status";
+import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "./api";
 import { startNginx } from "./nginx";
 import { startPostgres } from "./postgres";

@@ -8,7 +8,8 @@ import type { AnyJobDef, JobDeps } from "../../src/jobs/define";
 import { defineJob } from "../../src/jobs/define";
 import { JobRegistry } from "../../src/jobs/registry";
 import { JobService } from "../../src/jobs/service";
-import { TERMINAL, type JobView } from "../../src/jobs/view";
+import { TERMINAL } from "../../src/jobs/status";
+import type { JobView } from "../../src/jobs/view";
 import { openState } from "../../src/state/db";
 import { makeTempDir, removeTempDir } from "./tmp";
 

@@ -7,6 +7,7 @@ import { findEnv } from "../../env/lookup";
 import { listEnvironments } from "../../env/service";
 import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary } from "../../env/schema";
 import { Conflict } from "../../errors";
+import { StateCache } from "../../state/version";
 import { run } from "../../exec/run";
 import { JobView } from "../../jobs/view";
 import type { Api, ApiDeps } from "../deps";
@@ -79,7 +80,13 @@ const logs = createRoute({
 });
 
 export function environmentRoutes(app: Api, deps: ApiDeps) {
-  app.openapi(list, (c) => c.json(listEnvironments(deps.db, deps.config, c.req.valid("query")), 200));
+  // The fleet list is read far more often than it changes: serve the serialized body until state changes.
+  const listCache = new StateCache<string>();
+  app.openapi(list, (c) => {
+    const query = c.req.valid("query");
+    const body = listCache.get(deps.db, JSON.stringify(query), () => JSON.stringify(listEnvironments(deps.db, deps.config, query)));
+    return c.body(body, 200, { "content-type": "application/json" }) as never;
+  });
   app.openapi(create, (c) => {
     const out = createEnvironment(deps, c.req.valid("json"), c.get("principal").username);
     if (out.dryRun) return c.json({ dryRun: true, env: null, job: null, plan: { ...out.plan, resources: { ...out.plan.resources } }, steps: out.steps }, 200);

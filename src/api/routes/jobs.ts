@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { jobStatuses } from "../../jobs/jobs.sql";
-import { TERMINAL, JobView } from "../../jobs/view";
+import { JobView } from "../../jobs/view";
+import { TERMINAL } from "../../jobs/status";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { AppError, Invalid } from "../../errors";
 import type { JobView } from "../../jobs/view";
-import { TERMINAL } from "../../jobs/view";
+import { TERMINAL } from "../../jobs/status";
 import { client, type CliIo } from "../io";
 import { formatDuration, note, printJson, printTable } from "../output";
 import { followJob } from "../progress";

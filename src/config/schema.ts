@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { S3TargetSchema } from "../host/s3/schema";
 
 const tierDefaults = {
   dev: { subdomain: "dev", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 10, maxEnvs: 20, demo: true, maxCronThreads: 1 },
@@ -23,6 +24,25 @@ const Tier = (d: (typeof tierDefaults)[TierName]) =>
       maxEnvs: z.number().int().min(0).default(d.maxEnvs),
       demo: z.boolean().default(d.demo),
       maxCronThreads: z.number().int().min(0).max(16).default(d.maxCronThreads),
+    })
+    .strict()
+    .prefault({});
+
+/** Grandfather-father-son: newest completed backup per day / ISO week / month, plus the `last` newest. */
+const retentionDefaults: Record<TierName, { daily: number; weekly: number; monthly: number; last: number }> = {
+  dev: { daily: 3, weekly: 0, monthly: 0, last: 0 },
+  dev_ephemeral: { daily: 3, weekly: 0, monthly: 0, last: 0 },
+  staging: { daily: 7, weekly: 2, monthly: 1, last: 0 },
+  production: { daily: 7, weekly: 4, monthly: 3, last: 4 },
+};
+
+const Retention = (d: (typeof retentionDefaults)[TierName]) =>
+  z
+    .object({
+      daily: z.number().int().min(0).max(3660).default(d.daily),
+      weekly: z.number().int().min(0).max(520).default(d.weekly),
+      monthly: z.number().int().min(0).max(1200).default(d.monthly),
+      last: z.number().int().min(0).max(10000).default(d.last),
     })
     .strict()
     .prefault({});
@@ -99,6 +119,30 @@ export const ConfigSchema = z
         dev_ephemeral: Tier(tierDefaults.dev_ephemeral),
         staging: Tier(tierDefaults.staging),
         production: Tier(tierDefaults.production),
+      })
+      .strict()
+      .prefault({}),
+    backups: z
+      .object({
+        local: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Backups root ("" = <data dir>/backups); a backup is `<dir>/<env slug>/<backup id>/`. */
+            dir: z.string().default(""),
+          })
+          .strict()
+          .prefault({}),
+        /** Off-host copy; a backup is `completed` only when every configured target verified. */
+        s3: S3TargetSchema.optional(),
+        retention: z
+          .object({
+            dev: Retention(retentionDefaults.dev),
+            dev_ephemeral: Retention(retentionDefaults.dev_ephemeral),
+            staging: Retention(retentionDefaults.staging),
+            production: Retention(retentionDefaults.production),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -48,7 +48,11 @@ export class Agent {
     this.stopped = true;
     this.poke();
     // A channel call that never returns (coordinator unreachable) must not block shutdown.
-    await Promise.race([Promise.allSettled([this.loop, ...this.running.values()]), Bun.sleep(graceMs)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.allSettled([this.loop, ...this.running.values()]), grace]);
+    // A pending grace timer would keep the process alive after a clean stop.
+    clearTimeout(timer);
   }
 
   private async run(): Promise<void> {

@@ -1,0 +1,180 @@
+/**
+ * `db backup` as a job: dump (database + filestore streamed to the configured targets, verified;
+ * the `backups` row records the outcome) then retention (grandfather-father-son per tier, never
+ * the newest good backup nor one a deployment references). The env id is the lock key, so one
+ * backup — and no other mutating job — runs per environment at a time.
+ */
+import { join } from "node:path";
+import { and, desc, eq, isNotNull, ne } from "drizzle-orm";
+import { z } from "zod";
+import type { Config } from "../config/schema";
+import { deployments } from "../deploy/deploy.sql";
+import { envResources } from "../env/resources";
+import { loadEnvById } from "../env/lookup";
+import type { EnvRow } from "../env/service";
+import { Invalid, NotFound } from "../errors";
+import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
+import type { Fields, Logger } from "../log";
+import { now } from "../state/columns";
+import type { Db } from "../state/db";
+import { backups } from "./backup.sql";
+import { backupRowUpdate, deleteBackup, explainRetention, planRetention, runBackup, type BackupTargets, type RetentionBackup, type RetentionPolicy } from "./backup";
+
+export const BackupJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), backupId: z.string().min(1) });
+export type BackupJobParams = z.infer<typeof BackupJobParams>;
+type Ctx = StepContext<BackupJobParams>;
+
+export type BackupRow = typeof backups.$inferSelect;
+
+/** Where backups go, from config; throws when none is configured. */
+export function backupTargets(deps: Pick<JobDeps, "config" | "paths">): BackupTargets {
+  const { local, s3 } = deps.config.backups;
+  const targets: BackupTargets = {
+    ...(local.enabled ? { local: local.dir !== "" ? local.dir : deps.paths.backupsDir } : {}),
+    ...(s3 ? { s3 } : {}),
+  };
+  if (!targets.local && !targets.s3) throw new Invalid("no backup target configured: enable backups.local or set backups.s3");
+  return targets;
+}
+
+export function retentionPolicy(config: Config, env: Pick<EnvRow, "tier">): RetentionPolicy {
+  return config.backups.retention[env.tier];
+}
+
+/** Backups a deployment still points at (its rollback point): retention never deletes them. */
+export function protectedBackupIds(db: Db, envId: string): string[] {
+  return db
+    .select({ id: deployments.backupId })
+    .from(deployments)
+    .where(and(eq(deployments.envId, envId), isNotNull(deployments.backupId)))
+    .all()
+    .map((r) => r.id)
+    .filter((id): id is string => id !== null);
+}
+
+/** The env's backups retention still has to consider (expired ones are gone already). */
+export function liveBackups(db: Db, envId: string): BackupRow[] {
+  return db.select().from(backups).where(and(eq(backups.envId, envId), ne(backups.status, "expired"))).orderBy(desc(backups.createdAt)).all();
+}
+
+export function retentionInput(rows: BackupRow[]): RetentionBackup[] {
+  return rows.map((r) => ({ id: r.id, createdAt: r.createdAt, status: r.status }));
+}
+
+/** Decisions for the env's live backups as of now. */
+export function retentionDecisions(deps: Pick<JobDeps, "db" | "config">, env: EnvRow) {
+  return explainRetention(retentionInput(liveBackups(deps.db, env.id)), retentionPolicy(deps.config, env), new Date(), protectedBackupIds(deps.db, env.id));
+}
+
+function loadBackup(db: Db, id: string): BackupRow {
+  const row = db.select().from(backups).where(eq(backups.id, id)).get();
+  if (!row) throw new NotFound(`no backup ${id}`);
+  return row;
+}
+
+function setBackup(db: Db, id: string, patch: Partial<typeof backups.$inferInsert>): void {
+  db.update(backups).set(patch).where(eq(backups.id, id)).run();
+}
+
+/** A Logger writing into the job log (the backup building blocks log structured lines). */
+function jobLogger(ctx: Ctx, tags: Fields = {}): Logger {
+  const emit = (level: string) => (msg: string, fields?: Fields) => {
+    const kv = Object.entries({ ...tags, ...fields })
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(" ");
+    ctx.log(`${level === "info" ? "" : `${level}: `}${msg}${kv ? ` ${kv}` : ""}`);
+  };
+  return { debug: () => undefined, info: emit("info"), warn: emit("warn"), error: emit("error"), tag: (more) => jobLogger(ctx, { ...tags, ...more }) };
+}
+
+export const backupJob = defineJob<BackupJobParams>({
+  kind: "db.backup",
+  params: BackupJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "dump",
+      title: "Backing up the database and filestore",
+      async run(ctx) {
+        const { db, config, paths } = ctx.deps;
+        const row = loadBackup(db, ctx.params.backupId);
+        // Resumed after the row was written: the outcome is already recorded.
+        if (row.status === "completed") return { backupId: row.id, sizeBytes: row.sizeBytes, local: row.localPath, s3: row.s3Key };
+        if (row.status !== "running") throw new Invalid(`backup ${row.id} is ${row.status}${row.error ? `: ${row.error}` : ""}`);
+        const env = loadEnvById(db, ctx.params.envId);
+        const targets = backupTargets(ctx.deps);
+        const { host, port, user, password } = config.postgres;
+        const result = await runBackup({
+          pg: { host, port, user, password },
+          dbName: row.dbName,
+          filestoreDir: join(envResources(env, paths).dataDir, "filestore", row.dbName),
+          envSlug: env.slug,
+          backupId: row.id,
+          targets,
+          log: jobLogger(ctx),
+          signal: ctx.signal,
+        });
+        setBackup(db, row.id, backupRowUpdate(result));
+        if (result.status !== "completed") throw new Error(`backup ${row.id} failed: ${result.error ?? "unknown reason"}`);
+        ctx.log(`backup ${row.id} completed: ${result.sizeBytes} bytes${result.local ? ` in ${result.local.dir}` : ""}${result.s3 ? ` and s3://${result.s3.bucket}/${result.s3.prefix}` : ""}`);
+        return { backupId: row.id, sizeBytes: result.sizeBytes, local: result.local?.dir ?? null, s3: result.s3 ? `s3://${result.s3.bucket}/${result.s3.prefix}` : null };
+      },
+    },
+    {
+      name: "retention",
+      title: "Applying retention",
+      async run(ctx) {
+        const { db, config } = ctx.deps;
+        const env = loadEnvById(db, ctx.params.envId);
+        const policy = retentionPolicy(config, env);
+        const rows = liveBackups(db, env.id);
+        const protectedIds = protectedBackupIds(db, env.id);
+        const at = new Date();
+        const doomed = planRetention(retentionInput(rows), policy, at, protectedIds);
+        ctx.log(`policy (${env.tier}): daily ${policy.daily}, weekly ${policy.weekly}, monthly ${policy.monthly}, last ${policy.last ?? 0}; ${rows.length} backups, ${doomed.length} to delete`);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        const deleted: string[] = [];
+        const skipped: string[] = [];
+        const errors: string[] = [];
+        for (const id of doomed) {
+          const row = byId.get(id);
+          if (!row) continue;
+          const s3 = config.backups.s3;
+          if (row.s3Key && !s3) {
+            ctx.log(`warn: backup ${id} has an S3 copy (${row.s3Key}) but no S3 target is configured; kept`);
+            skipped.push(id);
+            continue;
+          }
+          try {
+            await deleteBackup({ localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null }, jobLogger(ctx, { backup: id }));
+            setBackup(db, id, { status: "expired", localPath: null, s3Key: null, expiresAt: now() });
+            deleted.push(id);
+            ctx.log(`deleted backup ${id} (${row.status}, ${row.createdAt})`);
+          } catch (e) {
+            errors.push(`${id}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        // Keep the stored expiry in step with the policy (the listing recomputes it anyway).
+        for (const d of explainRetention(retentionInput(liveBackups(db, env.id)), policy, at, protectedIds)) {
+          if (d.keep) setBackup(db, d.id, { expiresAt: d.expiresAt });
+        }
+        if (errors.length > 0) throw new Error(`retention could not delete ${errors.length} backup(s): ${errors.join("; ")}`);
+        return { deleted, skipped };
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    const row = loadBackup(ctx.deps.db, ctx.params.backupId);
+    const retention = (ctx.outputs.retention ?? {}) as { deleted?: string[] };
+    return { env: ctx.params.slug, backupId: row.id, status: row.status, sizeBytes: row.sizeBytes, local: row.localPath, s3Key: row.s3Key, expired: retention.deleted ?? [] };
+  },
+  async failed(ctx, error, cancelled) {
+    // Only a backup still running is ours to fail: a completed one stays good even when retention failed.
+    ctx.deps.db
+      .update(backups)
+      .set({ status: "failed", error: cancelled ? "backup cancelled" : error, finishedAt: now() })
+      .where(and(eq(backups.id, ctx.params.backupId), eq(backups.status, "running")))
+      .run();
+  },
+});

@@ -7,6 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { ApiDeps, ApiEnv } from "./deps";
 import { errorBody, onError, validationHook } from "./errors";
 import { authRoutes } from "./routes/auth";
+import { backupRoutes } from "./routes/backups";
 import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
@@ -31,7 +32,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, environmentRoutes, jobRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, backupRoutes, environmentRoutes, jobRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -90,6 +90,11 @@ export const ConfigSchema = z
     docker: z
       .object({
         binary: z.string().default("docker"),
+        /** Names of networks and containers start with it; hosts sharing one dockerd need distinct ones. */
+        namePrefix: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]{0,29}$/, "lowercase letters, digits and '-', starting with a letter, at most 30 characters")
+          .default("odooops"),
       })
       .strict()
       .prefault({}),

@@ -108,7 +108,7 @@ export const backupJob = defineJob<BackupJobParams>({
         const result = await runBackup({
           pg: { host, port, user, password },
           dbName: row.dbName,
-          filestoreDir: join(envResources(env, paths).dataDir, "filestore", row.dbName),
+          filestoreDir: join(envResources(env, { paths, config }).dataDir, "filestore", row.dbName),
           envSlug: env.slug,
           backupId: row.id,
           targets,

@@ -5,13 +5,13 @@ import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources, ODOO_HTTP_PORT
 import type { EnvRow } from "./service";
 
 export function webContainerSpec(
-  deps: Pick<JobDeps, "paths">,
+  deps: Pick<JobDeps, "paths" | "config">,
   env: Pick<EnvRow, "id" | "slug" | "domain" | "odooImage" | "cpus" | "memoryMb">,
   name: string,
   ports: { http: number; longpoll: number },
   image = env.odooImage,
 ): RunSpec {
-  const r = envResources(env, deps.paths);
+  const r = envResources(env, deps);
   return {
     image,
     name,

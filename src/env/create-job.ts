@@ -50,7 +50,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Creating the network",
       async run(ctx) {
         const env = envOf(ctx);
-        const net = envResources(env, ctx.deps.paths).network;
+        const net = envResources(env, ctx.deps).network;
         const info = await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
         const subnet = info.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
         if (!subnet) throw new CommandFailed(["docker", "network", "inspect", net], 0, "", `network ${net} has no IPv4 subnet`);
@@ -58,7 +58,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       },
       async undo(ctx) {
         const env = envOf(ctx);
-        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps.paths).network), { nothrow: true });
+        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps).network), { nothrow: true });
       },
     },
     {
@@ -92,7 +92,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Preparing the filestore",
       async run(ctx) {
         const env = envOf(ctx);
-        const r = envResources(env, ctx.deps.paths);
+        const r = envResources(env, ctx.deps);
         mkdirSync(r.dataDir, { recursive: true, mode: 0o750 });
         chmodSync(r.dir, 0o755);
         // The Odoo image runs as uid 101; it must own its data dir (filestore, sessions).
@@ -100,7 +100,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         return { dataDir: r.dataDir };
       },
       async undo(ctx) {
-        rmSync(envResources(envOf(ctx), ctx.deps.paths).dir, { recursive: true, force: true });
+        rmSync(envResources(envOf(ctx), ctx.deps).dir, { recursive: true, force: true });
       },
     },
     {
@@ -121,7 +121,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
           demo: env.demo,
           plan: resourcePlan(env.tier, config.tiers[env.tier]),
         });
-        const file = envResources(env, paths).confFile;
+        const file = envResources(env, { paths, config }).confFile;
         writeFileSync(file, text, { mode: 0o640 });
         chmodSync(file, 0o640);
         // Readable by the container's group only: it holds the database password.
@@ -129,7 +129,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         return { confFile: file };
       },
       async undo(ctx) {
-        rmSync(envResources(envOf(ctx), ctx.deps.paths).confFile, { force: true });
+        rmSync(envResources(envOf(ctx), ctx.deps).confFile, { force: true });
       },
     },
     {
@@ -137,7 +137,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Initialising the database",
       async run(ctx) {
         const env = envOf(ctx);
-        const r = envResources(env, ctx.deps.paths);
+        const r = envResources(env, ctx.deps);
         const host = envHost(ctx.deps);
         await run(host.docker.rm(r.initContainer, { force: true }), { nothrow: true });
         const args = ["-c", CONTAINER_CONF, "-d", env.dbName, "-i", env.modules.join(","), "--stop-after-init"];
@@ -165,7 +165,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       },
       async undo(ctx) {
         const env = envOf(ctx);
-        await run(envHost(ctx.deps).docker.rm(envResources(env, ctx.deps.paths).initContainer, { force: true }), { nothrow: true });
+        await run(envHost(ctx.deps).docker.rm(envResources(env, ctx.deps).initContainer, { force: true }), { nothrow: true });
       },
     },
     {
@@ -175,7 +175,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         const env = envOf(ctx);
         const host = envHost(ctx.deps);
         const release = Math.max(1, env.release);
-        const name = envResources(env, ctx.deps.paths).webContainer(release);
+        const name = envResources(env, ctx.deps).webContainer(release);
         const existing = await host.dockerClient.inspectContainer(name);
         let ports: [number, number];
         if (existing?.State.Running && env.httpPort && env.longpollPort) {

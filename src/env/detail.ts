@@ -53,7 +53,7 @@ export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, 
     httpPort: env.httpPort,
     longpollPort: env.longpollPort,
     currentRelease: env.release || null,
-    disk: { databaseBytes, filestoreBytes: directorySize(envResources(env, deps.paths).dataDir) },
+    disk: { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) },
     updatedAt: env.updatedAt,
   };
 }

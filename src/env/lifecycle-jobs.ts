@@ -53,7 +53,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       name: "certificates",
       title: "Removing certificates",
       async run(ctx) {
-        rmSync(envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps.paths).certDir, { recursive: true, force: true });
+        rmSync(envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps).certDir, { recursive: true, force: true });
       },
     },
     {
@@ -73,7 +73,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       name: "files",
       title: "Removing the filestore and configuration",
       async run(ctx) {
-        const r = envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps.paths);
+        const r = envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps);
         if (ctx.params.keepDatabase) {
           // The filestore belongs with the kept database; only the generated config goes.
           rmSync(r.confFile, { force: true });
@@ -88,7 +88,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       title: "Removing the network",
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps.paths).network), { nothrow: true });
+        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps).network), { nothrow: true });
       },
     },
   ],

@@ -16,16 +16,17 @@ export function envLabels(env: Pick<EnvRow, "id" | "slug">, role: "web" | "init"
   return { [LABEL_MANAGED]: "true", [LABEL_ENV]: env.id, [LABEL_SLUG]: env.slug, [LABEL_ROLE]: role };
 }
 
-export function envResources(env: Pick<EnvRow, "slug" | "domain">, paths: Paths) {
+export function envResources(env: Pick<EnvRow, "slug" | "domain">, { paths, config }: { paths: Paths; config: Config }) {
   const dir = join(paths.envsDir, env.slug);
+  const prefix = config.docker.namePrefix;
   return {
     dir,
     /** Mounted as /var/lib/odoo: filestore, sessions and downloaded addons survive releases. */
     dataDir: join(dir, "data"),
     confFile: join(dir, "odoo.conf"),
-    network: `odooops-${env.slug}`,
-    initContainer: `odooops-${env.slug}-init`,
-    webContainer: (release: number) => `odooops-${env.slug}-r${release}`,
+    network: `${prefix}-${env.slug}`,
+    initContainer: `${prefix}-${env.slug}-init`,
+    webContainer: (release: number) => `${prefix}-${env.slug}-r${release}`,
     certDir: join(paths.certsDir, env.domain),
   };
 }

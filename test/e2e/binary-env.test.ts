@@ -11,6 +11,7 @@ import type { EnvDetail } from "../../src/env/schema";
 import { LABEL_ENV } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
 import type { JobView } from "../../src/jobs/view";
+import { removeByNamePrefix, testNamePrefix } from "../support/docker";
 import { STANDIN_IMAGE } from "../support/env-host";
 import { startNginx, type TestNginx } from "../support/nginx";
 import { freePort } from "../support/ports";
@@ -22,6 +23,7 @@ let nginx: TestNginx;
 let root: string;
 let port: number;
 let daemon: Subprocess | null = null;
+const namePrefix = testNamePrefix();
 const envIds: string[] = [];
 
 function startDaemon(): Subprocess {
@@ -64,6 +66,7 @@ beforeAll(async () => {
       nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
       odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
       ports: { from, to: from + 99 },
+      docker: { namePrefix },
     }),
   );
   startDaemon();
@@ -72,12 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   daemon?.kill(9);
-  for (const id of envIds) {
-    for (const kind of [["ps", "-aq"], ["network", "ls", "-q"]]) {
-      const ids = (await run({ argv: ["docker", ...kind, "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true })).stdout.split("\n").filter(Boolean);
-      for (const x of ids) await run({ argv: kind[0] === "ps" ? ["docker", "rm", "-f", x] : ["docker", "network", "rm", x] }, { nothrow: true });
-    }
-  }
+  await removeByNamePrefix(namePrefix);
   await nginx?.stop();
   await pg?.stop();
 }, 120_000);

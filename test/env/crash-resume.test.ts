@@ -23,14 +23,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   for (const a of agents) await a.stop(100);
-  for (const { id } of host.deps.db.select({ id: environments.id }).from(environments).all()) {
-    for (const cid of (await run({ argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true })).stdout.split("\n").filter(Boolean)) {
-      await run({ argv: ["docker", "rm", "-f", cid] }, { nothrow: true });
-    }
-    for (const nid of (await run({ argv: ["docker", "network", "ls", "-q", "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true })).stdout.split("\n").filter(Boolean)) {
-      await run({ argv: ["docker", "network", "rm", nid] }, { nothrow: true });
-    }
-  }
   await host.stop();
 }, 120_000);
 

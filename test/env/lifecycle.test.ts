@@ -19,14 +19,6 @@ beforeAll(async () => {
   host = await startEnvHost();
 }, 120_000);
 afterAll(async () => {
-  // Whatever a failed test left: every container and network labelled for envs of this host.
-  const ids = host?.deps.db.select({ id: environments.id }).from(environments).all() ?? [];
-  for (const { id } of ids) {
-    const c = await run({ argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true });
-    for (const cid of c.stdout.split("\n").filter(Boolean)) await run({ argv: ["docker", "rm", "-f", cid] }, { nothrow: true });
-    const n = await run({ argv: ["docker", "network", "ls", "-q", "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true });
-    for (const nid of n.stdout.split("\n").filter(Boolean)) await run({ argv: ["docker", "network", "rm", nid] }, { nothrow: true });
-  }
   await host?.stop();
 }, 120_000);
 
@@ -103,7 +95,7 @@ describe("environments on a real host", () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "pass", db_server_status: true });
 
-    const r = envResources(env, host.deps.paths);
+    const r = envResources(env, host.deps);
     const conf = readFileSync(r.confFile, "utf8");
     expect(conf).toContain(`dbfilter = ^${env.dbName}$`);
     expect(conf).toContain("list_db = False");
@@ -172,7 +164,7 @@ describe("environments on a real host", () => {
     expect(env.status).toBe("failed");
     expect(env.statusReason).toContain("no-such-image");
     expect(await leftovers(env.id, env.dbName)).toEqual(nothing);
-    expect(existsSync(envResources(env, host.deps.paths).dir)).toBe(false);
+    expect(existsSync(envResources(env, host.deps).dir)).toBe(false);
 
     const again = await createEnv({ name: "broken", tier: "dev" });
     expect(again.job.status).toBe("succeeded");
@@ -187,7 +179,7 @@ describe("environments on a real host", () => {
     const job = await host.waitJob(((await res.json()) as JobView).id);
     expect(job.status).toBe("succeeded");
     expect(await leftovers(env.id, env.dbName)).toEqual(nothing);
-    const r = envResources(env, host.deps.paths);
+    const r = envResources(env, host.deps);
     expect(existsSync(r.dir)).toBe(false);
     expect(existsSync(join(host.nginx.sitesDir, `${env.slug}.conf`))).toBe(false);
     expect(row(a.slug).status).toBe("destroyed");

@@ -11,6 +11,21 @@ export function testLabel(): { key: string; value: string; labels: Record<string
   return { key: "odooops.test", value, labels: { "odooops.test": value } };
 }
 
+/** A docker name prefix of its own for one test host, so hosts sharing this dockerd never collide. */
+export function testNamePrefix(): string {
+  return `t${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Force-removes every container, then network, whose name starts with `<prefix>-`. Never throws. */
+export async function removeByNamePrefix(prefix: string): Promise<void> {
+  const named = (argv: string[]) =>
+    run({ argv }, { nothrow: true }).then((r) => r.stdout.split("\n").filter((n) => n.startsWith(`${prefix}-`)));
+  const containers = await named(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${prefix}-`]);
+  if (containers.length > 0) await run({ argv: ["docker", "rm", "--force", "--volumes", ...containers] }, { nothrow: true });
+  const nets = await named(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", `name=^${prefix}-`]);
+  if (nets.length > 0) await run({ argv: ["docker", "network", "rm", ...nets] }, { nothrow: true });
+}
+
 /**
  * Force-removes containers, then networks and volumes, then images carrying `label` (`k=v` or
  * `k`). Never throws: it runs in afterAll, where a failure would hide the test's own error.

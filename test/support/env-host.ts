@@ -8,22 +8,26 @@ import { Agent } from "../../src/jobs/agent";
 import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "./api";
+import { removeByNamePrefix, testNamePrefix } from "./docker";
 import { startNginx } from "./nginx";
 import { startPostgres } from "./postgres";
 
 export const STANDIN_IMAGE = "odooops-test/odoo:17.0";
 
-export async function startEnvHost(opts: { agent?: boolean } = {}) {
+export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Record<string, unknown> } = {}) {
   const pg = await startPostgres({ dockerAccess: false });
   const nginx = await startNginx();
   // A port range of our own so parallel test files do not race for the same pairs.
   const from = 30000 + 2 * Math.floor(Math.random() * 10000);
+  const namePrefix = testNamePrefix();
   const config = ConfigSchema.parse({
     baseDomain: "test.localhost",
     postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
     nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
     odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
     ports: { from, to: from + 199 },
+    docker: { namePrefix },
+    ...opts.configOverrides,
   });
   const api = await makeTestApi({ root: nginx.dir, config });
   const deps = api.deps;
@@ -56,6 +60,8 @@ export async function startEnvHost(opts: { agent?: boolean } = {}) {
     async stop() {
       unsubscribe();
       await agent.stop(5_000);
+      // Whatever a failed test left behind on the shared dockerd.
+      await removeByNamePrefix(namePrefix);
       await nginx.stop();
       api.cleanup();
       await pg.stop();

@@ -15,6 +15,8 @@ import { Log } from "../log";
 import { now } from "../state/columns";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
+import { startScheduler } from "./scheduler";
+import { schedulesFor } from "./schedules";
 import { buildServices } from "./services";
 
 const log = Log.create("daemon");
@@ -57,6 +59,7 @@ export async function startDaemon(opts: DaemonOptions) {
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
   agent.start();
   const sweeper = setInterval(() => deps.jobs.queue.recover(), RECOVER_EVERY_MS);
+  const scheduler = startScheduler(schedulesFor(config), deps);
 
   const app = createApp(deps);
   const [host, port] = splitListen(config.listen);
@@ -70,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions) {
     stopping ??= (async () => {
       log.info("shutting down");
       clearInterval(sweeper);
+      scheduler.stop();
       unsubscribe();
       await agent.stop();
       await server.stop(true);

@@ -1,0 +1,38 @@
+/**
+ * The coordinator's clock: periodic work (backups, certificate renewal, TTL sweeps) as croner
+ * jobs in UTC. A tick that is still running when the next one is due is skipped (protect), and a
+ * failing tick is logged, never fatal: the daemon keeps serving.
+ */
+import { Cron } from "croner";
+import type { ApiDeps } from "../api/deps";
+import { Log } from "../log";
+
+const log = Log.create("scheduler");
+
+export interface Schedule {
+  /** Shown in logs, e.g. "backups" or "certs.renew". */
+  name: string;
+  /** Croner pattern (5 or 6 fields), read in UTC. */
+  pattern: string;
+  /** Usually enqueues jobs; the work itself runs on an agent. */
+  tick(deps: ApiDeps): Promise<void> | void;
+}
+
+export function startScheduler(schedules: Schedule[], deps: ApiDeps): { stop(): void } {
+  const crons = schedules.map(
+    (s) =>
+      new Cron(s.pattern, { name: s.name, timezone: "UTC", protect: true }, async () => {
+        try {
+          await s.tick(deps);
+        } catch (err) {
+          log.error(`scheduled ${s.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+  );
+  if (crons.length > 0) log.info("scheduled", Object.fromEntries(crons.map((c) => [c.name ?? "?", c.nextRun()?.toISOString() ?? "never"])));
+  return {
+    stop() {
+      for (const c of crons) c.stop();
+    },
+  };
+}

@@ -8,9 +8,12 @@ import type { ApiDeps, ApiEnv } from "./deps";
 import { errorBody, onError, validationHook } from "./errors";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
+import { certificateRoutes } from "./routes/certificates";
+import { deploymentRoutes } from "./routes/deployments";
 import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
+import { projectRoutes } from "./routes/projects";
 
 export const API_BASE = "/api/v1";
 
@@ -32,7 +35,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, backupRoutes, environmentRoutes, jobRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, backupRoutes, certificateRoutes, deploymentRoutes, projectRoutes, environmentRoutes, jobRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -45,6 +45,9 @@ export class ApiClient {
   post<T>(path: string, body: unknown = {}) {
     return this.request<T>("POST", path, body);
   }
+  put<T>(path: string, body: unknown) {
+    return this.request<T>("PUT", path, body);
+  }
   delete<T>(path: string) {
     return this.request<T>("DELETE", path);
   }

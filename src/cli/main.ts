@@ -23,6 +23,12 @@ export function buildCli(io: CliIo) {
       env: () => import("./commands/env").then((m) => m.envCommand(io)),
       db: () => import("./commands/db").then((m) => m.dbCommand(io)),
       jobs: () => import("./commands/jobs").then((m) => m.jobsCommand(io)),
+      init: () => import("./commands/init").then((m) => m.initCommand(io)),
+      doctor: () => import("./commands/doctor").then((m) => m.doctorCommand(io)),
+      certs: () => import("./commands/certs").then((m) => m.certsCommand(io)),
+      deploy: () => import("./commands/deploy").then((m) => m.deployCommand(io)),
+      rollback: () => import("./commands/rollback").then((m) => m.rollbackCommand(io)),
+      project: () => import("./commands/project").then((m) => m.projectCommand(io)),
     },
   });
 }
@@ -64,7 +70,13 @@ export async function runCli(argv: string[], makeIo: (g: ReturnType<typeof extra
   }
 }
 
+/** A failure the command already printed in full (doctor's report): only its exit code is left. */
+export class AlreadyReported extends AppError {
+  override readonly code = "already_reported";
+}
+
 export function renderError(io: CliIo, e: unknown): number {
+  if (e instanceof AlreadyReported) return e.exitCode;
   if (e instanceof AppError) {
     if (io.globals.json) io.stdout(`${JSON.stringify({ error: { code: e.code, message: e.message, details: e.details } })}\n`);
     io.stderr(`error: ${e.message}\n`);

@@ -3,6 +3,7 @@
  * then explicit overrides (CLI flags), validated by zod. Errors name the file and the exact key.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { SecretBox } from "../auth/secretbox";
 import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
@@ -87,6 +88,48 @@ function readFile(paths: Paths): { source: string; data: Record<string, Json> } 
   return null;
 }
 
+/** Config values stored encrypted (`odooops init` writes secrets this way): `enc:` + a SecretBox seal. */
+export const ENCRYPTED_PREFIX = "enc:";
+
+export function isEncryptedValue(v: unknown): v is string {
+  return typeof v === "string" && v.startsWith(ENCRYPTED_PREFIX);
+}
+
+function readKey(keyFile: string, where: string): SecretBox {
+  let text: string;
+  try {
+    text = readFileSync(keyFile, "utf8").trim();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new Invalid(`${where} is encrypted but the key file ${keyFile} does not exist: restore it, or run \`odooops init\` to enter the secret again`);
+    throw new Invalid(`${where} is encrypted and the key file ${keyFile} cannot be read (${code ?? (e as Error).message}): run as root`);
+  }
+  return new SecretBox(Buffer.from(text, "base64url"));
+}
+
+/**
+ * Replaces every `enc:v1:…` string (at any depth) by its plaintext, decrypted with `keyFile`.
+ * The key is read only when an encrypted value is present, so plain configs need no key file.
+ */
+export function decryptConfigValues(data: Record<string, Json>, keyFile: string, source: string): Record<string, Json> {
+  let box: SecretBox | null = null;
+  const walk = (v: Json, path: string[]): Json => {
+    if (isEncryptedValue(v)) {
+      const where = `${source}: ${path.join(".")}`;
+      box ??= readKey(keyFile, where);
+      try {
+        return box.open(v.slice(ENCRYPTED_PREFIX.length));
+      } catch {
+        throw new Invalid(`${where}: cannot decrypt with ${keyFile} (another host's key file, or a damaged value): run \`odooops init\` to enter the secret again`);
+      }
+    }
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, String(i)]));
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...path, k])]));
+    return v;
+  };
+  return walk(data, []) as Record<string, Json>;
+}
+
 export function loadConfig(
   paths: Paths,
   opts: { env?: Record<string, string | undefined>; overrides?: Partial<Record<"listen", string>> } = {},
@@ -99,7 +142,7 @@ export function loadConfig(
     if (raw !== undefined) setPath(data, leaf.path, envValue(name, raw, leaf.kind));
   }
   for (const [k, v] of Object.entries(opts.overrides ?? {})) if (v !== undefined) data[k] = v;
-  const parsed = ConfigSchema.safeParse(data);
+  const parsed = ConfigSchema.safeParse(decryptConfigValues(data, paths.secretKeyFile, file?.source ?? "config"));
   if (!parsed.success) throw new Invalid(formatIssues(file?.source ?? "config", parsed.error));
   return parsed.data;
 }

@@ -29,6 +29,8 @@ export interface Paths {
   envsDir: string;
   backupsDir: string;
   gitCacheDir: string;
+  /** Scratch space of running jobs (exported source trees …), one dir per job. */
+  workDir: string;
 }
 
 export function resolvePaths(root?: string | null): Paths {
@@ -58,6 +60,7 @@ export function resolvePaths(root?: string | null): Paths {
     envsDir: join(dataDir, "envs"),
     backupsDir: join(dataDir, "backups"),
     gitCacheDir: join(dataDir, "git"),
+    workDir: join(dataDir, "work"),
   };
 }
 

@@ -1,4 +1,6 @@
+import { Cron } from "croner";
 import { z } from "zod";
+import { AcmeSettingsSchema, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from "../host/acme/settings";
 import { S3TargetSchema } from "../host/s3/schema";
 
 const tierDefaults = {
@@ -46,6 +48,29 @@ const Retention = (d: (typeof retentionDefaults)[TierName]) =>
     })
     .strict()
     .prefault({});
+
+const ACME_DIRECTORIES: Record<string, string> = { letsencrypt: LETSENCRYPT_PRODUCTION, "letsencrypt-staging": LETSENCRYPT_STAGING };
+
+/** When scheduled backups run, per tier: a croner pattern read in UTC, "" = none. */
+const scheduleDefaults: Record<TierName, string> = {
+  dev: "",
+  dev_ephemeral: "",
+  staging: "0 3 * * *",
+  production: "0 */6 * * *",
+};
+
+const BackupSchedule = (d: string) =>
+  z
+    .string()
+    .default(d)
+    .superRefine((pattern, ctx) => {
+      if (pattern === "") return;
+      try {
+        new Cron(pattern, { paused: true, timezone: "UTC" }).stop();
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `invalid cron pattern ${JSON.stringify(pattern)} (${e instanceof Error ? e.message : String(e)}); e.g. "0 */6 * * *", or "" for none` });
+      }
+    });
 
 export const ConfigSchema = z
   .object({
@@ -127,6 +152,21 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    deploy: z
+      .object({
+        /** Successful releases per env whose images and containers are kept for rollback (besides the current). */
+        keepReleases: z.number().int().min(1).max(100).default(5),
+        /** Seconds the old release keeps running after nginx switched, for requests in flight. */
+        drainSec: z.number().min(0).max(600).default(5),
+        /** Seconds a new release has to answer its health check before the deploy fails. */
+        healthTimeoutSec: z.number().int().min(5).max(3600).default(120),
+        /** Run the repo's addon tests on a throwaway database before anything changes. */
+        runTests: z.boolean().default(true),
+        /** Modules installed on first deploy besides the env's own list (empty: none). */
+        install: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
+      })
+      .strict()
+      .prefault({}),
     backups: z
       .object({
         local: z
@@ -148,9 +188,42 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        schedules: z
+          .object({
+            dev: BackupSchedule(scheduleDefaults.dev),
+            dev_ephemeral: BackupSchedule(scheduleDefaults.dev_ephemeral),
+            staging: BackupSchedule(scheduleDefaults.staging),
+            production: BackupSchedule(scheduleDefaults.production),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
+    /**
+     * Certificates for env domains from an ACME CA (HTTP-01 through nginx). Off without this
+     * block; a block without `enabled` turns it on.
+     */
+    acme: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Expiry notices from the CA. */
+        email: AcmeSettingsSchema.shape.email,
+        /** "letsencrypt" (the default), "letsencrypt-staging", or any ACME directory URL. */
+        directoryUrl: z
+          .string()
+          .transform((v) => ACME_DIRECTORIES[v] ?? v)
+          .pipe(z.url({ protocol: /^https?$/, error: "letsencrypt, letsencrypt-staging or an http(s) ACME directory URL" }))
+          .default(LETSENCRYPT_PRODUCTION),
+        caFile: AcmeSettingsSchema.shape.caFile,
+        preflight: AcmeSettingsSchema.shape.preflight,
+        /** Renew when fewer days of validity remain. */
+        renewDays: AcmeSettingsSchema.shape.renewDays,
+        /** Tiers whose envs get a certificate when created; others on request (`certs renew <env>`). */
+        tiers: z.array(TierName).default(["production", "staging"]),
+      })
+      .strict()
+      .prefault({ enabled: false }),
   })
   .strict();
 

@@ -3,5 +3,10 @@ import { createEnvJob } from "../env/create-job";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "../env/lifecycle-jobs";
 import type { AnyJobDef } from "../jobs/define";
 import { backupJob } from "../db/backup-job";
+import { certImportJob, certIssueJob } from "../certs/issue-job";
+import { cloneJob } from "../db/clone-job";
+import { restoreJob } from "../db/restore-job";
+import { deployJob } from "../deploy/deploy-job";
+import { rollbackJob } from "../deploy/rollback-job";
 
-export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob] as AnyJobDef[];
+export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, deployJob, rollbackJob, certIssueJob, certImportJob] as AnyJobDef[];

@@ -1,7 +1,12 @@
 /** Every periodic task of the coordinator, built from the config (a task may be off). */
+import { certRenewalSchedule } from "../certs/schedule";
 import type { Config } from "../config/schema";
+import { backupSchedule } from "../db/schedule";
 import type { Schedule } from "./scheduler";
 
-export function schedulesFor(_config: Config): Schedule[] {
-  return [];
+export function schedulesFor(config: Config): Schedule[] {
+  const schedules: Schedule[] = [];
+  if (Object.values(config.backups.schedules).some((p) => p !== "")) schedules.push(backupSchedule());
+  if (config.acme.enabled) schedules.push(certRenewalSchedule());
+  return schedules;
 }

@@ -13,8 +13,9 @@ import { envResources } from "../env/resources";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { Invalid, NotFound } from "../errors";
-import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
-import type { Fields, Logger } from "../log";
+import { defineJob, type JobDeps } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
+import type { Logger } from "../log";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { backups } from "./backup.sql";
@@ -22,7 +23,6 @@ import { backupRowUpdate, deleteBackup, explainRetention, planRetention, runBack
 
 export const BackupJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), backupId: z.string().min(1) });
 export type BackupJobParams = z.infer<typeof BackupJobParams>;
-type Ctx = StepContext<BackupJobParams>;
 
 export type BackupRow = typeof backups.$inferSelect;
 
@@ -76,15 +76,45 @@ function setBackup(db: Db, id: string, patch: Partial<typeof backups.$inferInser
   db.update(backups).set(patch).where(eq(backups.id, id)).run();
 }
 
-/** A Logger writing into the job log (the backup building blocks log structured lines). */
-function jobLogger(ctx: Ctx, tags: Fields = {}): Logger {
-  const emit = (level: string) => (msg: string, fields?: Fields) => {
-    const kv = Object.entries({ ...tags, ...fields })
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-      .join(" ");
-    ctx.log(`${level === "info" ? "" : `${level}: `}${msg}${kv ? ` ${kv}` : ""}`);
-  };
-  return { debug: () => undefined, info: emit("info"), warn: emit("warn"), error: emit("error"), tag: (more) => jobLogger(ctx, { ...tags, ...more }) };
+export interface PerformedBackup {
+  backupId: string;
+  sizeBytes: number | null;
+  local: string | null;
+  s3: string | null;
+}
+
+/**
+ * Runs the backup a `running` row describes and records the outcome in the row; throws when it
+ * failed. A row already `completed` (a step resumed after it was written) is returned as is.
+ * Shared by `db.backup` and the pre-restore backup of restore/clone.
+ */
+export async function performBackup(deps: JobDeps, backupId: string, log: Logger, signal: AbortSignal): Promise<PerformedBackup> {
+  const { db, config, paths } = deps;
+  const row = loadBackup(db, backupId);
+  if (row.status === "completed") return { backupId: row.id, sizeBytes: row.sizeBytes, local: row.localPath, s3: row.s3Key };
+  if (row.status !== "running") throw new Invalid(`backup ${row.id} is ${row.status}${row.error ? `: ${row.error}` : ""}`);
+  const env = loadEnvById(db, row.envId);
+  const targets = backupTargets(deps);
+  const { host, port, user, password } = config.postgres;
+  const result = await runBackup({
+    pg: { host, port, user, password },
+    dbName: row.dbName,
+    filestoreDir: join(envResources(env, { paths, config }).dataDir, "filestore", row.dbName),
+    envSlug: env.slug,
+    backupId: row.id,
+    targets,
+    log,
+    signal,
+  });
+  setBackup(db, row.id, backupRowUpdate(result));
+  if (result.status !== "completed") throw new Error(`backup ${row.id} failed: ${result.error ?? "unknown reason"}`);
+  log.info(`backup ${row.id} completed: ${result.sizeBytes} bytes${result.local ? ` in ${result.local.dir}` : ""}${result.s3 ? ` and s3://${result.s3.bucket}/${result.s3.prefix}` : ""}`);
+  return { backupId: row.id, sizeBytes: result.sizeBytes, local: result.local?.dir ?? null, s3: result.s3 ? `s3://${result.s3.bucket}/${result.s3.prefix}` : null };
+}
+
+/** Marks a backup that is still `running` as failed (a job that owned it failed or was cancelled). */
+export function failRunningBackup(db: Db, id: string, error: string): void {
+  db.update(backups).set({ status: "failed", error, finishedAt: now() }).where(and(eq(backups.id, id), eq(backups.status, "running"))).run();
 }
 
 export const backupJob = defineJob<BackupJobParams>({
@@ -97,28 +127,7 @@ export const backupJob = defineJob<BackupJobParams>({
       name: "dump",
       title: "Backing up the database and filestore",
       async run(ctx) {
-        const { db, config, paths } = ctx.deps;
-        const row = loadBackup(db, ctx.params.backupId);
-        // Resumed after the row was written: the outcome is already recorded.
-        if (row.status === "completed") return { backupId: row.id, sizeBytes: row.sizeBytes, local: row.localPath, s3: row.s3Key };
-        if (row.status !== "running") throw new Invalid(`backup ${row.id} is ${row.status}${row.error ? `: ${row.error}` : ""}`);
-        const env = loadEnvById(db, ctx.params.envId);
-        const targets = backupTargets(ctx.deps);
-        const { host, port, user, password } = config.postgres;
-        const result = await runBackup({
-          pg: { host, port, user, password },
-          dbName: row.dbName,
-          filestoreDir: join(envResources(env, { paths, config }).dataDir, "filestore", row.dbName),
-          envSlug: env.slug,
-          backupId: row.id,
-          targets,
-          log: jobLogger(ctx),
-          signal: ctx.signal,
-        });
-        setBackup(db, row.id, backupRowUpdate(result));
-        if (result.status !== "completed") throw new Error(`backup ${row.id} failed: ${result.error ?? "unknown reason"}`);
-        ctx.log(`backup ${row.id} completed: ${result.sizeBytes} bytes${result.local ? ` in ${result.local.dir}` : ""}${result.s3 ? ` and s3://${result.s3.bucket}/${result.s3.prefix}` : ""}`);
-        return { backupId: row.id, sizeBytes: result.sizeBytes, local: result.local?.dir ?? null, s3: result.s3 ? `s3://${result.s3.bucket}/${result.s3.prefix}` : null };
+        return { ...(await performBackup(ctx.deps, ctx.params.backupId, stepLogger(ctx), ctx.signal)) };
       },
     },
     {
@@ -147,7 +156,7 @@ export const backupJob = defineJob<BackupJobParams>({
             continue;
           }
           try {
-            await deleteBackup({ localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null }, jobLogger(ctx, { backup: id }));
+            await deleteBackup({ localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null }, stepLogger(ctx, { backup: id }));
             setBackup(db, id, { status: "expired", localPath: null, s3Key: null, expiresAt: now() });
             deleted.push(id);
             ctx.log(`deleted backup ${id} (${row.status}, ${row.createdAt})`);
@@ -171,10 +180,6 @@ export const backupJob = defineJob<BackupJobParams>({
   },
   async failed(ctx, error, cancelled) {
     // Only a backup still running is ours to fail: a completed one stays good even when retention failed.
-    ctx.deps.db
-      .update(backups)
-      .set({ status: "failed", error: cancelled ? "backup cancelled" : error, finishedAt: now() })
-      .where(and(eq(backups.id, ctx.params.backupId), eq(backups.status, "running")))
-      .run();
+    failRunningBackup(ctx.deps.db, ctx.params.backupId, cancelled ? "backup cancelled" : error);
   },
 });

@@ -1,5 +1,6 @@
 /** API shapes of backups (routes, OpenAPI and the CLI renderer). */
 import { z } from "@hono/zod-openapi";
+import { JobView } from "../jobs/view";
 
 export const backupStatuses = ["running", "completed", "failed", "expired"] as const;
 
@@ -32,3 +33,65 @@ export type BackupView = z.infer<typeof BackupView>;
 export const BackupListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(20),
 });
+
+/** `POST /environments/{name}/db/restore`: `{name}` is the env whose database is replaced. */
+export const RestoreRequest = z
+  .object({
+    /** A backup id, or "latest" (the newest completed backup of `from`). */
+    backup: z.string().min(1).max(100),
+    /** Whose backup (default: the target env itself). */
+    from: z.string().min(1).max(200).optional(),
+    /** Keep the replaced database (renamed `<db>_old_<token>`) instead of dropping it. */
+    keepOld: z.boolean().default(false),
+    /** Default: when the backup is production's and the target is not. */
+    anonymize: z.boolean().optional(),
+    /** Required to restore another env's backup into a production env. */
+    forceProduction: z.boolean().default(false),
+    /** Return the plan (resolving "latest") and change nothing. */
+    dryRun: z.boolean().default(false),
+  })
+  .strict()
+  .openapi("RestoreRequest");
+export type RestoreRequest = z.input<typeof RestoreRequest>;
+
+/** `POST /environments/{name}/db/clone`: `{name}` is the target env (it must exist). */
+export const CloneRequest = z
+  .object({
+    from: z.string().min(1).max(200),
+    /** Default: when the source is production and the target is not. */
+    anonymize: z.boolean().optional(),
+    keepOld: z.boolean().default(false),
+    /** auto: template copy when no session is on the source, else a streamed dump. */
+    method: z.enum(["auto", "template", "stream"]).default("auto"),
+    /** Required to clone into a production env. */
+    forceProduction: z.boolean().default(false),
+    dryRun: z.boolean().default(false),
+  })
+  .strict()
+  .openapi("CloneRequest");
+export type CloneRequest = z.input<typeof CloneRequest>;
+
+export const DbOperationPlan = z
+  .object({
+    operation: z.enum(["restore", "clone"]),
+    /** What gets overwritten. */
+    target: z.object({ slug: z.string(), tier: z.string(), status: z.string(), url: z.string(), dbName: z.string() }),
+    source: z.object({ slug: z.string(), tier: z.string() }),
+    /** Restore only: the backup, "latest" resolved. */
+    backup: z.object({ id: z.string(), kind: z.string(), createdAt: z.string(), sizeBytes: z.number().nullable(), from: z.enum(["local", "s3"]) }).nullable(),
+    /** Clone only. */
+    method: z.enum(["auto", "template", "stream"]).nullable(),
+    /** A `pre_restore` backup of the target is taken first (always for production). */
+    preBackup: z.boolean(),
+    anonymize: z.boolean(),
+    neutralize: z.boolean(),
+    keepOld: z.boolean(),
+    steps: z.array(z.string()),
+  })
+  .openapi("DbOperationPlan");
+export type DbOperationPlan = z.infer<typeof DbOperationPlan>;
+
+export const DbOperationResponse = z
+  .object({ dryRun: z.boolean(), plan: DbOperationPlan, job: JobView.nullable() })
+  .openapi("DbOperationResponse");
+export type DbOperationResponse = z.infer<typeof DbOperationResponse>;

@@ -18,6 +18,13 @@ export const deployments = sqliteTable(
       .notNull()
       .default("queued"),
     modulesUpdated: text("modules_updated", { mode: "json" }).$type<{ name: string; from: string | null; to: string }[]>(),
+    modulesInstalled: text("modules_installed", { mode: "json" }).$type<string[]>(),
+    /** sha256 per addon of this release: the next deploy updates modules whose content changed. */
+    moduleChecksums: text("module_checksums", { mode: "json" }).$type<Record<string, string>>(),
+    /** The serving container of this release (kept stopped after a later switch, for rollback). */
+    container: text("container"),
+    /** For a rollback: the deployment whose image it went back to. */
+    rollbackOf: text("rollback_of"),
     migrated: integer("migrated", { mode: "boolean" }).notNull().default(false),
     backupId: text("backup_id"),
     jobId: text("job_id"),

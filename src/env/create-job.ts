@@ -2,12 +2,13 @@
  * `env create` as a job. Every step is idempotent (a rerun after a crash or a failure finds
  * what the last attempt left and finishes it) and has an undo, run in reverse on failure.
  */
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { JobDeps, StepContext } from "../jobs/define";
 import { defineJob } from "../jobs/define";
+import { envTlsStep, httpFallbackReason } from "../certs/env-tls";
 import { CommandFailed } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
@@ -16,9 +17,10 @@ import { now } from "../state/columns";
 import { environments } from "./env.sql";
 import { waitHealthy } from "./health";
 import { envHost, envVhost } from "./host";
-import { renderOdooConf, resourcePlan } from "./plan";
+import { odooConfFor, writeOdooConf } from "./odoo-conf";
+import { failureLines, runOdooOnce } from "./odoo-once";
 import { allocatePortPair } from "./ports";
-import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
+import { envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
 import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
 import type { EnvRow } from "./service";
 import { webContainerSpec } from "./container";
@@ -108,24 +110,8 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Writing odoo.conf",
       async run(ctx) {
         const env = envOf(ctx);
-        const { config, box, paths } = ctx.deps;
-        const text = renderOdooConf({
-          slug: env.slug,
-          tier: env.tier,
-          dbHost: config.postgres.containerHost,
-          dbPort: config.postgres.port,
-          dbName: env.dbName,
-          dbUser: env.dbUser,
-          dbPassword: box.open(env.dbPasswordEnc),
-          adminPasswd: box.open(env.adminPasswdEnc),
-          demo: env.demo,
-          plan: resourcePlan(env.tier, config.tiers[env.tier]),
-        });
-        const file = envResources(env, { paths, config }).confFile;
-        writeFileSync(file, text, { mode: 0o640 });
-        chmodSync(file, 0o640);
-        // Readable by the container's group only: it holds the database password.
-        chownSync(file, 0, config.odoo.gid);
+        const file = envResources(env, ctx.deps).confFile;
+        writeOdooConf(ctx.deps, file, odooConfFor(ctx.deps, env));
         return { confFile: file };
       },
       async undo(ctx) {
@@ -138,29 +124,19 @@ export const createEnvJob = defineJob<EnvJobParams>({
       async run(ctx) {
         const env = envOf(ctx);
         const r = envResources(env, ctx.deps);
-        const host = envHost(ctx.deps);
-        await run(host.docker.rm(r.initContainer, { force: true }), { nothrow: true });
-        const args = ["-c", CONTAINER_CONF, "-d", env.dbName, "-i", env.modules.join(","), "--stop-after-init"];
-        if (!env.demo) args.push("--without-demo=all");
-        await run(
-          {
-            ...host.docker.run({
-              image: env.odooImage,
-              name: r.initContainer,
-              rm: true,
-              labels: envLabels(env, "init"),
-              network: r.network,
-              hostGateway: true,
-              mounts: [
-                { source: r.dataDir, target: CONTAINER_DATA },
-                { source: r.confFile, target: CONTAINER_CONF, readonly: true },
-              ],
-              args,
-            }),
-            timeoutMs: 30 * 60_000,
-          },
-          { onLine: (_s, line) => ctx.log(line), signal: ctx.signal },
-        );
+        const result = await runOdooOnce(ctx.deps, env, {
+          image: env.odooImage,
+          name: r.initContainer,
+          network: r.network,
+          confFile: r.confFile,
+          dataDir: r.dataDir,
+          dbName: env.dbName,
+          args: ["-i", env.modules.join(","), ...(env.demo ? [] : ["--without-demo=all"])],
+          log: (l) => ctx.log(l),
+          signal: ctx.signal,
+          timeoutMs: 30 * 60_000,
+        });
+        if (result.exitCode !== 0) throw new Error(`database init failed (exit ${result.exitCode}):\n${failureLines(result.tail)}`);
         return { modules: env.modules };
       },
       async undo(ctx) {
@@ -181,7 +157,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         if (existing?.State.Running && env.httpPort && env.longpollPort) {
           ports = [env.httpPort, env.longpollPort];
         } else {
-          await run(host.docker.rm(name, { force: true }), { nothrow: true });
+          if (existing) await run(host.docker.rm(name, { force: true }), { nothrow: true });
           ports = await allocatePortPair(ctx.deps.config.ports, takenPorts(ctx.deps.db, env.id));
           await run(host.docker.run(webContainerSpec(ctx.deps, env, name, { http: ports[0], longpoll: ports[1] })));
         }
@@ -230,9 +206,11 @@ export const createEnvJob = defineJob<EnvJobParams>({
         return {};
       },
     },
+    envTlsStep<EnvJobParams>(),
   ],
   async succeeded(ctx) {
-    setEnv(ctx.deps, ctx.params.envId, { status: "active", statusReason: null });
+    // A TLS failure leaves the env active over HTTP; the reason says why and how to retry.
+    setEnv(ctx.deps, ctx.params.envId, { status: "active", statusReason: httpFallbackReason(ctx.outputs.tls) });
     const env = envOf(ctx);
     return { env: env.slug, domain: env.domain };
   },

@@ -42,7 +42,8 @@ export async function waitHealthy(p: HealthProbe): Promise<void> {
     const r = await probeOnce(p);
     if (r.ok) return;
     last = r.detail;
-    await Bun.sleep(p.intervalMs ?? 500);
+    // Quick at first (a stand-in or a warm Odoo answers within a second or two), then gentler.
+    await Bun.sleep(p.intervalMs ?? (Date.now() < deadline - p.timeoutMs + 5_000 ? 100 : 500));
   }
   throw new Unavailable(`not healthy after ${Math.round(p.timeoutMs / 1000)} s (${HEALTH_PATH}${p.host ? ` via Host ${p.host}` : ""}): ${last}`);
 }

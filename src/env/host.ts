@@ -3,7 +3,8 @@ import { join } from "node:path";
 import type { SQL } from "bun";
 import type { JobDeps } from "../jobs/define";
 import { docker, dockerClient } from "../host/docker";
-import { nginxHost, renderVhost } from "../host/nginx";
+import { envTls } from "../certs/env-cert";
+import { nginxHost, renderVhost, type VhostSpec } from "../host/nginx";
 import { pgAdmin } from "../host/postgres";
 import type { EnvRow } from "./service";
 
@@ -25,8 +26,9 @@ export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
   };
 }
 
-export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain">, ports: { http: number; longpoll: number }): string {
-  return renderVhost({
+/** The env's vhost: HTTP only, or HTTPS (with the redirect) while its domain has a certificate. */
+export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier">, ports: { http: number; longpoll: number }): VhostSpec {
+  return {
     slug: env.slug,
     serverNames: [env.domain],
     listenPort: deps.config.nginx.httpPort,
@@ -35,5 +37,10 @@ export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvR
     acmeWebroot: deps.paths.acmeWebroot,
     logDir: join(deps.paths.logsDir, "nginx"),
     clientMaxBodySize: deps.config.nginx.clientMaxBodySize,
-  });
+    tls: envTls(deps, env),
+  };
+}
+
+export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier">, ports: { http: number; longpoll: number }): string {
+  return renderVhost(envVhostSpec(deps, env, ports));
 }

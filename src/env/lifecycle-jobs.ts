@@ -8,6 +8,8 @@ import { z } from "zod";
 import { Conflict } from "../errors";
 import { run } from "../exec/run";
 import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
+import { isDomain } from "../certs/domain";
+import { removeCertificate } from "../certs/store";
 import { reload, removeVhost } from "../host/nginx";
 import { dropDatabase, dropRole, removeHbaEntry } from "../host/postgres";
 import { now } from "../state/columns";
@@ -15,7 +17,7 @@ import { environments } from "./env.sql";
 import { waitHealthy } from "./health";
 import { envHost } from "./host";
 import { loadEnvById, removeEnvContainers } from "./lookup";
-import { envResources } from "./resources";
+import { envResources, LABEL_ENV } from "./resources";
 
 export const DestroyParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), keepDatabase: z.boolean().default(false) });
 export type DestroyParams = z.infer<typeof DestroyParams>;
@@ -34,9 +36,15 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       name: "containers",
       title: "Removing containers",
       async run(ctx) {
-        const removed = await removeEnvContainers(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId));
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const removed = await removeEnvContainers(ctx.deps, env);
         ctx.log(removed.length ? `removed ${removed.join(", ")}` : "no containers");
-        return { removed };
+        // Release images odooops built for this env (labelled with it); base images are not ours.
+        const host = envHost(ctx.deps);
+        const images = (await run(host.docker.imageLs({ [LABEL_ENV]: env.id }))).stdout.split("\n").filter(Boolean);
+        for (const id of new Set(images)) await run(host.docker.imageRm(id, { force: true }), { nothrow: true });
+        if (images.length > 0) ctx.log(`removed ${new Set(images).size} release image(s)`);
+        return { removed, images: [...new Set(images)] };
       },
     },
     {
@@ -53,7 +61,9 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       name: "certificates",
       title: "Removing certificates",
       async run(ctx) {
-        rmSync(envResources(loadEnvById(ctx.deps.db, ctx.params.envId), ctx.deps).certDir, { recursive: true, force: true });
+        // The domain entry is a symlink into _versions/<domain>/: both go (removeCertificate).
+        const { domain } = loadEnvById(ctx.deps.db, ctx.params.envId);
+        return { removed: isDomain(domain) && removeCertificate(ctx.deps.paths.certsDir, domain) };
       },
     },
     {

@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { NotFound } from "../errors";
 import type { Db } from "../state/db";
+import { validateBranch, validateRepoUrl } from "../git/validate";
 import { projects } from "./env.sql";
 
 export const DEFAULT_PROJECT = "default";
@@ -13,4 +14,25 @@ export function resolveProject(db: Db, name: string | undefined) {
   if (wanted !== DEFAULT_PROJECT) throw new NotFound(`no project ${wanted}; add it with \`odooops project add\``);
   return db.insert(projects).values({ name: DEFAULT_PROJECT }).onConflictDoNothing().returning().get() ??
     db.select().from(projects).where(eq(projects.name, DEFAULT_PROJECT)).get()!;
+}
+
+export interface ProjectSettings {
+  repoUrl?: string | null;
+  defaultBranch?: string;
+}
+
+/** Creates the project or changes only the settings given (rerunning with the same values changes nothing). */
+export function setProject(db: Db, name: string, settings: ProjectSettings) {
+  const patch = {
+    ...(settings.repoUrl !== undefined ? { repoUrl: settings.repoUrl === null ? null : validateRepoUrl(settings.repoUrl) } : {}),
+    ...(settings.defaultBranch !== undefined ? { defaultBranch: validateBranch(settings.defaultBranch) } : {}),
+  };
+  const existing = db.select().from(projects).where(eq(projects.name, name)).get();
+  if (!existing) return db.insert(projects).values({ name, ...patch }).returning().get();
+  if (Object.keys(patch).length === 0) return existing;
+  return db.update(projects).set(patch).where(eq(projects.id, existing.id)).returning().get() ?? existing;
+}
+
+export function listProjects(db: Db) {
+  return db.select().from(projects).orderBy(projects.name).all();
 }

@@ -4,7 +4,7 @@ import { Invalid } from "../../errors";
 import type { JobView } from "../../jobs/view";
 import { confirmDestructive } from "../confirm";
 import { client, type CliIo } from "../io";
-import { note, printJson, printTable } from "../output";
+import { note, printJson, printTable, formatBytes } from "../output";
 import { afterEnqueue } from "./jobs";
 
 const TIERS = ["dev", "dev_ephemeral", "staging", "production"];
@@ -13,18 +13,6 @@ const waitArg = { type: "boolean", description: "follow the job and render its s
 
 function checkTier(tier: string | undefined): void {
   if (tier !== undefined && !TIERS.includes(tier)) throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
-}
-
-function bytes(n: number | null): string {
-  if (n === null) return "unknown";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 interface CreateResponse {
@@ -47,7 +35,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["release", d.currentRelease === null ? "-" : String(d.currentRelease)],
     ["workers", String(d.workers)],
     ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
-    ["disk", `database ${bytes(d.disk.databaseBytes)}, filestore ${bytes(d.disk.filestoreBytes)}`],
+    ["disk", `database ${formatBytes(d.disk.databaseBytes, "unknown")}, filestore ${formatBytes(d.disk.filestoreBytes, "unknown")}`],
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
   ];
   for (const [k, v] of rows) io.stdout(`${k.padEnd(9)} ${v}\n`);

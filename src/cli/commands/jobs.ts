@@ -28,6 +28,19 @@ export async function afterEnqueue(io: CliIo, job: JobView, wait: boolean): Prom
   note(io, `follow with: odooops jobs wait ${job.id}   (or: odooops jobs logs ${job.id} -f)`);
 }
 
+/** A job's log from the start; with `follow`, until the job ends. */
+export async function printJobLog(io: CliIo, jobId: string, follow: boolean): Promise<void> {
+  const c = client(io);
+  let offset = 0;
+  for (;;) {
+    const chunk = await c.get<{ text: string; nextOffset: number; status: JobView["status"] }>(`/jobs/${encodeURIComponent(jobId)}/log?offset=${offset}`);
+    io.stdout(chunk.text);
+    offset = chunk.nextOffset;
+    if (!follow || TERMINAL.has(chunk.status)) break;
+    await Bun.sleep(500);
+  }
+}
+
 function showJob(io: CliIo, job: JobView) {
   io.stdout(`job ${job.id}  ${job.kind}  ${job.target ?? ""}\nstatus: ${job.status}${job.error ? `\nerror: ${job.error}` : ""}\n`);
   if (job.blockedBy) io.stdout(`waiting for: job ${job.blockedBy.id} (${job.blockedBy.kind} on ${job.blockedBy.target ?? "-"}, ${job.blockedBy.status} since ${job.blockedBy.startedAt ?? "-"})\n`);
@@ -73,15 +86,7 @@ export function jobsCommand(io: CliIo) {
         meta: { name: "logs", description: "A job's log; -f follows it until the job ends" },
         args: { id, follow: { type: "boolean", alias: "f" } },
         async run({ args }) {
-          const c = client(io);
-          let offset = 0;
-          for (;;) {
-            const chunk = await c.get<{ text: string; nextOffset: number; status: JobView["status"] }>(`/jobs/${encodeURIComponent(args.id)}/log?offset=${offset}`);
-            io.stdout(chunk.text);
-            offset = chunk.nextOffset;
-            if (!args.follow || TERMINAL.has(chunk.status)) break;
-            await Bun.sleep(500);
-          }
+          await printJobLog(io, args.id, args.follow === true);
         },
       }),
       wait: defineCommand({

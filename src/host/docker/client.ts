@@ -13,6 +13,8 @@ export interface ContainerInfo {
   /** With a leading slash, as docker reports it. */
   Name: string;
   Created: string;
+  /** Restarts by the restart policy: a container that crashes on boot comes back again and again. */
+  RestartCount?: number;
   State: {
     Status: string;
     Running: boolean;
@@ -83,21 +85,21 @@ export function dockerClient(cfg: DockerConfig) {
       return lines((await run(d.volumeLs({ [label]: value ?? true }))).stdout);
     },
 
-    /** Creates the network unless it exists; refuses one odooops did not label (not ours to reuse). */
+    /**
+     * Creates the network unless it exists; refuses one odooops did not label (not ours to reuse).
+     * Create first, inspect after: the usual path is two docker calls, not three.
+     */
     async ensureNetwork(name: string, labels: Record<string, string>): Promise<NetworkInfo> {
-      const existing = await inspectOne<NetworkInfo>(d.networkInspect(name));
-      if (existing) {
-        for (const [k, v] of Object.entries(labels)) {
-          if (existing.Labels?.[k] !== v) {
-            throw new Conflict(`network ${name} exists but is not labelled ${k}=${v}: not odooops' to reuse`);
-          }
-        }
-        return existing;
+      const created = await run(d.networkCreate(name, labels), { nothrow: true });
+      if (created.exitCode !== 0 && !/already exists/i.test(created.stderr)) {
+        throw new CommandFailed(d.networkCreate(name, labels).argv, created.exitCode, created.stderr.trim());
       }
-      await run(d.networkCreate(name, labels));
-      const created = await inspectOne<NetworkInfo>(d.networkInspect(name));
-      if (!created) throw new CommandFailed(d.networkInspect(name).argv, 1, "network vanished after create");
-      return created;
+      const info = await inspectOne<NetworkInfo>(d.networkInspect(name));
+      if (!info) throw new CommandFailed(d.networkInspect(name).argv, 1, "network vanished after create");
+      for (const [k, v] of Object.entries(labels)) {
+        if (info.Labels?.[k] !== v) throw new Conflict(`network ${name} exists but is not labelled ${k}=${v}: not odooops' to reuse`);
+      }
+      return info;
     },
 
     /** Host port published for `containerPort/tcp`, or null. */

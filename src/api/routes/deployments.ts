@@ -1,0 +1,69 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { getDeployment, listDeployments, rollbackCandidates, startDeploy, startRollback } from "../../deploy/actions";
+import { DeployOutcome, DeployRequest, DeploymentListQuery, DeploymentView, RollbackRequest } from "../../deploy/schema";
+import { JobView } from "../../jobs/view";
+import type { Api, ApiDeps } from "../deps";
+import { ErrorSchema } from "../errors";
+import { json, jsonBody } from "./openapi";
+
+const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) });
+const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path", required: true } }) });
+const Started = z.object({ deployment: DeploymentView, job: JobView }).openapi("DeploymentStarted");
+
+const deploy = createRoute({
+  method: "post",
+  path: "/environments/{name}/deployments",
+  tags: ["deployments"],
+  summary: "Deploy a commit (a job); dryRun returns the full plan and changes nothing",
+  request: { params: nameParam, body: jsonBody(DeployRequest) },
+  responses: {
+    200: json(DeployOutcome, "the plan (dry run)"),
+    202: json(DeployOutcome, "queued"),
+    400: json(ErrorSchema, "invalid request or no repository"),
+    404: json(ErrorSchema, "no such environment, branch or commit"),
+    409: json(ErrorSchema, "environment not active"),
+  },
+});
+const list = createRoute({
+  method: "get",
+  path: "/environments/{name}/deployments",
+  tags: ["deployments"],
+  summary: "An environment's deployments and rollbacks, newest first",
+  request: { params: nameParam, query: DeploymentListQuery },
+  responses: { 200: json(z.array(DeploymentView), "deployments"), 404: json(ErrorSchema, "no such environment") },
+});
+const get = createRoute({
+  method: "get",
+  path: "/deployments/{id}",
+  tags: ["deployments"],
+  summary: "One deployment: commit, image, modules, backup, step timings, error",
+  request: { params: idParam },
+  responses: { 200: json(DeploymentView, "deployment"), 404: json(ErrorSchema, "no such deployment") },
+});
+const rollback = createRoute({
+  method: "post",
+  path: "/environments/{name}/rollback",
+  tags: ["deployments"],
+  summary: "Go back to an earlier release's kept image (a job); refuses to cross a migration without restoreDb or keepDb",
+  request: { params: nameParam, body: jsonBody(RollbackRequest) },
+  responses: { 202: json(Started, "queued"), 404: json(ErrorSchema, "nothing to roll back to"), 409: json(ErrorSchema, "a migration is in the way") },
+});
+const candidates = createRoute({
+  method: "get",
+  path: "/environments/{name}/rollback",
+  tags: ["deployments"],
+  summary: "Rollback candidates: successful releases other than the serving one, newest first",
+  request: { params: nameParam },
+  responses: { 200: json(z.array(DeploymentView), "candidates"), 404: json(ErrorSchema, "no such environment") },
+});
+
+export function deploymentRoutes(app: Api, deps: ApiDeps) {
+  app.openapi(deploy, async (c) => {
+    const out = await startDeploy(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
+    return c.json(out, out.dryRun ? 200 : 202);
+  });
+  app.openapi(list, (c) => c.json(listDeployments(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
+  app.openapi(get, (c) => c.json(getDeployment(deps, c.req.valid("param").id), 200));
+  app.openapi(rollback, (c) => c.json(startRollback(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username), 202));
+  app.openapi(candidates, (c) => c.json(rollbackCandidates(deps, c.req.valid("param").name), 200));
+}

@@ -1,0 +1,41 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { listProjects, setProject } from "../../env/projects";
+import type { Api, ApiDeps } from "../deps";
+import { ErrorSchema } from "../errors";
+import { json, jsonBody } from "./openapi";
+
+const ProjectView = z
+  .object({ name: z.string(), repoUrl: z.string().nullable(), defaultBranch: z.string(), createdAt: z.string() })
+  .openapi("Project");
+const SetProjectRequest = z
+  .object({ repoUrl: z.string().min(1).max(2000).nullable().optional(), defaultBranch: z.string().min(1).max(200).optional() })
+  .strict()
+  .openapi("SetProjectRequest");
+const nameParam = z.object({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and '-'")
+    .openapi({ param: { name: "name", in: "path", required: true } }),
+});
+
+const list = createRoute({ method: "get", path: "/projects", tags: ["projects"], summary: "Projects and their git repositories", responses: { 200: json(z.array(ProjectView), "projects") } });
+const put = createRoute({
+  method: "put",
+  path: "/projects/{name}",
+  tags: ["projects"],
+  summary: "Create a project or change its repository / default branch",
+  request: { params: nameParam, body: jsonBody(SetProjectRequest) },
+  responses: { 200: json(ProjectView, "the project"), 400: json(ErrorSchema, "invalid repository URL or branch") },
+});
+
+const view = (p: ReturnType<typeof listProjects>[number]) => ({ name: p.name, repoUrl: p.repoUrl, defaultBranch: p.defaultBranch, createdAt: p.createdAt });
+
+export function projectRoutes(app: Api, deps: ApiDeps) {
+  app.openapi(list, (c) => c.json(listProjects(deps.db).map(view), 200));
+  app.openapi(put, (c) => {
+    const { name } = c.req.valid("param");
+    const p = setProject(deps.db, name, c.req.valid("json"));
+    deps.audit.record({ actor: c.get("principal").username, action: "project.set", target: name, details: { repoUrl: p.repoUrl, defaultBranch: p.defaultBranch } });
+    return c.json(view(p), 200);
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * `odooops deploy <env>` and its views: `deploy list <env>`, `deploy show <id>`, `deploy logs <id>`.
+ * One command with a verb-or-env first argument (citty subcommands cannot sit beside a
+ * positional), so `list`, `show` and `logs` cannot be used as environment names here.
+ */
+import { defineCommand } from "citty";
+import type { DeployOutcome, DeployPlan, DeploymentView } from "../../deploy/schema";
+import { Invalid } from "../../errors";
+import { client, type CliIo } from "../io";
+import { formatDuration, note, printJson, printTable } from "../output";
+import { afterEnqueue, printJobLog } from "./jobs";
+
+const VIEWS = ["list", "show", "logs"] as const;
+
+export function showPlan(io: CliIo, p: DeployPlan): void {
+  const lines = [
+    `deploy ${p.env}: ${p.commit.slice(0, 12)}${p.branch ? ` (head of ${p.branch})` : ""} from ${p.repo}`,
+    `  image    ${p.image.action === "reuse" ? "reuse" : "build"} ${p.image.tag}`,
+    `  tests    ${p.tests.run ? (p.tests.modules.length > 0 ? `run for ${p.tests.modules.join(", ")} on a throwaway database` : "none (no addons)") : "off"}`,
+    `  backup   ${p.backup ? "pre-deploy backup of the database and filestore" : "none (not production)"}`,
+    ...(p.modules.update.length + p.modules.install.length === 0 ? ["  modules  no changes: the database is not touched"] : []),
+    ...p.modules.update.map((u) => `  update   ${u.name} ${u.from ?? "-"} → ${u.to}${u.reason === "content" ? " (content changed)" : ""}`),
+    ...p.modules.install.map((m) => `  install  ${m}`),
+    `  switch   ${p.switch.from ?? "(nothing serving)"} → release ${p.switch.toRelease}, health-gated, then drain and stop the old one`,
+  ];
+  io.stdout(`${lines.join("\n")}\n`);
+}
+
+export function showDeployment(io: CliIo, d: DeploymentView): void {
+  const timings = Object.entries(d.stepTimings).map(([k, ms]) => `${k} ${formatDuration(ms)}`).join(", ");
+  const rows: [string, string][] = [
+    ["id", d.id],
+    ["env", `${d.env} release ${d.release}${d.current ? " (serving)" : ""}`],
+    ["kind", d.kind === "rollback" ? `rollback to ${d.rollbackOf ?? "?"}` : "deploy"],
+    ["status", d.status],
+    ["commit", d.commit ?? "-"],
+    ["image", d.image ?? "-"],
+    ["updated", d.modulesUpdated.map((u) => `${u.name} ${u.from ?? "-"}→${u.to}`).join(", ") || "-"],
+    ["installed", d.modulesInstalled.join(", ") || "-"],
+    ["backup", d.backupId ?? "-"],
+    ["timings", timings || "-"],
+    ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
+    ...(d.error ? ([["error", d.error]] as [string, string][]) : []),
+    ["log", d.jobId ? `odooops jobs logs ${d.jobId}` : "-"],
+  ];
+  for (const [k, v] of rows) io.stdout(`${k.padEnd(9)} ${v}\n`);
+}
+
+export function deploymentTable(io: CliIo, list: DeploymentView[]): void {
+  printTable(
+    io,
+    list.map((d) => ({ ...d, commit: d.commit?.slice(0, 12) ?? null, serving: d.current ? "*" : "", kind: d.kind === "rollback" ? "rollback" : "deploy" })),
+    [
+      { key: "serving", label: "" },
+      { key: "release", label: "release" },
+      { key: "id", label: "id" },
+      { key: "kind", label: "kind" },
+      { key: "status", label: "status" },
+      { key: "commit", label: "commit" },
+      { key: "createdAt", label: "created" },
+      { key: "createdBy", label: "by" },
+    ],
+  );
+}
+
+export function deployCommand(io: CliIo) {
+  return defineCommand({
+    meta: { name: "deploy", description: "Deploy a commit to an environment (or: deploy list <env> | show <id> | logs <id>)" },
+    args: {
+      target: { type: "positional", required: true, description: "environment name, or list / show / logs" },
+      id: { type: "positional", required: false, description: "with list: the environment; with show/logs: the deployment id" },
+      sha: { type: "string", description: "commit to deploy (default: head of the env's branch)" },
+      branch: { type: "string", description: "branch whose head to deploy" },
+      wait: { type: "boolean", description: "follow the job and render its steps until it ends" },
+      "dry-run": { type: "boolean", description: "print the full plan and change nothing" },
+      follow: { type: "boolean", alias: "f", description: "with logs: follow until the deployment ends" },
+      limit: { type: "string", default: "20", description: "with list: at most this many (1-1000)" },
+    },
+    async run({ args }) {
+      const c = client(io);
+      const view = (VIEWS as readonly string[]).includes(args.target) ? args.target : null;
+      if (view) {
+        if (!args.id) throw new Invalid(`odooops deploy ${view} needs ${view === "list" ? "an environment" : "a deployment id"}`);
+        if (view === "list") {
+          const limit = Number(args.limit);
+          if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("--limit must be 1-1000");
+          const list = await c.get<DeploymentView[]>(`/environments/${encodeURIComponent(args.id)}/deployments?limit=${limit}`);
+          return io.globals.json ? printJson(io, list) : deploymentTable(io, list);
+        }
+        const d = await c.get<DeploymentView>(`/deployments/${encodeURIComponent(args.id)}`);
+        if (view === "show") return io.globals.json ? printJson(io, d) : showDeployment(io, d);
+        if (!d.jobId) throw new Invalid(`deployment ${d.id} has no job log`);
+        return printJobLog(io, d.jobId, args.follow === true);
+      }
+      if (args.id) throw new Invalid(`unexpected argument ${JSON.stringify(args.id)}; use --sha or --branch`);
+      const body = { ...(args.sha ? { sha: args.sha } : {}), ...(args.branch ? { branch: args.branch } : {}), ...(args["dry-run"] ? { dryRun: true } : {}) };
+      const out = await c.post<DeployOutcome>(`/environments/${encodeURIComponent(args.target)}/deployments`, body);
+      if (out.dryRun) return io.globals.json ? printJson(io, out.plan) : showPlan(io, out.plan);
+      note(io, `deploying to ${args.target}: deployment ${out.deployment.id} (release ${out.deployment.release})`);
+      await afterEnqueue(io, out.job, args.wait === true);
+    },
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * `db clone` as a job, locked on the TARGET env (which must exist): the source's database copied
+ * into a new database owned by the target's role (file-level template copy when nobody is
+ * connected to the source, else a streamed dump; the step says which and why) and its filestore
+ * copied beside the target's (hardlinks where possible), the copy sanitized (anonymized and
+ * neutralized by default from production to anything else, always given the target's URL and a
+ * new identity), then the shared stop → swap → start → health → drop-old sequence.
+ */
+import { chown, mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { loadEnvById } from "../env/lookup";
+import { envResources } from "../env/resources";
+import { defineJob } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
+import { cleanupRestore, cloneDatabase, copyFilestore } from "./backup";
+import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+
+export const CloneMethodParam = z.enum(["auto", "template", "stream"]);
+
+export const CloneJobParams = ReplaceParams.extend({ method: CloneMethodParam.default("auto") });
+export type CloneJobParams = z.infer<typeof CloneJobParams>;
+
+export const cloneJob = defineJob<CloneJobParams>({
+  kind: "db.clone",
+  params: CloneJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    preBackupStep<CloneJobParams>(),
+    {
+      name: "copy",
+      title: "Copying the source database and filestore",
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const { env, n, cleanup } = preparedCopy(deps, p);
+        const source = loadEnvById(deps.db, p.sourceEnvId);
+        // Leftovers of an interrupted attempt carry the same names: start clean.
+        await cleanupRestore(cleanup);
+        const db = await cloneDatabase({ pg: adminPg(deps), sourceDb: source.dbName, targetDb: n.newDb, owner: env.dbUser, method: p.method, log: stepLogger(ctx), signal: ctx.signal });
+        ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
+        await ensureFilestoreRoot(deps, n);
+        const sourceFs = join(envResources(source, deps).dataDir, "filestore", source.dbName);
+        let filestore: "hardlink" | "copy" | "empty";
+        if (await stat(sourceFs).then(() => true, () => false)) {
+          filestore = await copyFilestore(sourceFs, n.stagedDir);
+        } else {
+          await mkdir(n.stagedDir, { mode: 0o750 });
+          await chown(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid);
+          filestore = "empty";
+        }
+        ctx.log(`filestore ${sourceFs} → ${n.stagedDir}: ${filestore}`);
+        return { newDb: n.newDb, method: db.method, reason: db.reason, bytes: db.bytes, seconds: db.seconds, filestore };
+      },
+      async undo(ctx) {
+        await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
+      },
+    },
+    sanitizeStep<CloneJobParams>(),
+    ...replaceSteps<CloneJobParams>(),
+  ],
+  async succeeded(ctx) {
+    const p = ctx.params;
+    const copy = (ctx.outputs.copy ?? {}) as { method?: string; reason?: string; filestore?: string };
+    const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
+    return {
+      env: p.slug,
+      from: p.sourceSlug,
+      method: copy.method ?? null,
+      reason: copy.reason ?? null,
+      filestore: copy.filestore ?? null,
+      preBackupId: p.preBackupId,
+      anonymized: p.anonymize,
+      neutralized: p.neutralize,
+      keptOld: finalize.kept?.db ?? null,
+      leftovers: finalize.leftovers ?? [],
+    };
+  },
+  async failed(ctx, error, cancelled) {
+    await afterFailure(ctx.deps, ctx.params, "clone", cancelled ? "cancelled" : error);
+  },
+});

@@ -1,0 +1,282 @@
+/**
+ * The steps restore and clone share once a copy is being prepared beside the live database:
+ * an optional backup first, sanitizing the copy, then stop → swap → start → health → drop the
+ * old one. Until the swap the env keeps serving; any failure after it swaps back (undo) and
+ * starts the env again on its old database. Each step is idempotent (see replace.ts), except
+ * sanitizing, which is not repeated after a crash: the job fails and the copy is discarded.
+ */
+import { chown, mkdir, stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import { environments } from "../env/env.sql";
+import { waitHealthy } from "../env/health";
+import { envHost } from "../env/host";
+import { loadEnvById } from "../env/lookup";
+import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
+import { envUrl, type EnvRow } from "../env/service";
+import { run } from "../exec/run";
+import { databaseExists, dropDatabase } from "../host/postgres/ops";
+import type { JobDeps, StepContext, StepDef } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
+import { now } from "../state/columns";
+import { backups } from "./backup.sql";
+import { discardDir, type PgAdmin } from "./backup";
+import { failRunningBackup, performBackup } from "./backup-job";
+import { replaceNames, swapBack, swapIn, type ReplaceNames } from "./replace";
+import { hasNeutralizeCommand, sanitizeCopy, type SanitizeReport } from "./sanitize";
+
+export const ReplaceParams = z.object({
+  /** The env whose database is replaced (the lock). */
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  /** Whose data it is (the same env for a restore of its own backup). */
+  sourceEnvId: z.string().min(1),
+  sourceSlug: z.string().min(1),
+  /** Fixes every scratch name (see replace.ts). */
+  token: z.string().regex(/^[a-z0-9]{8}$/),
+  keepOld: z.boolean(),
+  anonymize: z.boolean(),
+  neutralize: z.boolean(),
+  /** Another env's data: the copy gets the target's URL and a new database.uuid/secret. */
+  rebase: z.boolean(),
+  /** A backup of the target taken before anything changes (production targets). */
+  preBackupId: z.string().nullable(),
+});
+export type ReplaceParams = z.infer<typeof ReplaceParams>;
+type Ctx = StepContext<ReplaceParams>;
+
+export function adminPg(deps: Pick<JobDeps, "config">): PgAdmin {
+  const { host, port, user, password } = deps.config.postgres;
+  return { host, port, user, password };
+}
+
+export function namesOf(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {
+  return replaceNames(env.dbName, envResources(env, deps).dataDir, token);
+}
+
+/** The target env, its names, and what `cleanupRestore` needs to discard a prepared copy. */
+export function preparedCopy(deps: JobDeps, p: ReplaceParams) {
+  const env = loadEnvById(deps.db, p.envId);
+  const n = namesOf(deps, env, p.token);
+  return { env, n, cleanup: { pg: adminPg(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir } };
+}
+
+/** Odoo serves the env only when it is active; a stopped env is replaced and left stopped. */
+function serving(env: EnvRow): string | null {
+  return env.status === "active" && env.containerName ? env.containerName : null;
+}
+
+/** `<dataDir>/filestore` owned by Odoo's user, so Odoo can add its own directories later. */
+export async function ensureFilestoreRoot(deps: Pick<JobDeps, "config">, n: ReplaceNames): Promise<void> {
+  const root = dirname(n.filestoreDir);
+  if (await stat(root).then(() => true, () => false)) return;
+  await mkdir(root, { recursive: true, mode: 0o750 });
+  await chown(root, deps.config.odoo.uid, deps.config.odoo.gid);
+}
+
+async function healthy(ctx: Pick<Ctx, "deps" | "signal" | "log">, env: EnvRow): Promise<void> {
+  const { config } = ctx.deps;
+  await waitHealthy({
+    url: `http://127.0.0.1:${config.nginx.httpPort}`,
+    host: env.domain,
+    timeoutMs: config.odoo.healthTimeoutSec * 1000,
+    signal: ctx.signal,
+  }).catch(async (err: unknown) => {
+    const logs = await run(envHost(ctx.deps).docker.logs(env.containerName ?? "", { tail: 30 }), { nothrow: true });
+    ctx.log(`last container output:\n${logs.stdout}${logs.stderr}`);
+    throw err;
+  });
+}
+
+export function preBackupStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "pre-backup",
+    title: "Backing up the current database first",
+    when: (p) => p.preBackupId !== null,
+    async run(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const id = ctx.params.preBackupId ?? "";
+      // Recorded here, not at enqueue: a job cancelled while queued leaves no backup "running".
+      ctx.deps.db.insert(backups).values({ id, envId: env.id, kind: "pre_restore", status: "running", dbName: env.dbName }).onConflictDoNothing().run();
+      return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+    },
+  };
+}
+
+export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "sanitize",
+    title: "Anonymizing / neutralizing the copy",
+    when: (p) => p.anonymize || p.neutralize || p.rebase,
+    // Anonymizing commits in one transaction; rerun after a crash it would read the already
+    // anonymized copy as "the source's PII" and prove nothing. Fail instead: the copy is discarded.
+    resumable: false,
+    async run(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const n = namesOf(ctx.deps, env, ctx.params.token);
+      const report = await sanitizeCopy(
+        adminPg(ctx.deps),
+        n.newDb,
+        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config) },
+        stepLogger(ctx, { db: n.newDb }),
+      );
+      if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} now logs in with the dev password "${report.anonymized.devPassword}"`);
+      return { ...report };
+    },
+  };
+}
+
+function stopStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "stop",
+    title: "Stopping Odoo",
+    async run(ctx) {
+      const name = serving(loadEnvById(ctx.deps.db, ctx.params.envId));
+      if (name) await run(envHost(ctx.deps).docker.stop(name, 30));
+      return { stopped: name };
+    },
+    async undo(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const name = serving(env);
+      if (!name) return;
+      await run(envHost(ctx.deps).docker.start(name));
+      await healthy(ctx, env);
+      ctx.log(`${env.slug} is serving its previous database again`);
+    },
+  };
+}
+
+function swapStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "swap",
+    title: "Swapping in the new database and filestore",
+    async run(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const n = namesOf(ctx.deps, env, ctx.params.token);
+      const out = await envHost(ctx.deps).withAdmin((sql) => swapIn(sql, n));
+      ctx.log(`database ${n.db} is now the copy (${out.database}); the previous one is ${n.oldDb}`);
+      return { ...out, oldDb: n.oldDb, previousFilestore: n.previousDir };
+    },
+    async undo(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const n = namesOf(ctx.deps, env, ctx.params.token);
+      const out = await envHost(ctx.deps).withAdmin((sql) => swapBack(sql, n));
+      ctx.log(`swapped back: database ${out.database}, filestore ${out.filestore}`);
+    },
+  };
+}
+
+function odooNeutralizeStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "odoo-neutralize",
+    title: "Running odoo neutralize",
+    when: (p) => p.neutralize,
+    async run(ctx) {
+      const series = ((ctx.outputs.sanitize ?? {}) as Partial<SanitizeReport>).odooSeries ?? null;
+      if (!hasNeutralizeCommand(series)) {
+        ctx.log(`Odoo ${series ?? "(unknown version)"} has no \`odoo neutralize\`: the SQL neutralization applied before the swap stands alone`);
+        return { ran: false, series };
+      }
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const r = envResources(env, ctx.deps);
+      const host = envHost(ctx.deps);
+      await run(host.docker.rm(r.initContainer, { force: true }), { nothrow: true });
+      // After the swap: the env's own role, network and pg_hba entry reach the database by its name.
+      await run(
+        {
+          ...host.docker.run({
+            image: env.odooImage,
+            name: r.initContainer,
+            rm: true,
+            labels: envLabels(env, "init"),
+            network: r.network,
+            hostGateway: true,
+            mounts: [
+              { source: r.dataDir, target: CONTAINER_DATA },
+              { source: r.confFile, target: CONTAINER_CONF, readonly: true },
+            ],
+            args: ["odoo", "neutralize", "-c", CONTAINER_CONF, "-d", env.dbName],
+          }),
+          timeoutMs: 30 * 60_000,
+        },
+        { onLine: (_s, line) => ctx.log(line), signal: ctx.signal },
+      );
+      return { ran: true, series };
+    },
+  };
+}
+
+function startStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "start",
+    title: "Starting Odoo",
+    async run(ctx) {
+      const name = serving(loadEnvById(ctx.deps.db, ctx.params.envId));
+      if (name) await run(envHost(ctx.deps).docker.start(name));
+      else ctx.log("the environment was stopped: left stopped");
+      return { started: name };
+    },
+    async undo(ctx) {
+      // Before swapping back: Odoo must not hold the database being renamed.
+      const name = serving(loadEnvById(ctx.deps.db, ctx.params.envId));
+      if (name) await run(envHost(ctx.deps).docker.stop(name, 30), { nothrow: true });
+    },
+  };
+}
+
+function healthStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "health",
+    title: "Waiting for Odoo to answer",
+    async run(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      if (!serving(env)) return { checked: false };
+      await healthy(ctx, env);
+      return { checked: true };
+    },
+  };
+}
+
+function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "finalize",
+    title: "Dropping the previous database",
+    async run(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const n = namesOf(ctx.deps, env, ctx.params.token);
+      if (ctx.params.keepOld) {
+        ctx.log(`kept the previous database as ${n.oldDb} and its filestore in ${n.previousDir}`);
+        return { kept: { db: n.oldDb, filestore: n.previousDir }, leftovers: [] };
+      }
+      // The env runs on the copy now: a cleanup failure is reported, never undone into a swap back.
+      const leftovers: string[] = [];
+      await envHost(ctx.deps)
+        .withAdmin((sql) => dropDatabase(sql, n.oldDb))
+        .catch((e: unknown) => leftovers.push(`database ${n.oldDb}: ${e instanceof Error ? e.message : String(e)}`));
+      await discardDir(n.previousDir).catch((e: unknown) => leftovers.push(`${n.previousDir}: ${e instanceof Error ? e.message : String(e)}`));
+      for (const l of leftovers) ctx.log(`warn: could not remove the previous ${l}; remove it by hand`);
+      return { kept: null, leftovers };
+    },
+  };
+}
+
+/** Everything from stopping Odoo to dropping the previous database, in order. */
+export function replaceSteps<P extends ReplaceParams>(): StepDef<P>[] {
+  return [stopStep<P>(), swapStep<P>(), odooNeutralizeStep<P>(), startStep<P>(), healthStep<P>(), finalizeStep<P>()];
+}
+
+/**
+ * For a job's `failed` hook (after the undo pass): a pre-restore backup still running belongs to
+ * the failed job; and if the swap could not be undone (the previous database is still aside),
+ * the env says so instead of looking fine.
+ */
+export async function afterFailure(deps: JobDeps, p: ReplaceParams, kind: string, error: string): Promise<void> {
+  if (p.preBackupId) failRunningBackup(deps.db, p.preBackupId, `${kind} failed before this backup completed: ${error}`);
+  const env = loadEnvById(deps.db, p.envId);
+  const n = namesOf(deps, env, p.token);
+  const aside = await envHost(deps).withAdmin((sql) => databaseExists(sql, n.oldDb));
+  if (!aside && !(await stat(n.previousDir).then(() => true, () => false))) return;
+  const reason = `${kind} failed and could not put the previous database back: it is kept as ${n.oldDb} (filestore ${n.previousDir}); see the job log`;
+  deps.db.update(environments).set({ statusReason: reason, updatedAt: now() }).where(eq(environments.id, env.id)).run();
+}

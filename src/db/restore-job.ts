@@ -1,0 +1,86 @@
+/**
+ * `db restore` as a job, locked on the TARGET env: an optional backup of what is about to be
+ * overwritten, the backup restored into a new database beside the live one and verified against
+ * its manifest (the env keeps serving meanwhile), sanitized when it is another env's data, then
+ * the shared stop → swap → start → health → drop-old sequence (replace-steps.ts).
+ */
+import { availableParallelism } from "node:os";
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Config } from "../config/schema";
+import { Invalid, NotFound } from "../errors";
+import { defineJob } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
+import { backups } from "./backup.sql";
+import { cleanupRestore, describeSource, restoreBackup, type BackupSource } from "./backup";
+import type { BackupRow } from "./backup-job";
+import { afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+
+export const RestoreJobParams = ReplaceParams.extend({ backupId: z.string().min(1) });
+export type RestoreJobParams = z.infer<typeof RestoreJobParams>;
+
+/** Where a completed backup can be read from: its local copy first (no download), else S3. */
+export function readableSource(config: Config, row: BackupRow): BackupSource {
+  if (row.status !== "completed") throw new Invalid(`backup ${row.id} is ${row.status}; only a completed backup can be restored`);
+  if (row.localPath) return { kind: "local", dir: row.localPath };
+  if (row.s3Key && config.backups.s3) return { kind: "s3", target: config.backups.s3, prefix: row.s3Key };
+  if (row.s3Key) throw new Invalid(`backup ${row.id} is only in S3 (${row.s3Key}) and no S3 target is configured (backups.s3)`);
+  throw new Invalid(`backup ${row.id} has no copy left to restore from`);
+}
+
+export const restoreJob = defineJob<RestoreJobParams>({
+  kind: "db.restore",
+  params: RestoreJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    preBackupStep<RestoreJobParams>(),
+    {
+      name: "fetch",
+      title: "Restoring the backup into a new database and verifying it",
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const row = deps.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
+        if (!row) throw new NotFound(`no backup ${p.backupId}`);
+        const source = readableSource(deps.config, row);
+        const { env, n, cleanup } = preparedCopy(deps, p);
+        // Leftovers of an interrupted attempt carry the same names: start clean.
+        await cleanupRestore(cleanup);
+        await ensureFilestoreRoot(deps, n);
+        const r = await restoreBackup({
+          ...cleanup,
+          source,
+          owner: env.dbUser,
+          jobs: availableParallelism(),
+          log: stepLogger(ctx, { backup: row.id }),
+          signal: ctx.signal,
+          filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
+        });
+        ctx.log(`backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`);
+        return { newDb: n.newDb, source: describeSource(source), odooVersion: r.manifest.odooVersion, checks: r.checks, seconds: r.seconds };
+      },
+      async undo(ctx) {
+        await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
+      },
+    },
+    sanitizeStep<RestoreJobParams>(),
+    ...replaceSteps<RestoreJobParams>(),
+  ],
+  async succeeded(ctx) {
+    const p = ctx.params;
+    const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
+    return {
+      env: p.slug,
+      from: p.sourceSlug,
+      backupId: p.backupId,
+      preBackupId: p.preBackupId,
+      anonymized: p.anonymize,
+      neutralized: p.neutralize,
+      keptOld: finalize.kept?.db ?? null,
+      leftovers: finalize.leftovers ?? [],
+    };
+  },
+  async failed(ctx, error, cancelled) {
+    await afterFailure(ctx.deps, ctx.params, "restore", cancelled ? "cancelled" : error);
+  },
+});

@@ -1,0 +1,137 @@
+/**
+ * What the API and CLI ask of restore and clone: resolve and check the request into a plan
+ * (`dryRun` stops there: the CLI shows it before asking for confirmation), then record intent,
+ * audit and enqueue the job on the target env. Nothing here touches the host.
+ */
+import { and, desc, eq } from "drizzle-orm";
+import type { EnvServiceDeps } from "../env/actions";
+import { findEnv } from "../env/lookup";
+import { envUrl, type EnvRow } from "../env/service";
+import { Conflict, Invalid, NotFound } from "../errors";
+import type { JobDef } from "../jobs/define";
+import { backups } from "./backup.sql";
+import { backupTargets, type BackupRow } from "./backup-job";
+import { cloneJob, type CloneJobParams } from "./clone-job";
+import { newReplaceToken } from "./replace";
+import type { ReplaceParams } from "./replace-steps";
+import { readableSource, restoreJob, type RestoreJobParams } from "./restore-job";
+import { CloneRequest, RestoreRequest, type DbOperationPlan, type DbOperationResponse } from "./schema";
+
+const REPLACEABLE = new Set(["active", "stopped"]);
+
+function assertReplaceable(env: EnvRow, role: string): void {
+  if (!REPLACEABLE.has(env.status)) {
+    throw new Conflict(`${role} environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`);
+  }
+}
+
+function findBackup(deps: EnvServiceDeps, source: EnvRow, ref: string): BackupRow {
+  if (ref === "latest") {
+    const row = deps.db
+      .select()
+      .from(backups)
+      .where(and(eq(backups.envId, source.id), eq(backups.status, "completed")))
+      .orderBy(desc(backups.createdAt), desc(backups.id))
+      .get();
+    if (!row) throw new NotFound(`environment ${source.slug} has no completed backup (make one: odooops db backup ${source.slug})`);
+    return row;
+  }
+  const row = deps.db.select().from(backups).where(eq(backups.id, ref)).get();
+  if (!row) throw new NotFound(`no backup ${ref} (see: odooops db backups ${source.slug})`);
+  if (row.envId !== source.id) throw new Invalid(`backup ${ref} is not a backup of ${source.slug} (see: odooops db backups ${source.slug})`);
+  return row;
+}
+
+interface Policy {
+  anonymize: boolean;
+  neutralize: boolean;
+  rebase: boolean;
+  preBackup: boolean;
+}
+
+/**
+ * Another env's data in a non-production env is always neutralized (it must not send mail or run
+ * crons as its source) and anonymized by default when it is production's; production is never
+ * anonymized; whatever lands in production is backed up first.
+ */
+function policy(source: EnvRow, target: EnvRow, anonymize: boolean | undefined): Policy {
+  const crossEnv = source.id !== target.id;
+  const toProduction = target.tier === "production";
+  const wantAnonymize = anonymize ?? (crossEnv && source.tier === "production" && !toProduction);
+  if (wantAnonymize && toProduction) throw new Invalid(`refusing to anonymize production environment ${target.slug}`);
+  return { anonymize: wantAnonymize, neutralize: crossEnv && !toProduction, rebase: crossEnv, preBackup: toProduction };
+}
+
+function baseParams(deps: EnvServiceDeps, source: EnvRow, target: EnvRow, p: Policy, keepOld: boolean): ReplaceParams {
+  // A backup first needs somewhere to put it: refuse now rather than fail the job.
+  if (p.preBackup) backupTargets(deps);
+  return {
+    envId: target.id,
+    slug: target.slug,
+    sourceEnvId: source.id,
+    sourceSlug: source.slug,
+    token: newReplaceToken(),
+    keepOld,
+    anonymize: p.anonymize,
+    neutralize: p.neutralize,
+    rebase: p.rebase,
+    preBackupId: p.preBackup ? Bun.randomUUIDv7() : null,
+  };
+}
+
+function stepsOf<P>(def: JobDef<P>, params: P, deps: EnvServiceDeps): string[] {
+  return def.steps.filter((s) => !s.when || s.when(params, deps)).map((s) => s.title);
+}
+
+function planView(deps: EnvServiceDeps, operation: DbOperationPlan["operation"], source: EnvRow, target: EnvRow, params: ReplaceParams, extra: Pick<DbOperationPlan, "backup" | "method" | "steps">): DbOperationPlan {
+  return {
+    operation,
+    target: { slug: target.slug, tier: target.tier, status: target.status, url: envUrl(target, deps.config), dbName: target.dbName },
+    source: { slug: source.slug, tier: source.tier },
+    preBackup: params.preBackupId !== null,
+    anonymize: params.anonymize,
+    neutralize: params.neutralize,
+    keepOld: params.keepOld,
+    ...extra,
+  };
+}
+
+export function startRestore(deps: EnvServiceDeps, targetName: string, input: RestoreRequest, actor: string): DbOperationResponse {
+  const req = RestoreRequest.parse(input);
+  const target = findEnv(deps.db, targetName);
+  const source = req.from ? findEnv(deps.db, req.from) : target;
+  assertReplaceable(target, "target");
+  const row = findBackup(deps, source, req.backup);
+  const where = readableSource(deps.config, row).kind;
+  if (source.id !== target.id && target.tier === "production" && !req.forceProduction) {
+    throw new Invalid(`refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
+  }
+  const params: RestoreJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), backupId: row.id };
+  const plan = planView(deps, "restore", source, target, params, {
+    backup: { id: row.id, kind: row.kind, createdAt: row.createdAt, sizeBytes: row.sizeBytes, from: where },
+    method: null,
+    steps: stepsOf(restoreJob, params, deps),
+  });
+  if (req.dryRun) return { dryRun: true, plan, job: null };
+  const job = deps.jobs.enqueue(restoreJob, params, actor);
+  deps.audit.record({ actor, action: "db.restore", target: target.slug, details: { from: source.slug, backup: row.id, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  return { dryRun: false, plan, job };
+}
+
+export function startClone(deps: EnvServiceDeps, targetName: string, input: CloneRequest, actor: string): DbOperationResponse {
+  const req = CloneRequest.parse(input);
+  const target = findEnv(deps.db, targetName);
+  const source = findEnv(deps.db, req.from);
+  if (source.id === target.id) throw new Invalid(`cannot clone ${source.slug} onto itself; to go back in time use: odooops db restore ${source.slug} --backup ID`);
+  assertReplaceable(source, "source");
+  assertReplaceable(target, "target");
+  if (target.tier === "production" && !req.forceProduction) {
+    throw new Invalid(`refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
+  }
+  const params: CloneJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), method: req.method };
+  const plan = planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps: stepsOf(cloneJob, params, deps) });
+  if (req.dryRun) return { dryRun: true, plan, job: null };
+  const job = deps.jobs.enqueue(cloneJob, params, actor);
+  deps.audit.record({ actor, action: "db.clone", target: target.slug, details: { from: source.slug, method: req.method, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  return { dryRun: false, plan, job };
+}

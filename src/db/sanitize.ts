@@ -1,0 +1,86 @@
+/**
+ * What a copy of another env's database goes through before any Odoo serves it: anonymization
+ * with the PII check, neutralization (non-production targets), and in every case a new identity
+ * (its own URL, `database.uuid` and `database.secret`): two live databases must never share one.
+ */
+import { randomBytes } from "node:crypto";
+import { Invalid } from "../errors";
+import { pgConnect } from "../host/postgres/connect";
+import type { Logger } from "../log";
+import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type PgAdmin } from "./backup";
+
+export interface SanitizePlan {
+  anonymize: boolean;
+  neutralize: boolean;
+  /** Another env's data: a new identity even when not neutralized. */
+  rebase: boolean;
+  /** The target env's URL (web.base.url). */
+  baseUrl: string;
+}
+
+export interface SanitizeReport {
+  anonymized: { tables: string[]; devPassword: string; piiChecked: { emails: number; phones: number } } | null;
+  neutralized: { cronsDisabled: number; mailServersDisabled: number } | null;
+  baseUrl: string;
+  /** "17.0"; decides whether `odoo neutralize` can run (Odoo ≥ 16). */
+  odooSeries: string | null;
+}
+
+/** A new identity without neutralizing (a copy that becomes production). */
+async function rebase(pg: PgAdmin, db: string, baseUrl: string): Promise<void> {
+  const sql = pgConnect({ ...pg, database: db });
+  try {
+    await sql.begin(async (tx) => {
+      for (const [key, value] of [
+        ["web.base.url", baseUrl],
+        ["database.uuid", crypto.randomUUID()],
+        ["database.secret", randomBytes(32).toString("hex")],
+      ]) {
+        await tx`UPDATE ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+      }
+    });
+  } finally {
+    await sql.close();
+  }
+}
+
+export async function sanitizeCopy(pg: PgAdmin, db: string, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
+  const sql = pgConnect({ ...pg, database: db });
+  try {
+    let anonymized: SanitizeReport["anonymized"] = null;
+    if (plan.anonymize) {
+      const rules = loadAnonymizeRules();
+      // Read from the copy before it changes: exactly the source's data.
+      const needles = await collectPii(sql);
+      const report = await anonymizeDatabase(pg, db, rules, log);
+      const hits = await scanForPii(sql, needles, rules.piiCheck.exclude);
+      if (hits.length > 0) {
+        const where = hits.map((h) => `${h.table}.${h.column} (${h.count} ${h.kind}${h.count > 1 ? "s" : ""}, e.g. ${h.sample})`).join(", ");
+        throw new Invalid(`PII check failed: source data remains after anonymizing in ${where}; add rules for these columns (or exclude them knowingly)`, { hits });
+      }
+      log.info("PII check passed", { emails: needles.emails.length, phones: needles.phones.length });
+      anonymized = {
+        tables: report.tables.map((t) => t.table),
+        devPassword: rules.devPassword,
+        piiChecked: { emails: needles.emails.length, phones: needles.phones.length },
+      };
+    }
+    let neutralized: SanitizeReport["neutralized"] = null;
+    if (plan.neutralize) {
+      const r = await neutralizeDatabase(pg, db, { baseUrl: plan.baseUrl }, log);
+      neutralized = { cronsDisabled: r.cronsDisabled, mailServersDisabled: r.mailServersDisabled };
+    } else if (plan.rebase) {
+      await rebase(pg, db, plan.baseUrl);
+    }
+    const facts = await readDbFacts(sql);
+    return { anonymized, neutralized, baseUrl: plan.baseUrl, odooSeries: facts.odooSeries };
+  } finally {
+    await sql.close();
+  }
+}
+
+/** Odoo ≥ 16 has `odoo neutralize`. */
+export function hasNeutralizeCommand(series: string | null): boolean {
+  const major = Number(/^(?:saas~)?(\d+)\./.exec(series ?? "")?.[1] ?? "0");
+  return major >= 16;
+}

@@ -1,0 +1,89 @@
+/**
+ * Scheduled backups: one Schedule ticking every minute; each tick finds the tiers whose cron
+ * pattern (`backups.schedules.<tier>`, UTC) came due since the previous tick and enqueues a
+ * `scheduled` backup for every active env of those tiers — except an env whose backup job is
+ * still queued or running (one backup per env at a time; a slow backup is not stacked up).
+ * Runs missed while the daemon was down are not caught up: the next due time backs up.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { Cron } from "croner";
+import type { ApiDeps } from "../api/deps";
+import { TierName, type Config } from "../config/schema";
+import { environments } from "../env/env.sql";
+import { jobs } from "../jobs/jobs.sql";
+import { Log } from "../log";
+import type { Schedule } from "../daemon/scheduler";
+import { backupJob } from "./backup-job";
+import { startBackup } from "./backups";
+
+const log = Log.create("backups");
+
+/** The tiers with a schedule whose next run after `since` is at or before `now`. */
+export function dueTiers(schedules: Config["backups"]["schedules"], since: Date, now: Date): TierName[] {
+  return TierName.options.filter((tier) => {
+    const pattern = schedules[tier];
+    if (pattern === "") return false;
+    const next = new Cron(pattern, { paused: true, timezone: "UTC" }).nextRun(since);
+    return next !== null && next.getTime() <= now.getTime();
+  });
+}
+
+export interface ScheduledBackups {
+  tiers: TierName[];
+  /** Env slugs a backup was enqueued for. */
+  enqueued: string[];
+  /** Env slugs skipped because their backup job is still queued or running. */
+  busy: string[];
+  /** Env slugs a backup could not be enqueued for, with why. */
+  failed: { env: string; error: string }[];
+}
+
+function backupJobActive(deps: ApiDeps, envId: string): boolean {
+  const row = deps.db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(and(eq(jobs.kind, backupJob.kind), inArray(jobs.status, ["queued", "running"]), sql`json_extract(${jobs.params}, '$.envId') = ${envId}`))
+    .get();
+  return row !== undefined;
+}
+
+export function enqueueScheduledBackups(deps: ApiDeps, tiers: TierName[]): ScheduledBackups {
+  const out: ScheduledBackups = { tiers, enqueued: [], busy: [], failed: [] };
+  if (tiers.length === 0) return out;
+  const envs = deps.db
+    .select({ id: environments.id, slug: environments.slug })
+    .from(environments)
+    .where(and(eq(environments.status, "active"), inArray(environments.tier, tiers)))
+    .all();
+  for (const env of envs) {
+    if (backupJobActive(deps, env.id)) {
+      out.busy.push(env.slug);
+      continue;
+    }
+    try {
+      startBackup(deps, env.slug, "scheduler", "scheduled");
+      out.enqueued.push(env.slug);
+    } catch (e) {
+      out.failed.push({ env: env.slug, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return out;
+}
+
+/** `now` is injectable so a test can move the clock and call `tick` directly. */
+export function backupSchedule(opts: { now?: () => Date } = {}): Schedule {
+  const clock = opts.now ?? (() => new Date());
+  let last = clock();
+  return {
+    name: "backups",
+    pattern: "0 * * * * *",
+    tick(deps) {
+      const now = clock();
+      const tiers = dueTiers(deps.config.backups.schedules, last, now);
+      last = now;
+      const r = enqueueScheduledBackups(deps, tiers);
+      if (tiers.length > 0) log.info("scheduled backups", { tiers: tiers.join(","), enqueued: r.enqueued.join(","), stillRunning: r.busy.join(",") });
+      for (const f of r.failed) log.warn("scheduled backup not started", f);
+    },
+  };
+}

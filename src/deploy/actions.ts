@@ -1,0 +1,147 @@
+/**
+ * What the API and CLI ask of deployments: validate, record the deployment row, audit, enqueue
+ * its job. `--dry-run` computes the whole plan (commit, image build or reuse, tests, modules
+ * from → to, the switch) and changes nothing but the host's git mirror.
+ */
+import { Conflict, Invalid, NotFound } from "../errors";
+import type { EnvServiceDeps } from "../env/actions";
+import { envHost } from "../env/host";
+import { findEnv, loadEnvById } from "../env/lookup";
+import type { EnvRow } from "../env/service";
+import { validateBranch } from "../git/validate";
+import { deployments } from "./deploy.sql";
+import { deployJob } from "./deploy-job";
+import { releaseImageTag } from "./build";
+import { envDeployments, loadDeployment, nextRelease, setDeployment, successfulDeployments, toDeploymentView, type DeploymentRow } from "./records";
+import { rollbackJob } from "./rollback-job";
+import type { DeployOutcome, DeployPlan, DeployRequest, DeploymentView, RollbackRequest } from "./schema";
+import { fetchCommit, planModules, projectRepo } from "./source";
+
+function deployable(env: EnvRow, what: string): void {
+  if (env.status !== "active") {
+    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${what} needs an active environment`);
+  }
+}
+
+function currentChecksums(deps: EnvServiceDeps, env: EnvRow): Record<string, string> | null {
+  return successfulDeployments(deps.db, env.id).find((d) => d.id === env.currentDeploymentId)?.moduleChecksums ?? null;
+}
+
+async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest): Promise<DeployPlan> {
+  const { url } = projectRepo(deps, env);
+  const io = { log: () => undefined };
+  const { mirror, sha, branch } = await fetchCommit(deps, env, req, io);
+  const tag = releaseImageTag(deps.config.docker.namePrefix, env.slug, sha);
+  const built = await envHost(deps).dockerClient.inspectImage(tag);
+  const { repo, plan } = await planModules(deps, env, mirror, sha, currentChecksums(deps, env), `plan-${crypto.randomUUID()}`);
+  return {
+    env: env.slug,
+    repo: url,
+    commit: sha,
+    branch,
+    image: { tag, action: built?.Config.Labels?.["odooops.commit"] === sha ? "reuse" : "build" },
+    tests: { run: deps.config.deploy.runTests, modules: deps.config.deploy.runTests ? repo.filter((m) => m.installable).map((m) => m.name) : [] },
+    backup: env.tier === "production",
+    modules: plan,
+    switch: { from: env.containerName, toRelease: nextRelease(deps.db, env) },
+  };
+}
+
+export async function startDeploy(deps: EnvServiceDeps, envName: string, req: DeployRequest, actor: string): Promise<DeployOutcome> {
+  const env = findEnv(deps.db, envName);
+  deployable(env, "deploy");
+  projectRepo(deps, env);
+  if (req.branch) validateBranch(req.branch);
+  if (req.dryRun) return { dryRun: true, plan: await planDeploy(deps, env, req) };
+  const row = deps.db
+    .insert(deployments)
+    .values({ envId: env.id, release: nextRelease(deps.db, env), kind: "deploy", commitSha: req.sha?.toLowerCase() ?? null, branch: req.branch ?? null, createdBy: actor })
+    .returning()
+    .get();
+  const job = deps.jobs.enqueue(deployJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
+  setDeployment(deps.db, row.id, { jobId: job.id });
+  deps.audit.record({ actor, action: "deploy", target: env.slug, details: { deployment: row.id, sha: req.sha ?? null, branch: req.branch ?? null, job: job.id } });
+  return { dryRun: false, deployment: toDeploymentView(loadDeployment(deps.db, row.id), env), job };
+}
+
+/** Successful releases other than the serving one, newest first: what `rollback` can go back to. */
+export function rollbackCandidates(deps: EnvServiceDeps, envName: string): DeploymentView[] {
+  const env = findEnv(deps.db, envName);
+  return successfulDeployments(deps.db, env.id)
+    .filter((d) => d.id !== env.currentDeploymentId && d.image)
+    .map((d) => toDeploymentView(d, env));
+}
+
+function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: EnvRow): DeploymentRow {
+  if (!to) {
+    const previous = candidates[0];
+    if (!previous) throw new NotFound(`environment ${env.slug} has no earlier successful deployment to roll back to`);
+    return previous;
+  }
+  const wanted = to.toLowerCase();
+  const found = candidates.find((d) => d.id === to) ?? candidates.find((d) => d.commitSha !== null && wanted.length >= 7 && d.commitSha.startsWith(wanted));
+  if (!found) throw new NotFound(`no successful deployment ${to} of ${env.slug} to roll back to (see: odooops rollback ${env.slug} --list)`);
+  return found;
+}
+
+/** Deployments after `target` that changed the database: rolling back past them runs old code on a newer schema. */
+function migrationsSince(deps: EnvServiceDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
+  return envDeployments(deps.db, env.id, 10_000)
+    .filter((d) => d.release > target.release && d.migrated && d.kind === "deploy" && d.status !== "failed")
+    .sort((a, b) => a.release - b.release);
+}
+
+export function startRollback(deps: EnvServiceDeps, envName: string, req: RollbackRequest, actor: string) {
+  const env = findEnv(deps.db, envName);
+  deployable(env, "rollback");
+  const candidates = successfulDeployments(deps.db, env.id).filter((d) => d.id !== env.currentDeploymentId && d.image);
+  const target = pickTarget(candidates, req.to, env);
+  const migrations = migrationsSince(deps, env, target);
+  let restoreBackupId: string | null = null;
+  if (migrations.length > 0) {
+    const first = migrations[0] as DeploymentRow;
+    const what = migrations.map((m) => `release ${m.release} (${(m.modulesUpdated ?? []).map((u) => `${u.name} ${u.from ?? "-"}→${u.to}`).join(", ") || "modules installed"})`).join("; ");
+    if (!req.restoreDb && !req.keepDb) {
+      throw new Conflict(
+        `rolling back ${env.slug} to release ${target.release} goes past database migrations: ${what}. ` +
+          `Choose --restore-db (restore the backup taken before release ${first.release}${first.backupId ? `: ${first.backupId}` : ", which has none"}; data written since is lost) ` +
+          "or --keep-db (old code on the newer database)",
+      );
+    }
+    if (req.restoreDb) {
+      if (!first.backupId) throw new Conflict(`release ${first.release} has no pre-deploy backup to restore; only --keep-db is possible`);
+      restoreBackupId = first.backupId;
+    }
+  }
+  const row = deps.db
+    .insert(deployments)
+    .values({
+      envId: env.id,
+      release: nextRelease(deps.db, env),
+      kind: "rollback",
+      commitSha: target.commitSha,
+      branch: target.branch,
+      image: target.image,
+      moduleChecksums: target.moduleChecksums,
+      rollbackOf: target.id,
+      backupId: restoreBackupId,
+      createdBy: actor,
+    })
+    .returning()
+    .get();
+  const job = deps.jobs.enqueue(rollbackJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
+  setDeployment(deps.db, row.id, { jobId: job.id });
+  deps.audit.record({ actor, action: "rollback", target: env.slug, details: { deployment: row.id, to: target.id, restoreDb: restoreBackupId, job: job.id } });
+  return { deployment: toDeploymentView(loadDeployment(deps.db, row.id), env), job };
+}
+
+export function listDeployments(deps: EnvServiceDeps, envName: string, limit: number): DeploymentView[] {
+  const env = findEnv(deps.db, envName);
+  return envDeployments(deps.db, env.id, limit).map((d) => toDeploymentView(d, env));
+}
+
+export function getDeployment(deps: EnvServiceDeps, id: string): DeploymentView {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Invalid(`${JSON.stringify(id)} is not a deployment id`);
+  const d = loadDeployment(deps.db, id);
+  return toDeploymentView(d, loadEnvById(deps.db, d.envId));
+}

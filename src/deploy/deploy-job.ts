@@ -1,0 +1,199 @@
+/**
+ * `deploy` as a job: source → build → tests → backup (production) → migrate → start → switch →
+ * finalize. Nothing the users reach changes before `start` has a healthy new release beside
+ * the serving one; a failure before the switch leaves the old release serving, a failure after
+ * the migration restores the pre-deploy backup first (see undo of `migrate`).
+ */
+import { rmSync } from "node:fs";
+import { z } from "zod";
+import { loadEnvById } from "../env/lookup";
+import { envResources } from "../env/resources";
+import { defineJob, type StepContext } from "../jobs/define";
+import { buildReleaseImage } from "./build";
+import { takePreDeployBackup } from "./backup";
+import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { finishDeployment, loadDeployment, recordTiming, setDeployment, successfulDeployments } from "./records";
+import { releaseSteps } from "./release-steps";
+import { restorePreDeployBackup } from "./restore";
+import { withScratchDatabase } from "./scratch";
+import { fetchCommit, planModules } from "./source";
+import type { ModulePlan } from "./modules";
+
+export const DeployJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
+export type DeployJobParams = z.infer<typeof DeployJobParams>;
+type Ctx = StepContext<DeployJobParams>;
+
+const envOf = (ctx: Ctx) => loadEnvById(ctx.deps.db, ctx.params.envId);
+const deploymentOf = (ctx: Ctx) => loadDeployment(ctx.deps.db, ctx.params.deploymentId);
+
+async function timed<T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    recordTiming(ctx.deps.db, ctx.params.deploymentId, step, Math.round(performance.now() - t0));
+  }
+}
+
+/** Checksums of the serving release's addons: a content change without a version bump is still an update. */
+function previousChecksums(ctx: Ctx): Record<string, string> | null {
+  const env = envOf(ctx);
+  const current = successfulDeployments(ctx.deps.db, env.id).find((d) => d.id === env.currentDeploymentId);
+  return current?.moduleChecksums ?? null;
+}
+
+export const deployJob = defineJob<DeployJobParams>({
+  kind: "deploy",
+  params: DeployJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "source",
+      title: "Fetching the commit",
+      run: (ctx) =>
+        timed(ctx, "source", async () => {
+          const d = deploymentOf(ctx);
+          const env = envOf(ctx);
+          const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
+          setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
+          ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
+          return { mirror, sha };
+        }),
+    },
+    {
+      name: "build",
+      title: "Building the image",
+      run: (ctx) =>
+        timed(ctx, "build", async () => {
+          const env = envOf(ctx);
+          const { mirror, sha } = ctx.outputs.source as { mirror: string; sha: string };
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "building" });
+          const built = await buildReleaseImage({
+            docker: ctx.deps.config.docker,
+            namePrefix: ctx.deps.config.docker.namePrefix,
+            env: { id: env.id, slug: env.slug, odooImage: env.odooImage },
+            mirror,
+            sha,
+            workDir: `${ctx.deps.paths.workDir}/build-${ctx.jobId}`,
+            signal: ctx.signal,
+            log: (l) => ctx.log(l),
+          });
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, { image: built.image });
+          ctx.log(built.reused ? `reusing ${built.image} (built before for this commit)` : `built ${built.image}`);
+          return built;
+        }),
+    },
+    {
+      name: "plan",
+      title: "Planning module updates",
+      run: (ctx) =>
+        timed(ctx, "plan", async () => {
+          const { mirror, sha } = ctx.outputs.source as { mirror: string; sha: string };
+          const { repo, plan } = await planModules(ctx.deps, envOf(ctx), mirror, sha, previousChecksums(ctx), ctx.jobId);
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, { moduleChecksums: Object.fromEntries(repo.map((m) => [m.name, m.checksum])) });
+          for (const u of plan.update) ctx.log(`update ${u.name}: ${u.from ?? "-"} → ${u.to} (${u.reason})`);
+          if (plan.install.length > 0) ctx.log(`install ${plan.install.join(", ")}`);
+          if (plan.update.length + plan.install.length === 0) ctx.log("no module changes: the database is not touched");
+          return { plan, testModules: repo.filter((m) => m.installable).map((m) => m.name) };
+        }),
+    },
+    {
+      name: "tests",
+      title: "Running the addon tests",
+      when: (_p, deps) => deps.config.deploy.runTests,
+      run: (ctx) =>
+        timed(ctx, "tests", async () => {
+          const { testModules } = ctx.outputs.plan as { testModules: string[] };
+          if (testModules.length === 0) {
+            ctx.log("the repository has no installable addons: nothing to test");
+            return { tested: [] };
+          }
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "testing" });
+          const env = envOf(ctx);
+          const { image } = ctx.outputs.build as { image: string };
+          const result = await withScratchDatabase(ctx.deps, env, `tests-${ctx.jobId}`, (s) =>
+            runOdooOnce(ctx.deps, env, {
+              image,
+              name: `${envResources(env, ctx.deps).initContainer}-tests`,
+              network: s.network,
+              confFile: s.confFile,
+              dataDir: s.dataDir,
+              dbName: s.login.name,
+              args: ["-i", testModules.join(","), "--test-enable"],
+              log: (l) => ctx.log(l),
+              signal: ctx.signal,
+            }),
+          );
+          if (result.exitCode !== 0) throw new Error(`addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`);
+          return { tested: testModules };
+        }),
+    },
+    {
+      name: "backup",
+      title: "Backing up before the migration",
+      when: (p, deps) => loadEnvById(deps.db, p.envId).tier === "production",
+      run: (ctx) =>
+        timed(ctx, "backup", async () => {
+          return { backupId: await takePreDeployBackup(ctx.deps, envOf(ctx), ctx.params.deploymentId, ctx) };
+        }),
+    },
+    {
+      name: "migrate",
+      title: "Updating modules",
+      run: (ctx) =>
+        timed(ctx, "migrate", async () => {
+          const { plan } = ctx.outputs.plan as { plan: ModulePlan };
+          if (plan.update.length + plan.install.length === 0) return { updated: [], installed: [] };
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "migrating" });
+          const env = envOf(ctx);
+          const r = envResources(env, ctx.deps);
+          const { image } = ctx.outputs.build as { image: string };
+          const args = [
+            ...(plan.update.length > 0 ? ["-u", plan.update.map((u) => u.name).join(",")] : []),
+            ...(plan.install.length > 0 ? ["-i", plan.install.join(",")] : []),
+          ];
+          // Recorded before running: a crash mid-update must still make the undo restore the backup.
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, { migrated: true });
+          const result = await runOdooOnce(ctx.deps, env, {
+            image,
+            name: `${r.initContainer}-migrate`,
+            network: r.network,
+            confFile: r.confFile,
+            dataDir: r.dataDir,
+            dbName: env.dbName,
+            args,
+            log: (l) => ctx.log(l),
+            signal: ctx.signal,
+          });
+          if (result.exitCode !== 0) throw new Error(`module update failed (exit ${result.exitCode}):\n${failureLines(result.tail)}`);
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, {
+            modulesUpdated: plan.update.map(({ name, from, to }) => ({ name, from, to })),
+            modulesInstalled: plan.install,
+          });
+          return { updated: plan.update.map((u) => u.name), installed: plan.install };
+        }),
+      async undo(ctx) {
+        const d = deploymentOf(ctx);
+        if (!d.migrated) return;
+        if (d.backupId) {
+          await restorePreDeployBackup(ctx.deps, envOf(ctx), d.backupId, d.id, ctx);
+          setDeployment(ctx.deps.db, d.id, { migrated: false });
+        } else {
+          ctx.log(`warn: no pre-deploy backup on this tier: the database keeps the update; the previous release serves it`);
+        }
+      },
+    },
+    ...releaseSteps<DeployJobParams>(),
+  ],
+  async succeeded(ctx) {
+    rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "success", error: null });
+    const d = deploymentOf(ctx);
+    return { env: ctx.params.slug, deployment: d.id, release: d.release, commit: d.commitSha, image: d.image };
+  },
+  async failed(ctx, error, cancelled) {
+    rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "failed", error: cancelled ? "deployment cancelled" : error });
+  },
+});

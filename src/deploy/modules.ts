@@ -1,0 +1,95 @@
+/**
+ * Which modules a deployment updates or installs. Odoo only migrates what `-u` names, so the
+ * plan must catch every module whose code changed: a manifest version that differs from the
+ * database's `latest_version`, and — because developers forget to bump versions — a content
+ * checksum that differs from the one recorded at the previous deployment.
+ */
+import { Invalid, Unavailable } from "../errors";
+import { pgConnect } from "../host/postgres/connect";
+import type { RepoModule } from "./manifest";
+
+export interface InstalledModule {
+  state: string;
+  latestVersion: string | null;
+}
+
+export interface ModuleUpdate {
+  name: string;
+  from: string | null;
+  to: string;
+  reason: "version" | "content";
+}
+
+export interface ModulePlan {
+  update: ModuleUpdate[];
+  install: string[];
+  unchanged: string[];
+}
+
+/** States in which a module's code is loaded and its data is in the database. */
+const INSTALLED_STATES = new Set(["installed", "to upgrade", "to remove"]);
+
+export function isInstalled(m: InstalledModule | undefined): boolean {
+  return m !== undefined && INSTALLED_STATES.has(m.state);
+}
+
+/**
+ * Every row of `ir_module_module` in `db`. A database without Odoo's tables (never initialised)
+ * has no modules: an empty map, so the plan installs what the config asks for.
+ */
+export async function installedModules(
+  pg: { host: string; port: number; user: string; password: string },
+  db: string,
+): Promise<Map<string, InstalledModule>> {
+  const sql = pgConnect({ ...pg, database: db });
+  try {
+    const [{ present }] = await sql<{ present: boolean }[]>`SELECT to_regclass('public.ir_module_module') IS NOT NULL AS present`;
+    if (!present) return new Map();
+    const rows = await sql<{ name: string; state: string; latest_version: string | null }[]>`
+      SELECT name, state, latest_version FROM ir_module_module ORDER BY name`;
+    return new Map(rows.map((r) => [r.name, { state: r.state, latestVersion: r.latest_version }]));
+  } catch (e) {
+    throw new Unavailable(`cannot read the modules of database ${db} on ${pg.host}:${pg.port}: ${(e as Error).message}`);
+  } finally {
+    await sql.close();
+  }
+}
+
+/**
+ * The update/install plan. Pure.
+ * - update: repo modules installed in the database whose manifest version differs from
+ *   `latest_version` (reason "version"), or whose checksum differs from `previousChecksums`
+ *   (reason "content"; a module absent from previousChecksums counts as changed). With
+ *   `previousChecksums` null (first deployment) only versions are compared.
+ * - install: configured modules not installed yet, in the configured order.
+ * - unchanged: installed repo modules that need nothing.
+ * Modules whose manifest says `installable: False` are neither updated nor installed.
+ */
+export function planModuleUpdates(input: {
+  repo: RepoModule[];
+  installed: Map<string, InstalledModule>;
+  previousChecksums: Record<string, string> | null;
+  install: string[];
+}): ModulePlan {
+  const repo = new Map(input.repo.map((m) => [m.name, m]));
+  const plan: ModulePlan = { update: [], install: [], unchanged: [] };
+  for (const m of [...input.repo].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const db = input.installed.get(m.name);
+    if (!m.installable || !isInstalled(db)) continue;
+    const from = db?.latestVersion ?? null;
+    const previous = input.previousChecksums;
+    const contentChanged = previous !== null && (!Object.hasOwn(previous, m.name) || previous[m.name] !== m.checksum);
+    if (from !== m.version) plan.update.push({ name: m.name, from, to: m.version, reason: "version" });
+    else if (contentChanged) plan.update.push({ name: m.name, from, to: m.version, reason: "content" });
+    else plan.unchanged.push(m.name);
+  }
+  for (const name of input.install) {
+    if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Invalid(`invalid module name ${JSON.stringify(name)} in the install list: letters, digits and _`);
+    if (plan.install.includes(name) || isInstalled(input.installed.get(name))) continue;
+    if (repo.get(name)?.installable === false) {
+      throw new Invalid(`module ${name} is configured to be installed but its manifest says installable: False; remove it from the install list or fix the manifest`);
+    }
+    plan.install.push(name);
+  }
+  return plan;
+}

@@ -1,0 +1,75 @@
+/** Deployment rows: reading, updating and their API view. */
+import { and, desc, eq, max } from "drizzle-orm";
+import { NotFound } from "../errors";
+import type { EnvRow } from "../env/service";
+import { now } from "../state/columns";
+import type { Db } from "../state/db";
+import { deployments } from "./deploy.sql";
+import type { DeploymentView } from "./schema";
+
+export type DeploymentRow = typeof deployments.$inferSelect;
+
+export function loadDeployment(db: Db, id: string): DeploymentRow {
+  const row = db.select().from(deployments).where(eq(deployments.id, id)).get();
+  if (!row) throw new NotFound(`no deployment ${id} (see: odooops deploy list <env>)`);
+  return row;
+}
+
+export function setDeployment(db: Db, id: string, patch: Partial<typeof deployments.$inferInsert>): void {
+  db.update(deployments).set(patch).where(eq(deployments.id, id)).run();
+}
+
+/** Records how long a step took on the deployment row (the job keeps the full log). */
+export function recordTiming(db: Db, id: string, step: string, ms: number): void {
+  const row = loadDeployment(db, id);
+  setDeployment(db, id, { stepTimings: { ...(row.stepTimings ?? {}), [step]: ms } });
+}
+
+/** Successful deployments of an env, newest release first. */
+export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
+  return db
+    .select()
+    .from(deployments)
+    .where(and(eq(deployments.envId, envId), eq(deployments.status, "success")))
+    .orderBy(desc(deployments.release))
+    .all();
+}
+
+export function envDeployments(db: Db, envId: string, limit: number): DeploymentRow[] {
+  return db.select().from(deployments).where(eq(deployments.envId, envId)).orderBy(desc(deployments.release)).limit(limit).all();
+}
+
+/** Release numbers only grow: r1 is the env's first container, every deployment gets the next one. */
+export function nextRelease(db: Db, env: Pick<EnvRow, "id" | "release">): number {
+  const top = db.select({ m: max(deployments.release) }).from(deployments).where(eq(deployments.envId, env.id)).get()?.m ?? 0;
+  return Math.max(env.release, top, 1) + 1;
+}
+
+export function finishDeployment(db: Db, id: string, patch: Partial<typeof deployments.$inferInsert>): void {
+  setDeployment(db, id, { ...patch, finishedAt: now() });
+}
+
+export function toDeploymentView(row: DeploymentRow, env: Pick<EnvRow, "slug" | "currentDeploymentId">): DeploymentView {
+  return {
+    id: row.id,
+    env: env.slug,
+    release: row.release,
+    kind: row.kind,
+    status: row.status,
+    commit: row.commitSha,
+    branch: row.branch,
+    image: row.image,
+    modulesUpdated: row.modulesUpdated ?? [],
+    modulesInstalled: row.modulesInstalled ?? [],
+    migrated: row.migrated,
+    backupId: row.backupId,
+    rollbackOf: row.rollbackOf,
+    current: env.currentDeploymentId === row.id,
+    jobId: row.jobId,
+    stepTimings: row.stepTimings ?? {},
+    error: row.error,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    finishedAt: row.finishedAt,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The steps deploy and rollback share: start the deployment's image beside the serving release,
+ * switch nginx to it, retire the old one, prune what retention no longer needs. Both jobs carry
+ * the deployment in their params; its row holds the image and the release number.
+ */
+import { eq } from "drizzle-orm";
+import { environments } from "../env/env.sql";
+import { loadEnvById } from "../env/lookup";
+import { envResources } from "../env/resources";
+import { envHost } from "../env/host";
+import { run } from "../exec/run";
+import type { StepContext, StepDef } from "../jobs/define";
+import { now } from "../state/columns";
+import { pruneReleases } from "./prune";
+import { loadDeployment, recordTiming, setDeployment } from "./records";
+import { pointNginxAt, restoreServing, retire, servingOf, startRelease, type Serving, type StartedRelease } from "./release";
+
+interface ReleaseParams {
+  envId: string;
+  deploymentId: string;
+}
+
+interface StartOutput extends StartedRelease {
+  previous: Serving;
+  previousDeployment: string | null;
+}
+
+function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null): void {
+  ctx.deps.db.update(environments).set({ currentDeploymentId: deploymentId, updatedAt: now() }).where(eq(environments.id, ctx.params.envId)).run();
+}
+
+export function releaseSteps<P extends ReleaseParams>(): StepDef<P>[] {
+  return [
+    {
+      name: "start",
+      title: "Starting the new release",
+      async run(ctx) {
+        const t0 = performance.now();
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const d = loadDeployment(ctx.deps.db, ctx.params.deploymentId);
+        if (!d.image) throw new Error(`deployment ${d.id} has no image to start`);
+        setDeployment(ctx.deps.db, d.id, { status: "switching" });
+        const started = await startRelease(ctx.deps, env, d.release, d.image, ctx);
+        setDeployment(ctx.deps.db, d.id, { container: started.container });
+        recordTiming(ctx.deps.db, d.id, "start", Math.round(performance.now() - t0));
+        const out: StartOutput = { ...started, previous: servingOf(env), previousDeployment: env.currentDeploymentId };
+        return { ...out };
+      },
+      async undo(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const d = loadDeployment(ctx.deps.db, ctx.params.deploymentId);
+        const name = envResources(env, ctx.deps).webContainer(d.release);
+        if (env.containerName !== name) await run(envHost(ctx.deps).docker.rm(name, { force: true }), { nothrow: true });
+      },
+    },
+    {
+      name: "switch",
+      title: "Switching traffic",
+      async run(ctx) {
+        const t0 = performance.now();
+        const out = ctx.outputs.start as unknown as StartOutput;
+        await pointNginxAt(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), out, ctx);
+        setCurrent(ctx, ctx.params.deploymentId);
+        if (out.previous.container && out.previous.container !== out.container) await retire(ctx.deps, out.previous.container, ctx);
+        recordTiming(ctx.deps.db, ctx.params.deploymentId, "switch", Math.round(performance.now() - t0));
+        return { serving: out.container };
+      },
+      async undo(ctx) {
+        const out = ctx.outputs.start as unknown as StartOutput | undefined;
+        if (!out) return;
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        if (env.containerName !== out.container) return;
+        await restoreServing(ctx.deps, env, out.previous, ctx);
+        setCurrent(ctx, out.previousDeployment);
+      },
+    },
+    {
+      name: "prune",
+      title: "Pruning old releases",
+      async run(ctx) {
+        const out = ctx.outputs.start as unknown as StartOutput;
+        const pruned = await pruneReleases(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params.deploymentId, out.previous.container, ctx);
+        return { ...pruned };
+      },
+    },
+  ];
+}

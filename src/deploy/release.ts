@@ -1,0 +1,133 @@
+/**
+ * Starting a release beside the serving one and switching nginx to it: the zero-downtime part
+ * of deploy and rollback. The serving container is never touched until the new one answers its
+ * health check on its own port; after the switch the old one drains, then stops (kept, not
+ * removed: it is a rollback target).
+ */
+import { eq } from "drizzle-orm";
+import { Unavailable } from "../errors";
+import { webContainerSpec } from "../env/container";
+import { environments } from "../env/env.sql";
+import { probeOnce, waitHealthy } from "../env/health";
+import { envHost, envVhost } from "../env/host";
+import { takenPorts } from "../env/lookup";
+import { allocatePortPair } from "../env/ports";
+import { envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "../env/resources";
+import type { EnvRow } from "../env/service";
+import { run } from "../exec/run";
+import { reload, writeVhost } from "../host/nginx";
+import type { JobDeps } from "../jobs/define";
+import { now } from "../state/columns";
+
+export const LABEL_RELEASE = "odooops.release";
+
+export interface Serving {
+  container: string | null;
+  httpPort: number | null;
+  longpollPort: number | null;
+  release: number;
+}
+
+export interface StartedRelease {
+  container: string;
+  httpPort: number;
+  longpollPort: number;
+  release: number;
+}
+
+export function servingOf(env: EnvRow): Serving {
+  return { container: env.containerName, httpPort: env.httpPort, longpollPort: env.longpollPort, release: env.release };
+}
+
+interface Io {
+  log(line: string): void;
+  signal: AbortSignal;
+}
+
+/**
+ * Starts `image` as release `release` on a fresh port pair and waits until it answers
+ * `/web/health?db_server_status=1` on its own port. Idempotent: a running container of that
+ * release is reused. A release that exits or never turns healthy is removed and reported with
+ * the tail of its output.
+ */
+export async function startRelease(deps: JobDeps, env: EnvRow, release: number, image: string, io: Io): Promise<StartedRelease> {
+  const host = envHost(deps);
+  const name = envResources(env, deps).webContainer(release);
+  const existing = await host.dockerClient.inspectContainer(name);
+  let ports: [number, number];
+  const running = existing?.State.Running ? [host.dockerClient.publishedPort(existing, ODOO_HTTP_PORT), host.dockerClient.publishedPort(existing, ODOO_LONGPOLL_PORT)] : [];
+  if (existing?.Config.Image === image && running[0] && running[1]) {
+    ports = [running[0], running[1]];
+    io.log(`release ${release}: ${name} already running on 127.0.0.1:${ports[0]}`);
+  } else {
+    await run(host.docker.rm(name, { force: true }), { nothrow: true });
+    const taken = takenPorts(deps.db, env.id);
+    for (const p of [env.httpPort, env.longpollPort]) if (p) taken.add(p);
+    ports = await allocatePortPair(deps.config.ports, taken);
+    const spec = webContainerSpec(deps, env, name, { http: ports[0], longpoll: ports[1] }, image);
+    await run(host.docker.run({ ...spec, labels: { ...spec.labels, [LABEL_RELEASE]: String(release) } }));
+    io.log(`release ${release}: started ${name} (${image}) on 127.0.0.1:${ports[0]} / :${ports[1]}`);
+  }
+  try {
+    await waitReleaseHealthy(deps, name, ports[0], io);
+  } catch (err) {
+    const logs = await run(host.docker.logs(name, { tail: 40 }), { nothrow: true });
+    io.log(`last output of ${name}:\n${logs.stdout}${logs.stderr}`);
+    await run(host.docker.rm(name, { force: true }), { nothrow: true });
+    throw err;
+  }
+  return { container: name, httpPort: ports[0], longpollPort: ports[1], release };
+}
+
+/** Health on the container's own port; fails at once when the container stops (a crash on boot). */
+async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: number, io: Io): Promise<void> {
+  const host = envHost(deps);
+  const deadline = Date.now() + deps.config.deploy.healthTimeoutSec * 1000;
+  let last = "no answer yet";
+  for (let i = 0; Date.now() < deadline; i++) {
+    if (io.signal.aborted) throw new Unavailable("cancelled while waiting for the new release");
+    const r = await probeOnce({ url: `http://127.0.0.1:${httpPort}` });
+    if (r.ok) return;
+    last = r.detail;
+    if (i % 4 === 3) {
+      const info = await host.dockerClient.inspectContainer(name);
+      if (!info?.State.Running || info.State.Status === "restarting" || (info.RestartCount ?? 0) > 0) {
+        throw new Unavailable(`the new release exited during start (exit code ${info?.State.ExitCode ?? "?"}) before answering its health check`);
+      }
+    }
+    await Bun.sleep(250);
+  }
+  throw new Unavailable(`the new release did not turn healthy within ${deps.config.deploy.healthTimeoutSec} s: ${last}`);
+}
+
+/** Points the env's vhost at `to` (nginx -t, reload), proves it through nginx, records it on the env. */
+export async function pointNginxAt(deps: JobDeps, env: EnvRow, to: { container: string; httpPort: number; longpollPort: number; release: number }, io: Io): Promise<void> {
+  const host = envHost(deps);
+  const changed = await writeVhost(host.nginx, env.slug, envVhost(deps, env, { http: to.httpPort, longpoll: to.longpollPort }));
+  if (changed) await reload(host.nginx);
+  await waitHealthy({ url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain, timeoutMs: 30_000, signal: io.signal });
+  deps.db
+    .update(environments)
+    .set({ containerName: to.container, httpPort: to.httpPort, longpollPort: to.longpollPort, release: to.release, updatedAt: now() })
+    .where(eq(environments.id, env.id))
+    .run();
+  io.log(`nginx now serves ${env.domain} from ${to.container} (127.0.0.1:${to.httpPort})`);
+}
+
+/** After the switch: requests in flight finish on the old release, then it stops (kept for rollback). */
+export async function retire(deps: JobDeps, container: string | null, io: Io): Promise<void> {
+  if (!container) return;
+  const drain = deps.config.deploy.drainSec;
+  if (drain > 0) await Bun.sleep(drain * 1000);
+  const r = await run(envHost(deps).docker.stop(container, 30), { nothrow: true });
+  io.log(r.exitCode === 0 ? `stopped ${container} after ${drain} s of drain (kept for rollback)` : `could not stop ${container}: ${r.stderr.trim()}`);
+}
+
+/** Brings the previous release back in front (undo of a switch). */
+export async function restoreServing(deps: JobDeps, env: EnvRow, prev: Serving, io: Io): Promise<void> {
+  if (!prev.container || !prev.httpPort || !prev.longpollPort) return;
+  const host = envHost(deps);
+  await run(host.docker.start(prev.container), { nothrow: true });
+  await waitReleaseHealthy(deps, prev.container, prev.httpPort, io);
+  await pointNginxAt(deps, env, { container: prev.container, httpPort: prev.httpPort, longpollPort: prev.longpollPort, release: prev.release }, io);
+}

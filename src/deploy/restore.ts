@@ -1,0 +1,60 @@
+/**
+ * Putting a production env back on a pre-deploy backup (after a failed migration, or for
+ * `rollback --restore-db`): the backup is restored into a new database beside the live one and
+ * verified, then the serving release stops for the swap only, starts again and must be healthy.
+ * Names come from the deployment id (src/db/replace.ts), so a rerun after a crash finds what the
+ * interrupted attempt left and every move checks where things are before acting. The replaced
+ * database is kept as `<db>_old_<token>` for inspection.
+ */
+import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { eq } from "drizzle-orm";
+import { backups } from "../db/backup.sql";
+import { cleanupRestore, restoreBackup } from "../db/backup";
+import { databaseExists } from "../host/postgres/ops";
+import { replaceNames, swapIn } from "../db/replace";
+import { readableSource } from "../db/restore-job";
+import { NotFound } from "../errors";
+import { waitHealthy } from "../env/health";
+import { envHost } from "../env/host";
+import { envResources } from "../env/resources";
+import type { EnvRow } from "../env/service";
+import { run } from "../exec/run";
+import type { JobDeps } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
+import { adminLogin } from "./source";
+
+function tokenOf(deploymentId: string): string {
+  return createHash("sha256").update(deploymentId).digest("hex").slice(0, 8);
+}
+
+export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupId: string, deploymentId: string, io: { log(line: string): void; signal: AbortSignal }): Promise<void> {
+  const row = deps.db.select().from(backups).where(eq(backups.id, backupId)).get();
+  if (!row) throw new NotFound(`no backup ${backupId}`);
+  const n = replaceNames(env.dbName, envResources(env, deps).dataDir, tokenOf(deploymentId));
+  const scratch = { pg: adminLogin(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir };
+  const host = envHost(deps);
+  const alreadySwapped = await host.withAdmin(async (sql) => (await databaseExists(sql, n.oldDb)) && !(await databaseExists(sql, n.newDb)));
+  if (!alreadySwapped) {
+    await cleanupRestore(scratch);
+    io.log(`restoring backup ${backupId} into ${n.newDb}`);
+    await restoreBackup({
+      ...scratch,
+      source: readableSource(deps.config, row),
+      owner: env.dbUser,
+      jobs: availableParallelism(),
+      log: stepLogger(io, { backup: backupId }),
+      signal: io.signal,
+      filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
+    });
+  }
+  const serving = env.containerName;
+  if (serving) await run(host.docker.stop(serving, 30), { nothrow: true });
+  try {
+    const swapped = await host.withAdmin((sql) => swapIn(sql, n));
+    io.log(`database ${swapped.database}, filestore ${swapped.filestore}; the replaced database is kept as ${n.oldDb}`);
+  } finally {
+    if (serving) await run(host.docker.start(serving), { nothrow: true });
+  }
+  await waitHealthy({ url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain, timeoutMs: deps.config.deploy.healthTimeoutSec * 1000, signal: io.signal });
+}

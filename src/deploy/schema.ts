@@ -1,0 +1,91 @@
+/** API shapes of deployments and rollbacks (routes, OpenAPI and the CLI renderer). */
+import { z } from "@hono/zod-openapi";
+import { JobView } from "../jobs/view";
+
+export const deploymentStatuses = ["queued", "building", "testing", "awaiting_approval", "migrating", "switching", "success", "failed", "rejected"] as const;
+
+const ModuleChange = z.object({ name: z.string(), from: z.string().nullable(), to: z.string() });
+
+export const DeploymentView = z
+  .object({
+    id: z.string(),
+    env: z.string(),
+    release: z.number(),
+    kind: z.enum(["deploy", "rollback"]),
+    status: z.enum(deploymentStatuses),
+    commit: z.string().nullable(),
+    branch: z.string().nullable(),
+    image: z.string().nullable(),
+    modulesUpdated: z.array(ModuleChange),
+    modulesInstalled: z.array(z.string()),
+    /** The database was changed by this deployment (module update/install ran). */
+    migrated: z.boolean(),
+    /** Pre-deploy backup (production): what a rollback restores. */
+    backupId: z.string().nullable(),
+    rollbackOf: z.string().nullable(),
+    current: z.boolean(),
+    jobId: z.string().nullable(),
+    stepTimings: z.record(z.string(), z.number()),
+    error: z.string().nullable(),
+    createdBy: z.string().nullable(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi("Deployment");
+export type DeploymentView = z.infer<typeof DeploymentView>;
+
+const Sha = z.string().regex(/^[0-9a-fA-F]{7,40}$/, "a commit sha: 7 to 40 hex digits");
+
+export const DeployRequest = z
+  .object({
+    sha: Sha.optional(),
+    branch: z.string().min(1).max(200).optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict()
+  .refine((r) => !(r.sha && r.branch), { message: "give --sha or --branch, not both" })
+  .openapi("DeployRequest");
+export type DeployRequest = z.infer<typeof DeployRequest>;
+
+export const DeployPlan = z
+  .object({
+    env: z.string(),
+    repo: z.string(),
+    commit: z.string(),
+    branch: z.string().nullable(),
+    image: z.object({ tag: z.string(), action: z.enum(["build", "reuse"]) }),
+    tests: z.object({ run: z.boolean(), modules: z.array(z.string()) }),
+    backup: z.boolean(),
+    modules: z.object({
+      update: z.array(ModuleChange.extend({ reason: z.enum(["version", "content"]) })),
+      install: z.array(z.string()),
+      unchanged: z.array(z.string()),
+    }),
+    switch: z.object({ from: z.string().nullable(), toRelease: z.number() }),
+  })
+  .openapi("DeployPlan");
+export type DeployPlan = z.infer<typeof DeployPlan>;
+
+export const DeployOutcome = z.union([
+  z.object({ dryRun: z.literal(true), plan: DeployPlan }),
+  z.object({ dryRun: z.literal(false), deployment: DeploymentView, job: JobView }),
+]);
+export type DeployOutcome = z.infer<typeof DeployOutcome>;
+
+export const RollbackRequest = z
+  .object({
+    /** A deployment id or a commit sha; default: the previous successful deployment. */
+    to: z.string().min(1).max(64).optional(),
+    /** Required when the target predates a migration: restore that migration's pre-deploy backup. */
+    restoreDb: z.boolean().optional(),
+    /** ... or run the old code on the newer database anyway. */
+    keepDb: z.boolean().optional(),
+  })
+  .strict()
+  .refine((r) => !(r.restoreDb && r.keepDb), { message: "give --restore-db or --keep-db, not both" })
+  .openapi("RollbackRequest");
+export type RollbackRequest = z.infer<typeof RollbackRequest>;
+
+export const DeploymentListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(20),
+});

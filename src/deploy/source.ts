@@ -1,0 +1,82 @@
+/**
+ * What a deployment deploys: the commit (fetched into the host's mirror of the project's repo),
+ * the addons in it, and what the env's database has installed — the inputs of the module plan.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { odooSeries } from "../db/backup";
+import { Invalid } from "../errors";
+import { projects } from "../env/env.sql";
+import type { EnvRow } from "../env/service";
+import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
+import { validateBranch } from "../git/validate";
+import type { JobDeps } from "../jobs/define";
+import { eq } from "drizzle-orm";
+import { readRepoModules, type RepoModule } from "./manifest";
+import { installedModules, planModuleUpdates, type ModulePlan } from "./modules";
+
+export interface SourceRef {
+  sha?: string | null;
+  branch?: string | null;
+}
+
+export function projectRepo(deps: Pick<JobDeps, "db">, env: EnvRow): { url: string; project: string; defaultBranch: string } {
+  const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
+  if (!project?.repoUrl) {
+    const name = project?.name ?? "default";
+    throw new Invalid(`project ${name} of environment ${env.slug} has no git repository; set one: odooops project set ${name} --repo <url>`);
+  }
+  return { url: project.repoUrl, project: project.name, defaultBranch: project.defaultBranch };
+}
+
+/** The branch a deploy follows: the one asked for, else the env's, else the project's default. */
+export function deployBranch(deps: Pick<JobDeps, "db">, env: EnvRow, ref: SourceRef): string {
+  return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);
+}
+
+export async function fetchCommit(deps: JobDeps, env: EnvRow, ref: SourceRef, io: { log(line: string): void; signal?: AbortSignal }): Promise<{ mirror: string; sha: string; branch: string | null }> {
+  const { url } = projectRepo(deps, env);
+  const mirror = await syncMirror({ reposDir: deps.paths.gitCacheDir, url, signal: io.signal, log: io.log });
+  const branch = ref.sha ? null : deployBranch(deps, env, ref);
+  const sha = await resolveCommit(mirror, ref.sha ? { sha: ref.sha } : { branch: branch ?? undefined });
+  return { mirror, sha, branch };
+}
+
+export function adminLogin(deps: Pick<JobDeps, "config">) {
+  const { host, port, user, password } = deps.config.postgres;
+  return { host, port, user, password };
+}
+
+/** The Odoo series (e.g. 17.0) from the installed base module, else the image tag. */
+export function seriesOf(installed: Map<string, { latestVersion: string | null }>, image: string): string {
+  const fromDb = odooSeries(installed.get("base")?.latestVersion);
+  if (fromDb) return fromDb;
+  const tag = /:(\d+\.\d+)/.exec(image)?.[1];
+  if (tag) return tag;
+  throw new Invalid(`cannot tell the Odoo series of ${image}: its database has no base module and the image tag has no version`);
+}
+
+/** The addons of `sha`, read from an exported tree that is removed afterwards. */
+export async function repoModulesAt(deps: JobDeps, mirror: string, sha: string, series: string, key: string): Promise<RepoModule[]> {
+  const dir = join(deps.paths.workDir, `tree-${key}`);
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    await exportTree(mirror, sha, dir);
+    return readRepoModules(dir, series);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ModuleInputs {
+  repo: RepoModule[];
+  plan: ModulePlan;
+}
+
+/** Repo modules at the commit and what to update/install in the env's database. */
+export async function planModules(deps: JobDeps, env: EnvRow, mirror: string, sha: string, previousChecksums: Record<string, string> | null, key: string): Promise<ModuleInputs> {
+  const installed = await installedModules(adminLogin(deps), env.dbName);
+  const repo = await repoModulesAt(deps, mirror, sha, seriesOf(installed, env.odooImage), key);
+  const install = [...new Set([...env.modules, ...deps.config.deploy.install])];
+  return { repo, plan: planModuleUpdates({ repo, installed, previousChecksums, install }) };
+}

@@ -1,0 +1,31 @@
+/** The read-only commands the checks run, as data. */
+import type { Command } from "../exec/command";
+
+/** The engine's version ("20.10.24+dfsg1"); exits non-zero when the daemon cannot be reached. */
+export function dockerServerVersion(binary: string): Command {
+  return { argv: [binary, "version", "--format", "{{.Server.Version}}"], timeoutMs: 20_000 };
+}
+
+export function dockerRootDir(binary: string): Command {
+  return { argv: [binary, "info", "--format", "{{.DockerRootDir}}"], timeoutMs: 20_000 };
+}
+
+/** `nginx -T`: tests the configuration and prints it with every included file (stdout). */
+export function nginxDump(binary: string, configFile: string): Command {
+  return { argv: [binary, "-T", "-q", "-c", configFile], timeoutMs: 60_000 };
+}
+
+/** `nginx -v` prints "nginx version: nginx/1.22.1" on stderr. */
+export function nginxVersion(binary: string): Command {
+  return { argv: [binary, "-v"], timeoutMs: 20_000 };
+}
+
+/** The IPv4 address of a network interface (docker0: where containers reach the host). */
+export function interfaceAddress(name: string): Command {
+  return { argv: ["ip", "-4", "-o", "addr", "show", "dev", name], timeoutMs: 10_000 };
+}
+
+/** "install ok installed" when the Debian package is installed; exit 1 when dpkg never heard of it. */
+export function dpkgStatus(pkg: string): Command {
+  return { argv: ["dpkg-query", "-W", "-f=${Status}", pkg], okExitCodes: [1], timeoutMs: 20_000 };
+}

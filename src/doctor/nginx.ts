@@ -1,0 +1,71 @@
+/** nginx: installed, configuration valid and including odooops' vhosts; ports 80/443. */
+import { existsSync, readFileSync } from "node:fs";
+import type { Config } from "../config/schema";
+import { run } from "../exec/run";
+import { nginxHost, pidFileOf } from "../host/nginx";
+import { type Check, fail, pass, skip, warn } from "./check";
+import { nginxDump, nginxVersion } from "./commands";
+import { firstLine, isMissingBinary } from "./docker-probe";
+import { portHolders, type Holder } from "./ports";
+
+/** "nginx version: nginx/1.22.1" → "1.22.1". */
+export function parseNginxVersion(text: string): string | null {
+  return /nginx\/(\S+)/.exec(text)?.[1] ?? null;
+}
+
+export const nginxCheck: Check = {
+  id: "nginx",
+  title: "nginx installed, configuration valid",
+  async run(ctx) {
+    if (!ctx.config) return skip("config invalid");
+    const { binary, configFile } = ctx.config.nginx;
+    let version: string | null;
+    try {
+      const v = await run(nginxVersion(binary), { nothrow: true });
+      version = parseNginxVersion(v.stderr + v.stdout);
+    } catch (e) {
+      if (isMissingBinary(e)) return fail(`${binary} not found`, "install nginx: apt-get install nginx (or `odooops init --install-deps`)", ["nginx"]);
+      throw e;
+    }
+    if (!existsSync(configFile)) return fail(`${configFile} does not exist`, "set nginx.configFile to nginx's main configuration file");
+    const t = await run(nginxDump(binary, configFile), { nothrow: true });
+    if (t.exitCode !== 0) return fail(`nginx -t rejects ${configFile}: ${firstLine(t.stderr.replace(/^nginx: /gm, ""))}`, "fix the file and line named in the message (odooops' vhosts are in <root>/nginx/sites)");
+    const sites = nginxHost(ctx.config.nginx, ctx.paths).sitesDir;
+    if (!t.stdout.includes(sites)) {
+      return warn(`${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`, `add "include ${sites}/*.conf;" to the http block of ${configFile}`);
+    }
+    return pass(`nginx ${version ?? "?"}, ${configFile} valid, includes ${sites}`);
+  },
+};
+
+function childOf(h: Holder, master: number): boolean {
+  return h.pid === master || h.ppid === master;
+}
+
+function nginxMaster(configFile: string): number {
+  try {
+    return Number(readFileSync(pidFileOf(configFile), "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function portCheck(id: string, which: string, pick: (c: Config["nginx"]) => number): Check {
+  return {
+    id,
+    title: `${which} port free or held by odooops' nginx`,
+    async run(ctx) {
+      if (!ctx.config) return skip("config invalid");
+      const port = pick(ctx.config.nginx);
+      const { listening, holders } = portHolders(port);
+      if (!listening) return pass(`port ${port} is free`);
+      const master = nginxMaster(ctx.config.nginx.configFile);
+      if (master > 0 && holders.some((h) => childOf(h, master))) return pass(`port ${port} is served by odooops' nginx (master pid ${master})`);
+      const who = holders.length > 0 ? holders.map((h) => `${h.name} (pid ${h.pid})`).join(", ") : "a process this user cannot see";
+      return fail(`port ${port} is taken by ${who}`, `stop it, or move it off port ${port}: nginx must answer ${which}${holders.length === 0 ? " (run doctor as root to see the process)" : ""}`);
+    },
+  };
+}
+
+export const httpPortCheck = portCheck("port-http", "HTTP", (c) => c.httpPort);
+export const httpsPortCheck = portCheck("port-https", "HTTPS", (c) => c.httpsPort);

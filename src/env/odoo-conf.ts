@@ -1,0 +1,34 @@
+/** The odoo.conf of an env, or of a throwaway database beside it (tests, rehearsals). */
+import { chmodSync, chownSync, writeFileSync } from "node:fs";
+import type { JobDeps } from "../jobs/define";
+import { renderOdooConf, resourcePlan } from "./plan";
+import type { EnvRow } from "./service";
+
+export interface DbLogin {
+  name: string;
+  user: string;
+  password: string;
+}
+
+export function odooConfFor(deps: Pick<JobDeps, "config" | "box">, env: EnvRow, db?: DbLogin): string {
+  const { config, box } = deps;
+  return renderOdooConf({
+    slug: env.slug,
+    tier: env.tier,
+    dbHost: config.postgres.containerHost,
+    dbPort: config.postgres.port,
+    dbName: db?.name ?? env.dbName,
+    dbUser: db?.user ?? env.dbUser,
+    dbPassword: db?.password ?? box.open(env.dbPasswordEnc),
+    adminPasswd: box.open(env.adminPasswdEnc),
+    demo: env.demo,
+    plan: resourcePlan(env.tier, config.tiers[env.tier]),
+  });
+}
+
+/** Written 0640 root:<odoo gid>: it holds a database password, and only the container's group reads it. */
+export function writeOdooConf(deps: Pick<JobDeps, "config">, file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o640 });
+  chmodSync(file, 0o640);
+  chownSync(file, 0, deps.config.odoo.gid);
+}

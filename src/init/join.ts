@@ -1,0 +1,48 @@
+/**
+ * An agent's enrollment details (`--join-url`, `--join-token`), kept beside the config until the
+ * agent has enrolled: `<config dir>/join.yaml`, 0600, the token sealed with the key file.
+ */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+import type { SecretBox } from "../auth/secretbox";
+import { decryptConfigValues, ENCRYPTED_PREFIX } from "../config/load";
+import type { Paths } from "../config/paths";
+import { Invalid, Unavailable } from "../errors";
+import { fetchHealth } from "../doctor/daemon";
+import type { JoinAnswer } from "./answers";
+import { writeFileAtomic } from "./config-file";
+
+const JoinFile = z.object({ url: z.string().url(), token: z.string().min(1) }).strict();
+
+export function joinFile(paths: Paths): string {
+  return join(paths.configDir, "join.yaml");
+}
+
+export function readJoin(paths: Paths): JoinAnswer | null {
+  const file = joinFile(paths);
+  if (!existsSync(file)) return null;
+  const raw = parse(readFileSync(file, "utf8")) as Record<string, never>;
+  const parsed = JoinFile.safeParse(decryptConfigValues(raw ?? {}, paths.secretKeyFile, file));
+  if (!parsed.success) throw new Invalid(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
+export function writeJoin(paths: Paths, j: JoinAnswer, box: SecretBox): void {
+  writeFileAtomic(joinFile(paths), stringify({ url: j.url, token: `${ENCRYPTED_PREFIX}${box.seal(j.token)}` }));
+}
+
+export function removeJoin(paths: Paths): boolean {
+  const file = joinFile(paths);
+  if (!existsSync(file)) return false;
+  rmSync(file);
+  return true;
+}
+
+/** The coordinator must answer before an agent is configured to depend on it. */
+export async function checkCoordinator(url: string): Promise<void> {
+  const r = await fetchHealth(url, 10_000);
+  if (!r.ok) throw new Unavailable(`the coordinator does not answer: ${r.error}; check --join-url and that this host can reach it`);
+  if (r.health.role === "agent") throw new Invalid(`${url} is an agent, not a coordinator: use the coordinator's URL`);
+}

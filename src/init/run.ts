@@ -1,0 +1,177 @@
+/**
+ * `odooops init` from answers to a running daemon: everything that can fail for a reason the
+ * user can fix (answers, S3 probe, coordinator) is checked before anything is written.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { SecretBox } from "../auth/secretbox";
+import { loadConfig } from "../config/load";
+import type { Paths } from "../config/paths";
+import type { Config } from "../config/schema";
+import { Invalid, Unavailable } from "../errors";
+import { apiBaseUrl } from "../doctor/daemon";
+import { testS3Target } from "../host/s3";
+import { type AdminResult, ensureAdmin, existingUsers } from "./admin";
+import { type Answers, applyFlags, checkAnswers, currentAnswers, type FlagValues, type JoinAnswer, type Question } from "./answers";
+import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "./config-file";
+import { checkPrerequisites, installPackages, missingPackages } from "./deps";
+import { flagList } from "./flags";
+import { checkCoordinator, readJoin, removeJoin, writeJoin } from "./join";
+import { readSecretInput } from "./secret-input";
+import { installUnit, planUnit, systemdBooted, type UnitResult } from "./systemd";
+import { waitForHealth } from "./verify";
+import type { WizardContext } from "./wizard";
+
+export interface Reporter {
+  step(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  /** Interactive only: a yes/no question (the install offer). */
+  confirm?(message: string): Promise<boolean>;
+}
+
+export interface InitInput {
+  paths: Paths;
+  flags: FlagValues;
+  interactive: boolean;
+  readStdin(): Promise<string>;
+  report: Reporter;
+  /** Interactive questions; absent in tests of the flag path. */
+  wizard?: (current: Answers, given: Set<Question>, ctx: WizardContext) => Promise<Answers>;
+  /** sd_booted marker, for tests. */
+  systemdMarker?: string;
+}
+
+export interface InitResult {
+  configFile: string;
+  /** Config keys this run changed (empty: the file was left as it was). */
+  changed: string[];
+  prerequisites: { id: string; status: string; message: string; hint?: string }[];
+  installed: string[];
+  s3: "probed" | "unchanged" | "none";
+  admin: AdminResult | null;
+  unit: UnitResult;
+  verified: string | null;
+}
+
+function loadCurrent(paths: Paths): Config {
+  try {
+    return loadConfig(paths, { env: {} });
+  } catch (e) {
+    throw new Invalid(`${(e as Error).message}\nfix the file by hand (or move it away), then run init again`);
+  }
+}
+
+function sameJoin(a: JoinAnswer | null, b: JoinAnswer | null): boolean {
+  return a?.url === b?.url && a?.token === b?.token;
+}
+
+export async function runInit(input: InitInput): Promise<InitResult> {
+  const { paths, flags, report } = input;
+  const yes = flags.yes === true;
+  if (!yes && !input.interactive) {
+    throw new Invalid(`init asks questions, but this is not a terminal: pass --yes, plus the flags of what to set (everything else keeps its current value or default):\n${flagList()}`);
+  }
+  if (paths.root === null && process.getuid?.() !== 0) throw new Invalid(`init writes ${paths.configDir} and ${paths.dataDir}: run it as root (sudo odooops init)`);
+
+  const doc = readConfigDocument(paths);
+  const current = loadCurrent(paths);
+  const currentJoin = readJoin(paths);
+  const users = existingUsers(paths);
+  const start = currentAnswers(current, currentJoin);
+  // A re-run offers the existing admin, not a second one.
+  if (users[0]?.role === "admin") start.admin.username = users[0].username;
+  const { answers: fromFlags, given } = await applyFlags(start, flags, readSecretInput(input.readStdin));
+  const adminExists = (u: string) => users.some((x) => x.username === u);
+  const answers = input.interactive && !yes && input.wizard ? await input.wizard(fromFlags, given, { defaultBackupDir: paths.backupsDir, adminExists }) : fromFlags;
+  checkAnswers(answers);
+
+  mkdirSync(paths.configDir, { recursive: true, mode: 0o750 });
+  let box: SecretBox | null = null;
+  const openBox = () => (box ??= SecretBox.fromFile(paths.secretKeyFile));
+  const edit = editConfig(doc, current, patchesFor(answers), paths, openBox);
+  const config = edit.config;
+
+  const { prerequisites, installed } = await prerequisitesStep(input, config, answers.role, yes);
+
+  let s3: InitResult["s3"] = "none";
+  if (config.backups.s3) {
+    const target = config.backups.s3;
+    if (edit.changed.some((k) => k.startsWith("backups.s3."))) {
+      report.step(`testing S3 target s3://${target.bucket}/${target.prefix}: put, get, list, delete`);
+      const r = await testS3Target(target);
+      if (!r.ok) throw new Unavailable(`S3 target s3://${target.bucket}/${target.prefix}${target.endpoint ? ` at ${target.endpoint}` : ""}: ${r.step} failed: ${r.error}\nnothing was saved; correct the --s3-* answers and run init again`);
+      s3 = "probed";
+    } else s3 = "unchanged";
+  }
+  const joinChanged = answers.role === "agent" && !sameJoin(answers.join, currentJoin);
+  if (joinChanged && answers.join) {
+    report.step(`checking the coordinator at ${answers.join.url}`);
+    await checkCoordinator(answers.join.url);
+  }
+
+  const fileExists = existsSync(paths.configYaml);
+  if (edit.changed.length > 0 || !fileExists) {
+    writeFileAtomic(paths.configYaml, edit.text);
+    report.step(`${fileExists ? "updated" : "wrote"} ${paths.configYaml}${edit.changed.length > 0 ? `: ${edit.changed.join(", ")}` : ""}`);
+  } else report.info(`${paths.configYaml} unchanged`);
+  if (joinChanged && answers.join) writeJoin(paths, answers.join, openBox());
+  if (answers.role !== "agent" && removeJoin(paths)) report.info("removed the join details (this host is no longer an agent)");
+
+  let admin: AdminResult | null = null;
+  if (answers.role !== "agent") {
+    admin = await ensureAdmin(paths, config, answers.admin);
+    if (admin.action !== "unchanged") report.step(`${admin.action} API admin ${admin.username}${admin.passwordFile ? ` (password in ${admin.passwordFile}, 0600)` : ""}`);
+  }
+
+  const unit = await installUnit({
+    paths,
+    config,
+    plan: planUnit({ wanted: flags.systemd !== false, booted: systemdBooted(input.systemdMarker), unitFileGiven: typeof flags["unit-file"] === "string" }),
+    file: typeof flags["unit-file"] === "string" ? flags["unit-file"] : undefined,
+    binary: typeof flags.binary === "string" ? flags.binary : undefined,
+    configChanged: edit.changed.length > 0,
+  });
+  if (unit.file) report.step(`systemd unit ${unit.file}${unit.changed ? " written" : " unchanged"}${unit.started ? `, odooops.service ${unit.started}` : ""}`);
+  if (unit.note) report.warn(unit.note);
+
+  if (edit.changed.length > 0 && !unit.started && existsSync(paths.daemonUrlFile)) report.warn("a daemon is running with the old config: restart it to apply the changes");
+
+  const verifyBase = typeof flags["verify-url"] === "string" ? flags["verify-url"] : unit.started ? apiBaseUrl(config.listen) : null;
+  let verified: string | null = null;
+  if (verifyBase) {
+    report.step(`waiting for the API at ${verifyBase}`);
+    const h = await waitForHealth(verifyBase, { hint: unit.started ? "see journalctl -u odooops -e" : "is the daemon running (odooops serve)?" });
+    verified = verifyBase;
+    report.step(`API answers: odooops ${h.version}, role ${h.role}`);
+  }
+  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, s3, admin, unit, verified };
+}
+
+async function prerequisitesStep(input: InitInput, config: Config, role: Answers["role"], yes: boolean): Promise<{ prerequisites: InitResult["prerequisites"]; installed: string[] }> {
+  const { report } = input;
+  if (role === "coordinator") {
+    report.info("coordinator: docker, PostgreSQL and nginx are needed on the agents, not here");
+    return { prerequisites: [], installed: [] };
+  }
+  let results = await checkPrerequisites(input.paths, config);
+  const show = () => {
+    for (const r of results) {
+      if (r.status === "pass") report.info(`${r.id}: ${r.message}`);
+      else report.warn(`${r.id}: ${r.message}${r.hint ? `\n  fix: ${r.hint}` : ""}`);
+    }
+  };
+  show();
+  const packages = missingPackages(results);
+  let installed: string[] = [];
+  if (packages.length > 0) {
+    const allowed = input.flags["install-deps"] === true || (!yes && input.interactive && (await input.report.confirm?.(`Install ${packages.join(", ")} with apt-get now?`)) === true);
+    if (allowed) {
+      report.step(`installing ${packages.join(" ")} with apt-get`);
+      await installPackages(packages, (line) => report.info(line));
+      installed = packages;
+      results = await checkPrerequisites(input.paths, config);
+      show();
+    } else report.warn(`not installed: ${packages.join(", ")}; run init again with --install-deps, or apt-get install ${packages.join(" ")}`);
+  }
+  return { prerequisites: results.map((r) => ({ id: r.id, status: r.status, message: r.message, ...(r.hint ? { hint: r.hint } : {}) })), installed };
+}

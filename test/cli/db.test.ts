@@ -1,0 +1,173 @@
+/**
+ * `odooops db restore` / `db clone` against an in-process API (no agent: jobs stay queued,
+ * nothing touches the host): the plan shown, confirmation rules, what the job is asked to do.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { backups } from "../../src/db/backup.sql";
+import { environments } from "../../src/env/env.sql";
+import type { JobView } from "../../src/jobs/view";
+import { makeTestApi } from "../support/api";
+import { runCliWith } from "../support/cli";
+
+let t: Awaited<ReturnType<typeof makeTestApi>>;
+const fetchApi = (url: string, init?: RequestInit) => t.app.request(url, init);
+const env = () => ({ ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: fetchApi, env: env() });
+const ids: Record<string, string> = {};
+let newest = "";
+
+function addBackup(envId: string, createdAt: string, status: "completed" | "failed"): string {
+  return t.deps.db
+    .insert(backups)
+    .values({ envId, kind: "manual", status, dbName: "x", sizeBytes: 2048, localPath: `/srv/backups/${createdAt}`, createdAt })
+    .returning()
+    .get().id;
+}
+
+function params(jobId: string): Record<string, unknown> {
+  return t.deps.jobs.queue.row(jobId).params as Record<string, unknown>;
+}
+
+function jobsOf(kind: string): JobView[] {
+  return t.deps.jobs.queue.list({ kind, limit: 100 });
+}
+
+beforeAll(async () => {
+  t = await makeTestApi();
+  for (const [name, tier] of [["shop", "dev"], ["stage", "staging"], ["prod", "production"]] as const) {
+    const r = await cli("env", "create", name, "--tier", tier);
+    expect(r.code).toBe(0);
+    // No agent runs the create job: mark the env as created.
+    t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, name)).run();
+    ids[name] = t.deps.db.select().from(environments).where(eq(environments.slug, name)).get()!.id;
+  }
+  addBackup(ids.shop!, "2025-01-01T00:00:00.000Z", "completed");
+  newest = addBackup(ids.shop!, "2025-01-02T00:00:00.000Z", "completed");
+  addBackup(ids.shop!, "2025-01-03T00:00:00.000Z", "failed");
+  addBackup(ids.prod!, "2025-01-02T00:00:00.000Z", "completed");
+});
+afterAll(() => t.cleanup());
+
+describe("db restore", () => {
+  test("without --yes and without a terminal: the plan is shown, nothing is queued (exit 2)", async () => {
+    const r = await cli("db", "restore", "shop", "--backup", "latest");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`the database odoo_shop and the filestore of dev environment shop`);
+    expect(r.stderr).toContain(`backup ${newest} of shop`);
+    expect(r.stderr).toContain("dropped once the new one is healthy");
+    expect(r.stderr).toContain("pass --yes");
+    expect(jobsOf("db.restore")).toEqual([]);
+  });
+
+  test("--yes: the newest COMPLETED backup, pinned in the job; job id on stdout", async () => {
+    const r = await cli("db", "restore", "shop", "--backup", "latest", "--yes");
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(t.deps.jobs.queue.row(id)).toMatchObject({ kind: "db.restore", target: "shop", status: "queued" });
+    expect(params(id)).toMatchObject({ envId: ids.shop, sourceEnvId: ids.shop, backupId: newest, keepOld: false, anonymize: false, neutralize: false, rebase: false, preBackupId: null });
+    expect(params(id).token).toMatch(/^[a-z0-9]{8}$/);
+  });
+
+  test("--json prints only the job; --keep-old is passed on", async () => {
+    const r = await cli("db", "restore", "shop", "--backup", newest, "--yes", "--keep-old", "--json");
+    expect(r.code).toBe(0);
+    const job = JSON.parse(r.stdout) as JobView;
+    expect(job.kind).toBe("db.restore");
+    expect(params(job.id)).toMatchObject({ backupId: newest, keepOld: true });
+  });
+
+  test("production's backup into a dev env: anonymized and neutralized by default; --no-anonymize opts out", async () => {
+    const r = await cli("db", "restore", "prod", "--backup", "latest", "--to", "shop", "--yes");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("anonymized");
+    expect(r.stderr).toContain("neutralized");
+    expect(params(r.stdout.trim())).toMatchObject({ envId: ids.shop, sourceEnvId: ids.prod, anonymize: true, neutralize: true, rebase: true, preBackupId: null });
+    const plain = await cli("db", "restore", "prod", "--backup", "latest", "--to", "shop", "--yes", "--no-anonymize");
+    expect(plain.code).toBe(0);
+    expect(params(plain.stdout.trim())).toMatchObject({ anonymize: false, neutralize: true });
+  });
+
+  test("another env's backup into production needs --yes --force-production; production is backed up first", async () => {
+    const before = jobsOf("db.restore").length;
+    const refused = await cli("db", "restore", "shop", "--backup", "latest", "--to", "prod", "--yes");
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--force-production");
+    const noYes = await cli("db", "restore", "shop", "--backup", "latest", "--to", "prod", "--force-production");
+    expect(noYes.code).toBe(2);
+    expect(jobsOf("db.restore").length).toBe(before);
+    const r = await cli("db", "restore", "shop", "--backup", "latest", "--to", "prod", "--yes", "--force-production");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("a backup of the current database is taken first");
+    const p = params(r.stdout.trim());
+    expect(p).toMatchObject({ envId: ids.prod, anonymize: false, neutralize: false, rebase: true });
+    expect(typeof p.preBackupId).toBe("string");
+    // Its own backup back into production: disaster recovery, no extra flag, still backed up first.
+    const own = await cli("db", "restore", "prod", "--backup", "latest", "--yes");
+    expect(own.code).toBe(0);
+    expect(typeof params(own.stdout.trim()).preBackupId).toBe("string");
+  });
+
+  test("unknown backup exits 4; another env's backup id exits 2; unknown env exits 4", async () => {
+    expect((await cli("db", "restore", "shop", "--backup", "nope", "--yes")).code).toBe(4);
+    const prodBackup = t.deps.db.select().from(backups).where(eq(backups.envId, ids.prod!)).get()!.id;
+    const wrong = await cli("db", "restore", "shop", "--backup", prodBackup, "--yes");
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("is not a backup of shop");
+    expect((await cli("db", "restore", "ghost", "--backup", "latest", "--yes")).code).toBe(4);
+    expect((await cli("db", "restore", "stage", "--backup", "latest", "--yes")).stderr).toContain("stage has no completed backup");
+  });
+});
+
+describe("db clone", () => {
+  test("production → staging: anonymized + neutralized by default, needs --yes without a terminal", async () => {
+    const asked = await cli("db", "clone", "prod", "--to", "stage");
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain("a copy of production environment prod");
+    expect(jobsOf("db.clone")).toEqual([]);
+    const r = await cli("db", "clone", "prod", "--to", "stage", "--yes");
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(t.deps.jobs.queue.row(id)).toMatchObject({ kind: "db.clone", target: "stage" });
+    expect(params(id)).toMatchObject({ envId: ids.stage, sourceEnvId: ids.prod, method: "auto", anonymize: true, neutralize: true, rebase: true, preBackupId: null });
+    const stream = await cli("db", "clone", "shop", "--to", "stage", "--yes", "--method", "stream");
+    expect(params(stream.stdout.trim())).toMatchObject({ method: "stream", anonymize: false, neutralize: true });
+  });
+
+  test("into production: refused without BOTH --yes and --force-production (exit 2, saying so)", async () => {
+    for (const extra of [[], ["--yes"], ["--force-production"]]) {
+      const r = await cli("db", "clone", "stage", "--to", "prod", ...extra);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--force-production");
+    }
+    expect(jobsOf("db.clone").filter((j) => j.target === "prod")).toEqual([]);
+    const r = await cli("db", "clone", "stage", "--to", "prod", "--yes", "--force-production");
+    expect(r.code).toBe(0);
+    const p = params(r.stdout.trim());
+    expect(p).toMatchObject({ anonymize: false, neutralize: false, rebase: true });
+    expect(typeof p.preBackupId).toBe("string");
+    const anon = await cli("db", "clone", "stage", "--to", "prod", "--yes", "--force-production", "--anonymize");
+    expect(anon.code).toBe(2);
+    expect(anon.stderr).toContain("refusing to anonymize production");
+  });
+
+  test("onto itself, unknown target, bad method: usage errors", async () => {
+    const self = await cli("db", "clone", "shop", "--to", "shop", "--yes");
+    expect(self.code).toBe(2);
+    expect(self.stderr).toContain("onto itself");
+    expect((await cli("db", "clone", "shop", "--to", "ghost", "--yes")).code).toBe(4);
+    expect((await cli("db", "clone", "shop", "--to", "stage", "--yes", "--method", "rsync")).code).toBe(2);
+    expect((await cli("db", "clone", "shop")).code).toBe(2);
+  });
+
+  test("a target that is not active or stopped is a conflict (exit 4)", async () => {
+    t.deps.db.update(environments).set({ status: "failed" }).where(eq(environments.id, ids.stage!)).run();
+    try {
+      const r = await cli("db", "clone", "shop", "--to", "stage", "--yes");
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain("target environment stage is failed");
+    } finally {
+      t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, ids.stage!)).run();
+    }
+  });
+});

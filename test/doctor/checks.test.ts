@@ -1,0 +1,336 @@
+/**
+ * The doctor's checks one by one, each against something real on this machine (files, sockets,
+ * docker, nginx, openssl-made certificates); the all-services case is in doctor.test.ts.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { resolvePaths } from "../../src/config/paths";
+import { ConfigSchema } from "../../src/config/schema";
+import { saveCertificate } from "../../src/certs";
+import { type Check, renderReport, runCheck, summarize } from "../../src/doctor/check";
+import { dockerRootDir, dockerServerVersion, dpkgStatus, interfaceAddress, nginxDump, nginxVersion } from "../../src/doctor/commands";
+import { loadContext, makeContext } from "../../src/doctor/context";
+import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
+import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
+import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
+import { nginxCheck, parseNginxVersion } from "../../src/doctor/nginx";
+import { listeningInodes, portHolders } from "../../src/doctor/ports";
+import { listenCovers, pgHbaCheck, pgWhere, postgresCheck } from "../../src/doctor/postgres";
+import { acmeCheck, clockCheck, clockLevel, s3Check } from "../../src/doctor/remote";
+import { certsCheck } from "../../src/doctor/certs";
+import { configCheck, migrationState, stateCheck } from "../../src/doctor/state";
+import { openState } from "../../src/state/db";
+import { embeddedMigrations } from "../../src/state/migrations.gen";
+import { makeCa, makeLeaf } from "../certs/fixtures";
+import { startNginx, type TestNginx } from "../support/nginx";
+import { freePort } from "../support/ports";
+import { makeTempDir, removeTempDir } from "../support/tmp";
+
+const STANDIN_IMAGE = "odooops-test/odoo:17.0";
+const dirs: string[] = [];
+let nginx: TestNginx | null = null;
+
+afterAll(async () => {
+  await nginx?.stop();
+  for (const d of dirs) removeTempDir(d);
+});
+
+function tempRoot(): string {
+  const d = makeTempDir("odooops-doctor-");
+  dirs.push(d);
+  return d;
+}
+
+function ctxWith(overrides: Record<string, unknown> = {}, root = tempRoot(), now?: Date) {
+  return makeContext({ paths: resolvePaths(root), config: ConfigSchema.parse(overrides), now });
+}
+
+async function outcome(check: Check, ctx: ReturnType<typeof makeContext>) {
+  return runCheck(check, ctx);
+}
+
+describe("report", () => {
+  test("a check that throws is a fail naming it; warn and skip keep the exit code at 0", async () => {
+    const boom: Check = { id: "boom", title: "t", run: async () => { throw new Error("kaput"); } };
+    const r = await outcome(boom, ctxWith());
+    expect(r).toMatchObject({ id: "boom", status: "fail" });
+    expect(r.message).toContain("kaput");
+    const results = [
+      { id: "a", title: "", status: "pass" as const, message: "fine" },
+      { id: "bb", title: "", status: "warn" as const, message: "meh", hint: "do x" },
+      { id: "c", title: "", status: "skip" as const, message: "n/a" },
+    ];
+    expect(summarize(results)).toEqual({ ok: true, counts: { pass: 1, warn: 1, fail: 0, skip: 1 } });
+    expect(summarize([...results, { ...r }]).ok).toBe(false);
+    expect(renderReport(results)).toBe("✓ a   fine\n! bb  meh\n      fix: do x\n- c   n/a\n1 passed, 1 warning, 0 failed, 1 skipped\n");
+  });
+});
+
+describe("roles", () => {
+  test("a coordinator skips the checks of docker, PostgreSQL, nginx and the web ports", async () => {
+    const { DOCTOR_CHECKS } = await import("../../src/doctor");
+    const ctx = ctxWith({ role: "coordinator", docker: { binary: "/nonexistent/docker" }, nginx: { binary: "/nonexistent/nginx" } });
+    const results = await Promise.all(DOCTOR_CHECKS.map((c) => runCheck(c, ctx)));
+    const skipped = results.filter((r) => r.message === "coordinator: environments run on the agents").map((r) => r.id);
+    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-docker", "nginx", "port-http", "port-https"]);
+    expect(results.find((r) => r.id === "config")?.status).not.toBe("skip");
+  });
+});
+
+describe("commands as data", () => {
+  test("exact argv", () => {
+    expect(dockerServerVersion("docker").argv).toEqual(["docker", "version", "--format", "{{.Server.Version}}"]);
+    expect(dockerRootDir("/usr/bin/docker").argv).toEqual(["/usr/bin/docker", "info", "--format", "{{.DockerRootDir}}"]);
+    expect(nginxVersion("nginx").argv).toEqual(["nginx", "-v"]);
+    expect(nginxDump("nginx", "/etc/nginx/nginx.conf").argv).toEqual(["nginx", "-T", "-q", "-c", "/etc/nginx/nginx.conf"]);
+    expect(interfaceAddress("docker0").argv).toEqual(["ip", "-4", "-o", "addr", "show", "dev", "docker0"]);
+    expect(dpkgStatus("postgresql")).toMatchObject({ argv: ["dpkg-query", "-W", "-f=${Status}", "postgresql"], okExitCodes: [1] });
+  });
+});
+
+describe("pure rules", () => {
+  test("versions", () => {
+    expect(parseMajorMinor("20.10.24+dfsg1")).toEqual([20, 10]);
+    expect(parseMajorMinor("v27.3.1")).toEqual([27, 3]);
+    expect(parseMajorMinor("dev")).toBeNull();
+    expect(dockerVersionSupported("20.10.0")).toBe(true);
+    expect(dockerVersionSupported("26.1.5")).toBe(true);
+    expect(dockerVersionSupported("19.03.15")).toBe(false);
+    expect(dockerVersionSupported("20.9.1")).toBe(false);
+    expect(parseNginxVersion("nginx version: nginx/1.22.1\n")).toBe("1.22.1");
+    expect(parseNginxVersion("command not found")).toBeNull();
+  });
+
+  test("listen_addresses coverage and connection labels", () => {
+    expect(listenCovers("localhost", "172.17.0.1")).toBe(false);
+    expect(listenCovers("127.0.0.1, 172.17.0.1", "172.17.0.1")).toBe(true);
+    expect(listenCovers("*", "172.17.0.1")).toBe(true);
+    expect(listenCovers("0.0.0.0", "172.17.0.1")).toBe(true);
+    expect(listenCovers("0.0.0.0", "fd00::1")).toBe(false);
+    expect(listenCovers("::", "fd00::1")).toBe(true);
+    expect(pgWhere({ host: "/var/run/postgresql", port: 5432 })).toBe("/var/run/postgresql/.s.PGSQL.5432");
+    expect(pgWhere({ host: "10.0.0.2", port: 5433 })).toBe("10.0.0.2:5433");
+  });
+
+  test("thresholds: disk and clock", () => {
+    const G = 1024 ** 3;
+    expect(diskLevel(100 * G, 200 * G)).toBe("pass");
+    expect(diskLevel(4 * G, 10 * G)).toBe("warn"); // under 5 GiB
+    expect(diskLevel(50 * G, 1000 * G)).toBe("warn"); // under 10 %
+    expect(diskLevel(0.5 * G, 2 * G)).toBe("fail"); // under 1 GiB
+    expect(diskLevel(15 * G, 1000 * G)).toBe("fail"); // under 2 %
+    expect(formatGib(3.25 * G)).toBe("3.3 GiB");
+    expect(formatGib(77.4 * G)).toBe("77 GiB");
+    expect(clockLevel(2_000)).toBe("pass");
+    expect(clockLevel(-30_000)).toBe("pass");
+    expect(clockLevel(-90_000)).toBe("warn");
+    expect(clockLevel(600_000)).toBe("fail");
+  });
+
+  test("migrations: pending are newer than the newest applied; unknown ones come from a newer binary", () => {
+    const embedded = [{ tag: "0000_a", when: 100 }, { tag: "0001_b", when: 200 }];
+    expect(migrationState([100, 200], embedded)).toEqual({ pending: [], unknown: 0 });
+    expect(migrationState([100], embedded)).toEqual({ pending: ["0001_b"], unknown: 0 });
+    expect(migrationState([], embedded)).toEqual({ pending: ["0000_a", "0001_b"], unknown: 0 });
+    expect(migrationState([100, 200, 300], embedded)).toEqual({ pending: [], unknown: 1 });
+  });
+
+  test("API URL of a listen address", () => {
+    expect(apiBaseUrl("127.0.0.1:8420")).toBe("http://127.0.0.1:8420");
+    expect(apiBaseUrl("0.0.0.0:9000")).toBe("http://127.0.0.1:9000");
+    expect(apiBaseUrl("localhost:1")).toBe("http://localhost:1");
+  });
+});
+
+describe("ports from /proc", () => {
+  test("parses LISTEN rows of a /proc/net/tcp table", () => {
+    const table = [
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1111 1 0 100 0 0 10 0",
+      "   1: 0100007F:0050 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 2222 1 0 20 4 30 10 -1",
+      "   2: 0100007F:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3333 1 0 100 0 0 10 0",
+    ].join("\n");
+    expect(listeningInodes(table, 80)).toEqual([1111]); // the established connection (st 01) is not a listener
+    expect(listeningInodes(table, 443)).toEqual([3333]);
+    expect(listeningInodes(table, 8080)).toEqual([]);
+  });
+
+  test("finds this process as the holder of a port it listens on; a free port has none", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("x") });
+    try {
+      const held = portHolders(server.port!);
+      expect(held.listening).toBe(true);
+      expect(held.holders.map((h) => h.pid)).toContain(process.pid);
+    } finally {
+      server.stop(true);
+    }
+    const free = await freePort();
+    expect(portHolders(free)).toEqual({ listening: false, holders: [] });
+  });
+
+  test("port check: a port taken by another program fails naming it, a free one passes", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("x") });
+    const free = await freePort();
+    try {
+      const ctx = ctxWith({ nginx: { httpPort: server.port, httpsPort: free, configFile: "/nonexistent/nginx.conf" } });
+      const { httpPortCheck, httpsPortCheck } = await import("../../src/doctor/nginx");
+      const taken = await outcome(httpPortCheck, ctx);
+      expect(taken.status).toBe("fail");
+      expect(taken.message).toContain(`port ${server.port} is taken by`);
+      expect(taken.message).toContain(`(pid ${process.pid})`);
+      expect(taken.hint).toContain("nginx must answer HTTP");
+      expect(await outcome(httpsPortCheck, ctx)).toMatchObject({ status: "pass", message: `port ${free} is free` });
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
+describe("config and state", () => {
+  test("config: missing file warns, a bad key fails naming it, a good file passes", async () => {
+    const root = tempRoot();
+    expect(await outcome(configCheck, loadContext({ root, env: {} }))).toMatchObject({ status: "warn", hint: "run `odooops init`" });
+    mkdirSync(join(root, "etc"));
+    writeFileSync(join(root, "etc", "config.yaml"), "postgres:\n  port: nope\n");
+    const bad = await outcome(configCheck, loadContext({ root, env: {} }));
+    expect(bad.status).toBe("fail");
+    expect(bad.message).toContain("postgres.port");
+    // Everything that needs the config says why it is skipped.
+    expect(await outcome(imageCheck, loadContext({ root, env: {} }))).toMatchObject({ status: "skip", message: "config invalid" });
+    writeFileSync(join(root, "etc", "config.yaml"), "postgres:\n  port: 5433\n");
+    expect(await outcome(configCheck, loadContext({ root, env: {} }))).toMatchObject({ status: "pass" });
+    // Environment overrides are part of what the daemon loads.
+    expect((await outcome(configCheck, loadContext({ root, env: { ODOOOPS_POSTGRES_PORT: "x" } }))).status).toBe("fail");
+  });
+
+  test("state: absent warns; migrated passes; a missing migration warns; a newer database fails; garbage fails", async () => {
+    const root = tempRoot();
+    const paths = resolvePaths(root);
+    const ctx = () => makeContext({ paths, config: ConfigSchema.parse({}) });
+    expect(await outcome(stateCheck, ctx())).toMatchObject({ status: "warn" });
+    openState(paths.stateDb).$client.close();
+    const ok = await outcome(stateCheck, ctx());
+    expect(ok.status).toBe("pass");
+    expect(ok.message).toContain(`${embeddedMigrations.length} migration(s) applied, none pending`);
+    const db = new Database(paths.stateDb);
+    db.run("DELETE FROM __drizzle_migrations");
+    db.close();
+    const pending = await outcome(stateCheck, ctx());
+    expect(pending.status).toBe("warn");
+    expect(pending.message).toContain(embeddedMigrations[0].tag);
+    const db2 = new Database(paths.stateDb);
+    db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('x', ?)", [Math.max(...embeddedMigrations.map((m) => m.when)) + 1]);
+    db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('y', ?)", [embeddedMigrations[0].when]);
+    db2.close();
+    expect(await outcome(stateCheck, ctx())).toMatchObject({ status: "fail" });
+    const other = resolvePaths(tempRoot());
+    mkdirSync(join(other.dataDir, "state"), { recursive: true });
+    writeFileSync(other.stateDb, "this is not a database, just text that is long enough to have a header".repeat(20));
+    expect((await outcome(stateCheck, makeContext({ paths: other, config: ConfigSchema.parse({}) }))).status).toBe("fail");
+  });
+
+  test("daemon: nothing listening fails with how to start it", async () => {
+    const port = await freePort();
+    const r = await outcome(daemonCheck, ctxWith({ listen: `127.0.0.1:${port}` }));
+    expect(r.status).toBe("fail");
+    expect(r.message).toContain(`http://127.0.0.1:${port}/api/v1/health`);
+    expect(r.hint).toContain("systemctl start odooops");
+  });
+});
+
+describe("docker", () => {
+  test("engine reachable with a supported version; a missing binary fails and names the package", async () => {
+    const r = await outcome(dockerCheck, ctxWith());
+    expect(r.status).toBe("pass");
+    expect(r.message).toMatch(/^Docker \d+\.\d+/);
+    const missing = await outcome(dockerCheck, ctxWith({ docker: { binary: "/nonexistent/docker" } }));
+    expect(missing).toMatchObject({ status: "fail", install: ["docker.io"] });
+  });
+
+  test("image: present passes, absent warns with the pull command, no docker skips", async () => {
+    expect((await outcome(imageCheck, ctxWith({ odoo: { image: STANDIN_IMAGE } }))).status).toBe("pass");
+    const absent = `odooops-test/absent-${crypto.randomUUID().slice(0, 8)}:1`;
+    expect(await outcome(imageCheck, ctxWith({ odoo: { image: absent } }))).toMatchObject({ status: "warn", hint: `docker pull ${absent} (otherwise the first env create pulls it)` });
+    expect((await outcome(imageCheck, ctxWith({ docker: { binary: "/nonexistent/docker" } }))).status).toBe("skip");
+  });
+
+  test("disk: one line per filesystem, state and docker root included", async () => {
+    const r = await outcome(diskCheck, ctxWith());
+    expect(["pass", "warn", "fail"]).toContain(r.status);
+    expect(r.message).toContain("state");
+    expect(r.message).toContain("docker");
+    expect(r.message).toMatch(/GiB free \(\d+%\)/);
+  });
+});
+
+describe("nginx", () => {
+  test("valid config including the sites dir passes; without the include warns; a broken one fails; missing binary names the package", async () => {
+    nginx = await startNginx();
+    const good = await outcome(nginxCheck, ctxWith({ nginx: { configFile: nginx.configFile } }, nginx.dir));
+    expect(good.status).toBe("pass");
+    expect(good.message).toContain(nginx.sitesDir);
+    const elsewhere = await outcome(nginxCheck, ctxWith({ nginx: { configFile: nginx.configFile } }));
+    expect(elsewhere.status).toBe("warn");
+    expect(elsewhere.hint).toContain("include ");
+    const broken = join(tempRoot(), "broken.conf");
+    writeFileSync(broken, "events {}\nhttp { server { listen nope; } }\n");
+    const bad = await outcome(nginxCheck, ctxWith({ nginx: { configFile: broken } }));
+    expect(bad.status).toBe("fail");
+    expect(bad.message).toContain("nginx -t rejects");
+    expect(await outcome(nginxCheck, ctxWith({ nginx: { binary: "/nonexistent/nginx" } }))).toMatchObject({ status: "fail", install: ["nginx"] });
+  });
+
+  test("the HTTP port held by odooops' nginx passes", async () => {
+    if (!nginx) nginx = await startNginx();
+    const { httpPortCheck } = await import("../../src/doctor/nginx");
+    const r = await outcome(httpPortCheck, ctxWith({ nginx: { configFile: nginx.configFile, httpPort: nginx.port } }, nginx.dir));
+    expect(r.status).toBe("pass");
+    expect(r.message).toContain("served by odooops' nginx");
+  });
+});
+
+describe("PostgreSQL without a server", () => {
+  test("unreachable fails with how to start it; dependent checks skip; unmanaged pg_hba warns", async () => {
+    const port = await freePort();
+    const ctx = ctxWith({ postgres: { host: "127.0.0.1", port, password: "x" } });
+    const r = await outcome(postgresCheck, ctx);
+    expect(r.status).toBe("fail");
+    expect(r.message).toContain(`127.0.0.1:${port}`);
+    expect(r.hint).toContain("systemctl start postgresql");
+    expect(await outcome(pgHbaCheck, ctx)).toMatchObject({ status: "skip" });
+    expect(await outcome(pgHbaCheck, ctxWith({ postgres: { hbaFile: "" } }))).toMatchObject({ status: "warn" });
+  });
+});
+
+describe("remote services and certificates", () => {
+  test("ACME off skips acme and clock; an unreachable directory fails; no S3 skips", async () => {
+    expect((await outcome(acmeCheck, ctxWith())).status).toBe("skip");
+    expect((await outcome(clockCheck, ctxWith())).status).toBe("skip");
+    expect((await outcome(s3Check, ctxWith())).status).toBe("skip");
+    const port = await freePort();
+    const r = await outcome(acmeCheck, ctxWith({ acme: { directoryUrl: `http://127.0.0.1:${port}/dir` } }));
+    expect(r.status).toBe("fail");
+    expect(r.message).toContain(`http://127.0.0.1:${port}/dir`);
+    expect(r.hint).toContain("--acme-ca");
+  });
+
+  test("certificates: none passes; expiring within 14 days warns; expired fails", async () => {
+    const root = tempRoot();
+    const paths = resolvePaths(root);
+    const at = (days: number) => makeContext({ paths, config: ConfigSchema.parse({}), now: new Date(Date.now() + days * 86_400_000) });
+    expect(await outcome(certsCheck, at(0))).toMatchObject({ status: "pass", message: "no certificates stored yet" });
+    const ca = await makeCa(root);
+    const leaf = await makeLeaf(root, ca, ["shop.example.com"], 30);
+    saveCertificate(paths.certsDir, "shop.example.com", { fullchainPem: leaf.certPem, privkeyPem: leaf.keyPem, source: "imported" });
+    const fine = await outcome(certsCheck, at(0));
+    expect(fine.status).toBe("pass");
+    expect(fine.message).toContain("shop.example.com");
+    const soon = await outcome(certsCheck, at(20));
+    expect(soon.status).toBe("warn");
+    expect(soon.message).toContain("shop.example.com");
+    expect((await outcome(certsCheck, at(31))).status).toBe("fail");
+  });
+});
+

@@ -162,6 +162,12 @@ export const ConfigSchema = z
         healthTimeoutSec: z.number().int().min(5).max(3600).default(120),
         /** Run the repo's addon tests on a throwaway database before anything changes. */
         runTests: z.boolean().default(true),
+        /**
+         * Before the env's database is touched: update a copy of it with the new image and boot the
+         * release on that copy. Skipped (with a note) for databases larger than rehearseMaxDbMb.
+         */
+        rehearse: z.boolean().default(true),
+        rehearseMaxDbMb: z.number().int().min(0).default(2048),
         /** Modules installed on first deploy besides the env's own list (empty: none). */
         install: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
       })

@@ -1,8 +1,9 @@
 /**
- * `deploy` as a job: source → build → tests → backup (production) → migrate → start → switch →
- * finalize. Nothing the users reach changes before `start` has a healthy new release beside
- * the serving one; a failure before the switch leaves the old release serving, a failure after
- * the migration restores the pre-deploy backup first (see undo of `migrate`).
+ * `deploy` as a job: source → build → plan → tests → rehearse (update + boot on a copy of the
+ * database) → backup (production) → migrate → start → switch → prune. The env's database is
+ * touched only after the rehearsal passed, and users reach nothing new before `start` has a
+ * healthy release beside the serving one; a failure before the switch leaves the old release
+ * serving, a failure after the migration restores the pre-deploy backup first (undo of `migrate`).
  */
 import { rmSync } from "node:fs";
 import { z } from "zod";
@@ -13,6 +14,7 @@ import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { failureLines, runOdooOnce } from "../env/odoo-once";
 import { finishDeployment, loadDeployment, recordTiming, setDeployment, successfulDeployments } from "./records";
+import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup } from "./restore";
 import { withScratchDatabase } from "./scratch";
@@ -130,6 +132,22 @@ export const deployJob = defineJob<DeployJobParams>({
         }),
     },
     {
+      name: "rehearse",
+      title: "Rehearsing on a copy of the database",
+      run: (ctx) =>
+        timed(ctx, "rehearse", async () => {
+          const env = envOf(ctx);
+          const skipped = await rehearsalSkipped(ctx.deps, env);
+          if (skipped) {
+            ctx.log(`no rehearsal: ${skipped}`);
+            return { skipped };
+          }
+          const { plan } = ctx.outputs.plan as { plan: ModulePlan };
+          const { image } = ctx.outputs.build as { image: string };
+          return await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx);
+        }),
+    },
+    {
       name: "backup",
       title: "Backing up before the migration",
       when: (p, deps) => loadEnvById(deps.db, p.envId).tier === "production",
@@ -149,10 +167,7 @@ export const deployJob = defineJob<DeployJobParams>({
           const env = envOf(ctx);
           const r = envResources(env, ctx.deps);
           const { image } = ctx.outputs.build as { image: string };
-          const args = [
-            ...(plan.update.length > 0 ? ["-u", plan.update.map((u) => u.name).join(",")] : []),
-            ...(plan.install.length > 0 ? ["-i", plan.install.join(",")] : []),
-          ];
+          const args = updateArgs(plan);
           // Recorded before running: a crash mid-update must still make the undo restore the backup.
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { migrated: true });
           const result = await runOdooOnce(ctx.deps, env, {

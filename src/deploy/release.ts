@@ -80,7 +80,7 @@ export async function startRelease(deps: JobDeps, env: EnvRow, release: number, 
 }
 
 /** Health on the container's own port; fails at once when the container stops (a crash on boot). */
-async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: number, io: Io): Promise<void> {
+export async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: number, io: Io): Promise<void> {
   const host = envHost(deps);
   const deadline = Date.now() + deps.config.deploy.healthTimeoutSec * 1000;
   let last = "no answer yet";

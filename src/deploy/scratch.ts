@@ -43,8 +43,11 @@ async function dropScratch(deps: JobDeps, n: ReturnType<typeof scratchNames>): P
   rmSync(n.dir, { recursive: true, force: true });
 }
 
-/** Runs `fn` with a fresh empty database (owned by a throwaway role) and always removes it after. */
-export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, key: string, fn: (s: Scratch) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a throwaway role and a fresh empty database it owns (with `empty: false` the
+ * database is left for `fn` to create, e.g. as a copy) and always removes both after.
+ */
+export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, key: string, fn: (s: Scratch) => Promise<T>, opts: { empty?: boolean } = {}): Promise<T> {
   const n = scratchNames(env, deps, key);
   await dropScratch(deps, n);
   const network = envResources(env, deps).network;
@@ -53,7 +56,7 @@ export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, key: st
     const subnet = await envSubnet(deps, network);
     await envHost(deps).withAdmin(async (sql) => {
       await createRole(sql, n.role, login.password);
-      await createDatabase(sql, n.db, n.role);
+      if (opts.empty !== false) await createDatabase(sql, n.db, n.role);
       if (deps.config.postgres.hbaFile !== "") {
         await setHbaEntry(sql, deps.config.postgres.hbaFile, { db: n.db, role: n.role, cidr: subnet, extraDbs: ["postgres"] });
       }

@@ -27,7 +27,7 @@ const passingTest = "import sys\nsys.exit(0)\n";
 beforeAll(async () => {
   host = await startEnvHost({
     configOverrides: {
-      deploy: { drainSec: 1, healthTimeoutSec: 60, install: ["shop_extra"] },
+      deploy: { drainSec: 1, healthTimeoutSec: 20, install: ["shop_extra"] },
       tiers: { production: { cpus: 1, memoryMb: 1024, workers: 2 } },
     },
   });
@@ -161,7 +161,7 @@ describe("deploy from git", () => {
     const seen = await probe.end();
     expect(job.error).toBeNull();
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
-      ["source", "done"], ["build", "done"], ["plan", "done"], ["tests", "done"], ["backup", "skipped"], ["migrate", "done"], ["start", "done"], ["switch", "done"], ["prune", "done"],
+      ["source", "done"], ["build", "done"], ["plan", "done"], ["tests", "done"], ["rehearse", "done"], ["backup", "skipped"], ["migrate", "done"], ["start", "done"], ["switch", "done"], ["prune", "done"],
     ]);
     expect(seen.failures).toEqual([]);
     expect(seen.ok).toBeGreaterThan(10);
@@ -217,23 +217,33 @@ describe("deploy from git", () => {
     await repo.commit({ "shop_extra/tests/test_broken.py": null });
   }, 300_000);
 
-  test("a failing migration and a release that crashes on boot: failed, the old release serving throughout", async () => {
+  test("a failing migration, a release that crashes on boot, one that boots unhealthy: caught by the rehearsal on a copy; database unchanged, old release serving", async () => {
     const before = envRow(slug);
     const probe = probeThroughNginx(before.domain);
-    await repo.commit({ "shop_extra/__manifest__.py": manifest("1.2", "\n    'x_standin_migration_fail': True,") });
-    const migration = await deploy(slug);
-    expect(migration.deployment.status).toBe("failed");
-    expect(migration.deployment.error).toContain("module update failed");
-    expect((await installed(slug, "shop_extra"))?.latest_version).toBe("17.0.1.1");
-
-    await repo.commit({ "shop_extra/__manifest__.py": manifest("1.1", "\n    'x_standin_crash_on_boot': True,") });
-    const crash = await deploy(slug);
-    expect(crash.deployment.status).toBe("failed");
-    expect(crash.deployment.error).toContain("exited during start");
+    const cases: [string, string][] = [
+      ["'x_standin_migration_fail': True,", "rehearsal: the module update failed"],
+      ["'x_standin_crash_on_boot': True,", "exited during start"],
+      ["'x_standin_unhealthy': True,", "does not boot healthy"],
+    ];
+    for (const [flag, error] of cases) {
+      await repo.commit({ "shop_extra/__manifest__.py": manifest("1.2", `\n    ${flag}`) });
+      const { deployment, job } = await deploy(slug);
+      expect(deployment.status).toBe("failed");
+      expect(deployment.error).toContain(error);
+      expect(job.steps.find((s) => s.name === "rehearse")?.status).toBe("failed");
+      expect(job.steps.find((s) => s.name === "migrate")?.status).toBe("pending");
+      expect(await installed(slug, "shop_extra")).toEqual({ state: "installed", latest_version: "17.0.1.1" });
+    }
     const seen = await probe.end();
     expect(seen.failures).toEqual([]);
     expect(envRow(slug)).toMatchObject({ release: before.release, containerName: before.containerName });
     expect(await running(before.containerName!)).toBe(true);
+    const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: "postgres" });
+    try {
+      expect(await listDatabases(admin, "odooops_scratch_")).toEqual([]);
+    } finally {
+      await admin.close();
+    }
     await repo.commit({ "shop_extra/__manifest__.py": manifest("1.1") });
   }, 600_000);
 

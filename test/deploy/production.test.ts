@@ -28,7 +28,8 @@ const manifest = (version: string, extra = "") => `{'name': 'Shop extra', 'versi
 beforeAll(async () => {
   host = await startEnvHost({
     configOverrides: {
-      deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], keepReleases: 1, runTests: false },
+      // No rehearsal: this file proves the path behind it, a failure after the real migration.
+      deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], keepReleases: 1, runTests: false, rehearse: false },
       tiers: { production: { cpus: 1, memoryMb: 1024, workers: 2 } },
     },
   });

@@ -1,0 +1,91 @@
+/**
+ * The rehearsal: before the env's database is touched, the module update runs on a copy of it
+ * (a throwaway role + database on the env's network) with the new image, and the new release
+ * boots on that copy and must answer its health check. A broken migration, a release that
+ * crashes on boot or one that never turns healthy is caught with the env's database unchanged.
+ */
+import { cloneDatabase } from "../db/backup";
+import { envHost } from "../env/host";
+import { takenPorts } from "../env/lookup";
+import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { allocatePortPair } from "../env/ports";
+import { webContainerSpec } from "../env/container";
+import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
+import type { EnvRow } from "../env/service";
+import { run } from "../exec/run";
+import { databaseSize } from "../host/postgres";
+import type { JobDeps } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
+import type { ModulePlan } from "./modules";
+import { waitReleaseHealthy } from "./release";
+import { withScratchDatabase } from "./scratch";
+import { adminLogin } from "./source";
+
+interface Io {
+  log(line: string): void;
+  signal: AbortSignal;
+}
+
+export function updateArgs(plan: ModulePlan): string[] {
+  return [
+    ...(plan.update.length > 0 ? ["-u", plan.update.map((u) => u.name).join(",")] : []),
+    ...(plan.install.length > 0 ? ["-i", plan.install.join(",")] : []),
+  ];
+}
+
+/** Why the rehearsal is skipped, or null when it runs. */
+export async function rehearsalSkipped(deps: JobDeps, env: EnvRow): Promise<string | null> {
+  if (!deps.config.deploy.rehearse) return "deploy.rehearse is off";
+  const size = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
+  const maxBytes = deps.config.deploy.rehearseMaxDbMb * 1024 * 1024;
+  if (size !== null && size > maxBytes) return `the database (${Math.round(size / 1048576)} MiB) is larger than deploy.rehearseMaxDbMb (${deps.config.deploy.rehearseMaxDbMb})`;
+  return null;
+}
+
+export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: ModulePlan, key: string, io: Io): Promise<{ copy: string; boot: "healthy" }> {
+  return withScratchDatabase(
+    deps,
+    env,
+    `rehearse-${key}`,
+    async (s) => {
+      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceDb: env.dbName, targetDb: s.login.name, owner: s.login.user, log: stepLogger(io), signal: io.signal });
+      io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
+      const r = envResources(env, deps);
+      const args = updateArgs(plan);
+      if (args.length > 0) {
+        const updated = await runOdooOnce(deps, env, { image, name: `${r.initContainer}-rehearse`, network: s.network, confFile: s.confFile, dataDir: s.dataDir, dbName: s.login.name, args, log: io.log, signal: io.signal });
+        if (updated.exitCode !== 0) throw new Error(`rehearsal: the module update failed on a copy of the database (exit ${updated.exitCode}); nothing was changed:\n${failureLines(updated.tail)}`);
+      }
+      const host = envHost(deps);
+      const name = `${r.initContainer}-rehearse-boot`;
+      const taken = takenPorts(deps.db, env.id);
+      for (const p of [env.httpPort, env.longpollPort]) if (p) taken.add(p);
+      const [http, longpoll] = await allocatePortPair(deps.config.ports, taken);
+      const spec = webContainerSpec(deps, env, name, { http, longpoll }, image);
+      await run(host.docker.rm(name, { force: true }), { nothrow: true });
+      await run(
+        host.docker.run({
+          ...spec,
+          restart: "no",
+          labels: envLabels(env, "init"),
+          mounts: [
+            { source: s.dataDir, target: CONTAINER_DATA },
+            { source: s.confFile, target: CONTAINER_CONF, readonly: true },
+          ],
+        }),
+      );
+      try {
+        await waitReleaseHealthy(deps, name, http, io);
+      } catch (err) {
+        const logs = await run(host.docker.logs(name, { tail: 30 }), { nothrow: true });
+        io.log(`last output of the rehearsal:\n${logs.stdout}${logs.stderr}`);
+        throw new Error(`rehearsal: the new release does not boot healthy on a copy of the database; nothing was changed: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        await run(host.docker.rm(name, { force: true }), { nothrow: true });
+      }
+      io.log("rehearsal passed: the update and the boot work on a copy of the database");
+      return { copy: s.login.name, boot: "healthy" as const };
+    },
+    { empty: false },
+  );
+}

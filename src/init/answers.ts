@@ -41,6 +41,8 @@ export interface Answers {
   admin: { username: string; password?: string };
   odooImage: string;
   postgres: Config["postgres"];
+  /** nginx's main configuration file (odooops' vhosts get included from it). */
+  nginxConfig: string;
 }
 
 /** What the wizard does not ask again because a flag answered it. */
@@ -85,6 +87,7 @@ export function currentAnswers(config: Config, join: JoinAnswer | null): Answers
     admin: { username: "admin" },
     odooImage: config.odoo.image,
     postgres: { ...config.postgres },
+    nginxConfig: config.nginx.configFile,
   };
 }
 
@@ -225,6 +228,8 @@ function applyPostgresFlags(a: Answers, flags: FlagValues): void {
   if (user !== undefined) a.postgres.user = user;
   const hba = str(flags, "pg-hba-file");
   if (hba !== undefined) a.postgres.hbaFile = hba;
+  const nginxConfig = str(flags, "nginx-config");
+  if (nginxConfig !== undefined) a.nginxConfig = nginxConfig;
 }
 
 /** Checks that need more than the config schema (which validates the rest when patched). */

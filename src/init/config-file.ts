@@ -40,6 +40,7 @@ export function patchesFor(a: Answers): Patch[] {
     { path: ["postgres", "user"], value: a.postgres.user },
     { path: ["postgres", "password"], value: a.postgres.password, secret: true },
     { path: ["postgres", "hbaFile"], value: a.postgres.hbaFile },
+    { path: ["nginx", "configFile"], value: a.nginxConfig },
   ];
   p.push({ path: ["publicUrl"], value: a.publicUrl });
   const directory = caDirectory(a.acme.ca);
@@ -120,6 +121,7 @@ const FLAG_OF: Record<string, string> = {
   "postgres.port": "--pg-port",
   "postgres.user": "--pg-user",
   "postgres.hbaFile": "--pg-hba-file",
+  "nginx.configFile": "--nginx-config",
 };
 
 /**

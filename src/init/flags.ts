@@ -46,6 +46,7 @@ export const INIT_FLAGS = {
   "pg-user": { type: "string", value: "USER", description: "PostgreSQL admin role (creates env roles and databases)" },
   "pg-password-file": { type: "string", value: "FILE", description: "file holding that role's password (- reads stdin)" },
   "pg-hba-file": { type: "string", value: "FILE", description: "the server's pg_hba.conf (empty: do not manage it)" },
+  "nginx-config": { type: "string", value: "FILE", description: "nginx's main configuration file (default /etc/nginx/nginx.conf); init makes it include odooops' vhosts" },
   "install-deps": { type: "boolean", description: "with --yes: install missing docker.io, postgresql and nginx with apt-get" },
   systemd: { type: "boolean", default: true, description: "do not install, enable or start the systemd unit" },
   "unit-file": { type: "string", value: "FILE", description: "where the unit is written (default /etc/systemd/system/odooops.service)" },

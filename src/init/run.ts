@@ -17,6 +17,7 @@ import { checkPrerequisites, installPackages, missingPackages } from "./deps";
 import { flagList } from "./flags";
 import { checkCoordinator, readJoin, removeJoin, writeJoin } from "./join";
 import { readSecretInput } from "./secret-input";
+import { wireNginx, type NginxWiring } from "./nginx";
 import { installUnit, planUnit, systemdBooted, type UnitResult } from "./systemd";
 import { waitForHealth } from "./verify";
 import type { WizardContext } from "./wizard";
@@ -50,6 +51,8 @@ export interface InitResult {
   s3: "probed" | "unchanged" | "none";
   admin: AdminResult | null;
   unit: UnitResult;
+  /** Whether the host's nginx serves odooops' vhosts (null: a coordinator runs no envs). */
+  nginx: NginxWiring | null;
   verified: string | null;
 }
 
@@ -123,6 +126,13 @@ export async function runInit(input: InitInput): Promise<InitResult> {
     if (admin.action !== "unchanged") report.step(`${admin.action} API admin ${admin.username}${admin.passwordFile ? ` (password in ${admin.passwordFile}, 0600)` : ""}`);
   }
 
+  let nginx: NginxWiring | null = null;
+  if (answers.role !== "coordinator") {
+    nginx = await wireNginx(config, paths);
+    if (nginx.status === "included") report.step(nginx.how === "snippet" ? `nginx now includes odooops' vhosts (${nginx.file})` : "nginx already includes odooops' vhosts");
+    else report.warn(`nginx: ${nginx.reason}`);
+  }
+
   const unit = await installUnit({
     paths,
     config,
@@ -144,7 +154,7 @@ export async function runInit(input: InitInput): Promise<InitResult> {
     verified = verifyBase;
     report.step(`API answers: odooops ${h.version}, role ${h.role}`);
   }
-  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, s3, admin, unit, verified };
+  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, s3, admin, unit, nginx, verified };
 }
 
 async function prerequisitesStep(input: InitInput, config: Config, role: Answers["role"], yes: boolean): Promise<{ prerequisites: InitResult["prerequisites"]; installed: string[] }> {

@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config/load";
 import { resolvePaths } from "../../src/config/paths";
 import { openState } from "../../src/state/db";
 import { runCliWith } from "../support/cli";
+import { writeDebianLikeNginxConf } from "../support/nginx";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, removeTempDir } from "../support/tmp";
@@ -110,7 +111,8 @@ describe("the wizard on a pseudo-terminal", () => {
     const pgPassword = join(dir, "pg-password");
     writeFileSync(pgPassword, `${pg.password}\n`);
     // Connection settings are flags in both runs: the wizard does not ask for them.
-    const pgFlags = ["--pg-host", pg.host, "--pg-port", String(pg.port), "--pg-user", pg.user, "--pg-password-file", pgPassword, "--pg-hba-file", pg.hbaFile];
+    // A private nginx config too: init would otherwise wire the system's nginx.
+    const pgFlags = ["--pg-host", pg.host, "--pg-port", String(pg.port), "--pg-user", pg.user, "--pg-password-file", pgPassword, "--pg-hba-file", pg.hbaFile, "--nginx-config", writeDebianLikeNginxConf(join(dir, "nginx"))];
 
     const wizardRoot = join(dir, "wizard");
     const screen = new Screen(["bun", MAIN, "init", "--root", wizardRoot, "--no-systemd", ...pgFlags], childEnv());

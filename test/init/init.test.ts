@@ -17,6 +17,7 @@ import { joinFile, readJoin } from "../../src/init/join";
 import { waitForHealth } from "../../src/init/verify";
 import { openState } from "../../src/state/db";
 import { runCliWith } from "../support/cli";
+import { writeDebianLikeNginxConf } from "../support/nginx";
 import { freePort } from "../support/ports";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
@@ -30,6 +31,7 @@ const STANDIN_IMAGE = "odooops-test/odoo:17.0";
 let pg: TestPostgres;
 let s3: TestS3;
 let scratch: string;
+let nginxConf: string;
 const dirs: string[] = [];
 const stops: (() => Promise<unknown> | unknown)[] = [];
 
@@ -39,6 +41,7 @@ beforeAll(async () => {
   scratch = makeTempDir("odooops-init-it-");
   writeFileSync(join(scratch, "s3-secret"), "S3RVER\n");
   writeFileSync(join(scratch, "pg-password"), `${pg.password}\n`);
+  nginxConf = writeDebianLikeNginxConf(join(scratch, "nginx"));
 }, 120_000);
 
 afterAll(async () => {
@@ -57,7 +60,8 @@ function newRoot(): string {
 const noApi = () => Promise.reject(new Error("init must not use the API client"));
 
 function init(root: string, flags: string[], stdin?: string) {
-  return runCliWith(["init", "--root", root, ...flags], { fetch: noApi, env: {}, stdin });
+  // Always a private nginx config: init wires the system's nginx otherwise (/etc/nginx/conf.d).
+  return runCliWith(["init", "--root", root, "--nginx-config", nginxConf, ...flags], { fetch: noApi, env: {}, stdin });
 }
 
 /** The flags of a complete standalone setup against the test services. */
@@ -121,6 +125,11 @@ describe("init --yes", () => {
       db.$client.close();
     }
     expect(existsSync(paths.adminPasswordFile)).toBe(false);
+
+    // nginx (Debian layout) now includes this root's vhosts through one conf.d snippet.
+    expect(result.nginx).toEqual({ status: "included", how: "snippet", file: join(scratch, "nginx", "conf.d", "odooops.conf") });
+    expect(readFileSync(result.nginx.file, "utf8")).toContain(`include ${join(root, "nginx", "sites")}/*.conf;`);
+    expect(c.nginx.configFile).toBe(nginxConf);
   }, SLOW);
 
   test("a re-run without flags changes nothing; with one changed flag, one line of the file changes", async () => {
@@ -128,7 +137,7 @@ describe("init --yes", () => {
     const before = readFileSync(paths.configYaml, "utf8");
     const same = await init(root, ["--yes", "--no-systemd", "--json"]);
     expect(same.code).toBe(0);
-    expect(JSON.parse(same.stdout)).toMatchObject({ changed: [], s3: "unchanged", admin: { username: "ops", action: "unchanged" } });
+    expect(JSON.parse(same.stdout)).toMatchObject({ changed: [], s3: "unchanged", admin: { username: "ops", action: "unchanged" }, nginx: { status: "included", how: "already" } });
     expect(readFileSync(paths.configYaml, "utf8")).toBe(before);
 
     const one = await init(root, ["--yes", "--no-systemd", "--json", "--odoo-image", "odoo:18.0"]);

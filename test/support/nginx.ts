@@ -88,3 +88,14 @@ export async function startNginx(opts: StartNginxOptions = {}): Promise<TestNgin
   }
   return { port, binary, configFile, sitesDir, nginxDir, logDir, acmeWebroot, dir, stop };
 }
+
+/**
+ * A main config shaped like Debian's (`include <dir>/conf.d/*.conf;` in the http block, nothing
+ * of odooops' included) in `dir`, for `nginx -T` checks; no nginx is started with it.
+ */
+export function writeDebianLikeNginxConf(dir: string): string {
+  mkdirSync(join(dir, "conf.d"), { recursive: true });
+  const file = join(dir, "nginx.conf");
+  writeFileSync(file, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n    include ${dir}/conf.d/*.conf;\n}\n`);
+  return file;
+}

@@ -168,6 +168,11 @@ export const ConfigSchema = z
          */
         rehearse: z.boolean().default(true),
         rehearseMaxDbMb: z.number().int().min(0).default(2048),
+        /** Registry the release images are pushed to after the build, e.g. registry.example.com/acme ("" = none). */
+        registry: z
+          .string()
+          .regex(/^([a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*)?$/, "a registry host[:port] with an optional path, e.g. registry.example.com/acme")
+          .default(""),
         /** Modules installed on first deploy besides the env's own list (empty: none). */
         install: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
       })

@@ -10,7 +10,7 @@ import { dirname } from "node:path";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { environments } from "../env/env.sql";
-import { waitHealthy } from "../env/health";
+import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
@@ -76,17 +76,7 @@ export async function ensureFilestoreRoot(deps: Pick<JobDeps, "config">, n: Repl
 }
 
 async function healthy(ctx: Pick<Ctx, "deps" | "signal" | "log">, env: EnvRow): Promise<void> {
-  const { config } = ctx.deps;
-  await waitHealthy({
-    url: `http://127.0.0.1:${config.nginx.httpPort}`,
-    host: env.domain,
-    timeoutMs: config.odoo.healthTimeoutSec * 1000,
-    signal: ctx.signal,
-  }).catch(async (err: unknown) => {
-    const logs = await run(envHost(ctx.deps).docker.logs(env.containerName ?? "", { tail: 30 }), { nothrow: true });
-    ctx.log(`last container output:\n${logs.stdout}${logs.stderr}`);
-    throw err;
-  });
+  await waitEnvServed(ctx.deps, env, ctx);
 }
 
 export function preBackupStep<P extends ReplaceParams>(): StepDef<P> {

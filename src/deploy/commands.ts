@@ -33,3 +33,11 @@ export function releaseBuild(cfg: { binary: string }, spec: ReleaseBuildSpec): C
 export function imagePull(cfg: { binary: string }, image: string): Command {
   return { argv: [cfg.binary, "pull", assertImage(image)], timeoutMs: BUILD_TIMEOUT_MS };
 }
+
+export function imageTag(cfg: { binary: string }, source: string, target: string): Command {
+  return { argv: [cfg.binary, "image", "tag", assertImage(source), assertImage(target)] };
+}
+
+export function imagePush(cfg: { binary: string }, image: string): Command {
+  return { argv: [cfg.binary, "image", "push", assertImage(image)], timeoutMs: BUILD_TIMEOUT_MS };
+}

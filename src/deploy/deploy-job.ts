@@ -12,6 +12,7 @@ import { envResources } from "../env/resources";
 import { defineJob, type StepContext } from "../jobs/define";
 import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
+import { pushRelease } from "./push";
 import { failureLines, runOdooOnce } from "../env/odoo-once";
 import { finishDeployment, loadDeployment, recordTiming, setDeployment, successfulDeployments } from "./records";
 import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
@@ -83,7 +84,11 @@ export const deployJob = defineJob<DeployJobParams>({
           });
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { image: built.image });
           ctx.log(built.reused ? `reusing ${built.image} (built before for this commit)` : `built ${built.image}`);
-          return built;
+          const { registry } = ctx.deps.config.deploy;
+          if (registry === "") return built;
+          const pushed = await pushRelease(ctx.deps.config.docker, registry, built.image, (l) => ctx.log(l), ctx.signal);
+          ctx.log(`pushed ${pushed}`);
+          return { ...built, pushed };
         }),
     },
     {

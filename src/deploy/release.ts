@@ -8,7 +8,8 @@ import { eq } from "drizzle-orm";
 import { Unavailable } from "../errors";
 import { webContainerSpec } from "../env/container";
 import { environments } from "../env/env.sql";
-import { probeOnce, waitHealthy } from "../env/health";
+import { probeOnce } from "../env/health";
+import { waitEnvServed } from "../env/served";
 import { envHost, envVhost } from "../env/host";
 import { takenPorts } from "../env/lookup";
 import { allocatePortPair } from "../env/ports";
@@ -105,7 +106,7 @@ export async function pointNginxAt(deps: JobDeps, env: EnvRow, to: { container: 
   const host = envHost(deps);
   const changed = await writeVhost(host.nginx, env.slug, envVhost(deps, env, { http: to.httpPort, longpoll: to.longpollPort }));
   if (changed) await reload(host.nginx);
-  await waitHealthy({ url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain, timeoutMs: 30_000, signal: io.signal });
+  await waitEnvServed(deps, { ...env, containerName: to.container }, io, 30_000);
   deps.db
     .update(environments)
     .set({ containerName: to.container, httpPort: to.httpPort, longpollPort: to.longpollPort, release: to.release, updatedAt: now() })

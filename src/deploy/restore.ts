@@ -15,7 +15,7 @@ import { databaseExists } from "../host/postgres/ops";
 import { replaceNames, swapIn } from "../db/replace";
 import { readableSource } from "../db/restore-job";
 import { NotFound } from "../errors";
-import { waitHealthy } from "../env/health";
+import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
@@ -56,5 +56,5 @@ export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupI
   } finally {
     if (serving) await run(host.docker.start(serving), { nothrow: true });
   }
-  await waitHealthy({ url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain, timeoutMs: deps.config.deploy.healthTimeoutSec * 1000, signal: io.signal });
+  await waitEnvServed(deps, env, io, deps.config.deploy.healthTimeoutSec * 1000);
 }

@@ -15,7 +15,7 @@ import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, set
 import { reload, removeVhost, writeVhost } from "../host/nginx";
 import { now } from "../state/columns";
 import { environments } from "./env.sql";
-import { waitHealthy } from "./health";
+import { waitEnvServed } from "./served";
 import { envHost, envVhost } from "./host";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
 import { failureLines, runOdooOnce } from "./odoo-once";
@@ -191,18 +191,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       name: "health",
       title: "Waiting for Odoo to answer",
       async run(ctx) {
-        const env = envOf(ctx);
-        const { config } = ctx.deps;
-        await waitHealthy({
-          url: `http://127.0.0.1:${config.nginx.httpPort}`,
-          host: env.domain,
-          timeoutMs: config.odoo.healthTimeoutSec * 1000,
-          signal: ctx.signal,
-        }).catch(async (err: unknown) => {
-          const logs = await run(envHost(ctx.deps).docker.logs(env.containerName ?? "", { tail: 30 }), { nothrow: true });
-          ctx.log(`last container output:\n${logs.stdout}${logs.stderr}`);
-          throw err;
-        });
+        await waitEnvServed(ctx.deps, envOf(ctx), ctx);
         return {};
       },
     },

@@ -14,7 +14,7 @@ import { reload, removeVhost } from "../host/nginx";
 import { dropDatabase, dropRole, removeHbaEntry } from "../host/postgres";
 import { now } from "../state/columns";
 import { environments } from "./env.sql";
-import { waitHealthy } from "./health";
+import { waitEnvServed } from "./served";
 import { envHost } from "./host";
 import { loadEnvById, removeEnvContainers } from "./lookup";
 import { envResources, LABEL_ENV } from "./resources";
@@ -123,7 +123,7 @@ function servingContainer(ctx: PowerCtx): string {
 
 async function healthy(ctx: PowerCtx): Promise<void> {
   const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-  await waitHealthy({ url: `http://127.0.0.1:${ctx.deps.config.nginx.httpPort}`, host: env.domain, timeoutMs: ctx.deps.config.odoo.healthTimeoutSec * 1000, signal: ctx.signal });
+  await waitEnvServed(ctx.deps, env, ctx);
 }
 
 function powerJob(action: "start" | "stop" | "restart") {

@@ -15,7 +15,9 @@ beforeAll(async () => {
   t = await makeTestApi();
   const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "staging" }) });
   expect(res.status).toBe(202);
-  // The create job never runs here (no agent): the env is made active by hand to accept deploys.
+  // The create job never runs here (no agent): it is cancelled and the env made active by hand.
+  const created = (await res.json()) as { job: JobView };
+  expect((await t.request(`/api/v1/jobs/${created.job.id}/cancel`, { method: "POST" })).status).toBe(200);
   t.deps.db.update(environments).set({ status: "active", release: 1 }).where(eq(environments.slug, "shop")).run();
   envId = t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!.id;
 });
@@ -65,6 +67,11 @@ describe("deploy", () => {
     expect(show.stdout).toContain("status    queued");
     expect(show.stdout).toContain(`log       odooops jobs logs ${d!.jobId}`);
     expect((await cli("deploy", "show", "not-an-id")).code).toBe(2);
+
+    // A second deploy queues behind the first: the lock's holder, its commit and since when.
+    const second = await cli("deploy", "shop", "--branch", "main");
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/shop is locked by deploy [0-9a-f-]+ of abcdef123456 \(queued, by admin\)/);
   });
 });
 

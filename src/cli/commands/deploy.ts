@@ -6,6 +6,7 @@
 import { defineCommand } from "citty";
 import type { DeployOutcome, DeployPlan, DeploymentView } from "../../deploy/schema";
 import { Invalid } from "../../errors";
+import type { JobView } from "../../jobs/view";
 import { client, type CliIo } from "../io";
 import { formatDuration, note, printJson, printTable } from "../output";
 import { afterEnqueue, printJobLog } from "./jobs";
@@ -63,6 +64,15 @@ export function deploymentTable(io: CliIo, list: DeploymentView[]): void {
   );
 }
 
+/** One deploy per env at a time: when another deployment holds the env, say which commit and since when. */
+async function explainLock(io: CliIo, env: string, job: JobView): Promise<void> {
+  const holder = job.blockedBy;
+  if (!holder || (holder.kind !== "deploy" && holder.kind !== "rollback")) return;
+  const recent = await client(io).get<DeploymentView[]>(`/environments/${encodeURIComponent(env)}/deployments?limit=20`);
+  const d = recent.find((x) => x.jobId === holder.id);
+  if (d) note(io, `${env} is locked by ${d.kind} ${d.id} of ${d.commit?.slice(0, 12) ?? "a commit not resolved yet"} (${holder.status}${holder.startedAt ? ` since ${holder.startedAt}` : ""}, by ${d.createdBy ?? "-"})`);
+}
+
 export function deployCommand(io: CliIo) {
   return defineCommand({
     meta: { name: "deploy", description: "Deploy a commit to an environment (or: deploy list <env> | show <id> | logs <id>)" },
@@ -97,6 +107,7 @@ export function deployCommand(io: CliIo) {
       const out = await c.post<DeployOutcome>(`/environments/${encodeURIComponent(args.target)}/deployments`, body);
       if (out.dryRun) return io.globals.json ? printJson(io, out.plan) : showPlan(io, out.plan);
       note(io, `deploying to ${args.target}: deployment ${out.deployment.id} (release ${out.deployment.release})`);
+      await explainLock(io, args.target, out.job);
       await afterEnqueue(io, out.job, args.wait === true);
     },
   });

@@ -156,14 +156,14 @@ create_user() {
 	fi
 }
 
-# make_dir DIR: 0750 root:odooops. The daemon runs as root; the group lets members of `odooops`
+# make_dir DIR MODE: root:odooops. The daemon runs as root; the group lets members of `odooops`
 # read the config and the local API token without being able to change what root acts on.
 # Only the directory itself is (re)set: its contents (config, state) are never touched.
 make_dir() {
 	[ -L "$1" ] && die "$1 is a symbolic link; refusing to change its permissions"
 	mkdir -p "$1"
 	chown root:odooops "$1"
-	chmod 0750 "$1"
+	chmod "$2" "$1"
 }
 
 # Copies the binary next to its destination, checks that it runs here, then renames it over the
@@ -295,8 +295,10 @@ main() {
 
 	if [ "$with_deps" = 1 ]; then install_deps; fi
 	create_user
-	make_dir /etc/odooops
-	make_dir /var/lib/odooops
+	make_dir /etc/odooops 0750
+	# 0751: nginx's workers (www-data) must reach <data>/acme-webroot for HTTP-01 challenges;
+	# they can traverse but not list, and the daemon keeps every other subdirectory 0750.
+	make_dir /var/lib/odooops 0751
 	install_binary
 	restart_service
 

@@ -50,6 +50,8 @@ interface Ours {
   /** rehearse step split at its log lines: database copy / boot on the copy / the rest (drop). */
   rehearseCopyMs: number;
   rehearseBootMs: number;
+  /** How the rehearsal copied the database (its log line), null without a rehearsal. */
+  clone: string | null;
   queueMs: number;
   jobMs: number;
 }
@@ -101,6 +103,7 @@ async function ours(h: DeployHost, sha: string, image: string): Promise<Ours> {
     stopMs: sw.end - serves,
     rehearseCopyMs: rehearsed ? copied - rehearse.start : 0,
     rehearseBootMs: rehearsed ? passed - copied : 0,
+    clone: rehearsed ? (/copied \S+ to \S+ \((.*)\)\s*$/m.exec(t.log)?.[1] ?? "?") : null,
     queueMs: firstStart - at(t.job.createdAt),
     jobMs: at(t.job.finishedAt) - at(t.job.createdAt),
   };
@@ -167,15 +170,21 @@ function report(label: string, o: Ours[], r: Raw[], orders: string[]): { raw: nu
       ["median of per-round ratios, total", "—", "—", ratio(median(o.map((x, i) => x.totalMs / (r[i]?.totalMs ?? Number.NaN))), 1)],
     ],
   );
+  const tested = o.some((x) => x.steps.tests !== undefined);
+  const rehearsed = o.some((x) => x.clone !== null);
   const rows: string[][] = [
     ["source: git fetch of the mirror, commit check", "—", ms(mo((x) => step(x, "source")), 0)],
     ["build: image already built (inspect, reuse)", "—", ms(mo((x) => step(x, "build")), 0)],
     ["plan: manifests and checksums vs the database", "—", ms(mo((x) => step(x, "plan")), 0)],
-    ["tests: addon tests on a throwaway database", "—", ms(mo((x) => step(x, "tests")), 0)],
-    ["rehearse: total", "—", ms(mo((x) => step(x, "rehearse")), 0)],
-    ["  copy of the database", "—", ms(mo((x) => x.rehearseCopyMs), 0)],
-    ["  boot on the copy until healthy", "—", ms(mo((x) => x.rehearseBootMs), 0)],
-    ["  rest (scratch database dropped, checks)", "—", ms(mo((x) => step(x, "rehearse") - x.rehearseCopyMs - x.rehearseBootMs), 0)],
+    ["tests: addon tests on a throwaway database", "—", tested ? ms(mo((x) => step(x, "tests")), 0) : "off"],
+    ["rehearse", "—", rehearsed ? ms(mo((x) => step(x, "rehearse")), 0) : `off (${ms(mo((x) => step(x, "rehearse")), 0)} to say so)`],
+    ...(rehearsed
+      ? [
+          ["  scratch role + pg_hba line, copy of the database", "—", ms(mo((x) => x.rehearseCopyMs), 0)],
+          ["  boot on the copy until healthy, then docker rm --force", "—", ms(mo((x) => x.rehearseBootMs), 0)],
+          ["  scratch database, role and pg_hba line dropped", "—", ms(mo((x) => step(x, "rehearse") - x.rehearseCopyMs - x.rehearseBootMs), 0)],
+        ]
+      : []),
     ["migrate: nothing to update", "—", ms(mo((x) => step(x, "migrate")), 0)],
     ["docker run (ours: + inspect, rm --force, port pair)", ms(mr((x) => x.steps.run ?? 0), 0), ms(mo((x) => x.runMs), 0)],
     ["health on its own port", ms(mr((x) => x.steps.health ?? 0), 0), ms(mo((x) => x.healthMs), 0)],
@@ -187,6 +196,8 @@ function report(label: string, o: Ours[], r: Raw[], orders: string[]): { raw: nu
     ["outside (ours: the CLI around the job; raw: bash start-up)", ms(mr((x) => x.totalMs - sum(x.steps)), 0), ms(mo((x) => x.totalMs - x.jobMs), 0)],
   ];
   printTable(`${label} — where the time goes, medians (ours: job step times and job log timestamps; raw: the script's clock)`, ["part", "raw script", "odooops deploy"], rows);
+  const clones = [...new Set(o.map((x) => x.clone).filter((c): c is string => c !== null))];
+  if (clones.length > 0) console.log(`\nThe rehearsal's copy: ${clones.join("; ")}.`);
   return { raw: rT, ours: oT, switchOnly, exclTestsRehearse: exclTR, serving };
 }
 

@@ -14,11 +14,12 @@ import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { projectRoutes } from "./routes/projects";
+import { webhookRoutes } from "./routes/webhooks";
 
 export const API_BASE = "/api/v1";
 
-/** Routes reachable without a bearer token (each has its own guard or exposes nothing). */
-export const PUBLIC_ROUTES = new Set([`GET ${API_BASE}/health`, `POST ${API_BASE}/auth/login`]);
+/** Routes reachable without a bearer token (each has its own guard or exposes nothing; the GitHub webhook checks its HMAC signature). */
+export const PUBLIC_ROUTES = new Set([`GET ${API_BASE}/health`, `POST ${API_BASE}/auth/login`, `POST ${API_BASE}/webhooks/github`]);
 
 export type RouteModule = (app: OpenAPIHono<ApiEnv>, deps: ApiDeps) => void;
 
@@ -35,7 +36,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, backupRoutes, certificateRoutes, deploymentRoutes, projectRoutes, environmentRoutes, jobRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, backupRoutes, certificateRoutes, deploymentRoutes, projectRoutes, environmentRoutes, jobRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -235,6 +235,20 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({ enabled: false }),
+    /** Commit statuses on GitHub for webhook-triggered deploys; off while tokenFile is "". */
+    github: z
+      .object({
+        /** GitHub REST API base (GitHub Enterprise: https://host/api/v3). */
+        apiUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://api.github.com" }).default("https://api.github.com"),
+        /** File holding a token allowed to write commit statuses ("" = no statuses). */
+        tokenFile: z.string().default(""),
+        /** Tries per status before it is given up (logged); the deploy never waits for them. */
+        statusAttempts: z.number().int().min(1).max(10).default(5),
+        /** First retry delay; it doubles each try. */
+        retryBaseMs: z.number().int().min(10).max(60_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -2,7 +2,8 @@
  * `odooops serve`: the daemon. Standalone = coordinator (API, state, scheduler) and agent (job
  * worker) in one process; both halves talk through the same interfaces a remote agent uses.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { hostname } from "node:os";
 import { eq } from "drizzle-orm";
 import { createApp } from "../api/app";
@@ -36,9 +37,15 @@ export async function startDaemon(opts: DaemonOptions) {
   const env = opts.env ?? process.env;
   const paths = resolvePaths(opts.root ?? env.ODOOOPS_ROOT);
   const config = loadConfig(paths, { env, overrides: { listen: opts.listen } });
-  for (const dir of [paths.dataDir, paths.logsDir, paths.jobLogsDir, paths.runDir, paths.nginxDir, paths.envsDir, paths.backupsDir]) {
+  mkdirSync(paths.dataDir, { recursive: true, mode: 0o751 });
+  // The data dir is traversable (nginx's workers serve the ACME webroot); everything else in it
+  // holds state, secrets, mirrors or logs and stays root:odooops 0750 even if it drifted.
+  for (const dir of [dirname(paths.stateDb), paths.logsDir, paths.jobLogsDir, paths.runDir, paths.nginxDir, paths.envsDir, paths.backupsDir, paths.certsDir, paths.gitCacheDir, paths.workDir]) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
+    chmodSync(dir, 0o750);
   }
+  mkdirSync(paths.acmeWebroot, { recursive: true, mode: 0o755 });
+  chmodSync(paths.acmeWebroot, 0o755);
   const db = openState(paths.stateDb);
   const hostName = hostname();
   const self = db.select().from(hosts).where(eq(hosts.name, hostName)).get() ??

@@ -87,7 +87,8 @@ function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: En
 /** Deployments after `target` that changed the database: rolling back past them runs old code on a newer schema. */
 function migrationsSince(deps: EnvServiceDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
   return envDeployments(deps.db, env.id, 10_000)
-    .filter((d) => d.release > target.release && d.migrated && d.kind === "deploy" && d.status !== "failed")
+    // Failed ones too: outside production a failure after the update keeps the migrated database.
+    .filter((d) => d.release > target.release && d.migrated && d.kind === "deploy")
     .sort((a, b) => a.release - b.release);
 }
 

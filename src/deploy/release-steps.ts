@@ -68,9 +68,9 @@ export function releaseSteps<P extends ReleaseParams>(): StepDef<P>[] {
       async undo(ctx) {
         const out = ctx.outputs.start as unknown as StartOutput | undefined;
         if (!out) return;
-        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        if (env.containerName !== out.container) return;
-        await restoreServing(ctx.deps, env, out.previous, ctx);
+        // Also when the env row still names the old release: the vhost may already point at
+        // the new one (a reload or the check through nginx failed after it was rewritten).
+        await restoreServing(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), out.previous, ctx);
         setCurrent(ctx, out.previousDeployment);
       },
     },
@@ -79,8 +79,15 @@ export function releaseSteps<P extends ReleaseParams>(): StepDef<P>[] {
       title: "Pruning old releases",
       async run(ctx) {
         const out = ctx.outputs.start as unknown as StartOutput;
-        const pruned = await pruneReleases(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params.deploymentId, out.previous.container, ctx);
-        return { ...pruned };
+        // The new release serves already: a pruning problem is reported, never undone over.
+        try {
+          const pruned = await pruneReleases(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params.deploymentId, out.previous.container, ctx);
+          return { ...pruned };
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          ctx.log(`warn: pruning old releases failed (the next deploy tries again): ${reason}`);
+          return { error: reason };
+        }
       },
     },
   ];

@@ -8,7 +8,7 @@ import { loadEnvById } from "../env/lookup";
 import { defineJob } from "../jobs/define";
 import { finishDeployment, loadDeployment, recordTiming } from "./records";
 import { releaseSteps } from "./release-steps";
-import { restorePreDeployBackup } from "./restore";
+import { restorePreDeployBackup, undoPreDeployRestore } from "./restore";
 
 export const RollbackJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
 export type RollbackJobParams = z.infer<typeof RollbackJobParams>;
@@ -29,6 +29,9 @@ export const rollbackJob = defineJob<RollbackJobParams>({
         await restorePreDeployBackup(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), d.backupId ?? "", d.id, ctx);
         recordTiming(ctx.deps.db, d.id, "restore", Math.round(performance.now() - t0));
         return { backupId: d.backupId };
+      },
+      async undo(ctx) {
+        await undoPreDeployRestore(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params.deploymentId, ctx);
       },
     },
     ...releaseSteps<RollbackJobParams>(),

@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
-import { NotFound } from "../errors";
+import type { SecretBox } from "../auth/secretbox";
+import { Invalid, NotFound } from "../errors";
 import type { Db } from "../state/db";
 import { validateBranch, validateRepoUrl } from "../git/validate";
 import { projects } from "./env.sql";
@@ -19,13 +20,24 @@ export function resolveProject(db: Db, name: string | undefined) {
 export interface ProjectSettings {
   repoUrl?: string | null;
   defaultBranch?: string;
+  /** The GitHub webhook secret (stored sealed); null removes it, which makes every delivery 401. */
+  webhookSecret?: string | null;
+}
+
+/** GitHub accepts any string; shorter than 16 characters is guessable, so it is refused here. */
+function sealWebhookSecret(box: SecretBox, secret: string): string {
+  if (secret.length < 16 || secret.length > 256 || !/^[\x21-\x7e]+$/.test(secret)) {
+    throw new Invalid("webhook secret must be 16 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)");
+  }
+  return box.seal(secret);
 }
 
 /** Creates the project or changes only the settings given (rerunning with the same values changes nothing). */
-export function setProject(db: Db, name: string, settings: ProjectSettings) {
+export function setProject(db: Db, name: string, settings: ProjectSettings, box: SecretBox) {
   const patch = {
     ...(settings.repoUrl !== undefined ? { repoUrl: settings.repoUrl === null ? null : validateRepoUrl(settings.repoUrl) } : {}),
     ...(settings.defaultBranch !== undefined ? { defaultBranch: validateBranch(settings.defaultBranch) } : {}),
+    ...(settings.webhookSecret !== undefined ? { webhookSecretEnc: settings.webhookSecret === null ? null : sealWebhookSecret(box, settings.webhookSecret) } : {}),
   };
   const existing = db.select().from(projects).where(eq(projects.name, name)).get();
   if (!existing) return db.insert(projects).values({ name, ...patch }).returning().get();

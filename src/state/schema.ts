@@ -6,3 +6,4 @@ export * from "../policy/policy.sql";
 export * from "../audit/audit.sql";
 export * from "../jobs/jobs.sql";
 export * from "../db/backup.sql";
+export * from "../github/github.sql";

@@ -85,7 +85,7 @@ describe("download from a release base URL", () => {
     expect(r.stderr).toContain("warning: downloading over plain HTTP");
     expect(requests).toEqual(["/good/install.sh", "/good/SHA256SUMS", `/good/${NAME}`]);
     expect((await ct.exec(["odooops", "--version"])).stdout.trim()).toBe(bin.version);
-    expect(await ct.sh("stat -c '%n %a %U %G' /etc/odooops /var/lib/odooops")).toBe("/etc/odooops 750 root odooops\n/var/lib/odooops 750 root odooops\n");
+    expect(await ct.sh("stat -c '%n %a %U %G' /etc/odooops /var/lib/odooops")).toBe("/etc/odooops 750 root odooops\n/var/lib/odooops 751 root odooops\n");
     // The download dir is gone.
     expect(await ct.sh("ls -d /tmp/odooops-install.* 2>/dev/null || echo none")).toBe("none\n");
   }, SLOW);

@@ -77,7 +77,7 @@ describe("fresh Debian container", () => {
     expect(home).toBe("/var/lib/odooops");
     expect(shell).toBe("/usr/sbin/nologin");
     expect((await c.sh("getent group odooops")).trim().split(":")[2]).toBe(gid);
-    expect(await c.sh("stat -c '%n %a %U %G' /etc/odooops /var/lib/odooops")).toBe("/etc/odooops 750 root odooops\n/var/lib/odooops 750 root odooops\n");
+    expect(await c.sh("stat -c '%n %a %U %G' /etc/odooops /var/lib/odooops")).toBe("/etc/odooops 750 root odooops\n/var/lib/odooops 751 root odooops\n");
     // Nothing left behind: no temp copy beside the binary, no download dir.
     expect(await c.sh("ls -A /usr/local/bin; ls -d /tmp/odooops-install.* 2>/dev/null || true")).toBe("odooops\n");
     // No host dependencies without --with-deps.
@@ -100,7 +100,7 @@ describe("fresh Debian container", () => {
     expect(await c.sh("getent passwd odooops; getent group odooops; stat -c %i /usr/local/bin/odooops")).toBe(before);
     expect(await c.sh("cat /etc/odooops/config.yaml; stat -c '%a %U' /etc/odooops/config.yaml")).toBe("listen: 127.0.0.1:9999\n600 root\n");
     expect(await c.sh("cat /var/lib/odooops/state/odooops.db")).toBe("db");
-    expect(await c.sh("stat -c '%a %U %G' /etc/odooops /var/lib/odooops")).toBe("750 root odooops\n750 root odooops\n");
+    expect(await c.sh("stat -c '%a %U %G' /etc/odooops /var/lib/odooops")).toBe("750 root odooops\n751 root odooops\n");
     expect((await c.exec(["odooops", "--version"])).stdout.trim()).toBe(bin.version);
   }, SLOW);
 

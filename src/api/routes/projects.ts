@@ -5,10 +5,14 @@ import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
 const ProjectView = z
-  .object({ name: z.string(), repoUrl: z.string().nullable(), defaultBranch: z.string(), createdAt: z.string() })
+  .object({ name: z.string(), repoUrl: z.string().nullable(), defaultBranch: z.string(), webhookSecretSet: z.boolean(), createdAt: z.string() })
   .openapi("Project");
 const SetProjectRequest = z
-  .object({ repoUrl: z.string().min(1).max(2000).nullable().optional(), defaultBranch: z.string().min(1).max(200).optional() })
+  .object({
+    repoUrl: z.string().min(1).max(2000).nullable().optional(),
+    defaultBranch: z.string().min(1).max(200).optional(),
+    webhookSecret: z.string().max(256).nullable().optional().openapi({ description: "GitHub webhook secret (write-only); null removes it" }),
+  })
   .strict()
   .openapi("SetProjectRequest");
 const nameParam = z.object({
@@ -23,19 +27,27 @@ const put = createRoute({
   method: "put",
   path: "/projects/{name}",
   tags: ["projects"],
-  summary: "Create a project or change its repository / default branch",
+  summary: "Create a project or change its repository / default branch / webhook secret",
   request: { params: nameParam, body: jsonBody(SetProjectRequest) },
   responses: { 200: json(ProjectView, "the project"), 400: json(ErrorSchema, "invalid repository URL or branch") },
 });
 
-const view = (p: ReturnType<typeof listProjects>[number]) => ({ name: p.name, repoUrl: p.repoUrl, defaultBranch: p.defaultBranch, createdAt: p.createdAt });
+const view = (p: ReturnType<typeof listProjects>[number]) => ({
+  name: p.name,
+  repoUrl: p.repoUrl,
+  defaultBranch: p.defaultBranch,
+  webhookSecretSet: p.webhookSecretEnc !== null,
+  createdAt: p.createdAt,
+});
 
 export function projectRoutes(app: Api, deps: ApiDeps) {
   app.openapi(list, (c) => c.json(listProjects(deps.db).map(view), 200));
   app.openapi(put, (c) => {
     const { name } = c.req.valid("param");
-    const p = setProject(deps.db, name, c.req.valid("json"));
-    deps.audit.record({ actor: c.get("principal").username, action: "project.set", target: name, details: { repoUrl: p.repoUrl, defaultBranch: p.defaultBranch } });
+    const body = c.req.valid("json");
+    const p = setProject(deps.db, name, body, deps.box);
+    const details = { repoUrl: p.repoUrl, defaultBranch: p.defaultBranch, ...(body.webhookSecret !== undefined ? { webhookSecret: body.webhookSecret === null ? "removed" : "changed" } : {}) };
+    deps.audit.record({ actor: c.get("principal").username, action: "project.set", target: name, details });
     return c.json(view(p), 200);
   });
 }

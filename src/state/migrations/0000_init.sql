@@ -184,4 +184,12 @@ CREATE TABLE `backups` (
 	FOREIGN KEY (`env_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-CREATE INDEX `backups_env` ON `backups` (`env_id`,`created_at`);
+CREATE INDEX `backups_env` ON `backups` (`env_id`,`created_at`);--> statement-breakpoint
+CREATE TABLE `github_deliveries` (
+	`delivery_id` text PRIMARY KEY NOT NULL,
+	`project_id` text NOT NULL,
+	`event` text NOT NULL,
+	`received_at` text NOT NULL,
+	`outcome` text,
+	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE no action
+);

@@ -1,0 +1,30 @@
+/** The parts of GitHub webhook payloads odooops acts on (everything else is ignored, not rejected). */
+import { z } from "zod";
+
+export const ZERO_SHA = "0".repeat(40);
+
+const Repository = z.object({
+  full_name: z.string().optional(),
+  clone_url: z.string().optional(),
+  ssh_url: z.string().optional(),
+  git_url: z.string().optional(),
+  html_url: z.string().optional(),
+  svn_url: z.string().optional(),
+});
+
+/** Just enough to pick the project whose secret checks the signature. */
+export const AnyEvent = z.object({ repository: Repository.optional() });
+
+export const PushEvent = z.object({
+  ref: z.string(),
+  after: z.string().regex(/^[0-9a-f]{40}$/),
+  deleted: z.boolean().optional(),
+  repository: Repository,
+});
+export type PushEvent = z.infer<typeof PushEvent>;
+
+export function repositoryUrls(payload: z.infer<typeof AnyEvent>): string[] {
+  const r = payload.repository;
+  if (!r) return [];
+  return [r.clone_url, r.ssh_url, r.git_url, r.html_url, r.svn_url].filter((u): u is string => typeof u === "string");
+}

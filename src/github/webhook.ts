@@ -1,0 +1,137 @@
+/**
+ * The GitHub webhook: authenticated by the per-project HMAC secret, acted on once per delivery id,
+ * and fast — a push only records a deployment and enqueues its job; the work happens in the job.
+ */
+import { eq } from "drizzle-orm";
+import { startDeploy } from "../deploy/actions";
+import type { EnvServiceDeps } from "../env/actions";
+import { projects } from "../env/env.sql";
+import { findEnv } from "../env/lookup";
+import { AppError, Invalid, Unauthorized } from "../errors";
+import { Log } from "../log";
+import { projectPolicy } from "../policy/load";
+import { mapBranch } from "../policy/match";
+import { githubDeliveries } from "./github.sql";
+import { AnyEvent, PushEvent, repositoryUrls, ZERO_SHA } from "./payload";
+import { repoKey } from "./repo-url";
+import { signatureValid } from "./signature";
+import { trackDeployStatus } from "./statuses";
+
+const log = Log.create("github");
+export const WEBHOOK_ACTOR = "github-webhook";
+
+export interface WebhookRequest {
+  event: string | undefined;
+  delivery: string | undefined;
+  signature: string | undefined;
+  body: Uint8Array;
+  /** `?project=`: picks the project directly instead of by the payload's repository URL. */
+  project: string | undefined;
+  ip: string | null;
+}
+
+export type WebhookResult =
+  | { status: 200; body: { result: "pong" | "duplicate" | "ignored"; reason?: string; delivery: string } }
+  | { status: 202; body: { result: "queued"; delivery: string; env: string; deployment: string; job: string } };
+
+type ProjectRow = typeof projects.$inferSelect;
+
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Projects whose secret may have signed this delivery. */
+function candidates(deps: EnvServiceDeps, req: WebhookRequest, payload: unknown): ProjectRow[] {
+  if (req.project !== undefined) {
+    const p = deps.db.select().from(projects).where(eq(projects.name, req.project)).get();
+    return p ? [p] : [];
+  }
+  const parsed = AnyEvent.safeParse(payload);
+  const keys = new Set((parsed.success ? repositoryUrls(parsed.data) : []).map(repoKey).filter((k) => k !== null));
+  if (keys.size === 0) return [];
+  return deps.db
+    .select()
+    .from(projects)
+    .all()
+    .filter((p) => p.repoUrl !== null && keys.has(repoKey(p.repoUrl) ?? ""));
+}
+
+function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target: string | null): never {
+  deps.audit.record({ actor: WEBHOOK_ACTOR, action: "webhook.github", target, outcome: "denied", ip: req.ip, details: { reason, event: req.event ?? null, delivery: req.delivery ?? null } });
+  throw new Unauthorized(`webhook rejected: ${reason}`);
+}
+
+function authenticate(deps: EnvServiceDeps, req: WebhookRequest): { project: ProjectRow; payload: unknown } {
+  const payload = parseJson(req.body);
+  const found = candidates(deps, req, payload);
+  const withSecret = found.filter((p) => p.webhookSecretEnc !== null);
+  const target = found[0]?.name ?? req.project ?? null;
+  if (found.length === 0) deny(deps, req, "no project has this repository (set it with `odooops project set <name> --repo <url>`, or add ?project=<name> to the webhook URL)", target);
+  if (withSecret.length === 0) deny(deps, req, `project ${target} has no webhook secret (set it with \`odooops project set ${target} --webhook-secret-file <file>\`)`, target);
+  if (!req.signature) deny(deps, req, "missing X-Hub-Signature-256 header", target);
+  const project = withSecret.find((p) => signatureValid(deps.box.open(p.webhookSecretEnc!), req.body, req.signature));
+  if (!project) deny(deps, req, "X-Hub-Signature-256 does not match the project's webhook secret", target);
+  if (payload === undefined) throw new Invalid("webhook body is not JSON");
+  return { project, payload };
+}
+
+export async function receiveGithubWebhook(deps: EnvServiceDeps, req: WebhookRequest): Promise<WebhookResult> {
+  const { project, payload } = authenticate(deps, req);
+  const delivery = req.delivery;
+  if (!delivery || !/^[A-Za-z0-9-]{1,100}$/.test(delivery)) throw new Invalid("missing or malformed X-GitHub-Delivery header");
+  if (!req.event || !/^[a-z_]{1,60}$/.test(req.event)) throw new Invalid("missing or malformed X-GitHub-Event header");
+  const fresh = deps.db.insert(githubDeliveries).values({ deliveryId: delivery, projectId: project.id, event: req.event }).onConflictDoNothing().returning().get();
+  if (!fresh) return { status: 200, body: { result: "duplicate", delivery } };
+
+  let result: WebhookResult;
+  try {
+    result = await act(deps, project, req.event, payload, delivery);
+  } catch (e) {
+    // Not acted on: GitHub's redelivery of this id must get another chance.
+    deps.db.delete(githubDeliveries).where(eq(githubDeliveries.deliveryId, delivery)).run();
+    throw e;
+  }
+  const outcome = result.status === 202 ? `queued deployment ${result.body.deployment} on ${result.body.env}` : result.body.reason ? `${result.body.result}: ${result.body.reason}` : result.body.result;
+  deps.db.update(githubDeliveries).set({ outcome }).where(eq(githubDeliveries.deliveryId, delivery)).run();
+  log.info("webhook", { project: project.name, event: req.event, delivery, outcome });
+  return result;
+}
+
+const ignoredBy =
+  (delivery: string) =>
+  (reason: string): WebhookResult => ({ status: 200, body: { result: "ignored", reason, delivery } });
+
+async function act(deps: EnvServiceDeps, project: ProjectRow, event: string, payload: unknown, delivery: string): Promise<WebhookResult> {
+  const ignored = ignoredBy(delivery);
+  if (event === "ping") return { status: 200, body: { result: "pong", delivery } };
+  if (event !== "push") return ignored(`event ${event} is not handled`);
+  const push = PushEvent.safeParse(payload);
+  if (!push.success) return ignored("push payload without ref/after");
+  const { ref, after, deleted, repository } = push.data;
+  if (!ref.startsWith("refs/heads/")) return ignored(`${ref} is not a branch`);
+  if (deleted || after === ZERO_SHA) return ignored(`branch ${ref.slice(11)} was deleted`);
+  return deployPush(deps, project, { branch: ref.slice("refs/heads/".length), sha: after, repo: repository.full_name ?? null }, delivery);
+}
+
+async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { branch: string; sha: string; repo: string | null }, delivery: string): Promise<WebhookResult> {
+  const { branch, sha } = push;
+  const ignored = ignoredBy(delivery);
+  try {
+    const target = mapBranch(projectPolicy(deps.db, project.id), branch);
+    if (!target) return ignored(`no branch mapping matches ${branch}`);
+    if (!target.rule.auto_deploy) return ignored(`branch mapping ${target.index} (${target.rule.pattern}) has auto_deploy off`);
+    const env = findEnv(deps.db, target.envName);
+    if (env.projectId !== project.id) return ignored(`environment ${env.slug} belongs to another project`);
+    const out = await startDeploy(deps, env.slug, { sha, branch }, WEBHOOK_ACTOR);
+    if (out.dryRun) throw new Error("a webhook deploy is never a dry run");
+    if (push.repo) trackDeployStatus(deps, { repo: push.repo, sha, env: env.slug, jobId: out.job.id });
+    return { status: 202, body: { result: "queued", delivery, env: env.slug, deployment: out.deployment.id, job: out.job.id } };
+  } catch (e) {
+    if (e instanceof AppError && e.status < 500) return ignored(e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `.odooops/policies.yaml`: which branches map to which environments, and what each tier must pass
+ * and may use. Unknown keys are errors (a typo must not silently turn a gate off), and every error
+ * names the file, line and key path so the author can fix it without guessing.
+ */
+import { z } from "zod";
+import { LineCounter, parseDocument } from "yaml";
+import { Invalid } from "../errors";
+
+export const TIERS = ["dev", "dev_ephemeral", "staging", "production"] as const;
+export type PolicyTier = (typeof TIERS)[number];
+
+const Duration = z.string().regex(/^[1-9]\d*[mhd]$/, 'a duration like "30m", "12h" or "7d"');
+/** `7d`, `14d`, `12h` or `never`. */
+const Ttl = z.union([z.literal("never"), z.string().regex(/^[1-9]\d*[hd]$/, 'a TTL like "7d", "12h" or "never"')]);
+const Size = z.string().regex(/^[1-9]\d*(\.\d+)?[kmgt]?$/i, 'a size like "512m", "2g" or "20g"');
+const Command = z.array(z.string().min(1)).min(1);
+
+/** `{branch}` and `{number}` are the only placeholders; anything else in braces is a typo. */
+const NameTemplate = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((t) => [...t.matchAll(/\{([^}]*)\}/g)].every((m) => m[1] === "branch" || m[1] === "number"), "only {branch} and {number} may appear in braces")
+  .refine((t) => /^[A-Za-z0-9._/{}-]+$/.test(t), "use letters, digits, . _ / - and {branch} / {number}");
+
+const BranchMapping = z
+  .object({
+    pattern: z.string().min(1).max(200),
+    tier: z.enum(TIERS),
+    env: NameTemplate.default("{branch}"),
+    auto_deploy: z.boolean().default(false),
+  })
+  .strict();
+
+const Gate = z.object({ required: z.boolean().default(true) }).strict();
+const CommandGate = z.object({ required: z.boolean().default(true), command: Command }).strict();
+const ApprovalGate = z.object({ required: z.boolean().default(true), timeout: Duration.default("24h") }).strict();
+
+const HealthGates = z
+  .object({ tests: Gate.optional(), migrations: Gate.optional(), manual_approval: ApprovalGate.optional(), smoke_tests: CommandGate.optional() })
+  .strict();
+
+const Quota = z
+  .object({ workers: z.number().int().min(0).max(64).optional(), cpu: z.number().positive().max(256).optional(), memory: Size.optional(), storage: Size.optional() })
+  .strict();
+
+const perTier = <T extends z.ZodType>(value: T) => z.object({ dev: value.optional(), dev_ephemeral: value.optional(), staging: value.optional(), production: value.optional() }).strict();
+
+export const PolicySchema = z
+  .object({
+    version: z.literal(1).default(1),
+    branch_mappings: z.array(BranchMapping).max(100).default([]),
+    health_gates: perTier(HealthGates).default({}),
+    resource_quotas: perTier(Quota).default({}),
+    ttl_policies: perTier(Ttl).default({}),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof PolicySchema>;
+export type BranchMappingRule = z.infer<typeof BranchMapping>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+
+/** `["branch_mappings", 2, "pattern"]` → `branch_mappings[2].pattern`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "");
+}
+
+/** Parses and validates a policies file; throws Invalid naming `file:line: key.path: problem` for every problem. */
+export function parsePolicy(text: string, file = ".odooops/policies.yaml"): Policy {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`);
+    throw new Invalid(`invalid YAML in ${problems.join("; ")}`);
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = PolicySchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
+    return `${file}:${lineOf(doc, lines, path)}: ${formatPath(path) || "(top level)"}: ${issue.message}`;
+  });
+  throw new Invalid(`invalid policy: ${problems.join("; ")}`);
+}
+
+/** The line of the deepest node that exists along `path` (a missing key points at its parent). */
+function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: readonly PropertyKey[]): number {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const keys = path.slice(0, depth).map((k) => (typeof k === "symbol" ? String(k) : k));
+    const node: unknown = depth === 0 ? doc.contents : doc.getIn(keys, true);
+    const range = node && typeof node === "object" && "range" in node ? (node.range as [number, number, number] | undefined) : undefined;
+    if (range) return lines.linePos(range[0]).line;
+  }
+  return 1;
+}

@@ -1,0 +1,231 @@
+/**
+ * `POST /api/v1/webhooks/github` with the real fixture payloads, signed here with the project's
+ * secret, through the in-process API (no agent: queued deploy jobs stay queued).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { and, eq } from "drizzle-orm";
+import { auditLogs } from "../../src/audit/audit.sql";
+import { deployments } from "../../src/deploy/deploy.sql";
+import { environments, projects } from "../../src/env/env.sql";
+import { githubDeliveries } from "../../src/github/github.sql";
+import { signBody } from "../../src/github/signature";
+import { jobs } from "../../src/jobs/jobs.sql";
+import type { JobView } from "../../src/jobs/view";
+import { policies } from "../../src/policy/policy.sql";
+import { makeTestApi } from "../support/api";
+import { runCliWith } from "../support/cli";
+
+const FIXTURES = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "github-webhooks");
+const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
+const BRANCH_PUSH = "push/with-new-branch.payload.json";
+const BRANCH_SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+const SECRET = `hello-world-secret-${crypto.randomUUID()}`;
+const OCTO_SECRET = `octocoders-secret-${crypto.randomUUID()}`;
+
+let t: Awaited<ReturnType<typeof makeTestApi>>;
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+
+function variant(name: string, change: (payload: Record<string, unknown>) => void): Uint8Array {
+  const payload = JSON.parse(new TextDecoder().decode(fixture(name))) as Record<string, unknown>;
+  change(payload);
+  return new TextEncoder().encode(JSON.stringify(payload));
+}
+
+function deliver(body: Uint8Array, opts: { event?: string; delivery?: string | null; signature?: string | null; secret?: string; query?: string } = {}) {
+  const headers = new Headers({ "content-type": "application/json", "x-github-event": opts.event ?? "push", "user-agent": "GitHub-Hookshot/test" });
+  const delivery = opts.delivery === undefined ? crypto.randomUUID() : opts.delivery;
+  if (delivery !== null) headers.set("x-github-delivery", delivery);
+  const signature = opts.signature === undefined ? signBody(opts.secret ?? SECRET, body) : opts.signature;
+  if (signature !== null) headers.set("x-hub-signature-256", signature);
+  return t.app.request(`/api/v1/webhooks/github${opts.query ?? ""}`, { method: "POST", headers, body });
+}
+
+let envId = "";
+const deploymentCount = () => t.deps.db.select().from(deployments).where(eq(deployments.envId, envId)).all().length;
+const deployJobs = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "deploy")).all().length;
+const denials = () => t.deps.db.select().from(auditLogs).where(and(eq(auditLogs.action, "webhook.github"), eq(auditLogs.outcome, "denied"))).all();
+
+async function makeActiveEnv(name: string, tier: string) {
+  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier }) });
+  expect(res.status).toBe(202);
+  // The create job never runs here (no agent): it is cancelled and the env made active by hand.
+  const created = (await res.json()) as { job: JobView };
+  expect((await t.request(`/api/v1/jobs/${created.job.id}/cancel`, { method: "POST" })).status).toBe(200);
+  t.deps.db.update(environments).set({ status: "active", release: 1 }).where(eq(environments.name, name)).run();
+  return t.deps.db.select().from(environments).where(eq(environments.name, name)).get()!.id;
+}
+
+beforeAll(async () => {
+  t = await makeTestApi();
+  const secretFile = join(t.root, "webhook-secret");
+  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+  const set = await cli("project", "set", "default", "--repo", "https://github.com/Codertocat/Hello-World.git", "--webhook-secret-file", secretFile);
+  expect(set.code).toBe(0);
+  const octo = await t.request("/api/v1/projects/octo", { method: "PUT", body: JSON.stringify({ repoUrl: "git@github.com:Octocoders/Hello-World.git", webhookSecret: OCTO_SECRET }) });
+  expect(octo.status).toBe(200);
+  const project = t.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
+  t.deps.db
+    .insert(policies)
+    .values({
+      projectId: project.id,
+      source: "server",
+      document: [
+        "branch_mappings:",
+        "  - { pattern: master, tier: staging, env: 'qa-{branch}', auto_deploy: true }",
+        "  - { pattern: 'manual/*', tier: dev, auto_deploy: false }",
+        "  - { pattern: 'auto/*', tier: dev, env: 'auto-{branch}', auto_deploy: true }",
+      ].join("\n"),
+    })
+    .run();
+  envId = await makeActiveEnv("qa-master", "staging");
+});
+afterAll(() => t.cleanup());
+
+describe("project webhook secret", () => {
+  test("is stored sealed, shown only as set, and refused when short", async () => {
+    const row = t.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
+    expect(row.webhookSecretEnc).toStartWith("v1:");
+    expect(row.webhookSecretEnc).not.toContain(SECRET);
+    expect(t.deps.box.open(row.webhookSecretEnc!)).toBe(SECRET);
+    const list = JSON.parse((await cli("project", "list", "--json")).stdout) as { name: string; webhookSecretSet: boolean }[];
+    expect(list.map((p) => [p.name, p.webhookSecretSet])).toEqual([
+      ["default", true],
+      ["octo", true],
+    ]);
+    expect(JSON.stringify(list)).not.toContain(SECRET);
+    const short = join(t.root, "short-secret");
+    writeFileSync(short, "abc\n");
+    const bad = await cli("project", "set", "octo", "--webhook-secret-file", short);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("webhook secret must be 16 to 256");
+    const missing = await cli("project", "set", "octo", "--webhook-secret-file", join(t.root, "nope"));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("ENOENT");
+  });
+});
+
+describe("POST /webhooks/github", () => {
+  test("ping is answered for the project matched by its ssh repository URL, and by ?project=", async () => {
+    const ping = fixture("ping/payload.json");
+    const res = await deliver(ping, { event: "ping", secret: OCTO_SECRET });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ result: "pong" });
+    const byQuery = await deliver(ping, { event: "ping", query: "?project=default" });
+    expect(byQuery.status).toBe(200);
+    expect((await byQuery.json()) as { result: string }).toMatchObject({ result: "pong" });
+  });
+
+  test("a push to a mapped branch queues a deployment of the pushed commit, once per delivery", async () => {
+    const before = { deployments: deploymentCount(), jobs: deployJobs() };
+    const delivery = crypto.randomUUID();
+    const res = await deliver(fixture(BRANCH_PUSH), { delivery });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { result: string; env: string; deployment: string; job: string; delivery: string };
+    expect(body).toMatchObject({ result: "queued", env: "qa-master", delivery });
+    const d = t.deps.db.select().from(deployments).where(eq(deployments.id, body.deployment)).get()!;
+    expect([d.envId, d.commitSha, d.branch, d.jobId, d.createdBy]).toEqual([envId, BRANCH_SHA, "master", body.job, "github-webhook"]);
+    const job = t.deps.db.select().from(jobs).where(eq(jobs.id, body.job)).get()!;
+    expect([job.kind, job.status]).toEqual(["deploy", "queued"]);
+    expect(deploymentCount()).toBe(before.deployments + 1);
+
+    const again = await deliver(fixture(BRANCH_PUSH), { delivery });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ result: "duplicate", delivery });
+    expect(deploymentCount()).toBe(before.deployments + 1);
+    expect(deployJobs()).toBe(before.jobs + 1);
+    const recorded = t.deps.db.select().from(githubDeliveries).where(eq(githubDeliveries.deliveryId, delivery)).get()!;
+    expect(recorded.outcome).toBe(`queued deployment ${body.deployment} on qa-master`);
+  });
+
+  test("missing, wrong-secret and tampered signatures are 401, audited, and queue nothing", async () => {
+    const before = { deployments: deploymentCount(), jobs: deployJobs(), denials: denials().length };
+    const body = fixture(BRANCH_PUSH);
+    const tampered = variant(BRANCH_PUSH, (p) => {
+      p.after = "1".repeat(40);
+    });
+    const cases = [
+      await deliver(body, { signature: null }),
+      await deliver(body, { secret: OCTO_SECRET }),
+      await deliver(body, { signature: "sha256=" + "0".repeat(64) }),
+      await deliver(body, { signature: "sha1=" + "0".repeat(40) }),
+      await deliver(tampered, { signature: signBody(SECRET, body) }),
+      await deliver(body, { query: "?project=octo" }),
+      await deliver(body, { query: "?project=nosuch" }),
+    ];
+    for (const res of cases) {
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    }
+    expect(deploymentCount()).toBe(before.deployments);
+    expect(deployJobs()).toBe(before.jobs);
+    const audited = denials();
+    expect(audited.length).toBe(before.denials + cases.length);
+    const reasons = audited.map((a) => String(a.details?.reason));
+    expect(reasons.some((r) => r.includes("missing X-Hub-Signature-256"))).toBe(true);
+    expect(reasons.some((r) => r.includes("does not match"))).toBe(true);
+  });
+
+  test("a repository no project has is 401 with what to do", async () => {
+    const stranger = variant(BRANCH_PUSH, (p) => {
+      p.repository = { clone_url: "https://github.com/someone/else.git", ssh_url: "git@github.com:someone/else.git" };
+    });
+    const res = await deliver(stranger);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("?project=");
+  });
+
+  test("tag pushes, tag deletions and branch deletions never deploy", async () => {
+    const before = deploymentCount();
+    const tagDelete = await deliver(fixture("push/payload.json"));
+    expect(tagDelete.status).toBe(200);
+    expect(await tagDelete.json()).toMatchObject({ result: "ignored", reason: "refs/tags/simple-tag is not a branch" });
+    const tagDelete2 = await deliver(fixture("push/1.payload.json"));
+    expect(tagDelete2.status).toBe(200);
+    expect(await tagDelete2.json()).toMatchObject({ result: "ignored" });
+    const tagPush = variant(BRANCH_PUSH, (p) => {
+      p.ref = "refs/tags/v1.0";
+    });
+    expect(await (await deliver(tagPush)).json()).toMatchObject({ result: "ignored", reason: "refs/tags/v1.0 is not a branch" });
+    const branchDelete = variant(BRANCH_PUSH, (p) => {
+      p.after = "0".repeat(40);
+      p.deleted = true;
+      p.created = false;
+    });
+    expect(await (await deliver(branchDelete)).json()).toMatchObject({ result: "ignored", reason: "branch master was deleted" });
+    expect(deploymentCount()).toBe(before);
+  });
+
+  test("unmapped branches, auto_deploy off and missing environments are recorded, not deployed", async () => {
+    const before = deployJobs();
+    const push = (ref: string) =>
+      variant(BRANCH_PUSH, (p) => {
+        p.ref = ref;
+      });
+    expect(await (await deliver(push("refs/heads/develop"))).json()).toMatchObject({ result: "ignored", reason: "no branch mapping matches develop" });
+    expect(await (await deliver(push("refs/heads/manual/x"))).json()).toMatchObject({ result: "ignored", reason: "branch mapping 1 (manual/*) has auto_deploy off" });
+    expect(await (await deliver(push("refs/heads/auto/x"))).json()).toMatchObject({ result: "ignored", reason: "no environment auto-auto/x (see: odooops env list)" });
+    // `master-2` must not fall into the `master` rule (real glob, not a prefix match).
+    expect(await (await deliver(push("refs/heads/master-2"))).json()).toMatchObject({ result: "ignored", reason: "no branch mapping matches master-2" });
+    t.deps.db.update(environments).set({ status: "stopped" }).where(eq(environments.id, envId)).run();
+    const stopped = (await (await deliver(fixture(BRANCH_PUSH))).json()) as { result: string; reason: string };
+    t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, envId)).run();
+    expect(stopped.result).toBe("ignored");
+    expect(stopped.reason).toContain("needs an active environment");
+    expect(deployJobs()).toBe(before);
+  });
+
+  test("missing delivery id is 400; an oversized body is 413; neither queues anything", async () => {
+    const before = deployJobs();
+    const noDelivery = await deliver(fixture(BRANCH_PUSH), { delivery: null });
+    expect(noDelivery.status).toBe(400);
+    expect(((await noDelivery.json()) as { error: { message: string } }).error.message).toContain("X-GitHub-Delivery");
+    const huge = variant(BRANCH_PUSH, (p) => {
+      p.padding = "x".repeat(2 * 1024 * 1024);
+    });
+    const tooBig = await deliver(huge);
+    expect(tooBig.status).toBe(413);
+    expect(deployJobs()).toBe(before);
+  });
+});

@@ -23,7 +23,7 @@ import { serveCertificate } from "./serve";
 import type { StoredCertificate } from "./store";
 
 /** Start of an env's status reason while it is served over HTTP because HTTPS failed. */
-export const HTTP_FALLBACK = "served over HTTP:";
+import { HTTP_FALLBACK } from "../env/service";
 
 type Log = (line: string) => void;
 

@@ -16,7 +16,7 @@ import type { JobView } from "../jobs/view";
 import type { Db } from "../state/db";
 import { isDomain } from "./domain";
 import { assertAcmeEnabled, tlsByDefault } from "./env-cert";
-import { HTTP_FALLBACK } from "./env-tls";
+import { HTTP_FALLBACK } from "../env/service";
 import { certImportJob, certIssueJob } from "./issue-job";
 import { daysLeft, needsRenewal, planRenewals, type RenewalDecision } from "./renewal";
 import type { CertificateView, ImportRequest, RenewItem, RenewOutcome, RenewRequest } from "./schema";

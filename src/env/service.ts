@@ -6,9 +6,17 @@ import type { EnvSummary } from "./schema";
 
 export type EnvRow = typeof environments.$inferSelect;
 
-export function envUrl(env: Pick<EnvRow, "domain">, config: Config): string {
-  const port = config.nginx.httpPort === 80 ? "" : `:${config.nginx.httpPort}`;
-  return `http://${env.domain}${port}`;
+/** The "served over HTTP: …" status reason of an env whose certificate could not be obtained. */
+export const HTTP_FALLBACK = "served over HTTP:";
+
+/**
+ * The env's address: https when ACME covers its tier and HTTPS was not given up on (decided from
+ * the row alone: listing 1,000 envs must not read 1,000 certificate dirs).
+ */
+export function envUrl(env: Pick<EnvRow, "domain"> & Partial<Pick<EnvRow, "tier" | "statusReason">>, config: Config): string {
+  const tls = config.acme.enabled && env.tier !== undefined && config.acme.tiers.includes(env.tier) && !env.statusReason?.startsWith(HTTP_FALLBACK);
+  if (tls) return `https://${env.domain}${config.nginx.httpsPort === 443 ? "" : `:${config.nginx.httpsPort}`}`;
+  return `http://${env.domain}${config.nginx.httpPort === 80 ? "" : `:${config.nginx.httpPort}`}`;
 }
 
 type SummaryFields = Pick<EnvRow, "id" | "name" | "slug" | "tier" | "status" | "statusReason" | "branch" | "domain" | "odooImage" | "createdBy" | "createdAt">;

@@ -21,7 +21,7 @@
 import { resolve } from "node:path";
 import { run } from "../src/exec/run";
 import type { JobView } from "../src/jobs/view";
-import { BASE_DOMAIN, header, logTime, startDeployHost, stepDurations, STEP_TIMEOUT_MS, type ContainerShape, type DeployConfig, type DeployHost } from "./lib/deploy-host";
+import { BASE_DOMAIN, header, logTime, referenceCalls, startDeployHost, stepDurations, STEP_TIMEOUT_MS, type ContainerShape, type DeployConfig, type DeployHost } from "./lib/deploy-host";
 import { freePort } from "./lib/proc";
 import { median, ms, ratio } from "./lib/stats";
 import { printTable } from "./lib/table";
@@ -187,7 +187,7 @@ function report(label: string, o: Ours[], r: Raw[], orders: string[]): { raw: nu
       : []),
     ["migrate: nothing to update", "—", ms(mo((x) => step(x, "migrate")), 0)],
     ["docker run (ours: + inspect, rm --force, port pair)", ms(mr((x) => x.steps.run ?? 0), 0), ms(mo((x) => x.runMs), 0)],
-    ["health on its own port", ms(mr((x) => x.steps.health ?? 0), 0), ms(mo((x) => x.healthMs), 0)],
+    [`health on its own port (raw polls every ${process.env.RAW_POLL_SEC ?? "0.1"} s, ours 250 ms)`, ms(mr((x) => x.steps.health ?? 0), 0), ms(mo((x) => x.healthMs), 0)],
     ["vhost + nginx -t + reload + health through nginx", ms(mr((x) => (x.steps.vhost ?? 0) + (x.steps.nginx ?? 0)), 0), ms(mo((x) => x.nginxMs), 0)],
     ["stop the old release (drainSec 0)", ms(mr((x) => x.steps.stop ?? 0), 0), ms(mo((x) => x.stopMs), 0)],
     ["prune", "—", ms(mo((x) => step(x, "prune")), 0)],
@@ -250,6 +250,7 @@ async function main(): Promise<void> {
       ["configuration", "raw script", "odooops deploy", "ratio", "ours to serving", "ours excl. tests + rehearse", "ratio excl."],
       summary,
     );
+    console.log(`\n${await referenceCalls(h.prefix)}`);
   } finally {
     await h.stop();
   }

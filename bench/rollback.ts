@@ -16,7 +16,7 @@
  */
 import { run } from "../src/exec/run";
 import type { JobView } from "../src/jobs/view";
-import { header, logTime, releaseLikeRun, startDeployHost, stepDurations, waitHealthy, type DeployHost } from "./lib/deploy-host";
+import { header, logTime, referenceCalls, releaseLikeRun, startDeployHost, stepDurations, waitHealthy, type DeployHost } from "./lib/deploy-host";
 import { freePort } from "./lib/proc";
 import { median, ms, ratio } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
       orders.push(oursFirst ? "ours→cold" : "cold→ours");
     }
     report(o, c, orders, release);
+    console.log(`\n${await referenceCalls(h.prefix)}`);
   } finally {
     await h.stop();
   }

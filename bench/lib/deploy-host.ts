@@ -21,6 +21,7 @@ import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { makeTempDir, removeTempDir } from "../../test/support/tmp";
 import { BINARY, requireBinary, startDaemon, type Daemon } from "./daemon";
+import { median } from "./stats";
 
 export const BASE_DOMAIN = "bench.localhost";
 /** The Odoo stand-in (../shared/odoo-standin), as in test/support/env-host.ts. */
@@ -294,4 +295,16 @@ export async function header(what: string): Promise<void> {
   const version = (await run({ argv: [BINARY, "--version"] })).stdout.trim();
   const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
   console.log(`odooops ${version} · ${navigator.hardwareConcurrency} cores · load ${load} · ${new Date().toISOString().slice(0, 16)}Z · image ${STANDIN_IMAGE} · ${what}`);
+}
+
+/** Medians of one docker CLI call and of the CLI's own start-up: the units the notes use. */
+export async function referenceCalls(prefix: string): Promise<string> {
+  const med = async (argv: string[]) => {
+    const t: number[] = [];
+    for (let i = 0; i < 5; i++) t.push((await run({ argv }, { nothrow: true })).durationMs);
+    return median(t);
+  };
+  const docker = await med(["docker", "rm", "--force", `${prefix}-absent`]);
+  const cli = await med([BINARY, "--version"]);
+  return `One docker CLI call (\`docker rm --force\` of an absent container): median ${Math.round(docker)} ms; \`odooops --version\`: median ${Math.round(cli)} ms.`;
 }

@@ -19,6 +19,8 @@ import { webhookRoutes } from "./routes/webhooks";
 export const API_BASE = "/api/v1";
 
 /** Routes reachable without a bearer token (each has its own guard or exposes nothing; the GitHub webhook checks its HMAC signature). */
+const UPLOAD_PATH = new RegExp(`^${API_BASE}/environments/[^/]+/db/import$`);
+
 export const PUBLIC_ROUTES = new Set([`GET ${API_BASE}/health`, `POST ${API_BASE}/auth/login`, `POST ${API_BASE}/webhooks/github`]);
 
 export type RouteModule = (app: OpenAPIHono<ApiEnv>, deps: ApiDeps) => void;
@@ -27,7 +29,9 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
   const root = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   const api = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
-  api.use("*", bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json(errorBody("payload_too_large", "request body over 1 MiB"), 413) }));
+  const jsonLimit = bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json(errorBody("payload_too_large", "request body over 1 MiB"), 413) });
+  // Uploads stream to disk (db import); every other body is small JSON.
+  api.use("*", (c, next) => (c.req.method === "POST" && UPLOAD_PATH.test(c.req.path) ? next() : jsonLimit(c, next)));
   api.use("*", async (c, next) => {
     if (PUBLIC_ROUTES.has(`${c.req.method} ${c.req.path}`)) return next();
     const header = c.req.header("authorization") ?? "";

@@ -6,7 +6,10 @@ import { backupJob } from "../db/backup-job";
 import { certImportJob, certIssueJob } from "../certs/issue-job";
 import { cloneJob } from "../db/clone-job";
 import { restoreJob } from "../db/restore-job";
+import { migrateJob } from "../db/migrate-job";
+import { exportJob } from "../db/export-job";
+import { importJob } from "../db/import-job";
 import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
 
-export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, deployJob, rollbackJob, certIssueJob, certImportJob] as AnyJobDef[];
+export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, migrateJob, exportJob, importJob, deployJob, rollbackJob, certIssueJob, certImportJob] as AnyJobDef[];

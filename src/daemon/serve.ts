@@ -70,7 +70,9 @@ export async function startDaemon(opts: DaemonOptions) {
 
   const app = createApp(deps);
   const [host, port] = splitListen(config.listen);
-  const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
+  // Uploads (db import) stream to disk; Bun's 128 MB default would refuse real databases.
+  // JSON routes keep their own small limit (bodyLimit in src/api/app.ts).
+  const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: 256 * 1024 ** 3 });
   const url = `http://${host}:${server.port}`;
   writeFileSync(paths.daemonUrlFile, `${url}\n`, { mode: 0o644 });
   log.info("listening", { url, role: config.role, root: paths.dataDir, version: VERSION });

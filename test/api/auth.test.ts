@@ -68,6 +68,11 @@ describe("auth", () => {
   test("oversized bodies are refused with 413", async () => {
     const res = await t.request("/api/v1/auth/tokens", { method: "POST", body: "x".repeat(1024 * 1024 + 10) });
     expect(res.status).toBe(413);
+    // Only the database upload is exempt (it streams to disk): past the limit it reaches its handler.
+    const upload = await t.request("/api/v1/environments/nope/db/import", { method: "POST", body: "x".repeat(2 * 1024 * 1024) });
+    expect(upload.status).toBe(404);
+    const unauthenticated = await t.request("/api/v1/environments/nope/db/import", { method: "POST", body: "x".repeat(2 * 1024 * 1024), token: "" });
+    expect(unauthenticated.status).toBe(401);
   });
 
   test("openapi.json is OpenAPI 3.1 generated from the route schemas", async () => {

@@ -4,11 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { backups } from "../../src/db/backup.sql";
+import { exportFile } from "../../src/db/export-job";
 import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
+import { makeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 const fetchApi = (url: string, init?: RequestInit) => t.app.request(url, init);
@@ -169,5 +173,142 @@ describe("db clone", () => {
     } finally {
       t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, ids.stage!)).run();
     }
+  });
+});
+
+/**
+ * migrate / export / import follow jobs: a second API whose only jobs are these, finished by a
+ * stand-in agent that leases each job and answers with what the real one would return.
+ */
+describe("db migrate / export / import", () => {
+  let u: Awaited<ReturnType<typeof makeTestApi>>;
+  let dir = "";
+  const ucli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => u.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: u.token } });
+  const uids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    u = await makeTestApi();
+    dir = makeTempDir("cli-db-");
+    for (const [name, tier] of [["web1", "dev"], ["live", "production"]] as const) {
+      expect((await ucli("env", "create", name, "--tier", tier)).code).toBe(0);
+      u.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, name)).run();
+      uids[name] = u.deps.db.select().from(environments).where(eq(environments.slug, name)).get()!.id;
+      // The env's create job is not ours to follow: out of the way.
+      for (const j of u.deps.jobs.queue.list({ kind: "env.create", limit: 10 })) if (j.status === "queued") u.deps.jobs.queue.cancel(j.id);
+    }
+  });
+  afterAll(() => {
+    u?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Leases the next job and finishes it with `result(params)`; resolves with the job's kind and params. */
+  async function answerNextJob(result: (params: Record<string, unknown>) => Record<string, unknown>): Promise<{ kind: string; params: Record<string, unknown> }> {
+    const agent = { owner: "stand-in", hostId: "h" };
+    for (;;) {
+      const leased = await u.deps.jobs.queue.lease(agent, 60_000);
+      if (leased) {
+        const params = leased.job.params as Record<string, unknown>;
+        await u.deps.jobs.queue.finish(leased.job.id, agent.owner, { status: "succeeded", result: result(params) });
+        return { kind: leased.job.kind, params };
+      }
+      await Bun.sleep(20);
+    }
+  }
+
+  const plan = (modules: string[]) => ({
+    image: "odooops-test/odoo:17.0",
+    update: modules.map((name) => ({ name, from: "17.0.0.9", to: "17.0.1.0", reason: "version" })),
+    modules,
+  });
+  const queuedOf = (kind: string) => u.deps.jobs.queue.list({ kind, limit: 100 }).filter((j) => j.status === "queued");
+
+  test("migrate --dry-run: the plan from the dry-run job as a table, nothing else queued", async () => {
+    const [r, job] = await Promise.all([ucli("db", "migrate", "web1", "--dry-run"), answerNextJob(() => ({ dryRun: true, ...plan(["web"]) }))]);
+    expect(r.code).toBe(0);
+    expect(job).toMatchObject({ kind: "db.migrate", params: { envId: uids.web1, dryRun: true, preBackupId: null } });
+    expect(r.stdout).toMatch(/web\s+17\.0\.0\.9\s+17\.0\.1\.0\s+version/);
+    expect(r.stderr).toContain("1 module(s) to update from odooops-test/odoo:17.0");
+    expect(queuedOf("db.migrate")).toEqual([]);
+  });
+
+  test("migrate --dry-run --json: only the plan, as JSON", async () => {
+    const [r] = await Promise.all([ucli("db", "migrate", "web1", "--dry-run", "--json"), answerNextJob(() => ({ dryRun: true, ...plan(["web", "mail"]) }))]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ modules: ["web", "mail"], update: [{ name: "web" }, { name: "mail" }] });
+  });
+
+  test("migrate: the plan is shown, then the migration is queued; production's is backed up first", async () => {
+    const [r] = await Promise.all([ucli("db", "migrate", "web1"), answerNextJob(() => ({ dryRun: true, ...plan(["web"]) }))]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("17.0.0.9");
+    const id = r.stdout.trim().split("\n").at(-1)!;
+    expect(u.deps.jobs.queue.row(id)).toMatchObject({ kind: "db.migrate", status: "queued", params: { dryRun: false, preBackupId: null } });
+    u.deps.jobs.queue.cancel(id);
+    const [p] = await Promise.all([ucli("db", "migrate", "live", "--json"), answerNextJob(() => ({ dryRun: true, ...plan(["sale"]) }))]);
+    expect(p.code).toBe(0);
+    const job = JSON.parse(p.stdout) as JobView;
+    expect(typeof (u.deps.jobs.queue.row(job.id).params as { preBackupId: unknown }).preBackupId).toBe("string");
+    u.deps.jobs.queue.cancel(job.id);
+  });
+
+  test("migrate with nothing to update queues nothing", async () => {
+    const [r] = await Promise.all([ucli("db", "migrate", "web1"), answerNextJob(() => ({ dryRun: true, ...plan([]) }))]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("nothing to update");
+    expect(queuedOf("db.migrate")).toEqual([]);
+  });
+
+  test("export: the finished zip is downloaded to --out and deleted on the daemon; an existing --out is refused", async () => {
+    const content = Buffer.from(`PK${"x".repeat(70_000)}`);
+    let daemonCopy = "";
+    const out = join(dir, "web1.zip");
+    const [r] = await Promise.all([
+      ucli("db", "export", "web1", "--out", out),
+      answerNextJob((p) => {
+        daemonCopy = exportFile(u.deps.paths, String(p.exportId));
+        mkdirSync(dirname(daemonCopy), { recursive: true });
+        writeFileSync(daemonCopy, content);
+        return { exportId: p.exportId, download: `/exports/${String(p.exportId)}` };
+      }),
+    ]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out).equals(content)).toBe(true);
+    expect(existsSync(daemonCopy)).toBe(false);
+    expect(r.stderr).toContain(`exported web1 to ${out}`);
+    const again = await ucli("db", "export", "web1", "--out", out);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain("already exists");
+  });
+
+  test("import: confirmation needed without a terminal; with --yes the upload is stored and the job queued (neutralized for dev)", async () => {
+    const file = join(dir, "in.zip");
+    writeFileSync(file, Buffer.from(`PK\u0003\u0004${"y".repeat(5000)}`));
+    const asked = await ucli("db", "import", "web1", file);
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain(`will be replaced by ${file}`);
+    expect(queuedOf("db.import")).toEqual([]);
+    const r = await ucli("db", "import", "web1", file, "--yes");
+    expect(r.code).toBe(0);
+    const p = u.deps.jobs.queue.row(r.stdout.trim()).params as { upload: string; format: string; neutralize: boolean; preBackupId: string | null; envId: string };
+    expect(p).toMatchObject({ envId: uids.web1, format: "zip", neutralize: true, preBackupId: null });
+    expect(readFileSync(p.upload).equals(readFileSync(file))).toBe(true);
+    const plain = await ucli("db", "import", "web1", file, "--yes", "--no-neutralize");
+    expect((u.deps.jobs.queue.row(plain.stdout.trim()).params as { neutralize: boolean }).neutralize).toBe(false);
+  });
+
+  test("import into production needs --yes --force-production; a missing file is a usage error", async () => {
+    const file = join(dir, "in.zip");
+    const before = queuedOf("db.import").length;
+    const refused = await ucli("db", "import", "live", file, "--yes");
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--force-production");
+    expect(queuedOf("db.import").length).toBe(before);
+    const r = await ucli("db", "import", "live", file, "--yes", "--force-production");
+    expect(r.code).toBe(0);
+    const p = u.deps.jobs.queue.row(r.stdout.trim()).params as { neutralize: boolean; preBackupId: string | null };
+    expect(p.neutralize).toBe(false);
+    expect(typeof p.preBackupId).toBe("string");
+    expect((await ucli("db", "import", "web1", join(dir, "missing.zip"), "--yes")).code).toBe(2);
   });
 });

@@ -1,5 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listBackups, startBackup } from "../../db/backups";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { deleteExport, finishedExport, startExport } from "../../db/export-job";
+import { enqueueImport, importsDir, planImport } from "../../db/import-job";
+import { startMigrate } from "../../db/migrate-job";
+import { sniffUpload } from "../../db/odoo-zip";
+import { Invalid } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
 import { BackupListQuery, BackupView, CloneRequest, DbOperationResponse, RestoreRequest } from "../../db/schema";
 import { JobView } from "../../jobs/view";
@@ -49,6 +56,56 @@ const clone = createRoute({
   responses: operationResponses,
 });
 
+const migrate = createRoute({
+  method: "post",
+  path: "/environments/{name}/db/migrate",
+  tags: ["backups"],
+  summary: "Update the modules whose installed version differs from the serving image's (production is backed up first), as a job; dryRun: the job only reports the plan",
+  request: { params: nameParam, body: jsonBody(z.object({ dryRun: z.boolean().optional() })) },
+  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "no backup target for production"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+});
+
+const exportDb = createRoute({
+  method: "post",
+  path: "/environments/{name}/db/export",
+  tags: ["backups"],
+  summary: "Write the database and filestore as the zip Odoo's database manager imports (a job); download it from /exports/{id}",
+  request: { params: nameParam },
+  responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+});
+const exportParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path", required: true } }) });
+const downloadExport = createRoute({
+  method: "get",
+  path: "/exports/{id}",
+  tags: ["backups"],
+  summary: "Download a finished export (application/zip)",
+  request: { params: exportParam },
+  responses: { 200: { description: "the zip", content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } } }, 404: json(ErrorSchema, "no such finished export") },
+});
+const removeExport = createRoute({
+  method: "delete",
+  path: "/exports/{id}",
+  tags: ["backups"],
+  summary: "Delete an export's file (after downloading it)",
+  request: { params: exportParam },
+  responses: { 204: { description: "deleted (or already gone)" }, 400: json(ErrorSchema, "invalid id") },
+});
+const flag = z.enum(["true", "false"]).optional();
+const importDb = createRoute({
+  method: "post",
+  path: "/environments/{name}/db/import",
+  tags: ["backups"],
+  summary: "Replace the environment's database and filestore with an uploaded Odoo export zip or pg_dump -Fc .dump (the body), as a job",
+  request: {
+    params: nameParam,
+    query: z.object({ keepOld: flag, neutralize: flag, forceProduction: flag }),
+    body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+  },
+  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "not a zip or dump, or production without forceProduction"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+});
+
+const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
+
 export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(create, (c) => c.json(startBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(list, (c) => c.json(listBackups(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
@@ -60,4 +117,38 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const out = startClone(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return out.dryRun ? c.json(out, 200) : c.json(out, 202);
   });
+  app.openapi(exportDb, (c) => c.json(startExport(deps, c.req.valid("param").name, c.get("principal").username), 202));
+  app.openapi(downloadExport, async (c) => {
+    const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
+    return new Response(Bun.file(path).stream(), { status: 200, headers: { "content-type": "application/zip", "content-length": String(size) } });
+  });
+  app.openapi(removeExport, async (c) => {
+    await deleteExport(deps.paths, c.req.valid("param").id);
+    return c.body(null, 204);
+  });
+  app.openapi(importDb, async (c) => {
+    const q = c.req.valid("query");
+    // Checked before the upload is read: a refused import costs no transfer.
+    const params = planImport(deps, c.req.valid("param").name, { keepOld: asFlag(q.keepOld), neutralize: asFlag(q.neutralize), forceProduction: asFlag(q.forceProduction) });
+    const body = c.req.raw.body;
+    if (!body) throw new Invalid("the request body must be the file to import");
+    const dir = importsDir(deps.paths);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const partial = join(dir, `${params.slug}-${params.token}.partial`);
+    try {
+      await Bun.write(partial, new Response(body));
+      const format = await sniffUpload(partial);
+      const upload = join(dir, `${params.slug}-${params.token}.${format}`);
+      await rename(partial, upload);
+      try {
+        return c.json(enqueueImport(deps, { ...params, upload, format }, c.get("principal").username), 202);
+      } catch (e) {
+        await rm(upload, { force: true });
+        throw e;
+      }
+    } finally {
+      await rm(partial, { force: true });
+    }
+  });
+  app.openapi(migrate, (c) => c.json(startMigrate(deps, c.req.valid("param").name, { dryRun: c.req.valid("json").dryRun === true }, c.get("principal").username), 202));
 }

@@ -1,11 +1,17 @@
 import { defineCommand } from "citty";
 import type { BackupView, DbOperationPlan, DbOperationResponse } from "../../db/schema";
-import { Invalid } from "../../errors";
+import { createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Writable } from "node:stream";
+import { AppError, Conflict, Invalid, NotFound, Unauthorized } from "../../errors";
 import type { JobView } from "../../jobs/view";
 import { confirmDestructive } from "../confirm";
+import { resolveCredentials } from "../credentials";
 import { client, type CliIo } from "../io";
 import { note, printJson, printTable, formatBytes } from "../output";
-import { afterEnqueue } from "./jobs";
+import { followJob } from "../progress";
+import { afterEnqueue, reportJob } from "./jobs";
 
 const envArg = { type: "positional", required: true, description: "environment name" } as const;
 const waitArg = { type: "boolean", description: "follow the job and render its steps until it ends" } as const;
@@ -32,6 +38,75 @@ function expires(b: BackupView): string {
 function where(b: BackupView): string {
   const at = [b.location.local ? "local" : null, b.location.s3 ? "s3" : null].filter(Boolean);
   return at.length > 0 ? at.join("+") : "-";
+}
+
+/**
+ * The two routes whose bodies are files, not JSON (ApiClient speaks JSON and SSE only): same
+ * base URL and token, the server's JSON error turned back into the matching typed error.
+ */
+async function rawRequest(io: CliIo, path: string, init: RequestInit): Promise<Response> {
+  const { url, token } = resolveCredentials(io.globals, io.env);
+  const res = await (io.fetch ?? fetch)(`${url.replace(/\/+$/, "")}/api/v1${path}`, {
+    ...init,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string> | undefined) },
+  });
+  if (res.ok) return res;
+  const text = await res.text();
+  let message = text.slice(0, 200) || `HTTP ${res.status}`;
+  try {
+    message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+  } catch {
+    // not JSON: the raw text above says what went wrong
+  }
+  if (res.status === 400 || res.status === 413) throw new Invalid(message);
+  if (res.status === 401) throw new Unauthorized(message);
+  if (res.status === 404) throw new NotFound(message);
+  if (res.status === 409) throw new Conflict(message);
+  throw new AppError(message);
+}
+
+/** "20250102-030405" (UTC), for default export file names. */
+function stamp(d = new Date()): string {
+  return d.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+}
+
+/** Streams a download to `out` (via `<out>.partial`), checking its length against the server's. */
+async function download(io: CliIo, path: string, out: string): Promise<number> {
+  const res = await rawRequest(io, path, { method: "GET" });
+  if (!res.body) throw new AppError(`the daemon sent no body for ${path}`);
+  const partial = `${out}.partial`;
+  try {
+    await res.body.pipeTo(Writable.toWeb(createWriteStream(partial, { mode: 0o600 })));
+    const bytes = (await stat(partial)).size;
+    const expected = Number(res.headers.get("content-length") ?? bytes);
+    if (bytes !== expected) throw new AppError(`download of ${path} was cut short (${bytes} of ${expected} bytes); run the export again`);
+    await rename(partial, out);
+    return bytes;
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
+}
+
+interface MigrationResult {
+  image: string;
+  update: { name: string; from: string | null; to: string | null; reason: string }[];
+  modules: string[];
+}
+
+function printMigration(io: CliIo, env: string, m: MigrationResult): void {
+  if (m.update.length === 0) return note(io, `${env}: nothing to update, every installed module matches ${m.image}`);
+  note(io, `${env}: ${m.update.length} module(s) to update from ${m.image}`);
+  printTable(
+    io,
+    m.update.map((u) => ({ module: u.name, from: u.from ?? "-", to: u.to ?? "-", why: u.reason })),
+    [
+      { key: "module", label: "module" },
+      { key: "from", label: "from" },
+      { key: "to", label: "to" },
+      { key: "why", label: "why" },
+    ],
+  );
 }
 
 /** What the confirmation shows: everything that will be overwritten and how. */
@@ -179,8 +254,92 @@ export function dbCommand(io: CliIo) {
     },
   });
 
+  const migrate = defineCommand({
+    meta: { name: "migrate", description: "List the modules whose installed version differs from the serving image's, then update them (-u) and restart" },
+    args: { env: envArg, "dry-run": { type: "boolean", description: "only list what would be updated" }, wait: waitArg },
+    async run({ args }) {
+      const c = client(io);
+      const path = `/environments/${encodeURIComponent(args.env)}/db/migrate`;
+      // The plan needs the env's image and database, which only the daemon's side reaches: a dry-run job.
+      const planned = await followJob(io, c, (await c.post<JobView>(path, { dryRun: true })).id);
+      if (planned.status !== "succeeded") return reportJob(io, planned);
+      const plan = planned.result as unknown as MigrationResult;
+      const dryRun = args["dry-run"] === true;
+      if (dryRun || plan.modules.length === 0) {
+        if (io.globals.json) return printJson(io, plan);
+        return printMigration(io, args.env, plan);
+      }
+      if (!io.globals.json) printMigration(io, args.env, plan);
+      const job = await c.post<JobView>(path, { dryRun: false });
+      note(io, `migration of ${job.target ?? args.env} queued`);
+      await afterEnqueue(io, job, args.wait === true);
+    },
+  });
+
+  const exportDb = defineCommand({
+    meta: { name: "export", description: "Download the database and filestore as the zip Odoo's database manager and Odoo.sh import" },
+    args: { env: envArg, out: { type: "string", description: "file to write (default: <env>-<UTC time>.zip in the current directory)" } },
+    async run({ args }) {
+      const out = resolve(args.out ?? `${args.env}-${stamp()}.zip`);
+      if (await stat(out).then(() => true, () => false)) throw new Conflict(`${out} already exists; choose another --out or remove it`);
+      const c = client(io);
+      const job = await followJob(io, c, (await c.post<JobView>(`/environments/${encodeURIComponent(args.env)}/db/export`)).id);
+      if (job.status !== "succeeded") return reportJob(io, job);
+      const path = String(job.result?.download);
+      const bytes = await download(io, path, out);
+      // The daemon keeps no copy: the file now lives where the user asked for it.
+      await c.delete(path);
+      if (io.globals.json) return printJson(io, { file: out, bytes, job: job.id });
+      note(io, `exported ${args.env} to ${out} (${formatBytes(bytes)})`);
+    },
+  });
+
+  const importDb = defineCommand({
+    meta: { name: "import", description: "Replace an environment's database and filestore with an Odoo export zip (dump.sql, filestore/, manifest.json) or a pg_dump -Fc .dump" },
+    args: {
+      env: envArg,
+      file: { type: "positional", required: true, description: "the .zip or .dump to import" },
+      neutralize: { type: "boolean", description: "neutralize the imported database (default: unless production); --no-neutralize to keep crons and mail servers as they are" },
+      "keep-old": keepOldArg,
+      "force-production": { ...forceProductionArg, description: "allow importing into a production environment (with --yes)" },
+      yes: yesArg,
+      wait: waitArg,
+    },
+    async run({ args }) {
+      const file = resolve(args.file);
+      const size = await stat(file).then((s) => (s.isFile() ? s.size : null), () => null);
+      if (size === null) throw new Invalid(`${file} is not a readable file`);
+      const c = client(io);
+      const env = await c.get<{ slug: string; tier: string; status: string }>(`/environments/${encodeURIComponent(args.env)}`);
+      const production = env.tier === "production";
+      const neutralize = args.neutralize ?? !production;
+      note(io, `import: the database and the filestore of ${env.tier} environment ${env.slug} (${env.status}) will be replaced by ${file} (${formatBytes(size)})`);
+      if (production) note(io, "  a backup of the current database is taken first (pre_restore)");
+      if (neutralize) note(io, "  the import is neutralized: crons and mail servers off, its own URL and database.uuid");
+      note(io, args["keep-old"] === true ? "  the current database is kept under an _old_ name" : "  the current database is dropped once the new one is healthy (--keep-old keeps it)");
+      if (production && !(args.yes === true && args["force-production"] === true)) {
+        throw new Invalid(`refusing to replace production environment ${env.slug} with an import: pass --yes --force-production if that is really what you want`);
+      }
+      await confirmDestructive(io, {
+        yes: args.yes === true,
+        what: `replace the database and filestore of ${env.tier} environment ${env.slug}`,
+        typeToConfirm: production ? env.slug : undefined,
+        flagHint: "--yes",
+      });
+      const q = new URLSearchParams({ neutralize: String(neutralize), keepOld: String(args["keep-old"] === true), forceProduction: String(args["force-production"] === true) });
+      const res = await rawRequest(io, `/environments/${encodeURIComponent(env.slug)}/db/import?${q}`, {
+        method: "POST",
+        body: Bun.file(file),
+        headers: { "content-type": "application/octet-stream" },
+      });
+      const job = (await res.json()) as JobView;
+      note(io, `import into ${env.slug} queued`);
+      await afterEnqueue(io, job, args.wait === true);
+    },
+  });
+
   return defineCommand({
-    meta: { name: "db", description: "Database operations: backups, restore, clone" },
-    subCommands: { backup, backups, restore, clone },
+    meta: { name: "db", description: "Database operations: backups, restore, clone, migrate, export, import" },
+    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, import: importDb },
   });
 }

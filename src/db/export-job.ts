@@ -1,0 +1,109 @@
+/**
+ * `db export` as a job writing `<root>/exports/<id>.zip`, then downloaded (GET /exports/{id})
+ * and deleted by the CLI. A job rather than a zip streamed in the HTTP response: it is locked on
+ * the env (no restore or migration swaps the database mid-dump), logged and reported like every
+ * other operation, and a finished file has a known length, so a broken download is detected and
+ * can be retried instead of leaving a truncated zip that looks like an export.
+ */
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Paths } from "../config/paths";
+import type { EnvServiceDeps } from "../env/actions";
+import { findEnv, loadEnvById } from "../env/lookup";
+import { envResources } from "../env/resources";
+import { Conflict, Invalid, NotFound } from "../errors";
+import { pgConnect } from "../host/postgres";
+import { defineJob } from "../jobs/define";
+import type { JobView } from "../jobs/view";
+import { readDbFacts } from "./backup/facts";
+import { odooDumpManifest, serverVersionNum, writeOdooZip } from "./odoo-zip";
+import { adminPg } from "./replace-steps";
+
+export const ExportJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), exportId: z.string().min(1) });
+export type ExportJobParams = z.infer<typeof ExportJobParams>;
+
+const EXPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function exportsDir(paths: Pick<Paths, "dataDir">): string {
+  return join(paths.dataDir, "exports");
+}
+
+export function exportFile(paths: Pick<Paths, "dataDir">, id: string): string {
+  if (!EXPORT_ID.test(id)) throw new Invalid(`invalid export id ${JSON.stringify(id)}`);
+  return join(exportsDir(paths), `${id}.zip`);
+}
+
+/** A finished export's file; NotFound while it is being written or after it was deleted. */
+export async function finishedExport(paths: Pick<Paths, "dataDir">, id: string): Promise<{ path: string; size: number }> {
+  const path = exportFile(paths, id);
+  const s = await stat(path).catch(() => null);
+  if (!s) throw new NotFound(`no finished export ${id} (see: odooops jobs show <job>)`);
+  return { path, size: s.size };
+}
+
+export const exportJob = defineJob<ExportJobParams>({
+  kind: "db.export",
+  params: ExportJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "zip",
+      title: "Writing the database and filestore as an Odoo export zip",
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const out = exportFile(deps.paths, p.exportId);
+        const done = await stat(out).catch(() => null);
+        if (done) return { file: out, bytes: done.size };
+        const env = loadEnvById(deps.db, p.envId);
+        const pg = adminPg(deps);
+        const sql = pgConnect({ ...pg, database: env.dbName });
+        let facts: Awaited<ReturnType<typeof readDbFacts>>;
+        let pgVersion: number;
+        try {
+          facts = await readDbFacts(sql);
+          pgVersion = await serverVersionNum(sql);
+        } finally {
+          await sql.close();
+        }
+        if (!facts.baseInstalled || !facts.odooSeries) throw new Invalid(`database ${env.dbName} has no installed base module: not an Odoo database to export`);
+        const partial = `${out}.partial`;
+        await mkdir(exportsDir(deps.paths), { recursive: true, mode: 0o700 });
+        const { files } = await writeOdooZip({
+          pg,
+          dbName: env.dbName,
+          filestoreDir: join(envResources(env, deps).dataDir, "filestore", env.dbName),
+          manifest: odooDumpManifest(env.dbName, facts.odooSeries, pgVersion, facts.modules),
+          out: partial,
+          signal: ctx.signal,
+        });
+        await rename(partial, out);
+        const bytes = (await stat(out)).size;
+        ctx.log(`exported ${env.dbName} (${facts.modules.length} modules, ${files} filestore files) to ${out}: ${bytes} bytes`);
+        return { file: out, bytes, files };
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    const zip = (ctx.outputs.zip ?? {}) as { bytes?: number; files?: number };
+    return { env: ctx.params.slug, exportId: ctx.params.exportId, bytes: zip.bytes ?? null, files: zip.files ?? null, download: `/exports/${ctx.params.exportId}` };
+  },
+  async failed(ctx) {
+    await rm(`${exportFile(ctx.deps.paths, ctx.params.exportId)}.partial`, { force: true });
+  },
+});
+
+const EXPORTABLE = new Set(["active", "stopped"]);
+
+export function startExport(deps: EnvServiceDeps, envName: string, actor: string): JobView {
+  const env = findEnv(deps.db, envName);
+  if (!EXPORTABLE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; only an active or stopped environment can be exported`);
+  const job = deps.jobs.enqueue(exportJob, { envId: env.id, slug: env.slug, exportId: crypto.randomUUID() }, actor);
+  deps.audit.record({ actor, action: "db.export", target: env.slug, details: { job: job.id } });
+  return job;
+}
+
+export async function deleteExport(paths: Pick<Paths, "dataDir">, id: string): Promise<void> {
+  await rm(exportFile(paths, id), { force: true });
+}

@@ -1,0 +1,161 @@
+/**
+ * `db import` as a job, locked on the env: an uploaded Odoo export zip (dump.sql + filestore/ +
+ * manifest.json) or a pg_dump custom-format .dump is loaded into a NEW database beside the live
+ * one with its filestore staged beside the live filestore (the env keeps serving meanwhile),
+ * verified (base installed; the manifest's modules when there is one), sanitized like another
+ * env's data, then swapped in by the same stop → swap → start → health → drop-old steps as a
+ * restore (replace-steps.ts). The upload is deleted when the job ends, whatever the outcome.
+ */
+import { availableParallelism } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Paths } from "../config/paths";
+import type { EnvServiceDeps } from "../env/actions";
+import { findEnv } from "../env/lookup";
+import { Conflict, Invalid } from "../errors";
+import { run } from "../exec/run";
+import { createDatabase } from "../host/postgres/ops";
+import { pgConnect } from "../host/postgres";
+import { defineJob } from "../jobs/define";
+import type { JobView } from "../jobs/view";
+import { cleanupRestore, pgRestore } from "./backup";
+import { chownRecursive } from "./backup/commands";
+import { readDbFacts } from "./backup/facts";
+import { backupTargets } from "./backup-job";
+import { psqlLoad, readOdooZip, type OdooDumpManifest } from "./odoo-zip";
+import { newReplaceToken } from "./replace";
+import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+
+export const ImportJobParams = ReplaceParams.extend({ upload: z.string().min(1), format: z.enum(["zip", "dump"]) });
+export type ImportJobParams = z.infer<typeof ImportJobParams>;
+
+export function importsDir(paths: Pick<Paths, "dataDir">): string {
+  return join(paths.dataDir, "imports");
+}
+
+/** Differences between the loaded database's installed modules and the export's manifest. */
+export function moduleProblems(manifest: OdooDumpManifest, installed: { name: string; version: string | null }[]): string[] {
+  const have = new Map(installed.map((m) => [m.name, m.version]));
+  const problems: string[] = [];
+  for (const [name, version] of Object.entries(manifest.modules)) {
+    if (!have.has(name)) problems.push(`${name} is in the manifest but not installed`);
+    else if (have.get(name) !== version) problems.push(`${name}: installed ${have.get(name) ?? "-"}, manifest says ${version ?? "-"}`);
+  }
+  for (const name of have.keys()) if (!Object.hasOwn(manifest.modules, name)) problems.push(`${name} is installed but not in the manifest`);
+  return problems;
+}
+
+export const importJob = defineJob<ImportJobParams>({
+  kind: "db.import",
+  params: ImportJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    preBackupStep<ImportJobParams>(),
+    {
+      name: "load",
+      title: "Loading the upload into a new database and verifying it",
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const { env, n, cleanup } = preparedCopy(deps, p);
+        // Leftovers of an interrupted attempt carry the same names: start clean.
+        await cleanupRestore(cleanup);
+        await ensureFilestoreRoot(deps, n);
+        await mkdir(n.stagedDir, { recursive: true, mode: 0o755 });
+        const pg = adminPg(deps);
+        const admin = pgConnect(pg);
+        try {
+          await createDatabase(admin, n.newDb, env.dbUser);
+        } finally {
+          await admin.close();
+        }
+        let manifest: OdooDumpManifest | null = null;
+        let files = 0;
+        if (p.format === "zip") {
+          await mkdir(deps.paths.workDir, { recursive: true, mode: 0o700 });
+          const sqlFile = join(deps.paths.workDir, `import-${n.newDb}.sql`);
+          try {
+            ({ manifest, files } = await readOdooZip(p.upload, sqlFile, n.stagedDir));
+            ctx.log(`zip read: dump.sql and ${files} filestore files${manifest ? ` (exported from ${manifest.db_name}, Odoo ${manifest.version}, PostgreSQL ${manifest.pg_version})` : ", no manifest.json"}`);
+            await run(psqlLoad(pg, n.newDb, env.dbUser, sqlFile), { signal: ctx.signal });
+          } finally {
+            await rm(sqlFile, { force: true });
+          }
+        } else {
+          await run(pgRestore(pg, n.newDb, { role: env.dbUser, jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
+        }
+        await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
+        const sql = pgConnect({ ...pg, database: n.newDb });
+        let facts: Awaited<ReturnType<typeof readDbFacts>>;
+        try {
+          facts = await readDbFacts(sql);
+        } finally {
+          await sql.close();
+        }
+        const problems = [...(facts.baseInstalled ? [] : ["ir_module_module: base is not installed (not an Odoo database?)"]), ...(manifest ? moduleProblems(manifest, facts.modules) : [])];
+        if (problems.length > 0) throw new Invalid(`the imported database failed verification: ${problems.join("; ")}`, { problems });
+        ctx.log(`loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`);
+        return { newDb: n.newDb, tables: facts.tableCount, modules: facts.modules.length, files, odooVersion: facts.odooSeries };
+      },
+      async undo(ctx) {
+        await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
+      },
+    },
+    sanitizeStep<ImportJobParams>(),
+    ...replaceSteps<ImportJobParams>(),
+  ],
+  async succeeded(ctx) {
+    const p = ctx.params;
+    await rm(p.upload, { force: true });
+    const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
+    return { env: p.slug, format: p.format, preBackupId: p.preBackupId, neutralized: p.neutralize, keptOld: finalize.kept?.db ?? null, leftovers: finalize.leftovers ?? [] };
+  },
+  async failed(ctx, error, cancelled) {
+    await rm(ctx.params.upload, { force: true });
+    await afterFailure(ctx.deps, ctx.params, "import", cancelled ? "cancelled" : error);
+  },
+});
+
+export const ImportOptions = z.object({
+  keepOld: z.boolean().default(false),
+  /** Default: neutralized unless the target is production (an import is some other database's data). */
+  neutralize: z.boolean().optional(),
+  forceProduction: z.boolean().default(false),
+});
+export type ImportOptions = z.input<typeof ImportOptions>;
+
+const REPLACEABLE = new Set(["active", "stopped"]);
+
+/** Checks the target and the options before anything is uploaded; the caller stores the upload, then enqueues. */
+export function planImport(deps: EnvServiceDeps, envName: string, input: ImportOptions): Omit<ImportJobParams, "upload" | "format"> {
+  const opts = ImportOptions.parse(input);
+  const env = findEnv(deps.db, envName);
+  if (!REPLACEABLE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; it must be active or stopped`);
+  const production = env.tier === "production";
+  if (production && !opts.forceProduction) {
+    throw new Invalid(`refusing to import into production environment ${env.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
+  }
+  if (production) backupTargets(deps);
+  const neutralize = opts.neutralize ?? !production;
+  if (neutralize && production) throw new Invalid(`refusing to neutralize production environment ${env.slug}`);
+  const token = newReplaceToken();
+  return {
+    envId: env.id,
+    slug: env.slug,
+    sourceEnvId: env.id,
+    sourceSlug: "import",
+    token,
+    keepOld: opts.keepOld,
+    anonymize: false,
+    neutralize,
+    rebase: true,
+    preBackupId: production ? Bun.randomUUIDv7() : null,
+  };
+}
+
+export function enqueueImport(deps: EnvServiceDeps, params: ImportJobParams, actor: string): JobView {
+  const job = deps.jobs.enqueue(importJob, params, actor);
+  deps.audit.record({ actor, action: "db.import", target: params.slug, details: { format: params.format, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  return job;
+}

@@ -1,0 +1,169 @@
+/**
+ * `db migrate` as a job, locked on the env. The plan needs docker (the serving image's
+ * manifests) and the env's database, which only the agent's side reaches, so a dry run is the
+ * same job with only its first step: it reports the plan and changes nothing. Otherwise:
+ * production is backed up first, Odoo is stopped, `-u <modules> --stop-after-init` runs in the
+ * serving image with the env's conf, data dir and network, then Odoo starts and must answer.
+ * A failed update leaves the env started again on its (partly updated) database; the job's
+ * error names the pre-migration backup to restore from.
+ */
+import { z } from "zod";
+import { installedModules } from "../deploy/modules";
+import { seriesOf } from "../deploy/source";
+import type { EnvServiceDeps } from "../env/actions";
+import { envHost } from "../env/host";
+import { findEnv, loadEnvById } from "../env/lookup";
+import { envResources } from "../env/resources";
+import { waitEnvServed } from "../env/served";
+import type { EnvRow } from "../env/service";
+import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { Conflict } from "../errors";
+import { run } from "../exec/run";
+import { defineJob, type StepContext } from "../jobs/define";
+import type { JobView } from "../jobs/view";
+import { stepLogger } from "../jobs/step-logger";
+import { backups } from "./backup.sql";
+import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
+import { readImageModules, planMigration, servingImage, type MigrationPlan } from "./migrate";
+import { adminPg } from "./replace-steps";
+
+export const MigrateJobParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  dryRun: z.boolean(),
+  /** Production only: the backup taken before anything changes (created by the job when there is work). */
+  preBackupId: z.string().nullable(),
+});
+export type MigrateJobParams = z.infer<typeof MigrateJobParams>;
+type Ctx = StepContext<MigrateJobParams>;
+
+
+const planOf = (ctx: Ctx) => (ctx.outputs.plan as unknown as MigrationPlan | undefined) ?? { image: "", update: [], modules: [] };
+const hasWork = (ctx: Ctx) => planOf(ctx).modules.length > 0;
+
+/** Odoo serves the env only when it is active; a stopped env is updated and left stopped. */
+function serving(env: EnvRow): string | null {
+  return env.status === "active" && env.containerName ? env.containerName : null;
+}
+
+export const migrateJob = defineJob<MigrateJobParams>({
+  kind: "db.migrate",
+  params: MigrateJobParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "plan",
+      title: "Comparing installed modules with the serving image",
+      async run(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const image = await servingImage(ctx.deps, env);
+        const installed = await installedModules(adminPg(ctx.deps), env.dbName);
+        const plan = planMigration(image, installed, await readImageModules(ctx.deps, image, seriesOf(installed, image)));
+        for (const u of plan.update) ctx.log(`${u.name}: ${u.from ?? "-"} → ${u.to ?? "-"} (${u.reason})`);
+        ctx.log(plan.modules.length === 0 ? `nothing to update: every installed module matches ${image}` : `${plan.modules.length} module(s) to update from ${image}`);
+        return { ...plan };
+      },
+    },
+    {
+      name: "pre-backup",
+      title: "Backing up the database first",
+      when: (p) => !p.dryRun && p.preBackupId !== null,
+      async run(ctx) {
+        if (!hasWork(ctx)) return { skipped: true };
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const id = ctx.params.preBackupId ?? "";
+        ctx.deps.db.insert(backups).values({ id, envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName }).onConflictDoNothing().run();
+        return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+      },
+    },
+    {
+      name: "stop",
+      title: "Stopping Odoo",
+      when: (p) => !p.dryRun,
+      async run(ctx) {
+        const name = hasWork(ctx) ? serving(loadEnvById(ctx.deps.db, ctx.params.envId)) : null;
+        if (name) await run(envHost(ctx.deps).docker.stop(name, 30));
+        return { stopped: name };
+      },
+      async undo(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const name = serving(env);
+        if (!name) return;
+        await run(envHost(ctx.deps).docker.start(name));
+        await waitEnvServed(ctx.deps, env, ctx);
+      },
+    },
+    {
+      name: "update",
+      title: "Updating modules (-u … --stop-after-init)",
+      when: (p) => !p.dryRun,
+      async run(ctx) {
+        const plan = planOf(ctx);
+        if (plan.modules.length === 0) return { updated: [] };
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const r = envResources(env, ctx.deps);
+        const result = await runOdooOnce(ctx.deps, env, {
+          image: plan.image,
+          name: `${r.initContainer}-migrate`,
+          network: r.network,
+          confFile: r.confFile,
+          dataDir: r.dataDir,
+          dbName: env.dbName,
+          args: ["-u", plan.modules.join(",")],
+          log: (l) => ctx.log(l),
+          signal: ctx.signal,
+        });
+        if (result.exitCode !== 0) {
+          const restore = ctx.params.preBackupId ? `\nthe database may be partly updated; to go back: odooops db restore ${env.slug} --backup ${ctx.params.preBackupId}` : "";
+          throw new Error(`module update failed (exit ${result.exitCode}):\n${failureLines(result.tail)}${restore}`);
+        }
+        return { updated: plan.modules };
+      },
+    },
+    {
+      name: "start",
+      title: "Starting Odoo",
+      when: (p) => !p.dryRun,
+      async run(ctx) {
+        const name = hasWork(ctx) ? serving(loadEnvById(ctx.deps.db, ctx.params.envId)) : null;
+        if (name) await run(envHost(ctx.deps).docker.start(name));
+        return { started: name };
+      },
+    },
+    {
+      name: "health",
+      title: "Waiting for Odoo to answer",
+      when: (p) => !p.dryRun,
+      async run(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        if (!serving(env)) return { checked: false };
+        await waitEnvServed(ctx.deps, env, ctx);
+        return { checked: true };
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    const plan = planOf(ctx);
+    const backedUp = ((ctx.outputs["pre-backup"] ?? {}) as { backupId?: string }).backupId ?? null;
+    return { env: ctx.params.slug, dryRun: ctx.params.dryRun, image: plan.image, update: plan.update, modules: plan.modules, preBackupId: backedUp };
+  },
+  async failed(ctx, error, cancelled) {
+    if (ctx.params.preBackupId) failRunningBackup(ctx.deps.db, ctx.params.preBackupId, `migration failed before this backup completed: ${cancelled ? "cancelled" : error}`);
+  },
+});
+
+const MIGRATABLE = new Set(["active", "stopped"]);
+
+export function startMigrate(deps: EnvServiceDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
+  const env = findEnv(deps.db, envName);
+  if (!MIGRATABLE.has(env.status)) {
+    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`);
+  }
+  const preBackup = !req.dryRun && env.tier === "production";
+  // A backup first needs somewhere to put it: refuse now rather than fail the job.
+  if (preBackup) backupTargets(deps);
+  const job = deps.jobs.enqueue(migrateJob, { envId: env.id, slug: env.slug, dryRun: req.dryRun, preBackupId: preBackup ? Bun.randomUUIDv7() : null }, actor);
+  if (!req.dryRun) deps.audit.record({ actor, action: "db.migrate", target: env.slug, details: { job: job.id } });
+  return job;
+}

@@ -59,6 +59,7 @@ const scheduleDefaults: Record<TierName, string> = {
   production: "0 */6 * * *",
 };
 
+/** A croner pattern read in UTC, "" = never. */
 const BackupSchedule = (d: string) =>
   z
     .string()
@@ -246,9 +247,13 @@ export const ConfigSchema = z
         statusAttempts: z.number().int().min(1).max(10).default(5),
         /** First retry delay; it doubles each try. */
         retryBaseMs: z.number().int().min(10).max(60_000).default(1000),
+        /** When previews whose pull request is no longer open are destroyed (croner, UTC; "" = never). */
+        reconcileSchedule: BackupSchedule("*/15 * * * *"),
       })
       .strict()
       .prefault({}),
+    /** The sweep that warns 24 h before an env's expiry and destroys it after (croner, UTC; "" = never). */
+    ttl: z.object({ sweepSchedule: BackupSchedule("17 4 * * *") }).strict().prefault({}),
   })
   .strict();
 

@@ -45,7 +45,10 @@ export const environments = sqliteTable(
     /** The serving Odoo container; deploys replace it with the next release's. */
     containerName: text("container_name"),
     release: integer("release").notNull().default(0),
+    /** Null = never expires. Set at create from the project's `ttl_policies`; `env extend` moves it. */
     ttlExpiresAt: text("ttl_expires_at"),
+    /** When the 24 h warning went out for the current expiry (cleared when it moves). */
+    ttlWarnedAt: text("ttl_warned_at"),
     createdBy: text("created_by"),
     createdAt: createdAt(),
     updatedAt: text("updated_at"),

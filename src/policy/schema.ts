@@ -10,7 +10,7 @@ import { Invalid } from "../errors";
 export const TIERS = ["dev", "dev_ephemeral", "staging", "production"] as const;
 export type PolicyTier = (typeof TIERS)[number];
 
-const Duration = z.string().regex(/^[1-9]\d*[mhd]$/, 'a duration like "30m", "12h" or "7d"');
+const Duration = z.string().regex(/^[1-9]\d*[smhd]$/, 'a duration like "90s", "30m", "12h" or "7d"');
 /** `7d`, `14d`, `12h` or `never`. */
 const Ttl = z.union([z.literal("never"), z.string().regex(/^[1-9]\d*[hd]$/, 'a TTL like "7d", "12h" or "never"')]);
 const Size = z.string().regex(/^[1-9]\d*(\.\d+)?[kmgt]?$/i, 'a size like "512m", "2g" or "20g"');
@@ -30,10 +30,13 @@ const BranchMapping = z
     tier: z.enum(TIERS),
     env: NameTemplate.default("{branch}"),
     auto_deploy: z.boolean().default(false),
+    /** A push on the branch creates the env when it does not exist (then deploys, if auto_deploy). */
+    create: z.boolean().default(false),
   })
   .strict();
 
 const Gate = z.object({ required: z.boolean().default(true) }).strict();
+const TestsGate = z.object({ required: z.boolean().default(true), command: Command.optional() }).strict();
 const CommandGate = z.object({ required: z.boolean().default(true), command: Command }).strict();
 const ApprovalGate = z.object({ required: z.boolean().default(true), timeout: Duration.default("24h") }).strict();
 
@@ -60,6 +63,8 @@ export const PolicySchema = z
 export type Policy = z.infer<typeof PolicySchema>;
 export type BranchMappingRule = z.infer<typeof BranchMapping>;
 export type PolicyInput = z.input<typeof PolicySchema>;
+export type HealthGates = z.infer<typeof HealthGates>;
+export type ResourceQuota = z.infer<typeof Quota>;
 
 /** `["branch_mappings", 2, "pattern"]` → `branch_mappings[2].pattern`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -68,20 +73,28 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** Parses and validates a policies file; throws Invalid naming `file:line: key.path: problem` for every problem. */
 export function parsePolicy(text: string, file = ".odooops/policies.yaml"): Policy {
+  const checked = checkPolicy(text, file);
+  if (checked.ok) return checked.policy;
+  throw new Invalid(`${checked.yaml ? "invalid YAML in" : "invalid policy:"} ${checked.problems.join("; ")}`, { problems: checked.problems });
+}
+
+export type PolicyCheck = { ok: true; policy: Policy } | { ok: false; yaml: boolean; problems: string[] };
+
+/** Every problem of a policies file, each `file:line: key.path: problem` (YAML syntax errors: `file:line: message`). */
+export function checkPolicy(text: string, file = ".odooops/policies.yaml"): PolicyCheck {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`);
-    throw new Invalid(`invalid YAML in ${problems.join("; ")}`);
+    return { ok: false, yaml: true, problems: doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`) };
   }
   const raw: unknown = doc.toJS() ?? {};
   const parsed = PolicySchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return { ok: true, policy: parsed.data };
   const problems = parsed.error.issues.map((issue) => {
     const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
     return `${file}:${lineOf(doc, lines, path)}: ${formatPath(path) || "(top level)"}: ${issue.message}`;
   });
-  throw new Invalid(`invalid policy: ${problems.join("; ")}`);
+  return { ok: false, yaml: false, problems };
 }
 
 /** The line of the deepest node that exists along `path` (a missing key points at its parent). */

@@ -60,6 +60,7 @@ CREATE TABLE `environments` (
 	`container_name` text,
 	`release` integer DEFAULT 0 NOT NULL,
 	`ttl_expires_at` text,
+	`ttl_warned_at` text,
 	`created_by` text,
 	`created_at` text NOT NULL,
 	`updated_at` text,
@@ -193,3 +194,20 @@ CREATE TABLE `github_deliveries` (
 	`outcome` text,
 	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE no action
 );
+--> statement-breakpoint
+CREATE TABLE `github_previews` (
+	`id` text PRIMARY KEY NOT NULL,
+	`project_id` text NOT NULL,
+	`repo` text NOT NULL,
+	`pr_number` integer NOT NULL,
+	`env_id` text NOT NULL,
+	`comment_id` integer,
+	`head_sha` text NOT NULL,
+	`created_at` text NOT NULL,
+	`closed_at` text,
+	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`env_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `github_previews_env` ON `github_previews` (`env_id`);--> statement-breakpoint
+CREATE INDEX `github_previews_pr` ON `github_previews` (`project_id`,`repo`,`pr_number`);

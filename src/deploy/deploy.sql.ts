@@ -1,5 +1,6 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { environments } from "../env/env.sql";
+import type { GatePlan } from "../policy/gates";
 import { createdAt, id } from "../state/columns";
 
 export const deployments = sqliteTable(
@@ -27,6 +28,14 @@ export const deployments = sqliteTable(
     rollbackOf: text("rollback_of"),
     migrated: integer("migrated", { mode: "boolean" }).notNull().default(false),
     backupId: text("backup_id"),
+    /** The health gates this deployment passes through, planned from the policy at its commit. */
+    gates: text("gates", { mode: "json" }).$type<GatePlan>(),
+    /** manual_approval: when waiting ends (kept in state so a restarted agent keeps the same deadline). */
+    approvalDeadline: text("approval_deadline"),
+    approvalDecision: text("approval_decision", { enum: ["approved", "rejected", "timed_out"] }),
+    approvalBy: text("approval_by"),
+    approvalReason: text("approval_reason"),
+    approvalAt: text("approval_at"),
     jobId: text("job_id"),
     stepTimings: text("step_timings", { mode: "json" }).$type<Record<string, number>>(),
     error: text("error"),

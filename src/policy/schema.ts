@@ -41,7 +41,7 @@ const CommandGate = z.object({ required: z.boolean().default(true), command: Com
 const ApprovalGate = z.object({ required: z.boolean().default(true), timeout: Duration.default("24h") }).strict();
 
 const HealthGates = z
-  .object({ tests: Gate.optional(), migrations: Gate.optional(), manual_approval: ApprovalGate.optional(), smoke_tests: CommandGate.optional() })
+  .object({ tests: TestsGate.optional(), migrations: Gate.optional(), manual_approval: ApprovalGate.optional(), smoke_tests: CommandGate.optional() })
   .strict();
 
 const Quota = z

@@ -1,0 +1,16 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createMetricsRegistry } from "../../metrics/registry";
+import type { Api, ApiDeps } from "../deps";
+
+const route = createRoute({
+  method: "get",
+  path: "/metrics",
+  tags: ["system"],
+  summary: "Prometheus metrics (text exposition format): backups, jobs, environments, deployments, certificates, the daemon process",
+  responses: { 200: { description: "metrics", content: { "text/plain": { schema: z.string() } } } },
+});
+
+export function metricsRoutes(app: Api, deps: ApiDeps) {
+  const registry = createMetricsRegistry(deps);
+  app.openapi(route, async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
+}

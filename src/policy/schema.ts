@@ -4,7 +4,7 @@
  * names the file, line and key path so the author can fix it without guessing.
  */
 import { z } from "zod";
-import { LineCounter, parseDocument } from "yaml";
+import { checkYamlDocument, formatPath } from "../config/yaml-doc";
 import { Invalid } from "../errors";
 
 export const TIERS = ["dev", "dev_ephemeral", "staging", "production"] as const;
@@ -66,10 +66,7 @@ export type PolicyInput = z.input<typeof PolicySchema>;
 export type HealthGates = z.infer<typeof HealthGates>;
 export type ResourceQuota = z.infer<typeof Quota>;
 
-/** `["branch_mappings", 2, "pattern"]` → `branch_mappings[2].pattern`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "");
-}
+export { formatPath };
 
 /** Parses and validates a policies file; throws Invalid naming `file:line: key.path: problem` for every problem. */
 export function parsePolicy(text: string, file = ".odooops/policies.yaml"): Policy {
@@ -82,28 +79,6 @@ export type PolicyCheck = { ok: true; policy: Policy } | { ok: false; yaml: bool
 
 /** Every problem of a policies file, each `file:line: key.path: problem` (YAML syntax errors: `file:line: message`). */
 export function checkPolicy(text: string, file = ".odooops/policies.yaml"): PolicyCheck {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return { ok: false, yaml: true, problems: doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`) };
-  }
-  const raw: unknown = doc.toJS() ?? {};
-  const parsed = PolicySchema.safeParse(raw);
-  if (parsed.success) return { ok: true, policy: parsed.data };
-  const problems = parsed.error.issues.map((issue) => {
-    const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
-    return `${file}:${lineOf(doc, lines, path)}: ${formatPath(path) || "(top level)"}: ${issue.message}`;
-  });
-  return { ok: false, yaml: false, problems };
-}
-
-/** The line of the deepest node that exists along `path` (a missing key points at its parent). */
-function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: readonly PropertyKey[]): number {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const keys = path.slice(0, depth).map((k) => (typeof k === "symbol" ? String(k) : k));
-    const node: unknown = depth === 0 ? doc.contents : doc.getIn(keys, true);
-    const range = node && typeof node === "object" && "range" in node ? (node.range as [number, number, number] | undefined) : undefined;
-    if (range) return lines.linePos(range[0]).line;
-  }
-  return 1;
+  const checked = checkYamlDocument(PolicySchema, text, file);
+  return checked.ok ? { ok: true, policy: checked.value } : checked;
 }

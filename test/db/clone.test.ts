@@ -188,7 +188,7 @@ describe("anonymize + neutralize + PII check", () => {
 
   test("rules are validated with the offending key named", () => {
     expect(() => loadAnonymizeRules("version: 1\ntables:\n  res_partner:\n    columns:\n      email: { nope: 1 }\n", "proj/.odooops/anonymize.yaml")).toThrow(
-      /proj\/.odooops\/anonymize.yaml: tables.res_partner.columns.email/,
+      /proj\/.odooops\/anonymize.yaml:5: tables.res_partner.columns.email: /,
     );
     expect(() => loadAnonymizeRules("tables:\n  Bad-Table: {}\n")).toThrow(Invalid);
     expect(() => loadAnonymizeRules(": : :")).toThrow(Invalid);

@@ -4,9 +4,9 @@
  * values travel as parameters.
  */
 import { pbkdf2Sync, randomBytes } from "node:crypto";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import defaultRulesText from "../../../templates/anonymize-default.yaml" with { type: "text" };
+import { parseYamlDocument } from "../../config/yaml-doc";
 import { Invalid } from "../../errors";
 import { pgConnect } from "../../host/postgres/connect";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
@@ -19,7 +19,11 @@ const ColumnRule = z.union([
   z.object({ set: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).strict(),
   z.object({ template: z.string().min(1), onlyIfEmail: z.boolean().optional() }).strict(),
   z.object({ devPassword: z.literal(true) }).strict(),
+  // A project's way to switch one default rule off: the column is left as it is.
+  z.object({ keep: z.literal(true) }).strict(),
 ]);
+
+const TableColumn = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "table.column");
 
 const TableRules = z.object({ enabled: z.boolean().default(true), columns: z.record(Ident, ColumnRule).default({}) }).strict();
 
@@ -28,40 +32,32 @@ export const AnonymizeRulesSchema = z
     version: z.literal(1),
     devPassword: z.string().min(4),
     tables: z.record(Ident, TableRules),
-    piiCheck: z.object({ exclude: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "table.column")).default([]) }).prefault({}),
+    piiCheck: z.object({ exclude: z.array(TableColumn).default([]) }).strict().prefault({}),
   })
   .strict();
 
-/** A project override: every key optional; tables/columns given replace the defaults'. */
+/**
+ * A project override: every key optional. A table's `enabled` and each column given replace the
+ * defaults' (`{ keep: true }` switches one default column rule off); tables and columns not
+ * named keep the default rules; `piiCheck.exclude` adds to the defaults' exclusions.
+ */
 export const AnonymizeOverrideSchema = z
   .object({
     version: z.literal(1).optional(),
     devPassword: z.string().min(4).optional(),
     tables: z.record(Ident, z.object({ enabled: z.boolean().optional(), columns: z.record(Ident, ColumnRule).optional() }).strict()).optional(),
-    piiCheck: z.object({ exclude: z.array(z.string()).optional() }).optional(),
+    piiCheck: z.object({ exclude: z.array(TableColumn).optional() }).strict().optional(),
   })
   .strict();
 
 export type AnonymizeRules = z.infer<typeof AnonymizeRulesSchema>;
 export type ColumnRule = z.infer<typeof ColumnRule>;
 
-function parseWith<T>(schema: z.ZodType<T>, text: string, where: string): T {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new Invalid(`${where}: not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new Invalid(`${where}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  return r.data;
-}
-
 /** The shipped rules, with a project's override (YAML text) merged on top. */
 export function loadAnonymizeRules(overrideYaml?: string, where = "anonymize.yaml"): AnonymizeRules {
-  const base = parseWith(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml");
+  const base = parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
   if (!overrideYaml) return base;
-  const o = parseWith(AnonymizeOverrideSchema, overrideYaml, where);
+  const o = parseYamlDocument(AnonymizeOverrideSchema, overrideYaml, where, "anonymization rules");
   const tables = { ...base.tables };
   for (const [name, t] of Object.entries(o.tables ?? {})) {
     const prev = tables[name] ?? { enabled: true, columns: {} };
@@ -142,6 +138,7 @@ export async function anonymizeDatabase(pg: PgAdmin, db: string, rules: Anonymiz
         const sets: string[] = [];
         const done: string[] = [];
         for (const [column, rule] of Object.entries(tr.columns)) {
+          if ("keep" in rule) continue;
           if (!present.has(column)) {
             report.skipped.push(`${table}.${column}`);
             continue;

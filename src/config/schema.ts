@@ -254,6 +254,15 @@ export const ConfigSchema = z
       .prefault({}),
     /** The sweep that warns 24 h before an env's expiry and destroys it after (croner, UTC; "" = never). */
     ttl: z.object({ sweepSchedule: BackupSchedule("17 4 * * *") }).strict().prefault({}),
+    /** `db export` zips the CLI did not download (and delete) are deleted this long after they were written. */
+    exports: z
+      .object({
+        expireHours: z.number().min(0.1).max(8760).default(24),
+        /** When expired exports are looked for (croner, UTC; "" = never). */
+        sweepSchedule: BackupSchedule("41 * * * *"),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 /** Every periodic task of the coordinator, built from the config (a task may be off). */
 import { certRenewalSchedule } from "../certs/schedule";
 import type { Config } from "../config/schema";
+import { exportSweepSchedule } from "../db/export-sweep";
 import { backupSchedule } from "../db/schedule";
 import type { Schedule } from "./scheduler";
 
@@ -8,5 +9,6 @@ export function schedulesFor(config: Config): Schedule[] {
   const schedules: Schedule[] = [];
   if (Object.values(config.backups.schedules).some((p) => p !== "")) schedules.push(backupSchedule());
   if (config.acme.enabled) schedules.push(certRenewalSchedule());
+  if (config.exports.sweepSchedule !== "") schedules.push(exportSweepSchedule(config.exports.sweepSchedule));
   return schedules;
 }

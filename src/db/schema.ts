@@ -95,3 +95,20 @@ export const DbOperationResponse = z
   .object({ dryRun: z.boolean(), plan: DbOperationPlan, job: JobView.nullable() })
   .openapi("DbOperationResponse");
 export type DbOperationResponse = z.infer<typeof DbOperationResponse>;
+
+/** A finished `db export` zip still on the host (not yet downloaded and deleted, nor expired). */
+export const ExportView = z
+  .object({
+    id: z.string(),
+    /** The env it was exported from (null when its job is no longer recorded). */
+    env: z.string().nullable(),
+    job: z.string().nullable(),
+    createdBy: z.string().nullable(),
+    bytes: z.number(),
+    writtenAt: z.string(),
+    /** When the `exports.sweep` schedule deletes it (`exports.expireHours` after writtenAt). */
+    expiresAt: z.string(),
+  })
+  .openapi("Export");
+
+export type ExportView = z.infer<typeof ExportView>;

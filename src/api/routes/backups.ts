@@ -3,12 +3,13 @@ import { listBackups, startBackup } from "../../db/backups";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { deleteExport, finishedExport, startExport } from "../../db/export-job";
+import { listExports, sweepExports } from "../../db/export-sweep";
 import { enqueueImport, importsDir, planImport } from "../../db/import-job";
 import { startMigrate } from "../../db/migrate-job";
 import { sniffUpload } from "../../db/odoo-zip";
 import { Invalid } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
-import { BackupListQuery, BackupView, CloneRequest, DbOperationResponse, RestoreRequest } from "../../db/schema";
+import { BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
 import { JobView } from "../../jobs/view";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -90,6 +91,21 @@ const removeExport = createRoute({
   request: { params: exportParam },
   responses: { 204: { description: "deleted (or already gone)" }, 400: json(ErrorSchema, "invalid id") },
 });
+const listExportsRoute = createRoute({
+  method: "get",
+  path: "/exports",
+  tags: ["backups"],
+  summary: "Finished exports still on the host (not downloaded and deleted yet), oldest first, with when they expire",
+  responses: { 200: json(z.array(ExportView), "exports") },
+});
+const cleanExports = createRoute({
+  method: "post",
+  path: "/exports/clean",
+  tags: ["backups"],
+  summary: "Delete the expired exports now (all: every finished export); returns what was deleted",
+  request: { body: jsonBody(z.object({ all: z.boolean().optional() })) },
+  responses: { 200: json(z.array(ExportView), "deleted") },
+});
 const flag = z.enum(["true", "false"]).optional();
 const importDb = createRoute({
   method: "post",
@@ -121,6 +137,13 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(downloadExport, async (c) => {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
     return new Response(Bun.file(path).stream(), { status: 200, headers: { "content-type": "application/zip", "content-length": String(size) } });
+  });
+  app.openapi(listExportsRoute, async (c) => c.json(await listExports(deps), 200));
+  app.openapi(cleanExports, async (c) => {
+    const all = c.req.valid("json").all === true;
+    const deleted = await sweepExports(deps, new Date(), { all });
+    deps.audit.record({ actor: c.get("principal").username, action: "db.exports.clean", target: null, details: { all, deleted: deleted.map((e) => e.id) } });
+    return c.json(deleted, 200);
   });
   app.openapi(removeExport, async (c) => {
     await deleteExport(deps.paths, c.req.valid("param").id);

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import type { BackupView, DbOperationPlan, DbOperationResponse } from "../../db/schema";
+import type { BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
 import { createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -294,6 +294,33 @@ export function dbCommand(io: CliIo) {
     },
   });
 
+  const exports = defineCommand({
+    meta: { name: "exports", description: "Exports still on the daemon's host (never downloaded), with when they expire; --clean deletes the expired ones now" },
+    args: {
+      clean: { type: "boolean", description: "delete the expired exports now instead of waiting for the exports.sweep schedule" },
+      all: { type: "boolean", description: "with --clean: delete every finished export, expired or not" },
+    },
+    async run({ args }) {
+      if (args.all === true && args.clean !== true) throw new Invalid("--all only goes with --clean");
+      const c = client(io);
+      const list = args.clean === true ? await c.post<ExportView[]>("/exports/clean", { all: args.all === true }) : await c.get<ExportView[]>("/exports");
+      if (io.globals.json) return printJson(io, list);
+      if (args.clean === true) note(io, `deleted ${list.length} export${list.length === 1 ? "" : "s"} (${formatBytes(list.reduce((n, e) => n + e.bytes, 0))})`);
+      printTable(
+        io,
+        list.map((e) => ({ id: e.id, env: e.env ?? "-", size: formatBytes(e.bytes), written: when(e.writtenAt), expires: when(e.expiresAt), by: e.createdBy ?? "-" })),
+        [
+          { key: "id", label: "id" },
+          { key: "env", label: "env" },
+          { key: "size", label: "size" },
+          { key: "written", label: "written" },
+          { key: "expires", label: "expires" },
+          { key: "by", label: "by" },
+        ],
+      );
+    },
+  });
+
   const importDb = defineCommand({
     meta: { name: "import", description: "Replace an environment's database and filestore with an Odoo export zip (dump.sql, filestore/, manifest.json) or a pg_dump -Fc .dump" },
     args: {
@@ -340,6 +367,6 @@ export function dbCommand(io: CliIo) {
 
   return defineCommand({
     meta: { name: "db", description: "Database operations: backups, restore, clone, migrate, export, import" },
-    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, import: importDb },
+    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, exports, import: importDb },
   });
 }

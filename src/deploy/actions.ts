@@ -47,9 +47,10 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
   };
 }
 
-export async function startDeploy(deps: EnvServiceDeps, envName: string, req: DeployRequest, actor: string): Promise<DeployOutcome> {
+/** `afterCreate`: the env's create job was just queued; the deploy waits behind it on the env lock. */
+export async function startDeploy(deps: EnvServiceDeps, envName: string, req: DeployRequest, actor: string, opts: { afterCreate?: boolean } = {}): Promise<DeployOutcome> {
   const env = findEnv(deps.db, envName);
-  deployable(env, "deploy");
+  if (!(opts.afterCreate && env.status === "creating")) deployable(env, "deploy");
   projectRepo(deps, env);
   if (req.branch) validateBranch(req.branch);
   if (req.dryRun) return { dryRun: true, plan: await planDeploy(deps, env, req) };

@@ -7,6 +7,7 @@
  */
 import { rmSync } from "node:fs";
 import { z } from "zod";
+import { Conflict } from "../errors";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { defineJob, type StepContext } from "../jobs/define";
@@ -58,6 +59,8 @@ export const deployJob = defineJob<DeployJobParams>({
         timed(ctx, "source", async () => {
           const d = deploymentOf(ctx);
           const env = envOf(ctx);
+          // A deploy queued behind a create that failed (or a destroy) has nothing to deploy to.
+          if (env.status !== "active" && env.status !== "stopped") throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; nothing to deploy to`);
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);

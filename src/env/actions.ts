@@ -16,6 +16,7 @@ import { findEnv } from "./lookup";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
 import { toSummary, type EnvRow } from "./service";
+import { expiryAfter, setExpiry } from "./ttl";
 
 export interface EnvServiceDeps extends JobDeps {
   jobs: JobService;
@@ -61,4 +62,13 @@ export function powerEnvironment(deps: EnvServiceDeps, name: string, action: Pow
   const job = deps.jobs.enqueue(powerJobs[action], { envId: env.id, slug: env.slug }, actor);
   deps.audit.record({ actor, action: `env.${action}`, target: env.slug, details: { job: job.id } });
   return job;
+}
+
+/** `env extend`: the env now expires `ttl` from now (`never`: not at all). */
+export function extendEnvironment(deps: EnvServiceDeps, name: string, ttl: string, actor: string, at = new Date()): ReturnType<typeof toSummary> {
+  const env = findEnv(deps.db, name);
+  refuseWhileDestroying(env, "extend it");
+  const updated = setExpiry(deps.db, env.id, expiryAfter(ttl, at));
+  deps.audit.record({ actor, action: "env.extend", target: env.slug, details: { ttl, expiresAt: updated.ttlExpiresAt, was: env.ttlExpiresAt } });
+  return toSummary(updated, deps.config);
 }

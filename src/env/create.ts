@@ -15,6 +15,7 @@ import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
 import type { EnvRow } from "./service";
+import { expiryAtCreate } from "./ttl";
 
 export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
   if (explicit) return validateDomain(explicit);
@@ -36,6 +37,8 @@ export interface CreatePlan {
   resources: ReturnType<typeof resourcePlan>;
   /** An earlier failed attempt with this name, reused by a rerun. */
   retryOf: string | null;
+  /** From the project's `ttl_policies`; null = never. */
+  expiresAt: string | null;
 }
 
 export function planCreate(db: Db, config: Config, req: CreateEnvRequest): CreatePlan {
@@ -81,6 +84,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
     demo: req.demo ?? tierConfig.demo,
     resources: resourcePlan(tier, tierConfig),
     retryOf: live?.id ?? null,
+    expiresAt: expiryAtCreate(db, project.id, tier, new Date()),
   };
 }
 
@@ -105,6 +109,8 @@ export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, crea
     memoryMb: plan.resources.memoryMb,
     modules: plan.modules,
     demo: plan.demo,
+    ttlExpiresAt: plan.expiresAt,
+    ttlWarnedAt: null,
     createdBy,
     updatedAt: now(),
   };

@@ -16,6 +16,8 @@ export const EnvSummary = z
     odooImage: z.string(),
     createdBy: z.string().nullable(),
     createdAt: z.string(),
+    /** When the TTL sweep destroys it; null = never (`env extend` moves it). */
+    expiresAt: z.string().nullable(),
   })
   .openapi("EnvironmentSummary");
 
@@ -50,6 +52,11 @@ export const CreateEnvRequest = z
   .strict()
   .openapi("CreateEnvironmentRequest");
 export type CreateEnvRequest = z.infer<typeof CreateEnvRequest>;
+
+export const ExtendEnvRequest = z
+  .object({ ttl: z.string().regex(/^(never|[1-9]\d{0,4}[hd])$/, "a TTL like 12h, 3d or never").openapi({ example: "3d" }) })
+  .strict()
+  .openapi("ExtendEnvironmentRequest");
 
 export const EnvDetail = EnvSummary.extend({
   domain: z.string(),

@@ -19,7 +19,7 @@ export function envUrl(env: Pick<EnvRow, "domain"> & Partial<Pick<EnvRow, "tier"
   return `http://${env.domain}${config.nginx.httpPort === 80 ? "" : `:${config.nginx.httpPort}`}`;
 }
 
-type SummaryFields = Pick<EnvRow, "id" | "name" | "slug" | "tier" | "status" | "statusReason" | "branch" | "domain" | "odooImage" | "createdBy" | "createdAt">;
+type SummaryFields = Pick<EnvRow, "id" | "name" | "slug" | "tier" | "status" | "statusReason" | "branch" | "domain" | "odooImage" | "createdBy" | "createdAt" | "ttlExpiresAt">;
 
 /** Only the columns a summary shows: listing 1,000 envs must not read and map every column. */
 const summaryColumns = {
@@ -34,6 +34,7 @@ const summaryColumns = {
   odooImage: environments.odooImage,
   createdBy: environments.createdBy,
   createdAt: environments.createdAt,
+  ttlExpiresAt: environments.ttlExpiresAt,
 };
 
 export function toSummary(env: SummaryFields, config: Config): EnvSummary {
@@ -49,6 +50,7 @@ export function toSummary(env: SummaryFields, config: Config): EnvSummary {
     odooImage: env.odooImage,
     createdBy: env.createdBy,
     createdAt: env.createdAt,
+    expiresAt: env.ttlExpiresAt,
   };
 }
 

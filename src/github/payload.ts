@@ -28,3 +28,15 @@ export function repositoryUrls(payload: z.infer<typeof AnyEvent>): string[] {
   if (!r) return [];
   return [r.clone_url, r.ssh_url, r.git_url, r.html_url, r.svn_url].filter((u): u is string => typeof u === "string");
 }
+
+const Sha = z.string().regex(/^[0-9a-f]{40}$/);
+
+export const PullRequestEvent = z.object({
+  action: z.string(),
+  number: z.number().int().positive(),
+  pull_request: z.object({
+    head: z.object({ sha: Sha, ref: z.string().min(1).max(255) }),
+  }),
+  repository: Repository.extend({ full_name: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/) }),
+});
+export type PullRequestEvent = z.infer<typeof PullRequestEvent>;

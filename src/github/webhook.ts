@@ -4,15 +4,18 @@
  */
 import { eq } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
-import type { EnvServiceDeps } from "../env/actions";
+import { createEnvironment, type EnvServiceDeps } from "../env/actions";
 import { projects } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
-import { AppError, Invalid, Unauthorized } from "../errors";
+import type { EnvRow } from "../env/service";
+import { AppError, Invalid, NotFound, Unauthorized } from "../errors";
+import type { JobView } from "../jobs/view";
 import { Log } from "../log";
 import { projectPolicy } from "../policy/load";
 import { mapBranch } from "../policy/match";
 import { githubDeliveries } from "./github.sql";
-import { AnyEvent, PushEvent, repositoryUrls, ZERO_SHA } from "./payload";
+import { AnyEvent, PullRequestEvent, PushEvent, repositoryUrls, ZERO_SHA } from "./payload";
+import { closePreview, deployPreview, livePreview } from "./previews";
 import { repoKey } from "./repo-url";
 import { signatureValid } from "./signature";
 import { trackDeployStatus } from "./statuses";
@@ -32,7 +35,7 @@ export interface WebhookRequest {
 
 export type WebhookResult =
   | { status: 200; body: { result: "pong" | "duplicate" | "ignored"; reason?: string; delivery: string } }
-  | { status: 202; body: { result: "queued"; delivery: string; env: string; deployment: string; job: string } };
+  | { status: 202; body: { result: "queued"; delivery: string; env: string; job: string; deployment?: string; createJob?: string } };
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -95,10 +98,15 @@ export async function receiveGithubWebhook(deps: EnvServiceDeps, req: WebhookReq
     deps.db.delete(githubDeliveries).where(eq(githubDeliveries.deliveryId, delivery)).run();
     throw e;
   }
-  const outcome = result.status === 202 ? `queued deployment ${result.body.deployment} on ${result.body.env}` : result.body.reason ? `${result.body.result}: ${result.body.reason}` : result.body.result;
+  const outcome = result.status === 202 ? queuedOutcome(result.body) : result.body.reason ? `${result.body.result}: ${result.body.reason}` : result.body.result;
   deps.db.update(githubDeliveries).set({ outcome }).where(eq(githubDeliveries.deliveryId, delivery)).run();
   log.info("webhook", { project: project.name, event: req.event, delivery, outcome });
   return result;
+}
+
+function queuedOutcome(body: { env: string; job: string; deployment?: string; createJob?: string }): string {
+  const create = body.createJob ? `created ${body.env} (job ${body.createJob}), ` : "";
+  return body.deployment ? `${create}queued deployment ${body.deployment} on ${body.env}` : `queued job ${body.job} on ${body.env}`;
 }
 
 const ignoredBy =
@@ -108,6 +116,7 @@ const ignoredBy =
 async function act(deps: EnvServiceDeps, project: ProjectRow, event: string, payload: unknown, delivery: string): Promise<WebhookResult> {
   const ignored = ignoredBy(delivery);
   if (event === "ping") return { status: 200, body: { result: "pong", delivery } };
+  if (event === "pull_request") return onPullRequest(deps, project, payload, delivery);
   if (event !== "push") return ignored(`event ${event} is not handled`);
   const push = PushEvent.safeParse(payload);
   if (!push.success) return ignored("push payload without ref/after");
@@ -123,13 +132,57 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
   try {
     const target = mapBranch(projectPolicy(deps.db, project.id), branch);
     if (!target) return ignored(`no branch mapping matches ${branch}`);
-    if (!target.rule.auto_deploy) return ignored(`branch mapping ${target.index} (${target.rule.pattern}) has auto_deploy off`);
-    const env = findEnv(deps.db, target.envName);
+    const existing = liveEnv(deps, target.envName);
+    let created: { slug: string; job: JobView } | null = null;
+    if (!existing && target.rule.create) {
+      const out = createEnvironment(deps, { name: target.envName, tier: target.rule.tier, branch, project: project.name }, WEBHOOK_ACTOR);
+      if (out.dryRun) throw new Error("a webhook create is never a dry run");
+      created = { slug: out.env.slug, job: out.job };
+    }
+    if (!target.rule.auto_deploy) {
+      if (created) return { status: 202, body: { result: "queued", delivery, env: created.slug, job: created.job.id, createJob: created.job.id } };
+      return ignored(`branch mapping ${target.index} (${target.rule.pattern}) has auto_deploy off`);
+    }
+    const env = existing ?? findEnv(deps.db, target.envName);
     if (env.projectId !== project.id) return ignored(`environment ${env.slug} belongs to another project`);
-    const out = await startDeploy(deps, env.slug, { sha, branch }, WEBHOOK_ACTOR);
+    const out = await startDeploy(deps, env.slug, { sha, branch }, WEBHOOK_ACTOR, { afterCreate: created !== null });
     if (out.dryRun) throw new Error("a webhook deploy is never a dry run");
     if (push.repo) trackDeployStatus(deps, { repo: push.repo, sha, env: env.slug, jobId: out.job.id });
-    return { status: 202, body: { result: "queued", delivery, env: env.slug, deployment: out.deployment.id, job: out.job.id } };
+    return { status: 202, body: { result: "queued", delivery, env: env.slug, deployment: out.deployment.id, job: out.job.id, ...(created ? { createJob: created.job.id } : {}) } };
+  } catch (e) {
+    if (e instanceof AppError && e.status < 500) return ignored(e.message);
+    throw e;
+  }
+}
+
+function liveEnv(deps: EnvServiceDeps, name: string): EnvRow | null {
+  try {
+    return findEnv(deps.db, name);
+  } catch (e) {
+    if (e instanceof NotFound) return null;
+    throw e;
+  }
+}
+
+const PREVIEW_ACTIONS = new Set(["opened", "reopened", "synchronize"]);
+
+async function onPullRequest(deps: EnvServiceDeps, project: ProjectRow, payload: unknown, delivery: string): Promise<WebhookResult> {
+  const ignored = ignoredBy(delivery);
+  const parsed = PullRequestEvent.safeParse(payload);
+  if (!parsed.success) return ignored("pull_request payload without number/head/repository");
+  const { action, number, pull_request: pr, repository } = parsed.data;
+  const repo = repository.full_name;
+  try {
+    if (action === "closed") {
+      const live = livePreview(deps, project.id, repo, number);
+      if (!live) return ignored(`pull request #${number} has no preview`);
+      const out = closePreview(deps, live.preview, WEBHOOK_ACTOR);
+      if (!out) return ignored(`preview of #${number} is already gone`);
+      return { status: 202, body: { result: "queued", delivery, env: out.env, job: out.job.id } };
+    }
+    if (!PREVIEW_ACTIONS.has(action)) return ignored(`pull_request action ${action} is not handled`);
+    const out = await deployPreview(deps, project, { repo, number, sha: pr.head.sha, branch: pr.head.ref }, WEBHOOK_ACTOR);
+    return { status: 202, body: { result: "queued", delivery, env: out.env, job: out.job.id, ...(out.deployment ? { deployment: out.deployment } : {}), ...(out.createJob ? { createJob: out.createJob } : {}) } };
   } catch (e) {
     if (e instanceof AppError && e.status < 500) return ignored(e.message);
     throw e;

@@ -70,7 +70,8 @@ beforeAll(async () => {
     .insert(policies)
     .values({
       projectId: project.id,
-      source: "server",
+      source: "repo",
+      commitSha: "0".repeat(40),
       document: [
         "branch_mappings:",
         "  - { pattern: master, tier: staging, env: 'qa-{branch}', auto_deploy: true }",

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { stream } from "hono/streaming";
-import { createEnvironment, destroyEnvironment, powerEnvironment } from "../../env/actions";
+import { createEnvironment, destroyEnvironment, extendEnvironment, powerEnvironment } from "../../env/actions";
 import { envDetail } from "../../env/detail";
 import { envHost } from "../../env/host";
 import { findEnv } from "../../env/lookup";
 import { listEnvironments } from "../../env/service";
-import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary } from "../../env/schema";
+import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary, ExtendEnvRequest } from "../../env/schema";
 import { Conflict } from "../../errors";
 import { StateCache } from "../../state/version";
 import { run } from "../../exec/run";
@@ -29,6 +29,7 @@ const CreatePlanView = z
     demo: z.boolean(),
     resources: z.record(z.string(), z.number()),
     retryOf: z.string().nullable(),
+    expiresAt: z.string().nullable(),
   })
   .openapi("CreatePlan");
 const CreateEnvResponse = z
@@ -58,6 +59,14 @@ const destroy = createRoute({
   summary: "Destroy an environment (a job): containers, vhost, certificates, filestore, database and role",
   request: { params: nameParam, query: z.object({ keepDatabase: z.enum(["true", "false"]).default("false").transform((v) => v === "true") }) },
   responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment") },
+});
+const extend = createRoute({
+  method: "post",
+  path: "/environments/{name}/extend",
+  tags: ["environments"],
+  summary: "Set the environment to expire ttl from now (never: no expiry)",
+  request: { params: nameParam, body: jsonBody(ExtendEnvRequest) },
+  responses: { 200: json(EnvSummary, "environment with its new expiry"), 400: json(ErrorSchema, "invalid TTL"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "being destroyed") },
 });
 const power = createRoute({
   method: "post",
@@ -94,6 +103,8 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
   });
   app.openapi(get, async (c) => c.json(await envDetail(deps, c.req.valid("param").name), 200));
   app.openapi(destroy, (c) => c.json(destroyEnvironment(deps, c.req.valid("param").name, { keepDatabase: c.req.valid("query").keepDatabase }, c.get("principal").username), 202));
+  // Before `power`: its `{action}` would claim /extend and refuse it as an unknown action.
+  app.openapi(extend, (c) => c.json(extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username), 200));
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");
     return c.json(powerEnvironment(deps, name, action, c.get("principal").username), 202);

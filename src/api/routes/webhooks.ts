@@ -12,6 +12,8 @@ const WebhookResult = z
     env: z.string().optional(),
     deployment: z.string().optional(),
     job: z.string().optional(),
+    /** The env's create job, when this delivery created the env (the deploy queues behind it). */
+    createJob: z.string().optional(),
   })
   .openapi("GithubWebhookResult");
 
@@ -19,7 +21,7 @@ const github = createRoute({
   method: "post",
   path: "/webhooks/github",
   tags: ["webhooks"],
-  summary: "GitHub webhook (ping, push): authenticated by X-Hub-Signature-256 with the project's secret, not by token",
+  summary: "GitHub webhook (ping, push, pull_request): authenticated by X-Hub-Signature-256 with the project's secret, not by token",
   security: [],
   request: {
     query: z.object({
@@ -32,7 +34,7 @@ const github = createRoute({
   },
   responses: {
     200: json(WebhookResult, "ping answered, duplicate delivery, or nothing to do (reason)"),
-    202: json(WebhookResult, "deployment queued"),
+    202: json(WebhookResult, "deployment, preview create or preview destroy queued"),
     400: json(ErrorSchema, "missing delivery/event header or body not JSON"),
     401: json(ErrorSchema, "missing or invalid signature, or no project for the repository"),
     413: json(ErrorSchema, "body too large"),

@@ -37,6 +37,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
     ["disk", `database ${formatBytes(d.disk.databaseBytes, "unknown")}, filestore ${formatBytes(d.disk.filestoreBytes, "unknown")}`],
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
+    ["expires", d.expiresAt ?? "never"],
   ];
   for (const [k, v] of rows) io.stdout(`${k.padEnd(9)} ${v}\n`);
 }
@@ -130,6 +131,17 @@ export function envCommand(io: CliIo) {
     },
   });
 
+  const extend = defineCommand({
+    meta: { name: "extend", description: "Move the expiry (TTL) to --ttl from now: 12h, 3d, never" },
+    args: { name: nameArg, ttl: { type: "string", required: true, description: "12h, 3d, … or never" } },
+    async run({ args }) {
+      if (!/^(never|[1-9]\d{0,4}[hd])$/.test(args.ttl)) throw new Invalid(`--ttl ${JSON.stringify(args.ttl)}: use e.g. 12h, 3d or never`);
+      const env = await client(io).post<EnvSummary>(`/environments/${encodeURIComponent(args.name)}/extend`, { ttl: args.ttl });
+      if (io.globals.json) return printJson(io, env);
+      io.stdout(`${env.slug} ${env.expiresAt ? `expires ${env.expiresAt}` : "never expires"}\n`);
+    },
+  });
+
   const destroy = defineCommand({
     meta: { name: "destroy", description: "Remove containers, vhost, certificates, filestore, database and role" },
     args: {
@@ -154,7 +166,7 @@ export function envCommand(io: CliIo) {
   });
 
   return defineCommand({
-    meta: { name: "env", description: "Environments: create, list, get, start/stop/restart, logs, destroy" },
+    meta: { name: "env", description: "Environments: create, list, get, start/stop/restart, logs, extend, destroy" },
     subCommands: {
       list,
       create,
@@ -163,6 +175,7 @@ export function envCommand(io: CliIo) {
       stop: power("stop", "Stop the Odoo container (the database stays)"),
       restart: power("restart", "Restart the Odoo container"),
       logs,
+      extend,
       destroy,
     },
   });

@@ -1,0 +1,37 @@
+/**
+ * Env expiry. Chosen: computed once at create from the project's `ttl_policies` for the tier, and
+ * moved only by `env extend` — deploys do not push it back, so an expiry the sweep warned about
+ * (or a user set) stays where it was put.
+ */
+import { eq } from "drizzle-orm";
+import { Invalid } from "../errors";
+import { projectPolicy } from "../policy/load";
+import { ttlMs } from "../policy/match";
+import type { Db } from "../state/db";
+import { now } from "../state/columns";
+import { environments } from "./env.sql";
+import type { EnvRow } from "./service";
+
+const TTL = /^(never|[1-9]\d{0,4}[hd])$/;
+
+export function parseTtl(ttl: string): number | null {
+  if (!TTL.test(ttl)) throw new Invalid(`${JSON.stringify(ttl)} is not a TTL: use e.g. 12h, 3d or never`);
+  return ttlMs(ttl);
+}
+
+/** `from + ttl` as ISO-8601; null for `never`. */
+export function expiryAfter(ttl: string, from: Date): string | null {
+  const ms = parseTtl(ttl);
+  return ms === null ? null : new Date(from.getTime() + ms).toISOString();
+}
+
+/** The expiry a new env of `tier` gets under its project's policy (no TTL in the policy = never). */
+export function expiryAtCreate(db: Db, projectId: string, tier: EnvRow["tier"], from: Date): string | null {
+  const ttl = projectPolicy(db, projectId).ttl_policies[tier];
+  return ttl ? expiryAfter(ttl, from) : null;
+}
+
+/** Sets the expiry to `from + ttl` (`never` clears it); the 24 h warning may go out again. */
+export function setExpiry(db: Db, envId: string, expiresAt: string | null): EnvRow {
+  return db.update(environments).set({ ttlExpiresAt: expiresAt, ttlWarnedAt: null, updatedAt: now() }).where(eq(environments.id, envId)).returning().get()!;
+}

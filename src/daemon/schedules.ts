@@ -3,12 +3,16 @@ import { certRenewalSchedule } from "../certs/schedule";
 import type { Config } from "../config/schema";
 import { exportSweepSchedule } from "../db/export-sweep";
 import { backupSchedule } from "../db/schedule";
+import { ttlSchedule } from "../env/ttl-sweep";
+import { reconcileSchedule } from "../github/reconcile";
 import type { Schedule } from "./scheduler";
 
 export function schedulesFor(config: Config): Schedule[] {
   const schedules: Schedule[] = [];
   if (Object.values(config.backups.schedules).some((p) => p !== "")) schedules.push(backupSchedule());
   if (config.acme.enabled) schedules.push(certRenewalSchedule());
+  if (config.github.tokenFile && config.github.reconcileSchedule !== "") schedules.push(reconcileSchedule(config.github.reconcileSchedule));
+  if (config.ttl.sweepSchedule !== "") schedules.push(ttlSchedule(config.ttl.sweepSchedule));
   if (config.exports.sweepSchedule !== "") schedules.push(exportSweepSchedule(config.exports.sweepSchedule));
   return schedules;
 }

@@ -1,0 +1,294 @@
+#!/usr/bin/env bun
+/**
+ * Backup, restore and clone of an Odoo-shaped database of BENCH_DB_GB (default 2.0) through the
+ * compiled daemon, each against plain commands on the same data, same machine, same run
+ * (issue #6). s3rver is the S3 endpoint; backups go to S3 only.
+ *
+ *   bun bench/db-ops.ts     BENCH_DB_GB=2.0 (full size), BENCH_SMALL_GB=0.5 (first size, for
+ *                           the RSS comparison; 0 skips it), BENCH_FILESTORE_PCT=5 (filestore as
+ *                           % of the database), BENCH_ROUNDS=1 (backup rounds, alternating order)
+ *
+ * At the small size only our operations run (time, MB/s, daemon peak RSS); the database is then
+ * grown to the full size and everything runs, baselines included:
+ *   backup   ours `db backup --wait` | `pg_dump -Fc -f /dev/null` | naive: pg_dump -Fc to a file,
+ *            tar of the filestore to a file, then both uploaded with lib-storage
+ *   restore  ours `db restore --backup latest --yes --wait` (pg_restore -j <cores>) | createdb +
+ *            single-job pg_restore of a dump of the same data | the same with -j <cores>
+ *   clone    ours `db clone --method template|stream` | dump to a file + restore (-j <cores>)
+ * Reports only: a missed target prints MISSED and the exit code stays 0.
+ */
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { rm, stat } from "node:fs/promises";
+import { generateOdooData } from "./lib/odoo-data";
+import { startDbHost, type DbHost, type TimedJob } from "./lib/db-host";
+import { dbBytes, dropDb, pgDumpTo, restoreInto, tarTo, uploadFile } from "./lib/pg-baseline";
+import { procStatusBytes } from "./lib/proc";
+import { sampleRss, type Sampled } from "./lib/rss-sampler";
+import { mb } from "./lib/stats";
+import { printTable, verdict } from "./lib/table";
+import { stepDurations } from "./lib/deploy-host";
+import { BINARY } from "./lib/daemon";
+import { run } from "../src/exec/run";
+
+const num = (v: string | undefined, dflt: number, min: number, max: number) => {
+  const n = Number(v ?? dflt);
+  return Number.isFinite(n) ? Math.min(Math.max(n, min), max) : dflt;
+};
+const FULL_GB = num(process.env.BENCH_DB_GB, 2.0, 0.05, 50);
+const SMALL_GB = num(process.env.BENCH_SMALL_GB, 0.5, 0, FULL_GB);
+const FILESTORE_PCT = num(process.env.BENCH_FILESTORE_PCT, 5, 0, 100);
+const ROUNDS = Math.round(num(process.env.BENCH_ROUNDS, 1, 1, 5));
+const CORES = availableParallelism();
+const TARGET_VS_NAIVE = 1.8;
+const TARGET_VS_DUMP = 1.15;
+
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const rate = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
+const x = (v: number) => `${v.toFixed(2)}×`;
+/** "N× faster" / "N× slower" of `ms` against `baseMs`. */
+const faster = (baseMs: number, ms: number) => (baseMs >= ms ? `${x(baseMs / ms)} faster` : `${x(ms / baseMs)} slower`);
+const load = async () => (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
+const err = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** `"key": value` from the JSON fields of the first job-log line containing `needle`. */
+function logField(log: string, needle: string, key: string): number | null {
+  const line = log.split("\n").find((l) => l.includes(needle));
+  const m = line ? new RegExp(`"?${key}"?[:=]\\s*([0-9.]+)`).exec(line) : null;
+  return m ? Number(m[1]) : null;
+}
+
+interface OursRun {
+  name: string;
+  timed: TimedJob;
+  rss: Sampled<TimedJob>;
+}
+
+async function ours(h: DbHost, name: string, argv: string[]): Promise<OursRun> {
+  err(`${name}: odooops ${argv.join(" ")}`);
+  const rss = await sampleRss(h.daemonPid(), () => h.timedJob(argv));
+  err(`${name}: ${sec(rss.value.totalMs)}`);
+  return { name, timed: rss.value, rss };
+}
+
+/** Ours at one size: backup, restore, then (source stopped: template needs no session) both clones. */
+async function oursAtSize(h: DbHost, done?: OursRun): Promise<{ backup: OursRun; restore: OursRun; template: OursRun; stream: OursRun }> {
+  const backup = done ?? (await ours(h, "backup", ["db", "backup", h.source.slug, "--wait"]));
+  const restore = await ours(h, "restore", ["db", "restore", h.source.slug, "--backup", "latest", "--yes", "--wait"]);
+  await h.cli("env", "stop", h.source.slug, "--wait");
+  const template = await ours(h, "clone template", ["db", "clone", h.source.slug, "--to", h.copy.slug, "--method", "template", "--yes", "--wait"]);
+  const stream = await ours(h, "clone stream", ["db", "clone", h.source.slug, "--to", h.copy.slug, "--method", "stream", "--yes", "--wait"]);
+  await h.cli("env", "start", h.source.slug, "--wait");
+  return { backup, restore, template, stream };
+}
+
+async function grow(h: DbHost, gb: number, filestoreSoFar: number): Promise<{ dbBytes: number; filestoreBytes: number; seconds: number }> {
+  const targetBytes = gb * 1e9;
+  const fsTarget = Math.round((targetBytes * FILESTORE_PCT) / 100);
+  err(`generating: database → ${gb} GB, filestore → ${mb(fsTarget)}`);
+  const r = await generateOdooData({
+    pg: h.pg,
+    db: h.source.dbName,
+    owner: h.source.dbUser,
+    targetBytes,
+    filestoreDir: join(h.source.dataDir, "filestore", h.source.dbName),
+    filestoreBytes: Math.max(0, fsTarget - filestoreSoFar),
+    filestoreOwner: { uid: 101, gid: 101 },
+    log: err,
+  });
+  err(`generated in ${r.seconds.toFixed(0)} s: ${mb(r.dbBytes)} (${r.batches} batches)`);
+  return { dbBytes: r.dbBytes, filestoreBytes: filestoreSoFar + r.filestoreBytes, seconds: r.seconds };
+}
+
+async function tableSizes(h: DbHost): Promise<string[][]> {
+  const r = await run({
+    argv: ["psql", "-h", h.pg.host, "-p", String(h.pg.port), "-U", h.pg.user, "-d", h.source.dbName, "-AtF", "\t", "-c",
+      "SELECT c.relname, c.reltuples::bigint, pg_relation_size(c.oid), pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 4 DESC LIMIT 5"],
+    env: { PGPASSWORD: h.pg.password },
+  });
+  return r.stdout.trim().split("\n").map((l) => {
+    const [t, rows, heap, total] = l.split("\t");
+    return [t ?? "", Number(rows).toLocaleString("en"), mb(Number(heap)), mb(Number(total))];
+  });
+}
+
+interface Baselines {
+  devNullMs: number[];
+  naive: { dumpMs: number; tarMs: number; upDbMs: number; upFsMs: number; totalMs: number; dumpBytes: number; tarBytes: number }[];
+  restoreJ1Ms: number;
+  restoreJnMs: number;
+}
+
+async function naiveBackup(h: DbHost, round: number): Promise<Baselines["naive"][number]> {
+  const dump = join(h.tmp, `naive-${round}.dump`);
+  const tar = join(h.tmp, `naive-${round}.tar`);
+  err(`naive backup ${round}: pg_dump → file, tar → file, upload both`);
+  const t0 = performance.now();
+  const dumpMs = await pgDumpTo(h.pg, h.source.dbName, dump);
+  const tarMs = await tarTo(join(h.source.dataDir, "filestore", h.source.dbName), tar);
+  const upDbMs = await uploadFile(h.target, dump, `naive/${round}/db.dump`);
+  const upFsMs = await uploadFile(h.target, tar, `naive/${round}/filestore.tar`);
+  const totalMs = performance.now() - t0;
+  const [dumpBytes, tarBytes] = [(await stat(dump)).size, (await stat(tar)).size];
+  await rm(tar, { force: true });
+  err(`naive backup ${round}: ${sec(totalMs)}`);
+  return { dumpMs, tarMs, upDbMs, upFsMs, totalMs, dumpBytes, tarBytes };
+}
+
+async function main(): Promise<void> {
+  const startLoad = await load();
+  const version = (await run({ argv: [BINARY, "--version"] })).stdout.trim();
+  const pgVersion = (await run({ argv: ["pg_dump", "--version"] })).stdout.trim();
+  console.log(`odooops ${version} · ${CORES} cores · load at start ${startLoad} · ${new Date().toISOString().slice(0, 16)}Z · ${pgVersion} · s3rver (node) on 127.0.0.1`);
+  const h = await startDbHost();
+  try {
+    let filestore = 0;
+    const sizes: { label: string; dbBytes: number; run: Awaited<ReturnType<typeof oursAtSize>>; hwm: number }[] = [];
+    if (SMALL_GB > 0 && SMALL_GB < FULL_GB) {
+      const g = await grow(h, SMALL_GB, filestore);
+      filestore = g.filestoreBytes;
+      err(`small size ${mb(g.dbBytes)}, load ${await load()}`);
+      const r = await oursAtSize(h);
+      sizes.push({ label: `${(g.dbBytes / 1e9).toFixed(2)} GB`, dbBytes: g.dbBytes, run: r, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
+    }
+    const g = await grow(h, FULL_GB, filestore);
+    filestore = g.filestoreBytes;
+    const fullBytes = g.dbBytes;
+    const fullLoad = await load();
+    err(`full size ${mb(fullBytes)}, load ${fullLoad}`);
+
+    // Backup: ours and both baselines, alternating the order each round.
+    const base: Baselines = { devNullMs: [], naive: [], restoreJ1Ms: 0, restoreJnMs: 0 };
+    const oursBackups: OursRun[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const steps: (() => Promise<void>)[] = [
+        async () => {
+          err(`pg_dump -Fc → /dev/null ${i}`);
+          base.devNullMs.push(await pgDumpTo(h.pg, h.source.dbName, "/dev/null"));
+        },
+        async () => {
+          base.naive.push(await naiveBackup(h, i));
+        },
+        async () => {
+          oursBackups.push(await ours(h, "backup", ["db", "backup", h.source.slug, "--wait"]));
+        },
+      ];
+      for (const s of i % 2 === 0 ? steps : [...steps].reverse()) await s();
+    }
+    // Restore baselines from the naive dump: the same data and pg_dump settings as our backup's.
+    const dumpFile = join(h.tmp, "naive-0.dump");
+    err(`pg_restore -j1 of ${dumpFile}`);
+    base.restoreJ1Ms = await restoreInto(h.pg, dumpFile, "bench_j1", h.source.dbUser, 1);
+    await dropDb(h.pg, "bench_j1");
+    err(`pg_restore -j${CORES}`);
+    base.restoreJnMs = await restoreInto(h.pg, dumpFile, "bench_jn", h.source.dbUser, CORES);
+    await dropDb(h.pg, "bench_jn");
+    await rm(dumpFile, { force: true });
+    // The restore below restores the latest of these backups.
+    const full = await oursAtSize(h, oursBackups.at(-1));
+    sizes.push({ label: `${(fullBytes / 1e9).toFixed(2)} GB`, dbBytes: fullBytes, run: full, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
+    const endLoad = await load();
+
+    report({ h, fullBytes, filestore, base, oursBackups, full, sizes, tables: await tableSizes(h), loads: { startLoad, fullLoad, endLoad } });
+  } finally {
+    await h.stop();
+  }
+}
+
+interface ReportInput {
+  h: DbHost;
+  fullBytes: number;
+  filestore: number;
+  base: Baselines;
+  oursBackups: OursRun[];
+  full: Awaited<ReturnType<typeof oursAtSize>>;
+  sizes: { label: string; dbBytes: number; run: Awaited<ReturnType<typeof oursAtSize>>; hwm: number }[];
+  tables: string[][];
+  loads: { startLoad: string; fullLoad: string; endLoad: string };
+}
+
+const min = (v: number[]) => Math.min(...v);
+
+function report(r: ReportInput): void {
+  const { base, full, fullBytes } = r;
+  const naive = r.base.naive.reduce((a, b) => (b.totalMs < a.totalMs ? b : a));
+  const oursBackup = r.oursBackups.reduce((a, b) => (b.timed.totalMs < a.timed.totalMs ? b : a));
+  const oursMs = oursBackup.timed.totalMs;
+  const devNull = min(base.devNullMs);
+  const dumpBytes = (oursBackup.timed.job.result?.sizeBytes as number | undefined) ?? 0;
+  const log = oursBackup.timed.log;
+  const dbPartBytes = logField(log, "db streamed", "bytes") ?? 0;
+
+  console.log(`\nDatabase: ${mb(fullBytes)} (pg_database_size), filestore ${mb(r.filestore)}; load when the full size was reached ${r.loads.fullLoad}, at the end ${r.loads.endLoad}`);
+  printTable("Largest tables", ["table", "rows", "heap", "heap + indexes + toast"], r.tables);
+
+  const rounds = r.base.naive.length > 1 ? ` (best of ${r.base.naive.length} rounds each)` : "";
+  printTable(
+    `Backup of the ${mb(fullBytes)} database + filestore to s3rver${rounds} — targets: ≥ ${TARGET_VS_NAIVE}× faster than naive, ≤ ${TARGET_VS_DUMP}× pg_dump alone`,
+    ["method", "wall", "DB MB/s", "bytes written", "ours vs this", "target"],
+    [
+      ["pg_dump -Fc > /dev/null (db only)", sec(devNull), rate(fullBytes, devNull), "—", `${x(oursMs / devNull)} the time`, `≤ ${TARGET_VS_DUMP}×: ${verdict(oursMs / devNull <= TARGET_VS_DUMP)}`],
+      ["naive: dump → file, tar → file, upload both", sec(naive.totalMs), rate(fullBytes, naive.totalMs), `${mb(naive.dumpBytes)} + ${mb(naive.tarBytes)}`, faster(naive.totalMs, oursMs), `≥ ${TARGET_VS_NAIVE}×: ${verdict(naive.totalMs / oursMs >= TARGET_VS_NAIVE)}`],
+      ["ours: db backup --wait (streamed)", sec(oursMs), rate(fullBytes, oursMs), `${mb(dbPartBytes)} + ${mb(dumpBytes - dbPartBytes)}`, "—", "—"],
+    ],
+  );
+  const steps = stepDurations(oursBackup.timed.job);
+  const fsSec = logField(log, "filestore streamed", "seconds");
+  const dbSec = logField(log, "db streamed", "seconds");
+  printTable("Where the backup time goes", ["side", "part", "time", "rate"], [
+    ["naive", "pg_dump -Fc → file", sec(naive.dumpMs), `${rate(fullBytes, naive.dumpMs)} of DB, ${rate(naive.dumpBytes, naive.dumpMs)} of dump`],
+    ["naive", "tar filestore → file", sec(naive.tarMs), rate(naive.tarBytes, naive.tarMs)],
+    ["naive", "upload dump (lib-storage)", sec(naive.upDbMs), rate(naive.dumpBytes, naive.upDbMs)],
+    ["naive", "upload filestore tar", sec(naive.upFsMs), rate(naive.tarBytes, naive.upFsMs)],
+    ["ours", "db: pg_dump → hash → S3 multipart (concurrent with the filestore)", dbSec !== null ? sec(dbSec * 1000) : "n/a", dbSec ? `${rate(fullBytes, dbSec * 1000)} of DB, ${rate(dbPartBytes, dbSec * 1000)} of dump` : ""],
+    ["ours", "filestore: tar → hash → S3 multipart", fsSec !== null ? sec(fsSec * 1000) : "n/a", fsSec ? rate(dumpBytes - dbPartBytes, fsSec * 1000) : ""],
+    ["ours", "job step dump (incl. facts, manifest, verification)", sec(steps.dump ?? Number.NaN), ""],
+    ["ours", "job step retention", sec(steps.retention ?? Number.NaN), ""],
+    ["ours", "CLI + API + queue (wall − steps)", sec(oursMs - (steps.dump ?? 0) - (steps.retention ?? 0)), ""],
+  ]);
+
+  const restore = full.restore.timed;
+  const rlog = restore.log;
+  const rsteps = stepDurations(restore.job);
+  const field = (needle: string) => (logField(rlog, needle, "seconds") ?? Number.NaN) * 1000;
+  const pgRestoreMs = field("database restored");
+  printTable(`Restore of the ${mb(fullBytes)} database (${CORES} cores)`, ["method", "wall", "DB MB/s", "vs single-job pg_restore"], [
+    ["createdb + pg_restore (single job) — baseline", sec(base.restoreJ1Ms), rate(fullBytes, base.restoreJ1Ms), "1.00×"],
+    [`createdb + pg_restore -j ${CORES} — reference`, sec(base.restoreJnMs), rate(fullBytes, base.restoreJnMs), faster(base.restoreJ1Ms, base.restoreJnMs)],
+    [`ours: db restore --backup latest --yes --wait (-j ${CORES})`, sec(restore.totalMs), rate(fullBytes, restore.totalMs), faster(base.restoreJ1Ms, restore.totalMs)],
+    [`ours: its pg_restore -j ${CORES} alone`, sec(pgRestoreMs), rate(fullBytes, pgRestoreMs), faster(base.restoreJ1Ms, pgRestoreMs)],
+  ]);
+  printTable("Where the restore time goes (ours)", ["part", "time"], [
+    ["download dump from S3 to the work dir + sha256 (pg_restore -j needs a seekable file)", sec(field("dump verified"))],
+    ["filestore: download → tar -x, sha256", sec(field("filestore staged"))],
+    [`createdb + pg_restore -j ${CORES}`, sec(pgRestoreMs)],
+    ["rest of step fetch: manifest, verify against it (row counts, modules), cleanup", sec((rsteps.fetch ?? Number.NaN) - field("dump verified") - field("filestore staged") - pgRestoreMs)],
+    ...Object.entries(rsteps).map(([k, v]) => [`job step ${k}`, sec(v)]),
+    ["CLI + API + queue (wall − steps)", sec(restore.totalMs - Object.values(rsteps).reduce((a, b) => a + b, 0))],
+  ]);
+
+  const dumpRestoreMs = naive.dumpMs + base.restoreJnMs;
+  const cloneRow = (name: string, o: OursRun) => {
+    const s = stepDurations(o.timed.job);
+    return [name, sec(o.timed.totalMs), sec(s.copy ?? Number.NaN), rate(fullBytes, s.copy ?? Number.NaN), faster(dumpRestoreMs, s.copy ?? Number.NaN)];
+  };
+  printTable(`Clone of the ${mb(fullBytes)} database into another env (source env stopped)`, ["method", "job wall", "copy step", "DB MB/s (copy)", "copy vs baseline"], [
+    [`baseline: pg_dump -Fc → file, then createdb + pg_restore -j ${CORES} (sum of the two measured above)`, "—", sec(dumpRestoreMs), rate(fullBytes, dumpRestoreMs), "1.00×"],
+    cloneRow("ours: db clone --method template", full.template),
+    cloneRow("ours: db clone --method stream (pg_dump -Z0 | pg_restore)", full.stream),
+  ]);
+  printTable("Clone job steps (ours)", ["step", "template", "stream"], Object.keys(stepDurations(full.stream.timed.job)).map((k) => [k, sec(stepDurations(full.template.timed.job)[k] ?? Number.NaN), sec(stepDurations(full.stream.timed.job)[k] ?? Number.NaN)]));
+
+  const rssRows = r.sizes.map((s) => [
+    s.label,
+    mb(s.run.backup.rss.beforeBytes),
+    `${mb(s.run.backup.rss.peakBytes)} (${rate(s.dbBytes, s.run.backup.timed.totalMs)})`,
+    `${mb(s.run.restore.rss.peakBytes)} (${rate(s.dbBytes, s.run.restore.timed.totalMs)})`,
+    `${mb(s.run.stream.rss.peakBytes)} (${rate(s.dbBytes, s.run.stream.timed.totalMs)})`,
+    `${mb(s.run.template.rss.peakBytes)} (${rate(s.dbBytes, s.run.template.timed.totalMs)})`,
+    mb(s.hwm),
+  ]);
+  printTable("Daemon memory (VmRSS sampled every 100 ms during each job; job MB/s of database size in brackets) — streaming must not buffer: flat as the size grows", ["database", "before backup", "peak: backup", "peak: restore", "peak: clone stream", "peak: clone template", "VmHWM after"], rssRows);
+}
+
+await main();

@@ -1,0 +1,148 @@
+/**
+ * A whole odooops host for the database benchmarks (bench/db-ops.ts): a private PostgreSQL
+ * cluster, nginx and s3rver (test/support), `dist/odooops serve` on a temp root with s3rver as
+ * the only backup target (local copies off: the backup is S3-only, as the figures claim), and
+ * two dev envs made with `env create`: `bench` (whose database the bench grows) and `copy` (the
+ * clone target). Everything it creates carries a random `b<8 hex>` docker name prefix or an
+ * env's label and is removed by `stop()`, also after a failed setup or on Ctrl-C.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run, type RunResult } from "../../src/exec/run";
+import type { EnvDetail } from "../../src/env/schema";
+import type { S3Target } from "../../src/host/s3/schema";
+import type { JobView } from "../../src/jobs/view";
+import { removeByLabel, removeByNamePrefix } from "../../test/support/docker";
+import { startNginx, type TestNginx } from "../../test/support/nginx";
+import { startPostgres, type TestPostgres } from "../../test/support/postgres";
+import { startS3, type TestS3 } from "../../test/support/s3";
+import { makeTempDir, removeTempDir } from "../../test/support/tmp";
+import { BINARY, requireBinary, startDaemon, type Daemon } from "./daemon";
+import { inspectShape, STANDIN_IMAGE } from "./deploy-host";
+
+/** A 2 GB restore on two busy cores takes minutes; nothing here may hang for ever. */
+export const STEP_TIMEOUT_MS = 60 * 60_000;
+
+export interface BenchEnv {
+  id: string;
+  slug: string;
+  dbName: string;
+  dbUser: string;
+  /** Mounted as /var/lib/odoo; the filestore is `<dataDir>/filestore/<dbName>`. */
+  dataDir: string;
+}
+
+export interface TimedJob {
+  totalMs: number;
+  job: JobView;
+  log: string;
+}
+
+export interface DbHost {
+  pg: TestPostgres;
+  s3: TestS3;
+  target: S3Target;
+  root: string;
+  /** Scratch space for the baselines (dump files), removed by stop(). */
+  tmp: string;
+  daemonPid(): number;
+  source: BenchEnv;
+  copy: BenchEnv;
+  cli(...argv: string[]): Promise<RunResult>;
+  /** Spawn → exit of a `--wait` command that runs one job; the job and its log after. */
+  timedJob(argv: string[]): Promise<TimedJob>;
+  /** Idempotent; also runs on SIGINT/SIGTERM. */
+  stop(): Promise<void>;
+}
+
+function cliEnv(root: string): Record<string, string> {
+  // HOME in the root: a login saved in the real ~/.config must not redirect the CLI.
+  return { ODOOOPS_ROOT: root, HOME: root, CI: "true" };
+}
+
+export async function startDbHost(): Promise<DbHost> {
+  requireBinary();
+  const prefix = `b${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = makeTempDir("odooops-bench-db-");
+  const ports = 30000 + 2 * Math.floor(Math.random() * 10000);
+  let pg: TestPostgres | null = null;
+  let nginx: TestNginx | null = null;
+  let s3: TestS3 | null = null;
+  let daemon: Daemon | null = null;
+  const envIds: string[] = [];
+
+  const teardown = async () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await daemon?.stop();
+    daemon = null;
+    for (const id of envIds) await removeByLabel(`odooops.env=${id}`);
+    await removeByNamePrefix(prefix);
+    await s3?.destroy();
+    await nginx?.stop();
+    await pg?.stop();
+    removeTempDir(tmp);
+  };
+  let tornDown: Promise<void> | null = null;
+  const stop = () => (tornDown ??= teardown());
+  const onSignal = () => void stop().finally(() => process.exit(130));
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    pg = await startPostgres({ dockerAccess: false });
+    nginx = await startNginx();
+    s3 = await startS3();
+    const target = await s3.target(`bench-${prefix}`, { prefix: "odooops" });
+    const root = nginx.dir;
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(
+      join(root, "etc/config.yaml"),
+      JSON.stringify({
+        baseDomain: "bench.localhost",
+        postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
+        nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
+        odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 120 },
+        ports: { from: ports, to: ports + 99 },
+        docker: { namePrefix: prefix },
+        backups: { local: { enabled: false }, s3: target },
+      }),
+    );
+    daemon = await startDaemon(root);
+
+    const cli = async (...argv: string[]): Promise<RunResult> => {
+      const r = await run({ argv: [BINARY, ...argv], env: cliEnv(root), timeoutMs: STEP_TIMEOUT_MS }, { nothrow: true });
+      if (r.exitCode !== 0) throw new Error(`odooops ${argv.join(" ")} exited ${r.exitCode}:\n${r.stderr}${r.stdout}`);
+      return r;
+    };
+    const timedJob = async (argv: string[]): Promise<TimedJob> => {
+      const t0 = performance.now();
+      const result = await cli(...argv);
+      const totalMs = performance.now() - t0;
+      const jobId = /\(job ([^)\s]+)\)/.exec(result.stderr)?.[1];
+      if (!jobId) throw new Error(`odooops ${argv.join(" ")} printed no job id:\n${result.stderr}`);
+      const job = JSON.parse((await cli("jobs", "show", jobId, "--json")).stdout) as JobView;
+      if (job.status !== "succeeded") throw new Error(`job ${jobId} is ${job.status}: ${job.error}`);
+      return { totalMs, job, log: (await cli("jobs", "logs", jobId)).stdout };
+    };
+    const makeEnv = async (name: string): Promise<BenchEnv> => {
+      await cli("env", "create", name, "--tier", "dev", "--wait");
+      const env = JSON.parse((await cli("env", "get", name, "--json")).stdout) as EnvDetail;
+      envIds.push(env.id);
+      // postgresql://<role>:***@host:port/<db>
+      const m = /^postgresql:\/\/([^:]+):[^@]*@[^/]+\/(.+)$/.exec(env.databaseUrl);
+      if (!m?.[1] || !m[2]) throw new Error(`cannot read role/database from ${env.databaseUrl}`);
+      const names = (await run({ argv: ["docker", "ps", "--filter", `label=odooops.env=${env.id}`, "--filter", "label=odooops.role=web", "--format", "{{.Names}}"] })).stdout.split("\n").filter(Boolean);
+      if (names.length !== 1) throw new Error(`expected one running container of ${env.slug}: ${names.join(", ") || "none"}`);
+      const shape = await inspectShape(names[0] as string);
+      return { id: env.id, slug: env.slug, dbUser: m[1], dbName: m[2], dataDir: shape.dataDir };
+    };
+    const source = await makeEnv("bench");
+    const copy = await makeEnv("copy");
+    const d = daemon;
+    return { pg, s3, target, root, tmp, daemonPid: () => d.pid, source, copy, cli, timedJob, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -14,6 +14,7 @@ import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { metricsRoutes } from "./routes/metrics";
+import { policyRoutes } from "./routes/policies";
 import { projectRoutes } from "./routes/projects";
 import { webhookRoutes } from "./routes/webhooks";
 
@@ -41,7 +42,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, backupRoutes, certificateRoutes, deploymentRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

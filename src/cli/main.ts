@@ -29,6 +29,7 @@ export function buildCli(io: CliIo) {
       deploy: () => import("./commands/deploy").then((m) => m.deployCommand(io)),
       rollback: () => import("./commands/rollback").then((m) => m.rollbackCommand(io)),
       project: () => import("./commands/project").then((m) => m.projectCommand(io)),
+      policy: () => import("./commands/policy").then((m) => m.policyCommand(io)),
     },
   });
 }

@@ -3,7 +3,11 @@
  * its job. `--dry-run` computes the whole plan (commit, image build or reuse, tests, modules
  * from → to, the switch) and changes nothing but the host's git mirror.
  */
+import { and, eq, isNull } from "drizzle-orm";
+import { requireRole } from "../auth/roles";
+import type { Principal } from "../auth/service";
 import { Conflict, Invalid, NotFound } from "../errors";
+import { now } from "../state/columns";
 import type { EnvServiceDeps } from "../env/actions";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
@@ -16,6 +20,8 @@ import { envDeployments, loadDeployment, nextRelease, setDeployment, successfulD
 import { rollbackJob } from "./rollback-job";
 import type { DeployOutcome, DeployPlan, DeployRequest, DeploymentView, RollbackRequest } from "./schema";
 import { fetchCommit, planModules, projectRepo } from "./source";
+import { planGates } from "../policy/gates";
+import { readCommitPolicy } from "../policy/repo";
 
 function deployable(env: EnvRow, what: string): void {
   if (env.status !== "active") {
@@ -34,13 +40,16 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
   const tag = releaseImageTag(deps.config.docker.namePrefix, env.slug, sha);
   const built = await envHost(deps).dockerClient.inspectImage(tag);
   const { repo, plan } = await planModules(deps, env, mirror, sha, currentChecksums(deps, env), `plan-${crypto.randomUUID()}`);
+  const { policy, source } = await readCommitPolicy(mirror, sha);
+  const gates = planGates(policy, env.tier, deps.config.deploy, source);
   return {
     env: env.slug,
     repo: url,
     commit: sha,
     branch,
     image: { tag, action: built?.Config.Labels?.["odooops.commit"] === sha ? "reuse" : "build" },
-    tests: { run: deps.config.deploy.runTests, modules: deps.config.deploy.runTests ? repo.filter((m) => m.installable).map((m) => m.name) : [] },
+    tests: { run: gates.tests.run, modules: gates.tests.run ? repo.filter((m) => m.installable).map((m) => m.name) : [] },
+    gates,
     backup: env.tier === "production",
     modules: plan,
     switch: { from: env.containerName, toRelease: nextRelease(deps.db, env) },
@@ -146,4 +155,26 @@ export function getDeployment(deps: EnvServiceDeps, id: string): DeploymentView 
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Invalid(`${JSON.stringify(id)} is not a deployment id`);
   const d = loadDeployment(deps.db, id);
   return toDeploymentView(d, loadEnvById(deps.db, d.envId));
+}
+
+/**
+ * `deploy approve|reject`: records the decision the deployment's `approval` step is polling for.
+ * Admins only (the one role rule so far: approving is what the gate exists to restrict).
+ */
+export function decideApproval(deps: EnvServiceDeps, id: string, decision: "approved" | "rejected", principal: Principal, reason: string | null): DeploymentView {
+  requireRole(principal, "admin", decision === "approved" ? "approve deployments" : "reject deployments");
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Invalid(`${JSON.stringify(id)} is not a deployment id`);
+  const d = loadDeployment(deps.db, id);
+  const waiting = () => new Conflict(`deployment ${id} is ${d.status}${d.approvalDecision ? ` (${d.approvalDecision.replace("_", " ")}${d.approvalBy ? ` by ${d.approvalBy}` : ""})` : ""}: only a deployment awaiting approval can be approved or rejected`);
+  if (d.status !== "awaiting_approval" || d.approvalDecision) throw waiting();
+  const row = deps.db
+    .update(deployments)
+    .set({ approvalDecision: decision, approvalBy: principal.username, approvalReason: reason, approvalAt: now() })
+    .where(and(eq(deployments.id, id), isNull(deployments.approvalDecision)))
+    .returning()
+    .get();
+  if (!row) throw waiting();
+  const env = loadEnvById(deps.db, d.envId);
+  deps.audit.record({ actor: principal.username, action: decision === "approved" ? "deploy.approve" : "deploy.reject", target: env.slug, details: { deployment: id, reason } });
+  return toDeploymentView(row, env);
 }

@@ -19,7 +19,9 @@ import { finishDeployment, loadDeployment, recordTiming, setDeployment, successf
 import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup } from "./restore";
-import { withScratchDatabase } from "./scratch";
+import { applyPolicy } from "./policy";
+import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
+import { runTestsGate } from "./tests-gate";
 import { fetchCommit, planModules } from "./source";
 import type { ModulePlan } from "./modules";
 
@@ -64,6 +66,7 @@ export const deployJob = defineJob<DeployJobParams>({
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
+          await applyPolicy(ctx.deps, env, d.id, mirror, sha, (l) => ctx.log(l));
           return { mirror, sha };
         }),
     },
@@ -111,31 +114,19 @@ export const deployJob = defineJob<DeployJobParams>({
     {
       name: "tests",
       title: "Running the addon tests",
-      when: (_p, deps) => deps.config.deploy.runTests,
+      when: (p, deps) => gatesOf(deps.db, p.deploymentId).tests.run,
       run: (ctx) =>
         timed(ctx, "tests", async () => {
           const { testModules } = ctx.outputs.plan as { testModules: string[] };
-          if (testModules.length === 0) {
+          const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).tests;
+          if (testModules.length === 0 && !gate.command) {
             ctx.log("the repository has no installable addons: nothing to test");
             return { tested: [] };
           }
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "testing" });
-          const env = envOf(ctx);
           const { image } = ctx.outputs.build as { image: string };
-          const result = await withScratchDatabase(ctx.deps, env, `tests-${ctx.jobId}`, (s) =>
-            runOdooOnce(ctx.deps, env, {
-              image,
-              name: `${envResources(env, ctx.deps).initContainer}-tests`,
-              network: s.network,
-              confFile: s.confFile,
-              dataDir: s.dataDir,
-              dbName: s.login.name,
-              args: ["-i", testModules.join(","), "--test-enable"],
-              log: (l) => ctx.log(l),
-              signal: ctx.signal,
-            }),
-          );
-          if (result.exitCode !== 0) throw new Error(`addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`);
+          const failure = await runTestsGate(ctx.deps, envOf(ctx), image, testModules, gate.command, ctx.jobId, ctx);
+          if (failure) return gateFailure(gate.required, failure, (l) => ctx.log(l));
           return { tested: testModules };
         }),
     },
@@ -145,16 +136,23 @@ export const deployJob = defineJob<DeployJobParams>({
       run: (ctx) =>
         timed(ctx, "rehearse", async () => {
           const env = envOf(ctx);
-          const skipped = await rehearsalSkipped(ctx.deps, env);
+          const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).migrations;
+          const skipped = gate.run ? gate.sizeCapped ? await rehearsalSkipped(ctx.deps, env) : null : "deploy.rehearse is off and the policy declares no migrations gate";
           if (skipped) {
             ctx.log(`no rehearsal: ${skipped}`);
             return { skipped };
           }
           const { plan } = ctx.outputs.plan as { plan: ModulePlan };
           const { image } = ctx.outputs.build as { image: string };
-          return await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx);
+          try {
+            return await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx, { neutralize: gate.neutralize });
+          } catch (err) {
+            if (gate.required || ctx.signal.aborted) throw err;
+            return gateFailure(false, err instanceof Error ? err.message : String(err), (l) => ctx.log(l));
+          }
         }),
     },
+    approvalStep<DeployJobParams>(),
     {
       name: "backup",
       title: "Backing up before the migration",
@@ -207,7 +205,7 @@ export const deployJob = defineJob<DeployJobParams>({
         }
       },
     },
-    ...releaseSteps<DeployJobParams>(),
+    ...releaseSteps<DeployJobParams>([smokeStep<DeployJobParams>()]),
   ],
   async succeeded(ctx) {
     rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
@@ -217,6 +215,8 @@ export const deployJob = defineJob<DeployJobParams>({
   },
   async failed(ctx, error, cancelled) {
     rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
-    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "failed", error: cancelled ? "deployment cancelled" : error });
+    const d = deploymentOf(ctx);
+    const rejected = !cancelled && (d.approvalDecision === "rejected" || (d.approvalDecision === "timed_out" && d.gates?.approval?.required === true));
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: rejected ? "rejected" : "failed", error: cancelled ? "deployment cancelled" : error });
   },
 });

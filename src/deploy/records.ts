@@ -64,6 +64,10 @@ export function toDeploymentView(row: DeploymentRow, env: Pick<EnvRow, "slug" | 
     migrated: row.migrated,
     backupId: row.backupId,
     rollbackOf: row.rollbackOf,
+    gates: row.gates ?? null,
+    approval: row.approvalDeadline || row.approvalDecision
+      ? { deadline: row.approvalDeadline, decision: row.approvalDecision, by: row.approvalBy, reason: row.approvalReason, at: row.approvalAt }
+      : null,
     current: env.currentDeploymentId === row.id,
     jobId: row.jobId,
     stepTimings: row.stepTimings ?? {},

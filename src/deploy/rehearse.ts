@@ -4,7 +4,7 @@
  * boots on that copy and must answer its health check. A broken migration, a release that
  * crashes on boot or one that never turns healthy is caught with the env's database unchanged.
  */
-import { cloneDatabase } from "../db/backup";
+import { cloneDatabase, neutralizeDatabase } from "../db/backup";
 import { envHost } from "../env/host";
 import { takenPorts } from "../env/lookup";
 import { failureLines, runOdooOnce } from "../env/odoo-once";
@@ -26,6 +26,9 @@ interface Io {
   signal: AbortSignal;
 }
 
+/** A copy must never link back to the live site (mails, redirects). */
+const REHEARSAL_URL = "http://rehearsal.invalid";
+
 export function updateArgs(plan: ModulePlan): string[] {
   return [
     ...(plan.update.length > 0 ? ["-u", plan.update.map((u) => u.name).join(",")] : []),
@@ -33,16 +36,16 @@ export function updateArgs(plan: ModulePlan): string[] {
   ];
 }
 
-/** Why the rehearsal is skipped, or null when it runs. */
+/** Why the rehearsal is skipped for its size, or null when it runs. */
 export async function rehearsalSkipped(deps: JobDeps, env: EnvRow): Promise<string | null> {
-  if (!deps.config.deploy.rehearse) return "deploy.rehearse is off";
   const size = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
   const maxBytes = deps.config.deploy.rehearseMaxDbMb * 1024 * 1024;
   if (size !== null && size > maxBytes) return `the database (${Math.round(size / 1048576)} MiB) is larger than deploy.rehearseMaxDbMb (${deps.config.deploy.rehearseMaxDbMb})`;
   return null;
 }
 
-export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: ModulePlan, key: string, io: Io): Promise<{ copy: string; boot: "healthy" }> {
+/** `neutralize`: production's copy gets crons and mail servers off before any Odoo runs on it. */
+export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: ModulePlan, key: string, io: Io, opts: { neutralize: boolean }): Promise<{ copy: string; boot: "healthy"; neutralized: boolean }> {
   return withScratchDatabase(
     deps,
     env,
@@ -50,6 +53,10 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
     async (s) => {
       const copied = await cloneDatabase({ pg: adminLogin(deps), sourceDb: env.dbName, targetDb: s.login.name, owner: s.login.user, log: stepLogger(io), signal: io.signal });
       io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
+      if (opts.neutralize) {
+        const n = await neutralizeDatabase(adminLogin(deps), s.login.name, { baseUrl: REHEARSAL_URL }, stepLogger(io));
+        io.log(`neutralized the copy: ${n.cronsDisabled} crons and ${n.mailServersDisabled} mail servers off`);
+      }
       const r = envResources(env, deps);
       const args = updateArgs(plan);
       if (args.length > 0) {
@@ -84,7 +91,7 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
         await run(host.docker.rm(name, { force: true }), { nothrow: true });
       }
       io.log("rehearsal passed: the update and the boot work on a copy of the database");
-      return { copy: s.login.name, boot: "healthy" as const };
+      return { copy: s.login.name, boot: "healthy" as const, neutralized: opts.neutralize };
     },
     { empty: false },
   );

@@ -29,7 +29,8 @@ function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null
   ctx.deps.db.update(environments).set({ currentDeploymentId: deploymentId, updatedAt: now() }).where(eq(environments.id, ctx.params.envId)).run();
 }
 
-export function releaseSteps<P extends ReleaseParams>(): StepDef<P>[] {
+/** `beforeSwitch`: gates on the started release (deploy's smoke tests); `ctx.outputs.start` names it. */
+export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[] = []): StepDef<P>[] {
   return [
     {
       name: "start",
@@ -53,6 +54,7 @@ export function releaseSteps<P extends ReleaseParams>(): StepDef<P>[] {
         if (env.containerName !== name) await run(envHost(ctx.deps).docker.rm(name, { force: true }), { nothrow: true });
       },
     },
+    ...beforeSwitch,
     {
       name: "switch",
       title: "Switching traffic",

@@ -6,6 +6,28 @@ export const deploymentStatuses = ["queued", "building", "testing", "awaiting_ap
 
 const ModuleChange = z.object({ name: z.string(), from: z.string().nullable(), to: z.string() });
 
+/** The health gates of a deployment's tier, from the policy at its commit (src/policy/gates.ts). */
+export const GatePlanView = z
+  .object({
+    tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+    source: z.enum(["repo", "default"]),
+    tests: z.object({ run: z.boolean(), required: z.boolean(), command: z.array(z.string()).nullable() }),
+    migrations: z.object({ run: z.boolean(), required: z.boolean(), sizeCapped: z.boolean(), neutralize: z.boolean() }),
+    approval: z.object({ required: z.boolean(), timeoutSec: z.number() }).nullable(),
+    smoke: z.object({ required: z.boolean(), command: z.array(z.string()) }).nullable(),
+  })
+  .openapi("GatePlan");
+
+export const ApprovalView = z
+  .object({
+    deadline: z.string().nullable(),
+    decision: z.enum(["approved", "rejected", "timed_out"]).nullable(),
+    by: z.string().nullable(),
+    reason: z.string().nullable(),
+    at: z.string().nullable(),
+  })
+  .openapi("Approval");
+
 export const DeploymentView = z
   .object({
     id: z.string(),
@@ -23,6 +45,10 @@ export const DeploymentView = z
     /** Pre-deploy backup (production): what a rollback restores. */
     backupId: z.string().nullable(),
     rollbackOf: z.string().nullable(),
+    /** Null until the deployment's source step read the policy (and for rollbacks). */
+    gates: GatePlanView.nullable(),
+    /** manual_approval: the deadline and the decision (null when the gate does not apply). */
+    approval: ApprovalView.nullable(),
     current: z.boolean(),
     jobId: z.string().nullable(),
     stepTimings: z.record(z.string(), z.number()),
@@ -55,6 +81,8 @@ export const DeployPlan = z
     branch: z.string().nullable(),
     image: z.object({ tag: z.string(), action: z.enum(["build", "reuse"]) }),
     tests: z.object({ run: z.boolean(), modules: z.array(z.string()) }),
+    /** From the policy in force now (the deploy itself reads it at the commit). */
+    gates: GatePlanView,
     backup: z.boolean(),
     modules: z.object({
       update: z.array(ModuleChange.extend({ reason: z.enum(["version", "content"]) })),
@@ -85,6 +113,12 @@ export const RollbackRequest = z
   .refine((r) => !(r.restoreDb && r.keepDb), { message: "give --restore-db or --keep-db, not both" })
   .openapi("RollbackRequest");
 export type RollbackRequest = z.infer<typeof RollbackRequest>;
+
+export const ApprovalRequest = z
+  .object({ reason: z.string().min(1).max(1000).optional() })
+  .strict()
+  .openapi("ApprovalRequest");
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
 export const DeploymentListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(20),

@@ -8,7 +8,7 @@ import { envHost } from "./host";
 import { findEnv } from "./lookup";
 import { envResources } from "./resources";
 import type { EnvDetail } from "./schema";
-import { toSummary } from "./service";
+import { toSummary, type EnvRow } from "./service";
 
 const log = Log.create("env");
 
@@ -30,9 +30,8 @@ export function directorySize(dir: string): number | null {
   return total;
 }
 
-export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, name: string): Promise<EnvDetail> {
-  const env = findEnv(deps.db, name);
-  const { config } = deps;
+/** What the env stores: its database and its data dir (filestore, sessions); null where unknown. */
+export async function envDiskUse(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow): Promise<{ databaseBytes: number | null; filestoreBytes: number | null }> {
   let databaseBytes: number | null = null;
   try {
     databaseBytes = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
@@ -40,6 +39,13 @@ export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, 
     // The detail view must work while PostgreSQL is down; the size is then unknown.
     log.warn("database size unavailable", { env: env.slug, error: err instanceof Error ? err.message : String(err) });
   }
+  return { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) };
+}
+
+export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, name: string): Promise<EnvDetail> {
+  const env = findEnv(deps.db, name);
+  const { config } = deps;
+  const disk = await envDiskUse(deps, env);
   const pgHost = config.postgres.containerHost;
   return {
     ...toSummary(env, config),
@@ -53,7 +59,7 @@ export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, 
     httpPort: env.httpPort,
     longpollPort: env.longpollPort,
     currentRelease: env.release || null,
-    disk: { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) },
+    disk,
     updatedAt: env.updatedAt,
   };
 }

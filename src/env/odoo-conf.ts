@@ -22,7 +22,8 @@ export function odooConfFor(deps: Pick<JobDeps, "config" | "box">, env: EnvRow, 
     dbPassword: db?.password ?? box.open(env.dbPasswordEnc),
     adminPasswd: box.open(env.adminPasswdEnc),
     demo: env.demo,
-    plan: resourcePlan(env.tier, config.tiers[env.tier]),
+    // The env's own limits (its tier's, capped by the policy's resource quota), not the tier's.
+    plan: resourcePlan(env.tier, { ...config.tiers[env.tier], workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb }),
   });
 }
 

@@ -47,6 +47,9 @@ export const gitCommands = {
   /** Exit 1 and no output when `rev` does not name a commit (`--quiet`). */
   revParse: (mirror: string, rev: string): Command => git(mirror, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]),
   remoteUrl: (mirror: string): Command => git(mirror, ["config", "--get", "remote.origin.url"]),
+  /** `<mode> blob <oid>\t<path>` for a file at `sha`, nothing when the commit has no such path. */
+  lsTree: (mirror: string, sha: string, path: string): Command => git(mirror, ["ls-tree", "--full-tree", sha, "--", path]),
+  catBlob: (mirror: string, oid: string): Command => git(mirror, ["cat-file", "blob", oid]),
   archive: (mirror: string, sha: string, tarFile: string): Command => git(mirror, ["archive", "--format=tar", `--output=${tarFile}`, sha]),
   untar: (tarFile: string, dest: string): Command => ({
     argv: ["tar", "--extract", "--file", tarFile, "--directory", dest, "--no-same-owner"],

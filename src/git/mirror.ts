@@ -147,3 +147,13 @@ export async function exportTree(mirror: string, sha: string, dest: string): Pro
     rmSync(tar, { force: true });
   }
 }
+
+/** The text of `path` at commit `sha`, or null when that commit has no such file. */
+export async function readFileAt(mirror: string, sha: string, path: string): Promise<string | null> {
+  const commit = validateSha(sha);
+  if (path.startsWith("-") || path.startsWith("/") || path.split("/").includes("..")) throw new Invalid(`invalid repository path ${JSON.stringify(path)}`);
+  const listed = (await run(gitCommands.lsTree(mirror, commit, path))).stdout.trim();
+  const m = /^\d+ blob ([0-9a-f]{40,64})\t/.exec(listed);
+  if (!m) return null;
+  return (await run(gitCommands.catBlob(mirror, m[1] as string))).stdout;
+}

@@ -13,8 +13,3 @@ export const DEFAULT_POLICY: Policy = PolicySchema.parse({
   resource_quotas: {},
   ttl_policies: { dev: "never", dev_ephemeral: "7d", staging: "never", production: "never" },
 });
-
-/** The effective policy: the repository's file when there is one, the server default otherwise. */
-export function effectivePolicy(repoPolicy: Policy | null): Policy {
-  return repoPolicy ?? DEFAULT_POLICY;
-}

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { DEFAULT_POLICY, effectivePolicy } from "../../src/policy/defaults";
+import { DEFAULT_POLICY } from "../../src/policy/defaults";
 import { formatPath, parsePolicy } from "../../src/policy/schema";
 
 const FULL = `
@@ -87,11 +87,8 @@ test("formatPath renders indices and keys", () => {
   expect(formatPath([])).toBe("");
 });
 
-test("server defaults apply when the repository has no policy file", () => {
-  expect(effectivePolicy(null)).toBe(DEFAULT_POLICY);
+test("server defaults", () => {
   expect(DEFAULT_POLICY.branch_mappings).toEqual([]);
   expect(DEFAULT_POLICY.ttl_policies.dev_ephemeral).toBe("7d");
   expect(DEFAULT_POLICY.health_gates.production?.manual_approval?.required).toBe(true);
-  const own = parsePolicy("ttl_policies: { dev: 3d }\n");
-  expect(effectivePolicy(own)).toBe(own);
 });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { getDeployment, listDeployments, rollbackCandidates, startDeploy, startRollback } from "../../deploy/actions";
-import { DeployOutcome, DeployRequest, DeploymentListQuery, DeploymentView, RollbackRequest } from "../../deploy/schema";
+import { decideApproval, getDeployment, listDeployments, rollbackCandidates, startDeploy, startRollback } from "../../deploy/actions";
+import { ApprovalRequest, DeployOutcome, DeployRequest, DeploymentListQuery, DeploymentView, RollbackRequest } from "../../deploy/schema";
 import { JobView } from "../../jobs/view";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -57,7 +57,26 @@ const candidates = createRoute({
   responses: { 200: json(z.array(DeploymentView), "candidates"), 404: json(ErrorSchema, "no such environment") },
 });
 
+const decision = (verb: "approve" | "reject") =>
+  createRoute({
+    method: "post",
+    path: `/deployments/{id}/${verb}`,
+    tags: ["deployments"],
+    summary: verb === "approve" ? "Let a deployment awaiting manual approval continue (admins)" : "Stop a deployment awaiting manual approval; it ends rejected (admins)",
+    request: { params: idParam, body: jsonBody(ApprovalRequest) },
+    responses: {
+      200: json(DeploymentView, "decision recorded; the job picks it up within a second"),
+      403: json(ErrorSchema, "not an admin"),
+      404: json(ErrorSchema, "no such deployment"),
+      409: json(ErrorSchema, "not awaiting approval"),
+    },
+  });
+const approve = decision("approve");
+const reject = decision("reject");
+
 export function deploymentRoutes(app: Api, deps: ApiDeps) {
+  app.openapi(approve, (c) => c.json(decideApproval(deps, c.req.valid("param").id, "approved", c.get("principal"), c.req.valid("json").reason ?? null), 200));
+  app.openapi(reject, (c) => c.json(decideApproval(deps, c.req.valid("param").id, "rejected", c.get("principal"), c.req.valid("json").reason ?? null), 200));
   app.openapi(deploy, async (c) => {
     const out = await startDeploy(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return c.json(out, out.dryRun ? 200 : 202);

@@ -4,6 +4,7 @@
  * positional), so `list`, `show` and `logs` cannot be used as environment names here.
  */
 import { defineCommand } from "citty";
+import { describeGates } from "../../deploy/describe";
 import type { DeployOutcome, DeployPlan, DeploymentView } from "../../deploy/schema";
 import { Invalid } from "../../errors";
 import type { JobView } from "../../jobs/view";
@@ -11,13 +12,14 @@ import { client, type CliIo } from "../io";
 import { formatDuration, note, printJson, printTable } from "../output";
 import { afterEnqueue, printJobLog } from "./jobs";
 
-const VIEWS = ["list", "show", "logs"] as const;
+const VIEWS = ["list", "show", "logs", "approve", "reject"] as const;
 
 export function showPlan(io: CliIo, p: DeployPlan): void {
   const lines = [
     `deploy ${p.env}: ${p.commit.slice(0, 12)}${p.branch ? ` (head of ${p.branch})` : ""} from ${p.repo}`,
     `  image    ${p.image.action === "reuse" ? "reuse" : "build"} ${p.image.tag}`,
     `  tests    ${p.tests.run ? (p.tests.modules.length > 0 ? `run for ${p.tests.modules.join(", ")} on a throwaway database` : "none (no addons)") : "off"}`,
+    `  gates    ${describeGates(p.gates)}${p.gates.source === "repo" ? " (.odooops/policies.yaml)" : " (server default)"}`,
     `  backup   ${p.backup ? "pre-deploy backup of the database and filestore" : "none (not production)"}`,
     ...(p.modules.update.length + p.modules.install.length === 0 ? ["  modules  no changes: the database is not touched"] : []),
     ...p.modules.update.map((u) => `  update   ${u.name} ${u.from ?? "-"} → ${u.to}${u.reason === "content" ? " (content changed)" : ""}`),
@@ -39,6 +41,8 @@ export function showDeployment(io: CliIo, d: DeploymentView): void {
     ["updated", d.modulesUpdated.map((u) => `${u.name} ${u.from ?? "-"}→${u.to}`).join(", ") || "-"],
     ["installed", d.modulesInstalled.join(", ") || "-"],
     ["backup", d.backupId ?? "-"],
+    ["gates", d.gates ? describeGates(d.gates) : "-"],
+    ...(d.approval ? ([["approval", d.approval.decision ? `${d.approval.decision.replace("_", " ")}${d.approval.by ? ` by ${d.approval.by}` : ""}${d.approval.reason ? `: ${d.approval.reason}` : ""}` : `waiting until ${d.approval.deadline ?? "?"}: odooops deploy approve|reject ${d.id}`]] as [string, string][]) : []),
     ["timings", timings || "-"],
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
     ...(d.error ? ([["error", d.error]] as [string, string][]) : []),
@@ -75,16 +79,17 @@ async function explainLock(io: CliIo, env: string, job: JobView): Promise<void> 
 
 export function deployCommand(io: CliIo) {
   return defineCommand({
-    meta: { name: "deploy", description: "Deploy a commit to an environment (or: deploy list <env> | show <id> | logs <id>)" },
+    meta: { name: "deploy", description: "Deploy a commit to an environment (or: deploy list <env> | show <id> | logs <id> | approve <id> | reject <id>)" },
     args: {
-      target: { type: "positional", required: true, description: "environment name, or list / show / logs" },
-      id: { type: "positional", required: false, description: "with list: the environment; with show/logs: the deployment id" },
+      target: { type: "positional", required: true, description: "environment name, or list / show / logs / approve / reject" },
+      id: { type: "positional", required: false, description: "with list: the environment; with show/logs/approve/reject: the deployment id" },
       sha: { type: "string", description: "commit to deploy (default: head of the env's branch)" },
       branch: { type: "string", description: "branch whose head to deploy" },
       wait: { type: "boolean", description: "follow the job and render its steps until it ends" },
       "dry-run": { type: "boolean", description: "print the full plan and change nothing" },
       follow: { type: "boolean", alias: "f", description: "with logs: follow until the deployment ends" },
       limit: { type: "string", default: "20", description: "with list: at most this many (1-1000)" },
+      reason: { type: "string", description: "with approve/reject: why (recorded on the deployment and in the audit log)" },
     },
     async run({ args }) {
       const c = client(io);
@@ -96,6 +101,11 @@ export function deployCommand(io: CliIo) {
           if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("--limit must be 1-1000");
           const list = await c.get<DeploymentView[]>(`/environments/${encodeURIComponent(args.id)}/deployments?limit=${limit}`);
           return io.globals.json ? printJson(io, list) : deploymentTable(io, list);
+        }
+        if (view === "approve" || view === "reject") {
+          const decided = await c.post<DeploymentView>(`/deployments/${encodeURIComponent(args.id)}/${view}`, args.reason ? { reason: args.reason } : {});
+          if (io.globals.json) return printJson(io, decided);
+          return note(io, `deployment ${decided.id} ${view === "approve" ? "approved: it continues (backup, migration, switch)" : "rejected: it stops and the serving release stays"}`);
         }
         const d = await c.get<DeploymentView>(`/deployments/${encodeURIComponent(args.id)}`);
         if (view === "show") return io.globals.json ? printJson(io, d) : showDeployment(io, d);

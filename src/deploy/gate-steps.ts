@@ -1,0 +1,152 @@
+/**
+ * The gates that are steps of their own: `approval` (after the pre-switch gates, before any
+ * backup or migration) and `smoke` (between a healthy new release and the nginx switch). The
+ * approval is a state the step polls, never a promise in memory: a restarted agent resumes the
+ * step and keeps waiting until the same deadline.
+ */
+import { and, eq, isNull } from "drizzle-orm";
+import { AppError, Invalid } from "../errors";
+import { loadEnvById } from "../env/lookup";
+import { envResources, ODOO_HTTP_PORT } from "../env/resources";
+import { failureLines } from "../env/odoo-once";
+import type { JobDeps, StepContext, StepDef } from "../jobs/define";
+import type { GatePlan } from "../policy/gates";
+import { now } from "../state/columns";
+import type { Db } from "../state/db";
+import { deployments } from "./deploy.sql";
+import { runGateCommand } from "./gate-command";
+import { loadDeployment, recordTiming, setDeployment } from "./records";
+
+interface GateParams {
+  envId: string;
+  deploymentId: string;
+}
+
+const POLL_MS = 1000;
+
+/** A required gate failed: the message carries the gate's output. */
+export class GateFailed extends AppError {
+  override readonly code = "gate_failed";
+}
+
+export function gatesOf(db: Db, deploymentId: string): GatePlan {
+  const gates = loadDeployment(db, deploymentId).gates;
+  if (!gates) throw new Invalid(`deployment ${deploymentId} has no gate plan (its source step did not run)`);
+  return gates;
+}
+
+/** A gate's failure: fails the deployment when required, else a warning in the log. */
+export function gateFailure(required: boolean, message: string, log: (line: string) => void): { warning: string } {
+  if (required) throw new GateFailed(message);
+  log(`warn: ${message} (the gate is not required: deploying anyway)`);
+  return { warning: message };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** Records the outcome unless a decision is already there (approve/reject race the timeout). */
+function decide(db: Db, id: string, decision: "approved" | "rejected" | "timed_out", by: string | null, reason: string | null): boolean {
+  const row = db
+    .update(deployments)
+    .set({ approvalDecision: decision, approvalBy: by, approvalReason: reason, approvalAt: now() })
+    .where(and(eq(deployments.id, id), isNull(deployments.approvalDecision)))
+    .returning({ id: deployments.id })
+    .get();
+  return row !== undefined;
+}
+
+async function awaitApproval(ctx: StepContext<GateParams>): Promise<Record<string, unknown>> {
+  const { db } = ctx.deps;
+  const id = ctx.params.deploymentId;
+  const gate = gatesOf(db, id).approval;
+  if (!gate) return { skipped: true };
+  let d = loadDeployment(db, id);
+  if (!d.approvalDeadline) {
+    const deadline = new Date(Date.now() + gate.timeoutSec * 1000).toISOString();
+    setDeployment(db, id, { status: "awaiting_approval", approvalDeadline: deadline });
+    ctx.log(`waiting for approval until ${deadline}: odooops deploy approve ${id} (or reject ${id} --reason …)`);
+  } else if (!d.approvalDecision) {
+    setDeployment(db, id, { status: "awaiting_approval" });
+    ctx.log(`still waiting for approval until ${d.approvalDeadline}`);
+  }
+  for (;;) {
+    d = loadDeployment(db, id);
+    if (d.approvalDecision === "approved") {
+      ctx.log(`approved by ${d.approvalBy ?? "?"}${d.approvalReason ? `: ${d.approvalReason}` : ""}`);
+      setDeployment(db, id, { status: "migrating" });
+      return { decision: "approved", by: d.approvalBy };
+    }
+    if (d.approvalDecision === "rejected") throw new GateFailed(`manual approval: rejected by ${d.approvalBy ?? "?"}${d.approvalReason ? `: ${d.approvalReason}` : ""}`);
+    if (d.approvalDecision === "timed_out" || Date.now() >= Date.parse(d.approvalDeadline ?? "")) {
+      if (d.approvalDecision === "timed_out" || decide(db, id, "timed_out", null, null)) {
+        if (gate.required) throw new GateFailed(`manual approval: nobody approved within ${gate.timeoutSec} s (until ${d.approvalDeadline}): rejected`);
+        ctx.log(`warn: nobody approved within ${gate.timeoutSec} s; the approval gate is not required: deploying anyway`);
+        setDeployment(db, id, { status: "migrating" });
+        return { decision: "timed_out" };
+      }
+      continue;
+    }
+    if (ctx.signal.aborted) throw new Error("cancelled while waiting for approval");
+    await sleep(Math.min(POLL_MS, Math.max(10, Date.parse(d.approvalDeadline ?? "") - Date.now())), ctx.signal);
+  }
+}
+
+export function approvalStep<P extends GateParams>(): StepDef<P> {
+  return {
+    name: "approval",
+    title: "Waiting for approval",
+    when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).approval !== null,
+    run: async (ctx) => {
+      const t0 = performance.now();
+      try {
+        return await awaitApproval(ctx);
+      } finally {
+        recordTiming(ctx.deps.db, ctx.params.deploymentId, "approval", Math.round(performance.now() - t0));
+      }
+    },
+  };
+}
+
+/**
+ * `smoke_tests.command` in a throwaway container of the release image on the env's network, with
+ * the new release's in-network URL as ODOOOPS_URL: it is healthy on its own port, users do not
+ * reach it yet. A failed required gate fails the deploy and `start`'s undo removes the release.
+ */
+export function smokeStep<P extends GateParams>(): StepDef<P> {
+  return {
+    name: "smoke",
+    title: "Running the smoke tests",
+    when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).smoke !== null,
+    async run(ctx) {
+      const t0 = performance.now();
+      const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).smoke;
+      if (!gate) return { skipped: true };
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const d = loadDeployment(ctx.deps.db, ctx.params.deploymentId);
+      const { container } = ctx.outputs.start as { container: string };
+      const r = envResources(env, ctx.deps);
+      const url = `http://${container}:${ODOO_HTTP_PORT}`;
+      ctx.log(`smoke tests against ${url}: ${JSON.stringify(gate.command)}`);
+      const result = await runGateCommand(ctx.deps, env, {
+        image: d.image ?? env.odooImage,
+        name: `${r.initContainer}-smoke`,
+        network: r.network,
+        command: gate.command,
+        env: { ODOOOPS_URL: url },
+        log: (l) => ctx.log(l),
+        signal: ctx.signal,
+      });
+      recordTiming(ctx.deps.db, ctx.params.deploymentId, "smoke", Math.round(performance.now() - t0));
+      if (result.exitCode === 0) return { passed: true };
+      return gateFailure(gate.required, `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${failureLines(result.tail)}`, (l) => ctx.log(l));
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The policy's part in a deployment, decided in the `source` step (before anything is built):
+ * the policy at the commit (an invalid file fails here), the storage quota (above it, no deploy),
+ * the env's limits capped by the resource quota (container and odoo.conf of the new release), and
+ * the gate plan stored on the deployment for the later steps.
+ */
+import { eq } from "drizzle-orm";
+import { envDiskUse } from "../env/detail";
+import { environments } from "../env/env.sql";
+import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
+import { envResources } from "../env/resources";
+import type { EnvRow } from "../env/service";
+import type { JobDeps } from "../jobs/define";
+import { describeGates } from "./describe";
+import { type GatePlan, planGates } from "../policy/gates";
+import { assertStorageWithinQuota, capLimits } from "../policy/quota";
+import { policyAtCommit } from "../policy/repo";
+import type { ResourceQuota } from "../policy/schema";
+import { now } from "../state/columns";
+import { setDeployment } from "./records";
+
+export async function applyPolicy(deps: JobDeps, env: EnvRow, deploymentId: string, mirror: string, sha: string, log: (line: string) => void): Promise<GatePlan> {
+  const { policy, source } = await policyAtCommit(deps.db, env.projectId, mirror, sha);
+  log(source === "repo" ? `policy: .odooops/policies.yaml at ${sha.slice(0, 12)}` : "policy: the server default (no .odooops/policies.yaml at this commit)");
+  const quota = policy.resource_quotas[env.tier];
+  assertStorageWithinQuota(env.slug, env.tier, await envDiskUse(deps, env), quota);
+  capEnvLimits(deps, env, quota, log);
+  const gates = planGates(policy, env.tier, deps.config.deploy, source);
+  setDeployment(deps.db, deploymentId, { gates });
+  log(`gates (${env.tier}): ${describeGates(gates)}`);
+  return gates;
+}
+
+/** Lowers the env's workers/cpus/memory to the quota; the new release's container and odoo.conf use them. */
+function capEnvLimits(deps: JobDeps, env: EnvRow, quota: ResourceQuota | undefined, log: (line: string) => void): void {
+  const current = { workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb };
+  const capped = capLimits(current, quota);
+  if (capped.workers === current.workers && capped.cpus === current.cpus && capped.memoryMb === current.memoryMb) return;
+  const row = deps.db
+    .update(environments)
+    .set({ workers: capped.workers, cpus: String(capped.cpus), memoryMb: capped.memoryMb, updatedAt: now() })
+    .where(eq(environments.id, env.id))
+    .returning()
+    .get();
+  // Odoo reads its conf at boot only: the serving release keeps its settings until it is replaced.
+  writeOdooConf(deps, envResources(env, deps).confFile, odooConfFor(deps, row));
+  log(`resource quota (${env.tier}): workers ${current.workers} → ${capped.workers}, cpus ${current.cpus} → ${capped.cpus}, memory ${current.memoryMb} → ${capped.memoryMb} MiB`);
+}

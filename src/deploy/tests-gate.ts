@@ -1,0 +1,57 @@
+/**
+ * The `tests` gate on a throwaway role + database: the repository's addon tests
+ * (`-i … --test-enable`), then the policy's `command`, if any, in the built image against the
+ * same database (the addons installed), with libpq's PG* variables and Odoo's conf. Never the
+ * env's credentials: test code must not reach the live database.
+ */
+import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { CONTAINER_CONF, CONTAINER_DATA, envResources } from "../env/resources";
+import type { EnvRow } from "../env/service";
+import type { JobDeps } from "../jobs/define";
+import { runGateCommand } from "./gate-command";
+import { withScratchDatabase } from "./scratch";
+
+interface Io {
+  log(line: string): void;
+  signal: AbortSignal;
+}
+
+/** The failure (with the output that explains it), or null when every test passed. */
+export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, modules: string[], command: string[] | null, key: string, io: Io): Promise<string | null> {
+  const r = envResources(env, deps);
+  return withScratchDatabase(deps, env, `tests-${key}`, async (s) => {
+    if (modules.length > 0) {
+      const result = await runOdooOnce(deps, env, {
+        image,
+        name: `${r.initContainer}-tests`,
+        network: s.network,
+        confFile: s.confFile,
+        dataDir: s.dataDir,
+        dbName: s.login.name,
+        args: ["-i", modules.join(","), "--test-enable"],
+        log: io.log,
+        signal: io.signal,
+      });
+      if (result.exitCode !== 0) return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`;
+    }
+    if (!command) return null;
+    io.log(`tests command: ${JSON.stringify(command)}`);
+    const { postgres } = deps.config;
+    const result = await runGateCommand(deps, env, {
+      image,
+      name: `${r.initContainer}-tests-cmd`,
+      network: s.network,
+      command,
+      env: { PGHOST: postgres.containerHost, PGPORT: String(postgres.port), PGDATABASE: s.login.name, PGUSER: s.login.user, ODOO_RC: CONTAINER_CONF },
+      secrets: { PGPASSWORD: s.login.password },
+      mounts: [
+        { source: s.dataDir, target: CONTAINER_DATA },
+        { source: s.confFile, target: CONTAINER_CONF, readonly: true },
+      ],
+      log: io.log,
+      signal: io.signal,
+    });
+    if (result.exitCode !== 0) return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`;
+    return null;
+  });
+}

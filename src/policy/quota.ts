@@ -1,0 +1,94 @@
+/**
+ * `resource_quotas`: what one environment of a tier may use. Limits are capped by the quota (a
+ * tier default above it is lowered), an explicit request above it is refused, and storage — the
+ * database plus the filestore, measured — above it blocks new deploys.
+ */
+import { Conflict, Invalid } from "../errors";
+import type { PolicyTier, ResourceQuota } from "./schema";
+
+const UNIT: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `512m`, `2g`, `1.5t`, `100000` (bytes) → bytes; binary units. */
+export function sizeBytes(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmgt]?)$/i.exec(size);
+  if (!m) throw new Invalid(`not a size: ${size}`);
+  return Math.floor(Number(m[1]) * (UNIT[(m[2] ?? "").toLowerCase()] ?? 1));
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export interface Limits {
+  workers: number;
+  cpus: number;
+  memoryMb: number;
+}
+
+/** The quota's limits in the units of env rows (memory in MiB); absent keys are no limit. */
+export function quotaLimits(quota: ResourceQuota | undefined): Partial<Limits> & { storageBytes?: number } {
+  if (!quota) return {};
+  return {
+    ...(quota.workers !== undefined ? { workers: quota.workers } : {}),
+    ...(quota.cpu !== undefined ? { cpus: quota.cpu } : {}),
+    ...(quota.memory !== undefined ? { memoryMb: Math.floor(sizeBytes(quota.memory) / 1024 ** 2) } : {}),
+    ...(quota.storage !== undefined ? { storageBytes: sizeBytes(quota.storage) } : {}),
+  };
+}
+
+const KEY: Record<keyof Limits, string> = { workers: "workers", cpus: "cpu", memoryMb: "memory" };
+
+/** Defaults lowered to the quota. */
+export function capLimits(limits: Limits, quota: ResourceQuota | undefined): Limits {
+  const q = quotaLimits(quota);
+  return {
+    workers: Math.min(limits.workers, q.workers ?? Infinity),
+    cpus: Math.min(limits.cpus, q.cpus ?? Infinity),
+    memoryMb: Math.min(limits.memoryMb, q.memoryMb ?? Infinity),
+  };
+}
+
+/** Refuses explicitly requested limits above the quota, naming every one of them. */
+export function checkRequested(requested: Partial<Limits>, quota: ResourceQuota | undefined, tier: PolicyTier): void {
+  const q = quotaLimits(quota);
+  const over = (Object.keys(KEY) as (keyof Limits)[]).flatMap((k) => {
+    const want = requested[k];
+    const max = q[k];
+    return want !== undefined && max !== undefined && want > max ? [`${k} ${want} is above the quota of ${max} (resource_quotas.${tier}.${KEY[k]})`] : [];
+  });
+  if (over.length > 0) throw new Invalid(`the ${tier} tier's resource quota: ${over.join("; ")}`);
+}
+
+export interface StorageUse {
+  databaseBytes: number | null;
+  filestoreBytes: number | null;
+}
+
+export interface StorageQuotaState {
+  quotaBytes: number | null;
+  usedBytes: number;
+  exceeded: boolean;
+}
+
+export function storageState(use: StorageUse, quota: ResourceQuota | undefined): StorageQuotaState {
+  const quotaBytes = quotaLimits(quota).storageBytes ?? null;
+  const usedBytes = (use.databaseBytes ?? 0) + (use.filestoreBytes ?? 0);
+  return { quotaBytes, usedBytes, exceeded: quotaBytes !== null && usedBytes > quotaBytes };
+}
+
+/** Throws when the env's storage is above its tier's quota: no new deploy until it shrinks or the quota grows. */
+export function assertStorageWithinQuota(envSlug: string, tier: PolicyTier, use: StorageUse, quota: ResourceQuota | undefined): void {
+  const s = storageState(use, quota);
+  if (!s.exceeded || s.quotaBytes === null) return;
+  throw new Conflict(
+    `environment ${envSlug} uses ${formatBytes(s.usedBytes)} (database ${formatBytes(use.databaseBytes ?? 0)} + filestore ${formatBytes(use.filestoreBytes ?? 0)}), ` +
+      `above the ${tier} storage quota of ${formatBytes(s.quotaBytes)} (resource_quotas.${tier}.storage): new deploys are blocked until it uses less or the quota is raised`,
+  );
+}

@@ -1,0 +1,44 @@
+/** API shapes of `policy show` and `policy validate`. */
+import { z } from "@hono/zod-openapi";
+import { GatePlanView } from "../deploy/schema";
+
+export const PolicyShowQuery = z.object({
+  project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+  env: z.string().min(1).max(200).optional(),
+});
+
+const QuotaView = z.object({ workers: z.number().optional(), cpu: z.number().optional(), memory: z.string().optional(), storage: z.string().optional() });
+
+export const EnvPolicyView = z.object({
+  name: z.string(),
+  tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+  /** What the env's next deploy goes through (the deploy re-reads the policy at its commit). */
+  gates: GatePlanView,
+  quota: QuotaView,
+  ttl: z.string().nullable(),
+  /** The env's limits now (its tier's, capped by the quota). */
+  limits: z.object({ workers: z.number(), cpus: z.number(), memoryMb: z.number() }),
+  storage: z.object({ usedBytes: z.number(), quotaBytes: z.number().nullable(), exceeded: z.boolean() }),
+});
+
+export const EffectivePolicyView = z
+  .object({
+    project: z.string(),
+    /** `repo`: the newest `.odooops/policies.yaml` a deployment read; `default`: the server default. */
+    source: z.enum(["repo", "default"]),
+    commit: z.string().nullable(),
+    policy: z.record(z.string(), z.unknown()),
+    env: EnvPolicyView.nullable(),
+  })
+  .openapi("EffectivePolicy");
+export type EffectivePolicyView = z.infer<typeof EffectivePolicyView>;
+
+export const ValidatePolicyRequest = z
+  .object({ text: z.string().max(1024 * 1024), file: z.string().min(1).max(500).optional() })
+  .strict()
+  .openapi("ValidatePolicyRequest");
+
+export const PolicyValidation = z
+  .object({ ok: z.boolean(), problems: z.array(z.string()), policy: z.record(z.string(), z.unknown()).nullable() })
+  .openapi("PolicyValidation");
+export type PolicyValidation = z.infer<typeof PolicyValidation>;

@@ -14,6 +14,8 @@ export interface GithubCall {
   auth: string | null;
   body: Record<string, unknown> | null;
   answered: number;
+  /** Arrival, ms since the epoch (benchmarks time GitHub calls with it). */
+  at: number;
 }
 
 export interface FakeComment {
@@ -35,9 +37,10 @@ export async function startFakeGithub() {
   const bodyOf = (req: Request) => String(callOf.get(req)?.body?.body ?? "");
 
   app.use(async (c, next) => {
+    const at = Date.now();
     const scripted = script.shift();
     const text = c.req.method === "GET" ? "" : await c.req.text();
-    const call: GithubCall = { method: c.req.method, path: c.req.path, query: c.req.query(), auth: c.req.header("authorization") ?? null, body: text ? (JSON.parse(text) as Record<string, unknown>) : null, answered: 0 };
+    const call: GithubCall = { method: c.req.method, path: c.req.path, query: c.req.query(), auth: c.req.header("authorization") ?? null, body: text ? (JSON.parse(text) as Record<string, unknown>) : null, answered: 0, at };
     calls.push(call);
     if (scripted !== undefined) {
       call.answered = scripted;

@@ -11,6 +11,8 @@ import type { Db } from "../state/db";
 import { now } from "../state/columns";
 import { environments } from "./env.sql";
 import { dbIdentifier, slugify, validateBranch, validateDomain } from "./naming";
+import { projectPolicy } from "../policy/load";
+import { capLimits, checkRequested } from "../policy/quota";
 import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
@@ -63,6 +65,10 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
     if (holder) throw new Conflict(`branch ${branch} is already deployed by environment ${holder.slug} in project ${project.name}`);
   }
   const tierConfig = config.tiers[tier];
+  const quota = projectPolicy(db, project.id).resource_quotas[tier];
+  const requested = { workers: req.workers, cpus: req.cpus, memoryMb: req.memoryMb };
+  checkRequested(requested, quota, tier);
+  const limits = capLimits({ workers: req.workers ?? tierConfig.workers, cpus: req.cpus ?? tierConfig.cpus, memoryMb: req.memoryMb ?? tierConfig.memoryMb }, quota);
   const count = db
     .select({ n: sql<number>`count(*)` })
     .from(environments)
@@ -82,7 +88,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
     dbName: dbIdentifier(slug),
     modules: req.modules ?? config.odoo.modules,
     demo: req.demo ?? tierConfig.demo,
-    resources: resourcePlan(tier, tierConfig),
+    resources: resourcePlan(tier, { ...tierConfig, ...limits }),
     retryOf: live?.id ?? null,
     expiresAt: expiryAtCreate(db, project.id, tier, new Date()),
   };

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import type { JobDeps } from "../jobs/define";
 import { databaseSize } from "../host/postgres";
 import { Log } from "../log";
+import { projectPolicy } from "../policy/load";
+import { storageState } from "../policy/quota";
 import { envHost } from "./host";
 import { findEnv } from "./lookup";
 import { envResources } from "./resources";
@@ -46,6 +48,7 @@ export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, 
   const env = findEnv(deps.db, name);
   const { config } = deps;
   const disk = await envDiskUse(deps, env);
+  const quota = projectPolicy(deps.db, env.projectId).resource_quotas[env.tier];
   const pgHost = config.postgres.containerHost;
   return {
     ...toSummary(env, config),
@@ -60,6 +63,7 @@ export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, 
     longpollPort: env.longpollPort,
     currentRelease: env.release || null,
     disk,
+    storageQuota: storageState(disk, quota),
     updatedAt: env.updatedAt,
   };
 }

@@ -47,6 +47,10 @@ export const CreateEnvRequest = z
     domain: z.string().max(253).optional(),
     modules: z.array(ModuleName).min(1).max(200).optional(),
     demo: z.boolean().optional(),
+    /** Limits other than the tier's; refused above the policy's resource quota for the tier. */
+    workers: z.number().int().min(0).max(64).optional(),
+    cpus: z.number().positive().max(64).optional(),
+    memoryMb: z.number().int().min(256).max(1_048_576).optional(),
     dryRun: z.boolean().optional(),
   })
   .strict()
@@ -70,6 +74,8 @@ export const EnvDetail = EnvSummary.extend({
   longpollPort: z.number().nullable(),
   currentRelease: z.number().nullable(),
   disk: z.object({ databaseBytes: z.number().nullable(), filestoreBytes: z.number().nullable() }),
+  /** The tier's storage quota (resource_quotas.<tier>.storage) against database + filestore; above it deploys are refused. */
+  storageQuota: z.object({ quotaBytes: z.number().nullable(), usedBytes: z.number(), exceeded: z.boolean() }),
   updatedAt: z.string().nullable(),
 }).openapi("EnvironmentDetail");
 export type EnvDetail = z.infer<typeof EnvDetail>;

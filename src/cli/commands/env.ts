@@ -23,6 +23,12 @@ interface CreateResponse {
   steps: string[];
 }
 
+function numberFlag(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new Invalid(`${flag} must be a number, not ${JSON.stringify(value)}`);
+  return n;
+}
+
 function showDetail(io: CliIo, d: EnvDetail): void {
   const rows: [string, string][] = [
     ["name", d.name],
@@ -36,6 +42,9 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["workers", String(d.workers)],
     ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
     ["disk", `database ${formatBytes(d.disk.databaseBytes, "unknown")}, filestore ${formatBytes(d.disk.filestoreBytes, "unknown")}`],
+    ...(d.storageQuota.quotaBytes !== null
+      ? ([["quota", `storage ${formatBytes(d.storageQuota.usedBytes)} of ${formatBytes(d.storageQuota.quotaBytes)}${d.storageQuota.exceeded ? " — ABOVE THE QUOTA: deploys are refused" : ""}`]] as [string, string][])
+      : []),
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
     ["expires", d.expiresAt ?? "never"],
   ];
@@ -72,6 +81,9 @@ export function envCommand(io: CliIo) {
       modules: { type: "string", description: "comma-separated modules to install (default from config)" },
       demo: { type: "boolean", description: "load demo data (default: dev tiers only)" },
       project: { type: "string", description: "project (default: default)" },
+      workers: { type: "string", description: "Odoo workers instead of the tier's (at most the policy's resource quota)" },
+      cpus: { type: "string", description: "CPU limit instead of the tier's (at most the quota)" },
+      "memory-mb": { type: "string", description: "memory limit in MiB instead of the tier's (at most the quota)" },
       wait: waitArg,
       "dry-run": { type: "boolean", description: "print what would be created and change nothing" },
     },
@@ -86,6 +98,9 @@ export function envCommand(io: CliIo) {
         ...(args.modules !== undefined ? { modules: args.modules.split(",").map((m) => m.trim()).filter(Boolean) } : {}),
         ...(args.demo !== undefined ? { demo: args.demo } : {}),
         ...(args.project !== undefined ? { project: args.project } : {}),
+        ...(args.workers !== undefined ? { workers: numberFlag("--workers", args.workers) } : {}),
+        ...(args.cpus !== undefined ? { cpus: numberFlag("--cpus", args.cpus) } : {}),
+        ...(args["memory-mb"] !== undefined ? { memoryMb: numberFlag("--memory-mb", args["memory-mb"]) } : {}),
         ...(args["dry-run"] ? { dryRun: true } : {}),
       };
       const out = await client(io).post<CreateResponse>("/environments", body);

@@ -4,14 +4,18 @@
  * (or a user set) stays where it was put.
  */
 import { eq } from "drizzle-orm";
-import { Invalid } from "../errors";
+import { AppError, Invalid } from "../errors";
+import { Log } from "../log";
+import { DEFAULT_POLICY } from "../policy/defaults";
 import { projectPolicy } from "../policy/load";
+import type { Policy } from "../policy/schema";
 import { ttlMs } from "../policy/match";
 import type { Db } from "../state/db";
 import { now } from "../state/columns";
 import { environments } from "./env.sql";
 import type { EnvRow } from "./service";
 
+const log = Log.create("ttl");
 const TTL = /^(never|[1-9]\d{0,4}[hd])$/;
 
 export function parseTtl(ttl: string): number | null {
@@ -27,7 +31,16 @@ export function expiryAfter(ttl: string, from: Date): string | null {
 
 /** The expiry a new env of `tier` gets under its project's policy (no TTL in the policy = never). */
 export function expiryAtCreate(db: Db, projectId: string, tier: EnvRow["tier"], from: Date): string | null {
-  const ttl = projectPolicy(db, projectId).ttl_policies[tier];
+  let policy: Policy;
+  try {
+    policy = projectPolicy(db, projectId);
+  } catch (e) {
+    // A stored policy that no longer parses must not block every create of the project.
+    if (!(e instanceof AppError)) throw e;
+    log.warn("project policy unreadable; server default TTLs apply", { project: projectId, error: e.message });
+    policy = DEFAULT_POLICY;
+  }
+  const ttl = policy.ttl_policies[tier];
   return ttl ? expiryAfter(ttl, from) : null;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The GitHub webhook: authenticated by the per-project HMAC secret, acted on once per delivery id,
- * and fast — a push only records a deployment and enqueues its job; the work happens in the job.
+ * and fast — a push or a pull request only records rows and enqueues jobs (create, deploy,
+ * destroy); the work happens in the jobs, GitHub calls in the background.
  */
 import { eq } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";

@@ -212,30 +212,35 @@ export async function generateOdooData(opts: GenerateOptions): Promise<GenerateR
     const scale = Math.min(1, Math.max(0.02, (opts.targetBytes - size) / 1.5e9));
     const batch = { partners: Math.ceil(BATCH.partners * scale), messages: Math.ceil(BATCH.messages * scale), moveLines: Math.ceil(BATCH.moveLines * scale) };
     log(`filestore: ${fs.files} files, ${(fs.bytes / 1e6).toFixed(0)} MB; database ${(size / 1e6).toFixed(0)} MB, growing to ${(opts.targetBytes / 1e6).toFixed(0)} MB`);
-    while (size < opts.targetBytes && batches < MAX_BATCHES) {
-      const [p0, m0, l0] = [await maxId(sql, "res_partner"), await maxId(sql, "mail_message"), await maxId(sql, "account_move_line")];
-      const partners = p0 + batch.partners;
-      // Two connections at once: one table each, so both cores work (the pool has 4).
-      await Promise.all([
-        asOwner(sql, opts.owner, async (tx) => {
-          await tx.unsafe(PARTNERS, [p0 + 1, partners]);
-          await tx.unsafe(MESSAGES, [m0 + 1, m0 + batch.messages, partners]);
-        }),
-        asOwner(sql, opts.owner, async (tx) => {
-          await tx.unsafe(MOVE_LINES, [l0 + 1, l0 + batch.moveLines, partners]);
-        }),
-      ]);
-      rows.res_partner += batch.partners;
-      rows.mail_message += batch.messages;
-      rows.account_move_line += batch.moveLines;
-      batches++;
+    // VACUUM can shrink the database a little (measured: 2.03 → 1.94 GB): grow, vacuum, and
+    // grow again until the size AFTER vacuum reaches the target.
+    for (let pass = 0; pass < 3 && size < opts.targetBytes; pass++) {
+      while (size < opts.targetBytes && batches < MAX_BATCHES) {
+        const [p0, m0, l0] = [await maxId(sql, "res_partner"), await maxId(sql, "mail_message"), await maxId(sql, "account_move_line")];
+        const partners = p0 + batch.partners;
+        // Two connections at once: one table each, so both cores work (the pool has 4).
+        await Promise.all([
+          asOwner(sql, opts.owner, async (tx) => {
+            await tx.unsafe(PARTNERS, [p0 + 1, partners]);
+            await tx.unsafe(MESSAGES, [m0 + 1, m0 + batch.messages, partners]);
+          }),
+          asOwner(sql, opts.owner, async (tx) => {
+            await tx.unsafe(MOVE_LINES, [l0 + 1, l0 + batch.moveLines, partners]);
+          }),
+        ]);
+        rows.res_partner += batch.partners;
+        rows.mail_message += batch.messages;
+        rows.account_move_line += batch.moveLines;
+        batches++;
+        size = await dbSize(sql, opts.db);
+        if (batches % 5 === 0) log(`  ${batches} batches: ${(size / 1e6).toFixed(0)} MB (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      }
+      log(`VACUUM (FREEZE, ANALYZE) at ${(size / 1e6).toFixed(0)} MB`);
+      // Outside a transaction (VACUUM refuses one); as the admin, who may vacuum every table.
+      await sql.unsafe("VACUUM (FREEZE, ANALYZE)");
       size = await dbSize(sql, opts.db);
-      if (batches % 5 === 0) log(`  ${batches} batches: ${(size / 1e6).toFixed(0)} MB (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
-    log(`VACUUM (FREEZE, ANALYZE) at ${(size / 1e6).toFixed(0)} MB`);
-    // Outside a transaction (VACUUM refuses one); as the admin, who may vacuum every table.
-    await sql.unsafe("VACUUM (FREEZE, ANALYZE)");
-    return { dbBytes: await dbSize(sql, opts.db), batches, rows, filestoreFiles: fs.files, filestoreBytes: fs.bytes, seconds: (performance.now() - t0) / 1000 };
+    return { dbBytes: size, batches, rows, filestoreFiles: fs.files, filestoreBytes: fs.bytes, seconds: (performance.now() - t0) / 1000 };
   } finally {
     await sql.close();
   }

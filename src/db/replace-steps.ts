@@ -20,6 +20,7 @@ import { databaseExists, dropDatabase } from "../host/postgres/ops";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
+import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
 import { backups } from "./backup.sql";
 import { discardDir, type PgAdmin } from "./backup";
 import { failRunningBackup, performBackup } from "./backup-job";
@@ -105,14 +106,19 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const n = namesOf(ctx.deps, env, ctx.params.token);
+      let rules: RulesChoice | undefined;
+      if (ctx.params.anonymize) {
+        rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx);
+        ctx.log(`anonymization rules: ${rules.from}`);
+      }
       const report = await sanitizeCopy(
         adminPg(ctx.deps),
         n.newDb,
-        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config) },
+        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules },
         stepLogger(ctx, { db: n.newDb }),
       );
       if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} now logs in with the dev password "${report.anonymized.devPassword}"`);
-      return { ...report };
+      return { ...report, rulesFrom: rules?.from ?? null };
     },
   };
 }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { pgConnect } from "../host/postgres/connect";
 import type { Logger } from "../log";
-import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type PgAdmin } from "./backup";
+import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type AnonymizeRules, type PgAdmin } from "./backup";
 
 export interface SanitizePlan {
   anonymize: boolean;
@@ -16,6 +16,8 @@ export interface SanitizePlan {
   rebase: boolean;
   /** The target env's URL (web.base.url). */
   baseUrl: string;
+  /** The project's rules (see anonymize-rules.ts); the shipped defaults when not given. */
+  rules?: AnonymizeRules;
 }
 
 export interface SanitizeReport {
@@ -49,7 +51,7 @@ export async function sanitizeCopy(pg: PgAdmin, db: string, plan: SanitizePlan, 
   try {
     let anonymized: SanitizeReport["anonymized"] = null;
     if (plan.anonymize) {
-      const rules = loadAnonymizeRules();
+      const rules = plan.rules ?? loadAnonymizeRules();
       // Read from the copy before it changes: exactly the source's data.
       const needles = await collectPii(sql);
       const report = await anonymizeDatabase(pg, db, rules, log);

@@ -1,0 +1,45 @@
+/**
+ * Which anonymization rules a copy gets: the shipped defaults, overridden by the source project's
+ * `.odooops/anonymize.yaml` at the commit the source env serves (the data was written by that
+ * code, so its rules describe that schema), else at the head of the project's default branch.
+ * Read from the host's git mirror; a project without a repository uses the defaults.
+ */
+import { eq } from "drizzle-orm";
+import { deployments } from "../deploy/deploy.sql";
+import { projects } from "../env/env.sql";
+import type { EnvRow } from "../env/service";
+import { AppError, Invalid } from "../errors";
+import { readFileAt, resolveCommit, syncMirror } from "../git/mirror";
+import type { JobDeps } from "../jobs/define";
+import { type AnonymizeRules, loadAnonymizeRules } from "./backup";
+
+export const ANONYMIZE_FILE = ".odooops/anonymize.yaml";
+const DEFAULTS = "templates/anonymize-default.yaml";
+
+export interface RulesChoice {
+  rules: AnonymizeRules;
+  /** Where the rules came from, for the job log. */
+  from: string;
+}
+
+function servedCommit(deps: Pick<JobDeps, "db">, env: EnvRow): string | null {
+  if (!env.currentDeploymentId) return null;
+  return deps.db.select({ sha: deployments.commitSha }).from(deployments).where(eq(deployments.id, env.currentDeploymentId)).get()?.sha ?? null;
+}
+
+export async function anonymizeRulesFor(deps: Pick<JobDeps, "db" | "paths">, source: EnvRow, io: { log(line: string): void; signal?: AbortSignal }): Promise<RulesChoice> {
+  const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
+  if (!project?.repoUrl) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (project ${project?.name ?? "?"} has no repository)` };
+  const mirror = await syncMirror({ reposDir: deps.paths.gitCacheDir, url: project.repoUrl, signal: io.signal, log: io.log });
+  const served = servedCommit(deps, source);
+  const sha = served ?? (await resolveCommit(mirror, { branch: project.defaultBranch }));
+  const at = `${sha.slice(0, 12)}, ${served ? `the commit ${source.slug} serves` : `the head of ${project.defaultBranch} (${source.slug} serves no deployed commit)`}`;
+  const text = await readFileAt(mirror, sha, ANONYMIZE_FILE);
+  if (text === null) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (no ${ANONYMIZE_FILE} at ${at})` };
+  try {
+    return { rules: loadAnonymizeRules(text, ANONYMIZE_FILE), from: `${ANONYMIZE_FILE} at ${at}, over ${DEFAULTS}` };
+  } catch (e) {
+    if (e instanceof AppError) throw new Invalid(`commit ${sha.slice(0, 12)}: ${e.message}`, e.details);
+    throw e;
+  }
+}

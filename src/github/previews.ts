@@ -93,6 +93,8 @@ export function closePreview(deps: EnvServiceDeps, preview: PreviewRow, actor: s
   if (env.status === "destroyed") return null;
   const job = destroyEnvironment(deps, env.slug, { keepDatabase: false }, actor);
   log.info("preview destroy queued", { repo: preview.repo, pr: preview.prNumber, env: env.slug, job: job.id });
+  // The comment must not keep advertising a URL that is about to stop answering.
+  if (preview.commentId !== null) commentOnPreview(deps, preview.id, (_p, e) => `**odooops preview** \`${e.slug}\`: removed (pull request closed).`);
   return { env: env.slug, job };
 }
 

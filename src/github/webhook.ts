@@ -136,6 +136,7 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
     const existing = liveEnv(deps, target.envName);
     let created: { slug: string; job: JobView } | null = null;
     if (!existing && target.rule.create) {
+      if (!project.repoUrl) return ignored(noRepository(project));
       const out = createEnvironment(deps, { name: target.envName, tier: target.rule.tier, branch, project: project.name }, WEBHOOK_ACTOR);
       if (out.dryRun) throw new Error("a webhook create is never a dry run");
       created = { slug: out.env.slug, job: out.job };
@@ -155,6 +156,8 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
     throw e;
   }
 }
+
+const noRepository = (project: ProjectRow) => `project ${project.name} has no git repository; set one: odooops project set ${project.name} --repo <url>`;
 
 function liveEnv(deps: EnvServiceDeps, name: string): EnvRow | null {
   try {
@@ -182,6 +185,8 @@ async function onPullRequest(deps: EnvServiceDeps, project: ProjectRow, payload:
       return { status: 202, body: { result: "queued", delivery, env: out.env, job: out.job.id } };
     }
     if (!PREVIEW_ACTIONS.has(action)) return ignored(`pull_request action ${action} is not handled`);
+    // Checked before anything is created: a preview that can never be deployed is not worth a create.
+    if (!project.repoUrl) return ignored(noRepository(project));
     const out = await deployPreview(deps, project, { repo, number, sha: pr.head.sha, branch: pr.head.ref }, WEBHOOK_ACTOR);
     return { status: 202, body: { result: "queued", delivery, env: out.env, job: out.job.id, ...(out.deployment ? { deployment: out.deployment } : {}), ...(out.createJob ? { createJob: out.createJob } : {}) } };
   } catch (e) {

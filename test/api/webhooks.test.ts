@@ -77,6 +77,7 @@ beforeAll(async () => {
         "  - { pattern: master, tier: staging, env: 'qa-{branch}', auto_deploy: true }",
         "  - { pattern: 'manual/*', tier: dev, auto_deploy: false }",
         "  - { pattern: 'auto/*', tier: dev, env: 'auto-{branch}', auto_deploy: true }",
+        "  - { pattern: 'create/*', tier: dev, env: 'c-{branch}', auto_deploy: false, create: true }",
       ].join("\n"),
     })
     .run();
@@ -227,6 +228,55 @@ describe("POST /webhooks/github", () => {
     });
     const tooBig = await deliver(huge);
     expect(tooBig.status).toBe(413);
+    expect(deployJobs()).toBe(before);
+  });
+});
+
+describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
+  const pr = (action: string, number: number) =>
+    variant(`pull_request/${action === "labeled" ? "opened" : action}.payload.json`, (p) => {
+      p.action = action;
+      p.number = number;
+      (p.pull_request as { number: number }).number = number;
+    });
+  const envCount = () => t.deps.db.select().from(environments).all().length;
+
+  test("an env named like a preview but made by hand is never taken over or destroyed", async () => {
+    await makeActiveEnv("pr-5", "dev");
+    const opened = await deliver(pr("opened", 5), { event: "pull_request" });
+    expect(opened.status).toBe(200);
+    expect(((await opened.json()) as { reason: string }).reason).toContain("environment pr-5 already exists");
+    const closed = await deliver(pr("closed", 5), { event: "pull_request" });
+    expect(await closed.json()).toMatchObject({ result: "ignored", reason: "pull request #5 has no preview" });
+    expect(t.deps.db.select().from(environments).where(eq(environments.name, "pr-5")).get()!.status).toBe("active");
+    expect(t.deps.db.select().from(jobs).where(eq(jobs.kind, "env.destroy")).all()).toEqual([]);
+  });
+
+  test("a project without a repository gets no preview and no created env", async () => {
+    const secret = `norepo-secret-${crypto.randomUUID()}`;
+    expect((await t.request("/api/v1/projects/norepo", { method: "PUT", body: JSON.stringify({ webhookSecret: secret }) })).status).toBe(200);
+    const before = envCount();
+    const res = await deliver(pr("opened", 6), { event: "pull_request", secret, query: "?project=norepo" });
+    expect(await res.json()).toMatchObject({ result: "ignored", reason: "project norepo has no git repository; set one: odooops project set norepo --repo <url>" });
+    expect(envCount()).toBe(before);
+  });
+
+  test("create: true without auto_deploy creates the env and deploys nothing; the next push finds it", async () => {
+    const before = deployJobs();
+    const push = variant(BRANCH_PUSH, (p) => {
+      p.ref = "refs/heads/create/one";
+    });
+    const res = await deliver(push);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { env: string; job: string; createJob: string; deployment?: string };
+    expect(body.env).toBe("c-create-one");
+    expect(body.createJob).toBe(body.job);
+    expect(body.deployment).toBeUndefined();
+    const env = t.deps.db.select().from(environments).where(eq(environments.slug, "c-create-one")).get()!;
+    expect([env.tier, env.branch, env.status, env.createdBy]).toEqual(["dev", "create/one", "creating", "github-webhook"]);
+    expect(t.deps.db.select().from(jobs).where(eq(jobs.id, body.createJob)).get()!.kind).toBe("env.create");
+    const again = await deliver(push);
+    expect(await again.json()).toMatchObject({ result: "ignored", reason: "branch mapping 3 (create/*) has auto_deploy off" });
     expect(deployJobs()).toBe(before);
   });
 });

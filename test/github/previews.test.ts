@@ -199,6 +199,8 @@ describe("pull request previews", () => {
     const after = host.deps.db.select().from(environments).where(eq(environments.id, env.id)).get()!;
     expect(after.status).toBe("destroyed");
     expect(preview(41).closedAt).not.toBeNull();
+    await github.until("the comment saying so", () => github.comments.get(preview(41).commentId!)!.body.includes("removed (pull request closed)"));
+    expect(commentPosts(41).length).toBe(2);
     const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: "postgres" });
     try {
       expect(await listDatabases(admin, env.dbName)).toEqual([]);

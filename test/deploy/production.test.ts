@@ -35,7 +35,9 @@ beforeAll(async () => {
   });
   repoDir = makeTempDir("odooops-prod-repo-");
   repo = await makeRepo(repoDir);
-  await repo.commit({ "shop_extra/__manifest__.py": manifest("1.0") });
+  // No gates for production (the server default would wait for approval and rehearse): this
+  // file proves what happens behind them; test/deploy/production-gates.test.ts covers the gates.
+  await repo.commit({ "shop_extra/__manifest__.py": manifest("1.0"), ".odooops/policies.yaml": "health_gates: {}\n" });
   expect((await api("PUT", "/projects/default", { repoUrl: repo.url })).status).toBe(200);
   const res = await api("POST", "/environments", { name: "prod", tier: "production" });
   expect(res.status).toBe(202);

@@ -27,7 +27,7 @@ export interface FakeComment {
 
 export async function startFakeGithub() {
   const calls: GithubCall[] = [];
-  /** HTTP codes to answer, in order, before normal answers (any endpoint). */
+  /** HTTP codes to answer, in order, before normal answers (any endpoint); 0 = answer normally. */
   let script: number[] = [];
   const openPulls = new Map<string, number[]>();
   const comments = new Map<number, FakeComment>();
@@ -42,7 +42,7 @@ export async function startFakeGithub() {
     const text = c.req.method === "GET" ? "" : await c.req.text();
     const call: GithubCall = { method: c.req.method, path: c.req.path, query: c.req.query(), auth: c.req.header("authorization") ?? null, body: text ? (JSON.parse(text) as Record<string, unknown>) : null, answered: 0, at };
     calls.push(call);
-    if (scripted !== undefined) {
+    if (scripted !== undefined && scripted !== 0) {
       call.answered = scripted;
       return c.json({ message: "stand-in failure" }, scripted as 500);
     }

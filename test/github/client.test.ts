@@ -1,0 +1,66 @@
+/** The GitHub REST client against the local stand-in: comment upsert, pagination, retries. */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { z } from "zod";
+import { GithubClient, openPullNumbers, upsertComment } from "../../src/github/client";
+import { type FakeGithub, startFakeGithub } from "../support/github";
+import { makeTempDir, removeTempDir } from "../support/tmp";
+
+const REPO = "acme/addons";
+let github: FakeGithub;
+let client: GithubClient;
+let dir = "";
+
+beforeAll(async () => {
+  github = await startFakeGithub();
+  dir = makeTempDir("odooops-gh-client-");
+  client = GithubClient.fromConfig({ config: github.config(dir) })!;
+});
+afterAll(async () => {
+  await github.stop();
+  removeTempDir(dir);
+});
+
+test("no token file configured: no client", () => {
+  expect(GithubClient.fromConfig({ config: { github: { apiUrl: github.url, tokenFile: "", statusAttempts: 1, retryBaseMs: 10, reconcileSchedule: "" } } })).toBeNull();
+});
+
+test("a comment is created once, then edited in place; a comment deleted on GitHub is posted again", async () => {
+  const id = await upsertComment(client, REPO, 3, null, "first");
+  expect(id).toBeNumber();
+  expect(await upsertComment(client, REPO, 3, id, "second")).toBe(id!);
+  expect(github.comments.get(id!)!.body).toBe("second");
+  github.comments.delete(id!);
+  const again = await upsertComment(client, REPO, 3, id, "third");
+  expect(again).not.toBe(id);
+  expect(github.comments.get(again!)).toMatchObject({ repo: REPO, pr: 3, body: "third" });
+});
+
+test("lists follow the Link header over every page; one failed page makes the whole list unknown", async () => {
+  github.setOpenPulls(REPO, Array.from({ length: 230 }, (_, i) => i + 1));
+  github.calls.length = 0;
+  const open = await openPullNumbers(client, REPO);
+  expect(open?.size).toBe(230);
+  expect(github.calls.map((c) => c.query.page ?? "1")).toEqual(["1", "2", "3"]);
+  github.calls.length = 0;
+  // Page 1 answers, page 2 fails all three attempts.
+  github.script([0, 500, 500, 500]);
+  const failing = await client.list(`/repos/${REPO}/pulls?state=open`, z.object({ number: z.number() }));
+  expect(failing).toBeNull();
+  expect(github.calls.map((c) => [c.query.page ?? "1", c.answered])).toEqual([
+    ["1", 200],
+    ["2", 500],
+    ["2", 500],
+    ["2", 500],
+  ]);
+});
+
+test("5xx and 429 are retried, other 4xx are not", async () => {
+  github.calls.length = 0;
+  github.script([429, 503]);
+  expect((await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).ok).toBe(true);
+  expect(github.calls.map((c) => c.answered)).toEqual([429, 503, 201]);
+  github.calls.length = 0;
+  github.script([422]);
+  expect(await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).toEqual({ ok: false, problem: "HTTP 422" });
+  expect(github.calls.length).toBe(1);
+});

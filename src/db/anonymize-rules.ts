@@ -4,12 +4,15 @@
  * code, so its rules describe that schema), else at the head of the project's default branch.
  * Read from the host's git mirror; a project without a repository uses the defaults.
  */
+import { existsSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { deployments } from "../deploy/deploy.sql";
 import { projects } from "../env/env.sql";
 import type { EnvRow } from "../env/service";
 import { AppError, Invalid } from "../errors";
-import { readFileAt, resolveCommit, syncMirror } from "../git/mirror";
+import { displayUrl } from "../git/commands";
+import { mirrorPath, readFileAt, resolveCommit, syncMirror } from "../git/mirror";
+import { validateRepoUrl } from "../git/validate";
 import type { JobDeps } from "../jobs/define";
 import { type AnonymizeRules, loadAnonymizeRules } from "./backup";
 
@@ -27,12 +30,29 @@ function servedCommit(deps: Pick<JobDeps, "db">, env: EnvRow): string | null {
   return deps.db.select({ sha: deployments.commitSha }).from(deployments).where(eq(deployments.id, env.currentDeploymentId)).get()?.sha ?? null;
 }
 
-export async function anonymizeRulesFor(deps: Pick<JobDeps, "db" | "paths">, source: EnvRow, io: { log(line: string): void; signal?: AbortSignal }): Promise<RulesChoice> {
+type Io = { log(line: string): void; signal?: AbortSignal };
+
+/**
+ * The mirror, fetched; when the remote cannot be reached, the mirror as last fetched: the commit
+ * an env serves was deployed from it, and an outage of the git host must not block every clone.
+ */
+async function fetchedMirror(deps: Pick<JobDeps, "paths">, url: string, io: Io): Promise<string> {
+  try {
+    return await syncMirror({ reposDir: deps.paths.gitCacheDir, url, signal: io.signal, log: io.log });
+  } catch (e) {
+    const mirror = mirrorPath(deps.paths.gitCacheDir, validateRepoUrl(url));
+    if (io.signal?.aborted || !existsSync(mirror)) throw e;
+    io.log(`could not fetch ${displayUrl(url)} (${e instanceof Error ? e.message : String(e)}); reading the mirror as last fetched`);
+    return mirror;
+  }
+}
+
+export async function anonymizeRulesFor(deps: Pick<JobDeps, "db" | "paths">, source: EnvRow, io: Io): Promise<RulesChoice> {
   const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
   if (!project?.repoUrl) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (project ${project?.name ?? "?"} has no repository)` };
-  const mirror = await syncMirror({ reposDir: deps.paths.gitCacheDir, url: project.repoUrl, signal: io.signal, log: io.log });
+  const mirror = await fetchedMirror(deps, project.repoUrl, io);
   const served = servedCommit(deps, source);
-  const sha = served ?? (await resolveCommit(mirror, { branch: project.defaultBranch }));
+  const sha = await resolveCommit(mirror, served ? { sha: served } : { branch: project.defaultBranch });
   const at = `${sha.slice(0, 12)}, ${served ? `the commit ${source.slug} serves` : `the head of ${project.defaultBranch} (${source.slug} serves no deployed commit)`}`;
   const text = await readFileAt(mirror, sha, ANONYMIZE_FILE);
   if (text === null) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (no ${ANONYMIZE_FILE} at ${at})` };

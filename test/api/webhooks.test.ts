@@ -11,6 +11,7 @@ import { deployments } from "../../src/deploy/deploy.sql";
 import { environments, projects } from "../../src/env/env.sql";
 import { githubDeliveries } from "../../src/github/github.sql";
 import { signBody } from "../../src/github/signature";
+import { Agent } from "../../src/jobs/agent";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
 import { policies } from "../../src/policy/policy.sql";
@@ -78,6 +79,7 @@ beforeAll(async () => {
         "  - { pattern: 'manual/*', tier: dev, auto_deploy: false }",
         "  - { pattern: 'auto/*', tier: dev, env: 'auto-{branch}', auto_deploy: true }",
         "  - { pattern: 'create/*', tier: dev, env: 'c-{branch}', auto_deploy: false, create: true }",
+        "  - { pattern: 'both/*', tier: dev, env: 'b-{branch}', auto_deploy: true, create: true }",
       ].join("\n"),
     })
     .run();
@@ -278,5 +280,32 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     const again = await deliver(push);
     expect(await again.json()).toMatchObject({ result: "ignored", reason: "branch mapping 3 (create/*) has auto_deploy off" });
     expect(deployJobs()).toBe(before);
+  });
+
+  test("create + auto_deploy: the deploy waits behind the create on the env lock, and fails at once if the create never made the env", async () => {
+    const push = variant(BRANCH_PUSH, (p) => {
+      p.ref = "refs/heads/both/one";
+    });
+    const res = await deliver(push);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { env: string; job: string; createJob: string; deployment: string };
+    expect(body.env).toBe("b-both-one");
+    const deploy = t.deps.jobs.queue.view(body.job);
+    expect([deploy.kind, deploy.status, deploy.blockedBy?.id]).toEqual(["deploy", "queued", body.createJob]);
+    // The create is cancelled before it ran: the env was never made, so the deploy has nothing to deploy to.
+    expect((await t.request(`/api/v1/jobs/${body.createJob}/cancel`, { method: "POST" })).status).toBe(200);
+    // Only this deploy may run here: earlier tests' queued jobs would touch the real host.
+    for (const j of t.deps.db.select().from(jobs).where(eq(jobs.status, "queued")).all()) if (j.id !== body.job) t.deps.jobs.queue.cancel(j.id);
+    const agent = new Agent({ identity: { hostId: "test", owner: `test:${crypto.randomUUID()}` }, channel: t.deps.jobs.queue, registry: t.deps.jobs.registry, deps: t.deps, pollMs: 20 });
+    agent.start();
+    try {
+      for (let i = 0; i < 500 && t.deps.jobs.queue.view(body.job).status !== "failed"; i++) await Bun.sleep(20);
+    } finally {
+      await agent.stop(1000);
+    }
+    const failed = t.deps.jobs.queue.view(body.job);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain("environment b-both-one is creating; nothing to deploy to");
+    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, body.deployment)).get()!.status).toBe("failed");
   });
 });

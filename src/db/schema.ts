@@ -112,3 +112,22 @@ export const ExportView = z
   .openapi("Export");
 
 export type ExportView = z.infer<typeof ExportView>;
+
+export const AnonymizeRulesCheckRequest = z.object({
+  /** The project's `.odooops/anonymize.yaml`. */
+  text: z.string().max(1024 * 1024),
+  /** Named in the problems (`file:line: key.path: …`). */
+  file: z.string().min(1).max(300).default(".odooops/anonymize.yaml"),
+});
+
+export const AnonymizeRulesCheck = z
+  .object({
+    ok: z.boolean(),
+    /** `file:line: key.path: problem`, one per problem; [] when valid. */
+    problems: z.array(z.string()),
+    /** The rules a copy would get: the shipped defaults with the file merged over them (null when invalid). */
+    rules: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi("AnonymizeRulesCheck");
+
+export type AnonymizeRulesCheck = z.infer<typeof AnonymizeRulesCheck>;

@@ -9,7 +9,8 @@ import { startMigrate } from "../../db/migrate-job";
 import { sniffUpload } from "../../db/odoo-zip";
 import { Invalid } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
-import { BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
+import { AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
+import { checkAnonymizeRules } from "../../db/backup";
 import { JobView } from "../../jobs/view";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -106,6 +107,14 @@ const cleanExports = createRoute({
   request: { body: jsonBody(z.object({ all: z.boolean().optional() })) },
   responses: { 200: json(z.array(ExportView), "deleted") },
 });
+const checkRules = createRoute({
+  method: "post",
+  path: "/anonymize-rules/validate",
+  tags: ["backups"],
+  summary: "Check a project's .odooops/anonymize.yaml: every problem with file:line: key, or the rules a copy would get (defaults with the file merged over them)",
+  request: { body: jsonBody(AnonymizeRulesCheckRequest) },
+  responses: { 200: json(AnonymizeRulesCheck, "the check") },
+});
 const flag = z.enum(["true", "false"]).optional();
 const importDb = createRoute({
   method: "post",
@@ -137,6 +146,11 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(downloadExport, async (c) => {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
     return new Response(Bun.file(path).stream(), { status: 200, headers: { "content-type": "application/zip", "content-length": String(size) } });
+  });
+  app.openapi(checkRules, (c) => {
+    const { text, file } = c.req.valid("json");
+    const r = checkAnonymizeRules(text, file);
+    return c.json(r.ok ? { ok: true, problems: [], rules: r.rules } : { ok: false, problems: r.problems, rules: null }, 200);
   });
   app.openapi(listExportsRoute, async (c) => c.json(await listExports(deps), 200));
   app.openapi(cleanExports, async (c) => {

@@ -1,14 +1,16 @@
 import { defineCommand } from "citty";
-import type { BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
-import { createWriteStream } from "node:fs";
+import type { AnonymizeRulesCheck, BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
+import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
 import { AppError, Conflict, Invalid, NotFound, Unauthorized } from "../../errors";
 import type { JobView } from "../../jobs/view";
+import { stringify } from "yaml";
 import { confirmDestructive } from "../confirm";
 import { resolveCredentials } from "../credentials";
 import { client, type CliIo } from "../io";
+import { AlreadyReported } from "../main";
 import { note, printJson, printTable, formatBytes } from "../output";
 import { followJob } from "../progress";
 import { afterEnqueue, reportJob } from "./jobs";
@@ -22,6 +24,16 @@ const anonymizeArg = {
   description: "anonymize the copy (default: when the data comes from production and the target is not); --no-anonymize to skip",
 } as const;
 const forceProductionArg = { type: "boolean", description: "allow replacing a production environment's database with another environment's data (with --yes)" } as const;
+
+const RULES_FILE = ".odooops/anonymize.yaml";
+
+function readRulesFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Invalid(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
 
 /** "2025-01-02 03:04" (UTC): minutes are enough to tell backups apart in a table. */
 function when(iso: string | null): string {
@@ -321,6 +333,22 @@ export function dbCommand(io: CliIo) {
     },
   });
 
+  const anonymizeRules = defineCommand({
+    meta: { name: "anonymize-rules", description: `Check a project's anonymization rules (default ${RULES_FILE} here) and print the rules a copy would get; exit 1 with every problem` },
+    args: { file: { type: "string", description: `the file to check (default ${RULES_FILE}; when that is absent, the shipped defaults are shown)` } },
+    async run({ args }) {
+      const file = args.file ?? RULES_FILE;
+      const absent = args.file === undefined && !existsSync(file);
+      const v = await client(io).post<AnonymizeRulesCheck>("/anonymize-rules/validate", { text: absent ? "" : readRulesFile(file), file });
+      if (io.globals.json) printJson(io, v);
+      else if (v.ok) {
+        note(io, absent ? `no ${file} here: the shipped defaults (templates/anonymize-default.yaml)` : `${file}: valid; the rules a copy gets (the shipped defaults with ${file} over them):`);
+        io.stdout(stringify(v.rules));
+      } else io.stderr(`${v.problems.join("\n")}\n`);
+      if (!v.ok) throw new AlreadyReported(`${file}: ${v.problems.length} problem(s)`);
+    },
+  });
+
   const importDb = defineCommand({
     meta: { name: "import", description: "Replace an environment's database and filestore with an Odoo export zip (dump.sql, filestore/, manifest.json) or a pg_dump -Fc .dump" },
     args: {
@@ -367,6 +395,6 @@ export function dbCommand(io: CliIo) {
 
   return defineCommand({
     meta: { name: "db", description: "Database operations: backups, restore, clone, migrate, export, import" },
-    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, exports, import: importDb },
+    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, exports, import: importDb, "anonymize-rules": anonymizeRules },
   });
 }

@@ -6,7 +6,7 @@
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { z } from "zod";
 import defaultRulesText from "../../../templates/anonymize-default.yaml" with { type: "text" };
-import { parseYamlDocument } from "../../config/yaml-doc";
+import { checkYamlDocument, parseYamlDocument } from "../../config/yaml-doc";
 import { Invalid } from "../../errors";
 import { pgConnect } from "../../host/postgres/connect";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
@@ -53,11 +53,11 @@ export const AnonymizeOverrideSchema = z
 export type AnonymizeRules = z.infer<typeof AnonymizeRulesSchema>;
 export type ColumnRule = z.infer<typeof ColumnRule>;
 
-/** The shipped rules, with a project's override (YAML text) merged on top. */
-export function loadAnonymizeRules(overrideYaml?: string, where = "anonymize.yaml"): AnonymizeRules {
-  const base = parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
-  if (!overrideYaml) return base;
-  const o = parseYamlDocument(AnonymizeOverrideSchema, overrideYaml, where, "anonymization rules");
+type AnonymizeOverride = z.infer<typeof AnonymizeOverrideSchema>;
+
+const defaultRules = () => parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
+
+function mergeOverride(base: AnonymizeRules, o: AnonymizeOverride): AnonymizeRules {
   const tables = { ...base.tables };
   for (const [name, t] of Object.entries(o.tables ?? {})) {
     const prev = tables[name] ?? { enabled: true, columns: {} };
@@ -69,6 +69,19 @@ export function loadAnonymizeRules(overrideYaml?: string, where = "anonymize.yam
     tables,
     piiCheck: { exclude: [...base.piiCheck.exclude, ...(o.piiCheck?.exclude ?? [])] },
   });
+}
+
+/** The shipped rules, with a project's override (YAML text) merged on top. */
+export function loadAnonymizeRules(overrideYaml?: string, where = "anonymize.yaml"): AnonymizeRules {
+  const base = defaultRules();
+  if (!overrideYaml) return base;
+  return mergeOverride(base, parseYamlDocument(AnonymizeOverrideSchema, overrideYaml, where, "anonymization rules"));
+}
+
+/** Every problem of an override (`file:line: key.path: problem`), or the rules it gives. */
+export function checkAnonymizeRules(overrideYaml: string, where: string): { ok: true; rules: AnonymizeRules } | { ok: false; problems: string[] } {
+  const checked = checkYamlDocument(AnonymizeOverrideSchema, overrideYaml, where);
+  return checked.ok ? { ok: true, rules: mergeOverride(defaultRules(), checked.value) } : { ok: false, problems: checked.problems };
 }
 
 /** passlib's "adapted base64" (Odoo stores passlib hashes): `+` → `.`, no padding. */

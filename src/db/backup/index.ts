@@ -9,7 +9,7 @@ export { readDbFacts, KEY_TABLES, odooSeries, type DbFacts } from "./facts";
 export { localBackupDir, s3BackupPrefix, isBackupPrefix, assertBackupId, assertEnvSlug, PART_FILES, MANIFEST_FILE } from "./layout";
 export { pgDump, pgRestore, pgDumpVersion, tarCreate, tarExtract, type PgAdmin } from "./commands";
 export { cloneDatabase, copyFilestore, type CloneInput, type CloneResult, type CloneMethod } from "./clone";
-export { anonymizeDatabase, loadAnonymizeRules, odooPasswordHash, AnonymizeRulesSchema, type AnonymizeRules, type AnonymizeReport } from "./anonymize";
+export { anonymizeDatabase, checkAnonymizeRules, loadAnonymizeRules, odooPasswordHash, AnonymizeRulesSchema, type AnonymizeRules, type AnonymizeReport } from "./anonymize";
 export { neutralizeDatabase, type NeutralizeReport } from "./neutralize";
 export { collectPii, scanForPii, type PiiNeedles, type PiiHit } from "./pii";
 export { backupRowUpdate, type BackupRowUpdate } from "./row";

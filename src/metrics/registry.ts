@@ -25,7 +25,7 @@ function zeroFilled<K extends string>(keys: Iterable<K>, statuses: readonly stri
   return [...out.values()];
 }
 
-export function createMetricsRegistry(deps: MetricsDeps, now: () => Date = () => new Date()): Registry {
+export function createMetricsRegistry(deps: MetricsDeps): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -122,8 +122,8 @@ export function createMetricsRegistry(deps: MetricsDeps, now: () => Date = () =>
     registers,
     collect() {
       this.reset();
-      const at = now();
-      for (const { domain, cert } of listCertificates(deps.paths.certsDir)) if (cert) this.set({ domain }, daysLeft(cert.info, at));
+      const now = new Date();
+      for (const { domain, cert } of listCertificates(deps.paths.certsDir)) if (cert) this.set({ domain }, daysLeft(cert.info, now));
     },
   });
   new Gauge({

@@ -42,13 +42,16 @@ export function gateFailure(required: boolean, message: string, log: (line: stri
   return { warning: message };
 }
 
+/** Ends early on cancel; the listener goes with the timer (a day of polling must not pile them up). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener("abort", done);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 }
 

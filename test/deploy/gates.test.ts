@@ -220,6 +220,18 @@ describe("manual approval", () => {
     await expectUnchanged(before);
   }, 300_000);
 
+  test("cancelling the job while it waits ends the wait at once: cancelled, nothing migrated", async () => {
+    const before = envRow();
+    const out = await queueDeploy();
+    const done = runJob(host, out.job.id);
+    await awaiting(out.deployment.id);
+    expect((await api("POST", `/jobs/${out.job.id}/cancel`)).status).toBe(200);
+    const job = await done;
+    expect(job.status).toBe("cancelled");
+    expect(await deployment(out.deployment.id)).toMatchObject({ status: "failed", error: "deployment cancelled", migrated: false });
+    await expectUnchanged(before);
+  }, 300_000);
+
   test("nobody decides before the timeout → rejected; an optional gate deploys anyway with a warning", async () => {
     const before = envRow();
     await repo.commit({ ".odooops/policies.yaml": approval("2s") });

@@ -94,6 +94,18 @@ describe("policy show", () => {
   });
 });
 
+describe("env create under the quota", () => {
+  test("--workers above the recorded policy's quota is a usage error and creates nothing; a bad number too", async () => {
+    const over = await cli(["env", "create", "big", "--tier", "production", "--workers", "5", "--memory-mb", "2048"]);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toContain("the production tier's resource quota: workers 5 is above the quota of 3 (resource_quotas.production.workers)");
+    expect(t.deps.db.select().from(environments).where(eq(environments.slug, "big")).get()).toBeUndefined();
+    const nan = await cli(["env", "create", "big", "--tier", "production", "--cpus", "lots"]);
+    expect(nan.code).toBe(2);
+    expect(nan.stderr).toContain('--cpus must be a number, not "lots"');
+  });
+});
+
 describe("deploy approve|reject", () => {
   const waiting = () =>
     t.deps.db

@@ -46,7 +46,7 @@ export async function tarTo(dir: string, out: string): Promise<number> {
 
 /** One file to S3 through lib-storage with the target's part size and queue size; wall ms. */
 export async function uploadFile(target: S3Target, file: string, key: string): Promise<number> {
-  const store = openS3(target);
+  const store = await openS3(target);
   const t0 = performance.now();
   try {
     const up = new Upload({

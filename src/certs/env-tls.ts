@@ -13,7 +13,7 @@ import { environments } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { Conflict } from "../errors";
-import { issueCertificate, LETSENCRYPT_PRODUCTION } from "../host/acme";
+import { LETSENCRYPT_PRODUCTION } from "../host/acme/settings";
 import { reload, renderVhost, writeVhost } from "../host/nginx";
 import type { JobDeps, StepDef, StepOutput } from "../jobs/define";
 import { now } from "../state/columns";
@@ -51,6 +51,8 @@ export async function obtainEnvCertificate(deps: JobDeps, env: EnvRow, opts: Obt
     opts.log(`${env.domain} has an imported certificate (valid until ${current.info.notAfter.toISOString()}); it is kept (odooops certs renew ${env.slug} --force replaces it with one from the CA)`);
     return { cert: current, issued: false };
   }
+  // acme-client (with axios and node-forge) is loaded on the first order, not at daemon start.
+  const { issueCertificate } = await import("../host/acme/issue");
   const r = await issueCertificate(acmeDeps(deps), { domain: env.domain, force: opts.force, onProgress: opts.log });
   return { cert: r.cert, issued: r.issued };
 }

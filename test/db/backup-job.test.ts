@@ -66,7 +66,7 @@ function backupRow(id: string) {
 }
 
 async function s3Keys(prefix: string): Promise<string[]> {
-  const store = openS3(target);
+  const store = await openS3(target);
   try {
     return (await store.list(prefix)).map((o) => o.key.slice(prefix.length)).sort();
   } finally {

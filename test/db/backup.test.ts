@@ -131,7 +131,7 @@ describe("backup", () => {
     expect(r.s3).toMatchObject({ status: "ok", bucket, prefix: "odooops/shop/b-full/" });
     expect(r.s3?.parts.db).toMatchObject({ verified: { size: true, etag: true } });
     expect(r.s3?.parts.db?.parts).toBeGreaterThanOrEqual(2);
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
       expect((await store.list("odooops/shop/b-full/")).map((o) => o.key)).toEqual([
         "odooops/shop/b-full/db.dump", "odooops/shop/b-full/filestore.tar", "odooops/shop/b-full/manifest.json",
@@ -194,7 +194,7 @@ describe("backup", () => {
     expect(r.local?.status).toBe("ok");
     const dir = join(localRoot, "shop", "b-killed");
     expect(sha(readFileSync(join(dir, "db.dump")))).toBe(r.manifest?.parts.db.sha256 ?? "");
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
       expect((await store.list("shop/b-killed/")).filter((o) => o.key.endsWith("manifest.json"))).toEqual([]);
     } finally {
@@ -226,7 +226,7 @@ describe("backup", () => {
     expect(r.manifest).toBeNull();
     expect(r.error).toContain("odoo_nope");
     expect(existsSync(join(localRoot, "shop", "b-nodb"))).toBe(false);
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
       expect(await store.list("")).toEqual([]);
     } finally {
@@ -339,7 +339,7 @@ describe("restore", () => {
     expect(existsSync(join(root, "envs", "shop2", "filestore"))).toBe(false);
 
     // The same through S3: the downloaded temp file is removed too.
-    const store = openS3(s3Target);
+    const store = await openS3(s3Target);
     const prefix = `shop/b-bad-${randomSuffix()}/`;
     try {
       for (const f of ["filestore.tar", "manifest.json"]) await store.put(`${prefix}${f}`, readFileSync(join(src, f)));
@@ -425,7 +425,7 @@ describe("restore", () => {
     const r = await deleteBackup({ localDir: dir, s3: { target: s3Target, prefix: fromS3.s3?.prefix ?? "" } }, memoryLog());
     expect(r).toEqual({ localRemoved: true, s3Objects: 3 });
     expect(existsSync(dir)).toBe(false);
-    const store = openS3(s3Target);
+    const store = await openS3(s3Target);
     try {
       expect(await store.list(fromS3.s3?.prefix ?? "")).toEqual([]);
     } finally {

@@ -59,7 +59,7 @@ describe("S3 against s3rver", () => {
     const bucket = `probe-${randomSuffix()}`;
     const ok = await testS3Target(await s3.target(bucket, { prefix: "odooops" }));
     expect(ok.ok).toBe(true);
-    const store = openS3(s3.targetNoCreate(bucket));
+    const store = await openS3(s3.targetNoCreate(bucket));
     expect(await store.list("")).toEqual([]);
     store.close();
     const missing = await testS3Target(s3.targetNoCreate(`nope-${randomSuffix()}`));
@@ -71,10 +71,10 @@ describe("S3 against s3rver", () => {
 
   test("streaming multipart upload: exact parts, ETag verified, bytes equal; list and delete", async () => {
     const target = await s3.target(`up-${randomSuffix()}`, { prefix: "x" });
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
       const data = randomBytes(12 * MiB + 123);
-      const up = startUpload(store, s3Key(target, "big.bin"), { partSizeBytes: 5 * MiB });
+      const up = await startUpload(store, s3Key(target, "big.bin"), { partSizeBytes: 5 * MiB });
       // Odd chunk sizes cross part boundaries.
       for (let i = 0; i < data.length; i += 777_777) await up.write(data.subarray(i, i + 777_777));
       const r = await up.finish();
@@ -83,11 +83,11 @@ describe("S3 against s3rver", () => {
       expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
 
       // Exactly two parts' worth: lib-storage sends 2 parts, not 2 + an empty one.
-      const exact = startUpload(store, s3Key(target, "exact.bin"), { partSizeBytes: 5 * MiB });
+      const exact = await startUpload(store, s3Key(target, "exact.bin"), { partSizeBytes: 5 * MiB });
       await exact.write(data.subarray(0, 10 * MiB));
       expect((await exact.finish()).parts).toBe(2);
 
-      const small = startUpload(store, s3Key(target, "small.bin"));
+      const small = await startUpload(store, s3Key(target, "small.bin"));
       await small.write(Buffer.from("hello"));
       expect(await small.finish()).toMatchObject({ size: 5, parts: 1, verified: { etag: true } });
 
@@ -102,9 +102,9 @@ describe("S3 against s3rver", () => {
 
   test("sdkChecksums when_required still uploads and verifies by size and ETag", async () => {
     const target = await s3.target(`wr-${randomSuffix()}`, { sdkChecksums: "when_required" });
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
-      const up = startUpload(store, "k.bin", { partSizeBytes: 5 * MiB });
+      const up = await startUpload(store, "k.bin", { partSizeBytes: 5 * MiB });
       await up.write(randomBytes(6 * MiB));
       expect(await up.finish()).toMatchObject({ parts: 2, verified: { size: true, etag: true, crc32: null } });
       expect((await testS3Target(target)).ok).toBe(true);
@@ -115,9 +115,9 @@ describe("S3 against s3rver", () => {
 
   test("aborted upload leaves no object", async () => {
     const target = await s3.target(`ab-${randomSuffix()}`);
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
-      const up = startUpload(store, "gone.bin", { partSizeBytes: 5 * MiB });
+      const up = await startUpload(store, "gone.bin", { partSizeBytes: 5 * MiB });
       await up.write(randomBytes(6 * MiB));
       await up.abort(new Error("source failed"));
       expect(up.failure?.message).toBe("source failed");

@@ -91,7 +91,7 @@ export async function startS3(): Promise<TestS3> {
     targetNoCreate,
     async target(bucket, extra) {
       const t = targetNoCreate(bucket, extra);
-      const store = openS3(t);
+      const store = await openS3(t);
       try {
         await store.client.send(new CreateBucketCommand({ Bucket: bucket })).catch((e: unknown) => {
           if (!(e instanceof Error && /BucketAlready/.test(e.name))) throw e;

@@ -30,7 +30,7 @@ export async function deleteBackup(loc: BackupLocation, log: Logger): Promise<De
   if (loc.s3) {
     const { target, prefix } = loc.s3;
     if (!isBackupPrefix(target, prefix)) throw new Invalid(`refusing to delete ${JSON.stringify(prefix)}: not one backup's prefix under ${JSON.stringify(target.prefix)}`);
-    const store = openS3(target);
+    const store = await openS3(target);
     try {
       const objects = await store.list(prefix);
       const foreign = objects.filter((o) => !KNOWN.has(o.key.slice(prefix.length)));

@@ -104,7 +104,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     );
     states.set("local", { target: "local", error, commits: {} });
   }
-  const store: S3Store | null = targets.s3 ? openS3(targets.s3) : null;
+  const store: S3Store | null = targets.s3 ? await openS3(targets.s3) : null;
   if (store) states.set("s3", { target: "s3", error: null, commits: {} });
 
   async function sinksFor(part: PartName): Promise<PartSink[]> {
@@ -119,7 +119,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     }
     const s3 = states.get("s3");
     if (store && s3Prefix && s3 && !s3.error) {
-      out.push(s3Sink(store, `${s3Prefix}${PART_FILES[part]}`, input.signal, input.s3PartSizeBytes));
+      out.push(await s3Sink(store, `${s3Prefix}${PART_FILES[part]}`, input.signal, input.s3PartSizeBytes));
     }
     return out;
   }

@@ -27,7 +27,7 @@ export async function readManifest(source: BackupSource): Promise<BackupManifest
     });
     return parseManifest(text, where);
   }
-  const store = openS3(source.target);
+  const store = await openS3(source.target);
   try {
     const bytes = await store.getBytes(`${source.prefix}${MANIFEST_FILE}`);
     return parseManifest(new TextDecoder().decode(bytes), where);
@@ -57,7 +57,7 @@ export async function openPart(source: BackupSource, part: PartName, signal?: Ab
     });
     return { stream: Bun.file(path).stream(), size: st.size, path, close: () => undefined };
   }
-  const store = openS3(source.target);
+  const store = await openS3(source.target);
   try {
     const r = await store.getStream(`${source.prefix}${PART_FILES[part]}`, signal);
     return { stream: r.body, size: r.size, path: null, close: () => store.close() };

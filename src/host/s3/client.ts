@@ -2,15 +2,7 @@
  * Object operations on one S3 target. Keys are full object keys (build them with `s3Key`, which
  * applies the target's prefix), so what is logged and stored is exactly what lives in the bucket.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { Secrets } from "../../log";
 import type { S3Target } from "./schema";
 
@@ -48,20 +40,27 @@ export function unquoteEtag(etag: string | undefined): string | null {
   return etag ? etag.replace(/^W\//, "").replace(/^"|"$/g, "") : null;
 }
 
+/**
+ * The SDK's service errors, recognised by shape: `instanceof S3ServiceException` would need the SDK
+ * loaded, and the daemon loads it only on first S3 use (~15 MB resident once evaluated).
+ */
+function serviceError(e: unknown): { name: string; message: string; status: number | undefined } | null {
+  if (!(e instanceof Error) || !("$metadata" in e)) return null;
+  const meta = e.$metadata;
+  const status = meta && typeof meta === "object" && "httpStatusCode" in meta && typeof meta.httpStatusCode === "number" ? meta.httpStatusCode : undefined;
+  return { name: e.name, message: e.message, status };
+}
+
 /** True for "object/bucket not found" answers, whatever the server's flavour. */
 export function isNotFound(e: unknown): boolean {
-  if (e instanceof S3ServiceException) {
-    return e.$metadata.httpStatusCode === 404 || e.name === "NotFound" || e.name === "NoSuchKey";
-  }
-  return false;
+  const s = serviceError(e);
+  return s !== null && (s.status === 404 || s.name === "NotFound" || s.name === "NoSuchKey");
 }
 
 /** A short, credential-free description of an S3 error for job logs and the backups table. */
 export function describeS3Error(e: unknown): string {
-  if (e instanceof S3ServiceException) {
-    const status = e.$metadata.httpStatusCode;
-    return `${e.name}${status ? ` (HTTP ${status})` : ""}: ${e.message}`;
-  }
+  const s = serviceError(e);
+  if (s) return `${s.name}${s.status ? ` (HTTP ${s.status})` : ""}: ${s.message}`;
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
     return `${typeof code === "string" ? `${code}: ` : ""}${e.message}`;
@@ -69,8 +68,9 @@ export function describeS3Error(e: unknown): string {
   return String(e);
 }
 
-export function openS3(target: S3Target): S3Store {
+export async function openS3(target: S3Target): Promise<S3Store> {
   Secrets.add(target.secretAccessKey, target.accessKeyId);
+  const { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } = await import("@aws-sdk/client-s3");
   const client = new S3Client({
     region: target.region,
     endpoint: target.endpoint,

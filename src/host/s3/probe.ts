@@ -16,7 +16,7 @@ export async function testS3Target(target: S3Target): Promise<S3ProbeResult> {
   const started = performance.now();
   const key = s3Key(target, `.odooops-probe-${Date.now()}-${randomBytes(4).toString("hex")}`);
   const payload = randomBytes(1024);
-  const store = openS3(target);
+  const store = await openS3(target);
   let step: S3ProbeStep = "put";
   let written = false;
   try {

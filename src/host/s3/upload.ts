@@ -4,7 +4,6 @@
  * report are computed with lib-storage's exact part boundaries, so after completion HeadObject
  * can be checked against what was really sent, not just against a size.
  */
-import { Upload } from "@aws-sdk/lib-storage";
 import { createHash, type Hash } from "node:crypto";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
@@ -125,11 +124,12 @@ export function verifyUploaded(info: S3ObjectInfo | null, sent: number, d: Diges
   return { size: true, etag, crc32: crc };
 }
 
-export function startUpload(
+export async function startUpload(
   store: S3Store,
   key: string,
   opts: { contentType?: string; signal?: AbortSignal; partSizeBytes?: number } = {},
-): StreamingUpload {
+): Promise<StreamingUpload> {
+  const { Upload } = await import("@aws-sdk/lib-storage");
   const partSize = opts.partSizeBytes ?? store.target.partSizeMb * 1024 * 1024;
   const digests = new PartDigests(partSize);
   // Small buffer in front of lib-storage, which itself holds up to partSize × queueSize.

@@ -171,7 +171,7 @@ try {
   const pending = sorted(pendingMs);
 
   // 3. PR opened → preview healthy through nginx, with the head commit deployed.
-  const opened = { action: "opened", number: 1, pull_request: { number: 1, state: "open", head: { sha, ref: "feature" } }, repository };
+  const opened = { action: "opened", number: 1, pull_request: { number: 1, state: "open", head: { sha, ref: "feature", repo: { full_name: REPO } } }, repository };
   const t0 = performance.now();
   const pr = await deliver("pull_request", opened);
   const create = await waitJob(pr.body.createJob!);

@@ -247,6 +247,8 @@ export const ConfigSchema = z
         statusAttempts: z.number().int().min(1).max(10).default(5),
         /** First retry delay; it doubles each try. */
         retryBaseMs: z.number().int().min(10).max(60_000).default(1000),
+        /** Previews of pull requests from forks: off by default, a preview runs the PR's code on this host. */
+        previewForks: z.boolean().default(false),
         /** When previews whose pull request is no longer open are destroyed (croner, UTC; "" = never). */
         reconcileSchedule: BackupSchedule("*/15 * * * *"),
       })

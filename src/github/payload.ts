@@ -35,7 +35,8 @@ export const PullRequestEvent = z.object({
   action: z.string(),
   number: z.number().int().positive(),
   pull_request: z.object({
-    head: z.object({ sha: Sha, ref: z.string().min(1).max(255) }),
+    /** `repo` is null when the fork was deleted. */
+    head: z.object({ sha: Sha, ref: z.string().min(1).max(255), repo: z.object({ full_name: z.string() }).nullable().optional() }),
   }),
   repository: Repository.extend({ full_name: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/) }),
 });

@@ -185,6 +185,10 @@ async function onPullRequest(deps: EnvServiceDeps, project: ProjectRow, payload:
       return { status: 202, body: { result: "queued", delivery, env: out.env, job: out.job.id } };
     }
     if (!PREVIEW_ACTIONS.has(action)) return ignored(`pull_request action ${action} is not handled`);
+    const from = pr.head.repo?.full_name ?? null;
+    if (from !== repo && !deps.config.github.previewForks) {
+      return ignored(`pull request #${number} comes from ${from ?? "a deleted fork"}: a preview runs the PR's code on this host, so forks get none (config github.previewForks)`);
+    }
     // Checked before anything is created: a preview that can never be deployed is not worth a create.
     if (!project.repoUrl) return ignored(noRepository(project));
     const out = await deployPreview(deps, project, { repo, number, sha: pr.head.sha, branch: pr.head.ref }, WEBHOOK_ACTOR);

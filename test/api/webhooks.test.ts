@@ -254,6 +254,20 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     expect(t.deps.db.select().from(jobs).where(eq(jobs.kind, "env.destroy")).all()).toEqual([]);
   });
 
+  test("a pull request from a fork gets no preview (it would run the fork's code here)", async () => {
+    const before = envCount();
+    const fromFork = (head: { full_name: string } | null) =>
+      variant("pull_request/opened.payload.json", (p) => {
+        p.number = 8;
+        (p.pull_request as { head: { repo: unknown } }).head.repo = head;
+      });
+    const fork = await deliver(fromFork({ full_name: "mallory/Hello-World" }), { event: "pull_request" });
+    expect(((await fork.json()) as { reason: string }).reason).toStartWith("pull request #8 comes from mallory/Hello-World: a preview runs the PR's code on this host");
+    const deleted = await deliver(fromFork(null), { event: "pull_request" });
+    expect(((await deleted.json()) as { reason: string }).reason).toStartWith("pull request #8 comes from a deleted fork");
+    expect(envCount()).toBe(before);
+  });
+
   test("a project without a repository gets no preview and no created env", async () => {
     const secret = `norepo-secret-${crypto.randomUUID()}`;
     expect((await t.request("/api/v1/projects/norepo", { method: "PUT", body: JSON.stringify({ webhookSecret: secret }) })).status).toBe(200);

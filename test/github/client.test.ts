@@ -1,6 +1,7 @@
 /** The GitHub REST client against the local stand-in: comment upsert, pagination, retries. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { z } from "zod";
+import { ConfigSchema } from "../../src/config/schema";
 import { GithubClient, openPullNumbers, upsertComment } from "../../src/github/client";
 import { type FakeGithub, startFakeGithub } from "../support/github";
 import { makeTempDir, removeTempDir } from "../support/tmp";
@@ -13,7 +14,7 @@ let dir = "";
 beforeAll(async () => {
   github = await startFakeGithub();
   dir = makeTempDir("odooops-gh-client-");
-  client = GithubClient.fromConfig({ config: github.config(dir) })!;
+  client = GithubClient.fromConfig({ config: ConfigSchema.parse({ github: github.config(dir).github }) })!;
 });
 afterAll(async () => {
   await github.stop();
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 test("no token file configured: no client", () => {
-  expect(GithubClient.fromConfig({ config: { github: { apiUrl: github.url, tokenFile: "", statusAttempts: 1, retryBaseMs: 10, reconcileSchedule: "" } } })).toBeNull();
+  expect(GithubClient.fromConfig({ config: ConfigSchema.parse({ github: { apiUrl: github.url } }) })).toBeNull();
 });
 
 test("a comment is created once, then edited in place; a comment deleted on GitHub is posted again", async () => {

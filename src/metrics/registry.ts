@@ -2,8 +2,9 @@
  * The Prometheus registry of one API instance (never prom-client's global one: several apps in
  * one process, as in the tests, must not share series). Gauges are filled in `collect`, at scrape
  * time, from the state database; process metrics are prom-client's defaults on this registry.
+ * prom-client is loaded on the first scrape: a daemon nobody scrapes does not carry it (~3.5 MB).
  */
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { ApiDeps } from "../api/deps";
 import { listCertificates } from "../certs/store";
 import { daysLeft } from "../certs/renewal";
@@ -25,7 +26,8 @@ function zeroFilled<K extends string>(keys: Iterable<K>, statuses: readonly stri
   return [...out.values()];
 }
 
-export function createMetricsRegistry(deps: MetricsDeps): Registry {
+export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry> {
+  const { collectDefaultMetrics, Gauge, Registry } = await import("prom-client");
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];

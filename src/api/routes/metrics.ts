@@ -11,6 +11,9 @@ const route = createRoute({
 });
 
 export function metricsRoutes(app: Api, deps: ApiDeps) {
-  const registry = createMetricsRegistry(deps);
-  app.openapi(route, async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
+  let registry: ReturnType<typeof createMetricsRegistry> | null = null;
+  app.openapi(route, async (c) => {
+    const r = await (registry ??= createMetricsRegistry(deps));
+    return c.text(await r.metrics(), 200, { "content-type": r.contentType });
+  });
 }

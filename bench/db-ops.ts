@@ -4,7 +4,9 @@
  * compiled daemon, each against plain commands on the same data, same machine, same run
  * (issue #6). s3rver is the S3 endpoint; backups go to S3 only.
  *
- *   bun bench/db-ops.ts     BENCH_DB_GB=2.0 (full size), BENCH_SMALL_GB=0.5 (first size, for
+ *   bun bench/db-ops.ts     BENCH_DB_GB=2.0 (full size, GiB of pg_database_size: 2.0 = 2147 MB
+ *                           in decimal units, ≥ 2 GB whichever unit a reader assumes),
+ *                           BENCH_SMALL_GB=0.5 (first size, for
  *                           the RSS comparison; 0 skips it), BENCH_FILESTORE_PCT=5 (filestore as
  *                           % of the database), BENCH_ROUNDS=1 (backup rounds, alternating order)
  *
@@ -42,9 +44,10 @@ const ROUNDS = Math.round(num(process.env.BENCH_ROUNDS, 1, 1, 5));
 const CORES = availableParallelism();
 const TARGET_VS_NAIVE = 1.8;
 const TARGET_VS_DUMP = 1.15;
+const GiB = 1024 ** 3;
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const rate = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
+const rate = (bytes: number, ms: number) => `${(bytes / 1048576 / (ms / 1000)).toFixed(1)} MB/s`;
 const x = (v: number) => `${v.toFixed(2)}×`;
 /** "N× faster" / "N× slower" of `ms` against `baseMs`. */
 const faster = (baseMs: number, ms: number) => (baseMs >= ms ? `${x(baseMs / ms)} faster` : `${x(ms / baseMs)} slower`);
@@ -83,9 +86,9 @@ async function oursAtSize(h: DbHost, done?: OursRun): Promise<{ backup: OursRun;
 }
 
 async function grow(h: DbHost, gb: number, filestoreSoFar: number): Promise<{ dbBytes: number; filestoreBytes: number; seconds: number }> {
-  const targetBytes = gb * 1e9;
+  const targetBytes = gb * GiB;
   const fsTarget = Math.round((targetBytes * FILESTORE_PCT) / 100);
-  err(`generating: database → ${gb} GB, filestore → ${mb(fsTarget)}`);
+  err(`generating: database → ${gb} GiB, filestore → ${mb(fsTarget)}`);
   const r = await generateOdooData({
     pg: h.pg,
     db: h.source.dbName,
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
       filestore = g.filestoreBytes;
       err(`small size ${mb(g.dbBytes)}, load ${await load()}`);
       const r = await oursAtSize(h);
-      sizes.push({ label: `${(g.dbBytes / 1e9).toFixed(2)} GB`, dbBytes: g.dbBytes, run: r, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
+      sizes.push({ label: `${(g.dbBytes / GiB).toFixed(2)} GiB`, dbBytes: g.dbBytes, run: r, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
     }
     const g = await grow(h, FULL_GB, filestore);
     filestore = g.filestoreBytes;
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
     await rm(dumpFile, { force: true });
     // The restore below restores the latest of these backups.
     const full = await oursAtSize(h, oursBackups.at(-1));
-    sizes.push({ label: `${(fullBytes / 1e9).toFixed(2)} GB`, dbBytes: fullBytes, run: full, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
+    sizes.push({ label: `${(fullBytes / GiB).toFixed(2)} GiB`, dbBytes: fullBytes, run: full, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
     const endLoad = await load();
 
     report({ h, fullBytes, filestore, base, oursBackups, full, sizes, tables: await tableSizes(h), loads: { startLoad, fullLoad, endLoad } });
@@ -219,7 +222,7 @@ function report(r: ReportInput): void {
   const log = oursBackup.timed.log;
   const dbPartBytes = logField(log, "db streamed", "bytes") ?? 0;
 
-  console.log(`\nDatabase: ${mb(fullBytes)} (pg_database_size), filestore ${mb(r.filestore)}; load when the full size was reached ${r.loads.fullLoad}, at the end ${r.loads.endLoad}`);
+  console.log(`\nDatabase: ${(fullBytes / GiB).toFixed(2)} GiB = ${(fullBytes / 1e9).toFixed(2)} GB (pg_database_size; MB below = MiB), filestore ${mb(r.filestore)}; load when the full size was reached ${r.loads.fullLoad}, at the end ${r.loads.endLoad}`);
   printTable("Largest tables", ["table", "rows", "heap", "heap + indexes + toast"], r.tables);
 
   const rounds = r.base.naive.length > 1 ? ` (best of ${r.base.naive.length} rounds each)` : "";

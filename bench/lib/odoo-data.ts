@@ -26,6 +26,7 @@ import { assertIdent, quoteIdent } from "../../src/host/postgres/quote";
 /** Rows per full batch: together ≈ 70 MB of heap + indexes with the shapes below. */
 const BATCH = { partners: 15_000, messages: 30_000, moveLines: 120_000 };
 const MAX_BATCHES = 2_000;
+const MiB = 1024 * 1024;
 
 export interface GenerateOptions {
   /** Admin (superuser) connection; `db` is the database to grow. */
@@ -211,9 +212,9 @@ export async function generateOdooData(opts: GenerateOptions): Promise<GenerateR
     // Small targets get small batches (a 80 MB test database must not overshoot to 150 MB).
     const scale = Math.min(1, Math.max(0.02, (opts.targetBytes - size) / 1.5e9));
     const batch = { partners: Math.ceil(BATCH.partners * scale), messages: Math.ceil(BATCH.messages * scale), moveLines: Math.ceil(BATCH.moveLines * scale) };
-    log(`filestore: ${fs.files} files, ${(fs.bytes / 1e6).toFixed(0)} MB; database ${(size / 1e6).toFixed(0)} MB, growing to ${(opts.targetBytes / 1e6).toFixed(0)} MB`);
-    // VACUUM can shrink the database a little (measured: 2.03 → 1.94 GB): grow, vacuum, and
-    // grow again until the size AFTER vacuum reaches the target.
+    log(`filestore: ${fs.files} files, ${(fs.bytes / MiB).toFixed(0)} MiB; database ${(size / MiB).toFixed(0)} MiB, growing to ${(opts.targetBytes / MiB).toFixed(0)} MiB`);
+    // The target holds for the size AFTER vacuum (which adds visibility-map forks and may
+    // truncate): grow, vacuum, and grow again if it is still short.
     for (let pass = 0; pass < 3 && size < opts.targetBytes; pass++) {
       while (size < opts.targetBytes && batches < MAX_BATCHES) {
         const [p0, m0, l0] = [await maxId(sql, "res_partner"), await maxId(sql, "mail_message"), await maxId(sql, "account_move_line")];
@@ -233,9 +234,9 @@ export async function generateOdooData(opts: GenerateOptions): Promise<GenerateR
         rows.account_move_line += batch.moveLines;
         batches++;
         size = await dbSize(sql, opts.db);
-        if (batches % 5 === 0) log(`  ${batches} batches: ${(size / 1e6).toFixed(0)} MB (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+        if (batches % 5 === 0) log(`  ${batches} batches: ${(size / MiB).toFixed(0)} MiB (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       }
-      log(`VACUUM (FREEZE, ANALYZE) at ${(size / 1e6).toFixed(0)} MB`);
+      log(`VACUUM (FREEZE, ANALYZE) at ${(size / MiB).toFixed(0)} MiB`);
       // Outside a transaction (VACUUM refuses one); as the admin, who may vacuum every table.
       await sql.unsafe("VACUUM (FREEZE, ANALYZE)");
       size = await dbSize(sql, opts.db);

@@ -137,7 +137,7 @@ export const deployJob = defineJob<DeployJobParams>({
         timed(ctx, "rehearse", async () => {
           const env = envOf(ctx);
           const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).migrations;
-          const skipped = gate.run ? gate.sizeCapped ? await rehearsalSkipped(ctx.deps, env) : null : "deploy.rehearse is off and the policy declares no migrations gate";
+          const skipped = await rehearsalSkipped(ctx.deps, env, gate);
           if (skipped) {
             ctx.log(`no rehearsal: ${skipped}`);
             return { skipped };

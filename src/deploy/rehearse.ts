@@ -16,6 +16,7 @@ import { run } from "../exec/run";
 import { databaseSize } from "../host/postgres";
 import type { JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
+import type { GatePlan } from "../policy/gates";
 import type { ModulePlan } from "./modules";
 import { waitReleaseHealthy } from "./release";
 import { withScratchDatabase } from "./scratch";
@@ -36,8 +37,10 @@ export function updateArgs(plan: ModulePlan): string[] {
   ];
 }
 
-/** Why the rehearsal is skipped for its size, or null when it runs. */
-export async function rehearsalSkipped(deps: JobDeps, env: EnvRow): Promise<string | null> {
+/** Why the rehearsal is skipped (off, or a database too large for a gate that is not required), or null when it runs. */
+export async function rehearsalSkipped(deps: JobDeps, env: EnvRow, gate: GatePlan["migrations"]): Promise<string | null> {
+  if (!gate.run) return "deploy.rehearse is off and the policy declares no migrations gate";
+  if (!gate.sizeCapped) return null;
   const size = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
   const maxBytes = deps.config.deploy.rehearseMaxDbMb * 1024 * 1024;
   if (size !== null && size > maxBytes) return `the database (${Math.round(size / 1048576)} MiB) is larger than deploy.rehearseMaxDbMb (${deps.config.deploy.rehearseMaxDbMb})`;

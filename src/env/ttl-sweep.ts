@@ -57,5 +57,11 @@ function warn(deps: EnvServiceDeps, env: typeof environments.$inferSelect, at: D
 }
 
 export function ttlSchedule(pattern: string, clock: { now(): Date } = { now: () => new Date() }): Schedule {
-  return { name: "ttl.sweep", pattern, tick: (deps) => void ttlSweep(deps, clock.now()) };
+  return {
+    name: "ttl.sweep",
+    pattern,
+    tick: (deps) => {
+      ttlSweep(deps, clock.now());
+    },
+  };
 }

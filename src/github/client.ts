@@ -38,6 +38,14 @@ function readToken(file: string): string | null {
   }
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return text ? (JSON.parse(text) as unknown) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** `<https://…?page=2>; rel="next", <…>; rel="last"` → the next page's URL. */
 function nextLink(header: string | null): string | null {
   if (!header) return null;
@@ -75,7 +83,8 @@ export class GithubClient {
       try {
         const res = await (this.deps.fetch ?? fetch)(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
         const text = await res.text();
-        if (res.ok) return { ok: true, status: res.status, body: text ? (JSON.parse(text) as unknown) : null, next: nextLink(res.headers.get("link")) };
+        // Done is done: a 2xx whose body is not JSON must not be retried into a duplicate.
+        if (res.ok) return { ok: true, status: res.status, body: parseJson(text), next: nextLink(res.headers.get("link")) };
         problem = `HTTP ${res.status}`;
         if (!retryable(res.status)) {
           log.warn("GitHub refused the call", { method, url, problem });

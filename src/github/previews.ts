@@ -89,9 +89,14 @@ export async function deployPreview(deps: EnvServiceDeps, project: ProjectRow, p
 /** The PR is closed (webhook or sweep): its preview's destroy is queued; null when it has none. */
 export function closePreview(deps: EnvServiceDeps, preview: PreviewRow, actor: string): PreviewQueued | null {
   const env = loadEnvById(deps.db, preview.envId);
-  deps.db.update(githubPreviews).set({ closedAt: now() }).where(eq(githubPreviews.id, preview.id)).run();
-  if (env.status === "destroyed") return null;
+  const closed = () => deps.db.update(githubPreviews).set({ closedAt: now() }).where(eq(githubPreviews.id, preview.id)).run();
+  if (env.status === "destroyed") {
+    closed();
+    return null;
+  }
+  // Closed only once the destroy is queued: if queueing fails, the next sweep tries again.
   const job = destroyEnvironment(deps, env.slug, { keepDatabase: false }, actor);
+  closed();
   log.info("preview destroy queued", { repo: preview.repo, pr: preview.prNumber, env: env.slug, job: job.id });
   // The comment must not keep advertising a URL that is about to stop answering.
   if (preview.commentId !== null) commentOnPreview(deps, preview.id, (_p, e) => `**odooops preview** \`${e.slug}\`: removed (pull request closed).`);

@@ -10,6 +10,7 @@ import { startDeploy } from "../deploy/actions";
 import { createEnvironment, destroyEnvironment, type EnvServiceDeps } from "../env/actions";
 import { environments, projects } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
+import { validateBranch } from "../git/validate";
 import { envUrl, type EnvRow } from "../env/service";
 import type { JobView } from "../jobs/view";
 import { Log } from "../log";
@@ -79,11 +80,20 @@ export async function deployPreview(deps: EnvServiceDeps, project: ProjectRow, p
     live = livePreview(deps, project.id, pr.repo, pr.number)!;
   }
   deps.db.update(githubPreviews).set({ headSha: pr.sha }).where(eq(githubPreviews.id, live.preview.id)).run();
-  const out = await startDeploy(deps, live.env.slug, { sha: pr.sha, branch: pr.branch }, actor, { afterCreate: createJob !== null });
+  const out = await startDeploy(deps, live.env.slug, { sha: pr.sha, branch: recordableBranch(pr.branch) }, actor, { afterCreate: createJob !== null });
   if (out.dryRun) throw new Error("a preview deploy is never a dry run");
   trackDeployStatus(deps, { repo: pr.repo, sha: pr.sha, env: live.env.slug, jobId: out.job.id });
   trackPreviewComment(deps, live.preview.id, pr.sha, out.job.id);
   return { env: live.env.slug, job: out.job, deployment: out.deployment.id, ...(createJob ? { createJob: createJob.id } : {}) };
+}
+
+/** The head branch is only recorded on the deployment (the sha is deployed): a name odooops refuses must not stop the deploy. */
+function recordableBranch(branch: string): string | undefined {
+  try {
+    return validateBranch(branch);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The PR is closed (webhook or sweep): its preview's destroy is queued; null when it has none. */

@@ -268,6 +268,22 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     expect(envCount()).toBe(before);
   });
 
+  test("opened: the preview's create and the head commit's deploy are queued; a head branch name odooops refuses is not recorded", async () => {
+    const body = variant("pull_request/opened.payload.json", (p) => {
+      p.number = 9;
+      (p.pull_request as { head: { ref: string } }).head.ref = "-x";
+    });
+    const res = await deliver(body, { event: "pull_request" });
+    expect(res.status).toBe(202);
+    const out = (await res.json()) as { env: string; job: string; createJob: string; deployment: string };
+    expect(out.env).toBe("pr-9");
+    const env = t.deps.db.select().from(environments).where(eq(environments.slug, "pr-9")).get()!;
+    expect([env.tier, env.status, env.branch]).toEqual(["dev_ephemeral", "creating", null]);
+    const d = t.deps.db.select().from(deployments).where(eq(deployments.id, out.deployment)).get()!;
+    expect([d.commitSha, d.branch, d.envId]).toEqual(["ec26c3e57ca3a959ca5aad62de7213c562f8c821", null, env.id]);
+    expect(t.deps.jobs.queue.view(out.job).blockedBy?.id).toBe(out.createJob);
+  });
+
   test("a project without a repository gets no preview and no created env", async () => {
     const secret = `norepo-secret-${crypto.randomUUID()}`;
     expect((await t.request("/api/v1/projects/norepo", { method: "PUT", body: JSON.stringify({ webhookSecret: secret }) })).status).toBe(200);

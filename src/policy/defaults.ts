@@ -1,6 +1,8 @@
 /**
  * The policy a project gets when its repository has no `.odooops/policies.yaml`: nothing deploys
- * by itself (pushes are only recorded), previews expire, production waits for a human.
+ * by itself (pushes are only recorded), previews expire, staging and production pass their tests and
+ * a rehearsal of the migration first. No approval gate: whoever runs `odooops deploy` on a host
+ * without a policy is the human who decided; approvals are opted into per tier in the file.
  */
 import { type Policy, PolicySchema } from "./schema";
 
@@ -8,7 +10,7 @@ export const DEFAULT_POLICY: Policy = PolicySchema.parse({
   branch_mappings: [],
   health_gates: {
     staging: { tests: { required: true }, migrations: { required: true } },
-    production: { tests: { required: true }, migrations: { required: true }, manual_approval: { required: true, timeout: "24h" } },
+    production: { tests: { required: true }, migrations: { required: true } },
   },
   resource_quotas: {},
   ttl_policies: { dev: "never", dev_ephemeral: "7d", staging: "never", production: "never" },

@@ -78,21 +78,16 @@ async function liveFacts(): Promise<{ activeCrons: number; neutralized: string |
 }
 
 describe("production gates", () => {
-  test("no policies file: the server default holds production for approval (24 h), before the backup and migration", async () => {
+  test("no policies file: the server default tests and rehearses production, and waits for no approval", async () => {
     const out = await queueDeploy();
-    const until = Date.now() + 120_000;
-    let d = await deployment(out.deployment.id);
-    while (d.status !== "awaiting_approval" && Date.now() < until) {
-      await Bun.sleep(200);
-      d = await deployment(out.deployment.id);
-    }
-    expect(d.status).toBe("awaiting_approval");
-    expect(d.gates).toMatchObject({ source: "default", approval: { required: true, timeoutSec: 86_400 } });
-    expect(d.backupId).toBeNull();
-    expect((await api("POST", `/deployments/${d.id}/approve`, {})).status).toBe(200);
     const job = await host.waitJob(out.job.id, 300_000);
     expect(job.error).toBeNull();
-    expect(await deployment(d.id)).toMatchObject({ status: "success", current: true });
+    const d = await deployment(out.deployment.id);
+    expect(d).toMatchObject({ status: "success", current: true, approval: null });
+    expect(d.gates).toMatchObject({ source: "default", approval: null });
+    expect(job.steps.find((s) => s.name === "approval")?.status).toBe("skipped");
+    expect(job.steps.find((s) => s.name === "rehearse")?.status).toBe("done");
+    expect(d.backupId).not.toBeNull();
   }, 300_000);
 
   test("a declared migrations gate rehearses on a neutralized copy (deploy.rehearse off); the live database is untouched by it", async () => {

@@ -50,12 +50,12 @@ health_gates:
   expect(planGates(policy, "dev", off, "repo")).toMatchObject({ tests: { run: false }, approval: null, smoke: null });
 });
 
-test("the server default: production waits 24 h for approval; dev has no gates of its own", () => {
+test("the server default: production is tested and rehearsed on a neutralized copy, no approval; dev has no gates of its own", () => {
   expect(planGates(DEFAULT_POLICY, "production", on, "default")).toMatchObject({
     source: "default",
     tests: { run: true, required: true },
     migrations: { run: true, required: true, sizeCapped: false, neutralize: true },
-    approval: { required: true, timeoutSec: 86_400 },
+    approval: null,
     smoke: null,
   });
   expect(planGates(DEFAULT_POLICY, "dev", off, "default")).toMatchObject({ tests: { run: false }, migrations: { run: false }, approval: null });

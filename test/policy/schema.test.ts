@@ -90,5 +90,5 @@ test("formatPath renders indices and keys", () => {
 test("server defaults", () => {
   expect(DEFAULT_POLICY.branch_mappings).toEqual([]);
   expect(DEFAULT_POLICY.ttl_policies.dev_ephemeral).toBe("7d");
-  expect(DEFAULT_POLICY.health_gates.production?.manual_approval?.required).toBe(true);
+  expect(DEFAULT_POLICY.health_gates.production).toEqual({ tests: { required: true }, migrations: { required: true } });
 });

@@ -3,6 +3,7 @@
  * tier default above it is lowered), an explicit request above it is refused, and storage — the
  * database plus the filestore, measured — above it blocks new deploys.
  */
+import { formatBytes } from "../bytes";
 import { Conflict, Invalid } from "../errors";
 import type { PolicyTier, ResourceQuota } from "./schema";
 
@@ -15,16 +16,6 @@ export function sizeBytes(size: string): number {
   return Math.floor(Number(m[1]) * (UNIT[(m[2] ?? "").toLowerCase()] ?? 1));
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 export interface Limits {
   workers: number;

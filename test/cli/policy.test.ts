@@ -61,7 +61,7 @@ describe("policy show", () => {
     const r = await cli(["policy", "show"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toStartWith("# project default: the server default");
-    expect(r.stdout).toContain("manual_approval:");
+    expect(r.stdout).toContain("  production:\n    tests:\n      required: true\n    migrations:\n      required: true\n");
     const json = JSON.parse((await cli(["--json", "policy", "show"])).stdout) as EffectivePolicyView;
     expect(json).toMatchObject({ project: "default", source: "default", commit: null, env: null });
   });

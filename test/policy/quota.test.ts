@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { assertStorageWithinQuota, capLimits, checkRequested, formatBytes, quotaLimits, sizeBytes, storageState } from "../../src/policy/quota";
+import { formatBytes } from "../../src/bytes";
+import { assertStorageWithinQuota, capLimits, checkRequested, quotaLimits, sizeBytes, storageState } from "../../src/policy/quota";
 
 test("sizes are binary units", () => {
   expect(sizeBytes("512m")).toBe(536_870_912);

@@ -11,7 +11,8 @@ import { confirmDestructive } from "../confirm";
 import { resolveCredentials } from "../credentials";
 import { client, type CliIo } from "../io";
 import { AlreadyReported } from "../main";
-import { note, printJson, printTable, formatBytes } from "../output";
+import { formatBytes } from "../../bytes";
+import { note, printJson, printTable } from "../output";
 import { followJob } from "../progress";
 import { afterEnqueue, reportJob } from "./jobs";
 

@@ -4,7 +4,8 @@ import { Invalid } from "../../errors";
 import type { JobView } from "../../jobs/view";
 import { confirmDestructive } from "../confirm";
 import { client, type CliIo } from "../io";
-import { note, printJson, printTable, formatBytes } from "../output";
+import { formatBytes } from "../../bytes";
+import { note, printJson, printTable } from "../output";
 import { afterEnqueue } from "./jobs";
 
 const TIERS = ["dev", "dev_ephemeral", "staging", "production"];

@@ -6,7 +6,8 @@ import { Invalid } from "../../errors";
 import type { EffectivePolicyView, PolicyValidation } from "../../policy/view";
 import { AlreadyReported } from "../main";
 import { client, type CliIo } from "../io";
-import { formatBytes, printJson } from "../output";
+import { formatBytes } from "../../bytes";
+import { printJson } from "../output";
 
 const POLICY_FILE = ".odooops/policies.yaml";
 

@@ -9,11 +9,13 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
+type ErrorBody = { error: { code: string; message: string } };
+
 describe("auth", () => {
   test("health needs no token and reports state, version, uptime", async () => {
     const res = await t.request("/api/v1/health", { token: null });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { uptimeSec: unknown };
     expect(body).toMatchObject({ status: "ok", version: VERSION, state: { ok: true } });
     expect(typeof body.uptimeSec).toBe("number");
   });
@@ -21,7 +23,7 @@ describe("auth", () => {
   test("login returns a JWT that works, bad password is 401 with the error shape and audited", async () => {
     const ok = await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }) });
     expect(ok.status).toBe(200);
-    const { token } = await ok.json();
+    const { token } = (await ok.json()) as { token: string };
     expect(token.split(".")).toHaveLength(3);
     const who = await t.request("/api/v1/auth/whoami", { token });
     expect(await who.json()).toMatchObject({ username: "admin", role: "admin", via: "jwt" });
@@ -35,7 +37,7 @@ describe("auth", () => {
   test("invalid login body is a 400 in the error shape", async () => {
     const res = await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "" }) });
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as ErrorBody;
     expect(body.error.code).toBe("invalid");
     expect(body.error.message).toContain("password");
   });
@@ -43,7 +45,7 @@ describe("auth", () => {
   test("API tokens: created once, usable, stored hashed, revocable", async () => {
     const res = await t.request("/api/v1/auth/tokens", { method: "POST", body: JSON.stringify({ name: "ci" }) });
     expect(res.status).toBe(201);
-    const created = await res.json();
+    const created = (await res.json()) as { token: string; id: string };
     expect(created.token).toStartWith("odo_");
     const rows = t.deps.db.$client.query("select token_hash from api_tokens").all() as { token_hash: string }[];
     expect(rows.length).toBeGreaterThan(0);
@@ -59,7 +61,7 @@ describe("auth", () => {
     const expired = await sign({ sub: "x", exp: Math.floor(Date.now() / 1000) - 10 }, secret, "HS256");
     const r1 = await t.request("/api/v1/auth/whoami", { token: expired });
     expect(r1.status).toBe(401);
-    expect((await r1.json()).error.message).toContain("expired");
+    expect(((await r1.json()) as ErrorBody).error.message).toContain("expired");
     const [h, p, s] = t.token.split(".");
     const tampered = `${h}.${p}${p.endsWith("A") ? "B" : "A"}.${s}`;
     expect((await t.request("/api/v1/auth/whoami", { token: tampered })).status).toBe(401);
@@ -77,7 +79,7 @@ describe("auth", () => {
 
   test("openapi.json is OpenAPI 3.1 generated from the route schemas", async () => {
     const res = await t.request("/api/v1/openapi.json");
-    const doc = await res.json();
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toContain("/auth/login");
     expect(doc.components.schemas.EnvironmentSummary).toBeDefined();

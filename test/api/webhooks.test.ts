@@ -26,7 +26,7 @@ const SECRET = `hello-world-secret-${crypto.randomUUID()}`;
 const OCTO_SECRET = `octocoders-secret-${crypto.randomUUID()}`;
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
 function variant(name: string, change: (payload: Record<string, unknown>) => void): Uint8Array {
   const payload = JSON.parse(new TextDecoder().decode(fixture(name))) as Record<string, unknown>;

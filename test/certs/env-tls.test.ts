@@ -38,7 +38,7 @@ function h() {
 }
 
 const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: async (url, init) => h().api.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: h().api.token } });
+  runCliWith(argv, { fetch: h().api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: h().api.token } });
 
 beforeAll(async () => {
   host = await startEnvHost({ configOverrides: { baseDomain: base, tiers: { production: small, staging: small } } });

@@ -9,7 +9,7 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let dir: string;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: async (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
 beforeAll(async () => {
   t = await makeTestApi();

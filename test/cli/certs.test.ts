@@ -29,7 +29,7 @@ let acmeUrl = "";
 const envs: Record<string, EnvRow> = {};
 
 function cliOn(api: TestApi) {
-  return (...argv: string[]) => runCliWith(argv, { fetch: async (url, init) => api.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: api.token } });
+  return (...argv: string[]) => runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: api.token } });
 }
 const cli = (...argv: string[]) => cliOn(t)(...argv);
 

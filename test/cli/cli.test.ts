@@ -8,7 +8,7 @@ import { runCliWith } from "../support/cli";
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let home: string;
 const URL_ = "http://odooops.test";
-const fetchApi = (url: string, init?: RequestInit) => t.app.request(url, init);
+const fetchApi = (url: string, init?: RequestInit) => t.fetch(url, init);
 
 beforeAll(async () => {
   t = await makeTestApi();

@@ -15,7 +15,7 @@ import { runCliWith } from "../support/cli";
 import { makeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const fetchApi = (url: string, init?: RequestInit) => t.app.request(url, init);
+const fetchApi = (url: string, init?: RequestInit) => t.fetch(url, init);
 const env = () => ({ ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token });
 const cli = (...argv: string[]) => runCliWith(argv, { fetch: fetchApi, env: env() });
 const ids: Record<string, string> = {};
@@ -183,7 +183,7 @@ describe("db clone", () => {
 describe("db migrate / export / import", () => {
   let u: Awaited<ReturnType<typeof makeTestApi>>;
   let dir = "";
-  const ucli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => u.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: u.token } });
+  const ucli = (...argv: string[]) => runCliWith(argv, { fetch: u.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: u.token } });
   const uids: Record<string, string> = {};
 
   beforeAll(async () => {

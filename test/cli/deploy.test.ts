@@ -8,7 +8,7 @@ import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 let envId = "";
 
 beforeAll(async () => {

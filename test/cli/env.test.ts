@@ -5,7 +5,7 @@ import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const fetchApi = (url: string, init?: RequestInit) => t.app.request(url, init);
+const fetchApi = (url: string, init?: RequestInit) => t.fetch(url, init);
 const env = () => ({ ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token });
 const cli = (...argv: string[]) => runCliWith(argv, { fetch: fetchApi, env: env() });
 

@@ -14,7 +14,7 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let dir: string;
-const cli = (argv: string[], token = t.token) => runCliWith(argv, { fetch: (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: token } });
+const cli = (argv: string[], token = t.token) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: token } });
 let envId = "";
 
 beforeAll(async () => {

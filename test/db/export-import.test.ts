@@ -134,7 +134,8 @@ describe("db export / import between two real environments", () => {
     expect(job.kind).toBe("db.import");
     expect(await rowCounts(b)).toEqual(await rowCounts(a));
     expect(await filestoreDigest(filestore(b))).toEqual(await filestoreDigest(filestore(a)));
-    expect(await envSql(b, (sql) => sql<{ n: number }[]>`SELECT count(*)::int AS n FROM res_partner WHERE email LIKE '%@a.example'`)).toEqual([{ n: 25 }]);
+    const partners = await envSql(b, (sql) => sql<{ n: number }[]>`SELECT count(*)::int AS n FROM res_partner WHERE email LIKE '%@a.example'`);
+    expect([...partners]).toEqual([{ n: 25 }]);
     const baseUrl = await envSql(b, (sql) => sql<{ value: string }[]>`SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'`);
     expect(baseUrl[0]?.value).toContain(env(b).domain);
     expect(await answer(host, env(b).domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });

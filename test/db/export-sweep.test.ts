@@ -19,7 +19,7 @@ import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: async (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 const HOUR = 3_600_000;
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
 

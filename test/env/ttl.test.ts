@@ -19,7 +19,7 @@ import { runCliWith } from "../support/cli";
 
 const DAY = 86_400_000;
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => t.app.request(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 const envRow = (slug: string) => t.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 const audits = (action: string, target: string) => t.deps.db.select().from(auditLogs).where(and(eq(auditLogs.action, action), eq(auditLogs.target, target))).all();
 

@@ -26,13 +26,15 @@ export async function makeTestApi(opts: { extraJobs?: AnyJobDef[]; root?: string
     deps,
     app,
     token,
-    request(path: string, init: RequestInit & { token?: string | null } = {}) {
+    async request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
       const headers = new Headers(init.headers);
       const t = init.token === undefined ? token : init.token;
       if (t) headers.set("authorization", `Bearer ${t}`);
       if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
       return app.request(path, { ...init, headers });
     },
+    /** The CLI's fetch, answered by this app in-process. */
+    fetch: async (url: string, init?: RequestInit): Promise<Response> => app.request(url, init),
     cleanup() {
       db.$client.close();
       rmSync(root, { recursive: true, force: true });

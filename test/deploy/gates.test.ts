@@ -6,78 +6,25 @@
  * in state (approve, reject, timeout, an agent that dies while waiting).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
-import type { DeployOutcome, DeploymentView } from "../../src/deploy/schema";
-import { environments } from "../../src/env/env.sql";
+import type { DeploymentView } from "../../src/deploy/schema";
 import { run } from "../../src/exec/run";
 import { Agent } from "../../src/jobs/agent";
 import type { JobChannel } from "../../src/jobs/queue";
-import type { JobView } from "../../src/jobs/view";
 import { projectPolicy } from "../../src/policy/load";
-import { runJob } from "../support/agents";
-import { removeByLabel } from "../support/docker";
-import { startEnvHost } from "../support/env-host";
-import { makeTempDir, removeTempDir } from "../support/tmp";
-import { makeRepo, type TestRepo } from "../git/repo";
+import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 
-let host: Awaited<ReturnType<typeof startEnvHost>>;
-let repo: TestRepo;
-let repoDir: string;
-let envId = "";
-let slug = "";
-
-const manifest = (version: string) => `{'name': 'Shop extra', 'version': '${version}', 'depends': ['base']}\n`;
 const py = (code: string) => JSON.stringify(["python3", "-c", code]);
 const policy = (gates: string) => `version: 1\nhealth_gates:\n  dev:\n${gates}`;
 
+let t: DeployEnv;
+
 beforeAll(async () => {
-  host = await startEnvHost({ agent: false, configOverrides: { deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false } } });
-  repoDir = makeTempDir("odooops-gates-repo-");
-  repo = await makeRepo(repoDir);
-  await repo.commit({ "shop_extra/__manifest__.py": manifest("1.0") });
-  expect((await api("PUT", "/projects/default", { repoUrl: repo.url })).status).toBe(200);
-  const res = await api("POST", "/environments", { name: "gated", tier: "dev" });
-  const body = (await res.json()) as { job: JobView; env: { slug: string } };
-  slug = body.env.slug;
-  expect((await runJob(host, body.job.id)).error).toBeNull();
-  envId = envRow().id;
+  t = await startDeployEnv({ agent: false, env: { name: "gated", tier: "dev" }, files: { "shop_extra/__manifest__.py": shopManifest("1.0") }, configOverrides: { deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false } } });
 }, 240_000);
 
 afterAll(async () => {
-  if (envId) await removeByLabel(`odooops.env=${envId}`);
-  await host?.stop();
-  if (repoDir) removeTempDir(repoDir);
+  await t?.stop();
 }, 120_000);
-
-function api(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
-  return host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(token ? { token } : {}) });
-}
-
-function envRow() {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
-
-async function queueDeploy(): Promise<{ deployment: DeploymentView; job: JobView }> {
-  const res = await api("POST", `/environments/${slug}/deployments`, {});
-  expect(res.status).toBe(202);
-  const out = (await res.json()) as DeployOutcome;
-  if (out.dryRun) throw new Error("unexpected dry run");
-  return out;
-}
-
-async function deployment(id: string): Promise<DeploymentView> {
-  return (await (await api("GET", `/deployments/${id}`)).json()) as DeploymentView;
-}
-
-async function deploy(): Promise<{ d: DeploymentView; job: JobView }> {
-  const out = await queueDeploy();
-  const job = await runJob(host, out.job.id);
-  return { d: await deployment(out.deployment.id), job };
-}
-
-async function jobLog(jobId: string): Promise<string> {
-  return host.deps.jobs.logs.read(jobId, 0, 16 * 1024 * 1024).text;
-}
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -90,81 +37,81 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 async function containers(): Promise<string[]> {
-  const r = await run({ argv: ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `label=odooops.env=${envId}`, "--filter", "label=odooops.role=web"] });
+  const r = await run({ argv: ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `label=odooops.env=${t.envId}`, "--filter", "label=odooops.role=web"] });
   return r.stdout.split("\n").filter(Boolean).sort();
 }
 
 /** The old release still serves, through nginx, and is the env's current one. */
-async function expectUnchanged(before: ReturnType<typeof envRow>): Promise<void> {
-  expect(envRow()).toMatchObject({ release: before.release, containerName: before.containerName, currentDeploymentId: before.currentDeploymentId });
-  expect((await host.viaNginx(before.domain, "/web/health?db_server_status=1")).status).toBe(200);
+async function expectUnchanged(before: ReturnType<DeployEnv["envRow"]>): Promise<void> {
+  expect(t.envRow()).toMatchObject({ release: before.release, containerName: before.containerName, currentDeploymentId: before.currentDeploymentId });
+  expect((await t.host.viaNginx(before.domain, "/web/health?db_server_status=1")).status).toBe(200);
 }
 
 describe("policies.yaml at the deployed commit", () => {
   test("no file: the server default applies and is recorded; the deploy passes", async () => {
-    const { d, job } = await deploy();
+    const { d, job } = await t.deploy();
     expect(job.error).toBeNull();
     expect(d.gates).toMatchObject({ source: "default", tier: "dev", tests: { run: false }, approval: null, smoke: null });
   }, 300_000);
 
   test("invalid YAML or an unknown key: the deploy fails before the build, naming file, line and key", async () => {
-    const before = envRow();
-    await repo.commit({ ".odooops/policies.yaml": policy("    tests: { required: true }\n    smoke_test: { command: [true] }\n") });
-    const { d, job } = await deploy();
+    const before = t.envRow();
+    await t.repo.commit({ ".odooops/policies.yaml": policy("    tests: { required: true }\n    smoke_test: { command: [true] }\n") });
+    const { d, job } = await t.deploy();
     expect(d.status).toBe("failed");
     expect(d.error).toContain(".odooops/policies.yaml:5: health_gates.dev.smoke_test");
     expect(job.steps.find((s) => s.name === "source")?.status).toBe("failed");
     expect(job.steps.find((s) => s.name === "build")?.status).toBe("pending");
 
-    await repo.commit({ ".odooops/policies.yaml": "health_gates:\n  dev: [oops\n" });
-    const broken = await deploy();
+    await t.repo.commit({ ".odooops/policies.yaml": "health_gates:\n  dev: [oops\n" });
+    const broken = await t.deploy();
     expect(broken.d.error).toMatch(/invalid YAML in \.odooops\/policies\.yaml:\d+:/);
     await expectUnchanged(before);
   }, 300_000);
 
   test("a failing required tests command: failed with its output, old release serving; optional: a warning", async () => {
-    const before = envRow();
-    await repo.commit({ ".odooops/policies.yaml": policy(`    tests: { command: ${py("import sys; print('gate says no: 2 partners'); sys.exit(3)")} }\n`) });
-    const { d, job } = await deploy();
+    const before = t.envRow();
+    await t.repo.commit({ ".odooops/policies.yaml": policy(`    tests: { command: ${py("import sys; print('gate says no: 2 partners'); sys.exit(3)")} }\n`) });
+    const { d, job } = await t.deploy();
     expect(d.status).toBe("failed");
     expect(d.error).toContain("tests command failed (exit 3)");
     expect(d.error).toContain("gate says no: 2 partners");
     expect(job.steps.find((s) => s.name === "migrate")?.status).toBe("pending");
     await expectUnchanged(before);
 
-    await repo.commit({ ".odooops/policies.yaml": policy(`    tests: { required: false, command: ${py("import sys; sys.exit(3)")} }\n`) });
-    const optional = await deploy();
+    await t.repo.commit({ ".odooops/policies.yaml": policy(`    tests: { required: false, command: ${py("import sys; sys.exit(3)")} }\n`) });
+    const optional = await t.deploy();
     expect(optional.d.status).toBe("success");
-    expect(await jobLog(optional.job.id)).toContain("warn: tests command failed (exit 3)");
+    expect(await t.jobLog(optional.job.id)).toContain("warn: tests command failed (exit 3)");
   }, 600_000);
 
   test("the tests command runs in the built image against the throwaway database (PG* set, modules installed)", async () => {
-    await repo.commit({ ".odooops/policies.yaml": policy(`    tests: { command: ["psql", "-tAc", "SELECT 'tested:' || current_database() || ':' || state FROM ir_module_module WHERE name = 'shop_extra'"] }\n`) });
-    const { d, job } = await deploy();
+    await t.repo.commit({ ".odooops/policies.yaml": policy(`    tests: { command: ["psql", "-tAc", "SELECT 'tested:' || current_database() || ':' || state FROM ir_module_module WHERE name = 'shop_extra'"] }\n`) });
+    const { d, job } = await t.deploy();
     expect(d.error).toBeNull();
     expect(d.status).toBe("success");
-    const log = await jobLog(job.id);
+    const log = await t.jobLog(job.id);
     expect(log).toMatch(/tested:odooops_scratch_[0-9a-f]{10}:installed/);
   }, 300_000);
 
   test("smoke tests: run against the new release (ODOOOPS_URL) before the switch; a failure keeps the old release", async () => {
     const pass = py("import os, urllib.request; r = urllib.request.urlopen(os.environ['ODOOOPS_URL'] + '/web/health'); print('smoke ok', os.environ['ODOOOPS_URL'], r.status)");
-    await repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${pass} }\n`) });
-    const ok = await deploy();
+    await t.repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${pass} }\n`) });
+    const ok = await t.deploy();
     expect(ok.d.error).toBeNull();
     expect(ok.job.steps.map((s) => s.name)).toEqual(["source", "build", "plan", "tests", "rehearse", "approval", "backup", "migrate", "start", "smoke", "switch", "prune"]);
     expect(ok.job.steps.find((s) => s.name === "smoke")?.status).toBe("done");
-    expect(await jobLog(ok.job.id)).toContain(`smoke ok http://${envRow().containerName}:8069 200`);
+    expect(await t.jobLog(ok.job.id)).toContain(`smoke ok http://${t.envRow().containerName}:8069 200`);
 
-    const before = envRow();
-    await repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${py("import sys; print('checkout page: 500'); sys.exit(1)")} }\n`) });
-    const bad = await deploy();
+    const before = t.envRow();
+    await t.repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${py("import sys; print('checkout page: 500'); sys.exit(1)")} }\n`) });
+    const bad = await t.deploy();
     expect(bad.d.status).toBe("failed");
     expect(bad.d.error).toContain("smoke tests failed (exit 1)");
     expect(bad.d.error).toContain("checkout page: 500");
     await expectUnchanged(before);
     // The new release was removed by the undo; only releases kept for rollback remain.
-    expect(await containers()).not.toContain(`${host.config.docker.namePrefix}-${slug}-r${bad.d.release}`);
+    expect(await containers()).not.toContain(`${t.host.config.docker.namePrefix}-${t.slug}-r${bad.d.release}`);
   }, 600_000);
 });
 
@@ -173,47 +120,47 @@ describe("manual approval", () => {
 
   async function awaiting(id: string): Promise<DeploymentView> {
     return until("awaiting_approval", async () => {
-      const d = await deployment(id);
+      const d = await t.deployment(id);
       return d.status === "awaiting_approval" ? d : null;
     });
   }
 
   test("waits after the pre-switch gates, before any migration; approve (admin) → continues and serves", async () => {
-    await repo.commit({ ".odooops/policies.yaml": approval("1h"), "shop_extra/__manifest__.py": manifest("1.1") });
-    const out = await queueDeploy();
-    const done = runJob(host, out.job.id);
+    await t.repo.commit({ ".odooops/policies.yaml": approval("1h"), "shop_extra/__manifest__.py": shopManifest("1.1") });
+    const out = await t.queueDeploy();
+    const done = t.waitJob( out.job.id);
     const waiting = await awaiting(out.deployment.id);
     expect(waiting.approval?.decision).toBeNull();
     expect(Date.parse(waiting.approval!.deadline!) - Date.now()).toBeGreaterThan(3_500_000);
-    const view = host.deps.jobs.queue.view(out.job.id);
+    const view = t.host.deps.jobs.queue.view(out.job.id);
     expect(view.steps.find((s) => s.name === "approval")?.status).toBe("running");
     expect(view.steps.find((s) => s.name === "migrate")?.status).toBe("pending");
 
-    await host.deps.auth.createUser("dev1", "dev1-password-long", "member");
-    const { token } = await host.deps.auth.login("dev1", "dev1-password-long");
-    const forbidden = await api("POST", `/deployments/${out.deployment.id}/approve`, {}, token);
+    await t.host.deps.auth.createUser("dev1", "dev1-password-long", "member");
+    const { token } = await t.host.deps.auth.login("dev1", "dev1-password-long");
+    const forbidden = await t.api("POST", `/deployments/${out.deployment.id}/approve`, {}, token);
     expect(forbidden.status).toBe(403);
 
-    const ok = await api("POST", `/deployments/${out.deployment.id}/approve`, { reason: "release notes checked" });
+    const ok = await t.api("POST", `/deployments/${out.deployment.id}/approve`, { reason: "release notes checked" });
     expect(ok.status).toBe(200);
     const job = await done;
     expect(job.error).toBeNull();
-    const d = await deployment(out.deployment.id);
+    const d = await t.deployment(out.deployment.id);
     expect(d).toMatchObject({ status: "success", current: true, approval: { decision: "approved", by: "admin", reason: "release notes checked" } });
-    expect((await host.viaNginx(envRow().domain, "/web/health?db_server_status=1")).status).toBe(200);
-    expect((await api("POST", `/deployments/${out.deployment.id}/approve`, {})).status).toBe(409);
+    expect((await t.host.viaNginx(t.envRow().domain, "/web/health?db_server_status=1")).status).toBe(200);
+    expect((await t.api("POST", `/deployments/${out.deployment.id}/approve`, {})).status).toBe(409);
   }, 300_000);
 
   test("reject → the deployment ends rejected with the reason; nothing migrated, old release serving", async () => {
-    const before = envRow();
-    await repo.commit({ "shop_extra/__manifest__.py": manifest("1.2") });
-    const out = await queueDeploy();
-    const done = runJob(host, out.job.id);
+    const before = t.envRow();
+    await t.repo.commit({ "shop_extra/__manifest__.py": shopManifest("1.2") });
+    const out = await t.queueDeploy();
+    const done = t.waitJob( out.job.id);
     await awaiting(out.deployment.id);
-    expect((await api("POST", `/deployments/${out.deployment.id}/reject`, { reason: "not during the sale" })).status).toBe(200);
+    expect((await t.api("POST", `/deployments/${out.deployment.id}/reject`, { reason: "not during the sale" })).status).toBe(200);
     const job = await done;
     expect(job.status).toBe("failed");
-    const d = await deployment(out.deployment.id);
+    const d = await t.deployment(out.deployment.id);
     expect(d.status).toBe("rejected");
     expect(d.error).toContain("rejected by admin: not during the sale");
     expect(d.migrated).toBe(false);
@@ -221,36 +168,36 @@ describe("manual approval", () => {
   }, 300_000);
 
   test("cancelling the job while it waits ends the wait at once: cancelled, nothing migrated", async () => {
-    const before = envRow();
-    const out = await queueDeploy();
-    const done = runJob(host, out.job.id);
+    const before = t.envRow();
+    const out = await t.queueDeploy();
+    const done = t.waitJob( out.job.id);
     await awaiting(out.deployment.id);
-    expect((await api("POST", `/jobs/${out.job.id}/cancel`)).status).toBe(200);
+    expect((await t.api("POST", `/jobs/${out.job.id}/cancel`)).status).toBe(200);
     const job = await done;
     expect(job.status).toBe("cancelled");
-    expect(await deployment(out.deployment.id)).toMatchObject({ status: "failed", error: "deployment cancelled", migrated: false });
+    expect(await t.deployment(out.deployment.id)).toMatchObject({ status: "failed", error: "deployment cancelled", migrated: false });
     await expectUnchanged(before);
   }, 300_000);
 
   test("nobody decides before the timeout → rejected; an optional gate deploys anyway with a warning", async () => {
-    const before = envRow();
-    await repo.commit({ ".odooops/policies.yaml": approval("2s") });
-    const { d } = await deploy();
+    const before = t.envRow();
+    await t.repo.commit({ ".odooops/policies.yaml": approval("2s") });
+    const { d } = await t.deploy();
     expect(d.status).toBe("rejected");
     expect(d.error).toContain("nobody approved within 2 s");
     expect(d.approval?.decision).toBe("timed_out");
     await expectUnchanged(before);
 
-    await repo.commit({ ".odooops/policies.yaml": approval("1s", false) });
-    const optional = await deploy();
+    await t.repo.commit({ ".odooops/policies.yaml": approval("1s", false) });
+    const optional = await t.deploy();
     expect(optional.d.status).toBe("success");
-    expect(await jobLog(optional.job.id)).toContain("warn: nobody approved within 1 s");
+    expect(await t.jobLog(optional.job.id)).toContain("warn: nobody approved within 1 s");
   }, 300_000);
 
   test("the agent dies while waiting: a new agent resumes the wait (same deadline) and the approval goes through", async () => {
-    await repo.commit({ ".odooops/policies.yaml": approval("1h"), "shop_extra/__manifest__.py": manifest("1.3") });
-    const out = await queueDeploy();
-    const q = host.deps.jobs.queue;
+    await t.repo.commit({ ".odooops/policies.yaml": approval("1h"), "shop_extra/__manifest__.py": shopManifest("1.3") });
+    const out = await t.queueDeploy();
+    const q = t.host.deps.jobs.queue;
     let dead = false;
     const never = new Promise<never>(() => undefined);
     const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A): Promise<R> => (dead ? never : fn(...a));
@@ -261,7 +208,7 @@ describe("manual approval", () => {
       step: guard((id, owner, i, patch) => q.step(id, owner, i, patch)),
       finish: guard((id, owner, outcome) => q.finish(id, owner, outcome)),
     };
-    const doomed = new Agent({ identity: { hostId: "test", owner: "test:doomed-approval" }, channel, registry: host.deps.jobs.registry, deps: host.deps, pollMs: 20, leaseMs: 300, heartbeatMs: 100 });
+    const doomed = new Agent({ identity: { hostId: "test", owner: "test:doomed-approval" }, channel, registry: t.host.deps.jobs.registry, deps: t.host.deps, pollMs: 20, leaseMs: 300, heartbeatMs: 100 });
     doomed.start();
     const first = await awaiting(out.deployment.id);
     dead = true;
@@ -269,17 +216,17 @@ describe("manual approval", () => {
     await until("the lease to expire", async () => q.row(out.job.id).leaseExpiresAt! < new Date().toISOString());
     expect(q.recover()).toBe(1);
 
-    const done = runJob(host, out.job.id);
-    await until("the resumed wait", async () => (await jobLog(out.job.id)).includes("still waiting for approval"));
-    expect((await deployment(out.deployment.id)).approval?.deadline).toBe(first.approval!.deadline);
-    expect((await api("POST", `/deployments/${out.deployment.id}/approve`, {})).status).toBe(200);
+    const done = t.waitJob( out.job.id);
+    await until("the resumed wait", async () => (await t.jobLog(out.job.id)).includes("still waiting for approval"));
+    expect((await t.deployment(out.deployment.id)).approval?.deadline).toBe(first.approval!.deadline);
+    expect((await t.api("POST", `/deployments/${out.deployment.id}/approve`, {})).status).toBe(200);
     const job = await done;
     expect(job.error).toBeNull();
     expect(q.row(out.job.id).attempts).toBe(2);
-    expect(await deployment(out.deployment.id)).toMatchObject({ status: "success", current: true });
+    expect(await t.deployment(out.deployment.id)).toMatchObject({ status: "success", current: true });
   }, 300_000);
 
   test("the webhook's view of the policy is the last one a deploy read (from state, no git)", () => {
-    expect(projectPolicy(host.deps.db, envRow().projectId).health_gates.dev?.manual_approval).toEqual({ required: true, timeout: "1h" });
+    expect(projectPolicy(t.host.deps.db, t.envRow().projectId).health_gates.dev?.manual_approval).toEqual({ required: true, timeout: "1h" });
   });
 });

@@ -16,7 +16,7 @@ export function testNamePrefix(): string {
   return `t${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Force-removes every container, then network, whose name starts with `<prefix>-`. Never throws. */
+/** Force-removes every container, then network, then image whose name starts with `<prefix>-`. Never throws. */
 export async function removeByNamePrefix(prefix: string): Promise<void> {
   const named = (argv: string[]) =>
     run({ argv }, { nothrow: true }).then((r) => r.stdout.split("\n").filter((n) => n.startsWith(`${prefix}-`)));
@@ -24,6 +24,8 @@ export async function removeByNamePrefix(prefix: string): Promise<void> {
   if (containers.length > 0) await run({ argv: ["docker", "rm", "--force", "--volumes", ...containers] }, { nothrow: true });
   const nets = await named(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", `name=^${prefix}-`]);
   if (nets.length > 0) await run({ argv: ["docker", "network", "rm", ...nets] }, { nothrow: true });
+  const images = await named(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", `reference=${prefix}-*`]);
+  if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...images] }, { nothrow: true });
 }
 
 /**

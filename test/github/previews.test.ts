@@ -265,4 +265,25 @@ describe("push on a mapped branch with create: true", () => {
     expect(again.body.createJob).toBeUndefined();
     await succeeded(again.body.job);
   }, 600_000);
+
+  test("a failing required gate at the pushed commit blocks the deploy and GitHub gets failure; the old release serves", async () => {
+    const serving = envRow("feat-feature-x");
+    const gate = `health_gates:\n  dev:\n    tests: { required: true, command: ["python3", "-c", "import sys; print('gate says no'); sys.exit(3)"] }\n`;
+    const sha = await repo.commit({ ".odooops/policies.yaml": `${POLICY}${gate}` });
+    const { status, body } = await deliver(
+      "push",
+      payload("push/with-new-branch.payload.json", (p) => {
+        p.ref = "refs/heads/feature/x";
+        p.after = sha;
+      }),
+    );
+    expect(status).toBe(202);
+    const job = await host.waitJob(body.job, 300_000);
+    expect(job.status).toBe("failed");
+    expect(job.error).toContain("gate says no");
+    await github.until("failure status", () => statuses(sha).includes("failure"));
+    expect(statuses(sha)).toEqual(["pending", "failure"]);
+    expect(envRow("feat-feature-x")).toMatchObject({ release: serving.release, currentDeploymentId: serving.currentDeploymentId });
+    await healthy("feat-feature-x");
+  }, 600_000);
 });

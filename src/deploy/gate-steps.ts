@@ -106,6 +106,7 @@ export function approvalStep<P extends GateParams>(): StepDef<P> {
   return {
     name: "approval",
     title: "Waiting for approval",
+    waits: true,
     when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).approval !== null,
     run: async (ctx) => {
       const t0 = performance.now();

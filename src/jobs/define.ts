@@ -42,6 +42,12 @@ export interface StepDef<P> {
   undo?(ctx: StepContext<P>): Promise<void>;
   /** false: a crash during this step fails the job instead of running the step again. */
   resumable?: boolean;
+  /**
+   * The step only waits (for an approval, a deadline) and changes nothing while it does: a daemon
+   * restarted during the wait does not use up the job's attempts, so a day-long wait survives
+   * any number of restarts. The count is kept in the step's output (`waitInterruptions`).
+   */
+  waits?: boolean;
 }
 
 export interface JobHooks<P> {

@@ -32,6 +32,29 @@ export function errorText(err: unknown): string {
   return String(err);
 }
 
+function waitInterruptionsOf(output: Record<string, unknown> | null | undefined): number {
+  const n = output?.waitInterruptions;
+  return typeof n === "number" ? n : 0;
+}
+
+/**
+ * Interruptions that happened while a `waits` step was waiting: every earlier one is in the step
+ * rows' output; this attempt's, when the interrupted step is such a step, is recorded now.
+ */
+async function countWaitInterruptions(opts: RunOptions): Promise<number> {
+  const { def, leased, channel, owner } = opts;
+  let total = leased.steps.reduce((n, row) => n + waitInterruptionsOf(row.output), 0);
+  if (leased.job.attempts <= 1) return total;
+  const idx = leased.steps.findIndex((row) => row.status === "running");
+  const row = leased.steps[idx];
+  if (row && def.steps[idx]?.waits) {
+    row.output = { ...(row.output ?? {}), waitInterruptions: waitInterruptionsOf(row.output) + 1 };
+    await channel.step(leased.job.id, owner, idx, { status: "running", output: row.output });
+    total++;
+  }
+  return total;
+}
+
 export async function runJob(opts: RunOptions): Promise<void> {
   const { def, leased, channel, owner, deps, signal } = opts;
   const { job, steps } = leased;
@@ -44,8 +67,9 @@ export async function runJob(opts: RunOptions): Promise<void> {
   const ctx: StepContext<unknown> = { jobId: job.id, params, deps, outputs, log: write, signal, attempt: job.attempts };
   if (job.attempts > 1) write(`resuming (attempt ${job.attempts}) after the last finished step`);
 
-  const maxAttempts = def.maxAttempts ?? 3;
-  let failure: string | null = job.attempts > maxAttempts ? `interrupted ${job.attempts - 1} times; giving up` : null;
+  const waitInterruptions = await countWaitInterruptions(opts);
+  const interruptions = job.attempts - 1 - waitInterruptions;
+  let failure: string | null = interruptions >= (def.maxAttempts ?? 3) ? `interrupted ${interruptions} times; giving up` : null;
   let cancelled = false;
   /** Steps that may have created something: finished ones and the one that failed midway. */
   const touched = new Set(Object.keys(outputs));
@@ -79,7 +103,9 @@ export async function runJob(opts: RunOptions): Promise<void> {
     write(`▶ ${step.title}`);
     touched.add(step.name);
     try {
-      const output = (await step.run(ctx)) ?? {};
+      const ran = (await step.run(ctx)) ?? {};
+      const waited = waitInterruptionsOf(row.output);
+      const output = step.waits && waited > 0 ? { ...ran, waitInterruptions: waited } : ran;
       outputs[step.name] = output;
       const durationMs = Date.now() - started;
       await channel.step(job.id, owner, idx, { status: "done", output, finishedAt: now(), durationMs });

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { defineJob } from "../../src/jobs/define";
+import { LeaseLost } from "../../src/jobs/queue";
+import { runJob } from "../../src/jobs/runner";
 import { makeJobEngine, probeJob } from "../support/jobs";
 
 let engine: ReturnType<typeof makeJobEngine> | null = null;
@@ -149,5 +153,54 @@ describe("job engine", () => {
     expect(done.status).toBe("succeeded");
     expect(record.filter((r) => r.startsWith("undo") || r.startsWith("failed"))).toEqual([]);
     expect(record.filter((r) => r === "run three")).toHaveLength(1);
+  });
+
+  test("interruptions while a step waits do not use up the job's attempts; an interruption elsewhere still does", async () => {
+    const record: string[] = [];
+    const waiting = defineJob({
+      kind: "waiting",
+      params: z.object({ key: z.string(), interruptAt: z.string() }),
+      lockKey: (p) => p.key,
+      target: (p) => p.key,
+      steps: ["wait", "apply"].map((name) => ({
+        name,
+        title: name,
+        waits: name === "wait",
+        async run(ctx: { attempt: number; signal: AbortSignal; params: { key: string; interruptAt: string } }) {
+          record.push(`${ctx.params.key} ${name} ${ctx.attempt}`);
+          // Attempts 1-4 "die" here: the step never ends and the lease is taken from them.
+          if (name === ctx.params.interruptAt && ctx.attempt < 5) await new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
+          return { [name]: true };
+        },
+      })),
+    });
+    engine = makeJobEngine([waiting]);
+    const runDying = async (jobId: string, attempt: number) => {
+      const owner = `host-1:dies-${jobId}-${attempt}`;
+      const leased = await engine!.jobs.queue.lease({ hostId: "host-1", owner }, 60_000);
+      expect(leased?.job.attempts).toBe(attempt);
+      const dies = new AbortController();
+      const run = runJob({ def: waiting, leased: leased!, channel: engine!.jobs.queue, owner, deps: engine!.deps, signal: dies.signal });
+      while (!record.includes(`${leased!.job.target} ${leased!.steps.find((s) => s.status !== "done")?.name ?? "?"} ${attempt}`)) await Bun.sleep(5);
+      // The daemon died: its lease is gone (recovered) and what it ran stops where it stood.
+      engine!.db.$client.run("UPDATE jobs SET lease_expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", [jobId]);
+      expect(engine!.jobs.queue.recover()).toBe(1);
+      dies.abort(new LeaseLost("lease lost"));
+      await run;
+    };
+
+    const applied = engine.jobs.enqueue(waiting, { key: "env-a", interruptAt: "apply" }, "admin");
+    for (let attempt = 1; attempt <= 3; attempt++) await runDying(applied.id, attempt);
+    const last = await engine.jobs.queue.lease({ hostId: "host-1", owner: "host-1:last" }, 60_000);
+    await runJob({ def: waiting, leased: last!, channel: engine.jobs.queue, owner: "host-1:last", deps: engine.deps, signal: new AbortController().signal });
+    expect(engine.jobs.queue.view(applied.id)).toMatchObject({ status: "failed", error: "interrupted 3 times; giving up" });
+
+    const waited = engine.jobs.enqueue(waiting, { key: "env-w", interruptAt: "wait" }, "admin");
+    for (let attempt = 1; attempt <= 4; attempt++) await runDying(waited.id, attempt);
+    engine.startAgent();
+    const done = await engine.waitFor(waited.id);
+    expect([done.status, done.error]).toEqual(["succeeded", null]);
+    expect(engine.db.$client.query("SELECT output FROM job_steps WHERE job_id = ? AND idx = 0").get(waited.id)).toEqual({ output: JSON.stringify({ wait: true, waitInterruptions: 4 }) });
+    expect(record.filter((r) => r.startsWith("env-w wait"))).toEqual(["env-w wait 1", "env-w wait 2", "env-w wait 3", "env-w wait 4", "env-w wait 5"]);
   });
 });

@@ -2,7 +2,7 @@
 import { processIo } from "./cli/io";
 import { runCli } from "./cli/main";
 
-// --bytecode builds have no top-level await. `serve` resolves only at shutdown.
+// `serve` resolves only at shutdown.
 runCli(process.argv.slice(2), processIo).then((code) => {
   process.exitCode = code;
 });

@@ -7,7 +7,7 @@
  */
 import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres/connect";
 import { createDatabase, dropDatabase } from "../../src/host/postgres/ops";
@@ -31,6 +31,8 @@ function conn(pg: TestPostgres): string[] {
  */
 export async function pgDumpTo(pg: TestPostgres, db: string, out: string, extra: string[] = []): Promise<number> {
   const argv = ["pg_dump", "-Fc", ...extra, ...conn(pg), "-d", db];
+  // Bun.file as stdout does not truncate: a shorter dump into an old file would keep its size.
+  if (out !== "/dev/null") await rm(out, { force: true });
   const t0 = performance.now();
   const proc = Bun.spawn(argv, { env: { ...process.env, ...pgEnv(pg) }, stdin: "ignore", stdout: Bun.file(out), stderr: "pipe" });
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);

@@ -52,8 +52,6 @@ async function teardown(): Promise<void> {
   daemon = null;
   for (const id of envIds) await removeByLabel(`odooops.env=${id}`);
   await removeByNamePrefix(prefix);
-  const images = (await run({ argv: ["docker", "image", "ls", "--quiet", "--filter", `reference=${prefix}-*`] }, { nothrow: true })).stdout.split("\n").filter(Boolean);
-  if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...new Set(images)] }, { nothrow: true });
   await github?.stop();
   await nginx?.stop();
   await pg?.stop();

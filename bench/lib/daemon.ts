@@ -4,6 +4,8 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { run, type RunResult } from "../../src/exec/run";
+import type { JobView } from "../../src/jobs/view";
 import { freePort, terminate, waitFor } from "./proc";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/odooops");
@@ -54,4 +56,38 @@ export async function startDaemon(root: string): Promise<Daemon> {
   }
   const token = readFileSync(join(runDir, "local-token"), "utf8").trim();
   return { pid: proc.pid, url, token, stop: () => terminate(proc) };
+}
+
+/** A finished `--wait` command that ran one job: spawn → exit, the job and its log. */
+export interface TimedJob {
+  result: RunResult;
+  totalMs: number;
+  /** Wall clock (ms since the epoch) at spawn, to place job log lines on the same time line. */
+  startedAt: number;
+  job: JobView;
+  /** The job's log, each line prefixed with the daemon's ISO timestamp. */
+  log: string;
+}
+
+/** The compiled CLI aimed at `root`; a non-zero exit throws with what it printed. */
+export function benchCli(root: string, timeoutMs: number) {
+  // HOME in the root: a login saved in the real ~/.config must not redirect the CLI.
+  const env = { ODOOOPS_ROOT: root, HOME: root, CI: "true" };
+  const cli = async (...argv: string[]): Promise<RunResult> => {
+    const r = await run({ argv: [BINARY, ...argv], env, timeoutMs }, { nothrow: true });
+    if (r.exitCode !== 0) throw new Error(`odooops ${argv.join(" ")} exited ${r.exitCode}:\n${r.stderr}${r.stdout}`);
+    return r;
+  };
+  const timedJob = async (argv: string[]): Promise<TimedJob> => {
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const result = await cli(...argv);
+    const totalMs = performance.now() - t0;
+    const jobId = /\(job ([^)\s]+)\)/.exec(result.stderr)?.[1];
+    if (!jobId) throw new Error(`odooops ${argv.join(" ")} printed no job id:\n${result.stderr}`);
+    const job = JSON.parse((await cli("jobs", "show", jobId, "--json")).stdout) as JobView;
+    if (job.status !== "succeeded") throw new Error(`job ${jobId} is ${job.status}: ${job.error}`);
+    return { result, totalMs, startedAt, job, log: (await cli("jobs", "logs", jobId)).stdout };
+  };
+  return { cli, timedJob };
 }

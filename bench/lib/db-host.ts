@@ -11,13 +11,14 @@ import { join } from "node:path";
 import { run, type RunResult } from "../../src/exec/run";
 import type { EnvDetail } from "../../src/env/schema";
 import type { S3Target } from "../../src/host/s3/schema";
-import type { JobView } from "../../src/jobs/view";
 import { removeByLabel, removeByNamePrefix } from "../../test/support/docker";
 import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { startS3, type TestS3 } from "../../test/support/s3";
 import { makeTempDir, removeTempDir } from "../../test/support/tmp";
-import { BINARY, requireBinary, startDaemon, type Daemon } from "./daemon";
+import { benchCli, requireBinary, startDaemon, type Daemon, type TimedJob } from "./daemon";
+
+export type { TimedJob };
 import { inspectShape, STANDIN_IMAGE } from "./deploy-host";
 
 /** A 2 GB restore on two busy cores takes minutes; nothing here may hang for ever. */
@@ -32,11 +33,6 @@ export interface BenchEnv {
   dataDir: string;
 }
 
-export interface TimedJob {
-  totalMs: number;
-  job: JobView;
-  log: string;
-}
 
 export interface DbHost {
   pg: TestPostgres;
@@ -55,10 +51,6 @@ export interface DbHost {
   stop(): Promise<void>;
 }
 
-function cliEnv(root: string): Record<string, string> {
-  // HOME in the root: a login saved in the real ~/.config must not redirect the CLI.
-  return { ODOOOPS_ROOT: root, HOME: root, CI: "true" };
-}
 
 export async function startDbHost(): Promise<DbHost> {
   requireBinary();
@@ -110,21 +102,7 @@ export async function startDbHost(): Promise<DbHost> {
     );
     daemon = await startDaemon(root);
 
-    const cli = async (...argv: string[]): Promise<RunResult> => {
-      const r = await run({ argv: [BINARY, ...argv], env: cliEnv(root), timeoutMs: STEP_TIMEOUT_MS }, { nothrow: true });
-      if (r.exitCode !== 0) throw new Error(`odooops ${argv.join(" ")} exited ${r.exitCode}:\n${r.stderr}${r.stdout}`);
-      return r;
-    };
-    const timedJob = async (argv: string[]): Promise<TimedJob> => {
-      const t0 = performance.now();
-      const result = await cli(...argv);
-      const totalMs = performance.now() - t0;
-      const jobId = /\(job ([^)\s]+)\)/.exec(result.stderr)?.[1];
-      if (!jobId) throw new Error(`odooops ${argv.join(" ")} printed no job id:\n${result.stderr}`);
-      const job = JSON.parse((await cli("jobs", "show", jobId, "--json")).stdout) as JobView;
-      if (job.status !== "succeeded") throw new Error(`job ${jobId} is ${job.status}: ${job.error}`);
-      return { totalMs, job, log: (await cli("jobs", "logs", jobId)).stdout };
-    };
+    const { cli, timedJob } = benchCli(root, STEP_TIMEOUT_MS);
     const makeEnv = async (name: string): Promise<BenchEnv> => {
       await cli("env", "create", name, "--tier", "dev", "--wait");
       const env = JSON.parse((await cli("env", "get", name, "--json")).stdout) as EnvDetail;

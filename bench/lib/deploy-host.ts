@@ -20,7 +20,7 @@ import { removeByLabel, removeByNamePrefix } from "../../test/support/docker";
 import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { makeTempDir, removeTempDir } from "../../test/support/tmp";
-import { BINARY, requireBinary, startDaemon, type Daemon } from "./daemon";
+import { BINARY, benchCli, requireBinary, startDaemon, type Daemon, type TimedJob } from "./daemon";
 import { median } from "./stats";
 
 export const BASE_DOMAIN = "bench.localhost";
@@ -54,15 +54,7 @@ export interface ContainerShape {
   memoryMb: number;
 }
 
-export interface Timed {
-  result: RunResult;
-  totalMs: number;
-  /** Wall clock (ms since the epoch) at spawn, to place job log lines on the same time line. */
-  startedAt: number;
-  job: JobView;
-  /** The job's log, each line prefixed with the daemon's ISO timestamp. */
-  log: string;
-}
+export type Timed = TimedJob;
 
 export interface DeployHost {
   prefix: string;
@@ -81,10 +73,6 @@ export interface DeployHost {
   stop(): Promise<void>;
 }
 
-function cliEnv(root: string): Record<string, string> {
-  // HOME in the root: a login saved in the real ~/.config must not redirect the CLI.
-  return { ODOOOPS_ROOT: root, HOME: root, CI: "true" };
-}
 
 function writeConfig(root: string, pg: TestPostgres, nginx: TestNginx, prefix: string, ports: number, deploy: DeployConfig): void {
   mkdirSync(join(root, "etc"), { recursive: true });
@@ -135,11 +123,9 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
     await daemon?.stop();
     daemon = null;
     // Containers, networks and images labelled for the env; then anything named with the prefix
-    // (the baselines' containers), then release images whatever their labels say.
+    // (the baselines' containers, release images whatever their labels say).
     if (envId) await removeByLabel(`odooops.env=${envId}`);
     await removeByNamePrefix(prefix);
-    const images = (await run({ argv: ["docker", "image", "ls", "--quiet", "--filter", `reference=${prefix}-*`] }, { nothrow: true })).stdout.split("\n").filter(Boolean);
-    if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...new Set(images)] }, { nothrow: true });
     await nginx?.stop();
     await pg?.stop();
     removeTempDir(tmp);
@@ -158,23 +144,7 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
     writeConfig(root, pg, nginx, prefix, ports, deploy);
     daemon = await startDaemon(root);
 
-    const cli = async (...argv: string[]): Promise<RunResult> => {
-      const r = await run({ argv: [BINARY, ...argv], env: cliEnv(root), timeoutMs: STEP_TIMEOUT_MS }, { nothrow: true });
-      if (r.exitCode !== 0) throw new Error(`odooops ${argv.join(" ")} exited ${r.exitCode}:\n${r.stderr}${r.stdout}`);
-      return r;
-    };
-    const timedJob = async (argv: string[]): Promise<Timed> => {
-      const startedAt = Date.now();
-      const t0 = performance.now();
-      const result = await cli(...argv);
-      const totalMs = performance.now() - t0;
-      const jobId = /\(job ([^)\s]+)\)/.exec(result.stderr)?.[1];
-      if (!jobId) throw new Error(`odooops ${argv.join(" ")} printed no job id:\n${result.stderr}`);
-      const job = JSON.parse((await cli("jobs", "show", jobId, "--json")).stdout) as JobView;
-      if (job.status !== "succeeded") throw new Error(`job ${jobId} is ${job.status}: ${job.error}`);
-      const log = (await cli("jobs", "logs", jobId)).stdout;
-      return { result, totalMs, startedAt, job, log };
-    };
+    const { cli, timedJob } = benchCli(root, STEP_TIMEOUT_MS);
 
     const repo = await makeRepo(join(tmp, "repo"));
     const shas: string[] = [];

@@ -16,7 +16,7 @@ describe("S3 target schema", () => {
       prefix: "client-a/backups/",
       forcePathStyle: false,
       partSizeMb: 16,
-      queueSize: 4,
+      queueSize: 2,
       verifyEtag: true,
       sdkChecksums: "when_supported",
     });

@@ -31,11 +31,16 @@ export const S3TargetSchema = z
     forcePathStyle: z.boolean().default(false),
     /**
      * Multipart part size. Objects are limited to 10 000 parts, so 16 MiB allows 160 GiB per
-     * object; memory use is about partSizeMb × queueSize per running upload.
+     * object. Memory: each part in flight is held two to four times over (our buffer, the SDK's
+     * copies), so about 2–4 × partSizeMb × queueSize per running upload; a backup runs two (the
+     * database and the filestore).
      */
     partSizeMb: z.number().int().min(5).max(5120).default(16),
-    /** Parts uploaded in parallel. */
-    queueSize: z.number().int().min(1).max(32).default(4),
+    /**
+     * Parts uploaded in parallel. 2 keeps a loopback or LAN server busy while pg_dump's
+     * compression is the bottleneck (bench/README.md, issue #6); raise it for a slow, far uplink.
+     */
+    queueSize: z.number().int().min(1).max(32).default(2),
     /**
      * Compare the ETag the server reports with the MD5 computed while streaming. Turn off only
      * for servers whose ETag is not an MD5 (SSE-KMS and SSE-C objects are recognized and skipped).

@@ -80,12 +80,10 @@ export interface WatchReport<T> {
   value: T;
   /** Files seen open for writing, or new/grown under the dirs, at ≥ minBytes. */
   bigFiles: string[];
-  rssBefore: number;
-  rssPeak: number;
   samples: number;
 }
 
-/** Runs `op` while polling every `intervalMs`; Bun.gc first so the baseline is live memory. */
+/** Runs `op` while polling every `intervalMs` for big files being written. */
 export async function watchStreaming<T>(
   op: () => Promise<T>,
   /** `ignore`: path prefixes that are not the operation's files (s3rver's and PostgreSQL's own storage). */
@@ -94,13 +92,9 @@ export async function watchStreaming<T>(
   const initial = new Map<string, number>();
   for (const d of opts.dirs) sizesUnder(d, initial);
   const big = new Set<string>();
-  Bun.gc(true);
-  const rssBefore = process.memoryUsage.rss();
-  let rssPeak = rssBefore;
   let samples = 0;
   let running = true;
   const poll = () => {
-    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
     for (const f of bigWritableFiles(process.pid, opts.minBytes)) {
       if (!(opts.ignore ?? []).some((prefix) => f.startsWith(prefix))) big.add(f.replace(/, \d+ bytes\)$/, ")"));
     }
@@ -117,7 +111,7 @@ export async function watchStreaming<T>(
   })();
   try {
     const value = await op();
-    return { value, bigFiles: [...big], rssBefore, rssPeak, samples };
+    return { value, bigFiles: [...big], samples };
   } finally {
     running = false;
     await loop;

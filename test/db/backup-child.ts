@@ -1,0 +1,13 @@
+/**
+ * One backup in a process of its own, for memory measurements that the test runner's own heap
+ * (every test file shares it) cannot blur: `bun test/db/backup-child.ts '<BackupInput JSON>'`
+ * prints `{ status, error, dbBytes, vmHwmBytes }`, VmHWM being this process's peak RSS.
+ */
+import { readFileSync } from "node:fs";
+import { runBackup, type BackupInput } from "../../src/db/backup";
+import { memoryLog } from "./quiet-log";
+
+const input = JSON.parse(process.argv[2] ?? "{}") as Omit<BackupInput, "log">;
+const result = await runBackup({ ...input, log: memoryLog() });
+const hwmKb = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+process.stdout.write(JSON.stringify({ status: result.status, error: result.error, dbBytes: result.manifest?.parts.db.size ?? 0, vmHwmBytes: Number(hwmKb) * 1024 }));

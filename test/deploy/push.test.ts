@@ -15,7 +15,7 @@ beforeAll(async () => {
   await run({ argv: ["docker", "image", "tag", STANDIN_IMAGE, local] });
 }, 60_000);
 afterAll(async () => {
-  await run({ argv: ["docker", "image", "rm", local, registryRef(registry.address, local)] }, { nothrow: true });
+  if (registry) await run({ argv: ["docker", "image", "rm", local, registryRef(`${registry.address}/odooops`, local)] }, { nothrow: true });
   await registry?.stop();
 }, 60_000);
 

@@ -137,12 +137,12 @@ export const deployJob = defineJob<DeployJobParams>({
         timed(ctx, "rehearse", async () => {
           const env = envOf(ctx);
           const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).migrations;
-          const skipped = await rehearsalSkipped(ctx.deps, env, gate);
+          const { plan } = ctx.outputs.plan as { plan: ModulePlan };
+          const skipped = await rehearsalSkipped(ctx.deps, env, gate, plan);
           if (skipped) {
             ctx.log(`no rehearsal: ${skipped}`);
             return { skipped };
           }
-          const { plan } = ctx.outputs.plan as { plan: ModulePlan };
           const { image } = ctx.outputs.build as { image: string };
           try {
             return await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx, { neutralize: gate.neutralize });

@@ -37,9 +37,15 @@ export function updateArgs(plan: ModulePlan): string[] {
   ];
 }
 
-/** Why the rehearsal is skipped (off, or a database too large for a gate that is not required), or null when it runs. */
-export async function rehearsalSkipped(deps: JobDeps, env: EnvRow, gate: GatePlan["migrations"]): Promise<string | null> {
+/**
+ * Why the rehearsal is skipped (off, nothing to update, or a database too large for a gate that is
+ * not required), or null when it runs. With no module to update or install there is no migration
+ * to prove; a release that does not boot is caught by `start`, beside the serving one, before any
+ * user reaches it.
+ */
+export async function rehearsalSkipped(deps: JobDeps, env: EnvRow, gate: GatePlan["migrations"], plan: ModulePlan): Promise<string | null> {
   if (!gate.run) return "deploy.rehearse is off and the policy declares no migrations gate";
+  if (plan.update.length === 0 && plan.install.length === 0) return "no module to update or install";
   if (!gate.sizeCapped) return null;
   const size = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
   const maxBytes = deps.config.deploy.rehearseMaxDbMb * 1024 * 1024;

@@ -194,6 +194,9 @@ describe("deploy from git", () => {
     const docs = await deploy(slug);
     expect(docs.job.error).toBeNull();
     expect(docs.deployment).toMatchObject({ modulesUpdated: [], modulesInstalled: [], migrated: false });
+    // Nothing to migrate, nothing to rehearse: the boot is checked by start, beside the serving release.
+    expect(docs.job.steps.find((s) => s.name === "rehearse")?.status).toBe("done");
+    expect(host.deps.jobs.logs.read(docs.job.id, 0, 1 << 20).text).toContain("no rehearsal: no module to update or install");
   }, 600_000);
 
   test("failing addon tests: deployment failed with the test output; the old release keeps serving", async () => {

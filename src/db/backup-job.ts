@@ -105,6 +105,7 @@ export async function performBackup(deps: JobDeps, backupId: string, log: Logger
     targets,
     log,
     signal,
+    compressLevel: config.backups.compressLevel,
   });
   setBackup(db, row.id, backupRowUpdate(result));
   if (result.status !== "completed") throw new Error(`backup ${row.id} failed: ${result.error ?? "unknown reason"}`);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Conflict, Invalid } from "../../src/errors";
+import { run } from "../../src/exec/run";
 import { createRole, databaseExists, dropDatabase, pgConnect } from "../../src/host/postgres";
 import { openS3 } from "../../src/host/s3/client";
 import {
@@ -237,6 +238,17 @@ describe("backup", () => {
   test("no target / bad ids are refused before anything runs", async () => {
     await expect(backup("b-x", {})).rejects.toThrow(Invalid);
     await expect(backup("../etc", { local: root })).rejects.toThrow(Invalid);
+  }, SLOW);
+
+  test("compressLevel is pg_dump's -Z: level 0 stores the data uncompressed (MiBs larger than level 9), and pg_restore reads it", async () => {
+    const dir = join(root, "backups-z");
+    const base = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog() };
+    const plain = await runBackup({ ...base, backupId: "b-z0", compressLevel: 0 });
+    const packed = await runBackup({ ...base, backupId: "b-z9", compressLevel: 9 });
+    expect([plain.status, packed.status]).toEqual(["completed", "completed"]);
+    expect(plain.manifest!.parts.db.size).toBeGreaterThan(packed.manifest!.parts.db.size + 4 * 1024 * 1024);
+    const listed = await run({ argv: ["pg_restore", "--list", join(dir, "shop", "b-z0", "db.dump")] });
+    expect(listed.stdout).toContain("TABLE DATA public res_partner");
   }, SLOW);
 });
 

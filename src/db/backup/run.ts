@@ -44,6 +44,8 @@ export interface BackupInput {
   pgBinDir?: string;
   /** Tests use 5 MiB to exercise multipart on small data; default: the target's partSizeMb. */
   s3PartSizeBytes?: number;
+  /** pg_dump -Z; default: pg_dump's. */
+  compressLevel?: number;
 }
 
 export interface TargetOutcome {
@@ -159,7 +161,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
       const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
       const facts = await readDbFacts(tx);
       const [db, filestore] = await Promise.all([
-        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir })),
+        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel })),
         backupPart("filestore", tarCreate(await dirOrNull(input.filestoreDir))),
       ]);
       return { facts, db, filestore };

@@ -21,7 +21,7 @@ import { startNginx, type TestNginx } from "../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../test/support/postgres";
 import { makeTempDir, removeTempDir } from "../test/support/tmp";
 import { BINARY, requireBinary, startDaemon, type Daemon } from "./lib/daemon";
-import { freePort } from "./lib/proc";
+import { cleanupOnExit, freePort } from "./lib/proc";
 import { median, ms, ratio } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
@@ -234,11 +234,7 @@ async function main(): Promise<void> {
   requireBinary();
   const prefix = `b${crypto.randomUUID().slice(0, 8)}`;
   const s = await setUp(prefix);
-  let tornDown: Promise<void> | null = null;
-  const cleanUp = () => (tornDown ??= tearDown(s));
-  const onSignal = () => void cleanUp().finally(() => process.exit(130));
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const cleanUp = cleanupOnExit(() => tearDown(s));
   try {
     const version = (await run({ argv: [BINARY, "--version"] })).stdout.trim();
     const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
@@ -271,8 +267,6 @@ async function main(): Promise<void> {
     report(oursS, rawS, orders, refs);
   } finally {
     await cleanUp();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
   }
 }
 

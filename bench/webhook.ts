@@ -25,7 +25,7 @@ import { startNginx, type TestNginx } from "../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../test/support/postgres";
 import { makeTempDir, removeTempDir } from "../test/support/tmp";
 import { BINARY, requireBinary, startDaemon, type Daemon } from "./lib/daemon";
-import { waitFor } from "./lib/proc";
+import { cleanupOnExit, waitFor } from "./lib/proc";
 import { ms, percentile, sorted } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
@@ -47,7 +47,7 @@ let daemon: Daemon | null = null;
 let github: FakeGithub | null = null;
 const envIds: string[] = [];
 
-async function teardown(): Promise<void> {
+const stop = cleanupOnExit(async () => {
   await daemon?.stop();
   daemon = null;
   for (const id of envIds) await removeByLabel(`odooops.env=${id}`);
@@ -56,12 +56,7 @@ async function teardown(): Promise<void> {
   await nginx?.stop();
   await pg?.stop();
   removeTempDir(tmp);
-}
-let tornDown: Promise<void> | null = null;
-const stop = () => (tornDown ??= teardown());
-const onSignal = () => void stop().finally(() => process.exit(130));
-process.on("SIGINT", onSignal);
-process.on("SIGTERM", onSignal);
+});
 
 function api(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);

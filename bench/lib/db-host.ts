@@ -17,6 +17,7 @@ import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { startS3, type TestS3 } from "../../test/support/s3";
 import { makeTempDir, removeTempDir } from "../../test/support/tmp";
 import { benchCli, requireBinary, startDaemon, type Daemon, type TimedJob } from "./daemon";
+import { cleanupOnExit } from "./proc";
 
 export type { TimedJob };
 import { inspectShape, STANDIN_IMAGE } from "./deploy-host";
@@ -63,9 +64,7 @@ export async function startDbHost(): Promise<DbHost> {
   let daemon: Daemon | null = null;
   const envIds: string[] = [];
 
-  const teardown = async () => {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+  const stop = cleanupOnExit(async () => {
     await daemon?.stop();
     daemon = null;
     for (const id of envIds) await removeByLabel(`odooops.env=${id}`);
@@ -74,12 +73,7 @@ export async function startDbHost(): Promise<DbHost> {
     await nginx?.stop();
     await pg?.stop();
     removeTempDir(tmp);
-  };
-  let tornDown: Promise<void> | null = null;
-  const stop = () => (tornDown ??= teardown());
-  const onSignal = () => void stop().finally(() => process.exit(130));
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  });
 
   try {
     pg = await startPostgres({ dockerAccess: false });

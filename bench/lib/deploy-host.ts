@@ -21,6 +21,7 @@ import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { makeTempDir, removeTempDir } from "../../test/support/tmp";
 import { BINARY, benchCli, requireBinary, startDaemon, type Daemon, type TimedJob } from "./daemon";
+import { cleanupOnExit } from "./proc";
 import { median } from "./stats";
 
 export const BASE_DOMAIN = "bench.localhost";
@@ -117,9 +118,8 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
   let daemon: Daemon | null = null;
   let envId: string | null = null;
 
-  const teardown = async () => {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+  // Ctrl-C during setup or a round still removes everything.
+  const stop = cleanupOnExit(async () => {
     await daemon?.stop();
     daemon = null;
     // Containers, networks and images labelled for the env; then anything named with the prefix
@@ -129,13 +129,7 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
     await nginx?.stop();
     await pg?.stop();
     removeTempDir(tmp);
-  };
-  let tornDown: Promise<void> | null = null;
-  const stop = () => (tornDown ??= teardown());
-  // Ctrl-C during setup or a round still removes everything.
-  const onSignal = () => void stop().finally(() => process.exit(130));
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  });
 
   try {
     pg = await startPostgres({ dockerAccess: false });

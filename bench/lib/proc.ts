@@ -37,3 +37,25 @@ export async function terminate(proc: { pid: number; exited: Promise<number>; ki
     await proc.exited;
   }
 }
+
+/**
+ * `teardown` made idempotent and bound to Ctrl-C / SIGTERM (which then exit 130), so a bench
+ * interrupted at any point leaves nothing behind. Call the returned function when done.
+ */
+export function cleanupOnExit(teardown: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | null = null;
+  const onSignal = () => void stop().finally(() => process.exit(130));
+  // The handlers stay until the teardown finished: a second Ctrl-C must not kill it half-way.
+  const stop = () =>
+    (done ??= (async () => {
+      try {
+        await teardown();
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    })());
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return stop;
+}

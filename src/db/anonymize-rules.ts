@@ -9,9 +9,8 @@ import { eq } from "drizzle-orm";
 import { deployments } from "../deploy/deploy.sql";
 import { projects } from "../env/env.sql";
 import type { EnvRow } from "../env/service";
-import { AppError, Invalid } from "../errors";
 import { displayUrl } from "../git/commands";
-import { mirrorPath, readFileAt, resolveCommit, syncMirror } from "../git/mirror";
+import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
 import { validateRepoUrl } from "../git/validate";
 import type { JobDeps } from "../jobs/define";
 import { type AnonymizeRules, loadAnonymizeRules } from "./backup";
@@ -54,12 +53,7 @@ export async function anonymizeRulesFor(deps: Pick<JobDeps, "db" | "paths">, sou
   const served = servedCommit(deps, source);
   const sha = await resolveCommit(mirror, served ? { sha: served } : { branch: project.defaultBranch });
   const at = `${sha.slice(0, 12)}, ${served ? `the commit ${source.slug} serves` : `the head of ${project.defaultBranch} (${source.slug} serves no deployed commit)`}`;
-  const text = await readFileAt(mirror, sha, ANONYMIZE_FILE);
-  if (text === null) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (no ${ANONYMIZE_FILE} at ${at})` };
-  try {
-    return { rules: loadAnonymizeRules(text, ANONYMIZE_FILE), from: `${ANONYMIZE_FILE} at ${at}, over ${DEFAULTS}` };
-  } catch (e) {
-    if (e instanceof AppError) throw new Invalid(`commit ${sha.slice(0, 12)}: ${e.message}`, e.details);
-    throw e;
-  }
+  const file = await parseFileAt(mirror, sha, ANONYMIZE_FILE, (text) => loadAnonymizeRules(text, ANONYMIZE_FILE));
+  if (!file) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (no ${ANONYMIZE_FILE} at ${at})` };
+  return { rules: file.value, from: `${ANONYMIZE_FILE} at ${at}, over ${DEFAULTS}` };
 }

@@ -15,7 +15,7 @@ import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
 import { failureLines, runOdooOnce } from "../env/odoo-once";
-import { finishDeployment, loadDeployment, recordTiming, setDeployment, successfulDeployments } from "./records";
+import { finishDeployment, loadDeployment, setDeployment, successfulDeployments, timedStep } from "./records";
 import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup } from "./restore";
@@ -32,14 +32,7 @@ type Ctx = StepContext<DeployJobParams>;
 const envOf = (ctx: Ctx) => loadEnvById(ctx.deps.db, ctx.params.envId);
 const deploymentOf = (ctx: Ctx) => loadDeployment(ctx.deps.db, ctx.params.deploymentId);
 
-async function timed<T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    recordTiming(ctx.deps.db, ctx.params.deploymentId, step, Math.round(performance.now() - t0));
-  }
-}
+const timed = <T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> => timedStep(ctx.deps.db, ctx.params.deploymentId, step, fn);
 
 /** Checksums of the serving release's addons: a content change without a version bump is still an update. */
 function previousChecksums(ctx: Ctx): Record<string, string> | null {

@@ -15,7 +15,7 @@ import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { deployments } from "./deploy.sql";
 import { runGateCommand } from "./gate-command";
-import { loadDeployment, recordTiming, setDeployment } from "./records";
+import { loadDeployment, setDeployment, timedStep } from "./records";
 
 interface GateParams {
   envId: string;
@@ -108,14 +108,7 @@ export function approvalStep<P extends GateParams>(): StepDef<P> {
     title: "Waiting for approval",
     waits: true,
     when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).approval !== null,
-    run: async (ctx) => {
-      const t0 = performance.now();
-      try {
-        return await awaitApproval(ctx);
-      } finally {
-        recordTiming(ctx.deps.db, ctx.params.deploymentId, "approval", Math.round(performance.now() - t0));
-      }
-    },
+    run: (ctx) => timedStep(ctx.deps.db, ctx.params.deploymentId, "approval", () => awaitApproval(ctx)),
   };
 }
 
@@ -130,7 +123,6 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
     title: "Running the smoke tests",
     when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).smoke !== null,
     async run(ctx) {
-      const t0 = performance.now();
       const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).smoke;
       if (!gate) return { skipped: true };
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -139,16 +131,17 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
       const r = envResources(env, ctx.deps);
       const url = `http://${container}:${ODOO_HTTP_PORT}`;
       ctx.log(`smoke tests against ${url}: ${JSON.stringify(gate.command)}`);
-      const result = await runGateCommand(ctx.deps, env, {
-        image: d.image ?? env.odooImage,
-        name: `${r.initContainer}-smoke`,
-        network: r.network,
-        command: gate.command,
-        env: { ODOOOPS_URL: url },
-        log: (l) => ctx.log(l),
-        signal: ctx.signal,
-      });
-      recordTiming(ctx.deps.db, ctx.params.deploymentId, "smoke", Math.round(performance.now() - t0));
+      const result = await timedStep(ctx.deps.db, ctx.params.deploymentId, "smoke", () =>
+        runGateCommand(ctx.deps, env, {
+          image: d.image ?? env.odooImage,
+          name: `${r.initContainer}-smoke`,
+          network: r.network,
+          command: gate.command,
+          env: { ODOOOPS_URL: url },
+          log: (l) => ctx.log(l),
+          signal: ctx.signal,
+        }),
+      );
       if (result.exitCode === 0) return { passed: true };
       return gateFailure(gate.required, `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${failureLines(result.tail)}`, (l) => ctx.log(l));
     },

@@ -25,6 +25,16 @@ export function recordTiming(db: Db, id: string, step: string, ms: number): void
   setDeployment(db, id, { stepTimings: { ...(row.stepTimings ?? {}), [step]: ms } });
 }
 
+/** Runs `fn` and records how long it took as the deployment's `step` timing, whatever its outcome. */
+export async function timedStep<T>(db: Db, id: string, step: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    recordTiming(db, id, step, Math.round(performance.now() - t0));
+  }
+}
+
 /** Successful deployments of an env, newest release first. */
 export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
   return db

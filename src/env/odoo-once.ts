@@ -1,12 +1,13 @@
 /**
- * One-shot Odoo runs (`--stop-after-init`): database init at create, addon tests on a scratch
- * database and module updates at deploy. In the env's network, with the given conf and data
- * dir, output streamed to the job log; the tail is kept for the error message.
+ * One-shot containers in an env's network, output streamed to the job log and the tail kept for
+ * the error message: Odoo runs (`--stop-after-init`: database init at create, addon tests on a
+ * scratch database, module updates at deploy) and the policy's gate commands.
  */
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels } from "./resources";
 import { envHost } from "./host";
 import type { EnvRow } from "./service";
 import { run } from "../exec/run";
+import type { Mount } from "../host/docker";
 import type { JobDeps } from "../jobs/define";
 
 export interface OneShot {
@@ -28,47 +29,79 @@ export interface OneShotResult {
   tail: string[];
 }
 
-const TAIL = 40;
+/** A throwaway container in an env's network: removed when it ends, output streamed, tail kept. */
+export interface Throwaway {
+  image: string;
+  /** Container name; a leftover of a crashed attempt is removed on the name conflict. */
+  name: string;
+  network: string;
+  entrypoint?: string;
+  args: string[];
+  env?: Record<string, string>;
+  secrets?: Record<string, string>;
+  mounts?: Mount[];
+  log(line: string): void;
+  signal: AbortSignal;
+  timeoutMs: number;
+  tailLines: number;
+}
 
-export async function runOdooOnce(deps: JobDeps, env: EnvRow, o: OneShot): Promise<OneShotResult> {
+export async function runThrowaway(deps: JobDeps, env: EnvRow, t: Throwaway): Promise<OneShotResult> {
   const host = envHost(deps);
   const tail: string[] = [];
   const once = () =>
     run(
       {
         ...host.docker.run({
-          image: o.image,
-          name: o.name,
+          image: t.image,
+          name: t.name,
           rm: true,
           labels: envLabels(env, "init"),
-          network: o.network,
+          network: t.network,
           hostGateway: true,
-          mounts: [
-            { source: o.dataDir, target: CONTAINER_DATA },
-            { source: o.confFile, target: CONTAINER_CONF, readonly: true },
-          ],
-          args: ["-c", CONTAINER_CONF, "-d", o.dbName, ...o.args, "--stop-after-init"],
+          entrypoint: t.entrypoint,
+          args: t.args,
+          env: t.env,
+          secrets: t.secrets,
+          mounts: t.mounts,
         }),
-        timeoutMs: o.timeoutMs ?? 60 * 60_000,
+        timeoutMs: t.timeoutMs,
       },
       {
         nothrow: true,
-        signal: o.signal,
+        signal: t.signal,
         onLine: (_s, line) => {
-          o.log(line);
+          t.log(line);
           tail.push(line);
-          if (tail.length > TAIL) tail.shift();
+          if (tail.length > t.tailLines) tail.shift();
         },
       },
     );
   let r = await once();
   // Left by an attempt that crashed: removed and run again (not checked up front: one docker call less).
   if (r.exitCode === 125 && /is already in use/.test(r.stderr)) {
-    await run(host.docker.rm(o.name, { force: true }), { nothrow: true });
+    await run(host.docker.rm(t.name, { force: true }), { nothrow: true });
     tail.length = 0;
     r = await once();
   }
   return { exitCode: r.exitCode, tail };
+}
+
+export function runOdooOnce(deps: JobDeps, env: EnvRow, o: OneShot): Promise<OneShotResult> {
+  return runThrowaway(deps, env, {
+    image: o.image,
+    name: o.name,
+    network: o.network,
+    mounts: [
+      { source: o.dataDir, target: CONTAINER_DATA },
+      { source: o.confFile, target: CONTAINER_CONF, readonly: true },
+    ],
+    args: ["-c", CONTAINER_CONF, "-d", o.dbName, ...o.args, "--stop-after-init"],
+    log: o.log,
+    signal: o.signal,
+    timeoutMs: o.timeoutMs ?? 60 * 60_000,
+    tailLines: 40,
+  });
 }
 
 /** The lines that explain a failed Odoo run (errors and test failures), else the last few. */

@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Conflict, Invalid, NotFound } from "../errors";
+import { AppError, Conflict, Invalid, NotFound } from "../errors";
 import { Secrets } from "../log";
 import { run } from "../exec/run";
 import { displayUrl, gitCommands, urlSecrets, withFileLock } from "./commands";
@@ -156,4 +156,19 @@ export async function readFileAt(mirror: string, sha: string, path: string): Pro
   const m = /^\d+ blob ([0-9a-f]{40,64})\t/.exec(listed);
   if (!m) return null;
   return (await run(gitCommands.catBlob(mirror, m[1] as string))).stdout;
+}
+
+/**
+ * A configuration file of the repository (`.odooops/*.yaml`) at `sha`, parsed; null when the
+ * commit has none. A parse error names the commit, so the author knows which version to fix.
+ */
+export async function parseFileAt<T>(mirror: string, sha: string, path: string, parse: (text: string) => T): Promise<{ value: T; text: string } | null> {
+  const text = await readFileAt(mirror, sha, path);
+  if (text === null) return null;
+  try {
+    return { value: parse(text), text };
+  } catch (err) {
+    if (err instanceof AppError) throw new Invalid(`commit ${sha.slice(0, 12)}: ${err.message}`, err.details);
+    throw err;
+  }
 }

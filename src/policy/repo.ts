@@ -4,8 +4,7 @@
  * file, line and key), and recorded so `projectPolicy` sees what the repository says now.
  */
 import { eq } from "drizzle-orm";
-import { AppError, Invalid } from "../errors";
-import { readFileAt } from "../git/mirror";
+import { parseFileAt } from "../git/mirror";
 import type { Db } from "../state/db";
 import { DEFAULT_POLICY } from "./defaults";
 import { latestPolicyRow, POLICY_FILE } from "./load";
@@ -19,14 +18,8 @@ export interface CommitPolicy {
 
 /** The policy at `sha` without recording it (dry runs). */
 export async function readCommitPolicy(mirror: string, sha: string): Promise<CommitPolicy & { text: string | null }> {
-  const text = await readFileAt(mirror, sha, POLICY_FILE);
-  if (text === null) return { policy: DEFAULT_POLICY, source: "default", text };
-  try {
-    return { policy: parsePolicy(text, POLICY_FILE), source: "repo", text };
-  } catch (err) {
-    if (err instanceof AppError) throw new Invalid(`commit ${sha.slice(0, 12)}: ${err.message}`, err.details);
-    throw err;
-  }
+  const file = await parseFileAt(mirror, sha, POLICY_FILE, (text) => parsePolicy(text, POLICY_FILE));
+  return file ? { policy: file.value, source: "repo", text: file.text } : { policy: DEFAULT_POLICY, source: "default", text: null };
 }
 
 export async function policyAtCommit(db: Db, projectId: string, mirror: string, sha: string): Promise<CommitPolicy> {

@@ -38,6 +38,7 @@ export interface BenchEnv {
 export interface DbHost {
   pg: TestPostgres;
   s3: TestS3;
+  /** The daemon's backup target (changed by `useS3Endpoint`). */
   target: S3Target;
   root: string;
   /** Scratch space for the baselines (dump files), removed by stop(). */
@@ -48,6 +49,8 @@ export interface DbHost {
   cli(...argv: string[]): Promise<RunResult>;
   /** Spawn → exit of a `--wait` command that runs one job; the job and its log after. */
   timedJob(argv: string[]): Promise<TimedJob>;
+  /** Restarts the daemon with its S3 target at `endpoint` (same bucket and credentials). */
+  useS3Endpoint(endpoint: string): Promise<void>;
   /** Idempotent; also runs on SIGINT/SIGTERM. */
   stop(): Promise<void>;
 }
@@ -82,18 +85,22 @@ export async function startDbHost(): Promise<DbHost> {
     const target = await s3.target(`bench-${prefix}`, { prefix: "odooops" });
     const root = nginx.dir;
     mkdirSync(join(root, "etc"), { recursive: true });
-    writeFileSync(
-      join(root, "etc/config.yaml"),
-      JSON.stringify({
-        baseDomain: "bench.localhost",
-        postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-        nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
-        odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 120 },
-        ports: { from: ports, to: ports + 99 },
-        docker: { namePrefix: prefix },
-        backups: { local: { enabled: false }, s3: target },
-      }),
-    );
+    // Non-null from here on; closures do not keep the narrowing of the `let`s.
+    const [p, n] = [pg, nginx];
+    const writeConfig = (s3Target: S3Target) =>
+      writeFileSync(
+        join(root, "etc/config.yaml"),
+        JSON.stringify({
+          baseDomain: "bench.localhost",
+          postgres: { host: p.host, port: p.port, user: p.user, password: p.password, hbaFile: p.hbaFile },
+          nginx: { binary: n.binary, configFile: n.configFile, httpPort: n.port },
+          odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 120 },
+          ports: { from: ports, to: ports + 99 },
+          docker: { namePrefix: prefix },
+          backups: { local: { enabled: false }, s3: s3Target },
+        }),
+      );
+    writeConfig(target);
     daemon = await startDaemon(root);
 
     const { cli, timedJob } = benchCli(root, STEP_TIMEOUT_MS);
@@ -111,8 +118,30 @@ export async function startDbHost(): Promise<DbHost> {
     };
     const source = await makeEnv("bench");
     const copy = await makeEnv("copy");
-    const d = daemon;
-    return { pg, s3, target, root, tmp, daemonPid: () => d.pid, source, copy, cli, timedJob, stop };
+    const host: DbHost = {
+      pg,
+      s3,
+      target,
+      root,
+      tmp,
+      daemonPid: () => {
+        if (!daemon) throw new Error("the bench daemon is not running");
+        return daemon.pid;
+      },
+      source,
+      copy,
+      cli,
+      timedJob,
+      async useS3Endpoint(endpoint) {
+        await daemon?.stop();
+        daemon = null;
+        host.target = { ...target, endpoint };
+        writeConfig(host.target);
+        daemon = await startDaemon(root);
+      },
+      stop,
+    };
+    return host;
   } catch (e) {
     await stop();
     throw e;

@@ -1,8 +1,8 @@
 /**
  * The baselines of bench/db-ops.ts as plain commands an admin would type: pg_dump to a file or
  * /dev/null, tar of the filestore, an upload of the files with @aws-sdk/lib-storage, pg_restore
- * with N jobs. The pg_dump/pg_restore flags mirror src/db/backup/commands.ts (`-Fc` with
- * pg_dump's default compression, `--no-owner --no-privileges --role=<env role>`), so both sides
+ * with N jobs. The pg_dump/pg_restore flags mirror src/db/backup/commands.ts (`-Fc`, `-Z` as
+ * given, `--no-owner --no-privileges --role=<env role>`), so both sides
  * move the same bytes with the same settings.
  */
 import { Upload } from "@aws-sdk/lib-storage";

@@ -30,6 +30,7 @@ describe("config", () => {
     expect(c.listen).toBe("127.0.0.1:8420");
     expect(c.odoo.image).toBe("odoo:17.0");
     expect(c.tiers.production.memoryMb).toBe(4096);
+    expect(c.backups.compressLevel).toBe(1);
   });
 
   test("YAML values, then env overrides, then flags", () => {

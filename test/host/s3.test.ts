@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { S3TargetSchema, s3Key, openS3, startUpload, testS3Target, verifyUploaded } from "../../src/host/s3";
+import { partSizeFor } from "../../src/host/s3/upload";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
 
@@ -15,7 +16,7 @@ describe("S3 target schema", () => {
       bucket: "my-backups",
       prefix: "client-a/backups/",
       forcePathStyle: false,
-      partSizeMb: 16,
+      partSizeMb: 8,
       queueSize: 2,
       verifyEtag: true,
       sdkChecksums: "when_supported",
@@ -28,6 +29,17 @@ describe("S3 target schema", () => {
     expect(S3TargetSchema.safeParse({ bucket: "abc", prefix: "a/../b" }).success).toBe(false);
     expect(S3TargetSchema.safeParse({ bucket: "abc", partSizeMb: 4 }).success).toBe(false);
     expect(S3TargetSchema.safeParse({ bucket: "abc", extra: 1 }).success).toBe(false);
+  });
+
+  test("partSizeFor: the configured size unless the expected object would need over 5 000 parts", () => {
+    expect(partSizeFor(8 * MiB)).toBe(8 * MiB);
+    expect(partSizeFor(8 * MiB, null)).toBe(8 * MiB);
+    expect(partSizeFor(8 * MiB, 2 * 1024 * MiB)).toBe(8 * MiB);
+    // 40 000 MiB: 5 000 parts of 8 MiB would be the limit; whole MiB above it.
+    expect(partSizeFor(8 * MiB, 40_000 * MiB)).toBe(8 * MiB);
+    expect(partSizeFor(8 * MiB, 40_001 * MiB)).toBe(9 * MiB);
+    expect(partSizeFor(5 * MiB, 500 * 1024 * MiB)).toBe(103 * MiB);
+    expect(Math.ceil((500 * 1024 * MiB) / partSizeFor(5 * MiB, 500 * 1024 * MiB))).toBeLessThanOrEqual(5_000);
   });
 
   test("verifyUploaded: size, plain and multipart ETags, CRC32, KMS skipped", () => {

@@ -21,6 +21,8 @@ export interface TestS3 {
   target(bucket: string, extra?: Partial<S3TargetInput>): Promise<S3Target>;
   /** A target without creating the bucket (for "wrong bucket" tests). */
   targetNoCreate(bucket: string, extra?: Partial<S3TargetInput>): S3Target;
+  /** The running server's process id (null while stopped); the benchmarks read its CPU time. */
+  pid(): number | null;
   /** Kills the server (SIGKILL: like a crash or a network cut); data stays. */
   stop(): Promise<void>;
   /** Starts it again on the same port and directory. */
@@ -101,6 +103,7 @@ export async function startS3(): Promise<TestS3> {
       }
       return t;
     },
+    pid: () => current?.proc.pid ?? null,
     stop,
     start,
     async destroy() {

@@ -31,16 +31,25 @@ export interface DumpOptions {
   snapshot?: string;
   /** 0-9; omitted = pg_dump's default for -Fc. 0 for local pipes (clone), where CPU is the cost. */
   compress?: number;
+  /** Only these parts (`--section`); omitted = all of them. */
+  sections?: readonly DumpSection[];
+  /** Write the archive here (`-f`); omitted = stdout. */
+  file?: string;
   pgBinDir?: string;
 }
 
-/** `pg_dump -Fc` to stdout. */
+/** pre-data: tables, types, functions; data: rows; post-data: indexes, constraints, triggers. */
+export type DumpSection = "pre-data" | "data" | "post-data";
+
+/** `pg_dump -Fc` to stdout (or `file`). */
 export function pgDump(pg: PgAdmin, db: string, opts: DumpOptions = {}): Command {
   return {
     argv: [
       bin(opts.pgBinDir, "pg_dump"), "-Fc", ...connArgs(pg), "-d", assertIdent(db, "database"),
       ...(opts.compress !== undefined ? ["-Z", String(opts.compress)] : []),
       ...(opts.snapshot ? [`--snapshot=${opts.snapshot}`] : []),
+      ...(opts.sections ?? []).map((s) => `--section=${s}`),
+      ...(opts.file ? ["-f", opts.file] : []),
     ],
     env: pgEnv(pg, "odooops-backup"),
     redact: [pg.password],
@@ -92,6 +101,11 @@ export function tarCreate(dir: string | null): Command {
     // GNU tar: 1 = "some files differed/changed while read" (a live filestore); 2+ = fatal.
     okExitCodes: [1],
   };
+}
+
+/** Bytes of everything under `dir` as files see them (`du -sb`: apparent sizes, one total line). */
+export function apparentSize(dir: string): Command {
+  return { argv: ["du", "-sb", "--", dir], timeoutMs: DAY_MS };
 }
 
 /** Extracts a tar stream from stdin into `dir` (which must exist). */

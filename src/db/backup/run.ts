@@ -13,7 +13,7 @@ import { pgConnect } from "../../host/postgres/connect";
 import { describeS3Error, openS3, type S3Store } from "../../host/s3/client";
 import type { S3Target } from "../../host/s3/schema";
 import type { Logger } from "../../log";
-import { pgDump, pgDumpVersion, tarCreate, type PgAdmin } from "./commands";
+import { apparentSize, pgDump, pgDumpVersion, tarCreate, type PgAdmin } from "./commands";
 import { readDbFacts } from "./facts";
 import { MANIFEST_FILE, PART_FILES, PART_NAMES, assertBackupId, assertEnvSlug, localBackupDir, s3BackupPrefix, type PartName } from "./layout";
 import type { BackupManifest, PartInfo } from "./manifest";
@@ -109,7 +109,8 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
   const store: S3Store | null = targets.s3 ? await openS3(targets.s3) : null;
   if (store) states.set("s3", { target: "s3", error: null, commits: {} });
 
-  async function sinksFor(part: PartName): Promise<PartSink[]> {
+  /** `expectedBytes` (database or filestore size) sizes the S3 parts of a big object. */
+  async function sinksFor(part: PartName, expectedBytes: number | null): Promise<PartSink[]> {
     const out: PartSink[] = [];
     const local = states.get("local");
     if (localDir && local && !local.error) {
@@ -121,7 +122,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     }
     const s3 = states.get("s3");
     if (store && s3Prefix && s3 && !s3.error) {
-      out.push(await s3Sink(store, `${s3Prefix}${PART_FILES[part]}`, input.signal, input.s3PartSizeBytes));
+      out.push(await s3Sink(store, `${s3Prefix}${PART_FILES[part]}`, { signal: input.signal, partSizeBytes: input.s3PartSizeBytes, expectedBytes }));
     }
     return out;
   }
@@ -136,9 +137,9 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     }
   }
 
-  async function backupPart(part: PartName, cmd: Parameters<typeof streamCommand>[0]): Promise<StreamedPart> {
+  async function backupPart(part: PartName, cmd: Parameters<typeof streamCommand>[0], expectedBytes: number | null): Promise<StreamedPart> {
     const t0 = performance.now();
-    const sinks = await sinksFor(part);
+    const sinks = await sinksFor(part, expectedBytes);
     // Every target already failed: do not run pg_dump/tar into the void.
     if (sinks.length === 0) return { bytes: 0, sha256: "", sourceError: new Error("no target can take it"), exitCode: null, sinks: new Map() };
     const streamed = await streamCommand(cmd, sinks, input.signal);
@@ -160,9 +161,11 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     const { facts, db, filestore } = await sql.begin("isolation level repeatable read read only", async (tx) => {
       const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
       const facts = await readDbFacts(tx);
+      const [size] = await tx<{ n: string }[]>`SELECT pg_database_size(current_database())::text AS n`;
+      const filestoreDir = await dirOrNull(input.filestoreDir);
       const [db, filestore] = await Promise.all([
-        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel })),
-        backupPart("filestore", tarCreate(await dirOrNull(input.filestoreDir))),
+        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel }), Number(size?.n ?? 0) || null),
+        backupPart("filestore", tarCreate(filestoreDir), filestoreDir ? await diskUsage(filestoreDir) : null),
       ]);
       return { facts, db, filestore };
     });
@@ -235,6 +238,14 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
   if (status === "completed") blog.info("backup completed", { bytes: result.sizeBytes });
   else blog.error("backup failed", { error: result.error });
   return result;
+}
+
+/** Bytes under `dir`; null when `du` gives no total (the upload then keeps its configured part size). */
+async function diskUsage(dir: string): Promise<number | null> {
+  // A file removed mid-walk makes du exit 1 while it still prints the total.
+  const r = await run(apparentSize(dir), { nothrow: true });
+  const n = Number(/^(\d+)\s/.exec(r.stdout)?.[1]);
+  return n > 0 ? n : null;
 }
 
 async function dirOrNull(dir: string): Promise<string | null> {

@@ -67,8 +67,8 @@ export async function localFileSink(path: string): Promise<PartSink> {
   };
 }
 
-export async function s3Sink(store: S3Store, key: string, signal?: AbortSignal, partSizeBytes?: number): Promise<PartSink> {
-  const up = await startUpload(store, key, { signal, partSizeBytes });
+export async function s3Sink(store: S3Store, key: string, opts: { signal?: AbortSignal; partSizeBytes?: number; expectedBytes?: number | null } = {}): Promise<PartSink> {
+  const up = await startUpload(store, key, opts);
   return {
     target: "s3",
     write: (chunk) => up.write(chunk),

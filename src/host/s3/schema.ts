@@ -30,12 +30,13 @@ export const S3TargetSchema = z
     /** Path-style URLs (`endpoint/bucket/key`): MinIO, s3rver and most self-hosted servers need it. */
     forcePathStyle: z.boolean().default(false),
     /**
-     * Multipart part size. Objects are limited to 10 000 parts, so 16 MiB allows 160 GiB per
-     * object. Memory: each part in flight is held two to four times over (our buffer, the SDK's
-     * copies), so about 2–4 × partSizeMb × queueSize per running upload; a backup runs two (the
-     * database and the filestore).
+     * Multipart part size. A backup raises it for a big database or filestore so that the
+     * object needs at most half of S3's 10 000 parts (from pg_database_size and the filestore's
+     * size). Memory: each part in flight is held about twice over (lib-storage's buffer, the
+     * request's copy) until the daemon collects it after each part, so ~2 × partSizeMb × queueSize
+     * per running upload; a backup runs two (the database and the filestore).
      */
-    partSizeMb: z.number().int().min(5).max(5120).default(16),
+    partSizeMb: z.number().int().min(5).max(5120).default(8),
     /**
      * Parts uploaded in parallel. 2 keeps a loopback or LAN server busy while pg_dump's
      * compression is the bottleneck (bench/README.md, issue #6); raise it for a slow, far uplink.

@@ -31,7 +31,7 @@ import { join } from "node:path";
 import { rm, stat } from "node:fs/promises";
 import { generateOdooData } from "./lib/odoo-data";
 import { startDbHost, type DbHost, type TimedJob } from "./lib/db-host";
-import { dbBytes, dropDb, pgDumpTo, restoreInto, tarTo, uploadFile } from "./lib/pg-baseline";
+import { dropDb, pgDumpTo, restoreInto, tarTo, uploadFile } from "./lib/pg-baseline";
 import { procStatusBytes } from "./lib/proc";
 import { sampleRss, type Sampled } from "./lib/rss-sampler";
 import { mb } from "./lib/stats";
@@ -317,8 +317,6 @@ interface ReportInput {
   tables: string[][];
   loads: { startLoad: string; fullLoad: string; endLoad: string };
 }
-
-const min = (v: number[]) => Math.min(...v);
 
 function report(r: ReportInput): void {
   const { base, full, fullBytes } = r;

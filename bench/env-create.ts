@@ -12,10 +12,10 @@
  * Rounds alternate the order (ours→raw, raw→ours, …) so drift hits both alike. Destroys are not
  * timed. Reports only; a missed target prints MISSED and the exit code stays 0.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { run } from "../src/exec/run";
 import type { JobView } from "../src/jobs/view";
+import { hostConfig, randomPortBase, STANDIN_IMAGE, writeHostConfig } from "../test/support/host-config";
 import { removeByNamePrefix } from "../test/support/docker";
 import { startNginx, type TestNginx } from "../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../test/support/postgres";
@@ -32,8 +32,6 @@ const TARGET_RATIO = 1.2;
 const RAW_SCRIPT = resolve(import.meta.dir, "raw-env-create.sh");
 const BASE_DOMAIN = "bench.localhost";
 const STEP_TIMEOUT_MS = 5 * 60_000;
-/** The Odoo stand-in (../shared/odoo-standin), as in test/support/env-host.ts. */
-const STANDIN_IMAGE = process.env.BENCH_ODOO_IMAGE ?? "odooops-test/odoo:17.0";
 
 interface Sample {
   totalMs: number;
@@ -130,19 +128,7 @@ async function setUp(prefix: string): Promise<Setup> {
     nginx = await startNginx();
     // The daemon's root is nginx's dir: its vhosts land in <root>/nginx/sites, which nginx includes.
     const root = nginx.dir;
-    const from = 30000 + 2 * Math.floor(Math.random() * 10000);
-    mkdirSync(join(root, "etc"), { recursive: true });
-    writeFileSync(
-      join(root, "etc/config.yaml"),
-      JSON.stringify({
-        baseDomain: BASE_DOMAIN,
-        postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-        nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
-        odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
-        ports: { from, to: from + 99 },
-        docker: { namePrefix: prefix },
-      }),
-    );
+    writeHostConfig(root, hostConfig({ pg, nginx, baseDomain: BASE_DOMAIN, namePrefix: prefix, portsFrom: randomPortBase() }));
     const daemon = await startDaemon(root);
     return { pg, nginx, daemon, tmp: makeTempDir("odooops-bench-env-"), prefix };
   } catch (e) {

@@ -12,13 +12,14 @@
  * quiet. Everything is removed at the end, also on failure or Ctrl-C.
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../src/exec/run";
 import type { EnvDetail } from "../src/env/schema";
 import { signBody } from "../src/github/signature";
 import type { JobView } from "../src/jobs/view";
 import { makeRepo } from "../test/git/repo";
+import { hostConfig, randomPortBase, writeHostConfig } from "../test/support/host-config";
 import { removeByLabel, removeByNamePrefix } from "../test/support/docker";
 import { startFakeGithub, type FakeGithub } from "../test/support/github";
 import { startNginx, type TestNginx } from "../test/support/nginx";
@@ -32,7 +33,6 @@ import { printTable, verdict } from "./lib/table";
 const ROUNDS = Number(process.env.BENCH_WEBHOOKS ?? 200);
 const WARMUP = 10;
 const STATUS_ROUNDS = Number(process.env.BENCH_STATUS_ROUNDS ?? 10);
-const STANDIN_IMAGE = process.env.BENCH_ODOO_IMAGE ?? "odooops-test/odoo:17.0";
 const SECRET = `bench-webhook-secret-${crypto.randomUUID()}`;
 const REPO = "Codertocat/Hello-World";
 const PUBLIC_URL = "https://ops.bench.invalid";
@@ -110,21 +110,12 @@ try {
   github = await startFakeGithub();
   const root = nginx.dir;
   const gh = github.config(join(tmp, "gh"));
-  const ports = 30000 + 2 * Math.floor(Math.random() * 10000);
-  mkdirSync(join(root, "etc"), { recursive: true });
-  writeFileSync(
-    join(root, "etc/config.yaml"),
-    JSON.stringify({
-      baseDomain: "bench.localhost",
-      publicUrl: PUBLIC_URL,
-      postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-      nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
-      odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
-      ports: { from: ports, to: ports + 99 },
-      docker: { namePrefix: prefix },
-      deploy: { drainSec: 0, runTests: false, rehearse: false, healthTimeoutSec: 60 },
-      github: { ...gh.github, retryBaseMs: 100 },
-    }),
+  writeHostConfig(
+    root,
+    hostConfig(
+      { pg, nginx, baseDomain: "bench.localhost", namePrefix: prefix, portsFrom: randomPortBase() },
+      { publicUrl: PUBLIC_URL, deploy: { drainSec: 0, runTests: false, rehearse: false, healthTimeoutSec: 60 }, github: { ...gh.github, retryBaseMs: 100 } },
+    ),
   );
   daemon = await startDaemon(root);
   const repo = await makeRepo(join(tmp, "repo"));

@@ -33,6 +33,9 @@ export async function measureCpu<T>(pids: Record<CpuRoles, number>, op: () => Pr
   const roles: CpuRoles[] = ["uploader", "s3", "postgres"];
   const before = roles.map((r) => cpuTimes(pids[r]));
   const value = await op();
+  // A dump's backend exits just after pg_dump does; the postmaster must reap it before its time
+  // shows in the postmaster's cutime, or it would be charged to the next measurement.
+  await Bun.sleep(1000);
   const diff = (i: number): CpuTimes => {
     const a = cpuTimes(pids[roles[i] as CpuRoles]);
     const b = before[i] as CpuTimes;

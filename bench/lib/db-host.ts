@@ -6,8 +6,7 @@
  * clone target). Everything it creates carries a random `b<8 hex>` docker name prefix or an
  * env's label and is removed by `stop()`, also after a failed setup or on Ctrl-C.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { hostConfig, randomPortBase, writeHostConfig } from "../../test/support/host-config";
 import { run, type RunResult } from "../../src/exec/run";
 import type { EnvDetail } from "../../src/env/schema";
 import type { S3Target } from "../../src/host/s3/schema";
@@ -20,7 +19,7 @@ import { benchCli, requireBinary, startDaemon, type Daemon, type TimedJob } from
 import { cleanupOnExit } from "./proc";
 
 export type { TimedJob };
-import { inspectShape, STANDIN_IMAGE } from "./deploy-host";
+import { inspectShape } from "./deploy-host";
 
 /** A 2 GB restore on two busy cores takes minutes; nothing here may hang for ever. */
 export const STEP_TIMEOUT_MS = 60 * 60_000;
@@ -60,7 +59,7 @@ export async function startDbHost(): Promise<DbHost> {
   requireBinary();
   const prefix = `b${crypto.randomUUID().slice(0, 8)}`;
   const tmp = makeTempDir("odooops-bench-db-");
-  const ports = 30000 + 2 * Math.floor(Math.random() * 10000);
+  const ports = randomPortBase();
   let pg: TestPostgres | null = null;
   let nginx: TestNginx | null = null;
   let s3: TestS3 | null = null;
@@ -84,22 +83,8 @@ export async function startDbHost(): Promise<DbHost> {
     s3 = await startS3();
     const target = await s3.target(`bench-${prefix}`, { prefix: "odooops" });
     const root = nginx.dir;
-    mkdirSync(join(root, "etc"), { recursive: true });
-    // Non-null from here on; closures do not keep the narrowing of the `let`s.
-    const [p, n] = [pg, nginx];
-    const writeConfig = (s3Target: S3Target) =>
-      writeFileSync(
-        join(root, "etc/config.yaml"),
-        JSON.stringify({
-          baseDomain: "bench.localhost",
-          postgres: { host: p.host, port: p.port, user: p.user, password: p.password, hbaFile: p.hbaFile },
-          nginx: { binary: n.binary, configFile: n.configFile, httpPort: n.port },
-          odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 120 },
-          ports: { from: ports, to: ports + 99 },
-          docker: { namePrefix: prefix },
-          backups: { local: { enabled: false }, s3: s3Target },
-        }),
-      );
+    const base = { pg, nginx, baseDomain: "bench.localhost", namePrefix: prefix, portsFrom: ports, healthTimeoutSec: 120 };
+    const writeConfig = (s3Target: S3Target) => writeHostConfig(root, hostConfig(base, { backups: { local: { enabled: false }, s3: s3Target } }));
     writeConfig(target);
     daemon = await startDaemon(root);
 

@@ -9,13 +9,13 @@
  * Everything it creates carries a random `b<8 hex>` docker name prefix or the env's label and is
  * removed by `stop()`, also after a failed setup.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run, type RunResult } from "../../src/exec/run";
 import type { DeploymentView } from "../../src/deploy/schema";
 import type { EnvDetail } from "../../src/env/schema";
 import type { JobView } from "../../src/jobs/view";
 import { makeRepo } from "../../test/git/repo";
+import { hostConfig, randomPortBase, STANDIN_IMAGE, writeHostConfig } from "../../test/support/host-config";
 import { removeByLabel, removeByNamePrefix } from "../../test/support/docker";
 import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
@@ -25,8 +25,6 @@ import { cleanupOnExit } from "./proc";
 import { median } from "./stats";
 
 export const BASE_DOMAIN = "bench.localhost";
-/** The Odoo stand-in (../shared/odoo-standin), as in test/support/env-host.ts. */
-export const STANDIN_IMAGE = process.env.BENCH_ODOO_IMAGE ?? "odooops-test/odoo:17.0";
 export const STEP_TIMEOUT_MS = 5 * 60_000;
 const ENV_NAME = "bench";
 const ADDON = "bench_addon";
@@ -76,19 +74,7 @@ export interface DeployHost {
 
 
 function writeConfig(root: string, pg: TestPostgres, nginx: TestNginx, prefix: string, ports: number, deploy: DeployConfig): void {
-  mkdirSync(join(root, "etc"), { recursive: true });
-  writeFileSync(
-    join(root, "etc/config.yaml"),
-    JSON.stringify({
-      baseDomain: BASE_DOMAIN,
-      postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-      nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
-      odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
-      ports: { from: ports, to: ports + 99 },
-      docker: { namePrefix: prefix },
-      deploy: { ...deploy, healthTimeoutSec: 60, install: [ADDON] },
-    }),
-  );
+  writeHostConfig(root, hostConfig({ pg, nginx, baseDomain: BASE_DOMAIN, namePrefix: prefix, portsFrom: ports }, { deploy: { ...deploy, healthTimeoutSec: 60, install: [ADDON] } }));
 }
 
 const manifest = `# -*- coding: utf-8 -*-\n{\n    'name': 'Bench addon',\n    'version': '17.0.1.0',\n    'depends': ['base'],\n}\n`;
@@ -112,7 +98,7 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
   requireBinary();
   const prefix = `b${crypto.randomUUID().slice(0, 8)}`;
   const tmp = makeTempDir("odooops-bench-deploy-");
-  const ports = 30000 + 2 * Math.floor(Math.random() * 10000);
+  const ports = randomPortBase();
   let pg: TestPostgres | null = null;
   let nginx: TestNginx | null = null;
   let daemon: Daemon | null = null;

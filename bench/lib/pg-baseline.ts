@@ -94,13 +94,3 @@ export async function dropDb(pg: TestPostgres, db: string): Promise<void> {
     await admin.close();
   }
 }
-
-export async function dbBytes(pg: TestPostgres, db: string): Promise<number> {
-  const admin = pgConnect(pg);
-  try {
-    const [row] = await admin<{ n: string }[]>`SELECT pg_database_size(${db})::text AS n`;
-    return Number(row?.n ?? 0);
-  } finally {
-    await admin.close();
-  }
-}

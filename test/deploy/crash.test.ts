@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { deployJob } from "../../src/deploy/deploy-job";
 import type { DeployOutcome, DeploymentView } from "../../src/deploy/schema";
-import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import { crashThenResume } from "../support/agents";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";

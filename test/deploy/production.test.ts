@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import type { DeploymentView } from "../../src/deploy/schema";
-import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import { listDatabases, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";

@@ -4,7 +4,6 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { SecretBox } from "../../src/auth/secretbox";
 import { decryptConfigValues, ENCRYPTED_PREFIX, isEncryptedValue, loadConfig } from "../../src/config/load";
 import { type Paths, resolvePaths } from "../../src/config/paths";

@@ -5,11 +5,11 @@
  * started again on the same root.
  */
 import { expect } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { removeByNamePrefix, testNamePrefix } from "./docker";
-import { STANDIN_IMAGE } from "./env-host";
+import { hostConfig, randomPortBase, writeHostConfig } from "./host-config";
 import { startNginx } from "./nginx";
 import { freePort } from "./ports";
 import { startPostgres } from "./postgres";
@@ -25,20 +25,7 @@ export async function startBinaryHost(configOverrides: Record<string, unknown> =
   const root = nginx.dir;
   const port = await freePort();
   const namePrefix = testNamePrefix();
-  const from = 30000 + 2 * Math.floor(Math.random() * 10000);
-  mkdirSync(join(root, "etc"), { recursive: true });
-  writeFileSync(
-    join(root, "etc/config.yaml"),
-    JSON.stringify({
-      baseDomain: "e2e.localhost",
-      postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-      nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
-      odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
-      ports: { from, to: from + 99 },
-      docker: { namePrefix },
-      ...configOverrides,
-    }),
-  );
+  writeHostConfig(root, hostConfig({ pg, nginx, baseDomain: "e2e.localhost", namePrefix, portsFrom: randomPortBase() }, configOverrides));
 
   let daemon: Subprocess | null = null;
   const start = async () => {

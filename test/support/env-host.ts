@@ -9,24 +9,18 @@ import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "./api";
 import { removeByNamePrefix, testNamePrefix } from "./docker";
+import { hostConfig, randomPortBase } from "./host-config";
 import { startNginx } from "./nginx";
 import { startPostgres } from "./postgres";
 
-export const STANDIN_IMAGE = "odooops-test/odoo:17.0";
+export { STANDIN_IMAGE } from "./host-config";
 
 export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Record<string, unknown> } = {}) {
   const pg = await startPostgres({ dockerAccess: false });
   const nginx = await startNginx();
-  // A port range of our own so parallel test files do not race for the same pairs.
-  const from = 30000 + 2 * Math.floor(Math.random() * 10000);
   const namePrefix = testNamePrefix();
   const config = ConfigSchema.parse({
-    baseDomain: "test.localhost",
-    postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-    nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
-    odoo: { image: STANDIN_IMAGE, healthTimeoutSec: 60 },
-    ports: { from, to: from + 199 },
-    docker: { namePrefix },
+    ...hostConfig({ pg, nginx, baseDomain: "test.localhost", namePrefix, portsFrom: randomPortBase(), portCount: 200 }),
     ...opts.configOverrides,
   });
   const api = await makeTestApi({ root: nginx.dir, config });

@@ -4,18 +4,13 @@
  *             refuses it while anyone is connected to the source (so: non-production sources
  *             whose env is stopped or idle); ownership is then moved to the target role.
  *   stream:   `pg_dump -Fc -Z0 src | pg_restore --role=<owner>` through memory — no temp file,
- *             no downtime, works with the source in use. Tables and rows go through the pipe
- *             (pg_restore reading a pipe is single-job); then the indexes and constraints, a few
- *             KB of DDL in a file, are built by `pg_restore -j <cores>`. Both dumps read one
- *             exported snapshot, so the indexes match the rows.
+ *             no downtime, works with the source in use (pg_dump reads one snapshot).
  * "auto" tries template only when no session is connected, and falls back to stream if
  * PostgreSQL still refuses; the result says which path ran and why.
  * The target database must not exist; on failure it is dropped.
  */
 import type { SQL } from "bun";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm, stat } from "node:fs/promises";
 import { Conflict } from "../../errors";
 import { run } from "../../exec/run";
 import { pgConnect } from "../../host/postgres/connect";
@@ -111,28 +106,13 @@ async function cloneByTemplate(admin: SQL, input: CloneInput): Promise<void> {
 
 async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
   await createDatabase(admin, input.targetDb, input.owner);
-  const { pg, pgBinDir, signal } = input;
-  const source = pgConnect({ ...pg, database: input.sourceDb });
-  const work = await mkdtemp(join(tmpdir(), "odooops-clone-"));
-  try {
-    return await source.begin("isolation level repeatable read read only", async (tx) => {
-      const [row] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
-      const snapshot = row?.id;
-      const restore = processSink(pgRestore(pg, input.targetDb, { role: input.owner, pgBinDir }), signal);
-      // -Z0: compressing for a local pipe only burns CPU on both ends.
-      const r = await streamCommand(pgDump(pg, input.sourceDb, { compress: 0, snapshot, sections: ["pre-data", "data"], pgBinDir }), [restore], signal);
-      if (r.sourceError) throw r.sourceError;
-      const outcome = r.sinks.get(restore);
-      if (!outcome || !outcome.ok) throw outcome?.error ?? new Error("pg_restore did not finish");
-      const postData = join(work, "post-data.dump");
-      await run(pgDump(pg, input.sourceDb, { snapshot, sections: ["post-data"], file: postData, pgBinDir }), { signal });
-      await run(pgRestore(pg, input.targetDb, { role: input.owner, jobs: availableParallelism(), file: postData, pgBinDir }), { signal });
-      return r.bytes;
-    });
-  } finally {
-    await source.close();
-    await rm(work, { recursive: true, force: true });
-  }
+  const restore = processSink(pgRestore(input.pg, input.targetDb, { role: input.owner, pgBinDir: input.pgBinDir }), input.signal);
+  // -Z0: compressing for a local pipe only burns CPU on both ends.
+  const r = await streamCommand(pgDump(input.pg, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }), [restore], input.signal);
+  if (r.sourceError) throw r.sourceError;
+  const outcome = r.sinks.get(restore);
+  if (!outcome || !outcome.ok) throw outcome?.error ?? new Error("pg_restore did not finish");
+  return r.bytes;
 }
 
 export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {

@@ -31,25 +31,16 @@ export interface DumpOptions {
   snapshot?: string;
   /** 0-9; omitted = pg_dump's default for -Fc. 0 for local pipes (clone), where CPU is the cost. */
   compress?: number;
-  /** Only these parts (`--section`); omitted = all of them. */
-  sections?: readonly DumpSection[];
-  /** Write the archive here (`-f`); omitted = stdout. */
-  file?: string;
   pgBinDir?: string;
 }
 
-/** pre-data: tables, types, functions; data: rows; post-data: indexes, constraints, triggers. */
-export type DumpSection = "pre-data" | "data" | "post-data";
-
-/** `pg_dump -Fc` to stdout (or `file`). */
+/** `pg_dump -Fc` to stdout. */
 export function pgDump(pg: PgAdmin, db: string, opts: DumpOptions = {}): Command {
   return {
     argv: [
       bin(opts.pgBinDir, "pg_dump"), "-Fc", ...connArgs(pg), "-d", assertIdent(db, "database"),
       ...(opts.compress !== undefined ? ["-Z", String(opts.compress)] : []),
       ...(opts.snapshot ? [`--snapshot=${opts.snapshot}`] : []),
-      ...(opts.sections ?? []).map((s) => `--section=${s}`),
-      ...(opts.file ? ["-f", opts.file] : []),
     ],
     env: pgEnv(pg, "odooops-backup"),
     redact: [pg.password],

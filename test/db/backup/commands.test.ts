@@ -13,16 +13,11 @@ describe("backup commands", () => {
     expect(c.argv.join(" ")).not.toContain("s3cret-pw");
   });
 
-  test("pg_dump: level, snapshot, sections and file, in that order; pg_dump from pgBinDir", () => {
+  test("pg_dump: level, then snapshot; pg_dump from pgBinDir", () => {
     expect(pgDump(pg, "odoo_shop", { compress: 1, snapshot: "00000003-0000001B-1", pgBinDir: "/usr/lib/postgresql/16/bin" }).argv).toEqual([
       "/usr/lib/postgresql/16/bin/pg_dump", "-Fc", ...conn, "-d", "odoo_shop", "-Z", "1", "--snapshot=00000003-0000001B-1",
     ]);
-    expect(pgDump(pg, "odoo_shop", { compress: 0, sections: ["pre-data", "data"] }).argv).toEqual([
-      "pg_dump", "-Fc", ...conn, "-d", "odoo_shop", "-Z", "0", "--section=pre-data", "--section=data",
-    ]);
-    expect(pgDump(pg, "odoo_shop", { sections: ["post-data"], file: "/work/post-data.dump" }).argv).toEqual([
-      "pg_dump", "-Fc", ...conn, "-d", "odoo_shop", "--section=post-data", "-f", "/work/post-data.dump",
-    ]);
+    expect(pgDump(pg, "odoo_shop", { compress: 0 }).argv).toEqual(["pg_dump", "-Fc", ...conn, "-d", "odoo_shop", "-Z", "0"]);
   });
 
   test("a database or role name that libpq would read as a connection string is refused", () => {

@@ -22,6 +22,8 @@ export function cpuTimes(pid: number): CpuTimes {
   return { self: (ut ?? 0) + (st ?? 0), children: (cut ?? 0) + (cst ?? 0) };
 }
 
+const SETTLE_MS = 1000;
+
 /** Who the CPU of a backup goes to (see `measureCpu`). */
 export type CpuRoles = "uploader" | "s3" | "postgres";
 
@@ -31,11 +33,13 @@ export type CpuRoles = "uploader" | "s3" | "postgres";
  */
 export async function measureCpu<T>(pids: Record<CpuRoles, number>, op: () => Promise<T>): Promise<{ value: T; cpu: Record<CpuRoles, CpuTimes> }> {
   const roles: CpuRoles[] = ["uploader", "s3", "postgres"];
+  // A backend exits a moment after its client closed the connection (pg_dump's, or the data
+  // generator's); its time shows in the postmaster's cutime only once reaped. Settling before
+  // and after charges each backend to the operation that used it.
+  await Bun.sleep(SETTLE_MS);
   const before = roles.map((r) => cpuTimes(pids[r]));
   const value = await op();
-  // A dump's backend exits just after pg_dump does; the postmaster must reap it before its time
-  // shows in the postmaster's cutime, or it would be charged to the next measurement.
-  await Bun.sleep(1000);
+  await Bun.sleep(SETTLE_MS);
   const diff = (i: number): CpuTimes => {
     const a = cpuTimes(pids[roles[i] as CpuRoles]);
     const b = before[i] as CpuTimes;

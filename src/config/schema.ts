@@ -193,8 +193,8 @@ export const ConfigSchema = z
         s3: S3TargetSchema.optional(),
         /**
          * pg_dump's compression level (0–9). pg_dump's gzip is most of a backup's time: level 1
-         * dumps about 3× faster than pg_dump's default (6) for ~15 % more bytes (bench/README.md),
-         * so production's backups, pre-deploy backups included, take a third of the CPU and time.
+         * dumps about 3× faster than pg_dump's default (6) for ~17 % more bytes (bench/README.md),
+         * so production's backups, pre-deploy backups included, take about a third of the time.
          * The archive stays a plain `pg_dump -Fc` that any `pg_restore` reads.
          */
         compressLevel: z.number().int().min(0).max(9).default(1),

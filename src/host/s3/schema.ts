@@ -33,8 +33,8 @@ export const S3TargetSchema = z
      * Multipart part size. A backup raises it for a big database or filestore so that the
      * object needs at most half of S3's 10 000 parts (from pg_database_size and the filestore's
      * size). Memory: each part in flight is held about twice over (lib-storage's buffer, the
-     * request's copy) until the daemon collects it after each part, so ~2 × partSizeMb × queueSize
-     * per running upload; a backup runs two (the database and the filestore).
+     * request's copy) until the daemon's collection every 16 MiB uploaded, so ~2 × partSizeMb ×
+     * queueSize per running upload; a backup runs two (the database and the filestore).
      */
     partSizeMb: z.number().int().min(5).max(5120).default(8),
     /**

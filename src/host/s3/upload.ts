@@ -162,7 +162,8 @@ export async function startUpload(
   // Each part leaves garbage of about three times its size (the chunks, lib-storage's
   // concatenation, the request's copy) in ArrayBuffers that Bun's GC does not count as heap
   // pressure, so RSS saw-tooths to ~300 MB during a backup. A collection every 16 MiB uploaded
-  // keeps it near 200 MB for ~2 % more daemon CPU; one per 8 MiB part cost ~20 % (bench/README.md).
+  // keeps it near 200 MB at no measurable CPU cost; one per 8 MiB part cost ~20 % more daemon CPU
+  // (bench/README.md).
   let collectedAt = 0;
   upload.on("httpUploadProgress", (p: { loaded?: number }) => {
     const loaded = p.loaded ?? 0;

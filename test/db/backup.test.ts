@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { Conflict, Invalid } from "../../src/errors";
 import { run } from "../../src/exec/run";
 import { createRole, databaseExists, dropDatabase, pgConnect } from "../../src/host/postgres";
@@ -18,7 +18,7 @@ import type { PgAdmin } from "../../src/db/backup/commands";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
-import { createOdooDatabase, tableChecksums, type OdooFixture } from "./odoo-fixture";
+import { createOdooDatabase, filestoreChecksums, tableChecksums, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
 
 const SLOW = 120_000;
@@ -34,19 +34,6 @@ let fx: OdooFixture;
 let before: Record<string, string>;
 
 const sha = (buf: Uint8Array) => createHash("sha256").update(buf).digest("hex");
-
-function filesUnder(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(dir, p)] = sha(readFileSync(p));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
-}
 
 function copyParts(from: string, to: string, files: string[]): void {
   mkdirSync(to, { recursive: true });
@@ -273,7 +260,7 @@ describe("restore", () => {
     });
     expect(r.checks).toMatchObject({ baseInstalled: true, modules: 5, tableCount: 10, dbSha256: fromS3.manifest?.parts.db.sha256 });
     expect(await tableChecksums(conn, "odoo_copy_new")).toEqual(before);
-    expect(filesUnder(r.stagedFilestoreDir)).toEqual(filesUnder(fx.filestoreDir));
+    expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));
     expect(readdirSync(work)).toEqual([]); // the downloaded dump is gone
     const c = pgConnect({ ...conn, database: "odoo_copy_new" });
     try {
@@ -286,7 +273,7 @@ describe("restore", () => {
     // First restore of an env without a database: the replacement just takes the name.
     expect(await swapDatabases(admin, { current: "odoo_copy", replacement: "odoo_copy_new" })).toEqual({ previous: null });
     expect(await swapFilestore(target, r.stagedFilestoreDir)).toEqual({ previousDir: null });
-    expect(filesUnder(target)).toEqual(filesUnder(fx.filestoreDir));
+    expect(filestoreChecksums(target)).toEqual(filestoreChecksums(fx.filestoreDir));
     removeTempDir(work);
   }, SLOW);
 

@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { createHash } from "node:crypto";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
@@ -22,6 +21,7 @@ import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix } from "../support/tmp";
+import { filestoreChecksums } from "./odoo-fixture";
 import { answer } from "./serving";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
@@ -67,10 +67,6 @@ async function rowCounts(slug: string): Promise<Record<string, number>> {
   });
 }
 
-function filestoreDigest(dir: string): Promise<Record<string, string>> {
-  return filesUnder(dir).then((files) => Object.fromEntries(files.map((f) => [f, createHash("sha256").update(readFileSync(join(dir, f))).digest("hex")])));
-}
-
 async function created(slug: string): Promise<void> {
   const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
   expect(res.status).toBe(202);
@@ -114,7 +110,7 @@ describe("db export / import between two real environments", () => {
     const read = await readOdooZip(zipPath, join(tmp, "dump.sql"), out);
     expect(read.files).toBe((await filesUnder(filestore(a))).length);
     expect(read.files).toBeGreaterThanOrEqual(2);
-    expect(await filestoreDigest(out)).toEqual(await filestoreDigest(filestore(a)));
+    expect(filestoreChecksums(out)).toEqual(filestoreChecksums(filestore(a)));
     const sqlText = readFileSync(join(tmp, "dump.sql"), "utf8");
     expect(sqlText).toContain("PostgreSQL database dump");
     expect(sqlText).not.toContain("OWNER TO");
@@ -133,7 +129,7 @@ describe("db export / import between two real environments", () => {
     expect(job.error).toBeNull();
     expect(job.kind).toBe("db.import");
     expect(await rowCounts(b)).toEqual(await rowCounts(a));
-    expect(await filestoreDigest(filestore(b))).toEqual(await filestoreDigest(filestore(a)));
+    expect(filestoreChecksums(filestore(b))).toEqual(filestoreChecksums(filestore(a)));
     const partners = await envSql(b, (sql) => sql<{ n: number }[]>`SELECT count(*)::int AS n FROM res_partner WHERE email LIKE '%@a.example'`);
     expect([...partners]).toEqual([{ n: 25 }]);
     const baseUrl = await envSql(b, (sql) => sql<{ value: string }[]>`SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'`);

@@ -6,8 +6,8 @@
  */
 import type { SQL } from "bun";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { createDatabase, createRole } from "../../src/host/postgres/ops";
 import { pgConnect, type PgTarget } from "../../src/host/postgres/connect";
 
@@ -142,6 +142,20 @@ export async function createOdooDatabase(
     await sql2.close();
   }
   return { db: opts.db, owner, ownerPassword, partners, emails, phones, filestoreDir: opts.filestoreDir, filestoreFiles: files };
+}
+
+/** sha256 of every file under `dir` by its relative path ({} when `dir` does not exist): equal ⇔ same filestore. */
+export function filestoreChecksums(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(dir, p)] = createHash("sha256").update(readFileSync(p)).digest("hex");
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
 }
 
 /** md5 of every public table's rows (sorted by their text form): equal ⇔ same data. */

@@ -13,9 +13,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { cloneDatabase, restoreBackup, runBackup, type BackupResult } from "../../src/db/backup";
 import type { PgAdmin } from "../../src/db/backup/commands";
 import { run } from "../../src/exec/run";
@@ -25,7 +24,7 @@ import { generateOdooData } from "../../bench/lib/odoo-data";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
-import { createOdooDatabase, tableChecksums, type OdooFixture } from "./odoo-fixture";
+import { createOdooDatabase, filestoreChecksums, tableChecksums, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
 import { watchStreaming } from "./stream-watch";
 
@@ -52,21 +51,6 @@ async function backupInChild(backupId: string): Promise<{ status: string; error:
   const input = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId, targets: { s3: target }, s3PartSizeBytes: PART };
   const r = await run({ argv: [process.execPath, join(import.meta.dir, "backup-child.ts"), JSON.stringify(input)] });
   return JSON.parse(r.stdout) as { status: string; error: string | null; dbBytes: number; vmHwmBytes: number };
-}
-
-const sha = (buf: Uint8Array) => createHash("sha256").update(buf).digest("hex");
-
-function filesUnder(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(dir, p)] = sha(readFileSync(p));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }
 
 /** Any temp file of ours, pg_dump's or tar's would land in TMPDIR: point it at a watched dir. */
@@ -153,7 +137,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
       jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(),
     });
     expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
-    expect(filesUnder(r.stagedFilestoreDir)).toEqual(filesUnder(fx.filestoreDir));
+    expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));
     // The downloaded dump (pg_restore -j needs a file) is gone afterwards.
     expect(readdirSync(join(root, "work"))).toEqual([]);
   }, SLOW);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Invalid } from "../../errors";
 import { run } from "../../exec/run";
 import { pgConnect } from "../../host/postgres/connect";
+import { databaseSize } from "../../host/postgres/ops";
 import { describeS3Error, openS3, type S3Store } from "../../host/s3/client";
 import type { S3Target } from "../../host/s3/schema";
 import type { Logger } from "../../log";
@@ -161,10 +162,10 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     const { facts, db, filestore } = await sql.begin("isolation level repeatable read read only", async (tx) => {
       const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
       const facts = await readDbFacts(tx);
-      const [size] = await tx<{ n: string }[]>`SELECT pg_database_size(current_database())::text AS n`;
+      const dbBytes = await databaseSize(tx, input.dbName);
       const filestoreDir = await dirOrNull(input.filestoreDir);
       const [db, filestore] = await Promise.all([
-        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel }), Number(size?.n ?? 0) || null),
+        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel }), dbBytes),
         backupPart("filestore", tarCreate(filestoreDir), filestoreDir ? await diskUsage(filestoreDir) : null),
       ]);
       return { facts, db, filestore };

@@ -92,9 +92,12 @@ export const ConfigSchema = z
       .object({
         image: z.string().min(1).default("odoo:17.0"),
         modules: z.array(z.string().regex(/^[a-z0-9_]+$/)).min(1).default(["base"]),
-        /** uid:gid owning the filestore (the official image runs as odoo, uid 101). */
-        uid: z.number().int().min(0).default(101),
-        gid: z.number().int().min(0).default(101),
+        /**
+         * uid:gid owning the filestore and every container runs as (the official image's odoo,
+         * 101): never root, whatever USER the image or a repository's Dockerfile sets.
+         */
+        uid: z.number().int().min(1, "Odoo containers never run as root").default(101),
+        gid: z.number().int().min(1, "Odoo containers never run with group root").default(101),
         healthTimeoutSec: z.number().int().positive().default(120),
       })
       .strict()

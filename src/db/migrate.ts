@@ -11,6 +11,7 @@ import { normaliseVersion, parseManifest } from "../deploy/manifest";
 import { isInstalled, type InstalledModule } from "../deploy/modules";
 import type { EnvRow } from "../env/service";
 import { envHost } from "../env/host";
+import { odooUser } from "../env/resources";
 import type { JobDeps } from "../jobs/define";
 import { docker, type DockerConfig } from "../host/docker";
 
@@ -97,7 +98,7 @@ export async function servingImage(deps: Pick<JobDeps, "config" | "paths">, env:
 }
 
 export async function readImageModules(deps: Pick<JobDeps, "config">, image: string, series: string): Promise<ImageModule[]> {
-  const r = await run(imageManifestsCommand(deps.config.docker, image), { nothrow: true });
+  const r = await run(imageManifestsCommand({ binary: deps.config.docker.binary, runAs: odooUser(deps.config) }, image), { nothrow: true });
   if (r.exitCode !== 0) throw new Unavailable(`could not list the modules of image ${image} (exit ${r.exitCode}): ${r.stderr.trim().slice(-500)}`);
   return parseImageManifests(r.stdout, series, image);
 }

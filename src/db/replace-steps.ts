@@ -186,6 +186,8 @@ function odooNeutralizeStep<P extends ReplaceParams>(): StepDef<P> {
             name: r.initContainer,
             rm: true,
             labels: envLabels(env, "init"),
+            cpus: Number(env.cpus),
+            memoryMb: env.memoryMb,
             network: r.network,
             hostGateway: true,
             mounts: [

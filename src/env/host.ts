@@ -6,12 +6,13 @@ import { docker, dockerClient } from "../host/docker";
 import { envTls } from "../certs/env-cert";
 import { nginxHost, renderVhost, type VhostSpec } from "../host/nginx";
 import { pgAdmin } from "../host/postgres";
+import { odooUser } from "./resources";
 import type { EnvRow } from "./service";
 
 export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
   const { config, paths } = deps;
   return {
-    docker: docker(config.docker),
+    docker: docker({ binary: config.docker.binary, runAs: odooUser(config) }),
     dockerClient: dockerClient(config.docker),
     nginx: nginxHost(config.nginx, paths),
     /** Runs `fn` with the admin connection and always closes it. */

@@ -57,6 +57,9 @@ export async function runThrowaway(deps: JobDeps, env: EnvRow, t: Throwaway): Pr
           name: t.name,
           rm: true,
           labels: envLabels(env, "init"),
+          // The env's tier limits: a test run or a gate is the env's code too.
+          cpus: Number(env.cpus),
+          memoryMb: env.memoryMb,
           network: t.network,
           hostGateway: true,
           entrypoint: t.entrypoint,

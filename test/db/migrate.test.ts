@@ -171,9 +171,13 @@ describe("a failing module update", () => {
 describe("reading manifests", () => {
   test("the command: python3 in the image, no network, bundled addons before extra addons", () => {
     const c = imageManifestsCommand({ binary: "docker" }, "reg.example/odoo:17.0");
-    expect(c.argv.slice(0, 8)).toEqual(["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", "reg.example/odoo:17.0"]);
-    expect(c.argv[8]).toBe("-c");
-    expect(c.argv.slice(10)).toEqual(["/usr/lib/python3/dist-packages/odoo/addons", "/mnt/extra-addons"]);
+    expect(c.argv.slice(0, 22)).toEqual([
+      "docker", "run", "--rm",
+      "--cpus", "1", "--memory", "1024m", "--memory-swap", "1024m", "--pids-limit", "1024", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+      "--network", "none", "--user", "101:101", "--entrypoint", "python3", "reg.example/odoo:17.0",
+    ]);
+    expect(c.argv[22]).toBe("-c");
+    expect(c.argv.slice(24)).toEqual(["/usr/lib/python3/dist-packages/odoo/addons", "/mnt/extra-addons"]);
   });
 
   test("versions normalised to the series, installable read, a broken manifest or output named", () => {

@@ -27,6 +27,7 @@ describe("docker command builders", () => {
       publish: [{ hostPort: 20001, containerPort: 8069 }, { hostPort: 20002, containerPort: 8072 }],
       cpus: 1.5,
       memoryMb: 2048,
+      pidsLimit: 300,
       restart: "unless-stopped",
       network: "odooops-shop",
       hostGateway: true,
@@ -35,7 +36,7 @@ describe("docker command builders", () => {
         { source: "/var/lib/odooops/envs/shop/addons", target: "/mnt/extra-addons", readonly: true },
         { source: "shop-cache", target: "/cache" },
       ],
-      user: "101:101",
+      user: "1000:1000",
       logMaxSize: "50m",
       logMaxFiles: 3,
       args: ["-d", "shop", "--proxy-mode"],
@@ -49,13 +50,14 @@ describe("docker command builders", () => {
       "-e", "HOST", "-e", "PASSWORD",
       "--publish", "127.0.0.1:20001:8069", "--publish", "127.0.0.1:20002:8072",
       "--cpus", "1.5", "--memory", "2048m", "--memory-swap", "2048m",
+      "--pids-limit", "300", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
       "--restart", "unless-stopped",
       "--network", "odooops-shop",
       "--add-host", "host.docker.internal:host-gateway",
       "--mount", "type=bind,source=/var/lib/odooops/envs/shop/data,target=/var/lib/odoo",
       "--mount", "type=bind,source=/var/lib/odooops/envs/shop/addons,target=/mnt/extra-addons,readonly",
       "--mount", "type=volume,source=shop-cache,target=/cache",
-      "--user", "101:101",
+      "--user", "1000:1000",
       "--log-opt", "max-size=50m", "--log-opt", "max-file=3",
       "odooops/shop:0123456789ab", "-d", "shop", "--proxy-mode",
     ]);
@@ -66,13 +68,21 @@ describe("docker command builders", () => {
 
   test("run --rm with entrypoint; variables the docker CLI reads itself stay inline", () => {
     const c = d.run({ image: "odoo:17.0", rm: true, entrypoint: "psql", env: { HOME: "/tmp/h" }, secrets: { DOCKER_X: "tok-1234" }, args: ["-c", "select 1"] });
-    expect(c.argv).toEqual(["docker", "run", "--rm", "-e", "HOME=/tmp/h", "-e", "DOCKER_X=tok-1234", "--entrypoint", "psql", "odoo:17.0", "-c", "select 1"]);
+    expect(c.argv).toEqual([
+      "docker", "run", "--rm", "-e", "HOME=/tmp/h", "-e", "DOCKER_X=tok-1234",
+      "--cpus", "1", "--memory", "1024m", "--memory-swap", "1024m", "--pids-limit", "1024", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+      "--user", "101:101", "--entrypoint", "psql", "odoo:17.0", "-c", "select 1",
+    ]);
     expect(c.env).toBeUndefined();
     expect(c.redact).toEqual(["tok-1234"]);
   }, SLOW);
 
   test("create / start / stop / rm / rename / logs / exec / inspect / ps", () => {
-    expect(d.create({ image: "odoo:17.0", name: "x", labels: { a: "b" } }).argv).toEqual(["docker", "create", "--name", "x", "--label", "a=b", "odoo:17.0"]);
+    expect(d.create({ image: "odoo:17.0", name: "x", labels: { a: "b" } }).argv).toEqual([
+      "docker", "create", "--name", "x", "--label", "a=b",
+      "--cpus", "1", "--memory", "1024m", "--memory-swap", "1024m", "--pids-limit", "1024", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+      "--user", "101:101", "odoo:17.0",
+    ]);
     expect(d.start("x").argv).toEqual(["docker", "start", "x"]);
     expect(d.stop("x", 30).argv).toEqual(["docker", "stop", "-t", "30", "x"]);
     expect(d.stop("x").argv).toEqual(["docker", "stop", "-t", "10", "x"]);
@@ -115,6 +125,29 @@ describe("docker command builders", () => {
     expect(s.stdin).toBe("FROM odoo:17.0\n");
     expect(docker({ binary: "/usr/local/bin/docker" }).start("x").argv[0]).toBe("/usr/local/bin/docker");
   }, SLOW);
+
+  test("hardening cannot be left out: limits, no capabilities, no-new-privileges, a non-root user", () => {
+    const hardened = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
+    for (const c of [d.run({ image: "x" }), d.create({ image: "x" }), d.run({ image: "x", rm: true, entrypoint: "sh", args: ["-c", "id"] })]) {
+      const flags = c.argv.slice(0, c.argv.indexOf("x"));
+      expect(flags.join(" ")).toContain(hardened.join(" "));
+      expect(flags.join(" ")).toContain("--pids-limit 1024");
+      expect(flags.join(" ")).toContain("--memory 1024m --memory-swap 1024m");
+      expect(flags.join(" ")).toContain("--cpus 1");
+      expect(flags.join(" ")).toContain("--user 101:101");
+    }
+    // The configured Odoo user, unless the spec names its own (non-root) one.
+    const runAs = docker({ binary: "docker", runAs: "2000:2001" });
+    expect(runAs.run({ image: "x" }).argv).toContain("2000:2001");
+    expect(runAs.run({ image: "x", user: "3000:3000" }).argv).toContain("3000:3000");
+    expect(runAs.run({ image: "x", user: "3000:3000" }).argv).not.toContain("2000:2001");
+    for (const user of ["0", "0:0", "root", "root:root", "101:0", "0:101", "odoo", "101", "-1:101", "101:101:x"]) {
+      expect(() => d.run({ image: "x", user })).toThrow(Invalid);
+      expect(() => docker({ binary: "docker", runAs: user }).run({ image: "x" })).toThrow(Invalid);
+    }
+    expect(() => d.run({ image: "x", pidsLimit: 0 })).toThrow(Invalid);
+    expect(() => d.run({ image: "x", cpus: 0 })).toThrow(Invalid);
+  });
 
   test("invalid input is refused before anything runs", () => {
     expect(() => d.start("-rf")).toThrow(Invalid);

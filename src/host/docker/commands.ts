@@ -8,6 +8,8 @@ import { assertImage, assertName, containerFlags, labelArgs, labelFilters, type 
 
 export interface DockerConfig {
   binary: string;
+  /** `uid:gid` of containers whose spec names no user (the configured Odoo user); non-root either way. */
+  runAs?: string;
 }
 
 export interface LogsOptions {
@@ -48,7 +50,7 @@ export function docker(cfg: DockerConfig) {
   const name = (n: string) => assertName("container", n);
 
   function containerCommand(verb: string[], spec: ContainerSpec): Command {
-    const built = containerFlags(spec);
+    const built = containerFlags({ ...spec, user: spec.user ?? cfg.runAs });
     const argv = [...verb, ...built.args, assertImage(spec.image), ...(spec.args ?? [])];
     const c = cmd(argv);
     if (Object.keys(built.env).length > 0) c.env = built.env;

@@ -1,7 +1,11 @@
 /**
- * What a container looks like, as data. `runArgs` turns a spec into docker CLI flags; values that
- * could carry secrets (env) never appear in argv: `-e KEY` makes the docker CLI read the value
+ * What a container looks like, as data. `containerFlags` turns a spec into docker CLI flags; values
+ * that could carry secrets (env) never appear in argv: `-e KEY` makes the docker CLI read the value
  * from its own environment, which the Command carries.
+ *
+ * Every container runs the code of an env or of a branch, which odooops does not trust: the
+ * hardening flags are added here, unconditionally, so no caller can forget them. A spec can only
+ * tighten them (its own limits, another non-root user), never drop them.
  */
 import { Invalid } from "../../errors";
 
@@ -28,15 +32,22 @@ export interface ContainerSpec {
   /** Like env, and the values are masked in every echo of the command and its output. */
   secrets?: Record<string, string>;
   publish?: Publish[];
+  /** Default CONTAINER_DEFAULTS.cpus. */
   cpus?: number;
-  /** Hard limit; swap is capped to the same value so the tier limit really is the limit. */
+  /** Hard limit; swap is capped to the same value so the tier limit really is the limit. Default CONTAINER_DEFAULTS.memoryMb. */
   memoryMb?: number;
+  /** `--pids-limit`: a fork bomb in an addon stays inside its container. Default CONTAINER_DEFAULTS.pidsLimit. */
+  pidsLimit?: number;
   restart?: "no" | "always" | "unless-stopped" | "on-failure";
   network?: string;
   /** Adds `--add-host host.docker.internal:host-gateway` (see README: how containers reach PostgreSQL). */
   hostGateway?: boolean;
   addHosts?: Record<string, string>;
   mounts?: Mount[];
+  /**
+   * Numeric `uid:gid`, neither 0. Default CONTAINER_DEFAULTS.user (the official Odoo image's
+   * `odoo`): it overrides whatever USER a repository's own Dockerfile set.
+   */
   user?: string;
   workdir?: string;
   /** Replaces the image's ENTRYPOINT (`--entrypoint`). */
@@ -55,12 +66,26 @@ export interface RunSpec extends ContainerSpec {
   rm?: boolean;
 }
 
+/**
+ * Bounds for containers whose spec sets none (one-shot runs outside an env's tier). The user is
+ * the official Odoo image's `odoo` (101:101), which owns the filestores odooops creates.
+ */
+export const CONTAINER_DEFAULTS = { cpus: 1, memoryMb: 1024, pidsLimit: 1024, user: "101:101" } as const;
+
+/**
+ * Odoo needs no capability: it runs unprivileged, binds ports above 1024 and the image's
+ * entrypoint only execs it (no chown, no gosu). So every capability is dropped and setuid
+ * binaries inside the image cannot regain root (no-new-privileges).
+ */
+export const HARDENING_FLAGS = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"] as const;
+
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const LABEL_KEY = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE = /^[a-z0-9][a-z0-9._\/:@-]*$/i;
 const HOST_IP = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\])$/i;
 const MEMORY = /^\d+[kmg]?$/;
+const NON_ROOT_USER = /^[1-9]\d{0,9}:[1-9]\d{0,9}$/;
 /** Keys the docker CLI itself reads: passing them through its environment would change docker. */
 const CLI_ENV = new Set(["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"]);
 
@@ -127,14 +152,15 @@ export function containerFlags(spec: ContainerSpec): BuiltArgs {
     if (!HOST_IP.test(ip)) throw new Invalid(`invalid publish address: ${ip}`);
     args.push("--publish", `${ip}:${assertPort(p.hostPort)}:${assertPort(p.containerPort)}`);
   }
-  if (spec.cpus !== undefined) {
-    if (!(spec.cpus > 0)) throw new Invalid(`invalid cpus: ${spec.cpus}`);
-    args.push("--cpus", String(spec.cpus));
-  }
-  if (spec.memoryMb !== undefined) {
-    if (!Number.isInteger(spec.memoryMb) || spec.memoryMb < 6) throw new Invalid(`invalid memoryMb: ${spec.memoryMb}`);
-    args.push("--memory", `${spec.memoryMb}m`, "--memory-swap", `${spec.memoryMb}m`);
-  }
+  const cpus = spec.cpus ?? CONTAINER_DEFAULTS.cpus;
+  if (!(cpus > 0)) throw new Invalid(`invalid cpus: ${spec.cpus}`);
+  args.push("--cpus", String(cpus));
+  const memoryMb = spec.memoryMb ?? CONTAINER_DEFAULTS.memoryMb;
+  if (!Number.isInteger(memoryMb) || memoryMb < 6) throw new Invalid(`invalid memoryMb: ${spec.memoryMb}`);
+  args.push("--memory", `${memoryMb}m`, "--memory-swap", `${memoryMb}m`);
+  const pids = spec.pidsLimit ?? CONTAINER_DEFAULTS.pidsLimit;
+  if (!Number.isInteger(pids) || pids < 1) throw new Invalid(`invalid pidsLimit: ${spec.pidsLimit}`);
+  args.push("--pids-limit", String(pids), ...HARDENING_FLAGS);
   if (spec.restart !== undefined) args.push("--restart", spec.restart);
   if (spec.stopTimeoutSec !== undefined) args.push("--stop-timeout", String(Math.trunc(spec.stopTimeoutSec)));
   if (spec.network !== undefined) args.push("--network", assertName("network", spec.network));
@@ -146,7 +172,9 @@ export function containerFlags(spec: ContainerSpec): BuiltArgs {
     args.push("--add-host", `${h}:${ip}`);
   }
   for (const m of spec.mounts ?? []) args.push("--mount", mountArg(m));
-  if (spec.user !== undefined) args.push("--user", spec.user);
+  const user = spec.user ?? CONTAINER_DEFAULTS.user;
+  if (!NON_ROOT_USER.test(user)) throw new Invalid(`containers run as a numeric non-root uid:gid, not ${JSON.stringify(user)}`);
+  args.push("--user", user);
   if (spec.workdir !== undefined) args.push("--workdir", spec.workdir);
   if (spec.entrypoint !== undefined) args.push("--entrypoint", spec.entrypoint);
   if (spec.logMaxSize !== undefined) {

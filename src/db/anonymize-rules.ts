@@ -13,6 +13,7 @@ import { displayUrl } from "../git/commands";
 import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
 import { validateRepoUrl } from "../git/validate";
 import type { JobDeps } from "../jobs/define";
+import { projectRepoUrl } from "../env/projects";
 import { type AnonymizeRules, loadAnonymizeRules } from "./backup";
 
 export const ANONYMIZE_FILE = ".odooops/anonymize.yaml";
@@ -46,10 +47,11 @@ async function fetchedMirror(deps: Pick<JobDeps, "paths">, url: string, io: Io):
   }
 }
 
-export async function anonymizeRulesFor(deps: Pick<JobDeps, "db" | "paths">, source: EnvRow, io: Io): Promise<RulesChoice> {
+export async function anonymizeRulesFor(deps: Pick<JobDeps, "db" | "paths" | "box">, source: EnvRow, io: Io): Promise<RulesChoice> {
   const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
-  if (!project?.repoUrl) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (project ${project?.name ?? "?"} has no repository)` };
-  const mirror = await fetchedMirror(deps, project.repoUrl, io);
+  const url = project ? projectRepoUrl(project, deps.box) : null;
+  if (!project || url === null) return { rules: loadAnonymizeRules(), from: `${DEFAULTS} (project ${project?.name ?? "?"} has no repository)` };
+  const mirror = await fetchedMirror(deps, url, io);
   const served = servedCommit(deps, source);
   const sha = await resolveCommit(mirror, served ? { sha: served } : { branch: project.defaultBranch });
   const at = `${sha.slice(0, 12)}, ${served ? `the commit ${source.slug} serves` : `the head of ${project.defaultBranch} (${source.slug} serves no deployed commit)`}`;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { odooSeries } from "../db/backup";
 import { Invalid } from "../errors";
 import { projects } from "../env/env.sql";
+import { projectRepoUrl } from "../env/projects";
 import type { EnvRow } from "../env/service";
 import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
 import { validateBranch } from "../git/validate";
@@ -20,17 +21,18 @@ export interface SourceRef {
   branch?: string | null;
 }
 
-export function projectRepo(deps: Pick<JobDeps, "db">, env: EnvRow): { url: string; project: string; defaultBranch: string } {
+export function projectRepo(deps: Pick<JobDeps, "db" | "box">, env: EnvRow): { url: string; project: string; defaultBranch: string } {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
-  if (!project?.repoUrl) {
+  const url = project ? projectRepoUrl(project, deps.box) : null;
+  if (!project || url === null) {
     const name = project?.name ?? "default";
     throw new Invalid(`project ${name} of environment ${env.slug} has no git repository; set one: odooops project set ${name} --repo <url>`);
   }
-  return { url: project.repoUrl, project: project.name, defaultBranch: project.defaultBranch };
+  return { url, project: project.name, defaultBranch: project.defaultBranch };
 }
 
 /** The branch a deploy follows: the one asked for, else the env's, else the project's default. */
-export function deployBranch(deps: Pick<JobDeps, "db">, env: EnvRow, ref: SourceRef): string {
+export function deployBranch(deps: Pick<JobDeps, "db" | "box">, env: EnvRow, ref: SourceRef): string {
   return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);
 }
 

@@ -6,7 +6,10 @@ import { createdAt, id } from "../state/columns";
 export const projects = sqliteTable("projects", {
   id: id(),
   name: text("name").notNull().unique(),
+  /** Without its password: an https password is in repoPasswordEnc. */
   repoUrl: text("repo_url"),
+  /** The repository URL's password (percent-encoded, as given), encrypted at rest (see src/auth/secretbox.ts). */
+  repoPasswordEnc: text("repo_password_enc"),
   defaultBranch: text("default_branch").notNull().default("main"),
   /** Encrypted at rest (see src/auth/secretbox.ts). */
   webhookSecretEnc: text("webhook_secret_enc"),

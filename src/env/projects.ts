@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import type { SecretBox } from "../auth/secretbox";
 import { Invalid, NotFound } from "../errors";
 import type { Db } from "../state/db";
+import { displayUrl, joinUrlPassword, splitUrlPassword } from "../git/commands";
 import { validateBranch, validateRepoUrl } from "../git/validate";
 import { projects } from "./env.sql";
 
@@ -32,10 +33,31 @@ function sealWebhookSecret(box: SecretBox, secret: string): string {
   return box.seal(secret);
 }
 
+/** The URL stored without its password, and the password sealed (a token in a URL is a credential like any other). */
+function repoColumns(box: SecretBox, url: string | null): { repoUrl: string | null; repoPasswordEnc: string | null } {
+  if (url === null) return { repoUrl: null, repoPasswordEnc: null };
+  const split = splitUrlPassword(validateRepoUrl(url));
+  return { repoUrl: split.url, repoPasswordEnc: split.password === null ? null : box.seal(split.password) };
+}
+
+type ProjectRow = typeof projects.$inferSelect;
+
+/** The URL git fetches from: the stored one with its password unsealed. Never shown or logged. */
+export function projectRepoUrl(p: Pick<ProjectRow, "repoUrl" | "repoPasswordEnc">, box: SecretBox): string | null {
+  if (p.repoUrl === null) return null;
+  return p.repoPasswordEnc === null ? p.repoUrl : joinUrlPassword(p.repoUrl, box.open(p.repoPasswordEnc));
+}
+
+/** The URL as the API, the CLI and the audit log show it: a password is `***`. */
+export function shownRepoUrl(p: Pick<ProjectRow, "repoUrl" | "repoPasswordEnc">): string | null {
+  if (p.repoUrl === null) return null;
+  return p.repoPasswordEnc === null ? displayUrl(p.repoUrl) : joinUrlPassword(p.repoUrl, "***");
+}
+
 /** Creates the project or changes only the settings given (rerunning with the same values changes nothing). */
 export function setProject(db: Db, name: string, settings: ProjectSettings, box: SecretBox) {
   const patch = {
-    ...(settings.repoUrl !== undefined ? { repoUrl: settings.repoUrl === null ? null : validateRepoUrl(settings.repoUrl) } : {}),
+    ...(settings.repoUrl !== undefined ? repoColumns(box, settings.repoUrl) : {}),
     ...(settings.defaultBranch !== undefined ? { defaultBranch: validateBranch(settings.defaultBranch) } : {}),
     ...(settings.webhookSecret !== undefined ? { webhookSecretEnc: settings.webhookSecret === null ? null : sealWebhookSecret(box, settings.webhookSecret) } : {}),
   };

@@ -5,6 +5,7 @@
  * smuggled in through config or a submodule cannot run either.
  */
 import type { Command } from "../exec/command";
+import { Invalid } from "../errors";
 
 const NETWORK_TIMEOUT_MS = 30 * 60_000;
 const LOCAL_TIMEOUT_MS = 10 * 60_000;
@@ -13,21 +14,90 @@ export const LOCK_WAIT_SEC = 30 * 60;
 
 export const GIT_ENV: Record<string, string> = {
   GIT_TERMINAL_PROMPT: "0",
-  // accept-new: the first contact records the host key (there is nobody to ask); a changed key
-  // still fails.
-  GIT_SSH_COMMAND: "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=30",
   GIT_ALLOW_PROTOCOL: "file:ssh:https",
 };
 
-/** The password of an https URL, so echoes of the command and git's messages mask it. */
-export function urlSecrets(url: string): string[] {
-  const m = /^https:\/\/[^/@]*:([^/@]+)@/i.exec(url);
-  return m ? [m[1], decodeURIComponent(m[1])].filter((v, i, all) => v.length > 0 && all.indexOf(v) === i) : [];
+/**
+ * Where a clone or fetch goes and how it authenticates. The URL given to git never holds a
+ * password: git would write it into the mirror's config (at rest, in clear) and echo it.
+ */
+export interface GitRemote {
+  url: string;
+  /** An https URL's user and password, sent as a Basic header set through git's environment. */
+  basic?: { user: string; password: string };
+  /**
+   * ssh host keys are recorded (first contact) and checked here. It lives in odooops' state dir:
+   * under the systemd unit (ProtectHome=read-only) ssh cannot write ~/.ssh/known_hosts, so a key
+   * accepted there would never be pinned and every later fetch would trust any key again.
+   */
+  knownHostsFile: string;
 }
 
-/** `url` with an https password replaced by `***`, for messages and logs. */
+const HTTPS_USERINFO = /^(https:\/\/)([^/@:]*):([^/]*)@/i;
+
+/** `url` with the password of its user info (any scheme) replaced by `***`, for messages, logs and the API. */
 export function displayUrl(url: string): string {
-  return url.replace(/^(https:\/\/[^/@:]*:)[^/@]+@/i, "$1***@");
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/]*)(.*)$/s.exec(url);
+  if (!m) return url;
+  const at = m[2].lastIndexOf("@");
+  const colon = m[2].indexOf(":");
+  if (at < 0 || colon < 0 || colon > at) return url;
+  return `${m[1]}${m[2].slice(0, colon)}:***${m[2].slice(at)}${m[3]}`;
+}
+
+function decoded(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
+/** The password of an https URL (as written and decoded), so echoes of the command and git's messages mask it. */
+export function urlSecrets(url: string): string[] {
+  const m = HTTPS_USERINFO.exec(url);
+  return m && m[3] ? [m[3], decoded(m[3])].filter((v, i, all) => v.length > 0 && all.indexOf(v) === i) : [];
+}
+
+/** An https URL split into the URL without its password and that password (as written, percent-encoded). */
+export function splitUrlPassword(url: string): { url: string; password: string | null } {
+  const m = HTTPS_USERINFO.exec(url);
+  if (!m || !m[3]) return { url, password: null };
+  return { url: `${m[1]}${m[2]}@${url.slice(m[0].length)}`, password: m[3] };
+}
+
+/** The URL stored without its password, with the password put back (percent-encoded, as it was given). */
+export function joinUrlPassword(url: string, password: string): string {
+  const m = /^(https:\/\/)([^/@:]*)@/i.exec(url);
+  if (!m) return url;
+  return `${m[1]}${m[2]}:${password}@${url.slice(m[0].length)}`;
+}
+
+/** How git reaches `url` (which may carry a password) with host keys pinned in `knownHostsFile`. */
+export function gitRemote(url: string, knownHostsFile: string): GitRemote {
+  const m = HTTPS_USERINFO.exec(url);
+  if (!m || !m[3]) return { url, knownHostsFile };
+  // No user info at all in what git sees: with a bare user name git would ask for a password on a 401.
+  return { url: `${m[1]}${url.slice(m[0].length)}`, basic: { user: decoded(m[2]), password: decoded(m[3]) }, knownHostsFile };
+}
+
+/** Paths end up inside GIT_SSH_COMMAND, which git runs through sh: only a plain alphabet, single-quoted. */
+const SAFE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
+
+function remoteEnv(remote: GitRemote): { env: Record<string, string>; redact: string[] } {
+  if (!SAFE_PATH.test(remote.knownHostsFile)) throw new Invalid(`known_hosts path ${JSON.stringify(remote.knownHostsFile)} has characters outside A-Z a-z 0-9 . _ + / -`);
+  const env: Record<string, string> = {
+    ...GIT_ENV,
+    // accept-new: the first contact records the host key (there is nobody to ask); a changed key fails.
+    GIT_SSH_COMMAND: `ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile='${remote.knownHostsFile}' -o ConnectTimeout=30`,
+  };
+  if (!remote.basic) return { env, redact: [] };
+  const token = Buffer.from(`${remote.basic.user}:${remote.basic.password}`).toString("base64");
+  // Through the environment (git >= 2.31), so neither argv nor the mirror's config holds it.
+  env.GIT_CONFIG_COUNT = "1";
+  env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+  env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${token}`;
+  return { env, redact: [remote.basic.password, token] };
 }
 
 function git(gitDir: string | null, args: string[], extra: Omit<Command, "argv"> = {}): Command {
@@ -40,10 +110,10 @@ function git(gitDir: string | null, args: string[], extra: Omit<Command, "argv">
 }
 
 export const gitCommands = {
-  cloneMirror: (url: string, dest: string): Command =>
-    git(null, ["clone", "--mirror", "--", url, dest], { timeoutMs: NETWORK_TIMEOUT_MS, redact: urlSecrets(url) }),
-  fetch: (mirror: string, url: string): Command =>
-    git(mirror, ["fetch", "--prune", "origin"], { timeoutMs: NETWORK_TIMEOUT_MS, redact: urlSecrets(url) }),
+  cloneMirror: (remote: GitRemote, dest: string): Command =>
+    git(null, ["clone", "--mirror", "--", remote.url, dest], { timeoutMs: NETWORK_TIMEOUT_MS, ...remoteEnv(remote) }),
+  fetch: (mirror: string, remote: GitRemote): Command =>
+    git(mirror, ["fetch", "--prune", "origin"], { timeoutMs: NETWORK_TIMEOUT_MS, ...remoteEnv(remote) }),
   /** Exit 1 and no output when `rev` does not name a commit (`--quiet`). */
   revParse: (mirror: string, rev: string): Command => git(mirror, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]),
   remoteUrl: (mirror: string): Command => git(mirror, ["config", "--get", "remote.origin.url"]),

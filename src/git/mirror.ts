@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { AppError, Conflict, Invalid, NotFound } from "../errors";
 import { Secrets } from "../log";
 import { run } from "../exec/run";
-import { displayUrl, gitCommands, urlSecrets, withFileLock } from "./commands";
+import { displayUrl, gitCommands, gitRemote, splitUrlPassword, urlSecrets, withFileLock } from "./commands";
 import { validateBranch, validateRepoUrl, validateSha } from "./validate";
 
 export interface SyncMirrorOptions {
@@ -37,9 +37,17 @@ function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return next;
 }
 
-/** Directory of the mirror of `url`: stable, and free of anything the URL contains. */
+/**
+ * Directory of the mirror of `url`: stable, free of anything the URL contains, and the same
+ * whatever password the URL carries (a rotated token keeps its mirror).
+ */
 export function mirrorPath(reposDir: string, url: string): string {
-  return join(reposDir, `${createHash("sha256").update(url).digest("hex").slice(0, 16)}.git`);
+  return join(reposDir, `${createHash("sha256").update(splitUrlPassword(url).url).digest("hex").slice(0, 16)}.git`);
+}
+
+/** ssh host keys of every remote, in the state dir next to the mirrors (see GitRemote). */
+export function knownHostsFile(reposDir: string): string {
+  return join(reposDir, "known_hosts");
 }
 
 function isMirror(dir: string): boolean {
@@ -71,12 +79,13 @@ export async function syncMirror(opts: SyncMirrorOptions): Promise<string> {
   Secrets.add(...urlSecrets(url));
   mkdirSync(opts.reposDir, { recursive: true, mode: 0o700 });
   const mirror = mirrorPath(opts.reposDir, url);
+  const remote = gitRemote(url, knownHostsFile(opts.reposDir));
   const onLine = (_s: "stdout" | "stderr", line: string) => opts.log?.(line);
   const runOpts = { onLine, signal: opts.signal };
 
   const fetch = async () => {
     opts.log?.(`fetching ${displayUrl(url)}`);
-    await run(withFileLock(`${mirror}.lock`, gitCommands.fetch(mirror, url)), runOpts);
+    await run(withFileLock(`${mirror}.lock`, gitCommands.fetch(mirror, remote)), runOpts);
   };
 
   return serialized(mirror, async () => {
@@ -91,7 +100,7 @@ export async function syncMirror(opts: SyncMirrorOptions): Promise<string> {
     const partial = `${mirror}.partial-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
     opts.log?.(`cloning ${displayUrl(url)} into ${mirror}`);
     try {
-      await run(gitCommands.cloneMirror(url, partial), runOpts);
+      await run(gitCommands.cloneMirror(remote, partial), runOpts);
       try {
         renameSync(partial, mirror);
       } catch (e) {

@@ -5,6 +5,7 @@
  * starts with `-` becomes an ssh or git option), so only four URL shapes are accepted.
  */
 import { Invalid } from "../errors";
+import { displayUrl } from "./commands";
 
 const MAX_URL = 2048;
 const MAX_BRANCH = 255;
@@ -19,7 +20,8 @@ const SCP_LIKE = /^([^@/:]+)@([^/:]+):(.+)$/;
 const SHAPES = "file:///absolute/path, ssh://[user@]host[:port]/path, https://host/path or user@host:path";
 
 function invalidUrl(url: string, why: string): never {
-  throw new Invalid(`invalid repository URL ${JSON.stringify(url)}: ${why}; use ${SHAPES}`);
+  const shown = displayUrl(url);
+  throw new Invalid(`invalid repository URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 60)}…` : shown)}: ${why}; use ${SHAPES}`);
 }
 
 function checkPath(url: string, path: string): void {
@@ -53,7 +55,7 @@ function checkAuthority(url: string, authority: string, allowPassword: boolean):
 /** A git remote odooops may fetch from; returned unchanged when valid. */
 export function validateRepoUrl(url: string): string {
   if (url.length === 0) throw new Invalid(`repository URL is empty; use ${SHAPES}`);
-  if (url.length > MAX_URL) invalidUrl(url.slice(0, 60) + "…", `longer than ${MAX_URL} characters`);
+  if (url.length > MAX_URL) invalidUrl(url, `longer than ${MAX_URL} characters`);
   if (UNSAFE_CHARS.test(url)) invalidUrl(url, "spaces, control and non-ASCII characters are not allowed");
   if (url.startsWith("-")) invalidUrl(url, 'it may not start with "-"');
   if (/^[A-Za-z0-9+.-]*::/.test(url)) invalidUrl(url, "git remote helpers (<transport>::<address>) are not allowed");

@@ -1,21 +1,35 @@
 import { describe, expect, test } from "bun:test";
-import { displayUrl, GIT_ENV, gitCommands, urlSecrets, withFileLock } from "../../src/git/commands";
+import { displayUrl, GIT_ENV, gitCommands, gitRemote, joinUrlPassword, splitUrlPassword, urlSecrets, withFileLock } from "../../src/git/commands";
+import { Invalid } from "../../src/errors";
+
+const KNOWN_HOSTS = "/var/lib/odooops/git/known_hosts";
+const SSH = `ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile='${KNOWN_HOSTS}' -o ConnectTimeout=30`;
 
 describe("git command builders", () => {
-  test("clone and fetch: non-interactive, argv only, secrets masked", () => {
+  test("clone and fetch: non-interactive, argv only, the password in a header from the environment", () => {
     const url = "https://x-access-token:ghs_tok%2Fen@github.com/acme/addons.git";
-    const clone = gitCommands.cloneMirror(url, "/var/lib/odooops/git/ab.git.partial-1-x");
-    expect(clone.argv).toEqual(["git", "clone", "--mirror", "--", url, "/var/lib/odooops/git/ab.git.partial-1-x"]);
-    expect(clone.redact).toEqual(["ghs_tok%2Fen", "ghs_tok/en"]);
+    const remote = gitRemote(url, KNOWN_HOSTS);
+    const clone = gitCommands.cloneMirror(remote, "/var/lib/odooops/git/ab.git.partial-1-x");
+    // The mirror's config keeps the URL git was given: no password, no user.
+    expect(clone.argv).toEqual(["git", "clone", "--mirror", "--", "https://github.com/acme/addons.git", "/var/lib/odooops/git/ab.git.partial-1-x"]);
+    const token = Buffer.from("x-access-token:ghs_tok/en").toString("base64");
+    expect(clone.redact).toEqual(["ghs_tok/en", token]);
     expect(clone.env).toEqual({
       GIT_TERMINAL_PROMPT: "0",
-      GIT_SSH_COMMAND: "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=30",
       GIT_ALLOW_PROTOCOL: "file:ssh:https",
+      GIT_SSH_COMMAND: SSH,
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "http.extraHeader",
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${token}`,
     });
-    const fetch = gitCommands.fetch("/r/ab.git", "git@github.com:acme/addons.git");
+    expect(clone.argv.join(" ")).not.toContain("ghs_tok");
+    const fetch = gitCommands.fetch("/r/ab.git", gitRemote("git@github.com:acme/addons.git", KNOWN_HOSTS));
     expect(fetch.argv).toEqual(["git", "--git-dir", "/r/ab.git", "fetch", "--prune", "origin"]);
     expect(fetch.redact).toEqual([]);
-    expect(fetch.env).toBe(GIT_ENV);
+    expect(fetch.env).toEqual({ ...GIT_ENV, GIT_SSH_COMMAND: SSH });
+    // The path goes into a string sh parses: anything but a plain path is refused.
+    expect(() => gitCommands.fetch("/r/ab.git", gitRemote("git@github.com:a/b.git", "/tmp/x' -oProxyCommand='id"))).toThrow(Invalid);
+    expect(() => gitCommands.fetch("/r/ab.git", gitRemote("git@github.com:a/b.git", "relative/known_hosts"))).toThrow(Invalid);
   });
 
   test("rev-parse, remote url, archive, untar", () => {
@@ -32,10 +46,10 @@ describe("git command builders", () => {
   });
 
   test("withFileLock wraps in flock and extends the timeout by the wait", () => {
-    const c = withFileLock("/r/ab.git.lock", gitCommands.fetch("/r/ab.git", "file:///srv/a"), 60);
+    const c = withFileLock("/r/ab.git.lock", gitCommands.fetch("/r/ab.git", gitRemote("file:///srv/a", KNOWN_HOSTS)), 60);
     expect(c.argv).toEqual(["flock", "--exclusive", "--wait", "60", "/r/ab.git.lock", "git", "--git-dir", "/r/ab.git", "fetch", "--prune", "origin"]);
     expect(c.timeoutMs).toBe(30 * 60_000 + 60_000);
-    expect(c.env).toBe(GIT_ENV);
+    expect(c.env).toEqual({ ...GIT_ENV, GIT_SSH_COMMAND: SSH });
   });
 
   test("https passwords never reach messages", () => {
@@ -44,5 +58,11 @@ describe("git command builders", () => {
     expect(displayUrl("git@github.com:a/b.git")).toBe("git@github.com:a/b.git");
     expect(urlSecrets("https://bot@github.com/a/b.git")).toEqual([]);
     expect(urlSecrets("ssh://git@github.com/a/b.git")).toEqual([]);
+    expect(displayUrl("https://bot:p@ss@github.com/a/b.git")).toBe("https://bot:***@github.com/a/b.git");
+    expect(displayUrl("ssh://git:pw@github.com/a/b.git")).toBe("ssh://git:***@github.com/a/b.git");
+    expect(splitUrlPassword("https://bot:s3%2Fcret@github.com/a/b.git")).toEqual({ url: "https://bot@github.com/a/b.git", password: "s3%2Fcret" });
+    expect(splitUrlPassword("https://github.com/a/b.git")).toEqual({ url: "https://github.com/a/b.git", password: null });
+    expect(joinUrlPassword("https://bot@github.com/a/b.git", "s3%2Fcret")).toBe("https://bot:s3%2Fcret@github.com/a/b.git");
+    expect(gitRemote("https://github.com/a/b.git", KNOWN_HOSTS)).toEqual({ url: "https://github.com/a/b.git", knownHostsFile: KNOWN_HOSTS });
   });
 });

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listProjects, setProject } from "../../env/projects";
+import { listProjects, setProject, shownRepoUrl } from "../../env/projects";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
 const ProjectView = z
-  .object({ name: z.string(), repoUrl: z.string().nullable(), defaultBranch: z.string(), webhookSecretSet: z.boolean(), createdAt: z.string() })
+  .object({ name: z.string(), repoUrl: z.string().nullable().openapi({ description: "a password in the URL is shown as ***" }), defaultBranch: z.string(), webhookSecretSet: z.boolean(), createdAt: z.string() })
   .openapi("Project");
 const SetProjectRequest = z
   .object({
@@ -34,7 +34,7 @@ const put = createRoute({
 
 const view = (p: ReturnType<typeof listProjects>[number]) => ({
   name: p.name,
-  repoUrl: p.repoUrl,
+  repoUrl: shownRepoUrl(p),
   defaultBranch: p.defaultBranch,
   webhookSecretSet: p.webhookSecretEnc !== null,
   createdAt: p.createdAt,
@@ -46,7 +46,7 @@ export function projectRoutes(app: Api, deps: ApiDeps) {
     const { name } = c.req.valid("param");
     const body = c.req.valid("json");
     const p = setProject(deps.db, name, body, deps.box);
-    const details = { repoUrl: p.repoUrl, defaultBranch: p.defaultBranch, ...(body.webhookSecret !== undefined ? { webhookSecret: body.webhookSecret === null ? "removed" : "changed" } : {}) };
+    const details = { repoUrl: shownRepoUrl(p), defaultBranch: p.defaultBranch, ...(body.webhookSecret !== undefined ? { webhookSecret: body.webhookSecret === null ? "removed" : "changed" } : {}) };
     deps.audit.record({ actor: c.get("principal").username, action: "project.set", target: name, details });
     return c.json(view(p), 200);
   });

@@ -64,6 +64,17 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
       .get();
     if (holder) throw new Conflict(`branch ${branch} is already deployed by environment ${holder.slug} in project ${project.name}`);
   }
+  const domain = envDomain(config, slug, tier, req.domain);
+  const sameDomain = db
+    .select({ slug: environments.slug, status: environments.status })
+    .from(environments)
+    .where(and(eq(environments.domain, domain), ne(environments.status, "destroyed"), ne(environments.slug, slug)))
+    .get();
+  // One vhost and one certificate per name: a second env would take over the first one's traffic
+  // (nginx serves the first server_name it loaded) or its certificate.
+  if (sameDomain) {
+    throw new Conflict(`domain ${domain} is already used by environment ${sameDomain.slug} (${sameDomain.status}); choose another with --domain`);
+  }
   const tierConfig = config.tiers[tier];
   const quota = projectPolicy(db, project.id).resource_quotas[tier];
   const requested = { workers: req.workers, cpus: req.cpus, memoryMb: req.memoryMb };
@@ -83,7 +94,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
     tier,
     branch,
     projectId: project.id,
-    domain: envDomain(config, slug, tier, req.domain),
+    domain,
     odooImage: req.odooImage ?? config.odoo.image,
     dbName: dbIdentifier(slug),
     modules: req.modules ?? config.odoo.modules,

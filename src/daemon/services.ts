@@ -8,6 +8,7 @@ import type { Paths } from "../config/paths";
 import type { AnyJobDef } from "../jobs/define";
 import { JobRegistry } from "../jobs/registry";
 import { JobService } from "../jobs/service";
+import { sealLegacyRepoPasswords } from "../env/projects";
 import type { Db } from "../state/db";
 import { VERSION } from "../version";
 import { JOB_KINDS } from "./job-kinds";
@@ -23,6 +24,8 @@ export interface ServiceOptions {
 
 export function buildServices(opts: ServiceOptions): ApiDeps {
   const { db, config, paths } = opts;
+  const box = SecretBox.fromFile(paths.secretKeyFile);
+  sealLegacyRepoPasswords(db, box);
   const registry = new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]);
   return {
     db,
@@ -30,7 +33,7 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
     paths,
     auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours }),
     audit: new AuditService(db),
-    box: SecretBox.fromFile(paths.secretKeyFile),
+    box,
     jobs: new JobService(db, paths.jobLogsDir, registry, opts.hostId),
     version: VERSION,
     startedAt: Date.now(),

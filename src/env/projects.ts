@@ -54,6 +54,22 @@ export function shownRepoUrl(p: Pick<ProjectRow, "repoUrl" | "repoPasswordEnc">)
   return p.repoPasswordEnc === null ? displayUrl(p.repoUrl) : joinUrlPassword(p.repoUrl, "***");
 }
 
+/**
+ * Rows written before passwords were sealed hold them in repo_url: moved into repo_password_enc
+ * when the daemon starts. Returns how many rows changed.
+ */
+export function sealLegacyRepoPasswords(db: Db, box: SecretBox): number {
+  let changed = 0;
+  for (const p of db.select().from(projects).all()) {
+    if (p.repoUrl === null || p.repoPasswordEnc !== null) continue;
+    const split = splitUrlPassword(p.repoUrl);
+    if (split.password === null) continue;
+    db.update(projects).set({ repoUrl: split.url, repoPasswordEnc: box.seal(split.password) }).where(eq(projects.id, p.id)).run();
+    changed++;
+  }
+  return changed;
+}
+
 /** Creates the project or changes only the settings given (rerunning with the same values changes nothing). */
 export function setProject(db: Db, name: string, settings: ProjectSettings, box: SecretBox) {
   const patch = {

@@ -42,7 +42,21 @@ function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
  * whatever password the URL carries (a rotated token keeps its mirror).
  */
 export function mirrorPath(reposDir: string, url: string): string {
-  return join(reposDir, `${createHash("sha256").update(splitUrlPassword(url).url).digest("hex").slice(0, 16)}.git`);
+  return hashedMirrorPath(reposDir, splitUrlPassword(url).url);
+}
+
+function hashedMirrorPath(reposDir: string, key: string): string {
+  return join(reposDir, `${createHash("sha256").update(key).digest("hex").slice(0, 16)}.git`);
+}
+
+/**
+ * Mirrors cloned by earlier versions sit at the hash of the URL with its password, which their
+ * config (remote.origin.url) holds in clear: removed, the new mirror is cloned without it.
+ */
+function removeLegacyMirror(reposDir: string, url: string): void {
+  if (splitUrlPassword(url).password === null) return;
+  const legacy = hashedMirrorPath(reposDir, url);
+  if (isMirror(legacy)) rmSync(legacy, { recursive: true, force: true });
 }
 
 /** ssh host keys of every remote, in the state dir next to the mirrors (see GitRemote). */
@@ -80,6 +94,7 @@ export async function syncMirror(opts: SyncMirrorOptions): Promise<string> {
   mkdirSync(opts.reposDir, { recursive: true, mode: 0o700 });
   const mirror = mirrorPath(opts.reposDir, url);
   const remote = gitRemote(url, knownHostsFile(opts.reposDir));
+  removeLegacyMirror(opts.reposDir, url);
   const onLine = (_s: "stdout" | "stderr", line: string) => opts.log?.(line);
   const runOpts = { onLine, signal: opts.signal };
 

@@ -4,11 +4,14 @@
  * reach), not from the audit log, and not from any file on the host, the SQLite state included.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { auditLogs } from "../../src/audit/audit.sql";
 import { projects } from "../../src/env/env.sql";
-import { projectRepoUrl } from "../../src/env/projects";
+import { projectRepoUrl, sealLegacyRepoPasswords } from "../../src/env/projects";
+import { run } from "../../src/exec/run";
+import { mirrorPath, syncMirror } from "../../src/git/mirror";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
 import { freePort } from "../support/ports";
@@ -98,5 +101,29 @@ describe("a token in a repository URL stays sealed", () => {
     const encoded = [secret, Buffer.from(`deployer:${secret}`).toString("base64")];
     const leaks = files.filter((f) => statSync(f).size > 0 && encoded.some((s) => readFileSync(f).includes(s)));
     expect(leaks).toEqual([]);
+  });
+
+  test("written by an earlier version: the password moves into the sealed column, the mirror holding it goes", async () => {
+    const legacySecret = `legacy-${randomSuffix(16)}`;
+    const url = `https://deployer:${legacySecret}@127.0.0.1:${port}/acme/legacy.git`;
+    host.deps.db.insert(projects).values({ name: "legacy", repoUrl: url }).run();
+    expect(sealLegacyRepoPasswords(host.deps.db, host.deps.box)).toBe(1);
+    expect(sealLegacyRepoPasswords(host.deps.db, host.deps.box)).toBe(0);
+    const row = host.deps.db.select().from(projects).all().find((p) => p.name === "legacy")!;
+    expect(row.repoUrl).toBe(`https://deployer@127.0.0.1:${port}/acme/legacy.git`);
+    expect(row.repoPasswordEnc).not.toContain(legacySecret);
+    expect(projectRepoUrl(row, host.deps.box)).toBe(url);
+    const list = await call("GET", "/projects");
+    expect(list.text).toContain(`https://deployer:***@127.0.0.1:${port}/acme/legacy.git`);
+    expect(list.text).not.toContain(legacySecret);
+
+    // Earlier versions cloned into the hash of the full URL and kept it in the mirror's config.
+    const reposDir = host.deps.paths.gitCacheDir;
+    const legacy = join(reposDir, `${createHash("sha256").update(url).digest("hex").slice(0, 16)}.git`);
+    await run({ argv: ["git", "init", "--quiet", "--bare", legacy] });
+    await run({ argv: ["git", "--git-dir", legacy, "config", "remote.origin.url", url] });
+    expect(legacy).not.toBe(mirrorPath(reposDir, url));
+    await expect(syncMirror({ reposDir, url })).rejects.toThrow(`127.0.0.1:${port}`);
+    expect(existsSync(legacy)).toBe(false);
   });
 });

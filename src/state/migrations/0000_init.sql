@@ -76,6 +76,7 @@ CREATE TABLE `projects` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,
 	`repo_url` text,
+	`repo_password_enc` text,
 	`default_branch` text DEFAULT 'main' NOT NULL,
 	`webhook_secret_enc` text,
 	`created_at` text NOT NULL

@@ -1,1 +1,0 @@
-ALTER TABLE `projects` ADD `repo_password_enc` text;

@@ -22,7 +22,7 @@ import { restorePreDeployBackup } from "./restore";
 import { applyPolicy } from "./policy";
 import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
 import { runTestsGate } from "./tests-gate";
-import { fetchCommit, planModules } from "./source";
+import { fetchCommit, planModules, projectOf } from "./source";
 import type { ModulePlan } from "./modules";
 
 export const DeployJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
@@ -59,7 +59,7 @@ export const deployJob = defineJob<DeployJobParams>({
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
-          await applyPolicy(ctx.deps, env, d.id, mirror, sha, (l) => ctx.log(l));
+          await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
           return { mirror, sha };
         }),
     },

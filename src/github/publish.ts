@@ -1,8 +1,9 @@
 /**
  * Text that leaves the host for GitHub (commit statuses, PR comments) is read by everyone who can
- * see the repository, forks' authors included. It carries only what a deploy's author needs: the
- * first line of an error, with secrets masked, host paths replaced and a length cap; the full
- * output stays in the job log behind the API.
+ * see the repository, forks' authors included. It carries only an error's headline — its first
+ * line up to the first `: `, where the details (command output, file excerpts, values) begin —
+ * with secrets masked, host paths replaced and a length cap; the full error stays in the job log
+ * behind the API, which the status and the comment link to.
  */
 import { Secrets } from "../log";
 
@@ -26,9 +27,10 @@ export function publishable(text: string, max: number): string {
   return capText(Secrets.redact(text), max);
 }
 
-/** The first line of an error as GitHub may show it: secrets and host paths masked, capped. */
+/** An error's headline as GitHub may show it: secrets and host paths masked, capped. */
 export function publicDetail(error: string, max = DETAIL_MAX): string {
   const first = error.split("\n").find((l) => l.trim() !== "") ?? "";
-  const masked = Secrets.redact(first).replace(HOST_PATH, "<path>").replace(/\s+/g, " ").trim();
+  const headline = first.split(/:\s/)[0] ?? "";
+  const masked = Secrets.redact(headline).replace(HOST_PATH, "<path>").replace(/\s+/g, " ").trim();
   return capText(masked, max);
 }

@@ -1,6 +1,8 @@
 /**
- * `deploy` as a job: source → build → plan → tests → rehearse (update + boot on a copy of the
- * database) → backup (production) → migrate → start → switch → prune. The env's database is
+ * `deploy` as a job: source → build → plan → tests (throwaway empty database) → approval →
+ * rehearse (update + boot on a copy of the database) → backup (production) → migrate → start →
+ * switch → prune. The approval comes before the rehearsal: the new commit's code never runs
+ * against a copy of the env's data before a human let it. The env's database is
  * touched only after the rehearsal passed, and users reach nothing new before `start` has a
  * healthy release beside the serving one; a failure before the switch leaves the old release
  * serving, a failure after the migration restores the pre-deploy backup first (undo of `migrate`).
@@ -123,6 +125,7 @@ export const deployJob = defineJob<DeployJobParams>({
           return { tested: testModules };
         }),
     },
+    approvalStep<DeployJobParams>(),
     {
       name: "rehearse",
       title: "Rehearsing on a copy of the database",
@@ -145,7 +148,6 @@ export const deployJob = defineJob<DeployJobParams>({
           }
         }),
     },
-    approvalStep<DeployJobParams>(),
     {
       name: "backup",
       title: "Backing up before the migration",

@@ -19,9 +19,9 @@ import { releaseImageTag } from "./build";
 import { envDeployments, loadDeployment, nextRelease, setDeployment, successfulDeployments, toDeploymentView, type DeploymentRow } from "./records";
 import { rollbackJob } from "./rollback-job";
 import type { DeployOutcome, DeployPlan, DeployRequest, DeploymentView, RollbackRequest } from "./schema";
-import { fetchCommit, planModules, projectRepo } from "./source";
+import { fetchCommit, planModules, projectOf, projectRepo } from "./source";
 import { planGates } from "../policy/gates";
-import { readCommitPolicy } from "../policy/repo";
+import { readDefaultBranchPolicy } from "../policy/repo";
 
 function deployable(env: EnvRow, what: string): void {
   if (env.status !== "active") {
@@ -40,7 +40,7 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
   const tag = releaseImageTag(deps.config.docker.namePrefix, env.slug, sha);
   const built = await envHost(deps).dockerClient.inspectImage(tag);
   const { repo, plan } = await planModules(deps, env, mirror, sha, currentChecksums(deps, env), `plan-${crypto.randomUUID()}`);
-  const { policy, source } = await readCommitPolicy(mirror, sha);
+  const { policy, source } = await readDefaultBranchPolicy(mirror, projectOf(deps, env));
   const gates = planGates(policy, env.tier, deps.config.deploy, source);
   return {
     env: env.slug,

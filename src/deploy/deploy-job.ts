@@ -1,6 +1,8 @@
 /**
- * `deploy` as a job: source → build → plan → tests → rehearse (update + boot on a copy of the
- * database) → backup (production) → migrate → start → switch → prune. The env's database is
+ * `deploy` as a job: source → build → plan → tests (throwaway empty database) → approval →
+ * rehearse (update + boot on a copy of the database) → backup (production) → migrate → start →
+ * switch → prune. The approval comes before the rehearsal: the new commit's code never runs
+ * against a copy of the env's data before a human let it. The env's database is
  * touched only after the rehearsal passed, and users reach nothing new before `start` has a
  * healthy release beside the serving one; a failure before the switch leaves the old release
  * serving, a failure after the migration restores the pre-deploy backup first (undo of `migrate`).
@@ -22,7 +24,7 @@ import { restorePreDeployBackup } from "./restore";
 import { applyPolicy } from "./policy";
 import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
 import { runTestsGate } from "./tests-gate";
-import { fetchCommit, planModules } from "./source";
+import { fetchCommit, planModules, projectOf } from "./source";
 import type { ModulePlan } from "./modules";
 
 export const DeployJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
@@ -59,7 +61,7 @@ export const deployJob = defineJob<DeployJobParams>({
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
-          await applyPolicy(ctx.deps, env, d.id, mirror, sha, (l) => ctx.log(l));
+          await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
           return { mirror, sha };
         }),
     },
@@ -123,6 +125,7 @@ export const deployJob = defineJob<DeployJobParams>({
           return { tested: testModules };
         }),
     },
+    approvalStep<DeployJobParams>(),
     {
       name: "rehearse",
       title: "Rehearsing on a copy of the database",
@@ -145,7 +148,6 @@ export const deployJob = defineJob<DeployJobParams>({
           }
         }),
     },
-    approvalStep<DeployJobParams>(),
     {
       name: "backup",
       title: "Backing up before the migration",

@@ -1,6 +1,7 @@
 /**
- * The gates that are steps of their own: `approval` (after the pre-switch gates, before any
- * backup or migration) and `smoke` (between a healthy new release and the nginx switch). The
+ * The gates that are steps of their own: `approval` (after the tests, which run on a throwaway
+ * empty database, and before the rehearsal — the first step that runs the new commit's code on a
+ * copy of the env's data — and any backup or migration) and `smoke` (between a healthy new release and the nginx switch). The
  * approval is a state the step polls, never a promise in memory: a restarted agent resumes the
  * step and keeps waiting until the same deadline.
  */

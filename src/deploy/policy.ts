@@ -1,6 +1,7 @@
 /**
  * The policy's part in a deployment, decided in the `source` step (before anything is built):
- * the policy at the commit (an invalid file fails here), the storage quota (above it, no deploy),
+ * the policy at the head of the project's default branch, never the deployed commit's (an invalid
+ * file fails here), the storage quota (above it, no deploy),
  * the env's limits capped by the resource quota (container and odoo.conf of the new release), and
  * the gate plan stored on the deployment for the later steps.
  */
@@ -14,14 +15,15 @@ import type { JobDeps } from "../jobs/define";
 import { describeGates } from "./describe";
 import { type GatePlan, planGates } from "../policy/gates";
 import { assertStorageWithinQuota, capLimits } from "../policy/quota";
-import { policyAtCommit } from "../policy/repo";
+import { type PolicyProject, refreshProjectPolicy } from "../policy/repo";
 import type { ResourceQuota } from "../policy/schema";
 import { now } from "../state/columns";
 import { setDeployment } from "./records";
 
-export async function applyPolicy(deps: JobDeps, env: EnvRow, deploymentId: string, mirror: string, sha: string, log: (line: string) => void): Promise<GatePlan> {
-  const { policy, source } = await policyAtCommit(deps.db, env.projectId, mirror, sha);
-  log(source === "repo" ? `policy: .odooops/policies.yaml at ${sha.slice(0, 12)}` : "policy: the server default (no .odooops/policies.yaml at this commit)");
+export async function applyPolicy(deps: JobDeps, env: EnvRow, project: PolicyProject, deploymentId: string, mirror: string, log: (line: string) => void): Promise<GatePlan> {
+  const { policy, source, commit } = await refreshProjectPolicy(deps.db, project, mirror);
+  const at = `${project.defaultBranch} at ${commit.slice(0, 12)}`;
+  log(source === "repo" ? `policy: .odooops/policies.yaml of the default branch ${at}` : `policy: the server default (no .odooops/policies.yaml on the default branch ${at})`);
   const quota = policy.resource_quotas[env.tier];
   assertStorageWithinQuota(env.slug, env.tier, await envDiskUse(deps, env), quota);
   capEnvLimits(deps, env, quota, log);

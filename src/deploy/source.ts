@@ -31,6 +31,13 @@ export function projectRepo(deps: Pick<JobDeps, "db" | "box">, env: EnvRow): { u
   return { url, project: project.name, defaultBranch: project.defaultBranch };
 }
 
+/** The env's project (its default branch is where the policy is read). */
+export function projectOf(deps: Pick<JobDeps, "db">, env: EnvRow): typeof projects.$inferSelect {
+  const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
+  if (!project) throw new Invalid(`environment ${env.slug} has no project`);
+  return project;
+}
+
 /** The branch a deploy follows: the one asked for, else the env's, else the project's default. */
 export function deployBranch(deps: Pick<JobDeps, "db" | "box">, env: EnvRow, ref: SourceRef): string {
   return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);

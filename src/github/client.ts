@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { Config } from "../config/schema";
-import { Log } from "../log";
+import { Log, Secrets } from "../log";
+import { COMMENT_MAX, publishable } from "./publish";
 
 const log = Log.create("github");
 const REPO_NAME = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/;
@@ -66,6 +67,7 @@ export class GithubClient {
   static fromConfig(deps: GithubDeps): GithubClient | null {
     if (!deps.config.github.tokenFile) return null;
     const token = readToken(deps.config.github.tokenFile);
+    Secrets.add(token);
     return token ? new GithubClient(deps, token) : null;
   }
 
@@ -73,10 +75,26 @@ export class GithubClient {
     return `${this.deps.config.github.apiUrl.replace(/\/+$/, "")}${path}`;
   }
 
+  /**
+   * A `Link` header is the answering server's word: only an address on the API's own origin is
+   * followed, so a hostile or misconfigured answer cannot send the token anywhere else.
+   */
+  private onApiOrigin(url: string): boolean {
+    try {
+      return new URL(url).origin === new URL(this.deps.config.github.apiUrl).origin;
+    } catch {
+      return false;
+    }
+  }
+
   /** One call (path or absolute URL from a Link header), retried; never throws. */
   async request(method: "GET" | "POST" | "PATCH", pathOrUrl: string, body?: unknown): Promise<GithubResult> {
     const { statusAttempts, retryBaseMs } = this.deps.config.github;
     const url = pathOrUrl.startsWith("/") ? this.url(pathOrUrl) : pathOrUrl;
+    if (!this.onApiOrigin(url)) {
+      log.warn("GitHub call refused: the address is not on the API's origin", { method, url, apiUrl: this.deps.config.github.apiUrl });
+      return { ok: false, problem: `refused: ${url} is not on the API's origin` };
+    }
     const headers = { authorization: `Bearer ${this.token}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "content-type": "application/json", "user-agent": "odooops" };
     let problem = "";
     for (let attempt = 1; attempt <= statusAttempts; attempt++) {
@@ -129,7 +147,8 @@ export async function openPullNumbers(client: GithubClient, repo: string): Promi
 const Comment = z.object({ id: z.number().int().positive() });
 
 /** Posts a new comment, or edits `commentId` in place; the comment's id, null when it failed. */
-export async function upsertComment(client: GithubClient, repo: string, pr: number, commentId: number | null, body: string): Promise<number | null> {
+export async function upsertComment(client: GithubClient, repo: string, pr: number, commentId: number | null, text: string): Promise<number | null> {
+  const body = publishable(text, COMMENT_MAX);
   let res = commentId === null ? null : await client.request("PATCH", `/repos/${repo}/issues/comments/${commentId}`, { body });
   // Someone deleted the comment: post a new one rather than go silent.
   if (res === null || (!res.ok && res.problem === "HTTP 404")) {

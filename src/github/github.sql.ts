@@ -10,6 +10,10 @@ export const githubDeliveries = sqliteTable("github_deliveries", {
   receivedAt: text("received_at").notNull().$defaultFn(now),
   /** What came of it: `queued deployment …`, `ignored: tag push`, … */
   outcome: text("outcome"),
+  /** Pushes only: the branch, its new head and GitHub's `repository.pushed_at`, to refuse an older push replayed under a new delivery id. */
+  branch: text("branch"),
+  sha: text("sha"),
+  pushedAt: integer("pushed_at"),
 });
 
 /**

@@ -19,7 +19,8 @@ export const PushEvent = z.object({
   ref: z.string(),
   after: z.string().regex(/^[0-9a-f]{40}$/),
   deleted: z.boolean().optional(),
-  repository: Repository,
+  /** Push events carry `pushed_at` as unix seconds (other events as an ISO date). */
+  repository: Repository.extend({ pushed_at: z.union([z.number(), z.string()]).nullable().optional() }),
 });
 export type PushEvent = z.infer<typeof PushEvent>;
 

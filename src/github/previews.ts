@@ -17,6 +17,7 @@ import { Log } from "../log";
 import { now } from "../state/columns";
 import { GithubClient, upsertComment } from "./client";
 import { githubPreviews } from "./github.sql";
+import { publicDetail } from "./publish";
 import { finalState, jobLogUrl, trackDeployStatus } from "./statuses";
 
 const log = Log.create("github");
@@ -153,7 +154,7 @@ export function notifyPreview(deps: EnvServiceDeps, previewId: string, text: str
 export function previewCommentBody(deps: Pick<EnvServiceDeps, "config">, env: EnvRow, sha: string, outcome: { status: JobView["status"]; error: string | null; jobId: string }): string {
   const url = envUrl(env, deps.config);
   const logUrl = jobLogUrl(deps.config, outcome.jobId);
-  const state = finalState(outcome.status) === "success" ? "deployed" : `deploy ${outcome.status}${outcome.error ? `: ${outcome.error}` : ""}`;
+  const state = finalState(outcome.status) === "success" ? "deployed" : `deploy ${outcome.status}${outcome.error ? `: ${publicDetail(outcome.error)}` : ""}`;
   return [
     `**odooops preview** \`${env.slug}\`: ${url}`,
     "",

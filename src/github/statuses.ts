@@ -2,12 +2,14 @@
  * Commit statuses (`odooops/deployment`) for deploys a push or a pull request started: pending
  * when queued, the outcome when the job ends. Posted in the background through the GitHub client
  * (retried); a GitHub outage costs a status, never a deploy. Statuses follow the job's events in
- * this process, so a coordinator restart mid-deploy loses the final status of that deploy.
+ * this process, so a coordinator restart mid-deploy loses the final status of that deploy. A
+ * failure shows only the first line of the error, redacted and capped (src/github/publish.ts).
  */
 import type { Config } from "../config/schema";
 import type { JobService } from "../jobs/service";
 import type { JobView } from "../jobs/view";
 import { GithubClient, validRepoName } from "./client";
+import { publicDetail, publishable, STATUS_DESCRIPTION_MAX } from "./publish";
 
 export const STATUS_CONTEXT = "odooops/deployment";
 
@@ -38,7 +40,7 @@ export async function postCommitStatus(deps: StatusDeps, client: GithubClient, t
   const res = await client.request("POST", `/repos/${target.repo}/statuses/${target.sha}`, {
     state,
     context: STATUS_CONTEXT,
-    description: description.slice(0, 140),
+    description: publishable(description, STATUS_DESCRIPTION_MAX),
     ...(targetUrl ? { target_url: targetUrl } : {}),
   });
   return res.ok;
@@ -62,7 +64,7 @@ export function trackDeployStatus(deps: StatusDeps, target: StatusTarget): boole
     const state = finalState(ev.status);
     if (!state) return;
     unsubscribe();
-    const description = state === "success" ? `deployed to ${target.env}` : `deploy to ${target.env} ${ev.status}${ev.error ? `: ${ev.error}` : ""}`;
+    const description = state === "success" ? `deployed to ${target.env}` : `deploy to ${target.env} ${ev.status}${ev.error ? `: ${publicDetail(ev.error)}` : ""}`;
     chain = chain.then(() => postCommitStatus(deps, client, target, state, description));
   });
   return true;

@@ -3,7 +3,7 @@
  * and fast — a push or a pull request only records rows and enqueues jobs (create, deploy,
  * destroy); the work happens in the jobs, GitHub calls in the background.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
 import { createEnvironment, type EnvServiceDeps } from "../env/actions";
 import { projects } from "../env/env.sql";
@@ -13,7 +13,7 @@ import { AppError, Invalid, NotFound, Unauthorized } from "../errors";
 import type { JobView } from "../jobs/view";
 import { Log } from "../log";
 import { projectPolicy } from "../policy/load";
-import { mapBranch } from "../policy/match";
+import { type BranchTarget, mapBranch } from "../policy/match";
 import { githubDeliveries } from "./github.sql";
 import { AnyEvent, PullRequestEvent, PushEvent, repositoryUrls, ZERO_SHA } from "./payload";
 import { closePreview, deployPreview, livePreview } from "./previews";
@@ -48,20 +48,17 @@ function parseJson(body: Uint8Array): unknown {
   }
 }
 
-/** Projects whose secret may have signed this delivery. */
-function candidates(deps: EnvServiceDeps, req: WebhookRequest, payload: unknown): ProjectRow[] {
+/** Projects whose secret may have signed this delivery: the one named by `?project=`, else every project with a secret. */
+function signers(deps: EnvServiceDeps, req: WebhookRequest): ProjectRow[] {
   if (req.project !== undefined) {
     const p = deps.db.select().from(projects).where(eq(projects.name, req.project)).get();
-    return p ? [p] : [];
+    if (!p) deny(deps, req, `no project ${req.project}`, req.project);
+    if (p.webhookSecretEnc === null) deny(deps, req, `project ${p.name} has no webhook secret (set it with \`odooops project set ${p.name} --webhook-secret-file <file>\`)`, p.name);
+    return [p];
   }
-  const parsed = AnyEvent.safeParse(payload);
-  const keys = new Set((parsed.success ? repositoryUrls(parsed.data) : []).map(repoKey).filter((k) => k !== null));
-  if (keys.size === 0) return [];
-  return deps.db
-    .select()
-    .from(projects)
-    .all()
-    .filter((p) => p.repoUrl !== null && keys.has(repoKey(p.repoUrl) ?? ""));
+  const all = deps.db.select().from(projects).all().filter((p) => p.webhookSecretEnc !== null);
+  if (all.length === 0) deny(deps, req, "no project has a webhook secret (set it with `odooops project set <name> --webhook-secret-file <file>`)", null);
+  return all;
 }
 
 function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target: string | null): never {
@@ -69,17 +66,23 @@ function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target:
   throw new Unauthorized(`webhook rejected: ${reason}`);
 }
 
+/**
+ * The signature is checked over the raw bytes before anything reads them: an unauthenticated body
+ * is never parsed. The payload's repository then picks among the projects whose secret signed it
+ * (several may share one), unless `?project=` named it.
+ */
 function authenticate(deps: EnvServiceDeps, req: WebhookRequest): { project: ProjectRow; payload: unknown } {
+  if (!req.signature) deny(deps, req, "missing X-Hub-Signature-256 header", req.project ?? null);
+  const pool = signers(deps, req);
+  const signed = pool.filter((p) => signatureValid(deps.box.open(p.webhookSecretEnc!), req.body, req.signature));
+  if (signed.length === 0) deny(deps, req, `X-Hub-Signature-256 does not match the webhook secret of ${req.project !== undefined ? `project ${req.project}` : "any project"}`, req.project ?? null);
   const payload = parseJson(req.body);
-  const found = candidates(deps, req, payload);
-  const withSecret = found.filter((p) => p.webhookSecretEnc !== null);
-  const target = found[0]?.name ?? req.project ?? null;
-  if (found.length === 0) deny(deps, req, "no project has this repository (set it with `odooops project set <name> --repo <url>`, or add ?project=<name> to the webhook URL)", target);
-  if (withSecret.length === 0) deny(deps, req, `project ${target} has no webhook secret (set it with \`odooops project set ${target} --webhook-secret-file <file>\`)`, target);
-  if (!req.signature) deny(deps, req, "missing X-Hub-Signature-256 header", target);
-  const project = withSecret.find((p) => signatureValid(deps.box.open(p.webhookSecretEnc!), req.body, req.signature));
-  if (!project) deny(deps, req, "X-Hub-Signature-256 does not match the project's webhook secret", target);
   if (payload === undefined) throw new Invalid("webhook body is not JSON");
+  if (req.project !== undefined) return { project: signed[0], payload };
+  const parsed = AnyEvent.safeParse(payload);
+  const keys = new Set((parsed.success ? repositoryUrls(parsed.data) : []).map(repoKey).filter((k) => k !== null));
+  const project = signed.find((p) => p.repoUrl !== null && keys.has(repoKey(p.repoUrl) ?? ""));
+  if (!project) deny(deps, req, "no project has this repository (set it with `odooops project set <name> --repo <url>`, or add ?project=<name> to the webhook URL)", signed[0].name);
   return { project, payload };
 }
 
@@ -124,7 +127,33 @@ async function act(deps: EnvServiceDeps, project: ProjectRow, event: string, pay
   const { ref, after, deleted, repository } = push.data;
   if (!ref.startsWith("refs/heads/")) return ignored(`${ref} is not a branch`);
   if (deleted || after === ZERO_SHA) return ignored(`branch ${ref.slice(11)} was deleted`);
-  return deployPush(deps, project, { branch: ref.slice("refs/heads/".length), sha: after, repo: repository.full_name ?? null }, delivery);
+  const branch = ref.slice("refs/heads/".length);
+  const pushedAt = typeof repository.pushed_at === "number" ? repository.pushed_at : null;
+  const stale = stalePush(deps, project, delivery, { branch, sha: after, pushedAt });
+  deps.db.update(githubDeliveries).set({ branch, sha: after, pushedAt }).where(eq(githubDeliveries.deliveryId, delivery)).run();
+  if (stale) {
+    log.warn("push not acted on", { project: project.name, delivery, branch, sha: after, reason: stale });
+    return ignored(stale);
+  }
+  return deployPush(deps, project, { branch, sha: after, repo: repository.full_name ?? null }, delivery);
+}
+
+/**
+ * A signed push replayed under a new delivery id (the replay guard keys on the id) must not roll
+ * a branch back: a commit already pushed to the branch, or a push older than the newest one seen,
+ * is not acted on. Going back on purpose is a deploy by hand (`odooops deploy <env> --sha …`).
+ */
+function stalePush(deps: EnvServiceDeps, project: ProjectRow, delivery: string, push: { branch: string; sha: string; pushedAt: number | null }): string | null {
+  const seen = deps.db
+    .select()
+    .from(githubDeliveries)
+    .where(and(eq(githubDeliveries.projectId, project.id), eq(githubDeliveries.branch, push.branch), ne(githubDeliveries.deliveryId, delivery)))
+    .all();
+  const same = seen.find((d) => d.sha === push.sha);
+  if (same) return `commit ${push.sha.slice(0, 12)} was already pushed to ${push.branch} (delivery ${same.deliveryId}): a replayed push is not acted on`;
+  const newer = push.pushedAt === null ? undefined : seen.find((d) => d.pushedAt !== null && d.pushedAt > push.pushedAt!);
+  if (newer) return `this push to ${push.branch} is older than delivery ${newer.deliveryId} (commit ${newer.sha?.slice(0, 12)}): a replayed push is not acted on`;
+  return null;
 }
 
 async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { branch: string; sha: string; repo: string | null }, delivery: string): Promise<WebhookResult> {
@@ -134,6 +163,8 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
     const target = mapBranch(projectPolicy(deps.db, project.id), branch);
     if (!target) return ignored(`no branch mapping matches ${branch}`);
     const existing = liveEnv(deps, target.envName);
+    const mismatch = existing ? ruleMismatch(project, existing, target, branch) : null;
+    if (mismatch) return ignored(mismatch);
     let created: { slug: string; job: JobView } | null = null;
     if (!existing && target.rule.create) {
       if (!project.repoUrl) return ignored(noRepository(project));
@@ -146,7 +177,6 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
       return ignored(`branch mapping ${target.index} (${target.rule.pattern}) has auto_deploy off`);
     }
     const env = existing ?? findEnv(deps.db, target.envName);
-    if (env.projectId !== project.id) return ignored(`environment ${env.slug} belongs to another project`);
     const out = await startDeploy(deps, env.slug, { sha, branch }, WEBHOOK_ACTOR, { afterCreate: created !== null });
     if (out.dryRun) throw new Error("a webhook deploy is never a dry run");
     if (push.repo) trackDeployStatus(deps, { repo: push.repo, sha, env: env.slug, jobId: out.job.id });
@@ -155,6 +185,20 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
     if (e instanceof AppError && e.status < 500) return ignored(e.message);
     throw e;
   }
+}
+
+/**
+ * A rule names an env by template (`{branch}`): a pushed branch named like an existing env must
+ * not reach it. The env is deployed only when it is of this project, of the rule's tier, and
+ * follows the pushed branch (an env without a branch follows the project's default branch).
+ */
+function ruleMismatch(project: ProjectRow, env: EnvRow, target: BranchTarget, branch: string): string | null {
+  const rule = `branch mapping ${target.index} (${target.rule.pattern})`;
+  if (env.projectId !== project.id) return `environment ${env.slug} belongs to another project`;
+  if (env.tier !== target.rule.tier) return `environment ${env.slug} is ${env.tier} but ${rule} is for ${target.rule.tier}: not deployed`;
+  const follows = env.branch ?? project.defaultBranch;
+  if (follows !== branch) return `environment ${env.slug} follows branch ${follows}, not ${branch}: ${rule} does not deploy to it`;
+  return null;
 }
 
 const noRepository = (project: ProjectRow) => `project ${project.name} has no git repository; set one: odooops project set ${project.name} --repo <url>`;

@@ -1,6 +1,6 @@
 /**
- * Which health gates a deployment passes through, decided once from the policy in force at its
- * commit and the host's deploy settings, and stored on the deployment: a resumed job and
+ * Which health gates a deployment passes through, decided once from the project's policy (read
+ * from the default branch, never from the commit being deployed) and the host's deploy settings, and stored on the deployment: a resumed job and
  * `deploy show` see the same plan. A gate the policy declares always runs (a required one even
  * when `deploy.runTests`/`deploy.rehearse` are off); one it does not declare follows the settings,
  * as before policies existed. `required: false` turns a failure into a warning.
@@ -10,7 +10,7 @@ import type { Policy, PolicyTier } from "./schema";
 
 export interface GatePlan {
   tier: PolicyTier;
-  /** Where the policy came from: the repository at the commit, or the server default. */
+  /** Where the policy came from: the default branch's policies file, or the server default. */
   source: "repo" | "default";
   tests: { run: boolean; required: boolean; command: string[] | null };
   /** The rehearsal; `sizeCapped`: skipped above deploy.rehearseMaxDbMb (not for a required gate). */

@@ -7,6 +7,8 @@ export const policies = sqliteTable("policies", {
   projectId: text("project_id").references(() => projects.id),
   source: text("source", { enum: ["server", "repo"] }).notNull(),
   commitSha: text("commit_sha"),
+  /** The default branch the document was read from; a row of any other branch (or none) is never in force. */
+  branch: text("branch"),
   document: text("document").notNull(),
   createdAt: createdAt(),
 });

@@ -12,7 +12,7 @@ const QuotaView = z.object({ workers: z.number().optional(), cpu: z.number().opt
 export const EnvPolicyView = z.object({
   name: z.string(),
   tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
-  /** What the env's next deploy goes through (the deploy re-reads the policy at its commit). */
+  /** What the env's next deploy goes through (the deploy re-reads the default branch's policy). */
   gates: GatePlanView,
   quota: QuotaView,
   ttl: z.string().nullable(),
@@ -24,7 +24,7 @@ export const EnvPolicyView = z.object({
 export const EffectivePolicyView = z
   .object({
     project: z.string(),
-    /** `repo`: the newest `.odooops/policies.yaml` a deployment read; `default`: the server default. */
+    /** `repo`: the newest `.odooops/policies.yaml` a deployment read from the default branch; `default`: the server default. */
     source: z.enum(["repo", "default"]),
     commit: z.string().nullable(),
     policy: z.record(z.string(), z.unknown()),

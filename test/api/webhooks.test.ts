@@ -28,6 +28,16 @@ const OCTO_SECRET = `octocoders-secret-${crypto.randomUUID()}`;
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
+let pushedAt = 1_700_000_000;
+/** A later push to `ref`: a new head commit and a newer `pushed_at` (the same push again is a replay). */
+function laterPush(ref = "refs/heads/master"): Uint8Array {
+  return variant(BRANCH_PUSH, (p) => {
+    p.ref = ref;
+    p.after = Bun.hash(crypto.randomUUID()).toString(16).padStart(16, "0").repeat(3).slice(0, 40);
+    (p.repository as { pushed_at: number }).pushed_at = ++pushedAt;
+  });
+}
+
 function variant(name: string, change: (payload: Record<string, unknown>) => void): Uint8Array {
   const payload = JSON.parse(new TextDecoder().decode(fixture(name))) as Record<string, unknown>;
   change(payload);
@@ -48,8 +58,8 @@ const deploymentCount = () => t.deps.db.select().from(deployments).where(eq(depl
 const deployJobs = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "deploy")).all().length;
 const denials = () => t.deps.db.select().from(auditLogs).where(and(eq(auditLogs.action, "webhook.github"), eq(auditLogs.outcome, "denied"))).all();
 
-async function makeActiveEnv(name: string, tier: string) {
-  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier }) });
+async function makeActiveEnv(name: string, tier: string, branch?: string) {
+  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier, branch }) });
   expect(res.status).toBe(202);
   // The create job never runs here (no agent): it is cancelled and the env made active by hand.
   const created = (await res.json()) as { job: JobView };
@@ -73,6 +83,7 @@ beforeAll(async () => {
       projectId: project.id,
       source: "repo",
       commitSha: "0".repeat(40),
+      branch: "main",
       document: [
         "branch_mappings:",
         "  - { pattern: master, tier: staging, env: 'qa-{branch}', auto_deploy: true }",
@@ -80,10 +91,11 @@ beforeAll(async () => {
         "  - { pattern: 'auto/*', tier: dev, env: 'auto-{branch}', auto_deploy: true }",
         "  - { pattern: 'create/*', tier: dev, env: 'c-{branch}', auto_deploy: false, create: true }",
         "  - { pattern: 'both/*', tier: dev, env: 'b-{branch}', auto_deploy: true, create: true }",
+        "  - { pattern: 'rel-*', tier: dev, env: '{branch}', auto_deploy: true }",
       ].join("\n"),
     })
     .run();
-  envId = await makeActiveEnv("qa-master", "staging");
+  envId = await makeActiveEnv("qa-master", "staging", "master");
 });
 afterAll(() => t.cleanup());
 
@@ -171,6 +183,57 @@ describe("POST /webhooks/github", () => {
     expect(reasons.some((r) => r.includes("does not match"))).toBe(true);
   });
 
+  test("attack: a bad signature on a body that is not JSON is refused as a signature failure, before the body is parsed", async () => {
+    const before = denials().length;
+    const garbage = new TextEncoder().encode('{"repository": {"clone_url": "https://github.com/Codertocat/Hello-World.git"}, oops');
+    const res = await deliver(garbage, { signature: "sha256=" + "ab".repeat(32) });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("X-Hub-Signature-256 does not match");
+    expect(denials().slice(before).map((a) => String(a.details?.reason))).toEqual(["X-Hub-Signature-256 does not match the webhook secret of any project"]);
+    // Signed with the project's secret, the same bytes are then parsed and refused as not JSON.
+    const signed = await deliver(garbage);
+    expect(signed.status).toBe(400);
+    expect(((await signed.json()) as { error: { message: string } }).error.message).toBe("webhook body is not JSON");
+  });
+
+  test("attack: an older push replayed under a fresh delivery id deploys nothing", async () => {
+    const older = laterPush();
+    const newer = laterPush();
+    const first = await deliver(older);
+    expect(first.status).toBe(202);
+    expect((await deliver(newer)).status).toBe(202);
+    const before = { deployments: deploymentCount(), jobs: deployJobs() };
+    const olderSha = (JSON.parse(new TextDecoder().decode(older)) as { after: string }).after;
+    for (const replayed of [older, newer]) {
+      const res = await deliver(replayed, { delivery: crypto.randomUUID() });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { result: string; reason: string };
+      expect(body.result).toBe("ignored");
+      expect(body.reason).toContain("a replayed push is not acted on");
+    }
+    // Never pushed before, but older than the branch's newest push: a captured delivery replayed late.
+    const stale = variant(BRANCH_PUSH, (p) => {
+      p.after = "c".repeat(40);
+      (p.repository as { pushed_at: number }).pushed_at = 1_600_000_000;
+    });
+    expect(await (await deliver(stale)).json()).toMatchObject({ result: "ignored" });
+    expect(deploymentCount()).toBe(before.deployments);
+    expect(deployJobs()).toBe(before.jobs);
+    expect(t.deps.db.select().from(deployments).where(and(eq(deployments.envId, envId), eq(deployments.commitSha, olderSha))).all()).toHaveLength(1);
+  });
+
+  test("a rule never deploys to an existing env of another tier or another branch", async () => {
+    await makeActiveEnv("rel-prod", "production", "rel-prod");
+    await makeActiveEnv("rel-other", "dev");
+    const before = deployJobs();
+    const wrongTier = (await (await deliver(laterPush("refs/heads/rel-prod"))).json()) as { result: string; reason: string };
+    expect(wrongTier).toMatchObject({ result: "ignored", reason: "environment rel-prod is production but branch mapping 5 (rel-*) is for dev: not deployed" });
+    // No branch of its own: the env follows the project's default branch.
+    const wrongBranch = (await (await deliver(laterPush("refs/heads/rel-other"))).json()) as { result: string; reason: string };
+    expect(wrongBranch).toMatchObject({ result: "ignored", reason: "environment rel-other follows branch main, not rel-other: branch mapping 5 (rel-*) does not deploy to it" });
+    expect(deployJobs()).toBe(before);
+  });
+
   test("a repository no project has is 401 with what to do", async () => {
     const stranger = variant(BRANCH_PUSH, (p) => {
       p.repository = { clone_url: "https://github.com/someone/else.git", ssh_url: "git@github.com:someone/else.git" };
@@ -213,7 +276,7 @@ describe("POST /webhooks/github", () => {
     // `master-2` must not fall into the `master` rule (real glob, not a prefix match).
     expect(await (await deliver(push("refs/heads/master-2"))).json()).toMatchObject({ result: "ignored", reason: "no branch mapping matches master-2" });
     t.deps.db.update(environments).set({ status: "stopped" }).where(eq(environments.id, envId)).run();
-    const stopped = (await (await deliver(fixture(BRANCH_PUSH))).json()) as { result: string; reason: string };
+    const stopped = (await (await deliver(laterPush())).json()) as { result: string; reason: string };
     t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, envId)).run();
     expect(stopped.result).toBe("ignored");
     expect(stopped.reason).toContain("needs an active environment");
@@ -307,7 +370,7 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     const env = t.deps.db.select().from(environments).where(eq(environments.slug, "c-create-one")).get()!;
     expect([env.tier, env.branch, env.status, env.createdBy]).toEqual(["dev", "create/one", "creating", "github-webhook"]);
     expect(t.deps.db.select().from(jobs).where(eq(jobs.id, body.createJob)).get()!.kind).toBe("env.create");
-    const again = await deliver(push);
+    const again = await deliver(laterPush("refs/heads/create/one"));
     expect(await again.json()).toMatchObject({ result: "ignored", reason: "branch mapping 3 (create/*) has auto_deploy off" });
     expect(deployJobs()).toBe(before);
   });

@@ -70,7 +70,7 @@ describe("policy show", () => {
     const project = t.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
     t.deps.db
       .insert(policies)
-      .values({ projectId: project.id, source: "repo", commitSha: "a".repeat(40), document: "health_gates:\n  production:\n    manual_approval: { timeout: 30m }\n    smoke_tests: { command: [python3, smoke.py] }\nresource_quotas:\n  production: { workers: 3, storage: 50g }\nttl_policies: { production: never }\n" })
+      .values({ projectId: project.id, source: "repo", commitSha: "a".repeat(40), branch: "main", document: "health_gates:\n  production:\n    manual_approval: { timeout: 30m }\n    smoke_tests: { command: [python3, smoke.py] }\nresource_quotas:\n  production: { workers: 3, storage: 50g }\nttl_policies: { production: never }\n" })
       .run();
     const r = await cli(["policy", "show", "--env", "shop"]);
     expect(r.code).toBe(0);

@@ -161,7 +161,7 @@ describe("deploy from git", () => {
     const seen = await probe.end();
     expect(job.error).toBeNull();
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
-      ["source", "done"], ["build", "done"], ["plan", "done"], ["tests", "done"], ["rehearse", "done"], ["approval", "skipped"], ["backup", "skipped"], ["migrate", "done"], ["start", "done"], ["smoke", "skipped"], ["switch", "done"], ["prune", "done"],
+      ["source", "done"], ["build", "done"], ["plan", "done"], ["tests", "done"], ["approval", "skipped"], ["rehearse", "done"], ["backup", "skipped"], ["migrate", "done"], ["start", "done"], ["smoke", "skipped"], ["switch", "done"], ["prune", "done"],
     ]);
     expect(seen.failures).toEqual([]);
     expect(seen.ok).toBeGreaterThan(10);

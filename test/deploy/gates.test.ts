@@ -99,7 +99,7 @@ describe("policies.yaml at the deployed commit", () => {
     await t.repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${pass} }\n`) });
     const ok = await t.deploy();
     expect(ok.d.error).toBeNull();
-    expect(ok.job.steps.map((s) => s.name)).toEqual(["source", "build", "plan", "tests", "rehearse", "approval", "backup", "migrate", "start", "smoke", "switch", "prune"]);
+    expect(ok.job.steps.map((s) => s.name)).toEqual(["source", "build", "plan", "tests", "approval", "rehearse", "backup", "migrate", "start", "smoke", "switch", "prune"]);
     expect(ok.job.steps.find((s) => s.name === "smoke")?.status).toBe("done");
     expect(await t.jobLog(ok.job.id)).toContain(`smoke ok http://${t.envRow().containerName}:8069 200`);
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
   t = await makeTestApi();
   expect((await t.request("/api/v1/projects/short", { method: "PUT", body: JSON.stringify({}) })).status).toBe(200);
   const short = t.deps.db.select().from(projects).where(eq(projects.name, "short")).get()!;
-  t.deps.db.insert(policies).values({ projectId: short.id, source: "repo", commitSha: "1".repeat(40), document: "ttl_policies: { dev: 12h, staging: never }\n" }).run();
+  t.deps.db.insert(policies).values({ projectId: short.id, source: "repo", commitSha: "1".repeat(40), branch: "main", document: "ttl_policies: { dev: 12h, staging: never }\n" }).run();
 });
 afterAll(() => t.cleanup());
 

@@ -65,3 +65,30 @@ test("5xx and 429 are retried, other 4xx are not", async () => {
   expect(await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).toEqual({ ok: false, problem: "HTTP 422" });
   expect(github.calls.length).toBe(1);
 });
+
+test("attack: a Link header pointing off the API's origin is never followed; the client refuses before connecting", async () => {
+  // Every address the client asks for is recorded; a non-loopback one is refused here too, so the
+  // test never reaches the network even when the client under test would follow the link.
+  const asked: string[] = [];
+  const guarded = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    const url = input instanceof Request ? input.url : String(input);
+    asked.push(url);
+    if (new URL(url).hostname !== "127.0.0.1") return Promise.reject(new Error(`test guard: ${url} is not loopback`));
+    return fetch(input, init);
+  }) as typeof fetch;
+  const guardedClient = GithubClient.fromConfig({ config: ConfigSchema.parse({ github: github.config(dir).github }), fetch: guarded })!;
+  github.setOpenPulls("acme/linked", [1, 2, 3]);
+  for (const evil of ["https://evil.example/repos/acme/linked/pulls?page=2", `http://127.0.0.1.evil.example:${new URL(github.url).port}/x`, "http://[::1]:1/x"]) {
+    github.forceNextLink(evil);
+    asked.length = 0;
+    github.calls.length = 0;
+    // A list whose next page cannot be read is unknown, not short: nothing acts on a partial list.
+    expect(await openPullNumbers(guardedClient, "acme/linked")).toBeNull();
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toStartWith(`${github.url}/repos/acme/linked/pulls`);
+    expect(github.calls).toHaveLength(1);
+  }
+  github.forceNextLink(null);
+  expect(await guardedClient.request("GET", "https://evil.example/user")).toMatchObject({ ok: false });
+  expect(asked).toHaveLength(1);
+});

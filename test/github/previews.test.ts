@@ -48,7 +48,7 @@ beforeAll(async () => {
   expect(res.status).toBe(200);
   // What a deploy of the repository records; the webhook reads state, never git.
   const project = host.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
-  host.deps.db.insert(policies).values({ projectId: project.id, source: "repo", commitSha: sha1, document: POLICY }).run();
+  host.deps.db.insert(policies).values({ projectId: project.id, source: "repo", commitSha: sha1, branch: "main", document: POLICY }).run();
 }, 180_000);
 
 afterAll(async () => {

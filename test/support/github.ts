@@ -30,6 +30,8 @@ export async function startFakeGithub() {
   /** HTTP codes to answer, in order, before normal answers (any endpoint); 0 = answer normally. */
   let script: number[] = [];
   const openPulls = new Map<string, number[]>();
+  /** When set, the pull request list answers with this `Link: <…>; rel="next"` instead of its own. */
+  let forcedNext: string | null = null;
   const comments = new Map<number, FakeComment>();
   let nextCommentId = 9000;
   const app = new Hono();
@@ -74,7 +76,8 @@ export async function startFakeGithub() {
     const all = openPulls.get(repo) ?? [];
     const slice = all.slice((page - 1) * perPage, page * perPage);
     const base = new URL(c.req.url);
-    if (page * perPage < all.length) {
+    if (forcedNext !== null) c.header("link", `<${forcedNext}>; rel="next"`);
+    else if (page * perPage < all.length) {
       base.searchParams.set("page", String(page + 1));
       c.header("link", `<${base.toString()}>; rel="next"`);
     }
@@ -92,6 +95,9 @@ export async function startFakeGithub() {
     },
     setOpenPulls(repo: string, numbers: number[]) {
       openPulls.set(repo, numbers);
+    },
+    forceNextLink(url: string | null) {
+      forcedNext = url;
     },
     /** `github.*` config for a daemon using this stand-in: fast retries, a token file in `dir`. */
     config(dir: string, token = `ghp_test_${crypto.randomUUID().replace(/-/g, "")}`) {

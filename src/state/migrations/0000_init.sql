@@ -120,6 +120,7 @@ CREATE TABLE `policies` (
 	`project_id` text,
 	`source` text NOT NULL,
 	`commit_sha` text,
+	`branch` text,
 	`document` text NOT NULL,
 	`created_at` text NOT NULL,
 	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE no action
@@ -199,6 +200,9 @@ CREATE TABLE `github_deliveries` (
 	`event` text NOT NULL,
 	`received_at` text NOT NULL,
 	`outcome` text,
+	`branch` text,
+	`sha` text,
+	`pushed_at` integer,
 	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint

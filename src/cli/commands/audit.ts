@@ -72,11 +72,12 @@ export function auditCommand(io: CliIo) {
         meta: { name: "verify", description: "Check the hash chain: exits 1 and names the first row where it breaks (a row edited, deleted or inserted around odooops)" },
         async run() {
           const out = await client(io).get<VerifyView>("/audit/verify");
-          if (io.globals.json) printJson(io, out);
           if (!out.ok) {
-            throw new AuditChainBroken(`audit chain broken at row ${out.brokenAt.id} (seq ${out.brokenAt.seq ?? "none"}, ${out.brokenAt.at}): ${out.reason}; ${out.rows} row(s) before it verified`);
+            const where = `row ${out.brokenAt.id} (seq ${out.brokenAt.seq ?? "none"}, ${out.brokenAt.at})`;
+            throw new AuditChainBroken(`audit chain broken at ${where}: ${out.reason}; ${out.rows} row(s) before it verified`, out);
           }
-          if (!io.globals.json) note(io, `audit chain ok: ${out.rows} row(s)${out.head ? `, head seq ${out.head.seq} hash ${out.head.hash}` : ""}`);
+          if (io.globals.json) return printJson(io, out);
+          note(io, `audit chain ok: ${out.rows} row(s)${out.head ? `, head seq ${out.head.seq} hash ${out.head.hash}` : ""}`);
         },
       }),
       export: defineCommand({

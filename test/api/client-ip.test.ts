@@ -14,7 +14,8 @@ afterAll(async () => {
 });
 
 async function serve(trustedProxies: string[]) {
-  const t = await makeTestApi({ config: ConfigSchema.parse({ api: { trustedProxies } }) });
+  const defaults = ConfigSchema.parse({});
+  const t = await makeTestApi({ config: { ...defaults, api: { ...defaults.api, trustedProxies } } });
   const server: Server<undefined> = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });
   cleanups.push(async () => {
     await server.stop(true);

@@ -21,7 +21,9 @@ let server: Server<undefined>;
 let url = "";
 
 beforeAll(async () => {
-  const config = ConfigSchema.parse({ api: { loginThrottle: { maxFailuresPerUser: PER_USER, maxFailuresPerIp: PER_IP, baseLockoutSec: LOCKOUT_SEC, maxLockoutSec: 3600 } } });
+  const defaults = ConfigSchema.parse({});
+  const loginThrottle = { ...defaults.api.loginThrottle, maxFailuresPerUser: PER_USER, maxFailuresPerIp: PER_IP, baseLockoutSec: LOCKOUT_SEC, maxLockoutSec: 3600 };
+  const config = { ...defaults, api: { ...defaults.api, loginThrottle } };
   t = await makeTestApi({ config });
   await t.deps.auth.createUser("bob", "bobs-password-1", "member");
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });

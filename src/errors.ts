@@ -45,6 +45,18 @@ export class Conflict extends AppError {
   override readonly exitCode = 4;
 }
 
+/** Throttled (failed logins): the API adds `Retry-After: retryAfterSec`. */
+export class TooManyRequests extends AppError {
+  override readonly code = "too_many_requests";
+  override readonly status = 429;
+  constructor(
+    message: string,
+    readonly retryAfterSec: number,
+  ) {
+    super(message, { retryAfterSec });
+  }
+}
+
 export class Unavailable extends AppError {
   override readonly code = "unavailable";
   override readonly status = 503;

@@ -10,7 +10,7 @@ import { freePort, terminate, waitFor } from "./proc";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/odooops");
 /** ≥ 8 characters: the daemon refuses shorter admin passwords at first start. */
-const ADMIN_PASSWORD = "bench-admin-password";
+export const ADMIN_PASSWORD = "bench-admin-password";
 
 export interface Daemon {
   pid: number;
@@ -32,7 +32,8 @@ export function rootEnv(root: string): Record<string, string> {
   return { ...env, ODOOOPS_ROOT: root, ODOOOPS_ADMIN_PASSWORD: ADMIN_PASSWORD };
 }
 
-export async function startDaemon(root: string): Promise<Daemon> {
+/** `extraEnv`: variables for this daemon only (audit-overhead.ts turns protections off for its baseline). */
+export async function startDaemon(root: string, extraEnv: Record<string, string> = {}): Promise<Daemon> {
   mkdirSync(root, { recursive: true });
   const runDir = join(root, "run");
   // A daemon killed earlier may have left its URL behind; the CLI must not find a stale one.
@@ -40,7 +41,7 @@ export async function startDaemon(root: string): Promise<Daemon> {
   const listen = `127.0.0.1:${freePort()}`;
   // A file, not a pipe: an undrained pipe would eventually block the daemon's log writes.
   const logFd = openSync(join(root, "daemon.log"), "a");
-  const proc = Bun.spawn([requireBinary(), "serve", "--listen", listen], { env: rootEnv(root), stdin: "ignore", stdout: logFd, stderr: logFd });
+  const proc = Bun.spawn([requireBinary(), "serve", "--listen", listen], { env: { ...rootEnv(root), ...extraEnv }, stdin: "ignore", stdout: logFd, stderr: logFd });
   closeSync(logFd);
   const url = `http://${listen}`;
   try {

@@ -4,8 +4,10 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { auditMiddleware } from "./audit-middleware";
 import type { ApiDeps, ApiEnv } from "./deps";
 import { errorBody, onError, validationHook } from "./errors";
+import { auditRoutes } from "./routes/audit";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
 import { certificateRoutes } from "./routes/certificates";
@@ -31,6 +33,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
   const root = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   const api = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
+  api.use("*", auditMiddleware(deps));
   const jsonLimit = bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json(errorBody("payload_too_large", "request body over 1 MiB"), 413) });
   // Uploads stream to disk (db import); every other body is small JSON.
   api.use("*", (c, next) => (c.req.method === "POST" && UPLOAD_PATH.test(c.req.path) ? next() : jsonLimit(c, next)));
@@ -42,7 +45,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, auditRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AuditService } from "../audit/service";
 import type { SecretBox } from "../auth/secretbox";
+import type { LoginThrottle } from "../auth/login-throttle";
 import type { AuthService, Principal } from "../auth/service";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
@@ -14,11 +15,12 @@ export interface ApiDeps {
   paths: Paths;
   auth: AuthService;
   audit: AuditService;
+  loginThrottle: LoginThrottle;
   box: SecretBox;
   jobs: JobService;
   version: string;
   startedAt: number;
 }
 
-export type ApiEnv = { Variables: { principal: Principal } };
+export type ApiEnv = { Variables: { principal: Principal; clientIp: string | null } };
 export type Api = OpenAPIHono<ApiEnv>;

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { AppError } from "../errors";
+import { AppError, TooManyRequests } from "../errors";
 import { Log } from "../log";
 
 const log = Log.create("api");
@@ -26,6 +26,7 @@ export function errorBody(code: string, message: string, details?: unknown) {
 
 export function onError(err: Error, c: Context) {
   if (err instanceof AppError) {
+    if (err instanceof TooManyRequests) c.header("retry-after", String(err.retryAfterSec));
     return c.json(errorBody(err.code, err.message, err.details), err.status as ContentfulStatusCode);
   }
   if (err instanceof HTTPException) {

@@ -1,10 +1,16 @@
-import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { id, now } from "../state/columns";
 
+/**
+ * The audit trail as a hash chain: row `seq` carries `prev_hash` (the `hash` of row seq-1) and its
+ * own `hash`, an HMAC over its fields (src/audit/chain.ts). `seq` and `hash` are null only for rows
+ * written before the chain existed, until the daemon seals them at start.
+ */
 export const auditLogs = sqliteTable(
   "audit_logs",
   {
     id: id(),
+    seq: integer("seq"),
     at: text("at").notNull().$defaultFn(now),
     actor: text("actor").notNull(),
     action: text("action").notNull(),
@@ -12,6 +18,8 @@ export const auditLogs = sqliteTable(
     outcome: text("outcome", { enum: ["ok", "denied", "failed"] }).notNull().default("ok"),
     ip: text("ip"),
     details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+    prevHash: text("prev_hash"),
+    hash: text("hash"),
   },
-  (t) => [index("audit_logs_at").on(t.at)],
+  (t) => [index("audit_logs_at").on(t.at), uniqueIndex("audit_logs_seq").on(t.seq)],
 );

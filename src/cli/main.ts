@@ -30,6 +30,7 @@ export function buildCli(io: CliIo) {
       rollback: () => import("./commands/rollback").then((m) => m.rollbackCommand(io)),
       project: () => import("./commands/project").then((m) => m.projectCommand(io)),
       policy: () => import("./commands/policy").then((m) => m.policyCommand(io)),
+      audit: () => import("./commands/audit").then((m) => m.auditCommand(io)),
     },
   });
 }

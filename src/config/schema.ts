@@ -2,6 +2,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { AcmeSettingsSchema, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from "../host/acme/settings";
 import { S3TargetSchema } from "../host/s3/schema";
+import { isIpOrCidr } from "./ip-ranges";
 
 const tierDefaults = {
   dev: { subdomain: "dev", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 10, maxEnvs: 20, demo: true, maxCronThreads: 1 },
@@ -88,6 +89,35 @@ export const ConfigSchema = z
       .default("odoo.localhost"),
     /** Hours an API login (JWT) stays valid. */
     sessionHours: z.number().positive().max(24 * 90).default(12),
+    api: z
+      .object({
+        /**
+         * Peers whose X-Forwarded-For is believed (IP addresses or CIDR ranges, e.g. a local nginx
+         * "127.0.0.1"). Empty: the client address is always the socket's peer.
+         */
+        trustedProxies: z.array(z.string().refine(isIpOrCidr, "an IP address or a CIDR range, e.g. 10.0.0.0/8")).default([]),
+        /** Seconds a connection may sit without traffic; streaming routes (job events, log follow) are exempt. Bun allows at most 255. */
+        idleTimeoutSec: z.number().int().min(1).max(255).default(60),
+        /** Failed logins held in memory per client IP and per username (reset by a daemon restart). */
+        loginThrottle: z
+          .object({
+            /** Failures from one IP (any usernames) before it must wait. */
+            maxFailuresPerIp: z.number().int().min(1).max(10_000).default(20),
+            /** Failures for one username (from any IP) before it must wait. */
+            maxFailuresPerUser: z.number().int().min(1).max(10_000).default(5),
+            /** The first wait; each further failure doubles it, up to maxLockoutSec. */
+            baseLockoutSec: z.number().min(0.1).max(3600).default(1),
+            maxLockoutSec: z.number().min(1).max(86_400).default(900),
+            /** A key's failure count is forgotten this long after its last failure. */
+            forgetAfterSec: z.number().min(1).max(86_400).default(3600),
+          })
+          .strict()
+          .prefault({}),
+        /** Repeated denials of one kind from one IP become one audit row per this window, with a count. */
+        denialAuditWindowSec: z.number().min(1).max(86_400).default(300),
+      })
+      .strict()
+      .prefault({}),
     odoo: z
       .object({
         image: z.string().min(1).default("odoo:17.0"),

@@ -30,6 +30,9 @@ export interface DaemonOptions {
   extraJobs?: AnyJobDef[];
 }
 
+/** Set to 1 by bench/audit-overhead.ts for its baseline run: turns the audit log and login throttling off. */
+export const BENCH_UNPROTECTED_ENV = "ODOOOPS_BENCH_UNPROTECTED";
+
 /** How often expired leases (agents that died) are swept back into the queue. */
 const RECOVER_EVERY_MS = 10_000;
 
@@ -52,7 +55,9 @@ export async function startDaemon(opts: DaemonOptions) {
     db.insert(hosts).values({ name: hostName, role: config.role, status: "online" }).returning().get();
   db.update(hosts).set({ status: "online", lastHeartbeatAt: now() }).where(eq(hosts.id, self.id)).run();
 
-  const deps = buildServices({ db, config, paths, hostId: self.id, extraJobs: opts.extraJobs });
+  const unprotectedForBenchmark = env[BENCH_UNPROTECTED_ENV] === "1";
+  if (unprotectedForBenchmark) log.warn(`${BENCH_UNPROTECTED_ENV}=1: NO audit log and NO login throttling (benchmark baseline only)`);
+  const deps = buildServices({ db, config, paths, hostId: self.id, extraJobs: opts.extraJobs, unprotectedForBenchmark });
   const written = await deps.auth.bootstrapAdmin(paths.adminPasswordFile, env.ODOOOPS_ADMIN_PASSWORD);
   if (written) log.info(`first start: log in as admin with the password in ${written}`);
   deps.auth.writeLocalToken(paths.localTokenFile);
@@ -71,8 +76,9 @@ export async function startDaemon(opts: DaemonOptions) {
   const app = createApp(deps);
   const [host, port] = splitListen(config.listen);
   // Uploads (db import) stream to disk; Bun's 128 MB default would refuse real databases.
-  // JSON routes keep their own small limit (bodyLimit in src/api/app.ts).
-  const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: 256 * 1024 ** 3 });
+  // JSON routes keep their own small limit (bodyLimit in src/api/app.ts). A connection that sends
+  // nothing is closed after idleTimeoutSec; streaming routes lift it for themselves (keepOpen).
+  const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: config.api.idleTimeoutSec, maxRequestBodySize: 256 * 1024 ** 3 });
   const url = `http://${host}:${server.port}`;
   writeFileSync(paths.daemonUrlFile, `${url}\n`, { mode: 0o644 });
   log.info("listening", { url, role: config.role, root: paths.dataDir, version: VERSION });
@@ -86,6 +92,7 @@ export async function startDaemon(opts: DaemonOptions) {
       unsubscribe();
       await agent.stop();
       await server.stop(true);
+      deps.audit.flush();
       rmSync(paths.daemonUrlFile, { force: true });
       db.$client.close();
     })();

@@ -2,6 +2,7 @@
 import type { ApiDeps } from "../api/deps";
 import { AuditService } from "../audit/service";
 import { SecretBox } from "../auth/secretbox";
+import { LoginThrottle } from "../auth/login-throttle";
 import { AuthService } from "../auth/service";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
@@ -9,9 +10,13 @@ import type { AnyJobDef } from "../jobs/define";
 import { JobRegistry } from "../jobs/registry";
 import { JobService } from "../jobs/service";
 import { sealLegacyRepoPasswords } from "../env/projects";
+import { TERMINAL } from "../jobs/status";
+import { Log } from "../log";
 import type { Db } from "../state/db";
 import { VERSION } from "../version";
 import { JOB_KINDS } from "./job-kinds";
+
+const log = Log.create("audit");
 
 export interface ServiceOptions {
   db: Db;
@@ -20,6 +25,8 @@ export interface ServiceOptions {
   hostId: string | null;
   /** Job kinds beyond the built-in ones (tests add probes). */
   extraJobs?: AnyJobDef[];
+  /** bench/audit-overhead.ts only: no audit rows, no login throttle, to measure what they cost. */
+  unprotectedForBenchmark?: boolean;
 }
 
 export function buildServices(opts: ServiceOptions): ApiDeps {
@@ -27,15 +34,32 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
   const box = SecretBox.fromFile(paths.secretKeyFile);
   sealLegacyRepoPasswords(db, box);
   const registry = new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]);
+  const protect = !opts.unprotectedForBenchmark;
+  const audit = new AuditService(db, { key: box.derive("audit-chain"), denialWindowMs: config.api.denialAuditWindowSec * 1000, enabled: protect });
+  const jobs = new JobService(db, paths.jobLogsDir, registry, opts.hostId);
+  jobs.events.onStatus((jobId, ev) => {
+    if (TERMINAL.has(ev.status)) auditOutcome(audit, jobs, jobId);
+  });
   return {
     db,
     config,
     paths,
     auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours }),
-    audit: new AuditService(db),
+    audit,
+    loginThrottle: new LoginThrottle(config.api.loginThrottle, protect),
     box,
-    jobs: new JobService(db, paths.jobLogsDir, registry, opts.hostId),
+    jobs,
     version: VERSION,
     startedAt: Date.now(),
   };
+}
+
+/** A job's outcome as an audit row, by whoever queued it; a failure to audit never fails the job engine. */
+function auditOutcome(audit: AuditService, jobs: JobService, jobId: string): void {
+  try {
+    const job = jobs.queue.row(jobId);
+    audit.record({ actor: job.createdBy ?? "system", action: `job.${job.status}`, target: job.target, ip: null, details: { job: job.id, kind: job.kind, ...(job.error ? { error: job.error } : {}) } });
+  } catch (e) {
+    log.error("could not audit a job outcome", { job: jobId, error: e instanceof Error ? e.message : String(e) });
+  }
 }

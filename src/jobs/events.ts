@@ -9,6 +9,7 @@ type Listener = (ev: JobStreamEvent) => void;
 export class JobEvents {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly queuedListeners = new Set<() => void>();
+  private readonly statusListeners = new Set<(jobId: string, ev: Extract<JobStreamEvent, { type: "job" }>) => void>();
 
   subscribe(jobId: string, fn: Listener): () => void {
     let set = this.listeners.get(jobId);
@@ -22,6 +23,13 @@ export class JobEvents {
 
   emit(jobId: string, ev: JobStreamEvent): void {
     for (const fn of this.listeners.get(jobId) ?? []) fn(ev);
+    if (ev.type === "job") for (const fn of this.statusListeners) fn(jobId, ev);
+  }
+
+  /** Every job's status changes (the audit log records the outcomes). */
+  onStatus(fn: (jobId: string, ev: Extract<JobStreamEvent, { type: "job" }>) => void): () => void {
+    this.statusListeners.add(fn);
+    return () => this.statusListeners.delete(fn);
   }
 
   /** Work became available (a job was queued or a lock was released): wakes idle agents. */

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Unauthorized } from "../../errors";
+import { TooManyRequests, Unauthorized } from "../../errors";
 import { CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, TokenInfo, WhoAmI } from "../../auth/schema";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -11,7 +11,11 @@ const login = createRoute({
   tags: ["auth"],
   summary: "Exchange username/password for a session token (JWT HS256)",
   request: { body: jsonBody(LoginRequest) },
-  responses: { 200: json(LoginResponse, "session token"), 401: json(ErrorSchema, "bad credentials") },
+  responses: {
+    200: json(LoginResponse, "session token"),
+    401: json(ErrorSchema, "bad credentials"),
+    429: json(ErrorSchema, "too many failed logins from this address or for this user; Retry-After says when to try again"),
+  },
 });
 const whoami = createRoute({ method: "get", path: "/auth/whoami", tags: ["auth"], summary: "The caller", responses: { 200: json(WhoAmI, "principal") } });
 const createToken = createRoute({
@@ -35,10 +39,24 @@ const revokeToken = createRoute({
 export function authRoutes(app: Api, deps: ApiDeps) {
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid("json");
+    const ip = c.get("clientIp");
+    const throttled = deps.loginThrottle.check(ip, username);
+    if (throttled) {
+      const who = throttled.by === "ip" ? "*" : username;
+      deps.audit.deny(`login-throttled|${ip}|${who}`, { actor: username, action: "auth.login", details: { reason: "throttled", by: throttled.by } });
+      const scope = throttled.by === "ip" ? "from this address" : `for user ${username}`;
+      throw new TooManyRequests(`too many failed logins ${scope}; retry in ${throttled.retryAfterSec} s`, throttled.retryAfterSec);
+    }
     try {
-      return c.json(await deps.auth.login(username, password), 200);
+      const session = await deps.auth.login(username, password);
+      deps.loginThrottle.succeeded(username);
+      deps.audit.record({ actor: session.username, action: "auth.login" });
+      return c.json(session, 200);
     } catch (e) {
-      if (e instanceof Unauthorized) deps.audit.record({ actor: username, action: "auth.login", outcome: "denied", ip: clientIp(c.req.raw) });
+      if (e instanceof Unauthorized) {
+        deps.loginThrottle.failed(ip, username);
+        deps.audit.deny(`login-failed|${ip}|${username}`, { actor: username, action: "auth.login", details: { reason: "invalid username or password" } });
+      }
       throw e;
     }
   });
@@ -57,8 +75,4 @@ export function authRoutes(app: Api, deps: ApiDeps) {
     deps.audit.record({ actor: p.username, action: "auth.token.revoke", target: c.req.valid("param").id });
     return c.body(null, 204);
   });
-}
-
-function clientIp(req: Request): string | null {
-  return req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? null;
 }

@@ -12,6 +12,7 @@ import { startClone, startRestore } from "../../db/restores";
 import { AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
 import { checkAnonymizeRules } from "../../db/backup";
 import { JobView } from "../../jobs/view";
+import { keepOpen } from "../conn";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
@@ -145,6 +146,8 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(exportDb, (c) => c.json(startExport(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(downloadExport, async (c) => {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
+    // A large zip to a slow client can stall on backpressure longer than the idle timeout.
+    keepOpen(c);
     return new Response(Bun.file(path).stream(), { status: 200, headers: { "content-type": "application/zip", "content-length": String(size) } });
   });
   app.openapi(checkRules, (c) => {

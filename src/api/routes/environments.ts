@@ -10,6 +10,7 @@ import { Conflict } from "../../errors";
 import { StateCache } from "../../state/version";
 import { run } from "../../exec/run";
 import { JobView } from "../../jobs/view";
+import { keepOpen } from "../conn";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
@@ -115,6 +116,7 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
     const { tail, follow } = c.req.valid("query");
     const cmd = envHost(deps).docker.logs(env.containerName, { tail, follow });
     c.header("content-type", "text/plain; charset=utf-8");
+    if (follow) keepOpen(c);
     return stream(c, async (s) => {
       const abort = new AbortController();
       s.onAbort(() => abort.abort());

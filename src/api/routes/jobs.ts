@@ -3,6 +3,7 @@ import { streamSSE } from "hono/streaming";
 import { jobStatuses } from "../../jobs/jobs.sql";
 import { JobView } from "../../jobs/view";
 import { TERMINAL } from "../../jobs/status";
+import { keepOpen } from "../conn";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
@@ -51,6 +52,7 @@ export function jobRoutes(app: Api, deps: ApiDeps) {
   app.openapi(events, (c) => {
     const { id } = c.req.valid("param");
     jobs.queue.row(id);
+    keepOpen(c);
     return streamSSE(c, async (stream) => {
       const abort = new AbortController();
       stream.onAbort(() => abort.abort());

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { receiveGithubWebhook } from "../../github/webhook";
+import { receiveGithubWebhook, WEBHOOK_ACTOR } from "../../github/webhook";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
@@ -49,8 +49,10 @@ export function webhookRoutes(app: Api, deps: ApiDeps) {
       signature: c.req.header("x-hub-signature-256"),
       body: new Uint8Array(await c.req.arrayBuffer()),
       project: c.req.valid("query").project,
-      ip: c.req.header("x-forwarded-for")?.split(",")[0]?.trim() ?? null,
+      ip: c.get("clientIp"),
     });
+    const { result, delivery, ...rest } = out.body;
+    deps.audit.record({ actor: WEBHOOK_ACTOR, action: "webhook.github", target: "env" in rest ? rest.env : null, details: { result, delivery, ...rest } });
     return out.status === 202 ? c.json(out.body, 202) : c.json(out.body, 200);
   });
 }

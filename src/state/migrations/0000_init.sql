@@ -128,16 +128,20 @@ CREATE TABLE `policies` (
 --> statement-breakpoint
 CREATE TABLE `audit_logs` (
 	`id` text PRIMARY KEY NOT NULL,
+	`seq` integer,
 	`at` text NOT NULL,
 	`actor` text NOT NULL,
 	`action` text NOT NULL,
 	`target` text,
 	`outcome` text DEFAULT 'ok' NOT NULL,
 	`ip` text,
-	`details` text
+	`details` text,
+	`prev_hash` text,
+	`hash` text
 );
 --> statement-breakpoint
 CREATE INDEX `audit_logs_at` ON `audit_logs` (`at`);--> statement-breakpoint
+CREATE UNIQUE INDEX `audit_logs_seq` ON `audit_logs` (`seq`);--> statement-breakpoint
 CREATE TABLE `job_steps` (
 	`id` text PRIMARY KEY NOT NULL,
 	`job_id` text NOT NULL,

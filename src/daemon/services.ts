@@ -28,7 +28,7 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
     db,
     config,
     paths,
-    auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours }),
+    auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours, adminPasswordFile: paths.adminPasswordFile }),
     audit: new AuditService(db),
     box: SecretBox.fromFile(paths.secretKeyFile),
     jobs: new JobService(db, paths.jobLogsDir, registry, opts.hostId),

@@ -8,6 +8,7 @@ import type { EnvServiceDeps } from "../env/actions";
 import { findEnv } from "../env/lookup";
 import { envUrl, type EnvRow } from "../env/service";
 import { Conflict, Invalid, NotFound } from "../errors";
+import { requireConfirm } from "../env/production-guard";
 import type { JobDef } from "../jobs/define";
 import { backups } from "./backup.sql";
 import { backupTargets, type BackupRow } from "./backup-job";
@@ -113,6 +114,7 @@ export function startRestore(deps: EnvServiceDeps, targetName: string, input: Re
     steps: stepsOf(restoreJob, params, deps),
   });
   if (req.dryRun) return { dryRun: true, plan, job: null };
+  requireConfirm(target, req.confirm, "restore into");
   const job = deps.jobs.enqueue(restoreJob, params, actor);
   deps.audit.record({ actor, action: "db.restore", target: target.slug, details: { from: source.slug, backup: row.id, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
   return { dryRun: false, plan, job };
@@ -131,6 +133,7 @@ export function startClone(deps: EnvServiceDeps, targetName: string, input: Clon
   const params: CloneJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), method: req.method };
   const plan = planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps: stepsOf(cloneJob, params, deps) });
   if (req.dryRun) return { dryRun: true, plan, job: null };
+  requireConfirm(target, req.confirm, "clone into");
   const job = deps.jobs.enqueue(cloneJob, params, actor);
   deps.audit.record({ actor, action: "db.clone", target: target.slug, details: { from: source.slug, method: req.method, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
   return { dryRun: false, plan, job };

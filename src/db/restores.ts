@@ -107,6 +107,7 @@ export function startRestore(deps: EnvServiceDeps, targetName: string, input: Re
   if (source.id !== target.id && target.tier === "production" && !req.forceProduction) {
     throw new Invalid(`refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
   }
+  if (!req.dryRun) requireConfirm(target, req.confirm, "restore into");
   const params: RestoreJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), backupId: row.id };
   const plan = planView(deps, "restore", source, target, params, {
     backup: { id: row.id, kind: row.kind, createdAt: row.createdAt, sizeBytes: row.sizeBytes, from: where },
@@ -114,7 +115,6 @@ export function startRestore(deps: EnvServiceDeps, targetName: string, input: Re
     steps: stepsOf(restoreJob, params, deps),
   });
   if (req.dryRun) return { dryRun: true, plan, job: null };
-  requireConfirm(target, req.confirm, "restore into");
   const job = deps.jobs.enqueue(restoreJob, params, actor);
   deps.audit.record({ actor, action: "db.restore", target: target.slug, details: { from: source.slug, backup: row.id, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
   return { dryRun: false, plan, job };
@@ -130,10 +130,10 @@ export function startClone(deps: EnvServiceDeps, targetName: string, input: Clon
   if (target.tier === "production" && !req.forceProduction) {
     throw new Invalid(`refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
   }
+  if (!req.dryRun) requireConfirm(target, req.confirm, "clone into");
   const params: CloneJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), method: req.method };
   const plan = planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps: stepsOf(cloneJob, params, deps) });
   if (req.dryRun) return { dryRun: true, plan, job: null };
-  requireConfirm(target, req.confirm, "clone into");
   const job = deps.jobs.enqueue(cloneJob, params, actor);
   deps.audit.record({ actor, action: "db.clone", target: target.slug, details: { from: source.slug, method: req.method, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
   return { dryRun: false, plan, job };

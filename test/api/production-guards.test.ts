@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import type { Principal } from "../../src/auth/service";
 import { backups } from "../../src/db/backup.sql";
 import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
@@ -30,9 +29,8 @@ const queued = (kind: string) => t.deps.jobs.queue.list({ limit: 1000 }).filter(
 
 beforeAll(async () => {
   t = await makeTestApi();
-  const user = await t.deps.auth.createUser("deployer", "deployer-password", "member");
-  const p: Principal = { userId: user.id, username: user.username, role: "member", via: "token", credentialId: "" };
-  member = t.deps.auth.createApiToken(p, "guards").token;
+  await t.deps.auth.createUser("deployer", "deployer-password", "member");
+  member = (await t.deps.auth.login("deployer", "deployer-password")).token;
   await makeEnv("prod", "production");
   await makeEnv("stage", "staging");
 });

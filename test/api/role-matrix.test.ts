@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API_BASE, PUBLIC_ROUTES } from "../../src/api/app";
 import { ROUTE_RULES, ruleKey } from "../../src/api/permissions";
-import type { Principal } from "../../src/auth/service";
 import { makeTestApi } from "../support/api";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
@@ -16,9 +15,11 @@ const tokens: Record<"viewer" | "member" | "admin", string> = { viewer: "", memb
 beforeAll(async () => {
   t = await makeTestApi();
   for (const role of ["viewer", "member", "admin"] as const) {
-    const user = await t.deps.auth.createUser(`matrix-${role}`, `${role}-password-long`, role);
-    const p: Principal = { userId: user.id, username: user.username, role, via: "token", credentialId: "" };
-    tokens[role] = t.deps.auth.createApiToken(p, "matrix").token;
+    await t.deps.auth.createUser(`matrix-${role}`, `${role}-password-long`, role);
+    const session = await t.deps.auth.login(`matrix-${role}`, `${role}-password-long`);
+    // An API token, not the session: the matrix calls logout, which would end a session.
+    const res = await t.request("/api/v1/auth/tokens", { method: "POST", body: JSON.stringify({ name: "matrix" }), token: session.token });
+    tokens[role] = ((await res.json()) as { token: string }).token;
   }
 });
 afterAll(() => t.cleanup());

@@ -22,8 +22,8 @@ const post = (path: string, body: unknown, token?: string) => t.request(`/api/v1
 
 beforeAll(async () => {
   t = await makeTestApi();
-  expect((await post("/users", { username: "dev1", password: "dev1-password", role: "member" })).status).toBe(201);
-  expect((await post("/users", { username: "eve", password: "eve-password", role: "viewer" })).status).toBe(201);
+  await t.deps.auth.createUser("dev1", "dev1-password", "member");
+  await t.deps.auth.createUser("eve", "eve-password", "viewer");
 });
 afterAll(() => t.cleanup());
 
@@ -151,9 +151,9 @@ describe("the first-start admin password file", () => {
 
   test("is removed when its password is changed", async () => {
     const file = t.deps.paths.adminPasswordFile;
-    expect((await post("/users", { username: "boot", password: "boot-first-password", role: "admin" })).status).toBe(201);
+    await t.deps.auth.createUser("boot", "boot-first-password", "admin");
+    const s = await login("boot", "boot-first-password");
     writeFileSync(file, "boot-first-password\n", { mode: 0o600 });
-    const s = t.deps.auth.createApiToken({ userId: t.deps.db.$client.query<{ id: string }, []>("select id from users where username = 'boot'").get()!.id, username: "boot", role: "admin", via: "token", credentialId: "" }, "boot").token;
     expect((await post("/auth/password", { current: "boot-first-password", new: "boot-second-password" }, s)).status).toBe(204);
     expect(existsSync(file)).toBe(false);
   });

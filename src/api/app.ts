@@ -1,13 +1,18 @@
 /**
- * The HTTP API under /api/v1. Every route requires a bearer credential except the few in
- * PUBLIC_ROUTES; test/api/auth-coverage.test.ts enumerates all registered routes to prove it.
+ * The HTTP API under /api/v1. Every route requires a bearer credential except the `public` ones
+ * of src/api/permissions.ts, and the least role that table names; test/api/auth-coverage.test.ts
+ * and test/api/role-matrix.test.ts enumerate all registered routes to prove it.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
+import { matchedRoutes } from "hono/route";
 import { auditMiddleware } from "./audit-middleware";
 import type { ApiDeps, ApiEnv } from "./deps";
 import { errorBody, onError, validationHook } from "./errors";
+import { enforceRule, isPublic, ROUTE_RULES, ruleKey } from "./permissions";
 import { auditRoutes } from "./routes/audit";
+import { userRoutes } from "./routes/users";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
 import { certificateRoutes } from "./routes/certificates";
@@ -22,10 +27,20 @@ import { webhookRoutes } from "./routes/webhooks";
 
 export const API_BASE = "/api/v1";
 
-/** Routes reachable without a bearer token (each has its own guard or exposes nothing; the GitHub webhook checks its HMAC signature). */
 const UPLOAD_PATH = new RegExp(`^${API_BASE}/environments/[^/]+/db/import$`);
 
-export const PUBLIC_ROUTES = new Set([`GET ${API_BASE}/health`, `POST ${API_BASE}/auth/login`, `POST ${API_BASE}/webhooks/github`]);
+/** Routes reachable without a bearer token, as `METHOD /api/v1/path` (from the permission table). */
+export const PUBLIC_ROUTES = new Set(Object.keys(ROUTE_RULES).filter(isPublic).map((k) => k.replace(" ", ` ${API_BASE}`)));
+
+/**
+ * The permission key of the route that will answer: the first matched route that is not
+ * middleware (`use` registers ALL), so `/environments/{name}/extend` is not mistaken for the
+ * `{action}` route registered after it. Null when nothing matches (a 404).
+ */
+function answeringRoute(c: Context): string | null {
+  const route = matchedRoutes(c).find((r) => r.method !== "ALL");
+  return route ? ruleKey(c.req.method, route.path.slice(API_BASE.length)) : null;
+}
 
 export type RouteModule = (app: OpenAPIHono<ApiEnv>, deps: ApiDeps) => void;
 
@@ -38,14 +53,17 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
   // Uploads stream to disk (db import); every other body is small JSON.
   api.use("*", (c, next) => (c.req.method === "POST" && UPLOAD_PATH.test(c.req.path) ? next() : jsonLimit(c, next)));
   api.use("*", async (c, next) => {
-    if (PUBLIC_ROUTES.has(`${c.req.method} ${c.req.path}`)) return next();
+    const key = answeringRoute(c);
+    if (key !== null && isPublic(key)) return next();
     const header = c.req.header("authorization") ?? "";
     const bearer = header.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined;
-    c.set("principal", await deps.auth.authenticate(bearer));
+    const principal = await deps.auth.authenticate(bearer);
+    c.set("principal", principal);
+    if (key !== null) enforceRule(principal, key);
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, auditRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, userRoutes, auditRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -7,23 +7,32 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, 
 import { dirname } from "node:path";
 import { and, eq, isNull } from "drizzle-orm";
 import { sign, verify } from "hono/jwt";
-import { Conflict, Invalid, NotFound, Unauthorized } from "../errors";
+import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from "../errors";
 import { Log, Secrets } from "../log";
 import type { Db } from "../state/db";
 import { now } from "../state/columns";
-import { apiTokens, users } from "./auth.sql";
+import { apiTokens, sessions, users } from "./auth.sql";
+import { forgetFirstStartPassword } from "./first-password";
+import { lowerRole, roleAtLeast, type Role } from "./roles";
 import { readOrCreateSecretFile } from "./secret-file";
 import { randomSecret } from "./secretbox";
-import { hashToken, newApiToken, TOKEN_PREFIX } from "./tokens";
+import { hashToken, newApiToken, TOKEN_DEFAULT_DAYS, TOKEN_PREFIX } from "./tokens";
 
 const log = Log.create("auth");
 
-export type Role = "admin" | "member" | "viewer";
+export type { Role } from "./roles";
 export interface Principal {
   userId: string;
   username: string;
   role: Role;
   via: "jwt" | "token" | "local";
+  /** The login session (via jwt) or API token (via token/local) the request came with. */
+  credentialId: string;
+}
+
+/** "Last used" to the minute is enough; a write per request would serialize every read. */
+function stale(lastUsedAt: string | null, ts: string): boolean {
+  return !lastUsedAt || Date.parse(ts) - Date.parse(lastUsedAt) > 60_000;
 }
 
 export class AuthService {
@@ -31,7 +40,7 @@ export class AuthService {
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { jwtSecretFile: string; sessionHours: number },
+    private readonly opts: { jwtSecretFile: string; sessionHours: number; adminPasswordFile?: string },
   ) {
     this.jwtSecret = readOrCreateSecretFile(opts.jwtSecretFile, () => randomSecret(48));
     Secrets.add(this.jwtSecret);
@@ -65,9 +74,13 @@ export class AuthService {
     // Verify against a dummy hash when the user is unknown so timing does not reveal usernames.
     const ok = await Bun.password.verify(password, user?.passwordHash ?? dummyHash()).catch(() => false);
     if (!user || !ok) throw new Unauthorized("invalid username or password");
-    const exp = Math.floor(Date.now() / 1000) + Math.round(this.opts.sessionHours * 3600);
-    const token = await sign({ sub: user.id, name: user.username, role: user.role, exp, iat: Math.floor(Date.now() / 1000) }, this.jwtSecret, "HS256");
-    return { token, expiresAt: new Date(exp * 1000).toISOString(), username: user.username };
+    forgetFirstStartPassword(this.opts.adminPasswordFile, password);
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + Math.round(this.opts.sessionHours * 3600);
+    const expiresAt = new Date(exp * 1000).toISOString();
+    const session = this.db.insert(sessions).values({ userId: user.id, expiresAt }).returning().get();
+    const token = await sign({ sub: user.id, sid: session.id, name: user.username, exp, iat }, this.jwtSecret, "HS256");
+    return { token, expiresAt, username: user.username };
   }
 
   async authenticate(bearer: string | undefined): Promise<Principal> {
@@ -80,9 +93,17 @@ export class AuthService {
       const expired = (e as Error).name === "JwtTokenExpired";
       throw new Unauthorized(expired ? "session expired: run `odooops auth login` again" : "invalid token");
     }
-    const user = this.db.select().from(users).where(eq(users.id, String(payload.sub))).get();
-    if (!user) throw new Unauthorized("invalid token");
-    return { userId: user.id, username: user.username, role: user.role, via: "jwt" };
+    const row = this.db
+      .select({ s: sessions, u: users })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(and(eq(sessions.id, String(payload.sid)), eq(sessions.userId, String(payload.sub))))
+      .get();
+    if (!row) throw new Unauthorized("invalid token");
+    if (row.s.revokedAt) throw new Unauthorized("session ended (logged out or revoked): run `odooops auth login` again");
+    const ts = now();
+    if (stale(row.s.lastUsedAt, ts)) this.db.update(sessions).set({ lastUsedAt: ts }).where(eq(sessions.id, row.s.id)).run();
+    return { userId: row.u.id, username: row.u.username, role: row.u.role, via: "jwt", credentialId: row.s.id };
   }
 
   private fromApiToken(token: string): Principal {
@@ -92,33 +113,58 @@ export class AuthService {
       .innerJoin(users, eq(users.id, apiTokens.userId))
       .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
       .get();
-    if (!row || (row.t.expiresAt && row.t.expiresAt < now())) throw new Unauthorized("invalid or revoked API token");
-    // "Last used" to the minute is enough; a write per request would serialize every read.
+    if (!row || (row.t.expiresAt && row.t.expiresAt < now())) throw new Unauthorized("invalid, expired or revoked API token");
     const ts = now();
-    if (!row.t.lastUsedAt || Date.parse(ts) - Date.parse(row.t.lastUsedAt) > 60_000) {
-      this.db.update(apiTokens).set({ lastUsedAt: ts }).where(eq(apiTokens.id, row.t.id)).run();
-    }
-    return { userId: row.u.id, username: row.u.username, role: row.u.role, via: row.t.kind === "local" ? "local" : "token" };
+    if (stale(row.t.lastUsedAt, ts)) this.db.update(apiTokens).set({ lastUsedAt: ts }).where(eq(apiTokens.id, row.t.id)).run();
+    // A token keeps its own ceiling, and a later demotion of its owner lowers it too.
+    const role = row.t.role ? lowerRole(row.t.role, row.u.role) : row.u.role;
+    return { userId: row.u.id, username: row.u.username, role, via: row.t.kind === "local" ? "local" : "token", credentialId: row.t.id };
   }
 
-  createApiToken(userId: string, name: string, ttlDays?: number) {
+  /** Ends the session the caller logged in with (a token is revoked with `auth token revoke`). */
+  logout(p: Principal): void {
+    if (p.via !== "jwt") throw new Invalid("this request is authenticated by an API token, not a login session: revoke the token instead (odooops auth token revoke ID)");
+    this.db.update(sessions).set({ revokedAt: now() }).where(and(eq(sessions.id, p.credentialId), isNull(sessions.revokedAt))).run();
+  }
+
+  listSessions(userId: string) {
+    return this.db
+      .select({ id: sessions.id, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, lastUsedAt: sessions.lastUsedAt, revokedAt: sessions.revokedAt })
+      .from(sessions)
+      .where(eq(sessions.userId, userId))
+      .all();
+  }
+
+  /** Own sessions; admins may end anyone's. */
+  revokeSession(p: Principal, id: string): void {
+    const own = p.role === "admin" ? undefined : eq(sessions.userId, p.userId);
+    const res = this.db.update(sessions).set({ revokedAt: now() }).where(and(eq(sessions.id, id), isNull(sessions.revokedAt), own)).returning().get();
+    if (!res) throw new NotFound(`no active session ${id}`);
+  }
+
+  /** A token never does more than its creator: its role is at most the creator's, and it always expires. */
+  createApiToken(p: Principal, name: string, opts: { ttlDays?: number; role?: Role } = {}) {
     if (!/^[\w .:-]{1,64}$/.test(name)) throw new Invalid("token name: 1-64 letters, digits, space . _ : -");
+    const role = opts.role ?? p.role;
+    if (!roleAtLeast(p.role, role)) throw new Forbidden(`a token cannot have more rights than its creator: ${p.username} is ${p.role}, asked for ${role}`);
     const token = newApiToken();
-    const expiresAt = ttlDays ? new Date(Date.now() + ttlDays * 86_400_000).toISOString() : null;
-    const row = this.db.insert(apiTokens).values({ userId, name, tokenHash: hashToken(token), expiresAt }).returning().get();
-    return { id: row.id, name, token, expiresAt };
+    const expiresAt = new Date(Date.now() + (opts.ttlDays ?? TOKEN_DEFAULT_DAYS) * 86_400_000).toISOString();
+    const row = this.db.insert(apiTokens).values({ userId: p.userId, name, role, tokenHash: hashToken(token), expiresAt }).returning().get();
+    return { id: row.id, name, role, token, expiresAt };
   }
 
   listApiTokens(userId: string) {
     return this.db
-      .select({ id: apiTokens.id, name: apiTokens.name, kind: apiTokens.kind, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt, revokedAt: apiTokens.revokedAt })
+      .select({ id: apiTokens.id, name: apiTokens.name, kind: apiTokens.kind, role: apiTokens.role, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt, revokedAt: apiTokens.revokedAt })
       .from(apiTokens)
       .where(eq(apiTokens.userId, userId))
       .all();
   }
 
-  revokeApiToken(userId: string, id: string) {
-    const res = this.db.update(apiTokens).set({ revokedAt: now() }).where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt))).returning().get();
+  /** Own tokens; admins may revoke anyone's. */
+  revokeApiToken(p: Principal, id: string) {
+    const own = p.role === "admin" ? undefined : eq(apiTokens.userId, p.userId);
+    const res = this.db.update(apiTokens).set({ revokedAt: now() }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt), own)).returning().get();
     if (!res) throw new NotFound(`no active token ${id}`);
   }
 

@@ -10,3 +10,6 @@ export function newApiToken(): string {
 export function hashToken(token: string): string {
   return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }
+
+/** Days an API token lives when its creator names no expiry. */
+export const TOKEN_DEFAULT_DAYS = 90;

@@ -20,6 +20,7 @@ export function buildCli(io: CliIo) {
     subCommands: {
       serve: () => import("./commands/serve").then((m) => m.serveCommand(io)),
       auth: () => import("./commands/auth").then((m) => m.authCommand(io)),
+      user: () => import("./commands/user").then((m) => m.userCommand(io)),
       env: () => import("./commands/env").then((m) => m.envCommand(io)),
       db: () => import("./commands/db").then((m) => m.dbCommand(io)),
       jobs: () => import("./commands/jobs").then((m) => m.jobsCommand(io)),

@@ -209,6 +209,11 @@ export const ConfigSchema = z
           .default(""),
         /** Modules installed on first deploy besides the env's own list (empty: none). */
         install: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
+        /**
+         * Whether the admin who started a deployment may approve it too. Off: a second admin
+         * approves (four eyes); turn on for one-person teams.
+         */
+        selfApproval: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

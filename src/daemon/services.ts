@@ -44,7 +44,7 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
     db,
     config,
     paths,
-    auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours }),
+    auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours, adminPasswordFile: paths.adminPasswordFile }),
     audit,
     loginThrottle: new LoginThrottle(config.api.loginThrottle, protect),
     box,

@@ -7,7 +7,7 @@ export const backups = sqliteTable(
   {
     id: id(),
     envId: text("env_id").notNull().references(() => environments.id),
-    kind: text("kind", { enum: ["manual", "scheduled", "pre_deploy", "pre_restore"] }).notNull(),
+    kind: text("kind", { enum: ["manual", "scheduled", "pre_deploy", "pre_restore", "pre_destroy"] }).notNull(),
     status: text("status", { enum: ["running", "completed", "failed", "expired"] }).notNull().default("running"),
     dbName: text("db_name").notNull(),
     sizeBytes: integer("size_bytes"),

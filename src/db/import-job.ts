@@ -13,6 +13,7 @@ import { z } from "zod";
 import type { Paths } from "../config/paths";
 import type { EnvServiceDeps } from "../env/actions";
 import { findEnv } from "../env/lookup";
+import { requireConfirm } from "../env/production-guard";
 import { Conflict, Invalid } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase } from "../host/postgres/ops";
@@ -122,6 +123,8 @@ export const ImportOptions = z.object({
   /** Default: neutralized unless the target is production (an import is some other database's data). */
   neutralize: z.boolean().optional(),
   forceProduction: z.boolean().default(false),
+  /** The env's name: required when it is production. */
+  confirm: z.string().max(200).optional(),
 });
 export type ImportOptions = z.input<typeof ImportOptions>;
 
@@ -136,6 +139,7 @@ export function planImport(deps: EnvServiceDeps, envName: string, input: ImportO
   if (production && !opts.forceProduction) {
     throw new Invalid(`refusing to import into production environment ${env.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
   }
+  requireConfirm(env, opts.confirm, "import into");
   if (production) backupTargets(deps);
   const neutralize = opts.neutralize ?? !production;
   if (neutralize && production) throw new Invalid(`refusing to neutralize production environment ${env.slug}`);

@@ -8,6 +8,7 @@ import type { EnvServiceDeps } from "../env/actions";
 import { findEnv } from "../env/lookup";
 import { envUrl, type EnvRow } from "../env/service";
 import { Conflict, Invalid, NotFound } from "../errors";
+import { requireConfirm } from "../env/production-guard";
 import type { JobDef } from "../jobs/define";
 import { backups } from "./backup.sql";
 import { backupTargets, type BackupRow } from "./backup-job";
@@ -106,6 +107,7 @@ export function startRestore(deps: EnvServiceDeps, targetName: string, input: Re
   if (source.id !== target.id && target.tier === "production" && !req.forceProduction) {
     throw new Invalid(`refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
   }
+  if (!req.dryRun) requireConfirm(target, req.confirm, "restore into");
   const params: RestoreJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), backupId: row.id };
   const plan = planView(deps, "restore", source, target, params, {
     backup: { id: row.id, kind: row.kind, createdAt: row.createdAt, sizeBytes: row.sizeBytes, from: where },
@@ -128,6 +130,7 @@ export function startClone(deps: EnvServiceDeps, targetName: string, input: Clon
   if (target.tier === "production" && !req.forceProduction) {
     throw new Invalid(`refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
   }
+  if (!req.dryRun) requireConfirm(target, req.confirm, "clone into");
   const params: CloneJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), method: req.method };
   const plan = planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps: stepsOf(cloneJob, params, deps) });
   if (req.dryRun) return { dryRun: true, plan, job: null };

@@ -8,7 +8,7 @@ export const BackupView = z
   .object({
     id: z.string(),
     env: z.string(),
-    kind: z.enum(["manual", "scheduled", "pre_deploy", "pre_restore"]),
+    kind: z.enum(["manual", "scheduled", "pre_deploy", "pre_restore", "pre_destroy"]),
     status: z.enum(backupStatuses),
     dbName: z.string(),
     /** Database dump + filestore archive, bytes; null until completed. */
@@ -47,6 +47,8 @@ export const RestoreRequest = z
     anonymize: z.boolean().optional(),
     /** Required to restore another env's backup into a production env. */
     forceProduction: z.boolean().default(false),
+    /** The target env's name: required when it is production (a dry run needs none). */
+    confirm: z.string().max(200).optional(),
     /** Return the plan (resolving "latest") and change nothing. */
     dryRun: z.boolean().default(false),
   })
@@ -65,6 +67,8 @@ export const CloneRequest = z
     method: z.enum(["auto", "template", "stream"]).default("auto"),
     /** Required to clone into a production env. */
     forceProduction: z.boolean().default(false),
+    /** The target env's name: required when it is production (a dry run needs none). */
+    confirm: z.string().max(200).optional(),
     dryRun: z.boolean().default(false),
   })
   .strict()

@@ -6,7 +6,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { requireRole } from "../auth/roles";
 import type { Principal } from "../auth/service";
-import { Conflict, Invalid, NotFound } from "../errors";
+import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
 import { now } from "../state/columns";
 import type { EnvServiceDeps } from "../env/actions";
 import { envHost } from "../env/host";
@@ -167,6 +167,9 @@ export function decideApproval(deps: EnvServiceDeps, id: string, decision: "appr
   const d = loadDeployment(deps.db, id);
   const waiting = () => new Conflict(`deployment ${id} is ${d.status}${d.approvalDecision ? ` (${d.approvalDecision.replace("_", " ")}${d.approvalBy ? ` by ${d.approvalBy}` : ""})` : ""}: only a deployment awaiting approval can be approved or rejected`);
   if (d.status !== "awaiting_approval" || d.approvalDecision) throw waiting();
+  if (decision === "approved" && d.createdBy === principal.username && !deps.config.deploy.selfApproval) {
+    throw new Forbidden(`${principal.username} started deployment ${id}: another admin must approve it (one-person teams: set deploy.selfApproval: true in the server config)`);
+  }
   const row = deps.db
     .update(deployments)
     .set({ approvalDecision: decision, approvalBy: principal.username, approvalReason: reason, approvalAt: now() })

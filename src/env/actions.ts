@@ -4,7 +4,8 @@
  */
 import { eq } from "drizzle-orm";
 import type { AuditService } from "../audit/service";
-import { Conflict } from "../errors";
+import { backupTargets } from "../db/backup-job";
+import { Conflict, Invalid } from "../errors";
 import type { JobDeps } from "../jobs/define";
 import type { JobService } from "../jobs/service";
 import type { JobView } from "../jobs/view";
@@ -13,6 +14,7 @@ import { createEnvJob } from "./create-job";
 import { insertEnvironment, planCreate, type CreatePlan } from "./create";
 import { environments } from "./env.sql";
 import { findEnv } from "./lookup";
+import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
 import { toSummary, type EnvRow } from "./service";
@@ -40,13 +42,35 @@ function refuseWhileDestroying(env: EnvRow, what: string): void {
   if (env.status === "destroying") throw new Conflict(`environment ${env.slug} is being destroyed; cannot ${what}`);
 }
 
-export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: { keepDatabase: boolean }, actor: string): JobView {
+export interface DestroyOptions {
+  keepDatabase: boolean;
+  /** The env's name again: required for production (requireConfirm). */
+  confirm?: string;
+  /** Drop production's database without the final backup. */
+  skipFinalBackup?: boolean;
+}
+
+/** Production whose database goes is backed up first; without a target to back up to, the destroy is refused now. */
+function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOptions): boolean {
+  if (env.tier !== "production" || opts.keepDatabase || opts.skipFinalBackup) return false;
+  try {
+    backupTargets(deps);
+  } catch (e) {
+    throw new Invalid(`destroying production environment ${env.slug} drops its database, which is backed up first, but ${e instanceof Error ? e.message : String(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`);
+  }
+  return true;
+}
+
+export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: DestroyOptions, actor: string): JobView {
   const env = findEnv(deps.db, name);
   const pending = deps.jobs.queue.activeOn(env.id);
   if (pending?.kind === destroyEnvJob.kind) return deps.jobs.queue.view(pending.id);
+  requireConfirm(env, opts.confirm, "destroy");
+  const finalBackupId = needsFinalBackup(deps, env, opts) ? Bun.randomUUIDv7() : null;
+  const previousStatus = env.status === "destroying" || env.status === "destroyed" ? null : env.status;
   deps.db.update(environments).set({ status: "destroying", updatedAt: now() }).where(eq(environments.id, env.id)).run();
-  const job = deps.jobs.enqueue(destroyEnvJob, { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase }, actor);
-  deps.audit.record({ actor, action: "env.destroy", target: env.slug, details: { keepDatabase: opts.keepDatabase, job: job.id } });
+  const job = deps.jobs.enqueue(destroyEnvJob, { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase, finalBackupId, previousStatus }, actor);
+  deps.audit.record({ actor, action: "env.destroy", target: env.slug, details: { keepDatabase: opts.keepDatabase, finalBackup: finalBackupId, skipFinalBackup: opts.skipFinalBackup === true, job: job.id } });
   return job;
 }
 

@@ -1,25 +1,37 @@
 /**
  * Jobs on an existing environment: destroy (idempotent teardown of everything envResources
- * names) and start/stop/restart of its serving container.
+ * names; production's database is backed up one last time first) and start/stop/restart of its
+ * serving container.
  */
 import { rmSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { Conflict } from "../errors";
 import { run } from "../exec/run";
+import { backups } from "../db/backup.sql";
+import { failRunningBackup, performBackup } from "../db/backup-job";
 import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
+import { stepLogger } from "../jobs/step-logger";
 import { isDomain } from "../certs/domain";
 import { removeCertificate } from "../certs/store";
 import { reload, removeVhost } from "../host/nginx";
 import { dropDatabase, dropRole, removeHbaEntry } from "../host/postgres";
 import { now } from "../state/columns";
-import { environments } from "./env.sql";
+import { environments, envStatuses } from "./env.sql";
 import { waitEnvServed } from "./served";
 import { envHost } from "./host";
 import { loadEnvById, removeEnvContainers } from "./lookup";
 import { envResources, LABEL_ENV } from "./resources";
 
-export const DestroyParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), keepDatabase: z.boolean().default(false) });
+export const DestroyParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  keepDatabase: z.boolean().default(false),
+  /** The backup taken before anything is removed (production whose database is dropped), else null. */
+  finalBackupId: z.string().nullable().default(null),
+  /** The env's status before the destroy was asked for: it comes back when the final backup fails. */
+  previousStatus: z.enum(envStatuses).nullable().default(null),
+});
 export type DestroyParams = z.infer<typeof DestroyParams>;
 
 function setStatus(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
@@ -32,6 +44,22 @@ export const destroyEnvJob = defineJob<DestroyParams>({
   lockKey: (p) => p.envId,
   target: (p) => p.slug,
   steps: [
+    {
+      name: "final-backup",
+      title: "Backing up the database one last time",
+      when: (p) => p.finalBackupId !== null,
+      async run(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const id = ctx.params.finalBackupId ?? "";
+        // Recorded here, not at enqueue: a job cancelled while queued leaves no backup "running".
+        ctx.deps.db.insert(backups).values({ id, envId: env.id, kind: "pre_destroy", status: "running", dbName: env.dbName }).onConflictDoNothing().run();
+        try {
+          return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+        } catch (e) {
+          throw new Error(`the final backup failed, so nothing was destroyed: ${e instanceof Error ? e.message : String(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`);
+        }
+      },
+    },
     {
       name: "containers",
       title: "Removing containers",
@@ -106,7 +134,15 @@ export const destroyEnvJob = defineJob<DestroyParams>({
     setStatus(ctx.deps, ctx.params.envId, { status: "destroyed", statusReason: ctx.params.keepDatabase ? "destroyed; database kept" : null, destroyedAt: now(), httpPort: null, longpollPort: null, containerName: null });
     return { env: ctx.params.slug, keptDatabase: ctx.params.keepDatabase };
   },
-  async failed(ctx, error) {
+  async failed(ctx, error, cancelled) {
+    const { finalBackupId, previousStatus } = ctx.params;
+    if (finalBackupId) failRunningBackup(ctx.deps.db, finalBackupId, cancelled ? "destroy cancelled" : error);
+    // No final backup completed: the job stopped before its first removal, the env is as it was.
+    const untouched = finalBackupId !== null && ctx.deps.db.select({ status: backups.status }).from(backups).where(eq(backups.id, finalBackupId)).get()?.status !== "completed";
+    if (untouched && previousStatus) {
+      setStatus(ctx.deps, ctx.params.envId, { status: previousStatus, statusReason: `destroy ${cancelled ? "cancelled" : "aborted"}: ${error}` });
+      return;
+    }
     setStatus(ctx.deps, ctx.params.envId, { status: "failed", statusReason: `destroy failed: ${error} (rerun env destroy)` });
   },
 });

@@ -152,7 +152,8 @@ describe("db clone with a project's anonymization rules", () => {
 
   test("destroy both envs", async () => {
     for (const slug of [stage, prod]) {
-      const res = await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" });
+      // Production needs its name again (confirm) and gets a final backup first.
+      const res = await host.api.request(`/api/v1/environments/${slug}?confirm=${slug}`, { method: "DELETE" });
       expect(res.status).toBe(202);
       expect((await runJob(host, ((await res.json()) as JobView).id)).status).toBe("succeeded");
     }

@@ -187,7 +187,8 @@ describe("retention never deletes a backup a deployment needs for rollback", () 
 
   test("destroy both envs", async () => {
     for (const slug of [prod, dev]) {
-      const res = await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" });
+      // Production needs its name again (confirm) and gets a final backup first.
+      const res = await host.api.request(`/api/v1/environments/${slug}?confirm=${slug}`, { method: "DELETE" });
       expect((await host.waitJob(((await res.json()) as JobView).id)).status).toBe("succeeded");
     }
   }, 240_000);

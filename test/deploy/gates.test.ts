@@ -18,8 +18,9 @@ const policy = (gates: string) => `version: 1\nhealth_gates:\n  dev:\n${gates}`;
 
 let t: DeployEnv;
 
+// One admin deploys and approves here (deploy.selfApproval): four eyes are tested in test/api/approvals.test.ts.
 beforeAll(async () => {
-  t = await startDeployEnv({ agent: false, env: { name: "gated", tier: "dev" }, files: { "shop_extra/__manifest__.py": shopManifest("1.0") }, configOverrides: { deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false } } });
+  t = await startDeployEnv({ agent: false, env: { name: "gated", tier: "dev" }, files: { "shop_extra/__manifest__.py": shopManifest("1.0") }, configOverrides: { deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false, selfApproval: true } } });
 }, 240_000);
 
 afterAll(async () => {

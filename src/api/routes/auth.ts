@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { TooManyRequests, Unauthorized } from "../../errors";
-import { CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, TokenInfo, WhoAmI } from "../../auth/schema";
+import { ChangePasswordRequest, CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, SessionInfo, TokenInfo, WhoAmI } from "../../auth/schema";
+import { changeOwnPassword } from "../../auth/users";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
@@ -36,6 +37,26 @@ const revokeToken = createRoute({
   responses: { 204: { description: "revoked" }, 404: json(ErrorSchema, "no such token") },
 });
 
+const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path", required: true } }) });
+const logout = createRoute({ method: "post", path: "/auth/logout", tags: ["auth"], summary: "End the caller's login session on the server", responses: { 204: { description: "logged out" }, 400: json(ErrorSchema, "not a login session (an API token)") } });
+const password = createRoute({
+  method: "post",
+  path: "/auth/password",
+  tags: ["auth"],
+  summary: "Change the caller's password (the current one is required); the caller's other sessions end",
+  request: { body: jsonBody(ChangePasswordRequest) },
+  responses: { 204: { description: "changed" }, 400: json(ErrorSchema, "too short"), 401: json(ErrorSchema, "wrong current password") },
+});
+const listSessions = createRoute({ method: "get", path: "/auth/sessions", tags: ["auth"], summary: "The caller's login sessions", responses: { 200: json(z.array(SessionInfo), "sessions") } });
+const revokeSession = createRoute({
+  method: "delete",
+  path: "/auth/sessions/{id}",
+  tags: ["auth"],
+  summary: "End a login session (the caller's own; admins: anyone's)",
+  request: { params: idParam },
+  responses: { 204: { description: "ended" }, 404: json(ErrorSchema, "no such active session") },
+});
+
 export function authRoutes(app: Api, deps: ApiDeps) {
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid("json");
@@ -64,15 +85,38 @@ export function authRoutes(app: Api, deps: ApiDeps) {
   app.openapi(createToken, (c) => {
     const body = c.req.valid("json");
     const p = c.get("principal");
-    const created = deps.auth.createApiToken(p.userId, body.name, body.ttlDays);
-    deps.audit.record({ actor: p.username, action: "auth.token.create", target: created.id });
+    const created = deps.auth.createApiToken(p, body.name, { ttlDays: body.ttlDays, role: body.role });
+    deps.audit.record({ actor: p.username, action: "auth.token.create", target: created.id, details: { role: created.role, expiresAt: created.expiresAt } });
     return c.json(created, 201);
   });
   app.openapi(listTokens, (c) => c.json(deps.auth.listApiTokens(c.get("principal").userId), 200));
   app.openapi(revokeToken, (c) => {
     const p = c.get("principal");
-    deps.auth.revokeApiToken(p.userId, c.req.valid("param").id);
+    deps.auth.revokeApiToken(p, c.req.valid("param").id);
     deps.audit.record({ actor: p.username, action: "auth.token.revoke", target: c.req.valid("param").id });
+    return c.body(null, 204);
+  });
+  app.openapi(logout, (c) => {
+    const p = c.get("principal");
+    deps.auth.logout(p);
+    deps.audit.record({ actor: p.username, action: "auth.logout", target: p.credentialId });
+    return c.body(null, 204);
+  });
+  app.openapi(password, async (c) => {
+    const p = c.get("principal");
+    const body = c.req.valid("json");
+    await changeOwnPassword(deps.db, p.userId, body.current, body.new, { keepSession: p.via === "jwt" ? p.credentialId : undefined, adminPasswordFile: deps.paths.adminPasswordFile });
+    deps.audit.record({ actor: p.username, action: "auth.password", target: p.username });
+    return c.body(null, 204);
+  });
+  app.openapi(listSessions, (c) => {
+    const p = c.get("principal");
+    return c.json(deps.auth.listSessions(p.userId).map((s) => ({ ...s, current: p.via === "jwt" && s.id === p.credentialId })), 200);
+  });
+  app.openapi(revokeSession, (c) => {
+    const p = c.get("principal");
+    deps.auth.revokeSession(p, c.req.valid("param").id);
+    deps.audit.record({ actor: p.username, action: "auth.session.revoke", target: c.req.valid("param").id });
     return c.body(null, 204);
   });
 }

@@ -11,9 +11,12 @@ import { Invalid } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
 import { AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
 import { checkAnonymizeRules } from "../../db/backup";
+import type { Principal } from "../../auth/service";
+import { findEnv } from "../../env/lookup";
 import { JobView } from "../../jobs/view";
 import { keepOpen } from "../conn";
 import type { Api, ApiDeps } from "../deps";
+import { requireForTier } from "../permissions";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -124,7 +127,7 @@ const importDb = createRoute({
   summary: "Replace the environment's database and filestore with an uploaded Odoo export zip or pg_dump -Fc .dump (the body), as a job",
   request: {
     params: nameParam,
-    query: z.object({ keepOld: flag, neutralize: flag, forceProduction: flag }),
+    query: z.object({ keepOld: flag, neutralize: flag, forceProduction: flag, confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }) }),
     body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
   },
   responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "not a zip or dump, or production without forceProduction"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
@@ -135,11 +138,15 @@ const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined
 export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(create, (c) => c.json(startBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(list, (c) => c.json(listBackups(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
+  // Replacing production's data is admin work whatever the route's own rule (permissions.ts).
+  const tierGuard = (p: Principal, action: "restore" | "clone" | "import", name: string) => requireForTier(p, action, findEnv(deps.db, name).tier);
   app.openapi(restore, (c) => {
+    tierGuard(c.get("principal"), "restore", c.req.valid("param").name);
     const out = startRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return out.dryRun ? c.json(out, 200) : c.json(out, 202);
   });
   app.openapi(clone, (c) => {
+    tierGuard(c.get("principal"), "clone", c.req.valid("param").name);
     const out = startClone(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return out.dryRun ? c.json(out, 200) : c.json(out, 202);
   });
@@ -169,7 +176,8 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(importDb, async (c) => {
     const q = c.req.valid("query");
     // Checked before the upload is read: a refused import costs no transfer.
-    const params = planImport(deps, c.req.valid("param").name, { keepOld: asFlag(q.keepOld), neutralize: asFlag(q.neutralize), forceProduction: asFlag(q.forceProduction) });
+    tierGuard(c.get("principal"), "import", c.req.valid("param").name);
+    const params = planImport(deps, c.req.valid("param").name, { keepOld: asFlag(q.keepOld), neutralize: asFlag(q.neutralize), forceProduction: asFlag(q.forceProduction), confirm: q.confirm });
     const body = c.req.raw.body;
     if (!body) throw new Invalid("the request body must be the file to import");
     const dir = importsDir(deps.paths);

@@ -13,6 +13,7 @@ import { JobView } from "../../jobs/view";
 import { keepOpen } from "../conn";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
+import { requireForTier } from "../permissions";
 import { json, jsonBody } from "./openapi";
 
 const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) });
@@ -58,8 +59,15 @@ const destroy = createRoute({
   path: "/environments/{name}",
   tags: ["environments"],
   summary: "Destroy an environment (a job): containers, vhost, certificates, filestore, database and role",
-  request: { params: nameParam, query: z.object({ keepDatabase: z.enum(["true", "false"]).default("false").transform((v) => v === "true") }) },
-  responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment") },
+  request: {
+    params: nameParam,
+    query: z.object({
+      keepDatabase: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+      confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }),
+      skipFinalBackup: z.enum(["true", "false"]).default("false").transform((v) => v === "true").openapi({ description: "production: drop the database without the final backup" }),
+    }),
+  },
+  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "production without confirm, or no backup target for its final backup"), 403: json(ErrorSchema, "production needs an admin"), 404: json(ErrorSchema, "no such environment") },
 });
 const extend = createRoute({
   method: "post",
@@ -98,12 +106,17 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
     return c.body(body, 200, { "content-type": "application/json" }) as never;
   });
   app.openapi(create, (c) => {
+    requireForTier(c.get("principal"), "create", c.req.valid("json").tier);
     const out = createEnvironment(deps, c.req.valid("json"), c.get("principal").username);
     if (out.dryRun) return c.json({ dryRun: true, env: null, job: null, plan: { ...out.plan, resources: { ...out.plan.resources } }, steps: out.steps }, 200);
     return c.json({ dryRun: false, env: out.env, job: out.job, plan: null, steps: out.job.steps.map((s) => s.title) }, 202);
   });
   app.openapi(get, async (c) => c.json(await envDetail(deps, c.req.valid("param").name), 200));
-  app.openapi(destroy, (c) => c.json(destroyEnvironment(deps, c.req.valid("param").name, { keepDatabase: c.req.valid("query").keepDatabase }, c.get("principal").username), 202));
+  app.openapi(destroy, (c) => {
+    const { name } = c.req.valid("param");
+    requireForTier(c.get("principal"), "destroy", findEnv(deps.db, name).tier);
+    return c.json(destroyEnvironment(deps, name, c.req.valid("query"), c.get("principal").username), 202);
+  });
   // Before `power`: its `{action}` would claim /extend and refuse it as an unknown action.
   app.openapi(extend, (c) => c.json(extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username), 200));
   app.openapi(power, (c) => {

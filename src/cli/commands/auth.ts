@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
-import type { CreatedToken, LoginResponse, TokenInfo, WhoAmI } from "../../auth/schema";
-import { Invalid } from "../../errors";
+import type { CreatedToken, LoginResponse, SessionInfo, TokenInfo, WhoAmI } from "../../auth/schema";
+import { ROLES, type Role } from "../../auth/roles";
+import { AppError, Invalid } from "../../errors";
 import { ApiClient } from "../client";
 import { DEFAULT_URL, readStoredLogin, removeStoredLogin, writeStoredLogin } from "../credentials";
 import { client, type CliIo } from "../io";
@@ -39,9 +40,67 @@ export function authCommand(io: CliIo) {
   });
 
   const logout = defineCommand({
-    meta: { name: "logout", description: "Forget the stored session token" },
-    run() {
-      note(io, removeStoredLogin(io.env) ? "Logged out." : "Not logged in.");
+    meta: { name: "logout", description: "End the stored session on the server and forget its token" },
+    async run() {
+      const stored = readStoredLogin(io.env);
+      if (!stored) return note(io, "Not logged in.");
+      try {
+        await new ApiClient(stored.url, stored.token, io.fetch).post("/auth/logout");
+      } catch (e) {
+        // An expired or already revoked session is over anyway; anything else is worth saying.
+        if (!(e instanceof AppError && e.code === "unauthorized")) note(io, `warning: the server did not confirm the logout (${(e as Error).message}); the local token is removed anyway`);
+      }
+      removeStoredLogin(io.env);
+      note(io, "Logged out.");
+    },
+  });
+
+  const passwd = defineCommand({
+    meta: { name: "passwd", description: "Change your password (your other sessions end)" },
+    args: { stdin: { type: "boolean", description: "read the current and the new password as two lines from stdin" } },
+    async run({ args }) {
+      let current: string;
+      let next: string;
+      if (args.stdin) {
+        const lines = (await io.readStdin()).split(/\r?\n/);
+        current = lines[0] ?? "";
+        next = lines[1] ?? "";
+      } else if (io.interactive) {
+        current = await ask("password", "Current password");
+        next = await ask("password", "New password (at least 8 characters)");
+        if ((await ask("password", "New password again")) !== next) throw new Invalid("the new passwords differ; nothing changed");
+      } else throw new Invalid("not interactive: pass --stdin with the current and the new password as two lines");
+      await client(io).post("/auth/password", { current, new: next });
+      note(io, "Password changed; your other sessions are ended.");
+    },
+  });
+
+  const sessions = defineCommand({
+    meta: { name: "sessions", description: "Your login sessions" },
+    subCommands: {
+      list: defineCommand({
+        meta: { name: "list", description: "List your sessions" },
+        async run() {
+          const list = await client(io).get<SessionInfo[]>("/auth/sessions");
+          if (io.globals.json) return printJson(io, list);
+          printTable(io, list.map((x) => ({ ...x, current: x.current ? "*" : "" })), [
+            { key: "id", label: "id" },
+            { key: "current", label: "current" },
+            { key: "createdAt", label: "created" },
+            { key: "lastUsedAt", label: "last used" },
+            { key: "expiresAt", label: "expires" },
+            { key: "revokedAt", label: "revoked" },
+          ]);
+        },
+      }),
+      revoke: defineCommand({
+        meta: { name: "revoke", description: "End a session by id (admins: anyone's)" },
+        args: { id: { type: "positional", required: true } },
+        async run({ args }) {
+          await client(io).delete(`/auth/sessions/${encodeURIComponent(args.id)}`);
+          note(io, `Ended session ${args.id}`);
+        },
+      }),
     },
   });
 
@@ -60,11 +119,16 @@ export function authCommand(io: CliIo) {
     subCommands: {
       create: defineCommand({
         meta: { name: "create", description: "Create a token (printed once)" },
-        args: { name: { type: "positional", required: true }, "ttl-days": { type: "string", description: "expire after N days" } },
+        args: {
+          name: { type: "positional", required: true },
+          "ttl-days": { type: "string", description: "expire after N days (default 90)" },
+          role: { type: "string", description: "viewer, member or admin: at most your own role (default: your role)" },
+        },
         async run({ args }) {
           const ttl = args["ttl-days"] === undefined ? undefined : Number(args["ttl-days"]);
           if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new Invalid("--ttl-days must be a positive integer");
-          const created = await client(io).post<CreatedToken>("/auth/tokens", { name: args.name, ttlDays: ttl });
+          if (args.role !== undefined && !(ROLES as readonly string[]).includes(args.role)) throw new Invalid(`--role must be one of ${ROLES.join(", ")}`);
+          const created = await client(io).post<CreatedToken>("/auth/tokens", { name: args.name, ttlDays: ttl, role: args.role as Role | undefined });
           if (io.globals.json) printJson(io, created);
           else io.stdout(`${created.token}\n`);
         },
@@ -78,7 +142,9 @@ export function authCommand(io: CliIo) {
             { key: "id", label: "id" },
             { key: "name", label: "name" },
             { key: "kind", label: "kind" },
+            { key: "role", label: "role" },
             { key: "createdAt", label: "created" },
+            { key: "expiresAt", label: "expires" },
             { key: "lastUsedAt", label: "last used" },
             { key: "revokedAt", label: "revoked" },
           ]);
@@ -96,7 +162,7 @@ export function authCommand(io: CliIo) {
   });
 
   return defineCommand({
-    meta: { name: "auth", description: "Log in, log out, API tokens" },
-    subCommands: { login, logout, whoami, token },
+    meta: { name: "auth", description: "Log in, log out, your password, sessions and API tokens" },
+    subCommands: { login, logout, whoami, passwd, sessions, token },
   });
 }

@@ -159,7 +159,8 @@ async function confirmedOperation(
     typeToConfirm: plan.target.tier === "production" ? plan.target.slug : undefined,
     flagHint: "--yes",
   });
-  const out = await c.post<DbOperationResponse>(path, { ...body, ...opts.pin(plan) });
+  // The server refuses production without its name again; it is sent only after the confirmation above.
+  const out = await c.post<DbOperationResponse>(path, { ...body, ...opts.pin(plan), confirm: plan.target.slug });
   if (!out.job) throw new Invalid("daemon answered without a job");
   note(io, `${plan.operation} of ${plan.target.slug} queued`);
   await afterEnqueue(io, out.job, opts.wait);
@@ -382,7 +383,7 @@ export function dbCommand(io: CliIo) {
         typeToConfirm: production ? env.slug : undefined,
         flagHint: "--yes",
       });
-      const q = new URLSearchParams({ neutralize: String(neutralize), keepOld: String(args["keep-old"] === true), forceProduction: String(args["force-production"] === true) });
+      const q = new URLSearchParams({ neutralize: String(neutralize), keepOld: String(args["keep-old"] === true), forceProduction: String(args["force-production"] === true), confirm: env.slug });
       const res = await rawRequest(io, `/environments/${encodeURIComponent(env.slug)}/db/import?${q}`, {
         method: "POST",
         body: Bun.file(file),

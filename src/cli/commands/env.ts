@@ -163,6 +163,7 @@ export function envCommand(io: CliIo) {
     args: {
       name: nameArg,
       "keep-database": { type: "boolean", description: "keep the database, its role and the filestore" },
+      "skip-final-backup": { type: "boolean", description: "production: drop the database without the final backup taken first (admins)" },
       yes: { type: "boolean", alias: "y", description: "do not ask (required without a terminal)" },
       wait: waitArg,
     },
@@ -172,11 +173,13 @@ export function envCommand(io: CliIo) {
       const keep = args["keep-database"] === true;
       await confirmDestructive(io, {
         yes: args.yes === true,
-        what: `destroy ${env.tier} environment ${env.slug}${keep ? " (keeping its database)" : " and delete its database and filestore"}`,
+        what: `destroy ${env.tier} environment ${env.slug}${keep ? " (keeping its database)" : ` and delete its database and filestore${env.tier === "production" ? (args["skip-final-backup"] === true ? " WITHOUT a final backup" : " (after a final backup)") : ""}`}`,
         typeToConfirm: env.tier === "production" ? env.slug : undefined,
         flagHint: "--yes",
       });
-      const job = await c.delete<JobView>(`/environments/${encodeURIComponent(env.slug)}?keepDatabase=${keep}`);
+      // The server refuses production without its name again; it is sent only after the confirmation above.
+      const q = new URLSearchParams({ keepDatabase: String(keep), confirm: env.slug, skipFinalBackup: String(args["skip-final-backup"] === true) });
+      const job = await c.delete<JobView>(`/environments/${encodeURIComponent(env.slug)}?${q}`);
       await afterEnqueue(io, job, args.wait === true);
     },
   });

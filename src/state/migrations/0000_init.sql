@@ -4,6 +4,7 @@ CREATE TABLE `api_tokens` (
 	`name` text NOT NULL,
 	`token_hash` text NOT NULL,
 	`kind` text DEFAULT 'api' NOT NULL,
+	`role` text,
 	`created_at` text NOT NULL,
 	`last_used_at` text,
 	`expires_at` text,
@@ -12,6 +13,16 @@ CREATE TABLE `api_tokens` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `api_tokens_token_hash_unique` ON `api_tokens` (`token_hash`);--> statement-breakpoint
+CREATE TABLE `sessions` (
+	`id` text PRIMARY KEY NOT NULL,
+	`user_id` text NOT NULL,
+	`created_at` text NOT NULL,
+	`expires_at` text NOT NULL,
+	`last_used_at` text,
+	`revoked_at` text,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
 CREATE TABLE `users` (
 	`id` text PRIMARY KEY NOT NULL,
 	`username` text NOT NULL,

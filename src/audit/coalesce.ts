@@ -3,7 +3,10 @@
  * log by one row per attempt. The first denial of a key is written at once; later ones within the
  * window are counted in memory and written as one row with that count when the window closes.
  */
+import { Log } from "../log";
 import type { AuditEntry } from "./service";
+
+const log = Log.create("audit");
 
 interface Window {
   entry: AuditEntry;
@@ -36,7 +39,7 @@ export class DenialCoalescer {
     }
     if (current) this.close(key);
     this.write({ ...entry, details: { ...entry.details, count: 1 } });
-    const timer = setTimeout(() => this.close(key), this.windowMs);
+    const timer = setTimeout(() => this.closeLater(key), this.windowMs);
     timer.unref();
     this.open.set(key, { entry, until: Date.now() + this.windowMs, pending: 0, firstAt: null, lastAt: null, timer });
     if (this.open.size > MAX_OPEN_WINDOWS) {
@@ -48,6 +51,15 @@ export class DenialCoalescer {
   /** Writes every pending count now (daemon stop). */
   flush(): void {
     for (const key of [...this.open.keys()]) this.close(key);
+  }
+
+  /** From a timer there is no caller to throw to: a failed write (state closed at shutdown) is logged. */
+  private closeLater(key: string): void {
+    try {
+      this.close(key);
+    } catch (e) {
+      log.error("could not write a coalesced denial row", { key, error: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   private close(key: string): void {

@@ -7,7 +7,9 @@ import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { openState } from "../../src/state/db";
 import { runCliWith } from "../support/cli";
+import { makeTempDir, removeTempDir } from "../support/tmp";
 import { ADMIN_PASSWORD, makeTestApi } from "../support/api";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
@@ -42,6 +44,33 @@ function tamper(sql: string, ...params: string[]): void {
 function rowsBySeq(): { id: string; seq: number }[] {
   return t.deps.db.$client.query("select id, seq from audit_logs order by seq").all() as { id: string; seq: number }[];
 }
+
+describe("upgrade", () => {
+  test("rows written before the chain existed are sealed once at the first start, then verify", async () => {
+    const root = makeTempDir("odooops-audit-legacy-");
+    try {
+      const db = openState(join(root, "state", "odooops.db"));
+      for (const [i, action] of ["env.create", "deploy", "env.destroy"].entries()) {
+        db.$client.query("insert into audit_logs (id, at, actor, action, outcome) values (?, ?, 'admin', ?, 'ok')").run(`legacy-${i}`, `2026-01-0${i + 1}T00:00:00.000Z`, action);
+      }
+      db.$client.close();
+      const api = await makeTestApi({ root });
+      try {
+        const sealed = api.deps.db.$client.query("select id, seq from audit_logs order by seq").all();
+        expect(sealed).toEqual([
+          { id: "legacy-0", seq: 1 },
+          { id: "legacy-1", seq: 2 },
+          { id: "legacy-2", seq: 3 },
+        ]);
+        expect(api.deps.audit.verify()).toMatchObject({ ok: true, rows: 3 });
+      } finally {
+        api.cleanup();
+      }
+    } finally {
+      removeTempDir(root);
+    }
+  });
+});
 
 describe("audit verify", () => {
   test("an untouched chain verifies (exit 0), with every row sealed", async () => {

@@ -2,7 +2,7 @@
  * Secrets at rest (env database passwords, webhook secrets): AES-256-GCM with a key file that
  * only root can read. Stored form: `v1:<iv>:<tag>:<ciphertext>` (base64url).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { Secrets } from "../log";
 import { readOrCreateSecretFile } from "./secret-file";
@@ -14,6 +14,14 @@ export class SecretBox {
 
   static fromFile(file: string): SecretBox {
     return new SecretBox(Buffer.from(readOrCreateSecretFile(file, () => randomBytes(32).toString("base64url")), "base64url"));
+  }
+
+  /**
+   * A 32-byte key for one purpose (HKDF-SHA256 over the host key): a key that authenticates,
+   * say, backup manifests never doubles as the one that encrypts secrets.
+   */
+  derive(purpose: string): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.key, Buffer.alloc(0), `odooops:${purpose}`, 32));
   }
 
   seal(plain: string): string {

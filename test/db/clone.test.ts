@@ -139,6 +139,11 @@ describe("clone", () => {
     symlinkSync(secretDir, linked);
     await expect(copyFilestore(linked, join(root, "fs3", "odoo_copy"))).rejects.toThrow(Invalid);
     expect(existsSync(join(root, "fs3", "odoo_copy"))).toBe(false);
+
+    // The target env's filestore root replaced by a link: nothing is written where it points.
+    symlinkSync(secretDir, join(root, "fs4"));
+    await expect(copyFilestore(src, join(root, "fs4", "odoo_copy"))).rejects.toThrow(Invalid);
+    expect(existsSync(join(secretDir, "odoo_copy"))).toBe(false);
   }, SLOW);
 });
 

@@ -11,6 +11,7 @@
  */
 import type { SQL } from "bun";
 import { rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { Conflict } from "../../errors";
 import { pgConnect } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase, restrictDatabase } from "../../host/postgres/ops";
@@ -171,6 +172,8 @@ export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
  */
 export async function copyFilestore(sourceDir: string, targetDir: string): Promise<{ files: number; skipped: string[] } | null> {
   if (await stat(targetDir).then(() => true, () => false)) throw new Conflict(`${targetDir} already exists`);
+  // The target env's `filestore` is its tenant's too: a link there would take the copy elsewhere.
+  openTenantDir(dirname(targetDir), 1)?.close();
   const source = openTenantDir(sourceDir, FILESTORE_TENANT_DEPTH);
   if (!source) return null;
   try {

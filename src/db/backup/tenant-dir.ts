@@ -157,7 +157,7 @@ export async function openTenantFile(root: PinnedDir, entry: TenantEntry): Promi
  */
 export async function copyTenantDir(root: PinnedDir, target: string): Promise<{ files: number; skipped: string[] }> {
   const { entries, skipped } = await walkTenantDir(root);
-  const top = await lstat(root.path.concat("/."));
+  const top = await lstat(`${root.path}/.`);
   await mkdir(target, { mode: top.mode & 0o7777 });
   await chown(target, top.uid, top.gid);
   await chmod(target, top.mode & 0o7777);

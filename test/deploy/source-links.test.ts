@@ -9,7 +9,7 @@ import { resolvePaths } from "../../src/config/paths";
 import { parseManifest } from "../../src/deploy/manifest";
 import { repoModulesAt } from "../../src/deploy/source";
 import { Invalid } from "../../src/errors";
-import { readFileAt, syncMirror } from "../../src/git/mirror";
+import { exportTree, readFileAt, syncMirror } from "../../src/git/mirror";
 import { makeRepo } from "../git/repo";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 
@@ -78,6 +78,13 @@ describe("symbolic links in a deployed commit", () => {
     const linkedDir = await commitWith("dirlink", (dir) => symlinkSync(secretDir, join(dir, "y")));
     const err2 = await planError(linkedDir.mirror, linkedDir.sha, `dir-${randomSuffix()}`);
     expect(err2.message).toContain("y is a symbolic link to a path outside the repository");
+  }, SLOW);
+
+  test("a Dockerfile linked to a host file: the export for the image build is refused before docker reads it", async () => {
+    const { mirror, sha } = await commitWith("dockerfile", (dir) => symlinkSync(join(secretDir, "secret.key"), join(dir, "Dockerfile")));
+    const dest = join(tmp, `context-${randomSuffix()}`);
+    await expect(exportTree(mirror, sha, dest)).rejects.toThrow("Dockerfile is a symbolic link to a path outside the repository");
+    removeTempDir(dest);
   }, SLOW);
 
   test("links that stay inside the repository still deploy", async () => {

@@ -2,7 +2,7 @@
  * Secrets at rest (env database passwords, webhook secrets): AES-256-GCM with a key file that
  * only root can read. Stored form: `v1:<iv>:<tag>:<ciphertext>` (base64url).
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { Secrets } from "../log";
 import { readOrCreateSecretFile } from "./secret-file";
@@ -16,16 +16,20 @@ export class SecretBox {
     return new SecretBox(Buffer.from(readOrCreateSecretFile(file, () => randomBytes(32).toString("base64url")), "base64url"));
   }
 
+  /**
+   * A 32-byte key for one purpose (HKDF-SHA256 over the host key): a key that authenticates,
+   * say, backup manifests or the audit chain never doubles as the one that encrypts secrets, and
+   * the master key itself never leaves this class.
+   */
+  derive(purpose: string): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.key, Buffer.alloc(0), `odooops:${purpose}`, 32));
+  }
+
   seal(plain: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);
     const data = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
     return ["v1", iv.toString("base64url"), cipher.getAuthTag().toString("base64url"), data.toString("base64url")].join(":");
-  }
-
-  /** A separate key for one purpose (the audit chain's HMAC …): the master key itself never leaves this class. */
-  derive(purpose: string): Buffer {
-    return createHmac("sha256", this.key).update(`odooops key derivation: ${purpose}`).digest();
   }
 
   open(sealed: string): string {

@@ -236,6 +236,13 @@ export const ConfigSchema = z
          * The archive stays a plain `pg_dump -Fc` that any `pg_restore` reads.
          */
         compressLevel: z.number().int().min(0).max(9).default(1),
+        /**
+         * Restore backups whose manifest carries no signature (made before odooops signed them).
+         * Off: a backup read back from storage is trusted only when its manifest's HMAC, keyed
+         * from this host's secret key, verifies. A manifest signed with another key, or altered,
+         * is refused whatever this says.
+         */
+        acceptUnsignedManifests: z.boolean().default(false),
         retention: z
           .object({
             dev: Retention(retentionDefaults.dev),

@@ -19,7 +19,7 @@ import type { Logger } from "../log";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { backups } from "./backup.sql";
-import { backupRowUpdate, deleteBackup, explainRetention, planRetention, runBackup, type BackupTargets, type RetentionBackup, type RetentionPolicy } from "./backup";
+import { backupRowUpdate, deleteBackup, MANIFEST_KEY_PURPOSE, explainRetention, planRetention, runBackup, type BackupTargets, type RetentionBackup, type RetentionPolicy } from "./backup";
 
 export const BackupJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), backupId: z.string().min(1) });
 export type BackupJobParams = z.infer<typeof BackupJobParams>;
@@ -106,6 +106,7 @@ export async function performBackup(deps: JobDeps, backupId: string, log: Logger
     log,
     signal,
     compressLevel: config.backups.compressLevel,
+    manifestKey: deps.box.derive(MANIFEST_KEY_PURPOSE),
   });
   setBackup(db, row.id, backupRowUpdate(result));
   if (result.status !== "completed") throw new Error(`backup ${row.id} failed: ${result.error ?? "unknown reason"}`);

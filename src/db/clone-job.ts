@@ -2,11 +2,11 @@
  * `db clone` as a job, locked on the TARGET env (which must exist): the source's database copied
  * into a new database owned by the target's role (file-level template copy when nobody is
  * connected to the source, else a streamed dump; the step says which and why) and its filestore
- * copied beside the target's (hardlinks where possible), the copy sanitized (anonymized and
+ * copied beside the target's (a copy of its own: copy-on-write where the filesystem has it), the copy sanitized (anonymized and
  * neutralized by default from production to anything else, always given the target's URL and a
  * new identity), then the shared stop → swap → start → health → drop-old sequence.
  */
-import { chown, mkdir, stat } from "node:fs/promises";
+import { chown, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
@@ -41,13 +41,13 @@ export const cloneJob = defineJob<CloneJobParams>({
         ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
         await ensureFilestoreRoot(deps, n);
         const sourceFs = join(envResources(source, deps).dataDir, "filestore", source.dbName);
-        let filestore: "hardlink" | "copy" | "empty";
-        if (await stat(sourceFs).then(() => true, () => false)) {
-          filestore = await copyFilestore(sourceFs, n.stagedDir);
-        } else {
+        const copied = await copyFilestore(sourceFs, n.stagedDir);
+        const filestore = copied ? "copy" : "empty";
+        if (!copied) {
           await mkdir(n.stagedDir, { mode: 0o750 });
           await chown(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid);
-          filestore = "empty";
+        } else if (copied.skipped.length > 0) {
+          ctx.log(`filestore: ${copied.skipped.length} symbolic link(s) or special file(s) not copied (only files and directories are): ${copied.skipped.slice(0, 5).join(", ")}`);
         }
         ctx.log(`filestore ${sourceFs} → ${n.stagedDir}: ${filestore}`);
         return { newDb: n.newDb, method: db.method, reason: db.reason, bytes: db.bytes, seconds: db.seconds, filestore };

@@ -18,6 +18,7 @@ import { spawnStreaming } from "../exec/run";
 import { Invalid } from "../errors";
 import { assertIdent } from "../host/postgres/quote";
 import type { PgAdmin } from "./backup";
+import { FILESTORE_TENANT_DEPTH, openTenantDir, openTenantFile, walkTenantDir, type PinnedDir, type TenantEntry } from "./backup/tenant-dir";
 
 const DAY_MS = 24 * 3600_000;
 
@@ -107,13 +108,16 @@ export interface WriteZipInput {
 
 /** Writes the zip to `out`; returns the number of filestore files. Removes `out` on failure. */
 export async function writeOdooZip(input: WriteZipInput): Promise<{ files: number }> {
+  // The tenant's filestore, pinned and walked without following links (tenant-dir.ts): links and
+  // special files are left out of the zip, and each file is read only if it is the one listed.
+  const root = openTenantDir(input.filestoreDir, FILESTORE_TENANT_DEPTH);
   const zip = new yazl.ZipFile();
   const written = pipeline(zip.outputStream, createWriteStream(input.out, { mode: 0o600 }));
   const dump = spawnStreaming(pgDumpPlain(input.pg, input.dbName), { signal: input.signal });
   try {
     zip.addReadStream(Readable.fromWeb(dump.stdout as import("node:stream/web").ReadableStream<Uint8Array>), "dump.sql");
-    const files = await filesUnder(input.filestoreDir);
-    for (const rel of files) zip.addFile(join(input.filestoreDir, rel), `filestore/${rel}`);
+    const files = root ? (await walkTenantDir(root)).entries.filter((e) => e.kind === "file") : [];
+    if (root) for (const entry of files) zip.addReadStream(Readable.from(tenantFileChunks(root, entry)), `filestore/${entry.rel}`);
     zip.addBuffer(Buffer.from(JSON.stringify(input.manifest, null, 4)), "manifest.json");
     zip.end();
     await Promise.all([written, dump.done()]);
@@ -124,6 +128,24 @@ export async function writeOdooZip(input: WriteZipInput): Promise<{ files: numbe
     await written.catch(() => undefined);
     await rm(input.out, { force: true });
     throw e;
+  } finally {
+    root?.close();
+  }
+}
+
+const CHUNK = 1024 * 1024;
+
+/** A file's bytes, opened only when the zip reaches it (one descriptor at a time). */
+async function* tenantFileChunks(root: PinnedDir, entry: TenantEntry): AsyncGenerator<Buffer> {
+  const handle = await openTenantFile(root, entry);
+  try {
+    for (;;) {
+      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(CHUNK), 0, CHUNK, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
   }
 }
 

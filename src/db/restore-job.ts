@@ -9,10 +9,10 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Config } from "../config/schema";
 import { Invalid, NotFound } from "../errors";
-import { defineJob } from "../jobs/define";
+import { defineJob, type JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
-import { cleanupRestore, describeSource, restoreBackup, type BackupSource } from "./backup";
+import { cleanupRestore, describeSource, MANIFEST_KEY_PURPOSE, restoreBackup, type BackupSource, type ManifestTrust } from "./backup";
 import type { BackupRow } from "./backup-job";
 import { afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
@@ -26,6 +26,11 @@ export function readableSource(config: Config, row: BackupRow): BackupSource {
   if (row.s3Key && config.backups.s3) return { kind: "s3", target: config.backups.s3, prefix: row.s3Key };
   if (row.s3Key) throw new Invalid(`backup ${row.id} is only in S3 (${row.s3Key}) and no S3 target is configured (backups.s3)`);
   throw new Invalid(`backup ${row.id} has no copy left to restore from`);
+}
+
+/** Manifests verify with this host's key; unsigned ones only when the config says so. */
+export function manifestTrust(deps: Pick<JobDeps, "box" | "config">): ManifestTrust {
+  return { key: deps.box.derive(MANIFEST_KEY_PURPOSE), acceptUnsigned: deps.config.backups.acceptUnsignedManifests };
 }
 
 export const restoreJob = defineJob<RestoreJobParams>({
@@ -55,6 +60,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
           log: stepLogger(ctx, { backup: row.id }),
           signal: ctx.signal,
           filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
+          manifestTrust: manifestTrust(deps),
         });
         ctx.log(`backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`);
         return { newDb: n.newDb, source: describeSource(source), odooVersion: r.manifest.odooVersion, checks: r.checks, seconds: r.seconds };

@@ -10,7 +10,7 @@
  * the addons path, so a module in a deeper folder would not be loadable by Odoo either.
  */
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { Invalid } from "../errors";
@@ -95,10 +95,10 @@ class LiteralParser {
       if (word === "True") return true;
       if (word === "False") return false;
       if (word === "None") return null;
-      this.fail(`${word} is not a literal: only strings, numbers, True, False, None, lists, tuples and dicts are allowed`, start);
+      this.fail("a name is not a literal: only strings, numbers, True, False, None, lists, tuples and dicts are allowed", start);
     }
     if (c === "'" || c === '"') return this.strings();
-    this.fail(`unexpected ${JSON.stringify(c)}`);
+    this.fail("unexpected character");
   }
 
   private nested<T>(fn: () => T): T {
@@ -194,7 +194,7 @@ class LiteralParser {
     if (!m || m[0] === "") this.fail("expected a number", start);
     const raw = m[0].replace(/_/g, "");
     this.pos += m[0].length;
-    if (/^[A-Za-z0-9_.]/.test(this.text[this.pos] ?? "")) this.fail(`invalid number ${JSON.stringify(this.text.slice(start, this.pos + 1))}`, start);
+    if (/^[A-Za-z0-9_.]/.test(this.text[this.pos] ?? "")) this.fail("invalid number", start);
     if (/^0[0-9]+$/.test(raw) && !/^0+$/.test(raw)) this.fail("leading zeros in a decimal number are not allowed in Python 3", start);
     const n = /^0[xob]/i.test(raw) ? Number(raw.toLowerCase()) : Number(raw);
     return sign * n;
@@ -267,7 +267,7 @@ class LiteralParser {
       const hex = this.text.slice(this.pos, this.pos + hexLen);
       if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(hex)) this.fail(`truncated \\${next} escape`, at);
       const cp = parseInt(hex, 16);
-      if (cp > 0x10ffff) this.fail(`\\${next}${hex} is not a valid code point`, at);
+      if (cp > 0x10ffff) this.fail(`\\${next} escape is not a valid code point`, at);
       this.pos += hexLen;
       return String.fromCodePoint(cp);
     }
@@ -322,6 +322,27 @@ export function moduleChecksum(dir: string): string {
   return hash.digest("hex");
 }
 
+/**
+ * The text of a manifest that must be a regular file of the tree. O_NOFOLLOW: a symbolic link is
+ * refused, never followed — the daemon reads as root and a link could name any host file.
+ */
+function readRegularFile(path: string, where: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new Invalid(`${where}: is a symbolic link; a manifest must be a regular file`);
+    throw new Invalid(`${where}: cannot be read (${code ?? "error"})`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new Invalid(`${where}: is not a regular file`);
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The modules at the root of a repository checkout (see the header), sorted by name. */
 export function readRepoModules(dir: string, series: string): RepoModule[] {
   if (!/^(saas~)?\d+\.\d+$/.test(series)) throw new Invalid(`invalid Odoo series ${JSON.stringify(series)}: like 17.0`);
@@ -329,12 +350,13 @@ export function readRepoModules(dir: string, series: string): RepoModule[] {
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
     const manifestFile = join(dir, entry.name, "__manifest__.py");
-    if (!existsSync(manifestFile)) continue;
+    const kind = lstatSync(manifestFile, { throwIfNoEntry: false });
+    if (!kind) continue;
     const where = `${entry.name}/__manifest__.py`;
     if (!/^[A-Za-z0-9_]+$/.test(entry.name)) {
       throw new Invalid(`${where}: module directory names are letters, digits and _ (Odoo imports them as Python packages)`);
     }
-    const parsed = ManifestFields.safeParse(parseManifest(readFileSync(manifestFile, "utf8"), where));
+    const parsed = ManifestFields.safeParse(parseManifest(readRegularFile(manifestFile, where), where));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new Invalid(`${where}: ${issue.path.join(".") || "manifest"}: ${issue.message}`);

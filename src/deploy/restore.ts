@@ -13,7 +13,7 @@ import { backups } from "../db/backup.sql";
 import { cleanupRestore, restoreBackup } from "../db/backup";
 import { databaseExists } from "../host/postgres/ops";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "../db/replace";
-import { readableSource } from "../db/restore-job";
+import { manifestTrust, readableSource } from "../db/restore-job";
 import { NotFound } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
@@ -69,6 +69,7 @@ export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupI
       log: stepLogger(io, { backup: backupId }),
       signal: io.signal,
       filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
+      manifestTrust: manifestTrust(deps),
     });
   }
   const serving = env.containerName;

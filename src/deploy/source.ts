@@ -66,7 +66,7 @@ export function seriesOf(installed: Map<string, { latestVersion: string | null }
 }
 
 /** The addons of `sha`, read from an exported tree that is removed afterwards. */
-export async function repoModulesAt(deps: JobDeps, mirror: string, sha: string, series: string, key: string): Promise<RepoModule[]> {
+export async function repoModulesAt(deps: Pick<JobDeps, "paths">, mirror: string, sha: string, series: string, key: string): Promise<RepoModule[]> {
   const dir = join(deps.paths.workDir, `tree-${key}`);
   rmSync(dir, { recursive: true, force: true });
   try {

@@ -14,18 +14,22 @@ import { toSummary, type EnvRow } from "./service";
 
 const log = Log.create("env");
 
-/** Bytes under `dir` (no symlinks followed); null when it does not exist. */
+/**
+ * Bytes under `dir` (the tenant's: no symlinks followed, nothing mounted below counted); null
+ * when it does not exist.
+ */
 export function directorySize(dir: string): number | null {
   let total = 0;
-  const walk = (d: string) => {
+  const walk = (d: string, dev: number) => {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else total += lstatSync(p).size;
+      const st = lstatSync(join(d, entry.name));
+      if (st.dev !== dev) continue;
+      if (st.isDirectory()) walk(join(d, entry.name), dev);
+      else total += st.size;
     }
   };
   try {
-    walk(dir);
+    walk(dir, lstatSync(dir).dev);
   } catch {
     return null;
   }

@@ -14,6 +14,7 @@ import { AppError, Conflict, Invalid, NotFound } from "../errors";
 import { Secrets } from "../log";
 import { run } from "../exec/run";
 import { displayUrl, gitCommands, gitRemote, splitUrlPassword, urlSecrets, withFileLock } from "./commands";
+import { assertLinksStayInside } from "./tree-links";
 import { validateBranch, validateRepoUrl, validateSha } from "./validate";
 
 export interface SyncMirrorOptions {
@@ -156,7 +157,9 @@ export async function resolveCommit(mirror: string, ref: { sha?: string; branch?
 
 /**
  * The tree of commit `sha` written into `dest` (created; must be absent or empty), without .git.
- * Honours `export-ignore` in the repository's .gitattributes, as `git archive` does.
+ * Honours `export-ignore` in the repository's .gitattributes, as `git archive` does. A tree with
+ * a symbolic link leading out of it is refused (tree-links.ts); `dest` is then left for the
+ * caller to remove, as after any failure.
  */
 export async function exportTree(mirror: string, sha: string, dest: string): Promise<void> {
   const commit = validateSha(sha);
@@ -167,6 +170,7 @@ export async function exportTree(mirror: string, sha: string, dest: string): Pro
     const full = await resolveCommit(mirror, { sha: commit });
     await run(gitCommands.archive(mirror, full, tar));
     await run(gitCommands.untar(tar, dest));
+    assertLinksStayInside(dest, `commit ${full.slice(0, 12)}`);
   } finally {
     rmSync(tar, { force: true });
   }
@@ -177,9 +181,11 @@ export async function readFileAt(mirror: string, sha: string, path: string): Pro
   const commit = validateSha(sha);
   if (path.startsWith("-") || path.startsWith("/") || path.split("/").includes("..")) throw new Invalid(`invalid repository path ${JSON.stringify(path)}`);
   const listed = (await run(gitCommands.lsTree(mirror, commit, path))).stdout.trim();
-  const m = /^\d+ blob ([0-9a-f]{40,64})\t/.exec(listed);
+  const m = /^(\d+) blob ([0-9a-f]{40,64})\t/.exec(listed);
   if (!m) return null;
-  return (await run(gitCommands.catBlob(mirror, m[1] as string))).stdout;
+  // 120000 is a symbolic link: its blob is the link's target, not a file of the repository.
+  if (m[1] === "120000") throw new Invalid(`${path} at ${commit.slice(0, 12)} is a symbolic link; it must be a regular file`);
+  return (await run(gitCommands.catBlob(mirror, m[2] as string))).stdout;
 }
 
 /**

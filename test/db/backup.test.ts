@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Conflict, Invalid } from "../../src/errors";
@@ -12,7 +12,7 @@ import { run } from "../../src/exec/run";
 import { createRole, databaseExists, dropDatabase, pgConnect } from "../../src/host/postgres";
 import { openS3 } from "../../src/host/s3/client";
 import {
-  backupRowUpdate, cleanupRestore, deleteBackup, readManifest, restoreBackup, restoreScratch, runBackup, swapDatabases, swapFilestore, type BackupResult,
+  backupRowUpdate, cleanupRestore, deleteBackup, readManifest, restoreBackup, restoreScratch, runBackup, signManifest, swapDatabases, swapFilestore, type BackupResult,
 } from "../../src/db/backup";
 import type { PgAdmin } from "../../src/db/backup/commands";
 import { startPostgres, type TestPostgres } from "../support/postgres";
@@ -32,6 +32,10 @@ let conn: PgAdmin;
 let root: string;
 let fx: OdooFixture;
 let before: Record<string, string>;
+
+/** This test host's manifest key (SecretBox.derive in the daemon). */
+const KEY = randomBytes(32);
+const TRUST = { key: KEY, acceptUnsigned: false };
 
 const sha = (buf: Uint8Array) => createHash("sha256").update(buf).digest("hex");
 
@@ -64,7 +68,7 @@ afterAll(async () => {
 async function backup(id: string, targets: Parameters<typeof runBackup>[0]["targets"], log = memoryLog()): Promise<BackupResult> {
   return runBackup({
     pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
-    targets, log, s3PartSizeBytes: PART,
+    targets, log, s3PartSizeBytes: PART, manifestKey: KEY,
   });
 }
 
@@ -128,7 +132,9 @@ describe("backup", () => {
       expect({ size: db.byteLength, sha256: sha(db) }).toEqual({ size: m.parts.db.size, sha256: m.parts.db.sha256 });
       const tar = await store.getBytes("odooops/shop/b-full/filestore.tar");
       expect({ size: tar.byteLength, sha256: sha(tar) }).toEqual({ size: m.parts.filestore.size, sha256: m.parts.filestore.sha256 });
-      expect(JSON.parse(new TextDecoder().decode(await store.getBytes("odooops/shop/b-full/manifest.json")))).toEqual(m);
+      const { hmac, ...stored } = JSON.parse(new TextDecoder().decode(await store.getBytes("odooops/shop/b-full/manifest.json"))) as Record<string, unknown>;
+      expect(stored).toEqual(m);
+      expect(hmac).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
     } finally {
       store.close();
     }
@@ -151,7 +157,7 @@ describe("backup", () => {
     expect(r.error).toContain("local copy kept at");
     expect(r.local).toMatchObject({ status: "ok", error: null });
     expect(backupRowUpdate(r)).toMatchObject({ status: "failed", localPath: join(localRoot, "shop", "b-nobucket"), s3Key: null });
-    const m = await readManifest({ kind: "local", dir: join(localRoot, "shop", "b-nobucket") });
+    const m = await readManifest({ kind: "local", dir: join(localRoot, "shop", "b-nobucket") }, TRUST);
     expect(m.parts.db.sha256).toBe(r.manifest?.parts.db.sha256 ?? "");
   }, SLOW);
 
@@ -199,7 +205,7 @@ describe("backup", () => {
     expect(r.local?.status).toBe("failed");
     expect(r.error).toMatch(/^local: cannot create .*ENOTDIR/);
     expect(r.s3).toMatchObject({ status: "ok", error: null });
-    expect((await readManifest({ kind: "s3", target, prefix: r.s3?.prefix ?? "" })).parts.db.sha256).toBe(r.manifest?.parts.db.sha256 ?? "");
+    expect((await readManifest({ kind: "s3", target, prefix: r.s3?.prefix ?? "" }, TRUST)).parts.db.sha256).toBe(r.manifest?.parts.db.sha256 ?? "");
   }, SLOW);
 
   test("a missing database: failed, no copy left anywhere", async () => {
@@ -208,7 +214,7 @@ describe("backup", () => {
     const localRoot = join(root, "backups-nodb");
     const r = await runBackup({
       pg: conn, dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
-      targets: { local: localRoot, s3: target }, log: memoryLog(),
+      targets: { local: localRoot, s3: target }, log: memoryLog(), manifestKey: KEY,
     });
     expect(r.status).toBe("failed");
     expect(r.manifest).toBeNull();
@@ -229,7 +235,7 @@ describe("backup", () => {
 
   test("compressLevel is pg_dump's -Z: level 0 stores the data uncompressed (MiBs larger than level 9), and pg_restore reads it", async () => {
     const dir = join(root, "backups-z");
-    const base = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog() };
+    const base = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog(), manifestKey: KEY };
     const plain = await runBackup({ ...base, backupId: "b-z0", compressLevel: 0 });
     const packed = await runBackup({ ...base, backupId: "b-z9", compressLevel: 9 });
     expect([plain.status, packed.status]).toEqual(["completed", "completed"]);
@@ -256,7 +262,7 @@ describe("restore", () => {
     const target = join(root, "envs", "copy", "filestore", "odoo_copy");
     const r = await restoreBackup({
       pg: conn, source: { kind: "s3", target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_copy_new",
-      owner: "odoo_copy", jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(),
+      owner: "odoo_copy", jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
     });
     expect(r.checks).toMatchObject({ baseInstalled: true, modules: 5, tableCount: 10, dbSha256: fromS3.manifest?.parts.db.sha256 });
     expect(await tableChecksums(conn, "odoo_copy_new")).toEqual(before);
@@ -286,7 +292,7 @@ describe("restore", () => {
     writeFileSync(join(target, "marker"), "old");
     const r = await restoreBackup({
       pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_copy_new",
-      owner: "odoo_copy", jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(),
+      owner: "odoo_copy", jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(), manifestTrust: TRUST,
     });
     expect(existsSync(join(root, "unused-work"))).toBe(false);
     const swapped = await swapDatabases(admin, { current: "odoo_copy", replacement: "odoo_copy_new", previousName: "odoo_copy_prev" });
@@ -314,7 +320,7 @@ describe("restore", () => {
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_shop",
-        owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(),
+        owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow(Conflict);
     expect(await tableChecksums(conn, "odoo_shop")).toEqual(before);
@@ -322,7 +328,8 @@ describe("restore", () => {
 
   test("corrupted dump (same size, one byte flipped) fails verification; no database created, original untouched", async () => {
     const src = join(localRoot(), "shop", "b-restore");
-    const bad = join(root, "backups-bad", "shop", "b-bad");
+    // Same slug and id: a manifest is only trusted where its own backup is stored.
+    const bad = join(root, "backups-bad", "shop", "b-restore");
     copyParts(src, bad, ["db.dump", "filestore.tar", "manifest.json"]);
     const bytes = readFileSync(join(bad, "db.dump"));
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
@@ -330,7 +337,7 @@ describe("restore", () => {
     const target = join(root, "envs", "shop2", "filestore", "odoo_shop");
     const attempt = restoreBackup({
       pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
-      filestoreTargetDir: target, workDir: root, log: memoryLog(),
+      filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
     });
     await expect(attempt).rejects.toThrow(/db\.dump does not match its manifest/);
     expect(await databaseExists(admin, "odoo_shop_restore")).toBe(false);
@@ -339,7 +346,7 @@ describe("restore", () => {
 
     // The same through S3: the downloaded temp file is removed too.
     const store = await openS3(s3Target);
-    const prefix = `shop/b-bad-${randomSuffix()}/`;
+    const prefix = `bad-${randomSuffix()}/shop/b-restore/`;
     try {
       for (const f of ["filestore.tar", "manifest.json"]) await store.put(`${prefix}${f}`, readFileSync(join(src, f)));
       await store.put(`${prefix}db.dump`, bytes);
@@ -350,7 +357,7 @@ describe("restore", () => {
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop",
-        jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(),
+        jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow(Invalid);
     expect(readdirSync(work)).toEqual([]);
@@ -360,16 +367,17 @@ describe("restore", () => {
 
   test("a restored database that does not match the manifest is dropped", async () => {
     const src = join(localRoot(), "shop", "b-restore");
-    const lying = join(root, "backups-lying", "shop", "b-lying");
+    const lying = join(root, "backups-lying", "shop", "b-restore");
     copyParts(src, lying, ["db.dump", "filestore.tar"]);
-    const m = JSON.parse(readFileSync(join(src, "manifest.json"), "utf8"));
-    m.rowCounts.res_partner += 1;
-    writeFileSync(join(lying, "manifest.json"), JSON.stringify(m));
+    const m = await readManifest({ kind: "local", dir: src }, TRUST);
+    m.rowCounts.res_partner = (m.rowCounts.res_partner ?? 0) + 1;
+    // Signed with the host's key: a manifest that verifies but does not describe the dump.
+    writeFileSync(join(lying, "manifest.json"), signManifest(m, KEY));
     const target = join(root, "envs", "shop3", "filestore", "odoo_shop");
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
-        filestoreTargetDir: target, workDir: root, log: memoryLog(),
+        filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow("res_partner: 300 rows, manifest says 301");
     expect(await databaseExists(admin, "odoo_shop_restore")).toBe(false);
@@ -380,7 +388,7 @@ describe("restore", () => {
     const input = {
       pg: conn, source: { kind: "s3" as const, target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_retry_new",
       owner: "odoo_copy", jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
-      workDir: join(root, "work-retry"), log: memoryLog(),
+      workDir: join(root, "work-retry"), log: memoryLog(), manifestTrust: TRUST,
     };
     // What kill -9 in the middle would leave: the new database, a staged dir, a half download.
     const { stagedDir, tmpDump } = restoreScratch(input);
@@ -404,7 +412,7 @@ describe("restore", () => {
     const input = {
       pg: conn, source: { kind: "local" as const, dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_cancel_new",
       owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
-      workDir: join(root, "work-cancel"), log: memoryLog(), signal: ac.signal,
+      workDir: join(root, "work-cancel"), log: memoryLog(), manifestTrust: TRUST, signal: ac.signal,
     };
     const attempt = restoreBackup(input);
     // Cancel once the database exists, i.e. while pg_restore runs.

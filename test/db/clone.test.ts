@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { pbkdf2Sync } from "node:crypto";
-import { statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Conflict, Invalid } from "../../src/errors";
 import { createRole, databaseExists, pgConnect } from "../../src/host/postgres";
@@ -15,7 +15,7 @@ import { neutralizeDatabase } from "../../src/db/backup/neutralize";
 import { collectPii, scanForPii, type PiiNeedles } from "../../src/db/backup/pii";
 import type { PgAdmin } from "../../src/db/backup/commands";
 import { startPostgres, type TestPostgres } from "../support/postgres";
-import { makeTempDir, removeTempDir } from "../support/tmp";
+import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 import { createOdooDatabase, tableChecksums, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
 
@@ -101,12 +101,49 @@ describe("clone", () => {
     expect(await databaseExists(admin, "odoo_tmp_x")).toBe(false);
   }, SLOW);
 
-  test("copyFilestore hardlinks on the same filesystem", async () => {
+  test("H4 attack: the copy shares no inode with the source; rewriting a copied file leaves the source's as it was", async () => {
     const dst = join(root, "fs", "odoo_stage");
-    expect(await copyFilestore(fx.filestoreDir, dst)).toBe("hardlink");
-    const anyFile = (await Array.fromAsync(new Bun.Glob("*/*").scan({ cwd: dst })))[0] ?? "";
-    expect(statSync(join(dst, anyFile)).ino).toBe(statSync(join(fx.filestoreDir, anyFile)).ino);
+    await copyFilestore(fx.filestoreDir, dst);
+    const rels = (await Array.fromAsync(new Bun.Glob("**/*").scan({ cwd: fx.filestoreDir }))).sort();
+    expect((await Array.fromAsync(new Bun.Glob("**/*").scan({ cwd: dst }))).sort()).toEqual(rels);
+    for (const rel of rels) {
+      expect(statSync(join(dst, rel)).ino).not.toBe(statSync(join(fx.filestoreDir, rel)).ino);
+      expect(statSync(join(dst, rel)).mode).toBe(statSync(join(fx.filestoreDir, rel)).mode);
+    }
+    // What staging code does to an asset bundle: rewrite the file in place.
+    const victim = rels[0] ?? "";
+    const original = readFileSync(join(fx.filestoreDir, victim));
+    writeFileSync(join(dst, victim), "rewritten by the copy's code");
+    expect(readFileSync(join(fx.filestoreDir, victim))).toEqual(original);
     await expect(copyFilestore(fx.filestoreDir, dst)).rejects.toThrow(Conflict);
+    rmSync(dst, { recursive: true });
+  }, SLOW);
+
+  test("H5: a link in the source filestore is not copied; a source filestore that is a link is refused", async () => {
+    const secretDir = join(root, "host-secret");
+    mkdirSync(secretDir, { recursive: true });
+    const secret = `SECRET_${randomSuffix(16)}`;
+    writeFileSync(join(secretDir, "secret.key"), secret);
+    const src = join(root, "fs2", "odoo_linked");
+    mkdirSync(join(src, "ab"), { recursive: true });
+    writeFileSync(join(src, "ab", "abcd"), "attachment");
+    symlinkSync(secretDir, join(src, "ab", "evil"));
+    symlinkSync(join(secretDir, "secret.key"), join(src, "key"));
+    const dst = join(root, "fs2", "odoo_copy");
+    const copied = await copyFilestore(src, dst);
+    expect(copied).toEqual({ files: 1, skipped: ["ab/evil", "key"] });
+    expect(readdirSync(dst, { recursive: true }).map(String).sort()).toEqual(["ab", "ab/abcd"]);
+
+    const linked = join(root, "fs3", "odoo_linked");
+    mkdirSync(join(root, "fs3"));
+    symlinkSync(secretDir, linked);
+    await expect(copyFilestore(linked, join(root, "fs3", "odoo_copy"))).rejects.toThrow(Invalid);
+    expect(existsSync(join(root, "fs3", "odoo_copy"))).toBe(false);
+
+    // The target env's filestore root replaced by a link: nothing is written where it points.
+    symlinkSync(secretDir, join(root, "fs4"));
+    await expect(copyFilestore(src, join(root, "fs4", "odoo_copy"))).rejects.toThrow(Invalid);
+    expect(existsSync(join(secretDir, "odoo_copy"))).toBe(false);
   }, SLOW);
 });
 

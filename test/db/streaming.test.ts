@@ -13,6 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cloneDatabase, restoreBackup, runBackup, type BackupResult } from "../../src/db/backup";
@@ -29,6 +30,8 @@ import { memoryLog } from "./quiet-log";
 import { watchStreaming } from "./stream-watch";
 
 const SLOW = 300_000;
+/** This test host's backup manifest key. */
+const KEY = randomBytes(32);
 const MiB = 1024 * 1024;
 /** Upload buffers: 5 MiB parts × queue 2 (+ the 1 MiB stream buffer) ≈ 16 MiB at most. */
 const PART = 5 * MiB;
@@ -112,7 +115,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
         () =>
           runBackup({
             pg: conn, dbName: fx.db, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"), envSlug: "shop",
-            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), s3PartSizeBytes: PART,
+            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), manifestKey: KEY, s3PartSizeBytes: PART,
           }),
         { dirs: [tmp, root], minBytes: BIG_FILE, ignore: [s3.dir, pg.dataDir] },
       ),
@@ -134,7 +137,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
     const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
     const r = await restoreBackup({
       pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner,
-      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(),
+      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(), manifestTrust: { key: KEY, acceptUnsigned: false },
     });
     expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
     expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));

@@ -11,8 +11,8 @@
  */
 import type { SQL } from "bun";
 import { rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { Conflict } from "../../errors";
-import { run } from "../../exec/run";
 import { pgConnect } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase, restrictDatabase } from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
@@ -20,6 +20,7 @@ import type { Logger } from "../../log";
 import { pgDump, pgRestore, type PgAdmin } from "./commands";
 import { streamCommand } from "./pump";
 import { processSink } from "./sinks";
+import { copyTenantDir, FILESTORE_TENANT_DEPTH, openTenantDir } from "./tenant-dir";
 
 export type CloneMethod = "template" | "stream";
 
@@ -163,14 +164,24 @@ export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
 }
 
 /**
- * Copies a filestore directory: hardlinks when on the same filesystem (Odoo never rewrites a
- * stored file: names are content hashes, so sharing inodes is safe), a real copy otherwise.
+ * Copies a filestore directory into `targetDir` (which must not exist). Never hard links: the
+ * copy belongs to another env, whose code could otherwise rewrite the source's files (Odoo
+ * rewrites asset bundles in place). Copy-on-write where the filesystem has it, a real copy
+ * elsewhere (tenant-dir.ts); symbolic links in the source are not copied. Null (nothing
+ * created) when the source has no filestore.
  */
-export async function copyFilestore(sourceDir: string, targetDir: string): Promise<"hardlink" | "copy"> {
+export async function copyFilestore(sourceDir: string, targetDir: string): Promise<{ files: number; skipped: string[] } | null> {
   if (await stat(targetDir).then(() => true, () => false)) throw new Conflict(`${targetDir} already exists`);
-  const linked = await run({ argv: ["cp", "-al", "--", sourceDir, targetDir], timeoutMs: 24 * 3600_000 }, { nothrow: true });
-  if (linked.exitCode === 0) return "hardlink";
-  await rm(targetDir, { recursive: true, force: true });
-  await run({ argv: ["cp", "-a", "--", sourceDir, targetDir], timeoutMs: 24 * 3600_000 });
-  return "copy";
+  // The target env's `filestore` is its tenant's too: a link there would take the copy elsewhere.
+  openTenantDir(dirname(targetDir), 1)?.close();
+  const source = openTenantDir(sourceDir, FILESTORE_TENANT_DEPTH);
+  if (!source) return null;
+  try {
+    return await copyTenantDir(source, targetDir);
+  } catch (e) {
+    await rm(targetDir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    source.close();
+  }
 }

@@ -84,24 +84,34 @@ export function pgDumpVersion(pgBinDir?: string): Command {
  * The filestore as a tar stream on stdout, paths relative to the filestore dir (`./ab/ab12…`).
  * Numeric owners: uid 101 inside Odoo images need not have a name on the host. A missing
  * directory (an env that never stored an attachment) gives a valid empty archive.
+ * The tenant owns what is archived: `dir` is a pinned descriptor (tenant-dir.ts), links are
+ * stored as links (never -h), and nothing mounted below is entered.
  */
 export function tarCreate(dir: string | null): Command {
   return {
-    argv: dir ? ["tar", "-C", dir, "--numeric-owner", "-cf", "-", "."] : ["tar", "-cf", "-", "-T", "/dev/null"],
+    argv: dir ? ["tar", "-C", dir, "--numeric-owner", "--one-file-system", "-cf", "-", "."] : ["tar", "-cf", "-", "-T", "/dev/null"],
     timeoutMs: DAY_MS,
     // GNU tar: 1 = "some files differed/changed while read" (a live filestore); 2+ = fatal.
     okExitCodes: [1],
   };
 }
 
-/** Bytes of everything under `dir` as files see them (`du -sb`: apparent sizes, one total line). */
+/**
+ * Bytes of everything under `dir` as files see them (`du -sb`: apparent sizes, one total line),
+ * on its filesystem only (-x), links not followed. `/.`: `dir` may be a pinned /proc/<pid>/fd
+ * name, itself a link that du would measure instead of entering.
+ */
 export function apparentSize(dir: string): Command {
-  return { argv: ["du", "-sb", "--", dir], timeoutMs: DAY_MS };
+  return { argv: ["du", "-sbx", "--", `${dir}/.`], timeoutMs: DAY_MS };
 }
 
-/** Extracts a tar stream from stdin into `dir` (which must exist). */
+/**
+ * Extracts a tar stream from stdin into `dir` (which must exist). Entries belong to root until
+ * the restore hands the checked tree to Odoo's user (--no-same-owner): the tenant cannot touch
+ * it while links and special files are pruned.
+ */
 export function tarExtract(dir: string): Command {
-  return { argv: ["tar", "-C", dir, "--numeric-owner", "-xf", "-"], timeoutMs: DAY_MS };
+  return { argv: ["tar", "-C", dir, "--no-same-owner", "-xf", "-"], timeoutMs: DAY_MS };
 }
 
 export function chownRecursive(dir: string, uid: number, gid: number): Command {

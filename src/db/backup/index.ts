@@ -4,7 +4,7 @@ export { swapDatabases, swapFilestore, discardDir, previousDbName, type SwapData
 export { deleteBackup, type BackupLocation, type DeleteResult } from "./delete";
 export { planRetention, explainRetention, type RetentionPolicy, type RetentionBackup, type RetentionDecision, type KeepReason, type BackupStatus } from "./retention";
 export { readManifest, openPart, describeSource, type BackupSource } from "./source";
-export { BackupManifestSchema, parseManifest, type BackupManifest, type PartInfo } from "./manifest";
+export { BackupManifestSchema, MANIFEST_KEY_PURPOSE, parseManifest, signManifest, type BackupManifest, type ManifestTrust, type PartInfo } from "./manifest";
 export { readDbFacts, KEY_TABLES, odooSeries, type DbFacts } from "./facts";
 export { localBackupDir, s3BackupPrefix, isBackupPrefix, assertBackupId, assertEnvSlug, PART_FILES, MANIFEST_FILE } from "./layout";
 export { pgDump, pgRestore, pgDumpVersion, tarCreate, tarExtract, type PgAdmin } from "./commands";

@@ -17,10 +17,11 @@ import type { Logger } from "../../log";
 import { chownRecursive, pgRestore, tarExtract, type PgAdmin } from "./commands";
 import { readDbFacts } from "./facts";
 import { PARTIAL_SUFFIX, PART_FILES, type PartName } from "./layout";
-import type { BackupManifest, PartInfo } from "./manifest";
+import type { BackupManifest, ManifestTrust, PartInfo } from "./manifest";
 import { pump } from "./pump";
 import { localFileSink, processSink, type PartSink } from "./sinks";
 import { describeSource, openPart, readManifest, type BackupSource, type OpenedPart } from "./source";
+import { openTenantDir, pruneToFilesAndDirs } from "./tenant-dir";
 
 export interface RestoreInput {
   /** Admin connection. */
@@ -39,6 +40,8 @@ export interface RestoreInput {
   log: Logger;
   signal?: AbortSignal;
   pgBinDir?: string;
+  /** How the backup's manifest is authenticated before anything is read on its word. */
+  manifestTrust: ManifestTrust;
   /** chown -R the staged filestore (Odoo containers run as uid 101). */
   filestoreOwner?: { uid: number; gid: number };
 }
@@ -141,7 +144,7 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
     }
     // Scratch files carry our deterministic names: leftovers of a killed attempt are ours to clear.
     await rm(stagedDir, { recursive: true, force: true });
-    const manifest = await readManifest(input.source);
+    const manifest = await readManifest(input.source, { warn: (m) => rlog.warn(m), ...input.manifestTrust });
     rlog.info("restore started", { source: describeSource(input.source), backup: manifest.backupId, db: manifest.dbName });
 
     // 2. The dump, verified before any database is created.
@@ -162,9 +165,15 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
 
     // 3. The filestore, staged beside the target (same filesystem: the swap is a rename).
     t0 = performance.now();
+    // `<data dir>/filestore` is the tenant's: staging through a link there would write where it points.
+    openTenantDir(dirname(input.filestoreTargetDir), 1)?.close();
     await mkdir(stagedDir, { recursive: true, mode: 0o755 });
     stagedCreated = true;
     const fsSha = await copyVerified(input.source, "filestore", manifest.parts.filestore, [processSink(tarExtract(stagedDir), signal)], signal);
+    // Only files and directories reach a filestore: an archived link (to /etc/odooops, say) would
+    // hand the tenant a way into the host's files the next time anything there follows it.
+    const pruned = await pruneToFilesAndDirs(stagedDir);
+    if (pruned.length > 0) rlog.warn("the backup's filestore held links or special files; not restored", { count: pruned.length, entries: pruned.slice(0, 10) });
     if (input.filestoreOwner) await run(chownRecursive(stagedDir, input.filestoreOwner.uid, input.filestoreOwner.gid));
     const filestoreSec = since(t0);
     rlog.info("filestore staged", { dir: stagedDir, bytes: manifest.parts.filestore.size, seconds: filestoreSec });

@@ -5,7 +5,7 @@
  * `completed` only when every requested target holds a verified copy. A target that fails is
  * reported with its reason; the others keep their copy (and their manifest, so it restores).
  */
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Invalid } from "../../errors";
 import { run } from "../../exec/run";
@@ -17,9 +17,10 @@ import type { Logger } from "../../log";
 import { apparentSize, pgDump, pgDumpVersion, tarCreate, type PgAdmin } from "./commands";
 import { readDbFacts } from "./facts";
 import { MANIFEST_FILE, PART_FILES, PART_NAMES, assertBackupId, assertEnvSlug, localBackupDir, s3BackupPrefix, type PartName } from "./layout";
-import type { BackupManifest, PartInfo } from "./manifest";
+import { signManifest, type BackupManifest, type PartInfo } from "./manifest";
 import { streamCommand, type StreamedPart } from "./pump";
 import { localFileSink, s3Sink, type PartSink, type SinkCommit, type SinkTarget } from "./sinks";
+import { FILESTORE_TENANT_DEPTH, openTenantDir } from "./tenant-dir";
 
 export interface BackupTargets {
   /** Backups root: the copy goes to `<local>/<envSlug>/<backupId>/`. */
@@ -43,6 +44,8 @@ export interface BackupInput {
   signal?: AbortSignal;
   /** Directory of pg_dump (must be ≥ the server's major version); default: PATH. */
   pgBinDir?: string;
+  /** Signs manifest.json (manifest.ts): `SecretBox.derive(MANIFEST_KEY_PURPOSE)`. */
+  manifestKey: Buffer;
   /** Tests use 5 MiB to exercise multipart on small data; default: the target's partSizeMb. */
   s3PartSizeBytes?: number;
   /** pg_dump -Z; default: pg_dump's. */
@@ -163,12 +166,17 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
       const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
       const facts = await readDbFacts(tx);
       const dbBytes = await databaseSize(tx, input.dbName);
-      const filestoreDir = await dirOrNull(input.filestoreDir);
-      const [db, filestore] = await Promise.all([
-        backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel }), dbBytes),
-        backupPart("filestore", tarCreate(filestoreDir), filestoreDir ? await diskUsage(filestoreDir) : null),
-      ]);
-      return { facts, db, filestore };
+      // The tenant's directory, pinned: a link put in its place can neither be followed now nor swapped in later.
+      const filestoreDir = openTenantDir(input.filestoreDir, FILESTORE_TENANT_DEPTH);
+      try {
+        const [db, filestore] = await Promise.all([
+          backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel }), dbBytes),
+          backupPart("filestore", tarCreate(filestoreDir?.path ?? null), filestoreDir ? await diskUsage(filestoreDir.path) : null),
+        ]);
+        return { facts, db, filestore };
+      } finally {
+        filestoreDir?.close();
+      }
     });
     const failedPart = [db, filestore].find((p) => p.sourceError);
     if (failedPart?.sourceError) sourceError = failedPart.sourceError.message;
@@ -197,7 +205,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     await sql.close();
   }
 
-  if (manifest) await writeManifests(manifest, states, localDir, store, s3Prefix);
+  if (manifest) await writeManifests(signManifest(manifest, input.manifestKey), states, localDir, store, s3Prefix);
   else for (const st of states.values()) st.error ??= `source failed: ${sourceError}`;
 
   // A failed target holds nothing trustworthy: remove its leftovers (best effort).
@@ -249,16 +257,9 @@ async function diskUsage(dir: string): Promise<number | null> {
   return n > 0 ? n : null;
 }
 
-async function dirOrNull(dir: string): Promise<string | null> {
-  return stat(dir).then(
-    (s) => (s.isDirectory() ? dir : null),
-    () => null,
-  );
-}
-
 /** The manifest goes last, only to targets whose parts all verified: its presence means "complete". */
 async function writeManifests(
-  manifest: BackupManifest,
+  text: string,
   states: Map<SinkTarget, TargetState>,
   localDir: string | null,
   store: S3Store | null,
@@ -267,7 +268,6 @@ async function writeManifests(
   for (const name of PART_NAMES) {
     for (const st of states.values()) if (!st.error && !st.commits[name]) st.error = `${name}: not written`;
   }
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
   const local = states.get("local");
   if (localDir && local && !local.error) {
     try {

@@ -8,7 +8,7 @@ import { Invalid, NotFound } from "../../errors";
 import { describeS3Error, isNotFound, openS3 } from "../../host/s3/client";
 import type { S3Target } from "../../host/s3/schema";
 import { MANIFEST_FILE, PART_FILES, type PartName } from "./layout";
-import { parseManifest, type BackupManifest } from "./manifest";
+import { parseManifest, type BackupManifest, type ManifestTrust } from "./manifest";
 
 export type BackupSource =
   | { kind: "local"; dir: string }
@@ -19,18 +19,38 @@ export function describeSource(source: BackupSource): string {
   return source.kind === "local" ? source.dir : `s3://${source.target.bucket}/${source.prefix}`;
 }
 
-export async function readManifest(source: BackupSource): Promise<BackupManifest> {
+/** `<…>/<env slug>/<backup id>` of a local dir or an S3 prefix (layout.ts). */
+function locationOf(source: BackupSource): { env: string; backupId: string } {
+  const parts = (source.kind === "local" ? source.dir : source.prefix).split("/").filter((p) => p !== "");
+  return { env: parts.at(-2) ?? "", backupId: parts.at(-1) ?? "" };
+}
+
+/**
+ * The manifest, authenticated (manifest.ts) and bound to where it was read: a signed manifest of
+ * another env's or another backup's copy, put at this location, is refused too.
+ */
+function trusted(text: string, source: BackupSource, trust: ManifestTrust): BackupManifest {
+  const where = describeSource(source);
+  const manifest = parseManifest(text, where, trust);
+  const at = locationOf(source);
+  if (manifest.env !== at.env || manifest.backupId !== at.backupId) {
+    throw new Invalid(`${where}: the manifest is backup ${manifest.backupId} of ${manifest.env}, not the one stored here (${at.backupId} of ${at.env}); refusing to restore it`);
+  }
+  return manifest;
+}
+
+export async function readManifest(source: BackupSource, trust: ManifestTrust): Promise<BackupManifest> {
   const where = describeSource(source);
   if (source.kind === "local") {
     const text = await readFile(join(source.dir, MANIFEST_FILE), "utf8").catch((e: unknown) => {
       throw new NotFound(`${where}: no ${MANIFEST_FILE} (not a complete backup): ${e instanceof Error ? e.message : String(e)}`);
     });
-    return parseManifest(text, where);
+    return trusted(text, source, trust);
   }
   const store = await openS3(source.target);
   try {
     const bytes = await store.getBytes(`${source.prefix}${MANIFEST_FILE}`);
-    return parseManifest(new TextDecoder().decode(bytes), where);
+    return trusted(new TextDecoder().decode(bytes), source, trust);
   } catch (e) {
     if (isNotFound(e)) throw new NotFound(`${where}: no ${MANIFEST_FILE} (not a complete backup)`);
     if (e instanceof Invalid) throw e;

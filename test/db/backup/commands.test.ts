@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chownRecursive, pgDump, pgDumpVersion, pgRestore, tarCreate, tarExtract, type PgAdmin } from "../../../src/db/backup/commands";
+import { apparentSize, chownRecursive, pgDump, pgDumpVersion, pgRestore, tarCreate, tarExtract, type PgAdmin } from "../../../src/db/backup/commands";
 
 const pg: PgAdmin = { host: "db.example", port: 5433, user: "odooops", password: "s3cret-pw" };
 const conn = ["-h", "db.example", "-p", "5433", "-U", "odooops", "--no-password"];
@@ -38,12 +38,13 @@ describe("backup commands", () => {
     expect(pgRestore(pg, "odoo_new", { role: "odoo_shop" }).env?.PGAPPNAME).toBe("odooops-restore");
   });
 
-  test("tar: relative paths, numeric owners; exit 1 (a file changed while read) is not a failure", () => {
+  test("tar: relative paths, numeric owners, one filesystem; extraction owned by root; exit 1 (a file changed while read) is not a failure", () => {
     const c = tarCreate("/srv/filestore/odoo_shop");
-    expect(c.argv).toEqual(["tar", "-C", "/srv/filestore/odoo_shop", "--numeric-owner", "-cf", "-", "."]);
+    expect(c.argv).toEqual(["tar", "-C", "/srv/filestore/odoo_shop", "--numeric-owner", "--one-file-system", "-cf", "-", "."]);
     expect(c.okExitCodes).toEqual([1]);
     expect(tarCreate(null).argv).toEqual(["tar", "-cf", "-", "-T", "/dev/null"]);
-    expect(tarExtract("/srv/new").argv).toEqual(["tar", "-C", "/srv/new", "--numeric-owner", "-xf", "-"]);
+    expect(tarExtract("/srv/new").argv).toEqual(["tar", "-C", "/srv/new", "--no-same-owner", "-xf", "-"]);
+    expect(apparentSize("/proc/1/fd/9").argv).toEqual(["du", "-sbx", "--", "/proc/1/fd/9/."]);
     expect(chownRecursive("/srv/new", 101, 101).argv).toEqual(["chown", "-R", "101:101", "/srv/new"]);
     expect(pgDumpVersion().argv).toEqual(["pg_dump", "--version"]);
   });

@@ -61,9 +61,18 @@ afterAll(async () => {
   if (root) removeTempDir(root);
 }, SLOW);
 
+/** The env's own role: backups and restore checks log in as it, never as the admin. */
+function envLogin(): PgAdmin {
+  return { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword };
+}
+
+function roleLogin(user: string, password: string): PgAdmin {
+  return { host: pg.host, port: pg.port, user, password };
+}
+
 async function backup(id: string, targets: Parameters<typeof runBackup>[0]["targets"], log = memoryLog()): Promise<BackupResult> {
   return runBackup({
-    pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
+    pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
     targets, log, s3PartSizeBytes: PART,
   });
 }
@@ -207,7 +216,7 @@ describe("backup", () => {
     const target = await s3.target(bucket);
     const localRoot = join(root, "backups-nodb");
     const r = await runBackup({
-      pg: conn, dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
+      pg: envLogin(), dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
       targets: { local: localRoot, s3: target }, log: memoryLog(),
     });
     expect(r.status).toBe("failed");
@@ -229,7 +238,7 @@ describe("backup", () => {
 
   test("compressLevel is pg_dump's -Z: level 0 stores the data uncompressed (MiBs larger than level 9), and pg_restore reads it", async () => {
     const dir = join(root, "backups-z");
-    const base = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog() };
+    const base = { pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog() };
     const plain = await runBackup({ ...base, backupId: "b-z0", compressLevel: 0 });
     const packed = await runBackup({ ...base, backupId: "b-z9", compressLevel: 9 });
     expect([plain.status, packed.status]).toEqual(["completed", "completed"]);
@@ -256,7 +265,7 @@ describe("restore", () => {
     const target = join(root, "envs", "copy", "filestore", "odoo_copy");
     const r = await restoreBackup({
       pg: conn, source: { kind: "s3", target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_copy_new",
-      owner: "odoo_copy", jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(),
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(),
     });
     expect(r.checks).toMatchObject({ baseInstalled: true, modules: 5, tableCount: 10, dbSha256: fromS3.manifest?.parts.db.sha256 });
     expect(await tableChecksums(conn, "odoo_copy_new")).toEqual(before);
@@ -286,7 +295,7 @@ describe("restore", () => {
     writeFileSync(join(target, "marker"), "old");
     const r = await restoreBackup({
       pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_copy_new",
-      owner: "odoo_copy", jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(),
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(),
     });
     expect(existsSync(join(root, "unused-work"))).toBe(false);
     const swapped = await swapDatabases(admin, { current: "odoo_copy", replacement: "odoo_copy_new", previousName: "odoo_copy_prev" });
@@ -314,7 +323,7 @@ describe("restore", () => {
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_shop",
-        owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(),
+        owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(),
       }),
     ).rejects.toThrow(Conflict);
     expect(await tableChecksums(conn, "odoo_shop")).toEqual(before);
@@ -329,7 +338,7 @@ describe("restore", () => {
     writeFileSync(join(bad, "db.dump"), bytes);
     const target = join(root, "envs", "shop2", "filestore", "odoo_shop");
     const attempt = restoreBackup({
-      pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
+      pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
       filestoreTargetDir: target, workDir: root, log: memoryLog(),
     });
     await expect(attempt).rejects.toThrow(/db\.dump does not match its manifest/);
@@ -349,7 +358,7 @@ describe("restore", () => {
     const work = makeTempDir("odooops-work-");
     await expect(
       restoreBackup({
-        pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop",
+        pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(),
         jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(),
       }),
     ).rejects.toThrow(Invalid);
@@ -368,7 +377,7 @@ describe("restore", () => {
     const target = join(root, "envs", "shop3", "filestore", "odoo_shop");
     await expect(
       restoreBackup({
-        pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
+        pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
         filestoreTargetDir: target, workDir: root, log: memoryLog(),
       }),
     ).rejects.toThrow("res_partner: 300 rows, manifest says 301");
@@ -379,7 +388,7 @@ describe("restore", () => {
   test("leftovers of a killed restore: Conflict, then cleanupRestore clears them and a retry succeeds", async () => {
     const input = {
       pg: conn, source: { kind: "s3" as const, target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_retry_new",
-      owner: "odoo_copy", jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
       workDir: join(root, "work-retry"), log: memoryLog(),
     };
     // What kill -9 in the middle would leave: the new database, a staged dir, a half download.
@@ -403,7 +412,7 @@ describe("restore", () => {
     const ac = new AbortController();
     const input = {
       pg: conn, source: { kind: "local" as const, dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_cancel_new",
-      owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
       workDir: join(root, "work-cancel"), log: memoryLog(), signal: ac.signal,
     };
     const attempt = restoreBackup(input);

@@ -34,8 +34,8 @@ afterAll(async () => {
   if (root) removeTempDir(root);
 }, 120_000);
 
-async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({ ...conn, database: db });
+async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>, as: PgAdmin = conn): Promise<T> {
+  const sql = pgConnect({ ...as, database: db });
   try {
     return await fn(sql);
   } finally {
@@ -76,10 +76,11 @@ describe("sanitizeCopy", () => {
 
   test("the PII check fails the copy when a column the rules miss still quotes the source", async () => {
     const fx = await createOdooDatabase(admin, conn, { db: "odoo_leak", partners: 20, filestoreDir: join(root, "leak") });
+    // A custom module's table, created by the env's role as Odoo would.
     await withDb(fx.db, async (sql) => {
       await sql`CREATE TABLE x_notes (id serial PRIMARY KEY, note text)`;
       await sql`INSERT INTO x_notes (note) VALUES (${`call back ${fx.emails[3]}`})`;
-    });
+    }, { ...conn, user: fx.owner, password: fx.ownerPassword });
     const error = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "http://stage.test" }, memoryLog()).then(
       () => null,
       (e: unknown) => e,

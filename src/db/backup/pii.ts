@@ -4,10 +4,12 @@
  * e-mail-like tokens (lower-cased) and phone-like tokens (digits only, ≥ 7) are extracted with
  * regular expressions and joined against the source's values, so the cost is one pass over the
  * text, not rows × needles. Limits: bytea (attachments in the database) and the filestore are
- * not scanned. `sql` is a tenant session (host/postgres/tenant.ts); only the role's own tables
- * are read.
+ * not scanned. `sql` is a tenant session (host/postgres/tenant.ts): the needles come only from
+ * the role's own res_partner; the scan covers every table of `public`, and one the role cannot
+ * read fails the check (what it holds cannot be vouched for).
  */
 import type { SQL } from "bun";
+import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
 import { hasOwnedTable } from "../../host/postgres/tenant";
 
@@ -65,10 +67,19 @@ export async function scanForPii(sql: SQL, needles: PiiNeedles, exclude: string[
     await tx`CREATE TEMP TABLE odooops_pii_phone (v text PRIMARY KEY) ON COMMIT DROP`;
     await tx`INSERT INTO pg_temp.odooops_pii_email SELECT DISTINCT unnest(${needles.emails}::text[])`;
     await tx`INSERT INTO pg_temp.odooops_pii_phone SELECT DISTINCT unnest(${needles.phones}::text[])`;
+    const unreadable = await tx<{ t: string; o: string }[]>`
+      SELECT c.relname AS t, pg_catalog.pg_get_userbyid(c.relowner) AS o FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')
+      ORDER BY 1`;
+    if (unreadable.length > 0) {
+      const which = unreadable.map((u) => `public.${u.t} (owner ${u.o})`).join(", ");
+      throw new Invalid(`PII check cannot read ${which} as the environment's role; drop those tables or give them to the role`);
+    }
     const cols = await tx<{ t: string; c: string }[]>`
       SELECT c.relname AS t, a.attname AS c FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND pg_catalog.pg_get_userbyid(c.relowner) = current_user
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
         AND a.attnum > 0 AND NOT a.attisdropped
         AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'json'::regtype, 'jsonb'::regtype)
       ORDER BY 1, 2`;

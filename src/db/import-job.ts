@@ -17,7 +17,7 @@ import { envDbLogin } from "../env/tenant-login";
 import { Conflict, Invalid } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase } from "../host/postgres/ops";
-import { pgConnect, withTenant } from "../host/postgres";
+import { pgAdmin, withTenant } from "../host/postgres";
 import { defineJob } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { cleanupRestore, pgRestore } from "./backup";
@@ -65,7 +65,7 @@ export const importJob = defineJob<ImportJobParams>({
         await ensureFilestoreRoot(deps, n);
         await mkdir(n.stagedDir, { recursive: true, mode: 0o755 });
         const pg = adminPg(deps);
-        const admin = pgConnect(pg);
+        const admin = pgAdmin(pg);
         try {
           await createDatabase(admin, n.newDb, env.dbUser);
         } finally {

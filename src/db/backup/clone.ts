@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { Conflict } from "../../errors";
 import { run } from "../../exec/run";
-import { pgConnect } from "../../host/postgres/connect";
+import { pgAdmin } from "../../host/postgres/connect";
 import { createDatabase, createRole, databaseExists, dropDatabase, dropRole, restrictDatabase } from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
 import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
@@ -139,7 +139,7 @@ async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
 }
 
 export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
-  const admin = pgConnect(input.pg);
+  const admin = pgAdmin(input.pg);
   const t0 = performance.now();
   const clog = input.log.tag({ clone: `${input.sourceDb}→${input.targetDb}` });
   let created = false;

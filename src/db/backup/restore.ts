@@ -11,7 +11,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Conflict, Invalid } from "../../errors";
 import { run } from "../../exec/run";
-import { pgConnect } from "../../host/postgres/connect";
+import { pgAdmin } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase } from "../../host/postgres/ops";
 import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
@@ -78,7 +78,7 @@ export function restoreScratch(input: Pick<RestoreInput, "newDbName" | "filestor
  */
 export async function cleanupRestore(input: Pick<RestoreInput, "pg" | "newDbName" | "filestoreTargetDir" | "workDir">): Promise<void> {
   const { stagedDir, tmpDump } = restoreScratch(input);
-  const admin = pgConnect(input.pg);
+  const admin = pgAdmin(input.pg);
   try {
     await dropDatabase(admin, input.newDbName);
   } finally {
@@ -131,7 +131,7 @@ export function compareFacts(manifest: BackupManifest, facts: Awaited<ReturnType
 export async function restoreBackup(input: RestoreInput): Promise<RestoreResult> {
   const { log, pg, signal } = input;
   const rlog = log.tag({ restore: input.newDbName });
-  const admin = pgConnect(pg);
+  const admin = pgAdmin(pg);
   const scratch = restoreScratch(input);
   const stagedDir = scratch.stagedDir;
   const jobs = Math.max(1, Math.floor(input.jobs));

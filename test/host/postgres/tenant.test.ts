@@ -18,7 +18,7 @@ import { runBackup } from "../../../src/db/backup/run";
 import { sanitizeCopy } from "../../../src/db/sanitize";
 import { installedModules } from "../../../src/deploy/modules";
 import { Conflict, Invalid } from "../../../src/errors";
-import { createRole, pgConnect, TENANT_SEARCH_PATH, withTenant, type TenantLogin } from "../../../src/host/postgres";
+import { createRole, listDatabases, pgAdmin, pgConnect, TENANT_SEARCH_PATH, withTenant, type TenantLogin } from "../../../src/host/postgres";
 import { createOdooDatabase, type OdooFixture } from "../../db/odoo-fixture";
 import { memoryLog } from "../../db/quiet-log";
 import { startPostgres, type TestPostgres } from "../../support/postgres";
@@ -214,5 +214,30 @@ describe("tenant sessions", () => {
   test("a superuser login is refused: a tenant session never has admin rights", async () => {
     const attempt = withTenant({ ...adminConn(), database: "postgres" }, async () => "ran");
     await expect(attempt).rejects.toBeInstanceOf(Conflict);
+  }, SLOW);
+});
+
+describe("C1: the `postgres` database, which env roles reach too (Odoo lists databases there)", () => {
+  test("a catalog-function overload planted in its public schema never runs in an admin session", async () => {
+    const p = await envDatabase("pgdb");
+    // What PostgreSQL 12–14 ship: every role may create objects in public.
+    await admin`GRANT CREATE ON SCHEMA public TO PUBLIC`;
+    try {
+      await asTenant(p.fx, `${payload("public", p)}
+        CREATE FUNCTION public.starts_with(name, text) RETURNS boolean LANGUAGE plpgsql AS $f$
+        BEGIN PERFORM public.c1_pwn(); RETURN pg_catalog.starts_with($1::text, $2); END $f$;`, "postgres");
+      const sql = pgAdmin(adminConn());
+      try {
+        expect(await listDatabases(sql, "odoo_c1_pgdb_")).toEqual([p.fx.db]);
+      } finally {
+        await sql.close();
+      }
+      expect(existsSync(p.marker)).toBe(false);
+      expect(await isSuperuser(p.fx.owner)).toBe(false);
+      expect(await seen(p.fx, "postgres")).toEqual([]);
+    } finally {
+      await admin.unsafe("DROP FUNCTION IF EXISTS public.starts_with(name, text); DROP FUNCTION IF EXISTS public.c1_pwn(); DROP TABLE IF EXISTS public.c1_seen");
+      await admin`REVOKE CREATE ON SCHEMA public FROM PUBLIC`;
+    }
   }, SLOW);
 });

@@ -8,7 +8,7 @@
  * triggers fire with that role's rights, never the admin's.
  */
 import { randomBytes } from "node:crypto";
-import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
+import { hasOwnedTable, ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 
 export interface NeutralizeReport {
@@ -37,7 +37,8 @@ export async function neutralizeDatabase(login: TenantLogin, opts: { baseUrl: st
       const cronsDisabled = await off("ir_cron");
       const mailServersDisabled = await off("ir_mail_server");
       const fetchmailServersDisabled = await off("fetchmail_server");
-      if (tables.has("ir_config_parameter")) {
+      // A view in its place would keep the source's identity: refused, not skipped.
+      if (await hasOwnedTable(tx, "ir_config_parameter")) {
         for (const [key, value] of Object.entries(params)) {
           const r = await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
           if ((r.count ?? 0) === 0) {

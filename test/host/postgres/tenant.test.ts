@@ -13,6 +13,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readDbFacts } from "../../../src/db/backup/facts";
 import { cloneDatabase } from "../../../src/db/backup/clone";
+import { neutralizeDatabase } from "../../../src/db/backup/neutralize";
 import { collectPii } from "../../../src/db/backup/pii";
 import { runBackup } from "../../../src/db/backup/run";
 import { sanitizeCopy } from "../../../src/db/sanitize";
@@ -152,7 +153,7 @@ describe("C1: a `postgres` schema shadowing public (views over a plpgsql functio
     expect(await seen(p.fx)).toEqual([]);
   }, SLOW);
 
-  test("a view in place of public.ir_module_module is refused with a clear error, and still runs nothing", async () => {
+  test("views in place of public.ir_module_module / ir_config_parameter are refused with a clear error, and still run nothing", async () => {
     const p = await envDatabase("swap");
     await asTenant(p.fx, `${payload("public", p)}
       ALTER TABLE public.ir_module_module RENAME TO ir_module_module_real;
@@ -161,6 +162,11 @@ describe("C1: a `postgres` schema shadowing public (views over a plpgsql functio
     await expect(refused).rejects.toBeInstanceOf(Invalid);
     await expect(installedModules(login(p.fx))).rejects.toThrow("public.ir_module_module is not a table owned by the environment's role (relkind v");
     await expect(withTenant(login(p.fx), readDbFacts)).rejects.toThrow("public.ir_module_module is not a table owned by the environment's role");
+    await asTenant(p.fx, `ALTER TABLE public.ir_config_parameter RENAME TO ir_config_parameter_real;
+      CREATE VIEW public.ir_config_parameter AS SELECT x.* FROM public.ir_config_parameter_real x WHERE public.c1_pwn();`);
+    await expect(neutralizeDatabase(login(p.fx), { baseUrl: "https://copy.example.test" }, memoryLog())).rejects.toThrow(
+      "public.ir_config_parameter is not a table owned by the environment's role (relkind v",
+    );
     await expectNoTrace(p);
     expect(await seen(p.fx)).toEqual([]);
   }, SLOW);

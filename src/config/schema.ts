@@ -139,6 +139,11 @@ export const ConfigSchema = z
         port: z.number().int().min(1).max(65535).default(5432),
         user: z.string().default("postgres"),
         password: z.string().default(""),
+        /**
+         * Where odooops logs in as an env's own role to read or sanitize its database ("" = host,
+         * or 127.0.0.1 when host is a unix socket). pg_hba must accept scram-sha-256 for env roles there.
+         */
+        tenantHost: z.string().default(""),
         /** Address the Odoo containers use to reach PostgreSQL. */
         containerHost: z.string().default("host.docker.internal"),
         /** pg_hba.conf odooops keeps its block in ("" = do not manage pg_hba). */

@@ -12,6 +12,7 @@ import { deployments } from "../deploy/deploy.sql";
 import { envResources } from "../env/resources";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
+import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound } from "../errors";
 import { defineJob, type JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
@@ -95,7 +96,7 @@ export async function performBackup(deps: JobDeps, backupId: string, log: Logger
   if (row.status !== "running") throw new Invalid(`backup ${row.id} is ${row.status}${row.error ? `: ${row.error}` : ""}`);
   const env = loadEnvById(db, row.envId);
   const targets = backupTargets(deps);
-  const { host, port, user, password } = config.postgres;
+  const { host, port, user, password } = envDbLogin(deps, env, row.dbName);
   const result = await runBackup({
     pg: { host, port, user, password },
     dbName: row.dbName,

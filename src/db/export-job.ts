@@ -12,13 +12,13 @@ import type { Paths } from "../config/paths";
 import type { EnvServiceDeps } from "../env/actions";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
+import { envDbLogin } from "../env/tenant-login";
 import { Conflict, Invalid, NotFound } from "../errors";
-import { pgConnect } from "../host/postgres";
+import { withTenant } from "../host/postgres";
 import { defineJob } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { readDbFacts } from "./backup/facts";
 import { odooDumpManifest, serverVersionNum, writeOdooZip } from "./odoo-zip";
-import { adminPg } from "./replace-steps";
 
 export const ExportJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), exportId: z.string().min(1) });
 export type ExportJobParams = z.infer<typeof ExportJobParams>;
@@ -57,16 +57,9 @@ export const exportJob = defineJob<ExportJobParams>({
         const done = await stat(out).catch(() => null);
         if (done) return { file: out, bytes: done.size };
         const env = loadEnvById(deps.db, p.envId);
-        const pg = adminPg(deps);
-        const sql = pgConnect({ ...pg, database: env.dbName });
-        let facts: Awaited<ReturnType<typeof readDbFacts>>;
-        let pgVersion: number;
-        try {
-          facts = await readDbFacts(sql);
-          pgVersion = await serverVersionNum(sql);
-        } finally {
-          await sql.close();
-        }
+        // The env's own role reads and dumps its database: nothing in it runs as the admin.
+        const pg = envDbLogin(deps, env);
+        const { facts, pgVersion } = await withTenant(pg, async (sql) => ({ facts: await readDbFacts(sql), pgVersion: await serverVersionNum(sql) }));
         if (!facts.baseInstalled || !facts.odooSeries) throw new Invalid(`database ${env.dbName} has no installed base module: not an Odoo database to export`);
         const partial = `${out}.partial`;
         await mkdir(exportsDir(deps.paths), { recursive: true, mode: 0o700 });

@@ -14,10 +14,11 @@ import type { Paths } from "../config/paths";
 import type { EnvServiceDeps } from "../env/actions";
 import { findEnv } from "../env/lookup";
 import { requireConfirm } from "../env/production-guard";
+import { envDbLogin } from "../env/tenant-login";
 import { Conflict, Invalid } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase } from "../host/postgres/ops";
-import { pgConnect } from "../host/postgres";
+import { pgAdmin, withTenant } from "../host/postgres";
 import { defineJob } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { cleanupRestore, pgRestore } from "./backup";
@@ -65,7 +66,7 @@ export const importJob = defineJob<ImportJobParams>({
         await ensureFilestoreRoot(deps, n);
         await mkdir(n.stagedDir, { recursive: true, mode: 0o755 });
         const pg = adminPg(deps);
-        const admin = pgConnect(pg);
+        const admin = pgAdmin(pg);
         try {
           await createDatabase(admin, n.newDb, env.dbUser);
         } finally {
@@ -87,13 +88,7 @@ export const importJob = defineJob<ImportJobParams>({
           await run(pgRestore(pg, n.newDb, { role: env.dbUser, jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
         }
         await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
-        const sql = pgConnect({ ...pg, database: n.newDb });
-        let facts: Awaited<ReturnType<typeof readDbFacts>>;
-        try {
-          facts = await readDbFacts(sql);
-        } finally {
-          await sql.close();
-        }
+        const facts = await withTenant(envDbLogin(deps, env, n.newDb), readDbFacts);
         const problems = [...(facts.baseInstalled ? [] : ["ir_module_module: base is not installed (not an Odoo database?)"]), ...(manifest ? moduleProblems(manifest, facts.modules) : [])];
         if (problems.length > 0) throw new Invalid(`the imported database failed verification: ${problems.join("; ")}`, { problems });
         ctx.log(`loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`);

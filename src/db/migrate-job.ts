@@ -17,6 +17,7 @@ import { envResources } from "../env/resources";
 import { waitEnvServed } from "../env/served";
 import type { EnvRow } from "../env/service";
 import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { envDbLogin } from "../env/tenant-login";
 import { Conflict } from "../errors";
 import { run } from "../exec/run";
 import { defineJob, type StepContext } from "../jobs/define";
@@ -25,7 +26,6 @@ import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
 import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
 import { readImageModules, planMigration, servingImage, type MigrationPlan } from "./migrate";
-import { adminPg } from "./replace-steps";
 
 export const MigrateJobParams = z.object({
   envId: z.string().min(1),
@@ -58,7 +58,7 @@ export const migrateJob = defineJob<MigrateJobParams>({
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const image = await servingImage(ctx.deps, env);
-        const installed = await installedModules(adminPg(ctx.deps), env.dbName);
+        const installed = await installedModules(envDbLogin(ctx.deps, env));
         const plan = planMigration(image, installed, await readImageModules(ctx.deps, image, seriesOf(installed, image)));
         for (const u of plan.update) ctx.log(`${u.name}: ${u.from ?? "-"} → ${u.to ?? "-"} (${u.reason})`);
         ctx.log(plan.modules.length === 0 ? `nothing to update: every installed module matches ${image}` : `${plan.modules.length} module(s) to update from ${image}`);

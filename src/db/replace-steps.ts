@@ -15,6 +15,7 @@ import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
 import { envUrl, type EnvRow } from "../env/service";
+import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import { databaseExists, dropDatabase } from "../host/postgres/ops";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
@@ -111,9 +112,9 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
         rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx);
         ctx.log(`anonymization rules: ${rules.from}`);
       }
+      // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
-        adminPg(ctx.deps),
-        n.newDb,
+        envDbLogin(ctx.deps, env, n.newDb),
         { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules },
         stepLogger(ctx, { db: n.newDb }),
       );

@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Config } from "../config/schema";
 import { Invalid, NotFound } from "../errors";
+import { envDbLogin } from "../env/tenant-login";
 import { defineJob, type JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
@@ -56,6 +57,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
           ...cleanup,
           source,
           owner: env.dbUser,
+          ownerLogin: envDbLogin(deps, env),
           jobs: availableParallelism(),
           log: stepLogger(ctx, { backup: row.id }),
           signal: ctx.signal,

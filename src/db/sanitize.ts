@@ -2,12 +2,14 @@
  * What a copy of another env's database goes through before any Odoo serves it: anonymization
  * with the PII check, neutralization (non-production targets), and in every case a new identity
  * (its own URL, `database.uuid` and `database.secret`): two live databases must never share one.
+ * Everything runs as the role that owns the copy (the target env's), never as the admin: the
+ * copy is the source tenant's data and code (views, triggers).
  */
 import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
-import { pgConnect } from "../host/postgres/connect";
+import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
-import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type AnonymizeRules, type PgAdmin } from "./backup";
+import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type AnonymizeRules } from "./backup";
 
 export interface SanitizePlan {
   anonymize: boolean;
@@ -29,32 +31,30 @@ export interface SanitizeReport {
 }
 
 /** A new identity without neutralizing (a copy that becomes production). */
-async function rebase(pg: PgAdmin, db: string, baseUrl: string): Promise<void> {
-  const sql = pgConnect({ ...pg, database: db });
-  try {
+async function rebase(login: TenantLogin, baseUrl: string): Promise<void> {
+  await withTenant(login, async (sql) => {
+    if (!(await hasOwnedTable(sql, "ir_config_parameter"))) return;
     await sql.begin(async (tx) => {
       for (const [key, value] of [
         ["web.base.url", baseUrl],
         ["database.uuid", crypto.randomUUID()],
         ["database.secret", randomBytes(32).toString("hex")],
       ]) {
-        await tx`UPDATE ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+        await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
       }
     });
-  } finally {
-    await sql.close();
-  }
+  });
 }
 
-export async function sanitizeCopy(pg: PgAdmin, db: string, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
-  const sql = pgConnect({ ...pg, database: db });
-  try {
+/** `login`: the role that owns the copy, into the copy. */
+export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
+  return withTenant(login, async (sql) => {
     let anonymized: SanitizeReport["anonymized"] = null;
     if (plan.anonymize) {
       const rules = plan.rules ?? loadAnonymizeRules();
       // Read from the copy before it changes: exactly the source's data.
       const needles = await collectPii(sql);
-      const report = await anonymizeDatabase(pg, db, rules, log);
+      const report = await anonymizeDatabase(login, rules, log);
       const hits = await scanForPii(sql, needles, rules.piiCheck.exclude);
       if (hits.length > 0) {
         const where = hits.map((h) => `${h.table}.${h.column} (${h.count} ${h.kind}${h.count > 1 ? "s" : ""}, e.g. ${h.sample})`).join(", ");
@@ -69,16 +69,14 @@ export async function sanitizeCopy(pg: PgAdmin, db: string, plan: SanitizePlan, 
     }
     let neutralized: SanitizeReport["neutralized"] = null;
     if (plan.neutralize) {
-      const r = await neutralizeDatabase(pg, db, { baseUrl: plan.baseUrl }, log);
+      const r = await neutralizeDatabase(login, { baseUrl: plan.baseUrl }, log);
       neutralized = { cronsDisabled: r.cronsDisabled, mailServersDisabled: r.mailServersDisabled };
     } else if (plan.rebase) {
-      await rebase(pg, db, plan.baseUrl);
+      await rebase(login, plan.baseUrl);
     }
     const facts = await readDbFacts(sql);
     return { anonymized, neutralized, baseUrl: plan.baseUrl, odooSeries: facts.odooSeries };
-  } finally {
-    await sql.close();
-  }
+  });
 }
 
 /** Odoo ≥ 16 has `odoo neutralize`. */

@@ -4,8 +4,8 @@
  * database's `latest_version`, and — because developers forget to bump versions — a content
  * checksum that differs from the one recorded at the previous deployment.
  */
-import { Invalid, Unavailable } from "../errors";
-import { pgConnect } from "../host/postgres/connect";
+import { AppError, Invalid, Unavailable } from "../errors";
+import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { RepoModule } from "./manifest";
 
 export interface InstalledModule {
@@ -34,24 +34,21 @@ export function isInstalled(m: InstalledModule | undefined): boolean {
 }
 
 /**
- * Every row of `ir_module_module` in `db`. A database without Odoo's tables (never initialised)
- * has no modules: an empty map, so the plan installs what the config asks for.
+ * Every row of `ir_module_module` in the env's database, read as the env's role. A database
+ * without Odoo's tables (never initialised) has no modules: an empty map, so the plan installs
+ * what the config asks for. A `public.ir_module_module` that is not the role's table is refused.
  */
-export async function installedModules(
-  pg: { host: string; port: number; user: string; password: string },
-  db: string,
-): Promise<Map<string, InstalledModule>> {
-  const sql = pgConnect({ ...pg, database: db });
+export async function installedModules(login: TenantLogin): Promise<Map<string, InstalledModule>> {
   try {
-    const [{ present }] = await sql<{ present: boolean }[]>`SELECT to_regclass('public.ir_module_module') IS NOT NULL AS present`;
-    if (!present) return new Map();
-    const rows = await sql<{ name: string; state: string; latest_version: string | null }[]>`
-      SELECT name, state, latest_version FROM ir_module_module ORDER BY name`;
-    return new Map(rows.map((r) => [r.name, { state: r.state, latestVersion: r.latest_version }]));
+    return await withTenant(login, async (sql) => {
+      if (!(await hasOwnedTable(sql, "ir_module_module"))) return new Map();
+      const rows = await sql<{ name: string; state: string; latest_version: string | null }[]>`
+        SELECT name, state, latest_version FROM public.ir_module_module ORDER BY name`;
+      return new Map(rows.map((r) => [r.name, { state: r.state, latestVersion: r.latest_version }]));
+    });
   } catch (e) {
-    throw new Unavailable(`cannot read the modules of database ${db} on ${pg.host}:${pg.port}: ${(e as Error).message}`);
-  } finally {
-    await sql.close();
+    if (e instanceof AppError) throw e;
+    throw new Unavailable(`cannot read the modules of database ${login.database} on ${login.host}:${login.port} as ${login.user}: ${(e as Error).message}`);
   }
 }
 

@@ -12,6 +12,7 @@ import { allocatePortPair } from "../env/ports";
 import { webContainerSpec } from "../env/container";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
+import { envDbLogin, scratchDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import { databaseSize } from "../host/postgres";
 import type { JobDeps } from "../jobs/define";
@@ -60,10 +61,10 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
     env,
     `rehearse-${key}`,
     async (s) => {
-      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceDb: env.dbName, targetDb: s.login.name, owner: s.login.user, log: stepLogger(io), signal: io.signal });
+      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceLogin: envDbLogin(deps, env), sourceDb: env.dbName, targetDb: s.login.name, owner: s.login.user, log: stepLogger(io), signal: io.signal });
       io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
       if (opts.neutralize) {
-        const n = await neutralizeDatabase(adminLogin(deps), s.login.name, { baseUrl: REHEARSAL_URL }, stepLogger(io));
+        const n = await neutralizeDatabase(scratchDbLogin(deps, s.login), { baseUrl: REHEARSAL_URL }, stepLogger(io));
         io.log(`neutralized the copy: ${n.cronsDisabled} crons and ${n.mailServersDisabled} mail servers off`);
       }
       const r = envResources(env, deps);

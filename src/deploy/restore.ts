@@ -19,6 +19,7 @@ import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
+import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import type { JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
@@ -65,6 +66,7 @@ export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupI
       ...scratch,
       source: readableSource(deps.config, row),
       owner: env.dbUser,
+      ownerLogin: envDbLogin(deps, env),
       jobs: availableParallelism(),
       log: stepLogger(io, { backup: backupId }),
       signal: io.signal,

@@ -9,6 +9,7 @@ import { Invalid } from "../errors";
 import { projects } from "../env/env.sql";
 import { projectRepoUrl } from "../env/projects";
 import type { EnvRow } from "../env/service";
+import { envDbLogin } from "../env/tenant-login";
 import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
 import { validateBranch } from "../git/validate";
 import type { JobDeps } from "../jobs/define";
@@ -84,7 +85,7 @@ export interface ModuleInputs {
 
 /** Repo modules at the commit and what to update/install in the env's database. */
 export async function planModules(deps: JobDeps, env: EnvRow, mirror: string, sha: string, previousChecksums: Record<string, string> | null, key: string): Promise<ModuleInputs> {
-  const installed = await installedModules(adminLogin(deps), env.dbName);
+  const installed = await installedModules(envDbLogin(deps, env));
   const repo = await repoModulesAt(deps, mirror, sha, seriesOf(installed, env.odooImage), key);
   const install = [...new Set([...env.modules, ...deps.config.deploy.install])];
   return { repo, plan: planModuleUpdates({ repo, installed, previousChecksums, install }) };

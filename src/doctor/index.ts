@@ -7,6 +7,7 @@ import { diskCheck } from "./disk";
 import { dockerCheck, imageCheck } from "./docker";
 import { httpPortCheck, httpsPortCheck, nginxCheck } from "./nginx";
 import { pgDockerCheck, pgHbaCheck, postgresCheck } from "./postgres";
+import { pgTenantCheck } from "./pg-tenant";
 import { acmeCheck, clockCheck, s3Check } from "./remote";
 import { configCheck, stateCheck } from "./state";
 
@@ -22,7 +23,7 @@ export const DOCTOR_CHECKS: Check[] = [
   configCheck,
   stateCheck,
   daemonCheck,
-  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgDockerCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
+  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
   diskCheck,
   acmeCheck,
   clockCheck,

@@ -1,6 +1,7 @@
 /** One admin connection to PostgreSQL, shared by the postgres, pg_hba and docker-access checks. */
 import type { Config } from "../config/schema";
 import { hbaErrors, pgAdmin, type HbaError } from "../host/postgres";
+import type { HbaRule } from "./pg-tenant";
 
 export type PostgresProbe =
   | {
@@ -16,6 +17,8 @@ export type PostgresProbe =
       listenAddresses: string | null;
       /** Lines the server rejects in its pg_hba.conf; null when it may not read pg_hba_file_rules. */
       hbaErrors: HbaError[] | null;
+      /** The rules the server uses, in order; null when it may not read pg_hba_file_rules. */
+      hbaRules: HbaRule[] | null;
     }
   | { ok: false; error: string };
 
@@ -47,6 +50,10 @@ export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresPr
       hbaFile: settings?.hba ?? null,
       listenAddresses: settings?.listen ?? null,
       hbaErrors: await optional(() => hbaErrors(sql)),
+      hbaRules: await optional(async () =>
+        (await sql<{ line: number; type: string; databases: string[]; users: string[]; address: string | null; netmask: string | null; auth: string }[]>`
+          SELECT line_number AS line, type, database AS databases, user_name AS users, address, netmask, auth_method AS auth
+            FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number`).map((r) => ({ ...r }))),
     };
   } catch (e) {
     return { ok: false, error: (e as Error).message };

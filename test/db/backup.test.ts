@@ -65,10 +65,24 @@ afterAll(async () => {
   if (root) removeTempDir(root);
 }, SLOW);
 
+/** The env's own role: backups and restore checks log in as it, never as the admin. */
+function envLogin(): PgAdmin {
+  return { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword };
+}
+
+function roleLogin(user: string, password: string): PgAdmin {
+  return { host: pg.host, port: pg.port, user, password };
+}
+
 async function backup(id: string, targets: Parameters<typeof runBackup>[0]["targets"], log = memoryLog()): Promise<BackupResult> {
   return runBackup({
+<<<<<<< HEAD
     pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
     targets, log, s3PartSizeBytes: PART, manifestKey: KEY,
+=======
+    pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
+    targets, log, s3PartSizeBytes: PART,
+>>>>>>> c1-tenant-sessions
   });
 }
 
@@ -213,8 +227,13 @@ describe("backup", () => {
     const target = await s3.target(bucket);
     const localRoot = join(root, "backups-nodb");
     const r = await runBackup({
+<<<<<<< HEAD
       pg: conn, dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
       targets: { local: localRoot, s3: target }, log: memoryLog(), manifestKey: KEY,
+=======
+      pg: envLogin(), dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
+      targets: { local: localRoot, s3: target }, log: memoryLog(),
+>>>>>>> c1-tenant-sessions
     });
     expect(r.status).toBe("failed");
     expect(r.manifest).toBeNull();
@@ -235,7 +254,11 @@ describe("backup", () => {
 
   test("compressLevel is pg_dump's -Z: level 0 stores the data uncompressed (MiBs larger than level 9), and pg_restore reads it", async () => {
     const dir = join(root, "backups-z");
+<<<<<<< HEAD
     const base = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog(), manifestKey: KEY };
+=======
+    const base = { pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog() };
+>>>>>>> c1-tenant-sessions
     const plain = await runBackup({ ...base, backupId: "b-z0", compressLevel: 0 });
     const packed = await runBackup({ ...base, backupId: "b-z9", compressLevel: 9 });
     expect([plain.status, packed.status]).toEqual(["completed", "completed"]);
@@ -262,7 +285,11 @@ describe("restore", () => {
     const target = join(root, "envs", "copy", "filestore", "odoo_copy");
     const r = await restoreBackup({
       pg: conn, source: { kind: "s3", target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_copy_new",
+<<<<<<< HEAD
       owner: "odoo_copy", jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
+=======
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(),
+>>>>>>> c1-tenant-sessions
     });
     expect(r.checks).toMatchObject({ baseInstalled: true, modules: 5, tableCount: 10, dbSha256: fromS3.manifest?.parts.db.sha256 });
     expect(await tableChecksums(conn, "odoo_copy_new")).toEqual(before);
@@ -292,7 +319,11 @@ describe("restore", () => {
     writeFileSync(join(target, "marker"), "old");
     const r = await restoreBackup({
       pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_copy_new",
+<<<<<<< HEAD
       owner: "odoo_copy", jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(), manifestTrust: TRUST,
+=======
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(),
+>>>>>>> c1-tenant-sessions
     });
     expect(existsSync(join(root, "unused-work"))).toBe(false);
     const swapped = await swapDatabases(admin, { current: "odoo_copy", replacement: "odoo_copy_new", previousName: "odoo_copy_prev" });
@@ -320,7 +351,11 @@ describe("restore", () => {
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_shop",
+<<<<<<< HEAD
         owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(), manifestTrust: TRUST,
+=======
+        owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(),
+>>>>>>> c1-tenant-sessions
       }),
     ).rejects.toThrow(Conflict);
     expect(await tableChecksums(conn, "odoo_shop")).toEqual(before);
@@ -336,8 +371,13 @@ describe("restore", () => {
     writeFileSync(join(bad, "db.dump"), bytes);
     const target = join(root, "envs", "shop2", "filestore", "odoo_shop");
     const attempt = restoreBackup({
+<<<<<<< HEAD
       pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
       filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
+=======
+      pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
+      filestoreTargetDir: target, workDir: root, log: memoryLog(),
+>>>>>>> c1-tenant-sessions
     });
     await expect(attempt).rejects.toThrow(/db\.dump does not match its manifest/);
     expect(await databaseExists(admin, "odoo_shop_restore")).toBe(false);
@@ -356,8 +396,13 @@ describe("restore", () => {
     const work = makeTempDir("odooops-work-");
     await expect(
       restoreBackup({
+<<<<<<< HEAD
         pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop",
         jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
+=======
+        pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(),
+        jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(),
+>>>>>>> c1-tenant-sessions
       }),
     ).rejects.toThrow(Invalid);
     expect(readdirSync(work)).toEqual([]);
@@ -376,8 +421,13 @@ describe("restore", () => {
     const target = join(root, "envs", "shop3", "filestore", "odoo_shop");
     await expect(
       restoreBackup({
+<<<<<<< HEAD
         pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
         filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
+=======
+        pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
+        filestoreTargetDir: target, workDir: root, log: memoryLog(),
+>>>>>>> c1-tenant-sessions
       }),
     ).rejects.toThrow("res_partner: 300 rows, manifest says 301");
     expect(await databaseExists(admin, "odoo_shop_restore")).toBe(false);
@@ -387,8 +437,13 @@ describe("restore", () => {
   test("leftovers of a killed restore: Conflict, then cleanupRestore clears them and a retry succeeds", async () => {
     const input = {
       pg: conn, source: { kind: "s3" as const, target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_retry_new",
+<<<<<<< HEAD
       owner: "odoo_copy", jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
       workDir: join(root, "work-retry"), log: memoryLog(), manifestTrust: TRUST,
+=======
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
+      workDir: join(root, "work-retry"), log: memoryLog(),
+>>>>>>> c1-tenant-sessions
     };
     // What kill -9 in the middle would leave: the new database, a staged dir, a half download.
     const { stagedDir, tmpDump } = restoreScratch(input);
@@ -411,8 +466,13 @@ describe("restore", () => {
     const ac = new AbortController();
     const input = {
       pg: conn, source: { kind: "local" as const, dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_cancel_new",
+<<<<<<< HEAD
       owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
       workDir: join(root, "work-cancel"), log: memoryLog(), manifestTrust: TRUST, signal: ac.signal,
+=======
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
+      workDir: join(root, "work-cancel"), log: memoryLog(), signal: ac.signal,
+>>>>>>> c1-tenant-sessions
     };
     const attempt = restoreBackup(input);
     // Cancel once the database exists, i.e. while pg_restore runs.

@@ -16,7 +16,8 @@ import type { DbOperationResponse } from "../../src/db/schema";
 import { environments } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { envUrl, type EnvRow } from "../../src/env/service";
-import { pgConnect } from "../../src/host/postgres";
+import { pgConnect, withTenant } from "../../src/host/postgres";
+import { envDbLogin } from "../../src/env/tenant-login";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
@@ -43,6 +44,11 @@ afterAll(async () => {
 
 function env(slug: string): EnvRow {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
+}
+
+/** The PII scan reads the env's own tables: run it as the env's role, as the daemon does. */
+async function asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
+  return withTenant(envDbLogin(host.deps, env(slug)), fn);
 }
 
 async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
@@ -94,7 +100,7 @@ describe("db clone production → staging", () => {
   test("two envs: production with demo data (PII), staging", async () => {
     await createEnv(prod, "production", { demo: true });
     await createEnv(stage, "staging");
-    needles = await withDb(env(prod).dbName, collectPii);
+    needles = await asEnv(prod, collectPii);
     expect(needles.emails.length).toBeGreaterThanOrEqual(8);
     expect(needles.phones.length).toBeGreaterThanOrEqual(8);
     // Staging's own data must not survive the clone.
@@ -143,7 +149,7 @@ describe("db clone production → staging", () => {
     expect(log).toContain("anonymization rules: templates/anonymize-default.yaml (project default has no repository)");
     expect(log).toContain(`database ${prodDb} → `);
 
-    const hits = await withDb(stageDb, (sql) => scanForPii(sql, needles));
+    const hits = await asEnv(stage, (sql) => scanForPii(sql, needles));
     expect(hits).toEqual([]);
     await withDb(stageDb, async (sql) => {
       const names = (await sql<{ name: string }[]>`SELECT name FROM res_partner`).map((r) => r.name);
@@ -173,7 +179,7 @@ describe("db clone production → staging", () => {
 
     // Production: same data, still active, crons still on, PII still there (it is production).
     expect(await param(prodDb, "database.uuid")).toBe(prodUuid);
-    expect((await withDb(prodDb, (sql) => scanForPii(sql, needles))).length).toBeGreaterThan(0);
+    expect((await asEnv(prod, (sql) => scanForPii(sql, needles))).length).toBeGreaterThan(0);
     expect((await withDb(prodDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n))).toBeGreaterThan(0);
     await serving(prod);
   }, 300_000);
@@ -203,7 +209,7 @@ describe("db clone production → staging", () => {
     expect(job.error).toBeNull();
     expect(job.result).toMatchObject({ method: "stream", reason: "requested", anonymized: false, neutralized: true });
     const stageDb = env(stage).dbName;
-    expect((await withDb(stageDb, (sql) => scanForPii(sql, needles))).length).toBeGreaterThan(0);
+    expect((await asEnv(stage, (sql) => scanForPii(sql, needles))).length).toBeGreaterThan(0);
     expect(await withDb(stageDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n)).toBe(0);
     expect(await param(stageDb, "database.uuid")).not.toBe(stageUuidAfterClone);
     await serving(stage);
@@ -222,7 +228,7 @@ describe("db clone production → staging", () => {
     expect(job.error).toBeNull();
     expect(job.steps.filter((s) => s.status === "done").map((s) => s.name)).toEqual(["fetch", "sanitize", "stop", "swap", "odoo-neutralize", "start", "health", "finalize"]);
     const stageDb = env(stage).dbName;
-    expect(await withDb(stageDb, (sql) => scanForPii(sql, needles))).toEqual([]);
+    expect(await asEnv(stage, (sql) => scanForPii(sql, needles))).toEqual([]);
     const names = await withDb(stageDb, async (sql) => (await sql<{ name: string }[]>`SELECT name FROM res_partner`).map((r) => r.name));
     expect(names).toContain("Azure Interior");
     expect(names).not.toContain("Staging only again");

@@ -12,7 +12,8 @@ import type { DbOperationResponse } from "../../src/db/schema";
 import { deployments } from "../../src/deploy/deploy.sql";
 import { environments } from "../../src/env/env.sql";
 import type { EnvRow } from "../../src/env/service";
-import { pgConnect } from "../../src/host/postgres";
+import { pgConnect, withTenant } from "../../src/host/postgres";
+import { envDbLogin } from "../../src/env/tenant-login";
 import type { JobView } from "../../src/jobs/view";
 import { makeRepo, type TestRepo } from "../git/repo";
 import { runJob } from "../support/agents";
@@ -63,6 +64,11 @@ function env(slug: string): EnvRow {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 
+/** The PII scan reads the env's own tables: run it as the env's role, as the daemon does. */
+async function asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
+  return withTenant(envDbLogin(host.deps, env(slug)), fn);
+}
+
 async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
   const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: db });
   try {
@@ -94,7 +100,7 @@ describe("db clone with a project's anonymization rules", () => {
   test("production with demo data (PII) and a staging env; production serves the first commit", async () => {
     await createEnv(prod, "production", { demo: true });
     await createEnv(stage, "staging");
-    needles = await withDb(env(prod).dbName, collectPii);
+    needles = await asEnv(prod, collectPii);
     expect(needles.emails.length).toBeGreaterThan(0);
     // What a deploy of that commit records (deploys themselves are tested in test/deploy).
     const d = host.deps.db.insert(deployments).values({ envId: env(prod).id, release: 2, commitSha: servedSha, branch: "main", status: "success" }).returning().get();
@@ -117,7 +123,7 @@ describe("db clone with a project's anonymization rules", () => {
     }
     expect(source.some((p) => p.street !== null)).toBe(true);
     // Default rules the override did not name: phones gone, messages rewritten.
-    expect(await withDb(env(stage).dbName, (sql) => scanForPii(sql, needles))).toEqual([]);
+    expect(await asEnv(stage, (sql) => scanForPii(sql, needles))).toEqual([]);
     const phones = await withDb(env(stage).dbName, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM res_partner WHERE phone IS NOT NULL`)[0]?.n);
     expect(phones).toBe(0);
   }, 300_000);

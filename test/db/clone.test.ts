@@ -36,7 +36,7 @@ beforeAll(async () => {
   root = makeTempDir("odooops-clone-");
   fx = await createOdooDatabase(admin, conn, { db: "odoo_prod", partners: 120, filestoreDir: join(root, "fs", "odoo_prod") });
   before = await tableChecksums(conn, fx.db);
-  const src = pgConnect({ ...conn, database: fx.db });
+  const src = pgConnect({ ...source(), database: fx.db });
   needles = await collectPii(src);
   await src.close();
   for (const r of ["odoo_stage", "odoo_dev"]) await createRole(admin, r, `pw-${r}`);
@@ -47,6 +47,16 @@ afterAll(async () => {
   await pg?.stop();
   if (root) removeTempDir(root);
 }, SLOW);
+
+/** The source env's role: clone's pg_dump logs in as it. */
+function source() {
+  return { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword };
+}
+
+/** A copy's own role (created with password pw-<role> above), into the copy. */
+function ownerOf(db: string, role: string) {
+  return { host: pg.host, port: pg.port, user: role, password: `pw-${role}`, database: db };
+}
 
 async function owners(db: string): Promise<string[]> {
   const c = pgConnect({ ...conn, database: db });
@@ -65,7 +75,7 @@ describe("clone", () => {
     const busy = pgConnect({ ...conn, database: fx.db });
     await busy`SELECT 1`;
     try {
-      const r = await cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_stage", owner: "odoo_stage", log: memoryLog() });
+      const r = await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_stage", owner: "odoo_stage", log: memoryLog() });
       expect(r.method).toBe("stream");
       expect(r.reason).toContain("session(s) on the source");
       expect(r.bytes).toBeGreaterThan(0);
@@ -77,7 +87,7 @@ describe("clone", () => {
   }, SLOW);
 
   test("auto with an idle source uses the template copy; every object moves to the target role, the source keeps its owner", async () => {
-    const r = await cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_dev", owner: "odoo_dev", log: memoryLog() });
+    const r = await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_dev", owner: "odoo_dev", log: memoryLog() });
     expect(r).toMatchObject({ method: "template", bytes: null });
     expect(await tableChecksums(conn, "odoo_dev")).toEqual(before);
     expect(await owners("odoo_dev")).toEqual(["odoo_dev"]);
@@ -94,9 +104,9 @@ describe("clone", () => {
   }, SLOW);
 
   test("existing target is a Conflict; a failing clone leaves no target behind", async () => {
-    await expect(cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_dev", owner: "odoo_dev", log: memoryLog() })).rejects.toThrow(Conflict);
+    await expect(cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_dev", owner: "odoo_dev", log: memoryLog() })).rejects.toThrow(Conflict);
     await expect(
-      cloneDatabase({ pg: conn, sourceDb: "odoo_missing", targetDb: "odoo_tmp_x", owner: "odoo_dev", method: "stream", log: memoryLog() }),
+      cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: "odoo_missing", targetDb: "odoo_tmp_x", owner: "odoo_dev", method: "stream", log: memoryLog() }),
     ).rejects.toThrow();
     expect(await databaseExists(admin, "odoo_tmp_x")).toBe(false);
   }, SLOW);
@@ -149,7 +159,7 @@ describe("clone", () => {
 
 describe("anonymize + neutralize + PII check", () => {
   test("the copy has the source's PII before, none after; rules are deterministic; source untouched", async () => {
-    const copy = pgConnect({ ...conn, database: "odoo_stage" });
+    const copy = pgConnect(ownerOf("odoo_stage", "odoo_stage"));
     try {
       const dirty = await scanForPii(copy, needles);
       const where = [...new Set(dirty.map((h) => `${h.table}.${h.column}`))].sort();
@@ -159,7 +169,7 @@ describe("anonymize + neutralize + PII check", () => {
       ]);
       expect(dirty.every((h) => h.sample.endsWith("***") && h.sample.length === 6)).toBe(true);
 
-      const report = await anonymizeDatabase(conn, "odoo_stage", loadAnonymizeRules(), memoryLog());
+      const report = await anonymizeDatabase(ownerOf("odoo_stage", "odoo_stage"), loadAnonymizeRules(), memoryLog());
       expect(report.tables.find((t) => t.table === "res_partner")).toEqual({
         table: "res_partner", rows: 120, columns: ["email", "phone", "mobile", "street", "street2", "vat", "comment"],
       });
@@ -187,7 +197,7 @@ describe("anonymize + neutralize + PII check", () => {
         expect(dk.equals(ab64(hash ?? ""))).toBe(true);
       }
 
-      const n = await neutralizeDatabase(conn, "odoo_stage", { baseUrl: "https://shop.staging.example.net" }, memoryLog());
+      const n = await neutralizeDatabase(ownerOf("odoo_stage", "odoo_stage"), { baseUrl: "https://shop.staging.example.net" }, memoryLog());
       expect(n).toMatchObject({ cronsDisabled: 3, mailServersDisabled: 1, fetchmailServersDisabled: 0 });
       const [crons] = await copy<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`;
       const [mail] = await copy<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_mail_server WHERE active`;
@@ -210,9 +220,9 @@ describe("anonymize + neutralize + PII check", () => {
 
   test("a project override that keeps messages fails the PII check unless it excludes them knowingly", async () => {
     const keepMessages = "version: 1\ntables:\n  mail_message:\n    enabled: false\n";
-    await cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_keep", owner: "odoo_dev", method: "stream", log: memoryLog() });
-    await anonymizeDatabase(conn, "odoo_keep", loadAnonymizeRules(keepMessages), memoryLog());
-    const copy = pgConnect({ ...conn, database: "odoo_keep" });
+    await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_keep", owner: "odoo_dev", method: "stream", log: memoryLog() });
+    await anonymizeDatabase(ownerOf("odoo_keep", "odoo_dev"), loadAnonymizeRules(keepMessages), memoryLog());
+    const copy = pgConnect(ownerOf("odoo_keep", "odoo_dev"));
     try {
       const hits = await scanForPii(copy, needles);
       expect([...new Set(hits.map((h) => `${h.table}.${h.column}`))].sort()).toEqual(["mail_message.body", "mail_message.email_from"]);

@@ -10,10 +10,10 @@ import { collectPii, scanForPii } from "../../src/db/backup/pii";
 import type { PgAdmin } from "../../src/db/backup/commands";
 import { hasNeutralizeCommand, sanitizeCopy } from "../../src/db/sanitize";
 import { Invalid } from "../../src/errors";
-import { pgConnect } from "../../src/host/postgres";
+import { pgConnect, withTenant, type TenantLogin } from "../../src/host/postgres";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { makeTempDir, removeTempDir } from "../support/tmp";
-import { createOdooDatabase } from "./odoo-fixture";
+import { createOdooDatabase, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
 
 let pg: TestPostgres;
@@ -34,13 +34,18 @@ afterAll(async () => {
   if (root) removeTempDir(root);
 }, 120_000);
 
-async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({ ...conn, database: db });
+async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>, as: PgAdmin = conn): Promise<T> {
+  const sql = pgConnect({ ...as, database: db });
   try {
     return await fn(sql);
   } finally {
     await sql.close();
   }
+}
+
+/** The copy's own role, as the daemon logs in to sanitize it. */
+function owner(fx: OdooFixture): TenantLogin {
+  return { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword, database: fx.db };
 }
 
 async function params(db: string): Promise<Record<string, string>> {
@@ -54,15 +59,15 @@ async function activeCrons(db: string): Promise<number> {
 describe("sanitizeCopy", () => {
   test("anonymize only (own data, not neutralized): no PII left, identity and crons unchanged", async () => {
     const fx = await createOdooDatabase(admin, conn, { db: "odoo_anon", partners: 40, filestoreDir: join(root, "anon") });
-    const needles = await withDb(fx.db, collectPii);
+    const needles = await withTenant(owner(fx), collectPii);
     const before = await params(fx.db);
     const crons = await activeCrons(fx.db);
-    const r = await sanitizeCopy(conn, fx.db, { anonymize: true, neutralize: false, rebase: false, baseUrl: "http://unused.test" }, memoryLog());
+    const r = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: false, rebase: false, baseUrl: "http://unused.test" }, memoryLog());
     expect(r.anonymized?.piiChecked).toEqual({ emails: needles.emails.length, phones: needles.phones.length });
     expect(r.anonymized?.tables).toContain("res_partner");
     expect(r.neutralized).toBeNull();
     expect(r.odooSeries).toBe("17.0");
-    expect(await withDb(fx.db, (sql) => scanForPii(sql, needles))).toEqual([]);
+    expect(await withTenant(owner(fx), (sql) => scanForPii(sql, needles))).toEqual([]);
     const after = await params(fx.db);
     expect(after["web.base.url"]).toBe(before["web.base.url"]);
     expect(after["database.uuid"]).toBe(before["database.uuid"]);
@@ -71,11 +76,12 @@ describe("sanitizeCopy", () => {
 
   test("the PII check fails the copy when a column the rules miss still quotes the source", async () => {
     const fx = await createOdooDatabase(admin, conn, { db: "odoo_leak", partners: 20, filestoreDir: join(root, "leak") });
+    // A custom module's table, created by the env's role as Odoo would.
     await withDb(fx.db, async (sql) => {
       await sql`CREATE TABLE x_notes (id serial PRIMARY KEY, note text)`;
       await sql`INSERT INTO x_notes (note) VALUES (${`call back ${fx.emails[3]}`})`;
-    });
-    const error = await sanitizeCopy(conn, fx.db, { anonymize: true, neutralize: true, rebase: true, baseUrl: "http://stage.test" }, memoryLog()).then(
+    }, { ...conn, user: fx.owner, password: fx.ownerPassword });
+    const error = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "http://stage.test" }, memoryLog()).then(
       () => null,
       (e: unknown) => e,
     );
@@ -90,7 +96,7 @@ describe("sanitizeCopy", () => {
     const before = await params(fx.db);
     const crons = await activeCrons(fx.db);
     expect(crons).toBeGreaterThan(0);
-    const r = await sanitizeCopy(conn, fx.db, { anonymize: false, neutralize: false, rebase: true, baseUrl: "https://shop.example.com:8443" }, memoryLog());
+    const r = await sanitizeCopy(owner(fx), { anonymize: false, neutralize: false, rebase: true, baseUrl: "https://shop.example.com:8443" }, memoryLog());
     expect(r).toMatchObject({ anonymized: null, neutralized: null, baseUrl: "https://shop.example.com:8443" });
     const after = await params(fx.db);
     expect(after["web.base.url"]).toBe("https://shop.example.com:8443");

@@ -49,9 +49,14 @@ let fx: OdooFixture;
 let source: Record<string, string>;
 let backup: BackupResult;
 
+/** The env's own role: backups, restore checks and clone's pg_dump log in as it. */
+function envLogin(): PgAdmin {
+  return { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword };
+}
+
 /** A backup in a fresh process: its outcome and that process's peak RSS. */
 async function backupInChild(backupId: string): Promise<{ status: string; error: string | null; dbBytes: number; vmHwmBytes: number }> {
-  const input = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId, targets: { s3: target }, s3PartSizeBytes: PART };
+  const input = { pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId, targets: { s3: target }, s3PartSizeBytes: PART };
   const r = await run({ argv: [process.execPath, join(import.meta.dir, "backup-child.ts"), JSON.stringify(input)] });
   return JSON.parse(r.stdout) as { status: string; error: string | null; dbBytes: number; vmHwmBytes: number };
 }
@@ -114,8 +119,13 @@ describe("streaming on a generated Odoo-shaped database", () => {
       watchStreaming(
         () =>
           runBackup({
+<<<<<<< HEAD
             pg: conn, dbName: fx.db, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"), envSlug: "shop",
             backupId: "b-stream", targets: { s3: target }, log: memoryLog(), manifestKey: KEY, s3PartSizeBytes: PART,
+=======
+            pg: envLogin(), dbName: fx.db, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"), envSlug: "shop",
+            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), s3PartSizeBytes: PART,
+>>>>>>> c1-tenant-sessions
           }),
         { dirs: [tmp, root], minBytes: BIG_FILE, ignore: [s3.dir, pg.dataDir] },
       ),
@@ -136,8 +146,13 @@ describe("streaming on a generated Odoo-shaped database", () => {
     expect(backup?.status).toBe("completed");
     const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
     const r = await restoreBackup({
+<<<<<<< HEAD
       pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner,
       jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(), manifestTrust: { key: KEY, acceptUnsigned: false },
+=======
+      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner, ownerLogin: envLogin(),
+      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(),
+>>>>>>> c1-tenant-sessions
     });
     expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
     expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));
@@ -147,7 +162,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
 
   test("stream clone equals the source and writes no dump file", async () => {
     const watched = await withTmpdir(tmp, () =>
-      watchStreaming(() => cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_cloned", owner: fx.owner, method: "stream", log: memoryLog() }), {
+      watchStreaming(() => cloneDatabase({ pg: conn, sourceLogin: envLogin(), sourceDb: fx.db, targetDb: "odoo_cloned", owner: fx.owner, method: "stream", log: memoryLog() }), {
         dirs: [tmp, root],
         minBytes: BIG_FILE,
         ignore: [s3.dir, pg.dataDir],

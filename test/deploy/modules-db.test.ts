@@ -66,7 +66,7 @@ describe("installedModules against real PostgreSQL", () => {
 
   test("a database initialised by the stand-in: states and versions as Odoo writes them", async () => {
     await odoo(["-i", "base,sale,acme_sales", "--without-demo=all"]);
-    const mods = await installedModules({ host: pg.host, port: pg.port, user: standinDb, password }, standinDb);
+    const mods = await installedModules({ host: pg.host, port: pg.port, user: standinDb, password, database: standinDb });
     expect(mods.get("base")).toEqual({ state: "installed", latestVersion: "17.0.1.3" });
     expect(mods.get("sale")).toEqual({ state: "installed", latestVersion: "17.0.1.2" });
     expect(mods.get("acme_sales")).toEqual({ state: "installed", latestVersion: "17.0.1.0" });
@@ -75,20 +75,20 @@ describe("installedModules against real PostgreSQL", () => {
   }, SLOW);
 
   test("the plan agrees with Odoo's own version handling: unchanged, then a bump, then -u settles it", async () => {
-    const pgLogin = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
+    const pgLogin = { host: pg.host, port: pg.port, user: standinDb, password };
     let repo = readRepoModules(addons, "17.0");
-    let plan = planModuleUpdates({ repo, installed: await installedModules(pgLogin, standinDb), previousChecksums: null, install: [] });
+    let plan = planModuleUpdates({ repo, installed: await installedModules({ ...pgLogin, database: standinDb }), previousChecksums: null, install: [] });
     expect(plan).toEqual({ update: [], install: [], unchanged: ["acme_sales"] });
     expect(repo.map((m) => m.name)).toEqual(["acme_extra", "acme_sales"]);
 
     writeAddon("1.1");
     repo = readRepoModules(addons, "17.0");
-    plan = planModuleUpdates({ repo, installed: await installedModules(pgLogin, standinDb), previousChecksums: null, install: ["contacts", "acme_extra"] });
+    plan = planModuleUpdates({ repo, installed: await installedModules({ ...pgLogin, database: standinDb }), previousChecksums: null, install: ["contacts", "acme_extra"] });
     expect(plan.update).toEqual([{ name: "acme_sales", from: "17.0.1.0", to: "17.0.1.1", reason: "version" }]);
     expect(plan.install).toEqual(["acme_extra"]);
 
     await odoo(["-u", plan.update.map((u) => u.name).join(","), "-i", plan.install.join(",")]);
-    const after = await installedModules(pgLogin, standinDb);
+    const after = await installedModules({ ...pgLogin, database: standinDb });
     expect(after.get("acme_sales")).toEqual({ state: "installed", latestVersion: "17.0.1.1" });
     expect(after.get("acme_extra")).toEqual({ state: "installed", latestVersion: "17.0.0.1" });
     const checksums = Object.fromEntries(repo.map((m) => [m.name, m.checksum]));
@@ -111,7 +111,7 @@ describe("installedModules against real PostgreSQL", () => {
     const fx = await createOdooDatabase(admin, { host: pg.host, port: pg.port, user: pg.user, password: pg.password }, {
       db, partners: 5, filestoreDir: join(tmp, "filestore", db),
     });
-    const mods = await installedModules({ host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword }, db);
+    const mods = await installedModules({ host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword, database: db });
     expect(Object.fromEntries(mods)).toEqual({
       base: { state: "installed", latestVersion: "17.0.1.3" },
       contacts: { state: "installed", latestVersion: "17.0.1.0" },
@@ -126,13 +126,13 @@ describe("installedModules against real PostgreSQL", () => {
   test("a database Odoo never initialised has no modules", async () => {
     const db = `odoo_empty_${sfx}`;
     await createDatabase(admin, db, standinDb);
-    expect((await installedModules({ host: pg.host, port: pg.port, user: pg.user, password: pg.password }, db)).size).toBe(0);
+    expect((await installedModules({ host: pg.host, port: pg.port, user: standinDb, password, database: db })).size).toBe(0);
   }, SLOW);
 
   test("unreachable or refused: Unavailable naming the database", async () => {
-    const refused = installedModules({ host: pg.host, port: pg.port, user: standinDb, password: "wrong-password" }, standinDb);
+    const refused = installedModules({ host: pg.host, port: pg.port, user: standinDb, password: "wrong-password", database: standinDb });
     await expect(refused).rejects.toBeInstanceOf(Unavailable);
-    await expect(installedModules({ host: pg.host, port: pg.port, user: standinDb, password: "wrong-password" }, standinDb)).rejects.toThrow(
+    await expect(installedModules({ host: pg.host, port: pg.port, user: standinDb, password: "wrong-password", database: standinDb })).rejects.toThrow(
       `cannot read the modules of database ${standinDb}`,
     );
   }, SLOW);

@@ -74,7 +74,7 @@ describe("roles", () => {
     const ctx = ctxWith({ role: "coordinator", docker: { binary: "/nonexistent/docker" }, nginx: { binary: "/nonexistent/nginx" } });
     const results = await Promise.all(DOCTOR_CHECKS.map((c) => runCheck(c, ctx)));
     const skipped = results.filter((r) => r.message === "coordinator: environments run on the agents").map((r) => r.id);
-    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-docker", "nginx", "port-http", "port-https"]);
+    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "nginx", "port-http", "port-https"]);
     expect(results.find((r) => r.id === "config")?.status).not.toBe("skip");
   });
 });

@@ -105,10 +105,10 @@ describe("doctor on a complete host", () => {
   test("the human report lists every check and the totals", async () => {
     const r = await doctor();
     expect(r.code).toBe(0);
-    for (const id of ["config", "state", "daemon", "docker", "image", "postgres", "pg-hba", "pg-docker", "nginx", "port-http", "port-https", "disk", "acme", "clock", "s3", "certs"]) {
+    for (const id of ["config", "state", "daemon", "docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "nginx", "port-http", "port-https", "disk", "acme", "clock", "s3", "certs"]) {
       expect(r.stdout).toMatch(new RegExp(`^✓ ${id} `, "m"));
     }
-    expect(r.stdout.trim().split("\n").at(-1)).toBe("16 passed, 0 warnings, 0 failed");
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("17 passed, 0 warnings, 0 failed");
   }, SLOW);
 
   test("PostgreSQL misconfigured: wrong password, wrong pg_hba.conf, an address it does not listen on; a wrong bucket", async () => {
@@ -144,8 +144,9 @@ describe("doctor on a complete host", () => {
     expect(c.postgres.message).toContain(`cannot connect to 127.0.0.1:${pg.port} as postgres`);
     expect(c.postgres.hint).toContain("start PostgreSQL (systemctl start postgresql)");
     expect(c["pg-hba"].status).toBe("skip");
+    expect(c["pg-tenant"].status).toBe("skip");
     expect(c["pg-docker"].status).toBe("skip");
-    const others = report.checks.filter((x) => !["postgres", "pg-hba", "pg-docker"].includes(x.id));
+    const others = report.checks.filter((x) => !["postgres", "pg-hba", "pg-tenant", "pg-docker"].includes(x.id));
     expect(others.filter((x) => x.status !== "pass")).toEqual([]);
     // No error document after the report: stdout is one JSON value.
     expect(r.stdout.trim().startsWith("{")).toBe(true);

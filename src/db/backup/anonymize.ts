@@ -8,10 +8,9 @@ import { z } from "zod";
 import defaultRulesText from "../../../templates/anonymize-default.yaml" with { type: "text" };
 import { checkYamlDocument, parseYamlDocument } from "../../config/yaml-doc";
 import { Invalid } from "../../errors";
-import { pgConnect } from "../../host/postgres/connect";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
+import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
-import type { PgAdmin } from "./commands";
 
 const Ident = z.string().regex(IDENT, "a lowercase SQL identifier");
 
@@ -127,19 +126,21 @@ export interface AnonymizeReport {
   skipped: string[];
 }
 
-export async function anonymizeDatabase(pg: PgAdmin, db: string, rules: AnonymizeRules, log: Logger): Promise<AnonymizeReport> {
-  const sql = pgConnect({ ...pg, database: db });
+/** As the copy's own role (see host/postgres/tenant.ts): its triggers fire with that role's rights only. */
+export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRules, log: Logger): Promise<AnonymizeReport> {
+  const db = login.database;
   const report: AnonymizeReport = { tables: [], skipped: [] };
   const needsHash = Object.values(rules.tables).some((t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c));
   const hash = needsHash ? odooPasswordHash(rules.devPassword) : "";
-  try {
-    await sql.begin(async (tx) => {
+  await withTenant(login, (sql) =>
+    sql.begin(async (tx) => {
+      const owned = new Set(await ownedPublicTables(tx));
       const cols = await tx<{ t: string; c: string }[]>`
         SELECT c.table_name AS t, c.column_name AS c FROM information_schema.columns c
         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'`;
       const byTable = new Map<string, Set<string>>();
-      for (const { t, c } of cols) byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
+      for (const { t, c } of cols) if (owned.has(t)) byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
       for (const [table, tr] of Object.entries(rules.tables)) {
         if (!tr.enabled) continue;
         const present = byTable.get(table);
@@ -174,10 +175,8 @@ export async function anonymizeDatabase(pg: PgAdmin, db: string, rules: Anonymiz
         const r = await tx.unsafe(`UPDATE public.${quoteIdent(table)} SET ${sets.join(", ")}`, params);
         report.tables.push({ table, rows: r.count ?? 0, columns: done });
       }
-    });
-  } finally {
-    await sql.close();
-  }
+    }),
+  );
   log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), skipped: report.skipped.length });
   return report;
 }

@@ -8,14 +8,19 @@
  * "auto" tries template only when no session is connected, and falls back to stream if
  * PostgreSQL still refuses; the result says which path ran and why.
  * The target database must not exist; on failure it is dropped.
+ * Nothing inside the source or the copy runs as the admin: pg_dump logs in as the source's role,
+ * the ownership transfer runs as a throwaway role (see transferOwnership).
  */
 import type { SQL } from "bun";
+import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Conflict } from "../../errors";
-import { pgConnect } from "../../host/postgres/connect";
-import { createDatabase, databaseExists, dropDatabase, restrictDatabase } from "../../host/postgres/ops";
+import { run } from "../../exec/run";
+import { pgAdmin, pgConnect } from "../../host/postgres/connect";
+import { createDatabase, createRole, databaseExists, dropDatabase, dropRole, restrictDatabase } from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
+import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 import { pgDump, pgRestore, type PgAdmin } from "./commands";
 import { streamCommand } from "./pump";
@@ -25,7 +30,10 @@ import { copyTenantDir, FILESTORE_TENANT_DEPTH, openTenantDir } from "./tenant-d
 export type CloneMethod = "template" | "stream";
 
 export interface CloneInput {
+  /** The admin: creates and drops databases and roles, never opens the source or the copy. */
   pg: PgAdmin;
+  /** The role that owns the source database (the source env's): pg_dump logs in as it. */
+  sourceLogin: Omit<TenantLogin, "database">;
   sourceDb: string;
   targetDb: string;
   /** Role that will own the copy (the target env's role; must exist). */
@@ -58,43 +66,59 @@ async function sourceSessions(sql: SQL, db: string): Promise<number> {
 }
 
 /**
- * Gives every object in the copy's public schema to `owner`. Not REASSIGN OWNED: that would
- * also hand over the source role's shared objects — the source database itself.
+ * Gives the source role's objects in the copy's public schema to `owner`. Not REASSIGN OWNED:
+ * that would also hand over the source role's shared objects — the source database itself.
+ * ALTER … OWNER needs membership in the old and the new owner, so it runs as a throwaway login
+ * role granted both for the moment and dropped after — not the admin, whose session inside the
+ * copy would run whatever the source tenant left there with superuser rights.
  */
-async function transferOwnership(pg: PgAdmin, db: string, owner: string): Promise<void> {
-  const sql = pgConnect({ ...pg, database: db });
-  const to = quoteLiteral(assertIdent(owner, "role"));
+async function transferOwnership(admin: SQL, input: CloneInput): Promise<void> {
+  const from = assertIdent(input.sourceLogin.user, "role");
+  const to = assertIdent(input.owner, "role");
+  if (from === to) return;
+  const xfer = `odooops_xfer_${randomBytes(6).toString("hex")}`;
+  const password = randomBytes(24).toString("base64url");
+  await createRole(admin, xfer, password);
   try {
-    await sql.unsafe(`
+    await admin.unsafe(`GRANT ${quoteIdent(from)}, ${quoteIdent(to)} TO ${quoteIdent(xfer)}`);
+    const login = { host: input.sourceLogin.host, port: input.sourceLogin.port, user: xfer, password, database: input.targetDb };
+    await withTenant(login, (sql) => sql.unsafe(transferSql(quoteLiteral(from), quoteLiteral(to))));
+  } finally {
+    await dropRole(admin, xfer);
+  }
+}
+
+function transferSql(from: string, to: string): string {
+  return `
 DO $$
 DECLARE r record;
 BEGIN
+  IF pg_get_userbyid((SELECT nspowner FROM pg_namespace WHERE nspname = 'public')) = ${from} THEN
+    EXECUTE format('ALTER SCHEMA public OWNER TO %I', ${to});
+  END IF;
   -- Tables first: ALTER TABLE also moves the sequences their columns own.
   FOR r IN SELECT c.oid::regclass AS obj, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-             AND pg_get_userbyid(c.relowner) <> ${to} LOOP
+             AND pg_get_userbyid(c.relowner) = ${from} LOOP
     EXECUTE format('ALTER %s %s OWNER TO %I',
       CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
       r.obj, ${to});
   END LOOP;
   FOR r IN SELECT c.oid::regclass AS obj FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'public' AND c.relkind = 'S' AND pg_get_userbyid(c.relowner) <> ${to} LOOP
+           WHERE n.nspname = 'public' AND c.relkind = 'S' AND pg_get_userbyid(c.relowner) = ${from} LOOP
     EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', r.obj, ${to});
   END LOOP;
   FOR r IN SELECT p.oid::regprocedure AS obj, p.prokind FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> ${to}
+           WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) = ${from}
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
     EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, r.obj, ${to});
   END LOOP;
   FOR r IN SELECT t.oid::regtype AS obj FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') AND pg_get_userbyid(t.typowner) <> ${to}
+           WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') AND pg_get_userbyid(t.typowner) = ${from}
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e') LOOP
     EXECUTE format('ALTER TYPE %s OWNER TO %I', r.obj, ${to});
   END LOOP;
-END $$`);
-  } finally {
-    await sql.close();
-  }
+END $$`;
 }
 
 async function cloneByTemplate(admin: SQL, input: CloneInput): Promise<void> {
@@ -102,14 +126,14 @@ async function cloneByTemplate(admin: SQL, input: CloneInput): Promise<void> {
     `CREATE DATABASE ${quoteIdent(input.targetDb, "database")} WITH TEMPLATE ${quoteIdent(input.sourceDb, "database")} OWNER ${quoteIdent(input.owner, "role")}`,
   );
   await restrictDatabase(admin, input.targetDb, input.owner);
-  await transferOwnership(input.pg, input.targetDb, input.owner);
+  await transferOwnership(admin, input);
 }
 
 async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
   await createDatabase(admin, input.targetDb, input.owner);
   const restore = processSink(pgRestore(input.pg, input.targetDb, { role: input.owner, pgBinDir: input.pgBinDir }), input.signal);
   // -Z0: compressing for a local pipe only burns CPU on both ends.
-  const r = await streamCommand(pgDump(input.pg, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }), [restore], input.signal);
+  const r = await streamCommand(pgDump(input.sourceLogin, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }), [restore], input.signal);
   if (r.sourceError) throw r.sourceError;
   const outcome = r.sinks.get(restore);
   if (!outcome || !outcome.ok) throw outcome?.error ?? new Error("pg_restore did not finish");
@@ -117,7 +141,7 @@ async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
 }
 
 export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
-  const admin = pgConnect(input.pg);
+  const admin = pgAdmin(input.pg);
   const t0 = performance.now();
   const clog = input.log.tag({ clone: `${input.sourceDb}→${input.targetDb}` });
   let created = false;

@@ -2,9 +2,11 @@
  * What a manifest says about the database, read inside the transaction whose snapshot pg_dump
  * dumps: the counts and modules describe exactly the dumped data, not "roughly the same moment".
  * After a restore the same facts are read from the new database and compared.
+ * `sql` is a tenant session (host/postgres/tenant.ts): only the role's own tables count.
  */
 import type { SQL } from "bun";
 import { quoteIdent } from "../../host/postgres/quote";
+import { hasOwnedTable, ownedPublicTables } from "../../host/postgres/tenant";
 
 /** Tables every Odoo database has and whose counts must survive a round trip exactly. */
 export const KEY_TABLES = ["ir_module_module", "ir_config_parameter", "res_company", "res_partner", "res_users", "ir_attachment"];
@@ -19,16 +21,15 @@ export interface DbFacts {
   baseInstalled: boolean;
 }
 
-
-
 export function odooSeries(baseVersion: string | null | undefined): string | null {
   const m = /^((?:saas~)?\d+\.\d+)\./.exec(baseVersion ?? "");
   return m ? m[1] : null;
 }
 
 export async function readDbFacts(sql: SQL): Promise<DbFacts> {
-  const tables = (await sql<{ name: string }[]>`
-    SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`).map((r) => r.name);
+  const tables = await ownedPublicTables(sql);
+  // A key table disguised as a view (or handed to another role) is refused, not counted.
+  for (const t of KEY_TABLES) await hasOwnedTable(sql, t);
   const [ver] = await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`;
   const rowCounts: Record<string, number> = {};
   for (const t of KEY_TABLES.filter((k) => tables.includes(k))) {
@@ -40,7 +41,7 @@ export async function readDbFacts(sql: SQL): Promise<DbFacts> {
   let baseInstalled = false;
   if (tables.includes("ir_module_module")) {
     modules = await sql<{ name: string; version: string | null }[]>`
-      SELECT name, latest_version AS version FROM ir_module_module WHERE state = 'installed' ORDER BY name`;
+      SELECT name, latest_version AS version FROM public.ir_module_module WHERE state = 'installed' ORDER BY name`;
     modules = modules.map((m) => ({ name: m.name, version: m.version }));
     const base = modules.find((m) => m.name === "base");
     baseInstalled = base !== undefined;

@@ -4,12 +4,12 @@
  * cannot run `odoo neutralize` (Odoo < 16) and always after it, for the parts it leaves out:
  * crons and outgoing/incoming mail servers off, `web.base.url` = the target's URL, a new
  * `database.uuid` and `database.secret` (sessions, signed links and the IAP/OAuth identity of the
- * source stop being valid on the copy). One transaction.
+ * source stop being valid on the copy). One transaction, as the copy's own role: the copy's
+ * triggers fire with that role's rights, never the admin's.
  */
 import { randomBytes } from "node:crypto";
-import { pgConnect } from "../../host/postgres/connect";
+import { hasOwnedTable, ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
-import type { PgAdmin } from "./commands";
 
 export interface NeutralizeReport {
   cronsDisabled: number;
@@ -18,19 +18,17 @@ export interface NeutralizeReport {
   params: Record<string, string>;
 }
 
-export async function neutralizeDatabase(pg: PgAdmin, db: string, opts: { baseUrl: string }, log: Logger): Promise<NeutralizeReport> {
-  const sql = pgConnect({ ...pg, database: db });
+export async function neutralizeDatabase(login: TenantLogin, opts: { baseUrl: string }, log: Logger): Promise<NeutralizeReport> {
+  const db = login.database;
   const params: Record<string, string> = {
     "web.base.url": opts.baseUrl,
     "database.uuid": crypto.randomUUID(),
     "database.secret": randomBytes(32).toString("hex"),
     "database.is_neutralized": "True",
   };
-  try {
-    const report = await sql.begin(async (tx) => {
-      const tables = new Set(
-        (await tx<{ t: string }[]>`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'`).map((r) => r.t),
-      );
+  const report = await withTenant(login, (sql) =>
+    sql.begin(async (tx) => {
+      const tables = new Set(await ownedPublicTables(tx));
       const off = async (table: string) => {
         if (!tables.has(table)) return 0;
         const r = await tx.unsafe(`UPDATE public.${table} SET active = false WHERE active`);
@@ -39,20 +37,19 @@ export async function neutralizeDatabase(pg: PgAdmin, db: string, opts: { baseUr
       const cronsDisabled = await off("ir_cron");
       const mailServersDisabled = await off("ir_mail_server");
       const fetchmailServersDisabled = await off("fetchmail_server");
-      if (tables.has("ir_config_parameter")) {
+      // A view in its place would keep the source's identity: refused, not skipped.
+      if (await hasOwnedTable(tx, "ir_config_parameter")) {
         for (const [key, value] of Object.entries(params)) {
-          const r = await tx`UPDATE ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+          const r = await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
           if ((r.count ?? 0) === 0) {
-            await tx`INSERT INTO ir_config_parameter (key, value, create_date, write_date)
+            await tx`INSERT INTO public.ir_config_parameter (key, value, create_date, write_date)
                      VALUES (${key}, ${value}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')`;
           }
         }
       }
       return { cronsDisabled, mailServersDisabled, fetchmailServersDisabled };
-    });
-    log.info("database neutralized", { db, ...report, baseUrl: opts.baseUrl });
-    return { ...report, params: { "web.base.url": opts.baseUrl, "database.is_neutralized": "True" } };
-  } finally {
-    await sql.close();
-  }
+    }),
+  );
+  log.info("database neutralized", { db, ...report, baseUrl: opts.baseUrl });
+  return { ...report, params: { "web.base.url": opts.baseUrl, "database.is_neutralized": "True" } };
 }

@@ -4,10 +4,14 @@
  * e-mail-like tokens (lower-cased) and phone-like tokens (digits only, ≥ 7) are extracted with
  * regular expressions and joined against the source's values, so the cost is one pass over the
  * text, not rows × needles. Limits: bytea (attachments in the database) and the filestore are
- * not scanned.
+ * not scanned. `sql` is a tenant session (host/postgres/tenant.ts): the needles come only from
+ * the role's own res_partner; the scan covers every table of `public`, and one the role cannot
+ * read fails the check (what it holds cannot be vouched for).
  */
 import type { SQL } from "bun";
+import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
+import { hasOwnedTable } from "../../host/postgres/tenant";
 
 export interface PiiNeedles {
   /** Lower-cased addresses. */
@@ -31,20 +35,19 @@ const PHONE_RE = "\\+?[0-9][0-9 ().-]{5,}[0-9]";
 
 /** Reads the source's partner e-mails and phones (run it on the copy before anonymizing, or on the source). */
 export async function collectPii(sql: SQL): Promise<PiiNeedles> {
-  const [has] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = 'res_partner'`;
-  if (!has?.n) return { emails: [], phones: [] };
+  if (!(await hasOwnedTable(sql, "res_partner"))) return { emails: [], phones: [] };
   const cols = (await sql<{ c: string }[]>`
     SELECT column_name AS c FROM information_schema.columns
     WHERE table_schema = 'public' AND table_name = 'res_partner' AND column_name IN ('email', 'phone', 'mobile')`).map((r) => r.c);
   const emails = cols.includes("email")
     ? await sql<{ v: string }[]>`
-        SELECT DISTINCT lower(m[1]) AS v FROM res_partner p, regexp_matches(p.email, ${EMAIL_RE}, 'g') AS m WHERE p.email LIKE '%@%'`
+        SELECT DISTINCT lower(m[1]) AS v FROM public.res_partner p, regexp_matches(p.email, ${EMAIL_RE}, 'g') AS m WHERE p.email LIKE '%@%'`
     : [];
   const phoneCols = cols.filter((c) => c !== "email");
   const phones: { v: string }[] = [];
   for (const c of phoneCols) {
     const rows = (await sql.unsafe(
-      `SELECT DISTINCT regexp_replace(${quoteIdent(c)}, '[^0-9]', '', 'g') AS v FROM res_partner WHERE ${quoteIdent(c)} IS NOT NULL`,
+      `SELECT DISTINCT regexp_replace(${quoteIdent(c)}, '[^0-9]', '', 'g') AS v FROM public.res_partner WHERE ${quoteIdent(c)} IS NOT NULL`,
     )) as { v: string }[];
     phones.push(...rows.filter((r) => r.v.length >= 7));
   }
@@ -62,13 +65,23 @@ export async function scanForPii(sql: SQL, needles: PiiNeedles, exclude: string[
   return sql.begin(async (tx) => {
     await tx`CREATE TEMP TABLE odooops_pii_email (v text PRIMARY KEY) ON COMMIT DROP`;
     await tx`CREATE TEMP TABLE odooops_pii_phone (v text PRIMARY KEY) ON COMMIT DROP`;
-    await tx`INSERT INTO odooops_pii_email SELECT DISTINCT unnest(${needles.emails}::text[])`;
-    await tx`INSERT INTO odooops_pii_phone SELECT DISTINCT unnest(${needles.phones}::text[])`;
+    await tx`INSERT INTO pg_temp.odooops_pii_email SELECT DISTINCT unnest(${needles.emails}::text[])`;
+    await tx`INSERT INTO pg_temp.odooops_pii_phone SELECT DISTINCT unnest(${needles.phones}::text[])`;
+    const unreadable = await tx<{ t: string; o: string }[]>`
+      SELECT c.relname AS t, pg_catalog.pg_get_userbyid(c.relowner) AS o FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')
+      ORDER BY 1`;
+    if (unreadable.length > 0) {
+      const which = unreadable.map((u) => `public.${u.t} (owner ${u.o})`).join(", ");
+      throw new Invalid(`PII check cannot read ${which} as the environment's role; drop those tables or give them to the role`);
+    }
     const cols = await tx<{ t: string; c: string }[]>`
-      SELECT c.table_name AS t, c.column_name AS c FROM information_schema.columns c
-      JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-      WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-        AND c.data_type IN ('text', 'character varying', 'character', 'json', 'jsonb')
+      SELECT c.relname AS t, a.attname AS c FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+        AND a.attnum > 0 AND NOT a.attisdropped
+        AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'json'::regtype, 'jsonb'::regtype)
       ORDER BY 1, 2`;
     const hits: PiiHit[] = [];
     for (const { t, c } of cols) {
@@ -77,12 +90,12 @@ export async function scanForPii(sql: SQL, needles: PiiNeedles, exclude: string[
       const rows = (await tx.unsafe(
         `SELECT 'email' AS kind, count(DISTINCT e.v)::int AS n, min(e.v) AS sample
            FROM public.${quoteIdent(t)} x, regexp_matches(${col}, $1, 'g') AS m
-           JOIN odooops_pii_email e ON e.v = lower(m[1])
+           JOIN pg_temp.odooops_pii_email e ON e.v = lower(m[1])
           WHERE ${col} LIKE '%@%'
          UNION ALL
          SELECT 'phone', count(DISTINCT p.v)::int, min(p.v)
            FROM public.${quoteIdent(t)} x, regexp_matches(${col}, $2, 'g') AS m
-           JOIN odooops_pii_phone p ON p.v = regexp_replace(m[1], '[^0-9]', '', 'g')
+           JOIN pg_temp.odooops_pii_phone p ON p.v = regexp_replace(m[1], '[^0-9]', '', 'g')
           WHERE ${col} ~ '[0-9]{2}'`,
         [EMAIL_RE, PHONE_RE],
       )) as { kind: "email" | "phone"; n: number; sample: string | null }[];

@@ -11,8 +11,9 @@ import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Conflict, Invalid } from "../../errors";
 import { run } from "../../exec/run";
-import { pgConnect } from "../../host/postgres/connect";
+import { pgAdmin } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase } from "../../host/postgres/ops";
+import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 import { chownRecursive, pgRestore, tarExtract, type PgAdmin } from "./commands";
 import { readDbFacts } from "./facts";
@@ -31,6 +32,8 @@ export interface RestoreInput {
   newDbName: string;
   /** Role that owns the restored objects (the target env's role; must exist). */
   owner: string;
+  /** That role's login: the restored database is verified in a session of its own, not the admin's. */
+  ownerLogin: Omit<TenantLogin, "database">;
   /** pg_restore -j (use the host's cores). */
   jobs: number;
   /** The env's filestore dir for its database; the staging dir is created beside it. */
@@ -78,7 +81,7 @@ export function restoreScratch(input: Pick<RestoreInput, "newDbName" | "filestor
  */
 export async function cleanupRestore(input: Pick<RestoreInput, "pg" | "newDbName" | "filestoreTargetDir" | "workDir">): Promise<void> {
   const { stagedDir, tmpDump } = restoreScratch(input);
-  const admin = pgConnect(input.pg);
+  const admin = pgAdmin(input.pg);
   try {
     await dropDatabase(admin, input.newDbName);
   } finally {
@@ -131,7 +134,7 @@ export function compareFacts(manifest: BackupManifest, facts: Awaited<ReturnType
 export async function restoreBackup(input: RestoreInput): Promise<RestoreResult> {
   const { log, pg, signal } = input;
   const rlog = log.tag({ restore: input.newDbName });
-  const admin = pgConnect(pg);
+  const admin = pgAdmin(pg);
   const scratch = restoreScratch(input);
   const stagedDir = scratch.stagedDir;
   const jobs = Math.max(1, Math.floor(input.jobs));
@@ -191,13 +194,7 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
 
     // 5. Verified against the manifest.
     t0 = performance.now();
-    const sql = pgConnect({ ...pg, database: input.newDbName });
-    let facts: Awaited<ReturnType<typeof readDbFacts>>;
-    try {
-      facts = await readDbFacts(sql);
-    } finally {
-      await sql.close();
-    }
+    const facts = await withTenant({ ...input.ownerLogin, database: input.newDbName }, readDbFacts);
     const problems = compareFacts(manifest, facts);
     if (problems.length > 0) throw new Invalid(`restored database failed verification: ${problems.join("; ")}`, { problems });
     const verifySec = since(t0);

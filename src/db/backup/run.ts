@@ -9,8 +9,8 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Invalid } from "../../errors";
 import { run } from "../../exec/run";
-import { pgConnect } from "../../host/postgres/connect";
 import { databaseSize } from "../../host/postgres/ops";
+import { withTenant } from "../../host/postgres/tenant";
 import { describeS3Error, openS3, type S3Store } from "../../host/s3/client";
 import type { S3Target } from "../../host/s3/schema";
 import type { Logger } from "../../log";
@@ -30,7 +30,10 @@ export interface BackupTargets {
 }
 
 export interface BackupInput {
-  /** Admin connection (reads the database and runs pg_dump). */
+  /**
+   * The env's own role, owner of `dbName` (reads the facts and runs pg_dump): the database is
+   * the tenant's, and nothing in it may run with the admin's rights.
+   */
   pg: PgAdmin;
   dbName: string;
   /** The env's filestore for this database (`…/filestore/<db>`); missing = empty filestore. */
@@ -159,10 +162,9 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
 
   let manifest: BackupManifest | null = null;
   let sourceError: string | null = null;
-  const sql = pgConnect({ ...input.pg, database: input.dbName });
   try {
     // REPEATABLE READ + exported snapshot: pg_dump sees exactly what the facts were read from.
-    const { facts, db, filestore } = await sql.begin("isolation level repeatable read read only", async (tx) => {
+    const { facts, db, filestore } = await withTenant({ ...input.pg, database: input.dbName }, (sql) => sql.begin("isolation level repeatable read read only", async (tx) => {
       const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
       const facts = await readDbFacts(tx);
       const dbBytes = await databaseSize(tx, input.dbName);
@@ -177,7 +179,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
       } finally {
         filestoreDir?.close();
       }
-    });
+    }));
     const failedPart = [db, filestore].find((p) => p.sourceError);
     if (failedPart?.sourceError) sourceError = failedPart.sourceError.message;
     const part = (name: PartName, p: StreamedPart): PartInfo => ({ file: PART_FILES[name], size: p.bytes, sha256: p.sha256 });
@@ -201,8 +203,6 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
   } catch (e) {
     sourceError = errText(e);
     blog.error("backup failed", { error: sourceError });
-  } finally {
-    await sql.close();
   }
 
   if (manifest) await writeManifests(signManifest(manifest, input.manifestKey), states, localDir, store, s3Prefix);

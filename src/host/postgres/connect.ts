@@ -1,6 +1,5 @@
 /** Connections to PostgreSQL through Bun's built-in client. */
 import { SQL } from "bun";
-import type { Config } from "../../config/schema";
 import { Secrets } from "../../log";
 
 export interface PgTarget {
@@ -13,7 +12,7 @@ export interface PgTarget {
 }
 
 /** A small pool to `target`; the caller closes it (`await sql.close()`). */
-export function pgConnect(target: PgTarget): SQL {
+export function pgConnect(target: PgTarget, connection?: Record<string, string>): SQL {
   Secrets.add(target.password);
   const where = target.host.startsWith("/") ? { path: target.host } : { hostname: target.host };
   return new SQL({
@@ -22,13 +21,20 @@ export function pgConnect(target: PgTarget): SQL {
     username: target.user,
     password: target.password,
     database: target.database ?? "postgres",
+    ...(connection ? { connection } : {}),
     max: 4,
     idleTimeout: 30,
     connectionTimeout: 10,
   });
 }
 
-/** The admin connection odooops creates roles and databases with (`config.postgres`). */
-export function pgAdmin(cfg: Config["postgres"]): SQL {
-  return pgConnect({ host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password });
+/**
+ * The admin connection odooops creates roles and databases with (`config.postgres`), always in
+ * the `postgres` database. Env roles reach that database too (Odoo lists databases there) and,
+ * before PostgreSQL 15, may create functions in its `public` schema: one overloading a catalog
+ * function more exactly (e.g. `starts_with(name, text)`) would run as the admin. Only pg_catalog
+ * is searched, so that cannot happen.
+ */
+export function pgAdmin(cfg: Omit<PgTarget, "database">): SQL {
+  return pgConnect({ host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password }, { search_path: "pg_catalog, pg_temp" });
 }

@@ -6,3 +6,4 @@ export {
 } from "./ops";
 export { HBA_BEGIN, HBA_END, hbaLine, assertCidr, readHbaEntries, upsertHbaEntry, removeHbaEntryText, type HbaEntry } from "./hba";
 export { setHbaEntry, removeHbaEntry, replaceHbaFile, hbaErrors, type HbaError } from "./hba-apply";
+export { TENANT_SEARCH_PATH, hasOwnedTable, ownedPublicTables, tenantHost, withTenant, type TenantLogin } from "./tenant";

@@ -57,13 +57,19 @@ afterAll(async () => {
   if (root) removeTempDir(root);
 }, SLOW);
 
+/** The env's own role: backups log in as it, never as the admin. */
+function envLogin() {
+  return { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword };
+}
+
 function backup(id: string, filestoreDir: string, targets: Parameters<typeof runBackup>[0]["targets"]): Promise<BackupResult> {
-  return runBackup({ pg: conn, dbName: fx.db, filestoreDir, envSlug: "tenant", backupId: id, targets, log: memoryLog(), manifestKey: KEY });
+  return runBackup({ pg: envLogin(), dbName: fx.db, filestoreDir, envSlug: "tenant", backupId: id, targets, log: memoryLog(), manifestKey: KEY });
 }
 
 function restoreInput(source: Parameters<typeof restoreBackup>[0]["source"], name: string, trust = TRUST) {
   return {
-    pg: conn, source, newDbName: `odoo_target_${name}`, owner: "odoo_target", jobs: 2,
+    pg: conn, source, newDbName: `odoo_target_${name}`, owner: "odoo_target",
+    ownerLogin: { host: pg.host, port: pg.port, user: "odoo_target", password: "pw-odoo-target" }, jobs: 2,
     filestoreTargetDir: join(root, "envs", `target-${name}`, "data", "filestore", "odoo_target"), workDir: join(root, `work-${name}`),
     log: memoryLog(), manifestTrust: trust,
   };
@@ -236,7 +242,7 @@ describe("M6: manifests are authenticated before a restore", () => {
 
     // The same backup made on a host with another key.
     const elsewhere = join(root, "backups-otherhost");
-    const otherHost = await runBackup({ pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "tenant", backupId: "b-good", targets: { local: elsewhere }, log: memoryLog(), manifestKey: randomBytes(32) });
+    const otherHost = await runBackup({ pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "tenant", backupId: "b-good", targets: { local: elsewhere }, log: memoryLog(), manifestKey: randomBytes(32) });
     expect(otherHost.status).toBe("completed");
     const otherDir = join(elsewhere, "tenant", "b-good");
     await refused(restoreInput({ kind: "local", dir: otherDir }, "otherkey", { key: KEY, acceptUnsigned: true }), "signature does not match");

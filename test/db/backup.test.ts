@@ -76,13 +76,8 @@ function roleLogin(user: string, password: string): PgAdmin {
 
 async function backup(id: string, targets: Parameters<typeof runBackup>[0]["targets"], log = memoryLog()): Promise<BackupResult> {
   return runBackup({
-<<<<<<< HEAD
-    pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
-    targets, log, s3PartSizeBytes: PART, manifestKey: KEY,
-=======
     pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: id,
-    targets, log, s3PartSizeBytes: PART,
->>>>>>> c1-tenant-sessions
+    targets, log, s3PartSizeBytes: PART, manifestKey: KEY,
   });
 }
 
@@ -227,13 +222,8 @@ describe("backup", () => {
     const target = await s3.target(bucket);
     const localRoot = join(root, "backups-nodb");
     const r = await runBackup({
-<<<<<<< HEAD
-      pg: conn, dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
-      targets: { local: localRoot, s3: target }, log: memoryLog(), manifestKey: KEY,
-=======
       pg: envLogin(), dbName: "odoo_nope", filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-nodb",
-      targets: { local: localRoot, s3: target }, log: memoryLog(),
->>>>>>> c1-tenant-sessions
+      targets: { local: localRoot, s3: target }, log: memoryLog(), manifestKey: KEY,
     });
     expect(r.status).toBe("failed");
     expect(r.manifest).toBeNull();
@@ -254,11 +244,7 @@ describe("backup", () => {
 
   test("compressLevel is pg_dump's -Z: level 0 stores the data uncompressed (MiBs larger than level 9), and pg_restore reads it", async () => {
     const dir = join(root, "backups-z");
-<<<<<<< HEAD
-    const base = { pg: conn, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog(), manifestKey: KEY };
-=======
-    const base = { pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog() };
->>>>>>> c1-tenant-sessions
+    const base = { pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", targets: { local: dir }, log: memoryLog(), manifestKey: KEY };
     const plain = await runBackup({ ...base, backupId: "b-z0", compressLevel: 0 });
     const packed = await runBackup({ ...base, backupId: "b-z9", compressLevel: 9 });
     expect([plain.status, packed.status]).toEqual(["completed", "completed"]);
@@ -285,11 +271,7 @@ describe("restore", () => {
     const target = join(root, "envs", "copy", "filestore", "odoo_copy");
     const r = await restoreBackup({
       pg: conn, source: { kind: "s3", target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_copy_new",
-<<<<<<< HEAD
-      owner: "odoo_copy", jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
-=======
-      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(),
->>>>>>> c1-tenant-sessions
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
     });
     expect(r.checks).toMatchObject({ baseInstalled: true, modules: 5, tableCount: 10, dbSha256: fromS3.manifest?.parts.db.sha256 });
     expect(await tableChecksums(conn, "odoo_copy_new")).toEqual(before);
@@ -319,11 +301,7 @@ describe("restore", () => {
     writeFileSync(join(target, "marker"), "old");
     const r = await restoreBackup({
       pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_copy_new",
-<<<<<<< HEAD
-      owner: "odoo_copy", jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(), manifestTrust: TRUST,
-=======
-      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(),
->>>>>>> c1-tenant-sessions
+      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(), manifestTrust: TRUST,
     });
     expect(existsSync(join(root, "unused-work"))).toBe(false);
     const swapped = await swapDatabases(admin, { current: "odoo_copy", replacement: "odoo_copy_new", previousName: "odoo_copy_prev" });
@@ -351,11 +329,7 @@ describe("restore", () => {
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_shop",
-<<<<<<< HEAD
-        owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(), manifestTrust: TRUST,
-=======
-        owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(),
->>>>>>> c1-tenant-sessions
+        owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow(Conflict);
     expect(await tableChecksums(conn, "odoo_shop")).toEqual(before);
@@ -371,13 +345,8 @@ describe("restore", () => {
     writeFileSync(join(bad, "db.dump"), bytes);
     const target = join(root, "envs", "shop2", "filestore", "odoo_shop");
     const attempt = restoreBackup({
-<<<<<<< HEAD
-      pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
-      filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
-=======
       pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
-      filestoreTargetDir: target, workDir: root, log: memoryLog(),
->>>>>>> c1-tenant-sessions
+      filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
     });
     await expect(attempt).rejects.toThrow(/db\.dump does not match its manifest/);
     expect(await databaseExists(admin, "odoo_shop_restore")).toBe(false);
@@ -396,13 +365,8 @@ describe("restore", () => {
     const work = makeTempDir("odooops-work-");
     await expect(
       restoreBackup({
-<<<<<<< HEAD
-        pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop",
-        jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
-=======
         pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(),
-        jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(),
->>>>>>> c1-tenant-sessions
+        jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow(Invalid);
     expect(readdirSync(work)).toEqual([]);
@@ -421,13 +385,8 @@ describe("restore", () => {
     const target = join(root, "envs", "shop3", "filestore", "odoo_shop");
     await expect(
       restoreBackup({
-<<<<<<< HEAD
-        pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", jobs: 2,
-        filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
-=======
         pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
-        filestoreTargetDir: target, workDir: root, log: memoryLog(),
->>>>>>> c1-tenant-sessions
+        filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow("res_partner: 300 rows, manifest says 301");
     expect(await databaseExists(admin, "odoo_shop_restore")).toBe(false);
@@ -437,13 +396,8 @@ describe("restore", () => {
   test("leftovers of a killed restore: Conflict, then cleanupRestore clears them and a retry succeeds", async () => {
     const input = {
       pg: conn, source: { kind: "s3" as const, target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_retry_new",
-<<<<<<< HEAD
-      owner: "odoo_copy", jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
-      workDir: join(root, "work-retry"), log: memoryLog(), manifestTrust: TRUST,
-=======
       owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
-      workDir: join(root, "work-retry"), log: memoryLog(),
->>>>>>> c1-tenant-sessions
+      workDir: join(root, "work-retry"), log: memoryLog(), manifestTrust: TRUST,
     };
     // What kill -9 in the middle would leave: the new database, a staged dir, a half download.
     const { stagedDir, tmpDump } = restoreScratch(input);
@@ -466,13 +420,8 @@ describe("restore", () => {
     const ac = new AbortController();
     const input = {
       pg: conn, source: { kind: "local" as const, dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_cancel_new",
-<<<<<<< HEAD
-      owner: "odoo_copy", jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
-      workDir: join(root, "work-cancel"), log: memoryLog(), manifestTrust: TRUST, signal: ac.signal,
-=======
       owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
-      workDir: join(root, "work-cancel"), log: memoryLog(), signal: ac.signal,
->>>>>>> c1-tenant-sessions
+      workDir: join(root, "work-cancel"), log: memoryLog(), manifestTrust: TRUST, signal: ac.signal,
     };
     const attempt = restoreBackup(input);
     // Cancel once the database exists, i.e. while pg_restore runs.

@@ -119,13 +119,8 @@ describe("streaming on a generated Odoo-shaped database", () => {
       watchStreaming(
         () =>
           runBackup({
-<<<<<<< HEAD
-            pg: conn, dbName: fx.db, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"), envSlug: "shop",
-            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), manifestKey: KEY, s3PartSizeBytes: PART,
-=======
             pg: envLogin(), dbName: fx.db, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"), envSlug: "shop",
-            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), s3PartSizeBytes: PART,
->>>>>>> c1-tenant-sessions
+            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), manifestKey: KEY, s3PartSizeBytes: PART,
           }),
         { dirs: [tmp, root], minBytes: BIG_FILE, ignore: [s3.dir, pg.dataDir] },
       ),
@@ -146,13 +141,8 @@ describe("streaming on a generated Odoo-shaped database", () => {
     expect(backup?.status).toBe("completed");
     const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
     const r = await restoreBackup({
-<<<<<<< HEAD
-      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner,
-      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(), manifestTrust: { key: KEY, acceptUnsigned: false },
-=======
       pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner, ownerLogin: envLogin(),
-      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(),
->>>>>>> c1-tenant-sessions
+      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(), manifestTrust: { key: KEY, acceptUnsigned: false },
     });
     expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
     expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { existsSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { readDbFacts } from "../../../src/db/backup/facts";
 import { cloneDatabase } from "../../../src/db/backup/clone";
@@ -143,7 +144,7 @@ describe("C1: a `postgres` schema shadowing public (views over a plpgsql functio
     const backup = await runBackup({
       pg: { host: pg.host, port: pg.port, user: p.fx.owner, password: p.fx.ownerPassword },
       dbName: p.fx.db, filestoreDir: p.fx.filestoreDir, envSlug: "c1", backupId: `b-c1-${randomSuffix(6)}`,
-      targets: { local: join(root, "backups") }, log: memoryLog(),
+      targets: { local: join(root, "backups") }, log: memoryLog(), manifestKey: randomBytes(32),
     });
     expect(backup.error).toBeNull();
     expect(backup.manifest?.modules.map((m) => m.name)).toContain("base");

@@ -36,6 +36,7 @@ export const PullRequestEvent = z.object({
   action: z.string(),
   number: z.number().int().positive(),
   pull_request: z.object({
+    updated_at: z.string().optional(),
     /** `repo` is null when the fork was deleted. */
     head: z.object({ sha: Sha, ref: z.string().min(1).max(255), repo: z.object({ full_name: z.string() }).nullable().optional() }),
   }),

@@ -3,7 +3,7 @@
  * and fast — a push or a pull request only records rows and enqueues jobs (create, deploy,
  * destroy); the work happens in the jobs, GitHub calls in the background.
  */
-import { and, eq, ne } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
 import { createEnvironment, type EnvServiceDeps } from "../env/actions";
 import { projects } from "../env/env.sql";
@@ -18,6 +18,7 @@ import { githubDeliveries } from "./github.sql";
 import { AnyEvent, PullRequestEvent, PushEvent, repositoryUrls, ZERO_SHA } from "./payload";
 import { closePreview, deployPreview, livePreview } from "./previews";
 import { repoKey } from "./repo-url";
+import { replayedDelivery } from "./replay";
 import { signatureValid } from "./signature";
 import { trackDeployStatus } from "./statuses";
 
@@ -129,31 +130,14 @@ async function act(deps: EnvServiceDeps, project: ProjectRow, event: string, pay
   if (deleted || after === ZERO_SHA) return ignored(`branch ${ref.slice(11)} was deleted`);
   const branch = ref.slice("refs/heads/".length);
   const pushedAt = typeof repository.pushed_at === "number" ? repository.pushed_at : null;
-  const stale = stalePush(deps, project, delivery, { branch, sha: after, pushedAt });
-  deps.db.update(githubDeliveries).set({ branch, sha: after, pushedAt }).where(eq(githubDeliveries.deliveryId, delivery)).run();
-  if (stale) {
-    log.warn("push not acted on", { project: project.name, delivery, branch, sha: after, reason: stale });
-    return ignored(stale);
-  }
+  const replayed = replayedDelivery(deps.db, project.id, delivery, { event: "push", key: branch, sha: after, at: pushedAt });
+  if (replayed) return ignoredReplay(project, delivery, replayed);
   return deployPush(deps, project, { branch, sha: after, repo: repository.full_name ?? null }, delivery);
 }
 
-/**
- * A signed push replayed under a new delivery id (the replay guard keys on the id) must not roll
- * a branch back: a commit already pushed to the branch, or a push older than the newest one seen,
- * is not acted on. Going back on purpose is a deploy by hand (`odooops deploy <env> --sha …`).
- */
-function stalePush(deps: EnvServiceDeps, project: ProjectRow, delivery: string, push: { branch: string; sha: string; pushedAt: number | null }): string | null {
-  const seen = deps.db
-    .select()
-    .from(githubDeliveries)
-    .where(and(eq(githubDeliveries.projectId, project.id), eq(githubDeliveries.branch, push.branch), ne(githubDeliveries.deliveryId, delivery)))
-    .all();
-  const same = seen.find((d) => d.sha === push.sha);
-  if (same) return `commit ${push.sha.slice(0, 12)} was already pushed to ${push.branch} (delivery ${same.deliveryId}): a replayed push is not acted on`;
-  const newer = push.pushedAt === null ? undefined : seen.find((d) => d.pushedAt !== null && d.pushedAt > push.pushedAt!);
-  if (newer) return `this push to ${push.branch} is older than delivery ${newer.deliveryId} (commit ${newer.sha?.slice(0, 12)}): a replayed push is not acted on`;
-  return null;
+function ignoredReplay(project: ProjectRow, delivery: string, reason: string): WebhookResult {
+  log.warn("replayed delivery not acted on", { project: project.name, delivery, reason });
+  return ignoredBy(delivery)(reason);
 }
 
 async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { branch: string; sha: string; repo: string | null }, delivery: string): Promise<WebhookResult> {
@@ -220,6 +204,9 @@ async function onPullRequest(deps: EnvServiceDeps, project: ProjectRow, payload:
   if (!parsed.success) return ignored("pull_request payload without number/head/repository");
   const { action, number, pull_request: pr, repository } = parsed.data;
   const repo = repository.full_name;
+  const updatedAt = pr.updated_at ? Math.floor(Date.parse(pr.updated_at) / 1000) : null;
+  const replayed = replayedDelivery(deps.db, project.id, delivery, { event: "pull_request", key: `${repo}#${number}`, sha: pr.head.sha, at: Number.isFinite(updatedAt) ? updatedAt : null });
+  if (replayed) return ignoredReplay(project, delivery, replayed);
   try {
     if (action === "closed") {
       const live = livePreview(deps, project.id, repo, number);

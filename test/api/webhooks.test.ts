@@ -347,6 +347,33 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     expect(t.deps.jobs.queue.view(out.job).blockedBy?.id).toBe(out.createJob);
   });
 
+  test("attack: an older pull request event replayed under a fresh delivery id redeploys nothing", async () => {
+    const at = (action: string, sha: string, updated: string) =>
+      variant(`pull_request/${action}.payload.json`, (p) => {
+        p.number = 12;
+        const pull = p.pull_request as { number: number; updated_at: string; head: { sha: string } };
+        pull.number = 12;
+        pull.updated_at = updated;
+        pull.head.sha = sha;
+      });
+    const older = at("opened", "a".repeat(40), "2026-01-01T10:00:00Z");
+    const opened = await deliver(older, { event: "pull_request" });
+    expect(opened.status).toBe(202);
+    const { createJob } = (await opened.json()) as { createJob: string };
+    // The create never runs here (no agent): cancelled and the preview made active by hand.
+    expect((await t.request(`/api/v1/jobs/${createJob}/cancel`, { method: "POST" })).status).toBe(200);
+    t.deps.db.update(environments).set({ status: "active", release: 1 }).where(eq(environments.slug, "pr-12")).run();
+    const previewId = t.deps.db.select().from(environments).where(eq(environments.slug, "pr-12")).get()!.id;
+    const previewDeploys = () => t.deps.db.select().from(deployments).where(eq(deployments.envId, previewId)).all().map((d) => d.commitSha);
+    expect((await deliver(at("synchronize", "b".repeat(40), "2026-01-01T11:00:00Z"), { event: "pull_request" })).status).toBe(202);
+    expect(previewDeploys()).toEqual(["a".repeat(40), "b".repeat(40)]);
+
+    const replay = await deliver(older, { event: "pull_request", delivery: crypto.randomUUID() });
+    expect(replay.status).toBe(200);
+    expect(((await replay.json()) as { reason: string }).reason).toContain("a replayed event is not acted on");
+    expect(previewDeploys()).toEqual(["a".repeat(40), "b".repeat(40)]);
+  });
+
   test("a project without a repository gets no preview and no created env", async () => {
     const secret = `norepo-secret-${crypto.randomUUID()}`;
     expect((await t.request("/api/v1/projects/norepo", { method: "PUT", body: JSON.stringify({ webhookSecret: secret }) })).status).toBe(200);

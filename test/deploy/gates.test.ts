@@ -1,5 +1,6 @@
 /**
- * Health gates from `.odooops/policies.yaml` at the deployed commit, on a real host (PostgreSQL,
+ * Health gates from `.odooops/policies.yaml` of the default branch (the deployed commits here are
+ * its heads), on a real host (PostgreSQL,
  * dockerd, nginx, the Odoo stand-in): an invalid file fails before the build naming file:line:key;
  * a failing required gate (tests command, smoke tests) fails the deployment with the gate's
  * output and leaves the old release serving; an optional one only warns; manual approval waits
@@ -48,7 +49,7 @@ async function expectUnchanged(before: ReturnType<DeployEnv["envRow"]>): Promise
   expect((await t.host.viaNginx(before.domain, "/web/health?db_server_status=1")).status).toBe(200);
 }
 
-describe("policies.yaml at the deployed commit", () => {
+describe("policies.yaml of the default branch", () => {
   test("no file: the server default applies and is recorded; the deploy passes", async () => {
     const { d, job } = await t.deploy();
     expect(job.error).toBeNull();

@@ -260,8 +260,15 @@ describe("push on a mapped branch with create: true", () => {
     const d = host.deps.db.select().from(deployments).where(eq(deployments.id, body.deployment!)).get()!;
     expect([d.commitSha, d.status]).toEqual([sha, "success"]);
     await healthy("feat-feature-x");
-    // A second push deploys; it does not create again.
-    const again = await deliver("push", push);
+    // A second push (a new head: the same push again would be a replay) deploys; it does not create again.
+    const next = await repo.commit({ "README.md": "addons, pushed to feature/x\n" });
+    const again = await deliver(
+      "push",
+      payload("push/with-new-branch.payload.json", (p) => {
+        p.ref = "refs/heads/feature/x";
+        p.after = next;
+      }),
+    );
     expect(again.body.createJob).toBeUndefined();
     await succeeded(again.body.job);
   }, 600_000);

@@ -19,6 +19,8 @@ import { waitEnvServed } from "./served";
 import { envHost, envVhost } from "./host";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
 import { failureLines, runOdooOnce } from "./odoo-once";
+import { ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
+import { withSealedSecrets } from "../jobs/secrets";
 import { allocatePortPair } from "./ports";
 import { envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
 import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
@@ -145,6 +147,18 @@ export const createEnvJob = defineJob<EnvJobParams>({
       },
     },
     {
+      name: "admin-password",
+      title: "Setting a random Odoo admin password",
+      async run(ctx) {
+        const env = envOf(ctx);
+        if (!env.odooAdminPasswordEnc) throw new Error(`environment ${env.slug} has no admin password in state`);
+        // Before the first start: Odoo never serves admin/admin (or demo/demo) to anyone.
+        const { others } = await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(env.odooAdminPasswordEnc), { lockOthers: true });
+        ctx.log(`user ${ODOO_ADMIN_LOGIN} has a random password (shown once to ${env.createdBy ?? "the creator"}); ${others} other user(s) got one nobody knows`);
+        return { login: ODOO_ADMIN_LOGIN, otherUsersLocked: others };
+      },
+    },
+    {
       name: "container",
       title: "Starting Odoo",
       async run(ctx) {
@@ -201,7 +215,8 @@ export const createEnvJob = defineJob<EnvJobParams>({
     // A TLS failure leaves the env active over HTTP; the reason says why and how to retry.
     setEnv(ctx.deps, ctx.params.envId, { status: "active", statusReason: httpFallbackReason(ctx.outputs.tls) });
     const env = envOf(ctx);
-    return { env: env.slug, domain: env.domain };
+    const result = { env: env.slug, domain: env.domain, adminLogin: ODOO_ADMIN_LOGIN };
+    return env.odooAdminPasswordEnc ? withSealedSecrets(result, { adminPassword: env.odooAdminPasswordEnc }) : result;
   },
   async failed(ctx, error, cancelled) {
     setEnv(ctx.deps, ctx.params.envId, { status: "failed", statusReason: cancelled ? "create cancelled" : error, httpPort: null, longpollPort: null, containerName: null });

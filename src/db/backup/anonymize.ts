@@ -30,7 +30,6 @@ const TableRules = z.object({ enabled: z.boolean().default(true), columns: z.rec
 export const AnonymizeRulesSchema = z
   .object({
     version: z.literal(1),
-    devPassword: z.string().min(4),
     tables: z.record(Ident, TableRules),
     piiCheck: z.object({ exclude: z.array(TableColumn).default([]) }).strict().prefault({}),
   })
@@ -44,7 +43,6 @@ export const AnonymizeRulesSchema = z
 export const AnonymizeOverrideSchema = z
   .object({
     version: z.literal(1).optional(),
-    devPassword: z.string().min(4).optional(),
     tables: z.record(Ident, z.object({ enabled: z.boolean().optional(), columns: z.record(Ident, ColumnRule).optional() }).strict()).optional(),
     piiCheck: z.object({ exclude: z.array(TableColumn).optional() }).strict().optional(),
   })
@@ -65,7 +63,6 @@ function mergeOverride(base: AnonymizeRules, o: AnonymizeOverride): AnonymizeRul
   }
   return AnonymizeRulesSchema.parse({
     version: 1,
-    devPassword: o.devPassword ?? base.devPassword,
     tables,
     piiCheck: { exclude: [...base.piiCheck.exclude, ...(o.piiCheck?.exclude ?? [])] },
   });
@@ -127,11 +124,12 @@ export interface AnonymizeReport {
   skipped: string[];
 }
 
-export async function anonymizeDatabase(pg: PgAdmin, db: string, rules: AnonymizeRules, log: Logger): Promise<AnonymizeReport> {
+/** `devPassword`: the copy's own random password (never a constant: see replace-steps.ts). */
+export async function anonymizeDatabase(pg: PgAdmin, db: string, rules: AnonymizeRules, log: Logger, devPassword: string): Promise<AnonymizeReport> {
   const sql = pgConnect({ ...pg, database: db });
   const report: AnonymizeReport = { tables: [], skipped: [] };
   const needsHash = Object.values(rules.tables).some((t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c));
-  const hash = needsHash ? odooPasswordHash(rules.devPassword) : "";
+  const hash = needsHash ? odooPasswordHash(devPassword) : "";
   try {
     await sql.begin(async (tx) => {
       const cols = await tx<{ t: string; c: string }[]>`

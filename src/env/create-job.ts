@@ -17,6 +17,7 @@ import { now } from "../state/columns";
 import { environments } from "./env.sql";
 import { waitEnvServed } from "./served";
 import { envHost, envVhost } from "./host";
+import { writeEnvAccess } from "./access";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
 import { failureLines, runOdooOnce } from "./odoo-once";
 import { ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
@@ -192,6 +193,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         const host = envHost(ctx.deps);
         mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
         mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
+        writeEnvAccess(ctx.deps, env);
         const changed = await writeVhost(host.nginx, env.slug, envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }));
         await reload(host.nginx);
         return { changed };

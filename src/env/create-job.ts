@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { JobDeps, StepContext } from "../jobs/define";
 import { defineJob } from "../jobs/define";
 import { envTlsStep, httpFallbackReason } from "../certs/env-tls";
-import { CommandFailed } from "../errors";
+import { CommandFailed, Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
 import { reload, removeVhost, writeVhost } from "../host/nginx";
@@ -152,7 +152,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Setting a random Odoo admin password",
       async run(ctx) {
         const env = envOf(ctx);
-        if (!env.odooAdminPasswordEnc) throw new Error(`environment ${env.slug} has no admin password in state`);
+        if (!env.odooAdminPasswordEnc) throw new Conflict(`environment ${env.slug} has no admin password in state; create it again`);
         // Before the first start: Odoo never serves admin/admin (or demo/demo) to anyone.
         const { others } = await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(env.odooAdminPasswordEnc), { lockOthers: true });
         ctx.log(`user ${ODOO_ADMIN_LOGIN} has a random password (shown once to ${env.createdBy ?? "the creator"}); ${others} other user(s) got one nobody knows`);

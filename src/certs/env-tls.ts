@@ -9,6 +9,7 @@
  */
 import { and, eq, like } from "drizzle-orm";
 import { envHost, envVhostSpec } from "../env/host";
+import { writeEnvAccess } from "../env/access";
 import { environments } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
@@ -77,6 +78,7 @@ function ports(env: EnvRow): { http: number; longpoll: number } {
 /** Switches the env's vhost to HTTPS with `cert`, reloads nginx and proves `cert` is what is served. */
 export async function serveEnvCertificate(deps: JobDeps, env: EnvRow, cert: StoredCertificate, log: Log): Promise<ServedSummary> {
   const httpsPort = deps.config.nginx.httpsPort;
+  writeEnvAccess(deps, env);
   const served = await serveCertificate({
     nginx: envHost(deps).nginx,
     vhost: envVhostSpec(deps, env, ports(env)),
@@ -95,6 +97,7 @@ export async function serveEnvCertificate(deps: JobDeps, env: EnvRow, cert: Stor
 /** Back to the plain HTTP vhost after HTTPS could not be served (the certificate stays stored). */
 async function fallBackToHttp(deps: JobDeps, env: EnvRow): Promise<void> {
   const host = envHost(deps);
+  writeEnvAccess(deps, env);
   const text = renderVhost({ ...envVhostSpec(deps, env, ports(env)), tls: undefined });
   if (await writeVhost(host.nginx, env.slug, text)) await reload(host.nginx);
 }

@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import { AcmeSettingsSchema, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from "../host/acme/settings";
+import { ALLOW_ADDRESS } from "../host/nginx/render";
 import { S3TargetSchema } from "../host/s3/schema";
 import { isIpOrCidr } from "./ip-ranges";
 
@@ -27,6 +28,21 @@ const Tier = (d: (typeof tierDefaults)[TierName]) =>
       maxEnvs: z.number().int().min(0).default(d.maxEnvs),
       demo: z.boolean().default(d.demo),
       maxCronThreads: z.number().int().min(0).max(16).default(d.maxCronThreads),
+    })
+    .strict()
+    .prefault({});
+
+/**
+ * Who may open an env's site, per tier. Non-production tiers ask for the project's credentials
+ * (HTTP basic auth; `odooops project access NAME` shows them) unless `basicAuth: false` is set;
+ * `allow` lets addresses in without them (or, with `basicAuth: false`, lets only them in).
+ * ACME challenges and /web/health are always open. Production is public by default.
+ */
+const TierAccess = (basicAuth: boolean) =>
+  z
+    .object({
+      basicAuth: z.boolean().default(basicAuth),
+      allow: z.array(z.string().regex(ALLOW_ADDRESS, "an IPv4/IPv6 address or CIDR, e.g. 203.0.113.0/24")).max(100).default([]),
     })
     .strict()
     .prefault({});
@@ -171,6 +187,17 @@ export const ConfigSchema = z
         httpPort: z.number().int().min(1).max(65535).default(80),
         httpsPort: z.number().int().min(1).max(65535).default(443),
         clientMaxBodySize: z.string().regex(/^\d+[kmgKMG]?$/).default("128m"),
+        /** The group nginx's workers run as: it reads the basic-auth user files (0640 root:<group>). */
+        group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a group name").default("www-data"),
+      })
+      .strict()
+      .prefault({}),
+    access: z
+      .object({
+        dev: TierAccess(true),
+        dev_ephemeral: TierAccess(true),
+        staging: TierAccess(true),
+        production: TierAccess(false),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,6 @@
 /** Every job kind the daemon can run. */
 import { createEnvJob } from "../env/create-job";
+import { rotateAdminPasswordJob } from "../env/admin-password";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "../env/lifecycle-jobs";
 import type { AnyJobDef } from "../jobs/define";
 import { backupJob } from "../db/backup-job";
@@ -12,4 +13,4 @@ import { importJob } from "../db/import-job";
 import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
 
-export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, migrateJob, exportJob, importJob, deployJob, rollbackJob, certIssueJob, certImportJob] as AnyJobDef[];
+export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, migrateJob, exportJob, importJob, deployJob, rollbackJob, certIssueJob, certImportJob, rotateAdminPasswordJob] as AnyJobDef[];

@@ -15,7 +15,7 @@ import { envDbLogin } from "../env/tenant-login";
 import { defineJob } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { cleanupRestore, cloneDatabase, copyFilestore } from "./backup";
-import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import { adminPg, adoptCopyPassword, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
 export const CloneMethodParam = z.enum(["auto", "template", "stream"]);
 
@@ -64,7 +64,7 @@ export const cloneJob = defineJob<CloneJobParams>({
     const p = ctx.params;
     const copy = (ctx.outputs.copy ?? {}) as { method?: string; reason?: string; filestore?: string };
     const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
-    return {
+    return adoptCopyPassword(ctx, {
       env: p.slug,
       from: p.sourceSlug,
       method: copy.method ?? null,
@@ -75,7 +75,7 @@ export const cloneJob = defineJob<CloneJobParams>({
       neutralized: p.neutralize,
       keptOld: finalize.kept?.db ?? null,
       leftovers: finalize.leftovers ?? [],
-    };
+    });
   },
   async failed(ctx, error, cancelled) {
     await afterFailure(ctx.deps, ctx.params, "clone", cancelled ? "cancelled" : error);

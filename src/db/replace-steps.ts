@@ -15,7 +15,9 @@ import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
 import { envUrl, type EnvRow } from "../env/service";
+import { newOdooPassword, ODOO_ADMIN_LOGIN } from "../env/odoo-admin";
 import { envDbLogin } from "../env/tenant-login";
+import { withSealedSecrets } from "../jobs/secrets";
 import { run } from "../exec/run";
 import { databaseExists, dropDatabase } from "../host/postgres/ops";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
@@ -112,14 +114,16 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
         rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx);
         ctx.log(`anonymization rules: ${rules.from}`);
       }
+      // One random password per copy: a constant one would open every copy made with it.
+      const devPassword = ctx.params.anonymize ? newOdooPassword() : undefined;
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
-        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules },
+        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules, devPassword },
         stepLogger(ctx, { db: n.newDb }),
       );
-      if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} now logs in with the dev password "${report.anonymized.devPassword}"`);
-      return { ...report, rulesFrom: rules?.from ?? null };
+      if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`);
+      return { ...report, rulesFrom: rules?.from ?? null, devPasswordEnc: devPassword === undefined ? null : ctx.deps.box.seal(devPassword) };
     },
   };
 }
@@ -263,6 +267,18 @@ function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
 /** Everything from stopping Odoo to dropping the previous database, in order. */
 export function replaceSteps<P extends ReplaceParams>(): StepDef<P>[] {
   return [stopStep<P>(), swapStep<P>(), odooNeutralizeStep<P>(), startStep<P>(), healthStep<P>(), finalizeStep<P>()];
+}
+
+/**
+ * For a job's `succeeded` hook: an anonymized copy now serves, so its random password becomes the
+ * env's admin password in state (admins read it with `env get --show-admin-password`), and the
+ * job's result hands it, sealed, to whoever made the copy.
+ */
+export function adoptCopyPassword<P extends ReplaceParams>(ctx: StepContext<P>, result: Record<string, unknown>): Record<string, unknown> {
+  const sealed = (ctx.outputs.sanitize as { devPasswordEnc?: string | null } | undefined)?.devPasswordEnc;
+  if (!sealed) return result;
+  ctx.deps.db.update(environments).set({ odooAdminPasswordEnc: sealed, updatedAt: now() }).where(eq(environments.id, ctx.params.envId)).run();
+  return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: sealed });
 }
 
 /**

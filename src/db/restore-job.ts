@@ -15,7 +15,7 @@ import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
 import { cleanupRestore, describeSource, MANIFEST_KEY_PURPOSE, restoreBackup, type BackupSource, type ManifestTrust } from "./backup";
 import type { BackupRow } from "./backup-job";
-import { afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import { adoptCopyPassword, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
 export const RestoreJobParams = ReplaceParams.extend({ backupId: z.string().min(1) });
 export type RestoreJobParams = z.infer<typeof RestoreJobParams>;
@@ -77,7 +77,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
   async succeeded(ctx) {
     const p = ctx.params;
     const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
-    return {
+    return adoptCopyPassword(ctx, {
       env: p.slug,
       from: p.sourceSlug,
       backupId: p.backupId,
@@ -86,7 +86,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
       neutralized: p.neutralize,
       keptOld: finalize.kept?.db ?? null,
       leftovers: finalize.leftovers ?? [],
-    };
+    });
   },
   async failed(ctx, error, cancelled) {
     await afterFailure(ctx.deps, ctx.params, "restore", cancelled ? "cancelled" : error);

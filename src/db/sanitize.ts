@@ -20,10 +20,12 @@ export interface SanitizePlan {
   baseUrl: string;
   /** The project's rules (see anonymize-rules.ts); the shipped defaults when not given. */
   rules?: AnonymizeRules;
+  /** The password every user of an anonymized copy gets (required to anonymize). */
+  devPassword?: string;
 }
 
 export interface SanitizeReport {
-  anonymized: { tables: string[]; devPassword: string; piiChecked: { emails: number; phones: number } } | null;
+  anonymized: { tables: string[]; piiChecked: { emails: number; phones: number } } | null;
   neutralized: { cronsDisabled: number; mailServersDisabled: number } | null;
   baseUrl: string;
   /** "17.0"; decides whether `odoo neutralize` can run (Odoo ≥ 16). */
@@ -51,10 +53,11 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
   return withTenant(login, async (sql) => {
     let anonymized: SanitizeReport["anonymized"] = null;
     if (plan.anonymize) {
+      if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
       const rules = plan.rules ?? loadAnonymizeRules();
       // Read from the copy before it changes: exactly the source's data.
       const needles = await collectPii(sql);
-      const report = await anonymizeDatabase(login, rules, log);
+      const report = await anonymizeDatabase(login, rules, log, plan.devPassword);
       const hits = await scanForPii(sql, needles, rules.piiCheck.exclude);
       if (hits.length > 0) {
         const where = hits.map((h) => `${h.table}.${h.column} (${h.count} ${h.kind}${h.count > 1 ? "s" : ""}, e.g. ${h.sample})`).join(", ");
@@ -63,7 +66,6 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
       log.info("PII check passed", { emails: needles.emails.length, phones: needles.phones.length });
       anonymized = {
         tables: report.tables.map((t) => t.table),
-        devPassword: rules.devPassword,
         piiChecked: { emails: needles.emails.length, phones: needles.phones.length },
       };
     }

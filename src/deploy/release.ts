@@ -11,6 +11,7 @@ import { environments } from "../env/env.sql";
 import { probeOnce } from "../env/health";
 import { waitEnvServed } from "../env/served";
 import { envHost, envVhost } from "../env/host";
+import { writeEnvAccess } from "../env/access";
 import { takenPorts } from "../env/lookup";
 import { allocatePortPair } from "../env/ports";
 import { envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "../env/resources";
@@ -104,6 +105,7 @@ export async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: 
 /** Points the env's vhost at `to` (nginx -t, reload), proves it through nginx, records it on the env. */
 export async function pointNginxAt(deps: JobDeps, env: EnvRow, to: { container: string; httpPort: number; longpollPort: number; release: number }, io: Io): Promise<void> {
   const host = envHost(deps);
+  writeEnvAccess(deps, env);
   const changed = await writeVhost(host.nginx, env.slug, envVhost(deps, env, { http: to.httpPort, longpoll: to.longpollPort }));
   if (changed) await reload(host.nginx);
   await waitEnvServed(deps, { ...env, containerName: to.container }, io, 30_000);

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { JobDeps, StepContext } from "../jobs/define";
 import { defineJob } from "../jobs/define";
 import { envTlsStep, httpFallbackReason } from "../certs/env-tls";
-import { CommandFailed } from "../errors";
+import { CommandFailed, Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
 import { reload, removeVhost, writeVhost } from "../host/nginx";
@@ -17,8 +17,11 @@ import { now } from "../state/columns";
 import { environments } from "./env.sql";
 import { waitEnvServed } from "./served";
 import { envHost, envVhost } from "./host";
+import { writeEnvAccess } from "./access";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
 import { failureLines, runOdooOnce } from "./odoo-once";
+import { ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
+import { withSealedSecrets } from "../jobs/secrets";
 import { allocatePortPair } from "./ports";
 import { envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
 import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
@@ -145,6 +148,18 @@ export const createEnvJob = defineJob<EnvJobParams>({
       },
     },
     {
+      name: "admin-password",
+      title: "Setting a random Odoo admin password",
+      async run(ctx) {
+        const env = envOf(ctx);
+        if (!env.odooAdminPasswordEnc) throw new Conflict(`environment ${env.slug} has no admin password in state; create it again`);
+        // Before the first start: Odoo never serves admin/admin (or demo/demo) to anyone.
+        const { others } = await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(env.odooAdminPasswordEnc), { lockOthers: true });
+        ctx.log(`user ${ODOO_ADMIN_LOGIN} has a random password (shown once to ${env.createdBy ?? "the creator"}); ${others} other user(s) got one nobody knows`);
+        return { login: ODOO_ADMIN_LOGIN, otherUsersLocked: others };
+      },
+    },
+    {
       name: "container",
       title: "Starting Odoo",
       async run(ctx) {
@@ -178,6 +193,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         const host = envHost(ctx.deps);
         mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
         mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
+        writeEnvAccess(ctx.deps, env);
         const changed = await writeVhost(host.nginx, env.slug, envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }));
         await reload(host.nginx);
         return { changed };
@@ -201,7 +217,8 @@ export const createEnvJob = defineJob<EnvJobParams>({
     // A TLS failure leaves the env active over HTTP; the reason says why and how to retry.
     setEnv(ctx.deps, ctx.params.envId, { status: "active", statusReason: httpFallbackReason(ctx.outputs.tls) });
     const env = envOf(ctx);
-    return { env: env.slug, domain: env.domain };
+    const result = { env: env.slug, domain: env.domain, adminLogin: ODOO_ADMIN_LOGIN };
+    return env.odooAdminPasswordEnc ? withSealedSecrets(result, { adminPassword: env.odooAdminPasswordEnc }) : result;
   },
   async failed(ctx, error, cancelled) {
     setEnv(ctx.deps, ctx.params.envId, { status: "failed", statusReason: cancelled ? "create cancelled" : error, httpPort: null, longpollPort: null, containerName: null });

@@ -17,6 +17,7 @@ import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
 import type { EnvRow } from "./service";
+import { newOdooPassword } from "./odoo-admin";
 import { expiryAtCreate } from "./ttl";
 
 export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
@@ -121,6 +122,8 @@ export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, crea
     dbUser: plan.dbName,
     dbPasswordEnc: box.seal(randomSecret(24)),
     adminPasswdEnc: box.seal(randomSecret(24)),
+    // A rerun replaces it too: a failed create never showed it, and its step sets it again.
+    odooAdminPasswordEnc: box.seal(newOdooPassword()),
     workers: plan.resources.workers,
     cpus: String(plan.resources.cpus),
     memoryMb: plan.resources.memoryMb,

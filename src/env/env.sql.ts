@@ -13,6 +13,8 @@ export const projects = sqliteTable("projects", {
   defaultBranch: text("default_branch").notNull().default("main"),
   /** Encrypted at rest (see src/auth/secretbox.ts). */
   webhookSecretEnc: text("webhook_secret_enc"),
+  /** The HTTP basic-auth password of the project's protected tiers (sealed); set when first needed. */
+  accessPasswordEnc: text("access_password_enc"),
   createdAt: createdAt(),
 });
 
@@ -37,6 +39,8 @@ export const environments = sqliteTable(
     dbUser: text("db_user").notNull(),
     dbPasswordEnc: text("db_password_enc").notNull(),
     adminPasswdEnc: text("admin_passwd_enc").notNull(),
+    /** Odoo's `admin` user's password (sealed); null for envs created before odooops set one. */
+    odooAdminPasswordEnc: text("odoo_admin_password_enc"),
     httpPort: integer("http_port"),
     longpollPort: integer("longpoll_port"),
     workers: integer("workers").notNull().default(0),

@@ -6,6 +6,7 @@ import { docker, dockerClient } from "../host/docker";
 import { envTls } from "../certs/env-cert";
 import { nginxHost, renderVhost, type VhostSpec } from "../host/nginx";
 import { pgAdmin } from "../host/postgres";
+import { envAccess } from "./access";
 import { odooUser } from "./resources";
 import type { EnvRow } from "./service";
 
@@ -39,6 +40,7 @@ export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<
     logDir: join(deps.paths.logsDir, "nginx"),
     clientMaxBodySize: deps.config.nginx.clientMaxBodySize,
     tls: envTls(deps, env),
+    access: envAccess(deps, env),
   };
 }
 

@@ -1,5 +1,5 @@
-import { eq } from "drizzle-orm";
-import type { SecretBox } from "../auth/secretbox";
+import { and, eq, isNull } from "drizzle-orm";
+import { randomSecret, type SecretBox } from "../auth/secretbox";
 import { Invalid, NotFound } from "../errors";
 import type { Db } from "../state/db";
 import { displayUrl, joinUrlPassword, splitUrlPassword } from "../git/commands";
@@ -85,4 +85,21 @@ export function setProject(db: Db, name: string, settings: ProjectSettings, box:
 
 export function listProjects(db: Db) {
   return db.select().from(projects).orderBy(projects.name).all();
+}
+
+export interface ProjectAccess {
+  user: string;
+  password: string;
+}
+
+/**
+ * The HTTP basic-auth credentials of a project's protected tiers: user = the project's name,
+ * a random password sealed in state, created on first use (atomically: two jobs of the same
+ * project never write different passwords).
+ */
+export function projectAccess(db: Db, box: SecretBox, projectId: string): ProjectAccess {
+  db.update(projects).set({ accessPasswordEnc: box.seal(randomSecret(18)) }).where(and(eq(projects.id, projectId), isNull(projects.accessPasswordEnc))).run();
+  const p = db.select({ name: projects.name, enc: projects.accessPasswordEnc }).from(projects).where(eq(projects.id, projectId)).get();
+  if (!p?.enc) throw new NotFound(`no project with id ${projectId}`);
+  return { user: p.name, password: box.open(p.enc) };
 }

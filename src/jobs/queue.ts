@@ -9,6 +9,7 @@ import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import type { JobEvents } from "./events";
 import type { JobLogs } from "./job-log";
+import { sealedOf, withoutSealed, type SealedSecrets } from "./secrets";
 import { jobs, jobSteps, type JobStatus, type StepStatus } from "./jobs.sql";
 import type { JobStepView, JobView } from "./view";
 
@@ -230,6 +231,20 @@ export class SqliteJobQueue implements JobChannel {
     return { ...baseView(job), steps: steps.map(stepView), blockedBy: this.blockedBy(job) };
   }
 
+  /**
+   * The sealed secrets of a finished job, for its creator only, and only once: they are removed
+   * from the stored result in the same transaction (see secrets.ts).
+   */
+  takeSecrets(jobId: string, username: string): SealedSecrets | null {
+    return this.db.transaction((tx) => {
+      const job = tx.select().from(jobs).where(eq(jobs.id, jobId)).get();
+      const sealed = sealedOf(job?.result ?? null);
+      if (!job || !sealed || job.status !== "succeeded" || job.createdBy !== username) return null;
+      tx.update(jobs).set({ result: withoutSealed(job.result) }).where(eq(jobs.id, jobId)).run();
+      return sealed;
+    });
+  }
+
   list(filter: JobListFilter): JobView[] {
     const conds = [];
     if (filter.status) conds.push(eq(jobs.status, filter.status));
@@ -277,7 +292,7 @@ function baseView(job: JobRow): Omit<JobView, "steps" | "blockedBy"> {
     target: job.target,
     status: job.status,
     error: job.error,
-    result: job.result ?? null,
+    result: withoutSealed(job.result ?? null),
     createdBy: job.createdBy,
     createdAt: job.createdAt,
     startedAt: job.startedAt,

@@ -23,6 +23,7 @@ import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
 import { crashThenResume, runJob } from "../support/agents";
 import { answer } from "./serving";
+import { odooPasswordMatches } from "../support/odoo-password";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 let admin: SQL;
@@ -95,6 +96,7 @@ function files(dir: string): string[] {
 }
 
 let stageUuidAfterClone = "";
+let cloneJobId = "";
 
 describe("db clone production → staging", () => {
   test("two envs: production with demo data (PII), staging", async () => {
@@ -126,6 +128,7 @@ describe("db clone production → staging", () => {
     const out = (await res.json()) as DbOperationResponse;
     expect(out.plan).toMatchObject({ operation: "clone", anonymize: true, neutralize: true, preBackup: false, source: { slug: prod, tier: "production" } });
     const job = await runJob(host, out.job!.id);
+    cloneJobId = job.id;
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
@@ -183,6 +186,25 @@ describe("db clone production → staging", () => {
     expect((await withDb(prodDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n))).toBeGreaterThan(0);
     await serving(prod);
   }, 300_000);
+
+  test("H1: the anonymized copy's users log in with its own random password, not the old constant; shown once to whoever cloned, in no job log", async () => {
+    const users = await withDb(env(stage).dbName, async (sql) => sql<{ login: string; password: string }[]>`SELECT login, password FROM res_users WHERE password IS NOT NULL AND password <> ''`);
+    expect(users.map((u) => u.login)).toEqual(expect.arrayContaining(["admin", "demo"]));
+    // The attack: the constant every copy used to get.
+    for (const u of users) expect(odooPasswordMatches("odooops-dev", u.password)).toBe(false);
+
+    const first = (await (await host.api.request(`/api/v1/jobs/${cloneJobId}`)).json()) as JobView;
+    const shown = (first.result?.secrets as { adminPassword?: string } | undefined)?.adminPassword ?? "";
+    expect(shown.length).toBeGreaterThanOrEqual(20);
+    for (const u of users) expect(odooPasswordMatches(shown, u.password)).toBe(true);
+    const again = (await (await host.api.request(`/api/v1/jobs/${cloneJobId}`)).json()) as JobView;
+    expect(JSON.stringify(again)).not.toContain(shown);
+    expect(host.deps.jobs.logs.read(cloneJobId, 0).text).not.toContain(shown);
+    expect(JSON.stringify(host.deps.db.$client.query("select output from job_steps").all())).not.toContain(shown);
+    // Kept sealed on the target env: an admin reads it again like any env's admin password.
+    const read = (await (await host.api.request(`/api/v1/environments/${stage}/admin-password`)).json()) as { password: string };
+    expect(read.password).toBe(shown);
+  }, 60_000);
 
   test("a streamed clone without anonymizing, killed -9 right after sanitizing (not safe to repeat): failed, staging keeps its database and serves", async () => {
     const stageDb = env(stage).dbName;

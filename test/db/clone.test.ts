@@ -169,7 +169,8 @@ describe("anonymize + neutralize + PII check", () => {
       ]);
       expect(dirty.every((h) => h.sample.endsWith("***") && h.sample.length === 6)).toBe(true);
 
-      const report = await anonymizeDatabase(ownerOf("odoo_stage", "odoo_stage"), loadAnonymizeRules(), memoryLog());
+      const devPassword = `dev-${crypto.randomUUID()}`;
+      const report = await anonymizeDatabase(ownerOf("odoo_stage", "odoo_stage"), loadAnonymizeRules(), memoryLog(), devPassword);
       expect(report.tables.find((t) => t.table === "res_partner")).toEqual({
         table: "res_partner", rows: 120, columns: ["email", "phone", "mobile", "street", "street2", "vat", "comment"],
       });
@@ -186,14 +187,14 @@ describe("anonymize + neutralize + PII check", () => {
       const [msg] = await copy<{ body: string; email_from: string }[]>`SELECT body, email_from FROM mail_message WHERE author_id = 7`;
       expect({ ...msg }).toEqual({ body: `<p>Message 6 (anonymized)</p>`, email_from: "partner-7@example.invalid" });
 
-      // Every user logs in with the documented dev password (Odoo's pbkdf2-sha512 format).
+      // Every user logs in with the copy's dev password (Odoo's pbkdf2-sha512 format).
       const users = await copy<{ login: string; password: string }[]>`SELECT login, password FROM res_users ORDER BY id`;
       expect(users.map((u) => u.login)).toEqual(["__system__", "admin", "demo"]);
       for (const u of users) {
         const [, scheme, rounds, salt, hash] = u.password.split("$");
         expect(scheme).toBe("pbkdf2-sha512");
         const ab64 = (s: string) => Buffer.from(s.replace(/\./g, "+"), "base64");
-        const dk = pbkdf2Sync("odooops-dev", ab64(salt ?? ""), Number(rounds), 64, "sha512");
+        const dk = pbkdf2Sync(devPassword, ab64(salt ?? ""), Number(rounds), 64, "sha512");
         expect(dk.equals(ab64(hash ?? ""))).toBe(true);
       }
 
@@ -221,7 +222,7 @@ describe("anonymize + neutralize + PII check", () => {
   test("a project override that keeps messages fails the PII check unless it excludes them knowingly", async () => {
     const keepMessages = "version: 1\ntables:\n  mail_message:\n    enabled: false\n";
     await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_keep", owner: "odoo_dev", method: "stream", log: memoryLog() });
-    await anonymizeDatabase(ownerOf("odoo_keep", "odoo_dev"), loadAnonymizeRules(keepMessages), memoryLog());
+    await anonymizeDatabase(ownerOf("odoo_keep", "odoo_dev"), loadAnonymizeRules(keepMessages), memoryLog(), "dev-keep-messages");
     const copy = pgConnect(ownerOf("odoo_keep", "odoo_dev"));
     try {
       const hits = await scanForPii(copy, needles);

@@ -62,7 +62,7 @@ describe("sanitizeCopy", () => {
     const needles = await withTenant(owner(fx), collectPii);
     const before = await params(fx.db);
     const crons = await activeCrons(fx.db);
-    const r = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: false, rebase: false, baseUrl: "http://unused.test" }, memoryLog());
+    const r = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: false, rebase: false, baseUrl: "http://unused.test", devPassword: "dev-sanitize-test" }, memoryLog());
     expect(r.anonymized?.piiChecked).toEqual({ emails: needles.emails.length, phones: needles.phones.length });
     expect(r.anonymized?.tables).toContain("res_partner");
     expect(r.neutralized).toBeNull();
@@ -81,7 +81,7 @@ describe("sanitizeCopy", () => {
       await sql`CREATE TABLE x_notes (id serial PRIMARY KEY, note text)`;
       await sql`INSERT INTO x_notes (note) VALUES (${`call back ${fx.emails[3]}`})`;
     }, { ...conn, user: fx.owner, password: fx.ownerPassword });
-    const error = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "http://stage.test" }, memoryLog()).then(
+    const error = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "http://stage.test", devPassword: "dev-sanitize-test" }, memoryLog()).then(
       () => null,
       (e: unknown) => e,
     );

@@ -89,7 +89,7 @@ describe("environments on a real host", () => {
     expect(job.status).toBe("succeeded");
     // No ACME configured on this host: HTTPS is skipped, everything else ran.
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
-      ...["network", "database", "filestore", "config", "initdb", "container", "vhost", "health"].map((n) => [n, "done"]),
+      ...["network", "database", "filestore", "config", "initdb", "admin-password", "container", "vhost", "health"].map((n) => [n, "done"]),
       ["tls", "skipped"],
     ]);
     const env = row(slug);

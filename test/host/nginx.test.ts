@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
 import { CommandFailed, Invalid } from "../../src/errors";
-import { listVhosts, nginx, reload, removeVhost, renderMainConfig, renderVhost, writeVhost, type NginxHost, type VhostSpec } from "../../src/host/nginx";
+import { groupGid, htpasswdFile, htpasswdLine, listVhosts, nginx, reload, removeVhost, renderMainConfig, renderVhost, sha512Crypt, writeHtpasswd, writeVhost, type NginxHost, type VhostSpec } from "../../src/host/nginx";
 import { pidFileOf } from "../../src/host/nginx/ops";
 import { freePort } from "../support/ports";
 import { startNginx, type TestNginx } from "../support/nginx";
@@ -64,6 +64,42 @@ describe("nginx rendering", () => {
     expect(() => renderVhost({ ...base, clientMaxBodySize: "1m;" })).toThrow(Invalid);
     expect(() => renderVhost({ ...base, httpPort: 70000 })).toThrow(Invalid);
     expect(renderVhost({ ...base, serverNames: ["*.preview.example.com"] })).toContain("server_name *.preview.example.com;");
+  }, SLOW);
+
+  test("access: basic auth and/or an allowlist on the serving server; ACME and /web/health exempt; none without access", () => {
+    const file = "/var/lib/odooops/nginx/sites/shop-staging.htpasswd";
+    const t = renderVhost({ ...base, access: { htpasswdFile: file, allow: [] } });
+    expect(t).toContain("        default_type text/plain;\n        auth_basic off;\n        allow all;\n    }\n");
+    expect(t).toContain(`    # Not public (odooops' access settings for this tier): ACME challenges and /web/health stay open.\n    auth_basic "shop-staging";\n    auth_basic_user_file ${file};\n\n    client_max_body_size 128m;\n`);
+    expect(t).toContain("    location = /web/health {\n        auth_basic off;\n        allow all;\n        proxy_pass http://odooops_shop-staging_http;\n");
+    expect(t).not.toContain("satisfy");
+    expect(t).not.toContain("deny all");
+    const both = renderVhost({ ...base, access: { htpasswdFile: file, allow: ["203.0.113.0/24", "2001:db8::/32"] } });
+    expect(both).toContain(`    satisfy any;\n    allow 203.0.113.0/24;\n    allow 2001:db8::/32;\n    deny all;\n    auth_basic "shop-staging";\n`);
+    const ipOnly = renderVhost({ ...base, access: { allow: ["198.51.100.7"] } });
+    expect(ipOnly).toContain("    allow 198.51.100.7;\n    deny all;\n\n    client_max_body_size");
+    expect(ipOnly).not.toContain("auth_basic \"");
+    // TLS: the HTTPS server is the protected one; plain HTTP only redirects (and keeps ACME, health open).
+    const tls = renderVhost({ ...base, access: { htpasswdFile: file, allow: [] }, tls: { certFile: "/c/f.pem", keyFile: "/c/k.pem", hsts: false, httpsPort: 443 } });
+    expect(tls.split("listen 443")[1]).toContain(`auth_basic_user_file ${file};`);
+    expect(tls.split("listen 443")[0]).not.toContain("auth_basic_user_file");
+    // Production (no access): exactly the public vhost.
+    expect(renderVhost(base)).not.toContain("auth_basic");
+    expect(() => renderVhost({ ...base, access: { allow: ["10.0.0.0/8; deny all"] } })).toThrow(Invalid);
+    expect(() => renderVhost({ ...base, access: { allow: [] } })).toThrow(Invalid);
+    expect(() => renderVhost({ ...base, access: { htpasswdFile: "rel/x", allow: [] } })).toThrow(Invalid);
+  }, SLOW);
+
+  test("SHA-512 crypt as crypt(3) computes it; htpasswd lines", () => {
+    // Drepper's published test vector (also `openssl passwd -6 -salt saltstring 'Hello world!'`).
+    expect(sha512Crypt("Hello world!", "saltstring")).toBe("$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1");
+    expect(sha512Crypt("a-longer-password-that-exceeds-sixty-four-bytes-for-sure-yes-indeed-xyz", "0123456789abcdef")).toBe(
+      "$6$0123456789abcdef$s0u40Z1w1aUWNXaEO0rSx.NYkJSGkBnC0FW04PCXTi.RLcQXVjuymgWLc1nHbJIAxMDdStpS1L3VbvVSlnRkh1",
+    );
+    expect(sha512Crypt("x")).toMatch(/^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
+    expect(htpasswdLine("shop", "pw", "abc")).toBe(`shop:${sha512Crypt("pw", "abc")}\n`);
+    expect(() => htpasswdLine("a:b", "pw")).toThrow(Invalid);
+    expect(() => sha512Crypt("pw", "bad$salt")).toThrow(Invalid);
   }, SLOW);
 
   test("main config", () => {
@@ -226,5 +262,65 @@ describe("nginx against a real instance", () => {
     expect(await removeVhost(host, slug)).toBe(false);
     await reload(host);
     await expect(get("/web/health")).rejects.toThrow();
+  }, SLOW);
+});
+
+describe("access rules against a real nginx", () => {
+  let ng: TestNginx;
+  let host: NginxHost;
+  let upstreamServer: Server<undefined>;
+  const password = `pw-${randomSuffix(12)}`;
+  const vhost = (slug: string, access: VhostSpec["access"]): VhostSpec => ({
+    slug, serverNames: [`${slug}.test.localhost`], listenPort: ng.port, httpPort: upstreamServer.port as number, longpollPort: upstreamServer.port as number,
+    acmeWebroot: ng.acmeWebroot, logDir: ng.logDir, clientMaxBodySize: "1m", access,
+  });
+  const get = (slug: string, path: string, auth?: string) =>
+    fetch(`http://127.0.0.1:${ng.port}${path}`, { keepalive: false, redirect: "manual", headers: { Host: `${slug}.test.localhost`, ...(auth ? { authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {}) } });
+
+  beforeAll(async () => {
+    ng = await startNginx();
+    host = { binary: ng.binary, configFile: ng.configFile, sitesDir: ng.sitesDir };
+    upstreamServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`odoo ${new URL(req.url).pathname}`) });
+    mkdirSync(join(ng.acmeWebroot, ".well-known", "acme-challenge"), { recursive: true });
+    writeFileSync(join(ng.acmeWebroot, ".well-known", "acme-challenge", "tok"), "proof");
+    // The test nginx's workers run as nobody:nogroup.
+    const gid = groupGid("nogroup");
+    for (const slug of ["stg", "both"]) writeHtpasswd(htpasswdFile(ng.sitesDir, slug), htpasswdLine("shop", password), gid);
+    await writeVhost(host, "stg", renderVhost(vhost("stg", { htpasswdFile: htpasswdFile(ng.sitesDir, "stg"), allow: [] })));
+    await writeVhost(host, "both", renderVhost(vhost("both", { htpasswdFile: htpasswdFile(ng.sitesDir, "both"), allow: ["127.0.0.1"] })));
+    await writeVhost(host, "office", renderVhost(vhost("office", { allow: ["192.0.2.0/24"] })));
+    await writeVhost(host, "prod", renderVhost(vhost("prod", undefined)));
+    await reload(host);
+  }, SLOW);
+
+  afterAll(async () => {
+    upstreamServer?.stop(true);
+    await ng?.stop();
+  }, SLOW);
+
+  test("a protected vhost: 401 without or with wrong credentials, 200 with the project's; ACME and /web/health open", async () => {
+    expect((await get("stg", "/web/login")).status).toBe(401);
+    expect((await get("stg", "/web/login")).headers.get("www-authenticate")).toBe('Basic realm="stg"');
+    expect((await get("stg", "/web/login", "shop:admin")).status).toBe(401);
+    expect((await get("stg", "/websocket")).status).toBe(401);
+    const ok = await get("stg", "/web/login", `shop:${password}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("odoo /web/login");
+    const acme = await get("stg", "/.well-known/acme-challenge/tok");
+    expect([acme.status, await acme.text()]).toEqual([200, "proof"]);
+    expect((await get("stg", "/web/health?db_server_status=1")).status).toBe(200);
+  }, SLOW);
+
+  test("allowlists: an allowed address gets in without the password; others are refused (ACME still open)", async () => {
+    expect((await get("both", "/web/login")).status).toBe(200);
+    expect((await get("office", "/web/login")).status).toBe(403);
+    expect((await get("office", "/.well-known/acme-challenge/tok")).status).toBe(200);
+  }, SLOW);
+
+  test("production (no access rules) answers without credentials; removing the vhost removes its user file", async () => {
+    expect((await get("prod", "/web/login")).status).toBe(200);
+    expect(existsSync(htpasswdFile(ng.sitesDir, "stg"))).toBe(true);
+    expect(await removeVhost(host, "stg")).toBe(true);
+    expect(existsSync(htpasswdFile(ng.sitesDir, "stg"))).toBe(false);
   }, SLOW);
 });

@@ -32,7 +32,11 @@ export function hostConfig(h: HostConfigInput, extra: Record<string, unknown> = 
   return {
     baseDomain: h.baseDomain,
     postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-    nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port },
+    // The test nginx's workers run as nobody:nogroup (no `user` directive, master as root).
+    nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port, group: "nogroup" },
+    // Explicitly public, so tests about other things reach /web/login; test/env/access.test.ts
+    // passes `access: {}` to get the shipped defaults (every non-production tier protected).
+    access: { dev: { basicAuth: false }, dev_ephemeral: { basicAuth: false }, staging: { basicAuth: false } },
     odoo: { image: STANDIN_IMAGE, healthTimeoutSec: h.healthTimeoutSec ?? 60 },
     ports: { from: h.portsFrom, to: h.portsFrom + (h.portCount ?? 100) - 1 },
     docker: { namePrefix: h.namePrefix },

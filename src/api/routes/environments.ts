@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { stream } from "hono/streaming";
 import { createEnvironment, destroyEnvironment, extendEnvironment, powerEnvironment } from "../../env/actions";
+import { rotateAdminPassword, showAdminPassword } from "../../env/admin-password";
 import { envDetail } from "../../env/detail";
 import { envHost } from "../../env/host";
 import { findEnv } from "../../env/lookup";
@@ -85,6 +86,23 @@ const power = createRoute({
   request: { params: nameParam.extend({ action: z.enum(["start", "stop", "restart"]).openapi({ param: { name: "action", in: "path", required: true } }) }) },
   responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not in a state for this") },
 });
+const AdminPasswordView = z.object({ env: z.string(), login: z.string(), password: z.string() }).openapi("AdminPassword");
+const adminPassword = createRoute({
+  method: "get",
+  path: "/environments/{name}/admin-password",
+  tags: ["environments"],
+  summary: "The Odoo admin login of the environment (admins only; audited)",
+  request: { params: nameParam },
+  responses: { 200: json(AdminPasswordView, "login and password"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "no password stored") },
+});
+const rotate = createRoute({
+  method: "post",
+  path: "/environments/{name}/admin-password",
+  tags: ["environments"],
+  summary: "Give the Odoo admin user a new random password (a job; admins only; the job's creator reads it once from the job's result)",
+  request: { params: nameParam },
+  responses: { 202: json(JobView, "queued"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "no database yet") },
+});
 const logs = createRoute({
   method: "get",
   path: "/environments/{name}/logs",
@@ -117,7 +135,9 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
     requireForTier(c.get("principal"), "destroy", findEnv(deps.db, name).tier);
     return c.json(destroyEnvironment(deps, name, c.req.valid("query"), c.get("principal").username), 202);
   });
-  // Before `power`: its `{action}` would claim /extend and refuse it as an unknown action.
+  app.openapi(adminPassword, (c) => c.json(showAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 200));
+  // Before `power`: its `{action}` would claim /extend (and /admin-password) and refuse it as an unknown action.
+  app.openapi(rotate, (c) => c.json(rotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202));
   app.openapi(extend, (c) => c.json(extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username), 200));
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { jobStatuses } from "../../jobs/jobs.sql";
 import { JobView } from "../../jobs/view";
+import { openSecrets } from "../../jobs/secrets";
 import { TERMINAL } from "../../jobs/status";
 import { keepOpen } from "../conn";
 import type { Api, ApiDeps } from "../deps";
@@ -18,7 +19,7 @@ const ListQuery = z.object({
 const LogChunk = z.object({ text: z.string(), nextOffset: z.number(), status: z.enum(jobStatuses) }).openapi("JobLogChunk");
 
 const list = createRoute({ method: "get", path: "/jobs", tags: ["jobs"], summary: "Recent jobs, newest first", request: { query: ListQuery }, responses: { 200: json(z.array(JobView), "jobs") } });
-const get = createRoute({ method: "get", path: "/jobs/{id}", tags: ["jobs"], summary: "A job with its steps and what it waits for", request: { params: idParam }, responses: { 200: json(JobView, "job"), 404: json(ErrorSchema, "no such job") } });
+const get = createRoute({ method: "get", path: "/jobs/{id}", tags: ["jobs"], summary: "A job with its steps and what it waits for; its creator reads the secrets it produced (result.secrets) once", request: { params: idParam }, responses: { 200: json(JobView, "job"), 404: json(ErrorSchema, "no such job") } });
 const logRoute = createRoute({
   method: "get",
   path: "/jobs/{id}/log",
@@ -43,7 +44,13 @@ const PING_MS = 15_000;
 export function jobRoutes(app: Api, deps: ApiDeps) {
   const jobs = deps.jobs;
   app.openapi(list, (c) => c.json(jobs.queue.list(c.req.valid("query")), 200));
-  app.openapi(get, (c) => c.json(jobs.queue.view(c.req.valid("param").id), 200));
+  app.openapi(get, (c) => {
+    const { id } = c.req.valid("param");
+    const view = jobs.queue.view(id);
+    const sealed = jobs.queue.takeSecrets(id, c.get("principal").username);
+    if (!sealed) return c.json(view, 200);
+    return c.json({ ...view, result: { ...view.result, secrets: openSecrets(deps.box, sealed) } }, 200);
+  });
   app.openapi(logRoute, (c) => {
     const { id } = c.req.valid("param");
     const job = jobs.queue.row(id);

@@ -1,5 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listProjects, setProject, shownRepoUrl } from "../../env/projects";
+import { requireRole } from "../../auth/roles";
+import { TierName } from "../../config/schema";
+import { listProjects, projectAccess, resolveProject, setProject, shownRepoUrl } from "../../env/projects";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
@@ -32,6 +34,18 @@ const put = createRoute({
   responses: { 200: json(ProjectView, "the project"), 400: json(ErrorSchema, "invalid repository URL or branch") },
 });
 
+const AccessView = z
+  .object({ project: z.string(), user: z.string(), password: z.string(), protectedTiers: z.array(TierName) })
+  .openapi("ProjectAccess");
+const access = createRoute({
+  method: "get",
+  path: "/projects/{name}/access",
+  tags: ["projects"],
+  summary: "The HTTP basic-auth credentials of the project's protected tiers (admins only; audited)",
+  request: { params: nameParam },
+  responses: { 200: json(AccessView, "credentials"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such project") },
+});
+
 const view = (p: ReturnType<typeof listProjects>[number]) => ({
   name: p.name,
   repoUrl: shownRepoUrl(p),
@@ -49,5 +63,14 @@ export function projectRoutes(app: Api, deps: ApiDeps) {
     const details = { repoUrl: shownRepoUrl(p), defaultBranch: p.defaultBranch, ...(body.webhookSecret !== undefined ? { webhookSecret: body.webhookSecret === null ? "removed" : "changed" } : {}) };
     deps.audit.record({ actor: c.get("principal").username, action: "project.set", target: name, details });
     return c.json(view(p), 200);
+  });
+  app.openapi(access, (c) => {
+    const principal = c.get("principal");
+    requireRole(principal, "admin", "read a project's access credentials");
+    const project = resolveProject(deps.db, c.req.valid("param").name);
+    const creds = projectAccess(deps.db, deps.box, project.id);
+    deps.audit.record({ actor: principal.username, action: "project.show-access", target: project.name });
+    const protectedTiers = TierName.options.filter((t) => deps.config.access[t].basicAuth);
+    return c.json({ project: project.name, ...creds, protectedTiers }, 200);
   });
 }

@@ -16,6 +16,12 @@ function checkTier(tier: string | undefined): void {
   if (tier !== undefined && !TIERS.includes(tier)) throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
 }
 
+interface AdminLogin {
+  env: string;
+  login: string;
+  password: string;
+}
+
 interface CreateResponse {
   dryRun: boolean;
   env: EnvSummary | null;
@@ -118,11 +124,23 @@ export function envCommand(io: CliIo) {
 
   const get = defineCommand({
     meta: { name: "get", description: "One environment: status, URL, database, limits, disk use" },
-    args: { name: nameArg },
+    args: { name: nameArg, "show-admin-password": { type: "boolean", description: "also show the Odoo admin login and password (admins only; audited)" } },
     async run({ args }) {
-      const d = await client(io).get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
-      if (io.globals.json) printJson(io, d);
-      else showDetail(io, d);
+      const c = client(io);
+      const d = await c.get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
+      const login = args["show-admin-password"] ? await c.get<AdminLogin>(`/environments/${encodeURIComponent(args.name)}/admin-password`) : null;
+      if (io.globals.json) return printJson(io, login ? { ...d, adminLogin: login.login, adminPassword: login.password } : d);
+      showDetail(io, d);
+      if (login) io.stdout(`${"odoo".padEnd(9)} ${login.login} / ${login.password}\n`);
+    },
+  });
+
+  const rotateAdminPassword = defineCommand({
+    meta: { name: "rotate-admin-password", description: "Give Odoo's admin user a new random password (admins only); --wait shows it once" },
+    args: { name: nameArg, wait: waitArg },
+    async run({ args }) {
+      const job = await client(io).post<JobView>(`/environments/${encodeURIComponent(args.name)}/admin-password`);
+      await afterEnqueue(io, job, args.wait === true);
     },
   });
 
@@ -185,7 +203,7 @@ export function envCommand(io: CliIo) {
   });
 
   return defineCommand({
-    meta: { name: "env", description: "Environments: create, list, get, start/stop/restart, logs, extend, destroy" },
+    meta: { name: "env", description: "Environments: create, list, get, start/stop/restart, logs, extend, rotate-admin-password, destroy" },
     subCommands: {
       list,
       create,
@@ -195,6 +213,7 @@ export function envCommand(io: CliIo) {
       restart: power("restart", "Restart the Odoo container"),
       logs,
       extend,
+      "rotate-admin-password": rotateAdminPassword,
       destroy,
     },
   });

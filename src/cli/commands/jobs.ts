@@ -10,10 +10,27 @@ export class JobFailed extends AppError {
   override readonly code = "job_failed";
 }
 
+const SECRET_LABELS: Record<string, string> = { adminPassword: "Odoo admin password" };
+
+/** Secrets a job hands its creator once (result.secrets): to stdout, since they are the command's answer. */
+function printSecrets(io: CliIo, job: JobView): void {
+  const secrets = job.result?.secrets;
+  if (!secrets || typeof secrets !== "object") return;
+  const login = typeof job.result?.adminLogin === "string" ? job.result.adminLogin : null;
+  for (const [key, value] of Object.entries(secrets)) {
+    const label = SECRET_LABELS[key] ?? key;
+    io.stdout(`${label}${key === "adminPassword" && login ? ` (login ${login})` : ""}: ${String(value)}\n`);
+  }
+  note(io, "shown once; an admin reads it again with: odooops env get NAME --show-admin-password");
+}
+
 /** Prints a finished job; a failed or cancelled job makes the command fail (exit 1). */
 export function reportJob(io: CliIo, job: JobView): void {
   if (io.globals.json) printJson(io, job);
-  else if (job.status === "succeeded") note(io, `${job.kind} ${job.target ?? ""} succeeded (job ${job.id})`);
+  else if (job.status === "succeeded") {
+    note(io, `${job.kind} ${job.target ?? ""} succeeded (job ${job.id})`);
+    printSecrets(io, job);
+  }
   if (job.status === "failed" || job.status === "cancelled") {
     throw new JobFailed(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}\n  logs: odooops jobs logs ${job.id}`);
   }
@@ -48,6 +65,7 @@ function showJob(io: CliIo, job: JobView) {
     const dur = s.durationMs === null ? "" : ` (${formatDuration(s.durationMs)})`;
     io.stdout(`  ${s.status.padEnd(8)} ${s.title}${dur}${s.error ? `\n           ${s.error.split("\n")[0]}` : ""}\n`);
   }
+  printSecrets(io, job);
 }
 
 export function jobsCommand(io: CliIo) {

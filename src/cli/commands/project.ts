@@ -62,6 +62,15 @@ export function projectCommand(io: CliIo) {
       }),
       set,
       add: set,
+      access: defineCommand({
+        meta: { name: "access", description: "The user and password that open the project's non-production sites (admins only)" },
+        args: { name: { type: "positional", required: true, description: "project name" } },
+        async run({ args }) {
+          const a = await client(io).get<{ project: string; user: string; password: string; protectedTiers: string[] }>(`/projects/${encodeURIComponent(args.name)}/access`);
+          if (io.globals.json) return printJson(io, a);
+          io.stdout(`user      ${a.user}\npassword  ${a.password}\ntiers     ${a.protectedTiers.join(", ") || "(none: every tier is public or allowlisted)"}\n`);
+        },
+      }),
     },
   });
 }

@@ -29,7 +29,6 @@ const TableRules = z.object({ enabled: z.boolean().default(true), columns: z.rec
 export const AnonymizeRulesSchema = z
   .object({
     version: z.literal(1),
-    devPassword: z.string().min(4),
     tables: z.record(Ident, TableRules),
     piiCheck: z.object({ exclude: z.array(TableColumn).default([]) }).strict().prefault({}),
   })
@@ -43,7 +42,6 @@ export const AnonymizeRulesSchema = z
 export const AnonymizeOverrideSchema = z
   .object({
     version: z.literal(1).optional(),
-    devPassword: z.string().min(4).optional(),
     tables: z.record(Ident, z.object({ enabled: z.boolean().optional(), columns: z.record(Ident, ColumnRule).optional() }).strict()).optional(),
     piiCheck: z.object({ exclude: z.array(TableColumn).optional() }).strict().optional(),
   })
@@ -64,7 +62,6 @@ function mergeOverride(base: AnonymizeRules, o: AnonymizeOverride): AnonymizeRul
   }
   return AnonymizeRulesSchema.parse({
     version: 1,
-    devPassword: o.devPassword ?? base.devPassword,
     tables,
     piiCheck: { exclude: [...base.piiCheck.exclude, ...(o.piiCheck?.exclude ?? [])] },
   });
@@ -126,12 +123,15 @@ export interface AnonymizeReport {
   skipped: string[];
 }
 
-/** As the copy's own role (see host/postgres/tenant.ts): its triggers fire with that role's rights only. */
-export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRules, log: Logger): Promise<AnonymizeReport> {
+/**
+ * As the copy's own role (see host/postgres/tenant.ts): its triggers fire with that role's rights only.
+ * `devPassword`: the copy's own random password (never a constant: see replace-steps.ts).
+ */
+export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRules, log: Logger, devPassword: string): Promise<AnonymizeReport> {
   const db = login.database;
   const report: AnonymizeReport = { tables: [], skipped: [] };
   const needsHash = Object.values(rules.tables).some((t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c));
-  const hash = needsHash ? odooPasswordHash(rules.devPassword) : "";
+  const hash = needsHash ? odooPasswordHash(devPassword) : "";
   await withTenant(login, (sql) =>
     sql.begin(async (tx) => {
       const owned = new Set(await ownedPublicTables(tx));

@@ -10,6 +10,7 @@ import { CommandFailed } from "../../errors";
 import { run } from "../../exec/run";
 import type { Paths } from "../../config/paths";
 import { nginx, type NginxConfig } from "./commands";
+import { htpasswdFile, removeHtpasswd } from "./htpasswd";
 import { assertSlug } from "./render";
 
 export interface NginxHost extends NginxConfig {
@@ -69,12 +70,15 @@ export function writeVhost(host: NginxHost, slug: string, text: string): Promise
   });
 }
 
-/** Removes the vhost for `slug` (false when there was none), keeping it if nginx -t then fails. */
+/** Removes the vhost for `slug` (false when there was none), keeping it if nginx -t then fails; its user file goes with it. */
 export function removeVhost(host: NginxHost, slug: string): Promise<boolean> {
   const file = vhostFile(host, slug);
   return serialized(async () => {
     const previous = readOrNull(file);
-    if (previous === null) return false;
+    if (previous === null) {
+      removeHtpasswd(htpasswdFile(host.sitesDir, slug));
+      return false;
+    }
     rmSync(file);
     try {
       await run(nginx(host).test());
@@ -82,6 +86,7 @@ export function removeVhost(host: NginxHost, slug: string): Promise<boolean> {
       restore(file, previous);
       throw e;
     }
+    removeHtpasswd(htpasswdFile(host.sitesDir, slug));
     return true;
   });
 }

@@ -16,6 +16,14 @@ export interface VhostTls {
   httpsPort: number;
 }
 
+/** Who may reach a non-public vhost (production is public: no `access`). */
+export interface VhostAccess {
+  /** auth_basic with this user file (see htpasswd.ts); absent = no password prompt. */
+  htpasswdFile?: string;
+  /** Addresses or CIDRs let in; with a user file too, they get in without the password. */
+  allow: string[];
+}
+
 export interface VhostSpec {
   slug: string;
   serverNames: string[];
@@ -30,6 +38,7 @@ export interface VhostSpec {
   logDir: string;
   clientMaxBodySize: string;
   tls?: VhostTls;
+  access?: VhostAccess;
 }
 
 export interface MainConfigSpec {
@@ -51,6 +60,7 @@ const PATH = /^\/[A-Za-z0-9._\/-]*$/;
 const SIZE = /^\d+[kmgKMG]?$/;
 const HOST = /^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i;
 const USER = /^[a-z_][a-z0-9_-]*( [a-z_][a-z0-9_-]*)?$/;
+export const ALLOW_ADDRESS = /^((25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?|[0-9a-f]*:[0-9a-f:]*(\/([0-9]|[1-9]\d|1[01]\d|12[0-8]))?)$/i;
 
 function check(re: RegExp, value: string, what: string): string {
   if (!re.test(value)) throw new Invalid(`nginx: invalid ${what}: ${JSON.stringify(value)}`);
@@ -68,6 +78,18 @@ export function assertSlug(slug: string): string {
 
 function render(template: string, view: object): string {
   return Mustache.render(template, view, {}, { escape: (s: string) => s });
+}
+
+function accessView(a: VhostAccess | undefined) {
+  if (!a) return undefined;
+  if (!a.htpasswdFile && a.allow.length === 0) throw new Invalid("nginx: access needs a user file or addresses to allow");
+  return {
+    allow: a.allow.map((ip) => check(ALLOW_ADDRESS, ip, "address to allow")),
+    // Either is enough: an allowed address gets in without the password.
+    satisfyAny: Boolean(a.htpasswdFile) && a.allow.length > 0,
+    denyOthers: a.allow.length > 0,
+    htpasswdFile: a.htpasswdFile === undefined ? undefined : check(PATH, a.htpasswdFile, "user file"),
+  };
 }
 
 export function renderVhost(spec: VhostSpec): string {
@@ -88,6 +110,7 @@ export function renderVhost(spec: VhostSpec): string {
       hsts: spec.tls.hsts,
       httpsPort: port(spec.tls.httpsPort, "https port"),
     },
+    access: accessView(spec.access),
   });
 }
 

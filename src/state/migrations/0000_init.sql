@@ -60,6 +60,7 @@ CREATE TABLE `environments` (
 	`db_user` text NOT NULL,
 	`db_password_enc` text NOT NULL,
 	`admin_passwd_enc` text NOT NULL,
+	`odoo_admin_password_enc` text,
 	`http_port` integer,
 	`longpoll_port` integer,
 	`workers` integer DEFAULT 0 NOT NULL,
@@ -90,6 +91,7 @@ CREATE TABLE `projects` (
 	`repo_password_enc` text,
 	`default_branch` text DEFAULT 'main' NOT NULL,
 	`webhook_secret_enc` text,
+	`access_password_enc` text,
 	`created_at` text NOT NULL
 );
 --> statement-breakpoint

@@ -1,0 +1,71 @@
+/**
+ * The Odoo admin password of an env: read back (admins only) and rotated by a job. The job's
+ * parameters carry the new password sealed, so a rerun after a crash sets the same one.
+ */
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Principal } from "../auth/service";
+import { requireRole } from "../auth/roles";
+import { Conflict } from "../errors";
+import { defineJob } from "../jobs/define";
+import { withSealedSecrets } from "../jobs/secrets";
+import type { JobView } from "../jobs/view";
+import { now } from "../state/columns";
+import type { EnvServiceDeps } from "./actions";
+import { environments } from "./env.sql";
+import { findEnv, loadEnvById } from "./lookup";
+import { newOdooPassword, ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
+
+export const RotateParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), passwordEnc: z.string().min(1) });
+export type RotateParams = z.infer<typeof RotateParams>;
+
+export const rotateAdminPasswordJob = defineJob<RotateParams>({
+  kind: "env.rotate-admin-password",
+  params: RotateParams,
+  lockKey: (p) => p.envId,
+  target: (p) => p.slug,
+  steps: [
+    {
+      name: "admin-password",
+      title: "Setting a new Odoo admin password",
+      async run(ctx) {
+        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(ctx.params.passwordEnc), { lockOthers: false });
+        ctx.deps.db.update(environments).set({ odooAdminPasswordEnc: ctx.params.passwordEnc, updatedAt: now() }).where(eq(environments.id, env.id)).run();
+        ctx.log(`user ${ODOO_ADMIN_LOGIN} of ${env.slug} has a new password (shown once to the user who asked)`);
+        return { login: ODOO_ADMIN_LOGIN };
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    return withSealedSecrets({ env: ctx.params.slug, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: ctx.params.passwordEnc });
+  },
+});
+
+/** Only these statuses have a database to write to. */
+const HAS_DATABASE = new Set(["active", "stopped"]);
+
+export function rotateAdminPassword(deps: EnvServiceDeps, name: string, principal: Principal): JobView {
+  requireRole(principal, "admin", "rotate an environment's Odoo admin password");
+  const env = findEnv(deps.db, name);
+  if (!HAS_DATABASE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; its admin password can be set once it is active or stopped`);
+  const job = deps.jobs.enqueue(rotateAdminPasswordJob, { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(newOdooPassword()) }, principal.username);
+  deps.audit.record({ actor: principal.username, action: "env.rotate-admin-password", target: env.slug, details: { job: job.id } });
+  return job;
+}
+
+export interface AdminPasswordView {
+  env: string;
+  login: string;
+  password: string;
+}
+
+export function showAdminPassword(deps: Pick<EnvServiceDeps, "db" | "box" | "audit">, name: string, principal: Principal): AdminPasswordView {
+  requireRole(principal, "admin", "read an environment's Odoo admin password");
+  const env = findEnv(deps.db, name);
+  if (!env.odooAdminPasswordEnc) {
+    throw new Conflict(`environment ${env.slug} has no admin password stored by odooops (created before odooops set one); set one with: odooops env rotate-admin-password ${env.slug}`);
+  }
+  deps.audit.record({ actor: principal.username, action: "env.show-admin-password", target: env.slug });
+  return { env: env.slug, login: ODOO_ADMIN_LOGIN, password: deps.box.open(env.odooAdminPasswordEnc) };
+}

@@ -1,0 +1,47 @@
+/**
+ * Odoo's own logins of an env: a fresh database knows `admin/admin` (and `demo/demo` with demo
+ * data), so odooops replaces them before the env is served. Written as the env's OWN role, never
+ * the superuser: the database belongs to the tenant, whose code may have put triggers on
+ * `res_users`; with the env role they run with no more rights than the tenant already has.
+ */
+import { randomSecret } from "../auth/secretbox";
+import { odooPasswordHash } from "../db/backup/anonymize";
+import { Conflict } from "../errors";
+import { pgConnect } from "../host/postgres/connect";
+import type { JobDeps } from "../jobs/define";
+import type { EnvRow } from "./service";
+
+export const ODOO_ADMIN_LOGIN = "admin";
+
+/** A random Odoo password (24 URL-safe characters). */
+export function newOdooPassword(): string {
+  return randomSecret(18);
+}
+
+export interface SetPasswordOptions {
+  /** Every other user with a password gets one nobody knows (fresh databases: demo, portal). */
+  lockOthers: boolean;
+}
+
+/**
+ * Sets `admin`'s password hash (passlib pbkdf2-sha512, what Odoo 16–18 verify) in the env's
+ * database, connected as the env's role with a pinned search_path and qualified names.
+ */
+export async function setOdooAdminPassword(deps: Pick<JobDeps, "config" | "box">, env: Pick<EnvRow, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">, password: string, opts: SetPasswordOptions): Promise<{ others: number }> {
+  const { host, port } = deps.config.postgres;
+  // A Unix socket usually means peer authentication, which the env role (no OS user) cannot pass.
+  const sql = pgConnect({ host: host.startsWith("/") ? "127.0.0.1" : host, port, user: env.dbUser, password: deps.box.open(env.dbPasswordEnc), database: env.dbName });
+  try {
+    return await sql.begin(async (tx) => {
+      await tx`SET LOCAL search_path = pg_catalog, pg_temp`;
+      const admin = await tx`UPDATE public.res_users SET password = ${odooPasswordHash(password)} WHERE login = ${ODOO_ADMIN_LOGIN}`;
+      if (admin.count !== 1) throw new Conflict(`database ${env.dbName} of ${env.slug} has no user "${ODOO_ADMIN_LOGIN}"; its admin password cannot be set`);
+      if (!opts.lockOthers) return { others: 0 };
+      const others = await tx`UPDATE public.res_users SET password = ${odooPasswordHash(randomSecret(24))}
+        WHERE login <> ${ODOO_ADMIN_LOGIN} AND password IS NOT NULL AND password <> ''`;
+      return { others: others.count ?? 0 };
+    });
+  } finally {
+    await sql.close();
+  }
+}

@@ -34,8 +34,14 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "PUT /users/{name}/password": ["admin", "set other users' passwords"],
   "DELETE /users/{name}": ["admin", "remove users"],
 
+  "GET /audit/logs": ["admin", "read the audit log"],
+  "GET /audit/verify": ["admin", "verify the audit chain"],
+  "GET /audit/export": ["admin", "export the audit log"],
+  "POST /audit/export": ["admin", "export the audit log"],
+
   "GET /projects": ["viewer", "list projects"],
   "PUT /projects/{name}": ["admin", "create or change projects"],
+  "GET /projects/{name}/access": ["admin", "read a project's access credentials"],
   "GET /policy": ["viewer", "read policies"],
   "POST /policy/validate": ["viewer", "validate policy files"],
   "POST /anonymize-rules/validate": ["viewer", "validate anonymization rules"],
@@ -46,6 +52,8 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /environments": ["member", "create environments"],
   "DELETE /environments/{name}": ["member", "destroy environments"],
   "POST /environments/{name}/extend": ["member", "extend environments"],
+  "GET /environments/{name}/admin-password": ["admin", "read an environment's Odoo admin password"],
+  "POST /environments/{name}/admin-password": ["admin", "rotate an environment's Odoo admin password"],
   "POST /environments/{name}/{action}": ["member", "start, stop or restart environments"],
 
   "GET /environments/{name}/backups": ["viewer", "list backups"],

@@ -45,6 +45,13 @@ export class Conflict extends AppError {
   override readonly exitCode = 4;
 }
 
+/** A request body over a configured limit. */
+export class TooLarge extends AppError {
+  override readonly code = "too_large";
+  override readonly status = 413;
+  override readonly exitCode = 2;
+}
+
 export class Unavailable extends AppError {
   override readonly code = "unavailable";
   override readonly status = 503;

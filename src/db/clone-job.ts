@@ -14,7 +14,7 @@ import { envResources } from "../env/resources";
 import { defineJob } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { cleanupRestore, cloneDatabase, copyFilestore } from "./backup";
-import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import { adminPg, afterFailure, ensureFilestoreRoot, envRoleLogin, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
 export const CloneMethodParam = z.enum(["auto", "template", "stream"]);
 
@@ -37,7 +37,7 @@ export const cloneJob = defineJob<CloneJobParams>({
         const source = loadEnvById(deps.db, p.sourceEnvId);
         // Leftovers of an interrupted attempt carry the same names: start clean.
         await cleanupRestore(cleanup);
-        const db = await cloneDatabase({ pg: adminPg(deps), sourceDb: source.dbName, targetDb: n.newDb, owner: env.dbUser, method: p.method, log: stepLogger(ctx), signal: ctx.signal });
+        const db = await cloneDatabase({ pg: adminPg(deps), sourceDb: source.dbName, targetDb: n.newDb, owner: envRoleLogin(deps, env), method: p.method, log: stepLogger(ctx), signal: ctx.signal });
         ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
         await ensureFilestoreRoot(deps, n);
         const sourceFs = join(envResources(source, deps).dataDir, "filestore", source.dbName);

@@ -16,16 +16,17 @@ import { findEnv } from "../env/lookup";
 import { Conflict, Invalid } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase } from "../host/postgres/ops";
-import { pgConnect } from "../host/postgres";
+import { pgConnect, tenantTarget } from "../host/postgres";
 import { defineJob } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { cleanupRestore, pgRestore } from "./backup";
 import { chownRecursive } from "./backup/commands";
 import { readDbFacts } from "./backup/facts";
 import { backupTargets } from "./backup-job";
-import { psqlLoad, readOdooZip, type OdooDumpManifest } from "./odoo-zip";
+import { readOdooZip, type OdooDumpManifest } from "./odoo-zip";
+import { loadPlainDump } from "./plain-load";
 import { newReplaceToken } from "./replace";
-import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import { adminPg, afterFailure, envRoleLogin, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
 export const ImportJobParams = ReplaceParams.extend({ upload: z.string().min(1), format: z.enum(["zip", "dump"]) });
 export type ImportJobParams = z.infer<typeof ImportJobParams>;
@@ -70,20 +71,24 @@ export const importJob = defineJob<ImportJobParams>({
         } finally {
           await admin.close();
         }
+        // The upload is tenant data: it is loaded logged in as the env's own role, never as admin.
+        const asEnv = tenantTarget(pg, envRoleLogin(deps, env));
+        const MiB = 1024 * 1024;
+        const limits = { maxEntries: deps.config.imports.maxZipEntries, maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB };
         let manifest: OdooDumpManifest | null = null;
         let files = 0;
         if (p.format === "zip") {
           await mkdir(deps.paths.workDir, { recursive: true, mode: 0o700 });
           const sqlFile = join(deps.paths.workDir, `import-${n.newDb}.sql`);
           try {
-            ({ manifest, files } = await readOdooZip(p.upload, sqlFile, n.stagedDir));
+            ({ manifest, files } = await readOdooZip(p.upload, sqlFile, n.stagedDir, limits));
             ctx.log(`zip read: dump.sql and ${files} filestore files${manifest ? ` (exported from ${manifest.db_name}, Odoo ${manifest.version}, PostgreSQL ${manifest.pg_version})` : ", no manifest.json"}`);
-            await run(psqlLoad(pg, n.newDb, env.dbUser, sqlFile), { signal: ctx.signal });
+            await loadPlainDump(asEnv, n.newDb, sqlFile, ctx.signal);
           } finally {
             await rm(sqlFile, { force: true });
           }
         } else {
-          await run(pgRestore(pg, n.newDb, { role: env.dbUser, jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
+          await run(pgRestore(asEnv, n.newDb, { jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
         }
         await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
         const sql = pgConnect({ ...pg, database: n.newDb });

@@ -17,6 +17,7 @@ import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/
 import { envUrl, type EnvRow } from "../env/service";
 import { run } from "../exec/run";
 import { databaseExists, dropDatabase } from "../host/postgres/ops";
+import type { RoleLogin } from "../host/postgres/tenant";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
@@ -50,6 +51,11 @@ type Ctx = StepContext<ReplaceParams>;
 export function adminPg(deps: Pick<JobDeps, "config">): PgAdmin {
   const { host, port, user, password } = deps.config.postgres;
   return { host, port, user, password };
+}
+
+/** The env role's own login (its password is sealed in the env row): what loads tenant data. */
+export function envRoleLogin(deps: Pick<JobDeps, "box">, env: Pick<EnvRow, "dbUser" | "dbPasswordEnc">): RoleLogin {
+  return { user: env.dbUser, password: deps.box.open(env.dbPasswordEnc) };
 }
 
 export function namesOf(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {

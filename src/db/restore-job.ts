@@ -14,7 +14,7 @@ import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
 import { cleanupRestore, describeSource, restoreBackup, type BackupSource } from "./backup";
 import type { BackupRow } from "./backup-job";
-import { afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import { afterFailure, ensureFilestoreRoot, envRoleLogin, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
 export const RestoreJobParams = ReplaceParams.extend({ backupId: z.string().min(1) });
 export type RestoreJobParams = z.infer<typeof RestoreJobParams>;
@@ -50,7 +50,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
         const r = await restoreBackup({
           ...cleanup,
           source,
-          owner: env.dbUser,
+          owner: envRoleLogin(deps, env),
           jobs: availableParallelism(),
           log: stepLogger(ctx, { backup: row.id }),
           signal: ctx.signal,

@@ -60,7 +60,7 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
     env,
     `rehearse-${key}`,
     async (s) => {
-      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceDb: env.dbName, targetDb: s.login.name, owner: s.login.user, log: stepLogger(io), signal: io.signal });
+      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceDb: env.dbName, targetDb: s.login.name, owner: { user: s.login.user, password: s.login.password }, log: stepLogger(io), signal: io.signal });
       io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
       if (opts.neutralize) {
         const n = await neutralizeDatabase(adminLogin(deps), s.login.name, { baseUrl: REHEARSAL_URL }, stepLogger(io));

@@ -14,6 +14,7 @@ import { cleanupRestore, restoreBackup } from "../db/backup";
 import { databaseExists } from "../host/postgres/ops";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "../db/replace";
 import { readableSource } from "../db/restore-job";
+import { envRoleLogin } from "../db/replace-steps";
 import { NotFound } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
@@ -64,7 +65,7 @@ export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupI
     await restoreBackup({
       ...scratch,
       source: readableSource(deps.config, row),
-      owner: env.dbUser,
+      owner: envRoleLogin(deps, env),
       jobs: availableParallelism(),
       log: stepLogger(io, { backup: backupId }),
       signal: io.signal,

@@ -6,6 +6,7 @@ import { daemonCheck } from "./daemon";
 import { diskCheck } from "./disk";
 import { dockerCheck, imageCheck } from "./docker";
 import { httpPortCheck, httpsPortCheck, nginxCheck } from "./nginx";
+import { pgClientsCheck } from "./pg-clients";
 import { pgDockerCheck, pgHbaCheck, postgresCheck } from "./postgres";
 import { acmeCheck, clockCheck, s3Check } from "./remote";
 import { configCheck, stateCheck } from "./state";
@@ -22,7 +23,7 @@ export const DOCTOR_CHECKS: Check[] = [
   configCheck,
   stateCheck,
   daemonCheck,
-  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgDockerCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
+  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgDockerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
   diskCheck,
   acmeCheck,
   clockCheck,

@@ -133,7 +133,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
     expect(backup?.status).toBe("completed");
     const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
     const r = await restoreBackup({
-      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner,
+      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: { user: fx.owner, password: fx.ownerPassword },
       jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(),
     });
     expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
@@ -144,7 +144,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
 
   test("stream clone equals the source and writes no dump file", async () => {
     const watched = await withTmpdir(tmp, () =>
-      watchStreaming(() => cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_cloned", owner: fx.owner, method: "stream", log: memoryLog() }), {
+      watchStreaming(() => cloneDatabase({ pg: conn, sourceDb: fx.db, targetDb: "odoo_cloned", owner: { user: fx.owner, password: fx.ownerPassword }, method: "stream", log: memoryLog() }), {
         dirs: [tmp, root],
         minBytes: BIG_FILE,
         ignore: [s3.dir, pg.dataDir],

@@ -16,6 +16,7 @@ import { run } from "../../exec/run";
 import { pgConnect } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase, restrictDatabase } from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
+import { tenantTarget, type RoleLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 import { pgDump, pgRestore, type PgAdmin } from "./commands";
 import { streamCommand } from "./pump";
@@ -27,8 +28,11 @@ export interface CloneInput {
   pg: PgAdmin;
   sourceDb: string;
   targetDb: string;
-  /** Role that will own the copy (the target env's role; must exist). */
-  owner: string;
+  /**
+   * The target env's role (must exist): it owns the copy, and a streamed copy is restored logged
+   * in as it (the source is another tenant's data, never loaded with admin rights).
+   */
+  owner: RoleLogin;
   method?: CloneMethod | "auto";
   log: Logger;
   signal?: AbortSignal;
@@ -98,15 +102,15 @@ END $$`);
 
 async function cloneByTemplate(admin: SQL, input: CloneInput): Promise<void> {
   await admin.unsafe(
-    `CREATE DATABASE ${quoteIdent(input.targetDb, "database")} WITH TEMPLATE ${quoteIdent(input.sourceDb, "database")} OWNER ${quoteIdent(input.owner, "role")}`,
+    `CREATE DATABASE ${quoteIdent(input.targetDb, "database")} WITH TEMPLATE ${quoteIdent(input.sourceDb, "database")} OWNER ${quoteIdent(input.owner.user, "role")}`,
   );
-  await restrictDatabase(admin, input.targetDb, input.owner);
-  await transferOwnership(input.pg, input.targetDb, input.owner);
+  await restrictDatabase(admin, input.targetDb, input.owner.user);
+  await transferOwnership(input.pg, input.targetDb, input.owner.user);
 }
 
 async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
-  await createDatabase(admin, input.targetDb, input.owner);
-  const restore = processSink(pgRestore(input.pg, input.targetDb, { role: input.owner, pgBinDir: input.pgBinDir }), input.signal);
+  await createDatabase(admin, input.targetDb, input.owner.user);
+  const restore = processSink(pgRestore(tenantTarget(input.pg, input.owner), input.targetDb, { pgBinDir: input.pgBinDir }), input.signal);
   // -Z0: compressing for a local pipe only burns CPU on both ends.
   const r = await streamCommand(pgDump(input.pg, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }), [restore], input.signal);
   if (r.sourceError) throw r.sourceError;

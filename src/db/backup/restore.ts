@@ -13,6 +13,7 @@ import { Conflict, Invalid } from "../../errors";
 import { run } from "../../exec/run";
 import { pgConnect } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase } from "../../host/postgres/ops";
+import { tenantTarget, type RoleLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 import { chownRecursive, pgRestore, tarExtract, type PgAdmin } from "./commands";
 import { readDbFacts } from "./facts";
@@ -28,8 +29,11 @@ export interface RestoreInput {
   source: BackupSource;
   /** Must not exist yet (Conflict otherwise: a leftover of an earlier attempt is dropped by the caller). */
   newDbName: string;
-  /** Role that owns the restored objects (the target env's role; must exist). */
-  owner: string;
+  /**
+   * The target env's role (must exist): it owns the new database and pg_restore logs in as it,
+   * because a backup read back from storage is tenant data and never runs with admin rights.
+   */
+  owner: RoleLogin;
   /** pg_restore -j (use the host's cores). */
   jobs: number;
   /** The env's filestore dir for its database; the staging dir is created beside it. */
@@ -171,9 +175,9 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
 
     // 4. A new database, restored in parallel.
     t0 = performance.now();
-    await createDatabase(admin, input.newDbName, input.owner);
+    await createDatabase(admin, input.newDbName, input.owner.user);
     createdDb = true;
-    await run(pgRestore(pg, input.newDbName, { role: input.owner, jobs, file: dumpPath, pgBinDir: input.pgBinDir }), {
+    await run(pgRestore(tenantTarget(pg, input.owner), input.newDbName, { jobs, file: dumpPath, pgBinDir: input.pgBinDir }), {
       signal,
       onLine: (_s, line) => rlog.debug(line),
     });

@@ -9,6 +9,8 @@
  *   - `\unrestrict` is the one command psql still runs when restricted, and psql before
  *     18.6/17.11/16.15/15.19/14.24 expands backticks in its argument (CVE-2026-18408: a shell
  *     command): a dump containing the bytes `\unrestrict` anywhere is refused before psql sees them.
+ *   - when odooops runs as root, psql itself runs as `nobody` with no-new-privs (setpriv): it
+ *     only reads stdin and talks to PostgreSQL, so a hole in psql's own checks gets no root.
  * pg_dump ≥ 17.6/16.10/15.14/14.19/13.22 wraps its output in its own `\restrict K` …
  * `\unrestrict K`; those two lines are left out of the stream (anywhere else they are refused).
  */
@@ -49,11 +51,18 @@ async function* checkedBytes(file: string, ranges: Range[]): AsyncGenerator<Uint
   if (carry.length > 0) yield carry;
 }
 
-/** psql reading the dump from stdin into `db`, logged in as `as`, one transaction, stopping at the first error. */
-export function psqlLoad(as: PgAdmin, db: string): Command {
+/** The unprivileged account psql runs as when odooops is root (Debian's nobody:nogroup). */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+/**
+ * psql reading the dump from stdin into `db`, logged in as `as`, one transaction, stopping at
+ * the first error; as `runAs` (uid/gid, no supplementary groups, no new privileges) when given.
+ */
+export function psqlLoad(as: PgAdmin, db: string, runAs?: { uid: number; gid: number }): Command {
+  const drop = runAs ? ["setpriv", `--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, "--clear-groups", "--no-new-privs", "--"] : [];
   return {
     argv: [
-      "psql", "-h", as.host, "-p", String(as.port), "-U", as.user, "--no-password", "-X", "-q",
+      ...drop, "psql", "-h", as.host, "-p", String(as.port), "-U", as.user, "--no-password", "-X", "-q",
       "-v", "ON_ERROR_STOP=1", "--single-transaction", "-d", assertIdent(db, "database"), "-f", "-",
     ],
     env: { PGPASSWORD: as.password, PGCONNECT_TIMEOUT: "15", PGAPPNAME: "odooops-import" },
@@ -127,7 +136,7 @@ function explain(e: unknown): unknown {
 export async function loadPlainDump(as: PgAdmin, db: string, file: string, signal?: AbortSignal): Promise<void> {
   const size = (await Bun.file(file).stat()).size;
   const ranges = await dumpRanges(file, size);
-  const p = spawnStreaming(psqlLoad(as, db), { stdin: "pipe", signal });
+  const p = spawnStreaming(psqlLoad(as, db, process.getuid?.() === 0 ? NOBODY : undefined), { stdin: "pipe", signal });
   const stdin = p.proc.stdin;
   if (typeof stdin !== "object" || stdin === null) throw new Error("psql stdin is not a pipe");
   // SELECT set_config(…) in the dump prints rows: drain them so psql never blocks on stdout.

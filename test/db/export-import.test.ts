@@ -205,6 +205,9 @@ describe("the Odoo zip format", () => {
       "-d", "odoo_shop_new_x", "-f", "-",
     ]);
     expect(load.env?.PGPASSWORD).toBe("env-pw");
+    expect(psqlLoad({ ...pg, user: "odoo_shop", password: "env-pw" }, "odoo_shop_new_x", { uid: 65534, gid: 65534 }).argv.slice(0, 7)).toEqual([
+      "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--", "psql",
+    ]);
     expect(() => pgDumpPlain(pg, "x; drop")).toThrow();
   });
 

@@ -141,6 +141,8 @@ export interface ZipLimits {
   maxUnpackedBytes: number;
 }
 
+/** Read into memory whole: Odoo's is a few KiB. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
@@ -184,11 +186,13 @@ async function checkZip(path: string, limits: ZipLimits): Promise<{ dumpBytes: n
   if (entries > limits.maxEntries) throw new Invalid(`the zip has ${entries} entries, more than imports.maxZipEntries (${limits.maxEntries})`);
   let dumpBytes = 0;
   let filestoreBytes = 0;
+  let total = 0;
   await eachEntry(path, async (_zip, entry) => {
     if (isSymlink(entry)) throw new Invalid(`zip entry ${JSON.stringify(entry.fileName)} is a symlink: refused`);
+    if (entry.fileName === "manifest.json" && entry.uncompressedSize > MAX_MANIFEST_BYTES) throw new Invalid(`manifest.json is ${formatBytes(entry.uncompressedSize)}: not an Odoo manifest`);
     if (entry.fileName === "dump.sql") dumpBytes += entry.uncompressedSize;
     else if (filestorePath(entry.fileName) !== null) filestoreBytes += entry.uncompressedSize;
-    const total = dumpBytes + filestoreBytes;
+    total += entry.uncompressedSize;
     if (total > limits.maxUnpackedBytes) {
       throw new Invalid(`the zip unpacks to more than ${formatBytes(total)} uncompressed, over imports.maxUnpackedMb (${formatBytes(limits.maxUnpackedBytes)})`);
     }

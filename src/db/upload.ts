@@ -1,11 +1,14 @@
 /**
  * Storing a `db import` upload: never more than `imports.maxUploadMb`, and never past the free
- * space of the imports directory (refused up front when the request declares its length, cut
- * off as soon as it passes the limit otherwise). A refused upload leaves no file behind.
+ * space of the imports directory (refused up front when the request declares its length; a
+ * chunked upload is checked every FREE_CHECK_BYTES, keeping that much headroom). A refused
+ * upload leaves no file behind.
  */
 import { open, rm } from "node:fs/promises";
 import { TooLarge } from "../errors";
 import { assertFreeSpace, formatBytes } from "./space";
+
+const FREE_CHECK_BYTES = 64 * 1024 * 1024;
 
 export interface UploadLimits {
   maxBytes: number;
@@ -25,11 +28,16 @@ export async function saveUpload(body: ReadableStream<Uint8Array>, path: string,
   }
   const fh = await open(path, "w", 0o600);
   let written = 0;
+  let nextFreeCheck = limits.declaredBytes === null ? 0 : Number.POSITIVE_INFINITY;
   let complete = false;
   try {
     for await (const chunk of body) {
       written += chunk.byteLength;
       if (written > limits.maxBytes) throw tooLarge(written, limits.maxBytes);
+      if (written >= nextFreeCheck) {
+        assertFreeSpace("the upload", [{ path, bytes: FREE_CHECK_BYTES }]);
+        nextFreeCheck += FREE_CHECK_BYTES;
+      }
       let off = 0;
       while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
     }

@@ -121,7 +121,7 @@ describe("db import of a hostile upload", () => {
     expect(imported.error).toBeNull();
   }, 400_000);
 
-  test("dump.sql with `\\!` at a line start and in the middle of a line: no shell runs on the host, nothing changes", async () => {
+  test("dump.sql with psql meta-commands (`\\!` at a line start and mid-line, `\\o FILE`, `\\unrestrict` with backticks): refused, no shell runs on the host, nothing changes", async () => {
     const before = await snapshot();
     const payloads = [
       `\\! touch ${marker}\n`,

@@ -90,11 +90,15 @@ async function writeZip(out: string, entries: { name: string; data: Buffer; mode
   return out;
 }
 
-/** The export's SQL with `payload` before its end (pg_dump's closing lines stay last). */
-function withPayload(payload: string): string {
-  const end = legitSql.lastIndexOf("-- PostgreSQL database dump complete");
+/**
+ * The export's SQL with `payload` before its end. pg_dump ≥ 15.14 wraps its output in its own
+ * `\restrict` / `\unrestrict` pair; an attacker simply leaves it out (`ownRestrict: false`).
+ */
+function withPayload(payload: string, ownRestrict = true): string {
+  const sql = ownRestrict ? legitSql : legitSql.replace(/^\\(un)?restrict \S+\n/gm, "");
+  const end = sql.lastIndexOf("-- PostgreSQL database dump complete");
   expect(end).toBeGreaterThan(0);
-  return `${legitSql.slice(0, end)}${payload}${legitSql.slice(end)}`;
+  return `${sql.slice(0, end)}${payload}${sql.slice(end)}`;
 }
 
 async function expectUnharmed(before: Awaited<ReturnType<typeof snapshot>>): Promise<void> {
@@ -123,15 +127,15 @@ describe("db import of a hostile upload", () => {
 
   test("dump.sql with psql meta-commands (`\\!` at a line start and mid-line, `\\o FILE`, `\\unrestrict` with backticks): refused, no shell runs on the host, nothing changes", async () => {
     const before = await snapshot();
-    const payloads = [
-      `\\! touch ${marker}\n`,
-      `SELECT 1 \\! touch ${marker}\n;\n`,
-      `\\o ${marker}\nSELECT 1;\n`,
+    const dumps = [
+      withPayload(`\\! touch ${marker}\n`, false),
+      withPayload(`SELECT 1 \\! touch ${marker}\n;\n`, false),
+      withPayload(`\\o ${marker}\nSELECT 1;\n`, false),
       // The one command a restricted psql still parses; before 15.19 it expands backticks.
-      `\\unrestrict \`touch ${marker}\`\n`,
+      withPayload(`\\unrestrict \`touch ${marker}\`\n`),
     ];
-    for (const [i, payload] of payloads.entries()) {
-      const zip = await writeZip(join(tmp, `bang-${i}.zip`), [{ name: "dump.sql", data: Buffer.from(withPayload(payload)) }]);
+    for (const [i, text] of dumps.entries()) {
+      const zip = await writeZip(join(tmp, `bang-${i}.zip`), [{ name: "dump.sql", data: Buffer.from(text) }]);
       const job = await importJob(zip);
       expect(job.status).toBe("failed");
       expect(job.error).toContain("meta-command");

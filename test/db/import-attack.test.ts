@@ -137,9 +137,9 @@ describe("db import of a hostile upload", () => {
     for (const [i, text] of dumps.entries()) {
       const zip = await writeZip(join(tmp, `bang-${i}.zip`), [{ name: "dump.sql", data: Buffer.from(text) }]);
       const job = await importJob(zip);
+      await expectUnharmed(before);
       expect(job.status).toBe("failed");
       expect(job.error).toContain("meta-command");
-      await expectUnharmed(before);
     }
   }, 300_000);
 
@@ -149,11 +149,12 @@ describe("db import of a hostile upload", () => {
     const payload = `RESET ROLE;\nCREATE ROLE ${evil} SUPERUSER LOGIN;\nALTER ROLE ${env().dbUser} SUPERUSER;\n`;
     const zip = await writeZip(join(tmp, "reset-role.zip"), [{ name: "dump.sql", data: Buffer.from(withPayload(payload)) }]);
     const job = await importJob(zip);
+    // The harm first: on a superuser session these succeed whatever the job's outcome.
+    expect((await snapshot()).roles.some((r) => r.startsWith(`${evil}:`))).toBe(false);
+    await expectUnharmed(before);
+    expect(before.roles).toContain(`${env().dbUser}:false`);
     expect(job.status).toBe("failed");
     expect(job.error).toMatch(/must be superuser|permission denied/);
-    await expectUnharmed(before);
-    expect((await snapshot()).roles.some((r) => r.startsWith(`${evil}:`))).toBe(false);
-    expect(before.roles).toContain(`${env().dbUser}:false`);
   }, 120_000);
 
   test("a custom-format .dump whose archived SQL resets the role and creates a superuser: refused, nothing changes", async () => {
@@ -176,10 +177,10 @@ describe("db import of a hostile upload", () => {
 
     const before = await snapshot();
     const job = await importJob(dump);
+    expect((await snapshot()).roles.some((r) => r.startsWith(`${evil}:`))).toBe(false);
+    await expectUnharmed(before);
     expect(job.status).toBe("failed");
     expect(job.error).toMatch(/must be superuser|permission denied/);
-    await expectUnharmed(before);
-    expect((await snapshot()).roles.some((r) => r.startsWith(`${evil}:`))).toBe(false);
   }, 120_000);
 
   test("zip bomb, too many entries, symlink or escaping entries, an oversized upload: clear errors, nothing changes", async () => {

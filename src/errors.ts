@@ -57,6 +57,13 @@ export class TooManyRequests extends AppError {
   }
 }
 
+/** A request body over a configured limit. */
+export class TooLarge extends AppError {
+  override readonly code = "too_large";
+  override readonly status = 413;
+  override readonly exitCode = 2;
+}
+
 export class Unavailable extends AppError {
   override readonly code = "unavailable";
   override readonly status = 503;

@@ -249,6 +249,18 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Limits on `db import` uploads: they come from users and are never trusted. */
+    imports: z
+      .object({
+        /** Largest upload accepted (MiB); the request is cut off past it. */
+        maxUploadMb: z.number().int().positive().default(20 * 1024),
+        /** Most entries a zip may hold (Odoo filestores reach a few hundred thousand files). */
+        maxZipEntries: z.number().int().positive().default(1_000_000),
+        /** Largest total a zip may unpack to (MiB): a zip bomb is refused before a byte is written. */
+        maxUnpackedMb: z.number().int().positive().default(200 * 1024),
+      })
+      .strict()
+      .prefault({}),
     backups: z
       .object({
         local: z

@@ -38,7 +38,7 @@ export const cloneJob = defineJob<CloneJobParams>({
         const source = loadEnvById(deps.db, p.sourceEnvId);
         // Leftovers of an interrupted attempt carry the same names: start clean.
         await cleanupRestore(cleanup);
-        const db = await cloneDatabase({ pg: adminPg(deps), sourceLogin: envDbLogin(deps, source), sourceDb: source.dbName, targetDb: n.newDb, owner: env.dbUser, method: p.method, log: stepLogger(ctx), signal: ctx.signal });
+        const db = await cloneDatabase({ pg: adminPg(deps), sourceLogin: envDbLogin(deps, source), sourceDb: source.dbName, targetDb: n.newDb, owner: envDbLogin(deps, env), method: p.method, log: stepLogger(ctx), signal: ctx.signal });
         ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
         await ensureFilestoreRoot(deps, n);
         const sourceFs = join(envResources(source, deps).dataDir, "filestore", source.dbName);

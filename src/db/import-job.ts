@@ -25,7 +25,8 @@ import { cleanupRestore, pgRestore } from "./backup";
 import { chownRecursive } from "./backup/commands";
 import { readDbFacts } from "./backup/facts";
 import { backupTargets } from "./backup-job";
-import { psqlLoad, readOdooZip, type OdooDumpManifest } from "./odoo-zip";
+import { readOdooZip, type OdooDumpManifest } from "./odoo-zip";
+import { loadPlainDump } from "./plain-load";
 import { newReplaceToken } from "./replace";
 import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
@@ -72,20 +73,24 @@ export const importJob = defineJob<ImportJobParams>({
         } finally {
           await admin.close();
         }
+        // The upload is tenant data: it is loaded logged in as the env's own role, never as admin.
+        const asEnv = envDbLogin(deps, env, n.newDb);
+        const MiB = 1024 * 1024;
+        const limits = { maxEntries: deps.config.imports.maxZipEntries, maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB };
         let manifest: OdooDumpManifest | null = null;
         let files = 0;
         if (p.format === "zip") {
           await mkdir(deps.paths.workDir, { recursive: true, mode: 0o700 });
           const sqlFile = join(deps.paths.workDir, `import-${n.newDb}.sql`);
           try {
-            ({ manifest, files } = await readOdooZip(p.upload, sqlFile, n.stagedDir));
+            ({ manifest, files } = await readOdooZip(p.upload, sqlFile, n.stagedDir, limits));
             ctx.log(`zip read: dump.sql and ${files} filestore files${manifest ? ` (exported from ${manifest.db_name}, Odoo ${manifest.version}, PostgreSQL ${manifest.pg_version})` : ", no manifest.json"}`);
-            await run(psqlLoad(pg, n.newDb, env.dbUser, sqlFile), { signal: ctx.signal });
+            await loadPlainDump(asEnv, n.newDb, sqlFile, ctx.signal);
           } finally {
             await rm(sqlFile, { force: true });
           }
         } else {
-          await run(pgRestore(pg, n.newDb, { role: env.dbUser, jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
+          await run(pgRestore(asEnv, n.newDb, { jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
         }
         await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
         const facts = await withTenant(envDbLogin(deps, env, n.newDb), readDbFacts);

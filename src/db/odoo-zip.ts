@@ -19,6 +19,7 @@ import { Invalid } from "../errors";
 import { assertIdent } from "../host/postgres/quote";
 import type { PgAdmin } from "./backup";
 import { FILESTORE_TENANT_DEPTH, openTenantDir, openTenantFile, walkTenantDir, type PinnedDir, type TenantEntry } from "./backup/tenant-dir";
+import { assertFreeSpace, formatBytes } from "./space";
 
 const DAY_MS = 24 * 3600_000;
 
@@ -61,22 +62,6 @@ export function pgDumpPlain(pg: PgAdmin, db: string): Command {
   return {
     argv: ["pg_dump", "-Fp", "--no-owner", "--no-privileges", ...connArgs(pg), "-d", assertIdent(db, "database")],
     env: pgEnv(pg, "odooops-export"),
-    redact: [pg.password],
-    timeoutMs: DAY_MS,
-  };
-}
-
-/**
- * Runs a plain dump into `db` as `role` (so the env's role owns what it creates), in one
- * transaction that stops at the first error: a dump that does not load leaves nothing half-done.
- */
-export function psqlLoad(pg: PgAdmin, db: string, role: string, file: string): Command {
-  return {
-    argv: [
-      "psql", ...connArgs(pg), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-      "-d", assertIdent(db, "database"), "-c", `SET ROLE ${assertIdent(role, "role")}`, "-f", file,
-    ],
-    env: pgEnv(pg, "odooops-import"),
     redact: [pg.password],
     timeoutMs: DAY_MS,
   };
@@ -172,49 +157,105 @@ export interface ReadZipResult {
   files: number;
 }
 
-/**
- * Extracts `dump.sql` to `sqlOut` and `filestore/**` into `filestoreDir` (which must exist).
- * manifest.json is optional (older exports lack it); dump.sql is not.
- */
-export async function readOdooZip(path: string, sqlOut: string, filestoreDir: string): Promise<ReadZipResult> {
+export interface ZipLimits {
+  maxEntries: number;
+  /** Sum of the entries' uncompressed sizes. */
+  maxUnpackedBytes: number;
+}
+
+/** Read into memory whole: Odoo's is a few KiB. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+function isSymlink(entry: yauzl.Entry): boolean {
+  return ((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK;
+}
+
+/** Calls `onEntry` for each entry in order (one at a time); yauzl refuses absolute and `..` names. */
+async function eachEntry(path: string, onEntry: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>): Promise<void> {
   const zip = await openZip(path).catch((e: unknown) => {
     throw new Invalid(`${path} is not a readable zip: ${e instanceof Error ? e.message : String(e)}`);
   });
-  let manifest: OdooDumpManifest | null = null;
-  let files = 0;
-  let sawDump = false;
   try {
     await new Promise<void>((resolve, reject) => {
-      zip.on("error", reject);
+      zip.on("error", (e: Error) => reject(new Invalid(`${path}: ${e.message}`)));
       zip.on("end", () => resolve());
       zip.on("entry", (entry: yauzl.Entry) => {
-        void (async () => {
-          const name = entry.fileName;
-          if (name === "dump.sql") {
-            sawDump = true;
-            await pipeline(await entryStream(zip, entry), createWriteStream(sqlOut, { mode: 0o600 }));
-          } else if (name === "manifest.json") {
-            const text = await new Response(Readable.toWeb(await entryStream(zip, entry)) as ReadableStream).text();
-            const parsed = OdooDumpManifest.safeParse(JSON.parse(text));
-            if (!parsed.success) throw new Invalid(`${path}: manifest.json is not an Odoo dump manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-            manifest = parsed.data;
-          } else {
-            const rel = filestorePath(name);
-            if (rel !== null) {
-              const target = join(filestoreDir, rel);
-              await mkdir(dirname(target), { recursive: true });
-              await pipeline(await entryStream(zip, entry), createWriteStream(target));
-              files++;
-            }
-          }
-          zip.readEntry();
-        })().catch(reject);
+        void onEntry(zip, entry)
+          .then(() => zip.readEntry())
+          .catch(reject);
       });
       zip.readEntry();
     });
   } finally {
     zip.close();
   }
+}
+
+/**
+ * Reads the central directory only and refuses, before a byte is written: more entries than
+ * allowed, a total uncompressed size over the limit (zip bombs; yauzl then checks that every
+ * entry inflates to exactly its declared size), symlink entries, names escaping the tree.
+ * Returns the bytes dump.sql and the filestore will take.
+ */
+async function checkZip(path: string, limits: ZipLimits): Promise<{ dumpBytes: number; filestoreBytes: number }> {
+  const zip = await openZip(path).catch((e: unknown) => {
+    throw new Invalid(`${path} is not a readable zip: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  const entries = zip.entryCount;
+  zip.close();
+  if (entries > limits.maxEntries) throw new Invalid(`the zip has ${entries} entries, more than imports.maxZipEntries (${limits.maxEntries})`);
+  let dumpBytes = 0;
+  let filestoreBytes = 0;
+  let total = 0;
+  await eachEntry(path, async (_zip, entry) => {
+    if (isSymlink(entry)) throw new Invalid(`zip entry ${JSON.stringify(entry.fileName)} is a symlink: refused`);
+    if (entry.fileName === "manifest.json" && entry.uncompressedSize > MAX_MANIFEST_BYTES) throw new Invalid(`manifest.json is ${formatBytes(entry.uncompressedSize)}: not an Odoo manifest`);
+    if (entry.fileName === "dump.sql") dumpBytes += entry.uncompressedSize;
+    else if (filestorePath(entry.fileName) !== null) filestoreBytes += entry.uncompressedSize;
+    total += entry.uncompressedSize;
+    if (total > limits.maxUnpackedBytes) {
+      throw new Invalid(`the zip unpacks to more than ${formatBytes(total)} uncompressed, over imports.maxUnpackedMb (${formatBytes(limits.maxUnpackedBytes)})`);
+    }
+  });
+  return { dumpBytes, filestoreBytes };
+}
+
+/**
+ * Extracts `dump.sql` to `sqlOut` and `filestore/**` into `filestoreDir` (which must exist),
+ * after checkZip and a free space check on both targets. manifest.json is optional (older
+ * exports lack it); dump.sql is not.
+ */
+export async function readOdooZip(path: string, sqlOut: string, filestoreDir: string, limits: ZipLimits): Promise<ReadZipResult> {
+  const sizes = await checkZip(path, limits);
+  assertFreeSpace("the unpacked zip", [
+    { path: sqlOut, bytes: sizes.dumpBytes },
+    { path: filestoreDir, bytes: sizes.filestoreBytes },
+  ]);
+  let manifest: OdooDumpManifest | null = null;
+  let files = 0;
+  let sawDump = false;
+  await eachEntry(path, async (zip, entry) => {
+    const name = entry.fileName;
+    if (name === "dump.sql") {
+      sawDump = true;
+      await pipeline(await entryStream(zip, entry), createWriteStream(sqlOut, { mode: 0o600 }));
+    } else if (name === "manifest.json") {
+      const text = await new Response(Readable.toWeb(await entryStream(zip, entry)) as ReadableStream).text();
+      const parsed = OdooDumpManifest.safeParse(JSON.parse(text));
+      if (!parsed.success) throw new Invalid(`${path}: manifest.json is not an Odoo dump manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      manifest = parsed.data;
+    } else {
+      const rel = filestorePath(name);
+      if (rel !== null) {
+        const target = join(filestoreDir, rel);
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline(await entryStream(zip, entry), createWriteStream(target));
+        files++;
+      }
+    }
+  });
   if (!sawDump) throw new Invalid(`${path} has no dump.sql: not a database export of Odoo's database manager`);
   return { manifest, files };
 }

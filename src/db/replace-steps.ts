@@ -55,6 +55,7 @@ export function adminPg(deps: Pick<JobDeps, "config">): PgAdmin {
   return { host, port, user, password };
 }
 
+
 export function namesOf(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {
   return replaceNames(env.dbName, envResources(env, deps).dataDir, token);
 }

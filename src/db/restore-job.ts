@@ -56,8 +56,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
         const r = await restoreBackup({
           ...cleanup,
           source,
-          owner: env.dbUser,
-          ownerLogin: envDbLogin(deps, env),
+          owner: envDbLogin(deps, env),
           jobs: availableParallelism(),
           log: stepLogger(ctx, { backup: row.id }),
           signal: ctx.signal,

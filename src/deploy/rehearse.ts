@@ -61,7 +61,7 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
     env,
     `rehearse-${key}`,
     async (s) => {
-      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceLogin: envDbLogin(deps, env), sourceDb: env.dbName, targetDb: s.login.name, owner: s.login.user, log: stepLogger(io), signal: io.signal });
+      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceLogin: envDbLogin(deps, env), sourceDb: env.dbName, targetDb: s.login.name, owner: scratchDbLogin(deps, s.login), log: stepLogger(io), signal: io.signal });
       io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
       if (opts.neutralize) {
         const n = await neutralizeDatabase(scratchDbLogin(deps, s.login), { baseUrl: REHEARSAL_URL }, stepLogger(io));

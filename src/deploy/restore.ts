@@ -65,8 +65,7 @@ export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupI
     await restoreBackup({
       ...scratch,
       source: readableSource(deps.config, row),
-      owner: env.dbUser,
-      ownerLogin: envDbLogin(deps, env),
+      owner: envDbLogin(deps, env),
       jobs: availableParallelism(),
       log: stepLogger(io, { backup: backupId }),
       signal: io.signal,

@@ -29,3 +29,8 @@ export function interfaceAddress(name: string): Command {
 export function dpkgStatus(pkg: string): Command {
   return { argv: ["dpkg-query", "-W", "-f=${Status}", pkg], okExitCodes: [1], timeoutMs: 20_000 };
 }
+
+/** `pg_dump --version` prints "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)". */
+export function pgClientVersion(program: string): Command {
+  return { argv: [program, "--version"], timeoutMs: 20_000 };
+}

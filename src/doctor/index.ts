@@ -6,6 +6,7 @@ import { daemonCheck } from "./daemon";
 import { diskCheck } from "./disk";
 import { dockerCheck, imageCheck } from "./docker";
 import { httpPortCheck, httpsPortCheck, nginxCheck } from "./nginx";
+import { pgClientsCheck } from "./pg-clients";
 import { pgDockerCheck, pgHbaCheck, postgresCheck } from "./postgres";
 import { pgTenantCheck } from "./pg-tenant";
 import { acmeCheck, clockCheck, s3Check } from "./remote";
@@ -23,7 +24,7 @@ export const DOCTOR_CHECKS: Check[] = [
   configCheck,
   stateCheck,
   daemonCheck,
-  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
+  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
   diskCheck,
   acmeCheck,
   clockCheck,

@@ -68,8 +68,7 @@ function backup(id: string, filestoreDir: string, targets: Parameters<typeof run
 
 function restoreInput(source: Parameters<typeof restoreBackup>[0]["source"], name: string, trust = TRUST) {
   return {
-    pg: conn, source, newDbName: `odoo_target_${name}`, owner: "odoo_target",
-    ownerLogin: { host: pg.host, port: pg.port, user: "odoo_target", password: "pw-odoo-target" }, jobs: 2,
+    pg: conn, source, newDbName: `odoo_target_${name}`, owner: { host: pg.host, port: pg.port, user: "odoo_target", password: "pw-odoo-target" }, jobs: 2,
     filestoreTargetDir: join(root, "envs", `target-${name}`, "data", "filestore", "odoo_target"), workDir: join(root, `work-${name}`),
     log: memoryLog(), manifestTrust: trust,
   };

@@ -271,7 +271,7 @@ describe("restore", () => {
     const target = join(root, "envs", "copy", "filestore", "odoo_copy");
     const r = await restoreBackup({
       pg: conn, source: { kind: "s3", target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_copy_new",
-      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
+      owner: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 4, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
     });
     expect(r.checks).toMatchObject({ baseInstalled: true, modules: 5, tableCount: 10, dbSha256: fromS3.manifest?.parts.db.sha256 });
     expect(await tableChecksums(conn, "odoo_copy_new")).toEqual(before);
@@ -301,7 +301,7 @@ describe("restore", () => {
     writeFileSync(join(target, "marker"), "old");
     const r = await restoreBackup({
       pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_copy_new",
-      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(), manifestTrust: TRUST,
+      owner: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: target, workDir: join(root, "unused-work"), log: memoryLog(), manifestTrust: TRUST,
     });
     expect(existsSync(join(root, "unused-work"))).toBe(false);
     const swapped = await swapDatabases(admin, { current: "odoo_copy", replacement: "odoo_copy_new", previousName: "odoo_copy_prev" });
@@ -329,7 +329,7 @@ describe("restore", () => {
     await expect(
       restoreBackup({
         pg: conn, source: { kind: "local", dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_shop",
-        owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(), manifestTrust: TRUST,
+        owner: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "x", "fs"), workDir: root, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow(Conflict);
     expect(await tableChecksums(conn, "odoo_shop")).toEqual(before);
@@ -345,7 +345,7 @@ describe("restore", () => {
     writeFileSync(join(bad, "db.dump"), bytes);
     const target = join(root, "envs", "shop2", "filestore", "odoo_shop");
     const attempt = restoreBackup({
-      pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
+      pg: conn, source: { kind: "local", dir: bad }, newDbName: "odoo_shop_restore", owner: envLogin(), jobs: 2,
       filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
     });
     await expect(attempt).rejects.toThrow(/db\.dump does not match its manifest/);
@@ -365,7 +365,7 @@ describe("restore", () => {
     const work = makeTempDir("odooops-work-");
     await expect(
       restoreBackup({
-        pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(),
+        pg: conn, source: { kind: "s3", target: s3Target, prefix }, newDbName: "odoo_shop_restore", owner: envLogin(),
         jobs: 2, filestoreTargetDir: target, workDir: work, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow(Invalid);
@@ -385,7 +385,7 @@ describe("restore", () => {
     const target = join(root, "envs", "shop3", "filestore", "odoo_shop");
     await expect(
       restoreBackup({
-        pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: "odoo_shop", ownerLogin: envLogin(), jobs: 2,
+        pg: conn, source: { kind: "local", dir: lying }, newDbName: "odoo_shop_restore", owner: envLogin(), jobs: 2,
         filestoreTargetDir: target, workDir: root, log: memoryLog(), manifestTrust: TRUST,
       }),
     ).rejects.toThrow("res_partner: 300 rows, manifest says 301");
@@ -396,7 +396,7 @@ describe("restore", () => {
   test("leftovers of a killed restore: Conflict, then cleanupRestore clears them and a retry succeeds", async () => {
     const input = {
       pg: conn, source: { kind: "s3" as const, target: s3Target, prefix: fromS3.s3?.prefix ?? "" }, newDbName: "odoo_retry_new",
-      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
+      owner: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 2, filestoreTargetDir: join(root, "envs", "retry", "filestore", "odoo_retry"),
       workDir: join(root, "work-retry"), log: memoryLog(), manifestTrust: TRUST,
     };
     // What kill -9 in the middle would leave: the new database, a staged dir, a half download.
@@ -420,7 +420,7 @@ describe("restore", () => {
     const ac = new AbortController();
     const input = {
       pg: conn, source: { kind: "local" as const, dir: join(localRoot(), "shop", "b-restore") }, newDbName: "odoo_cancel_new",
-      owner: "odoo_copy", ownerLogin: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
+      owner: roleLogin("odoo_copy", "pw-odoo-copy"), jobs: 1, filestoreTargetDir: join(root, "envs", "cancel", "filestore", "odoo_cancel"),
       workDir: join(root, "work-cancel"), log: memoryLog(), manifestTrust: TRUST, signal: ac.signal,
     };
     const attempt = restoreBackup(input);

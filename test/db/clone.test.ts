@@ -75,7 +75,7 @@ describe("clone", () => {
     const busy = pgConnect({ ...conn, database: fx.db });
     await busy`SELECT 1`;
     try {
-      const r = await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_stage", owner: "odoo_stage", log: memoryLog() });
+      const r = await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_stage", owner: ownerOf("odoo_stage", "odoo_stage"), log: memoryLog() });
       expect(r.method).toBe("stream");
       expect(r.reason).toContain("session(s) on the source");
       expect(r.bytes).toBeGreaterThan(0);
@@ -87,7 +87,7 @@ describe("clone", () => {
   }, SLOW);
 
   test("auto with an idle source uses the template copy; every object moves to the target role, the source keeps its owner", async () => {
-    const r = await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_dev", owner: "odoo_dev", log: memoryLog() });
+    const r = await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_dev", owner: ownerOf("odoo_dev", "odoo_dev"), log: memoryLog() });
     expect(r).toMatchObject({ method: "template", bytes: null });
     expect(await tableChecksums(conn, "odoo_dev")).toEqual(before);
     expect(await owners("odoo_dev")).toEqual(["odoo_dev"]);
@@ -104,9 +104,9 @@ describe("clone", () => {
   }, SLOW);
 
   test("existing target is a Conflict; a failing clone leaves no target behind", async () => {
-    await expect(cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_dev", owner: "odoo_dev", log: memoryLog() })).rejects.toThrow(Conflict);
+    await expect(cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_dev", owner: ownerOf("odoo_dev", "odoo_dev"), log: memoryLog() })).rejects.toThrow(Conflict);
     await expect(
-      cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: "odoo_missing", targetDb: "odoo_tmp_x", owner: "odoo_dev", method: "stream", log: memoryLog() }),
+      cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: "odoo_missing", targetDb: "odoo_tmp_x", owner: ownerOf("odoo_tmp_x", "odoo_dev"), method: "stream", log: memoryLog() }),
     ).rejects.toThrow();
     expect(await databaseExists(admin, "odoo_tmp_x")).toBe(false);
   }, SLOW);
@@ -221,7 +221,7 @@ describe("anonymize + neutralize + PII check", () => {
 
   test("a project override that keeps messages fails the PII check unless it excludes them knowingly", async () => {
     const keepMessages = "version: 1\ntables:\n  mail_message:\n    enabled: false\n";
-    await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_keep", owner: "odoo_dev", method: "stream", log: memoryLog() });
+    await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_keep", owner: ownerOf("odoo_keep", "odoo_dev"), method: "stream", log: memoryLog() });
     await anonymizeDatabase(ownerOf("odoo_keep", "odoo_dev"), loadAnonymizeRules(keepMessages), memoryLog(), "dev-keep-messages");
     const copy = pgConnect(ownerOf("odoo_keep", "odoo_dev"));
     try {

@@ -12,7 +12,8 @@ import yazl from "yazl";
 import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { moduleProblems } from "../../src/db/import-job";
-import { filesUnder, filestorePath, odooDumpManifest, pgDumpPlain, psqlLoad, readOdooZip } from "../../src/db/odoo-zip";
+import { filesUnder, filestorePath, odooDumpManifest, pgDumpPlain, readOdooZip } from "../../src/db/odoo-zip";
+import { psqlLoad } from "../../src/db/plain-load";
 import { environments } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import type { EnvRow } from "../../src/env/service";
@@ -107,7 +108,7 @@ describe("db export / import between two real environments", () => {
 
     const out = join(tmp, "inspect");
     mkdirSync(out);
-    const read = await readOdooZip(zipPath, join(tmp, "dump.sql"), out);
+    const read = await readOdooZip(zipPath, join(tmp, "dump.sql"), out, { maxEntries: 100, maxUnpackedBytes: 10 * 1024 * 1024 });
     expect(read.files).toBe((await filesUnder(filestore(a))).length);
     expect(read.files).toBeGreaterThanOrEqual(2);
     expect(filestoreChecksums(out)).toEqual(filestoreChecksums(filestore(a)));
@@ -193,14 +194,19 @@ describe("db export / import between two real environments", () => {
 
 describe("the Odoo zip format", () => {
   const pg = { host: "db.example", port: 5433, user: "admin", password: "s3cret" };
-  test("pg_dump plain without owners; psql loads in one transaction as the env's role, stopping at the first error", () => {
+  test("pg_dump plain without owners; psql loads stdin in one transaction logged in as the env's role, stopping at the first error", () => {
     const dump = pgDumpPlain(pg, "odoo_shop");
     expect(dump.argv).toEqual(["pg_dump", "-Fp", "--no-owner", "--no-privileges", "-h", "db.example", "-p", "5433", "-U", "admin", "--no-password", "-d", "odoo_shop"]);
     expect(dump.env?.PGPASSWORD).toBe("s3cret");
     expect(dump.argv.join(" ")).not.toContain("s3cret");
-    expect(psqlLoad(pg, "odoo_shop_new_x", "odoo_shop", "/w/d.sql").argv).toEqual([
-      "psql", "-h", "db.example", "-p", "5433", "-U", "admin", "--no-password", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-      "-d", "odoo_shop_new_x", "-c", "SET ROLE odoo_shop", "-f", "/w/d.sql",
+    const load = psqlLoad({ ...pg, user: "odoo_shop", password: "env-pw" }, "odoo_shop_new_x");
+    expect(load.argv).toEqual([
+      "psql", "-h", "db.example", "-p", "5433", "-U", "odoo_shop", "--no-password", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+      "-d", "odoo_shop_new_x", "-f", "-",
+    ]);
+    expect(load.env?.PGPASSWORD).toBe("env-pw");
+    expect(psqlLoad({ ...pg, user: "odoo_shop", password: "env-pw" }, "odoo_shop_new_x", { uid: 65534, gid: 65534 }).argv.slice(0, 7)).toEqual([
+      "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--", "psql",
     ]);
     expect(() => pgDumpPlain(pg, "x; drop")).toThrow();
   });

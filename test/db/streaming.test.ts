@@ -141,7 +141,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
     expect(backup?.status).toBe("completed");
     const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
     const r = await restoreBackup({
-      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: fx.owner, ownerLogin: envLogin(),
+      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: envLogin(),
       jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(), manifestTrust: { key: KEY, acceptUnsigned: false },
     });
     expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
@@ -152,7 +152,7 @@ describe("streaming on a generated Odoo-shaped database", () => {
 
   test("stream clone equals the source and writes no dump file", async () => {
     const watched = await withTmpdir(tmp, () =>
-      watchStreaming(() => cloneDatabase({ pg: conn, sourceLogin: envLogin(), sourceDb: fx.db, targetDb: "odoo_cloned", owner: fx.owner, method: "stream", log: memoryLog() }), {
+      watchStreaming(() => cloneDatabase({ pg: conn, sourceLogin: envLogin(), sourceDb: fx.db, targetDb: "odoo_cloned", owner: envLogin(), method: "stream", log: memoryLog() }), {
         dirs: [tmp, root],
         minBytes: BIG_FILE,
         ignore: [s3.dir, pg.dataDir],

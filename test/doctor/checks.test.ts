@@ -10,7 +10,9 @@ import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { saveCertificate } from "../../src/certs";
 import { type Check, renderReport, runCheck, summarize } from "../../src/doctor/check";
-import { dockerRootDir, dockerServerVersion, dpkgStatus, interfaceAddress, nginxDump, nginxVersion } from "../../src/doctor/commands";
+import { dockerRootDir, dockerServerVersion, dpkgStatus, interfaceAddress, nginxDump, nginxVersion, pgClientVersion } from "../../src/doctor/commands";
+import { pgClientsCheckIn } from "../../src/doctor/pg-clients";
+import { affectedByDumpCves, parsePgClientVersion } from "../../src/host/postgres/clients";
 import { loadContext, makeContext } from "../../src/doctor/context";
 import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
@@ -74,7 +76,7 @@ describe("roles", () => {
     const ctx = ctxWith({ role: "coordinator", docker: { binary: "/nonexistent/docker" }, nginx: { binary: "/nonexistent/nginx" } });
     const results = await Promise.all(DOCTOR_CHECKS.map((c) => runCheck(c, ctx)));
     const skipped = results.filter((r) => r.message === "coordinator: environments run on the agents").map((r) => r.id);
-    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "nginx", "port-http", "port-https"]);
+    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https"]);
     expect(results.find((r) => r.id === "config")?.status).not.toBe("skip");
   });
 });
@@ -87,10 +89,19 @@ describe("commands as data", () => {
     expect(nginxDump("nginx", "/etc/nginx/nginx.conf").argv).toEqual(["nginx", "-T", "-q", "-c", "/etc/nginx/nginx.conf"]);
     expect(interfaceAddress("docker0").argv).toEqual(["ip", "-4", "-o", "addr", "show", "dev", "docker0"]);
     expect(dpkgStatus("postgresql")).toMatchObject({ argv: ["dpkg-query", "-W", "-f=${Status}", "postgresql"], okExitCodes: [1] });
+    expect(pgClientVersion("psql").argv).toEqual(["psql", "--version"]);
   });
 });
 
 describe("pure rules", () => {
+  test("PostgreSQL clients affected by CVE-2025-8714/8715: below 17.6, 16.10, 15.14, 14.19, 13.22, and every 12 or older", () => {
+    expect(parsePgClientVersion("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n")).toEqual([15, 18]);
+    expect(parsePgClientVersion("psql (PostgreSQL) 18beta3")).toEqual([18, 0]);
+    expect(parsePgClientVersion("command not found")).toBeNull();
+    for (const [major, minor] of [[17, 5], [16, 9], [15, 13], [14, 18], [13, 21], [12, 22], [11, 20], [9, 6]]) expect(affectedByDumpCves(major, minor)).toBe(true);
+    for (const [major, minor] of [[17, 6], [16, 10], [15, 14], [15, 18], [14, 19], [13, 22], [18, 0], [19, 1]]) expect(affectedByDumpCves(major, minor)).toBe(false);
+  });
+
   test("versions", () => {
     expect(parseMajorMinor("20.10.24+dfsg1")).toEqual([20, 10]);
     expect(parseMajorMinor("v27.3.1")).toEqual([27, 3]);
@@ -288,6 +299,26 @@ describe("nginx", () => {
     const r = await outcome(httpPortCheck, ctxWith({ nginx: { configFile: nginx.configFile, httpPort: nginx.port } }, nginx.dir));
     expect(r.status).toBe("pass");
     expect(r.message).toContain("served by odooops' nginx");
+  });
+});
+
+describe("PostgreSQL clients", () => {
+  test("this host's pg_dump, pg_restore and psql pass; clients reporting 15.13 warn with the fixed versions; missing ones warn with the package", async () => {
+    const ok = await outcome(pgClientsCheckIn("/usr/lib/postgresql/15/bin"), ctxWith());
+    expect(ok.status).toBe("pass");
+    expect(ok.message).toMatch(/^pg_dump 15\.\d+, pg_restore 15\.\d+, psql 15\.\d+$/);
+
+    // Programs that answer --version like a 15.13 client (no such package can be installed here).
+    const old = tempRoot();
+    for (const p of ["pg_dump", "pg_restore", "psql"]) writeFileSync(join(old, p), `#!/bin/sh\necho "${p} (PostgreSQL) 15.13 (Debian 15.13-0+deb12u1)"\n`, { mode: 0o755 });
+    const affected = await outcome(pgClientsCheckIn(old), ctxWith());
+    expect(affected.status).toBe("warn");
+    expect(affected.message).toBe("pg_dump 15.13, pg_restore 15.13, psql 15.13: affected by CVE-2025-8714/CVE-2025-8715 (a dump can run shell commands in psql when restored)");
+    expect(affected.hint).toContain("17.6, 16.10, 15.14, 14.19, 13.22 or later");
+
+    const none = await outcome(pgClientsCheckIn(tempRoot()), ctxWith());
+    expect(none).toMatchObject({ status: "warn", hint: "apt-get install postgresql-client" });
+    expect(none.message).toContain("pg_dump, pg_restore, psql");
   });
 });
 

@@ -7,6 +7,7 @@ import { listExports, sweepExports } from "../../db/export-sweep";
 import { enqueueImport, importsDir, planImport } from "../../db/import-job";
 import { startMigrate } from "../../db/migrate-job";
 import { sniffUpload } from "../../db/odoo-zip";
+import { saveUpload } from "../../db/upload";
 import { Invalid } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
 import { AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
@@ -130,7 +131,7 @@ const importDb = createRoute({
     query: z.object({ keepOld: flag, neutralize: flag, forceProduction: flag, confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }) }),
     body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
   },
-  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "not a zip or dump, or production without forceProduction"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "not a zip or dump, production without forceProduction, or not enough free space"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped"), 413: json(ErrorSchema, "larger than imports.maxUploadMb") },
 });
 
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
@@ -184,7 +185,8 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const partial = join(dir, `${params.slug}-${params.token}.partial`);
     try {
-      await Bun.write(partial, new Response(body));
+      const declared = c.req.header("content-length");
+      await saveUpload(body, partial, { maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024, declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null });
       const format = await sniffUpload(partial);
       const upload = join(dir, `${params.slug}-${params.token}.${format}`);
       await rename(partial, upload);

@@ -35,8 +35,11 @@ export interface CloneInput {
   sourceLogin: Omit<TenantLogin, "database">;
   sourceDb: string;
   targetDb: string;
-  /** Role that will own the copy (the target env's role; must exist). */
-  owner: string;
+  /**
+   * The target env's role (must exist): it owns the copy, and a streamed copy is restored logged
+   * in as it (the source is another tenant's data, never loaded with admin rights).
+   */
+  owner: Omit<TenantLogin, "database">;
   method?: CloneMethod | "auto";
   log: Logger;
   signal?: AbortSignal;
@@ -73,7 +76,7 @@ async function sourceSessions(sql: SQL, db: string): Promise<number> {
  */
 async function transferOwnership(admin: SQL, input: CloneInput): Promise<void> {
   const from = assertIdent(input.sourceLogin.user, "role");
-  const to = assertIdent(input.owner, "role");
+  const to = assertIdent(input.owner.user, "role");
   if (from === to) return;
   const xfer = `odooops_xfer_${randomBytes(6).toString("hex")}`;
   const password = randomBytes(24).toString("base64url");
@@ -122,15 +125,15 @@ END $$`;
 
 async function cloneByTemplate(admin: SQL, input: CloneInput): Promise<void> {
   await admin.unsafe(
-    `CREATE DATABASE ${quoteIdent(input.targetDb, "database")} WITH TEMPLATE ${quoteIdent(input.sourceDb, "database")} OWNER ${quoteIdent(input.owner, "role")}`,
+    `CREATE DATABASE ${quoteIdent(input.targetDb, "database")} WITH TEMPLATE ${quoteIdent(input.sourceDb, "database")} OWNER ${quoteIdent(input.owner.user, "role")}`,
   );
-  await restrictDatabase(admin, input.targetDb, input.owner);
+  await restrictDatabase(admin, input.targetDb, input.owner.user);
   await transferOwnership(admin, input);
 }
 
 async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
-  await createDatabase(admin, input.targetDb, input.owner);
-  const restore = processSink(pgRestore(input.pg, input.targetDb, { role: input.owner, pgBinDir: input.pgBinDir }), input.signal);
+  await createDatabase(admin, input.targetDb, input.owner.user);
+  const restore = processSink(pgRestore(input.owner, input.targetDb, { pgBinDir: input.pgBinDir }), input.signal);
   // -Z0: compressing for a local pipe only burns CPU on both ends.
   const r = await streamCommand(pgDump(input.sourceLogin, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }), [restore], input.signal);
   if (r.sourceError) throw r.sourceError;

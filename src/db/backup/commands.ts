@@ -49,8 +49,6 @@ export function pgDump(pg: PgAdmin, db: string, opts: DumpOptions = {}): Command
 }
 
 export interface RestoreOptions {
-  /** Objects are created as this role (SET ROLE), so the env's role owns everything. */
-  role: string;
   /** Parallel jobs; needs `file` (a seekable archive). */
   jobs?: number;
   /** Archive path; omitted = stdin (streamed clone, single job). */
@@ -59,19 +57,22 @@ export interface RestoreOptions {
 }
 
 /**
- * `pg_restore` into an existing, empty database. --no-owner/--no-privileges: the dump's roles are
- * another env's (or another host's); ownership comes from --role instead.
+ * `pg_restore` into an existing, empty database, connected as the env's OWN role (`as`, see
+ * tenantTarget): the archive is tenant data, and its SQL runs with the session's rights, so the
+ * session must never be a superuser's (a `--role` / SET ROLE is undone by a `RESET ROLE` in the
+ * archive). The env's role owns the database, so it owns what it creates. --no-owner /
+ * --no-privileges: the dump's roles are another env's (or another host's).
  */
-export function pgRestore(pg: PgAdmin, db: string, opts: RestoreOptions): Command {
+export function pgRestore(as: PgAdmin, db: string, opts: RestoreOptions = {}): Command {
   const jobs = opts.file && opts.jobs && opts.jobs > 1 ? ["-j", String(opts.jobs)] : [];
   return {
     argv: [
-      bin(opts.pgBinDir, "pg_restore"), ...connArgs(pg), "-d", assertIdent(db, "database"),
-      "--no-owner", "--no-privileges", `--role=${assertIdent(opts.role, "role")}`, ...jobs,
+      bin(opts.pgBinDir, "pg_restore"), ...connArgs(as), "-d", assertIdent(db, "database"),
+      "--no-owner", "--no-privileges", ...jobs,
       ...(opts.file ? [opts.file] : []),
     ],
-    env: pgEnv(pg, "odooops-restore"),
-    redact: [pg.password],
+    env: pgEnv(as, "odooops-restore"),
+    redact: [as.password],
     timeoutMs: DAY_MS,
   };
 }

@@ -30,10 +30,12 @@ export interface RestoreInput {
   source: BackupSource;
   /** Must not exist yet (Conflict otherwise: a leftover of an earlier attempt is dropped by the caller). */
   newDbName: string;
-  /** Role that owns the restored objects (the target env's role; must exist). */
-  owner: string;
-  /** That role's login: the restored database is verified in a session of its own, not the admin's. */
-  ownerLogin: Omit<TenantLogin, "database">;
+  /**
+   * The target env's role (must exist), logged in: it owns the new database, pg_restore logs in
+   * as it (a backup read back from storage is tenant data and never runs with admin rights), and
+   * the restored database is verified in a session of its own.
+   */
+  owner: Omit<TenantLogin, "database">;
   /** pg_restore -j (use the host's cores). */
   jobs: number;
   /** The env's filestore dir for its database; the staging dir is created beside it. */
@@ -183,9 +185,9 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
 
     // 4. A new database, restored in parallel.
     t0 = performance.now();
-    await createDatabase(admin, input.newDbName, input.owner);
+    await createDatabase(admin, input.newDbName, input.owner.user);
     createdDb = true;
-    await run(pgRestore(pg, input.newDbName, { role: input.owner, jobs, file: dumpPath, pgBinDir: input.pgBinDir }), {
+    await run(pgRestore(input.owner, input.newDbName, { jobs, file: dumpPath, pgBinDir: input.pgBinDir }), {
       signal,
       onLine: (_s, line) => rlog.debug(line),
     });
@@ -194,7 +196,7 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
 
     // 5. Verified against the manifest.
     t0 = performance.now();
-    const facts = await withTenant({ ...input.ownerLogin, database: input.newDbName }, readDbFacts);
+    const facts = await withTenant({ ...input.owner, database: input.newDbName }, readDbFacts);
     const problems = compareFacts(manifest, facts);
     if (problems.length > 0) throw new Invalid(`restored database failed verification: ${problems.join("; ")}`, { problems });
     const verifySec = since(t0);

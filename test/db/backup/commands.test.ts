@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { apparentSize, chownRecursive, pgDump, pgDumpVersion, pgRestore, tarCreate, tarExtract, type PgAdmin } from "../../../src/db/backup/commands";
+import { tenantTarget } from "../../../src/host/postgres/tenant";
 
 const pg: PgAdmin = { host: "db.example", port: 5433, user: "odooops", password: "s3cret-pw" };
 const conn = ["-h", "db.example", "-p", "5433", "-U", "odooops", "--no-password"];
@@ -23,19 +24,27 @@ describe("backup commands", () => {
   test("a database or role name that libpq would read as a connection string is refused", () => {
     expect(() => pgDump(pg, "host=evil dbname=x")).toThrow(/database/);
     expect(() => pgDump(pg, "x;rm -rf /")).toThrow(/database/);
-    expect(() => pgRestore(pg, "odoo_shop", { role: "a role" })).toThrow(/role/);
+    expect(() => pgRestore(pg, "a db")).toThrow(/database/);
   });
 
-  test("pg_restore: no owners or privileges from the dump, objects made as the env's role; -j only with a file", () => {
-    expect(pgRestore(pg, "odoo_new", { role: "odoo_shop" }).argv).toEqual([
-      "pg_restore", ...conn, "-d", "odoo_new", "--no-owner", "--no-privileges", "--role=odoo_shop",
+  test("pg_restore: logged in as the env's own role (no --role / SET ROLE), no owners or privileges from the dump; -j only with a file", () => {
+    const asEnv = tenantTarget(pg, { user: "odoo_shop", password: "env-pw" });
+    const envConn = ["-h", "db.example", "-p", "5433", "-U", "odoo_shop", "--no-password"];
+    expect(pgRestore(asEnv, "odoo_new").argv).toEqual(["pg_restore", ...envConn, "-d", "odoo_new", "--no-owner", "--no-privileges"]);
+    expect(pgRestore(asEnv, "odoo_new").env).toEqual({ PGPASSWORD: "env-pw", PGCONNECT_TIMEOUT: "15", PGAPPNAME: "odooops-restore" });
+    expect(pgRestore(asEnv, "odoo_new").redact).toEqual(["env-pw"]);
+    expect(pgRestore(asEnv, "odoo_new", { jobs: 4 }).argv).not.toContain("-j");
+    expect(pgRestore(asEnv, "odoo_new", { jobs: 4, file: "/work/db.dump" }).argv).toEqual([
+      "pg_restore", ...envConn, "-d", "odoo_new", "--no-owner", "--no-privileges", "-j", "4", "/work/db.dump",
     ]);
-    expect(pgRestore(pg, "odoo_new", { role: "odoo_shop", jobs: 4 }).argv).not.toContain("-j");
-    expect(pgRestore(pg, "odoo_new", { role: "odoo_shop", jobs: 4, file: "/work/db.dump" }).argv).toEqual([
-      "pg_restore", ...conn, "-d", "odoo_new", "--no-owner", "--no-privileges", "--role=odoo_shop", "-j", "4", "/work/db.dump",
-    ]);
-    expect(pgRestore(pg, "odoo_new", { role: "odoo_shop", jobs: 1, file: "/work/db.dump" }).argv).not.toContain("-j");
-    expect(pgRestore(pg, "odoo_new", { role: "odoo_shop" }).env?.PGAPPNAME).toBe("odooops-restore");
+    expect(pgRestore(asEnv, "odoo_new", { jobs: 1, file: "/work/db.dump" }).argv).not.toContain("-j");
+    expect(pgRestore(asEnv, "odoo_new").argv.some((a) => a.startsWith("--role"))).toBe(false);
+  });
+
+  test("the env's own role reaches the admin's server over TCP: a unix socket would mean peer auth as root", () => {
+    const login = { user: "odoo_shop", password: "env-pw" };
+    expect(tenantTarget(pg, login, "odoo_shop_new_x")).toEqual({ host: "db.example", port: 5433, user: "odoo_shop", password: "env-pw", database: "odoo_shop_new_x" });
+    expect(tenantTarget({ ...pg, host: "/var/run/postgresql" }, login)).toEqual({ host: "127.0.0.1", port: 5433, user: "odoo_shop", password: "env-pw" });
   });
 
   test("tar: relative paths, numeric owners, one filesystem; extraction owned by root; exit 1 (a file changed while read) is not a failure", () => {

@@ -196,7 +196,7 @@ describe("C1: triggers on what sanitizing writes", () => {
     await createRole(admin, stage, stagePw);
     const r = await cloneDatabase({
       pg: adminConn(), sourceLogin: { host: pg.host, port: pg.port, user: p.fx.owner, password: p.fx.ownerPassword },
-      sourceDb: p.fx.db, targetDb: stage, owner: stage, method: "template", log: memoryLog(),
+      sourceDb: p.fx.db, targetDb: stage, owner: { host: pg.host, port: pg.port, user: stage, password: stagePw }, method: "template", log: memoryLog(),
     });
     expect(r.method).toBe("template");
     const copy: TenantLogin = { host: pg.host, port: pg.port, user: stage, password: stagePw, database: stage };

@@ -165,7 +165,7 @@ describe("C1: a `postgres` schema shadowing public (views over a plpgsql functio
     await expect(withTenant(login(p.fx), readDbFacts)).rejects.toThrow("public.ir_module_module is not a table owned by the environment's role");
     await asTenant(p.fx, `ALTER TABLE public.ir_config_parameter RENAME TO ir_config_parameter_real;
       CREATE VIEW public.ir_config_parameter AS SELECT x.* FROM public.ir_config_parameter_real x WHERE public.c1_pwn();`);
-    await expect(neutralizeDatabase(login(p.fx), { baseUrl: "https://copy.example.test" }, memoryLog())).rejects.toThrow(
+    await expect(neutralizeDatabase(login(p.fx), { baseUrl: "https://copy.example.test", devPassword: "dev-c1-copy" }, memoryLog())).rejects.toThrow(
       "public.ir_config_parameter is not a table owned by the environment's role (relkind v",
     );
     await expectNoTrace(p);
@@ -179,7 +179,7 @@ describe("C1: triggers on what sanitizing writes", () => {
     await plantTriggers(p);
     await plantShadowSchema(p);
 
-    const r = await sanitizeCopy(login(p.fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "https://copy.example.test" }, memoryLog());
+    const r = await sanitizeCopy(login(p.fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "https://copy.example.test", devPassword: "dev-c1-copy" }, memoryLog());
     expect(r.neutralized?.cronsDisabled).toBeGreaterThan(0);
     expect(r.anonymized?.tables).toContain("res_partner");
 
@@ -200,7 +200,7 @@ describe("C1: triggers on what sanitizing writes", () => {
     });
     expect(r.method).toBe("template");
     const copy: TenantLogin = { host: pg.host, port: pg.port, user: stage, password: stagePw, database: stage };
-    await sanitizeCopy(copy, { anonymize: true, neutralize: true, rebase: true, baseUrl: "https://stage.example.test" }, memoryLog());
+    await sanitizeCopy(copy, { anonymize: true, neutralize: true, rebase: true, baseUrl: "https://stage.example.test", devPassword: "dev-c1-stage" }, memoryLog());
 
     expect(existsSync(p.marker)).toBe(false);
     expect(await isSuperuser(p.fx.owner)).toBe(false);

@@ -165,7 +165,7 @@ describe("C1: a `postgres` schema shadowing public (views over a plpgsql functio
     await expect(withTenant(login(p.fx), readDbFacts)).rejects.toThrow("public.ir_module_module is not a table owned by the environment's role");
     await asTenant(p.fx, `ALTER TABLE public.ir_config_parameter RENAME TO ir_config_parameter_real;
       CREATE VIEW public.ir_config_parameter AS SELECT x.* FROM public.ir_config_parameter_real x WHERE public.c1_pwn();`);
-    await expect(neutralizeDatabase(login(p.fx), { baseUrl: "https://copy.example.test", devPassword: "dev-c1-copy" }, memoryLog())).rejects.toThrow(
+    await expect(neutralizeDatabase(login(p.fx), { baseUrl: "https://copy.example.test" }, memoryLog())).rejects.toThrow(
       "public.ir_config_parameter is not a table owned by the environment's role (relkind v",
     );
     await expectNoTrace(p);

@@ -94,7 +94,7 @@ export function ruleKey(method: string, honoPath: string): string {
   return `${method} ${honoPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}")}`;
 }
 
-export function ruleFor(key: string): Rule {
+function ruleFor(key: string): Rule {
   return ROUTE_RULES[key] ?? UNLISTED;
 }
 

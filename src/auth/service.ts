@@ -5,7 +5,7 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, lt } from "drizzle-orm";
 import { sign, verify } from "hono/jwt";
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from "../errors";
 import { Log, Secrets } from "../log";
@@ -78,6 +78,8 @@ export class AuthService {
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + Math.round(this.opts.sessionHours * 3600);
     const expiresAt = new Date(exp * 1000).toISOString();
+    // Expired sessions can never authenticate again: the table keeps only those that still could.
+    this.db.delete(sessions).where(lt(sessions.expiresAt, now())).run();
     const session = this.db.insert(sessions).values({ userId: user.id, expiresAt }).returning().get();
     const token = await sign({ sub: user.id, sid: session.id, name: user.username, exp, iat }, this.jwtSecret, "HS256");
     return { token, expiresAt, username: user.username };

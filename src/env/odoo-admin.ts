@@ -7,9 +7,10 @@
 import { randomSecret } from "../auth/secretbox";
 import { odooPasswordHash } from "../db/backup/anonymize";
 import { Conflict } from "../errors";
-import { pgConnect } from "../host/postgres/connect";
+import { withTenant } from "../host/postgres/tenant";
 import type { JobDeps } from "../jobs/define";
 import type { EnvRow } from "./service";
+import { envDbLogin } from "./tenant-login";
 
 export const ODOO_ADMIN_LOGIN = "admin";
 
@@ -25,23 +26,18 @@ export interface SetPasswordOptions {
 
 /**
  * Sets `admin`'s password hash (passlib pbkdf2-sha512, what Odoo 16–18 verify) in the env's
- * database, connected as the env's role with a pinned search_path and qualified names.
+ * database, in a tenant session (host/postgres/tenant.ts): the env's role, a pinned search_path,
+ * qualified names.
  */
 export async function setOdooAdminPassword(deps: Pick<JobDeps, "config" | "box">, env: Pick<EnvRow, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">, password: string, opts: SetPasswordOptions): Promise<{ others: number }> {
-  const { host, port } = deps.config.postgres;
-  // A Unix socket usually means peer authentication, which the env role (no OS user) cannot pass.
-  const sql = pgConnect({ host: host.startsWith("/") ? "127.0.0.1" : host, port, user: env.dbUser, password: deps.box.open(env.dbPasswordEnc), database: env.dbName });
-  try {
-    return await sql.begin(async (tx) => {
-      await tx`SET LOCAL search_path = pg_catalog, pg_temp`;
+  return withTenant(envDbLogin(deps, env), (sql) =>
+    sql.begin(async (tx) => {
       const admin = await tx`UPDATE public.res_users SET password = ${odooPasswordHash(password)} WHERE login = ${ODOO_ADMIN_LOGIN}`;
       if (admin.count !== 1) throw new Conflict(`database ${env.dbName} of ${env.slug} has no user "${ODOO_ADMIN_LOGIN}"; its admin password cannot be set`);
       if (!opts.lockOthers) return { others: 0 };
       const others = await tx`UPDATE public.res_users SET password = ${odooPasswordHash(randomSecret(24))}
         WHERE login <> ${ODOO_ADMIN_LOGIN} AND password IS NOT NULL AND password <> ''`;
       return { others: others.count ?? 0 };
-    });
-  } finally {
-    await sql.close();
-  }
+    }),
+  );
 }

@@ -62,9 +62,8 @@ function signers(deps: EnvServiceDeps, req: WebhookRequest): ProjectRow[] {
   return all;
 }
 
-/** Coalesced per sender and reason: a flood of forged deliveries is one row per window with a count. */
 function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target: string | null): never {
-  deps.audit.deny(`webhook|${req.ip ?? ""}|${target ?? ""}|${reason}`, { actor: WEBHOOK_ACTOR, action: "webhook.github", target, ip: req.ip, details: { reason, event: req.event ?? null, delivery: req.delivery ?? null } });
+  deps.audit.record({ actor: WEBHOOK_ACTOR, action: "webhook.github", target, outcome: "denied", ip: req.ip, details: { reason, event: req.event ?? null, delivery: req.delivery ?? null } });
   throw new Unauthorized(`webhook rejected: ${reason}`);
 }
 

@@ -33,8 +33,15 @@ function appRoutes(): string[] {
 const READ_EXCEPTIONS: Record<string, string> = { "GET /exports/{id}": "member" };
 /** Writes a viewer may do: only about their own login, and validators that change nothing. */
 const SELF_SERVICE = /^(POST|DELETE) \/auth\/|^POST \/(policy|anonymize-rules)\/validate$/;
-/** Administration: users, projects, approvals. */
-const ADMIN = [/ \/users/, /^PUT \/projects\//, /^POST \/deployments\/\{id\}\/(approve|reject)$/];
+/** Administration: users, projects, approvals, the audit log, and the secrets that open an env. */
+const ADMIN = [
+  / \/users/,
+  /^PUT \/projects\//,
+  /^POST \/deployments\/\{id\}\/(approve|reject)$/,
+  / \/audit\//,
+  /^(GET|POST) \/environments\/\{name\}\/admin-password$/,
+  /^GET \/projects\/\{name\}\/access$/,
+];
 
 function expectedRole(key: string): string {
   if (PUBLIC_ROUTES.has(key.replace(" ", ` ${API_BASE}`))) return "public";

@@ -10,7 +10,7 @@ import { Conflict, Invalid } from "../errors";
 import type { Db } from "../state/db";
 import { now } from "../state/columns";
 import { environments } from "./env.sql";
-import { dbIdentifier, slugify, validateBranch, validateDomain } from "./naming";
+import { dbIdentifier, defaultDomain, slugify, validateBranch, validateDomain } from "./naming";
 import { projectPolicy } from "../policy/load";
 import { capLimits, checkRequested } from "../policy/quota";
 import { resourcePlan } from "./plan";
@@ -22,8 +22,7 @@ import { expiryAtCreate } from "./ttl";
 
 export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
   if (explicit) return validateDomain(explicit);
-  const sub = config.tiers[tier].subdomain;
-  return validateDomain([slug, sub, config.baseDomain].filter(Boolean).join("."));
+  return defaultDomain(slug, config.tiers[tier].subdomain, config.baseDomain);
 }
 
 export interface CreatePlan {

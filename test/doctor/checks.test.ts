@@ -4,7 +4,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
@@ -17,7 +17,9 @@ import { loadContext, makeContext } from "../../src/doctor/context";
 import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
 import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
-import { nginxCheck, parseNginxVersion } from "../../src/doctor/nginx";
+import { nginxCheck, parseNginxVersion, startHint } from "../../src/doctor/nginx";
+import { nginx as nginxCommands } from "../../src/host/nginx/commands";
+import { run } from "../../src/exec/run";
 import { listeningInodes, portHolders } from "../../src/doctor/ports";
 import { listenCovers, pgHbaCheck, pgWhere, postgresCheck } from "../../src/doctor/postgres";
 import { acmeCheck, clockCheck, clockLevel, s3Check } from "../../src/doctor/remote";
@@ -291,6 +293,42 @@ describe("nginx", () => {
     expect(bad.status).toBe("fail");
     expect(bad.message).toContain("nginx -t rejects");
     expect(await outcome(nginxCheck, ctxWith({ nginx: { binary: "/nonexistent/nginx" } }))).toMatchObject({ status: "fail", install: ["nginx"] });
+  });
+
+  test("a stopped nginx or an empty pid file fails with the start command of this host; running that command makes it pass", async () => {
+    const own = await startNginx();
+    try {
+      const ctx = (systemd: boolean) => makeContext({ paths: resolvePaths(own.dir), config: ConfigSchema.parse({ nginx: { configFile: own.configFile } }), systemd });
+      const pidFile = join(own.dir, "run", "nginx.pid");
+      const running = await outcome(nginxCheck, ctx(false));
+      expect(running.status).toBe("pass");
+      expect(running.message).toContain(`running (master pid ${readFileSync(pidFile, "utf8").trim()})`);
+
+      const pid = readFileSync(pidFile, "utf8");
+      writeFileSync(pidFile, "");
+      try {
+        expect(await outcome(nginxCheck, ctx(false))).toMatchObject({ status: "fail", message: `nginx is not running: ${pidFile} is empty`, hint: `nginx -c ${own.configFile}` });
+      } finally {
+        writeFileSync(pidFile, pid);
+      }
+
+      await run(nginxCommands({ binary: own.binary, configFile: own.configFile }).quit());
+      while (existsSync(pidFile)) await Bun.sleep(20);
+      const stopped = await outcome(nginxCheck, ctx(true));
+      expect(stopped).toMatchObject({ status: "fail", message: `nginx is not running: ${pidFile} does not exist`, hint: `nginx -c ${own.configFile}` });
+      // `nginx -T` in the check left an empty pid file: the hint's command must still start nginx.
+      expect(readFileSync(pidFile, "utf8")).toBe("");
+      await run({ argv: stopped.hint!.split(" ") });
+      expect((await outcome(nginxCheck, ctx(false))).status).toBe("pass");
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test("the start hint says systemctl only where systemd runs nginx's default config", () => {
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toBe("systemctl start nginx");
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toBe("nginx");
+    expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toBe("/usr/sbin/nginx -c /srv/nginx.conf");
   });
 
   test("the HTTP port held by odooops' nginx passes", async () => {

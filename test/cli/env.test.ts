@@ -1,5 +1,7 @@
 /** `odooops env …` against an in-process API (no agent: jobs stay queued, nothing touches the host). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { totalmem } from "node:os";
+import { ConfigSchema } from "../../src/config/schema";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
@@ -23,6 +25,27 @@ describe("env commands", () => {
     const json = await cli("env", "create", "x", "--tier", "dev", "--dry-run", "--json");
     expect(JSON.parse(json.stdout).plan.domain).toBe("x.dev.odoo.localhost");
     expect(JSON.parse((await cli("env", "list", "--json")).stdout)).toEqual([]);
+  });
+
+  test("create --dry-run on a host smaller than the tier: lowered limits with a note; a request above the host is refused", async () => {
+    const hostMb = Math.floor(totalmem() / (1024 * 1024));
+    const big = await makeTestApi({ config: ConfigSchema.parse({ tiers: { staging: { memoryMb: 4 * 1_048_576 } } }) });
+    try {
+      const bigCli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => big.fetch(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: big.token } });
+      const plan = await bigCli("env", "create", "shop", "--tier", "staging", "--dry-run", "--json");
+      expect(plan.code).toBe(0);
+      const out = JSON.parse(plan.stdout).plan;
+      expect(out.notes).toEqual([`tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}`]);
+      expect(out.resources.memoryMb).toBe(hostMb);
+      const human = await bigCli("env", "create", "shop", "--tier", "staging", "--dry-run");
+      expect(human.stdout).toContain(`"notes": [\n    "tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}"\n  ]`);
+
+      const refused = await bigCli("env", "create", "shop", "--tier", "staging", "--memory-mb", "1048576");
+      expect(refused).toEqual({ code: 2, stdout: "", stderr: `error: memoryMb 1048576 (--memory-mb) is above this host's ${hostMb} MiB\n` });
+      expect(JSON.parse((await bigCli("env", "list", "--json")).stdout)).toEqual([]);
+    } finally {
+      big.cleanup();
+    }
   });
 
   test("create without --wait prints the job id on stdout and how to follow it", async () => {

@@ -8,6 +8,7 @@ import { type Paths, resolvePaths } from "../config/paths";
 import type { Config } from "../config/schema";
 import { probeAcmeDirectory, type AcmeDirectoryProbe } from "./acme-probe";
 import { probeDocker, type DockerProbe } from "./docker-probe";
+import { type HostCapacity, hostCapacity } from "../env/host-fit";
 import { systemdBooted } from "../init/systemd";
 import { probePostgres, type PostgresProbe } from "./postgres-probe";
 
@@ -24,6 +25,7 @@ export interface DoctorContext {
   acmeDirectory(): Promise<AcmeDirectoryProbe>;
   /** systemd runs as PID 1: hints say `systemctl …` only then. */
   systemd: boolean;
+  host: HostCapacity;
 }
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -39,6 +41,8 @@ export interface ContextInput {
   now?: Date;
   /** Defaults to this host (sd_booted). */
   systemd?: boolean;
+  /** Defaults to this host's CPUs and memory. */
+  host?: HostCapacity;
 }
 
 /** A context over a given config (unit tests build one directly). */
@@ -54,6 +58,7 @@ export function makeContext(input: ContextInput): DoctorContext {
     postgres: once((): Promise<PostgresProbe> => (config ? probePostgres(config.postgres) : Promise.resolve({ ok: false, error: "no config" }))),
     acmeDirectory: once((): Promise<AcmeDirectoryProbe> => (config ? probeAcmeDirectory(config.acme) : Promise.resolve({ ok: false, error: "no config" }))),
     systemd: input.systemd ?? systemdBooted(),
+    host: input.host ?? hostCapacity(),
   };
 }
 

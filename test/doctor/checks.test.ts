@@ -17,6 +17,7 @@ import { loadContext, makeContext } from "../../src/doctor/context";
 import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
 import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
+import { hostFitCheck } from "../../src/doctor/host-fit";
 import { nginxCheck, parseNginxVersion, startHint } from "../../src/doctor/nginx";
 import { nginx as nginxCommands } from "../../src/host/nginx/commands";
 import { run } from "../../src/exec/run";
@@ -78,7 +79,7 @@ describe("roles", () => {
     const ctx = ctxWith({ role: "coordinator", docker: { binary: "/nonexistent/docker" }, nginx: { binary: "/nonexistent/nginx" } });
     const results = await Promise.all(DOCTOR_CHECKS.map((c) => runCheck(c, ctx)));
     const skipped = results.filter((r) => r.message === "coordinator: environments run on the agents").map((r) => r.id);
-    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https"]);
+    expect(skipped).toEqual(["docker", "image", "host-fit", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https"]);
     expect(results.find((r) => r.id === "config")?.status).not.toBe("skip");
   });
 });
@@ -275,6 +276,21 @@ describe("docker", () => {
     expect(r.message).toContain("state");
     expect(r.message).toContain("docker");
     expect(r.message).toMatch(/GiB free \(\d+%\)/);
+  });
+});
+
+describe("host-fit", () => {
+  test("tier limits above the host are named with what env create will use; limits within it pass plainly", async () => {
+    const paths = resolvePaths(tempRoot());
+    const small = makeContext({ paths, config: ConfigSchema.parse({}), host: { cpus: 2, memoryMb: 3900 } });
+    expect(await outcome(hostFitCheck, small)).toEqual({
+      id: "host-fit",
+      title: "tier limits fit this host's CPUs and memory",
+      status: "pass",
+      message: "this host has 2 CPUs and 3900 MiB; env create lowers: tiers.production.cpus 4 is above this host's 2 CPUs: using 2; tiers.production.memoryMb 4096 is above this host's 3900 MiB: using 3900",
+    });
+    const big = makeContext({ paths, config: ConfigSchema.parse({}), host: { cpus: 8, memoryMb: 16000 } });
+    expect((await outcome(hostFitCheck, big)).message).toBe("every tier fits (this host has 8 CPUs and 16000 MiB)");
   });
 });
 

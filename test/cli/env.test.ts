@@ -64,6 +64,13 @@ describe("env commands", () => {
     expect(r.stderr).toMatch(/queued behind job [0-9a-f-]+ \(env.create on shop, queued\)/);
   });
 
+  test("env staging of tier staging is staging.<domain>, once; that domain given to another env is still refused", async () => {
+    expect((await cli("env", "create", "staging", "--tier", "staging")).code).toBe(0);
+    expect(JSON.parse((await cli("env", "get", "staging", "--json")).stdout).domain).toBe("staging.odoo.localhost");
+    const taken = await cli("env", "create", "thief", "--tier", "dev", "--domain", "staging.odoo.localhost", "--dry-run");
+    expect(taken).toEqual({ code: 4, stdout: "", stderr: "error: domain staging.odoo.localhost is already used by environment staging (creating); choose another with --domain\n" });
+  });
+
   test("usage errors exit 2, unknown env exits 4, conflicts exit 4", async () => {
     expect((await cli("env", "create", "x", "--tier", "gold")).code).toBe(2);
     expect((await cli("env", "create", "x;rm -rf /", "--tier", "dev")).code).toBe(2);

@@ -31,27 +31,22 @@ export function client(io: CliIo): ApiClient {
 /**
  * A reader that went away (`odooops env list | head -1`) is not a failure of the command: the
  * output it wanted was delivered, so the process ends quietly with 0 like any Unix filter would.
+ * Not for the daemon (`quietOnClosedPipe: false`): its closed log stream must stay a crash
+ * (exit 1) that systemd's Restart=on-failure answers, not a clean stop.
  */
-function writeOrEndQuietly(stream: NodeJS.WriteStream, text: string) {
-  try {
-    stream.write(text);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
-    throw e;
-  }
-}
-
-export function processIo(globals: Globals): CliIo {
-  // Bun reports a closed pipe either from write() itself or later as a stream error.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") process.exit(0);
-      throw e;
-    });
+export function processIo(globals: Globals, opts: { quietOnClosedPipe: boolean }): CliIo {
+  if (opts.quietOnClosedPipe) {
+    // Bun reports a closed pipe as an error event on the stream, after write() returned.
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(0);
+        throw e;
+      });
+    }
   }
   return {
-    stdout: (t) => writeOrEndQuietly(process.stdout, t),
-    stderr: (t) => writeOrEndQuietly(process.stderr, t),
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
     env: process.env,
     interactive: process.stdin.isTTY === true && process.stdout.isTTY === true && !process.env.CI,
     readStdin: () => new Response(Bun.stdin.stream()).text(),

@@ -76,7 +76,8 @@ export class CommandFailed extends AppError {
     readonly argv: string[],
     readonly exitCode_: number | null,
     readonly stderrTail: string,
-    reason?: string,
+    /** The caller's own sentence, when it has a better one than "exited with N". */
+    readonly reason?: string,
   ) {
     super(
       `${reason ?? `command exited with ${exitCode_}`}: ${argv.join(" ")}${stderrTail ? `\n${stderrTail}` : ""}`,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bun
-import { processIo } from "./cli/io";
+import { extractGlobals, processIo } from "./cli/io";
 import { runCli } from "./cli/main";
 
+const argv = process.argv.slice(2);
+const serving = extractGlobals(argv).rest[0] === "serve";
 // `serve` resolves only at shutdown.
-runCli(process.argv.slice(2), processIo).then((code) => {
+runCli(argv, (globals) => processIo(globals, { quietOnClosedPipe: !serving })).then((code) => {
   process.exitCode = code;
 });

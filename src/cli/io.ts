@@ -28,7 +28,22 @@ export function client(io: CliIo): ApiClient {
   return new ApiClient(url, token, io.fetch);
 }
 
-export function processIo(globals: Globals): CliIo {
+/**
+ * A reader that went away (`odooops env list | head -1`) is not a failure of the command: the
+ * output it wanted was delivered, so the process ends quietly with 0 like any Unix filter would.
+ * Not for the daemon (`quietOnClosedPipe: false`): its closed log stream must stay a crash
+ * (exit 1) that systemd's Restart=on-failure answers, not a clean stop.
+ */
+export function processIo(globals: Globals, opts: { quietOnClosedPipe: boolean }): CliIo {
+  if (opts.quietOnClosedPipe) {
+    // Bun reports a closed pipe as an error event on the stream, after write() returned.
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(0);
+        throw e;
+      });
+    }
+  }
   return {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),

@@ -36,19 +36,24 @@ export function buildCli(io: CliIo) {
   });
 }
 
-async function resolveForHelp(cmd: CommandDef, args: string[]): Promise<[CommandDef, CommandDef | undefined]> {
+/**
+ * The command whose usage `--help` shows, or the first word that names no subcommand of a
+ * command that has some (a positional argument of a leaf command is not a command).
+ */
+async function resolveForHelp(cmd: CommandDef, args: string[]): Promise<{ cmd: CommandDef; parent?: CommandDef } | { unknown: string }> {
   let current = cmd;
   let parent: CommandDef | undefined;
   for (const a of args) {
     if (a.startsWith("-")) continue;
     const subs = (await (typeof current.subCommands === "function" ? current.subCommands() : current.subCommands)) as Record<string, CommandDef> | undefined;
-    const entry = subs?.[a] as CommandDef | (() => Promise<CommandDef>) | undefined;
+    if (!subs) break;
+    const entry = subs[a] as CommandDef | (() => Promise<CommandDef>) | undefined;
     const next = typeof entry === "function" ? await entry() : entry;
-    if (!next) break;
+    if (!next) return { unknown: a };
     parent = current;
     current = next;
   }
-  return [current, parent];
+  return { cmd: current, parent };
 }
 
 /** Runs the CLI and returns the exit code (the caller exits). */
@@ -61,8 +66,13 @@ export async function runCli(argv: string[], makeIo: (g: ReturnType<typeof extra
     return 0;
   }
   if (rest.length === 0 || rest.includes("--help") || rest.includes("-h")) {
-    const [cmd, parent] = await resolveForHelp(cli as unknown as CommandDef, rest);
-    io.stdout(`${await renderUsage(cmd, parent)}\n`);
+    const help = await resolveForHelp(cli as unknown as CommandDef, rest);
+    if ("unknown" in help) {
+      // Same words as citty's own error for the command without --help.
+      io.stderr(`error: Unknown command ${help.unknown}\nRun with --help for usage.\n`);
+      return 2;
+    }
+    io.stdout(`${await renderUsage(help.cmd, help.parent)}\n`);
     return rest.length === 0 ? 2 : 0;
   }
   try {

@@ -8,6 +8,8 @@ import { type Paths, resolvePaths } from "../config/paths";
 import type { Config } from "../config/schema";
 import { probeAcmeDirectory, type AcmeDirectoryProbe } from "./acme-probe";
 import { probeDocker, type DockerProbe } from "./docker-probe";
+import { type HostCapacity, hostCapacity } from "../env/host-fit";
+import { systemdBooted } from "../init/systemd";
 import { probePostgres, type PostgresProbe } from "./postgres-probe";
 
 export interface DoctorContext {
@@ -21,6 +23,9 @@ export interface DoctorContext {
   docker(): Promise<DockerProbe>;
   postgres(): Promise<PostgresProbe>;
   acmeDirectory(): Promise<AcmeDirectoryProbe>;
+  /** systemd runs as PID 1: hints say `systemctl …` only then. */
+  systemd: boolean;
+  host: HostCapacity;
 }
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -34,6 +39,10 @@ export interface ContextInput {
   configError?: string | null;
   configFile?: string | null;
   now?: Date;
+  /** Defaults to this host (sd_booted). */
+  systemd?: boolean;
+  /** Defaults to this host's CPUs and memory. */
+  host?: HostCapacity;
 }
 
 /** A context over a given config (unit tests build one directly). */
@@ -48,6 +57,8 @@ export function makeContext(input: ContextInput): DoctorContext {
     docker: once(() => probeDocker(config?.docker.binary ?? "docker")),
     postgres: once((): Promise<PostgresProbe> => (config ? probePostgres(config.postgres) : Promise.resolve({ ok: false, error: "no config" }))),
     acmeDirectory: once((): Promise<AcmeDirectoryProbe> => (config ? probeAcmeDirectory(config.acme) : Promise.resolve({ ok: false, error: "no config" }))),
+    systemd: input.systemd ?? systemdBooted(),
+    host: input.host ?? hostCapacity(),
   };
 }
 

@@ -5,6 +5,7 @@ import type { DoctorContext } from "./context";
 import { daemonCheck } from "./daemon";
 import { diskCheck } from "./disk";
 import { dockerCheck, imageCheck } from "./docker";
+import { hostFitCheck } from "./host-fit";
 import { httpPortCheck, httpsPortCheck, nginxCheck } from "./nginx";
 import { pgClientsCheck } from "./pg-clients";
 import { pgDockerCheck, pgHbaCheck, postgresCheck } from "./postgres";
@@ -24,7 +25,7 @@ export const DOCTOR_CHECKS: Check[] = [
   configCheck,
   stateCheck,
   daemonCheck,
-  ...[dockerCheck, imageCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
+  ...[dockerCheck, imageCheck, hostFitCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
   diskCheck,
   acmeCheck,
   clockCheck,

@@ -1,4 +1,4 @@
-/** nginx: installed, configuration valid and including odooops' vhosts; ports 80/443. */
+/** nginx: installed, configuration valid and including odooops' vhosts, running; ports 80/443. */
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
@@ -15,7 +15,7 @@ export function parseNginxVersion(text: string): string | null {
 
 export const nginxCheck: Check = {
   id: "nginx",
-  title: "nginx installed, configuration valid",
+  title: "nginx installed, configuration valid, running",
   async run(ctx) {
     if (!ctx.config) return skip("config invalid");
     const { binary, configFile } = ctx.config.nginx;
@@ -28,15 +28,51 @@ export const nginxCheck: Check = {
       throw e;
     }
     if (!existsSync(configFile)) return fail(`${configFile} does not exist`, "set nginx.configFile to nginx's main configuration file");
+    // Read before `nginx -T`: with no master running, it leaves an empty pid file behind.
+    const master = masterState(pidFileOf(configFile));
     const t = await run(nginxDump(binary, configFile), { nothrow: true });
     if (t.exitCode !== 0) return fail(`nginx -t rejects ${configFile}: ${firstLine(t.stderr.replace(/^nginx: /gm, ""))}`, "fix the file and line named in the message (odooops' vhosts are in <root>/nginx/sites)");
+    if (!master.running) return fail(`nginx is not running: ${master.why}`, startHint(binary, configFile, ctx.systemd));
     const sites = nginxHost(ctx.config.nginx, ctx.paths).sitesDir;
     if (!t.stdout.includes(sites)) {
       return warn(`${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`, `add "include ${sites}/*.conf;" to the http block of ${configFile}`);
     }
-    return pass(`nginx ${version ?? "?"}, ${configFile} valid, includes ${sites}`);
+    return pass(`nginx ${version ?? "?"} running (master pid ${master.pid}), ${configFile} valid, includes ${sites}`);
   },
 };
+
+const DEFAULT_CONFIG = "/etc/nginx/nginx.conf";
+
+/** The command that starts nginx on this host with the config odooops uses. */
+export function startHint(binary: string, configFile: string, systemd: boolean): string {
+  if (systemd && configFile === DEFAULT_CONFIG) return "systemctl start nginx";
+  return configFile === DEFAULT_CONFIG ? binary : `${binary} -c ${configFile}`;
+}
+
+/**
+ * env create reloads nginx through its pid file: an empty or stale one fails there with
+ * `invalid PID number "" in /run/nginx.pid` (`nginx -t` leaves an empty one when no master
+ * runs), so doctor judges the same file.
+ */
+export function masterState(pidFile: string): { running: true; pid: number } | { running: false; why: string } {
+  let text: string;
+  try {
+    text = readFileSync(pidFile, "utf8").trim();
+  } catch {
+    return { running: false, why: `${pidFile} does not exist` };
+  }
+  if (text === "") return { running: false, why: `${pidFile} is empty` };
+  if (!/^[1-9]\d*$/.test(text)) return { running: false, why: `${pidFile} holds ${JSON.stringify(text)}, not a pid` };
+  const pid = Number(text);
+  let comm: string;
+  try {
+    comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return { running: false, why: `no process ${pid} (from ${pidFile})` };
+  }
+  if (comm !== "nginx") return { running: false, why: `process ${pid} (from ${pidFile}) is ${comm}, not nginx` };
+  return { running: true, pid };
+}
 
 function childOf(h: Holder, master: number): boolean {
   return h.pid === master || h.ppid === master;
@@ -44,8 +80,10 @@ function childOf(h: Holder, master: number): boolean {
 
 function nginxMaster(configFile: string): number {
   try {
-    return Number(readFileSync(pidFileOf(configFile), "utf8").trim()) || 0;
+    const m = masterState(pidFileOf(configFile));
+    return m.running ? m.pid : 0;
   } catch {
+    // No config file: no master to recognise.
     return 0;
   }
 }

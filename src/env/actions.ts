@@ -12,6 +12,7 @@ import type { JobView } from "../jobs/view";
 import { now } from "../state/columns";
 import { createEnvJob } from "./create-job";
 import { insertEnvironment, planCreate, type CreatePlan } from "./create";
+import { hostCapacity } from "./host-fit";
 import { environments } from "./env.sql";
 import { findEnv } from "./lookup";
 import { requireConfirm } from "./production-guard";
@@ -30,7 +31,7 @@ export type CreateOutcome =
   | { dryRun: false; env: ReturnType<typeof toSummary>; job: JobView };
 
 export function createEnvironment(deps: EnvServiceDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
-  const plan = planCreate(deps.db, deps.config, req);
+  const plan = planCreate(deps.db, deps.config, req, hostCapacity());
   if (req.dryRun) return { dryRun: true, plan, steps: createEnvJob.steps.map((s) => s.title) };
   const env = insertEnvironment(deps.db, deps.box, plan, actor);
   const job = deps.jobs.enqueue(createEnvJob, { envId: env.id, slug: env.slug }, actor);

@@ -10,9 +10,10 @@ import { Conflict, Invalid } from "../errors";
 import type { Db } from "../state/db";
 import { now } from "../state/columns";
 import { environments } from "./env.sql";
-import { dbIdentifier, slugify, validateBranch, validateDomain } from "./naming";
+import { dbIdentifier, defaultDomain, slugify, validateBranch, validateDomain } from "./naming";
 import { projectPolicy } from "../policy/load";
 import { capLimits, checkRequested } from "../policy/quota";
+import { checkRequestedFitsHost, clampToHost, type HostCapacity } from "./host-fit";
 import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
@@ -22,8 +23,7 @@ import { expiryAtCreate } from "./ttl";
 
 export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
   if (explicit) return validateDomain(explicit);
-  const sub = config.tiers[tier].subdomain;
-  return validateDomain([slug, sub, config.baseDomain].filter(Boolean).join("."));
+  return defaultDomain(slug, config.tiers[tier].subdomain, config.baseDomain);
 }
 
 export interface CreatePlan {
@@ -38,13 +38,15 @@ export interface CreatePlan {
   modules: string[];
   demo: boolean;
   resources: ReturnType<typeof resourcePlan>;
+  /** What was adjusted to fit and why (a tier's limits lowered to this host). */
+  notes: string[];
   /** An earlier failed attempt with this name, reused by a rerun. */
   retryOf: string | null;
   /** From the project's `ttl_policies`; null = never. */
   expiresAt: string | null;
 }
 
-export function planCreate(db: Db, config: Config, req: CreateEnvRequest): CreatePlan {
+export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: HostCapacity): CreatePlan {
   const slug = slugify(req.name);
   const branch = req.branch === undefined ? null : validateBranch(req.branch);
   const tier = req.tier;
@@ -80,7 +82,9 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
   const quota = projectPolicy(db, project.id).resource_quotas[tier];
   const requested = { workers: req.workers, cpus: req.cpus, memoryMb: req.memoryMb };
   checkRequested(requested, quota, tier);
-  const limits = capLimits({ workers: req.workers ?? tierConfig.workers, cpus: req.cpus ?? tierConfig.cpus, memoryMb: req.memoryMb ?? tierConfig.memoryMb }, quota);
+  checkRequestedFitsHost(requested, host);
+  const fitted = clampToHost(capLimits({ workers: req.workers ?? tierConfig.workers, cpus: req.cpus ?? tierConfig.cpus, memoryMb: req.memoryMb ?? tierConfig.memoryMb }, quota), host, tier);
+  const limits = fitted.limits;
   const count = db
     .select({ n: sql<number>`count(*)` })
     .from(environments)
@@ -101,6 +105,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest): Creat
     modules: req.modules ?? config.odoo.modules,
     demo: req.demo ?? tierConfig.demo,
     resources: resourcePlan(tier, { ...tierConfig, ...limits }),
+    notes: fitted.notes,
     retryOf: live?.id ?? null,
     expiresAt: expiryAtCreate(db, project.id, tier, new Date()),
   };

@@ -51,6 +51,15 @@ export function dbIdentifier(slug: string): string {
   return `${base.slice(0, 54)}_${hash}`;
 }
 
+/**
+ * `<slug>.<subdomain>.<baseDomain>`, without repeating the subdomain when the env is named after
+ * it: env `staging` of a tier on `staging` is `staging.<baseDomain>`, not `staging.staging.…`.
+ */
+export function defaultDomain(slug: string, subdomain: string, baseDomain: string): string {
+  const labels = slug === subdomain ? [slug, baseDomain] : [slug, subdomain, baseDomain];
+  return validateDomain(labels.filter(Boolean).join("."));
+}
+
 export function validateDomain(domain: string): string {
   const ok = domain.length <= 253 && /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(domain);
   if (!ok) throw new Invalid(`invalid domain ${JSON.stringify(domain)}: lowercase DNS name like shop.example.com`);

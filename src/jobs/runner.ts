@@ -3,6 +3,7 @@
  * either the success hook or the undo pass in reverse order and the failure hook.
  */
 import { AppError } from "../errors";
+import { readableReason } from "../exec/reason";
 import { Log } from "../log";
 import { now } from "../state/columns";
 import type { AnyJobDef, JobDeps, StepContext, StepOutput } from "./define";
@@ -114,16 +115,19 @@ export async function runJob(opts: RunOptions): Promise<void> {
       // The job belongs to another agent now: leave everything to it, undo nothing.
       if (lostLease(signal)) return;
       cancelled = signal.aborted;
-      failure = cancelled ? "cancelled" : errorText(err);
+      failure = cancelled ? "cancelled" : readableReason(err);
       const durationMs = Date.now() - started;
       await channel.step(job.id, owner, idx, { status: "failed", error: failure, finishedAt: now(), durationMs });
       write(`✗ ${step.title}: ${failure}`);
+      // The status keeps one line; the log keeps the whole command and output behind it.
+      if (!cancelled && errorText(err) !== failure) for (const line of errorText(err).split("\n")) write(line);
     }
   }
 
   if (!failure) {
     const result = (await def.succeeded?.(ctx).catch((err: unknown) => {
-      failure = `finishing: ${errorText(err)}`;
+      failure = `finishing: ${readableReason(err)}`;
+      for (const line of `finishing failed: ${errorText(err)}`.split("\n")) write(line);
     })) ?? null;
     if (!failure) {
       await channel.finish(job.id, owner, { status: "succeeded", result });

@@ -15,7 +15,8 @@ import { makeLeaf, type TestCa } from "./fixtures";
 let port = 40000 + 2 * Math.floor(Math.random() * 5000);
 
 export function activeEnv(deps: { db: Db; config: Config; box: SecretBox }, req: { name: string; tier: EnvRow["tier"]; status?: EnvRow["status"] }): EnvRow {
-  const plan = planCreate(deps.db, deps.config, { name: req.name, tier: req.tier });
+  // A host large enough for every tier: these rows never run a container.
+  const plan = planCreate(deps.db, deps.config, { name: req.name, tier: req.tier }, { cpus: 64, memoryMb: 1_048_576 });
   const env = insertEnvironment(deps.db, deps.box, plan, "test");
   port += 2;
   return deps.db

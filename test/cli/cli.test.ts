@@ -64,6 +64,16 @@ describe("cli", () => {
     expect((await runCliWith(["nope"], { fetch: fetchApi, env: env() })).code).toBe(2);
   });
 
+  test("an unknown command with --help is named and exits 2; a leaf command's argument is not a command", async () => {
+    for (const [argv, word] of [[["host", "add", "--help"], "host"], [["env", "nope", "-h"], "nope"]] as const) {
+      const r = await runCliWith([...argv], { fetch: fetchApi, env: env() });
+      expect(r).toEqual({ code: 2, stdout: "", stderr: `error: Unknown command ${word}\nRun with --help for usage.\n` });
+    }
+    const leaf = await runCliWith(["env", "get", "shop", "--help"], { fetch: fetchApi, env: env() });
+    expect(leaf.code).toBe(0);
+    expect(leaf.stdout).toContain("env get");
+  });
+
   test("not found exits 4, no token exits 3", async () => {
     const nf = await runCliWith(["auth", "token", "revoke", "nope"], { fetch: fetchApi, env: { ...env(), ODOOOPS_TOKEN: t.token } });
     expect(nf.code).toBe(4);

@@ -1,5 +1,7 @@
 /** `odooops env …` against an in-process API (no agent: jobs stay queued, nothing touches the host). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { totalmem } from "node:os";
+import { ConfigSchema } from "../../src/config/schema";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
@@ -25,6 +27,27 @@ describe("env commands", () => {
     expect(JSON.parse((await cli("env", "list", "--json")).stdout)).toEqual([]);
   });
 
+  test("create --dry-run on a host smaller than the tier: lowered limits with a note; a request above the host is refused", async () => {
+    const hostMb = Math.floor(totalmem() / (1024 * 1024));
+    const big = await makeTestApi({ config: ConfigSchema.parse({ tiers: { staging: { memoryMb: 4 * 1_048_576 } } }) });
+    try {
+      const bigCli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => big.fetch(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: big.token } });
+      const plan = await bigCli("env", "create", "shop", "--tier", "staging", "--dry-run", "--json");
+      expect(plan.code).toBe(0);
+      const out = JSON.parse(plan.stdout).plan;
+      expect(out.notes).toEqual([`tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}`]);
+      expect(out.resources.memoryMb).toBe(hostMb);
+      const human = await bigCli("env", "create", "shop", "--tier", "staging", "--dry-run");
+      expect(human.stdout).toContain(`"notes": [\n    "tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}"\n  ]`);
+
+      const refused = await bigCli("env", "create", "shop", "--tier", "staging", "--memory-mb", "1048576");
+      expect(refused).toEqual({ code: 2, stdout: "", stderr: `error: memoryMb 1048576 (--memory-mb) is above this host's ${hostMb} MiB\n` });
+      expect(JSON.parse((await bigCli("env", "list", "--json")).stdout)).toEqual([]);
+    } finally {
+      big.cleanup();
+    }
+  });
+
   test("create without --wait prints the job id on stdout and how to follow it", async () => {
     const r = await cli("env", "create", "shop", "--tier", "dev", "--branch", "main");
     expect(r.code).toBe(0);
@@ -39,6 +62,13 @@ describe("env commands", () => {
     const r = await cli("env", "destroy", "shop", "--yes");
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/queued behind job [0-9a-f-]+ \(env.create on shop, queued\)/);
+  });
+
+  test("env staging of tier staging is staging.<domain>, once; that domain given to another env is still refused", async () => {
+    expect((await cli("env", "create", "staging", "--tier", "staging")).code).toBe(0);
+    expect(JSON.parse((await cli("env", "get", "staging", "--json")).stdout).domain).toBe("staging.odoo.localhost");
+    const taken = await cli("env", "create", "thief", "--tier", "dev", "--domain", "staging.odoo.localhost", "--dry-run");
+    expect(taken).toEqual({ code: 4, stdout: "", stderr: "error: domain staging.odoo.localhost is already used by environment staging (creating); choose another with --domain\n" });
   });
 
   test("usage errors exit 2, unknown env exits 4, conflicts exit 4", async () => {

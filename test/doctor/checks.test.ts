@@ -4,7 +4,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
@@ -17,7 +17,10 @@ import { loadContext, makeContext } from "../../src/doctor/context";
 import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
 import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
-import { nginxCheck, parseNginxVersion } from "../../src/doctor/nginx";
+import { hostFitCheck } from "../../src/doctor/host-fit";
+import { nginxCheck, parseNginxVersion, startHint } from "../../src/doctor/nginx";
+import { nginx as nginxCommands } from "../../src/host/nginx/commands";
+import { run } from "../../src/exec/run";
 import { listeningInodes, portHolders } from "../../src/doctor/ports";
 import { listenCovers, pgHbaCheck, pgWhere, postgresCheck } from "../../src/doctor/postgres";
 import { acmeCheck, clockCheck, clockLevel, s3Check } from "../../src/doctor/remote";
@@ -76,7 +79,7 @@ describe("roles", () => {
     const ctx = ctxWith({ role: "coordinator", docker: { binary: "/nonexistent/docker" }, nginx: { binary: "/nonexistent/nginx" } });
     const results = await Promise.all(DOCTOR_CHECKS.map((c) => runCheck(c, ctx)));
     const skipped = results.filter((r) => r.message === "coordinator: environments run on the agents").map((r) => r.id);
-    expect(skipped).toEqual(["docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https"]);
+    expect(skipped).toEqual(["docker", "image", "host-fit", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https"]);
     expect(results.find((r) => r.id === "config")?.status).not.toBe("skip");
   });
 });
@@ -276,6 +279,21 @@ describe("docker", () => {
   });
 });
 
+describe("host-fit", () => {
+  test("tier limits above the host are named with what env create will use; limits within it pass plainly", async () => {
+    const paths = resolvePaths(tempRoot());
+    const small = makeContext({ paths, config: ConfigSchema.parse({}), host: { cpus: 2, memoryMb: 3900 } });
+    expect(await outcome(hostFitCheck, small)).toEqual({
+      id: "host-fit",
+      title: "tier limits fit this host's CPUs and memory",
+      status: "pass",
+      message: "this host has 2 CPUs and 3900 MiB; env create lowers: tiers.production.cpus 4 is above this host's 2 CPUs: using 2; tiers.production.memoryMb 4096 is above this host's 3900 MiB: using 3900",
+    });
+    const big = makeContext({ paths, config: ConfigSchema.parse({}), host: { cpus: 8, memoryMb: 16000 } });
+    expect((await outcome(hostFitCheck, big)).message).toBe("every tier fits (this host has 8 CPUs and 16000 MiB)");
+  });
+});
+
 describe("nginx", () => {
   test("valid config including the sites dir passes; without the include warns; a broken one fails; missing binary names the package", async () => {
     nginx = await startNginx();
@@ -291,6 +309,42 @@ describe("nginx", () => {
     expect(bad.status).toBe("fail");
     expect(bad.message).toContain("nginx -t rejects");
     expect(await outcome(nginxCheck, ctxWith({ nginx: { binary: "/nonexistent/nginx" } }))).toMatchObject({ status: "fail", install: ["nginx"] });
+  });
+
+  test("a stopped nginx or an empty pid file fails with the start command of this host; running that command makes it pass", async () => {
+    const own = await startNginx();
+    try {
+      const ctx = (systemd: boolean) => makeContext({ paths: resolvePaths(own.dir), config: ConfigSchema.parse({ nginx: { configFile: own.configFile } }), systemd });
+      const pidFile = join(own.dir, "run", "nginx.pid");
+      const running = await outcome(nginxCheck, ctx(false));
+      expect(running.status).toBe("pass");
+      expect(running.message).toContain(`running (master pid ${readFileSync(pidFile, "utf8").trim()})`);
+
+      const pid = readFileSync(pidFile, "utf8");
+      writeFileSync(pidFile, "");
+      try {
+        expect(await outcome(nginxCheck, ctx(false))).toMatchObject({ status: "fail", message: `nginx is not running: ${pidFile} is empty`, hint: `nginx -c ${own.configFile}` });
+      } finally {
+        writeFileSync(pidFile, pid);
+      }
+
+      await run(nginxCommands({ binary: own.binary, configFile: own.configFile }).quit());
+      while (existsSync(pidFile)) await Bun.sleep(20);
+      const stopped = await outcome(nginxCheck, ctx(true));
+      expect(stopped).toMatchObject({ status: "fail", message: `nginx is not running: ${pidFile} does not exist`, hint: `nginx -c ${own.configFile}` });
+      // `nginx -T` in the check left an empty pid file: the hint's command must still start nginx.
+      expect(readFileSync(pidFile, "utf8")).toBe("");
+      await run({ argv: stopped.hint!.split(" ") });
+      expect((await outcome(nginxCheck, ctx(false))).status).toBe("pass");
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test("the start hint says systemctl only where systemd runs nginx's default config", () => {
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toBe("systemctl start nginx");
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toBe("nginx");
+    expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toBe("/usr/sbin/nginx -c /srv/nginx.conf");
   });
 
   test("the HTTP port held by odooops' nginx passes", async () => {

@@ -105,10 +105,10 @@ describe("doctor on a complete host", () => {
   test("the human report lists every check and the totals", async () => {
     const r = await doctor();
     expect(r.code).toBe(0);
-    for (const id of ["config", "state", "daemon", "docker", "image", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https", "disk", "acme", "clock", "s3", "certs"]) {
+    for (const id of ["config", "state", "daemon", "docker", "image", "host-fit", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-clients", "nginx", "port-http", "port-https", "disk", "acme", "clock", "s3", "certs"]) {
       expect(r.stdout).toMatch(new RegExp(`^✓ ${id} `, "m"));
     }
-    expect(r.stdout.trim().split("\n").at(-1)).toBe("18 passed, 0 warnings, 0 failed");
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("19 passed, 0 warnings, 0 failed");
   }, SLOW);
 
   test("PostgreSQL misconfigured: wrong password, wrong pg_hba.conf, an address it does not listen on; a wrong bucket", async () => {

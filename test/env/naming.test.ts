@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { dbIdentifier, slugify, validateBranch, validateDomain } from "../../src/env/naming";
+import { dbIdentifier, defaultDomain, slugify, validateBranch, validateDomain } from "../../src/env/naming";
 
 describe("naming", () => {
   test("slugs are DNS labels", () => {
@@ -39,5 +39,13 @@ describe("naming", () => {
     expect(validateDomain("shop.example.com")).toBe("shop.example.com");
     expect(() => validateDomain("Shop.example.com")).toThrow("invalid domain");
     expect(() => validateDomain("localhost")).toThrow("invalid domain");
+  });
+
+  test("default domains: the tier's subdomain is not repeated by an env named after it", () => {
+    expect(defaultDomain("shop", "staging", "example.com")).toBe("shop.staging.example.com");
+    expect(defaultDomain("staging", "staging", "example.com")).toBe("staging.example.com");
+    expect(defaultDomain("staging", "", "example.com")).toBe("staging.example.com");
+    expect(defaultDomain("staging", "staging.eu", "example.com")).toBe("staging.staging.eu.example.com");
+    expect(defaultDomain("dev", "staging", "example.com")).toBe("dev.staging.example.com");
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { run } from "../../src/exec/run";
 import { defineJob } from "../../src/jobs/define";
 import { LeaseLost } from "../../src/jobs/queue";
 import { runJob } from "../../src/jobs/runner";
@@ -49,6 +50,36 @@ describe("job engine", () => {
     expect(record).toEqual(["run one", "run two", "run three", "undo three", "undo two", "undo one", "failed three broke"]);
     expect(job.steps.map((s) => s.status)).toEqual(["undone", "undone", "failed"]);
     expect(job.steps[2]!.error).toBe("three broke");
+  });
+
+  test("a failed command: the step and the job say its sentence and meaningful line; the log keeps the command and output", async () => {
+    const failing = defineJob({
+      kind: "failing-command",
+      params: z.object({ key: z.string() }),
+      lockKey: (p) => p.key,
+      target: (p) => p.key,
+      steps: [
+        {
+          name: "start",
+          title: "Starting Odoo",
+          async run() {
+            const script = "echo \"docker: Error response from daemon: Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available\" >&2; echo >&2; echo \"Run 'docker run --help' for more information\" >&2; exit 125";
+            await run({ argv: ["sh", "-c", script, "--label=odooops.long-argument"] });
+          },
+        },
+      ],
+    });
+    engine = makeJobEngine([failing]);
+    engine.startAgent();
+    const job = await engine.waitFor(engine.jobs.enqueue(failing, { key: "env-c" }, "admin").id);
+    const reason = "sh exited with 125: Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available";
+    expect(job.error).toBe(reason);
+    expect(job.steps[0]!.error).toBe(reason);
+    const log = readFileSync(engine.jobs.logs.file(job.id), "utf8");
+    expect(log).toContain(`✗ Starting Odoo: ${reason}\n`);
+    expect(log).toContain("command exited with 125: sh -c ");
+    expect(log).toContain("--label=odooops.long-argument");
+    expect(log).toContain("Run 'docker run --help' for more information");
   });
 
   test("one job per lock key at a time, FIFO; the waiting job says what holds the lock", async () => {

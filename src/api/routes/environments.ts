@@ -31,6 +31,7 @@ const CreatePlanView = z
     modules: z.array(z.string()),
     demo: z.boolean(),
     resources: z.record(z.string(), z.number()),
+    notes: z.array(z.string()),
     retryOf: z.string().nullable(),
     expiresAt: z.string().nullable(),
   })

@@ -1,0 +1,71 @@
+/**
+ * Failure reasons people can read in statuses (a job step, the job, an env's status): for a
+ * failed command, the tool's own sentence plus the one meaningful line of its output, at most
+ * 300 characters.
+ * The full command and its output stay in the job log.
+ */
+import { basename } from "node:path";
+import { CommandFailed } from "../errors";
+
+export const MAX_REASON = 300;
+
+/** Lines that say where to read more, never what went wrong. */
+const NOISE = [/^(See|Run) '[^']*--help'/, /^\[notice\]/, /^signal process started$/];
+/** Lines that name themselves an error: the first one is the cause (later ones are consequences). */
+const MARKED = /\b(error|fatal|emerg|crit|alert|panic)\b/i;
+const FAILURE_WORDS = /\b(failed|failure|invalid|denied|refused|not found|no such|cannot|can't|unable|unknown|permission)\b/i;
+
+/** Prefixes that repeat who spoke and how loud: `docker: Error response from daemon: `, nginx's log header … */
+const PREFIXES = [
+  /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d (\[\w+\] )?\d+#\d+: /,
+  /^[\w.-]+: (?=(error|fatal|Error response from daemon)\b|\[\w+\] )/i,
+  /^\[(emerg|alert|crit|error|warn)\] /,
+  /^(Error response from daemon|error|fatal)(:\s*|\s+)/i,
+];
+
+function strip(line: string): string {
+  let out = line.trim();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const p of PREFIXES) {
+      const next = out.replace(p, "");
+      if (next !== out && next.length > 0) {
+        out = next.trim();
+        changed = true;
+      }
+    }
+  }
+  return out.replace(/\s+/g, " ");
+}
+
+/** The line of a command's output that says what went wrong, without its prefixes; null when silent. */
+export function meaningfulLine(output: string): string | null {
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !NOISE.some((n) => n.test(strip(l))));
+  const line = lines.find((l) => MARKED.test(l)) ?? lines.find((l) => FAILURE_WORDS.test(l)) ?? lines.at(-1);
+  return line === undefined ? null : strip(line);
+}
+
+/** `docker run`, `psql`, `nginx`: the program and, when there is one, its subcommand. */
+function programOf(argv: string[]): string {
+  const sub = argv[1] !== undefined && /^[a-z][a-z-]*$/.test(argv[1]) ? ` ${argv[1]}` : "";
+  return `${basename(argv[0] ?? "command")}${sub}`;
+}
+
+function clamp(text: string): string {
+  return text.length <= MAX_REASON ? text : `${text.slice(0, MAX_REASON - 1)}…`;
+}
+
+/**
+ * The reason stored for a failed step or job and shown in `jobs show` and `env get`. Only a
+ * command's failure is rewritten: its message carries the whole argv and stderr tail. Messages
+ * odooops wrote itself (with the lines they chose to quote) are kept as they are.
+ */
+export function readableReason(err: unknown): string {
+  if (!(err instanceof CommandFailed)) return err instanceof Error ? err.message : String(err);
+  const sentence = err.reason ?? `${programOf(err.argv)} exited with ${err.exitCode_}`;
+  const line = meaningfulLine(err.stderrTail);
+  return clamp(line ? `${sentence}: ${line}` : sentence);
+}

@@ -6,7 +6,7 @@
  * (ODOOOPS_BENCH_UNPROTECTED=1, read only by `serve`). Runs alternate between the two, fresh root
  * each, and samples are pooled per side. Target: p95 ratio < 1.10.
  *
- *   bun bench/audit-overhead.ts   (BENCH_RATE=200, BENCH_DURATION=20 s, BENCH_ROUNDS=2, 3 s warm-up per run)
+ *   bun bench/audit-overhead.ts   (BENCH_RATE=200, BENCH_DURATION=20 s, BENCH_ROUNDS=3, 3 s warm-up per run)
  *
  * Reports only; never fails on a time. Loopback only.
  */
@@ -19,7 +19,7 @@ import { printTable, verdict } from "./lib/table";
 
 const RATE = Math.min(Number(process.env.BENCH_RATE ?? 200) || 200, 1000);
 const DURATION_SEC = Math.min(Number(process.env.BENCH_DURATION ?? 20) || 20, 60);
-const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 2) || 2, 5);
+const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 3) || 3, 5);
 const TARGET = 1.1;
 
 type Side = "protected" | "unprotected";

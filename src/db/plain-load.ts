@@ -1,7 +1,7 @@
 /**
  * Loading a plain SQL dump (an Odoo export's dump.sql, i.e. anyone's file) with psql, the only
  * client that reads its `COPY … FROM stdin` blocks, without the file acting on this host:
- *   - psql logs in as the env's own role (tenantTarget): no superuser in the session, so neither
+ *   - psql logs in as the env's own role (withTenant's login, host/postgres/tenant.ts): no superuser in the session, so neither
  *     `RESET ROLE` nor any SQL in the file gets more than what the tenant already has;
  *   - psql meta-commands are refused by psql itself: the stream starts with `\restrict <key>`
  *     (a random key the file cannot know), after which psql rejects every backslash command

@@ -14,7 +14,7 @@ import { dumpRanges, loadPlainDump } from "../../src/db/plain-load";
 import { assertFreeSpace } from "../../src/db/space";
 import { Invalid } from "../../src/errors";
 import { run } from "../../src/exec/run";
-import { createDatabase, createRole, pgConnect, tenantTarget } from "../../src/host/postgres";
+import { createDatabase, createRole, pgConnect } from "../../src/host/postgres";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
@@ -24,6 +24,8 @@ let tmp: string;
 const source = { user: "odoo_src", password: "pw-src-secret" };
 const target = { user: "odoo_dst", password: "pw-dst-secret" };
 const conn = () => ({ host: pg.host, port: pg.port, user: pg.user, password: pg.password });
+/** `role` logged in to the test cluster over TCP, as the daemon logs in as an env's role. */
+const asRole = (role: { user: string; password: string }) => ({ host: pg.host, port: pg.port, ...role });
 
 beforeAll(async () => {
   pg = await startPostgres({ dockerAccess: false });
@@ -32,7 +34,7 @@ beforeAll(async () => {
   await createRole(admin, source.user, source.password);
   await createRole(admin, target.user, target.password);
   await createDatabase(admin, "odoo_src", source.user);
-  const sql = pgConnect({ ...tenantTarget(conn(), source), database: "odoo_src" });
+  const sql = pgConnect({ ...asRole(source), database: "odoo_src" });
   try {
     await sql.unsafe(`
       CREATE EXTENSION pg_trgm; CREATE EXTENSION unaccent;
@@ -51,7 +53,7 @@ afterAll(async () => {
 }, 60_000);
 
 async function contents(db: string) {
-  const sql = pgConnect({ ...tenantTarget(conn(), target), database: db });
+  const sql = pgConnect({ ...asRole(target), database: db });
   try {
     const rows = await sql<{ name: string; note: string | null }[]>`SELECT name, note FROM public.res_partner ORDER BY id`;
     const ext = await sql<{ e: string; o: string }[]>`SELECT extname AS e, pg_get_userbyid(extowner) AS o FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`;
@@ -70,7 +72,7 @@ describe("dumps load as the env's own role, Odoo's extensions included", () => {
     const file = join(tmp, "plain.sql");
     await run({ argv: ["pg_dump", "-Fp", "--no-owner", "--no-privileges", "-f", file, ...dumpArgs()], env: { PGPASSWORD: pg.password } });
     await createDatabase(admin, "odoo_dst_plain", target.user);
-    await loadPlainDump(tenantTarget(conn(), target), "odoo_dst_plain", file);
+    await loadPlainDump(asRole(target), "odoo_dst_plain", file);
     expect(await contents("odoo_dst_plain")).toEqual({
       rows: [["Crème brûlée", "tab\there"], ["back\\slash", "\\! not a command"], ["plain", null]],
       ext: ["pg_trgm:odoo_dst", "unaccent:odoo_dst"],
@@ -83,7 +85,7 @@ describe("dumps load as the env's own role, Odoo's extensions included", () => {
     const file = join(tmp, "custom.dump");
     await run({ argv: ["pg_dump", "-Fc", "-f", file, ...dumpArgs()], env: { PGPASSWORD: pg.password } });
     await createDatabase(admin, "odoo_dst_custom", target.user);
-    await run(pgRestore(tenantTarget(conn(), target), "odoo_dst_custom", { jobs: 2, file }));
+    await run(pgRestore(asRole(target), "odoo_dst_custom", { jobs: 2, file }));
     expect((await contents("odoo_dst_custom")).ext).toEqual(["pg_trgm:odoo_dst", "unaccent:odoo_dst"]);
     expect((await contents("odoo_dst_custom")).rows).toHaveLength(3);
   });
@@ -109,7 +111,7 @@ describe("what psql reads", () => {
     const file = join(tmp, "unrestrict.sql");
     writeFileSync(file, `CREATE TABLE public.t (id int);\n\\unrestrict \`touch ${marker}\`\n`);
     await createDatabase(admin, "odoo_dst_refused", target.user);
-    const err = await loadPlainDump(tenantTarget(conn(), target), "odoo_dst_refused", file).catch((e: unknown) => e);
+    const err = await loadPlainDump(asRole(target), "odoo_dst_refused", file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Invalid);
     expect((err as Error).message).toContain("meta-command (\\unrestrict)");
     expect(await Bun.file(marker).exists()).toBe(false);

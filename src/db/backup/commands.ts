@@ -58,7 +58,7 @@ export interface RestoreOptions {
 
 /**
  * `pg_restore` into an existing, empty database, connected as the env's OWN role (`as`, see
- * tenantTarget): the archive is tenant data, and its SQL runs with the session's rights, so the
+ * env/tenant-login.ts): the archive is tenant data, and its SQL runs with the session's rights, so the
  * session must never be a superuser's (a `--role` / SET ROLE is undone by a `RESET ROLE` in the
  * archive). The env's role owns the database, so it owns what it creates. --no-owner /
  * --no-privileges: the dump's roles are another env's (or another host's).

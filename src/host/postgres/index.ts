@@ -1,5 +1,4 @@
 export { pgAdmin, pgConnect, type PgTarget } from "./connect";
-export { tenantTarget, type RoleLogin } from "./tenant";
 export { assertIdent, quoteIdent, quoteLiteral, scramVerifier, IDENT } from "./quote";
 export {
   createRole, createDatabase, restrictDatabase, dropDatabase, dropRole, databaseSize,

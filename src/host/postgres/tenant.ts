@@ -12,7 +12,6 @@
 import { SQL } from "bun";
 import { Conflict, Invalid } from "../../errors";
 import { Secrets } from "../../log";
-import type { PgTarget } from "./connect";
 import { assertIdent } from "./quote";
 
 export const TENANT_SEARCH_PATH = "pg_catalog, pg_temp";
@@ -102,26 +101,4 @@ export async function hasOwnedTable(sql: SQL, table: string): Promise<boolean> {
     throw new Invalid(`public.${table} is not a table owned by the environment's role (relkind ${row.kind}, owner ${row.owner}); refusing to read it`);
   }
   return true;
-}
-
-/** A role's own credentials (an env's role: `dbUser` and its sealed `dbPasswordEnc`). */
-export interface RoleLogin {
-  user: string;
-  password: string;
-}
-
-/**
- * The admin connection's server, logged in as `login`. A unix socket directory is replaced by
- * 127.0.0.1 on the same port: local socket logins are usually `peer` (the OS user, root here,
- * is not the env's role), while PostgreSQL's stock pg_hba.conf admits every role from 127.0.0.1
- * with a password.
- */
-export function tenantTarget(admin: Omit<PgTarget, "database">, login: RoleLogin, database?: string): PgTarget {
-  return {
-    host: tenantHost(admin),
-    port: admin.port,
-    user: login.user,
-    password: login.password,
-    ...(database !== undefined ? { database } : {}),
-  };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { apparentSize, chownRecursive, pgDump, pgDumpVersion, pgRestore, tarCreate, tarExtract, type PgAdmin } from "../../../src/db/backup/commands";
-import { tenantTarget } from "../../../src/host/postgres/tenant";
+import { tenantHost } from "../../../src/host/postgres/tenant";
 
 const pg: PgAdmin = { host: "db.example", port: 5433, user: "odooops", password: "s3cret-pw" };
 const conn = ["-h", "db.example", "-p", "5433", "-U", "odooops", "--no-password"];
@@ -28,7 +28,7 @@ describe("backup commands", () => {
   });
 
   test("pg_restore: logged in as the env's own role (no --role / SET ROLE), no owners or privileges from the dump; -j only with a file", () => {
-    const asEnv = tenantTarget(pg, { user: "odoo_shop", password: "env-pw" });
+    const asEnv = { host: "db.example", port: 5433, user: "odoo_shop", password: "env-pw" };
     const envConn = ["-h", "db.example", "-p", "5433", "-U", "odoo_shop", "--no-password"];
     expect(pgRestore(asEnv, "odoo_new").argv).toEqual(["pg_restore", ...envConn, "-d", "odoo_new", "--no-owner", "--no-privileges"]);
     expect(pgRestore(asEnv, "odoo_new").env).toEqual({ PGPASSWORD: "env-pw", PGCONNECT_TIMEOUT: "15", PGAPPNAME: "odooops-restore" });
@@ -42,9 +42,9 @@ describe("backup commands", () => {
   });
 
   test("the env's own role reaches the admin's server over TCP: a unix socket would mean peer auth as root", () => {
-    const login = { user: "odoo_shop", password: "env-pw" };
-    expect(tenantTarget(pg, login, "odoo_shop_new_x")).toEqual({ host: "db.example", port: 5433, user: "odoo_shop", password: "env-pw", database: "odoo_shop_new_x" });
-    expect(tenantTarget({ ...pg, host: "/var/run/postgresql" }, login)).toEqual({ host: "127.0.0.1", port: 5433, user: "odoo_shop", password: "env-pw" });
+    expect(tenantHost(pg)).toBe("db.example");
+    expect(tenantHost({ ...pg, host: "/var/run/postgresql" })).toBe("127.0.0.1");
+    expect(tenantHost({ ...pg, host: "/var/run/postgresql", tenantHost: "10.0.0.5" })).toBe("10.0.0.5");
   });
 
   test("tar: relative paths, numeric owners, one filesystem; extraction owned by root; exit 1 (a file changed while read) is not a failure", () => {

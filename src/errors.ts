@@ -85,5 +85,3 @@ export class CommandFailed extends AppError {
     );
   }
 }
-
-export const exitCodes = { ok: 0, failure: 1, usage: 2, auth: 3, notFound: 4 } as const;

@@ -2,7 +2,6 @@
  * Runs one leased job: its steps in order, skipping those already done (a resumed job), then
  * either the success hook or the undo pass in reverse order and the failure hook.
  */
-import { AppError } from "../errors";
 import { readableReason } from "../exec/reason";
 import { Log } from "../log";
 import { now } from "../state/columns";
@@ -10,10 +9,6 @@ import type { AnyJobDef, JobDeps, StepContext, StepOutput } from "./define";
 import { type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 
 const log = Log.create("jobs");
-
-export class JobCancelled extends AppError {
-  override readonly code = "cancelled";
-}
 
 export interface RunOptions {
   def: AnyJobDef;

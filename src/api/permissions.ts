@@ -39,6 +39,9 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "GET /audit/export": ["admin", "export the audit log"],
   "POST /audit/export": ["admin", "export the audit log"],
 
+  "GET /dr/state-backups": ["admin", "list state backups"],
+  "POST /dr/state-backups": ["admin", "back up the state"],
+
   "GET /projects": ["viewer", "list projects"],
   "PUT /projects/{name}": ["admin", "create or change projects"],
   "GET /projects/{name}/access": ["admin", "read a project's access credentials"],

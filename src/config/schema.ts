@@ -308,6 +308,24 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Disaster recovery of the control plane (docs/disaster-recovery.md). */
+    dr: z
+      .object({
+        stateBackups: z
+          .object({
+            /**
+             * When the state (SQLite, config, secret keys) is backed up, encrypted with the
+             * recovery key, to the local backup dir and backups.s3: hourly by default, "" = never.
+             */
+            schedule: BackupSchedule("0 * * * *"),
+            /** The 24 newest (a day of hourly backups), then one a day for a week, a week for a month, a month for a quarter. */
+            retention: Retention({ daily: 7, weekly: 4, monthly: 3, last: 24 }),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /**
      * Certificates for env domains from an ACME CA (HTTP-01 through nginx). Off without this
      * block; a block without `enabled` turns it on.

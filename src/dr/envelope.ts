@@ -4,11 +4,10 @@
  * AES-256-GCM ciphertext and its 16-byte tag. The header line is the cipher's additional data,
  * so an edited header fails authentication like edited ciphertext does.
  */
-import { createCipheriv, createDecipheriv, generateKeyPairSync, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { Invalid } from "../errors";
-import { fingerprintOf, type RecoveryPrivateKey, type RecoveryPublicKey, sharedSecret } from "./recovery-key";
-import { createPublicKey } from "node:crypto";
+import { type RecoveryPrivateKey, type RecoveryPublicKey, sharedSecret } from "./recovery-key";
 
 export const MAGIC = "ODOOOPS-STATE-BACKUP-1\n";
 const TAG_BYTES = 16;
@@ -75,7 +74,6 @@ export function open(bytes: Uint8Array, key: RecoveryPrivateKey): { header: Enve
     throw new Invalid(`state backup ${header.id} was encrypted for recovery key ${header.recipient}; the key given is ${key.publicKey.fingerprint}`);
   }
   const ephemeralKey = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: header.ephemeral }, format: "jwk" });
-  if (fingerprintOf(header.ephemeral) === key.publicKey.fingerprint) throw new Invalid("state backup header is invalid: ephemeral key equals the recipient");
   const decipher = createDecipheriv("aes-256-gcm", fileKey(sharedSecret(key.key, ephemeralKey), header.ephemeral, key.publicKey.x), Buffer.from(header.iv, "base64url"));
   decipher.setAAD(headerLine);
   decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));

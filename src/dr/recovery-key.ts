@@ -5,7 +5,8 @@
  * (`<config dir>/recovery.pub`), so neither the host's disk nor the S3 bucket can open a backup.
  */
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { Invalid } from "../errors";
 import { Secrets } from "../log";
 
@@ -86,6 +87,7 @@ export function ensureRecoveryKey(publicKeyFile: string): { created: true; priva
   const existing = readRecoveryPublicKey(publicKeyFile);
   if (existing) return { created: false, fingerprint: existing.fingerprint };
   const k = generateRecoveryKey();
+  mkdirSync(dirname(publicKeyFile), { recursive: true, mode: 0o750 });
   writeFileSync(publicKeyFile, `${k.publicText}\n`, { mode: 0o644, flag: "wx" });
   chmodSync(publicKeyFile, 0o644);
   return { created: true, privateText: k.privateText, fingerprint: k.fingerprint };

@@ -287,6 +287,12 @@ export const ConfigSchema = z
          * is refused whatever this says.
          */
         acceptUnsignedManifests: z.boolean().default(false),
+        /**
+         * Days a destroyed environment's backups are kept after it was destroyed (the final
+         * pre_destroy backup included): long enough to notice a mistake and restore it with
+         * `db restore OLD --backup ID --to NEW`. Then the daily sweep deletes them.
+         */
+        keepDestroyedDays: z.number().int().min(1).max(3650).default(30),
         retention: z
           .object({
             dev: Retention(retentionDefaults.dev),

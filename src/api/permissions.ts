@@ -39,6 +39,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "GET /audit/export": ["admin", "export the audit log"],
   "POST /audit/export": ["admin", "export the audit log"],
 
+  "GET /health/check": ["viewer", "check every environment's health"],
   "GET /dr/state-backups": ["admin", "list state backups"],
   "POST /dr/state-backups": ["admin", "back up the state"],
 

@@ -1,6 +1,7 @@
 /** Disaster recovery of the control plane: state backups (admins only: a backup is the whole state). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole } from "../../auth/roles";
+import { healthReport } from "../../dr/health-check";
 import { backupState, listStateBackups } from "../../dr/state-backup";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -41,7 +42,26 @@ const create = createRoute({
   responses: { 200: json(Result, "stored (see failed for targets that refused it)"), 400: json(ErrorSchema, "no recovery key or no target"), 403: json(ErrorSchema, "not an admin") },
 });
 
+const LevelSchema = z.enum(["ok", "warn", "red"]);
+const FindingSchema = z.object({ level: LevelSchema, text: z.string() });
+const HealthReportSchema = z
+  .object({
+    level: LevelSchema.openapi({ description: "the worst of everything below: red makes `odooops health check` exit 1" }),
+    envs: z.array(z.object({ env: z.string(), tier: z.string(), level: LevelSchema, http: FindingSchema, backup: FindingSchema, cert: FindingSchema, deploy: FindingSchema })),
+    disk: z.array(z.object({ label: z.string(), path: z.string(), freeBytes: z.number(), totalBytes: z.number(), level: LevelSchema })),
+  })
+  .openapi("HealthReport");
+const check = createRoute({
+  method: "get",
+  path: "/health/check",
+  tags: ["dr"],
+  summary: "Every live environment's health through nginx, newest backup age, certificate, last deploy; the host's disk",
+  request: { query: z.object({ env: z.string().min(1).max(200).optional() }) },
+  responses: { 200: json(HealthReportSchema, "the verdicts"), 404: json(ErrorSchema, "no such environment") },
+});
+
 export function drRoutes(app: Api, deps: ApiDeps) {
+  app.openapi(check, async (c) => c.json(await healthReport(deps, { env: c.req.valid("query").env }), 200));
   app.openapi(list, async (c) => {
     requireRole(c.get("principal"), "admin", "list state backups");
     return c.json(await listStateBackups(deps.config, deps.paths), 200);

@@ -41,6 +41,7 @@ const ADMIN = [
   /^POST \/deployments\/\{id\}\/(approve|reject)$/,
   / \/audit\//,
   /^(GET|POST) \/environments\/\{name\}\/admin-password$/,
+  /^POST \/environments\/\{name\}\/db\/rotate-credentials$/,
   /^GET \/projects\/\{name\}\/access$/,
 ];
 

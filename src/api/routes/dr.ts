@@ -1,7 +1,9 @@
 /** Disaster recovery of the control plane: state backups (admins only: a backup is the whole state). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole } from "../../auth/roles";
+import { rotateCredentials } from "../../db/rotate-credentials";
 import { healthReport } from "../../dr/health-check";
+import { JobView } from "../../jobs/view";
 import { backupState, listStateBackups } from "../../dr/state-backup";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -60,7 +62,21 @@ const check = createRoute({
   responses: { 200: json(HealthReportSchema, "the verdicts"), 404: json(ErrorSchema, "no such environment") },
 });
 
+const rotate = createRoute({
+  method: "post",
+  path: "/environments/{name}/db/rotate-credentials",
+  tags: ["dr"],
+  summary: "A new password for the env's PostgreSQL role, odoo.conf rewritten, Odoo restarted on it (a job; admin)",
+  request: { params: z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) }) },
+  responses: { 202: json(JobView, "queued"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+});
+
 export function drRoutes(app: Api, deps: ApiDeps) {
+  app.openapi(rotate, (c) => {
+    const principal = c.get("principal");
+    requireRole(principal, "admin", "rotate an environment's database credentials");
+    return c.json(rotateCredentials(deps, c.req.valid("param").name, principal.username), 202);
+  });
   app.openapi(check, async (c) => c.json(await healthReport(deps, { env: c.req.valid("query").env }), 200));
   app.openapi(list, async (c) => {
     requireRole(c.get("principal"), "admin", "list state backups");

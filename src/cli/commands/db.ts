@@ -245,6 +245,26 @@ export function dbCommand(io: CliIo) {
     },
   });
 
+  const rotateCredentials = defineCommand({
+    meta: { name: "rotate-credentials", description: "A new PostgreSQL password for an env's role (or --all envs'), odoo.conf rewritten, Odoo restarted on it (admins)" },
+    args: {
+      env: { ...envArg, required: false },
+      all: { type: "boolean", description: "every active or stopped environment, one job each" },
+      wait: waitArg,
+    },
+    async run({ args }) {
+      if ((args.all === true) === (args.env !== undefined)) throw new Invalid("give an environment or --all");
+      const c = client(io);
+      const names = args.env !== undefined ? [args.env] : (await c.get<{ slug: string; status: string }[]>("/environments")).filter((e) => e.status === "active" || e.status === "stopped").map((e) => e.slug);
+      for (const name of names) {
+        const job = await c.post<JobView>(`/environments/${encodeURIComponent(name)}/db/rotate-credentials`);
+        note(io, `rotating the database credentials of ${job.target ?? name} (Odoo restarts: a few seconds without answers)`);
+        await afterEnqueue(io, job, args.wait === true);
+      }
+      if (names.length === 0) note(io, "no active or stopped environment");
+    },
+  });
+
   const clone = defineCommand({
     meta: { name: "clone", description: "Replace an environment's database and filestore with a copy of another environment's" },
     args: {
@@ -404,6 +424,6 @@ export function dbCommand(io: CliIo) {
 
   return defineCommand({
     meta: { name: "db", description: "Database operations: backups, restore, clone, migrate, export, import" },
-    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, exports, import: importDb, "anonymize-rules": anonymizeRules },
+    subCommands: { backup, backups, restore, "rotate-credentials": rotateCredentials, clone, migrate, export: exportDb, exports, import: importDb, "anonymize-rules": anonymizeRules },
   });
 }

@@ -3,6 +3,8 @@
  * (ECIES like age: an ephemeral X25519 key per backup, HKDF-SHA256, AES-256-GCM). Init makes
  * it and shows the private half once; only the public half stays on the host
  * (`<config dir>/recovery.pub`), so neither the host's disk nor the S3 bucket can open a backup.
+ * The public half is root-only too: whoever knows it could encrypt a forged state backup, so
+ * the bucket alone (which never holds it in clear) can neither read nor forge one.
  */
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -88,8 +90,8 @@ export function ensureRecoveryKey(publicKeyFile: string): { created: true; priva
   if (existing) return { created: false, fingerprint: existing.fingerprint };
   const k = generateRecoveryKey();
   mkdirSync(dirname(publicKeyFile), { recursive: true, mode: 0o750 });
-  writeFileSync(publicKeyFile, `${k.publicText}\n`, { mode: 0o644, flag: "wx" });
-  chmodSync(publicKeyFile, 0o644);
+  writeFileSync(publicKeyFile, `${k.publicText}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(publicKeyFile, 0o600);
   return { created: true, privateText: k.privateText, fingerprint: k.fingerprint };
 }
 

@@ -86,7 +86,7 @@ function checkState(file: string): Record<string, number> {
 }
 
 const stampOf = (d: Date) => d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
-const MODES: Record<StateFileName, number> = { "state.db": 0o640, "config.yaml": 0o640, "config.toml": 0o640, "secret.key": 0o600, "jwt-secret": 0o600, "recovery.pub": 0o644 };
+const MODES: Record<StateFileName, number> = { "state.db": 0o640, "config.yaml": 0o600, "config.toml": 0o600, "secret.key": 0o600, "jwt-secret": 0o600, "recovery.pub": 0o600 };
 
 export async function restoreState(opts: RestoreStateOptions): Promise<RestoreStatePlan & { restored: boolean }> {
   const { paths, store } = opts;

@@ -5,7 +5,7 @@
  * same environments, jobs, users and an intact audit chain. Every refusal changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { SecretBox } from "../../src/auth/secretbox";
@@ -109,6 +109,8 @@ describe("restore the control plane on a wiped host", () => {
     const printed = k.stdout.trim();
     expect(printed).toMatch(/^ODOOOPS-RECOVERY-KEY-1-/);
     expect(readFileSync(join(root, "etc", "recovery.pub"), "utf8")).not.toContain(printed.slice(-43));
+    // Root-only: knowing the public half is enough to forge a backup for it.
+    expect(statSync(join(root, "etc", "recovery.pub")).mode & 0o777).toBe(0o600);
     keyFile = join(outside, "recovery.key");
     writeFileSync(keyFile, `${printed}\n`, { mode: 0o600 });
     const again = await cli(["dr", "recovery-key"]);
@@ -197,6 +199,7 @@ describe("restore the control plane on a wiped host", () => {
     // The file it replaced is kept beside it.
     expect(readdirSync(join(root, "etc")).filter((f) => f.startsWith("config.yaml.replaced-")).length).toBe(1);
     expect(readFileSync(join(root, "etc", "secret.key"), "utf8")).toMatch(/\S/);
+    for (const f of ["config.yaml", "secret.key", "jwt-secret", "recovery.pub"]) expect(statSync(join(root, "etc", f)).mode & 0o777).toBe(0o600);
 
     const d = await startDaemon(await freePort());
     try {

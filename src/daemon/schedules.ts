@@ -17,6 +17,7 @@ export function schedulesFor(config: Config): Schedule[] {
   if (config.ttl.sweepSchedule !== "") schedules.push(ttlSchedule(config.ttl.sweepSchedule));
   if (config.exports.sweepSchedule !== "") schedules.push(exportSweepSchedule(config.exports.sweepSchedule));
   schedules.push(destroyedBackupsSchedule());
-  if (config.dr.stateBackups.schedule !== "") schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));
+  // The control plane's state lives on the coordinator; an agent's journal is not backed up.
+  if (config.role !== "agent" && config.dr.stateBackups.schedule !== "") schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));
   return schedules;
 }

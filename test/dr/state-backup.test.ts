@@ -11,7 +11,8 @@ import { ConfigSchema } from "../../src/config/schema";
 import { unpack } from "../../src/dr/bundle";
 import { open } from "../../src/dr/envelope";
 import { ensureRecoveryKey, parseRecoveryPrivateKey, type RecoveryPrivateKey } from "../../src/dr/recovery-key";
-import { backupState } from "../../src/dr/state-backup";
+import { schedulesFor } from "../../src/daemon/schedules";
+import { backupState, stateBackupSchedule } from "../../src/dr/state-backup";
 import { openS3 } from "../../src/host/s3";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
@@ -154,5 +155,24 @@ describe("state backups", () => {
     expect(body.backups.filter((b) => b.stored.length === 2).length).toBeGreaterThanOrEqual(1);
     const table = await cli(["dr", "backups"]);
     expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+CREATED\s+BYTES\s+STORED$/);
+  });
+});
+
+describe("the hourly schedule", () => {
+  test("on by default on a coordinator, off on an agent or with an empty pattern", () => {
+    const names = (input: Record<string, unknown>) => schedulesFor(ConfigSchema.parse(input)).map((s) => `${s.name} ${s.pattern}`);
+    expect(names({})).toContain("dr.state-backup 0 * * * *");
+    expect(names({})).toContain("backups.destroyed-sweep 20 4 * * *");
+    expect(names({ role: "agent" }).some((n) => n.startsWith("dr.state-backup"))).toBe(false);
+    expect(names({ dr: { stateBackups: { schedule: "" } } }).some((n) => n.startsWith("dr.state-backup"))).toBe(false);
+    expect(() => ConfigSchema.parse({ dr: { stateBackups: { schedule: "every hour" } } })).toThrow(/invalid cron pattern/);
+  });
+
+  test("a tick makes a backup; a tick that stores nothing fails loudly", async () => {
+    const before = new Set(localIds());
+    await stateBackupSchedule("0 * * * *").tick(api.deps);
+    expect(localIds().filter((f) => !before.has(f))).toHaveLength(1);
+    const nowhere = { ...api.deps, config: ConfigSchema.parse({ backups: { local: { enabled: false } } }) };
+    await expect(Promise.resolve(stateBackupSchedule("0 * * * *").tick(nowhere))).rejects.toThrow(/no backup target/);
   });
 });

@@ -9,11 +9,14 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { AuditService } from "../audit/service";
+import { SecretBox } from "../auth/secretbox";
 import type { Paths } from "../config/paths";
 import { fetchHealth } from "../doctor/daemon";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { type BundleFile, type StateFileName, stateFilePath, unpack } from "./bundle";
 import { type EnvelopeHeader, open } from "./envelope";
+import { openState } from "../state/db";
 import type { RecoveryPrivateKey } from "./recovery-key";
 import type { StateBackupStore } from "./store";
 
@@ -85,6 +88,23 @@ function checkState(file: string): Record<string, number> {
   }
 }
 
+/** The restored audit chain goes on with the restore itself, keyed like the daemon keys it. */
+function auditRestore(paths: Paths, plan: RestoreStatePlan): void {
+  const db = openState(paths.stateDb);
+  try {
+    const audit = new AuditService(db, { key: SecretBox.fromFile(paths.secretKeyFile).derive("audit-chain"), denialWindowMs: 0 });
+    audit.record({
+      actor: "dr-restore",
+      action: "dr.restore-state",
+      target: plan.backup.id,
+      ip: null,
+      details: { from: plan.backup.from, host: plan.backup.host, createdAt: plan.backup.createdAt, recipient: plan.backup.recipient, replaced: plan.files.filter((f) => f.keptAs).map((f) => f.keptAs) },
+    });
+  } finally {
+    db.$client.close();
+  }
+}
+
 const stampOf = (d: Date) => d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
 const MODES: Record<StateFileName, number> = { "state.db": 0o640, "config.yaml": 0o600, "config.toml": 0o600, "secret.key": 0o600, "jwt-secret": 0o600, "recovery.pub": 0o600 };
 
@@ -137,6 +157,7 @@ export async function restoreState(opts: RestoreStateOptions): Promise<RestoreSt
       renameSync(incoming.get(f.name)!, f.path);
       incoming.delete(f.name);
     }
+    auditRestore(paths, plan);
     return { ...plan, restored: true };
   } finally {
     for (const tmp of incoming.values()) rmSync(tmp, { force: true });

@@ -210,6 +210,10 @@ describe("restore the control plane on a wiped host", () => {
       expect(verify.rows).toBeGreaterThanOrEqual(before.verify.rows);
       const audit = new Map((await d.call<{ id: string; hash: string | null }[]>("/audit/logs?limit=10000")).body.map((a) => [a.id, a.hash]));
       for (const row of before.audit) expect(audit.get(row.id)).toBe(row.hash);
+      // The chain goes on with the restore itself.
+      const restoredRow = (await d.call<{ actor: string; target: string; details: { from: string } }[]>("/audit/logs?action=dr.restore-state")).body;
+      expect(restoredRow).toHaveLength(1);
+      expect(restoredRow[0]).toMatchObject({ actor: "dr-restore", target: backupId, details: { from: expect.stringMatching(/^s3:\/\/dr-[a-z0-9]+\/host-a\/_state\/$/) } });
       expect((await d.call<{ status: string }>(`/jobs/${before.job.id}`)).body.status).toBe("succeeded");
       const login = await d.call("/auth/login", { method: "POST", body: JSON.stringify({ username: "ana", password: "ana-password-123" }) });
       expect(login.status).toBe(200);

@@ -12,6 +12,7 @@ import type { ApiDeps, ApiEnv } from "./deps";
 import { errorBody, onError, validationHook } from "./errors";
 import { enforceRule, isPublic, ROUTE_RULES, ruleKey } from "./permissions";
 import { auditRoutes } from "./routes/audit";
+import { drRoutes } from "./routes/dr";
 import { userRoutes } from "./routes/users";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
@@ -63,7 +64,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, userRoutes, auditRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [healthRoutes, authRoutes, userRoutes, auditRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, drRoutes, ...extraRoutes]) mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -39,6 +39,11 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "GET /audit/export": ["admin", "export the audit log"],
   "POST /audit/export": ["admin", "export the audit log"],
 
+  "GET /health/check": ["viewer", "check every environment's health"],
+  "POST /environments/{name}/db/rotate-credentials": ["admin", "rotate an environment's database credentials"],
+  "GET /dr/state-backups": ["admin", "list state backups"],
+  "POST /dr/state-backups": ["admin", "back up the state"],
+
   "GET /projects": ["viewer", "list projects"],
   "PUT /projects/{name}": ["admin", "create or change projects"],
   "GET /projects/{name}/access": ["admin", "read a project's access credentials"],

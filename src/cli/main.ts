@@ -32,6 +32,8 @@ export function buildCli(io: CliIo) {
       project: () => import("./commands/project").then((m) => m.projectCommand(io)),
       policy: () => import("./commands/policy").then((m) => m.policyCommand(io)),
       audit: () => import("./commands/audit").then((m) => m.auditCommand(io)),
+      dr: () => import("./commands/dr").then((m) => m.drCommand(io)),
+      health: () => import("./commands/health").then((m) => m.healthCommand(io)),
     },
   });
 }

@@ -23,6 +23,8 @@ export interface Paths {
   jwtSecretFile: string;
   /** Key for secrets encrypted at rest in state (env database passwords …). */
   secretKeyFile: string;
+  /** Public half of the recovery key that encrypts state backups (the private half is never kept here). */
+  recoveryPublicKeyFile: string;
   nginxDir: string;
   acmeWebroot: string;
   certsDir: string;
@@ -54,6 +56,7 @@ export function resolvePaths(root?: string | null): Paths {
     adminPasswordFile: join(configDir, "admin-password"),
     jwtSecretFile: join(configDir, "jwt-secret"),
     secretKeyFile: join(configDir, "secret.key"),
+    recoveryPublicKeyFile: join(configDir, "recovery.pub"),
     nginxDir: join(dataDir, "nginx"),
     acmeWebroot: join(dataDir, "acme-webroot"),
     certsDir: join(dataDir, "certs"),

@@ -287,6 +287,12 @@ export const ConfigSchema = z
          * is refused whatever this says.
          */
         acceptUnsignedManifests: z.boolean().default(false),
+        /**
+         * Days a destroyed environment's backups are kept after it was destroyed (the final
+         * pre_destroy backup included): long enough to notice a mistake and restore it with
+         * `db restore OLD --backup ID --to NEW`. Then the daily sweep deletes them.
+         */
+        keepDestroyedDays: z.number().int().min(1).max(3650).default(30),
         retention: z
           .object({
             dev: Retention(retentionDefaults.dev),
@@ -302,6 +308,24 @@ export const ConfigSchema = z
             dev_ephemeral: BackupSchedule(scheduleDefaults.dev_ephemeral),
             staging: BackupSchedule(scheduleDefaults.staging),
             production: BackupSchedule(scheduleDefaults.production),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Disaster recovery of the control plane (docs/disaster-recovery.md). */
+    dr: z
+      .object({
+        stateBackups: z
+          .object({
+            /**
+             * When the state (SQLite, config, secret keys) is backed up, encrypted with the
+             * recovery key, to the local backup dir and backups.s3: hourly by default, "" = never.
+             */
+            schedule: BackupSchedule("0 * * * *"),
+            /** The 24 newest (a day of hourly backups), then one a day for a week, a week for a month, a month for a quarter. */
+            retention: Retention({ daily: 7, weekly: 4, monthly: 3, last: 24 }),
           })
           .strict()
           .prefault({}),

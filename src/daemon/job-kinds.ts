@@ -12,5 +12,6 @@ import { exportJob } from "../db/export-job";
 import { importJob } from "../db/import-job";
 import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
+import { rotateCredentialsJob } from "../db/rotate-credentials";
 
-export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, migrateJob, exportJob, importJob, deployJob, rollbackJob, certIssueJob, certImportJob, rotateAdminPasswordJob] as AnyJobDef[];
+export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, migrateJob, exportJob, importJob, deployJob, rollbackJob, certIssueJob, certImportJob, rotateAdminPasswordJob, rotateCredentialsJob] as AnyJobDef[];

@@ -2,6 +2,8 @@
 import { certRenewalSchedule } from "../certs/schedule";
 import type { Config } from "../config/schema";
 import { exportSweepSchedule } from "../db/export-sweep";
+import { stateBackupSchedule } from "../dr/state-backup";
+import { destroyedBackupsSchedule } from "../db/destroyed-backups";
 import { backupSchedule } from "../db/schedule";
 import { ttlSchedule } from "../env/ttl-sweep";
 import { reconcileSchedule } from "../github/reconcile";
@@ -14,5 +16,8 @@ export function schedulesFor(config: Config): Schedule[] {
   if (config.github.tokenFile && config.github.reconcileSchedule !== "") schedules.push(reconcileSchedule(config.github.reconcileSchedule));
   if (config.ttl.sweepSchedule !== "") schedules.push(ttlSchedule(config.ttl.sweepSchedule));
   if (config.exports.sweepSchedule !== "") schedules.push(exportSweepSchedule(config.exports.sweepSchedule));
+  schedules.push(destroyedBackupsSchedule());
+  // The control plane's state lives on the coordinator; an agent's journal is not backed up.
+  if (config.role !== "agent" && config.dr.stateBackups.schedule !== "") schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));
   return schedules;
 }

@@ -3,14 +3,16 @@
  * its job; `listBackups` shows an env's backups with their retention expiry. Nothing here
  * touches the host.
  */
-import { desc, eq } from "drizzle-orm";
-import { Conflict } from "../errors";
+import { desc, eq, inArray } from "drizzle-orm";
 import type { EnvServiceDeps } from "../env/actions";
-import { findEnv } from "../env/lookup";
+import { envsNamed, findEnv } from "../env/lookup";
+import type { EnvRow } from "../env/service";
+import { Conflict, NotFound } from "../errors";
 import type { JobDeps } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { backups } from "./backup.sql";
 import { backupJob, backupTargets, retentionDecisions } from "./backup-job";
+import { destroyedKeepUntil } from "./destroyed-backups";
 import type { BackupView } from "./schema";
 
 const BACKUPABLE = new Set(["active", "stopped"]);
@@ -27,17 +29,25 @@ export function startBackup(deps: EnvServiceDeps, envName: string, actor: string
   return job;
 }
 
-/** The env's backups, newest first, with where they live and when retention lets them go. */
-export function listBackups(deps: Pick<JobDeps, "db" | "config">, envName: string, limit: number): BackupView[] {
-  const env = findEnv(deps.db, envName);
-  const rows = deps.db.select().from(backups).where(eq(backups.envId, env.id)).orderBy(desc(backups.createdAt), desc(backups.id)).limit(limit).all();
-  const decisions = new Map(retentionDecisions(deps, env).map((d) => [d.id, d]));
+/**
+ * The env's backups, newest first, with where they live and when retention lets them go. With
+ * `includeDestroyed`, also those of every destroyed env that had this name (kept for
+ * `backups.keepDestroyedDays` after it was destroyed, and restorable with `--to`).
+ */
+export function listBackups(deps: Pick<JobDeps, "db" | "config">, envName: string, limit: number, includeDestroyed = false): BackupView[] {
+  const envs = includeDestroyed ? envsNamed(deps.db, envName) : [findEnv(deps.db, envName)];
+  if (envs.length === 0) throw new NotFound(`no environment ${envName}, live or destroyed (see: odooops env list)`);
+  const byId = new Map(envs.map((e) => [e.id, e]));
+  const rows = deps.db.select().from(backups).where(inArray(backups.envId, [...byId.keys()])).orderBy(desc(backups.createdAt), desc(backups.id)).limit(limit).all();
+  const decisions = new Map(envs.flatMap((e) => decisionsOf(deps, e)).map((d) => [d.id, d]));
   const bucket = deps.config.backups.s3?.bucket;
   return rows.map((r) => {
+    const env = byId.get(r.envId)!;
     const d = decisions.get(r.id);
     return {
       id: r.id,
       env: env.slug,
+      ...(includeDestroyed ? { envDestroyedAt: env.status === "destroyed" ? env.destroyedAt : null } : {}),
       kind: r.kind,
       status: r.status,
       dbName: r.dbName,
@@ -51,4 +61,17 @@ export function listBackups(deps: Pick<JobDeps, "db" | "config">, envName: strin
       error: r.error,
     };
   });
+}
+
+/** A live env's retention; a destroyed env's backups all go together, keepDestroyedDays after it. */
+function decisionsOf(deps: Pick<JobDeps, "db" | "config">, env: EnvRow): { id: string; keep: boolean; reasons: string[]; expiresAt: string | null }[] {
+  if (env.status !== "destroyed") return retentionDecisions(deps, env);
+  const until = env.destroyedAt ? destroyedKeepUntil(env.destroyedAt, deps.config.backups.keepDestroyedDays) : null;
+  return deps.db
+    .select({ id: backups.id, status: backups.status })
+    .from(backups)
+    .where(eq(backups.envId, env.id))
+    .all()
+    .filter((b) => b.status === "completed" || b.status === "failed")
+    .map((b) => ({ id: b.id, keep: true, reasons: ["destroyed-env"], expiresAt: until }));
 }

@@ -5,7 +5,7 @@
  */
 import { and, desc, eq } from "drizzle-orm";
 import type { EnvServiceDeps } from "../env/actions";
-import { findEnv } from "../env/lookup";
+import { findEnv, findEnvOrDestroyed, loadEnvById } from "../env/lookup";
 import { envUrl, type EnvRow } from "../env/service";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { requireConfirm } from "../env/production-guard";
@@ -56,11 +56,32 @@ interface Policy {
  * anonymized; whatever lands in production is backed up first.
  */
 function policy(source: EnvRow, target: EnvRow, anonymize: boolean | undefined): Policy {
-  const crossEnv = source.id !== target.id;
+  const crossEnv = source.id !== target.id && !successor(source, target);
   const toProduction = target.tier === "production";
   const wantAnonymize = anonymize ?? (crossEnv && source.tier === "production" && !toProduction);
   if (wantAnonymize && toProduction) throw new Invalid(`refusing to anonymize production environment ${target.slug}`);
   return { anonymize: wantAnonymize, neutralize: crossEnv && !toProduction, rebase: crossEnv, preBackup: toProduction };
+}
+
+/**
+ * Whose backup: `from` (live, else the env of that name destroyed last), or the target itself.
+ * A backup id of a destroyed env names its env directly, so `db restore shop --backup ID` in a
+ * new env called shop restores the old shop's backup (a destroyed env is a source, never a
+ * target; its backups are kept backups.keepDestroyedDays).
+ */
+function restoreSource(deps: EnvServiceDeps, target: EnvRow, req: { backup: string; from?: string }): EnvRow {
+  if (req.backup !== "latest") {
+    const row = deps.db.select({ envId: backups.envId }).from(backups).where(eq(backups.id, req.backup)).get();
+    const owner = row ? loadEnvById(deps.db, row.envId) : null;
+    const named = owner !== null && (req.from === undefined ? owner.slug === target.slug : owner.slug === req.from || owner.name === req.from);
+    if (owner?.status === "destroyed" && named) return owner;
+  }
+  return req.from ? findEnvOrDestroyed(deps.db, req.from) : target;
+}
+
+/** The target took a destroyed env's place (same slug): its own data coming back, not another env's. */
+function successor(source: EnvRow, target: EnvRow): boolean {
+  return source.status === "destroyed" && source.slug === target.slug;
 }
 
 function baseParams(deps: EnvServiceDeps, source: EnvRow, target: EnvRow, p: Policy, keepOld: boolean): ReplaceParams {
@@ -100,11 +121,11 @@ function planView(deps: EnvServiceDeps, operation: DbOperationPlan["operation"],
 export function startRestore(deps: EnvServiceDeps, targetName: string, input: RestoreRequest, actor: string): DbOperationResponse {
   const req = RestoreRequest.parse(input);
   const target = findEnv(deps.db, targetName);
-  const source = req.from ? findEnv(deps.db, req.from) : target;
+  const source = restoreSource(deps, target, req);
   assertReplaceable(target, "target");
   const row = findBackup(deps, source, req.backup);
   const where = readableSource(deps.config, row).kind;
-  if (source.id !== target.id && target.tier === "production" && !req.forceProduction) {
+  if (source.id !== target.id && !successor(source, target) && target.tier === "production" && !req.forceProduction) {
     throw new Invalid(`refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
   }
   if (!req.dryRun) requireConfirm(target, req.confirm, "restore into");

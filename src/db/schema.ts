@@ -8,6 +8,8 @@ export const BackupView = z
   .object({
     id: z.string(),
     env: z.string(),
+    /** With includeDestroyed only: when the env that made it was destroyed (null: it is live). */
+    envDestroyedAt: z.string().nullable().optional(),
     kind: z.enum(["manual", "scheduled", "pre_deploy", "pre_restore", "pre_destroy"]),
     status: z.enum(backupStatuses),
     dbName: z.string(),
@@ -32,6 +34,8 @@ export type BackupView = z.infer<typeof BackupView>;
 
 export const BackupListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(20),
+  /** Also the backups of destroyed envs that had this name (kept backups.keepDestroyedDays). */
+  includeDestroyed: z.enum(["true", "false"]).optional(),
 });
 
 /** `POST /environments/{name}/db/restore`: `{name}` is the env whose database is replaced. */

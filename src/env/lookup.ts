@@ -1,5 +1,5 @@
 /** Finding environments and what they hold on the host. */
-import { and, eq, ne, or } from "drizzle-orm";
+import { and, desc, eq, ne, or } from "drizzle-orm";
 import { NotFound } from "../errors";
 import { run } from "../exec/run";
 import type { JobDeps } from "../jobs/define";
@@ -24,6 +24,23 @@ export function findEnv(db: Db, nameOrSlug: string): EnvRow {
     .get();
   if (!env) throw new NotFound(`no environment ${nameOrSlug} (see: odooops env list)`);
   return env;
+}
+
+/**
+ * The live environment of that name, else the one destroyed last: its backups outlive it for
+ * `backups.keepDestroyedDays`, so it stays a source to restore from (never a target).
+ */
+export function findEnvOrDestroyed(db: Db, nameOrSlug: string): EnvRow {
+  const named = or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug));
+  const env = db.select().from(environments).where(and(named, ne(environments.status, "destroyed"))).get() ??
+    db.select().from(environments).where(and(named, eq(environments.status, "destroyed"))).orderBy(desc(environments.destroyedAt), desc(environments.id)).get();
+  if (!env) throw new NotFound(`no environment ${nameOrSlug}, live or destroyed (see: odooops env list)`);
+  return env;
+}
+
+/** Every environment that had this name or slug, live and destroyed. */
+export function envsNamed(db: Db, nameOrSlug: string): EnvRow[] {
+  return db.select().from(environments).where(or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug))).all();
 }
 
 /** Ports held by live environments other than `exceptId`. */

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { SecretBox } from "../auth/secretbox";
 import { loadConfig } from "../config/load";
+import { ensureRecoveryKey } from "../dr/recovery-key";
 import type { Paths } from "../config/paths";
 import type { Config } from "../config/schema";
 import { Invalid, Unavailable } from "../errors";
@@ -54,6 +55,11 @@ export interface InitResult {
   /** Whether the host's nginx serves odooops' vhosts (null: a coordinator runs no envs). */
   nginx: NginxWiring | null;
   verified: string | null;
+  /**
+   * The recovery key of state backups (null on an agent). `privateText` only on the run that
+   * created it: the one time it exists on this host, to be shown and kept elsewhere.
+   */
+  recoveryKey: { fingerprint: string; privateText?: string } | null;
 }
 
 function loadCurrent(paths: Paths): Config {
@@ -126,6 +132,13 @@ export async function runInit(input: InitInput): Promise<InitResult> {
     if (admin.action !== "unchanged") report.step(`${admin.action} API admin ${admin.username}${admin.passwordFile ? ` (password in ${admin.passwordFile}, 0600)` : ""}`);
   }
 
+  let recoveryKey: InitResult["recoveryKey"] = null;
+  if (answers.role !== "agent") {
+    const k = ensureRecoveryKey(paths.recoveryPublicKeyFile);
+    recoveryKey = k.created ? { fingerprint: k.fingerprint, privateText: k.privateText } : { fingerprint: k.fingerprint };
+    if (k.created) report.step(`created recovery key ${k.fingerprint} for state backups (printed at the end, once)`);
+  }
+
   let nginx: NginxWiring | null = null;
   if (answers.role !== "coordinator") {
     nginx = await wireNginx(config, paths);
@@ -154,7 +167,7 @@ export async function runInit(input: InitInput): Promise<InitResult> {
     verified = verifyBase;
     report.step(`API answers: odooops ${h.version}, role ${h.role}`);
   }
-  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, s3, admin, unit, nginx, verified };
+  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, s3, admin, unit, nginx, verified, recoveryKey };
 }
 
 async function prerequisitesStep(input: InitInput, config: Config, role: Answers["role"], yes: boolean): Promise<{ prerequisites: InitResult["prerequisites"]; installed: string[] }> {

@@ -12,9 +12,10 @@ import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
 import { environments, envStatuses } from "../env/env.sql";
 import { jobStatuses } from "../jobs/jobs.sql";
+import { registerDrMetrics } from "./dr";
 import { backupCounts, deploymentCounts, environmentCounts, jobCounts, latestCompletedBackups } from "./state";
 
-type MetricsDeps = Pick<ApiDeps, "db" | "paths" | "version">;
+type MetricsDeps = Pick<ApiDeps, "db" | "paths" | "version" | "config">;
 
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
@@ -138,6 +139,7 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
       for (const { domain, cert } of listCertificates(deps.paths.certsDir)) if (cert) this.set({ domain }, cert.info.notAfter.getTime() / 1000);
     },
   });
+  registerDrMetrics(Gauge, registers, deps);
 
   return registry;
 }

@@ -33,13 +33,15 @@ function appRoutes(): string[] {
 const READ_EXCEPTIONS: Record<string, string> = { "GET /exports/{id}": "member" };
 /** Writes a viewer may do: only about their own login, and validators that change nothing. */
 const SELF_SERVICE = /^(POST|DELETE) \/auth\/|^POST \/(policy|anonymize-rules)\/validate$/;
-/** Administration: users, projects, approvals, the audit log, and the secrets that open an env. */
+/** Administration: users, projects, approvals, the audit log, state backups (the whole state), and the secrets that open an env. */
 const ADMIN = [
   / \/users/,
+  / \/dr\//,
   /^PUT \/projects\//,
   /^POST \/deployments\/\{id\}\/(approve|reject)$/,
   / \/audit\//,
   /^(GET|POST) \/environments\/\{name\}\/admin-password$/,
+  /^POST \/environments\/\{name\}\/db\/rotate-credentials$/,
   /^GET \/projects\/\{name\}\/access$/,
 ];
 

@@ -22,6 +22,7 @@ import { freePort } from "../support/ports";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, removeTempDir } from "../support/tmp";
+import { parseRecoveryPrivateKey } from "../../src/dr/recovery-key";
 
 const SLOW = 120_000;
 const REPO = resolve(import.meta.dir, "..", "..");
@@ -94,6 +95,10 @@ describe("init --yes", () => {
     expect(result.admin).toEqual({ username: "ops", action: "created" });
     expect(result.unit).toMatchObject({ file: null, started: null });
     expect(result.verified).toBeNull();
+    // The recovery key: its private half in this one answer, only the public half on the host.
+    expect(result.recoveryKey.privateText).toMatch(/^ODOOOPS-RECOVERY-KEY-1-[A-Za-z0-9_-]{43}$/);
+    expect(parseRecoveryPrivateKey(result.recoveryKey.privateText).publicKey.fingerprint).toBe(result.recoveryKey.fingerprint);
+    expect(readFileSync(resolvePaths(root).recoveryPublicKeyFile, "utf8")).not.toContain(result.recoveryKey.privateText.slice(-43));
     expect(Object.fromEntries(result.prerequisites.map((p: { id: string; status: string }) => [p.id, p.status]))).toMatchObject({ docker: "pass", postgres: "pass" });
 
     const paths = resolvePaths(root);
@@ -138,6 +143,7 @@ describe("init --yes", () => {
     const same = await init(root, ["--yes", "--no-systemd", "--json"]);
     expect(same.code).toBe(0);
     expect(JSON.parse(same.stdout)).toMatchObject({ changed: [], s3: "unchanged", admin: { username: "ops", action: "unchanged" }, nginx: { status: "included", how: "already" } });
+    expect(JSON.parse(same.stdout).recoveryKey.privateText).toBeUndefined(); // shown once, at creation
     expect(readFileSync(paths.configYaml, "utf8")).toBe(before);
 
     const one = await init(root, ["--yes", "--no-systemd", "--json", "--odoo-image", "odoo:18.0"]);

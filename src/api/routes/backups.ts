@@ -138,7 +138,10 @@ const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined
 
 export function backupRoutes(app: Api, deps: ApiDeps) {
   app.openapi(create, (c) => c.json(startBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
-  app.openapi(list, (c) => c.json(listBackups(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
+  app.openapi(list, (c) => {
+    const q = c.req.valid("query");
+    return c.json(listBackups(deps, c.req.valid("param").name, q.limit, q.includeDestroyed === "true"), 200);
+  });
   // Replacing production's data is admin work whatever the route's own rule (permissions.ts).
   const tierGuard = (p: Principal, action: "restore" | "clone" | "import", name: string) => requireForTier(p, action, findEnv(deps.db, name).tier);
   app.openapi(restore, (c) => {

@@ -179,16 +179,22 @@ export function dbCommand(io: CliIo) {
 
   const backups = defineCommand({
     meta: { name: "backups", description: "An environment's backups: status, size, created, expiry, where" },
-    args: { env: envArg, limit: { type: "string", default: "20", description: "at most this many, newest first (1-1000)" } },
+    args: {
+      env: envArg,
+      limit: { type: "string", default: "20", description: "at most this many, newest first (1-1000)" },
+      "include-destroyed": { type: "boolean", description: "also the backups of destroyed environments that had this name (restore one with --to)" },
+    },
     async run({ args }) {
       const limit = Number(args.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("--limit must be 1-1000");
-      const list = await client(io).get<BackupView[]>(`/environments/${encodeURIComponent(args.env)}/backups?limit=${limit}`);
+      const destroyed = args["include-destroyed"] === true;
+      const list = await client(io).get<BackupView[]>(`/environments/${encodeURIComponent(args.env)}/backups?limit=${limit}${destroyed ? "&includeDestroyed=true" : ""}`);
       if (io.globals.json) return printJson(io, list);
       printTable(
         io,
         list.map((b) => ({
           id: b.id,
+          ...(destroyed ? { env: b.envDestroyedAt ? `${b.env} (destroyed ${when(b.envDestroyedAt)})` : b.env } : {}),
           status: b.status === "failed" && b.error ? `failed: ${b.error.length > 60 ? `${b.error.slice(0, 57)}...` : b.error}` : b.status,
           size: formatBytes(b.sizeBytes),
           created: when(b.createdAt),
@@ -197,6 +203,7 @@ export function dbCommand(io: CliIo) {
         })),
         [
           { key: "id", label: "id" },
+          ...(destroyed ? [{ key: "env", label: "env" }] : []),
           { key: "status", label: "status" },
           { key: "size", label: "size" },
           { key: "created", label: "created" },
@@ -211,7 +218,7 @@ export function dbCommand(io: CliIo) {
     meta: { name: "restore", description: "Replace an environment's database and filestore with one of its backups (or, with --to, put it into another environment)" },
     args: {
       env: { ...envArg, description: "environment whose backup is restored" },
-      backup: { type: "string", required: true, description: "backup id, or latest (see: odooops db backups <env>)" },
+      backup: { type: "string", required: true, description: "backup id, or latest (see: odooops db backups <env> [--include-destroyed]); a destroyed env's backup needs --to" },
       to: { type: "string", description: "restore into this environment instead (neutralized unless production)" },
       "keep-old": keepOldArg,
       anonymize: anonymizeArg,
@@ -235,6 +242,26 @@ export function dbCommand(io: CliIo) {
         // "latest" could change between the question and the answer: restore what was shown.
         pin: (plan) => (plan.backup ? { backup: plan.backup.id } : {}),
       });
+    },
+  });
+
+  const rotateCredentials = defineCommand({
+    meta: { name: "rotate-credentials", description: "A new PostgreSQL password for an env's role (or --all envs'), odoo.conf rewritten, Odoo restarted on it (admins)" },
+    args: {
+      env: { ...envArg, required: false },
+      all: { type: "boolean", description: "every active or stopped environment, one job each" },
+      wait: waitArg,
+    },
+    async run({ args }) {
+      if ((args.all === true) === (args.env !== undefined)) throw new Invalid("give an environment or --all");
+      const c = client(io);
+      const names = args.env !== undefined ? [args.env] : (await c.get<{ slug: string; status: string }[]>("/environments")).filter((e) => e.status === "active" || e.status === "stopped").map((e) => e.slug);
+      for (const name of names) {
+        const job = await c.post<JobView>(`/environments/${encodeURIComponent(name)}/db/rotate-credentials`);
+        note(io, `rotating the database credentials of ${job.target ?? name} (Odoo restarts: a few seconds without answers)`);
+        await afterEnqueue(io, job, args.wait === true);
+      }
+      if (names.length === 0) note(io, "no active or stopped environment");
     },
   });
 
@@ -397,6 +424,6 @@ export function dbCommand(io: CliIo) {
 
   return defineCommand({
     meta: { name: "db", description: "Database operations: backups, restore, clone, migrate, export, import" },
-    subCommands: { backup, backups, restore, clone, migrate, export: exportDb, exports, import: importDb, "anonymize-rules": anonymizeRules },
+    subCommands: { backup, backups, restore, "rotate-credentials": rotateCredentials, clone, migrate, export: exportDb, exports, import: importDb, "anonymize-rules": anonymizeRules },
   });
 }

@@ -34,6 +34,10 @@ export function initCommand(io: CliIo) {
         wizard: interactive ? (await import("../../init/wizard")).runWizard : undefined,
       });
       if (io.globals.json) printJson(io, result);
+      else if (result.recoveryKey?.privateText) {
+        // On stdout, whatever --quiet says: it exists nowhere else.
+        io.stdout(`\nRECOVERY KEY (shown once, not kept on this host; store it in your password manager):\n${result.recoveryKey.privateText}\n\n`);
+      }
       const next = result.verified ? "odooops doctor, then odooops env create NAME --tier dev" : "start the daemon (odooops serve), then odooops doctor";
       if (clack) clack.outro(`done. Next: ${next}`);
       else note(io, `done. Next: ${next}`);

@@ -1,7 +1,8 @@
 /**
  * Anonymization of a copied database by documented YAML rules (templates/anonymize-default.yaml,
- * overridable per project). Runs on the copy only, in one transaction; identifiers are validated,
- * values travel as parameters.
+ * overridable per project). Runs on the copy only, in one transaction, then rewrites the changed
+ * tables; identifiers are validated, values travel as parameters. The rules also drive the
+ * anonymizing copy (db/anonymize/), which transforms rows while copying instead.
  */
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -190,6 +191,13 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
       }
     }),
   );
+  // An UPDATE leaves the old row versions in the table's pages and the old keys in its indexes
+  // until the table is rewritten: VACUUM FULL (as the owner, outside the transaction) writes new
+  // files holding only the anonymized rows and unlinks the old ones. (Clones never get here:
+  // they are anonymized while copied, see db/anonymize/copy.ts.)
+  await withTenant(login, async (sql) => {
+    for (const t of report.tables) await sql.unsafe(`VACUUM (FULL) public.${quoteIdent(t.table)}`);
+  });
   log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), skipped: report.skipped.length });
   return report;
 }

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { copyAnonymized, type AnonymizedCopyReport } from "../../../src/db/anonymize/copy";
 import { writeAnonymizedFilestore, type AnonymizedFilestoreReport } from "../../../src/db/anonymize/filestore";
@@ -37,6 +37,7 @@ const log = memoryLog();
 const businessShas: string[] = [];
 let assetSha = "";
 const userEmail = "Jane.Doe@ClientMail.example.org";
+const LINKED = `ab${"0".repeat(38)}`;
 
 /** Test-local rules (the shipped defaults belong to another slice and may change). */
 const rules: AnonymizeRules = AnonymizeRulesSchema.parse({
@@ -117,6 +118,11 @@ beforeAll(async () => {
     businessShas.push(await addFile(src, Buffer.from(`\x89PNG portrait of ${fx.emails[3]}`), { name: "image_1920", res_model: "res.partner", res_field: "image_1920", res_id: 5, mimetype: "image/png" }));
     businessShas.push(await addFile(src, Buffer.from(`%PDF-1.4 invoice for ${fx.emails[4]} ${fx.phones[4]}`), { name: `invoice ${fx.emails[4]}.pdf`, res_model: "account.move", res_id: 9, mimetype: "application/pdf" }));
     assetSha = await addFile(src, Buffer.from("body{color:red}"), { name: "web.assets_frontend.min.css", res_model: "ir.ui.view", res_id: 0, mimetype: "text/css" });
+    // The tenant's own attacks on the host: a path out of the filestore, a link to a host file.
+    await src`INSERT INTO ir_attachment (name, res_model, res_id, type, store_fname, checksum, file_size, mimetype)
+              VALUES ('evil', 'ir.ui.view', 0, 'binary', '../../../../etc/passwd', 'x', 1, 'text/plain'), ('link', 'ir.ui.view', 0, 'binary', ${`ab/${LINKED}`}, ${LINKED}, 1, 'text/plain')`;
+    mkdirSync(join(fx.filestoreDir, "ab"), { recursive: true });
+    symlinkSync("/etc/hostname", join(fx.filestoreDir, "ab", LINKED));
     await src`INSERT INTO ir_attachment (name, res_model, res_id, type, db_datas, file_size, mimetype)
               VALUES ('notes.txt', 'res.partner', 7, 'binary', ${Buffer.from(`call ${fx.phones[6]} or mail ${fx.emails[6]}`)}, 60, 'text/plain')`;
   } finally {
@@ -154,7 +160,7 @@ describe("anonymizing copy", () => {
     const partner = report.tables.find((t) => t.table === "res_partner");
     expect(partner?.rows).toBe(fx.partners + 1);
     expect(partner?.columns).toContain("email");
-    expect(report.tables.find((t) => t.table === "ir_attachment")?.rows).toBe(fx.filestoreFiles + 4);
+    expect(report.tables.find((t) => t.table === "ir_attachment")?.rows).toBe(fx.filestoreFiles + 6);
     expect(report.skipped).toContain("res_partner.email_normalized");
     expect(log.lines.some((l) => l.includes("table copied anonymized") && l.includes('"table":"mail_message"'))).toBe(true);
   });
@@ -208,7 +214,7 @@ describe("anonymizing copy", () => {
       expect(asset?.name).toBe("web.assets_frontend.min.css");
       expect(asset?.checksum).toBe(assetSha);
       for (const r of rows) {
-        if (r.store_fname) {
+        if (r.store_fname && !files.skipped.includes(r.store_fname)) {
           const data = readFileSync(join(dir, r.store_fname));
           expect([r.name, sha1(data), data.length]).toEqual([r.name, r.checksum as string, r.file_size]);
         }
@@ -221,9 +227,17 @@ describe("anonymizing copy", () => {
       const onDisk = Object.keys(filestoreChecksums(dir)).map((p) => p.split("/")[1]);
       expect(onDisk.filter((s) => businessShas.includes(s ?? ""))).toEqual([]);
       expect(onDisk).toContain(assetSha);
-      expect(files).toEqual({ written: 3, copied: 1, replaced: fx.filestoreFiles + 3, skipped: [] });
+      expect(files).toEqual({ written: 3, copied: 1, replaced: fx.filestoreFiles + 3, skipped: ["../../../../etc/passwd", `ab/${LINKED}`] });
     } finally {
       await c.close();
     }
+  });
+
+  test("attacks through the filestore: a store_fname out of the directory and a linked file are skipped, nothing written outside", () => {
+    const dir = join(root, "fs-anon", "odoo_anon");
+    expect(existsSync(join(dir, "ab", LINKED))).toBe(false);
+    expect(readdirSync(join(root, "fs-anon"))).toEqual(["odoo_anon"]);
+    expect(lstatSync(join(fx.filestoreDir, "ab", LINKED)).isSymbolicLink()).toBe(true);
+    expect(Object.keys(filestoreChecksums(dir)).every((p) => /^[0-9a-f]{2}\/[0-9a-f]{40}$/.test(p))).toBe(true);
   });
 });

@@ -11,10 +11,10 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { copyAnonymized, type AnonymizedCopyReport } from "../../../src/db/anonymize/copy";
-import { writeAnonymizedFilestore, type AnonymizedFilestoreReport } from "../../../src/db/anonymize/filestore";
+import { anonymizeFilestoreInPlace, writeAnonymizedFilestore, type AnonymizedFilestoreReport } from "../../../src/db/anonymize/filestore";
 import { PLACEHOLDERS } from "../../../src/db/anonymize/placeholders";
-import { anonymizeDatabase, AnonymizeRulesSchema, type AnonymizeRules } from "../../../src/db/backup/anonymize";
-import { cloneDatabase } from "../../../src/db/backup/clone";
+import { anonymizeDatabase, AnonymizeRulesSchema, type AnonymizeReport, type AnonymizeRules } from "../../../src/db/backup/anonymize";
+import { cloneDatabase, copyFilestore } from "../../../src/db/backup/clone";
 import type { PgAdmin } from "../../../src/db/backup/commands";
 import { createDatabase, createRole, pgConnect } from "../../../src/host/postgres";
 import { startPostgres, type TestPostgres } from "../../support/postgres";
@@ -32,6 +32,8 @@ let root: string;
 let fx: OdooFixture;
 let report: AnonymizedCopyReport;
 let files: AnonymizedFilestoreReport;
+let updReport: AnonymizeReport;
+let updFiles: AnonymizedFilestoreReport & { removed: number };
 const log = memoryLog();
 /** sha1 of the source's business files (partner files, the image, the PDF). */
 const businessShas: string[] = [];
@@ -143,7 +145,10 @@ beforeAll(async () => {
     await ctl.close();
   }
   await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_upd", owner: login("odoo_upd", "odoo_upd"), method: "stream", log: memoryLog() });
-  await anonymizeDatabase(login("odoo_upd", "odoo_upd"), rules, memoryLog(), "dev-pw");
+  updReport = await anonymizeDatabase(login("odoo_upd", "odoo_upd"), rules, memoryLog(), "dev-pw");
+  mkdirSync(join(root, "fs-upd"));
+  await copyFilestore(fx.filestoreDir, join(root, "fs-upd", "odoo_upd"));
+  updFiles = await anonymizeFilestoreInPlace({ target: login("odoo_upd", "odoo_upd"), dir: join(root, "fs-upd", "odoo_upd"), uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
   report = await copyAnonymized({ sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_anon", owner: login("odoo_anon", "odoo_anon"), rules, devPassword: "dev-pw", log });
   mkdirSync(join(root, "fs-anon"));
   files = await writeAnonymizedFilestore({ target: login("odoo_anon", "odoo_anon"), sourceDir: fx.filestoreDir, targetDir: join(root, "fs-anon", "odoo_anon"), uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
@@ -172,15 +177,13 @@ describe("anonymizing copy", () => {
     expect(leftovers.length).toBeGreaterThan(fx.partners / 2);
   });
 
-  test("anonymizeDatabase (UPDATE, then VACUUM FULL of the changed tables) leaves none in the tables it rewrote", async () => {
-    // Attachments are not rewritten by the UPDATE path (only the copy replaces their content).
-    const att = pgConnect({ ...conn, database: "odoo_upd" });
-    try {
-      await att`TRUNCATE ir_attachment`;
-    } finally {
-      await att.close();
-    }
+  test("anonymizeDatabase (restores: UPDATE, attachments' content too, then VACUUM FULL) leaves none on disk; its filestore pass keeps only what rows point at", async () => {
+    expect(updReport.attachmentsReplaced).toBe(fx.filestoreFiles + 3);
     expect(sourceValuesIn(await relationBytes("odoo_upd"))).toEqual([]);
+    expect(updFiles).toMatchObject({ written: 3, copied: 1, replaced: fx.filestoreFiles + 3, removed: fx.filestoreFiles + 2 });
+    const onDisk = Object.keys(filestoreChecksums(join(root, "fs-upd", "odoo_upd"))).map((p) => p.split("/")[1]);
+    expect(onDisk.filter((s) => businessShas.includes(s ?? ""))).toEqual([]);
+    expect(onDisk.sort()).toEqual([assetSha, ...PLACEHOLDERS.filter((p) => ["avatar5", "pdf", "bin"].includes(p.key)).map((p) => p.sha1)].sort());
   });
 
   test("deterministic per copy: one address (any case, blanks) → one fake across tables; logins unique, 'admin' kept", async () => {

@@ -9,6 +9,7 @@ import defaultRulesText from "../../../templates/anonymize-default.yaml" with { 
 import { checkYamlDocument, parseYamlDocument } from "../../config/yaml-doc";
 import { Invalid } from "../../errors";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
+import { ANON_KEY_SETTING, fakeSql, FakeKind } from "../anonymize/fake";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 
@@ -18,6 +19,8 @@ const ColumnRule = z.union([
   z.object({ set: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).strict(),
   z.object({ template: z.string().min(1), onlyIfEmail: z.boolean().optional() }).strict(),
   z.object({ devPassword: z.literal(true) }).strict(),
+  // A generated value of a kind Odoo accepts (see anonymize/fake.ts), deterministic per copy.
+  z.object({ fake: FakeKind }).strict(),
   // A project's way to switch one default rule off: the column is left as it is.
   z.object({ keep: z.literal(true) }).strict(),
 ]);
@@ -135,12 +138,19 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
   await withTenant(login, (sql) =>
     sql.begin(async (tx) => {
       const owned = new Set(await ownedPublicTables(tx));
-      const cols = await tx<{ t: string; c: string }[]>`
-        SELECT c.table_name AS t, c.column_name AS c FROM information_schema.columns c
+      // The fake kinds' key: random per copy, in this transaction's settings only.
+      await tx`SELECT set_config(${ANON_KEY_SETTING}, ${randomBytes(32).toString("hex")}, true)`;
+      const cols = await tx<{ t: string; c: string; nullable: string }[]>`
+        SELECT c.table_name AS t, c.column_name AS c, c.is_nullable AS nullable FROM information_schema.columns c
         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'`;
       const byTable = new Map<string, Set<string>>();
-      for (const { t, c } of cols) if (owned.has(t)) byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
+      const nullable = new Set<string>();
+      for (const { t, c, nullable: n } of cols) {
+        if (!owned.has(t)) continue;
+        byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
+        if (n === "YES") nullable.add(`${t}.${c}`);
+      }
       for (const [table, tr] of Object.entries(rules.tables)) {
         if (!tr.enabled) continue;
         const present = byTable.get(table);
@@ -164,6 +174,9 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
           } else if ("devPassword" in rule) {
             params.push(hash);
             sets.push(`${col} = $${params.length}`);
+          } else if ("fake" in rule) {
+            if (rule.fake === "login" && !present.has("id")) throw new Invalid(`${table}.${column}: fake login needs an id column`);
+            sets.push(`${col} = ${fakeSql(rule.fake, { col, nullable: nullable.has(`${table}.${column}`), id: quoteIdent("id") })}`);
           } else {
             const { expr } = templateSql(rule.template, present, params);
             const cond = rule.onlyIfEmail ? `${col} LIKE '%@%'` : `${col} IS NOT NULL`;

@@ -46,7 +46,7 @@ describe("anonymizeRulesFor", () => {
   test("a project without a repository: the defaults", async () => {
     const r = await anonymizeRulesFor(t.deps, shop(), io);
     expect(r.from).toBe("templates/anonymize-default.yaml < no .odooops/anonymize.yaml (project default has no repository)");
-    expect(emailRule(r)).toEqual({ template: "partner-{id}@example.invalid" });
+    expect(emailRule(r)).toEqual({ fake: "email" });
   });
 
   test("no deployed commit: the default branch's head", async () => {
@@ -57,7 +57,7 @@ describe("anonymizeRulesFor", () => {
     expect(r.from).toBe(`templates/anonymize-default.yaml < .odooops/anonymize.yaml at ${head.slice(0, 12)}, the head of main (shop serves no deployed commit)`);
     expect(emailRule(r)).toEqual({ template: "head-{id}@x.invalid" });
     // The defaults the file does not name stay.
-    expect(r.rules.tables.res_partner?.columns.phone).toEqual({ set: null });
+    expect(r.rules.tables.res_partner?.columns.phone).toEqual({ fake: "phone" });
   });
 
   test("the commit the env serves wins over the head", async () => {

@@ -149,7 +149,7 @@ describe("db clone production → staging", () => {
     // `odoo neutralize` ran in the env's image (Odoo 17 has it), after the SQL neutralization.
     const log = host.deps.jobs.logs.read(job.id, 0).text;
     expect(log).toContain("Neutralization finished");
-    expect(log).toContain("anonymization rules: templates/anonymize-default.yaml (project default has no repository)");
+    expect(log).toContain("anonymization rules, lowest first: templates/anonymize-default.yaml < no .odooops/anonymize.yaml (project default has no repository)");
     expect(log).toContain(`database ${prodDb} → `);
 
     const hits = await asEnv(stage, (sql) => scanForPii(sql, needles));

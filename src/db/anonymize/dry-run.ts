@@ -20,16 +20,18 @@ export function ruleKind(rule: ColumnRule): string {
 }
 
 /**
- * The rows a rule changes: a constant, those whose value differs from it; `onlyIfEmail`, those
- * holding an "@"; every other kind rewrites each non-NULL value (NULL stays NULL).
+ * The rows a rule changes: a constant, those whose value differs from it; `onlyIfEmail` and the
+ * `login` fake, those holding an "@"; other fakes leave NULL and '' alone; templates and the dev
+ * password rewrite each non-NULL value.
  */
-function changedWhen(column: string, rule: ColumnRule, params: unknown[]): string {
+export function changedWhen(column: string, rule: ColumnRule, params: unknown[]): string {
   const col = quoteIdent(column);
   if ("set" in rule) {
     params.push(rule.set === null ? null : String(rule.set));
     return `${col}::text IS DISTINCT FROM $${params.length}::text`;
   }
-  if ("template" in rule && rule.onlyIfEmail) return `${col}::text LIKE '%@%'`;
+  if (("template" in rule && rule.onlyIfEmail) || ("fake" in rule && rule.fake === "login")) return `${col}::text LIKE '%@%'`;
+  if ("fake" in rule) return `${col} IS NOT NULL AND ${col}::text <> ''`;
   return `${col} IS NOT NULL`;
 }
 

@@ -90,7 +90,7 @@ export function personalByName(table: string, column: string): string | null {
 const EMAIL = /[A-Za-z0-9._%+-]+(?:@|%40|&#64;)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
 /** Phone-shaped: groups of digits with separators or a leading +/(; 8–15 digits in all. */
 const PHONE = /(?:\+|\(|\b)\d[\d\s().\/-]{6,22}\d\b/g;
-const DATE_LIKE = /^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}/;
+const DATE_LIKE = /^(?:19|20)\d{2}[-/.](?:0?[1-9]|1[0-2])[-/.]\d{1,2}/;
 
 /** Whether a value holds something that looks like a phone number (dates and plain counters do not). */
 export function looksLikePhone(value: string): boolean {

@@ -23,6 +23,7 @@ import { databaseExists, dropDatabase } from "../host/postgres/ops";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
+import { anonymizeFilestoreInPlace } from "./anonymize/filestore";
 import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
 import { backups } from "./backup.sql";
 import { OneRunRules } from "./schema";
@@ -113,21 +114,30 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const n = namesOf(ctx.deps, env, ctx.params.token);
+      // A clone is anonymized while copied (clone-job.ts): its copy step chose rules and password.
+      const copied = (ctx.outputs.copy as { anonymized?: { rulesFrom: string; piiExclude: string[]; tables: string[]; devPasswordEnc: string } } | undefined)?.anonymized;
       let rules: RulesChoice | undefined;
-      if (ctx.params.anonymize) {
+      if (ctx.params.anonymize && !copied) {
         rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx, ctx.params.rules);
         ctx.log(`anonymization rules, lowest first: ${rules.from}`);
       }
       // One random password per copy: a constant one would open every copy made with it.
-      const devPassword = ctx.params.anonymize ? newOdooPassword() : undefined;
+      const devPassword = copied ? ctx.deps.box.open(copied.devPasswordEnc) : ctx.params.anonymize ? newOdooPassword() : undefined;
+      const anonymizedFrom = copied ? { source: envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)), tables: copied.tables, piiExclude: copied.piiExclude } : undefined;
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
-        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules, devPassword },
+        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules, devPassword, anonymizedFrom },
         stepLogger(ctx, { db: n.newDb }),
       );
+      if (report.anonymized && !copied) {
+        // A restored copy arrived with the source's files: only what its rows still point at stays.
+        const { uid, gid } = ctx.deps.config.odoo;
+        const fs = await anonymizeFilestoreInPlace({ target: envDbLogin(ctx.deps, env, n.newDb), dir: n.stagedDir, uid, gid });
+        ctx.log(`filestore ${n.stagedDir}: ${fs.replaced} attachment(s) replaced by placeholders, ${fs.removed} source file(s) removed, ${fs.written} placeholder file(s) written, ${fs.copied} module/asset file(s) kept`);
+      }
       if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`);
-      return { ...report, rulesFrom: rules?.from ?? null, devPasswordEnc: devPassword === undefined ? null : ctx.deps.box.seal(devPassword) };
+      return { ...report, rulesFrom: copied?.rulesFrom ?? rules?.from ?? null, devPasswordEnc: copied?.devPasswordEnc ?? (devPassword === undefined ? null : ctx.deps.box.seal(devPassword)) };
     },
   };
 }

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
-import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type AnonymizeRules } from "./backup";
+import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type AnonymizeRules, type PiiNeedles } from "./backup";
 
 export interface SanitizePlan {
   anonymize: boolean;
@@ -22,6 +22,11 @@ export interface SanitizePlan {
   rules?: AnonymizeRules;
   /** The password every user of an anonymized copy gets (required to anonymize). */
   devPassword?: string;
+  /**
+   * The rows were anonymized while copied (db/anonymize/copy.ts): nothing is rewritten here, the
+   * PII check reads its needles from the source (read-only, as the source's role).
+   */
+  anonymizedFrom?: { source: TenantLogin; tables: string[]; piiExclude: string[] };
 }
 
 export interface SanitizeReport {
@@ -53,19 +58,28 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
   return withTenant(login, async (sql) => {
     let anonymized: SanitizeReport["anonymized"] = null;
     if (plan.anonymize) {
-      if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
-      const rules = plan.rules ?? loadAnonymizeRules();
-      // Read from the copy before it changes: exactly the source's data.
-      const needles = await collectPii(sql);
-      const report = await anonymizeDatabase(login, rules, log, plan.devPassword);
-      const hits = await scanForPii(sql, needles, rules.piiCheck.exclude);
+      let needles: PiiNeedles;
+      let tables: string[];
+      let exclude: string[];
+      if (plan.anonymizedFrom) {
+        needles = await withTenant(plan.anonymizedFrom.source, collectPii);
+        ({ tables, piiExclude: exclude } = plan.anonymizedFrom);
+      } else {
+        if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
+        const rules = plan.rules ?? loadAnonymizeRules();
+        // Read from the copy before it changes: exactly the source's data.
+        needles = await collectPii(sql);
+        tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
+        exclude = rules.piiCheck.exclude;
+      }
+      const hits = await scanForPii(sql, needles, exclude);
       if (hits.length > 0) {
         const where = hits.map((h) => `${h.table}.${h.column} (${h.count} ${h.kind}${h.count > 1 ? "s" : ""}, e.g. ${h.sample})`).join(", ");
         throw new Invalid(`PII check failed: source data remains after anonymizing in ${where}; add rules for these columns (or exclude them knowingly)`, { hits });
       }
       log.info("PII check passed", { emails: needles.emails.length, phones: needles.phones.length });
       anonymized = {
-        tables: report.tables.map((t) => t.table),
+        tables,
         piiChecked: { emails: needles.emails.length, phones: needles.phones.length },
       };
     }

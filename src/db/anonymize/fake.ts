@@ -54,10 +54,11 @@ export function fakeSql(kind: FakeKind, c: FakeColumn): string {
       // Unique because the id is; a login that is not an address ("admin") is no personal data.
       return keepEmpty(c.col, `CASE WHEN ${v} LIKE '%@%' THEN 'user-' || ${c.id}::text || '@example.invalid' ELSE ${v} END`);
     case "phone": {
-      // By digits: "+32 475 12 34 56" and "0475123456" are one number. 555-01xx is reserved for
-      // fiction in the NANP, and 12 digits after +1 is no dialable number anywhere.
+      // By digits: "+32 475 12 34 56" and "0032475123456" are one number. +44 7700 900000–900999
+      // is Ofcom's range for drama, never assigned. Not NANP 555-01xx: a source holding such a
+      // fictional number (demo data does) would be a prefix of one fake in a hundred.
       const h = keyed(`regexp_replace(${v}, '[^0-9]', '', 'g')`);
-      return keepEmpty(c.col, `'+1 555-01' || ${digits(h, 1, 2)} || '-' || ${digits(h, 3, 4)}`);
+      return keepEmpty(c.col, `'+44 7700 900' || ${digits(h, 1, 3)}`);
     }
     case "name":
       return keepEmpty(c.col, `'Person ' || upper(substr(${word}, 1, 8))`);

@@ -14,7 +14,7 @@ const phoneHash = `md5(${K} || regexp_replace("v"::text, '[^0-9]', '', 'g'))`;
 const expected: Record<FakeKind, string> = {
   email: keep(`'u' || substr(${word}, 1, 16) || '@example.invalid'`),
   login: keep(`CASE WHEN "v"::text LIKE '%@%' THEN 'user-' || "id"::text || '@example.invalid' ELSE "v"::text END`),
-  phone: keep(`'+1 555-01' || ${dig(phoneHash, 1, 2)} || '-' || ${dig(phoneHash, 3, 4)}`),
+  phone: keep(`'+44 7700 900' || ${dig(phoneHash, 1, 3)}`),
   name: keep(`'Person ' || upper(substr(${word}, 1, 8))`),
   company: keep(`'Company ' || upper(substr(${word}, 1, 8))`),
   street: keep(`${dig(word, 1, 3)} || ' Example Street'`),

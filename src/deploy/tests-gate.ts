@@ -4,7 +4,7 @@
  * same database (the addons installed), with libpq's PG* variables and Odoo's conf. Never the
  * env's credentials: test code must not reach the live database.
  */
-import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { runOdooOnce } from "../env/odoo-once";
 import { CONTAINER_CONF, CONTAINER_DATA, envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
 import type { JobDeps } from "../jobs/define";
@@ -32,7 +32,7 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
         log: io.log,
         signal: io.signal,
       });
-      if (result.exitCode !== 0) return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`;
+      if (result.exitCode !== 0) return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
     }
     if (!command) return null;
     io.log(`tests command: ${JSON.stringify(command)}`);
@@ -51,7 +51,7 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
       log: io.log,
       signal: io.signal,
     });
-    if (result.exitCode !== 0) return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`;
+    if (result.exitCode !== 0) return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
     return null;
   });
 }

@@ -1,6 +1,6 @@
 /**
  * The `tests` gate on a throwaway role + database: the repository's addon tests
- * (`-i … --test-enable`), then the policy's `command`, if any, in the built image against the
+ * (`-i … --test-tags /mod,…`), then the policy's `command`, if any, in the built image against the
  * same database (the addons installed), with libpq's PG* variables and Odoo's conf. Never the
  * env's credentials: test code must not reach the live database.
  */
@@ -16,6 +16,17 @@ interface Io {
   signal: AbortSignal;
 }
 
+/**
+ * Only the repository's modules' tests: without `--test-tags`, `--test-enable` tests every module
+ * installed or updated in the run (`odoo/modules/loading.py` `load_module_graph`), i.e. `base`
+ * and every dependency — thousands of core tests on real Odoo, with failures unrelated to the
+ * repository. `/mod` selects that module's standard tests (`odoo/tests/tag_selector.py`); the
+ * dependencies are still installed by `-i`, without tests. `--test-tags` alone enables tests.
+ */
+export function testsGateArgs(modules: string[]): string[] {
+  return ["-i", modules.join(","), "--test-tags", modules.map((m) => `/${m}`).join(",")];
+}
+
 /** The failure (with the output that explains it), or null when every test passed. */
 export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, modules: string[], command: string[] | null, key: string, io: Io): Promise<string | null> {
   const r = envResources(env, deps);
@@ -28,7 +39,7 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
         confFile: s.confFile,
         dataDir: s.dataDir,
         dbName: s.login.name,
-        args: ["-i", modules.join(","), "--test-enable"],
+        args: testsGateArgs(modules),
         log: io.log,
         signal: io.signal,
       });

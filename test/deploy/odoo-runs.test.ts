@@ -71,6 +71,19 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
+const events = async (filters: string[], format: string): Promise<string[]> => {
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const r = await run({ argv: ["docker", "events", "--since", String(since), "--until", String(until), ...filters.flatMap((f) => ["--filter", f]), "--format", format] });
+  return r.stdout.split("\n").filter(Boolean);
+};
+const createdContainers = async (envId: string) => new Set(await events(["type=container", "event=create", `label=odooops.env=${envId}`], "{{.Actor.ID}}"));
+/** Anonymous volumes carry no label: they are found through the containers that mounted them. */
+const mountedVolumes = async (containers: Set<string>) =>
+  (await events(["type=volume", "event=mount"], '{{.Actor.ID}} {{index .Actor.Attributes "container"}}'))
+    .map((l) => l.split(" "))
+    .filter(([, container]) => containers.has(container!))
+    .map(([volume]) => volume!);
+
 beforeAll(async () => {
   since = Math.floor(Date.now() / 1000) - 1;
   t = await startDeployEnv({
@@ -82,7 +95,10 @@ beforeAll(async () => {
 }, SLOW);
 
 afterAll(async () => {
+  const envId = t?.envId;
   await t?.stop();
+  // What a failing run leaked: the volumes of this env's containers.
+  if (envId) for (const v of await mountedVolumes(await createdContainers(envId)).catch(() => [])) await run({ argv: ["docker", "volume", "rm", v] }, { nothrow: true });
   removeTempDir(contextDir);
 }, SLOW);
 
@@ -160,16 +176,10 @@ describe("anonymous volumes", () => {
     const destroy = (await (await t.api("DELETE", `/environments/${t.slug}`)).json()) as JobView;
     expect((await t.waitJob(destroy.id)).status).toBe("succeeded");
 
-    const until_ = Math.floor(Date.now() / 1000) + 1;
-    const events = async (filters: string[], format: string) =>
-      (await run({ argv: ["docker", "events", "--since", String(since), "--until", String(until_), ...filters.flatMap((f) => ["--filter", f]), "--format", format] })).stdout.split("\n").filter(Boolean);
-    const created = new Set(await events(["type=container", "event=create", `label=odooops.env=${envId}`], "{{.Actor.ID}}"));
+    const created = await createdContainers(envId);
     // init, tests, web containers of the create and both deploys (the cancelled one included).
     expect(created.size).toBeGreaterThanOrEqual(4);
-    const mounted = (await events(["type=volume", "event=mount"], '{{.Actor.ID}} {{index .Actor.Attributes "container"}}'))
-      .map((l) => l.split(" "))
-      .filter(([, container]) => created.has(container!))
-      .map(([volume]) => volume!);
+    const mounted = await mountedVolumes(created);
     expect(mounted).toEqual(expect.arrayContaining(webVolumes));
     const left = (await run({ argv: ["docker", "volume", "ls", "--quiet"] })).stdout.split("\n").filter((v) => mounted.includes(v));
     expect(left).toEqual([]);

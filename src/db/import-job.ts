@@ -25,6 +25,7 @@ import { cleanupRestore, pgRestore } from "./backup";
 import { chownRecursive } from "./backup/commands";
 import { readDbFacts } from "./backup/facts";
 import { backupTargets } from "./backup-job";
+import { DUMP_HAS_NO_FILESTORE } from "./import-notes";
 import { readOdooZip, type OdooDumpManifest } from "./odoo-zip";
 import { loadPlainDump } from "./plain-load";
 import { newReplaceToken } from "./replace";
@@ -90,6 +91,7 @@ export const importJob = defineJob<ImportJobParams>({
             await rm(sqlFile, { force: true });
           }
         } else {
+          ctx.log(`warn: ${DUMP_HAS_NO_FILESTORE}`);
           await run(pgRestore(asEnv, n.newDb, { jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
         }
         await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
@@ -97,7 +99,7 @@ export const importJob = defineJob<ImportJobParams>({
         const problems = [...(facts.baseInstalled ? [] : ["ir_module_module: base is not installed (not an Odoo database?)"]), ...(manifest ? moduleProblems(manifest, facts.modules) : [])];
         if (problems.length > 0) throw new Invalid(`the imported database failed verification: ${problems.join("; ")}`, { problems });
         ctx.log(`loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`);
-        return { newDb: n.newDb, tables: facts.tableCount, modules: facts.modules.length, files, odooVersion: facts.odooSeries };
+        return { newDb: n.newDb, tables: facts.tableCount, modules: facts.modules.length, files, odooVersion: facts.odooSeries, filestoreIncluded: p.format === "zip" };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
@@ -110,7 +112,7 @@ export const importJob = defineJob<ImportJobParams>({
     const p = ctx.params;
     await rm(p.upload, { force: true });
     const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
-    return { env: p.slug, format: p.format, preBackupId: p.preBackupId, neutralized: p.neutralize, keptOld: finalize.kept?.db ?? null, leftovers: finalize.leftovers ?? [] };
+    return { env: p.slug, format: p.format, filestoreIncluded: p.format === "zip", preBackupId: p.preBackupId, neutralized: p.neutralize, keptOld: finalize.kept?.db ?? null, leftovers: finalize.leftovers ?? [] };
   },
   async failed(ctx, error, cancelled) {
     await rm(ctx.params.upload, { force: true });

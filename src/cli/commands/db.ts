@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import type { AnonymizeRulesCheck, BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
+import { DUMP_HAS_NO_FILESTORE, looksLikeZip } from "../../db/import-notes";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -374,6 +375,7 @@ export function dbCommand(io: CliIo) {
       if (production) note(io, "  a backup of the current database is taken first (pre_restore)");
       if (neutralize) note(io, "  the import is neutralized: crons and mail servers off, its own URL and database.uuid");
       note(io, args["keep-old"] === true ? "  the current database is kept under an _old_ name" : "  the current database is dropped once the new one is healthy (--keep-old keeps it)");
+      if (!(await looksLikeZip(file))) io.stderr(`warning: ${DUMP_HAS_NO_FILESTORE}\n`);
       if (production && !(args.yes === true && args["force-production"] === true)) {
         throw new Invalid(`refusing to replace production environment ${env.slug} with an import: pass --yes --force-production if that is really what you want`);
       }

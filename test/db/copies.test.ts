@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL, Subprocess } from "bun";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
+import { replaceNames } from "../../src/db/replace";
+import { environments } from "../../src/env/env.sql";
+import { envResources } from "../../src/env/resources";
 import { isXferRole, replaceTokenOf, SCRATCH_PREFIX, scratchTag, scratchTagOfDir, scratchTagOfName, scratchTagsOf } from "../../src/db/copies/names";
 import { sweepCopies } from "../../src/db/copies/sweep";
 import { copyApplicationName, createDatabase, createRole, dropThrowawayRole, pgConnect, readHbaEntries, setHbaEntry } from "../../src/host/postgres";
@@ -166,6 +170,32 @@ describe("sweepCopies on a real PostgreSQL", () => {
     expect(await roles()).toEqual([]);
     await admin.unsafe("DROP DATABASE odooops_src_big");
   }, 120_000);
+
+  test("a restore/clone/import copy (<db>_new_<token>) goes with its files once its job ended; a running job's and <db>_old_ stay", async () => {
+    const r = await api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "dev" }) });
+    expect(r.status).toBe(202);
+    const env = api.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
+    await createRole(admin, env.dbUser, "pw-env");
+    const base = env.dbName.slice(0, 50);
+    const ended = replaceNames(env.dbName, envResources(env, deps()).dataDir, "endedtok");
+    const running = replaceNames(env.dbName, envResources(env, deps()).dataDir, "livetok1");
+    deps().jobs.queue.enqueue({ kind: "db.import", params: { token: "livetok1" }, lockKey: null, target: null, steps: [{ name: "load", title: "l" }], createdBy: "test", hostId: null });
+    for (const db of [ended.newDb, running.newDb, ended.oldDb]) await createDatabase(admin, db, env.dbUser);
+    // Same pattern, not the env's role: not ours.
+    await admin.unsafe(`CREATE DATABASE ${base}_new_zzzzzzzz`);
+    for (const d of [ended.stagedDir, running.stagedDir]) mkdirSync(d, { recursive: true });
+    mkdirSync(deps().paths.workDir, { recursive: true });
+    const work = join(deps().paths.workDir, `import-${ended.newDb}.sql`);
+    writeFileSync(work, "-- a production dump");
+    const removed = await sweepCopies(deps(), { atStart: true });
+    expect(removed).toEqual([`database ${ended.newDb}`, `directory ${ended.stagedDir}`, `file ${work}`]);
+    expect(await dbs()).toEqual([]);
+    const envDbs = (await admin<{ n: string }[]>`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${base}) ORDER BY 1`).map((x) => x.n);
+    expect(envDbs).toEqual([`${base}_new_livetok1`, `${base}_new_zzzzzzzz`, ended.oldDb].sort());
+    expect(existsSync(running.stagedDir)).toBe(true);
+    for (const db of [running.newDb, ended.oldDb, `${base}_new_zzzzzzzz`]) await admin.unsafe(`DROP DATABASE "${db}"`);
+    await admin.unsafe(`DROP ROLE "${env.dbUser}"`);
+  }, 60_000);
 
   test("an ownership-transfer role goes at start only; dropThrowawayRole refuses a superuser", async () => {
     await createRole(admin, "odooops_xfer_0123456789ab", "pw-xfer");

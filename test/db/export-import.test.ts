@@ -200,6 +200,7 @@ describe("db export / import between two real environments", () => {
 
   test("a zip whose dump does not load fails the job; B keeps its database, filestore and service", async () => {
     const before = await rowCounts(b);
+    const filesBefore = await filesUnder(filestore(b));
     const broken = join(tmp, "broken.zip");
     const zip = new yazl.ZipFile();
     zip.addBuffer(Buffer.from("CREATE TABLE half (id int);\nTHIS IS NOT SQL;\n"), "dump.sql");
@@ -212,7 +213,7 @@ describe("db export / import between two real environments", () => {
     expect(job.status).toBe("failed");
     expect(job.error).toContain("syntax error");
     expect(await rowCounts(b)).toEqual(before);
-    expect(await filesUnder(filestore(b))).toEqual([]);
+    expect(await filesUnder(filestore(b))).toEqual(filesBefore);
     // Nothing staged beside it is left, nor the extracted dump.
     expect(readdirSync(dirname(filestore(b)))).toEqual([env(b).dbName]);
     expect(await filesUnder(host.deps.paths.workDir)).toEqual([]);

@@ -19,6 +19,7 @@ import { run } from "../../exec/run";
 import { copyApplicationName, dropDatabase, dropThrowawayRole, readHbaEntries, removeHbaEntry, terminateSessions } from "../../host/postgres";
 import type { JobDeps } from "../../jobs/define";
 import { jobs } from "../../jobs/jobs.sql";
+import { importsDir } from "../import-job";
 import { isXferRole, replaceTokenOf, SCRATCH_PREFIX, scratchTagOfDir, scratchTagOfName, scratchTagsOf, XFER_PREFIX } from "./names";
 
 type Deps = Pick<JobDeps, "db" | "config" | "paths">;
@@ -27,6 +28,8 @@ type Deps = Pick<JobDeps, "db" | "config" | "paths">;
 interface Live {
   scratchTags: Set<string>;
   replaceTokens: Set<string>;
+  /** Upload files (import dumps, filestore tars) named in their params. */
+  uploads: Set<string>;
 }
 
 function liveCopies(deps: Deps, atStart: boolean): Live {
@@ -34,7 +37,8 @@ function liveCopies(deps: Deps, atStart: boolean): Live {
   const replaceTokens = new Set(rows.map((r) => r.params.token).filter((t): t is string => typeof t === "string"));
   // At start nothing runs yet: a resumed job makes its scratch copy again from nothing.
   const scratchTags = new Set(atStart ? [] : rows.flatMap((r) => scratchTagsOf(r.id)));
-  return { scratchTags, replaceTokens };
+  const uploads = new Set(rows.flatMap((r) => [r.params.upload, r.params.filestore]).filter((u): u is string => typeof u === "string"));
+  return { scratchTags, replaceTokens, uploads };
 }
 
 async function namesOwned(sql: SQL, prefix: string): Promise<{ db: string; owner: string }[]> {
@@ -145,6 +149,24 @@ async function sweepReplace(deps: Deps, sql: SQL, live: Live, inFlight: string[]
 }
 
 /**
+ * At start only (an upload may be arriving at any other time): uploads of imports whose job
+ * ended without removing them (cancelled while queued) or that never became a job — production
+ * data in a dump, a zip or a filestore tar.
+ */
+function sweepUploads(deps: Deps, live: Live, removed: string[]): void {
+  const dir = importsDir(deps.paths);
+  for (const env of deps.db.select({ slug: environments.slug }).from(environments).all()) {
+    const upload = new RegExp(`^${env.slug}-(?:([a-z0-9]{8})\\.(?:zip|dump|partial)|filestore-[0-9a-f]{32}\\.tar)$`);
+    for (const entry of listDir(dir)) {
+      const m = upload.exec(entry);
+      if (!m || (m[1] !== undefined && live.replaceTokens.has(m[1])) || live.uploads.has(join(dir, entry))) continue;
+      rmSync(join(dir, entry), { force: true });
+      removed.push(`file ${join(dir, entry)}`);
+    }
+  }
+}
+
+/**
  * Removes every leftover copy; returns what was removed, one line each (for the daemon log, the
  * job log and the audit entry). `atStart`: called by the daemon before its agent runs any job.
  */
@@ -159,6 +181,7 @@ export async function sweepCopies(deps: Deps, opts: { atStart: boolean }): Promi
     await sweepReplace(deps, sql, live, inFlight, removed);
     return s;
   });
+  if (opts.atStart) sweepUploads(deps, live, removed);
   if (opts.atStart && slugs.size > 0) {
     // A rehearsal or test container of a killed daemon still runs against the dropped copy.
     const envs = deps.db.select().from(environments).where(inArray(environments.slug, [...slugs])).all();

@@ -57,3 +57,8 @@ export function replaceTokenOf(name: string, base: string): string | null {
   const token = name.slice(prefix.length);
   return REPLACE_TOKEN.test(token) ? token : null;
 }
+
+/** The replace token of a deploy's pre-deploy restore (deploy/restore.ts): from its deployment id. */
+export function deploymentReplaceToken(deploymentId: string): string {
+  return createHash("sha256").update(deploymentId).digest("hex").slice(0, 8);
+}

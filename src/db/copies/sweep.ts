@@ -20,7 +20,7 @@ import { copyApplicationName, dropDatabase, dropThrowawayRole, readHbaEntries, r
 import type { JobDeps } from "../../jobs/define";
 import { jobs } from "../../jobs/jobs.sql";
 import { importsDir } from "../import-job";
-import { isXferRole, replaceTokenOf, SCRATCH_PREFIX, scratchTagOfDir, scratchTagOfName, scratchTagsOf, XFER_PREFIX } from "./names";
+import { deploymentReplaceToken, isXferRole, replaceTokenOf, SCRATCH_PREFIX, scratchTagOfDir, scratchTagOfName, scratchTagsOf, XFER_PREFIX } from "./names";
 
 type Deps = Pick<JobDeps, "db" | "config" | "paths">;
 
@@ -34,7 +34,10 @@ interface Live {
 
 function liveCopies(deps: Deps, atStart: boolean): Live {
   const rows = deps.db.select({ id: jobs.id, params: jobs.params }).from(jobs).where(inArray(jobs.status, ["queued", "running"])).all();
-  const replaceTokens = new Set(rows.map((r) => r.params.token).filter((t): t is string => typeof t === "string"));
+  // A restore/clone/import names its copy by params.token; a deploy's pre-deploy restore by its deployment.
+  const replaceTokens = new Set(
+    rows.flatMap((r) => [r.params.token, typeof r.params.deploymentId === "string" ? deploymentReplaceToken(r.params.deploymentId) : null]).filter((t): t is string => typeof t === "string"),
+  );
   // At start nothing runs yet: a resumed job makes its scratch copy again from nothing.
   const scratchTags = new Set(atStart ? [] : rows.flatMap((r) => scratchTagsOf(r.id)));
   const uploads = new Set(rows.flatMap((r) => [r.params.upload, r.params.filestore]).filter((u): u is string => typeof u === "string"));

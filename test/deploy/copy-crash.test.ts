@@ -83,45 +83,60 @@ async function copying(db: string): Promise<boolean> {
   return row !== undefined;
 }
 
-const points = ["scratch:before-role", "scratch:after-role", "during the copy", "scratch:after-copy", "scratch:during-drop"] as const;
+type Point = "scratch:before-role" | "scratch:after-role" | "during the copy" | "scratch:after-copy" | "scratch:during-drop";
+let seq = 0;
+
+/** Deploys a new version, kills the job process at `point` of the `purpose` copy, restarts, resumes. */
+async function killRestartResume(purpose: "rehearse" | "tests", point: Point): Promise<void> {
+  const version = `1.${++seq}`;
+  await t.repo.commit({ "shop_extra/__manifest__.py": shopManifest(version) });
+  const { job } = await t.queueDeploy();
+  const copyDb = `${SCRATCH_PREFIX}${scratchTag(purpose, job.id)}`;
+  const pauseFile = join(work, `pause-${seq}`);
+  const child = startChild(point === "during the copy" ? null : point, pauseFile);
+  if (point === "during the copy") await until("the copy to stream", () => copying(copyDb));
+  else await until(`the pause at ${point}`, () => existsSync(`${pauseFile}.reached`));
+  child.kill(9);
+  await child.exited;
+
+  // What the crash left (the reproduction): from the role on, a copy with its login exists.
+  const left = await scratchTraces();
+  if (point !== "scratch:before-role") expect(left).toContain(`role ${copyDb}`);
+  if (point === "scratch:after-copy") expect(left).toContain(`database ${copyDb}`);
+
+  // The restart: the daemon's start-up sweep, then the job resumes.
+  const removed = await removeLeftoverCopies(t.host.deps);
+  expect(await scratchTraces()).toEqual([]);
+  if (point !== "scratch:before-role") expect(removed).toContain(`role ${copyDb}`);
+  expect(t.host.deps.jobs.queue.recover({ hostId: "test", currentOwner: "test:resumer" })).toBe(1);
+  const done = await runJob(t.host, job.id);
+  expect(done.error).toBeNull();
+  expect(done.status).toBe("succeeded");
+  expect(await scratchTraces()).toEqual([]);
+  expect(await t.moduleVersion()).toBe(`17.0.${version}`);
+  const env = t.envRow();
+  expect((await t.host.viaNginx(env.domain, "/web/health?db_server_status=1")).status).toBe(200);
+  // The removal is on the record.
+  if (removed.length > 0) {
+    t.host.deps.audit.flush();
+    const audit = t.host.deps.db.$client.query("SELECT details FROM audit_logs WHERE action = 'copies.removed' ORDER BY seq DESC LIMIT 1").get() as { details: string } | null;
+    expect(JSON.parse(audit?.details ?? "{}").removed).toEqual(removed);
+  }
+}
 
 describe("kill -9 while a deploy's rehearsal copies the database", () => {
-  points.forEach((point, i) => {
-    test(`killed at ${point}: after the restart no copy remains and the deploy completes`, async () => {
-      const version = `1.${i + 1}`;
-      await t.repo.commit({ "shop_extra/__manifest__.py": shopManifest(version) });
-      const { job } = await t.queueDeploy();
-      const copyDb = `${SCRATCH_PREFIX}${scratchTag("rehearse", job.id)}`;
-      const pauseFile = join(work, `pause-${i}`);
-      const child = startChild(point === "during the copy" ? null : point, pauseFile);
-      if (point === "during the copy") await until("the copy to stream", () => copying(copyDb));
-      else await until(`the pause at ${point}`, () => existsSync(`${pauseFile}.reached`));
-      child.kill(9);
-      await child.exited;
+  const points: Point[] = ["scratch:before-role", "scratch:after-role", "during the copy", "scratch:after-copy", "scratch:during-drop"];
+  for (const point of points) {
+    test(`killed at ${point}: after the restart no copy remains and the deploy completes`, () => killRestartResume("rehearse", point), 400_000);
+  }
+});
 
-      // What the crash left (the reproduction): from the role on, a copy with its login exists.
-      const left = await scratchTraces();
-      if (point !== "scratch:before-role") expect(left).toContain(`role ${copyDb}`);
-      if (point === "scratch:after-copy") expect(left).toContain(`database ${copyDb}`);
-
-      // The restart: the daemon's start-up sweep, then the job resumes.
-      const removed = await removeLeftoverCopies(t.host.deps);
-      expect(await scratchTraces()).toEqual([]);
-      if (point !== "scratch:before-role") expect(removed).toContain(`role ${copyDb}`);
-      expect(t.host.deps.jobs.queue.recover({ hostId: "test", currentOwner: "test:resumer" })).toBe(1);
-      const done = await runJob(t.host, job.id);
-      expect(done.error).toBeNull();
-      expect(done.status).toBe("succeeded");
-      expect(await scratchTraces()).toEqual([]);
-      expect(await t.moduleVersion()).toBe(`17.0.${version}`);
-      const env = t.envRow();
-      expect((await t.host.viaNginx(env.domain, "/web/health?db_server_status=1")).status).toBe(200);
-      // The removal is on the record.
-      if (removed.length > 0) {
-        t.host.deps.audit.flush();
-        const audit = t.host.deps.db.$client.query("SELECT details FROM audit_logs WHERE action = 'copies.removed' ORDER BY seq DESC LIMIT 1").get() as { details: string } | null;
-        expect(JSON.parse(audit?.details ?? "{}").removed).toEqual(removed);
-      }
-    }, 400_000);
+describe("kill -9 while a deploy's tests gate has its throwaway database", () => {
+  test("the policy turns the tests gate on", async () => {
+    await t.repo.commit({ ".odooops/policies.yaml": "version: 1\nhealth_gates:\n  dev:\n    tests: { required: true }\n" });
   });
+  // Its database is empty (no copy): the points are its role, and between dropping database and role.
+  for (const point of ["scratch:after-role", "scratch:during-drop"] as const) {
+    test(`killed at ${point}: after the restart no copy remains and the deploy completes`, () => killRestartResume("tests", point), 400_000);
+  }
 });

@@ -118,6 +118,9 @@ describe("sweepCopies on a real PostgreSQL", () => {
     // Look-alikes a user could have: a name outside our pattern, and our pattern owned by someone else.
     await admin.unsafe(`CREATE DATABASE odooops_scratch_mine`);
     await admin.unsafe(`CREATE DATABASE odooops_scratch_abcdefabcd`);
+    // Someone works in the look-alike: their session is not ended.
+    const user = pgConnect({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: "odooops_scratch_abcdefabcd" });
+    const [userPid] = await user<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
     const removed = await sweepCopies(deps(), { atStart: false });
     expect(removed).toEqual([`pg_hba line for ${gone.name}`, `database ${gone.name}`, `role ${gone.name}`, `directory ${gone.dir}`]);
     expect(await dbs()).toEqual(["odooops_scratch_abcdefabcd", kept.name, "odooops_scratch_mine"].sort());
@@ -125,6 +128,8 @@ describe("sweepCopies on a real PostgreSQL", () => {
     expect(readHbaEntries(readFileSync(pg.hbaFile, "utf8")).map((e) => e.db)).toEqual([kept.name]);
     expect(existsSync(gone.dir)).toBe(false);
     expect(existsSync(kept.dir)).toBe(true);
+    expect(await admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${userPid!.pid}`).toHaveLength(1);
+    await user.close();
     // Idempotent.
     expect(await sweepCopies(deps(), { atStart: false })).toEqual([]);
     // At start no job runs yet: the queued job's copy goes too (the job makes it again when it runs).

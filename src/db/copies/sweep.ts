@@ -82,14 +82,18 @@ async function sweepScratch(deps: Deps, sql: SQL, live: Live, inFlight: string[]
   for (const tag of tags) {
     if (tag === null || live.scratchTags.has(tag)) continue;
     const name = `${SCRATCH_PREFIX}${tag}`;
+    // Ours only: a scratch database is owned by the scratch role of the same name; anyone else's
+    // database of that name is left alone, sessions included.
+    const existing = dbs.find((d) => d.db === name);
+    if (existing && existing.owner !== name) continue;
     if (hba.some((e) => e.db === name)) {
       await removeHbaEntry(sql, hbaFile, name);
       removed.push(`pg_hba line for ${name}`);
     }
     // First: a copy still being written (or created) by a killed daemon's session would outlive the drop.
     await terminateSessions(sql, name, name);
-    const db = dbs.find((d) => d.db === name) ?? (await namesOwned(sql, name)).find((d) => d.db === name);
-    // Ours only: a scratch database is owned by the scratch role of the same name.
+    // Listed, or created meanwhile by the session just ended (its CREATE DATABASE had committed).
+    const db = existing ?? (await namesOwned(sql, name)).find((d) => d.db === name);
     if (db && db.owner === name) {
       await dropDatabase(sql, name);
       removed.push(`database ${name}`);
@@ -124,9 +128,11 @@ async function sweepReplace(deps: Deps, sql: SQL, live: Live, inFlight: string[]
     for (const name of new Set([...listed.map((d) => d.db), ...inFlight])) {
       const token = replaceTokenOf(name, base);
       if (token === null || live.replaceTokens.has(token)) continue;
+      // Ours only: the copy is created owned by the env's role; anyone else's is left alone.
+      const existing = listed.find((d) => d.db === name);
+      if (existing && existing.owner !== env.dbUser) continue;
       await terminateSessions(sql, name);
-      const db = (await namesOwned(sql, name)).find((d) => d.db === name);
-      // Ours only: the copy is created owned by the env's role.
+      const db = existing ?? (await namesOwned(sql, name)).find((d) => d.db === name);
       if (!db || db.owner !== env.dbUser) continue;
       await dropDatabase(sql, name);
       removed.push(`database ${name}`);

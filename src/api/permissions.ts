@@ -66,6 +66,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /environments/{name}/db/restore": ["member", "restore databases"],
   "POST /environments/{name}/db/clone": ["member", "clone databases"],
   "POST /environments/{name}/db/import": ["member", "import databases"],
+  "POST /environments/{name}/db/import/filestore": ["member", "import databases"],
   "POST /environments/{name}/db/migrate": ["member", "migrate databases"],
   "POST /environments/{name}/db/export": ["member", "export databases"],
   "GET /environments/{name}/db/anonymize-detect": ["viewer", "look for personal columns no anonymization rule covers (names and counts only)"],

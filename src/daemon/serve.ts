@@ -16,6 +16,7 @@ import { Log } from "../log";
 import { now } from "../state/columns";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
+import { removeLeftoverCopies } from "./leftovers";
 import { startScheduler } from "./scheduler";
 import { schedulesFor } from "./schedules";
 import { buildServices } from "./services";
@@ -67,6 +68,7 @@ export async function startDaemon(opts: DaemonOptions) {
   const identity = { hostId: self.id, owner: `${self.id}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` };
   const requeued = deps.jobs.queue.recover({ hostId: self.id, currentOwner: identity.owner });
   if (requeued) log.warn(`resuming ${requeued} job(s) interrupted by the previous stop`);
+  await removeLeftoverCopies(deps);
   const agent = new Agent({ identity, channel: deps.jobs.queue, registry: deps.jobs.registry, deps: { db, config, paths, box: deps.box } });
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
   agent.start();

@@ -25,12 +25,19 @@ import { cleanupRestore, pgRestore } from "./backup";
 import { chownRecursive } from "./backup/commands";
 import { readDbFacts } from "./backup/facts";
 import { backupTargets } from "./backup-job";
+import { extractFilestoreTar } from "./filestore-tar";
+import { DUMP_HAS_NO_FILESTORE } from "./import-notes";
 import { readOdooZip, type OdooDumpManifest } from "./odoo-zip";
 import { loadPlainDump } from "./plain-load";
 import { newReplaceToken } from "./replace";
 import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
 
-export const ImportJobParams = ReplaceParams.extend({ upload: z.string().min(1), format: z.enum(["zip", "dump"]) });
+export const ImportJobParams = ReplaceParams.extend({
+  upload: z.string().min(1),
+  format: z.enum(["zip", "dump"]),
+  /** A tar of the filestore for a .dump (`db import --filestore`), checked when it was uploaded. */
+  filestore: z.string().min(1).nullable().default(null),
+});
 export type ImportJobParams = z.infer<typeof ImportJobParams>;
 
 export function importsDir(paths: Pick<Paths, "dataDir">): string {
@@ -47,6 +54,17 @@ export function moduleProblems(manifest: OdooDumpManifest, installed: { name: st
   }
   for (const name of have.keys()) if (!Object.hasOwn(manifest.modules, name)) problems.push(`${name} is installed but not in the manifest`);
   return problems;
+}
+
+async function removeUploads(p: ImportJobParams): Promise<void> {
+  await rm(p.upload, { force: true });
+  if (p.filestore !== null) await rm(p.filestore, { force: true });
+}
+
+/** Where an uploaded filestore tar waits for its import (`id` from saveFilestoreUpload). */
+export function filestoreUploadPath(paths: Pick<Paths, "dataDir">, slug: string, id: string): string {
+  if (!/^[0-9a-f]{32}$/.test(id)) throw new Invalid(`invalid filestore upload id ${JSON.stringify(id)}`);
+  return join(importsDir(paths), `${slug}-filestore-${id}.tar`);
 }
 
 export const importJob = defineJob<ImportJobParams>({
@@ -90,6 +108,11 @@ export const importJob = defineJob<ImportJobParams>({
             await rm(sqlFile, { force: true });
           }
         } else {
+          if (p.filestore === null) ctx.log(`warn: ${DUMP_HAS_NO_FILESTORE}`);
+          else {
+            ({ files } = await extractFilestoreTar(p.filestore, n.stagedDir, limits));
+            ctx.log(`filestore tar read: ${files} files`);
+          }
           await run(pgRestore(asEnv, n.newDb, { jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
         }
         await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
@@ -97,7 +120,7 @@ export const importJob = defineJob<ImportJobParams>({
         const problems = [...(facts.baseInstalled ? [] : ["ir_module_module: base is not installed (not an Odoo database?)"]), ...(manifest ? moduleProblems(manifest, facts.modules) : [])];
         if (problems.length > 0) throw new Invalid(`the imported database failed verification: ${problems.join("; ")}`, { problems });
         ctx.log(`loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`);
-        return { newDb: n.newDb, tables: facts.tableCount, modules: facts.modules.length, files, odooVersion: facts.odooSeries };
+        return { newDb: n.newDb, tables: facts.tableCount, modules: facts.modules.length, files, odooVersion: facts.odooSeries, filestoreIncluded: p.format === "zip" || p.filestore !== null };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
@@ -108,12 +131,12 @@ export const importJob = defineJob<ImportJobParams>({
   ],
   async succeeded(ctx) {
     const p = ctx.params;
-    await rm(p.upload, { force: true });
+    await removeUploads(p);
     const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
-    return { env: p.slug, format: p.format, preBackupId: p.preBackupId, neutralized: p.neutralize, keptOld: finalize.kept?.db ?? null, leftovers: finalize.leftovers ?? [] };
+    return { env: p.slug, format: p.format, filestoreIncluded: p.format === "zip" || p.filestore !== null, preBackupId: p.preBackupId, neutralized: p.neutralize, keptOld: finalize.kept?.db ?? null, leftovers: finalize.leftovers ?? [] };
   },
   async failed(ctx, error, cancelled) {
-    await rm(ctx.params.upload, { force: true });
+    await removeUploads(ctx.params);
     await afterFailure(ctx.deps, ctx.params, "import", cancelled ? "cancelled" : error);
   },
 });
@@ -131,7 +154,7 @@ export type ImportOptions = z.input<typeof ImportOptions>;
 const REPLACEABLE = new Set(["active", "stopped"]);
 
 /** Checks the target and the options before anything is uploaded; the caller stores the upload, then enqueues. */
-export function planImport(deps: EnvServiceDeps, envName: string, input: ImportOptions): Omit<ImportJobParams, "upload" | "format"> {
+export function planImport(deps: EnvServiceDeps, envName: string, input: ImportOptions): Omit<ImportJobParams, "upload" | "format" | "filestore"> {
   const opts = ImportOptions.parse(input);
   const env = findEnv(deps.db, envName);
   if (!REPLACEABLE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; it must be active or stopped`);

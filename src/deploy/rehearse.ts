@@ -5,6 +5,7 @@
  * crashes on boot or one that never turns healthy is caught with the env's database unchanged.
  */
 import { cloneDatabase, neutralizeDatabase } from "../db/backup";
+import { pausePoint } from "../db/copies/pause";
 import { envHost } from "../env/host";
 import { takenPorts } from "../env/lookup";
 import { runOdooOnce } from "../env/odoo-once";
@@ -55,14 +56,15 @@ export async function rehearsalSkipped(deps: JobDeps, env: EnvRow, gate: GatePla
 }
 
 /** `neutralize`: production's copy gets crons and mail servers off before any Odoo runs on it. */
-export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: ModulePlan, key: string, io: Io, opts: { neutralize: boolean }): Promise<{ copy: string; boot: "healthy"; neutralized: boolean }> {
+export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: ModulePlan, jobId: string, io: Io, opts: { neutralize: boolean }): Promise<{ copy: string; boot: "healthy"; neutralized: boolean }> {
   return withScratchDatabase(
     deps,
     env,
-    `rehearse-${key}`,
+    { purpose: "rehearse", jobId, log: io.log },
     async (s) => {
       const copied = await cloneDatabase({ pg: adminLogin(deps), sourceLogin: envDbLogin(deps, env), sourceDb: env.dbName, targetDb: s.login.name, owner: scratchDbLogin(deps, s.login), log: stepLogger(io), signal: io.signal });
       io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
+      await pausePoint("scratch:after-copy");
       if (opts.neutralize) {
         const n = await neutralizeDatabase(scratchDbLogin(deps, s.login), { baseUrl: REHEARSAL_URL }, stepLogger(io));
         io.log(`neutralized the copy: ${n.cronsDisabled} crons and ${n.mailServersDisabled} mail servers off`);

@@ -6,7 +6,7 @@
  * interrupted attempt left and every move checks where things are before acting. The replaced
  * database is kept as `<db>_old_<token>` for inspection.
  */
-import { createHash } from "node:crypto";
+import { deploymentReplaceToken } from "../db/copies/names";
 import { availableParallelism } from "node:os";
 import { eq } from "drizzle-orm";
 import { backups } from "../db/backup.sql";
@@ -25,12 +25,8 @@ import type { JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { adminLogin } from "./source";
 
-function tokenOf(deploymentId: string): string {
-  return createHash("sha256").update(deploymentId).digest("hex").slice(0, 8);
-}
-
 function namesFor(deps: JobDeps, env: EnvRow, deploymentId: string): ReplaceNames {
-  return replaceNames(env.dbName, envResources(env, deps).dataDir, tokenOf(deploymentId));
+  return replaceNames(env.dbName, envResources(env, deps).dataDir, deploymentReplaceToken(deploymentId));
 }
 
 /**

@@ -1,17 +1,22 @@
 /**
  * A throwaway database beside an env for addon tests (and rehearsals): its own role, database,
- * pg_hba line for the env's network, odoo.conf and data dir. Names derive from the job id, so a
- * rerun after a crash finds and drops what the interrupted attempt left before starting again.
+ * pg_hba line for the env's network, odoo.conf and data dir. Names derive from the job id
+ * (db/copies/names.ts), recorded before anything is created: a rerun after a crash finds and drops
+ * what the interrupted attempt left, and the daemon's sweep at start removes it even when the job
+ * never runs again.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { chownSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { pausePoint } from "../db/copies/pause";
+import { SCRATCH_DIR_PREFIX, SCRATCH_PREFIX, scratchTag, type ScratchPurpose } from "../db/copies/names";
+import { sweepCopies } from "../db/copies/sweep";
 import { CommandFailed } from "../errors";
 import { envHost } from "../env/host";
 import { odooConfFor, writeOdooConf, type DbLogin } from "../env/odoo-conf";
 import { envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
-import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
+import { createDatabase, createRole, dropDatabase, dropThrowawayRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
 import type { JobDeps } from "../jobs/define";
 
 export interface Scratch {
@@ -21,10 +26,16 @@ export interface Scratch {
   network: string;
 }
 
-function scratchNames(env: EnvRow, deps: JobDeps, key: string) {
-  const tag = createHash("sha256").update(key).digest("hex").slice(0, 10);
-  const dir = join(envResources(env, deps).dir, `scratch-${tag}`);
-  return { db: `odooops_scratch_${tag}`, role: `odooops_scratch_${tag}`, dir, confFile: join(dir, "odoo.conf"), dataDir: join(dir, "data") };
+export interface ScratchOwner {
+  purpose: ScratchPurpose;
+  jobId: string;
+  log(line: string): void;
+}
+
+function scratchNames(env: EnvRow, deps: JobDeps, owner: ScratchOwner) {
+  const tag = scratchTag(owner.purpose, owner.jobId);
+  const dir = join(envResources(env, deps).dir, `${SCRATCH_DIR_PREFIX}${tag}`);
+  return { db: `${SCRATCH_PREFIX}${tag}`, role: `${SCRATCH_PREFIX}${tag}`, dir, confFile: join(dir, "odoo.conf"), dataDir: join(dir, "data") };
 }
 
 async function envSubnet(deps: JobDeps, network: string): Promise<string> {
@@ -34,28 +45,35 @@ async function envSubnet(deps: JobDeps, network: string): Promise<string> {
   return subnet;
 }
 
-async function dropScratch(deps: JobDeps, n: ReturnType<typeof scratchNames>): Promise<void> {
+/** Database first (ending the sessions still writing it, a killed daemon's copy included), then the role. */
+async function dropScratch(deps: JobDeps, n: ReturnType<typeof scratchNames>, after: boolean): Promise<void> {
   await envHost(deps).withAdmin(async (sql) => {
     if (deps.config.postgres.hbaFile !== "") await removeHbaEntry(sql, deps.config.postgres.hbaFile, n.db);
     await dropDatabase(sql, n.db);
-    await dropRole(sql, n.role);
+    if (after) await pausePoint("scratch:during-drop");
+    await dropThrowawayRole(sql, n.role);
   });
   rmSync(n.dir, { recursive: true, force: true });
 }
 
 /**
  * Runs `fn` with a throwaway role and a fresh empty database it owns (with `empty: false` the
- * database is left for `fn` to create, e.g. as a copy) and always removes both after.
+ * database is left for `fn` to create, e.g. as a copy) and always removes both after. Copies other
+ * jobs left (a crash) are swept first.
  */
-export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, key: string, fn: (s: Scratch) => Promise<T>, opts: { empty?: boolean } = {}): Promise<T> {
-  const n = scratchNames(env, deps, key);
-  await dropScratch(deps, n);
+export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, owner: ScratchOwner, fn: (s: Scratch) => Promise<T>, opts: { empty?: boolean } = {}): Promise<T> {
+  const n = scratchNames(env, deps, owner);
   const network = envResources(env, deps).network;
   const login: DbLogin = { name: n.db, user: n.role, password: randomBytes(24).toString("base64url") };
   try {
+    // Inside the try: when clearing an interrupted attempt fails half-way, the finally tries again.
+    for (const r of await sweepCopies(deps, { atStart: false })) owner.log(`removed a leftover copy: ${r}`);
+    await dropScratch(deps, n, false);
+    await pausePoint("scratch:before-role");
     const subnet = await envSubnet(deps, network);
     await envHost(deps).withAdmin(async (sql) => {
       await createRole(sql, n.role, login.password);
+      await pausePoint("scratch:after-role");
       if (opts.empty !== false) await createDatabase(sql, n.db, n.role);
       if (deps.config.postgres.hbaFile !== "") {
         await setHbaEntry(sql, deps.config.postgres.hbaFile, { db: n.db, role: n.role, cidr: subnet, extraDbs: ["postgres"] });
@@ -66,6 +84,6 @@ export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, key: st
     writeOdooConf(deps, n.confFile, odooConfFor(deps, env, login));
     return await fn({ login, confFile: n.confFile, dataDir: n.dataDir, network });
   } finally {
-    await dropScratch(deps, n);
+    await dropScratch(deps, n, true);
   }
 }

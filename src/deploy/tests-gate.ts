@@ -28,9 +28,9 @@ export function testsGateArgs(modules: string[]): string[] {
 }
 
 /** The failure (with the output that explains it), or null when every test passed. */
-export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, modules: string[], command: string[] | null, key: string, io: Io): Promise<string | null> {
+export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, modules: string[], command: string[] | null, jobId: string, io: Io): Promise<string | null> {
   const r = envResources(env, deps);
-  return withScratchDatabase(deps, env, `tests-${key}`, async (s) => {
+  return withScratchDatabase(deps, env, { purpose: "tests", jobId, log: io.log }, async (s) => {
     if (modules.length > 0) {
       const result = await runOdooOnce(deps, env, {
         image,

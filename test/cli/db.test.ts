@@ -297,6 +297,32 @@ describe("db migrate / export / import", () => {
     expect((u.deps.jobs.queue.row(plain.stdout.trim()).params as { neutralize: boolean }).neutralize).toBe(false);
   });
 
+  test("import of a .dump: a loud warning without --filestore; --filestore DIR is sent as a checked tar first; refused with a zip", async () => {
+    const dump = join(dir, "in.dump");
+    writeFileSync(dump, Buffer.from(`PGDMP${"z".repeat(1000)}`));
+    const bare = await ucli("db", "import", "web1", dump, "--yes");
+    expect(bare.code).toBe(0);
+    expect(bare.stderr).toContain("warning: a .dump holds the database only, NOT the filestore");
+    expect(u.deps.jobs.queue.row(bare.stdout.trim()).params).toMatchObject({ format: "dump", filestore: null });
+
+    const fs = join(dir, "fs");
+    mkdirSync(join(fs, "ab"), { recursive: true });
+    writeFileSync(join(fs, "ab", "ab12"), "attachment");
+    const r = await ucli("db", "import", "web1", dump, "--yes", "--filestore", fs);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain("NOT the filestore");
+    expect(r.stderr).toContain("filestore uploaded and checked: 2 entries");
+    const p = u.deps.jobs.queue.row(r.stdout.trim()).params as { filestore: string | null };
+    expect(p.filestore).toMatch(/-filestore-[0-9a-f]{32}\.tar$/);
+    expect(existsSync(p.filestore!)).toBe(true);
+
+    const before = queuedOf("db.import").length;
+    const zip = await ucli("db", "import", "web1", join(dir, "in.zip"), "--yes", "--filestore", fs);
+    expect(zip.code).toBe(2);
+    expect(zip.stderr).toContain("--filestore goes with a .dump");
+    expect(queuedOf("db.import").length).toBe(before);
+  });
+
   test("import into production needs --yes --force-production; a missing file is a usage error", async () => {
     const file = join(dir, "in.zip");
     const before = queuedOf("db.import").length;

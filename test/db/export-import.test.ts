@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
 import { dirname, join } from "node:path";
@@ -20,6 +20,7 @@ import type { EnvRow } from "../../src/env/service";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
+import { runCliWith } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix } from "../support/tmp";
 import { filestoreChecksums } from "./odoo-fixture";
@@ -154,10 +155,52 @@ describe("db export / import between two real environments", () => {
     expect(host.deps.jobs.queue.row(job.id).params).toMatchObject({ format: "dump" });
     expect(await rowCounts(b)).toEqual(await rowCounts(a));
     expect(await filesUnder(filestore(b))).toEqual([]);
+    // Said loudly: the job log and the result.
+    expect(host.deps.jobs.logs.read(job.id, 0, 1024 * 1024).text).toContain("warn: a .dump holds the database only, NOT the filestore");
+    expect(job.result).toMatchObject({ format: "dump", filestoreIncluded: false });
   }, 240_000);
+
+  test("the CLI warns that a .dump has no filestore; --filestore DIR brings A's files along", async () => {
+    const dump = join(tmp, "a.dump");
+    const cli = (...argv: string[]) => runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: host.api.token } });
+    const bare = await cli("db", "import", b, dump, "--no-neutralize", "--yes", "--wait");
+    expect(bare.code).toBe(0);
+    expect(bare.stderr).toContain("warning: a .dump holds the database only, NOT the filestore");
+    expect(bare.stderr).toContain("--filestore DIR|TAR");
+    expect(await filesUnder(filestore(b))).toEqual([]);
+
+    const withFiles = await cli("--json", "db", "import", b, dump, "--no-neutralize", "--yes", "--wait", "--filestore", filestore(a));
+    expect(withFiles.code).toBe(0);
+    expect(withFiles.stderr).not.toContain("NOT the filestore");
+    expect(withFiles.stderr).toContain("filestore uploaded and checked");
+    expect(JSON.parse(withFiles.stdout)).toMatchObject({ status: "succeeded", result: { format: "dump", filestoreIncluded: true } });
+    expect(filestoreChecksums(filestore(b))).toEqual(filestoreChecksums(filestore(a)));
+    expect(await rowCounts(b)).toEqual(await rowCounts(a));
+    expect(await filesUnder(join(host.deps.paths.dataDir, "imports"))).toEqual([]);
+    expect(await answer(host, env(b).domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });
+  }, 300_000);
+
+  test("an unsafe filestore tar is refused at upload, an unknown one at import: nothing queued, nothing kept", async () => {
+    const before = await rowCounts(b);
+    const evil = join(tmp, "evil-fs");
+    mkdirSync(join(evil, "ab"), { recursive: true });
+    symlinkSync("/etc", join(evil, "ab", "escape"));
+    const tar = join(tmp, "evil.tar");
+    await run({ argv: ["tar", "-cf", tar, "-C", evil, "."] });
+    const jobsBefore = host.deps.jobs.queue.list({ limit: 1000 }).length;
+    const res = await host.api.request(`/api/v1/environments/${b}/db/import/filestore`, { method: "POST", body: Bun.file(tar), headers: { "content-type": "application/octet-stream" } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("symbolic link");
+    const unknown = await importFile(b, join(tmp, "a.dump"), `neutralize=false&filestore=${"0".repeat(32)}`);
+    expect(unknown.status).toBe(404);
+    expect(host.deps.jobs.queue.list({ limit: 1000 }).length).toBe(jobsBefore);
+    expect(await filesUnder(join(host.deps.paths.dataDir, "imports"))).toEqual([]);
+    expect(await rowCounts(b)).toEqual(before);
+  }, 60_000);
 
   test("a zip whose dump does not load fails the job; B keeps its database, filestore and service", async () => {
     const before = await rowCounts(b);
+    const filesBefore = await filesUnder(filestore(b));
     const broken = join(tmp, "broken.zip");
     const zip = new yazl.ZipFile();
     zip.addBuffer(Buffer.from("CREATE TABLE half (id int);\nTHIS IS NOT SQL;\n"), "dump.sql");
@@ -170,7 +213,7 @@ describe("db export / import between two real environments", () => {
     expect(job.status).toBe("failed");
     expect(job.error).toContain("syntax error");
     expect(await rowCounts(b)).toEqual(before);
-    expect(await filesUnder(filestore(b))).toEqual([]);
+    expect(await filesUnder(filestore(b))).toEqual(filesBefore);
     // Nothing staged beside it is left, nor the extracted dump.
     expect(readdirSync(dirname(filestore(b)))).toEqual([env(b).dbName]);
     expect(await filesUnder(host.deps.paths.workDir)).toEqual([]);

@@ -1,14 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listBackups, startBackup } from "../../db/backups";
+import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { deleteExport, finishedExport, startExport } from "../../db/export-job";
 import { listExports, sweepExports } from "../../db/export-sweep";
-import { enqueueImport, importsDir, planImport } from "../../db/import-job";
+import { checkFilestoreTar } from "../../db/filestore-tar";
+import { enqueueImport, filestoreUploadPath, importsDir, planImport } from "../../db/import-job";
 import { startMigrate } from "../../db/migrate-job";
 import { sniffUpload } from "../../db/odoo-zip";
 import { saveUpload } from "../../db/upload";
-import { Invalid } from "../../errors";
+import { Invalid, NotFound } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
 import { AnonymizeDetectReport, AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
 import { checkAnonymizeRules } from "../../db/backup";
@@ -138,10 +140,30 @@ const importDb = createRoute({
   summary: "Replace the environment's database and filestore with an uploaded Odoo export zip or pg_dump -Fc .dump (the body), as a job",
   request: {
     params: nameParam,
-    query: z.object({ keepOld: flag, neutralize: flag, forceProduction: flag, confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }) }),
+    query: z.object({
+      keepOld: flag,
+      neutralize: flag,
+      forceProduction: flag,
+      confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }),
+      filestore: z.string().regex(/^[0-9a-f]{32}$/).optional().openapi({ description: "a .dump's filestore: the id from POST …/db/import/filestore" }),
+    }),
     body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
   },
   responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "not a zip or dump, production without forceProduction, or not enough free space"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped"), 413: json(ErrorSchema, "larger than imports.maxUploadMb") },
+});
+
+const importFilestore = createRoute({
+  method: "post",
+  path: "/environments/{name}/db/import/filestore",
+  tags: ["backups"],
+  summary: "Upload the filestore (a tar of ab/ab12… files) for a following import of a .dump; checked now, used by …/db/import?filestore=<id>",
+  request: { params: nameParam, body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } } },
+  responses: {
+    201: json(z.object({ filestore: z.string(), entries: z.number().int(), bytes: z.number().int() }), "stored and checked"),
+    400: json(ErrorSchema, "not a safe tar (links, absolute or .. paths, over imports.maxZipEntries / maxUnpackedMb)"),
+    404: json(ErrorSchema, "no such environment"),
+    413: json(ErrorSchema, "larger than imports.maxUploadMb"),
+  },
 });
 
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
@@ -208,14 +230,38 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
       const format = await sniffUpload(partial);
       const upload = join(dir, `${params.slug}-${params.token}.${format}`);
       await rename(partial, upload);
+      const filestore = q.filestore === undefined ? null : filestoreUploadPath(deps.paths, params.slug, q.filestore);
       try {
-        return c.json(enqueueImport(deps, { ...params, upload, format }, c.get("principal").username), 202);
+        if (filestore !== null && !(await Bun.file(filestore).exists())) throw new NotFound(`no uploaded filestore ${q.filestore} for ${params.slug}`);
+        if (filestore !== null && format === "zip") throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
+        return c.json(enqueueImport(deps, { ...params, upload, format, filestore }, c.get("principal").username), 202);
       } catch (e) {
         await rm(upload, { force: true });
+        if (filestore !== null) await rm(filestore, { force: true });
         throw e;
       }
     } finally {
       await rm(partial, { force: true });
+    }
+  });
+  app.openapi(importFilestore, async (c) => {
+    const name = c.req.valid("param").name;
+    tierGuard(c.get("principal"), "import", name);
+    const env = findEnv(deps.db, name);
+    const body = c.req.raw.body;
+    if (!body) throw new Invalid("the request body must be the filestore tar");
+    await mkdir(importsDir(deps.paths), { recursive: true, mode: 0o700 });
+    const id = randomBytes(16).toString("hex");
+    const path = filestoreUploadPath(deps.paths, env.slug, id);
+    const declared = c.req.header("content-length");
+    await saveUpload(body, path, { maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024, declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null });
+    try {
+      const MiB = 1024 * 1024;
+      const checked = await checkFilestoreTar(path, { maxEntries: deps.config.imports.maxZipEntries, maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB });
+      return c.json({ filestore: id, entries: checked.entries.length, bytes: checked.bytes }, 201);
+    } catch (e) {
+      await rm(path, { force: true });
+      throw e;
     }
   });
   app.openapi(migrate, (c) => c.json(startMigrate(deps, c.req.valid("param").name, { dryRun: c.req.valid("json").dryRun === true }, c.get("principal").username), 202));

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
 import type { AnonymizationPreview, AnonymizeDetectReport, AnonymizeRulesCheck, BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
+import { DUMP_HAS_NO_FILESTORE, looksLikeZip } from "../../db/import-notes";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { AppError, Conflict, Invalid, NotFound, Unauthorized } from "../../errors";
 import type { JobView } from "../../jobs/view";
@@ -14,6 +15,7 @@ import { AlreadyReported } from "../main";
 import { formatBytes } from "../../bytes";
 import { note, printJson, printTable } from "../output";
 import { followJob } from "../progress";
+import { tarMembers, tarStream } from "../tar-dir";
 import { afterEnqueue, reportJob } from "./jobs";
 
 const envArg = { type: "positional", required: true, description: "environment name" } as const;
@@ -57,6 +59,20 @@ function where(b: BackupView): string {
  * The two routes whose bodies are files, not JSON (ApiClient speaks JSON and SSE only): same
  * base URL and token, the server's JSON error turned back into the matching typed error.
  */
+/** Sends the filestore (a directory as a tar stream, or the tar as is); the daemon checks it and returns its id. */
+async function uploadFilestore(io: CliIo, slug: string, path: string, dir: boolean): Promise<string> {
+  let body: ReadableStream<Uint8Array> | Blob = Bun.file(path);
+  if (dir) {
+    const { members, skipped } = tarMembers(path);
+    for (const s of skipped) io.stderr(`warning: ${join(path, s)} is not a regular file or directory: left out\n`);
+    body = tarStream(members);
+  }
+  const res = await rawRequest(io, `/environments/${encodeURIComponent(slug)}/db/import/filestore`, { method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+  const out = (await res.json()) as { filestore: string; entries: number; bytes: number };
+  note(io, `  filestore uploaded and checked: ${out.entries} entries, ${formatBytes(out.bytes)}`);
+  return out.filestore;
+}
+
 async function rawRequest(io: CliIo, path: string, init: RequestInit): Promise<Response> {
   const { url, token } = resolveCredentials(io.globals, io.env);
   const res = await (io.fetch ?? fetch)(`${url.replace(/\/+$/, "")}/api/v1${path}`, {
@@ -432,6 +448,7 @@ export function dbCommand(io: CliIo) {
     args: {
       env: envArg,
       file: { type: "positional", required: true, description: "the .zip or .dump to import" },
+      filestore: { type: "string", description: "with a .dump: the database's filestore, a directory (its ab/ab12… files) or a tar of it" },
       neutralize: { type: "boolean", description: "neutralize the imported database (default: unless production); --no-neutralize to keep crons and mail servers as they are" },
       "keep-old": keepOldArg,
       "force-production": { ...forceProductionArg, description: "allow importing into a production environment (with --yes)" },
@@ -450,6 +467,13 @@ export function dbCommand(io: CliIo) {
       if (production) note(io, "  a backup of the current database is taken first (pre_restore)");
       if (neutralize) note(io, "  the import is neutralized: crons and mail servers off, its own URL and database.uuid");
       note(io, args["keep-old"] === true ? "  the current database is kept under an _old_ name" : "  the current database is dropped once the new one is healthy (--keep-old keeps it)");
+      const zip = await looksLikeZip(file);
+      const filestore = args.filestore === undefined ? null : resolve(args.filestore);
+      if (filestore !== null && zip) throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
+      if (!zip && filestore === null) io.stderr(`warning: ${DUMP_HAS_NO_FILESTORE}; add it with --filestore DIR|TAR\n`);
+      const filestoreKind = filestore === null ? null : await stat(filestore).then((s) => (s.isDirectory() ? "dir" : s.isFile() ? "tar" : null), () => null);
+      if (filestore !== null && filestoreKind === null) throw new Invalid(`${filestore} is neither a directory nor a readable file`);
+      if (filestore !== null) note(io, `  the filestore comes from ${filestore}`);
       if (production && !(args.yes === true && args["force-production"] === true)) {
         throw new Invalid(`refusing to replace production environment ${env.slug} with an import: pass --yes --force-production if that is really what you want`);
       }
@@ -460,6 +484,7 @@ export function dbCommand(io: CliIo) {
         flagHint: "--yes",
       });
       const q = new URLSearchParams({ neutralize: String(neutralize), keepOld: String(args["keep-old"] === true), forceProduction: String(args["force-production"] === true), confirm: env.slug });
+      if (filestore !== null) q.set("filestore", await uploadFilestore(io, env.slug, filestore, filestoreKind === "dir"));
       const res = await rawRequest(io, `/environments/${encodeURIComponent(env.slug)}/db/import?${q}`, {
         method: "POST",
         body: Bun.file(file),

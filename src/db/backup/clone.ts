@@ -19,12 +19,13 @@ import { rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Conflict, Invalid } from "../../errors";
 import { pgAdmin } from "../../host/postgres/connect";
-import { createDatabase, createRole, databaseExists, dropDatabase, dropRole, restrictDatabase } from "../../host/postgres/ops";
+import { copyApplicationName, createDatabase, createRole, databaseExists, dropDatabase, dropThrowawayRole, restrictDatabase } from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
 import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 import { copyAnonymized, type AnonymizedCopyReport } from "../anonymize/copy";
 import type { AnonymizeRules } from "./anonymize";
+import { XFER_PREFIX } from "../copies/names";
 import { pgDump, pgRestore, type PgAdmin } from "./commands";
 import { streamCommand } from "./pump";
 import { processSink } from "./sinks";
@@ -86,7 +87,7 @@ async function transferOwnership(admin: SQL, input: CloneInput): Promise<void> {
   const from = assertIdent(input.sourceLogin.user, "role");
   const to = assertIdent(input.owner.user, "role");
   if (from === to) return;
-  const xfer = `odooops_xfer_${randomBytes(6).toString("hex")}`;
+  const xfer = `${XFER_PREFIX}${randomBytes(6).toString("hex")}`;
   const password = randomBytes(24).toString("base64url");
   await createRole(admin, xfer, password);
   try {
@@ -94,7 +95,7 @@ async function transferOwnership(admin: SQL, input: CloneInput): Promise<void> {
     const login = { host: input.sourceLogin.host, port: input.sourceLogin.port, user: xfer, password, database: input.targetDb };
     await withTenant(login, (sql) => sql.unsafe(transferSql(quoteLiteral(from), quoteLiteral(to))));
   } finally {
-    await dropRole(admin, xfer);
+    await dropThrowawayRole(admin, xfer);
   }
 }
 
@@ -156,7 +157,8 @@ async function cloneAnonymized(admin: SQL, input: CloneInput, anonymize: NonNull
 }
 
 export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
-  const admin = pgAdmin(input.pg);
+  // Tagged: after a crash, a cleanup finds a CREATE DATABASE still running in this session.
+  const admin = pgAdmin(input.pg, copyApplicationName(input.targetDb));
   const t0 = performance.now();
   const clog = input.log.tag({ clone: `${input.sourceDb}→${input.targetDb}` });
   let created = false;

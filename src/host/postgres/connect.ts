@@ -33,8 +33,9 @@ export function pgConnect(target: PgTarget, connection?: Record<string, string>)
  * the `postgres` database. Env roles reach that database too (Odoo lists databases there) and,
  * before PostgreSQL 15, may create functions in its `public` schema: one overloading a catalog
  * function more exactly (e.g. `starts_with(name, text)`) would run as the admin. Only pg_catalog
- * is searched, so that cannot happen.
+ * is searched, so that cannot happen. `applicationName` tags the sessions (see copyApplicationName).
  */
-export function pgAdmin(cfg: Omit<PgTarget, "database">): SQL {
-  return pgConnect({ host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password }, { search_path: "pg_catalog, pg_temp" });
+export function pgAdmin(cfg: Omit<PgTarget, "database">, applicationName?: string): SQL {
+  const connection = { search_path: "pg_catalog, pg_temp", ...(applicationName ? { application_name: applicationName } : {}) };
+  return pgConnect({ host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password }, connection);
 }

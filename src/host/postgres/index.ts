@@ -1,7 +1,8 @@
 export { pgAdmin, pgConnect, type PgTarget } from "./connect";
 export { assertIdent, quoteIdent, quoteLiteral, scramVerifier, IDENT } from "./quote";
 export {
-  createRole, createDatabase, restrictDatabase, dropDatabase, dropRole, databaseSize,
+  createRole, createDatabase, restrictDatabase, dropDatabase, dropRole, dropThrowawayRole, databaseSize,
+  copyApplicationName, terminateSessions,
   databaseExists, roleExists, listDatabases, listRoles,
 } from "./ops";
 export { HBA_BEGIN, HBA_END, hbaLine, assertCidr, readHbaEntries, upsertHbaEntry, removeHbaEntryText, type HbaEntry } from "./hba";

@@ -79,10 +79,37 @@ export async function restrictDatabase(sql: SQL, name: string, owner: string): P
   await sql.unsafe(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${quoteIdent(owner, "role")}`);
 }
 
-/** Terminates the database's sessions, then drops it. Missing database: no-op. */
+/**
+ * The application_name of the admin session that creates the copy `db`. A crashed daemon leaves
+ * that session's `CREATE DATABASE … TEMPLATE` running server-side (connected to `postgres`, not to
+ * the copy, and invisible until it commits): this name is how a later cleanup finds and ends it.
+ */
+export function copyApplicationName(db: string): string {
+  // PostgreSQL keeps 63 bytes of it; ours are ASCII.
+  return `odooops copy ${assertIdent(db, "database")}`.slice(0, 63);
+}
+
+/** How long pg_terminate_backend waits for each session to be gone. */
+const TERMINATE_WAIT_MS = 10_000;
+
+/**
+ * Ends every session on database `name`, every session still creating it (by its
+ * copyApplicationName) and, with `role`, every session of that role on any database — e.g. a
+ * pg_restore or an Odoo a killed daemon left behind. Waits until each is gone.
+ */
+export async function terminateSessions(sql: SQL, name: string, role?: string): Promise<number> {
+  const app = copyApplicationName(name);
+  const rows = await sql<{ pid: number }[]>`
+    SELECT pid FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid() AND (datname = ${name} OR application_name = ${app} OR usename = ${role ?? null})`;
+  for (const r of rows) await sql`SELECT pg_terminate_backend(${r.pid}::int, ${TERMINATE_WAIT_MS}::bigint)`;
+  return rows.length;
+}
+
+/** Terminates the database's sessions (and any still creating it), then drops it. Missing database: no-op. */
 export async function dropDatabase(sql: SQL, name: string): Promise<void> {
   const db = quoteIdent(name, "database");
-  await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+  await terminateSessions(sql, name);
   // FORCE closes sessions that connected between the terminate and the drop.
   await sql.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
 }
@@ -93,6 +120,22 @@ export async function dropRole(sql: SQL, name: string): Promise<void> {
   const [existing] = await sql<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = ${name}`;
   if (!existing) return;
   if (existing.rolsuper) throw new Conflict(`role ${name} is a superuser; odooops will not drop it`);
+  await sql.unsafe(`DROP ROLE IF EXISTS ${ident}`);
+}
+
+/**
+ * Drops a throwaway role odooops created (a scratch copy's, an ownership transfer's) even when a
+ * crash left it busy: its sessions on every database are ended, what it still owns or was
+ * granted in the admin's database is dropped (its own databases must already be gone: DROP
+ * OWNED never drops databases, so one it still owns makes DROP ROLE fail loudly), then the role.
+ */
+export async function dropThrowawayRole(sql: SQL, name: string): Promise<void> {
+  const ident = quoteIdent(name, "role");
+  const [existing] = await sql<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = ${name}`;
+  if (!existing) return;
+  if (existing.rolsuper) throw new Conflict(`role ${name} is a superuser; odooops will not drop it`);
+  await sql`SELECT pg_terminate_backend(pid, ${TERMINATE_WAIT_MS}::bigint) FROM pg_stat_activity WHERE usename = ${name} AND pid <> pg_backend_pid()`;
+  await sql.unsafe(`DROP OWNED BY ${ident}`);
   await sql.unsafe(`DROP ROLE IF EXISTS ${ident}`);
 }
 

@@ -1,0 +1,22 @@
+/**
+ * At daemon start, before any job runs: the copies of env databases a crash left behind (see
+ * db/copies/sweep.ts) are removed, logged and audited. A failure (PostgreSQL down) is logged and
+ * does not keep the daemon from starting: the next scratch copy a job makes sweeps again.
+ */
+import type { ApiDeps } from "../api/deps";
+import { sweepCopies } from "../db/copies/sweep";
+import { Log } from "../log";
+
+const log = Log.create("daemon");
+
+export async function removeLeftoverCopies(deps: ApiDeps): Promise<string[]> {
+  try {
+    const removed = await sweepCopies(deps, { atStart: true });
+    for (const r of removed) log.warn(`removed a copy left by an interrupted job: ${r}`);
+    if (removed.length > 0) deps.audit.record({ actor: "system", action: "copies.removed", target: null, ip: null, details: { removed } });
+    return removed;
+  } catch (e) {
+    log.error("could not remove leftover copies", { error: e instanceof Error ? e.message : String(e) });
+    return [];
+  }
+}

@@ -130,7 +130,7 @@ describe("stopping a one-off Odoo run", () => {
   test("a timeout removes the container itself, not only the docker client", async () => {
     const name = `${envResources(t.envRow(), t.host.deps).initContainer}-slow`;
     const lines: string[] = [];
-    const result = await withScratchDatabase(t.host.deps, t.envRow(), "slow", (s) =>
+    const result = await withScratchDatabase(t.host.deps, t.envRow(), { purpose: "tests", jobId: "slow", log: (l) => lines.push(l) }, (s) =>
       runOdooOnce(t.host.deps, t.envRow(), {
         image: gateImage,
         name,

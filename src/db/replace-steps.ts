@@ -103,7 +103,8 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
   return {
     name: "sanitize",
     title: "Anonymizing / neutralizing the copy",
-    when: (p) => p.anonymize || p.neutralize || p.rebase,
+    // A non-production target always: its own URL, frozen (a restore of its own backup too).
+    when: (p, deps) => p.anonymize || p.neutralize || p.rebase || loadEnvById(deps.db, p.envId).tier !== "production",
     // Anonymizing commits in one transaction; rerun after a crash it would read the already
     // anonymized copy as "the source's PII" and prove nothing. Fail instead: the copy is discarded.
     resumable: false,
@@ -120,7 +121,7 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
-        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules, devPassword },
+        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), freezeBaseUrl: env.tier !== "production", rules: rules?.rules, devPassword },
         stepLogger(ctx, { db: n.newDb }),
       );
       if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`);

@@ -17,7 +17,7 @@ import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
 import { failureLines, runOdooOnce } from "../env/odoo-once";
-import { finishDeployment, loadDeployment, setDeployment, successfulDeployments, timedStep } from "./records";
+import { baselineChecksums, finishDeployment, loadDeployment, setDeployment, timedStep } from "./records";
 import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup } from "./restore";
@@ -36,12 +36,7 @@ const deploymentOf = (ctx: Ctx) => loadDeployment(ctx.deps.db, ctx.params.deploy
 
 const timed = <T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> => timedStep(ctx.deps.db, ctx.params.deploymentId, step, fn);
 
-/** Checksums of the serving release's addons: a content change without a version bump is still an update. */
-function previousChecksums(ctx: Ctx): Record<string, string> | null {
-  const env = envOf(ctx);
-  const current = successfulDeployments(ctx.deps.db, env.id).find((d) => d.id === env.currentDeploymentId);
-  return current?.moduleChecksums ?? null;
-}
+const previousChecksums = (ctx: Ctx): Record<string, string> | null => baselineChecksums(ctx.deps.db, envOf(ctx));
 
 export const deployJob = defineJob<DeployJobParams>({
   kind: "deploy",

@@ -1,9 +1,10 @@
 /** Deployment rows: reading, updating and their API view. */
-import { and, desc, eq, max } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, max } from "drizzle-orm";
 import { NotFound } from "../errors";
 import type { EnvRow } from "../env/service";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
+import { jobs } from "../jobs/jobs.sql";
 import { deployments } from "./deploy.sql";
 import type { DeploymentView } from "./schema";
 
@@ -36,6 +37,31 @@ export async function timedStep<T>(db: Db, id: string, step: string, fn: () => P
 }
 
 /** Successful deployments of an env, newest release first. */
+/** Jobs that put another database in an env's place (restore, clone, import). */
+export const DB_REPLACING_JOBS = ["db.restore", "db.clone", "db.import"];
+
+/**
+ * Whether the env's database was replaced after `since` (ever, when null): its modules then ran
+ * whatever code the copy's source ran, so no checksum recorded by a deployment describes it.
+ */
+export function databaseReplacedSince(db: Db, envId: string, since: string | null): boolean {
+  const conds = [eq(jobs.lockKey, envId), inArray(jobs.kind, DB_REPLACING_JOBS), eq(jobs.status, "succeeded")];
+  if (since !== null) conds.push(gt(jobs.finishedAt, since));
+  return db.select({ id: jobs.id }).from(jobs).where(and(...conds)).limit(1).get() !== undefined;
+}
+
+/**
+ * What a deployment compares module checksums with: those of the serving release's addons (a
+ * content change without a version bump is still an update), null before the first deployment.
+ * After a restore, clone or import no checksum describes the database: `{}` makes every
+ * installed repo module count as changed, so unversioned changes reach the copy too.
+ */
+export function baselineChecksums(db: Db, env: Pick<EnvRow, "id" | "currentDeploymentId">): Record<string, string> | null {
+  const current = successfulDeployments(db, env.id).find((d) => d.id === env.currentDeploymentId);
+  if (databaseReplacedSince(db, env.id, current?.finishedAt ?? null)) return {};
+  return current?.moduleChecksums ?? null;
+}
+
 export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
   return db
     .select()

@@ -35,8 +35,8 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
   const { mirror, sha, branch } = await fetchCommit(deps, env, req, io);
   const tag = releaseImageTag(deps.config.docker.namePrefix, env.slug, sha);
   const built = await envHost(deps).dockerClient.inspectImage(tag);
-  const { repo, plan } = await planModules(deps, env, mirror, sha, baselineChecksums(deps.db, env), `plan-${crypto.randomUUID()}`);
   const { policy, source } = await readDefaultBranchPolicy(mirror, projectOf(deps, env));
+  const { repo, plan } = await planModules(deps, env, mirror, sha, baselineChecksums(deps.db, env), `plan-${crypto.randomUUID()}`, policy.install_modules);
   const gates = planGates(policy, env.tier, deps.config.deploy, source);
   return {
     env: env.slug,

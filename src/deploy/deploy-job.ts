@@ -26,6 +26,7 @@ import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
 import { runTestsGate } from "./tests-gate";
 import { fetchCommit, planModules, projectOf } from "./source";
 import type { ModulePlan } from "./modules";
+import type { Policy } from "../policy/schema";
 
 export const DeployJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
 export type DeployJobParams = z.infer<typeof DeployJobParams>;
@@ -56,8 +57,8 @@ export const deployJob = defineJob<DeployJobParams>({
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
-          await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
-          return { mirror, sha };
+          const { installModules } = await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
+          return { mirror, sha, installModules };
         }),
     },
     {
@@ -92,8 +93,9 @@ export const deployJob = defineJob<DeployJobParams>({
       title: "Planning module updates",
       run: (ctx) =>
         timed(ctx, "plan", async () => {
-          const { mirror, sha } = ctx.outputs.source as { mirror: string; sha: string };
-          const { repo, plan } = await planModules(ctx.deps, envOf(ctx), mirror, sha, previousChecksums(ctx), ctx.jobId);
+          const { mirror, sha, installModules } = ctx.outputs.source as { mirror: string; sha: string; installModules?: Policy["install_modules"] };
+          // A job queued by an older version has no installModules in its source output: its policy's default.
+          const { repo, plan } = await planModules(ctx.deps, envOf(ctx), mirror, sha, previousChecksums(ctx), ctx.jobId, installModules ?? "all");
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { moduleChecksums: Object.fromEntries(repo.map((m) => [m.name, m.checksum])) });
           for (const u of plan.update) ctx.log(`update ${u.name}: ${u.from ?? "-"} → ${u.to} (${u.reason})`);
           if (plan.install.length > 0) ctx.log(`install ${plan.install.join(", ")}`);
@@ -207,6 +209,7 @@ export const deployJob = defineJob<DeployJobParams>({
     rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
     const d = deploymentOf(ctx);
     const rejected = !cancelled && (d.approvalDecision === "rejected" || (d.approvalDecision === "timed_out" && d.gates?.approval?.required === true));
-    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: rejected ? "rejected" : "failed", error: cancelled ? "deployment cancelled" : error });
+    // Cancelled is not a failure of the release: listed as such, so nobody goes looking for a cause.
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: cancelled ? "cancelled" : rejected ? "rejected" : "failed", error: cancelled ? "deployment cancelled" : error });
   },
 });

@@ -10,10 +10,25 @@ import type { DeploymentView } from "./schema";
 
 export type DeploymentRow = typeof deployments.$inferSelect;
 
+const FINISHED = new Set<DeploymentRow["status"]>(["success", "failed", "rejected", "cancelled"]);
+
+/**
+ * A deployment whose job was cancelled while still queued never ran its `failed` hook: it says
+ * so now (`cancelled`, not `failed` nor forever `queued`).
+ */
+function settled(db: Db, row: DeploymentRow): DeploymentRow {
+  if (FINISHED.has(row.status) || !row.jobId) return row;
+  const job = db.select({ status: jobs.status, finishedAt: jobs.finishedAt }).from(jobs).where(eq(jobs.id, row.jobId)).get();
+  if (job?.status !== "cancelled") return row;
+  const patch = { status: "cancelled" as const, error: "deployment cancelled", finishedAt: job.finishedAt ?? now() };
+  setDeployment(db, row.id, patch);
+  return { ...row, ...patch };
+}
+
 export function loadDeployment(db: Db, id: string): DeploymentRow {
   const row = db.select().from(deployments).where(eq(deployments.id, id)).get();
   if (!row) throw new NotFound(`no deployment ${id} (see: odooops deploy list <env>)`);
-  return row;
+  return settled(db, row);
 }
 
 export function setDeployment(db: Db, id: string, patch: Partial<typeof deployments.$inferInsert>): void {
@@ -72,7 +87,7 @@ export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
 }
 
 export function envDeployments(db: Db, envId: string, limit: number): DeploymentRow[] {
-  return db.select().from(deployments).where(eq(deployments.envId, envId)).orderBy(desc(deployments.release)).limit(limit).all();
+  return db.select().from(deployments).where(eq(deployments.envId, envId)).orderBy(desc(deployments.release)).limit(limit).all().map((r) => settled(db, r));
 }
 
 /** Release numbers only grow: r1 is the env's first container, every deployment gets the next one. */

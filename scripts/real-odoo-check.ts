@@ -70,6 +70,14 @@ async function main(): Promise<number> {
     },
   });
   const extra: string[] = [];
+  const cleanup = async () => {
+    await run({ argv: ["docker", "rm", "-f", "-v", `${host.config.docker.namePrefix}dbmanager`] }, { nothrow: true });
+    await host.stop();
+    removeTempDir(repoDir);
+    for (const d of extra.filter((x) => x.startsWith("/"))) removeTempDir(d);
+  };
+  // Interrupted: the services and containers it started go too.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
   try {
     const api = (method: string, path: string, body?: unknown) => host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const job = async (res: Response): Promise<JobView> => {
@@ -248,10 +256,7 @@ async function main(): Promise<number> {
       return `${bytes.length} bytes of PDF`;
     });
   } finally {
-    await run({ argv: ["docker", "rm", "-f", "-v", `${host.config.docker.namePrefix}dbmanager`] }, { nothrow: true });
-    await host.stop();
-    removeTempDir(repoDir);
-    for (const d of extra.filter((x) => x.startsWith("/"))) removeTempDir(d);
+    await cleanup();
   }
 
   const w = Math.max(...rows.map((r) => r.check.length));

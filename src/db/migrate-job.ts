@@ -16,7 +16,7 @@ import { findEnv, loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { waitEnvServed } from "../env/served";
 import type { EnvRow } from "../env/service";
-import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { runOdooOnce } from "../env/odoo-once";
 import { envDbLogin } from "../env/tenant-login";
 import { Conflict } from "../errors";
 import { run } from "../exec/run";
@@ -116,7 +116,7 @@ export const migrateJob = defineJob<MigrateJobParams>({
         });
         if (result.exitCode !== 0) {
           const restore = ctx.params.preBackupId ? `\nthe database may be partly updated; to go back: odooops db restore ${env.slug} --backup ${ctx.params.preBackupId}` : "";
-          throw new Error(`module update failed (exit ${result.exitCode}):\n${failureLines(result.tail)}${restore}`);
+          throw new Error(`module update failed (exit ${result.exitCode}):\n${result.failure}${restore}`);
         }
         return { updated: plan.modules };
       },

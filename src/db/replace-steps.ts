@@ -12,7 +12,7 @@ import { z } from "zod";
 import { installedModules } from "../deploy/modules";
 import { seriesOf } from "../deploy/source";
 import { environments } from "../env/env.sql";
-import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { runOdooOnce } from "../env/odoo-once";
 import { Conflict } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
@@ -266,7 +266,7 @@ function modulesStep<P extends ReplaceParams>(): StepDef<P> {
         log: (l) => ctx.log(l),
         signal: ctx.signal,
       });
-      if (result.exitCode !== 0) throw new Error(`the copy's module update failed (exit ${result.exitCode}); the previous database is put back:\n${failureLines(result.tail)}`);
+      if (result.exitCode !== 0) throw new Error(`the copy's module update failed (exit ${result.exitCode}); the previous database is put back:\n${result.failure}`);
       return { image, update: plan.update, applied: true };
     },
   };

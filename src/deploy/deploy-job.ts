@@ -16,7 +16,7 @@ import { defineJob, type StepContext } from "../jobs/define";
 import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
-import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { runOdooOnce } from "../env/odoo-once";
 import { baselineChecksums, finishDeployment, loadDeployment, setDeployment, timedStep } from "./records";
 import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
 import { releaseSteps } from "./release-steps";
@@ -179,7 +179,7 @@ export const deployJob = defineJob<DeployJobParams>({
             log: (l) => ctx.log(l),
             signal: ctx.signal,
           });
-          if (result.exitCode !== 0) throw new Error(`module update failed (exit ${result.exitCode}):\n${failureLines(result.tail)}`);
+          if (result.exitCode !== 0) throw new Error(`module update failed (exit ${result.exitCode}):\n${result.failure}`);
           setDeployment(ctx.deps.db, ctx.params.deploymentId, {
             modulesUpdated: plan.update.map(({ name, from, to }) => ({ name, from, to })),
             modulesInstalled: plan.install,

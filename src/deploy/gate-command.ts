@@ -3,7 +3,7 @@
  * argv in a throwaway container of the release image on the env's docker network, never as a
  * shell string on the host. Output goes to the job log; the tail explains a failure.
  */
-import { runThrowaway } from "../env/odoo-once";
+import { runThrowaway, type OneShotResult } from "../env/odoo-once";
 import type { EnvRow } from "../env/service";
 import type { Mount } from "../host/docker";
 import type { JobDeps } from "../jobs/define";
@@ -20,7 +20,7 @@ export interface GateCommand {
   signal: AbortSignal;
 }
 
-export function runGateCommand(deps: JobDeps, env: EnvRow, g: GateCommand): Promise<{ exitCode: number; tail: string[] }> {
+export function runGateCommand(deps: JobDeps, env: EnvRow, g: GateCommand): Promise<OneShotResult> {
   const [entrypoint, ...args] = g.command;
   return runThrowaway(deps, env, { ...g, entrypoint, args, timeoutMs: 30 * 60_000, tailLines: 30 });
 }

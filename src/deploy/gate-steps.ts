@@ -9,7 +9,6 @@ import { and, eq, isNull } from "drizzle-orm";
 import { AppError, Invalid } from "../errors";
 import { loadEnvById } from "../env/lookup";
 import { envResources, ODOO_HTTP_PORT } from "../env/resources";
-import { failureLines } from "../env/odoo-once";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
 import type { GatePlan } from "../policy/gates";
 import { now } from "../state/columns";
@@ -144,7 +143,7 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
         }),
       );
       if (result.exitCode === 0) return { passed: true };
-      return gateFailure(gate.required, `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${failureLines(result.tail)}`, (l) => ctx.log(l));
+      return gateFailure(gate.required, `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${result.failure}`, (l) => ctx.log(l));
     },
   };
 }

@@ -7,7 +7,7 @@
 import { cloneDatabase, neutralizeDatabase } from "../db/backup";
 import { envHost } from "../env/host";
 import { takenPorts } from "../env/lookup";
-import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { runOdooOnce } from "../env/odoo-once";
 import { allocatePortPair } from "../env/ports";
 import { webContainerSpec } from "../env/container";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
@@ -71,7 +71,7 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
       const args = updateArgs(plan);
       if (args.length > 0) {
         const updated = await runOdooOnce(deps, env, { image, name: `${r.initContainer}-rehearse`, network: s.network, confFile: s.confFile, dataDir: s.dataDir, dbName: s.login.name, args, log: io.log, signal: io.signal });
-        if (updated.exitCode !== 0) throw new Error(`rehearsal: the module update failed on a copy of the database (exit ${updated.exitCode}); nothing was changed:\n${failureLines(updated.tail)}`);
+        if (updated.exitCode !== 0) throw new Error(`rehearsal: the module update failed on a copy of the database (exit ${updated.exitCode}); nothing was changed:\n${updated.failure}`);
       }
       const host = envHost(deps);
       const name = `${r.initContainer}-rehearse-boot`;

@@ -1,10 +1,10 @@
 /**
  * The `tests` gate on a throwaway role + database: the repository's addon tests
- * (`-i … --test-enable`), then the policy's `command`, if any, in the built image against the
+ * (`-i … --test-tags /mod,…`), then the policy's `command`, if any, in the built image against the
  * same database (the addons installed), with libpq's PG* variables and Odoo's conf. Never the
  * env's credentials: test code must not reach the live database.
  */
-import { failureLines, runOdooOnce } from "../env/odoo-once";
+import { runOdooOnce } from "../env/odoo-once";
 import { CONTAINER_CONF, CONTAINER_DATA, envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
 import type { JobDeps } from "../jobs/define";
@@ -14,6 +14,17 @@ import { withScratchDatabase } from "./scratch";
 interface Io {
   log(line: string): void;
   signal: AbortSignal;
+}
+
+/**
+ * Only the repository's modules' tests: without `--test-tags`, `--test-enable` tests every module
+ * installed or updated in the run (`odoo/modules/loading.py` `load_module_graph`), i.e. `base`
+ * and every dependency — thousands of core tests on real Odoo, with failures unrelated to the
+ * repository. `/mod` selects that module's standard tests (`odoo/tests/tag_selector.py`); the
+ * dependencies are still installed by `-i`, without tests. `--test-tags` alone enables tests.
+ */
+export function testsGateArgs(modules: string[]): string[] {
+  return ["-i", modules.join(","), "--test-tags", modules.map((m) => `/${m}`).join(",")];
 }
 
 /** The failure (with the output that explains it), or null when every test passed. */
@@ -28,11 +39,11 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
         confFile: s.confFile,
         dataDir: s.dataDir,
         dbName: s.login.name,
-        args: ["-i", modules.join(","), "--test-enable"],
+        args: testsGateArgs(modules),
         log: io.log,
         signal: io.signal,
       });
-      if (result.exitCode !== 0) return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`;
+      if (result.exitCode !== 0) return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
     }
     if (!command) return null;
     io.log(`tests command: ${JSON.stringify(command)}`);
@@ -51,7 +62,7 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
       log: io.log,
       signal: io.signal,
     });
-    if (result.exitCode !== 0) return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${failureLines(result.tail)}`;
+    if (result.exitCode !== 0) return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
     return null;
   });
 }

@@ -19,7 +19,7 @@ import { waitEnvServed } from "./served";
 import { envHost, envVhost } from "./host";
 import { writeEnvAccess } from "./access";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
-import { failureLines, runOdooOnce } from "./odoo-once";
+import { runOdooOnce } from "./odoo-once";
 import { ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
 import { withSealedSecrets } from "../jobs/secrets";
 import { allocatePortPair } from "./ports";
@@ -147,7 +147,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
           signal: ctx.signal,
           timeoutMs: 30 * 60_000,
         });
-        if (result.exitCode !== 0) throw new Error(`database init failed (exit ${result.exitCode}):\n${failureLines(result.tail)}`);
+        if (result.exitCode !== 0) throw new Error(`database init failed (exit ${result.exitCode}):\n${result.failure}`);
         return { modules: env.modules };
       },
       async undo(ctx) {

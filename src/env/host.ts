@@ -29,13 +29,14 @@ export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
 }
 
 /** The env's vhost: HTTP only, or HTTPS (with the redirect) while its domain has a certificate. */
-export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier">, ports: { http: number; longpoll: number }): VhostSpec {
+export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">, ports: { http: number; longpoll: number }): VhostSpec {
   return {
     slug: env.slug,
     serverNames: [env.domain],
     listenPort: deps.config.nginx.httpPort,
     httpPort: ports.http,
-    longpollPort: ports.longpoll,
+    // Threaded Odoo (workers 0) has no gevent port: /websocket is served on the HTTP port.
+    longpollPort: env.workers > 0 ? ports.longpoll : null,
     acmeWebroot: deps.paths.acmeWebroot,
     logDir: join(deps.paths.logsDir, "nginx"),
     clientMaxBodySize: deps.config.nginx.clientMaxBodySize,
@@ -44,6 +45,6 @@ export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<
   };
 }
 
-export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier">, ports: { http: number; longpoll: number }): string {
+export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">, ports: { http: number; longpoll: number }): string {
   return renderVhost(envVhostSpec(deps, env, ports));
 }

@@ -1,6 +1,6 @@
 /**
- * One-shot containers in an env's network, output streamed to the job log and the tail kept for
- * the error message: Odoo runs (`--stop-after-init`: database init at create, addon tests on a
+ * One-shot containers in an env's network, output streamed to the job log and what explains a
+ * failure kept for the error message: Odoo runs (`--stop-after-init`: database init at create, addon tests on a
  * scratch database, module updates at deploy) and the policy's gate commands.
  */
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels } from "./resources";
@@ -9,6 +9,10 @@ import type { EnvRow } from "./service";
 import { run } from "../exec/run";
 import type { Mount } from "../host/docker";
 import type { JobDeps } from "../jobs/define";
+import { OdooOutput } from "./odoo-output";
+
+/** How long the docker client may take to end after its container was removed. */
+const CLIENT_GRACE_MS = 60_000;
 
 export interface OneShot {
   image: string;
@@ -26,10 +30,11 @@ export interface OneShot {
 
 export interface OneShotResult {
   exitCode: number;
-  tail: string[];
+  /** What explains a failure: failing tests, summaries, the last exception (see odoo-output.ts). */
+  failure: string;
 }
 
-/** A throwaway container in an env's network: removed when it ends, output streamed, tail kept. */
+/** A throwaway container in an env's network: removed when it ends, output streamed and digested. */
 export interface Throwaway {
   image: string;
   /** Container name; a leftover of a crashed attempt is removed on the name conflict. */
@@ -43,12 +48,26 @@ export interface Throwaway {
   log(line: string): void;
   signal: AbortSignal;
   timeoutMs: number;
+  /** Last lines kept for a failure that names no Odoo cause. */
   tailLines: number;
 }
 
+/**
+ * Stopping means removing the container, not the docker client: SIGTERM to the client is only
+ * forwarded, Odoo's prefork master defers it, and a killed client leaves a `--rm` container
+ * running. `rm --force --volumes` kills and removes it; the client then ends by itself.
+ */
 export async function runThrowaway(deps: JobDeps, env: EnvRow, t: Throwaway): Promise<OneShotResult> {
   const host = envHost(deps);
-  const tail: string[] = [];
+  const remove = () => run(host.docker.rm(t.name, { force: true }), { nothrow: true });
+  let stopped: string | null = null;
+  const stop = (why: string) => {
+    if (stopped) return;
+    stopped = why;
+    void remove();
+  };
+  const onAbort = () => stop("cancelled");
+  let output = new OdooOutput(t.tailLines);
   const once = () =>
     run(
       {
@@ -68,26 +87,43 @@ export async function runThrowaway(deps: JobDeps, env: EnvRow, t: Throwaway): Pr
           secrets: t.secrets,
           mounts: t.mounts,
         }),
-        timeoutMs: t.timeoutMs,
+        // Only a backstop: the timer below removes the container first.
+        timeoutMs: t.timeoutMs + CLIENT_GRACE_MS,
       },
       {
         nothrow: true,
-        signal: t.signal,
         onLine: (_s, line) => {
           t.log(line);
-          tail.push(line);
-          if (tail.length > t.tailLines) tail.shift();
+          output.push(line);
         },
       },
     );
-  let r = await once();
-  // Left by an attempt that crashed: removed and run again (not checked up front: one docker call less).
-  if (r.exitCode === 125 && /is already in use/.test(r.stderr)) {
-    await run(host.docker.rm(t.name, { force: true }), { nothrow: true });
-    tail.length = 0;
-    r = await once();
+  if (t.signal.aborted) return { exitCode: 130, failure: "cancelled before it started" };
+  t.signal.addEventListener("abort", onAbort, { once: true });
+  const limit = t.timeoutMs >= 60_000 ? `${Math.round(t.timeoutMs / 60_000)} min` : `${Math.round(t.timeoutMs / 1000)} s`;
+  const timer = setTimeout(() => stop(`timed out after ${limit}`), t.timeoutMs);
+  try {
+    let r = await once();
+    // Left by an attempt that crashed: removed and run again (not checked up front: one docker call less).
+    if (!stopped && r.exitCode === 125 && /is already in use/.test(r.stderr)) {
+      await remove();
+      output = new OdooOutput(t.tailLines);
+      r = await once();
+    }
+    if (!stopped) return { exitCode: r.exitCode, failure: output.explain() };
+    // The client may have ended before the container existed (a cancel during `docker run`'s create).
+    await remove();
+    t.log(`odooops: ${stopped}; container ${t.name} removed`);
+    return { exitCode: r.exitCode, failure: `${stopped}; container ${t.name} removed\n${output.explain()}` };
+  } finally {
+    clearTimeout(timer);
+    t.signal.removeEventListener("abort", onAbort);
   }
-  return { exitCode: r.exitCode, tail };
+}
+
+/** Odoo's argv for a one-off run: never prefork (tests, wkhtmltopdf and cancel need one process). */
+export function odooOnceArgs(dbName: string, args: string[]): string[] {
+  return ["-c", CONTAINER_CONF, "-d", dbName, ...args, "--workers", "0", "--stop-after-init"];
 }
 
 export function runOdooOnce(deps: JobDeps, env: EnvRow, o: OneShot): Promise<OneShotResult> {
@@ -99,16 +135,10 @@ export function runOdooOnce(deps: JobDeps, env: EnvRow, o: OneShot): Promise<One
       { source: o.dataDir, target: CONTAINER_DATA },
       { source: o.confFile, target: CONTAINER_CONF, readonly: true },
     ],
-    args: ["-c", CONTAINER_CONF, "-d", o.dbName, ...o.args, "--stop-after-init"],
+    args: odooOnceArgs(o.dbName, o.args),
     log: o.log,
     signal: o.signal,
     timeoutMs: o.timeoutMs ?? 60 * 60_000,
-    tailLines: 40,
+    tailLines: 12,
   });
-}
-
-/** The lines that explain a failed Odoo run (errors and test failures), else the last few. */
-export function failureLines(tail: string[]): string {
-  const telling = tail.filter((l) => / (ERROR|CRITICAL) |FAIL:|Traceback|Error:/.test(l));
-  return (telling.length > 0 ? telling : tail).slice(-12).join("\n");
 }

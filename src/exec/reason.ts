@@ -38,8 +38,22 @@ function strip(line: string): string {
   return out.replace(/\s+/g, " ");
 }
 
+/**
+ * A Python traceback's cause: the first unindented line after the last `Traceback (most recent
+ * call last):` (`psycopg2.errors.UndefinedColumn: column …`). Odoo logs its ERROR/CRITICAL line
+ * first (`Failed to initialize database`), which only says that something failed.
+ */
+function tracebackCause(output: string): string | null {
+  const lines = output.split("\n");
+  const start = lines.findLastIndex((l) => l.trim() === "Traceback (most recent call last):");
+  if (start < 0) return null;
+  return lines.slice(start + 1).find((l) => l.trim().length > 0 && !/^\s/.test(l))?.trim() ?? null;
+}
+
 /** The line of a command's output that says what went wrong, without its prefixes; null when silent. */
 export function meaningfulLine(output: string): string | null {
+  const cause = tracebackCause(output);
+  if (cause) return cause;
   const lines = output
     .split("\n")
     .map((l) => l.trim())

@@ -55,7 +55,7 @@ describe("the env's vhost", () => {
     const config = ConfigSchema.parse({ nginx: { httpsPort: 8443 } });
     const deps = { config, paths };
     const ports = { http: 20001, longpoll: 20002 };
-    const prod = { slug: "shop", domain: "shop.example.test", tier: "production" as const };
+    const prod = { slug: "shop", domain: "shop.example.test", tier: "production" as const, workers: 5 };
     const plain = envVhost(deps, prod, ports);
     expect(plain).not.toContain("ssl");
     expect(envTls(deps, prod)).toBeUndefined();

@@ -23,6 +23,22 @@ describe("meaningfulLine", () => {
     expect(meaningfulLine("step 1\nstep 2 done\n")).toBe("step 2 done");
     expect(meaningfulLine("\n\n")).toBeNull();
   });
+
+  test("a Python traceback (Odoo 17): its exception line, not the CRITICAL line that only says it failed", () => {
+    const odoo = [
+      "2024-07-09 10:00:00,123 7 CRITICAL odoo_shop odoo.service.server: Failed to initialize database `odoo_shop`. ",
+      "Traceback (most recent call last):",
+      '  File "/usr/lib/python3/dist-packages/odoo/service/server.py", line 1301, in preload_registries',
+      "    registry = Registry.new(dbname, update_module=update_module)",
+      '  File "/usr/lib/python3/dist-packages/odoo/sql_db.py", line 332, in execute',
+      "    res = self._obj.execute(query, params)",
+      "psycopg2.errors.UndefinedColumn: column res_partner.x_tier does not exist",
+      'LINE 1: SELECT "res_partner"."x_tier" FROM "res_partner"',
+      "                              ^",
+      "",
+    ].join("\n");
+    expect(meaningfulLine(odoo)).toBe("psycopg2.errors.UndefinedColumn: column res_partner.x_tier does not exist");
+  });
 });
 
 describe("readableReason", () => {

@@ -44,6 +44,15 @@ describe("nginx rendering", () => {
     expect(t.match(/^server \{/gm)).toHaveLength(1);
   }, SLOW);
 
+  test("threaded Odoo (no gevent port): no longpoll upstream, /websocket to the HTTP port with upgrade headers", () => {
+    const t = renderVhost({ ...base, longpollPort: null });
+    expect(t).not.toContain("_longpoll");
+    expect(t).toContain("upstream odooops_shop-staging_http {\n    server 127.0.0.1:20001;\n    keepalive 8;\n}\n\nserver {");
+    expect(t).toContain(
+      "    location /websocket {\n        proxy_pass http://odooops_shop-staging_http;\n        proxy_set_header Upgrade $http_upgrade;\n        proxy_set_header Connection \"upgrade\";\n",
+    );
+  });
+
   test("TLS vhost: HTTP keeps ACME and redirects, 443 serves with TLS 1.2/1.3 and optional HSTS", () => {
     const tls = { certFile: "/var/lib/odooops/certs/shop/fullchain.pem", keyFile: "/var/lib/odooops/certs/shop/key.pem", hsts: true, httpsPort: 443 };
     const t = renderVhost({ ...base, tls });

@@ -45,7 +45,10 @@ export async function afterEnqueue(io: CliIo, job: JobView, wait: boolean): Prom
   note(io, `follow with: odooops jobs wait ${job.id}   (or: odooops jobs logs ${job.id} -f)`);
 }
 
-/** A job's log from the start; with `follow`, until the job ends. */
+/**
+ * A job's log from the start, all of it: the server answers in pages (256 KiB), so pages are
+ * asked for until one comes back empty. With `follow`, then polls until the job ends.
+ */
 export async function printJobLog(io: CliIo, jobId: string, follow: boolean): Promise<void> {
   const c = client(io);
   let offset = 0;
@@ -53,6 +56,7 @@ export async function printJobLog(io: CliIo, jobId: string, follow: boolean): Pr
     const chunk = await c.get<{ text: string; nextOffset: number; status: JobView["status"] }>(`/jobs/${encodeURIComponent(jobId)}/log?offset=${offset}`);
     io.stdout(chunk.text);
     offset = chunk.nextOffset;
+    if (chunk.text !== "") continue;
     if (!follow || TERMINAL.has(chunk.status)) break;
     await Bun.sleep(500);
   }

@@ -70,8 +70,14 @@ export function docker(cfg: DockerConfig) {
     /** SIGTERM, then SIGKILL after `timeoutSec`. */
     stop: (n: string, timeoutSec = 10): Command => cmd(["stop", "-t", String(Math.trunc(timeoutSec)), name(n)]),
     restart: (n: string, timeoutSec = 10): Command => cmd(["restart", "-t", String(Math.trunc(timeoutSec)), name(n)]),
-    rm: (n: string, opts: { force?: boolean; volumes?: boolean } = {}): Command =>
-      cmd(["rm", ...(opts.force ? ["--force"] : []), ...(opts.volumes ? ["--volumes"] : []), name(n)]),
+    /**
+     * Always `--volumes`: Odoo's image declares `VOLUME /mnt/extra-addons`, so every container
+     * gets an anonymous volume that a plain `rm` leaves behind forever. Named volumes and bind
+     * mounts are never touched by it.
+     */
+    rm: (n: string, opts: { force?: boolean } = {}): Command => cmd(["rm", ...(opts.force ? ["--force"] : []), "--volumes", name(n)]),
+    /** SIGKILL now: a cancelled `--stop-after-init` run must not wait for Odoo to agree. */
+    kill: (n: string): Command => cmd(["kill", name(n)]),
     rename: (from: string, to: string): Command => cmd(["rename", name(from), name(to)]),
     logs(n: string, opts: LogsOptions = {}): Command {
       const argv = ["logs"];

@@ -31,7 +31,12 @@ export interface VhostSpec {
   listenPort: number;
   /** Published container ports on the upstream host (Odoo http and longpolling/gevent). */
   httpPort: number;
-  longpollPort: number;
+  /**
+   * null when Odoo runs threaded (`workers = 0`): real Odoo opens its gevent port only in prefork
+   * mode (`odoo/service/server.py` `PreforkServer.long_polling_spawn`; `ThreadedServer`
+   * serves `/websocket` on the HTTP port), so /websocket goes to the HTTP port.
+   */
+  longpollPort: number | null;
   /** Default 127.0.0.1: containers publish on loopback only. */
   upstreamHost?: string;
   acmeWebroot: string;
@@ -99,7 +104,8 @@ export function renderVhost(spec: VhostSpec): string {
     serverNames: spec.serverNames.map((n) => check(SERVER_NAME, n, "server name")).join(" "),
     listenPort: port(spec.listenPort, "listen port"),
     httpPort: port(spec.httpPort, "http port"),
-    longpollPort: port(spec.longpollPort, "longpoll port"),
+    longpoll: spec.longpollPort === null ? undefined : { port: port(spec.longpollPort, "longpoll port") },
+    websocketUpstream: spec.longpollPort === null ? "http" : "longpoll",
     upstreamHost: check(HOST, spec.upstreamHost ?? "127.0.0.1", "upstream host"),
     acmeWebroot: check(PATH, spec.acmeWebroot, "ACME webroot"),
     logDir: check(PATH, spec.logDir, "log dir"),

@@ -1,7 +1,7 @@
 /**
  * One-shot containers in an env's network, output streamed to the job log and what explains a
- * failure kept for the error message: Odoo runs (`--stop-after-init`: database init at create, addon tests on a
- * scratch database, module updates at deploy) and the policy's gate commands.
+ * failure kept for the error message: Odoo runs (`--stop-after-init`: database init at create,
+ * addon tests on a scratch database, module updates at deploy) and the policy's gate commands.
  */
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels } from "./resources";
 import { envHost } from "./host";

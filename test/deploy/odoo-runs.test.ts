@@ -160,11 +160,23 @@ describe("stopping a one-off Odoo run", () => {
     expect(ended.status).toBe("cancelled");
     expect(await containerIds([exactName(name)])).toEqual([]);
   }, SLOW);
+
+  test("jobs cancel of a run that ignores SIGTERM (as Odoo's prefork master defers it): the container is removed, the job ends", async () => {
+    // PID 1 of a container ignores SIGTERM without a handler; this one says so explicitly.
+    const stubborn = JSON.stringify(["python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('stubborn started', flush=True); time.sleep(600)"]);
+    await t.repo.commit({ "shop_extra/tests/test_slow.py": "print('fast now')\n", ".odooops/policies.yaml": `version: 1\nhealth_gates:\n  dev:\n    tests: { required: true, command: ${stubborn} }\n` });
+    const { job } = await t.queueDeploy();
+    const name = `${envResources(t.envRow(), t.host.deps).initContainer}-tests-cmd`;
+    await until("the stubborn command", async () => t.jobLog(job.id).includes("stubborn started"), SLOW);
+    expect((await t.api("POST", `/jobs/${job.id}/cancel`)).status).toBe(200);
+    expect((await t.host.waitJob(job.id, 60_000)).status).toBe("cancelled");
+    expect(await containerIds([exactName(name)])).toEqual([]);
+  }, SLOW);
 });
 
 describe("anonymous volumes", () => {
   test("create → deploy → destroy leaves none of its containers' volumes behind", async () => {
-    await t.repo.commit({ "shop_extra/tests/test_slow.py": "print('fast now')\n", "shop_extra/__manifest__.py": shopManifest("17.0.1.1") });
+    await t.repo.commit({ ".odooops/policies.yaml": policy, "shop_extra/__manifest__.py": shopManifest("17.0.1.1") });
     const { d, job } = await t.deploy();
     expect(job.error).toBeNull();
     expect(d.status).toBe("success");

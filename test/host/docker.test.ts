@@ -89,7 +89,6 @@ describe("docker command builders", () => {
     // Always --volumes: the anonymous volumes an image declares (Odoo's /mnt/extra-addons) go with the container.
     expect(d.rm("x").argv).toEqual(["docker", "rm", "--volumes", "x"]);
     expect(d.rm("x", { force: true }).argv).toEqual(["docker", "rm", "--force", "--volumes", "x"]);
-    expect(d.kill("x").argv).toEqual(["docker", "kill", "x"]);
     expect(d.rename("x", "y").argv).toEqual(["docker", "rename", "x", "y"]);
     expect(d.logs("x", { follow: true, tail: 100 }).argv).toEqual(["docker", "logs", "--follow", "--tail", "100", "x"]);
     expect(d.logs("x", { tail: "all", timestamps: true, since: "10m" }).argv).toEqual(["docker", "logs", "--tail", "all", "--timestamps", "--since", "10m", "x"]);

@@ -76,8 +76,6 @@ export function docker(cfg: DockerConfig) {
      * mounts are never touched by it.
      */
     rm: (n: string, opts: { force?: boolean } = {}): Command => cmd(["rm", ...(opts.force ? ["--force"] : []), "--volumes", name(n)]),
-    /** SIGKILL now: a cancelled `--stop-after-init` run must not wait for Odoo to agree. */
-    kill: (n: string): Command => cmd(["kill", name(n)]),
     rename: (from: string, to: string): Command => cmd(["rename", name(from), name(to)]),
     logs(n: string, opts: LogsOptions = {}): Command {
       const argv = ["logs"];

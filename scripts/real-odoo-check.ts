@@ -179,11 +179,15 @@ async function main(): Promise<number> {
       if (code !== "migrated") throw new Error(`the migration script did not run (code = ${code})`);
       return `${out}; post-migrate ran`;
     });
-    await check("rollback over the migration with --restore-db", async () => {
-      await job(await api("POST", "/environments/stage1/rollback", { restoreDb: true }));
-      const v = await onDb(env("stage1").dbName, async (sql) => (await sql<{ v: string }[]>`SELECT latest_version AS v FROM ir_module_module WHERE name = 'check_mod'`)[0]?.v);
-      if (v !== "17.0.1.0") throw new Error(`check_mod is at ${v} after the rollback`);
-      return "check_mod back at 17.0.1.0";
+    // Staging takes no pre-deploy backup (production does): over a migration the guard refuses a
+    // plain rollback, and --keep-db runs the old code on the migrated database.
+    await check("rollback over the migration: guard, then --keep-db", async () => {
+      const refused = await api("POST", "/environments/stage1/rollback", {});
+      if (refused.status !== 409) throw new Error(`a rollback over a migration without a flag: HTTP ${refused.status}, expected 409`);
+      await underPoller("stage1", async () => job(await api("POST", "/environments/stage1/rollback", { keepDb: true })));
+      const r = await host.viaNginx(env("stage1").domain, "/web/login");
+      if (r.status !== 200) throw new Error(`/web/login after the rollback: HTTP ${r.status}`);
+      return "refused without a flag (409); --keep-db: serving the previous release";
     });
     await check("backup + restore (staging)", async () => {
       const b = await job(await api("POST", "/environments/stage1/backups"));

@@ -9,7 +9,11 @@ import { chown, mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
+import { installedModules } from "../deploy/modules";
+import { seriesOf } from "../deploy/source";
 import { environments } from "../env/env.sql";
+import { runOdooOnce } from "../env/odoo-once";
+import { Conflict } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
@@ -30,6 +34,7 @@ import { OneRunRules } from "./schema";
 import { discardDir, type PgAdmin } from "./backup";
 import { failRunningBackup, performBackup } from "./backup-job";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "./replace";
+import { planMigration, readImageModules, servingImage } from "./migrate";
 import { hasNeutralizeCommand, sanitizeCopy, type SanitizeReport } from "./sanitize";
 
 export const ReplaceParams = z.object({
@@ -50,6 +55,12 @@ export const ReplaceParams = z.object({
   preBackupId: z.string().nullable(),
   /** `db clone --rules FILE`: rules for this copy only, over every other layer (anonymize-rules.ts). */
   rules: OneRunRules.optional(),
+  /**
+   * The copy's installed module versions differ from the serving image's manifests: "apply" runs
+   * the `db migrate` update (-u) before Odoo serves it, "refuse" fails with the plan and swaps
+   * back. Unset: apply for non-production, refuse for production.
+   */
+  onModuleMismatch: z.enum(["apply", "refuse"]).optional(),
 });
 export type ReplaceParams = z.infer<typeof ReplaceParams>;
 type Ctx = StepContext<ReplaceParams>;
@@ -107,7 +118,8 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
   return {
     name: "sanitize",
     title: "Anonymizing / neutralizing the copy",
-    when: (p) => p.anonymize || p.neutralize || p.rebase,
+    // A non-production target always: its own URL, frozen (a restore of its own backup too).
+    when: (p, deps) => p.anonymize || p.neutralize || p.rebase || loadEnvById(deps.db, p.envId).tier !== "production",
     // Anonymizing commits in one transaction; rerun after a crash it would read the already
     // anonymized copy as "the source's PII" and prove nothing. Fail instead: the copy is discarded.
     resumable: false,
@@ -127,7 +139,7 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
-        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), rules: rules?.rules, devPassword, anonymizedFrom },
+        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), freezeBaseUrl: env.tier !== "production", rules: rules?.rules, devPassword, anonymizedFrom },
         stepLogger(ctx, { db: n.newDb }),
       );
       if (report.anonymized && !copied) {
@@ -224,6 +236,55 @@ function odooNeutralizeStep<P extends ReplaceParams>(): StepDef<P> {
   };
 }
 
+export function moduleMismatchPolicy(p: Pick<ReplaceParams, "onModuleMismatch">, tier: string): "apply" | "refuse" {
+  return p.onModuleMismatch ?? (tier === "production" ? "refuse" : "apply");
+}
+
+/**
+ * After the swap, before Odoo serves the copy: a database from another env, an older backup or
+ * an import may have other module versions than the code the env serves, and Odoo does not
+ * migrate by itself (every read of a changed model fails). Same plan as `db migrate`.
+ */
+function modulesStep<P extends ReplaceParams>(): StepDef<P> {
+  return {
+    name: "modules",
+    title: "Matching the copy's modules to the serving image",
+    async run(ctx) {
+      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+      const installed = await installedModules(envDbLogin(ctx.deps, env));
+      if (installed.size === 0) return { image: null, update: [], applied: false };
+      const image = await servingImage(ctx.deps, env);
+      const plan = planMigration(image, installed, await readImageModules(ctx.deps, image, seriesOf(installed, image)));
+      if (plan.modules.length === 0) {
+        ctx.log(`every installed module matches ${image}`);
+        return { image, update: [], applied: false };
+      }
+      const items = plan.update.map((u) => `${u.name} ${u.from ?? "-"} → ${u.to ?? "-"} (${u.reason})`).join(", ");
+      if (moduleMismatchPolicy(ctx.params, env.tier) === "refuse") {
+        throw new Conflict(
+          `the copy's modules differ from what ${env.slug} serves (${image}): ${items}; the previous database is put back. ` +
+            `Apply the update with the copy (API: onModuleMismatch=apply), or deploy a release that matches the copy first`,
+        );
+      }
+      ctx.log(`updating ${plan.modules.length} module(s) of the copy to ${image}: ${items}`);
+      const r = envResources(env, ctx.deps);
+      const result = await runOdooOnce(ctx.deps, env, {
+        image,
+        name: `${r.initContainer}-copy-update`,
+        network: r.network,
+        confFile: r.confFile,
+        dataDir: r.dataDir,
+        dbName: env.dbName,
+        args: ["-u", plan.modules.join(",")],
+        log: (l) => ctx.log(l),
+        signal: ctx.signal,
+      });
+      if (result.exitCode !== 0) throw new Error(`the copy's module update failed (exit ${result.exitCode}); the previous database is put back:\n${result.failure}`);
+      return { image, update: plan.update, applied: true };
+    },
+  };
+}
+
 function startStep<P extends ReplaceParams>(): StepDef<P> {
   return {
     name: "start",
@@ -280,7 +341,7 @@ function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
 
 /** Everything from stopping Odoo to dropping the previous database, in order. */
 export function replaceSteps<P extends ReplaceParams>(): StepDef<P>[] {
-  return [stopStep<P>(), swapStep<P>(), odooNeutralizeStep<P>(), startStep<P>(), healthStep<P>(), finalizeStep<P>()];
+  return [stopStep<P>(), swapStep<P>(), odooNeutralizeStep<P>(), modulesStep<P>(), startStep<P>(), healthStep<P>(), finalizeStep<P>()];
 }
 
 /**

@@ -18,6 +18,11 @@ export interface SanitizePlan {
   rebase: boolean;
   /** The target env's URL (web.base.url). */
   baseUrl: string;
+  /**
+   * A non-production target: `web.base.url` = its URL and `web.base.url.freeze`, or the first
+   * admin login rewrites it to whatever URL that browser used (res.users.authenticate, an admin's login).
+   */
+  freezeBaseUrl?: boolean;
   /** The project's rules (see anonymize-rules.ts); the shipped defaults when not given. */
   rules?: AnonymizeRules;
   /** The password every user of an anonymized copy gets (required to anonymize). */
@@ -48,6 +53,25 @@ async function rebase(login: TenantLogin, baseUrl: string): Promise<void> {
         ["database.secret", randomBytes(32).toString("hex")],
       ]) {
         await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+      }
+    });
+  });
+}
+
+/** Upserts: a copy made by an old Odoo, or one never logged into, may have neither key. */
+async function freezeBaseUrl(login: TenantLogin, baseUrl: string): Promise<void> {
+  await withTenant(login, async (sql) => {
+    if (!(await hasOwnedTable(sql, "ir_config_parameter"))) return;
+    await sql.begin(async (tx) => {
+      for (const [key, value] of [
+        ["web.base.url", baseUrl],
+        ["web.base.url.freeze", "True"],
+      ]) {
+        const r = await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+        if ((r.count ?? 0) === 0) {
+          await tx`INSERT INTO public.ir_config_parameter (key, value, create_date, write_date)
+                   VALUES (${key}, ${value}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')`;
+        }
       }
     });
   });
@@ -90,6 +114,7 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
     } else if (plan.rebase) {
       await rebase(login, plan.baseUrl);
     }
+    if (plan.freezeBaseUrl) await freezeBaseUrl(login, plan.baseUrl);
     const facts = await readDbFacts(sql);
     return { anonymized, neutralized, baseUrl: plan.baseUrl, odooSeries: facts.odooSeries };
   });

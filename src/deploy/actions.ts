@@ -16,7 +16,7 @@ import { validateBranch } from "../git/validate";
 import { deployments } from "./deploy.sql";
 import { deployJob } from "./deploy-job";
 import { releaseImageTag } from "./build";
-import { envDeployments, loadDeployment, nextRelease, setDeployment, successfulDeployments, toDeploymentView, type DeploymentRow } from "./records";
+import { baselineChecksums, envDeployments, loadDeployment, nextRelease, setDeployment, successfulDeployments, toDeploymentView, type DeploymentRow } from "./records";
 import { rollbackJob } from "./rollback-job";
 import type { DeployOutcome, DeployPlan, DeployRequest, DeploymentView, RollbackRequest } from "./schema";
 import { fetchCommit, planModules, projectOf, projectRepo } from "./source";
@@ -29,18 +29,14 @@ function deployable(env: EnvRow, what: string): void {
   }
 }
 
-function currentChecksums(deps: EnvServiceDeps, env: EnvRow): Record<string, string> | null {
-  return successfulDeployments(deps.db, env.id).find((d) => d.id === env.currentDeploymentId)?.moduleChecksums ?? null;
-}
-
 async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest): Promise<DeployPlan> {
   const { url } = projectRepo(deps, env);
   const io = { log: () => undefined };
   const { mirror, sha, branch } = await fetchCommit(deps, env, req, io);
   const tag = releaseImageTag(deps.config.docker.namePrefix, env.slug, sha);
   const built = await envHost(deps).dockerClient.inspectImage(tag);
-  const { repo, plan } = await planModules(deps, env, mirror, sha, currentChecksums(deps, env), `plan-${crypto.randomUUID()}`);
   const { policy, source } = await readDefaultBranchPolicy(mirror, projectOf(deps, env));
+  const { repo, plan } = await planModules(deps, env, mirror, sha, baselineChecksums(deps.db, env), `plan-${crypto.randomUUID()}`, policy.install_modules);
   const gates = planGates(policy, env.tier, deps.config.deploy, source);
   return {
     env: env.slug,

@@ -17,7 +17,7 @@ import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
 import { runOdooOnce } from "../env/odoo-once";
-import { finishDeployment, loadDeployment, setDeployment, successfulDeployments, timedStep } from "./records";
+import { baselineChecksums, finishDeployment, loadDeployment, setDeployment, timedStep } from "./records";
 import { rehearsalSkipped, rehearse, updateArgs } from "./rehearse";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup } from "./restore";
@@ -26,6 +26,7 @@ import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
 import { runTestsGate } from "./tests-gate";
 import { fetchCommit, planModules, projectOf } from "./source";
 import type { ModulePlan } from "./modules";
+import type { Policy } from "../policy/schema";
 
 export const DeployJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
 export type DeployJobParams = z.infer<typeof DeployJobParams>;
@@ -36,12 +37,7 @@ const deploymentOf = (ctx: Ctx) => loadDeployment(ctx.deps.db, ctx.params.deploy
 
 const timed = <T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> => timedStep(ctx.deps.db, ctx.params.deploymentId, step, fn);
 
-/** Checksums of the serving release's addons: a content change without a version bump is still an update. */
-function previousChecksums(ctx: Ctx): Record<string, string> | null {
-  const env = envOf(ctx);
-  const current = successfulDeployments(ctx.deps.db, env.id).find((d) => d.id === env.currentDeploymentId);
-  return current?.moduleChecksums ?? null;
-}
+const previousChecksums = (ctx: Ctx): Record<string, string> | null => baselineChecksums(ctx.deps.db, envOf(ctx));
 
 export const deployJob = defineJob<DeployJobParams>({
   kind: "deploy",
@@ -61,8 +57,8 @@ export const deployJob = defineJob<DeployJobParams>({
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
-          await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
-          return { mirror, sha };
+          const { installModules } = await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
+          return { mirror, sha, installModules };
         }),
     },
     {
@@ -97,8 +93,9 @@ export const deployJob = defineJob<DeployJobParams>({
       title: "Planning module updates",
       run: (ctx) =>
         timed(ctx, "plan", async () => {
-          const { mirror, sha } = ctx.outputs.source as { mirror: string; sha: string };
-          const { repo, plan } = await planModules(ctx.deps, envOf(ctx), mirror, sha, previousChecksums(ctx), ctx.jobId);
+          const { mirror, sha, installModules } = ctx.outputs.source as { mirror: string; sha: string; installModules?: Policy["install_modules"] };
+          // A job queued by an older version has no installModules in its source output: its policy's default.
+          const { repo, plan } = await planModules(ctx.deps, envOf(ctx), mirror, sha, previousChecksums(ctx), ctx.jobId, installModules ?? "all");
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { moduleChecksums: Object.fromEntries(repo.map((m) => [m.name, m.checksum])) });
           for (const u of plan.update) ctx.log(`update ${u.name}: ${u.from ?? "-"} → ${u.to} (${u.reason})`);
           if (plan.install.length > 0) ctx.log(`install ${plan.install.join(", ")}`);
@@ -212,6 +209,7 @@ export const deployJob = defineJob<DeployJobParams>({
     rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
     const d = deploymentOf(ctx);
     const rejected = !cancelled && (d.approvalDecision === "rejected" || (d.approvalDecision === "timed_out" && d.gates?.approval?.required === true));
-    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: rejected ? "rejected" : "failed", error: cancelled ? "deployment cancelled" : error });
+    // Cancelled is not a failure of the release: listed as such, so nobody goes looking for a cause.
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: cancelled ? "cancelled" : rejected ? "rejected" : "failed", error: cancelled ? "deployment cancelled" : error });
   },
 });

@@ -14,7 +14,7 @@ export const deployments = sqliteTable(
     branch: text("branch"),
     image: text("image"),
     status: text("status", {
-      enum: ["queued", "building", "testing", "awaiting_approval", "migrating", "switching", "success", "failed", "rejected"],
+      enum: ["queued", "building", "testing", "awaiting_approval", "migrating", "switching", "success", "failed", "rejected", "cancelled"],
     })
       .notNull()
       .default("queued"),

@@ -26,6 +26,16 @@ export interface ModulePlan {
   unchanged: string[];
 }
 
+/**
+ * The repository's own modules to install, from the policy's `install_modules`: `all` on the
+ * env's first deployment of the repository (its installable modules, by name), a list always.
+ */
+export function repoModulesToInstall(policy: "all" | "none" | string[], repo: Pick<RepoModule, "name" | "installable">[], firstDeploy: boolean): string[] {
+  if (policy === "none") return [];
+  if (policy !== "all") return policy;
+  return firstDeploy ? repo.filter((m) => m.installable).map((m) => m.name).sort() : [];
+}
+
 /** States in which a module's code is loaded and its data is in the database. */
 const INSTALLED_STATES = new Set(["installed", "to upgrade", "to remove"]);
 

@@ -16,11 +16,11 @@ import { describeGates } from "./describe";
 import { type GatePlan, planGates } from "../policy/gates";
 import { assertStorageWithinQuota, capLimits } from "../policy/quota";
 import { type PolicyProject, refreshProjectPolicy } from "../policy/repo";
-import type { ResourceQuota } from "../policy/schema";
+import type { Policy, ResourceQuota } from "../policy/schema";
 import { now } from "../state/columns";
 import { setDeployment } from "./records";
 
-export async function applyPolicy(deps: JobDeps, env: EnvRow, project: PolicyProject, deploymentId: string, mirror: string, log: (line: string) => void): Promise<GatePlan> {
+export async function applyPolicy(deps: JobDeps, env: EnvRow, project: PolicyProject, deploymentId: string, mirror: string, log: (line: string) => void): Promise<{ gates: GatePlan; installModules: Policy["install_modules"] }> {
   const { policy, source, commit } = await refreshProjectPolicy(deps.db, project, mirror);
   const at = `${project.defaultBranch} at ${commit.slice(0, 12)}`;
   log(source === "repo" ? `policy: .odooops/policies.yaml of the default branch ${at}` : `policy: the server default (no .odooops/policies.yaml on the default branch ${at})`);
@@ -30,7 +30,7 @@ export async function applyPolicy(deps: JobDeps, env: EnvRow, project: PolicyPro
   const gates = planGates(policy, env.tier, deps.config.deploy, source);
   setDeployment(deps.db, deploymentId, { gates });
   log(`gates (${env.tier}): ${describeGates(gates)}`);
-  return gates;
+  return { gates, installModules: policy.install_modules };
 }
 
 /** Lowers the env's workers/cpus/memory to the quota; the new release's container and odoo.conf use them. */

@@ -1,18 +1,34 @@
 /** Deployment rows: reading, updating and their API view. */
-import { and, desc, eq, max } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, max } from "drizzle-orm";
 import { NotFound } from "../errors";
 import type { EnvRow } from "../env/service";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
+import { jobs } from "../jobs/jobs.sql";
 import { deployments } from "./deploy.sql";
 import type { DeploymentView } from "./schema";
 
 export type DeploymentRow = typeof deployments.$inferSelect;
 
+const FINISHED = new Set<DeploymentRow["status"]>(["success", "failed", "rejected", "cancelled"]);
+
+/**
+ * A deployment whose job was cancelled while still queued never ran its `failed` hook: it says
+ * so now (`cancelled`, not `failed` nor forever `queued`).
+ */
+function settled(db: Db, row: DeploymentRow): DeploymentRow {
+  if (FINISHED.has(row.status) || !row.jobId) return row;
+  const job = db.select({ status: jobs.status, finishedAt: jobs.finishedAt }).from(jobs).where(eq(jobs.id, row.jobId)).get();
+  if (job?.status !== "cancelled") return row;
+  const patch = { status: "cancelled" as const, error: "deployment cancelled", finishedAt: job.finishedAt ?? now() };
+  setDeployment(db, row.id, patch);
+  return { ...row, ...patch };
+}
+
 export function loadDeployment(db: Db, id: string): DeploymentRow {
   const row = db.select().from(deployments).where(eq(deployments.id, id)).get();
   if (!row) throw new NotFound(`no deployment ${id} (see: odooops deploy list <env>)`);
-  return row;
+  return settled(db, row);
 }
 
 export function setDeployment(db: Db, id: string, patch: Partial<typeof deployments.$inferInsert>): void {
@@ -36,6 +52,31 @@ export async function timedStep<T>(db: Db, id: string, step: string, fn: () => P
 }
 
 /** Successful deployments of an env, newest release first. */
+/** Jobs that put another database in an env's place (restore, clone, import). */
+export const DB_REPLACING_JOBS = ["db.restore", "db.clone", "db.import"];
+
+/**
+ * Whether the env's database was replaced after `since` (ever, when null): its modules then ran
+ * whatever code the copy's source ran, so no checksum recorded by a deployment describes it.
+ */
+export function databaseReplacedSince(db: Db, envId: string, since: string | null): boolean {
+  const conds = [eq(jobs.lockKey, envId), inArray(jobs.kind, DB_REPLACING_JOBS), eq(jobs.status, "succeeded")];
+  if (since !== null) conds.push(gt(jobs.finishedAt, since));
+  return db.select({ id: jobs.id }).from(jobs).where(and(...conds)).limit(1).get() !== undefined;
+}
+
+/**
+ * What a deployment compares module checksums with: those of the serving release's addons (a
+ * content change without a version bump is still an update), null before the first deployment.
+ * After a restore, clone or import no checksum describes the database: `{}` makes every
+ * installed repo module count as changed, so unversioned changes reach the copy too.
+ */
+export function baselineChecksums(db: Db, env: Pick<EnvRow, "id" | "currentDeploymentId">): Record<string, string> | null {
+  const current = successfulDeployments(db, env.id).find((d) => d.id === env.currentDeploymentId);
+  if (databaseReplacedSince(db, env.id, current?.finishedAt ?? null)) return {};
+  return current?.moduleChecksums ?? null;
+}
+
 export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
   return db
     .select()
@@ -46,7 +87,7 @@ export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
 }
 
 export function envDeployments(db: Db, envId: string, limit: number): DeploymentRow[] {
-  return db.select().from(deployments).where(eq(deployments.envId, envId)).orderBy(desc(deployments.release)).limit(limit).all();
+  return db.select().from(deployments).where(eq(deployments.envId, envId)).orderBy(desc(deployments.release)).limit(limit).all().map((r) => settled(db, r));
 }
 
 /** Release numbers only grow: r1 is the env's first container, every deployment gets the next one. */

@@ -94,7 +94,7 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
         }),
       );
       try {
-        await waitReleaseHealthy(deps, name, http, io);
+        await waitReleaseHealthy(deps, name, http, s.login.name, io);
       } catch (err) {
         const logs = await run(host.docker.logs(name, { tail: 30 }), { nothrow: true });
         io.log(`last output of the rehearsal:\n${logs.stdout}${logs.stderr}`);

@@ -47,8 +47,8 @@ interface Io {
 }
 
 /**
- * Starts `image` as release `release` on a fresh port pair and waits until it answers
- * `/web/health?db_server_status=1` on its own port. Idempotent: a running container of that
+ * Starts `image` as release `release` on a fresh port pair and waits until it serves the env's
+ * database on its own port (see env/health). Idempotent: a running container of that
  * release is reused. A release that exits or never turns healthy is removed and reported with
  * the tail of its output.
  */
@@ -71,7 +71,7 @@ export async function startRelease(deps: JobDeps, env: EnvRow, release: number, 
     io.log(`release ${release}: started ${name} (${image}) on 127.0.0.1:${ports[0]} / :${ports[1]}`);
   }
   try {
-    await waitReleaseHealthy(deps, name, ports[0], io);
+    await waitReleaseHealthy(deps, name, ports[0], env.dbName, io);
   } catch (err) {
     const logs = await run(host.docker.logs(name, { tail: 40 }), { nothrow: true });
     io.log(`last output of ${name}:\n${logs.stdout}${logs.stderr}`);
@@ -81,14 +81,14 @@ export async function startRelease(deps: JobDeps, env: EnvRow, release: number, 
   return { container: name, httpPort: ports[0], longpollPort: ports[1], release };
 }
 
-/** Health on the container's own port; fails at once when the container stops (a crash on boot). */
-export async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: number, io: Io): Promise<void> {
+/** `db` served on the container's own port; fails at once when the container stops (a crash on boot). */
+export async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: number, db: string, io: Io): Promise<void> {
   const host = envHost(deps);
   const deadline = Date.now() + deps.config.deploy.healthTimeoutSec * 1000;
   let last = "no answer yet";
   for (let i = 0; Date.now() < deadline; i++) {
     if (io.signal.aborted) throw new Unavailable("cancelled while waiting for the new release");
-    const r = await probeOnce({ url: `http://127.0.0.1:${httpPort}` });
+    const r = await probeOnce({ url: `http://127.0.0.1:${httpPort}`, db });
     if (r.ok) return;
     last = r.detail;
     if (i % 4 === 3) {
@@ -108,7 +108,7 @@ export async function pointNginxAt(deps: JobDeps, env: EnvRow, to: { container: 
   writeEnvAccess(deps, env);
   const changed = await writeVhost(host.nginx, env.slug, envVhost(deps, env, { http: to.httpPort, longpoll: to.longpollPort }));
   if (changed) await reload(host.nginx);
-  await waitEnvServed(deps, { ...env, containerName: to.container }, io, 30_000);
+  await waitEnvServed(deps, { ...env, containerName: to.container, httpPort: to.httpPort }, io, 30_000);
   deps.db
     .update(environments)
     .set({ containerName: to.container, httpPort: to.httpPort, longpollPort: to.longpollPort, release: to.release, updatedAt: now() })
@@ -131,6 +131,6 @@ export async function restoreServing(deps: JobDeps, env: EnvRow, prev: Serving, 
   if (!prev.container || !prev.httpPort || !prev.longpollPort) return;
   const host = envHost(deps);
   await run(host.docker.start(prev.container), { nothrow: true });
-  await waitReleaseHealthy(deps, prev.container, prev.httpPort, io);
+  await waitReleaseHealthy(deps, prev.container, prev.httpPort, env.dbName, io);
   await pointNginxAt(deps, env, { container: prev.container, httpPort: prev.httpPort, longpollPort: prev.longpollPort, release: prev.release }, io);
 }

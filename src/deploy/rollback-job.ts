@@ -42,6 +42,6 @@ export const rollbackJob = defineJob<RollbackJobParams>({
     return { env: ctx.params.slug, deployment: d.id, release: d.release, rollbackOf: d.rollbackOf, image: d.image };
   },
   async failed(ctx, error, cancelled) {
-    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "failed", error: cancelled ? "rollback cancelled" : error });
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: cancelled ? "cancelled" : "failed", error: cancelled ? "rollback cancelled" : error });
   },
 });

@@ -14,8 +14,10 @@ import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
 import { validateBranch } from "../git/validate";
 import type { JobDeps } from "../jobs/define";
 import { eq } from "drizzle-orm";
+import type { Policy } from "../policy/schema";
 import { readRepoModules, type RepoModule } from "./manifest";
-import { installedModules, planModuleUpdates, type ModulePlan } from "./modules";
+import { installedModules, planModuleUpdates, repoModulesToInstall, type ModulePlan } from "./modules";
+import { successfulDeployments } from "./records";
 
 export interface SourceRef {
   sha?: string | null;
@@ -84,9 +86,18 @@ export interface ModuleInputs {
 }
 
 /** Repo modules at the commit and what to update/install in the env's database. */
-export async function planModules(deps: JobDeps, env: EnvRow, mirror: string, sha: string, previousChecksums: Record<string, string> | null, key: string): Promise<ModuleInputs> {
+export async function planModules(
+  deps: JobDeps,
+  env: EnvRow,
+  mirror: string,
+  sha: string,
+  previousChecksums: Record<string, string> | null,
+  key: string,
+  installPolicy: Policy["install_modules"],
+): Promise<ModuleInputs> {
   const installed = await installedModules(envDbLogin(deps, env));
   const repo = await repoModulesAt(deps, mirror, sha, seriesOf(installed, env.odooImage), key);
-  const install = [...new Set([...env.modules, ...deps.config.deploy.install])];
+  const firstDeploy = successfulDeployments(deps.db, env.id).length === 0;
+  const install = [...new Set([...env.modules, ...deps.config.deploy.install, ...repoModulesToInstall(installPolicy, repo, firstDeploy)])];
   return { repo, plan: planModuleUpdates({ repo, installed, previousChecksums, install }) };
 }

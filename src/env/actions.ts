@@ -2,8 +2,9 @@
  * What the API and CLI ask of environments: each mutation validates, records intent in state,
  * audits, and enqueues a job; nothing here touches the host directly.
  */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { AuditService } from "../audit/service";
+import { backups } from "../db/backup.sql";
 import { backupTargets } from "../db/backup-job";
 import { Conflict, Invalid } from "../errors";
 import type { JobDeps } from "../jobs/define";
@@ -51,9 +52,20 @@ export interface DestroyOptions {
   skipFinalBackup?: boolean;
 }
 
+/**
+ * A destroy that failed after its final backup (its removals had begun) is finished by a rerun:
+ * the database may already be gone, so there is nothing left to back up again.
+ */
+function finishingDestroy(deps: EnvServiceDeps, env: EnvRow): boolean {
+  if (env.status !== "failed" || !env.statusReason?.startsWith("destroy failed")) return false;
+  const done = deps.db.select({ id: backups.id }).from(backups).where(and(eq(backups.envId, env.id), eq(backups.kind, "pre_destroy"), eq(backups.status, "completed"))).get();
+  return done !== undefined;
+}
+
 /** Production whose database goes is backed up first; without a target to back up to, the destroy is refused now. */
 function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOptions): boolean {
   if (env.tier !== "production" || opts.keepDatabase || opts.skipFinalBackup) return false;
+  if (finishingDestroy(deps, env)) return false;
   try {
     backupTargets(deps);
   } catch (e) {

@@ -28,6 +28,14 @@ import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
 import type { EnvRow } from "./service";
 import { webContainerSpec } from "./container";
 
+/**
+ * `web` always: the health gate reads the login page (env/health), which `web` serves. Real Odoo
+ * auto-installs it with `base`; naming it makes that explicit and holds for images that do not.
+ */
+export function initModules(modules: string[]): string[] {
+  return modules.includes("web") ? modules : [...modules, "web"];
+}
+
 export const EnvJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1) });
 export type EnvJobParams = z.infer<typeof EnvJobParams>;
 type Ctx = StepContext<EnvJobParams>;
@@ -134,7 +142,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
           confFile: r.confFile,
           dataDir: r.dataDir,
           dbName: env.dbName,
-          args: ["-i", env.modules.join(","), ...(env.demo ? [] : ["--without-demo=all"])],
+          args: ["-i", initModules(env.modules).join(","), ...(env.demo ? [] : ["--without-demo=all"])],
           log: (l) => ctx.log(l),
           signal: ctx.signal,
           timeoutMs: 30 * 60_000,

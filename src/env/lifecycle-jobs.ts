@@ -3,6 +3,7 @@
  * names; production's database is backed up one last time first) and start/stop/restart of its
  * serving container.
  */
+import type { SQL } from "bun";
 import { rmSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
@@ -33,6 +34,15 @@ export const DestroyParams = z.object({
   previousStatus: z.enum(envStatuses).nullable().default(null),
 });
 export type DestroyParams = z.infer<typeof DestroyParams>;
+
+/** The env's database and every other database its role owns, the live one first. */
+export async function envDatabases(sql: SQL, dbName: string, role: string): Promise<string[]> {
+  const rows = await sql<{ datname: string }[]>`
+    SELECT datname FROM pg_database
+    WHERE datname = ${dbName} OR datdba = (SELECT oid FROM pg_roles WHERE rolname = ${role})
+    ORDER BY datname <> ${dbName}, datname`;
+  return rows.map((r) => r.datname);
+}
 
 function setStatus(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
   deps.db.update(environments).set({ ...patch, updatedAt: now() }).where(eq(environments.id, id)).run();
@@ -96,14 +106,19 @@ export const destroyEnvJob = defineJob<DestroyParams>({
     },
     {
       name: "database",
-      title: "Dropping the database and its role",
+      title: "Dropping the databases and their role",
       when: (p) => !p.keepDatabase,
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        await envHost(ctx.deps).withAdmin(async (sql) => {
+        return await envHost(ctx.deps).withAdmin(async (sql) => {
           if (ctx.deps.config.postgres.hbaFile !== "") await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
-          await dropDatabase(sql, env.dbName);
+          // Every copy kept beside the live one (rollback --restore-db, --keep-old, an undone
+          // migrate, a half-done restore) is owned by the env's role, which cannot go before them.
+          const dropped = await envDatabases(sql, env.dbName, env.dbUser);
+          for (const name of dropped) await dropDatabase(sql, name);
+          if (dropped.length > 0) ctx.log(`dropped ${dropped.join(", ")}`);
           await dropRole(sql, env.dbUser);
+          return { dropped };
         });
       },
     },

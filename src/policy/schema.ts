@@ -57,6 +57,11 @@ export const PolicySchema = z
     health_gates: perTier(HealthGates).default({}),
     resource_quotas: perTier(Quota).default({}),
     ttl_policies: perTier(Ttl).default({}),
+    /**
+     * Repository modules a deployment installs: `all` (default) = every installable module of the
+     * repository on its first deployment to an env; `none`; or a list, installed whenever missing.
+     */
+    install_modules: z.union([z.enum(["all", "none"]), z.array(z.string().regex(/^[a-z0-9_]+$/, "a module name: a-z, 0-9 and _")).max(500)]).default("all"),
   })
   .strict();
 

@@ -139,6 +139,7 @@ describe("db clone production → staging", () => {
       ["stop", "done"],
       ["swap", "done"],
       ["odoo-neutralize", "done"],
+      ["modules", "done"],
       ["start", "done"],
       ["health", "done"],
       ["finalize", "done"],
@@ -261,7 +262,7 @@ describe("db clone production → staging", () => {
     expect(out.plan).toMatchObject({ operation: "restore", anonymize: true, neutralize: true, backup: { id: String(backupJob.result?.backupId) } });
     const job = await runJob(host, out.job!.id);
     expect(job.error).toBeNull();
-    expect(job.steps.filter((s) => s.status === "done").map((s) => s.name)).toEqual(["fetch", "sanitize", "stop", "swap", "odoo-neutralize", "start", "health", "finalize"]);
+    expect(job.steps.filter((s) => s.status === "done").map((s) => s.name)).toEqual(["fetch", "sanitize", "stop", "swap", "odoo-neutralize", "modules", "start", "health", "finalize"]);
     const stageDb = env(stage).dbName;
     expect(await asEnv(stage, (sql) => scanForPii(sql, needles))).toEqual([]);
     const names = await withDb(stageDb, async (sql) => (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));

@@ -72,7 +72,7 @@ describe("kill -9 during a restore", () => {
   }, 240_000);
 
   // The steps a same-env restore runs (the others are skipped, so there is nothing to crash in).
-  const crashAt = ["fetch", "stop", "swap", "start", "health", "finalize"];
+  const crashAt = ["fetch", "stop", "swap", "modules", "start", "health", "finalize"];
   for (const step of crashAt) {
     test(`crash right after "${step}" did its work → resumed: on the backup's data, serving, nothing left over`, async () => {
       await addPartner(`changed before crash at ${step}`);

@@ -129,10 +129,12 @@ describe("db restore on a real environment", () => {
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
       ["pre-backup", "skipped"],
       ["fetch", "done"],
-      ["sanitize", "skipped"],
+      // Its own URL, frozen (non-production), even for its own backup.
+      ["sanitize", "done"],
       ["stop", "done"],
       ["swap", "done"],
       ["odoo-neutralize", "skipped"],
+      ["modules", "done"],
       ["start", "done"],
       ["health", "done"],
       ["finalize", "done"],
@@ -278,7 +280,16 @@ describe("db restore on a real environment", () => {
     expect(dry.status).toBe(200);
     const out = (await dry.json()) as DbOperationResponse;
     expect(out.job).toBeNull();
-    expect(out.plan.steps).toEqual(["Restoring the backup into a new database and verifying it", "Stopping Odoo", "Swapping in the new database and filestore", "Starting Odoo", "Waiting for Odoo to answer", "Dropping the previous database"]);
+    expect(out.plan.steps).toEqual([
+      "Restoring the backup into a new database and verifying it",
+      "Anonymizing / neutralizing the copy",
+      "Stopping Odoo",
+      "Swapping in the new database and filestore",
+      "Matching the copy's modules to the serving image",
+      "Starting Odoo",
+      "Waiting for Odoo to answer",
+      "Dropping the previous database",
+    ]);
   }, 60_000);
 
   test("destroy the env", async () => {

@@ -32,6 +32,7 @@ export function initCommand(io: CliIo) {
         readStdin: io.readStdin,
         report,
         wizard: interactive ? (await import("../../init/wizard")).runWizard : undefined,
+        askPostgres: interactive ? (await import("../../init/wizard")).askPostgres : undefined,
       });
       if (io.globals.json) printJson(io, result);
       const next = result.verified ? "odooops doctor, then odooops env create NAME --tier dev" : "start the daemon (odooops serve), then odooops doctor";

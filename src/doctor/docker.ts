@@ -23,7 +23,7 @@ export const dockerCheck: Check = {
     const binary = ctx.config?.docker.binary ?? "docker";
     const d = await ctx.docker();
     if (!d.ok && d.missing) return fail(`${binary} not found`, "install Docker: apt-get install docker.io (or `odooops init --install-deps`)", ["docker.io"]);
-    if (!d.ok) return fail(`docker engine not reachable: ${d.error}`, "start it: systemctl start docker; the daemon runs as root and uses /var/run/docker.sock");
+    if (!d.ok) return fail(`docker engine not reachable: ${d.error}`, ctx.systemd ? "systemctl start docker" : "dockerd >/var/log/dockerd.log 2>&1 &  (systemd is not running here: start the engine in the background)");
     if (!dockerVersionSupported(d.version)) {
       return warn(`Docker ${d.version} is older than ${MIN_DOCKER.join(".")}`, `upgrade Docker to ${MIN_DOCKER.join(".")} or newer: Odoo containers reach PostgreSQL through host-gateway`);
     }

@@ -7,6 +7,7 @@ import { type Check, fail, pass, skip, warn } from "./check";
 import { nginxDump, nginxVersion } from "./commands";
 import { firstLine, isMissingBinary } from "./docker-probe";
 import { portHolders, type Holder } from "./ports";
+import { nginxStart } from "../init/services";
 
 /** "nginx version: nginx/1.22.1" → "1.22.1". */
 export function parseNginxVersion(text: string): string | null {
@@ -48,12 +49,10 @@ export const nginxCheck: Check = {
   },
 };
 
-const DEFAULT_CONFIG = "/etc/nginx/nginx.conf";
-
-/** The command that starts nginx on this host with the config odooops uses. */
+/** The command that starts nginx on this host with the config odooops uses (init runs the same one). */
 export function startHint(binary: string, configFile: string, systemd: boolean): string {
-  if (systemd && configFile === DEFAULT_CONFIG) return "systemctl start nginx";
-  return configFile === DEFAULT_CONFIG ? binary : `${binary} -c ${configFile}`;
+  if (systemd && configFile === "/etc/nginx/nginx.conf") return "systemctl start nginx";
+  return nginxStart({ binary, configFile }).argv.join(" ");
 }
 
 /**

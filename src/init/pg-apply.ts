@@ -78,11 +78,11 @@ export async function setupPostgres(cluster: PgCluster, opts: PgSetupOptions): P
   await psql(cluster, roleScript(ADMIN_ROLE, state.role !== null, verifier), verifier ? [verifier] : []);
   if (keep === null) step(`${state.role ? "reset the password of" : "created"} PostgreSQL role ${ADMIN_ROLE} (CREATEDB CREATEROLE, not a superuser)`);
 
-  const hba = ensureLoopbackHba(readFileSync(state.hbaFile, "utf8"), ADMIN_ROLE);
+  const hba = ensureLoopbackHba(readFileSync(state.hbaFile, "utf8"));
   if (hba !== null) {
     writeHbaFileAtomic(state.hbaFile, hba);
     await psql(cluster, RELOAD_SCRIPT);
-    step(`${state.hbaFile}: ${ADMIN_ROLE} may log in over 127.0.0.1 (scram-sha-256); reloaded`);
+    step(`${state.hbaFile}: password logins (scram-sha-256) over 127.0.0.1; reloaded`);
   }
   const listen = mergeListen(state.listenAddresses, ["127.0.0.1", ...containerAddresses(opts.current.containerHost)]);
   if (listen !== null) {

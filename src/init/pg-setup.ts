@@ -79,21 +79,20 @@ export function mergeListen(current: string, add: string[]): string | null {
 const LOOPBACK = /^host\s+(\S+)\s+(\S+)\s+127\.0\.0\.1\/32\s+(\S+)/;
 
 /**
- * pg_hba.conf with a `host all <role> 127.0.0.1/32 scram-sha-256` line when no earlier loopback
- * line already decides for the role; null when the file needs no change. The first matching line
- * wins in pg_hba, so a new line goes before the first rule.
+ * pg_hba.conf with Debian's stock `host all all 127.0.0.1/32 scram-sha-256` line when no earlier
+ * loopback line for every role already allows a password login; null when the file needs no
+ * change. The daemon's admin role and the env roles (tenant sessions) both log in there. The
+ * first matching line wins in pg_hba, so a new line goes before the first rule.
  */
-export function ensureLoopbackHba(text: string, role: string): string | null {
+export function ensureLoopbackHba(text: string): string | null {
   const lines = text.split("\n");
   for (const raw of lines) {
     const m = LOOPBACK.exec(raw.trim());
-    if (!m) continue;
-    const [, db, user, method] = m;
-    if (!(db === "all" || db.split(",").includes("postgres")) || !(user === "all" || user.split(",").includes(role))) continue;
-    if (method === "scram-sha-256" || method === "md5") return null;
+    if (!m || m[1] !== "all" || m[2] !== "all") continue;
+    if (m[3] === "scram-sha-256" || m[3] === "md5") return null;
     break;
   }
-  const line = `host all ${assertIdent(role, "role")} 127.0.0.1/32 scram-sha-256 # odooops init: the daemon's admin role`;
+  const line = "host all all 127.0.0.1/32 scram-sha-256 # odooops init: the daemon and env roles log in over loopback";
   const first = lines.findIndex((l) => l.trim() !== "" && !l.trim().startsWith("#"));
   const at = first < 0 ? lines.length : first;
   return [...lines.slice(0, at), line, ...lines.slice(at)].join("\n");

@@ -22,6 +22,7 @@ import { checkCoordinator, readJoin, removeJoin, writeJoin } from "./join";
 import { readSecretInput } from "./secret-input";
 import { wireNginx, type NginxWiring } from "./nginx";
 import { installUnit, planUnit, systemdBooted, type UnitResult } from "./systemd";
+import { startServices } from "./services";
 import { waitForHealth } from "./verify";
 import type { WizardContext } from "./wizard";
 
@@ -53,6 +54,8 @@ export interface InitResult {
   changed: string[];
   prerequisites: { id: string; status: string; message: string; hint?: string }[];
   installed: string[];
+  /** Services init started (systemd units, or nginx where systemd is not running). */
+  started: string[];
   /** What init did to the local PostgreSQL (or why it did nothing). */
   postgres: { status: string; reason?: string; cluster?: string; done?: string[] };
   s3: "probed" | "unchanged" | "none";
@@ -101,6 +104,17 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   let edit = editConfig(doc, current, patchesFor(answers), paths, openBox);
 
   const installed = await installStep(input, edit.config, answers.role, yes);
+  // A --root sandbox (tests, trials) never starts the host's services.
+  const started =
+    answers.role === "coordinator" || paths.root !== null
+      ? []
+      : await startServices({
+          config: edit.config,
+          systemd: systemdBooted(input.systemdMarker),
+          allow: async () => yes || (input.interactive && (await report.confirm?.("Start docker, nginx and PostgreSQL where they are not running?")) === true),
+          step: (m) => report.step(m),
+          warn: (m) => report.warn(m),
+        });
   const pg = await postgresStep(input, answers, yes);
   if (pg.status === "configured") {
     answers.postgres = pg.postgres;
@@ -168,7 +182,7 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   }
   // Checked again after every change: the one report of how the host is now (nothing printed earlier can contradict it).
   const prerequisites = await afterChecks(input, config, answers.role);
-  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, postgres: pgSummary(pg), s3, admin, unit, nginx, verified };
+  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, started, postgres: pgSummary(pg), s3, admin, unit, nginx, verified };
 }
 
 /** Installs missing packages when allowed; what the checks say is reported once, after every change. */

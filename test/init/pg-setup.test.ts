@@ -66,15 +66,16 @@ describe("planners", () => {
     expect(mergeListen("", ["127.0.0.1"])).toBe("localhost,127.0.0.1");
   });
 
-  test("pg_hba: a loopback scram line before the first rule, unless one already decides", () => {
+  test("pg_hba: a loopback scram line for every role before the first rule, unless one already allows it", () => {
     const debian = "# comment\nlocal all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n";
-    expect(ensureLoopbackHba(debian, "odooops")).toBeNull();
+    expect(ensureLoopbackHba(debian)).toBeNull();
     const peerOnly = "# comment\nlocal all postgres peer\nlocal all all peer\n";
-    expect(ensureLoopbackHba(peerOnly, "odooops")).toBe("# comment\nhost all odooops 127.0.0.1/32 scram-sha-256 # odooops init: the daemon's admin role\nlocal all postgres peer\nlocal all all peer\n");
-    const rejecting = "host all all 127.0.0.1/32 reject\n";
-    expect(ensureLoopbackHba(rejecting, "odooops")?.split("\n")[0]).toStartWith("host all odooops 127.0.0.1/32 scram-sha-256");
-    const again = ensureLoopbackHba(peerOnly, "odooops") ?? "";
-    expect(ensureLoopbackHba(again, "odooops")).toBeNull();
+    const fixed = "# comment\nhost all all 127.0.0.1/32 scram-sha-256 # odooops init: the daemon and env roles log in over loopback\nlocal all postgres peer\nlocal all all peer\n";
+    expect(ensureLoopbackHba(peerOnly)).toBe(fixed);
+    expect(ensureLoopbackHba(fixed)).toBeNull();
+    // A reject (or a line for one role only) does not count: the new line goes first.
+    expect(ensureLoopbackHba("host all all 127.0.0.1/32 reject\n")?.split("\n")[0]).toStartWith("host all all 127.0.0.1/32 scram-sha-256");
+    expect(ensureLoopbackHba("host all odooops 127.0.0.1/32 scram-sha-256\n")?.split("\n")[0]).toStartWith("host all all 127.0.0.1/32 scram-sha-256 #");
   });
 
   test("where containers reach the host", () => {

@@ -92,7 +92,8 @@ export function listenCovers(listen: string, address: string): boolean {
   return items.some((i) => i === "*" || i === address || (!v6 && i === "0.0.0.0") || (v6 && i === "::"));
 }
 
-async function bridgeAddress(): Promise<string | null> {
+/** docker0's IPv4 address (host-gateway), read with `ip`: it is there even while the bridge is down. */
+export async function bridgeAddress(): Promise<string | null> {
   try {
     const r = await run(interfaceAddress("docker0"), { nothrow: true });
     const m = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout);

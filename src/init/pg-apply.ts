@@ -4,12 +4,12 @@
  * generated password. Idempotent: an existing role keeps its password unless a reset is
  * allowed, a covered listen_addresses and an existing loopback line are left alone.
  */
-import { networkInterfaces } from "node:os";
 import { readFileSync } from "node:fs";
 import { randomSecret } from "../auth/secretbox";
 import type { Config } from "../config/schema";
 import { probePostgres } from "../doctor/postgres-probe";
 import { isMissingBinary } from "../doctor/docker-probe";
+import { bridgeAddress } from "../doctor/postgres";
 import { run } from "../exec/run";
 import { scramVerifier, writeHbaFileAtomic } from "../host/postgres";
 import { ctlCluster, lsClusters, parseClusters, pickCluster, type PgCluster } from "./pg-cluster";
@@ -21,10 +21,15 @@ export type PgSetupResult =
   | { status: "configured"; cluster: PgCluster; postgres: PgConfig; done: string[] }
   | { status: "skipped" | "manual"; reason: string };
 
-/** Where Odoo containers reach this host: docker0's address for host.docker.internal, else the configured IP. */
-export function containerAddresses(containerHost: string, interfaces = networkInterfaces()): string[] {
+/**
+ * Where Odoo containers reach this host: docker0's address for host.docker.internal (read with
+ * `ip`, like doctor: os.networkInterfaces() hides docker0 while no container is on it), else
+ * the configured IP.
+ */
+export async function containerAddresses(containerHost: string, docker0: () => Promise<string | null> = bridgeAddress): Promise<string[]> {
   if (containerHost !== "host.docker.internal") return /^[0-9.]+$|:/.test(containerHost) ? [containerHost] : [];
-  return (interfaces.docker0 ?? []).filter((i) => i.family === "IPv4").map((i) => i.address);
+  const a = await docker0();
+  return a ? [a] : [];
 }
 
 export async function detectCluster(): Promise<PgCluster | null> {
@@ -84,7 +89,7 @@ export async function setupPostgres(cluster: PgCluster, opts: PgSetupOptions): P
     await psql(cluster, RELOAD_SCRIPT);
     step(`${state.hbaFile}: password logins (scram-sha-256) over 127.0.0.1; reloaded`);
   }
-  const listen = mergeListen(state.listenAddresses, ["127.0.0.1", ...containerAddresses(opts.current.containerHost)]);
+  const listen = mergeListen(state.listenAddresses, ["127.0.0.1", ...(await containerAddresses(opts.current.containerHost))]);
   if (listen !== null) {
     await psql(cluster, listenScript(listen));
     // listen_addresses only changes with a restart.

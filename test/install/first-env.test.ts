@@ -117,6 +117,7 @@ test("bare Debian 12 → install.sh --with-deps → init --yes → daemon → do
 
   const init = ok("odooops init", await c!.exec(["odooops", "init", "--yes", "--base-domain", "acme.test", "--acme-ca", "none"], { timeoutMs: 300_000 }));
   const said = init.stdout + init.stderr;
+  console.log(said);
   expect(said).toContain("created PostgreSQL role odooops (CREATEDB CREATEROLE, not a superuser)");
   expect(said).toContain("started nginx (nginx)");
   expect(said).toContain("tiers.production.cpus 4 is above this host's 2 CPUs: using 2");

@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Config } from "../config/schema";
-import { Invalid, NotFound } from "../errors";
+import { Invalid, NotFound, Unavailable } from "../errors";
 import { envDbLogin } from "../env/tenant-login";
 import { defineJob, type JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
@@ -62,6 +62,10 @@ export const restoreJob = defineJob<RestoreJobParams>({
           signal: ctx.signal,
           filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
           manifestTrust: manifestTrust(deps),
+        }).catch((e: unknown) => {
+          // Before the swap: say so, or "aborted" reads like a broken env.
+          if (e instanceof Unavailable) throw new Unavailable(`restore of ${p.slug} from backup ${row.id}: ${e.message}; ${p.slug} is untouched and still serving`);
+          throw e;
         });
         ctx.log(`backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`);
         return { newDb: n.newDb, source: describeSource(source), odooVersion: r.manifest.odooVersion, checks: r.checks, seconds: r.seconds };

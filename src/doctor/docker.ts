@@ -1,5 +1,6 @@
 /** The docker engine and the default Odoo image. */
 import { dockerClient } from "../host/docker";
+import { DOCKERD_BACKGROUND } from "../init/services";
 import { type Check, fail, pass, skip, warn } from "./check";
 
 /** host-gateway (how containers reach PostgreSQL on the host) needs Docker 20.10. */
@@ -23,7 +24,7 @@ export const dockerCheck: Check = {
     const binary = ctx.config?.docker.binary ?? "docker";
     const d = await ctx.docker();
     if (!d.ok && d.missing) return fail(`${binary} not found`, "install Docker: apt-get install docker.io (or `odooops init --install-deps`)", ["docker.io"]);
-    if (!d.ok) return fail(`docker engine not reachable: ${d.error}`, "start it: systemctl start docker; the daemon runs as root and uses /var/run/docker.sock");
+    if (!d.ok) return fail(`docker engine not reachable: ${d.error}`, ctx.systemd ? "systemctl start docker" : DOCKERD_BACKGROUND);
     if (!dockerVersionSupported(d.version)) {
       return warn(`Docker ${d.version} is older than ${MIN_DOCKER.join(".")}`, `upgrade Docker to ${MIN_DOCKER.join(".")} or newer: Odoo containers reach PostgreSQL through host-gateway`);
     }

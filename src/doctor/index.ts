@@ -2,6 +2,7 @@
 import { type Check, type CheckResult, runChecks, skip, summarize, type Summary } from "./check";
 import { certsCheck } from "./certs";
 import type { DoctorContext } from "./context";
+import { dockerLimitsCheck, pgContainerCheck } from "./containers";
 import { daemonCheck } from "./daemon";
 import { diskCheck } from "./disk";
 import { dockerCheck, imageCheck } from "./docker";
@@ -25,7 +26,7 @@ export const DOCTOR_CHECKS: Check[] = [
   configCheck,
   stateCheck,
   daemonCheck,
-  ...[dockerCheck, imageCheck, hostFitCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
+  ...[dockerCheck, imageCheck, dockerLimitsCheck, hostFitCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, pgContainerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
   diskCheck,
   acmeCheck,
   clockCheck,

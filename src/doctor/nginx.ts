@@ -2,11 +2,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
-import { nginxHost, pidFileOf } from "../host/nginx";
+import { nginxHost, pidFileOf, reload } from "../host/nginx";
 import { type Check, fail, pass, skip, warn } from "./check";
 import { nginxDump, nginxVersion } from "./commands";
 import { firstLine, isMissingBinary } from "./docker-probe";
 import { portHolders, type Holder } from "./ports";
+import { nginxStart } from "../init/services";
 
 /** "nginx version: nginx/1.22.1" → "1.22.1". */
 export function parseNginxVersion(text: string): string | null {
@@ -37,16 +38,21 @@ export const nginxCheck: Check = {
     if (!t.stdout.includes(sites)) {
       return warn(`${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`, `add "include ${sites}/*.conf;" to the http block of ${configFile}`);
     }
-    return pass(`nginx ${version ?? "?"} running (master pid ${master.pid}), ${configFile} valid, includes ${sites}`);
+    // env create reloads after writing a vhost: a reload is harmless to a running nginx (the
+    // master keeps the old config if the new one fails) and proves the signal path works.
+    try {
+      await reload(ctx.config.nginx);
+    } catch (e) {
+      return fail(`nginx reload fails: ${firstLine((e as Error).message)}`, `${startHint(binary, configFile, ctx.systemd).replace(/start/, "restart")}  (then run doctor again)`);
+    }
+    return pass(`nginx ${version ?? "?"} running (master pid ${master.pid}), ${configFile} valid, includes ${sites}, reload works`);
   },
 };
 
-const DEFAULT_CONFIG = "/etc/nginx/nginx.conf";
-
-/** The command that starts nginx on this host with the config odooops uses. */
+/** The command that starts nginx on this host with the config odooops uses (init runs the same one). */
 export function startHint(binary: string, configFile: string, systemd: boolean): string {
-  if (systemd && configFile === DEFAULT_CONFIG) return "systemctl start nginx";
-  return configFile === DEFAULT_CONFIG ? binary : `${binary} -c ${configFile}`;
+  if (systemd && configFile === "/etc/nginx/nginx.conf") return "systemctl start nginx";
+  return nginxStart({ binary, configFile }).argv.join(" ");
 }
 
 /**

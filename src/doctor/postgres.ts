@@ -4,6 +4,8 @@ import { dirname } from "node:path";
 import { run } from "../exec/run";
 import { type Check, fail, pass, skip, warn } from "./check";
 import { dpkgStatus, interfaceAddress } from "./commands";
+import { loginHint, startHint } from "./pg-hints";
+import { detectCluster } from "../init/pg-apply";
 
 /** Odoo 17 refuses PostgreSQL older than 12. */
 const MIN_PG = 12;
@@ -30,13 +32,11 @@ export const postgresCheck: Check = {
     const p = await ctx.postgres();
     if (!p.ok) {
       const what = `cannot connect to ${pgWhere(cfg)} as ${cfg.user}: ${p.error}`;
-      if (/password authentication failed|authentication failed|no password/i.test(p.error)) {
-        return fail(what, "correct postgres.user and postgres.password (odooops init --pg-user NAME --pg-password-file FILE)");
-      }
+      if (/authentication failed|no password|pg_hba\.conf|role .* does not exist/i.test(p.error)) return fail(what, await loginHint(cfg));
       if ((await packageInstalled("postgresql")) === false) {
         return fail(what, "install PostgreSQL: apt-get install postgresql (or `odooops init --install-deps`)", ["postgresql"]);
       }
-      return fail(what, "start PostgreSQL (systemctl start postgresql) and check postgres.host, postgres.port, postgres.user and postgres.password in the config");
+      return fail(what, await startHint(ctx.systemd, cfg.port));
     }
     if (!p.superuser && !(p.createRole && p.createDb)) {
       return fail(`connected as ${cfg.user}, but it may not create roles and databases`, `use a superuser, or ALTER ROLE ${cfg.user} CREATEROLE CREATEDB`);
@@ -92,7 +92,8 @@ export function listenCovers(listen: string, address: string): boolean {
   return items.some((i) => i === "*" || i === address || (!v6 && i === "0.0.0.0") || (v6 && i === "::"));
 }
 
-async function bridgeAddress(): Promise<string | null> {
+/** docker0's IPv4 address (host-gateway), read with `ip`: it is there even while the bridge is down. */
+export async function bridgeAddress(): Promise<string | null> {
   try {
     const r = await run(interfaceAddress("docker0"), { nothrow: true });
     const m = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout);
@@ -115,9 +116,10 @@ export const pgDockerCheck: Check = {
     const address = host === "host.docker.internal" ? await bridgeAddress() : host;
     if (!address) return warn("no docker0 interface: cannot tell where containers reach PostgreSQL", "start docker (it creates docker0), then run doctor again");
     if (listenCovers(p.listenAddresses, address)) return pass(`listen_addresses '${p.listenAddresses}' covers ${address}${address === host ? "" : ` (${host})`}`);
+    const debian = (await detectCluster())?.port === ctx.config.postgres.port;
     return fail(
       `PostgreSQL listens on '${p.listenAddresses}' only; Odoo containers reach it at ${address}${address === host ? "" : ` (${host})`}`,
-      `set listen_addresses = '${p.listenAddresses},${address}' in postgresql.conf and restart PostgreSQL`,
+      debian ? `odooops init --yes (adds ${address} to listen_addresses and restarts PostgreSQL)` : `set listen_addresses = '${p.listenAddresses},${address}' in postgresql.conf and restart PostgreSQL`,
     );
   },
 };

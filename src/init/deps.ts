@@ -10,10 +10,16 @@ import { type CheckResult, runChecks } from "../doctor/check";
 import { makeContext } from "../doctor/context";
 import { dockerCheck } from "../doctor/docker";
 import { nginxCheck } from "../doctor/nginx";
-import { postgresCheck } from "../doctor/postgres";
+import { hostFitCheck } from "../doctor/host-fit";
+import { pgDockerCheck, postgresCheck } from "../doctor/postgres";
 
 export function checkPrerequisites(paths: Paths, config: Config): Promise<CheckResult[]> {
   return runChecks([dockerCheck, postgresCheck, nginxCheck], makeContext({ paths, config }));
+}
+
+/** After init's changes: the prerequisites, where containers reach PostgreSQL, and the tier limits on this host. */
+export function checkHost(paths: Paths, config: Config): Promise<CheckResult[]> {
+  return runChecks([dockerCheck, postgresCheck, pgDockerCheck, nginxCheck, hostFitCheck], makeContext({ paths, config }));
 }
 
 /** Debian packages that would fix the failed checks. */

@@ -45,6 +45,7 @@ export const INIT_FLAGS = {
   "pg-port": { type: "string", value: "PORT", description: "PostgreSQL port" },
   "pg-user": { type: "string", value: "USER", description: "PostgreSQL admin role (creates env roles and databases)" },
   "pg-password-file": { type: "string", value: "FILE", description: "file holding that role's password (- reads stdin)" },
+  "pg-setup": { type: "boolean", default: true, description: "do not set up the local Debian PostgreSQL cluster (role odooops, listen_addresses, pg_hba); by default init does, with --yes or your consent" },
   "pg-hba-file": { type: "string", value: "FILE", description: "the server's pg_hba.conf (empty: do not manage it)" },
   "nginx-config": { type: "string", value: "FILE", description: "nginx's main configuration file (default /etc/nginx/nginx.conf); init makes it include odooops' vhosts" },
   "install-deps": { type: "boolean", description: "with --yes: install missing docker.io, postgresql and nginx with apt-get" },

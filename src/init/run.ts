@@ -14,12 +14,16 @@ import { testS3Target } from "../host/s3";
 import { type AdminResult, ensureAdmin, existingUsers } from "./admin";
 import { type Answers, applyFlags, checkAnswers, currentAnswers, type FlagValues, type JoinAnswer, type Question } from "./answers";
 import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "./config-file";
-import { checkPrerequisites, installPackages, missingPackages } from "./deps";
+import { checkHost, checkPrerequisites, installPackages, missingPackages } from "./deps";
+import { detectCluster, setupPostgres, type PgSetupResult } from "./pg-apply";
+import { ADMIN_ROLE } from "./pg-setup";
+import { probePostgres } from "../doctor/postgres-probe";
 import { flagList } from "./flags";
 import { checkCoordinator, readJoin, removeJoin, writeJoin } from "./join";
 import { readSecretInput } from "./secret-input";
 import { wireNginx, type NginxWiring } from "./nginx";
 import { installUnit, planUnit, systemdBooted, type UnitResult } from "./systemd";
+import { startServices } from "./services";
 import { waitForHealth } from "./verify";
 import type { WizardContext } from "./wizard";
 
@@ -39,6 +43,8 @@ export interface InitInput {
   report: Reporter;
   /** Interactive questions; absent in tests of the flag path. */
   wizard?: (current: Answers, given: Set<Question>, ctx: WizardContext) => Promise<Answers>;
+  /** Interactive only: how to reach PostgreSQL when init cannot and may not set it up. */
+  askPostgres?: (current: Config["postgres"]) => Promise<Config["postgres"]>;
   /** sd_booted marker, for tests. */
   systemdMarker?: string;
 }
@@ -49,6 +55,10 @@ export interface InitResult {
   changed: string[];
   prerequisites: { id: string; status: string; message: string; hint?: string }[];
   installed: string[];
+  /** Services init started (systemd units, or nginx where systemd is not running). */
+  started: string[];
+  /** What init did to the local PostgreSQL (or why it did nothing). */
+  postgres: { status: string; reason?: string; cluster?: string; done?: string[] };
   s3: "probed" | "unchanged" | "none";
   admin: AdminResult | null;
   unit: UnitResult;
@@ -97,10 +107,26 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   mkdirSync(paths.configDir, { recursive: true, mode: 0o750 });
   let box: SecretBox | null = null;
   const openBox = () => (box ??= SecretBox.fromFile(paths.secretKeyFile));
-  const edit = editConfig(doc, current, patchesFor(answers), paths, openBox);
-  const config = edit.config;
+  let edit = editConfig(doc, current, patchesFor(answers), paths, openBox);
 
-  const { prerequisites, installed } = await prerequisitesStep(input, config, answers.role, yes);
+  const installed = await installStep(input, edit.config, answers.role, yes);
+  // A --root sandbox (tests, trials) never starts the host's services.
+  const started =
+    answers.role === "coordinator" || paths.root !== null
+      ? []
+      : await startServices({
+          config: edit.config,
+          systemd: systemdBooted(input.systemdMarker),
+          allow: async () => yes || (input.interactive && (await report.confirm?.("Start docker, nginx and PostgreSQL where they are not running?")) === true),
+          step: (m) => report.step(m),
+          warn: (m) => report.warn(m),
+        });
+  const pg = await postgresStep(input, answers, yes);
+  if (pg.status === "configured") {
+    answers.postgres = pg.postgres;
+    edit = editConfig(doc, current, patchesFor(answers), paths, openBox);
+  }
+  const config = edit.config;
 
   let s3: InitResult["s3"] = "none";
   if (config.backups.s3) {
@@ -167,34 +193,76 @@ export async function runInit(input: InitInput): Promise<InitResult> {
     verified = verifyBase;
     report.step(`API answers: odooops ${h.version}, role ${h.role}`);
   }
-  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, s3, admin, unit, nginx, verified, recoveryKey };
+  // Checked again after every change: the one report of how the host is now (nothing printed earlier can contradict it).
+  const prerequisites = await afterChecks(input, config, answers.role);
+  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, started, postgres: pgSummary(pg), s3, admin, unit, nginx, verified, recoveryKey };
 }
 
-async function prerequisitesStep(input: InitInput, config: Config, role: Answers["role"], yes: boolean): Promise<{ prerequisites: InitResult["prerequisites"]; installed: string[] }> {
+/** Installs missing packages when allowed; what the checks say is reported once, after every change. */
+async function installStep(input: InitInput, config: Config, role: Answers["role"], yes: boolean): Promise<string[]> {
+  if (role === "coordinator") return [];
+  const packages = missingPackages(await checkPrerequisites(input.paths, config));
+  if (packages.length === 0) return [];
+  const allowed = input.flags["install-deps"] === true || (!yes && input.interactive && (await input.report.confirm?.(`Install ${packages.join(", ")} with apt-get now?`)) === true);
+  if (!allowed) {
+    input.report.warn(`not installed: ${packages.join(", ")}; run init again with --install-deps, or apt-get install ${packages.join(" ")}`);
+    return [];
+  }
+  input.report.step(`installing ${packages.join(" ")} with apt-get`);
+  await installPackages(packages, (line) => input.report.info(line));
+  return packages;
+}
+
+/**
+ * The local Debian cluster, set up for odooops when allowed (--yes or the wizard's consent)
+ * unless the config already reaches PostgreSQL as another role, the --pg-* flags say how to,
+ * --no-pg-setup, or a --root sandbox (its PostgreSQL is the one its config names).
+ */
+async function postgresStep(input: InitInput, answers: Answers, yes: boolean): Promise<PgSetupResult> {
+  const { flags, report } = input;
+  const skipped = (reason: string): PgSetupResult => ({ status: "skipped", reason });
+  if (answers.role === "coordinator") return skipped("coordinator");
+  if (flags["pg-setup"] === false) return skipped("--no-pg-setup");
+  if (input.paths.root !== null) return skipped("--root: the config names its own PostgreSQL");
+  if (["pg-host", "pg-port", "pg-user", "pg-password-file"].some((f) => typeof flags[f as keyof FlagValues] === "string")) return skipped("the --pg-* flags say how to reach PostgreSQL");
+  const now = await probePostgres(answers.postgres);
+  if (now.ok && answers.postgres.user !== ADMIN_ROLE) return skipped(`PostgreSQL answers as ${answers.postgres.user}`);
+  const cluster = await detectCluster();
+  if (!cluster) {
+    const reason = now.ok ? "no Debian cluster" : `cannot connect to PostgreSQL (${now.error}) and found no Debian cluster (pg_lsclusters)`;
+    if (!now.ok && input.askPostgres) answers.postgres = await input.askPostgres(answers.postgres);
+    return { status: now.ok ? "skipped" : "manual", reason };
+  }
+  const what = `PostgreSQL ${cluster.version}/${cluster.name} on port ${cluster.port}`;
+  const consent = yes || (input.interactive && (await report.confirm?.(`Set up ${what} for odooops (its own role ${ADMIN_ROLE}, listen where containers reach it, pg_hba)?`)) === true);
+  if (!consent) {
+    if (!now.ok && input.askPostgres) answers.postgres = await input.askPostgres(answers.postgres);
+    return { status: "skipped", reason: "not allowed" };
+  }
+  const r = await setupPostgres(cluster, {
+    current: answers.postgres,
+    resetPassword: yes || (input.interactive && (await report.confirm?.(`Role ${ADMIN_ROLE} exists: give it a new password?`)) === true),
+    onStep: (m) => report.step(m),
+  });
+  if (r.status === "manual") report.warn(`PostgreSQL: ${r.reason}`);
+  else if (r.status === "configured" && r.done.length === 0) report.info(`${what}: already set up for odooops`);
+  return r;
+}
+
+function pgSummary(r: PgSetupResult): { status: string; reason?: string; cluster?: string; done?: string[] } {
+  return r.status === "configured" ? { status: r.status, cluster: `${r.cluster.version}/${r.cluster.name}`, done: r.done } : { status: r.status, reason: r.reason };
+}
+
+async function afterChecks(input: InitInput, config: Config, role: Answers["role"]): Promise<InitResult["prerequisites"]> {
   const { report } = input;
   if (role === "coordinator") {
     report.info("coordinator: docker, PostgreSQL and nginx are needed on the agents, not here");
-    return { prerequisites: [], installed: [] };
+    return [];
   }
-  let results = await checkPrerequisites(input.paths, config);
-  const show = () => {
-    for (const r of results) {
-      if (r.status === "pass") report.info(`${r.id}: ${r.message}`);
-      else report.warn(`${r.id}: ${r.message}${r.hint ? `\n  fix: ${r.hint}` : ""}`);
-    }
-  };
-  show();
-  const packages = missingPackages(results);
-  let installed: string[] = [];
-  if (packages.length > 0) {
-    const allowed = input.flags["install-deps"] === true || (!yes && input.interactive && (await input.report.confirm?.(`Install ${packages.join(", ")} with apt-get now?`)) === true);
-    if (allowed) {
-      report.step(`installing ${packages.join(" ")} with apt-get`);
-      await installPackages(packages, (line) => report.info(line));
-      installed = packages;
-      results = await checkPrerequisites(input.paths, config);
-      show();
-    } else report.warn(`not installed: ${packages.join(", ")}; run init again with --install-deps, or apt-get install ${packages.join(" ")}`);
+  const results = await checkHost(input.paths, config);
+  for (const r of results) {
+    if (r.status === "pass" || r.status === "skip") report.info(`${r.id}: ${r.message}`);
+    else report.warn(`${r.id}: ${r.message}${r.hint ? `\n  fix: ${r.hint}` : ""}`);
   }
-  return { prerequisites: results.map((r) => ({ id: r.id, status: r.status, message: r.message, ...(r.hint ? { hint: r.hint } : {}) })), installed };
+  return results.map((r) => ({ id: r.id, status: r.status, message: r.message, ...(r.hint ? { hint: r.hint } : {}) }));
 }

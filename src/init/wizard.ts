@@ -3,6 +3,7 @@
  * current value as its default and is skipped when a flag already answered it.
  */
 import * as clack from "@clack/prompts";
+import type { Config } from "../config/schema";
 import { Invalid } from "../errors";
 import { type Answers, caDirectory, normalizePrefix, type Question, type Role, type S3Answer } from "./answers";
 
@@ -23,7 +24,8 @@ async function ask(message: string, current: string, check?: (v: string) => stri
     await clack.text({
       message: clearable ? `${message} (- for none)` : message,
       placeholder: current === "" ? (opts.placeholder ?? (opts.optional ? "(none)" : undefined)) : current,
-      defaultValue: current,
+      // An accepted placeholder is shown as the answer (the value stays "": the default).
+      defaultValue: current === "" && opts.placeholder ? opts.placeholder : current,
       validate: (raw) => {
         const value = raw === undefined || raw.trim() === "" ? current : raw.trim();
         if (opts.optional && (value === "" || value === "-")) return undefined;
@@ -33,7 +35,7 @@ async function ask(message: string, current: string, check?: (v: string) => stri
     }),
   );
   const value = (v ?? "").trim();
-  if (value === "") return current;
+  if (value === "" || (current === "" && value === opts.placeholder)) return current;
   return opts.optional && value === "-" ? "" : value;
 }
 
@@ -174,4 +176,14 @@ async function askS3(current: S3Answer | null): Promise<S3Answer> {
     secretAccessKey: secretKey,
     forcePathStyle: pathStyle,
   };
+}
+
+/** init could not reach PostgreSQL and may not set up a local cluster: how the daemon logs in. */
+export async function askPostgres(current: Config["postgres"]): Promise<Config["postgres"]> {
+  clack.log.warn("odooops cannot connect to PostgreSQL with the current settings");
+  const host = await ask("PostgreSQL host (or socket directory)", current.host, matches(/^\S+$/, "a host name, an IP or a directory"));
+  const port = await ask("PostgreSQL port", String(current.port), (v) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : "a port number"));
+  const user = await ask("Admin role (may create roles and databases)", current.user, matches(/^\S+$/, "a role name"));
+  const password = await secret(`Password of ${user}`, current.password === "" ? undefined : current.password, 0);
+  return { ...current, host, port: Number(port), user, password: password ?? "" };
 }

@@ -90,6 +90,10 @@ export interface ContainerOptions {
   labels: Record<string, string>;
   /** "host": the container reaches a server the test runs on 127.0.0.1. */
   network?: "host";
+  /** [hostPath, containerPath] pairs, mounted read-write (a docker socket, a shared data dir). */
+  rwMounts?: [string, string][];
+  /** The container's environment (every `docker exec` inherits it). */
+  env?: Record<string, string>;
 }
 
 /** A long-running container (`sleep infinity`) the test runs steps in with `docker exec`. */
@@ -101,6 +105,8 @@ export class TestContainer {
     const argv = ["docker", "run", "-d", "--name", name];
     for (const [k, v] of Object.entries(opts.labels)) argv.push("--label", `${k}=${v}`);
     for (const [h, c] of opts.mounts) argv.push("-v", `${h}:${c}:ro`);
+    for (const [h, c] of opts.rwMounts ?? []) argv.push("-v", `${h}:${c}`);
+    for (const [k, v] of Object.entries(opts.env ?? {})) argv.push("-e", `${k}=${v}`);
     if (opts.network) argv.push("--network", opts.network);
     argv.push("--entrypoint", "sleep", opts.image, "infinity");
     const r = await runArgv(argv);

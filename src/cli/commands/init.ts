@@ -32,6 +32,7 @@ export function initCommand(io: CliIo) {
         readStdin: io.readStdin,
         report,
         wizard: interactive ? (await import("../../init/wizard")).runWizard : undefined,
+        askPostgres: interactive ? (await import("../../init/wizard")).askPostgres : undefined,
       });
       if (io.globals.json) printJson(io, result);
       else if (result.recoveryKey?.privateText) {

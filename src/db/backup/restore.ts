@@ -9,7 +9,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Conflict, Invalid } from "../../errors";
+import { Conflict, Invalid, Unavailable } from "../../errors";
 import { run } from "../../exec/run";
 import { pgAdmin } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase } from "../../host/postgres/ops";
@@ -101,7 +101,20 @@ async function copyVerified(source: BackupSource, part: PartName, expected: Part
   let opened: OpenedPart | null = null;
   try {
     opened = await openPart(source, part, signal);
-    const out = await pump(opened.stream, sinks);
+    // Counted here: a download that dies says how far it got, not just the socket's "aborted".
+    let read = 0;
+    const counted = opened.stream.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, ctl) {
+          read += chunk.byteLength;
+          ctl.enqueue(chunk);
+        },
+      }),
+    );
+    const out = await pump(counted, sinks).catch((e: unknown) => {
+      if (signal?.aborted) throw e;
+      throw new Unavailable(`reading ${describeSource(source).replace(/\/$/, "")}/${expected.file} died after ${read} of ${expected.size} bytes: ${(e as Error).message}`);
+    });
     const failed = [...out.failed.values()][0];
     if (failed) throw failed;
     if (out.bytes !== expected.size || out.sha256 !== expected.sha256) {

@@ -22,7 +22,8 @@ export interface HbaError {
   error: string;
 }
 
-function writeAtomic(file: string, text: string): void {
+/** Same owner and mode as before, so the postmaster can still read it (init uses it too). */
+export function writeAtomic(file: string, text: string): void {
   const st = statSync(file);
   const tmp = join(dirname(file), `.${basename(file)}.odooops-${process.pid}-${Date.now()}`);
   try {

@@ -6,5 +6,5 @@ export {
   databaseExists, roleExists, listDatabases, listRoles,
 } from "./ops";
 export { HBA_BEGIN, HBA_END, hbaLine, assertCidr, readHbaEntries, upsertHbaEntry, removeHbaEntryText, type HbaEntry } from "./hba";
-export { setHbaEntry, removeHbaEntry, replaceHbaFile, hbaErrors, type HbaError } from "./hba-apply";
+export { setHbaEntry, removeHbaEntry, replaceHbaFile, hbaErrors, writeAtomic as writeHbaFileAtomic, type HbaError } from "./hba-apply";
 export { TENANT_SEARCH_PATH, hasOwnedTable, ownedPublicTables, tenantHost, withTenant, type TenantLogin } from "./tenant";

@@ -32,16 +32,28 @@ export async function createRole(sql: SQL, name: string, password: string): Prom
   const attrs = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${quoteLiteral(scramVerifier(password))}`;
   const [existing] = await sql<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = ${name}`;
   if (existing?.rolsuper) throw new Conflict(`role ${name} exists and is a superuser; odooops will not modify it`);
+  let result: "created" | "updated" = "updated";
   if (!existing) {
     try {
       await sql.unsafe(`CREATE ROLE ${ident} WITH ${attrs}`);
-      return "created";
+      result = "created";
     } catch (e) {
       if (sqlState(e) !== DUPLICATE_OBJECT) throw e;
     }
   }
-  await sql.unsafe(`ALTER ROLE ${ident} WITH ${attrs}`);
-  return "updated";
+  if (result === "updated") await sql.unsafe(`ALTER ROLE ${ident} WITH ${attrs}`);
+  await adminMemberOf(sql, name);
+  return result;
+}
+
+/**
+ * A non-superuser admin (init's CREATEDB CREATEROLE role) may only make `name` own a database,
+ * and drop it later, as a member of `name`; a superuser needs nothing.
+ */
+async function adminMemberOf(sql: SQL, name: string): Promise<void> {
+  const [me] = await sql<{ rolsuper: boolean; member: boolean }[]>`
+    SELECT rolsuper, pg_has_role(current_user, ${name}, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user`;
+  if (me && !me.rolsuper && !me.member) await sql.unsafe(`GRANT ${quoteIdent(name, "role")} TO CURRENT_USER`);
 }
 
 /**

@@ -1,0 +1,68 @@
+/**
+ * docker, nginx and PostgreSQL running before init sets anything up. Where systemd is PID 1 each
+ * installed unit that is not active is enabled and started. Elsewhere (a container, a host
+ * without an init system) nothing would start them at boot: init starts nginx itself when
+ * allowed (PostgreSQL: see pg-apply, `pg_ctlcluster … start`) and prints the exact command for
+ * the docker engine, which it does not run in the background for you.
+ */
+import type { Config } from "../config/schema";
+import type { Command } from "../exec/command";
+import { run } from "../exec/run";
+import { systemctl } from "../host/systemd";
+import { masterState } from "../doctor/nginx";
+import { pidFileOf } from "../host/nginx";
+import { probeDocker } from "../doctor/docker-probe";
+
+export const UNITS = ["docker.service", "nginx.service", "postgresql.service"] as const;
+
+const DEFAULT_NGINX_CONFIG = "/etc/nginx/nginx.conf";
+
+/** Starts the nginx master with the config odooops uses (it daemonizes itself). */
+export function nginxStart(cfg: Pick<Config["nginx"], "binary" | "configFile">): Command {
+  return { argv: cfg.configFile === DEFAULT_NGINX_CONFIG ? [cfg.binary] : [cfg.binary, "-c", cfg.configFile], timeoutMs: 60_000 };
+}
+
+/** The docker engine without systemd, as a line to paste (it must keep running in the background). */
+export const DOCKERD_BACKGROUND = "dockerd >/var/log/dockerd.log 2>&1 &";
+
+function nginxInstalled(cfg: Config["nginx"]): Promise<boolean> {
+  return run({ argv: [cfg.binary, "-v"], timeoutMs: 20_000 }, { nothrow: true }).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** `allow` is asked (once) only when something is not running. */
+export async function startServices(opts: { config: Config; systemd: boolean; allow(): Promise<boolean>; step(m: string): void; warn(m: string): void }): Promise<string[]> {
+  const started: string[] = [];
+  let answer: Promise<boolean> | null = null;
+  const allowed = () => (answer ??= opts.allow());
+  if (opts.systemd) {
+    const sc = systemctl();
+    for (const unit of UNITS) {
+      const state = await run(sc.isActive(unit));
+      // 4: no such unit (that package is not installed); 0: active.
+      if (state.exitCode === 0 || state.exitCode === 4) continue;
+      if (!(await allowed())) {
+        opts.warn(`${unit} is not running: systemctl enable --now ${unit}`);
+        continue;
+      }
+      await run(sc.enableNow(unit));
+      opts.step(`enabled and started ${unit}`);
+      started.push(unit);
+    }
+    return started;
+  }
+  const nginx = opts.config.nginx;
+  if (!masterState(pidFileOf(nginx.configFile)).running && (await nginxInstalled(nginx))) {
+    const cmd = nginxStart(nginx);
+    if (await allowed()) {
+      await run(cmd);
+      opts.step(`started nginx (${cmd.argv.join(" ")}); systemd is not running here, so nothing starts it at boot`);
+      started.push("nginx");
+    } else opts.warn(`nginx is not running: ${cmd.argv.join(" ")}`);
+  }
+  const d = await probeDocker(opts.config.docker.binary);
+  if (!d.ok && !d.missing) opts.warn(`the docker engine is not reachable (${d.error}); systemd is not running here, start it with: ${DOCKERD_BACKGROUND}`);
+  return started;
+}

@@ -39,6 +39,12 @@ export function answerPasses(t: Pick<HealthTarget, "db">, status: number, body: 
   return t.db === undefined ? /"status"\s*:\s*"pass"/.test(body) : body.includes("oe_login_form");
 }
 
+/** An answer body as one short line: an nginx error page is its title, not a screen of HTML. */
+function oneLine(body: string): string {
+  const title = /<title>([^<]*)<\/title>/i.exec(body)?.[1];
+  return (title ?? body).replace(/\s+/g, " ").trim().slice(0, 200);
+}
+
 export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail: string }> {
   const path = probePath(t);
   try {
@@ -50,7 +56,7 @@ export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail:
       keepalive: false,
     });
     const body = await res.text();
-    return { ok: answerPasses(t, res.status, body), detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: HTTP ${res.status} ${body.slice(0, 200)}` };
+    return { ok: answerPasses(t, res.status, body), detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: HTTP ${res.status} ${oneLine(body)}` };
   } catch (err) {
     return { ok: false, detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -1,0 +1,106 @@
+/**
+ * How the PII check recognises a source value, shared by the SQL scan (db/backup/pii.ts) and the
+ * filestore scan (check-files.ts) so both find exactly the same things.
+ *
+ * E-mails: text is lower-cased and the usual encodings of `@` and `.` are undone (`%40`, `&#64;`,
+ * `&#x40;`, `&commat;`, `\u0040`, and the same for the dot), then `local@domain` tokens are
+ * extracted. A source address counts as found when some suffix of a token's local part, `@`, and
+ * a prefix of its domain at a label boundary spell it: `mailto:`, `"Name" <…>`, a file name like
+ * `invoice_ann@x.com.pdf` and a glued prefix all still match.
+ *
+ * Phones: runs of digits with separators (space, parentheses, dot, dash, slash) are reduced to
+ * their digits. A source number (≥ 7 digits) counts as found when its last 9 digits (all of them
+ * when shorter) appear inside such a run, so `+32 470 12 34 56`, `0470/12.34.56` and
+ * `32470123456` are the same number; candidates are found by 7-digit windows, never by trying
+ * every needle against every value.
+ */
+
+/** `local@domain` on normalized text: group 1 the local part, group 2 the domain. */
+export const EMAIL_RE = "([a-z0-9._%+'-]+)@([a-z0-9-]+(?:\\.[a-z0-9-]+)+)";
+/** A digit run with separators; its digits are the candidate phone number. */
+export const PHONE_RE = "[0-9][-0-9 ()./]*[0-9]";
+/** Encodings of `@` (lower-cased text). */
+export const AT_RE = "%40|&#0*64;|&#x0*40;|&commat;|\\\\u0040";
+/** Encodings of `.` (lower-cased text). */
+export const DOT_RE = "%2e|&#0*46;|&#x0*2e;|&period;|\\\\u002e";
+/** A value worth extracting e-mails from (cheap gate before the regular expressions). */
+export const EMAIL_GATE_RE = "@|%40|&#|&commat;|\\\\u0040";
+
+/** Digits a phone needle must have. */
+export const MIN_PHONE_DIGITS = 7;
+/** The part of a source number that must appear (drops country codes and trunk prefixes). */
+export const PHONE_CORE_DIGITS = 9;
+/** Longest local part compared (RFC 5321 allows 64). */
+export const MAX_LOCAL = 64;
+
+/** The digits of a source phone that must be found, and the 7-digit key candidates are looked up by. */
+export function phoneKeys(digits: string): { core: string; key: string } {
+  const core = digits.slice(-PHONE_CORE_DIGITS);
+  return { core, key: core.slice(-MIN_PHONE_DIGITS) };
+}
+
+const at = new RegExp(AT_RE, "g");
+const dot = new RegExp(DOT_RE, "g");
+
+/** What the e-mail pass reads: lower-cased, encodings of `@` and `.` undone. */
+export function normalizeForEmails(text: string): string {
+  return text.toLowerCase().replace(at, "@").replace(dot, ".");
+}
+
+/** Source values as the check stores them: addresses lower-cased, phones as digits. */
+export interface NeedleSets {
+  emails: Iterable<string>;
+  phones: Iterable<string>;
+}
+
+/** Which source values a text holds (for files; the database does the same in SQL). */
+export class NeedleMatcher {
+  private readonly emails: Set<string>;
+  private readonly phones = new Map<string, { digits: string; core: string }[]>();
+
+  constructor(needles: NeedleSets) {
+    this.emails = new Set(needles.emails);
+    for (const digits of needles.phones) {
+      const { core, key } = phoneKeys(digits);
+      const list = this.phones.get(key) ?? [];
+      list.push({ digits, core });
+      this.phones.set(key, list);
+    }
+  }
+
+  get size(): number {
+    return this.emails.size + [...this.phones.values()].reduce((n, l) => n + l.length, 0);
+  }
+
+  /** Adds every source value found in `text` to `found`. */
+  scan(text: string, found: { emails: Set<string>; phones: Set<string> }): void {
+    if (this.emails.size > 0) {
+      for (const m of normalizeForEmails(text).matchAll(new RegExp(EMAIL_RE, "g"))) {
+        const local = (m[1] ?? "").slice(-MAX_LOCAL);
+        const labels = (m[2] ?? "").split(".");
+        for (let k = 2; k <= labels.length; k++) {
+          const domain = labels.slice(0, k).join(".");
+          for (let i = 0; i < local.length; i++) {
+            const candidate = `${local.slice(i)}@${domain}`;
+            if (this.emails.has(candidate)) found.emails.add(candidate);
+          }
+        }
+      }
+    }
+    if (this.phones.size > 0) {
+      for (const m of text.matchAll(new RegExp(PHONE_RE, "g"))) {
+        const run = m[0].replace(/[^0-9]/g, "");
+        for (let i = 0; i + MIN_PHONE_DIGITS <= run.length; i++) {
+          for (const n of this.phones.get(run.slice(i, i + MIN_PHONE_DIGITS)) ?? []) {
+            if (run.includes(n.core)) found.phones.add(n.digits);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** What a report may show of a found value: enough to look it up, not enough to leak it. */
+export function maskValue(v: string): string {
+  return `${v.slice(0, 3)}***`;
+}

@@ -36,7 +36,8 @@ function describeFiles(where: string, f: FileScanResult["contents"]): string | n
   if (n === 0) return null;
   const sample = maskValue([...f.emails, ...f.phones][0] ?? "");
   const parts = [f.emails.size > 0 ? plural(f.emails.size, "email") : "", f.phones.size > 0 ? plural(f.phones.size, "phone") : ""].filter(Boolean);
-  return `${where}: ${parts.join(", ")} (e.g. ${sample}; in ${f.files.join(", ")})`;
+  // A file's path may itself be the leak: only its start is shown.
+  return `${where}: ${parts.join(", ")} (e.g. ${sample}; in ${f.files.map((p) => `${p.slice(0, 8)}***`).join(", ")})`;
 }
 
 /** Database and filestore scan; `filestoreDir` null = the copy has no filestore. */

@@ -10,9 +10,8 @@
  * json/jsonb, xml, tsvector, arrays of those) and every bytea of every table and materialized
  * view of every non-system schema of the copy. One pass per table reads all its text-like columns
  * (unpivoted with LATERAL VALUES); a bytea column is read on its own, in 4 MiB slices decoded
- * with `encode(…, 'escape')` (NUL bytes dropped, so UTF-16 text reads as text; other escapes
- * become separators). Tokens are extracted with regular expressions and joined against the
- * needles in temporary tables (see anonymize/pii-match.ts), so the cost is one pass over the
+ * with `encode(…, 'escape')` (NUL bytes dropped, so UTF-16 text reads as text). Tokens are
+ * extracted with regular expressions and joined against the needles in temporary tables (see anonymize/pii-match.ts), so the cost is one pass over the
  * data, not rows × needles. A table the role cannot read fails the check: what it holds cannot be
  * vouched for. `sql` is always a tenant session (host/postgres/tenant.ts), never the admin.
  */
@@ -88,9 +87,13 @@ function normalized(expr: string): string {
   return `regexp_replace(regexp_replace(lower(${expr}), $3, '@', 'g'), $4, '.', 'g')`;
 }
 
-/** The text of a bytea for the scan: NULs dropped (UTF-16), other non-printables a separator. */
+/**
+ * The text of a bytea for the scan: `encode(…, 'escape')` keeps printable ASCII as it is and
+ * writes other bytes as `\ddd` (the backslash ends any token); NULs are dropped, so UTF-16 text
+ * reads as text. Plain replace, no regular expression: this runs over every byte stored.
+ */
 export function byteaText(expr: string): string {
-  return `regexp_replace(regexp_replace(encode(${expr}, 'escape'), '\\\\000', '', 'g'), '\\\\[0-7]{3}', '|', 'g')`;
+  return `replace(encode(${expr}, 'escape'), '\\000', '')`;
 }
 
 /** Rows of (needle) for the source addresses in text `s`. */

@@ -23,8 +23,6 @@ export const PHONE_RE = "[0-9][-0-9 ()./]{5,}[0-9]";
 export const AT_RE = "%40|&#0*64;|&#x0*40;|&commat;|\\\\u0040";
 /** Encodings of `.` (lower-cased text). */
 export const DOT_RE = "%2e|&#0*46;|&#x0*2e;|&period;|\\\\u002e";
-/** A value worth extracting e-mails from (cheap gate before the regular expressions). */
-export const EMAIL_GATE_RE = "@|%40|&#|&commat;|\\\\u0040";
 
 /** Digits a phone needle must have. */
 export const MIN_PHONE_DIGITS = 7;

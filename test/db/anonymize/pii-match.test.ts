@@ -87,22 +87,21 @@ describe("SQL", () => {
   test("one pass per table over every text-like column", () => {
     const sql = textScanSql('"public"."res_partner"', ["email", "Odd"]);
     expect(sql).toBe(scanSql('"public"."res_partner" AS x', ['x."email"::text', 'x."Odd"::text']));
-    expect(sql).toStartWith(`SELECT v.c, f.kind, count(DISTINCT f.needle)::int AS n, min(f.needle) AS sample, coalesce(sum(f.bytes), 0)::bigint AS bytes
+    expect(sql).toBe(`SELECT v.c, f.kind, count(DISTINCT f.needle)::int AS n, min(f.needle) AS sample, coalesce(sum(f.bytes), 0)::bigint AS bytes
   FROM "public"."res_partner" AS x
   CROSS JOIN LATERAL (VALUES (0, x."email"::text), (1, x."Odd"::text)) AS v(c, s)
   CROSS JOIN LATERAL (
     SELECT 'scanned'::text AS kind, NULL::text AS needle, octet_length(v.s)::bigint AS bytes
-    UNION ALL SELECT 'email', e.needle, 0 FROM (SELECT n.v AS needle FROM regexp_matches(regexp_replace(regexp_replace(lower(v.s), $3, '@', 'g'), $4, '.', 'g'), $1, 'g') AS m
+    UNION ALL SELECT 'email', e.needle, 0 FROM (SELECT n.v AS needle FROM regexp_matches(CASE WHEN strpos(v.s, '%40') > 0 OR strpos(v.s, '%2e') > 0 OR strpos(v.s, '%2E') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '&period;') > 0 OR strpos(v.s, '\\u00') > 0 THEN regexp_replace(regexp_replace(lower(v.s), $3, '@', 'g'), $4, '.', 'g') ELSE lower(v.s) END, $1, 'g') AS m
     CROSS JOIN LATERAL (SELECT right(m[1], 64) AS l, string_to_array(m[2], '.') AS p) AS t
     CROSS JOIN LATERAL generate_series(1, length(t.l)) AS i
     CROSS JOIN LATERAL generate_series(2, cardinality(t.p)) AS k
     JOIN pg_temp.odooops_pii_email n ON n.v = substr(t.l, i) || '@' || array_to_string(t.p[1:k], '.')
-    WHERE v.s ~* '@|%40|&#|&commat;|\\\\u0040') AS e
+    WHERE strpos(v.s, '@') > 0 OR strpos(v.s, '%40') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '\\u0040') > 0) AS e
     UNION ALL SELECT 'phone', p.needle, 0 FROM (SELECT n.v AS needle FROM regexp_matches(v.s, $2, 'g') AS m
     CROSS JOIN LATERAL (SELECT regexp_replace(m[1], '[^0-9]', '', 'g') AS d) AS t
     CROSS JOIN LATERAL generate_series(1, length(t.d) - 6) AS i
-    JOIN pg_temp.odooops_pii_phone n ON n.key = substr(t.d, i, 7) AND strpos(t.d, n.core) > 0
-    WHERE v.s ~ '[0-9]') AS p
+    JOIN pg_temp.odooops_pii_phone n ON n.key = substr(t.d, i, 7) AND strpos(t.d, n.core) > 0) AS p
   ) AS f
   WHERE v.s IS NOT NULL
   GROUP BY v.c, f.kind`);
@@ -121,8 +120,8 @@ describe("SQL", () => {
     expect(needleSql("res_partner", ["email"], ["phone", "mobile"])).toBe(`WITH params AS (SELECT $1::text, $2::text, $3::text, $4::text)
 SELECT DISTINCT 'email' AS kind, right(m[1], 64) || '@' || m[2] AS v
       FROM public."res_partner" AS x CROSS JOIN LATERAL (VALUES (x."email"::text)) AS v(s)
-      CROSS JOIN LATERAL regexp_matches(regexp_replace(regexp_replace(lower(v.s), $3, '@', 'g'), $4, '.', 'g'), $1, 'g') AS m
-      WHERE v.s ~* '@|%40|&#|&commat;|\\\\u0040'
+      CROSS JOIN LATERAL regexp_matches(CASE WHEN strpos(v.s, '%40') > 0 OR strpos(v.s, '%2e') > 0 OR strpos(v.s, '%2E') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '&period;') > 0 OR strpos(v.s, '\\u00') > 0 THEN regexp_replace(regexp_replace(lower(v.s), $3, '@', 'g'), $4, '.', 'g') ELSE lower(v.s) END, $1, 'g') AS m
+      WHERE strpos(v.s, '@') > 0 OR strpos(v.s, '%40') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '\\u0040') > 0
 UNION
 SELECT DISTINCT 'phone' AS kind, d AS v
       FROM public."res_partner" AS x CROSS JOIN LATERAL (VALUES (x."phone"::text), (x."mobile"::text)) AS v(s)

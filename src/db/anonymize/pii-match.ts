@@ -9,9 +9,9 @@
  * `invoice_ann@x.com.pdf` and a glued prefix all still match.
  *
  * Phones: runs of digits with separators (space, parentheses, dot, dash, slash) are reduced to
- * their digits. A source number (≥ 7 digits) counts as found when its last 9 digits (all of them
- * when shorter) appear inside such a run, so `+32 470 12 34 56`, `0470/12.34.56` and
- * `32470123456` are the same number; candidates are found by 7-digit windows, never by trying
+ * their digits. A source number (≥ 7 digits) counts as found when its last 8 digits (all of them
+ * when shorter) appear inside such a run, so `+32 2 512 34 56`, `02/512.34.56` and
+ * `3225123456` are the same number; candidates are found by 7-digit windows, never by trying
  * every needle against every value.
  */
 
@@ -27,7 +27,7 @@ export const DOT_RE = "%2e|&#0*46;|&#x0*2e;|&period;|\\\\u002e";
 /** Digits a phone needle must have. */
 export const MIN_PHONE_DIGITS = 7;
 /** The part of a source number that must appear (drops country codes and trunk prefixes). */
-export const PHONE_CORE_DIGITS = 9;
+export const PHONE_CORE_DIGITS = 8;
 /** Longest local part compared (RFC 5321 allows 64). */
 export const MAX_LOCAL = 64;
 

@@ -59,12 +59,19 @@ describe("phone formatting", () => {
     expect(found("call 555-010").phones).toEqual([]);
   });
 
-  test("the last 9 digits must all be there", () => {
+  test("a landline in national and international form is the same number", () => {
+    const m = new NeedleMatcher({ emails: [], phones: ["3225123456"] });
+    const f = { emails: new Set<string>(), phones: new Set<string>() };
+    m.scan("tel. 02/512.34.56", f);
+    expect([...f.phones]).toEqual(["3225123456"]);
+  });
+
+  test("the last 8 digits must all be there", () => {
     expect(found("+32 470 12 34 57").phones).toEqual([]);
   });
 
-  test("keys: core = last 9 digits, key = its last 7", () => {
-    expect(phoneKeys("32470123456")).toEqual({ core: "470123456", key: "0123456" });
+  test("keys: core = last 8 digits, key = its last 7", () => {
+    expect(phoneKeys("32470123456")).toEqual({ core: "70123456", key: "0123456" });
     expect(phoneKeys("5550100")).toEqual({ core: "5550100", key: "5550100" });
   });
 });

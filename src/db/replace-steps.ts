@@ -110,13 +110,16 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const n = namesOf(ctx.deps, env, ctx.params.token);
+      // A clone is anonymized while copied (clone-job.ts): its copy step chose rules and password.
+      const copied = (ctx.outputs.copy as { anonymized?: { rulesFrom: string; piiExclude: string[]; tables: string[]; devPasswordEnc: string } } | undefined)?.anonymized;
       let rules: RulesChoice | undefined;
-      if (ctx.params.anonymize) {
+      if (ctx.params.anonymize && !copied) {
         rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx);
         ctx.log(`anonymization rules: ${rules.from}`);
       }
       // One random password per copy: a constant one would open every copy made with it.
-      const devPassword = ctx.params.anonymize ? newOdooPassword() : undefined;
+      const devPassword = copied ? ctx.deps.box.open(copied.devPasswordEnc) : ctx.params.anonymize ? newOdooPassword() : undefined;
+      const anonymizedFrom = copied ? { source: envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)), tables: copied.tables, piiExclude: copied.piiExclude } : undefined;
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
@@ -127,6 +130,7 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
           baseUrl: envUrl(env, ctx.deps.config),
           rules: rules?.rules,
           devPassword,
+          anonymizedFrom,
           // The PII check's needles come from the source itself, as its own role.
           sourceLogin: ctx.params.anonymize ? envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)) : undefined,
           filestoreDir: n.stagedDir,
@@ -134,7 +138,7 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
         stepLogger(ctx, { db: n.newDb }),
       );
       if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`);
-      return { ...report, rulesFrom: rules?.from ?? null, devPasswordEnc: devPassword === undefined ? null : ctx.deps.box.seal(devPassword) };
+      return { ...report, rulesFrom: copied?.rulesFrom ?? rules?.from ?? null, devPasswordEnc: copied?.devPasswordEnc ?? (devPassword === undefined ? null : ctx.deps.box.seal(devPassword)) };
     },
   };
 }

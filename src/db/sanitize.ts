@@ -24,8 +24,14 @@ export interface SanitizePlan {
   /** The password every user of an anonymized copy gets (required to anonymize). */
   devPassword?: string;
   /**
-   * The source database as its own role: where the PII check's needles come from. Without it,
-   * the copy is read before anonymizing (only right when the copy is a raw copy of the source).
+   * The rows were anonymized while copied (db/anonymize/copy.ts): nothing is rewritten here, the
+   * PII check reads its needles from the source (read-only, as the source's role).
+   */
+  anonymizedFrom?: { source: TenantLogin; tables: string[]; piiExclude: string[] };
+  /**
+   * The source database as its own role: where the PII check's needles come from. Without it
+   * (and without `anonymizedFrom`), the copy is read before anonymizing (only right when the copy
+   * is a raw copy of the source).
    */
   sourceLogin?: TenantLogin;
   /** The copy's filestore, scanned by the PII check too. */
@@ -62,13 +68,21 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
     let anonymized: SanitizeReport["anonymized"] = null;
     let needles: PiiNeedles | null = null;
     if (plan.anonymize) {
-      if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
-      const rules = plan.rules ?? loadAnonymizeRules();
-      needles = plan.sourceLogin ? await withTenant(plan.sourceLogin, collectPii) : await collectPii(sql);
-      const report = await anonymizeDatabase(login, rules, log, plan.devPassword);
-      await checkPii(sql, needles, { exclude: rules.piiCheck.exclude, filestoreDir: plan.filestoreDir ?? null }, log);
+      let tables: string[];
+      let exclude: string[];
+      if (plan.anonymizedFrom) {
+        needles = await withTenant(plan.anonymizedFrom.source, collectPii);
+        ({ tables, piiExclude: exclude } = plan.anonymizedFrom);
+      } else {
+        if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
+        const rules = plan.rules ?? loadAnonymizeRules();
+        needles = plan.sourceLogin ? await withTenant(plan.sourceLogin, collectPii) : await collectPii(sql);
+        tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
+        exclude = rules.piiCheck.exclude;
+      }
+      await checkPii(sql, needles, { exclude, filestoreDir: plan.filestoreDir ?? null }, log);
       anonymized = {
-        tables: report.tables.map((t) => t.table),
+        tables,
         piiChecked: { emails: needles.emails.length, phones: needles.phones.length },
       };
     }

@@ -1,7 +1,8 @@
 /**
  * Anonymization of a copied database by documented YAML rules (templates/anonymize-default.yaml,
- * overridable per project). Runs on the copy only, in one transaction; identifiers are validated,
- * values travel as parameters.
+ * overridable per project). Runs on the copy only, in one transaction, then rewrites the changed
+ * tables; identifiers are validated, values travel as parameters. The rules also drive the
+ * anonymizing copy (db/anonymize/), which transforms rows while copying instead.
  */
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -9,6 +10,7 @@ import defaultRulesText from "../../../templates/anonymize-default.yaml" with { 
 import { checkYamlDocument, parseYamlDocument } from "../../config/yaml-doc";
 import { Invalid } from "../../errors";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
+import { ANON_KEY_SETTING, fakeSql, FakeKind } from "../anonymize/fake";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 
@@ -18,6 +20,8 @@ const ColumnRule = z.union([
   z.object({ set: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).strict(),
   z.object({ template: z.string().min(1), onlyIfEmail: z.boolean().optional() }).strict(),
   z.object({ devPassword: z.literal(true) }).strict(),
+  // A generated value of a kind Odoo accepts (see anonymize/fake.ts), deterministic per copy.
+  z.object({ fake: FakeKind }).strict(),
   // A project's way to switch one default rule off: the column is left as it is.
   z.object({ keep: z.literal(true) }).strict(),
 ]);
@@ -135,12 +139,19 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
   await withTenant(login, (sql) =>
     sql.begin(async (tx) => {
       const owned = new Set(await ownedPublicTables(tx));
-      const cols = await tx<{ t: string; c: string }[]>`
-        SELECT c.table_name AS t, c.column_name AS c FROM information_schema.columns c
+      // The fake kinds' key: random per copy, in this transaction's settings only.
+      await tx`SELECT set_config(${ANON_KEY_SETTING}, ${randomBytes(32).toString("hex")}, true)`;
+      const cols = await tx<{ t: string; c: string; nullable: string }[]>`
+        SELECT c.table_name AS t, c.column_name AS c, c.is_nullable AS nullable FROM information_schema.columns c
         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'`;
       const byTable = new Map<string, Set<string>>();
-      for (const { t, c } of cols) if (owned.has(t)) byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
+      const nullable = new Set<string>();
+      for (const { t, c, nullable: n } of cols) {
+        if (!owned.has(t)) continue;
+        byTable.set(t, (byTable.get(t) ?? new Set()).add(c));
+        if (n === "YES") nullable.add(`${t}.${c}`);
+      }
       for (const [table, tr] of Object.entries(rules.tables)) {
         if (!tr.enabled) continue;
         const present = byTable.get(table);
@@ -164,6 +175,9 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
           } else if ("devPassword" in rule) {
             params.push(hash);
             sets.push(`${col} = $${params.length}`);
+          } else if ("fake" in rule) {
+            if (rule.fake === "login" && !present.has("id")) throw new Invalid(`${table}.${column}: fake login needs an id column`);
+            sets.push(`${col} = ${fakeSql(rule.fake, { col, nullable: nullable.has(`${table}.${column}`), id: quoteIdent("id") })}`);
           } else {
             const { expr } = templateSql(rule.template, present, params);
             const cond = rule.onlyIfEmail ? `${col} LIKE '%@%'` : `${col} IS NOT NULL`;
@@ -177,6 +191,13 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
       }
     }),
   );
+  // An UPDATE leaves the old row versions in the table's pages and the old keys in its indexes
+  // until the table is rewritten: VACUUM FULL (as the owner, outside the transaction) writes new
+  // files holding only the anonymized rows and unlinks the old ones. (Clones never get here:
+  // they are anonymized while copied, see db/anonymize/copy.ts.)
+  await withTenant(login, async (sql) => {
+    for (const t of report.tables) await sql.unsafe(`VACUUM (FULL) public.${quoteIdent(t.table)}`);
+  });
   log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), skipped: report.skipped.length });
   return report;
 }

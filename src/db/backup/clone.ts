@@ -7,6 +7,8 @@
  *             no downtime, works with the source in use (pg_dump reads one snapshot).
  * "auto" tries template only when no session is connected, and falls back to stream if
  * PostgreSQL still refuses; the result says which path ran and why.
+ * Anonymized (`anonymize` given): always streamed, the ruled tables' rows transformed on the way
+ * (anonymize/copy.ts) — a template copy would put the source's pages on the copy's disk.
  * The target database must not exist; on failure it is dropped.
  * Nothing inside the source or the copy runs as the admin: pg_dump logs in as the source's role,
  * the ownership transfer runs as a throwaway role (see transferOwnership).
@@ -15,12 +17,14 @@ import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Conflict } from "../../errors";
+import { Conflict, Invalid } from "../../errors";
 import { pgAdmin } from "../../host/postgres/connect";
 import { createDatabase, createRole, databaseExists, dropDatabase, dropRole, restrictDatabase } from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
 import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
+import { copyAnonymized, type AnonymizedCopyReport } from "../anonymize/copy";
+import type { AnonymizeRules } from "./anonymize";
 import { pgDump, pgRestore, type PgAdmin } from "./commands";
 import { streamCommand } from "./pump";
 import { processSink } from "./sinks";
@@ -41,6 +45,8 @@ export interface CloneInput {
    */
   owner: Omit<TenantLogin, "database">;
   method?: CloneMethod | "auto";
+  /** Anonymize while copying: the rules and the copy's own password for every user. */
+  anonymize?: { rules: AnonymizeRules; devPassword: string };
   log: Logger;
   signal?: AbortSignal;
   pgBinDir?: string;
@@ -53,6 +59,8 @@ export interface CloneResult {
   /** Bytes that went through the pipe (stream only). */
   bytes: number | null;
   seconds: number;
+  /** Per table rows transformed (anonymized copies only). */
+  anonymized: AnonymizedCopyReport | null;
 }
 
 const OBJECT_IN_USE = "55006";
@@ -142,6 +150,11 @@ async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
   return r.bytes;
 }
 
+async function cloneAnonymized(admin: SQL, input: CloneInput, anonymize: NonNullable<CloneInput["anonymize"]>): Promise<AnonymizedCopyReport> {
+  await createDatabase(admin, input.targetDb, input.owner.user);
+  return copyAnonymized({ ...input, ...anonymize });
+}
+
 export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
   const admin = pgAdmin(input.pg);
   const t0 = performance.now();
@@ -153,15 +166,19 @@ export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
     if (input.sourceDb === input.targetDb) throw new Conflict("clone: source and target are the same database");
     if (await databaseExists(admin, input.targetDb)) throw new Conflict(`database ${input.targetDb} already exists`);
     const wanted = input.method ?? "auto";
+    if (input.anonymize && wanted === "template") {
+      throw new Invalid("an anonymized copy cannot be a template copy (it would copy the source's data pages); use --method stream or auto");
+    }
     let method: CloneMethod = "stream";
-    let reason = "requested";
+    let reason = input.anonymize ? "anonymized: rows transformed while streamed" : "requested";
     if (wanted === "template") method = "template";
-    else if (wanted === "auto") {
+    else if (wanted === "auto" && !input.anonymize) {
       const n = await sourceSessions(admin, input.sourceDb);
       method = n === 0 ? "template" : "stream";
       reason = n === 0 ? "no session on the source: file-level copy" : `${n} session(s) on the source: streaming dump`;
     }
     let bytes: number | null = null;
+    let anonymized: AnonymizedCopyReport | null = null;
     if (method === "template") {
       try {
         created = true;
@@ -176,11 +193,14 @@ export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
     }
     if (method === "stream") {
       created = true;
-      bytes = await cloneByStream(admin, input);
+      if (input.anonymize) {
+        anonymized = await cloneAnonymized(admin, input, input.anonymize);
+        bytes = anonymized.bytes;
+      } else bytes = await cloneByStream(admin, input);
     }
     const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
     clog.info("database cloned", { method, reason, bytes, seconds });
-    return { method, reason, bytes, seconds };
+    return { method, reason, bytes, seconds, anonymized };
   } catch (e) {
     if (created) await dropDatabase(admin, input.targetDb).catch(() => undefined);
     throw e;

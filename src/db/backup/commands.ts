@@ -31,6 +31,10 @@ export interface DumpOptions {
   snapshot?: string;
   /** 0-9; omitted = pg_dump's default for -Fc. 0 for local pipes (clone), where CPU is the cost. */
   compress?: number;
+  /** Only these sections (an anonymizing copy loads data between pre-data and post-data). */
+  sections?: ("pre-data" | "data" | "post-data")[];
+  /** public tables whose rows are left out (the anonymizing copy streams them itself). */
+  excludeTableData?: string[];
   pgBinDir?: string;
 }
 
@@ -41,6 +45,9 @@ export function pgDump(pg: PgAdmin, db: string, opts: DumpOptions = {}): Command
       bin(opts.pgBinDir, "pg_dump"), "-Fc", ...connArgs(pg), "-d", assertIdent(db, "database"),
       ...(opts.compress !== undefined ? ["-Z", String(opts.compress)] : []),
       ...(opts.snapshot ? [`--snapshot=${opts.snapshot}`] : []),
+      ...(opts.sections ?? []).map((s) => `--section=${s}`),
+      // A validated lowercase name matches only itself (pg_dump patterns: only * and ? are wild).
+      ...(opts.excludeTableData ?? []).map((t) => `--exclude-table-data=public.${assertIdent(t, "table")}`),
     ],
     env: pgEnv(pg, "odooops-backup"),
     redact: [pg.password],

@@ -8,6 +8,7 @@ import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { Invalid } from "../errors";
+import { readHostRules } from "../db/anonymize-rules";
 import { type Config, ConfigSchema } from "./schema";
 import type { Paths } from "./paths";
 
@@ -144,5 +145,7 @@ export function loadConfig(
   for (const [k, v] of Object.entries(opts.overrides ?? {})) if (v !== undefined) data[k] = v;
   const parsed = ConfigSchema.safeParse(decryptConfigValues(data, paths.secretKeyFile, file?.source ?? "config"));
   if (!parsed.success) throw new Invalid(formatIssues(file?.source ?? "config", parsed.error));
+  // A broken host rules file stops the daemon now, with its own line, not a clone later.
+  if (parsed.data.anonymize.rulesFile) readHostRules(parsed.data.anonymize.rulesFile);
   return parsed.data;
 }

@@ -249,6 +249,17 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    anonymize: z
+      .object({
+        /**
+         * A host-level anonymization rules file (same format as a project's
+         * `.odooops/anonymize.yaml`), merged over the shipped defaults and under the project's
+         * file: rules for projects without a repository. "" = none. Checked when the config loads.
+         */
+        rulesFile: z.string().refine((s) => s === "" || s.startsWith("/"), "an absolute path (or \"\" for none)").default(""),
+      })
+      .strict()
+      .prefault({}),
     /** Limits on `db import` uploads: they come from users and are never trusted. */
     imports: z
       .object({

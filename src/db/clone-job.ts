@@ -45,8 +45,8 @@ export const cloneJob = defineJob<CloneJobParams>({
         // Leftovers of an interrupted attempt carry the same names: start clean.
         await cleanupRestore(cleanup);
         // One random password per copy: a constant one would open every copy made with it.
-        const anon = p.anonymize ? { ...(await anonymizeRulesFor(deps, source, ctx)), devPassword: newOdooPassword() } : null;
-        if (anon) ctx.log(`anonymization rules: ${anon.from}`);
+        const anon = p.anonymize ? { ...(await anonymizeRulesFor(deps, source, ctx, p.rules)), devPassword: newOdooPassword() } : null;
+        if (anon) ctx.log(`anonymization rules, lowest first: ${anon.from}`);
         const db = await cloneDatabase({ pg: adminPg(deps), sourceLogin: envDbLogin(deps, source), sourceDb: source.dbName, targetDb: n.newDb, owner: envDbLogin(deps, env), method: p.method, anonymize: anon ?? undefined, log: stepLogger(ctx), signal: ctx.signal });
         ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
         for (const t of db.anonymized?.tables ?? []) ctx.log(`${t.table}: ${t.rows} rows copied anonymized (${t.columns.join(", ")})`);

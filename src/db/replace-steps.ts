@@ -25,6 +25,7 @@ import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
 import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
 import { backups } from "./backup.sql";
+import { OneRunRules } from "./schema";
 import { discardDir, type PgAdmin } from "./backup";
 import { failRunningBackup, performBackup } from "./backup-job";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "./replace";
@@ -46,6 +47,8 @@ export const ReplaceParams = z.object({
   rebase: z.boolean(),
   /** A backup of the target taken before anything changes (production targets). */
   preBackupId: z.string().nullable(),
+  /** `db clone --rules FILE`: rules for this copy only, over every other layer (anonymize-rules.ts). */
+  rules: OneRunRules.optional(),
 });
 export type ReplaceParams = z.infer<typeof ReplaceParams>;
 type Ctx = StepContext<ReplaceParams>;
@@ -114,8 +117,8 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       const copied = (ctx.outputs.copy as { anonymized?: { rulesFrom: string; piiExclude: string[]; tables: string[]; devPasswordEnc: string } } | undefined)?.anonymized;
       let rules: RulesChoice | undefined;
       if (ctx.params.anonymize && !copied) {
-        rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx);
-        ctx.log(`anonymization rules: ${rules.from}`);
+        rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx, ctx.params.rules);
+        ctx.log(`anonymization rules, lowest first: ${rules.from}`);
       }
       // One random password per copy: a constant one would open every copy made with it.
       const devPassword = copied ? ctx.deps.box.open(copied.devPasswordEnc) : ctx.params.anonymize ? newOdooPassword() : undefined;

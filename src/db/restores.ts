@@ -13,6 +13,7 @@ import type { JobDef } from "../jobs/define";
 import { backups } from "./backup.sql";
 import { backupTargets, type BackupRow } from "./backup-job";
 import { cloneJob, type CloneJobParams } from "./clone-job";
+import { parseRulesOverride } from "./anonymize-rules";
 import { newReplaceToken } from "./replace";
 import type { ReplaceParams } from "./replace-steps";
 import { readableSource, restoreJob, type RestoreJobParams } from "./restore-job";
@@ -132,9 +133,15 @@ export function startClone(deps: EnvServiceDeps, targetName: string, input: Clon
   }
   if (!req.dryRun) requireConfirm(target, req.confirm, "clone into");
   const params: CloneJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), method: req.method };
+  if (req.rules) {
+    if (!params.anonymize) throw new Invalid(`--rules applies to an anonymized copy, and this clone of ${source.slug} into ${target.slug} is not anonymized (pass --anonymize)`);
+    // Checked here, before anything is queued: a bad file is an error with its own lines, and nothing is created.
+    parseRulesOverride(req.rules.text, req.rules.file);
+    params.rules = req.rules;
+  }
   const plan = planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps: stepsOf(cloneJob, params, deps) });
   if (req.dryRun) return { dryRun: true, plan, job: null };
   const job = deps.jobs.enqueue(cloneJob, params, actor);
-  deps.audit.record({ actor, action: "db.clone", target: target.slug, details: { from: source.slug, method: req.method, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  deps.audit.record({ actor, action: "db.clone", target: target.slug, details: { from: source.slug, method: req.method, rules: req.rules?.file ?? null, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
   return { dryRun: false, plan, job };
 }

@@ -56,6 +56,12 @@ export const RestoreRequest = z
   .openapi("RestoreRequest");
 export type RestoreRequest = z.input<typeof RestoreRequest>;
 
+/** An anonymization rules file sent with a request: its text, and the name it is reported under. */
+export const OneRunRules = z
+  .object({ text: z.string().max(1024 * 1024), file: z.string().min(1).max(300) })
+  .strict()
+  .openapi("OneRunRules");
+
 /** `POST /environments/{name}/db/clone`: `{name}` is the target env (it must exist). */
 export const CloneRequest = z
   .object({
@@ -69,11 +75,32 @@ export const CloneRequest = z
     forceProduction: z.boolean().default(false),
     /** The target env's name: required when it is production (a dry run needs none). */
     confirm: z.string().max(200).optional(),
+    /** A rules file for this run only (`--rules FILE`), merged over every other layer; validated by the daemon. */
+    rules: OneRunRules.optional(),
+    /** The plan, with what anonymization would change per table (counted on the source); nothing changes. */
     dryRun: z.boolean().default(false),
   })
   .strict()
   .openapi("CloneRequest");
 export type CloneRequest = z.input<typeof CloneRequest>;
+
+export const AnonymizationPreview = z
+  .object({
+    /** The rule layers, lowest first (as the job log would say). */
+    sources: z.array(z.string()),
+    tables: z.array(
+      z.object({
+        table: z.string(),
+        rows: z.number(),
+        /** Per column: the rule's kind and how many rows it would change. */
+        columns: z.array(z.object({ column: z.string(), rule: z.string(), rows: z.number() })),
+      }),
+    ),
+    /** "table" or "table.column" the rules name but the source does not have. */
+    skipped: z.array(z.string()),
+  })
+  .openapi("AnonymizationPreview");
+export type AnonymizationPreview = z.infer<typeof AnonymizationPreview>;
 
 export const DbOperationPlan = z
   .object({
@@ -91,6 +118,8 @@ export const DbOperationPlan = z
     neutralize: z.boolean(),
     keepOld: z.boolean(),
     steps: z.array(z.string()),
+    /** Clone dry run of an anonymized copy: what each rule would change, counted on the source. */
+    anonymization: AnonymizationPreview.optional(),
   })
   .openapi("DbOperationPlan");
 export type DbOperationPlan = z.infer<typeof DbOperationPlan>;
@@ -135,3 +164,17 @@ export const AnonymizeRulesCheck = z
   .openapi("AnonymizeRulesCheck");
 
 export type AnonymizeRulesCheck = z.infer<typeof AnonymizeRulesCheck>;
+
+/** `GET /environments/{name}/db/anonymize-detect`: personal-looking columns no rule covers (names and counts only). */
+export const AnonymizeDetectReport = z
+  .object({
+    /** The rule layers checked against, lowest first. */
+    sources: z.array(z.string()),
+    tablesScanned: z.number(),
+    columnsScanned: z.number(),
+    /** Rows sampled per table (the first ones) for the content signal. */
+    sampleRows: z.number(),
+    findings: z.array(z.object({ table: z.string(), column: z.string(), type: z.string(), reasons: z.array(z.string()) })),
+  })
+  .openapi("AnonymizeDetectReport");
+export type AnonymizeDetectReport = z.infer<typeof AnonymizeDetectReport>;

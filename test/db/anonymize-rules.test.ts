@@ -45,8 +45,8 @@ const emailRule = (r: Awaited<ReturnType<typeof anonymizeRulesFor>>) => r.rules.
 describe("anonymizeRulesFor", () => {
   test("a project without a repository: the defaults", async () => {
     const r = await anonymizeRulesFor(t.deps, shop(), io);
-    expect(r.from).toBe("templates/anonymize-default.yaml (project default has no repository)");
-    expect(emailRule(r)).toEqual({ template: "partner-{id}@example.invalid" });
+    expect(r.from).toBe("templates/anonymize-default.yaml < no .odooops/anonymize.yaml (project default has no repository)");
+    expect(emailRule(r)).toEqual({ fake: "email" });
   });
 
   test("no deployed commit: the default branch's head", async () => {
@@ -54,16 +54,16 @@ describe("anonymizeRulesFor", () => {
     const head = await repo.commit({ ".odooops/anonymize.yaml": rules("head-{id}@x.invalid") });
     expect((await t.request("/api/v1/projects/default", { method: "PUT", body: JSON.stringify({ repoUrl: repo.url }) })).status).toBe(200);
     const r = await anonymizeRulesFor(t.deps, shop(), io);
-    expect(r.from).toBe(`.odooops/anonymize.yaml at ${head.slice(0, 12)}, the head of main (shop serves no deployed commit), over templates/anonymize-default.yaml`);
+    expect(r.from).toBe(`templates/anonymize-default.yaml < .odooops/anonymize.yaml at ${head.slice(0, 12)}, the head of main (shop serves no deployed commit)`);
     expect(emailRule(r)).toEqual({ template: "head-{id}@x.invalid" });
     // The defaults the file does not name stay.
-    expect(r.rules.tables.res_partner?.columns.phone).toEqual({ set: null });
+    expect(r.rules.tables.res_partner?.columns.phone).toEqual({ fake: "phone" });
   });
 
   test("the commit the env serves wins over the head", async () => {
     serve(await repo.git("rev-parse", "HEAD~1"));
     const r = await anonymizeRulesFor(t.deps, shop(), io);
-    expect(r.from).toContain(", the commit shop serves, over templates/anonymize-default.yaml");
+    expect(r.from).toEndWith(", the commit shop serves");
     expect(emailRule(r)).toEqual({ template: "first-{id}@x.invalid" });
   });
 

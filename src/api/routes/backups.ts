@@ -10,8 +10,10 @@ import { sniffUpload } from "../../db/odoo-zip";
 import { saveUpload } from "../../db/upload";
 import { Invalid } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
-import { AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
+import { AnonymizeDetectReport, AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
 import { checkAnonymizeRules } from "../../db/backup";
+import { detectForEnv } from "../../db/anonymize/detect";
+import { cloneAnonymizationPreview } from "../../db/anonymize/dry-run";
 import type { Principal } from "../../auth/service";
 import { findEnv } from "../../env/lookup";
 import { JobView } from "../../jobs/view";
@@ -120,6 +122,14 @@ const checkRules = createRoute({
   request: { body: jsonBody(AnonymizeRulesCheckRequest) },
   responses: { 200: json(AnonymizeRulesCheck, "the check") },
 });
+const detect = createRoute({
+  method: "get",
+  path: "/environments/{name}/db/anonymize-detect",
+  tags: ["backups"],
+  summary: "Columns of the environment's database that look personal (by name, or by a sample of rows) and that no anonymization rule covers; names and counts only",
+  request: { params: nameParam },
+  responses: { 200: json(AnonymizeDetectReport, "the findings"), 400: json(ErrorSchema, "invalid rules file"), 404: json(ErrorSchema, "no such environment") },
+});
 const flag = z.enum(["true", "false"]).optional();
 const importDb = createRoute({
   method: "post",
@@ -146,11 +156,16 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const out = startRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return out.dryRun ? c.json(out, 200) : c.json(out, 202);
   });
-  app.openapi(clone, (c) => {
+  app.openapi(clone, async (c) => {
     tierGuard(c.get("principal"), "clone", c.req.valid("param").name);
-    const out = startClone(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
-    return out.dryRun ? c.json(out, 200) : c.json(out, 202);
+    const req = c.req.valid("json");
+    const out = startClone(deps, c.req.valid("param").name, req, c.get("principal").username);
+    if (!out.dryRun) return c.json(out, 202);
+    // What each rule would change, counted on the source (read-only, as its own role).
+    if (out.plan.anonymize) out.plan.anonymization = await cloneAnonymizationPreview(deps, findEnv(deps.db, out.plan.source.slug), req.rules);
+    return c.json(out, 200);
   });
+  app.openapi(detect, async (c) => c.json(await detectForEnv(deps, findEnv(deps.db, c.req.valid("param").name)), 200));
   app.openapi(exportDb, (c) => c.json(startExport(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(downloadExport, async (c) => {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import type { AnonymizeRulesCheck, BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
+import type { AnonymizationPreview, AnonymizeDetectReport, AnonymizeRulesCheck, BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -139,6 +139,23 @@ function describePlan(p: DbOperationPlan): string[] {
   return lines;
 }
 
+/** Per table: rows in the source, and each rule's column with the rows it would change. */
+function printPreview(io: CliIo, a: AnonymizationPreview): void {
+  note(io, `  anonymization rules, lowest first: ${a.sources.join(" < ")}`);
+  printTable(
+    io,
+    a.tables.flatMap((t) => t.columns.map((c, i) => ({ table: i === 0 ? t.table : "", rows: i === 0 ? String(t.rows) : "", column: c.column, rule: c.rule, changed: String(c.rows) }))),
+    [
+      { key: "table", label: "table" },
+      { key: "rows", label: "rows" },
+      { key: "column", label: "column" },
+      { key: "rule", label: "rule" },
+      { key: "changed", label: "rows changed" },
+    ],
+  );
+  if (a.skipped.length > 0) note(io, `  not in the source (skipped): ${a.skipped.join(", ")}`);
+}
+
 /** Shows the plan (a dry run on the daemon), asks, then enqueues exactly what was shown. */
 async function confirmedOperation(
   io: CliIo,
@@ -247,6 +264,8 @@ export function dbCommand(io: CliIo) {
       method: { type: "string", default: "auto", description: "auto (template copy when the source is idle, else a streamed dump), template or stream" },
       "keep-old": keepOldArg,
       "force-production": { ...forceProductionArg, description: "allow cloning into a production environment (with --yes)" },
+      rules: { type: "string", description: "an anonymization rules file for this run only, merged over the host's and the project's (checked by the daemon first)" },
+      "dry-run": { type: "boolean", description: "show the plan and, per table, how many rows and which columns each anonymization rule would change; change nothing" },
       yes: yesArg,
       wait: waitArg,
     },
@@ -258,7 +277,15 @@ export function dbCommand(io: CliIo) {
         keepOld: args["keep-old"] === true,
         ...(args.anonymize !== undefined ? { anonymize: args.anonymize } : {}),
         forceProduction: args["force-production"] === true,
+        ...(args.rules !== undefined ? { rules: { text: readRulesFile(args.rules), file: args.rules } } : {}),
       };
+      if (args["dry-run"] === true) {
+        const out = await client(io).post<DbOperationResponse>(`/environments/${encodeURIComponent(args.to)}/db/clone`, { ...body, dryRun: true });
+        if (io.globals.json) return printJson(io, out.plan);
+        for (const line of describePlan(out.plan)) note(io, line);
+        if (out.plan.anonymization) printPreview(io, out.plan.anonymization);
+        return note(io, "dry run: nothing was changed");
+      }
       await confirmedOperation(io, `/environments/${encodeURIComponent(args.to)}/db/clone`, body, {
         yes: args.yes === true,
         forceProduction: args["force-production"] === true,
@@ -336,9 +363,31 @@ export function dbCommand(io: CliIo) {
   });
 
   const anonymizeRules = defineCommand({
-    meta: { name: "anonymize-rules", description: `Check a project's anonymization rules (default ${RULES_FILE} here) and print the rules a copy would get; exit 1 with every problem` },
-    args: { file: { type: "string", description: `the file to check (default ${RULES_FILE}; when that is absent, the shipped defaults are shown)` } },
+    meta: {
+      name: "anonymize-rules",
+      description: `Check a project's anonymization rules (default ${RULES_FILE} here) and print the rules a copy would get; exit 1 with every problem. --detect ENV: list ENV's columns that look personal and no rule covers`,
+    },
+    args: {
+      file: { type: "string", description: `the file to check (default ${RULES_FILE}; when that is absent, the shipped defaults are shown)` },
+      detect: { type: "string", description: "an environment: list the columns of its database that look personal (by name or by a sample of rows) and that no rule covers" },
+    },
     async run({ args }) {
+      if (args.detect !== undefined) {
+        if (args.file !== undefined) throw new Invalid("--detect checks the rules a copy of the environment gets (host file and project file); it takes no --file");
+        const r = await client(io).get<AnonymizeDetectReport>(`/environments/${encodeURIComponent(args.detect)}/db/anonymize-detect`);
+        if (io.globals.json) return printJson(io, r);
+        note(io, `${args.detect}: ${r.findings.length} column(s) look personal and no rule covers them (${r.columnsScanned} uncovered text columns of ${r.tablesScanned} tables, first ${r.sampleRows} rows of each sampled)`);
+        note(io, `rules, lowest first: ${r.sources.join(" < ")}`);
+        if (r.findings.length > 0) {
+          printTable(io, r.findings.map((f) => ({ column: `${f.table}.${f.column}`, type: f.type, why: f.reasons.join("; ") })), [
+            { key: "column", label: "column" },
+            { key: "type", label: "type" },
+            { key: "why", label: "why" },
+          ]);
+          note(io, `add a rule for each (or list it under piiCheck.exclude knowingly) in ${RULES_FILE} or the host's anonymize.rulesFile`);
+        }
+        return;
+      }
       const file = args.file ?? RULES_FILE;
       const absent = args.file === undefined && !existsSync(file);
       const v = await client(io).post<AnonymizeRulesCheck>("/anonymize-rules/validate", { text: absent ? "" : readRulesFile(file), file });

@@ -54,11 +54,11 @@ export const AnonymizeOverrideSchema = z
 export type AnonymizeRules = z.infer<typeof AnonymizeRulesSchema>;
 export type ColumnRule = z.infer<typeof ColumnRule>;
 
-type AnonymizeOverride = z.infer<typeof AnonymizeOverrideSchema>;
+export type AnonymizeOverride = z.infer<typeof AnonymizeOverrideSchema>;
 
-const defaultRules = () => parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
+export const defaultRules = () => parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
 
-function mergeOverride(base: AnonymizeRules, o: AnonymizeOverride): AnonymizeRules {
+export function mergeOverride(base: AnonymizeRules, o: AnonymizeOverride): AnonymizeRules {
   const tables = { ...base.tables };
   for (const [name, t] of Object.entries(o.tables ?? {})) {
     const prev = tables[name] ?? { enabled: true, columns: {} };

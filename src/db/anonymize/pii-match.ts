@@ -17,8 +17,12 @@
 
 /** `local@domain` on normalized text: group 1 the local part, group 2 the domain. */
 export const EMAIL_RE = "([a-z0-9._%+'-]+)@([a-z0-9-]+(?:\\.[a-z0-9-]+)+)";
-/** A digit run with separators, 7 characters or more; its digits are the candidate phone number. */
-export const PHONE_RE = "[0-9][-0-9 ()./]{5,}[0-9]";
+/**
+ * A digit run with separators, 7 characters or more, not glued to letters or digits: its digits
+ * are the candidate phone number. The boundaries keep hex strings, hashes and identifiers out —
+ * with tens of thousands of needles, random 8-digit stretches of those would match some.
+ */
+export const PHONE_RE = "(?<![0-9A-Za-z])[0-9][-0-9 ()./]{5,}[0-9](?![0-9A-Za-z])";
 /** Encodings of `@` (lower-cased text). */
 export const AT_RE = "%40|&#0*64;|&#x0*40;|&commat;|\\\\u0040";
 /** Encodings of `.` (lower-cased text). */

@@ -54,6 +54,11 @@ describe("phone formatting", () => {
     expect(found(text).phones).toEqual(["32470123456"]);
   });
 
+  test("digits glued to letters (hex, hashes, identifiers) are not a phone", () => {
+    expect(found("sha a32470123456b, id X0470123456, 0470123456z").phones).toEqual([]);
+    expect(found("(0470123456)").phones).toEqual(["32470123456"]);
+  });
+
   test("a short number needs all its digits", () => {
     expect(found("call 555-0100").phones).toEqual(["5550100"]);
     expect(found("call 555-010").phones).toEqual([]);

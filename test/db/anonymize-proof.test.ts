@@ -214,7 +214,18 @@ describe("anonymized clone: nothing of the source is left (independent scan)", (
     const finder = new Finder(tag, truth.phones);
     const r = await readRelationFiles(env(stage).dbName, finder);
     expect(r.files).toBeGreaterThan(10);
-    expect(finder.found).toEqual([]);
+    if (finder.found.length > 0) {
+      // Which live statistics quote the source (pg_statistic is file 2619): names only.
+      const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env(stage).dbName });
+      try {
+        const stats = await sql<{ t: string; c: string }[]>`SELECT tablename AS t, attname AS c FROM pg_stats
+          WHERE schemaname = 'public' AND (most_common_vals::text ILIKE ${`%${tag}%`} OR histogram_bounds::text ILIKE ${`%${tag}%`})`;
+        console.error("live statistics holding planted values:", JSON.stringify(stats));
+      } finally {
+        await sql.close();
+      }
+    }
+    expect(finder.found.map((f) => f.slice(0, 160))).toEqual([]);
   }, 300_000);
 
   test("the filestore: no planted address or number in names or contents", async () => {

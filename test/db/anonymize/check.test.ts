@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkCopyState, checkPii } from "../../../src/db/anonymize/check";
 import { FILE_CHUNK } from "../../../src/db/anonymize/check-files";
@@ -149,6 +149,22 @@ describe("the clean copy", () => {
     expect(fields).toMatchObject({ tables: 7, rows: 9, columns: 19, files: 1, emails: 2, phones: 2 });
     expect(Number(fields.bytes)).toBeGreaterThan(100);
     expect(fields.fileBytes).toBe(53);
+  }, 60_000);
+});
+
+describe("the check itself", () => {
+  test("leaves nothing of the source on the copy's disk (no statistics of its needles in pg_statistic)", async () => {
+    expect((await check()).error).toBeNull();
+    const sql = pgConnect({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: cp.database });
+    try {
+      await sql`CHECKPOINT`;
+      const [row] = await sql<{ path: string }[]>`SELECT pg_relation_filepath('pg_catalog.pg_statistic') AS path`;
+      const bytes = readFileSync(join(pg.dataDir, row!.path)).toString("latin1");
+      expect(bytes.includes(EMAIL)).toBe(false);
+      expect(bytes.includes("32470123456")).toBe(false);
+    } finally {
+      await sql.close();
+    }
   }, 60_000);
 });
 

@@ -8,11 +8,13 @@
  * a prefix of its domain at a label boundary spell it: `mailto:`, `"Name" <…>`, a file name like
  * `invoice_ann@x.com.pdf` and a glued prefix all still match.
  *
- * Phones: runs of digits with separators (space, parentheses, dot, dash, slash) are reduced to
- * their digits. A source number (≥ 7 digits) counts as found when its last 8 digits (all of them
- * when shorter) appear inside such a run, so `+32 2 512 34 56`, `02/512.34.56` and
- * `3225123456` are the same number; candidates are found by 7-digit windows, never by trying
- * every needle against every value.
+ * Phones: runs of digits with separators (space, parentheses, dot, dash, slash), not glued to
+ * letters. A source number (≥ 7 digits) counts as found when the digits of such a run, up to the
+ * end of one of its digit groups, end with the number's last 8 digits (all of them when
+ * shorter): `+32 2 512 34 56`, `02/512.34.56` and `3225123456` are the same number, and so is
+ * one written next to another (`02 512 34 56 / 0470 12 34 56`). A number's end is where it
+ * differs least between formats; only prefixes (country code, trunk 0) vary. Candidates are
+ * looked up by their last 7 digits, never by trying every needle against every value.
  */
 
 /** `local@domain` on normalized text: group 1 the local part, group 2 the domain. */
@@ -91,10 +93,11 @@ export class NeedleMatcher {
     }
     if (this.phones.size > 0) {
       for (const m of text.matchAll(new RegExp(PHONE_RE, "g"))) {
-        const run = m[0].replace(/[^0-9]/g, "");
-        for (let i = 0; i + MIN_PHONE_DIGITS <= run.length; i++) {
-          for (const n of this.phones.get(run.slice(i, i + MIN_PHONE_DIGITS)) ?? []) {
-            if (run.includes(n.core)) found.phones.add(n.digits);
+        let digits = "";
+        for (const group of m[0].split(/[^0-9]+/)) {
+          digits += group;
+          for (const n of this.phones.get(digits.slice(-MIN_PHONE_DIGITS)) ?? []) {
+            if (digits.endsWith(n.core)) found.phones.add(n.digits);
           }
         }
       }

@@ -119,12 +119,13 @@ function emailMatches(s: string): string {
     WHERE ${emailGate(s)}`;
 }
 
-/** Rows of (needle) for the source phone numbers in text `s`. */
+/** Rows of (needle) for the source phone numbers in text `s` (see pii-match.ts: group ends). */
 function phoneMatches(s: string): string {
   return `SELECT n.v AS needle FROM regexp_matches(${s}, $2, 'g') AS m
-    CROSS JOIN LATERAL (SELECT regexp_replace(m[1], '[^0-9]', '', 'g') AS d) AS t
-    CROSS JOIN LATERAL generate_series(1, length(t.d) - ${MIN_PHONE_DIGITS - 1}) AS i
-    JOIN pg_temp.odooops_pii_phone n ON n.key = substr(t.d, i, ${MIN_PHONE_DIGITS}) AND strpos(t.d, n.core) > 0`;
+    CROSS JOIN LATERAL (SELECT regexp_split_to_array(m[1], '[^0-9]+') AS g) AS t
+    CROSS JOIN LATERAL generate_series(1, cardinality(t.g)) AS j
+    CROSS JOIN LATERAL (SELECT array_to_string(t.g[1:j], '') AS d) AS p
+    JOIN pg_temp.odooops_pii_phone n ON n.key = right(p.d, ${MIN_PHONE_DIGITS}) AND right(p.d, length(n.core)) = n.core`;
 }
 
 /**

@@ -75,6 +75,15 @@ describe("phone formatting", () => {
     expect(found("+32 470 12 34 57").phones).toEqual([]);
   });
 
+  test("a number must end where a digit group ends: a fake in a fictional range is not a source number", () => {
+    const m = new NeedleMatcher({ emails: [], phones: ["32470090001"] });
+    const f = { emails: new Set<string>(), phones: new Set<string>() };
+    m.scan("+44 7700 900012", f);
+    expect([...f.phones]).toEqual([]);
+    m.scan("+32 470 09 00 01 / 02 512 34 56", f);
+    expect([...f.phones]).toEqual(["32470090001"]);
+  });
+
   test("keys: core = last 8 digits, key = its last 7", () => {
     expect(phoneKeys("32470123456")).toEqual({ core: "70123456", key: "0123456" });
     expect(phoneKeys("5550100")).toEqual({ core: "5550100", key: "5550100" });
@@ -111,9 +120,10 @@ describe("SQL", () => {
     JOIN pg_temp.odooops_pii_email n ON n.v = substr(t.l, i) || '@' || array_to_string(t.p[1:k], '.')
     WHERE strpos(v.s, '@') > 0 OR strpos(v.s, '%40') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '\\u0040') > 0) AS e
     UNION ALL SELECT 'phone', p.needle, 0 FROM (SELECT n.v AS needle FROM regexp_matches(v.s, $2, 'g') AS m
-    CROSS JOIN LATERAL (SELECT regexp_replace(m[1], '[^0-9]', '', 'g') AS d) AS t
-    CROSS JOIN LATERAL generate_series(1, length(t.d) - 6) AS i
-    JOIN pg_temp.odooops_pii_phone n ON n.key = substr(t.d, i, 7) AND strpos(t.d, n.core) > 0) AS p
+    CROSS JOIN LATERAL (SELECT regexp_split_to_array(m[1], '[^0-9]+') AS g) AS t
+    CROSS JOIN LATERAL generate_series(1, cardinality(t.g)) AS j
+    CROSS JOIN LATERAL (SELECT array_to_string(t.g[1:j], '') AS d) AS p
+    JOIN pg_temp.odooops_pii_phone n ON n.key = right(p.d, 7) AND right(p.d, length(n.core)) = n.core) AS p
   ) AS f
   WHERE v.s IS NOT NULL
   GROUP BY v.c, f.kind`);

@@ -300,6 +300,10 @@ export async function scanDatabase(sql: SQL, needles: Pick<PiiNeedles, "emails" 
   const skip = new Set(exclude);
   return sql.begin(async (tx) => {
     await tx`SET LOCAL jit = off`;
+    // A merge join restarts its scan of the needles for every value read (its outer side is a
+    // LATERAL per row): 95 s instead of 0.3 s for 8,000 messages and 8,000 needles. Hash joins
+    // build the needles' table once and probe it.
+    await tx`SET LOCAL enable_mergejoin = off`;
     const rels = relationsOf(await tx.unsafe(CATALOG_SQL, [TEXTLIKE_TYPES]));
     const unreadable = rels.filter((r) => !r.readable);
     if (unreadable.length > 0) {

@@ -23,6 +23,7 @@ import { databaseExists, dropDatabase } from "../host/postgres/ops";
 import type { JobDeps, StepContext, StepDef } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
+import { anonymizeFilestoreInPlace } from "./anonymize/filestore";
 import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
 import { backups } from "./backup.sql";
 import { OneRunRules } from "./schema";
@@ -140,6 +141,12 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
         },
         stepLogger(ctx, { db: n.newDb }),
       );
+      if (report.anonymized && !copied) {
+        // A restored copy arrived with the source's files: only what its rows still point at stays.
+        const { uid, gid } = ctx.deps.config.odoo;
+        const fs = await anonymizeFilestoreInPlace({ target: envDbLogin(ctx.deps, env, n.newDb), dir: n.stagedDir, uid, gid });
+        ctx.log(`filestore ${n.stagedDir}: ${fs.replaced} attachment(s) replaced by placeholders, ${fs.removed} source file(s) removed, ${fs.written} placeholder file(s) written, ${fs.copied} module/asset file(s) kept`);
+      }
       if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`);
       return { ...report, rulesFrom: copied?.rulesFrom ?? rules?.from ?? null, devPasswordEnc: copied?.devPasswordEnc ?? (devPassword === undefined ? null : ctx.deps.box.seal(devPassword)) };
     },

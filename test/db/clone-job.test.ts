@@ -271,6 +271,12 @@ describe("db clone production → staging", () => {
     expect(await withDb(stageDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n)).toBe(0);
     expect(await param(stageDb, "web.base.url")).toBe(envUrl(env(stage), host.config));
     expect(await param(stageDb, "database.uuid")).not.toBe(await param(env(prod).dbName, "database.uuid"));
+    // Restored with production's files, anonymized in place: placeholders only, each where its row says.
+    expect(host.deps.jobs.logs.read(job.id, 0).text).toMatch(/\d+ attachment\(s\) replaced by placeholders, [1-9]\d* source file\(s\) removed/);
+    const prodFiles = files(filestoreOf(prod));
+    expect(files(filestoreOf(stage)).filter((f) => prodFiles.includes(f))).toEqual([]);
+    const rows = await withDb(stageDb, (sql) => sql<{ f: string; c: string }[]>`SELECT store_fname AS f, checksum AS c FROM ir_attachment WHERE store_fname IS NOT NULL`);
+    for (const r of rows) expect(createHash("sha1").update(readFileSync(join(filestoreOf(stage), r.f))).digest("hex")).toBe(r.c);
     await serving(stage);
   }, 300_000);
 

@@ -91,3 +91,15 @@ export function businessOnlySql(col: string, expr: string): string {
 export function linkUrlSql(): string {
   return `CASE WHEN ${BUSINESS} AND "type" = 'url' THEN ${fakeSql("url", { col: `"url"`, nullable: true, id: `"id"` })} ELSE "url" END`;
 }
+
+/**
+ * The same replacement as an UPDATE, for a copy that already holds the source's rows (a restored
+ * backup, anonymized in place and then rewritten: see backup/anonymize.ts).
+ */
+export function contentUpdateSql(shape: AttachmentShape): string {
+  const cols = [...CONTENT_COLUMNS];
+  return `UPDATE public.ir_attachment AS odooops_t SET ${cols.map((c) => `"${c}" = odooops_s."${c}"`).join(", ")}
+  FROM (SELECT "id" AS odooops_id, ${cols.map((c) => `${contentColumnSql(c)} AS "${c}"`).join(", ")}
+          FROM public.ir_attachment ${attachmentJoinsSql(shape)} WHERE ${K} IS NOT NULL) odooops_s
+  WHERE odooops_t."id" = odooops_s.odooops_id`;
+}

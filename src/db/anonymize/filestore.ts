@@ -9,11 +9,11 @@
  * have Odoo's shape (`<2 or 3 hex>/<sha1>`, ir_attachment._get_path) before they name a path.
  */
 import { constants } from "node:fs";
-import { chown, copyFile, mkdir, open, stat, writeFile } from "node:fs/promises";
+import { chown, copyFile, mkdir, open, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Conflict } from "../../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../../host/postgres/tenant";
-import { FILESTORE_TENANT_DEPTH, openTenantDir, type PinnedDir } from "../backup/tenant-dir";
+import { FILESTORE_TENANT_DEPTH, openTenantDir, walkTenantDir, type PinnedDir } from "../backup/tenant-dir";
 import { PLACEHOLDERS } from "./placeholders";
 
 const STORE_FNAME = /^([0-9a-f]{2,3})\/([0-9a-f]{40})$/;
@@ -68,16 +68,21 @@ async function copyOne(source: PinnedDir, dir: string, name: string, to: string)
   }
 }
 
-export async function writeAnonymizedFilestore(input: AnonymizedFilestoreInput): Promise<AnonymizedFilestoreReport> {
-  if (await stat(input.targetDir).then(() => true, () => false)) throw new Conflict(`${input.targetDir} already exists`);
-  // The target env's `filestore` is its tenant's too: a link there would take the copy elsewhere.
-  openTenantDir(dirname(input.targetDir), 1)?.close();
-  const { fnames, replaced } = await withTenant(input.target, async (sql) => {
-    if (!(await hasOwnedTable(sql, "ir_attachment"))) return { fnames: [] as string[], replaced: 0 };
+/** The store_fnames the copy's rows point at, and how many rows point at a placeholder. */
+async function referenced(target: TenantLogin): Promise<{ fnames: string[]; replaced: number }> {
+  return withTenant(target, async (sql) => {
+    if (!(await hasOwnedTable(sql, "ir_attachment"))) return { fnames: [], replaced: 0 };
     const rows = await sql<{ f: string }[]>`SELECT DISTINCT store_fname AS f FROM public.ir_attachment WHERE store_fname IS NOT NULL ORDER BY 1`;
     const [n] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM public.ir_attachment WHERE checksum = ANY(${PLACEHOLDERS.map((p) => p.sha1)})`;
     return { fnames: rows.map((r) => r.f), replaced: n?.n ?? 0 };
   });
+}
+
+export async function writeAnonymizedFilestore(input: AnonymizedFilestoreInput): Promise<AnonymizedFilestoreReport> {
+  if (await stat(input.targetDir).then(() => true, () => false)) throw new Conflict(`${input.targetDir} already exists`);
+  // The target env's `filestore` is its tenant's too: a link there would take the copy elsewhere.
+  openTenantDir(dirname(input.targetDir), 1)?.close();
+  const { fnames, replaced } = await referenced(input.target);
   const report: AnonymizedFilestoreReport = { written: 0, copied: 0, replaced, skipped: [] };
   const byFname = new Map(PLACEHOLDERS.map((p) => [p.storeFname, p]));
   const source = openTenantDir(input.sourceDir, FILESTORE_TENANT_DEPTH);
@@ -114,6 +119,53 @@ export async function writeAnonymizedFilestore(input: AnonymizedFilestoreInput):
     }
   } finally {
     source?.close();
+  }
+  return report;
+}
+
+/**
+ * A restored copy's filestore (extracted from the source's backup), anonymized where it is:
+ * every file no row of the anonymized copy points at is removed — the business files, now
+ * replaced by placeholders in the rows — and the placeholders are written. `removed` counts
+ * the files removed, `copied` the files kept (module data and assets).
+ */
+export async function anonymizeFilestoreInPlace(input: { target: TenantLogin; dir: string; uid: number; gid: number }): Promise<AnonymizedFilestoreReport & { removed: number }> {
+  const { fnames, replaced } = await referenced(input.target);
+  const keep = new Set(fnames);
+  const byFname = new Map(PLACEHOLDERS.map((p) => [p.storeFname, p]));
+  const report = { written: 0, copied: 0, replaced, skipped: [] as string[], removed: 0 };
+  let root = openTenantDir(input.dir, FILESTORE_TENANT_DEPTH);
+  if (!root) {
+    await mkdir(input.dir, { mode: 0o750 });
+    await chown(input.dir, input.uid, input.gid);
+    root = openTenantDir(input.dir, FILESTORE_TENANT_DEPTH);
+  }
+  if (!root) throw new Conflict(`${input.dir} disappeared while being created`);
+  try {
+    const dirs = new Set<string>();
+    for (const e of (await walkTenantDir(root)).entries) {
+      if (e.kind === "dir") dirs.add(e.rel);
+      else if (keep.has(e.rel) && !byFname.has(e.rel)) report.copied++;
+      else {
+        await unlink(`${root.path}/${e.rel}`);
+        report.removed++;
+      }
+    }
+    for (const fname of fnames) {
+      const p = byFname.get(fname);
+      if (!p) continue;
+      const sub = fname.split("/")[0] ?? "";
+      if (!dirs.has(sub)) {
+        await mkdir(`${root.path}/${sub}`, { mode: 0o750 });
+        await chown(`${root.path}/${sub}`, input.uid, input.gid);
+        dirs.add(sub);
+      }
+      await writeFile(`${root.path}/${fname}`, p.data, { mode: 0o640, flag: "wx" });
+      await chown(`${root.path}/${fname}`, input.uid, input.gid);
+      report.written++;
+    }
+  } finally {
+    root.close();
   }
   return report;
 }

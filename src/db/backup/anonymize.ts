@@ -10,6 +10,7 @@ import defaultRulesText from "../../../templates/anonymize-default.yaml" with { 
 import { checkYamlDocument, parseYamlDocument } from "../../config/yaml-doc";
 import { Invalid } from "../../errors";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
+import { ATTACHMENT_COLUMNS, contentUpdateSql } from "../anonymize/attachments";
 import { ANON_KEY_SETTING, fakeSql, FakeKind } from "../anonymize/fake";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
@@ -123,6 +124,8 @@ function templateSql(template: string, columns: Set<string>, params: unknown[]):
 
 export interface AnonymizeReport {
   tables: { table: string; rows: number; columns: string[] }[];
+  /** ir_attachment rows whose content became a placeholder (see anonymize/attachments.ts). */
+  attachmentsReplaced: number;
   /** "table" or "table.column" present in the rules but not in this database. */
   skipped: string[];
 }
@@ -133,7 +136,7 @@ export interface AnonymizeReport {
  */
 export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRules, log: Logger, devPassword: string): Promise<AnonymizeReport> {
   const db = login.database;
-  const report: AnonymizeReport = { tables: [], skipped: [] };
+  const report: AnonymizeReport = { tables: [], attachmentsReplaced: 0, skipped: [] };
   const needsHash = Object.values(rules.tables).some((t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c));
   const hash = needsHash ? odooPasswordHash(devPassword) : "";
   await withTenant(login, (sql) =>
@@ -189,6 +192,12 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
         const r = await tx.unsafe(`UPDATE public.${quoteIdent(table)} SET ${sets.join(", ")}`, params);
         report.tables.push({ table, rows: r.count ?? 0, columns: done });
       }
+      const att = byTable.get("ir_attachment");
+      if (att && rules.tables.ir_attachment?.enabled !== false && ATTACHMENT_COLUMNS.every((c) => att.has(c))) {
+        const r = await tx.unsafe(contentUpdateSql({ modelData: byTable.has("ir_model_data"), url: att.has("url") }));
+        report.attachmentsReplaced = r.count ?? 0;
+        if (!report.tables.some((t) => t.table === "ir_attachment")) report.tables.push({ table: "ir_attachment", rows: report.attachmentsReplaced, columns: [] });
+      }
     }),
   );
   // An UPDATE leaves the old row versions in the table's pages and the old keys in its indexes
@@ -198,6 +207,6 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
   await withTenant(login, async (sql) => {
     for (const t of report.tables) await sql.unsafe(`VACUUM (FULL) public.${quoteIdent(t.table)}`);
   });
-  log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), skipped: report.skipped.length });
+  log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), attachmentsReplaced: report.attachmentsReplaced, skipped: report.skipped.length });
   return report;
 }

@@ -8,13 +8,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { copyAnonymized, type AnonymizedCopyReport } from "../../../src/db/anonymize/copy";
-import { writeAnonymizedFilestore, type AnonymizedFilestoreReport } from "../../../src/db/anonymize/filestore";
+import { anonymizeFilestoreInPlace, writeAnonymizedFilestore, type AnonymizedFilestoreReport } from "../../../src/db/anonymize/filestore";
 import { PLACEHOLDERS } from "../../../src/db/anonymize/placeholders";
-import { anonymizeDatabase, AnonymizeRulesSchema, type AnonymizeRules } from "../../../src/db/backup/anonymize";
-import { cloneDatabase } from "../../../src/db/backup/clone";
+import { anonymizeDatabase, AnonymizeRulesSchema, type AnonymizeReport, type AnonymizeRules } from "../../../src/db/backup/anonymize";
+import { cloneDatabase, copyFilestore } from "../../../src/db/backup/clone";
 import type { PgAdmin } from "../../../src/db/backup/commands";
 import { createDatabase, createRole, pgConnect } from "../../../src/host/postgres";
 import { startPostgres, type TestPostgres } from "../../support/postgres";
@@ -32,11 +32,14 @@ let root: string;
 let fx: OdooFixture;
 let report: AnonymizedCopyReport;
 let files: AnonymizedFilestoreReport;
+let updReport: AnonymizeReport;
+let updFiles: AnonymizedFilestoreReport & { removed: number };
 const log = memoryLog();
 /** sha1 of the source's business files (partner files, the image, the PDF). */
 const businessShas: string[] = [];
 let assetSha = "";
 const userEmail = "Jane.Doe@ClientMail.example.org";
+const LINKED = `ab${"0".repeat(38)}`;
 
 /** Test-local rules (the shipped defaults belong to another slice and may change). */
 const rules: AnonymizeRules = AnonymizeRulesSchema.parse({
@@ -117,6 +120,11 @@ beforeAll(async () => {
     businessShas.push(await addFile(src, Buffer.from(`\x89PNG portrait of ${fx.emails[3]}`), { name: "image_1920", res_model: "res.partner", res_field: "image_1920", res_id: 5, mimetype: "image/png" }));
     businessShas.push(await addFile(src, Buffer.from(`%PDF-1.4 invoice for ${fx.emails[4]} ${fx.phones[4]}`), { name: `invoice ${fx.emails[4]}.pdf`, res_model: "account.move", res_id: 9, mimetype: "application/pdf" }));
     assetSha = await addFile(src, Buffer.from("body{color:red}"), { name: "web.assets_frontend.min.css", res_model: "ir.ui.view", res_id: 0, mimetype: "text/css" });
+    // The tenant's own attacks on the host: a path out of the filestore, a link to a host file.
+    await src`INSERT INTO ir_attachment (name, res_model, res_id, type, store_fname, checksum, file_size, mimetype)
+              VALUES ('evil', 'ir.ui.view', 0, 'binary', '../../../../etc/passwd', 'x', 1, 'text/plain'), ('link', 'ir.ui.view', 0, 'binary', ${`ab/${LINKED}`}, ${LINKED}, 1, 'text/plain')`;
+    mkdirSync(join(fx.filestoreDir, "ab"), { recursive: true });
+    symlinkSync("/etc/hostname", join(fx.filestoreDir, "ab", LINKED));
     await src`INSERT INTO ir_attachment (name, res_model, res_id, type, db_datas, file_size, mimetype)
               VALUES ('notes.txt', 'res.partner', 7, 'binary', ${Buffer.from(`call ${fx.phones[6]} or mail ${fx.emails[6]}`)}, 60, 'text/plain')`;
   } finally {
@@ -137,7 +145,10 @@ beforeAll(async () => {
     await ctl.close();
   }
   await cloneDatabase({ pg: conn, sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_upd", owner: login("odoo_upd", "odoo_upd"), method: "stream", log: memoryLog() });
-  await anonymizeDatabase(login("odoo_upd", "odoo_upd"), rules, memoryLog(), "dev-pw");
+  updReport = await anonymizeDatabase(login("odoo_upd", "odoo_upd"), rules, memoryLog(), "dev-pw");
+  mkdirSync(join(root, "fs-upd"));
+  await copyFilestore(fx.filestoreDir, join(root, "fs-upd", "odoo_upd"));
+  updFiles = await anonymizeFilestoreInPlace({ target: login("odoo_upd", "odoo_upd"), dir: join(root, "fs-upd", "odoo_upd"), uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
   report = await copyAnonymized({ sourceLogin: source(), sourceDb: fx.db, targetDb: "odoo_anon", owner: login("odoo_anon", "odoo_anon"), rules, devPassword: "dev-pw", log });
   mkdirSync(join(root, "fs-anon"));
   files = await writeAnonymizedFilestore({ target: login("odoo_anon", "odoo_anon"), sourceDir: fx.filestoreDir, targetDir: join(root, "fs-anon", "odoo_anon"), uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
@@ -154,7 +165,7 @@ describe("anonymizing copy", () => {
     const partner = report.tables.find((t) => t.table === "res_partner");
     expect(partner?.rows).toBe(fx.partners + 1);
     expect(partner?.columns).toContain("email");
-    expect(report.tables.find((t) => t.table === "ir_attachment")?.rows).toBe(fx.filestoreFiles + 4);
+    expect(report.tables.find((t) => t.table === "ir_attachment")?.rows).toBe(fx.filestoreFiles + 6);
     expect(report.skipped).toContain("res_partner.email_normalized");
     expect(log.lines.some((l) => l.includes("table copied anonymized") && l.includes('"table":"mail_message"'))).toBe(true);
   });
@@ -166,15 +177,13 @@ describe("anonymizing copy", () => {
     expect(leftovers.length).toBeGreaterThan(fx.partners / 2);
   });
 
-  test("anonymizeDatabase (UPDATE, then VACUUM FULL of the changed tables) leaves none in the tables it rewrote", async () => {
-    // Attachments are not rewritten by the UPDATE path (only the copy replaces their content).
-    const att = pgConnect({ ...conn, database: "odoo_upd" });
-    try {
-      await att`TRUNCATE ir_attachment`;
-    } finally {
-      await att.close();
-    }
+  test("anonymizeDatabase (restores: UPDATE, attachments' content too, then VACUUM FULL) leaves none on disk; its filestore pass keeps only what rows point at", async () => {
+    expect(updReport.attachmentsReplaced).toBe(fx.filestoreFiles + 3);
     expect(sourceValuesIn(await relationBytes("odoo_upd"))).toEqual([]);
+    expect(updFiles).toMatchObject({ written: 3, copied: 1, replaced: fx.filestoreFiles + 3, removed: fx.filestoreFiles + 2 });
+    const onDisk = Object.keys(filestoreChecksums(join(root, "fs-upd", "odoo_upd"))).map((p) => p.split("/")[1]);
+    expect(onDisk.filter((s) => businessShas.includes(s ?? ""))).toEqual([]);
+    expect(onDisk.sort()).toEqual([assetSha, ...PLACEHOLDERS.filter((p) => ["avatar5", "pdf", "bin"].includes(p.key)).map((p) => p.sha1)].sort());
   });
 
   test("deterministic per copy: one address (any case, blanks) → one fake across tables; logins unique, 'admin' kept", async () => {
@@ -208,7 +217,7 @@ describe("anonymizing copy", () => {
       expect(asset?.name).toBe("web.assets_frontend.min.css");
       expect(asset?.checksum).toBe(assetSha);
       for (const r of rows) {
-        if (r.store_fname) {
+        if (r.store_fname && !files.skipped.includes(r.store_fname)) {
           const data = readFileSync(join(dir, r.store_fname));
           expect([r.name, sha1(data), data.length]).toEqual([r.name, r.checksum as string, r.file_size]);
         }
@@ -221,9 +230,17 @@ describe("anonymizing copy", () => {
       const onDisk = Object.keys(filestoreChecksums(dir)).map((p) => p.split("/")[1]);
       expect(onDisk.filter((s) => businessShas.includes(s ?? ""))).toEqual([]);
       expect(onDisk).toContain(assetSha);
-      expect(files).toEqual({ written: 3, copied: 1, replaced: fx.filestoreFiles + 3, skipped: [] });
+      expect(files).toEqual({ written: 3, copied: 1, replaced: fx.filestoreFiles + 3, skipped: ["../../../../etc/passwd", `ab/${LINKED}`] });
     } finally {
       await c.close();
     }
+  });
+
+  test("attacks through the filestore: a store_fname out of the directory and a linked file are skipped, nothing written outside", () => {
+    const dir = join(root, "fs-anon", "odoo_anon");
+    expect(existsSync(join(dir, "ab", LINKED))).toBe(false);
+    expect(readdirSync(join(root, "fs-anon"))).toEqual(["odoo_anon"]);
+    expect(lstatSync(join(fx.filestoreDir, "ab", LINKED)).isSymbolicLink()).toBe(true);
+    expect(Object.keys(filestoreChecksums(dir)).every((p) => /^[0-9a-f]{2}\/[0-9a-f]{40}$/.test(p))).toBe(true);
   });
 });

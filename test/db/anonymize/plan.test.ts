@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { inflateSync } from "node:zlib";
-import { contentColumnSql, moduleDataSql } from "../../../src/db/anonymize/attachments";
+import { attachmentJoinsSql, contentColumnSql, contentUpdateSql, moduleDataSql } from "../../../src/db/anonymize/attachments";
 import { copyIn, copyOut } from "../../../src/db/anonymize/commands";
 import { fakeSql } from "../../../src/db/anonymize/fake";
 import { PLACEHOLDERS } from "../../../src/db/anonymize/placeholders";
@@ -85,6 +85,17 @@ describe("planCopy", () => {
     expect(moduleDataSql({ modelData: true, url: true })).toBe(
       `coalesce("res_model" IN ('ir.ui.view', 'ir.ui.menu', 'ir.module.module', 'ir.qweb'), false) OR coalesce("name" LIKE '%.assets\\_%', false) OR coalesce("url" LIKE '/web/assets/%', false) OR coalesce(EXISTS (SELECT 1 FROM public.ir_model_data odooops_d WHERE odooops_d.model = 'ir.attachment' AND odooops_d.res_id = "id" AND odooops_d.module NOT IN ('__export__', '__import__')), false)`,
     );
+  });
+});
+
+describe("attachments in place (restores)", () => {
+  test("one UPDATE of the content columns from the copy's own query, placeholder rows only", () => {
+    const shape = { modelData: true, url: false };
+    const cols = ["db_datas", "store_fname", "checksum", "file_size", "mimetype"];
+    expect(contentUpdateSql(shape)).toBe(`UPDATE public.ir_attachment AS odooops_t SET ${cols.map((c) => `"${c}" = odooops_s."${c}"`).join(", ")}
+  FROM (SELECT "id" AS odooops_id, ${cols.map((c) => `${contentColumnSql(c)} AS "${c}"`).join(", ")}
+          FROM public.ir_attachment ${attachmentJoinsSql(shape)} WHERE odooops_p.odooops_k IS NOT NULL) odooops_s
+  WHERE odooops_t."id" = odooops_s.odooops_id`);
   });
 });
 

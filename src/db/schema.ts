@@ -77,8 +77,13 @@ export const CloneRequest = z
     confirm: z.string().max(200).optional(),
     /** A rules file for this run only (`--rules FILE`), merged over every other layer; validated by the daemon. */
     rules: OneRunRules.optional(),
-    /** The plan, with what anonymization would change per table (counted on the source); nothing changes. */
+    /** Return the plan; nothing changes. */
     dryRun: z.boolean().default(false),
+    /**
+     * With dryRun, for an anonymized copy: also count on the source what each rule would change
+     * (`plan.anonymization`; reads the source database, so only when asked: `db clone --dry-run`).
+     */
+    preview: z.boolean().default(false),
   })
   .strict()
   .openapi("CloneRequest");

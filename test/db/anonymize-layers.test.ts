@@ -40,7 +40,7 @@ describe("mergeRuleLayers", () => {
     expect(partner?.email).toEqual({ template: "run-{id}@x.invalid" });
     expect(partner?.phone).toEqual({ set: "host" });
     expect(partner?.street).toEqual({ keep: true });
-    expect(partner?.vat).toEqual({ set: null });
+    expect(partner?.vat).toEqual({ fake: "vat" });
     expect(r.rules.tables.custom_table?.columns.secret).toEqual({ set: null });
     expect(r.rules.piiCheck.exclude).toContain("res_partner.street");
     expect(r.sources).toEqual(["templates/anonymize-default.yaml", "host.yaml (host)", "project.yaml", "no other file", "run.yaml (--rules)"]);

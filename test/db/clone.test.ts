@@ -183,7 +183,7 @@ describe("anonymize + neutralize + PII check", () => {
       // Format-preserving fakes (anonymize/fake.ts): still an address, still phone-shaped.
       for (const p of partners) {
         expect(p.email ?? "u0@example.invalid").toMatch(/^u[0-9a-f]{16}@example\.invalid$/);
-        expect(p.phone ?? "+1 555-0100-0000").toMatch(/^\+1 555-01\d\d-\d{4}$/);
+        expect(p.phone ?? "+44 7700 900000").toMatch(/^\+44 7700 900\d{3}$/);
       }
       const [msg] = await copy<{ body: string; email_from: string }[]>`SELECT body, email_from FROM mail_message WHERE author_id = 7`;
       expect(msg?.body).toBe("<p>anonymized</p>");

@@ -162,7 +162,7 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const out = startClone(deps, c.req.valid("param").name, req, c.get("principal").username);
     if (!out.dryRun) return c.json(out, 202);
     // What each rule would change, counted on the source (read-only, as its own role).
-    if (out.plan.anonymize) out.plan.anonymization = await cloneAnonymizationPreview(deps, findEnv(deps.db, out.plan.source.slug), req.rules);
+    if (req.preview === true && out.plan.anonymize) out.plan.anonymization = await cloneAnonymizationPreview(deps, findEnv(deps.db, out.plan.source.slug), req.rules);
     return c.json(out, 200);
   });
   app.openapi(detect, async (c) => c.json(await detectForEnv(deps, findEnv(deps.db, c.req.valid("param").name)), 200));

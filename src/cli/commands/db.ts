@@ -280,7 +280,7 @@ export function dbCommand(io: CliIo) {
         ...(args.rules !== undefined ? { rules: { text: readRulesFile(args.rules), file: args.rules } } : {}),
       };
       if (args["dry-run"] === true) {
-        const out = await client(io).post<DbOperationResponse>(`/environments/${encodeURIComponent(args.to)}/db/clone`, { ...body, dryRun: true });
+        const out = await client(io).post<DbOperationResponse>(`/environments/${encodeURIComponent(args.to)}/db/clone`, { ...body, dryRun: true, preview: true });
         if (io.globals.json) return printJson(io, out.plan);
         for (const line of describePlan(out.plan)) note(io, line);
         if (out.plan.anonymization) printPreview(io, out.plan.anonymization);

@@ -139,7 +139,19 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
-        { anonymize: ctx.params.anonymize, neutralize: ctx.params.neutralize, rebase: ctx.params.rebase, baseUrl: envUrl(env, ctx.deps.config), freezeBaseUrl: env.tier !== "production", rules: rules?.rules, devPassword, anonymizedFrom },
+        {
+          anonymize: ctx.params.anonymize,
+          neutralize: ctx.params.neutralize,
+          rebase: ctx.params.rebase,
+          baseUrl: envUrl(env, ctx.deps.config),
+          freezeBaseUrl: env.tier !== "production",
+          rules: rules?.rules,
+          devPassword,
+          anonymizedFrom,
+          // The PII check's needles come from the source itself, as its own role.
+          sourceLogin: ctx.params.anonymize ? envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)) : undefined,
+          filestoreDir: n.stagedDir,
+        },
         stepLogger(ctx, { db: n.newDb }),
       );
       if (report.anonymized && !copied) {

@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
-import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, scanForPii, type AnonymizeRules, type PiiNeedles } from "./backup";
+import { checkCopyState, checkPii } from "./anonymize/check";
+import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, type AnonymizeRules, type PiiNeedles } from "./backup";
 
 export interface SanitizePlan {
   anonymize: boolean;
@@ -32,6 +33,14 @@ export interface SanitizePlan {
    * PII check reads its needles from the source (read-only, as the source's role).
    */
   anonymizedFrom?: { source: TenantLogin; tables: string[]; piiExclude: string[] };
+  /**
+   * The source database as its own role: where the PII check's needles come from. Without it
+   * (and without `anonymizedFrom`), the copy is read before anonymizing (only right when the copy
+   * is a raw copy of the source).
+   */
+  sourceLogin?: TenantLogin;
+  /** The copy's filestore, scanned by the PII check too. */
+  filestoreDir?: string | null;
 }
 
 export interface SanitizeReport {
@@ -81,8 +90,8 @@ async function freezeBaseUrl(login: TenantLogin, baseUrl: string): Promise<void>
 export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
   return withTenant(login, async (sql) => {
     let anonymized: SanitizeReport["anonymized"] = null;
+    let needles: PiiNeedles | null = null;
     if (plan.anonymize) {
-      let needles: PiiNeedles;
       let tables: string[];
       let exclude: string[];
       if (plan.anonymizedFrom) {
@@ -91,17 +100,11 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
       } else {
         if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
         const rules = plan.rules ?? loadAnonymizeRules();
-        // Read from the copy before it changes: exactly the source's data.
-        needles = await collectPii(sql);
+        needles = plan.sourceLogin ? await withTenant(plan.sourceLogin, collectPii) : await collectPii(sql);
         tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
         exclude = rules.piiCheck.exclude;
       }
-      const hits = await scanForPii(sql, needles, exclude);
-      if (hits.length > 0) {
-        const where = hits.map((h) => `${h.table}.${h.column} (${h.count} ${h.kind}${h.count > 1 ? "s" : ""}, e.g. ${h.sample})`).join(", ");
-        throw new Invalid(`PII check failed: source data remains after anonymizing in ${where}; add rules for these columns (or exclude them knowingly)`, { hits });
-      }
-      log.info("PII check passed", { emails: needles.emails.length, phones: needles.phones.length });
+      await checkPii(sql, needles, { exclude, filestoreDir: plan.filestoreDir ?? null }, log);
       anonymized = {
         tables,
         piiChecked: { emails: needles.emails.length, phones: needles.phones.length },
@@ -115,6 +118,8 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
       await rebase(login, plan.baseUrl);
     }
     if (plan.freezeBaseUrl) await freezeBaseUrl(login, plan.baseUrl);
+    // After neutralizing: what would let the copy act as its source (crons, mail, identity, hashes).
+    if (needles) await checkCopyState(sql, needles, { neutralized: plan.neutralize, rebased: plan.rebase }, log);
     const facts = await readDbFacts(sql);
     return { anonymized, neutralized, baseUrl: plan.baseUrl, odooSeries: facts.odooSeries };
   });

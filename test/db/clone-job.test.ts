@@ -163,7 +163,7 @@ describe("db clone production → staging", () => {
       const prodNames = await withDb(prodDb, async (p) => (await p<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));
       expect(names.length).toBe(prodNames.length);
       expect(prodNames).toContain("Azure Interior");
-      for (const n of names) if (n !== null) expect(n).toMatch(/^Person [0-9A-F]{8}$/);
+      for (const n of names) if (n !== null) expect(n).toMatch(/^Person [A-HJKMNP-S]{8}$/);
       expect((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n).toBe(0);
       expect((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron`)[0]?.n).toBeGreaterThan(0);
       expect((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_mail_server WHERE active`)[0]?.n).toBe(0);
@@ -268,7 +268,7 @@ describe("db clone production → staging", () => {
     const names = await withDb(stageDb, async (sql) => (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));
     const prodNames = await withDb(env(prod).dbName, async (sql) => (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));
     expect(names.length).toBe(prodNames.length);
-    for (const n of names) if (n !== null) expect(n).toMatch(/^Person [0-9A-F]{8}$/);
+    for (const n of names) if (n !== null) expect(n).toMatch(/^Person [A-HJKMNP-S]{8}$/);
     expect(await withDb(stageDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n)).toBe(0);
     expect(await param(stageDb, "web.base.url")).toBe(envUrl(env(stage), host.config));
     expect(await param(stageDb, "database.uuid")).not.toBe(await param(env(prod).dbName, "database.uuid"));

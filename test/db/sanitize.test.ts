@@ -86,7 +86,7 @@ describe("sanitizeCopy", () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(Invalid);
-    expect((error as Invalid).message).toBe("PII check failed: source data remains after anonymizing in x_notes.note (1 email, e.g. cus***); add rules for these columns (or exclude them knowingly)");
+    expect((error as Invalid).message).toBe("PII check failed: source data remains after anonymizing in x_notes.note: 1 email (e.g. cus***); add rules for these columns (or exclude them knowingly)");
     // Neutralization never ran on a copy that failed the check.
     expect((await params(fx.db))["web.base.url"]).toBe("https://shop.example.com");
   }, 120_000);

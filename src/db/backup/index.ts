@@ -11,5 +11,5 @@ export { pgDump, pgRestore, pgDumpVersion, tarCreate, tarExtract, type PgAdmin }
 export { cloneDatabase, copyFilestore, type CloneInput, type CloneResult, type CloneMethod } from "./clone";
 export { anonymizeDatabase, checkAnonymizeRules, loadAnonymizeRules, odooPasswordHash, AnonymizeRulesSchema, type AnonymizeRules, type AnonymizeReport } from "./anonymize";
 export { neutralizeDatabase, type NeutralizeReport } from "./neutralize";
-export { collectPii, scanForPii, type PiiNeedles, type PiiHit } from "./pii";
+export { collectPii, scanForPii, scanDatabase, type PiiNeedles, type PiiHit, type PiiScanStats } from "./pii";
 export { backupRowUpdate, type BackupRowUpdate } from "./row";

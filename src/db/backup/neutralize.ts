@@ -11,6 +11,14 @@ import { randomBytes } from "node:crypto";
 import { hasOwnedTable, ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 
+/**
+ * Odoo's own `neutralize` (mail module, Odoo ≥ 16) deactivates every mail server and inserts an
+ * active dummy on host `invalid`, so that mail goes nowhere instead of to odoo.conf's SMTP server.
+ * That one is neutral: it is left active here and the PII check accepts it. Anything else
+ * active (another host, or credentials on it) is a real server.
+ */
+export const NEUTRAL_MAIL_SERVER_SQL = "(smtp_host = 'invalid' AND coalesce(smtp_user, '') = '' AND coalesce(smtp_pass, '') = '')";
+
 export interface NeutralizeReport {
   cronsDisabled: number;
   mailServersDisabled: number;
@@ -29,13 +37,13 @@ export async function neutralizeDatabase(login: TenantLogin, opts: { baseUrl: st
   const report = await withTenant(login, (sql) =>
     sql.begin(async (tx) => {
       const tables = new Set(await ownedPublicTables(tx));
-      const off = async (table: string) => {
+      const off = async (table: string, unless = "false") => {
         if (!tables.has(table)) return 0;
-        const r = await tx.unsafe(`UPDATE public.${table} SET active = false WHERE active`);
+        const r = await tx.unsafe(`UPDATE public.${table} SET active = false WHERE active AND NOT ${unless}`);
         return r.count ?? 0;
       };
       const cronsDisabled = await off("ir_cron");
-      const mailServersDisabled = await off("ir_mail_server");
+      const mailServersDisabled = await off("ir_mail_server", NEUTRAL_MAIL_SERVER_SQL);
       const fetchmailServersDisabled = await off("fetchmail_server");
       // A view in its place would keep the source's identity: refused, not skipped.
       if (await hasOwnedTable(tx, "ir_config_parameter")) {

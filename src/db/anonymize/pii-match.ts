@@ -1,0 +1,111 @@
+/**
+ * How the PII check recognises a source value, shared by the SQL scan (db/backup/pii.ts) and the
+ * filestore scan (check-files.ts) so both find exactly the same things.
+ *
+ * E-mails: text is lower-cased and the usual encodings of `@` and `.` are undone (`%40`, `&#64;`,
+ * `&#x40;`, `&commat;`, `\u0040`, and the same for the dot), then `local@domain` tokens are
+ * extracted. A source address counts as found when some suffix of a token's local part, `@`, and
+ * a prefix of its domain at a label boundary spell it: `mailto:`, `"Name" <…>`, a file name like
+ * `invoice_ann@x.com.pdf` and a glued prefix all still match.
+ *
+ * Phones: runs of digits with separators (space, parentheses, dot, dash, slash), not glued to
+ * letters. A source number (≥ 7 digits) counts as found when the digits of such a run, up to the
+ * end of one of its digit groups, end with the number's last 8 digits (all of them when
+ * shorter): `+32 2 512 34 56`, `02/512.34.56` and `3225123456` are the same number, and so is
+ * one written next to another (`02 512 34 56 / 0470 12 34 56`). A number's end is where it
+ * differs least between formats; only prefixes (country code, trunk 0) vary. Candidates are
+ * looked up by their last 7 digits, never by trying every needle against every value.
+ */
+
+/** `local@domain` on normalized text: group 1 the local part, group 2 the domain. */
+export const EMAIL_RE = "([a-z0-9._%+'-]+)@([a-z0-9-]+(?:\\.[a-z0-9-]+)+)";
+/**
+ * A digit run with separators, 7 characters or more, not glued to letters or digits: its digits
+ * are the candidate phone number. The boundaries keep hex strings, hashes and identifiers out —
+ * with tens of thousands of needles, random 8-digit stretches of those would match some.
+ */
+export const PHONE_RE = "(?<![0-9A-Za-z])[0-9][-0-9 ()./]{5,}[0-9](?![0-9A-Za-z])";
+/** Encodings of `@` (lower-cased text). */
+export const AT_RE = "%40|&#0*64;|&#x0*40;|&commat;|\\\\u0040";
+/** Encodings of `.` (lower-cased text). */
+export const DOT_RE = "%2e|&#0*46;|&#x0*2e;|&period;|\\\\u002e";
+
+/** Digits a phone needle must have. */
+export const MIN_PHONE_DIGITS = 7;
+/** The part of a source number that must appear (drops country codes and trunk prefixes). */
+export const PHONE_CORE_DIGITS = 8;
+/** Longest local part compared (RFC 5321 allows 64). */
+export const MAX_LOCAL = 64;
+
+/** The digits of a source phone that must be found, and the 7-digit key candidates are looked up by. */
+export function phoneKeys(digits: string): { core: string; key: string } {
+  const core = digits.slice(-PHONE_CORE_DIGITS);
+  return { core, key: core.slice(-MIN_PHONE_DIGITS) };
+}
+
+const at = new RegExp(AT_RE, "g");
+const dot = new RegExp(DOT_RE, "g");
+
+/** What the e-mail pass reads: lower-cased, encodings of `@` and `.` undone. */
+export function normalizeForEmails(text: string): string {
+  return text.toLowerCase().replace(at, "@").replace(dot, ".");
+}
+
+/** Source values as the check stores them: addresses lower-cased, phones as digits. */
+export interface NeedleSets {
+  emails: Iterable<string>;
+  phones: Iterable<string>;
+}
+
+/** Which source values a text holds (for files; the database does the same in SQL). */
+export class NeedleMatcher {
+  private readonly emails: Set<string>;
+  private readonly phones = new Map<string, { digits: string; core: string }[]>();
+
+  constructor(needles: NeedleSets) {
+    this.emails = new Set(needles.emails);
+    for (const digits of needles.phones) {
+      const { core, key } = phoneKeys(digits);
+      const list = this.phones.get(key) ?? [];
+      list.push({ digits, core });
+      this.phones.set(key, list);
+    }
+  }
+
+  get size(): number {
+    return this.emails.size + [...this.phones.values()].reduce((n, l) => n + l.length, 0);
+  }
+
+  /** Adds every source value found in `text` to `found`. */
+  scan(text: string, found: { emails: Set<string>; phones: Set<string> }): void {
+    if (this.emails.size > 0) {
+      for (const m of normalizeForEmails(text).matchAll(new RegExp(EMAIL_RE, "g"))) {
+        const local = (m[1] ?? "").slice(-MAX_LOCAL);
+        const labels = (m[2] ?? "").split(".");
+        for (let k = 2; k <= labels.length; k++) {
+          const domain = labels.slice(0, k).join(".");
+          for (let i = 0; i < local.length; i++) {
+            const candidate = `${local.slice(i)}@${domain}`;
+            if (this.emails.has(candidate)) found.emails.add(candidate);
+          }
+        }
+      }
+    }
+    if (this.phones.size > 0) {
+      for (const m of text.matchAll(new RegExp(PHONE_RE, "g"))) {
+        let digits = "";
+        for (const group of m[0].split(/[^0-9]+/)) {
+          digits += group;
+          for (const n of this.phones.get(digits.slice(-MIN_PHONE_DIGITS)) ?? []) {
+            if (digits.endsWith(n.core)) found.phones.add(n.digits);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** What a report may show of a found value: enough to look it up, not enough to leak it. */
+export function maskValue(v: string): string {
+  return `${v.slice(0, 3)}***`;
+}

@@ -41,7 +41,13 @@ const MiB = 1024 * 1024;
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const err = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, tag: () => quiet };
+const quiet: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  tag: () => quiet,
+};
 
 /** `"key": value` (number) from the JSON fields of the first job-log line containing `needle`. */
 function logField(log: string, needle: string, key: string): number | null {
@@ -72,14 +78,22 @@ interface Ours {
 }
 
 async function ours(h: DbHost): Promise<Ours> {
-  const sampled = await sampleRss(h.daemonPid(), () => h.timedJob(["db", "clone", h.source.slug, "--to", h.copy.slug, "--anonymize", "--yes", "--wait"]));
+  const sampled = await sampleRss(h.daemonPid(), () =>
+    h.timedJob(["db", "clone", h.source.slug, "--to", h.copy.slug, "--anonymize", "--yes", "--wait"]),
+  );
   const log = sampled.value.log;
   const line = log.split("\n").find((l) => l.includes("PII check passed")) ?? "(no PII check line)";
-  return { sampled, scanSeconds: logField(log, "PII check passed", "seconds"), scanned: line.slice(line.indexOf("PII check passed")) };
+  return {
+    sampled,
+    scanSeconds: logField(log, "PII check passed", "seconds"),
+    scanned: line.slice(line.indexOf("PII check passed")),
+  };
 }
 
 /** The naive way, step by step; ms of each. */
-async function naive(h: DbHost): Promise<Record<"dump" | "restore" | "anonymize" | "vacuum" | "filestore" | "total", number>> {
+async function naive(
+  h: DbHost,
+): Promise<Record<"dump" | "restore" | "anonymize" | "vacuum" | "filestore" | "total", number>> {
   const file = join(h.tmp, "naive.dump");
   const db = "naive_anon_copy";
   const role = { user: "naive_anon_owner", password: `pw-${crypto.randomUUID()}` };
@@ -93,7 +107,12 @@ async function naive(h: DbHost): Promise<Record<"dump" | "restore" | "anonymize"
   const dump = await pgDumpTo(h.pg, h.source.dbName, file, ["-Z0"]);
   const restore = await restoreInto(h.pg, file, db, role.user, 2);
   let t = performance.now();
-  await anonymizeDatabase({ host: h.pg.host, port: h.pg.port, user: role.user, password: role.password, database: db }, loadAnonymizeRules(), quiet, "naive-dev-password");
+  await anonymizeDatabase(
+    { host: h.pg.host, port: h.pg.port, user: role.user, password: role.password, database: db },
+    loadAnonymizeRules(),
+    quiet,
+    "naive-dev-password",
+  );
   const anonymize = performance.now() - t;
   t = performance.now();
   const sql = pgConnect({ ...h.pg, database: db });
@@ -105,7 +124,10 @@ async function naive(h: DbHost): Promise<Record<"dump" | "restore" | "anonymize"
   const vacuum = performance.now() - t;
   t = performance.now();
   const target = join(h.tmp, "naive-filestore");
-  await run({ argv: ["cp", "-a", join(h.source.dataDir, "filestore", h.source.dbName), target], timeoutMs: STEP_TIMEOUT_MS });
+  await run({
+    argv: ["cp", "-a", join(h.source.dataDir, "filestore", h.source.dbName), target],
+    timeoutMs: STEP_TIMEOUT_MS,
+  });
   const filestore = performance.now() - t;
   const total = performance.now() - t0;
   await dropDb(h.pg, db);
@@ -129,7 +151,9 @@ async function main(): Promise<void> {
     const ratio = n.total / oursMs;
     const share = full.run.scanSeconds === null ? null : (full.run.scanSeconds * 1000) / oursMs;
 
-    console.log(`\nanonymized clone · ${new Date().toISOString().slice(0, 16)}Z · load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`);
+    console.log(
+      `\nanonymized clone · ${new Date().toISOString().slice(0, 16)}Z · load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
+    );
     printTable(
       `Clone with anonymization at ${mb(full.dbBytes)} (target: ours ≥ ${TARGET_RATIO}× faster than naive)`,
       ["", "time", "vs naive"],
@@ -149,10 +173,19 @@ async function main(): Promise<void> {
       sizes.map((s) => {
         const t = s.run.sampled.value.totalMs;
         const scan = s.run.scanSeconds;
-        return [mb(s.dbBytes), mb(s.run.sampled.beforeBytes), mb(s.run.sampled.peakBytes), sec(t), scan === null ? "?" : `${scan.toFixed(1)} s`, scan === null ? "?" : `${((scan * 1000 * 100) / t).toFixed(1)} %`];
+        return [
+          mb(s.dbBytes),
+          mb(s.run.sampled.beforeBytes),
+          mb(s.run.sampled.peakBytes),
+          sec(t),
+          scan === null ? "?" : `${scan.toFixed(1)} s`,
+          scan === null ? "?" : `${((scan * 1000 * 100) / t).toFixed(1)} %`,
+        ];
       }),
     );
-    console.log(`\nPII check share of the clone at the full size: ${share === null ? "unknown (no PII check line in the job log)" : `${(share * 100).toFixed(1)} % ${verdict(share <= TARGET_SCAN_SHARE)}`} (target ≤ ${TARGET_SCAN_SHARE * 100} %)`);
+    console.log(
+      `\nPII check share of the clone at the full size: ${share === null ? "unknown (no PII check line in the job log)" : `${(share * 100).toFixed(1)} % ${verdict(share <= TARGET_SCAN_SHARE)}`} (target ≤ ${TARGET_SCAN_SHARE * 100} %)`,
+    );
     console.log(`What the check read (job log): ${full.run.scanned}`);
   } finally {
     await h.stop();

@@ -30,16 +30,35 @@ const P95_TARGET_MS = 5;
 const IDLE_RSS_TARGET = 80 * 1024 * 1024;
 
 /** Runs load-gen in a child process; the token goes through the environment, not argv (ps). */
-async function load(url: string, token: string | null, rate: number, durationSec: number, onTick: () => void = () => {}): Promise<LoadResult> {
+async function load(
+  url: string,
+  token: string | null,
+  rate: number,
+  durationSec: number,
+  onTick: () => void = () => {},
+): Promise<LoadResult> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
   if (token) env.BENCH_TOKEN = token;
   const gen = Bun.spawn(
-    [process.execPath, join(import.meta.dir, "load-gen.ts"), "--url", url, "--rate", String(rate), "--duration", String(durationSec)],
+    [
+      process.execPath,
+      join(import.meta.dir, "load-gen.ts"),
+      "--url",
+      url,
+      "--rate",
+      String(rate),
+      "--duration",
+      String(durationSec),
+    ],
     { env, stdout: "pipe", stderr: "pipe" },
   );
   // Sample the server's memory while the load runs; VmHWM later gives the exact peak.
   const sampler = setInterval(onTick, 100);
-  const [stdout, stderr, code] = await Promise.all([new Response(gen.stdout).text(), new Response(gen.stderr).text(), gen.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(gen.stdout).text(),
+    new Response(gen.stderr).text(),
+    gen.exited,
+  ]);
   clearInterval(sampler);
   if (code !== 0) throw new Error(`load-gen exited ${code}: ${stderr}`);
   return parseLoadResult(stdout);
@@ -104,7 +123,15 @@ async function daemonRun(root: string): Promise<DaemonFigures> {
     };
     const light = await load(url, daemon.token, LIGHT.rate, LIGHT.durationSec, track);
     const full = await load(url, daemon.token, RATE, DURATION_SEC, track);
-    return { emptyIdleRss, idleRss, sampledPeakRss, hwm: procStatusBytes(pid, "VmHWM"), afterRss: procStatusBytes(pid, "VmRSS"), light, full };
+    return {
+      emptyIdleRss,
+      idleRss,
+      sampledPeakRss,
+      hwm: procStatusBytes(pid, "VmHWM"),
+      afterRss: procStatusBytes(pid, "VmRSS"),
+      light,
+      full,
+    };
   } finally {
     await daemon.stop();
   }
@@ -117,29 +144,67 @@ function failures(l: LoadResult): string {
 
 function loadRow(label: string, l: LoadResult): string[] {
   const q = l.latencyMs;
-  return [label, `${l.rate}/s`, String(l.scheduled), String(l.completed), failures(l), `${l.achievedRate.toFixed(1)}/s`, `${(l.responseBytes / 1024).toFixed(0)} KiB`, ms(q.p50), ms(q.p95), ms(q.p99), ms(q.max), ms(l.fromScheduleMs.p99)];
+  return [
+    label,
+    `${l.rate}/s`,
+    String(l.scheduled),
+    String(l.completed),
+    failures(l),
+    `${l.achievedRate.toFixed(1)}/s`,
+    `${(l.responseBytes / 1024).toFixed(0)} KiB`,
+    ms(q.p50),
+    ms(q.p95),
+    ms(q.p99),
+    ms(q.max),
+    ms(l.fromScheduleMs.p99),
+  ];
 }
 
 function report(base: Runs & { idleRss: number }, d: DaemonFigures): void {
   printTable(
     `GET /api/v1/environments (${ENVS} envs; no query string — the route has no pagination, so this is all of them) — open loop, 2 s warm-up per run, load generator in its own process; quantiles over all requests, a timeout (2 s) counting as its time to failure`,
     ["server", "rate", "sent", "ok", "errors", "achieved", "body", "p50", "p95", "p99", "max", "p99 from schedule"],
-    [loadRow("bare Bun.serve (baseline)", base.light), loadRow("odooops daemon", d.light), loadRow("bare Bun.serve (baseline)", base.full), loadRow("odooops daemon", d.full)],
+    [
+      loadRow("bare Bun.serve (baseline)", base.light),
+      loadRow("odooops daemon", d.light),
+      loadRow("bare Bun.serve (baseline)", base.full),
+      loadRow("odooops daemon", d.full),
+    ],
   );
   const b = base.full.latencyMs;
   const r = d.full.latencyMs;
-  printTable(`Latency at ${RATE} req/s vs baseline (target p95 < ${P95_TARGET_MS} ms)`, ["quantile", "baseline", "daemon", "ratio", "target"], [
-    ["p50", ms(b.p50), ms(r.p50), ratio(r.p50, b.p50), "—"],
-    ["p95", ms(b.p95), ms(r.p95), ratio(r.p95, b.p95), verdict(r.p95 < P95_TARGET_MS && d.full.errors === 0)],
-    ["p99", ms(b.p99), ms(r.p99), ratio(r.p99, b.p99), "—"],
-  ]);
-  printTable(`Daemon memory, VmRSS from /proc/<pid>/status (target idle < ${mb(IDLE_RSS_TARGET)}; baseline = bare Bun.serve idle)`, ["measure", "daemon", "baseline", "ratio", "target"], [
-    ["idle, empty state (3 s after start)", mb(d.emptyIdleRss), mb(base.idleRss), ratio(d.emptyIdleRss, base.idleRss), verdict(d.emptyIdleRss < IDLE_RSS_TARGET)],
-    [`idle, ${ENVS} envs (3 s after start + 1 list)`, mb(d.idleRss), mb(base.idleRss), ratio(d.idleRss, base.idleRss), verdict(d.idleRss < IDLE_RSS_TARGET)],
-    ["peak during load (100 ms samples)", mb(d.sampledPeakRss), "—", "—", "—"],
-    ["peak since start (VmHWM)", mb(d.hwm), "—", "—", "—"],
-    ["right after load", mb(d.afterRss), "—", "—", "—"],
-  ]);
+  printTable(
+    `Latency at ${RATE} req/s vs baseline (target p95 < ${P95_TARGET_MS} ms)`,
+    ["quantile", "baseline", "daemon", "ratio", "target"],
+    [
+      ["p50", ms(b.p50), ms(r.p50), ratio(r.p50, b.p50), "—"],
+      ["p95", ms(b.p95), ms(r.p95), ratio(r.p95, b.p95), verdict(r.p95 < P95_TARGET_MS && d.full.errors === 0)],
+      ["p99", ms(b.p99), ms(r.p99), ratio(r.p99, b.p99), "—"],
+    ],
+  );
+  printTable(
+    `Daemon memory, VmRSS from /proc/<pid>/status (target idle < ${mb(IDLE_RSS_TARGET)}; baseline = bare Bun.serve idle)`,
+    ["measure", "daemon", "baseline", "ratio", "target"],
+    [
+      [
+        "idle, empty state (3 s after start)",
+        mb(d.emptyIdleRss),
+        mb(base.idleRss),
+        ratio(d.emptyIdleRss, base.idleRss),
+        verdict(d.emptyIdleRss < IDLE_RSS_TARGET),
+      ],
+      [
+        `idle, ${ENVS} envs (3 s after start + 1 list)`,
+        mb(d.idleRss),
+        mb(base.idleRss),
+        ratio(d.idleRss, base.idleRss),
+        verdict(d.idleRss < IDLE_RSS_TARGET),
+      ],
+      ["peak during load (100 ms samples)", mb(d.sampledPeakRss), "—", "—", "—"],
+      ["peak since start (VmHWM)", mb(d.hwm), "—", "—", "—"],
+      ["right after load", mb(d.afterRss), "—", "—", "—"],
+    ],
+  );
 }
 
 async function main(): Promise<void> {

@@ -48,7 +48,11 @@ async function main(): Promise<void> {
     const commands: Command[] = [
       { label: "hello world (baseline)", argv: [hello], check: (out) => out.trim() === "hello" },
       { label: "odooops --version", argv: [BINARY, "--version"], check: (out) => /\d+\.\d+\.\d+/.test(out) },
-      { label: "odooops env list --json", argv: [BINARY, "env", "list", "--json"], check: (out) => Array.isArray(JSON.parse(out)) },
+      {
+        label: "odooops env list --json",
+        argv: [BINARY, "env", "list", "--json"],
+        check: (out) => Array.isArray(JSON.parse(out)),
+      },
     ];
     for (const cmd of commands) {
       const { stdout } = runOnce(cmd, env, true);
@@ -66,14 +70,25 @@ async function main(): Promise<void> {
       commands.map((cmd, i) => {
         const s = sorted(times[i]);
         const m = median(s);
-        return [cmd.label, ms(m, 1), ms(s[0], 1), ms(percentile(s, 90), 1), ratio(m, base), i === 0 ? "—" : verdict(m <= TARGET_RATIO * base)];
+        return [
+          cmd.label,
+          ms(m, 1),
+          ms(s[0], 1),
+          ms(percentile(s, 90), 1),
+          ratio(m, base),
+          i === 0 ? "—" : verdict(m <= TARGET_RATIO * base),
+        ];
       }),
     );
     const sizes = [statSync(hello).size, statSync(BINARY).size];
-    printTable("Binary size", ["binary", "size", "ratio vs hello"], [
-      ["hello world (baseline)", mb(sizes[0]), ratio(sizes[0], sizes[0])],
-      ["dist/odooops", mb(sizes[1]), ratio(sizes[1], sizes[0])],
-    ]);
+    printTable(
+      "Binary size",
+      ["binary", "size", "ratio vs hello"],
+      [
+        ["hello world (baseline)", mb(sizes[0]), ratio(sizes[0], sizes[0])],
+        ["dist/odooops", mb(sizes[1]), ratio(sizes[1], sizes[0])],
+      ],
+    );
   } finally {
     await daemon.stop();
     rmSync(tmp, { recursive: true, force: true });

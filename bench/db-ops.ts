@@ -101,17 +101,44 @@ async function ours(h: DbHost, name: string, argv: string[]): Promise<OursRun> {
 }
 
 /** Ours at one size: backup, restore, then (source stopped: template needs no session) both clones. */
-async function oursAtSize(h: DbHost, done?: OursRun): Promise<{ backup: OursRun; restore: OursRun; template: OursRun; stream: OursRun }> {
+async function oursAtSize(
+  h: DbHost,
+  done?: OursRun,
+): Promise<{ backup: OursRun; restore: OursRun; template: OursRun; stream: OursRun }> {
   const backup = done ?? (await ours(h, "backup", ["db", "backup", h.source.slug, "--wait"]));
   const restore = await ours(h, "restore", ["db", "restore", h.source.slug, "--backup", "latest", "--yes", "--wait"]);
   await h.cli("env", "stop", h.source.slug, "--wait");
-  const template = await ours(h, "clone template", ["db", "clone", h.source.slug, "--to", h.copy.slug, "--method", "template", "--yes", "--wait"]);
-  const stream = await ours(h, "clone stream", ["db", "clone", h.source.slug, "--to", h.copy.slug, "--method", "stream", "--yes", "--wait"]);
+  const template = await ours(h, "clone template", [
+    "db",
+    "clone",
+    h.source.slug,
+    "--to",
+    h.copy.slug,
+    "--method",
+    "template",
+    "--yes",
+    "--wait",
+  ]);
+  const stream = await ours(h, "clone stream", [
+    "db",
+    "clone",
+    h.source.slug,
+    "--to",
+    h.copy.slug,
+    "--method",
+    "stream",
+    "--yes",
+    "--wait",
+  ]);
   await h.cli("env", "start", h.source.slug, "--wait");
   return { backup, restore, template, stream };
 }
 
-async function grow(h: DbHost, gb: number, filestoreSoFar: number): Promise<{ dbBytes: number; filestoreBytes: number; seconds: number }> {
+async function grow(
+  h: DbHost,
+  gb: number,
+  filestoreSoFar: number,
+): Promise<{ dbBytes: number; filestoreBytes: number; seconds: number }> {
   const targetBytes = gb * GiB;
   const fsTarget = Math.round((targetBytes * FILESTORE_PCT) / 100);
   err(`generating: database → ${gb} GiB, filestore → ${mb(fsTarget)}`);
@@ -131,17 +158,42 @@ async function grow(h: DbHost, gb: number, filestoreSoFar: number): Promise<{ db
 
 async function tableSizes(h: DbHost): Promise<string[][]> {
   const r = await run({
-    argv: ["psql", "-h", h.pg.host, "-p", String(h.pg.port), "-U", h.pg.user, "-d", h.source.dbName, "-AtF", "\t", "-c",
-      "SELECT c.relname, c.reltuples::bigint, pg_relation_size(c.oid), pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 4 DESC LIMIT 5"],
+    argv: [
+      "psql",
+      "-h",
+      h.pg.host,
+      "-p",
+      String(h.pg.port),
+      "-U",
+      h.pg.user,
+      "-d",
+      h.source.dbName,
+      "-AtF",
+      "\t",
+      "-c",
+      "SELECT c.relname, c.reltuples::bigint, pg_relation_size(c.oid), pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 4 DESC LIMIT 5",
+    ],
     env: { PGPASSWORD: h.pg.password },
   });
-  return r.stdout.trim().split("\n").map((l) => {
-    const [t, rows, heap, total] = l.split("\t");
-    return [t ?? "", Number(rows).toLocaleString("en"), mb(Number(heap)), mb(Number(total))];
-  });
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => {
+      const [t, rows, heap, total] = l.split("\t");
+      return [t ?? "", Number(rows).toLocaleString("en"), mb(Number(heap)), mb(Number(total))];
+    });
 }
 
-type Naive = { dumpMs: number; tarMs: number; upDbMs: number; upFsMs: number; totalMs: number; dumpBytes: number; tarBytes: number; cpu: Cpu };
+type Naive = {
+  dumpMs: number;
+  tarMs: number;
+  upDbMs: number;
+  upFsMs: number;
+  totalMs: number;
+  dumpBytes: number;
+  tarBytes: number;
+  cpu: Cpu;
+};
 type DevNull = { ms: number; cpu: Cpu };
 
 /** The baselines at one pg_dump compression: `default` (no -Z) or ours' level. */
@@ -170,7 +222,10 @@ async function naiveBackup(h: DbHost, level: number | null, round: number | "upl
   const tar = join(h.tmp, `naive-${tag}-${round}.tar`);
   err(`naive backup ${tag} ${round}: ${zName(level)} → file, tar → file, upload both`);
   const t0 = performance.now();
-  const { value: [dumpMs, tarMs, upDbMs, upFsMs], cpu } = await measureCpu(cpuPids(h, process.pid), async () => [
+  const {
+    value: [dumpMs, tarMs, upDbMs, upFsMs],
+    cpu,
+  } = await measureCpu(cpuPids(h, process.pid), async () => [
     await pgDumpTo(h.pg, h.source.dbName, dump, zArgs(level)),
     await tarTo(join(h.source.dataDir, "filestore", h.source.dbName), tar),
     await uploadFile(h.target, dump, `naive/${tag}/${round}/db.dump`),
@@ -203,8 +258,11 @@ async function overUplink(h: DbHost, oursLevel: number): Promise<Uplink> {
     const naiveDefault = await naiveBackup(h, null, "uplink", false);
     const naiveOurs = await naiveBackup(h, oursLevel, "uplink", false);
     const o = await ours(h, "backup over the uplink", ["db", "backup", h.source.slug, "--wait"]);
-    const expected = [naiveDefault, naiveOurs].reduce((a, n) => a + n.dumpBytes + n.tarBytes, 0) + ((o.timed.job.result?.sizeBytes as number | undefined) ?? 0);
-    if (proxy.bytesUp() < expected) throw new Error(`only ${proxy.bytesUp()} bytes went through the uplink proxy, ${expected} were uploaded`);
+    const expected =
+      [naiveDefault, naiveOurs].reduce((a, n) => a + n.dumpBytes + n.tarBytes, 0) +
+      ((o.timed.job.result?.sizeBytes as number | undefined) ?? 0);
+    if (proxy.bytesUp() < expected)
+      throw new Error(`only ${proxy.bytesUp()} bytes went through the uplink proxy, ${expected} were uploaded`);
     return { mbit: UPLINK_MBIT, naiveDefault, naiveOurs, ours: o };
   } finally {
     await h.useS3Endpoint(direct);
@@ -235,7 +293,9 @@ async function main(): Promise<void> {
   const startLoad = await load();
   const version = (await run({ argv: [BINARY, "--version"] })).stdout.trim();
   const pgVersion = (await run({ argv: ["pg_dump", "--version"] })).stdout.trim();
-  console.log(`odooops ${version} · ${CORES} cores · load at start ${startLoad} · ${new Date().toISOString().slice(0, 16)}Z · ${pgVersion} · s3rver (node) on 127.0.0.1`);
+  console.log(
+    `odooops ${version} · ${CORES} cores · load at start ${startLoad} · ${new Date().toISOString().slice(0, 16)}Z · ${pgVersion} · s3rver (node) on 127.0.0.1`,
+  );
   const h = await startDbHost();
   try {
     const oursLevel = loadConfig(resolvePaths(h.root), { env: {} }).backups.compressLevel;
@@ -250,7 +310,12 @@ async function main(): Promise<void> {
       smallBytes = g.dbBytes;
       levels = await compressionLevels(h, [null, 6, 3, 1, 0]);
       const r = await oursAtSize(h);
-      sizes.push({ label: `${(g.dbBytes / GiB).toFixed(2)} GiB`, dbBytes: g.dbBytes, run: r, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
+      sizes.push({
+        label: `${(g.dbBytes / GiB).toFixed(2)} GiB`,
+        dbBytes: g.dbBytes,
+        run: r,
+        hwm: procStatusBytes(h.daemonPid(), "VmHWM"),
+      });
     }
     const g = await grow(h, FULL_GB, filestore);
     filestore = g.filestoreBytes;
@@ -259,13 +324,20 @@ async function main(): Promise<void> {
     err(`full size ${mb(fullBytes)}, load ${fullLoad}`);
 
     // Backup: ours and the baselines at both compressions, alternating the order each round.
-    const base: Baselines = { pgDefault: { devNull: [], naive: [] }, oursLevel: { devNull: [], naive: [] }, restoreJ1Ms: 0, restoreJnMs: 0 };
+    const base: Baselines = {
+      pgDefault: { devNull: [], naive: [] },
+      oursLevel: { devNull: [], naive: [] },
+      restoreJ1Ms: 0,
+      restoreJnMs: 0,
+    };
     const oursBackups: OursRun[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const baselinesAt = (level: number | null, into: AtLevel): (() => Promise<void>)[] => [
         async () => {
           err(`${zName(level)} → /dev/null ${i}`);
-          const m = await measureCpu(cpuPids(h, process.pid), () => pgDumpTo(h.pg, h.source.dbName, "/dev/null", zArgs(level)));
+          const m = await measureCpu(cpuPids(h, process.pid), () =>
+            pgDumpTo(h.pg, h.source.dbName, "/dev/null", zArgs(level)),
+          );
           into.devNull.push({ ms: m.value, cpu: m.cpu });
         },
         async () => {
@@ -292,11 +364,30 @@ async function main(): Promise<void> {
     await rm(dumpFile, { force: true });
     // The restore below restores the latest of these backups.
     const full = await oursAtSize(h, oursBackups.at(-1));
-    sizes.push({ label: `${(fullBytes / GiB).toFixed(2)} GiB`, dbBytes: fullBytes, run: full, hwm: procStatusBytes(h.daemonPid(), "VmHWM") });
+    sizes.push({
+      label: `${(fullBytes / GiB).toFixed(2)} GiB`,
+      dbBytes: fullBytes,
+      run: full,
+      hwm: procStatusBytes(h.daemonPid(), "VmHWM"),
+    });
     const uplink = UPLINK_MBIT > 0 ? await overUplink(h, oursLevel) : null;
     const endLoad = await load();
 
-    report({ h, fullBytes, filestore, base, oursLevel, oursBackups, full, sizes, levels, smallBytes, uplink, tables: await tableSizes(h), loads: { startLoad, fullLoad, endLoad } });
+    report({
+      h,
+      fullBytes,
+      filestore,
+      base,
+      oursLevel,
+      oursBackups,
+      full,
+      sizes,
+      levels,
+      smallBytes,
+      uplink,
+      tables: await tableSizes(h),
+      loads: { startLoad, fullLoad, endLoad },
+    });
   } finally {
     await h.stop();
   }
@@ -334,7 +425,9 @@ function report(r: ReportInput): void {
   const dbPartBytes = logField(log, "db streamed", "bytes") ?? 0;
   const zOurs = zName(r.oursLevel);
 
-  console.log(`\nDatabase: ${(fullBytes / GiB).toFixed(2)} GiB = ${(fullBytes / 1e9).toFixed(2)} GB (pg_database_size; MB below = MiB), filestore ${mb(r.filestore)}; load when the full size was reached ${r.loads.fullLoad}, at the end ${r.loads.endLoad}`);
+  console.log(
+    `\nDatabase: ${(fullBytes / GiB).toFixed(2)} GiB = ${(fullBytes / 1e9).toFixed(2)} GB (pg_database_size; MB below = MiB), filestore ${mb(r.filestore)}; load when the full size was reached ${r.loads.fullLoad}, at the end ${r.loads.endLoad}`,
+  );
   printTable("Largest tables", ["table", "rows", "heap", "heap + indexes + toast"], r.tables);
 
   if (r.levels.length > 0) {
@@ -344,8 +437,11 @@ function report(r: ReportInput): void {
       ["command", "wall", "DB MB/s", "dump", "time vs default", "bytes vs default"],
       r.levels.map((l) => [
         `${zName(l.level)}${l.level === null ? " (default)" : ""}${l.level === r.oursLevel ? " (ours)" : ""}`,
-        sec(l.ms), rate(r.smallBytes, l.ms), mb(l.bytes),
-        def ? x(l.ms / def.ms) : "", def ? x(l.bytes / def.bytes) : "",
+        sec(l.ms),
+        rate(r.smallBytes, l.ms),
+        mb(l.bytes),
+        def ? x(l.ms / def.ms) : "",
+        def ? x(l.bytes / def.bytes) : "",
       ]),
     );
   }
@@ -355,37 +451,98 @@ function report(r: ReportInput): void {
     `Backup of the ${mb(fullBytes)} database + filestore to s3rver${rounds}; ours: ${zOurs} (backups.compressLevel default) — targets: ≥ ${TARGET_VS_NAIVE}× faster than naive, ≤ ${TARGET_VS_DUMP}× pg_dump alone (the issue's baselines: pg_dump's default compression)`,
     ["method", "wall", "DB MB/s", "bytes written", "ours vs this", "target"],
     [
-      ["pg_dump -Fc > /dev/null (db only)", sec(devNull), rate(fullBytes, devNull), "—", `${x(oursMs / devNull)} the time`, `≤ ${TARGET_VS_DUMP}×: ${verdict(oursMs / devNull <= TARGET_VS_DUMP)}`],
-      ["naive: dump → file, tar → file, upload both", sec(naive.totalMs), rate(fullBytes, naive.totalMs), `${mb(naive.dumpBytes)} + ${mb(naive.tarBytes)}`, faster(naive.totalMs, oursMs), `≥ ${TARGET_VS_NAIVE}×: ${verdict(naive.totalMs / oursMs >= TARGET_VS_NAIVE)}`],
-      [`same compression as ours: ${zOurs} > /dev/null (db only)`, sec(devNullZ), rate(fullBytes, devNullZ), "—", `${x(oursMs / devNullZ)} the time`, "(streaming's cost)"],
-      [`same compression as ours: naive with ${zOurs}`, sec(naiveZ.totalMs), rate(fullBytes, naiveZ.totalMs), `${mb(naiveZ.dumpBytes)} + ${mb(naiveZ.tarBytes)}`, faster(naiveZ.totalMs, oursMs), "(streaming's gain)"],
-      ["ours: db backup --wait (streamed)", sec(oursMs), rate(fullBytes, oursMs), `${mb(dbPartBytes)} + ${mb(dumpBytes - dbPartBytes)}`, "—", "—"],
+      [
+        "pg_dump -Fc > /dev/null (db only)",
+        sec(devNull),
+        rate(fullBytes, devNull),
+        "—",
+        `${x(oursMs / devNull)} the time`,
+        `≤ ${TARGET_VS_DUMP}×: ${verdict(oursMs / devNull <= TARGET_VS_DUMP)}`,
+      ],
+      [
+        "naive: dump → file, tar → file, upload both",
+        sec(naive.totalMs),
+        rate(fullBytes, naive.totalMs),
+        `${mb(naive.dumpBytes)} + ${mb(naive.tarBytes)}`,
+        faster(naive.totalMs, oursMs),
+        `≥ ${TARGET_VS_NAIVE}×: ${verdict(naive.totalMs / oursMs >= TARGET_VS_NAIVE)}`,
+      ],
+      [
+        `same compression as ours: ${zOurs} > /dev/null (db only)`,
+        sec(devNullZ),
+        rate(fullBytes, devNullZ),
+        "—",
+        `${x(oursMs / devNullZ)} the time`,
+        "(streaming's cost)",
+      ],
+      [
+        `same compression as ours: naive with ${zOurs}`,
+        sec(naiveZ.totalMs),
+        rate(fullBytes, naiveZ.totalMs),
+        `${mb(naiveZ.dumpBytes)} + ${mb(naiveZ.tarBytes)}`,
+        faster(naiveZ.totalMs, oursMs),
+        "(streaming's gain)",
+      ],
+      [
+        "ours: db backup --wait (streamed)",
+        sec(oursMs),
+        rate(fullBytes, oursMs),
+        `${mb(dbPartBytes)} + ${mb(dumpBytes - dbPartBytes)}`,
+        "—",
+        "—",
+      ],
     ],
   );
   const steps = stepDurations(oursBackup.timed.job);
   const fsSec = logField(log, "filestore streamed", "seconds");
   const dbSec = logField(log, "db streamed", "seconds");
   const naiveRows = (label: string, n: Naive) => [
-    [label, `${label === "naive" ? "pg_dump -Fc" : zOurs} → file`, sec(n.dumpMs), `${rate(fullBytes, n.dumpMs)} of DB, ${rate(n.dumpBytes, n.dumpMs)} of dump`],
+    [
+      label,
+      `${label === "naive" ? "pg_dump -Fc" : zOurs} → file`,
+      sec(n.dumpMs),
+      `${rate(fullBytes, n.dumpMs)} of DB, ${rate(n.dumpBytes, n.dumpMs)} of dump`,
+    ],
     [label, "tar filestore → file", sec(n.tarMs), rate(n.tarBytes, n.tarMs)],
     [label, "upload dump (lib-storage)", sec(n.upDbMs), rate(n.dumpBytes, n.upDbMs)],
     [label, "upload filestore tar", sec(n.upFsMs), rate(n.tarBytes, n.upFsMs)],
   ];
-  printTable("Where the backup time goes", ["side", "part", "time", "rate"], [
-    ...naiveRows("naive", naive),
-    ...naiveRows(`naive -Z${r.oursLevel}`, naiveZ),
-    ["ours", `db: ${zOurs} → hash → S3 multipart (concurrent with the filestore)`, dbSec !== null ? sec(dbSec * 1000) : "n/a", dbSec ? `${rate(fullBytes, dbSec * 1000)} of DB, ${rate(dbPartBytes, dbSec * 1000)} of dump` : ""],
-    ["ours", "filestore: tar → hash → S3 multipart", fsSec !== null ? sec(fsSec * 1000) : "n/a", fsSec ? rate(dumpBytes - dbPartBytes, fsSec * 1000) : ""],
-    ["ours", "job step dump (incl. facts, manifest, verification)", sec(steps.dump ?? Number.NaN), ""],
-    ["ours", "job step retention", sec(steps.retention ?? Number.NaN), ""],
-    ["ours", "CLI + API + queue (wall − steps)", sec(oursMs - (steps.dump ?? 0) - (steps.retention ?? 0)), ""],
-  ]);
+  printTable(
+    "Where the backup time goes",
+    ["side", "part", "time", "rate"],
+    [
+      ...naiveRows("naive", naive),
+      ...naiveRows(`naive -Z${r.oursLevel}`, naiveZ),
+      [
+        "ours",
+        `db: ${zOurs} → hash → S3 multipart (concurrent with the filestore)`,
+        dbSec !== null ? sec(dbSec * 1000) : "n/a",
+        dbSec ? `${rate(fullBytes, dbSec * 1000)} of DB, ${rate(dbPartBytes, dbSec * 1000)} of dump` : "",
+      ],
+      [
+        "ours",
+        "filestore: tar → hash → S3 multipart",
+        fsSec !== null ? sec(fsSec * 1000) : "n/a",
+        fsSec ? rate(dumpBytes - dbPartBytes, fsSec * 1000) : "",
+      ],
+      ["ours", "job step dump (incl. facts, manifest, verification)", sec(steps.dump ?? Number.NaN), ""],
+      ["ours", "job step retention", sec(steps.retention ?? Number.NaN), ""],
+      ["ours", "CLI + API + queue (wall − steps)", sec(oursMs - (steps.dump ?? 0) - (steps.retention ?? 0)), ""],
+    ],
+  );
 
   if (r.uplink) {
     const { naiveDefault: nd, naiveOurs: nz, ours: o, mbit } = r.uplink;
     const oMs = o.timed.totalMs;
     const oBytes = (o.timed.job.result?.sizeBytes as number | undefined) ?? 0;
-    const upRow = (label: string, n: Naive) => [label, sec(n.totalMs), `${sec(n.dumpMs)} + ${sec(n.tarMs)}`, `${sec(n.upDbMs)} + ${sec(n.upFsMs)}`, mb(n.dumpBytes + n.tarBytes), faster(n.totalMs, oMs)];
+    const upRow = (label: string, n: Naive) => [
+      label,
+      sec(n.totalMs),
+      `${sec(n.dumpMs)} + ${sec(n.tarMs)}`,
+      `${sec(n.upDbMs)} + ${sec(n.upFsMs)}`,
+      mb(n.dumpBytes + n.tarBytes),
+      faster(n.totalMs, oMs),
+    ];
     printTable(
       `Backup of the same database over a ${mbit} Mbit/s uplink (a proxy in front of s3rver limits what is sent to it; one round) — the issue's targets apply to the loopback table above; this shows streaming once the upload is as slow as an off-site S3 makes it`,
       ["method", "wall", "dump + tar to files", "uploads", "bytes sent", "ours vs this"],
@@ -400,11 +557,29 @@ function report(r: ReportInput): void {
   const cpuRow = (label: string, wallMs: number, c: Cpu) => {
     const total = c.uploader.self + c.uploader.children + c.s3.self + c.postgres.children;
     const s = (v: number) => `${v.toFixed(1)} s`;
-    return [label, sec(wallMs), s(c.uploader.children), s(c.postgres.children), s(c.uploader.self), s(c.s3.self), s(total), `${(total / (wallMs / 1000)).toFixed(2)} of ${CORES}`];
+    return [
+      label,
+      sec(wallMs),
+      s(c.uploader.children),
+      s(c.postgres.children),
+      s(c.uploader.self),
+      s(c.s3.self),
+      s(total),
+      `${(total / (wallMs / 1000)).toFixed(2)} of ${CORES}`,
+    ];
   };
   printTable(
     "CPU time of those backups (best round each; /proc times of each process and its reaped children) — who shares the cores",
-    ["method", "wall", "pg_dump + tar", "PostgreSQL backends", "uploader itself (bench or daemon: read, hash, upload)", "s3rver", "total", "cores busy"],
+    [
+      "method",
+      "wall",
+      "pg_dump + tar",
+      "PostgreSQL backends",
+      "uploader itself (bench or daemon: read, hash, upload)",
+      "s3rver",
+      "total",
+      "cores busy",
+    ],
     [
       cpuRow("pg_dump -Fc > /dev/null", devNull, devNullRun.cpu),
       cpuRow("naive (pg_dump's default compression)", naive.totalMs, naive.cpu),
@@ -419,32 +594,90 @@ function report(r: ReportInput): void {
   const rsteps = stepDurations(restore.job);
   const field = (needle: string) => (logField(rlog, needle, "seconds") ?? Number.NaN) * 1000;
   const pgRestoreMs = field("database restored");
-  printTable(`Restore of the ${mb(fullBytes)} database (${CORES} cores)`, ["method", "wall", "DB MB/s", "vs single-job pg_restore"], [
-    ["createdb + pg_restore (single job) — baseline", sec(base.restoreJ1Ms), rate(fullBytes, base.restoreJ1Ms), "1.00×"],
-    [`createdb + pg_restore -j ${CORES} — reference`, sec(base.restoreJnMs), rate(fullBytes, base.restoreJnMs), faster(base.restoreJ1Ms, base.restoreJnMs)],
-    [`ours: db restore --backup latest --yes --wait (-j ${CORES})`, sec(restore.totalMs), rate(fullBytes, restore.totalMs), faster(base.restoreJ1Ms, restore.totalMs)],
-    [`ours: its pg_restore -j ${CORES} alone`, sec(pgRestoreMs), rate(fullBytes, pgRestoreMs), faster(base.restoreJ1Ms, pgRestoreMs)],
-  ]);
-  printTable("Where the restore time goes (ours)", ["part", "time"], [
-    ["download dump from S3 to the work dir + sha256 (pg_restore -j needs a seekable file)", sec(field("dump verified"))],
-    ["filestore: download → tar -x, sha256", sec(field("filestore staged"))],
-    [`createdb + pg_restore -j ${CORES}`, sec(pgRestoreMs)],
-    ["rest of step fetch: manifest, verify against it (row counts, modules), cleanup", sec((rsteps.fetch ?? Number.NaN) - field("dump verified") - field("filestore staged") - pgRestoreMs)],
-    ...Object.entries(rsteps).map(([k, v]) => [`job step ${k}`, sec(v)]),
-    ["CLI + API + queue (wall − steps)", sec(restore.totalMs - Object.values(rsteps).reduce((a, b) => a + b, 0))],
-  ]);
+  printTable(
+    `Restore of the ${mb(fullBytes)} database (${CORES} cores)`,
+    ["method", "wall", "DB MB/s", "vs single-job pg_restore"],
+    [
+      [
+        "createdb + pg_restore (single job) — baseline",
+        sec(base.restoreJ1Ms),
+        rate(fullBytes, base.restoreJ1Ms),
+        "1.00×",
+      ],
+      [
+        `createdb + pg_restore -j ${CORES} — reference`,
+        sec(base.restoreJnMs),
+        rate(fullBytes, base.restoreJnMs),
+        faster(base.restoreJ1Ms, base.restoreJnMs),
+      ],
+      [
+        `ours: db restore --backup latest --yes --wait (-j ${CORES})`,
+        sec(restore.totalMs),
+        rate(fullBytes, restore.totalMs),
+        faster(base.restoreJ1Ms, restore.totalMs),
+      ],
+      [
+        `ours: its pg_restore -j ${CORES} alone`,
+        sec(pgRestoreMs),
+        rate(fullBytes, pgRestoreMs),
+        faster(base.restoreJ1Ms, pgRestoreMs),
+      ],
+    ],
+  );
+  printTable(
+    "Where the restore time goes (ours)",
+    ["part", "time"],
+    [
+      [
+        "download dump from S3 to the work dir + sha256 (pg_restore -j needs a seekable file)",
+        sec(field("dump verified")),
+      ],
+      ["filestore: download → tar -x, sha256", sec(field("filestore staged"))],
+      [`createdb + pg_restore -j ${CORES}`, sec(pgRestoreMs)],
+      [
+        "rest of step fetch: manifest, verify against it (row counts, modules), cleanup",
+        sec((rsteps.fetch ?? Number.NaN) - field("dump verified") - field("filestore staged") - pgRestoreMs),
+      ],
+      ...Object.entries(rsteps).map(([k, v]) => [`job step ${k}`, sec(v)]),
+      ["CLI + API + queue (wall − steps)", sec(restore.totalMs - Object.values(rsteps).reduce((a, b) => a + b, 0))],
+    ],
+  );
 
   const dumpRestoreMs = naiveZ.dumpMs + base.restoreJnMs;
   const cloneRow = (name: string, o: OursRun) => {
     const s = stepDurations(o.timed.job);
-    return [name, sec(o.timed.totalMs), sec(s.copy ?? Number.NaN), rate(fullBytes, s.copy ?? Number.NaN), faster(dumpRestoreMs, s.copy ?? Number.NaN)];
+    return [
+      name,
+      sec(o.timed.totalMs),
+      sec(s.copy ?? Number.NaN),
+      rate(fullBytes, s.copy ?? Number.NaN),
+      faster(dumpRestoreMs, s.copy ?? Number.NaN),
+    ];
   };
-  printTable(`Clone of the ${mb(fullBytes)} database into another env (source env stopped)`, ["method", "job wall", "copy step", "DB MB/s (copy)", "copy vs baseline"], [
-    [`baseline: ${zOurs} → file, then createdb + pg_restore -j ${CORES} (sum of the two measured above)`, "—", sec(dumpRestoreMs), rate(fullBytes, dumpRestoreMs), "1.00×"],
-    cloneRow("ours: db clone --method template", full.template),
-    cloneRow("ours: db clone --method stream (pg_dump -Z0 | pg_restore)", full.stream),
-  ]);
-  printTable("Clone job steps (ours)", ["step", "template", "stream"], Object.keys(stepDurations(full.stream.timed.job)).map((k) => [k, sec(stepDurations(full.template.timed.job)[k] ?? Number.NaN), sec(stepDurations(full.stream.timed.job)[k] ?? Number.NaN)]));
+  printTable(
+    `Clone of the ${mb(fullBytes)} database into another env (source env stopped)`,
+    ["method", "job wall", "copy step", "DB MB/s (copy)", "copy vs baseline"],
+    [
+      [
+        `baseline: ${zOurs} → file, then createdb + pg_restore -j ${CORES} (sum of the two measured above)`,
+        "—",
+        sec(dumpRestoreMs),
+        rate(fullBytes, dumpRestoreMs),
+        "1.00×",
+      ],
+      cloneRow("ours: db clone --method template", full.template),
+      cloneRow("ours: db clone --method stream (pg_dump -Z0 | pg_restore)", full.stream),
+    ],
+  );
+  printTable(
+    "Clone job steps (ours)",
+    ["step", "template", "stream"],
+    Object.keys(stepDurations(full.stream.timed.job)).map((k) => [
+      k,
+      sec(stepDurations(full.template.timed.job)[k] ?? Number.NaN),
+      sec(stepDurations(full.stream.timed.job)[k] ?? Number.NaN),
+    ]),
+  );
 
   const rssRows = r.sizes.map((s) => [
     s.label,
@@ -455,7 +688,19 @@ function report(r: ReportInput): void {
     `${mb(s.run.template.rss.peakBytes)} (${rate(s.dbBytes, s.run.template.timed.totalMs)})`,
     mb(s.hwm),
   ]);
-  printTable("Daemon memory (VmRSS sampled every 100 ms during each job; job MB/s of database size in brackets) — streaming must not buffer: flat as the size grows", ["database", "before backup", "peak: backup", "peak: restore", "peak: clone stream", "peak: clone template", "VmHWM after"], rssRows);
+  printTable(
+    "Daemon memory (VmRSS sampled every 100 ms during each job; job MB/s of database size in brackets) — streaming must not buffer: flat as the size grows",
+    [
+      "database",
+      "before backup",
+      "peak: backup",
+      "peak: restore",
+      "peak: clone stream",
+      "peak: clone template",
+      "VmHWM after",
+    ],
+    rssRows,
+  );
 }
 
 await main();

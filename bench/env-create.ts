@@ -25,7 +25,8 @@ import { cleanupOnExit, freePort } from "./lib/proc";
 import { median, ms, ratio } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
-const bounded = (v: string | undefined, dflt: number, min: number, max: number) => Math.min(Math.max(Number(v ?? dflt) || dflt, min), max);
+const bounded = (v: string | undefined, dflt: number, min: number, max: number) =>
+  Math.min(Math.max(Number(v ?? dflt) || dflt, min), max);
 const ROUNDS = bounded(process.env.BENCH_ROUNDS, 5, 1, 50);
 const WARMUP = process.env.BENCH_WARMUP === "0" ? 0 : bounded(process.env.BENCH_WARMUP, 1, 1, 5);
 const TARGET_RATIO = 1.2;
@@ -61,7 +62,11 @@ async function ours(s: Setup, name: string): Promise<Sample> {
   const root = s.nginx.dir;
   const env = cliEnv(root);
   const started = performance.now();
-  const r = await run({ argv: [BINARY, "env", "create", name, "--tier", "dev", "--wait"], env, timeoutMs: STEP_TIMEOUT_MS });
+  const r = await run({
+    argv: [BINARY, "env", "create", name, "--tier", "dev", "--wait"],
+    env,
+    timeoutMs: STEP_TIMEOUT_MS,
+  });
   const totalMs = performance.now() - started;
   const jobId = /\(job ([^)\s]+)\)/.exec(r.stderr)?.[1];
   if (!jobId) throw new Error(`env create printed no job id:\n${r.stderr}`);
@@ -71,7 +76,10 @@ async function ours(s: Setup, name: string): Promise<Sample> {
   const steps: Record<string, number> = {};
   for (const st of job.steps) if (st.durationMs !== null) steps[st.name] = st.durationMs;
   if (steps.initdb === undefined) throw new Error(`job ${jobId} has no initdb duration: ${shown.stdout}`);
-  const firstStart = job.steps.map((st) => st.startedAt).filter((t): t is string => t !== null).sort()[0];
+  const firstStart = job.steps
+    .map((st) => st.startedAt)
+    .filter((t): t is string => t !== null)
+    .sort()[0];
   const queueMs = firstStart ? Date.parse(firstStart) - Date.parse(job.createdAt) : undefined;
   const jobSpanMs = job.finishedAt ? Date.parse(job.finishedAt) - Date.parse(job.createdAt) : undefined;
   // Not timed: the next round starts from the same empty host.
@@ -105,7 +113,11 @@ async function raw(s: Setup, slug: string, round: string): Promise<Sample> {
   const started = performance.now();
   const r = await run(
     { argv: ["bash", RAW_SCRIPT], env, timeoutMs: STEP_TIMEOUT_MS },
-    { onLine: (stream, line) => { if (stream === "stdout" && line.startsWith("{")) doneAt = performance.now(); } },
+    {
+      onLine: (stream, line) => {
+        if (stream === "stdout" && line.startsWith("{")) doneAt = performance.now();
+      },
+    },
   );
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   if (doneAt === 0) throw new Error(`raw script printed no timings:\n${r.stdout}\n${r.stderr}`);
@@ -128,7 +140,10 @@ async function setUp(prefix: string): Promise<Setup> {
     nginx = await startNginx();
     // The daemon's root is nginx's dir: its vhosts land in <root>/nginx/sites, which nginx includes.
     const root = nginx.dir;
-    writeHostConfig(root, hostConfig({ pg, nginx, baseDomain: BASE_DOMAIN, namePrefix: prefix, portsFrom: randomPortBase() }));
+    writeHostConfig(
+      root,
+      hostConfig({ pg, nginx, baseDomain: BASE_DOMAIN, namePrefix: prefix, portsFrom: randomPortBase() }),
+    );
     const daemon = await startDaemon(root);
     return { pg, nginx, daemon, tmp: makeTempDir("odooops-bench-env-"), prefix };
   } catch (e) {
@@ -161,8 +176,28 @@ interface Refs {
 function report(oursS: Sample[], rawS: Sample[], orders: string[], refs: Refs): void {
   printTable(
     `Per round — wall time of the whole create; "excl. init" = total − that side's own init step`,
-    ["round", "order", "ours total", "ours init", "ours excl. init", "raw total", "raw init", "raw excl. init", "ratio excl. init"],
-    oursS.map((o, i) => [String(i + 1), orders[i], ms(o.totalMs, 0), ms(o.initMs, 0), ms(excl(o), 0), ms(rawS[i].totalMs, 0), ms(rawS[i].initMs, 0), ms(excl(rawS[i]), 0), ratio(excl(o), excl(rawS[i]))]),
+    [
+      "round",
+      "order",
+      "ours total",
+      "ours init",
+      "ours excl. init",
+      "raw total",
+      "raw init",
+      "raw excl. init",
+      "ratio excl. init",
+    ],
+    oursS.map((o, i) => [
+      String(i + 1),
+      orders[i],
+      ms(o.totalMs, 0),
+      ms(o.initMs, 0),
+      ms(excl(o), 0),
+      ms(rawS[i].totalMs, 0),
+      ms(rawS[i].initMs, 0),
+      ms(excl(rawS[i]), 0),
+      ratio(excl(o), excl(rawS[i])),
+    ]),
   );
   const m = (xs: Sample[], f: (x: Sample) => number) => median(xs.map(f));
   const oEx = m(oursS, excl);
@@ -171,15 +206,63 @@ function report(oursS: Sample[], rawS: Sample[], orders: string[], refs: Refs): 
     `env create --wait vs plain script — medians of ${oursS.length} rounds (target: ours excl. init ≤ ${TARGET_RATIO}× raw)`,
     ["measure", "raw script (baseline)", "odooops", "ratio", "target"],
     [
-      ["total", ms(m(rawS, (x) => x.totalMs), 0), ms(m(oursS, (x) => x.totalMs), 0), ratio(m(oursS, (x) => x.totalMs), m(rawS, (x) => x.totalMs)), "—"],
-      ["database init (--stop-after-init)", ms(m(rawS, (x) => x.initMs), 0), ms(m(oursS, (x) => x.initMs), 0), ratio(m(oursS, (x) => x.initMs), m(rawS, (x) => x.initMs)), "—"],
+      [
+        "total",
+        ms(
+          m(rawS, (x) => x.totalMs),
+          0,
+        ),
+        ms(
+          m(oursS, (x) => x.totalMs),
+          0,
+        ),
+        ratio(
+          m(oursS, (x) => x.totalMs),
+          m(rawS, (x) => x.totalMs),
+        ),
+        "—",
+      ],
+      [
+        "database init (--stop-after-init)",
+        ms(
+          m(rawS, (x) => x.initMs),
+          0,
+        ),
+        ms(
+          m(oursS, (x) => x.initMs),
+          0,
+        ),
+        ratio(
+          m(oursS, (x) => x.initMs),
+          m(rawS, (x) => x.initMs),
+        ),
+        "—",
+      ],
       ["total excl. init", ms(rEx, 0), ms(oEx, 0), ratio(oEx, rEx), verdict(oEx <= TARGET_RATIO * rEx)],
       ["overhead excl. init (ours − raw)", "—", ms(oEx - rEx, 0), "—", "—"],
       // Our init step starts with a `docker rm --force` the script does not need; charged to us here.
-      ["excl. init, our pre-init docker rm as overhead", ms(rEx, 0), ms(oEx + refs.rmMs, 0), ratio(oEx + refs.rmMs, rEx), verdict(oEx + refs.rmMs <= TARGET_RATIO * rEx)],
-      ["median of per-round ratios excl. init", "—", "—", ratio(median(oursS.map((o, i) => excl(o) / excl(rawS[i]))), 1), "—"],
+      [
+        "excl. init, our pre-init docker rm as overhead",
+        ms(rEx, 0),
+        ms(oEx + refs.rmMs, 0),
+        ratio(oEx + refs.rmMs, rEx),
+        verdict(oEx + refs.rmMs <= TARGET_RATIO * rEx),
+      ],
+      [
+        "median of per-round ratios excl. init",
+        "—",
+        "—",
+        ratio(median(oursS.map((o, i) => excl(o) / excl(rawS[i]))), 1),
+        "—",
+      ],
       // Interference from other work only ever adds time: each side's best round is its least disturbed.
-      ["best round of each side, excl. init", ms(Math.min(...rawS.map(excl)), 0), ms(Math.min(...oursS.map(excl)), 0), ratio(Math.min(...oursS.map(excl)), Math.min(...rawS.map(excl))), "—"],
+      [
+        "best round of each side, excl. init",
+        ms(Math.min(...rawS.map(excl)), 0),
+        ms(Math.min(...oursS.map(excl)), 0),
+        ratio(Math.min(...oursS.map(excl)), Math.min(...rawS.map(excl))),
+        "—",
+      ],
     ],
   );
   // Where the time goes: ours' job steps against the script's matching steps.
@@ -201,15 +284,52 @@ function report(oursS: Sample[], rawS: Sample[], orders: string[], refs: Refs): 
   // Steps added to the job later (not in the script) still show, with no baseline.
   const paired = new Set(pairs.flatMap(([, o]) => o));
   const extra = [...new Set(oursS.flatMap((x) => Object.keys(x.steps)))].filter((n) => !paired.has(n));
-  for (const n of extra) rows.push([`${n} (no script counterpart)`, "—", ms(m(oursS, (x) => x.steps[n] ?? 0), 0), "—"]);
+  for (const n of extra)
+    rows.push([
+      `${n} (no script counterpart)`,
+      "—",
+      ms(
+        m(oursS, (x) => x.steps[n] ?? 0),
+        0,
+      ),
+      "—",
+    ]);
   const oOut = m(oursS, (x) => x.totalMs - sum(x.steps));
   const rOut = m(rawS, (x) => x.totalMs - sum(x.steps));
   rows.push(["outside the steps", ms(rOut, 0), ms(oOut, 0), ms(oOut - rOut, 0)]);
   const nan = (v: number | undefined) => v ?? Number.NaN;
-  rows.push(["  CLI around the job: start, POST, events, final GET", "—", ms(m(oursS, (x) => x.totalMs - nan(x.jobSpanMs)), 0), "—"]);
-  rows.push(["  job queued → first step (agent lease)", "—", ms(m(oursS, (x) => nan(x.queueMs)), 0), "—"]);
-  rows.push(["  in the job between/after steps", "—", ms(m(oursS, (x) => nan(x.jobSpanMs) - nan(x.queueMs) - sum(x.steps)), 0), "—"]);
-  printTable("Step medians (ours: job step durations from `jobs show --json`; raw: the script's own clock)", ["step", "raw script", "odooops", "difference"], rows);
+  rows.push([
+    "  CLI around the job: start, POST, events, final GET",
+    "—",
+    ms(
+      m(oursS, (x) => x.totalMs - nan(x.jobSpanMs)),
+      0,
+    ),
+    "—",
+  ]);
+  rows.push([
+    "  job queued → first step (agent lease)",
+    "—",
+    ms(
+      m(oursS, (x) => nan(x.queueMs)),
+      0,
+    ),
+    "—",
+  ]);
+  rows.push([
+    "  in the job between/after steps",
+    "—",
+    ms(
+      m(oursS, (x) => nan(x.jobSpanMs) - nan(x.queueMs) - sum(x.steps)),
+      0,
+    ),
+    "—",
+  ]);
+  printTable(
+    "Step medians (ours: job step durations from `jobs show --json`; raw: the script's own clock)",
+    ["step", "raw script", "odooops", "difference"],
+    rows,
+  );
   console.log(
     `\nOutside the steps: raw = bash start-up and the script's bookkeeping; ours = the rows below it (\`odooops --version\` alone: median ${ms(refs.cliMs, 0)}).` +
       `\nOne docker CLI call (\`docker rm --force\` of an absent container): median ${ms(refs.rmMs, 0)}. Our initdb step runs one before the init container, counted as init except in the row that says otherwise.`,
@@ -224,7 +344,9 @@ async function main(): Promise<void> {
   try {
     const version = (await run({ argv: [BINARY, "--version"] })).stdout.trim();
     const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
-    console.log(`odooops ${version} · ${navigator.hardwareConcurrency} cores · load ${load} · ${new Date().toISOString().slice(0, 16)}Z · image ${STANDIN_IMAGE}`);
+    console.log(
+      `odooops ${version} · ${navigator.hardwareConcurrency} cores · load ${load} · ${new Date().toISOString().slice(0, 16)}Z · image ${STANDIN_IMAGE}`,
+    );
     console.log(`${WARMUP} warm-up round(s), then ${ROUNDS} measured rounds, alternating which side goes first`);
     const oursS: Sample[] = [];
     const rawS: Sample[] = [];
@@ -243,13 +365,18 @@ async function main(): Promise<void> {
         r = await doRaw();
         o = await doOurs();
       }
-      console.error(`round ${tag}: ours ${ms(o.totalMs, 0)} (init ${ms(o.initMs, 0)}), raw ${ms(r.totalMs, 0)} (init ${ms(r.initMs, 0)})`);
+      console.error(
+        `round ${tag}: ours ${ms(o.totalMs, 0)} (init ${ms(o.initMs, 0)}), raw ${ms(r.totalMs, 0)} (init ${ms(r.initMs, 0)})`,
+      );
       if (i < WARMUP) continue;
       oursS.push(o);
       rawS.push(r);
       orders.push(oursFirst ? "ours→raw" : "raw→ours");
     }
-    const refs = { rmMs: await medianRun(["docker", "rm", "--force", `${prefix}-absent`]), cliMs: await medianRun([BINARY, "--version"]) };
+    const refs = {
+      rmMs: await medianRun(["docker", "rm", "--force", `${prefix}-absent`]),
+      cliMs: await medianRun([BINARY, "--version"]),
+    };
     report(oursS, rawS, orders, refs);
   } finally {
     await cleanUp();

@@ -40,8 +40,11 @@ const url = values.url;
 const rate = Number(values.rate);
 const durationSec = Math.min(Number(values.duration), MAX_DURATION_SEC);
 const warmupSec = Math.min(Number(values.warmup), MAX_DURATION_SEC);
-if (!(rate > 0) || !(durationSec > 0) || !(warmupSec >= 0)) throw new Error("--rate and --duration must be > 0, --warmup ≥ 0");
-const headers: Record<string, string> = process.env.BENCH_TOKEN ? { authorization: `Bearer ${process.env.BENCH_TOKEN}` } : {};
+if (!(rate > 0) || !(durationSec > 0) || !(warmupSec >= 0))
+  throw new Error("--rate and --duration must be > 0, --warmup ≥ 0");
+const headers: Record<string, string> = process.env.BENCH_TOKEN
+  ? { authorization: `Bearer ${process.env.BENCH_TOKEN}` }
+  : {};
 
 const intervalMs = 1000 / rate;
 const warmupCount = Math.min(Math.round(warmupSec * rate), MAX_REQUESTS);
@@ -58,7 +61,14 @@ async function one(scheduledAt: number): Promise<Sample> {
   } catch (e) {
     // DOMExceptions (TimeoutError) carry a numeric legacy code; socket errors a string one (ECONNRESET).
     const err = e as { name?: string; code?: unknown };
-    return { scheduledAt, sentAt, doneAt: performance.now(), ok: false, bytes: 0, failure: typeof err.code === "string" ? err.code : (err.name ?? "Error") };
+    return {
+      scheduledAt,
+      sentAt,
+      doneAt: performance.now(),
+      ok: false,
+      bytes: 0,
+      failure: typeof err.code === "string" ? err.code : (err.name ?? "Error"),
+    };
   }
 }
 

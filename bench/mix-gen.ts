@@ -26,14 +26,20 @@ interface Call {
 }
 
 const { values } = parseArgs({
-  options: { url: { type: "string" }, rate: { type: "string", default: "200" }, duration: { type: "string", default: "20" }, warmup: { type: "string", default: "3" } },
+  options: {
+    url: { type: "string" },
+    rate: { type: "string", default: "200" },
+    duration: { type: "string", default: "20" },
+    warmup: { type: "string", default: "3" },
+  },
 });
 if (!values.url) throw new Error("--url is required");
 const base = `${values.url.replace(/\/+$/, "")}/api/v1`;
 const rate = Number(values.rate);
 const durationSec = Math.min(Number(values.duration), MAX_DURATION_SEC);
 const warmupSec = Math.min(Number(values.warmup), MAX_DURATION_SEC);
-if (!(rate > 0) || !(durationSec > 0) || !(warmupSec >= 0)) throw new Error("--rate and --duration must be > 0, --warmup ≥ 0");
+if (!(rate > 0) || !(durationSec > 0) || !(warmupSec >= 0))
+  throw new Error("--rate and --duration must be > 0, --warmup ≥ 0");
 const token = process.env.BENCH_TOKEN ?? "";
 const password = process.env.BENCH_PASSWORD ?? "";
 if (!token || !password) throw new Error("BENCH_TOKEN and BENCH_PASSWORD are required");
@@ -47,14 +53,41 @@ const logins = process.env.BENCH_LOGINS === "1";
 /** Out of every 100 calls: 55 list envs, 10 whoami, 10 list jobs, 5 list tokens, 10 token creates, 5 failing stops, 5 bad tokens (or 4 and a login). */
 function call(i: number): Call {
   const n = i % 100;
-  if (n < 55) return { kind: "read: GET /environments", method: "GET", path: "/environments", auth: "token", expect: 200 };
-  if (n < 65) return { kind: "read: GET /auth/whoami", method: "GET", path: "/auth/whoami", auth: "token", expect: 200 };
+  if (n < 55)
+    return { kind: "read: GET /environments", method: "GET", path: "/environments", auth: "token", expect: 200 };
+  if (n < 65)
+    return { kind: "read: GET /auth/whoami", method: "GET", path: "/auth/whoami", auth: "token", expect: 200 };
   if (n < 75) return { kind: "read: GET /jobs", method: "GET", path: "/jobs?limit=20", auth: "token", expect: 200 };
-  if (n < 80) return { kind: "read: GET /auth/tokens", method: "GET", path: "/auth/tokens", auth: "token", expect: 200 };
-  if (n < 90) return { kind: "write: POST /auth/tokens", method: "POST", path: "/auth/tokens", body: JSON.stringify({ name: `bench-${i}`, ttlDays: 1 }), auth: "token", expect: 201 };
-  if (n < 95) return { kind: "write: POST /environments/x/stop (404)", method: "POST", path: "/environments/bench-missing/stop", body: "{}", auth: "token", expect: 404 };
-  if (n < 99 || !logins) return { kind: "denied: bad token (401)", method: "GET", path: "/environments", auth: "bad", expect: 401 };
-  return { kind: "login: POST /auth/login", method: "POST", path: "/auth/login", body: JSON.stringify({ username: "admin", password }), auth: "none", expect: 200 };
+  if (n < 80)
+    return { kind: "read: GET /auth/tokens", method: "GET", path: "/auth/tokens", auth: "token", expect: 200 };
+  if (n < 90)
+    return {
+      kind: "write: POST /auth/tokens",
+      method: "POST",
+      path: "/auth/tokens",
+      body: JSON.stringify({ name: `bench-${i}`, ttlDays: 1 }),
+      auth: "token",
+      expect: 201,
+    };
+  if (n < 95)
+    return {
+      kind: "write: POST /environments/x/stop (404)",
+      method: "POST",
+      path: "/environments/bench-missing/stop",
+      body: "{}",
+      auth: "token",
+      expect: 404,
+    };
+  if (n < 99 || !logins)
+    return { kind: "denied: bad token (401)", method: "GET", path: "/environments", auth: "bad", expect: 401 };
+  return {
+    kind: "login: POST /auth/login",
+    method: "POST",
+    path: "/auth/login",
+    body: JSON.stringify({ username: "admin", password }),
+    auth: "none",
+    expect: 200,
+  };
 }
 
 interface Sample {
@@ -69,12 +102,25 @@ async function one(c: Call): Promise<Sample> {
   if (c.auth === "bad") headers.authorization = "Bearer odo_bench-not-a-token";
   const sentAt = performance.now();
   try {
-    const res = await fetch(`${base}${c.path}`, { method: c.method, headers, body: c.body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const res = await fetch(`${base}${c.path}`, {
+      method: c.method,
+      headers,
+      body: c.body,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
     await res.arrayBuffer();
-    return { kind: c.kind, ms: performance.now() - sentAt, failure: res.status === c.expect ? undefined : `HTTP ${res.status}` };
+    return {
+      kind: c.kind,
+      ms: performance.now() - sentAt,
+      failure: res.status === c.expect ? undefined : `HTTP ${res.status}`,
+    };
   } catch (e) {
     const err = e as { name?: string; code?: unknown };
-    return { kind: c.kind, ms: performance.now() - sentAt, failure: typeof err.code === "string" ? err.code : (err.name ?? "Error") };
+    return {
+      kind: c.kind,
+      ms: performance.now() - sentAt,
+      failure: typeof err.code === "string" ? err.code : (err.name ?? "Error"),
+    };
   }
 }
 

@@ -16,12 +16,22 @@
  */
 import { run } from "../src/exec/run";
 import type { JobView } from "../src/jobs/view";
-import { header, logTime, referenceCalls, releaseLikeRun, startDeployHost, stepDurations, waitHealthy, type DeployHost } from "./lib/deploy-host";
+import {
+  header,
+  logTime,
+  referenceCalls,
+  releaseLikeRun,
+  startDeployHost,
+  stepDurations,
+  waitHealthy,
+  type DeployHost,
+} from "./lib/deploy-host";
 import { freePort } from "./lib/proc";
 import { median, ms, ratio } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
-const bounded = (v: string | undefined, dflt: number, min: number, max: number) => Math.min(Math.max(Number(v ?? dflt) || dflt, min), max);
+const bounded = (v: string | undefined, dflt: number, min: number, max: number) =>
+  Math.min(Math.max(Number(v ?? dflt) || dflt, min), max);
 const ROUNDS = bounded(process.env.BENCH_ROUNDS, 5, 1, 50);
 const WARMUP = process.env.BENCH_WARMUP === "0" ? 0 : bounded(process.env.BENCH_WARMUP, 1, 1, 5);
 const POLL_MS = bounded(process.env.BENCH_POLL_MS, 50, 10, 1000);
@@ -58,7 +68,8 @@ const at = (iso: string | null) => (iso ? Date.parse(iso) : Number.NaN);
 
 function step(job: JobView, name: string) {
   const s = job.steps.find((x) => x.name === name);
-  if (!s?.startedAt || !s.finishedAt) throw new Error(`job ${job.id}: step ${name} did not run: ${JSON.stringify(job.steps)}`);
+  if (!s?.startedAt || !s.finishedAt)
+    throw new Error(`job ${job.id}: step ${name} did not run: ${JSON.stringify(job.steps)}`);
   return { start: at(s.startedAt), end: at(s.finishedAt) };
 }
 
@@ -66,7 +77,8 @@ async function ours(h: DeployHost, target: string): Promise<Ours> {
   const t = await h.timedJob(["rollback", h.env.slug, "--yes", "--wait"]);
   const serves = logTime(t.log, "nginx now serves");
   const started = logTime(t.log, ": started ");
-  if (serves === null || started === null) throw new Error(`job ${t.job.id}: no "started"/"nginx now serves" line in its log:\n${t.log}`);
+  if (serves === null || started === null)
+    throw new Error(`job ${t.job.id}: no "started"/"nginx now serves" line in its log:\n${t.log}`);
   const now = await h.serving();
   if (now.image !== target) throw new Error(`after the rollback ${now.name} runs ${now.image}, expected ${target}`);
   const start = step(t.job, "start");
@@ -105,8 +117,26 @@ async function cold(h: DeployHost, image: string, tag: string): Promise<Cold> {
 function report(o: Ours[], c: Cold[], orders: string[], release: Map<string, string>): void {
   printTable(
     "Per round — ours: spawn → exit of `rollback --yes --wait`, and spawn → nginx serving the previous release (job log); cold: `docker run -d` → health 200",
-    ["round", "order", "to release", "ours total", "ours to serving", "cold docker run", "ratio total", "ratio to serving"],
-    o.map((x, i) => [String(i + 1), orders[i] ?? "", release.get(x.image) ?? x.image, ms(x.totalMs, 0), ms(x.servingMs, 0), ms(c[i]?.totalMs ?? Number.NaN, 0), ratio(x.totalMs, c[i]?.totalMs ?? Number.NaN), ratio(x.servingMs, c[i]?.totalMs ?? Number.NaN)]),
+    [
+      "round",
+      "order",
+      "to release",
+      "ours total",
+      "ours to serving",
+      "cold docker run",
+      "ratio total",
+      "ratio to serving",
+    ],
+    o.map((x, i) => [
+      String(i + 1),
+      orders[i] ?? "",
+      release.get(x.image) ?? x.image,
+      ms(x.totalMs, 0),
+      ms(x.servingMs, 0),
+      ms(c[i]?.totalMs ?? Number.NaN, 0),
+      ratio(x.totalMs, c[i]?.totalMs ?? Number.NaN),
+      ratio(x.servingMs, c[i]?.totalMs ?? Number.NaN),
+    ]),
   );
   const mo = (f: (x: Ours) => number) => median(o.map(f));
   const cTotal = median(c.map((x) => x.totalMs));
@@ -115,10 +145,46 @@ function report(o: Ours[], c: Cold[], orders: string[], release: Map<string, str
     `rollback --wait vs a cold docker run of the same image — medians of ${o.length} rounds (target: rollback ≤ ${TARGET_MS / 1000} s)`,
     ["measure", "cold docker run (baseline)", "odooops rollback", "ratio", "target"],
     [
-      ["total: spawn → exit (old release stopped, pruned)", ms(cTotal, 0), ms(mo((x) => x.totalMs), 0), ratio(mo((x) => x.totalMs), cTotal), verdict(mo((x) => x.totalMs) <= TARGET_MS)],
-      ["to serving: spawn → healthy through nginx", ms(cTotal, 0), ms(mo((x) => x.servingMs), 0), ratio(mo((x) => x.servingMs), cTotal), verdict(mo((x) => x.servingMs) <= TARGET_MS)],
-      ["median of per-round ratios, total", "—", "—", ratio(median(o.map((x, i) => x.totalMs / (c[i]?.totalMs ?? Number.NaN))), 1), "—"],
-      ["best round of each side, total", ms(Math.min(...c.map((x) => x.totalMs)), 0), ms(Math.min(...o.map((x) => x.totalMs)), 0), ratio(Math.min(...o.map((x) => x.totalMs)), Math.min(...c.map((x) => x.totalMs))), "—"],
+      [
+        "total: spawn → exit (old release stopped, pruned)",
+        ms(cTotal, 0),
+        ms(
+          mo((x) => x.totalMs),
+          0,
+        ),
+        ratio(
+          mo((x) => x.totalMs),
+          cTotal,
+        ),
+        verdict(mo((x) => x.totalMs) <= TARGET_MS),
+      ],
+      [
+        "to serving: spawn → healthy through nginx",
+        ms(cTotal, 0),
+        ms(
+          mo((x) => x.servingMs),
+          0,
+        ),
+        ratio(
+          mo((x) => x.servingMs),
+          cTotal,
+        ),
+        verdict(mo((x) => x.servingMs) <= TARGET_MS),
+      ],
+      [
+        "median of per-round ratios, total",
+        "—",
+        "—",
+        ratio(median(o.map((x, i) => x.totalMs / (c[i]?.totalMs ?? Number.NaN))), 1),
+        "—",
+      ],
+      [
+        "best round of each side, total",
+        ms(Math.min(...c.map((x) => x.totalMs)), 0),
+        ms(Math.min(...o.map((x) => x.totalMs)), 0),
+        ratio(Math.min(...o.map((x) => x.totalMs)), Math.min(...c.map((x) => x.totalMs))),
+        "—",
+      ],
     ],
   );
   const stepsSum = (x: Ours) => Object.values(x.steps).reduce((a, b) => a + b, 0);
@@ -126,14 +192,70 @@ function report(o: Ours[], c: Cold[], orders: string[], release: Map<string, str
     "Where the time goes — medians (ours: job step times and job log timestamps)",
     ["part", "cold docker run", "odooops rollback"],
     [
-      ["docker run (ours: + inspect, rm --force, port pair)", ms(cRun, 0), ms(mo((x) => x.runMs), 0)],
-      [`health on its own port (baseline polls every ${POLL_MS} ms, ours 250 ms)`, ms(median(c.map((x) => x.totalMs - x.runMs)), 0), ms(mo((x) => x.healthMs), 0)],
-      ["vhost + nginx -t + reload + health through nginx", "—", ms(mo((x) => x.nginxMs), 0)],
-      ["stop the old release (drainSec 0)", "—", ms(mo((x) => x.stopMs), 0)],
-      ["prune", "—", ms(mo((x) => x.pruneMs), 0)],
-      ["job queued → first step (agent lease)", "—", ms(mo((x) => x.queueMs), 0)],
-      ["in the job between/after steps", "—", ms(mo((x) => x.jobMs - x.queueMs - stepsSum(x)), 0)],
-      ["CLI around the job: start, POST, events, final GET", "—", ms(mo((x) => x.totalMs - x.jobMs), 0)],
+      [
+        "docker run (ours: + inspect, rm --force, port pair)",
+        ms(cRun, 0),
+        ms(
+          mo((x) => x.runMs),
+          0,
+        ),
+      ],
+      [
+        `health on its own port (baseline polls every ${POLL_MS} ms, ours 250 ms)`,
+        ms(median(c.map((x) => x.totalMs - x.runMs)), 0),
+        ms(
+          mo((x) => x.healthMs),
+          0,
+        ),
+      ],
+      [
+        "vhost + nginx -t + reload + health through nginx",
+        "—",
+        ms(
+          mo((x) => x.nginxMs),
+          0,
+        ),
+      ],
+      [
+        "stop the old release (drainSec 0)",
+        "—",
+        ms(
+          mo((x) => x.stopMs),
+          0,
+        ),
+      ],
+      [
+        "prune",
+        "—",
+        ms(
+          mo((x) => x.pruneMs),
+          0,
+        ),
+      ],
+      [
+        "job queued → first step (agent lease)",
+        "—",
+        ms(
+          mo((x) => x.queueMs),
+          0,
+        ),
+      ],
+      [
+        "in the job between/after steps",
+        "—",
+        ms(
+          mo((x) => x.jobMs - x.queueMs - stepsSum(x)),
+          0,
+        ),
+      ],
+      [
+        "CLI around the job: start, POST, events, final GET",
+        "—",
+        ms(
+          mo((x) => x.totalMs - x.jobMs),
+          0,
+        ),
+      ],
     ],
   );
 }
@@ -162,7 +284,9 @@ async function main(): Promise<void> {
         y = await cold(h, target, tag);
         x = await ours(h, target);
       }
-      console.error(`round ${tag}: rollback ${ms(x.totalMs, 0)} (serving after ${ms(x.servingMs, 0)}), cold docker run ${ms(y.totalMs, 0)}`);
+      console.error(
+        `round ${tag}: rollback ${ms(x.totalMs, 0)} (serving after ${ms(x.servingMs, 0)}), cold docker run ${ms(y.totalMs, 0)}`,
+      );
       if (i < WARMUP) continue;
       o.push(x);
       c.push(y);

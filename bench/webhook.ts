@@ -66,7 +66,10 @@ function api(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 async function cli(root: string, ...argv: string[]): Promise<string> {
-  const r = await run({ argv: [BINARY, ...argv], env: { ODOOOPS_ROOT: root, HOME: root, CI: "true" }, timeoutMs: 300_000 }, { nothrow: true });
+  const r = await run(
+    { argv: [BINARY, ...argv], env: { ODOOOPS_ROOT: root, HOME: root, CI: "true" }, timeoutMs: 300_000 },
+    { nothrow: true },
+  );
   if (r.exitCode !== 0) throw new Error(`odooops ${argv.join(" ")} exited ${r.exitCode}:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
@@ -75,17 +78,31 @@ function delivery(event: string, payload: unknown): { headers: Record<string, st
   const body = new TextEncoder().encode(JSON.stringify(payload));
   return {
     body,
-    headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": signBody(SECRET, body), "user-agent": "GitHub-Hookshot/bench" },
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": signBody(SECRET, body),
+      "user-agent": "GitHub-Hookshot/bench",
+    },
   };
 }
 
 const repository = { full_name: REPO, clone_url: `https://github.com/${REPO}.git` };
 
-async function deliver(event: string, payload: unknown): Promise<{ ms: number; at: number; body: { job?: string; createJob?: string; env?: string; result: string } }> {
+async function deliver(
+  event: string,
+  payload: unknown,
+): Promise<{ ms: number; at: number; body: { job?: string; createJob?: string; env?: string; result: string } }> {
   const { headers, body } = delivery(event, payload);
   const at = Date.now();
   const t0 = performance.now();
-  const res = await fetch(`${daemon!.url}/api/v1/webhooks/github?project=default`, { method: "POST", headers, body, signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`${daemon!.url}/api/v1/webhooks/github?project=default`, {
+    method: "POST",
+    headers,
+    body,
+    signal: AbortSignal.timeout(30_000),
+  });
   const parsed = (await res.json()) as { job?: string; createJob?: string; env?: string; result: string };
   const elapsed = performance.now() - t0;
   if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(parsed)}`);
@@ -114,7 +131,11 @@ try {
     root,
     hostConfig(
       { pg, nginx, baseDomain: "bench.localhost", namePrefix: prefix, portsFrom: randomPortBase() },
-      { publicUrl: PUBLIC_URL, deploy: { drainSec: 0, runTests: false, rehearse: false, healthTimeoutSec: 60 }, github: { ...gh.github, retryBaseMs: 100 } },
+      {
+        publicUrl: PUBLIC_URL,
+        deploy: { drainSec: 0, runTests: false, rehearse: false, healthTimeoutSec: 60 },
+        github: { ...gh.github, retryBaseMs: 100 },
+      },
     ),
   );
   daemon = await startDaemon(root);
@@ -126,12 +147,23 @@ try {
   const state = new Database(join(root, "state", "odooops.db"));
   state.exec("PRAGMA busy_timeout = 5000");
   const project = state.query("SELECT id FROM projects WHERE name = 'default'").get() as { id: string };
-  state.query("INSERT INTO policies (id, project_id, source, commit_sha, document, created_at) VALUES (?, ?, 'repo', ?, ?, ?)").run(Bun.randomUUIDv7(), project.id, sha, POLICY, new Date().toISOString());
+  state
+    .query(
+      "INSERT INTO policies (id, project_id, source, commit_sha, document, created_at) VALUES (?, ?, 'repo', ?, ?, ?)",
+    )
+    .run(Bun.randomUUIDv7(), project.id, sha, POLICY, new Date().toISOString());
   state.close();
   await cli(root, "env", "create", "bench", "--tier", "dev", "--wait");
   envIds.push((JSON.parse(await cli(root, "env", "get", "bench", "--json")) as EnvDetail).id);
 
-  const push = { ref: "refs/heads/bench", before: "0".repeat(40), after: sha, created: false, deleted: false, repository };
+  const push = {
+    ref: "refs/heads/bench",
+    before: "0".repeat(40),
+    after: sha,
+    created: false,
+    deleted: false,
+    repository,
+  };
   // 1. webhook → job queued.
   const latencies: number[] = [];
   for (let i = 0; i < WARMUP + ROUNDS; i++) {
@@ -148,44 +180,87 @@ try {
   for (let i = 0; i < STATUS_ROUNDS; i++) {
     const out = await deliver("push", push);
     const url = `${PUBLIC_URL}/api/v1/jobs/${out.body.job}/log`;
-    const call = await waitFor("the pending status", 10_000, async () => github!.calls.find((c) => c.body?.state === "pending" && c.body?.target_url === url) ?? null);
+    const call = await waitFor(
+      "the pending status",
+      10_000,
+      async () => github!.calls.find((c) => c.body?.state === "pending" && c.body?.target_url === url) ?? null,
+    );
     pendingMs.push(call.at - out.at);
     await cancel(out.body.job!);
   }
   const pending = sorted(pendingMs);
 
   // 3. PR opened → preview healthy through nginx, with the head commit deployed.
-  const opened = { action: "opened", number: 1, pull_request: { number: 1, state: "open", head: { sha, ref: "feature", repo: { full_name: REPO } } }, repository };
+  const opened = {
+    action: "opened",
+    number: 1,
+    pull_request: { number: 1, state: "open", head: { sha, ref: "feature", repo: { full_name: REPO } } },
+    repository,
+  };
   const t0 = performance.now();
   const pr = await deliver("pull_request", opened);
   const create = await waitJob(pr.body.createJob!);
   const createdMs = performance.now() - t0;
   envIds.push((JSON.parse(await cli(root, "env", "get", "pr-1", "--json")) as EnvDetail).id);
   const deploy = await waitJob(pr.body.job!);
-  if (create.status !== "succeeded" || deploy.status !== "succeeded") throw new Error(`preview jobs: create ${create.status}, deploy ${deploy.status} ${deploy.error}`);
+  if (create.status !== "succeeded" || deploy.status !== "succeeded")
+    throw new Error(`preview jobs: create ${create.status}, deploy ${deploy.status} ${deploy.error}`);
   const env = JSON.parse(await cli(root, "env", "get", "pr-1", "--json")) as EnvDetail;
   await waitFor("the preview through nginx", 60_000, async () => {
-    const res = await fetch(`http://127.0.0.1:${nginx!.port}/web/health`, { headers: { host: env.domain }, keepalive: false });
+    const res = await fetch(`http://127.0.0.1:${nginx!.port}/web/health`, {
+      headers: { host: env.domain },
+      keepalive: false,
+    });
     return res.status === 200 ? true : null;
   });
   const healthyMs = performance.now() - t0;
   await waitFor("the preview comment", 10_000, async () => (github!.comments.size > 0 ? true : null));
-  const closed = await deliver("pull_request", { ...opened, action: "closed", pull_request: { ...opened.pull_request, state: "closed" } });
+  const closed = await deliver("pull_request", {
+    ...opened,
+    action: "closed",
+    pull_request: { ...opened.pull_request, state: "closed" },
+  });
   const destroyed = await waitJob(closed.body.job!);
   const goneMs = performance.now() - t0 - healthyMs;
 
   const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
   console.log(`odooops webhook benchmark · ${ROUNDS} deliveries after ${WARMUP} warm-ups · load ${load}`);
-  printTable("Signed push → deploy job queued (send → 202 read)", ["p50", "p95", "max", "target p95", ""], [[ms(percentile(lat, 50)), ms(p95), ms(lat[lat.length - 1]), "< 100 ms", verdict(p95 < 100)]]);
+  printTable(
+    "Signed push → deploy job queued (send → 202 read)",
+    ["p50", "p95", "max", "target p95", ""],
+    [[ms(percentile(lat, 50)), ms(p95), ms(lat[lat.length - 1]), "< 100 ms", verdict(p95 < 100)]],
+  );
   printTable(
     "Push → commit status pending received by the GitHub stand-in",
     ["rounds", "p50", "max", "target", ""],
-    [[String(STATUS_ROUNDS), ms(percentile(pending, 50)), ms(pending[pending.length - 1]), "< 1 s", verdict(pending[pending.length - 1] < 1000)]],
+    [
+      [
+        String(STATUS_ROUNDS),
+        ms(percentile(pending, 50)),
+        ms(pending[pending.length - 1]),
+        "< 1 s",
+        verdict(pending[pending.length - 1] < 1000),
+      ],
+    ],
   );
   printTable(
     "PR opened → preview pr-1 (create, then the head commit deployed) healthy through nginx",
     ["created", "deployed + healthy", "create steps", "deploy steps", "closed → destroyed"],
-    [[ms(createdMs, 0), ms(healthyMs, 0), ms(create.steps.reduce((a, s) => a + (s.durationMs ?? 0), 0), 0), ms(deploy.steps.reduce((a, s) => a + (s.durationMs ?? 0), 0), 0), `${ms(goneMs, 0)} (${destroyed.status})`]],
+    [
+      [
+        ms(createdMs, 0),
+        ms(healthyMs, 0),
+        ms(
+          create.steps.reduce((a, s) => a + (s.durationMs ?? 0), 0),
+          0,
+        ),
+        ms(
+          deploy.steps.reduce((a, s) => a + (s.durationMs ?? 0), 0),
+          0,
+        ),
+        `${ms(goneMs, 0)} (${destroyed.status})`,
+      ],
+    ],
   );
 } finally {
   await stop();

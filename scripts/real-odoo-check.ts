@@ -35,7 +35,12 @@ async function check(name: string, fn: () => Promise<string>): Promise<boolean> 
     rows.push({ check: name, ok: true, seconds: Math.round((Date.now() - t0) / 1000), detail });
     return true;
   } catch (e) {
-    rows.push({ check: name, ok: false, seconds: Math.round((Date.now() - t0) / 1000), detail: (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").slice(0, 300) });
+    rows.push({
+      check: name,
+      ok: false,
+      seconds: Math.round((Date.now() - t0) / 1000),
+      detail: (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").slice(0, 300),
+    });
     return false;
   }
 }
@@ -47,16 +52,20 @@ const v1 = {
   "check_mod/__manifest__.py": manifest("1.0"),
   "check_mod/__init__.py": "from . import models\n",
   "check_mod/models/__init__.py": "from . import thing\n",
-  "check_mod/models/thing.py": 'from odoo import fields, models\n\n\nclass CheckThing(models.Model):\n    _name = "check.thing"\n    _description = "Check thing"\n\n    name = fields.Char()\n',
-  "check_mod/security/ir.model.access.csv": "id,name,model_id:id,group_id:id,perm_read,perm_write,perm_create,perm_unlink\naccess_check_thing,check.thing,model_check_thing,base.group_user,1,1,1,1\n",
+  "check_mod/models/thing.py":
+    'from odoo import fields, models\n\n\nclass CheckThing(models.Model):\n    _name = "check.thing"\n    _description = "Check thing"\n\n    name = fields.Char()\n',
+  "check_mod/security/ir.model.access.csv":
+    "id,name,model_id:id,group_id:id,perm_read,perm_write,perm_create,perm_unlink\naccess_check_thing,check.thing,model_check_thing,base.group_user,1,1,1,1\n",
   "check_mod/tests/__init__.py": "from . import test_thing\n",
   "check_mod/tests/test_thing.py":
     'from odoo.tests.common import TransactionCase, tagged\n\n\n@tagged("post_install", "-at_install")\nclass TestThing(TransactionCase):\n    def test_create(self):\n        self.assertEqual(self.env["check.thing"].create({"name": "x"}).name, "x")\n',
 };
 const v2 = {
   "check_mod/__manifest__.py": manifest("1.1"),
-  "check_mod/models/thing.py": 'from odoo import fields, models\n\n\nclass CheckThing(models.Model):\n    _name = "check.thing"\n    _description = "Check thing"\n\n    name = fields.Char()\n    code = fields.Char()\n',
-  "check_mod/migrations/17.0.1.1/post-migrate.py": 'def migrate(cr, version):\n    cr.execute("UPDATE check_thing SET code = %s", ["migrated"])\n',
+  "check_mod/models/thing.py":
+    'from odoo import fields, models\n\n\nclass CheckThing(models.Model):\n    _name = "check.thing"\n    _description = "Check thing"\n\n    name = fields.Char()\n    code = fields.Char()\n',
+  "check_mod/migrations/17.0.1.1/post-migrate.py":
+    'def migrate(cr, version):\n    cr.execute("UPDATE check_thing SET code = %s", ["migrated"])\n',
 };
 
 async function main(): Promise<number> {
@@ -66,7 +75,11 @@ async function main(): Promise<number> {
       odoo: { image: IMAGE, healthTimeoutSec: 600 },
       deploy: { drainSec: 2, healthTimeoutSec: 600 },
       // What this machine can hold: production with workers (prefork + gevent), the others threaded.
-      tiers: { production: { cpus: 2, memoryMb: 3072, workers: 2 }, staging: { cpus: 1, memoryMb: 2048, workers: 0 }, dev: { cpus: 1, memoryMb: 2048, workers: 0 } },
+      tiers: {
+        production: { cpus: 2, memoryMb: 3072, workers: 2 },
+        staging: { cpus: 1, memoryMb: 2048, workers: 0 },
+        dev: { cpus: 1, memoryMb: 2048, workers: 0 },
+      },
     },
   });
   const extra: string[] = [];
@@ -77,9 +90,11 @@ async function main(): Promise<number> {
     for (const d of extra.filter((x) => x.startsWith("/"))) removeTempDir(d);
   };
   // Interrupted: the services and containers it started go too.
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.once(sig, () => void cleanup().finally(() => process.exit(130)));
   try {
-    const api = (method: string, path: string, body?: unknown) => host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const api = (method: string, path: string, body?: unknown) =>
+      host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const job = async (res: Response): Promise<JobView> => {
       const body = (await res.json()) as { job?: JobView; id?: string; error?: { message: string } };
       const id = body.job?.id ?? body.id;
@@ -90,7 +105,13 @@ async function main(): Promise<number> {
     };
     const env = (slug: string) => host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
     const onDb = async <T>(db: string, fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>): Promise<T> => {
-      const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: db });
+      const sql = pgConnect({
+        host: host.pg.host,
+        port: host.pg.port,
+        user: host.pg.user,
+        password: host.pg.password,
+        database: db,
+      });
       try {
         return await fn(sql);
       } finally {
@@ -105,7 +126,10 @@ async function main(): Promise<number> {
       const done = (async () => {
         while (!stop) {
           polls++;
-          const ok = await host.viaNginx(domain, "/web/health").then((r) => r.status === 200, () => false);
+          const ok = await host.viaNginx(domain, "/web/health").then(
+            (r) => r.status === 200,
+            () => false,
+          );
           if (!ok) failed++;
           await Bun.sleep(250);
         }
@@ -131,9 +155,12 @@ async function main(): Promise<number> {
 
     const repo = await makeRepo(repoDir);
     await repo.commit(v1);
-    if ((await api("PUT", "/projects/default", { repoUrl: repo.url })).status !== 200) throw new Error("could not set the project's repository");
+    if ((await api("PUT", "/projects/default", { repoUrl: repo.url })).status !== 200)
+      throw new Error("could not set the project's repository");
 
-    const version = (await run({ argv: ["docker", "run", "--rm", "--entrypoint", "odoo", IMAGE, "--version"] }, { nothrow: true })).stdout.trim();
+    const version = (
+      await run({ argv: ["docker", "run", "--rm", "--entrypoint", "odoo", IMAGE, "--version"] }, { nothrow: true })
+    ).stdout.trim();
     extra.push(`image ${IMAGE} (${version})`);
 
     for (const [slug, tier, modules] of [
@@ -152,7 +179,9 @@ async function main(): Promise<number> {
     for (const slug of ["dev1", "prod1"]) {
       await check(`websocket through nginx (${slug}, workers ${env(slug)?.workers ?? "?"})`, async () => {
         const e = env(slug);
-        const ws = new WebSocket(`ws://127.0.0.1:${host.config.nginx.httpPort}/websocket`, { headers: { host: e.domain, origin: `http://${e.domain}` } } as unknown as string[]);
+        const ws = new WebSocket(`ws://127.0.0.1:${host.config.nginx.httpPort}/websocket`, {
+          headers: { host: e.domain, origin: `http://${e.domain}` },
+        } as unknown as string[]);
         return await new Promise<string>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error("no upgrade within 15 s")), 15_000);
           ws.onopen = () => {
@@ -171,11 +200,18 @@ async function main(): Promise<number> {
     await check("deploy v1.0 to staging (tests gate, rehearsal, switch) under a poller", async () =>
       underPoller("stage1", async () => job(await api("POST", "/environments/stage1/deployments", {}))),
     );
-    await onDb(env("stage1").dbName, (sql) => sql`INSERT INTO check_thing (name) VALUES ('before 1.1')`).catch(() => undefined);
+    await onDb(env("stage1").dbName, (sql) => sql`INSERT INTO check_thing (name) VALUES ('before 1.1')`).catch(
+      () => undefined,
+    );
     await repo.commit(v2);
     await check("deploy v1.1 with a migration script under a poller", async () => {
-      const out = await underPoller("stage1", async () => job(await api("POST", "/environments/stage1/deployments", {})));
-      const code = await onDb(env("stage1").dbName, async (sql) => (await sql<{ code: string | null }[]>`SELECT code FROM check_thing LIMIT 1`)[0]?.code);
+      const out = await underPoller("stage1", async () =>
+        job(await api("POST", "/environments/stage1/deployments", {})),
+      );
+      const code = await onDb(
+        env("stage1").dbName,
+        async (sql) => (await sql<{ code: string | null }[]>`SELECT code FROM check_thing LIMIT 1`)[0]?.code,
+      );
       if (code !== "migrated") throw new Error(`the migration script did not run (code = ${code})`);
       return `${out}; post-migrate ran`;
     });
@@ -183,22 +219,32 @@ async function main(): Promise<number> {
     // plain rollback, and --keep-db runs the old code on the migrated database.
     await check("rollback over the migration: guard, then --keep-db", async () => {
       const refused = await api("POST", "/environments/stage1/rollback", {});
-      if (refused.status !== 409) throw new Error(`a rollback over a migration without a flag: HTTP ${refused.status}, expected 409`);
-      await underPoller("stage1", async () => job(await api("POST", "/environments/stage1/rollback", { keepDb: true })));
+      if (refused.status !== 409)
+        throw new Error(`a rollback over a migration without a flag: HTTP ${refused.status}, expected 409`);
+      await underPoller("stage1", async () =>
+        job(await api("POST", "/environments/stage1/rollback", { keepDb: true })),
+      );
       const r = await host.viaNginx(env("stage1").domain, "/web/login");
       if (r.status !== 200) throw new Error(`/web/login after the rollback: HTTP ${r.status}`);
       return "refused without a flag (409); --keep-db: serving the previous release";
     });
     await check("backup + restore (staging)", async () => {
       const b = await job(await api("POST", "/environments/stage1/backups"));
-      await job(await api("POST", "/environments/stage1/db/restore", { backup: String(b.result?.backupId ?? "latest") }));
+      await job(
+        await api("POST", "/environments/stage1/db/restore", { backup: String(b.result?.backupId ?? "latest") }),
+      );
       const r = await host.viaNginx(env("stage1").domain, "/web/login");
       if (r.status !== 200) throw new Error(`/web/login after the restore: HTTP ${r.status}`);
       return "restored, serving";
     });
     await check("clone production → staging (sale on the real schema)", async () => {
       const j = await job(await api("POST", "/environments/stage1/db/clone", { from: "prod1" }));
-      const freeze = await onDb(env("stage1").dbName, async (sql) => (await sql<{ v: string }[]>`SELECT value AS v FROM ir_config_parameter WHERE key = 'web.base.url.freeze'`)[0]?.v);
+      const freeze = await onDb(
+        env("stage1").dbName,
+        async (sql) =>
+          (await sql<{ v: string }[]>`SELECT value AS v FROM ir_config_parameter WHERE key = 'web.base.url.freeze'`)[0]
+            ?.v,
+      );
       return `${String(j.result?.method)}; web.base.url.freeze=${freeze}`;
     });
 
@@ -221,12 +267,40 @@ async function main(): Promise<number> {
       await onDb("postgres", async (sql) => {
         await sql.unsafe(`CREATE ROLE realcheck LOGIN CREATEDB PASSWORD '${pw}'`);
       });
-      writeFileSync(host.pg.hbaFile, `${await Bun.file(host.pg.hbaFile).text()}\nhost all realcheck 172.16.0.0/12 scram-sha-256\n`);
+      writeFileSync(
+        host.pg.hbaFile,
+        `${await Bun.file(host.pg.hbaFile).text()}\nhost all realcheck 172.16.0.0/12 scram-sha-256\n`,
+      );
       await onDb("postgres", (sql) => sql`SELECT pg_reload_conf()`);
       const name = `${host.config.docker.namePrefix}dbmanager`;
-      await run({ argv: ["docker", "run", "-d", "--name", name, "-p", `127.0.0.1:${port}:8069`, "-e", `HOST=${gw}`, "-e", `PORT=${host.pg.port}`, "-e", "USER=realcheck", "-e", `PASSWORD=${pw}`, IMAGE] });
+      await run({
+        argv: [
+          "docker",
+          "run",
+          "-d",
+          "--name",
+          name,
+          "-p",
+          `127.0.0.1:${port}:8069`,
+          "-e",
+          `HOST=${gw}`,
+          "-e",
+          `PORT=${host.pg.port}`,
+          "-e",
+          "USER=realcheck",
+          "-e",
+          `PASSWORD=${pw}`,
+          IMAGE,
+        ],
+      });
       for (let i = 0; i < 240; i++) {
-        if (await fetch(`http://127.0.0.1:${port}/web/health`).then((r) => r.ok, () => false)) break;
+        if (
+          await fetch(`http://127.0.0.1:${port}/web/health`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          break;
         await Bun.sleep(500);
       }
       const form = new FormData();
@@ -234,9 +308,19 @@ async function main(): Promise<number> {
       form.append("name", "restored_export");
       form.append("copy", "true");
       form.append("backup_file", Bun.file(zipPath), "export.zip");
-      const r = await fetch(`http://127.0.0.1:${port}/web/database/restore`, { method: "POST", body: form, redirect: "manual" });
+      const r = await fetch(`http://127.0.0.1:${port}/web/database/restore`, {
+        method: "POST",
+        body: form,
+        redirect: "manual",
+      });
       const body = await r.text();
-      if (r.status !== 303 && r.status !== 302) throw new Error(`HTTP ${r.status}: ${body.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").slice(0, 200)}`);
+      if (r.status !== 303 && r.status !== 302)
+        throw new Error(
+          `HTTP ${r.status}: ${body
+            .replace(/<[^>]+>/g, " ")
+            .replace(/\s+/g, " ")
+            .slice(0, 200)}`,
+        );
       const login = await fetch(`http://127.0.0.1:${port}/web/login?db=restored_export`, { redirect: "follow" });
       if (login.status !== 200) throw new Error(`restored, but /web/login?db=restored_export: HTTP ${login.status}`);
       return "restored as restored_export, login page 200";
@@ -246,17 +330,31 @@ async function main(): Promise<number> {
       const e = env("prod1");
       const password = e.odooAdminPasswordEnc ? host.deps.box.open(e.odooAdminPasswordEnc) : "admin";
       const base = `http://127.0.0.1:${e.httpPort}`;
-      const auth = await fetch(`${base}/web/session/authenticate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", params: { db: e.dbName, login: "admin", password } }) });
+      const auth = await fetch(`${base}/web/session/authenticate`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", params: { db: e.dbName, login: "admin", password } }),
+      });
       const cookie = (auth.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
       const a = (await auth.json()) as { result?: { uid: number }; error?: unknown };
       if (!a.result?.uid) throw new Error(`login failed: ${JSON.stringify(a.error).slice(0, 200)}`);
-      const call = await fetch(`${base}/web/dataset/call_kw`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ jsonrpc: "2.0", params: { model: "sale.order", method: "create", args: [{ partner_id: 3 }], kwargs: {} } }) });
+      const call = await fetch(`${base}/web/dataset/call_kw`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          params: { model: "sale.order", method: "create", args: [{ partner_id: 3 }], kwargs: {} },
+        }),
+      });
       const c = (await call.json()) as { result?: number; error?: unknown };
       if (!c.result) throw new Error(`sale.order create: ${JSON.stringify(c.error).slice(0, 200)}`);
       const pdf = await fetch(`${base}/report/pdf/sale.report_saleorder/${c.result}`, { headers: { cookie } });
       const bytes = new Uint8Array(await pdf.arrayBuffer());
       const head = new TextDecoder().decode(bytes.slice(0, 5));
-      if (pdf.status !== 200 || head !== "%PDF-") throw new Error(`HTTP ${pdf.status} ${pdf.headers.get("content-type")}: ${new TextDecoder().decode(bytes.slice(0, 200)).replace(/\s+/g, " ")}`);
+      if (pdf.status !== 200 || head !== "%PDF-")
+        throw new Error(
+          `HTTP ${pdf.status} ${pdf.headers.get("content-type")}: ${new TextDecoder().decode(bytes.slice(0, 200)).replace(/\s+/g, " ")}`,
+        );
       return `${bytes.length} bytes of PDF`;
     });
   } finally {
@@ -269,7 +367,10 @@ async function main(): Promise<number> {
     "",
     `| ${"check".padEnd(w)} | result | s | detail |`,
     `|${"-".repeat(w + 2)}|--------|---|--------|`,
-    ...rows.map((r) => `| ${r.check.padEnd(w)} | ${r.ok ? "pass  " : "FAIL  "} | ${r.seconds} | ${r.detail.replace(/\|/g, "/")} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.check.padEnd(w)} | ${r.ok ? "pass  " : "FAIL  "} | ${r.seconds} | ${r.detail.replace(/\|/g, "/")} |`,
+    ),
     "",
     `${rows.filter((r) => r.ok).length} passed, ${rows.filter((r) => !r.ok).length} failed`,
   ];

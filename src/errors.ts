@@ -79,9 +79,10 @@ export class CommandFailed extends AppError {
     /** The caller's own sentence, when it has a better one than "exited with N". */
     readonly reason?: string,
   ) {
-    super(
-      `${reason ?? `command exited with ${exitCode_}`}: ${argv.join(" ")}${stderrTail ? `\n${stderrTail}` : ""}`,
-      { argv, exitCode: exitCode_, stderr: stderrTail },
-    );
+    super(`${reason ?? `command exited with ${exitCode_}`}: ${argv.join(" ")}${stderrTail ? `\n${stderrTail}` : ""}`, {
+      argv,
+      exitCode: exitCode_,
+      stderr: stderrTail,
+    });
   }
 }

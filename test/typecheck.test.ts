@@ -8,7 +8,10 @@ import { run } from "../src/exec/run";
 
 test("tsc --noEmit finds no error in src, scripts, bench or test", async () => {
   const root = join(import.meta.dir, "..");
-  const r = await run({ argv: [process.execPath, "x", "tsc", "--noEmit", "-p", root], cwd: root, timeoutMs: 300_000 }, { nothrow: true });
+  const r = await run(
+    { argv: [process.execPath, "x", "tsc", "--noEmit", "-p", root], cwd: root, timeoutMs: 300_000 },
+    { nothrow: true },
+  );
   expect(`${r.stdout}${r.stderr}`.trim()).toBe("");
   expect(r.exitCode).toBe(0);
 }, 300_000);

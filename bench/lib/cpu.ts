@@ -16,7 +16,10 @@ export interface CpuTimes {
 export function cpuTimes(pid: number): CpuTimes {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name, which is in parentheses and may itself contain spaces.
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
   // utime, stime, cutime, cstime are fields 14–17 of the line, 12–15 after "(comm) ".
   const [ut, st, cut, cst] = [f[11], f[12], f[13], f[14]].map((v) => (v ?? 0) / TICKS);
   return { self: (ut ?? 0) + (st ?? 0), children: (cut ?? 0) + (cst ?? 0) };
@@ -31,7 +34,10 @@ export type CpuRoles = "uploader" | "s3" | "postgres";
  * CPU seconds each process (with its reaped children) used while `op` ran. The daemon must not
  * restart during `op` (its pid is read once).
  */
-export async function measureCpu<T>(pids: Record<CpuRoles, number>, op: () => Promise<T>): Promise<{ value: T; cpu: Record<CpuRoles, CpuTimes> }> {
+export async function measureCpu<T>(
+  pids: Record<CpuRoles, number>,
+  op: () => Promise<T>,
+): Promise<{ value: T; cpu: Record<CpuRoles, CpuTimes> }> {
   const roles: CpuRoles[] = ["uploader", "s3", "postgres"];
   // A backend exits a moment after its client closed the connection (pg_dump's, or the data
   // generator's); its time shows in the postmaster's cutime only once reaped. Settling before

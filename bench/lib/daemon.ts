@@ -41,7 +41,12 @@ export async function startDaemon(root: string, extraEnv: Record<string, string>
   const listen = `127.0.0.1:${freePort()}`;
   // A file, not a pipe: an undrained pipe would eventually block the daemon's log writes.
   const logFd = openSync(join(root, "daemon.log"), "a");
-  const proc = Bun.spawn([requireBinary(), "serve", "--listen", listen], { env: { ...rootEnv(root), ...extraEnv }, stdin: "ignore", stdout: logFd, stderr: logFd });
+  const proc = Bun.spawn([requireBinary(), "serve", "--listen", listen], {
+    env: { ...rootEnv(root), ...extraEnv },
+    stdin: "ignore",
+    stdout: logFd,
+    stderr: logFd,
+  });
   closeSync(logFd);
   const url = `http://${listen}`;
   try {

@@ -33,7 +33,6 @@ export interface BenchEnv {
   dataDir: string;
 }
 
-
 export interface DbHost {
   pg: TestPostgres;
   s3: TestS3;
@@ -53,7 +52,6 @@ export interface DbHost {
   /** Idempotent; also runs on SIGINT/SIGTERM. */
   stop(): Promise<void>;
 }
-
 
 export async function startDbHost(): Promise<DbHost> {
   requireBinary();
@@ -83,8 +81,16 @@ export async function startDbHost(): Promise<DbHost> {
     s3 = await startS3();
     const target = await s3.target(`bench-${prefix}`, { prefix: "odooops" });
     const root = nginx.dir;
-    const base = { pg, nginx, baseDomain: "bench.localhost", namePrefix: prefix, portsFrom: ports, healthTimeoutSec: 120 };
-    const writeConfig = (s3Target: S3Target) => writeHostConfig(root, hostConfig(base, { backups: { local: { enabled: false }, s3: s3Target } }));
+    const base = {
+      pg,
+      nginx,
+      baseDomain: "bench.localhost",
+      namePrefix: prefix,
+      portsFrom: ports,
+      healthTimeoutSec: 120,
+    };
+    const writeConfig = (s3Target: S3Target) =>
+      writeHostConfig(root, hostConfig(base, { backups: { local: { enabled: false }, s3: s3Target } }));
     writeConfig(target);
     daemon = await startDaemon(root);
 
@@ -96,8 +102,24 @@ export async function startDbHost(): Promise<DbHost> {
       // postgresql://<role>:***@host:port/<db>
       const m = /^postgresql:\/\/([^:]+):[^@]*@[^/]+\/(.+)$/.exec(env.databaseUrl);
       if (!m?.[1] || !m[2]) throw new Error(`cannot read role/database from ${env.databaseUrl}`);
-      const names = (await run({ argv: ["docker", "ps", "--filter", `label=odooops.env=${env.id}`, "--filter", "label=odooops.role=web", "--format", "{{.Names}}"] })).stdout.split("\n").filter(Boolean);
-      if (names.length !== 1) throw new Error(`expected one running container of ${env.slug}: ${names.join(", ") || "none"}`);
+      const names = (
+        await run({
+          argv: [
+            "docker",
+            "ps",
+            "--filter",
+            `label=odooops.env=${env.id}`,
+            "--filter",
+            "label=odooops.role=web",
+            "--format",
+            "{{.Names}}",
+          ],
+        })
+      ).stdout
+        .split("\n")
+        .filter(Boolean);
+      if (names.length !== 1)
+        throw new Error(`expected one running container of ${env.slug}: ${names.join(", ") || "none"}`);
       const shape = await inspectShape(names[0] as string);
       return { id: env.id, slug: env.slug, dbUser: m[1], dbName: m[2], dataDir: shape.dataDir };
     };

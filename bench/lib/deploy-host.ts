@@ -72,9 +72,21 @@ export interface DeployHost {
   stop(): Promise<void>;
 }
 
-
-function writeConfig(root: string, pg: TestPostgres, nginx: TestNginx, prefix: string, ports: number, deploy: DeployConfig): void {
-  writeHostConfig(root, hostConfig({ pg, nginx, baseDomain: BASE_DOMAIN, namePrefix: prefix, portsFrom: ports }, { deploy: { ...deploy, healthTimeoutSec: 60, install: [ADDON] } }));
+function writeConfig(
+  root: string,
+  pg: TestPostgres,
+  nginx: TestNginx,
+  prefix: string,
+  ports: number,
+  deploy: DeployConfig,
+): void {
+  writeHostConfig(
+    root,
+    hostConfig(
+      { pg, nginx, baseDomain: BASE_DOMAIN, namePrefix: prefix, portsFrom: ports },
+      { deploy: { ...deploy, healthTimeoutSec: 60, install: [ADDON] } },
+    ),
+  );
 }
 
 const manifest = `# -*- coding: utf-8 -*-\n{\n    'name': 'Bench addon',\n    'version': '17.0.1.0',\n    'depends': ['base'],\n}\n`;
@@ -128,7 +140,14 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
 
     const repo = await makeRepo(join(tmp, "repo"));
     const shas: string[] = [];
-    shas.push(await repo.commit({ [`${ADDON}/__manifest__.py`]: manifest, [`${ADDON}/__init__.py`]: "", [`${ADDON}/tests/test_ok.py`]: passingTest, "README.md": "bench addons, first\n" }));
+    shas.push(
+      await repo.commit({
+        [`${ADDON}/__manifest__.py`]: manifest,
+        [`${ADDON}/__init__.py`]: "",
+        [`${ADDON}/tests/test_ok.py`]: passingTest,
+        "README.md": "bench addons, first\n",
+      }),
+    );
     shas.push(await repo.commit({ "README.md": "bench addons, second\n" }));
     await cli("project", "set", "default", "--repo", repo.url);
     await cli("env", "create", ENV_NAME, "--tier", "dev", "--wait");
@@ -141,11 +160,28 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
       if (!d?.image) throw new Error(`no successful deployment of ${sha} in ${JSON.stringify(list)}`);
       return { sha, image: d.image };
     }) as [Release, Release];
-    if (releases[0].image === releases[1].image) throw new Error(`both commits got the same image ${releases[0].image}`);
+    if (releases[0].image === releases[1].image)
+      throw new Error(`both commits got the same image ${releases[0].image}`);
 
     const serving = async (): Promise<ContainerShape> => {
-      const names = (await run({ argv: ["docker", "ps", "--filter", `label=odooops.env=${env.id}`, "--filter", "label=odooops.role=web", "--format", "{{.Names}}"] })).stdout.split("\n").filter(Boolean);
-      if (names.length !== 1) throw new Error(`expected one running release of ${env.slug}, found: ${names.join(", ") || "none"}`);
+      const names = (
+        await run({
+          argv: [
+            "docker",
+            "ps",
+            "--filter",
+            `label=odooops.env=${env.id}`,
+            "--filter",
+            "label=odooops.role=web",
+            "--format",
+            "{{.Names}}",
+          ],
+        })
+      ).stdout
+        .split("\n")
+        .filter(Boolean);
+      if (names.length !== 1)
+        throw new Error(`expected one running release of ${env.slug}, found: ${names.join(", ") || "none"}`);
       return inspectShape(names[0] as string);
     };
 
@@ -206,17 +242,46 @@ export async function inspectShape(name: string): Promise<ContainerShape> {
  * `docker run --detach` argv for a container shaped like the env's release container (same
  * network, mounts, limits, restart policy, log options), published on 127.0.0.1.
  */
-export function releaseLikeRun(shape: ContainerShape, name: string, image: string, ports: { http: number; longpoll: number }): string[] {
+export function releaseLikeRun(
+  shape: ContainerShape,
+  name: string,
+  image: string,
+  ports: { http: number; longpoll: number },
+): string[] {
   return [
-    "docker", "run", "--detach", "--name", name,
-    "--label", "odooops.bench=baseline",
-    "--publish", `127.0.0.1:${ports.http}:8069`, "--publish", `127.0.0.1:${ports.longpoll}:8072`,
-    "--cpus", String(shape.cpus), "--memory", `${shape.memoryMb}m`, "--memory-swap", `${shape.memoryMb}m`,
-    "--restart", "unless-stopped", "--stop-timeout", "30",
-    "--network", shape.network, "--add-host", "host.docker.internal:host-gateway",
-    "--mount", `type=bind,source=${shape.dataDir},target=/var/lib/odoo`,
-    "--mount", `type=bind,source=${shape.confFile},target=/etc/odoo/odoo.conf,readonly`,
-    "--log-opt", "max-size=50m", "--log-opt", "max-file=5",
+    "docker",
+    "run",
+    "--detach",
+    "--name",
+    name,
+    "--label",
+    "odooops.bench=baseline",
+    "--publish",
+    `127.0.0.1:${ports.http}:8069`,
+    "--publish",
+    `127.0.0.1:${ports.longpoll}:8072`,
+    "--cpus",
+    String(shape.cpus),
+    "--memory",
+    `${shape.memoryMb}m`,
+    "--memory-swap",
+    `${shape.memoryMb}m`,
+    "--restart",
+    "unless-stopped",
+    "--stop-timeout",
+    "30",
+    "--network",
+    shape.network,
+    "--add-host",
+    "host.docker.internal:host-gateway",
+    "--mount",
+    `type=bind,source=${shape.dataDir},target=/var/lib/odoo`,
+    "--mount",
+    `type=bind,source=${shape.confFile},target=/etc/odoo/odoo.conf,readonly`,
+    "--log-opt",
+    "max-size=50m",
+    "--log-opt",
+    "max-file=5",
     image,
   ];
 }
@@ -224,7 +289,11 @@ export function releaseLikeRun(shape: ContainerShape, name: string, image: strin
 /** One `/web/health?db_server_status=1` probe: 200 with `"status": "pass"`. */
 export async function healthy(url: string, host?: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/web/health?db_server_status=1`, { headers: host ? { host } : {}, signal: AbortSignal.timeout(2000), keepalive: false });
+    const res = await fetch(`${url}/web/health?db_server_status=1`, {
+      headers: host ? { host } : {},
+      signal: AbortSignal.timeout(2000),
+      keepalive: false,
+    });
     return res.status === 200 && /"status"\s*:\s*"pass"/.test(await res.text());
   } catch {
     return false;
@@ -244,7 +313,9 @@ export async function waitHealthy(url: string, timeoutMs: number, intervalMs: nu
 export async function header(what: string): Promise<void> {
   const version = (await run({ argv: [BINARY, "--version"] })).stdout.trim();
   const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
-  console.log(`odooops ${version} · ${navigator.hardwareConcurrency} cores · load ${load} · ${new Date().toISOString().slice(0, 16)}Z · image ${STANDIN_IMAGE} · ${what}`);
+  console.log(
+    `odooops ${version} · ${navigator.hardwareConcurrency} cores · load ${load} · ${new Date().toISOString().slice(0, 16)}Z · image ${STANDIN_IMAGE} · ${what}`,
+  );
 }
 
 /** Medians of one docker CLI call and of the CLI's own start-up: the units the notes use. */

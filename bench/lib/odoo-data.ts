@@ -147,7 +147,9 @@ async function dbSize(sql: SQL, db: string): Promise<number> {
 }
 
 async function maxId(sql: SQL, table: string): Promise<number> {
-  const [row] = (await sql.unsafe(`SELECT coalesce(max(id), 0)::int AS n FROM ${quoteIdent(table, "table")}`)) as { n: number }[];
+  const [row] = (await sql.unsafe(`SELECT coalesce(max(id), 0)::int AS n FROM ${quoteIdent(table, "table")}`)) as {
+    n: number;
+  }[];
   return row?.n ?? 0;
 }
 
@@ -180,7 +182,13 @@ async function addFilestore(sql: SQL, opts: GenerateOptions): Promise<{ files: n
       chownSync(dir, opts.filestoreOwner.uid, opts.filestoreOwner.gid);
       chownSync(join(dir, sha1), opts.filestoreOwner.uid, opts.filestoreOwner.gid);
     }
-    rows.push({ name: `attachment-${files}.${files % 3 === 2 ? "png" : "csv"}`, fname: `${sha1.slice(0, 2)}/${sha1}`, sha1, size: data.length, mimetype: files % 3 === 2 ? "image/png" : "text/csv" });
+    rows.push({
+      name: `attachment-${files}.${files % 3 === 2 ? "png" : "csv"}`,
+      fname: `${sha1.slice(0, 2)}/${sha1}`,
+      sha1,
+      size: data.length,
+      mimetype: files % 3 === 2 ? "image/png" : "text/csv",
+    });
     bytes += data.length;
     files++;
   }
@@ -211,13 +219,23 @@ export async function generateOdooData(opts: GenerateOptions): Promise<GenerateR
     let size = await dbSize(sql, opts.db);
     // Small targets get small batches (a 80 MB test database must not overshoot to 150 MB).
     const scale = Math.min(1, Math.max(0.02, (opts.targetBytes - size) / 1.5e9));
-    const batch = { partners: Math.ceil(BATCH.partners * scale), messages: Math.ceil(BATCH.messages * scale), moveLines: Math.ceil(BATCH.moveLines * scale) };
-    log(`filestore: ${fs.files} files, ${(fs.bytes / MiB).toFixed(0)} MiB; database ${(size / MiB).toFixed(0)} MiB, growing to ${(opts.targetBytes / MiB).toFixed(0)} MiB`);
+    const batch = {
+      partners: Math.ceil(BATCH.partners * scale),
+      messages: Math.ceil(BATCH.messages * scale),
+      moveLines: Math.ceil(BATCH.moveLines * scale),
+    };
+    log(
+      `filestore: ${fs.files} files, ${(fs.bytes / MiB).toFixed(0)} MiB; database ${(size / MiB).toFixed(0)} MiB, growing to ${(opts.targetBytes / MiB).toFixed(0)} MiB`,
+    );
     // The target holds for the size AFTER vacuum (which adds visibility-map forks and may
     // truncate): grow, vacuum, and grow again if it is still short.
     for (let pass = 0; pass < 3 && size < opts.targetBytes; pass++) {
       while (size < opts.targetBytes && batches < MAX_BATCHES) {
-        const [p0, m0, l0] = [await maxId(sql, "res_partner"), await maxId(sql, "mail_message"), await maxId(sql, "account_move_line")];
+        const [p0, m0, l0] = [
+          await maxId(sql, "res_partner"),
+          await maxId(sql, "mail_message"),
+          await maxId(sql, "account_move_line"),
+        ];
         const partners = p0 + batch.partners;
         // Two connections at once: one table each, so both cores work (the pool has 4).
         await Promise.all([
@@ -234,14 +252,24 @@ export async function generateOdooData(opts: GenerateOptions): Promise<GenerateR
         rows.account_move_line += batch.moveLines;
         batches++;
         size = await dbSize(sql, opts.db);
-        if (batches % 5 === 0) log(`  ${batches} batches: ${(size / MiB).toFixed(0)} MiB (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+        if (batches % 5 === 0)
+          log(
+            `  ${batches} batches: ${(size / MiB).toFixed(0)} MiB (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+          );
       }
       log(`VACUUM (FREEZE, ANALYZE) at ${(size / MiB).toFixed(0)} MiB`);
       // Outside a transaction (VACUUM refuses one); as the admin, who may vacuum every table.
       await sql.unsafe("VACUUM (FREEZE, ANALYZE)");
       size = await dbSize(sql, opts.db);
     }
-    return { dbBytes: size, batches, rows, filestoreFiles: fs.files, filestoreBytes: fs.bytes, seconds: (performance.now() - t0) / 1000 };
+    return {
+      dbBytes: size,
+      batches,
+      rows,
+      filestoreFiles: fs.files,
+      filestoreBytes: fs.bytes,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     await sql.close();
   }

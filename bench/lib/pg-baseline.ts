@@ -34,7 +34,12 @@ export async function pgDumpTo(pg: TestPostgres, db: string, out: string, extra:
   // Bun.file as stdout does not truncate: a shorter dump into an old file would keep its size.
   if (out !== "/dev/null") await rm(out, { force: true });
   const t0 = performance.now();
-  const proc = Bun.spawn(argv, { env: { ...process.env, ...pgEnv(pg) }, stdin: "ignore", stdout: Bun.file(out), stderr: "pipe" });
+  const proc = Bun.spawn(argv, {
+    env: { ...process.env, ...pgEnv(pg) },
+    stdin: "ignore",
+    stdout: Bun.file(out),
+    stderr: "pipe",
+  });
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`${argv.join(" ")} > ${out} exited ${code}: ${stderr}`);
   return performance.now() - t0;
@@ -53,7 +58,12 @@ export async function uploadFile(target: S3Target, file: string, key: string): P
   try {
     const up = new Upload({
       client: store.client,
-      params: { Bucket: target.bucket, Key: key, Body: createReadStream(file), ContentType: "application/octet-stream" },
+      params: {
+        Bucket: target.bucket,
+        Key: key,
+        Body: createReadStream(file),
+        ContentType: "application/octet-stream",
+      },
       partSize: target.partSizeMb * 1024 * 1024,
       queueSize: target.queueSize,
       leavePartsOnError: false,
@@ -70,13 +80,29 @@ export async function uploadFile(target: S3Target, file: string, key: string): P
 }
 
 /** CREATE DATABASE owned by `owner`, then `pg_restore -j <jobs>` of `file` into it; wall ms of both. */
-export async function restoreInto(pg: TestPostgres, file: string, db: string, owner: string, jobs: number): Promise<number> {
+export async function restoreInto(
+  pg: TestPostgres,
+  file: string,
+  db: string,
+  owner: string,
+  jobs: number,
+): Promise<number> {
   const admin = pgConnect(pg);
   try {
     const t0 = performance.now();
     await createDatabase(admin, db, owner);
     await run({
-      argv: ["pg_restore", ...conn(pg), "-d", db, "--no-owner", "--no-privileges", `--role=${owner}`, ...(jobs > 1 ? ["-j", String(jobs)] : []), file],
+      argv: [
+        "pg_restore",
+        ...conn(pg),
+        "-d",
+        db,
+        "--no-owner",
+        "--no-privileges",
+        `--role=${owner}`,
+        ...(jobs > 1 ? ["-j", String(jobs)] : []),
+        file,
+      ],
       env: pgEnv(pg),
       timeoutMs: TIMEOUT_MS,
     });

@@ -29,7 +29,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
 }
 
 /** Ends a child we started: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-export async function terminate(proc: { pid: number; exited: Promise<number>; kill(signal?: NodeJS.Signals): void }, graceMs = 5000): Promise<void> {
+export async function terminate(
+  proc: { pid: number; exited: Promise<number>; kill(signal?: NodeJS.Signals): void },
+  graceMs = 5000,
+): Promise<void> {
   proc.kill("SIGTERM");
   const timedOut = await Promise.race([proc.exited.then(() => false), Bun.sleep(graceMs).then(() => true)]);
   if (timedOut) {

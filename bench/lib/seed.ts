@@ -18,7 +18,12 @@ import type { Db } from "../../src/state/db";
 import * as schema from "../../src/state/schema";
 
 const TIERS = ["dev", "dev_ephemeral", "staging", "production"] as const;
-const SUBDOMAIN: Record<(typeof TIERS)[number], string> = { dev: "dev", dev_ephemeral: "preview", staging: "staging", production: "" };
+const SUBDOMAIN: Record<(typeof TIERS)[number], string> = {
+  dev: "dev",
+  dev_ephemeral: "preview",
+  staging: "staging",
+  production: "",
+};
 /** Rows per INSERT: 200 rows × ~30 bound values stays far below SQLite's variable limit. */
 const CHUNK = 200;
 
@@ -29,12 +34,16 @@ interface ColumnInfo {
 }
 
 function assertSameColumns(client: Database): void {
-  const inDb = client.query<ColumnInfo, []>("SELECT name, \"notnull\", dflt_value FROM pragma_table_info('environments')").all();
+  const inDb = client
+    .query<ColumnInfo, []>("SELECT name, \"notnull\", dflt_value FROM pragma_table_info('environments')")
+    .all();
   const inSource = new Set(getTableConfig(environments).columns.map((c) => c.name));
   const dbNames = new Set(inDb.map((c) => c.name));
   const onlySource = [...inSource].filter((c) => !dbNames.has(c));
   // Extra nullable or defaulted columns in the binary's table are harmless to an insert; required ones are not.
-  const onlyDbRequired = inDb.filter((c) => !inSource.has(c.name) && c.notnull === 1 && c.dflt_value === null).map((c) => c.name);
+  const onlyDbRequired = inDb
+    .filter((c) => !inSource.has(c.name) && c.notnull === 1 && c.dflt_value === null)
+    .map((c) => c.name);
   if (onlySource.length > 0 || onlyDbRequired.length > 0) {
     throw new Error(
       `dist/odooops and src/ disagree on table environments (only in src: ${onlySource.join(", ") || "none"}; ` +
@@ -74,7 +83,10 @@ export function seedEnvironments(root: string, count: number): void {
       };
     });
     db.transaction((tx) => {
-      for (let i = 0; i < rows.length; i += CHUNK) tx.insert(environments).values(rows.slice(i, i + CHUNK)).run();
+      for (let i = 0; i < rows.length; i += CHUNK)
+        tx.insert(environments)
+          .values(rows.slice(i, i + CHUNK))
+          .run();
     });
   } finally {
     db.$client.close();

@@ -15,7 +15,10 @@ export interface UplinkProxy {
   close(): Promise<void>;
 }
 
-export async function startUplinkProxy(upstream: { host: string; port: number }, bytesPerSec: number): Promise<UplinkProxy> {
+export async function startUplinkProxy(
+  upstream: { host: string; port: number },
+  bytesPerSec: number,
+): Promise<UplinkProxy> {
   // The line is one FIFO: each chunk, whichever connection sent it, occupies it for len/rate.
   let lineFreeAt = performance.now();
   let sent = 0;

@@ -31,7 +31,11 @@ export const API_BASE = "/api/v1";
 const UPLOAD_PATH = new RegExp(`^${API_BASE}/environments/[^/]+/db/import$`);
 
 /** Routes reachable without a bearer token, as `METHOD /api/v1/path` (from the permission table). */
-export const PUBLIC_ROUTES = new Set(Object.keys(ROUTE_RULES).filter(isPublic).map((k) => k.replace(" ", ` ${API_BASE}`)));
+export const PUBLIC_ROUTES = new Set(
+  Object.keys(ROUTE_RULES)
+    .filter(isPublic)
+    .map((k) => k.replace(" ", ` ${API_BASE}`)),
+);
 
 /**
  * The permission key of the route that will answer: the first matched route that is not
@@ -50,7 +54,10 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
   const api = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
   api.use("*", auditMiddleware(deps));
-  const jsonLimit = bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json(errorBody("payload_too_large", "request body over 1 MiB"), 413) });
+  const jsonLimit = bodyLimit({
+    maxSize: 1024 * 1024,
+    onError: (c) => c.json(errorBody("payload_too_large", "request body over 1 MiB"), 413),
+  });
   // Uploads stream to disk (db import); every other body is small JSON.
   api.use("*", (c, next) => (c.req.method === "POST" && UPLOAD_PATH.test(c.req.path) ? next() : jsonLimit(c, next)));
   api.use("*", async (c, next) => {
@@ -64,7 +71,24 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     return next();
   });
 
-  for (const mount of [healthRoutes, authRoutes, userRoutes, auditRoutes, backupRoutes, certificateRoutes, deploymentRoutes, policyRoutes, projectRoutes, environmentRoutes, jobRoutes, metricsRoutes, webhookRoutes, drRoutes, ...extraRoutes]) mount(api, deps);
+  for (const mount of [
+    healthRoutes,
+    authRoutes,
+    userRoutes,
+    auditRoutes,
+    backupRoutes,
+    certificateRoutes,
+    deploymentRoutes,
+    policyRoutes,
+    projectRoutes,
+    environmentRoutes,
+    jobRoutes,
+    metricsRoutes,
+    webhookRoutes,
+    drRoutes,
+    ...extraRoutes,
+  ])
+    mount(api, deps);
 
   api.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -76,7 +100,9 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
   api.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   api.onError(onError);
   root.route(API_BASE, api);
-  root.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  root.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404),
+  );
   root.onError(onError);
   return root;
 }

@@ -25,10 +25,23 @@ export function auditMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
     const actor = c.get("principal")?.username ?? "anonymous";
     if (status === 401 || status === 403) {
       const action = status === 401 ? "auth.authenticate" : "auth.forbidden";
-      deps.audit.deny(`${action}|${ip}|${actor}|${target}`, { actor, action, target, ip, details: { status, reason: c.error?.message ?? null } });
+      deps.audit.deny(`${action}|${ip}|${actor}|${target}`, {
+        actor,
+        action,
+        target,
+        ip,
+        details: { status, reason: c.error?.message ?? null },
+      });
       return;
     }
     if (READS.has(method)) return;
-    deps.audit.record({ actor, action: "api.call", target, outcome: status < 400 ? "ok" : "failed", ip, details: { status, ...(c.error ? { error: c.error.message } : {}) } });
+    deps.audit.record({
+      actor,
+      action: "api.call",
+      target,
+      outcome: status < 400 ? "ok" : "failed",
+      ip,
+      details: { status, ...(c.error ? { error: c.error.message } : {}) },
+    });
   };
 }

@@ -69,7 +69,10 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /environments/{name}/db/import/filestore": ["member", "import databases"],
   "POST /environments/{name}/db/migrate": ["member", "migrate databases"],
   "POST /environments/{name}/db/export": ["member", "export databases"],
-  "GET /environments/{name}/db/anonymize-detect": ["viewer", "look for personal columns no anonymization rule covers (names and counts only)"],
+  "GET /environments/{name}/db/anonymize-detect": [
+    "viewer",
+    "look for personal columns no anonymization rule covers (names and counts only)",
+  ],
   "GET /exports": ["viewer", "list exports"],
   "GET /exports/{id}": ["member", "download exports (a full copy of the data)"],
   "DELETE /exports/{id}": ["member", "delete exports"],

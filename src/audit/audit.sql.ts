@@ -15,7 +15,9 @@ export const auditLogs = sqliteTable(
     actor: text("actor").notNull(),
     action: text("action").notNull(),
     target: text("target"),
-    outcome: text("outcome", { enum: ["ok", "denied", "failed"] }).notNull().default("ok"),
+    outcome: text("outcome", { enum: ["ok", "denied", "failed"] })
+      .notNull()
+      .default("ok"),
     ip: text("ip"),
     details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
     prevHash: text("prev_hash"),

@@ -25,7 +25,19 @@ export type ChainRow = {
 };
 
 export function rowHash(key: Buffer, row: Omit<ChainRow, "hash">): string {
-  const canonical = JSON.stringify([VERSION, row.seq, row.id, row.at, row.actor, row.action, row.target, row.outcome, row.ip, row.details, row.prev_hash]);
+  const canonical = JSON.stringify([
+    VERSION,
+    row.seq,
+    row.id,
+    row.at,
+    row.actor,
+    row.action,
+    row.target,
+    row.outcome,
+    row.ip,
+    row.details,
+    row.prev_hash,
+  ]);
   return createHmac("sha256", key).update(canonical).digest("hex");
 }
 
@@ -40,12 +52,23 @@ export function verifyChain(key: Buffer, rows: Iterable<ChainRow>): VerifyResult
   let checked = 0;
   let head: { seq: number; hash: string } | null = null;
   for (const row of rows) {
-    const broken = (reason: string): VerifyResult => ({ ok: false, rows: checked, brokenAt: { id: row.id, seq: row.seq, at: row.at }, reason });
-    if (row.seq === null || row.hash === null) return broken("row is not sealed: it was written around the audit service");
+    const broken = (reason: string): VerifyResult => ({
+      ok: false,
+      rows: checked,
+      brokenAt: { id: row.id, seq: row.seq, at: row.at },
+      reason,
+    });
+    if (row.seq === null || row.hash === null)
+      return broken("row is not sealed: it was written around the audit service");
     if (row.seq !== expectedSeq) {
-      return broken(row.seq > expectedSeq ? `row(s) ${expectedSeq}${row.seq - 1 > expectedSeq ? `–${row.seq - 1}` : ""} before it are missing (deleted)` : `sequence number ${row.seq} repeats or goes back`);
+      return broken(
+        row.seq > expectedSeq
+          ? `row(s) ${expectedSeq}${row.seq - 1 > expectedSeq ? `–${row.seq - 1}` : ""} before it are missing (deleted)`
+          : `sequence number ${row.seq} repeats or goes back`,
+      );
     }
-    if (row.prev_hash !== prev) return broken("its link to the previous row does not match (the previous row was changed or removed)");
+    if (row.prev_hash !== prev)
+      return broken("its link to the previous row does not match (the previous row was changed or removed)");
     if (rowHash(key, row) !== row.hash) return broken("its content does not match its hash (the row was modified)");
     prev = row.hash;
     head = { seq: row.seq, hash: row.hash };

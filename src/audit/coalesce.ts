@@ -68,6 +68,9 @@ export class DenialCoalescer {
     clearTimeout(w.timer);
     this.open.delete(key);
     if (w.pending === 0) return;
-    this.write({ ...w.entry, details: { ...w.entry.details, count: w.pending, coalesced: true, firstAt: w.firstAt, lastAt: w.lastAt } });
+    this.write({
+      ...w.entry,
+      details: { ...w.entry.details, count: w.pending, coalesced: true, firstAt: w.firstAt, lastAt: w.lastAt },
+    });
   }
 }

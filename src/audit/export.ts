@@ -13,7 +13,11 @@ export function* exportLines(audit: AuditService, range: ExportRange): Generator
   for (const row of audit.rows(range)) yield `${JSON.stringify(row satisfies ChainRow)}\n`;
 }
 
-export async function exportToS3(audit: AuditService, target: S3Target | undefined, range: ExportRange): Promise<{ bucket: string; key: string; rows: number; bytes: number }> {
+export async function exportToS3(
+  audit: AuditService,
+  target: S3Target | undefined,
+  range: ExportRange,
+): Promise<{ bucket: string; key: string; rows: number; bytes: number }> {
   if (!target) throw new Invalid("no S3 target: configure backups.s3 to export the audit log there");
   const lines = [...exportLines(audit, range)];
   const body = new TextEncoder().encode(lines.join(""));

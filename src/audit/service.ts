@@ -58,7 +58,9 @@ export class AuditService {
     this.key = opts.key;
     this.enabled = opts.enabled ?? true;
     this.client = db.$client;
-    this.headStmt = this.client.query("select seq, hash from audit_logs where seq is not null order by seq desc limit 1");
+    this.headStmt = this.client.query(
+      "select seq, hash from audit_logs where seq is not null order by seq desc limit 1",
+    );
     this.insertStmt = this.client.query(
       `insert into audit_logs (${COLUMNS}) values ($id, $seq, $at, $actor, $action, $target, $outcome, $ip, $details, $prev_hash, $hash)`,
     );
@@ -98,14 +100,22 @@ export class AuditService {
 
   /** Oldest first, for export: the rows as stored, chain fields included, so a copy can be verified. */
   *rows(q: Pick<AuditQuery, "since" | "until">): Generator<ChainRow> {
-    const where = ["seq is not null", ...(q.since ? ["at >= $since"] : []), ...(q.until ? ["at <= $until"] : [])].join(" and ");
-    const stmt = this.client.query<ChainRow, Record<string, string>>(`select ${COLUMNS} from audit_logs where ${where} order by seq`);
+    const where = ["seq is not null", ...(q.since ? ["at >= $since"] : []), ...(q.until ? ["at <= $until"] : [])].join(
+      " and ",
+    );
+    const stmt = this.client.query<ChainRow, Record<string, string>>(
+      `select ${COLUMNS} from audit_logs where ${where} order by seq`,
+    );
     yield* stmt.iterate({ ...(q.since ? { since: q.since } : {}), ...(q.until ? { until: q.until } : {}) });
   }
 
   verify(): VerifyResult {
-    const sealed = this.client.query<ChainRow, []>(`select ${COLUMNS} from audit_logs where seq is not null order by seq`);
-    const unsealed = this.client.query<ChainRow, []>(`select ${COLUMNS} from audit_logs where seq is null order by at, id`);
+    const sealed = this.client.query<ChainRow, []>(
+      `select ${COLUMNS} from audit_logs where seq is not null order by seq`,
+    );
+    const unsealed = this.client.query<ChainRow, []>(
+      `select ${COLUMNS} from audit_logs where seq is null order by at, id`,
+    );
     const client = this.client;
     return verifyChain(
       this.key,
@@ -123,14 +133,24 @@ export class AuditService {
   }
 
   private conditions(q: AuditQuery): (SQL | undefined)[] {
-    const productionSlugs = this.db.select({ slug: environments.slug }).from(environments).where(eq(environments.tier, "production"));
+    const productionSlugs = this.db
+      .select({ slug: environments.slug })
+      .from(environments)
+      .where(eq(environments.tier, "production"));
     return [
       q.since ? gte(auditLogs.at, q.since) : undefined,
       q.until ? lte(auditLogs.at, q.until) : undefined,
       q.actor ? eq(auditLogs.actor, q.actor) : undefined,
-      q.action ? or(eq(auditLogs.action, q.action), sql`substr(${auditLogs.action}, 1, ${q.action.length + 1}) = ${`${q.action}.`}`) : undefined,
+      q.action
+        ? or(
+            eq(auditLogs.action, q.action),
+            sql`substr(${auditLogs.action}, 1, ${q.action.length + 1}) = ${`${q.action}.`}`,
+          )
+        : undefined,
       q.filter === "denied" ? eq(auditLogs.outcome, "denied") : undefined,
-      q.filter === "failed_auth" ? and(eq(auditLogs.outcome, "denied"), inArray(auditLogs.action, FAILED_AUTH_ACTIONS)) : undefined,
+      q.filter === "failed_auth"
+        ? and(eq(auditLogs.outcome, "denied"), inArray(auditLogs.action, FAILED_AUTH_ACTIONS))
+        : undefined,
       q.filter === "production" ? inArray(auditLogs.target, productionSlugs) : undefined,
     ];
   }
@@ -165,9 +185,13 @@ export class AuditService {
    */
   private sealLegacy(): void {
     if (!this.enabled || this.headStmt.get()) return;
-    const legacy = this.client.query<ChainRow, []>(`select ${COLUMNS} from audit_logs where seq is null order by at, id`).all();
+    const legacy = this.client
+      .query<ChainRow, []>(`select ${COLUMNS} from audit_logs where seq is null order by at, id`)
+      .all();
     if (legacy.length === 0) return;
-    const update = this.client.query<unknown, [number, string, string, string]>("update audit_logs set seq = ?1, prev_hash = ?2, hash = ?3 where id = ?4");
+    const update = this.client.query<unknown, [number, string, string, string]>(
+      "update audit_logs set seq = ?1, prev_hash = ?2, hash = ?3 where id = ?4",
+    );
     this.client
       .transaction(() => {
         let prev = GENESIS_HASH;

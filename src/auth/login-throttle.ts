@@ -58,7 +58,10 @@ export class LoginThrottle {
     const prev = map.get(key);
     const fresh = !prev || now - prev.lastFailureAt > this.settings.forgetAfterSec * 1000;
     const failures = fresh ? 1 : prev.failures + 1;
-    const lockSec = failures >= maxFailures ? Math.min(this.settings.maxLockoutSec, this.settings.baseLockoutSec * 2 ** (failures - maxFailures)) : 0;
+    const lockSec =
+      failures >= maxFailures
+        ? Math.min(this.settings.maxLockoutSec, this.settings.baseLockoutSec * 2 ** (failures - maxFailures))
+        : 0;
     // Re-inserted so the map's order is least recently failed first (the eviction order).
     map.delete(key);
     map.set(key, { failures, lastFailureAt: now, lockedUntil: now + lockSec * 1000 });

@@ -19,5 +19,6 @@ export function lowerRole(a: Role, b: Role): Role {
 }
 
 export function requireRole(principal: { username: string; role: Role }, role: Role, what: string): void {
-  if (!roleAtLeast(principal.role, role)) throw new Forbidden(`only ${role} users may ${what}; ${principal.username} is ${principal.role}`);
+  if (!roleAtLeast(principal.role, role))
+    throw new Forbidden(`only ${role} users may ${what}; ${principal.username} is ${principal.role}`);
 }

@@ -10,12 +10,24 @@ export const LoginResponse = z
   .object({ token: z.string(), expiresAt: z.string(), username: z.string() })
   .openapi("LoginResponse");
 export const WhoAmI = z
-  .object({ userId: z.string(), username: z.string(), role: RoleSchema, via: z.enum(["jwt", "token", "local"]), credentialId: z.string() })
+  .object({
+    userId: z.string(),
+    username: z.string(),
+    role: RoleSchema,
+    via: z.enum(["jwt", "token", "local"]),
+    credentialId: z.string(),
+  })
   .openapi("WhoAmI");
 export const CreateTokenRequest = z
   .object({
     name: z.string().min(1).max(64),
-    ttlDays: z.number().int().positive().max(3650).optional().openapi({ description: "days until it expires (default 90)" }),
+    ttlDays: z
+      .number()
+      .int()
+      .positive()
+      .max(3650)
+      .optional()
+      .openapi({ description: "days until it expires (default 90)" }),
     role: RoleSchema.optional().openapi({ description: "at most the creator's role (default: the creator's role)" }),
   })
   .openapi("CreateTokenRequest");
@@ -36,14 +48,31 @@ export const TokenInfo = z
   .openapi("TokenInfo");
 
 export const SessionInfo = z
-  .object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), lastUsedAt: z.string().nullable(), revokedAt: z.string().nullable(), current: z.boolean() })
+  .object({
+    id: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    lastUsedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    current: z.boolean(),
+  })
   .openapi("SessionInfo");
 const Password = z.string().min(8).max(1024);
-export const ChangePasswordRequest = z.object({ current: z.string().min(1).max(1024), new: Password }).openapi("ChangePasswordRequest");
+export const ChangePasswordRequest = z
+  .object({ current: z.string().min(1).max(1024), new: Password })
+  .openapi("ChangePasswordRequest");
 export const UserView = z
-  .object({ username: z.string(), role: RoleSchema, createdAt: z.string(), activeSessions: z.number(), activeTokens: z.number() })
+  .object({
+    username: z.string(),
+    role: RoleSchema,
+    createdAt: z.string(),
+    activeSessions: z.number(),
+    activeTokens: z.number(),
+  })
   .openapi("User");
-export const CreateUserRequest = z.object({ username: z.string().min(2).max(32), password: Password, role: RoleSchema.default("member") }).openapi("CreateUserRequest");
+export const CreateUserRequest = z
+  .object({ username: z.string().min(2).max(32), password: Password, role: RoleSchema.default("member") })
+  .openapi("CreateUserRequest");
 export const SetRoleRequest = z.object({ role: RoleSchema }).openapi("SetRoleRequest");
 export const ResetPasswordRequest = z.object({ password: Password }).openapi("ResetPasswordRequest");
 

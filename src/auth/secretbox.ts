@@ -13,7 +13,12 @@ export class SecretBox {
   }
 
   static fromFile(file: string): SecretBox {
-    return new SecretBox(Buffer.from(readOrCreateSecretFile(file, () => randomBytes(32).toString("base64url")), "base64url"));
+    return new SecretBox(
+      Buffer.from(
+        readOrCreateSecretFile(file, () => randomBytes(32).toString("base64url")),
+        "base64url",
+      ),
+    );
   }
 
   /**
@@ -29,7 +34,9 @@ export class SecretBox {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);
     const data = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
-    return ["v1", iv.toString("base64url"), cipher.getAuthTag().toString("base64url"), data.toString("base64url")].join(":");
+    return ["v1", iv.toString("base64url"), cipher.getAuthTag().toString("base64url"), data.toString("base64url")].join(
+      ":",
+    );
   }
 
   open(sealed: string): string {

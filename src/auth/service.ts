@@ -47,9 +47,11 @@ export class AuthService {
   }
 
   async createUser(username: string, password: string, role: Role = "member") {
-    if (!/^[a-z][a-z0-9._-]{1,31}$/.test(username)) throw new Invalid(`invalid username ${JSON.stringify(username)}: 2-32 chars, a-z 0-9 . _ -`);
+    if (!/^[a-z][a-z0-9._-]{1,31}$/.test(username))
+      throw new Invalid(`invalid username ${JSON.stringify(username)}: 2-32 chars, a-z 0-9 . _ -`);
     if (password.length < 8) throw new Invalid("password must have at least 8 characters");
-    if (this.db.select().from(users).where(eq(users.username, username)).get()) throw new Conflict(`user ${username} exists`);
+    if (this.db.select().from(users).where(eq(users.username, username)).get())
+      throw new Conflict(`user ${username} exists`);
     const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
     return this.db.insert(users).values({ username, passwordHash, role }).returning().get();
   }
@@ -102,9 +104,11 @@ export class AuthService {
       .where(and(eq(sessions.id, String(payload.sid)), eq(sessions.userId, String(payload.sub))))
       .get();
     if (!row) throw new Unauthorized("invalid token");
-    if (row.s.revokedAt) throw new Unauthorized("session ended (logged out or revoked): run `odooops auth login` again");
+    if (row.s.revokedAt)
+      throw new Unauthorized("session ended (logged out or revoked): run `odooops auth login` again");
     const ts = now();
-    if (stale(row.s.lastUsedAt, ts)) this.db.update(sessions).set({ lastUsedAt: ts }).where(eq(sessions.id, row.s.id)).run();
+    if (stale(row.s.lastUsedAt, ts))
+      this.db.update(sessions).set({ lastUsedAt: ts }).where(eq(sessions.id, row.s.id)).run();
     return { userId: row.u.id, username: row.u.username, role: row.u.role, via: "jwt", credentialId: row.s.id };
   }
 
@@ -115,23 +119,44 @@ export class AuthService {
       .innerJoin(users, eq(users.id, apiTokens.userId))
       .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
       .get();
-    if (!row || (row.t.expiresAt && row.t.expiresAt < now())) throw new Unauthorized("invalid, expired or revoked API token");
+    if (!row || (row.t.expiresAt && row.t.expiresAt < now()))
+      throw new Unauthorized("invalid, expired or revoked API token");
     const ts = now();
-    if (stale(row.t.lastUsedAt, ts)) this.db.update(apiTokens).set({ lastUsedAt: ts }).where(eq(apiTokens.id, row.t.id)).run();
+    if (stale(row.t.lastUsedAt, ts))
+      this.db.update(apiTokens).set({ lastUsedAt: ts }).where(eq(apiTokens.id, row.t.id)).run();
     // A token keeps its own ceiling, and a later demotion of its owner lowers it too.
     const role = row.t.role ? lowerRole(row.t.role, row.u.role) : row.u.role;
-    return { userId: row.u.id, username: row.u.username, role, via: row.t.kind === "local" ? "local" : "token", credentialId: row.t.id };
+    return {
+      userId: row.u.id,
+      username: row.u.username,
+      role,
+      via: row.t.kind === "local" ? "local" : "token",
+      credentialId: row.t.id,
+    };
   }
 
   /** Ends the session the caller logged in with (a token is revoked with `auth token revoke`). */
   logout(p: Principal): void {
-    if (p.via !== "jwt") throw new Invalid("this request is authenticated by an API token, not a login session: revoke the token instead (odooops auth token revoke ID)");
-    this.db.update(sessions).set({ revokedAt: now() }).where(and(eq(sessions.id, p.credentialId), isNull(sessions.revokedAt))).run();
+    if (p.via !== "jwt")
+      throw new Invalid(
+        "this request is authenticated by an API token, not a login session: revoke the token instead (odooops auth token revoke ID)",
+      );
+    this.db
+      .update(sessions)
+      .set({ revokedAt: now() })
+      .where(and(eq(sessions.id, p.credentialId), isNull(sessions.revokedAt)))
+      .run();
   }
 
   listSessions(userId: string) {
     return this.db
-      .select({ id: sessions.id, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, lastUsedAt: sessions.lastUsedAt, revokedAt: sessions.revokedAt })
+      .select({
+        id: sessions.id,
+        createdAt: sessions.createdAt,
+        expiresAt: sessions.expiresAt,
+        lastUsedAt: sessions.lastUsedAt,
+        revokedAt: sessions.revokedAt,
+      })
       .from(sessions)
       .where(eq(sessions.userId, userId))
       .all();
@@ -140,7 +165,12 @@ export class AuthService {
   /** Own sessions; admins may end anyone's. */
   revokeSession(p: Principal, id: string): void {
     const own = p.role === "admin" ? undefined : eq(sessions.userId, p.userId);
-    const res = this.db.update(sessions).set({ revokedAt: now() }).where(and(eq(sessions.id, id), isNull(sessions.revokedAt), own)).returning().get();
+    const res = this.db
+      .update(sessions)
+      .set({ revokedAt: now() })
+      .where(and(eq(sessions.id, id), isNull(sessions.revokedAt), own))
+      .returning()
+      .get();
     if (!res) throw new NotFound(`no active session ${id}`);
   }
 
@@ -148,16 +178,32 @@ export class AuthService {
   createApiToken(p: Principal, name: string, opts: { ttlDays?: number; role?: Role } = {}) {
     if (!/^[\w .:-]{1,64}$/.test(name)) throw new Invalid("token name: 1-64 letters, digits, space . _ : -");
     const role = opts.role ?? p.role;
-    if (!roleAtLeast(p.role, role)) throw new Forbidden(`a token cannot have more rights than its creator: ${p.username} is ${p.role}, asked for ${role}`);
+    if (!roleAtLeast(p.role, role))
+      throw new Forbidden(
+        `a token cannot have more rights than its creator: ${p.username} is ${p.role}, asked for ${role}`,
+      );
     const token = newApiToken();
     const expiresAt = new Date(Date.now() + (opts.ttlDays ?? TOKEN_DEFAULT_DAYS) * 86_400_000).toISOString();
-    const row = this.db.insert(apiTokens).values({ userId: p.userId, name, role, tokenHash: hashToken(token), expiresAt }).returning().get();
+    const row = this.db
+      .insert(apiTokens)
+      .values({ userId: p.userId, name, role, tokenHash: hashToken(token), expiresAt })
+      .returning()
+      .get();
     return { id: row.id, name, role, token, expiresAt };
   }
 
   listApiTokens(userId: string) {
     return this.db
-      .select({ id: apiTokens.id, name: apiTokens.name, kind: apiTokens.kind, role: apiTokens.role, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt, revokedAt: apiTokens.revokedAt })
+      .select({
+        id: apiTokens.id,
+        name: apiTokens.name,
+        kind: apiTokens.kind,
+        role: apiTokens.role,
+        createdAt: apiTokens.createdAt,
+        lastUsedAt: apiTokens.lastUsedAt,
+        expiresAt: apiTokens.expiresAt,
+        revokedAt: apiTokens.revokedAt,
+      })
       .from(apiTokens)
       .where(eq(apiTokens.userId, userId))
       .all();
@@ -166,7 +212,12 @@ export class AuthService {
   /** Own tokens; admins may revoke anyone's. */
   revokeApiToken(p: Principal, id: string) {
     const own = p.role === "admin" ? undefined : eq(apiTokens.userId, p.userId);
-    const res = this.db.update(apiTokens).set({ revokedAt: now() }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt), own)).returning().get();
+    const res = this.db
+      .update(apiTokens)
+      .set({ revokedAt: now() })
+      .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt), own))
+      .returning()
+      .get();
     if (!res) throw new NotFound(`no active token ${id}`);
   }
 
@@ -177,9 +228,16 @@ export class AuthService {
   writeLocalToken(file: string): void {
     const admin = this.db.select().from(users).where(eq(users.role, "admin")).limit(1).get();
     if (!admin) return;
-    this.db.update(apiTokens).set({ revokedAt: now() }).where(and(eq(apiTokens.kind, "local"), isNull(apiTokens.revokedAt))).run();
+    this.db
+      .update(apiTokens)
+      .set({ revokedAt: now() })
+      .where(and(eq(apiTokens.kind, "local"), isNull(apiTokens.revokedAt)))
+      .run();
     const token = newApiToken();
-    this.db.insert(apiTokens).values({ userId: admin.id, name: "local", kind: "local", tokenHash: hashToken(token) }).run();
+    this.db
+      .insert(apiTokens)
+      .values({ userId: admin.id, name: "local", kind: "local", tokenHash: hashToken(token) })
+      .run();
     mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
     writeFileSync(`${file}.tmp`, `${token}\n`, { mode: 0o640 });
     chmodSync(`${file}.tmp`, 0o640);
@@ -197,6 +255,8 @@ function dummyHash(): string {
 
 function groupId(name: string): number | null {
   if (!existsSync("/etc/group")) return null;
-  const line = readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith(`${name}:`));
+  const line = readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`));
   return line ? Number(line.split(":")[2]) : null;
 }

@@ -34,14 +34,32 @@ export function listUsers(db: Db): UserView[] {
     for (const r of rows) if (!r.expiresAt || r.expiresAt > at) n.set(r.userId, (n.get(r.userId) ?? 0) + 1);
     return n;
   };
-  const s = live(db.select({ userId: sessions.userId, expiresAt: sessions.expiresAt }).from(sessions).where(isNull(sessions.revokedAt)).all());
-  const t = live(db.select({ userId: apiTokens.userId, expiresAt: apiTokens.expiresAt }).from(apiTokens).where(isNull(apiTokens.revokedAt)).all());
+  const s = live(
+    db
+      .select({ userId: sessions.userId, expiresAt: sessions.expiresAt })
+      .from(sessions)
+      .where(isNull(sessions.revokedAt))
+      .all(),
+  );
+  const t = live(
+    db
+      .select({ userId: apiTokens.userId, expiresAt: apiTokens.expiresAt })
+      .from(apiTokens)
+      .where(isNull(apiTokens.revokedAt))
+      .all(),
+  );
   return db
     .select()
     .from(users)
     .orderBy(users.username)
     .all()
-    .map((u) => ({ username: u.username, role: u.role, createdAt: u.createdAt, activeSessions: s.get(u.id) ?? 0, activeTokens: t.get(u.id) ?? 0 }));
+    .map((u) => ({
+      username: u.username,
+      role: u.role,
+      createdAt: u.createdAt,
+      activeSessions: s.get(u.id) ?? 0,
+      activeTokens: t.get(u.id) ?? 0,
+    }));
 }
 
 export function userView(db: Db, username: string): UserView {
@@ -51,11 +69,18 @@ export function userView(db: Db, username: string): UserView {
 }
 
 function otherAdmins(db: Db, userId: string): number {
-  return db.select({ id: users.id }).from(users).where(and(eq(users.role, "admin"), ne(users.id, userId))).all().length;
+  return db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.role, "admin"), ne(users.id, userId)))
+    .all().length;
 }
 
 function refuseLastAdmin(db: Db, user: UserRow, what: string): void {
-  if (user.role === "admin" && otherAdmins(db, user.id) === 0) throw new Conflict(`${user.username} is the last admin: cannot ${what} (add another admin first: odooops user add NAME --role admin)`);
+  if (user.role === "admin" && otherAdmins(db, user.id) === 0)
+    throw new Conflict(
+      `${user.username} is the last admin: cannot ${what} (add another admin first: odooops user add NAME --role admin)`,
+    );
 }
 
 export function setRole(db: Db, username: string, role: Role): UserRow {
@@ -83,25 +108,44 @@ function endSessions(db: Db, userId: string, keep?: string): void {
 }
 
 /** The caller's own password: the current one proves it is them; their other sessions end. */
-export async function changeOwnPassword(db: Db, userId: string, current: string, next: string, opts: { keepSession?: string; adminPasswordFile?: string }): Promise<void> {
+export async function changeOwnPassword(
+  db: Db,
+  userId: string,
+  current: string,
+  next: string,
+  opts: { keepSession?: string; adminPasswordFile?: string },
+): Promise<void> {
   const user = db.select().from(users).where(eq(users.id, userId)).get();
   if (!user) throw new NotFound("no such user");
-  if (!(await Bun.password.verify(current, user.passwordHash).catch(() => false))) throw new Unauthorized("the current password is wrong");
+  if (!(await Bun.password.verify(current, user.passwordHash).catch(() => false)))
+    throw new Unauthorized("the current password is wrong");
   checkPassword(next);
   if (next === current) throw new Invalid("the new password must differ from the current one");
-  db.update(users).set({ passwordHash: await Bun.password.hash(next, { algorithm: "argon2id" }) }).where(eq(users.id, user.id)).run();
+  db.update(users)
+    .set({ passwordHash: await Bun.password.hash(next, { algorithm: "argon2id" }) })
+    .where(eq(users.id, user.id))
+    .run();
   endSessions(db, user.id, opts.keepSession);
   forgetFirstStartPassword(opts.adminPasswordFile, current);
 }
 
 /** An admin sets another user's password: every session of that user ends. */
-export async function resetPassword(db: Db, username: string, next: string, opts: { adminPasswordFile?: string }): Promise<void> {
+export async function resetPassword(
+  db: Db,
+  username: string,
+  next: string,
+  opts: { adminPasswordFile?: string },
+): Promise<void> {
   const user = findUser(db, username);
   checkPassword(next);
   const file = opts.adminPasswordFile ? Bun.file(opts.adminPasswordFile) : null;
   const firstStart = file && (await file.exists()) ? (await file.text()).trim() : null;
-  const wasFirstStart = firstStart !== null && (await Bun.password.verify(firstStart, user.passwordHash).catch(() => false));
-  db.update(users).set({ passwordHash: await Bun.password.hash(next, { algorithm: "argon2id" }) }).where(eq(users.id, user.id)).run();
+  const wasFirstStart =
+    firstStart !== null && (await Bun.password.verify(firstStart, user.passwordHash).catch(() => false));
+  db.update(users)
+    .set({ passwordHash: await Bun.password.hash(next, { algorithm: "argon2id" }) })
+    .where(eq(users.id, user.id))
+    .run();
   endSessions(db, user.id);
   if (wasFirstStart && firstStart !== null) forgetFirstStartPassword(opts.adminPasswordFile, firstStart);
 }

@@ -14,7 +14,9 @@ export function isDomain(name: string): boolean {
 
 export function assertDomain(name: string): string {
   if (!isDomain(name)) {
-    throw new Invalid(`not a valid domain name for a certificate: ${JSON.stringify(name)} (lowercase, e.g. shop.example.com; wildcards need a bring-your-own certificate)`);
+    throw new Invalid(
+      `not a valid domain name for a certificate: ${JSON.stringify(name)} (lowercase, e.g. shop.example.com; wildcards need a bring-your-own certificate)`,
+    );
   }
   return name;
 }

@@ -24,15 +24,23 @@ export function tlsByDefault(config: Pick<Config, "acme">, tier: TierName): bool
 
 export function assertAcmeEnabled(config: Pick<Config, "acme">): void {
   if (!config.acme.enabled) {
-    throw new Invalid("ACME is not configured: add an `acme:` block (email, directoryUrl) to the config and restart the daemon, or bring your own certificate with `odooops certs import`");
+    throw new Invalid(
+      "ACME is not configured: add an `acme:` block (email, directoryUrl) to the config and restart the daemon, or bring your own certificate with `odooops certs import`",
+    );
   }
 }
 
 /** What issueCertificate needs; refuses when ACME is off. */
-export function acmeDeps(deps: { config: Pick<Config, "acme">; paths: Pick<Paths, "certsDir" | "acmeWebroot"> }): AcmeDeps {
+export function acmeDeps(deps: {
+  config: Pick<Config, "acme">;
+  paths: Pick<Paths, "certsDir" | "acmeWebroot">;
+}): AcmeDeps {
   assertAcmeEnabled(deps.config);
   const { directoryUrl, email, caFile, preflight, renewDays } = deps.config.acme;
-  return { paths: { certsDir: deps.paths.certsDir, acmeWebroot: deps.paths.acmeWebroot }, settings: { directoryUrl, email, caFile, preflight, renewDays } };
+  return {
+    paths: { certsDir: deps.paths.certsDir, acmeWebroot: deps.paths.acmeWebroot },
+    settings: { directoryUrl, email, caFile, preflight, renewDays },
+  };
 }
 
 /** The env domain's current certificate; null when there is none (or the name cannot have one). */
@@ -41,7 +49,10 @@ export function envCertificate(paths: Pick<Paths, "certsDir">, env: { domain: st
 }
 
 /** TLS for the env's vhost while its domain has a certificate. */
-export function envTls(deps: { config: Pick<Config, "nginx">; paths: Pick<Paths, "certsDir"> }, env: { domain: string; tier: TierName }): VhostTls | undefined {
+export function envTls(
+  deps: { config: Pick<Config, "nginx">; paths: Pick<Paths, "certsDir"> },
+  env: { domain: string; tier: TierName },
+): VhostTls | undefined {
   const cert = envCertificate(deps.paths, env);
   return cert ? vhostTls(cert, { hsts: hstsFor(env.tier), httpsPort: deps.config.nginx.httpsPort }) : undefined;
 }

@@ -45,11 +45,15 @@ export interface ObtainResult {
 export async function obtainEnvCertificate(deps: JobDeps, env: EnvRow, opts: ObtainOptions): Promise<ObtainResult> {
   const current = envCertificate(deps.paths, env);
   if (current && opts.requestedAt && Date.parse(current.meta.storedAt) >= Date.parse(opts.requestedAt)) {
-    opts.log(`certificate serial ${current.info.serial} was stored after this request (${current.meta.storedAt}); not ordering another`);
+    opts.log(
+      `certificate serial ${current.info.serial} was stored after this request (${current.meta.storedAt}); not ordering another`,
+    );
     return { cert: current, issued: false };
   }
   if (current?.meta.source === "imported" && !opts.force) {
-    opts.log(`${env.domain} has an imported certificate (valid until ${current.info.notAfter.toISOString()}); it is kept (odooops certs renew ${env.slug} --force replaces it with one from the CA)`);
+    opts.log(
+      `${env.domain} has an imported certificate (valid until ${current.info.notAfter.toISOString()}); it is kept (odooops certs renew ${env.slug} --force replaces it with one from the CA)`,
+    );
     return { cert: current, issued: false };
   }
   // acme-client (with axios and node-forge) is loaded on the first order, not at daemon start.
@@ -70,13 +74,20 @@ export interface ServedSummary extends StepOutput {
 
 function ports(env: EnvRow): { http: number; longpoll: number } {
   if (env.httpPort === null || env.longpollPort === null) {
-    throw new Conflict(`environment ${env.slug} has no published Odoo ports (status ${env.status}); a certificate is served only for an environment that was created`);
+    throw new Conflict(
+      `environment ${env.slug} has no published Odoo ports (status ${env.status}); a certificate is served only for an environment that was created`,
+    );
   }
   return { http: env.httpPort, longpoll: env.longpollPort };
 }
 
 /** Switches the env's vhost to HTTPS with `cert`, reloads nginx and proves `cert` is what is served. */
-export async function serveEnvCertificate(deps: JobDeps, env: EnvRow, cert: StoredCertificate, log: Log): Promise<ServedSummary> {
+export async function serveEnvCertificate(
+  deps: JobDeps,
+  env: EnvRow,
+  cert: StoredCertificate,
+  log: Log,
+): Promise<ServedSummary> {
   const httpsPort = deps.config.nginx.httpsPort;
   writeEnvAccess(deps, env);
   const served = await serveCertificate({
@@ -89,9 +100,21 @@ export async function serveEnvCertificate(deps: JobDeps, env: EnvRow, cert: Stor
     requireTrusted: cert.meta.source === "acme" && cert.meta.directoryUrl === LETSENCRYPT_PRODUCTION,
   });
   const notAfter = served.info.notAfter.toISOString();
-  log(`nginx serves serial ${served.info.serial} for ${env.domain} on port ${httpsPort}, valid until ${notAfter}${hstsFor(env.tier) ? ", with HSTS" : ""}`);
-  if (!served.authorized) log(`note: the served chain is not trusted by this host's trust store (${served.authorizationError ?? "unknown reason"})`);
-  return { domain: env.domain, serial: served.info.serial, notAfter, source: cert.meta.source, httpsPort, trusted: served.authorized };
+  log(
+    `nginx serves serial ${served.info.serial} for ${env.domain} on port ${httpsPort}, valid until ${notAfter}${hstsFor(env.tier) ? ", with HSTS" : ""}`,
+  );
+  if (!served.authorized)
+    log(
+      `note: the served chain is not trusted by this host's trust store (${served.authorizationError ?? "unknown reason"})`,
+    );
+  return {
+    domain: env.domain,
+    serial: served.info.serial,
+    notAfter,
+    source: cert.meta.source,
+    httpsPort,
+    trusted: served.authorized,
+  };
 }
 
 /** Back to the plain HTTP vhost after HTTPS could not be served (the certificate stays stored). */
@@ -130,7 +153,9 @@ export function envTlsStep<P extends { envId: string }>(): StepDef<P> {
       } catch (e) {
         const warning = `${HTTP_FALLBACK} HTTPS could not be enabled for ${env.domain}: ${e instanceof Error ? e.message : String(e)} (once fixed: odooops certs renew ${env.slug})`;
         ctx.log(`warning: ${warning}`);
-        await fallBackToHttp(ctx.deps, env).catch((err: unknown) => ctx.log(`warning: restoring the HTTP vhost failed: ${err instanceof Error ? err.message : String(err)}`));
+        await fallBackToHttp(ctx.deps, env).catch((err: unknown) =>
+          ctx.log(`warning: restoring the HTTP vhost failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
         return { https: false, warning };
       }
     },

@@ -20,7 +20,10 @@ export interface CertInfo {
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 export function normalizeSerial(serial: string): string {
-  const hex = serial.replace(/[^0-9a-f]/gi, "").toUpperCase().replace(/^0+(?=.)/, "");
+  const hex = serial
+    .replace(/[^0-9a-f]/gi, "")
+    .toUpperCase()
+    .replace(/^0+(?=.)/, "");
   return hex;
 }
 

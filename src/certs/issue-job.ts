@@ -19,7 +19,9 @@ const SERVABLE = new Set<EnvRow["status"]>(["active", "stopped"]);
 function servableEnv(deps: JobDeps, envId: string): EnvRow {
   const env = loadEnvById(deps.db, envId);
   if (!SERVABLE.has(env.status)) {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are served for active or stopped environments only`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are served for active or stopped environments only`,
+    );
   }
   return env;
 }
@@ -27,7 +29,10 @@ function servableEnv(deps: JobDeps, envId: string): EnvRow {
 async function serveCurrent(ctx: StepContext<{ envId: string }>) {
   const env = servableEnv(ctx.deps, ctx.params.envId);
   const cert = envCertificate(ctx.deps.paths, env);
-  if (!cert) throw new AppError(`no certificate is stored for ${env.domain} any more (removed while the job ran?); run the command again`);
+  if (!cert)
+    throw new AppError(
+      `no certificate is stored for ${env.domain} any more (removed while the job ran?); run the command again`,
+    );
   return serveEnvCertificate(ctx.deps, env, cert, ctx.log);
 }
 
@@ -51,8 +56,17 @@ export const certIssueJob = defineJob<CertIssueParams>({
       title: "Getting the certificate",
       async run(ctx) {
         const env = servableEnv(ctx.deps, ctx.params.envId);
-        const { cert, issued } = await obtainEnvCertificate(ctx.deps, env, { force: ctx.params.force, requestedAt: ctx.params.requestedAt, log: ctx.log });
-        return { issued, serial: cert.info.serial, notAfter: cert.info.notAfter.toISOString(), source: cert.meta.source };
+        const { cert, issued } = await obtainEnvCertificate(ctx.deps, env, {
+          force: ctx.params.force,
+          requestedAt: ctx.params.requestedAt,
+          log: ctx.log,
+        });
+        return {
+          issued,
+          serial: cert.info.serial,
+          notAfter: cert.info.notAfter.toISOString(),
+          source: cert.meta.source,
+        };
       },
     },
     { name: "serve", title: "Serving it over HTTPS", run: serveCurrent },
@@ -90,8 +104,14 @@ export const certImportJob = defineJob<CertImportParams>({
         if (current?.meta.source === "imported" && current.info.serial === serial) {
           ctx.log(`certificate serial ${serial} is already the current one for ${env.domain}`);
         } else {
-          importCertificate(deps.paths.certsDir, { domain: env.domain, certPem: params.fullchainPem, keyPem: deps.box.open(params.keyEnc) });
-          ctx.log(`stored certificate serial ${serial} for ${env.domain}${current ? ` (replacing ${current.meta.source} serial ${current.info.serial})` : ""}`);
+          importCertificate(deps.paths.certsDir, {
+            domain: env.domain,
+            certPem: params.fullchainPem,
+            keyPem: deps.box.open(params.keyEnc),
+          });
+          ctx.log(
+            `stored certificate serial ${serial} for ${env.domain}${current ? ` (replacing ${current.meta.source} serial ${current.info.serial})` : ""}`,
+          );
         }
         return { serial };
       },

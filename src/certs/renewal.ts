@@ -48,13 +48,25 @@ function decide(item: RenewalInput, now: Date, days: number, forced: boolean): R
   const left = daysLeft(info, now);
   const due = needsRenewal(info, now, days);
   if (item.source === "imported") {
-    if (due) return { domain, action: "manual", reason: left < 0 ? `imported certificate expired ${-left} day(s) ago; import a new one` : `imported certificate expires in ${left} day(s); import a new one`, daysLeft: left };
+    if (due)
+      return {
+        domain,
+        action: "manual",
+        reason:
+          left < 0
+            ? `imported certificate expired ${-left} day(s) ago; import a new one`
+            : `imported certificate expires in ${left} day(s); import a new one`,
+        daysLeft: left,
+      };
     return { domain, action: "keep", reason: `imported certificate, valid for ${left} more day(s)`, daysLeft: left };
   }
-  if (!sanCovers(info.sans, domain)) return { domain, action: "renew", reason: "certificate does not cover the domain", daysLeft: left };
-  if (left < 0 || info.notAfter.getTime() <= now.getTime()) return { domain, action: "renew", reason: `expired ${Math.max(1, -left)} day(s) ago`, daysLeft: left };
+  if (!sanCovers(info.sans, domain))
+    return { domain, action: "renew", reason: "certificate does not cover the domain", daysLeft: left };
+  if (left < 0 || info.notAfter.getTime() <= now.getTime())
+    return { domain, action: "renew", reason: `expired ${Math.max(1, -left)} day(s) ago`, daysLeft: left };
   if (forced) return { domain, action: "renew", reason: "forced", daysLeft: left };
-  if (due) return { domain, action: "renew", reason: `expires in ${left} day(s) (renewing below ${days})`, daysLeft: left };
+  if (due)
+    return { domain, action: "renew", reason: `expires in ${left} day(s) (renewing below ${days})`, daysLeft: left };
   return { domain, action: "keep", reason: `valid for ${left} more day(s)`, daysLeft: left };
 }
 

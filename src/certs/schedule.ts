@@ -15,8 +15,10 @@ export const RENEWAL_PATTERN = "0 41 3 * * *";
 
 export function renewCertificatesTick(deps: ApiDeps, now: Date = new Date()) {
   const out = requestRenewals(deps, { force: false }, "scheduler", now);
-  for (const q of out.queued) log.info("certificate renewal queued", { env: q.env, domain: q.domain, reason: q.reason, job: q.job?.id });
-  for (const s of out.skipped) if (s.attention) log.warn("certificate needs attention", { env: s.env, domain: s.domain, reason: s.reason });
+  for (const q of out.queued)
+    log.info("certificate renewal queued", { env: q.env, domain: q.domain, reason: q.reason, job: q.job?.id });
+  for (const s of out.skipped)
+    if (s.attention) log.warn("certificate needs attention", { env: s.env, domain: s.domain, reason: s.reason });
   return out;
 }
 

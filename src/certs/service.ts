@@ -32,13 +32,20 @@ export function pendingCertJob(db: Db, envId: string): JobRow | undefined {
   return db
     .select()
     .from(jobs)
-    .where(and(eq(jobs.lockKey, envId), inArray(jobs.kind, CERT_JOB_KINDS), inArray(jobs.status, ["queued", "running"])))
+    .where(
+      and(eq(jobs.lockKey, envId), inArray(jobs.kind, CERT_JOB_KINDS), inArray(jobs.status, ["queued", "running"])),
+    )
     .orderBy(asc(jobs.id))
     .get();
 }
 
 function liveEnvs(db: Db): EnvRow[] {
-  return db.select().from(environments).where(ne(environments.status, "destroyed")).orderBy(asc(environments.slug)).all();
+  return db
+    .select()
+    .from(environments)
+    .where(ne(environments.status, "destroyed"))
+    .orderBy(asc(environments.slug))
+    .all();
 }
 
 function storedFor(deps: Pick<JobDeps, "paths">, env: EnvRow): StoredCertificate | null {
@@ -51,7 +58,10 @@ function status(cert: StoredCertificate, now: Date, renewDays: number): Certific
 }
 
 /** Every stored certificate, plus the envs that should have one and do not. */
-export function certificateViews(deps: Pick<JobDeps, "db" | "config" | "paths">, now: Date = new Date()): CertificateView[] {
+export function certificateViews(
+  deps: Pick<JobDeps, "db" | "config" | "paths">,
+  now: Date = new Date(),
+): CertificateView[] {
   const envs = liveEnvs(deps.db);
   const byDomain = new Map(envs.map((e) => [e.domain, e]));
   const renewDays = deps.config.acme.renewDays;
@@ -59,7 +69,17 @@ export function certificateViews(deps: Pick<JobDeps, "db" | "config" | "paths">,
   const views: CertificateView[] = listCertificates(deps.paths.certsDir).map(({ domain, cert, error }) => {
     const env = byDomain.get(domain);
     const base = { domain, env: env?.slug ?? null, tier: env?.tier ?? null, pendingJob: pending(env) };
-    if (!cert) return { ...base, source: null, serial: null, issuer: null, notAfter: null, daysLeft: null, status: "unreadable" as const, detail: error ?? "unreadable" };
+    if (!cert)
+      return {
+        ...base,
+        source: null,
+        serial: null,
+        issuer: null,
+        notAfter: null,
+        daysLeft: null,
+        status: "unreadable" as const,
+        detail: error ?? "unreadable",
+      };
     const [decision] = planRenewals([{ domain, info: cert.info, source: cert.meta.source }], now, { days: renewDays });
     return {
       ...base,
@@ -97,19 +117,41 @@ function item(env: EnvRow, reason: string, job: JobView | null = null, attention
 }
 
 function enqueueIssue(deps: EnvServiceDeps, env: EnvRow, force: boolean, reason: string, actor: string): RenewItem {
-  const job = deps.jobs.enqueue(certIssueJob, { envId: env.id, slug: env.slug, force, requestedAt: new Date().toISOString() }, actor);
-  deps.audit.record({ actor, action: "certs.renew", target: env.slug, details: { domain: env.domain, force, reason, job: job.id } });
+  const job = deps.jobs.enqueue(
+    certIssueJob,
+    { envId: env.id, slug: env.slug, force, requestedAt: new Date().toISOString() },
+    actor,
+  );
+  deps.audit.record({
+    actor,
+    action: "certs.renew",
+    target: env.slug,
+    details: { domain: env.domain, force, reason, job: job.id },
+  });
   return item(env, reason, job);
 }
 
-function decisionFor(config: Pick<JobDeps["config"], "acme">, env: EnvRow, cert: StoredCertificate | null, now: Date, force: boolean): RenewalDecision {
-  const [d] = planRenewals([{ domain: env.domain, info: cert?.info ?? null, source: cert?.meta.source }], now, { days: config.acme.renewDays, force });
+function decisionFor(
+  config: Pick<JobDeps["config"], "acme">,
+  env: EnvRow,
+  cert: StoredCertificate | null,
+  now: Date,
+  force: boolean,
+): RenewalDecision {
+  const [d] = planRenewals([{ domain: env.domain, info: cert?.info ?? null, source: cert?.meta.source }], now, {
+    days: config.acme.renewDays,
+    force,
+  });
   return d;
 }
 
 /** A live env by name, slug or domain (certificates are named by domain). */
 function envByNameOrDomain(db: Db, name: string): EnvRow {
-  const byDomain = db.select().from(environments).where(and(eq(environments.domain, name), ne(environments.status, "destroyed"))).get();
+  const byDomain = db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.domain, name), ne(environments.status, "destroyed")))
+    .get();
   return byDomain ?? findEnv(db, name);
 }
 
@@ -117,7 +159,9 @@ function renewOne(deps: EnvServiceDeps, req: RenewRequest & { env: string }, act
   const env = envByNameOrDomain(deps.db, req.env);
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
   if (!CERT_ENV_STATUSES.has(env.status)) {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are issued for active or stopped environments`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are issued for active or stopped environments`,
+    );
   }
   const pending = pendingCertJob(deps.db, env.id);
   if (pending) {
@@ -126,13 +170,15 @@ function renewOne(deps: EnvServiceDeps, req: RenewRequest & { env: string }, act
   }
   const cert = storedFor(deps, env);
   if (req.force) {
-    const reason = cert?.meta.source === "imported" ? "forced: replaces the imported certificate with one from the CA" : "forced";
+    const reason =
+      cert?.meta.source === "imported" ? "forced: replaces the imported certificate with one from the CA" : "forced";
     out.queued.push(enqueueIssue(deps, env, true, reason, actor));
     return out;
   }
   const d = decisionFor(deps.config, env, cert, now, false);
   if (d.action === "renew") out.queued.push(enqueueIssue(deps, env, false, d.reason, actor));
-  else if (cert?.meta.source === "imported") out.skipped.push(item(env, `${d.reason} (--force replaces it with one from the CA)`, null, d.action === "manual"));
+  else if (cert?.meta.source === "imported")
+    out.skipped.push(item(env, `${d.reason} (--force replaces it with one from the CA)`, null, d.action === "manual"));
   else out.skipped.push(item(env, `${d.reason}; nothing to do (--force renews anyway)`));
   return out;
 }
@@ -143,7 +189,8 @@ function renewAll(deps: EnvServiceDeps, force: boolean, actor: string, now: Date
   for (const env of liveEnvs(deps.db)) {
     if (!CERT_ENV_STATUSES.has(env.status)) continue;
     if (!isDomain(env.domain)) {
-      if (tlsByDefault(deps.config, env.tier)) out.skipped.push(item(env, `${env.domain} is not a name a certificate can be issued for`, null, true));
+      if (tlsByDefault(deps.config, env.tier))
+        out.skipped.push(item(env, `${env.domain} is not a name a certificate can be issued for`, null, true));
       continue;
     }
     let cert: StoredCertificate | null;
@@ -172,20 +219,38 @@ function renewAll(deps: EnvServiceDeps, force: boolean, actor: string, now: Date
  * left alone (reported as skipped, "manual" once they expire soon) unless one env is named with
  * force.
  */
-export function requestRenewals(deps: EnvServiceDeps, req: RenewRequest, actor: string, now: Date = new Date()): RenewOutcome {
+export function requestRenewals(
+  deps: EnvServiceDeps,
+  req: RenewRequest,
+  actor: string,
+  now: Date = new Date(),
+): RenewOutcome {
   assertAcmeEnabled(deps.config);
-  return req.env !== undefined ? renewOne(deps, { ...req, env: req.env }, actor, now) : renewAll(deps, req.force, actor, now);
+  return req.env !== undefined
+    ? renewOne(deps, { ...req, env: req.env }, actor, now)
+    : renewAll(deps, req.force, actor, now);
 }
 
 /** Validates a bring-your-own certificate for the env's domain, then queues storing and serving it. */
 export function startImport(deps: EnvServiceDeps, req: ImportRequest, actor: string): JobView {
   const env = findEnv(deps.db, req.env);
   if (!CERT_ENV_STATUSES.has(env.status)) {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; a certificate can be imported for an active or stopped environment`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; a certificate can be imported for an active or stopped environment`,
+    );
   }
   const fullchainPem = req.chainPem ? `${req.certPem.trimEnd()}\n${req.chainPem.trimStart()}` : req.certPem;
   const info = validatePair({ domain: env.domain, fullchainPem, privkeyPem: req.keyPem });
-  const job = deps.jobs.enqueue(certImportJob, { envId: env.id, slug: env.slug, fullchainPem, keyEnc: deps.box.seal(req.keyPem) }, actor);
-  deps.audit.record({ actor, action: "certs.import", target: env.slug, details: { domain: env.domain, serial: info.serial, notAfter: info.notAfter.toISOString(), job: job.id } });
+  const job = deps.jobs.enqueue(
+    certImportJob,
+    { envId: env.id, slug: env.slug, fullchainPem, keyEnc: deps.box.seal(req.keyPem) },
+    actor,
+  );
+  deps.audit.record({
+    actor,
+    action: "certs.import",
+    target: env.slug,
+    details: { domain: env.domain, serial: info.serial, notAfter: info.notAfter.toISOString(), job: job.id },
+  });
   return job;
 }

@@ -6,7 +6,19 @@
  * a renewal never sees a new key with an old certificate. The last few versions are kept so an
  * operator can go back by hand.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { AppError } from "../errors";
@@ -59,7 +71,12 @@ export interface SaveInput {
 
 export function certFiles(certsDir: string, domain: string): CertFiles {
   const dir = join(certsDir, assertDomain(domain));
-  return { dir, fullchain: join(dir, "fullchain.pem"), privkey: join(dir, "privkey.pem"), meta: join(dir, "meta.json") };
+  return {
+    dir,
+    fullchain: join(dir, "fullchain.pem"),
+    privkey: join(dir, "privkey.pem"),
+    meta: join(dir, "meta.json"),
+  };
 }
 
 function versionsDir(certsDir: string, domain: string): string {
@@ -67,7 +84,12 @@ function versionsDir(certsDir: string, domain: string): string {
 }
 
 /** Validates and stores a pair, then makes it the current version. */
-export function saveCertificate(certsDir: string, domain: string, input: SaveInput, now: Date = new Date()): StoredCertificate {
+export function saveCertificate(
+  certsDir: string,
+  domain: string,
+  input: SaveInput,
+  now: Date = new Date(),
+): StoredCertificate {
   const files = certFiles(certsDir, domain);
   const info = validatePair({ domain, fullchainPem: input.fullchainPem, privkeyPem: input.privkeyPem }, now);
   const stamp = `${now.toISOString().replace(/[-:.]/g, "")}-${info.serial.slice(-12)}`;
@@ -88,7 +110,11 @@ export function saveCertificate(certsDir: string, domain: string, input: SaveInp
   };
   writeFileSync(join(vdir, "privkey.pem"), input.privkeyPem, { mode: 0o600 });
   chmodSync(join(vdir, "privkey.pem"), 0o600); // mode above is masked by umask only downwards; be explicit
-  writeFileSync(join(vdir, "fullchain.pem"), input.fullchainPem.endsWith("\n") ? input.fullchainPem : `${input.fullchainPem}\n`, { mode: 0o644 });
+  writeFileSync(
+    join(vdir, "fullchain.pem"),
+    input.fullchainPem.endsWith("\n") ? input.fullchainPem : `${input.fullchainPem}\n`,
+    { mode: 0o644 },
+  );
   writeFileSync(join(vdir, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o644 });
 
   const tmpLink = join(certsDir, `_tmp-${domain}-${crypto.randomUUID().slice(0, 8)}`);
@@ -100,7 +126,10 @@ export function saveCertificate(certsDir: string, domain: string, input: SaveInp
 
 function pruneVersions(certsDir: string, domain: string, current: string): void {
   const vroot = versionsDir(certsDir, domain);
-  const old = readdirSync(vroot).filter((v) => v !== current).sort().reverse();
+  const old = readdirSync(vroot)
+    .filter((v) => v !== current)
+    .sort()
+    .reverse();
   for (const v of old.slice(KEEP_VERSIONS - 1)) rmSync(join(vroot, v), { recursive: true, force: true });
 }
 

@@ -15,7 +15,10 @@ export interface PairInput {
 }
 
 function parseKey(pem: string): KeyObject {
-  if (/ENCRYPTED/.test(pem)) throw new Invalid("the private key is passphrase-protected; nginx needs it unencrypted (openssl pkey -in key.pem -out plain.pem)");
+  if (/ENCRYPTED/.test(pem))
+    throw new Invalid(
+      "the private key is passphrase-protected; nginx needs it unencrypted (openssl pkey -in key.pem -out plain.pem)",
+    );
   try {
     return createPrivateKey(pem);
   } catch (e) {
@@ -27,7 +30,9 @@ function parseKey(pem: string): KeyObject {
 function checkChainOrder(chain: X509Certificate[]): void {
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!chain[i].checkIssued(chain[i + 1])) {
-      throw new Invalid(`certificate ${i + 1} of the chain (${chain[i].subject}) is not issued by certificate ${i + 2} (${chain[i + 1].subject}); put the server certificate first, then its intermediates in order`);
+      throw new Invalid(
+        `certificate ${i + 1} of the chain (${chain[i].subject}) is not issued by certificate ${i + 2} (${chain[i + 1].subject}); put the server certificate first, then its intermediates in order`,
+      );
     }
   }
 }
@@ -45,7 +50,9 @@ export function validatePair(input: PairInput, now: Date = new Date()): CertInfo
   if (!sanCovers(info.sans, input.domain)) {
     throw new Invalid(`the certificate does not cover ${input.domain} (its names: ${info.sans.join(", ") || "none"})`);
   }
-  if (info.notAfter.getTime() <= now.getTime()) throw new Invalid(`the certificate expired on ${info.notAfter.toISOString()}`);
-  if (info.notBefore.getTime() > now.getTime() + 5 * 60_000) throw new Invalid(`the certificate is not valid before ${info.notBefore.toISOString()} (check the clock)`);
+  if (info.notAfter.getTime() <= now.getTime())
+    throw new Invalid(`the certificate expired on ${info.notAfter.toISOString()}`);
+  if (info.notBefore.getTime() > now.getTime() + 5 * 60_000)
+    throw new Invalid(`the certificate is not valid before ${info.notBefore.toISOString()} (check the clock)`);
   return info;
 }

@@ -53,7 +53,10 @@ function fetchPeer(opts: ServedCheck): Promise<{ der: Buffer; authorized: boolea
       rejectUnauthorized: false,
       ALPNProtocols: ["http/1.1"],
     });
-    const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${opts.timeoutMs ?? 10_000} ms`)), opts.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no TLS handshake within ${opts.timeoutMs ?? 10_000} ms`)),
+      opts.timeoutMs ?? 10_000,
+    );
     socket.once("secureConnect", () => {
       clearTimeout(timer);
       const peer: PeerCertificate = socket.getPeerCertificate();
@@ -75,7 +78,9 @@ export async function verifyServedCertificate(opts: ServedCheck): Promise<Served
   try {
     peer = await fetchPeer(opts);
   } catch (e) {
-    throw new Unavailable(`could not read the certificate served on ${opts.host}:${opts.port} for ${opts.servername}: ${(e as Error).message}`);
+    throw new Unavailable(
+      `could not read the certificate served on ${opts.host}:${opts.port} for ${opts.servername}: ${(e as Error).message}`,
+    );
   }
   const info = certInfo(new X509Certificate(peer.der));
   const now = opts.now ?? new Date();
@@ -83,19 +88,39 @@ export async function verifyServedCertificate(opts: ServedCheck): Promise<Served
   const coversName = sanCovers(info.sans, opts.servername);
   const expired = info.notAfter.getTime() <= now.getTime();
   const problems: string[] = [];
-  if (!serialMatches) problems.push(`serves certificate serial ${info.serial} (valid until ${info.notAfter.toISOString()}), expected ${normalizeSerial(opts.expectSerial ?? "")}: nginx was not reloaded, refused the new configuration, or another vhost answers for this name`);
-  if (!coversName) problems.push(`the served certificate does not cover ${opts.servername} (it covers ${info.sans.join(", ") || "no DNS names"})`);
+  if (!serialMatches)
+    problems.push(
+      `serves certificate serial ${info.serial} (valid until ${info.notAfter.toISOString()}), expected ${normalizeSerial(opts.expectSerial ?? "")}: nginx was not reloaded, refused the new configuration, or another vhost answers for this name`,
+    );
+  if (!coversName)
+    problems.push(
+      `the served certificate does not cover ${opts.servername} (it covers ${info.sans.join(", ") || "no DNS names"})`,
+    );
   if (expired) problems.push(`the served certificate expired on ${info.notAfter.toISOString()}`);
-  return { info, authorized: peer.authorized, authorizationError: peer.authorizationError, serialMatches, coversName, expired, problems, ok: problems.length === 0 };
+  return {
+    info,
+    authorized: peer.authorized,
+    authorizationError: peer.authorizationError,
+    serialMatches,
+    coversName,
+    expired,
+    problems,
+    ok: problems.length === 0,
+  };
 }
 
 /** verifyServedCertificate, throwing ServedCertificateMismatch with every problem found. */
 export async function assertServedCertificate(opts: ServedCheck & { requireTrusted?: boolean }): Promise<ServedResult> {
   const r = await verifyServedCertificate(opts);
   const problems = [...r.problems];
-  if (opts.requireTrusted && !r.authorized) problems.push(`the served chain is not trusted: ${r.authorizationError ?? "unknown reason"}`);
+  if (opts.requireTrusted && !r.authorized)
+    problems.push(`the served chain is not trusted: ${r.authorizationError ?? "unknown reason"}`);
   if (problems.length > 0) {
-    throw new ServedCertificateMismatch(`${opts.servername} on ${opts.host}:${opts.port}: ${problems.join("; ")}`, { servedSerial: r.info.serial, expectSerial: opts.expectSerial, problems });
+    throw new ServedCertificateMismatch(`${opts.servername} on ${opts.host}:${opts.port}: ${problems.join("; ")}`, {
+      servedSerial: r.info.serial,
+      expectSerial: opts.expectSerial,
+      problems,
+    });
   }
   return r;
 }

@@ -30,7 +30,9 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new Unavailable(`cannot reach the odooops daemon at ${this.baseUrl}: ${(e as Error).message}. Is \`odooops serve\` running? (--url / ODOOOPS_URL)`);
+      throw new Unavailable(
+        `cannot reach the odooops daemon at ${this.baseUrl}: ${(e as Error).message}. Is \`odooops serve\` running? (--url / ODOOOPS_URL)`,
+      );
     }
     if (res.status === 204) return undefined as T;
     const text = await res.text();
@@ -62,7 +64,10 @@ export class ApiClient {
 
   /** Server-sent events of a route, parsed as JSON data lines, until the stream ends. */
   async *events<T>(path: string, signal?: AbortSignal): AsyncGenerator<T> {
-    const res = await this.fetchImpl(this.url(path), { headers: this.headers({ accept: "text/event-stream" }), signal });
+    const res = await this.fetchImpl(this.url(path), {
+      headers: this.headers({ accept: "text/event-stream" }),
+      signal,
+    });
     if (!res.ok || !res.body) throw toError(res.status, safeJson(await res.text()), "");
     const decoder = new TextDecoder();
     let buf = "";

@@ -5,9 +5,13 @@
 import { Invalid } from "../errors";
 import type { CliIo } from "./io";
 
-export async function confirmDestructive(io: CliIo, opts: { yes: boolean; what: string; typeToConfirm?: string; flagHint: string }): Promise<void> {
+export async function confirmDestructive(
+  io: CliIo,
+  opts: { yes: boolean; what: string; typeToConfirm?: string; flagHint: string },
+): Promise<void> {
   if (opts.yes) return;
-  if (!io.interactive) throw new Invalid(`refusing to ${opts.what} without confirmation: not a terminal; pass ${opts.flagHint}`);
+  if (!io.interactive)
+    throw new Invalid(`refusing to ${opts.what} without confirmation: not a terminal; pass ${opts.flagHint}`);
   const clack = await import("@clack/prompts");
   if (opts.typeToConfirm !== undefined) {
     const typed = await clack.text({ message: `This will ${opts.what}. Type ${opts.typeToConfirm} to confirm` });

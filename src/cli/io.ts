@@ -60,7 +60,10 @@ export function extractGlobals(argv: string[]): { globals: Globals; rest: string
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith("--") && a.includes("=")
+        ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+        : [a, undefined];
     if (flag === "--json") globals.json = true;
     else if (flag === "--quiet" || flag === "-q") globals.quiet = true;
     else if (flag === "--url" || flag === "--root") {

@@ -42,12 +42,17 @@ export function buildCli(io: CliIo) {
  * The command whose usage `--help` shows, or the first word that names no subcommand of a
  * command that has some (a positional argument of a leaf command is not a command).
  */
-async function resolveForHelp(cmd: CommandDef, args: string[]): Promise<{ cmd: CommandDef; parent?: CommandDef } | { unknown: string }> {
+async function resolveForHelp(
+  cmd: CommandDef,
+  args: string[],
+): Promise<{ cmd: CommandDef; parent?: CommandDef } | { unknown: string }> {
   let current = cmd;
   let parent: CommandDef | undefined;
   for (const a of args) {
     if (a.startsWith("-")) continue;
-    const subs = (await (typeof current.subCommands === "function" ? current.subCommands() : current.subCommands)) as Record<string, CommandDef> | undefined;
+    const subs = (await (typeof current.subCommands === "function" ? current.subCommands() : current.subCommands)) as
+      | Record<string, CommandDef>
+      | undefined;
     if (!subs) break;
     const entry = subs[a] as CommandDef | (() => Promise<CommandDef>) | undefined;
     const next = typeof entry === "function" ? await entry() : entry;
@@ -59,7 +64,10 @@ async function resolveForHelp(cmd: CommandDef, args: string[]): Promise<{ cmd: C
 }
 
 /** Runs the CLI and returns the exit code (the caller exits). */
-export async function runCli(argv: string[], makeIo: (g: ReturnType<typeof extractGlobals>["globals"]) => CliIo): Promise<number> {
+export async function runCli(
+  argv: string[],
+  makeIo: (g: ReturnType<typeof extractGlobals>["globals"]) => CliIo,
+): Promise<number> {
   const { globals, rest } = extractGlobals(argv);
   const io = makeIo(globals);
   const cli = buildCli(io);
@@ -93,7 +101,8 @@ export class AlreadyReported extends AppError {
 export function renderError(io: CliIo, e: unknown): number {
   if (e instanceof AlreadyReported) return e.exitCode;
   if (e instanceof AppError) {
-    if (io.globals.json) io.stdout(`${JSON.stringify({ error: { code: e.code, message: e.message, details: e.details } })}\n`);
+    if (io.globals.json)
+      io.stdout(`${JSON.stringify({ error: { code: e.code, message: e.message, details: e.details } })}\n`);
     io.stderr(`error: ${e.message}\n`);
     return e.exitCode;
   }

@@ -16,7 +16,11 @@ export function printTable(io: CliIo, rows: Record<string, unknown>[], columns: 
   }
   const cells = rows.map((r) => columns.map((c) => formatCell(r[c.key])));
   const widths = columns.map((c, i) => Math.max(c.label.length, ...cells.map((row) => row[i].length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   io.stdout(`${line(columns.map((c) => c.label.toUpperCase()))}\n`);
   for (const row of cells) io.stdout(`${line(row)}\n`);
 }
@@ -33,4 +37,3 @@ export function formatDuration(ms: number): string {
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
   return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
 }
-

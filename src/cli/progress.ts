@@ -13,7 +13,8 @@ type Spinner = { start(msg: string): void; stop(msg: string): void; message(msg:
 const mark: Partial<Record<JobStepView["status"], string>> = { done: "✓", failed: "✗", skipped: "-", undone: "↺" };
 
 export async function followJob(io: CliIo, client: ApiClient, jobId: string): Promise<JobView> {
-  const spinner: Spinner | null = io.interactive && !io.globals.quiet ? (await import("@clack/prompts")).spinner() : null;
+  const spinner: Spinner | null =
+    io.interactive && !io.globals.quiet ? (await import("@clack/prompts")).spinner() : null;
   let job = null as JobView | null;
   const printed = new Set<string>();
   let running: string | null = null;
@@ -46,7 +47,10 @@ export async function followJob(io: CliIo, client: ApiClient, jobId: string): Pr
       if (job.status === "queued" && job.blockedBy && !announcedWait) {
         announcedWait = true;
         const b = job.blockedBy;
-        note(io, `waiting for job ${b.id} (${b.kind}${b.target ? ` on ${b.target}` : ""}, ${b.status}${b.startedAt ? ` since ${b.startedAt}` : ""})`);
+        note(
+          io,
+          `waiting for job ${b.id} (${b.kind}${b.target ? ` on ${b.target}` : ""}, ${b.status}${b.startedAt ? ` since ${b.startedAt}` : ""})`,
+        );
       }
       for (const s of job.steps) onStep(s);
     } else if (ev.type === "step") {

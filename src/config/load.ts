@@ -30,7 +30,10 @@ function leaves(obj: Record<string, unknown>, prefix: string[] = []): Leaf[] {
 
 /** ODOOOPS_POSTGRES_PORT → postgres.port, ODOOOPS_TIERS_DEV_MEMORY_MB → tiers.dev.memoryMb … */
 export function envOverrideNames(): Map<string, Leaf> {
-  const all = [...leaves(ConfigSchema.parse({}) as Record<string, unknown>), { path: ["publicUrl"], kind: "string" as const }];
+  const all = [
+    ...leaves(ConfigSchema.parse({}) as Record<string, unknown>),
+    { path: ["publicUrl"], kind: "string" as const },
+  ];
   return new Map(all.map((l) => [`ODOOOPS_${l.path.map(upperSnake).join("_")}`, l]));
 }
 
@@ -46,14 +49,20 @@ function setPath(target: Record<string, Json>, path: string[], value: Json) {
 function envValue(name: string, raw: string, kind: Leaf["kind"]): Json {
   if (kind === "number") {
     const n = Number(raw);
-    if (raw.trim() === "" || Number.isNaN(n)) throw new Invalid(`${name}: expected a number, got ${JSON.stringify(raw)}`);
+    if (raw.trim() === "" || Number.isNaN(n))
+      throw new Invalid(`${name}: expected a number, got ${JSON.stringify(raw)}`);
     return n;
   }
   if (kind === "boolean") {
-    if (!["true", "false", "1", "0"].includes(raw)) throw new Invalid(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
+    if (!["true", "false", "1", "0"].includes(raw))
+      throw new Invalid(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
     return raw === "true" || raw === "1";
   }
-  if (kind === "array") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (kind === "array")
+    return raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   return raw;
 }
 
@@ -77,7 +86,8 @@ function readFile(paths: Paths): { source: string; data: Record<string, Json> } 
         throw new Invalid(`${file}:${e.linePos?.[0]?.line ?? "?"}: invalid YAML: ${e.message.split("\n")[0]}`);
       }
       const data = doc.toJS() ?? {};
-      if (typeof data !== "object" || Array.isArray(data)) throw new Invalid(`${file}: expected a mapping at the top level`);
+      if (typeof data !== "object" || Array.isArray(data))
+        throw new Invalid(`${file}: expected a mapping at the top level`);
       return { source: file, data };
     }
     try {
@@ -102,8 +112,13 @@ function readKey(keyFile: string, where: string): SecretBox {
     text = readFileSync(keyFile, "utf8").trim();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new Invalid(`${where} is encrypted but the key file ${keyFile} does not exist: restore it, or run \`odooops init\` to enter the secret again`);
-    throw new Invalid(`${where} is encrypted and the key file ${keyFile} cannot be read (${code ?? (e as Error).message}): run as root`);
+    if (code === "ENOENT")
+      throw new Invalid(
+        `${where} is encrypted but the key file ${keyFile} does not exist: restore it, or run \`odooops init\` to enter the secret again`,
+      );
+    throw new Invalid(
+      `${where} is encrypted and the key file ${keyFile} cannot be read (${code ?? (e as Error).message}): run as root`,
+    );
   }
   return new SecretBox(Buffer.from(text, "base64url"));
 }
@@ -121,11 +136,14 @@ export function decryptConfigValues(data: Record<string, Json>, keyFile: string,
       try {
         return box.open(v.slice(ENCRYPTED_PREFIX.length));
       } catch {
-        throw new Invalid(`${where}: cannot decrypt with ${keyFile} (another host's key file, or a damaged value): run \`odooops init\` to enter the secret again`);
+        throw new Invalid(
+          `${where}: cannot decrypt with ${keyFile} (another host's key file, or a damaged value): run \`odooops init\` to enter the secret again`,
+        );
       }
     }
     if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, String(i)]));
-    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...path, k])]));
+    if (v !== null && typeof v === "object")
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...path, k])]));
     return v;
   };
   return walk(data, []) as Record<string, Json>;

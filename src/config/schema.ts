@@ -6,10 +6,46 @@ import { S3TargetSchema } from "../host/s3/schema";
 import { isIpOrCidr } from "./ip-ranges";
 
 const tierDefaults = {
-  dev: { subdomain: "dev", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 10, maxEnvs: 20, demo: true, maxCronThreads: 1 },
-  dev_ephemeral: { subdomain: "preview", workers: 0, cpus: 1, memoryMb: 1024, storageGb: 5, maxEnvs: 20, demo: true, maxCronThreads: 1 },
-  staging: { subdomain: "staging", workers: 2, cpus: 2, memoryMb: 2048, storageGb: 20, maxEnvs: 10, demo: false, maxCronThreads: 1 },
-  production: { subdomain: "", workers: 9, cpus: 4, memoryMb: 4096, storageGb: 100, maxEnvs: 5, demo: false, maxCronThreads: 2 },
+  dev: {
+    subdomain: "dev",
+    workers: 0,
+    cpus: 1,
+    memoryMb: 1024,
+    storageGb: 10,
+    maxEnvs: 20,
+    demo: true,
+    maxCronThreads: 1,
+  },
+  dev_ephemeral: {
+    subdomain: "preview",
+    workers: 0,
+    cpus: 1,
+    memoryMb: 1024,
+    storageGb: 5,
+    maxEnvs: 20,
+    demo: true,
+    maxCronThreads: 1,
+  },
+  staging: {
+    subdomain: "staging",
+    workers: 2,
+    cpus: 2,
+    memoryMb: 2048,
+    storageGb: 20,
+    maxEnvs: 10,
+    demo: false,
+    maxCronThreads: 1,
+  },
+  production: {
+    subdomain: "",
+    workers: 9,
+    cpus: 4,
+    memoryMb: 4096,
+    storageGb: 100,
+    maxEnvs: 5,
+    demo: false,
+    maxCronThreads: 2,
+  },
 } as const;
 
 export const TierName = z.enum(["dev", "dev_ephemeral", "staging", "production"]);
@@ -19,7 +55,10 @@ const Tier = (d: (typeof tierDefaults)[TierName]) =>
   z
     .object({
       /** Hostnames are `<slug>.<subdomain>.<baseDomain>` (`<slug>.<baseDomain>` when empty). */
-      subdomain: z.string().regex(/^([a-z0-9-]+(\.[a-z0-9-]+)*)?$/, "lowercase DNS labels").default(d.subdomain),
+      subdomain: z
+        .string()
+        .regex(/^([a-z0-9-]+(\.[a-z0-9-]+)*)?$/, "lowercase DNS labels")
+        .default(d.subdomain),
       /** Odoo HTTP workers (0 = threaded). Production: the cap for Odoo's 2 × CPU + 1 rule. */
       workers: z.number().int().min(0).max(64).default(d.workers),
       cpus: z.number().positive().max(64).default(d.cpus),
@@ -42,7 +81,10 @@ const TierAccess = (basicAuth: boolean) =>
   z
     .object({
       basicAuth: z.boolean().default(basicAuth),
-      allow: z.array(z.string().regex(ALLOW_ADDRESS, "an IPv4/IPv6 address or CIDR, e.g. 203.0.113.0/24")).max(100).default([]),
+      allow: z
+        .array(z.string().regex(ALLOW_ADDRESS, "an IPv4/IPv6 address or CIDR, e.g. 203.0.113.0/24"))
+        .max(100)
+        .default([]),
     })
     .strict()
     .prefault({});
@@ -66,7 +108,10 @@ const Retention = (d: (typeof retentionDefaults)[TierName]) =>
     .strict()
     .prefault({});
 
-const ACME_DIRECTORIES: Record<string, string> = { letsencrypt: LETSENCRYPT_PRODUCTION, "letsencrypt-staging": LETSENCRYPT_STAGING };
+const ACME_DIRECTORIES: Record<string, string> = {
+  letsencrypt: LETSENCRYPT_PRODUCTION,
+  "letsencrypt-staging": LETSENCRYPT_STAGING,
+};
 
 /** When scheduled backups run, per tier: a croner pattern read in UTC, "" = none. */
 const scheduleDefaults: Record<TierName, string> = {
@@ -86,7 +131,10 @@ const BackupSchedule = (d: string) =>
       try {
         new Cron(pattern, { paused: true, timezone: "UTC" }).stop();
       } catch (e) {
-        ctx.addIssue({ code: "custom", message: `invalid cron pattern ${JSON.stringify(pattern)} (${e instanceof Error ? e.message : String(e)}); e.g. "0 */6 * * *", or "" for none` });
+        ctx.addIssue({
+          code: "custom",
+          message: `invalid cron pattern ${JSON.stringify(pattern)} (${e instanceof Error ? e.message : String(e)}); e.g. "0 */6 * * *", or "" for none`,
+        });
       }
     });
 
@@ -104,14 +152,20 @@ export const ConfigSchema = z
       .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, "a lowercase domain name")
       .default("odoo.localhost"),
     /** Hours an API login (JWT) stays valid. */
-    sessionHours: z.number().positive().max(24 * 90).default(12),
+    sessionHours: z
+      .number()
+      .positive()
+      .max(24 * 90)
+      .default(12),
     api: z
       .object({
         /**
          * Peers whose X-Forwarded-For is believed (IP addresses or CIDR ranges, e.g. a local nginx
          * "127.0.0.1"). Empty: the client address is always the socket's peer.
          */
-        trustedProxies: z.array(z.string().refine(isIpOrCidr, "an IP address or a CIDR range, e.g. 10.0.0.0/8")).default([]),
+        trustedProxies: z
+          .array(z.string().refine(isIpOrCidr, "an IP address or a CIDR range, e.g. 10.0.0.0/8"))
+          .default([]),
         /** Seconds a connection may sit without traffic; streaming routes (job events, log follow) are exempt. Bun allows at most 255. */
         idleTimeoutSec: z.number().int().min(1).max(255).default(60),
         /** Failed logins held in memory per client IP and per username (reset by a daemon restart). */
@@ -137,7 +191,10 @@ export const ConfigSchema = z
     odoo: z
       .object({
         image: z.string().min(1).default("odoo:17.0"),
-        modules: z.array(z.string().regex(/^[a-z0-9_]+$/)).min(1).default(["base"]),
+        modules: z
+          .array(z.string().regex(/^[a-z0-9_]+$/))
+          .min(1)
+          .default(["base"]),
         /**
          * uid:gid owning the filestore and every container runs as (the official image's odoo,
          * 101): never root, whatever USER the image or a repository's Dockerfile sets.
@@ -173,7 +230,10 @@ export const ConfigSchema = z
         /** Names of networks and containers start with it; hosts sharing one dockerd need distinct ones. */
         namePrefix: z
           .string()
-          .regex(/^[a-z][a-z0-9-]{0,29}$/, "lowercase letters, digits and '-', starting with a letter, at most 30 characters")
+          .regex(
+            /^[a-z][a-z0-9-]{0,29}$/,
+            "lowercase letters, digits and '-', starting with a letter, at most 30 characters",
+          )
           .default("odooops"),
       })
       .strict()
@@ -186,9 +246,15 @@ export const ConfigSchema = z
         /** Port the vhosts listen on for HTTP. */
         httpPort: z.number().int().min(1).max(65535).default(80),
         httpsPort: z.number().int().min(1).max(65535).default(443),
-        clientMaxBodySize: z.string().regex(/^\d+[kmgKMG]?$/).default("128m"),
+        clientMaxBodySize: z
+          .string()
+          .regex(/^\d+[kmgKMG]?$/)
+          .default("128m"),
         /** The group nginx's workers run as: it reads the basic-auth user files (0640 root:<group>). */
-        group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a group name").default("www-data"),
+        group: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a group name")
+          .default("www-data"),
       })
       .strict()
       .prefault({}),
@@ -237,7 +303,10 @@ export const ConfigSchema = z
         /** Registry the release images are pushed to after the build, e.g. registry.example.com/acme ("" = none). */
         registry: z
           .string()
-          .regex(/^([a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*)?$/, "a registry host[:port] with an optional path, e.g. registry.example.com/acme")
+          .regex(
+            /^([a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*)?$/,
+            "a registry host[:port] with an optional path, e.g. registry.example.com/acme",
+          )
           .default(""),
         /** Modules installed on first deploy besides the env's own list (empty: none). */
         install: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
@@ -256,7 +325,10 @@ export const ConfigSchema = z
          * `.odooops/anonymize.yaml`), merged over the shipped defaults and under the project's
          * file: rules for projects without a repository. "" = none. Checked when the config loads.
          */
-        rulesFile: z.string().refine((s) => s === "" || s.startsWith("/"), "an absolute path (or \"\" for none)").default(""),
+        rulesFile: z
+          .string()
+          .refine((s) => s === "" || s.startsWith("/"), 'an absolute path (or "" for none)')
+          .default(""),
       })
       .strict()
       .prefault({}),
@@ -264,11 +336,19 @@ export const ConfigSchema = z
     imports: z
       .object({
         /** Largest upload accepted (MiB); the request is cut off past it. */
-        maxUploadMb: z.number().int().positive().default(20 * 1024),
+        maxUploadMb: z
+          .number()
+          .int()
+          .positive()
+          .default(20 * 1024),
         /** Most entries a zip may hold (Odoo filestores reach a few hundred thousand files). */
         maxZipEntries: z.number().int().positive().default(1_000_000),
         /** Largest total a zip may unpack to (MiB): a zip bomb is refused before a byte is written. */
-        maxUnpackedMb: z.number().int().positive().default(200 * 1024),
+        maxUnpackedMb: z
+          .number()
+          .int()
+          .positive()
+          .default(200 * 1024),
       })
       .strict()
       .prefault({}),
@@ -356,7 +436,9 @@ export const ConfigSchema = z
         directoryUrl: z
           .string()
           .transform((v) => ACME_DIRECTORIES[v] ?? v)
-          .pipe(z.url({ protocol: /^https?$/, error: "letsencrypt, letsencrypt-staging or an http(s) ACME directory URL" }))
+          .pipe(
+            z.url({ protocol: /^https?$/, error: "letsencrypt, letsencrypt-staging or an http(s) ACME directory URL" }),
+          )
           .default(LETSENCRYPT_PRODUCTION),
         caFile: AcmeSettingsSchema.shape.caFile,
         preflight: AcmeSettingsSchema.shape.preflight,
@@ -371,7 +453,9 @@ export const ConfigSchema = z
     github: z
       .object({
         /** GitHub REST API base (GitHub Enterprise: https://host/api/v3). */
-        apiUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://api.github.com" }).default("https://api.github.com"),
+        apiUrl: z
+          .url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://api.github.com" })
+          .default("https://api.github.com"),
         /** File holding a token allowed to write commit statuses ("" = no statuses). */
         tokenFile: z.string().default(""),
         /** Tries per status before it is given up (logged); the deploy never waits for them. */
@@ -386,7 +470,10 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     /** The sweep that warns 24 h before an env's expiry and destroys it after (croner, UTC; "" = never). */
-    ttl: z.object({ sweepSchedule: BackupSchedule("17 4 * * *") }).strict().prefault({}),
+    ttl: z
+      .object({ sweepSchedule: BackupSchedule("17 4 * * *") })
+      .strict()
+      .prefault({}),
     /** `db export` zips the CLI did not download (and delete) are deleted this long after they were written. */
     exports: z
       .object({

@@ -9,7 +9,10 @@ import { Invalid } from "../errors";
 
 /** `["branch_mappings", 2, "pattern"]` → `branch_mappings[2].pattern`. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "");
+  return path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    "",
+  );
 }
 
 export type YamlCheck<T> = { ok: true; value: T } | { ok: false; yaml: boolean; problems: string[] };
@@ -19,7 +22,11 @@ export function checkYamlDocument<S extends z.ZodType>(schema: S, text: string, 
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return { ok: false, yaml: true, problems: doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`) };
+    return {
+      ok: false,
+      yaml: true,
+      problems: doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`),
+    };
   }
   const raw: unknown = doc.toJS() ?? {};
   const parsed = schema.safeParse(raw);
@@ -32,10 +39,17 @@ export function checkYamlDocument<S extends z.ZodType>(schema: S, text: string, 
 }
 
 /** The validated document, else Invalid `invalid YAML in …` / `invalid <what>: …` listing every problem. */
-export function parseYamlDocument<S extends z.ZodType>(schema: S, text: string, file: string, what: string): z.infer<S> {
+export function parseYamlDocument<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  file: string,
+  what: string,
+): z.infer<S> {
   const checked = checkYamlDocument(schema, text, file);
   if (checked.ok) return checked.value;
-  throw new Invalid(`${checked.yaml ? "invalid YAML in" : `invalid ${what}:`} ${checked.problems.join("; ")}`, { problems: checked.problems });
+  throw new Invalid(`${checked.yaml ? "invalid YAML in" : `invalid ${what}:`} ${checked.problems.join("; ")}`, {
+    problems: checked.problems,
+  });
 }
 
 /** The line of the deepest node that exists along `path` (a missing key points at its parent). */
@@ -43,7 +57,10 @@ function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path:
   for (let depth = path.length; depth >= 0; depth--) {
     const keys = path.slice(0, depth).map((k) => (typeof k === "symbol" ? String(k) : k));
     const node: unknown = depth === 0 ? doc.contents : doc.getIn(keys, true);
-    const range = node && typeof node === "object" && "range" in node ? (node.range as [number, number, number] | undefined) : undefined;
+    const range =
+      node && typeof node === "object" && "range" in node
+        ? (node.range as [number, number, number] | undefined)
+        : undefined;
     if (range) return lines.linePos(range[0]).line;
   }
   return 1;

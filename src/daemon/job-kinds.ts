@@ -14,4 +14,22 @@ import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
 import { rotateCredentialsJob } from "../db/rotate-credentials";
 
-export const JOB_KINDS: AnyJobDef[] = [createEnvJob, destroyEnvJob, startEnvJob, stopEnvJob, restartEnvJob, backupJob, restoreJob, cloneJob, migrateJob, exportJob, importJob, deployJob, rollbackJob, certIssueJob, certImportJob, rotateAdminPasswordJob, rotateCredentialsJob] as AnyJobDef[];
+export const JOB_KINDS: AnyJobDef[] = [
+  createEnvJob,
+  destroyEnvJob,
+  startEnvJob,
+  stopEnvJob,
+  restartEnvJob,
+  backupJob,
+  restoreJob,
+  cloneJob,
+  migrateJob,
+  exportJob,
+  importJob,
+  deployJob,
+  rollbackJob,
+  certIssueJob,
+  certImportJob,
+  rotateAdminPasswordJob,
+  rotateCredentialsJob,
+] as AnyJobDef[];

@@ -13,7 +13,8 @@ export async function removeLeftoverCopies(deps: ApiDeps): Promise<string[]> {
   try {
     const removed = await sweepCopies(deps, { atStart: true });
     for (const r of removed) log.warn(`removed a copy left by an interrupted job: ${r}`);
-    if (removed.length > 0) deps.audit.record({ actor: "system", action: "copies.removed", target: null, ip: null, details: { removed } });
+    if (removed.length > 0)
+      deps.audit.record({ actor: "system", action: "copies.removed", target: null, ip: null, details: { removed } });
     return removed;
   } catch (e) {
     log.error("could not remove leftover copies", { error: e instanceof Error ? e.message : String(e) });

@@ -29,7 +29,8 @@ export function startScheduler(schedules: Schedule[], deps: ApiDeps): { stop(): 
         }
       }),
   );
-  if (crons.length > 0) log.info("scheduled", Object.fromEntries(crons.map((c) => [c.name ?? "?", c.nextRun()?.toISOString() ?? "never"])));
+  if (crons.length > 0)
+    log.info("scheduled", Object.fromEntries(crons.map((c) => [c.name ?? "?", c.nextRun()?.toISOString() ?? "never"])));
   return {
     stop() {
       for (const c of crons) c.stop();

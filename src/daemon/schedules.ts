@@ -13,11 +13,13 @@ export function schedulesFor(config: Config): Schedule[] {
   const schedules: Schedule[] = [];
   if (Object.values(config.backups.schedules).some((p) => p !== "")) schedules.push(backupSchedule());
   if (config.acme.enabled) schedules.push(certRenewalSchedule());
-  if (config.github.tokenFile && config.github.reconcileSchedule !== "") schedules.push(reconcileSchedule(config.github.reconcileSchedule));
+  if (config.github.tokenFile && config.github.reconcileSchedule !== "")
+    schedules.push(reconcileSchedule(config.github.reconcileSchedule));
   if (config.ttl.sweepSchedule !== "") schedules.push(ttlSchedule(config.ttl.sweepSchedule));
   if (config.exports.sweepSchedule !== "") schedules.push(exportSweepSchedule(config.exports.sweepSchedule));
   schedules.push(destroyedBackupsSchedule());
   // The control plane's state lives on the coordinator; an agent's journal is not backed up.
-  if (config.role !== "agent" && config.dr.stateBackups.schedule !== "") schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));
+  if (config.role !== "agent" && config.dr.stateBackups.schedule !== "")
+    schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));
   return schedules;
 }

@@ -44,7 +44,18 @@ export async function startDaemon(opts: DaemonOptions) {
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o751 });
   // The data dir is traversable (nginx's workers serve the ACME webroot); everything else in it
   // holds state, secrets, mirrors or logs and stays root:odooops 0750 even if it drifted.
-  for (const dir of [dirname(paths.stateDb), paths.logsDir, paths.jobLogsDir, paths.runDir, paths.nginxDir, paths.envsDir, paths.backupsDir, paths.certsDir, paths.gitCacheDir, paths.workDir]) {
+  for (const dir of [
+    dirname(paths.stateDb),
+    paths.logsDir,
+    paths.jobLogsDir,
+    paths.runDir,
+    paths.nginxDir,
+    paths.envsDir,
+    paths.backupsDir,
+    paths.certsDir,
+    paths.gitCacheDir,
+    paths.workDir,
+  ]) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     chmodSync(dir, 0o750);
   }
@@ -52,13 +63,22 @@ export async function startDaemon(opts: DaemonOptions) {
   chmodSync(paths.acmeWebroot, 0o755);
   const db = openState(paths.stateDb);
   const hostName = hostname();
-  const self = db.select().from(hosts).where(eq(hosts.name, hostName)).get() ??
+  const self =
+    db.select().from(hosts).where(eq(hosts.name, hostName)).get() ??
     db.insert(hosts).values({ name: hostName, role: config.role, status: "online" }).returning().get();
   db.update(hosts).set({ status: "online", lastHeartbeatAt: now() }).where(eq(hosts.id, self.id)).run();
 
   const unprotectedForBenchmark = env[BENCH_UNPROTECTED_ENV] === "1";
-  if (unprotectedForBenchmark) log.warn(`${BENCH_UNPROTECTED_ENV}=1: NO audit log and NO login throttling (benchmark baseline only)`);
-  const deps = buildServices({ db, config, paths, hostId: self.id, extraJobs: opts.extraJobs, unprotectedForBenchmark });
+  if (unprotectedForBenchmark)
+    log.warn(`${BENCH_UNPROTECTED_ENV}=1: NO audit log and NO login throttling (benchmark baseline only)`);
+  const deps = buildServices({
+    db,
+    config,
+    paths,
+    hostId: self.id,
+    extraJobs: opts.extraJobs,
+    unprotectedForBenchmark,
+  });
   const written = await deps.auth.bootstrapAdmin(paths.adminPasswordFile, env.ODOOOPS_ADMIN_PASSWORD);
   if (written) log.info(`first start: log in as admin with the password in ${written}`);
   deps.auth.writeLocalToken(paths.localTokenFile);
@@ -69,7 +89,12 @@ export async function startDaemon(opts: DaemonOptions) {
   const requeued = deps.jobs.queue.recover({ hostId: self.id, currentOwner: identity.owner });
   if (requeued) log.warn(`resuming ${requeued} job(s) interrupted by the previous stop`);
   await removeLeftoverCopies(deps);
-  const agent = new Agent({ identity, channel: deps.jobs.queue, registry: deps.jobs.registry, deps: { db, config, paths, box: deps.box } });
+  const agent = new Agent({
+    identity,
+    channel: deps.jobs.queue,
+    registry: deps.jobs.registry,
+    deps: { db, config, paths, box: deps.box },
+  });
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
   agent.start();
   const sweeper = setInterval(() => deps.jobs.queue.recover(), RECOVER_EVERY_MS);
@@ -80,7 +105,13 @@ export async function startDaemon(opts: DaemonOptions) {
   // Uploads (db import) stream to disk; Bun's 128 MB default would refuse real databases.
   // JSON routes keep their own small limit (bodyLimit in src/api/app.ts). A connection that sends
   // nothing is closed after idleTimeoutSec; streaming routes lift it for themselves (keepOpen).
-  const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: config.api.idleTimeoutSec, maxRequestBodySize: 256 * 1024 ** 3 });
+  const server = Bun.serve({
+    hostname: host,
+    port,
+    fetch: app.fetch,
+    idleTimeout: config.api.idleTimeoutSec,
+    maxRequestBodySize: 256 * 1024 ** 3,
+  });
   const url = `http://${host}:${server.port}`;
   writeFileSync(paths.daemonUrlFile, `${url}\n`, { mode: 0o644 });
   log.info("listening", { url, role: config.role, root: paths.dataDir, version: VERSION });

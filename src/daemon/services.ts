@@ -35,7 +35,11 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
   sealLegacyRepoPasswords(db, box);
   const registry = new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]);
   const protect = !opts.unprotectedForBenchmark;
-  const audit = new AuditService(db, { key: box.derive("audit-chain"), denialWindowMs: config.api.denialAuditWindowSec * 1000, enabled: protect });
+  const audit = new AuditService(db, {
+    key: box.derive("audit-chain"),
+    denialWindowMs: config.api.denialAuditWindowSec * 1000,
+    enabled: protect,
+  });
   const jobs = new JobService(db, paths.jobLogsDir, registry, opts.hostId);
   jobs.events.onStatus((jobId, ev) => {
     if (TERMINAL.has(ev.status)) auditOutcome(audit, jobs, jobId);
@@ -44,7 +48,11 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
     db,
     config,
     paths,
-    auth: new AuthService(db, { jwtSecretFile: paths.jwtSecretFile, sessionHours: config.sessionHours, adminPasswordFile: paths.adminPasswordFile }),
+    auth: new AuthService(db, {
+      jwtSecretFile: paths.jwtSecretFile,
+      sessionHours: config.sessionHours,
+      adminPasswordFile: paths.adminPasswordFile,
+    }),
     audit,
     loginThrottle: new LoginThrottle(config.api.loginThrottle, protect),
     box,
@@ -58,7 +66,13 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
 function auditOutcome(audit: AuditService, jobs: JobService, jobId: string): void {
   try {
     const job = jobs.queue.row(jobId);
-    audit.record({ actor: job.createdBy ?? "system", action: `job.${job.status}`, target: job.target, ip: null, details: { job: job.id, kind: job.kind, ...(job.error ? { error: job.error } : {}) } });
+    audit.record({
+      actor: job.createdBy ?? "system",
+      action: `job.${job.status}`,
+      target: job.target,
+      ip: null,
+      details: { job: job.id, kind: job.kind, ...(job.error ? { error: job.error } : {}) },
+    });
   } catch (e) {
     log.error("could not audit a job outcome", { job: jobId, error: e instanceof Error ? e.message : String(e) });
   }

@@ -19,7 +19,13 @@ import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirro
 import { validateRepoUrl } from "../git/validate";
 import type { JobDeps } from "../jobs/define";
 import { projectRepoUrl } from "../env/projects";
-import { AnonymizeOverrideSchema, defaultRules, mergeOverride, type AnonymizeOverride, type AnonymizeRules } from "./backup/anonymize";
+import {
+  AnonymizeOverrideSchema,
+  defaultRules,
+  mergeOverride,
+  type AnonymizeOverride,
+  type AnonymizeRules,
+} from "./backup/anonymize";
 
 export const ANONYMIZE_FILE = ".odooops/anonymize.yaml";
 const DEFAULTS = "templates/anonymize-default.yaml";
@@ -54,14 +60,22 @@ export function readHostRules(path: string): AnonymizeOverride {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Invalid(`anonymize.rulesFile: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Invalid(
+      `anonymize.rulesFile: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   return parseRulesOverride(text, path);
 }
 
 function servedCommit(deps: Pick<JobDeps, "db">, env: EnvRow): string | null {
   if (!env.currentDeploymentId) return null;
-  return deps.db.select({ sha: deployments.commitSha }).from(deployments).where(eq(deployments.id, env.currentDeploymentId)).get()?.sha ?? null;
+  return (
+    deps.db
+      .select({ sha: deployments.commitSha })
+      .from(deployments)
+      .where(eq(deployments.id, env.currentDeploymentId))
+      .get()?.sha ?? null
+  );
 }
 
 type Io = { log(line: string): void; signal?: AbortSignal };
@@ -76,7 +90,9 @@ async function fetchedMirror(deps: Pick<JobDeps, "paths">, url: string, io: Io):
   } catch (e) {
     const mirror = mirrorPath(deps.paths.gitCacheDir, validateRepoUrl(url));
     if (io.signal?.aborted || !existsSync(mirror)) throw e;
-    io.log(`could not fetch ${displayUrl(url)} (${e instanceof Error ? e.message : String(e)}); reading the mirror as last fetched`);
+    io.log(
+      `could not fetch ${displayUrl(url)} (${e instanceof Error ? e.message : String(e)}); reading the mirror as last fetched`,
+    );
     return mirror;
   }
 }
@@ -87,7 +103,8 @@ type Layer = { override: AnonymizeOverride; source: string } | { override: null;
 async function projectLayer(deps: Pick<JobDeps, "db" | "paths" | "box">, source: EnvRow, io: Io): Promise<Layer> {
   const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
-  if (!project || url === null) return { override: null, source: `no ${ANONYMIZE_FILE} (project ${project?.name ?? "?"} has no repository)` };
+  if (!project || url === null)
+    return { override: null, source: `no ${ANONYMIZE_FILE} (project ${project?.name ?? "?"} has no repository)` };
   const mirror = await fetchedMirror(deps, url, io);
   const served = servedCommit(deps, source);
   const sha = await resolveCommit(mirror, served ? { sha: served } : { branch: project.defaultBranch });
@@ -119,6 +136,10 @@ export async function anonymizeRulesFor(
   const host = deps.config.anonymize.rulesFile;
   if (host) layers.push({ override: readHostRules(host), source: `${host} (host rules file, anonymize.rulesFile)` });
   layers.push(await projectLayer(deps, source, io));
-  if (oneRun) layers.push({ override: parseRulesOverride(oneRun.text, oneRun.file), source: `${oneRun.file} (--rules, this run only)` });
+  if (oneRun)
+    layers.push({
+      override: parseRulesOverride(oneRun.text, oneRun.file),
+      source: `${oneRun.file} (--rules, this run only)`,
+    });
   return mergeRuleLayers(layers);
 }

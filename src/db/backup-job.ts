@@ -20,9 +20,23 @@ import type { Logger } from "../log";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { backups } from "./backup.sql";
-import { backupRowUpdate, deleteBackup, MANIFEST_KEY_PURPOSE, explainRetention, planRetention, runBackup, type BackupTargets, type RetentionBackup, type RetentionPolicy } from "./backup";
+import {
+  backupRowUpdate,
+  deleteBackup,
+  MANIFEST_KEY_PURPOSE,
+  explainRetention,
+  planRetention,
+  runBackup,
+  type BackupTargets,
+  type RetentionBackup,
+  type RetentionPolicy,
+} from "./backup";
 
-export const BackupJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), backupId: z.string().min(1) });
+export const BackupJobParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  backupId: z.string().min(1),
+});
 export type BackupJobParams = z.infer<typeof BackupJobParams>;
 
 export type BackupRow = typeof backups.$inferSelect;
@@ -34,7 +48,8 @@ export function backupTargets(deps: Pick<JobDeps, "config" | "paths">): BackupTa
     ...(local.enabled ? { local: local.dir !== "" ? local.dir : deps.paths.backupsDir } : {}),
     ...(s3 ? { s3 } : {}),
   };
-  if (!targets.local && !targets.s3) throw new Invalid("no backup target configured: enable backups.local or set backups.s3");
+  if (!targets.local && !targets.s3)
+    throw new Invalid("no backup target configured: enable backups.local or set backups.s3");
   return targets;
 }
 
@@ -55,7 +70,12 @@ export function protectedBackupIds(db: Db, envId: string): string[] {
 
 /** The env's backups retention still has to consider (expired ones are gone already). */
 export function liveBackups(db: Db, envId: string): BackupRow[] {
-  return db.select().from(backups).where(and(eq(backups.envId, envId), ne(backups.status, "expired"))).orderBy(desc(backups.createdAt)).all();
+  return db
+    .select()
+    .from(backups)
+    .where(and(eq(backups.envId, envId), ne(backups.status, "expired")))
+    .orderBy(desc(backups.createdAt))
+    .all();
 }
 
 export function retentionInput(rows: BackupRow[]): RetentionBackup[] {
@@ -64,7 +84,12 @@ export function retentionInput(rows: BackupRow[]): RetentionBackup[] {
 
 /** Decisions for the env's live backups as of now. */
 export function retentionDecisions(deps: Pick<JobDeps, "db" | "config">, env: EnvRow) {
-  return explainRetention(retentionInput(liveBackups(deps.db, env.id)), retentionPolicy(deps.config, env), new Date(), protectedBackupIds(deps.db, env.id));
+  return explainRetention(
+    retentionInput(liveBackups(deps.db, env.id)),
+    retentionPolicy(deps.config, env),
+    new Date(),
+    protectedBackupIds(deps.db, env.id),
+  );
 }
 
 function loadBackup(db: Db, id: string): BackupRow {
@@ -89,11 +114,18 @@ export interface PerformedBackup {
  * failed. A row already `completed` (a step resumed after it was written) is returned as is.
  * Shared by `db.backup` and the pre-restore backup of restore/clone.
  */
-export async function performBackup(deps: JobDeps, backupId: string, log: Logger, signal: AbortSignal): Promise<PerformedBackup> {
+export async function performBackup(
+  deps: JobDeps,
+  backupId: string,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<PerformedBackup> {
   const { db, config, paths } = deps;
   const row = loadBackup(db, backupId);
-  if (row.status === "completed") return { backupId: row.id, sizeBytes: row.sizeBytes, local: row.localPath, s3: row.s3Key };
-  if (row.status !== "running") throw new Invalid(`backup ${row.id} is ${row.status}${row.error ? `: ${row.error}` : ""}`);
+  if (row.status === "completed")
+    return { backupId: row.id, sizeBytes: row.sizeBytes, local: row.localPath, s3: row.s3Key };
+  if (row.status !== "running")
+    throw new Invalid(`backup ${row.id} is ${row.status}${row.error ? `: ${row.error}` : ""}`);
   const env = loadEnvById(db, row.envId);
   const targets = backupTargets(deps);
   const { host, port, user, password } = envDbLogin(deps, env, row.dbName);
@@ -111,13 +143,23 @@ export async function performBackup(deps: JobDeps, backupId: string, log: Logger
   });
   setBackup(db, row.id, backupRowUpdate(result));
   if (result.status !== "completed") throw new Error(`backup ${row.id} failed: ${result.error ?? "unknown reason"}`);
-  log.info(`backup ${row.id} completed: ${result.sizeBytes} bytes${result.local ? ` in ${result.local.dir}` : ""}${result.s3 ? ` and s3://${result.s3.bucket}/${result.s3.prefix}` : ""}`);
-  return { backupId: row.id, sizeBytes: result.sizeBytes, local: result.local?.dir ?? null, s3: result.s3 ? `s3://${result.s3.bucket}/${result.s3.prefix}` : null };
+  log.info(
+    `backup ${row.id} completed: ${result.sizeBytes} bytes${result.local ? ` in ${result.local.dir}` : ""}${result.s3 ? ` and s3://${result.s3.bucket}/${result.s3.prefix}` : ""}`,
+  );
+  return {
+    backupId: row.id,
+    sizeBytes: result.sizeBytes,
+    local: result.local?.dir ?? null,
+    s3: result.s3 ? `s3://${result.s3.bucket}/${result.s3.prefix}` : null,
+  };
 }
 
 /** Marks a backup that is still `running` as failed (a job that owned it failed or was cancelled). */
 export function failRunningBackup(db: Db, id: string, error: string): void {
-  db.update(backups).set({ status: "failed", error, finishedAt: now() }).where(and(eq(backups.id, id), eq(backups.status, "running"))).run();
+  db.update(backups)
+    .set({ status: "failed", error, finishedAt: now() })
+    .where(and(eq(backups.id, id), eq(backups.status, "running")))
+    .run();
 }
 
 export const backupJob = defineJob<BackupJobParams>({
@@ -144,7 +186,9 @@ export const backupJob = defineJob<BackupJobParams>({
         const protectedIds = protectedBackupIds(db, env.id);
         const at = new Date();
         const doomed = planRetention(retentionInput(rows), policy, at, protectedIds);
-        ctx.log(`policy (${env.tier}): daily ${policy.daily}, weekly ${policy.weekly}, monthly ${policy.monthly}, last ${policy.last ?? 0}; ${rows.length} backups, ${doomed.length} to delete`);
+        ctx.log(
+          `policy (${env.tier}): daily ${policy.daily}, weekly ${policy.weekly}, monthly ${policy.monthly}, last ${policy.last ?? 0}; ${rows.length} backups, ${doomed.length} to delete`,
+        );
         const byId = new Map(rows.map((r) => [r.id, r]));
         const deleted: string[] = [];
         const skipped: string[] = [];
@@ -159,7 +203,10 @@ export const backupJob = defineJob<BackupJobParams>({
             continue;
           }
           try {
-            await deleteBackup({ localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null }, stepLogger(ctx, { backup: id }));
+            await deleteBackup(
+              { localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null },
+              stepLogger(ctx, { backup: id }),
+            );
             setBackup(db, id, { status: "expired", localPath: null, s3Key: null, expiresAt: now() });
             deleted.push(id);
             ctx.log(`deleted backup ${id} (${row.status}, ${row.createdAt})`);
@@ -171,7 +218,8 @@ export const backupJob = defineJob<BackupJobParams>({
         for (const d of explainRetention(retentionInput(liveBackups(db, env.id)), policy, at, protectedIds)) {
           if (d.keep) setBackup(db, d.id, { expiresAt: d.expiresAt });
         }
-        if (errors.length > 0) throw new Error(`retention could not delete ${errors.length} backup(s): ${errors.join("; ")}`);
+        if (errors.length > 0)
+          throw new Error(`retention could not delete ${errors.length} backup(s): ${errors.join("; ")}`);
         return { deleted, skipped };
       },
     },
@@ -179,7 +227,15 @@ export const backupJob = defineJob<BackupJobParams>({
   async succeeded(ctx) {
     const row = loadBackup(ctx.deps.db, ctx.params.backupId);
     const retention = (ctx.outputs.retention ?? {}) as { deleted?: string[] };
-    return { env: ctx.params.slug, backupId: row.id, status: row.status, sizeBytes: row.sizeBytes, local: row.localPath, s3Key: row.s3Key, expired: retention.deleted ?? [] };
+    return {
+      env: ctx.params.slug,
+      backupId: row.id,
+      status: row.status,
+      sizeBytes: row.sizeBytes,
+      local: row.localPath,
+      s3Key: row.s3Key,
+      expired: retention.deleted ?? [],
+    };
   },
   async failed(ctx, error, cancelled) {
     // Only a backup still running is ours to fail: a completed one stays good even when retention failed.

@@ -6,9 +6,13 @@ export const backups = sqliteTable(
   "backups",
   {
     id: id(),
-    envId: text("env_id").notNull().references(() => environments.id),
+    envId: text("env_id")
+      .notNull()
+      .references(() => environments.id),
     kind: text("kind", { enum: ["manual", "scheduled", "pre_deploy", "pre_restore", "pre_destroy"] }).notNull(),
-    status: text("status", { enum: ["running", "completed", "failed", "expired"] }).notNull().default("running"),
+    status: text("status", { enum: ["running", "completed", "failed", "expired"] })
+      .notNull()
+      .default("running"),
     dbName: text("db_name").notNull(),
     sizeBytes: integer("size_bytes"),
     localPath: text("local_path"),

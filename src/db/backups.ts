@@ -17,13 +17,24 @@ import type { BackupView } from "./schema";
 
 const BACKUPABLE = new Set(["active", "stopped"]);
 
-export function startBackup(deps: EnvServiceDeps, envName: string, actor: string, kind: "manual" | "scheduled" | "pre_deploy" | "pre_restore" = "manual"): JobView {
+export function startBackup(
+  deps: EnvServiceDeps,
+  envName: string,
+  actor: string,
+  kind: "manual" | "scheduled" | "pre_deploy" | "pre_restore" = "manual",
+): JobView {
   const env = findEnv(deps.db, envName);
   if (!BACKUPABLE.has(env.status)) {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; only an active or stopped environment can be backed up`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; only an active or stopped environment can be backed up`,
+    );
   }
   backupTargets(deps); // no target configured: refuse now rather than fail the job
-  const row = deps.db.insert(backups).values({ envId: env.id, kind, status: "running", dbName: env.dbName }).returning().get();
+  const row = deps.db
+    .insert(backups)
+    .values({ envId: env.id, kind, status: "running", dbName: env.dbName })
+    .returning()
+    .get();
   const job = deps.jobs.enqueue(backupJob, { envId: env.id, slug: env.slug, backupId: row.id }, actor);
   deps.audit.record({ actor, action: "db.backup", target: env.slug, details: { backup: row.id, kind, job: job.id } });
   return job;
@@ -34,11 +45,22 @@ export function startBackup(deps: EnvServiceDeps, envName: string, actor: string
  * `includeDestroyed`, also those of every destroyed env that had this name (kept for
  * `backups.keepDestroyedDays` after it was destroyed, and restorable with `--to`).
  */
-export function listBackups(deps: Pick<JobDeps, "db" | "config">, envName: string, limit: number, includeDestroyed = false): BackupView[] {
+export function listBackups(
+  deps: Pick<JobDeps, "db" | "config">,
+  envName: string,
+  limit: number,
+  includeDestroyed = false,
+): BackupView[] {
   const envs = includeDestroyed ? envsNamed(deps.db, envName) : [findEnv(deps.db, envName)];
   if (envs.length === 0) throw new NotFound(`no environment ${envName}, live or destroyed (see: odooops env list)`);
   const byId = new Map(envs.map((e) => [e.id, e]));
-  const rows = deps.db.select().from(backups).where(inArray(backups.envId, [...byId.keys()])).orderBy(desc(backups.createdAt), desc(backups.id)).limit(limit).all();
+  const rows = deps.db
+    .select()
+    .from(backups)
+    .where(inArray(backups.envId, [...byId.keys()]))
+    .orderBy(desc(backups.createdAt), desc(backups.id))
+    .limit(limit)
+    .all();
   const decisions = new Map(envs.flatMap((e) => decisionsOf(deps, e)).map((d) => [d.id, d]));
   const bucket = deps.config.backups.s3?.bucket;
   return rows.map((r) => {
@@ -64,7 +86,10 @@ export function listBackups(deps: Pick<JobDeps, "db" | "config">, envName: strin
 }
 
 /** A live env's retention; a destroyed env's backups all go together, keepDestroyedDays after it. */
-function decisionsOf(deps: Pick<JobDeps, "db" | "config">, env: EnvRow): { id: string; keep: boolean; reasons: string[]; expiresAt: string | null }[] {
+function decisionsOf(
+  deps: Pick<JobDeps, "db" | "config">,
+  env: EnvRow,
+): { id: string; keep: boolean; reasons: string[]; expiresAt: string | null }[] {
   if (env.status !== "destroyed") return retentionDecisions(deps, env);
   const until = env.destroyedAt ? destroyedKeepUntil(env.destroyedAt, deps.config.backups.keepDestroyedDays) : null;
   return deps.db

@@ -28,19 +28,32 @@ export interface DestroyedSweepResult {
   errors: string[];
 }
 
-export async function sweepDestroyedBackups(deps: Pick<JobDeps, "db" | "config">, at: Date): Promise<DestroyedSweepResult> {
+export async function sweepDestroyedBackups(
+  deps: Pick<JobDeps, "db" | "config">,
+  at: Date,
+): Promise<DestroyedSweepResult> {
   const { db, config } = deps;
   const cutoff = new Date(at.getTime() - config.backups.keepDestroyedDays * DAY).toISOString();
   const envs = db
     .select({ id: environments.id, slug: environments.slug })
     .from(environments)
-    .where(and(eq(environments.status, "destroyed"), isNotNull(environments.destroyedAt), lte(environments.destroyedAt, cutoff)))
+    .where(
+      and(
+        eq(environments.status, "destroyed"),
+        isNotNull(environments.destroyedAt),
+        lte(environments.destroyedAt, cutoff),
+      ),
+    )
     .all();
   const result: DestroyedSweepResult = { deleted: [], skipped: [], errors: [] };
   if (envs.length === 0) return result;
   const slugOf = new Map(envs.map((e) => [e.id, e.slug]));
   // Running ones are left to their job (it fails them, and the next sweep takes them).
-  const rows = db.select().from(backups).where(and(inArray(backups.envId, [...slugOf.keys()]), inArray(backups.status, ["completed", "failed"]))).all();
+  const rows = db
+    .select()
+    .from(backups)
+    .where(and(inArray(backups.envId, [...slugOf.keys()]), inArray(backups.status, ["completed", "failed"])))
+    .all();
   for (const row of rows) {
     const s3 = config.backups.s3;
     if (row.s3Key && !s3) {
@@ -48,15 +61,26 @@ export async function sweepDestroyedBackups(deps: Pick<JobDeps, "db" | "config">
       continue;
     }
     try {
-      await deleteBackup({ localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null }, log.tag({ backup: row.id, env: slugOf.get(row.envId) }));
-      db.update(backups).set({ status: "expired", localPath: null, s3Key: null, expiresAt: nowIso() }).where(eq(backups.id, row.id)).run();
+      await deleteBackup(
+        { localDir: row.localPath, s3: row.s3Key && s3 ? { target: s3, prefix: row.s3Key } : null },
+        log.tag({ backup: row.id, env: slugOf.get(row.envId) }),
+      );
+      db.update(backups)
+        .set({ status: "expired", localPath: null, s3Key: null, expiresAt: nowIso() })
+        .where(eq(backups.id, row.id))
+        .run();
       result.deleted.push(row.id);
     } catch (e) {
       result.errors.push(`${row.id}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  if (result.deleted.length > 0 || result.skipped.length > 0) log.info("destroyed environments' backups past keepDestroyedDays", { deleted: result.deleted, skippedNoS3Target: result.skipped });
-  if (result.errors.length > 0) log.error("could not delete some destroyed environments' backups", { errors: result.errors });
+  if (result.deleted.length > 0 || result.skipped.length > 0)
+    log.info("destroyed environments' backups past keepDestroyedDays", {
+      deleted: result.deleted,
+      skippedNoS3Target: result.skipped,
+    });
+  if (result.errors.length > 0)
+    log.error("could not delete some destroyed environments' backups", { errors: result.errors });
   return result;
 }
 

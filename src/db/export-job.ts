@@ -20,7 +20,11 @@ import type { JobView } from "../jobs/view";
 import { readDbFacts } from "./backup/facts";
 import { odooDumpManifest, serverVersionNum, writeOdooZip } from "./odoo-zip";
 
-export const ExportJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), exportId: z.string().min(1) });
+export const ExportJobParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  exportId: z.string().min(1),
+});
 export type ExportJobParams = z.infer<typeof ExportJobParams>;
 
 const EXPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -35,7 +39,10 @@ export function exportFile(paths: Pick<Paths, "dataDir">, id: string): string {
 }
 
 /** A finished export's file; NotFound while it is being written or after it was deleted. */
-export async function finishedExport(paths: Pick<Paths, "dataDir">, id: string): Promise<{ path: string; size: number }> {
+export async function finishedExport(
+  paths: Pick<Paths, "dataDir">,
+  id: string,
+): Promise<{ path: string; size: number }> {
   const path = exportFile(paths, id);
   const s = await stat(path).catch(() => null);
   if (!s) throw new NotFound(`no finished export ${id} (see: odooops jobs show <job>)`);
@@ -59,8 +66,12 @@ export const exportJob = defineJob<ExportJobParams>({
         const env = loadEnvById(deps.db, p.envId);
         // The env's own role reads and dumps its database: nothing in it runs as the admin.
         const pg = envDbLogin(deps, env);
-        const { facts, pgVersion } = await withTenant(pg, async (sql) => ({ facts: await readDbFacts(sql), pgVersion: await serverVersionNum(sql) }));
-        if (!facts.baseInstalled || !facts.odooSeries) throw new Invalid(`database ${env.dbName} has no installed base module: not an Odoo database to export`);
+        const { facts, pgVersion } = await withTenant(pg, async (sql) => ({
+          facts: await readDbFacts(sql),
+          pgVersion: await serverVersionNum(sql),
+        }));
+        if (!facts.baseInstalled || !facts.odooSeries)
+          throw new Invalid(`database ${env.dbName} has no installed base module: not an Odoo database to export`);
         const partial = `${out}.partial`;
         await mkdir(exportsDir(deps.paths), { recursive: true, mode: 0o700 });
         const { files } = await writeOdooZip({
@@ -73,14 +84,22 @@ export const exportJob = defineJob<ExportJobParams>({
         });
         await rename(partial, out);
         const bytes = (await stat(out)).size;
-        ctx.log(`exported ${env.dbName} (${facts.modules.length} modules, ${files} filestore files) to ${out}: ${bytes} bytes`);
+        ctx.log(
+          `exported ${env.dbName} (${facts.modules.length} modules, ${files} filestore files) to ${out}: ${bytes} bytes`,
+        );
         return { file: out, bytes, files };
       },
     },
   ],
   async succeeded(ctx) {
     const zip = (ctx.outputs.zip ?? {}) as { bytes?: number; files?: number };
-    return { env: ctx.params.slug, exportId: ctx.params.exportId, bytes: zip.bytes ?? null, files: zip.files ?? null, download: `/exports/${ctx.params.exportId}` };
+    return {
+      env: ctx.params.slug,
+      exportId: ctx.params.exportId,
+      bytes: zip.bytes ?? null,
+      files: zip.files ?? null,
+      download: `/exports/${ctx.params.exportId}`,
+    };
   },
   async failed(ctx) {
     await rm(`${exportFile(ctx.deps.paths, ctx.params.exportId)}.partial`, { force: true });
@@ -91,7 +110,10 @@ const EXPORTABLE = new Set(["active", "stopped"]);
 
 export function startExport(deps: EnvServiceDeps, envName: string, actor: string): JobView {
   const env = findEnv(deps.db, envName);
-  if (!EXPORTABLE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; only an active or stopped environment can be exported`);
+  if (!EXPORTABLE.has(env.status))
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}; only an active or stopped environment can be exported`,
+    );
   const job = deps.jobs.enqueue(exportJob, { envId: env.id, slug: env.slug, exportId: crypto.randomUUID() }, actor);
   deps.audit.record({ actor, action: "db.export", target: env.slug, details: { job: job.id } });
   return job;

@@ -30,7 +30,12 @@ export async function listExports(deps: ExportDeps): Promise<ExportView[]> {
   const names = await readdir(exportsDir(deps.paths)).catch(() => [] as string[]);
   const writers = new Map(
     deps.db
-      .select({ exportId: sql<string>`json_extract(${jobs.params}, '$.exportId')`, env: jobs.target, job: jobs.id, createdBy: jobs.createdBy })
+      .select({
+        exportId: sql<string>`json_extract(${jobs.params}, '$.exportId')`,
+        env: jobs.target,
+        job: jobs.id,
+        createdBy: jobs.createdBy,
+      })
       .from(jobs)
       .where(eq(jobs.kind, exportJob.kind))
       .all()
@@ -44,14 +49,24 @@ export async function listExports(deps: ExportDeps): Promise<ExportView[]> {
     const s = await stat(join(exportsDir(deps.paths), name)).catch(() => null);
     if (!s?.isFile()) continue;
     const w = writers.get(id);
-    out.push({ id, env: w?.env ?? null, job: w?.job ?? null, createdBy: w?.createdBy ?? null, bytes: s.size, writtenAt: s.mtime.toISOString(), expiresAt: new Date(s.mtimeMs + ttlMs).toISOString() });
+    out.push({
+      id,
+      env: w?.env ?? null,
+      job: w?.job ?? null,
+      createdBy: w?.createdBy ?? null,
+      bytes: s.size,
+      writtenAt: s.mtime.toISOString(),
+      expiresAt: new Date(s.mtimeMs + ttlMs).toISOString(),
+    });
   }
   return out.sort((a, b) => a.writtenAt.localeCompare(b.writtenAt));
 }
 
 /** Deletes the exports whose expiry is at or before `now` (`all`: every one); returns them. */
 export async function sweepExports(deps: ExportDeps, now: Date, opts: { all?: boolean } = {}): Promise<ExportView[]> {
-  const expired = (await listExports(deps)).filter((e) => opts.all === true || Date.parse(e.expiresAt) <= now.getTime());
+  const expired = (await listExports(deps)).filter(
+    (e) => opts.all === true || Date.parse(e.expiresAt) <= now.getTime(),
+  );
   for (const e of expired) await rm(join(exportsDir(deps.paths), `${e.id}.zip`), { force: true });
   return expired;
 }
@@ -67,7 +82,8 @@ export function exportSweepSchedule(pattern: string, opts: { now?: () => Date } 
     pattern,
     async tick(deps) {
       const deleted = await sweepExports(deps, clock());
-      for (const e of deleted) log.info("expired export deleted", { export: e.id, env: e.env ?? "?", bytes: e.bytes, writtenAt: e.writtenAt });
+      for (const e of deleted)
+        log.info("expired export deleted", { export: e.id, env: e.env ?? "?", bytes: e.bytes, writtenAt: e.writtenAt });
     },
   };
 }

@@ -13,13 +13,20 @@ import { assertFreeSpace } from "./space";
 import { BLOCK, padding, parseTarHeader, type TarHeader } from "./tar";
 import type { ZipLimits } from "./odoo-zip";
 
-const LINK_FLAGS: Record<string, string> = { "1": "a hard link", "2": "a symbolic link", "3": "a device", "4": "a device", "6": "a FIFO" };
+const LINK_FLAGS: Record<string, string> = {
+  "1": "a hard link",
+  "2": "a symbolic link",
+  "3": "a device",
+  "4": "a device",
+  "6": "a FIFO",
+};
 
 /** `./ab/ab12…` → `ab/ab12…`; null for the root itself; Invalid for a name leaving the tree. */
 export function filestoreEntryPath(name: string): string | null {
   if (name.includes("\0") || name.includes("\\")) throw new Invalid(`tar entry ${JSON.stringify(name)}: refused name`);
   if (posix.isAbsolute(name)) throw new Invalid(`tar entry ${JSON.stringify(name)} is an absolute path: refused`);
-  if (name.split("/").includes("..")) throw new Invalid(`tar entry ${JSON.stringify(name)} points outside the filestore: refused`);
+  if (name.split("/").includes(".."))
+    throw new Invalid(`tar entry ${JSON.stringify(name)} points outside the filestore: refused`);
   const norm = posix.normalize(name).replace(/\/+$/, "");
   return norm === "." || norm === "" ? null : norm;
 }
@@ -38,7 +45,10 @@ async function readBlock(fh: Awaited<ReturnType<typeof open>>, at: number): Prom
 }
 
 /** Every entry of the tar, checked; throws Invalid on the first problem. Reads headers only. */
-export async function checkFilestoreTar(path: string, limits: ZipLimits): Promise<{ entries: TarEntry[]; bytes: number }> {
+export async function checkFilestoreTar(
+  path: string,
+  limits: ZipLimits,
+): Promise<{ entries: TarEntry[]; bytes: number }> {
   const fh = await open(path, "r").catch((e: unknown) => {
     throw new Invalid(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   });
@@ -52,19 +62,27 @@ export async function checkFilestoreTar(path: string, limits: ZipLimits): Promis
       try {
         h = block.length === 0 ? null : parseTarHeader(block);
       } catch (e) {
-        throw new Invalid(`the filestore is not a readable tar (at byte ${at}): ${e instanceof Error ? e.message : String(e)}`);
+        throw new Invalid(
+          `the filestore is not a readable tar (at byte ${at}): ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
       if (h === null) break;
       if (h.type === "other") {
-        throw new Invalid(`tar entry ${JSON.stringify(h.name)} is ${LINK_FLAGS[h.flag] ?? `of type ${JSON.stringify(h.flag)} (only files and directories; extended headers are not supported)`}: refused`);
+        throw new Invalid(
+          `tar entry ${JSON.stringify(h.name)} is ${LINK_FLAGS[h.flag] ?? `of type ${JSON.stringify(h.flag)} (only files and directories; extended headers are not supported)`}: refused`,
+        );
       }
       const data = at + BLOCK;
       if (data + h.size > fileSize) throw new Invalid(`the filestore tar is truncated (${JSON.stringify(h.name)})`);
       const rel = filestoreEntryPath(h.name);
       if (rel !== null) entries.push({ path: rel, header: h, offset: data });
-      if (entries.length > limits.maxEntries) throw new Invalid(`the filestore tar has more than ${limits.maxEntries} entries, over imports.maxZipEntries`);
+      if (entries.length > limits.maxEntries)
+        throw new Invalid(`the filestore tar has more than ${limits.maxEntries} entries, over imports.maxZipEntries`);
       bytes += h.size;
-      if (bytes > limits.maxUnpackedBytes) throw new Invalid(`the filestore tar unpacks to more than ${formatBytes(bytes)}, over imports.maxUnpackedMb (${formatBytes(limits.maxUnpackedBytes)})`);
+      if (bytes > limits.maxUnpackedBytes)
+        throw new Invalid(
+          `the filestore tar unpacks to more than ${formatBytes(bytes)}, over imports.maxUnpackedMb (${formatBytes(limits.maxUnpackedBytes)})`,
+        );
       at = data + h.size + padding(h.size);
     }
     const files = new Set<string>();
@@ -84,7 +102,11 @@ export async function checkFilestoreTar(path: string, limits: ZipLimits): Promis
  * import job just created, so nothing in it can be a link — never replacing a file (O_EXCL).
  * Returns how many files were written.
  */
-export async function extractFilestoreTar(path: string, targetDir: string, limits: ZipLimits): Promise<{ files: number; bytes: number }> {
+export async function extractFilestoreTar(
+  path: string,
+  targetDir: string,
+  limits: ZipLimits,
+): Promise<{ files: number; bytes: number }> {
   const { entries, bytes } = await checkFilestoreTar(path, limits);
   assertFreeSpace("the filestore", [{ path: targetDir, bytes }]);
   const src = await open(path, "r");

@@ -30,7 +30,16 @@ import { DUMP_HAS_NO_FILESTORE } from "./import-notes";
 import { readOdooZip, type OdooDumpManifest } from "./odoo-zip";
 import { loadPlainDump } from "./plain-load";
 import { newReplaceToken } from "./replace";
-import { adminPg, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import {
+  adminPg,
+  afterFailure,
+  ensureFilestoreRoot,
+  preBackupStep,
+  preparedCopy,
+  ReplaceParams,
+  replaceSteps,
+  sanitizeStep,
+} from "./replace-steps";
 
 export const ImportJobParams = ReplaceParams.extend({
   upload: z.string().min(1),
@@ -45,14 +54,19 @@ export function importsDir(paths: Pick<Paths, "dataDir">): string {
 }
 
 /** Differences between the loaded database's installed modules and the export's manifest. */
-export function moduleProblems(manifest: OdooDumpManifest, installed: { name: string; version: string | null }[]): string[] {
+export function moduleProblems(
+  manifest: OdooDumpManifest,
+  installed: { name: string; version: string | null }[],
+): string[] {
   const have = new Map(installed.map((m) => [m.name, m.version]));
   const problems: string[] = [];
   for (const [name, version] of Object.entries(manifest.modules)) {
     if (!have.has(name)) problems.push(`${name} is in the manifest but not installed`);
-    else if (have.get(name) !== version) problems.push(`${name}: installed ${have.get(name) ?? "-"}, manifest says ${version ?? "-"}`);
+    else if (have.get(name) !== version)
+      problems.push(`${name}: installed ${have.get(name) ?? "-"}, manifest says ${version ?? "-"}`);
   }
-  for (const name of have.keys()) if (!Object.hasOwn(manifest.modules, name)) problems.push(`${name} is installed but not in the manifest`);
+  for (const name of have.keys())
+    if (!Object.hasOwn(manifest.modules, name)) problems.push(`${name} is installed but not in the manifest`);
   return problems;
 }
 
@@ -94,7 +108,10 @@ export const importJob = defineJob<ImportJobParams>({
         // The upload is tenant data: it is loaded logged in as the env's own role, never as admin.
         const asEnv = envDbLogin(deps, env, n.newDb);
         const MiB = 1024 * 1024;
-        const limits = { maxEntries: deps.config.imports.maxZipEntries, maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB };
+        const limits = {
+          maxEntries: deps.config.imports.maxZipEntries,
+          maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB,
+        };
         let manifest: OdooDumpManifest | null = null;
         let files = 0;
         if (p.format === "zip") {
@@ -102,7 +119,9 @@ export const importJob = defineJob<ImportJobParams>({
           const sqlFile = join(deps.paths.workDir, `import-${n.newDb}.sql`);
           try {
             ({ manifest, files } = await readOdooZip(p.upload, sqlFile, n.stagedDir, limits));
-            ctx.log(`zip read: dump.sql and ${files} filestore files${manifest ? ` (exported from ${manifest.db_name}, Odoo ${manifest.version}, PostgreSQL ${manifest.pg_version})` : ", no manifest.json"}`);
+            ctx.log(
+              `zip read: dump.sql and ${files} filestore files${manifest ? ` (exported from ${manifest.db_name}, Odoo ${manifest.version}, PostgreSQL ${manifest.pg_version})` : ", no manifest.json"}`,
+            );
             await loadPlainDump(asEnv, n.newDb, sqlFile, ctx.signal);
           } finally {
             await rm(sqlFile, { force: true });
@@ -113,14 +132,30 @@ export const importJob = defineJob<ImportJobParams>({
             ({ files } = await extractFilestoreTar(p.filestore, n.stagedDir, limits));
             ctx.log(`filestore tar read: ${files} files`);
           }
-          await run(pgRestore(asEnv, n.newDb, { jobs: availableParallelism(), file: p.upload }), { signal: ctx.signal, onLine: (_s, l) => ctx.log(l) });
+          await run(pgRestore(asEnv, n.newDb, { jobs: availableParallelism(), file: p.upload }), {
+            signal: ctx.signal,
+            onLine: (_s, l) => ctx.log(l),
+          });
         }
         await run(chownRecursive(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid));
         const facts = await withTenant(envDbLogin(deps, env, n.newDb), readDbFacts);
-        const problems = [...(facts.baseInstalled ? [] : ["ir_module_module: base is not installed (not an Odoo database?)"]), ...(manifest ? moduleProblems(manifest, facts.modules) : [])];
-        if (problems.length > 0) throw new Invalid(`the imported database failed verification: ${problems.join("; ")}`, { problems });
-        ctx.log(`loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`);
-        return { newDb: n.newDb, tables: facts.tableCount, modules: facts.modules.length, files, odooVersion: facts.odooSeries, filestoreIncluded: p.format === "zip" || p.filestore !== null };
+        const problems = [
+          ...(facts.baseInstalled ? [] : ["ir_module_module: base is not installed (not an Odoo database?)"]),
+          ...(manifest ? moduleProblems(manifest, facts.modules) : []),
+        ];
+        if (problems.length > 0)
+          throw new Invalid(`the imported database failed verification: ${problems.join("; ")}`, { problems });
+        ctx.log(
+          `loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`,
+        );
+        return {
+          newDb: n.newDb,
+          tables: facts.tableCount,
+          modules: facts.modules.length,
+          files,
+          odooVersion: facts.odooSeries,
+          filestoreIncluded: p.format === "zip" || p.filestore !== null,
+        };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
@@ -133,7 +168,15 @@ export const importJob = defineJob<ImportJobParams>({
     const p = ctx.params;
     await removeUploads(p);
     const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
-    return { env: p.slug, format: p.format, filestoreIncluded: p.format === "zip" || p.filestore !== null, preBackupId: p.preBackupId, neutralized: p.neutralize, keptOld: finalize.kept?.db ?? null, leftovers: finalize.leftovers ?? [] };
+    return {
+      env: p.slug,
+      format: p.format,
+      filestoreIncluded: p.format === "zip" || p.filestore !== null,
+      preBackupId: p.preBackupId,
+      neutralized: p.neutralize,
+      keptOld: finalize.kept?.db ?? null,
+      leftovers: finalize.leftovers ?? [],
+    };
   },
   async failed(ctx, error, cancelled) {
     await removeUploads(ctx.params);
@@ -154,13 +197,20 @@ export type ImportOptions = z.input<typeof ImportOptions>;
 const REPLACEABLE = new Set(["active", "stopped"]);
 
 /** Checks the target and the options before anything is uploaded; the caller stores the upload, then enqueues. */
-export function planImport(deps: EnvServiceDeps, envName: string, input: ImportOptions): Omit<ImportJobParams, "upload" | "format" | "filestore"> {
+export function planImport(
+  deps: EnvServiceDeps,
+  envName: string,
+  input: ImportOptions,
+): Omit<ImportJobParams, "upload" | "format" | "filestore"> {
   const opts = ImportOptions.parse(input);
   const env = findEnv(deps.db, envName);
-  if (!REPLACEABLE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; it must be active or stopped`);
+  if (!REPLACEABLE.has(env.status))
+    throw new Conflict(`environment ${env.slug} is ${env.status}; it must be active or stopped`);
   const production = env.tier === "production";
   if (production && !opts.forceProduction) {
-    throw new Invalid(`refusing to import into production environment ${env.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
+    throw new Invalid(
+      `refusing to import into production environment ${env.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,
+    );
   }
   requireConfirm(env, opts.confirm, "import into");
   if (production) backupTargets(deps);
@@ -183,6 +233,11 @@ export function planImport(deps: EnvServiceDeps, envName: string, input: ImportO
 
 export function enqueueImport(deps: EnvServiceDeps, params: ImportJobParams, actor: string): JobView {
   const job = deps.jobs.enqueue(importJob, params, actor);
-  deps.audit.record({ actor, action: "db.import", target: params.slug, details: { format: params.format, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  deps.audit.record({
+    actor,
+    action: "db.import",
+    target: params.slug,
+    details: { format: params.format, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id },
+  });
   return job;
 }

@@ -37,8 +37,8 @@ export const MigrateJobParams = z.object({
 export type MigrateJobParams = z.infer<typeof MigrateJobParams>;
 type Ctx = StepContext<MigrateJobParams>;
 
-
-const planOf = (ctx: Ctx) => (ctx.outputs.plan as unknown as MigrationPlan | undefined) ?? { image: "", update: [], modules: [] };
+const planOf = (ctx: Ctx) =>
+  (ctx.outputs.plan as unknown as MigrationPlan | undefined) ?? { image: "", update: [], modules: [] };
 const hasWork = (ctx: Ctx) => planOf(ctx).modules.length > 0;
 
 /** Odoo serves the env only when it is active; a stopped env is updated and left stopped. */
@@ -59,9 +59,17 @@ export const migrateJob = defineJob<MigrateJobParams>({
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const image = await servingImage(ctx.deps, env);
         const installed = await installedModules(envDbLogin(ctx.deps, env));
-        const plan = planMigration(image, installed, await readImageModules(ctx.deps, image, seriesOf(installed, image)));
+        const plan = planMigration(
+          image,
+          installed,
+          await readImageModules(ctx.deps, image, seriesOf(installed, image)),
+        );
         for (const u of plan.update) ctx.log(`${u.name}: ${u.from ?? "-"} → ${u.to ?? "-"} (${u.reason})`);
-        ctx.log(plan.modules.length === 0 ? `nothing to update: every installed module matches ${image}` : `${plan.modules.length} module(s) to update from ${image}`);
+        ctx.log(
+          plan.modules.length === 0
+            ? `nothing to update: every installed module matches ${image}`
+            : `${plan.modules.length} module(s) to update from ${image}`,
+        );
         return { ...plan };
       },
     },
@@ -73,7 +81,11 @@ export const migrateJob = defineJob<MigrateJobParams>({
         if (!hasWork(ctx)) return { skipped: true };
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const id = ctx.params.preBackupId ?? "";
-        ctx.deps.db.insert(backups).values({ id, envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName }).onConflictDoNothing().run();
+        ctx.deps.db
+          .insert(backups)
+          .values({ id, envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName })
+          .onConflictDoNothing()
+          .run();
         return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
       },
     },
@@ -115,7 +127,9 @@ export const migrateJob = defineJob<MigrateJobParams>({
           signal: ctx.signal,
         });
         if (result.exitCode !== 0) {
-          const restore = ctx.params.preBackupId ? `\nthe database may be partly updated; to go back: odooops db restore ${env.slug} --backup ${ctx.params.preBackupId}` : "";
+          const restore = ctx.params.preBackupId
+            ? `\nthe database may be partly updated; to go back: odooops db restore ${env.slug} --backup ${ctx.params.preBackupId}`
+            : "";
           throw new Error(`module update failed (exit ${result.exitCode}):\n${result.failure}${restore}`);
         }
         return { updated: plan.modules };
@@ -146,10 +160,22 @@ export const migrateJob = defineJob<MigrateJobParams>({
   async succeeded(ctx) {
     const plan = planOf(ctx);
     const backedUp = ((ctx.outputs["pre-backup"] ?? {}) as { backupId?: string }).backupId ?? null;
-    return { env: ctx.params.slug, dryRun: ctx.params.dryRun, image: plan.image, update: plan.update, modules: plan.modules, preBackupId: backedUp };
+    return {
+      env: ctx.params.slug,
+      dryRun: ctx.params.dryRun,
+      image: plan.image,
+      update: plan.update,
+      modules: plan.modules,
+      preBackupId: backedUp,
+    };
   },
   async failed(ctx, error, cancelled) {
-    if (ctx.params.preBackupId) failRunningBackup(ctx.deps.db, ctx.params.preBackupId, `migration failed before this backup completed: ${cancelled ? "cancelled" : error}`);
+    if (ctx.params.preBackupId)
+      failRunningBackup(
+        ctx.deps.db,
+        ctx.params.preBackupId,
+        `migration failed before this backup completed: ${cancelled ? "cancelled" : error}`,
+      );
   },
 });
 
@@ -158,12 +184,18 @@ const MIGRATABLE = new Set(["active", "stopped"]);
 export function startMigrate(deps: EnvServiceDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
   const env = findEnv(deps.db, envName);
   if (!MIGRATABLE.has(env.status)) {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`,
+    );
   }
   const preBackup = !req.dryRun && env.tier === "production";
   // A backup first needs somewhere to put it: refuse now rather than fail the job.
   if (preBackup) backupTargets(deps);
-  const job = deps.jobs.enqueue(migrateJob, { envId: env.id, slug: env.slug, dryRun: req.dryRun, preBackupId: preBackup ? Bun.randomUUIDv7() : null }, actor);
+  const job = deps.jobs.enqueue(
+    migrateJob,
+    { envId: env.id, slug: env.slug, dryRun: req.dryRun, preBackupId: preBackup ? Bun.randomUUIDv7() : null },
+    actor,
+  );
   if (!req.dryRun) deps.audit.record({ actor, action: "db.migrate", target: env.slug, details: { job: job.id } });
   return job;
 }

@@ -32,7 +32,16 @@ const LIST_MANIFESTS = [
 ].join("\n");
 
 export function imageManifestsCommand(cfg: DockerConfig, image: string, dirs: string[] = IMAGE_ADDONS_DIRS): Command {
-  return { ...docker(cfg).run({ image, rm: true, network: "none", entrypoint: "python3", args: ["-c", LIST_MANIFESTS, ...dirs] }), timeoutMs: 5 * 60_000 };
+  return {
+    ...docker(cfg).run({
+      image,
+      rm: true,
+      network: "none",
+      entrypoint: "python3",
+      args: ["-c", LIST_MANIFESTS, ...dirs],
+    }),
+    timeoutMs: 5 * 60_000,
+  };
 }
 
 export interface ImageModule {
@@ -47,9 +56,12 @@ export function parseImageManifests(stdout: string, series: string, image: strin
   try {
     raw = JSON.parse(stdout);
   } catch {
-    throw new Invalid(`could not read the module manifests of ${image}: unexpected output ${JSON.stringify(stdout.slice(0, 200))}`);
+    throw new Invalid(
+      `could not read the module manifests of ${image}: unexpected output ${JSON.stringify(stdout.slice(0, 200))}`,
+    );
   }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Invalid(`could not read the module manifests of ${image}`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new Invalid(`could not read the module manifests of ${image}`);
   const out: ImageModule[] = [];
   for (const [name, text] of Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (typeof text !== "string") continue;
@@ -76,7 +88,11 @@ export interface MigrationPlan {
 }
 
 /** Pure: installed modules whose image version differs, plus those in `to upgrade` / `to install`. */
-export function planMigration(image: string, installed: Map<string, InstalledModule>, imageModules: ImageModule[]): MigrationPlan {
+export function planMigration(
+  image: string,
+  installed: Map<string, InstalledModule>,
+  imageModules: ImageModule[],
+): MigrationPlan {
   const inImage = new Map(imageModules.map((m) => [m.name, m]));
   const update: MigrationItem[] = [];
   for (const [name, db] of [...installed].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -97,8 +113,18 @@ export async function servingImage(deps: Pick<JobDeps, "config" | "paths">, env:
   return info?.Config.Image ?? env.odooImage;
 }
 
-export async function readImageModules(deps: Pick<JobDeps, "config">, image: string, series: string): Promise<ImageModule[]> {
-  const r = await run(imageManifestsCommand({ binary: deps.config.docker.binary, runAs: odooUser(deps.config) }, image), { nothrow: true });
-  if (r.exitCode !== 0) throw new Unavailable(`could not list the modules of image ${image} (exit ${r.exitCode}): ${r.stderr.trim().slice(-500)}`);
+export async function readImageModules(
+  deps: Pick<JobDeps, "config">,
+  image: string,
+  series: string,
+): Promise<ImageModule[]> {
+  const r = await run(
+    imageManifestsCommand({ binary: deps.config.docker.binary, runAs: odooUser(deps.config) }, image),
+    { nothrow: true },
+  );
+  if (r.exitCode !== 0)
+    throw new Unavailable(
+      `could not list the modules of image ${image} (exit ${r.exitCode}): ${r.stderr.trim().slice(-500)}`,
+    );
   return parseImageManifests(r.stdout, series, image);
 }

@@ -18,7 +18,14 @@ import { spawnStreaming } from "../exec/run";
 import { Invalid } from "../errors";
 import { assertIdent } from "../host/postgres/quote";
 import type { PgAdmin } from "./backup";
-import { FILESTORE_TENANT_DEPTH, openTenantDir, openTenantFile, walkTenantDir, type PinnedDir, type TenantEntry } from "./backup/tenant-dir";
+import {
+  FILESTORE_TENANT_DEPTH,
+  openTenantDir,
+  openTenantFile,
+  walkTenantDir,
+  type PinnedDir,
+  type TenantEntry,
+} from "./backup/tenant-dir";
 import { assertFreeSpace, formatBytes } from "./space";
 
 const DAY_MS = 24 * 3600_000;
@@ -35,8 +42,16 @@ export const OdooDumpManifest = z.looseObject({
 export type OdooDumpManifest = z.infer<typeof OdooDumpManifest>;
 
 /** Odoo's manifest for a database of `series` ("17.0"); `pgVersionNum` is server_version_num (150004). */
-export function odooDumpManifest(dbName: string, series: string, pgVersionNum: number, modules: { name: string; version: string | null }[]): OdooDumpManifest {
-  const [major, minor] = series.replace(/^saas~/, "").split(".").map(Number);
+export function odooDumpManifest(
+  dbName: string,
+  series: string,
+  pgVersionNum: number,
+  modules: { name: string; version: string | null }[],
+): OdooDumpManifest {
+  const [major, minor] = series
+    .replace(/^saas~/, "")
+    .split(".")
+    .map(Number);
   return {
     odoo_dump: "1",
     db_name: dbName,
@@ -100,9 +115,14 @@ export async function writeOdooZip(input: WriteZipInput): Promise<{ files: numbe
   const written = pipeline(zip.outputStream, createWriteStream(input.out, { mode: 0o600 }));
   const dump = spawnStreaming(pgDumpPlain(input.pg, input.dbName), { signal: input.signal });
   try {
-    zip.addReadStream(Readable.fromWeb(dump.stdout as import("node:stream/web").ReadableStream<Uint8Array>), "dump.sql");
+    zip.addReadStream(
+      Readable.fromWeb(dump.stdout as import("node:stream/web").ReadableStream<Uint8Array>),
+      "dump.sql",
+    );
     const files = root ? (await walkTenantDir(root)).entries.filter((e) => e.kind === "file") : [];
-    if (root) for (const entry of files) zip.addReadStream(Readable.from(tenantFileChunks(root, entry)), `filestore/${entry.rel}`);
+    if (root)
+      for (const entry of files)
+        zip.addReadStream(Readable.from(tenantFileChunks(root, entry)), `filestore/${entry.rel}`);
     zip.addBuffer(Buffer.from(JSON.stringify(input.manifest, null, 4)), "manifest.json");
     zip.end();
     await Promise.all([written, dump.done()]);
@@ -135,7 +155,9 @@ async function* tenantFileChunks(root: PinnedDir, entry: TenantEntry): AsyncGene
 }
 
 function openZip(path: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) => yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))));
+  return new Promise((resolve, reject) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))),
+  );
 }
 
 function entryStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
@@ -148,7 +170,8 @@ export function filestorePath(entryName: string): string | null {
   const rel = entryName.slice("filestore/".length);
   if (rel === "" || rel.endsWith("/")) return null;
   const norm = posix.normalize(rel);
-  if (norm.startsWith("../") || norm === ".." || posix.isAbsolute(norm) || norm.includes("\0")) throw new Invalid(`zip entry ${JSON.stringify(entryName)} points outside the filestore`);
+  if (norm.startsWith("../") || norm === ".." || posix.isAbsolute(norm) || norm.includes("\0"))
+    throw new Invalid(`zip entry ${JSON.stringify(entryName)} points outside the filestore`);
   return norm;
 }
 
@@ -173,7 +196,10 @@ function isSymlink(entry: yauzl.Entry): boolean {
 }
 
 /** Calls `onEntry` for each entry in order (one at a time); yauzl refuses absolute and `..` names. */
-async function eachEntry(path: string, onEntry: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>): Promise<void> {
+async function eachEntry(
+  path: string,
+  onEntry: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>,
+): Promise<void> {
   const zip = await openZip(path).catch((e: unknown) => {
     throw new Invalid(`${path} is not a readable zip: ${e instanceof Error ? e.message : String(e)}`);
   });
@@ -205,18 +231,22 @@ async function checkZip(path: string, limits: ZipLimits): Promise<{ dumpBytes: n
   });
   const entries = zip.entryCount;
   zip.close();
-  if (entries > limits.maxEntries) throw new Invalid(`the zip has ${entries} entries, more than imports.maxZipEntries (${limits.maxEntries})`);
+  if (entries > limits.maxEntries)
+    throw new Invalid(`the zip has ${entries} entries, more than imports.maxZipEntries (${limits.maxEntries})`);
   let dumpBytes = 0;
   let filestoreBytes = 0;
   let total = 0;
   await eachEntry(path, async (_zip, entry) => {
     if (isSymlink(entry)) throw new Invalid(`zip entry ${JSON.stringify(entry.fileName)} is a symlink: refused`);
-    if (entry.fileName === "manifest.json" && entry.uncompressedSize > MAX_MANIFEST_BYTES) throw new Invalid(`manifest.json is ${formatBytes(entry.uncompressedSize)}: not an Odoo manifest`);
+    if (entry.fileName === "manifest.json" && entry.uncompressedSize > MAX_MANIFEST_BYTES)
+      throw new Invalid(`manifest.json is ${formatBytes(entry.uncompressedSize)}: not an Odoo manifest`);
     if (entry.fileName === "dump.sql") dumpBytes += entry.uncompressedSize;
     else if (filestorePath(entry.fileName) !== null) filestoreBytes += entry.uncompressedSize;
     total += entry.uncompressedSize;
     if (total > limits.maxUnpackedBytes) {
-      throw new Invalid(`the zip unpacks to more than ${formatBytes(total)} uncompressed, over imports.maxUnpackedMb (${formatBytes(limits.maxUnpackedBytes)})`);
+      throw new Invalid(
+        `the zip unpacks to more than ${formatBytes(total)} uncompressed, over imports.maxUnpackedMb (${formatBytes(limits.maxUnpackedBytes)})`,
+      );
     }
   });
   return { dumpBytes, filestoreBytes };
@@ -227,7 +257,12 @@ async function checkZip(path: string, limits: ZipLimits): Promise<{ dumpBytes: n
  * after checkZip and a free space check on both targets. manifest.json is optional (older
  * exports lack it); dump.sql is not.
  */
-export async function readOdooZip(path: string, sqlOut: string, filestoreDir: string, limits: ZipLimits): Promise<ReadZipResult> {
+export async function readOdooZip(
+  path: string,
+  sqlOut: string,
+  filestoreDir: string,
+  limits: ZipLimits,
+): Promise<ReadZipResult> {
   const sizes = await checkZip(path, limits);
   assertFreeSpace("the unpacked zip", [
     { path: sqlOut, bytes: sizes.dumpBytes },
@@ -244,7 +279,10 @@ export async function readOdooZip(path: string, sqlOut: string, filestoreDir: st
     } else if (name === "manifest.json") {
       const text = await new Response(Readable.toWeb(await entryStream(zip, entry)) as ReadableStream).text();
       const parsed = OdooDumpManifest.safeParse(JSON.parse(text));
-      if (!parsed.success) throw new Invalid(`${path}: manifest.json is not an Odoo dump manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      if (!parsed.success)
+        throw new Invalid(
+          `${path}: manifest.json is not an Odoo dump manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        );
       manifest = parsed.data;
     } else {
       const rel = filestorePath(name);

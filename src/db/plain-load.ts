@@ -59,11 +59,29 @@ export const NOBODY = { uid: 65534, gid: 65534 };
  * the first error; as `runAs` (uid/gid, no supplementary groups, no new privileges) when given.
  */
 export function psqlLoad(as: PgAdmin, db: string, runAs?: { uid: number; gid: number }): Command {
-  const drop = runAs ? ["setpriv", `--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, "--clear-groups", "--no-new-privs", "--"] : [];
+  const drop = runAs
+    ? ["setpriv", `--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, "--clear-groups", "--no-new-privs", "--"]
+    : [];
   return {
     argv: [
-      ...drop, "psql", "-h", as.host, "-p", String(as.port), "-U", as.user, "--no-password", "-X", "-q",
-      "-v", "ON_ERROR_STOP=1", "--single-transaction", "-d", assertIdent(db, "database"), "-f", "-",
+      ...drop,
+      "psql",
+      "-h",
+      as.host,
+      "-p",
+      String(as.port),
+      "-U",
+      as.user,
+      "--no-password",
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "--single-transaction",
+      "-d",
+      assertIdent(db, "database"),
+      "-f",
+      "-",
     ],
     env: { PGPASSWORD: as.password, PGCONNECT_TIMEOUT: "15", PGAPPNAME: "odooops-import" },
     redact: [as.password],
@@ -83,7 +101,11 @@ function linesOf(text: string, base: number): { line: string; start: number; end
   while (at < text.length) {
     const nl = text.indexOf("\n", at);
     const stop = nl < 0 ? text.length : nl + 1;
-    out.push({ line: text.slice(at, nl < 0 ? text.length : nl).replace(/\r$/, ""), start: base + at, end: base + stop });
+    out.push({
+      line: text.slice(at, nl < 0 ? text.length : nl).replace(/\r$/, ""),
+      start: base + at,
+      end: base + stop,
+    });
     at = stop;
   }
   return out;
@@ -117,7 +139,8 @@ export async function dumpRanges(file: string, size: number): Promise<Range[]> {
   const candidates = tailStart === first.end ? tail : tail.slice(1);
   const last = candidates.filter((l) => !ignorable(l.line)).at(-1);
   const ranges: Range[] = [{ start: 0, end: first.start }];
-  if (last && last.line === `\\unrestrict ${key}`) ranges.push({ start: first.end, end: last.start }, { start: last.end, end: size });
+  if (last && last.line === `\\unrestrict ${key}`)
+    ranges.push({ start: first.end, end: last.start }, { start: last.end, end: size });
   else ranges.push({ start: first.end, end: size });
   return ranges.filter((r) => r.end > r.start);
 }
@@ -125,9 +148,14 @@ export async function dumpRanges(file: string, size: number): Promise<Range[]> {
 function explain(e: unknown): unknown {
   if (!(e instanceof CommandFailed)) return e;
   const refused = e.stderrTail.split("\n").find((l) => l.includes("backslash commands are restricted"));
-  if (refused) return new Invalid(`dump.sql contains a psql meta-command (a backslash command, ${refused.split(": error:")[0]}): refused; an uploaded dump is SQL only`);
+  if (refused)
+    return new Invalid(
+      `dump.sql contains a psql meta-command (a backslash command, ${refused.split(": error:")[0]}): refused; an uploaded dump is SQL only`,
+    );
   if (/invalid command \\restrict/.test(e.stderrTail)) {
-    return new Invalid(`this host's psql cannot refuse meta-commands (no \\restrict, CVE-2025-8714): upgrade the PostgreSQL client to ${FIXED_CLIENT_VERSIONS} or later`);
+    return new Invalid(
+      `this host's psql cannot refuse meta-commands (no \\restrict, CVE-2025-8714): upgrade the PostgreSQL client to ${FIXED_CLIENT_VERSIONS} or later`,
+    );
   }
   return e;
 }
@@ -161,7 +189,10 @@ export async function loadPlainDump(as: PgAdmin, db: string, file: string, signa
   try {
     await p.done();
   } catch (e) {
-    throw feedError instanceof Invalid || (feedError !== null && e instanceof CommandFailed && e.stderrTail.trim() === "") ? feedError : explain(e);
+    throw feedError instanceof Invalid ||
+      (feedError !== null && e instanceof CommandFailed && e.stderrTail.trim() === "")
+      ? feedError
+      : explain(e);
   }
   if (feedError !== null) throw feedError;
 }

@@ -70,7 +70,6 @@ export function adminPg(deps: Pick<JobDeps, "config">): PgAdmin {
   return { host, port, user, password };
 }
 
-
 export function namesOf(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {
   return replaceNames(env.dbName, envResources(env, deps).dataDir, token);
 }
@@ -79,7 +78,11 @@ export function namesOf(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow, to
 export function preparedCopy(deps: JobDeps, p: ReplaceParams) {
   const env = loadEnvById(deps.db, p.envId);
   const n = namesOf(deps, env, p.token);
-  return { env, n, cleanup: { pg: adminPg(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir } };
+  return {
+    env,
+    n,
+    cleanup: { pg: adminPg(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir },
+  };
 }
 
 /** Odoo serves the env only when it is active; a stopped env is replaced and left stopped. */
@@ -90,7 +93,13 @@ function serving(env: EnvRow): string | null {
 /** `<dataDir>/filestore` owned by Odoo's user, so Odoo can add its own directories later. */
 export async function ensureFilestoreRoot(deps: Pick<JobDeps, "config">, n: ReplaceNames): Promise<void> {
   const root = dirname(n.filestoreDir);
-  if (await stat(root).then(() => true, () => false)) return;
+  if (
+    await stat(root).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   await mkdir(root, { recursive: true, mode: 0o750 });
   await chown(root, deps.config.odoo.uid, deps.config.odoo.gid);
 }
@@ -108,7 +117,11 @@ export function preBackupStep<P extends ReplaceParams>(): StepDef<P> {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const id = ctx.params.preBackupId ?? "";
       // Recorded here, not at enqueue: a job cancelled while queued leaves no backup "running".
-      ctx.deps.db.insert(backups).values({ id, envId: env.id, kind: "pre_restore", status: "running", dbName: env.dbName }).onConflictDoNothing().run();
+      ctx.deps.db
+        .insert(backups)
+        .values({ id, envId: env.id, kind: "pre_restore", status: "running", dbName: env.dbName })
+        .onConflictDoNothing()
+        .run();
       return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
     },
   };
@@ -127,15 +140,34 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const n = namesOf(ctx.deps, env, ctx.params.token);
       // A clone is anonymized while copied (clone-job.ts): its copy step chose rules and password.
-      const copied = (ctx.outputs.copy as { anonymized?: { rulesFrom: string; piiExclude: string[]; tables: string[]; devPasswordEnc: string } } | undefined)?.anonymized;
+      const copied = (
+        ctx.outputs.copy as
+          | { anonymized?: { rulesFrom: string; piiExclude: string[]; tables: string[]; devPasswordEnc: string } }
+          | undefined
+      )?.anonymized;
       let rules: RulesChoice | undefined;
       if (ctx.params.anonymize && !copied) {
-        rules = await anonymizeRulesFor(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId), ctx, ctx.params.rules);
+        rules = await anonymizeRulesFor(
+          ctx.deps,
+          loadEnvById(ctx.deps.db, ctx.params.sourceEnvId),
+          ctx,
+          ctx.params.rules,
+        );
         ctx.log(`anonymization rules, lowest first: ${rules.from}`);
       }
       // One random password per copy: a constant one would open every copy made with it.
-      const devPassword = copied ? ctx.deps.box.open(copied.devPasswordEnc) : ctx.params.anonymize ? newOdooPassword() : undefined;
-      const anonymizedFrom = copied ? { source: envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)), tables: copied.tables, piiExclude: copied.piiExclude } : undefined;
+      const devPassword = copied
+        ? ctx.deps.box.open(copied.devPasswordEnc)
+        : ctx.params.anonymize
+          ? newOdooPassword()
+          : undefined;
+      const anonymizedFrom = copied
+        ? {
+            source: envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)),
+            tables: copied.tables,
+            piiExclude: copied.piiExclude,
+          }
+        : undefined;
       // The copy is already the target env's role's (restore/clone/import give it every object).
       const report = await sanitizeCopy(
         envDbLogin(ctx.deps, env, n.newDb),
@@ -149,7 +181,9 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
           devPassword,
           anonymizedFrom,
           // The PII check's needles come from the source itself, as its own role.
-          sourceLogin: ctx.params.anonymize ? envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId)) : undefined,
+          sourceLogin: ctx.params.anonymize
+            ? envDbLogin(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.sourceEnvId))
+            : undefined,
           filestoreDir: n.stagedDir,
         },
         stepLogger(ctx, { db: n.newDb }),
@@ -157,11 +191,25 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       if (report.anonymized && !copied) {
         // A restored copy arrived with the source's files: only what its rows still point at stays.
         const { uid, gid } = ctx.deps.config.odoo;
-        const fs = await anonymizeFilestoreInPlace({ target: envDbLogin(ctx.deps, env, n.newDb), dir: n.stagedDir, uid, gid });
-        ctx.log(`filestore ${n.stagedDir}: ${fs.replaced} attachment(s) replaced by placeholders, ${fs.removed} source file(s) removed, ${fs.written} placeholder file(s) written, ${fs.copied} module/asset file(s) kept`);
+        const fs = await anonymizeFilestoreInPlace({
+          target: envDbLogin(ctx.deps, env, n.newDb),
+          dir: n.stagedDir,
+          uid,
+          gid,
+        });
+        ctx.log(
+          `filestore ${n.stagedDir}: ${fs.replaced} attachment(s) replaced by placeholders, ${fs.removed} source file(s) removed, ${fs.written} placeholder file(s) written, ${fs.copied} module/asset file(s) kept`,
+        );
       }
-      if (report.anonymized) ctx.log(`anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`);
-      return { ...report, rulesFrom: copied?.rulesFrom ?? rules?.from ?? null, devPasswordEnc: copied?.devPasswordEnc ?? (devPassword === undefined ? null : ctx.deps.box.seal(devPassword)) };
+      if (report.anonymized)
+        ctx.log(
+          `anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`,
+        );
+      return {
+        ...report,
+        rulesFrom: copied?.rulesFrom ?? rules?.from ?? null,
+        devPasswordEnc: copied?.devPasswordEnc ?? (devPassword === undefined ? null : ctx.deps.box.seal(devPassword)),
+      };
     },
   };
 }
@@ -214,7 +262,9 @@ function odooNeutralizeStep<P extends ReplaceParams>(): StepDef<P> {
     async run(ctx) {
       const series = ((ctx.outputs.sanitize ?? {}) as Partial<SanitizeReport>).odooSeries ?? null;
       if (!hasNeutralizeCommand(series)) {
-        ctx.log(`Odoo ${series ?? "(unknown version)"} has no \`odoo neutralize\`: the SQL neutralization applied before the swap stands alone`);
+        ctx.log(
+          `Odoo ${series ?? "(unknown version)"} has no \`odoo neutralize\`: the SQL neutralization applied before the swap stands alone`,
+        );
         return { ran: false, series };
       }
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -291,7 +341,10 @@ function modulesStep<P extends ReplaceParams>(): StepDef<P> {
         log: (l) => ctx.log(l),
         signal: ctx.signal,
       });
-      if (result.exitCode !== 0) throw new Error(`the copy's module update failed (exit ${result.exitCode}); the previous database is put back:\n${result.failure}`);
+      if (result.exitCode !== 0)
+        throw new Error(
+          `the copy's module update failed (exit ${result.exitCode}); the previous database is put back:\n${result.failure}`,
+        );
       return { image, update: plan.update, applied: true };
     },
   };
@@ -344,7 +397,9 @@ function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
       await envHost(ctx.deps)
         .withAdmin((sql) => dropDatabase(sql, n.oldDb))
         .catch((e: unknown) => leftovers.push(`database ${n.oldDb}: ${e instanceof Error ? e.message : String(e)}`));
-      await discardDir(n.previousDir).catch((e: unknown) => leftovers.push(`${n.previousDir}: ${e instanceof Error ? e.message : String(e)}`));
+      await discardDir(n.previousDir).catch((e: unknown) =>
+        leftovers.push(`${n.previousDir}: ${e instanceof Error ? e.message : String(e)}`),
+      );
       for (const l of leftovers) ctx.log(`warn: could not remove the previous ${l}; remove it by hand`);
       return { kept: null, leftovers };
     },
@@ -353,7 +408,15 @@ function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
 
 /** Everything from stopping Odoo to dropping the previous database, in order. */
 export function replaceSteps<P extends ReplaceParams>(): StepDef<P>[] {
-  return [stopStep<P>(), swapStep<P>(), odooNeutralizeStep<P>(), modulesStep<P>(), startStep<P>(), healthStep<P>(), finalizeStep<P>()];
+  return [
+    stopStep<P>(),
+    swapStep<P>(),
+    odooNeutralizeStep<P>(),
+    modulesStep<P>(),
+    startStep<P>(),
+    healthStep<P>(),
+    finalizeStep<P>(),
+  ];
 }
 
 /**
@@ -361,10 +424,17 @@ export function replaceSteps<P extends ReplaceParams>(): StepDef<P>[] {
  * env's admin password in state (admins read it with `env get --show-admin-password`), and the
  * job's result hands it, sealed, to whoever made the copy.
  */
-export function adoptCopyPassword<P extends ReplaceParams>(ctx: StepContext<P>, result: Record<string, unknown>): Record<string, unknown> {
+export function adoptCopyPassword<P extends ReplaceParams>(
+  ctx: StepContext<P>,
+  result: Record<string, unknown>,
+): Record<string, unknown> {
   const sealed = (ctx.outputs.sanitize as { devPasswordEnc?: string | null } | undefined)?.devPasswordEnc;
   if (!sealed) return result;
-  ctx.deps.db.update(environments).set({ odooAdminPasswordEnc: sealed, updatedAt: now() }).where(eq(environments.id, ctx.params.envId)).run();
+  ctx.deps.db
+    .update(environments)
+    .set({ odooAdminPasswordEnc: sealed, updatedAt: now() })
+    .where(eq(environments.id, ctx.params.envId))
+    .run();
   return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: sealed });
 }
 
@@ -378,7 +448,14 @@ export async function afterFailure(deps: JobDeps, p: ReplaceParams, kind: string
   const env = loadEnvById(deps.db, p.envId);
   const n = namesOf(deps, env, p.token);
   const aside = await envHost(deps).withAdmin((sql) => databaseExists(sql, n.oldDb));
-  if (!aside && !(await stat(n.previousDir).then(() => true, () => false))) return;
+  if (
+    !aside &&
+    !(await stat(n.previousDir).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
   const reason = `${kind} failed and could not put the previous database back: it is kept as ${n.oldDb} (filestore ${n.previousDir}); see the job log`;
   deps.db.update(environments).set({ statusReason: reason, updatedAt: now() }).where(eq(environments.id, env.id)).run();
 }

@@ -99,7 +99,11 @@ export async function swapBack(admin: SQL, n: ReplaceNames): Promise<SwapBackOut
     database = "restored";
   }
   let filestore: SwapBackOutcome["filestore"] = "untouched";
-  if (!(await exists(n.stagedDir)) && (await exists(n.filestoreDir)) && ((await exists(n.previousDir)) || database === "restored")) {
+  if (
+    !(await exists(n.stagedDir)) &&
+    (await exists(n.filestoreDir)) &&
+    ((await exists(n.previousDir)) || database === "restored")
+  ) {
     await rename(n.filestoreDir, n.stagedDir);
     filestore = "restored";
   }

@@ -13,19 +13,37 @@ import { envDbLogin } from "../env/tenant-login";
 import { defineJob, type JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
-import { cleanupRestore, describeSource, MANIFEST_KEY_PURPOSE, restoreBackup, type BackupSource, type ManifestTrust } from "./backup";
+import {
+  cleanupRestore,
+  describeSource,
+  MANIFEST_KEY_PURPOSE,
+  restoreBackup,
+  type BackupSource,
+  type ManifestTrust,
+} from "./backup";
 import type { BackupRow } from "./backup-job";
-import { adoptCopyPassword, afterFailure, ensureFilestoreRoot, preBackupStep, preparedCopy, ReplaceParams, replaceSteps, sanitizeStep } from "./replace-steps";
+import {
+  adoptCopyPassword,
+  afterFailure,
+  ensureFilestoreRoot,
+  preBackupStep,
+  preparedCopy,
+  ReplaceParams,
+  replaceSteps,
+  sanitizeStep,
+} from "./replace-steps";
 
 export const RestoreJobParams = ReplaceParams.extend({ backupId: z.string().min(1) });
 export type RestoreJobParams = z.infer<typeof RestoreJobParams>;
 
 /** Where a completed backup can be read from: its local copy first (no download), else S3. */
 export function readableSource(config: Config, row: BackupRow): BackupSource {
-  if (row.status !== "completed") throw new Invalid(`backup ${row.id} is ${row.status}; only a completed backup can be restored`);
+  if (row.status !== "completed")
+    throw new Invalid(`backup ${row.id} is ${row.status}; only a completed backup can be restored`);
   if (row.localPath) return { kind: "local", dir: row.localPath };
   if (row.s3Key && config.backups.s3) return { kind: "s3", target: config.backups.s3, prefix: row.s3Key };
-  if (row.s3Key) throw new Invalid(`backup ${row.id} is only in S3 (${row.s3Key}) and no S3 target is configured (backups.s3)`);
+  if (row.s3Key)
+    throw new Invalid(`backup ${row.id} is only in S3 (${row.s3Key}) and no S3 target is configured (backups.s3)`);
   throw new Invalid(`backup ${row.id} has no copy left to restore from`);
 }
 
@@ -64,11 +82,22 @@ export const restoreJob = defineJob<RestoreJobParams>({
           manifestTrust: manifestTrust(deps),
         }).catch((e: unknown) => {
           // Before the swap: say so, or "aborted" reads like a broken env.
-          if (e instanceof Unavailable) throw new Unavailable(`restore of ${p.slug} from backup ${row.id}: ${e.message}; ${p.slug} is untouched and still serving`);
+          if (e instanceof Unavailable)
+            throw new Unavailable(
+              `restore of ${p.slug} from backup ${row.id}: ${e.message}; ${p.slug} is untouched and still serving`,
+            );
           throw e;
         });
-        ctx.log(`backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`);
-        return { newDb: n.newDb, source: describeSource(source), odooVersion: r.manifest.odooVersion, checks: r.checks, seconds: r.seconds };
+        ctx.log(
+          `backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
+        );
+        return {
+          newDb: n.newDb,
+          source: describeSource(source),
+          odooVersion: r.manifest.odooVersion,
+          checks: r.checks,
+          seconds: r.seconds,
+        };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);

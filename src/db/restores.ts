@@ -23,7 +23,9 @@ const REPLACEABLE = new Set(["active", "stopped"]);
 
 function assertReplaceable(env: EnvRow, role: string): void {
   if (!REPLACEABLE.has(env.status)) {
-    throw new Conflict(`${role} environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`);
+    throw new Conflict(
+      `${role} environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`,
+    );
   }
 }
 
@@ -35,12 +37,16 @@ function findBackup(deps: EnvServiceDeps, source: EnvRow, ref: string): BackupRo
       .where(and(eq(backups.envId, source.id), eq(backups.status, "completed")))
       .orderBy(desc(backups.createdAt), desc(backups.id))
       .get();
-    if (!row) throw new NotFound(`environment ${source.slug} has no completed backup (make one: odooops db backup ${source.slug})`);
+    if (!row)
+      throw new NotFound(
+        `environment ${source.slug} has no completed backup (make one: odooops db backup ${source.slug})`,
+      );
     return row;
   }
   const row = deps.db.select().from(backups).where(eq(backups.id, ref)).get();
   if (!row) throw new NotFound(`no backup ${ref} (see: odooops db backups ${source.slug})`);
-  if (row.envId !== source.id) throw new Invalid(`backup ${ref} is not a backup of ${source.slug} (see: odooops db backups ${source.slug})`);
+  if (row.envId !== source.id)
+    throw new Invalid(`backup ${ref} is not a backup of ${source.slug} (see: odooops db backups ${source.slug})`);
   return row;
 }
 
@@ -74,7 +80,9 @@ function restoreSource(deps: EnvServiceDeps, target: EnvRow, req: { backup: stri
   if (req.backup !== "latest") {
     const row = deps.db.select({ envId: backups.envId }).from(backups).where(eq(backups.id, req.backup)).get();
     const owner = row ? loadEnvById(deps.db, row.envId) : null;
-    const named = owner !== null && (req.from === undefined ? owner.slug === target.slug : owner.slug === req.from || owner.name === req.from);
+    const named =
+      owner !== null &&
+      (req.from === undefined ? owner.slug === target.slug : owner.slug === req.from || owner.name === req.from);
     if (owner?.status === "destroyed" && named) return owner;
   }
   return req.from ? findEnvOrDestroyed(deps.db, req.from) : target;
@@ -106,10 +114,23 @@ function stepsOf<P>(def: JobDef<P>, params: P, deps: EnvServiceDeps): string[] {
   return def.steps.filter((s) => !s.when || s.when(params, deps)).map((s) => s.title);
 }
 
-function planView(deps: EnvServiceDeps, operation: DbOperationPlan["operation"], source: EnvRow, target: EnvRow, params: ReplaceParams, extra: Pick<DbOperationPlan, "backup" | "method" | "steps">): DbOperationPlan {
+function planView(
+  deps: EnvServiceDeps,
+  operation: DbOperationPlan["operation"],
+  source: EnvRow,
+  target: EnvRow,
+  params: ReplaceParams,
+  extra: Pick<DbOperationPlan, "backup" | "method" | "steps">,
+): DbOperationPlan {
   return {
     operation,
-    target: { slug: target.slug, tier: target.tier, status: target.status, url: envUrl(target, deps.config), dbName: target.dbName },
+    target: {
+      slug: target.slug,
+      tier: target.tier,
+      status: target.status,
+      url: envUrl(target, deps.config),
+      dbName: target.dbName,
+    },
     source: { slug: source.slug, tier: source.tier },
     preBackup: params.preBackupId !== null,
     anonymize: params.anonymize,
@@ -119,7 +140,12 @@ function planView(deps: EnvServiceDeps, operation: DbOperationPlan["operation"],
   };
 }
 
-export function startRestore(deps: EnvServiceDeps, targetName: string, input: RestoreRequest, actor: string): DbOperationResponse {
+export function startRestore(
+  deps: EnvServiceDeps,
+  targetName: string,
+  input: RestoreRequest,
+  actor: string,
+): DbOperationResponse {
   const req = RestoreRequest.parse(input);
   const target = findEnv(deps.db, targetName);
   const source = restoreSource(deps, target, req);
@@ -127,10 +153,15 @@ export function startRestore(deps: EnvServiceDeps, targetName: string, input: Re
   const row = findBackup(deps, source, req.backup);
   const where = readableSource(deps.config, row).kind;
   if (source.id !== target.id && !successor(source, target) && target.tier === "production" && !req.forceProduction) {
-    throw new Invalid(`refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
+    throw new Invalid(
+      `refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,
+    );
   }
   if (!req.dryRun) requireConfirm(target, req.confirm, "restore into");
-  const params: RestoreJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), backupId: row.id };
+  const params: RestoreJobParams = {
+    ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld),
+    backupId: row.id,
+  };
   const plan = planView(deps, "restore", source, target, params, {
     backup: { id: row.id, kind: row.kind, createdAt: row.createdAt, sizeBytes: row.sizeBytes, from: where },
     method: null,
@@ -138,31 +169,76 @@ export function startRestore(deps: EnvServiceDeps, targetName: string, input: Re
   });
   if (req.dryRun) return { dryRun: true, plan, job: null };
   const job = deps.jobs.enqueue(restoreJob, params, actor);
-  deps.audit.record({ actor, action: "db.restore", target: target.slug, details: { from: source.slug, backup: row.id, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  deps.audit.record({
+    actor,
+    action: "db.restore",
+    target: target.slug,
+    details: {
+      from: source.slug,
+      backup: row.id,
+      anonymize: params.anonymize,
+      neutralize: params.neutralize,
+      preBackup: params.preBackupId,
+      job: job.id,
+    },
+  });
   return { dryRun: false, plan, job };
 }
 
-export function startClone(deps: EnvServiceDeps, targetName: string, input: CloneRequest, actor: string): DbOperationResponse {
+export function startClone(
+  deps: EnvServiceDeps,
+  targetName: string,
+  input: CloneRequest,
+  actor: string,
+): DbOperationResponse {
   const req = CloneRequest.parse(input);
   const target = findEnv(deps.db, targetName);
   const source = findEnv(deps.db, req.from);
-  if (source.id === target.id) throw new Invalid(`cannot clone ${source.slug} onto itself; to go back in time use: odooops db restore ${source.slug} --backup ID`);
+  if (source.id === target.id)
+    throw new Invalid(
+      `cannot clone ${source.slug} onto itself; to go back in time use: odooops db restore ${source.slug} --backup ID`,
+    );
   assertReplaceable(source, "source");
   assertReplaceable(target, "target");
   if (target.tier === "production" && !req.forceProduction) {
-    throw new Invalid(`refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`);
+    throw new Invalid(
+      `refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,
+    );
   }
   if (!req.dryRun) requireConfirm(target, req.confirm, "clone into");
-  const params: CloneJobParams = { ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld), method: req.method };
+  const params: CloneJobParams = {
+    ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld),
+    method: req.method,
+  };
   if (req.rules) {
-    if (!params.anonymize) throw new Invalid(`--rules applies to an anonymized copy, and this clone of ${source.slug} into ${target.slug} is not anonymized (pass --anonymize)`);
+    if (!params.anonymize)
+      throw new Invalid(
+        `--rules applies to an anonymized copy, and this clone of ${source.slug} into ${target.slug} is not anonymized (pass --anonymize)`,
+      );
     // Checked here, before anything is queued: a bad file is an error with its own lines, and nothing is created.
     parseRulesOverride(req.rules.text, req.rules.file);
     params.rules = req.rules;
   }
-  const plan = planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps: stepsOf(cloneJob, params, deps) });
+  const plan = planView(deps, "clone", source, target, params, {
+    backup: null,
+    method: req.method,
+    steps: stepsOf(cloneJob, params, deps),
+  });
   if (req.dryRun) return { dryRun: true, plan, job: null };
   const job = deps.jobs.enqueue(cloneJob, params, actor);
-  deps.audit.record({ actor, action: "db.clone", target: target.slug, details: { from: source.slug, method: req.method, rules: req.rules?.file ?? null, anonymize: params.anonymize, neutralize: params.neutralize, preBackup: params.preBackupId, job: job.id } });
+  deps.audit.record({
+    actor,
+    action: "db.clone",
+    target: target.slug,
+    details: {
+      from: source.slug,
+      method: req.method,
+      rules: req.rules?.file ?? null,
+      anonymize: params.anonymize,
+      neutralize: params.neutralize,
+      preBackup: params.preBackupId,
+      job: job.id,
+    },
+  });
   return { dryRun: false, plan, job };
 }

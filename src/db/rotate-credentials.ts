@@ -24,7 +24,11 @@ import { defineJob } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { now } from "../state/columns";
 
-export const RotateCredentialsParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), passwordEnc: z.string().min(1) });
+export const RotateCredentialsParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  passwordEnc: z.string().min(1),
+});
 export type RotateCredentialsParams = z.infer<typeof RotateCredentialsParams>;
 
 export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
@@ -39,7 +43,9 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         // createRole on an existing role only resets its password (and refuses a superuser).
-        await envHost(ctx.deps).withAdmin((sql) => createRole(sql, env.dbUser, ctx.deps.box.open(ctx.params.passwordEnc)));
+        await envHost(ctx.deps).withAdmin((sql) =>
+          createRole(sql, env.dbUser, ctx.deps.box.open(ctx.params.passwordEnc)),
+        );
         ctx.log(`role ${env.dbUser} has a new password`);
       },
     },
@@ -47,7 +53,11 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
       name: "config",
       title: "Writing odoo.conf with it",
       async run(ctx) {
-        ctx.deps.db.update(environments).set({ dbPasswordEnc: ctx.params.passwordEnc, updatedAt: now() }).where(eq(environments.id, ctx.params.envId)).run();
+        ctx.deps.db
+          .update(environments)
+          .set({ dbPasswordEnc: ctx.params.passwordEnc, updatedAt: now() })
+          .where(eq(environments.id, ctx.params.envId))
+          .run();
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         writeOdooConf(ctx.deps, envResources(env, ctx.deps).confFile, odooConfFor(ctx.deps, env));
       },
@@ -74,8 +84,20 @@ const ROTATABLE = new Set(["active", "stopped"]);
 
 export function rotateCredentials(deps: EnvServiceDeps, name: string, actor: string): JobView {
   const env = findEnv(deps.db, name);
-  if (!ROTATABLE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; its database credentials can be rotated once it is active or stopped`);
-  const job = deps.jobs.enqueue(rotateCredentialsJob, { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(randomSecret(24)) }, actor);
-  deps.audit.record({ actor, action: "db.rotate-credentials", target: env.slug, details: { role: env.dbUser, job: job.id } });
+  if (!ROTATABLE.has(env.status))
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}; its database credentials can be rotated once it is active or stopped`,
+    );
+  const job = deps.jobs.enqueue(
+    rotateCredentialsJob,
+    { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(randomSecret(24)) },
+    actor,
+  );
+  deps.audit.record({
+    actor,
+    action: "db.rotate-credentials",
+    target: env.slug,
+    details: { role: env.dbUser, job: job.id },
+  });
   return job;
 }

@@ -10,7 +10,15 @@ import { Invalid } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
 import { checkCopyState, checkPii } from "./anonymize/check";
-import { anonymizeDatabase, collectPii, loadAnonymizeRules, neutralizeDatabase, readDbFacts, type AnonymizeRules, type PiiNeedles } from "./backup";
+import {
+  anonymizeDatabase,
+  collectPii,
+  loadAnonymizeRules,
+  neutralizeDatabase,
+  readDbFacts,
+  type AnonymizeRules,
+  type PiiNeedles,
+} from "./backup";
 
 export interface SanitizePlan {
   anonymize: boolean;
@@ -76,7 +84,8 @@ async function freezeBaseUrl(login: TenantLogin, baseUrl: string): Promise<void>
         ["web.base.url", baseUrl],
         ["web.base.url.freeze", "True"],
       ]) {
-        const r = await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+        const r =
+          await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
         if ((r.count ?? 0) === 0) {
           await tx`INSERT INTO public.ir_config_parameter (key, value, create_date, write_date)
                    VALUES (${key}, ${value}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')`;

@@ -42,7 +42,13 @@ function backupJobActive(deps: ApiDeps, envId: string): boolean {
   const row = deps.db
     .select({ id: jobs.id })
     .from(jobs)
-    .where(and(eq(jobs.kind, backupJob.kind), inArray(jobs.status, ["queued", "running"]), sql`json_extract(${jobs.params}, '$.envId') = ${envId}`))
+    .where(
+      and(
+        eq(jobs.kind, backupJob.kind),
+        inArray(jobs.status, ["queued", "running"]),
+        sql`json_extract(${jobs.params}, '$.envId') = ${envId}`,
+      ),
+    )
     .get();
   return row !== undefined;
 }
@@ -82,7 +88,12 @@ export function backupSchedule(opts: { now?: () => Date } = {}): Schedule {
       const tiers = dueTiers(deps.config.backups.schedules, last, now);
       last = now;
       const r = enqueueScheduledBackups(deps, tiers);
-      if (tiers.length > 0) log.info("scheduled backups", { tiers: tiers.join(","), enqueued: r.enqueued.join(","), stillRunning: r.busy.join(",") });
+      if (tiers.length > 0)
+        log.info("scheduled backups", {
+          tiers: tiers.join(","),
+          enqueued: r.enqueued.join(","),
+          stillRunning: r.busy.join(","),
+        });
       for (const f of r.failed) log.warn("scheduled backup not started", f);
     },
   };

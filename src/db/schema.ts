@@ -118,7 +118,15 @@ export const DbOperationPlan = z
     target: z.object({ slug: z.string(), tier: z.string(), status: z.string(), url: z.string(), dbName: z.string() }),
     source: z.object({ slug: z.string(), tier: z.string() }),
     /** Restore only: the backup, "latest" resolved. */
-    backup: z.object({ id: z.string(), kind: z.string(), createdAt: z.string(), sizeBytes: z.number().nullable(), from: z.enum(["local", "s3"]) }).nullable(),
+    backup: z
+      .object({
+        id: z.string(),
+        kind: z.string(),
+        createdAt: z.string(),
+        sizeBytes: z.number().nullable(),
+        from: z.enum(["local", "s3"]),
+      })
+      .nullable(),
     /** Clone only. */
     method: z.enum(["auto", "template", "stream"]).nullable(),
     /** A `pre_restore` backup of the target is taken first (always for production). */
@@ -183,7 +191,9 @@ export const AnonymizeDetectReport = z
     columnsScanned: z.number(),
     /** Rows sampled per table (the first ones) for the content signal. */
     sampleRows: z.number(),
-    findings: z.array(z.object({ table: z.string(), column: z.string(), type: z.string(), reasons: z.array(z.string()) })),
+    findings: z.array(
+      z.object({ table: z.string(), column: z.string(), type: z.string(), reasons: z.array(z.string()) }),
+    ),
   })
   .openapi("AnonymizeDetectReport");
 export type AnonymizeDetectReport = z.infer<typeof AnonymizeDetectReport>;

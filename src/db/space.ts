@@ -39,6 +39,9 @@ export function assertFreeSpace(what: string, needs: { path: string; bytes: numb
     byDev.set(dev, { path: prev?.path ?? n.path, bytes: (prev?.bytes ?? 0) + n.bytes, free });
   }
   for (const d of byDev.values()) {
-    if (d.bytes > d.free) throw new Invalid(`not enough free space for ${what} on the filesystem of ${d.path}: needs ${formatBytes(d.bytes)}, ${formatBytes(d.free)} free`);
+    if (d.bytes > d.free)
+      throw new Invalid(
+        `not enough free space for ${what} on the filesystem of ${d.path}: needs ${formatBytes(d.bytes)}, ${formatBytes(d.free)} free`,
+      );
   }
 }

@@ -57,7 +57,13 @@ function put(buf: Uint8Array, off: number, len: number, s: string): void {
 }
 
 /** A ustar header for a file or directory (names over 100 bytes go into the prefix field). */
-export function tarHeader(h: { name: string; size: number; type: "file" | "dir"; mode?: number; mtime?: number }): Uint8Array {
+export function tarHeader(h: {
+  name: string;
+  size: number;
+  type: "file" | "dir";
+  mode?: number;
+  mtime?: number;
+}): Uint8Array {
   const buf = new Uint8Array(BLOCK);
   let name = h.name;
   let prefix = "";
@@ -71,7 +77,14 @@ export function tarHeader(h: { name: string; size: number; type: "file" | "dir";
   put(buf, 108, 8, "0000000\0");
   put(buf, 116, 8, "0000000\0");
   put(buf, 124, 12, `${h.size.toString(8).padStart(11, "0")}\0`);
-  put(buf, 136, 12, `${Math.floor(h.mtime ?? 0).toString(8).padStart(11, "0")}\0`);
+  put(
+    buf,
+    136,
+    12,
+    `${Math.floor(h.mtime ?? 0)
+      .toString(8)
+      .padStart(11, "0")}\0`,
+  );
   buf[156] = (h.type === "dir" ? "5" : "0").charCodeAt(0);
   put(buf, 257, 6, "ustar\0");
   put(buf, 263, 2, "00");

@@ -17,11 +17,17 @@ export interface UploadLimits {
 }
 
 function tooLarge(bytes: number, maxBytes: number): TooLarge {
-  return new TooLarge(`the upload is larger than imports.maxUploadMb (${formatBytes(bytes)} > ${formatBytes(maxBytes)})`);
+  return new TooLarge(
+    `the upload is larger than imports.maxUploadMb (${formatBytes(bytes)} > ${formatBytes(maxBytes)})`,
+  );
 }
 
 /** Writes `body` to `path` (mode 0600); returns its size. Throws TooLarge or Invalid (free space). */
-export async function saveUpload(body: ReadableStream<Uint8Array>, path: string, limits: UploadLimits): Promise<number> {
+export async function saveUpload(
+  body: ReadableStream<Uint8Array>,
+  path: string,
+  limits: UploadLimits,
+): Promise<number> {
   if (limits.declaredBytes !== null) {
     if (limits.declaredBytes > limits.maxBytes) throw tooLarge(limits.declaredBytes, limits.maxBytes);
     assertFreeSpace("the upload", [{ path, bytes: limits.declaredBytes }]);

@@ -16,7 +16,16 @@ import { validateBranch } from "../git/validate";
 import { deployments } from "./deploy.sql";
 import { deployJob } from "./deploy-job";
 import { releaseImageTag } from "./build";
-import { baselineChecksums, envDeployments, loadDeployment, nextRelease, setDeployment, successfulDeployments, toDeploymentView, type DeploymentRow } from "./records";
+import {
+  baselineChecksums,
+  envDeployments,
+  loadDeployment,
+  nextRelease,
+  setDeployment,
+  successfulDeployments,
+  toDeploymentView,
+  type DeploymentRow,
+} from "./records";
 import { rollbackJob } from "./rollback-job";
 import type { DeployOutcome, DeployPlan, DeployRequest, DeploymentView, RollbackRequest } from "./schema";
 import { fetchCommit, planModules, projectOf, projectRepo } from "./source";
@@ -25,7 +34,9 @@ import { readDefaultBranchPolicy } from "../policy/repo";
 
 function deployable(env: EnvRow, what: string): void {
   if (env.status !== "active") {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${what} needs an active environment`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${what} needs an active environment`,
+    );
   }
 }
 
@@ -36,7 +47,15 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
   const tag = releaseImageTag(deps.config.docker.namePrefix, env.slug, sha);
   const built = await envHost(deps).dockerClient.inspectImage(tag);
   const { policy, source } = await readDefaultBranchPolicy(mirror, projectOf(deps, env));
-  const { repo, plan } = await planModules(deps, env, mirror, sha, baselineChecksums(deps.db, env), `plan-${crypto.randomUUID()}`, policy.install_modules);
+  const { repo, plan } = await planModules(
+    deps,
+    env,
+    mirror,
+    sha,
+    baselineChecksums(deps.db, env),
+    `plan-${crypto.randomUUID()}`,
+    policy.install_modules,
+  );
   const gates = planGates(policy, env.tier, deps.config.deploy, source);
   return {
     env: env.slug,
@@ -44,7 +63,10 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
     commit: sha,
     branch,
     image: { tag, action: built?.Config.Labels?.["odooops.commit"] === sha ? "reuse" : "build" },
-    tests: { run: gates.tests.run, modules: gates.tests.run ? repo.filter((m) => m.installable).map((m) => m.name) : [] },
+    tests: {
+      run: gates.tests.run,
+      modules: gates.tests.run ? repo.filter((m) => m.installable).map((m) => m.name) : [],
+    },
     gates,
     backup: env.tier === "production",
     modules: plan,
@@ -53,7 +75,13 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
 }
 
 /** `afterCreate`: the env's create job was just queued; the deploy waits behind it on the env lock. */
-export async function startDeploy(deps: EnvServiceDeps, envName: string, req: DeployRequest, actor: string, opts: { afterCreate?: boolean } = {}): Promise<DeployOutcome> {
+export async function startDeploy(
+  deps: EnvServiceDeps,
+  envName: string,
+  req: DeployRequest,
+  actor: string,
+  opts: { afterCreate?: boolean } = {},
+): Promise<DeployOutcome> {
   const env = findEnv(deps.db, envName);
   if (!(opts.afterCreate && env.status === "creating")) deployable(env, "deploy");
   projectRepo(deps, env);
@@ -61,12 +89,24 @@ export async function startDeploy(deps: EnvServiceDeps, envName: string, req: De
   if (req.dryRun) return { dryRun: true, plan: await planDeploy(deps, env, req) };
   const row = deps.db
     .insert(deployments)
-    .values({ envId: env.id, release: nextRelease(deps.db, env), kind: "deploy", commitSha: req.sha?.toLowerCase() ?? null, branch: req.branch ?? null, createdBy: actor })
+    .values({
+      envId: env.id,
+      release: nextRelease(deps.db, env),
+      kind: "deploy",
+      commitSha: req.sha?.toLowerCase() ?? null,
+      branch: req.branch ?? null,
+      createdBy: actor,
+    })
     .returning()
     .get();
   const job = deps.jobs.enqueue(deployJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
   setDeployment(deps.db, row.id, { jobId: job.id });
-  deps.audit.record({ actor, action: "deploy", target: env.slug, details: { deployment: row.id, sha: req.sha ?? null, branch: req.branch ?? null, job: job.id } });
+  deps.audit.record({
+    actor,
+    action: "deploy",
+    target: env.slug,
+    details: { deployment: row.id, sha: req.sha ?? null, branch: req.branch ?? null, job: job.id },
+  });
   return { dryRun: false, deployment: toDeploymentView(loadDeployment(deps.db, row.id), env), job };
 }
 
@@ -85,17 +125,24 @@ function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: En
     return previous;
   }
   const wanted = to.toLowerCase();
-  const found = candidates.find((d) => d.id === to) ?? candidates.find((d) => d.commitSha !== null && wanted.length >= 7 && d.commitSha.startsWith(wanted));
-  if (!found) throw new NotFound(`no successful deployment ${to} of ${env.slug} to roll back to (see: odooops rollback ${env.slug} --list)`);
+  const found =
+    candidates.find((d) => d.id === to) ??
+    candidates.find((d) => d.commitSha !== null && wanted.length >= 7 && d.commitSha.startsWith(wanted));
+  if (!found)
+    throw new NotFound(
+      `no successful deployment ${to} of ${env.slug} to roll back to (see: odooops rollback ${env.slug} --list)`,
+    );
   return found;
 }
 
 /** Deployments after `target` that changed the database: rolling back past them runs old code on a newer schema. */
 function migrationsSince(deps: EnvServiceDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
-  return envDeployments(deps.db, env.id, 10_000)
-    // Failed ones too: outside production a failure after the update keeps the migrated database.
-    .filter((d) => d.release > target.release && d.migrated && d.kind === "deploy")
-    .sort((a, b) => a.release - b.release);
+  return (
+    envDeployments(deps.db, env.id, 10_000)
+      // Failed ones too: outside production a failure after the update keeps the migrated database.
+      .filter((d) => d.release > target.release && d.migrated && d.kind === "deploy")
+      .sort((a, b) => a.release - b.release)
+  );
 }
 
 export function startRollback(deps: EnvServiceDeps, envName: string, req: RollbackRequest, actor: string) {
@@ -107,7 +154,12 @@ export function startRollback(deps: EnvServiceDeps, envName: string, req: Rollba
   let restoreBackupId: string | null = null;
   if (migrations.length > 0) {
     const first = migrations[0] as DeploymentRow;
-    const what = migrations.map((m) => `release ${m.release} (${(m.modulesUpdated ?? []).map((u) => `${u.name} ${u.from ?? "-"}→${u.to}`).join(", ") || "modules installed"})`).join("; ");
+    const what = migrations
+      .map(
+        (m) =>
+          `release ${m.release} (${(m.modulesUpdated ?? []).map((u) => `${u.name} ${u.from ?? "-"}→${u.to}`).join(", ") || "modules installed"})`,
+      )
+      .join("; ");
     if (!req.restoreDb && !req.keepDb) {
       throw new Conflict(
         `rolling back ${env.slug} to release ${target.release} goes past database migrations: ${what}. ` +
@@ -116,7 +168,8 @@ export function startRollback(deps: EnvServiceDeps, envName: string, req: Rollba
       );
     }
     if (req.restoreDb) {
-      if (!first.backupId) throw new Conflict(`release ${first.release} has no pre-deploy backup to restore; only --keep-db is possible`);
+      if (!first.backupId)
+        throw new Conflict(`release ${first.release} has no pre-deploy backup to restore; only --keep-db is possible`);
       restoreBackupId = first.backupId;
     }
   }
@@ -138,7 +191,12 @@ export function startRollback(deps: EnvServiceDeps, envName: string, req: Rollba
     .get();
   const job = deps.jobs.enqueue(rollbackJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
   setDeployment(deps.db, row.id, { jobId: job.id });
-  deps.audit.record({ actor, action: "rollback", target: env.slug, details: { deployment: row.id, to: target.id, restoreDb: restoreBackupId, job: job.id } });
+  deps.audit.record({
+    actor,
+    action: "rollback",
+    target: env.slug,
+    details: { deployment: row.id, to: target.id, restoreDb: restoreBackupId, job: job.id },
+  });
   return { deployment: toDeploymentView(loadDeployment(deps.db, row.id), env), job };
 }
 
@@ -157,14 +215,25 @@ export function getDeployment(deps: EnvServiceDeps, id: string): DeploymentView 
  * `deploy approve|reject`: records the decision the deployment's `approval` step is polling for.
  * Admins only (the one role rule so far: approving is what the gate exists to restrict).
  */
-export function decideApproval(deps: EnvServiceDeps, id: string, decision: "approved" | "rejected", principal: Principal, reason: string | null): DeploymentView {
+export function decideApproval(
+  deps: EnvServiceDeps,
+  id: string,
+  decision: "approved" | "rejected",
+  principal: Principal,
+  reason: string | null,
+): DeploymentView {
   requireRole(principal, "admin", decision === "approved" ? "approve deployments" : "reject deployments");
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Invalid(`${JSON.stringify(id)} is not a deployment id`);
   const d = loadDeployment(deps.db, id);
-  const waiting = () => new Conflict(`deployment ${id} is ${d.status}${d.approvalDecision ? ` (${d.approvalDecision.replace("_", " ")}${d.approvalBy ? ` by ${d.approvalBy}` : ""})` : ""}: only a deployment awaiting approval can be approved or rejected`);
+  const waiting = () =>
+    new Conflict(
+      `deployment ${id} is ${d.status}${d.approvalDecision ? ` (${d.approvalDecision.replace("_", " ")}${d.approvalBy ? ` by ${d.approvalBy}` : ""})` : ""}: only a deployment awaiting approval can be approved or rejected`,
+    );
   if (d.status !== "awaiting_approval" || d.approvalDecision) throw waiting();
   if (decision === "approved" && d.createdBy === principal.username && !deps.config.deploy.selfApproval) {
-    throw new Forbidden(`${principal.username} started deployment ${id}: another admin must approve it (one-person teams: set deploy.selfApproval: true in the server config)`);
+    throw new Forbidden(
+      `${principal.username} started deployment ${id}: another admin must approve it (one-person teams: set deploy.selfApproval: true in the server config)`,
+    );
   }
   const row = deps.db
     .update(deployments)
@@ -174,6 +243,11 @@ export function decideApproval(deps: EnvServiceDeps, id: string, decision: "appr
     .get();
   if (!row) throw waiting();
   const env = loadEnvById(deps.db, d.envId);
-  deps.audit.record({ actor: principal.username, action: decision === "approved" ? "deploy.approve" : "deploy.reject", target: env.slug, details: { deployment: id, reason } });
+  deps.audit.record({
+    actor: principal.username,
+    action: decision === "approved" ? "deploy.approve" : "deploy.reject",
+    target: env.slug,
+    details: { deployment: id, reason },
+  });
   return toDeploymentView(row, env);
 }

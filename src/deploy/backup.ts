@@ -10,10 +10,19 @@ import { loadDeployment, setDeployment } from "./records";
  * The backup row is recorded on the deployment before the dump starts, so a deploy resumed after
  * a crash finishes that same backup instead of leaving a stray `running` one behind.
  */
-export async function takePreDeployBackup(deps: JobDeps, env: EnvRow, deploymentId: string, io: { log(line: string): void; signal: AbortSignal }): Promise<string> {
+export async function takePreDeployBackup(
+  deps: JobDeps,
+  env: EnvRow,
+  deploymentId: string,
+  io: { log(line: string): void; signal: AbortSignal },
+): Promise<string> {
   let backupId = loadDeployment(deps.db, deploymentId).backupId;
   if (!backupId) {
-    backupId = deps.db.insert(backups).values({ envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName }).returning().get().id;
+    backupId = deps.db
+      .insert(backups)
+      .values({ envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName })
+      .returning()
+      .get().id;
     setDeployment(deps.db, deploymentId, { backupId });
   }
   try {

@@ -52,9 +52,11 @@ export const LABEL_BASE = "odooops.base";
 /** `<namePrefix>-<slug>:<first 12 of sha>`. */
 export function releaseImageTag(namePrefix: string, slug: string, sha: string): string {
   const repo = `${namePrefix}-${slug}`;
-  if (!REPO_NAME.test(repo)) throw new Invalid(`cannot name an image ${JSON.stringify(repo)}: lowercase letters, digits and . _ - only`);
+  if (!REPO_NAME.test(repo))
+    throw new Invalid(`cannot name an image ${JSON.stringify(repo)}: lowercase letters, digits and . _ - only`);
   const commit = validateSha(sha);
-  if (commit.length < 12) throw new Invalid(`release images need at least 12 characters of the commit id, got ${commit}`);
+  if (commit.length < 12)
+    throw new Invalid(`release images need at least 12 characters of the commit id, got ${commit}`);
   return `${repo}:${commit.slice(0, 12)}`;
 }
 
@@ -66,15 +68,26 @@ export function releaseLabels(env: { id: string; odooImage: string }, sha: strin
  * The template Dockerfile. `user` is the base image's user (addons are owned by it so Odoo can
  * read them whatever the umask of the checkout was); empty for an image that runs as root.
  */
-export function renderDockerfile(opts: { user: string; requirements: boolean; labels: Record<string, string> }): string {
-  const owner = opts.user === "" || opts.user === "root" ? "" : opts.user.includes(":") ? opts.user : `${opts.user}:${opts.user}`;
+export function renderDockerfile(opts: {
+  user: string;
+  requirements: boolean;
+  labels: Record<string, string>;
+}): string {
+  const owner =
+    opts.user === "" || opts.user === "root" ? "" : opts.user.includes(":") ? opts.user : `${opts.user}:${opts.user}`;
   const labels = Object.entries(opts.labels).map(([k, v]) => {
-    if (!/^[a-z0-9.]+$/.test(k) || !/^[A-Za-z0-9._:\/@-]*$/.test(v)) throw new Invalid(`label ${k}=${JSON.stringify(v)} cannot be written into a Dockerfile`);
+    if (!/^[a-z0-9.]+$/.test(k) || !/^[A-Za-z0-9._:\/@-]*$/.test(v))
+      throw new Invalid(`label ${k}=${JSON.stringify(v)} cannot be written into a Dockerfile`);
     return `${k}="${v}"`;
   });
-  return Mustache.render(dockerfileTemplate, { user: opts.user, owner, requirements: opts.requirements, labels: labels.join(" ") }, {}, {
-    escape: (v: unknown) => String(v),
-  });
+  return Mustache.render(
+    dockerfileTemplate,
+    { user: opts.user, owner, requirements: opts.requirements, labels: labels.join(" ") },
+    {},
+    {
+      escape: (v: unknown) => String(v),
+    },
+  );
 }
 
 /** Builds the release image of `sha` for `env`, or reuses the one built before. */
@@ -89,12 +102,18 @@ export async function buildReleaseImage(opts: BuildReleaseOptions): Promise<Buil
   const existing = await client.inspectImage(tag);
   if (existing) {
     const have = existing.Config.Labels ?? {};
-    if (have[LABEL_MANAGED] !== "true") throw new Conflict(`image ${tag} exists but odooops did not build it; remove or retag it`);
+    if (have[LABEL_MANAGED] !== "true")
+      throw new Conflict(`image ${tag} exists but odooops did not build it; remove or retag it`);
     if (have[LABEL_COMMIT] !== sha) {
-      throw new Conflict(`image ${tag} was built from commit ${have[LABEL_COMMIT] ?? "?"}, not ${sha}: the short ids collide; remove that image to deploy this commit`);
+      throw new Conflict(
+        `image ${tag} was built from commit ${have[LABEL_COMMIT] ?? "?"}, not ${sha}: the short ids collide; remove that image to deploy this commit`,
+      );
     }
-    if (have[LABEL_ENV] === opts.env.id && have[LABEL_BASE] === opts.env.odooImage) return { image: tag, reused: true, id: existing.Id };
-    log(`rebuilding ${tag}: built for ${have[LABEL_ENV] === opts.env.id ? `base image ${have[LABEL_BASE] ?? "?"}` : `another environment (${have[LABEL_ENV] ?? "?"})`}`);
+    if (have[LABEL_ENV] === opts.env.id && have[LABEL_BASE] === opts.env.odooImage)
+      return { image: tag, reused: true, id: existing.Id };
+    log(
+      `rebuilding ${tag}: built for ${have[LABEL_ENV] === opts.env.id ? `base image ${have[LABEL_BASE] ?? "?"}` : `another environment (${have[LABEL_ENV] ?? "?"})`}`,
+    );
   }
 
   let base = await client.inspectImage(opts.env.odooImage);
@@ -121,7 +140,13 @@ export async function buildReleaseImage(opts: BuildReleaseOptions): Promise<Buil
       labels,
       dockerfile: own
         ? { path: join(context, "Dockerfile") }
-        : { text: renderDockerfile({ user, requirements: existsSync(join(context, "requirements.txt")), labels: { [LABEL_MANAGED]: "true", [LABEL_ENV]: opts.env.id } }) },
+        : {
+            text: renderDockerfile({
+              user,
+              requirements: existsSync(join(context, "requirements.txt")),
+              labels: { [LABEL_MANAGED]: "true", [LABEL_ENV]: opts.env.id },
+            }),
+          },
     });
     log(own ? `building ${tag} with the repository's Dockerfile` : `building ${tag} from ${opts.env.odooImage}`);
     const tail: string[] = [];
@@ -134,11 +159,18 @@ export async function buildReleaseImage(opts: BuildReleaseOptions): Promise<Buil
         if (tail.length > BUILD_TAIL_LINES) tail.shift();
       },
     });
-    if (r.exitCode !== 0) throw new CommandFailed(redactArgv(cmd), r.exitCode, tail.join("\n"), `docker build of ${tag} failed (exit ${r.exitCode})`);
+    if (r.exitCode !== 0)
+      throw new CommandFailed(
+        redactArgv(cmd),
+        r.exitCode,
+        tail.join("\n"),
+        `docker build of ${tag} failed (exit ${r.exitCode})`,
+      );
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
   const built = await client.inspectImage(tag);
-  if (built?.Config.Labels?.[LABEL_COMMIT] !== sha) throw new Conflict(`image ${tag} is not the one just built for ${sha}`);
+  if (built?.Config.Labels?.[LABEL_COMMIT] !== sha)
+    throw new Conflict(`image ${tag} is not the one just built for ${sha}`);
   return { image: tag, reused: false, id: built.Id };
 }

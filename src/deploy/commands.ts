@@ -20,14 +20,21 @@ export interface ReleaseBuildSpec {
 
 export function releaseBuild(cfg: { binary: string }, spec: ReleaseBuildSpec): Command {
   const argv = [
-    cfg.binary, "build", "--force-rm",
-    "--tag", assertImage(spec.tag),
+    cfg.binary,
+    "build",
+    "--force-rm",
+    "--tag",
+    assertImage(spec.tag),
     ...labelArgs(spec.labels),
-    "--build-arg", `ODOO_IMAGE=${assertImage(spec.odooImage)}`,
-    "--file", "path" in spec.dockerfile ? spec.dockerfile.path : "-",
+    "--build-arg",
+    `ODOO_IMAGE=${assertImage(spec.odooImage)}`,
+    "--file",
+    "path" in spec.dockerfile ? spec.dockerfile.path : "-",
     spec.context,
   ];
-  return "text" in spec.dockerfile ? { argv, stdin: spec.dockerfile.text, timeoutMs: BUILD_TIMEOUT_MS } : { argv, timeoutMs: BUILD_TIMEOUT_MS };
+  return "text" in spec.dockerfile
+    ? { argv, stdin: spec.dockerfile.text, timeoutMs: BUILD_TIMEOUT_MS }
+    : { argv, timeoutMs: BUILD_TIMEOUT_MS };
 }
 
 export function imagePull(cfg: { binary: string }, image: string): Command {

@@ -28,14 +28,19 @@ import { fetchCommit, planModules, projectOf } from "./source";
 import type { ModulePlan } from "./modules";
 import type { Policy } from "../policy/schema";
 
-export const DeployJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
+export const DeployJobParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  deploymentId: z.string().min(1),
+});
 export type DeployJobParams = z.infer<typeof DeployJobParams>;
 type Ctx = StepContext<DeployJobParams>;
 
 const envOf = (ctx: Ctx) => loadEnvById(ctx.deps.db, ctx.params.envId);
 const deploymentOf = (ctx: Ctx) => loadDeployment(ctx.deps.db, ctx.params.deploymentId);
 
-const timed = <T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> => timedStep(ctx.deps.db, ctx.params.deploymentId, step, fn);
+const timed = <T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> =>
+  timedStep(ctx.deps.db, ctx.params.deploymentId, step, fn);
 
 const previousChecksums = (ctx: Ctx): Record<string, string> | null => baselineChecksums(ctx.deps.db, envOf(ctx));
 
@@ -53,11 +58,16 @@ export const deployJob = defineJob<DeployJobParams>({
           const d = deploymentOf(ctx);
           const env = envOf(ctx);
           // A deploy queued behind a create that failed (or a destroy) has nothing to deploy to.
-          if (env.status !== "active" && env.status !== "stopped") throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; nothing to deploy to`);
+          if (env.status !== "active" && env.status !== "stopped")
+            throw new Conflict(
+              `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; nothing to deploy to`,
+            );
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);
-          const { installModules } = await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) => ctx.log(l));
+          const { installModules } = await applyPolicy(ctx.deps, env, projectOf(ctx.deps, env), d.id, mirror, (l) =>
+            ctx.log(l),
+          );
           return { mirror, sha, installModules };
         }),
     },
@@ -83,7 +93,13 @@ export const deployJob = defineJob<DeployJobParams>({
           ctx.log(built.reused ? `reusing ${built.image} (built before for this commit)` : `built ${built.image}`);
           const { registry } = ctx.deps.config.deploy;
           if (registry === "") return built;
-          const pushed = await pushRelease(ctx.deps.config.docker, registry, built.image, (l) => ctx.log(l), ctx.signal);
+          const pushed = await pushRelease(
+            ctx.deps.config.docker,
+            registry,
+            built.image,
+            (l) => ctx.log(l),
+            ctx.signal,
+          );
           ctx.log(`pushed ${pushed}`);
           return { ...built, pushed };
         }),
@@ -93,10 +109,24 @@ export const deployJob = defineJob<DeployJobParams>({
       title: "Planning module updates",
       run: (ctx) =>
         timed(ctx, "plan", async () => {
-          const { mirror, sha, installModules } = ctx.outputs.source as { mirror: string; sha: string; installModules?: Policy["install_modules"] };
+          const { mirror, sha, installModules } = ctx.outputs.source as {
+            mirror: string;
+            sha: string;
+            installModules?: Policy["install_modules"];
+          };
           // A job queued by an older version has no installModules in its source output: its policy's default.
-          const { repo, plan } = await planModules(ctx.deps, envOf(ctx), mirror, sha, previousChecksums(ctx), ctx.jobId, installModules ?? "all");
-          setDeployment(ctx.deps.db, ctx.params.deploymentId, { moduleChecksums: Object.fromEntries(repo.map((m) => [m.name, m.checksum])) });
+          const { repo, plan } = await planModules(
+            ctx.deps,
+            envOf(ctx),
+            mirror,
+            sha,
+            previousChecksums(ctx),
+            ctx.jobId,
+            installModules ?? "all",
+          );
+          setDeployment(ctx.deps.db, ctx.params.deploymentId, {
+            moduleChecksums: Object.fromEntries(repo.map((m) => [m.name, m.checksum])),
+          });
           for (const u of plan.update) ctx.log(`update ${u.name}: ${u.from ?? "-"} → ${u.to} (${u.reason})`);
           if (plan.install.length > 0) ctx.log(`install ${plan.install.join(", ")}`);
           if (plan.update.length + plan.install.length === 0) ctx.log("no module changes: the database is not touched");
@@ -179,7 +209,8 @@ export const deployJob = defineJob<DeployJobParams>({
             log: (l) => ctx.log(l),
             signal: ctx.signal,
           });
-          if (result.exitCode !== 0) throw new Error(`module update failed (exit ${result.exitCode}):\n${result.failure}`);
+          if (result.exitCode !== 0)
+            throw new Error(`module update failed (exit ${result.exitCode}):\n${result.failure}`);
           setDeployment(ctx.deps.db, ctx.params.deploymentId, {
             modulesUpdated: plan.update.map(({ name, from, to }) => ({ name, from, to })),
             modulesInstalled: plan.install,
@@ -193,7 +224,9 @@ export const deployJob = defineJob<DeployJobParams>({
           await restorePreDeployBackup(ctx.deps, envOf(ctx), d.backupId, d.id, ctx);
           setDeployment(ctx.deps.db, d.id, { migrated: false });
         } else {
-          ctx.log(`warn: no pre-deploy backup on this tier: the database keeps the update; the previous release serves it`);
+          ctx.log(
+            `warn: no pre-deploy backup on this tier: the database keeps the update; the previous release serves it`,
+          );
         }
       },
     },
@@ -208,8 +241,14 @@ export const deployJob = defineJob<DeployJobParams>({
   async failed(ctx, error, cancelled) {
     rmSync(`${ctx.deps.paths.workDir}/build-${ctx.jobId}`, { recursive: true, force: true });
     const d = deploymentOf(ctx);
-    const rejected = !cancelled && (d.approvalDecision === "rejected" || (d.approvalDecision === "timed_out" && d.gates?.approval?.required === true));
+    const rejected =
+      !cancelled &&
+      (d.approvalDecision === "rejected" ||
+        (d.approvalDecision === "timed_out" && d.gates?.approval?.required === true));
     // Cancelled is not a failure of the release: listed as such, so nobody goes looking for a cause.
-    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: cancelled ? "cancelled" : rejected ? "rejected" : "failed", error: cancelled ? "deployment cancelled" : error });
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, {
+      status: cancelled ? "cancelled" : rejected ? "rejected" : "failed",
+      error: cancelled ? "deployment cancelled" : error,
+    });
   },
 });

@@ -7,18 +7,35 @@ export const deployments = sqliteTable(
   "deployments",
   {
     id: id(),
-    envId: text("env_id").notNull().references(() => environments.id),
+    envId: text("env_id")
+      .notNull()
+      .references(() => environments.id),
     release: integer("release").notNull(),
-    kind: text("kind", { enum: ["deploy", "rollback"] }).notNull().default("deploy"),
+    kind: text("kind", { enum: ["deploy", "rollback"] })
+      .notNull()
+      .default("deploy"),
     commitSha: text("commit_sha"),
     branch: text("branch"),
     image: text("image"),
     status: text("status", {
-      enum: ["queued", "building", "testing", "awaiting_approval", "migrating", "switching", "success", "failed", "rejected", "cancelled"],
+      enum: [
+        "queued",
+        "building",
+        "testing",
+        "awaiting_approval",
+        "migrating",
+        "switching",
+        "success",
+        "failed",
+        "rejected",
+        "cancelled",
+      ],
     })
       .notNull()
       .default("queued"),
-    modulesUpdated: text("modules_updated", { mode: "json" }).$type<{ name: string; from: string | null; to: string }[]>(),
+    modulesUpdated: text("modules_updated", { mode: "json" }).$type<
+      { name: string; from: string | null; to: string }[]
+    >(),
     modulesInstalled: text("modules_installed", { mode: "json" }).$type<string[]>(),
     /** sha256 per addon of this release: the next deploy updates modules whose content changed. */
     moduleChecksums: text("module_checksums", { mode: "json" }).$type<Record<string, string>>(),

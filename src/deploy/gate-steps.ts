@@ -56,7 +56,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Records the outcome unless a decision is already there (approve/reject race the timeout). */
-function decide(db: Db, id: string, decision: "approved" | "rejected" | "timed_out", by: string | null, reason: string | null): boolean {
+function decide(
+  db: Db,
+  id: string,
+  decision: "approved" | "rejected" | "timed_out",
+  by: string | null,
+  reason: string | null,
+): boolean {
   const row = db
     .update(deployments)
     .set({ approvalDecision: decision, approvalBy: by, approvalReason: reason, approvalAt: now() })
@@ -87,11 +93,19 @@ async function awaitApproval(ctx: StepContext<GateParams>): Promise<Record<strin
       setDeployment(db, id, { status: "migrating" });
       return { decision: "approved", by: d.approvalBy };
     }
-    if (d.approvalDecision === "rejected") throw new GateFailed(`manual approval: rejected by ${d.approvalBy ?? "?"}${d.approvalReason ? `: ${d.approvalReason}` : ""}`);
+    if (d.approvalDecision === "rejected")
+      throw new GateFailed(
+        `manual approval: rejected by ${d.approvalBy ?? "?"}${d.approvalReason ? `: ${d.approvalReason}` : ""}`,
+      );
     if (d.approvalDecision === "timed_out" || Date.now() >= Date.parse(d.approvalDeadline ?? "")) {
       if (d.approvalDecision === "timed_out" || decide(db, id, "timed_out", null, null)) {
-        if (gate.required) throw new GateFailed(`manual approval: nobody approved within ${gate.timeoutSec} s (until ${d.approvalDeadline}): rejected`);
-        ctx.log(`warn: nobody approved within ${gate.timeoutSec} s; the approval gate is not required: deploying anyway`);
+        if (gate.required)
+          throw new GateFailed(
+            `manual approval: nobody approved within ${gate.timeoutSec} s (until ${d.approvalDeadline}): rejected`,
+          );
+        ctx.log(
+          `warn: nobody approved within ${gate.timeoutSec} s; the approval gate is not required: deploying anyway`,
+        );
         setDeployment(db, id, { status: "migrating" });
         return { decision: "timed_out" };
       }
@@ -143,7 +157,11 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
         }),
       );
       if (result.exitCode === 0) return { passed: true };
-      return gateFailure(gate.required, `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${result.failure}`, (l) => ctx.log(l));
+      return gateFailure(
+        gate.required,
+        `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${result.failure}`,
+        (l) => ctx.log(l),
+      );
     },
   };
 }

@@ -30,7 +30,16 @@ export type PyValue = string | number | boolean | null | PyValue[] | { [key: str
 const MAX_DEPTH = 64;
 const STRING_PREFIX = /^(r|u|b|br|rb)$/i;
 const SIMPLE_ESCAPES: Record<string, string> = {
-  "\\": "\\", "'": "'", '"': '"', a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v",
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
 };
 
 class LiteralParser {
@@ -68,7 +77,12 @@ class LiteralParser {
   }
 
   private expect(ch: string): void {
-    if (this.peek() !== ch) this.fail(this.pos >= this.text.length ? `expected ${JSON.stringify(ch)}, found the end of the file` : `expected ${JSON.stringify(ch)}`);
+    if (this.peek() !== ch)
+      this.fail(
+        this.pos >= this.text.length
+          ? `expected ${JSON.stringify(ch)}, found the end of the file`
+          : `expected ${JSON.stringify(ch)}`,
+      );
     this.pos++;
   }
 
@@ -95,7 +109,10 @@ class LiteralParser {
       if (word === "True") return true;
       if (word === "False") return false;
       if (word === "None") return null;
-      this.fail("a name is not a literal: only strings, numbers, True, False, None, lists, tuples and dicts are allowed", start);
+      this.fail(
+        "a name is not a literal: only strings, numbers, True, False, None, lists, tuples and dicts are allowed",
+        start,
+      );
     }
     if (c === "'" || c === '"') return this.strings();
     this.fail("unexpected character");
@@ -195,7 +212,8 @@ class LiteralParser {
     const raw = m[0].replace(/_/g, "");
     this.pos += m[0].length;
     if (/^[A-Za-z0-9_.]/.test(this.text[this.pos] ?? "")) this.fail("invalid number", start);
-    if (/^0[0-9]+$/.test(raw) && !/^0+$/.test(raw)) this.fail("leading zeros in a decimal number are not allowed in Python 3", start);
+    if (/^0[0-9]+$/.test(raw) && !/^0+$/.test(raw))
+      this.fail("leading zeros in a decimal number are not allowed in Python 3", start);
     const n = /^0[xob]/i.test(raw) ? Number(raw.toLowerCase()) : Number(raw);
     return sign * n;
   }
@@ -229,7 +247,8 @@ class LiteralParser {
         return out;
       }
       const c = this.text[this.pos];
-      if (!triple && (c === "\n" || c === "\r")) this.fail("unterminated string (a newline needs triple quotes)", start);
+      if (!triple && (c === "\n" || c === "\r"))
+        this.fail("unterminated string (a newline needs triple quotes)", start);
       if (c !== "\\") {
         out += c;
         this.pos++;
@@ -281,7 +300,8 @@ class LiteralParser {
 export function parseManifest(text: string, where: string): Record<string, unknown> {
   const parser: LiteralParser = new LiteralParser(text.replace(/^\uFEFF/, ""), where);
   const value = parser.document();
-  if (value === null || typeof value !== "object" || Array.isArray(value)) parser.fail("a manifest must be a dict literal", 0);
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    parser.fail("a manifest must be a dict literal", 0);
   return value;
 }
 
@@ -316,7 +336,9 @@ export function moduleChecksum(dir: string): string {
   const hash = createHash("sha256");
   for (const rel of moduleFiles(dir).sort()) {
     const full = join(dir, rel);
-    const content = lstatSync(full).isSymbolicLink() ? Buffer.from(`symlink:${readlinkSync(full)}`) : readFileSync(full);
+    const content = lstatSync(full).isSymbolicLink()
+      ? Buffer.from(`symlink:${readlinkSync(full)}`)
+      : readFileSync(full);
     hash.update(rel).update("\0").update(String(content.length)).update("\0").update(content);
   }
   return hash.digest("hex");
@@ -354,7 +376,9 @@ export function readRepoModules(dir: string, series: string): RepoModule[] {
     if (!kind) continue;
     const where = `${entry.name}/__manifest__.py`;
     if (!/^[A-Za-z0-9_]+$/.test(entry.name)) {
-      throw new Invalid(`${where}: module directory names are letters, digits and _ (Odoo imports them as Python packages)`);
+      throw new Invalid(
+        `${where}: module directory names are letters, digits and _ (Odoo imports them as Python packages)`,
+      );
     }
     const parsed = ManifestFields.safeParse(parseManifest(readRegularFile(manifestFile, where), where));
     if (!parsed.success) {

@@ -30,10 +30,19 @@ export interface ModulePlan {
  * The repository's own modules to install, from the policy's `install_modules`: `all` on the
  * env's first deployment of the repository (its installable modules, by name), a list always.
  */
-export function repoModulesToInstall(policy: "all" | "none" | string[], repo: Pick<RepoModule, "name" | "installable">[], firstDeploy: boolean): string[] {
+export function repoModulesToInstall(
+  policy: "all" | "none" | string[],
+  repo: Pick<RepoModule, "name" | "installable">[],
+  firstDeploy: boolean,
+): string[] {
   if (policy === "none") return [];
   if (policy !== "all") return policy;
-  return firstDeploy ? repo.filter((m) => m.installable).map((m) => m.name).sort() : [];
+  return firstDeploy
+    ? repo
+        .filter((m) => m.installable)
+        .map((m) => m.name)
+        .sort()
+    : [];
 }
 
 /** States in which a module's code is loaded and its data is in the database. */
@@ -58,7 +67,9 @@ export async function installedModules(login: TenantLogin): Promise<Map<string, 
     });
   } catch (e) {
     if (e instanceof AppError) throw e;
-    throw new Unavailable(`cannot read the modules of database ${login.database} on ${login.host}:${login.port} as ${login.user}: ${(e as Error).message}`);
+    throw new Unavailable(
+      `cannot read the modules of database ${login.database} on ${login.host}:${login.port} as ${login.user}: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -91,10 +102,13 @@ export function planModuleUpdates(input: {
     else plan.unchanged.push(m.name);
   }
   for (const name of input.install) {
-    if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Invalid(`invalid module name ${JSON.stringify(name)} in the install list: letters, digits and _`);
+    if (!/^[A-Za-z0-9_]+$/.test(name))
+      throw new Invalid(`invalid module name ${JSON.stringify(name)} in the install list: letters, digits and _`);
     if (plan.install.includes(name) || isInstalled(input.installed.get(name))) continue;
     if (repo.get(name)?.installable === false) {
-      throw new Invalid(`module ${name} is configured to be installed but its manifest says installable: False; remove it from the install list or fix the manifest`);
+      throw new Invalid(
+        `module ${name} is configured to be installed but its manifest says installable: False; remove it from the install list or fix the manifest`,
+      );
     }
     plan.install.push(name);
   }

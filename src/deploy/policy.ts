@@ -20,10 +20,21 @@ import type { Policy, ResourceQuota } from "../policy/schema";
 import { now } from "../state/columns";
 import { setDeployment } from "./records";
 
-export async function applyPolicy(deps: JobDeps, env: EnvRow, project: PolicyProject, deploymentId: string, mirror: string, log: (line: string) => void): Promise<{ gates: GatePlan; installModules: Policy["install_modules"] }> {
+export async function applyPolicy(
+  deps: JobDeps,
+  env: EnvRow,
+  project: PolicyProject,
+  deploymentId: string,
+  mirror: string,
+  log: (line: string) => void,
+): Promise<{ gates: GatePlan; installModules: Policy["install_modules"] }> {
   const { policy, source, commit } = await refreshProjectPolicy(deps.db, project, mirror);
   const at = `${project.defaultBranch} at ${commit.slice(0, 12)}`;
-  log(source === "repo" ? `policy: .odooops/policies.yaml of the default branch ${at}` : `policy: the server default (no .odooops/policies.yaml on the default branch ${at})`);
+  log(
+    source === "repo"
+      ? `policy: .odooops/policies.yaml of the default branch ${at}`
+      : `policy: the server default (no .odooops/policies.yaml on the default branch ${at})`,
+  );
   const quota = policy.resource_quotas[env.tier];
   assertStorageWithinQuota(env.slug, env.tier, await envDiskUse(deps, env), quota);
   capEnvLimits(deps, env, quota, log);
@@ -37,7 +48,8 @@ export async function applyPolicy(deps: JobDeps, env: EnvRow, project: PolicyPro
 function capEnvLimits(deps: JobDeps, env: EnvRow, quota: ResourceQuota | undefined, log: (line: string) => void): void {
   const current = { workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb };
   const capped = capLimits(current, quota);
-  if (capped.workers === current.workers && capped.cpus === current.cpus && capped.memoryMb === current.memoryMb) return;
+  if (capped.workers === current.workers && capped.cpus === current.cpus && capped.memoryMb === current.memoryMb)
+    return;
   const row = deps.db
     .update(environments)
     .set({ workers: capped.workers, cpus: String(capped.cpus), memoryMb: capped.memoryMb, updatedAt: now() })
@@ -46,5 +58,7 @@ function capEnvLimits(deps: JobDeps, env: EnvRow, quota: ResourceQuota | undefin
     .get();
   // Odoo reads its conf at boot only: the serving release keeps its settings until it is replaced.
   writeOdooConf(deps, envResources(env, deps).confFile, odooConfFor(deps, row));
-  log(`resource quota (${env.tier}): workers ${current.workers} → ${capped.workers}, cpus ${current.cpus} → ${capped.cpus}, memory ${current.memoryMb} → ${capped.memoryMb} MiB`);
+  log(
+    `resource quota (${env.tier}): workers ${current.workers} → ${capped.workers}, cpus ${current.cpus} → ${capped.cpus}, memory ${current.memoryMb} → ${capped.memoryMb} MiB`,
+  );
 }

@@ -10,7 +10,13 @@ import { run } from "../exec/run";
 import type { JobDeps } from "../jobs/define";
 import { loadDeployment, successfulDeployments } from "./records";
 
-export async function pruneReleases(deps: JobDeps, env: EnvRow, finishing: string, retired: string | null, io: { log(line: string): void }) {
+export async function pruneReleases(
+  deps: JobDeps,
+  env: EnvRow,
+  finishing: string,
+  retired: string | null,
+  io: { log(line: string): void },
+) {
   const host = envHost(deps);
   const kept = [
     loadDeployment(deps.db, finishing),
@@ -36,8 +42,10 @@ export async function pruneReleases(deps: JobDeps, env: EnvRow, finishing: strin
     const tags = info?.RepoTags ?? [];
     if (tags.some((t) => keepImages.has(t) || t === env.odooImage)) continue;
     // Without --force: an image a container still uses stays.
-    for (const t of tags) if ((await run(host.docker.imageRm(t), { nothrow: true })).exitCode === 0) removedImages.push(t);
+    for (const t of tags)
+      if ((await run(host.docker.imageRm(t), { nothrow: true })).exitCode === 0) removedImages.push(t);
   }
-  if (removedContainers.length + removedImages.length > 0) io.log(`pruned ${removedContainers.join(", ") || "no containers"}; images ${removedImages.join(", ") || "none"}`);
+  if (removedContainers.length + removedImages.length > 0)
+    io.log(`pruned ${removedContainers.join(", ") || "no containers"}; images ${removedImages.join(", ") || "none"}`);
   return { containers: removedContainers, images: removedImages };
 }

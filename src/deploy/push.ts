@@ -11,7 +11,13 @@ export function registryRef(registry: string, image: string): string {
   return `${registry.replace(/\/+$/, "")}/${image}`;
 }
 
-export async function pushRelease(docker: { binary: string }, registry: string, image: string, log: (line: string) => void, signal?: AbortSignal): Promise<string> {
+export async function pushRelease(
+  docker: { binary: string },
+  registry: string,
+  image: string,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<string> {
   const ref = registryRef(registry, image);
   await run(imageTag(docker, image, ref));
   await run(imagePush(docker, ref), { onLine: (_s, line) => log(line), signal });

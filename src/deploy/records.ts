@@ -18,7 +18,11 @@ const FINISHED = new Set<DeploymentRow["status"]>(["success", "failed", "rejecte
  */
 function settled(db: Db, row: DeploymentRow): DeploymentRow {
   if (FINISHED.has(row.status) || !row.jobId) return row;
-  const job = db.select({ status: jobs.status, finishedAt: jobs.finishedAt }).from(jobs).where(eq(jobs.id, row.jobId)).get();
+  const job = db
+    .select({ status: jobs.status, finishedAt: jobs.finishedAt })
+    .from(jobs)
+    .where(eq(jobs.id, row.jobId))
+    .get();
   if (job?.status !== "cancelled") return row;
   const patch = { status: "cancelled" as const, error: "deployment cancelled", finishedAt: job.finishedAt ?? now() };
   setDeployment(db, row.id, patch);
@@ -62,7 +66,14 @@ export const DB_REPLACING_JOBS = ["db.restore", "db.clone", "db.import"];
 export function databaseReplacedSince(db: Db, envId: string, since: string | null): boolean {
   const conds = [eq(jobs.lockKey, envId), inArray(jobs.kind, DB_REPLACING_JOBS), eq(jobs.status, "succeeded")];
   if (since !== null) conds.push(gt(jobs.finishedAt, since));
-  return db.select({ id: jobs.id }).from(jobs).where(and(...conds)).limit(1).get() !== undefined;
+  return (
+    db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(...conds))
+      .limit(1)
+      .get() !== undefined
+  );
 }
 
 /**
@@ -71,7 +82,10 @@ export function databaseReplacedSince(db: Db, envId: string, since: string | nul
  * After a restore, clone or import no checksum describes the database: `{}` makes every
  * installed repo module count as changed, so unversioned changes reach the copy too.
  */
-export function baselineChecksums(db: Db, env: Pick<EnvRow, "id" | "currentDeploymentId">): Record<string, string> | null {
+export function baselineChecksums(
+  db: Db,
+  env: Pick<EnvRow, "id" | "currentDeploymentId">,
+): Record<string, string> | null {
   const current = successfulDeployments(db, env.id).find((d) => d.id === env.currentDeploymentId);
   if (databaseReplacedSince(db, env.id, current?.finishedAt ?? null)) return {};
   return current?.moduleChecksums ?? null;
@@ -87,12 +101,24 @@ export function successfulDeployments(db: Db, envId: string): DeploymentRow[] {
 }
 
 export function envDeployments(db: Db, envId: string, limit: number): DeploymentRow[] {
-  return db.select().from(deployments).where(eq(deployments.envId, envId)).orderBy(desc(deployments.release)).limit(limit).all().map((r) => settled(db, r));
+  return db
+    .select()
+    .from(deployments)
+    .where(eq(deployments.envId, envId))
+    .orderBy(desc(deployments.release))
+    .limit(limit)
+    .all()
+    .map((r) => settled(db, r));
 }
 
 /** Release numbers only grow: r1 is the env's first container, every deployment gets the next one. */
 export function nextRelease(db: Db, env: Pick<EnvRow, "id" | "release">): number {
-  const top = db.select({ m: max(deployments.release) }).from(deployments).where(eq(deployments.envId, env.id)).get()?.m ?? 0;
+  const top =
+    db
+      .select({ m: max(deployments.release) })
+      .from(deployments)
+      .where(eq(deployments.envId, env.id))
+      .get()?.m ?? 0;
   return Math.max(env.release, top, 1) + 1;
 }
 
@@ -100,7 +126,10 @@ export function finishDeployment(db: Db, id: string, patch: Partial<typeof deplo
   setDeployment(db, id, { ...patch, finishedAt: now() });
 }
 
-export function toDeploymentView(row: DeploymentRow, env: Pick<EnvRow, "slug" | "currentDeploymentId">): DeploymentView {
+export function toDeploymentView(
+  row: DeploymentRow,
+  env: Pick<EnvRow, "slug" | "currentDeploymentId">,
+): DeploymentView {
   return {
     id: row.id,
     env: env.slug,
@@ -116,9 +145,16 @@ export function toDeploymentView(row: DeploymentRow, env: Pick<EnvRow, "slug" | 
     backupId: row.backupId,
     rollbackOf: row.rollbackOf,
     gates: row.gates ?? null,
-    approval: row.approvalDeadline || row.approvalDecision
-      ? { deadline: row.approvalDeadline, decision: row.approvalDecision, by: row.approvalBy, reason: row.approvalReason, at: row.approvalAt }
-      : null,
+    approval:
+      row.approvalDeadline || row.approvalDecision
+        ? {
+            deadline: row.approvalDeadline,
+            decision: row.approvalDecision,
+            by: row.approvalBy,
+            reason: row.approvalReason,
+            at: row.approvalAt,
+          }
+        : null,
     current: env.currentDeploymentId === row.id,
     jobId: row.jobId,
     stepTimings: row.stepTimings ?? {},

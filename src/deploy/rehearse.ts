@@ -45,24 +45,46 @@ export function updateArgs(plan: ModulePlan): string[] {
  * to prove; a release that does not boot is caught by `start`, beside the serving one, before any
  * user reaches it.
  */
-export async function rehearsalSkipped(deps: JobDeps, env: EnvRow, gate: GatePlan["migrations"], plan: ModulePlan): Promise<string | null> {
+export async function rehearsalSkipped(
+  deps: JobDeps,
+  env: EnvRow,
+  gate: GatePlan["migrations"],
+  plan: ModulePlan,
+): Promise<string | null> {
   if (!gate.run) return "deploy.rehearse is off and the policy declares no migrations gate";
   if (plan.update.length === 0 && plan.install.length === 0) return "no module to update or install";
   if (!gate.sizeCapped) return null;
   const size = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
   const maxBytes = deps.config.deploy.rehearseMaxDbMb * 1024 * 1024;
-  if (size !== null && size > maxBytes) return `the database (${Math.round(size / 1048576)} MiB) is larger than deploy.rehearseMaxDbMb (${deps.config.deploy.rehearseMaxDbMb})`;
+  if (size !== null && size > maxBytes)
+    return `the database (${Math.round(size / 1048576)} MiB) is larger than deploy.rehearseMaxDbMb (${deps.config.deploy.rehearseMaxDbMb})`;
   return null;
 }
 
 /** `neutralize`: production's copy gets crons and mail servers off before any Odoo runs on it. */
-export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: ModulePlan, jobId: string, io: Io, opts: { neutralize: boolean }): Promise<{ copy: string; boot: "healthy"; neutralized: boolean }> {
+export async function rehearse(
+  deps: JobDeps,
+  env: EnvRow,
+  image: string,
+  plan: ModulePlan,
+  jobId: string,
+  io: Io,
+  opts: { neutralize: boolean },
+): Promise<{ copy: string; boot: "healthy"; neutralized: boolean }> {
   return withScratchDatabase(
     deps,
     env,
     { purpose: "rehearse", jobId, log: io.log },
     async (s) => {
-      const copied = await cloneDatabase({ pg: adminLogin(deps), sourceLogin: envDbLogin(deps, env), sourceDb: env.dbName, targetDb: s.login.name, owner: scratchDbLogin(deps, s.login), log: stepLogger(io), signal: io.signal });
+      const copied = await cloneDatabase({
+        pg: adminLogin(deps),
+        sourceLogin: envDbLogin(deps, env),
+        sourceDb: env.dbName,
+        targetDb: s.login.name,
+        owner: scratchDbLogin(deps, s.login),
+        log: stepLogger(io),
+        signal: io.signal,
+      });
       io.log(`copied ${env.dbName} to ${s.login.name} (${copied.method}: ${copied.reason})`);
       await pausePoint("scratch:after-copy");
       if (opts.neutralize) {
@@ -72,8 +94,21 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
       const r = envResources(env, deps);
       const args = updateArgs(plan);
       if (args.length > 0) {
-        const updated = await runOdooOnce(deps, env, { image, name: `${r.initContainer}-rehearse`, network: s.network, confFile: s.confFile, dataDir: s.dataDir, dbName: s.login.name, args, log: io.log, signal: io.signal });
-        if (updated.exitCode !== 0) throw new Error(`rehearsal: the module update failed on a copy of the database (exit ${updated.exitCode}); nothing was changed:\n${updated.failure}`);
+        const updated = await runOdooOnce(deps, env, {
+          image,
+          name: `${r.initContainer}-rehearse`,
+          network: s.network,
+          confFile: s.confFile,
+          dataDir: s.dataDir,
+          dbName: s.login.name,
+          args,
+          log: io.log,
+          signal: io.signal,
+        });
+        if (updated.exitCode !== 0)
+          throw new Error(
+            `rehearsal: the module update failed on a copy of the database (exit ${updated.exitCode}); nothing was changed:\n${updated.failure}`,
+          );
       }
       const host = envHost(deps);
       const name = `${r.initContainer}-rehearse-boot`;
@@ -98,7 +133,9 @@ export async function rehearse(deps: JobDeps, env: EnvRow, image: string, plan: 
       } catch (err) {
         const logs = await run(host.docker.logs(name, { tail: 30 }), { nothrow: true });
         io.log(`last output of the rehearsal:\n${logs.stdout}${logs.stderr}`);
-        throw new Error(`rehearsal: the new release does not boot healthy on a copy of the database; nothing was changed: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(
+          `rehearsal: the new release does not boot healthy on a copy of the database; nothing was changed: ${err instanceof Error ? err.message : String(err)}`,
+        );
       } finally {
         await run(host.docker.rm(name, { force: true }), { nothrow: true });
       }

@@ -13,7 +13,15 @@ import type { StepContext, StepDef } from "../jobs/define";
 import { now } from "../state/columns";
 import { pruneReleases } from "./prune";
 import { loadDeployment, recordTiming, setDeployment } from "./records";
-import { pointNginxAt, restoreServing, retire, servingOf, startRelease, type Serving, type StartedRelease } from "./release";
+import {
+  pointNginxAt,
+  restoreServing,
+  retire,
+  servingOf,
+  startRelease,
+  type Serving,
+  type StartedRelease,
+} from "./release";
 
 interface ReleaseParams {
   envId: string;
@@ -26,7 +34,11 @@ interface StartOutput extends StartedRelease {
 }
 
 function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null): void {
-  ctx.deps.db.update(environments).set({ currentDeploymentId: deploymentId, updatedAt: now() }).where(eq(environments.id, ctx.params.envId)).run();
+  ctx.deps.db
+    .update(environments)
+    .set({ currentDeploymentId: deploymentId, updatedAt: now() })
+    .where(eq(environments.id, ctx.params.envId))
+    .run();
 }
 
 /** `beforeSwitch`: gates on the started release (deploy's smoke tests); `ctx.outputs.start` names it. */
@@ -51,7 +63,8 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const d = loadDeployment(ctx.deps.db, ctx.params.deploymentId);
         const name = envResources(env, ctx.deps).webContainer(d.release);
-        if (env.containerName !== name) await run(envHost(ctx.deps).docker.rm(name, { force: true }), { nothrow: true });
+        if (env.containerName !== name)
+          await run(envHost(ctx.deps).docker.rm(name, { force: true }), { nothrow: true });
       },
     },
     ...beforeSwitch,
@@ -63,7 +76,8 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
         const out = ctx.outputs.start as unknown as StartOutput;
         await pointNginxAt(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), out, ctx);
         setCurrent(ctx, ctx.params.deploymentId);
-        if (out.previous.container && out.previous.container !== out.container) await retire(ctx.deps, out.previous.container, ctx);
+        if (out.previous.container && out.previous.container !== out.container)
+          await retire(ctx.deps, out.previous.container, ctx);
         recordTiming(ctx.deps.db, ctx.params.deploymentId, "switch", Math.round(performance.now() - t0));
         return { serving: out.container };
       },
@@ -83,7 +97,13 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
         const out = ctx.outputs.start as unknown as StartOutput;
         // The new release serves already: a pruning problem is reported, never undone over.
         try {
-          const pruned = await pruneReleases(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params.deploymentId, out.previous.container, ctx);
+          const pruned = await pruneReleases(
+            ctx.deps,
+            loadEnvById(ctx.deps.db, ctx.params.envId),
+            ctx.params.deploymentId,
+            out.previous.container,
+            ctx,
+          );
           return { ...pruned };
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);

@@ -52,12 +52,23 @@ interface Io {
  * release is reused. A release that exits or never turns healthy is removed and reported with
  * the tail of its output.
  */
-export async function startRelease(deps: JobDeps, env: EnvRow, release: number, image: string, io: Io): Promise<StartedRelease> {
+export async function startRelease(
+  deps: JobDeps,
+  env: EnvRow,
+  release: number,
+  image: string,
+  io: Io,
+): Promise<StartedRelease> {
   const host = envHost(deps);
   const name = envResources(env, deps).webContainer(release);
   const existing = await host.dockerClient.inspectContainer(name);
   let ports: [number, number];
-  const running = existing?.State.Running ? [host.dockerClient.publishedPort(existing, ODOO_HTTP_PORT), host.dockerClient.publishedPort(existing, ODOO_LONGPOLL_PORT)] : [];
+  const running = existing?.State.Running
+    ? [
+        host.dockerClient.publishedPort(existing, ODOO_HTTP_PORT),
+        host.dockerClient.publishedPort(existing, ODOO_LONGPOLL_PORT),
+      ]
+    : [];
   if (existing?.Config.Image === image && running[0] && running[1]) {
     ports = [running[0], running[1]];
     io.log(`release ${release}: ${name} already running on 127.0.0.1:${ports[0]}`);
@@ -82,7 +93,13 @@ export async function startRelease(deps: JobDeps, env: EnvRow, release: number, 
 }
 
 /** `db` served on the container's own port; fails at once when the container stops (a crash on boot). */
-export async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: number, db: string, io: Io): Promise<void> {
+export async function waitReleaseHealthy(
+  deps: JobDeps,
+  name: string,
+  httpPort: number,
+  db: string,
+  io: Io,
+): Promise<void> {
   const host = envHost(deps);
   const deadline = Date.now() + deps.config.deploy.healthTimeoutSec * 1000;
   let last = "no answer yet";
@@ -94,24 +111,43 @@ export async function waitReleaseHealthy(deps: JobDeps, name: string, httpPort: 
     if (i % 4 === 3) {
       const info = await host.dockerClient.inspectContainer(name);
       if (!info?.State.Running || info.State.Status === "restarting" || (info.RestartCount ?? 0) > 0) {
-        throw new Unavailable(`the new release exited during start (exit code ${info?.State.ExitCode ?? "?"}) before answering its health check`);
+        throw new Unavailable(
+          `the new release exited during start (exit code ${info?.State.ExitCode ?? "?"}) before answering its health check`,
+        );
       }
     }
     await Bun.sleep(250);
   }
-  throw new Unavailable(`the new release did not turn healthy within ${deps.config.deploy.healthTimeoutSec} s: ${last}`);
+  throw new Unavailable(
+    `the new release did not turn healthy within ${deps.config.deploy.healthTimeoutSec} s: ${last}`,
+  );
 }
 
 /** Points the env's vhost at `to` (nginx -t, reload), proves it through nginx, records it on the env. */
-export async function pointNginxAt(deps: JobDeps, env: EnvRow, to: { container: string; httpPort: number; longpollPort: number; release: number }, io: Io): Promise<void> {
+export async function pointNginxAt(
+  deps: JobDeps,
+  env: EnvRow,
+  to: { container: string; httpPort: number; longpollPort: number; release: number },
+  io: Io,
+): Promise<void> {
   const host = envHost(deps);
   writeEnvAccess(deps, env);
-  const changed = await writeVhost(host.nginx, env.slug, envVhost(deps, env, { http: to.httpPort, longpoll: to.longpollPort }));
+  const changed = await writeVhost(
+    host.nginx,
+    env.slug,
+    envVhost(deps, env, { http: to.httpPort, longpoll: to.longpollPort }),
+  );
   if (changed) await reload(host.nginx);
   await waitEnvServed(deps, { ...env, containerName: to.container, httpPort: to.httpPort }, io, 30_000);
   deps.db
     .update(environments)
-    .set({ containerName: to.container, httpPort: to.httpPort, longpollPort: to.longpollPort, release: to.release, updatedAt: now() })
+    .set({
+      containerName: to.container,
+      httpPort: to.httpPort,
+      longpollPort: to.longpollPort,
+      release: to.release,
+      updatedAt: now(),
+    })
     .where(eq(environments.id, env.id))
     .run();
   io.log(`nginx now serves ${env.domain} from ${to.container} (127.0.0.1:${to.httpPort})`);
@@ -123,7 +159,11 @@ export async function retire(deps: JobDeps, container: string | null, io: Io): P
   const drain = deps.config.deploy.drainSec;
   if (drain > 0) await Bun.sleep(drain * 1000);
   const r = await run(envHost(deps).docker.stop(container, 30), { nothrow: true });
-  io.log(r.exitCode === 0 ? `stopped ${container} after ${drain} s of drain (kept for rollback)` : `could not stop ${container}: ${r.stderr.trim()}`);
+  io.log(
+    r.exitCode === 0
+      ? `stopped ${container} after ${drain} s of drain (kept for rollback)`
+      : `could not stop ${container}: ${r.stderr.trim()}`,
+  );
 }
 
 /** Brings the previous release back in front (undo of a switch). */
@@ -132,5 +172,10 @@ export async function restoreServing(deps: JobDeps, env: EnvRow, prev: Serving, 
   const host = envHost(deps);
   await run(host.docker.start(prev.container), { nothrow: true });
   await waitReleaseHealthy(deps, prev.container, prev.httpPort, env.dbName, io);
-  await pointNginxAt(deps, env, { container: prev.container, httpPort: prev.httpPort, longpollPort: prev.longpollPort, release: prev.release }, io);
+  await pointNginxAt(
+    deps,
+    env,
+    { container: prev.container, httpPort: prev.httpPort, longpollPort: prev.longpollPort, release: prev.release },
+    io,
+  );
 }

@@ -33,28 +33,53 @@ function namesFor(deps: JobDeps, env: EnvRow, deploymentId: string): ReplaceName
  * Undoes restorePreDeployBackup (a rollback whose switch failed afterwards): the database and
  * filestore the env had before come back under the serving release; the restored copy is dropped.
  */
-export async function undoPreDeployRestore(deps: JobDeps, env: EnvRow, deploymentId: string, io: { log(line: string): void; signal: AbortSignal }): Promise<void> {
+export async function undoPreDeployRestore(
+  deps: JobDeps,
+  env: EnvRow,
+  deploymentId: string,
+  io: { log(line: string): void; signal: AbortSignal },
+): Promise<void> {
   const n = namesFor(deps, env, deploymentId);
   const host = envHost(deps);
   const serving = env.containerName;
   if (serving) await run(host.docker.stop(serving, 30), { nothrow: true });
   try {
     const back = await host.withAdmin((sql) => swapBack(sql, n));
-    io.log(`database ${back.database}, filestore ${back.filestore}: the env is on the database it had before the rollback`);
+    io.log(
+      `database ${back.database}, filestore ${back.filestore}: the env is on the database it had before the rollback`,
+    );
   } finally {
     if (serving) await run(host.docker.start(serving), { nothrow: true });
   }
-  await cleanupRestore({ pg: adminLogin(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir });
+  await cleanupRestore({
+    pg: adminLogin(deps),
+    newDbName: n.newDb,
+    filestoreTargetDir: n.filestoreDir,
+    workDir: deps.paths.workDir,
+  });
   await waitEnvServed(deps, env, io, deps.config.deploy.healthTimeoutSec * 1000);
 }
 
-export async function restorePreDeployBackup(deps: JobDeps, env: EnvRow, backupId: string, deploymentId: string, io: { log(line: string): void; signal: AbortSignal }): Promise<void> {
+export async function restorePreDeployBackup(
+  deps: JobDeps,
+  env: EnvRow,
+  backupId: string,
+  deploymentId: string,
+  io: { log(line: string): void; signal: AbortSignal },
+): Promise<void> {
   const row = deps.db.select().from(backups).where(eq(backups.id, backupId)).get();
   if (!row) throw new NotFound(`no backup ${backupId}`);
   const n = namesFor(deps, env, deploymentId);
-  const scratch = { pg: adminLogin(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir };
+  const scratch = {
+    pg: adminLogin(deps),
+    newDbName: n.newDb,
+    filestoreTargetDir: n.filestoreDir,
+    workDir: deps.paths.workDir,
+  };
   const host = envHost(deps);
-  const alreadySwapped = await host.withAdmin(async (sql) => (await databaseExists(sql, n.oldDb)) && !(await databaseExists(sql, n.newDb)));
+  const alreadySwapped = await host.withAdmin(
+    async (sql) => (await databaseExists(sql, n.oldDb)) && !(await databaseExists(sql, n.newDb)),
+  );
   if (!alreadySwapped) {
     await cleanupRestore(scratch);
     io.log(`restoring backup ${backupId} into ${n.newDb}`);

@@ -10,7 +10,11 @@ import { finishDeployment, loadDeployment, recordTiming } from "./records";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup, undoPreDeployRestore } from "./restore";
 
-export const RollbackJobParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), deploymentId: z.string().min(1) });
+export const RollbackJobParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  deploymentId: z.string().min(1),
+});
 export type RollbackJobParams = z.infer<typeof RollbackJobParams>;
 
 export const rollbackJob = defineJob<RollbackJobParams>({
@@ -42,6 +46,9 @@ export const rollbackJob = defineJob<RollbackJobParams>({
     return { env: ctx.params.slug, deployment: d.id, release: d.release, rollbackOf: d.rollbackOf, image: d.image };
   },
   async failed(ctx, error, cancelled) {
-    finishDeployment(ctx.deps.db, ctx.params.deploymentId, { status: cancelled ? "cancelled" : "failed", error: cancelled ? "rollback cancelled" : error });
+    finishDeployment(ctx.deps.db, ctx.params.deploymentId, {
+      status: cancelled ? "cancelled" : "failed",
+      error: cancelled ? "rollback cancelled" : error,
+    });
   },
 });

@@ -2,7 +2,18 @@
 import { z } from "@hono/zod-openapi";
 import { JobView } from "../jobs/view";
 
-export const deploymentStatuses = ["queued", "building", "testing", "awaiting_approval", "migrating", "switching", "success", "failed", "rejected", "cancelled"] as const;
+export const deploymentStatuses = [
+  "queued",
+  "building",
+  "testing",
+  "awaiting_approval",
+  "migrating",
+  "switching",
+  "success",
+  "failed",
+  "rejected",
+  "cancelled",
+] as const;
 
 const ModuleChange = z.object({ name: z.string(), from: z.string().nullable(), to: z.string() });
 

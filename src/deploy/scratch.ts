@@ -16,7 +16,14 @@ import { envHost } from "../env/host";
 import { odooConfFor, writeOdooConf, type DbLogin } from "../env/odoo-conf";
 import { envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
-import { createDatabase, createRole, dropDatabase, dropThrowawayRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
+import {
+  createDatabase,
+  createRole,
+  dropDatabase,
+  dropThrowawayRole,
+  removeHbaEntry,
+  setHbaEntry,
+} from "../host/postgres";
 import type { JobDeps } from "../jobs/define";
 
 export interface Scratch {
@@ -35,13 +42,25 @@ export interface ScratchOwner {
 function scratchNames(env: EnvRow, deps: JobDeps, owner: ScratchOwner) {
   const tag = scratchTag(owner.purpose, owner.jobId);
   const dir = join(envResources(env, deps).dir, `${SCRATCH_DIR_PREFIX}${tag}`);
-  return { db: `${SCRATCH_PREFIX}${tag}`, role: `${SCRATCH_PREFIX}${tag}`, dir, confFile: join(dir, "odoo.conf"), dataDir: join(dir, "data") };
+  return {
+    db: `${SCRATCH_PREFIX}${tag}`,
+    role: `${SCRATCH_PREFIX}${tag}`,
+    dir,
+    confFile: join(dir, "odoo.conf"),
+    dataDir: join(dir, "data"),
+  };
 }
 
 async function envSubnet(deps: JobDeps, network: string): Promise<string> {
   const info = await envHost(deps).dockerClient.inspectNetwork(network);
   const subnet = info?.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
-  if (!subnet) throw new CommandFailed(["docker", "network", "inspect", network], 1, "", `network ${network} is missing or has no IPv4 subnet`);
+  if (!subnet)
+    throw new CommandFailed(
+      ["docker", "network", "inspect", network],
+      1,
+      "",
+      `network ${network} is missing or has no IPv4 subnet`,
+    );
   return subnet;
 }
 
@@ -61,7 +80,13 @@ async function dropScratch(deps: JobDeps, n: ReturnType<typeof scratchNames>, af
  * database is left for `fn` to create, e.g. as a copy) and always removes both after. Copies other
  * jobs left (a crash) are swept first.
  */
-export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, owner: ScratchOwner, fn: (s: Scratch) => Promise<T>, opts: { empty?: boolean } = {}): Promise<T> {
+export async function withScratchDatabase<T>(
+  deps: JobDeps,
+  env: EnvRow,
+  owner: ScratchOwner,
+  fn: (s: Scratch) => Promise<T>,
+  opts: { empty?: boolean } = {},
+): Promise<T> {
   const n = scratchNames(env, deps, owner);
   const network = envResources(env, deps).network;
   const login: DbLogin = { name: n.db, user: n.role, password: randomBytes(24).toString("base64url") };
@@ -76,7 +101,12 @@ export async function withScratchDatabase<T>(deps: JobDeps, env: EnvRow, owner: 
       await pausePoint("scratch:after-role");
       if (opts.empty !== false) await createDatabase(sql, n.db, n.role);
       if (deps.config.postgres.hbaFile !== "") {
-        await setHbaEntry(sql, deps.config.postgres.hbaFile, { db: n.db, role: n.role, cidr: subnet, extraDbs: ["postgres"] });
+        await setHbaEntry(sql, deps.config.postgres.hbaFile, {
+          db: n.db,
+          role: n.role,
+          cidr: subnet,
+          extraDbs: ["postgres"],
+        });
       }
     });
     mkdirSync(n.dataDir, { recursive: true, mode: 0o750 });

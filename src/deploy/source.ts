@@ -24,12 +24,17 @@ export interface SourceRef {
   branch?: string | null;
 }
 
-export function projectRepo(deps: Pick<JobDeps, "db" | "box">, env: EnvRow): { url: string; project: string; defaultBranch: string } {
+export function projectRepo(
+  deps: Pick<JobDeps, "db" | "box">,
+  env: EnvRow,
+): { url: string; project: string; defaultBranch: string } {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
   if (!project || url === null) {
     const name = project?.name ?? "default";
-    throw new Invalid(`project ${name} of environment ${env.slug} has no git repository; set one: odooops project set ${name} --repo <url>`);
+    throw new Invalid(
+      `project ${name} of environment ${env.slug} has no git repository; set one: odooops project set ${name} --repo <url>`,
+    );
   }
   return { url, project: project.name, defaultBranch: project.defaultBranch };
 }
@@ -46,7 +51,12 @@ export function deployBranch(deps: Pick<JobDeps, "db" | "box">, env: EnvRow, ref
   return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);
 }
 
-export async function fetchCommit(deps: JobDeps, env: EnvRow, ref: SourceRef, io: { log(line: string): void; signal?: AbortSignal }): Promise<{ mirror: string; sha: string; branch: string | null }> {
+export async function fetchCommit(
+  deps: JobDeps,
+  env: EnvRow,
+  ref: SourceRef,
+  io: { log(line: string): void; signal?: AbortSignal },
+): Promise<{ mirror: string; sha: string; branch: string | null }> {
   const { url } = projectRepo(deps, env);
   const mirror = await syncMirror({ reposDir: deps.paths.gitCacheDir, url, signal: io.signal, log: io.log });
   const branch = ref.sha ? null : deployBranch(deps, env, ref);
@@ -65,11 +75,19 @@ export function seriesOf(installed: Map<string, { latestVersion: string | null }
   if (fromDb) return fromDb;
   const tag = /:(\d+\.\d+)/.exec(image)?.[1];
   if (tag) return tag;
-  throw new Invalid(`cannot tell the Odoo series of ${image}: its database has no base module and the image tag has no version`);
+  throw new Invalid(
+    `cannot tell the Odoo series of ${image}: its database has no base module and the image tag has no version`,
+  );
 }
 
 /** The addons of `sha`, read from an exported tree that is removed afterwards. */
-export async function repoModulesAt(deps: Pick<JobDeps, "paths">, mirror: string, sha: string, series: string, key: string): Promise<RepoModule[]> {
+export async function repoModulesAt(
+  deps: Pick<JobDeps, "paths">,
+  mirror: string,
+  sha: string,
+  series: string,
+  key: string,
+): Promise<RepoModule[]> {
   const dir = join(deps.paths.workDir, `tree-${key}`);
   rmSync(dir, { recursive: true, force: true });
   try {
@@ -98,6 +116,12 @@ export async function planModules(
   const installed = await installedModules(envDbLogin(deps, env));
   const repo = await repoModulesAt(deps, mirror, sha, seriesOf(installed, env.odooImage), key);
   const firstDeploy = successfulDeployments(deps.db, env.id).length === 0;
-  const install = [...new Set([...env.modules, ...deps.config.deploy.install, ...repoModulesToInstall(installPolicy, repo, firstDeploy)])];
+  const install = [
+    ...new Set([
+      ...env.modules,
+      ...deps.config.deploy.install,
+      ...repoModulesToInstall(installPolicy, repo, firstDeploy),
+    ]),
+  ];
   return { repo, plan: planModuleUpdates({ repo, installed, previousChecksums, install }) };
 }

@@ -28,7 +28,15 @@ export function testsGateArgs(modules: string[]): string[] {
 }
 
 /** The failure (with the output that explains it), or null when every test passed. */
-export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, modules: string[], command: string[] | null, jobId: string, io: Io): Promise<string | null> {
+export async function runTestsGate(
+  deps: JobDeps,
+  env: EnvRow,
+  image: string,
+  modules: string[],
+  command: string[] | null,
+  jobId: string,
+  io: Io,
+): Promise<string | null> {
   const r = envResources(env, deps);
   return withScratchDatabase(deps, env, { purpose: "tests", jobId, log: io.log }, async (s) => {
     if (modules.length > 0) {
@@ -43,7 +51,8 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
         log: io.log,
         signal: io.signal,
       });
-      if (result.exitCode !== 0) return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
+      if (result.exitCode !== 0)
+        return `addon tests failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
     }
     if (!command) return null;
     io.log(`tests command: ${JSON.stringify(command)}`);
@@ -53,7 +62,13 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
       name: `${r.initContainer}-tests-cmd`,
       network: s.network,
       command,
-      env: { PGHOST: postgres.containerHost, PGPORT: String(postgres.port), PGDATABASE: s.login.name, PGUSER: s.login.user, ODOO_RC: CONTAINER_CONF },
+      env: {
+        PGHOST: postgres.containerHost,
+        PGPORT: String(postgres.port),
+        PGDATABASE: s.login.name,
+        PGUSER: s.login.user,
+        ODOO_RC: CONTAINER_CONF,
+      },
       secrets: { PGPASSWORD: s.login.password },
       mounts: [
         { source: s.dataDir, target: CONTAINER_DATA },
@@ -62,7 +77,8 @@ export async function runTestsGate(deps: JobDeps, env: EnvRow, image: string, mo
       log: io.log,
       signal: io.signal,
     });
-    if (result.exitCode !== 0) return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
+    if (result.exitCode !== 0)
+      return `tests command failed (exit ${result.exitCode}); the running release is untouched:\n${result.failure}`;
     return null;
   });
 }

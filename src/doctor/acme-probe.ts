@@ -24,9 +24,13 @@ export async function probeAcmeDirectory(acme: { directoryUrl: string; caFile?: 
     if (!res.ok) return { ok: false, error: `${url} answered HTTP ${res.status}`, date };
     const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
     const missing = ["newNonce", "newAccount", "newOrder"].filter((k) => typeof body?.[k] !== "string");
-    if (missing.length > 0) return { ok: false, error: `${url} is not an ACME directory (no ${missing.join(", ")})`, date };
+    if (missing.length > 0)
+      return { ok: false, error: `${url} is not an ACME directory (no ${missing.join(", ")})`, date };
     return { ok: true, url, date };
   } catch (e) {
-    return { ok: false, error: `${url}: ${(e as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : errorText(e)}` };
+    return {
+      ok: false,
+      error: `${url}: ${(e as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : errorText(e)}`,
+    };
   }
 }

@@ -12,13 +12,20 @@ export const certsCheck: Check = {
     const list = listCertificates(ctx.paths.certsDir);
     if (list.length === 0) return pass("no certificates stored yet");
     const broken = list.filter((c) => c.cert === null).map((c) => c.domain);
-    const dated = list.flatMap((c) => (c.cert ? [{ domain: c.domain, days: daysLeft(c.cert.info, ctx.now) }] : [])).sort((a, b) => a.days - b.days);
+    const dated = list
+      .flatMap((c) => (c.cert ? [{ domain: c.domain, days: daysLeft(c.cert.info, ctx.now) }] : []))
+      .sort((a, b) => a.days - b.days);
     const expired = dated.filter((c) => c.days < 0).map((c) => c.domain);
     const soon = dated.filter((c) => c.days >= 0 && c.days < EXPIRY_WARN_DAYS).map((c) => `${c.domain} (${c.days} d)`);
-    const renew = "odooops certs renew --force DOMAIN; if it fails, the error names the cause (DNS, port 80, rate limit)";
+    const renew =
+      "odooops certs renew --force DOMAIN; if it fails, the error names the cause (DNS, port 80, rate limit)";
     if (expired.length > 0) return fail(`expired: ${expired.join(", ")}`, renew);
     if (soon.length > 0) return warn(`expiring within ${EXPIRY_WARN_DAYS} days: ${soon.join(", ")}`, renew);
-    if (broken.length > 0) return warn(`unreadable: ${broken.join(", ")}`, `check ${ctx.paths.certsDir}/<domain> (meta.json, fullchain.pem), or re-issue with odooops certs renew --force DOMAIN`);
+    if (broken.length > 0)
+      return warn(
+        `unreadable: ${broken.join(", ")}`,
+        `check ${ctx.paths.certsDir}/<domain> (meta.json, fullchain.pem), or re-issue with odooops certs renew --force DOMAIN`,
+      );
     const next = dated[0];
     return pass(`${list.length} certificate(s); the next expires in ${next.days} days (${next.domain})`);
   },

@@ -28,7 +28,12 @@ export interface Check {
 
 export const pass = (message: string): CheckOutcome => ({ status: "pass", message });
 export const warn = (message: string, hint: string): CheckOutcome => ({ status: "warn", message, hint });
-export const fail = (message: string, hint: string, install?: string[]): CheckOutcome => ({ status: "fail", message, hint, ...(install ? { install } : {}) });
+export const fail = (message: string, hint: string, install?: string[]): CheckOutcome => ({
+  status: "fail",
+  message,
+  hint,
+  ...(install ? { install } : {}),
+});
 export const skip = (message: string): CheckOutcome => ({ status: "skip", message });
 
 export async function runCheck(check: Check, ctx: DoctorContext): Promise<CheckResult> {
@@ -36,7 +41,10 @@ export async function runCheck(check: Check, ctx: DoctorContext): Promise<CheckR
   try {
     outcome = await check.run(ctx);
   } catch (e) {
-    outcome = fail(`the check itself failed: ${(e as Error).message}`, "report this with the output of `odooops doctor --json`");
+    outcome = fail(
+      `the check itself failed: ${(e as Error).message}`,
+      "report this with the output of `odooops doctor --json`",
+    );
   }
   return { id: check.id, title: check.title, ...outcome };
 }
@@ -69,7 +77,11 @@ export function renderReport(results: CheckResult[]): string {
     if (r.hint && (r.status === "warn" || r.status === "fail")) lines.push(`  ${" ".repeat(width)}  fix: ${r.hint}`);
   }
   const { counts } = summarize(results);
-  const parts = [`${counts.pass} passed`, `${counts.warn} warning${counts.warn === 1 ? "" : "s"}`, `${counts.fail} failed`];
+  const parts = [
+    `${counts.pass} passed`,
+    `${counts.warn} warning${counts.warn === 1 ? "" : "s"}`,
+    `${counts.fail} failed`,
+  ];
   if (counts.skip > 0) parts.push(`${counts.skip} skipped`);
   lines.push(parts.join(", "));
   return `${lines.join("\n")}\n`;

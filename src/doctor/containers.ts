@@ -23,7 +23,14 @@ export function largestLimits(config: Config, host: HostCapacity): { cpus: numbe
 }
 
 export function limitsProbe(config: Config, limits: { cpus: number; memoryMb: number }, tag: string): Command {
-  return docker(config.docker).run({ image: config.odoo.image, rm: true, labels: { [DOCTOR_LABEL]: tag }, cpus: limits.cpus, memoryMb: limits.memoryMb, entrypoint: "true" });
+  return docker(config.docker).run({
+    image: config.odoo.image,
+    rm: true,
+    labels: { [DOCTOR_LABEL]: tag },
+    cpus: limits.cpus,
+    memoryMb: limits.memoryMb,
+    entrypoint: "true",
+  });
 }
 
 export function probeNetwork(config: Config, tag: string): string {
@@ -60,7 +67,11 @@ export const dockerLimitsCheck: Check = {
     const limits = largestLimits(ctx.config, ctx.host);
     const r = await run(limitsProbe(ctx.config, limits, randomBytes(4).toString("hex")), { nothrow: true });
     const what = `${ctx.config.odoo.image} with --cpus ${limits.cpus} --memory ${limits.memoryMb}m`;
-    if (r.exitCode !== 0) return fail(`docker cannot run ${what}: ${firstLine(r.stderr) || `exit ${r.exitCode}`}`, "lower tiers.<tier>.cpus / memoryMb in the config, or check `docker info` (cgroup limits must be supported)");
+    if (r.exitCode !== 0)
+      return fail(
+        `docker cannot run ${what}: ${firstLine(r.stderr) || `exit ${r.exitCode}`}`,
+        "lower tiers.<tier>.cpus / memoryMb in the config, or check `docker info` (cgroup limits must be supported)",
+      );
     return pass(`${what} starts`);
   },
 };
@@ -71,7 +82,8 @@ export const pgContainerCheck: Check = {
   async run(ctx) {
     if (!ctx.config) return skip("config invalid");
     if (!(await ctx.docker()).ok) return skip("docker not reachable (see the docker check)");
-    if (await imageReady(ctx.config)) return skip(`${ctx.config.odoo.image} is not present locally (see the docker-limits check)`);
+    if (await imageReady(ctx.config))
+      return skip(`${ctx.config.odoo.image} is not present locally (see the docker-limits check)`);
     if (!(await ctx.postgres()).ok) return skip("PostgreSQL not reachable (see the postgres check)");
     const config = ctx.config;
     const tag = randomBytes(4).toString("hex");

@@ -55,8 +55,14 @@ export function makeContext(input: ContextInput): DoctorContext {
     configError: input.configError ?? null,
     configFile: input.configFile ?? null,
     docker: once(() => probeDocker(config?.docker.binary ?? "docker")),
-    postgres: once((): Promise<PostgresProbe> => (config ? probePostgres(config.postgres) : Promise.resolve({ ok: false, error: "no config" }))),
-    acmeDirectory: once((): Promise<AcmeDirectoryProbe> => (config ? probeAcmeDirectory(config.acme) : Promise.resolve({ ok: false, error: "no config" }))),
+    postgres: once(
+      (): Promise<PostgresProbe> =>
+        config ? probePostgres(config.postgres) : Promise.resolve({ ok: false, error: "no config" }),
+    ),
+    acmeDirectory: once(
+      (): Promise<AcmeDirectoryProbe> =>
+        config ? probeAcmeDirectory(config.acme) : Promise.resolve({ ok: false, error: "no config" }),
+    ),
     systemd: input.systemd ?? systemdBooted(),
     host: input.host ?? hostCapacity(),
   };

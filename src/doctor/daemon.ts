@@ -8,7 +8,14 @@ export function apiBaseUrl(listen: string): string {
   const i = listen.lastIndexOf(":");
   const host = listen.slice(0, i);
   const port = listen.slice(i + 1);
-  const reach = host === "0.0.0.0" || host === "" ? "127.0.0.1" : host === "::" || host === "[::]" ? "[::1]" : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  const reach =
+    host === "0.0.0.0" || host === ""
+      ? "127.0.0.1"
+      : host === "::" || host === "[::]"
+        ? "[::1]"
+        : host.includes(":") && !host.startsWith("[")
+          ? `[${host}]`
+          : host;
   return `http://${reach}:${port}`;
 }
 
@@ -29,11 +36,16 @@ export async function fetchHealth(base: string, timeoutMs = 5_000): Promise<Heal
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     const body = HealthBody.safeParse(await res.json().catch(() => null));
-    if (!body.success) return { ok: false, error: `${url} answered HTTP ${res.status} without an odooops health document` };
-    if (res.status !== 200 || body.data.status !== "ok") return { ok: false, error: `${url} reports ${body.data.status} (HTTP ${res.status})` };
+    if (!body.success)
+      return { ok: false, error: `${url} answered HTTP ${res.status} without an odooops health document` };
+    if (res.status !== 200 || body.data.status !== "ok")
+      return { ok: false, error: `${url} reports ${body.data.status} (HTTP ${res.status})` };
     return { ok: true, health: body.data };
   } catch (e) {
-    return { ok: false, error: `no answer at ${url}: ${(e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : errorText(e)}` };
+    return {
+      ok: false,
+      error: `no answer at ${url}: ${(e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : errorText(e)}`,
+    };
   }
 }
 
@@ -46,7 +58,11 @@ export const daemonCheck: Check = {
     if (!recorded && !ctx.config) return skip("config invalid: listen address unknown");
     const base = recorded || apiBaseUrl(ctx.config?.listen ?? "");
     const r = await fetchHealth(base);
-    if (!r.ok) return fail(r.error, "start it: systemctl start odooops (logs: journalctl -u odooops -e), or run `odooops serve`");
+    if (!r.ok)
+      return fail(
+        r.error,
+        "start it: systemctl start odooops (logs: journalctl -u odooops -e), or run `odooops serve`",
+      );
     return pass(`${base} answers: odooops ${r.health.version}, ${r.health.role}, up ${r.health.uptimeSec} s`);
   },
 };

@@ -63,8 +63,17 @@ export const diskCheck: Check = {
     }
     const uses = [...seen.values()];
     const worst = uses.reduce<CheckStatus>((w, u) => (ORDER.indexOf(u.level) > ORDER.indexOf(w) ? u.level : w), "pass");
-    const message = uses.map((u) => `${u.labels.join("+")} ${u.path}: ${formatGib(u.free)} free (${Math.round((100 * u.free) / Math.max(u.total, 1))}%)`).join("; ");
+    const message = uses
+      .map(
+        (u) =>
+          `${u.labels.join("+")} ${u.path}: ${formatGib(u.free)} free (${Math.round((100 * u.free) / Math.max(u.total, 1))}%)`,
+      )
+      .join("; ");
     if (worst === "pass") return { status: "pass", message };
-    return { status: worst, message, hint: "free space (old backups: odooops db backups; images: docker image prune) or grow the filesystem" };
+    return {
+      status: worst,
+      message,
+      hint: "free space (old backups: odooops db backups; images: docker image prune) or grow the filesystem",
+    };
   },
 };

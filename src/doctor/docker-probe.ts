@@ -12,15 +12,26 @@ export function isMissingBinary(e: unknown): boolean {
 }
 
 export function firstLine(text: string): string {
-  return text.trim().split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  return (
+    text
+      .trim()
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? ""
+  );
 }
 
 export async function probeDocker(binary: string): Promise<DockerProbe> {
   try {
     const v = await run(dockerServerVersion(binary), { nothrow: true });
-    if (v.exitCode !== 0) return { ok: false, missing: false, error: firstLine(v.stderr) || `docker version exited with ${v.exitCode}` };
+    if (v.exitCode !== 0)
+      return { ok: false, missing: false, error: firstLine(v.stderr) || `docker version exited with ${v.exitCode}` };
     const info = await run(dockerRootDir(binary), { nothrow: true });
-    return { ok: true, version: v.stdout.trim(), rootDir: info.exitCode === 0 && info.stdout.trim().startsWith("/") ? info.stdout.trim() : null };
+    return {
+      ok: true,
+      version: v.stdout.trim(),
+      rootDir: info.exitCode === 0 && info.stdout.trim().startsWith("/") ? info.stdout.trim() : null,
+    };
   } catch (e) {
     return { ok: false, missing: isMissingBinary(e), error: (e as Error).message };
   }

@@ -23,10 +23,22 @@ export const dockerCheck: Check = {
   async run(ctx) {
     const binary = ctx.config?.docker.binary ?? "docker";
     const d = await ctx.docker();
-    if (!d.ok && d.missing) return fail(`${binary} not found`, "install Docker: apt-get install docker.io (or `odooops init --install-deps`)", ["docker.io"]);
-    if (!d.ok) return fail(`docker engine not reachable: ${d.error}`, ctx.systemd ? "systemctl start docker" : DOCKERD_BACKGROUND);
+    if (!d.ok && d.missing)
+      return fail(
+        `${binary} not found`,
+        "install Docker: apt-get install docker.io (or `odooops init --install-deps`)",
+        ["docker.io"],
+      );
+    if (!d.ok)
+      return fail(
+        `docker engine not reachable: ${d.error}`,
+        ctx.systemd ? "systemctl start docker" : DOCKERD_BACKGROUND,
+      );
     if (!dockerVersionSupported(d.version)) {
-      return warn(`Docker ${d.version} is older than ${MIN_DOCKER.join(".")}`, `upgrade Docker to ${MIN_DOCKER.join(".")} or newer: Odoo containers reach PostgreSQL through host-gateway`);
+      return warn(
+        `Docker ${d.version} is older than ${MIN_DOCKER.join(".")}`,
+        `upgrade Docker to ${MIN_DOCKER.join(".")} or newer: Odoo containers reach PostgreSQL through host-gateway`,
+      );
     }
     return pass(`Docker ${d.version} reachable`);
   },
@@ -40,7 +52,8 @@ export const imageCheck: Check = {
     if (!(await ctx.docker()).ok) return skip("docker not reachable (see the docker check)");
     const image = ctx.config.odoo.image;
     const info = await dockerClient(ctx.config.docker).inspectImage(image);
-    if (!info) return warn(`${image} is not present locally`, `docker pull ${image} (otherwise the first env create pulls it)`);
+    if (!info)
+      return warn(`${image} is not present locally`, `docker pull ${image} (otherwise the first env create pulls it)`);
     return pass(`${image} present (${info.Id.replace(/^sha256:/, "").slice(0, 12)})`);
   },
 };

@@ -18,7 +18,10 @@ import { configCheck, stateCheck } from "./state";
 export function onEnvHosts(check: Check): Check {
   return {
     ...check,
-    run: (ctx) => (ctx.config?.role === "coordinator" ? Promise.resolve(skip("coordinator: environments run on the agents")) : check.run(ctx)),
+    run: (ctx) =>
+      ctx.config?.role === "coordinator"
+        ? Promise.resolve(skip("coordinator: environments run on the agents"))
+        : check.run(ctx),
   };
 }
 
@@ -26,7 +29,21 @@ export const DOCTOR_CHECKS: Check[] = [
   configCheck,
   stateCheck,
   daemonCheck,
-  ...[dockerCheck, imageCheck, dockerLimitsCheck, hostFitCheck, postgresCheck, pgHbaCheck, pgTenantCheck, pgDockerCheck, pgContainerCheck, pgClientsCheck, nginxCheck, httpPortCheck, httpsPortCheck].map(onEnvHosts),
+  ...[
+    dockerCheck,
+    imageCheck,
+    dockerLimitsCheck,
+    hostFitCheck,
+    postgresCheck,
+    pgHbaCheck,
+    pgTenantCheck,
+    pgDockerCheck,
+    pgContainerCheck,
+    pgClientsCheck,
+    nginxCheck,
+    httpPortCheck,
+    httpsPortCheck,
+  ].map(onEnvHosts),
   diskCheck,
   acmeCheck,
   clockCheck,

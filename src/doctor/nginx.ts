@@ -25,27 +25,43 @@ export const nginxCheck: Check = {
       const v = await run(nginxVersion(binary), { nothrow: true });
       version = parseNginxVersion(v.stderr + v.stdout);
     } catch (e) {
-      if (isMissingBinary(e)) return fail(`${binary} not found`, "install nginx: apt-get install nginx (or `odooops init --install-deps`)", ["nginx"]);
+      if (isMissingBinary(e))
+        return fail(`${binary} not found`, "install nginx: apt-get install nginx (or `odooops init --install-deps`)", [
+          "nginx",
+        ]);
       throw e;
     }
-    if (!existsSync(configFile)) return fail(`${configFile} does not exist`, "set nginx.configFile to nginx's main configuration file");
+    if (!existsSync(configFile))
+      return fail(`${configFile} does not exist`, "set nginx.configFile to nginx's main configuration file");
     // Read before `nginx -T`: with no master running, it leaves an empty pid file behind.
     const master = masterState(pidFileOf(configFile));
     const t = await run(nginxDump(binary, configFile), { nothrow: true });
-    if (t.exitCode !== 0) return fail(`nginx -t rejects ${configFile}: ${firstLine(t.stderr.replace(/^nginx: /gm, ""))}`, "fix the file and line named in the message (odooops' vhosts are in <root>/nginx/sites)");
+    if (t.exitCode !== 0)
+      return fail(
+        `nginx -t rejects ${configFile}: ${firstLine(t.stderr.replace(/^nginx: /gm, ""))}`,
+        "fix the file and line named in the message (odooops' vhosts are in <root>/nginx/sites)",
+      );
     if (!master.running) return fail(`nginx is not running: ${master.why}`, startHint(binary, configFile, ctx.systemd));
     const sites = nginxHost(ctx.config.nginx, ctx.paths).sitesDir;
     if (!t.stdout.includes(sites)) {
-      return warn(`${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`, `add "include ${sites}/*.conf;" to the http block of ${configFile}`);
+      return warn(
+        `${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`,
+        `add "include ${sites}/*.conf;" to the http block of ${configFile}`,
+      );
     }
     // env create reloads after writing a vhost: a reload is harmless to a running nginx (the
     // master keeps the old config if the new one fails) and proves the signal path works.
     try {
       await reload(ctx.config.nginx);
     } catch (e) {
-      return fail(`nginx reload fails: ${firstLine((e as Error).message)}`, `${startHint(binary, configFile, ctx.systemd).replace(/start/, "restart")}  (then run doctor again)`);
+      return fail(
+        `nginx reload fails: ${firstLine((e as Error).message)}`,
+        `${startHint(binary, configFile, ctx.systemd).replace(/start/, "restart")}  (then run doctor again)`,
+      );
     }
-    return pass(`nginx ${version ?? "?"} running (master pid ${master.pid}), ${configFile} valid, includes ${sites}, reload works`);
+    return pass(
+      `nginx ${version ?? "?"} running (master pid ${master.pid}), ${configFile} valid, includes ${sites}, reload works`,
+    );
   },
 };
 
@@ -104,9 +120,16 @@ function portCheck(id: string, which: string, pick: (c: Config["nginx"]) => numb
       const { listening, holders } = portHolders(port);
       if (!listening) return pass(`port ${port} is free`);
       const master = nginxMaster(ctx.config.nginx.configFile);
-      if (master > 0 && holders.some((h) => childOf(h, master))) return pass(`port ${port} is served by odooops' nginx (master pid ${master})`);
-      const who = holders.length > 0 ? holders.map((h) => `${h.name} (pid ${h.pid})`).join(", ") : "a process this user cannot see";
-      return fail(`port ${port} is taken by ${who}`, `stop it, or move it off port ${port}: nginx must answer ${which}${holders.length === 0 ? " (run doctor as root to see the process)" : ""}`);
+      if (master > 0 && holders.some((h) => childOf(h, master)))
+        return pass(`port ${port} is served by odooops' nginx (master pid ${master})`);
+      const who =
+        holders.length > 0
+          ? holders.map((h) => `${h.name} (pid ${h.pid})`).join(", ")
+          : "a process this user cannot see";
+      return fail(
+        `port ${port} is taken by ${who}`,
+        `stop it, or move it off port ${port}: nginx must answer ${which}${holders.length === 0 ? " (run doctor as root to see the process)" : ""}`,
+      );
     },
   };
 }

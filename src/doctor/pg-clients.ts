@@ -46,7 +46,11 @@ async function checkClients(binDir: string | undefined): Promise<CheckOutcome> {
     found.push(label);
     if (affectedByDumpCves(v[0], v[1])) affected.push(label);
   }
-  if (missing.length > 0) return warn(`not found: ${missing.join(", ")} (backups, restores and imports need them)`, "apt-get install postgresql-client");
+  if (missing.length > 0)
+    return warn(
+      `not found: ${missing.join(", ")} (backups, restores and imports need them)`,
+      "apt-get install postgresql-client",
+    );
   if (affected.length > 0) {
     return warn(
       `${affected.join(", ")}: affected by CVE-2025-8714/CVE-2025-8715 (a dump can run shell commands in psql when restored)`,

@@ -56,14 +56,24 @@ export const pgTenantCheck: Check = {
     const p = await ctx.postgres();
     if (!p.ok) return skip("PostgreSQL not reachable (see the postgres check)");
     if (p.hbaRules === null) return skip(`${ctx.config.postgres.user} may not read pg_hba_file_rules`);
-    if (!host.startsWith("/") && ipv4(host) === null && host !== "::1") return skip(`postgres.tenantHost ${host} is a name: cannot tell which pg_hba rule applies`);
+    if (!host.startsWith("/") && ipv4(host) === null && host !== "::1")
+      return skip(`postgres.tenantHost ${host} is a name: cannot tell which pg_hba rule applies`);
     const rule = tenantHbaRule(p.hbaRules, host);
     const hint = host.startsWith("/")
       ? `set postgres.tenantHost: 127.0.0.1 (with a line host all all 127.0.0.1/32 scram-sha-256), or add local all all scram-sha-256 before line ${rule?.line ?? "?"}`
       : `add host all all ${host}/32 scram-sha-256 to pg_hba.conf before ${rule ? `line ${rule.line}` : "the end"} and reload PostgreSQL`;
-    if (!rule) return fail(`no pg_hba rule lets env roles log in from ${host}: backups, deploys and clones read env databases as the env's own role`, hint);
-    if (rule.auth === "trust") return warn(`pg_hba line ${rule.line} trusts every role from ${host} (no password)`, hint);
-    if (!PASSWORD_AUTH.has(rule.auth)) return fail(`pg_hba line ${rule.line} gives env roles "${rule.auth}" from ${host}: they cannot log in there`, hint);
+    if (!rule)
+      return fail(
+        `no pg_hba rule lets env roles log in from ${host}: backups, deploys and clones read env databases as the env's own role`,
+        hint,
+      );
+    if (rule.auth === "trust")
+      return warn(`pg_hba line ${rule.line} trusts every role from ${host} (no password)`, hint);
+    if (!PASSWORD_AUTH.has(rule.auth))
+      return fail(
+        `pg_hba line ${rule.line} gives env roles "${rule.auth}" from ${host}: they cannot log in there`,
+        hint,
+      );
     return pass(`env roles log in from ${host} with ${rule.auth} (pg_hba line ${rule.line})`);
   },
 };

@@ -42,7 +42,10 @@ function processInfo(pid: number): Holder {
 
 /** Processes listening on `port` (empty: the port is free). Needs root to see other users' processes. */
 export function portHolders(port: number, procRoot = "/proc"): { listening: boolean; holders: Holder[] } {
-  const inodes = new Set([...listeningInodes(readOr(`${procRoot}/net/tcp`, ""), port), ...listeningInodes(readOr(`${procRoot}/net/tcp6`, ""), port)]);
+  const inodes = new Set([
+    ...listeningInodes(readOr(`${procRoot}/net/tcp`, ""), port),
+    ...listeningInodes(readOr(`${procRoot}/net/tcp6`, ""), port),
+  ]);
   if (inodes.size === 0) return { listening: false, holders: [] };
   const holders: Holder[] = [];
   for (const entry of readdirSync(procRoot)) {

@@ -33,11 +33,15 @@ async function optional<T>(fn: () => Promise<T>): Promise<T | null> {
 export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresProbe> {
   const sql = pgAdmin(cfg);
   try {
-    const [v] = await sql<{ version: string; num: string }[]>`SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`;
+    const [v] = await sql<
+      { version: string; num: string }[]
+    >`SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`;
     const [role] = await sql<{ rolsuper: boolean; rolcreaterole: boolean; rolcreatedb: boolean }[]>`
       SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user`;
     const settings = await optional(async () => {
-      const [s] = await sql<{ hba: string; listen: string }[]>`SELECT current_setting('hba_file') AS hba, current_setting('listen_addresses') AS listen`;
+      const [s] = await sql<
+        { hba: string; listen: string }[]
+      >`SELECT current_setting('hba_file') AS hba, current_setting('listen_addresses') AS listen`;
       return s;
     });
     return {
@@ -51,9 +55,22 @@ export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresPr
       listenAddresses: settings?.listen ?? null,
       hbaErrors: await optional(() => hbaErrors(sql)),
       hbaRules: await optional(async () =>
-        (await sql<{ line: number; type: string; databases: string[]; users: string[]; address: string | null; netmask: string | null; auth: string }[]>`
+        (
+          await sql<
+            {
+              line: number;
+              type: string;
+              databases: string[];
+              users: string[];
+              address: string | null;
+              netmask: string | null;
+              auth: string;
+            }[]
+          >`
           SELECT line_number AS line, type, database AS databases, user_name AS users, address, netmask, auth_method AS auth
-            FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number`).map((r) => ({ ...r }))),
+            FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number`
+        ).map((r) => ({ ...r })),
+      ),
     };
   } catch (e) {
     return { ok: false, error: (e as Error).message };

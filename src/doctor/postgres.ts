@@ -32,16 +32,26 @@ export const postgresCheck: Check = {
     const p = await ctx.postgres();
     if (!p.ok) {
       const what = `cannot connect to ${pgWhere(cfg)} as ${cfg.user}: ${p.error}`;
-      if (/authentication failed|no password|pg_hba\.conf|role .* does not exist/i.test(p.error)) return fail(what, await loginHint(cfg));
+      if (/authentication failed|no password|pg_hba\.conf|role .* does not exist/i.test(p.error))
+        return fail(what, await loginHint(cfg));
       if ((await packageInstalled("postgresql")) === false) {
-        return fail(what, "install PostgreSQL: apt-get install postgresql (or `odooops init --install-deps`)", ["postgresql"]);
+        return fail(what, "install PostgreSQL: apt-get install postgresql (or `odooops init --install-deps`)", [
+          "postgresql",
+        ]);
       }
       return fail(what, await startHint(ctx.systemd, cfg.port));
     }
     if (!p.superuser && !(p.createRole && p.createDb)) {
-      return fail(`connected as ${cfg.user}, but it may not create roles and databases`, `use a superuser, or ALTER ROLE ${cfg.user} CREATEROLE CREATEDB`);
+      return fail(
+        `connected as ${cfg.user}, but it may not create roles and databases`,
+        `use a superuser, or ALTER ROLE ${cfg.user} CREATEROLE CREATEDB`,
+      );
     }
-    if (p.versionNum > 0 && p.versionNum < MIN_PG * 10000) return warn(`PostgreSQL ${p.version} is older than ${MIN_PG}`, `upgrade PostgreSQL to ${MIN_PG} or newer: Odoo 17 needs it`);
+    if (p.versionNum > 0 && p.versionNum < MIN_PG * 10000)
+      return warn(
+        `PostgreSQL ${p.version} is older than ${MIN_PG}`,
+        `upgrade PostgreSQL to ${MIN_PG} or newer: Odoo 17 needs it`,
+      );
     return pass(`PostgreSQL ${p.version} at ${pgWhere(cfg)} as ${cfg.user}${p.superuser ? " (superuser)" : ""}`);
   },
 };
@@ -69,17 +79,37 @@ export const pgHbaCheck: Check = {
   async run(ctx) {
     if (!ctx.config) return skip("config invalid");
     const file = ctx.config.postgres.hbaFile;
-    if (file === "") return warn("pg_hba.conf is not managed (postgres.hbaFile is empty)", "set postgres.hbaFile to the server's pg_hba.conf, so each env's database admits only its own containers");
+    if (file === "")
+      return warn(
+        "pg_hba.conf is not managed (postgres.hbaFile is empty)",
+        "set postgres.hbaFile to the server's pg_hba.conf, so each env's database admits only its own containers",
+      );
     const p = await ctx.postgres();
     if (!p.ok) return skip("PostgreSQL not reachable (see the postgres check)");
-    if (p.hbaFile === null) return fail(`${ctx.config.postgres.user} may not read the server's hba_file setting`, "use a superuser as postgres.user (or GRANT pg_read_all_settings)");
-    if (!sameFile(file, p.hbaFile)) return fail(`postgres.hbaFile is ${file} but the server reads ${p.hbaFile}`, `set postgres.hbaFile: ${p.hbaFile}`);
+    if (p.hbaFile === null)
+      return fail(
+        `${ctx.config.postgres.user} may not read the server's hba_file setting`,
+        "use a superuser as postgres.user (or GRANT pg_read_all_settings)",
+      );
+    if (!sameFile(file, p.hbaFile))
+      return fail(
+        `postgres.hbaFile is ${file} but the server reads ${p.hbaFile}`,
+        `set postgres.hbaFile: ${p.hbaFile}`,
+      );
     // Changes are written to a temp file beside it and renamed: the directory must be writable too.
-    if (!writable(file) || !writable(dirname(file))) return fail(`cannot write ${file} or its directory`, "run odooops as root (the systemd unit does)");
-    if (p.hbaErrors === null) return fail(`${ctx.config.postgres.user} may not read pg_hba_file_rules`, "use a superuser as postgres.user: the daemon validates pg_hba.conf before each reload");
+    if (!writable(file) || !writable(dirname(file)))
+      return fail(`cannot write ${file} or its directory`, "run odooops as root (the systemd unit does)");
+    if (p.hbaErrors === null)
+      return fail(
+        `${ctx.config.postgres.user} may not read pg_hba_file_rules`,
+        "use a superuser as postgres.user: the daemon validates pg_hba.conf before each reload",
+      );
     if (p.hbaErrors.length > 0) {
       const detail = p.hbaErrors.map((e) => `line ${e.line}: ${e.error}`).join("; ");
-      return fail(`PostgreSQL rejects ${file}: ${detail}`, "fix those lines: odooops does not edit a file the server rejects");
+      return fail(
+        `PostgreSQL rejects ${file}: ${detail}`,
+        "fix those lines: odooops does not edit a file the server rejects",
+      );
     }
     return pass(`${file} is the server's pg_hba.conf, writable, no errors`);
   },
@@ -87,7 +117,10 @@ export const pgHbaCheck: Check = {
 
 /** Whether `listen_addresses` includes `address` (or a wildcard covering it). */
 export function listenCovers(listen: string, address: string): boolean {
-  const items = listen.split(",").map((s) => s.trim()).filter(Boolean);
+  const items = listen
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const v6 = address.includes(":");
   return items.some((i) => i === "*" || i === address || (!v6 && i === "0.0.0.0") || (v6 && i === "::"));
 }
@@ -114,12 +147,19 @@ export const pgDockerCheck: Check = {
     const host = ctx.config.postgres.containerHost;
     // host.docker.internal maps to host-gateway: the docker0 bridge address.
     const address = host === "host.docker.internal" ? await bridgeAddress() : host;
-    if (!address) return warn("no docker0 interface: cannot tell where containers reach PostgreSQL", "start docker (it creates docker0), then run doctor again");
-    if (listenCovers(p.listenAddresses, address)) return pass(`listen_addresses '${p.listenAddresses}' covers ${address}${address === host ? "" : ` (${host})`}`);
+    if (!address)
+      return warn(
+        "no docker0 interface: cannot tell where containers reach PostgreSQL",
+        "start docker (it creates docker0), then run doctor again",
+      );
+    if (listenCovers(p.listenAddresses, address))
+      return pass(`listen_addresses '${p.listenAddresses}' covers ${address}${address === host ? "" : ` (${host})`}`);
     const debian = (await detectCluster())?.port === ctx.config.postgres.port;
     return fail(
       `PostgreSQL listens on '${p.listenAddresses}' only; Odoo containers reach it at ${address}${address === host ? "" : ` (${host})`}`,
-      debian ? `odooops init --yes (adds ${address} to listen_addresses and restarts PostgreSQL)` : `set listen_addresses = '${p.listenAddresses},${address}' in postgresql.conf and restart PostgreSQL`,
+      debian
+        ? `odooops init --yes (adds ${address} to listen_addresses and restarts PostgreSQL)`
+        : `set listen_addresses = '${p.listenAddresses},${address}' in postgresql.conf and restart PostgreSQL`,
     );
   },
 };

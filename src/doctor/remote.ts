@@ -9,7 +9,11 @@ export const acmeCheck: Check = {
     if (!ctx.config) return skip("config invalid");
     if (!ctx.config.acme.enabled) return skip("ACME is off (no acme section in the config)");
     const p = await ctx.acmeDirectory();
-    if (!p.ok) return fail(p.error, "check outbound HTTPS and DNS from this host; a private CA needs acme.caFile; or choose another CA with `odooops init --acme-ca`");
+    if (!p.ok)
+      return fail(
+        p.error,
+        "check outbound HTTPS and DNS from this host; a private CA needs acme.caFile; or choose another CA with `odooops init --acme-ca`",
+      );
     return pass(`${p.url} answers`);
   },
 };
@@ -23,7 +27,11 @@ export const s3Check: Check = {
     if (!target) return skip("no S3 target configured");
     const where = `s3://${target.bucket}/${target.prefix}${target.endpoint ? ` at ${target.endpoint}` : ""}`;
     const r = await testS3Target(target);
-    if (!r.ok) return fail(`${where}: ${r.step} failed: ${r.error}`, "check backups.s3 (endpoint, bucket, keys, forcePathStyle), or re-run `odooops init` with the --s3-* flags");
+    if (!r.ok)
+      return fail(
+        `${where}: ${r.step} failed: ${r.error}`,
+        "check backups.s3 (endpoint, bucket, keys, forcePathStyle), or re-run `odooops init` with the --s3-* flags",
+      );
     return pass(`${where}: put, get, list and delete work`);
   },
 };
@@ -48,7 +56,8 @@ export const clockCheck: Check = {
     const level = clockLevel(skew);
     const message = `${Math.round(Math.abs(skew) / 1000)} s ${skew >= 0 ? "ahead of" : "behind"} ${new URL(ctx.config.acme.directoryUrl).host}`;
     if (level === "pass") return pass(message);
-    const hint = "synchronize the clock (apt-get install systemd-timesyncd, or chrony): TLS, ACME and S3 signatures depend on it";
+    const hint =
+      "synchronize the clock (apt-get install systemd-timesyncd, or chrony): TLS, ACME and S3 signatures depend on it";
     return level === "warn" ? warn(message, hint) : fail(message, hint);
   },
 };

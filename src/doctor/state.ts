@@ -8,8 +8,13 @@ export const configCheck: Check = {
   id: "config",
   title: "config file valid",
   async run(ctx) {
-    if (ctx.configError) return fail(ctx.configError.split("\n").join("; "), `correct the key named above${ctx.configFile ? ` in ${ctx.configFile}` : ""}, or re-run \`odooops init\``);
-    if (!ctx.configFile) return warn(`no config file in ${ctx.paths.configDir}: built-in defaults in use`, "run `odooops init`");
+    if (ctx.configError)
+      return fail(
+        ctx.configError.split("\n").join("; "),
+        `correct the key named above${ctx.configFile ? ` in ${ctx.configFile}` : ""}, or re-run \`odooops init\``,
+      );
+    if (!ctx.configFile)
+      return warn(`no config file in ${ctx.paths.configDir}: built-in defaults in use`, "run `odooops init`");
     return pass(`${ctx.configFile} is valid`);
   },
 };
@@ -35,9 +40,23 @@ export function migrationState(appliedCreatedAt: number[], embedded: { tag: stri
 function inspectState(file: string): { integrity: string; applied: number[] } {
   const db = new Database(file, { readonly: true });
   try {
-    const integrity = db.query<{ quick_check: string }, []>("PRAGMA quick_check").all().map((r) => r.quick_check).join("; ");
-    const hasTable = db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get()?.n === 1;
-    const applied = hasTable ? db.query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations").all().map((r) => Number(r.created_at)) : [];
+    const integrity = db
+      .query<{ quick_check: string }, []>("PRAGMA quick_check")
+      .all()
+      .map((r) => r.quick_check)
+      .join("; ");
+    const hasTable =
+      db
+        .query<{ n: number }, []>(
+          "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'",
+        )
+        .get()?.n === 1;
+    const applied = hasTable
+      ? db
+          .query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations")
+          .all()
+          .map((r) => Number(r.created_at))
+      : [];
     return { integrity, applied };
   } finally {
     db.close();
@@ -49,17 +68,36 @@ export const stateCheck: Check = {
   title: "state database opens, migrations current",
   async run(ctx) {
     const file = ctx.paths.stateDb;
-    if (!existsSync(file)) return warn(`${file} does not exist yet`, "start the daemon (systemctl start odooops, or odooops serve): it creates the state database");
+    if (!existsSync(file))
+      return warn(
+        `${file} does not exist yet`,
+        "start the daemon (systemctl start odooops, or odooops serve): it creates the state database",
+      );
     let info: { integrity: string; applied: number[] };
     try {
       info = inspectState(file);
     } catch (e) {
-      return fail(`cannot open ${file}: ${(e as Error).message}`, "run as root; check the file's permissions and that the disk is not full");
+      return fail(
+        `cannot open ${file}: ${(e as Error).message}`,
+        "run as root; check the file's permissions and that the disk is not full",
+      );
     }
-    if (info.integrity !== "ok") return fail(`${file} failed its integrity check: ${info.integrity.slice(0, 300)}`, "stop the daemon and restore the state database from a backup");
+    if (info.integrity !== "ok")
+      return fail(
+        `${file} failed its integrity check: ${info.integrity.slice(0, 300)}`,
+        "stop the daemon and restore the state database from a backup",
+      );
     const m = migrationState(info.applied, embeddedMigrations);
-    if (m.unknown > 0) return fail(`${file} has ${m.unknown} migration(s) this odooops does not know: it was used by a newer version`, "install the newer odooops binary again (install.sh)");
-    if (m.pending.length > 0) return warn(`${m.pending.length} migration(s) not applied yet: ${m.pending.join(", ")}`, "restart the daemon (systemctl restart odooops): migrations apply at start");
+    if (m.unknown > 0)
+      return fail(
+        `${file} has ${m.unknown} migration(s) this odooops does not know: it was used by a newer version`,
+        "install the newer odooops binary again (install.sh)",
+      );
+    if (m.pending.length > 0)
+      return warn(
+        `${m.pending.length} migration(s) not applied yet: ${m.pending.join(", ")}`,
+        "restart the daemon (systemctl restart odooops): migrations apply at start",
+      );
     return pass(`${file} opens, ${info.applied.length} migration(s) applied, none pending`);
   },
 };

@@ -9,7 +9,14 @@ import type { Paths } from "../config/paths";
 import { Invalid } from "../errors";
 
 /** The control plane: state, the config and the secrets the state needs to be read. */
-export const STATE_FILES = ["state.db", "config.yaml", "config.toml", "secret.key", "jwt-secret", "recovery.pub"] as const;
+export const STATE_FILES = [
+  "state.db",
+  "config.yaml",
+  "config.toml",
+  "secret.key",
+  "jwt-secret",
+  "recovery.pub",
+] as const;
 export type StateFileName = (typeof STATE_FILES)[number];
 
 /** Where each logical file lives on this host. */
@@ -33,7 +40,15 @@ export function stateFilePath(paths: Paths, name: StateFileName): string {
 const ManifestSchema = z
   .object({
     files: z
-      .array(z.object({ name: z.enum(STATE_FILES), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict())
+      .array(
+        z
+          .object({
+            name: z.enum(STATE_FILES),
+            size: z.number().int().min(0),
+            sha256: z.string().regex(/^[0-9a-f]{64}$/),
+          })
+          .strict(),
+      )
       .refine((fs) => new Set(fs.map((f) => f.name)).size === fs.length, "a file is listed twice")
       .refine((fs) => fs.some((f) => f.name === "state.db"), "state.db is missing"),
   })
@@ -48,8 +63,13 @@ export interface BundleFile {
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export function pack(files: BundleFile[]): Buffer {
-  const manifest: BundleManifest = { files: files.map((f) => ({ name: f.name, size: f.bytes.byteLength, sha256: sha256(f.bytes) })) };
-  return Buffer.concat([Buffer.from(`${JSON.stringify(ManifestSchema.parse(manifest))}\n`), ...files.map((f) => f.bytes)]);
+  const manifest: BundleManifest = {
+    files: files.map((f) => ({ name: f.name, size: f.bytes.byteLength, sha256: sha256(f.bytes) })),
+  };
+  return Buffer.concat([
+    Buffer.from(`${JSON.stringify(ManifestSchema.parse(manifest))}\n`),
+    ...files.map((f) => f.bytes),
+  ]);
 }
 
 /** Splits a bundle back into its files, checking every size and digest; throws Invalid on any mismatch. */
@@ -63,7 +83,8 @@ export function unpack(plain: Buffer): { manifest: BundleManifest; files: Bundle
     throw new Invalid("state backup manifest is not JSON");
   }
   const r = ManifestSchema.safeParse(parsed);
-  if (!r.success) throw new Invalid(`state backup manifest is invalid: ${r.error.issues.map((i) => i.message).join("; ")}`);
+  if (!r.success)
+    throw new Invalid(`state backup manifest is invalid: ${r.error.issues.map((i) => i.message).join("; ")}`);
   const files: BundleFile[] = [];
   let at = nl + 1;
   for (const f of r.data.files) {

@@ -4,7 +4,14 @@
  * AES-256-GCM ciphertext and its 16-byte tag. The header line is the cipher's additional data,
  * so an edited header fails authentication like edited ciphertext does.
  */
-import { createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+} from "node:crypto";
 import { z } from "zod";
 import { Invalid } from "../errors";
 import { type RecoveryPrivateKey, type RecoveryPublicKey, sharedSecret } from "./recovery-key";
@@ -34,14 +41,22 @@ function fileKey(shared: Buffer, ephemeralX: string, recipientX: string): Buffer
   return Buffer.from(hkdfSync("sha256", shared, salt, "odooops:state-backup:v1", 32));
 }
 
-export function seal(plain: Uint8Array, meta: Pick<EnvelopeHeader, "id" | "createdAt" | "host" | "version">, recipient: RecoveryPublicKey): Uint8Array {
+export function seal(
+  plain: Uint8Array,
+  meta: Pick<EnvelopeHeader, "id" | "createdAt" | "host" | "version">,
+  recipient: RecoveryPublicKey,
+): Uint8Array {
   const eph = generateKeyPairSync("x25519");
   const ephemeral = eph.publicKey.export({ format: "jwk" }).x;
   if (!ephemeral) throw new Error("X25519 public key export without x");
   const iv = randomBytes(12);
   const header: EnvelopeHeader = { ...meta, recipient: recipient.fingerprint, ephemeral, iv: iv.toString("base64url") };
   const headerLine = Buffer.from(`${JSON.stringify(header)}\n`);
-  const cipher = createCipheriv("aes-256-gcm", fileKey(sharedSecret(eph.privateKey, recipient.key), ephemeral, recipient.x), iv);
+  const cipher = createCipheriv(
+    "aes-256-gcm",
+    fileKey(sharedSecret(eph.privateKey, recipient.key), ephemeral, recipient.x),
+    iv,
+  );
   cipher.setAAD(headerLine);
   const body = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   return Buffer.concat([Buffer.from(MAGIC), headerLine, body]);
@@ -50,7 +65,8 @@ export function seal(plain: Uint8Array, meta: Pick<EnvelopeHeader, "id" | "creat
 /** The header alone (listing, choosing): no key needed, nothing authenticated yet. */
 export function readHeader(bytes: Uint8Array): { header: EnvelopeHeader; headerLine: Buffer; body: Buffer } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < MAGIC.length || buf.subarray(0, MAGIC.length).toString() !== MAGIC) throw new Invalid("not an odooops state backup (wrong magic)");
+  if (buf.length < MAGIC.length || buf.subarray(0, MAGIC.length).toString() !== MAGIC)
+    throw new Invalid("not an odooops state backup (wrong magic)");
   const end = buf.indexOf(0x0a, MAGIC.length);
   if (end < 0 || end - MAGIC.length > MAX_HEADER) throw new Invalid("not an odooops state backup (no header line)");
   const headerLine = buf.subarray(MAGIC.length, end + 1);
@@ -61,7 +77,10 @@ export function readHeader(bytes: Uint8Array): { header: EnvelopeHeader; headerL
     throw new Invalid("state backup header is not JSON");
   }
   const r = EnvelopeHeaderSchema.safeParse(parsed);
-  if (!r.success) throw new Invalid(`state backup header is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new Invalid(
+      `state backup header is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   const body = buf.subarray(end + 1);
   if (body.length < TAG_BYTES) throw new Invalid("state backup is truncated");
   return { header: r.data, headerLine, body };
@@ -71,10 +90,16 @@ export function readHeader(bytes: Uint8Array): { header: EnvelopeHeader; headerL
 export function open(bytes: Uint8Array, key: RecoveryPrivateKey): { header: EnvelopeHeader; plain: Buffer } {
   const { header, headerLine, body } = readHeader(bytes);
   if (header.recipient !== key.publicKey.fingerprint) {
-    throw new Invalid(`state backup ${header.id} was encrypted for recovery key ${header.recipient}; the key given is ${key.publicKey.fingerprint}`);
+    throw new Invalid(
+      `state backup ${header.id} was encrypted for recovery key ${header.recipient}; the key given is ${key.publicKey.fingerprint}`,
+    );
   }
   const ephemeralKey = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: header.ephemeral }, format: "jwk" });
-  const decipher = createDecipheriv("aes-256-gcm", fileKey(sharedSecret(key.key, ephemeralKey), header.ephemeral, key.publicKey.x), Buffer.from(header.iv, "base64url"));
+  const decipher = createDecipheriv(
+    "aes-256-gcm",
+    fileKey(sharedSecret(key.key, ephemeralKey), header.ephemeral, key.publicKey.x),
+    Buffer.from(header.iv, "base64url"),
+  );
   decipher.setAAD(headerLine);
   decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
   try {

@@ -64,7 +64,11 @@ export function backupMaxAgeMs(pattern: string, now: Date): number | null {
 
 function ago(ms: number): string {
   const h = ms / HOUR;
-  return h < 1 ? `${Math.max(0, Math.round(ms / 60_000))}m ago` : h < 48 ? `${Math.round(h)}h ago` : `${Math.round(h / 24)}d ago`;
+  return h < 1
+    ? `${Math.max(0, Math.round(ms / 60_000))}m ago`
+    : h < 48
+      ? `${Math.round(h)}h ago`
+      : `${Math.round(h / 24)}d ago`;
 }
 
 export function judgeEnv(f: EnvFacts, schedules: Config["backups"]["schedules"], now: Date): EnvVerdict {
@@ -84,7 +88,10 @@ export function judgeEnv(f: EnvFacts, schedules: Config["backups"]["schedules"],
     const age = now.getTime() - Date.parse(f.newestBackupAt);
     const over = maxAge !== null && age > maxAge;
     const late = maxAge !== null && age > maxAge / 2 + HOUR / 2;
-    backup = { level: over ? "red" : late ? "warn" : "ok", text: `${ago(age)}${maxAge !== null && (over || late) ? ` (max ${ago(maxAge).replace(" ago", "")})` : ""}` };
+    backup = {
+      level: over ? "red" : late ? "warn" : "ok",
+      text: `${ago(age)}${maxAge !== null && (over || late) ? ` (max ${ago(maxAge).replace(" ago", "")})` : ""}`,
+    };
   }
 
   const cert: Finding =
@@ -97,9 +104,23 @@ export function judgeEnv(f: EnvFacts, schedules: Config["backups"]["schedules"],
           : { level: f.cert.status === "expiring" ? "warn" : "ok", text: `${f.cert.daysLeft ?? "?"}d left` };
 
   // A failed deploy leaves the previous release serving: worth a look, not an outage.
-  const deploy: Finding = f.lastDeploy === null ? { level: "ok", text: "never" } : { level: f.lastDeploy.status === "failed" ? "warn" : "ok", text: `${f.lastDeploy.status} r${f.lastDeploy.release}` };
+  const deploy: Finding =
+    f.lastDeploy === null
+      ? { level: "ok", text: "never" }
+      : {
+          level: f.lastDeploy.status === "failed" ? "warn" : "ok",
+          text: `${f.lastDeploy.status} r${f.lastDeploy.release}`,
+        };
 
-  return { env: f.slug, tier: f.tier, level: worst([http.level, backup.level, cert.level, deploy.level]), http, backup, cert, deploy };
+  return {
+    env: f.slug,
+    tier: f.tier,
+    level: worst([http.level, backup.level, cert.level, deploy.level]),
+    http,
+    backup,
+    cert,
+    deploy,
+  };
 }
 
 export interface HealthReport {
@@ -111,16 +132,40 @@ export interface HealthReport {
 /** Envs meant to serve are probed; creating/destroying ones are not judged on HTTP. */
 const PROBED = new Set(["active"]);
 
-export async function healthReport(deps: Pick<JobDeps, "db" | "config" | "paths">, opts: { env?: string } = {}, now: Date = new Date()): Promise<HealthReport> {
+export async function healthReport(
+  deps: Pick<JobDeps, "db" | "config" | "paths">,
+  opts: { env?: string } = {},
+  now: Date = new Date(),
+): Promise<HealthReport> {
   const { db, config, paths } = deps;
-  const envs = db.select().from(environments).where(ne(environments.status, "destroyed")).orderBy(environments.slug).all().filter((e) => !opts.env || e.slug === opts.env || e.name === opts.env);
+  const envs = db
+    .select()
+    .from(environments)
+    .where(ne(environments.status, "destroyed"))
+    .orderBy(environments.slug)
+    .all()
+    .filter((e) => !opts.env || e.slug === opts.env || e.name === opts.env);
   if (opts.env && envs.length === 0) throw new NotFound(`no environment ${opts.env} (see: odooops env list)`);
-  const certs = new Map(certificateViews(deps, now).filter((c) => c.env !== null).map((c) => [c.env, c]));
+  const certs = new Map(
+    certificateViews(deps, now)
+      .filter((c) => c.env !== null)
+      .map((c) => [c.env, c]),
+  );
   const nginx = `http://127.0.0.1:${config.nginx.httpPort}`;
   const verdicts = await Promise.all(
     envs.map(async (e) => {
-      const newest = db.select({ at: backups.createdAt }).from(backups).where(and(eq(backups.envId, e.id), eq(backups.status, "completed"))).orderBy(desc(backups.createdAt)).get();
-      const deploy = db.select({ status: deployments.status, release: deployments.release }).from(deployments).where(eq(deployments.envId, e.id)).orderBy(desc(deployments.release)).get();
+      const newest = db
+        .select({ at: backups.createdAt })
+        .from(backups)
+        .where(and(eq(backups.envId, e.id), eq(backups.status, "completed")))
+        .orderBy(desc(backups.createdAt))
+        .get();
+      const deploy = db
+        .select({ status: deployments.status, release: deployments.release })
+        .from(deployments)
+        .where(eq(deployments.envId, e.id))
+        .orderBy(desc(deployments.release))
+        .get();
       const cert = certs.get(e.slug);
       return judgeEnv(
         {
@@ -138,13 +183,22 @@ export async function healthReport(deps: Pick<JobDeps, "db" | "config" | "paths"
     }),
   );
   const places: [string, string][] = [["data", paths.dataDir]];
-  if (config.backups.local.enabled) places.push(["backups", config.backups.local.dir !== "" ? config.backups.local.dir : paths.backupsDir]);
+  if (config.backups.local.enabled)
+    places.push(["backups", config.backups.local.dir !== "" ? config.backups.local.dir : paths.backupsDir]);
   const seen = new Set<number>();
   const disk = places.flatMap(([label, path]) => {
     const u = diskUse(label, path);
     if (seen.has(u.dev)) return [];
     seen.add(u.dev);
-    return [{ label, path, freeBytes: u.free, totalBytes: u.total, level: (u.level === "fail" ? "red" : u.level === "warn" ? "warn" : "ok") as Level }];
+    return [
+      {
+        label,
+        path,
+        freeBytes: u.free,
+        totalBytes: u.total,
+        level: (u.level === "fail" ? "red" : u.level === "warn" ? "warn" : "ok") as Level,
+      },
+    ];
   });
   return { level: worst([...verdicts.map((v) => v.level), ...disk.map((d) => d.level)]), envs: verdicts, disk };
 }

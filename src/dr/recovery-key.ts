@@ -6,7 +6,14 @@
  * The public half is root-only too: whoever knows it could encrypt a forged state backup, so
  * the bucket alone (which never holds it in clear) can neither read nor forge one.
  */
-import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Invalid } from "../errors";
@@ -44,20 +51,26 @@ export function generateRecoveryKey(): { privateText: string; publicText: string
   const jwk = pair.privateKey.export({ format: "jwk" });
   if (!jwk.d || !jwk.x) throw new Error("X25519 key export without d/x");
   Secrets.add(`${PRIVATE_PREFIX}${jwk.d}`);
-  return { privateText: `${PRIVATE_PREFIX}${jwk.d}`, publicText: `${PUBLIC_PREFIX}${jwk.x}`, fingerprint: fingerprintOf(jwk.x) };
+  return {
+    privateText: `${PRIVATE_PREFIX}${jwk.d}`,
+    publicText: `${PUBLIC_PREFIX}${jwk.x}`,
+    fingerprint: fingerprintOf(jwk.x),
+  };
 }
 
 export function parseRecoveryPublicKey(text: string): RecoveryPublicKey {
   const t = text.trim();
   const x = t.startsWith(PUBLIC_PREFIX) ? t.slice(PUBLIC_PREFIX.length) : "";
-  if (!B64URL_32.test(x)) throw new Invalid(`not a recovery public key (expected ${PUBLIC_PREFIX}<43 base64url chars>)`);
+  if (!B64URL_32.test(x))
+    throw new Invalid(`not a recovery public key (expected ${PUBLIC_PREFIX}<43 base64url chars>)`);
   return publicFromX(x);
 }
 
 export function parseRecoveryPrivateKey(text: string): RecoveryPrivateKey {
   const t = text.trim();
   const d = t.startsWith(PRIVATE_PREFIX) ? t.slice(PRIVATE_PREFIX.length) : "";
-  if (!B64URL_32.test(d)) throw new Invalid(`not a recovery key (expected one line ${PRIVATE_PREFIX}<43 base64url chars>)`);
+  if (!B64URL_32.test(d))
+    throw new Invalid(`not a recovery key (expected one line ${PRIVATE_PREFIX}<43 base64url chars>)`);
   Secrets.add(t);
   const key = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d, x: "" }, format: "jwk" });
   const x = createPublicKey(key).export({ format: "jwk" }).x;
@@ -70,7 +83,9 @@ export function readRecoveryPrivateKey(file: string): RecoveryPrivateKey {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new Invalid(`cannot read the recovery key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Invalid(
+      `cannot read the recovery key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   return parseRecoveryPrivateKey(text);
 }
@@ -85,7 +100,9 @@ export function readRecoveryPublicKey(file: string): RecoveryPublicKey | null {
  * Creates the host's recovery key when it has none. Returns the private key text only when it
  * was created now (the one moment it exists on this host); an existing key is left alone.
  */
-export function ensureRecoveryKey(publicKeyFile: string): { created: true; privateText: string; fingerprint: string } | { created: false; fingerprint: string } {
+export function ensureRecoveryKey(
+  publicKeyFile: string,
+): { created: true; privateText: string; fingerprint: string } | { created: false; fingerprint: string } {
   const existing = readRecoveryPublicKey(publicKeyFile);
   if (existing) return { created: false, fingerprint: existing.fingerprint };
   const k = generateRecoveryKey();

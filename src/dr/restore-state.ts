@@ -7,7 +7,17 @@
  * swap leaves the host exactly as it was.
  */
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { AuditService } from "../audit/service";
 import { SecretBox } from "../auth/secretbox";
@@ -65,10 +75,14 @@ export function processesUsing(file: string, procDir = "/proc"): number[] {
 async function refuseWhileRunning(paths: Paths): Promise<void> {
   if (existsSync(paths.daemonUrlFile)) {
     const url = readFileSync(paths.daemonUrlFile, "utf8").trim();
-    if (url && (await fetchHealth(url, 2_000)).ok) throw new Conflict(`a daemon is running on this state (${url}): stop it first (systemctl stop odooops)`);
+    if (url && (await fetchHealth(url, 2_000)).ok)
+      throw new Conflict(`a daemon is running on this state (${url}): stop it first (systemctl stop odooops)`);
   }
   const users = existsSync(paths.stateDb) ? processesUsing(paths.stateDb) : [];
-  if (users.length > 0) throw new Conflict(`${paths.stateDb} is open in process(es) ${users.join(", ")}: stop the daemon first (systemctl stop odooops)`);
+  if (users.length > 0)
+    throw new Conflict(
+      `${paths.stateDb} is open in process(es) ${users.join(", ")}: stop the daemon first (systemctl stop odooops)`,
+    );
 }
 
 /** integrity_check plus the migrations table: a file that is SQLite but not odooops state is refused. */
@@ -76,10 +90,27 @@ function checkState(file: string): Record<string, number> {
   const db = new Database(file, { readonly: true, strict: true });
   try {
     const rows = db.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all();
-    if (rows.length !== 1 || rows[0].integrity_check !== "ok") throw new Invalid(`restored state fails SQLite's integrity check: ${rows.map((r) => r.integrity_check).join("; ").slice(0, 500)}`);
-    const tables = db.query<{ name: string }, []>("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").all().map((r) => r.name);
-    if (!tables.includes("__drizzle_migrations") || !tables.includes("environments")) throw new Invalid("restored state.db is not an odooops state database");
-    return Object.fromEntries(tables.map((t) => [t, db.query<{ n: number }, []>(`select count(*) as n from "${t.replaceAll('"', '""')}"`).get()?.n ?? 0]));
+    if (rows.length !== 1 || rows[0].integrity_check !== "ok")
+      throw new Invalid(
+        `restored state fails SQLite's integrity check: ${rows
+          .map((r) => r.integrity_check)
+          .join("; ")
+          .slice(0, 500)}`,
+      );
+    const tables = db
+      .query<{ name: string }, []>(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+      )
+      .all()
+      .map((r) => r.name);
+    if (!tables.includes("__drizzle_migrations") || !tables.includes("environments"))
+      throw new Invalid("restored state.db is not an odooops state database");
+    return Object.fromEntries(
+      tables.map((t) => [
+        t,
+        db.query<{ n: number }, []>(`select count(*) as n from "${t.replaceAll('"', '""')}"`).get()?.n ?? 0,
+      ]),
+    );
   } catch (e) {
     if (e instanceof Invalid) throw e;
     throw new Invalid(`restored state.db cannot be read as SQLite: ${(e as Error).message}`);
@@ -92,21 +123,41 @@ function checkState(file: string): Record<string, number> {
 function auditRestore(paths: Paths, plan: RestoreStatePlan): void {
   const db = openState(paths.stateDb);
   try {
-    const audit = new AuditService(db, { key: SecretBox.fromFile(paths.secretKeyFile).derive("audit-chain"), denialWindowMs: 0 });
+    const audit = new AuditService(db, {
+      key: SecretBox.fromFile(paths.secretKeyFile).derive("audit-chain"),
+      denialWindowMs: 0,
+    });
     audit.record({
       actor: "dr-restore",
       action: "dr.restore-state",
       target: plan.backup.id,
       ip: null,
-      details: { from: plan.backup.from, host: plan.backup.host, createdAt: plan.backup.createdAt, recipient: plan.backup.recipient, replaced: plan.files.filter((f) => f.keptAs).map((f) => f.keptAs) },
+      details: {
+        from: plan.backup.from,
+        host: plan.backup.host,
+        createdAt: plan.backup.createdAt,
+        recipient: plan.backup.recipient,
+        replaced: plan.files.filter((f) => f.keptAs).map((f) => f.keptAs),
+      },
     });
   } finally {
     db.$client.close();
   }
 }
 
-const stampOf = (d: Date) => d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
-const MODES: Record<StateFileName, number> = { "state.db": 0o640, "config.yaml": 0o600, "config.toml": 0o600, "secret.key": 0o600, "jwt-secret": 0o600, "recovery.pub": 0o600 };
+const stampOf = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
+const MODES: Record<StateFileName, number> = {
+  "state.db": 0o640,
+  "config.yaml": 0o600,
+  "config.toml": 0o600,
+  "secret.key": 0o600,
+  "jwt-secret": 0o600,
+  "recovery.pub": 0o600,
+};
 
 export async function restoreState(opts: RestoreStateOptions): Promise<RestoreStatePlan & { restored: boolean }> {
   const { paths, store } = opts;
@@ -114,9 +165,13 @@ export async function restoreState(opts: RestoreStateOptions): Promise<RestoreSt
   await refuseWhileRunning(paths);
   const listed = await store.list();
   const chosen = opts.backupId ? listed.find((b) => b.id === opts.backupId) : listed[0];
-  if (!chosen) throw new NotFound(opts.backupId ? `no state backup ${opts.backupId} in ${store.where}` : `no state backups in ${store.where}`);
+  if (!chosen)
+    throw new NotFound(
+      opts.backupId ? `no state backup ${opts.backupId} in ${store.where}` : `no state backups in ${store.where}`,
+    );
   const { header, plain } = open(await store.get(chosen.id), opts.key);
-  if (header.id !== chosen.id) throw new Invalid(`state backup file ${chosen.id} carries id ${header.id}: renamed or swapped, refused`);
+  if (header.id !== chosen.id)
+    throw new Invalid(`state backup file ${chosen.id} carries id ${header.id}: renamed or swapped, refused`);
   const { files } = unpack(plain);
   const stamp = stampOf(now);
 
@@ -141,7 +196,13 @@ export async function restoreState(opts: RestoreStateOptions): Promise<RestoreSt
       files: files.map((f) => {
         const path = stateFilePath(paths, f.name);
         const exists = existsSync(path);
-        return { name: f.name, path, size: f.bytes.byteLength, action: exists ? "replace" : "create", keptAs: exists ? `${path}.replaced-${stamp}` : null };
+        return {
+          name: f.name,
+          path,
+          size: f.bytes.byteLength,
+          action: exists ? "replace" : "create",
+          keptAs: exists ? `${path}.replaced-${stamp}` : null,
+        };
       }),
       counts,
     };

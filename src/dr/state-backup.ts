@@ -64,7 +64,10 @@ function readBundleFiles(paths: Paths, snapshot: string): BundleFile[] {
 export async function backupState(deps: StateBackupDeps, now: Date = new Date()): Promise<StateBackupResult> {
   const { config, paths } = deps;
   const recipient = readRecoveryPublicKey(paths.recoveryPublicKeyFile);
-  if (!recipient) throw new Invalid(`no recovery key on this host (${paths.recoveryPublicKeyFile}): create one with odooops dr recovery-key, then keep the key it prints off this host`);
+  if (!recipient)
+    throw new Invalid(
+      `no recovery key on this host (${paths.recoveryPublicKeyFile}): create one with odooops dr recovery-key, then keep the key it prints off this host`,
+    );
   const stores = await openStores(config, paths);
   if (stores.length === 0) throw new Invalid("no backup target: backups.local is off and backups.s3 is not set");
   const id = stateBackupId(now, randomSuffix());
@@ -74,8 +77,20 @@ export async function backupState(deps: StateBackupDeps, now: Date = new Date())
   try {
     const snapshot = join(scratch, "state.db");
     snapshotState(deps.db.$client, snapshot);
-    const sealed = seal(pack(readBundleFiles(paths, snapshot)), { id, createdAt: now.toISOString(), host: hostname(), version: VERSION }, recipient);
-    const result: StateBackupResult = { id, createdAt: now.toISOString(), size: sealed.byteLength, recipient: recipient.fingerprint, stored: [], failed: [], deleted: [] };
+    const sealed = seal(
+      pack(readBundleFiles(paths, snapshot)),
+      { id, createdAt: now.toISOString(), host: hostname(), version: VERSION },
+      recipient,
+    );
+    const result: StateBackupResult = {
+      id,
+      createdAt: now.toISOString(),
+      size: sealed.byteLength,
+      recipient: recipient.fingerprint,
+      stored: [],
+      failed: [],
+      deleted: [],
+    };
     for (const store of stores) {
       try {
         await store.put(id, sealed);
@@ -83,11 +98,21 @@ export async function backupState(deps: StateBackupDeps, now: Date = new Date())
         const ids = await applyRetention(store, config, now);
         if (ids.length > 0) result.deleted.push({ kind: store.kind, ids });
       } catch (e) {
-        result.failed.push({ kind: store.kind, where: store.where, error: store.kind === "s3" ? describeS3Error(e) : e instanceof Error ? e.message : String(e) });
+        result.failed.push({
+          kind: store.kind,
+          where: store.where,
+          error: store.kind === "s3" ? describeS3Error(e) : e instanceof Error ? e.message : String(e),
+        });
       }
     }
     if (result.failed.length > 0) log.error("state backup not stored everywhere", { id, failed: result.failed });
-    else log.info("state backup stored", { id, size: result.size, stored: result.stored.map((s) => s.where), deleted: result.deleted });
+    else
+      log.info("state backup stored", {
+        id,
+        size: result.size,
+        stored: result.stored.map((s) => s.where),
+        deleted: result.deleted,
+      });
     return result;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -103,7 +128,11 @@ function randomSuffix(): string {
 /** Deletes what the retention policy lets go; the newest backup is always kept. */
 async function applyRetention(store: StateBackupStore, config: Config, now: Date): Promise<string[]> {
   const all = await store.list();
-  const ids = planRetention(all.map((b) => ({ id: b.id, createdAt: b.createdAt, status: "completed" as const })), config.dr.stateBackups.retention, now);
+  const ids = planRetention(
+    all.map((b) => ({ id: b.id, createdAt: b.createdAt, status: "completed" as const })),
+    config.dr.stateBackups.retention,
+    now,
+  );
   await store.delete(ids);
   return ids;
 }
@@ -129,7 +158,11 @@ export async function listStateBackups(config: Config, paths: Paths): Promise<St
           else byId.set(b.id, { ...b, stored: [store.kind] });
         }
       } catch (e) {
-        errors.push({ kind: store.kind, where: store.where, error: store.kind === "s3" ? describeS3Error(e) : e instanceof Error ? e.message : String(e) });
+        errors.push({
+          kind: store.kind,
+          where: store.where,
+          error: store.kind === "s3" ? describeS3Error(e) : e instanceof Error ? e.message : String(e),
+        });
       }
     }
   } finally {
@@ -145,7 +178,10 @@ export function stateBackupSchedule(pattern: string): Schedule {
     pattern,
     async tick(deps) {
       const r = await backupState(deps);
-      if (r.stored.length === 0) throw new Error(`state backup ${r.id} stored nowhere: ${r.failed.map((f) => `${f.where}: ${f.error}`).join("; ")}`);
+      if (r.stored.length === 0)
+        throw new Error(
+          `state backup ${r.id} stored nowhere: ${r.failed.map((f) => `${f.where}: ${f.error}`).join("; ")}`,
+        );
     },
   };
 }

@@ -34,7 +34,10 @@ export interface StateBackupStore {
 /** `state-<UTC yyyymmddThhmmssZ>-<6 random [a-z0-9]>` */
 export function stateBackupId(at: Date, random: string): string {
   if (!/^[a-z0-9]{6}$/.test(random)) throw new Error("random part must be 6 [a-z0-9]");
-  return `state-${at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z")}-${random}`;
+  return `state-${at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z")}-${random}`;
 }
 
 /** The creation time an id carries, or null for a name that is not a state backup id. */
@@ -47,7 +50,8 @@ export function idTime(id: string): string | null {
 }
 
 export function assertStateBackupId(id: string): string {
-  if (idTime(id) === null) throw new Invalid(`invalid state backup id ${JSON.stringify(id)} (state-YYYYMMDDTHHMMSSZ-xxxxxx)`);
+  if (idTime(id) === null)
+    throw new Invalid(`invalid state backup id ${JSON.stringify(id)} (state-YYYYMMDDTHHMMSSZ-xxxxxx)`);
   return id;
 }
 
@@ -106,7 +110,9 @@ export async function s3Store(target: S3Target): Promise<StateBackupStore> {
     where: `s3://${target.bucket}/${prefix}`,
     async list() {
       return (await s3.list(prefix))
-        .map((o) => (o.key.lastIndexOf("/") === prefix.length - 1 ? fromName(o.key.slice(prefix.length), o.size) : null))
+        .map((o) =>
+          o.key.lastIndexOf("/") === prefix.length - 1 ? fromName(o.key.slice(prefix.length), o.size) : null,
+        )
         .filter((b): b is StoredStateBackup => b !== null)
         .sort(newestFirst);
     },

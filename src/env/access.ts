@@ -8,10 +8,16 @@ import { projectAccess } from "./projects";
 import type { EnvRow } from "./service";
 
 /** The vhost's access rules; undefined = public (production by default). */
-export function envAccess(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "tier">): VhostAccess | undefined {
+export function envAccess(
+  deps: Pick<JobDeps, "config" | "paths">,
+  env: Pick<EnvRow, "slug" | "tier">,
+): VhostAccess | undefined {
   const a = deps.config.access[env.tier];
   if (!a.basicAuth && a.allow.length === 0) return undefined;
-  return { htpasswdFile: a.basicAuth ? htpasswdFile(nginxHost(deps.config.nginx, deps.paths).sitesDir, env.slug) : undefined, allow: a.allow };
+  return {
+    htpasswdFile: a.basicAuth ? htpasswdFile(nginxHost(deps.config.nginx, deps.paths).sitesDir, env.slug) : undefined,
+    allow: a.allow,
+  };
 }
 
 /** Writes the env's user file when its tier asks for credentials; before every vhost write (nginx reads it per request). */

@@ -36,7 +36,12 @@ export function createEnvironment(deps: EnvServiceDeps, req: CreateEnvRequest, a
   if (req.dryRun) return { dryRun: true, plan, steps: createEnvJob.steps.map((s) => s.title) };
   const env = insertEnvironment(deps.db, deps.box, plan, actor);
   const job = deps.jobs.enqueue(createEnvJob, { envId: env.id, slug: env.slug }, actor);
-  deps.audit.record({ actor, action: "env.create", target: env.slug, details: { tier: env.tier, job: job.id, retry: plan.retryOf !== null } });
+  deps.audit.record({
+    actor,
+    action: "env.create",
+    target: env.slug,
+    details: { tier: env.tier, job: job.id, retry: plan.retryOf !== null },
+  });
   return { dryRun: false, env: toSummary(env, deps.config), job };
 }
 
@@ -58,7 +63,11 @@ export interface DestroyOptions {
  */
 function finishingDestroy(deps: EnvServiceDeps, env: EnvRow): boolean {
   if (env.status !== "failed" || !env.statusReason?.startsWith("destroy failed")) return false;
-  const done = deps.db.select({ id: backups.id }).from(backups).where(and(eq(backups.envId, env.id), eq(backups.kind, "pre_destroy"), eq(backups.status, "completed"))).get();
+  const done = deps.db
+    .select({ id: backups.id })
+    .from(backups)
+    .where(and(eq(backups.envId, env.id), eq(backups.kind, "pre_destroy"), eq(backups.status, "completed")))
+    .get();
   return done !== undefined;
 }
 
@@ -69,7 +78,9 @@ function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOption
   try {
     backupTargets(deps);
   } catch (e) {
-    throw new Invalid(`destroying production environment ${env.slug} drops its database, which is backed up first, but ${e instanceof Error ? e.message : String(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`);
+    throw new Invalid(
+      `destroying production environment ${env.slug} drops its database, which is backed up first, but ${e instanceof Error ? e.message : String(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`,
+    );
   }
   return true;
 }
@@ -82,8 +93,22 @@ export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: Des
   const finalBackupId = needsFinalBackup(deps, env, opts) ? Bun.randomUUIDv7() : null;
   const previousStatus = env.status === "destroying" || env.status === "destroyed" ? null : env.status;
   deps.db.update(environments).set({ status: "destroying", updatedAt: now() }).where(eq(environments.id, env.id)).run();
-  const job = deps.jobs.enqueue(destroyEnvJob, { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase, finalBackupId, previousStatus }, actor);
-  deps.audit.record({ actor, action: "env.destroy", target: env.slug, details: { keepDatabase: opts.keepDatabase, finalBackup: finalBackupId, skipFinalBackup: opts.skipFinalBackup === true, job: job.id } });
+  const job = deps.jobs.enqueue(
+    destroyEnvJob,
+    { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase, finalBackupId, previousStatus },
+    actor,
+  );
+  deps.audit.record({
+    actor,
+    action: "env.destroy",
+    target: env.slug,
+    details: {
+      keepDatabase: opts.keepDatabase,
+      finalBackup: finalBackupId,
+      skipFinalBackup: opts.skipFinalBackup === true,
+      job: job.id,
+    },
+  });
   return job;
 }
 
@@ -94,7 +119,9 @@ export function powerEnvironment(deps: EnvServiceDeps, name: string, action: Pow
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, action);
   if (env.status === "failed" || env.status === "creating") {
-    throw new Conflict(`environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${action} needs an environment that was created`);
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${action} needs an environment that was created`,
+    );
   }
   const job = deps.jobs.enqueue(powerJobs[action], { envId: env.id, slug: env.slug }, actor);
   deps.audit.record({ actor, action: `env.${action}`, target: env.slug, details: { job: job.id } });
@@ -102,10 +129,21 @@ export function powerEnvironment(deps: EnvServiceDeps, name: string, action: Pow
 }
 
 /** `env extend`: the env now expires `ttl` from now (`never`: not at all). */
-export function extendEnvironment(deps: EnvServiceDeps, name: string, ttl: string, actor: string, at = new Date()): ReturnType<typeof toSummary> {
+export function extendEnvironment(
+  deps: EnvServiceDeps,
+  name: string,
+  ttl: string,
+  actor: string,
+  at = new Date(),
+): ReturnType<typeof toSummary> {
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, "extend it");
   const updated = setExpiry(deps.db, env.id, expiryAfter(ttl, at));
-  deps.audit.record({ actor, action: "env.extend", target: env.slug, details: { ttl, expiresAt: updated.ttlExpiresAt, was: env.ttlExpiresAt } });
+  deps.audit.record({
+    actor,
+    action: "env.extend",
+    target: env.slug,
+    details: { ttl, expiresAt: updated.ttlExpiresAt, was: env.ttlExpiresAt },
+  });
   return toSummary(updated, deps.config);
 }

@@ -16,7 +16,11 @@ import { environments } from "./env.sql";
 import { findEnv, loadEnvById } from "./lookup";
 import { newOdooPassword, ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
 
-export const RotateParams = z.object({ envId: z.string().min(1), slug: z.string().min(1), passwordEnc: z.string().min(1) });
+export const RotateParams = z.object({
+  envId: z.string().min(1),
+  slug: z.string().min(1),
+  passwordEnc: z.string().min(1),
+});
 export type RotateParams = z.infer<typeof RotateParams>;
 
 export const rotateAdminPasswordJob = defineJob<RotateParams>({
@@ -31,14 +35,21 @@ export const rotateAdminPasswordJob = defineJob<RotateParams>({
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(ctx.params.passwordEnc), { lockOthers: false });
-        ctx.deps.db.update(environments).set({ odooAdminPasswordEnc: ctx.params.passwordEnc, updatedAt: now() }).where(eq(environments.id, env.id)).run();
+        ctx.deps.db
+          .update(environments)
+          .set({ odooAdminPasswordEnc: ctx.params.passwordEnc, updatedAt: now() })
+          .where(eq(environments.id, env.id))
+          .run();
         ctx.log(`user ${ODOO_ADMIN_LOGIN} of ${env.slug} has a new password (shown once to the user who asked)`);
         return { login: ODOO_ADMIN_LOGIN };
       },
     },
   ],
   async succeeded(ctx) {
-    return withSealedSecrets({ env: ctx.params.slug, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: ctx.params.passwordEnc });
+    return withSealedSecrets(
+      { env: ctx.params.slug, adminLogin: ODOO_ADMIN_LOGIN },
+      { adminPassword: ctx.params.passwordEnc },
+    );
   },
 });
 
@@ -48,9 +59,21 @@ const HAS_DATABASE = new Set(["active", "stopped"]);
 export function rotateAdminPassword(deps: EnvServiceDeps, name: string, principal: Principal): JobView {
   requireRole(principal, "admin", "rotate an environment's Odoo admin password");
   const env = findEnv(deps.db, name);
-  if (!HAS_DATABASE.has(env.status)) throw new Conflict(`environment ${env.slug} is ${env.status}; its admin password can be set once it is active or stopped`);
-  const job = deps.jobs.enqueue(rotateAdminPasswordJob, { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(newOdooPassword()) }, principal.username);
-  deps.audit.record({ actor: principal.username, action: "env.rotate-admin-password", target: env.slug, details: { job: job.id } });
+  if (!HAS_DATABASE.has(env.status))
+    throw new Conflict(
+      `environment ${env.slug} is ${env.status}; its admin password can be set once it is active or stopped`,
+    );
+  const job = deps.jobs.enqueue(
+    rotateAdminPasswordJob,
+    { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(newOdooPassword()) },
+    principal.username,
+  );
+  deps.audit.record({
+    actor: principal.username,
+    action: "env.rotate-admin-password",
+    target: env.slug,
+    details: { job: job.id },
+  });
   return job;
 }
 
@@ -60,11 +83,17 @@ export interface AdminPasswordView {
   password: string;
 }
 
-export function showAdminPassword(deps: Pick<EnvServiceDeps, "db" | "box" | "audit">, name: string, principal: Principal): AdminPasswordView {
+export function showAdminPassword(
+  deps: Pick<EnvServiceDeps, "db" | "box" | "audit">,
+  name: string,
+  principal: Principal,
+): AdminPasswordView {
   requireRole(principal, "admin", "read an environment's Odoo admin password");
   const env = findEnv(deps.db, name);
   if (!env.odooAdminPasswordEnc) {
-    throw new Conflict(`environment ${env.slug} has no admin password stored by odooops (created before odooops set one); set one with: odooops env rotate-admin-password ${env.slug}`);
+    throw new Conflict(
+      `environment ${env.slug} has no admin password stored by odooops (created before odooops set one); set one with: odooops env rotate-admin-password ${env.slug}`,
+    );
   }
   deps.audit.record({ actor: principal.username, action: "env.show-admin-password", target: env.slug });
   return { env: env.slug, login: ODOO_ADMIN_LOGIN, password: deps.box.open(env.odooAdminPasswordEnc) };

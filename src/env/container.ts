@@ -1,7 +1,14 @@
 /** The serving Odoo container of an environment, as a docker run spec. */
 import type { RunSpec } from "../host/docker";
 import type { JobDeps } from "../jobs/define";
-import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
+import {
+  CONTAINER_CONF,
+  CONTAINER_DATA,
+  envLabels,
+  envResources,
+  ODOO_HTTP_PORT,
+  ODOO_LONGPOLL_PORT,
+} from "./resources";
 import type { EnvRow } from "./service";
 
 export function webContainerSpec(

@@ -45,7 +45,11 @@ function envOf(ctx: Ctx): EnvRow {
 }
 
 function setEnv(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
-  deps.db.update(environments).set({ ...patch, updatedAt: now() }).where(eq(environments.id, id)).run();
+  deps.db
+    .update(environments)
+    .set({ ...patch, updatedAt: now() })
+    .where(eq(environments.id, id))
+    .run();
 }
 
 function manageHba(deps: JobDeps): boolean {
@@ -66,7 +70,8 @@ export const createEnvJob = defineJob<EnvJobParams>({
         const net = envResources(env, ctx.deps).network;
         const info = await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
         const subnet = info.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
-        if (!subnet) throw new CommandFailed(["docker", "network", "inspect", net], 0, "", `network ${net} has no IPv4 subnet`);
+        if (!subnet)
+          throw new CommandFailed(["docker", "network", "inspect", net], 0, "", `network ${net} has no IPv4 subnet`);
         return { network: net, subnet };
       },
       async undo(ctx) {
@@ -86,7 +91,12 @@ export const createEnvJob = defineJob<EnvJobParams>({
           if (manageHba(ctx.deps)) {
             // Only the env's own network may reach its database (its containers' source addresses).
             const { subnet } = ctx.outputs.network as { subnet: string };
-            await setHbaEntry(sql, ctx.deps.config.postgres.hbaFile, { db: env.dbName, role: env.dbUser, cidr: subnet, extraDbs: ["postgres"] });
+            await setHbaEntry(sql, ctx.deps.config.postgres.hbaFile, {
+              db: env.dbName,
+              role: env.dbUser,
+              cidr: subnet,
+              extraDbs: ["postgres"],
+            });
           }
         });
         return { database: env.dbName, role: env.dbUser };
@@ -147,12 +157,15 @@ export const createEnvJob = defineJob<EnvJobParams>({
           signal: ctx.signal,
           timeoutMs: 30 * 60_000,
         });
-        if (result.exitCode !== 0) throw new Error(`database init failed (exit ${result.exitCode}):\n${result.failure}`);
+        if (result.exitCode !== 0)
+          throw new Error(`database init failed (exit ${result.exitCode}):\n${result.failure}`);
         return { modules: env.modules };
       },
       async undo(ctx) {
         const env = envOf(ctx);
-        await run(envHost(ctx.deps).docker.rm(envResources(env, ctx.deps).initContainer, { force: true }), { nothrow: true });
+        await run(envHost(ctx.deps).docker.rm(envResources(env, ctx.deps).initContainer, { force: true }), {
+          nothrow: true,
+        });
       },
     },
     {
@@ -160,10 +173,15 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Setting a random Odoo admin password",
       async run(ctx) {
         const env = envOf(ctx);
-        if (!env.odooAdminPasswordEnc) throw new Conflict(`environment ${env.slug} has no admin password in state; create it again`);
+        if (!env.odooAdminPasswordEnc)
+          throw new Conflict(`environment ${env.slug} has no admin password in state; create it again`);
         // Before the first start: Odoo never serves admin/admin (or demo/demo) to anyone.
-        const { others } = await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(env.odooAdminPasswordEnc), { lockOthers: true });
-        ctx.log(`user ${ODOO_ADMIN_LOGIN} has a random password (shown once to ${env.createdBy ?? "the creator"}); ${others} other user(s) got one nobody knows`);
+        const { others } = await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(env.odooAdminPasswordEnc), {
+          lockOthers: true,
+        });
+        ctx.log(
+          `user ${ODOO_ADMIN_LOGIN} has a random password (shown once to ${env.createdBy ?? "the creator"}); ${others} other user(s) got one nobody knows`,
+        );
         return { login: ODOO_ADMIN_LOGIN, otherUsersLocked: others };
       },
     },
@@ -185,7 +203,9 @@ export const createEnvJob = defineJob<EnvJobParams>({
           await run(host.docker.run(webContainerSpec(ctx.deps, env, name, { http: ports[0], longpoll: ports[1] })));
         }
         setEnv(ctx.deps, env.id, { httpPort: ports[0], longpollPort: ports[1], containerName: name, release });
-        ctx.log(`container ${name} on 127.0.0.1:${ports[0]} (http) and :${ports[1]} (longpolling → ${ODOO_LONGPOLL_PORT}), odoo ${ODOO_HTTP_PORT}`);
+        ctx.log(
+          `container ${name} on 127.0.0.1:${ports[0]} (http) and :${ports[1]} (longpolling → ${ODOO_LONGPOLL_PORT}), odoo ${ODOO_HTTP_PORT}`,
+        );
         return { container: name, httpPort: ports[0], longpollPort: ports[1] };
       },
       async undo(ctx) {
@@ -202,7 +222,11 @@ export const createEnvJob = defineJob<EnvJobParams>({
         mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
         mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
         writeEnvAccess(ctx.deps, env);
-        const changed = await writeVhost(host.nginx, env.slug, envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }));
+        const changed = await writeVhost(
+          host.nginx,
+          env.slug,
+          envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }),
+        );
         await reload(host.nginx);
         return { changed };
       },
@@ -229,6 +253,12 @@ export const createEnvJob = defineJob<EnvJobParams>({
     return env.odooAdminPasswordEnc ? withSealedSecrets(result, { adminPassword: env.odooAdminPasswordEnc }) : result;
   },
   async failed(ctx, error, cancelled) {
-    setEnv(ctx.deps, ctx.params.envId, { status: "failed", statusReason: cancelled ? "create cancelled" : error, httpPort: null, longpollPort: null, containerName: null });
+    setEnv(ctx.deps, ctx.params.envId, {
+      status: "failed",
+      statusReason: cancelled ? "create cancelled" : error,
+      httpPort: null,
+      longpollPort: null,
+      containerName: null,
+    });
   },
 });

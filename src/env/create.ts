@@ -63,9 +63,19 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
     const holder = db
       .select({ slug: environments.slug })
       .from(environments)
-      .where(and(eq(environments.projectId, project.id), eq(environments.branch, branch), ne(environments.status, "destroyed"), ne(environments.slug, slug)))
+      .where(
+        and(
+          eq(environments.projectId, project.id),
+          eq(environments.branch, branch),
+          ne(environments.status, "destroyed"),
+          ne(environments.slug, slug),
+        ),
+      )
       .get();
-    if (holder) throw new Conflict(`branch ${branch} is already deployed by environment ${holder.slug} in project ${project.name}`);
+    if (holder)
+      throw new Conflict(
+        `branch ${branch} is already deployed by environment ${holder.slug} in project ${project.name}`,
+      );
   }
   const domain = envDomain(config, slug, tier, req.domain);
   const sameDomain = db
@@ -76,14 +86,27 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
   // One vhost and one certificate per name: a second env would take over the first one's traffic
   // (nginx serves the first server_name it loaded) or its certificate.
   if (sameDomain) {
-    throw new Conflict(`domain ${domain} is already used by environment ${sameDomain.slug} (${sameDomain.status}); choose another with --domain`);
+    throw new Conflict(
+      `domain ${domain} is already used by environment ${sameDomain.slug} (${sameDomain.status}); choose another with --domain`,
+    );
   }
   const tierConfig = config.tiers[tier];
   const quota = projectPolicy(db, project.id).resource_quotas[tier];
   const requested = { workers: req.workers, cpus: req.cpus, memoryMb: req.memoryMb };
   checkRequested(requested, quota, tier);
   checkRequestedFitsHost(requested, host);
-  const fitted = clampToHost(capLimits({ workers: req.workers ?? tierConfig.workers, cpus: req.cpus ?? tierConfig.cpus, memoryMb: req.memoryMb ?? tierConfig.memoryMb }, quota), host, tier);
+  const fitted = clampToHost(
+    capLimits(
+      {
+        workers: req.workers ?? tierConfig.workers,
+        cpus: req.cpus ?? tierConfig.cpus,
+        memoryMb: req.memoryMb ?? tierConfig.memoryMb,
+      },
+      quota,
+    ),
+    host,
+    tier,
+  );
   const limits = fitted.limits;
   const count = db
     .select({ n: sql<number>`count(*)` })
@@ -91,7 +114,9 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
     .where(and(eq(environments.tier, tier), ne(environments.status, "destroyed"), ne(environments.slug, slug)))
     .get()!.n;
   if (count >= tierConfig.maxEnvs) {
-    throw new Invalid(`tier ${tier} allows ${tierConfig.maxEnvs} environments and has ${count} (config tiers.${tier}.maxEnvs)`);
+    throw new Invalid(
+      `tier ${tier} allows ${tierConfig.maxEnvs} environments and has ${count} (config tiers.${tier}.maxEnvs)`,
+    );
   }
   return {
     name: req.name,

@@ -37,7 +37,10 @@ export function directorySize(dir: string): number | null {
 }
 
 /** What the env stores: its database and its data dir (filestore, sessions); null where unknown. */
-export async function envDiskUse(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow): Promise<{ databaseBytes: number | null; filestoreBytes: number | null }> {
+export async function envDiskUse(
+  deps: Pick<JobDeps, "config" | "paths">,
+  env: EnvRow,
+): Promise<{ databaseBytes: number | null; filestoreBytes: number | null }> {
   let databaseBytes: number | null = null;
   try {
     databaseBytes = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));

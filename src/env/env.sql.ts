@@ -25,7 +25,9 @@ export const environments = sqliteTable(
   "environments",
   {
     id: id(),
-    projectId: text("project_id").notNull().references(() => projects.id),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id),
     name: text("name").notNull(),
     slug: text("slug").notNull(),
     branch: text("branch"),
@@ -63,7 +65,9 @@ export const environments = sqliteTable(
   },
   (t) => [
     uniqueIndex("environments_live_slug").on(t.slug).where(sql`status <> 'destroyed'`),
-    uniqueIndex("environments_live_branch").on(t.projectId, t.branch).where(sql`status <> 'destroyed' AND branch IS NOT NULL`),
+    uniqueIndex("environments_live_branch")
+      .on(t.projectId, t.branch)
+      .where(sql`status <> 'destroyed' AND branch IS NOT NULL`),
     index("environments_tier").on(t.tier),
   ],
 );

@@ -56,9 +56,15 @@ export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail:
       keepalive: false,
     });
     const body = await res.text();
-    return { ok: answerPasses(t, res.status, body), detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: HTTP ${res.status} ${oneLine(body)}` };
+    return {
+      ok: answerPasses(t, res.status, body),
+      detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: HTTP ${res.status} ${oneLine(body)}`,
+    };
   } catch (err) {
-    return { ok: false, detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 

@@ -28,7 +28,9 @@ const unit = (k: HostKey, v: number) => (k === "cpus" ? `${v} CPU${v === 1 ? "" 
 export function checkRequestedFitsHost(requested: Partial<Limits>, host: HostCapacity): void {
   const over = KEYS.flatMap((k) => {
     const want = requested[k];
-    return want !== undefined && want > host[k] ? [`${k} ${want} (${FLAG[k]}) is above this host's ${unit(k, host[k])}`] : [];
+    return want !== undefined && want > host[k]
+      ? [`${k} ${want} (${FLAG[k]}) is above this host's ${unit(k, host[k])}`]
+      : [];
   });
   if (over.length > 0) throw new Invalid(over.join("; "));
 }

@@ -29,7 +29,11 @@ export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
 }
 
 /** The env's vhost: HTTP only, or HTTPS (with the redirect) while its domain has a certificate. */
-export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">, ports: { http: number; longpoll: number }): VhostSpec {
+export function envVhostSpec(
+  deps: Pick<JobDeps, "config" | "paths">,
+  env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">,
+  ports: { http: number; longpoll: number },
+): VhostSpec {
   return {
     slug: env.slug,
     serverNames: [env.domain],
@@ -45,6 +49,10 @@ export function envVhostSpec(deps: Pick<JobDeps, "config" | "paths">, env: Pick<
   };
 }
 
-export function envVhost(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">, ports: { http: number; longpoll: number }): string {
+export function envVhost(
+  deps: Pick<JobDeps, "config" | "paths">,
+  env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">,
+  ports: { http: number; longpoll: number },
+): string {
   return renderVhost(envVhostSpec(deps, env, ports));
 }

@@ -45,7 +45,11 @@ export async function envDatabases(sql: SQL, dbName: string, role: string): Prom
 }
 
 function setStatus(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
-  deps.db.update(environments).set({ ...patch, updatedAt: now() }).where(eq(environments.id, id)).run();
+  deps.db
+    .update(environments)
+    .set({ ...patch, updatedAt: now() })
+    .where(eq(environments.id, id))
+    .run();
 }
 
 export const destroyEnvJob = defineJob<DestroyParams>({
@@ -62,11 +66,17 @@ export const destroyEnvJob = defineJob<DestroyParams>({
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const id = ctx.params.finalBackupId ?? "";
         // Recorded here, not at enqueue: a job cancelled while queued leaves no backup "running".
-        ctx.deps.db.insert(backups).values({ id, envId: env.id, kind: "pre_destroy", status: "running", dbName: env.dbName }).onConflictDoNothing().run();
+        ctx.deps.db
+          .insert(backups)
+          .values({ id, envId: env.id, kind: "pre_destroy", status: "running", dbName: env.dbName })
+          .onConflictDoNothing()
+          .run();
         try {
           return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
         } catch (e) {
-          throw new Error(`the final backup failed, so nothing was destroyed: ${e instanceof Error ? e.message : String(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`);
+          throw new Error(
+            `the final backup failed, so nothing was destroyed: ${e instanceof Error ? e.message : String(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`,
+          );
         }
       },
     },
@@ -111,7 +121,8 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         return await envHost(ctx.deps).withAdmin(async (sql) => {
-          if (ctx.deps.config.postgres.hbaFile !== "") await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
+          if (ctx.deps.config.postgres.hbaFile !== "")
+            await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
           // Every copy kept beside the live one (rollback --restore-db, --keep-old, an undone
           // migrate, a half-done restore) is owned by the env's role, which cannot go before them.
           const dropped = await envDatabases(sql, env.dbName, env.dbUser);
@@ -146,19 +157,35 @@ export const destroyEnvJob = defineJob<DestroyParams>({
     },
   ],
   async succeeded(ctx) {
-    setStatus(ctx.deps, ctx.params.envId, { status: "destroyed", statusReason: ctx.params.keepDatabase ? "destroyed; database kept" : null, destroyedAt: now(), httpPort: null, longpollPort: null, containerName: null });
+    setStatus(ctx.deps, ctx.params.envId, {
+      status: "destroyed",
+      statusReason: ctx.params.keepDatabase ? "destroyed; database kept" : null,
+      destroyedAt: now(),
+      httpPort: null,
+      longpollPort: null,
+      containerName: null,
+    });
     return { env: ctx.params.slug, keptDatabase: ctx.params.keepDatabase };
   },
   async failed(ctx, error, cancelled) {
     const { finalBackupId, previousStatus } = ctx.params;
     if (finalBackupId) failRunningBackup(ctx.deps.db, finalBackupId, cancelled ? "destroy cancelled" : error);
     // No final backup completed: the job stopped before its first removal, the env is as it was.
-    const untouched = finalBackupId !== null && ctx.deps.db.select({ status: backups.status }).from(backups).where(eq(backups.id, finalBackupId)).get()?.status !== "completed";
+    const untouched =
+      finalBackupId !== null &&
+      ctx.deps.db.select({ status: backups.status }).from(backups).where(eq(backups.id, finalBackupId)).get()
+        ?.status !== "completed";
     if (untouched && previousStatus) {
-      setStatus(ctx.deps, ctx.params.envId, { status: previousStatus, statusReason: `destroy ${cancelled ? "cancelled" : "aborted"}: ${error}` });
+      setStatus(ctx.deps, ctx.params.envId, {
+        status: previousStatus,
+        statusReason: `destroy ${cancelled ? "cancelled" : "aborted"}: ${error}`,
+      });
       return;
     }
-    setStatus(ctx.deps, ctx.params.envId, { status: "failed", statusReason: `destroy failed: ${error} (rerun env destroy)` });
+    setStatus(ctx.deps, ctx.params.envId, {
+      status: "failed",
+      statusReason: `destroy failed: ${error} (rerun env destroy)`,
+    });
   },
 });
 
@@ -168,7 +195,8 @@ type PowerCtx = StepContext<PowerParams>;
 
 function servingContainer(ctx: PowerCtx): string {
   const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-  if (!env.containerName) throw new Conflict(`environment ${env.slug} has no container (status ${env.status}); recreate it`);
+  if (!env.containerName)
+    throw new Conflict(`environment ${env.slug} has no container (status ${env.status}); recreate it`);
   return env.containerName;
 }
 
@@ -180,9 +208,21 @@ async function healthy(ctx: PowerCtx): Promise<void> {
 function powerJob(action: "start" | "stop" | "restart") {
   const d = (deps: JobDeps) => envHost(deps).docker;
   const verbs = {
-    start: { title: "Starting the container", status: "active" as const, cmd: (ctx: PowerCtx) => d(ctx.deps).start(servingContainer(ctx)) },
-    stop: { title: "Stopping the container", status: "stopped" as const, cmd: (ctx: PowerCtx) => d(ctx.deps).stop(servingContainer(ctx), 30) },
-    restart: { title: "Restarting the container", status: "active" as const, cmd: (ctx: PowerCtx) => d(ctx.deps).restart(servingContainer(ctx), 30) },
+    start: {
+      title: "Starting the container",
+      status: "active" as const,
+      cmd: (ctx: PowerCtx) => d(ctx.deps).start(servingContainer(ctx)),
+    },
+    stop: {
+      title: "Stopping the container",
+      status: "stopped" as const,
+      cmd: (ctx: PowerCtx) => d(ctx.deps).stop(servingContainer(ctx), 30),
+    },
+    restart: {
+      title: "Restarting the container",
+      status: "active" as const,
+      cmd: (ctx: PowerCtx) => d(ctx.deps).restart(servingContainer(ctx), 30),
+    },
   }[action];
   return defineJob<PowerParams>({
     kind: `env.${action}`,

@@ -20,7 +20,12 @@ export function findEnv(db: Db, nameOrSlug: string): EnvRow {
   const env = db
     .select()
     .from(environments)
-    .where(and(or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug)), ne(environments.status, "destroyed")))
+    .where(
+      and(
+        or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug)),
+        ne(environments.status, "destroyed"),
+      ),
+    )
     .get();
   if (!env) throw new NotFound(`no environment ${nameOrSlug} (see: odooops env list)`);
   return env;
@@ -32,15 +37,29 @@ export function findEnv(db: Db, nameOrSlug: string): EnvRow {
  */
 export function findEnvOrDestroyed(db: Db, nameOrSlug: string): EnvRow {
   const named = or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug));
-  const env = db.select().from(environments).where(and(named, ne(environments.status, "destroyed"))).get() ??
-    db.select().from(environments).where(and(named, eq(environments.status, "destroyed"))).orderBy(desc(environments.destroyedAt), desc(environments.id)).get();
+  const env =
+    db
+      .select()
+      .from(environments)
+      .where(and(named, ne(environments.status, "destroyed")))
+      .get() ??
+    db
+      .select()
+      .from(environments)
+      .where(and(named, eq(environments.status, "destroyed")))
+      .orderBy(desc(environments.destroyedAt), desc(environments.id))
+      .get();
   if (!env) throw new NotFound(`no environment ${nameOrSlug}, live or destroyed (see: odooops env list)`);
   return env;
 }
 
 /** Every environment that had this name or slug, live and destroyed. */
 export function envsNamed(db: Db, nameOrSlug: string): EnvRow[] {
-  return db.select().from(environments).where(or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug))).all();
+  return db
+    .select()
+    .from(environments)
+    .where(or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug)))
+    .all();
 }
 
 /** Ports held by live environments other than `exceptId`. */
@@ -54,7 +73,10 @@ export function takenPorts(db: Db, exceptId: string): Set<number> {
 }
 
 /** Removes every container labelled for this env (web releases, init leftovers). */
-export async function removeEnvContainers(deps: Pick<JobDeps, "config" | "paths">, env: Pick<EnvRow, "id">): Promise<string[]> {
+export async function removeEnvContainers(
+  deps: Pick<JobDeps, "config" | "paths">,
+  env: Pick<EnvRow, "id">,
+): Promise<string[]> {
   const host = envHost(deps);
   const containers = await host.dockerClient.listByLabel(LABEL_ENV, env.id);
   const names = containers.map((c) => c.Name.replace(/^\//, ""));

@@ -10,7 +10,8 @@ const MAX_SLUG = 63;
 /** `feature/crm-reports` → `feature-crm-reports` (DNS label: a-z 0-9 -, ≤ 63 chars). */
 export function slugify(name: string): string {
   if (name.length === 0) throw new Invalid("environment name is empty");
-  if (name.length > 200) throw new Invalid(`environment name is too long (${name.length} chars, max ${MAX_SLUG} after slugging)`);
+  if (name.length > 200)
+    throw new Invalid(`environment name is too long (${name.length} chars, max ${MAX_SLUG} after slugging)`);
   if (!NAME_CHARS.test(name) || name.includes("..")) {
     throw new Invalid(
       `invalid environment name ${JSON.stringify(name)}: use ASCII letters, digits and . _ / - (starting with a letter or digit, no "..")`,
@@ -21,7 +22,8 @@ export function slugify(name: string): string {
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "");
   if (slug.length === 0) throw new Invalid(`environment name ${JSON.stringify(name)} has no letters or digits`);
-  if (slug.length > MAX_SLUG) throw new Invalid(`environment name ${JSON.stringify(name)} gives a slug of ${slug.length} chars; max ${MAX_SLUG}`);
+  if (slug.length > MAX_SLUG)
+    throw new Invalid(`environment name ${JSON.stringify(name)} gives a slug of ${slug.length} chars; max ${MAX_SLUG}`);
   return slug;
 }
 
@@ -61,7 +63,9 @@ export function defaultDomain(slug: string, subdomain: string, baseDomain: strin
 }
 
 export function validateDomain(domain: string): string {
-  const ok = domain.length <= 253 && /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(domain);
+  const ok =
+    domain.length <= 253 &&
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(domain);
   if (!ok) throw new Invalid(`invalid domain ${JSON.stringify(domain)}: lowercase DNS name like shop.example.com`);
   return domain;
 }

@@ -29,11 +29,20 @@ export interface SetPasswordOptions {
  * database, in a tenant session (host/postgres/tenant.ts): the env's role, a pinned search_path,
  * qualified names.
  */
-export async function setOdooAdminPassword(deps: Pick<JobDeps, "config" | "box">, env: Pick<EnvRow, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">, password: string, opts: SetPasswordOptions): Promise<{ others: number }> {
+export async function setOdooAdminPassword(
+  deps: Pick<JobDeps, "config" | "box">,
+  env: Pick<EnvRow, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">,
+  password: string,
+  opts: SetPasswordOptions,
+): Promise<{ others: number }> {
   return withTenant(envDbLogin(deps, env), (sql) =>
     sql.begin(async (tx) => {
-      const admin = await tx`UPDATE public.res_users SET password = ${odooPasswordHash(password)} WHERE login = ${ODOO_ADMIN_LOGIN}`;
-      if (admin.count !== 1) throw new Conflict(`database ${env.dbName} of ${env.slug} has no user "${ODOO_ADMIN_LOGIN}"; its admin password cannot be set`);
+      const admin =
+        await tx`UPDATE public.res_users SET password = ${odooPasswordHash(password)} WHERE login = ${ODOO_ADMIN_LOGIN}`;
+      if (admin.count !== 1)
+        throw new Conflict(
+          `database ${env.dbName} of ${env.slug} has no user "${ODOO_ADMIN_LOGIN}"; its admin password cannot be set`,
+        );
       if (!opts.lockOthers) return { others: 0 };
       const others = await tx`UPDATE public.res_users SET password = ${odooPasswordHash(randomSecret(24))}
         WHERE login <> ${ODOO_ADMIN_LOGIN} AND password IS NOT NULL AND password <> ''`;

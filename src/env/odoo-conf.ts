@@ -23,7 +23,12 @@ export function odooConfFor(deps: Pick<JobDeps, "config" | "box">, env: EnvRow, 
     adminPasswd: box.open(env.adminPasswdEnc),
     demo: env.demo,
     // The env's own limits (its tier's, capped by the policy's resource quota), not the tier's.
-    plan: resourcePlan(env.tier, { ...config.tiers[env.tier], workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb }),
+    plan: resourcePlan(env.tier, {
+      ...config.tiers[env.tier],
+      workers: env.workers,
+      cpus: Number(env.cpus),
+      memoryMb: env.memoryMb,
+    }),
   });
 }
 

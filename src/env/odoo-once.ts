@@ -100,7 +100,8 @@ export async function runThrowaway(deps: JobDeps, env: EnvRow, t: Throwaway): Pr
     );
   if (t.signal.aborted) return { exitCode: 130, failure: "cancelled before it started" };
   t.signal.addEventListener("abort", onAbort, { once: true });
-  const limit = t.timeoutMs >= 60_000 ? `${Math.round(t.timeoutMs / 60_000)} min` : `${Math.round(t.timeoutMs / 1000)} s`;
+  const limit =
+    t.timeoutMs >= 60_000 ? `${Math.round(t.timeoutMs / 60_000)} min` : `${Math.round(t.timeoutMs / 1000)} s`;
   const timer = setTimeout(() => stop(`timed out after ${limit}`), t.timeoutMs);
   try {
     let r = await once();

@@ -40,7 +40,8 @@ function memoryLimits(memoryMb: number, processes: number): { soft: number; hard
 
 export function resourcePlan(tierName: TierName, tier: TierConfig): ResourcePlan {
   // Production follows Odoo's sizing rule (2 × CPU + 1) with the tier's `workers` as the cap.
-  const workers = tierName === "production" ? Math.min(2 * Math.max(1, Math.floor(tier.cpus)) + 1, tier.workers) : tier.workers;
+  const workers =
+    tierName === "production" ? Math.min(2 * Math.max(1, Math.floor(tier.cpus)) + 1, tier.workers) : tier.workers;
   const limits = memoryLimits(tier.memoryMb, Math.max(1, workers) + tier.maxCronThreads);
   return {
     workers,

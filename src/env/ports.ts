@@ -14,7 +14,10 @@ export async function isPortFree(port: number): Promise<boolean> {
   }
 }
 
-export async function allocatePortPair(range: { from: number; to: number }, taken: Set<number>): Promise<[number, number]> {
+export async function allocatePortPair(
+  range: { from: number; to: number },
+  taken: Set<number>,
+): Promise<[number, number]> {
   for (let p = range.from; p + 1 <= range.to; p += 2) {
     if (taken.has(p) || taken.has(p + 1)) continue;
     if ((await isPortFree(p)) && (await isPortFree(p + 1))) return [p, p + 1];

@@ -8,5 +8,7 @@ import { Invalid } from "../errors";
 export function requireConfirm(env: { slug: string; tier: string }, confirm: string | undefined, what: string): void {
   if (env.tier !== "production" || confirm === env.slug) return;
   const got = confirm ? ` (got ${JSON.stringify(confirm)})` : "";
-  throw new Invalid(`refusing to ${what} production environment ${env.slug} without confirm=${env.slug}${got}: the CLI sends it once you typed the name or passed --yes`);
+  throw new Invalid(
+    `refusing to ${what} production environment ${env.slug} without confirm=${env.slug}${got}: the CLI sends it once you typed the name or passed --yes`,
+  );
 }

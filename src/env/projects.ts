@@ -14,8 +14,10 @@ export function resolveProject(db: Db, name: string | undefined) {
   const found = db.select().from(projects).where(eq(projects.name, wanted)).get();
   if (found) return found;
   if (wanted !== DEFAULT_PROJECT) throw new NotFound(`no project ${wanted}; add it with \`odooops project add\``);
-  return db.insert(projects).values({ name: DEFAULT_PROJECT }).onConflictDoNothing().returning().get() ??
-    db.select().from(projects).where(eq(projects.name, DEFAULT_PROJECT)).get()!;
+  return (
+    db.insert(projects).values({ name: DEFAULT_PROJECT }).onConflictDoNothing().returning().get() ??
+    db.select().from(projects).where(eq(projects.name, DEFAULT_PROJECT)).get()!
+  );
 }
 
 export interface ProjectSettings {
@@ -28,7 +30,9 @@ export interface ProjectSettings {
 /** GitHub accepts any string; shorter than 16 characters is guessable, so it is refused here. */
 function sealWebhookSecret(box: SecretBox, secret: string): string {
   if (secret.length < 16 || secret.length > 256 || !/^[\x21-\x7e]+$/.test(secret)) {
-    throw new Invalid("webhook secret must be 16 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)");
+    throw new Invalid(
+      "webhook secret must be 16 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)",
+    );
   }
   return box.seal(secret);
 }
@@ -64,7 +68,10 @@ export function sealLegacyRepoPasswords(db: Db, box: SecretBox): number {
     if (p.repoUrl === null || p.repoPasswordEnc !== null) continue;
     const split = splitUrlPassword(p.repoUrl);
     if (split.password === null) continue;
-    db.update(projects).set({ repoUrl: split.url, repoPasswordEnc: box.seal(split.password) }).where(eq(projects.id, p.id)).run();
+    db.update(projects)
+      .set({ repoUrl: split.url, repoPasswordEnc: box.seal(split.password) })
+      .where(eq(projects.id, p.id))
+      .run();
     changed++;
   }
   return changed;
@@ -75,10 +82,17 @@ export function setProject(db: Db, name: string, settings: ProjectSettings, box:
   const patch = {
     ...(settings.repoUrl !== undefined ? repoColumns(box, settings.repoUrl) : {}),
     ...(settings.defaultBranch !== undefined ? { defaultBranch: validateBranch(settings.defaultBranch) } : {}),
-    ...(settings.webhookSecret !== undefined ? { webhookSecretEnc: settings.webhookSecret === null ? null : sealWebhookSecret(box, settings.webhookSecret) } : {}),
+    ...(settings.webhookSecret !== undefined
+      ? { webhookSecretEnc: settings.webhookSecret === null ? null : sealWebhookSecret(box, settings.webhookSecret) }
+      : {}),
   };
   const existing = db.select().from(projects).where(eq(projects.name, name)).get();
-  if (!existing) return db.insert(projects).values({ name, ...patch }).returning().get();
+  if (!existing)
+    return db
+      .insert(projects)
+      .values({ name, ...patch })
+      .returning()
+      .get();
   if (Object.keys(patch).length === 0) return existing;
   return db.update(projects).set(patch).where(eq(projects.id, existing.id)).returning().get() ?? existing;
 }
@@ -98,8 +112,15 @@ export interface ProjectAccess {
  * project never write different passwords).
  */
 export function projectAccess(db: Db, box: SecretBox, projectId: string): ProjectAccess {
-  db.update(projects).set({ accessPasswordEnc: box.seal(randomSecret(18)) }).where(and(eq(projects.id, projectId), isNull(projects.accessPasswordEnc))).run();
-  const p = db.select({ name: projects.name, enc: projects.accessPasswordEnc }).from(projects).where(eq(projects.id, projectId)).get();
+  db.update(projects)
+    .set({ accessPasswordEnc: box.seal(randomSecret(18)) })
+    .where(and(eq(projects.id, projectId), isNull(projects.accessPasswordEnc)))
+    .run();
+  const p = db
+    .select({ name: projects.name, enc: projects.accessPasswordEnc })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
   if (!p?.enc) throw new NotFound(`no project with id ${projectId}`);
   return { user: p.name, password: box.open(p.enc) };
 }

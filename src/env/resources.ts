@@ -16,7 +16,10 @@ export function envLabels(env: Pick<EnvRow, "id" | "slug">, role: "web" | "init"
   return { [LABEL_MANAGED]: "true", [LABEL_ENV]: env.id, [LABEL_SLUG]: env.slug, [LABEL_ROLE]: role };
 }
 
-export function envResources(env: Pick<EnvRow, "slug" | "domain">, { paths, config }: { paths: Paths; config: Config }) {
+export function envResources(
+  env: Pick<EnvRow, "slug" | "domain">,
+  { paths, config }: { paths: Paths; config: Config },
+) {
   const dir = join(paths.envsDir, env.slug);
   const prefix = config.docker.namePrefix;
   return {

@@ -39,10 +39,16 @@ export const CreateEnvRequest = z
     name: z.string().min(1).max(200),
     tier: Tier,
     branch: z.string().max(200).optional(),
-    project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+    project: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+      .optional(),
     odooImage: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$/, "a docker image reference like odoo:17.0")
+      .regex(
+        /^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$/,
+        "a docker image reference like odoo:17.0",
+      )
       .optional(),
     domain: z.string().max(253).optional(),
     modules: z.array(ModuleName).min(1).max(200).optional(),
@@ -58,7 +64,12 @@ export const CreateEnvRequest = z
 export type CreateEnvRequest = z.infer<typeof CreateEnvRequest>;
 
 export const ExtendEnvRequest = z
-  .object({ ttl: z.string().regex(/^(never|[1-9]\d{0,4}[hd])$/, "a TTL like 12h, 3d or never").openapi({ example: "3d" }) })
+  .object({
+    ttl: z
+      .string()
+      .regex(/^(never|[1-9]\d{0,4}[hd])$/, "a TTL like 12h, 3d or never")
+      .openapi({ example: "3d" }),
+  })
   .strict()
   .openapi("ExtendEnvironmentRequest");
 

@@ -6,7 +6,10 @@ import { envHost } from "./host";
 import type { EnvRow } from "./service";
 
 /** The probes of a served env; without a published port (not running yet) only nginx's. */
-export function servedTargets(deps: Pick<JobDeps, "config">, env: Pick<EnvRow, "domain" | "dbName" | "httpPort">): HealthTarget[] {
+export function servedTargets(
+  deps: Pick<JobDeps, "config">,
+  env: Pick<EnvRow, "domain" | "dbName" | "httpPort">,
+): HealthTarget[] {
   const viaNginx: HealthTarget = { url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain };
   return env.httpPort ? [viaNginx, { url: `http://127.0.0.1:${env.httpPort}`, db: env.dbName }] : [viaNginx];
 }

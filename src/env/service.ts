@@ -13,13 +13,34 @@ export const HTTP_FALLBACK = "served over HTTP:";
  * The env's address: https when ACME covers its tier and HTTPS was not given up on (decided from
  * the row alone: listing 1,000 envs must not read 1,000 certificate dirs).
  */
-export function envUrl(env: Pick<EnvRow, "domain"> & Partial<Pick<EnvRow, "tier" | "statusReason">>, config: Config): string {
-  const tls = config.acme.enabled && env.tier !== undefined && config.acme.tiers.includes(env.tier) && !env.statusReason?.startsWith(HTTP_FALLBACK);
+export function envUrl(
+  env: Pick<EnvRow, "domain"> & Partial<Pick<EnvRow, "tier" | "statusReason">>,
+  config: Config,
+): string {
+  const tls =
+    config.acme.enabled &&
+    env.tier !== undefined &&
+    config.acme.tiers.includes(env.tier) &&
+    !env.statusReason?.startsWith(HTTP_FALLBACK);
   if (tls) return `https://${env.domain}${config.nginx.httpsPort === 443 ? "" : `:${config.nginx.httpsPort}`}`;
   return `http://${env.domain}${config.nginx.httpPort === 80 ? "" : `:${config.nginx.httpPort}`}`;
 }
 
-type SummaryFields = Pick<EnvRow, "id" | "name" | "slug" | "tier" | "status" | "statusReason" | "branch" | "domain" | "odooImage" | "createdBy" | "createdAt" | "ttlExpiresAt">;
+type SummaryFields = Pick<
+  EnvRow,
+  | "id"
+  | "name"
+  | "slug"
+  | "tier"
+  | "status"
+  | "statusReason"
+  | "branch"
+  | "domain"
+  | "odooImage"
+  | "createdBy"
+  | "createdAt"
+  | "ttlExpiresAt"
+>;
 
 /** Only the columns a summary shows: listing 1,000 envs must not read and map every column. */
 const summaryColumns = {

@@ -5,7 +5,11 @@ import type { DbLogin } from "./odoo-conf";
 import type { EnvRow } from "./service";
 
 /** The env's role into `database` (default: the env's database; a copy it will own otherwise). */
-export function envDbLogin(deps: Pick<JobDeps, "config" | "box">, env: Pick<EnvRow, "dbName" | "dbUser" | "dbPasswordEnc">, database = env.dbName): TenantLogin {
+export function envDbLogin(
+  deps: Pick<JobDeps, "config" | "box">,
+  env: Pick<EnvRow, "dbName" | "dbUser" | "dbPasswordEnc">,
+  database = env.dbName,
+): TenantLogin {
   return { ...tenantServer(deps), user: env.dbUser, password: deps.box.open(env.dbPasswordEnc), database };
 }
 

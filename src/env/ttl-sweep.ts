@@ -32,7 +32,12 @@ export function ttlSweep(deps: EnvServiceDeps, at: Date): TtlSweepResult {
     try {
       if (expiresAt <= at.getTime()) {
         const job = destroyEnvironment(deps, env.slug, { keepDatabase: false }, TTL_ACTOR);
-        deps.audit.record({ actor: TTL_ACTOR, action: "env.expire", target: env.slug, details: { expiresAt: env.ttlExpiresAt, job: job.id } });
+        deps.audit.record({
+          actor: TTL_ACTOR,
+          action: "env.expire",
+          target: env.slug,
+          details: { expiresAt: env.ttlExpiresAt, job: job.id },
+        });
         log.info("expired environment destroy queued", { env: env.slug, expiresAt: env.ttlExpiresAt, job: job.id });
         result.destroyed.push(env.slug);
       } else if (expiresAt - at.getTime() <= WARN_BEFORE_MS && env.ttlWarnedAt === null) {
@@ -52,7 +57,12 @@ function warn(deps: EnvServiceDeps, env: typeof environments.$inferSelect, at: D
   const preview = previewOfEnv(deps, env.id);
   const commented = preview !== null && preview.closedAt === null && notifyPreview(deps, preview.id, `⏳ ${text}`);
   log.warn("environment expires within 24 h", { env: env.slug, expiresAt: env.ttlExpiresAt, prComment: commented });
-  deps.audit.record({ actor: TTL_ACTOR, action: "env.expiry-warning", target: env.slug, details: { expiresAt: env.ttlExpiresAt, prComment: commented } });
+  deps.audit.record({
+    actor: TTL_ACTOR,
+    action: "env.expiry-warning",
+    target: env.slug,
+    details: { expiresAt: env.ttlExpiresAt, prComment: commented },
+  });
   deps.db.update(environments).set({ ttlWarnedAt: at.toISOString() }).where(eq(environments.id, env.id)).run();
 }
 

@@ -46,5 +46,10 @@ export function expiryAtCreate(db: Db, projectId: string, tier: EnvRow["tier"], 
 
 /** Sets the expiry to `from + ttl` (`never` clears it); the 24 h warning may go out again. */
 export function setExpiry(db: Db, envId: string, expiresAt: string | null): EnvRow {
-  return db.update(environments).set({ ttlExpiresAt: expiresAt, ttlWarnedAt: null, updatedAt: now() }).where(eq(environments.id, envId)).returning().get()!;
+  return db
+    .update(environments)
+    .set({ ttlExpiresAt: expiresAt, ttlWarnedAt: null, updatedAt: now() })
+    .where(eq(environments.id, envId))
+    .returning()
+    .get()!;
 }

@@ -13,7 +13,8 @@ export const MAX_REASON = 300;
 const NOISE = [/^(See|Run) '[^']*--help'/, /^\[notice\]/, /^signal process started$/];
 /** Lines that name themselves an error: the first one is the cause (later ones are consequences). */
 const MARKED = /\b(error|fatal|emerg|crit|alert|panic)\b/i;
-const FAILURE_WORDS = /\b(failed|failure|invalid|denied|refused|not found|no such|cannot|can't|unable|unknown|permission)\b/i;
+const FAILURE_WORDS =
+  /\b(failed|failure|invalid|denied|refused|not found|no such|cannot|can't|unable|unknown|permission)\b/i;
 
 /** Prefixes that repeat who spoke and how loud: `docker: Error response from daemon: `, nginx's log header … */
 const PREFIXES = [
@@ -47,7 +48,12 @@ function tracebackCause(output: string): string | null {
   const lines = output.split("\n");
   const start = lines.findLastIndex((l) => l.trim() === "Traceback (most recent call last):");
   if (start < 0) return null;
-  return lines.slice(start + 1).find((l) => l.trim().length > 0 && !/^\s/.test(l))?.trim() ?? null;
+  return (
+    lines
+      .slice(start + 1)
+      .find((l) => l.trim().length > 0 && !/^\s/.test(l))
+      ?.trim() ?? null
+  );
 }
 
 /** The line of a command's output that says what went wrong, without its prefixes; null when silent. */

@@ -50,10 +50,7 @@ export function processEnv(cmd: Command): Record<string, string> {
   return { ...base, ...cmd.env };
 }
 
-async function pump(
-  stream: ReadableStream<Uint8Array>,
-  onText: (chunk: string) => void,
-) {
+async function pump(stream: ReadableStream<Uint8Array>, onText: (chunk: string) => void) {
   const decoder = new TextDecoder();
   for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
   onText(decoder.decode());

@@ -78,14 +78,21 @@ export function gitRemote(url: string, knownHostsFile: string): GitRemote {
   const m = HTTPS_USERINFO.exec(url);
   if (!m || !m[3]) return { url, knownHostsFile };
   // No user info at all in what git sees: with a bare user name git would ask for a password on a 401.
-  return { url: `${m[1]}${url.slice(m[0].length)}`, basic: { user: decoded(m[2]), password: decoded(m[3]) }, knownHostsFile };
+  return {
+    url: `${m[1]}${url.slice(m[0].length)}`,
+    basic: { user: decoded(m[2]), password: decoded(m[3]) },
+    knownHostsFile,
+  };
 }
 
 /** Paths end up inside GIT_SSH_COMMAND, which git runs through sh: only a plain alphabet, single-quoted. */
 const SAFE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
 
 function remoteEnv(remote: GitRemote): { env: Record<string, string>; redact: string[] } {
-  if (!SAFE_PATH.test(remote.knownHostsFile)) throw new Invalid(`known_hosts path ${JSON.stringify(remote.knownHostsFile)} has characters outside A-Z a-z 0-9 . _ + / -`);
+  if (!SAFE_PATH.test(remote.knownHostsFile))
+    throw new Invalid(
+      `known_hosts path ${JSON.stringify(remote.knownHostsFile)} has characters outside A-Z a-z 0-9 . _ + / -`,
+    );
   const env: Record<string, string> = {
     ...GIT_ENV,
     // accept-new: the first contact records the host key (there is nobody to ask); a changed key fails.
@@ -115,12 +122,15 @@ export const gitCommands = {
   fetch: (mirror: string, remote: GitRemote): Command =>
     git(mirror, ["fetch", "--prune", "origin"], { timeoutMs: NETWORK_TIMEOUT_MS, ...remoteEnv(remote) }),
   /** Exit 1 and no output when `rev` does not name a commit (`--quiet`). */
-  revParse: (mirror: string, rev: string): Command => git(mirror, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]),
+  revParse: (mirror: string, rev: string): Command =>
+    git(mirror, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]),
   remoteUrl: (mirror: string): Command => git(mirror, ["config", "--get", "remote.origin.url"]),
   /** `<mode> blob <oid>\t<path>` for a file at `sha`, nothing when the commit has no such path. */
-  lsTree: (mirror: string, sha: string, path: string): Command => git(mirror, ["ls-tree", "--full-tree", sha, "--", path]),
+  lsTree: (mirror: string, sha: string, path: string): Command =>
+    git(mirror, ["ls-tree", "--full-tree", sha, "--", path]),
   catBlob: (mirror: string, oid: string): Command => git(mirror, ["cat-file", "blob", oid]),
-  archive: (mirror: string, sha: string, tarFile: string): Command => git(mirror, ["archive", "--format=tar", `--output=${tarFile}`, sha]),
+  archive: (mirror: string, sha: string, tarFile: string): Command =>
+    git(mirror, ["archive", "--format=tar", `--output=${tarFile}`, sha]),
   untar: (tarFile: string, dest: string): Command => ({
     argv: ["tar", "--extract", "--file", tarFile, "--directory", dest, "--no-same-owner"],
     timeoutMs: LOCAL_TIMEOUT_MS,

@@ -30,7 +30,10 @@ const queues = new Map<string, Promise<unknown>>();
 function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve();
   const next = previous.then(fn, fn);
-  const settled = next.then(() => undefined, () => undefined);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
   queues.set(key, settled);
   void settled.then(() => {
     if (queues.get(key) === settled) queues.delete(key);
@@ -143,7 +146,8 @@ export async function resolveCommit(mirror: string, ref: { sha?: string; branch?
   if (ref.sha !== undefined) {
     const sha = validateSha(ref.sha);
     const r = await run(gitCommands.revParse(mirror, sha), { nothrow: true });
-    if (r.exitCode !== 0) throw new NotFound(`commit ${sha} not found in ${await originUrl(mirror)}; push it, or check the id`);
+    if (r.exitCode !== 0)
+      throw new NotFound(`commit ${sha} not found in ${await originUrl(mirror)}; push it, or check the id`);
     return r.stdout.trim();
   }
   if (ref.branch !== undefined) {
@@ -179,12 +183,14 @@ export async function exportTree(mirror: string, sha: string, dest: string): Pro
 /** The text of `path` at commit `sha`, or null when that commit has no such file. */
 export async function readFileAt(mirror: string, sha: string, path: string): Promise<string | null> {
   const commit = validateSha(sha);
-  if (path.startsWith("-") || path.startsWith("/") || path.split("/").includes("..")) throw new Invalid(`invalid repository path ${JSON.stringify(path)}`);
+  if (path.startsWith("-") || path.startsWith("/") || path.split("/").includes(".."))
+    throw new Invalid(`invalid repository path ${JSON.stringify(path)}`);
   const listed = (await run(gitCommands.lsTree(mirror, commit, path))).stdout.trim();
   const m = /^(\d+) blob ([0-9a-f]{40,64})\t/.exec(listed);
   if (!m) return null;
   // 120000 is a symbolic link: its blob is the link's target, not a file of the repository.
-  if (m[1] === "120000") throw new Invalid(`${path} at ${commit.slice(0, 12)} is a symbolic link; it must be a regular file`);
+  if (m[1] === "120000")
+    throw new Invalid(`${path} at ${commit.slice(0, 12)} is a symbolic link; it must be a regular file`);
   return (await run(gitCommands.catBlob(mirror, m[2] as string))).stdout;
 }
 
@@ -192,7 +198,12 @@ export async function readFileAt(mirror: string, sha: string, path: string): Pro
  * A configuration file of the repository (`.odooops/*.yaml`) at `sha`, parsed; null when the
  * commit has none. A parse error names the commit, so the author knows which version to fix.
  */
-export async function parseFileAt<T>(mirror: string, sha: string, path: string, parse: (text: string) => T): Promise<{ value: T; text: string } | null> {
+export async function parseFileAt<T>(
+  mirror: string,
+  sha: string,
+  path: string,
+  parse: (text: string) => T,
+): Promise<{ value: T; text: string } | null> {
   const text = await readFileAt(mirror, sha, path);
   if (text === null) return null;
   try {

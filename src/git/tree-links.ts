@@ -26,7 +26,9 @@ export function assertLinksStayInside(root: string, label: string): void {
           target = null;
         }
         if (target === null || !inside(target)) {
-          throw new Invalid(`${label}: ${relative(root, path)} is a symbolic link to ${target === null ? "nothing" : "a path outside the repository"}; links must point inside the repository`);
+          throw new Invalid(
+            `${label}: ${relative(root, path)} is a symbolic link to ${target === null ? "nothing" : "a path outside the repository"}; links must point inside the repository`,
+          );
         }
       }
     }

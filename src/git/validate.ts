@@ -11,7 +11,8 @@ const MAX_URL = 2048;
 const MAX_BRANCH = 255;
 /** Everything outside printable ASCII, plus space: control chars, RTL overrides, zero-width joiners. */
 const UNSAFE_CHARS = /[^\x21-\x7e]/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
 /** Percent-encode anything else (tokens are plain alphanumerics in practice). */
 const USER = /^[A-Za-z0-9._~%+-]+$/;
 const PATH_CHARS = /^[A-Za-z0-9._~%\/+@:=,-]+$/;
@@ -21,7 +22,9 @@ const SHAPES = "file:///absolute/path, ssh://[user@]host[:port]/path, https://ho
 
 function invalidUrl(url: string, why: string): never {
   const shown = displayUrl(url);
-  throw new Invalid(`invalid repository URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 60)}…` : shown)}: ${why}; use ${SHAPES}`);
+  throw new Invalid(
+    `invalid repository URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 60)}…` : shown)}: ${why}; use ${SHAPES}`,
+  );
 }
 
 function checkPath(url: string, path: string): void {
@@ -72,7 +75,12 @@ export function validateRepoUrl(url: string): string {
       return url;
     }
     if (kind !== "ssh" && kind !== "https") {
-      invalidUrl(url, kind === "http" || kind === "git" ? `${kind}:// is unauthenticated and unencrypted` : `unsupported scheme ${kind}://`);
+      invalidUrl(
+        url,
+        kind === "http" || kind === "git"
+          ? `${kind}:// is unauthenticated and unencrypted`
+          : `unsupported scheme ${kind}://`,
+      );
     }
     const slash = rest.indexOf("/");
     if (slash <= 0) invalidUrl(url, "a host and a path are required");
@@ -126,7 +134,9 @@ export function validateBranch(name: string): string {
 /** A full or abbreviated (≥ 7) commit id, lowercased. */
 export function validateSha(sha: string): string {
   if (!/^[0-9a-fA-F]{7,40}$/.test(sha)) {
-    throw new Invalid(`invalid commit ${JSON.stringify(sha.length > 60 ? sha.slice(0, 60) + "…" : sha)}: 7 to 40 hexadecimal characters`);
+    throw new Invalid(
+      `invalid commit ${JSON.stringify(sha.length > 60 ? sha.slice(0, 60) + "…" : sha)}: 7 to 40 hexadecimal characters`,
+    );
   }
   return sha.toLowerCase();
 }

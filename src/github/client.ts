@@ -22,7 +22,9 @@ export interface GithubDeps {
   fetch?: typeof fetch;
 }
 
-export type GithubResult = { ok: true; status: number; body: unknown; next: string | null } | { ok: false; problem: string };
+export type GithubResult =
+  | { ok: true; status: number; body: unknown; next: string | null }
+  | { ok: false; problem: string };
 
 const retryable = (status: number) => status >= 500 || status === 429;
 
@@ -34,7 +36,10 @@ function readToken(file: string): string | null {
   try {
     return readFileSync(file, "utf8").trim() || null;
   } catch (e) {
-    log.warn("github token file unreadable; GitHub calls are off", { file, error: (e as NodeJS.ErrnoException).code ?? String(e) });
+    log.warn("github token file unreadable; GitHub calls are off", {
+      file,
+      error: (e as NodeJS.ErrnoException).code ?? String(e),
+    });
     return null;
   }
 }
@@ -92,17 +97,33 @@ export class GithubClient {
     const { statusAttempts, retryBaseMs } = this.deps.config.github;
     const url = pathOrUrl.startsWith("/") ? this.url(pathOrUrl) : pathOrUrl;
     if (!this.onApiOrigin(url)) {
-      log.warn("GitHub call refused: the address is not on the API's origin", { method, url, apiUrl: this.deps.config.github.apiUrl });
+      log.warn("GitHub call refused: the address is not on the API's origin", {
+        method,
+        url,
+        apiUrl: this.deps.config.github.apiUrl,
+      });
       return { ok: false, problem: `refused: ${url} is not on the API's origin` };
     }
-    const headers = { authorization: `Bearer ${this.token}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "content-type": "application/json", "user-agent": "odooops" };
+    const headers = {
+      authorization: `Bearer ${this.token}`,
+      accept: "application/vnd.github+json",
+      "x-github-api-version": "2022-11-28",
+      "content-type": "application/json",
+      "user-agent": "odooops",
+    };
     let problem = "";
     for (let attempt = 1; attempt <= statusAttempts; attempt++) {
       try {
-        const res = await (this.deps.fetch ?? fetch)(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+        const res = await (this.deps.fetch ?? fetch)(url, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+        });
         const text = await res.text();
         // Done is done: a 2xx whose body is not JSON must not be retried into a duplicate.
-        if (res.ok) return { ok: true, status: res.status, body: parseJson(text), next: nextLink(res.headers.get("link")) };
+        if (res.ok)
+          return { ok: true, status: res.status, body: parseJson(text), next: nextLink(res.headers.get("link")) };
         problem = `HTTP ${res.status}`;
         if (!retryable(res.status)) {
           log.warn("GitHub refused the call", { method, url, problem });
@@ -147,9 +168,16 @@ export async function openPullNumbers(client: GithubClient, repo: string): Promi
 const Comment = z.object({ id: z.number().int().positive() });
 
 /** Posts a new comment, or edits `commentId` in place; the comment's id, null when it failed. */
-export async function upsertComment(client: GithubClient, repo: string, pr: number, commentId: number | null, text: string): Promise<number | null> {
+export async function upsertComment(
+  client: GithubClient,
+  repo: string,
+  pr: number,
+  commentId: number | null,
+  text: string,
+): Promise<number | null> {
   const body = publishable(text, COMMENT_MAX);
-  let res = commentId === null ? null : await client.request("PATCH", `/repos/${repo}/issues/comments/${commentId}`, { body });
+  let res =
+    commentId === null ? null : await client.request("PATCH", `/repos/${repo}/issues/comments/${commentId}`, { body });
   // Someone deleted the comment: post a new one rather than go silent.
   if (res === null || (!res.ok && res.problem === "HTTP 404")) {
     commentId = null;

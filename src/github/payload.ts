@@ -38,7 +38,11 @@ export const PullRequestEvent = z.object({
   pull_request: z.object({
     updated_at: z.string().optional(),
     /** `repo` is null when the fork was deleted. */
-    head: z.object({ sha: Sha, ref: z.string().min(1).max(255), repo: z.object({ full_name: z.string() }).nullable().optional() }),
+    head: z.object({
+      sha: Sha,
+      ref: z.string().min(1).max(255),
+      repo: z.object({ full_name: z.string() }).nullable().optional(),
+    }),
   }),
   repository: Repository.extend({ full_name: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/) }),
 });

@@ -43,12 +43,25 @@ export interface PreviewQueued {
 }
 
 /** The open preview of a PR whose env still exists. */
-export function livePreview(deps: Pick<EnvServiceDeps, "db">, projectId: string, repo: string, pr: number): { preview: PreviewRow; env: EnvRow } | null {
+export function livePreview(
+  deps: Pick<EnvServiceDeps, "db">,
+  projectId: string,
+  repo: string,
+  pr: number,
+): { preview: PreviewRow; env: EnvRow } | null {
   const row = deps.db
     .select({ preview: githubPreviews, env: environments })
     .from(githubPreviews)
     .innerJoin(environments, eq(environments.id, githubPreviews.envId))
-    .where(and(eq(githubPreviews.projectId, projectId), eq(githubPreviews.repo, repo), eq(githubPreviews.prNumber, pr), isNull(githubPreviews.closedAt), ne(environments.status, "destroyed")))
+    .where(
+      and(
+        eq(githubPreviews.projectId, projectId),
+        eq(githubPreviews.repo, repo),
+        eq(githubPreviews.prNumber, pr),
+        isNull(githubPreviews.closedAt),
+        ne(environments.status, "destroyed"),
+      ),
+    )
     .orderBy(desc(githubPreviews.createdAt))
     .get();
   return row ?? null;
@@ -69,23 +82,43 @@ export function previewOfEnv(deps: Pick<EnvServiceDeps, "db">, envId: string): P
 }
 
 /** opened/reopened/synchronize: the preview exists (created if needed) and the head commit is queued to deploy. */
-export async function deployPreview(deps: EnvServiceDeps, project: ProjectRow, pr: PullRequestRef, actor: string): Promise<PreviewQueued> {
+export async function deployPreview(
+  deps: EnvServiceDeps,
+  project: ProjectRow,
+  pr: PullRequestRef,
+  actor: string,
+): Promise<PreviewQueued> {
   let live = livePreview(deps, project.id, pr.repo, pr.number);
   let createJob: JobView | null = null;
   if (!live || live.env.status === "failed") {
     // A failed preview is created again in place (same row, same env id).
-    const out = createEnvironment(deps, { name: previewName(pr.number), tier: PREVIEW_TIER, project: project.name }, actor);
+    const out = createEnvironment(
+      deps,
+      { name: previewName(pr.number), tier: PREVIEW_TIER, project: project.name },
+      actor,
+    );
     if (out.dryRun) throw new Error("a preview create is never a dry run");
     createJob = out.job;
-    if (!live) deps.db.insert(githubPreviews).values({ projectId: project.id, repo: pr.repo, prNumber: pr.number, envId: out.env.id, headSha: pr.sha }).run();
+    if (!live)
+      deps.db
+        .insert(githubPreviews)
+        .values({ projectId: project.id, repo: pr.repo, prNumber: pr.number, envId: out.env.id, headSha: pr.sha })
+        .run();
     live = livePreview(deps, project.id, pr.repo, pr.number)!;
   }
   deps.db.update(githubPreviews).set({ headSha: pr.sha }).where(eq(githubPreviews.id, live.preview.id)).run();
-  const out = await startDeploy(deps, live.env.slug, { sha: pr.sha, branch: recordableBranch(pr.branch) }, actor, { afterCreate: createJob !== null });
+  const out = await startDeploy(deps, live.env.slug, { sha: pr.sha, branch: recordableBranch(pr.branch) }, actor, {
+    afterCreate: createJob !== null,
+  });
   if (out.dryRun) throw new Error("a preview deploy is never a dry run");
   trackDeployStatus(deps, { repo: pr.repo, sha: pr.sha, env: live.env.slug, jobId: out.job.id });
   trackPreviewComment(deps, live.preview.id, pr.sha, out.job.id);
-  return { env: live.env.slug, job: out.job, deployment: out.deployment.id, ...(createJob ? { createJob: createJob.id } : {}) };
+  return {
+    env: live.env.slug,
+    job: out.job,
+    deployment: out.deployment.id,
+    ...(createJob ? { createJob: createJob.id } : {}),
+  };
 }
 
 /** The head branch is only recorded on the deployment (the sha is deployed): a name odooops refuses must not stop the deploy. */
@@ -100,7 +133,8 @@ function recordableBranch(branch: string): string | undefined {
 /** The PR is closed (webhook or sweep): its preview's destroy is queued; null when it has none. */
 export function closePreview(deps: EnvServiceDeps, preview: PreviewRow, actor: string): PreviewQueued | null {
   const env = loadEnvById(deps.db, preview.envId);
-  const closed = () => deps.db.update(githubPreviews).set({ closedAt: now() }).where(eq(githubPreviews.id, preview.id)).run();
+  const closed = () =>
+    deps.db.update(githubPreviews).set({ closedAt: now() }).where(eq(githubPreviews.id, preview.id)).run();
   if (env.status === "destroyed") {
     closed();
     return null;
@@ -110,7 +144,8 @@ export function closePreview(deps: EnvServiceDeps, preview: PreviewRow, actor: s
   closed();
   log.info("preview destroy queued", { repo: preview.repo, pr: preview.prNumber, env: env.slug, job: job.id });
   // The comment must not keep advertising a URL that is about to stop answering.
-  if (preview.commentId !== null) commentOnPreview(deps, preview.id, (_p, e) => `**odooops preview** \`${e.slug}\`: removed (pull request closed).`);
+  if (preview.commentId !== null)
+    commentOnPreview(deps, preview.id, (_p, e) => `**odooops preview** \`${e.slug}\`: removed (pull request closed).`);
   return { env: env.slug, job };
 }
 
@@ -118,9 +153,12 @@ export function closePreview(deps: EnvServiceDeps, preview: PreviewRow, actor: s
 const commentChains = new Map<string, Promise<unknown>>();
 
 function enqueueComment(previewId: string, work: () => Promise<unknown>): void {
-  const chain = (commentChains.get(previewId) ?? Promise.resolve())
-    .then(work)
-    .catch((e: unknown) => log.warn("preview comment not updated", { preview: previewId, error: e instanceof Error ? e.message : String(e) }));
+  const chain = (commentChains.get(previewId) ?? Promise.resolve()).then(work).catch((e: unknown) =>
+    log.warn("preview comment not updated", {
+      preview: previewId,
+      error: e instanceof Error ? e.message : String(e),
+    }),
+  );
   commentChains.set(previewId, chain);
   void chain.finally(() => {
     if (commentChains.get(previewId) === chain) commentChains.delete(previewId);
@@ -128,14 +166,25 @@ function enqueueComment(previewId: string, work: () => Promise<unknown>): void {
 }
 
 /** Posts or edits the preview's comment (its id stored on first post); false when GitHub calls are off. */
-export function commentOnPreview(deps: EnvServiceDeps, previewId: string, body: (preview: PreviewRow, env: EnvRow) => string): boolean {
+export function commentOnPreview(
+  deps: EnvServiceDeps,
+  previewId: string,
+  body: (preview: PreviewRow, env: EnvRow) => string,
+): boolean {
   const client = GithubClient.fromConfig(deps);
   if (!client) return false;
   enqueueComment(previewId, async () => {
     const preview = deps.db.select().from(githubPreviews).where(eq(githubPreviews.id, previewId)).get();
     if (!preview) return;
-    const id = await upsertComment(client, preview.repo, preview.prNumber, preview.commentId, body(preview, loadEnvById(deps.db, preview.envId)));
-    if (id !== null && id !== preview.commentId) deps.db.update(githubPreviews).set({ commentId: id }).where(eq(githubPreviews.id, previewId)).run();
+    const id = await upsertComment(
+      client,
+      preview.repo,
+      preview.prNumber,
+      preview.commentId,
+      body(preview, loadEnvById(deps.db, preview.envId)),
+    );
+    if (id !== null && id !== preview.commentId)
+      deps.db.update(githubPreviews).set({ commentId: id }).where(eq(githubPreviews.id, previewId)).run();
   });
   return true;
 }
@@ -151,15 +200,25 @@ export function notifyPreview(deps: EnvServiceDeps, previewId: string, text: str
   return true;
 }
 
-export function previewCommentBody(deps: Pick<EnvServiceDeps, "config">, env: EnvRow, sha: string, outcome: { status: JobView["status"]; error: string | null; jobId: string }): string {
+export function previewCommentBody(
+  deps: Pick<EnvServiceDeps, "config">,
+  env: EnvRow,
+  sha: string,
+  outcome: { status: JobView["status"]; error: string | null; jobId: string },
+): string {
   const url = envUrl(env, deps.config);
   const logUrl = jobLogUrl(deps.config, outcome.jobId);
-  const state = finalState(outcome.status) === "success" ? "deployed" : `deploy ${outcome.status}${outcome.error ? `: ${publicDetail(outcome.error)}` : ""}`;
+  const state =
+    finalState(outcome.status) === "success"
+      ? "deployed"
+      : `deploy ${outcome.status}${outcome.error ? `: ${publicDetail(outcome.error)}` : ""}`;
   return [
     `**odooops preview** \`${env.slug}\`: ${url}`,
     "",
     `Commit \`${sha}\` — ${state}${logUrl ? ` ([log](${logUrl}))` : ""}`,
-    ...(env.ttlExpiresAt ? ["", `Expires ${env.ttlExpiresAt} (\`odooops env extend ${env.slug} --ttl 3d\` to keep it longer).`] : []),
+    ...(env.ttlExpiresAt
+      ? ["", `Expires ${env.ttlExpiresAt} (\`odooops env extend ${env.slug} --ttl 3d\` to keep it longer).`]
+      : []),
   ].join("\n");
 }
 
@@ -168,6 +227,8 @@ function trackPreviewComment(deps: EnvServiceDeps, previewId: string, sha: strin
   const unsubscribe = deps.jobs.events.subscribe(jobId, (ev) => {
     if (ev.type !== "job" || !finalState(ev.status)) return;
     unsubscribe();
-    commentOnPreview(deps, previewId, (_preview, env) => previewCommentBody(deps, env, sha, { status: ev.status, error: ev.error ?? null, jobId }));
+    commentOnPreview(deps, previewId, (_preview, env) =>
+      previewCommentBody(deps, env, sha, { status: ev.status, error: ev.error ?? null, jobId }),
+    );
   });
 }

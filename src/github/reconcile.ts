@@ -35,7 +35,12 @@ export async function reconcilePreviews(deps: EnvServiceDeps & { fetch?: typeof 
     for (const { preview, env } of list) {
       if (open.has(preview.prNumber)) continue;
       const out = closePreview(deps, preview, RECONCILE_ACTOR);
-      deps.audit.record({ actor: RECONCILE_ACTOR, action: "preview.reconcile", target: env.slug, details: { repo, pr: preview.prNumber, job: out?.job.id ?? null } });
+      deps.audit.record({
+        actor: RECONCILE_ACTOR,
+        action: "preview.reconcile",
+        target: env.slug,
+        details: { repo, pr: preview.prNumber, job: out?.job.id ?? null },
+      });
       if (out) result.destroyed.push(out.env);
     }
   }

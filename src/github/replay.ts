@@ -23,13 +23,25 @@ export function replayedDelivery(db: Db, projectId: string, delivery: string, s:
   const seen = db
     .select()
     .from(githubDeliveries)
-    .where(and(eq(githubDeliveries.projectId, projectId), eq(githubDeliveries.event, s.event), eq(githubDeliveries.branch, s.key), ne(githubDeliveries.deliveryId, delivery)))
+    .where(
+      and(
+        eq(githubDeliveries.projectId, projectId),
+        eq(githubDeliveries.event, s.event),
+        eq(githubDeliveries.branch, s.key),
+        ne(githubDeliveries.deliveryId, delivery),
+      ),
+    )
     .all();
-  db.update(githubDeliveries).set({ branch: s.key, sha: s.sha, pushedAt: s.at }).where(eq(githubDeliveries.deliveryId, delivery)).run();
+  db.update(githubDeliveries)
+    .set({ branch: s.key, sha: s.sha, pushedAt: s.at })
+    .where(eq(githubDeliveries.deliveryId, delivery))
+    .run();
   // A pull request reopened at the same head is legitimately the same commit again; a branch never is.
   const same = s.event === "push" ? seen.find((d) => d.sha === s.sha) : undefined;
-  if (same) return `commit ${s.sha.slice(0, 12)} was already pushed to ${s.key} (delivery ${same.deliveryId}): a replayed push is not acted on`;
+  if (same)
+    return `commit ${s.sha.slice(0, 12)} was already pushed to ${s.key} (delivery ${same.deliveryId}): a replayed push is not acted on`;
   const newer = s.at === null ? undefined : seen.find((d) => d.pushedAt !== null && d.pushedAt > s.at!);
-  if (newer) return `this ${s.event === "push" ? "push to" : "event of"} ${s.key} is older than delivery ${newer.deliveryId} (commit ${newer.sha?.slice(0, 12)}): a replayed ${s.event === "push" ? "push" : "event"} is not acted on`;
+  if (newer)
+    return `this ${s.event === "push" ? "push to" : "event of"} ${s.key} is older than delivery ${newer.deliveryId} (commit ${newer.sha?.slice(0, 12)}): a replayed ${s.event === "push" ? "push" : "event"} is not acted on`;
   return null;
 }

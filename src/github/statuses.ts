@@ -35,7 +35,13 @@ export function jobLogUrl(config: Pick<Config, "publicUrl">, jobId: string): str
 }
 
 /** One status, retried by the client; false when given up. */
-export async function postCommitStatus(deps: StatusDeps, client: GithubClient, target: StatusTarget, state: CommitState, description: string): Promise<boolean> {
+export async function postCommitStatus(
+  deps: StatusDeps,
+  client: GithubClient,
+  target: StatusTarget,
+  state: CommitState,
+  description: string,
+): Promise<boolean> {
   const targetUrl = jobLogUrl(deps.config, target.jobId);
   const res = await client.request("POST", `/repos/${target.repo}/statuses/${target.sha}`, {
     state,
@@ -64,7 +70,10 @@ export function trackDeployStatus(deps: StatusDeps, target: StatusTarget): boole
     const state = finalState(ev.status);
     if (!state) return;
     unsubscribe();
-    const description = state === "success" ? `deployed to ${target.env}` : `deploy to ${target.env} ${ev.status}${ev.error ? `: ${publicDetail(ev.error)}` : ""}`;
+    const description =
+      state === "success"
+        ? `deployed to ${target.env}`
+        : `deploy to ${target.env} ${ev.status}${ev.error ? `: ${publicDetail(ev.error)}` : ""}`;
     chain = chain.then(() => postCommitStatus(deps, client, target, state, description));
   });
   return true;

@@ -37,7 +37,10 @@ export interface WebhookRequest {
 
 export type WebhookResult =
   | { status: 200; body: { result: "pong" | "duplicate" | "ignored"; reason?: string; delivery: string } }
-  | { status: 202; body: { result: "queued"; delivery: string; env: string; job: string; deployment?: string; createJob?: string } };
+  | {
+      status: 202;
+      body: { result: "queued"; delivery: string; env: string; job: string; deployment?: string; createJob?: string };
+    };
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -54,16 +57,39 @@ function signers(deps: EnvServiceDeps, req: WebhookRequest): ProjectRow[] {
   if (req.project !== undefined) {
     const p = deps.db.select().from(projects).where(eq(projects.name, req.project)).get();
     if (!p) deny(deps, req, `no project ${req.project}`, req.project);
-    if (p.webhookSecretEnc === null) deny(deps, req, `project ${p.name} has no webhook secret (set it with \`odooops project set ${p.name} --webhook-secret-file <file>\`)`, p.name);
+    if (p.webhookSecretEnc === null)
+      deny(
+        deps,
+        req,
+        `project ${p.name} has no webhook secret (set it with \`odooops project set ${p.name} --webhook-secret-file <file>\`)`,
+        p.name,
+      );
     return [p];
   }
-  const all = deps.db.select().from(projects).all().filter((p) => p.webhookSecretEnc !== null);
-  if (all.length === 0) deny(deps, req, "no project has a webhook secret (set it with `odooops project set <name> --webhook-secret-file <file>`)", null);
+  const all = deps.db
+    .select()
+    .from(projects)
+    .all()
+    .filter((p) => p.webhookSecretEnc !== null);
+  if (all.length === 0)
+    deny(
+      deps,
+      req,
+      "no project has a webhook secret (set it with `odooops project set <name> --webhook-secret-file <file>`)",
+      null,
+    );
   return all;
 }
 
 function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target: string | null): never {
-  deps.audit.record({ actor: WEBHOOK_ACTOR, action: "webhook.github", target, outcome: "denied", ip: req.ip, details: { reason, event: req.event ?? null, delivery: req.delivery ?? null } });
+  deps.audit.record({
+    actor: WEBHOOK_ACTOR,
+    action: "webhook.github",
+    target,
+    outcome: "denied",
+    ip: req.ip,
+    details: { reason, event: req.event ?? null, delivery: req.delivery ?? null },
+  });
   throw new Unauthorized(`webhook rejected: ${reason}`);
 }
 
@@ -76,23 +102,41 @@ function authenticate(deps: EnvServiceDeps, req: WebhookRequest): { project: Pro
   if (!req.signature) deny(deps, req, "missing X-Hub-Signature-256 header", req.project ?? null);
   const pool = signers(deps, req);
   const signed = pool.filter((p) => signatureValid(deps.box.open(p.webhookSecretEnc!), req.body, req.signature));
-  if (signed.length === 0) deny(deps, req, `X-Hub-Signature-256 does not match the webhook secret of ${req.project !== undefined ? `project ${req.project}` : "any project"}`, req.project ?? null);
+  if (signed.length === 0)
+    deny(
+      deps,
+      req,
+      `X-Hub-Signature-256 does not match the webhook secret of ${req.project !== undefined ? `project ${req.project}` : "any project"}`,
+      req.project ?? null,
+    );
   const payload = parseJson(req.body);
   if (payload === undefined) throw new Invalid("webhook body is not JSON");
   if (req.project !== undefined) return { project: signed[0], payload };
   const parsed = AnyEvent.safeParse(payload);
   const keys = new Set((parsed.success ? repositoryUrls(parsed.data) : []).map(repoKey).filter((k) => k !== null));
   const project = signed.find((p) => p.repoUrl !== null && keys.has(repoKey(p.repoUrl) ?? ""));
-  if (!project) deny(deps, req, "no project has this repository (set it with `odooops project set <name> --repo <url>`, or add ?project=<name> to the webhook URL)", signed[0].name);
+  if (!project)
+    deny(
+      deps,
+      req,
+      "no project has this repository (set it with `odooops project set <name> --repo <url>`, or add ?project=<name> to the webhook URL)",
+      signed[0].name,
+    );
   return { project, payload };
 }
 
 export async function receiveGithubWebhook(deps: EnvServiceDeps, req: WebhookRequest): Promise<WebhookResult> {
   const { project, payload } = authenticate(deps, req);
   const delivery = req.delivery;
-  if (!delivery || !/^[A-Za-z0-9-]{1,100}$/.test(delivery)) throw new Invalid("missing or malformed X-GitHub-Delivery header");
+  if (!delivery || !/^[A-Za-z0-9-]{1,100}$/.test(delivery))
+    throw new Invalid("missing or malformed X-GitHub-Delivery header");
   if (!req.event || !/^[a-z_]{1,60}$/.test(req.event)) throw new Invalid("missing or malformed X-GitHub-Event header");
-  const fresh = deps.db.insert(githubDeliveries).values({ deliveryId: delivery, projectId: project.id, event: req.event }).onConflictDoNothing().returning().get();
+  const fresh = deps.db
+    .insert(githubDeliveries)
+    .values({ deliveryId: delivery, projectId: project.id, event: req.event })
+    .onConflictDoNothing()
+    .returning()
+    .get();
   if (!fresh) return { status: 200, body: { result: "duplicate", delivery } };
 
   let result: WebhookResult;
@@ -103,7 +147,12 @@ export async function receiveGithubWebhook(deps: EnvServiceDeps, req: WebhookReq
     deps.db.delete(githubDeliveries).where(eq(githubDeliveries.deliveryId, delivery)).run();
     throw e;
   }
-  const outcome = result.status === 202 ? queuedOutcome(result.body) : result.body.reason ? `${result.body.result}: ${result.body.reason}` : result.body.result;
+  const outcome =
+    result.status === 202
+      ? queuedOutcome(result.body)
+      : result.body.reason
+        ? `${result.body.result}: ${result.body.reason}`
+        : result.body.result;
   deps.db.update(githubDeliveries).set({ outcome }).where(eq(githubDeliveries.deliveryId, delivery)).run();
   log.info("webhook", { project: project.name, event: req.event, delivery, outcome });
   return result;
@@ -111,14 +160,22 @@ export async function receiveGithubWebhook(deps: EnvServiceDeps, req: WebhookReq
 
 function queuedOutcome(body: { env: string; job: string; deployment?: string; createJob?: string }): string {
   const create = body.createJob ? `created ${body.env} (job ${body.createJob}), ` : "";
-  return body.deployment ? `${create}queued deployment ${body.deployment} on ${body.env}` : `queued job ${body.job} on ${body.env}`;
+  return body.deployment
+    ? `${create}queued deployment ${body.deployment} on ${body.env}`
+    : `queued job ${body.job} on ${body.env}`;
 }
 
 const ignoredBy =
   (delivery: string) =>
   (reason: string): WebhookResult => ({ status: 200, body: { result: "ignored", reason, delivery } });
 
-async function act(deps: EnvServiceDeps, project: ProjectRow, event: string, payload: unknown, delivery: string): Promise<WebhookResult> {
+async function act(
+  deps: EnvServiceDeps,
+  project: ProjectRow,
+  event: string,
+  payload: unknown,
+  delivery: string,
+): Promise<WebhookResult> {
   const ignored = ignoredBy(delivery);
   if (event === "ping") return { status: 200, body: { result: "pong", delivery } };
   if (event === "pull_request") return onPullRequest(deps, project, payload, delivery);
@@ -130,7 +187,12 @@ async function act(deps: EnvServiceDeps, project: ProjectRow, event: string, pay
   if (deleted || after === ZERO_SHA) return ignored(`branch ${ref.slice(11)} was deleted`);
   const branch = ref.slice("refs/heads/".length);
   const pushedAt = typeof repository.pushed_at === "number" ? repository.pushed_at : null;
-  const replayed = replayedDelivery(deps.db, project.id, delivery, { event: "push", key: branch, sha: after, at: pushedAt });
+  const replayed = replayedDelivery(deps.db, project.id, delivery, {
+    event: "push",
+    key: branch,
+    sha: after,
+    at: pushedAt,
+  });
   if (replayed) return ignoredReplay(project, delivery, replayed);
   return deployPush(deps, project, { branch, sha: after, repo: repository.full_name ?? null }, delivery);
 }
@@ -140,7 +202,12 @@ function ignoredReplay(project: ProjectRow, delivery: string, reason: string): W
   return ignoredBy(delivery)(reason);
 }
 
-async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { branch: string; sha: string; repo: string | null }, delivery: string): Promise<WebhookResult> {
+async function deployPush(
+  deps: EnvServiceDeps,
+  project: ProjectRow,
+  push: { branch: string; sha: string; repo: string | null },
+  delivery: string,
+): Promise<WebhookResult> {
   const { branch, sha } = push;
   const ignored = ignoredBy(delivery);
   try {
@@ -152,19 +219,37 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
     let created: { slug: string; job: JobView } | null = null;
     if (!existing && target.rule.create) {
       if (!project.repoUrl) return ignored(noRepository(project));
-      const out = createEnvironment(deps, { name: target.envName, tier: target.rule.tier, branch, project: project.name }, WEBHOOK_ACTOR);
+      const out = createEnvironment(
+        deps,
+        { name: target.envName, tier: target.rule.tier, branch, project: project.name },
+        WEBHOOK_ACTOR,
+      );
       if (out.dryRun) throw new Error("a webhook create is never a dry run");
       created = { slug: out.env.slug, job: out.job };
     }
     if (!target.rule.auto_deploy) {
-      if (created) return { status: 202, body: { result: "queued", delivery, env: created.slug, job: created.job.id, createJob: created.job.id } };
+      if (created)
+        return {
+          status: 202,
+          body: { result: "queued", delivery, env: created.slug, job: created.job.id, createJob: created.job.id },
+        };
       return ignored(`branch mapping ${target.index} (${target.rule.pattern}) has auto_deploy off`);
     }
     const env = existing ?? findEnv(deps.db, target.envName);
     const out = await startDeploy(deps, env.slug, { sha, branch }, WEBHOOK_ACTOR, { afterCreate: created !== null });
     if (out.dryRun) throw new Error("a webhook deploy is never a dry run");
     if (push.repo) trackDeployStatus(deps, { repo: push.repo, sha, env: env.slug, jobId: out.job.id });
-    return { status: 202, body: { result: "queued", delivery, env: env.slug, deployment: out.deployment.id, job: out.job.id, ...(created ? { createJob: created.job.id } : {}) } };
+    return {
+      status: 202,
+      body: {
+        result: "queued",
+        delivery,
+        env: env.slug,
+        deployment: out.deployment.id,
+        job: out.job.id,
+        ...(created ? { createJob: created.job.id } : {}),
+      },
+    };
   } catch (e) {
     if (e instanceof AppError && e.status < 500) return ignored(e.message);
     throw e;
@@ -179,13 +264,16 @@ async function deployPush(deps: EnvServiceDeps, project: ProjectRow, push: { bra
 function ruleMismatch(project: ProjectRow, env: EnvRow, target: BranchTarget, branch: string): string | null {
   const rule = `branch mapping ${target.index} (${target.rule.pattern})`;
   if (env.projectId !== project.id) return `environment ${env.slug} belongs to another project`;
-  if (env.tier !== target.rule.tier) return `environment ${env.slug} is ${env.tier} but ${rule} is for ${target.rule.tier}: not deployed`;
+  if (env.tier !== target.rule.tier)
+    return `environment ${env.slug} is ${env.tier} but ${rule} is for ${target.rule.tier}: not deployed`;
   const follows = env.branch ?? project.defaultBranch;
-  if (follows !== branch) return `environment ${env.slug} follows branch ${follows}, not ${branch}: ${rule} does not deploy to it`;
+  if (follows !== branch)
+    return `environment ${env.slug} follows branch ${follows}, not ${branch}: ${rule} does not deploy to it`;
   return null;
 }
 
-const noRepository = (project: ProjectRow) => `project ${project.name} has no git repository; set one: odooops project set ${project.name} --repo <url>`;
+const noRepository = (project: ProjectRow) =>
+  `project ${project.name} has no git repository; set one: odooops project set ${project.name} --repo <url>`;
 
 function liveEnv(deps: EnvServiceDeps, name: string): EnvRow | null {
   try {
@@ -198,14 +286,24 @@ function liveEnv(deps: EnvServiceDeps, name: string): EnvRow | null {
 
 const PREVIEW_ACTIONS = new Set(["opened", "reopened", "synchronize"]);
 
-async function onPullRequest(deps: EnvServiceDeps, project: ProjectRow, payload: unknown, delivery: string): Promise<WebhookResult> {
+async function onPullRequest(
+  deps: EnvServiceDeps,
+  project: ProjectRow,
+  payload: unknown,
+  delivery: string,
+): Promise<WebhookResult> {
   const ignored = ignoredBy(delivery);
   const parsed = PullRequestEvent.safeParse(payload);
   if (!parsed.success) return ignored("pull_request payload without number/head/repository");
   const { action, number, pull_request: pr, repository } = parsed.data;
   const repo = repository.full_name;
   const updatedAt = pr.updated_at ? Math.floor(Date.parse(pr.updated_at) / 1000) : null;
-  const replayed = replayedDelivery(deps.db, project.id, delivery, { event: "pull_request", key: `${repo}#${number}`, sha: pr.head.sha, at: Number.isFinite(updatedAt) ? updatedAt : null });
+  const replayed = replayedDelivery(deps.db, project.id, delivery, {
+    event: "pull_request",
+    key: `${repo}#${number}`,
+    sha: pr.head.sha,
+    at: Number.isFinite(updatedAt) ? updatedAt : null,
+  });
   if (replayed) return ignoredReplay(project, delivery, replayed);
   try {
     if (action === "closed") {
@@ -218,12 +316,29 @@ async function onPullRequest(deps: EnvServiceDeps, project: ProjectRow, payload:
     if (!PREVIEW_ACTIONS.has(action)) return ignored(`pull_request action ${action} is not handled`);
     const from = pr.head.repo?.full_name ?? null;
     if (from !== repo && !deps.config.github.previewForks) {
-      return ignored(`pull request #${number} comes from ${from ?? "a deleted fork"}: a preview runs the PR's code on this host, so forks get none (config github.previewForks)`);
+      return ignored(
+        `pull request #${number} comes from ${from ?? "a deleted fork"}: a preview runs the PR's code on this host, so forks get none (config github.previewForks)`,
+      );
     }
     // Checked before anything is created: a preview that can never be deployed is not worth a create.
     if (!project.repoUrl) return ignored(noRepository(project));
-    const out = await deployPreview(deps, project, { repo, number, sha: pr.head.sha, branch: pr.head.ref }, WEBHOOK_ACTOR);
-    return { status: 202, body: { result: "queued", delivery, env: out.env, job: out.job.id, ...(out.deployment ? { deployment: out.deployment } : {}), ...(out.createJob ? { createJob: out.createJob } : {}) } };
+    const out = await deployPreview(
+      deps,
+      project,
+      { repo, number, sha: pr.head.sha, branch: pr.head.ref },
+      WEBHOOK_ACTOR,
+    );
+    return {
+      status: 202,
+      body: {
+        result: "queued",
+        delivery,
+        env: out.env,
+        job: out.job.id,
+        ...(out.deployment ? { deployment: out.deployment } : {}),
+        ...(out.createJob ? { createJob: out.createJob } : {}),
+      },
+    };
   } catch (e) {
     if (e instanceof AppError && e.status < 500) return ignored(e.message);
     throw e;

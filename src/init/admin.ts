@@ -27,20 +27,30 @@ export function existingUsers(paths: Paths): { username: string; role: string }[
   try {
     const hasUsers = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").get() !== null;
     if (!hasUsers) return [];
-    return db.query<{ username: string; role: string }, []>("SELECT username, role FROM users ORDER BY role <> 'admin', created_at").all();
+    return db
+      .query<{ username: string; role: string }, []>(
+        "SELECT username, role FROM users ORDER BY role <> 'admin', created_at",
+      )
+      .all();
   } finally {
     db.close();
   }
 }
 
-export async function ensureAdmin(paths: Paths, config: Config, admin: { username: string; password?: string }): Promise<AdminResult> {
+export async function ensureAdmin(
+  paths: Paths,
+  config: Config,
+  admin: { username: string; password?: string },
+): Promise<AdminResult> {
   const db = openState(paths.stateDb);
   try {
     const existing = db.select().from(users).where(eq(users.username, admin.username)).get();
     if (existing) {
-      if (admin.password === undefined && existing.role === "admin") return { username: admin.username, action: "unchanged" };
+      if (admin.password === undefined && existing.role === "admin")
+        return { username: admin.username, action: "unchanged" };
       const set: Partial<typeof users.$inferInsert> = { role: "admin" };
-      if (admin.password !== undefined) set.passwordHash = await Bun.password.hash(admin.password, { algorithm: "argon2id" });
+      if (admin.password !== undefined)
+        set.passwordHash = await Bun.password.hash(admin.password, { algorithm: "argon2id" });
       db.update(users).set(set).where(eq(users.id, existing.id)).run();
       return { username: admin.username, action: "updated" };
     }

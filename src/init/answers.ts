@@ -46,9 +46,24 @@ export interface Answers {
 }
 
 /** What the wizard does not ask again because a flag answered it. */
-export type Question = "role" | "join" | "publicUrl" | "baseDomain" | "subdomains" | "acmeCa" | "acmeEmail" | "localBackups" | "s3" | "adminUser" | "adminPassword" | "odooImage";
+export type Question =
+  | "role"
+  | "join"
+  | "publicUrl"
+  | "baseDomain"
+  | "subdomains"
+  | "acmeCa"
+  | "acmeEmail"
+  | "localBackups"
+  | "s3"
+  | "adminUser"
+  | "adminPassword"
+  | "odooImage";
 
-const CA_ALIASES: Record<string, string> = { letsencrypt: LETSENCRYPT_PRODUCTION, "letsencrypt-staging": LETSENCRYPT_STAGING };
+const CA_ALIASES: Record<string, string> = {
+  letsencrypt: LETSENCRYPT_PRODUCTION,
+  "letsencrypt-staging": LETSENCRYPT_STAGING,
+};
 
 /** The directory URL of a CA answer; null for "none". */
 export function caDirectory(ca: string): string | null {
@@ -81,7 +96,15 @@ export function currentAnswers(config: Config, join: JoinAnswer | null): Answers
       local: config.backups.local.enabled,
       dir: config.backups.local.dir,
       s3: s3
-        ? { endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: s3.prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: s3.forcePathStyle }
+        ? {
+            endpoint: s3.endpoint,
+            region: s3.region,
+            bucket: s3.bucket,
+            prefix: s3.prefix,
+            accessKeyId: s3.accessKeyId,
+            secretAccessKey: s3.secretAccessKey,
+            forcePathStyle: s3.forcePathStyle,
+          }
         : null,
     },
     admin: { username: "admin" },
@@ -103,7 +126,15 @@ const SUBDOMAIN_FLAGS: [InitFlagName, TierName][] = [
   ["subdomain-production", "production"],
 ];
 
-const S3_FLAGS: InitFlagName[] = ["s3-endpoint", "s3-region", "s3-bucket", "s3-prefix", "s3-access-key-id", "s3-secret-key-file", "s3-path-style"];
+const S3_FLAGS: InitFlagName[] = [
+  "s3-endpoint",
+  "s3-region",
+  "s3-bucket",
+  "s3-prefix",
+  "s3-access-key-id",
+  "s3-secret-key-file",
+  "s3-path-style",
+];
 
 function str(flags: FlagValues, name: InitFlagName): string | undefined {
   const v = flags[name];
@@ -111,12 +142,17 @@ function str(flags: FlagValues, name: InitFlagName): string | undefined {
 }
 
 /** The answers with every given flag applied, and which questions the flags answered. */
-export async function applyFlags(current: Answers, flags: FlagValues, readSecret: ReadSecret): Promise<{ answers: Answers; given: Set<Question> }> {
+export async function applyFlags(
+  current: Answers,
+  flags: FlagValues,
+  readSecret: ReadSecret,
+): Promise<{ answers: Answers; given: Set<Question> }> {
   const a: Answers = structuredClone(current);
   const given = new Set<Question>();
   const role = str(flags, "role");
   if (role !== undefined) {
-    if (!ROLES.includes(role as Role)) throw new Invalid(`--role: expected ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
+    if (!ROLES.includes(role as Role))
+      throw new Invalid(`--role: expected ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
     a.role = role as Role;
     given.add("role");
   }
@@ -187,9 +223,15 @@ export async function applyFlags(current: Answers, flags: FlagValues, readSecret
   return { answers: a, given };
 }
 
-async function applyS3Flags(a: Answers, flags: FlagValues, readSecret: ReadSecret, given: Set<Question>): Promise<void> {
+async function applyS3Flags(
+  a: Answers,
+  flags: FlagValues,
+  readSecret: ReadSecret,
+  given: Set<Question>,
+): Promise<void> {
   if (flags.s3 === false) {
-    if (S3_FLAGS.some((f) => flags[f] !== undefined)) throw new Invalid("--no-s3 removes the S3 target: it cannot be combined with --s3-* flags");
+    if (S3_FLAGS.some((f) => flags[f] !== undefined))
+      throw new Invalid("--no-s3 removes the S3 target: it cannot be combined with --s3-* flags");
     a.backups.s3 = null;
     given.add("s3");
     return;
@@ -221,7 +263,8 @@ function applyPostgresFlags(a: Answers, flags: FlagValues): void {
   const port = str(flags, "pg-port");
   if (port !== undefined) {
     const n = Number(port);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Invalid(`--pg-port: expected a port number, got ${JSON.stringify(port)}`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new Invalid(`--pg-port: expected a port number, got ${JSON.stringify(port)}`);
     a.postgres.port = n;
   }
   const user = str(flags, "pg-user");
@@ -235,23 +278,34 @@ function applyPostgresFlags(a: Answers, flags: FlagValues): void {
 /** Checks that need more than the config schema (which validates the rest when patched). */
 export function checkAnswers(a: Answers): void {
   if (a.role === "agent") {
-    if (!a.join || a.join.url === "" || a.join.token === "") throw new Invalid("role agent needs --join-url and --join-token (from `odooops host add` on the coordinator)");
-    if (!/^https?:\/\/[^\s/]+/.test(a.join.url)) throw new Invalid(`--join-url: expected an http(s) URL, got ${JSON.stringify(a.join.url)}`);
+    if (!a.join || a.join.url === "" || a.join.token === "")
+      throw new Invalid("role agent needs --join-url and --join-token (from `odooops host add` on the coordinator)");
+    if (!/^https?:\/\/[^\s/]+/.test(a.join.url))
+      throw new Invalid(`--join-url: expected an http(s) URL, got ${JSON.stringify(a.join.url)}`);
   }
   const ca = a.acme.ca;
   if (ca !== "none" && !(ca in CA_ALIASES) && !/^https?:\/\/\S+$/.test(ca)) {
-    throw new Invalid(`--acme-ca: expected letsencrypt, letsencrypt-staging, an http(s) directory URL or none, got ${JSON.stringify(ca)}`);
+    throw new Invalid(
+      `--acme-ca: expected letsencrypt, letsencrypt-staging, an http(s) directory URL or none, got ${JSON.stringify(ca)}`,
+    );
   }
   const s3 = a.backups.s3;
   if (s3) {
     if (s3.bucket === "") throw new Invalid("an S3 target needs --s3-bucket");
     if ((s3.accessKeyId === undefined) !== (s3.secretAccessKey === undefined)) {
-      throw new Invalid("--s3-access-key-id and --s3-secret-key-file go together (without both, the SDK's default credentials are used)");
+      throw new Invalid(
+        "--s3-access-key-id and --s3-secret-key-file go together (without both, the SDK's default credentials are used)",
+      );
     }
   }
-  if (!a.backups.local && !s3) throw new Invalid("no backup target left: keep local backups or configure S3 (--s3-bucket …)");
+  if (!a.backups.local && !s3)
+    throw new Invalid("no backup target left: keep local backups or configure S3 (--s3-bucket …)");
   if (a.role !== "agent") {
-    if (!/^[a-z][a-z0-9._-]{1,31}$/.test(a.admin.username)) throw new Invalid(`--admin-user: invalid username ${JSON.stringify(a.admin.username)}: 2-32 chars, a-z 0-9 . _ -, starting with a letter`);
-    if (a.admin.password !== undefined && a.admin.password.length < 8) throw new Invalid("the admin password must have at least 8 characters");
+    if (!/^[a-z][a-z0-9._-]{1,31}$/.test(a.admin.username))
+      throw new Invalid(
+        `--admin-user: invalid username ${JSON.stringify(a.admin.username)}: 2-32 chars, a-z 0-9 . _ -, starting with a letter`,
+      );
+    if (a.admin.password !== undefined && a.admin.password.length < 8)
+      throw new Invalid("the admin password must have at least 8 characters");
   }
 }

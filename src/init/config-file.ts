@@ -63,7 +63,12 @@ export function patchesFor(a: Answers): Patch[] {
       { path: at("bucket"), value: s3.bucket, always: true },
       { path: at("prefix"), value: s3.prefix, always: true },
       { path: at("accessKeyId"), value: s3.accessKeyId, always: s3.accessKeyId !== undefined },
-      { path: at("secretAccessKey"), value: s3.secretAccessKey, secret: true, always: s3.secretAccessKey !== undefined },
+      {
+        path: at("secretAccessKey"),
+        value: s3.secretAccessKey,
+        secret: true,
+        always: s3.secretAccessKey !== undefined,
+      },
       { path: at("forcePathStyle"), value: s3.forcePathStyle, always: true },
     );
   }
@@ -82,11 +87,14 @@ function get(obj: unknown, path: string[]): unknown {
 /** The current document: the YAML file, or an empty one on a first run. */
 export function readConfigDocument(paths: Paths): Document {
   if (existsSync(paths.configToml) && !existsSync(paths.configYaml)) {
-    throw new Invalid(`${paths.configToml} exists: init writes ${paths.configYaml}; convert the TOML file to YAML (or remove it), then run init again`);
+    throw new Invalid(
+      `${paths.configToml} exists: init writes ${paths.configYaml}; convert the TOML file to YAML (or remove it), then run init again`,
+    );
   }
   if (!existsSync(paths.configYaml)) return new Document({});
   const doc = parseDocument(readFileSync(paths.configYaml, "utf8"));
-  if (doc.errors.length > 0) throw new Invalid(`${paths.configYaml}: invalid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+  if (doc.errors.length > 0)
+    throw new Invalid(`${paths.configYaml}: invalid YAML: ${doc.errors[0].message.split("\n")[0]}`);
   return doc;
 }
 
@@ -128,7 +136,13 @@ const FLAG_OF: Record<string, string> = {
  * Applies the patches that change something. `box` is opened on first use: a config without
  * secrets needs no key file.
  */
-export function editConfig(doc: Document, current: Config, patches: Patch[], paths: Paths, box: () => SecretBox): EditResult {
+export function editConfig(
+  doc: Document,
+  current: Config,
+  patches: Patch[],
+  paths: Paths,
+  box: () => SecretBox,
+): EditResult {
   const changed: string[] = [];
   for (const p of patches) {
     const key = p.path.join(".");

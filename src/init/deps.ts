@@ -19,7 +19,10 @@ export function checkPrerequisites(paths: Paths, config: Config): Promise<CheckR
 
 /** After init's changes: the prerequisites, where containers reach PostgreSQL, and the tier limits on this host. */
 export function checkHost(paths: Paths, config: Config): Promise<CheckResult[]> {
-  return runChecks([dockerCheck, postgresCheck, pgDockerCheck, nginxCheck, hostFitCheck], makeContext({ paths, config }));
+  return runChecks(
+    [dockerCheck, postgresCheck, pgDockerCheck, nginxCheck, hostFitCheck],
+    makeContext({ paths, config }),
+  );
 }
 
 /** Debian packages that would fix the failed checks. */

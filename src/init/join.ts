@@ -25,7 +25,8 @@ export function readJoin(paths: Paths): JoinAnswer | null {
   if (!existsSync(file)) return null;
   const raw = parse(readFileSync(file, "utf8")) as Record<string, never>;
   const parsed = JoinFile.safeParse(decryptConfigValues(raw ?? {}, paths.secretKeyFile, file));
-  if (!parsed.success) throw new Invalid(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new Invalid(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return parsed.data;
 }
 
@@ -43,6 +44,9 @@ export function removeJoin(paths: Paths): boolean {
 /** The coordinator must answer before an agent is configured to depend on it. */
 export async function checkCoordinator(url: string): Promise<void> {
   const r = await fetchHealth(url, 10_000);
-  if (!r.ok) throw new Unavailable(`the coordinator does not answer: ${r.error}; check --join-url and that this host can reach it`);
+  if (!r.ok)
+    throw new Unavailable(
+      `the coordinator does not answer: ${r.error}; check --join-url and that this host can reach it`,
+    );
   if (r.health.role === "agent") throw new Invalid(`${url} is an agent, not a coordinator: use the coordinator's URL`);
 }

@@ -29,16 +29,21 @@ export function includeSnippet(sitesDir: string): string {
 
 export async function wireNginx(config: Config, paths: Paths): Promise<NginxWiring> {
   const { binary, configFile } = config.nginx;
-  if (!existsSync(configFile)) return { status: "skipped", reason: `${configFile} does not exist (nginx not installed?)` };
+  if (!existsSync(configFile))
+    return { status: "skipped", reason: `${configFile} does not exist (nginx not installed?)` };
   const sites = nginxHost(config.nginx, paths).sitesDir;
   mkdirSync(sites, { recursive: true });
   const dump = async () => run(nginxDump(binary, configFile), { nothrow: true });
   const before = await dump();
-  if (before.exitCode !== 0) return { status: "manual", reason: `nginx rejects ${configFile} as it is: ${before.stderr.trim().split("\n")[0]}` };
+  if (before.exitCode !== 0)
+    return { status: "manual", reason: `nginx rejects ${configFile} as it is: ${before.stderr.trim().split("\n")[0]}` };
   if (before.stdout.includes(`${sites}/*.conf`)) return { status: "included", how: "already" };
   const confD = join(dirname(configFile), "conf.d");
   if (!before.stdout.includes(`${confD}/*.conf`) && !/include\s+conf\.d\/\*\.conf;/.test(before.stdout)) {
-    return { status: "manual", reason: `${configFile} does not include ${confD}/*.conf; add "include ${sites}/*.conf;" to its http block` };
+    return {
+      status: "manual",
+      reason: `${configFile} does not include ${confD}/*.conf; add "include ${sites}/*.conf;" to its http block`,
+    };
   }
   const file = join(confD, "odooops.conf");
   mkdirSync(confD, { recursive: true });

@@ -13,7 +13,17 @@ import { bridgeAddress } from "../doctor/postgres";
 import { run } from "../exec/run";
 import { scramVerifier, writeHbaFileAtomic } from "../host/postgres";
 import { ctlCluster, lsClusters, parseClusters, pickCluster, type PgCluster } from "./pg-cluster";
-import { ADMIN_ROLE, ensureLoopbackHba, listenScript, mergeListen, parseState, psqlAsPostgres, RELOAD_SCRIPT, roleScript, stateScript } from "./pg-setup";
+import {
+  ADMIN_ROLE,
+  ensureLoopbackHba,
+  listenScript,
+  mergeListen,
+  parseState,
+  psqlAsPostgres,
+  RELOAD_SCRIPT,
+  roleScript,
+  stateScript,
+} from "./pg-setup";
 
 type PgConfig = Config["postgres"];
 
@@ -26,7 +36,10 @@ export type PgSetupResult =
  * `ip`, like doctor: os.networkInterfaces() hides docker0 while no container is on it), else
  * the configured IP.
  */
-export async function containerAddresses(containerHost: string, docker0: () => Promise<string | null> = bridgeAddress): Promise<string[]> {
+export async function containerAddresses(
+  containerHost: string,
+  docker0: () => Promise<string | null> = bridgeAddress,
+): Promise<string[]> {
   if (containerHost !== "host.docker.internal") return /^[0-9.]+$|:/.test(containerHost) ? [containerHost] : [];
   const a = await docker0();
   return a ? [a] : [];
@@ -68,20 +81,35 @@ export async function setupPostgres(cluster: PgCluster, opts: PgSetupOptions): P
   };
   if (!cluster.online) {
     await run(ctlCluster(cluster, "start"));
-    step(`started PostgreSQL ${cluster.version}/${cluster.name} (pg_ctlcluster ${cluster.version} ${cluster.name} start)`);
+    step(
+      `started PostgreSQL ${cluster.version}/${cluster.name} (pg_ctlcluster ${cluster.version} ${cluster.name} start)`,
+    );
   }
   const state = parseState(await psql(cluster, stateScript(ADMIN_ROLE)));
-  if (state.role?.superuser) return { status: "manual", reason: `role ${ADMIN_ROLE} exists and is a superuser; odooops will not change it: pass --pg-user and --pg-password-file` };
+  if (state.role?.superuser)
+    return {
+      status: "manual",
+      reason: `role ${ADMIN_ROLE} exists and is a superuser; odooops will not change it: pass --pg-user and --pg-password-file`,
+    };
 
-  const keep = (await currentWorks({ ...opts.current, host: "127.0.0.1", port: cluster.port })) ? opts.current.password : null;
+  const keep = (await currentWorks({ ...opts.current, host: "127.0.0.1", port: cluster.port }))
+    ? opts.current.password
+    : null;
   let password = keep;
   if (password === null) {
-    if (state.role && !opts.resetPassword) return { status: "manual", reason: `role ${ADMIN_ROLE} exists but the config has no working password for it: run init again with --yes (resets its password) or pass --pg-password-file` };
+    if (state.role && !opts.resetPassword)
+      return {
+        status: "manual",
+        reason: `role ${ADMIN_ROLE} exists but the config has no working password for it: run init again with --yes (resets its password) or pass --pg-password-file`,
+      };
     password = randomSecret(24);
   }
   const verifier = keep === null ? scramVerifier(password) : null;
   await psql(cluster, roleScript(ADMIN_ROLE, state.role !== null, verifier), verifier ? [verifier] : []);
-  if (keep === null) step(`${state.role ? "reset the password of" : "created"} PostgreSQL role ${ADMIN_ROLE} (CREATEDB CREATEROLE, not a superuser)`);
+  if (keep === null)
+    step(
+      `${state.role ? "reset the password of" : "created"} PostgreSQL role ${ADMIN_ROLE} (CREATEDB CREATEROLE, not a superuser)`,
+    );
 
   const hba = ensureLoopbackHba(readFileSync(state.hbaFile, "utf8"));
   if (hba !== null) {
@@ -89,17 +117,29 @@ export async function setupPostgres(cluster: PgCluster, opts: PgSetupOptions): P
     await psql(cluster, RELOAD_SCRIPT);
     step(`${state.hbaFile}: password logins (scram-sha-256) over 127.0.0.1; reloaded`);
   }
-  const listen = mergeListen(state.listenAddresses, ["127.0.0.1", ...(await containerAddresses(opts.current.containerHost))]);
+  const listen = mergeListen(state.listenAddresses, [
+    "127.0.0.1",
+    ...(await containerAddresses(opts.current.containerHost)),
+  ]);
   if (listen !== null) {
     await psql(cluster, listenScript(listen));
     // listen_addresses only changes with a restart.
     await run(ctlCluster(cluster, "restart"));
-    step(`listen_addresses = '${listen}' (was '${state.listenAddresses}'); restarted PostgreSQL ${cluster.version}/${cluster.name}`);
+    step(
+      `listen_addresses = '${listen}' (was '${state.listenAddresses}'); restarted PostgreSQL ${cluster.version}/${cluster.name}`,
+    );
   }
   return {
     status: "configured",
     cluster,
-    postgres: { ...opts.current, host: "127.0.0.1", port: cluster.port, user: ADMIN_ROLE, password, hbaFile: state.hbaFile },
+    postgres: {
+      ...opts.current,
+      host: "127.0.0.1",
+      port: cluster.port,
+      user: ADMIN_ROLE,
+      password,
+      hbaFile: state.hbaFile,
+    },
     done,
   };
 }

@@ -14,7 +14,26 @@ export const ADMIN_ROLE = "odooops";
 /** psql as `postgres`, reading `script` from stdin; -At: bare rows, `|` between columns. */
 export function psqlAsPostgres(c: PgCluster, script: string, redact: string[] = []): Command {
   return {
-    argv: ["runuser", "-u", c.owner, "--", "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", DEBIAN_SOCKET_DIR, "-p", String(c.port), "-d", "postgres", "-f", "-"],
+    argv: [
+      "runuser",
+      "-u",
+      c.owner,
+      "--",
+      "psql",
+      "-X",
+      "-q",
+      "-At",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      DEBIAN_SOCKET_DIR,
+      "-p",
+      String(c.port),
+      "-d",
+      "postgres",
+      "-f",
+      "-",
+    ],
     stdin: script,
     redact,
     timeoutMs: 60_000,
@@ -68,9 +87,15 @@ export const RELOAD_SCRIPT = "SELECT pg_reload_conf();\n";
 
 /** listen_addresses with `add` appended where not yet covered; null when nothing is missing. */
 export function mergeListen(current: string, add: string[]): string | null {
-  const items = current.split(",").map((s) => s.trim()).filter(Boolean);
+  const items = current
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.includes("*")) return null;
-  const covered = (a: string) => items.includes(a) || (a === "127.0.0.1" && items.includes("localhost")) || (items.includes("0.0.0.0") && !a.includes(":"));
+  const covered = (a: string) =>
+    items.includes(a) ||
+    (a === "127.0.0.1" && items.includes("localhost")) ||
+    (items.includes("0.0.0.0") && !a.includes(":"));
   const missing = add.filter((a) => !covered(a));
   if (missing.length === 0) return null;
   return [...(items.length > 0 ? items : ["localhost"]), ...missing].join(",");

@@ -12,7 +12,15 @@ import { Invalid, Unavailable } from "../errors";
 import { apiBaseUrl } from "../doctor/daemon";
 import { testS3Target } from "../host/s3";
 import { type AdminResult, ensureAdmin, existingUsers } from "./admin";
-import { type Answers, applyFlags, checkAnswers, currentAnswers, type FlagValues, type JoinAnswer, type Question } from "./answers";
+import {
+  type Answers,
+  applyFlags,
+  checkAnswers,
+  currentAnswers,
+  type FlagValues,
+  type JoinAnswer,
+  type Question,
+} from "./answers";
 import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "./config-file";
 import { checkHost, checkPrerequisites, installPackages, missingPackages } from "./deps";
 import { detectCluster, setupPostgres, type PgSetupResult } from "./pg-apply";
@@ -88,9 +96,12 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   const { paths, flags, report } = input;
   const yes = flags.yes === true;
   if (!yes && !input.interactive) {
-    throw new Invalid(`init asks questions, but this is not a terminal: pass --yes, plus the flags of what to set (everything else keeps its current value or default):\n${flagList()}`);
+    throw new Invalid(
+      `init asks questions, but this is not a terminal: pass --yes, plus the flags of what to set (everything else keeps its current value or default):\n${flagList()}`,
+    );
   }
-  if (paths.root === null && process.getuid?.() !== 0) throw new Invalid(`init writes ${paths.configDir} and ${paths.dataDir}: run it as root (sudo odooops init)`);
+  if (paths.root === null && process.getuid?.() !== 0)
+    throw new Invalid(`init writes ${paths.configDir} and ${paths.dataDir}: run it as root (sudo odooops init)`);
 
   const doc = readConfigDocument(paths);
   const current = loadCurrent(paths);
@@ -101,7 +112,10 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   if (users[0]?.role === "admin") start.admin.username = users[0].username;
   const { answers: fromFlags, given } = await applyFlags(start, flags, readSecretInput(input.readStdin));
   const adminExists = (u: string) => users.some((x) => x.username === u);
-  const answers = input.interactive && !yes && input.wizard ? await input.wizard(fromFlags, given, { defaultBackupDir: paths.backupsDir, adminExists }) : fromFlags;
+  const answers =
+    input.interactive && !yes && input.wizard
+      ? await input.wizard(fromFlags, given, { defaultBackupDir: paths.backupsDir, adminExists })
+      : fromFlags;
   checkAnswers(answers);
 
   mkdirSync(paths.configDir, { recursive: true, mode: 0o750 });
@@ -117,7 +131,10 @@ export async function runInit(input: InitInput): Promise<InitResult> {
       : await startServices({
           config: edit.config,
           systemd: systemdBooted(input.systemdMarker),
-          allow: async () => yes || (input.interactive && (await report.confirm?.("Start docker, nginx and PostgreSQL where they are not running?")) === true),
+          allow: async () =>
+            yes ||
+            (input.interactive &&
+              (await report.confirm?.("Start docker, nginx and PostgreSQL where they are not running?")) === true),
           step: (m) => report.step(m),
           warn: (m) => report.warn(m),
         });
@@ -134,7 +151,10 @@ export async function runInit(input: InitInput): Promise<InitResult> {
     if (edit.changed.some((k) => k.startsWith("backups.s3."))) {
       report.step(`testing S3 target s3://${target.bucket}/${target.prefix}: put, get, list, delete`);
       const r = await testS3Target(target);
-      if (!r.ok) throw new Unavailable(`S3 target s3://${target.bucket}/${target.prefix}${target.endpoint ? ` at ${target.endpoint}` : ""}: ${r.step} failed: ${r.error}\nnothing was saved; correct the --s3-* answers and run init again`);
+      if (!r.ok)
+        throw new Unavailable(
+          `S3 target s3://${target.bucket}/${target.prefix}${target.endpoint ? ` at ${target.endpoint}` : ""}: ${r.step} failed: ${r.error}\nnothing was saved; correct the --s3-* answers and run init again`,
+        );
       s3 = "probed";
     } else s3 = "unchanged";
   }
@@ -147,55 +167,92 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   const fileExists = existsSync(paths.configYaml);
   if (edit.changed.length > 0 || !fileExists) {
     writeFileAtomic(paths.configYaml, edit.text);
-    report.step(`${fileExists ? "updated" : "wrote"} ${paths.configYaml}${edit.changed.length > 0 ? `: ${edit.changed.join(", ")}` : ""}`);
+    report.step(
+      `${fileExists ? "updated" : "wrote"} ${paths.configYaml}${edit.changed.length > 0 ? `: ${edit.changed.join(", ")}` : ""}`,
+    );
   } else report.info(`${paths.configYaml} unchanged`);
   if (joinChanged && answers.join) writeJoin(paths, answers.join, openBox());
-  if (answers.role !== "agent" && removeJoin(paths)) report.info("removed the join details (this host is no longer an agent)");
+  if (answers.role !== "agent" && removeJoin(paths))
+    report.info("removed the join details (this host is no longer an agent)");
 
   let admin: AdminResult | null = null;
   if (answers.role !== "agent") {
     admin = await ensureAdmin(paths, config, answers.admin);
-    if (admin.action !== "unchanged") report.step(`${admin.action} API admin ${admin.username}${admin.passwordFile ? ` (password in ${admin.passwordFile}, 0600)` : ""}`);
+    if (admin.action !== "unchanged")
+      report.step(
+        `${admin.action} API admin ${admin.username}${admin.passwordFile ? ` (password in ${admin.passwordFile}, 0600)` : ""}`,
+      );
   }
 
   let recoveryKey: InitResult["recoveryKey"] = null;
   if (answers.role !== "agent") {
     const k = ensureRecoveryKey(paths.recoveryPublicKeyFile);
-    recoveryKey = k.created ? { fingerprint: k.fingerprint, privateText: k.privateText } : { fingerprint: k.fingerprint };
+    recoveryKey = k.created
+      ? { fingerprint: k.fingerprint, privateText: k.privateText }
+      : { fingerprint: k.fingerprint };
     if (k.created) report.step(`created recovery key ${k.fingerprint} for state backups (printed at the end, once)`);
   }
 
   let nginx: NginxWiring | null = null;
   if (answers.role !== "coordinator") {
     nginx = await wireNginx(config, paths);
-    if (nginx.status === "included") report.step(nginx.how === "snippet" ? `nginx now includes odooops' vhosts (${nginx.file})` : "nginx already includes odooops' vhosts");
+    if (nginx.status === "included")
+      report.step(
+        nginx.how === "snippet"
+          ? `nginx now includes odooops' vhosts (${nginx.file})`
+          : "nginx already includes odooops' vhosts",
+      );
     else report.warn(`nginx: ${nginx.reason}`);
   }
 
   const unit = await installUnit({
     paths,
     config,
-    plan: planUnit({ wanted: flags.systemd !== false, booted: systemdBooted(input.systemdMarker), unitFileGiven: typeof flags["unit-file"] === "string" }),
+    plan: planUnit({
+      wanted: flags.systemd !== false,
+      booted: systemdBooted(input.systemdMarker),
+      unitFileGiven: typeof flags["unit-file"] === "string",
+    }),
     file: typeof flags["unit-file"] === "string" ? flags["unit-file"] : undefined,
     binary: typeof flags.binary === "string" ? flags.binary : undefined,
     configChanged: edit.changed.length > 0,
   });
-  if (unit.file) report.step(`systemd unit ${unit.file}${unit.changed ? " written" : " unchanged"}${unit.started ? `, odooops.service ${unit.started}` : ""}`);
+  if (unit.file)
+    report.step(
+      `systemd unit ${unit.file}${unit.changed ? " written" : " unchanged"}${unit.started ? `, odooops.service ${unit.started}` : ""}`,
+    );
   if (unit.note) report.warn(unit.note);
 
-  if (edit.changed.length > 0 && !unit.started && existsSync(paths.daemonUrlFile)) report.warn("a daemon is running with the old config: restart it to apply the changes");
+  if (edit.changed.length > 0 && !unit.started && existsSync(paths.daemonUrlFile))
+    report.warn("a daemon is running with the old config: restart it to apply the changes");
 
-  const verifyBase = typeof flags["verify-url"] === "string" ? flags["verify-url"] : unit.started ? apiBaseUrl(config.listen) : null;
+  const verifyBase =
+    typeof flags["verify-url"] === "string" ? flags["verify-url"] : unit.started ? apiBaseUrl(config.listen) : null;
   let verified: string | null = null;
   if (verifyBase) {
     report.step(`waiting for the API at ${verifyBase}`);
-    const h = await waitForHealth(verifyBase, { hint: unit.started ? "see journalctl -u odooops -e" : "is the daemon running (odooops serve)?" });
+    const h = await waitForHealth(verifyBase, {
+      hint: unit.started ? "see journalctl -u odooops -e" : "is the daemon running (odooops serve)?",
+    });
     verified = verifyBase;
     report.step(`API answers: odooops ${h.version}, role ${h.role}`);
   }
   // Checked again after every change: the one report of how the host is now (nothing printed earlier can contradict it).
   const prerequisites = await afterChecks(input, config, answers.role);
-  return { configFile: paths.configYaml, changed: edit.changed, prerequisites, installed, started, postgres: pgSummary(pg), s3, admin, unit, nginx, verified, recoveryKey };
+  return {
+    configFile: paths.configYaml,
+    changed: edit.changed,
+    prerequisites,
+    installed,
+    started,
+    postgres: pgSummary(pg),
+    s3,
+    admin,
+    unit,
+    nginx,
+    verified,
+    recoveryKey,
+  };
 }
 
 /** Installs missing packages when allowed; what the checks say is reported once, after every change. */
@@ -203,9 +260,15 @@ async function installStep(input: InitInput, config: Config, role: Answers["role
   if (role === "coordinator") return [];
   const packages = missingPackages(await checkPrerequisites(input.paths, config));
   if (packages.length === 0) return [];
-  const allowed = input.flags["install-deps"] === true || (!yes && input.interactive && (await input.report.confirm?.(`Install ${packages.join(", ")} with apt-get now?`)) === true);
+  const allowed =
+    input.flags["install-deps"] === true ||
+    (!yes &&
+      input.interactive &&
+      (await input.report.confirm?.(`Install ${packages.join(", ")} with apt-get now?`)) === true);
   if (!allowed) {
-    input.report.warn(`not installed: ${packages.join(", ")}; run init again with --install-deps, or apt-get install ${packages.join(" ")}`);
+    input.report.warn(
+      `not installed: ${packages.join(", ")}; run init again with --install-deps, or apt-get install ${packages.join(" ")}`,
+    );
     return [];
   }
   input.report.step(`installing ${packages.join(" ")} with apt-get`);
@@ -224,24 +287,36 @@ async function postgresStep(input: InitInput, answers: Answers, yes: boolean): P
   if (answers.role === "coordinator") return skipped("coordinator");
   if (flags["pg-setup"] === false) return skipped("--no-pg-setup");
   if (input.paths.root !== null) return skipped("--root: the config names its own PostgreSQL");
-  if (["pg-host", "pg-port", "pg-user", "pg-password-file"].some((f) => typeof flags[f as keyof FlagValues] === "string")) return skipped("the --pg-* flags say how to reach PostgreSQL");
+  if (
+    ["pg-host", "pg-port", "pg-user", "pg-password-file"].some((f) => typeof flags[f as keyof FlagValues] === "string")
+  )
+    return skipped("the --pg-* flags say how to reach PostgreSQL");
   const now = await probePostgres(answers.postgres);
   if (now.ok && answers.postgres.user !== ADMIN_ROLE) return skipped(`PostgreSQL answers as ${answers.postgres.user}`);
   const cluster = await detectCluster();
   if (!cluster) {
-    const reason = now.ok ? "no Debian cluster" : `cannot connect to PostgreSQL (${now.error}) and found no Debian cluster (pg_lsclusters)`;
+    const reason = now.ok
+      ? "no Debian cluster"
+      : `cannot connect to PostgreSQL (${now.error}) and found no Debian cluster (pg_lsclusters)`;
     if (!now.ok && input.askPostgres) answers.postgres = await input.askPostgres(answers.postgres);
     return { status: now.ok ? "skipped" : "manual", reason };
   }
   const what = `PostgreSQL ${cluster.version}/${cluster.name} on port ${cluster.port}`;
-  const consent = yes || (input.interactive && (await report.confirm?.(`Set up ${what} for odooops (its own role ${ADMIN_ROLE}, listen where containers reach it, pg_hba)?`)) === true);
+  const consent =
+    yes ||
+    (input.interactive &&
+      (await report.confirm?.(
+        `Set up ${what} for odooops (its own role ${ADMIN_ROLE}, listen where containers reach it, pg_hba)?`,
+      )) === true);
   if (!consent) {
     if (!now.ok && input.askPostgres) answers.postgres = await input.askPostgres(answers.postgres);
     return { status: "skipped", reason: "not allowed" };
   }
   const r = await setupPostgres(cluster, {
     current: answers.postgres,
-    resetPassword: yes || (input.interactive && (await report.confirm?.(`Role ${ADMIN_ROLE} exists: give it a new password?`)) === true),
+    resetPassword:
+      yes ||
+      (input.interactive && (await report.confirm?.(`Role ${ADMIN_ROLE} exists: give it a new password?`)) === true),
     onStep: (m) => report.step(m),
   });
   if (r.status === "manual") report.warn(`PostgreSQL: ${r.reason}`);
@@ -250,10 +325,16 @@ async function postgresStep(input: InitInput, answers: Answers, yes: boolean): P
 }
 
 function pgSummary(r: PgSetupResult): { status: string; reason?: string; cluster?: string; done?: string[] } {
-  return r.status === "configured" ? { status: r.status, cluster: `${r.cluster.version}/${r.cluster.name}`, done: r.done } : { status: r.status, reason: r.reason };
+  return r.status === "configured"
+    ? { status: r.status, cluster: `${r.cluster.version}/${r.cluster.name}`, done: r.done }
+    : { status: r.status, reason: r.reason };
 }
 
-async function afterChecks(input: InitInput, config: Config, role: Answers["role"]): Promise<InitResult["prerequisites"]> {
+async function afterChecks(
+  input: InitInput,
+  config: Config,
+  role: Answers["role"],
+): Promise<InitResult["prerequisites"]> {
   const { report } = input;
   if (role === "coordinator") {
     report.info("coordinator: docker, PostgreSQL and nginx are needed on the agents, not here");

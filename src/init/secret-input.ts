@@ -21,7 +21,9 @@ export function readSecretInput(readStdin: () => Promise<string>): ReadSecret {
       try {
         value = stripNewline(readFileSync(spec, "utf8"));
       } catch (e) {
-        throw new Invalid(`${flag} ${spec}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new Invalid(
+          `${flag} ${spec}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        );
       }
     }
     if (value === "") throw new Invalid(`${flag} ${spec}: empty`);

@@ -19,7 +19,10 @@ const DEFAULT_NGINX_CONFIG = "/etc/nginx/nginx.conf";
 
 /** Starts the nginx master with the config odooops uses (it daemonizes itself). */
 export function nginxStart(cfg: Pick<Config["nginx"], "binary" | "configFile">): Command {
-  return { argv: cfg.configFile === DEFAULT_NGINX_CONFIG ? [cfg.binary] : [cfg.binary, "-c", cfg.configFile], timeoutMs: 60_000 };
+  return {
+    argv: cfg.configFile === DEFAULT_NGINX_CONFIG ? [cfg.binary] : [cfg.binary, "-c", cfg.configFile],
+    timeoutMs: 60_000,
+  };
 }
 
 /** The docker engine without systemd, as a line to paste (it must keep running in the background). */
@@ -33,7 +36,13 @@ function nginxInstalled(cfg: Config["nginx"]): Promise<boolean> {
 }
 
 /** `allow` is asked (once) only when something is not running. */
-export async function startServices(opts: { config: Config; systemd: boolean; allow(): Promise<boolean>; step(m: string): void; warn(m: string): void }): Promise<string[]> {
+export async function startServices(opts: {
+  config: Config;
+  systemd: boolean;
+  allow(): Promise<boolean>;
+  step(m: string): void;
+  warn(m: string): void;
+}): Promise<string[]> {
   const started: string[] = [];
   let answer: Promise<boolean> | null = null;
   const allowed = () => (answer ??= opts.allow());
@@ -63,6 +72,9 @@ export async function startServices(opts: { config: Config; systemd: boolean; al
     } else opts.warn(`nginx is not running: ${cmd.argv.join(" ")}`);
   }
   const d = await probeDocker(opts.config.docker.binary);
-  if (!d.ok && !d.missing) opts.warn(`the docker engine is not reachable (${d.error}); systemd is not running here, start it with: ${DOCKERD_BACKGROUND}`);
+  if (!d.ok && !d.missing)
+    opts.warn(
+      `the docker engine is not reachable (${d.error}); systemd is not running here, start it with: ${DOCKERD_BACKGROUND}`,
+    );
   return started;
 }

@@ -25,7 +25,12 @@ export function extraWritePaths(config: Config, paths: Paths): string[] {
   const out: string[] = [];
   const add = (p: string) => {
     if (p === "" || (own && (p === own || p.startsWith(`${own}/`)))) return;
-    if (["/etc/nginx", "/etc/postgresql", "/var/lib/odooops", "/etc/odooops"].some((d) => p === d || p.startsWith(`${d}/`))) return;
+    if (
+      ["/etc/nginx", "/etc/postgresql", "/var/lib/odooops", "/etc/odooops"].some(
+        (d) => p === d || p.startsWith(`${d}/`),
+      )
+    )
+      return;
     out.push(`-${p}`);
   };
   if (config.backups.local.enabled && config.backups.local.dir !== "") add(config.backups.local.dir);
@@ -47,8 +52,18 @@ export interface UnitPlan {
  * without a running systemd the file is written for a later boot but nothing is started.
  */
 export function planUnit(opts: { wanted: boolean; booted: boolean; unitFileGiven: boolean }): UnitPlan {
-  if (!opts.wanted) return { write: opts.unitFileGiven, manage: false, note: "--no-systemd: the unit was not installed; start the daemon yourself (odooops serve)" };
-  if (!opts.booted) return { write: true, manage: false, note: "systemd is not running on this host (not PID 1): the unit was written but not enabled or started; start the daemon with `odooops serve`" };
+  if (!opts.wanted)
+    return {
+      write: opts.unitFileGiven,
+      manage: false,
+      note: "--no-systemd: the unit was not installed; start the daemon yourself (odooops serve)",
+    };
+  if (!opts.booted)
+    return {
+      write: true,
+      manage: false,
+      note: "systemd is not running on this host (not PID 1): the unit was written but not enabled or started; start the daemon with `odooops serve`",
+    };
   return { write: true, manage: true };
 }
 
@@ -69,7 +84,12 @@ export async function installUnit(opts: {
 }): Promise<UnitResult> {
   const file = opts.file ?? UNIT_FILE;
   if (!opts.plan.write) return { file: null, changed: false, started: null, note: opts.plan.note };
-  const text = renderUnit({ binary: opts.binary ?? defaultBinary(), user: "root", root: opts.paths.root ?? undefined, readWritePaths: extraWritePaths(opts.config, opts.paths) });
+  const text = renderUnit({
+    binary: opts.binary ?? defaultBinary(),
+    user: "root",
+    root: opts.paths.root ?? undefined,
+    readWritePaths: extraWritePaths(opts.config, opts.paths),
+  });
   const changed = await writeUnitFile(file, text);
   if (!opts.plan.manage) return { file, changed, started: null, note: opts.plan.note };
   const sc = systemctl();

@@ -68,10 +68,13 @@ export class Agent {
       }
       if (leased) {
         const id = leased.job.id;
-        this.running.set(id, this.execute(leased).finally(() => {
-          this.running.delete(id);
-          this.poke();
-        }));
+        this.running.set(
+          id,
+          this.execute(leased).finally(() => {
+            this.running.delete(id);
+            this.poke();
+          }),
+        );
         continue;
       }
       await new Promise<void>((resolve) => {
@@ -106,14 +109,19 @@ export class Agent {
     try {
       const def = registry.get(job.kind);
       if (!def) {
-        await channel.finish(job.id, identity.owner, { status: "failed", error: `this agent does not know job kind ${job.kind}` });
+        await channel.finish(job.id, identity.owner, {
+          status: "failed",
+          error: `this agent does not know job kind ${job.kind}`,
+        });
         return;
       }
       await runJob({ def, leased, channel, owner: identity.owner, deps, signal: abort.signal });
       jlog.info("job ended");
     } catch (err) {
       jlog.error("job runner crashed", { error: errorText(err) });
-      await channel.finish(job.id, identity.owner, { status: "failed", error: `internal: ${errorText(err)}` }).catch(() => undefined);
+      await channel
+        .finish(job.id, identity.owner, { status: "failed", error: `internal: ${errorText(err)}` })
+        .catch(() => undefined);
     } finally {
       clearInterval(beat);
     }

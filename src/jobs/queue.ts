@@ -81,13 +81,25 @@ export class SqliteJobQueue implements JobChannel {
     const row = this.db.transaction((tx) => {
       const job = tx
         .insert(jobs)
-        .values({ kind: req.kind, params: req.params, lockKey: req.lockKey, target: req.target, createdBy: req.createdBy, hostId: req.hostId })
+        .values({
+          kind: req.kind,
+          params: req.params,
+          lockKey: req.lockKey,
+          target: req.target,
+          createdBy: req.createdBy,
+          hostId: req.hostId,
+        })
         .returning()
         .get();
-      if (req.steps.length) tx.insert(jobSteps).values(req.steps.map((s, idx) => ({ jobId: job.id, idx, name: s.name, title: s.title }))).run();
+      if (req.steps.length)
+        tx.insert(jobSteps)
+          .values(req.steps.map((s, idx) => ({ jobId: job.id, idx, name: s.name, title: s.title })))
+          .run();
       return job;
     });
-    this.logs.append(row.id, [`${now()} queued ${req.kind}${req.target ? ` on ${req.target}` : ""}${req.createdBy ? ` by ${req.createdBy}` : ""}`]);
+    this.logs.append(row.id, [
+      `${now()} queued ${req.kind}${req.target ? ` on ${req.target}` : ""}${req.createdBy ? ` by ${req.createdBy}` : ""}`,
+    ]);
     this.events.queued();
     return this.view(row.id);
   }
@@ -124,7 +136,10 @@ export class SqliteJobQueue implements JobChannel {
         .returning()
         .get();
       if (!job) return null;
-      return { job, steps: tx.select().from(jobSteps).where(eq(jobSteps.jobId, job.id)).orderBy(asc(jobSteps.idx)).all() };
+      return {
+        job,
+        steps: tx.select().from(jobSteps).where(eq(jobSteps.jobId, job.id)).orderBy(asc(jobSteps.idx)).all(),
+      };
     });
     if (leased) this.emitJob(leased.job);
     return leased;
@@ -183,8 +198,16 @@ export class SqliteJobQueue implements JobChannel {
   cancel(jobId: string): JobView {
     const job = this.row(jobId);
     if (job.status === "queued") {
-      this.db.update(jobs).set({ status: "cancelled", error: "cancelled before it started", finishedAt: now() }).where(eq(jobs.id, jobId)).run();
-      this.db.update(jobSteps).set({ status: "skipped" }).where(and(eq(jobSteps.jobId, jobId), eq(jobSteps.status, "pending"))).run();
+      this.db
+        .update(jobs)
+        .set({ status: "cancelled", error: "cancelled before it started", finishedAt: now() })
+        .where(eq(jobs.id, jobId))
+        .run();
+      this.db
+        .update(jobSteps)
+        .set({ status: "skipped" })
+        .where(and(eq(jobSteps.jobId, jobId), eq(jobSteps.status, "pending")))
+        .run();
       this.logs.append(jobId, [`${now()} cancelled before it started`]);
       this.emitJob(this.row(jobId));
       this.events.queued();
@@ -211,7 +234,11 @@ export class SqliteJobQueue implements JobChannel {
       .all()
       .filter((j) => (j.leaseExpiresAt !== null && j.leaseExpiresAt < ts) || orphanedHere(j.leaseOwner ?? ""));
     for (const j of stale) {
-      this.db.update(jobs).set({ status: "queued", leaseOwner: null, leaseExpiresAt: null }).where(eq(jobs.id, j.id)).run();
+      this.db
+        .update(jobs)
+        .set({ status: "queued", leaseOwner: null, leaseExpiresAt: null })
+        .where(eq(jobs.id, j.id))
+        .run();
       this.logs.append(j.id, [`${ts} agent ${j.leaseOwner} went away; job requeued to resume`]);
       this.emitJob(this.row(j.id));
     }
@@ -240,7 +267,10 @@ export class SqliteJobQueue implements JobChannel {
       const job = tx.select().from(jobs).where(eq(jobs.id, jobId)).get();
       const sealed = sealedOf(job?.result ?? null);
       if (!job || !sealed || job.status !== "succeeded" || job.createdBy !== username) return null;
-      tx.update(jobs).set({ result: withoutSealed(job.result) }).where(eq(jobs.id, jobId)).run();
+      tx.update(jobs)
+        .set({ result: withoutSealed(job.result) })
+        .where(eq(jobs.id, jobId))
+        .run();
       return sealed;
     });
   }
@@ -258,26 +288,61 @@ export class SqliteJobQueue implements JobChannel {
       .limit(filter.limit)
       .all();
     if (!rows.length) return [];
-    const steps = this.db.select().from(jobSteps).where(inArray(jobSteps.jobId, rows.map((r) => r.id))).orderBy(asc(jobSteps.idx)).all();
-    return rows.map((r) => ({ ...baseView(r), steps: steps.filter((s) => s.jobId === r.id).map(stepView), blockedBy: this.blockedBy(r) }));
+    const steps = this.db
+      .select()
+      .from(jobSteps)
+      .where(
+        inArray(
+          jobSteps.jobId,
+          rows.map((r) => r.id),
+        ),
+      )
+      .orderBy(asc(jobSteps.idx))
+      .all();
+    return rows.map((r) => ({
+      ...baseView(r),
+      steps: steps.filter((s) => s.jobId === r.id).map(stepView),
+      blockedBy: this.blockedBy(r),
+    }));
   }
 
   /** The active job holding (or first in line for) a key, for "already running" messages. */
   activeOn(lockKey: string): JobRow | undefined {
-    return this.db.select().from(jobs).where(and(eq(jobs.lockKey, lockKey), inArray(jobs.status, ACTIVE))).orderBy(asc(jobs.id)).get();
+    return this.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.lockKey, lockKey), inArray(jobs.status, ACTIVE)))
+      .orderBy(asc(jobs.id))
+      .get();
   }
 
   private blockedBy(job: JobRow): JobView["blockedBy"] {
     if (job.status !== "queued" || !job.lockKey) return null;
     const holder =
-      this.db.select().from(jobs).where(and(eq(jobs.lockKey, job.lockKey), eq(jobs.status, "running"), ne(jobs.id, job.id))).get() ??
-      this.db.select().from(jobs).where(and(eq(jobs.lockKey, job.lockKey), eq(jobs.status, "queued"), lt(jobs.id, job.id))).orderBy(asc(jobs.id)).get();
-    return holder ? { id: holder.id, kind: holder.kind, target: holder.target, status: holder.status, startedAt: holder.startedAt } : null;
+      this.db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.lockKey, job.lockKey), eq(jobs.status, "running"), ne(jobs.id, job.id)))
+        .get() ??
+      this.db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.lockKey, job.lockKey), eq(jobs.status, "queued"), lt(jobs.id, job.id)))
+        .orderBy(asc(jobs.id))
+        .get();
+    return holder
+      ? { id: holder.id, kind: holder.kind, target: holder.target, status: holder.status, startedAt: holder.startedAt }
+      : null;
   }
 
   private owned(jobId: string, owner: string): void {
-    const job = this.db.select({ leaseOwner: jobs.leaseOwner, status: jobs.status }).from(jobs).where(eq(jobs.id, jobId)).get();
-    if (!job || job.status !== "running" || job.leaseOwner !== owner) throw new LeaseLost(`job ${jobId} is no longer leased by ${owner}`);
+    const job = this.db
+      .select({ leaseOwner: jobs.leaseOwner, status: jobs.status })
+      .from(jobs)
+      .where(eq(jobs.id, jobId))
+      .get();
+    if (!job || job.status !== "running" || job.leaseOwner !== owner)
+      throw new LeaseLost(`job ${jobId} is no longer leased by ${owner}`);
   }
 
   private emitJob(job: JobRow): void {

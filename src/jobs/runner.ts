@@ -65,7 +65,8 @@ export async function runJob(opts: RunOptions): Promise<void> {
 
   const waitInterruptions = await countWaitInterruptions(opts);
   const interruptions = job.attempts - 1 - waitInterruptions;
-  let failure: string | null = interruptions >= (def.maxAttempts ?? 3) ? `interrupted ${interruptions} times; giving up` : null;
+  let failure: string | null =
+    interruptions >= (def.maxAttempts ?? 3) ? `interrupted ${interruptions} times; giving up` : null;
   let cancelled = false;
   /** Steps that may have created something: finished ones and the one that failed midway. */
   const touched = new Set(Object.keys(outputs));
@@ -95,7 +96,13 @@ export async function runJob(opts: RunOptions): Promise<void> {
       continue;
     }
     const started = Date.now();
-    await channel.step(job.id, owner, idx, { status: "running", startedAt: new Date(started).toISOString(), error: null, finishedAt: null, durationMs: null });
+    await channel.step(job.id, owner, idx, {
+      status: "running",
+      startedAt: new Date(started).toISOString(),
+      error: null,
+      finishedAt: null,
+      durationMs: null,
+    });
     write(`▶ ${step.title}`);
     touched.add(step.name);
     try {
@@ -120,10 +127,11 @@ export async function runJob(opts: RunOptions): Promise<void> {
   }
 
   if (!failure) {
-    const result = (await def.succeeded?.(ctx).catch((err: unknown) => {
-      failure = `finishing: ${readableReason(err)}`;
-      for (const line of `finishing failed: ${errorText(err)}`.split("\n")) write(line);
-    })) ?? null;
+    const result =
+      (await def.succeeded?.(ctx).catch((err: unknown) => {
+        failure = `finishing: ${readableReason(err)}`;
+        for (const line of `finishing failed: ${errorText(err)}`.split("\n")) write(line);
+      })) ?? null;
     if (!failure) {
       await channel.finish(job.id, owner, { status: "succeeded", result });
       return;

@@ -8,5 +8,11 @@ export function stepLogger(sink: { log(line: string): void }, tags: Fields = {})
       .join(" ");
     sink.log(`${level === "info" ? "" : `${level}: `}${msg}${kv ? ` ${kv}` : ""}`);
   };
-  return { debug: () => undefined, info: emit("info"), warn: emit("warn"), error: emit("error"), tag: (more) => stepLogger(sink, { ...tags, ...more }) };
+  return {
+    debug: () => undefined,
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+    tag: (more) => stepLogger(sink, { ...tags, ...more }),
+  };
 }

@@ -16,7 +16,13 @@ export const JobStepView = z
   .openapi("JobStep");
 
 export const JobRef = z
-  .object({ id: z.string(), kind: z.string(), target: z.string().nullable(), status: z.enum(jobStatuses), startedAt: z.string().nullable() })
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    target: z.string().nullable(),
+    status: z.enum(jobStatuses),
+    startedAt: z.string().nullable(),
+  })
   .openapi("JobRef");
 
 export const JobView = z

@@ -41,6 +41,14 @@ export function registerDrMetrics(Gauge: typeof GaugeClass, registers: Registry[
         for (const [place, path] of places(deps)) this.set({ place, path }, pick(diskUse(place, path)));
       },
     });
-  disk("odooops_disk_free_bytes", "Bytes available to odooops on the filesystem of its data dir (place=data) and local backup dir (place=backups).", (u) => u.free);
-  disk("odooops_disk_size_bytes", "Size in bytes of the filesystem of odooops' data dir (place=data) and local backup dir (place=backups).", (u) => u.total);
+  disk(
+    "odooops_disk_free_bytes",
+    "Bytes available to odooops on the filesystem of its data dir (place=data) and local backup dir (place=backups).",
+    (u) => u.free,
+  );
+  disk(
+    "odooops_disk_size_bytes",
+    "Size in bytes of the filesystem of odooops' data dir (place=data) and local backup dir (place=backups).",
+    (u) => u.total,
+  );
 }

@@ -20,10 +20,15 @@ type MetricsDeps = Pick<ApiDeps, "db" | "paths" | "version" | "config">;
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
 /** Every combination of `statuses` per key, zero unless counted: an alert on `> 0` needs the 0 series to exist. */
-function zeroFilled<K extends string>(keys: Iterable<K>, statuses: readonly string[], rows: { key: K; status: string | null; count: number }[]) {
+function zeroFilled<K extends string>(
+  keys: Iterable<K>,
+  statuses: readonly string[],
+  rows: { key: K; status: string | null; count: number }[],
+) {
   const out = new Map<string, { key: K; status: string; count: number }>();
   for (const key of keys) for (const status of statuses) out.set(`${key}\u0000${status}`, { key, status, count: 0 });
-  for (const r of rows) if (r.status !== null) out.set(`${r.key}\u0000${r.status}`, { key: r.key, status: r.status, count: r.count });
+  for (const r of rows)
+    if (r.status !== null) out.set(`${r.key}\u0000${r.status}`, { key: r.key, status: r.status, count: r.count });
   return [...out.values()];
 }
 
@@ -33,7 +38,12 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  new Gauge({ name: "odooops_build_info", help: "The running odooops version (always 1).", labelNames: ["version"], registers }).set({ version: deps.version }, 1);
+  new Gauge({
+    name: "odooops_build_info",
+    help: "The running odooops version (always 1).",
+    labelNames: ["version"],
+    registers,
+  }).set({ version: deps.version }, 1);
 
   new Gauge({
     name: "odooops_backups_total",
@@ -45,7 +55,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
       const rows = backupCounts(deps.db);
       const envs = new Map(rows.map((r) => [r.env, r.tier]));
       const keyed = rows.map((r) => ({ key: r.env, status: r.status, count: r.count }));
-      for (const r of zeroFilled(envs.keys(), backups.status.enumValues, keyed)) this.set({ env: r.key, tier: envs.get(r.key) ?? "", status: r.status }, r.count);
+      for (const r of zeroFilled(envs.keys(), backups.status.enumValues, keyed))
+        this.set({ env: r.key, tier: envs.get(r.key) ?? "", status: r.status }, r.count);
     },
   });
 
@@ -77,7 +88,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     registers,
     collect() {
       this.reset();
-      for (const b of latest()) this.set({ env: b.env, tier: b.tier }, Math.max(0, seconds(b.finishedAt) - seconds(b.startedAt)));
+      for (const b of latest())
+        this.set({ env: b.env, tier: b.tier }, Math.max(0, seconds(b.finishedAt) - seconds(b.startedAt)));
     },
   });
 
@@ -90,7 +102,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
       this.reset();
       const rows = jobCounts(deps.db);
       const keyed = rows.map((r) => ({ key: r.kind, status: r.status, count: r.count }));
-      for (const r of zeroFilled(new Set(rows.map((x) => x.kind)), jobStatuses, keyed)) this.set({ kind: r.key, status: r.status }, r.count);
+      for (const r of zeroFilled(new Set(rows.map((x) => x.kind)), jobStatuses, keyed))
+        this.set({ kind: r.key, status: r.status }, r.count);
     },
   });
 
@@ -102,7 +115,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     collect() {
       this.reset();
       const keyed = environmentCounts(deps.db).map((r) => ({ key: r.tier, status: r.status, count: r.count }));
-      for (const r of zeroFilled(environments.tier.enumValues, envStatuses, keyed)) this.set({ tier: r.key, status: r.status }, r.count);
+      for (const r of zeroFilled(environments.tier.enumValues, envStatuses, keyed))
+        this.set({ tier: r.key, status: r.status }, r.count);
     },
   });
 
@@ -114,7 +128,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     collect() {
       this.reset();
       const keyed = deploymentCounts(deps.db).map((r) => ({ key: "all", status: r.status, count: r.count }));
-      for (const r of zeroFilled(["all"], deployments.status.enumValues, keyed)) this.set({ status: r.status }, r.count);
+      for (const r of zeroFilled(["all"], deployments.status.enumValues, keyed))
+        this.set({ status: r.status }, r.count);
     },
   });
 
@@ -126,7 +141,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     collect() {
       this.reset();
       const now = new Date();
-      for (const { domain, cert } of listCertificates(deps.paths.certsDir)) if (cert) this.set({ domain }, daysLeft(cert.info, now));
+      for (const { domain, cert } of listCertificates(deps.paths.certsDir))
+        if (cert) this.set({ domain }, daysLeft(cert.info, now));
     },
   });
   new Gauge({
@@ -136,7 +152,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     registers,
     collect() {
       this.reset();
-      for (const { domain, cert } of listCertificates(deps.paths.certsDir)) if (cert) this.set({ domain }, cert.info.notAfter.getTime() / 1000);
+      for (const { domain, cert } of listCertificates(deps.paths.certsDir))
+        if (cert) this.set({ domain }, cert.info.notAfter.getTime() / 1000);
     },
   });
   registerDrMetrics(Gauge, registers, deps);

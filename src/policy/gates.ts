@@ -29,16 +29,30 @@ export function durationSec(duration: string): number {
   return n * unit;
 }
 
-export function planGates(policy: Policy, tier: PolicyTier, deploy: Pick<Config["deploy"], "runTests" | "rehearse">, source: GatePlan["source"]): GatePlan {
+export function planGates(
+  policy: Policy,
+  tier: PolicyTier,
+  deploy: Pick<Config["deploy"], "runTests" | "rehearse">,
+  source: GatePlan["source"],
+): GatePlan {
   const g = policy.health_gates[tier] ?? {};
   return {
     tier,
     source,
-    tests: g.tests ? { run: true, required: g.tests.required, command: g.tests.command ?? null } : { run: deploy.runTests, required: true, command: null },
+    tests: g.tests
+      ? { run: true, required: g.tests.required, command: g.tests.command ?? null }
+      : { run: deploy.runTests, required: true, command: null },
     migrations: g.migrations
-      ? { run: true, required: g.migrations.required, sizeCapped: !g.migrations.required, neutralize: tier === "production" }
+      ? {
+          run: true,
+          required: g.migrations.required,
+          sizeCapped: !g.migrations.required,
+          neutralize: tier === "production",
+        }
       : { run: deploy.rehearse, required: true, sizeCapped: true, neutralize: tier === "production" },
-    approval: g.manual_approval ? { required: g.manual_approval.required, timeoutSec: durationSec(g.manual_approval.timeout) } : null,
+    approval: g.manual_approval
+      ? { required: g.manual_approval.required, timeoutSec: durationSec(g.manual_approval.timeout) }
+      : null,
     smoke: g.smoke_tests ? { required: g.smoke_tests.required, command: g.smoke_tests.command } : null,
   };
 }

@@ -16,7 +16,11 @@ export const POLICY_FILE = ".odooops/policies.yaml";
 export type PolicyRow = typeof policies.$inferSelect;
 
 export function latestPolicyRow(db: Db, projectId: string): PolicyRow | undefined {
-  const project = db.select({ defaultBranch: projects.defaultBranch }).from(projects).where(eq(projects.id, projectId)).get();
+  const project = db
+    .select({ defaultBranch: projects.defaultBranch })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
   if (!project) return undefined;
   return db
     .select()

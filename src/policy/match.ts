@@ -17,7 +17,9 @@ export function globMatches(pattern: string, branch: string): boolean {
 }
 
 export function renderEnvName(template: string, vars: { branch: string; number?: number }): string {
-  return template.replace(/\{(branch|number)\}/g, (_, key: string) => (key === "branch" ? vars.branch : String(vars.number ?? "")));
+  return template.replace(/\{(branch|number)\}/g, (_, key: string) =>
+    key === "branch" ? vars.branch : String(vars.number ?? ""),
+  );
 }
 
 export function mapBranch(policy: Policy, branch: string): BranchTarget | null {

@@ -16,7 +16,6 @@ export function sizeBytes(size: string): number {
   return Math.floor(Number(m[1]) * (UNIT[(m[2] ?? "").toLowerCase()] ?? 1));
 }
 
-
 export interface Limits {
   workers: number;
   cpus: number;
@@ -52,7 +51,9 @@ export function checkRequested(requested: Partial<Limits>, quota: ResourceQuota 
   const over = (Object.keys(KEY) as (keyof Limits)[]).flatMap((k) => {
     const want = requested[k];
     const max = q[k];
-    return want !== undefined && max !== undefined && want > max ? [`${k} ${want} is above the quota of ${max} (resource_quotas.${tier}.${KEY[k]})`] : [];
+    return want !== undefined && max !== undefined && want > max
+      ? [`${k} ${want} is above the quota of ${max} (resource_quotas.${tier}.${KEY[k]})`]
+      : [];
   });
   if (over.length > 0) throw new Invalid(`the ${tier} tier's resource quota: ${over.join("; ")}`);
 }
@@ -75,7 +76,12 @@ export function storageState(use: StorageUse, quota: ResourceQuota | undefined):
 }
 
 /** Throws when the env's storage is above its tier's quota: no new deploy until it shrinks or the quota grows. */
-export function assertStorageWithinQuota(envSlug: string, tier: PolicyTier, use: StorageUse, quota: ResourceQuota | undefined): void {
+export function assertStorageWithinQuota(
+  envSlug: string,
+  tier: PolicyTier,
+  use: StorageUse,
+  quota: ResourceQuota | undefined,
+): void {
   const s = storageState(use, quota);
   if (!s.exceeded || s.quotaBytes === null) return;
   throw new Conflict(

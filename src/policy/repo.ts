@@ -28,7 +28,10 @@ export interface PolicyProject {
 }
 
 /** The policy at the head of `project.defaultBranch` in the mirror, without recording it (dry runs). */
-export async function readDefaultBranchPolicy(mirror: string, project: PolicyProject): Promise<BranchPolicy & { text: string | null }> {
+export async function readDefaultBranchPolicy(
+  mirror: string,
+  project: PolicyProject,
+): Promise<BranchPolicy & { text: string | null }> {
   let commit: string;
   try {
     commit = await resolveCommit(mirror, { branch: project.defaultBranch });
@@ -39,7 +42,9 @@ export async function readDefaultBranchPolicy(mirror: string, project: PolicyPro
     );
   }
   const file = await parseFileAt(mirror, commit, POLICY_FILE, (text) => parsePolicy(text, POLICY_FILE));
-  return file ? { policy: file.value, source: "repo", commit, text: file.text } : { policy: DEFAULT_POLICY, source: "default", commit, text: null };
+  return file
+    ? { policy: file.value, source: "repo", commit, text: file.text }
+    : { policy: DEFAULT_POLICY, source: "default", commit, text: null };
 }
 
 export async function refreshProjectPolicy(db: Db, project: PolicyProject, mirror: string): Promise<BranchPolicy> {
@@ -55,5 +60,7 @@ function recordPolicy(db: Db, project: PolicyProject, source: "server" | "repo",
     db.update(policies).set({ commitSha: sha }).where(eq(policies.id, latest.id)).run();
     return;
   }
-  db.insert(policies).values({ projectId: project.id, source, commitSha: sha, branch: project.defaultBranch, document }).run();
+  db.insert(policies)
+    .values({ projectId: project.id, source, commitSha: sha, branch: project.defaultBranch, document })
+    .run();
 }

@@ -21,7 +21,10 @@ const NameTemplate = z
   .string()
   .min(1)
   .max(100)
-  .refine((t) => [...t.matchAll(/\{([^}]*)\}/g)].every((m) => m[1] === "branch" || m[1] === "number"), "only {branch} and {number} may appear in braces")
+  .refine(
+    (t) => [...t.matchAll(/\{([^}]*)\}/g)].every((m) => m[1] === "branch" || m[1] === "number"),
+    "only {branch} and {number} may appear in braces",
+  )
   .refine((t) => /^[A-Za-z0-9._/{}-]+$/.test(t), "use letters, digits, . _ / - and {branch} / {number}");
 
 const BranchMapping = z
@@ -41,14 +44,32 @@ const CommandGate = z.object({ required: z.boolean().default(true), command: Com
 const ApprovalGate = z.object({ required: z.boolean().default(true), timeout: Duration.default("24h") }).strict();
 
 const HealthGates = z
-  .object({ tests: TestsGate.optional(), migrations: Gate.optional(), manual_approval: ApprovalGate.optional(), smoke_tests: CommandGate.optional() })
+  .object({
+    tests: TestsGate.optional(),
+    migrations: Gate.optional(),
+    manual_approval: ApprovalGate.optional(),
+    smoke_tests: CommandGate.optional(),
+  })
   .strict();
 
 const Quota = z
-  .object({ workers: z.number().int().min(0).max(64).optional(), cpu: z.number().positive().max(256).optional(), memory: Size.optional(), storage: Size.optional() })
+  .object({
+    workers: z.number().int().min(0).max(64).optional(),
+    cpu: z.number().positive().max(256).optional(),
+    memory: Size.optional(),
+    storage: Size.optional(),
+  })
   .strict();
 
-const perTier = <T extends z.ZodType>(value: T) => z.object({ dev: value.optional(), dev_ephemeral: value.optional(), staging: value.optional(), production: value.optional() }).strict();
+const perTier = <T extends z.ZodType>(value: T) =>
+  z
+    .object({
+      dev: value.optional(),
+      dev_ephemeral: value.optional(),
+      staging: value.optional(),
+      production: value.optional(),
+    })
+    .strict();
 
 export const PolicySchema = z
   .object({
@@ -61,7 +82,12 @@ export const PolicySchema = z
      * Repository modules a deployment installs: `all` (default) = every installable module of the
      * repository on its first deployment to an env; `none`; or a list, installed whenever missing.
      */
-    install_modules: z.union([z.enum(["all", "none"]), z.array(z.string().regex(/^[a-z0-9_]+$/, "a module name: a-z, 0-9 and _")).max(500)]).default("all"),
+    install_modules: z
+      .union([
+        z.enum(["all", "none"]),
+        z.array(z.string().regex(/^[a-z0-9_]+$/, "a module name: a-z, 0-9 and _")).max(500),
+      ])
+      .default("all"),
   })
   .strict();
 
@@ -77,7 +103,9 @@ export { formatPath };
 export function parsePolicy(text: string, file = ".odooops/policies.yaml"): Policy {
   const checked = checkPolicy(text, file);
   if (checked.ok) return checked.policy;
-  throw new Invalid(`${checked.yaml ? "invalid YAML in" : "invalid policy:"} ${checked.problems.join("; ")}`, { problems: checked.problems });
+  throw new Invalid(`${checked.yaml ? "invalid YAML in" : "invalid policy:"} ${checked.problems.join("; ")}`, {
+    problems: checked.problems,
+  });
 }
 
 export type PolicyCheck = { ok: true; policy: Policy } | { ok: false; yaml: boolean; problems: string[] };

@@ -11,7 +11,10 @@ import { storageState } from "./quota";
 import { checkPolicy } from "./schema";
 import type { EffectivePolicyView, PolicyValidation } from "./view";
 
-export async function showPolicy(deps: Pick<JobDeps, "db" | "config" | "paths">, q: { project?: string; env?: string }): Promise<EffectivePolicyView> {
+export async function showPolicy(
+  deps: Pick<JobDeps, "db" | "config" | "paths">,
+  q: { project?: string; env?: string },
+): Promise<EffectivePolicyView> {
   const env = q.env ? findEnv(deps.db, q.env) : null;
   const project = env ? resolveProjectById(deps, env.projectId) : resolveProject(deps.db, q.project);
   const row = latestPolicyRow(deps.db, project.id);
@@ -39,5 +42,7 @@ function resolveProjectById(deps: Pick<JobDeps, "db">, id: string) {
 
 export function validatePolicy(text: string, file = POLICY_FILE): PolicyValidation {
   const checked = checkPolicy(text, file);
-  return checked.ok ? { ok: true, problems: [], policy: checked.policy } : { ok: false, problems: checked.problems, policy: null };
+  return checked.ok
+    ? { ok: true, problems: [], policy: checked.policy }
+    : { ok: false, problems: checked.problems, policy: null };
 }

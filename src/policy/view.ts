@@ -3,11 +3,19 @@ import { z } from "@hono/zod-openapi";
 import { GatePlanView } from "../deploy/schema";
 
 export const PolicyShowQuery = z.object({
-  project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+  project: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .optional(),
   env: z.string().min(1).max(200).optional(),
 });
 
-const QuotaView = z.object({ workers: z.number().optional(), cpu: z.number().optional(), memory: z.string().optional(), storage: z.string().optional() });
+const QuotaView = z.object({
+  workers: z.number().optional(),
+  cpu: z.number().optional(),
+  memory: z.string().optional(),
+  storage: z.string().optional(),
+});
 
 export const EnvPolicyView = z.object({
   name: z.string(),

@@ -29,10 +29,10 @@ export function openState(file: string): Db {
   client.exec("PRAGMA busy_timeout = 5000");
   const db = drizzle({ client, schema }) as Db;
   // drizzle's public migrate() reads a folder from disk; the dialect API takes the metas directly.
-  (db as unknown as { dialect: { migrate: (m: MigrationMeta[], s: unknown, c: object) => void }; session: unknown }).dialect.migrate(
-    metas(),
-    (db as unknown as { session: unknown }).session,
-    { migrationsTable: "__drizzle_migrations" },
-  );
+  (
+    db as unknown as { dialect: { migrate: (m: MigrationMeta[], s: unknown, c: object) => void }; session: unknown }
+  ).dialect.migrate(metas(), (db as unknown as { session: unknown }).session, {
+    migrationsTable: "__drizzle_migrations",
+  });
   return db;
 }

@@ -20,7 +20,10 @@ afterAll(() => {
 async function withWaitingDeployment(config?: unknown) {
   const t = await makeTestApi(config === undefined ? {} : { config: ConfigSchema.parse(config) });
   apis.push(t);
-  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "production" }) });
+  const res = await t.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name: "shop", tier: "production" }),
+  });
   expect(res.status).toBe(202);
   const { job } = (await res.json()) as { job: JobView };
   expect((await t.request(`/api/v1/jobs/${job.id}/cancel`, { method: "POST" })).status).toBe(200);
@@ -28,26 +31,38 @@ async function withWaitingDeployment(config?: unknown) {
   const envId = t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!.id;
   const id = t.deps.db
     .insert(deployments)
-    .values({ envId, release: 2, status: "awaiting_approval", createdBy: "admin", approvalDeadline: new Date(Date.now() + 3_600_000).toISOString() })
+    .values({
+      envId,
+      release: 2,
+      status: "awaiting_approval",
+      createdBy: "admin",
+      approvalDeadline: new Date(Date.now() + 3_600_000).toISOString(),
+    })
     .returning()
     .get().id;
   return { t, id };
 }
 
-const approve = (t: Api, id: string, token?: string) => t.request(`/api/v1/deployments/${id}/approve`, { method: "POST", body: "{}", token });
+const approve = (t: Api, id: string, token?: string) =>
+  t.request(`/api/v1/deployments/${id}/approve`, { method: "POST", body: "{}", token });
 
 describe("approvals", () => {
   test("the starter cannot approve their own deployment; another admin can", async () => {
     const { t, id } = await withWaitingDeployment();
     const self = await approve(t, id);
     expect(self.status).toBe(403);
-    expect(((await self.json()) as { error: { message: string } }).error.message).toContain(`admin started deployment ${id}: another admin must approve it`);
+    expect(((await self.json()) as { error: { message: string } }).error.message).toContain(
+      `admin started deployment ${id}: another admin must approve it`,
+    );
     expect(t.deps.db.select().from(deployments).where(eq(deployments.id, id)).get()?.approvalDecision).toBeNull();
 
     await t.deps.auth.createUser("ops", "ops-password-long", "admin");
     const { token } = await t.deps.auth.login("ops", "ops-password-long");
     expect((await approve(t, id, token)).status).toBe(200);
-    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, id)).get()).toMatchObject({ approvalDecision: "approved", approvalBy: "ops" });
+    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, id)).get()).toMatchObject({
+      approvalDecision: "approved",
+      approvalBy: "ops",
+    });
   });
 
   test("the starter may reject their own deployment", async () => {
@@ -58,6 +73,9 @@ describe("approvals", () => {
   test("deploy.selfApproval: true (one-person team): the starter approves", async () => {
     const { t, id } = await withWaitingDeployment({ deploy: { selfApproval: true } });
     expect((await approve(t, id)).status).toBe(200);
-    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, id)).get()).toMatchObject({ approvalDecision: "approved", approvalBy: "admin" });
+    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, id)).get()).toMatchObject({
+      approvalDecision: "approved",
+      approvalBy: "admin",
+    });
   });
 });

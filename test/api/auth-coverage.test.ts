@@ -38,7 +38,8 @@ test("every registered route except the public ones answers 401 without, with an
     const url = r.path.replace(/:[A-Za-z]+/g, "00000000-0000-0000-0000-000000000000");
     for (const token of [null, expired, tampered, forged, "odo_not-a-real-token"]) {
       const res = await t.request(url, { method: r.method, token, body: r.method === "GET" ? undefined : "{}" });
-      if (res.status !== 401) throw new Error(`${r.method} ${r.path} answered ${res.status} with token ${token?.slice(0, 12)}`);
+      if (res.status !== 401)
+        throw new Error(`${r.method} ${r.path} answered ${res.status} with token ${token?.slice(0, 12)}`);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
     }
     checked++;

@@ -21,21 +21,33 @@ describe("auth", () => {
   });
 
   test("login returns a JWT that works, bad password is 401 with the error shape and audited", async () => {
-    const ok = await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }) });
+    const ok = await t.request("/api/v1/auth/login", {
+      method: "POST",
+      token: null,
+      body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
+    });
     expect(ok.status).toBe(200);
     const { token } = (await ok.json()) as { token: string };
     expect(token.split(".")).toHaveLength(3);
     const who = await t.request("/api/v1/auth/whoami", { token });
     expect(await who.json()).toMatchObject({ username: "admin", role: "admin", via: "jwt" });
 
-    const bad = await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "admin", password: "nope" }) });
+    const bad = await t.request("/api/v1/auth/login", {
+      method: "POST",
+      token: null,
+      body: JSON.stringify({ username: "admin", password: "nope" }),
+    });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toEqual({ error: { code: "unauthorized", message: "invalid username or password" } });
     expect(t.deps.audit.list().some((a) => a.action === "auth.login" && a.outcome === "denied")).toBe(true);
   });
 
   test("invalid login body is a 400 in the error shape", async () => {
-    const res = await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "" }) });
+    const res = await t.request("/api/v1/auth/login", {
+      method: "POST",
+      token: null,
+      body: JSON.stringify({ username: "" }),
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
     expect(body.error.code).toBe("invalid");
@@ -71,15 +83,26 @@ describe("auth", () => {
     const res = await t.request("/api/v1/auth/tokens", { method: "POST", body: "x".repeat(1024 * 1024 + 10) });
     expect(res.status).toBe(413);
     // Only the database upload is exempt (it streams to disk): past the limit it reaches its handler.
-    const upload = await t.request("/api/v1/environments/nope/db/import", { method: "POST", body: "x".repeat(2 * 1024 * 1024) });
+    const upload = await t.request("/api/v1/environments/nope/db/import", {
+      method: "POST",
+      body: "x".repeat(2 * 1024 * 1024),
+    });
     expect(upload.status).toBe(404);
-    const unauthenticated = await t.request("/api/v1/environments/nope/db/import", { method: "POST", body: "x".repeat(2 * 1024 * 1024), token: "" });
+    const unauthenticated = await t.request("/api/v1/environments/nope/db/import", {
+      method: "POST",
+      body: "x".repeat(2 * 1024 * 1024),
+      token: "",
+    });
     expect(unauthenticated.status).toBe(401);
   });
 
   test("openapi.json is OpenAPI 3.1 generated from the route schemas", async () => {
     const res = await t.request("/api/v1/openapi.json");
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toContain("/auth/login");
     expect(doc.components.schemas.EnvironmentSummary).toBeDefined();

@@ -15,7 +15,18 @@ afterAll(async () => {
 
 async function serve(trustedProxies: string[]) {
   // Spelled out rather than parsed, so the same test also runs against a tree without these keys.
-  const api = { trustedProxies, idleTimeoutSec: 60, denialAuditWindowSec: 300, loginThrottle: { maxFailuresPerUser: 5, maxFailuresPerIp: 20, baseLockoutSec: 1, maxLockoutSec: 900, forgetAfterSec: 3600 } };
+  const api = {
+    trustedProxies,
+    idleTimeoutSec: 60,
+    denialAuditWindowSec: 300,
+    loginThrottle: {
+      maxFailuresPerUser: 5,
+      maxFailuresPerIp: 20,
+      baseLockoutSec: 1,
+      maxLockoutSec: 900,
+      forgetAfterSec: 3600,
+    },
+  };
   const t = await makeTestApi({ config: { ...ConfigSchema.parse({}), api } });
   const server: Server<undefined> = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });
   cleanups.push(async () => {
@@ -24,10 +35,23 @@ async function serve(trustedProxies: string[]) {
   });
   const base = `http://127.0.0.1:${server.port}/api/v1`;
   const failLogin = (from: string, xff: string) =>
-    httpFrom(from, `${base}/auth/login`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": xff }, body: JSON.stringify({ username: `u${crypto.randomUUID().slice(0, 8)}`, password: "wrong-password" }) });
+    httpFrom(from, `${base}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": xff },
+      body: JSON.stringify({ username: `u${crypto.randomUUID().slice(0, 8)}`, password: "wrong-password" }),
+    });
   const createToken = (from: string, xff: string) =>
-    httpFrom(from, `${base}/auth/tokens`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${t.token}`, "x-forwarded-for": xff }, body: JSON.stringify({ name: "ci" }) });
-  const lastIp = (action: string) => (t.deps.db.$client.query("select ip from audit_logs where action = ? order by rowid desc limit 1").get(action) as { ip: string | null } | null)?.ip;
+    httpFrom(from, `${base}/auth/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${t.token}`, "x-forwarded-for": xff },
+      body: JSON.stringify({ name: "ci" }),
+    });
+  const lastIp = (action: string) =>
+    (
+      t.deps.db.$client.query("select ip from audit_logs where action = ? order by rowid desc limit 1").get(action) as {
+        ip: string | null;
+      } | null
+    )?.ip;
   return { t, failLogin, createToken, lastIp };
 }
 
@@ -54,7 +78,12 @@ describe("client IP", () => {
   });
 
   test("a trusted-proxy entry that is not an address is refused by the config", () => {
-    expect(() => ConfigSchema.parse({ api: { trustedProxies: ["nginx.local"] } })).toThrow("an IP address or a CIDR range");
-    expect(ConfigSchema.parse({ api: { trustedProxies: ["10.0.0.0/8", "::1"] } }).api.trustedProxies).toEqual(["10.0.0.0/8", "::1"]);
+    expect(() => ConfigSchema.parse({ api: { trustedProxies: ["nginx.local"] } })).toThrow(
+      "an IP address or a CIDR range",
+    );
+    expect(ConfigSchema.parse({ api: { trustedProxies: ["10.0.0.0/8", "::1"] } }).api.trustedProxies).toEqual([
+      "10.0.0.0/8",
+      "::1",
+    ]);
   });
 });

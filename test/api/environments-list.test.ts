@@ -16,7 +16,10 @@ const list = async (q = "") => (await (await t.request(`/api/v1/environments${q}
 describe("GET /environments (cached read model)", () => {
   test("reflects writes through the daemon's connection and through any other connection", async () => {
     expect(await list()).toEqual([]);
-    const created = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "dev" }) });
+    const created = await t.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: "shop", tier: "dev" }),
+    });
     expect(created.status).toBe(202);
     expect((await list()).map((e) => [e.slug, e.status])).toEqual([["shop", "creating"]]);
     expect(await list("?tier=staging")).toEqual([]);

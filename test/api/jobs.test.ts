@@ -26,7 +26,10 @@ async function sseEvents(res: Response, onFirst: () => void): Promise<JobStreamE
     buf += decoder.decode(chunk, { stream: true });
     let i = buf.indexOf("\n\n");
     while (i >= 0) {
-      const data = buf.slice(0, i).split("\n").find((l) => l.startsWith("data:"));
+      const data = buf
+        .slice(0, i)
+        .split("\n")
+        .find((l) => l.startsWith("data:"));
       buf = buf.slice(i + 2);
       if (data) events.push(JSON.parse(data.slice(5)) as JobStreamEvent);
       if (events.length === 1 && data) onFirst();
@@ -55,7 +58,13 @@ describe("jobs API", () => {
   test("GET /jobs/:id/events streams a snapshot, steps and the end", async () => {
     const res = await api.request(`/api/v1/jobs/${jobId}/events`);
     expect(res.headers.get("content-type")).toContain("text/event-stream");
-    agent = new Agent({ identity: { hostId: "h", owner: "h:a" }, channel: api.deps.jobs.queue, registry: api.deps.jobs.registry, deps: { db: api.deps.db, config: api.deps.config, paths: api.deps.paths, box: api.deps.box }, pollMs: 20 });
+    agent = new Agent({
+      identity: { hostId: "h", owner: "h:a" },
+      channel: api.deps.jobs.queue,
+      registry: api.deps.jobs.registry,
+      deps: { db: api.deps.db, config: api.deps.config, paths: api.deps.paths, box: api.deps.box },
+      pollMs: 20,
+    });
     const events = await sseEvents(res, () => agent!.start());
     expect(events[0]!.type).toBe("snapshot");
     expect(events.at(-1)).toEqual({ type: "job", status: "succeeded", error: null });
@@ -63,10 +72,16 @@ describe("jobs API", () => {
   });
 
   test("GET /jobs/:id/log pages by byte offset", async () => {
-    const first = (await (await api.request(`/api/v1/jobs/${jobId}/log?offset=0`)).json()) as { text: string; nextOffset: number; status: string };
+    const first = (await (await api.request(`/api/v1/jobs/${jobId}/log?offset=0`)).json()) as {
+      text: string;
+      nextOffset: number;
+      status: string;
+    };
     expect(first.status).toBe("succeeded");
     expect(first.text).toContain("✓ Step three");
-    const rest = (await (await api.request(`/api/v1/jobs/${jobId}/log?offset=${first.nextOffset}`)).json()) as { text: string };
+    const rest = (await (await api.request(`/api/v1/jobs/${jobId}/log?offset=${first.nextOffset}`)).json()) as {
+      text: string;
+    };
     expect(rest.text).toBe("");
   });
 

@@ -22,8 +22,17 @@ let url = "";
 
 beforeAll(async () => {
   // Spelled out rather than parsed, so the same test also runs against a tree without these keys.
-  const loginThrottle = { maxFailuresPerUser: PER_USER, maxFailuresPerIp: PER_IP, baseLockoutSec: LOCKOUT_SEC, maxLockoutSec: 3600, forgetAfterSec: 3600 };
-  const config = { ...ConfigSchema.parse({}), api: { trustedProxies: [], idleTimeoutSec: 60, denialAuditWindowSec: 300, loginThrottle } };
+  const loginThrottle = {
+    maxFailuresPerUser: PER_USER,
+    maxFailuresPerIp: PER_IP,
+    baseLockoutSec: LOCKOUT_SEC,
+    maxLockoutSec: 3600,
+    forgetAfterSec: 3600,
+  };
+  const config = {
+    ...ConfigSchema.parse({}),
+    api: { trustedProxies: [], idleTimeoutSec: 60, denialAuditWindowSec: 300, loginThrottle },
+  };
   t = await makeTestApi({ config });
   await t.deps.auth.createUser("bob", "bobs-password-1", "member");
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });
@@ -35,7 +44,11 @@ afterAll(async () => {
 });
 
 const login = (from: string, username: string, password: string) =>
-  httpFrom(from, url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password }) });
+  httpFrom(from, url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
 
 type Row = { ip: string | null; actor: string; details: { count?: number; reason?: string } | null };
 
@@ -58,9 +71,13 @@ describe("login throttling", () => {
     expect(JSON.parse(right.body).error.code).toBe("too_many_requests");
 
     t.deps.audit.flush();
-    const rows = (t.deps.db.$client.query("select ip, actor, details from audit_logs where action = 'auth.login' and outcome = 'denied' and ip = '127.0.0.2'").all() as { ip: string; actor: string; details: string }[]).map(
-      (r): Row => ({ ...r, details: JSON.parse(r.details) as Row["details"] }),
-    );
+    const rows = (
+      t.deps.db.$client
+        .query(
+          "select ip, actor, details from audit_logs where action = 'auth.login' and outcome = 'denied' and ip = '127.0.0.2'",
+        )
+        .all() as { ip: string; actor: string; details: string }[]
+    ).map((r): Row => ({ ...r, details: JSON.parse(r.details) as Row["details"] }));
     expect(rows.length).toBeLessThanOrEqual(4);
     expect(rows.every((r) => r.actor === "admin")).toBe(true);
     expect(rows.reduce((n, r) => n + (r.details?.count ?? 0), 0)).toBe(ATTEMPTS + 1);
@@ -85,7 +102,13 @@ describe("login throttling", () => {
   });
 
   test("each failure past the threshold doubles the wait, up to the maximum", () => {
-    const throttle = new LoginThrottle({ maxFailuresPerIp: 100, maxFailuresPerUser: 3, baseLockoutSec: 10, maxLockoutSec: 45, forgetAfterSec: 3600 });
+    const throttle = new LoginThrottle({
+      maxFailuresPerIp: 100,
+      maxFailuresPerUser: 3,
+      baseLockoutSec: 10,
+      maxLockoutSec: 45,
+      forgetAfterSec: 3600,
+    });
     const waits: (number | null)[] = [];
     for (let i = 0; i < 6; i++) {
       throttle.failed("192.0.2.1", "carol");

@@ -22,10 +22,20 @@ async function makeEnv(name: string, tier: string) {
   expect((await t.request(`/api/v1/jobs/${job.id}/cancel`, { method: "POST" })).status).toBe(200);
   t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, name)).run();
   const env = t.deps.db.select().from(environments).where(eq(environments.slug, name)).get()!;
-  t.deps.db.insert(backups).values({ envId: env.id, kind: "manual", status: "completed", dbName: env.dbName, localPath: `${t.root}/backups/${name}/b1` }).run();
+  t.deps.db
+    .insert(backups)
+    .values({
+      envId: env.id,
+      kind: "manual",
+      status: "completed",
+      dbName: env.dbName,
+      localPath: `${t.root}/backups/${name}/b1`,
+    })
+    .run();
 }
 
-const queued = (kind: string) => t.deps.jobs.queue.list({ limit: 1000 }).filter((j) => j.kind === kind && j.status === "queued").length;
+const queued = (kind: string) =>
+  t.deps.jobs.queue.list({ limit: 1000 }).filter((j) => j.kind === kind && j.status === "queued").length;
 
 beforeAll(async () => {
   t = await makeTestApi();
@@ -36,11 +46,19 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
-const destroy = (name: string, query: string, token?: string) => t.request(`/api/v1/environments/${name}${query}`, { method: "DELETE", token });
-const restore = (name: string, body: Record<string, unknown>, token?: string) => t.request(`/api/v1/environments/${name}/db/restore`, { method: "POST", body: JSON.stringify(body), token });
-const clone = (name: string, body: Record<string, unknown>, token?: string) => t.request(`/api/v1/environments/${name}/db/clone`, { method: "POST", body: JSON.stringify(body), token });
+const destroy = (name: string, query: string, token?: string) =>
+  t.request(`/api/v1/environments/${name}${query}`, { method: "DELETE", token });
+const restore = (name: string, body: Record<string, unknown>, token?: string) =>
+  t.request(`/api/v1/environments/${name}/db/restore`, { method: "POST", body: JSON.stringify(body), token });
+const clone = (name: string, body: Record<string, unknown>, token?: string) =>
+  t.request(`/api/v1/environments/${name}/db/clone`, { method: "POST", body: JSON.stringify(body), token });
 const importInto = (name: string, query: string, token?: string) =>
-  t.request(`/api/v1/environments/${name}/db/import?${query}`, { method: "POST", body: new Uint8Array([80, 75, 3, 4, 0, 0]), headers: { "content-type": "application/octet-stream" }, token });
+  t.request(`/api/v1/environments/${name}/db/import?${query}`, {
+    method: "POST",
+    body: new Uint8Array([80, 75, 3, 4, 0, 0]),
+    headers: { "content-type": "application/octet-stream" },
+    token,
+  });
 
 describe("a member and production", () => {
   test("destroy, restore into, clone into, import into and create production: 403, nothing queued", async () => {
@@ -50,11 +68,17 @@ describe("a member and production", () => {
       await restore("prod", { backup: "latest", confirm: "prod" }, member),
       await clone("prod", { from: "stage", forceProduction: true, confirm: "prod" }, member),
       await importInto("prod", "forceProduction=true&confirm=prod", member),
-      await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "prod2", tier: "production" }), token: member }),
+      await t.request("/api/v1/environments", {
+        method: "POST",
+        body: JSON.stringify({ name: "prod2", tier: "production" }),
+        token: member,
+      }),
     ];
     for (const res of answers) {
       expect(res.status).toBe(403);
-      expect(((await res.json()) as ErrorBody).error.message).toMatch(/^only admin users may (destroy|restore into|clone into|import into|create) production environments; deployer is member$/);
+      expect(((await res.json()) as ErrorBody).error.message).toMatch(
+        /^only admin users may (destroy|restore into|clone into|import into|create) production environments; deployer is member$/,
+      );
     }
     expect(t.deps.jobs.queue.list({ limit: 1000 }).length).toBe(before);
     expect(t.deps.db.select().from(environments).where(eq(environments.slug, "prod")).get()?.status).toBe("active");
@@ -63,7 +87,10 @@ describe("a member and production", () => {
   test("the same member may restore staging", async () => {
     const res = await restore("stage", { backup: "latest" }, member);
     expect(res.status).toBe(202);
-    expect((await t.request(`/api/v1/jobs/${((await res.json()) as { job: JobView }).job.id}/cancel`, { method: "POST" })).status).toBe(200);
+    expect(
+      (await t.request(`/api/v1/jobs/${((await res.json()) as { job: JobView }).job.id}/cancel`, { method: "POST" }))
+        .status,
+    ).toBe(200);
   });
 });
 
@@ -72,7 +99,9 @@ describe("an admin and production", () => {
     for (const q of ["", "?confirm=stage", "?confirm=PROD"]) {
       const res = await destroy("prod", q);
       expect(res.status).toBe(400);
-      expect(((await res.json()) as ErrorBody).error.message).toContain("refusing to destroy production environment prod without confirm=prod");
+      expect(((await res.json()) as ErrorBody).error.message).toContain(
+        "refusing to destroy production environment prod without confirm=prod",
+      );
     }
     expect(queued("env.destroy")).toBe(0);
     expect(t.deps.db.select().from(environments).where(eq(environments.slug, "prod")).get()?.status).toBe("active");
@@ -81,15 +110,21 @@ describe("an admin and production", () => {
   test("restore into, clone into, import into production without confirm: 400 saying so, nothing queued", async () => {
     const own = await restore("prod", { backup: "latest" });
     expect(own.status).toBe(400);
-    expect(((await own.json()) as ErrorBody).error.message).toContain("refusing to restore into production environment prod without confirm=prod");
+    expect(((await own.json()) as ErrorBody).error.message).toContain(
+      "refusing to restore into production environment prod without confirm=prod",
+    );
     const other = await restore("prod", { backup: "latest", from: "stage", forceProduction: true });
     expect(((await other.json()) as ErrorBody).error.message).toContain("without confirm=prod");
     const cl = await clone("prod", { from: "stage", forceProduction: true });
     expect(cl.status).toBe(400);
-    expect(((await cl.json()) as ErrorBody).error.message).toContain("refusing to clone into production environment prod without confirm=prod");
+    expect(((await cl.json()) as ErrorBody).error.message).toContain(
+      "refusing to clone into production environment prod without confirm=prod",
+    );
     const imp = await importInto("prod", "forceProduction=true");
     expect(imp.status).toBe(400);
-    expect(((await imp.json()) as ErrorBody).error.message).toContain("refusing to import into production environment prod without confirm=prod");
+    expect(((await imp.json()) as ErrorBody).error.message).toContain(
+      "refusing to import into production environment prod without confirm=prod",
+    );
     expect(queued("db.restore") + queued("db.clone") + queued("db.import")).toBe(0);
     // A dry run shows the plan and needs no confirmation.
     expect((await restore("prod", { backup: "latest", dryRun: true })).status).toBe(200);
@@ -112,7 +147,11 @@ describe("an admin and production", () => {
       const skipped = await destroy("prod", "?confirm=prod&skipFinalBackup=true");
       expect(skipped.status).toBe(202);
       const job = (await skipped.json()) as JobView;
-      expect(t.deps.jobs.queue.row(job.id).params).toMatchObject({ slug: "prod", finalBackupId: null, previousStatus: "active" });
+      expect(t.deps.jobs.queue.row(job.id).params).toMatchObject({
+        slug: "prod",
+        finalBackupId: null,
+        previousStatus: "active",
+      });
       expect((await t.request(`/api/v1/jobs/${job.id}/cancel`, { method: "POST" })).status).toBe(200);
     } finally {
       t.deps.config.backups.local.enabled = true;

@@ -18,14 +18,20 @@ beforeAll(async () => {
     await t.deps.auth.createUser(`matrix-${role}`, `${role}-password-long`, role);
     const session = await t.deps.auth.login(`matrix-${role}`, `${role}-password-long`);
     // An API token, not the session: the matrix calls logout, which would end a session.
-    const res = await t.request("/api/v1/auth/tokens", { method: "POST", body: JSON.stringify({ name: "matrix" }), token: session.token });
+    const res = await t.request("/api/v1/auth/tokens", {
+      method: "POST",
+      body: JSON.stringify({ name: "matrix" }),
+      token: session.token,
+    });
     tokens[role] = ((await res.json()) as { token: string }).token;
   }
 });
 afterAll(() => t.cleanup());
 
 function appRoutes(): string[] {
-  const keys = t.app.routes.filter((r) => r.method !== "ALL").map((r) => ruleKey(r.method, r.path.slice(API_BASE.length)));
+  const keys = t.app.routes
+    .filter((r) => r.method !== "ALL")
+    .map((r) => ruleKey(r.method, r.path.slice(API_BASE.length)));
   return [...new Set(keys)].sort();
 }
 
@@ -72,7 +78,11 @@ describe("role matrix", () => {
       const url = API_BASE + path.replace(/\{[A-Za-z]+\}/g, placeholder);
       const need = expectedRole(key);
       for (const who of [null, "viewer", "member", "admin"] as const) {
-        const res = await t.request(url, { method, token: who === null ? null : tokens[who], body: method === "GET" ? undefined : "{}" });
+        const res = await t.request(url, {
+          method,
+          token: who === null ? null : tokens[who],
+          body: method === "GET" ? undefined : "{}",
+        });
         const body = (await res.clone().text()).slice(0, 300);
         if (need === "public") {
           if (res.status === 403) failures.push(`${key} as ${who}: 403 on a public route`);
@@ -83,8 +93,10 @@ describe("role matrix", () => {
           continue;
         }
         const allowed = RANK[who] >= RANK[need as keyof typeof RANK];
-        if (allowed && (res.status === 401 || res.status === 403)) failures.push(`${key} as ${who}: ${res.status} but ${need} suffices: ${body}`);
-        if (!allowed && res.status !== 403) failures.push(`${key} as ${who}: ${res.status}, expected 403 (needs ${need}): ${body}`);
+        if (allowed && (res.status === 401 || res.status === 403))
+          failures.push(`${key} as ${who}: ${res.status} but ${need} suffices: ${body}`);
+        if (!allowed && res.status !== 403)
+          failures.push(`${key} as ${who}: ${res.status}, expected 403 (needs ${need}): ${body}`);
         if (!allowed && res.status === 403) expect(body).toContain(`only ${need} users may`);
       }
     }

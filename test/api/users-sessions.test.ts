@@ -13,12 +13,17 @@ let t: Awaited<ReturnType<typeof makeTestApi>>;
 type ErrorBody = { error: { code: string; message: string } };
 
 async function login(username: string, password: string): Promise<string> {
-  const res = await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username, password }) });
+  const res = await t.request("/api/v1/auth/login", {
+    method: "POST",
+    token: null,
+    body: JSON.stringify({ username, password }),
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { token: string }).token;
 }
 const whoami = (token: string) => t.request("/api/v1/auth/whoami", { token });
-const post = (path: string, body: unknown, token?: string) => t.request(`/api/v1${path}`, { method: "POST", body: JSON.stringify(body), token });
+const post = (path: string, body: unknown, token?: string) =>
+  t.request(`/api/v1${path}`, { method: "POST", body: JSON.stringify(body), token });
 
 beforeAll(async () => {
   t = await makeTestApi();
@@ -32,7 +37,9 @@ describe("API tokens", () => {
     const dev = await login("dev1", "dev1-password");
     const res = await post("/auth/tokens", { name: "escalate", role: "admin" }, dev);
     expect(res.status).toBe(403);
-    expect(((await res.json()) as ErrorBody).error.message).toContain("a token cannot have more rights than its creator: dev1 is member, asked for admin");
+    expect(((await res.json()) as ErrorBody).error.message).toContain(
+      "a token cannot have more rights than its creator: dev1 is member, asked for admin",
+    );
     expect(t.deps.db.select().from(apiTokens).where(eq(apiTokens.name, "escalate")).all()).toEqual([]);
 
     const ro = await post("/auth/tokens", { name: "ro", role: "viewer" }, dev);
@@ -46,18 +53,30 @@ describe("API tokens", () => {
   test("a token follows its owner's demotion", async () => {
     expect((await post("/users", { username: "ops2", password: "ops2-password", role: "admin" })).status).toBe(201);
     const ops = await login("ops2", "ops2-password");
-    const created = (await (await post("/auth/tokens", { name: "ops-ci" }, ops)).json()) as { token: string; role: string };
+    const created = (await (await post("/auth/tokens", { name: "ops-ci" }, ops)).json()) as {
+      token: string;
+      role: string;
+    };
     expect(created.role).toBe("admin");
-    expect((await t.request("/api/v1/users/ops2/role", { method: "PUT", body: JSON.stringify({ role: "member" }) })).status).toBe(200);
+    expect(
+      (await t.request("/api/v1/users/ops2/role", { method: "PUT", body: JSON.stringify({ role: "member" }) })).status,
+    ).toBe(200);
     expect(await (await whoami(created.token)).json()).toMatchObject({ role: "member" });
     expect((await t.request("/api/v1/users", { token: created.token })).status).toBe(403);
   });
 
   test("an expired token is 401", async () => {
     const dev = await login("dev1", "dev1-password");
-    const { id, token } = (await (await post("/auth/tokens", { name: "short", ttlDays: 1 }, dev)).json()) as { id: string; token: string };
+    const { id, token } = (await (await post("/auth/tokens", { name: "short", ttlDays: 1 }, dev)).json()) as {
+      id: string;
+      token: string;
+    };
     expect((await whoami(token)).status).toBe(200);
-    t.deps.db.update(apiTokens).set({ expiresAt: new Date(Date.now() - 1000).toISOString() }).where(eq(apiTokens.id, id)).run();
+    t.deps.db
+      .update(apiTokens)
+      .set({ expiresAt: new Date(Date.now() - 1000).toISOString() })
+      .where(eq(apiTokens.id, id))
+      .run();
     const res = await whoami(token);
     expect(res.status).toBe(401);
     expect(((await res.json()) as ErrorBody).error.message).toContain("expired");
@@ -84,9 +103,16 @@ describe("sessions", () => {
   test("auth sessions revoke ends another session of mine; someone else's is not mine to end", async () => {
     const a = await login("dev1", "dev1-password");
     const b = await login("dev1", "dev1-password");
-    const mine = (await (await t.request("/api/v1/auth/sessions", { token: a })).json()) as { id: string; current: boolean; revokedAt: string | null }[];
+    const mine = (await (await t.request("/api/v1/auth/sessions", { token: a })).json()) as {
+      id: string;
+      current: boolean;
+      revokedAt: string | null;
+    }[];
     const current = mine.find((x) => x.current)!;
-    const other = (await (await t.request("/api/v1/auth/sessions", { token: b })).json()) as { id: string; current: boolean }[];
+    const other = (await (await t.request("/api/v1/auth/sessions", { token: b })).json()) as {
+      id: string;
+      current: boolean;
+    }[];
     const bId = other.find((x) => x.current)!.id;
     expect(bId).not.toBe(current.id);
     expect((await t.request(`/api/v1/auth/sessions/${bId}`, { method: "DELETE", token: a })).status).toBe(204);
@@ -105,7 +131,15 @@ describe("sessions", () => {
     expect((await post("/auth/password", { current: "eve-password", new: "eve-password-2" }, a)).status).toBe(204);
     expect((await whoami(a)).status).toBe(200);
     expect((await whoami(b)).status).toBe(401);
-    expect((await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "eve", password: "eve-password" }) })).status).toBe(401);
+    expect(
+      (
+        await t.request("/api/v1/auth/login", {
+          method: "POST",
+          token: null,
+          body: JSON.stringify({ username: "eve", password: "eve-password" }),
+        })
+      ).status,
+    ).toBe(401);
     await login("eve", "eve-password-2");
   });
 });
@@ -118,13 +152,20 @@ describe("users", () => {
     expect((await t.request("/api/v1/users/temp", { method: "DELETE" })).status).toBe(204);
     expect((await whoami(s)).status).toBe(401);
     expect((await whoami(token)).status).toBe(401);
-    expect((await (await t.request("/api/v1/users")).json()) as { username: string }[]).not.toContainEqual(expect.objectContaining({ username: "temp" }));
+    expect((await (await t.request("/api/v1/users")).json()) as { username: string }[]).not.toContainEqual(
+      expect.objectContaining({ username: "temp" }),
+    );
   });
 
   test("the last admin can be neither removed nor demoted (409), another admin first", async () => {
-    const admins = ((await (await t.request("/api/v1/users")).json()) as { username: string; role: string }[]).filter((u) => u.role === "admin");
+    const admins = ((await (await t.request("/api/v1/users")).json()) as { username: string; role: string }[]).filter(
+      (u) => u.role === "admin",
+    );
     expect(admins.map((u) => u.username)).toEqual(["admin"]);
-    const demote = await t.request("/api/v1/users/admin/role", { method: "PUT", body: JSON.stringify({ role: "member" }) });
+    const demote = await t.request("/api/v1/users/admin/role", {
+      method: "PUT",
+      body: JSON.stringify({ role: "member" }),
+    });
     expect(demote.status).toBe(409);
     expect(((await demote.json()) as ErrorBody).error.message).toContain("admin is the last admin");
     expect((await t.request("/api/v1/users/admin", { method: "DELETE" })).status).toBe(409);
@@ -133,7 +174,14 @@ describe("users", () => {
 
   test("an admin sets a password: the user's sessions end", async () => {
     const s = await login("dev1", "dev1-password");
-    expect((await t.request("/api/v1/users/dev1/password", { method: "PUT", body: JSON.stringify({ password: "dev1-password-new" }) })).status).toBe(204);
+    expect(
+      (
+        await t.request("/api/v1/users/dev1/password", {
+          method: "PUT",
+          body: JSON.stringify({ password: "dev1-password-new" }),
+        })
+      ).status,
+    ).toBe(204);
     expect((await whoami(s)).status).toBe(401);
     await login("dev1", "dev1-password-new");
   });
@@ -154,7 +202,9 @@ describe("the first-start admin password file", () => {
     await t.deps.auth.createUser("boot", "boot-first-password", "admin");
     const s = await login("boot", "boot-first-password");
     writeFileSync(file, "boot-first-password\n", { mode: 0o600 });
-    expect((await post("/auth/password", { current: "boot-first-password", new: "boot-second-password" }, s)).status).toBe(204);
+    expect(
+      (await post("/auth/password", { current: "boot-first-password", new: "boot-second-password" }, s)).status,
+    ).toBe(204);
     expect(existsSync(file)).toBe(false);
   });
 });

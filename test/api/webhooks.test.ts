@@ -26,7 +26,8 @@ const SECRET = `hello-world-secret-${crypto.randomUUID()}`;
 const OCTO_SECRET = `octocoders-secret-${crypto.randomUUID()}`;
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
 let pushedAt = 1_700_000_000;
 /** A later push to `ref`: a new head commit and a newer `pushed_at` (the same push again is a replay). */
@@ -44,8 +45,15 @@ function variant(name: string, change: (payload: Record<string, unknown>) => voi
   return new TextEncoder().encode(JSON.stringify(payload));
 }
 
-function deliver(body: Uint8Array, opts: { event?: string; delivery?: string | null; signature?: string | null; secret?: string; query?: string } = {}) {
-  const headers = new Headers({ "content-type": "application/json", "x-github-event": opts.event ?? "push", "user-agent": "GitHub-Hookshot/test" });
+function deliver(
+  body: Uint8Array,
+  opts: { event?: string; delivery?: string | null; signature?: string | null; secret?: string; query?: string } = {},
+) {
+  const headers = new Headers({
+    "content-type": "application/json",
+    "x-github-event": opts.event ?? "push",
+    "user-agent": "GitHub-Hookshot/test",
+  });
   const delivery = opts.delivery === undefined ? crypto.randomUUID() : opts.delivery;
   if (delivery !== null) headers.set("x-github-delivery", delivery);
   const signature = opts.signature === undefined ? signBody(opts.secret ?? SECRET, body) : opts.signature;
@@ -56,7 +64,12 @@ function deliver(body: Uint8Array, opts: { event?: string; delivery?: string | n
 let envId = "";
 const deploymentCount = () => t.deps.db.select().from(deployments).where(eq(deployments.envId, envId)).all().length;
 const deployJobs = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "deploy")).all().length;
-const denials = () => t.deps.db.select().from(auditLogs).where(and(eq(auditLogs.action, "webhook.github"), eq(auditLogs.outcome, "denied"))).all();
+const denials = () =>
+  t.deps.db
+    .select()
+    .from(auditLogs)
+    .where(and(eq(auditLogs.action, "webhook.github"), eq(auditLogs.outcome, "denied")))
+    .all();
 
 async function makeActiveEnv(name: string, tier: string, branch?: string) {
   const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier, branch }) });
@@ -72,9 +85,20 @@ beforeAll(async () => {
   t = await makeTestApi();
   const secretFile = join(t.root, "webhook-secret");
   writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const set = await cli("project", "set", "default", "--repo", "https://github.com/Codertocat/Hello-World.git", "--webhook-secret-file", secretFile);
+  const set = await cli(
+    "project",
+    "set",
+    "default",
+    "--repo",
+    "https://github.com/Codertocat/Hello-World.git",
+    "--webhook-secret-file",
+    secretFile,
+  );
   expect(set.code).toBe(0);
-  const octo = await t.request("/api/v1/projects/octo", { method: "PUT", body: JSON.stringify({ repoUrl: "git@github.com:Octocoders/Hello-World.git", webhookSecret: OCTO_SECRET }) });
+  const octo = await t.request("/api/v1/projects/octo", {
+    method: "PUT",
+    body: JSON.stringify({ repoUrl: "git@github.com:Octocoders/Hello-World.git", webhookSecret: OCTO_SECRET }),
+  });
   expect(octo.status).toBe(200);
   const project = t.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
   t.deps.db
@@ -105,7 +129,10 @@ describe("project webhook secret", () => {
     expect(row.webhookSecretEnc).toStartWith("v1:");
     expect(row.webhookSecretEnc).not.toContain(SECRET);
     expect(t.deps.box.open(row.webhookSecretEnc!)).toBe(SECRET);
-    const list = JSON.parse((await cli("project", "list", "--json")).stdout) as { name: string; webhookSecretSet: boolean }[];
+    const list = JSON.parse((await cli("project", "list", "--json")).stdout) as {
+      name: string;
+      webhookSecretSet: boolean;
+    }[];
     expect(list.map((p) => [p.name, p.webhookSecretSet])).toEqual([
       ["default", true],
       ["octo", true],
@@ -138,10 +165,22 @@ describe("POST /webhooks/github", () => {
     const delivery = crypto.randomUUID();
     const res = await deliver(fixture(BRANCH_PUSH), { delivery });
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { result: string; env: string; deployment: string; job: string; delivery: string };
+    const body = (await res.json()) as {
+      result: string;
+      env: string;
+      deployment: string;
+      job: string;
+      delivery: string;
+    };
     expect(body).toMatchObject({ result: "queued", env: "qa-master", delivery });
     const d = t.deps.db.select().from(deployments).where(eq(deployments.id, body.deployment)).get()!;
-    expect([d.envId, d.commitSha, d.branch, d.jobId, d.createdBy]).toEqual([envId, BRANCH_SHA, "master", body.job, "github-webhook"]);
+    expect([d.envId, d.commitSha, d.branch, d.jobId, d.createdBy]).toEqual([
+      envId,
+      BRANCH_SHA,
+      "master",
+      body.job,
+      "github-webhook",
+    ]);
     const job = t.deps.db.select().from(jobs).where(eq(jobs.id, body.job)).get()!;
     expect([job.kind, job.status]).toEqual(["deploy", "queued"]);
     expect(deploymentCount()).toBe(before.deployments + 1);
@@ -185,11 +224,19 @@ describe("POST /webhooks/github", () => {
 
   test("attack: a bad signature on a body that is not JSON is refused as a signature failure, before the body is parsed", async () => {
     const before = denials().length;
-    const garbage = new TextEncoder().encode('{"repository": {"clone_url": "https://github.com/Codertocat/Hello-World.git"}, oops');
+    const garbage = new TextEncoder().encode(
+      '{"repository": {"clone_url": "https://github.com/Codertocat/Hello-World.git"}, oops',
+    );
     const res = await deliver(garbage, { signature: "sha256=" + "ab".repeat(32) });
     expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("X-Hub-Signature-256 does not match");
-    expect(denials().slice(before).map((a) => String(a.details?.reason))).toEqual(["X-Hub-Signature-256 does not match the webhook secret of any project"]);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      "X-Hub-Signature-256 does not match",
+    );
+    expect(
+      denials()
+        .slice(before)
+        .map((a) => String(a.details?.reason)),
+    ).toEqual(["X-Hub-Signature-256 does not match the webhook secret of any project"]);
     // Signed with the project's secret, the same bytes are then parsed and refused as not JSON.
     const signed = await deliver(garbage);
     expect(signed.status).toBe(400);
@@ -219,18 +266,37 @@ describe("POST /webhooks/github", () => {
     expect(await (await deliver(stale)).json()).toMatchObject({ result: "ignored" });
     expect(deploymentCount()).toBe(before.deployments);
     expect(deployJobs()).toBe(before.jobs);
-    expect(t.deps.db.select().from(deployments).where(and(eq(deployments.envId, envId), eq(deployments.commitSha, olderSha))).all()).toHaveLength(1);
+    expect(
+      t.deps.db
+        .select()
+        .from(deployments)
+        .where(and(eq(deployments.envId, envId), eq(deployments.commitSha, olderSha)))
+        .all(),
+    ).toHaveLength(1);
   });
 
   test("a rule never deploys to an existing env of another tier or another branch", async () => {
     await makeActiveEnv("rel-prod", "production", "rel-prod");
     await makeActiveEnv("rel-other", "dev");
     const before = deployJobs();
-    const wrongTier = (await (await deliver(laterPush("refs/heads/rel-prod"))).json()) as { result: string; reason: string };
-    expect(wrongTier).toMatchObject({ result: "ignored", reason: "environment rel-prod is production but branch mapping 5 (rel-*) is for dev: not deployed" });
+    const wrongTier = (await (await deliver(laterPush("refs/heads/rel-prod"))).json()) as {
+      result: string;
+      reason: string;
+    };
+    expect(wrongTier).toMatchObject({
+      result: "ignored",
+      reason: "environment rel-prod is production but branch mapping 5 (rel-*) is for dev: not deployed",
+    });
     // No branch of its own: the env follows the project's default branch.
-    const wrongBranch = (await (await deliver(laterPush("refs/heads/rel-other"))).json()) as { result: string; reason: string };
-    expect(wrongBranch).toMatchObject({ result: "ignored", reason: "environment rel-other follows branch main, not rel-other: branch mapping 5 (rel-*) does not deploy to it" });
+    const wrongBranch = (await (await deliver(laterPush("refs/heads/rel-other"))).json()) as {
+      result: string;
+      reason: string;
+    };
+    expect(wrongBranch).toMatchObject({
+      result: "ignored",
+      reason:
+        "environment rel-other follows branch main, not rel-other: branch mapping 5 (rel-*) does not deploy to it",
+    });
     expect(deployJobs()).toBe(before);
   });
 
@@ -254,13 +320,19 @@ describe("POST /webhooks/github", () => {
     const tagPush = variant(BRANCH_PUSH, (p) => {
       p.ref = "refs/tags/v1.0";
     });
-    expect(await (await deliver(tagPush)).json()).toMatchObject({ result: "ignored", reason: "refs/tags/v1.0 is not a branch" });
+    expect(await (await deliver(tagPush)).json()).toMatchObject({
+      result: "ignored",
+      reason: "refs/tags/v1.0 is not a branch",
+    });
     const branchDelete = variant(BRANCH_PUSH, (p) => {
       p.after = "0".repeat(40);
       p.deleted = true;
       p.created = false;
     });
-    expect(await (await deliver(branchDelete)).json()).toMatchObject({ result: "ignored", reason: "branch master was deleted" });
+    expect(await (await deliver(branchDelete)).json()).toMatchObject({
+      result: "ignored",
+      reason: "branch master was deleted",
+    });
     expect(deploymentCount()).toBe(before);
   });
 
@@ -270,11 +342,23 @@ describe("POST /webhooks/github", () => {
       variant(BRANCH_PUSH, (p) => {
         p.ref = ref;
       });
-    expect(await (await deliver(push("refs/heads/develop"))).json()).toMatchObject({ result: "ignored", reason: "no branch mapping matches develop" });
-    expect(await (await deliver(push("refs/heads/manual/x"))).json()).toMatchObject({ result: "ignored", reason: "branch mapping 1 (manual/*) has auto_deploy off" });
-    expect(await (await deliver(push("refs/heads/auto/x"))).json()).toMatchObject({ result: "ignored", reason: "no environment auto-auto/x (see: odooops env list)" });
+    expect(await (await deliver(push("refs/heads/develop"))).json()).toMatchObject({
+      result: "ignored",
+      reason: "no branch mapping matches develop",
+    });
+    expect(await (await deliver(push("refs/heads/manual/x"))).json()).toMatchObject({
+      result: "ignored",
+      reason: "branch mapping 1 (manual/*) has auto_deploy off",
+    });
+    expect(await (await deliver(push("refs/heads/auto/x"))).json()).toMatchObject({
+      result: "ignored",
+      reason: "no environment auto-auto/x (see: odooops env list)",
+    });
     // `master-2` must not fall into the `master` rule (real glob, not a prefix match).
-    expect(await (await deliver(push("refs/heads/master-2"))).json()).toMatchObject({ result: "ignored", reason: "no branch mapping matches master-2" });
+    expect(await (await deliver(push("refs/heads/master-2"))).json()).toMatchObject({
+      result: "ignored",
+      reason: "no branch mapping matches master-2",
+    });
     t.deps.db.update(environments).set({ status: "stopped" }).where(eq(environments.id, envId)).run();
     const stopped = (await (await deliver(laterPush())).json()) as { result: string; reason: string };
     t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, envId)).run();
@@ -325,9 +409,13 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
         (p.pull_request as { head: { repo: unknown } }).head.repo = head;
       });
     const fork = await deliver(fromFork({ full_name: "mallory/Hello-World" }), { event: "pull_request" });
-    expect(((await fork.json()) as { reason: string }).reason).toStartWith("pull request #8 comes from mallory/Hello-World: a preview runs the PR's code on this host");
+    expect(((await fork.json()) as { reason: string }).reason).toStartWith(
+      "pull request #8 comes from mallory/Hello-World: a preview runs the PR's code on this host",
+    );
     const deleted = await deliver(fromFork(null), { event: "pull_request" });
-    expect(((await deleted.json()) as { reason: string }).reason).toStartWith("pull request #8 comes from a deleted fork");
+    expect(((await deleted.json()) as { reason: string }).reason).toStartWith(
+      "pull request #8 comes from a deleted fork",
+    );
     expect(envCount()).toBe(before);
   });
 
@@ -364,8 +452,16 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     expect((await t.request(`/api/v1/jobs/${createJob}/cancel`, { method: "POST" })).status).toBe(200);
     t.deps.db.update(environments).set({ status: "active", release: 1 }).where(eq(environments.slug, "pr-12")).run();
     const previewId = t.deps.db.select().from(environments).where(eq(environments.slug, "pr-12")).get()!.id;
-    const previewDeploys = () => t.deps.db.select().from(deployments).where(eq(deployments.envId, previewId)).all().map((d) => d.commitSha);
-    expect((await deliver(at("synchronize", "b".repeat(40), "2026-01-01T11:00:00Z"), { event: "pull_request" })).status).toBe(202);
+    const previewDeploys = () =>
+      t.deps.db
+        .select()
+        .from(deployments)
+        .where(eq(deployments.envId, previewId))
+        .all()
+        .map((d) => d.commitSha);
+    expect(
+      (await deliver(at("synchronize", "b".repeat(40), "2026-01-01T11:00:00Z"), { event: "pull_request" })).status,
+    ).toBe(202);
     expect(previewDeploys()).toEqual(["a".repeat(40), "b".repeat(40)]);
 
     const replay = await deliver(older, { event: "pull_request", delivery: crypto.randomUUID() });
@@ -376,10 +472,16 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
 
   test("a project without a repository gets no preview and no created env", async () => {
     const secret = `norepo-secret-${crypto.randomUUID()}`;
-    expect((await t.request("/api/v1/projects/norepo", { method: "PUT", body: JSON.stringify({ webhookSecret: secret }) })).status).toBe(200);
+    expect(
+      (await t.request("/api/v1/projects/norepo", { method: "PUT", body: JSON.stringify({ webhookSecret: secret }) }))
+        .status,
+    ).toBe(200);
     const before = envCount();
     const res = await deliver(pr("opened", 6), { event: "pull_request", secret, query: "?project=norepo" });
-    expect(await res.json()).toMatchObject({ result: "ignored", reason: "project norepo has no git repository; set one: odooops project set norepo --repo <url>" });
+    expect(await res.json()).toMatchObject({
+      result: "ignored",
+      reason: "project norepo has no git repository; set one: odooops project set norepo --repo <url>",
+    });
     expect(envCount()).toBe(before);
   });
 
@@ -395,10 +497,18 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     expect(body.createJob).toBe(body.job);
     expect(body.deployment).toBeUndefined();
     const env = t.deps.db.select().from(environments).where(eq(environments.slug, "c-create-one")).get()!;
-    expect([env.tier, env.branch, env.status, env.createdBy]).toEqual(["dev", "create/one", "creating", "github-webhook"]);
+    expect([env.tier, env.branch, env.status, env.createdBy]).toEqual([
+      "dev",
+      "create/one",
+      "creating",
+      "github-webhook",
+    ]);
     expect(t.deps.db.select().from(jobs).where(eq(jobs.id, body.createJob)).get()!.kind).toBe("env.create");
     const again = await deliver(laterPush("refs/heads/create/one"));
-    expect(await again.json()).toMatchObject({ result: "ignored", reason: "branch mapping 3 (create/*) has auto_deploy off" });
+    expect(await again.json()).toMatchObject({
+      result: "ignored",
+      reason: "branch mapping 3 (create/*) has auto_deploy off",
+    });
     expect(deployJobs()).toBe(before);
   });
 
@@ -415,8 +525,15 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     // The create is cancelled before it ran: the env was never made, so the deploy has nothing to deploy to.
     expect((await t.request(`/api/v1/jobs/${body.createJob}/cancel`, { method: "POST" })).status).toBe(200);
     // Only this deploy may run here: earlier tests' queued jobs would touch the real host.
-    for (const j of t.deps.db.select().from(jobs).where(eq(jobs.status, "queued")).all()) if (j.id !== body.job) t.deps.jobs.queue.cancel(j.id);
-    const agent = new Agent({ identity: { hostId: "test", owner: `test:${crypto.randomUUID()}` }, channel: t.deps.jobs.queue, registry: t.deps.jobs.registry, deps: t.deps, pollMs: 20 });
+    for (const j of t.deps.db.select().from(jobs).where(eq(jobs.status, "queued")).all())
+      if (j.id !== body.job) t.deps.jobs.queue.cancel(j.id);
+    const agent = new Agent({
+      identity: { hostId: "test", owner: `test:${crypto.randomUUID()}` },
+      channel: t.deps.jobs.queue,
+      registry: t.deps.jobs.registry,
+      deps: t.deps,
+      pollMs: 20,
+    });
     agent.start();
     try {
       for (let i = 0; i < 500 && t.deps.jobs.queue.view(body.job).status !== "failed"; i++) await Bun.sleep(20);
@@ -426,6 +543,8 @@ describe("pull_request and create-on-push (no agent: jobs stay queued)", () => {
     const failed = t.deps.jobs.queue.view(body.job);
     expect(failed.status).toBe("failed");
     expect(failed.error).toContain("environment b-both-one is creating; nothing to deploy to");
-    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, body.deployment)).get()!.status).toBe("failed");
+    expect(t.deps.db.select().from(deployments).where(eq(deployments.id, body.deployment)).get()!.status).toBe(
+      "failed",
+    );
   });
 });

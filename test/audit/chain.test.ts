@@ -18,7 +18,8 @@ beforeEach(async () => {
 });
 afterEach(() => t.cleanup());
 
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
 /** A few real rows through the API: token create + revoke, a failed login, a failed mutating call. */
 async function activity(): Promise<void> {
@@ -27,7 +28,15 @@ async function activity(): Promise<void> {
     const { id } = (await res.json()) as { id: string };
     expect((await t.request(`/api/v1/auth/tokens/${id}`, { method: "DELETE" })).status).toBe(204);
   }
-  expect((await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "admin", password: "wrong-password" }) })).status).toBe(401);
+  expect(
+    (
+      await t.request("/api/v1/auth/login", {
+        method: "POST",
+        token: null,
+        body: JSON.stringify({ username: "admin", password: "wrong-password" }),
+      })
+    ).status,
+  ).toBe(401);
   expect((await t.request("/api/v1/environments/nope/stop", { method: "POST" })).status).toBe(404);
 }
 
@@ -51,7 +60,9 @@ describe("upgrade", () => {
     try {
       const db = openState(join(root, "state", "odooops.db"));
       for (const [i, action] of ["env.create", "deploy", "env.destroy"].entries()) {
-        db.$client.query("insert into audit_logs (id, at, actor, action, outcome) values (?, ?, 'admin', ?, 'ok')").run(`legacy-${i}`, `2026-01-0${i + 1}T00:00:00.000Z`, action);
+        db.$client
+          .query("insert into audit_logs (id, at, actor, action, outcome) values (?, ?, 'admin', ?, 'ok')")
+          .run(`legacy-${i}`, `2026-01-0${i + 1}T00:00:00.000Z`, action);
       }
       db.$client.close();
       const api = await makeTestApi({ root });
@@ -96,7 +107,11 @@ describe("audit verify", () => {
     expect(out.stderr).toContain("modified");
     const json = await cli("audit", "verify", "--json");
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout).error.details).toMatchObject({ ok: false, brokenAt: { id: victim.id, seq: 4 }, rows: 3 });
+    expect(JSON.parse(json.stdout).error.details).toMatchObject({
+      ok: false,
+      brokenAt: { id: victim.id, seq: 4 },
+      rows: 3,
+    });
   });
 
   test("an edit that also recomputes every later hash without the host key is still caught", async () => {
@@ -106,10 +121,25 @@ describe("audit verify", () => {
     const db = new Database(join(t.root, "state", "odooops.db"));
     try {
       db.query("update audit_logs set outcome = 'ok', actor = 'nobody' where id = ?").run(victim.id);
-      const rows = db.query("select * from audit_logs where seq >= ? order by seq").all(victim.seq) as Record<string, string | number | null>[];
+      const rows = db.query("select * from audit_logs where seq >= ? order by seq").all(victim.seq) as Record<
+        string,
+        string | number | null
+      >[];
       let prev = (db.query("select hash from audit_logs where seq = ?").get(victim.seq - 1) as { hash: string }).hash;
       for (const r of rows) {
-        const canonical = JSON.stringify(["odooops-audit-v1", r.seq, r.id, r.at, r.actor, r.action, r.target, r.outcome, r.ip, r.details, prev]);
+        const canonical = JSON.stringify([
+          "odooops-audit-v1",
+          r.seq,
+          r.id,
+          r.at,
+          r.actor,
+          r.action,
+          r.target,
+          r.outcome,
+          r.ip,
+          r.details,
+          prev,
+        ]);
         const hash = createHash("sha256").update(canonical).digest("hex");
         db.query("update audit_logs set prev_hash = ?, hash = ? where id = ?").run(prev, hash, r.id as string);
         prev = hash;
@@ -119,7 +149,10 @@ describe("audit verify", () => {
     }
     const out = await cli("audit", "verify", "--json");
     expect(out.code).toBe(1);
-    expect(JSON.parse(out.stdout).error.details).toMatchObject({ ok: false, brokenAt: { id: victim.id, seq: victim.seq } });
+    expect(JSON.parse(out.stdout).error.details).toMatchObject({
+      ok: false,
+      brokenAt: { id: victim.id, seq: victim.seq },
+    });
   });
 
   test("a row deleted from the middle is detected at the row after it (exit 1)", async () => {
@@ -136,22 +169,33 @@ describe("audit verify", () => {
 
   test("a row inserted around the service (no seal) is named", async () => {
     await activity();
-    tamper("insert into audit_logs (id, at, actor, action, outcome) values ('forged-row', '2026-01-01T00:00:00.000Z', 'admin', 'env.destroy', 'ok')");
+    tamper(
+      "insert into audit_logs (id, at, actor, action, outcome) values ('forged-row', '2026-01-01T00:00:00.000Z', 'admin', 'env.destroy', 'ok')",
+    );
     const out = await cli("audit", "verify", "--json");
     expect(out.code).toBe(1);
-    expect(JSON.parse(out.stdout).error.details).toMatchObject({ ok: false, brokenAt: { id: "forged-row", seq: null } });
+    expect(JSON.parse(out.stdout).error.details).toMatchObject({
+      ok: false,
+      brokenAt: { id: "forged-row", seq: null },
+    });
   });
 
   test("two processes appending at once never fork the chain", async () => {
     const procs = ["writer-a", "writer-b"].map((who) =>
-      Bun.spawn([process.execPath, join(import.meta.dir, "fixtures", "append.ts"), t.root, who, "150"], { stdout: "ignore", stderr: "pipe" }),
+      Bun.spawn([process.execPath, join(import.meta.dir, "fixtures", "append.ts"), t.root, who, "150"], {
+        stdout: "ignore",
+        stderr: "pipe",
+      }),
     );
-    for (let i = 0; i < 50; i++) t.deps.audit.record({ actor: "writer-main", action: "test.append", target: String(i) });
+    for (let i = 0; i < 50; i++)
+      t.deps.audit.record({ actor: "writer-main", action: "test.append", target: String(i) });
     for (const p of procs) {
       const code = await p.exited;
       if (code !== 0) throw new Error(`append.ts exited ${code}: ${await new Response(p.stderr).text()}`);
     }
-    const counts = t.deps.db.$client.query("select actor, count(*) as n from audit_logs where action = 'test.append' group by actor order by actor").all();
+    const counts = t.deps.db.$client
+      .query("select actor, count(*) as n from audit_logs where action = 'test.append' group by actor order by actor")
+      .all();
     expect(counts).toEqual([
       { actor: "writer-a", n: 150 },
       { actor: "writer-b", n: 150 },
@@ -169,7 +213,11 @@ describe("audit verify", () => {
       expect((await t.request(path, { token })).status).toBe(403);
     }
     const denied = t.deps.audit.list({ filter: "denied", actor: "viewer1" });
-    expect(denied.map((r) => r.target).sort()).toEqual(["GET /api/v1/audit/export", "GET /api/v1/audit/logs", "GET /api/v1/audit/verify"]);
+    expect(denied.map((r) => r.target).sort()).toEqual([
+      "GET /api/v1/audit/export",
+      "GET /api/v1/audit/logs",
+      "GET /api/v1/audit/verify",
+    ]);
     expect(denied.every((r) => r.action === "auth.forbidden")).toBe(true);
   });
 });

@@ -14,15 +14,34 @@ describe("acme config", () => {
   test("off without a block; a block turns it on with Let's Encrypt, production and staging, 30 days", () => {
     expect(ConfigSchema.parse({}).acme.enabled).toBe(false);
     const on = ConfigSchema.parse({ acme: { email: "ops@example.com" } }).acme;
-    expect(on).toMatchObject({ enabled: true, email: "ops@example.com", directoryUrl: LETSENCRYPT_PRODUCTION, tiers: ["production", "staging"], renewDays: 30 });
+    expect(on).toMatchObject({
+      enabled: true,
+      email: "ops@example.com",
+      directoryUrl: LETSENCRYPT_PRODUCTION,
+      tiers: ["production", "staging"],
+      renewDays: 30,
+    });
     expect(ConfigSchema.parse({ acme: { enabled: false, email: "ops@example.com" } }).acme.enabled).toBe(false);
   });
 
   test("directory aliases and custom URLs; anything else is refused with the key named", () => {
-    expect(ConfigSchema.parse({ acme: { directoryUrl: "letsencrypt-staging" } }).acme.directoryUrl).toBe(LETSENCRYPT_STAGING);
-    expect(ConfigSchema.parse({ acme: { directoryUrl: "letsencrypt" } }).acme.directoryUrl).toBe(LETSENCRYPT_PRODUCTION);
-    expect(ConfigSchema.parse({ acme: { directoryUrl: "https://ca.internal:14000/dir" } }).acme.directoryUrl).toBe("https://ca.internal:14000/dir");
-    for (const acme of [{ directoryUrl: "staging" }, { directoryUrl: "ftp://ca/dir" }, { renewDays: 0 }, { tiers: ["gold"] }, { email: "not-an-email" }, { unknown: 1 }]) {
+    expect(ConfigSchema.parse({ acme: { directoryUrl: "letsencrypt-staging" } }).acme.directoryUrl).toBe(
+      LETSENCRYPT_STAGING,
+    );
+    expect(ConfigSchema.parse({ acme: { directoryUrl: "letsencrypt" } }).acme.directoryUrl).toBe(
+      LETSENCRYPT_PRODUCTION,
+    );
+    expect(ConfigSchema.parse({ acme: { directoryUrl: "https://ca.internal:14000/dir" } }).acme.directoryUrl).toBe(
+      "https://ca.internal:14000/dir",
+    );
+    for (const acme of [
+      { directoryUrl: "staging" },
+      { directoryUrl: "ftp://ca/dir" },
+      { renewDays: 0 },
+      { tiers: ["gold"] },
+      { email: "not-an-email" },
+      { unknown: 1 },
+    ]) {
       const r = ConfigSchema.safeParse({ acme });
       expect(r.success).toBe(false);
       expect(r.error?.issues[0].path[0]).toBe("acme");
@@ -37,7 +56,11 @@ describe("acme config", () => {
     expect(hstsFor("production")).toBe(true);
     expect(hstsFor("staging")).toBe(false);
     const deps = acmeDeps({ config, paths: resolvePaths("/tmp/x") });
-    expect(AcmeSettingsSchema.parse(deps.settings)).toMatchObject({ directoryUrl: LETSENCRYPT_PRODUCTION, renewDays: 20, preflight: "off" });
+    expect(AcmeSettingsSchema.parse(deps.settings)).toMatchObject({
+      directoryUrl: LETSENCRYPT_PRODUCTION,
+      renewDays: 20,
+      preflight: "off",
+    });
     expect(deps.paths).toEqual({ certsDir: "/tmp/x/certs", acmeWebroot: "/tmp/x/acme-webroot" });
     expect(() => acmeDeps({ config: ConfigSchema.parse({}), paths: resolvePaths("/tmp/x") })).toThrow(Invalid);
   });

@@ -14,7 +14,10 @@ import { makeLeaf, type TestCa } from "./fixtures";
 
 let port = 40000 + 2 * Math.floor(Math.random() * 5000);
 
-export function activeEnv(deps: { db: Db; config: Config; box: SecretBox }, req: { name: string; tier: EnvRow["tier"]; status?: EnvRow["status"] }): EnvRow {
+export function activeEnv(
+  deps: { db: Db; config: Config; box: SecretBox },
+  req: { name: string; tier: EnvRow["tier"]; status?: EnvRow["status"] },
+): EnvRow {
   // A host large enough for every tier: these rows never run a container.
   const plan = planCreate(deps.db, deps.config, { name: req.name, tier: req.tier }, { cpus: 64, memoryMb: 1_048_576 });
   const env = insertEnvironment(deps.db, deps.box, plan, "test");
@@ -28,7 +31,19 @@ export function activeEnv(deps: { db: Db; config: Config; box: SecretBox }, req:
 }
 
 /** A certificate for `domain` valid for `days` more days, stored as `source`. */
-export async function storeCert(dir: string, certsDir: string, ca: TestCa, domain: string, days: number, source: CertSource): Promise<StoredCertificate> {
+export async function storeCert(
+  dir: string,
+  certsDir: string,
+  ca: TestCa,
+  domain: string,
+  days: number,
+  source: CertSource,
+): Promise<StoredCertificate> {
   const leaf = await makeLeaf(dir, ca, [domain], days, domain);
-  return saveCertificate(certsDir, domain, { fullchainPem: leaf.certPem, privkeyPem: leaf.keyPem, source, ...(source === "acme" ? { directoryUrl: "https://acme.invalid/dir" } : {}) });
+  return saveCertificate(certsDir, domain, {
+    fullchainPem: leaf.certPem,
+    privkeyPem: leaf.keyPem,
+    source,
+    ...(source === "acme" ? { directoryUrl: "https://acme.invalid/dir" } : {}),
+  });
 }

@@ -19,7 +19,26 @@ const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 export async function makeCa(dir: string, name = "ca"): Promise<TestCa> {
   const keyFile = join(dir, `${name}.key`);
   const certFile = join(dir, `${name}.pem`);
-  await run({ argv: ["openssl", "req", "-x509", ...EC, "-keyout", keyFile, "-out", certFile, "-days", "30", "-subj", `/CN=odooops test ${name}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"] });
+  await run({
+    argv: [
+      "openssl",
+      "req",
+      "-x509",
+      ...EC,
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "30",
+      "-subj",
+      `/CN=odooops test ${name}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+  });
   return { certPem: readFileSync(certFile, "utf8"), keyFile, certFile };
 }
 
@@ -27,7 +46,29 @@ export async function makeCa(dir: string, name = "ca"): Promise<TestCa> {
 export async function makeLeaf(dir: string, ca: TestCa, sans: string[], days = 20, name = "leaf"): Promise<TestLeaf> {
   const f = (ext: string) => join(dir, `${name}.${ext}`);
   await run({ argv: ["openssl", "req", ...EC, "-keyout", f("key"), "-out", f("csr"), "-subj", `/CN=${sans[0]}`] });
-  writeFileSync(f("ext"), `subjectAltName=${sans.map((s) => `DNS:${s}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
-  await run({ argv: ["openssl", "x509", "-req", "-in", f("csr"), "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-out", f("pem"), "-days", String(days), "-extfile", f("ext")] });
+  writeFileSync(
+    f("ext"),
+    `subjectAltName=${sans.map((s) => `DNS:${s}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`,
+  );
+  await run({
+    argv: [
+      "openssl",
+      "x509",
+      "-req",
+      "-in",
+      f("csr"),
+      "-CA",
+      ca.certFile,
+      "-CAkey",
+      ca.keyFile,
+      "-CAcreateserial",
+      "-out",
+      f("pem"),
+      "-days",
+      String(days),
+      "-extfile",
+      f("ext"),
+    ],
+  });
   return { certPem: readFileSync(f("pem"), "utf8"), keyPem: readFileSync(f("key"), "utf8") };
 }

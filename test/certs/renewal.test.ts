@@ -40,7 +40,11 @@ describe("planRenewals", () => {
   const items: RenewalInput[] = [
     { domain: "fresh.example.com", info: { notAfter: inDays(80), sans: sans("fresh.example.com") }, source: "acme" },
     { domain: "due.example.com", info: { notAfter: inDays(12), sans: sans("due.example.com") }, source: "acme" },
-    { domain: "expired.example.com", info: { notAfter: inDays(-3), sans: sans("expired.example.com") }, source: "acme" },
+    {
+      domain: "expired.example.com",
+      info: { notAfter: inDays(-3), sans: sans("expired.example.com") },
+      source: "acme",
+    },
     { domain: "new.example.com", info: null },
     { domain: "renamed.example.com", info: { notAfter: inDays(70), sans: ["old.example.com"] }, source: "acme" },
     { domain: "byo.example.com", info: { notAfter: inDays(5), sans: ["*.example.com"] }, source: "imported" },
@@ -61,7 +65,12 @@ describe("planRenewals", () => {
     expect(plan.find((d) => d.domain === "due.example.com")?.reason).toBe("expires in 12 day(s) (renewing below 30)");
     expect(plan.find((d) => d.domain === "renamed.example.com")?.reason).toBe("certificate does not cover the domain");
     expect(plan.find((d) => d.domain === "byo.example.com")?.reason).toContain("import a new one");
-    expect(domainsToRenew(plan)).toEqual(["new.example.com", "expired.example.com", "due.example.com", "renamed.example.com"]);
+    expect(domainsToRenew(plan)).toEqual([
+      "new.example.com",
+      "expired.example.com",
+      "due.example.com",
+      "renamed.example.com",
+    ]);
   }, 5_000);
 
   test("force renews valid ACME certificates but never replaces imported ones", () => {
@@ -69,7 +78,11 @@ describe("planRenewals", () => {
     expect(domainsToRenew(planRenewals(items, now, { force: true }))).not.toContain("byo-ok.example.com");
     const some = planRenewals(items, now, { force: ["fresh.example.com"] });
     expect(some.find((d) => d.domain === "fresh.example.com")?.reason).toBe("forced");
-    expect(domainsToRenew(planRenewals(items, now, { days: 10 }))).toEqual(["new.example.com", "expired.example.com", "renamed.example.com"]);
+    expect(domainsToRenew(planRenewals(items, now, { days: 10 }))).toEqual([
+      "new.example.com",
+      "expired.example.com",
+      "renamed.example.com",
+    ]);
   }, 5_000);
 
   test("empty input, empty plan", () => {

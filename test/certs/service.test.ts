@@ -40,9 +40,14 @@ function issueJobs(envId?: string) {
 beforeAll(async () => {
   dir = makeTempDir("odooops-certsvc-");
   ca = await makeCa(dir);
-  const config = ConfigSchema.parse({ baseDomain: base, tiers: { production: { maxEnvs: 20 } }, acme: { email: "ops@example.com", directoryUrl: "https://127.0.0.1:9/dir" } });
+  const config = ConfigSchema.parse({
+    baseDomain: base,
+    tiers: { production: { maxEnvs: 20 } },
+    acme: { email: "ops@example.com", directoryUrl: "https://127.0.0.1:9/dir" },
+  });
   t = await makeTestApi({ config });
-  const mk = (name: string, tier: EnvRow["tier"], status?: EnvRow["status"]) => (envs[name] = activeEnv(t.deps, { name, tier, status }));
+  const mk = (name: string, tier: EnvRow["tier"], status?: EnvRow["status"]) =>
+    (envs[name] = activeEnv(t.deps, { name, tier, status }));
   mk("shop", "production");
   mk("stage", "staging");
   mk("valid", "production");
@@ -77,13 +82,27 @@ describe("certificate listing", () => {
     const views = certificateViews(t.deps);
     const by = new Map(views.map((v) => [v.env ?? v.domain, v]));
     expect(views.map((v) => v.domain)).toEqual([...views.map((v) => v.domain)].sort());
-    expect(by.get("stage")).toMatchObject({ source: "acme", status: "expiring", serial: certs.stage.info.serial, tier: "staging" });
+    expect(by.get("stage")).toMatchObject({
+      source: "acme",
+      status: "expiring",
+      serial: certs.stage.info.serial,
+      tier: "staging",
+    });
     expect(by.get("stage")?.daysLeft).toBeLessThanOrEqual(10);
-    expect(by.get("valid")).toMatchObject({ source: "acme", status: "valid", notAfter: certs.valid.info.notAfter.toISOString() });
+    expect(by.get("valid")).toMatchObject({
+      source: "acme",
+      status: "valid",
+      notAfter: certs.valid.info.notAfter.toISOString(),
+    });
     expect(by.get("byo")).toMatchObject({ source: "imported", status: "expiring" });
     expect(by.get("byo")?.detail).toContain("import a new one");
     expect(by.get("devtls")).toMatchObject({ source: "acme", status: "valid", tier: "dev" });
-    expect(by.get("shop")).toMatchObject({ source: null, status: "missing", serial: null, detail: "no certificate yet" });
+    expect(by.get("shop")).toMatchObject({
+      source: null,
+      status: "missing",
+      serial: null,
+      detail: "no certificate yet",
+    });
     expect(by.get("sleepy")).toMatchObject({ status: "missing" });
     expect(by.get("corrupt")).toMatchObject({ status: "unreadable", source: null });
     expect(by.get("corrupt")?.detail).toContain("meta.json is unreadable");
@@ -97,7 +116,11 @@ describe("certificate listing", () => {
 
 describe("daily renewal", () => {
   test("is scheduled only while ACME is enabled", () => {
-    expect(schedulesFor(t.deps.config).filter((s) => s.name === "certs.renew").map((s) => s.pattern)).toEqual([RENEWAL_PATTERN]);
+    expect(
+      schedulesFor(t.deps.config)
+        .filter((s) => s.name === "certs.renew")
+        .map((s) => s.pattern),
+    ).toEqual([RENEWAL_PATTERN]);
     expect(schedulesFor(ConfigSchema.parse({})).some((s) => s.name === "certs.renew")).toBe(false);
   });
 
@@ -112,7 +135,13 @@ describe("daily renewal", () => {
     expect(skipped.get("byook")?.attention).toBe(false);
     for (const q of out.queued) {
       const row = t.deps.jobs.queue.row(q.job?.id ?? "");
-      expect(row).toMatchObject({ kind: "certs.issue", status: "queued", lockKey: envs[q.env].id, target: q.env, createdBy: "scheduler" });
+      expect(row).toMatchObject({
+        kind: "certs.issue",
+        status: "queued",
+        lockKey: envs[q.env].id,
+        target: q.env,
+        createdBy: "scheduler",
+      });
       expect(row.params).toMatchObject({ envId: envs[q.env].id, force: false });
     }
     expect(out.queued.find((q) => q.env === "stage")?.reason).toContain("expires in");
@@ -171,24 +200,48 @@ describe("renewing one environment", () => {
 });
 
 describe("import", () => {
-  test("validates the pair for the env's domain before queueing; the key is sealed in the job", async () => {
-    const leaf = await makeLeaf(dir, ca, [envs.shop.domain], 90, "import-shop");
-    const other = await makeLeaf(dir, ca, [`other.${base}`], 90, "import-other");
-    const count = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "certs.import")).all().length;
-    expect(() => startImport(t.deps, { env: "shop", certPem: leaf.certPem, keyPem: other.keyPem }, "admin")).toThrow(/does not belong/);
-    expect(() => startImport(t.deps, { env: "shop", certPem: other.certPem, keyPem: other.keyPem }, "admin")).toThrow(/does not cover/);
-    expect(() => startImport(t.deps, { env: "shop", certPem: leaf.certPem, keyPem: leaf.keyPem, chainPem: leaf.certPem }, "admin")).toThrow(Invalid);
-    expect(() => startImport(t.deps, { env: "broken", certPem: leaf.certPem, keyPem: leaf.keyPem }, "admin")).toThrow(Conflict);
-    expect(count()).toBe(0);
-    const job = startImport(t.deps, { env: "shop", certPem: leaf.certPem, keyPem: leaf.keyPem, chainPem: ca.certPem }, "admin");
-    const row = t.deps.jobs.queue.row(job.id);
-    expect(row).toMatchObject({ kind: "certs.import", lockKey: envs.shop.id, target: "shop" });
-    const params = row.params as { fullchainPem: string; keyEnc: string };
-    expect(params.fullchainPem).toContain(ca.certPem.trim());
-    expect(JSON.stringify(row.params)).not.toContain("PRIVATE KEY");
-    expect(t.deps.box.open(params.keyEnc)).toBe(leaf.keyPem);
-    expect(count()).toBe(1);
-    const status = t.deps.db.select({ s: environments.status }).from(environments).where(eq(environments.id, envs.shop.id)).get();
-    expect(status?.s).toBe("active");
-  }, SLOW);
+  test(
+    "validates the pair for the env's domain before queueing; the key is sealed in the job",
+    async () => {
+      const leaf = await makeLeaf(dir, ca, [envs.shop.domain], 90, "import-shop");
+      const other = await makeLeaf(dir, ca, [`other.${base}`], 90, "import-other");
+      const count = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "certs.import")).all().length;
+      expect(() => startImport(t.deps, { env: "shop", certPem: leaf.certPem, keyPem: other.keyPem }, "admin")).toThrow(
+        /does not belong/,
+      );
+      expect(() => startImport(t.deps, { env: "shop", certPem: other.certPem, keyPem: other.keyPem }, "admin")).toThrow(
+        /does not cover/,
+      );
+      expect(() =>
+        startImport(
+          t.deps,
+          { env: "shop", certPem: leaf.certPem, keyPem: leaf.keyPem, chainPem: leaf.certPem },
+          "admin",
+        ),
+      ).toThrow(Invalid);
+      expect(() => startImport(t.deps, { env: "broken", certPem: leaf.certPem, keyPem: leaf.keyPem }, "admin")).toThrow(
+        Conflict,
+      );
+      expect(count()).toBe(0);
+      const job = startImport(
+        t.deps,
+        { env: "shop", certPem: leaf.certPem, keyPem: leaf.keyPem, chainPem: ca.certPem },
+        "admin",
+      );
+      const row = t.deps.jobs.queue.row(job.id);
+      expect(row).toMatchObject({ kind: "certs.import", lockKey: envs.shop.id, target: "shop" });
+      const params = row.params as { fullchainPem: string; keyEnc: string };
+      expect(params.fullchainPem).toContain(ca.certPem.trim());
+      expect(JSON.stringify(row.params)).not.toContain("PRIVATE KEY");
+      expect(t.deps.box.open(params.keyEnc)).toBe(leaf.keyPem);
+      expect(count()).toBe(1);
+      const status = t.deps.db
+        .select({ s: environments.status })
+        .from(environments)
+        .where(eq(environments.id, envs.shop.id))
+        .get();
+      expect(status?.s).toBe("active");
+    },
+    SLOW,
+  );
 });

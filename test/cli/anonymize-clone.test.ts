@@ -16,13 +16,17 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let dir: string;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 const cloneJobs = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "db.clone")).all();
 
 beforeAll(async () => {
   t = await makeTestApi();
   dir = makeTempDir("odooops-clone-rules-cli-");
-  for (const [name, tier] of [["live", "production"], ["qa", "staging"]] as const) {
+  for (const [name, tier] of [
+    ["live", "production"],
+    ["qa", "staging"],
+  ] as const) {
     expect((await cli("env", "create", name, "--tier", tier)).code).toBe(0);
     // No agent runs the create job: mark the env as created.
     t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, name)).run();
@@ -55,14 +59,27 @@ describe("db clone --rules", () => {
     expect(missing.stderr).toContain(`cannot read ${join(dir, "absent.yaml")}: ENOENT`);
 
     const bad = join(dir, "bad.yaml");
-    writeFileSync(bad, "version: 1\ntables:\n  res_partner:\n    columns:\n      email: { template: 7 }\n      phone: { keep: false }\n");
+    writeFileSync(
+      bad,
+      "version: 1\ntables:\n  res_partner:\n    columns:\n      email: { template: 7 }\n      phone: { keep: false }\n",
+    );
     const invalid = await cli("db", "clone", "live", "--to", "qa", "--rules", bad, "--yes");
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain(`${bad}:5: tables.res_partner.columns.email: `);
     expect(invalid.stderr).toContain(`${bad}:6: tables.res_partner.columns.phone: `);
 
     writeFileSync(join(dir, "ok.yaml"), "{}\n");
-    const plain = await cli("db", "clone", "live", "--to", "qa", "--no-anonymize", "--rules", join(dir, "ok.yaml"), "--yes");
+    const plain = await cli(
+      "db",
+      "clone",
+      "live",
+      "--to",
+      "qa",
+      "--no-anonymize",
+      "--rules",
+      join(dir, "ok.yaml"),
+      "--yes",
+    );
     expect(plain.code).toBe(2);
     expect(plain.stderr).toContain("--rules applies to an anonymized copy");
     expect(cloneJobs()).toHaveLength(before);

@@ -9,7 +9,8 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let dir: string;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
 beforeAll(async () => {
   t = await makeTestApi();
@@ -23,11 +24,17 @@ afterAll(() => {
 
 test("a valid file: exit 0, the defaults with the file merged over them", async () => {
   const file = join(dir, "good.yaml");
-  writeFileSync(file, "version: 1\ntables:\n  res_partner:\n    columns:\n      street: { keep: true }\n  mail_message:\n    enabled: false\npiiCheck:\n  exclude: [mail_message.body]\n");
+  writeFileSync(
+    file,
+    "version: 1\ntables:\n  res_partner:\n    columns:\n      street: { keep: true }\n  mail_message:\n    enabled: false\npiiCheck:\n  exclude: [mail_message.body]\n",
+  );
   const r = await cli("db", "anonymize-rules", "--file", file);
   expect(r.code).toBe(0);
   expect(r.stderr).toContain(`${file}: valid`);
-  const rules = parse(r.stdout) as { tables: Record<string, { enabled: boolean; columns: Record<string, unknown> }>; piiCheck: { exclude: string[] } };
+  const rules = parse(r.stdout) as {
+    tables: Record<string, { enabled: boolean; columns: Record<string, unknown> }>;
+    piiCheck: { exclude: string[] };
+  };
   expect(rules.tables.res_partner?.columns.street).toEqual({ keep: true });
   expect(rules.tables.res_partner?.columns.email).toEqual({ fake: "email" });
   expect(rules.tables.mail_message?.enabled).toBe(false);
@@ -36,7 +43,10 @@ test("a valid file: exit 0, the defaults with the file merged over them", async 
 
 test("an invalid file: exit 1, every problem with file:line: key", async () => {
   const file = join(dir, ".odooops", "anonymize.yaml");
-  writeFileSync(file, "version: 1\ntables:\n  res_partner:\n    colums: {}\n  res_users:\n    columns:\n      password: { devPassword: false }\n");
+  writeFileSync(
+    file,
+    "version: 1\ntables:\n  res_partner:\n    colums: {}\n  res_users:\n    columns:\n      password: { devPassword: false }\n",
+  );
   const r = await cli("db", "anonymize-rules", "--file", file);
   expect(r.code).toBe(1);
   expect(r.stderr.trim().split("\n")).toEqual([

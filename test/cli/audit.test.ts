@@ -19,7 +19,11 @@ beforeAll(async () => {
   const target = await s3.target(bucket, { prefix: "host-a" });
   t = await makeTestApi({ config: ConfigSchema.parse({ backups: { s3: { ...target } } }) });
   out = makeTempDir("odooops-audit-cli-");
-  await t.request("/api/v1/auth/login", { method: "POST", token: null, body: JSON.stringify({ username: "admin", password: "wrong-password" }) });
+  await t.request("/api/v1/auth/login", {
+    method: "POST",
+    token: null,
+    body: JSON.stringify({ username: "admin", password: "wrong-password" }),
+  });
   await t.request("/api/v1/auth/tokens", { method: "POST", body: JSON.stringify({ name: "ci" }) });
 });
 afterAll(async () => {
@@ -28,17 +32,25 @@ afterAll(async () => {
   removeTempDir(out);
 });
 
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 
 describe("audit CLI", () => {
   test("logs: newest first, filters by failed_auth / action / actor, a table or --json", async () => {
     const failed = await cli("audit", "logs", "--filter", "failed_auth", "--json");
     expect(failed.code).toBe(0);
-    const rows = JSON.parse(failed.stdout) as { action: string; outcome: string; actor: string; details: { count: number } }[];
+    const rows = JSON.parse(failed.stdout) as {
+      action: string;
+      outcome: string;
+      actor: string;
+      details: { count: number };
+    }[];
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ action: "auth.login", outcome: "denied", actor: "admin", details: { count: 1 } });
 
-    const tokens = JSON.parse((await cli("audit", "logs", "--action", "auth.token", "--since", "1h", "--json")).stdout) as { action: string }[];
+    const tokens = JSON.parse(
+      (await cli("audit", "logs", "--action", "auth.token", "--since", "1h", "--json")).stdout,
+    ) as { action: string }[];
     expect(tokens.map((r) => r.action)).toEqual(["auth.token.create"]);
     expect(JSON.parse((await cli("audit", "logs", "--actor", "nobody", "--json")).stdout)).toEqual([]);
 
@@ -61,7 +73,10 @@ describe("audit CLI", () => {
   test("export: JSON lines oldest first with their chain fields, to stdout or a new file", async () => {
     const res = await cli("audit", "export", "--since", "1d");
     expect(res.code).toBe(0);
-    const lines = res.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { seq: number; hash: string; prev_hash: string });
+    const lines = res.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { seq: number; hash: string; prev_hash: string });
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
     for (let i = 1; i < lines.length; i++) expect(lines[i]!.prev_hash).toBe(lines[i - 1]!.hash);
@@ -87,6 +102,9 @@ describe("audit CLI", () => {
     } finally {
       store.close();
     }
-    expect(t.deps.audit.list({ action: "audit.export", limit: 1 })[0]).toMatchObject({ actor: "admin", target: `s3://${bucket}/${up.key}` });
+    expect(t.deps.audit.list({ action: "audit.export", limit: 1 })[0]).toMatchObject({
+      actor: "admin",
+      target: `s3://${bucket}/${up.key}`,
+    });
   });
 });

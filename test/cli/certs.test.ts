@@ -29,7 +29,8 @@ let acmeUrl = "";
 const envs: Record<string, EnvRow> = {};
 
 function cliOn(api: TestApi) {
-  return (...argv: string[]) => runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: api.token } });
+  return (...argv: string[]) =>
+    runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: api.token } });
 }
 const cli = (...argv: string[]) => cliOn(t)(...argv);
 
@@ -42,7 +43,9 @@ beforeAll(async () => {
   ca = await makeCa(dir);
   // Nothing listens there: a job that reaches the CA fails at once with "Cannot reach".
   acmeUrl = `https://127.0.0.1:${await freePort()}/dir`;
-  t = await makeTestApi({ config: ConfigSchema.parse({ baseDomain: base, acme: { directoryUrl: acmeUrl, preflight: "off" } }) });
+  t = await makeTestApi({
+    config: ConfigSchema.parse({ baseDomain: base, acme: { directoryUrl: acmeUrl, preflight: "off" } }),
+  });
   envs.shop = activeEnv(t.deps, { name: "shop", tier: "production" });
   envs.stage = activeEnv(t.deps, { name: "stage", tier: "staging" });
   envs.byo = activeEnv(t.deps, { name: "byo", tier: "production" });
@@ -84,7 +87,9 @@ describe("certs renew", () => {
     expect(ids).toHaveLength(2);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(r.stderr).toContain(`renewing ${envs.shop.domain} (shop): no certificate yet`);
-    expect(r.stderr).toMatch(new RegExp(`renewing ${envs.stage.domain.replace(/\./g, "\\.")} \\(stage\\): expires in \\d+ day`));
+    expect(r.stderr).toMatch(
+      new RegExp(`renewing ${envs.stage.domain.replace(/\./g, "\\.")} \\(stage\\): expires in \\d+ day`),
+    );
     expect(r.stderr).toContain(`${envs.byo.domain} (byo): imported certificate, valid for`);
     expect(r.stderr).toContain("rerun with --wait");
   });
@@ -98,7 +103,9 @@ describe("certs renew", () => {
     expect(out.pending.map((p) => p.env).sort()).toEqual(["shop", "stage"]);
     expect(jobCount("certs.issue")).toBe(before);
     const list = JSON.parse((await cli("certs", "list", "--json")).stdout) as CertificateView[];
-    expect(list.find((c) => c.env === "shop")?.pendingJob).toBe(out.pending.find((p) => p.env === "shop")?.job?.id ?? "?");
+    expect(list.find((c) => c.env === "shop")?.pendingJob).toBe(
+      out.pending.find((p) => p.env === "shop")?.job?.id ?? "?",
+    );
   });
 
   test("one env with an imported certificate: explained, nothing queued; --force queues one replacing it", async () => {
@@ -126,57 +133,90 @@ describe("certs renew", () => {
     }
   });
 
-  test("--wait follows the job and fails with the CA's problem", async () => {
-    const w = await makeTestApi({ config: ConfigSchema.parse({ baseDomain: base, acme: { directoryUrl: acmeUrl, preflight: "off" } }) });
-    const env = activeEnv(w.deps, { name: "waiter", tier: "production" });
-    const agent = new Agent({ identity: { hostId: "test", owner: `test:${process.pid}:certs` }, channel: w.deps.jobs.queue, registry: w.deps.jobs.registry, deps: w.deps, pollMs: 100 });
-    const unsubscribe = w.deps.jobs.events.onQueued(() => agent.poke());
-    agent.start();
-    try {
-      const r = await cliOn(w)("certs", "renew", "waiter", "--wait");
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain("✗ Getting the certificate");
-      expect(r.stderr).toContain(`Cannot reach the ACME server at ${acmeUrl}`);
-      expect(r.stderr).toMatch(/job [0-9a-f-]+ \(waiter\) failed/);
-      expect(w.deps.db.select().from(jobs).where(eq(jobs.lockKey, env.id)).all().map((j) => [j.kind, j.status])).toEqual([["certs.issue", "failed"]]);
-    } finally {
-      unsubscribe();
-      await agent.stop(5_000);
-      w.cleanup();
-    }
-  }, SLOW);
+  test(
+    "--wait follows the job and fails with the CA's problem",
+    async () => {
+      const w = await makeTestApi({
+        config: ConfigSchema.parse({ baseDomain: base, acme: { directoryUrl: acmeUrl, preflight: "off" } }),
+      });
+      const env = activeEnv(w.deps, { name: "waiter", tier: "production" });
+      const agent = new Agent({
+        identity: { hostId: "test", owner: `test:${process.pid}:certs` },
+        channel: w.deps.jobs.queue,
+        registry: w.deps.jobs.registry,
+        deps: w.deps,
+        pollMs: 100,
+      });
+      const unsubscribe = w.deps.jobs.events.onQueued(() => agent.poke());
+      agent.start();
+      try {
+        const r = await cliOn(w)("certs", "renew", "waiter", "--wait");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("✗ Getting the certificate");
+        expect(r.stderr).toContain(`Cannot reach the ACME server at ${acmeUrl}`);
+        expect(r.stderr).toMatch(/job [0-9a-f-]+ \(waiter\) failed/);
+        expect(
+          w.deps.db
+            .select()
+            .from(jobs)
+            .where(eq(jobs.lockKey, env.id))
+            .all()
+            .map((j) => [j.kind, j.status]),
+        ).toEqual([["certs.issue", "failed"]]);
+      } finally {
+        unsubscribe();
+        await agent.stop(5_000);
+        w.cleanup();
+      }
+    },
+    SLOW,
+  );
 });
 
 describe("certs import", () => {
-  test("reads the PEM files, refuses a key of another certificate, queues a valid pair", async () => {
-    const leaf = await makeLeaf(dir, ca, [envs.shop.domain], 90, "cli-shop");
-    const other = await makeLeaf(dir, ca, [`other.${base}`], 90, "cli-other");
-    const f = (name: string, text: string) => {
-      writeFileSync(join(dir, name), text);
-      return join(dir, name);
-    };
-    const cert = f("shop.pem", leaf.certPem);
-    const key = f("shop.key", leaf.keyPem);
-    const before = jobCount("certs.import");
+  test(
+    "reads the PEM files, refuses a key of another certificate, queues a valid pair",
+    async () => {
+      const leaf = await makeLeaf(dir, ca, [envs.shop.domain], 90, "cli-shop");
+      const other = await makeLeaf(dir, ca, [`other.${base}`], 90, "cli-other");
+      const f = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      const cert = f("shop.pem", leaf.certPem);
+      const key = f("shop.key", leaf.keyPem);
+      const before = jobCount("certs.import");
 
-    const wrongKey = await cli("certs", "import", "shop", "--cert", cert, "--key", f("other.key", other.keyPem));
-    expect(wrongKey.code).toBe(2);
-    expect(wrongKey.stderr).toContain("the private key does not belong to the certificate");
-    const missing = await cli("certs", "import", "shop", "--cert", join(dir, "nope.pem"), "--key", key);
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain(`cannot read --cert ${join(dir, "nope.pem")}: ENOENT`);
-    const notPem = await cli("certs", "import", "shop", "--cert", cert, "--key", f("junk.key", "not a key\n"));
-    expect(notPem.code).toBe(2);
-    expect(notPem.stderr).toContain("is not a PEM file");
-    expect((await cli("certs", "import", "shop", "--cert", cert)).code).toBe(2);
-    expect(jobCount("certs.import")).toBe(before);
+      const wrongKey = await cli("certs", "import", "shop", "--cert", cert, "--key", f("other.key", other.keyPem));
+      expect(wrongKey.code).toBe(2);
+      expect(wrongKey.stderr).toContain("the private key does not belong to the certificate");
+      const missing = await cli("certs", "import", "shop", "--cert", join(dir, "nope.pem"), "--key", key);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`cannot read --cert ${join(dir, "nope.pem")}: ENOENT`);
+      const notPem = await cli("certs", "import", "shop", "--cert", cert, "--key", f("junk.key", "not a key\n"));
+      expect(notPem.code).toBe(2);
+      expect(notPem.stderr).toContain("is not a PEM file");
+      expect((await cli("certs", "import", "shop", "--cert", cert)).code).toBe(2);
+      expect(jobCount("certs.import")).toBe(before);
 
-    const ok = await cli("certs", "import", "shop", "--cert", cert, "--key", key, "--chain", f("chain.pem", ca.certPem));
-    expect(ok.code).toBe(0);
-    const id = ok.stdout.trim();
-    expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(ok.stderr).toContain("importing a certificate for shop");
-    expect(t.deps.jobs.queue.row(id)).toMatchObject({ kind: "certs.import", target: "shop", status: "queued" });
-    expect(jobCount("certs.import")).toBe(before + 1);
-  }, SLOW);
+      const ok = await cli(
+        "certs",
+        "import",
+        "shop",
+        "--cert",
+        cert,
+        "--key",
+        key,
+        "--chain",
+        f("chain.pem", ca.certPem),
+      );
+      expect(ok.code).toBe(0);
+      const id = ok.stdout.trim();
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(ok.stderr).toContain("importing a certificate for shop");
+      expect(t.deps.jobs.queue.row(id)).toMatchObject({ kind: "certs.import", target: "shop", status: "queued" });
+      expect(jobCount("certs.import")).toBe(before + 1);
+    },
+    SLOW,
+  );
 });

@@ -34,7 +34,11 @@ describe("cli", () => {
   });
 
   test("auth login --password-stdin stores a 0600 token that later commands use", async () => {
-    const r = await runCliWith(["auth", "login", "--username", "admin", "--password-stdin"], { fetch: fetchApi, env: env(), stdin: `${ADMIN_PASSWORD}\n` });
+    const r = await runCliWith(["auth", "login", "--username", "admin", "--password-stdin"], {
+      fetch: fetchApi,
+      env: env(),
+      stdin: `${ADMIN_PASSWORD}\n`,
+    });
     expect(r.code).toBe(0);
     const file = join(home, "odooops", "credentials.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -44,13 +48,20 @@ describe("cli", () => {
   });
 
   test("wrong password exits 3", async () => {
-    const r = await runCliWith(["auth", "login", "--username", "admin", "--password-stdin"], { fetch: fetchApi, env: { ...env(), XDG_CONFIG_HOME: join(home, "other") }, stdin: "wrong-password" });
+    const r = await runCliWith(["auth", "login", "--username", "admin", "--password-stdin"], {
+      fetch: fetchApi,
+      env: { ...env(), XDG_CONFIG_HOME: join(home, "other") },
+      stdin: "wrong-password",
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("invalid username or password");
   });
 
   test("env list --json prints only JSON on stdout (global flag anywhere)", async () => {
-    for (const argv of [["env", "list", "--json"], ["--json", "env", "list"]]) {
+    for (const argv of [
+      ["env", "list", "--json"],
+      ["--json", "env", "list"],
+    ]) {
       const r = await runCliWith(argv, { fetch: fetchApi, env: { ...env(), ODOOOPS_TOKEN: t.token } });
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual([]);
@@ -65,9 +76,16 @@ describe("cli", () => {
   });
 
   test("an unknown command with --help is named and exits 2; a leaf command's argument is not a command", async () => {
-    for (const [argv, word] of [[["host", "add", "--help"], "host"], [["env", "nope", "-h"], "nope"]] as const) {
+    for (const [argv, word] of [
+      [["host", "add", "--help"], "host"],
+      [["env", "nope", "-h"], "nope"],
+    ] as const) {
       const r = await runCliWith([...argv], { fetch: fetchApi, env: env() });
-      expect(r).toEqual({ code: 2, stdout: "", stderr: `error: Unknown command ${word}\nRun with --help for usage.\n` });
+      expect(r).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `error: Unknown command ${word}\nRun with --help for usage.\n`,
+      });
     }
     const leaf = await runCliWith(["env", "get", "shop", "--help"], { fetch: fetchApi, env: env() });
     expect(leaf.code).toBe(0);
@@ -75,9 +93,15 @@ describe("cli", () => {
   });
 
   test("not found exits 4, no token exits 3", async () => {
-    const nf = await runCliWith(["auth", "token", "revoke", "nope"], { fetch: fetchApi, env: { ...env(), ODOOOPS_TOKEN: t.token } });
+    const nf = await runCliWith(["auth", "token", "revoke", "nope"], {
+      fetch: fetchApi,
+      env: { ...env(), ODOOOPS_TOKEN: t.token },
+    });
     expect(nf.code).toBe(4);
-    const unauth = await runCliWith(["env", "list"], { fetch: fetchApi, env: { ...env(), XDG_CONFIG_HOME: join(home, "empty") } });
+    const unauth = await runCliWith(["env", "list"], {
+      fetch: fetchApi,
+      env: { ...env(), XDG_CONFIG_HOME: join(home, "empty") },
+    });
     expect(unauth.code).toBe(3);
   });
 });

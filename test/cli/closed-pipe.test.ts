@@ -43,10 +43,17 @@ describe("output into a closed pipe", () => {
     // Far more than a pipe holds, written through the CLI's io as a command's table would be.
     const script = (quiet: boolean) => {
       const file = join(dir, `long-${quiet}.ts`);
-      writeFileSync(file, `import { processIo } from ${JSON.stringify(join(import.meta.dir, "../../src/cli/io"))};\nconst io = processIo({ json: false, quiet: false }, { quietOnClosedPipe: ${quiet} });\nfor (let i = 0; i < 20000; i++) io.stdout(\`line \${i} ${"x".repeat(80)}\\n\`);\n`);
+      writeFileSync(
+        file,
+        `import { processIo } from ${JSON.stringify(join(import.meta.dir, "../../src/cli/io"))};\nconst io = processIo({ json: false, quiet: false }, { quietOnClosedPipe: ${quiet} });\nfor (let i = 0; i < 20000; i++) io.stdout(\`line \${i} ${"x".repeat(80)}\\n\`);\n`,
+      );
       return file;
     };
-    expect(await longOutputIntoHead(script(true))).toEqual({ code: 0, stderr: "", first: `line 0 ${"x".repeat(80)}\n` });
+    expect(await longOutputIntoHead(script(true))).toEqual({
+      code: 0,
+      stderr: "",
+      first: `line 0 ${"x".repeat(80)}\n`,
+    });
     const daemon = await longOutputIntoHead(script(false));
     expect(daemon.code).toBe(1);
     expect(daemon.stderr).toContain("EPIPE");

@@ -24,7 +24,15 @@ let newest = "";
 function addBackup(envId: string, createdAt: string, status: "completed" | "failed"): string {
   return t.deps.db
     .insert(backups)
-    .values({ envId, kind: "manual", status, dbName: "x", sizeBytes: 2048, localPath: `/srv/backups/${createdAt}`, createdAt })
+    .values({
+      envId,
+      kind: "manual",
+      status,
+      dbName: "x",
+      sizeBytes: 2048,
+      localPath: `/srv/backups/${createdAt}`,
+      createdAt,
+    })
     .returning()
     .get().id;
 }
@@ -39,7 +47,11 @@ function jobsOf(kind: string): JobView[] {
 
 beforeAll(async () => {
   t = await makeTestApi();
-  for (const [name, tier] of [["shop", "dev"], ["stage", "staging"], ["prod", "production"]] as const) {
+  for (const [name, tier] of [
+    ["shop", "dev"],
+    ["stage", "staging"],
+    ["prod", "production"],
+  ] as const) {
     const r = await cli("env", "create", name, "--tier", tier);
     expect(r.code).toBe(0);
     // No agent runs the create job: mark the env as created.
@@ -69,7 +81,16 @@ describe("db restore", () => {
     expect(r.code).toBe(0);
     const id = r.stdout.trim();
     expect(t.deps.jobs.queue.row(id)).toMatchObject({ kind: "db.restore", target: "shop", status: "queued" });
-    expect(params(id)).toMatchObject({ envId: ids.shop, sourceEnvId: ids.shop, backupId: newest, keepOld: false, anonymize: false, neutralize: false, rebase: false, preBackupId: null });
+    expect(params(id)).toMatchObject({
+      envId: ids.shop,
+      sourceEnvId: ids.shop,
+      backupId: newest,
+      keepOld: false,
+      anonymize: false,
+      neutralize: false,
+      rebase: false,
+      preBackupId: null,
+    });
     expect(params(id).token).toMatch(/^[a-z0-9]{8}$/);
   });
 
@@ -86,7 +107,14 @@ describe("db restore", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("anonymized");
     expect(r.stderr).toContain("neutralized");
-    expect(params(r.stdout.trim())).toMatchObject({ envId: ids.shop, sourceEnvId: ids.prod, anonymize: true, neutralize: true, rebase: true, preBackupId: null });
+    expect(params(r.stdout.trim())).toMatchObject({
+      envId: ids.shop,
+      sourceEnvId: ids.prod,
+      anonymize: true,
+      neutralize: true,
+      rebase: true,
+      preBackupId: null,
+    });
     const plain = await cli("db", "restore", "prod", "--backup", "latest", "--to", "shop", "--yes", "--no-anonymize");
     expect(plain.code).toBe(0);
     expect(params(plain.stdout.trim())).toMatchObject({ anonymize: false, neutralize: true });
@@ -119,7 +147,9 @@ describe("db restore", () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("is not a backup of shop");
     expect((await cli("db", "restore", "ghost", "--backup", "latest", "--yes")).code).toBe(4);
-    expect((await cli("db", "restore", "stage", "--backup", "latest", "--yes")).stderr).toContain("stage has no completed backup");
+    expect((await cli("db", "restore", "stage", "--backup", "latest", "--yes")).stderr).toContain(
+      "stage has no completed backup",
+    );
   });
 });
 
@@ -133,7 +163,15 @@ describe("db clone", () => {
     expect(r.code).toBe(0);
     const id = r.stdout.trim();
     expect(t.deps.jobs.queue.row(id)).toMatchObject({ kind: "db.clone", target: "stage" });
-    expect(params(id)).toMatchObject({ envId: ids.stage, sourceEnvId: ids.prod, method: "auto", anonymize: true, neutralize: true, rebase: true, preBackupId: null });
+    expect(params(id)).toMatchObject({
+      envId: ids.stage,
+      sourceEnvId: ids.prod,
+      method: "auto",
+      anonymize: true,
+      neutralize: true,
+      rebase: true,
+      preBackupId: null,
+    });
     const stream = await cli("db", "clone", "shop", "--to", "stage", "--yes", "--method", "stream");
     expect(params(stream.stdout.trim())).toMatchObject({ method: "stream", anonymize: false, neutralize: true });
   });
@@ -183,18 +221,23 @@ describe("db clone", () => {
 describe("db migrate / export / import", () => {
   let u: Awaited<ReturnType<typeof makeTestApi>>;
   let dir = "";
-  const ucli = (...argv: string[]) => runCliWith(argv, { fetch: u.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: u.token } });
+  const ucli = (...argv: string[]) =>
+    runCliWith(argv, { fetch: u.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: u.token } });
   const uids: Record<string, string> = {};
 
   beforeAll(async () => {
     u = await makeTestApi();
     dir = makeTempDir("cli-db-");
-    for (const [name, tier] of [["web1", "dev"], ["live", "production"]] as const) {
+    for (const [name, tier] of [
+      ["web1", "dev"],
+      ["live", "production"],
+    ] as const) {
       expect((await ucli("env", "create", name, "--tier", tier)).code).toBe(0);
       u.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, name)).run();
       uids[name] = u.deps.db.select().from(environments).where(eq(environments.slug, name)).get()!.id;
       // The env's create job is not ours to follow: out of the way.
-      for (const j of u.deps.jobs.queue.list({ kind: "env.create", limit: 10 })) if (j.status === "queued") u.deps.jobs.queue.cancel(j.id);
+      for (const j of u.deps.jobs.queue.list({ kind: "env.create", limit: 10 }))
+        if (j.status === "queued") u.deps.jobs.queue.cancel(j.id);
     }
   });
   afterAll(() => {
@@ -203,7 +246,9 @@ describe("db migrate / export / import", () => {
   });
 
   /** Leases the next job and finishes it with `result(params)`; resolves with the job's kind and params. */
-  async function answerNextJob(result: (params: Record<string, unknown>) => Record<string, unknown>): Promise<{ kind: string; params: Record<string, unknown> }> {
+  async function answerNextJob(
+    result: (params: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<{ kind: string; params: Record<string, unknown> }> {
     const agent = { owner: "stand-in", hostId: "h" };
     for (;;) {
       const leased = await u.deps.jobs.queue.lease(agent, 60_000);
@@ -224,7 +269,10 @@ describe("db migrate / export / import", () => {
   const queuedOf = (kind: string) => u.deps.jobs.queue.list({ kind, limit: 100 }).filter((j) => j.status === "queued");
 
   test("migrate --dry-run: the plan from the dry-run job as a table, nothing else queued", async () => {
-    const [r, job] = await Promise.all([ucli("db", "migrate", "web1", "--dry-run"), answerNextJob(() => ({ dryRun: true, ...plan(["web"]) }))]);
+    const [r, job] = await Promise.all([
+      ucli("db", "migrate", "web1", "--dry-run"),
+      answerNextJob(() => ({ dryRun: true, ...plan(["web"]) })),
+    ]);
     expect(r.code).toBe(0);
     expect(job).toMatchObject({ kind: "db.migrate", params: { envId: uids.web1, dryRun: true, preBackupId: null } });
     expect(r.stdout).toMatch(/web\s+17\.0\.0\.9\s+17\.0\.1\.0\s+version/);
@@ -233,19 +281,35 @@ describe("db migrate / export / import", () => {
   });
 
   test("migrate --dry-run --json: only the plan, as JSON", async () => {
-    const [r] = await Promise.all([ucli("db", "migrate", "web1", "--dry-run", "--json"), answerNextJob(() => ({ dryRun: true, ...plan(["web", "mail"]) }))]);
+    const [r] = await Promise.all([
+      ucli("db", "migrate", "web1", "--dry-run", "--json"),
+      answerNextJob(() => ({ dryRun: true, ...plan(["web", "mail"]) })),
+    ]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ modules: ["web", "mail"], update: [{ name: "web" }, { name: "mail" }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      modules: ["web", "mail"],
+      update: [{ name: "web" }, { name: "mail" }],
+    });
   });
 
   test("migrate: the plan is shown, then the migration is queued; production's is backed up first", async () => {
-    const [r] = await Promise.all([ucli("db", "migrate", "web1"), answerNextJob(() => ({ dryRun: true, ...plan(["web"]) }))]);
+    const [r] = await Promise.all([
+      ucli("db", "migrate", "web1"),
+      answerNextJob(() => ({ dryRun: true, ...plan(["web"]) })),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("17.0.0.9");
     const id = r.stdout.trim().split("\n").at(-1)!;
-    expect(u.deps.jobs.queue.row(id)).toMatchObject({ kind: "db.migrate", status: "queued", params: { dryRun: false, preBackupId: null } });
+    expect(u.deps.jobs.queue.row(id)).toMatchObject({
+      kind: "db.migrate",
+      status: "queued",
+      params: { dryRun: false, preBackupId: null },
+    });
     u.deps.jobs.queue.cancel(id);
-    const [p] = await Promise.all([ucli("db", "migrate", "live", "--json"), answerNextJob(() => ({ dryRun: true, ...plan(["sale"]) }))]);
+    const [p] = await Promise.all([
+      ucli("db", "migrate", "live", "--json"),
+      answerNextJob(() => ({ dryRun: true, ...plan(["sale"]) })),
+    ]);
     expect(p.code).toBe(0);
     const job = JSON.parse(p.stdout) as JobView;
     expect(typeof (u.deps.jobs.queue.row(job.id).params as { preBackupId: unknown }).preBackupId).toBe("string");
@@ -253,7 +317,10 @@ describe("db migrate / export / import", () => {
   });
 
   test("migrate with nothing to update queues nothing", async () => {
-    const [r] = await Promise.all([ucli("db", "migrate", "web1"), answerNextJob(() => ({ dryRun: true, ...plan([]) }))]);
+    const [r] = await Promise.all([
+      ucli("db", "migrate", "web1"),
+      answerNextJob(() => ({ dryRun: true, ...plan([]) })),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("nothing to update");
     expect(queuedOf("db.migrate")).toEqual([]);
@@ -290,7 +357,13 @@ describe("db migrate / export / import", () => {
     expect(queuedOf("db.import")).toEqual([]);
     const r = await ucli("db", "import", "web1", file, "--yes");
     expect(r.code).toBe(0);
-    const p = u.deps.jobs.queue.row(r.stdout.trim()).params as { upload: string; format: string; neutralize: boolean; preBackupId: string | null; envId: string };
+    const p = u.deps.jobs.queue.row(r.stdout.trim()).params as {
+      upload: string;
+      format: string;
+      neutralize: boolean;
+      preBackupId: string | null;
+      envId: string;
+    };
     expect(p).toMatchObject({ envId: uids.web1, format: "zip", neutralize: true, preBackupId: null });
     expect(readFileSync(p.upload).equals(readFileSync(file))).toBe(true);
     const plain = await ucli("db", "import", "web1", file, "--yes", "--no-neutralize");

@@ -8,12 +8,16 @@ import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 let envId = "";
 
 beforeAll(async () => {
   t = await makeTestApi();
-  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "staging" }) });
+  const res = await t.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name: "shop", tier: "staging" }),
+  });
   expect(res.status).toBe(202);
   // The create job never runs here (no agent): it is cancelled and the env made active by hand.
   const created = (await res.json()) as { job: JobView };
@@ -41,7 +45,11 @@ describe("project", () => {
 
 describe("deploy", () => {
   test("bad input is a usage error and records nothing", async () => {
-    for (const argv of [["--branch", "x;rm -rf /"], ["--sha", "xyz"], ["--sha", "abcdef1", "--branch", "main"]]) {
+    for (const argv of [
+      ["--branch", "x;rm -rf /"],
+      ["--sha", "xyz"],
+      ["--sha", "abcdef1", "--branch", "main"],
+    ]) {
       const r = await cli("deploy", "shop", ...argv);
       expect(r.code).toBe(2);
     }
@@ -87,10 +95,27 @@ describe("rollback", () => {
 
   test("--list shows candidates; crossing a migration needs a choice; --keep-db queues the switch", async () => {
     const insert = (release: number, sha: string, migrated: boolean) =>
-      t.deps.db.insert(deployments).values({ envId, release, kind: "deploy", status: "success", commitSha: sha, image: `odooops-shop:${sha.slice(0, 12)}`, migrated, modulesUpdated: migrated ? [{ name: "sale_ext", from: "17.0.1.0", to: "17.0.1.1" }] : [] }).returning().get();
+      t.deps.db
+        .insert(deployments)
+        .values({
+          envId,
+          release,
+          kind: "deploy",
+          status: "success",
+          commitSha: sha,
+          image: `odooops-shop:${sha.slice(0, 12)}`,
+          migrated,
+          modulesUpdated: migrated ? [{ name: "sale_ext", from: "17.0.1.0", to: "17.0.1.1" }] : [],
+        })
+        .returning()
+        .get();
     const old = insert(10, "a".repeat(40), false);
     const cur = insert(11, "b".repeat(40), true);
-    t.deps.db.update(environments).set({ currentDeploymentId: cur.id, release: 11 }).where(eq(environments.id, envId)).run();
+    t.deps.db
+      .update(environments)
+      .set({ currentDeploymentId: cur.id, release: 11 })
+      .where(eq(environments.id, envId))
+      .run();
 
     const list = await cli("rollback", "shop", "--list");
     expect(list.code).toBe(0);

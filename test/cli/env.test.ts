@@ -31,17 +31,27 @@ describe("env commands", () => {
     const hostMb = Math.floor(totalmem() / (1024 * 1024));
     const big = await makeTestApi({ config: ConfigSchema.parse({ tiers: { staging: { memoryMb: 4 * 1_048_576 } } }) });
     try {
-      const bigCli = (...argv: string[]) => runCliWith(argv, { fetch: (url, init) => big.fetch(url, init), env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: big.token } });
+      const bigCli = (...argv: string[]) =>
+        runCliWith(argv, {
+          fetch: (url, init) => big.fetch(url, init),
+          env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: big.token },
+        });
       const plan = await bigCli("env", "create", "shop", "--tier", "staging", "--dry-run", "--json");
       expect(plan.code).toBe(0);
       const out = JSON.parse(plan.stdout).plan;
       expect(out.notes).toEqual([`tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}`]);
       expect(out.resources.memoryMb).toBe(hostMb);
       const human = await bigCli("env", "create", "shop", "--tier", "staging", "--dry-run");
-      expect(human.stdout).toContain(`"notes": [\n    "tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}"\n  ]`);
+      expect(human.stdout).toContain(
+        `"notes": [\n    "tiers.staging.memoryMb 4194304 is above this host's ${hostMb} MiB: using ${hostMb}"\n  ]`,
+      );
 
       const refused = await bigCli("env", "create", "shop", "--tier", "staging", "--memory-mb", "1048576");
-      expect(refused).toEqual({ code: 2, stdout: "", stderr: `error: memoryMb 1048576 (--memory-mb) is above this host's ${hostMb} MiB\n` });
+      expect(refused).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `error: memoryMb 1048576 (--memory-mb) is above this host's ${hostMb} MiB\n`,
+      });
       expect(JSON.parse((await bigCli("env", "list", "--json")).stdout)).toEqual([]);
     } finally {
       big.cleanup();
@@ -67,8 +77,22 @@ describe("env commands", () => {
   test("env staging of tier staging is staging.<domain>, once; that domain given to another env is still refused", async () => {
     expect((await cli("env", "create", "staging", "--tier", "staging")).code).toBe(0);
     expect(JSON.parse((await cli("env", "get", "staging", "--json")).stdout).domain).toBe("staging.odoo.localhost");
-    const taken = await cli("env", "create", "thief", "--tier", "dev", "--domain", "staging.odoo.localhost", "--dry-run");
-    expect(taken).toEqual({ code: 4, stdout: "", stderr: "error: domain staging.odoo.localhost is already used by environment staging (creating); choose another with --domain\n" });
+    const taken = await cli(
+      "env",
+      "create",
+      "thief",
+      "--tier",
+      "dev",
+      "--domain",
+      "staging.odoo.localhost",
+      "--dry-run",
+    );
+    expect(taken).toEqual({
+      code: 4,
+      stdout: "",
+      stderr:
+        "error: domain staging.odoo.localhost is already used by environment staging (creating); choose another with --domain\n",
+    });
   });
 
   test("usage errors exit 2, unknown env exits 4, conflicts exit 4", async () => {

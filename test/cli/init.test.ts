@@ -43,24 +43,53 @@ function newDir(): string {
 
 /** A clean environment: no CI marker (clack is used only outside CI), no ODOOOPS_* leaking in. */
 function childEnv(): Record<string, string> {
-  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", TERM: "xterm-256color", LANG: "C.UTF-8" };
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    TERM: "xterm-256color",
+    LANG: "C.UTF-8",
+  };
 }
 
 describe("without a terminal", () => {
   for (const stdin of ["ignore", "pipe"] as const) {
-    test(`stdin ${stdin === "ignore" ? "closed" : "an open pipe that never sends"}, no --yes: exit 2 with the flag list, never waits`, async () => {
-      const root = newDir();
-      const proc = Bun.spawn(["bun", MAIN, "init", "--root", root], { env: childEnv(), stdin, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
-      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      expect(proc.signalCode).toBeNull(); // not killed by the timeout: it did not wait for input
-      expect(code).toBe(2);
-      expect(out).toBe("");
-      expect(err).toContain("not a terminal: pass --yes");
-      for (const flag of ["--role ROLE", "--join-url URL", "--base-domain DOMAIN", "--acme-ca CA", "--s3-bucket BUCKET", "--admin-password-file FILE", "--odoo-image IMAGE", "--install-deps", "--no-systemd"]) {
-        expect(err).toContain(flag);
-      }
-      expect(existsSync(resolvePaths(root).configYaml)).toBe(false);
-    }, SLOW);
+    test(
+      `stdin ${stdin === "ignore" ? "closed" : "an open pipe that never sends"}, no --yes: exit 2 with the flag list, never waits`,
+      async () => {
+        const root = newDir();
+        const proc = Bun.spawn(["bun", MAIN, "init", "--root", root], {
+          env: childEnv(),
+          stdin,
+          stdout: "pipe",
+          stderr: "pipe",
+          timeout: 60_000,
+        });
+        const [out, err, code] = await Promise.all([
+          new Response(proc.stdout).text(),
+          new Response(proc.stderr).text(),
+          proc.exited,
+        ]);
+        expect(proc.signalCode).toBeNull(); // not killed by the timeout: it did not wait for input
+        expect(code).toBe(2);
+        expect(out).toBe("");
+        expect(err).toContain("not a terminal: pass --yes");
+        for (const flag of [
+          "--role ROLE",
+          "--join-url URL",
+          "--base-domain DOMAIN",
+          "--acme-ca CA",
+          "--s3-bucket BUCKET",
+          "--admin-password-file FILE",
+          "--odoo-image IMAGE",
+          "--install-deps",
+          "--no-systemd",
+        ]) {
+          expect(err).toContain(flag);
+        }
+        expect(existsSync(resolvePaths(root).configYaml)).toBe(false);
+      },
+      SLOW,
+    );
   }
 });
 
@@ -73,7 +102,13 @@ class Screen {
 
   constructor(argv: string[], env: Record<string, string>) {
     const decoder = new TextDecoder();
-    this.term = new Bun.Terminal({ cols: 250, rows: 60, data: (_t, d) => { this.out += decoder.decode(d, { stream: true }); } });
+    this.term = new Bun.Terminal({
+      cols: 250,
+      rows: 60,
+      data: (_t, d) => {
+        this.out += decoder.decode(d, { stream: true });
+      },
+    });
     this.proc = Bun.spawn(argv, { terminal: this.term, env });
   }
 
@@ -85,7 +120,8 @@ class Screen {
     const deadline = Date.now() + 60_000;
     let i = this.out.indexOf(prompt, this.cursor);
     while (i < 0) {
-      if (Date.now() > deadline || this.proc.exitCode !== null) throw new Error(`prompt ${JSON.stringify(prompt)} never appeared; screen:\n${this.out.slice(-3000)}`);
+      if (Date.now() > deadline || this.proc.exitCode !== null)
+        throw new Error(`prompt ${JSON.stringify(prompt)} never appeared; screen:\n${this.out.slice(-3000)}`);
       await Bun.sleep(20);
       i = this.out.indexOf(prompt, this.cursor);
     }
@@ -112,7 +148,20 @@ describe("the wizard on a pseudo-terminal", () => {
     writeFileSync(pgPassword, `${pg.password}\n`);
     // Connection settings are flags in both runs: the wizard does not ask for them.
     // A private nginx config too: init would otherwise wire the system's nginx.
-    const pgFlags = ["--pg-host", pg.host, "--pg-port", String(pg.port), "--pg-user", pg.user, "--pg-password-file", pgPassword, "--pg-hba-file", pg.hbaFile, "--nginx-config", writeDebianLikeNginxConf(join(dir, "nginx"))];
+    const pgFlags = [
+      "--pg-host",
+      pg.host,
+      "--pg-port",
+      String(pg.port),
+      "--pg-user",
+      pg.user,
+      "--pg-password-file",
+      pgPassword,
+      "--pg-hba-file",
+      pg.hbaFile,
+      "--nginx-config",
+      writeDebianLikeNginxConf(join(dir, "nginx")),
+    ];
 
     const wizardRoot = join(dir, "wizard");
     const screen = new Screen(["bun", MAIN, "init", "--root", wizardRoot, "--no-systemd", ...pgFlags], childEnv());
@@ -151,13 +200,38 @@ describe("the wizard on a pseudo-terminal", () => {
     writeFileSync(join(dir, "admin-pw"), `${ADMIN_PW}\n`);
     const flagged = await runCliWith(
       [
-        "init", "--root", flagsRoot, "--yes", "--no-systemd", ...pgFlags,
-        "--base-domain", "example.com", "--subdomain-staging", "stg",
-        "--acme-ca", "letsencrypt-staging", "--acme-email", "ops@example.com",
-        "--local-backups", "--s3-endpoint", s3.endpoint, "--s3-bucket", "wizard-it", "--s3-prefix", "backups",
-        "--s3-access-key-id", "S3RVER", "--s3-secret-key-file", "-", "--s3-path-style",
-        "--admin-user", "ops", "--admin-password-file", join(dir, "admin-pw"),
-        "--odoo-image", STANDIN_IMAGE,
+        "init",
+        "--root",
+        flagsRoot,
+        "--yes",
+        "--no-systemd",
+        ...pgFlags,
+        "--base-domain",
+        "example.com",
+        "--subdomain-staging",
+        "stg",
+        "--acme-ca",
+        "letsencrypt-staging",
+        "--acme-email",
+        "ops@example.com",
+        "--local-backups",
+        "--s3-endpoint",
+        s3.endpoint,
+        "--s3-bucket",
+        "wizard-it",
+        "--s3-prefix",
+        "backups",
+        "--s3-access-key-id",
+        "S3RVER",
+        "--s3-secret-key-file",
+        "-",
+        "--s3-path-style",
+        "--admin-user",
+        "ops",
+        "--admin-password-file",
+        join(dir, "admin-pw"),
+        "--odoo-image",
+        STANDIN_IMAGE,
       ],
       { fetch: () => Promise.reject(new Error("no API")), env: {}, stdin: "S3RVER\n" },
     );

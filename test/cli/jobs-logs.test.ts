@@ -12,13 +12,21 @@ const probe = probeJob([]);
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let jobId = "";
 const fetchApi = (url: string, init?: RequestInit) => t.fetch(url, init);
-const env = () => ({ ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token, XDG_CONFIG_HOME: `${t.root}/cli-home` });
+const env = () => ({
+  ODOOOPS_URL: "http://odooops.test",
+  ODOOOPS_TOKEN: t.token,
+  XDG_CONFIG_HOME: `${t.root}/cli-home`,
+});
 
 beforeAll(async () => {
   t = await makeTestApi({ extraJobs: [probe] });
   jobId = t.deps.jobs.enqueue(probe, { key: "env-logs" }, "admin").id;
   // 700 KB in lines of different lengths, with multi-byte characters across the page boundaries.
-  const lines = Array.from({ length: 9000 }, (_, i) => `${String(i).padStart(5, "0")} INFO odoo.addons.shop.tests: Starting TestÉté.test_${i} ${"x".repeat(i % 97)}`);
+  const lines = Array.from(
+    { length: 9000 },
+    (_, i) =>
+      `${String(i).padStart(5, "0")} INFO odoo.addons.shop.tests: Starting TestÉté.test_${i} ${"x".repeat(i % 97)}`,
+  );
   t.deps.jobs.logs.append(jobId, lines);
 });
 afterAll(() => t.cleanup());

@@ -10,7 +10,11 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let home = "";
 const cli = (argv: string[], opts: { token?: string; stdin?: string } = {}) =>
-  runCliWith(argv, { fetch: t.fetch, stdin: opts.stdin, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: opts.token ?? t.token } });
+  runCliWith(argv, {
+    fetch: t.fetch,
+    stdin: opts.stdin,
+    env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: opts.token ?? t.token },
+  });
 
 beforeAll(async () => {
   t = await makeTestApi();
@@ -29,9 +33,15 @@ describe("user", () => {
     expect(password.length).toBeGreaterThan(16);
     await t.deps.auth.login("dev1", password);
 
-    expect((await cli(["user", "add", "ro", "--role", "viewer", "--password-stdin"], { stdin: "viewer-password\n" })).code).toBe(0);
+    expect(
+      (await cli(["user", "add", "ro", "--role", "viewer", "--password-stdin"], { stdin: "viewer-password\n" })).code,
+    ).toBe(0);
     const list = JSON.parse((await cli(["--json", "user", "list"])).stdout) as { username: string; role: string }[];
-    expect(list.map((u) => [u.username, u.role])).toEqual([["admin", "admin"], ["dev1", "member"], ["ro", "viewer"]]);
+    expect(list.map((u) => [u.username, u.role])).toEqual([
+      ["admin", "admin"],
+      ["dev1", "member"],
+      ["ro", "viewer"],
+    ]);
 
     expect((await cli(["user", "set-role", "ro", "boss"])).code).toBe(2);
     expect((await cli(["user", "set-role", "ro", "member"])).stderr).toContain("ro is now member");
@@ -55,7 +65,10 @@ describe("user", () => {
 describe("auth", () => {
   test("logout ends the session on the server, not only on disk", async () => {
     const env = { HOME: home, XDG_CONFIG_HOME: home };
-    const login = await runCliWith(["auth", "login", "--url", "http://odooops.test", "--username", "admin", "--password-stdin"], { fetch: t.fetch, env, stdin: "correct-horse-battery\n" });
+    const login = await runCliWith(
+      ["auth", "login", "--url", "http://odooops.test", "--username", "admin", "--password-stdin"],
+      { fetch: t.fetch, env, stdin: "correct-horse-battery\n" },
+    );
     expect(login.code).toBe(0);
     const stored = JSON.parse(await Bun.file(`${home}/odooops/credentials.json`).text()) as { token: string };
     expect((await cli(["auth", "whoami"], { token: stored.token })).code).toBe(0);
@@ -70,7 +83,9 @@ describe("auth", () => {
     const { token } = await t.deps.auth.login("pw", "pw-password-1");
     expect((await cli(["auth", "passwd", "--stdin"], { token, stdin: "pw-password-1\npw-password-2\n" })).code).toBe(0);
     await t.deps.auth.login("pw", "pw-password-2");
-    const sessions = JSON.parse((await cli(["--json", "auth", "sessions", "list"], { token })).stdout) as { current: boolean }[];
+    const sessions = JSON.parse((await cli(["--json", "auth", "sessions", "list"], { token })).stdout) as {
+      current: boolean;
+    }[];
     expect(sessions.filter((s) => s.current)).toHaveLength(1);
     expect((await cli(["auth", "token", "create", "ci", "--role", "admin"], { token })).code).toBe(3);
   });
@@ -78,7 +93,10 @@ describe("auth", () => {
 
 describe("env destroy on production", () => {
   test("--yes sends confirm=<name>; the final backup is planned unless --skip-final-backup", async () => {
-    const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "live", tier: "production" }) });
+    const res = await t.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: "live", tier: "production" }),
+    });
     const { job } = (await res.json()) as { job: JobView };
     expect((await t.request(`/api/v1/jobs/${job.id}/cancel`, { method: "POST" })).status).toBe(200);
     t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, "live")).run();

@@ -20,7 +20,8 @@ afterAll(() => {
 describe("config", () => {
   test("every path lives under the root", () => {
     const p = resolvePaths("/tmp/x");
-    for (const [k, v] of Object.entries(p)) if (k !== "root") expect(String(v) === "/tmp/x" || String(v).startsWith("/tmp/x/")).toBe(true);
+    for (const [k, v] of Object.entries(p))
+      if (k !== "root") expect(String(v) === "/tmp/x" || String(v).startsWith("/tmp/x/")).toBe(true);
     expect(resolvePaths(null).configYaml).toBe("/etc/odooops/config.yaml");
     expect(resolvePaths(null).stateDb).toBe("/var/lib/odooops/state/odooops.db");
   });
@@ -34,8 +35,13 @@ describe("config", () => {
   });
 
   test("YAML values, then env overrides, then flags", () => {
-    const p = rootWith("config.yaml", "listen: 127.0.0.1:9000\npostgres:\n  port: 5433\ntiers:\n  dev:\n    memoryMb: 512\n");
-    const c = loadConfig(p, { env: { ODOOOPS_POSTGRES_PORT: "6543", ODOOOPS_TIERS_STAGING_CPUS: "3", ODOOOPS_ODOO_MODULES: "base,sale" } });
+    const p = rootWith(
+      "config.yaml",
+      "listen: 127.0.0.1:9000\npostgres:\n  port: 5433\ntiers:\n  dev:\n    memoryMb: 512\n",
+    );
+    const c = loadConfig(p, {
+      env: { ODOOOPS_POSTGRES_PORT: "6543", ODOOOPS_TIERS_STAGING_CPUS: "3", ODOOOPS_ODOO_MODULES: "base,sale" },
+    });
     expect(c.listen).toBe("127.0.0.1:9000");
     expect(c.postgres.port).toBe(6543);
     expect(c.tiers.dev.memoryMb).toBe(512);
@@ -67,6 +73,8 @@ describe("config", () => {
   test("invalid YAML reports the line; bad env override names the variable", () => {
     const p = rootWith("config.yaml", "listen: [unclosed\n");
     expect(() => loadConfig(p, { env: {} })).toThrow(/config\.yaml:\d+: invalid YAML/);
-    expect(() => loadConfig(resolvePaths("/nonexistent-odooops"), { env: { ODOOOPS_POSTGRES_PORT: "x" } })).toThrow("ODOOOPS_POSTGRES_PORT: expected a number");
+    expect(() => loadConfig(resolvePaths("/nonexistent-odooops"), { env: { ODOOOPS_POSTGRES_PORT: "x" } })).toThrow(
+      "ODOOOPS_POSTGRES_PORT: expected a number",
+    );
   });
 });

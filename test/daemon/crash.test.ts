@@ -24,12 +24,18 @@ afterAll(() => {
 });
 
 async function startChild(root: string, port: number) {
-  const child = Bun.spawn(["bun", join(import.meta.dir, "../support/daemon-child.ts"), root, String(port)], { stdout: "ignore", stderr: "pipe" });
+  const child = Bun.spawn(["bun", join(import.meta.dir, "../support/daemon-child.ts"), root, String(port)], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   children.push(child);
   const url = `http://127.0.0.1:${port}/api/v1`;
   for (let i = 0; i < 300; i++) {
     if (existsSync(join(root, "run/local-token"))) {
-      const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return { child, url, token: readFileSync(join(root, "run/local-token"), "utf8").trim() };
     }
     await Bun.sleep(50);
@@ -50,13 +56,18 @@ function enqueueDirect(root: string, kind: string, key: string): string {
   try {
     const queue = new SqliteJobQueue(db, new JobEvents(), new JobLogs(paths.jobLogsDir));
     const steps = ["one", "two", "three"].map((n) => ({ name: n, title: `Step ${n}` }));
-    return queue.enqueue({ kind, params: { key }, lockKey: key, target: key, steps, createdBy: "test", hostId: null }).id;
+    return queue.enqueue({ kind, params: { key }, lockKey: key, target: key, steps, createdBy: "test", hostId: null })
+      .id;
   } finally {
     db.$client.close();
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -66,7 +77,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   }
 }
 
-const runsOf = (root: string) => (existsSync(join(root, "probe-runs")) ? readFileSync(join(root, "probe-runs"), "utf8").trim().split("\n") : []);
+const runsOf = (root: string) =>
+  existsSync(join(root, "probe-runs")) ? readFileSync(join(root, "probe-runs"), "utf8").trim().split("\n") : [];
 
 describe("daemon crash safety (kill -9)", () => {
   for (const [kind, expectation] of [
@@ -102,7 +114,9 @@ describe("daemon crash safety (kill -9)", () => {
         expect(done.error).toContain('interrupted during "Step two"');
         expect(runsOf(root)).toEqual(["run one", "run two", "undo two", "undo one"]);
       }
-      const log = await fetch(`${second.url}/jobs/${id}/log?offset=0`, { headers: { authorization: `Bearer ${second.token}` } }).then((r) => r.json() as Promise<{ text: string }>);
+      const log = await fetch(`${second.url}/jobs/${id}/log?offset=0`, {
+        headers: { authorization: `Bearer ${second.token}` },
+      }).then((r) => r.json() as Promise<{ text: string }>);
       expect(log.text).toContain("requeued to resume");
       second.child.kill("SIGTERM");
       await second.child.exited;

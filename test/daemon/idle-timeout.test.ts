@@ -24,7 +24,12 @@ beforeAll(async () => {
   root = makeTempDir("odooops-idle-");
   mkdirSync(join(root, "etc"), { recursive: true });
   writeFileSync(join(root, "etc", "config.yaml"), `api:\n  idleTimeoutSec: ${IDLE_SEC}\n`);
-  daemon = await startDaemon({ root, listen: `127.0.0.1:${await freePort()}`, env: { ODOOOPS_ADMIN_PASSWORD: "idle-test-password" }, extraJobs: [probe] });
+  daemon = await startDaemon({
+    root,
+    listen: `127.0.0.1:${await freePort()}`,
+    env: { ODOOOPS_ADMIN_PASSWORD: "idle-test-password" },
+    extraJobs: [probe],
+  });
 });
 afterAll(async () => {
   release();
@@ -39,7 +44,9 @@ afterAll(async () => {
 function stalledRequest(port: number, boundMs: number): Promise<"closed" | "open"> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1", () => {
-      socket.write("POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"username\":");
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username":',
+      );
     });
     const bound = setTimeout(() => {
       socket.destroy();
@@ -71,7 +78,10 @@ test("a stalled connection is closed after the idle timeout; a quiet job-events 
       if (chunk.done) return "ended";
       buf += decoder.decode(chunk.value, { stream: true });
       for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
-        const data = buf.slice(0, i).split("\n").find((l) => l.startsWith("data:"));
+        const data = buf
+          .slice(0, i)
+          .split("\n")
+          .find((l) => l.startsWith("data:"));
         buf = buf.slice(i + 2);
         if (data) events.push(JSON.parse(data.slice(5)) as JobStreamEvent);
       }

@@ -9,7 +9,14 @@ test("ticks every second in UTC; a failing tick is logged and the schedule keeps
   const s = startScheduler(
     [
       { name: "ok", pattern: "* * * * * *", tick: (d) => void (d === deps && ok++) },
-      { name: "boom", pattern: "* * * * * *", tick: () => { failing++; throw new Error("boom"); } },
+      {
+        name: "boom",
+        pattern: "* * * * * *",
+        tick: () => {
+          failing++;
+          throw new Error("boom");
+        },
+      },
     ],
     deps,
   );

@@ -23,12 +23,19 @@ beforeAll(() => {
 });
 afterAll(() => removeTempDir(dir));
 
-const email = (tpl: string) => `version: 1\ntables:\n  res_partner:\n    columns:\n      email: { template: "${tpl}" }\n`;
+const email = (tpl: string) =>
+  `version: 1\ntables:\n  res_partner:\n    columns:\n      email: { template: "${tpl}" }\n`;
 
 describe("mergeRuleLayers", () => {
   test("later layers win column by column; untouched defaults stay; every layer is named, lowest first", () => {
-    const host = parseRulesOverride(`tables:\n  res_partner:\n    columns:\n      email: { template: "host-{id}@x.invalid" }\n      phone: { set: "host" }\n  custom_table:\n    columns:\n      secret: { set: null }\n`, "host.yaml");
-    const project = parseRulesOverride(`tables:\n  res_partner:\n    columns:\n      email: { template: "project-{id}@x.invalid" }\n      street: { keep: true }\npiiCheck:\n  exclude: [res_partner.street]\n`, "project.yaml");
+    const host = parseRulesOverride(
+      `tables:\n  res_partner:\n    columns:\n      email: { template: "host-{id}@x.invalid" }\n      phone: { set: "host" }\n  custom_table:\n    columns:\n      secret: { set: null }\n`,
+      "host.yaml",
+    );
+    const project = parseRulesOverride(
+      `tables:\n  res_partner:\n    columns:\n      email: { template: "project-{id}@x.invalid" }\n      street: { keep: true }\npiiCheck:\n  exclude: [res_partner.street]\n`,
+      "project.yaml",
+    );
     const run = parseRulesOverride(email("run-{id}@x.invalid"), "run.yaml");
     const r = mergeRuleLayers([
       { override: host, source: "host.yaml (host)" },
@@ -43,15 +50,26 @@ describe("mergeRuleLayers", () => {
     expect(partner?.vat).toEqual({ fake: "vat" });
     expect(r.rules.tables.custom_table?.columns.secret).toEqual({ set: null });
     expect(r.rules.piiCheck.exclude).toContain("res_partner.street");
-    expect(r.sources).toEqual(["templates/anonymize-default.yaml", "host.yaml (host)", "project.yaml", "no other file", "run.yaml (--rules)"]);
-    expect(r.from).toBe("templates/anonymize-default.yaml < host.yaml (host) < project.yaml < no other file < run.yaml (--rules)");
+    expect(r.sources).toEqual([
+      "templates/anonymize-default.yaml",
+      "host.yaml (host)",
+      "project.yaml",
+      "no other file",
+      "run.yaml (--rules)",
+    ]);
+    expect(r.from).toBe(
+      "templates/anonymize-default.yaml < host.yaml (host) < project.yaml < no other file < run.yaml (--rules)",
+    );
   });
 
   test("a project can switch a host table off, and the host's columns for it come back when re-enabled later", () => {
     const host = parseRulesOverride(`tables:\n  mail_message:\n    enabled: false\n`, "h");
     const run = parseRulesOverride(`tables:\n  mail_message:\n    enabled: true\n`, "r");
     expect(mergeRuleLayers([{ override: host, source: "h" }]).rules.tables.mail_message?.enabled).toBe(false);
-    const back = mergeRuleLayers([{ override: host, source: "h" }, { override: run, source: "r" }]).rules.tables.mail_message;
+    const back = mergeRuleLayers([
+      { override: host, source: "h" },
+      { override: run, source: "r" },
+    ]).rules.tables.mail_message;
     expect(back?.enabled).toBe(true);
     expect(back?.columns.body).toBeDefined();
   });
@@ -78,7 +96,9 @@ describe("validation: file:line: key.path: problem", () => {
   });
 
   test("readHostRules: a missing file is named with the config key", () => {
-    expect(() => readHostRules(join(dir, "absent.yaml"))).toThrow(`anonymize.rulesFile: cannot read ${join(dir, "absent.yaml")}: ENOENT`);
+    expect(() => readHostRules(join(dir, "absent.yaml"))).toThrow(
+      `anonymize.rulesFile: cannot read ${join(dir, "absent.yaml")}: ENOENT`,
+    );
   });
 });
 
@@ -93,17 +113,23 @@ describe("the host rules file at config load", () => {
   test("valid: loaded; its path is in the config", () => {
     const file = join(dir, "host-ok.yaml");
     writeFileSync(file, email("host-{id}@x.invalid"));
-    expect(loadConfig(rootWith("ok", `anonymize:\n  rulesFile: ${file}\n`), { env: {} }).anonymize.rulesFile).toBe(file);
+    expect(loadConfig(rootWith("ok", `anonymize:\n  rulesFile: ${file}\n`), { env: {} }).anonymize.rulesFile).toBe(
+      file,
+    );
   });
 
   test("broken: the config does not load, and the error names the rules file's line and key", () => {
     const file = join(dir, "host-bad.yaml");
     writeFileSync(file, `version: 1\ntables:\n  res_partner:\n    columns:\n      email: { template: "" }\n`);
-    expect(() => loadConfig(rootWith("bad", `anonymize:\n  rulesFile: ${file}\n`), { env: {} })).toThrow(`${file}:5: tables.res_partner.columns.email`);
+    expect(() => loadConfig(rootWith("bad", `anonymize:\n  rulesFile: ${file}\n`), { env: {} })).toThrow(
+      `${file}:5: tables.res_partner.columns.email`,
+    );
   });
 
   test("a relative path is refused by the schema, naming the key", () => {
-    expect(() => loadConfig(rootWith("rel", `anonymize:\n  rulesFile: rules.yaml\n`), { env: {} })).toThrow("anonymize.rulesFile: an absolute path");
+    expect(() => loadConfig(rootWith("rel", `anonymize:\n  rulesFile: rules.yaml\n`), { env: {} })).toThrow(
+      "anonymize.rulesFile: an absolute path",
+    );
   });
 
   test("none by default", () => {
@@ -122,7 +148,14 @@ describe("anonymizeRulesFor with every layer", () => {
     t = await makeTestApi();
     repoDir = makeTempDir("odooops-layers-repo-");
     repo = await makeRepo(repoDir);
-    expect((await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "production" }) })).status).toBe(202);
+    expect(
+      (
+        await t.request("/api/v1/environments", {
+          method: "POST",
+          body: JSON.stringify({ name: "shop", tier: "production" }),
+        })
+      ).status,
+    ).toBe(202);
   });
   afterAll(() => {
     t?.cleanup();
@@ -132,16 +165,26 @@ describe("anonymizeRulesFor with every layer", () => {
 
   test("no repository: the host file is what a project without one gets", async () => {
     const file = join(dir, "host-layer.yaml");
-    writeFileSync(file, `tables:\n  res_partner:\n    columns:\n      email: { template: "host-{id}@x.invalid" }\n      phone: { set: "0" }\n`);
+    writeFileSync(
+      file,
+      `tables:\n  res_partner:\n    columns:\n      email: { template: "host-{id}@x.invalid" }\n      phone: { set: "0" }\n`,
+    );
     t.deps.config.anonymize.rulesFile = file;
     try {
       const r = await anonymizeRulesFor(t.deps, shop(), io);
       expect(r.rules.tables.res_partner?.columns.email).toEqual({ template: "host-{id}@x.invalid" });
-      expect(r.sources).toEqual(["templates/anonymize-default.yaml", `${file} (host rules file, anonymize.rulesFile)`, "no .odooops/anonymize.yaml (project default has no repository)"]);
+      expect(r.sources).toEqual([
+        "templates/anonymize-default.yaml",
+        `${file} (host rules file, anonymize.rulesFile)`,
+        "no .odooops/anonymize.yaml (project default has no repository)",
+      ]);
 
       // With a repository and --rules: project over host, --rules over both.
       const head = await repo.commit({ ".odooops/anonymize.yaml": email("project-{id}@x.invalid") });
-      expect((await t.request("/api/v1/projects/default", { method: "PUT", body: JSON.stringify({ repoUrl: repo.url }) })).status).toBe(200);
+      expect(
+        (await t.request("/api/v1/projects/default", { method: "PUT", body: JSON.stringify({ repoUrl: repo.url }) }))
+          .status,
+      ).toBe(200);
       const p = await anonymizeRulesFor(t.deps, shop(), io);
       expect(p.rules.tables.res_partner?.columns.email).toEqual({ template: "project-{id}@x.invalid" });
       expect(p.rules.tables.res_partner?.columns.phone).toEqual({ set: "0" });
@@ -151,7 +194,9 @@ describe("anonymizeRulesFor with every layer", () => {
         `templates/anonymize-default.yaml < ${file} (host rules file, anonymize.rulesFile) < .odooops/anonymize.yaml at ${head.slice(0, 12)}, the head of main (shop serves no deployed commit) < mine.yaml (--rules, this run only)`,
       );
       // A bad one-run file: its own name and line.
-      await expect(anonymizeRulesFor(t.deps, shop(), io, { text: "tables:\n  x:\n    nope: 1\n", file: "mine.yaml" })).rejects.toThrow("mine.yaml:3: tables.x.nope");
+      await expect(
+        anonymizeRulesFor(t.deps, shop(), io, { text: "tables:\n  x:\n    nope: 1\n", file: "mine.yaml" }),
+      ).rejects.toThrow("mine.yaml:3: tables.x.nope");
     } finally {
       t.deps.config.anonymize.rulesFile = "";
     }

@@ -47,7 +47,10 @@ const prod = `pp-prod-${randomSuffix(5)}`;
 const stage = `pp-stage-${randomSuffix(5)}`;
 
 beforeAll(async () => {
-  host = await startEnvHost({ agent: false, configOverrides: { tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } } });
+  host = await startEnvHost({
+    agent: false,
+    configOverrides: { tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } },
+  });
   admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
   repoDir = makeTempDir("odooops-proof-repo-");
   repo = await makeRepo(repoDir);
@@ -79,14 +82,20 @@ async function asRole<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T>
 }
 
 async function createEnv(name: string, tier: string): Promise<void> {
-  const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier, modules: ["base", "web", "mail"] }) });
+  const res = await host.api.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier, modules: ["base", "web", "mail"] }),
+  });
   expect(res.status).toBe(202);
   const job = await runJob(host, ((await res.json()) as { job: JobView }).job.id);
   expect(job.error).toBeNull();
 }
 
 async function clone(): Promise<JobView> {
-  const res = await host.api.request(`/api/v1/environments/${stage}/db/clone`, { method: "POST", body: JSON.stringify({ from: prod }) });
+  const res = await host.api.request(`/api/v1/environments/${stage}/db/clone`, {
+    method: "POST",
+    body: JSON.stringify({ from: prod }),
+  });
   expect(res.status).toBe(202);
   const out = (await res.json()) as DbOperationResponse;
   expect(out.plan).toMatchObject({ anonymize: true, neutralize: true });
@@ -126,7 +135,9 @@ function decodeCopy(out: string): string {
     .map((line) =>
       line
         .split("\t")
-        .map((f) => (f.startsWith("\\\\x") ? Buffer.from(f.slice(3), "hex").toString("latin1") : f.replaceAll("\\\\", "\\")))
+        .map((f) =>
+          f.startsWith("\\\\x") ? Buffer.from(f.slice(3), "hex").toString("latin1") : f.replaceAll("\\\\", "\\"),
+        )
         .join("\t"),
     )
     .join("\n");
@@ -135,13 +146,30 @@ function decodeCopy(out: string): string {
 /** Every table of every non-system schema, dumped with COPY as the env's role. */
 async function dumpAsRole(slug: string, finder: Finder): Promise<{ tables: number; bytes: number }> {
   const l = envDbLogin(host.deps, env(slug));
-  const tables = await asRole(slug, (sql) => sql<{ s: string; t: string }[]>`
+  const tables = await asRole(
+    slug,
+    (sql) => sql<{ s: string; t: string }[]>`
     SELECT n.nspname AS s, c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2`);
+     WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2`,
+  );
   let bytes = 0;
   for (const { s, t } of tables) {
     const r = await run({
-      argv: [PSQL, "-X", "-q", "-h", l.host, "-p", String(l.port), "-U", l.user, "-d", l.database, "-c", `COPY (SELECT * FROM "${s}"."${t}") TO STDOUT`],
+      argv: [
+        PSQL,
+        "-X",
+        "-q",
+        "-h",
+        l.host,
+        "-p",
+        String(l.port),
+        "-U",
+        l.user,
+        "-d",
+        l.database,
+        "-c",
+        `COPY (SELECT * FROM "${s}"."${t}") TO STDOUT`,
+      ],
       env: { PGPASSWORD: l.password },
     });
     bytes += r.stdout.length;
@@ -183,7 +211,14 @@ describe("anonymized clone: nothing of the source is left (independent scan)", (
   test(`production with ${PARTNERS} partners' personal data everywhere; a staging env`, async () => {
     await createEnv(prod, "production");
     await createEnv(stage, "staging");
-    truth = await asRole(prod, (sql) => fillPiiDatabase(sql, { partners: PARTNERS, filestoreDir: filestoreOf(prod), uid: host.config.odoo.uid, gid: host.config.odoo.gid }));
+    truth = await asRole(prod, (sql) =>
+      fillPiiDatabase(sql, {
+        partners: PARTNERS,
+        filestoreDir: filestoreOf(prod),
+        uid: host.config.odoo.uid,
+        gid: host.config.odoo.gid,
+      }),
+    );
     tag = truth.tag;
     expect(truth.partners).toBeGreaterThanOrEqual(5000);
     expect(truth.users).toBeGreaterThan(900);
@@ -216,7 +251,13 @@ describe("anonymized clone: nothing of the source is left (independent scan)", (
     expect(r.files).toBeGreaterThan(10);
     if (finder.found.length > 0) {
       // Which live statistics quote the source (pg_statistic is file 2619): names only.
-      const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env(stage).dbName });
+      const sql = pgConnect({
+        host: host.pg.host,
+        port: host.pg.port,
+        user: host.pg.user,
+        password: host.pg.password,
+        database: env(stage).dbName,
+      });
       try {
         const stats = await sql<{ t: string; c: string }[]>`SELECT tablename AS t, attname AS c FROM pg_stats
           WHERE schemaname = 'public' AND (most_common_vals::text ILIKE ${`%${tag}%`} OR histogram_bounds::text ILIKE ${`%${tag}%`})`;
@@ -242,25 +283,39 @@ describe("anonymized clone: nothing of the source is left (independent scan)", (
     const e = env(stage);
     expect(e.status).toBe("active");
     expect(await answer(host, e.domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });
-    const dup = await asRole(stage, (sql) => sql<{ login: string }[]>`SELECT login FROM public.res_users GROUP BY login HAVING count(*) > 1`);
+    const dup = await asRole(
+      stage,
+      (sql) => sql<{ login: string }[]>`SELECT login FROM public.res_users GROUP BY login HAVING count(*) > 1`,
+    );
     expect(dup.map((r) => r.login)).toEqual([]);
     const [users] = await asRole(stage, (sql) => sql<{ n: number }[]>`SELECT count(*)::int AS n FROM public.res_users`);
     expect(users!.n).toBeGreaterThanOrEqual(truth.users);
   }, 120_000);
 
   test("one default rule switched off by the project: the product's check fails the clone, names the column; staging keeps its copy", async () => {
-    await repo.commit({ ".odooops/anonymize.yaml": "version: 1\ntables:\n  res_partner:\n    columns:\n      email: { keep: true }\n" });
-    const res = await host.api.request("/api/v1/projects/default", { method: "PUT", body: JSON.stringify({ repoUrl: repo.url }) });
+    await repo.commit({
+      ".odooops/anonymize.yaml": "version: 1\ntables:\n  res_partner:\n    columns:\n      email: { keep: true }\n",
+    });
+    const res = await host.api.request("/api/v1/projects/default", {
+      method: "PUT",
+      body: JSON.stringify({ repoUrl: repo.url }),
+    });
     expect(res.status).toBe(200);
     const before = statSync(filestoreOf(stage)).ino;
-    const [uuidBefore] = await asRole(stage, (sql) => sql<{ value: string }[]>`SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'`);
+    const [uuidBefore] = await asRole(
+      stage,
+      (sql) => sql<{ value: string }[]>`SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'`,
+    );
     const job = await clone();
     expect(job.status).toBe("failed");
     expect(job.error).toContain("PII check failed");
     expect(job.error).toMatch(/res_partner\.email: \d+ emails/);
     expect(job.error).not.toContain(`.${tag}@`);
     expect(job.steps.find((s) => s.name === "swap")?.status).toBe("pending");
-    const [uuidAfter] = await asRole(stage, (sql) => sql<{ value: string }[]>`SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'`);
+    const [uuidAfter] = await asRole(
+      stage,
+      (sql) => sql<{ value: string }[]>`SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'`,
+    );
     expect(uuidAfter?.value).toBe(uuidBefore!.value);
     expect(statSync(filestoreOf(stage)).ino).toBe(before);
   }, 900_000);

@@ -12,4 +12,11 @@ const input = JSON.parse(process.argv[2] ?? "{}") as Omit<BackupInput, "log" | "
 // Nothing restores these backups: any key signs them.
 const result = await runBackup({ ...input, log: memoryLog(), manifestKey: randomBytes(32) });
 const hwmKb = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
-process.stdout.write(JSON.stringify({ status: result.status, error: result.error, dbBytes: result.manifest?.parts.db.size ?? 0, vmHwmBytes: Number(hwmKb) * 1024 }));
+process.stdout.write(
+  JSON.stringify({
+    status: result.status,
+    error: result.error,
+    dbBytes: result.manifest?.parts.db.size ?? 0,
+    vmHwmBytes: Number(hwmKb) * 1024,
+  }),
+);

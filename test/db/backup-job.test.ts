@@ -34,9 +34,14 @@ afterAll(async () => {
   const ids = host?.deps.db.select({ id: environments.id }).from(environments).all() ?? [];
   for (const { id } of ids) {
     const c = await run({ argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true });
-    for (const cid of c.stdout.split("\n").filter(Boolean)) await run({ argv: ["docker", "rm", "-f", cid] }, { nothrow: true });
-    const n = await run({ argv: ["docker", "network", "ls", "-q", "--filter", `label=${LABEL_ENV}=${id}`] }, { nothrow: true });
-    for (const nid of n.stdout.split("\n").filter(Boolean)) await run({ argv: ["docker", "network", "rm", nid] }, { nothrow: true });
+    for (const cid of c.stdout.split("\n").filter(Boolean))
+      await run({ argv: ["docker", "rm", "-f", cid] }, { nothrow: true });
+    const n = await run(
+      { argv: ["docker", "network", "ls", "-q", "--filter", `label=${LABEL_ENV}=${id}`] },
+      { nothrow: true },
+    );
+    for (const nid of n.stdout.split("\n").filter(Boolean))
+      await run({ argv: ["docker", "network", "rm", nid] }, { nothrow: true });
   }
   await host?.stop();
   await s3?.destroy();
@@ -81,7 +86,10 @@ describe("db backup on a real environment", () => {
   test("an env to back up", async () => {
     const res = await post("/environments");
     expect(res.status).toBe(400); // no body: the route is there and validates
-    const created = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "dev" }) });
+    const created = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: "shop", tier: "dev" }),
+    });
     expect(created.status).toBe(202);
     const body = (await created.json()) as { job: JobView; env: { slug: string } };
     slug = body.env.slug;
@@ -97,7 +105,10 @@ describe("db backup on a real environment", () => {
     const job = await host.waitJob((await startBackup()).id);
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
-    expect(job.steps.map((s) => [s.name, s.status])).toEqual([["dump", "done"], ["retention", "done"]]);
+    expect(job.steps.map((s) => [s.name, s.status])).toEqual([
+      ["dump", "done"],
+      ["retention", "done"],
+    ]);
     b1 = String(job.result?.backupId);
     const row = backupRow(b1);
     expect(row).toMatchObject({ status: "completed", kind: "manual", error: null, dbName: "odoo_shop" });
@@ -106,7 +117,11 @@ describe("db backup on a real environment", () => {
     const localDir = join(host.deps.paths.backupsDir, slug, b1);
     expect(row.localPath).toBe(localDir);
     expect(readdirSync(localDir).sort()).toEqual(["db.dump", "filestore.tar", "manifest.json"]);
-    const manifest = JSON.parse(readFileSync(join(localDir, "manifest.json"), "utf8")) as { env: string; dbName: string; parts: { db: { size: number } } };
+    const manifest = JSON.parse(readFileSync(join(localDir, "manifest.json"), "utf8")) as {
+      env: string;
+      dbName: string;
+      parts: { db: { size: number } };
+    };
     expect(manifest).toMatchObject({ env: slug, dbName: "odoo_shop" });
     expect(manifest.parts.db.size).toBeGreaterThan(0);
     expect((await run({ argv: ["tar", "-tf", join(localDir, "filestore.tar")] })).stdout).toContain("./ab/ab12cd");
@@ -116,7 +131,14 @@ describe("db backup on a real environment", () => {
 
     const [only, ...rest] = await list();
     expect(rest).toEqual([]);
-    expect(only).toMatchObject({ id: b1, env: slug, status: "completed", sizeBytes: row.sizeBytes, expiresAt: null, error: null });
+    expect(only).toMatchObject({
+      id: b1,
+      env: slug,
+      status: "completed",
+      sizeBytes: row.sizeBytes,
+      expiresAt: null,
+      error: null,
+    });
     expect(only.keptFor).toContain("newest");
     expect(only.location).toEqual({ local: localDir, s3: `s3://${target.bucket}/odooops/${slug}/${b1}/` });
   }, 240_000);
@@ -146,7 +168,11 @@ describe("db backup on a real environment", () => {
     expect(await s3Keys(`odooops/${slug}/${b1}/`)).toHaveLength(3);
 
     const views = await list();
-    expect(views.map((v) => [v.id, v.status])).toEqual([[b3, "completed"], [b2, "expired"], [b1, "completed"]]);
+    expect(views.map((v) => [v.id, v.status])).toEqual([
+      [b3, "completed"],
+      [b2, "expired"],
+      [b1, "completed"],
+    ]);
     const [v3, v2, v1] = views;
     expect(v3.expiresAt).toBeNull();
     expect(v3.keptFor).toContain("newest");

@@ -35,7 +35,10 @@ let needles: PiiNeedles;
 beforeAll(async () => {
   // Production's defaults (4 CPUs, 9 workers) do not fit the test machine.
   // No agent of its own: each test runs its jobs, or lets an agent die in the middle.
-  host = await startEnvHost({ agent: false, configOverrides: { tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } } });
+  host = await startEnvHost({
+    agent: false,
+    configOverrides: { tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } },
+  });
   admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
 }, 120_000);
 
@@ -54,7 +57,13 @@ async function asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> 
 }
 
 async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: db });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: db,
+  });
   try {
     return await fn(sql);
   } finally {
@@ -63,11 +72,17 @@ async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
 }
 
 async function param(db: string, key: string): Promise<string | undefined> {
-  return withDb(db, async (sql) => (await sql<{ value: string }[]>`SELECT value FROM ir_config_parameter WHERE key = ${key}`)[0]?.value);
+  return withDb(
+    db,
+    async (sql) => (await sql<{ value: string }[]>`SELECT value FROM ir_config_parameter WHERE key = ${key}`)[0]?.value,
+  );
 }
 
 async function createEnv(name: string, tier: string, extra: Record<string, unknown> = {}): Promise<void> {
-  const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier, modules: ["base", "web", "mail"], ...extra }) });
+  const res = await host.api.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier, modules: ["base", "web", "mail"], ...extra }),
+  });
   expect(res.status).toBe(202);
   const job = await runJob(host, ((await res.json()) as { job: JobView }).job.id);
   expect(job.error).toBeNull();
@@ -122,12 +137,22 @@ describe("db clone production → staging", () => {
     const prodDb = env(prod).dbName;
     const stageDb = env(stage).dbName;
     const prodUuid = await param(prodDb, "database.uuid");
-    const prodUsers = await withDb(prodDb, async (sql) => (await sql<{ login: string; password: string | null }[]>`SELECT login, password FROM res_users ORDER BY id`).map((r) => ({ ...r })));
+    const prodUsers = await withDb(prodDb, async (sql) =>
+      (await sql<{ login: string; password: string | null }[]>`SELECT login, password FROM res_users ORDER BY id`).map(
+        (r) => ({ ...r }),
+      ),
+    );
 
     const res = await postClone(stage, { from: prod });
     expect(res.status).toBe(202);
     const out = (await res.json()) as DbOperationResponse;
-    expect(out.plan).toMatchObject({ operation: "clone", anonymize: true, neutralize: true, preBackup: false, source: { slug: prod, tier: "production" } });
+    expect(out.plan).toMatchObject({
+      operation: "clone",
+      anonymize: true,
+      neutralize: true,
+      preBackup: false,
+      source: { slug: prod, tier: "production" },
+    });
     const job = await runJob(host, out.job!.id);
     cloneJobId = job.id;
     expect(job.error).toBeNull();
@@ -144,13 +169,27 @@ describe("db clone production → staging", () => {
       ["health", "done"],
       ["finalize", "done"],
     ]);
-    const result = job.result as { method: string; reason: string; filestore: string; anonymized: boolean; neutralized: boolean };
+    const result = job.result as {
+      method: string;
+      reason: string;
+      filestore: string;
+      anonymized: boolean;
+      neutralized: boolean;
+    };
     // Anonymized while copied: never a template copy (it would copy production's pages).
-    expect(result).toMatchObject({ anonymized: true, neutralized: true, filestore: "anonymized", method: "stream", reason: "anonymized: rows transformed while streamed" });
+    expect(result).toMatchObject({
+      anonymized: true,
+      neutralized: true,
+      filestore: "anonymized",
+      method: "stream",
+      reason: "anonymized: rows transformed while streamed",
+    });
     // `odoo neutralize` ran in the env's image (Odoo 17 has it), after the SQL neutralization.
     const log = host.deps.jobs.logs.read(job.id, 0).text;
     expect(log).toContain("Neutralization finished");
-    expect(log).toContain("anonymization rules, lowest first: templates/anonymize-default.yaml < no .odooops/anonymize.yaml (project default has no repository)");
+    expect(log).toContain(
+      "anonymization rules, lowest first: templates/anonymize-default.yaml < no .odooops/anonymize.yaml (project default has no repository)",
+    );
     expect(log).toContain(`database ${prodDb} → `);
     expect(log).toMatch(/res_partner: \d+ rows copied anonymized \(/);
     expect(log).toMatch(/\d+ attachment\(s\) replaced by placeholders, \d+ placeholder file\(s\) written/);
@@ -160,14 +199,18 @@ describe("db clone production → staging", () => {
     await withDb(stageDb, async (sql) => {
       // Production's partners arrived (as many, staging's own gone), their names anonymized.
       const names = (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name);
-      const prodNames = await withDb(prodDb, async (p) => (await p<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));
+      const prodNames = await withDb(prodDb, async (p) =>
+        (await p<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name),
+      );
       expect(names.length).toBe(prodNames.length);
       expect(prodNames).toContain("Azure Interior");
       for (const n of names) if (n !== null) expect(n).toMatch(/^Person [A-HJKMNP-S]{8}$/);
       expect((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n).toBe(0);
       expect((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron`)[0]?.n).toBeGreaterThan(0);
       expect((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_mail_server WHERE active`)[0]?.n).toBe(0);
-      const users = await sql<{ login: string; password: string | null }[]>`SELECT login, password FROM res_users WHERE password IS NOT NULL ORDER BY id`;
+      const users = await sql<
+        { login: string; password: string | null }[]
+      >`SELECT login, password FROM res_users WHERE password IS NOT NULL ORDER BY id`;
       for (const u of users) expect(prodUsers.find((p) => p.login === u.login)?.password).not.toBe(u.password);
     });
     expect(await param(stageDb, "web.base.url")).toBe(envUrl(env(stage), host.config));
@@ -183,26 +226,45 @@ describe("db clone production → staging", () => {
     const stageFiles = files(filestoreOf(stage));
     expect(stageFiles.length).toBeGreaterThan(0);
     expect(stageFiles.filter((f) => prodFiles.includes(f))).toEqual([]);
-    const rows = await withDb(stageDb, (sql) => sql<{ f: string; c: string; n: number }[]>`SELECT store_fname AS f, checksum AS c, file_size AS n FROM ir_attachment WHERE store_fname IS NOT NULL`);
+    const rows = await withDb(
+      stageDb,
+      (sql) =>
+        sql<
+          { f: string; c: string; n: number }[]
+        >`SELECT store_fname AS f, checksum AS c, file_size AS n FROM ir_attachment WHERE store_fname IS NOT NULL`,
+    );
     expect(rows.length).toBeGreaterThan(3);
     for (const r of rows) {
       const data = readFileSync(join(filestoreOf(stage), r.f));
       expect([createHash("sha1").update(data).digest("hex"), data.length]).toEqual([r.c, r.n]);
     }
 
-    const dbs = (await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${stageDb})`).map((r) => r.d);
+    const dbs = (
+      await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${stageDb})`
+    ).map((r) => r.d);
     expect(dbs).toEqual([stageDb]);
     await serving(stage);
 
     // Production: same data, still active, crons still on, PII still there (it is production).
     expect(await param(prodDb, "database.uuid")).toBe(prodUuid);
     expect((await asEnv(prod, (sql) => scanForPii(sql, needles))).length).toBeGreaterThan(0);
-    expect((await withDb(prodDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n))).toBeGreaterThan(0);
+    expect(
+      await withDb(
+        prodDb,
+        async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n,
+      ),
+    ).toBeGreaterThan(0);
     await serving(prod);
   }, 300_000);
 
   test("H1: the anonymized copy's users log in with its own random password, not the old constant; shown once to whoever cloned, in no job log", async () => {
-    const users = await withDb(env(stage).dbName, async (sql) => sql<{ login: string; password: string }[]>`SELECT login, password FROM res_users WHERE password IS NOT NULL AND password <> ''`);
+    const users = await withDb(
+      env(stage).dbName,
+      async (sql) =>
+        sql<
+          { login: string; password: string }[]
+        >`SELECT login, password FROM res_users WHERE password IS NOT NULL AND password <> ''`,
+    );
     expect(users.map((u) => u.login)).toEqual(expect.arrayContaining(["admin", "demo"]));
     // The attack: the constant every copy used to get.
     for (const u of users) expect(odooPasswordMatches("odooops-dev", u.password)).toBe(false);
@@ -216,7 +278,9 @@ describe("db clone production → staging", () => {
     expect(host.deps.jobs.logs.read(cloneJobId, 0).text).not.toContain(shown);
     expect(JSON.stringify(host.deps.db.$client.query("select output from job_steps").all())).not.toContain(shown);
     // Kept sealed on the target env: an admin reads it again like any env's admin password.
-    const read = (await (await host.api.request(`/api/v1/environments/${stage}/admin-password`)).json()) as { password: string };
+    const read = (await (await host.api.request(`/api/v1/environments/${stage}/admin-password`)).json()) as {
+      password: string;
+    };
     expect(read.password).toBe(shown);
   }, 60_000);
 
@@ -233,7 +297,9 @@ describe("db clone production → staging", () => {
     expect(job.steps.find((s) => s.name === "copy")?.status).toBe("undone");
     expect(job.steps.find((s) => s.name === "swap")?.status).toBe("pending");
     expect(await param(stageDb, "database.uuid")).toBe(stageUuidAfterClone);
-    const dbs = (await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${stageDb})`).map((r) => r.d);
+    const dbs = (
+      await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${stageDb})`
+    ).map((r) => r.d);
     expect(dbs).toEqual([stageDb]);
     expect(readdirSync(join(filestoreOf(stage), "..")).sort()).toEqual([stageDb]);
     await serving(stage);
@@ -246,7 +312,12 @@ describe("db clone production → staging", () => {
     expect(job.result).toMatchObject({ method: "stream", reason: "requested", anonymized: false, neutralized: true });
     const stageDb = env(stage).dbName;
     expect((await asEnv(stage, (sql) => scanForPii(sql, needles))).length).toBeGreaterThan(0);
-    expect(await withDb(stageDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n)).toBe(0);
+    expect(
+      await withDb(
+        stageDb,
+        async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n,
+      ),
+    ).toBe(0);
     expect(await param(stageDb, "database.uuid")).not.toBe(stageUuidAfterClone);
     await serving(stage);
   }, 300_000);
@@ -256,28 +327,68 @@ describe("db clone production → staging", () => {
     const backupJob = await runJob(host, ((await b.json()) as JobView).id);
     expect(backupJob.status).toBe("succeeded");
     await withDb(env(stage).dbName, (sql) => sql`INSERT INTO res_partner (name) VALUES ('Staging only again')`);
-    const res = await host.api.request(`/api/v1/environments/${stage}/db/restore`, { method: "POST", body: JSON.stringify({ backup: "latest", from: prod }) });
+    const res = await host.api.request(`/api/v1/environments/${stage}/db/restore`, {
+      method: "POST",
+      body: JSON.stringify({ backup: "latest", from: prod }),
+    });
     expect(res.status).toBe(202);
     const out = (await res.json()) as DbOperationResponse;
-    expect(out.plan).toMatchObject({ operation: "restore", anonymize: true, neutralize: true, backup: { id: String(backupJob.result?.backupId) } });
+    expect(out.plan).toMatchObject({
+      operation: "restore",
+      anonymize: true,
+      neutralize: true,
+      backup: { id: String(backupJob.result?.backupId) },
+    });
     const job = await runJob(host, out.job!.id);
     expect(job.error).toBeNull();
-    expect(job.steps.filter((s) => s.status === "done").map((s) => s.name)).toEqual(["fetch", "sanitize", "stop", "swap", "odoo-neutralize", "modules", "start", "health", "finalize"]);
+    expect(job.steps.filter((s) => s.status === "done").map((s) => s.name)).toEqual([
+      "fetch",
+      "sanitize",
+      "stop",
+      "swap",
+      "odoo-neutralize",
+      "modules",
+      "start",
+      "health",
+      "finalize",
+    ]);
     const stageDb = env(stage).dbName;
     expect(await asEnv(stage, (sql) => scanForPii(sql, needles))).toEqual([]);
-    const names = await withDb(stageDb, async (sql) => (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));
-    const prodNames = await withDb(env(prod).dbName, async (sql) => (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name));
+    const names = await withDb(stageDb, async (sql) =>
+      (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name),
+    );
+    const prodNames = await withDb(env(prod).dbName, async (sql) =>
+      (await sql<{ name: string | null }[]>`SELECT name FROM res_partner`).map((r) => r.name),
+    );
     expect(names.length).toBe(prodNames.length);
     for (const n of names) if (n !== null) expect(n).toMatch(/^Person [A-HJKMNP-S]{8}$/);
-    expect(await withDb(stageDb, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n)).toBe(0);
+    expect(
+      await withDb(
+        stageDb,
+        async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n,
+      ),
+    ).toBe(0);
     expect(await param(stageDb, "web.base.url")).toBe(envUrl(env(stage), host.config));
     expect(await param(stageDb, "database.uuid")).not.toBe(await param(env(prod).dbName, "database.uuid"));
     // Restored with production's files, anonymized in place: placeholders only, each where its row says.
-    expect(host.deps.jobs.logs.read(job.id, 0).text).toMatch(/\d+ attachment\(s\) replaced by placeholders, [1-9]\d* source file\(s\) removed/);
+    expect(host.deps.jobs.logs.read(job.id, 0).text).toMatch(
+      /\d+ attachment\(s\) replaced by placeholders, [1-9]\d* source file\(s\) removed/,
+    );
     const prodFiles = files(filestoreOf(prod));
     expect(files(filestoreOf(stage)).filter((f) => prodFiles.includes(f))).toEqual([]);
-    const rows = await withDb(stageDb, (sql) => sql<{ f: string; c: string }[]>`SELECT store_fname AS f, checksum AS c FROM ir_attachment WHERE store_fname IS NOT NULL`);
-    for (const r of rows) expect(createHash("sha1").update(readFileSync(join(filestoreOf(stage), r.f))).digest("hex")).toBe(r.c);
+    const rows = await withDb(
+      stageDb,
+      (sql) =>
+        sql<
+          { f: string; c: string }[]
+        >`SELECT store_fname AS f, checksum AS c FROM ir_attachment WHERE store_fname IS NOT NULL`,
+    );
+    for (const r of rows)
+      expect(
+        createHash("sha1")
+          .update(readFileSync(join(filestoreOf(stage), r.f)))
+          .digest("hex"),
+      ).toBe(r.c);
     await serving(stage);
   }, 300_000);
 

@@ -25,7 +25,9 @@ beforeAll(async () => {
   t = await startDeployEnv({
     env: { name: "src", tier: "dev" },
     files: { "shop_extra/__manifest__.py": shopManifest("1.0") },
-    configOverrides: { deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false } },
+    configOverrides: {
+      deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false },
+    },
   });
 }, 240_000);
 afterAll(async () => {
@@ -35,15 +37,34 @@ afterAll(async () => {
 const row = (slug: string) => t.host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 
 async function onDb<T>(db: string, fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>): Promise<T> {
-  const sql = pgConnect({ host: t.host.pg.host, port: t.host.pg.port, user: t.host.pg.user, password: t.host.pg.password, database: db });
+  const sql = pgConnect({
+    host: t.host.pg.host,
+    port: t.host.pg.port,
+    user: t.host.pg.user,
+    password: t.host.pg.password,
+    database: db,
+  });
   try {
     return await fn(sql);
   } finally {
     await sql.close();
   }
 }
-const version = (db: string) => onDb(db, async (sql) => (await sql<{ v: string }[]>`SELECT latest_version AS v FROM ir_module_module WHERE name = 'shop_extra' AND state = 'installed'`)[0]?.v);
-const param = (db: string, key: string) => onDb(db, async (sql) => (await sql<{ v: string }[]>`SELECT value AS v FROM ir_config_parameter WHERE key = ${key}`)[0]?.v);
+const version = (db: string) =>
+  onDb(
+    db,
+    async (sql) =>
+      (
+        await sql<
+          { v: string }[]
+        >`SELECT latest_version AS v FROM ir_module_module WHERE name = 'shop_extra' AND state = 'installed'`
+      )[0]?.v,
+  );
+const param = (db: string, key: string) =>
+  onDb(
+    db,
+    async (sql) => (await sql<{ v: string }[]>`SELECT value AS v FROM ir_config_parameter WHERE key = ${key}`)[0]?.v,
+  );
 
 async function deploy(slug: string, body: Record<string, unknown> = {}): Promise<JobView> {
   const r = await t.api("POST", `/environments/${slug}/deployments`, body);
@@ -92,22 +113,43 @@ describe("a copy whose modules differ from the serving image", () => {
     const r = await t.api("POST", `/environments/${stage}/deployments`, { dryRun: true });
     expect(r.status).toBe(200);
     const plan = (await r.json()) as { plan: DeployPlan };
-    expect(plan.plan.modules.update).toEqual([{ name: "shop_extra", from: "17.0.1.1", to: "17.0.1.1", reason: "content" }]);
+    expect(plan.plan.modules.update).toEqual([
+      { name: "shop_extra", from: "17.0.1.1", to: "17.0.1.1", reason: "content" },
+    ]);
     const job = await deploy(stage);
     expect(job.error).toBeNull();
     expect(t.jobLog(job.id)).toContain("shop_extra");
     // Once deployed, the baseline is that deployment's again: nothing to do.
-    const again = (await (await t.api("POST", `/environments/${stage}/deployments`, { dryRun: true })).json()) as { plan: DeployPlan };
+    const again = (await (await t.api("POST", `/environments/${stage}/deployments`, { dryRun: true })).json()) as {
+      plan: DeployPlan;
+    };
     expect(again.plan.modules.update).toEqual([]);
   }, 300_000);
 
   test("refused (production's default): the job fails with the plan, stage is back on its own database, nothing left over", async () => {
     const target = row(stage);
-    const before = await onDb(target.dbName, async (sql) => (await sql<{ v: string }[]>`SELECT value AS v FROM ir_config_parameter WHERE key = 'database.uuid'`)[0]?.v);
+    const before = await onDb(
+      target.dbName,
+      async (sql) =>
+        (await sql<{ v: string }[]>`SELECT value AS v FROM ir_config_parameter WHERE key = 'database.uuid'`)[0]?.v,
+    );
     const source = row(t.slug);
     const job = t.host.deps.jobs.enqueue(
       cloneJob,
-      { envId: target.id, slug: target.slug, sourceEnvId: source.id, sourceSlug: source.slug, token: newReplaceToken(), keepOld: false, anonymize: false, neutralize: true, rebase: true, preBackupId: null, method: "auto", onModuleMismatch: "refuse" },
+      {
+        envId: target.id,
+        slug: target.slug,
+        sourceEnvId: source.id,
+        sourceSlug: source.slug,
+        token: newReplaceToken(),
+        keepOld: false,
+        anonymize: false,
+        neutralize: true,
+        rebase: true,
+        preBackupId: null,
+        method: "auto",
+        onModuleMismatch: "refuse",
+      },
       "test",
     );
     const done = await t.waitJob(job.id);
@@ -121,4 +163,3 @@ describe("a copy whose modules differ from the serving image", () => {
     expect((await t.host.viaNginx(target.domain, "/web/health")).status).toBe(200);
   }, 300_000);
 });
-

@@ -19,13 +19,17 @@ import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 const HOUR = 3_600_000;
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
 
 beforeAll(async () => {
   t = await makeTestApi({ config: ConfigSchema.parse({ exports: { expireHours: 6 } }) });
-  const r = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "shop", tier: "dev" }) });
+  const r = await t.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name: "shop", tier: "dev" }),
+  });
   expect(r.status).toBe(202);
   t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, "shop")).run();
 });
@@ -104,7 +108,9 @@ describe("expiring exports", () => {
 
   test("the sweep is scheduled by default (hourly at :41) and off with an empty pattern", () => {
     expect(schedulesFor(ConfigSchema.parse({})).find((s) => s.name === "exports.sweep")?.pattern).toBe("41 * * * *");
-    expect(schedulesFor(ConfigSchema.parse({ exports: { sweepSchedule: "" } })).some((s) => s.name === "exports.sweep")).toBe(false);
+    expect(
+      schedulesFor(ConfigSchema.parse({ exports: { sweepSchedule: "" } })).some((s) => s.name === "exports.sweep"),
+    ).toBe(false);
     expect(ConfigSchema.parse({}).exports.expireHours).toBe(24);
   });
 });

@@ -61,7 +61,12 @@ function tree(dir: string, rel = ""): Record<string, string> {
 describe("ustar headers", () => {
   test("round trip, long names in the prefix field, the end block", () => {
     const long = `${"d".repeat(90)}/${"f".repeat(60)}`;
-    expect(parseTarHeader(tarHeader({ name: "ab/ab12", size: 1234, type: "file" }))).toEqual({ name: "ab/ab12", size: 1234, type: "file", flag: "0" });
+    expect(parseTarHeader(tarHeader({ name: "ab/ab12", size: 1234, type: "file" }))).toEqual({
+      name: "ab/ab12",
+      size: 1234,
+      type: "file",
+      flag: "0",
+    });
     expect(parseTarHeader(tarHeader({ name: long, size: 0, type: "file" }))?.name).toBe(long);
     expect(parseTarHeader(tarHeader({ name: "ab/", size: 0, type: "dir" }))?.type).toBe("dir");
     expect(parseTarHeader(new Uint8Array(BLOCK))).toBeNull();
@@ -73,7 +78,8 @@ describe("ustar headers", () => {
     expect(filestoreEntryPath("./ab/ab12")).toBe("ab/ab12");
     expect(filestoreEntryPath("ab/")).toBe("ab");
     expect(filestoreEntryPath("./")).toBeNull();
-    for (const bad of ["/etc/passwd", "../x", "ab/../../x", "ab/..", "a\\b"]) expect(() => filestoreEntryPath(bad)).toThrow();
+    for (const bad of ["/etc/passwd", "../x", "ab/../../x", "ab/..", "a\\b"])
+      expect(() => filestoreEntryPath(bad)).toThrow();
   });
 });
 
@@ -114,21 +120,53 @@ describe("checking and reading a filestore tar", () => {
   });
 
   const refused: [string, () => Promise<string> | string, RegExp][] = [
-    ["a symbolic link", () => craft([{ name: "ab/", data: "" }, { name: "ab/x", flag: "2" }]), /symbolic link/],
+    [
+      "a symbolic link",
+      () =>
+        craft([
+          { name: "ab/", data: "" },
+          { name: "ab/x", flag: "2" },
+        ]),
+      /symbolic link/,
+    ],
     ["a hard link", () => craft([{ name: "ab/x", flag: "1" }]), /hard link/],
     ["a device", () => craft([{ name: "ab/x", flag: "3" }]), /device/],
-    ["a pax extended header", () => craft([{ name: "PaxHeader/x", data: "30 path=../../etc/cron.d/evil\n", flag: "x" }]), /extended headers/],
+    [
+      "a pax extended header",
+      () => craft([{ name: "PaxHeader/x", data: "30 path=../../etc/cron.d/evil\n", flag: "x" }]),
+      /extended headers/,
+    ],
     ["an absolute name", () => craft([{ name: "/tmp/evil", data: "x" }]), /absolute/],
     ["a name climbing out", () => craft([{ name: "ab/../../evil", data: "x" }]), /outside/],
-    ["the same file twice", () => craft([{ name: "ab/x", data: "1" }, { name: "ab/x", data: "2" }]), /twice/],
+    [
+      "the same file twice",
+      () =>
+        craft([
+          { name: "ab/x", data: "1" },
+          { name: "ab/x", data: "2" },
+        ]),
+      /twice/,
+    ],
     ["a truncated tar", () => craft([{ name: "ab/x", data: "y".repeat(2000) }], { truncate: 1200 }), /truncated/],
-    ["not a tar", () => {
-      const p = join(tmp, "not.tar");
-      writeFileSync(p, Buffer.alloc(1024, 65));
-      return p;
-    }, /not a readable tar/],
-    ["more entries than imports.maxZipEntries", () => craft(Array.from({ length: 101 }, (_, i) => ({ name: `ab/f${i}`, data: "x" }))), /maxZipEntries/],
-    ["more bytes than imports.maxUnpackedMb", () => craft([{ name: "ab/big", data: "z".repeat(1024 * 1024 + 1) }]), /maxUnpackedMb/],
+    [
+      "not a tar",
+      () => {
+        const p = join(tmp, "not.tar");
+        writeFileSync(p, Buffer.alloc(1024, 65));
+        return p;
+      },
+      /not a readable tar/,
+    ],
+    [
+      "more entries than imports.maxZipEntries",
+      () => craft(Array.from({ length: 101 }, (_, i) => ({ name: `ab/f${i}`, data: "x" }))),
+      /maxZipEntries/,
+    ],
+    [
+      "more bytes than imports.maxUnpackedMb",
+      () => craft([{ name: "ab/big", data: "z".repeat(1024 * 1024 + 1) }]),
+      /maxUnpackedMb/,
+    ],
   ];
   for (const [what, make, message] of refused) {
     test(`refused, nothing written: ${what}`, async () => {

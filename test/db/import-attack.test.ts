@@ -56,7 +56,13 @@ function filestore(): string {
 }
 
 async function asAdmin<T>(fn: (sql: SQL) => Promise<T>, database = "postgres"): Promise<T> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database,
+  });
   try {
     return await fn(sql);
   } finally {
@@ -66,14 +72,31 @@ async function asAdmin<T>(fn: (sql: SQL) => Promise<T>, database = "postgres"): 
 
 /** Everything an attack could change: roles and their powers, the env's rows, its filestore. */
 async function snapshot() {
-  const roles = await asAdmin((sql) => sql<{ r: string; s: boolean }[]>`SELECT rolname AS r, rolsuper AS s FROM pg_roles ORDER BY 1`);
-  const partners = await asAdmin((sql) => sql<{ n: number }[]>`SELECT count(*)::int AS n FROM res_partner`, env().dbName);
-  const dbs = await asAdmin((sql) => sql<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${env().dbName}) ORDER BY 1`);
-  return { roles: roles.map((r) => `${r.r}:${r.s}`), partners: partners[0]?.n, dbs: dbs.map((d) => d.d), files: filestoreChecksums(filestore()) };
+  const roles = await asAdmin(
+    (sql) => sql<{ r: string; s: boolean }[]>`SELECT rolname AS r, rolsuper AS s FROM pg_roles ORDER BY 1`,
+  );
+  const partners = await asAdmin(
+    (sql) => sql<{ n: number }[]>`SELECT count(*)::int AS n FROM res_partner`,
+    env().dbName,
+  );
+  const dbs = await asAdmin(
+    (sql) =>
+      sql<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${env().dbName}) ORDER BY 1`,
+  );
+  return {
+    roles: roles.map((r) => `${r.r}:${r.s}`),
+    partners: partners[0]?.n,
+    dbs: dbs.map((d) => d.d),
+    files: filestoreChecksums(filestore()),
+  };
 }
 
 async function importFile(file: string): Promise<Response> {
-  return host.api.request(`/api/v1/environments/${slug}/db/import?neutralize=false`, { method: "POST", body: Bun.file(file), headers: { "content-type": "application/octet-stream" } });
+  return host.api.request(`/api/v1/environments/${slug}/db/import?neutralize=false`, {
+    method: "POST",
+    body: Bun.file(file),
+    headers: { "content-type": "application/octet-stream" },
+  });
 }
 
 async function importJob(file: string): Promise<JobView> {
@@ -82,7 +105,10 @@ async function importJob(file: string): Promise<JobView> {
   return host.waitJob(((await res.json()) as JobView).id);
 }
 
-async function writeZip(out: string, entries: { name: string; data: Buffer; mode?: number; compress?: boolean }[]): Promise<string> {
+async function writeZip(
+  out: string,
+  entries: { name: string; data: Buffer; mode?: number; compress?: boolean }[],
+): Promise<string> {
   const zip = new yazl.ZipFile();
   for (const e of entries) zip.addBuffer(e.data, e.name, { mode: e.mode, compress: e.compress ?? true });
   zip.end();
@@ -110,16 +136,28 @@ async function expectUnharmed(before: Awaited<ReturnType<typeof snapshot>>): Pro
 
 describe("db import of a hostile upload", () => {
   test("an env with data, and a legitimate export of it that imports", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+    });
     expect(res.status).toBe(202);
     expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
-    await asAdmin((sql) => sql`INSERT INTO res_partner (name) SELECT 'Partner ' || g FROM generate_series(1, 5) g`, env().dbName);
+    await asAdmin(
+      (sql) => sql`INSERT INTO res_partner (name) SELECT 'Partner ' || g FROM generate_series(1, 5) g`,
+      env().dbName,
+    );
     const exp = await host.api.request(`/api/v1/environments/${slug}/db/export`, { method: "POST" });
     const job = await host.waitJob(((await exp.json()) as JobView).id);
     expect(job.error).toBeNull();
     const zipPath = join(tmp, "legit.zip");
-    writeFileSync(zipPath, new Uint8Array(await (await host.api.request(`/api/v1${String(job.result?.download)}`)).arrayBuffer()));
-    await readOdooZip(zipPath, join(tmp, "legit.sql"), makeTempDir("import-attack-fs-"), { maxEntries: 100, maxUnpackedBytes: 8 * MiB });
+    writeFileSync(
+      zipPath,
+      new Uint8Array(await (await host.api.request(`/api/v1${String(job.result?.download)}`)).arrayBuffer()),
+    );
+    await readOdooZip(zipPath, join(tmp, "legit.sql"), makeTempDir("import-attack-fs-"), {
+      maxEntries: 100,
+      maxUnpackedBytes: 8 * MiB,
+    });
     legitSql = readFileSync(join(tmp, "legit.sql"), "utf8");
     const imported = await importJob(zipPath);
     expect(imported.error).toBeNull();
@@ -147,7 +185,9 @@ describe("db import of a hostile upload", () => {
     const before = await snapshot();
     const evil = `evil_${randomSuffix(8)}`;
     const payload = `RESET ROLE;\nCREATE ROLE ${evil} SUPERUSER LOGIN;\nALTER ROLE ${env().dbUser} SUPERUSER;\n`;
-    const zip = await writeZip(join(tmp, "reset-role.zip"), [{ name: "dump.sql", data: Buffer.from(withPayload(payload)) }]);
+    const zip = await writeZip(join(tmp, "reset-role.zip"), [
+      { name: "dump.sql", data: Buffer.from(withPayload(payload)) },
+    ]);
     const job = await importJob(zip);
     // The harm first: on a superuser session these succeed whatever the job's outcome.
     expect((await snapshot()).roles.some((r) => r.startsWith(`${evil}:`))).toBe(false);
@@ -164,7 +204,10 @@ describe("db import of a hostile upload", () => {
     await asAdmin((sql) => sql.unsafe(`COMMENT ON TABLE public.res_partner IS '${placeholder}'`), db);
     const dump = join(tmp, "crafted.dump");
     const pg = host.pg;
-    await run({ argv: ["pg_dump", "-Fc", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-f", dump, "-d", db], env: { PGPASSWORD: pg.password } });
+    await run({
+      argv: ["pg_dump", "-Fc", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-f", dump, "-d", db],
+      env: { PGPASSWORD: pg.password },
+    });
     await asAdmin((sql) => sql.unsafe("COMMENT ON TABLE public.res_partner IS NULL"), db);
     const original = `COMMENT ON TABLE public.res_partner IS '${placeholder}';`;
     const evil = `evil_${randomSuffix(8)}`;
@@ -186,14 +229,26 @@ describe("db import of a hostile upload", () => {
   test("zip bomb, too many entries, symlink or escaping entries, an oversized upload: clear errors, nothing changes", async () => {
     const before = await snapshot();
     const dumpEntry = { name: "dump.sql", data: Buffer.from(legitSql) };
-    const bomb = await writeZip(join(tmp, "bomb.zip"), [dumpEntry, { name: "filestore/00/zeros", data: Buffer.alloc(16 * MiB) }]);
-    const many = await writeZip(join(tmp, "many.zip"), [dumpEntry, ...Array.from({ length: 150 }, (_, i) => ({ name: `filestore/aa/f${i}`, data: Buffer.from(`file ${i}`) }))]);
-    const link = await writeZip(join(tmp, "link.zip"), [dumpEntry, { name: "filestore/ab/link", data: Buffer.from("/etc/odooops"), mode: 0o120777 }]);
+    const bomb = await writeZip(join(tmp, "bomb.zip"), [
+      dumpEntry,
+      { name: "filestore/00/zeros", data: Buffer.alloc(16 * MiB) },
+    ]);
+    const many = await writeZip(join(tmp, "many.zip"), [
+      dumpEntry,
+      ...Array.from({ length: 150 }, (_, i) => ({ name: `filestore/aa/f${i}`, data: Buffer.from(`file ${i}`) })),
+    ]);
+    const link = await writeZip(join(tmp, "link.zip"), [
+      dumpEntry,
+      { name: "filestore/ab/link", data: Buffer.from("/etc/odooops"), mode: 0o120777 },
+    ]);
     // yazl refuses to write "..": write a same-length name and patch it in both headers.
     const [innocent, escapingName] = ["filestore/zz/zzzzzzzzz", "filestore/../../../pwn"];
     expect(innocent.length).toBe(escapingName.length);
     const escaping = await writeZip(join(tmp, "escaping.zip"), [dumpEntry, { name: innocent, data: Buffer.from("x") }]);
-    writeFileSync(escaping, Buffer.from(readFileSync(escaping).toString("latin1").split(innocent).join(escapingName), "latin1"));
+    writeFileSync(
+      escaping,
+      Buffer.from(readFileSync(escaping).toString("latin1").split(innocent).join(escapingName), "latin1"),
+    );
     for (const [zip, message] of [
       [bomb, "uncompressed"],
       [many, "entries"],
@@ -205,7 +260,10 @@ describe("db import of a hostile upload", () => {
       expect(job.error).toContain(message);
       await expectUnharmed(before);
     }
-    const big = await writeZip(join(tmp, "big.zip"), [dumpEntry, { name: "filestore/bb/random", data: randomBytes(3 * MiB), compress: false }]);
+    const big = await writeZip(join(tmp, "big.zip"), [
+      dumpEntry,
+      { name: "filestore/bb/random", data: randomBytes(3 * MiB), compress: false },
+    ]);
     const res = await importFile(big);
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain("imports.maxUploadMb");

@@ -38,20 +38,34 @@ beforeAll(async () => {
   work = makeTempDir("odooops-import-crash-");
   writeFileSync(join(work, "config.json"), JSON.stringify(host.config));
   admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
-  const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
+  const res = await host.api.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+  });
   expect(res.status).toBe(202);
   expect((await runJob(host, ((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
   // A dump big enough that the kill lands while pg_restore writes it.
-  const db = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env().dbName });
+  const db = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env().dbName,
+  });
   try {
     await db.unsafe(`SET ROLE "${env().dbUser}"`);
-    await db.unsafe("CREATE TABLE crash_filler AS SELECT g AS id, repeat(md5(g::text), 12) AS payload FROM generate_series(1, 300000) g");
+    await db.unsafe(
+      "CREATE TABLE crash_filler AS SELECT g AS id, repeat(md5(g::text), 12) AS payload FROM generate_series(1, 300000) g",
+    );
   } finally {
     await db.close();
   }
   dump = join(work, "prod.dump");
   const pg = host.pg;
-  await run({ argv: ["pg_dump", "-Fc", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-f", dump, "-d", env().dbName], env: { PGPASSWORD: pg.password } });
+  await run({
+    argv: ["pg_dump", "-Fc", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-f", dump, "-d", env().dbName],
+    env: { PGPASSWORD: pg.password },
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -62,13 +76,17 @@ afterAll(async () => {
 }, 120_000);
 
 async function copies(): Promise<string[]> {
-  const rows = await admin<{ n: string }[]>`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${`${env().dbName.slice(0, 50)}_new_`})`;
+  const rows = await admin<
+    { n: string }[]
+  >`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${`${env().dbName.slice(0, 50)}_new_`})`;
   return rows.map((r) => r.n);
 }
 
 /** Everything of an import beside the env: copies, staged filestores, work files, uploads. */
 async function traces(): Promise<string[]> {
-  const staged = readdirSync(dirname(join(envResources(env(), host.deps).dataDir, "filestore", env().dbName))).filter((e) => e !== env().dbName);
+  const staged = readdirSync(dirname(join(envResources(env(), host.deps).dataDir, "filestore", env().dbName))).filter(
+    (e) => e !== env().dbName,
+  );
   const list = (d: string) => {
     try {
       return readdirSync(d);
@@ -76,18 +94,37 @@ async function traces(): Promise<string[]> {
       return [];
     }
   };
-  return [...(await copies()), ...staged, ...list(host.deps.paths.workDir), ...list(join(host.deps.paths.dataDir, "imports"))];
+  return [
+    ...(await copies()),
+    ...staged,
+    ...list(host.deps.paths.workDir),
+    ...list(join(host.deps.paths.dataDir, "imports")),
+  ];
 }
 
 async function killDuringRestore(): Promise<string> {
-  const res = await host.api.request(`/api/v1/environments/${slug}/db/import?neutralize=false`, { method: "POST", body: Bun.file(dump), headers: { "content-type": "application/octet-stream" } });
+  const res = await host.api.request(`/api/v1/environments/${slug}/db/import?neutralize=false`, {
+    method: "POST",
+    body: Bun.file(dump),
+    headers: { "content-type": "application/octet-stream" },
+  });
   expect(res.status).toBe(202);
   const job = (await res.json()) as JobView;
-  const child = Bun.spawn(["bun", join(import.meta.dir, "../support/agent-child.ts"), host.api.root, join(work, "config.json"), `test:child-${randomSuffix(6)}`], { stdout: "ignore", stderr: "ignore" });
+  const child = Bun.spawn(
+    [
+      "bun",
+      join(import.meta.dir, "../support/agent-child.ts"),
+      host.api.root,
+      join(work, "config.json"),
+      `test:child-${randomSuffix(6)}`,
+    ],
+    { stdout: "ignore", stderr: "ignore" },
+  );
   children.push(child);
   const prefix = `${env().dbName.slice(0, 50)}_new_`;
   for (let i = 0; ; i++) {
-    const [row] = await admin`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND starts_with(datname, ${prefix}) AND query ILIKE '%COPY%'`;
+    const [row] =
+      await admin`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND starts_with(datname, ${prefix}) AND query ILIKE '%COPY%'`;
     if (row) break;
     if (i > 60_000) throw new Error("pg_restore never started");
     await Bun.sleep(5);

@@ -50,7 +50,13 @@ function env(): EnvRow {
 }
 
 async function envSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env().dbName });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env().dbName,
+  });
   try {
     return await fn(sql);
   } finally {
@@ -59,12 +65,20 @@ async function envSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
 }
 
 async function modules(): Promise<Record<string, string>> {
-  const rows = await envSql((sql) => sql<{ name: string; state: string; v: string | null }[]>`SELECT name, state, latest_version AS v FROM ir_module_module WHERE state <> 'uninstalled' ORDER BY name`);
+  const rows = await envSql(
+    (sql) =>
+      sql<
+        { name: string; state: string; v: string | null }[]
+      >`SELECT name, state, latest_version AS v FROM ir_module_module WHERE state <> 'uninstalled' ORDER BY name`,
+  );
   return Object.fromEntries(rows.map((r) => [r.name, `${r.state}@${r.v ?? ""}`]));
 }
 
 async function migrate(dryRun: boolean): Promise<JobView> {
-  const res = await host.api.request(`/api/v1/environments/${slug}/db/migrate`, { method: "POST", body: JSON.stringify({ dryRun }) });
+  const res = await host.api.request(`/api/v1/environments/${slug}/db/migrate`, {
+    method: "POST",
+    body: JSON.stringify({ dryRun }),
+  });
   expect(res.status).toBe(202);
   const job = (await res.json()) as JobView;
   expect(job.kind).toBe("db.migrate");
@@ -75,14 +89,23 @@ describe("the serving image's manifests", () => {
   test("read from the stand-in image: its bundled modules with their versions", async () => {
     const r = await run(imageManifestsCommand(host.deps.config.docker, IMAGE));
     const mods = parseImageManifests(r.stdout, "17.0", IMAGE);
-    expect(mods.map((m) => `${m.name}@${m.version}`)).toEqual(["base@17.0.1.3", "contacts@17.0.1.0", "mail@17.0.1.15", "sale@17.0.1.2", "web@17.0.1.0"]);
+    expect(mods.map((m) => `${m.name}@${m.version}`)).toEqual([
+      "base@17.0.1.3",
+      "contacts@17.0.1.0",
+      "mail@17.0.1.15",
+      "sale@17.0.1.2",
+      "web@17.0.1.0",
+    ]);
     expect(mods.every((m) => m.installable)).toBe(true);
   }, 60_000);
 });
 
 describe("db migrate on a real production environment", () => {
   test("an env", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "production", modules: ["base", "web"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "production", modules: ["base", "web"] }),
+    });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { job: JobView };
     expect((await host.waitJob(body.job.id)).status).toBe("succeeded");
@@ -100,14 +123,20 @@ describe("db migrate on a real production environment", () => {
     const backupsBefore = host.deps.db.select().from(backups).all().length;
     const job = await migrate(true);
     expect(job.status).toBe("succeeded");
-    expect(job.result).toMatchObject({ dryRun: true, update: [{ name: "web", from: "17.0.0.9", to: "17.0.1.0", reason: "version" }], modules: ["web"] });
+    expect(job.result).toMatchObject({
+      dryRun: true,
+      update: [{ name: "web", from: "17.0.0.9", to: "17.0.1.0", reason: "version" }],
+      modules: ["web"],
+    });
     expect(job.steps.filter((s) => s.status !== "skipped").map((s) => s.name)).toEqual(["plan"]);
     expect(await modules()).toEqual(before);
     expect(host.deps.db.select().from(backups).all().length).toBe(backupsBefore);
   }, 120_000);
 
   test("the migration backs production up first, updates the module, and the env serves again", async () => {
-    const containerStartedBefore = (await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })).stdout.trim();
+    const containerStartedBefore = (
+      await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })
+    ).stdout.trim();
     const job = await migrate(false);
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
@@ -116,28 +145,43 @@ describe("db migrate on a real production environment", () => {
     const row = host.deps.db.select().from(backups).where(eq(backups.id, preBackupId)).get();
     expect(row).toMatchObject({ status: "completed", kind: "pre_deploy", envId: env().id });
     // The backup holds the database as it was before the update.
-    expect((row?.manifest as { modules: { name: string; version: string }[] }).modules).toContainEqual({ name: "web", version: "17.0.0.9" });
+    expect((row?.manifest as { modules: { name: string; version: string }[] }).modules).toContainEqual({
+      name: "web",
+      version: "17.0.0.9",
+    });
     expect((await modules()).web).toBe("installed@17.0.1.0");
-    const containerStartedAfter = (await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })).stdout.trim();
+    const containerStartedAfter = (
+      await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })
+    ).stdout.trim();
     expect(containerStartedAfter).not.toBe(containerStartedBefore);
     expect(await answer(host, env().domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });
   }, 240_000);
 
   test("nothing left to do: the migration takes no backup and does not restart Odoo", async () => {
     const backupsBefore = host.deps.db.select().from(backups).all().length;
-    const startedBefore = (await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })).stdout.trim();
+    const startedBefore = (
+      await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })
+    ).stdout.trim();
     const job = await migrate(false);
     expect(job.status).toBe("succeeded");
     expect(job.result).toMatchObject({ modules: [], preBackupId: null });
     expect(host.deps.db.select().from(backups).all().length).toBe(backupsBefore);
-    expect((await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })).stdout.trim()).toBe(startedBefore);
+    expect(
+      (await run({ argv: ["docker", "inspect", "-f", "{{.State.StartedAt}}", env().containerName!] })).stdout.trim(),
+    ).toBe(startedBefore);
   }, 120_000);
 });
 
 describe("a failing module update", () => {
   const failingEnv = () => host.deps.db.select().from(environments).where(eq(environments.slug, failing)).get()!;
   async function failingSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
-    const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: failingEnv().dbName });
+    const sql = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: host.pg.user,
+      password: host.pg.password,
+      database: failingEnv().dbName,
+    });
     try {
       return await fn(sql);
     } finally {
@@ -146,11 +190,22 @@ describe("a failing module update", () => {
   }
 
   test("fails the job with Odoo's error and the way back, leaves the database as it was and the env serving", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: failing, tier: "production", odooImage: FAILING_IMAGE, modules: ["base", "web", "x_mig"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({
+        name: failing,
+        tier: "production",
+        odooImage: FAILING_IMAGE,
+        modules: ["base", "web", "x_mig"],
+      }),
+    });
     expect(res.status).toBe(202);
     expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
     await failingSql((sql) => sql`UPDATE ir_module_module SET latest_version = '17.0.1.0' WHERE name = 'x_mig'`);
-    const r = await host.api.request(`/api/v1/environments/${failing}/db/migrate`, { method: "POST", body: JSON.stringify({ dryRun: false }) });
+    const r = await host.api.request(`/api/v1/environments/${failing}/db/migrate`, {
+      method: "POST",
+      body: JSON.stringify({ dryRun: false }),
+    });
     expect(r.status).toBe(202);
     const job = await host.waitJob(((await r.json()) as JobView).id);
     expect(job.status).toBe("failed");
@@ -161,7 +216,9 @@ describe("a failing module update", () => {
     expect(job.error).toContain(`odooops db restore ${failing} --backup ${pre[0]!.id}`);
     // The plan read the extra addon from the image the env serves, not the stand-in's base image.
     expect(job.error).toContain("module x_mig");
-    const versions = await failingSql((sql) => sql<{ v: string }[]>`SELECT latest_version AS v FROM ir_module_module WHERE name = 'x_mig'`);
+    const versions = await failingSql(
+      (sql) => sql<{ v: string }[]>`SELECT latest_version AS v FROM ir_module_module WHERE name = 'x_mig'`,
+    );
     expect([...versions]).toEqual([{ v: "17.0.1.0" }]);
     expect(job.steps.find((s) => s.name === "stop")?.status).toBe("undone");
     expect(await answer(host, failingEnv().domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });
@@ -172,22 +229,47 @@ describe("reading manifests", () => {
   test("the command: python3 in the image, no network, bundled addons before extra addons", () => {
     const c = imageManifestsCommand({ binary: "docker" }, "reg.example/odoo:17.0");
     expect(c.argv.slice(0, 22)).toEqual([
-      "docker", "run", "--rm",
-      "--cpus", "1", "--memory", "1024m", "--memory-swap", "1024m", "--pids-limit", "1024", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-      "--network", "none", "--user", "101:101", "--entrypoint", "python3", "reg.example/odoo:17.0",
+      "docker",
+      "run",
+      "--rm",
+      "--cpus",
+      "1",
+      "--memory",
+      "1024m",
+      "--memory-swap",
+      "1024m",
+      "--pids-limit",
+      "1024",
+      "--cap-drop",
+      "ALL",
+      "--security-opt",
+      "no-new-privileges",
+      "--network",
+      "none",
+      "--user",
+      "101:101",
+      "--entrypoint",
+      "python3",
+      "reg.example/odoo:17.0",
     ]);
     expect(c.argv[22]).toBe("-c");
     expect(c.argv.slice(24)).toEqual(["/usr/lib/python3/dist-packages/odoo/addons", "/mnt/extra-addons"]);
   });
 
   test("versions normalised to the series, installable read, a broken manifest or output named", () => {
-    const out = JSON.stringify({ x: "{'version': '2.1', 'installable': False}", y: "{'name': 'y'}", z: "{'version': '17.0.3.0'}" });
+    const out = JSON.stringify({
+      x: "{'version': '2.1', 'installable': False}",
+      y: "{'name': 'y'}",
+      z: "{'version': '17.0.3.0'}",
+    });
     expect(parseImageManifests(out, "17.0", "img")).toEqual([
       { name: "x", version: "17.0.2.1", installable: false },
       { name: "y", version: "17.0.1.0", installable: true },
       { name: "z", version: "17.0.3.0", installable: true },
     ]);
-    expect(() => parseImageManifests(JSON.stringify({ bad: "{'version': " }), "17.0", "img")).toThrow("bad/__manifest__.py");
+    expect(() => parseImageManifests(JSON.stringify({ bad: "{'version': " }), "17.0", "img")).toThrow(
+      "bad/__manifest__.py",
+    );
     expect(() => parseImageManifests("Traceback", "17.0", "img")).toThrow("could not read the module manifests of img");
   });
 });

@@ -86,7 +86,8 @@ export async function createOdooDatabase(
         ["database.create_date", "2024-01-01 00:00:00"],
         ["web.base.url", "https://shop.example.com"],
         ["base.login_cooldown_after", "10"],
-      ]) await tx`INSERT INTO ir_config_parameter (key, value) VALUES (${key}, ${value})`;
+      ])
+        await tx`INSERT INTO ir_config_parameter (key, value) VALUES (${key}, ${value})`;
       await tx`INSERT INTO res_partner (name, complete_name, email, phone, is_company) VALUES ('YourCompany', 'YourCompany', 'info@yourcompany.example.com', '+1 555-0100', true)`;
       await tx`INSERT INTO res_company (name, partner_id, email, phone) VALUES ('YourCompany', 1, 'info@yourcompany.example.com', '+1 555-0100')`;
       emails.push("info@yourcompany.example.com");
@@ -105,7 +106,11 @@ export async function createOdooDatabase(
       await tx`INSERT INTO res_users (login, password, partner_id, active, company_id) VALUES ('__system__', ${hash}, 1, false, 1)`;
       await tx`INSERT INTO res_users (login, password, partner_id, active, company_id) VALUES ('admin', ${hash}, 2, true, 1)`;
       await tx`INSERT INTO res_users (login, password, partner_id, active, company_id) VALUES ('demo', ${hash}, 3, true, 1)`;
-      for (const [name, n] of [["Mail: send queue", 1], ["Base: autovacuum", 1], ["Sale: reminders", 1]] as const) {
+      for (const [name, n] of [
+        ["Mail: send queue", 1],
+        ["Base: autovacuum", 1],
+        ["Sale: reminders", 1],
+      ] as const) {
         await tx`INSERT INTO ir_cron (cron_name, active, interval_number, interval_type, numbercall, nextcall, priority, user_id)
                  VALUES (${name}, true, ${n}, 'days', -1, now(), 5, 1)`;
       }
@@ -141,7 +146,16 @@ export async function createOdooDatabase(
   } finally {
     await sql2.close();
   }
-  return { db: opts.db, owner, ownerPassword, partners, emails, phones, filestoreDir: opts.filestoreDir, filestoreFiles: files };
+  return {
+    db: opts.db,
+    owner,
+    ownerPassword,
+    partners,
+    emails,
+    phones,
+    filestoreDir: opts.filestoreDir,
+    filestoreFiles: files,
+  };
 }
 
 /** sha256 of every file under `dir` by its relative path ({} when `dir` does not exist): equal ⇔ same filestore. */
@@ -162,7 +176,9 @@ export function filestoreChecksums(dir: string): Record<string, string> {
 export async function tableChecksums(pg: Omit<PgTarget, "database">, db: string): Promise<Record<string, string>> {
   const sql = pgConnect({ ...pg, database: db });
   try {
-    const tables = await sql<{ t: string }[]>`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`;
+    const tables = await sql<
+      { t: string }[]
+    >`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`;
     const out: Record<string, string> = {};
     for (const { t } of tables) {
       const [row] = (await sql.unsafe(

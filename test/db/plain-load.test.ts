@@ -55,11 +55,22 @@ afterAll(async () => {
 async function contents(db: string) {
   const sql = pgConnect({ ...asRole(target), database: db });
   try {
-    const rows = await sql<{ name: string; note: string | null }[]>`SELECT name, note FROM public.res_partner ORDER BY id`;
-    const ext = await sql<{ e: string; o: string }[]>`SELECT extname AS e, pg_get_userbyid(extowner) AS o FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`;
+    const rows = await sql<
+      { name: string; note: string | null }[]
+    >`SELECT name, note FROM public.res_partner ORDER BY id`;
+    const ext = await sql<
+      { e: string; o: string }[]
+    >`SELECT extname AS e, pg_get_userbyid(extowner) AS o FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`;
     const [u] = await sql<{ u: string }[]>`SELECT public.unaccent('Crème') AS u`;
-    const [sim] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM public.res_partner WHERE name OPERATOR(public.%) 'Crème brûle'`;
-    return { rows: rows.map((r) => [r.name, r.note]), ext: ext.map((r) => `${r.e}:${r.o}`), unaccent: u?.u, similar: sim?.n };
+    const [sim] = await sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM public.res_partner WHERE name OPERATOR(public.%) 'Crème brûle'`;
+    return {
+      rows: rows.map((r) => [r.name, r.note]),
+      ext: ext.map((r) => `${r.e}:${r.o}`),
+      unaccent: u?.u,
+      similar: sim?.n,
+    };
   } finally {
     await sql.close();
   }
@@ -70,11 +81,18 @@ const dumpArgs = () => ["-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d
 describe("dumps load as the env's own role, Odoo's extensions included", () => {
   test("plain dump through restricted psql", async () => {
     const file = join(tmp, "plain.sql");
-    await run({ argv: ["pg_dump", "-Fp", "--no-owner", "--no-privileges", "-f", file, ...dumpArgs()], env: { PGPASSWORD: pg.password } });
+    await run({
+      argv: ["pg_dump", "-Fp", "--no-owner", "--no-privileges", "-f", file, ...dumpArgs()],
+      env: { PGPASSWORD: pg.password },
+    });
     await createDatabase(admin, "odoo_dst_plain", target.user);
     await loadPlainDump(asRole(target), "odoo_dst_plain", file);
     expect(await contents("odoo_dst_plain")).toEqual({
-      rows: [["Crème brûlée", "tab\there"], ["back\\slash", "\\! not a command"], ["plain", null]],
+      rows: [
+        ["Crème brûlée", "tab\there"],
+        ["back\\slash", "\\! not a command"],
+        ["plain", null],
+      ],
       ext: ["pg_trgm:odoo_dst", "unaccent:odoo_dst"],
       unaccent: "Creme",
       similar: 1,
@@ -103,7 +121,9 @@ describe("what psql reads", () => {
     expect(await dumpRanges(file, late.length)).toEqual([{ start: 0, end: late.length }]);
     const otherKey = "\\restrict K1\nSELECT 1;\n\\unrestrict K2\n";
     writeFileSync(file, otherKey);
-    expect((await dumpRanges(file, otherKey.length)).map((r) => otherKey.slice(r.start, r.end)).join("")).toBe("SELECT 1;\n\\unrestrict K2\n");
+    expect((await dumpRanges(file, otherKey.length)).map((r) => otherKey.slice(r.start, r.end)).join("")).toBe(
+      "SELECT 1;\n\\unrestrict K2\n",
+    );
   });
 
   test("a dump with \\unrestrict inside is refused before psql reads it, and nothing is loaded", async () => {
@@ -129,8 +149,15 @@ describe("free space", () => {
     const s = statfsSync(tmp);
     const free = s.bavail * s.bsize;
     expect(() => assertFreeSpace("the upload", [{ path: join(tmp, "x"), bytes: 1024 }])).not.toThrow();
-    expect(() => assertFreeSpace("the upload", [{ path: join(tmp, "x"), bytes: free + 1024 ** 3 }])).toThrow(/not enough free space for the upload on the filesystem of .*: needs .*, .* free/);
+    expect(() => assertFreeSpace("the upload", [{ path: join(tmp, "x"), bytes: free + 1024 ** 3 }])).toThrow(
+      /not enough free space for the upload on the filesystem of .*: needs .*, .* free/,
+    );
     const half = Math.ceil(free / 2) + 1024 ** 2;
-    expect(() => assertFreeSpace("the unpacked zip", [{ path: join(tmp, "a"), bytes: half }, { path: join(tmp, "b"), bytes: half }])).toThrow(Invalid);
+    expect(() =>
+      assertFreeSpace("the unpacked zip", [
+        { path: join(tmp, "a"), bytes: half },
+        { path: join(tmp, "b"), bytes: half },
+      ]),
+    ).toThrow(Invalid);
   });
 });

@@ -6,7 +6,13 @@ export function memoryLog(lines: string[] = []): Logger & { lines: string[] } {
     const emit = (level: string) => (msg: string, fields?: Fields) => {
       lines.push(`${level} ${msg} ${JSON.stringify({ ...tags, ...fields })}`);
     };
-    return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error"), tag: (more) => make({ ...tags, ...more }) };
+    return {
+      debug: emit("debug"),
+      info: emit("info"),
+      warn: emit("warn"),
+      error: emit("error"),
+      tag: (more) => make({ ...tags, ...more }),
+    };
   };
   return Object.assign(make({}), { lines });
 }

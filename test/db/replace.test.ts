@@ -52,7 +52,9 @@ async function makeDb(db: string, what: string): Promise<void> {
 }
 
 async function dbs(prefix: string): Promise<string[]> {
-  return (await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${prefix}) ORDER BY 1`).map((r) => r.d);
+  return (
+    await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${prefix}) ORDER BY 1`
+  ).map((r) => r.d);
 }
 
 function fsLabel(dir: string): string | null {
@@ -110,7 +112,11 @@ describe("swapIn / swapBack", () => {
     const n = await setup("odoo_a");
     expect(await swapIn(admin, n)).toEqual({ database: "swapped", filestore: "swapped", hadFilestore: true });
     await expectSwapped(n);
-    expect(await swapIn(admin, n)).toEqual({ database: "already swapped", filestore: "already swapped", hadFilestore: true });
+    expect(await swapIn(admin, n)).toEqual({
+      database: "already swapped",
+      filestore: "already swapped",
+      hadFilestore: true,
+    });
     await expectSwapped(n);
     expect(await swapBack(admin, n)).toEqual({ database: "restored", filestore: "restored" });
     await expectOriginal(n);

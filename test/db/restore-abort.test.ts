@@ -79,12 +79,25 @@ beforeAll(async () => {
   conn = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
   admin = pgConnect(conn);
   root = makeTempDir("odooops-restore-abort-");
-  fx = await createOdooDatabase(admin, conn, { db: "odoo_shop", partners: 50, blobBytes: 2 * MiB, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_shop"), filestoreBytes: 1 * MiB });
+  fx = await createOdooDatabase(admin, conn, {
+    db: "odoo_shop",
+    partners: 50,
+    blobBytes: 2 * MiB,
+    filestoreDir: join(root, "envs", "shop", "filestore", "odoo_shop"),
+    filestoreBytes: 1 * MiB,
+  });
   await createRole(admin, "odoo_copy", "pw-odoo-copy");
   const target = await s3.target(`ra-${randomSuffix()}`);
   fromS3 = await runBackup({
-    pg: { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword }, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId: "b-cut",
-    targets: { s3: target }, log: memoryLog(), s3PartSizeBytes: 5 * MiB, manifestKey: KEY,
+    pg: { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword },
+    dbName: fx.db,
+    filestoreDir: fx.filestoreDir,
+    envSlug: "shop",
+    backupId: "b-cut",
+    targets: { s3: target },
+    log: memoryLog(),
+    s3PartSizeBytes: 5 * MiB,
+    manifestKey: KEY,
   });
   expect(fromS3.status).toBe("completed");
   proxy = cuttingProxy(s3.port);
@@ -104,9 +117,15 @@ test("the download dies: the error names the object and the bytes read; no datab
   let error: unknown = null;
   try {
     await restoreBackup({
-      pg: conn, source: { kind: "s3", target, prefix }, newDbName: "odoo_copy_new",
-      owner: { host: pg.host, port: pg.port, user: "odoo_copy", password: "pw-odoo-copy" }, jobs: 2,
-      filestoreTargetDir: join(root, "envs", "copy", "filestore", "odoo_copy"), workDir: work, log: memoryLog(), manifestTrust: TRUST,
+      pg: conn,
+      source: { kind: "s3", target, prefix },
+      newDbName: "odoo_copy_new",
+      owner: { host: pg.host, port: pg.port, user: "odoo_copy", password: "pw-odoo-copy" },
+      jobs: 2,
+      filestoreTargetDir: join(root, "envs", "copy", "filestore", "odoo_copy"),
+      workDir: work,
+      log: memoryLog(),
+      manifestTrust: TRUST,
     });
   } catch (e) {
     error = e;

@@ -42,7 +42,13 @@ function env(): EnvRow {
 }
 
 async function partners(): Promise<string[]> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env().dbName });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env().dbName,
+  });
   try {
     return (await sql<{ name: string }[]>`SELECT name FROM res_partner ORDER BY id`).map((r) => r.name);
   } finally {
@@ -51,7 +57,13 @@ async function partners(): Promise<string[]> {
 }
 
 async function addPartner(name: string): Promise<void> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env().dbName });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env().dbName,
+  });
   try {
     await sql`INSERT INTO res_partner (name) VALUES (${name})`;
   } finally {
@@ -61,7 +73,10 @@ async function addPartner(name: string): Promise<void> {
 
 describe("kill -9 during a restore", () => {
   test("an env with a backup", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+    });
     expect(res.status).toBe(202);
     expect((await runJob(host, ((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
     const b = await host.api.request(`/api/v1/environments/${slug}/backups`, { method: "POST" });
@@ -76,7 +91,10 @@ describe("kill -9 during a restore", () => {
   for (const step of crashAt) {
     test(`crash right after "${step}" did its work → resumed: on the backup's data, serving, nothing left over`, async () => {
       await addPartner(`changed before crash at ${step}`);
-      const res = await host.api.request(`/api/v1/environments/${slug}/db/restore`, { method: "POST", body: JSON.stringify({ backup: backupId }) });
+      const res = await host.api.request(`/api/v1/environments/${slug}/db/restore`, {
+        method: "POST",
+        body: JSON.stringify({ backup: backupId }),
+      });
       expect(res.status).toBe(202);
       const jobId = ((await res.json()) as DbOperationResponse).job!.id;
       const idx = restoreJob.steps.findIndex((s) => s.name === step);
@@ -85,7 +103,9 @@ describe("kill -9 during a restore", () => {
       expect(job.status).toBe("succeeded");
       expect(await partners()).toEqual(atBackup);
       const e = env();
-      const dbs = (await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${e.dbName})`).map((r) => r.d);
+      const dbs = (
+        await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${e.dbName})`
+      ).map((r) => r.d);
       expect(dbs).toEqual([e.dbName]);
       const fsDir = join(envResources(e, host.deps).dataDir, "filestore", e.dbName);
       expect(readdirSync(dirname(fsDir))).toEqual([e.dbName]);

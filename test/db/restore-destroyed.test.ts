@@ -36,7 +36,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const name of [slug, other]) {
-    if (host?.deps.db.select().from(environments).where(and(eq(environments.slug, name), ne(environments.status, "destroyed"))).get()) {
+    if (
+      host?.deps.db
+        .select()
+        .from(environments)
+        .where(and(eq(environments.slug, name), ne(environments.status, "destroyed")))
+        .get()
+    ) {
       const res = await host.api.request(`/api/v1/environments/${name}`, { method: "DELETE" });
       if (res.status === 202) await host.waitJob(((await res.json()) as JobView).id).catch(() => undefined);
     }
@@ -46,12 +52,22 @@ afterAll(async () => {
 }, 180_000);
 
 function live(name: string): EnvRow {
-  return host.deps.db.select().from(environments).where(and(eq(environments.slug, name), ne(environments.status, "destroyed"))).get()!;
+  return host.deps.db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.slug, name), ne(environments.status, "destroyed")))
+    .get()!;
 }
 
 async function partners(name: string): Promise<string[]> {
   const e = live(name);
-  const sql: SQL = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: e.dbName });
+  const sql: SQL = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: e.dbName,
+  });
   try {
     return (await sql<{ name: string }[]>`SELECT name FROM res_partner ORDER BY id`).map((r) => r.name);
   } finally {
@@ -65,17 +81,27 @@ function filestore(name: string): string {
 }
 
 async function createEnv(name: string): Promise<void> {
-  const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier: "dev", modules: ["base", "web"] }) });
+  const res = await host.api.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier: "dev", modules: ["base", "web"] }),
+  });
   expect(res.status).toBe(202);
   expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
 }
 
-async function restoreInto(target: string, body: Record<string, unknown>): Promise<{ status: number; out: DbOperationResponse & { error?: { message: string } } }> {
-  const res = await host.api.request(`/api/v1/environments/${target}/db/restore`, { method: "POST", body: JSON.stringify(body) });
+async function restoreInto(
+  target: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; out: DbOperationResponse & { error?: { message: string } } }> {
+  const res = await host.api.request(`/api/v1/environments/${target}/db/restore`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
   return { status: res.status, out: (await res.json()) as DbOperationResponse & { error?: { message: string } } };
 }
 
-const cli = (argv: string[]) => runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) =>
+  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
 
 let backupId = "";
 let oldEnvId = "";
@@ -85,7 +111,13 @@ describe("restoring a destroyed environment", () => {
     await createEnv(slug);
     const e = live(slug);
     oldEnvId = e.id;
-    const sql: SQL = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: e.dbName });
+    const sql: SQL = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: host.pg.user,
+      password: host.pg.password,
+      database: e.dbName,
+    });
     await sql`INSERT INTO res_partner (name, email) VALUES ('Before Destroy', 'before@destroy.example')`;
     await sql.close();
     mkdirSync(join(filestore(slug), "ab"), { recursive: true });
@@ -105,8 +137,14 @@ describe("restoring a destroyed environment", () => {
     expect(r.code).toBe(0);
     const list = JSON.parse(r.stdout) as BackupView[];
     const row = list.find((b) => b.id === backupId)!;
-    const destroyedAt = host.deps.db.select().from(environments).where(eq(environments.id, oldEnvId)).get()!.destroyedAt!;
-    expect(row).toMatchObject({ env: slug, envDestroyedAt: destroyedAt, status: "completed", keptFor: ["destroyed-env"] });
+    const destroyedAt = host.deps.db.select().from(environments).where(eq(environments.id, oldEnvId)).get()!
+      .destroyedAt!;
+    expect(row).toMatchObject({
+      env: slug,
+      envDestroyedAt: destroyedAt,
+      status: "completed",
+      keptFor: ["destroyed-env"],
+    });
     expect(row.expiresAt).toBe(new Date(Date.parse(destroyedAt) + 30 * 86_400_000).toISOString());
     const table = await cli(["db", "backups", slug, "--include-destroyed"]);
     expect(table.stdout).toContain(`${slug} (destroyed`);
@@ -127,7 +165,12 @@ describe("restoring a destroyed environment", () => {
     expect(live(slug).id).not.toBe(oldEnvId);
     const r = await restoreInto(slug, { backup: backupId });
     expect(r.status).toBe(202);
-    expect(r.out.plan).toMatchObject({ source: { slug }, neutralize: false, anonymize: false, backup: { id: backupId } });
+    expect(r.out.plan).toMatchObject({
+      source: { slug },
+      neutralize: false,
+      anonymize: false,
+      backup: { id: backupId },
+    });
     const job = await host.waitJob(r.out.job!.id);
     expect(job.error).toBeNull();
     expect(await partners(slug)).toContain("Before Destroy");
@@ -138,29 +181,48 @@ describe("restoring a destroyed environment", () => {
     const r = await cli(["--json", "db", "restore", slug, "--backup", backupId, "--to", other, "--yes", "--wait"]);
     expect(r.code).toBe(0);
     expect(await partners(other)).toContain("Before Destroy");
-    const row = host.deps.db.select().from(environments).where(eq(environments.id, live(other).id)).get()!;
+    const row = host.deps.db
+      .select()
+      .from(environments)
+      .where(eq(environments.id, live(other).id))
+      .get()!;
     expect(row.status).toBe("active");
     const audit = host.deps.audit.list({ action: "db.restore" })[0];
-    expect(audit).toMatchObject({ target: other, details: expect.objectContaining({ from: slug, backup: backupId, neutralize: true }) });
+    expect(audit).toMatchObject({
+      target: other,
+      details: expect.objectContaining({ from: slug, backup: backupId, neutralize: true }),
+    });
   }, 300_000);
 
   test("kept keepDestroyedDays after the destroy, then swept from the local dir and S3", async () => {
     const row = host.deps.db.select().from(backups).where(eq(backups.id, backupId)).get()!;
     expect(row.localPath).not.toBeNull();
     expect(row.s3Key).not.toBeNull();
-    const destroyedAt = Date.parse(host.deps.db.select().from(environments).where(eq(environments.id, oldEnvId)).get()!.destroyedAt!);
+    const destroyedAt = Date.parse(
+      host.deps.db.select().from(environments).where(eq(environments.id, oldEnvId)).get()!.destroyedAt!,
+    );
     const early = await sweepDestroyedBackups(host.deps, new Date(destroyedAt + 29 * 86_400_000));
     expect(early.deleted).not.toContain(backupId);
     expect(existsSync(row.localPath!)).toBe(true);
     const late = await sweepDestroyedBackups(host.deps, new Date(destroyedAt + 31 * 86_400_000));
     expect(late).toMatchObject({ errors: [], skipped: [] });
     expect(late.deleted).toContain(backupId);
-    expect(host.deps.db.select().from(backups).where(eq(backups.id, backupId)).get()).toMatchObject({ status: "expired", localPath: null, s3Key: null });
+    expect(host.deps.db.select().from(backups).where(eq(backups.id, backupId)).get()).toMatchObject({
+      status: "expired",
+      localPath: null,
+      s3Key: null,
+    });
     expect(existsSync(row.localPath!)).toBe(false);
     const store = await openS3(host.deps.config.backups.s3!);
     expect(await store.list(row.s3Key!)).toEqual([]);
     store.close();
     // Live envs' backups are not the sweep's business.
-    expect(host.deps.db.select().from(backups).where(and(eq(backups.envId, live(slug).id), eq(backups.status, "expired"))).all()).toEqual([]);
+    expect(
+      host.deps.db
+        .select()
+        .from(backups)
+        .where(and(eq(backups.envId, live(slug).id), eq(backups.status, "expired")))
+        .all(),
+    ).toEqual([]);
   }, 120_000);
 });

@@ -6,7 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
@@ -50,7 +60,13 @@ function filestore(): string {
 }
 
 async function envSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env().dbName });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env().dbName,
+  });
   try {
     return await fn(sql);
   } finally {
@@ -59,11 +75,15 @@ async function envSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
 }
 
 async function partnerNames(): Promise<string[]> {
-  return envSql(async (sql) => (await sql<{ name: string }[]>`SELECT name FROM res_partner ORDER BY id`).map((r) => r.name));
+  return envSql(async (sql) =>
+    (await sql<{ name: string }[]>`SELECT name FROM res_partner ORDER BY id`).map((r) => r.name),
+  );
 }
 
 async function envDatabases(): Promise<string[]> {
-  const rows = await admin<{ d: string }[]>`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${env().dbName}) ORDER BY 1`;
+  const rows = await admin<
+    { d: string }[]
+  >`SELECT datname AS d FROM pg_database WHERE starts_with(datname, ${env().dbName}) ORDER BY 1`;
   return rows.map((r) => r.d);
 }
 
@@ -76,7 +96,10 @@ async function backup(): Promise<string> {
 }
 
 async function restore(body: Record<string, unknown>): Promise<JobView> {
-  const res = await host.api.request(`/api/v1/environments/${slug}/db/restore`, { method: "POST", body: JSON.stringify(body) });
+  const res = await host.api.request(`/api/v1/environments/${slug}/db/restore`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(202);
   const out = (await res.json()) as DbOperationResponse;
   expect(out.job?.kind).toBe("db.restore");
@@ -87,7 +110,9 @@ async function restore(body: Record<string, unknown>): Promise<JobView> {
 async function expectServing(): Promise<void> {
   const e = env();
   expect(e.status).toBe("active");
-  const state = (await run({ argv: ["docker", "inspect", "-f", "{{.State.Running}}", e.containerName!] })).stdout.trim();
+  const state = (
+    await run({ argv: ["docker", "inspect", "-f", "{{.State.Running}}", e.containerName!] })
+  ).stdout.trim();
   expect(state).toBe("true");
   expect(await answer(host, e.domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });
   const login = await answer(host, e.domain, "/web/login");
@@ -105,7 +130,10 @@ let b3 = "";
 
 describe("db restore on a real environment", () => {
   test("an env with a backup", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+    });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { job: JobView };
     expect((await host.waitJob(body.job.id)).status).toBe("succeeded");
@@ -139,7 +167,15 @@ describe("db restore on a real environment", () => {
       ["health", "done"],
       ["finalize", "done"],
     ]);
-    expect(job.result).toMatchObject({ env: slug, from: slug, backupId: b1, keptOld: null, leftovers: [], anonymized: false, neutralized: false });
+    expect(job.result).toMatchObject({
+      env: slug,
+      from: slug,
+      backupId: b1,
+      keptOld: null,
+      leftovers: [],
+      anonymized: false,
+      neutralized: false,
+    });
 
     expect(await partnerNames()).toEqual(atBackup);
     expect(readFileSync(join(filestore(), "ab", "ab12cd"), "utf8")).toBe("attachment v1");
@@ -147,8 +183,12 @@ describe("db restore on a real environment", () => {
     expect(await envDatabases()).toEqual([env().dbName]);
     expect(filestoreSiblings()).toEqual([env().dbName]);
     // Odoo (uid 101) owns what it serves.
-    expect((await run({ argv: ["stat", "-c", "%u", join(filestore(), "ab", "ab12cd")] })).stdout.trim()).toBe(String(host.config.odoo.uid));
-    const [owner] = await admin<{ o: string }[]>`SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = ${env().dbName}`;
+    expect((await run({ argv: ["stat", "-c", "%u", join(filestore(), "ab", "ab12cd")] })).stdout.trim()).toBe(
+      String(host.config.odoo.uid),
+    );
+    const [owner] = await admin<
+      { o: string }[]
+    >`SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = ${env().dbName}`;
     expect(owner?.o).toBe(env().dbUser);
     await expectServing();
   }, 240_000);
@@ -199,7 +239,14 @@ describe("db restore on a real environment", () => {
     expect(job.error).toContain("not healthy");
     const status = Object.fromEntries(job.steps.map((s) => [s.name, s.status]));
     // stop's undo started Odoo again; its health check (still aimed at the dead port) is what failed there.
-    expect(status).toMatchObject({ fetch: "undone", stop: "done", swap: "undone", start: "undone", health: "failed", finalize: "pending" });
+    expect(status).toMatchObject({
+      fetch: "undone",
+      stop: "done",
+      swap: "undone",
+      start: "undone",
+      health: "failed",
+      finalize: "pending",
+    });
     expect(await partnerNames()).toEqual(before);
     expect(await envDatabases()).toEqual([env().dbName]);
     expect(filestoreSiblings()).toEqual([env().dbName]);
@@ -214,7 +261,13 @@ describe("db restore on a real environment", () => {
     const kept = String(job.result?.keptOld);
     expect(kept).toMatch(new RegExp(`^${env().dbName}_old_[a-z0-9]{8}$`));
     expect(await envDatabases()).toEqual([env().dbName, kept].sort());
-    const oldSql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: kept });
+    const oldSql = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: host.pg.user,
+      password: host.pg.password,
+      database: kept,
+    });
     try {
       const names = (await oldSql<{ name: string }[]>`SELECT name FROM res_partner`).map((r) => r.name);
       expect(names).toContain("After b3");
@@ -261,19 +314,28 @@ describe("db restore on a real environment", () => {
     expect(job.steps.find((s) => s.name === "health")?.status).toBe("done");
     expect(await partnerNames()).not.toContain("While stopped");
     expect(env().status).toBe("stopped");
-    expect((await run({ argv: ["docker", "inspect", "-f", "{{.State.Running}}", env().containerName!] })).stdout.trim()).toBe("false");
+    expect(
+      (await run({ argv: ["docker", "inspect", "-f", "{{.State.Running}}", env().containerName!] })).stdout.trim(),
+    ).toBe("false");
     const start = await host.api.request(`/api/v1/environments/${slug}/start`, { method: "POST" });
     expect((await host.waitJob(((await start.json()) as JobView).id)).status).toBe("succeeded");
     await expectServing();
   }, 240_000);
 
   test("refusals: unknown backup 404, a failed backup 400, unknown env 404, bad body 400", async () => {
-    const post = (name: string, body: unknown) => host.api.request(`/api/v1/environments/${name}/db/restore`, { method: "POST", body: JSON.stringify(body) });
+    const post = (name: string, body: unknown) =>
+      host.api.request(`/api/v1/environments/${name}/db/restore`, { method: "POST", body: JSON.stringify(body) });
     expect((await post(slug, { backup: "no-such-backup" })).status).toBe(404);
-    const failed = host.deps.db.insert(backups).values({ envId: env().id, kind: "manual", status: "failed", dbName: env().dbName, error: "test" }).returning().get();
+    const failed = host.deps.db
+      .insert(backups)
+      .values({ envId: env().id, kind: "manual", status: "failed", dbName: env().dbName, error: "test" })
+      .returning()
+      .get();
     const res = await post(slug, { backup: failed.id });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("only a completed backup can be restored");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      "only a completed backup can be restored",
+    );
     expect((await post("nope", { backup: "latest" })).status).toBe(404);
     expect((await post(slug, { backup: "latest", bogus: true })).status).toBe(400);
     const dry = await post(slug, { backup: "latest", dryRun: true });

@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { explainRetention, planRetention, type RetentionBackup } from "../../src/db/backup/retention";
 
-const b = (id: string, createdAt: string, status: RetentionBackup["status"] = "completed"): RetentionBackup => ({ id, createdAt, status });
+const b = (id: string, createdAt: string, status: RetentionBackup["status"] = "completed"): RetentionBackup => ({
+  id,
+  createdAt,
+  status,
+});
 
 // Saturday 15 March 2025, noon UTC. ISO week starts Monday 10 March.
 const NOW = new Date("2025-03-15T12:00:00Z");
@@ -28,7 +32,9 @@ describe("planRetention (GFS, UTC calendar windows)", () => {
   });
 
   test("reasons and expiry dates", () => {
-    const byId = Object.fromEntries(explainRetention(HISTORY, { daily: 3, weekly: 2, monthly: 2 }, NOW, ["m"]).map((d) => [d.id, d]));
+    const byId = Object.fromEntries(
+      explainRetention(HISTORY, { daily: 3, weekly: 2, monthly: 2 }, NOW, ["m"]).map((d) => [d.id, d]),
+    );
     expect(byId.a).toEqual({ id: "a", keep: true, reasons: ["newest", "daily", "weekly", "monthly"], expiresAt: null });
     expect(byId.c).toEqual({ id: "c", keep: true, reasons: ["daily"], expiresAt: "2025-03-17T00:00:00.000Z" });
     expect(byId.d).toEqual({ id: "d", keep: true, reasons: ["daily"], expiresAt: "2025-03-16T00:00:00.000Z" });
@@ -43,14 +49,31 @@ describe("planRetention (GFS, UTC calendar windows)", () => {
 
   test("a zero policy still keeps the newest good backup, protected, running and future ones", () => {
     const extra = [...HISTORY, b("z", "2025-03-16T00:00:00Z")];
-    expect(planRetention(extra, { daily: 0, weekly: 0, monthly: 0 }, NOW, ["g"])).toEqual(["m", "i", "h", "k", "f", "e", "d", "c", "j", "b"]);
+    expect(planRetention(extra, { daily: 0, weekly: 0, monthly: 0 }, NOW, ["g"])).toEqual([
+      "m",
+      "i",
+      "h",
+      "k",
+      "f",
+      "e",
+      "d",
+      "c",
+      "j",
+      "b",
+    ]);
   });
 
   test("the newest good backup survives even when older than every window", () => {
-    const old = [b("old", "2024-01-01T00:00:00Z"), b("older", "2023-06-01T00:00:00Z"), b("f1", "2025-03-15T01:00:00Z", "failed")];
+    const old = [
+      b("old", "2024-01-01T00:00:00Z"),
+      b("older", "2023-06-01T00:00:00Z"),
+      b("f1", "2025-03-15T01:00:00Z", "failed"),
+    ];
     expect(planRetention(old, { daily: 7, weekly: 4, monthly: 3 }, NOW)).toEqual(["older"]);
     // The failed backup is newer than the newest good one: kept (its local copy may matter).
-    expect(explainRetention(old, { daily: 0, weekly: 0, monthly: 0 }, NOW).find((d) => d.id === "f1")?.reasons).toEqual(["failed-recent"]);
+    expect(explainRetention(old, { daily: 0, weekly: 0, monthly: 0 }, NOW).find((d) => d.id === "f1")?.reasons).toEqual(
+      ["failed-recent"],
+    );
   });
 
   test("last N keeps the N newest good ones; ties are ordered by id, not input order", () => {
@@ -79,17 +102,28 @@ describe("planRetention (GFS, UTC calendar windows)", () => {
       "2025-03-23", // weekly: 17–23 March
       "2025-03-30", // weekly: 24–30 March
       "2025-03-31", // monthly: March
-      "2025-04-04", "2025-04-05",
+      "2025-04-04",
+      "2025-04-05",
       "2025-04-06", // daily + weekly: 31 March – 6 April
-      "2025-04-07", "2025-04-08", "2025-04-09",
+      "2025-04-07",
+      "2025-04-08",
+      "2025-04-09",
       "2025-04-10", // newest, daily, weekly, monthly
     ];
     expect(kept.map((k) => k.id).sort()).toEqual(expected);
     // Applying the policy once to the whole history gives the same set.
     const once = new Set(planRetention(all, policy, now));
-    expect(all.filter((k) => !once.has(k.id)).map((k) => k.id).sort()).toEqual(expected);
+    expect(
+      all
+        .filter((k) => !once.has(k.id))
+        .map((k) => k.id)
+        .sort(),
+    ).toEqual(expected);
     expect(explainRetention(kept, policy, now).find((d) => d.id === "2025-02-28")).toEqual({
-      id: "2025-02-28", keep: true, reasons: ["monthly"], expiresAt: "2025-05-01T00:00:00.000Z",
+      id: "2025-02-28",
+      keep: true,
+      reasons: ["monthly"],
+      expiresAt: "2025-05-01T00:00:00.000Z",
     });
   });
 });

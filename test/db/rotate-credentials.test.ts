@@ -30,8 +30,14 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const env = (): EnvRow => host.deps.db.select().from(environments).where(and(eq(environments.slug, slug), ne(environments.status, "destroyed"))).get()!;
-const cli = (argv: string[]) => runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const env = (): EnvRow =>
+  host.deps.db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
+    .get()!;
+const cli = (argv: string[]) =>
+  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
 
 async function loginAs(password: string): Promise<"ok" | string> {
   const e = env();
@@ -48,7 +54,10 @@ async function loginAs(password: string): Promise<"ok" | string> {
 
 describe("db rotate-credentials", () => {
   test("a new role password, the old one refused, odoo.conf rewritten, Odoo serving on it, audited", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+    });
     expect(res.status).toBe(202);
     expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
     const oldPassword = host.deps.box.open(env().dbPasswordEnc);

@@ -49,20 +49,44 @@ function owner(fx: OdooFixture): TenantLogin {
 }
 
 async function params(db: string): Promise<Record<string, string>> {
-  return withDb(db, async (sql) => Object.fromEntries((await sql<{ key: string; value: string }[]>`SELECT key, value FROM ir_config_parameter`).map((r) => [r.key, r.value])));
+  return withDb(db, async (sql) =>
+    Object.fromEntries(
+      (await sql<{ key: string; value: string }[]>`SELECT key, value FROM ir_config_parameter`).map((r) => [
+        r.key,
+        r.value,
+      ]),
+    ),
+  );
 }
 
 async function activeCrons(db: string): Promise<number> {
-  return withDb(db, async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n ?? -1);
+  return withDb(
+    db,
+    async (sql) => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`)[0]?.n ?? -1,
+  );
 }
 
 describe("sanitizeCopy", () => {
   test("anonymize only (own data, not neutralized): no PII left, identity and crons unchanged", async () => {
-    const fx = await createOdooDatabase(admin, conn, { db: "odoo_anon", partners: 40, filestoreDir: join(root, "anon") });
+    const fx = await createOdooDatabase(admin, conn, {
+      db: "odoo_anon",
+      partners: 40,
+      filestoreDir: join(root, "anon"),
+    });
     const needles = await withTenant(owner(fx), collectPii);
     const before = await params(fx.db);
     const crons = await activeCrons(fx.db);
-    const r = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: false, rebase: false, baseUrl: "http://unused.test", devPassword: "dev-sanitize-test" }, memoryLog());
+    const r = await sanitizeCopy(
+      owner(fx),
+      {
+        anonymize: true,
+        neutralize: false,
+        rebase: false,
+        baseUrl: "http://unused.test",
+        devPassword: "dev-sanitize-test",
+      },
+      memoryLog(),
+    );
     expect(r.anonymized?.piiChecked).toEqual({ emails: needles.emails.length, phones: needles.phones.length });
     expect(r.anonymized?.tables).toContain("res_partner");
     expect(r.neutralized).toBeNull();
@@ -75,28 +99,56 @@ describe("sanitizeCopy", () => {
   }, 120_000);
 
   test("the PII check fails the copy when a column the rules miss still quotes the source", async () => {
-    const fx = await createOdooDatabase(admin, conn, { db: "odoo_leak", partners: 20, filestoreDir: join(root, "leak") });
+    const fx = await createOdooDatabase(admin, conn, {
+      db: "odoo_leak",
+      partners: 20,
+      filestoreDir: join(root, "leak"),
+    });
     // A custom module's table, created by the env's role as Odoo would.
-    await withDb(fx.db, async (sql) => {
-      await sql`CREATE TABLE x_notes (id serial PRIMARY KEY, note text)`;
-      await sql`INSERT INTO x_notes (note) VALUES (${`call back ${fx.emails[3]}`})`;
-    }, { ...conn, user: fx.owner, password: fx.ownerPassword });
-    const error = await sanitizeCopy(owner(fx), { anonymize: true, neutralize: true, rebase: true, baseUrl: "http://stage.test", devPassword: "dev-sanitize-test" }, memoryLog()).then(
+    await withDb(
+      fx.db,
+      async (sql) => {
+        await sql`CREATE TABLE x_notes (id serial PRIMARY KEY, note text)`;
+        await sql`INSERT INTO x_notes (note) VALUES (${`call back ${fx.emails[3]}`})`;
+      },
+      { ...conn, user: fx.owner, password: fx.ownerPassword },
+    );
+    const error = await sanitizeCopy(
+      owner(fx),
+      {
+        anonymize: true,
+        neutralize: true,
+        rebase: true,
+        baseUrl: "http://stage.test",
+        devPassword: "dev-sanitize-test",
+      },
+      memoryLog(),
+    ).then(
       () => null,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(Invalid);
-    expect((error as Invalid).message).toBe("PII check failed: source data remains after anonymizing in x_notes.note: 1 email (e.g. cus***); add rules for these columns (or exclude them knowingly)");
+    expect((error as Invalid).message).toBe(
+      "PII check failed: source data remains after anonymizing in x_notes.note: 1 email (e.g. cus***); add rules for these columns (or exclude them knowingly)",
+    );
     // Neutralization never ran on a copy that failed the check.
     expect((await params(fx.db))["web.base.url"]).toBe("https://shop.example.com");
   }, 120_000);
 
   test("rebase without neutralizing (a copy that becomes production): new URL, uuid and secret; crons stay on", async () => {
-    const fx = await createOdooDatabase(admin, conn, { db: "odoo_rebase", partners: 10, filestoreDir: join(root, "rebase") });
+    const fx = await createOdooDatabase(admin, conn, {
+      db: "odoo_rebase",
+      partners: 10,
+      filestoreDir: join(root, "rebase"),
+    });
     const before = await params(fx.db);
     const crons = await activeCrons(fx.db);
     expect(crons).toBeGreaterThan(0);
-    const r = await sanitizeCopy(owner(fx), { anonymize: false, neutralize: false, rebase: true, baseUrl: "https://shop.example.com:8443" }, memoryLog());
+    const r = await sanitizeCopy(
+      owner(fx),
+      { anonymize: false, neutralize: false, rebase: true, baseUrl: "https://shop.example.com:8443" },
+      memoryLog(),
+    );
     expect(r).toMatchObject({ anonymized: null, neutralized: null, baseUrl: "https://shop.example.com:8443" });
     const after = await params(fx.db);
     expect(after["web.base.url"]).toBe("https://shop.example.com:8443");
@@ -108,6 +160,12 @@ describe("sanitizeCopy", () => {
 
   test("odoo neutralize exists from Odoo 16 on", () => {
     expect(["17.0", "16.0", "saas~17.2", "18.0"].map(hasNeutralizeCommand)).toEqual([true, true, true, true]);
-    expect(["15.0", "14.0", null, "", "garbage"].map(hasNeutralizeCommand)).toEqual([false, false, false, false, false]);
+    expect(["15.0", "14.0", null, "", "garbage"].map(hasNeutralizeCommand)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -38,11 +38,17 @@ describe("backup schedules in the config", () => {
       mkdirSync(paths.configDir, { recursive: true });
       writeFileSync(paths.configYaml, "backups:\n  schedules:\n    production: '61 * * * *'\n");
       expect(() => loadConfig(paths, { env: {} })).toThrow(Invalid);
-      expect(() => loadConfig(paths, { env: {} })).toThrow(/config\.yaml: backups\.schedules\.production: invalid cron pattern "61 \* \* \* \*"/);
+      expect(() => loadConfig(paths, { env: {} })).toThrow(
+        /config\.yaml: backups\.schedules\.production: invalid cron pattern "61 \* \* \* \*"/,
+      );
       writeFileSync(paths.configYaml, "backups:\n  schedules:\n    production: '0 */4 * * *'\n");
       expect(loadConfig(paths, { env: {} }).backups.schedules.production).toBe("0 */4 * * *");
-      expect(() => loadConfig(paths, { env: { ODOOOPS_BACKUPS_SCHEDULES_STAGING: "daily" } })).toThrow(/backups\.schedules\.staging: invalid cron pattern "daily"/);
-      expect(loadConfig(paths, { env: { ODOOOPS_BACKUPS_SCHEDULES_DEV: "@daily" } }).backups.schedules.dev).toBe("@daily");
+      expect(() => loadConfig(paths, { env: { ODOOOPS_BACKUPS_SCHEDULES_STAGING: "daily" } })).toThrow(
+        /backups\.schedules\.staging: invalid cron pattern "daily"/,
+      );
+      expect(loadConfig(paths, { env: { ODOOOPS_BACKUPS_SCHEDULES_DEV: "@daily" } }).backups.schedules.dev).toBe(
+        "@daily",
+      );
     } finally {
       removeTempDir(root);
     }
@@ -54,8 +60,13 @@ describe("backup schedules in the config", () => {
     expect(dueTiers(defaults, at("2025-01-01T06:00:00.004Z"), at("2025-01-01T06:01:00Z"))).toEqual([]);
     expect(dueTiers(defaults, at("2025-01-01T02:59:59Z"), at("2025-01-01T03:00:01Z"))).toEqual(["staging"]);
     // Both are due at midnight; a long gap (daemon busy) still yields each tier once.
-    expect(dueTiers(defaults, at("2024-12-31T23:00:00Z"), at("2025-01-01T04:00:00Z"))).toEqual(["staging", "production"]);
-    expect(dueTiers({ ...defaults, dev: "*/5 * * * *" }, at("2025-01-01T10:04:00Z"), at("2025-01-01T10:05:00Z"))).toEqual(["dev"]);
+    expect(dueTiers(defaults, at("2024-12-31T23:00:00Z"), at("2025-01-01T04:00:00Z"))).toEqual([
+      "staging",
+      "production",
+    ]);
+    expect(
+      dueTiers({ ...defaults, dev: "*/5 * * * *" }, at("2025-01-01T10:04:00Z"), at("2025-01-01T10:05:00Z")),
+    ).toEqual(["dev"]);
   });
 });
 
@@ -96,8 +107,14 @@ describe("the backups Schedule on a real host", () => {
   const schedule = backupSchedule({ now: () => clock });
 
   test("a production and a dev env", async () => {
-    for (const [name, tier] of [[prod, "production"], [dev, "dev"]]) {
-      const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier }) });
+    for (const [name, tier] of [
+      [prod, "production"],
+      [dev, "dev"],
+    ]) {
+      const res = await host.api.request("/api/v1/environments", {
+        method: "POST",
+        body: JSON.stringify({ name, tier }),
+      });
       expect(res.status).toBe(202);
       expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
     }
@@ -111,7 +128,11 @@ describe("the backups Schedule on a real host", () => {
     expect(backupJobsOf(dev)).toEqual([]);
     const done = await host.waitJob(job!.id);
     expect(done.status).toBe("succeeded");
-    const row = host.deps.db.select().from(backups).where(eq(backups.id, String(done.result?.backupId))).get()!;
+    const row = host.deps.db
+      .select()
+      .from(backups)
+      .where(eq(backups.id, String(done.result?.backupId)))
+      .get()!;
     expect(row).toMatchObject({ kind: "scheduled", status: "completed", envId: envId(prod) });
 
     clock = new Date("2025-01-01T06:01:00.500Z");
@@ -169,7 +190,11 @@ describe("retention never deletes a backup a deployment needs for rollback", () 
     const id = envId(dev);
     const [first] = (await list(dev)).filter((b) => b.status === "completed");
     expect(first).toBeDefined();
-    const dep = host.deps.db.insert(deployments).values({ envId: id, release: 1, status: "success", backupId: first!.id }).returning().get();
+    const dep = host.deps.db
+      .insert(deployments)
+      .values({ envId: id, release: 1, status: "success", backupId: first!.id })
+      .returning()
+      .get();
 
     const second = await manualBackup(dev);
     expect(second.status).toBe("succeeded");
@@ -181,7 +206,9 @@ describe("retention never deletes a backup a deployment needs for rollback", () 
     host.deps.db.delete(deployments).where(eq(deployments.id, dep.id)).run();
     const third = await manualBackup(dev);
     // Same day as the third: the first and the second are superseded, nothing protects them.
-    expect([...(third.result?.expired as string[])].sort()).toEqual([first!.id, String(second.result?.backupId)].sort());
+    expect([...(third.result?.expired as string[])].sort()).toEqual(
+      [first!.id, String(second.result?.backupId)].sort(),
+    );
     expect(host.deps.db.select().from(backups).where(eq(backups.id, first!.id)).get()!.status).toBe("expired");
   }, 240_000);
 

@@ -6,7 +6,12 @@ import type { startEnvHost } from "../support/env-host";
 
 type Host = Awaited<ReturnType<typeof startEnvHost>>;
 
-export async function answer(host: Host, domain: string, path: string, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
+export async function answer(
+  host: Host,
+  domain: string,
+  path: string,
+  timeoutMs = 30_000,
+): Promise<{ status: number; body: string }> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await host.viaNginx(domain, path).catch((e: unknown) => ({ status: 0, text: async () => String(e) }));

@@ -22,7 +22,8 @@ function family(pid: number): number[] {
     }
     for (const tid of tids) {
       try {
-        for (const c of readFileSync(`/proc/${p}/task/${tid}/children`, "utf8").split(" ").filter(Boolean)) out.push(Number(c));
+        for (const c of readFileSync(`/proc/${p}/task/${tid}/children`, "utf8").split(" ").filter(Boolean))
+          out.push(Number(c));
       } catch {
         // Exited meanwhile.
       }
@@ -47,7 +48,8 @@ export function bigWritableFiles(pid: number, minBytes: number): string[] {
         // O_ACCMODE: 0 = read only.
         if (!flags || (Number.parseInt(flags, 8) & 3) === 0) continue;
         const st = statSync(`/proc/${p}/fd/${fd}`);
-        if (st.isFile() && st.size >= minBytes) found.push(`${readlinkSync(`/proc/${p}/fd/${fd}`)} (pid ${p}, ${st.size} bytes)`);
+        if (st.isFile() && st.size >= minBytes)
+          found.push(`${readlinkSync(`/proc/${p}/fd/${fd}`)} (pid ${p}, ${st.size} bytes)`);
       } catch {
         // fd closed meanwhile.
       }

@@ -55,8 +55,18 @@ function envLogin(): PgAdmin {
 }
 
 /** A backup in a fresh process: its outcome and that process's peak RSS. */
-async function backupInChild(backupId: string): Promise<{ status: string; error: string | null; dbBytes: number; vmHwmBytes: number }> {
-  const input = { pg: envLogin(), dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "shop", backupId, targets: { s3: target }, s3PartSizeBytes: PART };
+async function backupInChild(
+  backupId: string,
+): Promise<{ status: string; error: string | null; dbBytes: number; vmHwmBytes: number }> {
+  const input = {
+    pg: envLogin(),
+    dbName: fx.db,
+    filestoreDir: fx.filestoreDir,
+    envSlug: "shop",
+    backupId,
+    targets: { s3: target },
+    s3PartSizeBytes: PART,
+  };
   const r = await run({ argv: [process.execPath, join(import.meta.dir, "backup-child.ts"), JSON.stringify(input)] });
   return JSON.parse(r.stdout) as { status: string; error: string | null; dbBytes: number; vmHwmBytes: number };
 }
@@ -82,8 +92,21 @@ beforeAll(async () => {
   tmp = makeTempDir("odooops-streaming-tmp-");
   const filestoreDir = join(root, "envs", "shop", "filestore", "odoo_stream");
   // 32 MiB of random bytes in one attachment: the dump cannot compress below the buffers.
-  fx = await createOdooDatabase(admin, conn, { db: "odoo_stream", partners: 50, blobBytes: 32 * MiB, filestoreDir, filestoreBytes: 1 * MiB });
-  await generateOdooData({ pg: conn, db: fx.db, owner: fx.owner, targetBytes: 100e6, filestoreDir, filestoreBytes: 3 * MiB });
+  fx = await createOdooDatabase(admin, conn, {
+    db: "odoo_stream",
+    partners: 50,
+    blobBytes: 32 * MiB,
+    filestoreDir,
+    filestoreBytes: 1 * MiB,
+  });
+  await generateOdooData({
+    pg: conn,
+    db: fx.db,
+    owner: fx.owner,
+    targetBytes: 100e6,
+    filestoreDir,
+    filestoreBytes: 3 * MiB,
+  });
   source = await tableChecksums(conn, fx.db);
 }, SLOW);
 
@@ -103,83 +126,133 @@ describe("streaming on a generated Odoo-shaped database", () => {
     expect(rows("ir_attachment")).toBeGreaterThan(5);
   });
 
-  test("the watcher does see a dump written to a file (control)", async () => {
-    const out = join(tmp, "control.dump");
-    const watched = await watchStreaming(
-      () => run({ argv: ["pg_dump", "-Fc", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", fx.db, "-f", out], env: { PGPASSWORD: pg.password } }),
-      { dirs: [tmp, root], minBytes: BIG_FILE, ignore: [s3.dir, pg.dataDir] },
-    );
-    rmSync(out, { force: true });
-    expect(watched.bigFiles.some((f) => f.startsWith(out))).toBe(true);
-  }, SLOW);
-
-  test("backup to S3 writes no dump file anywhere", async () => {
-    const workDir = join(root, "work");
-    const watched = await withTmpdir(tmp, () =>
-      watchStreaming(
+  test(
+    "the watcher does see a dump written to a file (control)",
+    async () => {
+      const out = join(tmp, "control.dump");
+      const watched = await watchStreaming(
         () =>
-          runBackup({
-            pg: envLogin(), dbName: fx.db, filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"), envSlug: "shop",
-            backupId: "b-stream", targets: { s3: target }, log: memoryLog(), manifestKey: KEY, s3PartSizeBytes: PART,
+          run({
+            argv: ["pg_dump", "-Fc", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", fx.db, "-f", out],
+            env: { PGPASSWORD: pg.password },
           }),
         { dirs: [tmp, root], minBytes: BIG_FILE, ignore: [s3.dir, pg.dataDir] },
-      ),
-    );
-    backup = watched.value;
-    expect(backup.error).toBeNull();
-    expect(backup.status).toBe("completed");
-    const dumpBytes = backup.manifest?.parts.db.size ?? 0;
-    // Several times the buffers, or the RSS comparison below would prove nothing.
-    expect(dumpBytes).toBeGreaterThan(40 * MiB);
-    expect(backup.s3?.parts.db?.parts).toBeGreaterThanOrEqual(8);
-    expect(watched.samples).toBeGreaterThan(10);
-    expect(watched.bigFiles).toEqual([]);
-    expect(existsSync(workDir) ? readdirSync(workDir) : []).toEqual([]);
-  }, SLOW);
+      );
+      rmSync(out, { force: true });
+      expect(watched.bigFiles.some((f) => f.startsWith(out))).toBe(true);
+    },
+    SLOW,
+  );
 
-  test("restore from S3 equals the source: every table's rows and the filestore", async () => {
-    expect(backup?.status).toBe("completed");
-    const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
-    const r = await restoreBackup({
-      pg: conn, source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" }, newDbName: "odoo_restored", owner: envLogin(),
-      jobs: 2, filestoreTargetDir, workDir: join(root, "work"), log: memoryLog(), manifestTrust: { key: KEY, acceptUnsigned: false },
-    });
-    expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
-    expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));
-    // The downloaded dump (pg_restore -j needs a file) is gone afterwards.
-    expect(readdirSync(join(root, "work"))).toEqual([]);
-  }, SLOW);
+  test(
+    "backup to S3 writes no dump file anywhere",
+    async () => {
+      const workDir = join(root, "work");
+      const watched = await withTmpdir(tmp, () =>
+        watchStreaming(
+          () =>
+            runBackup({
+              pg: envLogin(),
+              dbName: fx.db,
+              filestoreDir: join(root, "envs", "shop", "filestore", "odoo_stream"),
+              envSlug: "shop",
+              backupId: "b-stream",
+              targets: { s3: target },
+              log: memoryLog(),
+              manifestKey: KEY,
+              s3PartSizeBytes: PART,
+            }),
+          { dirs: [tmp, root], minBytes: BIG_FILE, ignore: [s3.dir, pg.dataDir] },
+        ),
+      );
+      backup = watched.value;
+      expect(backup.error).toBeNull();
+      expect(backup.status).toBe("completed");
+      const dumpBytes = backup.manifest?.parts.db.size ?? 0;
+      // Several times the buffers, or the RSS comparison below would prove nothing.
+      expect(dumpBytes).toBeGreaterThan(40 * MiB);
+      expect(backup.s3?.parts.db?.parts).toBeGreaterThanOrEqual(8);
+      expect(watched.samples).toBeGreaterThan(10);
+      expect(watched.bigFiles).toEqual([]);
+      expect(existsSync(workDir) ? readdirSync(workDir) : []).toEqual([]);
+    },
+    SLOW,
+  );
 
-  test("stream clone equals the source and writes no dump file", async () => {
-    const watched = await withTmpdir(tmp, () =>
-      watchStreaming(() => cloneDatabase({ pg: conn, sourceLogin: envLogin(), sourceDb: fx.db, targetDb: "odoo_cloned", owner: envLogin(), method: "stream", log: memoryLog() }), {
-        dirs: [tmp, root],
-        minBytes: BIG_FILE,
-        ignore: [s3.dir, pg.dataDir],
-      }),
-    );
-    expect(watched.value.method).toBe("stream");
-    expect(watched.value.bytes ?? 0).toBeGreaterThan(80 * MiB);
-    expect(watched.bigFiles).toEqual([]);
-    expect(await tableChecksums(conn, "odoo_cloned")).toEqual(source);
-  }, SLOW);
+  test(
+    "restore from S3 equals the source: every table's rows and the filestore",
+    async () => {
+      expect(backup?.status).toBe("completed");
+      const filestoreTargetDir = join(root, "envs", "restored", "filestore", "odoo_restored");
+      const r = await restoreBackup({
+        pg: conn,
+        source: { kind: "s3", target, prefix: backup.s3?.prefix ?? "" },
+        newDbName: "odoo_restored",
+        owner: envLogin(),
+        jobs: 2,
+        filestoreTargetDir,
+        workDir: join(root, "work"),
+        log: memoryLog(),
+        manifestTrust: { key: KEY, acceptUnsigned: false },
+      });
+      expect(await tableChecksums(conn, "odoo_restored")).toEqual(source);
+      expect(filestoreChecksums(r.stagedFilestoreDir)).toEqual(filestoreChecksums(fx.filestoreDir));
+      // The downloaded dump (pg_restore -j needs a file) is gone afterwards.
+      expect(readdirSync(join(root, "work"))).toEqual([]);
+    },
+    SLOW,
+  );
 
-  test("RSS is flat as the size grows: a dump ~5× larger barely moves the backup's peak memory", async () => {
-    const small = await backupInChild("b-rss-small");
-    expect([small.status, small.error]).toEqual(["completed", null]);
-    const sql = pgConnect({ ...conn, database: fx.db });
-    try {
-      // 240 rows of 1 MiB of md5 bytes (random: the dump cannot shrink them), as attachments stored in the database.
-      await sql.unsafe(`INSERT INTO ir_attachment (name, type, db_datas)
+  test(
+    "stream clone equals the source and writes no dump file",
+    async () => {
+      const watched = await withTmpdir(tmp, () =>
+        watchStreaming(
+          () =>
+            cloneDatabase({
+              pg: conn,
+              sourceLogin: envLogin(),
+              sourceDb: fx.db,
+              targetDb: "odoo_cloned",
+              owner: envLogin(),
+              method: "stream",
+              log: memoryLog(),
+            }),
+          {
+            dirs: [tmp, root],
+            minBytes: BIG_FILE,
+            ignore: [s3.dir, pg.dataDir],
+          },
+        ),
+      );
+      expect(watched.value.method).toBe("stream");
+      expect(watched.value.bytes ?? 0).toBeGreaterThan(80 * MiB);
+      expect(watched.bigFiles).toEqual([]);
+      expect(await tableChecksums(conn, "odoo_cloned")).toEqual(source);
+    },
+    SLOW,
+  );
+
+  test(
+    "RSS is flat as the size grows: a dump ~5× larger barely moves the backup's peak memory",
+    async () => {
+      const small = await backupInChild("b-rss-small");
+      expect([small.status, small.error]).toEqual(["completed", null]);
+      const sql = pgConnect({ ...conn, database: fx.db });
+      try {
+        // 240 rows of 1 MiB of md5 bytes (random: the dump cannot shrink them), as attachments stored in the database.
+        await sql.unsafe(`INSERT INTO ir_attachment (name, type, db_datas)
         SELECT 'blob-' || g, 'binary', (SELECT string_agg(decode(md5(random()::text || g || s), 'hex'), '') FROM generate_series(1, 65536) s)
         FROM generate_series(1, 240) g`);
-    } finally {
-      await sql.close();
-    }
-    const big = await backupInChild("b-rss-big");
-    expect([big.status, big.error]).toEqual(["completed", null]);
-    expect(big.dbBytes).toBeGreaterThan(small.dbBytes + 200 * MiB);
-    expect(big.vmHwmBytes - small.vmHwmBytes).toBeLessThan((big.dbBytes - small.dbBytes) / 4);
-    expect(big.vmHwmBytes).toBeLessThan(big.dbBytes);
-  }, SLOW);
+      } finally {
+        await sql.close();
+      }
+      const big = await backupInChild("b-rss-big");
+      expect([big.status, big.error]).toEqual(["completed", null]);
+      expect(big.dbBytes).toBeGreaterThan(small.dbBytes + 200 * MiB);
+      expect(big.vmHwmBytes - small.vmHwmBytes).toBeLessThan((big.dbBytes - small.dbBytes) / 4);
+      expect(big.vmHwmBytes).toBeLessThan(big.dbBytes);
+    },
+    SLOW,
+  );
 });

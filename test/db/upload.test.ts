@@ -40,7 +40,9 @@ describe("saveUpload", () => {
     const s = statfsSync(dir);
     const declared = s.bavail * s.bsize + 1024 ** 3;
     const path = join(dir, "huge");
-    const err = await saveUpload(body(1), path, { maxBytes: Number.MAX_SAFE_INTEGER, declaredBytes: declared }).catch((e: unknown) => e);
+    const err = await saveUpload(body(1), path, { maxBytes: Number.MAX_SAFE_INTEGER, declaredBytes: declared }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(Invalid);
     expect((err as Error).message).toMatch(/not enough free space for the upload .*: needs .*, .* free/);
     expect(existsSync(path)).toBe(false);

@@ -35,10 +35,18 @@ beforeAll(async () => {
   admin = pgConnect({ host: t.host.pg.host, port: t.host.pg.port, user: t.host.pg.user, password: t.host.pg.password });
   // Enough rows that the copy takes a while: the kill must land while it streams. Owned by the
   // env's role, as Odoo's own tables are (the copy dumps as that role).
-  const db = pgConnect({ host: t.host.pg.host, port: t.host.pg.port, user: t.host.pg.user, password: t.host.pg.password, database: t.envRow().dbName });
+  const db = pgConnect({
+    host: t.host.pg.host,
+    port: t.host.pg.port,
+    user: t.host.pg.user,
+    password: t.host.pg.password,
+    database: t.envRow().dbName,
+  });
   try {
     await db.unsafe(`SET ROLE "${t.envRow().dbUser}"`);
-    await db.unsafe("CREATE TABLE crash_filler AS SELECT g AS id, repeat(md5(g::text), 12) AS payload FROM generate_series(1, 200000) g");
+    await db.unsafe(
+      "CREATE TABLE crash_filler AS SELECT g AS id, repeat(md5(g::text), 12) AS payload FROM generate_series(1, 200000) g",
+    );
   } finally {
     await db.close();
   }
@@ -53,16 +61,40 @@ afterAll(async () => {
 
 /** Every trace of any scratch copy: databases, roles, pg_hba lines, directories. */
 async function scratchTraces(): Promise<string[]> {
-  const dbs = await admin<{ n: string }[]>`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${SCRATCH_PREFIX})`;
-  const roles = await admin<{ n: string }[]>`SELECT rolname AS n FROM pg_roles WHERE starts_with(rolname, ${SCRATCH_PREFIX}) OR starts_with(rolname, 'odooops_xfer_')`;
-  const hba = readHbaEntries(readFileSync(t.host.config.postgres.hbaFile, "utf8")).filter((e) => e.db.startsWith(SCRATCH_PREFIX));
+  const dbs = await admin<
+    { n: string }[]
+  >`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${SCRATCH_PREFIX})`;
+  const roles = await admin<
+    { n: string }[]
+  >`SELECT rolname AS n FROM pg_roles WHERE starts_with(rolname, ${SCRATCH_PREFIX}) OR starts_with(rolname, 'odooops_xfer_')`;
+  const hba = readHbaEntries(readFileSync(t.host.config.postgres.hbaFile, "utf8")).filter((e) =>
+    e.db.startsWith(SCRATCH_PREFIX),
+  );
   const dirs = readdirSync(envResources(t.envRow(), t.host.deps).dir).filter((d) => d.startsWith("scratch-"));
-  return [...dbs.map((r) => `database ${r.n}`), ...roles.map((r) => `role ${r.n}`), ...hba.map((e) => `hba ${e.db}`), ...dirs.map((d) => `dir ${d}`)];
+  return [
+    ...dbs.map((r) => `database ${r.n}`),
+    ...roles.map((r) => `role ${r.n}`),
+    ...hba.map((e) => `hba ${e.db}`),
+    ...dirs.map((d) => `dir ${d}`),
+  ];
 }
 
 function startChild(point: string | null, pauseFile: string): Subprocess {
-  const env: Record<string, string | undefined> = { ...process.env, ODOOOPS_TEST_PAUSE_AT: point ?? undefined, ODOOOPS_TEST_PAUSE_FILE: point ? pauseFile : undefined };
-  const child = Bun.spawn(["bun", join(import.meta.dir, "../support/agent-child.ts"), t.host.api.root, join(work, "config.json"), `test:child-${randomSuffix(6)}`], { env, stdout: "ignore", stderr: "ignore" });
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ODOOOPS_TEST_PAUSE_AT: point ?? undefined,
+    ODOOOPS_TEST_PAUSE_FILE: point ? pauseFile : undefined,
+  };
+  const child = Bun.spawn(
+    [
+      "bun",
+      join(import.meta.dir, "../support/agent-child.ts"),
+      t.host.api.root,
+      join(work, "config.json"),
+      `test:child-${randomSuffix(6)}`,
+    ],
+    { env, stdout: "ignore", stderr: "ignore" },
+  );
   children.push(child);
   return child;
 }
@@ -83,7 +115,12 @@ async function copying(db: string): Promise<boolean> {
   return row !== undefined;
 }
 
-type Point = "scratch:before-role" | "scratch:after-role" | "during the copy" | "scratch:after-copy" | "scratch:during-drop";
+type Point =
+  | "scratch:before-role"
+  | "scratch:after-role"
+  | "during the copy"
+  | "scratch:after-copy"
+  | "scratch:during-drop";
 let seq = 0;
 
 /** Deploys a new version, kills the job process at `point` of the `purpose` copy, restarts, resumes. */
@@ -119,24 +156,42 @@ async function killRestartResume(purpose: "rehearse" | "tests", point: Point): P
   // The removal is on the record.
   if (removed.length > 0) {
     t.host.deps.audit.flush();
-    const audit = t.host.deps.db.$client.query("SELECT details FROM audit_logs WHERE action = 'copies.removed' ORDER BY seq DESC LIMIT 1").get() as { details: string } | null;
+    const audit = t.host.deps.db.$client
+      .query("SELECT details FROM audit_logs WHERE action = 'copies.removed' ORDER BY seq DESC LIMIT 1")
+      .get() as { details: string } | null;
     expect(JSON.parse(audit?.details ?? "{}").removed).toEqual(removed);
   }
 }
 
 describe("kill -9 while a deploy's rehearsal copies the database", () => {
-  const points: Point[] = ["scratch:before-role", "scratch:after-role", "during the copy", "scratch:after-copy", "scratch:during-drop"];
+  const points: Point[] = [
+    "scratch:before-role",
+    "scratch:after-role",
+    "during the copy",
+    "scratch:after-copy",
+    "scratch:during-drop",
+  ];
   for (const point of points) {
-    test(`killed at ${point}: after the restart no copy remains and the deploy completes`, () => killRestartResume("rehearse", point), 400_000);
+    test(
+      `killed at ${point}: after the restart no copy remains and the deploy completes`,
+      () => killRestartResume("rehearse", point),
+      400_000,
+    );
   }
 });
 
 describe("kill -9 while a deploy's tests gate has its throwaway database", () => {
   test("the policy turns the tests gate on", async () => {
-    await t.repo.commit({ ".odooops/policies.yaml": "version: 1\nhealth_gates:\n  dev:\n    tests: { required: true }\n" });
+    await t.repo.commit({
+      ".odooops/policies.yaml": "version: 1\nhealth_gates:\n  dev:\n    tests: { required: true }\n",
+    });
   });
   // Its database is empty (no copy): the points are its role, and between dropping database and role.
   for (const point of ["scratch:after-role", "scratch:during-drop"] as const) {
-    test(`killed at ${point}: after the restart no copy remains and the deploy completes`, () => killRestartResume("tests", point), 400_000);
+    test(
+      `killed at ${point}: after the restart no copy remains and the deploy completes`,
+      () => killRestartResume("tests", point),
+      400_000,
+    );
   }
 });

@@ -10,7 +10,6 @@ import { run } from "../../src/exec/run";
 import { crashThenResume } from "../support/agents";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 
-
 let t: DeployEnv;
 
 beforeAll(async () => {
@@ -27,7 +26,18 @@ afterAll(async () => {
 }, 120_000);
 
 async function runningWeb(): Promise<string[]> {
-  const r = await run({ argv: ["docker", "ps", "--format", "{{.Names}}", "--filter", `label=odooops.env=${t.envId}`, "--filter", "label=odooops.role=web"] });
+  const r = await run({
+    argv: [
+      "docker",
+      "ps",
+      "--format",
+      "{{.Names}}",
+      "--filter",
+      `label=odooops.env=${t.envId}`,
+      "--filter",
+      "label=odooops.role=web",
+    ],
+  });
   return r.stdout.split("\n").filter(Boolean);
 }
 

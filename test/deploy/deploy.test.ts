@@ -21,7 +21,8 @@ let repo: TestRepo;
 let repoDir: string;
 const envIds: string[] = [];
 
-const manifest = (version: string, extra = "") => `# -*- coding: utf-8 -*-\n{\n    'name': 'Shop extra',\n    'version': '${version}',\n    'depends': ['base'],${extra}\n}\n`;
+const manifest = (version: string, extra = "") =>
+  `# -*- coding: utf-8 -*-\n{\n    'name': 'Shop extra',\n    'version': '${version}',\n    'depends': ['base'],${extra}\n}\n`;
 const passingTest = "import sys\nsys.exit(0)\n";
 
 beforeAll(async () => {
@@ -33,7 +34,11 @@ beforeAll(async () => {
   });
   repoDir = makeTempDir("odooops-deploy-repo-");
   repo = await makeRepo(repoDir);
-  await repo.commit({ "shop_extra/__manifest__.py": manifest("1.0"), "shop_extra/tests/test_ok.py": passingTest, "README.md": "addons\n" });
+  await repo.commit({
+    "shop_extra/__manifest__.py": manifest("1.0"),
+    "shop_extra/tests/test_ok.py": passingTest,
+    "README.md": "addons\n",
+  });
   const res = await api("PUT", "/projects/default", { repoUrl: repo.url });
   expect(res.status).toBe(200);
 }, 180_000);
@@ -90,7 +95,10 @@ function probeThroughNginx(domain: string) {
   };
 }
 
-async function deploy(slug: string, body: Record<string, unknown> = {}): Promise<{ deployment: DeploymentView; job: JobView }> {
+async function deploy(
+  slug: string,
+  body: Record<string, unknown> = {},
+): Promise<{ deployment: DeploymentView; job: JobView }> {
   const res = await api("POST", `/environments/${slug}/deployments`, body);
   const out = (await res.json()) as DeployOutcome;
   expect(res.status).toBe(202);
@@ -102,9 +110,17 @@ async function deploy(slug: string, body: Record<string, unknown> = {}): Promise
 
 async function installed(slug: string, module: string): Promise<{ state: string; latest_version: string } | undefined> {
   const env = envRow(slug);
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env.dbName });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env.dbName,
+  });
   try {
-    const rows = await sql<{ state: string; latest_version: string }[]>`SELECT state, latest_version FROM ir_module_module WHERE name = ${module}`;
+    const rows = await sql<
+      { state: string; latest_version: string }[]
+    >`SELECT state, latest_version FROM ir_module_module WHERE name = ${module}`;
     return rows[0];
   } finally {
     await sql.close();
@@ -161,11 +177,28 @@ describe("deploy from git", () => {
     const seen = await probe.end();
     expect(job.error).toBeNull();
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
-      ["source", "done"], ["build", "done"], ["plan", "done"], ["tests", "done"], ["approval", "skipped"], ["rehearse", "done"], ["backup", "skipped"], ["migrate", "done"], ["start", "done"], ["smoke", "skipped"], ["switch", "done"], ["prune", "done"],
+      ["source", "done"],
+      ["build", "done"],
+      ["plan", "done"],
+      ["tests", "done"],
+      ["approval", "skipped"],
+      ["rehearse", "done"],
+      ["backup", "skipped"],
+      ["migrate", "done"],
+      ["start", "done"],
+      ["smoke", "skipped"],
+      ["switch", "done"],
+      ["prune", "done"],
     ]);
     expect(seen.failures).toEqual([]);
     expect(seen.ok).toBeGreaterThan(10);
-    expect(deployment).toMatchObject({ status: "success", current: true, modulesInstalled: ["shop_extra"], migrated: true, commit: await repo.git("rev-parse", "HEAD") });
+    expect(deployment).toMatchObject({
+      status: "success",
+      current: true,
+      modulesInstalled: ["shop_extra"],
+      migrated: true,
+      commit: await repo.git("rev-parse", "HEAD"),
+    });
     expect(deployment.image).toMatch(new RegExp(`^${host.config.docker.namePrefix}-${slug}:[0-9a-f]{12}$`));
     expect(await installed(slug, "shop_extra")).toEqual({ state: "installed", latest_version: "17.0.1.0" });
     const after = envRow(slug);
@@ -196,12 +229,16 @@ describe("deploy from git", () => {
     expect(docs.deployment).toMatchObject({ modulesUpdated: [], modulesInstalled: [], migrated: false });
     // Nothing to migrate, nothing to rehearse: the boot is checked by start, beside the serving release.
     expect(docs.job.steps.find((s) => s.name === "rehearse")?.status).toBe("done");
-    expect(host.deps.jobs.logs.read(docs.job.id, 0, 1 << 20).text).toContain("no rehearsal: no module to update or install");
+    expect(host.deps.jobs.logs.read(docs.job.id, 0, 1 << 20).text).toContain(
+      "no rehearsal: no module to update or install",
+    );
   }, 600_000);
 
   test("failing addon tests: deployment failed with the test output; the old release keeps serving", async () => {
     const before = envRow(slug);
-    await repo.commit({ "shop_extra/tests/test_broken.py": "print('expected 3 partners, got 2')\nraise SystemExit(1)\n" });
+    await repo.commit({
+      "shop_extra/tests/test_broken.py": "print('expected 3 partners, got 2')\nraise SystemExit(1)\n",
+    });
     const probe = probeThroughNginx(before.domain);
     const { deployment, job } = await deploy(slug);
     const seen = await probe.end();
@@ -210,8 +247,18 @@ describe("deploy from git", () => {
     expect(deployment.error).toContain("addon tests failed");
     expect(deployment.error).toContain("test_broken");
     expect(seen.failures).toEqual([]);
-    expect(envRow(slug)).toMatchObject({ release: before.release, containerName: before.containerName, currentDeploymentId: before.currentDeploymentId });
-    const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: "postgres" });
+    expect(envRow(slug)).toMatchObject({
+      release: before.release,
+      containerName: before.containerName,
+      currentDeploymentId: before.currentDeploymentId,
+    });
+    const admin = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: host.pg.user,
+      password: host.pg.password,
+      database: "postgres",
+    });
     try {
       expect(await listDatabases(admin, "odooops_scratch_")).toEqual([]);
     } finally {
@@ -241,7 +288,13 @@ describe("deploy from git", () => {
     expect(seen.failures).toEqual([]);
     expect(envRow(slug)).toMatchObject({ release: before.release, containerName: before.containerName });
     expect(await running(before.containerName!)).toBe(true);
-    const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: "postgres" });
+    const admin = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: host.pg.user,
+      password: host.pg.password,
+      database: "postgres",
+    });
     try {
       expect(await listDatabases(admin, "odooops_scratch_")).toEqual([]);
     } finally {
@@ -271,7 +324,13 @@ describe("deploy from git", () => {
     expect(seen.failures).toEqual([]);
     const first = (await (await api("GET", `/deployments/${firstDeploy}`)).json()) as DeploymentView;
     const rb = (await (await api("GET", `/deployments/${out.deployment.id}`)).json()) as DeploymentView;
-    expect(rb).toMatchObject({ kind: "rollback", status: "success", current: true, image: first.image, rollbackOf: firstDeploy });
+    expect(rb).toMatchObject({
+      kind: "rollback",
+      status: "success",
+      current: true,
+      image: first.image,
+      rollbackOf: firstDeploy,
+    });
     expect(envRow(slug).release).toBe(rb.release);
 
     const none = await api("POST", `/environments/${slug}/rollback`, { to: "0000000" });

@@ -34,12 +34,22 @@ describe("which repository modules a deployment installs", () => {
 
   test("dev without a policy gate: the rehearsal is the host setting, not a required migrations gate", () => {
     const settings = { runTests: false, rehearse: true };
-    expect(describeGates(planGates(DEFAULT_POLICY, "dev", settings, "default"))).toBe("tests off, rehearsal (deploy.rehearse, no policy gate), no approval, no smoke tests");
-    expect(describeGates(planGates(DEFAULT_POLICY, "staging", settings, "default"))).toBe("tests required, migrations required, no approval, no smoke tests");
-    expect(describeGates(planGates(DEFAULT_POLICY, "production", settings, "default"))).toBe("tests required, migrations required (neutralized copy), no approval, no smoke tests");
-    expect(describeGates(planGates(DEFAULT_POLICY, "dev", { runTests: false, rehearse: false }, "default"))).toBe("tests off, migrations off, no approval, no smoke tests");
+    expect(describeGates(planGates(DEFAULT_POLICY, "dev", settings, "default"))).toBe(
+      "tests off, rehearsal (deploy.rehearse, no policy gate), no approval, no smoke tests",
+    );
+    expect(describeGates(planGates(DEFAULT_POLICY, "staging", settings, "default"))).toBe(
+      "tests required, migrations required, no approval, no smoke tests",
+    );
+    expect(describeGates(planGates(DEFAULT_POLICY, "production", settings, "default"))).toBe(
+      "tests required, migrations required (neutralized copy), no approval, no smoke tests",
+    );
+    expect(describeGates(planGates(DEFAULT_POLICY, "dev", { runTests: false, rehearse: false }, "default"))).toBe(
+      "tests off, migrations off, no approval, no smoke tests",
+    );
     const optional = parsePolicy("health_gates:\n  dev:\n    migrations: { required: false }\n");
-    expect(describeGates(planGates(optional, "dev", settings, "repo"))).toBe("tests off, migrations optional, no approval, no smoke tests");
+    expect(describeGates(planGates(optional, "dev", settings, "repo"))).toBe(
+      "tests off, migrations optional, no approval, no smoke tests",
+    );
   });
 });
 

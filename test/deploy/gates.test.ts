@@ -21,14 +21,32 @@ let t: DeployEnv;
 
 // One admin deploys and approves here (deploy.selfApproval): four eyes are tested in test/api/approvals.test.ts.
 beforeAll(async () => {
-  t = await startDeployEnv({ agent: false, env: { name: "gated", tier: "dev" }, files: { "shop_extra/__manifest__.py": shopManifest("1.0") }, configOverrides: { deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], runTests: false, rehearse: false, selfApproval: true } } });
+  t = await startDeployEnv({
+    agent: false,
+    env: { name: "gated", tier: "dev" },
+    files: { "shop_extra/__manifest__.py": shopManifest("1.0") },
+    configOverrides: {
+      deploy: {
+        drainSec: 0,
+        healthTimeoutSec: 60,
+        install: ["shop_extra"],
+        runTests: false,
+        rehearse: false,
+        selfApproval: true,
+      },
+    },
+  });
 }, 240_000);
 
 afterAll(async () => {
   await t?.stop();
 }, 120_000);
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 120_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -39,13 +57,29 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 async function containers(): Promise<string[]> {
-  const r = await run({ argv: ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `label=odooops.env=${t.envId}`, "--filter", "label=odooops.role=web"] });
+  const r = await run({
+    argv: [
+      "docker",
+      "ps",
+      "-a",
+      "--format",
+      "{{.Names}}",
+      "--filter",
+      `label=odooops.env=${t.envId}`,
+      "--filter",
+      "label=odooops.role=web",
+    ],
+  });
   return r.stdout.split("\n").filter(Boolean).sort();
 }
 
 /** The old release still serves, through nginx, and is the env's current one. */
 async function expectUnchanged(before: ReturnType<DeployEnv["envRow"]>): Promise<void> {
-  expect(t.envRow()).toMatchObject({ release: before.release, containerName: before.containerName, currentDeploymentId: before.currentDeploymentId });
+  expect(t.envRow()).toMatchObject({
+    release: before.release,
+    containerName: before.containerName,
+    currentDeploymentId: before.currentDeploymentId,
+  });
   expect((await t.host.viaNginx(before.domain, "/web/health?db_server_status=1")).status).toBe(200);
 }
 
@@ -53,12 +87,20 @@ describe("policies.yaml of the default branch", () => {
   test("no file: the server default applies and is recorded; the deploy passes", async () => {
     const { d, job } = await t.deploy();
     expect(job.error).toBeNull();
-    expect(d.gates).toMatchObject({ source: "default", tier: "dev", tests: { run: false }, approval: null, smoke: null });
+    expect(d.gates).toMatchObject({
+      source: "default",
+      tier: "dev",
+      tests: { run: false },
+      approval: null,
+      smoke: null,
+    });
   }, 300_000);
 
   test("invalid YAML or an unknown key: the deploy fails before the build, naming file, line and key", async () => {
     const before = t.envRow();
-    await t.repo.commit({ ".odooops/policies.yaml": policy("    tests: { required: true }\n    smoke_test: { command: [true] }\n") });
+    await t.repo.commit({
+      ".odooops/policies.yaml": policy("    tests: { required: true }\n    smoke_test: { command: [true] }\n"),
+    });
     const { d, job } = await t.deploy();
     expect(d.status).toBe("failed");
     expect(d.error).toContain(".odooops/policies.yaml:5: health_gates.dev.smoke_test");
@@ -73,7 +115,11 @@ describe("policies.yaml of the default branch", () => {
 
   test("a failing required tests command: failed with its output, old release serving; optional: a warning", async () => {
     const before = t.envRow();
-    await t.repo.commit({ ".odooops/policies.yaml": policy(`    tests: { command: ${py("import sys; print('gate says no: 2 partners'); sys.exit(3)")} }\n`) });
+    await t.repo.commit({
+      ".odooops/policies.yaml": policy(
+        `    tests: { command: ${py("import sys; print('gate says no: 2 partners'); sys.exit(3)")} }\n`,
+      ),
+    });
     const { d, job } = await t.deploy();
     expect(d.status).toBe("failed");
     expect(d.error).toContain("tests command failed (exit 3)");
@@ -81,14 +127,20 @@ describe("policies.yaml of the default branch", () => {
     expect(job.steps.find((s) => s.name === "migrate")?.status).toBe("pending");
     await expectUnchanged(before);
 
-    await t.repo.commit({ ".odooops/policies.yaml": policy(`    tests: { required: false, command: ${py("import sys; sys.exit(3)")} }\n`) });
+    await t.repo.commit({
+      ".odooops/policies.yaml": policy(`    tests: { required: false, command: ${py("import sys; sys.exit(3)")} }\n`),
+    });
     const optional = await t.deploy();
     expect(optional.d.status).toBe("success");
     expect(await t.jobLog(optional.job.id)).toContain("warn: tests command failed (exit 3)");
   }, 600_000);
 
   test("the tests command runs in the built image against the throwaway database (PG* set, modules installed)", async () => {
-    await t.repo.commit({ ".odooops/policies.yaml": policy(`    tests: { command: ["psql", "-tAc", "SELECT 'tested:' || current_database() || ':' || state FROM ir_module_module WHERE name = 'shop_extra'"] }\n`) });
+    await t.repo.commit({
+      ".odooops/policies.yaml": policy(
+        `    tests: { command: ["psql", "-tAc", "SELECT 'tested:' || current_database() || ':' || state FROM ir_module_module WHERE name = 'shop_extra'"] }\n`,
+      ),
+    });
     const { d, job } = await t.deploy();
     expect(d.error).toBeNull();
     expect(d.status).toBe("success");
@@ -97,16 +149,35 @@ describe("policies.yaml of the default branch", () => {
   }, 300_000);
 
   test("smoke tests: run against the new release (ODOOOPS_URL) before the switch; a failure keeps the old release", async () => {
-    const pass = py("import os, urllib.request; r = urllib.request.urlopen(os.environ['ODOOOPS_URL'] + '/web/health'); print('smoke ok', os.environ['ODOOOPS_URL'], r.status)");
+    const pass = py(
+      "import os, urllib.request; r = urllib.request.urlopen(os.environ['ODOOOPS_URL'] + '/web/health'); print('smoke ok', os.environ['ODOOOPS_URL'], r.status)",
+    );
     await t.repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${pass} }\n`) });
     const ok = await t.deploy();
     expect(ok.d.error).toBeNull();
-    expect(ok.job.steps.map((s) => s.name)).toEqual(["source", "build", "plan", "tests", "approval", "rehearse", "backup", "migrate", "start", "smoke", "switch", "prune"]);
+    expect(ok.job.steps.map((s) => s.name)).toEqual([
+      "source",
+      "build",
+      "plan",
+      "tests",
+      "approval",
+      "rehearse",
+      "backup",
+      "migrate",
+      "start",
+      "smoke",
+      "switch",
+      "prune",
+    ]);
     expect(ok.job.steps.find((s) => s.name === "smoke")?.status).toBe("done");
     expect(await t.jobLog(ok.job.id)).toContain(`smoke ok http://${t.envRow().containerName}:8069 200`);
 
     const before = t.envRow();
-    await t.repo.commit({ ".odooops/policies.yaml": policy(`    smoke_tests: { command: ${py("import sys; print('checkout page: 500'); sys.exit(1)")} }\n`) });
+    await t.repo.commit({
+      ".odooops/policies.yaml": policy(
+        `    smoke_tests: { command: ${py("import sys; print('checkout page: 500'); sys.exit(1)")} }\n`,
+      ),
+    });
     const bad = await t.deploy();
     expect(bad.d.status).toBe("failed");
     expect(bad.d.error).toContain("smoke tests failed (exit 1)");
@@ -118,7 +189,8 @@ describe("policies.yaml of the default branch", () => {
 });
 
 describe("manual approval", () => {
-  const approval = (timeout: string, required = true) => policy(`    manual_approval: { required: ${required}, timeout: "${timeout}" }\n`);
+  const approval = (timeout: string, required = true) =>
+    policy(`    manual_approval: { required: ${required}, timeout: "${timeout}" }\n`);
 
   async function awaiting(id: string): Promise<DeploymentView> {
     return until("awaiting_approval", async () => {
@@ -128,9 +200,12 @@ describe("manual approval", () => {
   }
 
   test("waits after the pre-switch gates, before any migration; approve (admin) → continues and serves", async () => {
-    await t.repo.commit({ ".odooops/policies.yaml": approval("1h"), "shop_extra/__manifest__.py": shopManifest("1.1") });
+    await t.repo.commit({
+      ".odooops/policies.yaml": approval("1h"),
+      "shop_extra/__manifest__.py": shopManifest("1.1"),
+    });
     const out = await t.queueDeploy();
-    const done = t.waitJob( out.job.id);
+    const done = t.waitJob(out.job.id);
     const waiting = await awaiting(out.deployment.id);
     expect(waiting.approval?.decision).toBeNull();
     expect(Date.parse(waiting.approval!.deadline!) - Date.now()).toBeGreaterThan(3_500_000);
@@ -148,7 +223,11 @@ describe("manual approval", () => {
     const job = await done;
     expect(job.error).toBeNull();
     const d = await t.deployment(out.deployment.id);
-    expect(d).toMatchObject({ status: "success", current: true, approval: { decision: "approved", by: "admin", reason: "release notes checked" } });
+    expect(d).toMatchObject({
+      status: "success",
+      current: true,
+      approval: { decision: "approved", by: "admin", reason: "release notes checked" },
+    });
     expect((await t.host.viaNginx(t.envRow().domain, "/web/health?db_server_status=1")).status).toBe(200);
     expect((await t.api("POST", `/deployments/${out.deployment.id}/approve`, {})).status).toBe(409);
   }, 300_000);
@@ -157,9 +236,11 @@ describe("manual approval", () => {
     const before = t.envRow();
     await t.repo.commit({ "shop_extra/__manifest__.py": shopManifest("1.2") });
     const out = await t.queueDeploy();
-    const done = t.waitJob( out.job.id);
+    const done = t.waitJob(out.job.id);
     await awaiting(out.deployment.id);
-    expect((await t.api("POST", `/deployments/${out.deployment.id}/reject`, { reason: "not during the sale" })).status).toBe(200);
+    expect(
+      (await t.api("POST", `/deployments/${out.deployment.id}/reject`, { reason: "not during the sale" })).status,
+    ).toBe(200);
     const job = await done;
     expect(job.status).toBe("failed");
     const d = await t.deployment(out.deployment.id);
@@ -172,12 +253,16 @@ describe("manual approval", () => {
   test("cancelling the job while it waits ends the wait at once: cancelled, nothing migrated", async () => {
     const before = t.envRow();
     const out = await t.queueDeploy();
-    const done = t.waitJob( out.job.id);
+    const done = t.waitJob(out.job.id);
     await awaiting(out.deployment.id);
     expect((await t.api("POST", `/jobs/${out.job.id}/cancel`)).status).toBe(200);
     const job = await done;
     expect(job.status).toBe("cancelled");
-    expect(await t.deployment(out.deployment.id)).toMatchObject({ status: "failed", error: "deployment cancelled", migrated: false });
+    expect(await t.deployment(out.deployment.id)).toMatchObject({
+      status: "failed",
+      error: "deployment cancelled",
+      migrated: false,
+    });
     await expectUnchanged(before);
   }, 300_000);
 
@@ -197,12 +282,18 @@ describe("manual approval", () => {
   }, 300_000);
 
   test("the agent dies while waiting: a new agent resumes the wait (same deadline) and the approval goes through", async () => {
-    await t.repo.commit({ ".odooops/policies.yaml": approval("1h"), "shop_extra/__manifest__.py": shopManifest("1.3") });
+    await t.repo.commit({
+      ".odooops/policies.yaml": approval("1h"),
+      "shop_extra/__manifest__.py": shopManifest("1.3"),
+    });
     const out = await t.queueDeploy();
     const q = t.host.deps.jobs.queue;
     let dead = false;
     const never = new Promise<never>(() => undefined);
-    const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A): Promise<R> => (dead ? never : fn(...a));
+    const guard =
+      <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+      (...a: A): Promise<R> =>
+        dead ? never : fn(...a);
     const channel: JobChannel = {
       lease: guard((agent, ms) => q.lease(agent, ms)),
       heartbeat: guard((id, owner, ms) => q.heartbeat(id, owner, ms)),
@@ -210,7 +301,15 @@ describe("manual approval", () => {
       step: guard((id, owner, i, patch) => q.step(id, owner, i, patch)),
       finish: guard((id, owner, outcome) => q.finish(id, owner, outcome)),
     };
-    const doomed = new Agent({ identity: { hostId: "test", owner: "test:doomed-approval" }, channel, registry: t.host.deps.jobs.registry, deps: t.host.deps, pollMs: 20, leaseMs: 300, heartbeatMs: 100 });
+    const doomed = new Agent({
+      identity: { hostId: "test", owner: "test:doomed-approval" },
+      channel,
+      registry: t.host.deps.jobs.registry,
+      deps: t.host.deps,
+      pollMs: 20,
+      leaseMs: 300,
+      heartbeatMs: 100,
+    });
     doomed.start();
     const first = await awaiting(out.deployment.id);
     dead = true;
@@ -218,7 +317,7 @@ describe("manual approval", () => {
     await until("the lease to expire", async () => q.row(out.job.id).leaseExpiresAt! < new Date().toISOString());
     expect(q.recover()).toBe(1);
 
-    const done = t.waitJob( out.job.id);
+    const done = t.waitJob(out.job.id);
     await until("the resumed wait", async () => (await t.jobLog(out.job.id)).includes("still waiting for approval"));
     expect((await t.deployment(out.deployment.id)).approval?.deadline).toBe(first.approval!.deadline);
     expect((await t.api("POST", `/deployments/${out.deployment.id}/approve`, {})).status).toBe(200);
@@ -229,6 +328,9 @@ describe("manual approval", () => {
   }, 300_000);
 
   test("the webhook's view of the policy is the last one a deploy read (from state, no git)", () => {
-    expect(projectPolicy(t.host.deps.db, t.envRow().projectId).health_gates.dev?.manual_approval).toEqual({ required: true, timeout: "1h" });
+    expect(projectPolicy(t.host.deps.db, t.envRow().projectId).health_gates.dev?.manual_approval).toEqual({
+      required: true,
+      timeout: "1h",
+    });
   });
 });

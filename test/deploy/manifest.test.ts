@@ -41,12 +41,21 @@ and a backslash \\\\ and a tab\\t.
 `;
 
 const LITERALS: [string, string][] = [
-  ["escapes", String.raw`{'a': 'x\ny\tz\\w\'q\"', 'b': "\x41\u00e9\U0001F600\101\0", 'c': '\d\w', 'd': 'one \
-two'}`],
+  [
+    "escapes",
+    String.raw`{'a': 'x\ny\tz\\w\'q\"', 'b': "\x41\u00e9\U0001F600\101\0", 'c': '\d\w', 'd': 'one \
+two'}`,
+  ],
   ["raw strings", String.raw`{'a': r'\d+\'', 'b': R"\n", 'c': u'unicode', 'd': rb'\x', 'e': b'bytes'}`],
   ["triple quotes", `{'a': '''it's "quoted"\nacross lines''', 'b': """x""" 'y' r'''\\z'''}`],
-  ["numbers", `{'a': 1, 'b': -2, 'c': + 3, 'd': 1.5, 'e': .5, 'f': 1e3, 'g': 0x1F, 'h': 0o17, 'i': 0b101, 'j': 1_000, 'k': 2.5E-2, 'l': 1., 'm': 0, 'n': 00, 'o': -0.0, 'p': 01.5}`],
-  ["containers", `{'a': {}, 'b': [], 'c': (), 'd': ('x'), 'e': ('x',), 'f': (1, 2,), 'g': [[1, [2, (3,)]]], 'h': {'k': {'k2': {'k3': None}}}, 'i': {1, 2, 3,}}`],
+  [
+    "numbers",
+    `{'a': 1, 'b': -2, 'c': + 3, 'd': 1.5, 'e': .5, 'f': 1e3, 'g': 0x1F, 'h': 0o17, 'i': 0b101, 'j': 1_000, 'k': 2.5E-2, 'l': 1., 'm': 0, 'n': 00, 'o': -0.0, 'p': 01.5}`,
+  ],
+  [
+    "containers",
+    `{'a': {}, 'b': [], 'c': (), 'd': ('x'), 'e': ('x',), 'f': (1, 2,), 'g': [[1, [2, (3,)]]], 'h': {'k': {'k2': {'k3': None}}}, 'i': {1, 2, 3,}}`,
+  ],
   ["duplicates: the last wins", `{'a': 1, 'b': 2, 'a': 3}`],
   ["unicode text", `{'name': 'Ventes – Société Générale ✓', 'x': '日本語'}`],
   ["CRLF line endings and continuations", `{\r\n  'a': 1,  # c\r\n  'b': \\\r\n  2,\r\n}\r\n`],
@@ -82,16 +91,21 @@ describe("parseManifest", () => {
     expect(parsed.summary).toBe("Quotes and orders");
     expect(parsed.depends).toEqual(["sale", "stock"]);
     expect(parsed.description).toContain(`'single' and "double" quotes,\nand a backslash \\ and a tab\t.`);
-    expect(parsed.assets).toEqual({ "web.assets_backend": ["acme_sales/static/src/**/*", ["remove", "web/static/src/legacy/**/*"]] });
+    expect(parsed.assets).toEqual({
+      "web.assets_backend": ["acme_sales/static/src/**/*", ["remove", "web/static/src/legacy/**/*"]],
+    });
     expect(parsed.installable).toBe(true);
     expect(parsed.currency).toBeNull();
     expect(parsed.sequence).toBe(-10);
     expect(parsed.images).toEqual(["static/description/banner.png"]);
   });
 
-  test.each(LITERALS.map(([name, text], i) => [name, text, i + 1] as const))("%s: same value as Python's ast.literal_eval", (_name, text, i) => {
-    expect(parseManifest(text, "m.py")).toEqual(python[i] as Record<string, unknown>);
-  });
+  test.each(LITERALS.map(([name, text], i) => [name, text, i + 1] as const))(
+    "%s: same value as Python's ast.literal_eval",
+    (_name, text, i) => {
+      expect(parseManifest(text, "m.py")).toEqual(python[i] as Record<string, unknown>);
+    },
+  );
 
   test("a byte-order mark is ignored; __proto__ stays a plain key", () => {
     expect(parseManifest("\uFEFF{'a': 1}", "m.py")).toEqual({ a: 1 });
@@ -210,7 +224,9 @@ describe("readRepoModules", () => {
     write("bad3/m/__manifest__.py", "{'depends': ['sale', 'bad name']}");
     expect(() => readRepoModules(join(tmp, "bad3"), "17.0")).toThrow(/m\/__manifest__\.py: depends\.1: module names/);
     write("bad4/my-module/__manifest__.py", "{}");
-    expect(() => readRepoModules(join(tmp, "bad4"), "17.0")).toThrow(/my-module\/__manifest__\.py: module directory names/);
+    expect(() => readRepoModules(join(tmp, "bad4"), "17.0")).toThrow(
+      /my-module\/__manifest__\.py: module directory names/,
+    );
     expect(() => readRepoModules(join(tmp, "bad"), "17")).toThrow(Invalid);
   });
 });

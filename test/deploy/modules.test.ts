@@ -4,7 +4,12 @@ import type { RepoModule } from "../../src/deploy/manifest";
 import { planModuleUpdates, type InstalledModule } from "../../src/deploy/modules";
 
 const mod = (name: string, version: string, checksum: string, extra: Partial<RepoModule> = {}): RepoModule => ({
-  name, version, checksum, installable: true, depends: [], ...extra,
+  name,
+  version,
+  checksum,
+  installable: true,
+  depends: [],
+  ...extra,
 });
 const installed = (entries: [string, string, string | null][]): Map<string, InstalledModule> =>
   new Map(entries.map(([name, state, latestVersion]) => [name, { state, latestVersion }]));
@@ -36,7 +41,9 @@ describe("planModuleUpdates", () => {
   });
 
   test("a version bump updates that module only", () => {
-    const bumped = repo.map((m) => (m.name === "acme_sales" ? { ...m, version: "17.0.1.1", checksum: "c-sales-2" } : m));
+    const bumped = repo.map((m) =>
+      m.name === "acme_sales" ? { ...m, version: "17.0.1.1", checksum: "c-sales-2" } : m,
+    );
     expect(planModuleUpdates({ repo: bumped, installed: db, previousChecksums: previous, install: [] })).toEqual({
       update: [{ name: "acme_sales", from: "17.0.1.0", to: "17.0.1.1", reason: "version" }],
       install: [],
@@ -46,9 +53,9 @@ describe("planModuleUpdates", () => {
 
   test("a content change without a version bump is still an update", () => {
     const changed = repo.map((m) => (m.name === "acme_stock" ? { ...m, checksum: "c-stock-2" } : m));
-    expect(planModuleUpdates({ repo: changed, installed: db, previousChecksums: previous, install: [] }).update).toEqual([
-      { name: "acme_stock", from: "17.0.2.0", to: "17.0.2.0", reason: "content" },
-    ]);
+    expect(
+      planModuleUpdates({ repo: changed, installed: db, previousChecksums: previous, install: [] }).update,
+    ).toEqual([{ name: "acme_stock", from: "17.0.2.0", to: "17.0.2.0", reason: "content" }]);
   });
 
   test("a module installed but not in the previous checksums counts as changed", () => {
@@ -71,7 +78,10 @@ describe("planModuleUpdates", () => {
 
   test("configured modules not installed yet are installed, in order, once; installed ones are not", () => {
     const plan = planModuleUpdates({
-      repo, installed: db, previousChecksums: previous, install: ["acme_new", "crm", "sale", "acme_new", "website"],
+      repo,
+      installed: db,
+      previousChecksums: previous,
+      install: ["acme_new", "crm", "sale", "acme_new", "website"],
     });
     expect(plan.install).toEqual(["acme_new", "crm", "website"]);
     expect(plan.update).toEqual([]);
@@ -95,11 +105,13 @@ describe("planModuleUpdates", () => {
   });
 
   test("an empty database (never initialised) only installs", () => {
-    expect(planModuleUpdates({ repo, installed: new Map(), previousChecksums: null, install: ["acme_sales"] })).toEqual({
-      update: [],
-      install: ["acme_sales"],
-      unchanged: [],
-    });
+    expect(planModuleUpdates({ repo, installed: new Map(), previousChecksums: null, install: ["acme_sales"] })).toEqual(
+      {
+        update: [],
+        install: ["acme_sales"],
+        unchanged: [],
+      },
+    );
   });
 
   test("non-installable modules are never updated; installing one is refused", () => {
@@ -108,20 +120,29 @@ describe("planModuleUpdates", () => {
     const plan = planModuleUpdates({ repo: old, installed: withLegacy, previousChecksums: previous, install: [] });
     expect(plan.update).toEqual([]);
     expect(plan.unchanged).not.toContain("acme_legacy");
-    expect(() => planModuleUpdates({ repo: old, installed: db, previousChecksums: previous, install: ["acme_legacy"] })).toThrow(
-      /acme_legacy is configured to be installed but its manifest says installable: False/,
-    );
+    expect(() =>
+      planModuleUpdates({ repo: old, installed: db, previousChecksums: previous, install: ["acme_legacy"] }),
+    ).toThrow(/acme_legacy is configured to be installed but its manifest says installable: False/);
   });
 
   test("install names must be module names", () => {
-    expect(() => planModuleUpdates({ repo, installed: db, previousChecksums: null, install: ["sale,crm"] })).toThrow(Invalid);
-    expect(() => planModuleUpdates({ repo, installed: db, previousChecksums: null, install: ["-u"] })).toThrow(/invalid module name/);
+    expect(() => planModuleUpdates({ repo, installed: db, previousChecksums: null, install: ["sale,crm"] })).toThrow(
+      Invalid,
+    );
+    expect(() => planModuleUpdates({ repo, installed: db, previousChecksums: null, install: ["-u"] })).toThrow(
+      /invalid module name/,
+    );
   });
 
   test("the plan does not depend on the order of the repo's modules", () => {
     const bumped = repo.map((m) => ({ ...m, version: `${m.version}.1` }));
     const a = planModuleUpdates({ repo: bumped, installed: db, previousChecksums: previous, install: [] });
-    const b = planModuleUpdates({ repo: [...bumped].reverse(), installed: db, previousChecksums: previous, install: [] });
+    const b = planModuleUpdates({
+      repo: [...bumped].reverse(),
+      installed: db,
+      previousChecksums: previous,
+      install: [],
+    });
     expect(b).toEqual(a);
     expect(a.update.map((u) => u.name)).toEqual(["acme_report", "acme_sales", "acme_stock"]);
   });

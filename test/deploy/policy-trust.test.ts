@@ -17,7 +17,22 @@ import { policies } from "../../src/policy/policy.sql";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 
 const SECRET = `policy-trust-secret-${crypto.randomUUID()}`;
-const PUSH = JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "github-webhooks", "push", "with-new-branch.payload.json"), "utf8")) as Record<string, unknown>;
+const PUSH = JSON.parse(
+  readFileSync(
+    join(
+      import.meta.dir,
+      "..",
+      "..",
+      "..",
+      "shared",
+      "fixtures",
+      "github-webhooks",
+      "push",
+      "with-new-branch.payload.json",
+    ),
+    "utf8",
+  ),
+) as Record<string, unknown>;
 const MAIN_POLICY = [
   "branch_mappings:",
   "  - { pattern: main, tier: staging, env: staging, auto_deploy: true }",
@@ -56,7 +71,11 @@ afterAll(async () => {
   await t?.stop();
 }, 120_000);
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 240_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 240_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -95,7 +114,10 @@ describe("production under the default branch's policy", () => {
 
   test("attack (H2): branch prod with a commit mapping ** to production, no approval and no quota changes nothing", async () => {
     await t.repo.git("checkout", "--quiet", "-b", "prod");
-    const evil = await t.repo.commit({ ".odooops/policies.yaml": EVIL_POLICY, "shop_extra/__manifest__.py": shopManifest("6.6") });
+    const evil = await t.repo.commit({
+      ".odooops/policies.yaml": EVIL_POLICY,
+      "shop_extra/__manifest__.py": shopManifest("6.6"),
+    });
     await t.repo.git("checkout", "--quiet", "main");
     const mainHead = await t.repo.git("rev-parse", "main");
 
@@ -105,10 +127,22 @@ describe("production under the default branch's policy", () => {
     if (d.status === "awaiting_approval") await rejectAndWait(d, byHand.job.id);
 
     // Then the branch is pushed: the webhook maps it with the project's policy (the default branch's).
-    const payload = new TextEncoder().encode(JSON.stringify({ ...PUSH, ref: "refs/heads/prod", after: evil, repository: { ...(PUSH.repository as object), pushed_at: Math.floor(Date.now() / 1000) } }));
+    const payload = new TextEncoder().encode(
+      JSON.stringify({
+        ...PUSH,
+        ref: "refs/heads/prod",
+        after: evil,
+        repository: { ...(PUSH.repository as object), pushed_at: Math.floor(Date.now() / 1000) },
+      }),
+    );
     const res = await t.host.api.app.request("/api/v1/webhooks/github?project=default", {
       method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": signBody(SECRET, payload) },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": crypto.randomUUID(),
+        "x-hub-signature-256": signBody(SECRET, payload),
+      },
       body: payload,
     });
     const pushed = (await res.json()) as { result: string; reason?: string };
@@ -116,15 +150,27 @@ describe("production under the default branch's policy", () => {
     const deployed = t.host.deps.db.select().from(deployments).where(eq(deployments.envId, t.envId)).all();
     const rows = t.host.deps.db.select().from(policies).all();
     const policy = projectPolicy(t.host.deps.db, t.envRow().projectId);
-    const shown = (await (await t.api("GET", "/policy?env=prod")).json()) as { commit: string; env: { gates: { approval: unknown } } };
+    const shown = (await (await t.api("GET", "/policy?env=prod")).json()) as {
+      commit: string;
+      env: { gates: { approval: unknown } };
+    };
     // Every consequence at once, so a failure shows the whole attack.
     expect({
       handDeploy: { status: d.status, approval: d.gates?.approval ?? null },
       push: { status: res.status, result: pushed.result, reason: pushed.reason ?? null },
       evilDeployments: deployed.filter((x) => x.commitSha === evil).map((x) => [x.createdBy, x.status]),
       evilPolicyRecorded: rows.some((r) => r.document === EVIL_POLICY),
-      latestRow: rows.at(-1) && { source: rows.at(-1)!.source, branch: rows.at(-1)!.branch ?? null, commitSha: rows.at(-1)!.commitSha, document: rows.at(-1)!.document },
-      inForce: { approval: policy.health_gates.production?.manual_approval ?? null, quota: policy.resource_quotas.production ?? null, patterns: policy.branch_mappings.map((m) => m.pattern) },
+      latestRow: rows.at(-1) && {
+        source: rows.at(-1)!.source,
+        branch: rows.at(-1)!.branch ?? null,
+        commitSha: rows.at(-1)!.commitSha,
+        document: rows.at(-1)!.document,
+      },
+      inForce: {
+        approval: policy.health_gates.production?.manual_approval ?? null,
+        quota: policy.resource_quotas.production ?? null,
+        patterns: policy.branch_mappings.map((m) => m.pattern),
+      },
       shown: { commit: shown.commit, approval: shown.env.gates.approval },
       tier: t.envRow().tier,
     }).toEqual({
@@ -133,7 +179,11 @@ describe("production under the default branch's policy", () => {
       evilDeployments: [["admin", "rejected"]],
       evilPolicyRecorded: false,
       latestRow: { source: "repo", branch: "main", commitSha: mainHead, document: MAIN_POLICY },
-      inForce: { approval: { required: true, timeout: "1h" }, quota: { workers: 1, storage: "50g" }, patterns: ["main"] },
+      inForce: {
+        approval: { required: true, timeout: "1h" },
+        quota: { workers: 1, storage: "50g" },
+        patterns: ["main"],
+      },
       shown: { commit: mainHead, approval: { required: true, timeoutSec: 3600 } },
       tier: "production",
     });

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { pgConnect } from "../../src/host/postgres";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 
-
 let t: DeployEnv;
 
 beforeAll(async () => {
@@ -26,10 +25,18 @@ afterAll(async () => {
 }, 120_000);
 
 async function liveFacts(): Promise<{ activeCrons: number; neutralized: string | null }> {
-  const sql = pgConnect({ host: t.host.pg.host, port: t.host.pg.port, user: t.host.pg.user, password: t.host.pg.password, database: t.envRow().dbName });
+  const sql = pgConnect({
+    host: t.host.pg.host,
+    port: t.host.pg.port,
+    user: t.host.pg.user,
+    password: t.host.pg.password,
+    database: t.envRow().dbName,
+  });
   try {
     const [c] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ir_cron WHERE active`;
-    const [p] = await sql<{ value: string }[]>`SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'`;
+    const [p] = await sql<
+      { value: string }[]
+    >`SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'`;
     return { activeCrons: c?.n ?? 0, neutralized: p?.value ?? null };
   } finally {
     await sql.close();
@@ -51,7 +58,10 @@ describe("production gates", () => {
 
   test("a declared migrations gate rehearses on a neutralized copy (deploy.rehearse off); the live database is untouched by it", async () => {
     const before = await liveFacts();
-    await t.repo.commit({ ".odooops/policies.yaml": "health_gates:\n  production:\n    migrations: { required: true }\n", "shop_extra/__manifest__.py": shopManifest("1.1") });
+    await t.repo.commit({
+      ".odooops/policies.yaml": "health_gates:\n  production:\n    migrations: { required: true }\n",
+      "shop_extra/__manifest__.py": shopManifest("1.1"),
+    });
     const out = await t.queueDeploy();
     const job = await t.host.waitJob(out.job.id, 300_000);
     expect(job.error).toBeNull();
@@ -62,6 +72,9 @@ describe("production gates", () => {
     expect(log).toContain("rehearsal passed");
     expect(await liveFacts()).toEqual(before);
     expect(before.neutralized).not.toBe("True");
-    expect(await t.deployment(out.deployment.id)).toMatchObject({ status: "success", modulesUpdated: [{ name: "shop_extra", from: "17.0.1.0", to: "17.0.1.1" }] });
+    expect(await t.deployment(out.deployment.id)).toMatchObject({
+      status: "success",
+      modulesUpdated: [{ name: "shop_extra", from: "17.0.1.0", to: "17.0.1.1" }],
+    });
   }, 300_000);
 });

@@ -13,7 +13,6 @@ import { listDatabases, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 
-
 let t: DeployEnv;
 
 beforeAll(async () => {
@@ -23,7 +22,14 @@ beforeAll(async () => {
     // real migration); test/deploy/production-gates.test.ts covers the gates.
     files: { "shop_extra/__manifest__.py": shopManifest("1.0"), ".odooops/policies.yaml": "health_gates: {}\n" },
     configOverrides: {
-      deploy: { drainSec: 0, healthTimeoutSec: 60, install: ["shop_extra"], keepReleases: 1, runTests: false, rehearse: false },
+      deploy: {
+        drainSec: 0,
+        healthTimeoutSec: 60,
+        install: ["shop_extra"],
+        keepReleases: 1,
+        runTests: false,
+        rehearse: false,
+      },
       tiers: { production: { cpus: 1, memoryMb: 1024, workers: 2 } },
     },
   });
@@ -34,9 +40,19 @@ afterAll(async () => {
 }, 120_000);
 
 async function envImages(): Promise<string[]> {
-  const ids = (await run({ argv: ["docker", "image", "ls", "--quiet", "--filter", `label=odooops.env=${t.envId}`] })).stdout.split("\n").filter(Boolean);
+  const ids = (
+    await run({ argv: ["docker", "image", "ls", "--quiet", "--filter", `label=odooops.env=${t.envId}`] })
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
   const tags: string[] = [];
-  for (const id of new Set(ids)) tags.push(...(await run({ argv: ["docker", "image", "inspect", "-f", "{{join .RepoTags \",\"}}", id] })).stdout.trim().split(",").filter(Boolean));
+  for (const id of new Set(ids))
+    tags.push(
+      ...(await run({ argv: ["docker", "image", "inspect", "-f", '{{join .RepoTags ","}}', id] })).stdout
+        .trim()
+        .split(",")
+        .filter(Boolean),
+    );
   return tags.sort();
 }
 
@@ -71,13 +87,23 @@ describe("production deploys", () => {
     expect(d.migrated).toBe(false);
     // The update to 1.2 ran, then the restore put 1.1 back.
     expect(await t.moduleVersion()).toBe("17.0.1.1");
-    const admin = pgConnect({ host: t.host.pg.host, port: t.host.pg.port, user: t.host.pg.user, password: t.host.pg.password, database: "postgres" });
+    const admin = pgConnect({
+      host: t.host.pg.host,
+      port: t.host.pg.port,
+      user: t.host.pg.user,
+      password: t.host.pg.password,
+      database: "postgres",
+    });
     try {
       expect((await listDatabases(admin, `${before.dbName}_old_`)).length).toBe(1);
     } finally {
       await admin.close();
     }
-    expect(t.envRow()).toMatchObject({ release: before.release, containerName: before.containerName, currentDeploymentId: v11 });
+    expect(t.envRow()).toMatchObject({
+      release: before.release,
+      containerName: before.containerName,
+      currentDeploymentId: v11,
+    });
     expect((await t.host.viaNginx(before.domain, "/web/health?db_server_status=1")).status).toBe(200);
     await t.repo.commit({ "shop_extra/__manifest__.py": shopManifest("1.1") });
   }, 400_000);
@@ -89,10 +115,17 @@ describe("production deploys", () => {
     expect(res.status).toBe(202);
     const out = (await res.json()) as { deployment: DeploymentView; job: JobView };
     expect(out.deployment.rollbackOf).toBe(v10);
-    expect(out.deployment.backupId).toBe(((await (await t.api("GET", `/deployments/${v11}`)).json()) as DeploymentView).backupId);
+    expect(out.deployment.backupId).toBe(
+      ((await (await t.api("GET", `/deployments/${v11}`)).json()) as DeploymentView).backupId,
+    );
     const job = await t.host.waitJob(out.job.id, 300_000);
     expect(job.error).toBeNull();
-    expect(job.steps.map((s) => [s.name, s.status])).toEqual([["restore", "done"], ["start", "done"], ["switch", "done"], ["prune", "done"]]);
+    expect(job.steps.map((s) => [s.name, s.status])).toEqual([
+      ["restore", "done"],
+      ["start", "done"],
+      ["switch", "done"],
+      ["prune", "done"],
+    ]);
     expect(await t.moduleVersion()).toBe("17.0.1.0");
     expect(t.envRow().currentDeploymentId).toBe(out.deployment.id);
     expect((await t.host.viaNginx(t.envRow().domain, "/web/health?db_server_status=1")).status).toBe(200);
@@ -102,5 +135,4 @@ describe("production deploys", () => {
     const previous = (await (await t.api("GET", `/deployments/${v11}`)).json()) as DeploymentView;
     expect(await envImages()).toEqual([previous.image!, serving.image!].sort());
   }, 60_000);
-
 });

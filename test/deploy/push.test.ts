@@ -15,19 +15,36 @@ beforeAll(async () => {
   await run({ argv: ["docker", "image", "tag", STANDIN_IMAGE, local] });
 }, 60_000);
 afterAll(async () => {
-  if (registry) await run({ argv: ["docker", "image", "rm", local, registryRef(`${registry.address}/odooops`, local)] }, { nothrow: true });
+  if (registry)
+    await run(
+      { argv: ["docker", "image", "rm", local, registryRef(`${registry.address}/odooops`, local)] },
+      { nothrow: true },
+    );
   await registry?.stop();
 }, 60_000);
 
 test("argv of tag and push; references are validated", () => {
-  expect(imageTag({ binary: "docker" }, "odooops-shop:abc", "reg.example.com/acme/odooops-shop:abc").argv).toEqual(["docker", "image", "tag", "odooops-shop:abc", "reg.example.com/acme/odooops-shop:abc"]);
-  expect(imagePush({ binary: "docker" }, "reg.example.com/acme/odooops-shop:abc").argv).toEqual(["docker", "image", "push", "reg.example.com/acme/odooops-shop:abc"]);
+  expect(imageTag({ binary: "docker" }, "odooops-shop:abc", "reg.example.com/acme/odooops-shop:abc").argv).toEqual([
+    "docker",
+    "image",
+    "tag",
+    "odooops-shop:abc",
+    "reg.example.com/acme/odooops-shop:abc",
+  ]);
+  expect(imagePush({ binary: "docker" }, "reg.example.com/acme/odooops-shop:abc").argv).toEqual([
+    "docker",
+    "image",
+    "push",
+    "reg.example.com/acme/odooops-shop:abc",
+  ]);
   expect(() => imagePush({ binary: "docker" }, "--help")).toThrow("invalid image reference");
   expect(registryRef("reg.example.com/acme/", "odooops-shop:abc")).toBe("reg.example.com/acme/odooops-shop:abc");
 });
 
 test("deploy.registry is validated at load", () => {
-  expect(ConfigSchema.parse({ deploy: { registry: "127.0.0.1:5000/odooops" } }).deploy.registry).toBe("127.0.0.1:5000/odooops");
+  expect(ConfigSchema.parse({ deploy: { registry: "127.0.0.1:5000/odooops" } }).deploy.registry).toBe(
+    "127.0.0.1:5000/odooops",
+  );
   expect(ConfigSchema.parse({}).deploy.registry).toBe("");
   expect(() => ConfigSchema.parse({ deploy: { registry: "https://reg.example.com" } })).toThrow("registry host");
 });

@@ -40,11 +40,16 @@ async function hostConfig(container: string): Promise<{ NanoCpus: number; Memory
 describe("resource quotas", () => {
   test("a deploy under a quota: the new release's container limits and odoo.conf workers are capped", async () => {
     expect(t.envRow()).toMatchObject({ workers: 2, cpus: "1", memoryMb: 1024 });
-    await t.repo.commit({ ".odooops/policies.yaml": "resource_quotas:\n  dev: { workers: 1, cpu: 0.5, memory: 600m, storage: 10g }\n" });
+    await t.repo.commit({
+      ".odooops/policies.yaml": "resource_quotas:\n  dev: { workers: 1, cpu: 0.5, memory: 600m, storage: 10g }\n",
+    });
     const { d } = await t.deploy();
     expect(d.error).toBeNull();
     expect(t.envRow()).toMatchObject({ workers: 1, cpus: "0.5", memoryMb: 600 });
-    expect(await hostConfig(t.envRow().containerName!)).toMatchObject({ NanoCpus: 500_000_000, Memory: 600 * 1024 * 1024 });
+    expect(await hostConfig(t.envRow().containerName!)).toMatchObject({
+      NanoCpus: 500_000_000,
+      Memory: 600 * 1024 * 1024,
+    });
     const conf = readFileSync(envResources(t.envRow(), t.host.deps).confFile, "utf8");
     expect(conf).toMatch(/^workers = 1$/m);
     const detail = (await (await t.api("GET", `/environments/${t.slug}`)).json()) as EnvDetail;
@@ -59,22 +64,41 @@ describe("resource quotas", () => {
       "the dev tier's resource quota: workers 4 is above the quota of 1 (resource_quotas.dev.workers); memoryMb 2048 is above the quota of 600 (resource_quotas.dev.memory)",
     );
     expect(t.host.deps.db.select().from(environments).where(eq(environments.slug, "greedy")).get()).toBeUndefined();
-    const nets = await run({ argv: ["docker", "network", "ls", "--quiet", "--filter", `name=^${t.host.config.docker.namePrefix}-greedy$`] });
+    const nets = await run({
+      argv: ["docker", "network", "ls", "--quiet", "--filter", `name=^${t.host.config.docker.namePrefix}-greedy$`],
+    });
     expect(nets.stdout.trim()).toBe("");
 
     const plan = await t.api("POST", "/environments", { name: "modest", tier: "dev", dryRun: true });
     expect(plan.status).toBe(200);
-    expect(((await plan.json()) as { plan: { resources: Record<string, number> } }).plan.resources).toMatchObject({ workers: 1, cpus: 0.5, memoryMb: 600 });
-    const within = await t.api("POST", "/environments", { name: "modest", tier: "dev", workers: 1, memoryMb: 512, dryRun: true });
-    expect(((await within.json()) as { plan: { resources: Record<string, number> } }).plan.resources).toMatchObject({ workers: 1, memoryMb: 512 });
+    expect(((await plan.json()) as { plan: { resources: Record<string, number> } }).plan.resources).toMatchObject({
+      workers: 1,
+      cpus: 0.5,
+      memoryMb: 600,
+    });
+    const within = await t.api("POST", "/environments", {
+      name: "modest",
+      tier: "dev",
+      workers: 1,
+      memoryMb: 512,
+      dryRun: true,
+    });
+    expect(((await within.json()) as { plan: { resources: Record<string, number> } }).plan.resources).toMatchObject({
+      workers: 1,
+      memoryMb: 512,
+    });
   }, 60_000);
 
   test("storage above the quota: the deploy fails before the build with a clear error; env get shows it; the old release serves", async () => {
     const before = t.envRow();
-    await t.repo.commit({ ".odooops/policies.yaml": "resource_quotas:\n  dev: { workers: 1, cpu: 0.5, memory: 600m, storage: 1m }\n" });
+    await t.repo.commit({
+      ".odooops/policies.yaml": "resource_quotas:\n  dev: { workers: 1, cpu: 0.5, memory: 600m, storage: 1m }\n",
+    });
     const { d } = await t.deploy();
     expect(d.status).toBe("failed");
-    expect(d.error).toMatch(/^environment quota uses [\d.]+ MiB \(database [\d.]+ MiB \+ filestore [\d.]+ (KiB|MiB|B)\), above the dev storage quota of 1\.0 MiB \(resource_quotas\.dev\.storage\): new deploys are blocked until it uses less or the quota is raised$/);
+    expect(d.error).toMatch(
+      /^environment quota uses [\d.]+ MiB \(database [\d.]+ MiB \+ filestore [\d.]+ (KiB|MiB|B)\), above the dev storage quota of 1\.0 MiB \(resource_quotas\.dev\.storage\): new deploys are blocked until it uses less or the quota is raised$/,
+    );
     const job = t.host.deps.jobs.queue.view(d.jobId!);
     expect(job.steps.find((s) => s.name === "build")?.status).toBe("pending");
     expect(t.envRow()).toMatchObject({ release: before.release, containerName: before.containerName });

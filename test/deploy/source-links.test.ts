@@ -53,59 +53,89 @@ describe("symbolic links in a deployed commit", () => {
     return err as Error;
   }
 
-  test("a __manifest__.py linked to an absolute host path: refused, the secret appears nowhere in the error", async () => {
-    const { mirror, sha } = await commitWith("abs", (dir) => {
-      mkdirSync(join(dir, "x"));
-      symlinkSync(join(secretDir, "secret.key"), join(dir, "x", "__manifest__.py"));
-    });
-    const err = await planError(mirror, sha, `abs-${randomSuffix()}`);
-    expect(err.message).not.toContain(secret);
-    expect(err.message).toContain("x/__manifest__.py is a symbolic link to a path outside the repository");
-    // The exported tree is gone either way.
-    expect(readdirSync(paths.workDir)).toEqual([]);
-  }, SLOW);
+  test(
+    "a __manifest__.py linked to an absolute host path: refused, the secret appears nowhere in the error",
+    async () => {
+      const { mirror, sha } = await commitWith("abs", (dir) => {
+        mkdirSync(join(dir, "x"));
+        symlinkSync(join(secretDir, "secret.key"), join(dir, "x", "__manifest__.py"));
+      });
+      const err = await planError(mirror, sha, `abs-${randomSuffix()}`);
+      expect(err.message).not.toContain(secret);
+      expect(err.message).toContain("x/__manifest__.py is a symbolic link to a path outside the repository");
+      // The exported tree is gone either way.
+      expect(readdirSync(paths.workDir)).toEqual([]);
+    },
+    SLOW,
+  );
 
-  test("a relative link climbing out (and a linked module directory) is refused too", async () => {
-    const { mirror, sha } = await commitWith("rel", (dir) => {
-      mkdirSync(join(dir, "x"));
-      // Enough `..` to reach / from wherever the tree is exported.
-      symlinkSync(`${"../".repeat(30)}${join(secretDir, "secret.key").slice(1)}`, join(dir, "x", "__manifest__.py"));
-    });
-    const err = await planError(mirror, sha, `rel-${randomSuffix()}`);
-    expect(err.message).not.toContain(secret);
-    expect(err.message).toContain("symbolic link to a path outside the repository");
+  test(
+    "a relative link climbing out (and a linked module directory) is refused too",
+    async () => {
+      const { mirror, sha } = await commitWith("rel", (dir) => {
+        mkdirSync(join(dir, "x"));
+        // Enough `..` to reach / from wherever the tree is exported.
+        symlinkSync(`${"../".repeat(30)}${join(secretDir, "secret.key").slice(1)}`, join(dir, "x", "__manifest__.py"));
+      });
+      const err = await planError(mirror, sha, `rel-${randomSuffix()}`);
+      expect(err.message).not.toContain(secret);
+      expect(err.message).toContain("symbolic link to a path outside the repository");
 
-    const linkedDir = await commitWith("dirlink", (dir) => symlinkSync(secretDir, join(dir, "y")));
-    const err2 = await planError(linkedDir.mirror, linkedDir.sha, `dir-${randomSuffix()}`);
-    expect(err2.message).toContain("y is a symbolic link to a path outside the repository");
-  }, SLOW);
+      const linkedDir = await commitWith("dirlink", (dir) => symlinkSync(secretDir, join(dir, "y")));
+      const err2 = await planError(linkedDir.mirror, linkedDir.sha, `dir-${randomSuffix()}`);
+      expect(err2.message).toContain("y is a symbolic link to a path outside the repository");
+    },
+    SLOW,
+  );
 
-  test("a Dockerfile linked to a host file: the export for the image build is refused before docker reads it", async () => {
-    const { mirror, sha } = await commitWith("dockerfile", (dir) => symlinkSync(join(secretDir, "secret.key"), join(dir, "Dockerfile")));
-    const dest = join(tmp, `context-${randomSuffix()}`);
-    await expect(exportTree(mirror, sha, dest)).rejects.toThrow("Dockerfile is a symbolic link to a path outside the repository");
-    removeTempDir(dest);
-  }, SLOW);
+  test(
+    "a Dockerfile linked to a host file: the export for the image build is refused before docker reads it",
+    async () => {
+      const { mirror, sha } = await commitWith("dockerfile", (dir) =>
+        symlinkSync(join(secretDir, "secret.key"), join(dir, "Dockerfile")),
+      );
+      const dest = join(tmp, `context-${randomSuffix()}`);
+      await expect(exportTree(mirror, sha, dest)).rejects.toThrow(
+        "Dockerfile is a symbolic link to a path outside the repository",
+      );
+      removeTempDir(dest);
+    },
+    SLOW,
+  );
 
-  test("links that stay inside the repository still deploy", async () => {
-    const { mirror, sha } = await commitWith("inside", (dir) => {
-      mkdirSync(join(dir, "setup", "good"), { recursive: true });
-      symlinkSync("../../good", join(dir, "setup", "good", "good"));
-    });
-    const modules = await repoModulesAt({ paths }, mirror, sha, "17.0", `in-${randomSuffix()}`);
-    expect(modules.map((m) => m.name)).toEqual(["good"]);
-  }, SLOW);
+  test(
+    "links that stay inside the repository still deploy",
+    async () => {
+      const { mirror, sha } = await commitWith("inside", (dir) => {
+        mkdirSync(join(dir, "setup", "good"), { recursive: true });
+        symlinkSync("../../good", join(dir, "setup", "good", "good"));
+      });
+      const modules = await repoModulesAt({ paths }, mirror, sha, "17.0", `in-${randomSuffix()}`);
+      expect(modules.map((m) => m.name)).toEqual(["good"]);
+    },
+    SLOW,
+  );
 
-  test("a linked .odooops/policies.yaml is refused, not read as the link's text", async () => {
-    const { mirror, sha } = await commitWith("policy", (dir) => {
-      mkdirSync(join(dir, ".odooops"));
-      symlinkSync(join(secretDir, "secret.key"), join(dir, ".odooops", "policies.yaml"));
-    });
-    await expect(readFileAt(mirror, sha, ".odooops/policies.yaml")).rejects.toThrow("is a symbolic link");
-  }, SLOW);
+  test(
+    "a linked .odooops/policies.yaml is refused, not read as the link's text",
+    async () => {
+      const { mirror, sha } = await commitWith("policy", (dir) => {
+        mkdirSync(join(dir, ".odooops"));
+        symlinkSync(join(secretDir, "secret.key"), join(dir, ".odooops", "policies.yaml"));
+      });
+      await expect(readFileAt(mirror, sha, ".odooops/policies.yaml")).rejects.toThrow("is a symbolic link");
+    },
+    SLOW,
+  );
 
   test("parse errors name the file, line, column and kind of error, never the text", () => {
-    for (const text of [`${secret} = 1`, `{'a': ${secret}}`, `{'a': 1${secret}}`, `{'a': '\\U${"f".repeat(8)}'}`, `{'a': ~${secret}}`]) {
+    for (const text of [
+      `${secret} = 1`,
+      `{'a': ${secret}}`,
+      `{'a': 1${secret}}`,
+      `{'a': '\\U${"f".repeat(8)}'}`,
+      `{'a': ~${secret}}`,
+    ]) {
       let err: unknown;
       try {
         parseManifest(text, "m/__manifest__.py");

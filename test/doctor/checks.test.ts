@@ -10,7 +10,15 @@ import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { saveCertificate } from "../../src/certs";
 import { type Check, renderReport, runCheck, summarize } from "../../src/doctor/check";
-import { dockerRootDir, dockerServerVersion, dpkgStatus, interfaceAddress, nginxDump, nginxVersion, pgClientVersion } from "../../src/doctor/commands";
+import {
+  dockerRootDir,
+  dockerServerVersion,
+  dpkgStatus,
+  interfaceAddress,
+  nginxDump,
+  nginxVersion,
+  pgClientVersion,
+} from "../../src/doctor/commands";
 import { pgClientsCheckIn } from "../../src/doctor/pg-clients";
 import { affectedByDumpCves, parsePgClientVersion } from "../../src/host/postgres/clients";
 import { loadContext, makeContext } from "../../src/doctor/context";
@@ -58,7 +66,13 @@ async function outcome(check: Check, ctx: ReturnType<typeof makeContext>) {
 
 describe("report", () => {
   test("a check that throws is a fail naming it; warn and skip keep the exit code at 0", async () => {
-    const boom: Check = { id: "boom", title: "t", run: async () => { throw new Error("kaput"); } };
+    const boom: Check = {
+      id: "boom",
+      title: "t",
+      run: async () => {
+        throw new Error("kaput");
+      },
+    };
     const r = await outcome(boom, ctxWith());
     expect(r).toMatchObject({ id: "boom", status: "fail" });
     expect(r.message).toContain("kaput");
@@ -69,17 +83,37 @@ describe("report", () => {
     ];
     expect(summarize(results)).toEqual({ ok: true, counts: { pass: 1, warn: 1, fail: 0, skip: 1 } });
     expect(summarize([...results, { ...r }]).ok).toBe(false);
-    expect(renderReport(results)).toBe("✓ a   fine\n! bb  meh\n      fix: do x\n- c   n/a\n1 passed, 1 warning, 0 failed, 1 skipped\n");
+    expect(renderReport(results)).toBe(
+      "✓ a   fine\n! bb  meh\n      fix: do x\n- c   n/a\n1 passed, 1 warning, 0 failed, 1 skipped\n",
+    );
   });
 });
 
 describe("roles", () => {
   test("a coordinator skips the checks of docker, PostgreSQL, nginx and the web ports", async () => {
     const { DOCTOR_CHECKS } = await import("../../src/doctor");
-    const ctx = ctxWith({ role: "coordinator", docker: { binary: "/nonexistent/docker" }, nginx: { binary: "/nonexistent/nginx" } });
+    const ctx = ctxWith({
+      role: "coordinator",
+      docker: { binary: "/nonexistent/docker" },
+      nginx: { binary: "/nonexistent/nginx" },
+    });
     const results = await Promise.all(DOCTOR_CHECKS.map((c) => runCheck(c, ctx)));
     const skipped = results.filter((r) => r.message === "coordinator: environments run on the agents").map((r) => r.id);
-    expect(skipped).toEqual(["docker", "image", "docker-limits", "host-fit", "postgres", "pg-hba", "pg-tenant", "pg-docker", "pg-container", "pg-clients", "nginx", "port-http", "port-https"]);
+    expect(skipped).toEqual([
+      "docker",
+      "image",
+      "docker-limits",
+      "host-fit",
+      "postgres",
+      "pg-hba",
+      "pg-tenant",
+      "pg-docker",
+      "pg-container",
+      "pg-clients",
+      "nginx",
+      "port-http",
+      "port-https",
+    ]);
     expect(results.find((r) => r.id === "config")?.status).not.toBe("skip");
   });
 });
@@ -87,11 +121,25 @@ describe("roles", () => {
 describe("commands as data", () => {
   test("exact argv", () => {
     expect(dockerServerVersion("docker").argv).toEqual(["docker", "version", "--format", "{{.Server.Version}}"]);
-    expect(dockerRootDir("/usr/bin/docker").argv).toEqual(["/usr/bin/docker", "info", "--format", "{{.DockerRootDir}}"]);
+    expect(dockerRootDir("/usr/bin/docker").argv).toEqual([
+      "/usr/bin/docker",
+      "info",
+      "--format",
+      "{{.DockerRootDir}}",
+    ]);
     expect(nginxVersion("nginx").argv).toEqual(["nginx", "-v"]);
-    expect(nginxDump("nginx", "/etc/nginx/nginx.conf").argv).toEqual(["nginx", "-T", "-q", "-c", "/etc/nginx/nginx.conf"]);
+    expect(nginxDump("nginx", "/etc/nginx/nginx.conf").argv).toEqual([
+      "nginx",
+      "-T",
+      "-q",
+      "-c",
+      "/etc/nginx/nginx.conf",
+    ]);
     expect(interfaceAddress("docker0").argv).toEqual(["ip", "-4", "-o", "addr", "show", "dev", "docker0"]);
-    expect(dpkgStatus("postgresql")).toMatchObject({ argv: ["dpkg-query", "-W", "-f=${Status}", "postgresql"], okExitCodes: [1] });
+    expect(dpkgStatus("postgresql")).toMatchObject({
+      argv: ["dpkg-query", "-W", "-f=${Status}", "postgresql"],
+      okExitCodes: [1],
+    });
     expect(pgClientVersion("psql").argv).toEqual(["psql", "--version"]);
   });
 });
@@ -101,8 +149,28 @@ describe("pure rules", () => {
     expect(parsePgClientVersion("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n")).toEqual([15, 18]);
     expect(parsePgClientVersion("psql (PostgreSQL) 18beta3")).toEqual([18, 0]);
     expect(parsePgClientVersion("command not found")).toBeNull();
-    for (const [major, minor] of [[17, 5], [16, 9], [15, 13], [14, 18], [13, 21], [12, 22], [11, 20], [9, 6]]) expect(affectedByDumpCves(major, minor)).toBe(true);
-    for (const [major, minor] of [[17, 6], [16, 10], [15, 14], [15, 18], [14, 19], [13, 22], [18, 0], [19, 1]]) expect(affectedByDumpCves(major, minor)).toBe(false);
+    for (const [major, minor] of [
+      [17, 5],
+      [16, 9],
+      [15, 13],
+      [14, 18],
+      [13, 21],
+      [12, 22],
+      [11, 20],
+      [9, 6],
+    ])
+      expect(affectedByDumpCves(major, minor)).toBe(true);
+    for (const [major, minor] of [
+      [17, 6],
+      [16, 10],
+      [15, 14],
+      [15, 18],
+      [14, 19],
+      [13, 22],
+      [18, 0],
+      [19, 1],
+    ])
+      expect(affectedByDumpCves(major, minor)).toBe(false);
   });
 
   test("versions", () => {
@@ -144,7 +212,10 @@ describe("pure rules", () => {
   });
 
   test("migrations: pending are newer than the newest applied; unknown ones come from a newer binary", () => {
-    const embedded = [{ tag: "0000_a", when: 100 }, { tag: "0001_b", when: 200 }];
+    const embedded = [
+      { tag: "0000_a", when: 100 },
+      { tag: "0001_b", when: 200 },
+    ];
     expect(migrationState([100, 200], embedded)).toEqual({ pending: [], unknown: 0 });
     expect(migrationState([100], embedded)).toEqual({ pending: ["0001_b"], unknown: 0 });
     expect(migrationState([], embedded)).toEqual({ pending: ["0000_a", "0001_b"], unknown: 0 });
@@ -205,18 +276,26 @@ describe("ports from /proc", () => {
 describe("config and state", () => {
   test("config: missing file warns, a bad key fails naming it, a good file passes", async () => {
     const root = tempRoot();
-    expect(await outcome(configCheck, loadContext({ root, env: {} }))).toMatchObject({ status: "warn", hint: "run `odooops init`" });
+    expect(await outcome(configCheck, loadContext({ root, env: {} }))).toMatchObject({
+      status: "warn",
+      hint: "run `odooops init`",
+    });
     mkdirSync(join(root, "etc"));
     writeFileSync(join(root, "etc", "config.yaml"), "postgres:\n  port: nope\n");
     const bad = await outcome(configCheck, loadContext({ root, env: {} }));
     expect(bad.status).toBe("fail");
     expect(bad.message).toContain("postgres.port");
     // Everything that needs the config says why it is skipped.
-    expect(await outcome(imageCheck, loadContext({ root, env: {} }))).toMatchObject({ status: "skip", message: "config invalid" });
+    expect(await outcome(imageCheck, loadContext({ root, env: {} }))).toMatchObject({
+      status: "skip",
+      message: "config invalid",
+    });
     writeFileSync(join(root, "etc", "config.yaml"), "postgres:\n  port: 5433\n");
     expect(await outcome(configCheck, loadContext({ root, env: {} }))).toMatchObject({ status: "pass" });
     // Environment overrides are part of what the daemon loads.
-    expect((await outcome(configCheck, loadContext({ root, env: { ODOOOPS_POSTGRES_PORT: "x" } }))).status).toBe("fail");
+    expect((await outcome(configCheck, loadContext({ root, env: { ODOOOPS_POSTGRES_PORT: "x" } }))).status).toBe(
+      "fail",
+    );
   });
 
   test("state: absent warns; migrated passes; a missing migration warns; a newer database fails; garbage fails", async () => {
@@ -235,14 +314,18 @@ describe("config and state", () => {
     expect(pending.status).toBe("warn");
     expect(pending.message).toContain(embeddedMigrations[0].tag);
     const db2 = new Database(paths.stateDb);
-    db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('x', ?)", [Math.max(...embeddedMigrations.map((m) => m.when)) + 1]);
+    db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('x', ?)", [
+      Math.max(...embeddedMigrations.map((m) => m.when)) + 1,
+    ]);
     db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('y', ?)", [embeddedMigrations[0].when]);
     db2.close();
     expect(await outcome(stateCheck, ctx())).toMatchObject({ status: "fail" });
     const other = resolvePaths(tempRoot());
     mkdirSync(join(other.dataDir, "state"), { recursive: true });
     writeFileSync(other.stateDb, "this is not a database, just text that is long enough to have a header".repeat(20));
-    expect((await outcome(stateCheck, makeContext({ paths: other, config: ConfigSchema.parse({}) }))).status).toBe("fail");
+    expect((await outcome(stateCheck, makeContext({ paths: other, config: ConfigSchema.parse({}) }))).status).toBe(
+      "fail",
+    );
   });
 
   test("daemon: nothing listening fails with how to start it", async () => {
@@ -266,7 +349,10 @@ describe("docker", () => {
   test("image: present passes, absent warns with the pull command, no docker skips", async () => {
     expect((await outcome(imageCheck, ctxWith({ odoo: { image: STANDIN_IMAGE } }))).status).toBe("pass");
     const absent = `odooops-test/absent-${crypto.randomUUID().slice(0, 8)}:1`;
-    expect(await outcome(imageCheck, ctxWith({ odoo: { image: absent } }))).toMatchObject({ status: "warn", hint: `docker pull ${absent} (otherwise the first env create pulls it)` });
+    expect(await outcome(imageCheck, ctxWith({ odoo: { image: absent } }))).toMatchObject({
+      status: "warn",
+      hint: `docker pull ${absent} (otherwise the first env create pulls it)`,
+    });
     expect((await outcome(imageCheck, ctxWith({ docker: { binary: "/nonexistent/docker" } }))).status).toBe("skip");
   });
 
@@ -287,7 +373,8 @@ describe("host-fit", () => {
       id: "host-fit",
       title: "tier limits fit this host's CPUs and memory",
       status: "pass",
-      message: "this host has 2 CPUs and 3900 MiB; env create lowers: tiers.production.cpus 4 is above this host's 2 CPUs: using 2; tiers.production.memoryMb 4096 is above this host's 3900 MiB: using 3900",
+      message:
+        "this host has 2 CPUs and 3900 MiB; env create lowers: tiers.production.cpus 4 is above this host's 2 CPUs: using 2; tiers.production.memoryMb 4096 is above this host's 3900 MiB: using 3900",
     });
     const big = makeContext({ paths, config: ConfigSchema.parse({}), host: { cpus: 8, memoryMb: 16000 } });
     expect((await outcome(hostFitCheck, big)).message).toBe("every tier fits (this host has 8 CPUs and 16000 MiB)");
@@ -308,13 +395,21 @@ describe("nginx", () => {
     const bad = await outcome(nginxCheck, ctxWith({ nginx: { configFile: broken } }));
     expect(bad.status).toBe("fail");
     expect(bad.message).toContain("nginx -t rejects");
-    expect(await outcome(nginxCheck, ctxWith({ nginx: { binary: "/nonexistent/nginx" } }))).toMatchObject({ status: "fail", install: ["nginx"] });
+    expect(await outcome(nginxCheck, ctxWith({ nginx: { binary: "/nonexistent/nginx" } }))).toMatchObject({
+      status: "fail",
+      install: ["nginx"],
+    });
   });
 
   test("a stopped nginx or an empty pid file fails with the start command of this host; running that command makes it pass", async () => {
     const own = await startNginx();
     try {
-      const ctx = (systemd: boolean) => makeContext({ paths: resolvePaths(own.dir), config: ConfigSchema.parse({ nginx: { configFile: own.configFile } }), systemd });
+      const ctx = (systemd: boolean) =>
+        makeContext({
+          paths: resolvePaths(own.dir),
+          config: ConfigSchema.parse({ nginx: { configFile: own.configFile } }),
+          systemd,
+        });
       const pidFile = join(own.dir, "run", "nginx.pid");
       const running = await outcome(nginxCheck, ctx(false));
       expect(running.status).toBe("pass");
@@ -323,7 +418,11 @@ describe("nginx", () => {
       const pid = readFileSync(pidFile, "utf8");
       writeFileSync(pidFile, "");
       try {
-        expect(await outcome(nginxCheck, ctx(false))).toMatchObject({ status: "fail", message: `nginx is not running: ${pidFile} is empty`, hint: `nginx -c ${own.configFile}` });
+        expect(await outcome(nginxCheck, ctx(false))).toMatchObject({
+          status: "fail",
+          message: `nginx is not running: ${pidFile} is empty`,
+          hint: `nginx -c ${own.configFile}`,
+        });
       } finally {
         writeFileSync(pidFile, pid);
       }
@@ -331,7 +430,11 @@ describe("nginx", () => {
       await run(nginxCommands({ binary: own.binary, configFile: own.configFile }).quit());
       while (existsSync(pidFile)) await Bun.sleep(20);
       const stopped = await outcome(nginxCheck, ctx(true));
-      expect(stopped).toMatchObject({ status: "fail", message: `nginx is not running: ${pidFile} does not exist`, hint: `nginx -c ${own.configFile}` });
+      expect(stopped).toMatchObject({
+        status: "fail",
+        message: `nginx is not running: ${pidFile} does not exist`,
+        hint: `nginx -c ${own.configFile}`,
+      });
       // `nginx -T` in the check left an empty pid file: the hint's command must still start nginx.
       expect(readFileSync(pidFile, "utf8")).toBe("");
       await run({ argv: stopped.hint!.split(" ") });
@@ -350,7 +453,10 @@ describe("nginx", () => {
   test("the HTTP port held by odooops' nginx passes", async () => {
     if (!nginx) nginx = await startNginx();
     const { httpPortCheck } = await import("../../src/doctor/nginx");
-    const r = await outcome(httpPortCheck, ctxWith({ nginx: { configFile: nginx.configFile, httpPort: nginx.port } }, nginx.dir));
+    const r = await outcome(
+      httpPortCheck,
+      ctxWith({ nginx: { configFile: nginx.configFile, httpPort: nginx.port } }, nginx.dir),
+    );
     expect(r.status).toBe("pass");
     expect(r.message).toContain("served by odooops' nginx");
   });
@@ -364,10 +470,15 @@ describe("PostgreSQL clients", () => {
 
     // Programs that answer --version like a 15.13 client (no such package can be installed here).
     const old = tempRoot();
-    for (const p of ["pg_dump", "pg_restore", "psql"]) writeFileSync(join(old, p), `#!/bin/sh\necho "${p} (PostgreSQL) 15.13 (Debian 15.13-0+deb12u1)"\n`, { mode: 0o755 });
+    for (const p of ["pg_dump", "pg_restore", "psql"])
+      writeFileSync(join(old, p), `#!/bin/sh\necho "${p} (PostgreSQL) 15.13 (Debian 15.13-0+deb12u1)"\n`, {
+        mode: 0o755,
+      });
     const affected = await outcome(pgClientsCheckIn(old), ctxWith());
     expect(affected.status).toBe("warn");
-    expect(affected.message).toBe("pg_dump 15.13, pg_restore 15.13, psql 15.13: affected by CVE-2025-8714/CVE-2025-8715 (a dump can run shell commands in psql when restored)");
+    expect(affected.message).toBe(
+      "pg_dump 15.13, pg_restore 15.13, psql 15.13: affected by CVE-2025-8714/CVE-2025-8715 (a dump can run shell commands in psql when restored)",
+    );
     expect(affected.hint).toContain("17.6, 16.10, 15.14, 14.19, 13.22 or later");
 
     const none = await outcome(pgClientsCheckIn(tempRoot()), ctxWith());
@@ -383,7 +494,9 @@ describe("PostgreSQL without a server", () => {
     const r = await outcome(postgresCheck, ctx);
     expect(r.status).toBe("fail");
     expect(r.message).toContain(`127.0.0.1:${port}`);
-    expect(r.hint).toBe(`start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`);
+    expect(r.hint).toBe(
+      `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`,
+    );
     expect(await outcome(pgHbaCheck, ctx)).toMatchObject({ status: "skip" });
     expect(await outcome(pgHbaCheck, ctxWith({ postgres: { hbaFile: "" } }))).toMatchObject({ status: "warn" });
   });
@@ -404,11 +517,16 @@ describe("remote services and certificates", () => {
   test("certificates: none passes; expiring within 14 days warns; expired fails", async () => {
     const root = tempRoot();
     const paths = resolvePaths(root);
-    const at = (days: number) => makeContext({ paths, config: ConfigSchema.parse({}), now: new Date(Date.now() + days * 86_400_000) });
+    const at = (days: number) =>
+      makeContext({ paths, config: ConfigSchema.parse({}), now: new Date(Date.now() + days * 86_400_000) });
     expect(await outcome(certsCheck, at(0))).toMatchObject({ status: "pass", message: "no certificates stored yet" });
     const ca = await makeCa(root);
     const leaf = await makeLeaf(root, ca, ["shop.example.com"], 30);
-    saveCertificate(paths.certsDir, "shop.example.com", { fullchainPem: leaf.certPem, privkeyPem: leaf.keyPem, source: "imported" });
+    saveCertificate(paths.certsDir, "shop.example.com", {
+      fullchainPem: leaf.certPem,
+      privkeyPem: leaf.keyPem,
+      source: "imported",
+    });
     const fine = await outcome(certsCheck, at(0));
     expect(fine.status).toBe("pass");
     expect(fine.message).toContain("shop.example.com");
@@ -418,4 +536,3 @@ describe("remote services and certificates", () => {
     expect((await outcome(certsCheck, at(31))).status).toBe("fail");
   });
 });
-

@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { runCheck } from "../../src/doctor/check";
-import { dockerLimitsCheck, DOCTOR_LABEL, largestLimits, limitsProbe, pgContainerCheck, pgReachProbe, probeNetwork } from "../../src/doctor/containers";
+import {
+  dockerLimitsCheck,
+  DOCTOR_LABEL,
+  largestLimits,
+  limitsProbe,
+  pgContainerCheck,
+  pgReachProbe,
+  probeNetwork,
+} from "../../src/doctor/containers";
 import { makeContext } from "../../src/doctor/context";
 import { run } from "../../src/exec/run";
 import { freePort } from "../support/ports";
@@ -17,7 +25,9 @@ import { startPostgres, type TestPostgres } from "../support/postgres";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 
 const STANDIN_IMAGE = "odooops-test/odoo:17.0";
-const prefix = `dr${randomSuffix(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
+const prefix = `dr${randomSuffix(6)
+  .toLowerCase()
+  .replace(/[^a-z0-9]/g, "x")}`;
 let pg: TestPostgres;
 const root = makeTempDir("odooops-doctor-ct-");
 
@@ -90,7 +100,9 @@ describe("real probes", () => {
     const pgConf = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: "" };
     const ok = await runCheck(pgContainerCheck, ctx(config({ postgres: pgConf })));
     expect(ok.status).toBe("pass");
-    expect(ok.message).toBe(`a container on a fresh bridge network reaches PostgreSQL at host.docker.internal:${pg.port}`);
+    expect(ok.message).toBe(
+      `a container on a fresh bridge network reaches PostgreSQL at host.docker.internal:${pg.port}`,
+    );
 
     // The admin reaches it over 127.0.0.1, but containers are told an address nothing listens on.
     const bad = await runCheck(pgContainerCheck, ctx(config({ postgres: { ...pgConf, containerHost: "127.0.0.1" } })));

@@ -6,7 +6,12 @@ import { MAGIC, open, readHeader, seal } from "../../src/dr/envelope";
 import { generateRecoveryKey, parseRecoveryPrivateKey, parseRecoveryPublicKey } from "../../src/dr/recovery-key";
 import { assertStateBackupId, idTime, stateBackupId } from "../../src/dr/store";
 
-const meta = { id: "state-20261205T030000Z-abc123", createdAt: "2026-12-05T03:00:00.000Z", host: "h1", version: "0.0.0" };
+const meta = {
+  id: "state-20261205T030000Z-abc123",
+  createdAt: "2026-12-05T03:00:00.000Z",
+  host: "h1",
+  version: "0.0.0",
+};
 const files = [
   { name: "state.db" as const, bytes: new Uint8Array([1, 2, 3, 4]) },
   { name: "secret.key" as const, bytes: Buffer.from("host-secret-key-material\n") },
@@ -43,7 +48,9 @@ describe("envelope", () => {
     const { header, plain } = open(sealed, priv);
     expect(header.id).toBe(meta.id);
     const out = unpack(plain).files;
-    expect(out.map((f) => [f.name, Buffer.from(f.bytes).toString("hex")])).toEqual(files.map((f) => [f.name, Buffer.from(f.bytes).toString("hex")]));
+    expect(out.map((f) => [f.name, Buffer.from(f.bytes).toString("hex")])).toEqual(
+      files.map((f) => [f.name, Buffer.from(f.bytes).toString("hex")]),
+    );
   });
 
   test("another recovery key cannot open it, and says which key it needs", () => {
@@ -90,10 +97,26 @@ describe("bundle", () => {
     expect(() => unpack(Buffer.concat([good, Buffer.from("x")]))).toThrow(/trailing bytes/);
     const manifest = (fs: unknown[]) => Buffer.from(`${JSON.stringify({ files: fs })}\n`);
     const sha = "0".repeat(64);
-    expect(() => unpack(manifest([{ name: "state.db", size: 0, sha256: sha }, { name: "../../etc/passwd", size: 0, sha256: sha }]))).toThrow(/manifest is invalid/);
+    expect(() =>
+      unpack(
+        manifest([
+          { name: "state.db", size: 0, sha256: sha },
+          { name: "../../etc/passwd", size: 0, sha256: sha },
+        ]),
+      ),
+    ).toThrow(/manifest is invalid/);
     expect(() => unpack(manifest([{ name: "config.yaml", size: 0, sha256: sha }]))).toThrow(/state.db is missing/);
-    expect(() => unpack(manifest([{ name: "state.db", size: 0, sha256: sha }, { name: "state.db", size: 0, sha256: sha }]))).toThrow(/listed twice/);
-    expect(() => unpack(Buffer.concat([manifest([{ name: "state.db", size: 10, sha256: sha }]), Buffer.from("abc")]))).toThrow(/truncated in state.db/);
+    expect(() =>
+      unpack(
+        manifest([
+          { name: "state.db", size: 0, sha256: sha },
+          { name: "state.db", size: 0, sha256: sha },
+        ]),
+      ),
+    ).toThrow(/listed twice/);
+    expect(() =>
+      unpack(Buffer.concat([manifest([{ name: "state.db", size: 10, sha256: sha }]), Buffer.from("abc")])),
+    ).toThrow(/truncated in state.db/);
   });
 
   test("logical names map to this host's paths only", () => {

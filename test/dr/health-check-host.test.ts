@@ -28,19 +28,30 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const cli = (argv: string[]) => runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
-const container = () => host.deps.db.select().from(environments).where(and(eq(environments.slug, slug), ne(environments.status, "destroyed"))).get()!.containerName!;
+const cli = (argv: string[]) =>
+  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const container = () =>
+  host.deps.db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
+    .get()!.containerName!;
 
 describe("health check --all", () => {
   test("serving but no backup on an hourly tier: red, exit 1, one line per env", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+    });
     expect(res.status).toBe(202);
     expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
     const r = await cli(["health", "check", "--all"]);
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split("\n");
     const line = lines.find((l) => l.includes(slug))!;
-    expect(line).toMatch(new RegExp(`^RED  ${slug}  http: 200 pass  backup: none \\[RED\\]  cert: n/a  deploy: never$`));
+    expect(line).toMatch(
+      new RegExp(`^RED  ${slug}  http: 200 pass  backup: none \\[RED\\]  cert: n/a  deploy: never$`),
+    );
     expect(lines.some((l) => /^(OK|WARN|RED)\s+disk data /.test(l))).toBe(true);
     expect(r.stderr).toContain(`red: ${slug}`);
   }, 300_000);
@@ -49,7 +60,9 @@ describe("health check --all", () => {
     const b = await host.api.request(`/api/v1/environments/${slug}/backups`, { method: "POST" });
     expect((await host.waitJob(((await b.json()) as JobView).id)).status).toBe("succeeded");
     const r = await cli(["--json", "health", "check", slug]);
-    const out = JSON.parse(r.stdout) as { envs: { env: string; level: string; backup: { level: string; text: string } }[] };
+    const out = JSON.parse(r.stdout) as {
+      envs: { env: string; level: string; backup: { level: string; text: string } }[];
+    };
     expect(out.envs).toHaveLength(1);
     expect(out.envs[0]).toMatchObject({ env: slug, level: "ok", backup: { level: "ok" } });
     expect(out.envs[0].backup.text).toMatch(/^\d+m ago$/);
@@ -62,7 +75,9 @@ describe("health check --all", () => {
     try {
       const r = await cli(["--json", "health", "check", "--all"]);
       expect(r.code).toBe(1);
-      const env = (JSON.parse(r.stdout) as { envs: { env: string; level: string; http: { level: string; text: string } }[] }).envs.find((e) => e.env === slug)!;
+      const env = (
+        JSON.parse(r.stdout) as { envs: { env: string; level: string; http: { level: string; text: string } }[] }
+      ).envs.find((e) => e.env === slug)!;
       expect(env.level).toBe("red");
       expect(env.http.text).toMatch(/: HTTP 50[24] 50[24] Bad Gateway|: HTTP 504 504 Gateway/);
     } finally {

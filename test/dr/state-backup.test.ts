@@ -45,13 +45,16 @@ afterAll(async () => {
 
 const localDir = () => join(api.deps.paths.backupsDir, "_state");
 const localIds = () => (existsSync(localDir()) ? readdirSync(localDir()).sort() : []);
-const cli = (argv: string[]) => runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: api.token } });
+const cli = (argv: string[]) =>
+  runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: api.token } });
 
 describe("state backups", () => {
   test("without a recovery key: a clear error, nothing written anywhere", async () => {
     const res = await api.request("/api/v1/dr/state-backups", { method: "POST", body: "{}" });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("no recovery key on this host");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      "no recovery key on this host",
+    );
     expect(localIds()).toEqual([]);
     const store = await openS3(api.deps.config.backups.s3!);
     expect(await store.list("ops/")).toEqual([]);
@@ -79,7 +82,12 @@ describe("state backups", () => {
       reader.releaseLock();
       const res = await api.request("/api/v1/dr/state-backups", { method: "POST", body: "{}" });
       expect(res.status).toBe(200);
-      const out = (await res.json()) as { id: string; stored: { kind: string }[]; failed: unknown[]; recipient: string };
+      const out = (await res.json()) as {
+        id: string;
+        stored: { kind: string }[];
+        failed: unknown[];
+        recipient: string;
+      };
       expect(out.failed).toEqual([]);
       made.push(out.id);
       expect(out.stored.map((s) => s.kind)).toEqual(["local", "s3"]);
@@ -96,7 +104,11 @@ describe("state backups", () => {
 
       const { files } = unpack(open(remote, key).plain);
       expect(files.map((f) => f.name).sort()).toEqual(["jwt-secret", "recovery.pub", "secret.key", "state.db"]);
-      expect(Buffer.from(files.find((f) => f.name === "secret.key")!.bytes).toString().trim()).toBe(secret);
+      expect(
+        Buffer.from(files.find((f) => f.name === "secret.key")!.bytes)
+          .toString()
+          .trim(),
+      ).toBe(secret);
       const snap = join(dirs[0], "snapshot.db");
       writeFileSync(snap, files.find((f) => f.name === "state.db")!.bytes);
       const db = new Database(snap, { readonly: true });
@@ -120,7 +132,10 @@ describe("state backups", () => {
     const remote = (await store.list("ops/_state/")).map((o) => o.key.slice("ops/_state/".length));
     store.close();
     // Ids sort by time: the two newest of everything made so far (the previous test's included).
-    const expected = [...made].sort().slice(-2).map((id) => `${id}.odooops-state`);
+    const expected = [...made]
+      .sort()
+      .slice(-2)
+      .map((id) => `${id}.odooops-state`);
     expect(expected).not.toContain(`${made[1]}.odooops-state`);
     expect(localIds()).toEqual(expected);
     expect(remote.sort()).toEqual(expected);
@@ -147,11 +162,16 @@ describe("state backups", () => {
   test("dr backups lists every backup once, with where it is stored", async () => {
     const r = await cli(["dr", "backups", "--json"]);
     expect(r.code).toBe(0);
-    const body = JSON.parse(r.stdout) as { recoveryKey: string; backups: { id: string; stored: string[] }[]; errors: unknown[] };
+    const body = JSON.parse(r.stdout) as {
+      recoveryKey: string;
+      backups: { id: string; stored: string[] }[];
+      errors: unknown[];
+    };
     expect(body.recoveryKey).toBe(key.publicKey.fingerprint);
     expect(body.errors).toEqual([]);
     const ids = localIds().map((f) => f.replace(".odooops-state", ""));
-    for (const id of ids) expect(body.backups.find((b) => b.id === id)?.stored).toEqual(expect.arrayContaining(["local"]));
+    for (const id of ids)
+      expect(body.backups.find((b) => b.id === id)?.stored).toEqual(expect.arrayContaining(["local"]));
     expect(body.backups.filter((b) => b.stored.length === 2).length).toBeGreaterThanOrEqual(1);
     const table = await cli(["dr", "backups"]);
     expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+CREATED\s+BYTES\s+STORED$/);
@@ -160,12 +180,15 @@ describe("state backups", () => {
 
 describe("the hourly schedule", () => {
   test("on by default on a coordinator, off on an agent or with an empty pattern", () => {
-    const names = (input: Record<string, unknown>) => schedulesFor(ConfigSchema.parse(input)).map((s) => `${s.name} ${s.pattern}`);
+    const names = (input: Record<string, unknown>) =>
+      schedulesFor(ConfigSchema.parse(input)).map((s) => `${s.name} ${s.pattern}`);
     expect(names({})).toContain("dr.state-backup 0 * * * *");
     expect(names({})).toContain("backups.destroyed-sweep 20 4 * * *");
     expect(names({ role: "agent" }).some((n) => n.startsWith("dr.state-backup"))).toBe(false);
     expect(names({ dr: { stateBackups: { schedule: "" } } }).some((n) => n.startsWith("dr.state-backup"))).toBe(false);
-    expect(() => ConfigSchema.parse({ dr: { stateBackups: { schedule: "every hour" } } })).toThrow(/invalid cron pattern/);
+    expect(() => ConfigSchema.parse({ dr: { stateBackups: { schedule: "every hour" } } })).toThrow(
+      /invalid cron pattern/,
+    );
   });
 
   test("a tick makes a backup; a tick that stores nothing fails loudly", async () => {

@@ -20,7 +20,13 @@ let repoDir = "";
 let env: EnvDetail;
 
 async function runningWeb(): Promise<string[]> {
-  return (await run({ argv: ["docker", "ps", "-q", "--filter", `label=${LABEL_ENV}=${env.id}`, "--filter", "label=odooops.role=web"] })).stdout.split("\n").filter(Boolean);
+  return (
+    await run({
+      argv: ["docker", "ps", "-q", "--filter", `label=${LABEL_ENV}=${env.id}`, "--filter", "label=odooops.role=web"],
+    })
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
 }
 
 /** Polls the env through nginx every 50 ms until stopped; counts every answer that is not a healthy 200. */
@@ -31,7 +37,9 @@ function startPoller() {
   const done = (async () => {
     while (!stop) {
       polls++;
-      const r = await fetch(`http://127.0.0.1:${h.nginx.port}/web/health?db_server_status=1`, { headers: { host: env.domain } }).then(
+      const r = await fetch(`http://127.0.0.1:${h.nginx.port}/web/health?db_server_status=1`, {
+        headers: { host: env.domain },
+      }).then(
         async (res) => (res.status === 200 ? null : `${res.status} ${await res.text()}`),
         (e: unknown) => String(e),
       );
@@ -59,7 +67,8 @@ async function deployKilledAt(sha: string, step: string): Promise<{ job: JobView
     const running = job.steps.find((s) => s.status === "running");
     const target = job.steps.findIndex((s) => s.name === step);
     if (running && job.steps.indexOf(running) >= target) killedDuring = running.name;
-    if (job.status === "succeeded" || job.status === "failed") throw new Error(`the deploy ended before ${step} could be interrupted: ${JSON.stringify(job.steps)}`);
+    if (job.status === "succeeded" || job.status === "failed")
+      throw new Error(`the deploy ended before ${step} could be interrupted: ${JSON.stringify(job.steps)}`);
     if (i > 2400) throw new Error(`${step} never started: ${JSON.stringify(job.steps)}`);
     if (!killedDuring) await Bun.sleep(25);
   }
@@ -69,7 +78,9 @@ async function deployKilledAt(sha: string, step: string): Promise<{ job: JobView
 }
 
 beforeAll(async () => {
-  h = await startBinaryHost({ deploy: { drainSec: 0, healthTimeoutSec: 60, runTests: false, rehearse: false, install: ["shop_extra"] } });
+  h = await startBinaryHost({
+    deploy: { drainSec: 0, healthTimeoutSec: 60, runTests: false, rehearse: false, install: ["shop_extra"] },
+  });
   repoDir = makeTempDir("odooops-e2e-deploy-repo-");
   repo = await makeRepo(repoDir);
   const first = await repo.commit({ "shop_extra/__manifest__.py": shopManifest("1.0") });
@@ -85,7 +96,10 @@ afterAll(async () => {
 }, 120_000);
 
 describe("kill -9 of dist/odooops during a deploy", () => {
-  for (const [step, previous, version] of [["migrate", "1.0", "1.1"], ["start", "1.1", "1.2"]] as const) {
+  for (const [step, previous, version] of [
+    ["migrate", "1.0", "1.1"],
+    ["start", "1.1", "1.2"],
+  ] as const) {
     test(`killed while "${step}" runs: after restart the deploy ends, one release serves, no failed request`, async () => {
       const sha = await repo.commit({ "shop_extra/__manifest__.py": shopManifest(version) });
       const poller = startPoller();
@@ -98,7 +112,9 @@ describe("kill -9 of dist/odooops during a deploy", () => {
       const list = await h.cliJson<DeploymentView[]>("deploy", "list", "shop");
       const deployment = list.find((d) => d.commit === sha);
       expect(deployment?.status).toBe("success");
-      expect(deployment?.modulesUpdated).toEqual([{ name: "shop_extra", from: `17.0.${previous}`, to: `17.0.${version}` }]);
+      expect(deployment?.modulesUpdated).toEqual([
+        { name: "shop_extra", from: `17.0.${previous}`, to: `17.0.${version}` },
+      ]);
       expect((await h.cliJson<EnvDetail>("env", "get", "shop")).currentRelease).toBe(deployment!.release);
       const log = await h.cli("jobs", "logs", job.id);
       expect(log.stdout).toContain("requeued to resume");

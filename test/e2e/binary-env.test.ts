@@ -28,7 +28,13 @@ async function envGet(name: string): Promise<EnvDetail> {
 }
 
 async function webContainers(envId: string): Promise<string[]> {
-  return (await run({ argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${envId}`, "--filter", "label=odooops.role=web"] })).stdout.split("\n").filter(Boolean);
+  return (
+    await run({
+      argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${envId}`, "--filter", "label=odooops.role=web"],
+    })
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
 }
 
 describe("dist/odooops end to end", () => {
@@ -40,7 +46,9 @@ describe("dist/odooops end to end", () => {
     const env = await envGet("shop");
     envIds.push(env.id);
     expect(env.status).toBe("active");
-    const health = await fetch(`http://127.0.0.1:${h.nginx.port}/web/health?db_server_status=1`, { headers: { host: env.domain } });
+    const health = await fetch(`http://127.0.0.1:${h.nginx.port}/web/health?db_server_status=1`, {
+      headers: { host: env.domain },
+    });
     expect(health.status).toBe(200);
     const list = JSON.parse((await h.cli("env", "list", "--json")).stdout) as { name: string }[];
     expect(list.map((e) => e.name)).toEqual(["shop"]);
@@ -75,8 +83,12 @@ describe("dist/odooops end to end", () => {
       expect(r.code).toBe(0);
     }
     for (const id of envIds) {
-      expect((await run({ argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${id}`] })).stdout.trim()).toBe("");
-      expect((await run({ argv: ["docker", "network", "ls", "-q", "--filter", `label=${LABEL_ENV}=${id}`] })).stdout.trim()).toBe("");
+      expect((await run({ argv: ["docker", "ps", "-aq", "--filter", `label=${LABEL_ENV}=${id}`] })).stdout.trim()).toBe(
+        "",
+      );
+      expect(
+        (await run({ argv: ["docker", "network", "ls", "-q", "--filter", `label=${LABEL_ENV}=${id}`] })).stdout.trim(),
+      ).toBe("");
     }
     expect((await h.cli("env", "list", "--json")).stdout.trim()).toBe("[]");
   }, 240_000);

@@ -33,13 +33,28 @@ afterAll(() => {
 });
 
 async function exec(argv: string[], env: Record<string, string> = {}, stdin?: string) {
-  const p = Bun.spawn([bin, ...argv], { cwd: "/", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CI: "true", HOME: home, ...env }, stdin: stdin === undefined ? "ignore" : new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const p = Bun.spawn([bin, ...argv], {
+    cwd: "/",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CI: "true", HOME: home, ...env },
+    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
 async function startServe() {
-  daemon = Bun.spawn([bin, "serve", "--listen", `127.0.0.1:${port}`], { cwd: "/", env: { PATH: process.env.PATH ?? "", ODOOOPS_ROOT: root, ODOOOPS_ADMIN_PASSWORD: "pw-standalone-1" }, stdout: "ignore", stderr: "pipe" });
+  daemon = Bun.spawn([bin, "serve", "--listen", `127.0.0.1:${port}`], {
+    cwd: "/",
+    env: { PATH: process.env.PATH ?? "", ODOOOPS_ROOT: root, ODOOOPS_ADMIN_PASSWORD: "pw-standalone-1" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   for (let i = 0; i < 200; i++) {
     const r = await fetch(`http://127.0.0.1:${port}/api/v1/health`).catch(() => null);
     if (r?.ok) return (await r.json()) as { status: string; state: { ok: boolean } };
@@ -76,7 +91,11 @@ describe("the binary alone", () => {
     const url = `http://127.0.0.1:${port}`;
     const denied = await exec(["env", "list", "--url", url]);
     expect(denied.code).toBe(3);
-    const login = await exec(["auth", "login", "--url", url, "--username", "admin", "--password-stdin"], {}, "pw-standalone-1\n");
+    const login = await exec(
+      ["auth", "login", "--url", url, "--username", "admin", "--password-stdin"],
+      {},
+      "pw-standalone-1\n",
+    );
     expect(login.code).toBe(0);
     expect(statSync(join(home, ".config/odooops/credentials.json")).mode & 0o777).toBe(0o600);
     const listed = await exec(["env", "list", "--json"]);

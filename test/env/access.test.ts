@@ -22,7 +22,9 @@ const prod = `h1-prod-${randomSuffix(5)}`;
 
 beforeAll(async () => {
   // `access: {}`: the shipped defaults (the test harness otherwise makes every tier public).
-  host = await startEnvHost({ configOverrides: { access: {}, tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } } });
+  host = await startEnvHost({
+    configOverrides: { access: {}, tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } },
+  });
   await host.deps.auth.createUser("vic", "viewer-password-1", "viewer");
   viewerToken = (await host.deps.auth.login("vic", "viewer-password-1")).token;
 }, 120_000);
@@ -41,7 +43,13 @@ function row(slug: string) {
 
 async function users(slug: string): Promise<Record<string, string>> {
   const env = row(slug);
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: env.dbName });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database: env.dbName,
+  });
   try {
     const rows = await sql<{ login: string; password: string | null }[]>`SELECT login, password FROM res_users`;
     return Object.fromEntries(rows.map((r) => [r.login, r.password ?? ""]));
@@ -51,7 +59,10 @@ async function users(slug: string): Promise<Record<string, string>> {
 }
 
 async function create(name: string, tier: string): Promise<JobView> {
-  const res = await api("/environments", { method: "POST", body: JSON.stringify({ name, tier, modules: ["base", "web"] }) });
+  const res = await api("/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier, modules: ["base", "web"] }),
+  });
   expect(res.status).toBe(202);
   const job = await host.waitJob(((await res.json()) as { job: JobView }).job.id);
   expect(job.error).toBeNull();
@@ -62,10 +73,16 @@ async function jobLog(id: string): Promise<string> {
   return ((await (await api(`/jobs/${id}/log`)).json()) as { text: string }).text;
 }
 
-const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` });
+const basic = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+});
 
 function viaNginx(domain: string, path: string, headers: Record<string, string> = {}) {
-  return fetch(`http://127.0.0.1:${host.nginx.port}${path}`, { headers: { host: domain, ...headers }, redirect: "manual", keepalive: false });
+  return fetch(`http://127.0.0.1:${host.nginx.port}${path}`, {
+    headers: { host: domain, ...headers },
+    redirect: "manual",
+    keepalive: false,
+  });
 }
 
 describe("H1: known passwords on public sites", () => {
@@ -100,18 +117,25 @@ describe("H1: known passwords on public sites", () => {
   test("only admins read it back (a viewer gets 403 and a clear message); rotating replaces it", async () => {
     const denied = await api(`/environments/${dev}/admin-password`, { token: viewerToken });
     expect(denied.status).toBe(403);
-    expect(((await denied.json()) as { error: { message: string } }).error.message).toBe("only admin users may read an environment's Odoo admin password; vic is viewer");
+    expect(((await denied.json()) as { error: { message: string } }).error.message).toBe(
+      "only admin users may read an environment's Odoo admin password; vic is viewer",
+    );
     expect((await api(`/environments/${dev}/admin-password`, { method: "POST", token: viewerToken })).status).toBe(403);
     expect((await api("/projects/default/access", { token: viewerToken })).status).toBe(403);
 
-    const read = (await (await api(`/environments/${dev}/admin-password`)).json()) as { login: string; password: string };
+    const read = (await (await api(`/environments/${dev}/admin-password`)).json()) as {
+      login: string;
+      password: string;
+    };
     expect(read).toEqual({ env: dev, login: "admin", password: shown } as never);
 
     const res = await api(`/environments/${dev}/admin-password`, { method: "POST" });
     expect(res.status).toBe(202);
     const job = await host.waitJob(((await res.json()) as JobView).id);
     expect(job.status).toBe("succeeded");
-    const rotated = (((await (await api(`/jobs/${job.id}`)).json()) as JobView).result?.secrets as { adminPassword: string }).adminPassword;
+    const rotated = (
+      ((await (await api(`/jobs/${job.id}`)).json()) as JobView).result?.secrets as { adminPassword: string }
+    ).adminPassword;
     const hash = (await users(dev)).admin ?? null;
     expect(odooPasswordMatches(rotated, hash)).toBe(true);
     expect(odooPasswordMatches(shown, hash)).toBe(false);
@@ -122,7 +146,11 @@ describe("H1: known passwords on public sites", () => {
     const env = row(dev);
     expect((await viaNginx(env.domain, "/web/login")).status).toBe(401);
     expect((await viaNginx(env.domain, "/web/login", basic("default", "admin"))).status).toBe(401);
-    const creds = (await (await api("/projects/default/access")).json()) as { user: string; password: string; protectedTiers: string[] };
+    const creds = (await (await api("/projects/default/access")).json()) as {
+      user: string;
+      password: string;
+      protectedTiers: string[];
+    };
     expect(creds.user).toBe("default");
     expect(creds.protectedTiers).toEqual(["dev", "dev_ephemeral", "staging"]);
     expect((await viaNginx(env.domain, "/web/login", basic(creds.user, creds.password))).status).toBe(200);

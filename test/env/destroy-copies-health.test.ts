@@ -27,7 +27,13 @@ afterAll(async () => {
 const row = (slug: string) => host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 
 async function admin<T>(fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>, database = "postgres"): Promise<T> {
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database });
+  const sql = pgConnect({
+    host: host.pg.host,
+    port: host.pg.port,
+    user: host.pg.user,
+    password: host.pg.password,
+    database,
+  });
   try {
     return await fn(sql);
   } finally {
@@ -36,7 +42,10 @@ async function admin<T>(fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>, d
 }
 
 async function create(name: string): Promise<void> {
-  const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier: "dev" }) });
+  const res = await host.api.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier: "dev" }),
+  });
   expect(res.status).toBe(202);
   const job = await host.waitJob(((await res.json()) as { job: JobView }).job.id);
   expect(job.error).toBeNull();
@@ -67,7 +76,9 @@ describe("health gate: the env's own database, no db_server_status", () => {
   test("create polls /web/login?db=<env db> on the container and /web/health through nginx; never db_server_status", async () => {
     await create("probe");
     const env = row("probe");
-    expect(servedTargets(host.deps, env).map((t) => [t.url.endsWith(`:${env.httpPort}`), t.host ?? null, t.db ?? null])).toEqual([
+    expect(
+      servedTargets(host.deps, env).map((t) => [t.url.endsWith(`:${env.httpPort}`), t.host ?? null, t.db ?? null]),
+    ).toEqual([
       [false, env.domain, null],
       [true, null, env.dbName],
     ]);
@@ -82,7 +93,10 @@ describe("health gate: the env's own database, no db_server_status", () => {
     const aside = `${env.dbName}_aside`;
     await admin((sql) => sql.unsafe(`ALTER DATABASE ${env.dbName} RENAME TO ${aside}`));
     try {
-      const err = await waitEnvServed(host.deps, env, io, 3_000).then(() => null, (e: unknown) => e);
+      const err = await waitEnvServed(host.deps, env, io, 3_000).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toContain(`/web/login?db=${env.dbName}`);
       expect((err as Error).message).toContain("HTTP 500");
@@ -116,7 +130,9 @@ describe("env destroy drops every database of the env before its role", () => {
   test("a destroy that fails at DROP ROLE leaves a failed env that says to rerun; the rerun finishes it", async () => {
     const env = row("probe");
     // Something of the role's outside its databases: DROP ROLE refuses until it is gone.
-    await admin((sql) => sql.unsafe(`CREATE TABLE odooops_test_pin (x int); ALTER TABLE odooops_test_pin OWNER TO ${env.dbUser}`));
+    await admin((sql) =>
+      sql.unsafe(`CREATE TABLE odooops_test_pin (x int); ALTER TABLE odooops_test_pin OWNER TO ${env.dbUser}`),
+    );
     const failed = await destroy("probe");
     expect(failed.status).toBe("failed");
     expect(failed.error).toContain("depend");

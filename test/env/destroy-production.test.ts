@@ -44,7 +44,10 @@ async function destroy(): Promise<JobView> {
 
 describe("destroying a production environment", () => {
   test("a production env with its database, served", async () => {
-    const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: slug, tier: "production" }) });
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "production" }),
+    });
     expect(res.status).toBe(202);
     const job = await host.waitJob(((await res.json()) as { job: JobView }).job.id);
     expect(job.error).toBeNull();
@@ -68,7 +71,9 @@ describe("destroying a production environment", () => {
       mkdirSync(host.deps.paths.backupsDir, { recursive: true, mode: 0o750 });
     }
     expect(await databaseExists(env.dbName)).toBe(true);
-    expect((await run({ argv: ["docker", "inspect", "-f", "{{.State.Running}}", env.containerName!] })).stdout.trim()).toBe("true");
+    expect(
+      (await run({ argv: ["docker", "inspect", "-f", "{{.State.Running}}", env.containerName!] })).stdout.trim(),
+    ).toBe("true");
     expect(row()).toMatchObject({ status: "active" });
     expect(row().statusReason).toContain("destroy aborted");
     expect(finalBackups().map((b) => b.status)).toEqual(["failed"]);

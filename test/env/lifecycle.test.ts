@@ -23,7 +23,10 @@ afterAll(async () => {
 }, 120_000);
 
 async function post(path: string, body?: unknown) {
-  return host.api.request(`/api/v1${path}`, { method: "POST", ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return host.api.request(`/api/v1${path}`, {
+    method: "POST",
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 }
 
 async function createEnv(body: Record<string, unknown>): Promise<{ job: JobView; slug: string }> {
@@ -77,7 +80,11 @@ describe("environments on a real host", () => {
     const res = await post("/environments", { name: "feature/crm-reports", tier: "dev", dryRun: true });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { plan: { slug: string; dbName: string; domain: string }; steps: string[] };
-    expect(body.plan).toMatchObject({ slug: "feature-crm-reports", dbName: "odoo_feature_crm_reports", domain: "feature-crm-reports.dev.test.localhost" });
+    expect(body.plan).toMatchObject({
+      slug: "feature-crm-reports",
+      dbName: "odoo_feature_crm_reports",
+      domain: "feature-crm-reports.dev.test.localhost",
+    });
     expect(body.steps[1]).toBe("Provisioning database");
     expect(host.deps.db.select().from(environments).all()).toEqual([]);
   });
@@ -89,7 +96,9 @@ describe("environments on a real host", () => {
     expect(job.status).toBe("succeeded");
     // No ACME configured on this host: HTTPS is skipped, everything else ran.
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
-      ...["network", "database", "filestore", "config", "initdb", "admin-password", "container", "vhost", "health"].map((n) => [n, "done"]),
+      ...["network", "database", "filestore", "config", "initdb", "admin-password", "container", "vhost", "health"].map(
+        (n) => [n, "done"],
+      ),
       ["tls", "skipped"],
     ]);
     const env = row(slug);
@@ -119,7 +128,9 @@ describe("environments on a real host", () => {
     const res = await host.api.request(`/api/v1/environments/${a.slug}`);
     expect(res.status).toBe(200);
     const d = (await res.json()) as EnvDetail;
-    expect(d.databaseUrl).toBe(`postgresql://odoo_feature_crm_reports:***@host.docker.internal:${host.pg.port}/odoo_feature_crm_reports`);
+    expect(d.databaseUrl).toBe(
+      `postgresql://odoo_feature_crm_reports:***@host.docker.internal:${host.pg.port}/odoo_feature_crm_reports`,
+    );
     expect(d.url).toBe(`http://feature-crm-reports.dev.test.localhost:${host.nginx.port}`);
     expect(d.disk.databaseBytes).toBeGreaterThan(1_000_000);
     expect(d.disk.filestoreBytes).toBeGreaterThan(0);
@@ -133,14 +144,30 @@ describe("environments on a real host", () => {
     const envA = row(a.slug);
     const envB = row(slug);
     const pwA = host.deps.box.open(envA.dbPasswordEnc);
-    const asA = pgConnect({ host: host.pg.host, port: host.pg.port, user: envA.dbUser, password: pwA, database: envB.dbName });
+    const asA = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: envA.dbUser,
+      password: pwA,
+      database: envB.dbName,
+    });
     await expect(asA`select 1`).rejects.toThrow(/permission denied|not permitted|pg_hba/);
     await asA.close();
-    const own = pgConnect({ host: host.pg.host, port: host.pg.port, user: envA.dbUser, password: pwA, database: envA.dbName });
-    const [r] = await own<{ rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }[]>`select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user`;
+    const own = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: envA.dbUser,
+      password: pwA,
+      database: envA.dbName,
+    });
+    const [r] = await own<
+      { rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }[]
+    >`select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user`;
     expect(r).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false });
     await own.close();
-    const destroyed = await host.waitJob(((await (await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" })).json()) as JobView).id);
+    const destroyed = await host.waitJob(
+      ((await (await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" })).json()) as JobView).id,
+    );
     expect(destroyed.status).toBe("succeeded");
   }, 240_000);
 
@@ -188,7 +215,10 @@ describe("environments on a real host", () => {
     expect(existsSync(join(host.nginx.sitesDir, `${env.slug}.conf`))).toBe(false);
     expect(row(a.slug).status).toBe("destroyed");
     // No vhost for the domain any more: nginx's catch-all closes the connection (444).
-    const after = await host.viaNginx(env.domain, "/web/health").then((r) => r.status, () => "closed");
+    const after = await host.viaNginx(env.domain, "/web/health").then(
+      (r) => r.status,
+      () => "closed",
+    );
     expect(after).not.toBe(200);
     expect((await host.api.request(`/api/v1/environments/${a.slug}`)).status).toBe(404);
   }, 240_000);

@@ -25,7 +25,8 @@ describe("naming", () => {
 
   test("branches follow git's rules", () => {
     expect(validateBranch("release/17.0")).toBe("release/17.0");
-    for (const b of ["x;rm -rf /", "a..b", "-x", "a/", "a.lock", "a//b", ".hidden", "a b", "ü"]) expect(() => validateBranch(b)).toThrow("invalid branch");
+    for (const b of ["x;rm -rf /", "a..b", "-x", "a/", "a.lock", "a//b", ".hidden", "a b", "ü"])
+      expect(() => validateBranch(b)).toThrow("invalid branch");
   });
 
   test("database identifiers stay within PostgreSQL's 63 bytes", () => {

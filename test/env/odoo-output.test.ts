@@ -3,7 +3,8 @@ import { odooOnceArgs } from "../../src/env/odoo-once";
 import { OdooOutput } from "../../src/env/odoo-output";
 
 /** Odoo 17 log lines end with a perf_info field, often empty: a trailing space. */
-const at = (level: string, logger: string, msg: string) => `2024-07-09 10:00:00,123 7 ${level} scratch ${logger}: ${msg} `;
+const at = (level: string, logger: string, msg: string) =>
+  `2024-07-09 10:00:00,123 7 ${level} scratch ${logger}: ${msg} `;
 
 function digest(lines: string[]): string {
   const o = new OdooOutput();
@@ -11,14 +12,25 @@ function digest(lines: string[]): string {
   return o.explain();
 }
 
-const noise = (n: number) => Array.from({ length: n }, (_, i) => at("INFO", "odoo.addons.base.tests.test_ir_actions", `Starting TestServerActions.test_${String(i).padStart(4, "0")} ...`));
+const noise = (n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    at(
+      "INFO",
+      "odoo.addons.base.tests.test_ir_actions",
+      `Starting TestServerActions.test_${String(i).padStart(4, "0")} ...`,
+    ),
+  );
 
 describe("what explains a failed Odoo run", () => {
   test("a test run: failing test names from far above the end, both summaries, the last exception", () => {
     const out = digest([
       at("INFO", "odoo.modules.loading", "Loading module my_mod (12/12)"),
       at("INFO", "odoo.addons.my_mod.tests.test_sale", "Starting TestSale.test_confirm ..."),
-      at("INFO", "odoo.addons.my_mod.tests.test_sale", "======================================================================"),
+      at(
+        "INFO",
+        "odoo.addons.my_mod.tests.test_sale",
+        "======================================================================",
+      ),
       at("ERROR", "odoo.addons.my_mod.tests.test_sale", "FAIL: TestSale.test_confirm"),
       "Traceback (most recent call last):",
       '  File "/mnt/extra-addons/my_mod/tests/test_sale.py", line 12, in test_confirm',
@@ -28,8 +40,8 @@ describe("what explains a failed Odoo run", () => {
       "Traceback (most recent call last):",
       '  File "/usr/lib/python3/dist-packages/odoo/sql_db.py", line 332, in execute',
       "    res = self._obj.execute(query, params)",
-      'psycopg2.errors.UndefinedColumn: column sale_order.x_note does not exist',
-      "LINE 1: SELECT \"sale_order\".\"x_note\" FROM \"sale_order\"",
+      "psycopg2.errors.UndefinedColumn: column sale_order.x_note does not exist",
+      'LINE 1: SELECT "sale_order"."x_note" FROM "sale_order"',
       ...noise(500),
       at("ERROR", "odoo.modules.loading", "Module my_mod: 1 failures, 1 errors of 9 tests"),
       at("ERROR", "odoo.modules.loading", "At least one test failed when loading the modules."),
@@ -65,7 +77,11 @@ describe("what explains a failed Odoo run", () => {
     ]);
     expect(out).toBe(
       [
-        at("ERROR", "odoo.modules.migration", "module my_mod: Error while running migration 17.0.1.1/post-migrate.py").trimEnd(),
+        at(
+          "ERROR",
+          "odoo.modules.migration",
+          "module my_mod: Error while running migration 17.0.1.1/post-migrate.py",
+        ).trimEnd(),
         at("CRITICAL", "odoo.service.server", "Failed to initialize database `odoo_shop`.").trimEnd(),
         "odoo.exceptions.UserError: no default warehouse",
       ].join("\n"),
@@ -73,10 +89,14 @@ describe("what explains a failed Odoo run", () => {
   });
 
   test("many failing tests: the first ten named, the count of the rest", () => {
-    const fails = Array.from({ length: 13 }, (_, i) => at("ERROR", "odoo.addons.m.tests.test_x", `FAIL: TestX.test_${i}`));
+    const fails = Array.from({ length: 13 }, (_, i) =>
+      at("ERROR", "odoo.addons.m.tests.test_x", `FAIL: TestX.test_${i}`),
+    );
     const lines = digest(fails).split("\n");
     expect(lines[0]).toBe("failing tests (13):");
-    expect(lines.slice(1, 11)).toEqual(Array.from({ length: 10 }, (_, i) => `  FAIL: TestX.test_${i} (odoo.addons.m.tests.test_x)`));
+    expect(lines.slice(1, 11)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `  FAIL: TestX.test_${i} (odoo.addons.m.tests.test_x)`),
+    );
     expect(lines[11]).toBe("  … 3 more in the job log");
   });
 
@@ -88,6 +108,16 @@ describe("what explains a failed Odoo run", () => {
 
 describe("one-off Odoo runs", () => {
   test("always threaded (--workers 0) and stopped after init, after the caller's arguments", () => {
-    expect(odooOnceArgs("odoo_shop", ["-u", "my_mod"])).toEqual(["-c", "/etc/odoo/odoo.conf", "-d", "odoo_shop", "-u", "my_mod", "--workers", "0", "--stop-after-init"]);
+    expect(odooOnceArgs("odoo_shop", ["-u", "my_mod"])).toEqual([
+      "-c",
+      "/etc/odoo/odoo.conf",
+      "-d",
+      "odoo_shop",
+      "-u",
+      "my_mod",
+      "--workers",
+      "0",
+      "--stop-after-init",
+    ]);
   });
 });

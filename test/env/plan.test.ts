@@ -20,14 +20,23 @@ describe("resource plan", () => {
     ["staging", tiers.staging, 2048, 2560],
     ["production", tiers.production, 2048, 2560],
     ["production", { ...tiers.production, memoryMb: 1024 }, 2048, 2560],
-  ] as const)("memory limits on %s are at least Odoo's defaults (soft %d MiB, hard %d MiB)", (name, tier, soft, hard) => {
-    const p = resourcePlan(name, tier);
-    expect([p.limitMemorySoft, p.limitMemoryHard]).toEqual([soft * MiB, hard * MiB]);
-  });
+  ] as const)(
+    "memory limits on %s are at least Odoo's defaults (soft %d MiB, hard %d MiB)",
+    (name, tier, soft, hard) => {
+      const p = resourcePlan(name, tier);
+      expect([p.limitMemorySoft, p.limitMemoryHard]).toEqual([soft * MiB, hard * MiB]);
+    },
+  );
 
   test("a large container raises the limits above the defaults: its memory per process, hard = soft × 1.25", () => {
     // 16 GiB, 5 workers + 1 cron thread: floor(16384 × 0.9 / 6) = 2457 MiB per process.
-    const p = resourcePlan("production", { ...tiers.production, memoryMb: 16384, cpus: 2, workers: 9, maxCronThreads: 1 });
+    const p = resourcePlan("production", {
+      ...tiers.production,
+      memoryMb: 16384,
+      cpus: 2,
+      workers: 9,
+      maxCronThreads: 1,
+    });
     expect(p.limitMemorySoft).toBe(2457 * MiB);
     expect(p.limitMemoryHard).toBe(Math.floor(2457 * MiB * 1.25));
   });
@@ -48,7 +57,18 @@ describe("odoo.conf", () => {
   });
 
   test("locks the instance to its database and the proxy", () => {
-    for (const line of ["limit_memory_soft = 2147483648", "limit_memory_hard = 2684354560", "dbfilter = ^odoo_shop$", "list_db = False", "proxy_mode = True", "admin_passwd = adm1n", "db_name = odoo_shop", "data_dir = /var/lib/odoo", "workers = 5", "without_demo = all"]) {
+    for (const line of [
+      "limit_memory_soft = 2147483648",
+      "limit_memory_hard = 2684354560",
+      "dbfilter = ^odoo_shop$",
+      "list_db = False",
+      "proxy_mode = True",
+      "admin_passwd = adm1n",
+      "db_name = odoo_shop",
+      "data_dir = /var/lib/odoo",
+      "workers = 5",
+      "without_demo = all",
+    ]) {
       expect(conf).toContain(`\n${line}\n`);
     }
   });

@@ -33,7 +33,10 @@ afterAll(async () => {
 }, 120_000);
 
 async function call(method: string, path: string, body?: unknown) {
-  const res = await host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await host.api.request(`/api/v1${path}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   const text = await res.text();
   seen.push(text);
   return { status: res.status, text, json: () => JSON.parse(text) as unknown };
@@ -58,39 +61,49 @@ describe("a token in a repository URL stays sealed", () => {
     expect(list.status).toBe(200);
     expect(list.text).toContain(`https://deployer:***@127.0.0.1:${port}/acme/addons.git`);
 
-    const bad = await call("PUT", "/projects/other", { repoUrl: `https://deployer:${secret}@127.0.0.1:${port}/acme/../etc.git` });
+    const bad = await call("PUT", "/projects/other", {
+      repoUrl: `https://deployer:${secret}@127.0.0.1:${port}/acme/../etc.git`,
+    });
     expect(bad.status).toBe(400);
     expect(bad.text).toContain("invalid repository URL");
 
     // Still usable by odooops itself: the sealed password comes back for git.
-    const row = host.deps.db.select().from(projects).all().find((p) => p.name === "leaky")!;
+    const row = host.deps.db
+      .select()
+      .from(projects)
+      .all()
+      .find((p) => p.name === "leaky")!;
     expect(projectRepoUrl(row, host.deps.box)).toBe(url);
     for (const text of seen) expect(text).not.toContain(secret);
   });
 
-  test("a deploy whose fetch fails: no job error, step or log line shows the token", async () => {
-    const created = await call("POST", "/environments", { name: "leaky-dev", tier: "dev", project: "leaky" });
-    expect(created.status).toBe(202);
-    const { job, env } = created.json() as { job: JobView; env: { slug: string } };
-    expect((await host.waitJob(job.id)).status).toBe("succeeded");
+  test(
+    "a deploy whose fetch fails: no job error, step or log line shows the token",
+    async () => {
+      const created = await call("POST", "/environments", { name: "leaky-dev", tier: "dev", project: "leaky" });
+      expect(created.status).toBe(202);
+      const { job, env } = created.json() as { job: JobView; env: { slug: string } };
+      expect((await host.waitJob(job.id)).status).toBe("succeeded");
 
-    const deploy = await call("POST", `/environments/${env.slug}/deployments`, {});
-    let jobId: string | null = null;
-    if (deploy.status === 202) {
-      jobId = (deploy.json() as { job: JobView }).job.id;
-      const ended = await host.waitJob(jobId);
-      expect(ended.status).toBe("failed");
-      await call("GET", `/jobs/${jobId}`);
-      const log = await call("GET", `/jobs/${jobId}/log`);
-      // Proof that git did fail on that URL and its output reached the log.
-      expect(log.text).toContain(`127.0.0.1:${port}`);
-    } else {
-      expect(deploy.text).toContain(`127.0.0.1:${port}`);
-    }
-    await call("GET", `/environments/${env.slug}/deployments`);
-    await call("GET", "/jobs");
-    for (const text of seen) expect(text).not.toContain(secret);
-  }, SLOW);
+      const deploy = await call("POST", `/environments/${env.slug}/deployments`, {});
+      let jobId: string | null = null;
+      if (deploy.status === 202) {
+        jobId = (deploy.json() as { job: JobView }).job.id;
+        const ended = await host.waitJob(jobId);
+        expect(ended.status).toBe("failed");
+        await call("GET", `/jobs/${jobId}`);
+        const log = await call("GET", `/jobs/${jobId}/log`);
+        // Proof that git did fail on that URL and its output reached the log.
+        expect(log.text).toContain(`127.0.0.1:${port}`);
+      } else {
+        expect(deploy.text).toContain(`127.0.0.1:${port}`);
+      }
+      await call("GET", `/environments/${env.slug}/deployments`);
+      await call("GET", "/jobs");
+      for (const text of seen) expect(text).not.toContain(secret);
+    },
+    SLOW,
+  );
 
   test("no audit row and no file on the host (SQLite state, WAL, job logs, git cache) holds the token in clear", async () => {
     const audit = host.deps.db.select().from(auditLogs).all();
@@ -109,7 +122,11 @@ describe("a token in a repository URL stays sealed", () => {
     host.deps.db.insert(projects).values({ name: "legacy", repoUrl: url }).run();
     expect(sealLegacyRepoPasswords(host.deps.db, host.deps.box)).toBe(1);
     expect(sealLegacyRepoPasswords(host.deps.db, host.deps.box)).toBe(0);
-    const row = host.deps.db.select().from(projects).all().find((p) => p.name === "legacy")!;
+    const row = host.deps.db
+      .select()
+      .from(projects)
+      .all()
+      .find((p) => p.name === "legacy")!;
     expect(row.repoUrl).toBe(`https://deployer@127.0.0.1:${port}/acme/legacy.git`);
     expect(row.repoPasswordEnc).not.toContain(legacySecret);
     expect(projectRepoUrl(row, host.deps.box)).toBe(url);

@@ -18,7 +18,10 @@ beforeAll(async () => {
 afterAll(() => t.cleanup());
 
 test("a member sets production to expire in 12 h; past that, the sweep refuses to destroy it", async () => {
-  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "prod", tier: "production" }) });
+  const res = await t.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name: "prod", tier: "production" }),
+  });
   expect(res.status).toBe(202);
   const { job } = (await res.json()) as { job: JobView };
   expect((await t.request(`/api/v1/jobs/${job.id}/cancel`, { method: "POST" })).status).toBe(200);
@@ -26,7 +29,11 @@ test("a member sets production to expire in 12 h; past that, the sweep refuses t
 
   await t.deps.auth.createUser("deployer", "deployer-password", "member");
   const { token } = await t.deps.auth.login("deployer", "deployer-password");
-  const ext = await t.request("/api/v1/environments/prod/extend", { method: "POST", body: JSON.stringify({ ttl: "12h" }), token });
+  const ext = await t.request("/api/v1/environments/prod/extend", {
+    method: "POST",
+    body: JSON.stringify({ ttl: "12h" }),
+    token,
+  });
   expect(ext.status).toBe(200);
   const expiresAt = t.deps.db.select().from(environments).where(eq(environments.slug, "prod")).get()!.ttlExpiresAt!;
 
@@ -35,6 +42,12 @@ test("a member sets production to expire in 12 h; past that, the sweep refuses t
   expect(out.failed).toHaveLength(1);
   expect(out.failed[0]).toMatchObject({ env: "prod" });
   expect(out.failed[0]!.error).toContain("refusing to destroy production environment prod without confirm=prod");
-  expect(t.deps.db.select().from(jobs).where(and(eq(jobs.kind, "env.destroy"), eq(jobs.target, "prod"))).all()).toEqual([]);
+  expect(
+    t.deps.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.kind, "env.destroy"), eq(jobs.target, "prod")))
+      .all(),
+  ).toEqual([]);
   expect(t.deps.db.select().from(environments).where(eq(environments.slug, "prod")).get()!.status).toBe("active");
 });

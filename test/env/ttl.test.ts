@@ -19,12 +19,21 @@ import { runCliWith } from "../support/cli";
 
 const DAY = 86_400_000;
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
 const envRow = (slug: string) => t.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-const audits = (action: string, target: string) => t.deps.db.select().from(auditLogs).where(and(eq(auditLogs.action, action), eq(auditLogs.target, target))).all();
+const audits = (action: string, target: string) =>
+  t.deps.db
+    .select()
+    .from(auditLogs)
+    .where(and(eq(auditLogs.action, action), eq(auditLogs.target, target)))
+    .all();
 
 async function activeEnv(name: string, tier: string, project?: string): Promise<void> {
-  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier, ...(project ? { project } : {}) }) });
+  const res = await t.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier, ...(project ? { project } : {}) }),
+  });
   expect(res.status).toBe(202);
   const created = (await res.json()) as { job: JobView };
   expect((await t.request(`/api/v1/jobs/${created.job.id}/cancel`, { method: "POST" })).status).toBe(200);
@@ -35,7 +44,16 @@ beforeAll(async () => {
   t = await makeTestApi();
   expect((await t.request("/api/v1/projects/short", { method: "PUT", body: JSON.stringify({}) })).status).toBe(200);
   const short = t.deps.db.select().from(projects).where(eq(projects.name, "short")).get()!;
-  t.deps.db.insert(policies).values({ projectId: short.id, source: "repo", commitSha: "1".repeat(40), branch: "main", document: "ttl_policies: { dev: 12h, staging: never }\n" }).run();
+  t.deps.db
+    .insert(policies)
+    .values({
+      projectId: short.id,
+      source: "repo",
+      commitSha: "1".repeat(40),
+      branch: "main",
+      document: "ttl_policies: { dev: 12h, staging: never }\n",
+    })
+    .run();
 });
 afterAll(() => t.cleanup());
 
@@ -48,10 +66,18 @@ describe("expiry at create", () => {
     await activeEnv("stage", "staging", "short");
     expect(Date.parse(envRow("eph").ttlExpiresAt!) - before).toBeWithin(7 * DAY - 60_000, 7 * DAY + 60_000);
     expect(envRow("plain").ttlExpiresAt).toBeNull();
-    expect(Date.parse(envRow("quick").ttlExpiresAt!) - before).toBeWithin(12 * 3_600_000 - 60_000, 12 * 3_600_000 + 60_000);
+    expect(Date.parse(envRow("quick").ttlExpiresAt!) - before).toBeWithin(
+      12 * 3_600_000 - 60_000,
+      12 * 3_600_000 + 60_000,
+    );
     expect(envRow("stage").ttlExpiresAt).toBeNull();
     const list = JSON.parse((await cli("env", "list", "--json")).stdout) as EnvSummary[];
-    expect(Object.fromEntries(list.map((e) => [e.slug, e.expiresAt]))).toEqual({ eph: envRow("eph").ttlExpiresAt, plain: null, quick: envRow("quick").ttlExpiresAt, stage: null });
+    expect(Object.fromEntries(list.map((e) => [e.slug, e.expiresAt]))).toEqual({
+      eph: envRow("eph").ttlExpiresAt,
+      plain: null,
+      quick: envRow("quick").ttlExpiresAt,
+      stage: null,
+    });
   });
 });
 
@@ -59,17 +85,34 @@ describe("the sweep (fake clock)", () => {
   test("warns once within 24 h of expiry (log + audit), destroys after, and leaves envs without expiry alone", async () => {
     const expires = Date.parse(envRow("quick").ttlExpiresAt!);
     const ephExpires = Date.parse(envRow("eph").ttlExpiresAt!);
-    expect(ttlSweep(t.deps, new Date(expires - WARN_BEFORE_MS - 60_000))).toEqual({ warned: [], destroyed: [], failed: [] });
-    expect(ttlSweep(t.deps, new Date(expires - WARN_BEFORE_MS + 60_000))).toEqual({ warned: ["quick"], destroyed: [], failed: [] });
+    expect(ttlSweep(t.deps, new Date(expires - WARN_BEFORE_MS - 60_000))).toEqual({
+      warned: [],
+      destroyed: [],
+      failed: [],
+    });
+    expect(ttlSweep(t.deps, new Date(expires - WARN_BEFORE_MS + 60_000))).toEqual({
+      warned: ["quick"],
+      destroyed: [],
+      failed: [],
+    });
     expect(audits("env.expiry-warning", "quick")).toHaveLength(1);
-    expect(audits("env.expiry-warning", "quick")[0].details).toMatchObject({ expiresAt: envRow("quick").ttlExpiresAt, prComment: false });
+    expect(audits("env.expiry-warning", "quick")[0].details).toMatchObject({
+      expiresAt: envRow("quick").ttlExpiresAt,
+      prComment: false,
+    });
     expect(ttlSweep(t.deps, new Date(expires - 60_000))).toEqual({ warned: [], destroyed: [], failed: [] });
     expect(audits("env.expiry-warning", "quick")).toHaveLength(1);
 
     expect(ttlSweep(t.deps, new Date(expires + 60_000))).toEqual({ warned: [], destroyed: ["quick"], failed: [] });
     expect(envRow("quick").status).toBe("destroying");
-    const destroy = t.deps.db.select().from(jobs).where(and(eq(jobs.kind, "env.destroy"), eq(jobs.target, "quick"))).all();
-    expect(destroy.map((j) => [j.status, j.createdBy, j.params.keepDatabase])).toEqual([["queued", "ttl-sweep", false]]);
+    const destroy = t.deps.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.kind, "env.destroy"), eq(jobs.target, "quick")))
+      .all();
+    expect(destroy.map((j) => [j.status, j.createdBy, j.params.keepDatabase])).toEqual([
+      ["queued", "ttl-sweep", false],
+    ]);
     expect(audits("env.expire", "quick")).toHaveLength(1);
     // A second pass finds it being destroyed: nothing queued twice. The 7d env is not due yet.
     expect(ttlSweep(t.deps, new Date(expires + 120_000))).toEqual({ warned: [], destroyed: [], failed: [] });
@@ -79,7 +122,11 @@ describe("the sweep (fake clock)", () => {
 
 describe("env extend", () => {
   test("--ttl 3d sets now + 3 days and re-arms the warning; never clears it; shown by env get and list", async () => {
-    t.deps.db.update(environments).set({ ttlWarnedAt: new Date().toISOString() }).where(eq(environments.slug, "eph")).run();
+    t.deps.db
+      .update(environments)
+      .set({ ttlWarnedAt: new Date().toISOString() })
+      .where(eq(environments.slug, "eph"))
+      .run();
     const before = Date.now();
     const out = await cli("env", "extend", "eph", "--ttl", "3d", "--json");
     expect(out.code).toBe(0);
@@ -100,17 +147,26 @@ describe("env extend", () => {
   test("a bad TTL is a usage error; a missing env is 404; an env being destroyed is 409", async () => {
     const bad = await cli("env", "extend", "eph", "--ttl", "3 days");
     expect(bad.code).toBe(2);
-    expect((await t.request("/api/v1/environments/eph/extend", { method: "POST", body: JSON.stringify({ ttl: "0d" }) })).status).toBe(400);
+    expect(
+      (await t.request("/api/v1/environments/eph/extend", { method: "POST", body: JSON.stringify({ ttl: "0d" }) }))
+        .status,
+    ).toBe(400);
     expect((await cli("env", "extend", "nosuch", "--ttl", "1d")).code).toBe(4);
-    expect((await t.request("/api/v1/environments/quick/extend", { method: "POST", body: JSON.stringify({ ttl: "1d" }) })).status).toBe(409);
+    expect(
+      (await t.request("/api/v1/environments/quick/extend", { method: "POST", body: JSON.stringify({ ttl: "1d" }) }))
+        .status,
+    ).toBe(409);
   });
 });
 
 test("schedules: the TTL sweep by default, the preview reconciliation only with a GitHub token", () => {
-  const names = (input: Record<string, unknown>) => schedulesFor(ConfigSchema.parse(input)).map((s) => [s.name, s.pattern]);
+  const names = (input: Record<string, unknown>) =>
+    schedulesFor(ConfigSchema.parse(input)).map((s) => [s.name, s.pattern]);
   expect(names({})).toContainEqual(["ttl.sweep", "17 4 * * *"]);
   expect(names({}).map(([n]) => n)).not.toContain("github.reconcile");
-  expect(names({ github: { tokenFile: "/etc/odooops/github-token", reconcileSchedule: "*/5 * * * *" } })).toContainEqual(["github.reconcile", "*/5 * * * *"]);
+  expect(
+    names({ github: { tokenFile: "/etc/odooops/github-token", reconcileSchedule: "*/5 * * * *" } }),
+  ).toContainEqual(["github.reconcile", "*/5 * * * *"]);
   expect(names({ ttl: { sweepSchedule: "" } }).map(([n]) => n)).not.toContain("ttl.sweep");
   expect(() => ConfigSchema.parse({ ttl: { sweepSchedule: "every day" } })).toThrow("invalid cron pattern");
 });

@@ -23,7 +23,10 @@ afterAll(async () => {
 
 async function create(body: Record<string, unknown>) {
   const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as { job?: JobView; env?: { slug: string }; error?: { code: string; message: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { job?: JobView; env?: { slug: string }; error?: { code: string; message: string } },
+  };
 }
 
 describe("every env has its own domain", () => {
@@ -35,7 +38,11 @@ describe("every env has its own domain", () => {
     const taken = [
       { name: "thief", tier: "dev", domain: "shop.example.com" },
       // The derived name of an existing env, given explicitly by another.
-      { name: "thief", tier: "dev", domain: (await host.deps.db.select().from(environments).all()).find((e) => e.slug === "shop")!.domain },
+      {
+        name: "thief",
+        tier: "dev",
+        domain: (await host.deps.db.select().from(environments).all()).find((e) => e.slug === "shop")!.domain,
+      },
     ];
     const second = await create({ name: "other", tier: "dev" });
     expect(second.status).toBe(202);
@@ -47,11 +54,15 @@ describe("every env has its own domain", () => {
       const refused = await create(body);
       expect(refused.status).toBe(409);
       expect(refused.body.error?.code).toBe("conflict");
-      expect(refused.body.error?.message).toContain(`domain ${body.domain} is already used by environment ${body.domain === derived ? "other" : "shop"}`);
+      expect(refused.body.error?.message).toContain(
+        `domain ${body.domain} is already used by environment ${body.domain === derived ? "other" : "shop"}`,
+      );
     }
 
     expect(host.deps.db.select().from(environments).where(eq(environments.slug, "thief")).all()).toEqual([]);
-    const containers = await run({ argv: ["docker", "ps", "-aq", "--filter", `name=${host.config.docker.namePrefix}-thief`] });
+    const containers = await run({
+      argv: ["docker", "ps", "-aq", "--filter", `name=${host.config.docker.namePrefix}-thief`],
+    });
     expect(containers.stdout.trim()).toBe("");
     const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
     try {

@@ -6,8 +6,17 @@ test("https for tiers ACME covers unless HTTPS was given up on; http otherwise; 
   const plain = ConfigSchema.parse({});
   const acme = ConfigSchema.parse({ acme: { email: "ops@example.com" }, nginx: { httpsPort: 8443 } });
   expect(envUrl({ domain: "shop.example.com", tier: "production" }, plain)).toBe("http://shop.example.com");
-  expect(envUrl({ domain: "shop.example.com", tier: "production", statusReason: null }, acme)).toBe("https://shop.example.com:8443");
+  expect(envUrl({ domain: "shop.example.com", tier: "production", statusReason: null }, acme)).toBe(
+    "https://shop.example.com:8443",
+  );
   expect(envUrl({ domain: "shop.dev.example.com", tier: "dev" }, acme)).toBe("http://shop.dev.example.com");
-  expect(envUrl({ domain: "shop.example.com", tier: "production", statusReason: `${HTTP_FALLBACK} HTTPS could not be enabled` }, acme)).toBe("http://shop.example.com");
-  expect(envUrl({ domain: "x.example.com" }, ConfigSchema.parse({ nginx: { httpPort: 8080 } }))).toBe("http://x.example.com:8080");
+  expect(
+    envUrl(
+      { domain: "shop.example.com", tier: "production", statusReason: `${HTTP_FALLBACK} HTTPS could not be enabled` },
+      acme,
+    ),
+  ).toBe("http://shop.example.com");
+  expect(envUrl({ domain: "x.example.com" }, ConfigSchema.parse({ nginx: { httpPort: 8080 } }))).toBe(
+    "http://x.example.com:8080",
+  );
 });

@@ -11,19 +11,28 @@ describe("exec", () => {
 
   test("streams output lines as they come, redacted", async () => {
     const lines: string[] = [];
-    await run(command(["sh", "-c", 'echo one; echo "pw=$1" >&2; echo two', "sh", "s3cr3t-value"], { redact: ["s3cr3t-value"] }), {
-      onLine: (stream, line) => lines.push(`${stream}:${line}`),
-    });
+    await run(
+      command(["sh", "-c", 'echo one; echo "pw=$1" >&2; echo two', "sh", "s3cr3t-value"], { redact: ["s3cr3t-value"] }),
+      {
+        onLine: (stream, line) => lines.push(`${stream}:${line}`),
+      },
+    );
     // Two pipes: order within a stream is guaranteed, across streams it is not.
     expect(lines.filter((l) => l.startsWith("stdout:"))).toEqual(["stdout:one", "stdout:two"]);
     expect(lines.filter((l) => l.startsWith("stderr:"))).toEqual(["stderr:pw=***"]);
   });
 
   test("non-zero exit throws CommandFailed with the redacted argv, exit code and stderr tail", async () => {
-    const cmd = command(["sh", "-c", "echo boom >&2; exit 3", "sh", "--password", "hunter22"], { redact: ["hunter22"] });
+    const cmd = command(["sh", "-c", "echo boom >&2; exit 3", "sh", "--password", "hunter22"], {
+      redact: ["hunter22"],
+    });
     const err = await run(cmd).catch((e) => e);
     expect(err).toBeInstanceOf(CommandFailed);
-    expect(err.details).toEqual({ argv: ["sh", "-c", "echo boom >&2; exit 3", "sh", "--password", "***"], exitCode: 3, stderr: "boom" });
+    expect(err.details).toEqual({
+      argv: ["sh", "-c", "echo boom >&2; exit 3", "sh", "--password", "***"],
+      exitCode: 3,
+      stderr: "boom",
+    });
     expect(err.message).not.toContain("hunter22");
   });
 
@@ -34,6 +43,10 @@ describe("exec", () => {
   });
 
   test("redactArgv masks registered secrets and key=value passwords", () => {
-    expect(redactArgv(command(["psql", "postgresql://u:pw123456@h/db", "PASSWORD=abc123"]))).toEqual(["psql", "postgresql://u:***@h/db", "PASSWORD=***"]);
+    expect(redactArgv(command(["psql", "postgresql://u:pw123456@h/db", "PASSWORD=abc123"]))).toEqual([
+      "psql",
+      "postgresql://u:***@h/db",
+      "PASSWORD=***",
+    ]);
   });
 });

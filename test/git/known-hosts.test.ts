@@ -36,7 +36,9 @@ describe("ssh host keys of git remotes", () => {
     expect(readFileSync(knownHosts, "utf8")).toContain(await sshd.publicKey("genuine"));
 
     await sshd.start("impostor");
-    await expect(syncMirror({ reposDir, url })).rejects.toThrow(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    await expect(syncMirror({ reposDir, url })).rejects.toThrow(
+      /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/,
+    );
     expect(readFileSync(knownHosts, "utf8")).not.toContain(await sshd.publicKey("impostor"));
   }, 60_000);
 });

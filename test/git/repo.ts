@@ -13,10 +13,23 @@ export interface TestRepo {
 
 export async function makeRepo(dir: string, branch = "main"): Promise<TestRepo> {
   const git = async (...args: string[]) =>
-    (await run({
-      argv: ["git", "-C", dir, "-c", "user.name=odooops test", "-c", "user.email=test@odooops.invalid", "-c", "commit.gpgsign=false", ...args],
-      env: { GIT_CONFIG_NOSYSTEM: "1" },
-    })).stdout.trim();
+    (
+      await run({
+        argv: [
+          "git",
+          "-C",
+          dir,
+          "-c",
+          "user.name=odooops test",
+          "-c",
+          "user.email=test@odooops.invalid",
+          "-c",
+          "commit.gpgsign=false",
+          ...args,
+        ],
+        env: { GIT_CONFIG_NOSYSTEM: "1" },
+      })
+    ).stdout.trim();
   mkdirSync(dir, { recursive: true });
   await git("init", "--quiet", "--initial-branch", branch);
   let n = 0;

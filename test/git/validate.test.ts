@@ -131,11 +131,16 @@ describe("validateSha", () => {
     expect(validateSha("0123456789abcdef0123456789ABCDEF01234567")).toBe("0123456789abcdef0123456789abcdef01234567");
   });
 
-  test.each([["abc123"], ["g123456"], ["0123456789abcdef0123456789abcdef012345678"], ["-1234567"], ["1234567 "], ["HEAD"], [""]])(
-    "rejects %p",
-    (sha) => {
-      expect(() => validateSha(sha)).toThrow(Invalid);
-      expect(() => validateSha(sha)).toThrow(/invalid commit/);
-    },
-  );
+  test.each([
+    ["abc123"],
+    ["g123456"],
+    ["0123456789abcdef0123456789abcdef012345678"],
+    ["-1234567"],
+    ["1234567 "],
+    ["HEAD"],
+    [""],
+  ])("rejects %p", (sha) => {
+    expect(() => validateSha(sha)).toThrow(Invalid);
+    expect(() => validateSha(sha)).toThrow(/invalid commit/);
+  });
 });

@@ -37,7 +37,10 @@ test("a comment is created once, then edited in place; a comment deleted on GitH
 });
 
 test("lists follow the Link header over every page; one failed page makes the whole list unknown", async () => {
-  github.setOpenPulls(REPO, Array.from({ length: 230 }, (_, i) => i + 1));
+  github.setOpenPulls(
+    REPO,
+    Array.from({ length: 230 }, (_, i) => i + 1),
+  );
   github.calls.length = 0;
   const open = await openPullNumbers(client, REPO);
   expect(open?.size).toBe(230);
@@ -58,11 +61,16 @@ test("lists follow the Link header over every page; one failed page makes the wh
 test("5xx and 429 are retried, other 4xx are not", async () => {
   github.calls.length = 0;
   github.script([429, 503]);
-  expect((await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).ok).toBe(true);
+  expect((await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).ok).toBe(
+    true,
+  );
   expect(github.calls.map((c) => c.answered)).toEqual([429, 503, 201]);
   github.calls.length = 0;
   github.script([422]);
-  expect(await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).toEqual({ ok: false, problem: "HTTP 422" });
+  expect(await client.request("POST", `/repos/${REPO}/statuses/${"a".repeat(40)}`, { state: "pending" })).toEqual({
+    ok: false,
+    problem: "HTTP 422",
+  });
   expect(github.calls.length).toBe(1);
 });
 
@@ -76,9 +84,16 @@ test("attack: a Link header pointing off the API's origin is never followed; the
     if (new URL(url).hostname !== "127.0.0.1") return Promise.reject(new Error(`test guard: ${url} is not loopback`));
     return fetch(input, init);
   }) as typeof fetch;
-  const guardedClient = GithubClient.fromConfig({ config: ConfigSchema.parse({ github: github.config(dir).github }), fetch: guarded })!;
+  const guardedClient = GithubClient.fromConfig({
+    config: ConfigSchema.parse({ github: github.config(dir).github }),
+    fetch: guarded,
+  })!;
   github.setOpenPulls("acme/linked", [1, 2, 3]);
-  for (const evil of ["https://evil.example/repos/acme/linked/pulls?page=2", `http://127.0.0.1.evil.example:${new URL(github.url).port}/x`, "http://[::1]:1/x"]) {
+  for (const evil of [
+    "https://evil.example/repos/acme/linked/pulls?page=2",
+    `http://127.0.0.1.evil.example:${new URL(github.url).port}/x`,
+    "http://[::1]:1/x",
+  ]) {
     github.forceNextLink(evil);
     asked.length = 0;
     github.calls.length = 0;

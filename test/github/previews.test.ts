@@ -28,7 +28,8 @@ import { makeRepo, type TestRepo } from "../git/repo";
 const FIXTURES = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "github-webhooks");
 const REPO = "Codertocat/Hello-World";
 const SECRET = `previews-secret-${crypto.randomUUID()}`;
-const POLICY = "branch_mappings:\n  - { pattern: 'feature/*', tier: dev, env: 'feat-{branch}', auto_deploy: true, create: true }\nttl_policies: { dev: never, dev_ephemeral: 7d }\n";
+const POLICY =
+  "branch_mappings:\n  - { pattern: 'feature/*', tier: dev, env: 'feat-{branch}', auto_deploy: true, create: true }\nttl_policies: { dev: never, dev_ephemeral: 7d }\n";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 let github: FakeGithub;
@@ -41,14 +42,26 @@ beforeAll(async () => {
   dir = makeTempDir("odooops-previews-");
   github = await startFakeGithub();
   const gh = github.config(join(dir, "gh"));
-  host = await startEnvHost({ configOverrides: { publicUrl: "https://ops.example.test", deploy: { drainSec: 1, healthTimeoutSec: 30, runTests: false, rehearse: false }, github: gh.github } });
+  host = await startEnvHost({
+    configOverrides: {
+      publicUrl: "https://ops.example.test",
+      deploy: { drainSec: 1, healthTimeoutSec: 30, runTests: false, rehearse: false },
+      github: gh.github,
+    },
+  });
   repo = await makeRepo(join(dir, "repo"));
   sha1 = await repo.commit({ ".odooops/policies.yaml": POLICY, "README.md": "addons\n" });
-  const res = await host.api.request("/api/v1/projects/default", { method: "PUT", body: JSON.stringify({ repoUrl: repo.url, webhookSecret: SECRET }) });
+  const res = await host.api.request("/api/v1/projects/default", {
+    method: "PUT",
+    body: JSON.stringify({ repoUrl: repo.url, webhookSecret: SECRET }),
+  });
   expect(res.status).toBe(200);
   // What a deploy of the repository records; the webhook reads state, never git.
   const project = host.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
-  host.deps.db.insert(policies).values({ projectId: project.id, source: "repo", commitSha: sha1, branch: "main", document: POLICY }).run();
+  host.deps.db
+    .insert(policies)
+    .values({ projectId: project.id, source: "repo", commitSha: sha1, branch: "main", document: POLICY })
+    .run();
 }, 180_000);
 
 afterAll(async () => {
@@ -66,7 +79,12 @@ function payload(file: string, change: (p: Payload) => void): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(p));
 }
 
-function pr(action: "opened" | "reopened" | "synchronize" | "closed", number: number, sha: string, ref = `feature-${number}`): Uint8Array {
+function pr(
+  action: "opened" | "reopened" | "synchronize" | "closed",
+  number: number,
+  sha: string,
+  ref = `feature-${number}`,
+): Uint8Array {
   return payload(`pull_request/${action}.payload.json`, (p) => {
     p.number = number;
     p.pull_request.number = number;
@@ -87,7 +105,12 @@ interface Queued {
 async function deliver(event: string, body: Uint8Array): Promise<{ status: number; body: Queued }> {
   const res = await host.api.app.request("/api/v1/webhooks/github?project=default", {
     method: "POST",
-    headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": signBody(SECRET, body) },
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": signBody(SECRET, body),
+    },
     body,
   });
   return { status: res.status, body: (await res.json()) as Queued };
@@ -95,9 +118,14 @@ async function deliver(event: string, body: Uint8Array): Promise<{ status: numbe
 
 const envRow = (slug: string) => host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 const jobRow = (id: string) => host.deps.db.select().from(jobs).where(eq(jobs.id, id)).get()!;
-const preview = (number: number) => host.deps.db.select().from(githubPreviews).where(eq(githubPreviews.prNumber, number)).get()!;
-const commentPosts = (number: number) => github.calls.filter((c) => c.method === "POST" && c.path === `/repos/${REPO}/issues/${number}/comments`);
-const statuses = (sha: string) => github.calls.filter((c) => c.path === `/repos/${REPO}/statuses/${sha}` && c.answered === 201).map((c) => c.body?.state);
+const preview = (number: number) =>
+  host.deps.db.select().from(githubPreviews).where(eq(githubPreviews.prNumber, number)).get()!;
+const commentPosts = (number: number) =>
+  github.calls.filter((c) => c.method === "POST" && c.path === `/repos/${REPO}/issues/${number}/comments`);
+const statuses = (sha: string) =>
+  github.calls
+    .filter((c) => c.path === `/repos/${REPO}/statuses/${sha}` && c.answered === 201)
+    .map((c) => c.body?.state);
 
 async function succeeded(id: string): Promise<JobView> {
   const job = await host.waitJob(id, 300_000);
@@ -163,7 +191,10 @@ describe("pull request previews", () => {
     await healthy("pr-41");
     await github.until("the edited comment", () => github.comments.get(commentId)!.body.includes(sha2));
     expect(commentPosts(41).length).toBe(1);
-    expect(github.calls.filter((c) => c.method === "PATCH" && c.path === `/repos/${REPO}/issues/comments/${commentId}`).length).toBe(1);
+    expect(
+      github.calls.filter((c) => c.method === "PATCH" && c.path === `/repos/${REPO}/issues/comments/${commentId}`)
+        .length,
+    ).toBe(1);
     expect(preview(41).headSha).toBe(sha2);
     await github.until("success status", () => statuses(sha2).includes("success"));
   }, 600_000);
@@ -178,15 +209,24 @@ describe("pull request previews", () => {
     expect(ttlSweep(host.deps, new Date(at.getTime() + 3_600_000))).toEqual({ warned: [], destroyed: [], failed: [] });
     await Bun.sleep(200);
     expect(commentPosts(41).length).toBe(2);
-    const res = await host.api.request("/api/v1/environments/pr-41/extend", { method: "POST", body: JSON.stringify({ ttl: "30d" }) });
+    const res = await host.api.request("/api/v1/environments/pr-41/extend", {
+      method: "POST",
+      body: JSON.stringify({ ttl: "30d" }),
+    });
     expect(res.status).toBe(200);
     expect(envRow("pr-41").ttlWarnedAt).toBeNull();
   }, 60_000);
 
   test("a closed PR without a preview, and unhandled actions, are recorded and ignored", async () => {
     const closed = await deliver("pull_request", pr("closed", 99, sha1));
-    expect(closed).toMatchObject({ status: 200, body: { result: "ignored", reason: "pull request #99 has no preview" } });
-    const labeled = await deliver("pull_request", payload("pull_request/opened.payload.json", (p) => (p.action = "labeled")));
+    expect(closed).toMatchObject({
+      status: 200,
+      body: { result: "ignored", reason: "pull request #99 has no preview" },
+    });
+    const labeled = await deliver(
+      "pull_request",
+      payload("pull_request/opened.payload.json", (p) => (p.action = "labeled")),
+    );
     expect(labeled.body).toMatchObject({ result: "ignored", reason: "pull_request action labeled is not handled" });
   });
 
@@ -199,9 +239,17 @@ describe("pull request previews", () => {
     const after = host.deps.db.select().from(environments).where(eq(environments.id, env.id)).get()!;
     expect(after.status).toBe("destroyed");
     expect(preview(41).closedAt).not.toBeNull();
-    await github.until("the comment saying so", () => github.comments.get(preview(41).commentId!)!.body.includes("removed (pull request closed)"));
+    await github.until("the comment saying so", () =>
+      github.comments.get(preview(41).commentId!)!.body.includes("removed (pull request closed)"),
+    );
     expect(commentPosts(41).length).toBe(2);
-    const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: "postgres" });
+    const admin = pgConnect({
+      host: host.pg.host,
+      port: host.pg.port,
+      user: host.pg.user,
+      password: host.pg.password,
+      database: "postgres",
+    });
     try {
       expect(await listDatabases(admin, env.dbName)).toEqual([]);
     } finally {
@@ -214,7 +262,12 @@ describe("pull request previews", () => {
     expect(existsSync(envResources(env, host.deps).dir)).toBe(false);
     expect(existsSync(join(host.deps.paths.nginxDir, "sites", `${env.slug}.conf`))).toBe(false);
     // nginx's default server may answer or drop the connection; either way nothing serves the env.
-    expect(await host.viaNginx(env.domain, "/web/health").then((r) => r.status, () => "closed")).not.toBe(200);
+    expect(
+      await host.viaNginx(env.domain, "/web/health").then(
+        (r) => r.status,
+        () => "closed",
+      ),
+    ).not.toBe(200);
   }, 300_000);
 });
 
@@ -238,9 +291,20 @@ describe("reconciliation", () => {
     expect(envRow("pr-42").status).toBe("active");
 
     expect(await reconcilePreviews(host.deps)).toEqual({ destroyed: ["pr-42"], skipped: [] });
-    const destroy = host.deps.db.select().from(jobs).where(eq(jobs.kind, "env.destroy")).all().find((j) => j.target === "pr-42")!;
+    const destroy = host.deps.db
+      .select()
+      .from(jobs)
+      .where(eq(jobs.kind, "env.destroy"))
+      .all()
+      .find((j) => j.target === "pr-42")!;
     await succeeded(destroy.id);
-    expect(host.deps.db.select().from(environments).where(eq(environments.id, preview(42).envId)).get()!.status).toBe("destroyed");
+    expect(
+      host.deps.db
+        .select()
+        .from(environments)
+        .where(eq(environments.id, preview(42).envId))
+        .get()!.status,
+    ).toBe("destroyed");
   }, 600_000);
 });
 
@@ -290,7 +354,10 @@ describe("push on a mapped branch with create: true", () => {
     expect(job.error).toContain("gate says no");
     await github.until("failure status", () => statuses(sha).includes("failure"));
     expect(statuses(sha)).toEqual(["pending", "failure"]);
-    expect(envRow("feat-feature-x")).toMatchObject({ release: serving.release, currentDeploymentId: serving.currentDeploymentId });
+    expect(envRow("feat-feature-x")).toMatchObject({
+      release: serving.release,
+      currentDeploymentId: serving.currentDeploymentId,
+    });
     await healthy("feat-feature-x");
   }, 600_000);
 });

@@ -13,14 +13,22 @@ test("signBody is GitHub's sha256= hex HMAC of the raw bytes", () => {
 test("GitHub's documented example signature verifies", () => {
   // From GitHub's "Validating webhook deliveries" docs: secret, payload and the signature it gives.
   const payload = new TextEncoder().encode("Hello, World!");
-  expect(signatureValid("It's a Secret to Everybody", payload, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")).toBe(true);
+  expect(
+    signatureValid(
+      "It's a Secret to Everybody",
+      payload,
+      "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+    ),
+  ).toBe(true);
 });
 
 test("wrong secret, changed body, malformed or missing header are refused", () => {
   const good = signBody("s3cret-s3cret-s3cret", body);
   expect(signatureValid("s3cret-s3cret-s3cret", body, good)).toBe(true);
   expect(signatureValid("other-secret-other", body, good)).toBe(false);
-  expect(signatureValid("s3cret-s3cret-s3cret", new TextEncoder().encode('{"zen":"Keep it logically awesome!"}'), good)).toBe(false);
+  expect(
+    signatureValid("s3cret-s3cret-s3cret", new TextEncoder().encode('{"zen":"Keep it logically awesome!"}'), good),
+  ).toBe(false);
   expect(signatureValid("s3cret-s3cret-s3cret", body, good.toUpperCase())).toBe(false);
   expect(signatureValid("s3cret-s3cret-s3cret", body, good.slice(0, -1))).toBe(false);
   expect(signatureValid("s3cret-s3cret-s3cret", body, `sha1=${good.slice(7, 47)}`)).toBe(false);

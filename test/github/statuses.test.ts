@@ -18,8 +18,14 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 import { makeTestApi } from "../support/api";
 
 const FIXTURES = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "github-webhooks");
-const PUSH = JSON.parse(readFileSync(join(FIXTURES, "push", "with-new-branch.payload.json"), "utf8")) as { after: string; repository: { pushed_at: number } };
-const PR_OPENED = JSON.parse(readFileSync(join(FIXTURES, "pull_request", "opened.payload.json"), "utf8")) as Record<string, unknown>;
+const PUSH = JSON.parse(readFileSync(join(FIXTURES, "push", "with-new-branch.payload.json"), "utf8")) as {
+  after: string;
+  repository: { pushed_at: number };
+};
+const PR_OPENED = JSON.parse(readFileSync(join(FIXTURES, "pull_request", "opened.payload.json"), "utf8")) as Record<
+  string,
+  unknown
+>;
 /** GitHub's own limits: a status description of 140 characters, a comment of 65,536. */
 const STATUS_DESCRIPTION_MAX = 140;
 const COMMENT_MAX = 65_536;
@@ -30,7 +36,13 @@ let t: Awaited<ReturnType<typeof makeTestApi>>;
 let dir = "";
 let TOKEN = "";
 /** Status calls only, in the shape the assertions read. */
-const statusCalls = () => github.calls.filter((c) => c.path.includes("/statuses/")).map((c) => ({ ...c, body: c.body as { state: string; context: string; description: string; target_url?: string } }));
+const statusCalls = () =>
+  github.calls
+    .filter((c) => c.path.includes("/statuses/"))
+    .map((c) => ({
+      ...c,
+      body: c.body as { state: string; context: string; description: string; target_url?: string },
+    }));
 
 beforeAll(async () => {
   github = await startFakeGithub();
@@ -39,10 +51,29 @@ beforeAll(async () => {
   TOKEN = gh.token;
   const config = ConfigSchema.parse({ publicUrl: "https://ops.example.test", github: gh.github });
   t = await makeTestApi({ config });
-  expect((await t.request("/api/v1/projects/default", { method: "PUT", body: JSON.stringify({ repoUrl: "https://github.com/Codertocat/Hello-World.git", webhookSecret: SECRET }) })).status).toBe(200);
+  expect(
+    (
+      await t.request("/api/v1/projects/default", {
+        method: "PUT",
+        body: JSON.stringify({ repoUrl: "https://github.com/Codertocat/Hello-World.git", webhookSecret: SECRET }),
+      })
+    ).status,
+  ).toBe(200);
   const project = t.deps.db.select().from(projects).where(eq(projects.name, "default")).get()!;
-  t.deps.db.insert(policies).values({ projectId: project.id, source: "repo", commitSha: "0".repeat(40), branch: "main", document: "branch_mappings:\n  - { pattern: master, tier: staging, auto_deploy: true }\n" }).run();
-  const res = await t.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name: "master", tier: "staging", branch: "master" }) });
+  t.deps.db
+    .insert(policies)
+    .values({
+      projectId: project.id,
+      source: "repo",
+      commitSha: "0".repeat(40),
+      branch: "main",
+      document: "branch_mappings:\n  - { pattern: master, tier: staging, auto_deploy: true }\n",
+    })
+    .run();
+  const res = await t.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name: "master", tier: "staging", branch: "master" }),
+  });
   const created = (await res.json()) as { job: JobView };
   expect((await t.request(`/api/v1/jobs/${created.job.id}/cancel`, { method: "POST" })).status).toBe(200);
   t.deps.db.update(environments).set({ status: "active", release: 1 }).where(eq(environments.name, "master")).run();
@@ -57,7 +88,12 @@ async function deliver(event: string, payload: unknown): Promise<Response> {
   const body = new TextEncoder().encode(JSON.stringify(payload));
   return t.app.request("/api/v1/webhooks/github", {
     method: "POST",
-    headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": signBody(SECRET, body) },
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": signBody(SECRET, body),
+    },
     body,
   });
 }
@@ -67,14 +103,21 @@ let SHA = "";
 /** A new push to master (a new head each time: the same push again would be a replay); its deploy job. */
 async function push(): Promise<string> {
   SHA = (++pushes).toString(16).padStart(40, "a");
-  const res = await deliver("push", { ...PUSH, after: SHA, repository: { ...PUSH.repository, pushed_at: PUSH.repository.pushed_at + pushes } });
+  const res = await deliver("push", {
+    ...PUSH,
+    after: SHA,
+    repository: { ...PUSH.repository, pushed_at: PUSH.repository.pushed_at + pushes },
+  });
   expect(res.status).toBe(202);
   return ((await res.json()) as { job: string }).job;
 }
 
 const until = (what: string, ok: () => boolean) => github.until(what, ok, 5_000);
 
-async function runJob(jobId: string, outcome: { status: "succeeded"; result: null } | { status: "failed"; error: string }) {
+async function runJob(
+  jobId: string,
+  outcome: { status: "succeeded"; result: null } | { status: "failed"; error: string },
+) {
   const owner = `test-agent-${crypto.randomUUID()}`;
   const leased = await t.deps.jobs.queue.lease({ owner, hostId: "test-host" }, 60_000);
   expect(leased?.job.id).toBe(jobId);
@@ -144,7 +187,10 @@ test("attack: a failure whose message carries secrets and a host file is publish
     `module update failed (exit 1): password=Sup3r-s3cret-pw token ${TOKEN} reading /etc/odooops/key.json: ${hostFile.split("\n")[0]}`,
     excerpt,
   ].join("\n");
-  const leaks = (text: string) => [TOKEN, "Sup3r-s3cret-pw", "/etc/odooops", "root:x:0:0", hostFile.split("\n")[1]].filter((s) => s && text.includes(s));
+  const leaks = (text: string) =>
+    [TOKEN, "Sup3r-s3cret-pw", "/etc/odooops", "root:x:0:0", hostFile.split("\n")[1]].filter(
+      (s) => s && text.includes(s),
+    );
 
   github.calls.length = 0;
   const job = await push();
@@ -167,6 +213,12 @@ test("attack: a failure whose message carries secrets and a host file is publish
   expect(leaks(comment)).toEqual([]);
   expect(comment.length).toBeLessThanOrEqual(COMMENT_MAX);
   expect(comment).toContain("deploy failed: module update failed (exit 1) (");
-  await until("the preview's failure status", () => statusCalls().filter((c) => c.path.endsWith(`/statuses/${(PR_OPENED.pull_request as { head: { sha: string } }).head.sha}`)).length === 2);
+  await until(
+    "the preview's failure status",
+    () =>
+      statusCalls().filter((c) =>
+        c.path.endsWith(`/statuses/${(PR_OPENED.pull_request as { head: { sha: string } }).head.sha}`),
+      ).length === 2,
+  );
   for (const c of statusCalls()) expect(leaks(c.body.description)).toEqual([]);
 });

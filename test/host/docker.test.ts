@@ -17,119 +17,307 @@ const SLOW = 120_000;
 const d = docker({ binary: "docker" });
 
 describe("docker command builders", () => {
-  test("run: every spec field, env values kept out of argv", () => {
-    const spec: RunSpec = {
-      name: "odoo-shop-r3",
-      image: "odooops/shop:0123456789ab",
-      labels: { "odooops.env": "12", "odooops.release": "3" },
-      env: { HOST: "host.docker.internal" },
-      secrets: { PASSWORD: "s3cret-pw" },
-      publish: [{ hostPort: 20001, containerPort: 8069 }, { hostPort: 20002, containerPort: 8072 }],
-      cpus: 1.5,
-      memoryMb: 2048,
-      pidsLimit: 300,
-      restart: "unless-stopped",
-      network: "odooops-shop",
-      hostGateway: true,
-      mounts: [
-        { source: "/var/lib/odooops/envs/shop/data", target: "/var/lib/odoo" },
-        { source: "/var/lib/odooops/envs/shop/addons", target: "/mnt/extra-addons", readonly: true },
-        { source: "shop-cache", target: "/cache" },
-      ],
-      user: "1000:1000",
-      logMaxSize: "50m",
-      logMaxFiles: 3,
-      args: ["-d", "shop", "--proxy-mode"],
-      detach: true,
-    };
-    const c = d.run(spec);
-    expect(c.argv).toEqual([
-      "docker", "run", "--detach",
-      "--name", "odoo-shop-r3",
-      "--label", "odooops.env=12", "--label", "odooops.release=3",
-      "-e", "HOST", "-e", "PASSWORD",
-      "--publish", "127.0.0.1:20001:8069", "--publish", "127.0.0.1:20002:8072",
-      "--cpus", "1.5", "--memory", "2048m", "--memory-swap", "2048m",
-      "--pids-limit", "300", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-      "--restart", "unless-stopped",
-      "--network", "odooops-shop",
-      "--add-host", "host.docker.internal:host-gateway",
-      "--mount", "type=bind,source=/var/lib/odooops/envs/shop/data,target=/var/lib/odoo",
-      "--mount", "type=bind,source=/var/lib/odooops/envs/shop/addons,target=/mnt/extra-addons,readonly",
-      "--mount", "type=volume,source=shop-cache,target=/cache",
-      "--user", "1000:1000",
-      "--log-opt", "max-size=50m", "--log-opt", "max-file=3",
-      "odooops/shop:0123456789ab", "-d", "shop", "--proxy-mode",
-    ]);
-    expect(c.env).toEqual({ HOST: "host.docker.internal", PASSWORD: "s3cret-pw" });
-    expect(c.redact).toEqual(["s3cret-pw"]);
-    expect(c.argv.join(" ")).not.toContain("s3cret-pw");
-  }, SLOW);
+  test(
+    "run: every spec field, env values kept out of argv",
+    () => {
+      const spec: RunSpec = {
+        name: "odoo-shop-r3",
+        image: "odooops/shop:0123456789ab",
+        labels: { "odooops.env": "12", "odooops.release": "3" },
+        env: { HOST: "host.docker.internal" },
+        secrets: { PASSWORD: "s3cret-pw" },
+        publish: [
+          { hostPort: 20001, containerPort: 8069 },
+          { hostPort: 20002, containerPort: 8072 },
+        ],
+        cpus: 1.5,
+        memoryMb: 2048,
+        pidsLimit: 300,
+        restart: "unless-stopped",
+        network: "odooops-shop",
+        hostGateway: true,
+        mounts: [
+          { source: "/var/lib/odooops/envs/shop/data", target: "/var/lib/odoo" },
+          { source: "/var/lib/odooops/envs/shop/addons", target: "/mnt/extra-addons", readonly: true },
+          { source: "shop-cache", target: "/cache" },
+        ],
+        user: "1000:1000",
+        logMaxSize: "50m",
+        logMaxFiles: 3,
+        args: ["-d", "shop", "--proxy-mode"],
+        detach: true,
+      };
+      const c = d.run(spec);
+      expect(c.argv).toEqual([
+        "docker",
+        "run",
+        "--detach",
+        "--name",
+        "odoo-shop-r3",
+        "--label",
+        "odooops.env=12",
+        "--label",
+        "odooops.release=3",
+        "-e",
+        "HOST",
+        "-e",
+        "PASSWORD",
+        "--publish",
+        "127.0.0.1:20001:8069",
+        "--publish",
+        "127.0.0.1:20002:8072",
+        "--cpus",
+        "1.5",
+        "--memory",
+        "2048m",
+        "--memory-swap",
+        "2048m",
+        "--pids-limit",
+        "300",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--restart",
+        "unless-stopped",
+        "--network",
+        "odooops-shop",
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        "--mount",
+        "type=bind,source=/var/lib/odooops/envs/shop/data,target=/var/lib/odoo",
+        "--mount",
+        "type=bind,source=/var/lib/odooops/envs/shop/addons,target=/mnt/extra-addons,readonly",
+        "--mount",
+        "type=volume,source=shop-cache,target=/cache",
+        "--user",
+        "1000:1000",
+        "--log-opt",
+        "max-size=50m",
+        "--log-opt",
+        "max-file=3",
+        "odooops/shop:0123456789ab",
+        "-d",
+        "shop",
+        "--proxy-mode",
+      ]);
+      expect(c.env).toEqual({ HOST: "host.docker.internal", PASSWORD: "s3cret-pw" });
+      expect(c.redact).toEqual(["s3cret-pw"]);
+      expect(c.argv.join(" ")).not.toContain("s3cret-pw");
+    },
+    SLOW,
+  );
 
-  test("run --rm with entrypoint; variables the docker CLI reads itself stay inline", () => {
-    const c = d.run({ image: "odoo:17.0", rm: true, entrypoint: "psql", env: { HOME: "/tmp/h" }, secrets: { DOCKER_X: "tok-1234" }, args: ["-c", "select 1"] });
-    expect(c.argv).toEqual([
-      "docker", "run", "--rm", "-e", "HOME=/tmp/h", "-e", "DOCKER_X=tok-1234",
-      "--cpus", "1", "--memory", "1024m", "--memory-swap", "1024m", "--pids-limit", "1024", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-      "--user", "101:101", "--entrypoint", "psql", "odoo:17.0", "-c", "select 1",
-    ]);
-    expect(c.env).toBeUndefined();
-    expect(c.redact).toEqual(["tok-1234"]);
-  }, SLOW);
+  test(
+    "run --rm with entrypoint; variables the docker CLI reads itself stay inline",
+    () => {
+      const c = d.run({
+        image: "odoo:17.0",
+        rm: true,
+        entrypoint: "psql",
+        env: { HOME: "/tmp/h" },
+        secrets: { DOCKER_X: "tok-1234" },
+        args: ["-c", "select 1"],
+      });
+      expect(c.argv).toEqual([
+        "docker",
+        "run",
+        "--rm",
+        "-e",
+        "HOME=/tmp/h",
+        "-e",
+        "DOCKER_X=tok-1234",
+        "--cpus",
+        "1",
+        "--memory",
+        "1024m",
+        "--memory-swap",
+        "1024m",
+        "--pids-limit",
+        "1024",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--user",
+        "101:101",
+        "--entrypoint",
+        "psql",
+        "odoo:17.0",
+        "-c",
+        "select 1",
+      ]);
+      expect(c.env).toBeUndefined();
+      expect(c.redact).toEqual(["tok-1234"]);
+    },
+    SLOW,
+  );
 
-  test("create / start / stop / rm / rename / logs / exec / inspect / ps", () => {
-    expect(d.create({ image: "odoo:17.0", name: "x", labels: { a: "b" } }).argv).toEqual([
-      "docker", "create", "--name", "x", "--label", "a=b",
-      "--cpus", "1", "--memory", "1024m", "--memory-swap", "1024m", "--pids-limit", "1024", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-      "--user", "101:101", "odoo:17.0",
-    ]);
-    expect(d.start("x").argv).toEqual(["docker", "start", "x"]);
-    expect(d.stop("x", 30).argv).toEqual(["docker", "stop", "-t", "30", "x"]);
-    expect(d.stop("x").argv).toEqual(["docker", "stop", "-t", "10", "x"]);
-    // Always --volumes: the anonymous volumes an image declares (Odoo's /mnt/extra-addons) go with the container.
-    expect(d.rm("x").argv).toEqual(["docker", "rm", "--volumes", "x"]);
-    expect(d.rm("x", { force: true }).argv).toEqual(["docker", "rm", "--force", "--volumes", "x"]);
-    expect(d.rename("x", "y").argv).toEqual(["docker", "rename", "x", "y"]);
-    expect(d.logs("x", { follow: true, tail: 100 }).argv).toEqual(["docker", "logs", "--follow", "--tail", "100", "x"]);
-    expect(d.logs("x", { tail: "all", timestamps: true, since: "10m" }).argv).toEqual(["docker", "logs", "--tail", "all", "--timestamps", "--since", "10m", "x"]);
-    const ex = d.exec("x", ["odoo", "neutralize", "-d", "db"], { user: "odoo", env: { PGUSER: "u" }, secrets: { PGPASSWORD: "pw-secret" } });
-    expect(ex.argv).toEqual(["docker", "exec", "--user", "odoo", "-e", "PGUSER", "-e", "PGPASSWORD", "x", "odoo", "neutralize", "-d", "db"]);
-    expect(ex.env).toEqual({ PGUSER: "u", PGPASSWORD: "pw-secret" });
-    expect(ex.redact).toEqual(["pw-secret"]);
-    expect(d.inspect("x", "y").argv).toEqual(["docker", "container", "inspect", "x", "y"]);
-    expect(d.ps({ labels: { "odooops.env": "12", "odooops.release": true } }).argv).toEqual([
-      "docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=odooops.env=12", "--filter", "label=odooops.release",
-    ]);
-    expect(d.ps({ all: false }).argv).toEqual(["docker", "ps", "--quiet", "--no-trunc"]);
-  }, SLOW);
+  test(
+    "create / start / stop / rm / rename / logs / exec / inspect / ps",
+    () => {
+      expect(d.create({ image: "odoo:17.0", name: "x", labels: { a: "b" } }).argv).toEqual([
+        "docker",
+        "create",
+        "--name",
+        "x",
+        "--label",
+        "a=b",
+        "--cpus",
+        "1",
+        "--memory",
+        "1024m",
+        "--memory-swap",
+        "1024m",
+        "--pids-limit",
+        "1024",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--user",
+        "101:101",
+        "odoo:17.0",
+      ]);
+      expect(d.start("x").argv).toEqual(["docker", "start", "x"]);
+      expect(d.stop("x", 30).argv).toEqual(["docker", "stop", "-t", "30", "x"]);
+      expect(d.stop("x").argv).toEqual(["docker", "stop", "-t", "10", "x"]);
+      // Always --volumes: the anonymous volumes an image declares (Odoo's /mnt/extra-addons) go with the container.
+      expect(d.rm("x").argv).toEqual(["docker", "rm", "--volumes", "x"]);
+      expect(d.rm("x", { force: true }).argv).toEqual(["docker", "rm", "--force", "--volumes", "x"]);
+      expect(d.rename("x", "y").argv).toEqual(["docker", "rename", "x", "y"]);
+      expect(d.logs("x", { follow: true, tail: 100 }).argv).toEqual([
+        "docker",
+        "logs",
+        "--follow",
+        "--tail",
+        "100",
+        "x",
+      ]);
+      expect(d.logs("x", { tail: "all", timestamps: true, since: "10m" }).argv).toEqual([
+        "docker",
+        "logs",
+        "--tail",
+        "all",
+        "--timestamps",
+        "--since",
+        "10m",
+        "x",
+      ]);
+      const ex = d.exec("x", ["odoo", "neutralize", "-d", "db"], {
+        user: "odoo",
+        env: { PGUSER: "u" },
+        secrets: { PGPASSWORD: "pw-secret" },
+      });
+      expect(ex.argv).toEqual([
+        "docker",
+        "exec",
+        "--user",
+        "odoo",
+        "-e",
+        "PGUSER",
+        "-e",
+        "PGPASSWORD",
+        "x",
+        "odoo",
+        "neutralize",
+        "-d",
+        "db",
+      ]);
+      expect(ex.env).toEqual({ PGUSER: "u", PGPASSWORD: "pw-secret" });
+      expect(ex.redact).toEqual(["pw-secret"]);
+      expect(d.inspect("x", "y").argv).toEqual(["docker", "container", "inspect", "x", "y"]);
+      expect(d.ps({ labels: { "odooops.env": "12", "odooops.release": true } }).argv).toEqual([
+        "docker",
+        "ps",
+        "--all",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        "label=odooops.env=12",
+        "--filter",
+        "label=odooops.release",
+      ]);
+      expect(d.ps({ all: false }).argv).toEqual(["docker", "ps", "--quiet", "--no-trunc"]);
+    },
+    SLOW,
+  );
 
-  test("networks, volumes, images, build", () => {
-    expect(d.networkCreate("odooops-shop", { "odooops.env": "12" }).argv).toEqual([
-      "docker", "network", "create", "--driver", "bridge", "--label", "odooops.env=12", "odooops-shop",
-    ]);
-    expect(d.networkRm("a", "b").argv).toEqual(["docker", "network", "rm", "a", "b"]);
-    expect(d.networkInspect("a").argv).toEqual(["docker", "network", "inspect", "a"]);
-    expect(d.networkLs({ "odooops.env": true }).argv).toEqual(["docker", "network", "ls", "--quiet", "--no-trunc", "--filter", "label=odooops.env"]);
-    expect(d.networkConnect("net", "c").argv).toEqual(["docker", "network", "connect", "net", "c"]);
-    expect(d.volumeLs({ a: "b" }).argv).toEqual(["docker", "volume", "ls", "--quiet", "--filter", "label=a=b"]);
-    expect(d.volumeRm("v1").argv).toEqual(["docker", "volume", "rm", "v1"]);
-    expect(d.imageInspect("shop:abc").argv).toEqual(["docker", "image", "inspect", "shop:abc"]);
-    expect(d.imageRm("shop:abc", { force: true }).argv).toEqual(["docker", "image", "rm", "--force", "shop:abc"]);
-    expect(d.imageLs({ "odooops.env": "12" }).argv).toEqual(["docker", "image", "ls", "--quiet", "--no-trunc", "--filter", "label=odooops.env=12"]);
-    const b = d.build({ context: "/src/shop", tag: "odooops/shop:abc", labels: { "odooops.env": "12" }, buildArgs: { ODOO: "17.0" }, pull: true, file: "/src/shop/Dockerfile" });
-    expect(b.argv).toEqual([
-      "docker", "build", "--tag", "odooops/shop:abc", "--label", "odooops.env=12", "--build-arg", "ODOO=17.0", "--pull",
-      "--file", "/src/shop/Dockerfile", "/src/shop",
-    ]);
-    const s = d.build({ context: "/src/shop", tag: "t:1", dockerfileText: "FROM odoo:17.0\n" });
-    expect(s.argv).toEqual(["docker", "build", "--tag", "t:1", "--file", "-", "/src/shop"]);
-    expect(s.stdin).toBe("FROM odoo:17.0\n");
-    expect(docker({ binary: "/usr/local/bin/docker" }).start("x").argv[0]).toBe("/usr/local/bin/docker");
-  }, SLOW);
+  test(
+    "networks, volumes, images, build",
+    () => {
+      expect(d.networkCreate("odooops-shop", { "odooops.env": "12" }).argv).toEqual([
+        "docker",
+        "network",
+        "create",
+        "--driver",
+        "bridge",
+        "--label",
+        "odooops.env=12",
+        "odooops-shop",
+      ]);
+      expect(d.networkRm("a", "b").argv).toEqual(["docker", "network", "rm", "a", "b"]);
+      expect(d.networkInspect("a").argv).toEqual(["docker", "network", "inspect", "a"]);
+      expect(d.networkLs({ "odooops.env": true }).argv).toEqual([
+        "docker",
+        "network",
+        "ls",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        "label=odooops.env",
+      ]);
+      expect(d.networkConnect("net", "c").argv).toEqual(["docker", "network", "connect", "net", "c"]);
+      expect(d.volumeLs({ a: "b" }).argv).toEqual(["docker", "volume", "ls", "--quiet", "--filter", "label=a=b"]);
+      expect(d.volumeRm("v1").argv).toEqual(["docker", "volume", "rm", "v1"]);
+      expect(d.imageInspect("shop:abc").argv).toEqual(["docker", "image", "inspect", "shop:abc"]);
+      expect(d.imageRm("shop:abc", { force: true }).argv).toEqual(["docker", "image", "rm", "--force", "shop:abc"]);
+      expect(d.imageLs({ "odooops.env": "12" }).argv).toEqual([
+        "docker",
+        "image",
+        "ls",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        "label=odooops.env=12",
+      ]);
+      const b = d.build({
+        context: "/src/shop",
+        tag: "odooops/shop:abc",
+        labels: { "odooops.env": "12" },
+        buildArgs: { ODOO: "17.0" },
+        pull: true,
+        file: "/src/shop/Dockerfile",
+      });
+      expect(b.argv).toEqual([
+        "docker",
+        "build",
+        "--tag",
+        "odooops/shop:abc",
+        "--label",
+        "odooops.env=12",
+        "--build-arg",
+        "ODOO=17.0",
+        "--pull",
+        "--file",
+        "/src/shop/Dockerfile",
+        "/src/shop",
+      ]);
+      const s = d.build({ context: "/src/shop", tag: "t:1", dockerfileText: "FROM odoo:17.0\n" });
+      expect(s.argv).toEqual(["docker", "build", "--tag", "t:1", "--file", "-", "/src/shop"]);
+      expect(s.stdin).toBe("FROM odoo:17.0\n");
+      expect(docker({ binary: "/usr/local/bin/docker" }).start("x").argv[0]).toBe("/usr/local/bin/docker");
+    },
+    SLOW,
+  );
 
   test("hardening cannot be left out: limits, no capabilities, no-new-privileges, a non-root user", () => {
     const hardened = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
-    for (const c of [d.run({ image: "x" }), d.create({ image: "x" }), d.run({ image: "x", rm: true, entrypoint: "sh", args: ["-c", "id"] })]) {
+    for (const c of [
+      d.run({ image: "x" }),
+      d.create({ image: "x" }),
+      d.run({ image: "x", rm: true, entrypoint: "sh", args: ["-c", "id"] }),
+    ]) {
       const flags = c.argv.slice(0, c.argv.indexOf("x"));
       expect(flags.join(" ")).toContain(hardened.join(" "));
       expect(flags.join(" ")).toContain("--pids-limit 1024");
@@ -150,18 +338,24 @@ describe("docker command builders", () => {
     expect(() => d.run({ image: "x", cpus: 0 })).toThrow(Invalid);
   });
 
-  test("invalid input is refused before anything runs", () => {
-    expect(() => d.start("-rf")).toThrow(Invalid);
-    expect(() => d.run({ image: "--privileged" })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", labels: { "Bad Key": "v" } })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", env: { "A-B": "v" } })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", publish: [{ hostPort: 0, containerPort: 8069 }] })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", publish: [{ hostPort: 1, containerPort: 2, hostIp: "0.0.0.0:1" }] })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", mounts: [{ source: "/a,b", target: "/x" }] })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", mounts: [{ source: "/a", target: "rel" }] })).toThrow(Invalid);
-    expect(() => d.run({ image: "x", memoryMb: 1.5 })).toThrow(Invalid);
-    expect(() => d.build({ context: ".", tag: "t:1", file: "a", dockerfileText: "b" })).toThrow(Invalid);
-  }, SLOW);
+  test(
+    "invalid input is refused before anything runs",
+    () => {
+      expect(() => d.start("-rf")).toThrow(Invalid);
+      expect(() => d.run({ image: "--privileged" })).toThrow(Invalid);
+      expect(() => d.run({ image: "x", labels: { "Bad Key": "v" } })).toThrow(Invalid);
+      expect(() => d.run({ image: "x", env: { "A-B": "v" } })).toThrow(Invalid);
+      expect(() => d.run({ image: "x", publish: [{ hostPort: 0, containerPort: 8069 }] })).toThrow(Invalid);
+      expect(() => d.run({ image: "x", publish: [{ hostPort: 1, containerPort: 2, hostIp: "0.0.0.0:1" }] })).toThrow(
+        Invalid,
+      );
+      expect(() => d.run({ image: "x", mounts: [{ source: "/a,b", target: "/x" }] })).toThrow(Invalid);
+      expect(() => d.run({ image: "x", mounts: [{ source: "/a", target: "rel" }] })).toThrow(Invalid);
+      expect(() => d.run({ image: "x", memoryMb: 1.5 })).toThrow(Invalid);
+      expect(() => d.build({ context: ".", tag: "t:1", file: "a", dockerfileText: "b" })).toThrow(Invalid);
+    },
+    SLOW,
+  );
 });
 
 describe("docker against the engine: stand-in Odoo on a per-env network reaching host PostgreSQL", () => {
@@ -201,17 +395,29 @@ describe("docker against the engine: stand-in Odoo on a per-env network reaching
     if (dataDir) removeTempDir(dataDir);
   }, SLOW);
 
-  test("ensureNetwork creates a labelled network once and refuses a foreign one", async () => {
-    const n = await client.ensureNetwork(net, label.labels);
-    expect(n.Name).toBe(net);
-    expect((await client.ensureNetwork(net, label.labels)).Id).toBe(n.Id);
-    await expect(client.ensureNetwork(net, { ...label.labels, "odooops.env": "other" })).rejects.toBeInstanceOf(Conflict);
-    expect(await client.networksByLabel(label.key, label.value)).toEqual([n.Id]);
-  }, SLOW);
+  test(
+    "ensureNetwork creates a labelled network once and refuses a foreign one",
+    async () => {
+      const n = await client.ensureNetwork(net, label.labels);
+      expect(n.Name).toBe(net);
+      expect((await client.ensureNetwork(net, label.labels)).Id).toBe(n.Id);
+      await expect(client.ensureNetwork(net, { ...label.labels, "odooops.env": "other" })).rejects.toBeInstanceOf(
+        Conflict,
+      );
+      expect(await client.networksByLabel(label.key, label.value)).toEqual([n.Id]);
+    },
+    SLOW,
+  );
 
   test("without an hba entry the container is refused; with it, odoo -i base initializes the database", async () => {
     const init = (): RunSpec => ({
-      image: "odooops-test/odoo:17.0", rm: true, labels: label.labels, network: net, hostGateway: true, env: odooEnv(), secrets: { PASSWORD: password },
+      image: "odooops-test/odoo:17.0",
+      rm: true,
+      labels: label.labels,
+      network: net,
+      hostGateway: true,
+      env: odooEnv(),
+      secrets: { PASSWORD: password },
       mounts: [{ source: dataDir, target: "/var/lib/odoo" }],
       args: ["-d", db, "-i", "base", "--without-demo=all", "--stop-after-init"],
     });
@@ -221,11 +427,14 @@ describe("docker against the engine: stand-in Odoo on a per-env network reaching
     // Odoo opens the `postgres` database first (database list / existence check), so the env's
     // line must name it too.
     // Docker hands out 172.16/12 and then 192.168/16 pools: allow exactly this network's subnet.
-    const subnet = (await client.inspectNetwork(net))!.IPAM.Config!.find((c) => c.Subnet && !c.Subnet.includes(":"))!.Subnet!;
+    const subnet = (await client.inspectNetwork(net))!.IPAM.Config!.find((c) => c.Subnet && !c.Subnet.includes(":"))!
+      .Subnet!;
     await setHbaEntry(sql, pg.hbaFile, { db, role: db, cidr: subnet });
     const half = await run({ ...d.run(init()), timeoutMs: 120_000 }, { nothrow: true });
     expect(half.exitCode).not.toBe(0);
-    expect(half.stderr).toMatch(/no pg_hba\.conf entry for host "\d+\.\d+\.\d+\.\d+", user "odoo_t\w+", database "postgres"/);
+    expect(half.stderr).toMatch(
+      /no pg_hba\.conf entry for host "\d+\.\d+\.\d+\.\d+", user "odoo_t\w+", database "postgres"/,
+    );
     await setHbaEntry(sql, pg.hbaFile, { db, role: db, cidr: subnet, extraDbs: ["postgres"] });
     const ok = await run({ ...d.run(init()), timeoutMs: 120_000 });
     expect(ok.exitCode).toBe(0);
@@ -240,19 +449,38 @@ describe("docker against the engine: stand-in Odoo on a per-env network reaching
   }, 300_000);
 
   test("server container: published on loopback, limits applied, healthy with db_server_status", async () => {
-    await run(d.run({
-      image: "odooops-test/odoo:17.0", name: container, detach: true, labels: label.labels, network: net, hostGateway: true,
-      env: odooEnv(), secrets: { PASSWORD: password }, publish: [{ hostPort: httpPort, containerPort: 8069 }, { hostPort: longpollPort, containerPort: 8072 }],
-      cpus: 1, memoryMb: 512, restart: "unless-stopped", mounts: [{ source: dataDir, target: "/var/lib/odoo" }],
-      logMaxSize: "10m", logMaxFiles: 2, args: ["-d", db, "--proxy-mode", "--no-database-list"],
-    }));
+    await run(
+      d.run({
+        image: "odooops-test/odoo:17.0",
+        name: container,
+        detach: true,
+        labels: label.labels,
+        network: net,
+        hostGateway: true,
+        env: odooEnv(),
+        secrets: { PASSWORD: password },
+        publish: [
+          { hostPort: httpPort, containerPort: 8069 },
+          { hostPort: longpollPort, containerPort: 8072 },
+        ],
+        cpus: 1,
+        memoryMb: 512,
+        restart: "unless-stopped",
+        mounts: [{ source: dataDir, target: "/var/lib/odoo" }],
+        logMaxSize: "10m",
+        logMaxFiles: 2,
+        args: ["-d", db, "--proxy-mode", "--no-database-list"],
+      }),
+    );
     const info = await client.inspectContainer(container);
     expect(info?.State.Running).toBe(true);
     expect(info?.Config.Labels?.[label.key]).toBe(label.value);
     expect(client.publishedPort(info!, 8069)).toBe(httpPort);
     expect(info?.NetworkSettings.Ports?.["8069/tcp"]?.[0].HostIp).toBe("127.0.0.1");
     const hc = await run(d.inspect(container));
-    const raw = JSON.parse(hc.stdout)[0] as { HostConfig: { NanoCpus: number; Memory: number; RestartPolicy: { Name: string }; ExtraHosts: string[] } };
+    const raw = JSON.parse(hc.stdout)[0] as {
+      HostConfig: { NanoCpus: number; Memory: number; RestartPolicy: { Name: string }; ExtraHosts: string[] };
+    };
     expect(raw.HostConfig.NanoCpus).toBe(1e9);
     expect(raw.HostConfig.Memory).toBe(512 * 1024 * 1024);
     expect(raw.HostConfig.RestartPolicy.Name).toBe("unless-stopped");
@@ -287,7 +515,14 @@ describe("docker against the engine: stand-in Odoo on a per-env network reaching
     const ctx = makeTempDir("odooops-build-");
     const tag = `odooops-test/build-${sfx}:1`;
     try {
-      await run(d.build({ context: ctx, tag, labels: label.labels, dockerfileText: "FROM odooops-test/odoo:17.0\nENV ODOOOPS_BUILT=1\n" }));
+      await run(
+        d.build({
+          context: ctx,
+          tag,
+          labels: label.labels,
+          dockerfileText: "FROM odooops-test/odoo:17.0\nENV ODOOOPS_BUILT=1\n",
+        }),
+      );
       const img = await client.inspectImage(tag);
       expect(img?.RepoTags).toContain(tag);
       expect(img?.Config.Labels?.[label.key]).toBe(label.value);

@@ -27,14 +27,37 @@ const dir = makeTempDir("odooops-ws-");
 async function startOdoo(workers: number, publish: number[]): Promise<Record<number, number>> {
   const name = `odooops-ws-${label.value}-w${workers}`;
   await run({
-    argv: ["docker", "run", "--detach", "--name", name, "--label", `${label.key}=${label.value}`, ...publish.flatMap((p) => ["--publish", `127.0.0.1::${p}`]),
-      "--entrypoint", "odoo", STANDIN_IMAGE, "--http-port", "8069", "--gevent-port", "8072", "--workers", String(workers)],
+    argv: [
+      "docker",
+      "run",
+      "--detach",
+      "--name",
+      name,
+      "--label",
+      `${label.key}=${label.value}`,
+      ...publish.flatMap((p) => ["--publish", `127.0.0.1::${p}`]),
+      "--entrypoint",
+      "odoo",
+      STANDIN_IMAGE,
+      "--http-port",
+      "8069",
+      "--gevent-port",
+      "8072",
+      "--workers",
+      String(workers),
+    ],
   });
   const ports: Record<number, number> = {};
-  for (const p of publish) ports[p] = Number((await run({ argv: ["docker", "port", name, String(p)] })).stdout.trim().split("\n")[0]!.split(":").at(-1));
+  for (const p of publish)
+    ports[p] = Number(
+      (await run({ argv: ["docker", "port", name, String(p)] })).stdout.trim().split("\n")[0]!.split(":").at(-1),
+    );
   // Serving once /web/health answers on the HTTP port.
   for (let i = 0; ; i++) {
-    const ok = await fetch(`http://127.0.0.1:${ports[8069]}/web/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${ports[8069]}/web/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return ports;
     if (i > 300) throw new Error(`${name} never served`);
     await Bun.sleep(100);
@@ -45,7 +68,9 @@ async function startOdoo(workers: number, publish: number[]): Promise<Record<num
 function handshake(port: number, hostHeader: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, "127.0.0.1", () => {
-      s.write(`GET /websocket HTTP/1.1\r\nHost: ${hostHeader}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      s.write(
+        `GET /websocket HTTP/1.1\r\nHost: ${hostHeader}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
     });
     let buf = "";
     s.setTimeout(10_000, () => s.destroy(new Error("no answer")));
@@ -81,20 +106,28 @@ function vhost(slug: string, workers: number, ports: { http: number; longpoll: n
 }
 
 describe("websockets through nginx", () => {
-  test("threaded env (workers 0): /websocket reaches Odoo's HTTP port", async () => {
-    const ports = await startOdoo(0, [8069]);
-    // Odoo has no gevent port in this mode: nothing listens on the env's longpoll port.
-    const longpoll = await freePort();
-    await writeVhost(host, "ws-threaded", vhost("ws-threaded", 0, { http: ports[8069]!, longpoll }));
-    await reload(host);
-    expect(await handshake(ng.port, "ws-threaded.test.localhost")).toBe("HTTP/1.1 101 Switching Protocols");
-  }, SLOW);
+  test(
+    "threaded env (workers 0): /websocket reaches Odoo's HTTP port",
+    async () => {
+      const ports = await startOdoo(0, [8069]);
+      // Odoo has no gevent port in this mode: nothing listens on the env's longpoll port.
+      const longpoll = await freePort();
+      await writeVhost(host, "ws-threaded", vhost("ws-threaded", 0, { http: ports[8069]!, longpoll }));
+      await reload(host);
+      expect(await handshake(ng.port, "ws-threaded.test.localhost")).toBe("HTTP/1.1 101 Switching Protocols");
+    },
+    SLOW,
+  );
 
-  test("prefork env (workers 2): /websocket reaches the gevent port; Odoo's HTTP port would refuse it", async () => {
-    const ports = await startOdoo(2, [8069, 8072]);
-    expect(await handshake(ports[8069]!, "x")).toBe("HTTP/1.1 400 Bad Request");
-    await writeVhost(host, "ws-prefork", vhost("ws-prefork", 2, { http: ports[8069]!, longpoll: ports[8072]! }));
-    await reload(host);
-    expect(await handshake(ng.port, "ws-prefork.test.localhost")).toBe("HTTP/1.1 101 Switching Protocols");
-  }, SLOW);
+  test(
+    "prefork env (workers 2): /websocket reaches the gevent port; Odoo's HTTP port would refuse it",
+    async () => {
+      const ports = await startOdoo(2, [8069, 8072]);
+      expect(await handshake(ports[8069]!, "x")).toBe("HTTP/1.1 400 Bad Request");
+      await writeVhost(host, "ws-prefork", vhost("ws-prefork", 2, { http: ports[8069]!, longpoll: ports[8072]! }));
+      await reload(host);
+      expect(await handshake(ng.port, "ws-prefork.test.localhost")).toBe("HTTP/1.1 101 Switching Protocols");
+    },
+    SLOW,
+  );
 });

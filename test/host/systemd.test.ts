@@ -57,7 +57,9 @@ describe("unit rendering", () => {
     expect(value(u, "ProtectSystem")).toBe("full");
     expect(value(u, "ProtectHome")).toBe("read-only");
     expect(value(u, "PrivateTmp")).toBe("yes");
-    expect(value(u, "ReadWritePaths")).toBe("/etc/odooops /var/lib/odooops -/etc/nginx -/etc/postgresql -/var/log/odooops -/run/odooops");
+    expect(value(u, "ReadWritePaths")).toBe(
+      "/etc/odooops /var/lib/odooops -/etc/nginx -/etc/postgresql -/var/log/odooops -/run/odooops",
+    );
     // The JIT needs W+X memory: this one would crash the daemon at start.
     expect(u).not.toMatch(/^MemoryDenyWriteExecute=/m);
     expect(u).not.toContain("&#x2F;"); // no HTML escaping
@@ -67,11 +69,19 @@ describe("unit rendering", () => {
   });
 
   test("root, group and listen", () => {
-    const u = renderUnit({ binary: "/opt/odooops/bin/odooops", user: "root", group: "odooops", root: "/srv/odooops/", listen: "0.0.0.0:8420" });
+    const u = renderUnit({
+      binary: "/opt/odooops/bin/odooops",
+      user: "root",
+      group: "odooops",
+      root: "/srv/odooops/",
+      listen: "0.0.0.0:8420",
+    });
     expect(value(u, "Environment")).toBe("ODOOOPS_ROOT=/srv/odooops");
     expect(value(u, "ExecStart")).toBe("/opt/odooops/bin/odooops serve --listen 0.0.0.0:8420");
     expect(value(u, "Group")).toBe("odooops");
-    expect(value(u, "ReadWritePaths")).toBe("/srv/odooops -/etc/nginx -/etc/postgresql -/var/log/odooops -/run/odooops");
+    expect(value(u, "ReadWritePaths")).toBe(
+      "/srv/odooops -/etc/nginx -/etc/postgresql -/var/log/odooops -/run/odooops",
+    );
     expect(value(u, "PrivateTmp")).toBe("yes");
   });
 
@@ -83,7 +93,9 @@ describe("unit rendering", () => {
 
   test("extra read-write paths, optional with a leading -", () => {
     const u = renderUnit({ ...prod, readWritePaths: ["/srv/backups", "-/etc/postgresql", "-/opt/pg/hba"] });
-    expect(value(u, "ReadWritePaths")).toBe("/etc/odooops /var/lib/odooops -/etc/nginx -/etc/postgresql -/var/log/odooops -/run/odooops /srv/backups -/opt/pg/hba");
+    expect(value(u, "ReadWritePaths")).toBe(
+      "/etc/odooops /var/lib/odooops -/etc/nginx -/etc/postgresql -/var/log/odooops -/run/odooops /srv/backups -/opt/pg/hba",
+    );
   });
 
   test("values that could add directives, arguments, specifiers or expansions are refused", () => {
@@ -113,55 +125,84 @@ describe("unit rendering", () => {
 });
 
 describe("systemd accepts the unit", () => {
-  test("systemd-analyze verify: production defaults and a root + listen variant", async () => {
-    for (const [name, spec] of [
-      ["default.service", { binary: bin.binary, user: "root" }],
-      ["rooted.service", { binary: bin.binary, user: "root", group: "root", root: join(tmp, "root"), listen: "127.0.0.1:8420", readWritePaths: ["/srv/backups"] }],
-    ] as [string, UnitSpec][]) {
-      const file = join(tmp, name);
-      writeFileSync(file, renderUnit(spec));
-      const cmd = verifyUnit(file);
-      const r = await runArgv(cmd.argv);
-      // verify exits 0 on unknown keys and bad values, only warning on stderr: both must be clean.
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
-    }
-  }, SLOW);
-
-  test("systemd-analyze verify catches what the test relies on it catching", async () => {
-    const file = join(tmp, "broken.service");
-    writeFileSync(file, renderUnit({ binary: bin.binary, user: "root" }).replace("NoNewPrivileges=", "NoNewPrivilege="));
-    const r = await runArgv(verifyUnit(file).argv);
-    expect(r.stderr).toContain("Unknown key 'NoNewPrivilege'");
-  }, SLOW);
-
-  test("the daemon starts the way the unit starts it and answers, then stops on SIGTERM", async () => {
-    const root = join(tmp, "daemon-root");
-    const port = await freePort();
-    const u = renderUnit({ binary: bin.binary, user: "root", root, listen: `127.0.0.1:${port}` });
-    // ExecStart and Environment carry no quoting (renderUnit refuses spaces in values), so
-    // splitting on spaces is exactly what systemd does with them.
-    const argv = (value(u, "ExecStart") ?? "").split(" ");
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-    for (const [k, v] of directives(u)) if (k === "Environment") env[v.slice(0, v.indexOf("="))] = v.slice(v.indexOf("=") + 1);
-    expect(env.ODOOOPS_ROOT).toBe(root);
-    const proc = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    try {
-      let status = 0;
-      for (let i = 0; i < 100 && status !== 200; i++) {
-        status = await fetch(`http://127.0.0.1:${port}/api/v1/health`).then((r) => r.status, () => 0);
-        if (status !== 200) await Bun.sleep(100);
+  test(
+    "systemd-analyze verify: production defaults and a root + listen variant",
+    async () => {
+      for (const [name, spec] of [
+        ["default.service", { binary: bin.binary, user: "root" }],
+        [
+          "rooted.service",
+          {
+            binary: bin.binary,
+            user: "root",
+            group: "root",
+            root: join(tmp, "root"),
+            listen: "127.0.0.1:8420",
+            readWritePaths: ["/srv/backups"],
+          },
+        ],
+      ] as [string, UnitSpec][]) {
+        const file = join(tmp, name);
+        writeFileSync(file, renderUnit(spec));
+        const cmd = verifyUnit(file);
+        const r = await runArgv(cmd.argv);
+        // verify exits 0 on unknown keys and bad values, only warning on stderr: both must be clean.
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
       }
-      expect(status).toBe(200);
-      expect(statSync(join(root, "state", "odooops.db")).isFile()).toBe(true);
-    } finally {
-      proc.kill("SIGTERM");
-    }
-    // Well inside TimeoutStopSec=90.
-    const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => "timeout" as const)]);
-    expect(code).not.toBe("timeout");
-    if (code === "timeout") proc.kill("SIGKILL");
-  }, SLOW);
+    },
+    SLOW,
+  );
+
+  test(
+    "systemd-analyze verify catches what the test relies on it catching",
+    async () => {
+      const file = join(tmp, "broken.service");
+      writeFileSync(
+        file,
+        renderUnit({ binary: bin.binary, user: "root" }).replace("NoNewPrivileges=", "NoNewPrivilege="),
+      );
+      const r = await runArgv(verifyUnit(file).argv);
+      expect(r.stderr).toContain("Unknown key 'NoNewPrivilege'");
+    },
+    SLOW,
+  );
+
+  test(
+    "the daemon starts the way the unit starts it and answers, then stops on SIGTERM",
+    async () => {
+      const root = join(tmp, "daemon-root");
+      const port = await freePort();
+      const u = renderUnit({ binary: bin.binary, user: "root", root, listen: `127.0.0.1:${port}` });
+      // ExecStart and Environment carry no quoting (renderUnit refuses spaces in values), so
+      // splitting on spaces is exactly what systemd does with them.
+      const argv = (value(u, "ExecStart") ?? "").split(" ");
+      const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+      for (const [k, v] of directives(u))
+        if (k === "Environment") env[v.slice(0, v.indexOf("="))] = v.slice(v.indexOf("=") + 1);
+      expect(env.ODOOOPS_ROOT).toBe(root);
+      const proc = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      try {
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 200; i++) {
+          status = await fetch(`http://127.0.0.1:${port}/api/v1/health`).then(
+            (r) => r.status,
+            () => 0,
+          );
+          if (status !== 200) await Bun.sleep(100);
+        }
+        expect(status).toBe(200);
+        expect(statSync(join(root, "state", "odooops.db")).isFile()).toBe(true);
+      } finally {
+        proc.kill("SIGTERM");
+      }
+      // Well inside TimeoutStopSec=90.
+      const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => "timeout" as const)]);
+      expect(code).not.toBe("timeout");
+      if (code === "timeout") proc.kill("SIGKILL");
+    },
+    SLOW,
+  );
 });
 
 describe("systemctl commands and the unit file", () => {
@@ -171,8 +212,15 @@ describe("systemctl commands and the unit file", () => {
     expect(s.enableNow("odooops.service").argv).toEqual(["systemctl", "enable", "--now", "odooops.service"]);
     expect(s.restart("odooops.service").argv).toEqual(["systemctl", "restart", "odooops.service"]);
     expect(s.stop("odooops.service").argv).toEqual(["systemctl", "stop", "odooops.service"]);
-    expect(s.isActive("odooops.service")).toMatchObject({ argv: ["systemctl", "is-active", "--quiet", "odooops.service"], okExitCodes: [1, 2, 3, 4] });
-    expect(verifyUnit("/etc/systemd/system/odooops.service").argv).toEqual(["systemd-analyze", "verify", "/etc/systemd/system/odooops.service"]);
+    expect(s.isActive("odooops.service")).toMatchObject({
+      argv: ["systemctl", "is-active", "--quiet", "odooops.service"],
+      okExitCodes: [1, 2, 3, 4],
+    });
+    expect(verifyUnit("/etc/systemd/system/odooops.service").argv).toEqual([
+      "systemd-analyze",
+      "verify",
+      "/etc/systemd/system/odooops.service",
+    ]);
     expect(() => s.restart("odooops; reboot")).toThrow(Invalid);
     expect(() => s.restart("--all")).toThrow(Invalid);
   });

@@ -12,7 +12,15 @@ import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { Invalid } from "../../src/errors";
 import { LETSENCRYPT_STAGING } from "../../src/host/acme";
-import { applyFlags, caChoice, caDirectory, checkAnswers, currentAnswers, type FlagValues, normalizePrefix } from "../../src/init/answers";
+import {
+  applyFlags,
+  caChoice,
+  caDirectory,
+  checkAnswers,
+  currentAnswers,
+  type FlagValues,
+  normalizePrefix,
+} from "../../src/init/answers";
 import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "../../src/init/config-file";
 import { aptInstall, aptUpdate, missingPackages } from "../../src/init/deps";
 import { flagList, INIT_FLAGS, unknownFlags } from "../../src/init/flags";
@@ -50,15 +58,24 @@ describe("flags", () => {
   });
 
   test("unknown flags are reported, values and known negations are not", () => {
-    expect(unknownFlags(["--yes", "--base-domain", "x.com", "--no-systemd", "--s3-bucket=b", "-y", "--json"])).toEqual([]);
-    expect(unknownFlags(["--base-domian", "x.com", "--no-sytemd", "--admin-password-file", "-"])).toEqual(["--base-domian", "--no-sytemd"]);
+    expect(unknownFlags(["--yes", "--base-domain", "x.com", "--no-systemd", "--s3-bucket=b", "-y", "--json"])).toEqual(
+      [],
+    );
+    expect(unknownFlags(["--base-domian", "x.com", "--no-sytemd", "--admin-password-file", "-"])).toEqual([
+      "--base-domian",
+      "--no-sytemd",
+    ]);
     expect(unknownFlags(["--", "--whatever"])).toEqual([]);
   });
 });
 
 describe("answers", () => {
   test("defaults come from the current config; flags change only what they name", async () => {
-    const { answers, given } = await answersFor({ "base-domain": "example.com", "subdomain-staging": "stg", "acme-ca": "letsencrypt-staging" });
+    const { answers, given } = await answersFor({
+      "base-domain": "example.com",
+      "subdomain-staging": "stg",
+      "acme-ca": "letsencrypt-staging",
+    });
     expect(answers.baseDomain).toBe("example.com");
     expect(answers.subdomains).toEqual({ dev: "dev", dev_ephemeral: "preview", staging: "stg", production: "" });
     expect(answers.acme.ca).toBe("letsencrypt-staging");
@@ -68,20 +85,32 @@ describe("answers", () => {
   });
 
   test("secrets come through the reader; a new key id drops the old secret", async () => {
-    const cfg = ConfigSchema.parse({ backups: { s3: { bucket: "bkt", accessKeyId: "OLD", secretAccessKey: "old-secret" } } });
+    const cfg = ConfigSchema.parse({
+      backups: { s3: { bucket: "bkt", accessKeyId: "OLD", secretAccessKey: "old-secret" } },
+    });
     const read = async (spec: string) => (spec === "/s" ? "new-secret" : "pw-from-file");
     const keep = await applyFlags(currentAnswers(cfg, null), { "s3-region": "eu-west-1" }, read);
-    expect(keep.answers.backups.s3).toMatchObject({ accessKeyId: "OLD", secretAccessKey: "old-secret", region: "eu-west-1" });
+    expect(keep.answers.backups.s3).toMatchObject({
+      accessKeyId: "OLD",
+      secretAccessKey: "old-secret",
+      region: "eu-west-1",
+    });
     const swapped = await applyFlags(currentAnswers(cfg, null), { "s3-access-key-id": "NEW" }, read);
     expect(swapped.answers.backups.s3?.secretAccessKey).toBeUndefined();
     expect(() => checkAnswers(swapped.answers)).toThrow("go together");
-    const full = await applyFlags(currentAnswers(cfg, null), { "s3-access-key-id": "NEW", "s3-secret-key-file": "/s", "admin-password-file": "/a", "pg-password-file": "/p" }, read);
+    const full = await applyFlags(
+      currentAnswers(cfg, null),
+      { "s3-access-key-id": "NEW", "s3-secret-key-file": "/s", "admin-password-file": "/a", "pg-password-file": "/p" },
+      read,
+    );
     expect(full.answers.backups.s3).toMatchObject({ accessKeyId: "NEW", secretAccessKey: "new-secret" });
     expect(full.answers.admin.password).toBe("pw-from-file");
     expect(full.answers.postgres.password).toBe("pw-from-file");
     const removed = await applyFlags(currentAnswers(cfg, null), { s3: false }, read);
     expect(removed.answers.backups.s3).toBeNull();
-    await expect(applyFlags(currentAnswers(cfg, null), { s3: false, "s3-bucket": "x" }, read)).rejects.toThrow("--no-s3");
+    await expect(applyFlags(currentAnswers(cfg, null), { s3: false, "s3-bucket": "x" }, read)).rejects.toThrow(
+      "--no-s3",
+    );
   });
 
   test("invalid answers are refused naming the flag", async () => {
@@ -107,8 +136,12 @@ describe("answers", () => {
     expect(caDirectory("https://ca.internal/dir")).toBe("https://ca.internal/dir");
     expect(caChoice(ConfigSchema.parse({}).acme)).toBe("none");
     expect(caChoice(ConfigSchema.parse({ acme: {} }).acme)).toBe("letsencrypt");
-    expect(caChoice(ConfigSchema.parse({ acme: { directoryUrl: "letsencrypt-staging" } }).acme)).toBe("letsencrypt-staging");
-    expect(caChoice(ConfigSchema.parse({ acme: { directoryUrl: "https://ca.internal/dir" } }).acme)).toBe("https://ca.internal/dir");
+    expect(caChoice(ConfigSchema.parse({ acme: { directoryUrl: "letsencrypt-staging" } }).acme)).toBe(
+      "letsencrypt-staging",
+    );
+    expect(caChoice(ConfigSchema.parse({ acme: { directoryUrl: "https://ca.internal/dir" } }).acme)).toBe(
+      "https://ca.internal/dir",
+    );
     expect(normalizePrefix("/a/b/")).toBe("a/b/");
     expect(normalizePrefix("x")).toBe("x/");
     expect(normalizePrefix("")).toBe("");
@@ -119,7 +152,11 @@ describe("the config document", () => {
   test("first run writes the answered keys; an identical re-run changes nothing; one change changes one line", async () => {
     const paths = resolvePaths(tempRoot());
     const box = () => SecretBox.fromFile(paths.secretKeyFile);
-    const { answers } = await answersFor({ "base-domain": "example.com", "acme-ca": "letsencrypt", "acme-email": "ops@example.com" });
+    const { answers } = await answersFor({
+      "base-domain": "example.com",
+      "acme-ca": "letsencrypt",
+      "acme-email": "ops@example.com",
+    });
     const first = editConfig(readConfigDocument(paths), defaults(), patchesFor(answers), paths, box);
     expect(first.changed).toContain("baseDomain");
     expect(first.changed).toContain("acme.directoryUrl");
@@ -145,7 +182,14 @@ describe("the config document", () => {
     writeFileAtomic(paths.configYaml, "postgres:\n  password: plain-pg-pw\n");
     const current = loadConfig(paths, { env: {} });
     const a = currentAnswers(current, null);
-    a.backups.s3 = { bucket: "bkt", region: "us-east-1", prefix: "", forcePathStyle: true, accessKeyId: "AK", secretAccessKey: "s3-secret-value" };
+    a.backups.s3 = {
+      bucket: "bkt",
+      region: "us-east-1",
+      prefix: "",
+      forcePathStyle: true,
+      accessKeyId: "AK",
+      secretAccessKey: "s3-secret-value",
+    };
     const r = editConfig(readConfigDocument(paths), current, patchesFor(a), paths, box);
     expect(r.changed).toContain("postgres.password");
     expect(r.changed).toContain("backups.s3.secretAccessKey");
@@ -160,7 +204,10 @@ describe("the config document", () => {
   test("answers the schema refuses are errors naming the flag", async () => {
     const paths = resolvePaths(tempRoot());
     const { answers } = await answersFor({ "base-domain": "Not A Domain", listen: "nope" });
-    const edit = () => editConfig(readConfigDocument(paths), defaults(), patchesFor(answers), paths, () => SecretBox.fromFile(paths.secretKeyFile));
+    const edit = () =>
+      editConfig(readConfigDocument(paths), defaults(), patchesFor(answers), paths, () =>
+        SecretBox.fromFile(paths.secretKeyFile),
+      );
     expect(edit).toThrow("--base-domain: a lowercase domain name");
     expect(edit).toThrow("--listen: host:port");
   });
@@ -189,8 +236,14 @@ describe("secret inputs", () => {
 
 describe("systemd and packages", () => {
   test("unit plan: --no-systemd, no systemd running, systemd running", () => {
-    expect(planUnit({ wanted: false, booted: true, unitFileGiven: false })).toMatchObject({ write: false, manage: false });
-    expect(planUnit({ wanted: false, booted: false, unitFileGiven: true })).toMatchObject({ write: true, manage: false });
+    expect(planUnit({ wanted: false, booted: true, unitFileGiven: false })).toMatchObject({
+      write: false,
+      manage: false,
+    });
+    expect(planUnit({ wanted: false, booted: false, unitFileGiven: true })).toMatchObject({
+      write: true,
+      manage: false,
+    });
     const notBooted = planUnit({ wanted: true, booted: false, unitFileGiven: false });
     expect(notBooted).toMatchObject({ write: true, manage: false });
     expect(notBooted.note).toContain("systemd is not running");
@@ -202,7 +255,10 @@ describe("systemd and packages", () => {
   test("the unit runs this binary when compiled, the installed one under bun; extra writable paths", () => {
     expect(defaultBinary("/usr/local/bin/odooops")).toBe("/usr/local/bin/odooops");
     expect(defaultBinary("/root/.bun/bin/bun")).toBe("/usr/local/bin/odooops");
-    const cfg = ConfigSchema.parse({ backups: { local: { dir: "/srv/backups" } }, postgres: { hbaFile: "/opt/pg/data/pg_hba.conf" } });
+    const cfg = ConfigSchema.parse({
+      backups: { local: { dir: "/srv/backups" } },
+      postgres: { hbaFile: "/opt/pg/data/pg_hba.conf" },
+    });
     expect(extraWritePaths(cfg, resolvePaths(null))).toEqual(["-/srv/backups", "-/opt/pg/data"]);
     expect(extraWritePaths(ConfigSchema.parse({}), resolvePaths(null))).toEqual([]);
     const rooted = ConfigSchema.parse({ backups: { local: { dir: "/x/root/b" } } });
@@ -210,7 +266,11 @@ describe("systemd and packages", () => {
   });
 
   test("apt commands and the packages that fix failed checks", () => {
-    expect(aptUpdate()).toEqual({ argv: ["apt-get", "-q", "update"], env: { DEBIAN_FRONTEND: "noninteractive" }, timeoutMs: 600_000 });
+    expect(aptUpdate()).toEqual({
+      argv: ["apt-get", "-q", "update"],
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      timeoutMs: 600_000,
+    });
     expect(aptInstall(["docker.io", "nginx"]).argv).toEqual(["apt-get", "-q", "-y", "install", "docker.io", "nginx"]);
     const results = [
       { id: "docker", title: "", status: "fail" as const, message: "", install: ["docker.io"] },

@@ -68,7 +68,9 @@ describe("encrypted config values", () => {
     const { paths, box } = host();
     writeFileSync(paths.configYaml, `postgres:\n  password: ${sealed(box, "pg-secret")}\n`);
     rmSync(paths.secretKeyFile);
-    expect(() => loadConfig(paths, { env: {} })).toThrow(`${paths.configYaml}: postgres.password is encrypted but the key file ${paths.secretKeyFile} does not exist`);
+    expect(() => loadConfig(paths, { env: {} })).toThrow(
+      `${paths.configYaml}: postgres.password is encrypted but the key file ${paths.secretKeyFile} does not exist`,
+    );
     SecretBox.fromFile(paths.secretKeyFile); // a new, different key
     let msg = "";
     try {
@@ -89,12 +91,16 @@ describe("encrypted config values", () => {
     // Tests run as root, who reads any file: a directory in its place fails the read the same way.
     rmSync(paths.secretKeyFile);
     mkdirSync(paths.secretKeyFile);
-    expect(() => decryptConfigValues(data, paths.secretKeyFile, "config.yaml")).toThrow(`config.yaml: postgres.password is encrypted and the key file ${paths.secretKeyFile} cannot be read (EISDIR): run as root`);
+    expect(() => decryptConfigValues(data, paths.secretKeyFile, "config.yaml")).toThrow(
+      `config.yaml: postgres.password is encrypted and the key file ${paths.secretKeyFile} cannot be read (EISDIR): run as root`,
+    );
   });
 
   test("values inside arrays are decrypted; the prefix check is exact", () => {
     const { paths, box } = host();
-    expect(decryptConfigValues({ a: [sealed(box, "one"), "enc", "plain"] }, paths.secretKeyFile, "x")).toEqual({ a: ["one", "enc", "plain"] });
+    expect(decryptConfigValues({ a: [sealed(box, "one"), "enc", "plain"] }, paths.secretKeyFile, "x")).toEqual({
+      a: ["one", "enc", "plain"],
+    });
     expect(isEncryptedValue("enc:v1:abc")).toBe(true);
     expect(isEncryptedValue("encrypted")).toBe(false);
     expect(isEncryptedValue(42)).toBe(false);

@@ -13,7 +13,14 @@ const label = testLabel();
 let c: TestContainer;
 
 beforeAll(async () => {
-  c = await TestContainer.start({ image: BASE_IMAGE, mounts: [[REPO, REPO], [process.execPath, "/usr/local/bin/bun"]], labels: label.labels });
+  c = await TestContainer.start({
+    image: BASE_IMAGE,
+    mounts: [
+      [REPO, REPO],
+      [process.execPath, "/usr/local/bin/bun"],
+    ],
+    labels: label.labels,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -21,7 +28,11 @@ afterAll(async () => {
   await removeByLabel(`${label.key}=${label.value}`);
 }, 120_000);
 
-const init = (extra: string[]) => c.exec(["bun", `${REPO}/src/main.ts`, "init", "--yes", "--no-systemd", "--json", "--root", "/tmp/odooops-root", ...extra], { timeoutMs: 540_000 });
+const init = (extra: string[]) =>
+  c.exec(
+    ["bun", `${REPO}/src/main.ts`, "init", "--yes", "--no-systemd", "--json", "--root", "/tmp/odooops-root", ...extra],
+    { timeoutMs: 540_000 },
+  );
 
 async function installed(): Promise<string> {
   return (await c.exec(["dpkg-query", "-W", "-f=${Package} ${Status}\\n", "docker.io", "postgresql", "nginx"])).stdout;
@@ -43,7 +54,9 @@ test("--yes --install-deps installs docker.io, postgresql and nginx with apt-get
   const result = JSON.parse(r.stdout);
   expect(result.installed).toEqual(["docker.io", "postgresql", "nginx"]);
   expect(r.stderr).toContain("installing docker.io postgresql nginx with apt-get");
-  expect(await installed()).toBe("docker.io install ok installed\nnginx install ok installed\npostgresql install ok installed\n");
+  expect(await installed()).toBe(
+    "docker.io install ok installed\nnginx install ok installed\npostgresql install ok installed\n",
+  );
   // Now present: nginx is judged on its configuration, no longer "not found".
   const nginx = result.prerequisites.find((p: { id: string }) => p.id === "nginx");
   expect(nginx.message).not.toContain("not found");

@@ -15,8 +15,14 @@ const configFor = (configFile: string) => ConfigSchema.parse({ nginx: { configFi
 
 test("Debian layout: one conf.d snippet includes the vhosts; a rerun finds it already included", async () => {
   const conf = writeDebianLikeNginxConf(join(dir, "debian"));
-  expect(await wireNginx(configFor(conf), paths)).toEqual({ status: "included", how: "snippet", file: join(dir, "debian", "conf.d", "odooops.conf") });
-  expect(readFileSync(join(dir, "debian", "conf.d", "odooops.conf"), "utf8")).toBe(includeSnippet(join(paths.nginxDir, "sites")));
+  expect(await wireNginx(configFor(conf), paths)).toEqual({
+    status: "included",
+    how: "snippet",
+    file: join(dir, "debian", "conf.d", "odooops.conf"),
+  });
+  expect(readFileSync(join(dir, "debian", "conf.d", "odooops.conf"), "utf8")).toBe(
+    includeSnippet(join(paths.nginxDir, "sites")),
+  );
   expect(await wireNginx(configFor(conf), paths)).toEqual({ status: "included", how: "already" });
 });
 
@@ -27,7 +33,9 @@ test("a main config without conf.d: nothing written, the fix is named", async ()
   writeFileSync(conf, `pid ${d}/nginx.pid;\nerror_log ${d}/error.log;\nevents {}\nhttp {}\n`);
   const r = await wireNginx(configFor(conf), paths);
   expect(r.status).toBe("manual");
-  expect(r.status === "manual" && r.reason).toContain(`add "include ${join(paths.nginxDir, "sites")}/*.conf;" to its http block`);
+  expect(r.status === "manual" && r.reason).toContain(
+    `add "include ${join(paths.nginxDir, "sites")}/*.conf;" to its http block`,
+  );
   expect(existsSync(join(d, "conf.d"))).toBe(false);
 });
 

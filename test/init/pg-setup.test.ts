@@ -13,7 +13,15 @@ import { run } from "../../src/exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, pgAdmin } from "../../src/host/postgres";
 import { containerAddresses, setupPostgres } from "../../src/init/pg-apply";
 import { clusterConfigDir, ctlCluster, parseClusters, pickCluster, type PgCluster } from "../../src/init/pg-cluster";
-import { ensureLoopbackHba, listenScript, mergeListen, parseState, psqlAsPostgres, roleScript, stateScript } from "../../src/init/pg-setup";
+import {
+  ensureLoopbackHba,
+  listenScript,
+  mergeListen,
+  parseState,
+  psqlAsPostgres,
+  roleScript,
+  stateScript,
+} from "../../src/init/pg-setup";
 import { freePort } from "../support/ports";
 import { randomSuffix } from "../support/tmp";
 
@@ -38,22 +46,49 @@ describe("planners", () => {
   test("psql runs as the cluster owner, script on stdin, secrets redacted", () => {
     const c: PgCluster = { version: "15", name: "main", port: 5433, online: true, owner: "postgres" };
     const cmd = psqlAsPostgres(c, "SELECT 1;\n", ["v"]);
-    expect(cmd.argv).toEqual(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql", "-p", "5433", "-d", "postgres", "-f", "-"]);
+    expect(cmd.argv).toEqual([
+      "runuser",
+      "-u",
+      "postgres",
+      "--",
+      "psql",
+      "-X",
+      "-q",
+      "-At",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      "/var/run/postgresql",
+      "-p",
+      "5433",
+      "-d",
+      "postgres",
+      "-f",
+      "-",
+    ]);
     expect(cmd.stdin).toBe("SELECT 1;\n");
     expect(cmd.redact).toEqual(["v"]);
   });
 
   test("role script: never a superuser, the verifier not the password, quoted names", () => {
     const s = roleScript("odooops", false, "SCRAM-SHA-256$4096:x$y:z");
-    expect(s.split("\n")[0]).toBe("CREATE ROLE \"odooops\" WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD 'SCRAM-SHA-256$4096:x$y:z';");
-    expect(roleScript("odooops", true, null).split("\n")[0]).toBe('ALTER ROLE "odooops" WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER NOREPLICATION NOBYPASSRLS;');
+    expect(s.split("\n")[0]).toBe(
+      "CREATE ROLE \"odooops\" WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD 'SCRAM-SHA-256$4096:x$y:z';",
+    );
+    expect(roleScript("odooops", true, null).split("\n")[0]).toBe(
+      'ALTER ROLE "odooops" WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER NOREPLICATION NOBYPASSRLS;',
+    );
     expect(() => roleScript("x; DROP ROLE postgres", false, null)).toThrow(/invalid role name/);
     expect(listenScript("localhost,172.17.0.1")).toBe("ALTER SYSTEM SET listen_addresses = 'localhost,172.17.0.1';\n");
     expect(() => stateScript("a'b")).toThrow(/invalid role name/);
   });
 
   test("state answer", () => {
-    expect(parseState("localhost|/etc/postgresql/15/main/pg_hba.conf|none\n")).toEqual({ listenAddresses: "localhost", hbaFile: "/etc/postgresql/15/main/pg_hba.conf", role: null });
+    expect(parseState("localhost|/etc/postgresql/15/main/pg_hba.conf|none\n")).toEqual({
+      listenAddresses: "localhost",
+      hbaFile: "/etc/postgresql/15/main/pg_hba.conf",
+      role: null,
+    });
     expect(parseState("*|/x|false").role).toEqual({ superuser: false });
     expect(() => parseState("garbage")).toThrow(/unexpected answer/);
   });
@@ -70,12 +105,17 @@ describe("planners", () => {
     const debian = "# comment\nlocal all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n";
     expect(ensureLoopbackHba(debian)).toBeNull();
     const peerOnly = "# comment\nlocal all postgres peer\nlocal all all peer\n";
-    const fixed = "# comment\nhost all all 127.0.0.1/32 scram-sha-256 # odooops init: the daemon and env roles log in over loopback\nlocal all postgres peer\nlocal all all peer\n";
+    const fixed =
+      "# comment\nhost all all 127.0.0.1/32 scram-sha-256 # odooops init: the daemon and env roles log in over loopback\nlocal all postgres peer\nlocal all all peer\n";
     expect(ensureLoopbackHba(peerOnly)).toBe(fixed);
     expect(ensureLoopbackHba(fixed)).toBeNull();
     // A reject (or a line for one role only) does not count: the new line goes first.
-    expect(ensureLoopbackHba("host all all 127.0.0.1/32 reject\n")?.split("\n")[0]).toStartWith("host all all 127.0.0.1/32 scram-sha-256");
-    expect(ensureLoopbackHba("host all odooops 127.0.0.1/32 scram-sha-256\n")?.split("\n")[0]).toStartWith("host all all 127.0.0.1/32 scram-sha-256 #");
+    expect(ensureLoopbackHba("host all all 127.0.0.1/32 reject\n")?.split("\n")[0]).toStartWith(
+      "host all all 127.0.0.1/32 scram-sha-256",
+    );
+    expect(ensureLoopbackHba("host all odooops 127.0.0.1/32 scram-sha-256\n")?.split("\n")[0]).toStartWith(
+      "host all all 127.0.0.1/32 scram-sha-256 #",
+    );
   });
 
   test("where containers reach the host", async () => {
@@ -87,7 +127,9 @@ describe("planners", () => {
 });
 
 describe("a real Debian cluster", () => {
-  const name = `t${randomSuffix(8).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
+  const name = `t${randomSuffix(8)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "x")}`;
   let cluster: PgCluster;
   const defaults = ConfigSchema.parse({}).postgres;
   const hbaFile = `/etc/postgresql/15/${name}/pg_hba.conf`;
@@ -134,7 +176,9 @@ describe("a real Debian cluster", () => {
       expect(await createDatabase(sql, "odoo_pgsetup", "odoo_pgsetup")).toBe("created");
       await dropDatabase(sql, "odoo_pgsetup");
       await dropRole(sql, "odoo_pgsetup");
-      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'odoo_pgsetup'`;
+      const [row] = await sql<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'odoo_pgsetup'`;
       expect(row?.n).toBe(0);
     } finally {
       await sql.close();
@@ -144,7 +188,10 @@ describe("a real Debian cluster", () => {
   test("a rerun with the written config changes nothing", async () => {
     if (first.status !== "configured") throw new Error("setup failed");
     const hbaBefore = readFileSync(hbaFile, "utf8");
-    const again = await setupPostgres({ ...cluster, online: true }, { current: first.postgres, resetPassword: true, onStep: () => undefined });
+    const again = await setupPostgres(
+      { ...cluster, online: true },
+      { current: first.postgres, resetPassword: true, onStep: () => undefined },
+    );
     expect(again).toMatchObject({ status: "configured", done: [] });
     if (again.status === "configured") expect(again.postgres.password).toBe(first.postgres.password);
     expect(readFileSync(hbaFile, "utf8")).toBe(hbaBefore);
@@ -152,14 +199,23 @@ describe("a real Debian cluster", () => {
 
   test("role exists, config without its password: no reset without consent; with it, a new password", async () => {
     if (first.status !== "configured") throw new Error("setup failed");
-    const refused = await setupPostgres({ ...cluster, online: true }, { current: defaults, resetPassword: false, onStep: () => undefined });
+    const refused = await setupPostgres(
+      { ...cluster, online: true },
+      { current: defaults, resetPassword: false, onStep: () => undefined },
+    );
     expect(refused.status).toBe("manual");
-    if (refused.status === "manual") expect(refused.reason).toContain("role odooops exists but the config has no working password");
+    if (refused.status === "manual")
+      expect(refused.reason).toContain("role odooops exists but the config has no working password");
     expect((await probePostgres(first.postgres)).ok).toBe(true);
 
-    const reset = await setupPostgres({ ...cluster, online: true }, { current: defaults, resetPassword: true, onStep: () => undefined });
+    const reset = await setupPostgres(
+      { ...cluster, online: true },
+      { current: defaults, resetPassword: true, onStep: () => undefined },
+    );
     if (reset.status !== "configured") throw new Error(JSON.stringify(reset));
-    expect(reset.done).toEqual(["reset the password of PostgreSQL role odooops (CREATEDB CREATEROLE, not a superuser)"]);
+    expect(reset.done).toEqual([
+      "reset the password of PostgreSQL role odooops (CREATEDB CREATEROLE, not a superuser)",
+    ]);
     expect(reset.postgres.password).not.toBe(first.postgres.password);
     expect((await probePostgres(reset.postgres)).ok).toBe(true);
     expect((await probePostgres(first.postgres)).ok).toBe(false);

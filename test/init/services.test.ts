@@ -28,7 +28,8 @@ function config() {
   return ConfigSchema.parse({ nginx: { binary: nginx.binary, configFile: nginx.configFile, httpPort: nginx.port } });
 }
 
-const check = () => runCheck(nginxCheck, makeContext({ paths: resolvePaths(nginx.dir), config: config(), systemd: false }));
+const check = () =>
+  runCheck(nginxCheck, makeContext({ paths: resolvePaths(nginx.dir), config: config(), systemd: false }));
 
 async function stopNginx(): Promise<void> {
   await run({ argv: [nginx.binary, "-s", "stop", "-c", nginx.configFile] });
@@ -37,7 +38,11 @@ async function stopNginx(): Promise<void> {
 
 test("argv: the default config starts with plain `nginx`, another one with -c", () => {
   expect(nginxStart({ binary: "nginx", configFile: "/etc/nginx/nginx.conf" }).argv).toEqual(["nginx"]);
-  expect(nginxStart({ binary: "/usr/sbin/nginx", configFile: "/srv/n.conf" }).argv).toEqual(["/usr/sbin/nginx", "-c", "/srv/n.conf"]);
+  expect(nginxStart({ binary: "/usr/sbin/nginx", configFile: "/srv/n.conf" }).argv).toEqual([
+    "/usr/sbin/nginx",
+    "-c",
+    "/srv/n.conf",
+  ]);
   expect(DOCKERD_BACKGROUND).toBe("dockerd >/var/log/dockerd.log 2>&1 &");
 });
 
@@ -68,10 +73,14 @@ test("init without systemd: not allowed, it only says the command; allowed, it s
   expect((await check()).status).toBe("fail");
 
   expect(await startServices({ config: config(), systemd: false, allow: async () => true, ...io })).toEqual(["nginx"]);
-  expect(steps).toEqual([`started nginx (${nginx.binary} -c ${nginx.configFile}); systemd is not running here, so nothing starts it at boot`]);
+  expect(steps).toEqual([
+    `started nginx (${nginx.binary} -c ${nginx.configFile}); systemd is not running here, so nothing starts it at boot`,
+  ]);
   expect((await check()).status).toBe("pass");
   // Running: nothing to do, nothing asked.
   let asked = false;
-  expect(await startServices({ config: config(), systemd: false, allow: async () => (asked = true), ...io })).toEqual([]);
+  expect(await startServices({ config: config(), systemd: false, allow: async () => (asked = true), ...io })).toEqual(
+    [],
+  );
   expect(asked).toBe(false);
 }, 60_000);

@@ -23,7 +23,10 @@ function elfMachine(file: string): number {
 
 test("builds linux-x64 and linux-arm64 binaries plus SHA256SUMS", async () => {
   const version = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string }).version;
-  const r = await runArgv(["bash", join(REPO, "scripts", "build-release")], { timeoutMs: 600_000, env: { RELEASE_DIR: out } });
+  const r = await runArgv(["bash", join(REPO, "scripts", "build-release")], {
+    timeoutMs: 600_000,
+    env: { RELEASE_DIR: out },
+  });
   if (r.code !== 0) console.error(r.stdout, r.stderr);
   expect(r.code).toBe(0);
   expect(r.stdout).toContain(`build-release: ${out} (odooops ${version})`);
@@ -34,7 +37,10 @@ test("builds linux-x64 and linux-arm64 binaries plus SHA256SUMS", async () => {
   expect(readFileSync(join(out, "install.sh"), "utf8")).toBe(readFileSync(join(REPO, "install.sh"), "utf8"));
 
   const sums = readFileSync(join(out, "SHA256SUMS"), "utf8");
-  const names = sums.trim().split("\n").map((l) => l.split(/ [ *]/)[1]);
+  const names = sums
+    .trim()
+    .split("\n")
+    .map((l) => l.split(/ [ *]/)[1]);
   const arm64 = join(out, "odooops-linux-arm64");
   if (existsSync(arm64)) {
     expect(elfMachine(arm64)).toBe(0xb7);
@@ -50,7 +56,9 @@ test("builds linux-x64 and linux-arm64 binaries plus SHA256SUMS", async () => {
 }, 600_000);
 
 test("an unknown architecture is a usage error and writes nothing", async () => {
-  const r = await runArgv(["bash", join(REPO, "scripts", "build-release"), "riscv64"], { env: { RELEASE_DIR: join(tmp, "none") } });
+  const r = await runArgv(["bash", join(REPO, "scripts", "build-release"), "riscv64"], {
+    env: { RELEASE_DIR: join(tmp, "none") },
+  });
   expect(r.code).toBe(2);
   expect(r.stderr).toContain("unknown architecture: riscv64");
   expect(existsSync(join(tmp, "none"))).toBe(false);

@@ -73,64 +73,88 @@ function pipedInstall(ct: TestContainer, args: string[], env: Record<string, str
 }
 
 describe("download from a release base URL", () => {
-  test("curl | sh with --base-url: downloads, verifies SHA256SUMS, installs", async () => {
-    const ct = await container();
-    requests.length = 0;
-    const r = await pipedInstall(ct, ["--base-url", `${base}/good/`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`downloading ${base}/good/${NAME}`);
-    expect(r.stdout).toContain(`checksum ok (${sha256(new Uint8Array(readFileSync(bin.binary)))})`);
-    expect(r.stdout).toContain("Next: sudo odooops init");
-    // Plain HTTP is allowed (tests, internal mirrors) but said out loud.
-    expect(r.stderr).toContain("warning: downloading over plain HTTP");
-    expect(requests).toEqual(["/good/install.sh", "/good/SHA256SUMS", `/good/${NAME}`]);
-    expect((await ct.exec(["odooops", "--version"])).stdout.trim()).toBe(bin.version);
-    expect(await ct.sh("stat -c '%n %a %U %G' /etc/odooops /var/lib/odooops")).toBe("/etc/odooops 750 root odooops\n/var/lib/odooops 751 root odooops\n");
-    // The download dir is gone.
-    expect(await ct.sh("ls -d /tmp/odooops-install.* 2>/dev/null || echo none")).toBe("none\n");
-  }, SLOW);
+  test(
+    "curl | sh with --base-url: downloads, verifies SHA256SUMS, installs",
+    async () => {
+      const ct = await container();
+      requests.length = 0;
+      const r = await pipedInstall(ct, ["--base-url", `${base}/good/`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`downloading ${base}/good/${NAME}`);
+      expect(r.stdout).toContain(`checksum ok (${sha256(new Uint8Array(readFileSync(bin.binary)))})`);
+      expect(r.stdout).toContain("Next: sudo odooops init");
+      // Plain HTTP is allowed (tests, internal mirrors) but said out loud.
+      expect(r.stderr).toContain("warning: downloading over plain HTTP");
+      expect(requests).toEqual(["/good/install.sh", "/good/SHA256SUMS", `/good/${NAME}`]);
+      expect((await ct.exec(["odooops", "--version"])).stdout.trim()).toBe(bin.version);
+      expect(await ct.sh("stat -c '%n %a %U %G' /etc/odooops /var/lib/odooops")).toBe(
+        "/etc/odooops 750 root odooops\n/var/lib/odooops 751 root odooops\n",
+      );
+      // The download dir is gone.
+      expect(await ct.sh("ls -d /tmp/odooops-install.* 2>/dev/null || echo none")).toBe("none\n");
+    },
+    SLOW,
+  );
 
-  test("wget when curl is missing; ODOOOPS_BASE_URL; binary-mode sums", async () => {
-    const ct = await container();
-    await ct.sh("rm /usr/bin/curl");
-    requests.length = 0;
-    const r = await ct.exec(["sh", "-c", 'wget -q -O - "$0/good/install.sh" | sh', base], { env: { ODOOOPS_BASE_URL: `${base}/binmode` } });
-    expect(r.code).toBe(0);
-    expect(requests).toEqual(["/good/install.sh", "/binmode/SHA256SUMS", `/binmode/${NAME}`]);
-    expect((await ct.exec(["odooops", "--version"])).stdout.trim()).toBe(bin.version);
-  }, SLOW);
+  test(
+    "wget when curl is missing; ODOOOPS_BASE_URL; binary-mode sums",
+    async () => {
+      const ct = await container();
+      await ct.sh("rm /usr/bin/curl");
+      requests.length = 0;
+      const r = await ct.exec(["sh", "-c", 'wget -q -O - "$0/good/install.sh" | sh', base], {
+        env: { ODOOOPS_BASE_URL: `${base}/binmode` },
+      });
+      expect(r.code).toBe(0);
+      expect(requests).toEqual(["/good/install.sh", "/binmode/SHA256SUMS", `/binmode/${NAME}`]);
+      expect((await ct.exec(["odooops", "--version"])).stdout.trim()).toBe(bin.version);
+    },
+    SLOW,
+  );
 
-  test("a wrong checksum is refused: nothing installed, nothing left behind", async () => {
-    const ct = await container();
-    const r = await pipedInstall(ct, ["--base-url", `${base}/bad`]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: checksum mismatch for ${NAME}: expected ${"0".repeat(64)}, got `);
-    expect(r.stderr).toContain("refusing to install");
-    expect((await ct.exec(["test", "-e", "/usr/local/bin/odooops"])).code).not.toBe(0);
-    expect((await ct.exec(["getent", "passwd", "odooops"])).code).not.toBe(0);
-    expect(await ct.sh("ls -d /tmp/odooops-install.* /etc/odooops 2>/dev/null || echo none")).toBe("none\n");
-  }, SLOW);
+  test(
+    "a wrong checksum is refused: nothing installed, nothing left behind",
+    async () => {
+      const ct = await container();
+      const r = await pipedInstall(ct, ["--base-url", `${base}/bad`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error: checksum mismatch for ${NAME}: expected ${"0".repeat(64)}, got `);
+      expect(r.stderr).toContain("refusing to install");
+      expect((await ct.exec(["test", "-e", "/usr/local/bin/odooops"])).code).not.toBe(0);
+      expect((await ct.exec(["getent", "passwd", "odooops"])).code).not.toBe(0);
+      expect(await ct.sh("ls -d /tmp/odooops-install.* /etc/odooops 2>/dev/null || echo none")).toBe("none\n");
+    },
+    SLOW,
+  );
 
-  test("a wrong checksum never replaces an installed binary", async () => {
-    const ct = await container();
-    expect((await pipedInstall(ct, ["--base-url", `${base}/good`])).code).toBe(0);
-    const inode = await ct.sh("stat -c %i /usr/local/bin/odooops");
-    const r = await pipedInstall(ct, ["--base-url", `${base}/bad`]);
-    expect(r.code).toBe(1);
-    expect(await ct.sh("stat -c %i /usr/local/bin/odooops")).toBe(inode);
-  }, SLOW);
+  test(
+    "a wrong checksum never replaces an installed binary",
+    async () => {
+      const ct = await container();
+      expect((await pipedInstall(ct, ["--base-url", `${base}/good`])).code).toBe(0);
+      const inode = await ct.sh("stat -c %i /usr/local/bin/odooops");
+      const r = await pipedInstall(ct, ["--base-url", `${base}/bad`]);
+      expect(r.code).toBe(1);
+      expect(await ct.sh("stat -c %i /usr/local/bin/odooops")).toBe(inode);
+    },
+    SLOW,
+  );
 
-  test("no SHA256SUMS entry for this architecture, or no binary: refused", async () => {
-    const ct = await container();
-    const nosum = await pipedInstall(ct, ["--base-url", `${base}/nosum`]);
-    expect(nosum.code).toBe(1);
-    expect(nosum.stderr).toContain(`SHA256SUMS at ${base}/nosum has no entry for ${NAME}`);
-    const nobin = await pipedInstall(ct, ["--base-url", `${base}/nobinary`]);
-    expect(nobin.code).toBe(1);
-    expect(nobin.stderr).toContain(`download failed: ${base}/nobinary/${NAME}`);
-    const scheme = await pipedInstall(ct, ["--base-url", "ftp://example.com/x"]);
-    expect(scheme.code).toBe(2);
-    expect(scheme.stderr).toContain("--base-url must be an http(s) URL");
-    expect((await ct.exec(["test", "-e", "/usr/local/bin/odooops"])).code).not.toBe(0);
-  }, SLOW);
+  test(
+    "no SHA256SUMS entry for this architecture, or no binary: refused",
+    async () => {
+      const ct = await container();
+      const nosum = await pipedInstall(ct, ["--base-url", `${base}/nosum`]);
+      expect(nosum.code).toBe(1);
+      expect(nosum.stderr).toContain(`SHA256SUMS at ${base}/nosum has no entry for ${NAME}`);
+      const nobin = await pipedInstall(ct, ["--base-url", `${base}/nobinary`]);
+      expect(nobin.code).toBe(1);
+      expect(nobin.stderr).toContain(`download failed: ${base}/nobinary/${NAME}`);
+      const scheme = await pipedInstall(ct, ["--base-url", "ftp://example.com/x"]);
+      expect(scheme.code).toBe(2);
+      expect(scheme.stderr).toContain("--base-url must be an http(s) URL");
+      expect((await ct.exec(["test", "-e", "/usr/local/bin/odooops"])).code).not.toBe(0);
+    },
+    SLOW,
+  );
 });

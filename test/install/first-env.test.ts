@@ -21,7 +21,14 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { removeByLabel, testLabel } from "../support/docker";
 import { httpFrom } from "../support/http-from";
-import { binarySnapshot, INSTALL_SH, BASE_IMAGE, runArgv, TestContainer, type Result } from "../support/install-container";
+import {
+  binarySnapshot,
+  INSTALL_SH,
+  BASE_IMAGE,
+  runArgv,
+  TestContainer,
+  type Result,
+} from "../support/install-container";
 import { removeTempDir } from "../support/tmp";
 
 const STANDIN_IMAGE = "odooops-test/odoo:17.0";
@@ -46,8 +53,11 @@ async function portTaken(port: number): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  if (existsSync(DATA_DIR)) throw new Error(`${DATA_DIR} exists on this machine: this test bind-mounts it and will not touch someone else's`);
-  for (const p of HOST_PORTS) if (await portTaken(p)) throw new Error(`port ${p} is in use on this machine: the container shares the host's network`);
+  if (existsSync(DATA_DIR))
+    throw new Error(`${DATA_DIR} exists on this machine: this test bind-mounts it and will not touch someone else's`);
+  for (const p of HOST_PORTS)
+    if (await portTaken(p))
+      throw new Error(`port ${p} is in use on this machine: the container shares the host's network`);
   bin = await binarySnapshot();
   if ((await runArgv(["docker", "image", "inspect", DEFAULT_IMAGE])).code !== 0) {
     const t = await runArgv(["docker", "tag", STANDIN_IMAGE, DEFAULT_IMAGE]);
@@ -83,7 +93,8 @@ afterAll(async () => {
 }, 300_000);
 
 function ok(what: string, r: Result): Result {
-  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+  if (r.code !== 0)
+    throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
   return r;
 }
 
@@ -112,10 +123,18 @@ async function waitForApi(): Promise<void> {
 
 test("bare Debian 12 → install.sh --with-deps → init --yes → daemon → doctor green → env create → the env answers", async () => {
   const t0 = performance.now();
-  ok("install.sh --with-deps", await c!.exec(["sh", "/install.sh", "--binary", "/tmp/odooops", "--with-deps"], { timeoutMs: 900_000 }));
+  ok(
+    "install.sh --with-deps",
+    await c!.exec(["sh", "/install.sh", "--binary", "/tmp/odooops", "--with-deps"], { timeoutMs: 900_000 }),
+  );
   const tInstalled = performance.now();
 
-  const init = ok("odooops init", await c!.exec(["odooops", "init", "--yes", "--base-domain", "acme.test", "--acme-ca", "none"], { timeoutMs: 300_000 }));
+  const init = ok(
+    "odooops init",
+    await c!.exec(["odooops", "init", "--yes", "--base-domain", "acme.test", "--acme-ca", "none"], {
+      timeoutMs: 300_000,
+    }),
+  );
   const said = init.stdout + init.stderr;
   console.log(said);
   expect(said).toContain("created PostgreSQL role odooops (CREATEDB CREATEROLE, not a superuser)");
@@ -134,14 +153,23 @@ test("bare Debian 12 → install.sh --with-deps → init --yes → daemon → do
   const report = await doctor();
   expect(notGreen(report)).toEqual([]);
   expect(report.checks.find((x) => x.id === "pg-container")?.status).toBe("pass");
-  expect(report.checks.find((x) => x.id === "docker-limits")?.message).toBe(`${DEFAULT_IMAGE} with --cpus 2 --memory 4096m starts`);
+  expect(report.checks.find((x) => x.id === "docker-limits")?.message).toBe(
+    `${DEFAULT_IMAGE} with --cpus 2 --memory 4096m starts`,
+  );
 
-  ok("env create", await c!.exec(["odooops", "env", "create", "shop", "--tier", "production", "--wait"], { timeoutMs: 600_000 }));
-  envId = (JSON.parse(ok("env get", await c!.exec(["odooops", "env", "get", "shop", "--json"])).stdout) as { id: string }).id;
+  ok(
+    "env create",
+    await c!.exec(["odooops", "env", "create", "shop", "--tier", "production", "--wait"], { timeoutMs: 600_000 }),
+  );
+  envId = (
+    JSON.parse(ok("env get", await c!.exec(["odooops", "env", "get", "shop", "--json"])).stdout) as { id: string }
+  ).id;
   const health = await httpFrom("127.0.0.1", "http://127.0.0.1:80/web/health", { headers: { Host: "shop.acme.test" } });
   expect(health.status).toBe(200);
   const total = (performance.now() - t0) / 1000;
-  console.log(`bare container → first env answering: ${total.toFixed(0)} s (install.sh --with-deps ${((tInstalled - t0) / 1000).toFixed(0)} s, the rest ${((performance.now() - tInstalled) / 1000).toFixed(0)} s)`);
+  console.log(
+    `bare container → first env answering: ${total.toFixed(0)} s (install.sh --with-deps ${((tInstalled - t0) / 1000).toFixed(0)} s, the rest ${((performance.now() - tInstalled) / 1000).toFixed(0)} s)`,
+  );
 }, 1_500_000);
 
 test("nginx stopped: doctor fails with a hint; running the hint fixes it", async () => {
@@ -156,7 +184,9 @@ test("nginx stopped: doctor fails with a hint; running the hint fixes it", async
 
 test("PostgreSQL in peer-only mode: doctor fails with a hint; running the hint fixes it", async () => {
   // Only socket logins as the matching OS user: no TCP login for anyone.
-  await c!.sh("printf 'local all postgres peer\\nlocal all all peer\\n' > /etc/postgresql/15/main/pg_hba.conf && pg_ctlcluster 15 main reload");
+  await c!.sh(
+    "printf 'local all postgres peer\\nlocal all all peer\\n' > /etc/postgresql/15/main/pg_hba.conf && pg_ctlcluster 15 main reload",
+  );
   const before = await doctor();
   const pg = before.checks.find((x) => x.id === "postgres");
   expect(pg?.status).toBe("fail");

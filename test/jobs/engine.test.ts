@@ -27,7 +27,11 @@ describe("job engine", () => {
     engine.startAgent();
     const queued = engine.jobs.enqueue(probe, { key: "env-a" }, "admin");
     expect(queued.status).toBe("queued");
-    expect(queued.steps.map((s) => [s.name, s.status])).toEqual([["one", "pending"], ["two", "pending"], ["three", "pending"]]);
+    expect(queued.steps.map((s) => [s.name, s.status])).toEqual([
+      ["one", "pending"],
+      ["two", "pending"],
+      ["three", "pending"],
+    ]);
     const done = await engine.waitFor(queued.id);
     expect(done.status).toBe("succeeded");
     expect(done.result).toEqual({ steps: ["one", "two", "three"] });
@@ -47,7 +51,15 @@ describe("job engine", () => {
     const job = await engine.waitFor(engine.jobs.enqueue(probe, { key: "env-a", failAt: "three" }, "admin").id);
     expect(job.status).toBe("failed");
     expect(job.error).toBe("three broke");
-    expect(record).toEqual(["run one", "run two", "run three", "undo three", "undo two", "undo one", "failed three broke"]);
+    expect(record).toEqual([
+      "run one",
+      "run two",
+      "run three",
+      "undo three",
+      "undo two",
+      "undo one",
+      "failed three broke",
+    ]);
     expect(job.steps.map((s) => s.status)).toEqual(["undone", "undone", "failed"]);
     expect(job.steps[2]!.error).toBe("three broke");
   });
@@ -63,7 +75,8 @@ describe("job engine", () => {
           name: "start",
           title: "Starting Odoo",
           async run() {
-            const script = "echo \"docker: Error response from daemon: Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available\" >&2; echo >&2; echo \"Run 'docker run --help' for more information\" >&2; exit 125";
+            const script =
+              'echo "docker: Error response from daemon: Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available" >&2; echo >&2; echo "Run \'docker run --help\' for more information" >&2; exit 125';
             await run({ argv: ["sh", "-c", script, "--label=odooops.long-argument"] });
           },
         },
@@ -153,7 +166,13 @@ describe("job engine", () => {
     const seen: string[] = [];
     const reading = (async () => {
       for await (const ev of engine!.jobs.stream(job.id, abort.signal)) {
-        seen.push(ev.type === "step" ? `step ${ev.step.name} ${ev.step.status}` : ev.type === "job" ? `job ${ev.status}` : ev.type);
+        seen.push(
+          ev.type === "step"
+            ? `step ${ev.step.name} ${ev.step.status}`
+            : ev.type === "job"
+              ? `job ${ev.status}`
+              : ev.type,
+        );
       }
     })();
     await Bun.sleep(20);
@@ -200,7 +219,8 @@ describe("job engine", () => {
         async run(ctx: { attempt: number; signal: AbortSignal; params: { key: string; interruptAt: string } }) {
           record.push(`${ctx.params.key} ${name} ${ctx.attempt}`);
           // Attempts 1-4 "die" here: the step never ends and the lease is taken from them.
-          if (name === ctx.params.interruptAt && ctx.attempt < 5) await new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
+          if (name === ctx.params.interruptAt && ctx.attempt < 5)
+            await new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
           return { [name]: true };
         },
       })),
@@ -211,8 +231,20 @@ describe("job engine", () => {
       const leased = await engine!.jobs.queue.lease({ hostId: "host-1", owner }, 60_000);
       expect(leased?.job.attempts).toBe(attempt);
       const dies = new AbortController();
-      const run = runJob({ def: waiting, leased: leased!, channel: engine!.jobs.queue, owner, deps: engine!.deps, signal: dies.signal });
-      while (!record.includes(`${leased!.job.target} ${leased!.steps.find((s) => s.status !== "done")?.name ?? "?"} ${attempt}`)) await Bun.sleep(5);
+      const run = runJob({
+        def: waiting,
+        leased: leased!,
+        channel: engine!.jobs.queue,
+        owner,
+        deps: engine!.deps,
+        signal: dies.signal,
+      });
+      while (
+        !record.includes(
+          `${leased!.job.target} ${leased!.steps.find((s) => s.status !== "done")?.name ?? "?"} ${attempt}`,
+        )
+      )
+        await Bun.sleep(5);
       // The daemon died: its lease is gone (recovered) and what it ran stops where it stood.
       engine!.db.$client.run("UPDATE jobs SET lease_expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", [jobId]);
       expect(engine!.jobs.queue.recover()).toBe(1);
@@ -223,15 +255,33 @@ describe("job engine", () => {
     const applied = engine.jobs.enqueue(waiting, { key: "env-a", interruptAt: "apply" }, "admin");
     for (let attempt = 1; attempt <= 3; attempt++) await runDying(applied.id, attempt);
     const last = await engine.jobs.queue.lease({ hostId: "host-1", owner: "host-1:last" }, 60_000);
-    await runJob({ def: waiting, leased: last!, channel: engine.jobs.queue, owner: "host-1:last", deps: engine.deps, signal: new AbortController().signal });
-    expect(engine.jobs.queue.view(applied.id)).toMatchObject({ status: "failed", error: "interrupted 3 times; giving up" });
+    await runJob({
+      def: waiting,
+      leased: last!,
+      channel: engine.jobs.queue,
+      owner: "host-1:last",
+      deps: engine.deps,
+      signal: new AbortController().signal,
+    });
+    expect(engine.jobs.queue.view(applied.id)).toMatchObject({
+      status: "failed",
+      error: "interrupted 3 times; giving up",
+    });
 
     const waited = engine.jobs.enqueue(waiting, { key: "env-w", interruptAt: "wait" }, "admin");
     for (let attempt = 1; attempt <= 4; attempt++) await runDying(waited.id, attempt);
     engine.startAgent();
     const done = await engine.waitFor(waited.id);
     expect([done.status, done.error]).toEqual(["succeeded", null]);
-    expect(engine.db.$client.query("SELECT output FROM job_steps WHERE job_id = ? AND idx = 0").get(waited.id)).toEqual({ output: JSON.stringify({ wait: true, waitInterruptions: 4 }) });
-    expect(record.filter((r) => r.startsWith("env-w wait"))).toEqual(["env-w wait 1", "env-w wait 2", "env-w wait 3", "env-w wait 4", "env-w wait 5"]);
+    expect(engine.db.$client.query("SELECT output FROM job_steps WHERE job_id = ? AND idx = 0").get(waited.id)).toEqual(
+      { output: JSON.stringify({ wait: true, waitInterruptions: 4 }) },
+    );
+    expect(record.filter((r) => r.startsWith("env-w wait"))).toEqual([
+      "env-w wait 1",
+      "env-w wait 2",
+      "env-w wait 3",
+      "env-w wait 4",
+      "env-w wait 5",
+    ]);
   });
 });

@@ -26,22 +26,41 @@ afterAll(() => {
 });
 
 /** One promtool unit test: `series` for 30 minutes, the alerts expected at 25m. */
-function unitTest(name: string, series: { series: string; values: string }[], alert: string, firing: { labels: Record<string, string>; summary: string }[]) {
+function unitTest(
+  name: string,
+  series: { series: string; values: string }[],
+  alert: string,
+  firing: { labels: Record<string, string>; summary: string }[],
+) {
   const annotations = (summary: string) => ({ summary, description: DESCRIPTIONS[alert] });
-  return { name, interval: "1m", input_series: series, alert_rule_test: [{ eval_time: "25m", alertname: alert, exp_alerts: firing.map((f) => ({ exp_labels: f.labels, exp_annotations: annotations(f.summary) })) }] };
+  return {
+    name,
+    interval: "1m",
+    input_series: series,
+    alert_rule_test: [
+      {
+        eval_time: "25m",
+        alertname: alert,
+        exp_alerts: firing.map((f) => ({ exp_labels: f.labels, exp_annotations: annotations(f.summary) })),
+      },
+    ],
+  };
 }
 
 /** What each alert tells the person paged (checked rendered, with the labels filled in). */
 const DESCRIPTIONS: Record<string, string> = {
   OdooopsBackupOverdue: "odooops db backups shop shows the failures; odooops health check --all the rest.",
   OdooopsBackupFailed: "odooops db backups shop gives the reason.",
-  OdooopsStateBackupOverdue: "odooops dr backups; the daemon log says why (e.g. no recovery key: odooops dr recovery-key).",
-  OdooopsStateBackupMissing: "Create the recovery key (odooops dr recovery-key) and check odooops dr backups; see docs/disaster-recovery.md.",
+  OdooopsStateBackupOverdue:
+    "odooops dr backups; the daemon log says why (e.g. no recovery key: odooops dr recovery-key).",
+  OdooopsStateBackupMissing:
+    "Create the recovery key (odooops dr recovery-key) and check odooops dr backups; see docs/disaster-recovery.md.",
   OdooopsCertificateExpiring: "odooops certs list shows the last renewal failure; odooops certs renew to retry.",
   OdooopsEnvironmentDown: "odooops health check --all names them; odooops env list gives the reason.",
   OdooopsJobsFailing: "odooops jobs list --status failed; odooops jobs show ID for the step and its log.",
   OdooopsDeployFailed: "odooops deploy list ENV; odooops jobs show ID.",
-  OdooopsDiskLow: "Backups and deploys fail when it fills up: odooops doctor, odooops db exports --clean, prune old images.",
+  OdooopsDiskLow:
+    "Backups and deploys fail when it fills up: odooops doctor, odooops db exports --clean, prune old images.",
 };
 
 describe("alert rules", () => {
@@ -54,33 +73,126 @@ describe("alert rules", () => {
   test("each alert fires on its condition and not on a healthy series (promtool test rules)", async () => {
     const tests = [
       // time() is 1500 s at 25m: a success at -50000 s is ~14.3 h old (> 13 h), one at 1200 s is fresh.
-      unitTest("backup overdue", [
-        { series: 'odooops_backup_last_success_timestamp_seconds{env="shop",tier="production"}', values: "-50000x30" },
-        { series: 'odooops_backup_last_success_timestamp_seconds{env="fresh",tier="production"}', values: "1200x30" },
-      ], "OdooopsBackupOverdue", [{ labels: { env: "shop", tier: "production", severity: "critical" }, summary: "No completed backup of shop for 14h 18m 20s" }]),
-      unitTest("backup failed", [
-        { series: 'odooops_backups_total{env="shop",tier="production",status="failed"}', values: "0x20 1x10" },
-        { series: 'odooops_backups_total{env="calm",tier="production",status="failed"}', values: "2x30" },
-      ], "OdooopsBackupFailed", [{ labels: { env: "shop", tier: "production", status: "failed", severity: "warning" }, summary: "A backup of shop failed in the last hour" }]),
-      unitTest("state backup overdue", [{ series: "odooops_state_backup_last_timestamp_seconds", values: "-20000x30" }], "OdooopsStateBackupOverdue", [{ labels: { severity: "critical" }, summary: "No state backup for 5h 58m 20s: the control plane could not be rebuilt from today's state" }]),
-      unitTest("state backup fresh", [{ series: "odooops_state_backup_last_timestamp_seconds", values: "0+60x30" }], "OdooopsStateBackupOverdue", []),
-      unitTest("state backup never made", [{ series: 'process_start_time_seconds{job="odooops"}', values: "-20000x30" }], "OdooopsStateBackupMissing", [{ labels: { severity: "critical" }, summary: "odooops has made no state backup in its local backup dir" }]),
-      unitTest("certificate expiring", [
-        { series: 'odooops_certificate_days_left{domain="shop.example.com"}', values: "13x30" },
-        { series: 'odooops_certificate_days_left{domain="ok.example.com"}', values: "40x30" },
-      ], "OdooopsCertificateExpiring", [{ labels: { domain: "shop.example.com", severity: "warning" }, summary: "The certificate of shop.example.com expires in 13 days" }]),
-      unitTest("environment down", [
-        { series: 'odooops_environments_total{tier="production",status="failed"}', values: "1x30" },
-        { series: 'odooops_environments_total{tier="staging",status="failed"}', values: "0x30" },
-      ], "OdooopsEnvironmentDown", [{ labels: { tier: "production", status: "failed", severity: "critical" }, summary: "1 production environment(s) failed" }]),
-      unitTest("jobs failing", [{ series: 'odooops_jobs_total{kind="db.backup",status="failed"}', values: "0x20 3x10" }], "OdooopsJobsFailing", [{ labels: { kind: "db.backup", status: "failed", severity: "warning" }, summary: "db.backup jobs failed in the last hour" }]),
-      unitTest("deploy failed", [{ series: 'odooops_deployments_total{status="failed"}', values: "4x20 5x10" }], "OdooopsDeployFailed", [{ labels: { status: "failed", severity: "warning" }, summary: "A deployment failed in the last hour (the previous release kept serving)" }]),
-      unitTest("disk low", [
-        { series: 'odooops_disk_free_bytes{place="data",path="/var/lib/odooops"}', values: "5x30" },
-        { series: 'odooops_disk_size_bytes{place="data",path="/var/lib/odooops"}', values: "100x30" },
-        { series: 'odooops_disk_free_bytes{place="backups",path="/backups"}', values: "50x30" },
-        { series: 'odooops_disk_size_bytes{place="backups",path="/backups"}', values: "100x30" },
-      ], "OdooopsDiskLow", [{ labels: { place: "data", path: "/var/lib/odooops", severity: "warning" }, summary: "data (/var/lib/odooops) has 5% free" }]),
+      unitTest(
+        "backup overdue",
+        [
+          {
+            series: 'odooops_backup_last_success_timestamp_seconds{env="shop",tier="production"}',
+            values: "-50000x30",
+          },
+          { series: 'odooops_backup_last_success_timestamp_seconds{env="fresh",tier="production"}', values: "1200x30" },
+        ],
+        "OdooopsBackupOverdue",
+        [
+          {
+            labels: { env: "shop", tier: "production", severity: "critical" },
+            summary: "No completed backup of shop for 14h 18m 20s",
+          },
+        ],
+      ),
+      unitTest(
+        "backup failed",
+        [
+          { series: 'odooops_backups_total{env="shop",tier="production",status="failed"}', values: "0x20 1x10" },
+          { series: 'odooops_backups_total{env="calm",tier="production",status="failed"}', values: "2x30" },
+        ],
+        "OdooopsBackupFailed",
+        [
+          {
+            labels: { env: "shop", tier: "production", status: "failed", severity: "warning" },
+            summary: "A backup of shop failed in the last hour",
+          },
+        ],
+      ),
+      unitTest(
+        "state backup overdue",
+        [{ series: "odooops_state_backup_last_timestamp_seconds", values: "-20000x30" }],
+        "OdooopsStateBackupOverdue",
+        [
+          {
+            labels: { severity: "critical" },
+            summary: "No state backup for 5h 58m 20s: the control plane could not be rebuilt from today's state",
+          },
+        ],
+      ),
+      unitTest(
+        "state backup fresh",
+        [{ series: "odooops_state_backup_last_timestamp_seconds", values: "0+60x30" }],
+        "OdooopsStateBackupOverdue",
+        [],
+      ),
+      unitTest(
+        "state backup never made",
+        [{ series: 'process_start_time_seconds{job="odooops"}', values: "-20000x30" }],
+        "OdooopsStateBackupMissing",
+        [{ labels: { severity: "critical" }, summary: "odooops has made no state backup in its local backup dir" }],
+      ),
+      unitTest(
+        "certificate expiring",
+        [
+          { series: 'odooops_certificate_days_left{domain="shop.example.com"}', values: "13x30" },
+          { series: 'odooops_certificate_days_left{domain="ok.example.com"}', values: "40x30" },
+        ],
+        "OdooopsCertificateExpiring",
+        [
+          {
+            labels: { domain: "shop.example.com", severity: "warning" },
+            summary: "The certificate of shop.example.com expires in 13 days",
+          },
+        ],
+      ),
+      unitTest(
+        "environment down",
+        [
+          { series: 'odooops_environments_total{tier="production",status="failed"}', values: "1x30" },
+          { series: 'odooops_environments_total{tier="staging",status="failed"}', values: "0x30" },
+        ],
+        "OdooopsEnvironmentDown",
+        [
+          {
+            labels: { tier: "production", status: "failed", severity: "critical" },
+            summary: "1 production environment(s) failed",
+          },
+        ],
+      ),
+      unitTest(
+        "jobs failing",
+        [{ series: 'odooops_jobs_total{kind="db.backup",status="failed"}', values: "0x20 3x10" }],
+        "OdooopsJobsFailing",
+        [
+          {
+            labels: { kind: "db.backup", status: "failed", severity: "warning" },
+            summary: "db.backup jobs failed in the last hour",
+          },
+        ],
+      ),
+      unitTest(
+        "deploy failed",
+        [{ series: 'odooops_deployments_total{status="failed"}', values: "4x20 5x10" }],
+        "OdooopsDeployFailed",
+        [
+          {
+            labels: { status: "failed", severity: "warning" },
+            summary: "A deployment failed in the last hour (the previous release kept serving)",
+          },
+        ],
+      ),
+      unitTest(
+        "disk low",
+        [
+          { series: 'odooops_disk_free_bytes{place="data",path="/var/lib/odooops"}', values: "5x30" },
+          { series: 'odooops_disk_size_bytes{place="data",path="/var/lib/odooops"}', values: "100x30" },
+          { series: 'odooops_disk_free_bytes{place="backups",path="/backups"}', values: "50x30" },
+          { series: 'odooops_disk_size_bytes{place="backups",path="/backups"}', values: "100x30" },
+        ],
+        "OdooopsDiskLow",
+        [
+          {
+            labels: { place: "data", path: "/var/lib/odooops", severity: "warning" },
+            summary: "data (/var/lib/odooops) has 5% free",
+          },
+        ],
+      ),
     ];
     const file = join(dir, "alerts.test.yaml");
     // JSON is YAML.

@@ -69,7 +69,15 @@ describe("GET /api/v1/metrics", () => {
     t.deps.db
       .insert(backups)
       .values([
-        { envId: shop, kind: "scheduled", status: "completed", dbName: "odoo_shop", sizeBytes: 1000, createdAt: "2026-11-30T00:00:00.000Z", finishedAt: "2026-11-30T00:05:00.000Z" },
+        {
+          envId: shop,
+          kind: "scheduled",
+          status: "completed",
+          dbName: "odoo_shop",
+          sizeBytes: 1000,
+          createdAt: "2026-11-30T00:00:00.000Z",
+          finishedAt: "2026-11-30T00:05:00.000Z",
+        },
         {
           envId: shop,
           kind: "scheduled",
@@ -80,7 +88,15 @@ describe("GET /api/v1/metrics", () => {
           createdAt: "2026-12-01T06:00:00.000Z",
           finishedAt: "2026-12-01T06:02:00.500Z",
         },
-        { envId: shop, kind: "scheduled", status: "failed", dbName: "odoo_shop", error: "S3: connection refused (local copy kept)", createdAt: "2026-12-01T12:00:00.000Z", finishedAt: "2026-12-01T12:01:00.000Z" },
+        {
+          envId: shop,
+          kind: "scheduled",
+          status: "failed",
+          dbName: "odoo_shop",
+          error: "S3: connection refused (local copy kept)",
+          createdAt: "2026-12-01T12:00:00.000Z",
+          finishedAt: "2026-12-01T12:01:00.000Z",
+        },
         { envId: shop, kind: "manual", status: "running", dbName: "odoo_shop" },
       ])
       .run();
@@ -131,10 +147,16 @@ describe("GET /api/v1/metrics", () => {
   test("certificates: days left and expiry per stored domain", async () => {
     const ca = await makeCa(certTmp);
     const leaf = await makeLeaf(certTmp, ca, ["shop.example.test"], 20);
-    const saved = saveCertificate(t.deps.paths.certsDir, "shop.example.test", { fullchainPem: `${leaf.certPem}${ca.certPem}`, privkeyPem: leaf.keyPem, source: "acme" });
+    const saved = saveCertificate(t.deps.paths.certsDir, "shop.example.test", {
+      fullchainPem: `${leaf.certPem}${ca.certPem}`,
+      privkeyPem: leaf.keyPem,
+      source: "acme",
+    });
     const lines = await scrape();
     expect(lines).toContain('odooops_certificate_days_left{domain="shop.example.test"} 19');
-    expect(lines).toContain(`odooops_certificate_expiry_timestamp_seconds{domain="shop.example.test"} ${saved.info.notAfter.getTime() / 1000}`);
+    expect(lines).toContain(
+      `odooops_certificate_expiry_timestamp_seconds{domain="shop.example.test"} ${saved.info.notAfter.getTime() / 1000}`,
+    );
   });
 
   test("each app has its own registry: another app's state is not in this one's metrics", async () => {

@@ -46,7 +46,12 @@ health_gates:
     approval: { required: true, timeoutSec: 7200 },
     smoke: { required: false, command: ["python3", "smoke.py"] },
   });
-  expect(planGates(policy, "staging", off, "repo").migrations).toEqual({ run: true, required: false, sizeCapped: true, neutralize: false });
+  expect(planGates(policy, "staging", off, "repo").migrations).toEqual({
+    run: true,
+    required: false,
+    sizeCapped: true,
+    neutralize: false,
+  });
   expect(planGates(policy, "dev", off, "repo")).toMatchObject({ tests: { run: false }, approval: null, smoke: null });
 });
 
@@ -58,12 +63,24 @@ test("the server default: production is tested and rehearsed on a neutralized co
     approval: null,
     smoke: null,
   });
-  expect(planGates(DEFAULT_POLICY, "dev", off, "default")).toMatchObject({ tests: { run: false }, migrations: { run: false }, approval: null });
+  expect(planGates(DEFAULT_POLICY, "dev", off, "default")).toMatchObject({
+    tests: { run: false },
+    migrations: { run: false },
+    approval: null,
+  });
 });
 
 test("gate keys are checked: a command must be a non-empty argv list, a timeout a duration", () => {
-  expect(() => parsePolicy("health_gates:\n  dev:\n    smoke_tests: { command: 'curl -f $URL' }\n")).toThrow(/policies\.yaml:3: health_gates\.dev\.smoke_tests\.command/);
-  expect(() => parsePolicy("health_gates:\n  dev:\n    smoke_tests: { command: [] }\n")).toThrow(/health_gates\.dev\.smoke_tests\.command/);
-  expect(() => parsePolicy("health_gates:\n  dev:\n    manual_approval: { timeout: 1w }\n")).toThrow(/policies\.yaml:3: health_gates\.dev\.manual_approval\.timeout/);
-  expect(() => parsePolicy("health_gates:\n  dev:\n    tests: { requried: true }\n")).toThrow(/policies\.yaml:3: health_gates\.dev\.tests\.requried/);
+  expect(() => parsePolicy("health_gates:\n  dev:\n    smoke_tests: { command: 'curl -f $URL' }\n")).toThrow(
+    /policies\.yaml:3: health_gates\.dev\.smoke_tests\.command/,
+  );
+  expect(() => parsePolicy("health_gates:\n  dev:\n    smoke_tests: { command: [] }\n")).toThrow(
+    /health_gates\.dev\.smoke_tests\.command/,
+  );
+  expect(() => parsePolicy("health_gates:\n  dev:\n    manual_approval: { timeout: 1w }\n")).toThrow(
+    /policies\.yaml:3: health_gates\.dev\.manual_approval\.timeout/,
+  );
+  expect(() => parsePolicy("health_gates:\n  dev:\n    tests: { requried: true }\n")).toThrow(
+    /policies\.yaml:3: health_gates\.dev\.tests\.requried/,
+  );
 });

@@ -23,8 +23,16 @@ branch_mappings:
 
 test("first matching rule wins, in file order", () => {
   expect(mapBranch(policy, "main")).toMatchObject({ index: 0, envName: "prod", rule: { tier: "production" } });
-  expect(mapBranch(policy, "release/2.1")).toMatchObject({ index: 1, envName: "rel-release/2.1", rule: { tier: "staging", auto_deploy: true } });
-  expect(mapBranch(policy, "release-x")).toMatchObject({ index: 2, envName: "release-x", rule: { tier: "dev", auto_deploy: false } });
+  expect(mapBranch(policy, "release/2.1")).toMatchObject({
+    index: 1,
+    envName: "rel-release/2.1",
+    rule: { tier: "staging", auto_deploy: true },
+  });
+  expect(mapBranch(policy, "release-x")).toMatchObject({
+    index: 2,
+    envName: "release-x",
+    rule: { tier: "dev", auto_deploy: false },
+  });
   expect(mapBranch(policy, "release/a/b")?.index).toBe(2);
 });
 

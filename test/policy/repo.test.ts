@@ -43,26 +43,34 @@ const rows = () => db.select().from(policies).all();
 
 test("no file on the default branch: the server default, recorded so the project's policy is the default again", async () => {
   const sha = await at({ "README.md": "x\n" });
-  expect(await refreshProjectPolicy(db, project, mirror)).toEqual({ policy: DEFAULT_POLICY, source: "default", commit: sha });
+  expect(await refreshProjectPolicy(db, project, mirror)).toEqual({
+    policy: DEFAULT_POLICY,
+    source: "default",
+    commit: sha,
+  });
   expect(rows()).toMatchObject([{ source: "server", commitSha: sha, branch: "main", document: "" }]);
   expect(projectPolicy(db, project.id)).toBe(DEFAULT_POLICY);
 });
 
 test("a file: parsed, recorded once per document (a later commit with the same text moves the row)", async () => {
-  const text = "ttl_policies: { dev: 3d }\nhealth_gates:\n  dev:\n    smoke_tests: { command: [\"true\"] }\n";
+  const text = 'ttl_policies: { dev: 3d }\nhealth_gates:\n  dev:\n    smoke_tests: { command: ["true"] }\n';
   await at({ ".odooops/policies.yaml": text });
   const read = await refreshProjectPolicy(db, project, mirror);
   expect(read.source).toBe("repo");
   expect(read.policy.ttl_policies.dev).toBe("3d");
   const sha2 = await at({ "README.md": "y\n" });
   await refreshProjectPolicy(db, project, mirror);
-  expect(rows().filter((r) => r.source === "repo")).toMatchObject([{ commitSha: sha2, branch: "main", document: text }]);
+  expect(rows().filter((r) => r.source === "repo")).toMatchObject([
+    { commitSha: sha2, branch: "main", document: text },
+  ]);
   expect(projectPolicy(db, project.id).health_gates.dev?.smoke_tests?.command).toEqual(["true"]);
 });
 
 test("a policies file on another branch is never read, whatever is deployed", async () => {
   await repo.git("checkout", "--quiet", "-b", "feature/evil");
-  await at({ ".odooops/policies.yaml": "branch_mappings:\n  - { pattern: '**', tier: production, auto_deploy: true }\n" });
+  await at({
+    ".odooops/policies.yaml": "branch_mappings:\n  - { pattern: '**', tier: production, auto_deploy: true }\n",
+  });
   await repo.git("checkout", "--quiet", "main");
   mirror = await syncMirror({ reposDir: join(dir, "git"), url: repo.url });
   const before = rows().length;
@@ -76,7 +84,9 @@ test("a policies file on another branch is never read, whatever is deployed", as
 test("an invalid file on the default branch: Invalid naming the commit, file, line and key; nothing recorded", async () => {
   const before = rows().length;
   const sha = await at({ ".odooops/policies.yaml": "version: 1\nresource_quotas:\n  staging:\n    memroy: 2g\n" });
-  await expect(refreshProjectPolicy(db, project, mirror)).rejects.toThrow(`commit ${sha.slice(0, 12)}: invalid policy: .odooops/policies.yaml:4: resource_quotas.staging.memroy`);
+  await expect(refreshProjectPolicy(db, project, mirror)).rejects.toThrow(
+    `commit ${sha.slice(0, 12)}: invalid policy: .odooops/policies.yaml:4: resource_quotas.staging.memroy`,
+  );
   await expect(readDefaultBranchPolicy(mirror, project)).rejects.toThrow(".odooops/policies.yaml:4");
   expect(rows().length).toBe(before);
   expect(projectPolicy(db, project.id).ttl_policies.dev).toBe("3d");
@@ -94,6 +104,8 @@ test("a default branch the repository lacks: a clear error; rows of the old defa
   expect(projectPolicy(db, project.id).ttl_policies.dev).toBe("5d");
   db.update(projects).set({ defaultBranch: "trunk" }).where(eq(projects.id, project.id)).run();
   const moved = { ...project, defaultBranch: "trunk" };
-  await expect(refreshProjectPolicy(db, moved, mirror)).rejects.toThrow("default branch trunk, which its repository does not have; set the right one: odooops project set shop --branch <name>");
+  await expect(refreshProjectPolicy(db, moved, mirror)).rejects.toThrow(
+    "default branch trunk, which its repository does not have; set the right one: odooops project set shop --branch <name>",
+  );
   expect(projectPolicy(db, project.id)).toBe(DEFAULT_POLICY);
 });

@@ -57,7 +57,8 @@ test("an empty file is the empty policy", () => {
 });
 
 test("errors name the file, the line and the exact key path", () => {
-  const text = "branch_mappings:\n  - pattern: a\n    tier: dev\n  - pattern: b\n    tier: dev\n  - pattern: 7\n    tier: dev\n";
+  const text =
+    "branch_mappings:\n  - pattern: a\n    tier: dev\n  - pattern: b\n    tier: dev\n  - pattern: 7\n    tier: dev\n";
   expect(errorOf(text)).toMatch(/^invalid policy: \.odooops\/policies\.yaml:6: branch_mappings\[2\]\.pattern: /);
 });
 
@@ -72,12 +73,16 @@ test("bad values: tier, TTL, size, template placeholders", () => {
   expect(errorOf("ttl_policies:\n  dev: 7 days\n")).toContain(":2: ttl_policies.dev: ");
   expect(errorOf("ttl_policies:\n  dev: 0d\n")).toContain("ttl_policies.dev");
   expect(errorOf("resource_quotas:\n  dev: { memory: lots }\n")).toContain(":2: resource_quotas.dev.memory: ");
-  expect(errorOf("branch_mappings:\n  - { pattern: x, tier: dev, env: 'pr-{num}' }\n")).toContain("branch_mappings[0].env: only {branch} and {number}");
+  expect(errorOf("branch_mappings:\n  - { pattern: x, tier: dev, env: 'pr-{num}' }\n")).toContain(
+    "branch_mappings[0].env: only {branch} and {number}",
+  );
   expect(errorOf("branch_mappings:\n  - { tier: dev }\n")).toContain(":2: branch_mappings[0].pattern: ");
 });
 
 test("invalid YAML names the line", () => {
-  expect(errorOf("branch_mappings:\n  - pattern: [unclosed\n    tier: dev\n")).toMatch(/^invalid YAML in \.odooops\/policies\.yaml:\d+: /);
+  expect(errorOf("branch_mappings:\n  - pattern: [unclosed\n    tier: dev\n")).toMatch(
+    /^invalid YAML in \.odooops\/policies\.yaml:\d+: /,
+  );
   expect(errorOf("ttl_policies:\n  dev: 7d\n  dev: 14d\n")).toContain("policies.yaml:3");
 });
 

@@ -16,5 +16,13 @@ const paths = resolvePaths(root);
 const config = ConfigSchema.parse(JSON.parse(readFileSync(configFile, "utf8")));
 const db = openState(paths.stateDb);
 const deps = buildServices({ db, config, paths, hostId: null });
-const agent = new Agent({ identity: { hostId: "test", owner }, channel: deps.jobs.queue, registry: deps.jobs.registry, deps, pollMs: 20, leaseMs: 60_000, heartbeatMs: 1000 });
+const agent = new Agent({
+  identity: { hostId: "test", owner },
+  channel: deps.jobs.queue,
+  registry: deps.jobs.registry,
+  deps,
+  pollMs: 20,
+  leaseMs: 60_000,
+  heartbeatMs: 1000,
+});
 agent.start();

@@ -15,7 +15,13 @@ let seq = 0;
 
 /** Runs queued jobs with a fresh agent until `jobId` ends. */
 export async function runJob(host: Host, jobId: string): Promise<JobView> {
-  const agent = new Agent({ identity: { hostId: "test", owner: `test:runner-${++seq}` }, channel: host.deps.jobs.queue, registry: host.deps.jobs.registry, deps: host.deps, pollMs: 20 });
+  const agent = new Agent({
+    identity: { hostId: "test", owner: `test:runner-${++seq}` },
+    channel: host.deps.jobs.queue,
+    registry: host.deps.jobs.registry,
+    deps: host.deps,
+    pollMs: 20,
+  });
   agent.start();
   try {
     return await host.waitJob(jobId);
@@ -28,7 +34,10 @@ export async function runJob(host: Host, jobId: string): Promise<JobView> {
 function dyingChannel(real: JobChannel, idx: number): JobChannel & { isDead(): boolean } {
   let dead = false;
   const never = new Promise<never>(() => undefined);
-  const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A): Promise<R> => (dead ? never : fn(...a));
+  const guard =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> =>
+      dead ? never : fn(...a);
   return {
     isDead: () => dead,
     lease: guard((agent, ms) => real.lease(agent, ms)),
@@ -50,12 +59,23 @@ export async function crashThenResume(host: Host, jobId: string, idx: number): P
   const q = host.deps.jobs.queue;
   const channel = dyingChannel(q, idx);
   const n = ++seq;
-  const doomed = new Agent({ identity: { hostId: "test", owner: `test:doomed-${n}` }, channel, registry: host.deps.jobs.registry, deps: host.deps, pollMs: 20, leaseMs: 300, heartbeatMs: 100 });
+  const doomed = new Agent({
+    identity: { hostId: "test", owner: `test:doomed-${n}` },
+    channel,
+    registry: host.deps.jobs.registry,
+    deps: host.deps,
+    pollMs: 20,
+    leaseMs: 300,
+    heartbeatMs: 100,
+  });
   doomed.start();
   try {
     while (q.row(jobId).status === "queued") await Bun.sleep(20);
     for (let i = 0; !channel.isDead() || q.row(jobId).leaseExpiresAt! >= new Date().toISOString(); i++) {
-      if (i > 9000) throw new Error(`never reached step ${idx}: ${JSON.stringify(q.view(jobId).steps.map((s) => [s.name, s.status]))}`);
+      if (i > 9000)
+        throw new Error(
+          `never reached step ${idx}: ${JSON.stringify(q.view(jobId).steps.map((s) => [s.name, s.status]))}`,
+        );
       await Bun.sleep(20);
     }
   } finally {

@@ -25,7 +25,10 @@ export async function startBinaryHost(configOverrides: Record<string, unknown> =
   const root = nginx.dir;
   const port = await freePort();
   const namePrefix = testNamePrefix();
-  writeHostConfig(root, hostConfig({ pg, nginx, baseDomain: "e2e.localhost", namePrefix, portsFrom: randomPortBase() }, configOverrides));
+  writeHostConfig(
+    root,
+    hostConfig({ pg, nginx, baseDomain: "e2e.localhost", namePrefix, portsFrom: randomPortBase() }, configOverrides),
+  );
 
   let daemon: Subprocess | null = null;
   const start = async () => {
@@ -35,15 +38,30 @@ export async function startBinaryHost(configOverrides: Record<string, unknown> =
       stderr: "ignore",
     });
     for (let i = 0; i < 200; i++) {
-      if (await fetch(`http://127.0.0.1:${port}/api/v1/health`).then((r) => r.ok, () => false)) return;
+      if (
+        await fetch(`http://127.0.0.1:${port}/api/v1/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
       await Bun.sleep(50);
     }
     throw new Error("daemon did not come up");
   };
 
   const cli = async (...argv: string[]) => {
-    const p = Bun.spawn([BIN, ...argv], { env: { ...process.env, ODOOOPS_ROOT: root, CI: "true", HOME: root }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const p = Bun.spawn([BIN, ...argv], {
+      env: { ...process.env, ODOOOPS_ROOT: root, CI: "true", HOME: root },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.exited,
+    ]);
     return { code, stdout, stderr };
   };
 

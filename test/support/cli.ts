@@ -10,22 +10,30 @@ export interface CliRun {
 
 export async function runCliWith(
   argv: string[],
-  opts: { fetch: (url: string, init?: RequestInit) => Promise<Response>; env?: Record<string, string | undefined>; stdin?: string; interactive?: boolean },
+  opts: {
+    fetch: (url: string, init?: RequestInit) => Promise<Response>;
+    env?: Record<string, string | undefined>;
+    stdin?: string;
+    interactive?: boolean;
+  },
 ): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
-  const code = await runCli(argv, (globals): CliIo => ({
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    env: opts.env ?? {},
-    interactive: opts.interactive ?? false,
-    readStdin: async () => opts.stdin ?? "",
-    fetch: opts.fetch,
-    globals,
-  }));
+  const code = await runCli(
+    argv,
+    (globals): CliIo => ({
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: (t) => {
+        stderr += t;
+      },
+      env: opts.env ?? {},
+      interactive: opts.interactive ?? false,
+      readStdin: async () => opts.stdin ?? "",
+      fetch: opts.fetch,
+      globals,
+    }),
+  );
   return { code, stdout, stderr };
 }

@@ -15,7 +15,8 @@ import { removeByLabel } from "./docker";
 import { startEnvHost } from "./env-host";
 import { makeTempDir, removeTempDir } from "./tmp";
 
-export const shopManifest = (version: string, extra = "") => `{'name': 'Shop extra', 'version': '${version}', 'depends': ['base'],${extra}}\n`;
+export const shopManifest = (version: string, extra = "") =>
+  `{'name': 'Shop extra', 'version': '${version}', 'depends': ['base'],${extra}}\n`;
 
 export interface DeployEnvOptions {
   env: { name: string; tier: "dev" | "staging" | "production" };
@@ -38,8 +39,13 @@ export async function startDeployEnv(opts: DeployEnvOptions) {
   };
 
   const api = (method: string, path: string, body?: unknown, token?: string): Promise<Response> =>
-    host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(token ? { token } : {}) });
-  const waitJob = (jobId: string): Promise<JobView> => (opts.agent === false ? runJob(host, jobId) : host.waitJob(jobId, 300_000));
+    host.api.request(`/api/v1${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(token ? { token } : {}),
+    });
+  const waitJob = (jobId: string): Promise<JobView> =>
+    opts.agent === false ? runJob(host, jobId) : host.waitJob(jobId, 300_000);
 
   try {
     const repo: TestRepo = await makeRepo(repoDir);
@@ -53,8 +59,11 @@ export async function startDeployEnv(opts: DeployEnvOptions) {
     envId = envRow().id;
     expect((await waitJob(created.job.id)).error).toBeNull();
 
-    const deployment = async (id: string): Promise<DeploymentView> => (await (await api("GET", `/deployments/${id}`)).json()) as DeploymentView;
-    const queueDeploy = async (body: Record<string, unknown> = {}): Promise<{ deployment: DeploymentView; job: JobView }> => {
+    const deployment = async (id: string): Promise<DeploymentView> =>
+      (await (await api("GET", `/deployments/${id}`)).json()) as DeploymentView;
+    const queueDeploy = async (
+      body: Record<string, unknown> = {},
+    ): Promise<{ deployment: DeploymentView; job: JobView }> => {
       const r = await api("POST", `/environments/${slug}/deployments`, body);
       expect(r.status).toBe(202);
       const out = (await r.json()) as DeployOutcome;
@@ -81,9 +90,19 @@ export async function startDeployEnv(opts: DeployEnvOptions) {
       jobLog: (jobId: string): string => host.deps.jobs.logs.read(jobId, 0, 16 * 1024 * 1024).text,
       /** `latest_version` of an installed module in the env's database. */
       async moduleVersion(module = "shop_extra"): Promise<string | undefined> {
-        const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password, database: envRow().dbName });
+        const sql = pgConnect({
+          host: host.pg.host,
+          port: host.pg.port,
+          user: host.pg.user,
+          password: host.pg.password,
+          database: envRow().dbName,
+        });
         try {
-          return (await sql<{ v: string }[]>`SELECT latest_version AS v FROM ir_module_module WHERE name = ${module} AND state = 'installed'`)[0]?.v;
+          return (
+            await sql<
+              { v: string }[]
+            >`SELECT latest_version AS v FROM ir_module_module WHERE name = ${module} AND state = 'installed'`
+          )[0]?.v;
         } finally {
           await sql.close();
         }

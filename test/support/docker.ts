@@ -21,10 +21,19 @@ export async function removeByNamePrefix(prefix: string): Promise<void> {
   const named = (argv: string[]) =>
     run({ argv }, { nothrow: true }).then((r) => r.stdout.split("\n").filter((n) => n.startsWith(`${prefix}-`)));
   const containers = await named(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${prefix}-`]);
-  if (containers.length > 0) await run({ argv: ["docker", "rm", "--force", "--volumes", ...containers] }, { nothrow: true });
+  if (containers.length > 0)
+    await run({ argv: ["docker", "rm", "--force", "--volumes", ...containers] }, { nothrow: true });
   const nets = await named(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", `name=^${prefix}-`]);
   if (nets.length > 0) await run({ argv: ["docker", "network", "rm", ...nets] }, { nothrow: true });
-  const images = await named(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", `reference=${prefix}-*`]);
+  const images = await named([
+    "docker",
+    "image",
+    "ls",
+    "--format",
+    "{{.Repository}}:{{.Tag}}",
+    "--filter",
+    `reference=${prefix}-*`,
+  ]);
   if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...images] }, { nothrow: true });
 }
 
@@ -33,7 +42,9 @@ export async function removeByNamePrefix(prefix: string): Promise<void> {
  * `k`). Never throws: it runs in afterAll, where a failure would hide the test's own error.
  */
 export async function removeByLabel(label: string): Promise<void> {
-  const [key, value] = label.includes("=") ? [label.slice(0, label.indexOf("=")), label.slice(label.indexOf("=") + 1)] : [label, undefined];
+  const [key, value] = label.includes("=")
+    ? [label.slice(0, label.indexOf("=")), label.slice(label.indexOf("=") + 1)]
+    : [label, undefined];
   const d = docker(cfg);
   const c = dockerClient(cfg);
   const filters = { [key]: value ?? (true as const) };
@@ -44,5 +55,6 @@ export async function removeByLabel(label: string): Promise<void> {
   const vols = await c.volumesByLabel(key, value).catch(() => []);
   if (vols.length > 0) await run({ argv: ["docker", "volume", "rm", "--force", ...vols] }, { nothrow: true });
   const images = (await run(d.imageLs(filters), { nothrow: true })).stdout.split("\n").filter(Boolean);
-  if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...new Set(images)] }, { nothrow: true });
+  if (images.length > 0)
+    await run({ argv: ["docker", "image", "rm", "--force", ...new Set(images)] }, { nothrow: true });
 }

@@ -25,7 +25,13 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
   });
   const api = await makeTestApi({ root: nginx.dir, config });
   const deps = api.deps;
-  const agent = new Agent({ identity: { hostId: "test", owner: `test:${process.pid}` }, channel: deps.jobs.queue, registry: deps.jobs.registry, deps, pollMs: 100 });
+  const agent = new Agent({
+    identity: { hostId: "test", owner: `test:${process.pid}` },
+    channel: deps.jobs.queue,
+    registry: deps.jobs.registry,
+    deps,
+    pollMs: 100,
+  });
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
   if (opts.agent !== false) agent.start();
 
@@ -49,7 +55,11 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     /** Through nginx with the env's Host header, like a browser would. */
     viaNginx(domain: string, path: string) {
       // No pooled connection: an nginx reload closes idle keep-alive sockets under the client.
-      return fetch(`http://127.0.0.1:${nginx.port}${path}`, { headers: { host: domain }, redirect: "manual", keepalive: false });
+      return fetch(`http://127.0.0.1:${nginx.port}${path}`, {
+        headers: { host: domain },
+        redirect: "manual",
+        keepalive: false,
+      });
     },
     async stop() {
       unsubscribe();
@@ -62,4 +72,3 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     },
   };
 }
-

@@ -42,7 +42,15 @@ export async function startFakeGithub() {
     const at = Date.now();
     const scripted = script.shift();
     const text = c.req.method === "GET" ? "" : await c.req.text();
-    const call: GithubCall = { method: c.req.method, path: c.req.path, query: c.req.query(), auth: c.req.header("authorization") ?? null, body: text ? (JSON.parse(text) as Record<string, unknown>) : null, answered: 0, at };
+    const call: GithubCall = {
+      method: c.req.method,
+      path: c.req.path,
+      query: c.req.query(),
+      auth: c.req.header("authorization") ?? null,
+      body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
+      answered: 0,
+      at,
+    };
     calls.push(call);
     if (scripted !== undefined && scripted !== 0) {
       call.answered = scripted;
@@ -53,12 +61,26 @@ export async function startFakeGithub() {
     call.answered = c.res.status;
   });
 
-  app.post("/repos/:owner/:repo/statuses/:sha", (c) => c.json({ id: calls.length, state: "recorded", context: "odooops/deployment" }, 201));
+  app.post("/repos/:owner/:repo/statuses/:sha", (c) =>
+    c.json({ id: calls.length, state: "recorded", context: "odooops/deployment" }, 201),
+  );
 
   app.post("/repos/:owner/:repo/issues/:number/comments", (c) => {
-    const comment = { id: nextCommentId++, repo: `${c.req.param("owner")}/${c.req.param("repo")}`, pr: Number(c.req.param("number")), body: bodyOf(c.req.raw) };
+    const comment = {
+      id: nextCommentId++,
+      repo: `${c.req.param("owner")}/${c.req.param("repo")}`,
+      pr: Number(c.req.param("number")),
+      body: bodyOf(c.req.raw),
+    };
     comments.set(comment.id, comment);
-    return c.json({ id: comment.id, body: comment.body, html_url: `https://github.com/${comment.repo}/pull/${comment.pr}#issuecomment-${comment.id}` }, 201);
+    return c.json(
+      {
+        id: comment.id,
+        body: comment.body,
+        html_url: `https://github.com/${comment.repo}/pull/${comment.pr}#issuecomment-${comment.id}`,
+      },
+      201,
+    );
   });
 
   app.patch("/repos/:owner/:repo/issues/comments/:id", (c) => {
@@ -81,7 +103,10 @@ export async function startFakeGithub() {
       base.searchParams.set("page", String(page + 1));
       c.header("link", `<${base.toString()}>; rel="next"`);
     }
-    return c.json(slice.map((number) => ({ number, state: "open" })), 200);
+    return c.json(
+      slice.map((number) => ({ number, state: "open" })),
+      200,
+    );
   });
 
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
@@ -109,7 +134,10 @@ export async function startFakeGithub() {
     async until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
       const end = Date.now() + timeoutMs;
       while (!ok() && Date.now() < end) await Bun.sleep(20);
-      if (!ok()) throw new Error(`timed out waiting for ${what}; calls: ${JSON.stringify(calls.map((c) => [c.method, c.path, c.answered]))}`);
+      if (!ok())
+        throw new Error(
+          `timed out waiting for ${what}; calls: ${JSON.stringify(calls.map((c) => [c.method, c.path, c.answered]))}`,
+        );
     },
     stop: () => server.stop(true),
   };

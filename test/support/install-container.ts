@@ -39,7 +39,11 @@ export async function runArgv(
     stderr: "pipe",
     timeout: opts.timeoutMs ?? 300_000,
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -115,7 +119,10 @@ export class TestContainer {
   }
 
   /** `docker exec`; with `stdin`, its text is the process's standard input (`-i`). */
-  exec(argv: string[], opts: { stdin?: string; env?: Record<string, string>; user?: string; timeoutMs?: number } = {}): Promise<Result> {
+  exec(
+    argv: string[],
+    opts: { stdin?: string; env?: Record<string, string>; user?: string; timeoutMs?: number } = {},
+  ): Promise<Result> {
     const a = ["docker", "exec"];
     if (opts.stdin !== undefined) a.push("-i");
     if (opts.user) a.push("--user", opts.user);

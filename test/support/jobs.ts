@@ -26,7 +26,14 @@ export function makeJobEngine(defs: AnyJobDef[]) {
     jobs,
     deps,
     startAgent(owner = "host-1:agent-a", opts: { heartbeatMs?: number; leaseMs?: number } = {}) {
-      const agent = new Agent({ identity: { hostId: "host-1", owner }, channel: jobs.queue, registry: jobs.registry, deps, pollMs: 50, ...opts });
+      const agent = new Agent({
+        identity: { hostId: "host-1", owner },
+        channel: jobs.queue,
+        registry: jobs.registry,
+        deps,
+        pollMs: 50,
+        ...opts,
+      });
       jobs.events.onQueued(() => agent.poke());
       agent.start();
       agents.push(agent);
@@ -65,7 +72,10 @@ export function probeJob(record: string[], holds: Map<string, Promise<void>> = n
       ctx.log(`doing ${name} password=hunter22`);
       if (ctx.params.holdAt === name) {
         const hold = holds.get(ctx.params.key);
-        await Promise.race([hold, new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))))]);
+        await Promise.race([
+          hold,
+          new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")))),
+        ]);
       }
       if (ctx.params.failAt === name) throw new Error(`${name} broke`);
       return { [name]: true };

@@ -96,6 +96,9 @@ export async function startNginx(opts: StartNginxOptions = {}): Promise<TestNgin
 export function writeDebianLikeNginxConf(dir: string): string {
   mkdirSync(join(dir, "conf.d"), { recursive: true });
   const file = join(dir, "nginx.conf");
-  writeFileSync(file, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n    include ${dir}/conf.d/*.conf;\n}\n`);
+  writeFileSync(
+    file,
+    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n    include ${dir}/conf.d/*.conf;\n}\n`,
+  );
   return file;
 }

@@ -51,14 +51,62 @@ function drain(p: Proc, keep: { text: string }, name: string): void {
 async function makeListenerCert(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   const f = (n: string) => join(dir, n);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run({ argv: ["openssl", "req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=odooops test pebble listener CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"] });
-  await run({ argv: ["openssl", "req", ...ec, "-keyout", f("leaf.key"), "-out", f("leaf.csr"), "-subj", "/CN=localhost"] });
-  writeFileSync(f("leaf.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-  await run({ argv: ["openssl", "x509", "-req", "-in", f("leaf.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("leaf.pem"), "-days", "2", "-extfile", f("leaf.ext")] });
+  await run({
+    argv: [
+      "openssl",
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      f("ca.key"),
+      "-out",
+      f("ca.pem"),
+      "-days",
+      "2",
+      "-subj",
+      "/CN=odooops test pebble listener CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+  });
+  await run({
+    argv: ["openssl", "req", ...ec, "-keyout", f("leaf.key"), "-out", f("leaf.csr"), "-subj", "/CN=localhost"],
+  });
+  writeFileSync(
+    f("leaf.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+  );
+  await run({
+    argv: [
+      "openssl",
+      "x509",
+      "-req",
+      "-in",
+      f("leaf.csr"),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      f("leaf.pem"),
+      "-days",
+      "2",
+      "-extfile",
+      f("leaf.ext"),
+    ],
+  });
   return { ca: f("ca.pem"), cert: f("leaf.pem"), key: f("leaf.key") };
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>, log: () => string, timeoutMs = 15_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  log: () => string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await probe().catch(() => false)) return;
@@ -87,29 +135,60 @@ export async function startPebble(opts: StartPebbleOptions): Promise<TestPebble>
   try {
     const tls = await makeListenerCert(dir);
     const listenerCaPem = readFileSync(tls.ca, "utf8");
-    const [acmePort, mgmtPort, dnsPort, chalMgmtPort, tlsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [acmePort, mgmtPort, dnsPort, chalMgmtPort, tlsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const config = join(dir, "pebble-config.json");
-    writeFileSync(config, JSON.stringify({
-      pebble: {
-        listenAddress: `127.0.0.1:${acmePort}`,
-        managementListenAddress: `127.0.0.1:${mgmtPort}`,
-        certificate: tls.cert,
-        privateKey: tls.key,
-        httpPort: opts.httpPort,
-        tlsPort,
-        ocspResponderURL: "",
-        externalAccountBindingRequired: false,
-      },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        pebble: {
+          listenAddress: `127.0.0.1:${acmePort}`,
+          managementListenAddress: `127.0.0.1:${mgmtPort}`,
+          certificate: tls.cert,
+          privateKey: tls.key,
+          httpPort: opts.httpPort,
+          tlsPort,
+          ocspResponderURL: "",
+          externalAccountBindingRequired: false,
+        },
+      }),
+    );
 
     // Empty defaults: a name resolves only once addHost() gave it an address.
-    const chal = spawnStreaming({ argv: ["pebble-challtestsrv", "-dns01", `127.0.0.1:${dnsPort}`, "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", `127.0.0.1:${chalMgmtPort}`, "-defaultIPv4", "", "-defaultIPv6", ""] });
+    const chal = spawnStreaming({
+      argv: [
+        "pebble-challtestsrv",
+        "-dns01",
+        `127.0.0.1:${dnsPort}`,
+        "-http01",
+        "",
+        "-https01",
+        "",
+        "-tlsalpn01",
+        "",
+        "-management",
+        `127.0.0.1:${chalMgmtPort}`,
+        "-defaultIPv4",
+        "",
+        "-defaultIPv6",
+        "",
+      ],
+    });
     procs.push(chal);
     drain(chal, log, "challtestsrv");
     // No artificial VA sleeps, no random nonce rejections, and no authorization reuse: every
     // order is validated over HTTP for real (renewals included).
     const env = { PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" };
-    const pebble = spawnStreaming({ argv: ["pebble", "-config", config, "-dnsserver", `127.0.0.1:${dnsPort}`], env, cwd: dir });
+    const pebble = spawnStreaming({
+      argv: ["pebble", "-config", config, "-dnsserver", `127.0.0.1:${dnsPort}`],
+      env,
+      cwd: dir,
+    });
     procs.push(pebble);
     drain(pebble, log, "pebble");
 
@@ -117,8 +196,16 @@ export async function startPebble(opts: StartPebbleOptions): Promise<TestPebble>
     const mgmtUrl = `https://127.0.0.1:${mgmtPort}`;
     const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
     const fetchTls = { tls: { ca: listenerCaPem } };
-    await waitUntil("pebble-challtestsrv", async () => (await fetch(`${chalUrl}/`)).status > 0, () => log.text);
-    await waitUntil("pebble", async () => (await fetch(directoryUrl, fetchTls)).ok, () => log.text);
+    await waitUntil(
+      "pebble-challtestsrv",
+      async () => (await fetch(`${chalUrl}/`)).status > 0,
+      () => log.text,
+    );
+    await waitUntil(
+      "pebble",
+      async () => (await fetch(directoryUrl, fetchTls)).ok,
+      () => log.text,
+    );
 
     return {
       directoryUrl,
@@ -129,7 +216,10 @@ export async function startPebble(opts: StartPebbleOptions): Promise<TestPebble>
         return r.text();
       },
       async addHost(name, ip = "127.0.0.1") {
-        const r = await fetch(`${chalUrl}/add-a`, { method: "POST", body: JSON.stringify({ host: name, addresses: [ip] }) });
+        const r = await fetch(`${chalUrl}/add-a`, {
+          method: "POST",
+          body: JSON.stringify({ host: name, addresses: [ip] }),
+        });
         if (!r.ok) throw new Error(`challtestsrv add-a ${name}: HTTP ${r.status} ${await r.text()}`);
       },
       async removeHost(name) {

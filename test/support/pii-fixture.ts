@@ -37,12 +37,18 @@ const LAST = ["peeters", "janssens", "maes", "jacobs", "mertens", "willems", "cl
  */
 function landline(i: number): { stored: string; national: string } {
   const n = String(5_000_000 + ((i * 7919 + 123_457) % 1_000_000)).padStart(7, "0");
-  return { stored: `+32 2 ${n.slice(0, 3)} ${n.slice(3, 5)} ${n.slice(5)}`, national: `02/${n.slice(0, 3)}.${n.slice(3, 5)}.${n.slice(5)}` };
+  return {
+    stored: `+32 2 ${n.slice(0, 3)} ${n.slice(3, 5)} ${n.slice(5)}`,
+    national: `02/${n.slice(0, 3)}.${n.slice(3, 5)}.${n.slice(5)}`,
+  };
 }
 
 function mobile(i: number): { stored: string; national: string } {
   const n = String(70_000_000 + ((i * 7919 + 345_679) % 10_000_000)).padStart(8, "0");
-  return { stored: `+32 4${n.slice(0, 2)} ${n.slice(2, 4)} ${n.slice(4, 6)} ${n.slice(6)}`, national: `(04${n.slice(0, 2)}) ${n.slice(2)}` };
+  return {
+    stored: `+32 4${n.slice(0, 2)} ${n.slice(2, 4)} ${n.slice(4, 6)} ${n.slice(6)}`,
+    national: `(04${n.slice(0, 2)}) ${n.slice(2)}`,
+  };
 }
 
 /** One address written each way a message or a document might carry it. */
@@ -59,7 +65,10 @@ function encodings(email: string, name: string): string[] {
 }
 
 /** The database part; `filestoreDir` is the env's `<data>/filestore/<db>`. */
-export async function fillPiiDatabase(sql: SQL, opts: { partners: number; filestoreDir: string; uid: number; gid: number }): Promise<PiiGroundTruth> {
+export async function fillPiiDatabase(
+  sql: SQL,
+  opts: { partners: number; filestoreDir: string; uid: number; gid: number },
+): Promise<PiiGroundTruth> {
   const emails: string[] = [];
   const phones: string[] = [];
   const names: string[] = [];
@@ -85,7 +94,8 @@ export async function fillPiiDatabase(sql: SQL, opts: { partners: number; filest
         FROM unnest(${rows.map((r) => r.name)}::text[], ${rows.map((r) => r.email)}::text[], ${rows.map((r) => r.phone)}::text[], ${rows.map((r) => r.mobile)}::text[])
              WITH ORDINALITY AS u(n, e, p, m, i)`;
     // Users: login = e-mail, every fifth partner.
-    const hash = "$pbkdf2-sha512$600000$" + randomBytes(12).toString("base64") + "$" + randomBytes(48).toString("base64");
+    const hash =
+      "$pbkdf2-sha512$600000$" + randomBytes(12).toString("base64") + "$" + randomBytes(48).toString("base64");
     await tx`INSERT INTO public.res_users (login, password, partner_id, active, company_id)
       SELECT lower(p.email), ${hash} || p.id, p.id, true, 1 FROM public.res_partner p
        WHERE p.email IS NOT NULL AND p.id % 5 = 0 AND p.id > 4`;
@@ -140,5 +150,14 @@ export async function fillPiiDatabase(sql: SQL, opts: { partners: number; filest
               ${`Bill to ${names[i]} ${e} tel ${phones[i * 2]}`})`;
   }
   const [users] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM public.res_users WHERE login LIKE '%@%'`;
-  return { tag, emails, phones, partners: opts.partners, users: users?.n ?? 0, messages: Math.ceil(opts.partners / 2), attachments, files };
+  return {
+    tag,
+    emails,
+    phones,
+    partners: opts.partners,
+    users: users?.n ?? 0,
+    messages: Math.ceil(opts.partners / 2),
+    attachments,
+    files,
+  };
 }

@@ -87,8 +87,19 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   try {
     await run({
       argv: [
-        ...runAs, join(PG_BIN, "initdb"), "-D", dataDir, "-U", "postgres", `--pwfile=${pwFile}`,
-        "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+        ...runAs,
+        join(PG_BIN, "initdb"),
+        "-D",
+        dataDir,
+        "-U",
+        "postgres",
+        `--pwfile=${pwFile}`,
+        "-E",
+        "UTF8",
+        "--no-locale",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "--no-sync",
       ],
       timeoutMs: 120_000,
     });
@@ -121,7 +132,18 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     }
     started = true;
     await run({
-      argv: [...runAs, join(PG_BIN, "pg_ctl"), "-D", dataDir, "-l", join(socketDir, "postgres.log"), "-w", "-t", "60", "start"],
+      argv: [
+        ...runAs,
+        join(PG_BIN, "pg_ctl"),
+        "-D",
+        dataDir,
+        "-l",
+        join(socketDir, "postgres.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+      ],
       timeoutMs: 90_000,
     });
     return {

@@ -41,7 +41,9 @@ export async function startS3(): Promise<TestS3> {
   process.on("exit", killOnExit);
 
   async function start(): Promise<void> {
-    const p = spawnStreaming({ argv: ["node", S3RVER, "-d", dataDir, "-a", "127.0.0.1", "-p", String(port), "--silent"] });
+    const p = spawnStreaming({
+      argv: ["node", S3RVER, "-d", dataDir, "-a", "127.0.0.1", "-p", String(port), "--silent"],
+    });
     current = p;
     const reader = p.stdout.getReader();
     const decoder = new TextDecoder();

@@ -35,7 +35,8 @@ export async function startSshd(dir: string): Promise<TestSshd> {
 
   const keyFile = async (name: string) => {
     const file = join(dir, `host-${name}`);
-    if (!(await Bun.file(file).exists())) await run({ argv: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file] });
+    if (!(await Bun.file(file).exists()))
+      await run({ argv: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file] });
     return file;
   };
 

@@ -35,9 +35,16 @@ const Verify = z
   })
   .openapi("AuditVerify");
 
-const time = z.string().max(40).optional().openapi({ description: "a duration back from now (30m, 12h, 7d, 2w) or an ISO date/time" });
+const time = z
+  .string()
+  .max(40)
+  .optional()
+  .openapi({ description: "a duration back from now (30m, 12h, 7d, 2w) or an ISO date/time" });
 const Range = z.object({ since: time, until: time });
-const range = (q: { since?: string; until?: string }) => ({ since: q.since ? parseSince(q.since) : undefined, until: q.until ? parseSince(q.until) : undefined });
+const range = (q: { since?: string; until?: string }) => ({
+  since: q.since ? parseSince(q.since) : undefined,
+  until: q.until ? parseSince(q.until) : undefined,
+});
 
 const logs = createRoute({
   method: "get",
@@ -47,7 +54,11 @@ const logs = createRoute({
   request: {
     query: Range.extend({
       actor: z.string().max(64).optional(),
-      action: z.string().max(64).optional().openapi({ description: "an action, or a prefix before a dot: env matches env.create, env.destroy …" }),
+      action: z
+        .string()
+        .max(64)
+        .optional()
+        .openapi({ description: "an action, or a prefix before a dot: env matches env.create, env.destroy …" }),
       filter: z.enum(AUDIT_FILTERS).optional(),
       limit: z.coerce.number().int().min(1).max(10_000).default(100),
     }),
@@ -67,7 +78,10 @@ const exportStream = createRoute({
   tags: ["audit"],
   summary: "Audit rows as JSON lines, oldest first, with their chain fields (admin)",
   request: { query: Range },
-  responses: { 200: { description: "application/x-ndjson", content: { "application/x-ndjson": { schema: z.string() } } }, 403: json(ErrorSchema, "not an admin") },
+  responses: {
+    200: { description: "application/x-ndjson", content: { "application/x-ndjson": { schema: z.string() } } },
+    403: json(ErrorSchema, "not an admin"),
+  },
 });
 const exportS3 = createRoute({
   method: "post",
@@ -75,7 +89,11 @@ const exportS3 = createRoute({
   tags: ["audit"],
   summary: "Upload audit rows as JSON lines to the backup bucket (admin)",
   request: { body: jsonBody(Range.extend({ to: z.literal("s3") })) },
-  responses: { 200: json(z.object({ bucket: z.string(), key: z.string(), rows: z.number(), bytes: z.number() }), "uploaded"), 400: json(ErrorSchema, "no S3 target configured"), 403: json(ErrorSchema, "not an admin") },
+  responses: {
+    200: json(z.object({ bucket: z.string(), key: z.string(), rows: z.number(), bytes: z.number() }), "uploaded"),
+    400: json(ErrorSchema, "no S3 target configured"),
+    403: json(ErrorSchema, "not an admin"),
+  },
 });
 
 export function auditRoutes(app: Api, deps: ApiDeps) {
@@ -99,13 +117,21 @@ export function auditRoutes(app: Api, deps: ApiDeps) {
         else controller.enqueue(next.value);
       },
     });
-    return new Response(body.pipeThrough(new TextEncoderStream()), { status: 200, headers: { "content-type": "application/x-ndjson" } }) as never;
+    return new Response(body.pipeThrough(new TextEncoderStream()), {
+      status: 200,
+      headers: { "content-type": "application/x-ndjson" },
+    }) as never;
   });
   app.openapi(exportS3, async (c) => {
     admin(c.get("principal"));
     const body = c.req.valid("json");
     const out = await exportToS3(deps.audit, deps.config.backups.s3, range(body));
-    deps.audit.record({ actor: c.get("principal").username, action: "audit.export", target: `s3://${out.bucket}/${out.key}`, details: { rows: out.rows, since: body.since ?? null, until: body.until ?? null } });
+    deps.audit.record({
+      actor: c.get("principal").username,
+      action: "audit.export",
+      target: `s3://${out.bucket}/${out.key}`,
+      details: { rows: out.rows, since: body.since ?? null, until: body.until ?? null },
+    });
     return c.json(out, 200);
   });
 }

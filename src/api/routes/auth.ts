@@ -1,6 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { TooManyRequests, Unauthorized } from "../../errors";
-import { ChangePasswordRequest, CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, SessionInfo, TokenInfo, WhoAmI } from "../../auth/schema";
+import {
+  ChangePasswordRequest,
+  CreatedToken,
+  CreateTokenRequest,
+  LoginRequest,
+  LoginResponse,
+  SessionInfo,
+  TokenInfo,
+  WhoAmI,
+} from "../../auth/schema";
 import { changeOwnPassword } from "../../auth/users";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
@@ -15,10 +24,19 @@ const login = createRoute({
   responses: {
     200: json(LoginResponse, "session token"),
     401: json(ErrorSchema, "bad credentials"),
-    429: json(ErrorSchema, "too many failed logins from this address or for this user; Retry-After says when to try again"),
+    429: json(
+      ErrorSchema,
+      "too many failed logins from this address or for this user; Retry-After says when to try again",
+    ),
   },
 });
-const whoami = createRoute({ method: "get", path: "/auth/whoami", tags: ["auth"], summary: "The caller", responses: { 200: json(WhoAmI, "principal") } });
+const whoami = createRoute({
+  method: "get",
+  path: "/auth/whoami",
+  tags: ["auth"],
+  summary: "The caller",
+  responses: { 200: json(WhoAmI, "principal") },
+});
 const createToken = createRoute({
   method: "post",
   path: "/auth/tokens",
@@ -27,7 +45,13 @@ const createToken = createRoute({
   request: { body: jsonBody(CreateTokenRequest) },
   responses: { 201: json(CreatedToken, "token") },
 });
-const listTokens = createRoute({ method: "get", path: "/auth/tokens", tags: ["auth"], summary: "List the caller's API tokens", responses: { 200: json(z.array(TokenInfo), "tokens") } });
+const listTokens = createRoute({
+  method: "get",
+  path: "/auth/tokens",
+  tags: ["auth"],
+  summary: "List the caller's API tokens",
+  responses: { 200: json(z.array(TokenInfo), "tokens") },
+});
 const revokeToken = createRoute({
   method: "delete",
   path: "/auth/tokens/{id}",
@@ -38,16 +62,32 @@ const revokeToken = createRoute({
 });
 
 const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path", required: true } }) });
-const logout = createRoute({ method: "post", path: "/auth/logout", tags: ["auth"], summary: "End the caller's login session on the server", responses: { 204: { description: "logged out" }, 400: json(ErrorSchema, "not a login session (an API token)") } });
+const logout = createRoute({
+  method: "post",
+  path: "/auth/logout",
+  tags: ["auth"],
+  summary: "End the caller's login session on the server",
+  responses: { 204: { description: "logged out" }, 400: json(ErrorSchema, "not a login session (an API token)") },
+});
 const password = createRoute({
   method: "post",
   path: "/auth/password",
   tags: ["auth"],
   summary: "Change the caller's password (the current one is required); the caller's other sessions end",
   request: { body: jsonBody(ChangePasswordRequest) },
-  responses: { 204: { description: "changed" }, 400: json(ErrorSchema, "too short"), 401: json(ErrorSchema, "wrong current password") },
+  responses: {
+    204: { description: "changed" },
+    400: json(ErrorSchema, "too short"),
+    401: json(ErrorSchema, "wrong current password"),
+  },
 });
-const listSessions = createRoute({ method: "get", path: "/auth/sessions", tags: ["auth"], summary: "The caller's login sessions", responses: { 200: json(z.array(SessionInfo), "sessions") } });
+const listSessions = createRoute({
+  method: "get",
+  path: "/auth/sessions",
+  tags: ["auth"],
+  summary: "The caller's login sessions",
+  responses: { 200: json(z.array(SessionInfo), "sessions") },
+});
 const revokeSession = createRoute({
   method: "delete",
   path: "/auth/sessions/{id}",
@@ -64,9 +104,16 @@ export function authRoutes(app: Api, deps: ApiDeps) {
     const throttled = deps.loginThrottle.check(ip, username);
     if (throttled) {
       const who = throttled.by === "ip" ? "*" : username;
-      deps.audit.deny(`login-throttled|${ip}|${who}`, { actor: username, action: "auth.login", details: { reason: "throttled", by: throttled.by } });
+      deps.audit.deny(`login-throttled|${ip}|${who}`, {
+        actor: username,
+        action: "auth.login",
+        details: { reason: "throttled", by: throttled.by },
+      });
       const scope = throttled.by === "ip" ? "from this address" : `for user ${username}`;
-      throw new TooManyRequests(`too many failed logins ${scope}; retry in ${throttled.retryAfterSec} s`, throttled.retryAfterSec);
+      throw new TooManyRequests(
+        `too many failed logins ${scope}; retry in ${throttled.retryAfterSec} s`,
+        throttled.retryAfterSec,
+      );
     }
     try {
       const session = await deps.auth.login(username, password);
@@ -76,7 +123,11 @@ export function authRoutes(app: Api, deps: ApiDeps) {
     } catch (e) {
       if (e instanceof Unauthorized) {
         deps.loginThrottle.failed(ip, username);
-        deps.audit.deny(`login-failed|${ip}|${username}`, { actor: username, action: "auth.login", details: { reason: "invalid username or password" } });
+        deps.audit.deny(`login-failed|${ip}|${username}`, {
+          actor: username,
+          action: "auth.login",
+          details: { reason: "invalid username or password" },
+        });
       }
       throw e;
     }
@@ -86,7 +137,12 @@ export function authRoutes(app: Api, deps: ApiDeps) {
     const body = c.req.valid("json");
     const p = c.get("principal");
     const created = deps.auth.createApiToken(p, body.name, { ttlDays: body.ttlDays, role: body.role });
-    deps.audit.record({ actor: p.username, action: "auth.token.create", target: created.id, details: { role: created.role, expiresAt: created.expiresAt } });
+    deps.audit.record({
+      actor: p.username,
+      action: "auth.token.create",
+      target: created.id,
+      details: { role: created.role, expiresAt: created.expiresAt },
+    });
     return c.json(created, 201);
   });
   app.openapi(listTokens, (c) => c.json(deps.auth.listApiTokens(c.get("principal").userId), 200));
@@ -105,13 +161,19 @@ export function authRoutes(app: Api, deps: ApiDeps) {
   app.openapi(password, async (c) => {
     const p = c.get("principal");
     const body = c.req.valid("json");
-    await changeOwnPassword(deps.db, p.userId, body.current, body.new, { keepSession: p.via === "jwt" ? p.credentialId : undefined, adminPasswordFile: deps.paths.adminPasswordFile });
+    await changeOwnPassword(deps.db, p.userId, body.current, body.new, {
+      keepSession: p.via === "jwt" ? p.credentialId : undefined,
+      adminPasswordFile: deps.paths.adminPasswordFile,
+    });
     deps.audit.record({ actor: p.username, action: "auth.password", target: p.username });
     return c.body(null, 204);
   });
   app.openapi(listSessions, (c) => {
     const p = c.get("principal");
-    return c.json(deps.auth.listSessions(p.userId).map((s) => ({ ...s, current: p.via === "jwt" && s.id === p.credentialId })), 200);
+    return c.json(
+      deps.auth.listSessions(p.userId).map((s) => ({ ...s, current: p.via === "jwt" && s.id === p.credentialId })),
+      200,
+    );
   });
   app.openapi(revokeSession, (c) => {
     const p = c.get("principal");

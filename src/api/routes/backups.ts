@@ -12,7 +12,17 @@ import { sniffUpload } from "../../db/odoo-zip";
 import { saveUpload } from "../../db/upload";
 import { Invalid, NotFound } from "../../errors";
 import { startClone, startRestore } from "../../db/restores";
-import { AnonymizeDetectReport, AnonymizeRulesCheck, AnonymizeRulesCheckRequest, BackupListQuery, BackupView, CloneRequest, DbOperationResponse, ExportView, RestoreRequest } from "../../db/schema";
+import {
+  AnonymizeDetectReport,
+  AnonymizeRulesCheck,
+  AnonymizeRulesCheckRequest,
+  BackupListQuery,
+  BackupView,
+  CloneRequest,
+  DbOperationResponse,
+  ExportView,
+  RestoreRequest,
+} from "../../db/schema";
 import { checkAnonymizeRules } from "../../db/backup";
 import { detectForEnv } from "../../db/anonymize/detect";
 import { cloneAnonymizationPreview } from "../../db/anonymize/dry-run";
@@ -25,7 +35,13 @@ import { requireForTier } from "../permissions";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
-const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) });
+const nameParam = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: "name", in: "path", required: true } }),
+});
 
 const create = createRoute({
   method: "post",
@@ -33,7 +49,12 @@ const create = createRoute({
   tags: ["backups"],
   summary: "Back up an environment's database and filestore (a job), then apply retention",
   request: { params: nameParam },
-  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "no backup target configured"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not in a state for this") },
+  responses: {
+    202: json(JobView, "queued"),
+    400: json(ErrorSchema, "no backup target configured"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not in a state for this"),
+  },
 });
 const list = createRoute({
   method: "get",
@@ -54,7 +75,8 @@ const restore = createRoute({
   method: "post",
   path: "/environments/{name}/db/restore",
   tags: ["backups"],
-  summary: "Replace the environment's database and filestore with a backup (its own, or another env's with `from`), as a job",
+  summary:
+    "Replace the environment's database and filestore with a backup (its own, or another env's with `from`), as a job",
   request: { params: nameParam, body: jsonBody(RestoreRequest) },
   responses: operationResponses,
 });
@@ -71,27 +93,50 @@ const migrate = createRoute({
   method: "post",
   path: "/environments/{name}/db/migrate",
   tags: ["backups"],
-  summary: "Update the modules whose installed version differs from the serving image's (production is backed up first), as a job; dryRun: the job only reports the plan",
+  summary:
+    "Update the modules whose installed version differs from the serving image's (production is backed up first), as a job; dryRun: the job only reports the plan",
   request: { params: nameParam, body: jsonBody(z.object({ dryRun: z.boolean().optional() })) },
-  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "no backup target for production"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+  responses: {
+    202: json(JobView, "queued"),
+    400: json(ErrorSchema, "no backup target for production"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not active or stopped"),
+  },
 });
 
 const exportDb = createRoute({
   method: "post",
   path: "/environments/{name}/db/export",
   tags: ["backups"],
-  summary: "Write the database and filestore as the zip Odoo's database manager imports (a job); download it from /exports/{id}",
+  summary:
+    "Write the database and filestore as the zip Odoo's database manager imports (a job); download it from /exports/{id}",
   request: { params: nameParam },
-  responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+  responses: {
+    202: json(JobView, "queued"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not active or stopped"),
+  },
 });
-const exportParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path", required: true } }) });
+const exportParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(100)
+    .openapi({ param: { name: "id", in: "path", required: true } }),
+});
 const downloadExport = createRoute({
   method: "get",
   path: "/exports/{id}",
   tags: ["backups"],
   summary: "Download a finished export (application/zip)",
   request: { params: exportParam },
-  responses: { 200: { description: "the zip", content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } } }, 404: json(ErrorSchema, "no such finished export") },
+  responses: {
+    200: {
+      description: "the zip",
+      content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } },
+    },
+    404: json(ErrorSchema, "no such finished export"),
+  },
 });
 const removeExport = createRoute({
   method: "delete",
@@ -120,7 +165,8 @@ const checkRules = createRoute({
   method: "post",
   path: "/anonymize-rules/validate",
   tags: ["backups"],
-  summary: "Check a project's .odooops/anonymize.yaml: every problem with file:line: key, or the rules a copy would get (defaults with the file merged over them)",
+  summary:
+    "Check a project's .odooops/anonymize.yaml: every problem with file:line: key, or the rules a copy would get (defaults with the file merged over them)",
   request: { body: jsonBody(AnonymizeRulesCheckRequest) },
   responses: { 200: json(AnonymizeRulesCheck, "the check") },
 });
@@ -128,16 +174,22 @@ const detect = createRoute({
   method: "get",
   path: "/environments/{name}/db/anonymize-detect",
   tags: ["backups"],
-  summary: "Columns of the environment's database that look personal (by name, or by a sample of rows) and that no anonymization rule covers; names and counts only",
+  summary:
+    "Columns of the environment's database that look personal (by name, or by a sample of rows) and that no anonymization rule covers; names and counts only",
   request: { params: nameParam },
-  responses: { 200: json(AnonymizeDetectReport, "the findings"), 400: json(ErrorSchema, "invalid rules file"), 404: json(ErrorSchema, "no such environment") },
+  responses: {
+    200: json(AnonymizeDetectReport, "the findings"),
+    400: json(ErrorSchema, "invalid rules file"),
+    404: json(ErrorSchema, "no such environment"),
+  },
 });
 const flag = z.enum(["true", "false"]).optional();
 const importDb = createRoute({
   method: "post",
   path: "/environments/{name}/db/import",
   tags: ["backups"],
-  summary: "Replace the environment's database and filestore with an uploaded Odoo export zip or pg_dump -Fc .dump (the body), as a job",
+  summary:
+    "Replace the environment's database and filestore with an uploaded Odoo export zip or pg_dump -Fc .dump (the body), as a job",
   request: {
     params: nameParam,
     query: z.object({
@@ -145,21 +197,44 @@ const importDb = createRoute({
       neutralize: flag,
       forceProduction: flag,
       confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }),
-      filestore: z.string().regex(/^[0-9a-f]{32}$/).optional().openapi({ description: "a .dump's filestore: the id from POST …/db/import/filestore" }),
+      filestore: z
+        .string()
+        .regex(/^[0-9a-f]{32}$/)
+        .optional()
+        .openapi({ description: "a .dump's filestore: the id from POST …/db/import/filestore" }),
     }),
-    body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    body: {
+      required: true,
+      content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+    },
   },
-  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "not a zip or dump, production without forceProduction, or not enough free space"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped"), 413: json(ErrorSchema, "larger than imports.maxUploadMb") },
+  responses: {
+    202: json(JobView, "queued"),
+    400: json(ErrorSchema, "not a zip or dump, production without forceProduction, or not enough free space"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not active or stopped"),
+    413: json(ErrorSchema, "larger than imports.maxUploadMb"),
+  },
 });
 
 const importFilestore = createRoute({
   method: "post",
   path: "/environments/{name}/db/import/filestore",
   tags: ["backups"],
-  summary: "Upload the filestore (a tar of ab/ab12… files) for a following import of a .dump; checked now, used by …/db/import?filestore=<id>",
-  request: { params: nameParam, body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } } },
+  summary:
+    "Upload the filestore (a tar of ab/ab12… files) for a following import of a .dump; checked now, used by …/db/import?filestore=<id>",
+  request: {
+    params: nameParam,
+    body: {
+      required: true,
+      content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+    },
+  },
   responses: {
-    201: json(z.object({ filestore: z.string(), entries: z.number().int(), bytes: z.number().int() }), "stored and checked"),
+    201: json(
+      z.object({ filestore: z.string(), entries: z.number().int(), bytes: z.number().int() }),
+      "stored and checked",
+    ),
     400: json(ErrorSchema, "not a safe tar (links, absolute or .. paths, over imports.maxZipEntries / maxUnpackedMb)"),
     404: json(ErrorSchema, "no such environment"),
     413: json(ErrorSchema, "larger than imports.maxUploadMb"),
@@ -175,7 +250,8 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     return c.json(listBackups(deps, c.req.valid("param").name, q.limit, q.includeDestroyed === "true"), 200);
   });
   // Replacing production's data is admin work whatever the route's own rule (permissions.ts).
-  const tierGuard = (p: Principal, action: "restore" | "clone" | "import", name: string) => requireForTier(p, action, findEnv(deps.db, name).tier);
+  const tierGuard = (p: Principal, action: "restore" | "clone" | "import", name: string) =>
+    requireForTier(p, action, findEnv(deps.db, name).tier);
   app.openapi(restore, (c) => {
     tierGuard(c.get("principal"), "restore", c.req.valid("param").name);
     const out = startRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
@@ -187,7 +263,8 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const out = startClone(deps, c.req.valid("param").name, req, c.get("principal").username);
     if (!out.dryRun) return c.json(out, 202);
     // What each rule would change, counted on the source (read-only, as its own role).
-    if (req.preview === true && out.plan.anonymize) out.plan.anonymization = await cloneAnonymizationPreview(deps, findEnv(deps.db, out.plan.source.slug), req.rules);
+    if (req.preview === true && out.plan.anonymize)
+      out.plan.anonymization = await cloneAnonymizationPreview(deps, findEnv(deps.db, out.plan.source.slug), req.rules);
     return c.json(out, 200);
   });
   app.openapi(detect, async (c) => c.json(await detectForEnv(deps, findEnv(deps.db, c.req.valid("param").name)), 200));
@@ -196,18 +273,29 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
     // A large zip to a slow client can stall on backpressure longer than the idle timeout.
     keepOpen(c);
-    return new Response(Bun.file(path).stream(), { status: 200, headers: { "content-type": "application/zip", "content-length": String(size) } });
+    return new Response(Bun.file(path).stream(), {
+      status: 200,
+      headers: { "content-type": "application/zip", "content-length": String(size) },
+    });
   });
   app.openapi(checkRules, (c) => {
     const { text, file } = c.req.valid("json");
     const r = checkAnonymizeRules(text, file);
-    return c.json(r.ok ? { ok: true, problems: [], rules: r.rules } : { ok: false, problems: r.problems, rules: null }, 200);
+    return c.json(
+      r.ok ? { ok: true, problems: [], rules: r.rules } : { ok: false, problems: r.problems, rules: null },
+      200,
+    );
   });
   app.openapi(listExportsRoute, async (c) => c.json(await listExports(deps), 200));
   app.openapi(cleanExports, async (c) => {
     const all = c.req.valid("json").all === true;
     const deleted = await sweepExports(deps, new Date(), { all });
-    deps.audit.record({ actor: c.get("principal").username, action: "db.exports.clean", target: null, details: { all, deleted: deleted.map((e) => e.id) } });
+    deps.audit.record({
+      actor: c.get("principal").username,
+      action: "db.exports.clean",
+      target: null,
+      details: { all, deleted: deleted.map((e) => e.id) },
+    });
     return c.json(deleted, 200);
   });
   app.openapi(removeExport, async (c) => {
@@ -218,7 +306,12 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const q = c.req.valid("query");
     // Checked before the upload is read: a refused import costs no transfer.
     tierGuard(c.get("principal"), "import", c.req.valid("param").name);
-    const params = planImport(deps, c.req.valid("param").name, { keepOld: asFlag(q.keepOld), neutralize: asFlag(q.neutralize), forceProduction: asFlag(q.forceProduction), confirm: q.confirm });
+    const params = planImport(deps, c.req.valid("param").name, {
+      keepOld: asFlag(q.keepOld),
+      neutralize: asFlag(q.neutralize),
+      forceProduction: asFlag(q.forceProduction),
+      confirm: q.confirm,
+    });
     const body = c.req.raw.body;
     if (!body) throw new Invalid("the request body must be the file to import");
     const dir = importsDir(deps.paths);
@@ -226,14 +319,19 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const partial = join(dir, `${params.slug}-${params.token}.partial`);
     try {
       const declared = c.req.header("content-length");
-      await saveUpload(body, partial, { maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024, declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null });
+      await saveUpload(body, partial, {
+        maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
+        declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
+      });
       const format = await sniffUpload(partial);
       const upload = join(dir, `${params.slug}-${params.token}.${format}`);
       await rename(partial, upload);
       const filestore = q.filestore === undefined ? null : filestoreUploadPath(deps.paths, params.slug, q.filestore);
       try {
-        if (filestore !== null && !(await Bun.file(filestore).exists())) throw new NotFound(`no uploaded filestore ${q.filestore} for ${params.slug}`);
-        if (filestore !== null && format === "zip") throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
+        if (filestore !== null && !(await Bun.file(filestore).exists()))
+          throw new NotFound(`no uploaded filestore ${q.filestore} for ${params.slug}`);
+        if (filestore !== null && format === "zip")
+          throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
         return c.json(enqueueImport(deps, { ...params, upload, format, filestore }, c.get("principal").username), 202);
       } catch (e) {
         await rm(upload, { force: true });
@@ -254,15 +352,31 @@ export function backupRoutes(app: Api, deps: ApiDeps) {
     const id = randomBytes(16).toString("hex");
     const path = filestoreUploadPath(deps.paths, env.slug, id);
     const declared = c.req.header("content-length");
-    await saveUpload(body, path, { maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024, declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null });
+    await saveUpload(body, path, {
+      maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
+      declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
+    });
     try {
       const MiB = 1024 * 1024;
-      const checked = await checkFilestoreTar(path, { maxEntries: deps.config.imports.maxZipEntries, maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB });
+      const checked = await checkFilestoreTar(path, {
+        maxEntries: deps.config.imports.maxZipEntries,
+        maxUnpackedBytes: deps.config.imports.maxUnpackedMb * MiB,
+      });
       return c.json({ filestore: id, entries: checked.entries.length, bytes: checked.bytes }, 201);
     } catch (e) {
       await rm(path, { force: true });
       throw e;
     }
   });
-  app.openapi(migrate, (c) => c.json(startMigrate(deps, c.req.valid("param").name, { dryRun: c.req.valid("json").dryRun === true }, c.get("principal").username), 202));
+  app.openapi(migrate, (c) =>
+    c.json(
+      startMigrate(
+        deps,
+        c.req.valid("param").name,
+        { dryRun: c.req.valid("json").dryRun === true },
+        c.get("principal").username,
+      ),
+      202,
+    ),
+  );
 }

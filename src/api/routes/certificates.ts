@@ -10,7 +10,8 @@ const list = createRoute({
   method: "get",
   path: "/certificates",
   tags: ["certificates"],
-  summary: "Certificates of env domains (stored, and missing for envs whose tier gets TLS): source, serial, expiry, status",
+  summary:
+    "Certificates of env domains (stored, and missing for envs whose tier gets TLS): source, serial, expiry, status",
   responses: { 200: json(z.array(CertificateView), "certificates") },
 });
 const renew = createRoute({

@@ -1,13 +1,39 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { decideApproval, getDeployment, listDeployments, rollbackCandidates, startDeploy, startRollback } from "../../deploy/actions";
-import { ApprovalRequest, DeployOutcome, DeployRequest, DeploymentListQuery, DeploymentView, RollbackRequest } from "../../deploy/schema";
+import {
+  decideApproval,
+  getDeployment,
+  listDeployments,
+  rollbackCandidates,
+  startDeploy,
+  startRollback,
+} from "../../deploy/actions";
+import {
+  ApprovalRequest,
+  DeployOutcome,
+  DeployRequest,
+  DeploymentListQuery,
+  DeploymentView,
+  RollbackRequest,
+} from "../../deploy/schema";
 import { JobView } from "../../jobs/view";
 import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
-const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) });
-const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path", required: true } }) });
+const nameParam = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: "name", in: "path", required: true } }),
+});
+const idParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path", required: true } }),
+});
 const Started = z.object({ deployment: DeploymentView, job: JobView }).openapi("DeploymentStarted");
 
 const deploy = createRoute({
@@ -44,9 +70,14 @@ const rollback = createRoute({
   method: "post",
   path: "/environments/{name}/rollback",
   tags: ["deployments"],
-  summary: "Go back to an earlier release's kept image (a job); refuses to cross a migration without restoreDb or keepDb",
+  summary:
+    "Go back to an earlier release's kept image (a job); refuses to cross a migration without restoreDb or keepDb",
   request: { params: nameParam, body: jsonBody(RollbackRequest) },
-  responses: { 202: json(Started, "queued"), 404: json(ErrorSchema, "nothing to roll back to"), 409: json(ErrorSchema, "a migration is in the way") },
+  responses: {
+    202: json(Started, "queued"),
+    404: json(ErrorSchema, "nothing to roll back to"),
+    409: json(ErrorSchema, "a migration is in the way"),
+  },
 });
 const candidates = createRoute({
   method: "get",
@@ -62,7 +93,10 @@ const decision = (verb: "approve" | "reject") =>
     method: "post",
     path: `/deployments/{id}/${verb}`,
     tags: ["deployments"],
-    summary: verb === "approve" ? "Let a deployment awaiting manual approval continue (admins)" : "Stop a deployment awaiting manual approval; it ends rejected (admins)",
+    summary:
+      verb === "approve"
+        ? "Let a deployment awaiting manual approval continue (admins)"
+        : "Stop a deployment awaiting manual approval; it ends rejected (admins)",
     request: { params: idParam, body: jsonBody(ApprovalRequest) },
     responses: {
       200: json(DeploymentView, "decision recorded; the job picks it up within a second"),
@@ -75,14 +109,26 @@ const approve = decision("approve");
 const reject = decision("reject");
 
 export function deploymentRoutes(app: Api, deps: ApiDeps) {
-  app.openapi(approve, (c) => c.json(decideApproval(deps, c.req.valid("param").id, "approved", c.get("principal"), c.req.valid("json").reason ?? null), 200));
-  app.openapi(reject, (c) => c.json(decideApproval(deps, c.req.valid("param").id, "rejected", c.get("principal"), c.req.valid("json").reason ?? null), 200));
+  app.openapi(approve, (c) =>
+    c.json(
+      decideApproval(deps, c.req.valid("param").id, "approved", c.get("principal"), c.req.valid("json").reason ?? null),
+      200,
+    ),
+  );
+  app.openapi(reject, (c) =>
+    c.json(
+      decideApproval(deps, c.req.valid("param").id, "rejected", c.get("principal"), c.req.valid("json").reason ?? null),
+      200,
+    ),
+  );
   app.openapi(deploy, async (c) => {
     const out = await startDeploy(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return c.json(out, out.dryRun ? 200 : 202);
   });
   app.openapi(list, (c) => c.json(listDeployments(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
   app.openapi(get, (c) => c.json(getDeployment(deps, c.req.valid("param").id), 200));
-  app.openapi(rollback, (c) => c.json(startRollback(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username), 202));
+  app.openapi(rollback, (c) =>
+    c.json(startRollback(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username), 202),
+  );
   app.openapi(candidates, (c) => c.json(rollbackCandidates(deps, c.req.valid("param").name), 200));
 }

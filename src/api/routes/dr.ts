@@ -12,7 +12,9 @@ import { json } from "./openapi";
 const Kind = z.enum(["local", "s3"]);
 const Listing = z
   .object({
-    recoveryKey: z.string().nullable().openapi({ description: "fingerprint of the recovery key new backups are encrypted for; null: none on this host" }),
+    recoveryKey: z.string().nullable().openapi({
+      description: "fingerprint of the recovery key new backups are encrypted for; null: none on this host",
+    }),
     backups: z.array(z.object({ id: z.string(), createdAt: z.string(), size: z.number(), stored: z.array(Kind) })),
     errors: z.array(z.object({ kind: Kind, where: z.string(), error: z.string() })),
   })
@@ -41,23 +43,48 @@ const create = createRoute({
   path: "/dr/state-backups",
   tags: ["dr"],
   summary: "Back up the state now, encrypted for the recovery key (admin)",
-  responses: { 200: json(Result, "stored (see failed for targets that refused it)"), 400: json(ErrorSchema, "no recovery key or no target"), 403: json(ErrorSchema, "not an admin") },
+  responses: {
+    200: json(Result, "stored (see failed for targets that refused it)"),
+    400: json(ErrorSchema, "no recovery key or no target"),
+    403: json(ErrorSchema, "not an admin"),
+  },
 });
 
 const LevelSchema = z.enum(["ok", "warn", "red"]);
 const FindingSchema = z.object({ level: LevelSchema, text: z.string() });
 const HealthReportSchema = z
   .object({
-    level: LevelSchema.openapi({ description: "the worst of everything below: red makes `odooops health check` exit 1" }),
-    envs: z.array(z.object({ env: z.string(), tier: z.string(), level: LevelSchema, http: FindingSchema, backup: FindingSchema, cert: FindingSchema, deploy: FindingSchema })),
-    disk: z.array(z.object({ label: z.string(), path: z.string(), freeBytes: z.number(), totalBytes: z.number(), level: LevelSchema })),
+    level: LevelSchema.openapi({
+      description: "the worst of everything below: red makes `odooops health check` exit 1",
+    }),
+    envs: z.array(
+      z.object({
+        env: z.string(),
+        tier: z.string(),
+        level: LevelSchema,
+        http: FindingSchema,
+        backup: FindingSchema,
+        cert: FindingSchema,
+        deploy: FindingSchema,
+      }),
+    ),
+    disk: z.array(
+      z.object({
+        label: z.string(),
+        path: z.string(),
+        freeBytes: z.number(),
+        totalBytes: z.number(),
+        level: LevelSchema,
+      }),
+    ),
   })
   .openapi("HealthReport");
 const check = createRoute({
   method: "get",
   path: "/health/check",
   tags: ["dr"],
-  summary: "Every live environment's health through nginx, newest backup age, certificate, last deploy; the host's disk",
+  summary:
+    "Every live environment's health through nginx, newest backup age, certificate, last deploy; the host's disk",
   request: { query: z.object({ env: z.string().min(1).max(200).optional() }) },
   responses: { 200: json(HealthReportSchema, "the verdicts"), 404: json(ErrorSchema, "no such environment") },
 });
@@ -67,8 +94,21 @@ const rotate = createRoute({
   path: "/environments/{name}/db/rotate-credentials",
   tags: ["dr"],
   summary: "A new password for the env's PostgreSQL role, odoo.conf rewritten, Odoo restarted on it (a job; admin)",
-  request: { params: z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) }) },
-  responses: { 202: json(JobView, "queued"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not active or stopped") },
+  request: {
+    params: z.object({
+      name: z
+        .string()
+        .min(1)
+        .max(200)
+        .openapi({ param: { name: "name", in: "path", required: true } }),
+    }),
+  },
+  responses: {
+    202: json(JobView, "queued"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not active or stopped"),
+  },
 });
 
 export function drRoutes(app: Api, deps: ApiDeps) {

@@ -17,7 +17,13 @@ import { ErrorSchema } from "../errors";
 import { requireForTier } from "../permissions";
 import { json, jsonBody } from "./openapi";
 
-const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path", required: true } }) });
+const nameParam = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: "name", in: "path", required: true } }),
+});
 
 const CreatePlanView = z
   .object({
@@ -46,16 +52,35 @@ const CreateEnvResponse = z
   })
   .openapi("CreateEnvironmentResponse");
 
-const list = createRoute({ method: "get", path: "/environments", tags: ["environments"], summary: "List environments", request: { query: EnvListQuery }, responses: { 200: json(z.array(EnvSummary), "environments") } });
+const list = createRoute({
+  method: "get",
+  path: "/environments",
+  tags: ["environments"],
+  summary: "List environments",
+  request: { query: EnvListQuery },
+  responses: { 200: json(z.array(EnvSummary), "environments") },
+});
 const create = createRoute({
   method: "post",
   path: "/environments",
   tags: ["environments"],
   summary: "Create an environment (a job); dryRun returns the plan and changes nothing",
   request: { body: jsonBody(CreateEnvRequest) },
-  responses: { 202: json(CreateEnvResponse, "queued"), 200: json(CreateEnvResponse, "dry run"), 400: json(ErrorSchema, "invalid"), 409: json(ErrorSchema, "conflict") },
+  responses: {
+    202: json(CreateEnvResponse, "queued"),
+    200: json(CreateEnvResponse, "dry run"),
+    400: json(ErrorSchema, "invalid"),
+    409: json(ErrorSchema, "conflict"),
+  },
 });
-const get = createRoute({ method: "get", path: "/environments/{name}", tags: ["environments"], summary: "One environment with resources and disk use", request: { params: nameParam }, responses: { 200: json(EnvDetail, "environment"), 404: json(ErrorSchema, "no such environment") } });
+const get = createRoute({
+  method: "get",
+  path: "/environments/{name}",
+  tags: ["environments"],
+  summary: "One environment with resources and disk use",
+  request: { params: nameParam },
+  responses: { 200: json(EnvDetail, "environment"), 404: json(ErrorSchema, "no such environment") },
+});
 const destroy = createRoute({
   method: "delete",
   path: "/environments/{name}",
@@ -64,12 +89,24 @@ const destroy = createRoute({
   request: {
     params: nameParam,
     query: z.object({
-      keepDatabase: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+      keepDatabase: z
+        .enum(["true", "false"])
+        .default("false")
+        .transform((v) => v === "true"),
       confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }),
-      skipFinalBackup: z.enum(["true", "false"]).default("false").transform((v) => v === "true").openapi({ description: "production: drop the database without the final backup" }),
+      skipFinalBackup: z
+        .enum(["true", "false"])
+        .default("false")
+        .transform((v) => v === "true")
+        .openapi({ description: "production: drop the database without the final backup" }),
     }),
   },
-  responses: { 202: json(JobView, "queued"), 400: json(ErrorSchema, "production without confirm, or no backup target for its final backup"), 403: json(ErrorSchema, "production needs an admin"), 404: json(ErrorSchema, "no such environment") },
+  responses: {
+    202: json(JobView, "queued"),
+    400: json(ErrorSchema, "production without confirm, or no backup target for its final backup"),
+    403: json(ErrorSchema, "production needs an admin"),
+    404: json(ErrorSchema, "no such environment"),
+  },
 });
 const extend = createRoute({
   method: "post",
@@ -77,32 +114,58 @@ const extend = createRoute({
   tags: ["environments"],
   summary: "Set the environment to expire ttl from now (never: no expiry)",
   request: { params: nameParam, body: jsonBody(ExtendEnvRequest) },
-  responses: { 200: json(EnvSummary, "environment with its new expiry"), 400: json(ErrorSchema, "invalid TTL"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "being destroyed") },
+  responses: {
+    200: json(EnvSummary, "environment with its new expiry"),
+    400: json(ErrorSchema, "invalid TTL"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "being destroyed"),
+  },
 });
 const power = createRoute({
   method: "post",
   path: "/environments/{name}/{action}",
   tags: ["environments"],
   summary: "Start, stop or restart an environment's container (a job)",
-  request: { params: nameParam.extend({ action: z.enum(["start", "stop", "restart"]).openapi({ param: { name: "action", in: "path", required: true } }) }) },
-  responses: { 202: json(JobView, "queued"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "not in a state for this") },
+  request: {
+    params: nameParam.extend({
+      action: z.enum(["start", "stop", "restart"]).openapi({ param: { name: "action", in: "path", required: true } }),
+    }),
+  },
+  responses: {
+    202: json(JobView, "queued"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not in a state for this"),
+  },
 });
-const AdminPasswordView = z.object({ env: z.string(), login: z.string(), password: z.string() }).openapi("AdminPassword");
+const AdminPasswordView = z
+  .object({ env: z.string(), login: z.string(), password: z.string() })
+  .openapi("AdminPassword");
 const adminPassword = createRoute({
   method: "get",
   path: "/environments/{name}/admin-password",
   tags: ["environments"],
   summary: "The Odoo admin login of the environment (admins only; audited)",
   request: { params: nameParam },
-  responses: { 200: json(AdminPasswordView, "login and password"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "no password stored") },
+  responses: {
+    200: json(AdminPasswordView, "login and password"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "no password stored"),
+  },
 });
 const rotate = createRoute({
   method: "post",
   path: "/environments/{name}/admin-password",
   tags: ["environments"],
-  summary: "Give the Odoo admin user a new random password (a job; admins only; the job's creator reads it once from the job's result)",
+  summary:
+    "Give the Odoo admin user a new random password (a job; admins only; the job's creator reads it once from the job's result)",
   request: { params: nameParam },
-  responses: { 202: json(JobView, "queued"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such environment"), 409: json(ErrorSchema, "no database yet") },
+  responses: {
+    202: json(JobView, "queued"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "no database yet"),
+  },
 });
 const logs = createRoute({
   method: "get",
@@ -111,9 +174,18 @@ const logs = createRoute({
   summary: "The Odoo container's output; follow=true streams until the client disconnects",
   request: {
     params: nameParam,
-    query: z.object({ tail: z.coerce.number().int().min(0).max(100_000).default(200), follow: z.enum(["true", "false"]).default("false").transform((v) => v === "true") }),
+    query: z.object({
+      tail: z.coerce.number().int().min(0).max(100_000).default(200),
+      follow: z
+        .enum(["true", "false"])
+        .default("false")
+        .transform((v) => v === "true"),
+    }),
   },
-  responses: { 200: { description: "text/plain log lines", content: { "text/plain": { schema: z.string() } } }, 404: json(ErrorSchema, "no such environment") },
+  responses: {
+    200: { description: "text/plain log lines", content: { "text/plain": { schema: z.string() } } },
+    404: json(ErrorSchema, "no such environment"),
+  },
 });
 
 export function environmentRoutes(app: Api, deps: ApiDeps) {
@@ -121,14 +193,29 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
   const listCache = new StateCache<string>();
   app.openapi(list, (c) => {
     const query = c.req.valid("query");
-    const body = listCache.get(deps.db, JSON.stringify(query), () => JSON.stringify(listEnvironments(deps.db, deps.config, query)));
+    const body = listCache.get(deps.db, JSON.stringify(query), () =>
+      JSON.stringify(listEnvironments(deps.db, deps.config, query)),
+    );
     return c.body(body, 200, { "content-type": "application/json" }) as never;
   });
   app.openapi(create, (c) => {
     requireForTier(c.get("principal"), "create", c.req.valid("json").tier);
     const out = createEnvironment(deps, c.req.valid("json"), c.get("principal").username);
-    if (out.dryRun) return c.json({ dryRun: true, env: null, job: null, plan: { ...out.plan, resources: { ...out.plan.resources } }, steps: out.steps }, 200);
-    return c.json({ dryRun: false, env: out.env, job: out.job, plan: null, steps: out.job.steps.map((s) => s.title) }, 202);
+    if (out.dryRun)
+      return c.json(
+        {
+          dryRun: true,
+          env: null,
+          job: null,
+          plan: { ...out.plan, resources: { ...out.plan.resources } },
+          steps: out.steps,
+        },
+        200,
+      );
+    return c.json(
+      { dryRun: false, env: out.env, job: out.job, plan: null, steps: out.job.steps.map((s) => s.title) },
+      202,
+    );
   });
   app.openapi(get, async (c) => c.json(await envDetail(deps, c.req.valid("param").name), 200));
   app.openapi(destroy, (c) => {
@@ -136,10 +223,17 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
     requireForTier(c.get("principal"), "destroy", findEnv(deps.db, name).tier);
     return c.json(destroyEnvironment(deps, name, c.req.valid("query"), c.get("principal").username), 202);
   });
-  app.openapi(adminPassword, (c) => c.json(showAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 200));
+  app.openapi(adminPassword, (c) =>
+    c.json(showAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 200),
+  );
   // Before `power`: its `{action}` would claim /extend (and /admin-password) and refuse it as an unknown action.
   app.openapi(rotate, (c) => c.json(rotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202));
-  app.openapi(extend, (c) => c.json(extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username), 200));
+  app.openapi(extend, (c) =>
+    c.json(
+      extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username),
+      200,
+    ),
+  );
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");
     return c.json(powerEnvironment(deps, name, action, c.get("principal").username), 202);
@@ -154,7 +248,12 @@ export function environmentRoutes(app: Api, deps: ApiDeps) {
     return stream(c, async (s) => {
       const abort = new AbortController();
       s.onAbort(() => abort.abort());
-      await run(cmd, { onLine: (_src, line) => void s.write(`${line}\n`), signal: abort.signal, nothrow: true, discardOutput: true });
+      await run(cmd, {
+        onLine: (_src, line) => void s.write(`${line}\n`),
+        signal: abort.signal,
+        nothrow: true,
+        discardOutput: true,
+      });
     }) as never;
   });
 }

@@ -9,17 +9,40 @@ import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
 
-const idParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path", required: true } }) });
+const idParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path", required: true } }),
+});
 const ListQuery = z.object({
   status: z.enum(jobStatuses).optional(),
   target: z.string().max(128).optional(),
   kind: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
-const LogChunk = z.object({ text: z.string(), nextOffset: z.number(), status: z.enum(jobStatuses) }).openapi("JobLogChunk");
+const LogChunk = z
+  .object({ text: z.string(), nextOffset: z.number(), status: z.enum(jobStatuses) })
+  .openapi("JobLogChunk");
 
-const list = createRoute({ method: "get", path: "/jobs", tags: ["jobs"], summary: "Recent jobs, newest first", request: { query: ListQuery }, responses: { 200: json(z.array(JobView), "jobs") } });
-const get = createRoute({ method: "get", path: "/jobs/{id}", tags: ["jobs"], summary: "A job with its steps and what it waits for; its creator reads the secrets it produced (result.secrets) once", request: { params: idParam }, responses: { 200: json(JobView, "job"), 404: json(ErrorSchema, "no such job") } });
+const list = createRoute({
+  method: "get",
+  path: "/jobs",
+  tags: ["jobs"],
+  summary: "Recent jobs, newest first",
+  request: { query: ListQuery },
+  responses: { 200: json(z.array(JobView), "jobs") },
+});
+const get = createRoute({
+  method: "get",
+  path: "/jobs/{id}",
+  tags: ["jobs"],
+  summary:
+    "A job with its steps and what it waits for; its creator reads the secrets it produced (result.secrets) once",
+  request: { params: idParam },
+  responses: { 200: json(JobView, "job"), 404: json(ErrorSchema, "no such job") },
+});
 const logRoute = createRoute({
   method: "get",
   path: "/jobs/{id}/log",
@@ -34,9 +57,22 @@ const events = createRoute({
   tags: ["jobs"],
   summary: "Server-sent events: a snapshot, then step/log/job events until the job ends",
   request: { params: idParam },
-  responses: { 200: { description: "text/event-stream of JobStreamEvent JSON", content: { "text/event-stream": { schema: z.string() } } }, 404: json(ErrorSchema, "no such job") },
+  responses: {
+    200: {
+      description: "text/event-stream of JobStreamEvent JSON",
+      content: { "text/event-stream": { schema: z.string() } },
+    },
+    404: json(ErrorSchema, "no such job"),
+  },
 });
-const cancel = createRoute({ method: "post", path: "/jobs/{id}/cancel", tags: ["jobs"], summary: "Cancel a queued job, or ask a running one to stop and undo", request: { params: idParam }, responses: { 200: json(JobView, "job"), 404: json(ErrorSchema, "no such job") } });
+const cancel = createRoute({
+  method: "post",
+  path: "/jobs/{id}/cancel",
+  tags: ["jobs"],
+  summary: "Cancel a queued job, or ask a running one to stop and undo",
+  request: { params: idParam },
+  responses: { 200: json(JobView, "job"), 404: json(ErrorSchema, "no such job") },
+});
 
 /** SSE comment lines keep proxies and idle timers from closing a quiet stream. */
 const PING_MS = 15_000;

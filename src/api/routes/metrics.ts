@@ -6,7 +6,8 @@ const route = createRoute({
   method: "get",
   path: "/metrics",
   tags: ["system"],
-  summary: "Prometheus metrics (text exposition format): backups, jobs, environments, deployments, certificates, the daemon process",
+  summary:
+    "Prometheus metrics (text exposition format): backups, jobs, environments, deployments, certificates, the daemon process",
   responses: { 200: { description: "metrics", content: { "text/plain": { schema: z.string() } } } },
 });
 

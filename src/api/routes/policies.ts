@@ -9,9 +9,13 @@ const show = createRoute({
   method: "get",
   path: "/policy",
   tags: ["policy"],
-  summary: "The effective policy of a project (the newest one a deploy read, else the server default); with env: its tier's gates, quota, TTL and storage",
+  summary:
+    "The effective policy of a project (the newest one a deploy read, else the server default); with env: its tier's gates, quota, TTL and storage",
   request: { query: PolicyShowQuery },
-  responses: { 200: json(EffectivePolicyView, "effective policy"), 404: json(ErrorSchema, "no such project or environment") },
+  responses: {
+    200: json(EffectivePolicyView, "effective policy"),
+    404: json(ErrorSchema, "no such project or environment"),
+  },
 });
 
 const validate = createRoute({

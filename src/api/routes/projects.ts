@@ -7,13 +7,24 @@ import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
 const ProjectView = z
-  .object({ name: z.string(), repoUrl: z.string().nullable().openapi({ description: "a password in the URL is shown as ***" }), defaultBranch: z.string(), webhookSecretSet: z.boolean(), createdAt: z.string() })
+  .object({
+    name: z.string(),
+    repoUrl: z.string().nullable().openapi({ description: "a password in the URL is shown as ***" }),
+    defaultBranch: z.string(),
+    webhookSecretSet: z.boolean(),
+    createdAt: z.string(),
+  })
   .openapi("Project");
 const SetProjectRequest = z
   .object({
     repoUrl: z.string().min(1).max(2000).nullable().optional(),
     defaultBranch: z.string().min(1).max(200).optional(),
-    webhookSecret: z.string().max(256).nullable().optional().openapi({ description: "GitHub webhook secret (write-only); null removes it" }),
+    webhookSecret: z
+      .string()
+      .max(256)
+      .nullable()
+      .optional()
+      .openapi({ description: "GitHub webhook secret (write-only); null removes it" }),
   })
   .strict()
   .openapi("SetProjectRequest");
@@ -24,7 +35,13 @@ const nameParam = z.object({
     .openapi({ param: { name: "name", in: "path", required: true } }),
 });
 
-const list = createRoute({ method: "get", path: "/projects", tags: ["projects"], summary: "Projects and their git repositories", responses: { 200: json(z.array(ProjectView), "projects") } });
+const list = createRoute({
+  method: "get",
+  path: "/projects",
+  tags: ["projects"],
+  summary: "Projects and their git repositories",
+  responses: { 200: json(z.array(ProjectView), "projects") },
+});
 const put = createRoute({
   method: "put",
   path: "/projects/{name}",
@@ -43,7 +60,11 @@ const access = createRoute({
   tags: ["projects"],
   summary: "The HTTP basic-auth credentials of the project's protected tiers (admins only; audited)",
   request: { params: nameParam },
-  responses: { 200: json(AccessView, "credentials"), 403: json(ErrorSchema, "not an admin"), 404: json(ErrorSchema, "no such project") },
+  responses: {
+    200: json(AccessView, "credentials"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such project"),
+  },
 });
 
 const view = (p: ReturnType<typeof listProjects>[number]) => ({
@@ -60,7 +81,13 @@ export function projectRoutes(app: Api, deps: ApiDeps) {
     const { name } = c.req.valid("param");
     const body = c.req.valid("json");
     const p = setProject(deps.db, name, body, deps.box);
-    const details = { repoUrl: shownRepoUrl(p), defaultBranch: p.defaultBranch, ...(body.webhookSecret !== undefined ? { webhookSecret: body.webhookSecret === null ? "removed" : "changed" } : {}) };
+    const details = {
+      repoUrl: shownRepoUrl(p),
+      defaultBranch: p.defaultBranch,
+      ...(body.webhookSecret !== undefined
+        ? { webhookSecret: body.webhookSecret === null ? "removed" : "changed" }
+        : {}),
+    };
     deps.audit.record({ actor: c.get("principal").username, action: "project.set", target: name, details });
     return c.json(view(p), 200);
   });

@@ -5,16 +5,32 @@ import type { Api, ApiDeps } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
-const nameParam = z.object({ name: z.string().min(1).max(64).openapi({ param: { name: "name", in: "path", required: true } }) });
+const nameParam = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "name", in: "path", required: true } }),
+});
 
-const list = createRoute({ method: "get", path: "/users", tags: ["users"], summary: "Users, their roles and how many sessions and tokens they have", responses: { 200: json(z.array(UserView), "users") } });
+const list = createRoute({
+  method: "get",
+  path: "/users",
+  tags: ["users"],
+  summary: "Users, their roles and how many sessions and tokens they have",
+  responses: { 200: json(z.array(UserView), "users") },
+});
 const add = createRoute({
   method: "post",
   path: "/users",
   tags: ["users"],
   summary: "Add a user",
   request: { body: jsonBody(CreateUserRequest) },
-  responses: { 201: json(UserView, "the user"), 400: json(ErrorSchema, "invalid name or password"), 409: json(ErrorSchema, "exists") },
+  responses: {
+    201: json(UserView, "the user"),
+    400: json(ErrorSchema, "invalid name or password"),
+    409: json(ErrorSchema, "exists"),
+  },
 });
 const role = createRoute({
   method: "put",
@@ -22,7 +38,11 @@ const role = createRoute({
   tags: ["users"],
   summary: "Change a user's role (never the last admin's)",
   request: { params: nameParam, body: jsonBody(SetRoleRequest) },
-  responses: { 200: json(UserView, "the user"), 404: json(ErrorSchema, "no such user"), 409: json(ErrorSchema, "the last admin") },
+  responses: {
+    200: json(UserView, "the user"),
+    404: json(ErrorSchema, "no such user"),
+    409: json(ErrorSchema, "the last admin"),
+  },
 });
 const password = createRoute({
   method: "put",
@@ -38,7 +58,11 @@ const remove = createRoute({
   tags: ["users"],
   summary: "Remove a user with their sessions and API tokens (never the last admin)",
   request: { params: nameParam },
-  responses: { 204: { description: "removed" }, 404: json(ErrorSchema, "no such user"), 409: json(ErrorSchema, "the last admin") },
+  responses: {
+    204: { description: "removed" },
+    404: json(ErrorSchema, "no such user"),
+    409: json(ErrorSchema, "the last admin"),
+  },
 });
 
 export function userRoutes(app: Api, deps: ApiDeps) {
@@ -47,19 +71,31 @@ export function userRoutes(app: Api, deps: ApiDeps) {
   app.openapi(add, async (c) => {
     const body = c.req.valid("json");
     const user = await deps.auth.createUser(body.username, body.password, body.role);
-    deps.audit.record({ actor: c.get("principal").username, action: "user.add", target: user.username, details: { role: user.role } });
+    deps.audit.record({
+      actor: c.get("principal").username,
+      action: "user.add",
+      target: user.username,
+      details: { role: user.role },
+    });
     return c.json(view(user.username), 201);
   });
   app.openapi(role, (c) => {
     const { name } = c.req.valid("param");
     const before = findUser(deps.db, name).role;
     const user = setRole(deps.db, name, c.req.valid("json").role);
-    deps.audit.record({ actor: c.get("principal").username, action: "user.role", target: name, details: { from: before, to: user.role } });
+    deps.audit.record({
+      actor: c.get("principal").username,
+      action: "user.role",
+      target: name,
+      details: { from: before, to: user.role },
+    });
     return c.json(view(name), 200);
   });
   app.openapi(password, async (c) => {
     const { name } = c.req.valid("param");
-    await resetPassword(deps.db, name, c.req.valid("json").password, { adminPasswordFile: deps.paths.adminPasswordFile });
+    await resetPassword(deps.db, name, c.req.valid("json").password, {
+      adminPasswordFile: deps.paths.adminPasswordFile,
+    });
     deps.audit.record({ actor: c.get("principal").username, action: "user.password", target: name });
     return c.body(null, 204);
   });

@@ -21,7 +21,8 @@ const github = createRoute({
   method: "post",
   path: "/webhooks/github",
   tags: ["webhooks"],
-  summary: "GitHub webhook (ping, push, pull_request): authenticated by X-Hub-Signature-256 with the project's secret, not by token",
+  summary:
+    "GitHub webhook (ping, push, pull_request): authenticated by X-Hub-Signature-256 with the project's secret, not by token",
   security: [],
   request: {
     query: z.object({
@@ -52,7 +53,12 @@ export function webhookRoutes(app: Api, deps: ApiDeps) {
       ip: c.get("clientIp"),
     });
     const { result, delivery, ...rest } = out.body;
-    deps.audit.record({ actor: WEBHOOK_ACTOR, action: "webhook.github", target: "env" in rest ? rest.env : null, details: { result, delivery, ...rest } });
+    deps.audit.record({
+      actor: WEBHOOK_ACTOR,
+      action: "webhook.github",
+      target: "env" in rest ? rest.env : null,
+      details: { result, delivery, ...rest },
+    });
     return out.status === 202 ? c.json(out.body, 202) : c.json(out.body, 200);
   });
 }

@@ -32,10 +32,16 @@ function query(params: Record<string, string | undefined>): string {
 }
 
 export function auditCommand(io: CliIo) {
-  const since = { type: "string", description: "from: a duration back from now (30m, 12h, 7d, 2w) or a date (2026-12-01)" } as const;
+  const since = {
+    type: "string",
+    description: "from: a duration back from now (30m, 12h, 7d, 2w) or a date (2026-12-01)",
+  } as const;
   const until = { type: "string", description: "to: same forms as --since" } as const;
   return defineCommand({
-    meta: { name: "audit", description: "The audit log (admins): who did what, denied requests, job outcomes; a tamper-evident hash chain" },
+    meta: {
+      name: "audit",
+      description: "The audit log (admins): who did what, denied requests, job outcomes; a tamper-evident hash chain",
+    },
     subCommands: {
       logs: defineCommand({
         meta: { name: "logs", description: "Audit rows, newest first" },
@@ -43,19 +49,30 @@ export function auditCommand(io: CliIo) {
           since,
           until,
           actor: { type: "string", description: "only this user (or github-webhook, ttl-sweep …)" },
-          action: { type: "string", description: "an action, or its prefix before a dot (env = env.create, env.destroy …)" },
+          action: {
+            type: "string",
+            description: "an action, or its prefix before a dot (env = env.create, env.destroy …)",
+          },
           filter: { type: "string", description: `failed_auth | denied | production` },
           limit: { type: "string", default: "100" },
         },
         async run({ args }) {
-          if (args.filter !== undefined && !FILTERS.includes(args.filter)) throw new Invalid(`--filter must be one of ${FILTERS.join(", ")}`);
+          if (args.filter !== undefined && !FILTERS.includes(args.filter))
+            throw new Invalid(`--filter must be one of ${FILTERS.join(", ")}`);
           const limit = Number(args.limit);
           if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new Invalid("--limit must be 1-10000");
-          const rows = await client(io).get<AuditRowView[]>(`/audit/logs${query({ since: args.since, until: args.until, actor: args.actor, action: args.action, filter: args.filter, limit: String(limit) })}`);
+          const rows = await client(io).get<AuditRowView[]>(
+            `/audit/logs${query({ since: args.since, until: args.until, actor: args.actor, action: args.action, filter: args.filter, limit: String(limit) })}`,
+          );
           if (io.globals.json) return printJson(io, rows);
           printTable(
             io,
-            rows.map((r) => ({ ...r, target: r.target ?? "-", ip: r.ip ?? "-", count: typeof r.details?.count === "number" ? String(r.details.count) : "" })),
+            rows.map((r) => ({
+              ...r,
+              target: r.target ?? "-",
+              ip: r.ip ?? "-",
+              count: typeof r.details?.count === "number" ? String(r.details.count) : "",
+            })),
             [
               { key: "at", label: "at" },
               { key: "actor", label: "actor" },
@@ -69,19 +86,33 @@ export function auditCommand(io: CliIo) {
         },
       }),
       verify: defineCommand({
-        meta: { name: "verify", description: "Check the hash chain: exits 1 and names the first row where it breaks (a row edited, deleted or inserted around odooops)" },
+        meta: {
+          name: "verify",
+          description:
+            "Check the hash chain: exits 1 and names the first row where it breaks (a row edited, deleted or inserted around odooops)",
+        },
         async run() {
           const out = await client(io).get<VerifyView>("/audit/verify");
           if (!out.ok) {
             const where = `row ${out.brokenAt.id} (seq ${out.brokenAt.seq ?? "none"}, ${out.brokenAt.at})`;
-            throw new AuditChainBroken(`audit chain broken at ${where}: ${out.reason}; ${out.rows} row(s) before it verified`, out);
+            throw new AuditChainBroken(
+              `audit chain broken at ${where}: ${out.reason}; ${out.rows} row(s) before it verified`,
+              out,
+            );
           }
           if (io.globals.json) return printJson(io, out);
-          note(io, `audit chain ok: ${out.rows} row(s)${out.head ? `, head seq ${out.head.seq} hash ${out.head.hash}` : ""}`);
+          note(
+            io,
+            `audit chain ok: ${out.rows} row(s)${out.head ? `, head seq ${out.head.seq} hash ${out.head.hash}` : ""}`,
+          );
         },
       }),
       export: defineCommand({
-        meta: { name: "export", description: "Audit rows as JSON lines (oldest first, with their hashes) to stdout, a file, or the backup bucket" },
+        meta: {
+          name: "export",
+          description:
+            "Audit rows as JSON lines (oldest first, with their hashes) to stdout, a file, or the backup bucket",
+        },
         args: {
           since,
           until,
@@ -92,7 +123,10 @@ export function auditCommand(io: CliIo) {
           if (args.to !== undefined && args.to !== "s3") throw new Invalid("--to accepts only s3");
           if (args.to && args.output) throw new Invalid("give --to s3 or --output, not both");
           if (args.to === "s3") {
-            const out = await client(io).post<{ bucket: string; key: string; rows: number; bytes: number }>("/audit/export", { since: args.since, until: args.until, to: "s3" });
+            const out = await client(io).post<{ bucket: string; key: string; rows: number; bytes: number }>(
+              "/audit/export",
+              { since: args.since, until: args.until, to: "s3" },
+            );
             if (io.globals.json) return printJson(io, out);
             return note(io, `exported ${out.rows} audit row(s) to s3://${out.bucket}/${out.key}`);
           }
@@ -102,7 +136,9 @@ export function auditCommand(io: CliIo) {
             return;
           }
           const file = createWriteStream(args.output, { flags: "wx", mode: 0o600 });
-          const opened = new Promise<void>((resolve, reject) => file.once("open", () => resolve()).once("error", reject));
+          const opened = new Promise<void>((resolve, reject) =>
+            file.once("open", () => resolve()).once("error", reject),
+          );
           await opened.catch((e: NodeJS.ErrnoException) => {
             throw new Invalid(`cannot create ${args.output}: ${e.code ?? e.message}`);
           });

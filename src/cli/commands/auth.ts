@@ -16,10 +16,16 @@ async function ask(kind: "text" | "password", message: string): Promise<string> 
 
 export function authCommand(io: CliIo) {
   const login = defineCommand({
-    meta: { name: "login", description: "Log in to a coordinator and store the session token (0600) under ~/.config/odooops" },
+    meta: {
+      name: "login",
+      description: "Log in to a coordinator and store the session token (0600) under ~/.config/odooops",
+    },
     args: {
       username: { type: "string", description: "user name (env ODOOOPS_USERNAME)" },
-      "password-stdin": { type: "boolean", description: "read the password from stdin (else env ODOOOPS_PASSWORD, else a prompt on a TTY)" },
+      "password-stdin": {
+        type: "boolean",
+        description: "read the password from stdin (else env ODOOOPS_PASSWORD, else a prompt on a TTY)",
+      },
     },
     async run({ args }) {
       const url = io.globals.url ?? io.env.ODOOOPS_URL ?? readStoredLogin(io.env)?.url ?? DEFAULT_URL;
@@ -27,13 +33,20 @@ export function authCommand(io: CliIo) {
       let password = args["password-stdin"] ? (await io.readStdin()).replace(/\r?\n$/, "") : io.env.ODOOOPS_PASSWORD;
       if (!username || !password) {
         if (!io.interactive) {
-          throw new Invalid("not interactive: pass --username NAME and --password-stdin (or set ODOOOPS_USERNAME / ODOOOPS_PASSWORD)");
+          throw new Invalid(
+            "not interactive: pass --username NAME and --password-stdin (or set ODOOOPS_USERNAME / ODOOOPS_PASSWORD)",
+          );
         }
         username ??= await ask("text", "Username");
         password ??= await ask("password", "Password");
       }
       const res = await new ApiClient(url, null, io.fetch).post<LoginResponse>("/auth/login", { username, password });
-      const file = writeStoredLogin(io.env, { url, token: res.token, username: res.username, expiresAt: res.expiresAt });
+      const file = writeStoredLogin(io.env, {
+        url,
+        token: res.token,
+        username: res.username,
+        expiresAt: res.expiresAt,
+      });
       if (io.globals.json) printJson(io, { url, username: res.username, expiresAt: res.expiresAt, credentials: file });
       else note(io, `Logged in to ${url} as ${res.username} (session until ${res.expiresAt}); token stored in ${file}`);
     },
@@ -48,7 +61,11 @@ export function authCommand(io: CliIo) {
         await new ApiClient(stored.url, stored.token, io.fetch).post("/auth/logout");
       } catch (e) {
         // An expired or already revoked session is over anyway; anything else is worth saying.
-        if (!(e instanceof AppError && e.code === "unauthorized")) note(io, `warning: the server did not confirm the logout (${(e as Error).message}); the local token is removed anyway`);
+        if (!(e instanceof AppError && e.code === "unauthorized"))
+          note(
+            io,
+            `warning: the server did not confirm the logout (${(e as Error).message}); the local token is removed anyway`,
+          );
       }
       removeStoredLogin(io.env);
       note(io, "Logged out.");
@@ -68,7 +85,8 @@ export function authCommand(io: CliIo) {
       } else if (io.interactive) {
         current = await ask("password", "Current password");
         next = await ask("password", "New password (at least 8 characters)");
-        if ((await ask("password", "New password again")) !== next) throw new Invalid("the new passwords differ; nothing changed");
+        if ((await ask("password", "New password again")) !== next)
+          throw new Invalid("the new passwords differ; nothing changed");
       } else throw new Invalid("not interactive: pass --stdin with the current and the new password as two lines");
       await client(io).post("/auth/password", { current, new: next });
       note(io, "Password changed; your other sessions are ended.");
@@ -83,14 +101,18 @@ export function authCommand(io: CliIo) {
         async run() {
           const list = await client(io).get<SessionInfo[]>("/auth/sessions");
           if (io.globals.json) return printJson(io, list);
-          printTable(io, list.map((x) => ({ ...x, current: x.current ? "*" : "" })), [
-            { key: "id", label: "id" },
-            { key: "current", label: "current" },
-            { key: "createdAt", label: "created" },
-            { key: "lastUsedAt", label: "last used" },
-            { key: "expiresAt", label: "expires" },
-            { key: "revokedAt", label: "revoked" },
-          ]);
+          printTable(
+            io,
+            list.map((x) => ({ ...x, current: x.current ? "*" : "" })),
+            [
+              { key: "id", label: "id" },
+              { key: "current", label: "current" },
+              { key: "createdAt", label: "created" },
+              { key: "lastUsedAt", label: "last used" },
+              { key: "expiresAt", label: "expires" },
+              { key: "revokedAt", label: "revoked" },
+            ],
+          );
         },
       }),
       revoke: defineCommand({
@@ -126,9 +148,15 @@ export function authCommand(io: CliIo) {
         },
         async run({ args }) {
           const ttl = args["ttl-days"] === undefined ? undefined : Number(args["ttl-days"]);
-          if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new Invalid("--ttl-days must be a positive integer");
-          if (args.role !== undefined && !(ROLES as readonly string[]).includes(args.role)) throw new Invalid(`--role must be one of ${ROLES.join(", ")}`);
-          const created = await client(io).post<CreatedToken>("/auth/tokens", { name: args.name, ttlDays: ttl, role: args.role as Role | undefined });
+          if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
+            throw new Invalid("--ttl-days must be a positive integer");
+          if (args.role !== undefined && !(ROLES as readonly string[]).includes(args.role))
+            throw new Invalid(`--role must be one of ${ROLES.join(", ")}`);
+          const created = await client(io).post<CreatedToken>("/auth/tokens", {
+            name: args.name,
+            ttlDays: ttl,
+            role: args.role as Role | undefined,
+          });
           if (io.globals.json) printJson(io, created);
           else io.stdout(`${created.token}\n`);
         },
@@ -138,16 +166,17 @@ export function authCommand(io: CliIo) {
         async run() {
           const list = await client(io).get<TokenInfo[]>("/auth/tokens");
           if (io.globals.json) printJson(io, list);
-          else printTable(io, list, [
-            { key: "id", label: "id" },
-            { key: "name", label: "name" },
-            { key: "kind", label: "kind" },
-            { key: "role", label: "role" },
-            { key: "createdAt", label: "created" },
-            { key: "expiresAt", label: "expires" },
-            { key: "lastUsedAt", label: "last used" },
-            { key: "revokedAt", label: "revoked" },
-          ]);
+          else
+            printTable(io, list, [
+              { key: "id", label: "id" },
+              { key: "name", label: "name" },
+              { key: "kind", label: "kind" },
+              { key: "role", label: "role" },
+              { key: "createdAt", label: "created" },
+              { key: "expiresAt", label: "expires" },
+              { key: "lastUsedAt", label: "last used" },
+              { key: "revokedAt", label: "revoked" },
+            ]);
         },
       }),
       revoke: defineCommand({

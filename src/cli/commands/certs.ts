@@ -17,7 +17,8 @@ function readPem(flag: string, path: string): string {
   } catch (e) {
     throw new Invalid(`cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (!text.includes("-----BEGIN ")) throw new Invalid(`${flag} ${path} is not a PEM file (expected -----BEGIN …-----)`);
+  if (!text.includes("-----BEGIN "))
+    throw new Invalid(`${flag} ${path} is not a PEM file (expected -----BEGIN …-----)`);
   return text;
 }
 
@@ -64,7 +65,8 @@ function describeOutcome(io: CliIo, out: RenewOutcome): void {
   for (const i of out.queued) note(io, `renewing ${line(i)}: ${i.reason}`);
   for (const i of out.pending) note(io, `${line(i)}: ${i.reason} (job ${i.job?.id ?? "?"}); not queued again`);
   for (const i of out.skipped) note(io, `${i.attention ? "warning: " : ""}${line(i)}: ${i.reason}`);
-  if (out.queued.length + out.pending.length === 0 && out.skipped.length === 0) note(io, "no environment has or needs a certificate");
+  if (out.queued.length + out.pending.length === 0 && out.skipped.length === 0)
+    note(io, "no environment has or needs a certificate");
 }
 
 /** Follows every job in turn; fails (after all of them) when one did not succeed. */
@@ -75,21 +77,45 @@ async function waitAll(io: CliIo, out: RenewOutcome): Promise<void> {
     note(io, `${i.domain}:`);
     finished.set(i.job.id, await followJob(io, client(io), i.job.id));
   }
-  const withFinal = (items: RenewItem[]) => items.map((i) => ({ ...i, job: i.job ? (finished.get(i.job.id) ?? i.job) : null }));
-  if (io.globals.json) printJson(io, { queued: withFinal(out.queued), pending: withFinal(out.pending), skipped: out.skipped });
+  const withFinal = (items: RenewItem[]) =>
+    items.map((i) => ({ ...i, job: i.job ? (finished.get(i.job.id) ?? i.job) : null }));
+  if (io.globals.json)
+    printJson(io, { queued: withFinal(out.queued), pending: withFinal(out.pending), skipped: out.skipped });
   const bad = [...finished.values()].filter((j) => j.status !== "succeeded");
-  for (const j of finished.values()) if (j.status === "succeeded") note(io, `${j.target ?? ""}: HTTPS with serial ${String(j.result?.serial ?? "?")} until ${String(j.result?.notAfter ?? "?")}`);
+  for (const j of finished.values())
+    if (j.status === "succeeded")
+      note(
+        io,
+        `${j.target ?? ""}: HTTPS with serial ${String(j.result?.serial ?? "?")} until ${String(j.result?.notAfter ?? "?")}`,
+      );
   if (bad.length > 0) {
-    throw new JobFailed(bad.map((j) => `job ${j.id} (${j.target ?? "-"}) ${j.status}${j.error ? `: ${j.error}` : ""}\n  logs: odooops jobs logs ${j.id}`).join("\n"));
+    throw new JobFailed(
+      bad
+        .map(
+          (j) =>
+            `job ${j.id} (${j.target ?? "-"}) ${j.status}${j.error ? `: ${j.error}` : ""}\n  logs: odooops jobs logs ${j.id}`,
+        )
+        .join("\n"),
+    );
   }
 }
 
 function renew(io: CliIo) {
   return defineCommand({
-    meta: { name: "renew", description: "Renew due or missing certificates, of one env or all (never twice while a job is pending)" },
+    meta: {
+      name: "renew",
+      description: "Renew due or missing certificates, of one env or all (never twice while a job is pending)",
+    },
     args: {
-      env: { type: "positional", required: false, description: "environment name or domain (default: every env with or needing a certificate)" },
-      force: { type: "boolean", description: "renew valid certificates too; with an env named, also replace its imported certificate" },
+      env: {
+        type: "positional",
+        required: false,
+        description: "environment name or domain (default: every env with or needing a certificate)",
+      },
+      force: {
+        type: "boolean",
+        description: "renew valid certificates too; with an env named, also replace its imported certificate",
+      },
       wait: waitArg,
     },
     async run({ args }) {
@@ -111,10 +137,17 @@ function renew(io: CliIo) {
 
 function importCmd(io: CliIo) {
   return defineCommand({
-    meta: { name: "import", description: "Serve your own certificate for an env (wildcard, EV …); it is never replaced by renewals" },
+    meta: {
+      name: "import",
+      description: "Serve your own certificate for an env (wildcard, EV …); it is never replaced by renewals",
+    },
     args: {
       env: { type: "positional", required: true, description: "environment name" },
-      cert: { type: "string", required: true, description: "PEM file: the server certificate, optionally followed by its intermediates" },
+      cert: {
+        type: "string",
+        required: true,
+        description: "PEM file: the server certificate, optionally followed by its intermediates",
+      },
       key: { type: "string", required: true, description: "PEM file: its private key (unencrypted)" },
       chain: { type: "string", description: "PEM file: intermediates, when not in --cert" },
       wait: waitArg,

@@ -1,5 +1,13 @@
 import { defineCommand } from "citty";
-import type { AnonymizationPreview, AnonymizeDetectReport, AnonymizeRulesCheck, BackupView, DbOperationPlan, DbOperationResponse, ExportView } from "../../db/schema";
+import type {
+  AnonymizationPreview,
+  AnonymizeDetectReport,
+  AnonymizeRulesCheck,
+  BackupView,
+  DbOperationPlan,
+  DbOperationResponse,
+  ExportView,
+} from "../../db/schema";
 import { DUMP_HAS_NO_FILESTORE, looksLikeZip } from "../../db/import-notes";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
@@ -21,12 +29,19 @@ import { afterEnqueue, reportJob } from "./jobs";
 const envArg = { type: "positional", required: true, description: "environment name" } as const;
 const waitArg = { type: "boolean", description: "follow the job and render its steps until it ends" } as const;
 const yesArg = { type: "boolean", alias: "y", description: "do not ask (required without a terminal)" } as const;
-const keepOldArg = { type: "boolean", description: "keep the replaced database (renamed <db>_old_<token>) instead of dropping it" } as const;
+const keepOldArg = {
+  type: "boolean",
+  description: "keep the replaced database (renamed <db>_old_<token>) instead of dropping it",
+} as const;
 const anonymizeArg = {
   type: "boolean",
-  description: "anonymize the copy (default: when the data comes from production and the target is not); --no-anonymize to skip",
+  description:
+    "anonymize the copy (default: when the data comes from production and the target is not); --no-anonymize to skip",
 } as const;
-const forceProductionArg = { type: "boolean", description: "allow replacing a production environment's database with another environment's data (with --yes)" } as const;
+const forceProductionArg = {
+  type: "boolean",
+  description: "allow replacing a production environment's database with another environment's data (with --yes)",
+} as const;
 
 const RULES_FILE = ".odooops/anonymize.yaml";
 
@@ -67,7 +82,11 @@ async function uploadFilestore(io: CliIo, slug: string, path: string, dir: boole
     for (const s of skipped) io.stderr(`warning: ${join(path, s)} is not a regular file or directory: left out\n`);
     body = tarStream(members);
   }
-  const res = await rawRequest(io, `/environments/${encodeURIComponent(slug)}/db/import/filestore`, { method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+  const res = await rawRequest(io, `/environments/${encodeURIComponent(slug)}/db/import/filestore`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/octet-stream" },
+  });
   const out = (await res.json()) as { filestore: string; entries: number; bytes: number };
   note(io, `  filestore uploaded and checked: ${out.entries} entries, ${formatBytes(out.bytes)}`);
   return out.filestore;
@@ -77,7 +96,10 @@ async function rawRequest(io: CliIo, path: string, init: RequestInit): Promise<R
   const { url, token } = resolveCredentials(io.globals, io.env);
   const res = await (io.fetch ?? fetch)(`${url.replace(/\/+$/, "")}/api/v1${path}`, {
     ...init,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string> | undefined) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(init.headers as Record<string, string> | undefined),
+    },
   });
   if (res.ok) return res;
   const text = await res.text();
@@ -108,7 +130,8 @@ async function download(io: CliIo, path: string, out: string): Promise<number> {
     await res.body.pipeTo(Writable.toWeb(createWriteStream(partial, { mode: 0o600 })));
     const bytes = (await stat(partial)).size;
     const expected = Number(res.headers.get("content-length") ?? bytes);
-    if (bytes !== expected) throw new AppError(`download of ${path} was cut short (${bytes} of ${expected} bytes); run the export again`);
+    if (bytes !== expected)
+      throw new AppError(`download of ${path} was cut short (${bytes} of ${expected} bytes); run the export again`);
     await rename(partial, out);
     return bytes;
   } catch (e) {
@@ -149,9 +172,16 @@ function describePlan(p: DbOperationPlan): string[] {
     `${p.operation}: the database ${t.dbName} and the filestore of ${t.tier} environment ${t.slug} (${t.url}, ${t.status}) will be replaced by ${what}`,
   ];
   if (p.preBackup) lines.push("  a backup of the current database is taken first (pre_restore)");
-  if (p.anonymize) lines.push("  the copy is anonymized (every user gets the dev password) and checked for the source's e-mails and phones");
+  if (p.anonymize)
+    lines.push(
+      "  the copy is anonymized (every user gets the dev password) and checked for the source's e-mails and phones",
+    );
   if (p.neutralize) lines.push("  the copy is neutralized: crons and mail servers off, its own URL and database.uuid");
-  lines.push(p.keepOld ? "  the current database is kept under an _old_ name" : "  the current database is dropped once the new one is healthy (--keep-old keeps it)");
+  lines.push(
+    p.keepOld
+      ? "  the current database is kept under an _old_ name"
+      : "  the current database is dropped once the new one is healthy (--keep-old keeps it)",
+  );
   return lines;
 }
 
@@ -160,7 +190,15 @@ function printPreview(io: CliIo, a: AnonymizationPreview): void {
   note(io, `  anonymization rules, lowest first: ${a.sources.join(" < ")}`);
   printTable(
     io,
-    a.tables.flatMap((t) => t.columns.map((c, i) => ({ table: i === 0 ? t.table : "", rows: i === 0 ? String(t.rows) : "", column: c.column, rule: c.rule, changed: String(c.rows) }))),
+    a.tables.flatMap((t) =>
+      t.columns.map((c, i) => ({
+        table: i === 0 ? t.table : "",
+        rows: i === 0 ? String(t.rows) : "",
+        column: c.column,
+        rule: c.rule,
+        changed: String(c.rows),
+      })),
+    ),
     [
       { key: "table", label: "table" },
       { key: "rows", label: "rows" },
@@ -177,14 +215,21 @@ async function confirmedOperation(
   io: CliIo,
   path: string,
   body: Record<string, unknown>,
-  opts: { yes: boolean; forceProduction: boolean; wait: boolean; pin: (plan: DbOperationPlan) => Record<string, unknown> },
+  opts: {
+    yes: boolean;
+    forceProduction: boolean;
+    wait: boolean;
+    pin: (plan: DbOperationPlan) => Record<string, unknown>;
+  },
 ): Promise<void> {
   const c = client(io);
   const { plan } = await c.post<DbOperationResponse>(path, { ...body, dryRun: true });
   for (const line of describePlan(plan)) note(io, line);
   const crossEnv = plan.source.slug !== plan.target.slug;
   if (plan.target.tier === "production" && crossEnv && !(opts.yes && opts.forceProduction)) {
-    throw new Invalid(`refusing to replace production environment ${plan.target.slug} with ${plan.source.slug}'s data: pass --yes --force-production if that is really what you want`);
+    throw new Invalid(
+      `refusing to replace production environment ${plan.target.slug} with ${plan.source.slug}'s data: pass --yes --force-production if that is really what you want`,
+    );
   }
   await confirmDestructive(io, {
     yes: opts.yes,
@@ -215,20 +260,28 @@ export function dbCommand(io: CliIo) {
     args: {
       env: envArg,
       limit: { type: "string", default: "20", description: "at most this many, newest first (1-1000)" },
-      "include-destroyed": { type: "boolean", description: "also the backups of destroyed environments that had this name (restore one with --to)" },
+      "include-destroyed": {
+        type: "boolean",
+        description: "also the backups of destroyed environments that had this name (restore one with --to)",
+      },
     },
     async run({ args }) {
       const limit = Number(args.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("--limit must be 1-1000");
       const destroyed = args["include-destroyed"] === true;
-      const list = await client(io).get<BackupView[]>(`/environments/${encodeURIComponent(args.env)}/backups?limit=${limit}${destroyed ? "&includeDestroyed=true" : ""}`);
+      const list = await client(io).get<BackupView[]>(
+        `/environments/${encodeURIComponent(args.env)}/backups?limit=${limit}${destroyed ? "&includeDestroyed=true" : ""}`,
+      );
       if (io.globals.json) return printJson(io, list);
       printTable(
         io,
         list.map((b) => ({
           id: b.id,
           ...(destroyed ? { env: b.envDestroyedAt ? `${b.env} (destroyed ${when(b.envDestroyedAt)})` : b.env } : {}),
-          status: b.status === "failed" && b.error ? `failed: ${b.error.length > 60 ? `${b.error.slice(0, 57)}...` : b.error}` : b.status,
+          status:
+            b.status === "failed" && b.error
+              ? `failed: ${b.error.length > 60 ? `${b.error.slice(0, 57)}...` : b.error}`
+              : b.status,
           size: formatBytes(b.sizeBytes),
           created: when(b.createdAt),
           expires: expires(b),
@@ -248,10 +301,19 @@ export function dbCommand(io: CliIo) {
   });
 
   const restore = defineCommand({
-    meta: { name: "restore", description: "Replace an environment's database and filestore with one of its backups (or, with --to, put it into another environment)" },
+    meta: {
+      name: "restore",
+      description:
+        "Replace an environment's database and filestore with one of its backups (or, with --to, put it into another environment)",
+    },
     args: {
       env: { ...envArg, description: "environment whose backup is restored" },
-      backup: { type: "string", required: true, description: "backup id, or latest (see: odooops db backups <env> [--include-destroyed]); a destroyed env's backup needs --to" },
+      backup: {
+        type: "string",
+        required: true,
+        description:
+          "backup id, or latest (see: odooops db backups <env> [--include-destroyed]); a destroyed env's backup needs --to",
+      },
       to: { type: "string", description: "restore into this environment instead (neutralized unless production)" },
       "keep-old": keepOldArg,
       anonymize: anonymizeArg,
@@ -279,7 +341,11 @@ export function dbCommand(io: CliIo) {
   });
 
   const rotateCredentials = defineCommand({
-    meta: { name: "rotate-credentials", description: "A new PostgreSQL password for an env's role (or --all envs'), odoo.conf rewritten, Odoo restarted on it (admins)" },
+    meta: {
+      name: "rotate-credentials",
+      description:
+        "A new PostgreSQL password for an env's role (or --all envs'), odoo.conf rewritten, Odoo restarted on it (admins)",
+    },
     args: {
       env: { ...envArg, required: false },
       all: { type: "boolean", description: "every active or stopped environment, one job each" },
@@ -288,10 +354,18 @@ export function dbCommand(io: CliIo) {
     async run({ args }) {
       if ((args.all === true) === (args.env !== undefined)) throw new Invalid("give an environment or --all");
       const c = client(io);
-      const names = args.env !== undefined ? [args.env] : (await c.get<{ slug: string; status: string }[]>("/environments")).filter((e) => e.status === "active" || e.status === "stopped").map((e) => e.slug);
+      const names =
+        args.env !== undefined
+          ? [args.env]
+          : (await c.get<{ slug: string; status: string }[]>("/environments"))
+              .filter((e) => e.status === "active" || e.status === "stopped")
+              .map((e) => e.slug);
       for (const name of names) {
         const job = await c.post<JobView>(`/environments/${encodeURIComponent(name)}/db/rotate-credentials`);
-        note(io, `rotating the database credentials of ${job.target ?? name} (Odoo restarts: a few seconds without answers)`);
+        note(
+          io,
+          `rotating the database credentials of ${job.target ?? name} (Odoo restarts: a few seconds without answers)`,
+        );
         await afterEnqueue(io, job, args.wait === true);
       }
       if (names.length === 0) note(io, "no active or stopped environment");
@@ -299,21 +373,40 @@ export function dbCommand(io: CliIo) {
   });
 
   const clone = defineCommand({
-    meta: { name: "clone", description: "Replace an environment's database and filestore with a copy of another environment's" },
+    meta: {
+      name: "clone",
+      description: "Replace an environment's database and filestore with a copy of another environment's",
+    },
     args: {
       source: { ...envArg, description: "environment to copy from" },
       to: { type: "string", required: true, description: "environment to overwrite (must exist)" },
       anonymize: anonymizeArg,
-      method: { type: "string", default: "auto", description: "auto (template copy when the source is idle, else a streamed dump), template or stream" },
+      method: {
+        type: "string",
+        default: "auto",
+        description: "auto (template copy when the source is idle, else a streamed dump), template or stream",
+      },
       "keep-old": keepOldArg,
-      "force-production": { ...forceProductionArg, description: "allow cloning into a production environment (with --yes)" },
-      rules: { type: "string", description: "an anonymization rules file for this run only, merged over the host's and the project's (checked by the daemon first)" },
-      "dry-run": { type: "boolean", description: "show the plan and, per table, how many rows and which columns each anonymization rule would change; change nothing" },
+      "force-production": {
+        ...forceProductionArg,
+        description: "allow cloning into a production environment (with --yes)",
+      },
+      rules: {
+        type: "string",
+        description:
+          "an anonymization rules file for this run only, merged over the host's and the project's (checked by the daemon first)",
+      },
+      "dry-run": {
+        type: "boolean",
+        description:
+          "show the plan and, per table, how many rows and which columns each anonymization rule would change; change nothing",
+      },
       yes: yesArg,
       wait: waitArg,
     },
     async run({ args }) {
-      if (!["auto", "template", "stream"].includes(args.method)) throw new Invalid(`--method must be auto, template or stream, not ${JSON.stringify(args.method)}`);
+      if (!["auto", "template", "stream"].includes(args.method))
+        throw new Invalid(`--method must be auto, template or stream, not ${JSON.stringify(args.method)}`);
       const body = {
         from: args.source,
         method: args.method,
@@ -323,7 +416,10 @@ export function dbCommand(io: CliIo) {
         ...(args.rules !== undefined ? { rules: { text: readRulesFile(args.rules), file: args.rules } } : {}),
       };
       if (args["dry-run"] === true) {
-        const out = await client(io).post<DbOperationResponse>(`/environments/${encodeURIComponent(args.to)}/db/clone`, { ...body, dryRun: true, preview: true });
+        const out = await client(io).post<DbOperationResponse>(
+          `/environments/${encodeURIComponent(args.to)}/db/clone`,
+          { ...body, dryRun: true, preview: true },
+        );
         if (io.globals.json) return printJson(io, out.plan);
         for (const line of describePlan(out.plan)) note(io, line);
         if (out.plan.anonymization) printPreview(io, out.plan.anonymization);
@@ -339,8 +435,16 @@ export function dbCommand(io: CliIo) {
   });
 
   const migrate = defineCommand({
-    meta: { name: "migrate", description: "List the modules whose installed version differs from the serving image's, then update them (-u) and restart" },
-    args: { env: envArg, "dry-run": { type: "boolean", description: "only list what would be updated" }, wait: waitArg },
+    meta: {
+      name: "migrate",
+      description:
+        "List the modules whose installed version differs from the serving image's, then update them (-u) and restart",
+    },
+    args: {
+      env: envArg,
+      "dry-run": { type: "boolean", description: "only list what would be updated" },
+      wait: waitArg,
+    },
     async run({ args }) {
       const c = client(io);
       const path = `/environments/${encodeURIComponent(args.env)}/db/migrate`;
@@ -361,13 +465,29 @@ export function dbCommand(io: CliIo) {
   });
 
   const exportDb = defineCommand({
-    meta: { name: "export", description: "Download the database and filestore as the zip Odoo's database manager and Odoo.sh import" },
-    args: { env: envArg, out: { type: "string", description: "file to write (default: <env>-<UTC time>.zip in the current directory)" } },
+    meta: {
+      name: "export",
+      description: "Download the database and filestore as the zip Odoo's database manager and Odoo.sh import",
+    },
+    args: {
+      env: envArg,
+      out: { type: "string", description: "file to write (default: <env>-<UTC time>.zip in the current directory)" },
+    },
     async run({ args }) {
       const out = resolve(args.out ?? `${args.env}-${stamp()}.zip`);
-      if (await stat(out).then(() => true, () => false)) throw new Conflict(`${out} already exists; choose another --out or remove it`);
+      if (
+        await stat(out).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw new Conflict(`${out} already exists; choose another --out or remove it`);
       const c = client(io);
-      const job = await followJob(io, c, (await c.post<JobView>(`/environments/${encodeURIComponent(args.env)}/db/export`)).id);
+      const job = await followJob(
+        io,
+        c,
+        (await c.post<JobView>(`/environments/${encodeURIComponent(args.env)}/db/export`)).id,
+      );
       if (job.status !== "succeeded") return reportJob(io, job);
       const path = String(job.result?.download);
       const bytes = await download(io, path, out);
@@ -379,20 +499,41 @@ export function dbCommand(io: CliIo) {
   });
 
   const exports = defineCommand({
-    meta: { name: "exports", description: "Exports still on the daemon's host (never downloaded), with when they expire; --clean deletes the expired ones now" },
+    meta: {
+      name: "exports",
+      description:
+        "Exports still on the daemon's host (never downloaded), with when they expire; --clean deletes the expired ones now",
+    },
     args: {
-      clean: { type: "boolean", description: "delete the expired exports now instead of waiting for the exports.sweep schedule" },
+      clean: {
+        type: "boolean",
+        description: "delete the expired exports now instead of waiting for the exports.sweep schedule",
+      },
       all: { type: "boolean", description: "with --clean: delete every finished export, expired or not" },
     },
     async run({ args }) {
       if (args.all === true && args.clean !== true) throw new Invalid("--all only goes with --clean");
       const c = client(io);
-      const list = args.clean === true ? await c.post<ExportView[]>("/exports/clean", { all: args.all === true }) : await c.get<ExportView[]>("/exports");
+      const list =
+        args.clean === true
+          ? await c.post<ExportView[]>("/exports/clean", { all: args.all === true })
+          : await c.get<ExportView[]>("/exports");
       if (io.globals.json) return printJson(io, list);
-      if (args.clean === true) note(io, `deleted ${list.length} export${list.length === 1 ? "" : "s"} (${formatBytes(list.reduce((n, e) => n + e.bytes, 0))})`);
+      if (args.clean === true)
+        note(
+          io,
+          `deleted ${list.length} export${list.length === 1 ? "" : "s"} (${formatBytes(list.reduce((n, e) => n + e.bytes, 0))})`,
+        );
       printTable(
         io,
-        list.map((e) => ({ id: e.id, env: e.env ?? "-", size: formatBytes(e.bytes), written: when(e.writtenAt), expires: when(e.expiresAt), by: e.createdBy ?? "-" })),
+        list.map((e) => ({
+          id: e.id,
+          env: e.env ?? "-",
+          size: formatBytes(e.bytes),
+          written: when(e.writtenAt),
+          expires: when(e.expiresAt),
+          by: e.createdBy ?? "-",
+        })),
         [
           { key: "id", label: "id" },
           { key: "env", label: "env" },
@@ -411,32 +552,62 @@ export function dbCommand(io: CliIo) {
       description: `Check a project's anonymization rules (default ${RULES_FILE} here) and print the rules a copy would get; exit 1 with every problem. --detect ENV: list ENV's columns that look personal and no rule covers`,
     },
     args: {
-      file: { type: "string", description: `the file to check (default ${RULES_FILE}; when that is absent, the shipped defaults are shown)` },
-      detect: { type: "string", description: "an environment: list the columns of its database that look personal (by name or by a sample of rows) and that no rule covers" },
+      file: {
+        type: "string",
+        description: `the file to check (default ${RULES_FILE}; when that is absent, the shipped defaults are shown)`,
+      },
+      detect: {
+        type: "string",
+        description:
+          "an environment: list the columns of its database that look personal (by name or by a sample of rows) and that no rule covers",
+      },
     },
     async run({ args }) {
       if (args.detect !== undefined) {
-        if (args.file !== undefined) throw new Invalid("--detect checks the rules a copy of the environment gets (host file and project file); it takes no --file");
-        const r = await client(io).get<AnonymizeDetectReport>(`/environments/${encodeURIComponent(args.detect)}/db/anonymize-detect`);
+        if (args.file !== undefined)
+          throw new Invalid(
+            "--detect checks the rules a copy of the environment gets (host file and project file); it takes no --file",
+          );
+        const r = await client(io).get<AnonymizeDetectReport>(
+          `/environments/${encodeURIComponent(args.detect)}/db/anonymize-detect`,
+        );
         if (io.globals.json) return printJson(io, r);
-        note(io, `${args.detect}: ${r.findings.length} column(s) look personal and no rule covers them (${r.columnsScanned} uncovered text columns of ${r.tablesScanned} tables, first ${r.sampleRows} rows of each sampled)`);
+        note(
+          io,
+          `${args.detect}: ${r.findings.length} column(s) look personal and no rule covers them (${r.columnsScanned} uncovered text columns of ${r.tablesScanned} tables, first ${r.sampleRows} rows of each sampled)`,
+        );
         note(io, `rules, lowest first: ${r.sources.join(" < ")}`);
         if (r.findings.length > 0) {
-          printTable(io, r.findings.map((f) => ({ column: `${f.table}.${f.column}`, type: f.type, why: f.reasons.join("; ") })), [
-            { key: "column", label: "column" },
-            { key: "type", label: "type" },
-            { key: "why", label: "why" },
-          ]);
-          note(io, `add a rule for each (or list it under piiCheck.exclude knowingly) in ${RULES_FILE} or the host's anonymize.rulesFile`);
+          printTable(
+            io,
+            r.findings.map((f) => ({ column: `${f.table}.${f.column}`, type: f.type, why: f.reasons.join("; ") })),
+            [
+              { key: "column", label: "column" },
+              { key: "type", label: "type" },
+              { key: "why", label: "why" },
+            ],
+          );
+          note(
+            io,
+            `add a rule for each (or list it under piiCheck.exclude knowingly) in ${RULES_FILE} or the host's anonymize.rulesFile`,
+          );
         }
         return;
       }
       const file = args.file ?? RULES_FILE;
       const absent = args.file === undefined && !existsSync(file);
-      const v = await client(io).post<AnonymizeRulesCheck>("/anonymize-rules/validate", { text: absent ? "" : readRulesFile(file), file });
+      const v = await client(io).post<AnonymizeRulesCheck>("/anonymize-rules/validate", {
+        text: absent ? "" : readRulesFile(file),
+        file,
+      });
       if (io.globals.json) printJson(io, v);
       else if (v.ok) {
-        note(io, absent ? `no ${file} here: the shipped defaults (templates/anonymize-default.yaml)` : `${file}: valid; the rules a copy gets (the shipped defaults with ${file} over them):`);
+        note(
+          io,
+          absent
+            ? `no ${file} here: the shipped defaults (templates/anonymize-default.yaml)`
+            : `${file}: valid; the rules a copy gets (the shipped defaults with ${file} over them):`,
+        );
         io.stdout(stringify(v.rules));
       } else io.stderr(`${v.problems.join("\n")}\n`);
       if (!v.ok) throw new AlreadyReported(`${file}: ${v.problems.length} problem(s)`);
@@ -444,38 +615,76 @@ export function dbCommand(io: CliIo) {
   });
 
   const importDb = defineCommand({
-    meta: { name: "import", description: "Replace an environment's database and filestore with an Odoo export zip (dump.sql, filestore/, manifest.json) or a pg_dump -Fc .dump" },
+    meta: {
+      name: "import",
+      description:
+        "Replace an environment's database and filestore with an Odoo export zip (dump.sql, filestore/, manifest.json) or a pg_dump -Fc .dump",
+    },
     args: {
       env: envArg,
       file: { type: "positional", required: true, description: "the .zip or .dump to import" },
-      filestore: { type: "string", description: "with a .dump: the database's filestore, a directory (its ab/ab12… files) or a tar of it" },
-      neutralize: { type: "boolean", description: "neutralize the imported database (default: unless production); --no-neutralize to keep crons and mail servers as they are" },
+      filestore: {
+        type: "string",
+        description: "with a .dump: the database's filestore, a directory (its ab/ab12… files) or a tar of it",
+      },
+      neutralize: {
+        type: "boolean",
+        description:
+          "neutralize the imported database (default: unless production); --no-neutralize to keep crons and mail servers as they are",
+      },
       "keep-old": keepOldArg,
-      "force-production": { ...forceProductionArg, description: "allow importing into a production environment (with --yes)" },
+      "force-production": {
+        ...forceProductionArg,
+        description: "allow importing into a production environment (with --yes)",
+      },
       yes: yesArg,
       wait: waitArg,
     },
     async run({ args }) {
       const file = resolve(args.file);
-      const size = await stat(file).then((s) => (s.isFile() ? s.size : null), () => null);
+      const size = await stat(file).then(
+        (s) => (s.isFile() ? s.size : null),
+        () => null,
+      );
       if (size === null) throw new Invalid(`${file} is not a readable file`);
       const c = client(io);
-      const env = await c.get<{ slug: string; tier: string; status: string }>(`/environments/${encodeURIComponent(args.env)}`);
+      const env = await c.get<{ slug: string; tier: string; status: string }>(
+        `/environments/${encodeURIComponent(args.env)}`,
+      );
       const production = env.tier === "production";
       const neutralize = args.neutralize ?? !production;
-      note(io, `import: the database and the filestore of ${env.tier} environment ${env.slug} (${env.status}) will be replaced by ${file} (${formatBytes(size)})`);
+      note(
+        io,
+        `import: the database and the filestore of ${env.tier} environment ${env.slug} (${env.status}) will be replaced by ${file} (${formatBytes(size)})`,
+      );
       if (production) note(io, "  a backup of the current database is taken first (pre_restore)");
-      if (neutralize) note(io, "  the import is neutralized: crons and mail servers off, its own URL and database.uuid");
-      note(io, args["keep-old"] === true ? "  the current database is kept under an _old_ name" : "  the current database is dropped once the new one is healthy (--keep-old keeps it)");
+      if (neutralize)
+        note(io, "  the import is neutralized: crons and mail servers off, its own URL and database.uuid");
+      note(
+        io,
+        args["keep-old"] === true
+          ? "  the current database is kept under an _old_ name"
+          : "  the current database is dropped once the new one is healthy (--keep-old keeps it)",
+      );
       const zip = await looksLikeZip(file);
       const filestore = args.filestore === undefined ? null : resolve(args.filestore);
-      if (filestore !== null && zip) throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
+      if (filestore !== null && zip)
+        throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
       if (!zip && filestore === null) io.stderr(`warning: ${DUMP_HAS_NO_FILESTORE}; add it with --filestore DIR|TAR\n`);
-      const filestoreKind = filestore === null ? null : await stat(filestore).then((s) => (s.isDirectory() ? "dir" : s.isFile() ? "tar" : null), () => null);
-      if (filestore !== null && filestoreKind === null) throw new Invalid(`${filestore} is neither a directory nor a readable file`);
+      const filestoreKind =
+        filestore === null
+          ? null
+          : await stat(filestore).then(
+              (s) => (s.isDirectory() ? "dir" : s.isFile() ? "tar" : null),
+              () => null,
+            );
+      if (filestore !== null && filestoreKind === null)
+        throw new Invalid(`${filestore} is neither a directory nor a readable file`);
       if (filestore !== null) note(io, `  the filestore comes from ${filestore}`);
       if (production && !(args.yes === true && args["force-production"] === true)) {
-        throw new Invalid(`refusing to replace production environment ${env.slug} with an import: pass --yes --force-production if that is really what you want`);
+        throw new Invalid(
+          `refusing to replace production environment ${env.slug} with an import: pass --yes --force-production if that is really what you want`,
+        );
       }
       await confirmDestructive(io, {
         yes: args.yes === true,
@@ -483,8 +692,14 @@ export function dbCommand(io: CliIo) {
         typeToConfirm: production ? env.slug : undefined,
         flagHint: "--yes",
       });
-      const q = new URLSearchParams({ neutralize: String(neutralize), keepOld: String(args["keep-old"] === true), forceProduction: String(args["force-production"] === true), confirm: env.slug });
-      if (filestore !== null) q.set("filestore", await uploadFilestore(io, env.slug, filestore, filestoreKind === "dir"));
+      const q = new URLSearchParams({
+        neutralize: String(neutralize),
+        keepOld: String(args["keep-old"] === true),
+        forceProduction: String(args["force-production"] === true),
+        confirm: env.slug,
+      });
+      if (filestore !== null)
+        q.set("filestore", await uploadFilestore(io, env.slug, filestore, filestoreKind === "dir"));
       const res = await rawRequest(io, `/environments/${encodeURIComponent(env.slug)}/db/import?${q}`, {
         method: "POST",
         body: Bun.file(file),
@@ -498,6 +713,17 @@ export function dbCommand(io: CliIo) {
 
   return defineCommand({
     meta: { name: "db", description: "Database operations: backups, restore, clone, migrate, export, import" },
-    subCommands: { backup, backups, restore, "rotate-credentials": rotateCredentials, clone, migrate, export: exportDb, exports, import: importDb, "anonymize-rules": anonymizeRules },
+    subCommands: {
+      backup,
+      backups,
+      restore,
+      "rotate-credentials": rotateCredentials,
+      clone,
+      migrate,
+      export: exportDb,
+      exports,
+      import: importDb,
+      "anonymize-rules": anonymizeRules,
+    },
   });
 }

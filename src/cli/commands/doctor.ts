@@ -5,7 +5,11 @@ import { printJson } from "../output";
 
 export function doctorCommand(io: CliIo) {
   return defineCommand({
-    meta: { name: "doctor", description: "Check this host: config, state, daemon, docker, PostgreSQL, nginx, ports, disk, ACME, S3, certificates" },
+    meta: {
+      name: "doctor",
+      description:
+        "Check this host: config, state, daemon, docker, PostgreSQL, nginx, ports, disk, ACME, S3, certificates",
+    },
     async run() {
       const { loadContext, renderReport, runDoctor } = await import("../../doctor");
       const report = await runDoctor(loadContext({ root: io.globals.root, env: io.env }));

@@ -13,7 +13,8 @@ const nameArg = { type: "positional", required: true, description: "environment 
 const waitArg = { type: "boolean", description: "follow the job and render its steps until it ends" } as const;
 
 function checkTier(tier: string | undefined): void {
-  if (tier !== undefined && !TIERS.includes(tier)) throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
+  if (tier !== undefined && !TIERS.includes(tier))
+    throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
 }
 
 interface AdminLogin {
@@ -32,7 +33,8 @@ interface CreateResponse {
 
 function numberFlag(flag: string, value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new Invalid(`${flag} must be a number, not ${JSON.stringify(value)}`);
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new Invalid(`${flag} must be a number, not ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -48,9 +50,17 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["release", d.currentRelease === null ? "-" : String(d.currentRelease)],
     ["workers", String(d.workers)],
     ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
-    ["disk", `database ${formatBytes(d.disk.databaseBytes, "unknown")}, filestore ${formatBytes(d.disk.filestoreBytes, "unknown")}`],
+    [
+      "disk",
+      `database ${formatBytes(d.disk.databaseBytes, "unknown")}, filestore ${formatBytes(d.disk.filestoreBytes, "unknown")}`,
+    ],
     ...(d.storageQuota.quotaBytes !== null
-      ? ([["quota", `storage ${formatBytes(d.storageQuota.usedBytes)} of ${formatBytes(d.storageQuota.quotaBytes)}${d.storageQuota.exceeded ? " — ABOVE THE QUOTA: deploys are refused" : ""}`]] as [string, string][])
+      ? ([
+          [
+            "quota",
+            `storage ${formatBytes(d.storageQuota.usedBytes)} of ${formatBytes(d.storageQuota.quotaBytes)}${d.storageQuota.exceeded ? " — ABOVE THE QUOTA: deploys are refused" : ""}`,
+          ],
+        ] as [string, string][])
       : []),
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
     ["expires", d.expiresAt ?? "never"],
@@ -88,7 +98,10 @@ export function envCommand(io: CliIo) {
       modules: { type: "string", description: "comma-separated modules to install (default from config)" },
       demo: { type: "boolean", description: "load demo data (default: dev tiers only)" },
       project: { type: "string", description: "project (default: default)" },
-      workers: { type: "string", description: "Odoo workers instead of the tier's (at most the policy's resource quota)" },
+      workers: {
+        type: "string",
+        description: "Odoo workers instead of the tier's (at most the policy's resource quota)",
+      },
       cpus: { type: "string", description: "CPU limit instead of the tier's (at most the quota)" },
       "memory-mb": { type: "string", description: "memory limit in MiB instead of the tier's (at most the quota)" },
       wait: waitArg,
@@ -102,7 +115,14 @@ export function envCommand(io: CliIo) {
         ...(args.branch !== undefined ? { branch: args.branch } : {}),
         ...(args["odoo-image"] !== undefined ? { odooImage: args["odoo-image"] } : {}),
         ...(args.domain !== undefined ? { domain: args.domain } : {}),
-        ...(args.modules !== undefined ? { modules: args.modules.split(",").map((m) => m.trim()).filter(Boolean) } : {}),
+        ...(args.modules !== undefined
+          ? {
+              modules: args.modules
+                .split(",")
+                .map((m) => m.trim())
+                .filter(Boolean),
+            }
+          : {}),
         ...(args.demo !== undefined ? { demo: args.demo } : {}),
         ...(args.project !== undefined ? { project: args.project } : {}),
         ...(args.workers !== undefined ? { workers: numberFlag("--workers", args.workers) } : {}),
@@ -113,7 +133,9 @@ export function envCommand(io: CliIo) {
       const out = await client(io).post<CreateResponse>("/environments", body);
       if (out.dryRun) {
         if (io.globals.json) return printJson(io, out);
-        io.stdout(`would create ${JSON.stringify(out.plan, null, 2)}\nsteps:\n${out.steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\n`);
+        io.stdout(
+          `would create ${JSON.stringify(out.plan, null, 2)}\nsteps:\n${out.steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\n`,
+        );
         return;
       }
       if (!out.job || !out.env) throw new Invalid("daemon answered without a job");
@@ -124,19 +146,31 @@ export function envCommand(io: CliIo) {
 
   const get = defineCommand({
     meta: { name: "get", description: "One environment: status, URL, database, limits, disk use" },
-    args: { name: nameArg, "show-admin-password": { type: "boolean", description: "also show the Odoo admin login and password (admins only; audited)" } },
+    args: {
+      name: nameArg,
+      "show-admin-password": {
+        type: "boolean",
+        description: "also show the Odoo admin login and password (admins only; audited)",
+      },
+    },
     async run({ args }) {
       const c = client(io);
       const d = await c.get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
-      const login = args["show-admin-password"] ? await c.get<AdminLogin>(`/environments/${encodeURIComponent(args.name)}/admin-password`) : null;
-      if (io.globals.json) return printJson(io, login ? { ...d, adminLogin: login.login, adminPassword: login.password } : d);
+      const login = args["show-admin-password"]
+        ? await c.get<AdminLogin>(`/environments/${encodeURIComponent(args.name)}/admin-password`)
+        : null;
+      if (io.globals.json)
+        return printJson(io, login ? { ...d, adminLogin: login.login, adminPassword: login.password } : d);
       showDetail(io, d);
       if (login) io.stdout(`${"odoo".padEnd(9)} ${login.login} / ${login.password}\n`);
     },
   });
 
   const rotateAdminPassword = defineCommand({
-    meta: { name: "rotate-admin-password", description: "Give Odoo's admin user a new random password (admins only); --wait shows it once" },
+    meta: {
+      name: "rotate-admin-password",
+      description: "Give Odoo's admin user a new random password (admins only); --wait shows it once",
+    },
     args: { name: nameArg, wait: waitArg },
     async run({ args }) {
       const job = await client(io).post<JobView>(`/environments/${encodeURIComponent(args.name)}/admin-password`);
@@ -156,12 +190,17 @@ export function envCommand(io: CliIo) {
 
   const logs = defineCommand({
     meta: { name: "logs", description: "The Odoo container's log; -f follows it" },
-    args: { name: nameArg, follow: { type: "boolean", alias: "f" }, tail: { type: "string", default: "200", description: "lines from the end" } },
+    args: {
+      name: nameArg,
+      follow: { type: "boolean", alias: "f" },
+      tail: { type: "string", default: "200", description: "lines from the end" },
+    },
     async run({ args }) {
       const tail = Number(args.tail);
       if (!Number.isInteger(tail) || tail < 0 || tail > 100_000) throw new Invalid("--tail must be 0-100000");
       const q = new URLSearchParams({ tail: String(tail), follow: String(args.follow === true) });
-      for await (const chunk of client(io).text(`/environments/${encodeURIComponent(args.name)}/logs?${q}`)) io.stdout(chunk);
+      for await (const chunk of client(io).text(`/environments/${encodeURIComponent(args.name)}/logs?${q}`))
+        io.stdout(chunk);
     },
   });
 
@@ -169,8 +208,11 @@ export function envCommand(io: CliIo) {
     meta: { name: "extend", description: "Move the expiry (TTL) to --ttl from now: 12h, 3d, never" },
     args: { name: nameArg, ttl: { type: "string", required: true, description: "12h, 3d, … or never" } },
     async run({ args }) {
-      if (!/^(never|[1-9]\d{0,4}[hd])$/.test(args.ttl)) throw new Invalid(`--ttl ${JSON.stringify(args.ttl)}: use e.g. 12h, 3d or never`);
-      const env = await client(io).post<EnvSummary>(`/environments/${encodeURIComponent(args.name)}/extend`, { ttl: args.ttl });
+      if (!/^(never|[1-9]\d{0,4}[hd])$/.test(args.ttl))
+        throw new Invalid(`--ttl ${JSON.stringify(args.ttl)}: use e.g. 12h, 3d or never`);
+      const env = await client(io).post<EnvSummary>(`/environments/${encodeURIComponent(args.name)}/extend`, {
+        ttl: args.ttl,
+      });
       if (io.globals.json) return printJson(io, env);
       io.stdout(`${env.slug} ${env.expiresAt ? `expires ${env.expiresAt}` : "never expires"}\n`);
     },
@@ -181,7 +223,10 @@ export function envCommand(io: CliIo) {
     args: {
       name: nameArg,
       "keep-database": { type: "boolean", description: "keep the database, its role and the filestore" },
-      "skip-final-backup": { type: "boolean", description: "production: drop the database without the final backup taken first (admins)" },
+      "skip-final-backup": {
+        type: "boolean",
+        description: "production: drop the database without the final backup taken first (admins)",
+      },
       yes: { type: "boolean", alias: "y", description: "do not ask (required without a terminal)" },
       wait: waitArg,
     },
@@ -196,14 +241,21 @@ export function envCommand(io: CliIo) {
         flagHint: "--yes",
       });
       // The server refuses production without its name again; it is sent only after the confirmation above.
-      const q = new URLSearchParams({ keepDatabase: String(keep), confirm: env.slug, skipFinalBackup: String(args["skip-final-backup"] === true) });
+      const q = new URLSearchParams({
+        keepDatabase: String(keep),
+        confirm: env.slug,
+        skipFinalBackup: String(args["skip-final-backup"] === true),
+      });
       const job = await c.delete<JobView>(`/environments/${encodeURIComponent(env.slug)}?${q}`);
       await afterEnqueue(io, job, args.wait === true);
     },
   });
 
   return defineCommand({
-    meta: { name: "env", description: "Environments: create, list, get, start/stop/restart, logs, extend, rotate-admin-password, destroy" },
+    meta: {
+      name: "env",
+      description: "Environments: create, list, get, start/stop/restart, logs, extend, rotate-admin-password, destroy",
+    },
     subCommands: {
       list,
       create,

@@ -5,7 +5,11 @@ import { note, printJson } from "../output";
 
 export function initCommand(io: CliIo) {
   return defineCommand({
-    meta: { name: "init", description: "Set up this host: role, domains, certificates, backups, admin, systemd (asks on a terminal; every question is also a flag)" },
+    meta: {
+      name: "init",
+      description:
+        "Set up this host: role, domains, certificates, backups, admin, systemd (asks on a terminal; every question is also a flag)",
+    },
     args: initArgs(),
     async run({ args, rawArgs }) {
       assertKnownFlags(rawArgs);
@@ -23,7 +27,11 @@ export function initCommand(io: CliIo) {
             warn: (m: string) => clack.log.warn(m),
             confirm: async (m: string) => (await clack.confirm({ message: m, initialValue: true })) === true,
           }
-        : { step: (m: string) => note(io, m), info: (m: string) => note(io, m), warn: (m: string) => note(io, `warning: ${m}`) };
+        : {
+            step: (m: string) => note(io, m),
+            info: (m: string) => note(io, m),
+            warn: (m: string) => note(io, `warning: ${m}`),
+          };
       if (clack) clack.intro(`odooops init — ${paths.configYaml}`);
       const result = await runInit({
         paths,
@@ -37,9 +45,13 @@ export function initCommand(io: CliIo) {
       if (io.globals.json) printJson(io, result);
       else if (result.recoveryKey?.privateText) {
         // On stdout, whatever --quiet says: it exists nowhere else.
-        io.stdout(`\nRECOVERY KEY (shown once, not kept on this host; store it in your password manager):\n${result.recoveryKey.privateText}\n\n`);
+        io.stdout(
+          `\nRECOVERY KEY (shown once, not kept on this host; store it in your password manager):\n${result.recoveryKey.privateText}\n\n`,
+        );
       }
-      const next = result.verified ? "odooops doctor, then odooops env create NAME --tier dev" : "start the daemon (odooops serve), then odooops doctor";
+      const next = result.verified
+        ? "odooops doctor, then odooops env create NAME --tier dev"
+        : "start the daemon (odooops serve), then odooops doctor";
       if (clack) clack.outro(`done. Next: ${next}`);
       else note(io, `done. Next: ${next}`);
     },

@@ -32,7 +32,9 @@ export function reportJob(io: CliIo, job: JobView): void {
     printSecrets(io, job);
   }
   if (job.status === "failed" || job.status === "cancelled") {
-    throw new JobFailed(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}\n  logs: odooops jobs logs ${job.id}`);
+    throw new JobFailed(
+      `job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}\n  logs: odooops jobs logs ${job.id}`,
+    );
   }
 }
 
@@ -41,7 +43,11 @@ export async function afterEnqueue(io: CliIo, job: JobView, wait: boolean): Prom
   if (wait) return reportJob(io, await followJob(io, client(io), job.id));
   if (io.globals.json) return printJson(io, job);
   io.stdout(`${job.id}\n`);
-  if (job.blockedBy) note(io, `queued behind job ${job.blockedBy.id} (${job.blockedBy.kind} on ${job.blockedBy.target ?? "-"}, ${job.blockedBy.status})`);
+  if (job.blockedBy)
+    note(
+      io,
+      `queued behind job ${job.blockedBy.id} (${job.blockedBy.kind} on ${job.blockedBy.target ?? "-"}, ${job.blockedBy.status})`,
+    );
   note(io, `follow with: odooops jobs wait ${job.id}   (or: odooops jobs logs ${job.id} -f)`);
 }
 
@@ -53,7 +59,9 @@ export async function printJobLog(io: CliIo, jobId: string, follow: boolean): Pr
   const c = client(io);
   let offset = 0;
   for (;;) {
-    const chunk = await c.get<{ text: string; nextOffset: number; status: JobView["status"] }>(`/jobs/${encodeURIComponent(jobId)}/log?offset=${offset}`);
+    const chunk = await c.get<{ text: string; nextOffset: number; status: JobView["status"] }>(
+      `/jobs/${encodeURIComponent(jobId)}/log?offset=${offset}`,
+    );
     io.stdout(chunk.text);
     offset = chunk.nextOffset;
     if (chunk.text !== "") continue;
@@ -63,8 +71,13 @@ export async function printJobLog(io: CliIo, jobId: string, follow: boolean): Pr
 }
 
 function showJob(io: CliIo, job: JobView) {
-  io.stdout(`job ${job.id}  ${job.kind}  ${job.target ?? ""}\nstatus: ${job.status}${job.error ? `\nerror: ${job.error}` : ""}\n`);
-  if (job.blockedBy) io.stdout(`waiting for: job ${job.blockedBy.id} (${job.blockedBy.kind} on ${job.blockedBy.target ?? "-"}, ${job.blockedBy.status} since ${job.blockedBy.startedAt ?? "-"})\n`);
+  io.stdout(
+    `job ${job.id}  ${job.kind}  ${job.target ?? ""}\nstatus: ${job.status}${job.error ? `\nerror: ${job.error}` : ""}\n`,
+  );
+  if (job.blockedBy)
+    io.stdout(
+      `waiting for: job ${job.blockedBy.id} (${job.blockedBy.kind} on ${job.blockedBy.target ?? "-"}, ${job.blockedBy.status} since ${job.blockedBy.startedAt ?? "-"})\n`,
+    );
   for (const s of job.steps) {
     const dur = s.durationMs === null ? "" : ` (${formatDuration(s.durationMs)})`;
     io.stdout(`  ${s.status.padEnd(8)} ${s.title}${dur}${s.error ? `\n           ${s.error.split("\n")[0]}` : ""}\n`);

@@ -20,7 +20,11 @@ function showEnv(io: CliIo, e: NonNullable<EffectivePolicyView["env"]>): void {
     `  migrations ${g.migrations.run ? `${req(g.migrations.required)} rehearsal on a ${g.migrations.neutralize ? "neutralized " : ""}copy${g.migrations.sizeCapped ? " (skipped above deploy.rehearseMaxDbMb)" : ""}` : "off"}`,
     `  approval   ${g.approval ? `${req(g.approval.required)}, timeout ${g.approval.timeoutSec} s` : "none"}`,
     `  smoke      ${g.smoke ? `${req(g.smoke.required)}: ${JSON.stringify(g.smoke.command)}` : "none"}`,
-    `  quota      ${Object.entries(e.quota).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`,
+    `  quota      ${
+      Object.entries(e.quota)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none"
+    }`,
     `  limits     workers ${e.limits.workers}, cpus ${e.limits.cpus}, memory ${e.limits.memoryMb} MiB`,
     `  storage    ${formatBytes(e.storage.usedBytes)}${e.storage.quotaBytes !== null ? ` of ${formatBytes(e.storage.quotaBytes)}${e.storage.exceeded ? " — ABOVE THE QUOTA: deploys are blocked" : ""}` : ""}`,
     `  ttl        ${e.ttl ?? "none"}`,
@@ -38,25 +42,39 @@ function readPolicyFile(path: string): string {
 
 export function policyCommand(io: CliIo) {
   return defineCommand({
-    meta: { name: "policy", description: "Policies: .odooops/policies.yaml (branch mappings, health gates, quotas, TTLs)" },
+    meta: {
+      name: "policy",
+      description: "Policies: .odooops/policies.yaml (branch mappings, health gates, quotas, TTLs)",
+    },
     subCommands: {
       show: defineCommand({
-        meta: { name: "show", description: "The effective policy of a project; with --env the gates, quota and TTL of its tier" },
+        meta: {
+          name: "show",
+          description: "The effective policy of a project; with --env the gates, quota and TTL of its tier",
+        },
         args: {
           project: { type: "string", description: "project (default: default, or the env's)" },
           env: { type: "string", description: "an environment: what applies to its tier" },
         },
         async run({ args }) {
-          const q = new URLSearchParams({ ...(args.project ? { project: args.project } : {}), ...(args.env ? { env: args.env } : {}) });
+          const q = new URLSearchParams({
+            ...(args.project ? { project: args.project } : {}),
+            ...(args.env ? { env: args.env } : {}),
+          });
           const p = await client(io).get<EffectivePolicyView>(`/policy${q.size > 0 ? `?${q}` : ""}`);
           if (io.globals.json) return printJson(io, p);
-          io.stdout(`# project ${p.project}: ${p.source === "repo" ? `${POLICY_FILE} at ${p.commit?.slice(0, 12) ?? "?"}` : "the server default (no deploy has read a policies file)"}\n`);
+          io.stdout(
+            `# project ${p.project}: ${p.source === "repo" ? `${POLICY_FILE} at ${p.commit?.slice(0, 12) ?? "?"}` : "the server default (no deploy has read a policies file)"}\n`,
+          );
           if (p.env) return showEnv(io, p.env);
           io.stdout(stringify(p.policy));
         },
       }),
       validate: defineCommand({
-        meta: { name: "validate", description: `Check a policies file (default ${POLICY_FILE} here): exit 0 when valid, 1 with every problem` },
+        meta: {
+          name: "validate",
+          description: `Check a policies file (default ${POLICY_FILE} here): exit 0 when valid, 1 with every problem`,
+        },
         args: { file: { type: "string", description: `the file to check (default ${POLICY_FILE})` } },
         async run({ args }) {
           const file = args.file ?? POLICY_FILE;

@@ -17,31 +17,51 @@ function readSecretFile(path: string): string {
   try {
     return readFileSync(path, "utf8").replace(/\r?\n$/, "");
   } catch (e) {
-    throw new Invalid(`cannot read --webhook-secret-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Invalid(
+      `cannot read --webhook-secret-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
 export function projectCommand(io: CliIo) {
   const set = defineCommand({
-    meta: { name: "set", description: "Create a project or change its git repository / default branch / GitHub webhook secret" },
+    meta: {
+      name: "set",
+      description: "Create a project or change its git repository / default branch / GitHub webhook secret",
+    },
     args: {
-      name: { type: "positional", required: true, description: "project name (\"default\" holds envs created without --project)" },
+      name: {
+        type: "positional",
+        required: true,
+        description: 'project name ("default" holds envs created without --project)',
+      },
       repo: { type: "string", description: "addons repository: file:///path, ssh://…, https://… or user@host:path" },
       branch: { type: "string", description: "default branch (main)" },
-      "webhook-secret-file": { type: "string", description: "file holding the GitHub webhook secret (the same string as in the GitHub webhook settings)" },
-      "remove-webhook-secret": { type: "boolean", description: "remove the webhook secret (GitHub deliveries are then refused)" },
+      "webhook-secret-file": {
+        type: "string",
+        description: "file holding the GitHub webhook secret (the same string as in the GitHub webhook settings)",
+      },
+      "remove-webhook-secret": {
+        type: "boolean",
+        description: "remove the webhook secret (GitHub deliveries are then refused)",
+      },
     },
     async run({ args }) {
       const secretFile = args["webhook-secret-file"];
-      if (secretFile !== undefined && args["remove-webhook-secret"]) throw new Invalid("give --webhook-secret-file or --remove-webhook-secret, not both");
-      const webhookSecret = secretFile !== undefined ? readSecretFile(secretFile) : args["remove-webhook-secret"] ? null : undefined;
+      if (secretFile !== undefined && args["remove-webhook-secret"])
+        throw new Invalid("give --webhook-secret-file or --remove-webhook-secret, not both");
+      const webhookSecret =
+        secretFile !== undefined ? readSecretFile(secretFile) : args["remove-webhook-secret"] ? null : undefined;
       const p = await client(io).put<ProjectView>(`/projects/${encodeURIComponent(args.name)}`, {
         ...(args.repo !== undefined ? { repoUrl: args.repo } : {}),
         ...(args.branch !== undefined ? { defaultBranch: args.branch } : {}),
         ...(webhookSecret !== undefined ? { webhookSecret } : {}),
       });
       if (io.globals.json) return printJson(io, p);
-      note(io, `project ${p.name}: ${p.repoUrl ?? "no repository"} (default branch ${p.defaultBranch}), webhook secret ${p.webhookSecretSet ? "set" : "not set"}`);
+      note(
+        io,
+        `project ${p.name}: ${p.repoUrl ?? "no repository"} (default branch ${p.defaultBranch}), webhook secret ${p.webhookSecretSet ? "set" : "not set"}`,
+      );
     },
   });
   return defineCommand({
@@ -52,23 +72,34 @@ export function projectCommand(io: CliIo) {
         async run() {
           const list = await client(io).get<ProjectView[]>("/projects");
           if (io.globals.json) return printJson(io, list);
-          printTable(io, list.map((p) => ({ ...p, webhook: p.webhookSecretSet ? "secret set" : "-" })), [
-            { key: "name", label: "name" },
-            { key: "repoUrl", label: "repository" },
-            { key: "defaultBranch", label: "branch" },
-            { key: "webhook", label: "webhook" },
-          ]);
+          printTable(
+            io,
+            list.map((p) => ({ ...p, webhook: p.webhookSecretSet ? "secret set" : "-" })),
+            [
+              { key: "name", label: "name" },
+              { key: "repoUrl", label: "repository" },
+              { key: "defaultBranch", label: "branch" },
+              { key: "webhook", label: "webhook" },
+            ],
+          );
         },
       }),
       set,
       add: set,
       access: defineCommand({
-        meta: { name: "access", description: "The user and password that open the project's non-production sites (admins only)" },
+        meta: {
+          name: "access",
+          description: "The user and password that open the project's non-production sites (admins only)",
+        },
         args: { name: { type: "positional", required: true, description: "project name" } },
         async run({ args }) {
-          const a = await client(io).get<{ project: string; user: string; password: string; protectedTiers: string[] }>(`/projects/${encodeURIComponent(args.name)}/access`);
+          const a = await client(io).get<{ project: string; user: string; password: string; protectedTiers: string[] }>(
+            `/projects/${encodeURIComponent(args.name)}/access`,
+          );
           if (io.globals.json) return printJson(io, a);
-          io.stdout(`user      ${a.user}\npassword  ${a.password}\ntiers     ${a.protectedTiers.join(", ") || "(none: every tier is public or allowlisted)"}\n`);
+          io.stdout(
+            `user      ${a.user}\npassword  ${a.password}\ntiers     ${a.protectedTiers.join(", ") || "(none: every tier is public or allowlisted)"}\n`,
+          );
         },
       }),
     },

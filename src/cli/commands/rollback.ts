@@ -14,7 +14,10 @@ export function rollbackCommand(io: CliIo) {
       env: { type: "positional", required: true, description: "environment name" },
       to: { type: "string", description: "deployment id or commit sha (default: the previous successful deployment)" },
       list: { type: "boolean", description: "show the candidates and change nothing" },
-      "restore-db": { type: "boolean", description: "also restore the database from before the migrations being undone" },
+      "restore-db": {
+        type: "boolean",
+        description: "also restore the database from before the migrations being undone",
+      },
       "keep-db": { type: "boolean", description: "keep the newer database (old code on a newer schema)" },
       yes: { type: "boolean", alias: "y", description: "no confirmation (required without a terminal)" },
       wait: { type: "boolean", description: "follow the job and render its steps until it ends" },
@@ -31,9 +34,16 @@ export function rollbackCommand(io: CliIo) {
         what: `switch ${args.env} back to ${args.to ?? "its previous release"}${args["restore-db"] ? " and restore its database (data written since is lost)" : ""}`,
         flagHint: "--yes",
       });
-      const body = { ...(args.to ? { to: args.to } : {}), ...(args["restore-db"] ? { restoreDb: true } : {}), ...(args["keep-db"] ? { keepDb: true } : {}) };
+      const body = {
+        ...(args.to ? { to: args.to } : {}),
+        ...(args["restore-db"] ? { restoreDb: true } : {}),
+        ...(args["keep-db"] ? { keepDb: true } : {}),
+      };
       const out = await c.post<{ deployment: DeploymentView; job: JobView }>(`/environments/${env}/rollback`, body);
-      note(io, `rolling ${args.env} back to ${out.deployment.commit?.slice(0, 12) ?? out.deployment.image ?? "?"} as release ${out.deployment.release}`);
+      note(
+        io,
+        `rolling ${args.env} back to ${out.deployment.commit?.slice(0, 12) ?? out.deployment.image ?? "?"} as release ${out.deployment.release}`,
+      );
       await afterEnqueue(io, out.job, args.wait === true);
     },
   });

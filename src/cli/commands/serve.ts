@@ -4,7 +4,9 @@ import type { CliIo } from "../io";
 export function serveCommand(io: CliIo) {
   return defineCommand({
     meta: { name: "serve", description: "Run the daemon (standalone: coordinator + agent)" },
-    args: { listen: { type: "string", description: "API address host:port (config `listen`, default 127.0.0.1:8420)" } },
+    args: {
+      listen: { type: "string", description: "API address host:port (config `listen`, default 127.0.0.1:8420)" },
+    },
     async run({ args }) {
       const { startDaemon } = await import("../../daemon/serve");
       const daemon = await startDaemon({ root: io.globals.root, listen: args.listen, env: io.env });

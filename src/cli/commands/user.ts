@@ -8,7 +8,8 @@ import { client, type CliIo } from "../io";
 import { note, printJson, printTable } from "../output";
 
 function role(value: string): Role {
-  if (!(ROLES as readonly string[]).includes(value)) throw new Invalid(`role must be one of ${ROLES.join(", ")}, not ${JSON.stringify(value)}`);
+  if (!(ROLES as readonly string[]).includes(value))
+    throw new Invalid(`role must be one of ${ROLES.join(", ")}, not ${JSON.stringify(value)}`);
   return value as Role;
 }
 
@@ -20,11 +21,18 @@ async function passwordFrom(io: CliIo, fromStdin: boolean): Promise<{ password: 
 
 export function userCommand(io: CliIo) {
   const nameArg = { type: "positional", required: true, description: "user name" } as const;
-  const stdinArg = { type: "boolean", description: "read the password from stdin (else one is generated and printed once)" } as const;
+  const stdinArg = {
+    type: "boolean",
+    description: "read the password from stdin (else one is generated and printed once)",
+  } as const;
 
   const add = defineCommand({
     meta: { name: "add", description: "Add a user (admins)" },
-    args: { name: nameArg, role: { type: "string", default: "member", description: "viewer, member or admin" }, "password-stdin": stdinArg },
+    args: {
+      name: nameArg,
+      role: { type: "string", default: "member", description: "viewer, member or admin" },
+      "password-stdin": stdinArg,
+    },
     async run({ args }) {
       const { password, generated } = await passwordFrom(io, args["password-stdin"] === true);
       const user = await client(io).post<UserView>("/users", { username: args.name, password, role: role(args.role) });
@@ -53,7 +61,9 @@ export function userCommand(io: CliIo) {
     meta: { name: "set-role", description: "Change a user's role (never the last admin's) (admins)" },
     args: { name: nameArg, role: { type: "positional", required: true, description: "viewer, member or admin" } },
     async run({ args }) {
-      const user = await client(io).put<UserView>(`/users/${encodeURIComponent(args.name)}/role`, { role: role(args.role) });
+      const user = await client(io).put<UserView>(`/users/${encodeURIComponent(args.name)}/role`, {
+        role: role(args.role),
+      });
       if (io.globals.json) return printJson(io, user);
       note(io, `${user.username} is now ${user.role}`);
     },
@@ -71,10 +81,20 @@ export function userCommand(io: CliIo) {
   });
 
   const remove = defineCommand({
-    meta: { name: "remove", description: "Remove a user with their sessions and API tokens (never the last admin) (admins)" },
-    args: { name: nameArg, yes: { type: "boolean", alias: "y", description: "do not ask (required without a terminal)" } },
+    meta: {
+      name: "remove",
+      description: "Remove a user with their sessions and API tokens (never the last admin) (admins)",
+    },
+    args: {
+      name: nameArg,
+      yes: { type: "boolean", alias: "y", description: "do not ask (required without a terminal)" },
+    },
     async run({ args }) {
-      await confirmDestructive(io, { yes: args.yes === true, what: `remove user ${args.name} and revoke their sessions and tokens`, flagHint: "--yes" });
+      await confirmDestructive(io, {
+        yes: args.yes === true,
+        what: `remove user ${args.name} and revoke their sessions and tokens`,
+        flagHint: "--yes",
+      });
       await client(io).delete(`/users/${encodeURIComponent(args.name)}`);
       note(io, `removed ${args.name}`);
     },

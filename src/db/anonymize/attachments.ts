@@ -21,7 +21,19 @@ import { AVATAR_COUNT, PLACEHOLDERS } from "./placeholders";
  * Without all of these the table is not Odoo's ir_attachment: rules only, no placeholders.
  * (`url` is optional: the stand-in and some old databases have none.)
  */
-export const ATTACHMENT_COLUMNS = ["id", "name", "res_model", "res_field", "res_id", "type", "mimetype", "db_datas", "store_fname", "checksum", "file_size"] as const;
+export const ATTACHMENT_COLUMNS = [
+  "id",
+  "name",
+  "res_model",
+  "res_field",
+  "res_id",
+  "type",
+  "mimetype",
+  "db_datas",
+  "store_fname",
+  "checksum",
+  "file_size",
+] as const;
 
 export interface AttachmentShape {
   /** ir_model_data exists (module data is recognised by its xml id). */
@@ -38,10 +50,15 @@ const K = "odooops_p.odooops_k";
 
 /** True for module data and web assets (see the file comment). */
 export function moduleDataSql(shape: AttachmentShape): string {
-  const parts = [`"res_model" IN ('ir.ui.view', 'ir.ui.menu', 'ir.module.module', 'ir.qweb')`, `"name" LIKE '%.assets\\_%'`];
+  const parts = [
+    `"res_model" IN ('ir.ui.view', 'ir.ui.menu', 'ir.module.module', 'ir.qweb')`,
+    `"name" LIKE '%.assets\\_%'`,
+  ];
   if (shape.url) parts.push(`"url" LIKE '/web/assets/%'`);
   if (shape.modelData) {
-    parts.push(`EXISTS (SELECT 1 FROM public.ir_model_data odooops_d WHERE odooops_d.model = 'ir.attachment' AND odooops_d.res_id = "id" AND odooops_d.module NOT IN ('__export__', '__import__'))`);
+    parts.push(
+      `EXISTS (SELECT 1 FROM public.ir_model_data odooops_d WHERE odooops_d.model = 'ir.attachment' AND odooops_d.res_id = "id" AND odooops_d.module NOT IN ('__export__', '__import__'))`,
+    );
   }
   return parts.map((p) => `coalesce(${p}, false)`).join(" OR ");
 }
@@ -58,7 +75,8 @@ function placeholderKeySql(): string {
 /** What follows `FROM public."ir_attachment"` in the COPY query. */
 export function attachmentJoinsSql(shape: AttachmentShape): string {
   const values = PLACEHOLDERS.map(
-    (p) => `(${quoteLiteral(p.key)}, decode('${p.data.toString("hex")}', 'hex'), '${p.sha1}', ${p.data.length}, ${quoteLiteral(p.mimetype)}, '${p.storeFname}')`,
+    (p) =>
+      `(${quoteLiteral(p.key)}, decode('${p.data.toString("hex")}', 'hex'), '${p.sha1}', ${p.data.length}, ${quoteLiteral(p.mimetype)}, '${p.storeFname}')`,
   ).join(", ");
   return `CROSS JOIN LATERAL (SELECT NOT (${moduleDataSql(shape)}) AS odooops_business) odooops_b
   LEFT JOIN (VALUES ${values}) AS odooops_p(odooops_k, odooops_data, odooops_sha, odooops_size, odooops_mime, odooops_fname)

@@ -29,7 +29,11 @@ function readable(chunk: Buffer): string {
 }
 
 /** Scans one file's bytes; `found` collects the source values. */
-export async function scanFile(path: string, matcher: NeedleMatcher, found: { emails: Set<string>; phones: Set<string> }): Promise<number> {
+export async function scanFile(
+  path: string,
+  matcher: NeedleMatcher,
+  found: { emails: Set<string>; phones: Set<string> },
+): Promise<number> {
   const fh = await open(path, "r");
   try {
     const buf = Buffer.allocUnsafe(FILE_CHUNK);
@@ -66,13 +70,16 @@ export async function scanFilestore(dir: string, matcher: NeedleMatcher): Promis
     const rel = relative(dir, path);
     const before = result.names.emails.size + result.names.phones.size;
     matcher.scan(rel, result.names);
-    if (result.names.emails.size + result.names.phones.size > before && result.names.files.length < 5) result.names.files.push(rel);
+    if (result.names.emails.size + result.names.phones.size > before && result.names.files.length < 5)
+      result.names.files.push(rel);
     if (e.isDirectory()) continue;
-    if (!e.isFile()) throw new Invalid(`PII check: ${rel} in the copy's filestore is not a regular file; it cannot be vouched for`);
+    if (!e.isFile())
+      throw new Invalid(`PII check: ${rel} in the copy's filestore is not a regular file; it cannot be vouched for`);
     const seen = result.contents.emails.size + result.contents.phones.size;
     result.bytes += await scanFile(path, matcher, result.contents);
     result.files += 1;
-    if (result.contents.emails.size + result.contents.phones.size > seen && result.contents.files.length < 5) result.contents.files.push(rel);
+    if (result.contents.emails.size + result.contents.phones.size > seen && result.contents.files.length < 5)
+      result.contents.files.push(rel);
   }
   return result;
 }

@@ -30,7 +30,11 @@ async function hasColumn(sql: SQL, table: string, column: string): Promise<boole
 }
 
 /** Findings ("ir_cron: 3 active", …); empty = nothing wrong. */
-export async function checkState(sql: SQL, source: Pick<PiiNeedles, "identity" | "passwordHashes">, expect: StateExpectations): Promise<string[]> {
+export async function checkState(
+  sql: SQL,
+  source: Pick<PiiNeedles, "identity" | "passwordHashes">,
+  expect: StateExpectations,
+): Promise<string[]> {
   const findings: string[] = [];
   if (expect.neutralized) {
     for (const table of ["ir_cron", "ir_mail_server", "fetchmail_server"] as const) {
@@ -43,11 +47,19 @@ export async function checkState(sql: SQL, source: Pick<PiiNeedles, "identity" |
     const rows = await sql<{ key: string; value: string }[]>`
       SELECT key, value FROM public.ir_config_parameter WHERE key IN ('database.uuid', 'database.secret')`;
     const now = new Map(rows.map((r) => [r.key, r.value]));
-    if (source.identity.uuid !== null && now.get("database.uuid") === source.identity.uuid) findings.push("ir_config_parameter: database.uuid is the source's");
-    if (source.identity.secret !== null && now.get("database.secret") === source.identity.secret) findings.push("ir_config_parameter: database.secret is the source's");
+    if (source.identity.uuid !== null && now.get("database.uuid") === source.identity.uuid)
+      findings.push("ir_config_parameter: database.uuid is the source's");
+    if (source.identity.secret !== null && now.get("database.secret") === source.identity.secret)
+      findings.push("ir_config_parameter: database.secret is the source's");
   }
-  if (source.passwordHashes.length > 0 && (await hasOwnedTable(sql, "res_users")) && (await hasColumn(sql, "res_users", "password"))) {
-    const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM public.res_users WHERE password = ANY(${source.passwordHashes}::text[])`;
+  if (
+    source.passwordHashes.length > 0 &&
+    (await hasOwnedTable(sql, "res_users")) &&
+    (await hasColumn(sql, "res_users", "password"))
+  ) {
+    const [row] = await sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM public.res_users WHERE password = ANY(${source.passwordHashes}::text[])`;
     if ((row?.n ?? 0) > 0) findings.push(`res_users.password: ${row?.n} of the source's password hashes`);
   }
   return findings;

@@ -35,13 +35,21 @@ function describeFiles(where: string, f: FileScanResult["contents"]): string | n
   const n = f.emails.size + f.phones.size;
   if (n === 0) return null;
   const sample = maskValue([...f.emails, ...f.phones][0] ?? "");
-  const parts = [f.emails.size > 0 ? plural(f.emails.size, "email") : "", f.phones.size > 0 ? plural(f.phones.size, "phone") : ""].filter(Boolean);
+  const parts = [
+    f.emails.size > 0 ? plural(f.emails.size, "email") : "",
+    f.phones.size > 0 ? plural(f.phones.size, "phone") : "",
+  ].filter(Boolean);
   // A file's path may itself be the leak: only its start is shown.
   return `${where}: ${parts.join(", ")} (e.g. ${sample}; in ${f.files.map((p) => `${p.slice(0, 8)}***`).join(", ")})`;
 }
 
 /** Database and filestore scan; `filestoreDir` null = the copy has no filestore. */
-export async function checkPii(sql: SQL, needles: PiiNeedles, opts: { exclude: string[]; filestoreDir: string | null }, log: Logger): Promise<PiiCheckSummary> {
+export async function checkPii(
+  sql: SQL,
+  needles: PiiNeedles,
+  opts: { exclude: string[]; filestoreDir: string | null },
+  log: Logger,
+): Promise<PiiCheckSummary> {
   const t0 = performance.now();
   const { hits, stats } = await scanDatabase(sql, needles, opts.exclude);
   const files = opts.filestoreDir ? await scanFilestore(opts.filestoreDir, new NeedleMatcher(needles)) : null;
@@ -50,19 +58,42 @@ export async function checkPii(sql: SQL, needles: PiiNeedles, opts: { exclude: s
   const [lo] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_catalog.pg_largeobject_metadata`;
   if ((lo?.n ?? 0) > 0) findings.push(`pg_largeobject: ${plural(lo?.n ?? 0, "large object")} (not scanned: drop them)`);
   if (files) {
-    for (const line of [describeFiles("filestore (file contents)", files.contents), describeFiles("filestore (file names)", files.names)]) if (line) findings.push(line);
+    for (const line of [
+      describeFiles("filestore (file contents)", files.contents),
+      describeFiles("filestore (file names)", files.names),
+    ])
+      if (line) findings.push(line);
   }
-  const summary: PiiCheckSummary = { ...stats, emails: needles.emails.length, phones: needles.phones.length, files: files?.files ?? 0, fileBytes: files?.bytes ?? 0 };
+  const summary: PiiCheckSummary = {
+    ...stats,
+    emails: needles.emails.length,
+    phones: needles.phones.length,
+    files: files?.files ?? 0,
+    fileBytes: files?.bytes ?? 0,
+  };
   if (findings.length > 0) {
-    throw new Invalid(`PII check failed: source data remains after anonymizing in ${findings.join("; ")}; add rules for these columns (or exclude them knowingly)`, { hits });
+    throw new Invalid(
+      `PII check failed: source data remains after anonymizing in ${findings.join("; ")}; add rules for these columns (or exclude them knowingly)`,
+      { hits },
+    );
   }
   // The time is part of what an auditor (and bench/anonymized-clone.ts) reads.
-  log.info("PII check passed", { ...summary, seconds: Number(((performance.now() - t0) / 1000).toFixed(2)), excluded: opts.exclude.join(" ") || "none", needlesFrom: needles.sources.join(" ") });
+  log.info("PII check passed", {
+    ...summary,
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    excluded: opts.exclude.join(" ") || "none",
+    needlesFrom: needles.sources.join(" "),
+  });
   return summary;
 }
 
 /** Crons, mail servers, identity and password hashes (see check-state.ts). */
-export async function checkCopyState(sql: SQL, needles: PiiNeedles, expect: StateExpectations, log: Logger): Promise<void> {
+export async function checkCopyState(
+  sql: SQL,
+  needles: PiiNeedles,
+  expect: StateExpectations,
+  log: Logger,
+): Promise<void> {
   const findings = await checkState(sql, needles, expect);
   if (findings.length > 0) throw new Invalid(`copy check failed: ${findings.join("; ")}`, { findings });
   log.info("copy check passed", { ...expect, passwordHashes: needles.passwordHashes.length });

@@ -20,15 +20,37 @@ const SETTING_NAME = /^[a-z_]+(\.[a-z_]+)?$/;
 const SETTING_VALUE = /^[A-Za-z0-9$./_,:=+-]+$/;
 
 /** `secret` settings are also masked wherever the command is echoed. */
-function psql(as: PgAdmin, db: string, secret: Record<string, string>, plain: Record<string, string>, app: string, pgBinDir?: string): Command {
-  const options = Object.entries({ search_path: TENANT_SEARCH_PATH.replace(/ /g, ""), ...plain, ...secret }).map(([k, v]) => {
-    if (!SETTING_NAME.test(k) || !SETTING_VALUE.test(v)) throw new Invalid(`session setting ${k} cannot be passed in PGOPTIONS`);
-    return `-c ${k}=${v}`;
-  });
+function psql(
+  as: PgAdmin,
+  db: string,
+  secret: Record<string, string>,
+  plain: Record<string, string>,
+  app: string,
+  pgBinDir?: string,
+): Command {
+  const options = Object.entries({ search_path: TENANT_SEARCH_PATH.replace(/ /g, ""), ...plain, ...secret }).map(
+    ([k, v]) => {
+      if (!SETTING_NAME.test(k) || !SETTING_VALUE.test(v))
+        throw new Invalid(`session setting ${k} cannot be passed in PGOPTIONS`);
+      return `-c ${k}=${v}`;
+    },
+  );
   return {
     argv: [
-      pgBinDir ? join(pgBinDir, "psql") : "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-      "-h", as.host, "-p", String(as.port), "-U", as.user, "--no-password", "-d", assertIdent(db, "database"),
+      pgBinDir ? join(pgBinDir, "psql") : "psql",
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      as.host,
+      "-p",
+      String(as.port),
+      "-U",
+      as.user,
+      "--no-password",
+      "-d",
+      assertIdent(db, "database"),
     ],
     env: { PGPASSWORD: as.password, PGCONNECT_TIMEOUT: "15", PGAPPNAME: app, PGOPTIONS: options.join(" ") },
     redact: [as.password, ...Object.values(secret)],
@@ -37,14 +59,25 @@ function psql(as: PgAdmin, db: string, secret: Record<string, string>, plain: Re
 }
 
 /** Rows of `select`, read-only, as of `snapshot` (held open by the copy's own session). */
-export function copyOut(as: PgAdmin, db: string, snapshot: string, select: string, settings: Record<string, string>, pgBinDir?: string): Command {
+export function copyOut(
+  as: PgAdmin,
+  db: string,
+  snapshot: string,
+  select: string,
+  settings: Record<string, string>,
+  pgBinDir?: string,
+): Command {
   if (!SNAPSHOT.test(snapshot)) throw new Invalid(`not a snapshot id: ${JSON.stringify(snapshot)}`);
   const cmd = psql(as, db, settings, { default_transaction_read_only: "on" }, "odooops-anonymize", pgBinDir);
   cmd.argv.push(
-    "-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-    "-c", `SET TRANSACTION SNAPSHOT '${snapshot}'`,
-    "-c", `COPY (${select}) TO STDOUT`,
-    "-c", "COMMIT",
+    "-c",
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    "-c",
+    `SET TRANSACTION SNAPSHOT '${snapshot}'`,
+    "-c",
+    `COPY (${select}) TO STDOUT`,
+    "-c",
+    "COMMIT",
   );
   return cmd;
 }

@@ -82,7 +82,11 @@ function countingRows(sink: PartSink): PartSink & { rows(): number } {
 }
 
 /** `from` | `into`; throws the first failure (the producer's, else the consumer's). */
-async function pipe(from: Command, into: Command, signal: AbortSignal | undefined): Promise<{ bytes: number; rows: number }> {
+async function pipe(
+  from: Command,
+  into: Command,
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: number; rows: number }> {
   const sink = countingRows(processSink(into, signal));
   const r = await streamCommand(from, [sink], signal);
   if (r.sourceError) throw r.sourceError;
@@ -91,23 +95,50 @@ async function pipe(from: Command, into: Command, signal: AbortSignal | undefine
   return { bytes: r.bytes, rows: sink.rows() };
 }
 
-async function copyInSnapshot(input: AnonymizedCopyInput, snapshot: string, plan: CopyPlan): Promise<AnonymizedCopyReport> {
+async function copyInSnapshot(
+  input: AnonymizedCopyInput,
+  snapshot: string,
+  plan: CopyPlan,
+): Promise<AnonymizedCopyReport> {
   const { sourceLogin: src, owner, sourceDb, targetDb, pgBinDir, signal } = input;
   const report: AnonymizedCopyReport = { tables: [], skipped: plan.skipped, bytes: 0 };
   const restore = () => pgRestore(owner, targetDb, { pgBinDir });
   const excluded = plan.transformed.map((t) => t.table);
   // -Z0: compressing for a local pipe only burns CPU on both ends.
-  report.bytes += (await pipe(pgDump(src, sourceDb, { compress: 0, snapshot, sections: ["pre-data", "data"], excludeTableData: excluded, pgBinDir }), restore(), signal)).bytes;
+  report.bytes += (
+    await pipe(
+      pgDump(src, sourceDb, {
+        compress: 0,
+        snapshot,
+        sections: ["pre-data", "data"],
+        excludeTableData: excluded,
+        pgBinDir,
+      }),
+      restore(),
+      signal,
+    )
+  ).bytes;
   // Per copy, never stored: the fakes of two copies cannot be matched against each other.
   const settings: Record<string, string> = { [ANON_KEY_SETTING]: randomBytes(32).toString("hex") };
   if (plan.devPassword) settings[DEV_PASSWORD_SETTING] = odooPasswordHash(input.devPassword);
   for (const t of plan.transformed) {
-    const r = await pipe(copyOut(src, sourceDb, snapshot, t.select, settings, pgBinDir), copyIn(owner, targetDb, t.table, t.columns, pgBinDir), signal);
+    const r = await pipe(
+      copyOut(src, sourceDb, snapshot, t.select, settings, pgBinDir),
+      copyIn(owner, targetDb, t.table, t.columns, pgBinDir),
+      signal,
+    );
     report.bytes += r.bytes;
     report.tables.push({ table: t.table, rows: r.rows, columns: t.changed });
-    input.log.info("table copied anonymized", { table: t.table, rows: r.rows, columns: t.changed.join(","), attachments: t.attachments });
+    input.log.info("table copied anonymized", {
+      table: t.table,
+      rows: r.rows,
+      columns: t.changed.join(","),
+      attachments: t.attachments,
+    });
   }
-  report.bytes += (await pipe(pgDump(src, sourceDb, { compress: 0, snapshot, sections: ["post-data"], pgBinDir }), restore(), signal)).bytes;
+  report.bytes += (
+    await pipe(pgDump(src, sourceDb, { compress: 0, snapshot, sections: ["post-data"], pgBinDir }), restore(), signal)
+  ).bytes;
   return report;
 }
 

@@ -63,10 +63,33 @@ const PERSONAL_PAIRS: Record<string, string> = {
 };
 
 /** `<who>_name`: a person's (or their company's) name. */
-const NAME_OWNERS = new Set(["partner", "contact", "customer", "employee", "holder", "applicant", "candidate", "user", "person", "first", "last", "full", "nick", "common", "complete", "display", "spouse", "attendee", "visitor", "company", "emergency"]);
+const NAME_OWNERS = new Set([
+  "partner",
+  "contact",
+  "customer",
+  "employee",
+  "holder",
+  "applicant",
+  "candidate",
+  "user",
+  "person",
+  "first",
+  "last",
+  "full",
+  "nick",
+  "common",
+  "complete",
+  "display",
+  "spouse",
+  "attendee",
+  "visitor",
+  "company",
+  "emergency",
+]);
 const NAME_ALONE = new Set(["firstname", "lastname", "fullname", "nickname"]);
 /** Tables whose bare `name` is a person's (or a lead's / message's subject naming one). */
-const PERSON_TABLE = /(^|_)(partner|contact|employee|applicant|candidate|attendee|registration|visitor|customer|lead|users?|resource)(_|$)/;
+const PERSON_TABLE =
+  /(^|_)(partner|contact|employee|applicant|candidate|attendee|registration|visitor|customer|lead|users?|resource)(_|$)/;
 
 /** Why a column's name looks personal, or null. Pure: unit-tested on Odoo's own names. */
 export function personalByName(table: string, column: string): string | null {
@@ -174,12 +197,17 @@ async function textColumns(sql: SQL): Promise<Map<string, { column: string; type
        AND pg_catalog.format_type(a.atttypid, NULL) = ANY(${TEXT_TYPES})
      ORDER BY c.relname, a.attnum`;
   const byTable = new Map<string, { column: string; type: string }[]>();
-  for (const r of rows) if (owned.has(r.t)) byTable.set(r.t, [...(byTable.get(r.t) ?? []), { column: r.c, type: r.type }]);
+  for (const r of rows)
+    if (owned.has(r.t)) byTable.set(r.t, [...(byTable.get(r.t) ?? []), { column: r.c, type: r.type }]);
   return byTable;
 }
 
 /** The uncovered personal-looking columns of the database `login` opens (read-only). */
-export async function detectPersonalColumns(login: TenantLogin, rules: AnonymizeRules, sampleRows = SAMPLE_ROWS): Promise<Omit<DetectReport, "sources">> {
+export async function detectPersonalColumns(
+  login: TenantLogin,
+  rules: AnonymizeRules,
+  sampleRows = SAMPLE_ROWS,
+): Promise<Omit<DetectReport, "sources">> {
   return withTenant(login, (sql) =>
     sql.begin("READ ONLY", async (tx) => {
       const byTable = await textColumns(tx);
@@ -190,7 +218,9 @@ export async function detectPersonalColumns(login: TenantLogin, rules: Anonymize
         if (open.length === 0) continue;
         columnsScanned += open.length;
         const list = open.map((c, i) => `${quoteIdent(c.column)}::text AS v${i}`).join(", ");
-        const sample = await tx.unsafe<Record<string, string | null>[]>(`SELECT ${list} FROM public.${quoteIdent(table)} LIMIT ${Math.trunc(sampleRows)}`);
+        const sample = await tx.unsafe<Record<string, string | null>[]>(
+          `SELECT ${list} FROM public.${quoteIdent(table)} LIMIT ${Math.trunc(sampleRows)}`,
+        );
         open.forEach((c, i) => {
           const reasons: string[] = [];
           const byName = personalByName(table, c.column);
@@ -206,7 +236,10 @@ export async function detectPersonalColumns(login: TenantLogin, rules: Anonymize
 }
 
 /** Detect for an env, against the rules a copy of it would get today (every layer). */
-export async function detectForEnv(deps: Pick<JobDeps, "db" | "paths" | "box" | "config">, env: EnvRow): Promise<DetectReport> {
+export async function detectForEnv(
+  deps: Pick<JobDeps, "db" | "paths" | "box" | "config">,
+  env: EnvRow,
+): Promise<DetectReport> {
   const choice = await anonymizeRulesFor(deps, env, { log: () => undefined });
   return { sources: choice.sources, ...(await detectPersonalColumns(envDbLogin(deps, env), choice.rules)) };
 }

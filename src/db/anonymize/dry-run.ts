@@ -30,7 +30,8 @@ export function changedWhen(column: string, rule: ColumnRule, params: unknown[])
     params.push(rule.set === null ? null : String(rule.set));
     return `${col}::text IS DISTINCT FROM $${params.length}::text`;
   }
-  if (("template" in rule && rule.onlyIfEmail) || ("fake" in rule && rule.fake === "login")) return `${col}::text LIKE '%@%'`;
+  if (("template" in rule && rule.onlyIfEmail) || ("fake" in rule && rule.fake === "login"))
+    return `${col}::text LIKE '%@%'`;
   if ("fake" in rule) return `${col} IS NOT NULL AND ${col}::text <> ''`;
   return `${col} IS NOT NULL`;
 }
@@ -74,7 +75,10 @@ async function publicColumns(sql: SQL): Promise<Map<string, Set<string>>> {
 }
 
 /** What `rules` would change in the database `login` opens (read-only; see the file comment). */
-export async function previewAnonymization(login: TenantLogin, rules: AnonymizeRules): Promise<Omit<AnonymizationPreview, "sources">> {
+export async function previewAnonymization(
+  login: TenantLogin,
+  rules: AnonymizeRules,
+): Promise<Omit<AnonymizationPreview, "sources">> {
   return withTenant(login, (sql) =>
     sql.begin("READ ONLY", async (tx) => {
       const byTable = await publicColumns(tx);

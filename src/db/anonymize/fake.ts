@@ -10,7 +10,23 @@
  */
 import { z } from "zod";
 
-export const FAKE_KINDS = ["email", "login", "phone", "name", "company", "street", "city", "zip", "vat", "url", "iban", "ip", "text", "html", "secret"] as const;
+export const FAKE_KINDS = [
+  "email",
+  "login",
+  "phone",
+  "name",
+  "company",
+  "street",
+  "city",
+  "zip",
+  "vat",
+  "url",
+  "iban",
+  "ip",
+  "text",
+  "html",
+  "secret",
+] as const;
 export const FakeKind = z.enum(FAKE_KINDS);
 export type FakeKind = z.infer<typeof FakeKind>;
 
@@ -52,7 +68,10 @@ export function fakeSql(kind: FakeKind, c: FakeColumn): string {
       return keepEmpty(c.col, `'u' || substr(${word}, 1, 16) || '@example.invalid'`);
     case "login":
       // Unique because the id is; a login that is not an address ("admin") is no personal data.
-      return keepEmpty(c.col, `CASE WHEN ${v} LIKE '%@%' THEN 'user-' || ${c.id}::text || '@example.invalid' ELSE ${v} END`);
+      return keepEmpty(
+        c.col,
+        `CASE WHEN ${v} LIKE '%@%' THEN 'user-' || ${c.id}::text || '@example.invalid' ELSE ${v} END`,
+      );
     case "phone": {
       // By digits: "+32 475 12 34 56" and "0032475123456" are one number. +44 7700 900000–900999
       // is Ofcom's range for drama, never assigned. Not NANP 555-01xx: a source holding such a

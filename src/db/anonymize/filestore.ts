@@ -52,7 +52,10 @@ async function copyOne(source: PinnedDir, dir: string, name: string, to: string)
   try {
     let file;
     try {
-      file = await open(`/proc/self/fd/${sub.fd}/${name}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      file = await open(
+        `/proc/self/fd/${sub.fd}/${name}`,
+        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      );
     } catch {
       return false;
     }
@@ -72,14 +75,24 @@ async function copyOne(source: PinnedDir, dir: string, name: string, to: string)
 async function referenced(target: TenantLogin): Promise<{ fnames: string[]; replaced: number }> {
   return withTenant(target, async (sql) => {
     if (!(await hasOwnedTable(sql, "ir_attachment"))) return { fnames: [], replaced: 0 };
-    const rows = await sql<{ f: string }[]>`SELECT DISTINCT store_fname AS f FROM public.ir_attachment WHERE store_fname IS NOT NULL ORDER BY 1`;
-    const [n] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM public.ir_attachment WHERE checksum = ANY(${PLACEHOLDERS.map((p) => p.sha1)})`;
+    const rows = await sql<
+      { f: string }[]
+    >`SELECT DISTINCT store_fname AS f FROM public.ir_attachment WHERE store_fname IS NOT NULL ORDER BY 1`;
+    const [n] = await sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM public.ir_attachment WHERE checksum = ANY(${PLACEHOLDERS.map((p) => p.sha1)})`;
     return { fnames: rows.map((r) => r.f), replaced: n?.n ?? 0 };
   });
 }
 
 export async function writeAnonymizedFilestore(input: AnonymizedFilestoreInput): Promise<AnonymizedFilestoreReport> {
-  if (await stat(input.targetDir).then(() => true, () => false)) throw new Conflict(`${input.targetDir} already exists`);
+  if (
+    await stat(input.targetDir).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new Conflict(`${input.targetDir} already exists`);
   // The target env's `filestore` is its tenant's too: a link there would take the copy elsewhere.
   openTenantDir(dirname(input.targetDir), 1)?.close();
   const { fnames, replaced } = await referenced(input.target);
@@ -129,7 +142,12 @@ export async function writeAnonymizedFilestore(input: AnonymizedFilestoreInput):
  * replaced by placeholders in the rows — and the placeholders are written. `removed` counts
  * the files removed, `copied` the files kept (module data and assets).
  */
-export async function anonymizeFilestoreInPlace(input: { target: TenantLogin; dir: string; uid: number; gid: number }): Promise<AnonymizedFilestoreReport & { removed: number }> {
+export async function anonymizeFilestoreInPlace(input: {
+  target: TenantLogin;
+  dir: string;
+  uid: number;
+  gid: number;
+}): Promise<AnonymizedFilestoreReport & { removed: number }> {
   const { fnames, replaced } = await referenced(input.target);
   const keep = new Set(fnames);
   const byFname = new Map(PLACEHOLDERS.map((p) => [p.storeFname, p]));

@@ -47,7 +47,12 @@ export function solidPng(size: number, [r, g, b]: [number, number, number]): Buf
   const row = Buffer.alloc(1 + size * 3);
   for (let x = 0; x < size; x++) row.set([r, g, b], 1 + x * 3);
   const raw = Buffer.concat(Array.from({ length: size }, () => row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 /** One page saying "anonymized", with a correct xref table (viewers repair a wrong one, validators do not). */
@@ -79,8 +84,14 @@ function placeholder(key: string, data: Buffer, mimetype: string): Placeholder {
 
 /** Muted colours: people's images become one of these, picked by record id. */
 const AVATAR_COLOURS: [number, number, number][] = [
-  [0x87, 0x5a, 0x7b], [0x4c, 0x7a, 0x9b], [0x5b, 0x8c, 0x5a], [0xc0, 0x8a, 0x3e],
-  [0x9b, 0x4c, 0x4c], [0x4c, 0x9b, 0x94], [0x6b, 0x6b, 0x9b], [0x8c, 0x8c, 0x5a],
+  [0x87, 0x5a, 0x7b],
+  [0x4c, 0x7a, 0x9b],
+  [0x5b, 0x8c, 0x5a],
+  [0xc0, 0x8a, 0x3e],
+  [0x9b, 0x4c, 0x4c],
+  [0x4c, 0x9b, 0x94],
+  [0x6b, 0x6b, 0x9b],
+  [0x8c, 0x8c, 0x5a],
 ];
 export const AVATAR_COUNT = AVATAR_COLOURS.length;
 

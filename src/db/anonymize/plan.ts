@@ -8,7 +8,14 @@
 import type { AnonymizeRules, ColumnRule } from "../backup/anonymize";
 import { Invalid } from "../../errors";
 import { quoteIdent, quoteLiteral } from "../../host/postgres/quote";
-import { ATTACHMENT_COLUMNS, attachmentJoinsSql, businessOnlySql, CONTENT_COLUMNS, contentColumnSql, linkUrlSql } from "./attachments";
+import {
+  ATTACHMENT_COLUMNS,
+  attachmentJoinsSql,
+  businessOnlySql,
+  CONTENT_COLUMNS,
+  contentColumnSql,
+  linkUrlSql,
+} from "./attachments";
 import { fakeSql } from "./fake";
 
 /** Session setting holding the dev password's Odoo hash (see fake.ts for the key). */
@@ -50,7 +57,12 @@ export interface CopyPlan {
 const JSON_TYPES = new Set(["json", "jsonb"]);
 
 /** Text in, text out: the rule's expression over `col` (any type, read as text). */
-function textRuleSql(rule: Exclude<ColumnRule, { keep: true }>, col: string, c: SourceColumn, columns: Set<string>): string {
+function textRuleSql(
+  rule: Exclude<ColumnRule, { keep: true }>,
+  col: string,
+  c: SourceColumn,
+  columns: Set<string>,
+): string {
   if ("set" in rule) return rule.set === null ? "NULL" : quoteLiteral(String(rule.set));
   if ("devPassword" in rule) return `current_setting('${DEV_PASSWORD_SETTING}')`;
   if ("fake" in rule) {
@@ -61,7 +73,8 @@ function textRuleSql(rule: Exclude<ColumnRule, { keep: true }>, col: string, c: 
   let last = 0;
   for (const m of rule.template.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)) {
     const ref = m[1] ?? "";
-    if (!columns.has(ref)) throw new Invalid(`template ${JSON.stringify(rule.template)} refers to missing column ${ref}`);
+    if (!columns.has(ref))
+      throw new Invalid(`template ${JSON.stringify(rule.template)} refers to missing column ${ref}`);
     if (m.index > last) parts.push(quoteLiteral(rule.template.slice(last, m.index)));
     parts.push(`${quoteIdent(ref)}::text`);
     last = m.index + m[0].length;
@@ -76,7 +89,11 @@ function textRuleSql(rule: Exclude<ColumnRule, { keep: true }>, col: string, c: 
  * The rule's expression for column `c`. Odoo ≥ 16 stores translated fields as jsonb
  * `{"en_US": …}`: the rule then applies to the English text and the result is such an object.
  */
-export function columnRuleSql(rule: Exclude<ColumnRule, { keep: true }>, c: SourceColumn, columns: Set<string>): string {
+export function columnRuleSql(
+  rule: Exclude<ColumnRule, { keep: true }>,
+  c: SourceColumn,
+  columns: Set<string>,
+): string {
   const col = quoteIdent(c.name);
   if (!JSON_TYPES.has(c.type) || "set" in rule) return textRuleSql(rule, col, c, columns);
   const en = `(${col}::jsonb ->> 'en_US')`;
@@ -88,7 +105,12 @@ function isAttachmentTable(t: SourceTable): boolean {
   return t.name === "ir_attachment" && ATTACHMENT_COLUMNS.every((c) => have.has(c));
 }
 
-function planTable(t: SourceTable, rules: Record<string, ColumnRule>, modelData: boolean, skipped: string[]): TablePlan | null {
+function planTable(
+  t: SourceTable,
+  rules: Record<string, ColumnRule>,
+  modelData: boolean,
+  skipped: string[],
+): TablePlan | null {
   const names = new Set(t.columns.map((c) => c.name));
   for (const column of Object.keys(rules)) if (!names.has(column)) skipped.push(`${t.name}.${column}`);
   const attachments = isAttachmentTable(t);
@@ -111,7 +133,13 @@ function planTable(t: SourceTable, rules: Record<string, ColumnRule>, modelData:
   }
   if (changed.length === 0) return null;
   const from = `public.${quoteIdent(t.name)}${attachments ? ` ${attachmentJoinsSql({ modelData, url: names.has("url") })}` : ""}`;
-  return { table: t.name, columns: t.columns.map((c) => c.name), select: `SELECT ${select.join(", ")} FROM ${from}`, changed, attachments };
+  return {
+    table: t.name,
+    columns: t.columns.map((c) => c.name),
+    select: `SELECT ${select.join(", ")} FROM ${from}`,
+    changed,
+    attachments,
+  };
 }
 
 /** See the file comment. `tables`: every public table the source role owns. */
@@ -122,7 +150,8 @@ export function planCopy(rules: AnonymizeRules, tables: SourceTable[]): CopyPlan
   const ruled = new Map(Object.entries(rules.tables).filter(([, r]) => r.enabled));
   // Attachments are always replaced (unless the rules switch the table off): their content is
   // the one place every kind of personal data ends up.
-  if (!rules.tables.ir_attachment && byName.has("ir_attachment")) ruled.set("ir_attachment", { enabled: true, columns: {} });
+  if (!rules.tables.ir_attachment && byName.has("ir_attachment"))
+    ruled.set("ir_attachment", { enabled: true, columns: {} });
   for (const [name, tr] of ruled) {
     const t = byName.get(name);
     if (!t) {
@@ -132,7 +161,9 @@ export function planCopy(rules: AnonymizeRules, tables: SourceTable[]): CopyPlan
     const tp = planTable(t, tr.columns, modelData, plan.skipped);
     if (!tp) continue;
     plan.transformed.push(tp);
-    const devCols = Object.entries(tr.columns).filter(([c, r]) => "devPassword" in r && t.columns.some((x) => x.name === c));
+    const devCols = Object.entries(tr.columns).filter(
+      ([c, r]) => "devPassword" in r && t.columns.some((x) => x.name === c),
+    );
     if (devCols.length > 0) plan.devPassword = true;
   }
   return plan;

@@ -29,13 +29,18 @@ const ColumnRule = z.union([
 
 const TableColumn = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "table.column");
 
-const TableRules = z.object({ enabled: z.boolean().default(true), columns: z.record(Ident, ColumnRule).default({}) }).strict();
+const TableRules = z
+  .object({ enabled: z.boolean().default(true), columns: z.record(Ident, ColumnRule).default({}) })
+  .strict();
 
 export const AnonymizeRulesSchema = z
   .object({
     version: z.literal(1),
     tables: z.record(Ident, TableRules),
-    piiCheck: z.object({ exclude: z.array(TableColumn).default([]) }).strict().prefault({}),
+    piiCheck: z
+      .object({ exclude: z.array(TableColumn).default([]) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -47,8 +52,16 @@ export const AnonymizeRulesSchema = z
 export const AnonymizeOverrideSchema = z
   .object({
     version: z.literal(1).optional(),
-    tables: z.record(Ident, z.object({ enabled: z.boolean().optional(), columns: z.record(Ident, ColumnRule).optional() }).strict()).optional(),
-    piiCheck: z.object({ exclude: z.array(TableColumn).optional() }).strict().optional(),
+    tables: z
+      .record(
+        Ident,
+        z.object({ enabled: z.boolean().optional(), columns: z.record(Ident, ColumnRule).optional() }).strict(),
+      )
+      .optional(),
+    piiCheck: z
+      .object({ exclude: z.array(TableColumn).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -57,7 +70,8 @@ export type ColumnRule = z.infer<typeof ColumnRule>;
 
 export type AnonymizeOverride = z.infer<typeof AnonymizeOverrideSchema>;
 
-export const defaultRules = () => parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
+export const defaultRules = () =>
+  parseYamlDocument(AnonymizeRulesSchema, defaultRulesText, "templates/anonymize-default.yaml", "anonymization rules");
 
 export function mergeOverride(base: AnonymizeRules, o: AnonymizeOverride): AnonymizeRules {
   const tables = { ...base.tables };
@@ -80,9 +94,14 @@ export function loadAnonymizeRules(overrideYaml?: string, where = "anonymize.yam
 }
 
 /** Every problem of an override (`file:line: key.path: problem`), or the rules it gives. */
-export function checkAnonymizeRules(overrideYaml: string, where: string): { ok: true; rules: AnonymizeRules } | { ok: false; problems: string[] } {
+export function checkAnonymizeRules(
+  overrideYaml: string,
+  where: string,
+): { ok: true; rules: AnonymizeRules } | { ok: false; problems: string[] } {
   const checked = checkYamlDocument(AnonymizeOverrideSchema, overrideYaml, where);
-  return checked.ok ? { ok: true, rules: mergeOverride(defaultRules(), checked.value) } : { ok: false, problems: checked.problems };
+  return checked.ok
+    ? { ok: true, rules: mergeOverride(defaultRules(), checked.value) }
+    : { ok: false, problems: checked.problems };
 }
 
 /** passlib's "adapted base64" (Odoo stores passlib hashes): `+` → `.`, no padding. */
@@ -134,10 +153,17 @@ export interface AnonymizeReport {
  * As the copy's own role (see host/postgres/tenant.ts): its triggers fire with that role's rights only.
  * `devPassword`: the copy's own random password (never a constant: see replace-steps.ts).
  */
-export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRules, log: Logger, devPassword: string): Promise<AnonymizeReport> {
+export async function anonymizeDatabase(
+  login: TenantLogin,
+  rules: AnonymizeRules,
+  log: Logger,
+  devPassword: string,
+): Promise<AnonymizeReport> {
   const db = login.database;
   const report: AnonymizeReport = { tables: [], attachmentsReplaced: 0, skipped: [] };
-  const needsHash = Object.values(rules.tables).some((t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c));
+  const needsHash = Object.values(rules.tables).some(
+    (t) => t.enabled && Object.values(t.columns).some((c) => "devPassword" in c),
+  );
   const hash = needsHash ? odooPasswordHash(devPassword) : "";
   await withTenant(login, (sql) =>
     sql.begin(async (tx) => {
@@ -179,8 +205,11 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
             params.push(hash);
             sets.push(`${col} = $${params.length}`);
           } else if ("fake" in rule) {
-            if (rule.fake === "login" && !present.has("id")) throw new Invalid(`${table}.${column}: fake login needs an id column`);
-            sets.push(`${col} = ${fakeSql(rule.fake, { col, nullable: nullable.has(`${table}.${column}`), id: quoteIdent("id") })}`);
+            if (rule.fake === "login" && !present.has("id"))
+              throw new Invalid(`${table}.${column}: fake login needs an id column`);
+            sets.push(
+              `${col} = ${fakeSql(rule.fake, { col, nullable: nullable.has(`${table}.${column}`), id: quoteIdent("id") })}`,
+            );
           } else {
             const { expr } = templateSql(rule.template, present, params);
             const cond = rule.onlyIfEmail ? `${col} LIKE '%@%'` : `${col} IS NOT NULL`;
@@ -196,7 +225,8 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
       if (att && rules.tables.ir_attachment?.enabled !== false && ATTACHMENT_COLUMNS.every((c) => att.has(c))) {
         const r = await tx.unsafe(contentUpdateSql({ modelData: byTable.has("ir_model_data"), url: att.has("url") }));
         report.attachmentsReplaced = r.count ?? 0;
-        if (!report.tables.some((t) => t.table === "ir_attachment")) report.tables.push({ table: "ir_attachment", rows: report.attachmentsReplaced, columns: [] });
+        if (!report.tables.some((t) => t.table === "ir_attachment"))
+          report.tables.push({ table: "ir_attachment", rows: report.attachmentsReplaced, columns: [] });
       }
     }),
   );
@@ -207,6 +237,11 @@ export async function anonymizeDatabase(login: TenantLogin, rules: AnonymizeRule
   await withTenant(login, async (sql) => {
     for (const t of report.tables) await sql.unsafe(`VACUUM (FULL) public.${quoteIdent(t.table)}`);
   });
-  log.info("database anonymized", { db, tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "), attachmentsReplaced: report.attachmentsReplaced, skipped: report.skipped.length });
+  log.info("database anonymized", {
+    db,
+    tables: report.tables.map((t) => `${t.table}:${t.rows}`).join(" "),
+    attachmentsReplaced: report.attachmentsReplaced,
+    skipped: report.skipped.length,
+  });
   return report;
 }

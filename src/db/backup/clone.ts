@@ -19,7 +19,15 @@ import { rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Conflict, Invalid } from "../../errors";
 import { pgAdmin } from "../../host/postgres/connect";
-import { copyApplicationName, createDatabase, createRole, databaseExists, dropDatabase, dropThrowawayRole, restrictDatabase } from "../../host/postgres/ops";
+import {
+  copyApplicationName,
+  createDatabase,
+  createRole,
+  databaseExists,
+  dropDatabase,
+  dropThrowawayRole,
+  restrictDatabase,
+} from "../../host/postgres/ops";
 import { assertIdent, quoteIdent, quoteLiteral } from "../../host/postgres/quote";
 import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
@@ -92,7 +100,13 @@ async function transferOwnership(admin: SQL, input: CloneInput): Promise<void> {
   await createRole(admin, xfer, password);
   try {
     await admin.unsafe(`GRANT ${quoteIdent(from)}, ${quoteIdent(to)} TO ${quoteIdent(xfer)}`);
-    const login = { host: input.sourceLogin.host, port: input.sourceLogin.port, user: xfer, password, database: input.targetDb };
+    const login = {
+      host: input.sourceLogin.host,
+      port: input.sourceLogin.port,
+      user: xfer,
+      password,
+      database: input.targetDb,
+    };
     await withTenant(login, (sql) => sql.unsafe(transferSql(quoteLiteral(from), quoteLiteral(to))));
   } finally {
     await dropThrowawayRole(admin, xfer);
@@ -144,14 +158,22 @@ async function cloneByStream(admin: SQL, input: CloneInput): Promise<number> {
   await createDatabase(admin, input.targetDb, input.owner.user);
   const restore = processSink(pgRestore(input.owner, input.targetDb, { pgBinDir: input.pgBinDir }), input.signal);
   // -Z0: compressing for a local pipe only burns CPU on both ends.
-  const r = await streamCommand(pgDump(input.sourceLogin, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }), [restore], input.signal);
+  const r = await streamCommand(
+    pgDump(input.sourceLogin, input.sourceDb, { compress: 0, pgBinDir: input.pgBinDir }),
+    [restore],
+    input.signal,
+  );
   if (r.sourceError) throw r.sourceError;
   const outcome = r.sinks.get(restore);
   if (!outcome || !outcome.ok) throw outcome?.error ?? new Error("pg_restore did not finish");
   return r.bytes;
 }
 
-async function cloneAnonymized(admin: SQL, input: CloneInput, anonymize: NonNullable<CloneInput["anonymize"]>): Promise<AnonymizedCopyReport> {
+async function cloneAnonymized(
+  admin: SQL,
+  input: CloneInput,
+  anonymize: NonNullable<CloneInput["anonymize"]>,
+): Promise<AnonymizedCopyReport> {
   await createDatabase(admin, input.targetDb, input.owner.user);
   return copyAnonymized({ ...input, ...anonymize });
 }
@@ -169,7 +191,9 @@ export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
     if (await databaseExists(admin, input.targetDb)) throw new Conflict(`database ${input.targetDb} already exists`);
     const wanted = input.method ?? "auto";
     if (input.anonymize && wanted === "template") {
-      throw new Invalid("an anonymized copy cannot be a template copy (it would copy the source's data pages); use --method stream or auto");
+      throw new Invalid(
+        "an anonymized copy cannot be a template copy (it would copy the source's data pages); use --method stream or auto",
+      );
     }
     let method: CloneMethod = "stream";
     let reason = input.anonymize ? "anonymized: rows transformed while streamed" : "requested";
@@ -218,8 +242,17 @@ export async function cloneDatabase(input: CloneInput): Promise<CloneResult> {
  * elsewhere (tenant-dir.ts); symbolic links in the source are not copied. Null (nothing
  * created) when the source has no filestore.
  */
-export async function copyFilestore(sourceDir: string, targetDir: string): Promise<{ files: number; skipped: string[] } | null> {
-  if (await stat(targetDir).then(() => true, () => false)) throw new Conflict(`${targetDir} already exists`);
+export async function copyFilestore(
+  sourceDir: string,
+  targetDir: string,
+): Promise<{ files: number; skipped: string[] } | null> {
+  if (
+    await stat(targetDir).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new Conflict(`${targetDir} already exists`);
   // The target env's `filestore` is its tenant's too: a link there would take the copy elsewhere.
   openTenantDir(dirname(targetDir), 1)?.close();
   const source = openTenantDir(sourceDir, FILESTORE_TENANT_DEPTH);

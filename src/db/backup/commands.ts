@@ -42,7 +42,11 @@ export interface DumpOptions {
 export function pgDump(pg: PgAdmin, db: string, opts: DumpOptions = {}): Command {
   return {
     argv: [
-      bin(opts.pgBinDir, "pg_dump"), "-Fc", ...connArgs(pg), "-d", assertIdent(db, "database"),
+      bin(opts.pgBinDir, "pg_dump"),
+      "-Fc",
+      ...connArgs(pg),
+      "-d",
+      assertIdent(db, "database"),
       ...(opts.compress !== undefined ? ["-Z", String(opts.compress)] : []),
       ...(opts.snapshot ? [`--snapshot=${opts.snapshot}`] : []),
       ...(opts.sections ?? []).map((s) => `--section=${s}`),
@@ -74,8 +78,13 @@ export function pgRestore(as: PgAdmin, db: string, opts: RestoreOptions = {}): C
   const jobs = opts.file && opts.jobs && opts.jobs > 1 ? ["-j", String(opts.jobs)] : [];
   return {
     argv: [
-      bin(opts.pgBinDir, "pg_restore"), ...connArgs(as), "-d", assertIdent(db, "database"),
-      "--no-owner", "--no-privileges", ...jobs,
+      bin(opts.pgBinDir, "pg_restore"),
+      ...connArgs(as),
+      "-d",
+      assertIdent(db, "database"),
+      "--no-owner",
+      "--no-privileges",
+      ...jobs,
       ...(opts.file ? [opts.file] : []),
     ],
     env: pgEnv(as, "odooops-restore"),
@@ -97,7 +106,9 @@ export function pgDumpVersion(pgBinDir?: string): Command {
  */
 export function tarCreate(dir: string | null): Command {
   return {
-    argv: dir ? ["tar", "-C", dir, "--numeric-owner", "--one-file-system", "-cf", "-", "."] : ["tar", "-cf", "-", "-T", "/dev/null"],
+    argv: dir
+      ? ["tar", "-C", dir, "--numeric-owner", "--one-file-system", "-cf", "-", "."]
+      : ["tar", "-cf", "-", "-T", "/dev/null"],
     timeoutMs: DAY_MS,
     // GNU tar: 1 = "some files differed/changed while read" (a live filestore); 2+ = fatal.
     okExitCodes: [1],

@@ -29,12 +29,18 @@ export async function deleteBackup(loc: BackupLocation, log: Logger): Promise<De
   let s3Objects = 0;
   if (loc.s3) {
     const { target, prefix } = loc.s3;
-    if (!isBackupPrefix(target, prefix)) throw new Invalid(`refusing to delete ${JSON.stringify(prefix)}: not one backup's prefix under ${JSON.stringify(target.prefix)}`);
+    if (!isBackupPrefix(target, prefix))
+      throw new Invalid(
+        `refusing to delete ${JSON.stringify(prefix)}: not one backup's prefix under ${JSON.stringify(target.prefix)}`,
+      );
     const store = await openS3(target);
     try {
       const objects = await store.list(prefix);
       const foreign = objects.filter((o) => !KNOWN.has(o.key.slice(prefix.length)));
-      if (foreign.length > 0) throw new Conflict(`refusing to delete s3://${target.bucket}/${prefix}: it holds objects odooops did not write (${foreign[0]?.key})`);
+      if (foreign.length > 0)
+        throw new Conflict(
+          `refusing to delete s3://${target.bucket}/${prefix}: it holds objects odooops did not write (${foreign[0]?.key})`,
+        );
       // Manifest first: a half-deleted backup must never look complete.
       const keys = objects.map((o) => o.key);
       const manifest = keys.filter((k) => k.endsWith(MANIFEST_FILE));
@@ -55,7 +61,8 @@ export async function deleteBackup(loc: BackupLocation, log: Logger): Promise<De
     });
     if (entries) {
       const foreign = entries.filter((e) => !KNOWN.has(e));
-      if (foreign.length > 0) throw new Conflict(`refusing to delete ${dir}: it holds files odooops did not write (${foreign[0]})`);
+      if (foreign.length > 0)
+        throw new Conflict(`refusing to delete ${dir}: it holds files odooops did not write (${foreign[0]})`);
       if (entries.includes(MANIFEST_FILE)) await rm(join(dir, MANIFEST_FILE), { force: true });
       for (const e of entries) await rm(join(dir, e), { force: true });
       await rmdir(dir);

@@ -9,7 +9,14 @@ import { quoteIdent } from "../../host/postgres/quote";
 import { hasOwnedTable, ownedPublicTables } from "../../host/postgres/tenant";
 
 /** Tables every Odoo database has and whose counts must survive a round trip exactly. */
-export const KEY_TABLES = ["ir_module_module", "ir_config_parameter", "res_company", "res_partner", "res_users", "ir_attachment"];
+export const KEY_TABLES = [
+  "ir_module_module",
+  "ir_config_parameter",
+  "res_company",
+  "res_partner",
+  "res_users",
+  "ir_attachment",
+];
 
 export interface DbFacts {
   modules: { name: string; version: string | null }[];
@@ -33,7 +40,9 @@ export async function readDbFacts(sql: SQL): Promise<DbFacts> {
   const [ver] = await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`;
   const rowCounts: Record<string, number> = {};
   for (const t of KEY_TABLES.filter((k) => tables.includes(k))) {
-    const [row] = (await sql.unsafe(`SELECT count(*)::text AS n FROM public.${quoteIdent(t, "table")}`)) as { n: string }[];
+    const [row] = (await sql.unsafe(`SELECT count(*)::text AS n FROM public.${quoteIdent(t, "table")}`)) as {
+      n: string;
+    }[];
     rowCounts[t] = Number(row?.n ?? 0);
   }
   let modules: DbFacts["modules"] = [];

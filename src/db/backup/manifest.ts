@@ -88,7 +88,10 @@ function verifyMac(raw: Record<string, unknown>, where: string, trust: ManifestT
   }
   const m = typeof given === "string" ? MAC.exec(given) : null;
   const ok = m !== null && timingSafeEqual(Buffer.from(m[1] as string, "hex"), mac(fields, trust.key));
-  if (!ok) throw new Invalid(`${where}: the manifest's signature does not match (altered, or signed with another host's key); refusing to restore it`);
+  if (!ok)
+    throw new Invalid(
+      `${where}: the manifest's signature does not match (altered, or signed with another host's key); refusing to restore it`,
+    );
 }
 
 export function parseManifest(text: string, where: string, trust: ManifestTrust): BackupManifest {
@@ -98,9 +101,13 @@ export function parseManifest(text: string, where: string, trust: ManifestTrust)
   } catch (e) {
     throw new Invalid(`${where}: manifest is not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Invalid(`${where}: manifest is not a JSON object`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new Invalid(`${where}: manifest is not a JSON object`);
   verifyMac(raw as Record<string, unknown>, where, trust);
   const r = BackupManifestSchema.safeParse(raw);
-  if (!r.success) throw new Invalid(`${where}: invalid manifest: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new Invalid(
+      `${where}: invalid manifest: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   return r.data;
 }

@@ -17,7 +17,8 @@ import type { Logger } from "../../log";
  * That one is neutral: it is left active here and the PII check accepts it. Anything else
  * active (another host, or credentials on it) is a real server.
  */
-export const NEUTRAL_MAIL_SERVER_SQL = "(smtp_host = 'invalid' AND coalesce(smtp_user, '') = '' AND coalesce(smtp_pass, '') = '')";
+export const NEUTRAL_MAIL_SERVER_SQL =
+  "(smtp_host = 'invalid' AND coalesce(smtp_user, '') = '' AND coalesce(smtp_pass, '') = '')";
 
 export interface NeutralizeReport {
   cronsDisabled: number;
@@ -26,7 +27,11 @@ export interface NeutralizeReport {
   params: Record<string, string>;
 }
 
-export async function neutralizeDatabase(login: TenantLogin, opts: { baseUrl: string }, log: Logger): Promise<NeutralizeReport> {
+export async function neutralizeDatabase(
+  login: TenantLogin,
+  opts: { baseUrl: string },
+  log: Logger,
+): Promise<NeutralizeReport> {
   const db = login.database;
   const params: Record<string, string> = {
     "web.base.url": opts.baseUrl,
@@ -48,7 +53,8 @@ export async function neutralizeDatabase(login: TenantLogin, opts: { baseUrl: st
       // A view in its place would keep the source's identity: refused, not skipped.
       if (await hasOwnedTable(tx, "ir_config_parameter")) {
         for (const [key, value] of Object.entries(params)) {
-          const r = await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
+          const r =
+            await tx`UPDATE public.ir_config_parameter SET value = ${value}, write_date = now() AT TIME ZONE 'UTC' WHERE key = ${key}`;
           if ((r.count ?? 0) === 0) {
             await tx`INSERT INTO public.ir_config_parameter (key, value, create_date, write_date)
                      VALUES (${key}, ${value}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')`;

@@ -19,7 +19,16 @@ import type { SQL } from "bun";
 import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
 import { hasOwnedTable } from "../../host/postgres/tenant";
-import { AT_RE, DOT_RE, EMAIL_RE, MAX_LOCAL, MIN_PHONE_DIGITS, maskValue, PHONE_RE, phoneKeys } from "../anonymize/pii-match";
+import {
+  AT_RE,
+  DOT_RE,
+  EMAIL_RE,
+  MAX_LOCAL,
+  MIN_PHONE_DIGITS,
+  maskValue,
+  PHONE_RE,
+  phoneKeys,
+} from "../anonymize/pii-match";
 
 export interface PiiNeedles {
   /** Lower-cased addresses. */
@@ -63,8 +72,14 @@ export const NEEDLE_SOURCES: Record<string, { emails?: string[]; phones?: string
   mail_mail: { emails: ["email_to", "email_cc"] },
   mail_tracking_value: { emails: ["old_value_char", "new_value_char"] },
   crm_lead: { emails: ["email_from", "email_cc", "email_normalized"], phones: ["phone", "mobile", "phone_sanitized"] },
-  hr_employee: { emails: ["private_email", "work_email"], phones: ["private_phone", "work_phone", "mobile_phone", "emergency_phone", "phone"] },
-  hr_applicant: { emails: ["email_from", "email_cc", "email_normalized"], phones: ["partner_phone", "partner_mobile", "partner_phone_sanitized"] },
+  hr_employee: {
+    emails: ["private_email", "work_email"],
+    phones: ["private_phone", "work_phone", "mobile_phone", "emergency_phone", "phone"],
+  },
+  hr_applicant: {
+    emails: ["email_from", "email_cc", "email_normalized"],
+    phones: ["partner_phone", "partner_mobile", "partner_phone_sanitized"],
+  },
   event_registration: { emails: ["email"], phones: ["phone", "mobile"] },
   calendar_attendee: { emails: ["email"] },
   website_visitor: { emails: ["email"], phones: ["mobile"] },
@@ -156,12 +171,17 @@ export const BYTEA_OVERLAP = 512;
 export function byteaScanSql(rel: string, column: string): string {
   const col = `x.${quoteName(column)}`;
   const from = `${rel} AS x CROSS JOIN LATERAL generate_series(0, (octet_length(${col}) - 1) / ${BYTEA_SLICE}) AS g(i)`;
-  return scanSql(from, [byteaText(`substring(${col} FROM g.i * ${BYTEA_SLICE} + 1 FOR ${BYTEA_SLICE + BYTEA_OVERLAP})`)]);
+  return scanSql(from, [
+    byteaText(`substring(${col} FROM g.i * ${BYTEA_SLICE} + 1 FOR ${BYTEA_SLICE + BYTEA_OVERLAP})`),
+  ]);
 }
 
 /** The scan of a table's text-like columns in one pass. */
 export function textScanSql(rel: string, columns: string[]): string {
-  return scanSql(`${rel} AS x`, columns.map((c) => `x.${quoteName(c)}::text`));
+  return scanSql(
+    `${rel} AS x`,
+    columns.map((c) => `x.${quoteName(c)}::text`),
+  );
 }
 
 /** Needles of one source table: (kind, v) rows, addresses extracted and phones as digits. */
@@ -227,7 +247,9 @@ async function readNeedles(sql: SQL): Promise<PiiNeedles> {
   }
   let passwordHashes: string[] = [];
   if ((await hasOwnedTable(sql, "res_users")) && (await columnsOf(sql, "res_users")).has("password")) {
-    passwordHashes = (await sql<{ v: string }[]>`SELECT DISTINCT password AS v FROM public.res_users WHERE coalesce(password, '') <> ''`).map((r) => r.v);
+    passwordHashes = (
+      await sql<{ v: string }[]>`SELECT DISTINCT password AS v FROM public.res_users WHERE coalesce(password, '') <> ''`
+    ).map((r) => r.v);
   }
   return { emails: [...emails].sort(), phones: [...phones].sort(), identity, passwordHashes, sources };
 }
@@ -296,7 +318,11 @@ async function loadNeedles(tx: SQL, needles: Pick<PiiNeedles, "emails" | "phones
  * Hits per column (empty = clean) and what was read. `exclude` lists "table.column" of `public`
  * kept on purpose. Fails (Invalid) on a relation the role cannot read.
  */
-export async function scanDatabase(sql: SQL, needles: Pick<PiiNeedles, "emails" | "phones">, exclude: string[] = []): Promise<{ hits: PiiHit[]; stats: PiiScanStats }> {
+export async function scanDatabase(
+  sql: SQL,
+  needles: Pick<PiiNeedles, "emails" | "phones">,
+  exclude: string[] = [],
+): Promise<{ hits: PiiHit[]; stats: PiiScanStats }> {
   const skip = new Set(exclude);
   return sql.begin(async (tx) => {
     await tx`SET LOCAL jit = off`;
@@ -309,7 +335,9 @@ export async function scanDatabase(sql: SQL, needles: Pick<PiiNeedles, "emails" 
     const rels = relationsOf(await tx.unsafe(CATALOG_SQL, [TEXTLIKE_TYPES]));
     const unreadable = rels.filter((r) => !r.readable);
     if (unreadable.length > 0) {
-      throw new Invalid(`PII check cannot read ${unreadable.map(shownName).join(", ")} as the environment's role; drop those tables or give them to the role`);
+      throw new Invalid(
+        `PII check cannot read ${unreadable.map(shownName).join(", ")} as the environment's role; drop those tables or give them to the role`,
+      );
     }
     const stats: PiiScanStats = { tables: 0, columns: 0, rows: 0, bytes: 0 };
     const hits: PiiHit[] = [];
@@ -329,11 +357,23 @@ export async function scanDatabase(sql: SQL, needles: Pick<PiiNeedles, "emails" 
       if (text.length > 0) passes.push({ sql: textScanSql(relName, text), columns: text });
       for (const c of bytea) passes.push({ sql: byteaScanSql(relName, c), columns: [c] });
       for (const pass of passes) {
-        const rows = (await tx.unsafe(pass.sql, [...SCAN_PARAMS])) as { c: number; kind: string; n: number; sample: string | null; bytes: string | number }[];
+        const rows = (await tx.unsafe(pass.sql, [...SCAN_PARAMS])) as {
+          c: number;
+          kind: string;
+          n: number;
+          sample: string | null;
+          bytes: string | number;
+        }[];
         for (const row of rows) {
           if (row.kind === "scanned") stats.bytes += Number(row.bytes);
           else if (row.n > 0) {
-            hits.push({ table: shownName(r), column: pass.columns[row.c] ?? "?", kind: row.kind as PiiHit["kind"], sample: maskValue(row.sample ?? ""), count: row.n });
+            hits.push({
+              table: shownName(r),
+              column: pass.columns[row.c] ?? "?",
+              kind: row.kind as PiiHit["kind"],
+              sample: maskValue(row.sample ?? ""),
+              count: row.n,
+            });
           }
         }
       }
@@ -343,6 +383,10 @@ export async function scanDatabase(sql: SQL, needles: Pick<PiiNeedles, "emails" 
 }
 
 /** Hits per column; empty = clean (see scanDatabase). */
-export async function scanForPii(sql: SQL, needles: Pick<PiiNeedles, "emails" | "phones">, exclude: string[] = []): Promise<PiiHit[]> {
+export async function scanForPii(
+  sql: SQL,
+  needles: Pick<PiiNeedles, "emails" | "phones">,
+  exclude: string[] = [],
+): Promise<PiiHit[]> {
   return (await scanDatabase(sql, needles, exclude)).hits;
 }

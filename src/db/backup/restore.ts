@@ -70,9 +70,15 @@ export interface RestoreResult {
 }
 
 /** Deterministic names, so a job resumed after a crash can find (and `cleanupRestore`) leftovers. */
-export function restoreScratch(input: Pick<RestoreInput, "newDbName" | "filestoreTargetDir" | "workDir">): { stagedDir: string; tmpDump: string } {
+export function restoreScratch(input: Pick<RestoreInput, "newDbName" | "filestoreTargetDir" | "workDir">): {
+  stagedDir: string;
+  tmpDump: string;
+} {
   return {
-    stagedDir: join(dirname(input.filestoreTargetDir), `.${basename(input.filestoreTargetDir)}.restore-${input.newDbName}`),
+    stagedDir: join(
+      dirname(input.filestoreTargetDir),
+      `.${basename(input.filestoreTargetDir)}.restore-${input.newDbName}`,
+    ),
     tmpDump: join(input.workDir, `restore-${input.newDbName}.dump`),
   };
 }
@@ -81,7 +87,9 @@ export function restoreScratch(input: Pick<RestoreInput, "newDbName" | "filestor
  * Removes what an interrupted restoreBackup may have left (the new database, the staged
  * filestore, the downloaded dump). For a job's undo/retry path; never touches the env's own.
  */
-export async function cleanupRestore(input: Pick<RestoreInput, "pg" | "newDbName" | "filestoreTargetDir" | "workDir">): Promise<void> {
+export async function cleanupRestore(
+  input: Pick<RestoreInput, "pg" | "newDbName" | "filestoreTargetDir" | "workDir">,
+): Promise<void> {
   const { stagedDir, tmpDump } = restoreScratch(input);
   const admin = pgAdmin(input.pg);
   try {
@@ -97,7 +105,13 @@ export async function cleanupRestore(input: Pick<RestoreInput, "pg" | "newDbName
 const since = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2));
 
 /** Streams a part into `sinks` (none = hash only) and checks size + sha256 against the manifest. */
-async function copyVerified(source: BackupSource, part: PartName, expected: PartInfo, sinks: PartSink[], signal?: AbortSignal): Promise<string> {
+async function copyVerified(
+  source: BackupSource,
+  part: PartName,
+  expected: PartInfo,
+  sinks: PartSink[],
+  signal?: AbortSignal,
+): Promise<string> {
   let opened: OpenedPart | null = null;
   try {
     opened = await openPart(source, part, signal);
@@ -113,7 +127,9 @@ async function copyVerified(source: BackupSource, part: PartName, expected: Part
     );
     const out = await pump(counted, sinks).catch((e: unknown) => {
       if (signal?.aborted) throw e;
-      throw new Unavailable(`reading ${describeSource(source).replace(/\/$/, "")}/${expected.file} died after ${read} of ${expected.size} bytes: ${(e as Error).message}`);
+      throw new Unavailable(
+        `reading ${describeSource(source).replace(/\/$/, "")}/${expected.file} died after ${read} of ${expected.size} bytes: ${(e as Error).message}`,
+      );
     });
     const failed = [...out.failed.values()][0];
     if (failed) throw failed;
@@ -136,9 +152,11 @@ async function copyVerified(source: BackupSource, part: PartName, expected: Part
 export function compareFacts(manifest: BackupManifest, facts: Awaited<ReturnType<typeof readDbFacts>>): string[] {
   const problems: string[] = [];
   if (!facts.baseInstalled) problems.push("ir_module_module: base is not installed");
-  if (facts.tableCount !== manifest.tableCount) problems.push(`${facts.tableCount} tables, manifest says ${manifest.tableCount}`);
+  if (facts.tableCount !== manifest.tableCount)
+    problems.push(`${facts.tableCount} tables, manifest says ${manifest.tableCount}`);
   for (const [table, n] of Object.entries(manifest.rowCounts)) {
-    if (facts.rowCounts[table] !== n) problems.push(`${table}: ${facts.rowCounts[table] ?? "missing"} rows, manifest says ${n}`);
+    if (facts.rowCounts[table] !== n)
+      problems.push(`${table}: ${facts.rowCounts[table] ?? "missing"} rows, manifest says ${n}`);
   }
   const key = (m: { name: string; version: string | null }) => `${m.name}@${m.version ?? ""}`;
   const want = manifest.modules.map(key).join(",");
@@ -158,12 +176,18 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
   let stagedCreated = false;
   try {
     if (await databaseExists(admin, input.newDbName)) {
-      throw new Conflict(`database ${input.newDbName} already exists (a leftover of an earlier attempt? see cleanupRestore)`);
+      throw new Conflict(
+        `database ${input.newDbName} already exists (a leftover of an earlier attempt? see cleanupRestore)`,
+      );
     }
     // Scratch files carry our deterministic names: leftovers of a killed attempt are ours to clear.
     await rm(stagedDir, { recursive: true, force: true });
     const manifest = await readManifest(input.source, { warn: (m) => rlog.warn(m), ...input.manifestTrust });
-    rlog.info("restore started", { source: describeSource(input.source), backup: manifest.backupId, db: manifest.dbName });
+    rlog.info("restore started", {
+      source: describeSource(input.source),
+      backup: manifest.backupId,
+      db: manifest.dbName,
+    });
 
     // 2. The dump, verified before any database is created.
     let t0 = performance.now();
@@ -187,11 +211,21 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
     openTenantDir(dirname(input.filestoreTargetDir), 1)?.close();
     await mkdir(stagedDir, { recursive: true, mode: 0o755 });
     stagedCreated = true;
-    const fsSha = await copyVerified(input.source, "filestore", manifest.parts.filestore, [processSink(tarExtract(stagedDir), signal)], signal);
+    const fsSha = await copyVerified(
+      input.source,
+      "filestore",
+      manifest.parts.filestore,
+      [processSink(tarExtract(stagedDir), signal)],
+      signal,
+    );
     // Only files and directories reach a filestore: an archived link (to /etc/odooops, say) would
     // hand the tenant a way into the host's files the next time anything there follows it.
     const pruned = await pruneToFilesAndDirs(stagedDir);
-    if (pruned.length > 0) rlog.warn("the backup's filestore held links or special files; not restored", { count: pruned.length, entries: pruned.slice(0, 10) });
+    if (pruned.length > 0)
+      rlog.warn("the backup's filestore held links or special files; not restored", {
+        count: pruned.length,
+        entries: pruned.slice(0, 10),
+      });
     if (input.filestoreOwner) await run(chownRecursive(stagedDir, input.filestoreOwner.uid, input.filestoreOwner.gid));
     const filestoreSec = since(t0);
     rlog.info("filestore staged", { dir: stagedDir, bytes: manifest.parts.filestore.size, seconds: filestoreSec });
@@ -211,7 +245,8 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
     t0 = performance.now();
     const facts = await withTenant({ ...input.owner, database: input.newDbName }, readDbFacts);
     const problems = compareFacts(manifest, facts);
-    if (problems.length > 0) throw new Invalid(`restored database failed verification: ${problems.join("; ")}`, { problems });
+    if (problems.length > 0)
+      throw new Invalid(`restored database failed verification: ${problems.join("; ")}`, { problems });
     const verifySec = since(t0);
     rlog.info("restore verified", { tables: facts.tableCount, modules: facts.modules.length });
     return {

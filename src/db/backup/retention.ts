@@ -28,7 +28,16 @@ export interface RetentionBackup {
   status: BackupStatus;
 }
 
-export type KeepReason = "newest" | "protected" | "running" | "future" | "last" | "daily" | "weekly" | "monthly" | "failed-recent";
+export type KeepReason =
+  | "newest"
+  | "protected"
+  | "running"
+  | "future"
+  | "last"
+  | "daily"
+  | "weekly"
+  | "monthly"
+  | "failed-recent";
 
 export interface RetentionDecision {
   id: string;
@@ -139,7 +148,10 @@ export function explainRetention(
     const rs = [...(reasons.get(b.id) ?? [])];
     const keep = b.status !== "expired" && rs.length > 0;
     const dated = expiries.get(b.id) ?? [];
-    const expiresAt = keep && !rs.some((r) => undated.includes(r)) && dated.length > 0 ? new Date(Math.max(...dated)).toISOString() : null;
+    const expiresAt =
+      keep && !rs.some((r) => undated.includes(r)) && dated.length > 0
+        ? new Date(Math.max(...dated)).toISOString()
+        : null;
     return { id: b.id, keep, reasons: rs, expiresAt };
   });
 }

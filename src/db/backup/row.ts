@@ -2,7 +2,10 @@
 import type { backups } from "../backup.sql";
 import type { BackupResult } from "./run";
 
-export type BackupRowUpdate = Pick<typeof backups.$inferInsert, "status" | "sizeBytes" | "localPath" | "s3Key" | "manifest" | "error" | "finishedAt">;
+export type BackupRowUpdate = Pick<
+  typeof backups.$inferInsert,
+  "status" | "sizeBytes" | "localPath" | "s3Key" | "manifest" | "error" | "finishedAt"
+>;
 
 /**
  * Copies are recorded only where they are good: `localPath`/`s3Key` stay null for a target that

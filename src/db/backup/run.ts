@@ -16,7 +16,16 @@ import type { S3Target } from "../../host/s3/schema";
 import type { Logger } from "../../log";
 import { apparentSize, pgDump, pgDumpVersion, tarCreate, type PgAdmin } from "./commands";
 import { readDbFacts } from "./facts";
-import { MANIFEST_FILE, PART_FILES, PART_NAMES, assertBackupId, assertEnvSlug, localBackupDir, s3BackupPrefix, type PartName } from "./layout";
+import {
+  MANIFEST_FILE,
+  PART_FILES,
+  PART_NAMES,
+  assertBackupId,
+  assertEnvSlug,
+  localBackupDir,
+  s3BackupPrefix,
+  type PartName,
+} from "./layout";
 import { signManifest, type BackupManifest, type PartInfo } from "./manifest";
 import { streamCommand, type StreamedPart } from "./pump";
 import { localFileSink, s3Sink, type PartSink, type SinkCommit, type SinkTarget } from "./sinks";
@@ -129,7 +138,13 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     }
     const s3 = states.get("s3");
     if (store && s3Prefix && s3 && !s3.error) {
-      out.push(await s3Sink(store, `${s3Prefix}${PART_FILES[part]}`, { signal: input.signal, partSizeBytes: input.s3PartSizeBytes, expectedBytes }));
+      out.push(
+        await s3Sink(store, `${s3Prefix}${PART_FILES[part]}`, {
+          signal: input.signal,
+          partSizeBytes: input.s3PartSizeBytes,
+          expectedBytes,
+        }),
+      );
     }
     return out;
   }
@@ -144,18 +159,35 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     }
   }
 
-  async function backupPart(part: PartName, cmd: Parameters<typeof streamCommand>[0], expectedBytes: number | null): Promise<StreamedPart> {
+  async function backupPart(
+    part: PartName,
+    cmd: Parameters<typeof streamCommand>[0],
+    expectedBytes: number | null,
+  ): Promise<StreamedPart> {
     const t0 = performance.now();
     const sinks = await sinksFor(part, expectedBytes);
     // Every target already failed: do not run pg_dump/tar into the void.
-    if (sinks.length === 0) return { bytes: 0, sha256: "", sourceError: new Error("no target can take it"), exitCode: null, sinks: new Map() };
+    if (sinks.length === 0)
+      return {
+        bytes: 0,
+        sha256: "",
+        sourceError: new Error("no target can take it"),
+        exitCode: null,
+        sinks: new Map(),
+      };
     const streamed = await streamCommand(cmd, sinks, input.signal);
     const secs = (performance.now() - t0) / 1000;
     record(part, streamed);
     if (streamed.sourceError) blog.error(`${part} failed`, { error: streamed.sourceError.message });
     else {
-      if (part === "filestore" && streamed.exitCode === 1) blog.warn("filestore changed while being archived (tar exit 1); archive kept");
-      blog.info(`${part} streamed`, { bytes: streamed.bytes, sha256: streamed.sha256, seconds: Number(secs.toFixed(2)), mbps: Number((streamed.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)) });
+      if (part === "filestore" && streamed.exitCode === 1)
+        blog.warn("filestore changed while being archived (tar exit 1); archive kept");
+      blog.info(`${part} streamed`, {
+        bytes: streamed.bytes,
+        sha256: streamed.sha256,
+        seconds: Number(secs.toFixed(2)),
+        mbps: Number((streamed.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)),
+      });
     }
     return streamed;
   }
@@ -164,25 +196,43 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
   let sourceError: string | null = null;
   try {
     // REPEATABLE READ + exported snapshot: pg_dump sees exactly what the facts were read from.
-    const { facts, db, filestore } = await withTenant({ ...input.pg, database: input.dbName }, (sql) => sql.begin("isolation level repeatable read read only", async (tx) => {
-      const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
-      const facts = await readDbFacts(tx);
-      const dbBytes = await databaseSize(tx, input.dbName);
-      // The tenant's directory, pinned: a link put in its place can neither be followed now nor swapped in later.
-      const filestoreDir = openTenantDir(input.filestoreDir, FILESTORE_TENANT_DEPTH);
-      try {
-        const [db, filestore] = await Promise.all([
-          backupPart("db", pgDump(input.pg, input.dbName, { snapshot: snap?.id, pgBinDir: input.pgBinDir, compress: input.compressLevel }), dbBytes),
-          backupPart("filestore", tarCreate(filestoreDir?.path ?? null), filestoreDir ? await diskUsage(filestoreDir.path) : null),
-        ]);
-        return { facts, db, filestore };
-      } finally {
-        filestoreDir?.close();
-      }
-    }));
+    const { facts, db, filestore } = await withTenant({ ...input.pg, database: input.dbName }, (sql) =>
+      sql.begin("isolation level repeatable read read only", async (tx) => {
+        const [snap] = await tx<{ id: string }[]>`SELECT pg_export_snapshot() AS id`;
+        const facts = await readDbFacts(tx);
+        const dbBytes = await databaseSize(tx, input.dbName);
+        // The tenant's directory, pinned: a link put in its place can neither be followed now nor swapped in later.
+        const filestoreDir = openTenantDir(input.filestoreDir, FILESTORE_TENANT_DEPTH);
+        try {
+          const [db, filestore] = await Promise.all([
+            backupPart(
+              "db",
+              pgDump(input.pg, input.dbName, {
+                snapshot: snap?.id,
+                pgBinDir: input.pgBinDir,
+                compress: input.compressLevel,
+              }),
+              dbBytes,
+            ),
+            backupPart(
+              "filestore",
+              tarCreate(filestoreDir?.path ?? null),
+              filestoreDir ? await diskUsage(filestoreDir.path) : null,
+            ),
+          ]);
+          return { facts, db, filestore };
+        } finally {
+          filestoreDir?.close();
+        }
+      }),
+    );
     const failedPart = [db, filestore].find((p) => p.sourceError);
     if (failedPart?.sourceError) sourceError = failedPart.sourceError.message;
-    const part = (name: PartName, p: StreamedPart): PartInfo => ({ file: PART_FILES[name], size: p.bytes, sha256: p.sha256 });
+    const part = (name: PartName, p: StreamedPart): PartInfo => ({
+      file: PART_FILES[name],
+      size: p.bytes,
+      sha256: p.sha256,
+    });
     if (!sourceError) {
       manifest = {
         format: 1,
@@ -221,7 +271,8 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
   store?.close();
 
   const problems: string[] = sourceError ? [`dump: ${sourceError}`] : [];
-  for (const st of states.values()) if (st.error && !st.error.startsWith("source failed")) problems.push(`${st.target}: ${st.error}`);
+  for (const st of states.values())
+    if (st.error && !st.error.startsWith("source failed")) problems.push(`${st.target}: ${st.error}`);
   if (!sourceError && localDir && !local?.error && s3?.error) problems.push(`local copy kept at ${localDir}`);
   const status = problems.length === 0 ? "completed" : "failed";
   const result: BackupResult = {

@@ -67,7 +67,11 @@ export async function localFileSink(path: string): Promise<PartSink> {
   };
 }
 
-export async function s3Sink(store: S3Store, key: string, opts: { signal?: AbortSignal; partSizeBytes?: number; expectedBytes?: number | null } = {}): Promise<PartSink> {
+export async function s3Sink(
+  store: S3Store,
+  key: string,
+  opts: { signal?: AbortSignal; partSizeBytes?: number; expectedBytes?: number | null } = {},
+): Promise<PartSink> {
   const up = await startUpload(store, key, opts);
   return {
     target: "s3",

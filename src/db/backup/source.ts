@@ -34,7 +34,9 @@ function trusted(text: string, source: BackupSource, trust: ManifestTrust): Back
   const manifest = parseManifest(text, where, trust);
   const at = locationOf(source);
   if (manifest.env !== at.env || manifest.backupId !== at.backupId) {
-    throw new Invalid(`${where}: the manifest is backup ${manifest.backupId} of ${manifest.env}, not the one stored here (${at.backupId} of ${at.env}); refusing to restore it`);
+    throw new Invalid(
+      `${where}: the manifest is backup ${manifest.backupId} of ${manifest.env}, not the one stored here (${at.backupId} of ${at.env}); refusing to restore it`,
+    );
   }
   return manifest;
 }
@@ -43,7 +45,9 @@ export async function readManifest(source: BackupSource, trust: ManifestTrust): 
   const where = describeSource(source);
   if (source.kind === "local") {
     const text = await readFile(join(source.dir, MANIFEST_FILE), "utf8").catch((e: unknown) => {
-      throw new NotFound(`${where}: no ${MANIFEST_FILE} (not a complete backup): ${e instanceof Error ? e.message : String(e)}`);
+      throw new NotFound(
+        `${where}: no ${MANIFEST_FILE} (not a complete backup): ${e instanceof Error ? e.message : String(e)}`,
+      );
     });
     return trusted(text, source, trust);
   }

@@ -33,7 +33,8 @@ async function sessions(sql: SQL, names: string[]): Promise<number> {
 }
 
 async function allowConnections(sql: SQL, name: string, allow: boolean): Promise<void> {
-  if (await databaseExists(sql, name)) await sql.unsafe(`ALTER DATABASE ${quoteIdent(name, "database")} WITH ALLOW_CONNECTIONS ${allow}`);
+  if (await databaseExists(sql, name))
+    await sql.unsafe(`ALTER DATABASE ${quoteIdent(name, "database")} WITH ALLOW_CONNECTIONS ${allow}`);
 }
 
 /**
@@ -86,7 +87,11 @@ async function exists(path: string): Promise<boolean> {
  * Puts `stagedDir` at `targetDir`; the old `targetDir` (if any) is renamed beside it and
  * returned. Both must be on one filesystem (restoreBackup stages next to the target).
  */
-export async function swapFilestore(targetDir: string, stagedDir: string, now = Date.now()): Promise<{ previousDir: string | null }> {
+export async function swapFilestore(
+  targetDir: string,
+  stagedDir: string,
+  now = Date.now(),
+): Promise<{ previousDir: string | null }> {
   if (!(await exists(stagedDir))) throw new NotFound(`staged filestore ${stagedDir} does not exist`);
   let previousDir: string | null = null;
   if (await exists(targetDir)) {

@@ -54,7 +54,10 @@ export function openTenantDir(dir: string, tenantDepth: number): PinnedDir | nul
       closeSync(fd);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return null;
-      if (code === "ELOOP" || code === "ENOTDIR") throw new Invalid(`${at} is a symbolic link or not a directory; odooops does not follow links in an environment's files`);
+      if (code === "ELOOP" || code === "ENOTDIR")
+        throw new Invalid(
+          `${at} is a symbolic link or not a directory; odooops does not follow links in an environment's files`,
+        );
       throw e;
     }
     closeSync(fd);
@@ -87,7 +90,11 @@ export interface TenantWalk {
   skipped: string[];
 }
 
-function entryOf(rel: string, kind: TenantEntry["kind"], st: { dev: number; ino: number; mode: number; uid: number; gid: number }): TenantEntry {
+function entryOf(
+  rel: string,
+  kind: TenantEntry["kind"],
+  st: { dev: number; ino: number; mode: number; uid: number; gid: number },
+): TenantEntry {
   return { rel, kind, dev: st.dev, ino: st.ino, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
@@ -110,7 +117,8 @@ export async function walkTenantDir(root: PinnedDir): Promise<TenantWalk> {
           handle = await open(`${dirPath}/${name}`, DIR_FLAGS);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          if (code === "ELOOP" || code === "ENOTDIR") throw new Invalid(`${rel} was replaced by a symbolic link while being read`);
+          if (code === "ELOOP" || code === "ENOTDIR")
+            throw new Invalid(`${rel} was replaced by a symbolic link while being read`);
           throw e;
         }
         try {

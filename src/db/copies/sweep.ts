@@ -16,11 +16,27 @@ import { environments } from "../../env/env.sql";
 import { envHost } from "../../env/host";
 import { envResources } from "../../env/resources";
 import { run } from "../../exec/run";
-import { copyApplicationName, dropDatabase, dropThrowawayRole, readHbaEntries, removeHbaEntry, terminateSessions } from "../../host/postgres";
+import {
+  copyApplicationName,
+  dropDatabase,
+  dropThrowawayRole,
+  readHbaEntries,
+  removeHbaEntry,
+  terminateSessions,
+} from "../../host/postgres";
 import type { JobDeps } from "../../jobs/define";
 import { jobs } from "../../jobs/jobs.sql";
 import { importsDir } from "../import-job";
-import { deploymentReplaceToken, isXferRole, replaceTokenOf, SCRATCH_PREFIX, scratchTagOfDir, scratchTagOfName, scratchTagsOf, XFER_PREFIX } from "./names";
+import {
+  deploymentReplaceToken,
+  isXferRole,
+  replaceTokenOf,
+  SCRATCH_PREFIX,
+  scratchTagOfDir,
+  scratchTagOfName,
+  scratchTagsOf,
+  XFER_PREFIX,
+} from "./names";
 
 type Deps = Pick<JobDeps, "db" | "config" | "paths">;
 
@@ -33,14 +49,25 @@ interface Live {
 }
 
 function liveCopies(deps: Deps, atStart: boolean): Live {
-  const rows = deps.db.select({ id: jobs.id, params: jobs.params }).from(jobs).where(inArray(jobs.status, ["queued", "running"])).all();
+  const rows = deps.db
+    .select({ id: jobs.id, params: jobs.params })
+    .from(jobs)
+    .where(inArray(jobs.status, ["queued", "running"]))
+    .all();
   // A restore/clone/import names its copy by params.token; a deploy's pre-deploy restore by its deployment.
   const replaceTokens = new Set(
-    rows.flatMap((r) => [r.params.token, typeof r.params.deploymentId === "string" ? deploymentReplaceToken(r.params.deploymentId) : null]).filter((t): t is string => typeof t === "string"),
+    rows
+      .flatMap((r) => [
+        r.params.token,
+        typeof r.params.deploymentId === "string" ? deploymentReplaceToken(r.params.deploymentId) : null,
+      ])
+      .filter((t): t is string => typeof t === "string"),
   );
   // At start nothing runs yet: a resumed job makes its scratch copy again from nothing.
   const scratchTags = new Set(atStart ? [] : rows.flatMap((r) => scratchTagsOf(r.id)));
-  const uploads = new Set(rows.flatMap((r) => [r.params.upload, r.params.filestore]).filter((u): u is string => typeof u === "string"));
+  const uploads = new Set(
+    rows.flatMap((r) => [r.params.upload, r.params.filestore]).filter((u): u is string => typeof u === "string"),
+  );
   return { scratchTags, replaceTokens, uploads };
 }
 
@@ -50,7 +77,9 @@ async function namesOwned(sql: SQL, prefix: string): Promise<{ db: string; owner
 }
 
 async function rolesLike(sql: SQL, prefix: string): Promise<string[]> {
-  const rows = await sql<{ rolname: string }[]>`SELECT rolname FROM pg_roles WHERE starts_with(rolname, ${prefix}) AND NOT rolsuper ORDER BY rolname`;
+  const rows = await sql<
+    { rolname: string }[]
+  >`SELECT rolname FROM pg_roles WHERE starts_with(rolname, ${prefix}) AND NOT rolsuper ORDER BY rolname`;
   return rows.map((r) => r.rolname);
 }
 
@@ -65,16 +94,26 @@ function listDir(dir: string): string[] {
 /** Targets of the copies being created right now, by their sessions' copyApplicationName. */
 async function copiesInFlight(sql: SQL): Promise<string[]> {
   const prefix = copyApplicationName("x").slice(0, -1);
-  const rows = await sql<{ app: string }[]>`SELECT DISTINCT application_name AS app FROM pg_stat_activity WHERE starts_with(application_name, ${prefix})`;
+  const rows = await sql<
+    { app: string }[]
+  >`SELECT DISTINCT application_name AS app FROM pg_stat_activity WHERE starts_with(application_name, ${prefix})`;
   return rows.map((r) => r.app.slice(prefix.length));
 }
 
-async function sweepScratch(deps: Deps, sql: SQL, live: Live, inFlight: string[], removed: string[]): Promise<Set<string>> {
+async function sweepScratch(
+  deps: Deps,
+  sql: SQL,
+  live: Live,
+  inFlight: string[],
+  removed: string[],
+): Promise<Set<string>> {
   const { hbaFile } = deps.config.postgres;
   const hba = hbaFile === "" ? [] : readHbaEntries(readFileSync(hbaFile, "utf8"));
   const dbs = await namesOwned(sql, SCRATCH_PREFIX);
   const roles = await rolesLike(sql, SCRATCH_PREFIX);
-  const dirs = listDir(deps.paths.envsDir).flatMap((slug) => listDir(join(deps.paths.envsDir, slug)).map((entry) => ({ slug, entry, tag: scratchTagOfDir(entry) })));
+  const dirs = listDir(deps.paths.envsDir).flatMap((slug) =>
+    listDir(join(deps.paths.envsDir, slug)).map((entry) => ({ slug, entry, tag: scratchTagOfDir(entry) })),
+  );
   // Every trace counts: a crash can leave any subset (only a role, only a dir, a copy still being created).
   const tags = new Set([...hba.map((e) => e.db), ...dbs.map((d) => d.db), ...roles, ...inFlight].map(scratchTagOfName));
   for (const d of dirs) tags.add(d.tag);
@@ -193,7 +232,11 @@ export async function sweepCopies(deps: Deps, opts: { atStart: boolean }): Promi
   if (opts.atStart) sweepUploads(deps, live, removed);
   if (opts.atStart && slugs.size > 0) {
     // A rehearsal or test container of a killed daemon still runs against the dropped copy.
-    const envs = deps.db.select().from(environments).where(inArray(environments.slug, [...slugs])).all();
+    const envs = deps.db
+      .select()
+      .from(environments)
+      .where(inArray(environments.slug, [...slugs]))
+      .all();
     for (const env of envs) {
       const init = envResources(env, deps).initContainer;
       for (const name of [`${init}-rehearse`, `${init}-rehearse-boot`, `${init}-tests`, `${init}-tests-cmd`]) {

@@ -56,8 +56,15 @@ export async function accountClient(certsDir: string, settings: AcmeSettings): P
     backoffMax: 30_000,
   });
   if (known && known.email === settings.email) return client;
-  await client.createAccount({ termsOfServiceAgreed: true, ...(settings.email ? { contact: [`mailto:${settings.email}`] } : {}) });
-  const next = { directoryUrl: settings.directoryUrl, accountUrl: client.getAccountUrl(), ...(settings.email ? { email: settings.email } : {}) };
+  await client.createAccount({
+    termsOfServiceAgreed: true,
+    ...(settings.email ? { contact: [`mailto:${settings.email}`] } : {}),
+  });
+  const next = {
+    directoryUrl: settings.directoryUrl,
+    accountUrl: client.getAccountUrl(),
+    ...(settings.email ? { email: settings.email } : {}),
+  };
   writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   return client;
 }

@@ -14,7 +14,8 @@ export function challengeDir(acmeWebroot: string): string {
 }
 
 export function challengeFile(acmeWebroot: string, token: string): string {
-  if (!TOKEN.test(token)) throw new AcmeFailed(`the CA sent a malformed challenge token: ${JSON.stringify(token.slice(0, 80))}`);
+  if (!TOKEN.test(token))
+    throw new AcmeFailed(`the CA sent a malformed challenge token: ${JSON.stringify(token.slice(0, 80))}`);
   return join(challengeDir(acmeWebroot), token);
 }
 

@@ -58,7 +58,10 @@ export function fromProblem(domain: string, p: AcmeProblem): AppError {
   const details = { domain, acmeType: p.type, detail: p.detail, ...(p.retryAfter ? { retryAfter: p.retryAfter } : {}) };
   switch (kind) {
     case "rateLimited":
-      return new AcmeRateLimited(`The certificate authority is rate-limiting requests for ${domain}: ${p.detail}. Nothing was changed${p.retryAfter ? `; retry after ${p.retryAfter}` : "; retry later"} (use the staging directory for experiments).`, details);
+      return new AcmeRateLimited(
+        `The certificate authority is rate-limiting requests for ${domain}: ${p.detail}. Nothing was changed${p.retryAfter ? `; retry after ${p.retryAfter}` : "; retry later"} (use the staging directory for experiments).`,
+        details,
+      );
     case "dns":
       return new AcmeChallengeFailed(dnsMessage(domain, `the CA said: ${p.detail}`), details);
     case "connection":
@@ -68,7 +71,10 @@ export function fromProblem(domain: string, p: AcmeProblem): AppError {
     case "incorrectResponse":
       return new AcmeChallengeFailed(wrongAnswerMessage(domain, `the CA said: ${p.detail}`), details);
     case "caa":
-      return new AcmeChallengeFailed(`A CAA DNS record for ${domain} does not allow this certificate authority (${p.detail}). Add the CA to the CAA record or remove it.`, details);
+      return new AcmeChallengeFailed(
+        `A CAA DNS record for ${domain} does not allow this certificate authority (${p.detail}). Add the CA to the CAA record or remove it.`,
+        details,
+      );
     case "rejectedIdentifier":
     case "unsupportedIdentifier":
       return new Invalid(`The certificate authority will not issue for ${domain}: ${p.detail}`, details);
@@ -86,28 +92,44 @@ function errorCode(e: unknown): string {
 export function unreachableCa(directoryUrl: string, e: unknown): Unavailable {
   const msg = (e as Error)?.message ?? String(e);
   const code = errorCode(e);
-  const tlsHint = /certificate|self.signed|CERT_|UNABLE_TO_VERIFY/i.test(`${code} ${msg}`) ? " (its HTTPS certificate is not trusted: set acme.caFile for a private CA)" : "";
-  return new Unavailable(`Cannot reach the ACME server at ${directoryUrl}: ${code ? `${code}: ` : ""}${msg}${tlsHint}`, { directoryUrl, code });
+  const tlsHint = /certificate|self.signed|CERT_|UNABLE_TO_VERIFY/i.test(`${code} ${msg}`)
+    ? " (its HTTPS certificate is not trusted: set acme.caFile for a private CA)"
+    : "";
+  return new Unavailable(
+    `Cannot reach the ACME server at ${directoryUrl}: ${code ? `${code}: ` : ""}${msg}${tlsHint}`,
+    { directoryUrl, code },
+  );
 }
 
 /**
  * Maps whatever issuance threw. `problem` is the last ACME problem seen during the attempt; a
  * rate-limit text without one (old servers) is recognized by its wording.
  */
-export function toAcmeError(e: unknown, ctx: { domain: string; directoryUrl: string; problem?: AcmeProblem }): AppError {
+export function toAcmeError(
+  e: unknown,
+  ctx: { domain: string; directoryUrl: string; problem?: AcmeProblem },
+): AppError {
   if (e instanceof AppError) return e;
   const msg = (e as Error)?.message ?? String(e);
   // acme-client's message is the problem's detail with newlines removed: match it, so a problem
   // seen earlier in the attempt (a retried badNonce) is not blamed for a later failure.
   const detail = ctx.problem?.detail.replace(/\n/g, "") ?? "";
   if (ctx.problem && detail && msg.includes(detail)) return fromProblem(ctx.domain, ctx.problem);
-  if (/too many|rate.?limit/i.test(msg)) return new AcmeRateLimited(`The certificate authority is rate-limiting requests for ${ctx.domain}: ${msg}. Nothing was changed; retry later.`, { domain: ctx.domain });
+  if (/too many|rate.?limit/i.test(msg))
+    return new AcmeRateLimited(
+      `The certificate authority is rate-limiting requests for ${ctx.domain}: ${msg}. Nothing was changed; retry later.`,
+      { domain: ctx.domain },
+    );
   // acme-client's retry interceptor turns a network error into "reading 'config' of undefined".
-  if (e instanceof TypeError && /config/.test(msg)) return unreachableCa(ctx.directoryUrl, new Error("connection failed"));
-  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up/i.test(`${errorCode(e)} ${msg}`)) return unreachableCa(ctx.directoryUrl, e);
+  if (e instanceof TypeError && /config/.test(msg))
+    return unreachableCa(ctx.directoryUrl, new Error("connection failed"));
+  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up/i.test(`${errorCode(e)} ${msg}`))
+    return unreachableCa(ctx.directoryUrl, e);
   return new AcmeFailed(`Certificate request for ${ctx.domain} failed: ${msg}`, { domain: ctx.domain });
 }
 
 export function lockedMessage(domain: string, holder: string): Conflict {
-  return new Conflict(`A certificate order for ${domain} is already in progress (${holder}); wait for it to finish.`, { domain });
+  return new Conflict(`A certificate order for ${domain} is already in progress (${holder}); wait for it to finish.`, {
+    domain,
+  });
 }

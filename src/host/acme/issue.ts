@@ -49,11 +49,18 @@ export interface AcmeDeps {
 
 function parseSettings(raw: unknown): AcmeSettings {
   const r = AcmeSettingsSchema.safeParse(raw);
-  if (!r.success) throw new Invalid(`acme settings: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new Invalid(`acme settings: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
 }
 
-async function satisfy(client: acme.Client, authz: acme.Authorization, deps: AcmeDeps, settings: AcmeSettings, progress: (l: string) => void): Promise<void> {
+async function satisfy(
+  client: acme.Client,
+  authz: acme.Authorization,
+  deps: AcmeDeps,
+  settings: AcmeSettings,
+  progress: (l: string) => void,
+): Promise<void> {
   const name = authz.identifier.value;
   if (authz.status === "valid") return progress(`${name}: already authorized`);
   const challenge = authz.challenges.find((c) => c.type === "http-01");
@@ -84,7 +91,12 @@ async function satisfy(client: acme.Client, authz: acme.Authorization, deps: Acm
   }
 }
 
-async function order(deps: AcmeDeps, settings: AcmeSettings, names: string[], progress: (l: string) => void): Promise<StoredCertificate> {
+async function order(
+  deps: AcmeDeps,
+  settings: AcmeSettings,
+  names: string[],
+  progress: (l: string) => void,
+): Promise<StoredCertificate> {
   const [domain] = names;
   const caPem = settings.caFile ? readFileSync(settings.caFile, "utf8") : undefined;
   configureTransport({ caPem });
@@ -94,11 +106,20 @@ async function order(deps: AcmeDeps, settings: AcmeSettings, names: string[], pr
       const client = await accountClient(deps.paths.certsDir, settings);
       const placed = await client.createOrder({ identifiers: names.map((value) => ({ type: "dns", value })) });
       progress(`order placed for ${names.join(", ")}`);
-      for (const authz of await client.getAuthorizations(placed)) await satisfy(client, authz, deps, settings, progress);
-      const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: names }, await acme.crypto.createPrivateEcdsaKey("P-256"));
+      for (const authz of await client.getAuthorizations(placed))
+        await satisfy(client, authz, deps, settings, progress);
+      const [key, csr] = await acme.crypto.createCsr(
+        { commonName: domain, altNames: names },
+        await acme.crypto.createPrivateEcdsaKey("P-256"),
+      );
       const finalized = await client.finalizeOrder(placed, csr);
       const fullchainPem = await client.getCertificate(finalized);
-      const cert = saveCertificate(deps.paths.certsDir, domain, { fullchainPem, privkeyPem: key.toString(), source: "acme", directoryUrl: settings.directoryUrl });
+      const cert = saveCertificate(deps.paths.certsDir, domain, {
+        fullchainPem,
+        privkeyPem: key.toString(),
+        source: "acme",
+        directoryUrl: settings.directoryUrl,
+      });
       progress(`certificate issued: serial ${cert.info.serial}, valid until ${cert.info.notAfter.toISOString()}`);
       return cert;
     } catch (e) {

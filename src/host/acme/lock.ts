@@ -60,7 +60,8 @@ function acquireFileLock(certsDir: string, domain: string): () => void {
       holder = null; // half-written or foreign: treat as stale
     }
     // Our own pid with no running entry is a leftover of this process (the map is checked first).
-    const live = holder && holder.pid !== process.pid && alive(holder.pid) && Date.now() - Date.parse(holder.startedAt) < STALE_MS;
+    const live =
+      holder && holder.pid !== process.pid && alive(holder.pid) && Date.now() - Date.parse(holder.startedAt) < STALE_MS;
     if (live && holder) throw lockedMessage(domain, `process ${holder.pid} since ${holder.startedAt}`);
     rmSync(file, { force: true });
   }

@@ -21,7 +21,13 @@ function get(opts: PreflightOptions): Promise<{ status: number; body: string }> 
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: opts.connectHost ?? opts.domain, port: opts.port ?? 80, path: `/.well-known/acme-challenge/${opts.token}`, headers: { host: opts.domain }, timeout: timeoutMs },
+      {
+        host: opts.connectHost ?? opts.domain,
+        port: opts.port ?? 80,
+        path: `/.well-known/acme-challenge/${opts.token}`,
+        headers: { host: opts.domain },
+        timeout: timeoutMs,
+      },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -32,7 +38,9 @@ function get(opts: PreflightOptions): Promise<{ status: number; body: string }> 
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })));
+    req.on("timeout", () =>
+      req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
+    );
     req.on("error", reject);
     req.end();
   });
@@ -46,10 +54,20 @@ export async function preflightHttp01(opts: PreflightOptions): Promise<void> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
     const msg = `${code ? `${code}: ` : ""}${(e as Error).message}`;
-    if (/ENOTFOUND|EAI_AGAIN|EAI_NONAME|DNS/i.test(msg)) throw new AcmeChallengeFailed(dnsMessage(opts.domain, `lookup failed: ${msg}`), { domain: opts.domain, stage: "preflight" });
+    if (/ENOTFOUND|EAI_AGAIN|EAI_NONAME|DNS/i.test(msg))
+      throw new AcmeChallengeFailed(dnsMessage(opts.domain, `lookup failed: ${msg}`), {
+        domain: opts.domain,
+        stage: "preflight",
+      });
     throw new AcmeChallengeFailed(connectionMessage(opts.domain, msg), { domain: opts.domain, stage: "preflight" });
   }
   if (res.status !== 200 || res.body.trim() !== opts.keyAuthorization) {
-    throw new AcmeChallengeFailed(wrongAnswerMessage(opts.domain, `HTTP ${res.status} with ${res.body.trim() ? "a different body" : "an empty body"}`), { domain: opts.domain, stage: "preflight", status: res.status });
+    throw new AcmeChallengeFailed(
+      wrongAnswerMessage(
+        opts.domain,
+        `HTTP ${res.status} with ${res.body.trim() ? "a different body" : "an empty body"}`,
+      ),
+      { domain: opts.domain, stage: "preflight", status: res.status },
+    );
   }
 }

@@ -39,8 +39,10 @@ function problemOf(data: unknown, status: number, retryAfter: unknown): AcmeProb
   if (!data || typeof data !== "object") return undefined;
   const d = data as Record<string, unknown>;
   const type = str(d.type);
-  if (type?.startsWith("urn:ietf:params:acme:error:")) return { type, detail: str(d.detail) ?? "", status, retryAfter: str(retryAfter) };
-  const inner = d.status === "invalid" && d.error && typeof d.error === "object" ? (d.error as Record<string, unknown>) : undefined;
+  if (type?.startsWith("urn:ietf:params:acme:error:"))
+    return { type, detail: str(d.detail) ?? "", status, retryAfter: str(retryAfter) };
+  const inner =
+    d.status === "invalid" && d.error && typeof d.error === "object" ? (d.error as Record<string, unknown>) : undefined;
   const innerType = inner ? str(inner.type) : undefined;
   if (inner && innerType) return { type: innerType, detail: str(inner.detail) ?? "", status };
   return undefined;
@@ -86,7 +88,9 @@ export function checkDirectory(directoryUrl: string, caPem?: string, timeoutMs =
       if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) resolve();
       else reject(unreachableCa(directoryUrl, new Error(`HTTP ${res.statusCode} from the directory URL`)));
     });
-    req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })));
+    req.on("timeout", () =>
+      req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
+    );
     req.on("error", (e) => reject(unreachableCa(directoryUrl, e)));
   });
 }

@@ -59,7 +59,10 @@ async function inspectOne<T>(c: Command): Promise<T | null> {
 }
 
 function lines(text: string): string[] {
-  return text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 export function dockerClient(cfg: DockerConfig) {
@@ -97,7 +100,8 @@ export function dockerClient(cfg: DockerConfig) {
       const info = await inspectOne<NetworkInfo>(d.networkInspect(name));
       if (!info) throw new CommandFailed(d.networkInspect(name).argv, 1, "network vanished after create");
       for (const [k, v] of Object.entries(labels)) {
-        if (info.Labels?.[k] !== v) throw new Conflict(`network ${name} exists but is not labelled ${k}=${v}: not odooops' to reuse`);
+        if (info.Labels?.[k] !== v)
+          throw new Conflict(`network ${name} exists but is not labelled ${k}=${v}: not odooops' to reuse`);
       }
       return info;
     },

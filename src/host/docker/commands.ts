@@ -4,7 +4,15 @@
  */
 import type { Command } from "../../exec/command";
 import { Invalid } from "../../errors";
-import { assertImage, assertName, containerFlags, labelArgs, labelFilters, type ContainerSpec, type RunSpec } from "./spec";
+import {
+  assertImage,
+  assertName,
+  containerFlags,
+  labelArgs,
+  labelFilters,
+  type ContainerSpec,
+  type RunSpec,
+} from "./spec";
 
 export interface DockerConfig {
   binary: string;
@@ -75,7 +83,8 @@ export function docker(cfg: DockerConfig) {
      * gets an anonymous volume that a plain `rm` leaves behind forever. Named volumes and bind
      * mounts are never touched by it.
      */
-    rm: (n: string, opts: { force?: boolean } = {}): Command => cmd(["rm", ...(opts.force ? ["--force"] : []), "--volumes", name(n)]),
+    rm: (n: string, opts: { force?: boolean } = {}): Command =>
+      cmd(["rm", ...(opts.force ? ["--force"] : []), "--volumes", name(n)]),
     rename: (from: string, to: string): Command => cmd(["rename", name(from), name(to)]),
     logs(n: string, opts: LogsOptions = {}): Command {
       const argv = ["logs"];
@@ -111,7 +120,8 @@ export function docker(cfg: DockerConfig) {
       cmd(["network", "create", "--driver", "bridge", ...labelArgs(labels), assertName("network", n)]),
     networkRm: (...names: string[]): Command => cmd(["network", "rm", ...names.map((n) => assertName("network", n))]),
     networkInspect: (n: string): Command => cmd(["network", "inspect", assertName("network", n)]),
-    networkLs: (labels: Filters = {}): Command => cmd(["network", "ls", "--quiet", "--no-trunc", ...labelFilters(labels)]),
+    networkLs: (labels: Filters = {}): Command =>
+      cmd(["network", "ls", "--quiet", "--no-trunc", ...labelFilters(labels)]),
     networkConnect: (network: string, container: string): Command =>
       cmd(["network", "connect", assertName("network", network), name(container)]),
     volumeLs: (labels: Filters = {}): Command => cmd(["volume", "ls", "--quiet", ...labelFilters(labels)]),
@@ -127,13 +137,15 @@ export function docker(cfg: DockerConfig) {
       if (spec.file !== undefined) argv.push("--file", spec.file);
       if (spec.dockerfileText !== undefined) argv.push("--file", "-");
       argv.push(spec.context);
-      return cmd(argv, { timeoutMs: 60 * 60_000, ...(spec.dockerfileText !== undefined ? { stdin: spec.dockerfileText } : {}) });
+      return cmd(argv, {
+        timeoutMs: 60 * 60_000,
+        ...(spec.dockerfileText !== undefined ? { stdin: spec.dockerfileText } : {}),
+      });
     },
     imageInspect: (ref: string): Command => cmd(["image", "inspect", assertImage(ref)]),
     imageRm: (ref: string, opts: { force?: boolean } = {}): Command =>
       cmd(["image", "rm", ...(opts.force ? ["--force"] : []), assertImage(ref)]),
-    imageLs: (labels: Filters = {}): Command =>
-      cmd(["image", "ls", "--quiet", "--no-trunc", ...labelFilters(labels)]),
+    imageLs: (labels: Filters = {}): Command => cmd(["image", "ls", "--quiet", "--no-trunc", ...labelFilters(labels)]),
   };
 }
 

@@ -95,7 +95,8 @@ export function assertName(kind: string, name: string): string {
 }
 
 export function assertImage(image: string): string {
-  if (!IMAGE.test(image) || image.startsWith("-")) throw new Invalid(`invalid image reference: ${JSON.stringify(image)}`);
+  if (!IMAGE.test(image) || image.startsWith("-"))
+    throw new Invalid(`invalid image reference: ${JSON.stringify(image)}`);
   return image;
 }
 
@@ -173,7 +174,8 @@ export function containerFlags(spec: ContainerSpec): BuiltArgs {
   }
   for (const m of spec.mounts ?? []) args.push("--mount", mountArg(m));
   const user = spec.user ?? CONTAINER_DEFAULTS.user;
-  if (!NON_ROOT_USER.test(user)) throw new Invalid(`containers run as a numeric non-root uid:gid, not ${JSON.stringify(user)}`);
+  if (!NON_ROOT_USER.test(user))
+    throw new Invalid(`containers run as a numeric non-root uid:gid, not ${JSON.stringify(user)}`);
   args.push("--user", user);
   if (spec.workdir !== undefined) args.push("--workdir", spec.workdir);
   if (spec.entrypoint !== undefined) args.push("--entrypoint", spec.entrypoint);

@@ -95,8 +95,13 @@ export function removeHtpasswd(file: string): void {
 
 /** The gid of `name` from /etc/group. */
 export function groupGid(name: string): number {
-  const line = readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith(`${name}:`));
+  const line = readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`));
   const gid = line ? Number(line.split(":")[2]) : Number.NaN;
-  if (!Number.isInteger(gid)) throw new Invalid(`group ${name} does not exist on this host (config nginx.group: the group nginx's workers run as)`);
+  if (!Number.isInteger(gid))
+    throw new Invalid(
+      `group ${name} does not exist on this host (config nginx.group: the group nginx's workers run as)`,
+    );
   return gid;
 }

@@ -152,6 +152,11 @@ export function reload(host: NginxConfig, timeoutMs = 10_000): Promise<void> {
       if (started && [...before].every(retired)) return;
       await Bun.sleep(25);
     }
-    throw new CommandFailed(cmd.argv, 0, "", `nginx did not apply the new configuration within ${timeoutMs} ms (see its error log)`);
+    throw new CommandFailed(
+      cmd.argv,
+      0,
+      "",
+      `nginx did not apply the new configuration within ${timeoutMs} ms (see its error log)`,
+    );
   });
 }

@@ -65,7 +65,8 @@ const PATH = /^\/[A-Za-z0-9._\/-]*$/;
 const SIZE = /^\d+[kmgKMG]?$/;
 const HOST = /^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i;
 const USER = /^[a-z_][a-z0-9_-]*( [a-z_][a-z0-9_-]*)?$/;
-export const ALLOW_ADDRESS = /^((25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?|[0-9a-f]*:[0-9a-f:]*(\/([0-9]|[1-9]\d|1[01]\d|12[0-8]))?)$/i;
+export const ALLOW_ADDRESS =
+  /^((25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?|[0-9a-f]*:[0-9a-f:]*(\/([0-9]|[1-9]\d|1[01]\d|12[0-8]))?)$/i;
 
 function check(re: RegExp, value: string, what: string): string {
   if (!re.test(value)) throw new Invalid(`nginx: invalid ${what}: ${JSON.stringify(value)}`);
@@ -87,7 +88,8 @@ function render(template: string, view: object): string {
 
 function accessView(a: VhostAccess | undefined) {
   if (!a) return undefined;
-  if (!a.htpasswdFile && a.allow.length === 0) throw new Invalid("nginx: access needs a user file or addresses to allow");
+  if (!a.htpasswdFile && a.allow.length === 0)
+    throw new Invalid("nginx: access needs a user file or addresses to allow");
   return {
     allow: a.allow.map((ip) => check(ALLOW_ADDRESS, ip, "address to allow")),
     // Either is enough: an allowed address gets in without the password.
@@ -122,7 +124,8 @@ export function renderVhost(spec: VhostSpec): string {
 
 export function renderMainConfig(spec: MainConfigSpec): string {
   const workers = spec.workerProcesses ?? "auto";
-  if (workers !== "auto" && (!Number.isInteger(workers) || workers < 1)) throw new Invalid(`nginx: invalid worker_processes: ${workers}`);
+  if (workers !== "auto" && (!Number.isInteger(workers) || workers < 1))
+    throw new Invalid(`nginx: invalid worker_processes: ${workers}`);
   return render(mainTemplate, {
     configFile: check(PATH, spec.configFile, "config file"),
     listenPort: port(spec.listenPort, "listen port"),

@@ -36,6 +36,9 @@ export function pgConnect(target: PgTarget, connection?: Record<string, string>)
  * is searched, so that cannot happen. `applicationName` tags the sessions (see copyApplicationName).
  */
 export function pgAdmin(cfg: Omit<PgTarget, "database">, applicationName?: string): SQL {
-  const connection = { search_path: "pg_catalog, pg_temp", ...(applicationName ? { application_name: applicationName } : {}) };
+  const connection = {
+    search_path: "pg_catalog, pg_temp",
+    ...(applicationName ? { application_name: applicationName } : {}),
+  };
   return pgConnect({ host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password }, connection);
 }

@@ -88,5 +88,8 @@ export function upsertHbaEntry(text: string, entry: HbaEntry): string {
 /** Removes the line for `db`; the block disappears with its last line. */
 export function removeHbaEntryText(text: string, db: string): string {
   const s = split(text);
-  return render(s, s.entries.filter((e) => e.db !== db));
+  return render(
+    s,
+    s.entries.filter((e) => e.db !== db),
+  );
 }

@@ -69,7 +69,9 @@ export async function createDatabase(sql: SQL, name: string, owner: string): Pro
     SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ${name}`;
   if (!existing) {
     try {
-      await sql.unsafe(`CREATE DATABASE ${db} WITH OWNER ${role} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+      await sql.unsafe(
+        `CREATE DATABASE ${db} WITH OWNER ${role} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`,
+      );
       result = "created";
     } catch (e) {
       if (sqlState(e) !== DUPLICATE_DATABASE) throw e;

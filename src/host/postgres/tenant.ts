@@ -61,9 +61,16 @@ async function assertTenantSession(sql: SQL, login: TenantLogin): Promise<void> 
   const [me] = await sql<{ user: string; super: boolean; path: string }[]>`
     SELECT current_user AS user, r.rolsuper AS super, current_setting('search_path') AS path
       FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`;
-  if (me?.user !== login.user) throw new Invalid(`tenant session for ${login.database} runs as ${me?.user ?? "?"}, not ${login.user}`);
-  if (me.super) throw new Conflict(`role ${login.user} of database ${login.database} is a superuser; odooops will not open tenant sessions with it`);
-  if (me.path !== TENANT_SEARCH_PATH) throw new Invalid(`tenant session for ${login.database}: search_path is ${me.path}, expected ${TENANT_SEARCH_PATH}`);
+  if (me?.user !== login.user)
+    throw new Invalid(`tenant session for ${login.database} runs as ${me?.user ?? "?"}, not ${login.user}`);
+  if (me.super)
+    throw new Conflict(
+      `role ${login.user} of database ${login.database} is a superuser; odooops will not open tenant sessions with it`,
+    );
+  if (me.path !== TENANT_SEARCH_PATH)
+    throw new Invalid(
+      `tenant session for ${login.database}: search_path is ${me.path}, expected ${TENANT_SEARCH_PATH}`,
+    );
 }
 
 /** Runs `fn` in a checked tenant session (see the file comment) and closes it. */
@@ -98,7 +105,9 @@ export async function hasOwnedTable(sql: SQL, table: string): Promise<boolean> {
      WHERE n.nspname = 'public' AND c.relname = ${table}`;
   if (!row) return false;
   if ((row.kind !== "r" && row.kind !== "p") || !row.mine) {
-    throw new Invalid(`public.${table} is not a table owned by the environment's role (relkind ${row.kind}, owner ${row.owner}); refusing to read it`);
+    throw new Invalid(
+      `public.${table} is not a table owned by the environment's role (relkind ${row.kind}, owner ${row.owner}); refusing to read it`,
+    );
   }
   return true;
 }

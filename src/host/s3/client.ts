@@ -47,7 +47,10 @@ export function unquoteEtag(etag: string | undefined): string | null {
 function serviceError(e: unknown): { name: string; message: string; status: number | undefined } | null {
   if (!(e instanceof Error) || !("$metadata" in e)) return null;
   const meta = e.$metadata;
-  const status = meta && typeof meta === "object" && "httpStatusCode" in meta && typeof meta.httpStatusCode === "number" ? meta.httpStatusCode : undefined;
+  const status =
+    meta && typeof meta === "object" && "httpStatusCode" in meta && typeof meta.httpStatusCode === "number"
+      ? meta.httpStatusCode
+      : undefined;
   return { name: e.name, message: e.message, status };
 }
 
@@ -70,7 +73,8 @@ export function describeS3Error(e: unknown): string {
 
 export async function openS3(target: S3Target): Promise<S3Store> {
   Secrets.add(target.secretAccessKey, target.accessKeyId);
-  const { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } = await import("@aws-sdk/client-s3");
+  const { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } =
+    await import("@aws-sdk/client-s3");
   const client = new S3Client({
     region: target.region,
     endpoint: target.endpoint,
@@ -91,7 +95,9 @@ export async function openS3(target: S3Target): Promise<S3Store> {
     target,
     client,
     async put(key, body, contentType) {
-      const r = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+      const r = await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }),
+      );
       return { etag: unquoteEtag(r.ETag) };
     },
     async head(key) {
@@ -124,7 +130,9 @@ export async function openS3(target: S3Target): Promise<S3Store> {
       const out: { key: string; size: number }[] = [];
       let token: string | undefined;
       do {
-        const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        const r = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
         for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
@@ -134,7 +142,9 @@ export async function openS3(target: S3Target): Promise<S3Store> {
       // One DeleteObject per key, not DeleteObjects: the batch call needs Content-MD5 on several
       // S3-compatible servers, which current SDKs no longer send. A backup has three objects.
       for (let i = 0; i < keys.length; i += 8) {
-        await Promise.all(keys.slice(i, i + 8).map((Key) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key }))));
+        await Promise.all(
+          keys.slice(i, i + 8).map((Key) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key }))),
+        );
       }
       return keys.length;
     },

@@ -24,7 +24,8 @@ export async function testS3Target(target: S3Target): Promise<S3ProbeResult> {
     written = true;
     step = "head";
     const info = await store.head(key);
-    if (!info || info.size !== payload.byteLength) throw new Error(`object reports ${info?.size ?? "no"} bytes, wrote ${payload.byteLength}`);
+    if (!info || info.size !== payload.byteLength)
+      throw new Error(`object reports ${info?.size ?? "no"} bytes, wrote ${payload.byteLength}`);
     step = "get";
     const back = await store.getBytes(key);
     if (!Buffer.from(back).equals(payload)) throw new Error("object read back differs from what was written");

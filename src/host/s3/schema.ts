@@ -12,9 +12,17 @@ const Prefix = z
     const trimmed = p.replace(/^\/+|\/+$/g, "");
     return trimmed === "" ? "" : `${trimmed}/`;
   })
-  .refine((p) => p === "" || p.slice(0, -1).split("/").every((s) => s !== "" && s !== "." && s !== ".."), {
-    message: "prefix segments must be non-empty and not . or ..",
-  });
+  .refine(
+    (p) =>
+      p === "" ||
+      p
+        .slice(0, -1)
+        .split("/")
+        .every((s) => s !== "" && s !== "." && s !== ".."),
+    {
+      message: "prefix segments must be non-empty and not . or ..",
+    },
+  );
 
 export const S3TargetSchema = z
   .object({

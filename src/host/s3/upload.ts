@@ -102,7 +102,12 @@ class PartDigests {
 type Digests = ReturnType<PartDigests["finish"]>;
 
 /** Compares what HeadObject reports with what was streamed; throws on any mismatch. */
-export function verifyUploaded(info: S3ObjectInfo | null, sent: number, d: Digests, checkEtag: boolean): UploadVerification {
+export function verifyUploaded(
+  info: S3ObjectInfo | null,
+  sent: number,
+  d: Digests,
+  checkEtag: boolean,
+): UploadVerification {
   if (!info) throw new Error("object missing after upload");
   if (info.size !== sent) throw new Error(`size mismatch: sent ${sent} bytes, server has ${info.size}`);
   let etag: boolean | null = null;
@@ -113,7 +118,8 @@ export function verifyUploaded(info: S3ObjectInfo | null, sent: number, d: Diges
     // Single-part PUTs (and some servers, e.g. s3rver, even for multipart) report the whole MD5.
     if (plain) etag = info.etag.toLowerCase() === d.wholeMd5;
     else if (multi) etag = info.etag.toLowerCase() === d.multipartEtag;
-    if (etag === false) throw new Error(`ETag mismatch: server ${info.etag}, expected ${plain ? d.wholeMd5 : d.multipartEtag}`);
+    if (etag === false)
+      throw new Error(`ETag mismatch: server ${info.etag}, expected ${plain ? d.wholeMd5 : d.multipartEtag}`);
   }
   let crc: boolean | null = null;
   if (info.checksumCrc32) {
@@ -154,7 +160,12 @@ export async function startUpload(
   body.on("error", () => undefined);
   const upload = new Upload({
     client: store.client,
-    params: { Bucket: store.target.bucket, Key: key, Body: body, ContentType: opts.contentType ?? "application/octet-stream" },
+    params: {
+      Bucket: store.target.bucket,
+      Key: key,
+      Body: body,
+      ContentType: opts.contentType ?? "application/octet-stream",
+    },
     partSize,
     queueSize: store.target.queueSize,
     leavePartsOnError: false,

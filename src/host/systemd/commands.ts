@@ -17,7 +17,11 @@ export function systemctl(binary = "systemctl") {
     restart: (name: string): Command => ({ argv: [binary, "restart", unit(name)], timeoutMs: 120_000 }),
     stop: (name: string): Command => ({ argv: [binary, "stop", unit(name)], timeoutMs: 120_000 }),
     /** Exit 0 when active; 3 (inactive) is an answer, not a failure. */
-    isActive: (name: string): Command => ({ argv: [binary, "is-active", "--quiet", unit(name)], okExitCodes: [1, 2, 3, 4], timeoutMs: 30_000 }),
+    isActive: (name: string): Command => ({
+      argv: [binary, "is-active", "--quiet", unit(name)],
+      okExitCodes: [1, 2, 3, 4],
+      timeoutMs: 30_000,
+    }),
   };
 }
 

@@ -41,14 +41,16 @@ function check(re: RegExp, value: string, what: string): string {
 
 function checkPath(value: string, what: string): string {
   check(PATH, value, what);
-  if (value.split("/").some((part) => part === "..")) throw new Invalid(`systemd unit: ${what} must not contain "..": ${JSON.stringify(value)}`);
+  if (value.split("/").some((part) => part === ".."))
+    throw new Invalid(`systemd unit: ${what} must not contain "..": ${JSON.stringify(value)}`);
   return value.length > 1 ? value.replace(/\/+$/, "") : value;
 }
 
 function checkListen(value: string): string {
   const m = LISTEN.exec(value);
   const port = m ? Number(m[1]) : 0;
-  if (!m || port < 1 || port > 65535) throw new Invalid(`systemd unit: invalid listen address (host:port): ${JSON.stringify(value)}`);
+  if (!m || port < 1 || port > 65535)
+    throw new Invalid(`systemd unit: invalid listen address (host:port): ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -114,7 +114,9 @@ function plantFile(rel: string, data: Buffer | string): void {
 
 async function check(exclude: string[] = []): Promise<{ error: Invalid | null; log: string[] }> {
   const log = memoryLog();
-  const error = await withTenant(login(cp), (sql) => checkPii(sql, needles, { exclude, filestoreDir: fsDir }, log)).then(
+  const error = await withTenant(login(cp), (sql) =>
+    checkPii(sql, needles, { exclude, filestoreDir: fsDir }, log),
+  ).then(
     () => null,
     (e: unknown) => e,
   );
@@ -135,7 +137,14 @@ describe("needles", () => {
     expect(needles.phones).toEqual(["025550199", "32470123456"]);
     expect(needles.identity).toEqual({ uuid: UUID, secret: "source-secret" });
     expect(needles.passwordHashes.sort()).toEqual([HASH, HASH + "2"].sort());
-    expect(needles.sources).toEqual(["res_partner.email", "res_partner.phone", "res_partner.mobile", "res_users.login", "hr_employee.private_email", "hr_employee.private_phone"]);
+    expect(needles.sources).toEqual([
+      "res_partner.email",
+      "res_partner.phone",
+      "res_partner.mobile",
+      "res_users.login",
+      "hr_employee.private_email",
+      "hr_employee.private_phone",
+    ]);
   });
 });
 
@@ -155,7 +164,13 @@ describe("the clean copy", () => {
 describe("the check itself", () => {
   test("leaves nothing of the source on the copy's disk (no statistics of its needles in pg_statistic)", async () => {
     expect((await check()).error).toBeNull();
-    const sql = pgConnect({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: cp.database });
+    const sql = pgConnect({
+      host: pg.host,
+      port: pg.port,
+      user: pg.user,
+      password: pg.password,
+      database: cp.database,
+    });
     try {
       await sql`CHECKPOINT`;
       const [row] = await sql<{ path: string }[]>`SELECT pg_relation_filepath('pg_catalog.pg_statistic') AS path`;
@@ -176,46 +191,78 @@ describe("each evasion is caught", () => {
       await sql`INSERT INTO x_blob (data) VALUES (${big})`;
     });
     await fails("x_blob.data: 1 email (e.g. pri***)");
-    await asRole(cp, (sql) => sql`UPDATE ir_attachment SET db_datas = ${Buffer.concat([Buffer.from([0, 1, 0xfe]), Buffer.from(`to:${EMAIL}\0`), Buffer.from([0xc3, 0xa9])])}`);
-    cleanup.push(() => asRole(cp, (sql) => sql`UPDATE ir_attachment SET db_datas = '\\x00'::bytea`.then(() => undefined)));
+    await asRole(
+      cp,
+      (sql) =>
+        sql`UPDATE ir_attachment SET db_datas = ${Buffer.concat([Buffer.from([0, 1, 0xfe]), Buffer.from(`to:${EMAIL}\0`), Buffer.from([0xc3, 0xa9])])}`,
+    );
+    cleanup.push(() =>
+      asRole(cp, (sql) => sql`UPDATE ir_attachment SET db_datas = '\\x00'::bytea`.then(() => undefined)),
+    );
     await fails("ir_attachment.db_datas: 1 email (e.g. ann***)");
   }, 60_000);
 
   test("bytea: UTF-16 text (NULs between the characters)", async () => {
-    await plant("CREATE TABLE x_doc (data bytea)", "DROP TABLE x_doc", (sql) => sql`INSERT INTO x_doc VALUES (${Buffer.from(`mail ${EMAIL}`, "utf16le")})`);
+    await plant(
+      "CREATE TABLE x_doc (data bytea)",
+      "DROP TABLE x_doc",
+      (sql) => sql`INSERT INTO x_doc VALUES (${Buffer.from(`mail ${EMAIL}`, "utf16le")})`,
+    );
     await fails("x_doc.data: 1 email");
   }, 60_000);
 
   test("jsonb, nested", async () => {
-    await plant("CREATE TABLE x_json (v jsonb)", "DROP TABLE x_json", (sql) => sql`INSERT INTO x_json VALUES (${JSON.stringify({ a: [{ contact: EMAIL.toUpperCase() }] })}::jsonb)`);
+    await plant(
+      "CREATE TABLE x_json (v jsonb)",
+      "DROP TABLE x_json",
+      (sql) => sql`INSERT INTO x_json VALUES (${JSON.stringify({ a: [{ contact: EMAIL.toUpperCase() }] })}::jsonb)`,
+    );
     await fails("x_json.v: 1 email");
   }, 60_000);
 
   test("an array of text", async () => {
-    await plant("CREATE TABLE x_arr (v text[])", "DROP TABLE x_arr", (sql) => sql`INSERT INTO x_arr VALUES (ARRAY['a', ${`cc ${EMPLOYEE_EMAIL}`}])`);
+    await plant(
+      "CREATE TABLE x_arr (v text[])",
+      "DROP TABLE x_arr",
+      (sql) => sql`INSERT INTO x_arr VALUES (ARRAY['a', ${`cc ${EMPLOYEE_EMAIL}`}])`,
+    );
     await fails("x_arr.v: 1 email");
   }, 60_000);
 
   test("HTML entities in a message body", async () => {
-    await plant("CREATE TABLE x_html (body text)", "DROP TABLE x_html", (sql) => sql`INSERT INTO x_html VALUES ('<a href="mailto:ann.lee&#64;client&#46;example.org">write</a>')`);
+    await plant(
+      "CREATE TABLE x_html (body text)",
+      "DROP TABLE x_html",
+      (sql) => sql`INSERT INTO x_html VALUES ('<a href="mailto:ann.lee&#64;client&#46;example.org">write</a>')`,
+    );
     await fails("x_html.body: 1 email");
   }, 60_000);
 
   test("%40 in a URL, in a varchar", async () => {
-    await plant("CREATE TABLE x_url (url varchar(200))", "DROP TABLE x_url", (sql) => sql`INSERT INTO x_url VALUES ('https://t.example/?to=private.bob%40home.example.net')`);
+    await plant(
+      "CREATE TABLE x_url (url varchar(200))",
+      "DROP TABLE x_url",
+      (sql) => sql`INSERT INTO x_url VALUES ('https://t.example/?to=private.bob%40home.example.net')`,
+    );
     await fails("x_url.url: 1 email");
   }, 60_000);
 
   test("a phone formatted differently, in a char column and a domain over text", async () => {
-    await plant("CREATE DOMAIN x_phone_t AS text; CREATE TABLE x_phone (a char(30), b x_phone_t)", "DROP TABLE x_phone; DROP DOMAIN x_phone_t", (sql) =>
-      sql`INSERT INTO x_phone VALUES ('tel 0470/12.34.56', '(02) 555-0199')`,
+    await plant(
+      "CREATE DOMAIN x_phone_t AS text; CREATE TABLE x_phone (a char(30), b x_phone_t)",
+      "DROP TABLE x_phone; DROP DOMAIN x_phone_t",
+      (sql) => sql`INSERT INTO x_phone VALUES ('tel 0470/12.34.56', '(02) 555-0199')`,
     );
     await fails("x_phone.a: 1 phone (e.g. 324***)");
     await fails("x_phone.b: 1 phone (e.g. 025***)");
   }, 60_000);
 
   test("a table in a second schema", async () => {
-    await plant("CREATE SCHEMA crm2; CREATE TABLE crm2.notes (body text)", "DROP SCHEMA crm2 CASCADE", (sql) => sql`INSERT INTO crm2.notes VALUES (${`call ${PHONE}`})`);
+    await plant(
+      "CREATE SCHEMA crm2; CREATE TABLE crm2.notes (body text)",
+      "DROP SCHEMA crm2 CASCADE",
+      (sql) => sql`INSERT INTO crm2.notes VALUES (${`call ${PHONE}`})`,
+    );
     await fails("crm2.notes.body: 1 phone");
   }, 60_000);
 
@@ -236,36 +283,59 @@ describe("each evasion is caught", () => {
   }, 60_000);
 
   test("a large object (bytes outside every table)", async () => {
-    const [lo] = await asRole(cp, (sql) => sql<{ oid: number }[]>`SELECT lo_from_bytea(0, ${Buffer.from(EMAIL)})::int AS oid`);
+    const [lo] = await asRole(
+      cp,
+      (sql) => sql<{ oid: number }[]>`SELECT lo_from_bytea(0, ${Buffer.from(EMAIL)})::int AS oid`,
+    );
     cleanup.push(() => asRole(cp, (sql) => sql`SELECT lo_unlink(${lo!.oid})`.then(() => undefined)));
     await fails("pg_largeobject: 1 large object (not scanned: drop them)");
   }, 60_000);
 
   test("a column excluded knowingly is not read; nothing else is skipped", async () => {
-    await plant("CREATE TABLE x_kept (note text, other text)", "DROP TABLE x_kept", (sql) => sql`INSERT INTO x_kept VALUES (${EMAIL}, 'x')`);
+    await plant(
+      "CREATE TABLE x_kept (note text, other text)",
+      "DROP TABLE x_kept",
+      (sql) => sql`INSERT INTO x_kept VALUES (${EMAIL}, 'x')`,
+    );
     expect((await check(["x_kept.note"])).error).toBeNull();
     expect((await check(["x_kept.other"])).error?.message).toContain("x_kept.note: 1 email");
   }, 60_000);
 
   test("a table the copy's role cannot read fails the check, naming it", async () => {
-    const sql = pgConnect({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: cp.database });
+    const sql = pgConnect({
+      host: pg.host,
+      port: pg.port,
+      user: pg.user,
+      password: pg.password,
+      database: cp.database,
+    });
     try {
       await sql.unsafe("CREATE TABLE public.x_hidden (v text)");
     } finally {
       await sql.close();
     }
     cleanup.push(async () => {
-      const s = pgConnect({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: cp.database });
+      const s = pgConnect({
+        host: pg.host,
+        port: pg.port,
+        user: pg.user,
+        password: pg.password,
+        database: cp.database,
+      });
       await s.unsafe("DROP TABLE public.x_hidden").finally(() => s.close());
     });
     const { error } = await check();
-    expect(error?.message).toBe("PII check cannot read x_hidden as the environment's role; drop those tables or give them to the role");
+    expect(error?.message).toBe(
+      "PII check cannot read x_hidden as the environment's role; drop those tables or give them to the role",
+    );
   }, 60_000);
 });
 
 describe("state after neutralizing", () => {
   const state = async () =>
-    withTenant(login(cp), (sql) => checkCopyState(sql, needles, { neutralized: true, rebased: true }, memoryLog())).then(
+    withTenant(login(cp), (sql) =>
+      checkCopyState(sql, needles, { neutralized: true, rebased: true }, memoryLog()),
+    ).then(
       () => null,
       (e: unknown) => (e as Error).message,
     );
@@ -295,8 +365,13 @@ describe("state after neutralizing", () => {
   }, 60_000);
 
   test("credentials on the dummy host make it a real server", async () => {
-    await asRole(cp, (sql) => sql`UPDATE ir_mail_server SET smtp_user = 'u', smtp_pass = 'p' WHERE smtp_host = 'invalid'`);
-    cleanup.push(() => asRole(cp, (sql) => sql`UPDATE ir_mail_server SET smtp_user = NULL, smtp_pass = NULL`.then(() => undefined)));
+    await asRole(
+      cp,
+      (sql) => sql`UPDATE ir_mail_server SET smtp_user = 'u', smtp_pass = 'p' WHERE smtp_host = 'invalid'`,
+    );
+    cleanup.push(() =>
+      asRole(cp, (sql) => sql`UPDATE ir_mail_server SET smtp_user = NULL, smtp_pass = NULL`.then(() => undefined)),
+    );
     expect(await state()).toBe("copy check failed: ir_mail_server: 1 active");
   }, 60_000);
 });

@@ -1,7 +1,14 @@
 /** Pure parts of detect (heuristics) and the dry run (the counting SQL, exactly). */
 import { describe, expect, test } from "bun:test";
 import { mergeRuleLayers, parseRulesOverride } from "../../../src/db/anonymize-rules";
-import { contentSignal, coveredBy, looksLikeEmail, looksLikePhone, personalByContent, personalByName } from "../../../src/db/anonymize/detect";
+import {
+  contentSignal,
+  coveredBy,
+  looksLikeEmail,
+  looksLikePhone,
+  personalByContent,
+  personalByName,
+} from "../../../src/db/anonymize/detect";
 import { previewQuery } from "../../../src/db/anonymize/dry-run";
 import { loadAnonymizeRules } from "../../../src/db/backup";
 
@@ -44,18 +51,28 @@ describe("personalByName", () => {
 
 describe("content heuristics", () => {
   test("e-mail addresses, also encoded", () => {
-    for (const v of ["jane@example.com", "<p>write to J. Roe &lt;jane.roe@mail.example.org&gt;</p>", "mailto:jane%40example.com", "jane&#64;example.com"]) expect(looksLikeEmail(v)).toBe(true);
+    for (const v of [
+      "jane@example.com",
+      "<p>write to J. Roe &lt;jane.roe@mail.example.org&gt;</p>",
+      "mailto:jane%40example.com",
+      "jane&#64;example.com",
+    ])
+      expect(looksLikeEmail(v)).toBe(true);
     for (const v of ["@home", "a@b", "user at example dot com", "price: 10 @ 5"]) expect(looksLikeEmail(v)).toBe(false);
   });
 
   test("phone numbers by shape; dates, plain numbers and short numbers are not", () => {
-    for (const v of ["+32 475 12 34 56", "(870)-931-0505", "call 0475/12.34.56 after 5", "+1 870-931-0506"]) expect(looksLikePhone(v)).toBe(true);
-    for (const v of ["2024-01-02 10:11:12", "12345678901", "order 123-45", "v17.0.1.3", "amount 1 234"]) expect(looksLikePhone(v)).toBe(false);
+    for (const v of ["+32 475 12 34 56", "(870)-931-0505", "call 0475/12.34.56 after 5", "+1 870-931-0506"])
+      expect(looksLikePhone(v)).toBe(true);
+    for (const v of ["2024-01-02 10:11:12", "12345678901", "order 123-45", "v17.0.1.3", "amount 1 234"])
+      expect(looksLikePhone(v)).toBe(false);
   });
 
   test("signal and verdict: any e-mail; phones from two values on", () => {
     expect(contentSignal(["a@x.org", null, "+32 475 12 34 56", "plain"])).toEqual({ emails: 1, phones: 1, sampled: 3 });
-    expect(personalByContent({ emails: 1, phones: 1, sampled: 3 })).toBe("1 of 3 sampled values hold an e-mail address");
+    expect(personalByContent({ emails: 1, phones: 1, sampled: 3 })).toBe(
+      "1 of 3 sampled values hold an e-mail address",
+    );
     expect(personalByContent({ emails: 0, phones: 1, sampled: 3 })).toBeNull();
     expect(personalByContent({ emails: 0, phones: 2, sampled: 9 })).toBe("2 of 9 sampled values hold a phone number");
     expect(personalByContent({ emails: 0, phones: 0, sampled: 0 })).toBeNull();
@@ -64,7 +81,13 @@ describe("content heuristics", () => {
 
 describe("coveredBy", () => {
   const rules = mergeRuleLayers([
-    { override: parseRulesOverride("tables:\n  res_partner:\n    columns:\n      street: { keep: true }\n  mail_message:\n    enabled: false\npiiCheck:\n  exclude: [x_t.kept]\n", "r"), source: "r" },
+    {
+      override: parseRulesOverride(
+        "tables:\n  res_partner:\n    columns:\n      street: { keep: true }\n  mail_message:\n    enabled: false\npiiCheck:\n  exclude: [x_t.kept]\n",
+        "r",
+      ),
+      source: "r",
+    },
   ]).rules;
   test("a rule covers; keep, a disabled table, no rule do not; an exclusion counts as decided", () => {
     expect(coveredBy(rules, "res_partner", "email")).toBe(true);
@@ -103,7 +126,11 @@ describe("previewQuery", () => {
   });
 
   test("templates: onlyIfEmail counts addresses, others every non-NULL value; devPassword every hash", () => {
-    const q = previewQuery("t", new Set(["a", "b", "p"]), { a: { template: "x-{id}", onlyIfEmail: true }, b: { template: "y" }, p: { devPassword: true } });
+    const q = previewQuery("t", new Set(["a", "b", "p"]), {
+      a: { template: "x-{id}", onlyIfEmail: true },
+      b: { template: "y" },
+      p: { devPassword: true },
+    });
     expect(q.sql).toBe(
       'SELECT count(*)::bigint AS n, count(*) FILTER (WHERE "a"::text LIKE \'%@%\')::bigint AS c0, count(*) FILTER (WHERE "b" IS NOT NULL)::bigint AS c1, count(*) FILTER (WHERE "p" IS NOT NULL)::bigint AS c2 FROM public."t"',
     );

@@ -28,7 +28,9 @@ afterAll(async () => {
 async function fakes(kind: FakeKind, key: string, col = `"v"`, nullable = true): Promise<Map<number, string | null>> {
   return sql.begin(async (tx) => {
     await tx`SELECT set_config(${ANON_KEY_SETTING}, ${key}, true)`;
-    const rows = await tx.unsafe<{ id: number; f: string | null }[]>(`SELECT id, ${fakeSql(kind, { col, nullable, id: `"id"` })} AS f FROM t ORDER BY id`);
+    const rows = await tx.unsafe<{ id: number; f: string | null }[]>(
+      `SELECT id, ${fakeSql(kind, { col, nullable, id: `"id"` })} AS f FROM t ORDER BY id`,
+    );
     return new Map(rows.map((r) => [r.id, r.f]));
   });
 }
@@ -67,7 +69,9 @@ describe("fake kinds on PostgreSQL", () => {
     expect(a.get(6)).toMatch(/^\+44 7700 900\d{3}$/);
     const same = await sql.begin(async (tx) => {
       await tx`SELECT set_config(${ANON_KEY_SETTING}, 'key-1', true)`;
-      return tx.unsafe<{ f: string }[]>(`SELECT ${fakeSql("phone", { col: `'32-475-123456'::varchar`, nullable: true, id: "0" })} AS f`);
+      return tx.unsafe<{ f: string }[]>(
+        `SELECT ${fakeSql("phone", { col: `'32-475-123456'::varchar`, nullable: true, id: "0" })} AS f`,
+      );
     });
     expect(same[0]?.f).toBe(a.get(6) as string);
     expect(a.get(7)).not.toBe(a.get(6) as string);

@@ -43,6 +43,8 @@ describe("fakeSql", () => {
   test("rules accept { fake: kind } and refuse an unknown kind with the list", () => {
     const rules = loadAnonymizeRules("tables:\n  res_partner:\n    columns:\n      email: { fake: email }\n");
     expect(rules.tables.res_partner?.columns.email).toEqual({ fake: "email" });
-    expect(() => loadAnonymizeRules("tables:\n  res_partner:\n    columns:\n      email: { fake: ssn }\n")).toThrow(Invalid);
+    expect(() => loadAnonymizeRules("tables:\n  res_partner:\n    columns:\n      email: { fake: ssn }\n")).toThrow(
+      Invalid,
+    );
   });
 });

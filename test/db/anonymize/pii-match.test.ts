@@ -8,7 +8,10 @@ import { describeHit } from "../../../src/db/anonymize/check";
 import { maskValue, NeedleMatcher, normalizeForEmails, phoneKeys } from "../../../src/db/anonymize/pii-match";
 import { byteaScanSql, byteaText, needleSql, quoteName, scanSql, textScanSql } from "../../../src/db/backup/pii";
 
-const matcher = new NeedleMatcher({ emails: ["ann.lee@client.example.org", "bo@x.io"], phones: ["32470123456", "5550100"] });
+const matcher = new NeedleMatcher({
+  emails: ["ann.lee@client.example.org", "bo@x.io"],
+  phones: ["32470123456", "5550100"],
+});
 
 function found(text: string): { emails: string[]; phones: string[] } {
   const f = { emails: new Set<string>(), phones: new Set<string>() };
@@ -35,7 +38,9 @@ describe("e-mail encodings", () => {
   });
 
   test("another address of the same domain, a sub-domain or a longer one is not the source's", () => {
-    expect(found("ann.lea@client.example.org ann.lee@sub.client.example.org ann.lee@client.example.organic").emails).toEqual([]);
+    expect(
+      found("ann.lea@client.example.org ann.lee@sub.client.example.org ann.lee@client.example.organic").emails,
+    ).toEqual([]);
   });
 
   test("normalization lower-cases and undoes the encodings of @ and .", () => {
@@ -92,7 +97,9 @@ describe("phone formatting", () => {
 
 test("masked samples show three characters", () => {
   expect(maskValue("ann.lee@client.example.org")).toBe("ann***");
-  expect(describeHit({ table: "s2.notes", column: "body", kind: "phone", sample: "324***", count: 2 })).toBe("s2.notes.body: 2 phones (e.g. 324***)");
+  expect(describeHit({ table: "s2.notes", column: "body", kind: "phone", sample: "324***", count: 2 })).toBe(
+    "s2.notes.body: 2 phones (e.g. 324***)",
+  );
 });
 
 describe("SQL", () => {
@@ -108,7 +115,9 @@ describe("SQL", () => {
   test("one pass per table over every text-like column", () => {
     const sql = textScanSql('"public"."res_partner"', ["email", "Odd"]);
     expect(sql).toBe(scanSql('"public"."res_partner" AS x', ['x."email"::text', 'x."Odd"::text']));
-    expect(sql).toBe(`SELECT v.c, f.kind, count(DISTINCT f.needle)::int AS n, min(f.needle) AS sample, coalesce(sum(f.bytes), 0)::bigint AS bytes
+    expect(
+      sql,
+    ).toBe(`SELECT v.c, f.kind, count(DISTINCT f.needle)::int AS n, min(f.needle) AS sample, coalesce(sum(f.bytes), 0)::bigint AS bytes
   FROM "public"."res_partner" AS x
   CROSS JOIN LATERAL (VALUES (0, x."email"::text), (1, x."Odd"::text)) AS v(c, s)
   CROSS JOIN LATERAL (
@@ -139,7 +148,9 @@ describe("SQL", () => {
   });
 
   test("needles of one source table: addresses and phone digits, all parameters typed", () => {
-    expect(needleSql("res_partner", ["email"], ["phone", "mobile"])).toBe(`WITH params AS (SELECT $1::text, $2::text, $3::text, $4::text)
+    expect(
+      needleSql("res_partner", ["email"], ["phone", "mobile"]),
+    ).toBe(`WITH params AS (SELECT $1::text, $2::text, $3::text, $4::text)
 SELECT DISTINCT 'email' AS kind, right(m[1], 64) || '@' || m[2] AS v
       FROM public."res_partner" AS x CROSS JOIN LATERAL (VALUES (x."email"::text)) AS v(s)
       CROSS JOIN LATERAL regexp_matches(CASE WHEN strpos(v.s, '%40') > 0 OR strpos(v.s, '%2e') > 0 OR strpos(v.s, '%2E') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '&period;') > 0 OR strpos(v.s, '\\u00') > 0 THEN regexp_replace(regexp_replace(lower(v.s), $3, '@', 'g'), $4, '.', 'g') ELSE lower(v.s) END, $1, 'g') AS m

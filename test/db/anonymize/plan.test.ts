@@ -2,7 +2,12 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { inflateSync } from "node:zlib";
-import { attachmentJoinsSql, contentColumnSql, contentUpdateSql, moduleDataSql } from "../../../src/db/anonymize/attachments";
+import {
+  attachmentJoinsSql,
+  contentColumnSql,
+  contentUpdateSql,
+  moduleDataSql,
+} from "../../../src/db/anonymize/attachments";
 import { copyIn, copyOut } from "../../../src/db/anonymize/commands";
 import { fakeSql } from "../../../src/db/anonymize/fake";
 import { PLACEHOLDERS } from "../../../src/db/anonymize/placeholders";
@@ -12,7 +17,10 @@ import { pgDump, type PgAdmin } from "../../../src/db/backup/commands";
 import { Invalid } from "../../../src/errors";
 
 const col = (name: string, type = "character varying", nullable = true) => ({ name, type, nullable });
-const partner: SourceTable = { name: "res_partner", columns: [col("id", "integer", false), col("name"), col("email"), col("phone"), col("active", "boolean")] };
+const partner: SourceTable = {
+  name: "res_partner",
+  columns: [col("id", "integer", false), col("name"), col("email"), col("phone"), col("active", "boolean")],
+};
 const rules = (tables: object) => AnonymizeRulesSchema.parse({ version: 1, tables });
 const pg: PgAdmin = { host: "127.0.0.1", port: 5433, user: "odoo_prod", password: "src-pw" };
 const conn = ["-h", "127.0.0.1", "-p", "5433", "-U", "odoo_prod", "--no-password"];
@@ -20,10 +28,13 @@ const SNAP = "00000003-0000001B-1";
 
 describe("planCopy", () => {
   test("a ruled table: every column in order, the ruled ones as expressions; unruled tables and kept columns stay out", () => {
-    const plan = planCopy(rules({ res_partner: { columns: { email: { fake: "email" }, phone: { set: null }, name: { keep: true } } }, res_users: { columns: { login: { fake: "login" } } } }), [
-      partner,
-      { name: "sale_order", columns: [col("id", "integer", false)] },
-    ]);
+    const plan = planCopy(
+      rules({
+        res_partner: { columns: { email: { fake: "email" }, phone: { set: null }, name: { keep: true } } },
+        res_users: { columns: { login: { fake: "login" } } },
+      }),
+      [partner, { name: "sale_order", columns: [col("id", "integer", false)] }],
+    );
     expect(plan.transformed).toEqual([
       {
         table: "res_partner",
@@ -38,8 +49,27 @@ describe("planCopy", () => {
   });
 
   test("templates and constants become quoted literals (COPY takes no parameters); the dev password a session setting", () => {
-    const users: SourceTable = { name: "res_users", columns: [col("id", "integer", false), col("login", "character varying", false), col("password"), col("share", "boolean")] };
-    const plan = planCopy(rules({ res_users: { columns: { login: { template: "it's-{id}@x.invalid", onlyIfEmail: true }, password: { devPassword: true }, share: { set: true } } } }), [users]);
+    const users: SourceTable = {
+      name: "res_users",
+      columns: [
+        col("id", "integer", false),
+        col("login", "character varying", false),
+        col("password"),
+        col("share", "boolean"),
+      ],
+    };
+    const plan = planCopy(
+      rules({
+        res_users: {
+          columns: {
+            login: { template: "it's-{id}@x.invalid", onlyIfEmail: true },
+            password: { devPassword: true },
+            share: { set: true },
+          },
+        },
+      }),
+      [users],
+    );
     expect(plan.transformed[0]?.select).toBe(
       `SELECT "id", CASE WHEN "login"::text LIKE '%@%' THEN 'it''s-' || "id"::text || '@x.invalid' ELSE "login"::text END, current_setting('odooops.dev_password'), 'true' FROM public."res_users"`,
     );
@@ -59,21 +89,52 @@ describe("planCopy", () => {
   });
 
   test("refusals: a template naming a missing column, a login fake without id, an unquotable column", () => {
-    expect(() => planCopy(rules({ res_partner: { columns: { email: { template: "{nope}@x" } } } }), [partner])).toThrow(Invalid);
-    expect(() => planCopy(rules({ t: { columns: { login: { fake: "login" } } } }), [{ name: "t", columns: [col("login")] }])).toThrow(/needs an id column/);
-    expect(() => planCopy(rules({ t: { columns: { a: { set: null } } } }), [{ name: "t", columns: [col("a"), col("Bad")] }])).toThrow(Invalid);
+    expect(() => planCopy(rules({ res_partner: { columns: { email: { template: "{nope}@x" } } } }), [partner])).toThrow(
+      Invalid,
+    );
+    expect(() =>
+      planCopy(rules({ t: { columns: { login: { fake: "login" } } } }), [{ name: "t", columns: [col("login")] }]),
+    ).toThrow(/needs an id column/);
+    expect(() =>
+      planCopy(rules({ t: { columns: { a: { set: null } } } }), [{ name: "t", columns: [col("a"), col("Bad")] }]),
+    ).toThrow(Invalid);
   });
 
   test("ir_attachment is always transformed (content columns from the placeholders, rules on business rows only) unless switched off", () => {
     const att: SourceTable = {
       name: "ir_attachment",
-      columns: ["id", "name", "res_model", "res_field", "res_id", "type", "store_fname", "checksum", "file_size", "mimetype", "db_datas"].map((n) => col(n)),
+      columns: [
+        "id",
+        "name",
+        "res_model",
+        "res_field",
+        "res_id",
+        "type",
+        "store_fname",
+        "checksum",
+        "file_size",
+        "mimetype",
+        "db_datas",
+      ].map((n) => col(n)),
     };
     const plan = planCopy(rules({ ir_attachment: { columns: { name: { set: "x" } } } }), [att]);
     const sel = plan.transformed[0]?.select ?? "";
-    expect(sel.startsWith(`SELECT "id", CASE WHEN odooops_b.odooops_business THEN 'x' ELSE "name"::text END, "res_model", "res_field", "res_id", "type", ${contentColumnSql("store_fname")}, `)).toBe(true);
-    expect(sel).toContain(`FROM public."ir_attachment" CROSS JOIN LATERAL (SELECT NOT (${moduleDataSql({ modelData: false, url: false })}) AS odooops_business) odooops_b`);
-    expect(plan.transformed[0]?.changed).toEqual(["name", "store_fname", "checksum", "file_size", "mimetype", "db_datas"]);
+    expect(
+      sel.startsWith(
+        `SELECT "id", CASE WHEN odooops_b.odooops_business THEN 'x' ELSE "name"::text END, "res_model", "res_field", "res_id", "type", ${contentColumnSql("store_fname")}, `,
+      ),
+    ).toBe(true);
+    expect(sel).toContain(
+      `FROM public."ir_attachment" CROSS JOIN LATERAL (SELECT NOT (${moduleDataSql({ modelData: false, url: false })}) AS odooops_business) odooops_b`,
+    );
+    expect(plan.transformed[0]?.changed).toEqual([
+      "name",
+      "store_fname",
+      "checksum",
+      "file_size",
+      "mimetype",
+      "db_datas",
+    ]);
     expect(planCopy(rules({}), [att]).transformed.map((t) => t.table)).toEqual(["ir_attachment"]);
     expect(planCopy(rules({ ir_attachment: { enabled: false } }), [att]).transformed).toEqual([]);
   });
@@ -92,7 +153,9 @@ describe("attachments in place (restores)", () => {
   test("one UPDATE of the content columns from the copy's own query, placeholder rows only", () => {
     const shape = { modelData: true, url: false };
     const cols = ["db_datas", "store_fname", "checksum", "file_size", "mimetype"];
-    expect(contentUpdateSql(shape)).toBe(`UPDATE public.ir_attachment AS odooops_t SET ${cols.map((c) => `"${c}" = odooops_s."${c}"`).join(", ")}
+    expect(
+      contentUpdateSql(shape),
+    ).toBe(`UPDATE public.ir_attachment AS odooops_t SET ${cols.map((c) => `"${c}" = odooops_s."${c}"`).join(", ")}
   FROM (SELECT "id" AS odooops_id, ${cols.map((c) => `${contentColumnSql(c)} AS "${c}"`).join(", ")}
           FROM public.ir_attachment ${attachmentJoinsSql(shape)} WHERE odooops_p.odooops_k IS NOT NULL) odooops_s
   WHERE odooops_t."id" = odooops_s.odooops_id`);
@@ -124,21 +187,57 @@ describe("commands", () => {
   test("copyOut: read-only, in the exported snapshot; key and password only in the environment", () => {
     const c = copyOut(pg, "odoo_prod", SNAP, "SELECT 1", { "odooops.anon_key": "abc123" });
     expect(c.argv).toEqual([
-      "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", ...conn, "-d", "odoo_prod",
-      "-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "-c", `SET TRANSACTION SNAPSHOT '${SNAP}'`, "-c", "COPY (SELECT 1) TO STDOUT", "-c", "COMMIT",
+      "psql",
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      ...conn,
+      "-d",
+      "odoo_prod",
+      "-c",
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+      "-c",
+      `SET TRANSACTION SNAPSHOT '${SNAP}'`,
+      "-c",
+      "COPY (SELECT 1) TO STDOUT",
+      "-c",
+      "COMMIT",
     ]);
     expect(c.env).toEqual({
-      PGPASSWORD: "src-pw", PGCONNECT_TIMEOUT: "15", PGAPPNAME: "odooops-anonymize",
+      PGPASSWORD: "src-pw",
+      PGCONNECT_TIMEOUT: "15",
+      PGAPPNAME: "odooops-anonymize",
       PGOPTIONS: "-c search_path=pg_catalog,pg_temp -c default_transaction_read_only=on -c odooops.anon_key=abc123",
     });
     expect(c.redact).toEqual(["src-pw", "abc123"]);
   });
 
   test("copyIn: COPY into public.<table> with its columns, as the copy's owner", () => {
-    const c = copyIn({ ...pg, user: "odoo_stage", password: "stage-pw" }, "odoo_stage_new", "res_partner", ["id", "email"], "/usr/lib/postgresql/15/bin");
+    const c = copyIn(
+      { ...pg, user: "odoo_stage", password: "stage-pw" },
+      "odoo_stage_new",
+      "res_partner",
+      ["id", "email"],
+      "/usr/lib/postgresql/15/bin",
+    );
     expect(c.argv).toEqual([
-      "/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "5433", "-U", "odoo_stage", "--no-password", "-d", "odoo_stage_new",
-      "-c", `COPY public."res_partner" ("id", "email") FROM STDIN`,
+      "/usr/lib/postgresql/15/bin/psql",
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      "5433",
+      "-U",
+      "odoo_stage",
+      "--no-password",
+      "-d",
+      "odoo_stage_new",
+      "-c",
+      `COPY public."res_partner" ("id", "email") FROM STDIN`,
     ]);
     expect(c.env?.PGOPTIONS).toBe("-c search_path=pg_catalog,pg_temp");
   });
@@ -152,9 +251,26 @@ describe("commands", () => {
   });
 
   test("pg_dump: sections and excluded table data after the snapshot", () => {
-    expect(pgDump(pg, "odoo_prod", { compress: 0, snapshot: SNAP, sections: ["pre-data", "data"], excludeTableData: ["res_partner", "ir_attachment"] }).argv).toEqual([
-      "pg_dump", "-Fc", ...conn, "-d", "odoo_prod", "-Z", "0", `--snapshot=${SNAP}`, "--section=pre-data", "--section=data",
-      "--exclude-table-data=public.res_partner", "--exclude-table-data=public.ir_attachment",
+    expect(
+      pgDump(pg, "odoo_prod", {
+        compress: 0,
+        snapshot: SNAP,
+        sections: ["pre-data", "data"],
+        excludeTableData: ["res_partner", "ir_attachment"],
+      }).argv,
+    ).toEqual([
+      "pg_dump",
+      "-Fc",
+      ...conn,
+      "-d",
+      "odoo_prod",
+      "-Z",
+      "0",
+      `--snapshot=${SNAP}`,
+      "--section=pre-data",
+      "--section=data",
+      "--exclude-table-data=public.res_partner",
+      "--exclude-table-data=public.ir_attachment",
     ]);
   });
 });

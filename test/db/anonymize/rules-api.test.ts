@@ -28,10 +28,17 @@ let host: Awaited<ReturnType<typeof startEnvHost>>;
 let dir: string;
 const prod = `ar-prod-${randomSuffix(5)}`;
 const stage = `ar-stage-${randomSuffix(5)}`;
-const cli = (...argv: string[]) => runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (...argv: string[]) =>
+  runCliWith(argv, {
+    fetch: host.api.fetch,
+    env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: host.api.token },
+  });
 
 beforeAll(async () => {
-  host = await startEnvHost({ agent: false, configOverrides: { tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } } });
+  host = await startEnvHost({
+    agent: false,
+    configOverrides: { tiers: { production: { cpus: 1, memoryMb: 1024, workers: 0 } } },
+  });
   dir = makeTempDir("odooops-rules-api-");
 }, 120_000);
 
@@ -40,12 +47,17 @@ afterAll(async () => {
   if (dir) removeTempDir(dir);
 }, 120_000);
 
-const env = (slug: string): EnvRow => host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-const asEnv = <T>(slug: string, fn: Parameters<typeof withTenant<T>>[1]) => withTenant(envDbLogin(host.deps, env(slug)), fn);
+const env = (slug: string): EnvRow =>
+  host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
+const asEnv = <T>(slug: string, fn: Parameters<typeof withTenant<T>>[1]) =>
+  withTenant(envDbLogin(host.deps, env(slug)), fn);
 const jobCount = () => host.deps.db.select({ n: count() }).from(jobs).get()?.n ?? -1;
 
 async function createEnv(name: string, tier: string, extra: Record<string, unknown> = {}): Promise<void> {
-  const res = await host.api.request("/api/v1/environments", { method: "POST", body: JSON.stringify({ name, tier, modules: ["base", "web", "mail"], ...extra }) });
+  const res = await host.api.request("/api/v1/environments", {
+    method: "POST",
+    body: JSON.stringify({ name, tier, modules: ["base", "web", "mail"], ...extra }),
+  });
   expect(res.status).toBe(202);
   expect((await runJob(host, ((await res.json()) as { job: JobView }).job.id)).error).toBeNull();
 }
@@ -68,7 +80,10 @@ describe("rules without a repository, detect, dry run", () => {
     expect(f?.reasons[0]).toBe("name: e-mail");
     expect(f?.reasons[1]).toMatch(/^content: \d+ of \d+ sampled values hold an e-mail address$/);
     expect(r.findings.some((x) => x.table === "res_partner" && x.column === "email")).toBe(false);
-    expect(r.sources).toEqual(["templates/anonymize-default.yaml", "no .odooops/anonymize.yaml (project default has no repository)"]);
+    expect(r.sources).toEqual([
+      "templates/anonymize-default.yaml",
+      "no .odooops/anonymize.yaml (project default has no repository)",
+    ]);
     expect(JSON.stringify(r)).not.toContain("@private.example");
     expect((await host.api.request("/api/v1/environments/nope/db/anonymize-detect")).status).toBe(404);
   }, 120_000);
@@ -80,7 +95,9 @@ describe("rules without a repository, detect, dry run", () => {
     expect(r.stdout).toMatch(/res_partner\.x_private_mail\s+character varying\s+name: e-mail; content: /);
     const j = await cli("db", "anonymize-rules", "--detect", prod, "--json");
     expect(j.code).toBe(0);
-    expect((JSON.parse(j.stdout) as AnonymizeDetectReport).findings.some((x) => x.column === "x_private_mail")).toBe(true);
+    expect((JSON.parse(j.stdout) as AnonymizeDetectReport).findings.some((x) => x.column === "x_private_mail")).toBe(
+      true,
+    );
     // --detect takes the env's layers; a --file beside it is refused, not ignored.
     const both = await cli("db", "anonymize-rules", "--detect", prod, "--file", "x.yaml");
     expect(both.code).not.toBe(0);
@@ -96,12 +113,21 @@ describe("rules without a repository, detect, dry run", () => {
     const j = await cli("db", "clone", prod, "--to", stage, "--dry-run", "--json");
     const plan = JSON.parse(j.stdout) as DbOperationPlan;
     const partner = plan.anonymization?.tables.find((t) => t.table === "res_partner");
-    const [n] = await asEnv(prod, (sql) => sql<{ n: number; email: number }[]>`SELECT count(*)::int AS n, count(*) FILTER (WHERE email <> '')::int AS email FROM public.res_partner`);
+    const [n] = await asEnv(
+      prod,
+      (sql) =>
+        sql<
+          { n: number; email: number }[]
+        >`SELECT count(*)::int AS n, count(*) FILTER (WHERE email <> '')::int AS email FROM public.res_partner`,
+    );
     expect(partner?.rows).toBe(n?.n ?? -1);
     expect(partner?.columns.find((c) => c.column === "email")?.rows).toBe(n?.email ?? -1);
     expect(plan.anonymization?.skipped).toContain("crm_lead");
     // The dry run the confirmation uses does not read the source unless asked (preview).
-    const quiet = await host.api.request(`/api/v1/environments/${stage}/db/clone`, { method: "POST", body: JSON.stringify({ from: prod, dryRun: true }) });
+    const quiet = await host.api.request(`/api/v1/environments/${stage}/db/clone`, {
+      method: "POST",
+      body: JSON.stringify({ from: prod, dryRun: true }),
+    });
     expect(((await quiet.json()) as DbOperationResponse).plan.anonymization).toBeUndefined();
     expect(jobCount()).toBe(jobsBefore);
   }, 120_000);
@@ -114,21 +140,36 @@ describe("rules without a repository, detect, dry run", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${bad}:5: tables.res_partner.columns.city: `);
     // The API says the same to any client, dry run or not.
-    const res = await host.api.request(`/api/v1/environments/${stage}/db/clone`, { method: "POST", body: JSON.stringify({ from: prod, rules: { text: "tables:\n  x: [\n", file: "y.yaml" } }) });
+    const res = await host.api.request(`/api/v1/environments/${stage}/db/clone`, {
+      method: "POST",
+      body: JSON.stringify({ from: prod, rules: { text: "tables:\n  x: [\n", file: "y.yaml" } }),
+    });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^invalid YAML in y\.yaml:\d+: /);
-    const off = await host.api.request(`/api/v1/environments/${stage}/db/clone`, { method: "POST", body: JSON.stringify({ from: prod, anonymize: false, rules: { text: "{}", file: "z.yaml" } }) });
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /^invalid YAML in y\.yaml:\d+: /,
+    );
+    const off = await host.api.request(`/api/v1/environments/${stage}/db/clone`, {
+      method: "POST",
+      body: JSON.stringify({ from: prod, anonymize: false, rules: { text: "{}", file: "z.yaml" } }),
+    });
     expect(off.status).toBe(400);
     expect(jobCount()).toBe(jobsBefore);
   }, 120_000);
 
   test("a host rules file and a --rules file both take effect; the job log names every layer", async () => {
     const hostFile = join(dir, "host-rules.yaml");
-    writeFileSync(hostFile, "tables:\n  res_partner:\n    columns:\n      website: { set: \"https://host-rule.invalid\" }\n");
+    writeFileSync(
+      hostFile,
+      'tables:\n  res_partner:\n    columns:\n      website: { set: "https://host-rule.invalid" }\n',
+    );
     host.deps.config.anonymize.rulesFile = hostFile;
     try {
-      const runText = "tables:\n  res_partner:\n    columns:\n      city: { set: RUN-CITY }\n      x_private_mail: { fake: email }\n";
-      const res = await host.api.request(`/api/v1/environments/${stage}/db/clone`, { method: "POST", body: JSON.stringify({ from: prod, rules: { text: runText, file: "run.yaml" } }) });
+      const runText =
+        "tables:\n  res_partner:\n    columns:\n      city: { set: RUN-CITY }\n      x_private_mail: { fake: email }\n";
+      const res = await host.api.request(`/api/v1/environments/${stage}/db/clone`, {
+        method: "POST",
+        body: JSON.stringify({ from: prod, rules: { text: runText, file: "run.yaml" } }),
+      });
       expect(res.status).toBe(202);
       const out = (await res.json()) as DbOperationResponse;
       const job = await runJob(host, out.job?.id ?? "");
@@ -137,7 +178,13 @@ describe("rules without a repository, detect, dry run", () => {
       expect(log).toContain(
         `anonymization rules, lowest first: templates/anonymize-default.yaml < ${hostFile} (host rules file, anonymize.rulesFile) < no .odooops/anonymize.yaml (project default has no repository) < run.yaml (--rules, this run only)`,
       );
-      const rows = await asEnv(stage, (sql) => sql<{ website: string | null; city: string | null; mail: string | null }[]>`SELECT website, city, x_private_mail AS mail FROM public.res_partner`);
+      const rows = await asEnv(
+        stage,
+        (sql) =>
+          sql<
+            { website: string | null; city: string | null; mail: string | null }[]
+          >`SELECT website, city, x_private_mail AS mail FROM public.res_partner`,
+      );
       expect(rows.length).toBeGreaterThan(8);
       expect(new Set(rows.map((r) => r.website))).toEqual(new Set(["https://host-rule.invalid"]));
       expect(new Set(rows.map((r) => r.city))).toEqual(new Set(["RUN-CITY"]));

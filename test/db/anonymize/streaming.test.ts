@@ -26,7 +26,10 @@ let fx: OdooFixture;
 
 const rules = AnonymizeRulesSchema.parse({
   version: 1,
-  tables: { res_partner: { columns: { email: { fake: "email" }, phone: { fake: "phone" } } }, mail_message: { columns: { subject: { fake: "text" }, email_from: { fake: "email" } } } },
+  tables: {
+    res_partner: { columns: { email: { fake: "email" }, phone: { fake: "phone" } } },
+    mail_message: { columns: { subject: { fake: "text" }, email_from: { fake: "email" } } },
+  },
 });
 
 interface ChildResult {
@@ -39,10 +42,18 @@ async function copyInChild(targetDb: string): Promise<ChildResult> {
   await createRole(admin, targetDb, `pw-${targetDb}`);
   await createDatabase(admin, targetDb, targetDb);
   const input = {
-    sourceLogin: { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword }, sourceDb: fx.db, targetDb,
-    owner: { host: pg.host, port: pg.port, user: targetDb, password: `pw-${targetDb}` }, rules, devPassword: "unused",
+    sourceLogin: { host: pg.host, port: pg.port, user: fx.owner, password: fx.ownerPassword },
+    sourceDb: fx.db,
+    targetDb,
+    owner: { host: pg.host, port: pg.port, user: targetDb, password: `pw-${targetDb}` },
+    rules,
+    devPassword: "unused",
   };
-  const r = await run({ argv: [process.execPath, join(import.meta.dir, "copy-child.ts"), JSON.stringify(input)], env: { TMPDIR: root }, timeoutMs: SLOW });
+  const r = await run({
+    argv: [process.execPath, join(import.meta.dir, "copy-child.ts"), JSON.stringify(input)],
+    env: { TMPDIR: root },
+    timeoutMs: SLOW,
+  });
   return JSON.parse(r.stdout) as ChildResult;
 }
 
@@ -51,7 +62,11 @@ beforeAll(async () => {
   conn = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
   admin = pgConnect(conn);
   root = makeTempDir("odooops-anonstream-");
-  fx = await createOdooDatabase(admin, conn, { db: "odoo_prod", partners: 50, filestoreDir: join(root, "fs", "odoo_prod") });
+  fx = await createOdooDatabase(admin, conn, {
+    db: "odoo_prod",
+    partners: 50,
+    filestoreDir: join(root, "fs", "odoo_prod"),
+  });
 }, SLOW);
 
 afterAll(async () => {
@@ -61,29 +76,41 @@ afterAll(async () => {
 }, SLOW);
 
 describe("anonymizing copy: memory and disk", () => {
-  test("RSS flat and no temp file while ~200 MiB more stream through a ruled table", async () => {
-    const small = await copyInChild("odoo_small");
-    const sql = pgConnect({ ...conn, database: fx.db });
-    try {
-      // 200 messages of 1 MiB of hex text each (md5 of random values: little for TOAST to compress).
-      await sql.unsafe(`INSERT INTO mail_message (subject, body, email_from, model, res_id, message_type)
+  test(
+    "RSS flat and no temp file while ~200 MiB more stream through a ruled table",
+    async () => {
+      const small = await copyInChild("odoo_small");
+      const sql = pgConnect({ ...conn, database: fx.db });
+      try {
+        // 200 messages of 1 MiB of hex text each (md5 of random values: little for TOAST to compress).
+        await sql.unsafe(`INSERT INTO mail_message (subject, body, email_from, model, res_id, message_type)
         SELECT 'big ' || g, (SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 32768) s), 'x@example.org', 'res.partner', 2, 'email'
         FROM generate_series(1, 200) g`);
-    } finally {
-      await sql.close();
-    }
-    const watched = await watchStreaming(() => copyInChild("odoo_big"), { dirs: [root], minBytes: MiB, ignore: [pg.dataDir] });
-    const big = watched.value;
-    expect(big.tables.find((t) => t.table === "mail_message")?.rows).toBe((small.tables.find((t) => t.table === "mail_message")?.rows ?? 0) + 200);
-    expect(big.bytes).toBeGreaterThan(small.bytes + 190 * MiB);
-    expect(watched.bigFiles).toEqual([]);
-    expect(big.vmHwmBytes - small.vmHwmBytes).toBeLessThan((big.bytes - small.bytes) / 4);
-    const c = pgConnect({ ...conn, database: "odoo_big" });
-    try {
-      const [m] = await c<{ n: number; subj: number }[]>`SELECT count(*)::int AS n, count(*) FILTER (WHERE subject = 'anonymized')::int AS subj FROM mail_message WHERE length(body) = 1048576`;
-      expect(m).toEqual({ n: 200, subj: 200 });
-    } finally {
-      await c.close();
-    }
-  }, SLOW);
+      } finally {
+        await sql.close();
+      }
+      const watched = await watchStreaming(() => copyInChild("odoo_big"), {
+        dirs: [root],
+        minBytes: MiB,
+        ignore: [pg.dataDir],
+      });
+      const big = watched.value;
+      expect(big.tables.find((t) => t.table === "mail_message")?.rows).toBe(
+        (small.tables.find((t) => t.table === "mail_message")?.rows ?? 0) + 200,
+      );
+      expect(big.bytes).toBeGreaterThan(small.bytes + 190 * MiB);
+      expect(watched.bigFiles).toEqual([]);
+      expect(big.vmHwmBytes - small.vmHwmBytes).toBeLessThan((big.bytes - small.bytes) / 4);
+      const c = pgConnect({ ...conn, database: "odoo_big" });
+      try {
+        const [m] = await c<
+          { n: number; subj: number }[]
+        >`SELECT count(*)::int AS n, count(*) FILTER (WHERE subject = 'anonymized')::int AS subj FROM mail_message WHERE length(body) = 1048576`;
+        expect(m).toEqual({ n: 200, subj: 200 });
+      } finally {
+        await c.close();
+      }
+    },
+    SLOW,
+  );
 });

@@ -44,7 +44,11 @@ beforeAll(async () => {
   conn = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
   admin = pgConnect(conn);
   root = makeTempDir("odooops-restore-attack-");
-  fx = await createOdooDatabase(admin, conn, { db: "odoo_src", partners: 20, filestoreDir: join(root, "src", "filestore", "odoo_src") });
+  fx = await createOdooDatabase(admin, conn, {
+    db: "odoo_src",
+    partners: 20,
+    filestoreDir: join(root, "src", "filestore", "odoo_src"),
+  });
   // What the tenant can do in its own database with its own role.
   const tenant = pgConnect({ ...conn, user: fx.owner, password: fx.ownerPassword, database: fx.db });
   try {
@@ -80,28 +84,60 @@ afterAll(async () => {
 }, SLOW);
 
 describe("a tenant's function in its data runs while the copy loads", () => {
-  test("restore of its backup: every row restored, no superuser created, the target role stays plain", async () => {
-    const before = await superusers();
-    const backupsRoot = join(root, "backups");
-    const b = await runBackup({ pg: { ...conn, user: fx.owner, password: fx.ownerPassword }, manifestKey: KEY, dbName: fx.db, filestoreDir: fx.filestoreDir, envSlug: "src", backupId: "b-attack", targets: { local: backupsRoot }, log: memoryLog() });
-    expect(b.status).toBe("completed");
-    const r = await restoreBackup({
-      pg: conn, source: { kind: "local", dir: join(backupsRoot, "src", "b-attack") }, newDbName: "odoo_target_new", owner: { ...conn, ...target }, manifestTrust: { key: KEY, acceptUnsigned: false },
-      jobs: 2, filestoreTargetDir: join(root, "target", "filestore", "odoo_target"), workDir: join(root, "work"), log: memoryLog(),
-    });
-    expect(r.checks.baseInstalled).toBe(true);
-    expect(await tableChecksums(conn, "odoo_target_new")).toEqual(source);
-    expect(await roleExists(evil)).toBe(false);
-    expect(await superusers()).toEqual(before);
-  }, SLOW);
+  test(
+    "restore of its backup: every row restored, no superuser created, the target role stays plain",
+    async () => {
+      const before = await superusers();
+      const backupsRoot = join(root, "backups");
+      const b = await runBackup({
+        pg: { ...conn, user: fx.owner, password: fx.ownerPassword },
+        manifestKey: KEY,
+        dbName: fx.db,
+        filestoreDir: fx.filestoreDir,
+        envSlug: "src",
+        backupId: "b-attack",
+        targets: { local: backupsRoot },
+        log: memoryLog(),
+      });
+      expect(b.status).toBe("completed");
+      const r = await restoreBackup({
+        pg: conn,
+        source: { kind: "local", dir: join(backupsRoot, "src", "b-attack") },
+        newDbName: "odoo_target_new",
+        owner: { ...conn, ...target },
+        manifestTrust: { key: KEY, acceptUnsigned: false },
+        jobs: 2,
+        filestoreTargetDir: join(root, "target", "filestore", "odoo_target"),
+        workDir: join(root, "work"),
+        log: memoryLog(),
+      });
+      expect(r.checks.baseInstalled).toBe(true);
+      expect(await tableChecksums(conn, "odoo_target_new")).toEqual(source);
+      expect(await roleExists(evil)).toBe(false);
+      expect(await superusers()).toEqual(before);
+    },
+    SLOW,
+  );
 
-  test("streamed clone: every row copied, no superuser created", async () => {
-    const before = await superusers();
-    const r = await cloneDatabase({ pg: conn, sourceLogin: { ...conn, user: fx.owner, password: fx.ownerPassword }, sourceDb: fx.db, targetDb: "odoo_target_clone", owner: { ...conn, ...target }, method: "stream", log: memoryLog() });
-    expect(r.method).toBe("stream");
-    expect(await databaseExists(admin, "odoo_target_clone")).toBe(true);
-    expect(await tableChecksums(conn, "odoo_target_clone")).toEqual(source);
-    expect(await roleExists(evil)).toBe(false);
-    expect(await superusers()).toEqual(before);
-  }, SLOW);
+  test(
+    "streamed clone: every row copied, no superuser created",
+    async () => {
+      const before = await superusers();
+      const r = await cloneDatabase({
+        pg: conn,
+        sourceLogin: { ...conn, user: fx.owner, password: fx.ownerPassword },
+        sourceDb: fx.db,
+        targetDb: "odoo_target_clone",
+        owner: { ...conn, ...target },
+        method: "stream",
+        log: memoryLog(),
+      });
+      expect(r.method).toBe("stream");
+      expect(await databaseExists(admin, "odoo_target_clone")).toBe(true);
+      expect(await tableChecksums(conn, "odoo_target_clone")).toEqual(source);
+      expect(await roleExists(evil)).toBe(false);
+      expect(await superusers()).toEqual(before);
+    },
+    SLOW,
+  );
 });

@@ -61,7 +61,9 @@ async function main(): Promise<void> {
     }
     // Interleaved so that background noise (other tenants, CPU frequency) hits all commands alike.
     const times = commands.map(() => [] as number[]);
-    for (let r = 0; r < RUNS; r++) commands.forEach((cmd, i) => times[i].push(runOnce(cmd, env, false).ms));
+    for (let r = 0; r < RUNS; r++) {
+      for (const [i, cmd] of commands.entries()) times[i].push(runOnce(cmd, env, false).ms);
+    }
 
     const base = median(times[0]);
     printTable(

@@ -141,7 +141,8 @@ if (warmupCount > 0) await phase(0, warmupCount);
 const samples = await phase(warmupCount, measuredCount);
 const kinds: Record<string, { latencies: number[]; failures: Record<string, number> }> = {};
 for (const s of samples) {
-  const k = (kinds[s.kind] ??= { latencies: [], failures: {} });
+  kinds[s.kind] ??= { latencies: [], failures: {} };
+  const k = kinds[s.kind];
   k.latencies.push(s.ms);
   if (s.failure) k.failures[s.failure] = (k.failures[s.failure] ?? 0) + 1;
 }

@@ -2,6 +2,7 @@
  * The CLI: citty commands built over an injected CliIo; one renderer turns errors into
  * messages and exit codes (0 ok, 1 failure, 2 usage, 3 auth, 4 not found/conflict).
  */
+import { stripVTControlCharacters } from "node:util";
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { AppError } from "../errors";
 import { VERSION } from "../version";
@@ -107,7 +108,7 @@ export function renderError(io: CliIo, e: unknown): number {
     return e.exitCode;
   }
   if (e instanceof Error && e.name === "CLIError") {
-    io.stderr(`error: ${e.message.replace(/\x1b\[[0-9;]*m/g, "")}\nRun with --help for usage.\n`);
+    io.stderr(`error: ${stripVTControlCharacters(e.message)}\nRun with --help for usage.\n`);
     return 2;
   }
   io.stderr(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

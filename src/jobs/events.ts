@@ -13,7 +13,10 @@ export class JobEvents {
 
   subscribe(jobId: string, fn: Listener): () => void {
     let set = this.listeners.get(jobId);
-    if (!set) this.listeners.set(jobId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(jobId, set);
+    }
     set.add(fn);
     return () => {
       set.delete(fn);

@@ -145,7 +145,7 @@ describe("db migrate on a real production environment", () => {
     const row = host.deps.db.select().from(backups).where(eq(backups.id, preBackupId)).get();
     expect(row).toMatchObject({ status: "completed", kind: "pre_deploy", envId: env().id });
     // The backup holds the database as it was before the update.
-    expect((row?.manifest as { modules: { name: string; version: string }[] }).modules).toContainEqual({
+    expect((row?.manifest as { modules: { name: string; version: string }[] } | undefined)?.modules).toContainEqual({
       name: "web",
       version: "17.0.0.9",
     });

@@ -206,7 +206,7 @@ describe("retention never deletes a backup a deployment needs for rollback", () 
     host.deps.db.delete(deployments).where(eq(deployments.id, dep.id)).run();
     const third = await manualBackup(dev);
     // Same day as the third: the first and the second are superseded, nothing protects them.
-    expect([...(third.result?.expired as string[])].sort()).toEqual(
+    expect([...((third.result?.expired as string[] | undefined) ?? [])].sort()).toEqual(
       [first!.id, String(second.result?.backupId)].sort(),
     );
     expect(host.deps.db.select().from(backups).where(eq(backups.id, first!.id)).get()!.status).toBe("expired");

@@ -14,7 +14,8 @@ const route = createRoute({
 export function metricsRoutes(app: Api, deps: ApiDeps) {
   let registry: ReturnType<typeof createMetricsRegistry> | null = null;
   app.openapi(route, async (c) => {
-    const r = await (registry ??= createMetricsRegistry(deps));
+    registry ??= createMetricsRegistry(deps);
+    const r = await registry;
     return c.text(await r.metrics(), 200, { "content-type": r.contentType });
   });
 }

@@ -147,7 +147,10 @@ interface MigrationResult {
 }
 
 function printMigration(io: CliIo, env: string, m: MigrationResult): void {
-  if (m.update.length === 0) return note(io, `${env}: nothing to update, every installed module matches ${m.image}`);
+  if (m.update.length === 0) {
+    note(io, `${env}: nothing to update, every installed module matches ${m.image}`);
+    return;
+  }
   note(io, `${env}: ${m.update.length} module(s) to update from ${m.image}`);
   printTable(
     io,

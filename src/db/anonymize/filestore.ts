@@ -9,7 +9,7 @@
  * have Odoo's shape (`<2 or 3 hex>/<sha1>`, ir_attachment._get_path) before they name a path.
  */
 import { constants } from "node:fs";
-import { chown, copyFile, mkdir, open, stat, unlink, writeFile } from "node:fs/promises";
+import { chown, copyFile, type FileHandle, mkdir, open, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Conflict } from "../../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../../host/postgres/tenant";
@@ -43,14 +43,14 @@ export interface AnonymizedFilestoreReport {
 
 /** Copies `rel` from the pinned source, refusing links at either level; false when absent. */
 async function copyOne(source: PinnedDir, dir: string, name: string, to: string): Promise<boolean> {
-  let sub;
+  let sub: FileHandle;
   try {
     sub = await open(`${source.path}/${dir}`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch {
     return false;
   }
   try {
-    let file;
+    let file: FileHandle;
     try {
       file = await open(
         `/proc/self/fd/${sub.fd}/${name}`,

@@ -114,7 +114,7 @@ export function explainRetention(
   const good = sorted.filter((b) => b.status === "completed" && time(b) <= nowT);
   const newestGood = good[0];
   if (newestGood) add(newestGood.id, "newest");
-  good.slice(0, Math.max(0, policy.last ?? 0)).forEach((b) => add(b.id, "last"));
+  for (const b of good.slice(0, Math.max(0, policy.last ?? 0))) add(b.id, "last");
 
   for (const p of PERIODS) {
     const count = Math.max(0, policy[p.reason]);

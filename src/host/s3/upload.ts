@@ -83,7 +83,7 @@ class PartDigests {
     this.closePart();
     const n = this.md5s.length;
     const crcBytes = Buffer.alloc(4 * n);
-    this.crcs.forEach((c, i) => crcBytes.writeUInt32BE(c >>> 0, 4 * i));
+    for (const [i, c] of this.crcs.entries()) crcBytes.writeUInt32BE(c >>> 0, 4 * i);
     const b64 = (v: number) => {
       const b = Buffer.alloc(4);
       b.writeUInt32BE(v >>> 0);

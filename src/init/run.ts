@@ -138,11 +138,14 @@ export async function runInit(input: InitInput): Promise<InitResult> {
           step: (m) => report.step(m),
           warn: (m) => report.warn(m),
         });
+  const askedFor = answers.postgres;
   const pg = await postgresStep(input, answers, yes);
-  if (pg.status === "configured") {
-    answers.postgres = pg.postgres;
-    edit = editConfig(doc, current, patchesFor(answers), paths, openBox);
-  }
+  if (pg.status === "configured") answers.postgres = pg.postgres;
+  // Set up here, or corrected by the person at the wizard: the config says how to log in now.
+  // A fresh document: the first edit wrote its values into `doc`, and a value set back to what the
+  // file had would otherwise stay as the first edit left it.
+  if (answers.postgres !== askedFor)
+    edit = editConfig(readConfigDocument(paths), current, patchesFor(answers), paths, openBox);
   const config = edit.config;
 
   let s3: InitResult["s3"] = "none";
@@ -286,11 +289,22 @@ async function postgresStep(input: InitInput, answers: Answers, yes: boolean): P
   const skipped = (reason: string): PgSetupResult => ({ status: "skipped", reason });
   if (answers.role === "coordinator") return skipped("coordinator");
   if (flags["pg-setup"] === false) return skipped("--no-pg-setup");
-  if (input.paths.root !== null) return skipped("--root: the config names its own PostgreSQL");
-  if (
-    ["pg-host", "pg-port", "pg-user", "pg-password-file"].some((f) => typeof flags[f as keyof FlagValues] === "string")
-  )
-    return skipped("the --pg-* flags say how to reach PostgreSQL");
+  const given =
+    input.paths.root !== null
+      ? "--root: the config names its own PostgreSQL"
+      : ["pg-host", "pg-port", "pg-user", "pg-password-file"].some(
+            (f) => typeof flags[f as keyof FlagValues] === "string",
+          )
+        ? "the --pg-* flags say how to reach PostgreSQL"
+        : null;
+  if (given !== null) {
+    // Told where PostgreSQL is, but it does not answer there: a person at the wizard may correct it.
+    if (input.askPostgres && !(await probePostgres(answers.postgres)).ok) {
+      answers.postgres = await input.askPostgres(answers.postgres);
+      return skipped(`${given}; connection settings corrected in the wizard`);
+    }
+    return skipped(given);
+  }
   const now = await probePostgres(answers.postgres);
   if (now.ok && answers.postgres.user !== ADMIN_ROLE) return skipped(`PostgreSQL answers as ${answers.postgres.user}`);
   const cluster = await detectCluster();

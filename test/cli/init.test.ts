@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config/load";
 import { resolvePaths } from "../../src/config/paths";
 import { openState } from "../../src/state/db";
 import { runCliWith } from "../support/cli";
+import { freePort } from "../support/ports";
 import { writeDebianLikeNginxConf } from "../support/nginx";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
@@ -142,6 +143,63 @@ const ENTER = "\r";
 const UP = "\x1b[A";
 
 describe("the wizard on a pseudo-terminal", () => {
+  test("PostgreSQL not answering where the flags say: the wizard asks how to reach it, and the config keeps the answer", async () => {
+    const dir = newDir();
+    const root = join(dir, "asked");
+    const pgPassword = join(dir, "pg-password");
+    writeFileSync(pgPassword, "not-the-password\n");
+    const nothingThere = await freePort();
+    const screen = new Screen(
+      [
+        "bun",
+        MAIN,
+        "init",
+        "--root",
+        root,
+        "--no-systemd",
+        "--pg-host",
+        pg.host,
+        "--pg-port",
+        String(nothingThere),
+        "--pg-user",
+        "nobody_here",
+        "--pg-password-file",
+        pgPassword,
+        "--pg-hba-file",
+        pg.hbaFile,
+        "--nginx-config",
+        writeDebianLikeNginxConf(join(dir, "nginx")),
+      ],
+      childEnv(),
+    );
+    try {
+      await screen.answer("Role of this host", ENTER);
+      await screen.answer("Base domain of the environments", `example.com${ENTER}`);
+      await screen.answer("Keep the tier hostnames?", "y");
+      await screen.answer("Certificates (ACME CA)", ENTER);
+      await screen.answer("Keep backups on this host?", "y");
+      await screen.answer("Local backup directory", ENTER);
+      // The accepted placeholder is shown as the answer, not blank.
+      await screen.answer("Copy backups to S3", "n");
+      expect(screen.text()).toContain(resolvePaths(root).backupsDir);
+      await screen.answer("API admin user", `ops${ENTER}`);
+      await screen.answer("Password of ops", `${ADMIN_PW}${ENTER}`);
+      await screen.answer("Default Odoo image", `${STANDIN_IMAGE}${ENTER}`);
+      await screen.answer("PostgreSQL host", ENTER);
+      await screen.answer("PostgreSQL port", `${pg.port}${ENTER}`);
+      await screen.answer("Admin role", `${pg.user}${ENTER}`);
+      await screen.answer(`Password of ${pg.user}`, `${pg.password}${ENTER}`);
+      const code = await Promise.race([screen.proc.exited, Bun.sleep(90_000).then(() => "timeout" as const)]);
+      if (code !== 0) console.error(screen.text().slice(-4000));
+      expect(code).toBe(0);
+      expect(screen.text()).toContain("odooops cannot connect to PostgreSQL with the current settings");
+    } finally {
+      await screen.close();
+    }
+    const config = loadConfig(resolvePaths(root), { env: {} });
+    expect(config.postgres).toMatchObject({ host: pg.host, port: pg.port, user: pg.user, password: pg.password });
+  }, 240_000);
+
   test("its answers produce the same config (and admin) as the same answers given as flags", async () => {
     const dir = newDir();
     const pgPassword = join(dir, "pg-password");

@@ -105,7 +105,10 @@ export async function waitReleaseHealthy(
   let last = "no answer yet";
   for (let i = 0; Date.now() < deadline; i++) {
     if (io.signal.aborted) throw new Unavailable("cancelled while waiting for the new release");
-    const r = await probeOnce({ url: `http://127.0.0.1:${httpPort}`, db });
+    // Both questions of the health gate: Odoo's own health answer, and its login page from the env's database.
+    const url = `http://127.0.0.1:${httpPort}`;
+    const served = await probeOnce({ url });
+    const r = served.ok ? await probeOnce({ url, db }) : served;
     if (r.ok) return;
     last = r.detail;
     if (i % 4 === 3) {

@@ -90,11 +90,20 @@ describe("deployments on a real host", () => {
   }, 300_000);
 
   test("a deployment cancelled while running is listed as cancelled, not failed", async () => {
-    await t.repo.commit({ "shop_extra/__manifest__.py": shopManifest("1.1") });
+    // A tests gate whose test sleeps: the job is surely running a step when the cancel arrives.
+    await t.repo.commit({
+      "shop_extra/__manifest__.py": shopManifest("1.1"),
+      "shop_extra/tests/test_slow.py": "import time\ntime.sleep(600)\n",
+      ".odooops/policies.yaml": "version: 1\nhealth_gates:\n  dev:\n    tests: { required: true }\n",
+    });
     const out = await t.queueDeploy();
-    for (let i = 0; i < 600 && t.host.deps.jobs.queue.view(out.job.id).status !== "running"; i++) await Bun.sleep(100);
+    const testsRunning = () =>
+      t.host.deps.jobs.queue.view(out.job.id).steps.find((s) => s.name === "tests")?.status === "running";
+    for (let i = 0; i < 1200 && !testsRunning(); i++) await Bun.sleep(100);
+    expect(testsRunning()).toBe(true);
     expect((await t.api("POST", `/jobs/${out.job.id}/cancel`)).status).toBe(200);
     const job = await t.waitJob(out.job.id);
+    await t.repo.commit({ "shop_extra/tests/test_slow.py": null, ".odooops/policies.yaml": null });
     expect(job.status).toBe("cancelled");
     const d = await t.deployment(out.deployment.id);
     expect(d.status).toBe("cancelled");

@@ -259,7 +259,7 @@ describe("manual approval", () => {
     const job = await done;
     expect(job.status).toBe("cancelled");
     expect(await t.deployment(out.deployment.id)).toMatchObject({
-      status: "failed",
+      status: "cancelled",
       error: "deployment cancelled",
       migrated: false,
     });

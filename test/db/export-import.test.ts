@@ -78,6 +78,20 @@ async function rowCounts(slug: string): Promise<Record<string, number>> {
   });
 }
 
+/**
+ * B's rows after importing A: A's, plus the one key a non-production copy gains
+ * (`web.base.url.freeze`, so the first admin login does not point B at A's URL).
+ */
+async function expectImportedFrom(target: string, source: string): Promise<void> {
+  const want = await rowCounts(source);
+  expect(await rowCounts(target)).toEqual({ ...want, ir_config_parameter: (want.ir_config_parameter ?? 0) + 1 });
+  const frozen = await envSql(
+    target,
+    (sql) => sql<{ value: string }[]>`SELECT value FROM public.ir_config_parameter WHERE key = 'web.base.url.freeze'`,
+  );
+  expect(frozen.map((r) => r.value)).toEqual(["True"]);
+}
+
 async function created(slug: string): Promise<void> {
   const res = await host.api.request("/api/v1/environments", {
     method: "POST",
@@ -159,7 +173,7 @@ describe("db export / import between two real environments", () => {
     const job = await host.waitJob(((await res.json()) as JobView).id);
     expect(job.error).toBeNull();
     expect(job.kind).toBe("db.import");
-    expect(await rowCounts(b)).toEqual(await rowCounts(a));
+    await expectImportedFrom(b, a);
     expect(filestoreChecksums(filestore(b))).toEqual(filestoreChecksums(filestore(a)));
     const partners = await envSql(
       b,
@@ -197,7 +211,7 @@ describe("db export / import between two real environments", () => {
     const job = await host.waitJob(((await res.json()) as JobView).id);
     expect(job.error).toBeNull();
     expect(host.deps.jobs.queue.row(job.id).params).toMatchObject({ format: "dump" });
-    expect(await rowCounts(b)).toEqual(await rowCounts(a));
+    await expectImportedFrom(b, a);
     expect(await filesUnder(filestore(b))).toEqual([]);
     // Said loudly: the job log and the result.
     expect(host.deps.jobs.logs.read(job.id, 0, 1024 * 1024).text).toContain(
@@ -239,7 +253,7 @@ describe("db export / import between two real environments", () => {
       result: { format: "dump", filestoreIncluded: true },
     });
     expect(filestoreChecksums(filestore(b))).toEqual(filestoreChecksums(filestore(a)));
-    expect(await rowCounts(b)).toEqual(await rowCounts(a));
+    await expectImportedFrom(b, a);
     expect(await filesUnder(join(host.deps.paths.dataDir, "imports"))).toEqual([]);
     expect(await answer(host, env(b).domain, "/web/health?db_server_status=1")).toMatchObject({ status: 200 });
   }, 300_000);

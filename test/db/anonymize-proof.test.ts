@@ -12,7 +12,9 @@
  *
  * Planted addresses all carry a random per-run tag in their local part, so "no address left"
  * is checked as "the tag is nowhere" (whatever encoding or truncation), and numbers by their
- * last 8 digits among the digit runs of what was read.
+ * last 8 digits among the digit runs of what was read that are not glued to letters: random
+ * digits glued to letters (md5 secrets, fake IBANs and VATs of the copy) matched a planted
+ * number's last 8 digits in about one run in ten, which is chance, not a leak.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
@@ -118,7 +120,7 @@ class Finder {
     for (let at = text.indexOf(this.tag); at >= 0 && this.found.length < 50; at = text.indexOf(this.tag, at + 1)) {
       this.found.push(`${where}: …${text.slice(Math.max(0, at - 40), at + 40)}…`);
     }
-    for (const m of text.matchAll(/[0-9][0-9 ()./+-]*[0-9]/g)) {
+    for (const m of text.matchAll(/(?<![a-z0-9])[0-9][0-9 ()./+-]*[0-9](?![a-z0-9])/g)) {
       const digits = m[0].replace(/\D/g, "");
       for (let i = 0; i + 8 <= digits.length; i++) {
         const hit = this.cores.get(digits.slice(i, i + 8));

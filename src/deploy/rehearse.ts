@@ -129,7 +129,8 @@ export async function rehearse(
         }),
       );
       try {
-        await waitReleaseHealthy(deps, name, http, s.login.name, io);
+        // The rehearsal serves no user: its websockets are not asked for.
+        await waitReleaseHealthy(deps, name, { http, longpoll: null }, s.login.name, io);
       } catch (err) {
         const logs = await run(host.docker.logs(name, { tail: 30 }), { nothrow: true });
         io.log(`last output of the rehearsal:\n${logs.stdout}${logs.stderr}`);

@@ -8,7 +8,8 @@ import { eq } from "drizzle-orm";
 import { Unavailable } from "../errors";
 import { webContainerSpec } from "../env/container";
 import { environments } from "../env/env.sql";
-import { probeOnce } from "../env/health";
+import { probeAll } from "../env/health";
+import { geventTarget } from "../env/served";
 import { waitEnvServed } from "../env/served";
 import { envHost, envVhost } from "../env/host";
 import { writeEnvAccess } from "../env/access";
@@ -82,7 +83,13 @@ export async function startRelease(
     io.log(`release ${release}: started ${name} (${image}) on 127.0.0.1:${ports[0]} / :${ports[1]}`);
   }
   try {
-    await waitReleaseHealthy(deps, name, ports[0], env.dbName, io);
+    await waitReleaseHealthy(
+      deps,
+      name,
+      { http: ports[0], longpoll: env.workers > 0 ? ports[1] : null },
+      env.dbName,
+      io,
+    );
   } catch (err) {
     const logs = await run(host.docker.logs(name, { tail: 40 }), { nothrow: true });
     io.log(`last output of ${name}:\n${logs.stdout}${logs.stderr}`);
@@ -96,19 +103,19 @@ export async function startRelease(
 export async function waitReleaseHealthy(
   deps: JobDeps,
   name: string,
-  httpPort: number,
+  ports: { http: number; longpoll: number | null },
   db: string,
   io: Io,
 ): Promise<void> {
   const host = envHost(deps);
   const deadline = Date.now() + deps.config.deploy.healthTimeoutSec * 1000;
+  // Both questions of the health gate (Odoo's health, the login page from the env's database), and the gevent port with workers.
+  const url = `http://127.0.0.1:${ports.http}`;
+  const targets = [{ url }, { url, db }, ...(ports.longpoll ? [geventTarget(ports.longpoll)] : [])];
   let last = "no answer yet";
   for (let i = 0; Date.now() < deadline; i++) {
     if (io.signal.aborted) throw new Unavailable("cancelled while waiting for the new release");
-    // Both questions of the health gate: Odoo's own health answer, and its login page from the env's database.
-    const url = `http://127.0.0.1:${httpPort}`;
-    const served = await probeOnce({ url });
-    const r = served.ok ? await probeOnce({ url, db }) : served;
+    const r = await probeAll(targets);
     if (r.ok) return;
     last = r.detail;
     if (i % 4 === 3) {
@@ -174,7 +181,13 @@ export async function restoreServing(deps: JobDeps, env: EnvRow, prev: Serving, 
   if (!prev.container || !prev.httpPort || !prev.longpollPort) return;
   const host = envHost(deps);
   await run(host.docker.start(prev.container), { nothrow: true });
-  await waitReleaseHealthy(deps, prev.container, prev.httpPort, env.dbName, io);
+  await waitReleaseHealthy(
+    deps,
+    prev.container,
+    { http: prev.httpPort, longpoll: env.workers > 0 ? prev.longpollPort : null },
+    env.dbName,
+    io,
+  );
   await pointNginxAt(
     deps,
     env,

@@ -47,6 +47,7 @@ function oneLine(body: string): string {
 
 export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail: string }> {
   const path = probePath(t);
+  const what = t.host ? `${path} via Host ${t.host}` : `${path} on ${new URL(t.url).host}`;
   try {
     const res = await fetch(`${t.url}${path}`, {
       headers: t.host ? { host: t.host } : {},
@@ -58,17 +59,17 @@ export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail:
     const body = await res.text();
     return {
       ok: answerPasses(t, res.status, body),
-      detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: HTTP ${res.status} ${oneLine(body)}`,
+      detail: `${what}: HTTP ${res.status} ${oneLine(body)}`,
     };
   } catch (err) {
     return {
       ok: false,
-      detail: `${path}${t.host ? ` via Host ${t.host}` : ""}: ${err instanceof Error ? err.message : String(err)}`,
+      detail: `${what}: ${err instanceof Error ? err.message : String(err)}`,
     };
   }
 }
 
-async function probeAll(targets: HealthTarget[]): Promise<{ ok: boolean; detail: string }> {
+export async function probeAll(targets: HealthTarget[]): Promise<{ ok: boolean; detail: string }> {
   for (const t of targets) {
     const r = await probeOnce(t);
     if (!r.ok) return r;

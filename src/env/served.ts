@@ -5,18 +5,28 @@ import { waitHealthy, type HealthTarget } from "./health";
 import { envHost } from "./host";
 import type { EnvRow } from "./service";
 
+type ServedEnv = Pick<EnvRow, "domain" | "dbName" | "httpPort" | "longpollPort" | "workers">;
+
 /** The probes of a served env; without a published port (not running yet) only nginx's. */
-export function servedTargets(
-  deps: Pick<JobDeps, "config">,
-  env: Pick<EnvRow, "domain" | "dbName" | "httpPort">,
-): HealthTarget[] {
+export function servedTargets(deps: Pick<JobDeps, "config">, env: ServedEnv): HealthTarget[] {
   const viaNginx: HealthTarget = { url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain };
-  return env.httpPort ? [viaNginx, { url: `http://127.0.0.1:${env.httpPort}`, db: env.dbName }] : [viaNginx];
+  if (!env.httpPort) return [viaNginx];
+  const own: HealthTarget[] = [viaNginx, { url: `http://127.0.0.1:${env.httpPort}`, db: env.dbName }];
+  return env.workers > 0 && env.longpollPort ? [...own, geventTarget(env.longpollPort)] : own;
+}
+
+/**
+ * With workers, /websocket is Odoo's gevent process, which the prefork master starts seconds
+ * after the HTTP workers answer: served means it answers too. Without this probe real Odoo's
+ * websockets answered 502 through nginx right after a start or a switch.
+ */
+export function geventTarget(port: number): HealthTarget {
+  return { url: `http://127.0.0.1:${port}` };
 }
 
 export async function waitEnvServed(
   deps: Pick<JobDeps, "config" | "paths">,
-  env: Pick<EnvRow, "domain" | "containerName" | "dbName" | "httpPort">,
+  env: ServedEnv & Pick<EnvRow, "containerName">,
   io: { log(line: string): void; signal: AbortSignal },
   timeoutMs = deps.config.odoo.healthTimeoutSec * 1000,
 ): Promise<void> {

@@ -15,6 +15,7 @@ import { run } from "../../src/exec/run";
 import { createDatabase, listDatabases, listRoles, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
+import { freePort } from "../support/ports";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 beforeAll(async () => {
@@ -104,6 +105,29 @@ describe("health gate: the env's own database, no db_server_status", () => {
       await admin((sql) => sql.unsafe(`ALTER DATABASE ${aside} RENAME TO ${env.dbName}`));
     }
     await waitEnvServed(host.deps, env, io, 30_000);
+  }, 120_000);
+
+  test("with workers the gevent port is asked too: not listening fails the gate naming it; listening passes", async () => {
+    const env = row("probe");
+    const prefork = { ...env, workers: 2 };
+    expect(servedTargets(host.deps, prefork).map((t) => t.url)).toEqual([
+      `http://127.0.0.1:${host.config.nginx.httpPort}`,
+      `http://127.0.0.1:${env.httpPort}`,
+      `http://127.0.0.1:${env.longpollPort}`,
+    ]);
+    // Threaded: /websocket is on the HTTP port, the gevent port is not asked.
+    expect(servedTargets(host.deps, { ...env, workers: 0 }).map((t) => t.url)).not.toContain(
+      `http://127.0.0.1:${env.longpollPort}`,
+    );
+    const silent = await freePort();
+    const err = await waitEnvServed(host.deps, { ...prefork, longpollPort: silent }, io, 2_000).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toContain(`/web/health on 127.0.0.1:${silent}`);
+    // The stand-in serves its gevent port from the start.
+    await waitEnvServed(host.deps, prefork, io, 30_000);
   }, 120_000);
 });
 

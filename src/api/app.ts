@@ -13,6 +13,7 @@ import { errorBody, onError, validationHook } from "./errors";
 import { enforceRule, isPublic, ROUTE_RULES, ruleKey } from "./permissions";
 import { auditRoutes } from "./routes/audit";
 import { drRoutes } from "./routes/dr";
+import { reportRoutes } from "./routes/report";
 import { userRoutes } from "./routes/users";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
@@ -86,6 +87,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     metricsRoutes,
     webhookRoutes,
     drRoutes,
+    reportRoutes,
     ...extraRoutes,
   ])
     mount(api, deps);

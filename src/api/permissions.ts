@@ -40,6 +40,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /audit/export": ["admin", "export the audit log"],
 
   "GET /health/check": ["viewer", "check every environment's health"],
+  "GET /report": ["viewer", "read the service report"],
   "POST /environments/{name}/db/rotate-credentials": ["admin", "rotate an environment's database credentials"],
   "GET /dr/state-backups": ["admin", "list state backups"],
   "POST /dr/state-backups": ["admin", "back up the state"],

@@ -405,6 +405,16 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Uptime, measured (`odooops report`): every serving env probed through nginx. */
+    uptime: z
+      .object({
+        /** When the probes run; every minute by default, "" = never (the report then shows no availability). */
+        probeSchedule: BackupSchedule("* * * * *"),
+        /** Hours of counts older than this are deleted. */
+        keepDays: z.number().int().min(1).max(3650).default(400),
+      })
+      .strict()
+      .prefault({}),
     /** Disaster recovery of the control plane (docs/disaster-recovery.md). */
     dr: z
       .object({

@@ -7,6 +7,7 @@ import { destroyedBackupsSchedule } from "../db/destroyed-backups";
 import { backupSchedule } from "../db/schedule";
 import { ttlSchedule } from "../env/ttl-sweep";
 import { reconcileSchedule } from "../github/reconcile";
+import { uptimeSchedule } from "../report/uptime";
 import type { Schedule } from "./scheduler";
 
 export function schedulesFor(config: Config): Schedule[] {
@@ -18,6 +19,8 @@ export function schedulesFor(config: Config): Schedule[] {
   if (config.ttl.sweepSchedule !== "") schedules.push(ttlSchedule(config.ttl.sweepSchedule));
   if (config.exports.sweepSchedule !== "") schedules.push(exportSweepSchedule(config.exports.sweepSchedule));
   schedules.push(destroyedBackupsSchedule());
+  if (config.role !== "agent" && config.uptime.probeSchedule !== "")
+    schedules.push(uptimeSchedule(config.uptime.probeSchedule));
   // The control plane's state lives on the coordinator; an agent's journal is not backed up.
   if (config.role !== "agent" && config.dr.stateBackups.schedule !== "")
     schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));

@@ -7,3 +7,4 @@ export * from "../audit/audit.sql";
 export * from "../jobs/jobs.sql";
 export * from "../db/backup.sql";
 export * from "../github/github.sql";
+export * from "../report/uptime.sql";

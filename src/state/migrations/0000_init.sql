@@ -238,4 +238,15 @@ CREATE TABLE `github_previews` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `github_previews_env` ON `github_previews` (`env_id`);--> statement-breakpoint
-CREATE INDEX `github_previews_pr` ON `github_previews` (`project_id`,`repo`,`pr_number`);
+CREATE INDEX `github_previews_pr` ON `github_previews` (`project_id`,`repo`,`pr_number`);--> statement-breakpoint
+CREATE TABLE `uptime_hours` (
+	`env_id` text NOT NULL,
+	`hour` text NOT NULL,
+	`probes` integer DEFAULT 0 NOT NULL,
+	`failures` integer DEFAULT 0 NOT NULL,
+	`last_failure` text,
+	PRIMARY KEY(`env_id`, `hour`),
+	FOREIGN KEY (`env_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE INDEX `uptime_hours_hour` ON `uptime_hours` (`hour`);

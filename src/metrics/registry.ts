@@ -13,6 +13,7 @@ import { deployments } from "../deploy/deploy.sql";
 import { environments, envStatuses } from "../env/env.sql";
 import { jobStatuses } from "../jobs/jobs.sql";
 import { registerDrMetrics } from "./dr";
+import { registerUptimeMetrics } from "./uptime";
 import { backupCounts, deploymentCounts, environmentCounts, jobCounts, latestCompletedBackups } from "./state";
 
 type MetricsDeps = Pick<ApiDeps, "db" | "paths" | "version" | "config">;
@@ -156,6 +157,7 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
         if (cert) this.set({ domain }, cert.info.notAfter.getTime() / 1000);
     },
   });
+  registerUptimeMetrics(Gauge, registers, deps);
   registerDrMetrics(Gauge, registers, deps);
 
   return registry;

@@ -57,6 +57,8 @@ const DESCRIPTIONS: Record<string, string> = {
     "Create the recovery key (odooops dr recovery-key) and check odooops dr backups; see docs/disaster-recovery.md.",
   OdooopsCertificateExpiring: "odooops certs list shows the last renewal failure; odooops certs renew to retry.",
   OdooopsEnvironmentDown: "odooops health check --all names them; odooops env list gives the reason.",
+  OdooopsEnvironmentUnavailable:
+    "odooops report --since 24h shows its newest failure; odooops health check shop asks it now.",
   OdooopsJobsFailing: "odooops jobs list --status failed; odooops jobs show ID for the step and its log.",
   OdooopsDeployFailed: "odooops deploy list ENV; odooops jobs show ID.",
   OdooopsDiskLow:
@@ -66,7 +68,7 @@ const DESCRIPTIONS: Record<string, string> = {
 describe("alert rules", () => {
   test("promtool check rules accepts the file", async () => {
     const r = await run({ argv: ["promtool", "check", "rules", RULES] }, { nothrow: true });
-    expect(`${r.stdout}${r.stderr}`).toContain("SUCCESS: 9 rules found");
+    expect(`${r.stdout}${r.stderr}`).toContain("SUCCESS: 10 rules found");
     expect(r.exitCode).toBe(0);
   });
 
@@ -156,6 +158,22 @@ describe("alert rules", () => {
         ],
       ),
       unitTest(
+        "production env under 99.5 % over a day",
+        [
+          { series: 'odooops_env_availability_ratio{env="shop",tier="production",window="24h"}', values: "0.99x30" },
+          { series: 'odooops_env_availability_ratio{env="fine",tier="production",window="24h"}', values: "0.999x30" },
+          { series: 'odooops_env_availability_ratio{env="shop",tier="production",window="30d"}', values: "0.99x30" },
+          { series: 'odooops_env_availability_ratio{env="test",tier="dev",window="24h"}', values: "0.5x30" },
+        ],
+        "OdooopsEnvironmentUnavailable",
+        [
+          {
+            labels: { env: "shop", tier: "production", window: "24h", severity: "critical" },
+            summary: "shop answered 99% of its probes over the last day (goal 99.5 %)",
+          },
+        ],
+      ),
+      unitTest(
         "jobs failing",
         [{ series: 'odooops_jobs_total{kind="db.backup",status="failed"}', values: "0x20 3x10" }],
         "OdooopsJobsFailing",
@@ -211,7 +229,7 @@ describe("alert rules", () => {
     const exported = new Set([...text.matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]));
     const rules = await Bun.file(RULES).text();
     const used = new Set([...rules.matchAll(/\b((?:odooops|process)_[a-z_]+)\b/g)].map((m) => m[1]));
-    expect(used.size).toBeGreaterThanOrEqual(9);
+    expect(used.size).toBeGreaterThanOrEqual(10);
     expect([...used].filter((m) => !exported.has(m))).toEqual([]);
     // And the new gauges carry values: the state backup just made, the disk of the data dir.
     expect(text).toMatch(/^odooops_state_backup_last_timestamp_seconds \d+/m);

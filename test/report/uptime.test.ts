@@ -84,6 +84,10 @@ describe("uptime, measured", () => {
     expect(mine).toMatchObject({ tier: "dev", probes: 3, failures: 1, availability: 66.667, met: false });
     expect(mine.lastFailure).toContain(`/web/health via Host ${row().domain}: HTTP 502`);
 
+    const metrics = await (await host.api.request("/api/v1/metrics")).text();
+    for (const window of ["24h", "30d"])
+      expect(metrics).toContain(`odooops_env_availability_ratio{env="${slug}",tier="dev",window="${window}"} 0.6666`);
+
     const text = await cli(["report", "--since", "1h"]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`^${slug}\\s+dev\\s+66\\.667 % MISSED\\s+3 probes\\s+1 failed`, "m"));

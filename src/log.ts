@@ -30,13 +30,15 @@ export interface Sink {
   write(line: string): void;
 }
 
-const state: { level: Level; format: "text" | "json"; sink: Sink } = {
+export type Fields = Record<string, unknown>;
+
+const state: { level: Level; format: "text" | "json"; sink: Sink; base: Fields } = {
   level: (process.env.ODOOOPS_LOG_LEVEL as Level) in order ? (process.env.ODOOOPS_LOG_LEVEL as Level) : "info",
   format: process.env.ODOOOPS_LOG_FORMAT === "json" ? "json" : "text",
   sink: { write: (line) => process.stderr.write(line) },
+  /** On every line (the daemon sets `host`, so a fleet's lines in one Loki stream say where). */
+  base: {},
 };
-
-export type Fields = Record<string, unknown>;
 
 export interface Logger {
   debug(msg: string, fields?: Fields): void;
@@ -49,7 +51,7 @@ export interface Logger {
 function emit(level: Level, tags: Fields, msg: string, fields?: Fields) {
   if (order[level] < order[state.level]) return;
   const time = new Date().toISOString();
-  const all = { ...tags, ...fields };
+  const all = { ...state.base, ...tags, ...fields };
   let line: string;
   if (state.format === "json") {
     line = JSON.stringify({ time, level, msg, ...all });
@@ -76,7 +78,7 @@ export const Log = {
   create(service: string): Logger {
     return make({ service });
   },
-  configure(opts: { level?: Level; format?: "text" | "json"; sink?: Sink }) {
+  configure(opts: { level?: Level; format?: "text" | "json"; sink?: Sink; base?: Fields }) {
     Object.assign(state, Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)));
   },
 };

@@ -405,6 +405,15 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The daemon's log on stderr (journald under systemd). */
+    log: z
+      .object({
+        level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+        /** "json": one JSON object per line with `service`, `host` and, on job lines, `job`, `kind`, `env` (for Loki and friends). */
+        format: z.enum(["text", "json"]).default("text"),
+      })
+      .strict()
+      .prefault({}),
     /** Uptime, measured (`odooops report`): every serving env probed through nginx. */
     uptime: z
       .object({

@@ -61,8 +61,9 @@ export async function startDaemon(opts: DaemonOptions) {
   }
   mkdirSync(paths.acmeWebroot, { recursive: true, mode: 0o755 });
   chmodSync(paths.acmeWebroot, 0o755);
-  const db = openState(paths.stateDb);
   const hostName = hostname();
+  Log.configure({ level: config.log.level, format: config.log.format, base: { host: hostName } });
+  const db = openState(paths.stateDb);
   const self =
     db.select().from(hosts).where(eq(hosts.name, hostName)).get() ??
     db.insert(hosts).values({ name: hostName, role: config.role, status: "online" }).returning().get();

@@ -104,8 +104,9 @@ export class Agent {
           if (err instanceof LeaseLost && !abort.signal.aborted) abort.abort(err);
         });
     }, heartbeatMs);
-    const jlog = log.tag({ job: job.id, kind: job.kind });
-    jlog.info("job started", { attempt: job.attempts, target: job.target });
+    // Env jobs target their env's slug: `env` lets a log search follow one env across jobs.
+    const jlog = log.tag({ job: job.id, kind: job.kind, ...(job.target ? { env: job.target } : {}) });
+    jlog.info("job started", { attempt: job.attempts });
     try {
       const def = registry.get(job.kind);
       if (!def) {

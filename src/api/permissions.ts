@@ -24,6 +24,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /auth/password": ["viewer", "change their own password"],
   "GET /auth/sessions": ["viewer", "list their sessions"],
   "DELETE /auth/sessions/{id}": ["viewer", "end their sessions"],
+  "POST /auth/signing-key/rotate": ["admin", "rotate the session signing key"],
   "GET /auth/tokens": ["viewer", "list their API tokens"],
   "POST /auth/tokens": ["viewer", "create API tokens (at most their own role)"],
   "DELETE /auth/tokens/{id}": ["viewer", "revoke their API tokens"],

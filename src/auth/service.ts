@@ -36,7 +36,7 @@ function stale(lastUsedAt: string | null, ts: string): boolean {
 }
 
 export class AuthService {
-  private readonly jwtSecret: string;
+  private jwtSecret: string;
 
   constructor(
     private readonly db: Db,
@@ -133,6 +133,27 @@ export class AuthService {
       via: row.t.kind === "local" ? "local" : "token",
       credentialId: row.t.id,
     };
+  }
+
+  /**
+   * A new secret for signing login sessions: written (0600) before it is used, then every
+   * session is ended, so a leaked secret or a stolen session token is worthless. API tokens are
+   * not signed with it (they are looked up by hash) and keep working. Returns how many sessions ended.
+   */
+  rotateSigningKey(): { sessionsEnded: number } {
+    const next = randomSecret(48);
+    const tmp = `${this.opts.jwtSecretFile}.new`;
+    writeFileSync(tmp, `${next}\n`, { mode: 0o600 });
+    renameSync(tmp, this.opts.jwtSecretFile);
+    Secrets.add(next);
+    this.jwtSecret = next;
+    const ended = this.db
+      .update(sessions)
+      .set({ revokedAt: now() })
+      .where(isNull(sessions.revokedAt))
+      .returning({ id: sessions.id })
+      .all();
+    return { sessionsEnded: ended.length };
   }
 
   /** Ends the session the caller logged in with (a token is revoked with `auth token revoke`). */

@@ -49,6 +49,7 @@ const ADMIN = [
   /^(GET|POST) \/environments\/\{name\}\/admin-password$/,
   /^POST \/environments\/\{name\}\/db\/rotate-credentials$/,
   /^GET \/projects\/\{name\}\/access$/,
+  /^POST \/auth\/signing-key\/rotate$/,
 ];
 
 function expectedRole(key: string): string {

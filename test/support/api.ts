@@ -20,12 +20,18 @@ export async function makeTestApi(opts: { extraJobs?: AnyJobDef[]; root?: string
   const auth = deps.auth;
   await auth.bootstrapAdmin(paths.adminPasswordFile, ADMIN_PASSWORD);
   const app = createApp(deps);
-  const { token } = await auth.login("admin", ADMIN_PASSWORD);
+  let { token } = await auth.login("admin", ADMIN_PASSWORD);
   return {
     root,
     deps,
     app,
-    token,
+    get token() {
+      return token;
+    },
+    /** A new admin session as the default token (after a test ended every session). */
+    async relogin() {
+      token = (await auth.login("admin", ADMIN_PASSWORD)).token;
+    },
     async request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
       const headers = new Headers(init.headers);
       const t = init.token === undefined ? token : init.token;

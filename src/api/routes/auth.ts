@@ -97,6 +97,17 @@ const revokeSession = createRoute({
   responses: { 204: { description: "ended" }, 404: json(ErrorSchema, "no such active session") },
 });
 
+const rotateSigningKey = createRoute({
+  method: "post",
+  path: "/auth/signing-key/rotate",
+  tags: ["auth"],
+  summary: "A new secret for login sessions: every session ends (log in again), API tokens keep working (admin)",
+  responses: {
+    200: json(z.object({ sessionsEnded: z.number() }).openapi("SigningKeyRotated"), "rotated"),
+    403: json(ErrorSchema, "not an admin"),
+  },
+});
+
 export function authRoutes(app: Api, deps: ApiDeps) {
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid("json");
@@ -167,6 +178,12 @@ export function authRoutes(app: Api, deps: ApiDeps) {
     });
     deps.audit.record({ actor: p.username, action: "auth.password", target: p.username });
     return c.body(null, 204);
+  });
+  app.openapi(rotateSigningKey, (c) => {
+    const p = c.get("principal");
+    const r = deps.auth.rotateSigningKey();
+    deps.audit.record({ actor: p.username, action: "auth.signing-key.rotate", details: r });
+    return c.json(r, 200);
   });
   app.openapi(listSessions, (c) => {
     const p = c.get("principal");

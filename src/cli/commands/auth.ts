@@ -190,8 +190,21 @@ export function authCommand(io: CliIo) {
     },
   });
 
+  const rotateSigningKey = defineCommand({
+    meta: {
+      name: "rotate-signing-key",
+      description:
+        "A new secret for login sessions: every session ends (everyone logs in again); API tokens keep working (admin)",
+    },
+    async run() {
+      const r = await client(io).post<{ sessionsEnded: number }>("/auth/signing-key/rotate");
+      if (io.globals.json) return printJson(io, r);
+      note(io, `New session signing key; ${r.sessionsEnded} session(s) ended. API tokens keep working.`);
+    },
+  });
+
   return defineCommand({
     meta: { name: "auth", description: "Log in, log out, your password, sessions and API tokens" },
-    subCommands: { login, logout, whoami, passwd, sessions, token },
+    subCommands: { login, logout, whoami, passwd, sessions, token, "rotate-signing-key": rotateSigningKey },
   });
 }

@@ -57,7 +57,7 @@ export async function obtainEnvCertificate(deps: JobDeps, env: EnvRow, opts: Obt
     return { cert: current, issued: false };
   }
   // acme-client (with axios and node-forge) is loaded on the first order, not at daemon start.
-  const { issueCertificate } = await import("../host/acme/issue");
+  const { issueCertificate } = await import("./acme-order");
   const r = await issueCertificate(acmeDeps(deps), { domain: env.domain, force: opts.force, onProgress: opts.log });
   return { cert: r.cert, issued: r.issued };
 }

@@ -4,7 +4,7 @@
  * one pending; imported certificates only reported).
  */
 import type { ApiDeps } from "../api/deps";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
 import { requestRenewals } from "./service";
 

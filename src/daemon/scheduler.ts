@@ -5,18 +5,10 @@
  */
 import { Cron } from "croner";
 import type { ApiDeps } from "../api/deps";
+import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
 
 const log = Log.create("scheduler");
-
-export interface Schedule {
-  /** Shown in logs, e.g. "backups" or "certs.renew". */
-  name: string;
-  /** Croner pattern (5 or 6 fields), read in UTC. */
-  pattern: string;
-  /** Usually enqueues jobs; the work itself runs on an agent. */
-  tick(deps: ApiDeps): Promise<void> | void;
-}
 
 export function startScheduler(schedules: Schedule[], deps: ApiDeps): { stop(): void } {
   const crons = schedules.map(

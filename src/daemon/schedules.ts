@@ -7,7 +7,7 @@ import { destroyedBackupsSchedule } from "../db/destroyed-backups";
 import { backupSchedule } from "../db/schedule";
 import { ttlSchedule } from "../env/ttl-sweep";
 import { reconcileSchedule } from "../github/reconcile";
-import type { Schedule } from "./scheduler";
+import type { Schedule } from "../jobs/schedule";
 
 export function schedulesFor(config: Config): Schedule[] {
   const schedules: Schedule[] = [];

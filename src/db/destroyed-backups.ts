@@ -5,7 +5,7 @@
  * backup job never sees them: it works per env id, and a new env of the same name has its own.
  */
 import { and, eq, inArray, isNotNull, lte } from "drizzle-orm";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { environments } from "../env/env.sql";
 import type { JobDeps } from "../jobs/define";
 import { Log } from "../log";

@@ -12,7 +12,7 @@ import { TierName, type Config } from "../config/schema";
 import { environments } from "../env/env.sql";
 import { jobs } from "../jobs/jobs.sql";
 import { Log } from "../log";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
 import { startBackup } from "./backups";
 

@@ -4,7 +4,7 @@
  * Takes the clock as an argument so tests move time instead of waiting for it.
  */
 import { and, eq, isNotNull, notInArray } from "drizzle-orm";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { notifyPreview, previewOfEnv } from "../github/previews";
 import { Log } from "../log";
 import { destroyEnvironment, type EnvServiceDeps } from "./actions";

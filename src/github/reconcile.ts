@@ -4,7 +4,7 @@
  * per repository; a preview whose PR is not in it is destroyed. Any GitHub error skips that
  * repository for this round: an error never reads as "closed".
  */
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import type { EnvServiceDeps } from "../env/actions";
 import { Log } from "../log";
 import { GithubClient, openPullNumbers } from "./client";

@@ -23,7 +23,8 @@ import {
 } from "./answers";
 import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "./config-file";
 import { checkHost, checkPrerequisites, installPackages, missingPackages } from "./deps";
-import { detectCluster, setupPostgres, type PgSetupResult } from "./pg-apply";
+import { setupPostgres, type PgSetupResult } from "./pg-apply";
+import { detectCluster } from "./pg-cluster";
 import { ADMIN_ROLE } from "./pg-setup";
 import { probePostgres } from "../doctor/postgres-probe";
 import { flagList } from "./flags";

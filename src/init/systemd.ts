@@ -88,6 +88,7 @@ export async function installUnit(opts: {
     binary: opts.binary ?? defaultBinary(),
     user: "root",
     root: opts.paths.root ?? undefined,
+    dirs: opts.paths,
     readWritePaths: extraWritePaths(opts.config, opts.paths),
   });
   const changed = await writeUnitFile(file, text);

@@ -1,13 +1,13 @@
 /** "Is the env served?": its health through nginx with its Host header, its database on the container's port, the container's output on failure. */
 import { run } from "../exec/run";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { waitHealthy, type HealthTarget } from "./health";
 import { envHost } from "./host";
 import type { EnvRow } from "./service";
 
 /** The probes of a served env; without a published port (not running yet) only nginx's. */
 export function servedTargets(
-  deps: Pick<JobDeps, "config">,
+  deps: Pick<Deps, "config">,
   env: Pick<EnvRow, "domain" | "dbName" | "httpPort">,
 ): HealthTarget[] {
   const viaNginx: HealthTarget = { url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain };
@@ -15,7 +15,7 @@ export function servedTargets(
 }
 
 export async function waitEnvServed(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: Pick<EnvRow, "domain" | "containerName" | "dbName" | "httpPort">,
   io: { log(line: string): void; signal: AbortSignal },
   timeoutMs = deps.config.odoo.healthTimeoutSec * 1000,

@@ -5,7 +5,7 @@
  * repository for this round: an error never reads as "closed".
  */
 import type { Schedule } from "../jobs/schedule";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { Log } from "../log";
 import { GithubClient, openPullNumbers } from "./client";
 import { closePreview, openPreviews } from "./previews";
@@ -19,7 +19,7 @@ export interface ReconcileResult {
   skipped: string[];
 }
 
-export async function reconcilePreviews(deps: EnvServiceDeps & { fetch?: typeof fetch }): Promise<ReconcileResult> {
+export async function reconcilePreviews(deps: CoordinatorDeps & { fetch?: typeof fetch }): Promise<ReconcileResult> {
   const result: ReconcileResult = { destroyed: [], skipped: [] };
   const client = GithubClient.fromConfig(deps);
   const previews = openPreviews(deps);

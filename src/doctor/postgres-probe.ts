@@ -1,6 +1,9 @@
 /** One admin connection to PostgreSQL, shared by the postgres, pg_hba and docker-access checks. */
 import type { Config } from "../config/schema";
+import { run } from "../exec/run";
 import { hbaErrors, pgAdmin, type HbaError } from "../host/postgres";
+import { lsClusters, parseClusters, type PgCluster, pickCluster } from "../host/postgres/cluster";
+import { isMissingBinary } from "./docker-probe";
 import type { HbaRule } from "./pg-tenant";
 
 export type PostgresProbe =
@@ -76,5 +79,18 @@ export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresPr
     return { ok: false, error: (e as Error).message };
   } finally {
     await sql.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The cluster on this machine, or null without Debian's wrappers; init asks for it too.
+ */
+export async function detectCluster(): Promise<PgCluster | null> {
+  try {
+    const r = await run(lsClusters(), { nothrow: true });
+    return r.exitCode === 0 ? pickCluster(parseClusters(r.stdout)) : null;
+  } catch (e) {
+    if (isMissingBinary(e)) return null;
+    throw e;
   }
 }

@@ -11,7 +11,7 @@ import { probePostgres } from "../doctor/postgres-probe";
 import { bridgeAddress } from "../doctor/postgres";
 import { run } from "../exec/run";
 import { scramVerifier, writeHbaFileAtomic } from "../host/postgres";
-import { ctlCluster, type PgCluster } from "./pg-cluster";
+import { ctlCluster, type PgCluster } from "../host/postgres/cluster";
 import {
   ADMIN_ROLE,
   ensureLoopbackHba,

@@ -10,12 +10,9 @@ import { run } from "../exec/run";
 import { systemctl } from "../host/systemd";
 import { masterState } from "../doctor/nginx";
 import { nginxStart, pidFileOf } from "../host/nginx";
-import { probeDocker } from "../doctor/docker-probe";
+import { DOCKERD_BACKGROUND, probeDocker } from "../doctor/docker-probe";
 
 export const UNITS = ["docker.service", "nginx.service", "postgresql.service"] as const;
-
-/** The docker engine without systemd, as a line to paste (it must keep running in the background). */
-export const DOCKERD_BACKGROUND = "dockerd >/var/log/dockerd.log 2>&1 &";
 
 function nginxInstalled(cfg: Config["nginx"]): Promise<boolean> {
   return run({ argv: [cfg.binary, "-v"], timeoutMs: 20_000 }, { nothrow: true }).then(

@@ -12,7 +12,8 @@ import { makeContext } from "../../src/doctor/context";
 import { nginxCheck } from "../../src/doctor/nginx";
 import { run } from "../../src/exec/run";
 import { nginxStart } from "../../src/host/nginx";
-import { DOCKERD_BACKGROUND, startServices } from "../../src/init/services";
+import { DOCKERD_BACKGROUND } from "../../src/doctor/docker-probe";
+import { startServices } from "../../src/init/services";
 import { startNginx, type TestNginx } from "../support/nginx";
 
 let nginx: TestNginx;

@@ -3,9 +3,7 @@
  * `pg_lsclusters`, configured under /etc/postgresql/<version>/<cluster>/, started with
  * `pg_ctlcluster` (which hands over to systemctl itself where systemd runs).
  */
-import { isMissingBinary } from "../doctor/docker-probe";
-import type { Command } from "../exec/command";
-import { run } from "../exec/run";
+import type { Command } from "../../exec/command";
 
 export interface PgCluster {
   version: string;
@@ -44,18 +42,4 @@ export function clusterConfigDir(c: PgCluster): string {
 /** The command that starts (or restarts) the cluster on this host. */
 export function ctlCluster(c: PgCluster, action: "start" | "restart"): Command {
   return { argv: ["pg_ctlcluster", c.version, c.name, action], timeoutMs: 120_000 };
-}
-
-/**
- * The cluster on this machine, or null without Debian's wrappers (here, not in pg-apply.ts:
- * doctor asks for it too, and pg-apply uses doctor's probes).
- */
-export async function detectCluster(): Promise<PgCluster | null> {
-  try {
-    const r = await run(lsClusters(), { nothrow: true });
-    return r.exitCode === 0 ? pickCluster(parseClusters(r.stdout)) : null;
-  } catch (e) {
-    if (isMissingBinary(e)) return null;
-    throw e;
-  }
 }

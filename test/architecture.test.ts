@@ -48,7 +48,7 @@ describe("the rules fire", () => {
     ]);
   });
 
-  test("no domain imports api/, cli/ or daemon/, even for a type", () => {
+  test("no domain imports api/, cli/ or daemon/, even for a type; nothing imports main.ts", () => {
     expect(
       named([
         type("src/db/schedule.ts", "src/api/deps.ts"),
@@ -56,12 +56,14 @@ describe("the rules fire", () => {
         value("src/init/run.ts", "src/cli/io.ts"),
         value("src/daemon/serve.ts", "src/api/app.ts"),
         value("src/api/app.ts", "src/daemon/serve.ts"),
+        value("src/cli/io.ts", "src/main.ts"),
       ]),
     ).toEqual([
       "src/db/schedule.ts → src/api/deps.ts (domains do not import api/)",
       "src/env/ttl-sweep.ts → src/daemon/scheduler.ts (domains do not import daemon/)",
       "src/init/run.ts → src/cli/io.ts (domains do not import cli/)",
       "src/api/app.ts → src/daemon/serve.ts (api/ does not import daemon/)",
+      "src/cli/io.ts → src/main.ts (nothing imports src/main.ts)",
     ]);
   });
 

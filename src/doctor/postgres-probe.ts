@@ -4,7 +4,17 @@ import { run } from "../exec/run";
 import { hbaErrors, pgAdmin, type HbaError } from "../host/postgres";
 import { lsClusters, parseClusters, type PgCluster, pickCluster } from "../host/postgres/cluster";
 import { isMissingBinary } from "./docker-probe";
-import type { HbaRule } from "./pg-tenant";
+
+/** A pg_hba.conf rule as the server reads it (pg_hba_file_rules). */
+export interface HbaRule {
+  line: number;
+  type: string;
+  databases: string[];
+  users: string[];
+  address: string | null;
+  netmask: string | null;
+  auth: string;
+}
 
 export type PostgresProbe =
   | {

@@ -175,6 +175,16 @@ function shortestPath(out: Map<string, Set<string>>, from: string, to: string): 
 }
 
 /**
+ * File cycles as the check reports them: over runtime imports, plus type-only imports inside one
+ * top-level folder (a folder whose files need each other's types is one tangle to its readers).
+ * Across folders a type-only import cannot change load order, and src/deps.ts exists to be
+ * imported for types by the modules whose types it names.
+ */
+export function fileCycles(edges: Edge[]): string[] {
+  return cycles(edges.map((e) => (moduleOf(e.from) === moduleOf(e.to) ? { ...e, kind: "value" } : e)));
+}
+
+/**
  * A table file (`env/env.sql.ts`) counts as state's: state/schema.ts gathers every table for
  * drizzle, and tables import only state/columns.ts and other tables, never their domain's code.
  */

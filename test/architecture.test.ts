@@ -21,12 +21,12 @@ const KNOWN_DOMAIN_CYCLES = [
   "config → db → config",
   "db → deploy → db",
   "db → env → db",
-  "deploy → policy → deploy",
   "env → github → env",
   "env → policy → env",
   "db → deploy → env → db",
   "deploy → env → github → deploy",
   "env → github → policy → env",
+  "config → db → deploy → policy → config",
   "config → db → env → policy → config",
 ];
 

@@ -8,7 +8,8 @@ import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import { auditMiddleware } from "./audit-middleware";
-import type { ApiDeps, ApiEnv } from "./deps";
+import type { ApiEnv } from "./deps";
+import type { CoordinatorDeps } from "../deps";
 import { errorBody, onError, validationHook } from "./errors";
 import { enforceRule, isPublic, ROUTE_RULES, ruleKey } from "./permissions";
 import { auditRoutes } from "./routes/audit";
@@ -48,9 +49,9 @@ function answeringRoute(c: Context): string | null {
   return route ? ruleKey(c.req.method, route.path.slice(API_BASE.length)) : null;
 }
 
-export type RouteModule = (app: OpenAPIHono<ApiEnv>, deps: ApiDeps) => void;
+export type RouteModule = (app: OpenAPIHono<ApiEnv>, deps: CoordinatorDeps) => void;
 
-export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
+export function createApp(deps: CoordinatorDeps, extraRoutes: RouteModule[] = []) {
   const root = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   const api = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 

@@ -7,11 +7,12 @@ import type { MiddlewareHandler } from "hono";
 import { auditContext, type AuditRequestContext } from "../audit/context";
 import { ipMatcher } from "../config/ip-ranges";
 import { clientIp } from "./conn";
-import type { ApiDeps, ApiEnv } from "./deps";
+import type { ApiEnv } from "./deps";
+import type { CoordinatorDeps } from "../deps";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export function auditMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
+export function auditMiddleware(deps: CoordinatorDeps): MiddlewareHandler<ApiEnv> {
   const trusted = ipMatcher(deps.config.api.trustedProxies);
   return async (c, next) => {
     const ip = clientIp(c, trusted);

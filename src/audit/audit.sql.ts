@@ -25,3 +25,6 @@ export const auditLogs = sqliteTable(
   },
   (t) => [index("audit_logs_at").on(t.at), uniqueIndex("audit_logs_seq").on(t.seq)],
 );
+
+/** A row to append: the chain fields (seq, hashes) are the service's to fill. */
+export type AuditEntry = Omit<typeof auditLogs.$inferInsert, "seq" | "prevHash" | "hash">;

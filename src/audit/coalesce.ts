@@ -4,7 +4,7 @@
  * window are counted in memory and written as one row with that count when the window closes.
  */
 import { Log } from "../log";
-import type { AuditEntry } from "./service";
+import type { AuditEntry } from "./audit.sql";
 
 const log = Log.create("audit");
 

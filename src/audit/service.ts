@@ -8,14 +8,13 @@ import { and, desc, eq, gte, inArray, lte, or, type SQL, sql } from "drizzle-orm
 import { environments } from "../env/env.sql";
 import { Log } from "../log";
 import type { Db } from "../state/db";
-import { auditLogs } from "./audit.sql";
+import { type AuditEntry, auditLogs } from "./audit.sql";
 import { type ChainRow, GENESIS_HASH, rowHash, type VerifyResult, verifyChain } from "./chain";
 import { DenialCoalescer } from "./coalesce";
 import { auditContext } from "./context";
 
 const log = Log.create("audit");
 
-export type AuditEntry = Omit<typeof auditLogs.$inferInsert, "seq" | "prevHash" | "hash">;
 export type AuditRow = typeof auditLogs.$inferSelect;
 
 export const AUDIT_FILTERS = ["failed_auth", "denied", "production"] as const;

@@ -6,7 +6,7 @@
 import type { Config, TierName } from "../config/schema";
 import type { Paths } from "../config/paths";
 import { Invalid } from "../errors";
-import type { AcmeDeps } from "../host/acme";
+import type { AcmeDeps } from "./acme-order";
 import type { VhostTls } from "../host/nginx";
 import { isDomain } from "./domain";
 import { vhostTls } from "./serve";

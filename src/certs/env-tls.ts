@@ -16,7 +16,8 @@ import type { EnvRow } from "../env/service";
 import { Conflict } from "../errors";
 import { LETSENCRYPT_PRODUCTION } from "../host/acme/settings";
 import { reload, renderVhost, writeVhost } from "../host/nginx";
-import type { JobDeps, StepDef, StepOutput } from "../jobs/define";
+import type { StepDef, StepOutput } from "../jobs/define";
+import type { Deps } from "../deps";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { acmeDeps, envCertificate, hstsFor, tlsByDefault } from "./env-cert";
@@ -42,7 +43,7 @@ export interface ObtainResult {
 }
 
 /** The certificate the env should serve now, ordering one from the CA when needed. */
-export async function obtainEnvCertificate(deps: JobDeps, env: EnvRow, opts: ObtainOptions): Promise<ObtainResult> {
+export async function obtainEnvCertificate(deps: Deps, env: EnvRow, opts: ObtainOptions): Promise<ObtainResult> {
   const current = envCertificate(deps.paths, env);
   if (current && opts.requestedAt && Date.parse(current.meta.storedAt) >= Date.parse(opts.requestedAt)) {
     opts.log(
@@ -57,7 +58,7 @@ export async function obtainEnvCertificate(deps: JobDeps, env: EnvRow, opts: Obt
     return { cert: current, issued: false };
   }
   // acme-client (with axios and node-forge) is loaded on the first order, not at daemon start.
-  const { issueCertificate } = await import("../host/acme/issue");
+  const { issueCertificate } = await import("./acme-order");
   const r = await issueCertificate(acmeDeps(deps), { domain: env.domain, force: opts.force, onProgress: opts.log });
   return { cert: r.cert, issued: r.issued };
 }
@@ -83,7 +84,7 @@ function ports(env: EnvRow): { http: number; longpoll: number } {
 
 /** Switches the env's vhost to HTTPS with `cert`, reloads nginx and proves `cert` is what is served. */
 export async function serveEnvCertificate(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   cert: StoredCertificate,
   log: Log,
@@ -118,7 +119,7 @@ export async function serveEnvCertificate(
 }
 
 /** Back to the plain HTTP vhost after HTTPS could not be served (the certificate stays stored). */
-async function fallBackToHttp(deps: JobDeps, env: EnvRow): Promise<void> {
+async function fallBackToHttp(deps: Deps, env: EnvRow): Promise<void> {
   const host = envHost(deps);
   writeEnvAccess(deps, env);
   const text = renderVhost({ ...envVhostSpec(deps, env, ports(env)), tls: undefined });

@@ -8,7 +8,8 @@ import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { AppError, Conflict } from "../errors";
-import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
+import { defineJob, type StepContext } from "../jobs/define";
+import type { Deps } from "../deps";
 import { envCertificate } from "./env-cert";
 import { clearHttpFallback, obtainEnvCertificate, serveEnvCertificate } from "./env-tls";
 import { importCertificate } from "./import";
@@ -16,7 +17,7 @@ import { readCertInfo } from "./info";
 
 const SERVABLE = new Set<EnvRow["status"]>(["active", "stopped"]);
 
-function servableEnv(deps: JobDeps, envId: string): EnvRow {
+function servableEnv(deps: Deps, envId: string): EnvRow {
   const env = loadEnvById(deps.db, envId);
   if (!SERVABLE.has(env.status)) {
     throw new Conflict(

@@ -3,8 +3,8 @@
  * env (due ACME certificates and envs still without one; never a second job for an env with
  * one pending; imported certificates only reported).
  */
-import type { ApiDeps } from "../api/deps";
-import type { Schedule } from "../daemon/scheduler";
+import type { CoordinatorDeps } from "../deps";
+import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
 import { requestRenewals } from "./service";
 
@@ -13,7 +13,7 @@ const log = Log.create("certs");
 /** Off the hour: Let's Encrypt asks clients not to pile onto round times. */
 export const RENEWAL_PATTERN = "0 41 3 * * *";
 
-export function renewCertificatesTick(deps: ApiDeps, now: Date = new Date()) {
+export function renewCertificatesTick(deps: CoordinatorDeps, now: Date = new Date()) {
   const out = requestRenewals(deps, { force: false }, "scheduler", now);
   for (const q of out.queued)
     log.info("certificate renewal queued", { env: q.env, domain: q.domain, reason: q.reason, job: q.job?.id });

@@ -4,12 +4,11 @@
  * pending for the env) and imports (validated before anything is queued).
  */
 import { and, asc, eq, inArray, ne } from "drizzle-orm";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps, Deps } from "../deps";
 import { environments } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { Conflict } from "../errors";
-import type { JobDeps } from "../jobs/define";
 import { jobs } from "../jobs/jobs.sql";
 import type { JobRow } from "../jobs/queue";
 import type { JobView } from "../jobs/view";
@@ -48,7 +47,7 @@ function liveEnvs(db: Db): EnvRow[] {
     .all();
 }
 
-function storedFor(deps: Pick<JobDeps, "paths">, env: EnvRow): StoredCertificate | null {
+function storedFor(deps: Pick<Deps, "paths">, env: EnvRow): StoredCertificate | null {
   return isDomain(env.domain) ? loadCertificate(deps.paths.certsDir, env.domain) : null;
 }
 
@@ -59,7 +58,7 @@ function status(cert: StoredCertificate, now: Date, renewDays: number): Certific
 
 /** Every stored certificate, plus the envs that should have one and do not. */
 export function certificateViews(
-  deps: Pick<JobDeps, "db" | "config" | "paths">,
+  deps: Pick<Deps, "db" | "config" | "paths">,
   now: Date = new Date(),
 ): CertificateView[] {
   const envs = liveEnvs(deps.db);
@@ -116,7 +115,7 @@ function item(env: EnvRow, reason: string, job: JobView | null = null, attention
   return { env: env.slug, domain: env.domain, reason, job, attention };
 }
 
-function enqueueIssue(deps: EnvServiceDeps, env: EnvRow, force: boolean, reason: string, actor: string): RenewItem {
+function enqueueIssue(deps: CoordinatorDeps, env: EnvRow, force: boolean, reason: string, actor: string): RenewItem {
   const job = deps.jobs.enqueue(
     certIssueJob,
     { envId: env.id, slug: env.slug, force, requestedAt: new Date().toISOString() },
@@ -132,7 +131,7 @@ function enqueueIssue(deps: EnvServiceDeps, env: EnvRow, force: boolean, reason:
 }
 
 function decisionFor(
-  config: Pick<JobDeps["config"], "acme">,
+  config: Pick<Deps["config"], "acme">,
   env: EnvRow,
   cert: StoredCertificate | null,
   now: Date,
@@ -155,7 +154,7 @@ function envByNameOrDomain(db: Db, name: string): EnvRow {
   return byDomain ?? findEnv(db, name);
 }
 
-function renewOne(deps: EnvServiceDeps, req: RenewRequest & { env: string }, actor: string, now: Date): RenewOutcome {
+function renewOne(deps: CoordinatorDeps, req: RenewRequest & { env: string }, actor: string, now: Date): RenewOutcome {
   const env = envByNameOrDomain(deps.db, req.env);
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
   if (!CERT_ENV_STATUSES.has(env.status)) {
@@ -184,7 +183,7 @@ function renewOne(deps: EnvServiceDeps, req: RenewRequest & { env: string }, act
 }
 
 /** Envs the all-environments renewal looks at: TLS by default for the tier, or a certificate already. */
-function renewAll(deps: EnvServiceDeps, force: boolean, actor: string, now: Date): RenewOutcome {
+function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Date): RenewOutcome {
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
   for (const env of liveEnvs(deps.db)) {
     if (!CERT_ENV_STATUSES.has(env.status)) continue;
@@ -220,7 +219,7 @@ function renewAll(deps: EnvServiceDeps, force: boolean, actor: string, now: Date
  * force.
  */
 export function requestRenewals(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   req: RenewRequest,
   actor: string,
   now: Date = new Date(),
@@ -232,7 +231,7 @@ export function requestRenewals(
 }
 
 /** Validates a bring-your-own certificate for the env's domain, then queues storing and serving it. */
-export function startImport(deps: EnvServiceDeps, req: ImportRequest, actor: string): JobView {
+export function startImport(deps: CoordinatorDeps, req: ImportRequest, actor: string): JobView {
   const env = findEnv(deps.db, req.env);
   if (!CERT_ENV_STATUSES.has(env.status)) {
     throw new Conflict(

@@ -7,6 +7,7 @@ import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { AppError } from "../errors";
 import { VERSION } from "../version";
 import { type CliIo, extractGlobals } from "./io";
+import { AlreadyReported } from "./output";
 
 export function buildCli(io: CliIo) {
   return defineCommand({
@@ -93,11 +94,6 @@ export async function runCli(
   } catch (e) {
     return renderError(io, e);
   }
-}
-
-/** A failure the command already printed in full (doctor's report): only its exit code is left. */
-export class AlreadyReported extends AppError {
-  override readonly code = "already_reported";
 }
 
 export function renderError(io: CliIo, e: unknown): number {

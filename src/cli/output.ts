@@ -1,4 +1,13 @@
+import { AppError } from "../errors";
 import type { CliIo } from "./io";
+
+/**
+ * A failure the command already printed in full (doctor's report): only its exit code is left.
+ * Here, not in main.ts, so commands need not import the module that imports them.
+ */
+export class AlreadyReported extends AppError {
+  override readonly code = "already_reported";
+}
 
 export function printJson(io: CliIo, data: unknown) {
   io.stdout(`${JSON.stringify(data, null, 2)}\n`);

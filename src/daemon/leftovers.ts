@@ -3,13 +3,13 @@
  * db/copies/sweep.ts) are removed, logged and audited. A failure (PostgreSQL down) is logged and
  * does not keep the daemon from starting: the next scratch copy a job makes sweeps again.
  */
-import type { ApiDeps } from "../api/deps";
+import type { CoordinatorDeps } from "../deps";
 import { sweepCopies } from "../db/copies/sweep";
 import { Log } from "../log";
 
 const log = Log.create("daemon");
 
-export async function removeLeftoverCopies(deps: ApiDeps): Promise<string[]> {
+export async function removeLeftoverCopies(deps: CoordinatorDeps): Promise<string[]> {
   try {
     const removed = await sweepCopies(deps, { atStart: true });
     for (const r of removed) log.warn(`removed a copy left by an interrupted job: ${r}`);

@@ -4,21 +4,13 @@
  * failing tick is logged, never fatal: the daemon keeps serving.
  */
 import { Cron } from "croner";
-import type { ApiDeps } from "../api/deps";
+import type { CoordinatorDeps } from "../deps";
+import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
 
 const log = Log.create("scheduler");
 
-export interface Schedule {
-  /** Shown in logs, e.g. "backups" or "certs.renew". */
-  name: string;
-  /** Croner pattern (5 or 6 fields), read in UTC. */
-  pattern: string;
-  /** Usually enqueues jobs; the work itself runs on an agent. */
-  tick(deps: ApiDeps): Promise<void> | void;
-}
-
-export function startScheduler(schedules: Schedule[], deps: ApiDeps): { stop(): void } {
+export function startScheduler(schedules: Schedule[], deps: CoordinatorDeps): { stop(): void } {
   const crons = schedules.map(
     (s) =>
       new Cron(s.pattern, { name: s.name, timezone: "UTC", protect: true }, async () => {

@@ -8,7 +8,7 @@ import { backupSchedule } from "../db/schedule";
 import { ttlSchedule } from "../env/ttl-sweep";
 import { reconcileSchedule } from "../github/reconcile";
 import { uptimeSchedule } from "../report/uptime";
-import type { Schedule } from "./scheduler";
+import type { Schedule } from "../jobs/schedule";
 
 export function schedulesFor(config: Config): Schedule[] {
   const schedules: Schedule[] = [];

@@ -1,5 +1,5 @@
 /** The coordinator's services over one state database, built the same way by the daemon and tests. */
-import type { ApiDeps } from "../api/deps";
+import type { CoordinatorDeps } from "../deps";
 import { AuditService } from "../audit/service";
 import { SecretBox } from "../auth/secretbox";
 import { LoginThrottle } from "../auth/login-throttle";
@@ -29,7 +29,7 @@ export interface ServiceOptions {
   unprotectedForBenchmark?: boolean;
 }
 
-export function buildServices(opts: ServiceOptions): ApiDeps {
+export function buildServices(opts: ServiceOptions): CoordinatorDeps {
   const { db, config, paths } = opts;
   const box = SecretBox.fromFile(paths.secretKeyFile);
   sealLegacyRepoPasswords(db, box);

@@ -17,7 +17,7 @@ import { Invalid } from "../errors";
 import { displayUrl } from "../git/commands";
 import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
 import { validateRepoUrl } from "../git/validate";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { projectRepoUrl } from "../env/projects";
 import {
   AnonymizeOverrideSchema,
@@ -67,7 +67,7 @@ export function readHostRules(path: string): AnonymizeOverride {
   return parseRulesOverride(text, path);
 }
 
-function servedCommit(deps: Pick<JobDeps, "db">, env: EnvRow): string | null {
+function servedCommit(deps: Pick<Deps, "db">, env: EnvRow): string | null {
   if (!env.currentDeploymentId) return null;
   return (
     deps.db
@@ -84,7 +84,7 @@ type Io = { log(line: string): void; signal?: AbortSignal };
  * The mirror, fetched; when the remote cannot be reached, the mirror as last fetched: the commit
  * an env serves was deployed from it, and an outage of the git host must not block every clone.
  */
-async function fetchedMirror(deps: Pick<JobDeps, "paths">, url: string, io: Io): Promise<string> {
+async function fetchedMirror(deps: Pick<Deps, "paths">, url: string, io: Io): Promise<string> {
   try {
     return await syncMirror({ reposDir: deps.paths.gitCacheDir, url, signal: io.signal, log: io.log });
   } catch (e) {
@@ -100,7 +100,7 @@ async function fetchedMirror(deps: Pick<JobDeps, "paths">, url: string, io: Io):
 type Layer = { override: AnonymizeOverride; source: string } | { override: null; source: string };
 
 /** The project's layer, or why there is none (said in the log all the same). */
-async function projectLayer(deps: Pick<JobDeps, "db" | "paths" | "box">, source: EnvRow, io: Io): Promise<Layer> {
+async function projectLayer(deps: Pick<Deps, "db" | "paths" | "box">, source: EnvRow, io: Io): Promise<Layer> {
   const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
   if (!project || url === null)
@@ -127,7 +127,7 @@ export function mergeRuleLayers(layers: Layer[]): RulesChoice {
 
 /** The rules a copy of `source` gets (see the file comment); `oneRun`: `db clone --rules FILE`. */
 export async function anonymizeRulesFor(
-  deps: Pick<JobDeps, "db" | "paths" | "box" | "config">,
+  deps: Pick<Deps, "db" | "paths" | "box" | "config">,
   source: EnvRow,
   io: Io,
   oneRun?: OneRunRules | null,

@@ -14,7 +14,8 @@ import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound } from "../errors";
-import { defineJob, type JobDeps } from "../jobs/define";
+import { defineJob } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import type { Logger } from "../log";
 import { now } from "../state/columns";
@@ -42,7 +43,7 @@ export type BackupJobParams = z.infer<typeof BackupJobParams>;
 export type BackupRow = typeof backups.$inferSelect;
 
 /** Where backups go, from config; throws when none is configured. */
-export function backupTargets(deps: Pick<JobDeps, "config" | "paths">): BackupTargets {
+export function backupTargets(deps: Pick<Deps, "config" | "paths">): BackupTargets {
   const { local, s3 } = deps.config.backups;
   const targets: BackupTargets = {
     ...(local.enabled ? { local: local.dir !== "" ? local.dir : deps.paths.backupsDir } : {}),
@@ -83,7 +84,7 @@ export function retentionInput(rows: BackupRow[]): RetentionBackup[] {
 }
 
 /** Decisions for the env's live backups as of now. */
-export function retentionDecisions(deps: Pick<JobDeps, "db" | "config">, env: EnvRow) {
+export function retentionDecisions(deps: Pick<Deps, "db" | "config">, env: EnvRow) {
   return explainRetention(
     retentionInput(liveBackups(deps.db, env.id)),
     retentionPolicy(deps.config, env),
@@ -115,7 +116,7 @@ export interface PerformedBackup {
  * Shared by `db.backup` and the pre-restore backup of restore/clone.
  */
 export async function performBackup(
-  deps: JobDeps,
+  deps: Deps,
   backupId: string,
   log: Logger,
   signal: AbortSignal,

@@ -4,11 +4,10 @@
  * touches the host.
  */
 import { desc, eq, inArray } from "drizzle-orm";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps, Deps } from "../deps";
 import { envsNamed, findEnv } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { Conflict, NotFound } from "../errors";
-import type { JobDeps } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { backups } from "./backup.sql";
 import { backupJob, backupTargets, retentionDecisions } from "./backup-job";
@@ -18,7 +17,7 @@ import type { BackupView } from "./schema";
 const BACKUPABLE = new Set(["active", "stopped"]);
 
 export function startBackup(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   envName: string,
   actor: string,
   kind: "manual" | "scheduled" | "pre_deploy" | "pre_restore" = "manual",
@@ -46,7 +45,7 @@ export function startBackup(
  * `backups.keepDestroyedDays` after it was destroyed, and restorable with `--to`).
  */
 export function listBackups(
-  deps: Pick<JobDeps, "db" | "config">,
+  deps: Pick<Deps, "db" | "config">,
   envName: string,
   limit: number,
   includeDestroyed = false,
@@ -87,7 +86,7 @@ export function listBackups(
 
 /** A live env's retention; a destroyed env's backups all go together, keepDestroyedDays after it. */
 function decisionsOf(
-  deps: Pick<JobDeps, "db" | "config">,
+  deps: Pick<Deps, "db" | "config">,
   env: EnvRow,
 ): { id: string; keep: boolean; reasons: string[]; expiresAt: string | null }[] {
   if (env.status !== "destroyed") return retentionDecisions(deps, env);

@@ -5,9 +5,9 @@
  * backup job never sees them: it works per env id, and a new env of the same name has its own.
  */
 import { and, eq, inArray, isNotNull, lte } from "drizzle-orm";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { environments } from "../env/env.sql";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { Log } from "../log";
 import { now as nowIso } from "../state/columns";
 import { backups } from "./backup.sql";
@@ -29,7 +29,7 @@ export interface DestroyedSweepResult {
 }
 
 export async function sweepDestroyedBackups(
-  deps: Pick<JobDeps, "db" | "config">,
+  deps: Pick<Deps, "db" | "config">,
   at: Date,
 ): Promise<DestroyedSweepResult> {
   const { db, config } = deps;

@@ -9,7 +9,7 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Paths } from "../config/paths";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { envDbLogin } from "../env/tenant-login";
@@ -108,7 +108,7 @@ export const exportJob = defineJob<ExportJobParams>({
 
 const EXPORTABLE = new Set(["active", "stopped"]);
 
-export function startExport(deps: EnvServiceDeps, envName: string, actor: string): JobView {
+export function startExport(deps: CoordinatorDeps, envName: string, actor: string): JobView {
   const env = findEnv(deps.db, envName);
   if (!EXPORTABLE.has(env.status))
     throw new Conflict(

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { jobs } from "../jobs/jobs.sql";
 import { Log } from "../log";
 import type { Db } from "../state/db";

@@ -11,7 +11,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Paths } from "../config/paths";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { findEnv } from "../env/lookup";
 import { requireConfirm } from "../env/production-guard";
 import { envDbLogin } from "../env/tenant-login";
@@ -198,7 +198,7 @@ const REPLACEABLE = new Set(["active", "stopped"]);
 
 /** Checks the target and the options before anything is uploaded; the caller stores the upload, then enqueues. */
 export function planImport(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   envName: string,
   input: ImportOptions,
 ): Omit<ImportJobParams, "upload" | "format" | "filestore"> {
@@ -231,7 +231,7 @@ export function planImport(
   };
 }
 
-export function enqueueImport(deps: EnvServiceDeps, params: ImportJobParams, actor: string): JobView {
+export function enqueueImport(deps: CoordinatorDeps, params: ImportJobParams, actor: string): JobView {
   const job = deps.jobs.enqueue(importJob, params, actor);
   deps.audit.record({
     actor,

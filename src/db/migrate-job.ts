@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { installedModules } from "../deploy/modules";
 import { seriesOf } from "../deploy/source";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
@@ -181,7 +181,7 @@ export const migrateJob = defineJob<MigrateJobParams>({
 
 const MIGRATABLE = new Set(["active", "stopped"]);
 
-export function startMigrate(deps: EnvServiceDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
+export function startMigrate(deps: CoordinatorDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
   const env = findEnv(deps.db, envName);
   if (!MIGRATABLE.has(env.status)) {
     throw new Conflict(

@@ -12,7 +12,7 @@ import { isInstalled, type InstalledModule } from "../deploy/modules";
 import type { EnvRow } from "../env/service";
 import { envHost } from "../env/host";
 import { odooUser } from "../env/resources";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { docker, type DockerConfig } from "../host/docker";
 
 /** Odoo's bundled addons first, then the image's extra addons: the first module of a name wins, as in Odoo. */
@@ -107,14 +107,14 @@ export function planMigration(
 }
 
 /** The image the env's container runs (it may be a release image); the env's base image when it has none. */
-export async function servingImage(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow): Promise<string> {
+export async function servingImage(deps: Pick<Deps, "config" | "paths">, env: EnvRow): Promise<string> {
   if (!env.containerName) return env.odooImage;
   const info = await envHost(deps).dockerClient.inspectContainer(env.containerName);
   return info?.Config.Image ?? env.odooImage;
 }
 
 export async function readImageModules(
-  deps: Pick<JobDeps, "config">,
+  deps: Pick<Deps, "config">,
   image: string,
   series: string,
 ): Promise<ImageModule[]> {

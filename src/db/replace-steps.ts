@@ -24,7 +24,8 @@ import { envDbLogin } from "../env/tenant-login";
 import { withSealedSecrets } from "../jobs/secrets";
 import { run } from "../exec/run";
 import { databaseExists, dropDatabase } from "../host/postgres/ops";
-import type { JobDeps, StepContext, StepDef } from "../jobs/define";
+import type { StepContext, StepDef } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
 import { anonymizeFilestoreInPlace } from "./anonymize/filestore";
@@ -65,17 +66,17 @@ export const ReplaceParams = z.object({
 export type ReplaceParams = z.infer<typeof ReplaceParams>;
 type Ctx = StepContext<ReplaceParams>;
 
-export function adminPg(deps: Pick<JobDeps, "config">): PgAdmin {
+export function adminPg(deps: Pick<Deps, "config">): PgAdmin {
   const { host, port, user, password } = deps.config.postgres;
   return { host, port, user, password };
 }
 
-export function namesOf(deps: Pick<JobDeps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {
+export function namesOf(deps: Pick<Deps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {
   return replaceNames(env.dbName, envResources(env, deps).dataDir, token);
 }
 
 /** The target env, its names, and what `cleanupRestore` needs to discard a prepared copy. */
-export function preparedCopy(deps: JobDeps, p: ReplaceParams) {
+export function preparedCopy(deps: Deps, p: ReplaceParams) {
   const env = loadEnvById(deps.db, p.envId);
   const n = namesOf(deps, env, p.token);
   return {
@@ -91,7 +92,7 @@ function serving(env: EnvRow): string | null {
 }
 
 /** `<dataDir>/filestore` owned by Odoo's user, so Odoo can add its own directories later. */
-export async function ensureFilestoreRoot(deps: Pick<JobDeps, "config">, n: ReplaceNames): Promise<void> {
+export async function ensureFilestoreRoot(deps: Pick<Deps, "config">, n: ReplaceNames): Promise<void> {
   const root = dirname(n.filestoreDir);
   if (
     await stat(root).then(
@@ -443,7 +444,7 @@ export function adoptCopyPassword<P extends ReplaceParams>(
  * the failed job; and if the swap could not be undone (the previous database is still aside),
  * the env says so instead of looking fine.
  */
-export async function afterFailure(deps: JobDeps, p: ReplaceParams, kind: string, error: string): Promise<void> {
+export async function afterFailure(deps: Deps, p: ReplaceParams, kind: string, error: string): Promise<void> {
   if (p.preBackupId) failRunningBackup(deps.db, p.preBackupId, `${kind} failed before this backup completed: ${error}`);
   const env = loadEnvById(deps.db, p.envId);
   const n = namesOf(deps, env, p.token);

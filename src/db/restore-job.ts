@@ -10,7 +10,8 @@ import { z } from "zod";
 import type { Config } from "../config/schema";
 import { Invalid, NotFound, Unavailable } from "../errors";
 import { envDbLogin } from "../env/tenant-login";
-import { defineJob, type JobDeps } from "../jobs/define";
+import { defineJob } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
 import {
@@ -48,7 +49,7 @@ export function readableSource(config: Config, row: BackupRow): BackupSource {
 }
 
 /** Manifests verify with this host's key; unsigned ones only when the config says so. */
-export function manifestTrust(deps: Pick<JobDeps, "box" | "config">): ManifestTrust {
+export function manifestTrust(deps: Pick<Deps, "box" | "config">): ManifestTrust {
   return { key: deps.box.derive(MANIFEST_KEY_PURPOSE), acceptUnsigned: deps.config.backups.acceptUnsignedManifests };
 }
 

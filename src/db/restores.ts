@@ -4,7 +4,7 @@
  * audit and enqueue the job on the target env. Nothing here touches the host.
  */
 import { and, desc, eq } from "drizzle-orm";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { findEnv, findEnvOrDestroyed, loadEnvById } from "../env/lookup";
 import { envUrl, type EnvRow } from "../env/service";
 import { Conflict, Invalid, NotFound } from "../errors";
@@ -29,7 +29,7 @@ function assertReplaceable(env: EnvRow, role: string): void {
   }
 }
 
-function findBackup(deps: EnvServiceDeps, source: EnvRow, ref: string): BackupRow {
+function findBackup(deps: CoordinatorDeps, source: EnvRow, ref: string): BackupRow {
   if (ref === "latest") {
     const row = deps.db
       .select()
@@ -76,7 +76,7 @@ function policy(source: EnvRow, target: EnvRow, anonymize: boolean | undefined):
  * new env called shop restores the old shop's backup (a destroyed env is a source, never a
  * target; its backups are kept backups.keepDestroyedDays).
  */
-function restoreSource(deps: EnvServiceDeps, target: EnvRow, req: { backup: string; from?: string }): EnvRow {
+function restoreSource(deps: CoordinatorDeps, target: EnvRow, req: { backup: string; from?: string }): EnvRow {
   if (req.backup !== "latest") {
     const row = deps.db.select({ envId: backups.envId }).from(backups).where(eq(backups.id, req.backup)).get();
     const owner = row ? loadEnvById(deps.db, row.envId) : null;
@@ -93,7 +93,7 @@ function successor(source: EnvRow, target: EnvRow): boolean {
   return source.status === "destroyed" && source.slug === target.slug;
 }
 
-function baseParams(deps: EnvServiceDeps, source: EnvRow, target: EnvRow, p: Policy, keepOld: boolean): ReplaceParams {
+function baseParams(deps: CoordinatorDeps, source: EnvRow, target: EnvRow, p: Policy, keepOld: boolean): ReplaceParams {
   // A backup first needs somewhere to put it: refuse now rather than fail the job.
   if (p.preBackup) backupTargets(deps);
   return {
@@ -110,12 +110,12 @@ function baseParams(deps: EnvServiceDeps, source: EnvRow, target: EnvRow, p: Pol
   };
 }
 
-function stepsOf<P>(def: JobDef<P>, params: P, deps: EnvServiceDeps): string[] {
+function stepsOf<P>(def: JobDef<P>, params: P, deps: CoordinatorDeps): string[] {
   return def.steps.filter((s) => !s.when || s.when(params, deps)).map((s) => s.title);
 }
 
 function planView(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   operation: DbOperationPlan["operation"],
   source: EnvRow,
   target: EnvRow,
@@ -141,7 +141,7 @@ function planView(
 }
 
 export function startRestore(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   targetName: string,
   input: RestoreRequest,
   actor: string,
@@ -186,7 +186,7 @@ export function startRestore(
 }
 
 export function startClone(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   targetName: string,
   input: CloneRequest,
   actor: string,

@@ -11,7 +11,7 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { randomSecret } from "../auth/secretbox";
 import { envHost } from "../env/host";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { environments } from "../env/env.sql";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
@@ -82,7 +82,7 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
 
 const ROTATABLE = new Set(["active", "stopped"]);
 
-export function rotateCredentials(deps: EnvServiceDeps, name: string, actor: string): JobView {
+export function rotateCredentials(deps: CoordinatorDeps, name: string, actor: string): JobView {
   const env = findEnv(deps.db, name);
   if (!ROTATABLE.has(env.status))
     throw new Conflict(

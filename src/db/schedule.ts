@@ -7,12 +7,12 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { Cron } from "croner";
-import type { ApiDeps } from "../api/deps";
+import type { CoordinatorDeps } from "../deps";
 import { TierName, type Config } from "../config/schema";
 import { environments } from "../env/env.sql";
 import { jobs } from "../jobs/jobs.sql";
 import { Log } from "../log";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
 import { startBackup } from "./backups";
 
@@ -38,7 +38,7 @@ export interface ScheduledBackups {
   failed: { env: string; error: string }[];
 }
 
-function backupJobActive(deps: ApiDeps, envId: string): boolean {
+function backupJobActive(deps: CoordinatorDeps, envId: string): boolean {
   const row = deps.db
     .select({ id: jobs.id })
     .from(jobs)
@@ -53,7 +53,7 @@ function backupJobActive(deps: ApiDeps, envId: string): boolean {
   return row !== undefined;
 }
 
-export function enqueueScheduledBackups(deps: ApiDeps, tiers: TierName[]): ScheduledBackups {
+export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: TierName[]): ScheduledBackups {
   const out: ScheduledBackups = { tiers, enqueued: [], busy: [], failed: [] };
   if (tiers.length === 0) return out;
   const envs = deps.db

@@ -8,7 +8,7 @@ import { requireRole } from "../auth/roles";
 import type { Principal } from "../auth/service";
 import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
 import { now } from "../state/columns";
-import type { EnvServiceDeps } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
@@ -40,7 +40,7 @@ function deployable(env: EnvRow, what: string): void {
   }
 }
 
-async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest): Promise<DeployPlan> {
+async function planDeploy(deps: CoordinatorDeps, env: EnvRow, req: DeployRequest): Promise<DeployPlan> {
   const { url } = projectRepo(deps, env);
   const io = { log: () => undefined };
   const { mirror, sha, branch } = await fetchCommit(deps, env, req, io);
@@ -76,7 +76,7 @@ async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest)
 
 /** `afterCreate`: the env's create job was just queued; the deploy waits behind it on the env lock. */
 export async function startDeploy(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   envName: string,
   req: DeployRequest,
   actor: string,
@@ -111,7 +111,7 @@ export async function startDeploy(
 }
 
 /** Successful releases other than the serving one, newest first: what `rollback` can go back to. */
-export function rollbackCandidates(deps: EnvServiceDeps, envName: string): DeploymentView[] {
+export function rollbackCandidates(deps: CoordinatorDeps, envName: string): DeploymentView[] {
   const env = findEnv(deps.db, envName);
   return successfulDeployments(deps.db, env.id)
     .filter((d) => d.id !== env.currentDeploymentId && d.image)
@@ -136,7 +136,7 @@ function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: En
 }
 
 /** Deployments after `target` that changed the database: rolling back past them runs old code on a newer schema. */
-function migrationsSince(deps: EnvServiceDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
+function migrationsSince(deps: CoordinatorDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
   return (
     envDeployments(deps.db, env.id, 10_000)
       // Failed ones too: outside production a failure after the update keeps the migrated database.
@@ -145,7 +145,7 @@ function migrationsSince(deps: EnvServiceDeps, env: EnvRow, target: DeploymentRo
   );
 }
 
-export function startRollback(deps: EnvServiceDeps, envName: string, req: RollbackRequest, actor: string) {
+export function startRollback(deps: CoordinatorDeps, envName: string, req: RollbackRequest, actor: string) {
   const env = findEnv(deps.db, envName);
   deployable(env, "rollback");
   const candidates = successfulDeployments(deps.db, env.id).filter((d) => d.id !== env.currentDeploymentId && d.image);
@@ -200,12 +200,12 @@ export function startRollback(deps: EnvServiceDeps, envName: string, req: Rollba
   return { deployment: toDeploymentView(loadDeployment(deps.db, row.id), env), job };
 }
 
-export function listDeployments(deps: EnvServiceDeps, envName: string, limit: number): DeploymentView[] {
+export function listDeployments(deps: CoordinatorDeps, envName: string, limit: number): DeploymentView[] {
   const env = findEnv(deps.db, envName);
   return envDeployments(deps.db, env.id, limit).map((d) => toDeploymentView(d, env));
 }
 
-export function getDeployment(deps: EnvServiceDeps, id: string): DeploymentView {
+export function getDeployment(deps: CoordinatorDeps, id: string): DeploymentView {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Invalid(`${JSON.stringify(id)} is not a deployment id`);
   const d = loadDeployment(deps.db, id);
   return toDeploymentView(d, loadEnvById(deps.db, d.envId));
@@ -216,7 +216,7 @@ export function getDeployment(deps: EnvServiceDeps, id: string): DeploymentView 
  * Admins only (the one role rule so far: approving is what the gate exists to restrict).
  */
 export function decideApproval(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   id: string,
   decision: "approved" | "rejected",
   principal: Principal,

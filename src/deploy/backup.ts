@@ -2,7 +2,7 @@
 import { backups } from "../db/backup.sql";
 import { failRunningBackup, performBackup } from "../db/backup-job";
 import type { EnvRow } from "../env/service";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { loadDeployment, setDeployment } from "./records";
 
@@ -11,7 +11,7 @@ import { loadDeployment, setDeployment } from "./records";
  * a crash finishes that same backup instead of leaving a stray `running` one behind.
  */
 export async function takePreDeployBackup(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   deploymentId: string,
   io: { log(line: string): void; signal: AbortSignal },

@@ -6,7 +6,7 @@
 import { runThrowaway, type OneShotResult } from "../env/odoo-once";
 import type { EnvRow } from "../env/service";
 import type { Mount } from "../host/docker";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 
 export interface GateCommand {
   image: string;
@@ -20,7 +20,7 @@ export interface GateCommand {
   signal: AbortSignal;
 }
 
-export function runGateCommand(deps: JobDeps, env: EnvRow, g: GateCommand): Promise<OneShotResult> {
+export function runGateCommand(deps: Deps, env: EnvRow, g: GateCommand): Promise<OneShotResult> {
   const [entrypoint, ...args] = g.command;
   return runThrowaway(deps, env, { ...g, entrypoint, args, timeoutMs: 30 * 60_000, tailLines: 30 });
 }

@@ -9,7 +9,8 @@ import { and, eq, isNull } from "drizzle-orm";
 import { AppError, Invalid } from "../errors";
 import { loadEnvById } from "../env/lookup";
 import { envResources, ODOO_HTTP_PORT } from "../env/resources";
-import type { JobDeps, StepContext, StepDef } from "../jobs/define";
+import type { StepContext, StepDef } from "../jobs/define";
+import type { Deps } from "../deps";
 import type { GatePlan } from "../policy/gates";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
@@ -121,7 +122,7 @@ export function approvalStep<P extends GateParams>(): StepDef<P> {
     name: "approval",
     title: "Waiting for approval",
     waits: true,
-    when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).approval !== null,
+    when: (p, deps: Deps) => gatesOf(deps.db, p.deploymentId).approval !== null,
     run: (ctx) => timedStep(ctx.deps.db, ctx.params.deploymentId, "approval", () => awaitApproval(ctx)),
   };
 }
@@ -135,7 +136,7 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
   return {
     name: "smoke",
     title: "Running the smoke tests",
-    when: (p, deps: JobDeps) => gatesOf(deps.db, p.deploymentId).smoke !== null,
+    when: (p, deps: Deps) => gatesOf(deps.db, p.deploymentId).smoke !== null,
     async run(ctx) {
       const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).smoke;
       if (!gate) return { skipped: true };

@@ -11,7 +11,7 @@ import { environments } from "../env/env.sql";
 import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
 import { envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { describeGates } from "./describe";
 import { type GatePlan, planGates } from "../policy/gates";
 import { assertStorageWithinQuota, capLimits } from "../policy/quota";
@@ -21,7 +21,7 @@ import { now } from "../state/columns";
 import { setDeployment } from "./records";
 
 export async function applyPolicy(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   project: PolicyProject,
   deploymentId: string,
@@ -45,7 +45,7 @@ export async function applyPolicy(
 }
 
 /** Lowers the env's workers/cpus/memory to the quota; the new release's container and odoo.conf use them. */
-function capEnvLimits(deps: JobDeps, env: EnvRow, quota: ResourceQuota | undefined, log: (line: string) => void): void {
+function capEnvLimits(deps: Deps, env: EnvRow, quota: ResourceQuota | undefined, log: (line: string) => void): void {
   const current = { workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb };
   const capped = capLimits(current, quota);
   if (capped.workers === current.workers && capped.cpus === current.cpus && capped.memoryMb === current.memoryMb)

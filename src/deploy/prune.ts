@@ -7,11 +7,11 @@ import { envHost } from "../env/host";
 import { LABEL_ENV, LABEL_ROLE } from "../env/resources";
 import type { EnvRow } from "../env/service";
 import { run } from "../exec/run";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { loadDeployment, successfulDeployments } from "./records";
 
 export async function pruneReleases(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   finishing: string,
   retired: string | null,

@@ -16,7 +16,7 @@ import type { EnvRow } from "../env/service";
 import { envDbLogin, scratchDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import { databaseSize } from "../host/postgres";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import type { GatePlan } from "../policy/gates";
 import type { ModulePlan } from "./modules";
@@ -46,7 +46,7 @@ export function updateArgs(plan: ModulePlan): string[] {
  * user reaches it.
  */
 export async function rehearsalSkipped(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   gate: GatePlan["migrations"],
   plan: ModulePlan,
@@ -63,7 +63,7 @@ export async function rehearsalSkipped(
 
 /** `neutralize`: production's copy gets crons and mail servers off before any Odoo runs on it. */
 export async function rehearse(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   image: string,
   plan: ModulePlan,

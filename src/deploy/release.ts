@@ -19,7 +19,7 @@ import { envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "../env/resourc
 import type { EnvRow } from "../env/service";
 import { run } from "../exec/run";
 import { reload, writeVhost } from "../host/nginx";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { now } from "../state/columns";
 
 export const LABEL_RELEASE = "odooops.release";
@@ -54,7 +54,7 @@ interface Io {
  * the tail of its output.
  */
 export async function startRelease(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   release: number,
   image: string,
@@ -101,7 +101,7 @@ export async function startRelease(
 
 /** `db` served on the container's own port; fails at once when the container stops (a crash on boot). */
 export async function waitReleaseHealthy(
-  deps: JobDeps,
+  deps: Deps,
   name: string,
   ports: { http: number; longpoll: number | null },
   db: string,
@@ -135,7 +135,7 @@ export async function waitReleaseHealthy(
 
 /** Points the env's vhost at `to` (nginx -t, reload), proves it through nginx, records it on the env. */
 export async function pointNginxAt(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   to: { container: string; httpPort: number; longpollPort: number; release: number },
   io: Io,
@@ -164,7 +164,7 @@ export async function pointNginxAt(
 }
 
 /** After the switch: requests in flight finish on the old release, then it stops (kept for rollback). */
-export async function retire(deps: JobDeps, container: string | null, io: Io): Promise<void> {
+export async function retire(deps: Deps, container: string | null, io: Io): Promise<void> {
   if (!container) return;
   const drain = deps.config.deploy.drainSec;
   if (drain > 0) await Bun.sleep(drain * 1000);
@@ -177,7 +177,7 @@ export async function retire(deps: JobDeps, container: string | null, io: Io): P
 }
 
 /** Brings the previous release back in front (undo of a switch). */
-export async function restoreServing(deps: JobDeps, env: EnvRow, prev: Serving, io: Io): Promise<void> {
+export async function restoreServing(deps: Deps, env: EnvRow, prev: Serving, io: Io): Promise<void> {
   if (!prev.container || !prev.httpPort || !prev.longpollPort) return;
   const host = envHost(deps);
   await run(host.docker.start(prev.container), { nothrow: true });

@@ -21,11 +21,11 @@ import { envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
 import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { adminLogin } from "./source";
 
-function namesFor(deps: JobDeps, env: EnvRow, deploymentId: string): ReplaceNames {
+function namesFor(deps: Deps, env: EnvRow, deploymentId: string): ReplaceNames {
   return replaceNames(env.dbName, envResources(env, deps).dataDir, deploymentReplaceToken(deploymentId));
 }
 
@@ -34,7 +34,7 @@ function namesFor(deps: JobDeps, env: EnvRow, deploymentId: string): ReplaceName
  * filestore the env had before come back under the serving release; the restored copy is dropped.
  */
 export async function undoPreDeployRestore(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   deploymentId: string,
   io: { log(line: string): void; signal: AbortSignal },
@@ -61,7 +61,7 @@ export async function undoPreDeployRestore(
 }
 
 export async function restorePreDeployBackup(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   backupId: string,
   deploymentId: string,

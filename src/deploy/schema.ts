@@ -1,6 +1,7 @@
 /** API shapes of deployments and rollbacks (routes, OpenAPI and the CLI renderer). */
 import { z } from "@hono/zod-openapi";
 import { JobView } from "../jobs/view";
+import { GatePlanView } from "../policy/view";
 
 export const deploymentStatuses = [
   "queued",
@@ -16,18 +17,6 @@ export const deploymentStatuses = [
 ] as const;
 
 const ModuleChange = z.object({ name: z.string(), from: z.string().nullable(), to: z.string() });
-
-/** The health gates of a deployment's tier, from the policy at its commit (src/policy/gates.ts). */
-export const GatePlanView = z
-  .object({
-    tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
-    source: z.enum(["repo", "default"]),
-    tests: z.object({ run: z.boolean(), required: z.boolean(), command: z.array(z.string()).nullable() }),
-    migrations: z.object({ run: z.boolean(), required: z.boolean(), sizeCapped: z.boolean(), neutralize: z.boolean() }),
-    approval: z.object({ required: z.boolean(), timeoutSec: z.number() }).nullable(),
-    smoke: z.object({ required: z.boolean(), command: z.array(z.string()) }).nullable(),
-  })
-  .openapi("GatePlan");
 
 export const ApprovalView = z
   .object({

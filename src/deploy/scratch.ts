@@ -24,7 +24,7 @@ import {
   removeHbaEntry,
   setHbaEntry,
 } from "../host/postgres";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 
 export interface Scratch {
   login: DbLogin;
@@ -39,7 +39,7 @@ export interface ScratchOwner {
   log(line: string): void;
 }
 
-function scratchNames(env: EnvRow, deps: JobDeps, owner: ScratchOwner) {
+function scratchNames(env: EnvRow, deps: Deps, owner: ScratchOwner) {
   const tag = scratchTag(owner.purpose, owner.jobId);
   const dir = join(envResources(env, deps).dir, `${SCRATCH_DIR_PREFIX}${tag}`);
   return {
@@ -51,7 +51,7 @@ function scratchNames(env: EnvRow, deps: JobDeps, owner: ScratchOwner) {
   };
 }
 
-async function envSubnet(deps: JobDeps, network: string): Promise<string> {
+async function envSubnet(deps: Deps, network: string): Promise<string> {
   const info = await envHost(deps).dockerClient.inspectNetwork(network);
   const subnet = info?.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
   if (!subnet)
@@ -65,7 +65,7 @@ async function envSubnet(deps: JobDeps, network: string): Promise<string> {
 }
 
 /** Database first (ending the sessions still writing it, a killed daemon's copy included), then the role. */
-async function dropScratch(deps: JobDeps, n: ReturnType<typeof scratchNames>, after: boolean): Promise<void> {
+async function dropScratch(deps: Deps, n: ReturnType<typeof scratchNames>, after: boolean): Promise<void> {
   await envHost(deps).withAdmin(async (sql) => {
     if (deps.config.postgres.hbaFile !== "") await removeHbaEntry(sql, deps.config.postgres.hbaFile, n.db);
     await dropDatabase(sql, n.db);
@@ -81,7 +81,7 @@ async function dropScratch(deps: JobDeps, n: ReturnType<typeof scratchNames>, af
  * jobs left (a crash) are swept first.
  */
 export async function withScratchDatabase<T>(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   owner: ScratchOwner,
   fn: (s: Scratch) => Promise<T>,

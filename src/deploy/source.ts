@@ -12,7 +12,7 @@ import type { EnvRow } from "../env/service";
 import { envDbLogin } from "../env/tenant-login";
 import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
 import { validateBranch } from "../git/validate";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { eq } from "drizzle-orm";
 import type { Policy } from "../policy/schema";
 import { readRepoModules, type RepoModule } from "./manifest";
@@ -25,7 +25,7 @@ export interface SourceRef {
 }
 
 export function projectRepo(
-  deps: Pick<JobDeps, "db" | "box">,
+  deps: Pick<Deps, "db" | "box">,
   env: EnvRow,
 ): { url: string; project: string; defaultBranch: string } {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
@@ -40,19 +40,19 @@ export function projectRepo(
 }
 
 /** The env's project (its default branch is where the policy is read). */
-export function projectOf(deps: Pick<JobDeps, "db">, env: EnvRow): typeof projects.$inferSelect {
+export function projectOf(deps: Pick<Deps, "db">, env: EnvRow): typeof projects.$inferSelect {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
   if (!project) throw new Invalid(`environment ${env.slug} has no project`);
   return project;
 }
 
 /** The branch a deploy follows: the one asked for, else the env's, else the project's default. */
-export function deployBranch(deps: Pick<JobDeps, "db" | "box">, env: EnvRow, ref: SourceRef): string {
+export function deployBranch(deps: Pick<Deps, "db" | "box">, env: EnvRow, ref: SourceRef): string {
   return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);
 }
 
 export async function fetchCommit(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   ref: SourceRef,
   io: { log(line: string): void; signal?: AbortSignal },
@@ -64,7 +64,7 @@ export async function fetchCommit(
   return { mirror, sha, branch };
 }
 
-export function adminLogin(deps: Pick<JobDeps, "config">) {
+export function adminLogin(deps: Pick<Deps, "config">) {
   const { host, port, user, password } = deps.config.postgres;
   return { host, port, user, password };
 }
@@ -82,7 +82,7 @@ export function seriesOf(installed: Map<string, { latestVersion: string | null }
 
 /** The addons of `sha`, read from an exported tree that is removed afterwards. */
 export async function repoModulesAt(
-  deps: Pick<JobDeps, "paths">,
+  deps: Pick<Deps, "paths">,
   mirror: string,
   sha: string,
   series: string,
@@ -105,7 +105,7 @@ export interface ModuleInputs {
 
 /** Repo modules at the commit and what to update/install in the env's database. */
 export async function planModules(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   mirror: string,
   sha: string,

@@ -7,7 +7,7 @@
 import { runOdooOnce } from "../env/odoo-once";
 import { CONTAINER_CONF, CONTAINER_DATA, envResources } from "../env/resources";
 import type { EnvRow } from "../env/service";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { runGateCommand } from "./gate-command";
 import { withScratchDatabase } from "./scratch";
 
@@ -29,7 +29,7 @@ export function testsGateArgs(modules: string[]): string[] {
 
 /** The failure (with the output that explains it), or null when every test passed. */
 export async function runTestsGate(
-  deps: JobDeps,
+  deps: Deps,
   env: EnvRow,
   image: string,
   modules: string[],

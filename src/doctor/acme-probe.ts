@@ -1,6 +1,6 @@
 /** GET of the ACME directory (RFC 8555 §7.1.1), shared by the acme and clock checks. */
 import { readFileSync } from "node:fs";
-import { errorText } from "./daemon";
+import { errorText } from "./docker-probe";
 
 export type AcmeDirectoryProbe =
   | { ok: true; url: string; date: Date | null }

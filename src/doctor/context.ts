@@ -8,8 +8,8 @@ import { type Paths, resolvePaths } from "../config/paths";
 import type { Config } from "../config/schema";
 import { probeAcmeDirectory, type AcmeDirectoryProbe } from "./acme-probe";
 import { probeDocker, type DockerProbe } from "./docker-probe";
+import { systemdBooted } from "../host/systemd";
 import { type HostCapacity, hostCapacity } from "../env/host-fit";
-import { systemdBooted } from "../init/systemd";
 import { probePostgres, type PostgresProbe } from "./postgres-probe";
 
 export interface DoctorContext {

@@ -2,6 +2,9 @@
 import { run } from "../exec/run";
 import { dockerRootDir, dockerServerVersion } from "./commands";
 
+/** The docker engine without systemd, as a line to paste (it must keep running in the background). */
+export const DOCKERD_BACKGROUND = "dockerd >/var/log/dockerd.log 2>&1 &";
+
 export type DockerProbe =
   | { ok: true; version: string; rootDir: string | null }
   | { ok: false; missing: boolean; error: string };
@@ -9,6 +12,12 @@ export type DockerProbe =
 /** True when spawning failed because the program does not exist. */
 export function isMissingBinary(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+/** An error's message, with its errno code first unless the message already starts with it. */
+export function errorText(e: unknown): string {
+  const err = e as Error & { code?: string };
+  return err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
 }
 
 export function firstLine(text: string): string {

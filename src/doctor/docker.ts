@@ -1,7 +1,7 @@
 /** The docker engine and the default Odoo image. */
 import { dockerClient } from "../host/docker";
-import { DOCKERD_BACKGROUND } from "../init/services";
 import { type Check, fail, pass, skip, warn } from "./check";
+import { DOCKERD_BACKGROUND } from "./docker-probe";
 
 /** host-gateway (how containers reach PostgreSQL on the host) needs Docker 20.10. */
 const MIN_DOCKER: [number, number] = [20, 10];

@@ -2,12 +2,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
-import { nginxHost, pidFileOf, reload } from "../host/nginx";
+import { nginxHost, nginxStart, pidFileOf, reload } from "../host/nginx";
 import { type Check, fail, pass, skip, warn } from "./check";
 import { nginxDump, nginxVersion } from "./commands";
 import { firstLine, isMissingBinary } from "./docker-probe";
 import { portHolders, type Holder } from "./ports";
-import { nginxStart } from "../init/services";
 
 /** "nginx version: nginx/1.22.1" → "1.22.1". */
 export function parseNginxVersion(text: string): string | null {

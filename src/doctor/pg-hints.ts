@@ -2,7 +2,7 @@
  * Hints that fix PostgreSQL on this host: systemd or not, a Debian cluster (pg_lsclusters) or
  * not. Each is a command that, run as root, does what it says.
  */
-import { detectCluster } from "../init/pg-apply";
+import { detectCluster } from "./postgres-probe";
 
 /** Starts the server on `port`: the unit where systemd runs, else the Debian cluster's own tool. */
 export async function startHint(systemd: boolean, port: number): Promise<string> {

@@ -6,16 +6,7 @@
  */
 import { tenantHost } from "../host/postgres/tenant";
 import { type Check, fail, pass, skip, warn } from "./check";
-
-export interface HbaRule {
-  line: number;
-  type: string;
-  databases: string[];
-  users: string[];
-  address: string | null;
-  netmask: string | null;
-  auth: string;
-}
+import type { HbaRule } from "./postgres-probe";
 
 const PASSWORD_AUTH = new Set(["scram-sha-256", "md5", "password"]);
 

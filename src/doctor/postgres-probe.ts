@@ -1,7 +1,20 @@
 /** One admin connection to PostgreSQL, shared by the postgres, pg_hba and docker-access checks. */
 import type { Config } from "../config/schema";
+import { run } from "../exec/run";
 import { hbaErrors, pgAdmin, type HbaError } from "../host/postgres";
-import type { HbaRule } from "./pg-tenant";
+import { lsClusters, parseClusters, type PgCluster, pickCluster } from "../host/postgres/cluster";
+import { isMissingBinary } from "./docker-probe";
+
+/** A pg_hba.conf rule as the server reads it (pg_hba_file_rules). */
+export interface HbaRule {
+  line: number;
+  type: string;
+  databases: string[];
+  users: string[];
+  address: string | null;
+  netmask: string | null;
+  auth: string;
+}
 
 export type PostgresProbe =
   | {
@@ -76,5 +89,18 @@ export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresPr
     return { ok: false, error: (e as Error).message };
   } finally {
     await sql.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The cluster on this machine, or null without Debian's wrappers; init asks for it too.
+ */
+export async function detectCluster(): Promise<PgCluster | null> {
+  try {
+    const r = await run(lsClusters(), { nothrow: true });
+    return r.exitCode === 0 ? pickCluster(parseClusters(r.stdout)) : null;
+  } catch (e) {
+    if (isMissingBinary(e)) return null;
+    throw e;
   }
 }

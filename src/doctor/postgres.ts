@@ -5,7 +5,7 @@ import { run } from "../exec/run";
 import { type Check, fail, pass, skip, warn } from "./check";
 import { dpkgStatus, interfaceAddress } from "./commands";
 import { loginHint, startHint } from "./pg-hints";
-import { detectCluster } from "../init/pg-apply";
+import { detectCluster } from "./postgres-probe";
 
 /** Odoo 17 refuses PostgreSQL older than 12. */
 const MIN_PG = 12;

@@ -14,7 +14,7 @@ import { diskUse } from "../doctor/disk";
 import { environments } from "../env/env.sql";
 import { probeOnce } from "../env/health";
 import { NotFound } from "../errors";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 
 export type Level = "ok" | "warn" | "red";
 export interface Finding {
@@ -133,7 +133,7 @@ export interface HealthReport {
 const PROBED = new Set(["active"]);
 
 export async function healthReport(
-  deps: Pick<JobDeps, "db" | "config" | "paths">,
+  deps: Pick<Deps, "db" | "config" | "paths">,
   opts: { env?: string } = {},
   now: Date = new Date(),
 ): Promise<HealthReport> {

@@ -14,7 +14,7 @@ import type { Config } from "../config/schema";
 import { planRetention } from "../db/backup/retention";
 import { Invalid } from "../errors";
 import { describeS3Error } from "../host/s3";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
 import { VERSION } from "../version";
 import { type BundleFile, pack, STATE_FILES, stateFilePath } from "./bundle";

@@ -2,14 +2,14 @@
  * Who may open an env's site (config `access.<tier>`): the vhost's `auth_basic` / `allow` rules
  * and the user file beside it, holding the project's credentials.
  */
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { groupGid, htpasswdFile, htpasswdLine, nginxHost, writeHtpasswd, type VhostAccess } from "../host/nginx";
 import { projectAccess } from "./projects";
 import type { EnvRow } from "./service";
 
 /** The vhost's access rules; undefined = public (production by default). */
 export function envAccess(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: Pick<EnvRow, "slug" | "tier">,
 ): VhostAccess | undefined {
   const a = deps.config.access[env.tier];
@@ -21,7 +21,7 @@ export function envAccess(
 }
 
 /** Writes the env's user file when its tier asks for credentials; before every vhost write (nginx reads it per request). */
-export function writeEnvAccess(deps: JobDeps, env: Pick<EnvRow, "slug" | "tier" | "projectId">): void {
+export function writeEnvAccess(deps: Deps, env: Pick<EnvRow, "slug" | "tier" | "projectId">): void {
   const file = envAccess(deps, env)?.htpasswdFile;
   if (!file) return;
   const { user, password } = projectAccess(deps.db, deps.box, env.projectId);

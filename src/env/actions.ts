@@ -3,12 +3,10 @@
  * audits, and enqueues a job; nothing here touches the host directly.
  */
 import { and, eq } from "drizzle-orm";
-import type { AuditService } from "../audit/service";
 import { backups } from "../db/backup.sql";
 import { backupTargets } from "../db/backup-job";
 import { Conflict, Invalid } from "../errors";
-import type { JobDeps } from "../jobs/define";
-import type { JobService } from "../jobs/service";
+import type { CoordinatorDeps } from "../deps";
 import type { JobView } from "../jobs/view";
 import { now } from "../state/columns";
 import { createEnvJob } from "./create-job";
@@ -22,16 +20,11 @@ import type { CreateEnvRequest } from "./schema";
 import { toSummary, type EnvRow } from "./service";
 import { expiryAfter, setExpiry } from "./ttl";
 
-export interface EnvServiceDeps extends JobDeps {
-  jobs: JobService;
-  audit: AuditService;
-}
-
 export type CreateOutcome =
   | { dryRun: true; plan: CreatePlan; steps: string[] }
   | { dryRun: false; env: ReturnType<typeof toSummary>; job: JobView };
 
-export function createEnvironment(deps: EnvServiceDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
+export function createEnvironment(deps: CoordinatorDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
   const plan = planCreate(deps.db, deps.config, req, hostCapacity());
   if (req.dryRun) return { dryRun: true, plan, steps: createEnvJob.steps.map((s) => s.title) };
   const env = insertEnvironment(deps.db, deps.box, plan, actor);
@@ -61,7 +54,7 @@ export interface DestroyOptions {
  * A destroy that failed after its final backup (its removals had begun) is finished by a rerun:
  * the database may already be gone, so there is nothing left to back up again.
  */
-function finishingDestroy(deps: EnvServiceDeps, env: EnvRow): boolean {
+function finishingDestroy(deps: CoordinatorDeps, env: EnvRow): boolean {
   if (env.status !== "failed" || !env.statusReason?.startsWith("destroy failed")) return false;
   const done = deps.db
     .select({ id: backups.id })
@@ -72,7 +65,7 @@ function finishingDestroy(deps: EnvServiceDeps, env: EnvRow): boolean {
 }
 
 /** Production whose database goes is backed up first; without a target to back up to, the destroy is refused now. */
-function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOptions): boolean {
+function needsFinalBackup(deps: CoordinatorDeps, env: EnvRow, opts: DestroyOptions): boolean {
   if (env.tier !== "production" || opts.keepDatabase || opts.skipFinalBackup) return false;
   if (finishingDestroy(deps, env)) return false;
   try {
@@ -85,7 +78,7 @@ function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOption
   return true;
 }
 
-export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: DestroyOptions, actor: string): JobView {
+export function destroyEnvironment(deps: CoordinatorDeps, name: string, opts: DestroyOptions, actor: string): JobView {
   const env = findEnv(deps.db, name);
   const pending = deps.jobs.queue.activeOn(env.id);
   if (pending?.kind === destroyEnvJob.kind) return deps.jobs.queue.view(pending.id);
@@ -115,7 +108,7 @@ export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: Des
 export type PowerAction = "start" | "stop" | "restart";
 const powerJobs = { start: startEnvJob, stop: stopEnvJob, restart: restartEnvJob };
 
-export function powerEnvironment(deps: EnvServiceDeps, name: string, action: PowerAction, actor: string): JobView {
+export function powerEnvironment(deps: CoordinatorDeps, name: string, action: PowerAction, actor: string): JobView {
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, action);
   if (env.status === "failed" || env.status === "creating") {
@@ -130,7 +123,7 @@ export function powerEnvironment(deps: EnvServiceDeps, name: string, action: Pow
 
 /** `env extend`: the env now expires `ttl` from now (`never`: not at all). */
 export function extendEnvironment(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   name: string,
   ttl: string,
   actor: string,

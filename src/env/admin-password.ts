@@ -11,7 +11,7 @@ import { defineJob } from "../jobs/define";
 import { withSealedSecrets } from "../jobs/secrets";
 import type { JobView } from "../jobs/view";
 import { now } from "../state/columns";
-import type { EnvServiceDeps } from "./actions";
+import type { CoordinatorDeps } from "../deps";
 import { environments } from "./env.sql";
 import { findEnv, loadEnvById } from "./lookup";
 import { newOdooPassword, ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
@@ -56,7 +56,7 @@ export const rotateAdminPasswordJob = defineJob<RotateParams>({
 /** Only these statuses have a database to write to. */
 const HAS_DATABASE = new Set(["active", "stopped"]);
 
-export function rotateAdminPassword(deps: EnvServiceDeps, name: string, principal: Principal): JobView {
+export function rotateAdminPassword(deps: CoordinatorDeps, name: string, principal: Principal): JobView {
   requireRole(principal, "admin", "rotate an environment's Odoo admin password");
   const env = findEnv(deps.db, name);
   if (!HAS_DATABASE.has(env.status))
@@ -84,7 +84,7 @@ export interface AdminPasswordView {
 }
 
 export function showAdminPassword(
-  deps: Pick<EnvServiceDeps, "db" | "box" | "audit">,
+  deps: Pick<CoordinatorDeps, "db" | "box" | "audit">,
   name: string,
   principal: Principal,
 ): AdminPasswordView {

@@ -1,6 +1,6 @@
 /** The serving Odoo container of an environment, as a docker run spec. */
 import type { RunSpec } from "../host/docker";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import {
   CONTAINER_CONF,
   CONTAINER_DATA,
@@ -12,7 +12,7 @@ import {
 import type { EnvRow } from "./service";
 
 export function webContainerSpec(
-  deps: Pick<JobDeps, "paths" | "config">,
+  deps: Pick<Deps, "paths" | "config">,
   env: Pick<EnvRow, "id" | "slug" | "domain" | "odooImage" | "cpus" | "memoryMb">,
   name: string,
   ports: { http: number; longpoll: number },

@@ -6,7 +6,8 @@ import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import type { JobDeps, StepContext } from "../jobs/define";
+import type { StepContext } from "../jobs/define";
+import type { Deps } from "../deps";
 import { defineJob } from "../jobs/define";
 import { envTlsStep, httpFallbackReason } from "../certs/env-tls";
 import { CommandFailed, Conflict } from "../errors";
@@ -44,7 +45,7 @@ function envOf(ctx: Ctx): EnvRow {
   return loadEnvById(ctx.deps.db, ctx.params.envId);
 }
 
-function setEnv(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
+function setEnv(deps: Deps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
   deps.db
     .update(environments)
     .set({ ...patch, updatedAt: now() })
@@ -52,7 +53,7 @@ function setEnv(deps: JobDeps, id: string, patch: Partial<typeof environments.$i
     .run();
 }
 
-function manageHba(deps: JobDeps): boolean {
+function manageHba(deps: Deps): boolean {
   return deps.config.postgres.hbaFile !== "";
 }
 

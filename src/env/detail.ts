@@ -1,7 +1,7 @@
 /** `env get`: the summary plus what the env uses on its host (database and filestore sizes). */
 import { readdirSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { databaseSize } from "../host/postgres";
 import { Log } from "../log";
 import { projectPolicy } from "../policy/load";
@@ -38,7 +38,7 @@ export function directorySize(dir: string): number | null {
 
 /** What the env stores: its database and its data dir (filestore, sessions); null where unknown. */
 export async function envDiskUse(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: EnvRow,
 ): Promise<{ databaseBytes: number | null; filestoreBytes: number | null }> {
   let databaseBytes: number | null = null;
@@ -51,7 +51,7 @@ export async function envDiskUse(
   return { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) };
 }
 
-export async function envDetail(deps: Pick<JobDeps, "db" | "config" | "paths">, name: string): Promise<EnvDetail> {
+export async function envDetail(deps: Pick<Deps, "db" | "config" | "paths">, name: string): Promise<EnvDetail> {
   const env = findEnv(deps.db, name);
   const { config } = deps;
   const disk = await envDiskUse(deps, env);

@@ -1,7 +1,7 @@
 /** The host adapters an environment job uses, built from settings (tests point them at their own services). */
 import { join } from "node:path";
 import type { SQL } from "bun";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { docker, dockerClient } from "../host/docker";
 import { envTls } from "../certs/env-cert";
 import { nginxHost, renderVhost, type VhostSpec } from "../host/nginx";
@@ -10,7 +10,7 @@ import { envAccess } from "./access";
 import { odooUser } from "./resources";
 import type { EnvRow } from "./service";
 
-export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
+export function envHost(deps: Pick<Deps, "config" | "paths">) {
   const { config, paths } = deps;
   return {
     docker: docker({ binary: config.docker.binary, runAs: odooUser(config) }),
@@ -30,7 +30,7 @@ export function envHost(deps: Pick<JobDeps, "config" | "paths">) {
 
 /** The env's vhost: HTTP only, or HTTPS (with the redirect) while its domain has a certificate. */
 export function envVhostSpec(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">,
   ports: { http: number; longpoll: number },
 ): VhostSpec {
@@ -50,7 +50,7 @@ export function envVhostSpec(
 }
 
 export function envVhost(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">,
   ports: { http: number; longpoll: number },
 ): string {

@@ -11,7 +11,8 @@ import { Conflict } from "../errors";
 import { run } from "../exec/run";
 import { backups } from "../db/backup.sql";
 import { failRunningBackup, performBackup } from "../db/backup-job";
-import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
+import { defineJob, type StepContext } from "../jobs/define";
+import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { isDomain } from "../certs/domain";
 import { removeCertificate } from "../certs/store";
@@ -44,7 +45,7 @@ export async function envDatabases(sql: SQL, dbName: string, role: string): Prom
   return rows.map((r) => r.datname);
 }
 
-function setStatus(deps: JobDeps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
+function setStatus(deps: Deps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
   deps.db
     .update(environments)
     .set({ ...patch, updatedAt: now() })
@@ -206,7 +207,7 @@ async function healthy(ctx: PowerCtx): Promise<void> {
 }
 
 function powerJob(action: "start" | "stop" | "restart") {
-  const d = (deps: JobDeps) => envHost(deps).docker;
+  const d = (deps: Deps) => envHost(deps).docker;
   const verbs = {
     start: {
       title: "Starting the container",

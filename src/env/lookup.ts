@@ -2,7 +2,7 @@
 import { and, desc, eq, ne, or } from "drizzle-orm";
 import { NotFound } from "../errors";
 import { run } from "../exec/run";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import type { Db } from "../state/db";
 import { environments } from "./env.sql";
 import { envHost } from "./host";
@@ -74,7 +74,7 @@ export function takenPorts(db: Db, exceptId: string): Set<number> {
 
 /** Removes every container labelled for this env (web releases, init leftovers). */
 export async function removeEnvContainers(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: Pick<EnvRow, "id">,
 ): Promise<string[]> {
   const host = envHost(deps);

@@ -8,7 +8,7 @@ import { randomSecret } from "../auth/secretbox";
 import { odooPasswordHash } from "../db/backup/anonymize";
 import { Conflict } from "../errors";
 import { withTenant } from "../host/postgres/tenant";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import type { EnvRow } from "./service";
 import { envDbLogin } from "./tenant-login";
 
@@ -30,7 +30,7 @@ export interface SetPasswordOptions {
  * qualified names.
  */
 export async function setOdooAdminPassword(
-  deps: Pick<JobDeps, "config" | "box">,
+  deps: Pick<Deps, "config" | "box">,
   env: Pick<EnvRow, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">,
   password: string,
   opts: SetPasswordOptions,

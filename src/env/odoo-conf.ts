@@ -1,6 +1,6 @@
 /** The odoo.conf of an env, or of a throwaway database beside it (tests, rehearsals). */
 import { chmodSync, chownSync, writeFileSync } from "node:fs";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { renderOdooConf, resourcePlan } from "./plan";
 import type { EnvRow } from "./service";
 
@@ -10,7 +10,7 @@ export interface DbLogin {
   password: string;
 }
 
-export function odooConfFor(deps: Pick<JobDeps, "config" | "box">, env: EnvRow, db?: DbLogin): string {
+export function odooConfFor(deps: Pick<Deps, "config" | "box">, env: EnvRow, db?: DbLogin): string {
   const { config, box } = deps;
   return renderOdooConf({
     slug: env.slug,
@@ -33,7 +33,7 @@ export function odooConfFor(deps: Pick<JobDeps, "config" | "box">, env: EnvRow, 
 }
 
 /** Written 0640 root:<odoo gid>: it holds a database password, and only the container's group reads it. */
-export function writeOdooConf(deps: Pick<JobDeps, "config">, file: string, text: string): void {
+export function writeOdooConf(deps: Pick<Deps, "config">, file: string, text: string): void {
   writeFileSync(file, text, { mode: 0o640 });
   chmodSync(file, 0o640);
   chownSync(file, 0, deps.config.odoo.gid);

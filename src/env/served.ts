@@ -1,6 +1,6 @@
 /** "Is the env served?": its health through nginx with its Host header, its database on the container's port, the container's output on failure. */
 import { run } from "../exec/run";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { waitHealthy, type HealthTarget } from "./health";
 import { envHost } from "./host";
 import type { EnvRow } from "./service";
@@ -8,7 +8,7 @@ import type { EnvRow } from "./service";
 type ServedEnv = Pick<EnvRow, "domain" | "dbName" | "httpPort" | "longpollPort" | "workers">;
 
 /** The probes of a served env; without a published port (not running yet) only nginx's. */
-export function servedTargets(deps: Pick<JobDeps, "config">, env: ServedEnv): HealthTarget[] {
+export function servedTargets(deps: Pick<Deps, "config">, env: ServedEnv): HealthTarget[] {
   const viaNginx: HealthTarget = { url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain };
   if (!env.httpPort) return [viaNginx];
   const own: HealthTarget[] = [viaNginx, { url: `http://127.0.0.1:${env.httpPort}`, db: env.dbName }];
@@ -25,7 +25,7 @@ export function geventTarget(port: number): HealthTarget {
 }
 
 export async function waitEnvServed(
-  deps: Pick<JobDeps, "config" | "paths">,
+  deps: Pick<Deps, "config" | "paths">,
   env: ServedEnv & Pick<EnvRow, "containerName">,
   io: { log(line: string): void; signal: AbortSignal },
   timeoutMs = deps.config.odoo.healthTimeoutSec * 1000,

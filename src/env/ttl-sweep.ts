@@ -4,10 +4,11 @@
  * Takes the clock as an argument so tests move time instead of waiting for it.
  */
 import { and, eq, isNotNull, notInArray } from "drizzle-orm";
-import type { Schedule } from "../daemon/scheduler";
+import type { Schedule } from "../jobs/schedule";
 import { notifyPreview, previewOfEnv } from "../github/previews";
 import { Log } from "../log";
-import { destroyEnvironment, type EnvServiceDeps } from "./actions";
+import { destroyEnvironment } from "./actions";
+import type { CoordinatorDeps } from "../deps";
 import { environments } from "./env.sql";
 
 const log = Log.create("ttl");
@@ -20,7 +21,7 @@ export interface TtlSweepResult {
   failed: { env: string; error: string }[];
 }
 
-export function ttlSweep(deps: EnvServiceDeps, at: Date): TtlSweepResult {
+export function ttlSweep(deps: CoordinatorDeps, at: Date): TtlSweepResult {
   const result: TtlSweepResult = { warned: [], destroyed: [], failed: [] };
   const expiring = deps.db
     .select()
@@ -52,7 +53,7 @@ export function ttlSweep(deps: EnvServiceDeps, at: Date): TtlSweepResult {
   return result;
 }
 
-function warn(deps: EnvServiceDeps, env: typeof environments.$inferSelect, at: Date): void {
+function warn(deps: CoordinatorDeps, env: typeof environments.$inferSelect, at: Date): void {
   const text = `Environment ${env.slug} expires at ${env.ttlExpiresAt} and will then be destroyed with its database. Keep it longer: \`odooops env extend ${env.slug} --ttl 3d\`.`;
   const preview = previewOfEnv(deps, env.id);
   const commented = preview !== null && preview.closedAt === null && notifyPreview(deps, preview.id, `⏳ ${text}`);

@@ -7,7 +7,8 @@
  */
 import { and, desc, eq, isNull, ne } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
-import { createEnvironment, destroyEnvironment, type EnvServiceDeps } from "../env/actions";
+import { createEnvironment, destroyEnvironment } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { environments, projects } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import { validateBranch } from "../git/validate";
@@ -44,7 +45,7 @@ export interface PreviewQueued {
 
 /** The open preview of a PR whose env still exists. */
 export function livePreview(
-  deps: Pick<EnvServiceDeps, "db">,
+  deps: Pick<CoordinatorDeps, "db">,
   projectId: string,
   repo: string,
   pr: number,
@@ -68,7 +69,7 @@ export function livePreview(
 }
 
 /** Every open preview with a live env (what the reconciliation sweep checks against GitHub). */
-export function openPreviews(deps: Pick<EnvServiceDeps, "db">): { preview: PreviewRow; env: EnvRow }[] {
+export function openPreviews(deps: Pick<CoordinatorDeps, "db">): { preview: PreviewRow; env: EnvRow }[] {
   return deps.db
     .select({ preview: githubPreviews, env: environments })
     .from(githubPreviews)
@@ -77,13 +78,13 @@ export function openPreviews(deps: Pick<EnvServiceDeps, "db">): { preview: Previ
     .all();
 }
 
-export function previewOfEnv(deps: Pick<EnvServiceDeps, "db">, envId: string): PreviewRow | null {
+export function previewOfEnv(deps: Pick<CoordinatorDeps, "db">, envId: string): PreviewRow | null {
   return deps.db.select().from(githubPreviews).where(eq(githubPreviews.envId, envId)).get() ?? null;
 }
 
 /** opened/reopened/synchronize: the preview exists (created if needed) and the head commit is queued to deploy. */
 export async function deployPreview(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   project: ProjectRow,
   pr: PullRequestRef,
   actor: string,
@@ -131,7 +132,7 @@ function recordableBranch(branch: string): string | undefined {
 }
 
 /** The PR is closed (webhook or sweep): its preview's destroy is queued; null when it has none. */
-export function closePreview(deps: EnvServiceDeps, preview: PreviewRow, actor: string): PreviewQueued | null {
+export function closePreview(deps: CoordinatorDeps, preview: PreviewRow, actor: string): PreviewQueued | null {
   const env = loadEnvById(deps.db, preview.envId);
   const closed = () =>
     deps.db.update(githubPreviews).set({ closedAt: now() }).where(eq(githubPreviews.id, preview.id)).run();
@@ -167,7 +168,7 @@ function enqueueComment(previewId: string, work: () => Promise<unknown>): void {
 
 /** Posts or edits the preview's comment (its id stored on first post); false when GitHub calls are off. */
 export function commentOnPreview(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   previewId: string,
   body: (preview: PreviewRow, env: EnvRow) => string,
 ): boolean {
@@ -190,7 +191,7 @@ export function commentOnPreview(
 }
 
 /** Posts a separate comment (a warning should notify, an edit does not). */
-export function notifyPreview(deps: EnvServiceDeps, previewId: string, text: string): boolean {
+export function notifyPreview(deps: CoordinatorDeps, previewId: string, text: string): boolean {
   const client = GithubClient.fromConfig(deps);
   if (!client) return false;
   enqueueComment(previewId, async () => {
@@ -201,7 +202,7 @@ export function notifyPreview(deps: EnvServiceDeps, previewId: string, text: str
 }
 
 export function previewCommentBody(
-  deps: Pick<EnvServiceDeps, "config">,
+  deps: Pick<CoordinatorDeps, "config">,
   env: EnvRow,
   sha: string,
   outcome: { status: JobView["status"]; error: string | null; jobId: string },
@@ -223,7 +224,7 @@ export function previewCommentBody(
 }
 
 /** When the deploy job ends, the preview's comment shows its URL, the commit and how it went. */
-function trackPreviewComment(deps: EnvServiceDeps, previewId: string, sha: string, jobId: string): void {
+function trackPreviewComment(deps: CoordinatorDeps, previewId: string, sha: string, jobId: string): void {
   const unsubscribe = deps.jobs.events.subscribe(jobId, (ev) => {
     if (ev.type !== "job" || !finalState(ev.status)) return;
     unsubscribe();

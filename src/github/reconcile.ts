@@ -4,8 +4,8 @@
  * per repository; a preview whose PR is not in it is destroyed. Any GitHub error skips that
  * repository for this round: an error never reads as "closed".
  */
-import type { Schedule } from "../daemon/scheduler";
-import type { EnvServiceDeps } from "../env/actions";
+import type { Schedule } from "../jobs/schedule";
+import type { CoordinatorDeps } from "../deps";
 import { Log } from "../log";
 import { GithubClient, openPullNumbers } from "./client";
 import { closePreview, openPreviews } from "./previews";
@@ -19,7 +19,7 @@ export interface ReconcileResult {
   skipped: string[];
 }
 
-export async function reconcilePreviews(deps: EnvServiceDeps & { fetch?: typeof fetch }): Promise<ReconcileResult> {
+export async function reconcilePreviews(deps: CoordinatorDeps & { fetch?: typeof fetch }): Promise<ReconcileResult> {
   const result: ReconcileResult = { destroyed: [], skipped: [] };
   const client = GithubClient.fromConfig(deps);
   const previews = openPreviews(deps);

@@ -5,7 +5,8 @@
  */
 import { eq } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
-import { createEnvironment, type EnvServiceDeps } from "../env/actions";
+import { createEnvironment } from "../env/actions";
+import type { CoordinatorDeps } from "../deps";
 import { projects } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
 import type { EnvRow } from "../env/service";
@@ -53,7 +54,7 @@ function parseJson(body: Uint8Array): unknown {
 }
 
 /** Projects whose secret may have signed this delivery: the one named by `?project=`, else every project with a secret. */
-function signers(deps: EnvServiceDeps, req: WebhookRequest): ProjectRow[] {
+function signers(deps: CoordinatorDeps, req: WebhookRequest): ProjectRow[] {
   if (req.project !== undefined) {
     const p = deps.db.select().from(projects).where(eq(projects.name, req.project)).get();
     if (!p) deny(deps, req, `no project ${req.project}`, req.project);
@@ -81,7 +82,7 @@ function signers(deps: EnvServiceDeps, req: WebhookRequest): ProjectRow[] {
   return all;
 }
 
-function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target: string | null): never {
+function deny(deps: CoordinatorDeps, req: WebhookRequest, reason: string, target: string | null): never {
   deps.audit.record({
     actor: WEBHOOK_ACTOR,
     action: "webhook.github",
@@ -98,7 +99,7 @@ function deny(deps: EnvServiceDeps, req: WebhookRequest, reason: string, target:
  * is never parsed. The payload's repository then picks among the projects whose secret signed it
  * (several may share one), unless `?project=` named it.
  */
-function authenticate(deps: EnvServiceDeps, req: WebhookRequest): { project: ProjectRow; payload: unknown } {
+function authenticate(deps: CoordinatorDeps, req: WebhookRequest): { project: ProjectRow; payload: unknown } {
   if (!req.signature) deny(deps, req, "missing X-Hub-Signature-256 header", req.project ?? null);
   const pool = signers(deps, req);
   const signed = pool.filter((p) => signatureValid(deps.box.open(p.webhookSecretEnc!), req.body, req.signature));
@@ -125,7 +126,7 @@ function authenticate(deps: EnvServiceDeps, req: WebhookRequest): { project: Pro
   return { project, payload };
 }
 
-export async function receiveGithubWebhook(deps: EnvServiceDeps, req: WebhookRequest): Promise<WebhookResult> {
+export async function receiveGithubWebhook(deps: CoordinatorDeps, req: WebhookRequest): Promise<WebhookResult> {
   const { project, payload } = authenticate(deps, req);
   const delivery = req.delivery;
   if (!delivery || !/^[A-Za-z0-9-]{1,100}$/.test(delivery))
@@ -170,7 +171,7 @@ const ignoredBy =
   (reason: string): WebhookResult => ({ status: 200, body: { result: "ignored", reason, delivery } });
 
 async function act(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   project: ProjectRow,
   event: string,
   payload: unknown,
@@ -203,7 +204,7 @@ function ignoredReplay(project: ProjectRow, delivery: string, reason: string): W
 }
 
 async function deployPush(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   project: ProjectRow,
   push: { branch: string; sha: string; repo: string | null },
   delivery: string,
@@ -275,7 +276,7 @@ function ruleMismatch(project: ProjectRow, env: EnvRow, target: BranchTarget, br
 const noRepository = (project: ProjectRow) =>
   `project ${project.name} has no git repository; set one: odooops project set ${project.name} --repo <url>`;
 
-function liveEnv(deps: EnvServiceDeps, name: string): EnvRow | null {
+function liveEnv(deps: CoordinatorDeps, name: string): EnvRow | null {
   try {
     return findEnv(deps.db, name);
   } catch (e) {
@@ -287,7 +288,7 @@ function liveEnv(deps: EnvServiceDeps, name: string): EnvRow | null {
 const PREVIEW_ACTIONS = new Set(["opened", "reopened", "synchronize"]);
 
 async function onPullRequest(
-  deps: EnvServiceDeps,
+  deps: CoordinatorDeps,
   project: ProjectRow,
   payload: unknown,
   delivery: string,

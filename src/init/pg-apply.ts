@@ -8,11 +8,10 @@ import { readFileSync } from "node:fs";
 import { randomSecret } from "../auth/secretbox";
 import type { Config } from "../config/schema";
 import { probePostgres } from "../doctor/postgres-probe";
-import { isMissingBinary } from "../doctor/docker-probe";
 import { bridgeAddress } from "../doctor/postgres";
 import { run } from "../exec/run";
 import { scramVerifier, writeHbaFileAtomic } from "../host/postgres";
-import { ctlCluster, lsClusters, parseClusters, pickCluster, type PgCluster } from "./pg-cluster";
+import { ctlCluster, type PgCluster } from "../host/postgres/cluster";
 import {
   ADMIN_ROLE,
   ensureLoopbackHba,
@@ -43,16 +42,6 @@ export async function containerAddresses(
   if (containerHost !== "host.docker.internal") return /^[0-9.]+$|:/.test(containerHost) ? [containerHost] : [];
   const a = await docker0();
   return a ? [a] : [];
-}
-
-export async function detectCluster(): Promise<PgCluster | null> {
-  try {
-    const r = await run(lsClusters(), { nothrow: true });
-    return r.exitCode === 0 ? pickCluster(parseClusters(r.stdout)) : null;
-  } catch (e) {
-    if (isMissingBinary(e)) return null;
-    throw e;
-  }
 }
 
 async function psql(c: PgCluster, script: string, redact: string[] = []): Promise<string> {

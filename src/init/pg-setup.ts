@@ -7,7 +7,7 @@
  */
 import type { Command } from "../exec/command";
 import { assertIdent, quoteIdent, quoteLiteral } from "../host/postgres";
-import { DEBIAN_SOCKET_DIR, type PgCluster } from "./pg-cluster";
+import { DEBIAN_SOCKET_DIR, type PgCluster } from "../host/postgres/cluster";
 
 export const ADMIN_ROLE = "odooops";
 

@@ -23,14 +23,16 @@ import {
 } from "./answers";
 import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "./config-file";
 import { checkHost, checkPrerequisites, installPackages, missingPackages } from "./deps";
-import { detectCluster, setupPostgres, type PgSetupResult } from "./pg-apply";
+import { setupPostgres, type PgSetupResult } from "./pg-apply";
+import { detectCluster } from "../doctor/postgres-probe";
 import { ADMIN_ROLE } from "./pg-setup";
 import { probePostgres } from "../doctor/postgres-probe";
 import { flagList } from "./flags";
 import { checkCoordinator, readJoin, removeJoin, writeJoin } from "./join";
 import { readSecretInput } from "./secret-input";
 import { wireNginx, type NginxWiring } from "./nginx";
-import { installUnit, planUnit, systemdBooted, type UnitResult } from "./systemd";
+import { installUnit, planUnit, type UnitResult } from "./systemd";
+import { systemdBooted } from "../host/systemd";
 import { startServices } from "./services";
 import { waitForHealth } from "./verify";
 import type { WizardContext } from "./wizard";

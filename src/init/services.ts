@@ -6,27 +6,13 @@
  * the docker engine, which it does not run in the background for you.
  */
 import type { Config } from "../config/schema";
-import type { Command } from "../exec/command";
 import { run } from "../exec/run";
 import { systemctl } from "../host/systemd";
 import { masterState } from "../doctor/nginx";
-import { pidFileOf } from "../host/nginx";
-import { probeDocker } from "../doctor/docker-probe";
+import { nginxStart, pidFileOf } from "../host/nginx";
+import { DOCKERD_BACKGROUND, probeDocker } from "../doctor/docker-probe";
 
 export const UNITS = ["docker.service", "nginx.service", "postgresql.service"] as const;
-
-const DEFAULT_NGINX_CONFIG = "/etc/nginx/nginx.conf";
-
-/** Starts the nginx master with the config odooops uses (it daemonizes itself). */
-export function nginxStart(cfg: Pick<Config["nginx"], "binary" | "configFile">): Command {
-  return {
-    argv: cfg.configFile === DEFAULT_NGINX_CONFIG ? [cfg.binary] : [cfg.binary, "-c", cfg.configFile],
-    timeoutMs: 60_000,
-  };
-}
-
-/** The docker engine without systemd, as a line to paste (it must keep running in the background). */
-export const DOCKERD_BACKGROUND = "dockerd >/var/log/dockerd.log 2>&1 &";
 
 function nginxInstalled(cfg: Config["nginx"]): Promise<boolean> {
   return run({ argv: [cfg.binary, "-v"], timeoutMs: 20_000 }, { nothrow: true }).then(

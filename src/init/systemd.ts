@@ -2,17 +2,11 @@
  * The odooops unit: rendered from the template, written, then reloaded, enabled, started (or
  * restarted when it or the config changed). Skipped with a note where systemd is not PID 1.
  */
-import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Paths } from "../config/paths";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
 import { renderUnit, systemctl, UNIT_FILE, UNIT_NAME, writeUnitFile } from "../host/systemd";
-
-/** sd_booted(3): the manager creates this directory when it runs as PID 1. */
-export function systemdBooted(marker = "/run/systemd/system"): boolean {
-  return existsSync(marker);
-}
 
 /** The executable the unit starts: this one when compiled, else the installed one. */
 export function defaultBinary(execPath = process.execPath): string {
@@ -88,6 +82,7 @@ export async function installUnit(opts: {
     binary: opts.binary ?? defaultBinary(),
     user: "root",
     root: opts.paths.root ?? undefined,
+    dirs: opts.paths,
     readWritePaths: extraWritePaths(opts.config, opts.paths),
   });
   const changed = await writeUnitFile(file, text);

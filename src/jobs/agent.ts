@@ -4,7 +4,7 @@
  * channel is the coordinator's SqliteJobQueue itself; a remote agent will get an HTTP channel.
  */
 import { Log } from "../log";
-import type { JobDeps } from "./define";
+import type { Deps } from "../deps";
 import type { JobRegistry } from "./registry";
 import { type AgentIdentity, type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 import { errorText, runJob } from "./runner";
@@ -15,7 +15,7 @@ export interface AgentOptions {
   identity: AgentIdentity;
   channel: JobChannel;
   registry: JobRegistry;
-  deps: JobDeps;
+  deps: Deps;
   /** Jobs on different lock keys run side by side up to this many. */
   concurrency?: number;
   leaseMs?: number;

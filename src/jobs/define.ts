@@ -4,25 +4,14 @@
  * in reverse order, for every finished step when a later one fails.
  */
 import type { z } from "zod";
-import type { Config } from "../config/schema";
-import type { Paths } from "../config/paths";
-import type { SecretBox } from "../auth/secretbox";
-import type { Db } from "../state/db";
-
-/** What steps may use: state, settings, the secret box. Host adapters are built from config. */
-export interface JobDeps {
-  db: Db;
-  config: Config;
-  paths: Paths;
-  box: SecretBox;
-}
+import type { Deps } from "../deps";
 
 export type StepOutput = Record<string, unknown>;
 
 export interface StepContext<P> {
   jobId: string;
   params: P;
-  deps: JobDeps;
+  deps: Deps;
   /** Outputs of the steps that finished, by step name. */
   outputs: Record<string, StepOutput>;
   /** A line for the job log (secrets are redacted on write). */
@@ -37,7 +26,7 @@ export interface StepDef<P> {
   name: string;
   title: string;
   /** Skipped (recorded as such) when false for these params. */
-  when?(params: P, deps: JobDeps): boolean;
+  when?(params: P, deps: Deps): boolean;
   run(ctx: StepContext<P>): Promise<StepOutput | void>;
   undo?(ctx: StepContext<P>): Promise<void>;
   /** false: a crash during this step fails the job instead of running the step again. */

@@ -5,7 +5,8 @@
 import { readableReason } from "../exec/reason";
 import { Log } from "../log";
 import { now } from "../state/columns";
-import type { AnyJobDef, JobDeps, StepContext, StepOutput } from "./define";
+import type { AnyJobDef, StepContext, StepOutput } from "./define";
+import type { Deps } from "../deps";
 import { type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 
 const log = Log.create("jobs");
@@ -15,7 +16,7 @@ export interface RunOptions {
   leased: LeasedJob;
   channel: JobChannel;
   owner: string;
-  deps: JobDeps;
+  deps: Deps;
   signal: AbortSignal;
 }
 

@@ -4,20 +4,20 @@
  * (a readdir, a statfs); nothing here lists S3 or probes an env on a scrape.
  */
 import type { Gauge as GaugeClass, Registry } from "prom-client";
-import type { ApiDeps } from "../api/deps";
+import type { CoordinatorDeps } from "../deps";
 import { diskUse } from "../doctor/disk";
 import { dirStore, localStateDir } from "../dr/store";
 
-type Deps = Pick<ApiDeps, "config" | "paths">;
+type DrDeps = Pick<CoordinatorDeps, "config" | "paths">;
 
-function places(deps: Deps): [string, string][] {
+function places(deps: DrDeps): [string, string][] {
   const local = deps.config.backups.local;
   const out: [string, string][] = [["data", deps.paths.dataDir]];
   if (local.enabled) out.push(["backups", local.dir !== "" ? local.dir : deps.paths.backupsDir]);
   return out;
 }
 
-export function registerDrMetrics(Gauge: typeof GaugeClass, registers: Registry[], deps: Deps): void {
+export function registerDrMetrics(Gauge: typeof GaugeClass, registers: Registry[], deps: DrDeps): void {
   new Gauge({
     name: "odooops_state_backup_last_timestamp_seconds",
     help: "When the newest state backup (control plane, encrypted for the recovery key) in the local backup dir was made (unix seconds); absent while there is none.",

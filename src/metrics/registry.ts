@@ -5,7 +5,7 @@
  * prom-client is loaded on the first scrape: a daemon nobody scrapes does not carry it (~3.5 MB).
  */
 import type { Registry } from "prom-client";
-import type { ApiDeps } from "../api/deps";
+import type { CoordinatorDeps } from "../deps";
 import { listCertificates } from "../certs/store";
 import { daysLeft } from "../certs/renewal";
 import { backups } from "../db/backup.sql";
@@ -16,7 +16,7 @@ import { registerDrMetrics } from "./dr";
 import { registerUptimeMetrics } from "./uptime";
 import { backupCounts, deploymentCounts, environmentCounts, jobCounts, latestCompletedBackups } from "./state";
 
-type MetricsDeps = Pick<ApiDeps, "db" | "paths" | "version" | "config">;
+type MetricsDeps = Pick<CoordinatorDeps, "db" | "paths" | "version" | "config">;
 
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 

@@ -4,7 +4,7 @@
  * probed on a scrape.
  */
 import type { Gauge as GaugeClass, Registry } from "prom-client";
-import type { ApiDeps } from "../api/deps";
+import type { Deps } from "../deps";
 import { environments } from "../env/env.sql";
 import { uptimeSince } from "../report/uptime";
 
@@ -13,11 +13,7 @@ const WINDOWS: [string, number][] = [
   ["30d", 30 * 86_400_000],
 ];
 
-export function registerUptimeMetrics(
-  Gauge: typeof GaugeClass,
-  registers: Registry[],
-  deps: Pick<ApiDeps, "db">,
-): void {
+export function registerUptimeMetrics(Gauge: typeof GaugeClass, registers: Registry[], deps: Pick<Deps, "db">): void {
   new Gauge({
     name: "odooops_env_availability_ratio",
     help: "Share of the minute probes through nginx the environment answered (0–1) over the window (24h or 30d, whole hours); absent before its first probe.",

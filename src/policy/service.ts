@@ -1,7 +1,7 @@
 /** `policy show` and `policy validate` behind the API: the CLI only renders. */
 import { eq } from "drizzle-orm";
 import { projects } from "../env/env.sql";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { envDiskUse } from "../env/detail";
 import { findEnv } from "../env/lookup";
 import { resolveProject } from "../env/projects";
@@ -12,7 +12,7 @@ import { checkPolicy } from "./schema";
 import type { EffectivePolicyView, PolicyValidation } from "./view";
 
 export async function showPolicy(
-  deps: Pick<JobDeps, "db" | "config" | "paths">,
+  deps: Pick<Deps, "db" | "config" | "paths">,
   q: { project?: string; env?: string },
 ): Promise<EffectivePolicyView> {
   const env = q.env ? findEnv(deps.db, q.env) : null;
@@ -36,7 +36,7 @@ export async function showPolicy(
   return { project: project.name, source, commit: row?.commitSha ?? null, policy, env: envView };
 }
 
-function resolveProjectById(deps: Pick<JobDeps, "db">, id: string) {
+function resolveProjectById(deps: Pick<Deps, "db">, id: string) {
   return deps.db.select().from(projects).where(eq(projects.id, id)).get() ?? resolveProject(deps.db, undefined);
 }
 

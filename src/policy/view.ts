@@ -1,6 +1,20 @@
 /** API shapes of `policy show` and `policy validate`. */
 import { z } from "@hono/zod-openapi";
-import { GatePlanView } from "../deploy/schema";
+
+/**
+ * The health gates of a deployment's tier, from the policy at its commit (src/policy/gates.ts).
+ * Here, not in deploy/: `policy show` returns it too, and policy/ sits below deploy/.
+ */
+export const GatePlanView = z
+  .object({
+    tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+    source: z.enum(["repo", "default"]),
+    tests: z.object({ run: z.boolean(), required: z.boolean(), command: z.array(z.string()).nullable() }),
+    migrations: z.object({ run: z.boolean(), required: z.boolean(), sizeCapped: z.boolean(), neutralize: z.boolean() }),
+    approval: z.object({ required: z.boolean(), timeoutSec: z.number() }).nullable(),
+    smoke: z.object({ required: z.boolean(), command: z.array(z.string()) }).nullable(),
+  })
+  .openapi("GatePlan");
 
 export const PolicyShowQuery = z.object({
   project: z

@@ -8,7 +8,7 @@ import { ne } from "drizzle-orm";
 import { backupOutcomesSince } from "../db/backup-stats";
 import { type DeploymentOutcome, deploymentOutcomesSince } from "../deploy/stats";
 import { environments } from "../env/env.sql";
-import type { JobDeps } from "../jobs/define";
+import type { Deps } from "../deps";
 import { type EnvUptime, uptimeSince } from "./uptime";
 
 export const AVAILABILITY_GOAL = 99.5;
@@ -128,7 +128,7 @@ export function buildReport(f: Facts): ServiceReport {
   };
 }
 
-export function serviceReport(deps: Pick<JobDeps, "db">, since: string, now = new Date()): ServiceReport {
+export function serviceReport(deps: Pick<Deps, "db">, since: string, now = new Date()): ServiceReport {
   const envs = deps.db
     .select({ id: environments.id, slug: environments.slug, tier: environments.tier, status: environments.status })
     .from(environments)

@@ -5,10 +5,10 @@
  * downtime is intended. A failed env is asked like an active one: failed is not a maintenance window.
  */
 import { gte, inArray, lt, sql } from "drizzle-orm";
-import type { Schedule } from "../daemon/scheduler";
+import type { Deps } from "../deps";
+import type { Schedule } from "../jobs/schedule";
 import { environments } from "../env/env.sql";
 import { probeOnce } from "../env/health";
-import type { JobDeps } from "../jobs/define";
 import { Log } from "../log";
 import { uptimeHours } from "./uptime.sql";
 
@@ -23,8 +23,6 @@ export function hourOf(at: Date): string {
   h.setUTCMinutes(0, 0, 0);
   return h.toISOString();
 }
-
-type Deps = Pick<JobDeps, "db" | "config">;
 
 export function recordProbe(deps: Pick<Deps, "db">, envId: string, at: Date, ok: boolean, detail: string): void {
   deps.db
@@ -42,7 +40,10 @@ export function recordProbe(deps: Pick<Deps, "db">, envId: string, at: Date, ok:
 }
 
 /** One round: every serving env probed through nginx, the answers counted; old hours pruned. */
-export async function probeServingEnvs(deps: Deps, now = new Date()): Promise<{ probed: number; failed: number }> {
+export async function probeServingEnvs(
+  deps: Pick<Deps, "db" | "config">,
+  now = new Date(),
+): Promise<{ probed: number; failed: number }> {
   const envs = deps.db
     .select({ id: environments.id, domain: environments.domain })
     .from(environments)

@@ -1,11 +1,11 @@
 import { expect, test } from "bun:test";
-import type { ApiDeps } from "../../src/api/deps";
+import type { CoordinatorDeps } from "../../src/deps";
 import { startScheduler } from "../../src/daemon/scheduler";
 
 test("ticks every second in UTC; a failing tick is logged and the schedule keeps going; stop ends it", async () => {
   let ok = 0;
   let failing = 0;
-  const deps = {} as ApiDeps;
+  const deps = {} as CoordinatorDeps;
   const s = startScheduler(
     [
       { name: "ok", pattern: "* * * * * *", tick: (d) => void (d === deps && ok++) },

@@ -21,12 +21,11 @@ import {
   AcmeRateLimited,
   challengeDir,
   fromProblem,
-  issueCertificate,
   lockFile,
   preflightHttp01,
   toAcmeError,
-  type AcmeDeps,
 } from "../../src/host/acme";
+import { issueCertificate, type AcmeDeps } from "../../src/certs/acme-order";
 import { reload, renderVhost, writeVhost, type NginxHost, type VhostSpec } from "../../src/host/nginx";
 import { spawnStreaming } from "../../src/exec/run";
 import { startNginx, type TestNginx } from "../support/nginx";

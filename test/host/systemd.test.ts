@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { resolvePaths } from "../../src/config/paths";
 import { Invalid } from "../../src/errors";
 import { renderUnit, systemctl, verifyUnit, writeUnitFile, type UnitSpec } from "../../src/host/systemd";
 import { binarySnapshot, runArgv } from "../support/install-container";
@@ -23,7 +24,8 @@ afterAll(() => {
   if (bin) removeTempDir(bin.dir);
 });
 
-const prod: UnitSpec = { binary: "/usr/local/bin/odooops", user: "root" };
+const dirs = resolvePaths();
+const prod: UnitSpec = { binary: "/usr/local/bin/odooops", user: "root", dirs };
 
 /** `Key=value` lines of the rendered unit, in order (comments and sections dropped). */
 function directives(unit: string): [string, string][] {
@@ -72,6 +74,7 @@ describe("unit rendering", () => {
     const u = renderUnit({
       binary: "/opt/odooops/bin/odooops",
       user: "root",
+      dirs,
       group: "odooops",
       root: "/srv/odooops/",
       listen: "0.0.0.0:8420",
@@ -129,12 +132,13 @@ describe("systemd accepts the unit", () => {
     "systemd-analyze verify: production defaults and a root + listen variant",
     async () => {
       for (const [name, spec] of [
-        ["default.service", { binary: bin.binary, user: "root" }],
+        ["default.service", { binary: bin.binary, user: "root", dirs }],
         [
           "rooted.service",
           {
             binary: bin.binary,
             user: "root",
+            dirs,
             group: "root",
             root: join(tmp, "root"),
             listen: "127.0.0.1:8420",
@@ -160,7 +164,7 @@ describe("systemd accepts the unit", () => {
       const file = join(tmp, "broken.service");
       writeFileSync(
         file,
-        renderUnit({ binary: bin.binary, user: "root" }).replace("NoNewPrivileges=", "NoNewPrivilege="),
+        renderUnit({ binary: bin.binary, user: "root", dirs }).replace("NoNewPrivileges=", "NoNewPrivilege="),
       );
       const r = await runArgv(verifyUnit(file).argv);
       expect(r.stderr).toContain("Unknown key 'NoNewPrivilege'");
@@ -173,7 +177,7 @@ describe("systemd accepts the unit", () => {
     async () => {
       const root = join(tmp, "daemon-root");
       const port = await freePort();
-      const u = renderUnit({ binary: bin.binary, user: "root", root, listen: `127.0.0.1:${port}` });
+      const u = renderUnit({ binary: bin.binary, user: "root", dirs, root, listen: `127.0.0.1:${port}` });
       // ExecStart and Environment carry no quoting (renderUnit refuses spaces in values), so
       // splitting on spaces is exactly what systemd does with them.
       const argv = (value(u, "ExecStart") ?? "").split(" ");

@@ -25,7 +25,8 @@ import { editConfig, patchesFor, readConfigDocument, writeFileAtomic } from "../
 import { aptInstall, aptUpdate, missingPackages } from "../../src/init/deps";
 import { flagList, INIT_FLAGS, unknownFlags } from "../../src/init/flags";
 import { readSecretInput, stripNewline } from "../../src/init/secret-input";
-import { defaultBinary, extraWritePaths, planUnit, systemdBooted } from "../../src/init/systemd";
+import { systemdBooted } from "../../src/host/systemd";
+import { defaultBinary, extraWritePaths, planUnit } from "../../src/init/systemd";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
 const dirs: string[] = [];

@@ -12,7 +12,13 @@ import { probePostgres } from "../../src/doctor/postgres-probe";
 import { run } from "../../src/exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, pgAdmin } from "../../src/host/postgres";
 import { containerAddresses, setupPostgres } from "../../src/init/pg-apply";
-import { clusterConfigDir, ctlCluster, parseClusters, pickCluster, type PgCluster } from "../../src/init/pg-cluster";
+import {
+  clusterConfigDir,
+  ctlCluster,
+  parseClusters,
+  pickCluster,
+  type PgCluster,
+} from "../../src/host/postgres/cluster";
 import {
   ensureLoopbackHba,
   listenScript,

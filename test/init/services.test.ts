@@ -11,7 +11,9 @@ import { runCheck } from "../../src/doctor/check";
 import { makeContext } from "../../src/doctor/context";
 import { nginxCheck } from "../../src/doctor/nginx";
 import { run } from "../../src/exec/run";
-import { DOCKERD_BACKGROUND, nginxStart, startServices } from "../../src/init/services";
+import { nginxStart } from "../../src/host/nginx";
+import { DOCKERD_BACKGROUND } from "../../src/doctor/docker-probe";
+import { startServices } from "../../src/init/services";
 import { startNginx, type TestNginx } from "../support/nginx";
 
 let nginx: TestNginx;

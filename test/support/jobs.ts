@@ -4,7 +4,8 @@ import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { SecretBox } from "../../src/auth/secretbox";
 import { Agent } from "../../src/jobs/agent";
-import type { AnyJobDef, JobDeps } from "../../src/jobs/define";
+import type { AnyJobDef } from "../../src/jobs/define";
+import type { Deps } from "../../src/deps";
 import { defineJob } from "../../src/jobs/define";
 import { JobRegistry } from "../../src/jobs/registry";
 import { JobService } from "../../src/jobs/service";
@@ -18,7 +19,7 @@ export function makeJobEngine(defs: AnyJobDef[]) {
   const paths = resolvePaths(root);
   const db = openState(paths.stateDb);
   const jobs = new JobService(db, paths.jobLogsDir, new JobRegistry(defs), "host-1");
-  const deps: JobDeps = { db, config: ConfigSchema.parse({}), paths, box: SecretBox.fromFile(paths.secretKeyFile) };
+  const deps: Deps = { db, config: ConfigSchema.parse({}), paths, box: SecretBox.fromFile(paths.secretKeyFile) };
   const agents: Agent[] = [];
   return {
     root,

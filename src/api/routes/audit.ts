@@ -5,7 +5,8 @@ import { AUDIT_FILTERS } from "../../audit/service";
 import { parseSince } from "../../audit/since";
 import { requireRole } from "../../auth/roles";
 import type { Principal } from "../../auth/service";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -96,7 +97,7 @@ const exportS3 = createRoute({
   },
 });
 
-export function auditRoutes(app: Api, deps: ApiDeps) {
+export function auditRoutes(app: Api, deps: CoordinatorDeps) {
   const admin = (p: Principal) => requireRole(p, "admin", "read or export the audit log");
   app.openapi(logs, (c) => {
     admin(c.get("principal"));

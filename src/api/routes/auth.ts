@@ -11,7 +11,8 @@ import {
   WhoAmI,
 } from "../../auth/schema";
 import { changeOwnPassword } from "../../auth/users";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -108,7 +109,7 @@ const rotateSigningKey = createRoute({
   },
 });
 
-export function authRoutes(app: Api, deps: ApiDeps) {
+export function authRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid("json");
     const ip = c.get("clientIp");

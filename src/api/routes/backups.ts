@@ -30,7 +30,8 @@ import type { Principal } from "../../auth/service";
 import { findEnv } from "../../env/lookup";
 import { JobView } from "../../jobs/view";
 import { keepOpen } from "../conn";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { requireForTier } from "../permissions";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
@@ -243,7 +244,7 @@ const importFilestore = createRoute({
 
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
 
-export function backupRoutes(app: Api, deps: ApiDeps) {
+export function backupRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(create, (c) => c.json(startBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(list, (c) => {
     const q = c.req.valid("query");

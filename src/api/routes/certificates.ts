@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { CertificateView, ImportRequest, RenewOutcome, RenewRequest } from "../../certs/schema";
 import { certificateViews, requestRenewals, startImport } from "../../certs/service";
 import { JobView } from "../../jobs/view";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -42,7 +43,7 @@ const importCert = createRoute({
   },
 });
 
-export function certificateRoutes(app: Api, deps: ApiDeps) {
+export function certificateRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(list, (c) => c.json(certificateViews(deps), 200));
   app.openapi(renew, (c) => {
     const out = requestRenewals(deps, c.req.valid("json"), c.get("principal").username);

@@ -16,7 +16,8 @@ import {
   RollbackRequest,
 } from "../../deploy/schema";
 import { JobView } from "../../jobs/view";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -108,7 +109,7 @@ const decision = (verb: "approve" | "reject") =>
 const approve = decision("approve");
 const reject = decision("reject");
 
-export function deploymentRoutes(app: Api, deps: ApiDeps) {
+export function deploymentRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(approve, (c) =>
     c.json(
       decideApproval(deps, c.req.valid("param").id, "approved", c.get("principal"), c.req.valid("json").reason ?? null),

@@ -5,7 +5,8 @@ import { rotateCredentials } from "../../db/rotate-credentials";
 import { healthReport } from "../../dr/health-check";
 import { JobView } from "../../jobs/view";
 import { backupState, listStateBackups } from "../../dr/state-backup";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
 
@@ -111,7 +112,7 @@ const rotate = createRoute({
   },
 });
 
-export function drRoutes(app: Api, deps: ApiDeps) {
+export function drRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(rotate, (c) => {
     const principal = c.get("principal");
     requireRole(principal, "admin", "rotate an environment's database credentials");

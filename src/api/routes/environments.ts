@@ -12,7 +12,8 @@ import { StateCache } from "../../state/version";
 import { run } from "../../exec/run";
 import { JobView } from "../../jobs/view";
 import { keepOpen } from "../conn";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { requireForTier } from "../permissions";
 import { json, jsonBody } from "./openapi";
@@ -188,7 +189,7 @@ const logs = createRoute({
   },
 });
 
-export function environmentRoutes(app: Api, deps: ApiDeps) {
+export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   // The fleet list is read far more often than it changes: serve the serialized body until state changes.
   const listCache = new StateCache<string>();
   app.openapi(list, (c) => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 
 export const HealthSchema = z
   .object({
@@ -23,7 +24,7 @@ const route = createRoute({
   },
 });
 
-export function healthRoutes(app: Api, deps: ApiDeps) {
+export function healthRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(route, (c) => {
     let state: { ok: boolean; error?: string } = { ok: true };
     try {

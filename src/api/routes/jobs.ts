@@ -5,7 +5,8 @@ import { JobView } from "../../jobs/view";
 import { openSecrets } from "../../jobs/secrets";
 import { TERMINAL } from "../../jobs/status";
 import { keepOpen } from "../conn";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
 
@@ -77,7 +78,7 @@ const cancel = createRoute({
 /** SSE comment lines keep proxies and idle timers from closing a quiet stream. */
 const PING_MS = 15_000;
 
-export function jobRoutes(app: Api, deps: ApiDeps) {
+export function jobRoutes(app: Api, deps: CoordinatorDeps) {
   const jobs = deps.jobs;
   app.openapi(list, (c) => c.json(jobs.queue.list(c.req.valid("query")), 200));
   app.openapi(get, (c) => {

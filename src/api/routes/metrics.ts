@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createMetricsRegistry } from "../../metrics/registry";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 
 const route = createRoute({
   method: "get",
@@ -11,7 +12,7 @@ const route = createRoute({
   responses: { 200: { description: "metrics", content: { "text/plain": { schema: z.string() } } } },
 });
 
-export function metricsRoutes(app: Api, deps: ApiDeps) {
+export function metricsRoutes(app: Api, deps: CoordinatorDeps) {
   let registry: ReturnType<typeof createMetricsRegistry> | null = null;
   app.openapi(route, async (c) => {
     registry ??= createMetricsRegistry(deps);

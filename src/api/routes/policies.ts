@@ -1,7 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { showPolicy, validatePolicy } from "../../policy/service";
 import { EffectivePolicyView, PolicyShowQuery, PolicyValidation, ValidatePolicyRequest } from "../../policy/view";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -27,7 +28,7 @@ const validate = createRoute({
   responses: { 200: json(PolicyValidation, "the verdict (ok false with the problems)") },
 });
 
-export function policyRoutes(app: Api, deps: ApiDeps) {
+export function policyRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(show, async (c) => c.json(await showPolicy(deps, c.req.valid("query")), 200));
   app.openapi(validate, (c) => {
     const { text, file } = c.req.valid("json");

@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole } from "../../auth/roles";
 import { TierName } from "../../config/schema";
 import { listProjects, projectAccess, resolveProject, setProject, shownRepoUrl } from "../../env/projects";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -75,7 +76,7 @@ const view = (p: ReturnType<typeof listProjects>[number]) => ({
   createdAt: p.createdAt,
 });
 
-export function projectRoutes(app: Api, deps: ApiDeps) {
+export function projectRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(list, (c) => c.json(listProjects(deps.db).map(view), 200));
   app.openapi(put, (c) => {
     const { name } = c.req.valid("param");

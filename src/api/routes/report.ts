@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { parseSince } from "../../audit/since";
 import { serviceReport } from "../../report/report";
-import type { Api, ApiDeps } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
+import type { Api } from "../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
 
@@ -54,6 +55,6 @@ const report = createRoute({
   responses: { 200: json(ReportSchema, "the report"), 400: json(ErrorSchema, "invalid since") },
 });
 
-export function reportRoutes(app: Api, deps: ApiDeps) {
+export function reportRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(report, (c) => c.json(serviceReport(deps, parseSince(c.req.valid("query").since)), 200));
 }

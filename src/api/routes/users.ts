@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CreateUserRequest, ResetPasswordRequest, SetRoleRequest, UserView } from "../../auth/schema";
 import { findUser, listUsers, removeUser, resetPassword, setRole, userView } from "../../auth/users";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
@@ -65,7 +66,7 @@ const remove = createRoute({
   },
 });
 
-export function userRoutes(app: Api, deps: ApiDeps) {
+export function userRoutes(app: Api, deps: CoordinatorDeps) {
   const view = (username: string) => userView(deps.db, username);
   app.openapi(list, (c) => c.json(listUsers(deps.db), 200));
   app.openapi(add, async (c) => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { receiveGithubWebhook, WEBHOOK_ACTOR } from "../../github/webhook";
-import type { Api, ApiDeps } from "../deps";
+import type { Api } from "../deps";
+import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json } from "./openapi";
 
@@ -42,7 +43,7 @@ const github = createRoute({
   },
 });
 
-export function webhookRoutes(app: Api, deps: ApiDeps) {
+export function webhookRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(github, async (c) => {
     const out = await receiveGithubWebhook(deps, {
       event: c.req.header("x-github-event"),

@@ -1,7 +1,6 @@
 import { defineCommand } from "citty";
 import type { CliIo } from "../io";
-import { AlreadyReported } from "../main";
-import { printJson } from "../output";
+import { AlreadyReported, printJson } from "../output";
 
 export function doctorCommand(io: CliIo) {
   return defineCommand({

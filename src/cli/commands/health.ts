@@ -1,8 +1,7 @@
 import { defineCommand } from "citty";
 import { Invalid } from "../../errors";
 import { client, type CliIo } from "../io";
-import { AlreadyReported } from "../main";
-import { note, printJson } from "../output";
+import { AlreadyReported, note, printJson } from "../output";
 
 type Level = "ok" | "warn" | "red";
 interface Finding {

@@ -4,10 +4,9 @@ import { defineCommand } from "citty";
 import { stringify } from "yaml";
 import { Invalid } from "../../errors";
 import type { EffectivePolicyView, PolicyValidation } from "../../policy/view";
-import { AlreadyReported } from "../main";
 import { client, type CliIo } from "../io";
 import { formatBytes } from "../../bytes";
-import { printJson } from "../output";
+import { AlreadyReported, printJson } from "../output";
 
 const POLICY_FILE = ".odooops/policies.yaml";
 

@@ -12,7 +12,7 @@ import type { EnvRow } from "../../env/service";
 import { envDbLogin } from "../../env/tenant-login";
 import { quoteIdent } from "../../host/postgres/quote";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
-import type { JobDeps } from "../../jobs/define";
+import type { Deps } from "../../deps";
 import { anonymizeRulesFor } from "../anonymize-rules";
 import type { AnonymizeRules } from "../backup/anonymize";
 
@@ -237,7 +237,7 @@ export async function detectPersonalColumns(
 
 /** Detect for an env, against the rules a copy of it would get today (every layer). */
 export async function detectForEnv(
-  deps: Pick<JobDeps, "db" | "paths" | "box" | "config">,
+  deps: Pick<Deps, "db" | "paths" | "box" | "config">,
   env: EnvRow,
 ): Promise<DetectReport> {
   const choice = await anonymizeRulesFor(deps, env, { log: () => undefined });

@@ -9,7 +9,7 @@ import type { EnvRow } from "../../env/service";
 import { envDbLogin } from "../../env/tenant-login";
 import { quoteIdent } from "../../host/postgres/quote";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
-import type { JobDeps } from "../../jobs/define";
+import type { Deps } from "../../deps";
 import { anonymizeRulesFor, type OneRunRules } from "../anonymize-rules";
 import type { AnonymizeRules, ColumnRule } from "../backup/anonymize";
 import type { AnonymizationPreview } from "../schema";
@@ -107,7 +107,7 @@ export async function previewAnonymization(
 
 /** The dry run of a clone from `source`: the rules that copy would get, and what they would change. */
 export async function cloneAnonymizationPreview(
-  deps: Pick<JobDeps, "db" | "paths" | "box" | "config">,
+  deps: Pick<Deps, "db" | "paths" | "box" | "config">,
   source: EnvRow,
   oneRun?: OneRunRules,
 ): Promise<AnonymizationPreview> {

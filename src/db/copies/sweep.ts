@@ -24,7 +24,7 @@ import {
   removeHbaEntry,
   terminateSessions,
 } from "../../host/postgres";
-import type { JobDeps } from "../../jobs/define";
+import type { Deps } from "../../deps";
 import { jobs } from "../../jobs/jobs.sql";
 import { importsDir } from "../import-job";
 import {
@@ -38,7 +38,7 @@ import {
   XFER_PREFIX,
 } from "./names";
 
-type Deps = Pick<JobDeps, "db" | "config" | "paths">;
+type SweepDeps = Pick<Deps, "db" | "config" | "paths">;
 
 /** What the jobs still queued or running may use. */
 interface Live {
@@ -48,7 +48,7 @@ interface Live {
   uploads: Set<string>;
 }
 
-function liveCopies(deps: Deps, atStart: boolean): Live {
+function liveCopies(deps: SweepDeps, atStart: boolean): Live {
   const rows = deps.db
     .select({ id: jobs.id, params: jobs.params })
     .from(jobs)
@@ -101,7 +101,7 @@ async function copiesInFlight(sql: SQL): Promise<string[]> {
 }
 
 async function sweepScratch(
-  deps: Deps,
+  deps: SweepDeps,
   sql: SQL,
   live: Live,
   inFlight: string[],
@@ -159,7 +159,13 @@ async function sweepXfer(sql: SQL, removed: string[]): Promise<void> {
 }
 
 /** `<db>_new_<token>` copies (restore, clone, import) whose job has ended, with their files. */
-async function sweepReplace(deps: Deps, sql: SQL, live: Live, inFlight: string[], removed: string[]): Promise<void> {
+async function sweepReplace(
+  deps: SweepDeps,
+  sql: SQL,
+  live: Live,
+  inFlight: string[],
+  removed: string[],
+): Promise<void> {
   for (const env of deps.db.select().from(environments).all()) {
     const base = env.dbName.slice(0, 50);
     const dataDir = envResources(env, deps).dataDir;
@@ -201,7 +207,7 @@ async function sweepReplace(deps: Deps, sql: SQL, live: Live, inFlight: string[]
  * ended without removing them (cancelled while queued) or that never became a job — production
  * data in a dump, a zip or a filestore tar.
  */
-function sweepUploads(deps: Deps, live: Live, removed: string[]): void {
+function sweepUploads(deps: SweepDeps, live: Live, removed: string[]): void {
   const dir = importsDir(deps.paths);
   for (const env of deps.db.select({ slug: environments.slug }).from(environments).all()) {
     const upload = new RegExp(`^${env.slug}-(?:([a-z0-9]{8})\\.(?:zip|dump|partial)|filestore-[0-9a-f]{32}\\.tar)$`);
@@ -218,7 +224,7 @@ function sweepUploads(deps: Deps, live: Live, removed: string[]): void {
  * Removes every leftover copy; returns what was removed, one line each (for the daemon log, the
  * job log and the audit entry). `atStart`: called by the daemon before its agent runs any job.
  */
-export async function sweepCopies(deps: Deps, opts: { atStart: boolean }): Promise<string[]> {
+export async function sweepCopies(deps: SweepDeps, opts: { atStart: boolean }): Promise<string[]> {
   const live = liveCopies(deps, opts.atStart);
   const removed: string[] = [];
   const host = envHost(deps);

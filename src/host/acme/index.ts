@@ -1,4 +1,3 @@
-export { issueCertificate, type AcmeDeps, type IssueRequest, type IssueResult } from "./issue";
 export { AcmeSettingsSchema, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING, type AcmeSettings } from "./settings";
 export { AcmeChallengeFailed, AcmeFailed, AcmeRateLimited, fromProblem, toAcmeError, type AcmeProblem } from "./errors";
 export { preflightHttp01, type PreflightOptions } from "./preflight";

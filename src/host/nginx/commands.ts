@@ -18,3 +18,17 @@ export function nginx(cfg: NginxConfig) {
     quit: (): Command => ({ argv: [cfg.binary, "-s", "quit", "-c", cfg.configFile], timeoutMs: 60_000 }),
   };
 }
+
+const DEFAULT_NGINX_CONFIG = "/etc/nginx/nginx.conf";
+
+/**
+ * Starts the nginx master with the config odooops uses (it daemonizes itself), as init does and
+ * doctor suggests: plain `nginx` for the distribution's config, so the line matches what the
+ * package's service runs.
+ */
+export function nginxStart(cfg: NginxConfig): Command {
+  return {
+    argv: cfg.configFile === DEFAULT_NGINX_CONFIG ? [cfg.binary] : [cfg.binary, "-c", cfg.configFile],
+    timeoutMs: 60_000,
+  };
+}

@@ -1,4 +1,4 @@
-export { nginx, type NginxConfig } from "./commands";
+export { nginx, nginxStart, type NginxConfig } from "./commands";
 export {
   renderVhost,
   renderMainConfig,

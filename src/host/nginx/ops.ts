@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { join } from "node:path";
 import { CommandFailed } from "../../errors";
 import { run } from "../../exec/run";
-import type { Paths } from "../../config/paths";
 import { nginx, type NginxConfig } from "./commands";
 import { htpasswdFile, removeHtpasswd } from "./htpasswd";
 import { assertSlug } from "./render";
@@ -18,7 +17,7 @@ export interface NginxHost extends NginxConfig {
   sitesDir: string;
 }
 
-export function nginxHost(cfg: NginxConfig, paths: Pick<Paths, "nginxDir">): NginxHost {
+export function nginxHost(cfg: NginxConfig, paths: { nginxDir: string }): NginxHost {
   return { binary: cfg.binary, configFile: cfg.configFile, sitesDir: join(paths.nginxDir, "sites") };
 }
 

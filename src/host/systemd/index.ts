@@ -1,3 +1,3 @@
 export { renderUnit, UNIT_FILE, UNIT_NAME, type UnitSpec } from "./unit";
 export { systemctl, verifyUnit } from "./commands";
-export { writeUnitFile } from "./ops";
+export { systemdBooted, writeUnitFile } from "./ops";

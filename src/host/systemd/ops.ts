@@ -1,5 +1,5 @@
-/** Installing the rendered unit file. */
-import { chmodSync, renameSync, rmSync, writeFileSync } from "node:fs";
+/** Installing the rendered unit file; whether systemd runs here. */
+import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -21,4 +21,9 @@ export async function writeUnitFile(file: string, text: string): Promise<boolean
     throw e;
   }
   return true;
+}
+
+/** sd_booted(3): the manager creates this directory when it runs as PID 1. */
+export function systemdBooted(marker = "/run/systemd/system"): boolean {
+  return existsSync(marker);
 }

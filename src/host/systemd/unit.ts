@@ -7,13 +7,17 @@
 import Mustache from "mustache";
 import unitTemplate from "../../../templates/odooops.service.mustache" with { type: "text" };
 import { Invalid } from "../../errors";
-import { resolvePaths } from "../../config/paths";
 
 export interface UnitSpec {
   /** Absolute path of the odooops executable (install.sh puts it at /usr/local/bin/odooops). */
   binary: string;
   /** ODOOOPS_ROOT for the daemon; omitted (FHS paths) when absent. */
   root?: string;
+  /**
+   * The daemon's config and data directories (config/paths.ts resolves them; passed in because
+   * host/ imports no domain): writable when no root is set.
+   */
+  dirs: { configDir: string; dataDir: string };
   /** The daemon manages docker, nginx and PostgreSQL: in production this is `root`. */
   user: string;
   /** Primary group of the process; default: the user's own. */
@@ -62,8 +66,7 @@ function underTmp(path: string): boolean {
 export function renderUnit(spec: UnitSpec): string {
   const binary = checkPath(spec.binary, "binary path");
   const root = spec.root === undefined || spec.root === "" ? undefined : checkPath(spec.root, "root");
-  const paths = resolvePaths(root);
-  const ownPaths = root ? [root] : [paths.configDir, paths.dataDir];
+  const ownPaths = root ? [root] : [spec.dirs.configDir, spec.dirs.dataDir];
   const extra = (spec.readWritePaths ?? []).map((p) => {
     const optional = p.startsWith("-");
     return (optional ? "-" : "") + checkPath(optional ? p.slice(1) : p, "read-write path");

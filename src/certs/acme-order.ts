@@ -3,22 +3,24 @@
  * the order's authorizations to report per-domain failures, our own preflight, and challenge
  * files removed in every case). The new certificate is stored only after the CA issued it, so a
  * failed attempt leaves the current certificate — or no files at all — untouched.
+ * It lives in certs/, not host/acme/: it reads the certificate store and decides renewal (certs'
+ * rules); host/acme/ keeps the protocol pieces and imports no domain.
  */
 import { readFileSync } from "node:fs";
 import acme from "acme-client";
-import type { Paths } from "../../config/paths";
-import { Invalid } from "../../errors";
-import { Log } from "../../log";
-import { assertDomain } from "../../certs/domain";
-import { needsRenewal } from "../../certs/renewal";
-import { loadCertificate, saveCertificate, type StoredCertificate } from "../../certs/store";
-import { accountClient } from "./account";
-import { removeChallenge, writeChallenge } from "./challenge";
-import { AcmeFailed, toAcmeError } from "./errors";
-import { withDomainLock } from "./lock";
-import { preflightHttp01 } from "./preflight";
-import { AcmeSettingsSchema, type AcmeSettings } from "./settings";
-import { checkDirectory, configureTransport, lastProblem, withProblemScope } from "./transport";
+import type { Paths } from "../config/paths";
+import { Invalid } from "../errors";
+import { Log } from "../log";
+import { assertDomain } from "./domain";
+import { needsRenewal } from "./renewal";
+import { loadCertificate, saveCertificate, type StoredCertificate } from "./store";
+import { accountClient } from "../host/acme/account";
+import { removeChallenge, writeChallenge } from "../host/acme/challenge";
+import { AcmeFailed, toAcmeError } from "../host/acme/errors";
+import { withDomainLock } from "../host/acme/lock";
+import { preflightHttp01 } from "../host/acme/preflight";
+import { AcmeSettingsSchema, type AcmeSettings } from "../host/acme/settings";
+import { checkDirectory, configureTransport, lastProblem, withProblemScope } from "../host/acme/transport";
 
 const log = Log.create("acme");
 

@@ -3,7 +3,7 @@
  * `pg_lsclusters`, configured under /etc/postgresql/<version>/<cluster>/, started with
  * `pg_ctlcluster` (which hands over to systemctl itself where systemd runs).
  */
-import type { Command } from "../exec/command";
+import type { Command } from "../../exec/command";
 
 export interface PgCluster {
   version: string;

@@ -135,3 +135,6 @@ export function auditRoutes(app: Api, deps: ApiDeps) {
     return c.json(out, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type AuditRoutes = typeof logs | typeof verify | typeof exportStream | typeof exportS3;

@@ -41,3 +41,6 @@ export function healthRoutes(app: Api, deps: ApiDeps) {
     return state.ok ? c.json(body, 200) : c.json(body, 503);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type HealthRoutes = typeof route;

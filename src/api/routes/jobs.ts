@@ -117,3 +117,6 @@ export function jobRoutes(app: Api, deps: ApiDeps) {
     return c.json(view, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type JobRoutes = typeof list | typeof get | typeof logRoute | typeof events | typeof cancel;

@@ -34,3 +34,6 @@ export function policyRoutes(app: Api, deps: ApiDeps) {
     return c.json(validatePolicy(text, file), 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type PolicyRoutes = typeof show | typeof validate;

@@ -6,6 +6,7 @@
 import { Cron } from "croner";
 import type { ApiDeps } from "../api/deps";
 import { Log } from "../log";
+import { errorText } from "../errors";
 
 const log = Log.create("scheduler");
 
@@ -25,7 +26,7 @@ export function startScheduler(schedules: Schedule[], deps: ApiDeps): { stop(): 
         try {
           await s.tick(deps);
         } catch (err) {
-          log.error(`scheduled ${s.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+          log.error(`scheduled ${s.name} failed`, { error: errorText(err) });
         }
       }),
   );

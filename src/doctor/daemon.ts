@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
 import { type Check, fail, pass, skip } from "./check";
+import { errorText } from "../errors";
 
 /** `http://host:port` for a `listen` address; a wildcard listen is reached on loopback. */
 export function apiBaseUrl(listen: string): string {
@@ -17,12 +18,6 @@ export function apiBaseUrl(listen: string): string {
           ? `[${host}]`
           : host;
   return `http://${reach}:${port}`;
-}
-
-/** An error's message, with its errno code first unless the message already starts with it. */
-export function errorText(e: unknown): string {
-  const err = e as Error & { code?: string };
-  return err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
 }
 
 const HealthBody = z.object({ status: z.string(), version: z.string(), uptimeSec: z.number(), role: z.string() });
@@ -44,7 +39,7 @@ export async function fetchHealth(base: string, timeoutMs = 5_000): Promise<Heal
   } catch (e) {
     return {
       ok: false,
-      error: `no answer at ${url}: ${(e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : errorText(e)}`,
+      error: `no answer at ${url}: ${(e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : errorText(e, { code: true })}`,
     };
   }
 }

@@ -6,7 +6,7 @@ import { and, eq } from "drizzle-orm";
 import type { AuditService } from "../audit/service";
 import { backups } from "../db/backup.sql";
 import { backupTargets } from "../db/backup-job";
-import { Conflict, Invalid } from "../errors";
+import { Conflict, Invalid, errorText } from "../errors";
 import type { JobDeps } from "../jobs/define";
 import type { JobService } from "../jobs/service";
 import type { JobView } from "../jobs/view";
@@ -79,7 +79,7 @@ function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOption
     backupTargets(deps);
   } catch (e) {
     throw new Invalid(
-      `destroying production environment ${env.slug} drops its database, which is backed up first, but ${e instanceof Error ? e.message : String(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`,
+      `destroying production environment ${env.slug} drops its database, which is backed up first, but ${errorText(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`,
     );
   }
   return true;

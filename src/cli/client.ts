@@ -4,7 +4,7 @@
  * definitions (./api.ts), errors turned back into the same typed errors the server raised (so
  * exit codes match), SSE for job progress, raw bodies for uploads and downloads.
  */
-import { AppError, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable } from "../errors";
+import { AppError, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, errorText } from "../errors";
 import type { BodyOf, Method, ParamsOf, PathOf, QueryOf, ResponseOf } from "./api";
 
 /** A boolean as the API's query flags spell it. */
@@ -63,7 +63,7 @@ export class ApiClient {
     } catch (e) {
       if (init.signal?.aborted) throw e;
       throw new Unavailable(
-        `cannot reach the odooops daemon at ${this.baseUrl}: ${(e as Error).message}. Is \`odooops serve\` running? (--url / ODOOOPS_URL)`,
+        `cannot reach the odooops daemon at ${this.baseUrl}: ${errorText(e)}. Is \`odooops serve\` running? (--url / ODOOOPS_URL)`,
       );
     }
     if (!res.ok) {

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { ROLES, type Role } from "../../auth/roles";
-import { AppError, Invalid } from "../../errors";
+import { AppError, Invalid, errorText } from "../../errors";
 import { ApiClient } from "../client";
 import { DEFAULT_URL, readStoredLogin, removeStoredLogin, writeStoredLogin } from "../credentials";
 import { client, type CliIo } from "../io";
@@ -63,7 +63,7 @@ export function authCommand(io: CliIo) {
         if (!(e instanceof AppError && e.code === "unauthorized"))
           note(
             io,
-            `warning: the server did not confirm the logout (${(e as Error).message}); the local token is removed anyway`,
+            `warning: the server did not confirm the logout (${errorText(e)}); the local token is removed anyway`,
           );
       }
       removeStoredLogin(io.env);

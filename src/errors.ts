@@ -86,3 +86,48 @@ export class CommandFailed extends AppError {
     });
   }
 }
+
+/**
+ * A thrown value as one line of text for logs and messages: an Error's message, anything else
+ * as a string. `code` puts a Node errno code first (`ECONNREFUSED: …`) unless the message
+ * already starts with it, for probes whose message alone says too little.
+ */
+export function errorText(e: unknown, opts: { code?: boolean } = {}): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as NodeJS.ErrnoException).code;
+  return opts.code && code && !e.message.startsWith(code) ? `${code}: ${e.message}` : e.message;
+}
+
+/** What the zod formatter reads of an issue (zod's own type, without importing zod here). */
+export interface IssueLike {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+export interface IssueTextOptions {
+  /** Between issues ("; " by default, "\n" for one per line). */
+  sep?: string;
+  /** Before each issue, as `prefix: ` (the config file's name). */
+  prefix?: string;
+  /** Names an issue about the whole value (empty path), e.g. "(top level)"; else its message stands alone. */
+  topLevel?: string;
+  /** The name the user knows a path by (init's flags); the dotted path when it returns undefined. */
+  label?: (path: string) => string | undefined;
+  /** false: messages only, for schemas whose messages already say what is wrong. */
+  paths?: boolean;
+}
+
+/**
+ * The one zod error formatter: each issue as `a.b.c: message` (the exact path of the value that
+ * failed, dotted), so config, API and file checks read alike: `config.yaml: backups.keep: …`,
+ * `body.name: …`.
+ */
+export function issuesText(error: { readonly issues: readonly IssueLike[] }, opts: IssueTextOptions = {}): string {
+  return error.issues
+    .map((i) => {
+      const dotted = i.path.map(String).join(".");
+      const where = opts.paths === false ? undefined : dotted ? (opts.label?.(dotted) ?? dotted) : opts.topLevel;
+      return `${opts.prefix ? `${opts.prefix}: ` : ""}${where ? `${where}: ` : ""}${i.message}`;
+    })
+    .join(opts.sep ?? "; ");
+}

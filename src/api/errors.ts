@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { AppError, TooManyRequests } from "../errors";
+import { AppError, TooManyRequests, issuesText } from "../errors";
 import { Log } from "../log";
 
 const log = Log.create("api");
@@ -34,19 +34,15 @@ export function onError(err: Error, c: Context) {
     return c.json(errorBody(code, err.message || "request failed"), err.status);
   }
   if (err instanceof z.ZodError) {
-    return c.json(errorBody("invalid", zodMessage(err), err.issues), 400);
+    return c.json(errorBody("invalid", issuesText(err), err.issues), 400);
   }
   log.error("unhandled error", { path: c.req.path, error: err.stack ?? String(err) });
   return c.json(errorBody("internal", "internal error; see the daemon log"), 500);
 }
 
-export function zodMessage(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`).join("; ");
-}
-
 /** Validation failures of @hono/zod-openapi routes go through the same shape. */
 export function validationHook(result: { success: boolean; error?: z.ZodError }, c: Context) {
   if (!result.success && result.error) {
-    return c.json(errorBody("invalid", zodMessage(result.error), result.error.issues), 400);
+    return c.json(errorBody("invalid", issuesText(result.error), result.error.issues), 400);
   }
 }

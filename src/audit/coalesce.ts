@@ -5,6 +5,7 @@
  */
 import { Log } from "../log";
 import type { AuditEntry } from "./audit.sql";
+import { errorText } from "../errors";
 
 const log = Log.create("audit");
 
@@ -58,7 +59,7 @@ export class DenialCoalescer {
     try {
       this.close(key);
     } catch (e) {
-      log.error("could not write a coalesced denial row", { key, error: e instanceof Error ? e.message : String(e) });
+      log.error("could not write a coalesced denial row", { key, error: errorText(e) });
     }
   }
 

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import acme from "acme-client";
 import type { Paths } from "../config/paths";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 import { Log } from "../log";
 import { assertDomain } from "./domain";
 import { needsRenewal } from "./renewal";
@@ -51,8 +51,7 @@ export interface AcmeDeps {
 
 function parseSettings(raw: unknown): AcmeSettings {
   const r = AcmeSettingsSchema.safeParse(raw);
-  if (!r.success)
-    throw new Invalid(`acme settings: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success) throw new Invalid(`acme settings: ${issuesText(r.error)}`);
   return r.data;
 }
 

@@ -13,7 +13,7 @@ import { writeEnvAccess } from "../env/access";
 import { environments } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
-import { Conflict } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { LETSENCRYPT_PRODUCTION } from "../host/acme/settings";
 import { reload, renderVhost, writeVhost } from "../host/nginx";
 import type { StepDef, StepOutput } from "../jobs/define";
@@ -152,10 +152,10 @@ export function envTlsStep<P extends { envId: string }>(): StepDef<P> {
         const { cert } = await obtainEnvCertificate(ctx.deps, env, { force: false, log: ctx.log });
         return { https: true, ...(await serveEnvCertificate(ctx.deps, env, cert, ctx.log)) };
       } catch (e) {
-        const warning = `${HTTP_FALLBACK} HTTPS could not be enabled for ${env.domain}: ${e instanceof Error ? e.message : String(e)} (once fixed: odooops certs renew ${env.slug})`;
+        const warning = `${HTTP_FALLBACK} HTTPS could not be enabled for ${env.domain}: ${errorText(e)} (once fixed: odooops certs renew ${env.slug})`;
         ctx.log(`warning: ${warning}`);
         await fallBackToHttp(ctx.deps, env).catch((err: unknown) =>
-          ctx.log(`warning: restoring the HTTP vhost failed: ${err instanceof Error ? err.message : String(err)}`),
+          ctx.log(`warning: restoring the HTTP vhost failed: ${errorText(err)}`),
         );
         return { https: false, warning };
       }

@@ -4,7 +4,7 @@
  * order, not expired); stored with source "imported" so renewal never overwrites it.
  */
 import { z } from "zod";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 import { assertDomain } from "./domain";
 import { saveCertificate, type StoredCertificate } from "./store";
 
@@ -20,7 +20,7 @@ export type ImportInput = z.infer<typeof ImportInput>;
 
 export function importCertificate(certsDir: string, input: ImportInput, now: Date = new Date()): StoredCertificate {
   const parsed = ImportInput.safeParse(input);
-  if (!parsed.success) throw new Invalid(`certificate import: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+  if (!parsed.success) throw new Invalid(`certificate import: ${issuesText(parsed.error, { paths: false })}`);
   const { domain, certPem, keyPem, chainPem } = parsed.data;
   assertDomain(domain);
   const fullchainPem = chainPem ? `${certPem.trimEnd()}\n${chainPem.trimStart()}` : certPem;

@@ -8,7 +8,7 @@ import type { CoordinatorDeps, Deps } from "../deps";
 import { environments } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
 import type { EnvRow } from "../env/service";
-import { Conflict } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { jobs } from "../jobs/jobs.sql";
 import type { JobRow } from "../jobs/queue";
 import type { JobView } from "../jobs/view";
@@ -197,7 +197,7 @@ function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Dat
       cert = storedFor(deps, env);
     } catch (e) {
       // One broken store entry must not stop the renewal of every other env.
-      out.skipped.push(item(env, e instanceof Error ? e.message : String(e), null, true));
+      out.skipped.push(item(env, errorText(e), null, true));
       continue;
     }
     if (!cert && !tlsByDefault(deps.config, env.tier)) continue;

@@ -41,7 +41,7 @@ export async function followJob(io: CliIo, client: ApiClient, jobId: string): Pr
     else finishLine(s);
   };
 
-  for await (const ev of client.events<JobStreamEvent>(`/jobs/${encodeURIComponent(jobId)}/events`)) {
+  for await (const ev of client.events<JobStreamEvent>("/jobs/{id}/events", { params: { id: jobId } })) {
     if (ev.type === "snapshot") {
       job = ev.job;
       if (job.status === "queued" && job.blockedBy && !announcedWait) {
@@ -62,5 +62,5 @@ export async function followJob(io: CliIo, client: ApiClient, jobId: string): Pr
   }
   if (spinner && running) spinner.stop(`${running} (interrupted)`);
   // The stream ends with the job; the final view carries the result and step timings.
-  return client.get<JobView>(`/jobs/${encodeURIComponent(jobId)}`);
+  return client.get("/jobs/{id}", { params: { id: jobId } });
 }

@@ -7,7 +7,7 @@ import { SecretBox } from "../auth/secretbox";
 import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 import { readHostRules } from "../db/anonymize-rules";
 import { type Config, ConfigSchema } from "./schema";
 import type { Paths } from "./paths";
@@ -67,9 +67,7 @@ function envValue(name: string, raw: string, kind: Leaf["kind"]): Json {
 }
 
 export function formatIssues(source: string, error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${source}: ${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`)
-    .join("\n");
+  return issuesText(error, { prefix: source, topLevel: "(top level)", sep: "\n" });
 }
 
 function readFile(paths: Paths): { source: string; data: Record<string, Json> } | null {

@@ -4,6 +4,7 @@ import { AcmeSettingsSchema, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from 
 import { ALLOW_ADDRESS } from "../host/nginx/render";
 import { S3TargetSchema } from "../host/s3/schema";
 import { isIpOrCidr } from "./ip-ranges";
+import { errorText } from "../errors";
 
 const tierDefaults = {
   dev: {
@@ -133,7 +134,7 @@ const BackupSchedule = (d: string) =>
       } catch (e) {
         ctx.addIssue({
           code: "custom",
-          message: `invalid cron pattern ${JSON.stringify(pattern)} (${e instanceof Error ? e.message : String(e)}); e.g. "0 */6 * * *", or "" for none`,
+          message: `invalid cron pattern ${JSON.stringify(pattern)} (${errorText(e)}); e.g. "0 */6 * * *", or "" for none`,
         });
       }
     });

@@ -6,6 +6,7 @@
 import type { CoordinatorDeps } from "../deps";
 import { sweepCopies } from "../db/copies/sweep";
 import { Log } from "../log";
+import { errorText } from "../errors";
 
 const log = Log.create("daemon");
 
@@ -17,7 +18,7 @@ export async function removeLeftoverCopies(deps: CoordinatorDeps): Promise<strin
       deps.audit.record({ actor: "system", action: "copies.removed", target: null, ip: null, details: { removed } });
     return removed;
   } catch (e) {
-    log.error("could not remove leftover copies", { error: e instanceof Error ? e.message : String(e) });
+    log.error("could not remove leftover copies", { error: errorText(e) });
     return [];
   }
 }

@@ -7,6 +7,7 @@ import { Cron } from "croner";
 import type { CoordinatorDeps } from "../deps";
 import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
+import { errorText } from "../errors";
 
 const log = Log.create("scheduler");
 
@@ -17,7 +18,7 @@ export function startScheduler(schedules: Schedule[], deps: CoordinatorDeps): { 
         try {
           await s.tick(deps);
         } catch (err) {
-          log.error(`scheduled ${s.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+          log.error(`scheduled ${s.name} failed`, { error: errorText(err) });
         }
       }),
   );

@@ -15,6 +15,7 @@ import { Log } from "../log";
 import type { Db } from "../state/db";
 import { VERSION } from "../version";
 import { JOB_KINDS } from "./job-kinds";
+import { errorText } from "../errors";
 
 const log = Log.create("audit");
 
@@ -74,6 +75,6 @@ function auditOutcome(audit: AuditService, jobs: JobService, jobId: string): voi
       details: { job: job.id, kind: job.kind, ...(job.error ? { error: job.error } : {}) },
     });
   } catch (e) {
-    log.error("could not audit a job outcome", { job: jobId, error: e instanceof Error ? e.message : String(e) });
+    log.error("could not audit a job outcome", { job: jobId, error: errorText(e) });
   }
 }

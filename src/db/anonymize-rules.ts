@@ -13,7 +13,7 @@ import { parseYamlDocument } from "../config/yaml-doc";
 import { deployments } from "../deploy/deploy.sql";
 import { projects } from "../env/env.sql";
 import type { EnvRow } from "../env/service";
-import { Invalid } from "../errors";
+import { Invalid, errorText } from "../errors";
 import { displayUrl } from "../git/commands";
 import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
 import { validateRepoUrl } from "../git/validate";
@@ -90,9 +90,7 @@ async function fetchedMirror(deps: Pick<Deps, "paths">, url: string, io: Io): Pr
   } catch (e) {
     const mirror = mirrorPath(deps.paths.gitCacheDir, validateRepoUrl(url));
     if (io.signal?.aborted || !existsSync(mirror)) throw e;
-    io.log(
-      `could not fetch ${displayUrl(url)} (${e instanceof Error ? e.message : String(e)}); reading the mirror as last fetched`,
-    );
+    io.log(`could not fetch ${displayUrl(url)} (${errorText(e)}); reading the mirror as last fetched`);
     return mirror;
   }
 }

@@ -13,7 +13,7 @@ import { envResources } from "../env/resources";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { envDbLogin } from "../env/tenant-login";
-import { Invalid, NotFound } from "../errors";
+import { Invalid, NotFound, errorText } from "../errors";
 import { defineJob } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
@@ -212,7 +212,7 @@ export const backupJob = defineJob<BackupJobParams>({
             deleted.push(id);
             ctx.log(`deleted backup ${id} (${row.status}, ${row.createdAt})`);
           } catch (e) {
-            errors.push(`${id}: ${e instanceof Error ? e.message : String(e)}`);
+            errors.push(`${id}: ${errorText(e)}`);
           }
         }
         // Keep the stored expiry in step with the policy (the listing recomputes it anyway).

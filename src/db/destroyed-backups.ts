@@ -12,6 +12,7 @@ import { Log } from "../log";
 import { now as nowIso } from "../state/columns";
 import { backups } from "./backup.sql";
 import { deleteBackup } from "./backup";
+import { errorText } from "../errors";
 
 const log = Log.create("backups");
 const DAY = 86_400_000;
@@ -71,7 +72,7 @@ export async function sweepDestroyedBackups(
         .run();
       result.deleted.push(row.id);
     } catch (e) {
-      result.errors.push(`${row.id}: ${e instanceof Error ? e.message : String(e)}`);
+      result.errors.push(`${row.id}: ${errorText(e)}`);
     }
   }
   if (result.deleted.length > 0 || result.skipped.length > 0)

@@ -8,7 +8,7 @@
 import { open, mkdir } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { formatBytes } from "../bytes";
-import { Invalid } from "../errors";
+import { Invalid, errorText } from "../errors";
 import { assertFreeSpace } from "./space";
 import { BLOCK, padding, parseTarHeader, type TarHeader } from "./tar";
 import type { ZipLimits } from "./odoo-zip";
@@ -50,7 +50,7 @@ export async function checkFilestoreTar(
   limits: ZipLimits,
 ): Promise<{ entries: TarEntry[]; bytes: number }> {
   const fh = await open(path, "r").catch((e: unknown) => {
-    throw new Invalid(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Invalid(`${path}: ${errorText(e)}`);
   });
   try {
     const fileSize = (await fh.stat()).size;
@@ -62,9 +62,7 @@ export async function checkFilestoreTar(
       try {
         h = block.length === 0 ? null : parseTarHeader(block);
       } catch (e) {
-        throw new Invalid(
-          `the filestore is not a readable tar (at byte ${at}): ${e instanceof Error ? e.message : String(e)}`,
-        );
+        throw new Invalid(`the filestore is not a readable tar (at byte ${at}): ${errorText(e)}`);
       }
       if (h === null) break;
       if (h.type === "other") {

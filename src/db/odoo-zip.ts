@@ -15,7 +15,7 @@ import yazl from "yazl";
 import { z } from "zod";
 import type { Command } from "../exec/command";
 import { spawnStreaming } from "../exec/run";
-import { Invalid } from "../errors";
+import { Invalid, errorText, issuesText } from "../errors";
 import { assertIdent } from "../host/postgres/quote";
 import type { PgAdmin } from "./backup";
 import {
@@ -201,7 +201,7 @@ async function eachEntry(
   onEntry: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>,
 ): Promise<void> {
   const zip = await openZip(path).catch((e: unknown) => {
-    throw new Invalid(`${path} is not a readable zip: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Invalid(`${path} is not a readable zip: ${errorText(e)}`);
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -227,7 +227,7 @@ async function eachEntry(
  */
 async function checkZip(path: string, limits: ZipLimits): Promise<{ dumpBytes: number; filestoreBytes: number }> {
   const zip = await openZip(path).catch((e: unknown) => {
-    throw new Invalid(`${path} is not a readable zip: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Invalid(`${path} is not a readable zip: ${errorText(e)}`);
   });
   const entries = zip.entryCount;
   zip.close();
@@ -280,9 +280,7 @@ export async function readOdooZip(
       const text = await new Response(Readable.toWeb(await entryStream(zip, entry)) as ReadableStream).text();
       const parsed = OdooDumpManifest.safeParse(JSON.parse(text));
       if (!parsed.success)
-        throw new Invalid(
-          `${path}: manifest.json is not an Odoo dump manifest: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-        );
+        throw new Invalid(`${path}: manifest.json is not an Odoo dump manifest: ${issuesText(parsed.error)}`);
       manifest = parsed.data;
     } else {
       const rel = filestorePath(name);

@@ -13,7 +13,7 @@ import { installedModules } from "../deploy/modules";
 import { seriesOf } from "../deploy/source";
 import { environments } from "../env/env.sql";
 import { runOdooOnce } from "../env/odoo-once";
-import { Conflict } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
@@ -397,10 +397,8 @@ function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
       const leftovers: string[] = [];
       await envHost(ctx.deps)
         .withAdmin((sql) => dropDatabase(sql, n.oldDb))
-        .catch((e: unknown) => leftovers.push(`database ${n.oldDb}: ${e instanceof Error ? e.message : String(e)}`));
-      await discardDir(n.previousDir).catch((e: unknown) =>
-        leftovers.push(`${n.previousDir}: ${e instanceof Error ? e.message : String(e)}`),
-      );
+        .catch((e: unknown) => leftovers.push(`database ${n.oldDb}: ${errorText(e)}`));
+      await discardDir(n.previousDir).catch((e: unknown) => leftovers.push(`${n.previousDir}: ${errorText(e)}`));
       for (const l of leftovers) ctx.log(`warn: could not remove the previous ${l}; remove it by hand`);
       return { kept: null, leftovers };
     },

@@ -15,6 +15,7 @@ import { Log } from "../log";
 import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
 import { startBackup } from "./backups";
+import { errorText } from "../errors";
 
 const log = Log.create("backups");
 
@@ -70,7 +71,7 @@ export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: TierName[]
       startBackup(deps, env.slug, "scheduler", "scheduled");
       out.enqueued.push(env.slug);
     } catch (e) {
-      out.failed.push({ env: env.slug, error: e instanceof Error ? e.message : String(e) });
+      out.failed.push({ env: env.slug, error: errorText(e) });
     }
   }
   return out;

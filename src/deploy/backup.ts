@@ -5,6 +5,7 @@ import type { EnvRow } from "../env/service";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { loadDeployment, setDeployment } from "./records";
+import { errorText } from "../errors";
 
 /**
  * The backup row is recorded on the deployment before the dump starts, so a deploy resumed after
@@ -28,7 +29,7 @@ export async function takePreDeployBackup(
   try {
     await performBackup(deps, backupId, stepLogger(io, { backup: backupId }), io.signal);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorText(err);
     failRunningBackup(deps.db, backupId, reason);
     setDeployment(deps.db, deploymentId, { backupId: null });
     throw new Error(`pre-deploy backup failed, nothing was changed: ${reason}`);

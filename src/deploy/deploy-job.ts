@@ -9,7 +9,7 @@
  */
 import { rmSync } from "node:fs";
 import { z } from "zod";
-import { Conflict } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { defineJob, type StepContext } from "../jobs/define";
@@ -171,7 +171,7 @@ export const deployJob = defineJob<DeployJobParams>({
             return await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx, { neutralize: gate.neutralize });
           } catch (err) {
             if (gate.required || ctx.signal.aborted) throw err;
-            return gateFailure(false, err instanceof Error ? err.message : String(err), (l) => ctx.log(l));
+            return gateFailure(false, errorText(err), (l) => ctx.log(l));
           }
         }),
     },

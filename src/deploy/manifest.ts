@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 
 export interface RepoModule {
   name: string;
@@ -382,8 +382,10 @@ export function readRepoModules(dir: string, series: string): RepoModule[] {
     }
     const parsed = ManifestFields.safeParse(parseManifest(readRegularFile(manifestFile, where), where));
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new Invalid(`${where}: ${issue.path.join(".") || "manifest"}: ${issue.message}`);
+      // The first problem only: a manifest is fixed one field at a time.
+      throw new Invalid(
+        `${where}: ${issuesText({ issues: parsed.error.issues.slice(0, 1) }, { topLevel: "manifest" })}`,
+      );
     }
     const m = parsed.data;
     modules.push({

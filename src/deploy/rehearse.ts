@@ -23,6 +23,7 @@ import type { ModulePlan } from "./modules";
 import { waitReleaseHealthy } from "./release";
 import { withScratchDatabase } from "./scratch";
 import { adminLogin } from "./source";
+import { errorText } from "../errors";
 
 interface Io {
   log(line: string): void;
@@ -135,7 +136,7 @@ export async function rehearse(
         const logs = await run(host.docker.logs(name, { tail: 30 }), { nothrow: true });
         io.log(`last output of the rehearsal:\n${logs.stdout}${logs.stderr}`);
         throw new Error(
-          `rehearsal: the new release does not boot healthy on a copy of the database; nothing was changed: ${err instanceof Error ? err.message : String(err)}`,
+          `rehearsal: the new release does not boot healthy on a copy of the database; nothing was changed: ${errorText(err)}`,
         );
       } finally {
         await run(host.docker.rm(name, { force: true }), { nothrow: true });

@@ -22,6 +22,7 @@ import {
   type Serving,
   type StartedRelease,
 } from "./release";
+import { errorText } from "../errors";
 
 interface ReleaseParams {
   envId: string;
@@ -106,7 +107,7 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
           );
           return { ...pruned };
         } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
+          const reason = errorText(err);
           ctx.log(`warn: pruning old releases failed (the next deploy tries again): ${reason}`);
           return { error: reason };
         }

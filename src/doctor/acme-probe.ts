@@ -1,6 +1,6 @@
 /** GET of the ACME directory (RFC 8555 §7.1.1), shared by the acme and clock checks. */
 import { readFileSync } from "node:fs";
-import { errorText } from "./docker-probe";
+import { errorText } from "../errors";
 
 export type AcmeDirectoryProbe =
   | { ok: true; url: string; date: Date | null }
@@ -30,7 +30,7 @@ export async function probeAcmeDirectory(acme: { directoryUrl: string; caFile?: 
   } catch (e) {
     return {
       ok: false,
-      error: `${url}: ${(e as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : errorText(e)}`,
+      error: `${url}: ${(e as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : errorText(e, { code: true })}`,
     };
   }
 }

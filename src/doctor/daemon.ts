@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
 import { type Check, fail, pass, skip } from "./check";
-import { errorText } from "./docker-probe";
+import { errorText } from "../errors";
 
 /** `http://host:port` for a `listen` address; a wildcard listen is reached on loopback. */
 export function apiBaseUrl(listen: string): string {
@@ -39,7 +39,7 @@ export async function fetchHealth(base: string, timeoutMs = 5_000): Promise<Heal
   } catch (e) {
     return {
       ok: false,
-      error: `no answer at ${url}: ${(e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : errorText(e)}`,
+      error: `no answer at ${url}: ${(e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : errorText(e, { code: true })}`,
     };
   }
 }

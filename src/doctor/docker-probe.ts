@@ -14,12 +14,6 @@ export function isMissingBinary(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === "ENOENT";
 }
 
-/** An error's message, with its errno code first unless the message already starts with it. */
-export function errorText(e: unknown): string {
-  const err = e as Error & { code?: string };
-  return err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
-}
-
 export function firstLine(text: string): string {
   return (
     text

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Paths } from "../config/paths";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 
 /** The control plane: state, the config and the secrets the state needs to be read. */
 export const STATE_FILES = [
@@ -83,8 +83,7 @@ export function unpack(plain: Buffer): { manifest: BundleManifest; files: Bundle
     throw new Invalid("state backup manifest is not JSON");
   }
   const r = ManifestSchema.safeParse(parsed);
-  if (!r.success)
-    throw new Invalid(`state backup manifest is invalid: ${r.error.issues.map((i) => i.message).join("; ")}`);
+  if (!r.success) throw new Invalid(`state backup manifest is invalid: ${issuesText(r.error, { paths: false })}`);
   const files: BundleFile[] = [];
   let at = nl + 1;
   for (const f of r.data.files) {

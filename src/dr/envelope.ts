@@ -13,7 +13,7 @@ import {
   randomBytes,
 } from "node:crypto";
 import { z } from "zod";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 import { type RecoveryPrivateKey, type RecoveryPublicKey, sharedSecret } from "./recovery-key";
 
 export const MAGIC = "ODOOOPS-STATE-BACKUP-1\n";
@@ -77,10 +77,7 @@ export function readHeader(bytes: Uint8Array): { header: EnvelopeHeader; headerL
     throw new Invalid("state backup header is not JSON");
   }
   const r = EnvelopeHeaderSchema.safeParse(parsed);
-  if (!r.success)
-    throw new Invalid(
-      `state backup header is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
+  if (!r.success) throw new Invalid(`state backup header is invalid: ${issuesText(r.error)}`);
   const body = buf.subarray(end + 1);
   if (body.length < TAG_BYTES) throw new Invalid("state backup is truncated");
   return { header: r.data, headerLine, body };

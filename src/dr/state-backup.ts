@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Paths } from "../config/paths";
 import type { Config } from "../config/schema";
 import { planRetention } from "../db/backup/retention";
-import { Invalid } from "../errors";
+import { Invalid, errorText } from "../errors";
 import { describeS3Error } from "../host/s3";
 import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
@@ -101,7 +101,7 @@ export async function backupState(deps: StateBackupDeps, now: Date = new Date())
         result.failed.push({
           kind: store.kind,
           where: store.where,
-          error: store.kind === "s3" ? describeS3Error(e) : e instanceof Error ? e.message : String(e),
+          error: store.kind === "s3" ? describeS3Error(e) : errorText(e),
         });
       }
     }
@@ -161,7 +161,7 @@ export async function listStateBackups(config: Config, paths: Paths): Promise<St
         errors.push({
           kind: store.kind,
           where: store.where,
-          error: store.kind === "s3" ? describeS3Error(e) : e instanceof Error ? e.message : String(e),
+          error: store.kind === "s3" ? describeS3Error(e) : errorText(e),
         });
       }
     }

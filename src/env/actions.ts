@@ -5,7 +5,7 @@
 import { and, eq } from "drizzle-orm";
 import { backups } from "../db/backup.sql";
 import { backupTargets } from "../db/backup-job";
-import { Conflict, Invalid } from "../errors";
+import { Conflict, Invalid, errorText } from "../errors";
 import type { CoordinatorDeps } from "../deps";
 import type { JobView } from "../jobs/view";
 import { now } from "../state/columns";
@@ -72,7 +72,7 @@ function needsFinalBackup(deps: CoordinatorDeps, env: EnvRow, opts: DestroyOptio
     backupTargets(deps);
   } catch (e) {
     throw new Invalid(
-      `destroying production environment ${env.slug} drops its database, which is backed up first, but ${e instanceof Error ? e.message : String(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`,
+      `destroying production environment ${env.slug} drops its database, which is backed up first, but ${errorText(e)}; or destroy with --skip-final-backup (API: skipFinalBackup=true)`,
     );
   }
   return true;

@@ -11,6 +11,7 @@ import { findEnv } from "./lookup";
 import { envResources } from "./resources";
 import type { EnvDetail } from "./schema";
 import { toSummary, type EnvRow } from "./service";
+import { errorText } from "../errors";
 
 const log = Log.create("env");
 
@@ -46,7 +47,7 @@ export async function envDiskUse(
     databaseBytes = await envHost(deps).withAdmin((sql) => databaseSize(sql, env.dbName));
   } catch (err) {
     // The detail view must work while PostgreSQL is down; the size is then unknown.
-    log.warn("database size unavailable", { env: env.slug, error: err instanceof Error ? err.message : String(err) });
+    log.warn("database size unavailable", { env: env.slug, error: errorText(err) });
   }
   return { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) };
 }

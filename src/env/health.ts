@@ -8,7 +8,7 @@
  * (it ignores the check and logs a warning per poll), and it only ever tried the `postgres`
  * database, never the env's.
  */
-import { Unavailable } from "../errors";
+import { Unavailable, errorText } from "../errors";
 
 export interface HealthTarget {
   /** Base URL to connect to, e.g. http://127.0.0.1:80 */
@@ -64,7 +64,7 @@ export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail:
   } catch (err) {
     return {
       ok: false,
-      detail: `${what}: ${err instanceof Error ? err.message : String(err)}`,
+      detail: `${what}: ${errorText(err)}`,
     };
   }
 }

@@ -7,7 +7,7 @@ import type { SQL } from "bun";
 import { rmSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { Conflict } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { backups } from "../db/backup.sql";
 import { failRunningBackup, performBackup } from "../db/backup-job";
@@ -76,7 +76,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
         } catch (e) {
           throw new Error(
-            `the final backup failed, so nothing was destroyed: ${e instanceof Error ? e.message : String(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`,
+            `the final backup failed, so nothing was destroyed: ${errorText(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`,
           );
         }
       },

@@ -10,6 +10,7 @@ import { Log } from "../log";
 import { destroyEnvironment } from "./actions";
 import type { CoordinatorDeps } from "../deps";
 import { environments } from "./env.sql";
+import { errorText } from "../errors";
 
 const log = Log.create("ttl");
 export const TTL_ACTOR = "ttl-sweep";
@@ -46,7 +47,7 @@ export function ttlSweep(deps: CoordinatorDeps, at: Date): TtlSweepResult {
         result.warned.push(env.slug);
       }
     } catch (e) {
-      result.failed.push({ env: env.slug, error: e instanceof Error ? e.message : String(e) });
+      result.failed.push({ env: env.slug, error: errorText(e) });
     }
   }
   if (result.failed.length > 0) log.warn("ttl sweep could not act on some environments", { failed: result.failed });

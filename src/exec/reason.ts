@@ -5,7 +5,7 @@
  * The full command and its output stay in the job log.
  */
 import { basename } from "node:path";
-import { CommandFailed } from "../errors";
+import { CommandFailed, errorText } from "../errors";
 
 export const MAX_REASON = 300;
 
@@ -84,7 +84,7 @@ function clamp(text: string): string {
  * odooops wrote itself (with the lines they chose to quote) are kept as they are.
  */
 export function readableReason(err: unknown): string {
-  if (!(err instanceof CommandFailed)) return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof CommandFailed)) return errorText(err);
   const sentence = err.reason ?? `${programOf(err.argv)} exited with ${err.exitCode_}`;
   const line = meaningfulLine(err.stderrTail);
   return clamp(line ? `${sentence}: ${line}` : sentence);

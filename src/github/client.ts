@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Config } from "../config/schema";
 import { Log, Secrets } from "../log";
 import { COMMENT_MAX, publishable } from "./publish";
+import { errorText } from "../errors";
 
 const log = Log.create("github");
 const REPO_NAME = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/;
@@ -130,7 +131,7 @@ export class GithubClient {
           return { ok: false, problem };
         }
       } catch (e) {
-        problem = e instanceof Error ? e.message : String(e);
+        problem = errorText(e);
       }
       log.warn("GitHub call failed", { method, url, attempt, problem });
       if (attempt < statusAttempts) await Bun.sleep(retryBaseMs * 2 ** (attempt - 1));

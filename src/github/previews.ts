@@ -20,6 +20,7 @@ import { GithubClient, upsertComment } from "./client";
 import { githubPreviews } from "./github.sql";
 import { publicDetail } from "./publish";
 import { finalState, jobLogUrl, trackDeployStatus } from "./statuses";
+import { errorText } from "../errors";
 
 const log = Log.create("github");
 export const PREVIEW_TIER = "dev_ephemeral";
@@ -157,7 +158,7 @@ function enqueueComment(previewId: string, work: () => Promise<unknown>): void {
   const chain = (commentChains.get(previewId) ?? Promise.resolve()).then(work).catch((e: unknown) =>
     log.warn("preview comment not updated", {
       preview: previewId,
-      error: e instanceof Error ? e.message : String(e),
+      error: errorText(e),
     }),
   );
   commentChains.set(previewId, chain);

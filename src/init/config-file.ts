@@ -10,7 +10,7 @@ import { SecretBox } from "../auth/secretbox";
 import { decryptConfigValues, ENCRYPTED_PREFIX, isEncryptedValue } from "../config/load";
 import type { Paths } from "../config/paths";
 import { type Config, ConfigSchema } from "../config/schema";
-import { Invalid } from "../errors";
+import { Invalid, issuesText } from "../errors";
 import { type Answers, caDirectory, TIERS } from "./answers";
 
 type Value = string | number | boolean;
@@ -167,11 +167,8 @@ export function editConfig(
   const data = (doc.toJS() ?? {}) as Record<string, never>;
   const parsed = ConfigSchema.safeParse(decryptConfigValues(data, paths.secretKeyFile, paths.configYaml));
   if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => {
-      const k = i.path.join(".");
-      return `${FLAG_OF[k] ?? k}: ${i.message}`;
-    });
-    throw new Invalid(`the answers do not make a valid config:\n${msg.join("\n")}`);
+    const msg = issuesText(parsed.error, { label: (k) => FLAG_OF[k], sep: "\n" });
+    throw new Invalid(`the answers do not make a valid config:\n${msg}`);
   }
   return { text, changed, config: parsed.data };
 }

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { SecretBox } from "../auth/secretbox";
 import { decryptConfigValues, ENCRYPTED_PREFIX } from "../config/load";
 import type { Paths } from "../config/paths";
-import { Invalid, Unavailable } from "../errors";
+import { Invalid, Unavailable, issuesText } from "../errors";
 import { fetchHealth } from "../doctor/daemon";
 import type { JoinAnswer } from "./answers";
 import { writeFileAtomic } from "./config-file";
@@ -25,8 +25,7 @@ export function readJoin(paths: Paths): JoinAnswer | null {
   if (!existsSync(file)) return null;
   const raw = parse(readFileSync(file, "utf8")) as Record<string, never>;
   const parsed = JoinFile.safeParse(decryptConfigValues(raw ?? {}, paths.secretKeyFile, file));
-  if (!parsed.success)
-    throw new Invalid(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success) throw new Invalid(`${file}: ${issuesText(parsed.error)}`);
   return parsed.data;
 }
 

@@ -7,7 +7,8 @@ import { Log } from "../log";
 import type { Deps } from "../deps";
 import type { JobRegistry } from "./registry";
 import { type AgentIdentity, type JobChannel, type LeasedJob, LeaseLost } from "./queue";
-import { errorText, runJob } from "./runner";
+import { errorText } from "../errors";
+import { runJob } from "./runner";
 
 const log = Log.create("agent");
 

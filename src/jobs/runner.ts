@@ -2,6 +2,7 @@
  * Runs one leased job: its steps in order, skipping those already done (a resumed job), then
  * either the success hook or the undo pass in reverse order and the failure hook.
  */
+import { errorText } from "../errors";
 import { readableReason } from "../exec/reason";
 import { Log } from "../log";
 import { now } from "../state/columns";
@@ -22,11 +23,6 @@ export interface RunOptions {
 
 function lostLease(signal: AbortSignal): boolean {
   return signal.aborted && signal.reason instanceof LeaseLost;
-}
-
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
 }
 
 function waitInterruptionsOf(output: Record<string, unknown> | null | undefined): number {

@@ -136,3 +136,6 @@ export function auditRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(out, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type AuditRoutes = typeof logs | typeof verify | typeof exportStream | typeof exportS3;

@@ -200,3 +200,16 @@ export function authRoutes(app: Api, deps: CoordinatorDeps) {
     return c.body(null, 204);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type AuthRoutes =
+  | typeof login
+  | typeof whoami
+  | typeof createToken
+  | typeof listTokens
+  | typeof revokeToken
+  | typeof logout
+  | typeof password
+  | typeof listSessions
+  | typeof revokeSession
+  | typeof rotateSigningKey;

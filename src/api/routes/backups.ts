@@ -381,3 +381,20 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     ),
   );
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type BackupRoutes =
+  | typeof create
+  | typeof list
+  | typeof restore
+  | typeof clone
+  | typeof detect
+  | typeof exportDb
+  | typeof downloadExport
+  | typeof checkRules
+  | typeof listExportsRoute
+  | typeof cleanExports
+  | typeof removeExport
+  | typeof importDb
+  | typeof importFilestore
+  | typeof migrate;

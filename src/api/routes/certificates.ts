@@ -51,3 +51,6 @@ export function certificateRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(importCert, (c) => c.json(startImport(deps, c.req.valid("json"), c.get("principal").username), 202));
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type CertificateRoutes = typeof list | typeof renew | typeof importCert;

@@ -133,3 +133,13 @@ export function deploymentRoutes(app: Api, deps: CoordinatorDeps) {
   );
   app.openapi(candidates, (c) => c.json(rollbackCandidates(deps, c.req.valid("param").name), 200));
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type DeploymentRoutes =
+  | typeof approve
+  | typeof reject
+  | typeof deploy
+  | typeof list
+  | typeof get
+  | typeof rollback
+  | typeof candidates;

@@ -137,3 +137,6 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(r, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type DrRoutes = typeof rotate | typeof check | typeof list | typeof create;

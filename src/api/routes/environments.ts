@@ -258,3 +258,15 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
     }) as never;
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type EnvironmentRoutes =
+  | typeof list
+  | typeof create
+  | typeof get
+  | typeof destroy
+  | typeof adminPassword
+  | typeof rotate
+  | typeof extend
+  | typeof power
+  | typeof logs;

@@ -42,3 +42,6 @@ export function healthRoutes(app: Api, deps: CoordinatorDeps) {
     return state.ok ? c.json(body, 200) : c.json(body, 503);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type HealthRoutes = typeof route;

@@ -118,3 +118,6 @@ export function jobRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(view, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type JobRoutes = typeof list | typeof get | typeof logRoute | typeof events | typeof cancel;

@@ -20,3 +20,6 @@ export function metricsRoutes(app: Api, deps: CoordinatorDeps) {
     return c.text(await r.metrics(), 200, { "content-type": r.contentType });
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type MetricsRoutes = typeof route;

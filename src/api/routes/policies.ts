@@ -35,3 +35,6 @@ export function policyRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(validatePolicy(text, file), 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type PolicyRoutes = typeof show | typeof validate;

@@ -102,3 +102,6 @@ export function projectRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json({ project: project.name, ...creds, protectedTiers }, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type ProjectRoutes = typeof list | typeof put | typeof access;

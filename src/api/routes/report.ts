@@ -58,3 +58,6 @@ const report = createRoute({
 export function reportRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(report, (c) => c.json(serviceReport(deps, parseSince(c.req.valid("query").since)), 200));
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type ReportRoutes = typeof report;

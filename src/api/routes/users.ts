@@ -107,3 +107,6 @@ export function userRoutes(app: Api, deps: CoordinatorDeps) {
     return c.body(null, 204);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type UserRoutes = typeof list | typeof add | typeof role | typeof password | typeof remove;

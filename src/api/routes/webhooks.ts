@@ -63,3 +63,6 @@ export function webhookRoutes(app: Api, deps: CoordinatorDeps) {
     return out.status === 202 ? c.json(out.body, 202) : c.json(out.body, 200);
   });
 }
+
+/** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
+export type WebhookRoutes = typeof github;

@@ -4,32 +4,11 @@ import { AppError, Invalid } from "../../errors";
 import { client, type CliIo } from "../io";
 import { note, printJson, printTable } from "../output";
 
-interface AuditRowView {
-  id: string;
-  seq: number | null;
-  at: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  ip: string | null;
-  details: Record<string, unknown> | null;
-}
-
-type VerifyView =
-  | { ok: true; rows: number; head: { seq: number; hash: string } | null }
-  | { ok: false; rows: number; brokenAt: { id: string; seq: number | null; at: string }; reason: string };
-
 export class AuditChainBroken extends AppError {
   override readonly code = "audit_chain_broken";
 }
 
 const FILTERS = ["failed_auth", "denied", "production"];
-
-function query(params: Record<string, string | undefined>): string {
-  const q = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined));
-  return q.size ? `?${q}` : "";
-}
 
 export function auditCommand(io: CliIo) {
   const since = {
@@ -61,9 +40,16 @@ export function auditCommand(io: CliIo) {
             throw new Invalid(`--filter must be one of ${FILTERS.join(", ")}`);
           const limit = Number(args.limit);
           if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new Invalid("--limit must be 1-10000");
-          const rows = await client(io).get<AuditRowView[]>(
-            `/audit/logs${query({ since: args.since, until: args.until, actor: args.actor, action: args.action, filter: args.filter, limit: String(limit) })}`,
-          );
+          const rows = await client(io).get("/audit/logs", {
+            query: {
+              since: args.since,
+              until: args.until,
+              actor: args.actor,
+              action: args.action,
+              filter: args.filter as "failed_auth" | "denied" | "production" | undefined,
+              limit,
+            },
+          });
           if (io.globals.json) return printJson(io, rows);
           printTable(
             io,
@@ -92,9 +78,11 @@ export function auditCommand(io: CliIo) {
             "Check the hash chain: exits 1 and names the first row where it breaks (a row edited, deleted or inserted around odooops)",
         },
         async run() {
-          const out = await client(io).get<VerifyView>("/audit/verify");
+          const out = await client(io).get("/audit/verify");
           if (!out.ok) {
-            const where = `row ${out.brokenAt.id} (seq ${out.brokenAt.seq ?? "none"}, ${out.brokenAt.at})`;
+            // The schema keeps brokenAt optional (absent when ok); a broken chain always names it.
+            const b = out.brokenAt;
+            const where = `row ${b?.id ?? "?"} (seq ${b?.seq ?? "none"}, ${b?.at ?? "?"})`;
             throw new AuditChainBroken(
               `audit chain broken at ${where}: ${out.reason}; ${out.rows} row(s) before it verified`,
               out,
@@ -123,14 +111,13 @@ export function auditCommand(io: CliIo) {
           if (args.to !== undefined && args.to !== "s3") throw new Invalid("--to accepts only s3");
           if (args.to && args.output) throw new Invalid("give --to s3 or --output, not both");
           if (args.to === "s3") {
-            const out = await client(io).post<{ bucket: string; key: string; rows: number; bytes: number }>(
-              "/audit/export",
-              { since: args.since, until: args.until, to: "s3" },
-            );
+            const out = await client(io).post("/audit/export", {
+              body: { since: args.since, until: args.until, to: "s3" },
+            });
             if (io.globals.json) return printJson(io, out);
             return note(io, `exported ${out.rows} audit row(s) to s3://${out.bucket}/${out.key}`);
           }
-          const chunks = client(io).text(`/audit/export${query({ since: args.since, until: args.until })}`);
+          const chunks = client(io).text("/audit/export", { query: { since: args.since, until: args.until } });
           if (!args.output) {
             for await (const chunk of chunks) io.stdout(chunk);
             return;

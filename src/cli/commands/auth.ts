@@ -1,7 +1,6 @@
 import { defineCommand } from "citty";
-import type { CreatedToken, LoginResponse, SessionInfo, TokenInfo, WhoAmI } from "../../auth/schema";
 import { ROLES, type Role } from "../../auth/roles";
-import { AppError, Invalid } from "../../errors";
+import { AppError, Invalid, errorText } from "../../errors";
 import { ApiClient } from "../client";
 import { DEFAULT_URL, readStoredLogin, removeStoredLogin, writeStoredLogin } from "../credentials";
 import { client, type CliIo } from "../io";
@@ -40,7 +39,7 @@ export function authCommand(io: CliIo) {
         username ??= await ask("text", "Username");
         password ??= await ask("password", "Password");
       }
-      const res = await new ApiClient(url, null, io.fetch).post<LoginResponse>("/auth/login", { username, password });
+      const res = await new ApiClient(url, null, io.fetch).post("/auth/login", { body: { username, password } });
       const file = writeStoredLogin(io.env, {
         url,
         token: res.token,
@@ -64,7 +63,7 @@ export function authCommand(io: CliIo) {
         if (!(e instanceof AppError && e.code === "unauthorized"))
           note(
             io,
-            `warning: the server did not confirm the logout (${(e as Error).message}); the local token is removed anyway`,
+            `warning: the server did not confirm the logout (${errorText(e)}); the local token is removed anyway`,
           );
       }
       removeStoredLogin(io.env);
@@ -88,7 +87,7 @@ export function authCommand(io: CliIo) {
         if ((await ask("password", "New password again")) !== next)
           throw new Invalid("the new passwords differ; nothing changed");
       } else throw new Invalid("not interactive: pass --stdin with the current and the new password as two lines");
-      await client(io).post("/auth/password", { current, new: next });
+      await client(io).post("/auth/password", { body: { current, new: next } });
       note(io, "Password changed; your other sessions are ended.");
     },
   });
@@ -99,7 +98,7 @@ export function authCommand(io: CliIo) {
       list: defineCommand({
         meta: { name: "list", description: "List your sessions" },
         async run() {
-          const list = await client(io).get<SessionInfo[]>("/auth/sessions");
+          const list = await client(io).get("/auth/sessions");
           if (io.globals.json) return printJson(io, list);
           printTable(
             io,
@@ -119,7 +118,7 @@ export function authCommand(io: CliIo) {
         meta: { name: "revoke", description: "End a session by id (admins: anyone's)" },
         args: { id: { type: "positional", required: true } },
         async run({ args }) {
-          await client(io).delete(`/auth/sessions/${encodeURIComponent(args.id)}`);
+          await client(io).delete("/auth/sessions/{id}", { params: { id: args.id } });
           note(io, `Ended session ${args.id}`);
         },
       }),
@@ -130,7 +129,7 @@ export function authCommand(io: CliIo) {
     meta: { name: "whoami", description: "Show who the CLI acts as, and where" },
     async run() {
       const c = client(io);
-      const me = await c.get<WhoAmI>("/auth/whoami");
+      const me = await c.get("/auth/whoami");
       if (io.globals.json) printJson(io, { ...me, url: c.baseUrl });
       else io.stdout(`${me.username} (${me.role}, via ${me.via}) at ${c.baseUrl}\n`);
     },
@@ -152,10 +151,8 @@ export function authCommand(io: CliIo) {
             throw new Invalid("--ttl-days must be a positive integer");
           if (args.role !== undefined && !(ROLES as readonly string[]).includes(args.role))
             throw new Invalid(`--role must be one of ${ROLES.join(", ")}`);
-          const created = await client(io).post<CreatedToken>("/auth/tokens", {
-            name: args.name,
-            ttlDays: ttl,
-            role: args.role as Role | undefined,
+          const created = await client(io).post("/auth/tokens", {
+            body: { name: args.name, ttlDays: ttl, role: args.role as Role | undefined },
           });
           if (io.globals.json) printJson(io, created);
           else io.stdout(`${created.token}\n`);
@@ -164,7 +161,7 @@ export function authCommand(io: CliIo) {
       list: defineCommand({
         meta: { name: "list", description: "List your tokens" },
         async run() {
-          const list = await client(io).get<TokenInfo[]>("/auth/tokens");
+          const list = await client(io).get("/auth/tokens");
           if (io.globals.json) printJson(io, list);
           else
             printTable(io, list, [
@@ -183,7 +180,7 @@ export function authCommand(io: CliIo) {
         meta: { name: "revoke", description: "Revoke a token by id" },
         args: { id: { type: "positional", required: true } },
         async run({ args }) {
-          await client(io).delete(`/auth/tokens/${encodeURIComponent(args.id)}`);
+          await client(io).delete("/auth/tokens/{id}", { params: { id: args.id } });
           note(io, `Revoked ${args.id}`);
         },
       }),
@@ -197,7 +194,7 @@ export function authCommand(io: CliIo) {
         "A new secret for login sessions: every session ends (everyone logs in again); API tokens keep working (admin)",
     },
     async run() {
-      const r = await client(io).post<{ sessionsEnded: number }>("/auth/signing-key/rotate");
+      const r = await client(io).post("/auth/signing-key/rotate");
       if (io.globals.json) return printJson(io, r);
       note(io, `New session signing key; ${r.sessionsEnded} session(s) ended. API tokens keep working.`);
     },

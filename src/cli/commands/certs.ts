@@ -31,7 +31,7 @@ function list(io: CliIo) {
   return defineCommand({
     meta: { name: "list", description: "Certificates of env domains: source, serial, expiry, days left, status" },
     async run() {
-      const certs = await client(io).get<CertificateView[]>("/certificates");
+      const certs = await client(io).get("/certificates");
       if (io.globals.json) return printJson(io, certs);
       printTable(
         io,
@@ -120,7 +120,7 @@ function renew(io: CliIo) {
     },
     async run({ args }) {
       const body = { ...(args.env ? { env: args.env } : {}), force: args.force === true };
-      const out = await client(io).post<RenewOutcome>("/certificates/renew", body);
+      const out = await client(io).post("/certificates/renew", { body });
       if (args.wait === true) {
         describeOutcome(io, out);
         return waitAll(io, out);
@@ -159,7 +159,7 @@ function importCmd(io: CliIo) {
         keyPem: readPem("--key", args.key),
         ...(args.chain ? { chainPem: readPem("--chain", args.chain) } : {}),
       };
-      const job = await client(io).post<JobView>("/certificates/import", body);
+      const job = await client(io).post("/certificates/import", { body });
       note(io, `importing a certificate for ${job.target ?? args.env}`);
       await afterEnqueue(io, job, args.wait === true);
     },

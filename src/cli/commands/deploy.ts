@@ -5,7 +5,7 @@
  */
 import { defineCommand } from "citty";
 import { describeGates } from "../../deploy/describe";
-import type { DeployOutcome, DeployPlan, DeploymentView } from "../../deploy/schema";
+import type { DeployPlan, DeploymentView } from "../../deploy/schema";
 import { Invalid } from "../../errors";
 import type { JobView } from "../../jobs/view";
 import { client, type CliIo } from "../io";
@@ -92,9 +92,10 @@ export function deploymentTable(io: CliIo, list: DeploymentView[]): void {
 async function explainLock(io: CliIo, env: string, job: JobView): Promise<void> {
   const holder = job.blockedBy;
   if (!holder || (holder.kind !== "deploy" && holder.kind !== "rollback")) return;
-  const recent = await client(io).get<DeploymentView[]>(
-    `/environments/${encodeURIComponent(env)}/deployments?limit=20`,
-  );
+  const recent = await client(io).get("/environments/{name}/deployments", {
+    params: { name: env },
+    query: { limit: 20 },
+  });
   const d = recent.find((x) => x.jobId === holder.id);
   if (d)
     note(
@@ -141,23 +142,21 @@ export function deployCommand(io: CliIo) {
         if (view === "list") {
           const limit = Number(args.limit);
           if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("--limit must be 1-1000");
-          const list = await c.get<DeploymentView[]>(
-            `/environments/${encodeURIComponent(args.id)}/deployments?limit=${limit}`,
-          );
+          const list = await c.get("/environments/{name}/deployments", { params: { name: args.id }, query: { limit } });
           return io.globals.json ? printJson(io, list) : deploymentTable(io, list);
         }
         if (view === "approve" || view === "reject") {
-          const decided = await c.post<DeploymentView>(
-            `/deployments/${encodeURIComponent(args.id)}/${view}`,
-            args.reason ? { reason: args.reason } : {},
-          );
+          const decided = await c.post(`/deployments/{id}/${view}`, {
+            params: { id: args.id },
+            body: args.reason ? { reason: args.reason } : {},
+          });
           if (io.globals.json) return printJson(io, decided);
           return note(
             io,
             `deployment ${decided.id} ${view === "approve" ? "approved: it continues (backup, migration, switch)" : "rejected: it stops and the serving release stays"}`,
           );
         }
-        const d = await c.get<DeploymentView>(`/deployments/${encodeURIComponent(args.id)}`);
+        const d = await c.get("/deployments/{id}", { params: { id: args.id } });
         if (view === "show") return io.globals.json ? printJson(io, d) : showDeployment(io, d);
         if (!d.jobId) throw new Invalid(`deployment ${d.id} has no job log`);
         return printJobLog(io, d.jobId, args.follow === true);
@@ -168,7 +167,7 @@ export function deployCommand(io: CliIo) {
         ...(args.branch ? { branch: args.branch } : {}),
         ...(args["dry-run"] ? { dryRun: true } : {}),
       };
-      const out = await c.post<DeployOutcome>(`/environments/${encodeURIComponent(args.target)}/deployments`, body);
+      const out = await c.post("/environments/{name}/deployments", { params: { name: args.target }, body });
       if (out.dryRun) return io.globals.json ? printJson(io, out.plan) : showPlan(io, out.plan);
       note(io, `deploying to ${args.target}: deployment ${out.deployment.id} (release ${out.deployment.release})`);
       await explainLock(io, args.target, out.job);

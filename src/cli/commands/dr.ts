@@ -3,20 +3,6 @@ import { AppError, Invalid } from "../../errors";
 import { client, type CliIo } from "../io";
 import { note, printJson, printTable } from "../output";
 
-interface Listing {
-  recoveryKey: string | null;
-  backups: { id: string; createdAt: string; size: number; stored: string[] }[];
-  errors: { kind: string; where: string; error: string }[];
-}
-interface BackupResult {
-  id: string;
-  size: number;
-  recipient: string;
-  stored: { kind: string; where: string }[];
-  failed: { kind: string; where: string; error: string }[];
-  deleted: { kind: string; ids: string[] }[];
-}
-
 export class StateBackupFailed extends AppError {
   override readonly code = "state_backup_failed";
 }
@@ -48,7 +34,7 @@ export function drCommand(io: CliIo) {
       backups: defineCommand({
         meta: { name: "backups", description: "State backups in the local backup dir and S3, newest first" },
         async run() {
-          const out = await client(io).get<Listing>("/dr/state-backups");
+          const out = await client(io).get("/dr/state-backups");
           if (io.globals.json) return printJson(io, out);
           if (out.recoveryKey === null)
             note(io, "warning: no recovery key on this host: no state backup can be made (odooops dr recovery-key)");
@@ -71,7 +57,7 @@ export function drCommand(io: CliIo) {
           description: "Back up the state now (also hourly by default: dr.stateBackups.schedule)",
         },
         async run() {
-          const out = await client(io).post<BackupResult>("/dr/state-backups", {});
+          const out = await client(io).post("/dr/state-backups");
           if (io.globals.json) printJson(io, out);
           else
             note(

@@ -1,8 +1,8 @@
 import { defineCommand } from "citty";
 import type { EnvDetail, EnvSummary } from "../../env/schema";
 import { Invalid } from "../../errors";
-import type { JobView } from "../../jobs/view";
 import { confirmDestructive } from "../confirm";
+import { flag } from "../client";
 import { client, type CliIo } from "../io";
 import { formatBytes } from "../../bytes";
 import { note, printJson, printTable } from "../output";
@@ -15,20 +15,6 @@ const waitArg = { type: "boolean", description: "follow the job and render its s
 function checkTier(tier: string | undefined): void {
   if (tier !== undefined && !TIERS.includes(tier))
     throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
-}
-
-interface AdminLogin {
-  env: string;
-  login: string;
-  password: string;
-}
-
-interface CreateResponse {
-  dryRun: boolean;
-  env: EnvSummary | null;
-  job: JobView | null;
-  plan: Record<string, unknown> | null;
-  steps: string[];
 }
 
 function numberFlag(flag: string, value: string): number {
@@ -74,8 +60,8 @@ export function envCommand(io: CliIo) {
     args: { tier: { type: "string", description: `only this tier (${TIERS.join(", ")})` } },
     async run({ args }) {
       checkTier(args.tier);
-      const q = args.tier ? `?tier=${encodeURIComponent(args.tier)}` : "";
-      const envs = await client(io).get<EnvSummary[]>(`/environments${q}`);
+      const tier = args.tier ? (args.tier as EnvSummary["tier"]) : undefined;
+      const envs = await client(io).get("/environments", { query: { tier } });
       if (io.globals.json) return printJson(io, envs);
       printTable(io, envs, [
         { key: "name", label: "name" },
@@ -111,7 +97,8 @@ export function envCommand(io: CliIo) {
       checkTier(args.tier);
       const body = {
         name: args.name,
-        tier: args.tier,
+        // checkTier above: the server's enum, or an error before any request.
+        tier: args.tier as EnvSummary["tier"],
         ...(args.branch !== undefined ? { branch: args.branch } : {}),
         ...(args["odoo-image"] !== undefined ? { odooImage: args["odoo-image"] } : {}),
         ...(args.domain !== undefined ? { domain: args.domain } : {}),
@@ -130,7 +117,7 @@ export function envCommand(io: CliIo) {
         ...(args["memory-mb"] !== undefined ? { memoryMb: numberFlag("--memory-mb", args["memory-mb"]) } : {}),
         ...(args["dry-run"] ? { dryRun: true } : {}),
       };
-      const out = await client(io).post<CreateResponse>("/environments", body);
+      const out = await client(io).post("/environments", { body });
       if (out.dryRun) {
         if (io.globals.json) return printJson(io, out);
         io.stdout(
@@ -155,9 +142,9 @@ export function envCommand(io: CliIo) {
     },
     async run({ args }) {
       const c = client(io);
-      const d = await c.get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
+      const d = await c.get("/environments/{name}", { params: { name: args.name } });
       const login = args["show-admin-password"]
-        ? await c.get<AdminLogin>(`/environments/${encodeURIComponent(args.name)}/admin-password`)
+        ? await c.get("/environments/{name}/admin-password", { params: { name: args.name } })
         : null;
       if (io.globals.json)
         return printJson(io, login ? { ...d, adminLogin: login.login, adminPassword: login.password } : d);
@@ -173,7 +160,7 @@ export function envCommand(io: CliIo) {
     },
     args: { name: nameArg, wait: waitArg },
     async run({ args }) {
-      const job = await client(io).post<JobView>(`/environments/${encodeURIComponent(args.name)}/admin-password`);
+      const job = await client(io).post("/environments/{name}/admin-password", { params: { name: args.name } });
       await afterEnqueue(io, job, args.wait === true);
     },
   });
@@ -183,7 +170,7 @@ export function envCommand(io: CliIo) {
       meta: { name: action, description },
       args: { name: nameArg, wait: waitArg },
       async run({ args }) {
-        const job = await client(io).post<JobView>(`/environments/${encodeURIComponent(args.name)}/${action}`);
+        const job = await client(io).post("/environments/{name}/{action}", { params: { name: args.name, action } });
         await afterEnqueue(io, job, args.wait === true);
       },
     });
@@ -198,8 +185,8 @@ export function envCommand(io: CliIo) {
     async run({ args }) {
       const tail = Number(args.tail);
       if (!Number.isInteger(tail) || tail < 0 || tail > 100_000) throw new Invalid("--tail must be 0-100000");
-      const q = new URLSearchParams({ tail: String(tail), follow: String(args.follow === true) });
-      for await (const chunk of client(io).text(`/environments/${encodeURIComponent(args.name)}/logs?${q}`))
+      const query = { tail, follow: flag(args.follow === true) };
+      for await (const chunk of client(io).text("/environments/{name}/logs", { params: { name: args.name }, query }))
         io.stdout(chunk);
     },
   });
@@ -210,8 +197,9 @@ export function envCommand(io: CliIo) {
     async run({ args }) {
       if (!/^(never|[1-9]\d{0,4}[hd])$/.test(args.ttl))
         throw new Invalid(`--ttl ${JSON.stringify(args.ttl)}: use e.g. 12h, 3d or never`);
-      const env = await client(io).post<EnvSummary>(`/environments/${encodeURIComponent(args.name)}/extend`, {
-        ttl: args.ttl,
+      const env = await client(io).post("/environments/{name}/extend", {
+        params: { name: args.name },
+        body: { ttl: args.ttl },
       });
       if (io.globals.json) return printJson(io, env);
       io.stdout(`${env.slug} ${env.expiresAt ? `expires ${env.expiresAt}` : "never expires"}\n`);
@@ -232,7 +220,7 @@ export function envCommand(io: CliIo) {
     },
     async run({ args }) {
       const c = client(io);
-      const env = await c.get<EnvDetail>(`/environments/${encodeURIComponent(args.name)}`);
+      const env = await c.get("/environments/{name}", { params: { name: args.name } });
       const keep = args["keep-database"] === true;
       await confirmDestructive(io, {
         yes: args.yes === true,
@@ -241,12 +229,12 @@ export function envCommand(io: CliIo) {
         flagHint: "--yes",
       });
       // The server refuses production without its name again; it is sent only after the confirmation above.
-      const q = new URLSearchParams({
-        keepDatabase: String(keep),
+      const query = {
+        keepDatabase: flag(keep),
         confirm: env.slug,
-        skipFinalBackup: String(args["skip-final-backup"] === true),
-      });
-      const job = await c.delete<JobView>(`/environments/${encodeURIComponent(env.slug)}?${q}`);
+        skipFinalBackup: flag(args["skip-final-backup"] === true),
+      };
+      const job = await c.delete("/environments/{name}", { params: { name: env.slug }, query });
       await afterEnqueue(io, job, args.wait === true);
     },
   });

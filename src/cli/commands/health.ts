@@ -3,18 +3,8 @@ import { Invalid } from "../../errors";
 import { client, type CliIo } from "../io";
 import { AlreadyReported, note, printJson } from "../output";
 
-type Level = "ok" | "warn" | "red";
-interface Finding {
-  level: Level;
-  text: string;
-}
-interface Report {
-  level: Level;
-  envs: { env: string; tier: string; level: Level; http: Finding; backup: Finding; cert: Finding; deploy: Finding }[];
-  disk: { label: string; path: string; freeBytes: number; totalBytes: number; level: Level }[];
-}
-
-const mark = (f: Finding) => (f.level === "ok" ? f.text : `${f.text} [${f.level.toUpperCase()}]`);
+const mark = (f: { level: string; text: string }) =>
+  f.level === "ok" ? f.text : `${f.text} [${f.level.toUpperCase()}]`;
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
 
 export function healthCommand(io: CliIo) {
@@ -36,9 +26,7 @@ export function healthCommand(io: CliIo) {
         },
         async run({ args }) {
           if ((args.all === true) === (args.env !== undefined)) throw new Invalid("give an environment or --all");
-          const out = await client(io).get<Report>(
-            `/health/check${args.env ? `?env=${encodeURIComponent(args.env)}` : ""}`,
-          );
+          const out = await client(io).get("/health/check", { query: { env: args.env } });
           if (io.globals.json) printJson(io, out);
           else {
             const width = Math.max(3, ...out.envs.map((e) => e.env.length));

@@ -59,9 +59,7 @@ export async function printJobLog(io: CliIo, jobId: string, follow: boolean): Pr
   const c = client(io);
   let offset = 0;
   for (;;) {
-    const chunk = await c.get<{ text: string; nextOffset: number; status: JobView["status"] }>(
-      `/jobs/${encodeURIComponent(jobId)}/log?offset=${offset}`,
-    );
+    const chunk = await c.get("/jobs/{id}/log", { params: { id: jobId }, query: { offset } });
     io.stdout(chunk.text);
     offset = chunk.nextOffset;
     if (chunk.text !== "") continue;
@@ -96,8 +94,8 @@ export function jobsCommand(io: CliIo) {
         async run({ args }) {
           const limit = Number(args.limit);
           if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("--limit must be 1-1000");
-          const q = new URLSearchParams({ limit: String(limit), ...(args.status ? { status: args.status } : {}) });
-          const jobs = await client(io).get<JobView[]>(`/jobs?${q}`);
+          const status = args.status ? (args.status as JobView["status"]) : undefined;
+          const jobs = await client(io).get("/jobs", { query: { limit, status } });
           if (io.globals.json) return printJson(io, jobs);
           printTable(io, jobs, [
             { key: "id", label: "id" },
@@ -112,7 +110,7 @@ export function jobsCommand(io: CliIo) {
         meta: { name: "show", description: "A job with its steps (and what it waits for)" },
         args: { id },
         async run({ args }) {
-          const job = await client(io).get<JobView>(`/jobs/${encodeURIComponent(args.id)}`);
+          const job = await client(io).get("/jobs/{id}", { params: { id: args.id } });
           if (io.globals.json) printJson(io, job);
           else showJob(io, job);
         },
@@ -135,7 +133,7 @@ export function jobsCommand(io: CliIo) {
         meta: { name: "cancel", description: "Cancel a queued or running job" },
         args: { id },
         async run({ args }) {
-          const job = await client(io).post<JobView>(`/jobs/${encodeURIComponent(args.id)}/cancel`);
+          const job = await client(io).post("/jobs/{id}/cancel", { params: { id: args.id } });
           if (io.globals.json) printJson(io, job);
           else note(io, `job ${job.id}: ${job.status}`);
         },

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { stringify } from "yaml";
 import { Invalid } from "../../errors";
-import type { EffectivePolicyView, PolicyValidation } from "../../policy/view";
+import type { EffectivePolicyView } from "../../policy/view";
 import { client, type CliIo } from "../io";
 import { formatBytes } from "../../bytes";
 import { AlreadyReported, printJson } from "../output";
@@ -56,11 +56,8 @@ export function policyCommand(io: CliIo) {
           env: { type: "string", description: "an environment: what applies to its tier" },
         },
         async run({ args }) {
-          const q = new URLSearchParams({
-            ...(args.project ? { project: args.project } : {}),
-            ...(args.env ? { env: args.env } : {}),
-          });
-          const p = await client(io).get<EffectivePolicyView>(`/policy${q.size > 0 ? `?${q}` : ""}`);
+          const query = { project: args.project || undefined, env: args.env || undefined };
+          const p = await client(io).get("/policy", { query });
           if (io.globals.json) return printJson(io, p);
           io.stdout(
             `# project ${p.project}: ${p.source === "repo" ? `${POLICY_FILE} at ${p.commit?.slice(0, 12) ?? "?"}` : "the server default (no deploy has read a policies file)"}\n`,
@@ -77,7 +74,7 @@ export function policyCommand(io: CliIo) {
         args: { file: { type: "string", description: `the file to check (default ${POLICY_FILE})` } },
         async run({ args }) {
           const file = args.file ?? POLICY_FILE;
-          const v = await client(io).post<PolicyValidation>("/policy/validate", { text: readPolicyFile(file), file });
+          const v = await client(io).post("/policy/validate", { body: { text: readPolicyFile(file), file } });
           if (io.globals.json) printJson(io, v);
           else if (v.ok) io.stdout(`${file}: valid\n`);
           else io.stderr(`${v.problems.join("\n")}\n`);

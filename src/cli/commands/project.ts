@@ -4,14 +4,6 @@ import { Invalid } from "../../errors";
 import { client, type CliIo } from "../io";
 import { note, printJson, printTable } from "../output";
 
-interface ProjectView {
-  name: string;
-  repoUrl: string | null;
-  defaultBranch: string;
-  webhookSecretSet: boolean;
-  createdAt: string;
-}
-
 /** The secret comes from a file so it never shows in `ps` or shell history; one trailing newline is not part of it. */
 function readSecretFile(path: string): string {
   try {
@@ -52,10 +44,13 @@ export function projectCommand(io: CliIo) {
         throw new Invalid("give --webhook-secret-file or --remove-webhook-secret, not both");
       const webhookSecret =
         secretFile !== undefined ? readSecretFile(secretFile) : args["remove-webhook-secret"] ? null : undefined;
-      const p = await client(io).put<ProjectView>(`/projects/${encodeURIComponent(args.name)}`, {
-        ...(args.repo !== undefined ? { repoUrl: args.repo } : {}),
-        ...(args.branch !== undefined ? { defaultBranch: args.branch } : {}),
-        ...(webhookSecret !== undefined ? { webhookSecret } : {}),
+      const p = await client(io).put("/projects/{name}", {
+        params: { name: args.name },
+        body: {
+          ...(args.repo !== undefined ? { repoUrl: args.repo } : {}),
+          ...(args.branch !== undefined ? { defaultBranch: args.branch } : {}),
+          ...(webhookSecret !== undefined ? { webhookSecret } : {}),
+        },
       });
       if (io.globals.json) return printJson(io, p);
       note(
@@ -70,7 +65,7 @@ export function projectCommand(io: CliIo) {
       list: defineCommand({
         meta: { name: "list", description: "Projects and their repositories" },
         async run() {
-          const list = await client(io).get<ProjectView[]>("/projects");
+          const list = await client(io).get("/projects");
           if (io.globals.json) return printJson(io, list);
           printTable(
             io,
@@ -93,9 +88,7 @@ export function projectCommand(io: CliIo) {
         },
         args: { name: { type: "positional", required: true, description: "project name" } },
         async run({ args }) {
-          const a = await client(io).get<{ project: string; user: string; password: string; protectedTiers: string[] }>(
-            `/projects/${encodeURIComponent(args.name)}/access`,
-          );
+          const a = await client(io).get("/projects/{name}/access", { params: { name: args.name } });
           if (io.globals.json) return printJson(io, a);
           io.stdout(
             `user      ${a.user}\npassword  ${a.password}\ntiers     ${a.protectedTiers.join(", ") || "(none: every tier is public or allowlisted)"}\n`,

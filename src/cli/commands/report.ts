@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import type { ServiceReport } from "../../report/report";
 import { client, type CliIo } from "../io";
 import { printJson } from "../output";
 
@@ -17,7 +16,7 @@ export function reportCommand(io: CliIo) {
       since: { type: "string", default: "30d", description: "window start: 30d, 12h, 2w or a date (UTC)" },
     },
     async run({ args }) {
-      const r = await client(io).get<ServiceReport>(`/report?since=${encodeURIComponent(args.since)}`);
+      const r = await client(io).get("/report", { query: { since: args.since } });
       if (io.globals.json) return printJson(io, r);
       io.stdout(
         `Service report ${r.since.slice(0, 16)}Z → ${r.until.slice(0, 16)}Z (goals: availability ≥ ${r.goals.availability} %, deployments ≥ ${r.goals.deploySuccess} %)\n\n`,

@@ -1,6 +1,4 @@
 import { defineCommand } from "citty";
-import type { DeploymentView } from "../../deploy/schema";
-import type { JobView } from "../../jobs/view";
 import { confirmDestructive } from "../confirm";
 import { client, type CliIo } from "../io";
 import { note, printJson } from "../output";
@@ -24,9 +22,9 @@ export function rollbackCommand(io: CliIo) {
     },
     async run({ args }) {
       const c = client(io);
-      const env = encodeURIComponent(args.env);
+      const params = { name: args.env };
       if (args.list) {
-        const list = await c.get<DeploymentView[]>(`/environments/${env}/rollback`);
+        const list = await c.get("/environments/{name}/rollback", { params });
         return io.globals.json ? printJson(io, list) : deploymentTable(io, list);
       }
       await confirmDestructive(io, {
@@ -39,7 +37,7 @@ export function rollbackCommand(io: CliIo) {
         ...(args["restore-db"] ? { restoreDb: true } : {}),
         ...(args["keep-db"] ? { keepDb: true } : {}),
       };
-      const out = await c.post<{ deployment: DeploymentView; job: JobView }>(`/environments/${env}/rollback`, body);
+      const out = await c.post("/environments/{name}/rollback", { params, body });
       note(
         io,
         `rolling ${args.env} back to ${out.deployment.commit?.slice(0, 12) ?? out.deployment.image ?? "?"} as release ${out.deployment.release}`,

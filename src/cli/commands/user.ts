@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
 import { ROLES, type Role } from "../../auth/roles";
-import type { UserView } from "../../auth/schema";
 import { randomSecret } from "../../auth/secretbox";
 import { Invalid } from "../../errors";
 import { confirmDestructive } from "../confirm";
@@ -35,7 +34,7 @@ export function userCommand(io: CliIo) {
     },
     async run({ args }) {
       const { password, generated } = await passwordFrom(io, args["password-stdin"] === true);
-      const user = await client(io).post<UserView>("/users", { username: args.name, password, role: role(args.role) });
+      const user = await client(io).post("/users", { body: { username: args.name, password, role: role(args.role) } });
       if (io.globals.json) return printJson(io, { ...user, ...(generated ? { password } : {}) });
       note(io, `added ${user.username} (${user.role})`);
       if (generated) io.stdout(`${password}\n`);
@@ -45,7 +44,7 @@ export function userCommand(io: CliIo) {
   const list = defineCommand({
     meta: { name: "list", description: "Users, their roles, active sessions and tokens (admins)" },
     async run() {
-      const users = await client(io).get<UserView[]>("/users");
+      const users = await client(io).get("/users");
       if (io.globals.json) return printJson(io, users);
       printTable(io, users, [
         { key: "username", label: "user" },
@@ -61,8 +60,9 @@ export function userCommand(io: CliIo) {
     meta: { name: "set-role", description: "Change a user's role (never the last admin's) (admins)" },
     args: { name: nameArg, role: { type: "positional", required: true, description: "viewer, member or admin" } },
     async run({ args }) {
-      const user = await client(io).put<UserView>(`/users/${encodeURIComponent(args.name)}/role`, {
-        role: role(args.role),
+      const user = await client(io).put("/users/{name}/role", {
+        params: { name: args.name },
+        body: { role: role(args.role) },
       });
       if (io.globals.json) return printJson(io, user);
       note(io, `${user.username} is now ${user.role}`);
@@ -74,7 +74,7 @@ export function userCommand(io: CliIo) {
     args: { name: nameArg, "password-stdin": stdinArg },
     async run({ args }) {
       const { password, generated } = await passwordFrom(io, args["password-stdin"] === true);
-      await client(io).put(`/users/${encodeURIComponent(args.name)}/password`, { password });
+      await client(io).put("/users/{name}/password", { params: { name: args.name }, body: { password } });
       note(io, `new password set for ${args.name}; their sessions are ended`);
       if (generated) io.stdout(`${password}\n`);
     },
@@ -95,7 +95,7 @@ export function userCommand(io: CliIo) {
         what: `remove user ${args.name} and revoke their sessions and tokens`,
         flagHint: "--yes",
       });
-      await client(io).delete(`/users/${encodeURIComponent(args.name)}`);
+      await client(io).delete("/users/{name}", { params: { name: args.name } });
       note(io, `removed ${args.name}`);
     },
   });

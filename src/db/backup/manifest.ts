@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { Invalid } from "../../errors";
+import { Invalid, errorText, issuesText } from "../../errors";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -99,15 +99,12 @@ export function parseManifest(text: string, where: string, trust: ManifestTrust)
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Invalid(`${where}: manifest is not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new Invalid(`${where}: manifest is not JSON (${errorText(e)})`);
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw))
     throw new Invalid(`${where}: manifest is not a JSON object`);
   verifyMac(raw as Record<string, unknown>, where, trust);
   const r = BackupManifestSchema.safeParse(raw);
-  if (!r.success)
-    throw new Invalid(
-      `${where}: invalid manifest: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
+  if (!r.success) throw new Invalid(`${where}: invalid manifest: ${issuesText(r.error)}`);
   return r.data;
 }

@@ -9,7 +9,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Conflict, Invalid, Unavailable } from "../../errors";
+import { Conflict, Invalid, Unavailable, errorText } from "../../errors";
 import { run } from "../../exec/run";
 import { pgAdmin } from "../../host/postgres/connect";
 import { createDatabase, databaseExists, dropDatabase } from "../../host/postgres/ops";
@@ -264,7 +264,7 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
       seconds: { fetch: fetchSec, filestore: filestoreSec, restore: restoreSec, verify: verifySec },
     };
   } catch (e) {
-    rlog.error("restore failed; cleaning up", { error: e instanceof Error ? e.message : String(e) });
+    rlog.error("restore failed; cleaning up", { error: errorText(e) });
     if (createdDb) await dropDatabase(admin, input.newDbName).catch(() => undefined);
     if (stagedCreated) await rm(stagedDir, { recursive: true, force: true }).catch(() => undefined);
     throw e;

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Invalid, NotFound } from "../../errors";
+import { Invalid, NotFound, errorText } from "../../errors";
 import { describeS3Error, isNotFound, openS3 } from "../../host/s3/client";
 import type { S3Target } from "../../host/s3/schema";
 import { MANIFEST_FILE, PART_FILES, type PartName } from "./layout";
@@ -45,9 +45,7 @@ export async function readManifest(source: BackupSource, trust: ManifestTrust): 
   const where = describeSource(source);
   if (source.kind === "local") {
     const text = await readFile(join(source.dir, MANIFEST_FILE), "utf8").catch((e: unknown) => {
-      throw new NotFound(
-        `${where}: no ${MANIFEST_FILE} (not a complete backup): ${e instanceof Error ? e.message : String(e)}`,
-      );
+      throw new NotFound(`${where}: no ${MANIFEST_FILE} (not a complete backup): ${errorText(e)}`);
     });
     return trusted(text, source, trust);
   }

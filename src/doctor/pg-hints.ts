@@ -2,12 +2,16 @@
  * Hints that fix PostgreSQL on this host: systemd or not, a Debian cluster (pg_lsclusters) or
  * not. Each is a command that, run as root, does what it says.
  */
+import type { Paths } from "../config/paths";
 import { detectCluster } from "../init/pg-apply";
+import { ctlCluster } from "../init/pg-cluster";
+import { fix, type Hint } from "./check";
+import { odooopsArgv } from "./context";
 
 /** Starts the server on `port`: the unit where systemd runs, else the Debian cluster's own tool. */
-export async function startHint(systemd: boolean, port: number): Promise<string> {
+export async function startHint(systemd: boolean, port: number): Promise<Hint> {
   const c = await detectCluster();
-  if (c?.port === port) return systemd ? "systemctl start postgresql" : `pg_ctlcluster ${c.version} ${c.name} start`;
+  if (c?.port === port) return fix(systemd ? ["systemctl", "start", "postgresql"] : ctlCluster(c, "start").argv);
   return `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`;
 }
 
@@ -15,10 +19,13 @@ export async function startHint(systemd: boolean, port: number): Promise<string>
  * The login is refused (peer auth for `postgres` on Debian, a wrong password): on a Debian
  * cluster init creates odooops' own role with a password and writes it into the config.
  */
-export async function loginHint(cfg: { host: string; port: number }): Promise<string> {
+export async function loginHint(cfg: { host: string; port: number }, paths: Paths): Promise<Hint> {
   const c = await detectCluster();
   const local = cfg.host.startsWith("/") || cfg.host === "127.0.0.1" || cfg.host === "localhost";
   return c?.port === cfg.port && local
-    ? "odooops init --yes (creates PostgreSQL role odooops with a password, reachable over 127.0.0.1, and writes it into the config; other settings are kept)"
+    ? fix(
+        odooopsArgv(paths, "init", "--yes"),
+        "creates PostgreSQL role odooops with a password, reachable over 127.0.0.1, and writes it into the config; other settings are kept",
+      )
     : "correct postgres.user and postgres.password (odooops init --pg-user NAME --pg-password-file FILE)";
 }

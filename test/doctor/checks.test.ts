@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { saveCertificate } from "../../src/certs";
-import { type Check, renderReport, runCheck, summarize } from "../../src/doctor/check";
+import { type Check, fail, fix, renderReport, runCheck, shellLine, summarize, warn } from "../../src/doctor/check";
 import {
   dockerRootDir,
   dockerServerVersion,
+  dockerdStart,
   dpkgStatus,
   interfaceAddress,
   nginxDump,
@@ -26,7 +27,7 @@ import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
 import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
 import { hostFitCheck } from "../../src/doctor/host-fit";
-import { nginxCheck, parseNginxVersion, startHint } from "../../src/doctor/nginx";
+import { nginxCheck, parseNginxVersion, restartHint, startHint } from "../../src/doctor/nginx";
 import { nginx as nginxCommands } from "../../src/host/nginx/commands";
 import { run } from "../../src/exec/run";
 import { listeningInodes, portHolders } from "../../src/doctor/ports";
@@ -141,6 +142,30 @@ describe("commands as data", () => {
       okExitCodes: [1],
     });
     expect(pgClientVersion("psql").argv).toEqual(["psql", "--version"]);
+    // Not run by a test: starting a second engine would take over the shared docker0 and socket.
+    expect(dockerdStart("/usr/sbin/dockerd").argv).toEqual([
+      "start-stop-daemon",
+      "--start",
+      "--background",
+      "--output",
+      "/var/log/dockerd.log",
+      "--exec",
+      "/usr/sbin/dockerd",
+    ]);
+  });
+
+  test("a command hint is argv in JSON and one pasteable line for people", () => {
+    expect(shellLine(["nginx", "-c", "/srv/n.conf"])).toBe("nginx -c /srv/n.conf");
+    expect(shellLine(["psql", "-c", "ALTER ROLE x CREATEDB", "it's"])).toBe(
+      "psql -c 'ALTER ROLE x CREATEDB' 'it'\\''s'",
+    );
+    expect(fail("down", fix(["nginx"], "starts it"))).toEqual({
+      status: "fail",
+      message: "down",
+      hint: "nginx (starts it)",
+      command: ["nginx"],
+    });
+    expect(warn("meh", "edit the file")).toEqual({ status: "warn", message: "meh", hint: "edit the file" });
   });
 });
 
@@ -330,10 +355,15 @@ describe("config and state", () => {
 
   test("daemon: nothing listening fails with how to start it", async () => {
     const port = await freePort();
-    const r = await outcome(daemonCheck, ctxWith({ listen: `127.0.0.1:${port}` }));
+    const ctx = ctxWith({ listen: `127.0.0.1:${port}` });
+    const r = await outcome(daemonCheck, ctx);
     expect(r.status).toBe("fail");
     expect(r.message).toContain(`http://127.0.0.1:${port}/api/v1/health`);
-    expect(r.hint).toContain("systemctl start odooops");
+    // Where systemd is not PID 1 the daemon is started by hand, on this root (hints.test.ts runs it).
+    expect(r.command).toEqual(["odooops", "--root", ctx.paths.root!, "serve"]);
+    expect(
+      await outcome(daemonCheck, makeContext({ paths: ctx.paths, config: ctx.config, systemd: true })),
+    ).toMatchObject({ command: ["systemctl", "start", "odooops"] });
   });
 });
 
@@ -437,7 +467,8 @@ describe("nginx", () => {
       });
       // `nginx -T` in the check left an empty pid file: the hint's command must still start nginx.
       expect(readFileSync(pidFile, "utf8")).toBe("");
-      await run({ argv: stopped.hint!.split(" ") });
+      expect(stopped.command).toEqual([own.binary, "-c", own.configFile]);
+      await run({ argv: stopped.command! });
       expect((await outcome(nginxCheck, ctx(false))).status).toBe("pass");
     } finally {
       await own.stop();
@@ -445,9 +476,16 @@ describe("nginx", () => {
   });
 
   test("the start hint says systemctl only where systemd runs nginx's default config", () => {
-    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toBe("systemctl start nginx");
-    expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toBe("nginx");
-    expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toBe("/usr/sbin/nginx -c /srv/nginx.conf");
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "start", "nginx"] });
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toEqual({ command: ["nginx"] });
+    expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toEqual({
+      command: ["/usr/sbin/nginx", "-c", "/srv/nginx.conf"],
+    });
+    // A reload that fails is advice where systemd does not run nginx: two commands, in order.
+    expect(restartHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "restart", "nginx"] });
+    expect(restartHint("nginx", "/srv/n.conf", false)).toBe(
+      "stop the master (nginx -s quit -c /srv/n.conf), then start it: nginx -c /srv/n.conf",
+    );
   });
 
   test("the HTTP port held by odooops' nginx passes", async () => {

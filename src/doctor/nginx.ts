@@ -48,12 +48,13 @@ export const nginxCheck: Check = {
     if (!t.stdout.includes(sites)) {
       // Debian's layout includes conf.d/*.conf in its http block: init writes its one-line snippet there.
       const confD = `${dirname(configFile)}/conf.d/*.conf`;
-      const hint: Hint = t.stdout.includes(`include ${confD};`)
-        ? fix(
-            odooopsArgv(ctx.paths, "init", "--yes"),
-            `writes ${dirname(configFile)}/conf.d/odooops.conf including the vhosts; other settings are kept`,
-          )
-        : `add "include ${sites}/*.conf;" to the http block of ${configFile}`;
+      const hint: Hint =
+        t.stdout.includes(`include ${confD};`) || /include\s+conf\.d\/\*\.conf;/.test(t.stdout)
+          ? fix(
+              odooopsArgv(ctx.paths, "init", "--yes"),
+              `writes ${dirname(configFile)}/conf.d/odooops.conf including the vhosts; other settings are kept`,
+            )
+          : `add "include ${sites}/*.conf;" to the http block of ${configFile}`;
       return warn(`${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`, hint);
     }
     // env create reloads after writing a vhost: a reload is harmless to a running nginx (the

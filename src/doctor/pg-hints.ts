@@ -4,14 +4,19 @@
  */
 import type { Paths } from "../config/paths";
 import { detectCluster } from "../init/pg-apply";
-import { ctlCluster } from "../init/pg-cluster";
+import { ctlCluster, type PgCluster } from "../init/pg-cluster";
 import { fix, type Hint } from "./check";
 import { odooopsArgv } from "./context";
 
 /** Starts the server on `port`: the unit where systemd runs, else the Debian cluster's own tool. */
 export async function startHint(systemd: boolean, port: number): Promise<Hint> {
-  const c = await detectCluster();
-  if (c?.port === port) return fix(systemd ? ["systemctl", "start", "postgresql"] : ctlCluster(c, "start").argv);
+  return startFix(await detectCluster(), systemd, port);
+}
+
+/** A command only for this host's own cluster on that port: nothing else says how to start another server. */
+export function startFix(cluster: PgCluster | null, systemd: boolean, port: number): Hint {
+  if (cluster?.port === port)
+    return fix(systemd ? ["systemctl", "start", "postgresql"] : ctlCluster(cluster, "start").argv);
   return `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`;
 }
 

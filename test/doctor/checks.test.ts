@@ -22,6 +22,7 @@ import {
 } from "../../src/doctor/commands";
 import { pgClientsCheckIn } from "../../src/doctor/pg-clients";
 import { affectedByDumpCves, parsePgClientVersion } from "../../src/host/postgres/clients";
+import { startFix } from "../../src/doctor/pg-hints";
 import { loadContext, makeContext } from "../../src/doctor/context";
 import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
@@ -38,7 +39,7 @@ import { configCheck, migrationState, stateCheck } from "../../src/doctor/state"
 import { openState } from "../../src/state/db";
 import { embeddedMigrations } from "../../src/state/migrations.gen";
 import { makeCa, makeLeaf } from "../certs/fixtures";
-import { startNginx, type TestNginx } from "../support/nginx";
+import { startNginx, type TestNginx, writeDebianLikeNginxConf } from "../support/nginx";
 import { freePort } from "../support/ports";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
@@ -338,6 +339,10 @@ describe("config and state", () => {
     const pending = await outcome(stateCheck, ctx());
     expect(pending.status).toBe("warn");
     expect(pending.message).toContain(embeddedMigrations[0].tag);
+    expect(pending.command).toBeUndefined();
+    expect(
+      await outcome(stateCheck, makeContext({ paths, config: ConfigSchema.parse({}), systemd: true })),
+    ).toMatchObject({ status: "warn", command: ["systemctl", "restart", "odooops"] });
     const db2 = new Database(paths.stateDb);
     db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('x', ?)", [
       Math.max(...embeddedMigrations.map((m) => m.when)) + 1,
@@ -384,6 +389,28 @@ describe("docker", () => {
       hint: `docker pull ${absent} (otherwise the first env create pulls it)`,
     });
     expect((await outcome(imageCheck, ctxWith({ docker: { binary: "/nonexistent/docker" } }))).status).toBe("skip");
+  });
+
+  test("engine unreachable: where systemd is not PID 1 the hint starts dockerd without a shell", async () => {
+    const saved = process.env.DOCKER_HOST;
+    // The real docker CLI, pointed at a socket nothing listens on.
+    process.env.DOCKER_HOST = `unix://${tempRoot()}/docker.sock`;
+    try {
+      const down = await outcome(
+        dockerCheck,
+        makeContext({ paths: resolvePaths(tempRoot()), config: ConfigSchema.parse({}), systemd: false }),
+      );
+      expect(down.status).toBe("fail");
+      expect(down.command).toEqual(dockerdStart(Bun.which("dockerd") ?? "/usr/sbin/dockerd").argv);
+      const unit = await outcome(
+        dockerCheck,
+        makeContext({ paths: resolvePaths(tempRoot()), config: ConfigSchema.parse({}), systemd: true }),
+      );
+      expect(unit.command).toEqual(["systemctl", "start", "docker"]);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
   });
 
   test("disk: one line per filesystem, state and docker root included", async () => {
@@ -475,6 +502,28 @@ describe("nginx", () => {
     }
   });
 
+  test("without odooops' include, a Debian-layout config (conf.d/*.conf in http) gets init --yes; another gets the line to add", async () => {
+    const dir = tempRoot();
+    const configFile = writeDebianLikeNginxConf(dir);
+    await run({ argv: ["nginx", "-c", configFile] });
+    try {
+      const root = tempRoot();
+      const r = await outcome(nginxCheck, ctxWith({ nginx: { configFile } }, root));
+      expect(r).toMatchObject({ status: "warn", command: ["odooops", "--root", root, "init", "--yes"] });
+      expect(r.hint).toContain(`writes ${dir}/conf.d/odooops.conf`);
+    } finally {
+      await run({ argv: ["nginx", "-s", "quit", "-c", configFile] }, { nothrow: true });
+      while (existsSync(join(dir, "nginx.pid"))) await Bun.sleep(20);
+    }
+    if (!nginx) nginx = await startNginx();
+    const otherRoot = tempRoot();
+    const other = await outcome(nginxCheck, ctxWith({ nginx: { configFile: nginx.configFile } }, otherRoot));
+    expect(other.command).toBeUndefined();
+    expect(other.hint).toBe(
+      `add "include ${resolvePaths(otherRoot).nginxDir}/sites/*.conf;" to the http block of ${nginx.configFile}`,
+    );
+  });
+
   test("the start hint says systemctl only where systemd runs nginx's default config", () => {
     expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "start", "nginx"] });
     expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toEqual({ command: ["nginx"] });
@@ -536,6 +585,11 @@ describe("PostgreSQL without a server", () => {
       `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`,
     );
     expect(await outcome(pgHbaCheck, ctx)).toMatchObject({ status: "skip" });
+    // This host's own Debian cluster on that port: its start command, systemd or not.
+    const main = { version: "15", name: "main", port, online: false, owner: "postgres" };
+    expect(startFix(main, false, port)).toEqual({ command: ["pg_ctlcluster", "15", "main", "start"] });
+    expect(startFix(main, true, port)).toEqual({ command: ["systemctl", "start", "postgresql"] });
+    expect(typeof startFix(main, false, port + 1)).toBe("string");
     expect(await outcome(pgHbaCheck, ctxWith({ postgres: { hbaFile: "" } }))).toMatchObject({ status: "warn" });
   });
 });

@@ -9,8 +9,13 @@ export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 export interface CheckOutcome {
   status: CheckStatus;
   message: string;
-  /** What to do about a warn or fail: a command or the config key to change. */
+  /** What to do about a warn or fail, for people: advice, or `command` as one pasteable line. */
   hint?: string;
+  /**
+   * When the fix is one command: its argv, to run as root exactly as given (no shell). Only
+   * commands that fix the problem on this host are given (each kind is run by test/doctor/hints.test.ts).
+   */
+  command?: string[];
   /** Debian packages whose installation fixes this (`odooops init` offers to install them). */
   install?: string[];
 }
@@ -26,12 +31,36 @@ export interface Check {
   run(ctx: DoctorContext): Promise<CheckOutcome>;
 }
 
+/** A fix that is one command, with what it does in a few words. */
+export interface CommandFix {
+  command: string[];
+  note?: string;
+}
+
+/** Advice in words, or a command. */
+export type Hint = string | CommandFix;
+
+export const fix = (command: string[], note?: string): CommandFix => (note ? { command, note } : { command });
+
+const PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** argv as a line a POSIX shell reads back into the same argv. */
+export function shellLine(argv: string[]): string {
+  return argv.map((a) => (PLAIN.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+function hintFields(h: Hint): { hint: string; command?: string[] } {
+  if (typeof h === "string") return { hint: h };
+  const line = shellLine(h.command);
+  return { hint: h.note ? `${line} (${h.note})` : line, command: h.command };
+}
+
 export const pass = (message: string): CheckOutcome => ({ status: "pass", message });
-export const warn = (message: string, hint: string): CheckOutcome => ({ status: "warn", message, hint });
-export const fail = (message: string, hint: string, install?: string[]): CheckOutcome => ({
+export const warn = (message: string, hint: Hint): CheckOutcome => ({ status: "warn", message, ...hintFields(hint) });
+export const fail = (message: string, hint: Hint, install?: string[]): CheckOutcome => ({
   status: "fail",
   message,
-  hint,
+  ...hintFields(hint),
   ...(install ? { install } : {}),
 });
 export const skip = (message: string): CheckOutcome => ({ status: "skip", message });

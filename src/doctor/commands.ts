@@ -10,6 +10,17 @@ export function dockerRootDir(binary: string): Command {
   return { argv: [binary, "info", "--format", "{{.DockerRootDir}}"], timeoutMs: 20_000 };
 }
 
+/**
+ * The docker engine started in the background where systemd does not run it: start-stop-daemon
+ * (dpkg's, on every Debian) detaches it and sends its output to a log, no shell needed.
+ */
+export function dockerdStart(dockerd: string): Command {
+  return {
+    argv: ["start-stop-daemon", "--start", "--background", "--output", "/var/log/dockerd.log", "--exec", dockerd],
+    timeoutMs: 60_000,
+  };
+}
+
 /** `nginx -T`: tests the configuration and prints it with every included file (stdout). */
 export function nginxDump(binary: string, configFile: string): Command {
   return { argv: [binary, "-T", "-q", "-c", configFile], timeoutMs: 60_000 };

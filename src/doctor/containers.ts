@@ -11,7 +11,7 @@ import { clampToHost, type HostCapacity } from "../env/host-fit";
 import { run } from "../exec/run";
 import type { Command } from "../exec/command";
 import { docker, dockerClient } from "../host/docker";
-import { type Check, fail, pass, skip, warn } from "./check";
+import { type Check, fail, fix, pass, skip, warn } from "./check";
 import { firstLine } from "./docker-probe";
 
 export const DOCTOR_LABEL = "odooops.doctor";
@@ -63,7 +63,7 @@ export const dockerLimitsCheck: Check = {
     if (!ctx.config) return skip("config invalid");
     if (!(await ctx.docker()).ok) return skip("docker not reachable (see the docker check)");
     const missing = await imageReady(ctx.config);
-    if (missing) return warn(missing, `docker pull ${ctx.config.odoo.image}`);
+    if (missing) return warn(missing, fix([ctx.config.docker.binary, "pull", ctx.config.odoo.image]));
     const limits = largestLimits(ctx.config, ctx.host);
     const r = await run(limitsProbe(ctx.config, limits, randomBytes(4).toString("hex")), { nothrow: true });
     const what = `${ctx.config.odoo.image} with --cpus ${limits.cpus} --memory ${limits.memoryMb}m`;

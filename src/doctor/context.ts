@@ -28,6 +28,11 @@ export interface DoctorContext {
   host: HostCapacity;
 }
 
+/** odooops itself as a hint runs it: with --root when the report is about a root of its own. */
+export function odooopsArgv(paths: Paths, ...args: string[]): string[] {
+  return ["odooops", ...(paths.root ? ["--root", paths.root] : []), ...args];
+}
+
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | null = null;
   return () => (p ??= fn());

@@ -1,8 +1,10 @@
 /** Whether the daemon answers its health endpoint. */
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
-import { type Check, fail, pass, skip } from "./check";
+import type { Paths } from "../config/paths";
 import { errorText } from "../errors";
+import { type Check, fail, fix, type Hint, pass, skip } from "./check";
+import { odooopsArgv } from "./context";
 
 /** `http://host:port` for a `listen` address; a wildcard listen is reached on loopback. */
 export function apiBaseUrl(listen: string): string {
@@ -44,6 +46,16 @@ export async function fetchHealth(base: string, timeoutMs = 5_000): Promise<Heal
   }
 }
 
+/** Starts the daemon: its unit where systemd runs, else `odooops serve` (which stays in the foreground). */
+export function daemonStartHint(systemd: boolean, paths: Paths): Hint {
+  return systemd
+    ? fix(["systemctl", "start", "odooops"], "logs: journalctl -u odooops -e")
+    : fix(
+        odooopsArgv(paths, "serve"),
+        "it runs in the foreground: keep it running; systemd is not PID 1 here, so nothing starts it at boot",
+      );
+}
+
 export const daemonCheck: Check = {
   id: "daemon",
   title: "daemon reachable",
@@ -53,11 +65,7 @@ export const daemonCheck: Check = {
     if (!recorded && !ctx.config) return skip("config invalid: listen address unknown");
     const base = recorded || apiBaseUrl(ctx.config?.listen ?? "");
     const r = await fetchHealth(base);
-    if (!r.ok)
-      return fail(
-        r.error,
-        "start it: systemctl start odooops (logs: journalctl -u odooops -e), or run `odooops serve`",
-      );
+    if (!r.ok) return fail(r.error, daemonStartHint(ctx.systemd, ctx.paths));
     return pass(`${base} answers: odooops ${r.health.version}, ${r.health.role}, up ${r.health.uptimeSec} s`);
   },
 };

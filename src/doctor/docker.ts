@@ -1,7 +1,7 @@
 /** The docker engine and the default Odoo image. */
 import { dockerClient } from "../host/docker";
-import { type Check, fail, pass, skip, warn } from "./check";
-import { DOCKERD_BACKGROUND } from "./docker-probe";
+import { type Check, fail, fix, pass, skip, warn } from "./check";
+import { dockerdStart } from "./commands";
 
 /** host-gateway (how containers reach PostgreSQL on the host) needs Docker 20.10. */
 const MIN_DOCKER: [number, number] = [20, 10];
@@ -32,7 +32,9 @@ export const dockerCheck: Check = {
     if (!d.ok)
       return fail(
         `docker engine not reachable: ${d.error}`,
-        ctx.systemd ? "systemctl start docker" : DOCKERD_BACKGROUND,
+        ctx.systemd
+          ? fix(["systemctl", "start", "docker"])
+          : fix(dockerdStart(Bun.which("dockerd") ?? "/usr/sbin/dockerd").argv, "systemd is not PID 1 here"),
       );
     if (!dockerVersionSupported(d.version)) {
       return warn(
@@ -53,7 +55,10 @@ export const imageCheck: Check = {
     const image = ctx.config.odoo.image;
     const info = await dockerClient(ctx.config.docker).inspectImage(image);
     if (!info)
-      return warn(`${image} is not present locally`, `docker pull ${image} (otherwise the first env create pulls it)`);
+      return warn(
+        `${image} is not present locally`,
+        fix([ctx.config.docker.binary, "pull", image], "otherwise the first env create pulls it"),
+      );
     return pass(`${image} present (${info.Id.replace(/^sha256:/, "").slice(0, 12)})`);
   },
 };

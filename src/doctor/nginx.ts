@@ -1,9 +1,11 @@
 /** nginx: installed, configuration valid and including odooops' vhosts, running; ports 80/443. */
 import { existsSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
 import { nginxHost, nginxStart, pidFileOf, reload } from "../host/nginx";
-import { type Check, fail, pass, skip, warn } from "./check";
+import { type Check, type CommandFix, fail, fix, type Hint, pass, skip, warn } from "./check";
+import { odooopsArgv } from "./context";
 import { nginxDump, nginxVersion } from "./commands";
 import { firstLine, isMissingBinary } from "./docker-probe";
 import { portHolders, type Holder } from "./ports";
@@ -43,10 +45,16 @@ export const nginxCheck: Check = {
     if (!master.running) return fail(`nginx is not running: ${master.why}`, startHint(binary, configFile, ctx.systemd));
     const sites = nginxHost(ctx.config.nginx, ctx.paths).sitesDir;
     if (!t.stdout.includes(sites)) {
-      return warn(
-        `${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`,
-        `add "include ${sites}/*.conf;" to the http block of ${configFile}`,
-      );
+      // Debian's layout includes conf.d/*.conf in its http block: init writes its one-line snippet there.
+      const confD = `${dirname(configFile)}/conf.d/*.conf`;
+      const hint: Hint =
+        t.stdout.includes(`include ${confD};`) || /include\s+conf\.d\/\*\.conf;/.test(t.stdout)
+          ? fix(
+              odooopsArgv(ctx.paths, "init", "--yes"),
+              `writes ${dirname(configFile)}/conf.d/odooops.conf including the vhosts; other settings are kept`,
+            )
+          : `add "include ${sites}/*.conf;" to the http block of ${configFile}`;
+      return warn(`${configFile} does not include ${sites}/*.conf: odooops' vhosts would not be served`, hint);
     }
     // env create reloads after writing a vhost: a reload is harmless to a running nginx (the
     // master keeps the old config if the new one fails) and proves the signal path works.
@@ -55,7 +63,7 @@ export const nginxCheck: Check = {
     } catch (e) {
       return fail(
         `nginx reload fails: ${firstLine((e as Error).message)}`,
-        `${startHint(binary, configFile, ctx.systemd).replace(/start/, "restart")}  (then run doctor again)`,
+        restartHint(binary, configFile, ctx.systemd),
       );
     }
     return pass(
@@ -65,9 +73,19 @@ export const nginxCheck: Check = {
 };
 
 /** The command that starts nginx on this host with the config odooops uses (init runs the same one). */
-export function startHint(binary: string, configFile: string, systemd: boolean): string {
-  if (systemd && configFile === "/etc/nginx/nginx.conf") return "systemctl start nginx";
-  return nginxStart({ binary, configFile }).argv.join(" ");
+export function startHint(binary: string, configFile: string, systemd: boolean): CommandFix {
+  if (systemd && configFile === "/etc/nginx/nginx.conf") return fix(["systemctl", "start", "nginx"]);
+  return fix(nginxStart({ binary, configFile }).argv);
+}
+
+/**
+ * A master that does not take a reload: systemd restarts its unit; elsewhere it takes two
+ * commands (a second master cannot start while the first holds the ports), so it stays advice.
+ */
+export function restartHint(binary: string, configFile: string, systemd: boolean): Hint {
+  if (systemd && configFile === "/etc/nginx/nginx.conf") return fix(["systemctl", "restart", "nginx"]);
+  const c = configFile === "/etc/nginx/nginx.conf" ? [] : ["-c", configFile];
+  return `stop the master (${[binary, "-s", "quit", ...c].join(" ")}), then start it: ${[binary, ...c].join(" ")}`;
 }
 
 /**

@@ -2,7 +2,8 @@
 import { accessSync, constants, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { run } from "../exec/run";
-import { type Check, fail, pass, skip, warn } from "./check";
+import { type Check, fail, fix, pass, skip, warn } from "./check";
+import { odooopsArgv } from "./context";
 import { dpkgStatus, interfaceAddress } from "./commands";
 import { loginHint, startHint } from "./pg-hints";
 import { detectCluster } from "./postgres-probe";
@@ -33,7 +34,7 @@ export const postgresCheck: Check = {
     if (!p.ok) {
       const what = `cannot connect to ${pgWhere(cfg)} as ${cfg.user}: ${p.error}`;
       if (/authentication failed|no password|pg_hba\.conf|role .* does not exist/i.test(p.error))
-        return fail(what, await loginHint(cfg));
+        return fail(what, await loginHint(cfg, ctx.paths));
       if ((await packageInstalled("postgresql")) === false) {
         return fail(what, "install PostgreSQL: apt-get install postgresql (or `odooops init --install-deps`)", [
           "postgresql",
@@ -158,7 +159,7 @@ export const pgDockerCheck: Check = {
     return fail(
       `PostgreSQL listens on '${p.listenAddresses}' only; Odoo containers reach it at ${address}${address === host ? "" : ` (${host})`}`,
       debian
-        ? `odooops init --yes (adds ${address} to listen_addresses and restarts PostgreSQL)`
+        ? fix(odooopsArgv(ctx.paths, "init", "--yes"), `adds ${address} to listen_addresses and restarts PostgreSQL`)
         : `set listen_addresses = '${p.listenAddresses},${address}' in postgresql.conf and restart PostgreSQL`,
     );
   },

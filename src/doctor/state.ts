@@ -2,7 +2,8 @@
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { embeddedMigrations } from "../state/migrations.gen";
-import { type Check, fail, pass, warn } from "./check";
+import { type Check, fail, fix, pass, warn } from "./check";
+import { daemonStartHint } from "./daemon";
 
 export const configCheck: Check = {
   id: "config",
@@ -69,10 +70,7 @@ export const stateCheck: Check = {
   async run(ctx) {
     const file = ctx.paths.stateDb;
     if (!existsSync(file))
-      return warn(
-        `${file} does not exist yet`,
-        "start the daemon (systemctl start odooops, or odooops serve): it creates the state database",
-      );
+      return warn(`${file} does not exist yet: the daemon creates it`, daemonStartHint(ctx.systemd, ctx.paths));
     let info: { integrity: string; applied: number[] };
     try {
       info = inspectState(file);
@@ -96,7 +94,9 @@ export const stateCheck: Check = {
     if (m.pending.length > 0)
       return warn(
         `${m.pending.length} migration(s) not applied yet: ${m.pending.join(", ")}`,
-        "restart the daemon (systemctl restart odooops): migrations apply at start",
+        ctx.systemd
+          ? fix(["systemctl", "restart", "odooops"], "migrations apply at start")
+          : "stop `odooops serve` and start it again: migrations apply at start",
       );
     return pass(`${file} opens, ${info.applied.length} migration(s) applied, none pending`);
   },

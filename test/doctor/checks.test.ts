@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { saveCertificate } from "../../src/certs";
-import { type Check, renderReport, runCheck, summarize } from "../../src/doctor/check";
+import { type Check, fail, fix, renderReport, runCheck, shellLine, summarize, warn } from "../../src/doctor/check";
 import {
   dockerRootDir,
   dockerServerVersion,
+  dockerdStart,
   dpkgStatus,
   interfaceAddress,
   nginxDump,
@@ -21,12 +22,13 @@ import {
 } from "../../src/doctor/commands";
 import { pgClientsCheckIn } from "../../src/doctor/pg-clients";
 import { affectedByDumpCves, parsePgClientVersion } from "../../src/host/postgres/clients";
+import { startFix } from "../../src/doctor/pg-hints";
 import { loadContext, makeContext } from "../../src/doctor/context";
 import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
 import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
 import { hostFitCheck } from "../../src/doctor/host-fit";
-import { nginxCheck, parseNginxVersion, startHint } from "../../src/doctor/nginx";
+import { nginxCheck, parseNginxVersion, restartHint, startHint } from "../../src/doctor/nginx";
 import { nginx as nginxCommands } from "../../src/host/nginx/commands";
 import { run } from "../../src/exec/run";
 import { listeningInodes, portHolders } from "../../src/doctor/ports";
@@ -37,7 +39,7 @@ import { configCheck, migrationState, stateCheck } from "../../src/doctor/state"
 import { openState } from "../../src/state/db";
 import { embeddedMigrations } from "../../src/state/migrations.gen";
 import { makeCa, makeLeaf } from "../certs/fixtures";
-import { startNginx, type TestNginx } from "../support/nginx";
+import { startNginx, type TestNginx, writeDebianLikeNginxConf } from "../support/nginx";
 import { freePort } from "../support/ports";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
@@ -141,6 +143,30 @@ describe("commands as data", () => {
       okExitCodes: [1],
     });
     expect(pgClientVersion("psql").argv).toEqual(["psql", "--version"]);
+    // Not run by a test: starting a second engine would take over the shared docker0 and socket.
+    expect(dockerdStart("/usr/sbin/dockerd").argv).toEqual([
+      "start-stop-daemon",
+      "--start",
+      "--background",
+      "--output",
+      "/var/log/dockerd.log",
+      "--exec",
+      "/usr/sbin/dockerd",
+    ]);
+  });
+
+  test("a command hint is argv in JSON and one pasteable line for people", () => {
+    expect(shellLine(["nginx", "-c", "/srv/n.conf"])).toBe("nginx -c /srv/n.conf");
+    expect(shellLine(["psql", "-c", "ALTER ROLE x CREATEDB", "it's"])).toBe(
+      "psql -c 'ALTER ROLE x CREATEDB' 'it'\\''s'",
+    );
+    expect(fail("down", fix(["nginx"], "starts it"))).toEqual({
+      status: "fail",
+      message: "down",
+      hint: "nginx (starts it)",
+      command: ["nginx"],
+    });
+    expect(warn("meh", "edit the file")).toEqual({ status: "warn", message: "meh", hint: "edit the file" });
   });
 });
 
@@ -313,6 +339,10 @@ describe("config and state", () => {
     const pending = await outcome(stateCheck, ctx());
     expect(pending.status).toBe("warn");
     expect(pending.message).toContain(embeddedMigrations[0].tag);
+    expect(pending.command).toBeUndefined();
+    expect(
+      await outcome(stateCheck, makeContext({ paths, config: ConfigSchema.parse({}), systemd: true })),
+    ).toMatchObject({ status: "warn", command: ["systemctl", "restart", "odooops"] });
     const db2 = new Database(paths.stateDb);
     db2.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('x', ?)", [
       Math.max(...embeddedMigrations.map((m) => m.when)) + 1,
@@ -330,10 +360,15 @@ describe("config and state", () => {
 
   test("daemon: nothing listening fails with how to start it", async () => {
     const port = await freePort();
-    const r = await outcome(daemonCheck, ctxWith({ listen: `127.0.0.1:${port}` }));
+    const ctx = ctxWith({ listen: `127.0.0.1:${port}` });
+    const r = await outcome(daemonCheck, ctx);
     expect(r.status).toBe("fail");
     expect(r.message).toContain(`http://127.0.0.1:${port}/api/v1/health`);
-    expect(r.hint).toContain("systemctl start odooops");
+    // Where systemd is not PID 1 the daemon is started by hand, on this root (hints.test.ts runs it).
+    expect(r.command).toEqual(["odooops", "--root", ctx.paths.root!, "serve"]);
+    expect(
+      await outcome(daemonCheck, makeContext({ paths: ctx.paths, config: ctx.config, systemd: true })),
+    ).toMatchObject({ command: ["systemctl", "start", "odooops"] });
   });
 });
 
@@ -354,6 +389,28 @@ describe("docker", () => {
       hint: `docker pull ${absent} (otherwise the first env create pulls it)`,
     });
     expect((await outcome(imageCheck, ctxWith({ docker: { binary: "/nonexistent/docker" } }))).status).toBe("skip");
+  });
+
+  test("engine unreachable: where systemd is not PID 1 the hint starts dockerd without a shell", async () => {
+    const saved = process.env.DOCKER_HOST;
+    // The real docker CLI, pointed at a socket nothing listens on.
+    process.env.DOCKER_HOST = `unix://${tempRoot()}/docker.sock`;
+    try {
+      const down = await outcome(
+        dockerCheck,
+        makeContext({ paths: resolvePaths(tempRoot()), config: ConfigSchema.parse({}), systemd: false }),
+      );
+      expect(down.status).toBe("fail");
+      expect(down.command).toEqual(dockerdStart(Bun.which("dockerd") ?? "/usr/sbin/dockerd").argv);
+      const unit = await outcome(
+        dockerCheck,
+        makeContext({ paths: resolvePaths(tempRoot()), config: ConfigSchema.parse({}), systemd: true }),
+      );
+      expect(unit.command).toEqual(["systemctl", "start", "docker"]);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
   });
 
   test("disk: one line per filesystem, state and docker root included", async () => {
@@ -437,17 +494,47 @@ describe("nginx", () => {
       });
       // `nginx -T` in the check left an empty pid file: the hint's command must still start nginx.
       expect(readFileSync(pidFile, "utf8")).toBe("");
-      await run({ argv: stopped.hint!.split(" ") });
+      expect(stopped.command).toEqual([own.binary, "-c", own.configFile]);
+      await run({ argv: stopped.command! });
       expect((await outcome(nginxCheck, ctx(false))).status).toBe("pass");
     } finally {
       await own.stop();
     }
   });
 
+  test("without odooops' include, a Debian-layout config (conf.d/*.conf in http) gets init --yes; another gets the line to add", async () => {
+    const dir = tempRoot();
+    const configFile = writeDebianLikeNginxConf(dir);
+    await run({ argv: ["nginx", "-c", configFile] });
+    try {
+      const root = tempRoot();
+      const r = await outcome(nginxCheck, ctxWith({ nginx: { configFile } }, root));
+      expect(r).toMatchObject({ status: "warn", command: ["odooops", "--root", root, "init", "--yes"] });
+      expect(r.hint).toContain(`writes ${dir}/conf.d/odooops.conf`);
+    } finally {
+      await run({ argv: ["nginx", "-s", "quit", "-c", configFile] }, { nothrow: true });
+      while (existsSync(join(dir, "nginx.pid"))) await Bun.sleep(20);
+    }
+    if (!nginx) nginx = await startNginx();
+    const otherRoot = tempRoot();
+    const other = await outcome(nginxCheck, ctxWith({ nginx: { configFile: nginx.configFile } }, otherRoot));
+    expect(other.command).toBeUndefined();
+    expect(other.hint).toBe(
+      `add "include ${resolvePaths(otherRoot).nginxDir}/sites/*.conf;" to the http block of ${nginx.configFile}`,
+    );
+  });
+
   test("the start hint says systemctl only where systemd runs nginx's default config", () => {
-    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toBe("systemctl start nginx");
-    expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toBe("nginx");
-    expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toBe("/usr/sbin/nginx -c /srv/nginx.conf");
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "start", "nginx"] });
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toEqual({ command: ["nginx"] });
+    expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toEqual({
+      command: ["/usr/sbin/nginx", "-c", "/srv/nginx.conf"],
+    });
+    // A reload that fails is advice where systemd does not run nginx: two commands, in order.
+    expect(restartHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "restart", "nginx"] });
+    expect(restartHint("nginx", "/srv/n.conf", false)).toBe(
+      "stop the master (nginx -s quit -c /srv/n.conf), then start it: nginx -c /srv/n.conf",
+    );
   });
 
   test("the HTTP port held by odooops' nginx passes", async () => {
@@ -498,6 +585,11 @@ describe("PostgreSQL without a server", () => {
       `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`,
     );
     expect(await outcome(pgHbaCheck, ctx)).toMatchObject({ status: "skip" });
+    // This host's own Debian cluster on that port: its start command, systemd or not.
+    const main = { version: "15", name: "main", port, online: false, owner: "postgres" };
+    expect(startFix(main, false, port)).toEqual({ command: ["pg_ctlcluster", "15", "main", "start"] });
+    expect(startFix(main, true, port)).toEqual({ command: ["systemctl", "start", "postgresql"] });
+    expect(typeof startFix(main, false, port + 1)).toBe("string");
     expect(await outcome(pgHbaCheck, ctxWith({ postgres: { hbaFile: "" } }))).toMatchObject({ status: "warn" });
   });
 });

@@ -4,8 +4,9 @@
  * the daemon started with the unit's own ExecStart line (systemd is not PID 1 in a container),
  * `odooops doctor` all green, `env create shop --tier production --wait` on a host with fewer CPUs
  * than the tier's default (this machine has 2, production asks 4), and the env answering through
- * the container's nginx with its Host header. Then nginx stopped and PostgreSQL in peer-only mode:
- * doctor fails with a hint, the test runs exactly that hint, doctor passes again.
+ * the container's nginx with its Host header. Then nginx stopped, PostgreSQL in peer-only mode,
+ * PostgreSQL stopped, listen_addresses without docker0 and nginx.conf without odooops' vhosts:
+ * doctor fails with a hint, the test runs exactly that hint's command, doctor passes again.
  *
  * How the container is wired (the issue allows the host's docker engine):
  *  - the host's engine through its socket, at another path plus DOCKER_HOST: the docker.io
@@ -100,7 +101,7 @@ function ok(what: string, r: Result): Result {
 
 interface Report {
   ok: boolean;
-  checks: { id: string; status: string; message: string; hint?: string }[];
+  checks: { id: string; status: string; message: string; hint?: string; command?: string[] }[];
 }
 
 async function doctor(): Promise<Report> {
@@ -177,8 +178,8 @@ test("nginx stopped: doctor fails with a hint; running the hint fixes it", async
   const before = await doctor();
   const nginx = before.checks.find((x) => x.id === "nginx");
   expect(nginx?.status).toBe("fail");
-  expect(nginx?.hint).toBe("nginx");
-  ok("the hint", await c!.exec(nginx!.hint!.split(" ")));
+  expect(nginx?.command).toEqual(["nginx"]);
+  ok("the hint", await c!.exec(nginx!.command!));
   expect(notGreen(await doctor())).toEqual([]);
 }, 600_000);
 
@@ -191,9 +192,41 @@ test("PostgreSQL in peer-only mode: doctor fails with a hint; running the hint f
   const pg = before.checks.find((x) => x.id === "postgres");
   expect(pg?.status).toBe("fail");
   expect(pg?.message).toContain("no pg_hba.conf entry");
-  const command = pg!.hint!.split(" (")[0];
-  expect(command).toBe("odooops init --yes");
-  const fix = ok("the hint", await c!.exec(command.split(" "), { timeoutMs: 300_000 }));
+  expect(pg?.command).toEqual(["odooops", "init", "--yes"]);
+  const fix = ok("the hint", await c!.exec(pg!.command!, { timeoutMs: 300_000 }));
   expect(fix.stdout + fix.stderr).toContain("reset the password of PostgreSQL role odooops");
   expect(notGreen(await doctor())).toEqual([]);
+}, 600_000);
+
+/**
+ * The hints only a Debian host's own services show, each run exactly as doctor gives it (argv,
+ * no shell): `condition` breaks the host, doctor fails or warns on `id` with `command`, the
+ * command runs, and doctor is green again.
+ */
+async function hintFixes(id: string, condition: string, command: string[]): Promise<Result> {
+  await c!.sh(condition);
+  const before = (await doctor()).checks.find((x) => x.id === id);
+  expect(before?.status === "fail" || before?.status === "warn").toBe(true);
+  expect(before?.command).toEqual(command);
+  const fix = ok("the hint", await c!.exec(before!.command!, { timeoutMs: 300_000 }));
+  expect(notGreen(await doctor())).toEqual([]);
+  return fix;
+}
+
+test("PostgreSQL stopped: the hint is pg_ctlcluster (systemd is not PID 1 here), not systemctl", async () => {
+  await hintFixes("postgres", "pg_ctlcluster 15 main stop", ["pg_ctlcluster", "15", "main", "start"]);
+}, 600_000);
+
+test("listen_addresses without docker0: the hint (init --yes) adds it and restarts PostgreSQL", async () => {
+  const fix = await hintFixes(
+    "pg-docker",
+    `runuser -u postgres -- psql -qc "ALTER SYSTEM SET listen_addresses = '127.0.0.1'" && pg_ctlcluster 15 main restart`,
+    ["odooops", "init", "--yes"],
+  );
+  expect(fix.stdout + fix.stderr).toContain("listen_addresses = '127.0.0.1,");
+}, 600_000);
+
+test("nginx.conf not including odooops' vhosts (Debian layout): the hint (init --yes) writes the conf.d snippet", async () => {
+  await hintFixes("nginx", "rm /etc/nginx/conf.d/odooops.conf", ["odooops", "init", "--yes"]);
+  expect(await c!.sh("cat /etc/nginx/conf.d/odooops.conf")).toContain("include /var/lib/odooops/nginx/sites/*.conf;");
 }, 600_000);

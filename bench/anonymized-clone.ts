@@ -187,6 +187,19 @@ async function main(): Promise<void> {
       `\nPII check share of the clone at the full size: ${share === null ? "unknown (no PII check line in the job log)" : `${(share * 100).toFixed(1)} % ${verdict(share <= TARGET_SCAN_SHARE)}`} (target ≤ ${TARGET_SCAN_SHARE * 100} %)`,
     );
     console.log(`What the check read (job log): ${full.run.scanned}`);
+    // Where the time goes: fixed costs (stop, swap, start, health) vs the per-byte ones.
+    const names = [...new Set(sizes.flatMap((s) => s.run.sampled.value.job.steps.map((st) => st.name)))];
+    printTable(
+      "Steps of the clone job (jobs show --json), per database size",
+      ["step", ...sizes.map((s) => mb(s.dbBytes))],
+      names.map((name) => [
+        name,
+        ...sizes.map((s) => {
+          const ms = s.run.sampled.value.job.steps.find((st) => st.name === name)?.durationMs;
+          return ms === null || ms === undefined ? "-" : sec(ms);
+        }),
+      ]),
+    );
   } finally {
     await h.stop();
   }

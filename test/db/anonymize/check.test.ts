@@ -257,6 +257,20 @@ describe("each evasion is caught", () => {
     await fails("x_phone.b: 1 phone (e.g. 025***)");
   }, 60_000);
 
+  test("the row scan: halves of a value in two columns are no finding; a finding is named in its own column", async () => {
+    // The row scan joins a row's values with newlines (pii.ts rowScanSql): no match may span two.
+    await plant(
+      "CREATE TABLE x_row (a text, b varchar, c text, d jsonb, e text)",
+      "DROP TABLE x_row",
+      (sql) => sql`INSERT INTO x_row VALUES ('+32 470 12', '34 56', 'ann.lee', '"@client.example.org"', NULL)`,
+    );
+    expect((await check()).error).toBeNull();
+    await asRole(cp, (sql) => sql`INSERT INTO x_row VALUES (NULL, 'x', NULL, ${{ k: `mailto:${EMAIL}` }}, 'y')`);
+    const { error } = await check();
+    expect(error?.message).toContain("x_row.d: 1 email (e.g. ann***)");
+    for (const col of ["a", "b", "c", "e"]) expect(error?.message).not.toContain(`x_row.${col}:`);
+  }, 60_000);
+
   test("a table in a second schema", async () => {
     await plant(
       "CREATE SCHEMA crm2; CREATE TABLE crm2.notes (body text)",

@@ -6,7 +6,15 @@ import { describe, expect, test } from "bun:test";
 import { activeSql } from "../../../src/db/anonymize/check-state";
 import { describeHit } from "../../../src/db/anonymize/check";
 import { maskValue, NeedleMatcher, normalizeForEmails, phoneKeys } from "../../../src/db/anonymize/pii-match";
-import { byteaScanSql, byteaText, needleSql, quoteName, scanSql, textScanSql } from "../../../src/db/backup/pii";
+import {
+  byteaScanSql,
+  byteaText,
+  needleSql,
+  quoteName,
+  rowScanSql,
+  scanSql,
+  textScanSql,
+} from "../../../src/db/backup/pii";
 
 const matcher = new NeedleMatcher({
   emails: ["ann.lee@client.example.org", "bo@x.io"],
@@ -117,17 +125,19 @@ describe("SQL", () => {
     expect(sql).toBe(scanSql('"public"."res_partner" AS x', ['x."email"::text', 'x."Odd"::text']));
     expect(
       sql,
-    ).toBe(`SELECT v.c, f.kind, count(DISTINCT f.needle)::int AS n, min(f.needle) AS sample, coalesce(sum(f.bytes), 0)::bigint AS bytes
+    ).toBe(`SELECT d.c, d.kind, count(d.needle)::int AS n, min(d.needle) AS sample, coalesce(sum(d.bytes), 0)::bigint AS bytes
+  FROM (SELECT v.c, f.kind, f.needle, sum(f.bytes) AS bytes
   FROM "public"."res_partner" AS x
   CROSS JOIN LATERAL (VALUES (0, x."email"::text), (1, x."Odd"::text)) AS v(c, s)
   CROSS JOIN LATERAL (
     SELECT 'scanned'::text AS kind, NULL::text AS needle, octet_length(v.s)::bigint AS bytes
     UNION ALL SELECT 'email', e.needle, 0 FROM (SELECT n.v AS needle FROM regexp_matches(CASE WHEN strpos(v.s, '%40') > 0 OR strpos(v.s, '%2e') > 0 OR strpos(v.s, '%2E') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '&period;') > 0 OR strpos(v.s, '\\u00') > 0 THEN regexp_replace(regexp_replace(lower(v.s), $3, '@', 'g'), $4, '.', 'g') ELSE lower(v.s) END, $1, 'g') AS m
     CROSS JOIN LATERAL (SELECT right(m[1], 64) AS l, string_to_array(m[2], '.') AS p) AS t
-    CROSS JOIN LATERAL generate_series(1, length(t.l)) AS i
+    CROSS JOIN LATERAL generate_series(1, least(3, length(t.l))) AS i
     CROSS JOIN LATERAL generate_series(2, cardinality(t.p)) AS k
-    JOIN pg_temp.odooops_pii_email n ON n.v = substr(t.l, i) || '@' || array_to_string(t.p[1:k], '.')
-    WHERE strpos(v.s, '@') > 0 OR strpos(v.s, '%40') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '\\u0040') > 0) AS e
+    CROSS JOIN LATERAL (SELECT e.v, e.loc FROM pg_temp.odooops_pii_email e
+      WHERE e.key = right(t.l, i) || '@' || array_to_string(t.p[1:k], '.') OFFSET 0) AS n
+    WHERE (strpos(v.s, '@') > 0 OR strpos(v.s, '%40') > 0 OR strpos(v.s, '&#') > 0 OR strpos(v.s, '&commat;') > 0 OR strpos(v.s, '\\u0040') > 0) AND right(t.l, length(n.loc)) = n.loc) AS e
     UNION ALL SELECT 'phone', p.needle, 0 FROM (SELECT n.v AS needle FROM regexp_matches(v.s, $2, 'g') AS m
     CROSS JOIN LATERAL (SELECT regexp_split_to_array(m[1], '[^0-9]+') AS g) AS t
     CROSS JOIN LATERAL generate_series(1, cardinality(t.g)) AS j
@@ -135,7 +145,26 @@ describe("SQL", () => {
     JOIN pg_temp.odooops_pii_phone n ON n.key = right(p.d, 7) AND right(p.d, length(n.core)) = n.core) AS p
   ) AS f
   WHERE v.s IS NOT NULL
-  GROUP BY v.c, f.kind`);
+  GROUP BY v.c, f.kind, f.needle) AS d
+  GROUP BY d.c, d.kind`);
+  });
+
+  test("one expression per row first: the row's text-like values joined with newlines, bytes without them", () => {
+    expect(
+      rowScanSql('"public"."res_partner"', ["email", "Odd"]),
+    ).toBe(`SELECT count(*) FILTER (WHERE EXISTS (SELECT n.v AS needle FROM regexp_matches(CASE WHEN strpos(r.s, '%40') > 0 OR strpos(r.s, '%2e') > 0 OR strpos(r.s, '%2E') > 0 OR strpos(r.s, '&#') > 0 OR strpos(r.s, '&commat;') > 0 OR strpos(r.s, '&period;') > 0 OR strpos(r.s, '\\u00') > 0 THEN regexp_replace(regexp_replace(lower(r.s), $3, '@', 'g'), $4, '.', 'g') ELSE lower(r.s) END, $1, 'g') AS m
+    CROSS JOIN LATERAL (SELECT right(m[1], 64) AS l, string_to_array(m[2], '.') AS p) AS t
+    CROSS JOIN LATERAL generate_series(1, least(3, length(t.l))) AS i
+    CROSS JOIN LATERAL generate_series(2, cardinality(t.p)) AS k
+    CROSS JOIN LATERAL (SELECT e.v, e.loc FROM pg_temp.odooops_pii_email e
+      WHERE e.key = right(t.l, i) || '@' || array_to_string(t.p[1:k], '.') OFFSET 0) AS n
+    WHERE (strpos(r.s, '@') > 0 OR strpos(r.s, '%40') > 0 OR strpos(r.s, '&#') > 0 OR strpos(r.s, '&commat;') > 0 OR strpos(r.s, '\\u0040') > 0) AND right(t.l, length(n.loc)) = n.loc) OR EXISTS (SELECT n.v AS needle FROM regexp_matches(r.s, $2, 'g') AS m
+    CROSS JOIN LATERAL (SELECT regexp_split_to_array(m[1], '[^0-9]+') AS g) AS t
+    CROSS JOIN LATERAL generate_series(1, cardinality(t.g)) AS j
+    CROSS JOIN LATERAL (SELECT array_to_string(t.g[1:j], '') AS d) AS p
+    JOIN pg_temp.odooops_pii_phone n ON n.key = right(p.d, 7) AND right(p.d, length(n.core)) = n.core))::int AS hits,
+    coalesce(sum(octet_length(r.s) - greatest(r.k - 1, 0)), 0)::bigint AS bytes
+  FROM (SELECT concat_ws(E'\\n', x."email"::text, x."Odd"::text) AS s, num_nonnulls(x."email"::text, x."Odd"::text) AS k FROM "public"."res_partner" AS x OFFSET 0) AS r`);
   });
 
   test("a bytea column is read in 4 MiB slices overlapping by 512 bytes", () => {

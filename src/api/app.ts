@@ -20,6 +20,7 @@ import { certificateRoutes } from "./routes/certificates";
 import { deploymentRoutes } from "./routes/deployments";
 import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
+import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { metricsRoutes } from "./routes/metrics";
 import { policyRoutes } from "./routes/policies";
@@ -86,6 +87,7 @@ export function createApp(deps: ApiDeps, extraRoutes: RouteModule[] = []) {
     metricsRoutes,
     webhookRoutes,
     drRoutes,
+    hostRoutes,
     ...extraRoutes,
   ])
     mount(api, deps);

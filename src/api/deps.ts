@@ -5,6 +5,7 @@ import type { LoginThrottle } from "../auth/login-throttle";
 import type { AuthService, Principal } from "../auth/service";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
+import type { FleetService } from "../fleet/service";
 import type { JobService } from "../jobs/service";
 import type { Db } from "../state/db";
 
@@ -18,6 +19,7 @@ export interface ApiDeps {
   loginThrottle: LoginThrottle;
   box: SecretBox;
   jobs: JobService;
+  fleet: FleetService;
   version: string;
   startedAt: number;
 }

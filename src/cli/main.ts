@@ -35,6 +35,7 @@ export function buildCli(io: CliIo) {
       audit: () => import("./commands/audit").then((m) => m.auditCommand(io)),
       dr: () => import("./commands/dr").then((m) => m.drCommand(io)),
       health: () => import("./commands/health").then((m) => m.healthCommand(io)),
+      host: () => import("./commands/host").then((m) => m.hostCommand(io)),
     },
   });
 }

@@ -7,6 +7,7 @@ import { AuthService } from "../auth/service";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
 import type { AnyJobDef } from "../jobs/define";
+import { FleetService } from "../fleet/service";
 import { JobRegistry } from "../jobs/registry";
 import { JobService } from "../jobs/service";
 import { sealLegacyRepoPasswords } from "../env/projects";
@@ -57,6 +58,7 @@ export function buildServices(opts: ServiceOptions): ApiDeps {
     loginThrottle: new LoginThrottle(config.api.loginThrottle, protect),
     box,
     jobs,
+    fleet: new FleetService(db, config, opts.hostId),
     version: VERSION,
     startedAt: Date.now(),
   };

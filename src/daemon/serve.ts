@@ -132,7 +132,7 @@ export async function startDaemon(opts: DaemonOptions) {
     stopping ??= (async () => {
       log.info("shutting down");
       clearInterval(sweeper);
-      clearInterval(localBeat);
+      localBeat.stop();
       await agentServer?.stop(true);
       scheduler.stop();
       unsubscribe();
@@ -166,20 +166,31 @@ async function serveAgentApi(deps: ReturnType<typeof buildServices>) {
   return server;
 }
 
-/** This host's own row gets the heartbeat a remote agent would send: host list shows it online. */
+/**
+ * This host's own row gets the heartbeat a remote agent would send, so host list shows it online.
+ * The next beat is timed from the end of the previous one: slow probes never pile up.
+ */
 function startLocalHeartbeat(deps: ReturnType<typeof buildServices>, hostId: string) {
   const { db, config, paths } = deps;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const beat = async () => {
     try {
       const [inventory, containers] = await Promise.all([collectInventory(config, paths), collectContainers(config)]);
-      recordHeartbeat(db, hostId, { inventory, containers });
+      if (!stopped) recordHeartbeat(db, hostId, { inventory, containers });
     } catch (e) {
       log.warn("local heartbeat failed", { error: e instanceof Error ? e.message : String(e) });
     }
+    if (!stopped) timer = setTimeout(beat, config.fleet.heartbeatSec * 1000);
   };
   // Not awaited: a slow docker or PostgreSQL must not hold up the daemon's start.
   void beat();
-  return setInterval(beat, config.fleet.heartbeatSec * 1000);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function splitListen(listen: string): [string, number] {

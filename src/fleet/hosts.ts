@@ -6,13 +6,13 @@
 import { and, asc, eq, inArray, isNull, ne } from "drizzle-orm";
 import { hashToken } from "../auth/tokens";
 import { environments } from "../env/env.sql";
-import { Conflict, Invalid, NotFound, Unauthorized } from "../errors";
+import { Conflict, NotFound, Unauthorized } from "../errors";
 import { jobs } from "../jobs/jobs.sql";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { newAgentCredential } from "./credentials";
 import { type HostContainer, type HostInventory, hosts } from "./fleet.sql";
-import { type Labels, validLabels } from "./labels";
+import { type Labels, validHostName, validLabels } from "./labels";
 import { spendJoinToken } from "./tokens";
 
 export type HostRow = typeof hosts.$inferSelect;
@@ -32,14 +32,6 @@ export interface HostView {
   containers: HostContainer[];
   envs: string[];
   createdAt: string;
-}
-
-const HOST_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
-
-export function validHostName(name: string): string {
-  if (!HOST_NAME.test(name))
-    throw new Invalid(`host name ${JSON.stringify(name)}: lowercase letters, digits, . and - (≤ 63)`);
-  return name;
 }
 
 /** Online while the last heartbeat is younger than three intervals. */

@@ -78,13 +78,35 @@ async function postgresVersion(config: Config): Promise<string | null> {
   }
 }
 
-export async function collectInventory(config: Config, paths: Paths): Promise<HostInventory> {
-  const fs = statfsSync(paths.dataDir);
+interface Versions {
+  docker: string | null;
+  postgres: string | null;
+  nginx: string | null;
+}
+
+/** Versions change with upgrades only: asked again every 10 minutes, not at every heartbeat. */
+const VERSIONS_TTL_MS = 10 * 60_000;
+let versionsCache: { at: number; key: string; versions: Promise<Versions> } | null = null;
+
+async function askVersions(config: Config): Promise<Versions> {
   const [docker, postgres, nginxText] = await Promise.all([
     firstLine(dockerVersionCommand(config.docker.binary)),
     postgresVersion(config),
     firstLine(nginxVersionCommand(config.nginx.binary), "stderr"),
   ]);
+  return { docker, postgres, nginx: nginxText ? parseNginxVersion(nginxText) : null };
+}
+
+function versions(config: Config): Promise<Versions> {
+  const key = JSON.stringify([config.docker.binary, config.nginx.binary, config.postgres.host, config.postgres.port]);
+  if (!versionsCache || versionsCache.key !== key || Date.now() - versionsCache.at > VERSIONS_TTL_MS)
+    versionsCache = { at: Date.now(), key, versions: askVersions(config) };
+  return versionsCache.versions;
+}
+
+export async function collectInventory(config: Config, paths: Paths): Promise<HostInventory> {
+  const fs = statfsSync(paths.dataDir);
+  const { docker, postgres, nginx } = await versions(config);
   return {
     cores: availableParallelism(),
     memoryMb: Math.floor(totalmem() / 1024 ** 2),
@@ -92,7 +114,7 @@ export async function collectInventory(config: Config, paths: Paths): Promise<Ho
     load: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     docker,
     postgres,
-    nginx: nginxText ? parseNginxVersion(nginxText) : null,
+    nginx,
     agentVersion: VERSION,
   };
 }

@@ -1,4 +1,4 @@
-/** Host labels (`--label region=eu`): placement filters on them. */
+/** Host names and labels (`--label region=eu`): placement filters on labels. */
 import { Invalid } from "../errors";
 
 export type Labels = Record<string, string>;
@@ -25,4 +25,12 @@ export function parseLabelArgs(args: string[]): Labels {
     out[a.slice(0, i)] = a.slice(i + 1);
   }
   return validLabels(out);
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
+
+export function validHostName(name: string): string {
+  if (!HOST_NAME.test(name))
+    throw new Invalid(`host name ${JSON.stringify(name)}: lowercase letters, digits, . and - (≤ 63)`);
+  return name;
 }

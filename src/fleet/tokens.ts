@@ -9,7 +9,7 @@ import { Invalid, Unauthorized, Unavailable } from "../errors";
 import type { Db } from "../state/db";
 import { decodeJoinToken, encodeJoinToken, newJoinSecret } from "./join-token";
 import { joinTokens } from "./fleet.sql";
-import { type Labels, validLabels } from "./labels";
+import { type Labels, validHostName, validLabels } from "./labels";
 
 export const JOIN_TOKEN_DEFAULT_TTL_MS = 15 * 60_000;
 const JOIN_TOKEN_MAX_TTL_MS = 24 * 3_600_000;
@@ -67,6 +67,7 @@ export function createJoinToken(deps: JoinTokenDeps, opts: JoinTokenOptions = {}
   const ttlMs = opts.ttlMs ?? JOIN_TOKEN_DEFAULT_TTL_MS;
   checkTtl(ttlMs);
   const labels = validLabels(opts.labels ?? {});
+  if (opts.name !== undefined) validHostName(opts.name);
   const secret = newJoinSecret();
   const expiresAt = new Date(Date.now() + ttlMs).toISOString();
   const row = deps.db

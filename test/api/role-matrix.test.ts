@@ -49,6 +49,8 @@ const ADMIN = [
   /^(GET|POST) \/environments\/\{name\}\/admin-password$/,
   /^POST \/environments\/\{name\}\/db\/rotate-credentials$/,
   /^GET \/projects\/\{name\}\/access$/,
+  // The fleet: join tokens enroll machines; labels, draining and removal steer placement.
+  /^(POST|PUT|DELETE) \/hosts/,
 ];
 
 function expectedRole(key: string): string {

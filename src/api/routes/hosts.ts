@@ -1,6 +1,5 @@
 /** The fleet for operators: join tokens, host list/get/label/drain/remove (src/fleet/hosts.ts). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { Invalid } from "../../errors";
 import { hostView, listHosts, removeHost, setDraining, setLabels } from "../../fleet/hosts";
 import {
   CreateJoinTokenRequest,
@@ -89,7 +88,6 @@ export function hostRoutes(app: Api, deps: ApiDeps) {
 
   app.openapi(createToken, (c) => {
     const body = c.req.valid("json");
-    if (body.name !== undefined && body.name === "") throw new Invalid("name: empty");
     const created = fleet.createJoinToken({
       ttlMs: body.ttl === undefined ? undefined : parseJoinTtl(body.ttl),
       name: body.name,

@@ -45,7 +45,7 @@ export async function startServe(opts: DaemonOptions): Promise<{ stop(): Promise
   const env = opts.env ?? process.env;
   const paths = resolvePaths(opts.root ?? env.ODOOOPS_ROOT);
   const config = loadConfig(paths, { env, overrides: { listen: opts.listen } });
-  if (config.role === "agent") return startAgentDaemon({ paths, config });
+  if (config.role === "agent") return startAgentDaemon({ paths, config, extraJobs: opts.extraJobs });
   return startDaemon(opts);
 }
 

@@ -1,15 +1,23 @@
 /**
  * `odooops serve` with `role: agent`: joins the coordinator once with the join file `init --role
  * agent` wrote (the credential goes to state/agent.json, the join file is removed), then
- * heartbeats with its inventory and containers, backing off while the coordinator is away. It
- * serves no user API: everything it does, it asks the coordinator for.
+ * heartbeats with its inventory and containers, backing off while the coordinator is away, and
+ * runs the jobs the coordinator leases to its host over the HTTP JobChannel. It serves no user
+ * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's.
  */
 import { hostname } from "node:os";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
 import { Invalid } from "../errors";
 import { readJoin, removeJoin } from "../init/join";
+import { SecretBox } from "../auth/secretbox";
+import { JOB_KINDS } from "../daemon/job-kinds";
+import { Agent } from "../jobs/agent";
+import type { AnyJobDef } from "../jobs/define";
+import { HttpJobChannel } from "../jobs/http-channel";
+import { JobRegistry } from "../jobs/registry";
 import { errorText } from "../jobs/runner";
+import { openState } from "../state/db";
 import { Log } from "../log";
 import { type AgentState, readAgentState, writeAgentState } from "./agent-state";
 import { CoordinatorClient, fetchPinnedCert } from "./coordinator-client";
@@ -26,6 +34,8 @@ export interface AgentDaemonOptions {
   config: Config;
   /** The name asked for when joining (a name in the token wins); default the machine's host name. */
   name?: string;
+  /** Job kinds beyond the built-in ones (tests register probes). */
+  extraJobs?: AnyJobDef[];
 }
 
 async function join(paths: Paths, config: Config, name: string): Promise<AgentState> {
@@ -88,6 +98,15 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       }
     }
   })();
+  const db = openState(paths.stateDb);
+  const runner = new Agent({
+    identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
+    channel: new HttpJobChannel(client),
+    registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
+    deps: { db, config, paths, box: SecretBox.fromFile(paths.secretKeyFile) },
+    pollMs: 1_000,
+  });
+  runner.start();
   log.info("agent started", { host: state.name, coordinator: state.url, root: paths.dataDir });
 
   return {
@@ -98,7 +117,8 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     async stop() {
       stopped = true;
       (wake as (() => void) | null)?.();
-      await loop;
+      await Promise.all([loop, runner.stop()]);
+      db.$client.close();
     },
   };
 }

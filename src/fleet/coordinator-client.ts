@@ -68,18 +68,16 @@ class RemoteError extends AppError {
 export class CoordinatorClient {
   constructor(
     private readonly link: CoordinatorLink,
-    private credential: string | null,
+    private readonly credential: string | null,
+    /** Tests answer in-process (the app's `request`); the TLS options are then unused. */
+    private readonly fetchImpl: (url: string, init: RequestInit) => Promise<Response> = fetch,
   ) {}
-
-  setCredential(credential: string): void {
-    this.credential = credential;
-  }
 
   async post<T>(path: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
     const { fingerprint, certPem } = this.link;
     let res: Response;
     try {
-      res = await fetch(`${this.link.url.replace(/\/+$/, "")}${AGENT_API_BASE}${path}`, {
+      res = await this.fetchImpl(`${this.link.url.replace(/\/+$/, "")}${AGENT_API_BASE}${path}`, {
         method: "POST",
         headers: {
           "content-type": "application/json",

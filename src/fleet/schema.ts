@@ -1,5 +1,6 @@
 /** Wire shapes of the fleet: the user API (hosts, join tokens) and the agent API (join, heartbeat). */
 import { z } from "@hono/zod-openapi";
+import { stepStatuses } from "../jobs/jobs.sql";
 
 /** Where the coordinator's agent listener serves the agent API. */
 export const AGENT_API_BASE = "/api/v1/agent";
@@ -85,3 +86,41 @@ export const HeartbeatRequest = z
   .object({ inventory: InventorySchema, containers: z.array(ContainerSchema).max(10_000) })
   .strict();
 export const HeartbeatResponse = z.object({ heartbeatSec: z.number() });
+
+const Owner = z.string().min(1).max(200);
+export const LeaseRequest = z
+  .object({
+    owner: Owner,
+    leaseMs: z.number().int().min(1000).max(600_000),
+    waitMs: z.number().int().min(0).max(60_000).default(0),
+  })
+  .strict();
+export const JobHeartbeatRequest = z
+  .object({ owner: Owner, leaseMs: z.number().int().min(1000).max(600_000) })
+  .strict();
+export const StepRequest = z
+  .object({
+    owner: Owner,
+    idx: z.number().int().min(0).max(1000),
+    patch: z
+      .object({
+        status: z.enum(stepStatuses),
+        output: z.record(z.string(), z.unknown()).nullable().optional(),
+        error: z.string().max(100_000).nullable().optional(),
+        startedAt: z.string().max(40).nullable().optional(),
+        finishedAt: z.string().max(40).nullable().optional(),
+        durationMs: z.number().nullable().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+export const LogRequest = z.object({ owner: Owner, lines: z.array(z.string().max(100_000)).max(10_000) }).strict();
+export const FinishRequest = z
+  .object({
+    owner: Owner,
+    outcome: z.discriminatedUnion("status", [
+      z.object({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()).nullable() }).strict(),
+      z.object({ status: z.enum(["failed", "cancelled"]), error: z.string().max(100_000) }).strict(),
+    ]),
+  })
+  .strict();

@@ -7,9 +7,18 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { Invalid } from "../../errors";
+import { Forbidden, Invalid } from "../../errors";
 import { authenticateAgent, enrollHost, type HostRow, recordHeartbeat, rotateCredential } from "../../fleet/hosts";
-import { AGENT_API_BASE, HeartbeatRequest, JoinRequest } from "../../fleet/schema";
+import {
+  AGENT_API_BASE,
+  FinishRequest,
+  HeartbeatRequest,
+  JobHeartbeatRequest,
+  JoinRequest,
+  LeaseRequest,
+  LogRequest,
+  StepRequest,
+} from "../../fleet/schema";
 import { peerAddress } from "../conn";
 import type { ApiDeps } from "../deps";
 import { errorBody, onError, zodMessage } from "../errors";
@@ -76,6 +85,54 @@ export function createAgentApp(deps: ApiDeps) {
     const credential = rotateCredential(db, host.id);
     deps.audit.record({ actor: `host:${host.name}`, action: "host.credential.rotate", target: host.name });
     return c.json({ credential }, 200);
+  });
+
+  // Jobs: the JobChannel over HTTP. An agent leases only its own host's jobs, and acts only
+  // under owners that start with its host id, so it can never touch another agent's lease.
+  const ownOwner = (host: HostRow, owner: string) => {
+    if (!owner.startsWith(`${host.id}:`)) throw new Forbidden(`lease owner must start with this agent's host id`);
+    return owner;
+  };
+  app.post("/jobs/lease", async (c) => {
+    const host = c.get("host");
+    const req = await body(c.req.raw, LeaseRequest);
+    const agent = { hostId: host.id, owner: ownOwner(host, req.owner) };
+    const queue = deps.jobs.queue;
+    const until = Date.now() + req.waitMs;
+    for (;;) {
+      const leased = await queue.lease(agent, req.leaseMs, { onlyHost: true });
+      if (leased || Date.now() >= until || c.req.raw.signal.aborted) return c.json(leased, 200);
+      // Long poll: wake when a job is queued (or a lock frees), else at the deadline.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, until - Date.now()));
+        const off = deps.jobs.events.onQueued(done);
+        function done() {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    }
+  });
+  app.post("/jobs/:id/heartbeat", async (c) => {
+    const req = await body(c.req.raw, JobHeartbeatRequest);
+    const r = await deps.jobs.queue.heartbeat(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.leaseMs);
+    return c.json(r, 200);
+  });
+  app.post("/jobs/:id/step", async (c) => {
+    const req = await body(c.req.raw, StepRequest);
+    await deps.jobs.queue.step(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.idx, req.patch);
+    return c.json({}, 200);
+  });
+  app.post("/jobs/:id/log", async (c) => {
+    const req = await body(c.req.raw, LogRequest);
+    await deps.jobs.queue.log(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.lines);
+    return c.json({}, 200);
+  });
+  app.post("/jobs/:id/finish", async (c) => {
+    const req = await body(c.req.raw, FinishRequest);
+    await deps.jobs.queue.finish(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.outcome);
+    return c.json({}, 200);
   });
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));

@@ -8,7 +8,7 @@
 import { hostname } from "node:os";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
-import { Invalid } from "../errors";
+import { AppError, Invalid } from "../errors";
 import { readJoin, removeJoin } from "../init/join";
 import { SecretBox } from "../auth/secretbox";
 import { JOB_KINDS } from "../daemon/job-kinds";
@@ -59,9 +59,24 @@ async function join(paths: Paths, config: Config, name: string): Promise<AgentSt
   return state;
 }
 
+/** Joins, retrying with backoff while the coordinator cannot be reached; a refusal (4xx) ends it. */
+async function joinWithRetry(paths: Paths, config: Config, name: string): Promise<AgentState> {
+  let delay = 1_000;
+  for (;;) {
+    try {
+      return await join(paths, config, name);
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status < 500) throw e;
+      log.warn("cannot join yet; retrying", { error: e.message, inMs: delay });
+      await Bun.sleep(delay);
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+  }
+}
+
 export async function startAgentDaemon(opts: AgentDaemonOptions) {
   const { paths, config } = opts;
-  const state = readAgentState(paths) ?? (await join(paths, config, opts.name ?? hostname()));
+  const state = readAgentState(paths) ?? (await joinWithRetry(paths, config, opts.name ?? hostname()));
   const client = new CoordinatorClient(state, state.credential);
 
   let stopped = false;

@@ -17,7 +17,7 @@ import { agentStateFile } from "../../src/fleet/agent-state";
 import { joinTokens } from "../../src/fleet/fleet.sql";
 import { listHosts } from "../../src/fleet/hosts";
 import { decodeJoinToken, encodeJoinToken } from "../../src/fleet/join-token";
-import { joinFile, writeJoin } from "../../src/init/join";
+import { checkCoordinator, joinFile, writeJoin } from "../../src/init/join";
 import { run } from "../../src/exec/run";
 import { removeByNamePrefix, testNamePrefix } from "../support/docker";
 import { STANDIN_IMAGE, writeHostConfig } from "../support/host-config";
@@ -95,6 +95,16 @@ async function waitFor<T>(what: string, probe: () => T | undefined | null | fals
 
 const host = (name: string) => listHosts(coordinator.deps.db, HEARTBEAT_SEC).find((h) => h.name === name);
 
+describe("init --role agent checks the coordinator the token names", () => {
+  test("reachable with the pinned certificate; another URL or another pin is refused", async () => {
+    const t = coordinator.deps.fleet.createJoinToken({ name: "agent-check" });
+    await checkCoordinator(t.joinUrl, t.token);
+    await expect(checkCoordinator("https://127.0.0.1:1", t.token)).rejects.toThrow(/not the coordinator this token/);
+    const forged = encodeJoinToken({ ...decodeJoinToken(t.token), fingerprint: Array(32).fill("AB").join(":") });
+    await expect(checkCoordinator(t.joinUrl, forged)).rejects.toThrow(/not the pinned/);
+  });
+});
+
 describe("enrollment and heartbeat", () => {
   let root: string;
   let agent: ReturnType<typeof startAgent>;
@@ -111,6 +121,11 @@ describe("enrollment and heartbeat", () => {
     expect(h.role).toBe("agent");
     expect(h.labels).toEqual({ region: "eu" });
     const paths = resolvePaths(root);
+    // The coordinator records the host at join, a moment before the agent writes its state.
+    await waitFor(
+      "the state file written, the join file removed",
+      () => existsSync(agentStateFile(paths)) && !existsSync(joinFile(paths)),
+    );
     expect(statSync(agentStateFile(paths)).mode & 0o777).toBe(0o600);
     expect(existsSync(joinFile(paths))).toBe(false);
   });

@@ -9,6 +9,7 @@ import type { SecretBox } from "./auth/secretbox";
 import type { AuthService } from "./auth/service";
 import type { Paths } from "./config/paths";
 import type { Config } from "./config/schema";
+import type { FleetService } from "./fleet/service";
 import type { JobService } from "./jobs/service";
 import type { Db } from "./state/db";
 
@@ -33,6 +34,7 @@ export interface CoordinatorDeps extends Deps {
   audit: AuditService;
   loginThrottle: LoginThrottle;
   jobs: JobService;
+  fleet: FleetService;
   version: string;
   startedAt: number;
 }

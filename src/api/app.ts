@@ -22,6 +22,7 @@ import { certificateRoutes } from "./routes/certificates";
 import { deploymentRoutes } from "./routes/deployments";
 import { environmentRoutes } from "./routes/environments";
 import { healthRoutes } from "./routes/health";
+import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { metricsRoutes } from "./routes/metrics";
 import { policyRoutes } from "./routes/policies";
@@ -89,6 +90,7 @@ export function createApp(deps: CoordinatorDeps, extraRoutes: RouteModule[] = []
     webhookRoutes,
     drRoutes,
     reportRoutes,
+    hostRoutes,
     ...extraRoutes,
   ])
     mount(api, deps);

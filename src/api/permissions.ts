@@ -92,6 +92,13 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /certificates/renew": ["member", "renew certificates"],
   "POST /certificates/import": ["member", "import certificates"],
 
+  "GET /hosts": ["viewer", "list hosts"],
+  "GET /hosts/{name}": ["viewer", "read hosts"],
+  "POST /hosts/tokens": ["admin", "create join tokens"],
+  "PUT /hosts/{name}/labels": ["admin", "label hosts"],
+  "PUT /hosts/{name}/draining": ["admin", "drain hosts"],
+  "DELETE /hosts/{name}": ["admin", "remove hosts"],
+
   "GET /jobs": ["viewer", "list jobs"],
   "GET /jobs/{id}": ["viewer", "read jobs"],
   "GET /jobs/{id}/log": ["viewer", "read job logs"],

@@ -13,6 +13,7 @@ import type { DeploymentRoutes } from "../api/routes/deployments";
 import type { DrRoutes } from "../api/routes/dr";
 import type { EnvironmentRoutes } from "../api/routes/environments";
 import type { HealthRoutes } from "../api/routes/health";
+import type { HostRoutes } from "../api/routes/hosts";
 import type { JobRoutes } from "../api/routes/jobs";
 import type { MetricsRoutes } from "../api/routes/metrics";
 import type { PolicyRoutes } from "../api/routes/policies";
@@ -30,6 +31,7 @@ export type ApiRoute =
   | DrRoutes
   | EnvironmentRoutes
   | HealthRoutes
+  | HostRoutes
   | JobRoutes
   | MetricsRoutes
   | PolicyRoutes

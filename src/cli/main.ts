@@ -37,6 +37,7 @@ export function buildCli(io: CliIo) {
       dr: () => import("./commands/dr").then((m) => m.drCommand(io)),
       health: () => import("./commands/health").then((m) => m.healthCommand(io)),
       report: () => import("./commands/report").then((m) => m.reportCommand(io)),
+      host: () => import("./commands/host").then((m) => m.hostCommand(io)),
     },
   });
 }

@@ -503,6 +503,21 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The fleet (docs/architecture.md "Fleet"): the coordinator's agent listener, agents' heartbeat. */
+    fleet: z
+      .object({
+        /** Where a coordinator serves the agent API (HTTPS, own certificate). */
+        listen: z
+          .string()
+          .regex(/^[^:\s]+:\d{1,5}$/, "host:port")
+          .default("0.0.0.0:8421"),
+        /** The agent API's URL as agents reach it (put in join tokens); default from listen and the host name. */
+        agentUrl: z.url({ protocol: /^https$/, error: "an https URL, e.g. https://10.0.0.2:8421" }).optional(),
+        /** Seconds between an agent's heartbeats; a host is offline after 3 missed ones. */
+        heartbeatSec: z.number().min(0.2).max(300).default(10),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

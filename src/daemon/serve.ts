@@ -5,15 +5,18 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
-import { eq } from "drizzle-orm";
 import { createApp } from "../api/app";
+import { createAgentApp } from "../api/routes/agent";
 import { loadConfig } from "../config/load";
 import { resolvePaths } from "../config/paths";
-import { hosts } from "../fleet/fleet.sql";
+import { Invalid } from "../errors";
+import { startAgentDaemon } from "./agent";
+import { ensureLocalHost, recordHeartbeat } from "../fleet/hosts";
+import { collectContainers, collectInventory } from "../fleet/inventory";
+import { ensureAgentApiTls } from "../fleet/tls";
 import { Agent } from "../jobs/agent";
 import type { AnyJobDef } from "../jobs/define";
 import { Log } from "../log";
-import { now } from "../state/columns";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
 import { removeLeftoverCopies } from "./leftovers";
@@ -37,10 +40,20 @@ export const BENCH_UNPROTECTED_ENV = "ODOOOPS_BENCH_UNPROTECTED";
 /** How often expired leases (agents that died) are swept back into the queue. */
 const RECOVER_EVERY_MS = 10_000;
 
+/** The daemon this host's role runs: an agent only works for its coordinator, others are the full daemon. */
+export async function startServe(opts: DaemonOptions): Promise<{ stop(): Promise<void> }> {
+  const env = opts.env ?? process.env;
+  const paths = resolvePaths(opts.root ?? env.ODOOOPS_ROOT);
+  const config = loadConfig(paths, { env, overrides: { listen: opts.listen } });
+  if (config.role === "agent") return startAgentDaemon({ paths, config, extraJobs: opts.extraJobs });
+  return startDaemon(opts);
+}
+
 export async function startDaemon(opts: DaemonOptions) {
   const env = opts.env ?? process.env;
   const paths = resolvePaths(opts.root ?? env.ODOOOPS_ROOT);
   const config = loadConfig(paths, { env, overrides: { listen: opts.listen } });
+  if (config.role === "agent") throw new Invalid("role agent serves no API: start it with startServe");
   mkdirSync(paths.dataDir, { recursive: true, mode: 0o751 });
   // The data dir is traversable (nginx's workers serve the ACME webroot); everything else in it
   // holds state, secrets, mirrors or logs and stays root:odooops 0750 even if it drifted.
@@ -64,10 +77,7 @@ export async function startDaemon(opts: DaemonOptions) {
   const hostName = hostname();
   Log.configure({ level: config.log.level, format: config.log.format, base: { host: hostName } });
   const db = openState(paths.stateDb);
-  const self =
-    db.select().from(hosts).where(eq(hosts.name, hostName)).get() ??
-    db.insert(hosts).values({ name: hostName, role: config.role, status: "online" }).returning().get();
-  db.update(hosts).set({ status: "online", lastHeartbeatAt: now() }).where(eq(hosts.id, self.id)).run();
+  const self = ensureLocalHost(db, hostName, config.role);
 
   const unprotectedForBenchmark = env[BENCH_UNPROTECTED_ENV] === "1";
   if (unprotectedForBenchmark)
@@ -116,12 +126,16 @@ export async function startDaemon(opts: DaemonOptions) {
   const url = `http://${host}:${server.port}`;
   writeFileSync(paths.daemonUrlFile, `${url}\n`, { mode: 0o644 });
   log.info("listening", { url, role: config.role, root: paths.dataDir, version: VERSION });
+  const agentServer = config.role === "coordinator" ? await serveAgentApi(deps) : null;
+  const localBeat = startLocalHeartbeat(deps, self.id);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       log.info("shutting down");
       clearInterval(sweeper);
+      localBeat.stop();
+      await agentServer?.stop(true);
       scheduler.stop();
       unsubscribe();
       await agent.stop();
@@ -133,6 +147,52 @@ export async function startDaemon(opts: DaemonOptions) {
     return stopping;
   };
   return { url, port: server.port, paths, config, deps, stop };
+}
+
+/** The agent API on its own HTTPS listener (fleet.listen), with the certificate agents pin. */
+async function serveAgentApi(deps: ReturnType<typeof buildServices>) {
+  const { config, paths } = deps;
+  const tls = await ensureAgentApiTls(paths);
+  const [host, port] = splitListen(config.fleet.listen);
+  const server = Bun.serve({
+    hostname: host,
+    port,
+    tls: { cert: tls.cert, key: tls.key },
+    fetch: createAgentApp(deps).fetch,
+    idleTimeout: config.api.idleTimeoutSec,
+  });
+  const url =
+    config.fleet.agentUrl ?? `https://${host === "0.0.0.0" || host === "::" ? hostname() : host}:${server.port}`;
+  deps.fleet.endpoint = { url, fingerprint: tls.fingerprint };
+  log.info("agent API listening", { url, fingerprint: tls.fingerprint });
+  return server;
+}
+
+/**
+ * This host's own row gets the heartbeat a remote agent would send, so host list shows it online.
+ * The next beat is timed from the end of the previous one: slow probes never pile up.
+ */
+function startLocalHeartbeat(deps: ReturnType<typeof buildServices>, hostId: string) {
+  const { db, config, paths } = deps;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const beat = async () => {
+    try {
+      const [inventory, containers] = await Promise.all([collectInventory(config, paths), collectContainers(config)]);
+      if (!stopped) recordHeartbeat(db, hostId, { inventory, containers });
+    } catch (e) {
+      log.warn("local heartbeat failed", { error: e instanceof Error ? e.message : String(e) });
+    }
+    if (!stopped) timer = setTimeout(beat, config.fleet.heartbeatSec * 1000);
+  };
+  // Not awaited: a slow docker or PostgreSQL must not hold up the daemon's start.
+  void beat();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function splitListen(listen: string): [string, number] {

@@ -7,6 +7,8 @@ import { AuthService } from "../auth/service";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
 import type { AnyJobDef } from "../jobs/define";
+import { envHostId } from "../fleet/routing";
+import { FleetService } from "../fleet/service";
 import { JobRegistry } from "../jobs/registry";
 import { JobService } from "../jobs/service";
 import { sealLegacyRepoPasswords } from "../env/projects";
@@ -41,7 +43,7 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     denialWindowMs: config.api.denialAuditWindowSec * 1000,
     enabled: protect,
   });
-  const jobs = new JobService(db, paths.jobLogsDir, registry, opts.hostId);
+  const jobs = new JobService(db, paths.jobLogsDir, registry, opts.hostId, (lockKey) => envHostId(db, lockKey));
   jobs.events.onStatus((jobId, ev) => {
     if (TERMINAL.has(ev.status)) auditOutcome(audit, jobs, jobId);
   });
@@ -58,6 +60,7 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     loginThrottle: new LoginThrottle(config.api.loginThrottle, protect),
     box,
     jobs,
+    fleet: new FleetService(db, config, opts.hostId),
     version: VERSION,
     startedAt: Date.now(),
   };

@@ -1,15 +1,61 @@
-import { sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAt, id } from "../state/columns";
 
-export const hosts = sqliteTable("hosts", {
+/** What an agent reports about its machine at every heartbeat (see src/fleet/inventory.ts). */
+export interface HostInventory {
+  cores: number;
+  memoryMb: number;
+  diskFreeMb: number;
+  load: number;
+  docker: string | null;
+  postgres: string | null;
+  nginx: string | null;
+  agentVersion: string;
+}
+
+/** An odooops container as the agent's docker sees it. */
+export interface HostContainer {
+  name: string;
+  state: string;
+  env: string | null;
+}
+
+export const hosts = sqliteTable(
+  "hosts",
+  {
+    id: id(),
+    name: text("name").notNull(),
+    role: text("role", { enum: ["standalone", "coordinator", "agent"] }).notNull(),
+    address: text("address"),
+    status: text("status", { enum: ["online", "offline", "enrolling"] })
+      .notNull()
+      .default("online"),
+    lastHeartbeatAt: text("last_heartbeat_at"),
+    inventory: text("inventory", { mode: "json" }).$type<HostInventory>(),
+    containers: text("containers", { mode: "json" }).$type<HostContainer[]>(),
+    labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+    /** A draining host keeps its envs but gets no new placements. */
+    draining: integer("draining", { mode: "boolean" }).notNull().default(false),
+    /** sha256 of the agent's credential (src/fleet/credentials.ts); null = none (local host, or revoked). */
+    credentialHash: text("credential_hash"),
+    createdAt: createdAt(),
+    /** `host remove`: the row stays (envs and jobs point at it), the name is free again. */
+    removedAt: text("removed_at"),
+  },
+  (t) => [uniqueIndex("hosts_live_name").on(t.name).where(sql`removed_at IS NULL`)],
+);
+
+/** One-time enrollment tokens: only the secret's sha256 is kept; `usedAt` makes them single use. */
+export const joinTokens = sqliteTable("join_tokens", {
   id: id(),
-  name: text("name").notNull().unique(),
-  role: text("role", { enum: ["standalone", "coordinator", "agent"] }).notNull(),
-  address: text("address"),
-  status: text("status", { enum: ["online", "offline", "enrolling"] })
-    .notNull()
-    .default("online"),
-  lastHeartbeatAt: text("last_heartbeat_at"),
-  inventory: text("inventory", { mode: "json" }).$type<Record<string, unknown>>(),
+  secretHash: text("secret_hash").notNull().unique(),
+  /** The name the joining host gets (else the name it reports). */
+  name: text("name"),
+  labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+  expiresAt: text("expires_at").notNull(),
+  usedAt: text("used_at"),
+  hostId: text("host_id").references(() => hosts.id),
+  createdBy: text("created_by"),
   createdAt: createdAt(),
 });

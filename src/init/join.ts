@@ -11,6 +11,8 @@ import { decryptConfigValues, ENCRYPTED_PREFIX } from "../config/load";
 import type { Paths } from "../config/paths";
 import { Invalid, Unavailable, issuesText } from "../errors";
 import { fetchHealth } from "../doctor/daemon";
+import { fetchPinnedCert } from "../fleet/coordinator-client";
+import { decodeJoinToken, JOIN_TOKEN_PREFIX } from "../fleet/join-token";
 import type { JoinAnswer } from "./answers";
 import { writeFileAtomic } from "./config-file";
 
@@ -40,8 +42,18 @@ export function removeJoin(paths: Paths): boolean {
   return true;
 }
 
-/** The coordinator must answer before an agent is configured to depend on it. */
-export async function checkCoordinator(url: string): Promise<void> {
+/**
+ * The coordinator must answer before an agent is configured to depend on it. A fleet join token
+ * (`odj_…`) names the agent API and pins its certificate: that is what is checked then.
+ */
+export async function checkCoordinator(url: string, token: string): Promise<void> {
+  if (token.startsWith(JOIN_TOKEN_PREFIX)) {
+    const parts = decodeJoinToken(token);
+    if (parts.url.replace(/\/+$/, "") !== url.replace(/\/+$/, ""))
+      throw new Invalid(`--join-url ${url} is not the coordinator this token was made for (${parts.url})`);
+    await fetchPinnedCert(parts.url, parts.fingerprint);
+    return;
+  }
   const r = await fetchHealth(url, 10_000);
   if (!r.ok)
     throw new Unavailable(

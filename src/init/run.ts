@@ -166,7 +166,7 @@ export async function runInit(input: InitInput): Promise<InitResult> {
   const joinChanged = answers.role === "agent" && !sameJoin(answers.join, currentJoin);
   if (joinChanged && answers.join) {
     report.step(`checking the coordinator at ${answers.join.url}`);
-    await checkCoordinator(answers.join.url);
+    await checkCoordinator(answers.join.url, answers.join.token);
   }
 
   const fileExists = existsSync(paths.configYaml);

@@ -104,7 +104,11 @@ export class SqliteJobQueue implements JobChannel {
     return this.view(row.id);
   }
 
-  async lease(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
+  /**
+   * `onlyHost`: jobs of this host only. A remote agent leases with it: jobs without a host id
+   * belong to the coordinator's own agent.
+   */
+  async lease(agent: AgentIdentity, leaseMs: number, opts: { onlyHost?: boolean } = {}): Promise<LeasedJob | null> {
     const leased = this.db.transaction((tx) => {
       // Oldest queued job for this host whose lock is free: nothing running on the same key and
       // nothing older queued on it (FIFO per key).
@@ -114,7 +118,9 @@ export class SqliteJobQueue implements JobChannel {
         .where(
           and(
             eq(jobs.status, "queued"),
-            sql`(${jobs.hostId} is null or ${jobs.hostId} = ${agent.hostId})`,
+            opts.onlyHost
+              ? eq(jobs.hostId, agent.hostId)
+              : sql`(${jobs.hostId} is null or ${jobs.hostId} = ${agent.hostId})`,
             sql`(${jobs.lockKey} is null or not exists (select 1 from jobs o where o.lock_key = ${jobs.lockKey} and o.id <> ${jobs.id} and (o.status = 'running' or (o.status = 'queued' and o.id < ${jobs.id}))))`,
           ),
         )

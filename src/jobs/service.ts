@@ -21,6 +21,8 @@ export class JobService {
     jobLogsDir: string,
     readonly registry: JobRegistry,
     private readonly hostId: string | null,
+    /** The host a lock key's jobs run on (an env's host, src/fleet/routing.ts); null = this host. */
+    private readonly hostFor: (lockKey: string) => string | null = () => null,
   ) {
     this.logs = new JobLogs(jobLogsDir);
     this.queue = new SqliteJobQueue(db, this.events, this.logs);
@@ -28,14 +30,15 @@ export class JobService {
 
   enqueue<P>(def: JobDef<P>, params: P, createdBy: string | null): JobView {
     const parsed = def.params.parse(params);
+    const lockKey = def.lockKey(parsed);
     return this.queue.enqueue({
       kind: def.kind,
       params: parsed as Record<string, unknown>,
-      lockKey: def.lockKey(parsed),
+      lockKey,
       target: def.target(parsed),
       steps: def.steps.map((s) => ({ name: s.name, title: s.title })),
       createdBy,
-      hostId: this.hostId,
+      hostId: (lockKey !== null ? this.hostFor(lockKey) : null) ?? this.hostId,
     });
   }
 

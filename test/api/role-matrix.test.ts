@@ -50,6 +50,8 @@ const ADMIN = [
   /^POST \/environments\/\{name\}\/db\/rotate-credentials$/,
   /^GET \/projects\/\{name\}\/access$/,
   /^POST \/auth\/signing-key\/rotate$/,
+  // The fleet: join tokens enroll machines; labels, draining and removal steer placement.
+  /^(POST|PUT|DELETE) \/hosts/,
 ];
 
 function expectedRole(key: string): string {

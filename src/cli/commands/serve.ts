@@ -8,8 +8,8 @@ export function serveCommand(io: CliIo) {
       listen: { type: "string", description: "API address host:port (config `listen`, default 127.0.0.1:8420)" },
     },
     async run({ args }) {
-      const { startDaemon } = await import("../../daemon/serve");
-      const daemon = await startDaemon({ root: io.globals.root, listen: args.listen, env: io.env });
+      const { startServe } = await import("../../daemon/serve");
+      const daemon = await startServe({ root: io.globals.root, listen: args.listen, env: io.env });
       await new Promise<void>((resolve) => {
         const onSignal = () => {
           daemon.stop().then(resolve, resolve);

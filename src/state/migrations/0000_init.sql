@@ -40,10 +40,29 @@ CREATE TABLE `hosts` (
 	`status` text DEFAULT 'online' NOT NULL,
 	`last_heartbeat_at` text,
 	`inventory` text,
-	`created_at` text NOT NULL
+	`containers` text,
+	`labels` text DEFAULT '{}' NOT NULL,
+	`draining` integer DEFAULT false NOT NULL,
+	`credential_hash` text,
+	`created_at` text NOT NULL,
+	`removed_at` text
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `hosts_name_unique` ON `hosts` (`name`);--> statement-breakpoint
+CREATE UNIQUE INDEX `hosts_live_name` ON `hosts` (`name`) WHERE removed_at IS NULL;--> statement-breakpoint
+CREATE TABLE `join_tokens` (
+	`id` text PRIMARY KEY NOT NULL,
+	`secret_hash` text NOT NULL,
+	`name` text,
+	`labels` text DEFAULT '{}' NOT NULL,
+	`expires_at` text NOT NULL,
+	`used_at` text,
+	`host_id` text,
+	`created_by` text,
+	`created_at` text NOT NULL,
+	FOREIGN KEY (`host_id`) REFERENCES `hosts`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `join_tokens_secret_hash_unique` ON `join_tokens` (`secret_hash`);--> statement-breakpoint
 CREATE TABLE `environments` (
 	`id` text PRIMARY KEY NOT NULL,
 	`project_id` text NOT NULL,

@@ -1,0 +1,141 @@
+/**
+ * The agent API: what agents call on the coordinator's HTTPS agent listener (never the user API's
+ * listener). Authenticated with the agent's own credential (src/fleet/credentials.ts), which is
+ * worth nothing on the user API; user tokens are worth nothing here. Join is the one call
+ * without a credential: it spends a one-time join token.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import { Forbidden, Invalid, issuesText } from "../../errors";
+import { authenticateAgent, enrollHost, type HostRow, recordHeartbeat, rotateCredential } from "../../fleet/hosts";
+import {
+  AGENT_API_BASE,
+  FinishRequest,
+  HeartbeatRequest,
+  JobHeartbeatRequest,
+  JoinRequest,
+  LeaseRequest,
+  LogRequest,
+  StepRequest,
+} from "../../fleet/schema";
+import { peerAddress } from "../conn";
+import type { CoordinatorDeps } from "../../deps";
+import { errorBody, onError } from "../errors";
+
+type AgentEnv = { Variables: { host: HostRow } };
+
+async function body<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  const raw = await req.json().catch(() => {
+    throw new Invalid("expected a JSON body");
+  });
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new Invalid(issuesText(parsed.error));
+  return parsed.data;
+}
+
+export function createAgentApp(deps: CoordinatorDeps) {
+  const { db, fleet } = deps;
+  const app = new Hono<AgentEnv>().basePath(AGENT_API_BASE);
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: 4 * 1024 * 1024,
+      onError: (c) => c.json(errorBody("payload_too_large", "request body over 4 MiB"), 413),
+    }),
+  );
+
+  app.post("/join", async (c) => {
+    const req = await body(c.req.raw, JoinRequest);
+    const ip = peerAddress(c);
+    try {
+      const { host, credential } = enrollHost(db, { token: req.token, name: req.name, address: ip });
+      recordHeartbeat(db, host.id, { inventory: req.inventory, containers: [] });
+      deps.audit.record({ actor: `host:${host.name}`, action: "host.join", target: host.name, ip });
+      return c.json({ hostId: host.id, name: host.name, credential, heartbeatSec: fleet.heartbeatSec }, 201);
+    } catch (e) {
+      deps.audit.record({
+        actor: "anonymous",
+        action: "host.join",
+        target: req.name,
+        outcome: "failed",
+        ip,
+        details: { error: e instanceof Error ? e.message : String(e) },
+      });
+      throw e;
+    }
+  });
+
+  // Everything below needs the agent's credential.
+  app.use("*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const bearer = header.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined;
+    c.set("host", authenticateAgent(db, bearer));
+    return next();
+  });
+
+  app.post("/heartbeat", async (c) => {
+    const beat = await body(c.req.raw, HeartbeatRequest);
+    recordHeartbeat(db, c.get("host").id, beat);
+    return c.json({ heartbeatSec: fleet.heartbeatSec }, 200);
+  });
+
+  app.post("/credential", (c) => {
+    const host = c.get("host");
+    const credential = rotateCredential(db, host.id);
+    deps.audit.record({ actor: `host:${host.name}`, action: "host.credential.rotate", target: host.name });
+    return c.json({ credential }, 200);
+  });
+
+  // Jobs: the JobChannel over HTTP. An agent leases only its own host's jobs, and acts only
+  // under owners that start with its host id, so it can never touch another agent's lease.
+  const ownOwner = (host: HostRow, owner: string) => {
+    if (!owner.startsWith(`${host.id}:`)) throw new Forbidden(`lease owner must start with this agent's host id`);
+    return owner;
+  };
+  app.post("/jobs/lease", async (c) => {
+    const host = c.get("host");
+    const req = await body(c.req.raw, LeaseRequest);
+    const agent = { hostId: host.id, owner: ownOwner(host, req.owner) };
+    const queue = deps.jobs.queue;
+    const until = Date.now() + req.waitMs;
+    for (;;) {
+      const leased = await queue.lease(agent, req.leaseMs, { onlyHost: true });
+      if (leased || Date.now() >= until || c.req.raw.signal.aborted) return c.json(leased, 200);
+      // Long poll: wake when a job is queued (or a lock frees), else at the deadline.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, until - Date.now()));
+        const off = deps.jobs.events.onQueued(done);
+        function done() {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    }
+  });
+  app.post("/jobs/:id/heartbeat", async (c) => {
+    const req = await body(c.req.raw, JobHeartbeatRequest);
+    const r = await deps.jobs.queue.heartbeat(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.leaseMs);
+    return c.json(r, 200);
+  });
+  app.post("/jobs/:id/step", async (c) => {
+    const req = await body(c.req.raw, StepRequest);
+    await deps.jobs.queue.step(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.idx, req.patch);
+    return c.json({}, 200);
+  });
+  app.post("/jobs/:id/log", async (c) => {
+    const req = await body(c.req.raw, LogRequest);
+    await deps.jobs.queue.log(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.lines);
+    return c.json({}, 200);
+  });
+  app.post("/jobs/:id/finish", async (c) => {
+    const req = await body(c.req.raw, FinishRequest);
+    await deps.jobs.queue.finish(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.outcome);
+    return c.json({}, 200);
+  });
+
+  app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
+  app.onError(onError);
+  return app;
+}

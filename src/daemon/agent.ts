@@ -1,0 +1,138 @@
+/**
+ * `odooops serve` with `role: agent`: joins the coordinator once with the join file `init --role
+ * agent` wrote (the credential goes to state/agent.json, the join file is removed), then
+ * heartbeats with its inventory and containers, backing off while the coordinator is away, and
+ * runs the jobs the coordinator leases to its host over the HTTP JobChannel. It serves no user
+ * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's.
+ */
+import { hostname } from "node:os";
+import type { Config } from "../config/schema";
+import type { Paths } from "../config/paths";
+import { AppError, Invalid, errorText } from "../errors";
+import { readJoin, removeJoin } from "../init/join";
+import { SecretBox } from "../auth/secretbox";
+import { JOB_KINDS } from "./job-kinds";
+import { Agent } from "../jobs/agent";
+import type { AnyJobDef } from "../jobs/define";
+import { HttpJobChannel } from "../jobs/http-channel";
+import { JobRegistry } from "../jobs/registry";
+import { openState } from "../state/db";
+import { Log } from "../log";
+import { type AgentState, readAgentState, writeAgentState } from "./agent-state";
+import { CoordinatorClient, fetchPinnedCert } from "../fleet/coordinator-client";
+import { collectContainers, collectInventory } from "../fleet/inventory";
+import { decodeJoinToken } from "../fleet/join-token";
+
+const log = Log.create("agent");
+
+/** Longest wait between two tries while the coordinator does not answer. */
+const MAX_BACKOFF_MS = 60_000;
+
+export interface AgentDaemonOptions {
+  paths: Paths;
+  config: Config;
+  /** The name asked for when joining (a name in the token wins); default the machine's host name. */
+  name?: string;
+  /** Job kinds beyond the built-in ones (tests register probes). */
+  extraJobs?: AnyJobDef[];
+}
+
+async function join(paths: Paths, config: Config, name: string): Promise<AgentState> {
+  const details = readJoin(paths);
+  if (!details)
+    throw new Invalid(
+      "this agent has not joined a coordinator: run `odooops init --role agent --join-url … --join-token …` (token from `odooops host token create` on the coordinator)",
+    );
+  const token = decodeJoinToken(details.token);
+  const certPem = await fetchPinnedCert(token.url, token.fingerprint);
+  const link = { url: token.url, fingerprint: token.fingerprint, certPem };
+  const joined = await new CoordinatorClient(link, null).post<{ hostId: string; name: string; credential: string }>(
+    "/join",
+    { token: details.token, name, inventory: await collectInventory(config, paths) },
+  );
+  const state: AgentState = { ...link, hostId: joined.hostId, name: joined.name, credential: joined.credential };
+  writeAgentState(paths, state);
+  // The token is spent: nothing reusable stays beside the config.
+  removeJoin(paths);
+  log.info("joined the coordinator", { url: token.url, host: joined.name });
+  return state;
+}
+
+/** Joins, retrying with backoff while the coordinator cannot be reached; a refusal (4xx) ends it. */
+async function joinWithRetry(paths: Paths, config: Config, name: string): Promise<AgentState> {
+  let delay = 1_000;
+  for (;;) {
+    try {
+      return await join(paths, config, name);
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status < 500) throw e;
+      log.warn("cannot join yet; retrying", { error: e.message, inMs: delay });
+      await Bun.sleep(delay);
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+  }
+}
+
+export async function startAgentDaemon(opts: AgentDaemonOptions) {
+  const { paths, config } = opts;
+  const state = readAgentState(paths) ?? (await joinWithRetry(paths, config, opts.name ?? hostname()));
+  const client = new CoordinatorClient(state, state.credential);
+
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let intervalMs = config.fleet.heartbeatSec * 1000;
+  const beat = async () => {
+    const [inventory, containers] = await Promise.all([collectInventory(config, paths), collectContainers(config)]);
+    const r = await client.post<{ heartbeatSec: number }>("/heartbeat", { inventory, containers });
+    // The coordinator's interval decides when it calls a host offline: follow it.
+    intervalMs = r.heartbeatSec * 1000;
+  };
+  const loop = (async () => {
+    let delay = 0;
+    let failing = false;
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = null;
+      if (stopped) break;
+      try {
+        await beat();
+        if (failing) log.info("coordinator reachable again", { url: state.url });
+        failing = false;
+        delay = intervalMs;
+      } catch (e) {
+        if (!failing) log.warn("heartbeat failed; retrying with backoff", { url: state.url, error: errorText(e) });
+        failing = true;
+        delay = Math.min(Math.max(delay * 2, intervalMs), MAX_BACKOFF_MS);
+      }
+    }
+  })();
+  const db = openState(paths.stateDb);
+  const runner = new Agent({
+    identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
+    channel: new HttpJobChannel(client),
+    registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
+    deps: { db, config, paths, box: SecretBox.fromFile(paths.secretKeyFile) },
+    pollMs: 1_000,
+  });
+  runner.start();
+  log.info("agent started", { host: state.name, coordinator: state.url, root: paths.dataDir });
+
+  return {
+    hostId: state.hostId,
+    name: state.name,
+    paths,
+    config,
+    async stop() {
+      stopped = true;
+      (wake as (() => void) | null)?.();
+      await Promise.all([loop, runner.stop()]);
+      db.$client.close();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The agent's HTTPS client to the coordinator's agent API, pinned to the certificate fingerprint
+ * from the join token. Bun's fetch calls `checkServerIdentity` only for a certificate that chains
+ * to a trusted CA, so the agent first reads the coordinator's certificate over a raw TLS
+ * connection, checks its fingerprint against the pin, and from then on trusts that certificate
+ * (and only a certificate with that fingerprint) as the one CA.
+ */
+import { connect } from "node:tls";
+import { AppError, Unauthorized, Unavailable } from "../errors";
+import { AGENT_API_BASE } from "./schema";
+
+const TIMEOUT_MS = 15_000;
+
+/** The PEM of the certificate `url` presents, refused unless its SHA-256 fingerprint is `fingerprint`. */
+export function fetchPinnedCert(url: string, fingerprint: string): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: u.hostname,
+      port: Number(u.port || 443),
+      // Trust comes from the pin below, not from a CA.
+      rejectUnauthorized: false,
+      timeout: TIMEOUT_MS,
+    });
+    const fail = (e: Error) => {
+      socket.destroy();
+      reject(new Unavailable(`cannot reach the coordinator at ${url}: ${e.message}`));
+    };
+    socket.once("error", fail);
+    socket.once("timeout", () => fail(new Error(`no TLS handshake within ${TIMEOUT_MS} ms`)));
+    socket.once("secureConnect", () => {
+      const cert = socket.getPeerCertificate();
+      socket.end();
+      if (!cert?.raw) return reject(new Unavailable(`${url} presented no certificate`));
+      if (cert.fingerprint256 !== fingerprint)
+        return reject(
+          new Unauthorized(
+            `the coordinator at ${url} presented certificate ${cert.fingerprint256}, not the pinned ${fingerprint}: refusing to talk to it`,
+          ),
+        );
+      resolve(
+        `-----BEGIN CERTIFICATE-----\n${cert.raw
+          .toString("base64")
+          .match(/.{1,64}/g)
+          ?.join("\n")}\n-----END CERTIFICATE-----\n`,
+      );
+    });
+  });
+}
+
+export interface CoordinatorLink {
+  url: string;
+  fingerprint: string;
+  certPem: string;
+}
+
+/** An error the coordinator answered with (its code and message), or that it could not be reached. */
+class RemoteError extends AppError {
+  constructor(
+    message: string,
+    override readonly status: number,
+    override readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export class CoordinatorClient {
+  constructor(
+    private readonly link: CoordinatorLink,
+    private readonly credential: string | null,
+    /** Tests answer in-process (the app's `request`); the TLS options are then unused. */
+    private readonly fetchImpl: (url: string, init: RequestInit) => Promise<Response> = fetch,
+  ) {}
+
+  async post<T>(path: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
+    const { fingerprint, certPem } = this.link;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.link.url.replace(/\/+$/, "")}${AGENT_API_BASE}${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(this.credential ? { authorization: `Bearer ${this.credential}` } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+        tls: {
+          ca: certPem,
+          // The pin replaces the host name check: agents may reach the coordinator by any address.
+          checkServerIdentity: (_host: string, cert: { fingerprint256?: string }) =>
+            cert.fingerprint256 === fingerprint
+              ? undefined
+              : new Error("coordinator certificate does not match the pin"),
+        },
+      } as RequestInit);
+    } catch (e) {
+      throw new Unavailable(`coordinator ${this.link.url} unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: reported below with the status
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new RemoteError(
+        `coordinator: ${err?.message ?? `HTTP ${res.status}`}`,
+        res.status,
+        err?.code ?? "http_error",
+      );
+    }
+    return json as T;
+  }
+}

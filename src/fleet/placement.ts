@@ -1,0 +1,79 @@
+/**
+ * Where a new env goes: a pure planner over hosts (inventory, labels, draining, status) and what
+ * is already placed on them. `--host` names one; `--label k=v` filters; otherwise the online,
+ * non-draining host with the most free capacity for the tier's limits wins. Every refusal says
+ * why each host was passed over.
+ */
+import { Conflict } from "../errors";
+import type { HostInventory } from "./fleet.sql";
+import type { Labels } from "./labels";
+
+export interface Need {
+  cpus: number;
+  memoryMb: number;
+  diskMb: number;
+}
+
+export interface Candidate {
+  id: string;
+  name: string;
+  online: boolean;
+  draining: boolean;
+  labels: Labels;
+  inventory: HostInventory | null;
+  /** The limits of the envs already placed there. */
+  placed: Need;
+}
+
+export interface PlacementRequest {
+  need: Need;
+  host?: string;
+  labels?: Labels;
+}
+
+/** Free capacity after the placed envs and this one, as the smallest share left of the three resources. */
+function headroom(c: Candidate, need: Need): { fits: boolean; score: number; short: string[] } {
+  const inv = c.inventory;
+  if (!inv) return { fits: false, score: 0, short: ["no inventory reported yet"] };
+  const left = {
+    cores: inv.cores - c.placed.cpus - need.cpus,
+    memory: inv.memoryMb - c.placed.memoryMb - need.memoryMb,
+    // Disk free is measured, so envs already there have used theirs: only the new one counts.
+    disk: inv.diskFreeMb - need.diskMb,
+  };
+  const short: string[] = [];
+  if (left.cores < 0) short.push(`${inv.cores - c.placed.cpus} of ${need.cpus} cores free`);
+  if (left.memory < 0) short.push(`${inv.memoryMb - c.placed.memoryMb} of ${need.memoryMb} MB memory free`);
+  if (left.disk < 0) short.push(`${inv.diskFreeMb} of ${need.diskMb} MB disk free`);
+  const score = Math.min(left.cores / inv.cores, left.memory / inv.memoryMb, left.disk / Math.max(inv.diskFreeMb, 1));
+  return { fits: short.length === 0, score, short };
+}
+
+/** The chosen host's id, or Conflict naming, host by host, why none fits. */
+export function placeEnv(hosts: Candidate[], req: PlacementRequest): Candidate {
+  const reasons: string[] = [];
+  let pool = hosts;
+  if (req.host !== undefined) {
+    pool = hosts.filter((h) => h.name === req.host);
+    if (!pool.length) throw new Conflict(`no host ${req.host}`);
+  }
+  const wanted = Object.entries(req.labels ?? {});
+  let best: { c: Candidate; score: number } | null = null;
+  for (const c of pool) {
+    const missing = wanted.filter(([k, v]) => c.labels[k] !== v).map(([k, v]) => `${k}=${v}`);
+    if (missing.length) reasons.push(`${c.name}: no label ${missing.join(", ")}`);
+    else if (!c.online) reasons.push(`${c.name}: offline`);
+    else if (c.draining) reasons.push(`${c.name}: draining`);
+    else {
+      const h = headroom(c, req.need);
+      if (!h.fits) reasons.push(`${c.name}: ${h.short.join(", ")}`);
+      else if (!best || h.score > best.score || (h.score === best.score && c.name < best.c.name))
+        best = { c, score: h.score };
+    }
+  }
+  if (best) return best.c;
+  throw new Conflict(
+    `no host can take an env needing ${req.need.cpus} cores, ${req.need.memoryMb} MB memory, ${req.need.diskMb} MB disk: ${reasons.join("; ") || "no hosts"}`,
+    { reasons },
+  );
+}

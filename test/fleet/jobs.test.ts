@@ -1,0 +1,223 @@
+/**
+ * Agents pull jobs over the agent API: the HTTP JobChannel against the real coordinator app and
+ * queue (in-process requests, real state). Host scoping, owner checks, a lease lost mid-job
+ * (two channel clients), long-poll, a real Agent runner, and env jobs routed to the env's host.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { createAgentApp } from "../../src/api/routes/agent";
+import { ConfigSchema } from "../../src/config/schema";
+import { environments, projects } from "../../src/env/env.sql";
+import { CoordinatorClient } from "../../src/fleet/coordinator-client";
+import { Agent } from "../../src/jobs/agent";
+import { defineJob } from "../../src/jobs/define";
+import { HttpJobChannel } from "../../src/jobs/http-channel";
+import { LeaseLost } from "../../src/jobs/queue";
+import { TERMINAL } from "../../src/jobs/status";
+import { makeTestApi } from "../support/api";
+
+const inventory = {
+  cores: 2,
+  memoryMb: 2048,
+  diskFreeMb: 10_000,
+  load: 0,
+  docker: null,
+  postgres: null,
+  nginx: null,
+  agentVersion: "0.1.0",
+};
+
+let runs: string;
+const probe = defineJob<{ key: string }>({
+  kind: "fleet-probe",
+  params: z.object({ key: z.string() }),
+  lockKey: (p) => p.key,
+  target: (p) => p.key,
+  steps: ["one", "two"].map((name) => ({
+    name,
+    title: `Step ${name}`,
+    async run(ctx) {
+      appendFileSync(runs, `${ctx.params.key} ${name}\n`);
+      ctx.log(`ran ${name}`);
+      return { ran: name };
+    },
+  })),
+});
+
+let t: Awaited<ReturnType<typeof makeTestApi>>;
+let agentApp: ReturnType<typeof createAgentApp>;
+const link = { url: "https://coordinator.test", fingerprint: "unused", certPem: "unused" };
+const client = (credential: string | null) =>
+  new CoordinatorClient(link, credential, (url, init) => Promise.resolve(agentApp.request(url, init)));
+
+async function joinHost(name: string) {
+  const token = t.deps.fleet.createJoinToken({ name }).token;
+  return client(null).post<{ hostId: string; credential: string }>("/join", { token, name, inventory });
+}
+
+let hostA: { hostId: string; credential: string };
+let hostB: { hostId: string; credential: string };
+
+beforeAll(async () => {
+  t = await makeTestApi({ extraJobs: [probe], config: ConfigSchema.parse({ role: "coordinator" }) });
+  runs = join(t.root, "runs");
+  t.deps.fleet.endpoint = { url: link.url, fingerprint: Array(32).fill("01").join(":") };
+  agentApp = createAgentApp(t.deps);
+  hostA = await joinHost("host-a");
+  hostB = await joinHost("host-b");
+});
+afterAll(() => t.cleanup());
+
+function enqueue(key: string, hostId: string | null) {
+  return t.deps.jobs.queue.enqueue({
+    kind: probe.kind,
+    params: { key },
+    lockKey: key,
+    target: key,
+    steps: probe.steps.map((s) => ({ name: s.name, title: s.title })),
+    createdBy: "test",
+    hostId,
+  });
+}
+
+const channel = (credential: string, waitMs = 0) => new HttpJobChannel(client(credential), waitMs);
+
+describe("leasing over HTTP", () => {
+  test("an agent gets only its own host's jobs: never another host's, never the coordinator's", async () => {
+    const forA = enqueue("k-a", hostA.hostId);
+    const local = enqueue("k-local", null);
+    const b = channel(hostB.credential);
+    expect(await b.lease({ hostId: hostB.hostId, owner: `${hostB.hostId}:1` }, 30_000)).toBeNull();
+    const a = channel(hostA.credential);
+    // The host id the agent claims is ignored: the credential decides.
+    const leased = await a.lease({ hostId: hostB.hostId, owner: `${hostA.hostId}:1` }, 30_000);
+    expect(leased?.job.id).toBe(forA.id);
+    expect(await a.lease({ hostId: hostA.hostId, owner: `${hostA.hostId}:1` }, 30_000)).toBeNull();
+    expect(t.deps.jobs.queue.row(local.id).status).toBe("queued");
+    await a.finish(forA.id, `${hostA.hostId}:1`, { status: "succeeded", result: null });
+    t.deps.jobs.queue.cancel(local.id);
+  });
+
+  test("an owner of another host is refused (403) and the job is untouched", async () => {
+    const job = enqueue("k-spoof", hostB.hostId);
+    const a = channel(hostA.credential);
+    await expect(a.lease({ hostId: hostB.hostId, owner: `${hostB.hostId}:evil` }, 30_000)).rejects.toThrow(
+      /must start with this agent's host id/,
+    );
+    const b = channel(hostB.credential);
+    const leased = await b.lease({ hostId: hostB.hostId, owner: `${hostB.hostId}:1` }, 30_000);
+    expect(leased?.job.id).toBe(job.id);
+    await expect(a.finish(job.id, `${hostB.hostId}:1`, { status: "failed", error: "x" })).rejects.toThrow(/host id/);
+    expect(t.deps.jobs.queue.row(job.id).status).toBe("running");
+    await b.finish(job.id, `${hostB.hostId}:1`, { status: "succeeded", result: null });
+  });
+
+  test("a lease lost mid-job: the old holder's heartbeat, steps, logs and finish are refused", async () => {
+    const job = enqueue("k-lost", hostA.hostId);
+    const first = channel(hostA.credential);
+    const second = channel(hostA.credential);
+    const o1 = `${hostA.hostId}:first`;
+    const o2 = `${hostA.hostId}:second`;
+    expect((await first.lease({ hostId: hostA.hostId, owner: o1 }, 1_000))?.job.id).toBe(job.id);
+    await first.step(job.id, o1, 0, { status: "running", startedAt: new Date().toISOString() });
+    // The first holder goes quiet past its lease; the coordinator's sweep requeues the job.
+    await Bun.sleep(1_100);
+    expect(t.deps.jobs.queue.recover()).toBe(1);
+    const again = await second.lease({ hostId: hostA.hostId, owner: o2 }, 30_000);
+    expect(again?.job.id).toBe(job.id);
+    expect(again?.job.attempts).toBe(2);
+    await expect(first.heartbeat(job.id, o1, 30_000)).rejects.toBeInstanceOf(LeaseLost);
+    await expect(first.step(job.id, o1, 1, { status: "done" })).rejects.toBeInstanceOf(LeaseLost);
+    await expect(first.log(job.id, o1, ["late line"])).rejects.toBeInstanceOf(LeaseLost);
+    await expect(first.finish(job.id, o1, { status: "failed", error: "stale" })).rejects.toBeInstanceOf(LeaseLost);
+    expect(t.deps.jobs.queue.row(job.id)).toMatchObject({ status: "running", leaseOwner: o2 });
+    expect(await second.heartbeat(job.id, o2, 30_000)).toEqual({ cancelRequested: false });
+    await second.finish(job.id, o2, { status: "succeeded", result: { ok: true } });
+    expect(t.deps.jobs.queue.row(job.id).status).toBe("succeeded");
+    const log = t.deps.jobs.logs.read(job.id, 0);
+    expect(JSON.stringify(log)).not.toContain("late line");
+  });
+
+  test("long-poll: a waiting lease answers as soon as a job for the host is queued", async () => {
+    const a = channel(hostA.credential, 10_000);
+    const pending = a.lease({ hostId: hostA.hostId, owner: `${hostA.hostId}:poll` }, 30_000);
+    await Bun.sleep(300);
+    const job = enqueue("k-poll", hostA.hostId);
+    const leased = await pending;
+    expect(leased?.job.id).toBe(job.id);
+    await a.finish(job.id, `${hostA.hostId}:poll`, { status: "succeeded", result: null });
+  });
+
+  test("bad bodies are refused with 400 and lease nothing", async () => {
+    const job = enqueue("k-bad", hostA.hostId);
+    const c = client(hostA.credential);
+    for (const body of [{ owner: `${hostA.hostId}:x`, leaseMs: 5 }, { owner: "", leaseMs: 30_000 }, {}]) {
+      await expect(c.post("/jobs/lease", body)).rejects.toThrow();
+    }
+    expect(t.deps.jobs.queue.row(job.id).status).toBe("queued");
+    t.deps.jobs.queue.cancel(job.id);
+  });
+});
+
+describe("an Agent runner on the HTTP channel", () => {
+  test("runs its host's job to the end; steps, outputs and logs land on the coordinator", async () => {
+    const job = enqueue("k-run", hostA.hostId);
+    const agent = new Agent({
+      identity: { hostId: hostA.hostId, owner: `${hostA.hostId}:runner` },
+      channel: channel(hostA.credential, 1_000),
+      registry: t.deps.jobs.registry,
+      deps: { db: t.deps.db, config: t.deps.config, paths: t.deps.paths, box: t.deps.box },
+      pollMs: 50,
+    });
+    agent.start();
+    try {
+      const until = Date.now() + 30_000;
+      while (!TERMINAL.has(t.deps.jobs.queue.row(job.id).status) && Date.now() < until) await Bun.sleep(50);
+    } finally {
+      await agent.stop(5_000);
+    }
+    const view = t.deps.jobs.queue.view(job.id);
+    expect(view.status).toBe("succeeded");
+    expect(view.steps.map((s) => s.status)).toEqual(["done", "done"]);
+    expect(readFileSync(runs, "utf8")).toContain("k-run one\nk-run two\n");
+    expect(JSON.stringify(t.deps.jobs.logs.read(job.id, 0))).toContain("ran two");
+  });
+});
+
+describe("routing", () => {
+  test("an env's jobs are queued for the env's host; others for the coordinator's own", () => {
+    const project = t.deps.db.insert(projects).values({ name: "p-route" }).returning().get();
+    const env = (name: string, hostId: string | null) =>
+      t.deps.db
+        .insert(environments)
+        .values({
+          projectId: project.id,
+          name,
+          slug: name,
+          tier: "dev",
+          status: "active",
+          hostId,
+          odooImage: "odoo:17.0",
+          domain: `${name}.test`,
+          dbName: `odoo_${name}`,
+          dbUser: `odoo_${name}`,
+          dbPasswordEnc: "x",
+          adminPasswdEnc: "x",
+          cpus: "1",
+          memoryMb: 512,
+          modules: ["base"],
+        })
+        .returning()
+        .get();
+    const remote = env("on-a", hostA.hostId);
+    const local = env("local", null);
+    const onA = t.deps.jobs.enqueue(probe, { key: remote.id }, "test");
+    const onLocal = t.deps.jobs.enqueue(probe, { key: local.id }, "test");
+    expect(t.deps.jobs.queue.row(onA.id).hostId).toBe(hostA.hostId);
+    expect(t.deps.jobs.queue.row(onLocal.id).hostId).toBeNull();
+    t.deps.jobs.queue.cancel(onA.id);
+    t.deps.jobs.queue.cancel(onLocal.id);
+  });
+});

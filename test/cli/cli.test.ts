@@ -77,7 +77,7 @@ describe("cli", () => {
 
   test("an unknown command with --help is named and exits 2; a leaf command's argument is not a command", async () => {
     for (const [argv, word] of [
-      [["host", "add", "--help"], "host"],
+      [["nonesuch", "add", "--help"], "nonesuch"],
       [["env", "nope", "-h"], "nope"],
     ] as const) {
       const r = await runCliWith([...argv], { fetch: fetchApi, env: env() });

@@ -72,7 +72,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           .onConflictDoNothing()
           .run();
         try {
-          return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+          await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal);
         } catch (e) {
           throw new Error(
             `the final backup failed, so nothing was destroyed: ${e instanceof Error ? e.message : String(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`,
@@ -92,7 +92,6 @@ export const destroyEnvJob = defineJob<DestroyParams>({
         const images = (await run(host.docker.imageLs({ [LABEL_ENV]: env.id }))).stdout.split("\n").filter(Boolean);
         for (const id of new Set(images)) await run(host.docker.imageRm(id, { force: true }), { nothrow: true });
         if (images.length > 0) ctx.log(`removed ${new Set(images).size} release image(s)`);
-        return { removed, images: [...new Set(images)] };
       },
     },
     {
@@ -100,9 +99,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       title: "Removing the nginx vhost",
       async run(ctx) {
         const host = envHost(ctx.deps);
-        const removed = await removeVhost(host.nginx, ctx.params.slug);
-        if (removed) await reload(host.nginx);
-        return { removed };
+        if (await removeVhost(host.nginx, ctx.params.slug)) await reload(host.nginx);
       },
     },
     {
@@ -111,7 +108,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       async run(ctx) {
         // The domain entry is a symlink into _versions/<domain>/: both go (removeCertificate).
         const { domain } = loadEnvById(ctx.deps.db, ctx.params.envId);
-        return { removed: isDomain(domain) && removeCertificate(ctx.deps.paths.certsDir, domain) };
+        if (isDomain(domain)) removeCertificate(ctx.deps.paths.certsDir, domain);
       },
     },
     {
@@ -120,7 +117,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       when: (p) => !p.keepDatabase,
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        return await envHost(ctx.deps).withAdmin(async (sql) => {
+        await envHost(ctx.deps).withAdmin(async (sql) => {
           if (ctx.deps.config.postgres.hbaFile !== "")
             await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
           // Every copy kept beside the live one (rollback --restore-db, --keep-old, an undone
@@ -129,7 +126,6 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           for (const name of dropped) await dropDatabase(sql, name);
           if (dropped.length > 0) ctx.log(`dropped ${dropped.join(", ")}`);
           await dropRole(sql, env.dbUser);
-          return { dropped };
         });
       },
     },
@@ -142,7 +138,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           // The filestore belongs with the kept database; only the generated config goes.
           rmSync(r.confFile, { force: true });
           ctx.log(`kept the filestore in ${r.dataDir} with the database`);
-          return { kept: r.dataDir };
+          return;
         }
         rmSync(r.dir, { recursive: true, force: true });
       },

@@ -69,11 +69,15 @@ export interface PlainStep<P> extends StepBody<P> {
   run(ctx: StepContext<P>): Promise<void>;
 }
 
+/** Only `storingStep` sets it: a step literal cannot declare an output without the check of `run`'s type. */
+const built: unique symbol = Symbol("storingStep");
+
 /** A step whose value is stored as its declared output (build one with `storingStep`). */
 export interface StoringStep<P, T> extends StepBody<P> {
   name: string;
   output: StepOutput<T>;
   run(ctx: StepContext<P>): Promise<T>;
+  readonly [built]: true;
 }
 
 export type StepDef<P> = PlainStep<P> | StoringStep<P, unknown>;
@@ -83,7 +87,7 @@ export function storingStep<P, T>(
   output: StepOutput<T>,
   body: StepBody<P> & { run(ctx: StepContext<P>): Promise<T> },
 ): StoringStep<P, T> {
-  return { ...body, name: output.step, output };
+  return { ...body, name: output.step, output, [built]: true };
 }
 
 export interface JobHooks<P> {

@@ -78,6 +78,32 @@ describe("typed step outputs", () => {
     expect(engine.jobs.queue.row(job.id).odooopsVersion).toBe(VERSION);
   });
 
+  test("types: only storingStep declares an output, its run returns the schema's type, a plain step returns nothing", () => {
+    // The assertions are the @ts-expect-error lines: tsc (test/typecheck.test.ts) fails if one stops being an error.
+    const o = stepOutput("a", z.object({ n: z.number() }));
+    const def = defineJob<Params>({
+      kind: "types",
+      params: Params,
+      lockKey: () => null,
+      target: () => null,
+      steps: [
+        storingStep(o, { title: "a", run: async () => ({ n: 1 }) }),
+        // @ts-expect-error a step literal cannot declare an output (its run would go unchecked)
+        { name: "b", title: "b", output: stepOutput("b", z.object({ n: z.number() })), run: async () => ({ n: "x" }) },
+        // @ts-expect-error run must return what the output's schema describes
+        storingStep(stepOutput("c", z.object({ n: z.number() })), { title: "c", run: async () => ({ n: "x" }) }),
+        // @ts-expect-error a step without an output stores nothing, so it returns nothing
+        { name: "d", title: "d", run: async () => ({ n: 1 }) },
+      ],
+    });
+    expect(def.steps.map((s) => [s.name, s.output?.step ?? null])).toEqual([
+      ["a", "a"],
+      ["b", "b"],
+      ["c", "c"],
+      ["d", null],
+    ]);
+  });
+
   test("what a step returns is checked against its schema before it is stored", () => {
     const out = stepOutput("plan", z.object({ image: z.string(), tables: z.array(z.string()) }));
     expect(outputToStore(out, { image: "odoo:17", tables: ["a"], extra: 1 })).toEqual({

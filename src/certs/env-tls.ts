@@ -8,6 +8,7 @@
  * daily renewal keeps trying. A later successful certificate job clears that reason.
  */
 import { and, eq, like } from "drizzle-orm";
+import { z } from "zod";
 import { envHost, envVhostSpec } from "../env/host";
 import { writeEnvAccess } from "../env/access";
 import { environments } from "../env/env.sql";
@@ -16,7 +17,7 @@ import type { EnvRow } from "../env/service";
 import { Conflict, errorText } from "../errors";
 import { LETSENCRYPT_PRODUCTION } from "../host/acme/settings";
 import { reload, renderVhost, writeVhost } from "../host/nginx";
-import type { StepDef, StepOutput } from "../jobs/define";
+import { type StepDef, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
@@ -63,15 +64,26 @@ export async function obtainEnvCertificate(deps: Deps, env: EnvRow, opts: Obtain
   return { cert: r.cert, issued: r.issued };
 }
 
-export interface ServedSummary extends StepOutput {
-  domain: string;
-  serial: string;
-  notAfter: string;
-  source: string;
-  httpsPort: number;
+/** What a certificate job's "serve" step stores; the job's result repeats it. */
+export const ServedSummary = z.object({
+  domain: z.string(),
+  serial: z.string(),
+  notAfter: z.string(),
+  source: z.string(),
+  httpsPort: z.number(),
   /** The served chain verifies against this host's trust store. */
-  trusted: boolean;
-}
+  trusted: z.boolean(),
+});
+export type ServedSummary = z.infer<typeof ServedSummary>;
+
+/** env create's "tls" step: served over HTTPS, or over HTTP with the warning that becomes the env's status reason. */
+export const tlsOutput = stepOutput(
+  "tls",
+  z.discriminatedUnion("https", [
+    ServedSummary.extend({ https: z.literal(true) }),
+    z.object({ https: z.literal(false), warning: z.string() }),
+  ]),
+);
 
 function ports(env: EnvRow): { http: number; longpoll: number } {
   if (env.httpPort === null || env.longpollPort === null) {
@@ -135,30 +147,28 @@ export function clearHttpFallback(db: Db, envId: string): void {
 }
 
 /** The env's status reason after env create's "tls" step (null when HTTPS works or was not wanted). */
-export function httpFallbackReason(output: StepOutput | undefined): string | null {
-  const warning = output?.warning;
-  return typeof warning === "string" ? warning : null;
+export function httpFallbackReason(output: z.infer<typeof tlsOutput.schema> | undefined): string | null {
+  return output?.https === false ? output.warning : null;
 }
 
 /** env create's last step: HTTPS for tiers that get it by default, never failing the create. */
 export function envTlsStep<P extends { envId: string }>(): StepDef<P> {
-  return {
-    name: "tls",
+  return storingStep(tlsOutput, {
     title: "Enabling HTTPS",
     when: (params, deps) => tlsByDefault(deps.config, loadEnvById(deps.db, params.envId).tier),
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       try {
         const { cert } = await obtainEnvCertificate(ctx.deps, env, { force: false, log: ctx.log });
-        return { https: true, ...(await serveEnvCertificate(ctx.deps, env, cert, ctx.log)) };
+        return { https: true as const, ...(await serveEnvCertificate(ctx.deps, env, cert, ctx.log)) };
       } catch (e) {
         const warning = `${HTTP_FALLBACK} HTTPS could not be enabled for ${env.domain}: ${errorText(e)} (once fixed: odooops certs renew ${env.slug})`;
         ctx.log(`warning: ${warning}`);
         await fallBackToHttp(ctx.deps, env).catch((err: unknown) =>
           ctx.log(`warning: restoring the HTTP vhost failed: ${errorText(err)}`),
         );
-        return { https: false, warning };
+        return { https: false as const, warning };
       }
     },
-  };
+  });
 }

@@ -8,10 +8,10 @@ import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { AppError, Conflict } from "../errors";
-import { defineJob, type StepContext } from "../jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
 import { envCertificate } from "./env-cert";
-import { clearHttpFallback, obtainEnvCertificate, serveEnvCertificate } from "./env-tls";
+import { clearHttpFallback, obtainEnvCertificate, ServedSummary, serveEnvCertificate } from "./env-tls";
 import { importCertificate } from "./import";
 import { readCertInfo } from "./info";
 
@@ -26,6 +26,17 @@ function servableEnv(deps: Deps, envId: string): EnvRow {
   }
   return env;
 }
+
+const serveOutput = stepOutput("serve", ServedSummary);
+const issueOutput = stepOutput(
+  "issue",
+  z.object({
+    issued: z.boolean(),
+    serial: z.string(),
+    notAfter: z.string(),
+    source: z.enum(["acme", "imported"]).nullable(),
+  }),
+);
 
 async function serveCurrent(ctx: StepContext<{ envId: string }>) {
   const env = servableEnv(ctx.deps, ctx.params.envId);
@@ -52,8 +63,7 @@ export const certIssueJob = defineJob<CertIssueParams>({
   lockKey: (p) => p.envId,
   target: (p) => p.slug,
   steps: [
-    {
-      name: "issue",
+    storingStep(issueOutput, {
       title: "Getting the certificate",
       async run(ctx) {
         const env = servableEnv(ctx.deps, ctx.params.envId);
@@ -69,12 +79,12 @@ export const certIssueJob = defineJob<CertIssueParams>({
           source: cert.meta.source,
         };
       },
-    },
-    { name: "serve", title: "Serving it over HTTPS", run: serveCurrent },
+    }),
+    storingStep(serveOutput, { title: "Serving it over HTTPS", run: serveCurrent }),
   ],
   async succeeded(ctx) {
     clearHttpFallback(ctx.deps.db, ctx.params.envId);
-    return { env: ctx.params.slug, issued: ctx.outputs.issue?.issued === true, ...ctx.outputs.serve };
+    return { env: ctx.params.slug, issued: ctx.output(issueOutput).issued, ...ctx.output(serveOutput) };
   },
 });
 
@@ -114,13 +124,12 @@ export const certImportJob = defineJob<CertImportParams>({
             `stored certificate serial ${serial} for ${env.domain}${current ? ` (replacing ${current.meta.source} serial ${current.info.serial})` : ""}`,
           );
         }
-        return { serial };
       },
     },
-    { name: "serve", title: "Serving it over HTTPS", run: serveCurrent },
+    storingStep(serveOutput, { title: "Serving it over HTTPS", run: serveCurrent }),
   ],
   async succeeded(ctx) {
     clearHttpFallback(ctx.deps.db, ctx.params.envId);
-    return { env: ctx.params.slug, ...ctx.outputs.serve };
+    return { env: ctx.params.slug, ...ctx.output(serveOutput) };
   },
 });

@@ -14,7 +14,7 @@ import { loadEnvById } from "../env/lookup";
 import type { EnvRow } from "../env/service";
 import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound, errorText } from "../errors";
-import { defineJob } from "../jobs/define";
+import { defineJob, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import type { Logger } from "../log";
@@ -163,6 +163,11 @@ export function failRunningBackup(db: Db, id: string, error: string): void {
     .run();
 }
 
+const retentionOutput = stepOutput(
+  "retention",
+  z.object({ deleted: z.array(z.string()), skipped: z.array(z.string()) }),
+);
+
 export const backupJob = defineJob<BackupJobParams>({
   kind: "db.backup",
   params: BackupJobParams,
@@ -173,11 +178,10 @@ export const backupJob = defineJob<BackupJobParams>({
       name: "dump",
       title: "Backing up the database and filestore",
       async run(ctx) {
-        return { ...(await performBackup(ctx.deps, ctx.params.backupId, stepLogger(ctx), ctx.signal)) };
+        await performBackup(ctx.deps, ctx.params.backupId, stepLogger(ctx), ctx.signal);
       },
     },
-    {
-      name: "retention",
+    storingStep(retentionOutput, {
       title: "Applying retention",
       async run(ctx) {
         const { db, config } = ctx.deps;
@@ -223,11 +227,10 @@ export const backupJob = defineJob<BackupJobParams>({
           throw new Error(`retention could not delete ${errors.length} backup(s): ${errors.join("; ")}`);
         return { deleted, skipped };
       },
-    },
+    }),
   ],
   async succeeded(ctx) {
     const row = loadBackup(ctx.deps.db, ctx.params.backupId);
-    const retention = (ctx.outputs.retention ?? {}) as { deleted?: string[] };
     return {
       env: ctx.params.slug,
       backupId: row.id,
@@ -235,7 +238,7 @@ export const backupJob = defineJob<BackupJobParams>({
       sizeBytes: row.sizeBytes,
       local: row.localPath,
       s3Key: row.s3Key,
-      expired: retention.deleted ?? [],
+      expired: ctx.output(retentionOutput).deleted,
     };
   },
   async failed(ctx, error, cancelled) {

@@ -16,7 +16,7 @@ import { loadEnvById } from "../env/lookup";
 import { newOdooPassword } from "../env/odoo-admin";
 import { envResources } from "../env/resources";
 import { envDbLogin } from "../env/tenant-login";
-import { defineJob } from "../jobs/define";
+import { defineJob, storingStep } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { writeAnonymizedFilestore } from "./anonymize/filestore";
 import { anonymizeRulesFor } from "./anonymize-rules";
@@ -25,7 +25,9 @@ import {
   adminPg,
   adoptCopyPassword,
   afterFailure,
+  copyOutput,
   ensureFilestoreRoot,
+  finalizeOutput,
   preBackupStep,
   preparedCopy,
   ReplaceParams,
@@ -45,8 +47,7 @@ export const cloneJob = defineJob<CloneJobParams>({
   target: (p) => p.slug,
   steps: [
     preBackupStep<CloneJobParams>(),
-    {
-      name: "copy",
+    storingStep(copyOutput, {
       title: "Copying the source database and filestore",
       async run(ctx) {
         const { deps, params: p } = ctx;
@@ -95,18 +96,10 @@ export const cloneJob = defineJob<CloneJobParams>({
             tables: db.anonymized?.tables.map((t) => t.table) ?? [],
             devPasswordEnc: deps.box.seal(anon.devPassword),
           };
-          return {
-            newDb: n.newDb,
-            method: db.method,
-            reason: db.reason,
-            bytes: db.bytes,
-            seconds: db.seconds,
-            filestore: "anonymized",
-            anonymized,
-          };
+          return { method: db.method, reason: db.reason, filestore: "anonymized" as const, anonymized };
         }
         const copied = await copyFilestore(sourceFs, n.stagedDir);
-        const filestore = copied ? "copy" : "empty";
+        const filestore: "copy" | "empty" = copied ? "copy" : "empty";
         if (!copied) {
           await mkdir(n.stagedDir, { mode: 0o750 });
           await chown(n.stagedDir, deps.config.odoo.uid, deps.config.odoo.gid);
@@ -116,37 +109,30 @@ export const cloneJob = defineJob<CloneJobParams>({
           );
         }
         ctx.log(`filestore ${sourceFs} → ${n.stagedDir}: ${filestore}`);
-        return {
-          newDb: n.newDb,
-          method: db.method,
-          reason: db.reason,
-          bytes: db.bytes,
-          seconds: db.seconds,
-          filestore,
-        };
+        return { method: db.method, reason: db.reason, filestore };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
       },
-    },
+    }),
     sanitizeStep<CloneJobParams>(),
     ...replaceSteps<CloneJobParams>(),
   ],
   async succeeded(ctx) {
     const p = ctx.params;
-    const copy = (ctx.outputs.copy ?? {}) as { method?: string; reason?: string; filestore?: string };
-    const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
+    const copy = ctx.output(copyOutput);
+    const finalize = ctx.output(finalizeOutput);
     return adoptCopyPassword(ctx, {
       env: p.slug,
       from: p.sourceSlug,
-      method: copy.method ?? null,
-      reason: copy.reason ?? null,
-      filestore: copy.filestore ?? null,
+      method: copy.method,
+      reason: copy.reason,
+      filestore: copy.filestore,
       preBackupId: p.preBackupId,
       anonymized: p.anonymize,
       neutralized: p.neutralize,
       keptOld: finalize.kept?.db ?? null,
-      leftovers: finalize.leftovers ?? [],
+      leftovers: finalize.leftovers,
     });
   },
   async failed(ctx, error, cancelled) {

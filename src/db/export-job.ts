@@ -15,7 +15,7 @@ import { envResources } from "../env/resources";
 import { envDbLogin } from "../env/tenant-login";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { withTenant } from "../host/postgres";
-import { defineJob } from "../jobs/define";
+import { defineJob, stepOutput, storingStep } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { readDbFacts } from "./backup/facts";
 import { odooDumpManifest, serverVersionNum, writeOdooZip } from "./odoo-zip";
@@ -49,14 +49,16 @@ export async function finishedExport(
   return { path, size: s.size };
 }
 
+/** `files` is unknown when a resumed step found the zip already written. */
+const zipOutput = stepOutput("zip", z.object({ file: z.string(), bytes: z.number(), files: z.number().optional() }));
+
 export const exportJob = defineJob<ExportJobParams>({
   kind: "db.export",
   params: ExportJobParams,
   lockKey: (p) => p.envId,
   target: (p) => p.slug,
   steps: [
-    {
-      name: "zip",
+    storingStep(zipOutput, {
       title: "Writing the database and filestore as an Odoo export zip",
       async run(ctx) {
         const { deps, params: p } = ctx;
@@ -89,14 +91,14 @@ export const exportJob = defineJob<ExportJobParams>({
         );
         return { file: out, bytes, files };
       },
-    },
+    }),
   ],
   async succeeded(ctx) {
-    const zip = (ctx.outputs.zip ?? {}) as { bytes?: number; files?: number };
+    const zip = ctx.output(zipOutput);
     return {
       env: ctx.params.slug,
       exportId: ctx.params.exportId,
-      bytes: zip.bytes ?? null,
+      bytes: zip.bytes,
       files: zip.files ?? null,
       download: `/exports/${ctx.params.exportId}`,
     };

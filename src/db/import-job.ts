@@ -34,6 +34,7 @@ import {
   adminPg,
   afterFailure,
   ensureFilestoreRoot,
+  finalizeOutput,
   preBackupStep,
   preparedCopy,
   ReplaceParams,
@@ -148,14 +149,6 @@ export const importJob = defineJob<ImportJobParams>({
         ctx.log(
           `loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`,
         );
-        return {
-          newDb: n.newDb,
-          tables: facts.tableCount,
-          modules: facts.modules.length,
-          files,
-          odooVersion: facts.odooSeries,
-          filestoreIncluded: p.format === "zip" || p.filestore !== null,
-        };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
@@ -167,7 +160,7 @@ export const importJob = defineJob<ImportJobParams>({
   async succeeded(ctx) {
     const p = ctx.params;
     await removeUploads(p);
-    const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
+    const finalize = ctx.output(finalizeOutput);
     return {
       env: p.slug,
       format: p.format,
@@ -175,7 +168,7 @@ export const importJob = defineJob<ImportJobParams>({
       preBackupId: p.preBackupId,
       neutralized: p.neutralize,
       keptOld: finalize.kept?.db ?? null,
-      leftovers: finalize.leftovers ?? [],
+      leftovers: finalize.leftovers,
     };
   },
   async failed(ctx, error, cancelled) {

@@ -20,12 +20,12 @@ import { runOdooOnce } from "../env/odoo-once";
 import { envDbLogin } from "../env/tenant-login";
 import { Conflict } from "../errors";
 import { run } from "../exec/run";
-import { defineJob, type StepContext } from "../jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
 import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
-import { readImageModules, planMigration, servingImage, type MigrationPlan } from "./migrate";
+import { readImageModules, planMigration, servingImage } from "./migrate";
 
 export const MigrateJobParams = z.object({
   envId: z.string().min(1),
@@ -37,9 +37,24 @@ export const MigrateJobParams = z.object({
 export type MigrateJobParams = z.infer<typeof MigrateJobParams>;
 type Ctx = StepContext<MigrateJobParams>;
 
-const planOf = (ctx: Ctx) =>
-  (ctx.outputs.plan as unknown as MigrationPlan | undefined) ?? { image: "", update: [], modules: [] };
-const hasWork = (ctx: Ctx) => planOf(ctx).modules.length > 0;
+/** The `plan` step always runs first: every later step reads it. */
+const planOutput = stepOutput(
+  "plan",
+  z.object({
+    image: z.string(),
+    update: z.array(
+      z.object({
+        name: z.string(),
+        from: z.string().nullable(),
+        to: z.string().nullable(),
+        reason: z.enum(["version", "to upgrade", "to install"]),
+      }),
+    ),
+    modules: z.array(z.string()),
+  }),
+);
+const preBackupOutput = stepOutput("pre-backup", z.object({ backupId: z.string().nullable() }));
+const hasWork = (ctx: Ctx) => ctx.output(planOutput).modules.length > 0;
 
 /** Odoo serves the env only when it is active; a stopped env is updated and left stopped. */
 function serving(env: EnvRow): string | null {
@@ -52,8 +67,7 @@ export const migrateJob = defineJob<MigrateJobParams>({
   lockKey: (p) => p.envId,
   target: (p) => p.slug,
   steps: [
-    {
-      name: "plan",
+    storingStep(planOutput, {
       title: "Comparing installed modules with the serving image",
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -70,15 +84,14 @@ export const migrateJob = defineJob<MigrateJobParams>({
             ? `nothing to update: every installed module matches ${image}`
             : `${plan.modules.length} module(s) to update from ${image}`,
         );
-        return { ...plan };
+        return plan;
       },
-    },
-    {
-      name: "pre-backup",
+    }),
+    storingStep(preBackupOutput, {
       title: "Backing up the database first",
       when: (p) => !p.dryRun && p.preBackupId !== null,
       async run(ctx) {
-        if (!hasWork(ctx)) return { skipped: true };
+        if (!hasWork(ctx)) return { backupId: null };
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const id = ctx.params.preBackupId ?? "";
         ctx.deps.db
@@ -86,9 +99,9 @@ export const migrateJob = defineJob<MigrateJobParams>({
           .values({ id, envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName })
           .onConflictDoNothing()
           .run();
-        return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+        return { backupId: (await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)).backupId };
       },
-    },
+    }),
     {
       name: "stop",
       title: "Stopping Odoo",
@@ -96,7 +109,6 @@ export const migrateJob = defineJob<MigrateJobParams>({
       async run(ctx) {
         const name = hasWork(ctx) ? serving(loadEnvById(ctx.deps.db, ctx.params.envId)) : null;
         if (name) await run(envHost(ctx.deps).docker.stop(name, 30));
-        return { stopped: name };
       },
       async undo(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -111,8 +123,8 @@ export const migrateJob = defineJob<MigrateJobParams>({
       title: "Updating modules (-u … --stop-after-init)",
       when: (p) => !p.dryRun,
       async run(ctx) {
-        const plan = planOf(ctx);
-        if (plan.modules.length === 0) return { updated: [] };
+        const plan = ctx.output(planOutput);
+        if (plan.modules.length === 0) return;
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         const r = envResources(env, ctx.deps);
         const result = await runOdooOnce(ctx.deps, env, {
@@ -132,7 +144,6 @@ export const migrateJob = defineJob<MigrateJobParams>({
             : "";
           throw new Error(`module update failed (exit ${result.exitCode}):\n${result.failure}${restore}`);
         }
-        return { updated: plan.modules };
       },
     },
     {
@@ -142,7 +153,6 @@ export const migrateJob = defineJob<MigrateJobParams>({
       async run(ctx) {
         const name = hasWork(ctx) ? serving(loadEnvById(ctx.deps.db, ctx.params.envId)) : null;
         if (name) await run(envHost(ctx.deps).docker.start(name));
-        return { started: name };
       },
     },
     {
@@ -151,15 +161,15 @@ export const migrateJob = defineJob<MigrateJobParams>({
       when: (p) => !p.dryRun,
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        if (!serving(env)) return { checked: false };
+        if (!serving(env)) return;
         await waitEnvServed(ctx.deps, env, ctx);
-        return { checked: true };
       },
     },
   ],
   async succeeded(ctx) {
-    const plan = planOf(ctx);
-    const backedUp = ((ctx.outputs["pre-backup"] ?? {}) as { backupId?: string }).backupId ?? null;
+    const plan = ctx.output(planOutput);
+    // Skipped (no pre-backup for this env or a dry run): nothing was backed up.
+    const backedUp = ctx.outputIfDone(preBackupOutput)?.backupId ?? null;
     return {
       env: ctx.params.slug,
       dryRun: ctx.params.dryRun,

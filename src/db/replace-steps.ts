@@ -24,7 +24,7 @@ import { envDbLogin } from "../env/tenant-login";
 import { withSealedSecrets } from "../jobs/secrets";
 import { run } from "../exec/run";
 import { databaseExists, dropDatabase } from "../host/postgres/ops";
-import type { StepContext, StepDef } from "../jobs/define";
+import { type StepContext, type StepDef, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { now } from "../state/columns";
@@ -36,7 +36,7 @@ import { discardDir, type PgAdmin } from "./backup";
 import { failRunningBackup, performBackup } from "./backup-job";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "./replace";
 import { planMigration, readImageModules, servingImage } from "./migrate";
-import { hasNeutralizeCommand, sanitizeCopy, type SanitizeReport } from "./sanitize";
+import { hasNeutralizeCommand, sanitizeCopy } from "./sanitize";
 
 export const ReplaceParams = z.object({
   /** The env whose database is replaced (the lock). */
@@ -109,6 +109,39 @@ async function healthy(ctx: Pick<Ctx, "deps" | "signal" | "log">, env: EnvRow): 
   await waitEnvServed(ctx.deps, env, ctx);
 }
 
+/** Clone's `copy` step: how it copied, and for an anonymized copy what sanitizing must not redo. */
+export const copyOutput = stepOutput(
+  "copy",
+  z.object({
+    method: z.string(),
+    reason: z.string(),
+    filestore: z.enum(["anonymized", "copy", "empty"]),
+    anonymized: z
+      .object({
+        rulesFrom: z.string(),
+        piiExclude: z.array(z.string()),
+        tables: z.array(z.string()),
+        devPasswordEnc: z.string(),
+      })
+      .optional(),
+  }),
+);
+
+/** The Odoo series decides `odoo neutralize`; the copy's sealed password becomes the env's. */
+const sanitizeOutput = stepOutput(
+  "sanitize",
+  z.object({ odooSeries: z.string().nullable(), devPasswordEnc: z.string().nullable() }),
+);
+
+/** What is left of the previous database, for the job's result. */
+export const finalizeOutput = stepOutput(
+  "finalize",
+  z.object({
+    kept: z.object({ db: z.string(), filestore: z.string() }).nullable(),
+    leftovers: z.array(z.string()),
+  }),
+);
+
 export function preBackupStep<P extends ReplaceParams>(): StepDef<P> {
   return {
     name: "pre-backup",
@@ -123,14 +156,13 @@ export function preBackupStep<P extends ReplaceParams>(): StepDef<P> {
         .values({ id, envId: env.id, kind: "pre_restore", status: "running", dbName: env.dbName })
         .onConflictDoNothing()
         .run();
-      return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+      await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal);
     },
   };
 }
 
 export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
-  return {
-    name: "sanitize",
+  return storingStep(sanitizeOutput, {
     title: "Anonymizing / neutralizing the copy",
     // A non-production target always: its own URL, frozen (a restore of its own backup too).
     when: (p, deps) => p.anonymize || p.neutralize || p.rebase || loadEnvById(deps.db, p.envId).tier !== "production",
@@ -141,11 +173,7 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const n = namesOf(ctx.deps, env, ctx.params.token);
       // A clone is anonymized while copied (clone-job.ts): its copy step chose rules and password.
-      const copied = (
-        ctx.outputs.copy as
-          | { anonymized?: { rulesFrom: string; piiExclude: string[]; tables: string[]; devPasswordEnc: string } }
-          | undefined
-      )?.anonymized;
+      const copied = ctx.outputIfDone(copyOutput)?.anonymized;
       let rules: RulesChoice | undefined;
       if (ctx.params.anonymize && !copied) {
         rules = await anonymizeRulesFor(
@@ -207,12 +235,11 @@ export function sanitizeStep<P extends ReplaceParams>(): StepDef<P> {
           `anonymized; every user of ${env.slug} logs in with the copy's own random password, shown once to whoever made the copy`,
         );
       return {
-        ...report,
-        rulesFrom: copied?.rulesFrom ?? rules?.from ?? null,
+        odooSeries: report.odooSeries,
         devPasswordEnc: copied?.devPasswordEnc ?? (devPassword === undefined ? null : ctx.deps.box.seal(devPassword)),
       };
     },
-  };
+  });
 }
 
 function stopStep<P extends ReplaceParams>(): StepDef<P> {
@@ -222,7 +249,6 @@ function stopStep<P extends ReplaceParams>(): StepDef<P> {
     async run(ctx) {
       const name = serving(loadEnvById(ctx.deps.db, ctx.params.envId));
       if (name) await run(envHost(ctx.deps).docker.stop(name, 30));
-      return { stopped: name };
     },
     async undo(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -244,7 +270,6 @@ function swapStep<P extends ReplaceParams>(): StepDef<P> {
       const n = namesOf(ctx.deps, env, ctx.params.token);
       const out = await envHost(ctx.deps).withAdmin((sql) => swapIn(sql, n));
       ctx.log(`database ${n.db} is now the copy (${out.database}); the previous one is ${n.oldDb}`);
-      return { ...out, oldDb: n.oldDb, previousFilestore: n.previousDir };
     },
     async undo(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -261,12 +286,13 @@ function odooNeutralizeStep<P extends ReplaceParams>(): StepDef<P> {
     title: "Running odoo neutralize",
     when: (p) => p.neutralize,
     async run(ctx) {
-      const series = ((ctx.outputs.sanitize ?? {}) as Partial<SanitizeReport>).odooSeries ?? null;
+      // Neutralizing implies sanitizing: its step ran and read the series.
+      const series = ctx.output(sanitizeOutput).odooSeries;
       if (!hasNeutralizeCommand(series)) {
         ctx.log(
           `Odoo ${series ?? "(unknown version)"} has no \`odoo neutralize\`: the SQL neutralization applied before the swap stands alone`,
         );
-        return { ran: false, series };
+        return;
       }
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const r = envResources(env, ctx.deps);
@@ -294,7 +320,6 @@ function odooNeutralizeStep<P extends ReplaceParams>(): StepDef<P> {
         },
         { onLine: (_s, line) => ctx.log(line), signal: ctx.signal },
       );
-      return { ran: true, series };
     },
   };
 }
@@ -315,12 +340,12 @@ function modulesStep<P extends ReplaceParams>(): StepDef<P> {
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const installed = await installedModules(envDbLogin(ctx.deps, env));
-      if (installed.size === 0) return { image: null, update: [], applied: false };
+      if (installed.size === 0) return;
       const image = await servingImage(ctx.deps, env);
       const plan = planMigration(image, installed, await readImageModules(ctx.deps, image, seriesOf(installed, image)));
       if (plan.modules.length === 0) {
         ctx.log(`every installed module matches ${image}`);
-        return { image, update: [], applied: false };
+        return;
       }
       const items = plan.update.map((u) => `${u.name} ${u.from ?? "-"} → ${u.to ?? "-"} (${u.reason})`).join(", ");
       if (moduleMismatchPolicy(ctx.params, env.tier) === "refuse") {
@@ -346,7 +371,6 @@ function modulesStep<P extends ReplaceParams>(): StepDef<P> {
         throw new Error(
           `the copy's module update failed (exit ${result.exitCode}); the previous database is put back:\n${result.failure}`,
         );
-      return { image, update: plan.update, applied: true };
     },
   };
 }
@@ -359,7 +383,6 @@ function startStep<P extends ReplaceParams>(): StepDef<P> {
       const name = serving(loadEnvById(ctx.deps.db, ctx.params.envId));
       if (name) await run(envHost(ctx.deps).docker.start(name));
       else ctx.log("the environment was stopped: left stopped");
-      return { started: name };
     },
     async undo(ctx) {
       // Before swapping back: Odoo must not hold the database being renamed.
@@ -375,16 +398,14 @@ function healthStep<P extends ReplaceParams>(): StepDef<P> {
     title: "Waiting for Odoo to answer",
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-      if (!serving(env)) return { checked: false };
+      if (!serving(env)) return;
       await healthy(ctx, env);
-      return { checked: true };
     },
   };
 }
 
 function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
-  return {
-    name: "finalize",
+  return storingStep(finalizeOutput, {
     title: "Dropping the previous database",
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -402,7 +423,7 @@ function finalizeStep<P extends ReplaceParams>(): StepDef<P> {
       for (const l of leftovers) ctx.log(`warn: could not remove the previous ${l}; remove it by hand`);
       return { kept: null, leftovers };
     },
-  };
+  });
 }
 
 /** Everything from stopping Odoo to dropping the previous database, in order. */
@@ -427,7 +448,7 @@ export function adoptCopyPassword<P extends ReplaceParams>(
   ctx: StepContext<P>,
   result: Record<string, unknown>,
 ): Record<string, unknown> {
-  const sealed = (ctx.outputs.sanitize as { devPasswordEnc?: string | null } | undefined)?.devPasswordEnc;
+  const sealed = ctx.outputIfDone(sanitizeOutput)?.devPasswordEnc;
   if (!sealed) return result;
   ctx.deps.db
     .update(environments)

@@ -27,6 +27,7 @@ import {
   adoptCopyPassword,
   afterFailure,
   ensureFilestoreRoot,
+  finalizeOutput,
   preBackupStep,
   preparedCopy,
   ReplaceParams,
@@ -92,13 +93,6 @@ export const restoreJob = defineJob<RestoreJobParams>({
         ctx.log(
           `backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
         );
-        return {
-          newDb: n.newDb,
-          source: describeSource(source),
-          odooVersion: r.manifest.odooVersion,
-          checks: r.checks,
-          seconds: r.seconds,
-        };
       },
       async undo(ctx) {
         await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
@@ -109,7 +103,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
   ],
   async succeeded(ctx) {
     const p = ctx.params;
-    const finalize = (ctx.outputs.finalize ?? {}) as { kept?: { db: string } | null; leftovers?: string[] };
+    const finalize = ctx.output(finalizeOutput);
     return adoptCopyPassword(ctx, {
       env: p.slug,
       from: p.sourceSlug,
@@ -118,7 +112,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
       anonymized: p.anonymize,
       neutralized: p.neutralize,
       keptOld: finalize.kept?.db ?? null,
-      leftovers: finalize.leftovers ?? [],
+      leftovers: finalize.leftovers,
     });
   },
   async failed(ctx, error, cancelled) {

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { Conflict, errorText } from "../errors";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
-import { defineJob, type StepContext } from "../jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
 import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
@@ -25,8 +25,6 @@ import { applyPolicy } from "./policy";
 import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
 import { runTestsGate } from "./tests-gate";
 import { fetchCommit, planModules, projectOf } from "./source";
-import type { ModulePlan } from "./modules";
-import type { Policy } from "../policy/schema";
 
 export const DeployJobParams = z.object({
   envId: z.string().min(1),
@@ -42,6 +40,38 @@ const deploymentOf = (ctx: Ctx) => loadDeployment(ctx.deps.db, ctx.params.deploy
 const timed = <T>(ctx: Ctx, step: string, fn: () => Promise<T>): Promise<T> =>
   timedStep(ctx.deps.db, ctx.params.deploymentId, step, fn);
 
+/** The fetched commit and the policy's `install_modules` as it was when the deploy started. */
+const sourceOutput = stepOutput(
+  "source",
+  z.object({
+    mirror: z.string(),
+    sha: z.string(),
+    installModules: z.union([z.enum(["all", "none"]), z.array(z.string())]),
+  }),
+);
+const buildOutput = stepOutput(
+  "build",
+  z.object({ image: z.string(), reused: z.boolean(), id: z.string(), pushed: z.string().optional() }),
+);
+const planOutput = stepOutput(
+  "plan",
+  z.object({
+    plan: z.object({
+      update: z.array(
+        z.object({
+          name: z.string(),
+          from: z.string().nullable(),
+          to: z.string(),
+          reason: z.enum(["version", "content"]),
+        }),
+      ),
+      install: z.array(z.string()),
+      unchanged: z.array(z.string()),
+    }),
+    testModules: z.array(z.string()),
+  }),
+);
+
 const previousChecksums = (ctx: Ctx): Record<string, string> | null => baselineChecksums(ctx.deps.db, envOf(ctx));
 
 export const deployJob = defineJob<DeployJobParams>({
@@ -50,8 +80,7 @@ export const deployJob = defineJob<DeployJobParams>({
   lockKey: (p) => p.envId,
   target: (p) => p.slug,
   steps: [
-    {
-      name: "source",
+    storingStep(sourceOutput, {
       title: "Fetching the commit",
       run: (ctx) =>
         timed(ctx, "source", async () => {
@@ -70,14 +99,13 @@ export const deployJob = defineJob<DeployJobParams>({
           );
           return { mirror, sha, installModules };
         }),
-    },
-    {
-      name: "build",
+    }),
+    storingStep(buildOutput, {
       title: "Building the image",
       run: (ctx) =>
         timed(ctx, "build", async () => {
           const env = envOf(ctx);
-          const { mirror, sha } = ctx.outputs.source as { mirror: string; sha: string };
+          const { mirror, sha } = ctx.output(sourceOutput);
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "building" });
           const built = await buildReleaseImage({
             docker: ctx.deps.config.docker,
@@ -103,18 +131,12 @@ export const deployJob = defineJob<DeployJobParams>({
           ctx.log(`pushed ${pushed}`);
           return { ...built, pushed };
         }),
-    },
-    {
-      name: "plan",
+    }),
+    storingStep(planOutput, {
       title: "Planning module updates",
       run: (ctx) =>
         timed(ctx, "plan", async () => {
-          const { mirror, sha, installModules } = ctx.outputs.source as {
-            mirror: string;
-            sha: string;
-            installModules?: Policy["install_modules"];
-          };
-          // A job queued by an older version has no installModules in its source output: its policy's default.
+          const { mirror, sha, installModules } = ctx.output(sourceOutput);
           const { repo, plan } = await planModules(
             ctx.deps,
             envOf(ctx),
@@ -122,7 +144,7 @@ export const deployJob = defineJob<DeployJobParams>({
             sha,
             previousChecksums(ctx),
             ctx.jobId,
-            installModules ?? "all",
+            installModules,
           );
           setDeployment(ctx.deps.db, ctx.params.deploymentId, {
             moduleChecksums: Object.fromEntries(repo.map((m) => [m.name, m.checksum])),
@@ -132,24 +154,23 @@ export const deployJob = defineJob<DeployJobParams>({
           if (plan.update.length + plan.install.length === 0) ctx.log("no module changes: the database is not touched");
           return { plan, testModules: repo.filter((m) => m.installable).map((m) => m.name) };
         }),
-    },
+    }),
     {
       name: "tests",
       title: "Running the addon tests",
       when: (p, deps) => gatesOf(deps.db, p.deploymentId).tests.run,
       run: (ctx) =>
         timed(ctx, "tests", async () => {
-          const { testModules } = ctx.outputs.plan as { testModules: string[] };
+          const { testModules } = ctx.output(planOutput);
           const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).tests;
           if (testModules.length === 0 && !gate.command) {
             ctx.log("the repository has no installable addons: nothing to test");
-            return { tested: [] };
+            return;
           }
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "testing" });
-          const { image } = ctx.outputs.build as { image: string };
+          const { image } = ctx.output(buildOutput);
           const failure = await runTestsGate(ctx.deps, envOf(ctx), image, testModules, gate.command, ctx.jobId, ctx);
-          if (failure) return gateFailure(gate.required, failure, (l) => ctx.log(l));
-          return { tested: testModules };
+          if (failure) gateFailure(gate.required, failure, (l) => ctx.log(l));
         }),
     },
     approvalStep<DeployJobParams>(),
@@ -160,18 +181,18 @@ export const deployJob = defineJob<DeployJobParams>({
         timed(ctx, "rehearse", async () => {
           const env = envOf(ctx);
           const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).migrations;
-          const { plan } = ctx.outputs.plan as { plan: ModulePlan };
+          const { plan } = ctx.output(planOutput);
           const skipped = await rehearsalSkipped(ctx.deps, env, gate, plan);
           if (skipped) {
             ctx.log(`no rehearsal: ${skipped}`);
-            return { skipped };
+            return;
           }
-          const { image } = ctx.outputs.build as { image: string };
+          const { image } = ctx.output(buildOutput);
           try {
-            return await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx, { neutralize: gate.neutralize });
+            await rehearse(ctx.deps, env, image, plan, ctx.jobId, ctx, { neutralize: gate.neutralize });
           } catch (err) {
             if (gate.required || ctx.signal.aborted) throw err;
-            return gateFailure(false, errorText(err), (l) => ctx.log(l));
+            gateFailure(false, errorText(err), (l) => ctx.log(l));
           }
         }),
     },
@@ -181,7 +202,7 @@ export const deployJob = defineJob<DeployJobParams>({
       when: (p, deps) => loadEnvById(deps.db, p.envId).tier === "production",
       run: (ctx) =>
         timed(ctx, "backup", async () => {
-          return { backupId: await takePreDeployBackup(ctx.deps, envOf(ctx), ctx.params.deploymentId, ctx) };
+          await takePreDeployBackup(ctx.deps, envOf(ctx), ctx.params.deploymentId, ctx);
         }),
     },
     {
@@ -189,12 +210,12 @@ export const deployJob = defineJob<DeployJobParams>({
       title: "Updating modules",
       run: (ctx) =>
         timed(ctx, "migrate", async () => {
-          const { plan } = ctx.outputs.plan as { plan: ModulePlan };
-          if (plan.update.length + plan.install.length === 0) return { updated: [], installed: [] };
+          const { plan } = ctx.output(planOutput);
+          if (plan.update.length + plan.install.length === 0) return;
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "migrating" });
           const env = envOf(ctx);
           const r = envResources(env, ctx.deps);
-          const { image } = ctx.outputs.build as { image: string };
+          const { image } = ctx.output(buildOutput);
           const args = updateArgs(plan);
           // Recorded before running: a crash mid-update must still make the undo restore the backup.
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { migrated: true });
@@ -215,7 +236,6 @@ export const deployJob = defineJob<DeployJobParams>({
             modulesUpdated: plan.update.map(({ name, from, to }) => ({ name, from, to })),
             modulesInstalled: plan.install,
           });
-          return { updated: plan.update.map((u) => u.name), installed: plan.install };
         }),
       async undo(ctx) {
         const d = deploymentOf(ctx);

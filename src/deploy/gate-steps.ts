@@ -17,6 +17,7 @@ import type { Db } from "../state/db";
 import { deployments } from "./deploy.sql";
 import { runGateCommand } from "./gate-command";
 import { loadDeployment, setDeployment, timedStep } from "./records";
+import { startOutput } from "./release-steps";
 
 interface GateParams {
   envId: string;
@@ -37,10 +38,9 @@ export function gatesOf(db: Db, deploymentId: string): GatePlan {
 }
 
 /** A gate's failure: fails the deployment when required, else a warning in the log. */
-export function gateFailure(required: boolean, message: string, log: (line: string) => void): { warning: string } {
+export function gateFailure(required: boolean, message: string, log: (line: string) => void): void {
   if (required) throw new GateFailed(message);
   log(`warn: ${message} (the gate is not required: deploying anyway)`);
-  return { warning: message };
 }
 
 /** Ends early on cancel; the listener goes with the timer (a day of polling must not pile them up). */
@@ -73,11 +73,11 @@ function decide(
   return row !== undefined;
 }
 
-async function awaitApproval(ctx: StepContext<GateParams>): Promise<Record<string, unknown>> {
+async function awaitApproval(ctx: StepContext<GateParams>): Promise<void> {
   const { db } = ctx.deps;
   const id = ctx.params.deploymentId;
   const gate = gatesOf(db, id).approval;
-  if (!gate) return { skipped: true };
+  if (!gate) return;
   let d = loadDeployment(db, id);
   if (!d.approvalDeadline) {
     const deadline = new Date(Date.now() + gate.timeoutSec * 1000).toISOString();
@@ -92,7 +92,7 @@ async function awaitApproval(ctx: StepContext<GateParams>): Promise<Record<strin
     if (d.approvalDecision === "approved") {
       ctx.log(`approved by ${d.approvalBy ?? "?"}${d.approvalReason ? `: ${d.approvalReason}` : ""}`);
       setDeployment(db, id, { status: "migrating" });
-      return { decision: "approved", by: d.approvalBy };
+      return;
     }
     if (d.approvalDecision === "rejected")
       throw new GateFailed(
@@ -108,7 +108,7 @@ async function awaitApproval(ctx: StepContext<GateParams>): Promise<Record<strin
           `warn: nobody approved within ${gate.timeoutSec} s; the approval gate is not required: deploying anyway`,
         );
         setDeployment(db, id, { status: "migrating" });
-        return { decision: "timed_out" };
+        return;
       }
       continue;
     }
@@ -139,10 +139,10 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
     when: (p, deps: Deps) => gatesOf(deps.db, p.deploymentId).smoke !== null,
     async run(ctx) {
       const gate = gatesOf(ctx.deps.db, ctx.params.deploymentId).smoke;
-      if (!gate) return { skipped: true };
+      if (!gate) return;
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
       const d = loadDeployment(ctx.deps.db, ctx.params.deploymentId);
-      const { container } = ctx.outputs.start as { container: string };
+      const { container } = ctx.output(startOutput);
       const r = envResources(env, ctx.deps);
       const url = `http://${container}:${ODOO_HTTP_PORT}`;
       ctx.log(`smoke tests against ${url}: ${JSON.stringify(gate.command)}`);
@@ -157,8 +157,8 @@ export function smokeStep<P extends GateParams>(): StepDef<P> {
           signal: ctx.signal,
         }),
       );
-      if (result.exitCode === 0) return { passed: true };
-      return gateFailure(
+      if (result.exitCode === 0) return;
+      gateFailure(
         gate.required,
         `smoke tests failed (exit ${result.exitCode}); the old release keeps serving:\n${result.failure}`,
         (l) => ctx.log(l),

@@ -4,24 +4,17 @@
  * the deployment in their params; its row holds the image and the release number.
  */
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { environments } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { envHost } from "../env/host";
 import { run } from "../exec/run";
-import type { StepContext, StepDef } from "../jobs/define";
+import { type StepContext, type StepDef, stepOutput, storingStep } from "../jobs/define";
 import { now } from "../state/columns";
 import { pruneReleases } from "./prune";
 import { loadDeployment, recordTiming, setDeployment } from "./records";
-import {
-  pointNginxAt,
-  restoreServing,
-  retire,
-  servingOf,
-  startRelease,
-  type Serving,
-  type StartedRelease,
-} from "./release";
+import { pointNginxAt, restoreServing, retire, servingOf, startRelease } from "./release";
 import { errorText } from "../errors";
 
 interface ReleaseParams {
@@ -29,10 +22,23 @@ interface ReleaseParams {
   deploymentId: string;
 }
 
-interface StartOutput extends StartedRelease {
-  previous: Serving;
-  previousDeployment: string | null;
-}
+/** The started release and what served before it: switch points nginx at one and its undo back at the other. */
+export const startOutput = stepOutput(
+  "start",
+  z.object({
+    container: z.string(),
+    httpPort: z.number(),
+    longpollPort: z.number(),
+    release: z.number(),
+    previous: z.object({
+      container: z.string().nullable(),
+      httpPort: z.number().nullable(),
+      longpollPort: z.number().nullable(),
+      release: z.number(),
+    }),
+    previousDeployment: z.string().nullable(),
+  }),
+);
 
 function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null): void {
   ctx.deps.db
@@ -42,11 +48,10 @@ function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null
     .run();
 }
 
-/** `beforeSwitch`: gates on the started release (deploy's smoke tests); `ctx.outputs.start` names it. */
+/** `beforeSwitch`: gates on the started release (deploy's smoke tests); `startOutput` names it. */
 export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[] = []): StepDef<P>[] {
   return [
-    {
-      name: "start",
+    storingStep(startOutput, {
       title: "Starting the new release",
       async run(ctx) {
         const t0 = performance.now();
@@ -57,8 +62,7 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
         const started = await startRelease(ctx.deps, env, d.release, d.image, ctx);
         setDeployment(ctx.deps.db, d.id, { container: started.container });
         recordTiming(ctx.deps.db, d.id, "start", Math.round(performance.now() - t0));
-        const out: StartOutput = { ...started, previous: servingOf(env), previousDeployment: env.currentDeploymentId };
-        return { ...out };
+        return { ...started, previous: servingOf(env), previousDeployment: env.currentDeploymentId };
       },
       async undo(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
@@ -67,23 +71,23 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
         if (env.containerName !== name)
           await run(envHost(ctx.deps).docker.rm(name, { force: true }), { nothrow: true });
       },
-    },
+    }),
     ...beforeSwitch,
     {
       name: "switch",
       title: "Switching traffic",
       async run(ctx) {
         const t0 = performance.now();
-        const out = ctx.outputs.start as unknown as StartOutput;
+        const out = ctx.output(startOutput);
         await pointNginxAt(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), out, ctx);
         setCurrent(ctx, ctx.params.deploymentId);
         if (out.previous.container && out.previous.container !== out.container)
           await retire(ctx.deps, out.previous.container, ctx);
         recordTiming(ctx.deps.db, ctx.params.deploymentId, "switch", Math.round(performance.now() - t0));
-        return { serving: out.container };
       },
       async undo(ctx) {
-        const out = ctx.outputs.start as unknown as StartOutput | undefined;
+        // Nothing started, nothing to switch back.
+        const out = ctx.outputIfDone(startOutput);
         if (!out) return;
         // Also when the env row still names the old release: the vhost may already point at
         // the new one (a reload or the check through nginx failed after it was rewritten).
@@ -95,21 +99,19 @@ export function releaseSteps<P extends ReleaseParams>(beforeSwitch: StepDef<P>[]
       name: "prune",
       title: "Pruning old releases",
       async run(ctx) {
-        const out = ctx.outputs.start as unknown as StartOutput;
+        const out = ctx.output(startOutput);
         // The new release serves already: a pruning problem is reported, never undone over.
         try {
-          const pruned = await pruneReleases(
+          await pruneReleases(
             ctx.deps,
             loadEnvById(ctx.deps.db, ctx.params.envId),
             ctx.params.deploymentId,
             out.previous.container,
             ctx,
           );
-          return { ...pruned };
         } catch (err) {
           const reason = errorText(err);
           ctx.log(`warn: pruning old releases failed (the next deploy tries again): ${reason}`);
-          return { error: reason };
         }
       },
     },

@@ -32,7 +32,6 @@ export const rollbackJob = defineJob<RollbackJobParams>({
         const d = loadDeployment(ctx.deps.db, ctx.params.deploymentId);
         await restorePreDeployBackup(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), d.backupId ?? "", d.id, ctx);
         recordTiming(ctx.deps.db, d.id, "restore", Math.round(performance.now() - t0));
-        return { backupId: d.backupId };
       },
       async undo(ctx) {
         await undoPreDeployRestore(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params.deploymentId, ctx);

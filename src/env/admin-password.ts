@@ -41,7 +41,6 @@ export const rotateAdminPasswordJob = defineJob<RotateParams>({
           .where(eq(environments.id, env.id))
           .run();
         ctx.log(`user ${ODOO_ADMIN_LOGIN} of ${env.slug} has a new password (shown once to the user who asked)`);
-        return { login: ODOO_ADMIN_LOGIN };
       },
     },
   ],

@@ -8,8 +8,8 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { StepContext } from "../jobs/define";
 import type { Deps } from "../deps";
-import { defineJob } from "../jobs/define";
-import { envTlsStep, httpFallbackReason } from "../certs/env-tls";
+import { defineJob, stepOutput, storingStep } from "../jobs/define";
+import { envTlsStep, httpFallbackReason, tlsOutput } from "../certs/env-tls";
 import { CommandFailed, Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
@@ -57,14 +57,21 @@ function manageHba(deps: Deps): boolean {
   return deps.config.postgres.hbaFile !== "";
 }
 
+/** The env's network subnet: its pg_hba line lets only that network reach the database. */
+const networkOutput = stepOutput("network", z.object({ network: z.string(), subnet: z.string() }));
+/** The ports the vhost proxies to. */
+const containerOutput = stepOutput(
+  "container",
+  z.object({ container: z.string(), httpPort: z.number(), longpollPort: z.number() }),
+);
+
 export const createEnvJob = defineJob<EnvJobParams>({
   kind: "env.create",
   params: EnvJobParams,
   lockKey: (p) => p.envId,
   target: (p) => p.slug,
   steps: [
-    {
-      name: "network",
+    storingStep(networkOutput, {
       title: "Creating the network",
       async run(ctx) {
         const env = envOf(ctx);
@@ -79,7 +86,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
         const env = envOf(ctx);
         await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps).network), { nothrow: true });
       },
-    },
+    }),
     {
       name: "database",
       title: "Provisioning database",
@@ -91,7 +98,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
           ctx.log(`database ${env.dbName}: ${await createDatabase(sql, env.dbName, env.dbUser)}`);
           if (manageHba(ctx.deps)) {
             // Only the env's own network may reach its database (its containers' source addresses).
-            const { subnet } = ctx.outputs.network as { subnet: string };
+            const { subnet } = ctx.output(networkOutput);
             await setHbaEntry(sql, ctx.deps.config.postgres.hbaFile, {
               db: env.dbName,
               role: env.dbUser,
@@ -100,7 +107,6 @@ export const createEnvJob = defineJob<EnvJobParams>({
             });
           }
         });
-        return { database: env.dbName, role: env.dbUser };
       },
       async undo(ctx) {
         const env = envOf(ctx);
@@ -121,7 +127,6 @@ export const createEnvJob = defineJob<EnvJobParams>({
         chmodSync(r.dir, 0o755);
         // The Odoo image runs as uid 101; it must own its data dir (filestore, sessions).
         chownSync(r.dataDir, ctx.deps.config.odoo.uid, ctx.deps.config.odoo.gid);
-        return { dataDir: r.dataDir };
       },
       async undo(ctx) {
         rmSync(envResources(envOf(ctx), ctx.deps).dir, { recursive: true, force: true });
@@ -134,7 +139,6 @@ export const createEnvJob = defineJob<EnvJobParams>({
         const env = envOf(ctx);
         const file = envResources(env, ctx.deps).confFile;
         writeOdooConf(ctx.deps, file, odooConfFor(ctx.deps, env));
-        return { confFile: file };
       },
       async undo(ctx) {
         rmSync(envResources(envOf(ctx), ctx.deps).confFile, { force: true });
@@ -160,7 +164,6 @@ export const createEnvJob = defineJob<EnvJobParams>({
         });
         if (result.exitCode !== 0)
           throw new Error(`database init failed (exit ${result.exitCode}):\n${result.failure}`);
-        return { modules: env.modules };
       },
       async undo(ctx) {
         const env = envOf(ctx);
@@ -183,11 +186,9 @@ export const createEnvJob = defineJob<EnvJobParams>({
         ctx.log(
           `user ${ODOO_ADMIN_LOGIN} has a random password (shown once to ${env.createdBy ?? "the creator"}); ${others} other user(s) got one nobody knows`,
         );
-        return { login: ODOO_ADMIN_LOGIN, otherUsersLocked: others };
       },
     },
-    {
-      name: "container",
+    storingStep(containerOutput, {
       title: "Starting Odoo",
       async run(ctx) {
         const env = envOf(ctx);
@@ -212,24 +213,23 @@ export const createEnvJob = defineJob<EnvJobParams>({
       async undo(ctx) {
         await removeEnvContainers(ctx.deps, envOf(ctx));
       },
-    },
+    }),
     {
       name: "vhost",
       title: "Configuring nginx",
       async run(ctx) {
         const env = envOf(ctx);
-        const out = ctx.outputs.container as { httpPort: number; longpollPort: number };
+        const out = ctx.output(containerOutput);
         const host = envHost(ctx.deps);
         mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
         mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
         writeEnvAccess(ctx.deps, env);
-        const changed = await writeVhost(
+        await writeVhost(
           host.nginx,
           env.slug,
           envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }),
         );
         await reload(host.nginx);
-        return { changed };
       },
       async undo(ctx) {
         const host = envHost(ctx.deps);
@@ -241,14 +241,16 @@ export const createEnvJob = defineJob<EnvJobParams>({
       title: "Waiting for Odoo to answer",
       async run(ctx) {
         await waitEnvServed(ctx.deps, envOf(ctx), ctx);
-        return {};
       },
     },
     envTlsStep<EnvJobParams>(),
   ],
   async succeeded(ctx) {
     // A TLS failure leaves the env active over HTTP; the reason says why and how to retry.
-    setEnv(ctx.deps, ctx.params.envId, { status: "active", statusReason: httpFallbackReason(ctx.outputs.tls) });
+    setEnv(ctx.deps, ctx.params.envId, {
+      status: "active",
+      statusReason: httpFallbackReason(ctx.outputIfDone(tlsOutput)),
+    });
     const env = envOf(ctx);
     const result = { env: env.slug, domain: env.domain, adminLogin: ODOO_ADMIN_LOGIN };
     return env.odooAdminPasswordEnc ? withSealedSecrets(result, { adminPassword: env.odooAdminPasswordEnc }) : result;

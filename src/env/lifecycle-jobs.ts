@@ -73,7 +73,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           .onConflictDoNothing()
           .run();
         try {
-          return { ...(await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)) };
+          await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal);
         } catch (e) {
           throw new Error(
             `the final backup failed, so nothing was destroyed: ${errorText(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`,
@@ -93,7 +93,6 @@ export const destroyEnvJob = defineJob<DestroyParams>({
         const images = (await run(host.docker.imageLs({ [LABEL_ENV]: env.id }))).stdout.split("\n").filter(Boolean);
         for (const id of new Set(images)) await run(host.docker.imageRm(id, { force: true }), { nothrow: true });
         if (images.length > 0) ctx.log(`removed ${new Set(images).size} release image(s)`);
-        return { removed, images: [...new Set(images)] };
       },
     },
     {
@@ -101,9 +100,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       title: "Removing the nginx vhost",
       async run(ctx) {
         const host = envHost(ctx.deps);
-        const removed = await removeVhost(host.nginx, ctx.params.slug);
-        if (removed) await reload(host.nginx);
-        return { removed };
+        if (await removeVhost(host.nginx, ctx.params.slug)) await reload(host.nginx);
       },
     },
     {
@@ -112,7 +109,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       async run(ctx) {
         // The domain entry is a symlink into _versions/<domain>/: both go (removeCertificate).
         const { domain } = loadEnvById(ctx.deps.db, ctx.params.envId);
-        return { removed: isDomain(domain) && removeCertificate(ctx.deps.paths.certsDir, domain) };
+        if (isDomain(domain)) removeCertificate(ctx.deps.paths.certsDir, domain);
       },
     },
     {
@@ -121,7 +118,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       when: (p) => !p.keepDatabase,
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        return await envHost(ctx.deps).withAdmin(async (sql) => {
+        await envHost(ctx.deps).withAdmin(async (sql) => {
           if (ctx.deps.config.postgres.hbaFile !== "")
             await removeHbaEntry(sql, ctx.deps.config.postgres.hbaFile, env.dbName);
           // Every copy kept beside the live one (rollback --restore-db, --keep-old, an undone
@@ -130,7 +127,6 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           for (const name of dropped) await dropDatabase(sql, name);
           if (dropped.length > 0) ctx.log(`dropped ${dropped.join(", ")}`);
           await dropRole(sql, env.dbUser);
-          return { dropped };
         });
       },
     },
@@ -143,7 +139,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
           // The filestore belongs with the kept database; only the generated config goes.
           rmSync(r.confFile, { force: true });
           ctx.log(`kept the filestore in ${r.dataDir} with the database`);
-          return { kept: r.dataDir };
+          return;
         }
         rmSync(r.dir, { recursive: true, force: true });
       },

@@ -24,6 +24,8 @@ export const jobs = sqliteTable(
     /** Set by `jobs cancel` on a running job; the agent sees it at its next heartbeat. */
     cancelRequestedAt: text("cancel_requested_at"),
     createdBy: text("created_by"),
+    /** The binary that queued the job: named when a resumed job's stored step outputs no longer fit. */
+    odooopsVersion: text("odooops_version"),
     createdAt: createdAt(),
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),

@@ -7,6 +7,7 @@ import { and, asc, desc, eq, inArray, isNotNull, lt, ne, sql } from "drizzle-orm
 import { Conflict, NotFound } from "../errors";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
+import { VERSION } from "../version";
 import type { JobEvents } from "./events";
 import type { JobLogs } from "./job-log";
 import { sealedOf, withoutSealed, type SealedSecrets } from "./secrets";
@@ -88,6 +89,7 @@ export class SqliteJobQueue implements JobChannel {
           target: req.target,
           createdBy: req.createdBy,
           hostId: req.hostId,
+          odooopsVersion: VERSION,
         })
         .returning()
         .get();

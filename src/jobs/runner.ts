@@ -6,8 +6,9 @@ import { errorText } from "../errors";
 import { readableReason } from "../exec/reason";
 import { Log } from "../log";
 import { now } from "../state/columns";
-import type { AnyJobDef, StepContext, StepOutput } from "./define";
+import type { AnyJobDef, StepContext } from "./define";
 import type { Deps } from "../deps";
+import { outputReader, outputToStore, readStoredOutputs } from "./outputs";
 import { type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 
 const log = Log.create("jobs");
@@ -52,21 +53,32 @@ export async function runJob(opts: RunOptions): Promise<void> {
   const { def, leased, channel, owner, deps, signal } = opts;
   const { job, steps } = leased;
   const params = def.params.parse(job.params);
-  const outputs: Record<string, StepOutput> = {};
-  for (const row of steps) if (row.status === "done") outputs[row.name] = row.output ?? {};
+  const stored = readStoredOutputs(job, def.steps, steps);
   const write = (line: string) => {
     channel.log(job.id, owner, [`${now()} ${line}`]).catch(() => undefined);
   };
-  const ctx: StepContext<unknown> = { jobId: job.id, params, deps, outputs, log: write, signal, attempt: job.attempts };
+  const ctx: StepContext<unknown> = {
+    jobId: job.id,
+    params,
+    deps,
+    ...outputReader(stored.values),
+    log: write,
+    signal,
+    attempt: job.attempts,
+  };
   if (job.attempts > 1) write(`resuming (attempt ${job.attempts}) after the last finished step`);
 
   const waitInterruptions = await countWaitInterruptions(opts);
   const interruptions = job.attempts - 1 - waitInterruptions;
+  // Outputs that do not fit this binary's schemas stop the job before any step runs on them.
   let failure: string | null =
-    interruptions >= (def.maxAttempts ?? 3) ? `interrupted ${interruptions} times; giving up` : null;
+    stored.problem ??
+    (interruptions >= (def.maxAttempts ?? 3) ? `interrupted ${interruptions} times; giving up` : null);
   let cancelled = false;
+  /** Steps that finished, in this run or an earlier one. */
+  const finished = new Set(steps.filter((row) => row.status === "done").map((row) => row.name));
   /** Steps that may have created something: finished ones and the one that failed midway. */
-  const touched = new Set(Object.keys(outputs));
+  const touched = new Set(finished);
 
   for (const [idx, step] of def.steps.entries()) {
     if (failure) break;
@@ -103,10 +115,13 @@ export async function runJob(opts: RunOptions): Promise<void> {
     write(`▶ ${step.title}`);
     touched.add(step.name);
     try {
-      const ran = (await step.run(ctx)) ?? {};
+      let ran: Record<string, unknown> | null = null;
+      if (step.output) ran = outputToStore(step.output, await step.run(ctx));
+      else await step.run(ctx);
       const waited = waitInterruptionsOf(row.output);
       const output = step.waits && waited > 0 ? { ...ran, waitInterruptions: waited } : ran;
-      outputs[step.name] = output;
+      if (ran) stored.values.set(step.name, ran);
+      finished.add(step.name);
       const durationMs = Date.now() - started;
       await channel.step(job.id, owner, idx, { status: "done", output, finishedAt: now(), durationMs });
       write(`✓ ${step.title} (${durationMs} ms)`);
@@ -134,14 +149,20 @@ export async function runJob(opts: RunOptions): Promise<void> {
       return;
     }
   }
-  await undoTouched(opts, ctx, touched);
+  if (stored.problem) write(stored.problem);
+  await undoTouched(opts, ctx, touched, finished);
   const reason = failure ?? "failed";
   await def.failed?.(ctx, reason, cancelled).catch((err: unknown) => write(`failure hook: ${errorText(err)}`));
   await channel.finish(job.id, owner, { status: cancelled ? "cancelled" : "failed", error: reason });
 }
 
 /** Reverse order over the touched steps (undo is idempotent); an undo error is logged and the pass goes on. */
-async function undoTouched(opts: RunOptions, ctx: StepContext<unknown>, touched: Set<string>): Promise<void> {
+async function undoTouched(
+  opts: RunOptions,
+  ctx: StepContext<unknown>,
+  touched: Set<string>,
+  finished: Set<string>,
+): Promise<void> {
   const { def, channel, owner, leased } = opts;
   const undoCtx = { ...ctx, signal: new AbortController().signal };
   for (let idx = def.steps.length - 1; idx >= 0; idx--) {
@@ -150,7 +171,7 @@ async function undoTouched(opts: RunOptions, ctx: StepContext<unknown>, touched:
     ctx.log(`↺ undo ${step.title}`);
     try {
       await step.undo(undoCtx);
-      if (step.name in ctx.outputs) await channel.step(leased.job.id, owner, idx, { status: "undone" });
+      if (finished.has(step.name)) await channel.step(leased.job.id, owner, idx, { status: "undone" });
     } catch (err) {
       log.warn("undo failed", { job: leased.job.id, step: step.name, error: errorText(err) });
       ctx.log(`undo of ${step.title} failed: ${errorText(err)}`);

@@ -12,7 +12,7 @@ import { ConfigSchema } from "../../src/config/schema";
 import { environments, projects } from "../../src/env/env.sql";
 import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { Agent } from "../../src/jobs/agent";
-import { defineJob } from "../../src/jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../../src/jobs/define";
 import { HttpJobChannel } from "../../src/jobs/http-channel";
 import { LeaseLost } from "../../src/jobs/queue";
 import { TERMINAL } from "../../src/jobs/status";
@@ -35,15 +35,16 @@ const probe = defineJob<{ key: string }>({
   params: z.object({ key: z.string() }),
   lockKey: (p) => p.key,
   target: (p) => p.key,
-  steps: ["one", "two"].map((name) => ({
-    name,
-    title: `Step ${name}`,
-    async run(ctx) {
-      appendFileSync(runs, `${ctx.params.key} ${name}\n`);
-      ctx.log(`ran ${name}`);
-      return { ran: name };
-    },
-  })),
+  steps: ["one", "two"].map((name) =>
+    storingStep(stepOutput(name, z.object({ ran: z.string() })), {
+      title: `Step ${name}`,
+      async run(ctx: StepContext<{ key: string }>) {
+        appendFileSync(runs, `${ctx.params.key} ${name}\n`);
+        ctx.log(`ran ${name}`);
+        return { ran: name };
+      },
+    }),
+  ),
 });
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { run } from "../../src/exec/run";
-import { defineJob } from "../../src/jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../../src/jobs/define";
 import { LeaseLost } from "../../src/jobs/queue";
 import { runJob } from "../../src/jobs/runner";
 import { makeJobEngine, probeJob } from "../support/jobs";
@@ -146,7 +146,7 @@ describe("job engine", () => {
     // A dead agent: leased, finished step one, then vanished without heartbeats.
     const leased = await engine.jobs.queue.lease({ hostId: "host-1", owner: "host-1:dead" }, 1);
     expect(leased!.job.id).toBe(job.id);
-    await engine.jobs.queue.step(job.id, "host-1:dead", 0, { status: "done", output: { one: true }, durationMs: 1 });
+    await engine.jobs.queue.step(job.id, "host-1:dead", 0, { status: "done", output: { step: "one" }, durationMs: 1 });
     await engine.jobs.queue.step(job.id, "host-1:dead", 1, { status: "running" });
     await Bun.sleep(5);
     expect(engine.jobs.queue.recover()).toBe(1);
@@ -212,18 +212,19 @@ describe("job engine", () => {
       params: z.object({ key: z.string(), interruptAt: z.string() }),
       lockKey: (p) => p.key,
       target: (p) => p.key,
-      steps: ["wait", "apply"].map((name) => ({
-        name,
-        title: name,
-        waits: name === "wait",
-        async run(ctx: { attempt: number; signal: AbortSignal; params: { key: string; interruptAt: string } }) {
-          record.push(`${ctx.params.key} ${name} ${ctx.attempt}`);
-          // Attempts 1-4 "die" here: the step never ends and the lease is taken from them.
-          if (name === ctx.params.interruptAt && ctx.attempt < 5)
-            await new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
-          return { [name]: true };
-        },
-      })),
+      steps: ["wait", "apply"].map((name) =>
+        storingStep(stepOutput(name, z.record(z.string(), z.literal(true))), {
+          title: name,
+          waits: name === "wait",
+          async run(ctx: StepContext<{ key: string; interruptAt: string }>) {
+            record.push(`${ctx.params.key} ${name} ${ctx.attempt}`);
+            // Attempts 1-4 "die" here: the step never ends and the lease is taken from them.
+            if (name === ctx.params.interruptAt && ctx.attempt < 5)
+              await new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
+            return { [name]: true as const };
+          },
+        }),
+      ),
     });
     engine = makeJobEngine([waiting]);
     const runDying = async (jobId: string, attempt: number) => {

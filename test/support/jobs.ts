@@ -6,7 +6,7 @@ import { SecretBox } from "../../src/auth/secretbox";
 import { Agent } from "../../src/jobs/agent";
 import type { AnyJobDef } from "../../src/jobs/define";
 import type { Deps } from "../../src/deps";
-import { defineJob } from "../../src/jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../../src/jobs/define";
 import { JobRegistry } from "../../src/jobs/registry";
 import { JobService } from "../../src/jobs/service";
 import { TERMINAL } from "../../src/jobs/status";
@@ -64,35 +64,40 @@ export const ProbeParams = z.object({
   holdAt: z.string().optional(),
 });
 
+/** Each probe step stores which step it was, so the result lists the finished ones. */
+const probeOutputs = ["one", "two", "three"].map((name) => stepOutput(name, z.object({ step: z.literal(name) })));
+
 export function probeJob(record: string[], holds: Map<string, Promise<void>> = new Map()) {
-  const step = (name: string) => ({
-    name,
-    title: `Step ${name}`,
-    async run(ctx: { params: z.infer<typeof ProbeParams>; signal: AbortSignal; log(l: string): void }) {
-      record.push(`run ${name}`);
-      ctx.log(`doing ${name} password=hunter22`);
-      if (ctx.params.holdAt === name) {
-        const hold = holds.get(ctx.params.key);
-        await Promise.race([
-          hold,
-          new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")))),
-        ]);
-      }
-      if (ctx.params.failAt === name) throw new Error(`${name} broke`);
-      return { [name]: true };
-    },
-    async undo() {
-      record.push(`undo ${name}`);
-    },
-  });
+  const step = (output: (typeof probeOutputs)[number]) => {
+    const name = output.step;
+    return storingStep(output, {
+      title: `Step ${name}`,
+      async run(ctx: StepContext<z.infer<typeof ProbeParams>>) {
+        record.push(`run ${name}`);
+        ctx.log(`doing ${name} password=hunter22`);
+        if (ctx.params.holdAt === name) {
+          const hold = holds.get(ctx.params.key);
+          await Promise.race([
+            hold,
+            new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")))),
+          ]);
+        }
+        if (ctx.params.failAt === name) throw new Error(`${name} broke`);
+        return { step: name };
+      },
+      async undo() {
+        record.push(`undo ${name}`);
+      },
+    });
+  };
   return defineJob({
     kind: "probe",
     params: ProbeParams,
     lockKey: (p) => p.key,
     target: (p) => p.key,
-    steps: [step("one"), step("two"), step("three")],
+    steps: probeOutputs.map(step),
     async succeeded(ctx) {
-      return { steps: Object.keys(ctx.outputs) };
+      return { steps: probeOutputs.map((o) => ctx.output(o).step) };
     },
     async failed(_ctx, error, cancelled) {
       record.push(`failed ${cancelled ? "cancelled" : error}`);

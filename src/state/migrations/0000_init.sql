@@ -205,6 +205,7 @@ CREATE TABLE `jobs` (
 	`attempts` integer DEFAULT 0 NOT NULL,
 	`cancel_requested_at` text,
 	`created_by` text,
+	`odooops_version` text,
 	`created_at` text NOT NULL,
 	`started_at` text,
 	`finished_at` text

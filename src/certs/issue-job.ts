@@ -6,23 +6,19 @@
  */
 import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
-import { AppError, Conflict } from "../errors";
+import type { Environment } from "../env/env.sql";
+import { AppError } from "../errors";
 import { defineJob, type JobDeps, type StepContext } from "../jobs/define";
 import { envCertificate } from "./env-cert";
-import { clearHttpFallback, obtainEnvCertificate, serveEnvCertificate } from "./env-tls";
+import { obtainEnvCertificate, serveEnvCertificate } from "./env-tls";
+import { markServedOverHttps } from "../env/state";
 import { importCertificate } from "./import";
 import { readCertInfo } from "./info";
+import { requireCreated } from "../env/guards";
 
-const SERVABLE = new Set<EnvRow["status"]>(["active", "stopped"]);
-
-function servableEnv(deps: JobDeps, envId: string): EnvRow {
+function servableEnv(deps: JobDeps, envId: string): Environment {
   const env = loadEnvById(deps.db, envId);
-  if (!SERVABLE.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are served for active or stopped environments only`,
-    );
-  }
+  requireCreated(env, "certificates are served for active or stopped environments only");
   return env;
 }
 
@@ -72,7 +68,7 @@ export const certIssueJob = defineJob<CertIssueParams>({
     { name: "serve", title: "Serving it over HTTPS", run: serveCurrent },
   ],
   async succeeded(ctx) {
-    clearHttpFallback(ctx.deps.db, ctx.params.envId);
+    markServedOverHttps(ctx.deps.db, ctx.params.envId);
     return { env: ctx.params.slug, issued: ctx.outputs.issue?.issued === true, ...ctx.outputs.serve };
   },
 });
@@ -119,7 +115,7 @@ export const certImportJob = defineJob<CertImportParams>({
     { name: "serve", title: "Serving it over HTTPS", run: serveCurrent },
   ],
   async succeeded(ctx) {
-    clearHttpFallback(ctx.deps.db, ctx.params.envId);
+    markServedOverHttps(ctx.deps.db, ctx.params.envId);
     return { env: ctx.params.slug, ...ctx.outputs.serve };
   },
 });

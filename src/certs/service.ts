@@ -7,8 +7,7 @@ import { and, asc, eq, inArray, ne } from "drizzle-orm";
 import type { EnvServiceDeps } from "../env/actions";
 import { environments } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
-import type { EnvRow } from "../env/service";
-import { Conflict } from "../errors";
+import type { Environment } from "../env/env.sql";
 import type { JobDeps } from "../jobs/define";
 import { jobs } from "../jobs/jobs.sql";
 import type { JobRow } from "../jobs/queue";
@@ -16,16 +15,15 @@ import type { JobView } from "../jobs/view";
 import type { Db } from "../state/db";
 import { isDomain } from "./domain";
 import { assertAcmeEnabled, tlsByDefault } from "./env-cert";
-import { HTTP_FALLBACK } from "../env/service";
 import { certImportJob, certIssueJob } from "./issue-job";
 import { daysLeft, needsRenewal, planRenewals, type RenewalDecision } from "./renewal";
 import type { CertificateView, ImportRequest, RenewItem, RenewOutcome, RenewRequest } from "./schema";
 import { listCertificates, loadCertificate, type StoredCertificate } from "./store";
 import { validatePair } from "./validate";
+import { requireCreated } from "../env/guards";
+import { isCreated } from "../env/vocabulary";
 
 const CERT_JOB_KINDS = [certIssueJob.kind, certImportJob.kind];
-/** Envs whose vhost exists: a certificate can be put in front of them. */
-const CERT_ENV_STATUSES = new Set<EnvRow["status"]>(["active", "stopped"]);
 
 /** The queued or running certificate job of an env, if any. */
 export function pendingCertJob(db: Db, envId: string): JobRow | undefined {
@@ -39,7 +37,7 @@ export function pendingCertJob(db: Db, envId: string): JobRow | undefined {
     .get();
 }
 
-function liveEnvs(db: Db): EnvRow[] {
+function liveEnvs(db: Db): Environment[] {
   return db
     .select()
     .from(environments)
@@ -48,7 +46,7 @@ function liveEnvs(db: Db): EnvRow[] {
     .all();
 }
 
-function storedFor(deps: Pick<JobDeps, "paths">, env: EnvRow): StoredCertificate | null {
+function storedFor(deps: Pick<JobDeps, "paths">, env: Environment): StoredCertificate | null {
   return isDomain(env.domain) ? loadCertificate(deps.paths.certsDir, env.domain) : null;
 }
 
@@ -65,7 +63,7 @@ export function certificateViews(
   const envs = liveEnvs(deps.db);
   const byDomain = new Map(envs.map((e) => [e.domain, e]));
   const renewDays = deps.config.acme.renewDays;
-  const pending = (env: EnvRow | undefined) => (env ? (pendingCertJob(deps.db, env.id)?.id ?? null) : null);
+  const pending = (env: Environment | undefined) => (env ? (pendingCertJob(deps.db, env.id)?.id ?? null) : null);
   const views: CertificateView[] = listCertificates(deps.paths.certsDir).map(({ domain, cert, error }) => {
     const env = byDomain.get(domain);
     const base = { domain, env: env?.slug ?? null, tier: env?.tier ?? null, pendingJob: pending(env) };
@@ -94,7 +92,7 @@ export function certificateViews(
   });
   const stored = new Set(views.map((v) => v.domain));
   for (const env of envs) {
-    if (stored.has(env.domain) || !tlsByDefault(deps.config, env.tier) || !CERT_ENV_STATUSES.has(env.status)) continue;
+    if (stored.has(env.domain) || !tlsByDefault(deps.config, env.tier) || !isCreated(env.status)) continue;
     views.push({
       domain: env.domain,
       env: env.slug,
@@ -105,18 +103,24 @@ export function certificateViews(
       notAfter: null,
       daysLeft: null,
       status: "missing",
-      detail: env.statusReason?.startsWith(HTTP_FALLBACK) ? env.statusReason : "no certificate yet",
+      detail: env.httpFallbackReason ?? "no certificate yet",
       pendingJob: pending(env),
     });
   }
   return views.sort((a, b) => a.domain.localeCompare(b.domain));
 }
 
-function item(env: EnvRow, reason: string, job: JobView | null = null, attention = false): RenewItem {
+function item(env: Environment, reason: string, job: JobView | null = null, attention = false): RenewItem {
   return { env: env.slug, domain: env.domain, reason, job, attention };
 }
 
-function enqueueIssue(deps: EnvServiceDeps, env: EnvRow, force: boolean, reason: string, actor: string): RenewItem {
+function enqueueIssue(
+  deps: EnvServiceDeps,
+  env: Environment,
+  force: boolean,
+  reason: string,
+  actor: string,
+): RenewItem {
   const job = deps.jobs.enqueue(
     certIssueJob,
     { envId: env.id, slug: env.slug, force, requestedAt: new Date().toISOString() },
@@ -133,7 +137,7 @@ function enqueueIssue(deps: EnvServiceDeps, env: EnvRow, force: boolean, reason:
 
 function decisionFor(
   config: Pick<JobDeps["config"], "acme">,
-  env: EnvRow,
+  env: Environment,
   cert: StoredCertificate | null,
   now: Date,
   force: boolean,
@@ -146,7 +150,7 @@ function decisionFor(
 }
 
 /** A live env by name, slug or domain (certificates are named by domain). */
-function envByNameOrDomain(db: Db, name: string): EnvRow {
+function envByNameOrDomain(db: Db, name: string): Environment {
   const byDomain = db
     .select()
     .from(environments)
@@ -158,11 +162,7 @@ function envByNameOrDomain(db: Db, name: string): EnvRow {
 function renewOne(deps: EnvServiceDeps, req: RenewRequest & { env: string }, actor: string, now: Date): RenewOutcome {
   const env = envByNameOrDomain(deps.db, req.env);
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
-  if (!CERT_ENV_STATUSES.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are issued for active or stopped environments`,
-    );
-  }
+  requireCreated(env, "certificates are issued for active or stopped environments");
   const pending = pendingCertJob(deps.db, env.id);
   if (pending) {
     out.pending.push(item(env, `a certificate job is already ${pending.status}`, deps.jobs.queue.view(pending.id)));
@@ -187,7 +187,7 @@ function renewOne(deps: EnvServiceDeps, req: RenewRequest & { env: string }, act
 function renewAll(deps: EnvServiceDeps, force: boolean, actor: string, now: Date): RenewOutcome {
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
   for (const env of liveEnvs(deps.db)) {
-    if (!CERT_ENV_STATUSES.has(env.status)) continue;
+    if (!isCreated(env.status)) continue;
     if (!isDomain(env.domain)) {
       if (tlsByDefault(deps.config, env.tier))
         out.skipped.push(item(env, `${env.domain} is not a name a certificate can be issued for`, null, true));
@@ -234,11 +234,7 @@ export function requestRenewals(
 /** Validates a bring-your-own certificate for the env's domain, then queues storing and serving it. */
 export function startImport(deps: EnvServiceDeps, req: ImportRequest, actor: string): JobView {
   const env = findEnv(deps.db, req.env);
-  if (!CERT_ENV_STATUSES.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; a certificate can be imported for an active or stopped environment`,
-    );
-  }
+  requireCreated(env, "a certificate can be imported for an active or stopped environment");
   const fullchainPem = req.chainPem ? `${req.certPem.trimEnd()}\n${req.chainPem.trimStart()}` : req.certPem;
   const info = validatePair({ domain: env.domain, fullchainPem, privkeyPem: req.keyPem });
   const job = deps.jobs.enqueue(

@@ -4,6 +4,7 @@ import { AcmeSettingsSchema, LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from 
 import { ALLOW_ADDRESS } from "../host/nginx/render";
 import { S3TargetSchema } from "../host/s3/schema";
 import { isIpOrCidr } from "./ip-ranges";
+import { TIERS } from "../env/vocabulary";
 
 const tierDefaults = {
   dev: {
@@ -48,7 +49,7 @@ const tierDefaults = {
   },
 } as const;
 
-export const TierName = z.enum(["dev", "dev_ephemeral", "staging", "production"]);
+export const TierName = z.enum(TIERS);
 export type TierName = z.infer<typeof TierName>;
 
 const Tier = (d: (typeof tierDefaults)[TierName]) =>

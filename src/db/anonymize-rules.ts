@@ -12,7 +12,7 @@ import { eq } from "drizzle-orm";
 import { parseYamlDocument } from "../config/yaml-doc";
 import { deployments } from "../deploy/deploy.sql";
 import { projects } from "../env/env.sql";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { Invalid } from "../errors";
 import { displayUrl } from "../git/commands";
 import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
@@ -67,7 +67,7 @@ export function readHostRules(path: string): AnonymizeOverride {
   return parseRulesOverride(text, path);
 }
 
-function servedCommit(deps: Pick<JobDeps, "db">, env: EnvRow): string | null {
+function servedCommit(deps: Pick<JobDeps, "db">, env: Environment): string | null {
   if (!env.currentDeploymentId) return null;
   return (
     deps.db
@@ -100,7 +100,7 @@ async function fetchedMirror(deps: Pick<JobDeps, "paths">, url: string, io: Io):
 type Layer = { override: AnonymizeOverride; source: string } | { override: null; source: string };
 
 /** The project's layer, or why there is none (said in the log all the same). */
-async function projectLayer(deps: Pick<JobDeps, "db" | "paths" | "box">, source: EnvRow, io: Io): Promise<Layer> {
+async function projectLayer(deps: Pick<JobDeps, "db" | "paths" | "box">, source: Environment, io: Io): Promise<Layer> {
   const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
   if (!project || url === null)
@@ -128,7 +128,7 @@ export function mergeRuleLayers(layers: Layer[]): RulesChoice {
 /** The rules a copy of `source` gets (see the file comment); `oneRun`: `db clone --rules FILE`. */
 export async function anonymizeRulesFor(
   deps: Pick<JobDeps, "db" | "paths" | "box" | "config">,
-  source: EnvRow,
+  source: Environment,
   io: Io,
   oneRun?: OneRunRules | null,
 ): Promise<RulesChoice> {

@@ -11,7 +11,7 @@ import type { Config } from "../config/schema";
 import { deployments } from "../deploy/deploy.sql";
 import { envResources } from "../env/resources";
 import { loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound } from "../errors";
 import { defineJob, type JobDeps } from "../jobs/define";
@@ -53,7 +53,7 @@ export function backupTargets(deps: Pick<JobDeps, "config" | "paths">): BackupTa
   return targets;
 }
 
-export function retentionPolicy(config: Config, env: Pick<EnvRow, "tier">): RetentionPolicy {
+export function retentionPolicy(config: Config, env: Pick<Environment, "tier">): RetentionPolicy {
   return config.backups.retention[env.tier];
 }
 
@@ -83,7 +83,7 @@ export function retentionInput(rows: BackupRow[]): RetentionBackup[] {
 }
 
 /** Decisions for the env's live backups as of now. */
-export function retentionDecisions(deps: Pick<JobDeps, "db" | "config">, env: EnvRow) {
+export function retentionDecisions(deps: Pick<JobDeps, "db" | "config">, env: Environment) {
   return explainRetention(
     retentionInput(liveBackups(deps.db, env.id)),
     retentionPolicy(deps.config, env),

@@ -11,7 +11,7 @@ import { now } from "../state/columns";
 import type { EnvServiceDeps } from "../env/actions";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { validateBranch } from "../git/validate";
 import { deployments } from "./deploy.sql";
 import { deployJob } from "./deploy-job";
@@ -32,7 +32,7 @@ import { fetchCommit, planModules, projectOf, projectRepo } from "./source";
 import { planGates } from "../policy/gates";
 import { readDefaultBranchPolicy } from "../policy/repo";
 
-function deployable(env: EnvRow, what: string): void {
+function deployable(env: Environment, what: string): void {
   if (env.status !== "active") {
     throw new Conflict(
       `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${what} needs an active environment`,
@@ -40,7 +40,7 @@ function deployable(env: EnvRow, what: string): void {
   }
 }
 
-async function planDeploy(deps: EnvServiceDeps, env: EnvRow, req: DeployRequest): Promise<DeployPlan> {
+async function planDeploy(deps: EnvServiceDeps, env: Environment, req: DeployRequest): Promise<DeployPlan> {
   const { url } = projectRepo(deps, env);
   const io = { log: () => undefined };
   const { mirror, sha, branch } = await fetchCommit(deps, env, req, io);
@@ -118,7 +118,7 @@ export function rollbackCandidates(deps: EnvServiceDeps, envName: string): Deplo
     .map((d) => toDeploymentView(d, env));
 }
 
-function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: EnvRow): DeploymentRow {
+function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: Environment): DeploymentRow {
   if (!to) {
     const previous = candidates[0];
     if (!previous) throw new NotFound(`environment ${env.slug} has no earlier successful deployment to roll back to`);
@@ -136,7 +136,7 @@ function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: En
 }
 
 /** Deployments after `target` that changed the database: rolling back past them runs old code on a newer schema. */
-function migrationsSince(deps: EnvServiceDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
+function migrationsSince(deps: EnvServiceDeps, env: Environment, target: DeploymentRow): DeploymentRow[] {
   return (
     envDeployments(deps.db, env.id, 10_000)
       // Failed ones too: outside production a failure after the update keeps the migrated database.

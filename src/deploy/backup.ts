@@ -1,7 +1,7 @@
 /** The pre-deploy backup of a production env: what a failed migration or a rollback restores. */
 import { backups } from "../db/backup.sql";
 import { failRunningBackup, performBackup } from "../db/backup-job";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import type { JobDeps } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { loadDeployment, setDeployment } from "./records";
@@ -12,7 +12,7 @@ import { loadDeployment, setDeployment } from "./records";
  */
 export async function takePreDeployBackup(
   deps: JobDeps,
-  env: EnvRow,
+  env: Environment,
   deploymentId: string,
   io: { log(line: string): void; signal: AbortSignal },
 ): Promise<string> {

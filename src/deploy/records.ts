@@ -1,7 +1,7 @@
 /** Deployment rows: reading, updating and their API view. */
 import { and, desc, eq, gt, inArray, max } from "drizzle-orm";
 import { NotFound } from "../errors";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { jobs } from "../jobs/jobs.sql";
@@ -84,7 +84,7 @@ export function databaseReplacedSince(db: Db, envId: string, since: string | nul
  */
 export function baselineChecksums(
   db: Db,
-  env: Pick<EnvRow, "id" | "currentDeploymentId">,
+  env: Pick<Environment, "id" | "currentDeploymentId">,
 ): Record<string, string> | null {
   const current = successfulDeployments(db, env.id).find((d) => d.id === env.currentDeploymentId);
   if (databaseReplacedSince(db, env.id, current?.finishedAt ?? null)) return {};
@@ -112,7 +112,7 @@ export function envDeployments(db: Db, envId: string, limit: number): Deployment
 }
 
 /** Release numbers only grow: r1 is the env's first container, every deployment gets the next one. */
-export function nextRelease(db: Db, env: Pick<EnvRow, "id" | "release">): number {
+export function nextRelease(db: Db, env: Pick<Environment, "id" | "release">): number {
   const top =
     db
       .select({ m: max(deployments.release) })
@@ -128,7 +128,7 @@ export function finishDeployment(db: Db, id: string, patch: Partial<typeof deplo
 
 export function toDeploymentView(
   row: DeploymentRow,
-  env: Pick<EnvRow, "slug" | "currentDeploymentId">,
+  env: Pick<Environment, "slug" | "currentDeploymentId">,
 ): DeploymentView {
   return {
     id: row.id,

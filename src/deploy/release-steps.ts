@@ -3,14 +3,12 @@
  * switch nginx to it, retire the old one, prune what retention no longer needs. Both jobs carry
  * the deployment in their params; its row holds the image and the release number.
  */
-import { eq } from "drizzle-orm";
-import { environments } from "../env/env.sql";
+import { recordCurrentDeployment } from "../env/state";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { envHost } from "../env/host";
 import { run } from "../exec/run";
 import type { StepContext, StepDef } from "../jobs/define";
-import { now } from "../state/columns";
 import { pruneReleases } from "./prune";
 import { loadDeployment, recordTiming, setDeployment } from "./records";
 import {
@@ -34,11 +32,7 @@ interface StartOutput extends StartedRelease {
 }
 
 function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null): void {
-  ctx.deps.db
-    .update(environments)
-    .set({ currentDeploymentId: deploymentId, updatedAt: now() })
-    .where(eq(environments.id, ctx.params.envId))
-    .run();
+  recordCurrentDeployment(ctx.deps.db, ctx.params.envId, deploymentId);
 }
 
 /** `beforeSwitch`: gates on the started release (deploy's smoke tests); `ctx.outputs.start` names it. */

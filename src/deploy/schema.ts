@@ -1,5 +1,6 @@
 /** API shapes of deployments and rollbacks (routes, OpenAPI and the CLI renderer). */
 import { z } from "@hono/zod-openapi";
+import { TIERS } from "../env/vocabulary";
 import { JobView } from "../jobs/view";
 
 export const deploymentStatuses = [
@@ -20,7 +21,7 @@ const ModuleChange = z.object({ name: z.string(), from: z.string().nullable(), t
 /** The health gates of a deployment's tier, from the policy at its commit (src/policy/gates.ts). */
 export const GatePlanView = z
   .object({
-    tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+    tier: z.enum(TIERS),
     source: z.enum(["repo", "default"]),
     tests: z.object({ run: z.boolean(), required: z.boolean(), command: z.array(z.string()).nullable() }),
     migrations: z.object({ run: z.boolean(), required: z.boolean(), sizeCapped: z.boolean(), neutralize: z.boolean() }),

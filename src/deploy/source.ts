@@ -8,7 +8,7 @@ import { odooSeries } from "../db/backup";
 import { Invalid } from "../errors";
 import { projects } from "../env/env.sql";
 import { projectRepoUrl } from "../env/projects";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { envDbLogin } from "../env/tenant-login";
 import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
 import { validateBranch } from "../git/validate";
@@ -26,7 +26,7 @@ export interface SourceRef {
 
 export function projectRepo(
   deps: Pick<JobDeps, "db" | "box">,
-  env: EnvRow,
+  env: Environment,
 ): { url: string; project: string; defaultBranch: string } {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
@@ -40,20 +40,20 @@ export function projectRepo(
 }
 
 /** The env's project (its default branch is where the policy is read). */
-export function projectOf(deps: Pick<JobDeps, "db">, env: EnvRow): typeof projects.$inferSelect {
+export function projectOf(deps: Pick<JobDeps, "db">, env: Environment): typeof projects.$inferSelect {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
   if (!project) throw new Invalid(`environment ${env.slug} has no project`);
   return project;
 }
 
 /** The branch a deploy follows: the one asked for, else the env's, else the project's default. */
-export function deployBranch(deps: Pick<JobDeps, "db" | "box">, env: EnvRow, ref: SourceRef): string {
+export function deployBranch(deps: Pick<JobDeps, "db" | "box">, env: Environment, ref: SourceRef): string {
   return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);
 }
 
 export async function fetchCommit(
   deps: JobDeps,
-  env: EnvRow,
+  env: Environment,
   ref: SourceRef,
   io: { log(line: string): void; signal?: AbortSignal },
 ): Promise<{ mirror: string; sha: string; branch: string | null }> {
@@ -106,7 +106,7 @@ export interface ModuleInputs {
 /** Repo modules at the commit and what to update/install in the env's database. */
 export async function planModules(
   deps: JobDeps,
-  env: EnvRow,
+  env: Environment,
   mirror: string,
   sha: string,
   previousChecksums: Record<string, string> | null,

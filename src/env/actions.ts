@@ -10,17 +10,17 @@ import { Conflict, Invalid } from "../errors";
 import type { JobDeps } from "../jobs/define";
 import type { JobService } from "../jobs/service";
 import type { JobView } from "../jobs/view";
-import { now } from "../state/columns";
 import { createEnvJob } from "./create-job";
 import { insertEnvironment, planCreate, type CreatePlan } from "./create";
 import { hostCapacity } from "./host-fit";
-import { environments } from "./env.sql";
 import { findEnv } from "./lookup";
 import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
-import { toSummary, type EnvRow } from "./service";
-import { expiryAfter, setExpiry } from "./ttl";
+import { toSummary } from "./list";
+import type { Environment } from "./env.sql";
+import { expiryAfter } from "./ttl";
+import { markDestroying, recordExpiry } from "./state";
 
 export interface EnvServiceDeps extends JobDeps {
   jobs: JobService;
@@ -45,7 +45,7 @@ export function createEnvironment(deps: EnvServiceDeps, req: CreateEnvRequest, a
   return { dryRun: false, env: toSummary(env, deps.config), job };
 }
 
-function refuseWhileDestroying(env: EnvRow, what: string): void {
+function refuseWhileDestroying(env: Environment, what: string): void {
   if (env.status === "destroying") throw new Conflict(`environment ${env.slug} is being destroyed; cannot ${what}`);
 }
 
@@ -61,7 +61,7 @@ export interface DestroyOptions {
  * A destroy that failed after its final backup (its removals had begun) is finished by a rerun:
  * the database may already be gone, so there is nothing left to back up again.
  */
-function finishingDestroy(deps: EnvServiceDeps, env: EnvRow): boolean {
+function finishingDestroy(deps: EnvServiceDeps, env: Environment): boolean {
   if (env.status !== "failed" || !env.statusReason?.startsWith("destroy failed")) return false;
   const done = deps.db
     .select({ id: backups.id })
@@ -72,7 +72,7 @@ function finishingDestroy(deps: EnvServiceDeps, env: EnvRow): boolean {
 }
 
 /** Production whose database goes is backed up first; without a target to back up to, the destroy is refused now. */
-function needsFinalBackup(deps: EnvServiceDeps, env: EnvRow, opts: DestroyOptions): boolean {
+function needsFinalBackup(deps: EnvServiceDeps, env: Environment, opts: DestroyOptions): boolean {
   if (env.tier !== "production" || opts.keepDatabase || opts.skipFinalBackup) return false;
   if (finishingDestroy(deps, env)) return false;
   try {
@@ -92,7 +92,7 @@ export function destroyEnvironment(deps: EnvServiceDeps, name: string, opts: Des
   requireConfirm(env, opts.confirm, "destroy");
   const finalBackupId = needsFinalBackup(deps, env, opts) ? Bun.randomUUIDv7() : null;
   const previousStatus = env.status === "destroying" || env.status === "destroyed" ? null : env.status;
-  deps.db.update(environments).set({ status: "destroying", updatedAt: now() }).where(eq(environments.id, env.id)).run();
+  markDestroying(deps.db, env.id);
   const job = deps.jobs.enqueue(
     destroyEnvJob,
     { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase, finalBackupId, previousStatus },
@@ -138,7 +138,7 @@ export function extendEnvironment(
 ): ReturnType<typeof toSummary> {
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, "extend it");
-  const updated = setExpiry(deps.db, env.id, expiryAfter(ttl, at));
+  const updated = recordExpiry(deps.db, env.id, expiryAfter(ttl, at));
   deps.audit.record({
     actor,
     action: "env.extend",

@@ -17,11 +17,11 @@ import { checkRequestedFitsHost, clampToHost, type HostCapacity } from "./host-f
 import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 import { newOdooPassword } from "./odoo-admin";
 import { expiryAtCreate } from "./ttl";
 
-export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
+export function envDomain(config: Config, slug: string, tier: Environment["tier"], explicit?: string): string {
   if (explicit) return validateDomain(explicit);
   return defaultDomain(slug, config.tiers[tier].subdomain, config.baseDomain);
 }
@@ -29,7 +29,7 @@ export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], ex
 export interface CreatePlan {
   name: string;
   slug: string;
-  tier: EnvRow["tier"];
+  tier: Environment["tier"];
   branch: string | null;
   projectId: string;
   domain: string;
@@ -137,7 +137,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
 }
 
 /** Stores the env row (status `creating`) with fresh secrets sealed at rest. */
-export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, createdBy: string): EnvRow {
+export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, createdBy: string): Environment {
   const values = {
     projectId: plan.projectId,
     name: plan.name,

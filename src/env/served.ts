@@ -3,12 +3,12 @@ import { run } from "../exec/run";
 import type { JobDeps } from "../jobs/define";
 import { waitHealthy, type HealthTarget } from "./health";
 import { envHost } from "./host";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 /** The probes of a served env; without a published port (not running yet) only nginx's. */
 export function servedTargets(
   deps: Pick<JobDeps, "config">,
-  env: Pick<EnvRow, "domain" | "dbName" | "httpPort">,
+  env: Pick<Environment, "domain" | "dbName" | "httpPort">,
 ): HealthTarget[] {
   const viaNginx: HealthTarget = { url: `http://127.0.0.1:${deps.config.nginx.httpPort}`, host: env.domain };
   return env.httpPort ? [viaNginx, { url: `http://127.0.0.1:${env.httpPort}`, db: env.dbName }] : [viaNginx];
@@ -16,7 +16,7 @@ export function servedTargets(
 
 export async function waitEnvServed(
   deps: Pick<JobDeps, "config" | "paths">,
-  env: Pick<EnvRow, "domain" | "containerName" | "dbName" | "httpPort">,
+  env: Pick<Environment, "domain" | "containerName" | "dbName" | "httpPort">,
   io: { log(line: string): void; signal: AbortSignal },
   timeoutMs = deps.config.odoo.healthTimeoutSec * 1000,
 ): Promise<void> {

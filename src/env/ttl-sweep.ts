@@ -3,12 +3,13 @@
  * preview; a log line and an audit entry for every env), and an env past its expiry is destroyed.
  * Takes the clock as an argument so tests move time instead of waiting for it.
  */
-import { and, eq, isNotNull, notInArray } from "drizzle-orm";
+import { and, isNotNull, notInArray } from "drizzle-orm";
 import type { Schedule } from "../daemon/scheduler";
 import { notifyPreview, previewOfEnv } from "../github/previews";
 import { Log } from "../log";
 import { destroyEnvironment, type EnvServiceDeps } from "./actions";
 import { environments } from "./env.sql";
+import { markExpiryWarned } from "./state";
 
 const log = Log.create("ttl");
 export const TTL_ACTOR = "ttl-sweep";
@@ -63,7 +64,7 @@ function warn(deps: EnvServiceDeps, env: typeof environments.$inferSelect, at: D
     target: env.slug,
     details: { expiresAt: env.ttlExpiresAt, prComment: commented },
   });
-  deps.db.update(environments).set({ ttlWarnedAt: at.toISOString() }).where(eq(environments.id, env.id)).run();
+  markExpiryWarned(deps.db, env.id, at);
 }
 
 export function ttlSchedule(pattern: string, clock: { now(): Date } = { now: () => new Date() }): Schedule {

@@ -11,7 +11,8 @@ import { createEnvironment, destroyEnvironment, type EnvServiceDeps } from "../e
 import { environments, projects } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import { validateBranch } from "../git/validate";
-import { envUrl, type EnvRow } from "../env/service";
+import { envUrl } from "../env/list";
+import type { Environment } from "../env/env.sql";
 import type { JobView } from "../jobs/view";
 import { Log } from "../log";
 import { now } from "../state/columns";
@@ -48,7 +49,7 @@ export function livePreview(
   projectId: string,
   repo: string,
   pr: number,
-): { preview: PreviewRow; env: EnvRow } | null {
+): { preview: PreviewRow; env: Environment } | null {
   const row = deps.db
     .select({ preview: githubPreviews, env: environments })
     .from(githubPreviews)
@@ -68,7 +69,7 @@ export function livePreview(
 }
 
 /** Every open preview with a live env (what the reconciliation sweep checks against GitHub). */
-export function openPreviews(deps: Pick<EnvServiceDeps, "db">): { preview: PreviewRow; env: EnvRow }[] {
+export function openPreviews(deps: Pick<EnvServiceDeps, "db">): { preview: PreviewRow; env: Environment }[] {
   return deps.db
     .select({ preview: githubPreviews, env: environments })
     .from(githubPreviews)
@@ -169,7 +170,7 @@ function enqueueComment(previewId: string, work: () => Promise<unknown>): void {
 export function commentOnPreview(
   deps: EnvServiceDeps,
   previewId: string,
-  body: (preview: PreviewRow, env: EnvRow) => string,
+  body: (preview: PreviewRow, env: Environment) => string,
 ): boolean {
   const client = GithubClient.fromConfig(deps);
   if (!client) return false;
@@ -202,7 +203,7 @@ export function notifyPreview(deps: EnvServiceDeps, previewId: string, text: str
 
 export function previewCommentBody(
   deps: Pick<EnvServiceDeps, "config">,
-  env: EnvRow,
+  env: Environment,
   sha: string,
   outcome: { status: JobView["status"]; error: string | null; jobId: string },
 ): string {

@@ -1,5 +1,6 @@
 /** API shapes of `policy show` and `policy validate`. */
 import { z } from "@hono/zod-openapi";
+import { TIERS } from "../env/vocabulary";
 import { GatePlanView } from "../deploy/schema";
 
 export const PolicyShowQuery = z.object({
@@ -19,7 +20,7 @@ const QuotaView = z.object({
 
 export const EnvPolicyView = z.object({
   name: z.string(),
-  tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+  tier: z.enum(TIERS),
   /** What the env's next deploy goes through (the deploy re-reads the default branch's policy). */
   gates: GatePlanView,
   quota: QuotaView,

@@ -16,7 +16,8 @@ import { cloneJob } from "../../src/db/clone-job";
 import type { DbOperationResponse } from "../../src/db/schema";
 import { environments } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import { envUrl, type EnvRow } from "../../src/env/service";
+import { envUrl } from "../../src/env/list";
+import type { Environment } from "../../src/env/env.sql";
 import { pgConnect, withTenant } from "../../src/host/postgres";
 import { envDbLogin } from "../../src/env/tenant-login";
 import type { JobView } from "../../src/jobs/view";
@@ -47,7 +48,7 @@ afterAll(async () => {
   await host?.stop();
 }, 120_000);
 
-function env(slug: string): EnvRow {
+function env(slug: string): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -16,7 +16,7 @@ import { filesUnder, filestorePath, odooDumpManifest, pgDumpPlain, readOdooZip }
 import { psqlLoad } from "../../src/db/plain-load";
 import { environments } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
+import type { Environment } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -41,7 +41,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
-function env(slug: string): EnvRow {
+function env(slug: string): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -3,13 +3,13 @@
  * renewal requests (planned with the same rules everywhere, never a second job while one is
  * pending for the env) and imports (validated before anything is queued).
  */
-import { and, asc, eq, inArray, ne } from "drizzle-orm";
+import { and, asc, eq, ne } from "drizzle-orm";
 import type { EnvServiceDeps } from "../env/actions";
 import { environments } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
 import type { Environment } from "../env/env.sql";
 import type { JobDeps } from "../jobs/define";
-import { jobs } from "../jobs/jobs.sql";
+import { activeJobs } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { JobView } from "../jobs/view";
 import type { Db } from "../state/db";
@@ -27,14 +27,7 @@ const CERT_JOB_KINDS = [certIssueJob.kind, certImportJob.kind];
 
 /** The queued or running certificate job of an env, if any. */
 export function pendingCertJob(db: Db, envId: string): JobRow | undefined {
-  return db
-    .select()
-    .from(jobs)
-    .where(
-      and(eq(jobs.lockKey, envId), inArray(jobs.kind, CERT_JOB_KINDS), inArray(jobs.status, ["queued", "running"])),
-    )
-    .orderBy(asc(jobs.id))
-    .get();
+  return activeJobs(db, { kinds: CERT_JOB_KINDS, lockKey: envId })[0];
 }
 
 function liveEnvs(db: Db): Environment[] {

@@ -3,24 +3,23 @@
  * its job. `--dry-run` computes the whole plan (commit, image build or reuse, tests, modules
  * from → to, the switch) and changes nothing but the host's git mirror.
  */
-import { and, eq, isNull } from "drizzle-orm";
 import { requireRole } from "../auth/roles";
 import type { Principal } from "../auth/service";
 import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
-import { now } from "../state/columns";
 import type { EnvServiceDeps } from "../env/actions";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
 import type { Environment } from "../env/env.sql";
 import { validateBranch } from "../git/validate";
-import { deployments } from "./deploy.sql";
 import { deployJob } from "./deploy-job";
 import { releaseImageTag } from "./build";
 import {
   baselineChecksums,
   envDeployments,
+  insertDeployment,
   loadDeployment,
   nextRelease,
+  recordApprovalDecision,
   setDeployment,
   successfulDeployments,
   toDeploymentView,
@@ -87,18 +86,14 @@ export async function startDeploy(
   projectRepo(deps, env);
   if (req.branch) validateBranch(req.branch);
   if (req.dryRun) return { dryRun: true, plan: await planDeploy(deps, env, req) };
-  const row = deps.db
-    .insert(deployments)
-    .values({
-      envId: env.id,
-      release: nextRelease(deps.db, env),
-      kind: "deploy",
-      commitSha: req.sha?.toLowerCase() ?? null,
-      branch: req.branch ?? null,
-      createdBy: actor,
-    })
-    .returning()
-    .get();
+  const row = insertDeployment(deps.db, {
+    envId: env.id,
+    release: nextRelease(deps.db, env),
+    kind: "deploy",
+    commitSha: req.sha?.toLowerCase() ?? null,
+    branch: req.branch ?? null,
+    createdBy: actor,
+  });
   const job = deps.jobs.enqueue(deployJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
   setDeployment(deps.db, row.id, { jobId: job.id });
   deps.audit.record({
@@ -173,22 +168,18 @@ export function startRollback(deps: EnvServiceDeps, envName: string, req: Rollba
       restoreBackupId = first.backupId;
     }
   }
-  const row = deps.db
-    .insert(deployments)
-    .values({
-      envId: env.id,
-      release: nextRelease(deps.db, env),
-      kind: "rollback",
-      commitSha: target.commitSha,
-      branch: target.branch,
-      image: target.image,
-      moduleChecksums: target.moduleChecksums,
-      rollbackOf: target.id,
-      backupId: restoreBackupId,
-      createdBy: actor,
-    })
-    .returning()
-    .get();
+  const row = insertDeployment(deps.db, {
+    envId: env.id,
+    release: nextRelease(deps.db, env),
+    kind: "rollback",
+    commitSha: target.commitSha,
+    branch: target.branch,
+    image: target.image,
+    moduleChecksums: target.moduleChecksums,
+    rollbackOf: target.id,
+    backupId: restoreBackupId,
+    createdBy: actor,
+  });
   const job = deps.jobs.enqueue(rollbackJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
   setDeployment(deps.db, row.id, { jobId: job.id });
   deps.audit.record({
@@ -235,12 +226,7 @@ export function decideApproval(
       `${principal.username} started deployment ${id}: another admin must approve it (one-person teams: set deploy.selfApproval: true in the server config)`,
     );
   }
-  const row = deps.db
-    .update(deployments)
-    .set({ approvalDecision: decision, approvalBy: principal.username, approvalReason: reason, approvalAt: now() })
-    .where(and(eq(deployments.id, id), isNull(deployments.approvalDecision)))
-    .returning()
-    .get();
+  const row = recordApprovalDecision(deps.db, id, decision, principal.username, reason);
   if (!row) throw waiting();
   const env = loadEnvById(deps.db, d.envId);
   deps.audit.record({

@@ -14,7 +14,8 @@ import { environments } from "../env/env.sql";
 import { ENV_STATUSES } from "../env/vocabulary";
 import { jobStatuses } from "../jobs/jobs.sql";
 import { registerDrMetrics } from "./dr";
-import { backupCounts, deploymentCounts, environmentCounts, jobCounts, latestCompletedBackups } from "./state";
+import { jobCounts } from "../jobs/lookup";
+import { backupCounts, deploymentCounts, environmentCounts, latestCompletedBackups } from "./state";
 
 type MetricsDeps = Pick<ApiDeps, "db" | "paths" | "version" | "config">;
 

@@ -8,6 +8,7 @@ import type { Principal } from "../auth/service";
 import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
 import type { EnvServiceDeps } from "../env/actions";
 import { envHost } from "../env/host";
+import { statusText } from "../env/guards";
 import { findEnv, loadEnvById } from "../env/lookup";
 import type { Environment } from "../env/env.sql";
 import { validateBranch } from "../git/validate";
@@ -33,9 +34,7 @@ import { readDefaultBranchPolicy } from "../policy/repo";
 
 function deployable(env: Environment, what: string): void {
   if (env.status !== "active") {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${what} needs an active environment`,
-    );
+    throw new Conflict(`environment ${env.slug} is ${statusText(env)}; ${what} needs an active environment`);
   }
 }
 

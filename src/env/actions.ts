@@ -13,6 +13,7 @@ import type { JobView } from "../jobs/view";
 import { createEnvJob } from "./create-job";
 import { insertEnvironment, planCreate, type CreatePlan } from "./create";
 import { hostCapacity } from "./host-fit";
+import { statusText } from "./guards";
 import { findEnv } from "./lookup";
 import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
@@ -120,7 +121,7 @@ export function powerEnvironment(deps: EnvServiceDeps, name: string, action: Pow
   refuseWhileDestroying(env, action);
   if (env.status === "failed" || env.status === "creating") {
     throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${action} needs an environment that was created`,
+      `environment ${env.slug} is ${statusText(env)}; ${action} needs an environment that was created`,
     );
   }
   const job = deps.jobs.enqueue(powerJobs[action], { envId: env.id, slug: env.slug }, actor);

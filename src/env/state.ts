@@ -36,9 +36,12 @@ export interface Serving {
 /** Unpublished: no container, no ports (a failed create, a destroyed env). */
 const UNPUBLISHED = { httpPort: null, longpollPort: null, containerName: null } satisfies Patch;
 
-/** Created, started or restarted and answering; its status reason is cleared. */
+/**
+ * Created, started or restarted and answering. The status reason is cleared, unless the env is
+ * still served over HTTP: a restart does not enable HTTPS, so that reason is shown again.
+ */
 export function markActive(db: Db, envId: string): Environment {
-  return write(db, envId, { status: "active", statusReason: null });
+  return write(db, envId, { status: "active", statusReason: sql`${environments.httpFallbackReason}` });
 }
 
 /**

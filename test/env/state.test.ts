@@ -91,7 +91,11 @@ describe("env state transitions", () => {
       statusReason: null,
       httpFallbackReason: FALLBACK,
     });
-    expect(markActive(db, env.id)).toMatchObject({ status: "active", httpFallbackReason: FALLBACK });
+    expect(markActive(db, env.id)).toMatchObject({
+      status: "active",
+      statusReason: FALLBACK,
+      httpFallbackReason: FALLBACK,
+    });
     expect(envUrl(row(env.id), config)).toBe(`http://${env.slug}.state.example.test`);
 
     markServedOverHttp(db, env.id, FALLBACK);

@@ -146,6 +146,8 @@ export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, crea
     tier: plan.tier,
     status: "creating" as const,
     statusReason: null,
+    // A rerun of a failed create starts over on HTTPS too.
+    httpFallbackReason: null,
     odooImage: plan.odooImage,
     domain: plan.domain,
     dbName: plan.dbName,

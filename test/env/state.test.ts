@@ -177,6 +177,21 @@ describe("env state transitions", () => {
     });
   });
 
+  test("a rerun of a failed create starts without the earlier HTTP fallback", () => {
+    const env = newEnv();
+    markServedOverHttp(db, env.id, FALLBACK);
+    markFailed(db, env.id, "destroy failed: x (rerun env destroy)");
+    const plan = planCreate(db, config, { name: env.name, tier: env.tier }, { cpus: 64, memoryMb: 1_048_576 });
+    expect(plan.retryOf).toBe(env.id);
+    expect(insertEnvironment(db, box, plan, "test")).toMatchObject({
+      id: env.id,
+      status: "creating",
+      statusReason: null,
+      httpFallbackReason: null,
+    });
+    expect(markActive(db, env.id).statusReason).toBeNull();
+  });
+
   test("a transition on an env that is not in state throws and writes nothing", () => {
     const env = newEnv();
     const before = row(env.id);

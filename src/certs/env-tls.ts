@@ -5,28 +5,21 @@
  *
  * In env create a TLS failure does not undo a healthy environment: the env stays active over
  * HTTP, its status reason says why and how to retry (`odooops certs renew <env>`), and the
- * daily renewal keeps trying. A later successful certificate job clears that reason.
+ * daily renewal keeps trying. A later successful certificate job ends the fallback (src/env/state.ts: markServedOverHttps).
  */
-import { and, eq, like } from "drizzle-orm";
 import { z } from "zod";
 import { envHost, envVhostSpec } from "../env/host";
 import { writeEnvAccess } from "../env/access";
-import { environments } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { Conflict, errorText } from "../errors";
 import { LETSENCRYPT_PRODUCTION } from "../host/acme/settings";
 import { reload, renderVhost, writeVhost } from "../host/nginx";
 import { type StepDef, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
-import { now } from "../state/columns";
-import type { Db } from "../state/db";
 import { acmeDeps, envCertificate, hstsFor, tlsByDefault } from "./env-cert";
 import { serveCertificate } from "./serve";
 import type { StoredCertificate } from "./store";
-
-/** Start of an env's status reason while it is served over HTTP because HTTPS failed. */
-import { HTTP_FALLBACK } from "../env/service";
 
 type Log = (line: string) => void;
 
@@ -44,7 +37,7 @@ export interface ObtainResult {
 }
 
 /** The certificate the env should serve now, ordering one from the CA when needed. */
-export async function obtainEnvCertificate(deps: Deps, env: EnvRow, opts: ObtainOptions): Promise<ObtainResult> {
+export async function obtainEnvCertificate(deps: Deps, env: Environment, opts: ObtainOptions): Promise<ObtainResult> {
   const current = envCertificate(deps.paths, env);
   if (current && opts.requestedAt && Date.parse(current.meta.storedAt) >= Date.parse(opts.requestedAt)) {
     opts.log(
@@ -85,7 +78,7 @@ export const tlsOutput = stepOutput(
   ]),
 );
 
-function ports(env: EnvRow): { http: number; longpoll: number } {
+function ports(env: Environment): { http: number; longpoll: number } {
   if (env.httpPort === null || env.longpollPort === null) {
     throw new Conflict(
       `environment ${env.slug} has no published Odoo ports (status ${env.status}); a certificate is served only for an environment that was created`,
@@ -97,7 +90,7 @@ function ports(env: EnvRow): { http: number; longpoll: number } {
 /** Switches the env's vhost to HTTPS with `cert`, reloads nginx and proves `cert` is what is served. */
 export async function serveEnvCertificate(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   cert: StoredCertificate,
   log: Log,
 ): Promise<ServedSummary> {
@@ -131,19 +124,11 @@ export async function serveEnvCertificate(
 }
 
 /** Back to the plain HTTP vhost after HTTPS could not be served (the certificate stays stored). */
-async function fallBackToHttp(deps: Deps, env: EnvRow): Promise<void> {
+async function fallBackToHttp(deps: Deps, env: Environment): Promise<void> {
   const host = envHost(deps);
   writeEnvAccess(deps, env);
   const text = renderVhost({ ...envVhostSpec(deps, env, ports(env)), tls: undefined });
   if (await writeVhost(host.nginx, env.slug, text)) await reload(host.nginx);
-}
-
-/** Clears the HTTP-fallback status reason once the env is served over HTTPS. */
-export function clearHttpFallback(db: Db, envId: string): void {
-  db.update(environments)
-    .set({ statusReason: null, updatedAt: now() })
-    .where(and(eq(environments.id, envId), like(environments.statusReason, `${HTTP_FALLBACK}%`)))
-    .run();
 }
 
 /** The env's status reason after env create's "tls" step (null when HTTPS works or was not wanted). */
@@ -162,7 +147,7 @@ export function envTlsStep<P extends { envId: string }>(): StepDef<P> {
         const { cert } = await obtainEnvCertificate(ctx.deps, env, { force: false, log: ctx.log });
         return { https: true as const, ...(await serveEnvCertificate(ctx.deps, env, cert, ctx.log)) };
       } catch (e) {
-        const warning = `${HTTP_FALLBACK} HTTPS could not be enabled for ${env.domain}: ${errorText(e)} (once fixed: odooops certs renew ${env.slug})`;
+        const warning = `served over HTTP: HTTPS could not be enabled for ${env.domain}: ${errorText(e)} (once fixed: odooops certs renew ${env.slug})`;
         ctx.log(`warning: ${warning}`);
         await fallBackToHttp(ctx.deps, env).catch((err: unknown) =>
           ctx.log(`warning: restoring the HTTP vhost failed: ${errorText(err)}`),

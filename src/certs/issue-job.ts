@@ -6,24 +6,20 @@
  */
 import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
-import { AppError, Conflict } from "../errors";
+import type { Environment } from "../env/env.sql";
+import { AppError } from "../errors";
 import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
 import { envCertificate } from "./env-cert";
-import { clearHttpFallback, obtainEnvCertificate, ServedSummary, serveEnvCertificate } from "./env-tls";
+import { obtainEnvCertificate, ServedSummary, serveEnvCertificate } from "./env-tls";
+import { markServedOverHttps } from "../env/state";
 import { importCertificate } from "./import";
 import { readCertInfo } from "./info";
+import { requireCreated } from "../env/guards";
 
-const SERVABLE = new Set<EnvRow["status"]>(["active", "stopped"]);
-
-function servableEnv(deps: Deps, envId: string): EnvRow {
+function servableEnv(deps: Deps, envId: string): Environment {
   const env = loadEnvById(deps.db, envId);
-  if (!SERVABLE.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are served for active or stopped environments only`,
-    );
-  }
+  requireCreated(env, "certificates are served for active or stopped environments only");
   return env;
 }
 
@@ -83,7 +79,7 @@ export const certIssueJob = defineJob<CertIssueParams>({
     storingStep(serveOutput, { title: "Serving it over HTTPS", run: serveCurrent }),
   ],
   async succeeded(ctx) {
-    clearHttpFallback(ctx.deps.db, ctx.params.envId);
+    markServedOverHttps(ctx.deps.db, ctx.params.envId);
     return { env: ctx.params.slug, issued: ctx.output(issueOutput).issued, ...ctx.output(serveOutput) };
   },
 });
@@ -129,7 +125,7 @@ export const certImportJob = defineJob<CertImportParams>({
     storingStep(serveOutput, { title: "Serving it over HTTPS", run: serveCurrent }),
   ],
   async succeeded(ctx) {
-    clearHttpFallback(ctx.deps.db, ctx.params.envId);
+    markServedOverHttps(ctx.deps.db, ctx.params.envId);
     return { env: ctx.params.slug, ...ctx.output(serveOutput) };
   },
 });

@@ -1,5 +1,6 @@
 /** API shapes of certificates (routes, OpenAPI and the CLI renderer). */
 import { z } from "@hono/zod-openapi";
+import { TIERS } from "../env/vocabulary";
 import { JobView } from "../jobs/view";
 
 export const certStatuses = ["valid", "expiring", "expired", "missing", "unreadable"] as const;
@@ -9,7 +10,7 @@ export const CertificateView = z
     domain: z.string(),
     /** The live environment serving this domain (null: none does any more). */
     env: z.string().nullable(),
-    tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]).nullable(),
+    tier: z.enum(TIERS).nullable(),
     /** null while the env has no certificate. */
     source: z.enum(["acme", "imported"]).nullable(),
     serial: z.string().nullable(),

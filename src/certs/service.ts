@@ -3,42 +3,33 @@
  * renewal requests (planned with the same rules everywhere, never a second job while one is
  * pending for the env) and imports (validated before anything is queued).
  */
-import { and, asc, eq, inArray, ne } from "drizzle-orm";
+import { and, asc, eq, ne } from "drizzle-orm";
 import type { CoordinatorDeps, Deps } from "../deps";
-import { environments } from "../env/env.sql";
+import { environments, type Environment } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
-import type { EnvRow } from "../env/service";
-import { Conflict, errorText } from "../errors";
-import { jobs } from "../jobs/jobs.sql";
+import { errorText } from "../errors";
+import { activeJobs } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { JobView } from "../jobs/view";
 import type { Db } from "../state/db";
 import { isDomain } from "./domain";
 import { assertAcmeEnabled, tlsByDefault } from "./env-cert";
-import { HTTP_FALLBACK } from "../env/service";
 import { certImportJob, certIssueJob } from "./issue-job";
 import { daysLeft, needsRenewal, planRenewals, type RenewalDecision } from "./renewal";
 import type { CertificateView, ImportRequest, RenewItem, RenewOutcome, RenewRequest } from "./schema";
 import { listCertificates, loadCertificate, type StoredCertificate } from "./store";
 import { validatePair } from "./validate";
+import { requireCreated } from "../env/guards";
+import { isCreated } from "../env/vocabulary";
 
 const CERT_JOB_KINDS = [certIssueJob.kind, certImportJob.kind];
-/** Envs whose vhost exists: a certificate can be put in front of them. */
-const CERT_ENV_STATUSES = new Set<EnvRow["status"]>(["active", "stopped"]);
 
 /** The queued or running certificate job of an env, if any. */
 export function pendingCertJob(db: Db, envId: string): JobRow | undefined {
-  return db
-    .select()
-    .from(jobs)
-    .where(
-      and(eq(jobs.lockKey, envId), inArray(jobs.kind, CERT_JOB_KINDS), inArray(jobs.status, ["queued", "running"])),
-    )
-    .orderBy(asc(jobs.id))
-    .get();
+  return activeJobs(db, { kinds: CERT_JOB_KINDS, lockKey: envId })[0];
 }
 
-function liveEnvs(db: Db): EnvRow[] {
+function liveEnvs(db: Db): Environment[] {
   return db
     .select()
     .from(environments)
@@ -47,7 +38,7 @@ function liveEnvs(db: Db): EnvRow[] {
     .all();
 }
 
-function storedFor(deps: Pick<Deps, "paths">, env: EnvRow): StoredCertificate | null {
+function storedFor(deps: Pick<Deps, "paths">, env: Environment): StoredCertificate | null {
   return isDomain(env.domain) ? loadCertificate(deps.paths.certsDir, env.domain) : null;
 }
 
@@ -64,7 +55,7 @@ export function certificateViews(
   const envs = liveEnvs(deps.db);
   const byDomain = new Map(envs.map((e) => [e.domain, e]));
   const renewDays = deps.config.acme.renewDays;
-  const pending = (env: EnvRow | undefined) => (env ? (pendingCertJob(deps.db, env.id)?.id ?? null) : null);
+  const pending = (env: Environment | undefined) => (env ? (pendingCertJob(deps.db, env.id)?.id ?? null) : null);
   const views: CertificateView[] = listCertificates(deps.paths.certsDir).map(({ domain, cert, error }) => {
     const env = byDomain.get(domain);
     const base = { domain, env: env?.slug ?? null, tier: env?.tier ?? null, pendingJob: pending(env) };
@@ -93,7 +84,7 @@ export function certificateViews(
   });
   const stored = new Set(views.map((v) => v.domain));
   for (const env of envs) {
-    if (stored.has(env.domain) || !tlsByDefault(deps.config, env.tier) || !CERT_ENV_STATUSES.has(env.status)) continue;
+    if (stored.has(env.domain) || !tlsByDefault(deps.config, env.tier) || !isCreated(env.status)) continue;
     views.push({
       domain: env.domain,
       env: env.slug,
@@ -104,18 +95,24 @@ export function certificateViews(
       notAfter: null,
       daysLeft: null,
       status: "missing",
-      detail: env.statusReason?.startsWith(HTTP_FALLBACK) ? env.statusReason : "no certificate yet",
+      detail: env.httpFallbackReason ?? "no certificate yet",
       pendingJob: pending(env),
     });
   }
   return views.sort((a, b) => a.domain.localeCompare(b.domain));
 }
 
-function item(env: EnvRow, reason: string, job: JobView | null = null, attention = false): RenewItem {
+function item(env: Environment, reason: string, job: JobView | null = null, attention = false): RenewItem {
   return { env: env.slug, domain: env.domain, reason, job, attention };
 }
 
-function enqueueIssue(deps: CoordinatorDeps, env: EnvRow, force: boolean, reason: string, actor: string): RenewItem {
+function enqueueIssue(
+  deps: CoordinatorDeps,
+  env: Environment,
+  force: boolean,
+  reason: string,
+  actor: string,
+): RenewItem {
   const job = deps.jobs.enqueue(
     certIssueJob,
     { envId: env.id, slug: env.slug, force, requestedAt: new Date().toISOString() },
@@ -132,7 +129,7 @@ function enqueueIssue(deps: CoordinatorDeps, env: EnvRow, force: boolean, reason
 
 function decisionFor(
   config: Pick<Deps["config"], "acme">,
-  env: EnvRow,
+  env: Environment,
   cert: StoredCertificate | null,
   now: Date,
   force: boolean,
@@ -145,7 +142,7 @@ function decisionFor(
 }
 
 /** A live env by name, slug or domain (certificates are named by domain). */
-function envByNameOrDomain(db: Db, name: string): EnvRow {
+function envByNameOrDomain(db: Db, name: string): Environment {
   const byDomain = db
     .select()
     .from(environments)
@@ -157,11 +154,7 @@ function envByNameOrDomain(db: Db, name: string): EnvRow {
 function renewOne(deps: CoordinatorDeps, req: RenewRequest & { env: string }, actor: string, now: Date): RenewOutcome {
   const env = envByNameOrDomain(deps.db, req.env);
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
-  if (!CERT_ENV_STATUSES.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; certificates are issued for active or stopped environments`,
-    );
-  }
+  requireCreated(env, "certificates are issued for active or stopped environments");
   const pending = pendingCertJob(deps.db, env.id);
   if (pending) {
     out.pending.push(item(env, `a certificate job is already ${pending.status}`, deps.jobs.queue.view(pending.id)));
@@ -186,7 +179,7 @@ function renewOne(deps: CoordinatorDeps, req: RenewRequest & { env: string }, ac
 function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Date): RenewOutcome {
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
   for (const env of liveEnvs(deps.db)) {
-    if (!CERT_ENV_STATUSES.has(env.status)) continue;
+    if (!isCreated(env.status)) continue;
     if (!isDomain(env.domain)) {
       if (tlsByDefault(deps.config, env.tier))
         out.skipped.push(item(env, `${env.domain} is not a name a certificate can be issued for`, null, true));
@@ -233,11 +226,7 @@ export function requestRenewals(
 /** Validates a bring-your-own certificate for the env's domain, then queues storing and serving it. */
 export function startImport(deps: CoordinatorDeps, req: ImportRequest, actor: string): JobView {
   const env = findEnv(deps.db, req.env);
-  if (!CERT_ENV_STATUSES.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; a certificate can be imported for an active or stopped environment`,
-    );
-  }
+  requireCreated(env, "a certificate can be imported for an active or stopped environment");
   const fullchainPem = req.chainPem ? `${req.certPem.trimEnd()}\n${req.chainPem.trimStart()}` : req.certPem;
   const info = validatePair({ domain: env.domain, fullchainPem, privkeyPem: req.keyPem });
   const job = deps.jobs.enqueue(

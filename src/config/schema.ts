@@ -5,6 +5,7 @@ import { ALLOW_ADDRESS } from "../host/nginx/render";
 import { S3TargetSchema } from "../host/s3/schema";
 import { isIpOrCidr } from "./ip-ranges";
 import { errorText } from "../errors";
+import { TIERS } from "../env/vocabulary";
 
 const tierDefaults = {
   dev: {
@@ -49,7 +50,7 @@ const tierDefaults = {
   },
 } as const;
 
-export const TierName = z.enum(["dev", "dev_ephemeral", "staging", "production"]);
+export const TierName = z.enum(TIERS);
 export type TierName = z.infer<typeof TierName>;
 
 const Tier = (d: (typeof tierDefaults)[TierName]) =>

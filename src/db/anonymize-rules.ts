@@ -11,8 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { parseYamlDocument } from "../config/yaml-doc";
 import { deployments } from "../deploy/deploy.sql";
-import { projects } from "../env/env.sql";
-import type { EnvRow } from "../env/service";
+import { projects, type Environment } from "../env/env.sql";
 import { Invalid, errorText } from "../errors";
 import { displayUrl } from "../git/commands";
 import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
@@ -67,7 +66,7 @@ export function readHostRules(path: string): AnonymizeOverride {
   return parseRulesOverride(text, path);
 }
 
-function servedCommit(deps: Pick<Deps, "db">, env: EnvRow): string | null {
+function servedCommit(deps: Pick<Deps, "db">, env: Environment): string | null {
   if (!env.currentDeploymentId) return null;
   return (
     deps.db
@@ -98,7 +97,7 @@ async function fetchedMirror(deps: Pick<Deps, "paths">, url: string, io: Io): Pr
 type Layer = { override: AnonymizeOverride; source: string } | { override: null; source: string };
 
 /** The project's layer, or why there is none (said in the log all the same). */
-async function projectLayer(deps: Pick<Deps, "db" | "paths" | "box">, source: EnvRow, io: Io): Promise<Layer> {
+async function projectLayer(deps: Pick<Deps, "db" | "paths" | "box">, source: Environment, io: Io): Promise<Layer> {
   const project = deps.db.select().from(projects).where(eq(projects.id, source.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
   if (!project || url === null)
@@ -126,7 +125,7 @@ export function mergeRuleLayers(layers: Layer[]): RulesChoice {
 /** The rules a copy of `source` gets (see the file comment); `oneRun`: `db clone --rules FILE`. */
 export async function anonymizeRulesFor(
   deps: Pick<Deps, "db" | "paths" | "box" | "config">,
-  source: EnvRow,
+  source: Environment,
   io: Io,
   oneRun?: OneRunRules | null,
 ): Promise<RulesChoice> {

@@ -11,7 +11,7 @@ import type { Config } from "../config/schema";
 import { deployments } from "../deploy/deploy.sql";
 import { envResources } from "../env/resources";
 import { loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound, errorText } from "../errors";
 import { defineJob, stepOutput, storingStep } from "../jobs/define";
@@ -54,7 +54,7 @@ export function backupTargets(deps: Pick<Deps, "config" | "paths">): BackupTarge
   return targets;
 }
 
-export function retentionPolicy(config: Config, env: Pick<EnvRow, "tier">): RetentionPolicy {
+export function retentionPolicy(config: Config, env: Pick<Environment, "tier">): RetentionPolicy {
   return config.backups.retention[env.tier];
 }
 
@@ -84,7 +84,7 @@ export function retentionInput(rows: BackupRow[]): RetentionBackup[] {
 }
 
 /** Decisions for the env's live backups as of now. */
-export function retentionDecisions(deps: Pick<Deps, "db" | "config">, env: EnvRow) {
+export function retentionDecisions(deps: Pick<Deps, "db" | "config">, env: Environment) {
   return explainRetention(
     retentionInput(liveBackups(deps.db, env.id)),
     retentionPolicy(deps.config, env),

@@ -6,15 +6,14 @@
 import { desc, eq, inArray } from "drizzle-orm";
 import type { CoordinatorDeps, Deps } from "../deps";
 import { envsNamed, findEnv } from "../env/lookup";
-import type { EnvRow } from "../env/service";
-import { Conflict, NotFound } from "../errors";
+import type { Environment } from "../env/env.sql";
+import { NotFound } from "../errors";
 import type { JobView } from "../jobs/view";
 import { backups } from "./backup.sql";
 import { backupJob, backupTargets, retentionDecisions } from "./backup-job";
 import { destroyedKeepUntil } from "./destroyed-backups";
 import type { BackupView } from "./schema";
-
-const BACKUPABLE = new Set(["active", "stopped"]);
+import { requireCreated } from "../env/guards";
 
 export function startBackup(
   deps: CoordinatorDeps,
@@ -23,11 +22,7 @@ export function startBackup(
   kind: "manual" | "scheduled" | "pre_deploy" | "pre_restore" = "manual",
 ): JobView {
   const env = findEnv(deps.db, envName);
-  if (!BACKUPABLE.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; only an active or stopped environment can be backed up`,
-    );
-  }
+  requireCreated(env, "only an active or stopped environment can be backed up");
   backupTargets(deps); // no target configured: refuse now rather than fail the job
   const row = deps.db
     .insert(backups)
@@ -87,7 +82,7 @@ export function listBackups(
 /** A live env's retention; a destroyed env's backups all go together, keepDestroyedDays after it. */
 function decisionsOf(
   deps: Pick<Deps, "db" | "config">,
-  env: EnvRow,
+  env: Environment,
 ): { id: string; keep: boolean; reasons: string[]; expiresAt: string | null }[] {
   if (env.status !== "destroyed") return retentionDecisions(deps, env);
   const until = env.destroyedAt ? destroyedKeepUntil(env.destroyedAt, deps.config.backups.keepDestroyedDays) : null;

@@ -13,12 +13,13 @@ import type { CoordinatorDeps } from "../deps";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { envDbLogin } from "../env/tenant-login";
-import { Conflict, Invalid, NotFound } from "../errors";
+import { Invalid, NotFound } from "../errors";
 import { withTenant } from "../host/postgres";
 import { defineJob, stepOutput, storingStep } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { readDbFacts } from "./backup/facts";
 import { odooDumpManifest, serverVersionNum, writeOdooZip } from "./odoo-zip";
+import { requireCreated } from "../env/guards";
 
 export const ExportJobParams = z.object({
   envId: z.string().min(1),
@@ -108,14 +109,9 @@ export const exportJob = defineJob<ExportJobParams>({
   },
 });
 
-const EXPORTABLE = new Set(["active", "stopped"]);
-
 export function startExport(deps: CoordinatorDeps, envName: string, actor: string): JobView {
   const env = findEnv(deps.db, envName);
-  if (!EXPORTABLE.has(env.status))
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}; only an active or stopped environment can be exported`,
-    );
+  requireCreated(env, "only an active or stopped environment can be exported");
   const job = deps.jobs.enqueue(exportJob, { envId: env.id, slug: env.slug, exportId: crypto.randomUUID() }, actor);
   deps.audit.record({ actor, action: "db.export", target: env.slug, details: { job: job.id } });
   return job;

@@ -6,11 +6,10 @@
  */
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { eq, sql } from "drizzle-orm";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
 import type { Schedule } from "../jobs/schedule";
-import { jobs } from "../jobs/jobs.sql";
+import { jobsOfKind } from "../jobs/lookup";
 import { Log } from "../log";
 import type { Db } from "../state/db";
 import { exportJob, exportsDir } from "./export-job";
@@ -29,17 +28,9 @@ export interface ExportDeps {
 export async function listExports(deps: ExportDeps): Promise<ExportView[]> {
   const names = await readdir(exportsDir(deps.paths)).catch(() => [] as string[]);
   const writers = new Map(
-    deps.db
-      .select({
-        exportId: sql<string>`json_extract(${jobs.params}, '$.exportId')`,
-        env: jobs.target,
-        job: jobs.id,
-        createdBy: jobs.createdBy,
-      })
-      .from(jobs)
-      .where(eq(jobs.kind, exportJob.kind))
-      .all()
-      .map((r) => [r.exportId, r]),
+    jobsOfKind(deps.db, exportJob.kind).map(
+      (j) => [j.params.exportId, { env: j.target, job: j.id, createdBy: j.createdBy }] as const,
+    ),
   );
   const ttlMs = deps.config.exports.expireHours * 3_600_000;
   const out: ExportView[] = [];

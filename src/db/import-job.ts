@@ -15,7 +15,7 @@ import type { CoordinatorDeps } from "../deps";
 import { findEnv } from "../env/lookup";
 import { requireConfirm } from "../env/production-guard";
 import { envDbLogin } from "../env/tenant-login";
-import { Conflict, Invalid } from "../errors";
+import { Invalid } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase } from "../host/postgres/ops";
 import { pgAdmin, withTenant } from "../host/postgres";
@@ -30,6 +30,7 @@ import { DUMP_HAS_NO_FILESTORE } from "./import-notes";
 import { readOdooZip, type OdooDumpManifest } from "./odoo-zip";
 import { loadPlainDump } from "./plain-load";
 import { newReplaceToken } from "./replace";
+import { requireCreated } from "../env/guards";
 import {
   adminPg,
   afterFailure,
@@ -187,8 +188,6 @@ export const ImportOptions = z.object({
 });
 export type ImportOptions = z.input<typeof ImportOptions>;
 
-const REPLACEABLE = new Set(["active", "stopped"]);
-
 /** Checks the target and the options before anything is uploaded; the caller stores the upload, then enqueues. */
 export function planImport(
   deps: CoordinatorDeps,
@@ -197,8 +196,7 @@ export function planImport(
 ): Omit<ImportJobParams, "upload" | "format" | "filestore"> {
   const opts = ImportOptions.parse(input);
   const env = findEnv(deps.db, envName);
-  if (!REPLACEABLE.has(env.status))
-    throw new Conflict(`environment ${env.slug} is ${env.status}; it must be active or stopped`);
+  requireCreated(env, "it must be active or stopped");
   const production = env.tier === "production";
   if (production && !opts.forceProduction) {
     throw new Invalid(

@@ -15,10 +15,9 @@ import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { waitEnvServed } from "../env/served";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { runOdooOnce } from "../env/odoo-once";
 import { envDbLogin } from "../env/tenant-login";
-import { Conflict } from "../errors";
 import { run } from "../exec/run";
 import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
 import type { JobView } from "../jobs/view";
@@ -26,6 +25,7 @@ import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
 import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
 import { readImageModules, planMigration, servingImage } from "./migrate";
+import { requireCreated } from "../env/guards";
 
 export const MigrateJobParams = z.object({
   envId: z.string().min(1),
@@ -57,7 +57,7 @@ const preBackupOutput = stepOutput("pre-backup", z.object({ backupId: z.string()
 const hasWork = (ctx: Ctx) => ctx.output(planOutput).modules.length > 0;
 
 /** Odoo serves the env only when it is active; a stopped env is updated and left stopped. */
-function serving(env: EnvRow): string | null {
+function serving(env: Environment): string | null {
   return env.status === "active" && env.containerName ? env.containerName : null;
 }
 
@@ -189,15 +189,9 @@ export const migrateJob = defineJob<MigrateJobParams>({
   },
 });
 
-const MIGRATABLE = new Set(["active", "stopped"]);
-
 export function startMigrate(deps: CoordinatorDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
   const env = findEnv(deps.db, envName);
-  if (!MIGRATABLE.has(env.status)) {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`,
-    );
-  }
+  requireCreated(env, "it must be active or stopped");
   const preBackup = !req.dryRun && env.tier === "production";
   // A backup first needs somewhere to put it: refuse now rather than fail the job.
   if (preBackup) backupTargets(deps);

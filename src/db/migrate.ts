@@ -9,7 +9,7 @@ import { run } from "../exec/run";
 import { Invalid, Unavailable } from "../errors";
 import { normaliseVersion, parseManifest } from "../deploy/manifest";
 import { isInstalled, type InstalledModule } from "../deploy/modules";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { envHost } from "../env/host";
 import { odooUser } from "../env/resources";
 import type { Deps } from "../deps";
@@ -107,7 +107,7 @@ export function planMigration(
 }
 
 /** The image the env's container runs (it may be a release image); the env's base image when it has none. */
-export async function servingImage(deps: Pick<Deps, "config" | "paths">, env: EnvRow): Promise<string> {
+export async function servingImage(deps: Pick<Deps, "config" | "paths">, env: Environment): Promise<string> {
   if (!env.containerName) return env.odooImage;
   const info = await envHost(deps).dockerClient.inspectContainer(env.containerName);
   return info?.Config.Image ?? env.odooImage;

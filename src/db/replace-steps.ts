@@ -7,18 +7,18 @@
  */
 import { chown, mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { installedModules } from "../deploy/modules";
 import { seriesOf } from "../deploy/source";
-import { environments } from "../env/env.sql";
+import { noteStatusReason, recordOdooAdminPassword } from "../env/state";
 import { runOdooOnce } from "../env/odoo-once";
 import { Conflict, errorText } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
-import { envUrl, type EnvRow } from "../env/service";
+import { envUrl } from "../env/list";
+import type { Environment } from "../env/env.sql";
 import { newOdooPassword, ODOO_ADMIN_LOGIN } from "../env/odoo-admin";
 import { envDbLogin } from "../env/tenant-login";
 import { withSealedSecrets } from "../jobs/secrets";
@@ -27,7 +27,6 @@ import { databaseExists, dropDatabase } from "../host/postgres/ops";
 import { type StepContext, type StepDef, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
-import { now } from "../state/columns";
 import { anonymizeFilestoreInPlace } from "./anonymize/filestore";
 import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
 import { backups } from "./backup.sql";
@@ -71,7 +70,7 @@ export function adminPg(deps: Pick<Deps, "config">): PgAdmin {
   return { host, port, user, password };
 }
 
-export function namesOf(deps: Pick<Deps, "config" | "paths">, env: EnvRow, token: string): ReplaceNames {
+export function namesOf(deps: Pick<Deps, "config" | "paths">, env: Environment, token: string): ReplaceNames {
   return replaceNames(env.dbName, envResources(env, deps).dataDir, token);
 }
 
@@ -87,7 +86,7 @@ export function preparedCopy(deps: Deps, p: ReplaceParams) {
 }
 
 /** Odoo serves the env only when it is active; a stopped env is replaced and left stopped. */
-function serving(env: EnvRow): string | null {
+function serving(env: Environment): string | null {
   return env.status === "active" && env.containerName ? env.containerName : null;
 }
 
@@ -105,7 +104,7 @@ export async function ensureFilestoreRoot(deps: Pick<Deps, "config">, n: Replace
   await chown(root, deps.config.odoo.uid, deps.config.odoo.gid);
 }
 
-async function healthy(ctx: Pick<Ctx, "deps" | "signal" | "log">, env: EnvRow): Promise<void> {
+async function healthy(ctx: Pick<Ctx, "deps" | "signal" | "log">, env: Environment): Promise<void> {
   await waitEnvServed(ctx.deps, env, ctx);
 }
 
@@ -450,11 +449,7 @@ export function adoptCopyPassword<P extends ReplaceParams>(
 ): Record<string, unknown> {
   const sealed = ctx.outputIfDone(sanitizeOutput)?.devPasswordEnc;
   if (!sealed) return result;
-  ctx.deps.db
-    .update(environments)
-    .set({ odooAdminPasswordEnc: sealed, updatedAt: now() })
-    .where(eq(environments.id, ctx.params.envId))
-    .run();
+  recordOdooAdminPassword(ctx.deps.db, ctx.params.envId, sealed);
   return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: sealed });
 }
 
@@ -477,5 +472,5 @@ export async function afterFailure(deps: Deps, p: ReplaceParams, kind: string, e
   )
     return;
   const reason = `${kind} failed and could not put the previous database back: it is kept as ${n.oldDb} (filestore ${n.previousDir}); see the job log`;
-  deps.db.update(environments).set({ statusReason: reason, updatedAt: now() }).where(eq(environments.id, env.id)).run();
+  noteStatusReason(deps.db, env.id, reason);
 }

@@ -6,8 +6,9 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { CoordinatorDeps } from "../deps";
 import { findEnv, findEnvOrDestroyed, loadEnvById } from "../env/lookup";
-import { envUrl, type EnvRow } from "../env/service";
-import { Conflict, Invalid, NotFound } from "../errors";
+import { envUrl } from "../env/list";
+import type { Environment } from "../env/env.sql";
+import { Invalid, NotFound } from "../errors";
 import { requireConfirm } from "../env/production-guard";
 import type { JobDef } from "../jobs/define";
 import { backups } from "./backup.sql";
@@ -18,18 +19,13 @@ import { newReplaceToken } from "./replace";
 import type { ReplaceParams } from "./replace-steps";
 import { readableSource, restoreJob, type RestoreJobParams } from "./restore-job";
 import { CloneRequest, RestoreRequest, type DbOperationPlan, type DbOperationResponse } from "./schema";
+import { requireCreated } from "../env/guards";
 
-const REPLACEABLE = new Set(["active", "stopped"]);
-
-function assertReplaceable(env: EnvRow, role: string): void {
-  if (!REPLACEABLE.has(env.status)) {
-    throw new Conflict(
-      `${role} environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; it must be active or stopped`,
-    );
-  }
+function assertReplaceable(env: Environment, role: string): void {
+  requireCreated(env, "it must be active or stopped", `${role} environment`);
 }
 
-function findBackup(deps: CoordinatorDeps, source: EnvRow, ref: string): BackupRow {
+function findBackup(deps: CoordinatorDeps, source: Environment, ref: string): BackupRow {
   if (ref === "latest") {
     const row = deps.db
       .select()
@@ -62,7 +58,7 @@ interface Policy {
  * crons as its source) and anonymized by default when it is production's; production is never
  * anonymized; whatever lands in production is backed up first.
  */
-function policy(source: EnvRow, target: EnvRow, anonymize: boolean | undefined): Policy {
+function policy(source: Environment, target: Environment, anonymize: boolean | undefined): Policy {
   const crossEnv = source.id !== target.id && !successor(source, target);
   const toProduction = target.tier === "production";
   const wantAnonymize = anonymize ?? (crossEnv && source.tier === "production" && !toProduction);
@@ -76,7 +72,11 @@ function policy(source: EnvRow, target: EnvRow, anonymize: boolean | undefined):
  * new env called shop restores the old shop's backup (a destroyed env is a source, never a
  * target; its backups are kept backups.keepDestroyedDays).
  */
-function restoreSource(deps: CoordinatorDeps, target: EnvRow, req: { backup: string; from?: string }): EnvRow {
+function restoreSource(
+  deps: CoordinatorDeps,
+  target: Environment,
+  req: { backup: string; from?: string },
+): Environment {
   if (req.backup !== "latest") {
     const row = deps.db.select({ envId: backups.envId }).from(backups).where(eq(backups.id, req.backup)).get();
     const owner = row ? loadEnvById(deps.db, row.envId) : null;
@@ -89,11 +89,17 @@ function restoreSource(deps: CoordinatorDeps, target: EnvRow, req: { backup: str
 }
 
 /** The target took a destroyed env's place (same slug): its own data coming back, not another env's. */
-function successor(source: EnvRow, target: EnvRow): boolean {
+function successor(source: Environment, target: Environment): boolean {
   return source.status === "destroyed" && source.slug === target.slug;
 }
 
-function baseParams(deps: CoordinatorDeps, source: EnvRow, target: EnvRow, p: Policy, keepOld: boolean): ReplaceParams {
+function baseParams(
+  deps: CoordinatorDeps,
+  source: Environment,
+  target: Environment,
+  p: Policy,
+  keepOld: boolean,
+): ReplaceParams {
   // A backup first needs somewhere to put it: refuse now rather than fail the job.
   if (p.preBackup) backupTargets(deps);
   return {
@@ -117,8 +123,8 @@ function stepsOf<P>(def: JobDef<P>, params: P, deps: CoordinatorDeps): string[] 
 function planView(
   deps: CoordinatorDeps,
   operation: DbOperationPlan["operation"],
-  source: EnvRow,
-  target: EnvRow,
+  source: Environment,
+  target: Environment,
   params: ReplaceParams,
   extra: Pick<DbOperationPlan, "backup" | "method" | "steps">,
 ): DbOperationPlan {

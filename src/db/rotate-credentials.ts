@@ -7,12 +7,11 @@
  * login), then the row and odoo.conf, then the restart. The restart is a short outage (Odoo's
  * boot); a start-beside-then-switch like a deploy's is not done here.
  */
-import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { randomSecret } from "../auth/secretbox";
 import { envHost } from "../env/host";
 import type { CoordinatorDeps } from "../deps";
-import { environments } from "../env/env.sql";
+import { recordDbPassword } from "../env/state";
 import { findEnv, loadEnvById } from "../env/lookup";
 import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
 import { envResources } from "../env/resources";
@@ -22,7 +21,7 @@ import { run } from "../exec/run";
 import { createRole } from "../host/postgres";
 import { defineJob } from "../jobs/define";
 import type { JobView } from "../jobs/view";
-import { now } from "../state/columns";
+import { requireCreated } from "../env/guards";
 
 export const RotateCredentialsParams = z.object({
   envId: z.string().min(1),
@@ -53,12 +52,7 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
       name: "config",
       title: "Writing odoo.conf with it",
       async run(ctx) {
-        ctx.deps.db
-          .update(environments)
-          .set({ dbPasswordEnc: ctx.params.passwordEnc, updatedAt: now() })
-          .where(eq(environments.id, ctx.params.envId))
-          .run();
-        const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+        const env = recordDbPassword(ctx.deps.db, ctx.params.envId, ctx.params.passwordEnc);
         writeOdooConf(ctx.deps, envResources(env, ctx.deps).confFile, odooConfFor(ctx.deps, env));
       },
     },
@@ -80,14 +74,9 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
   },
 });
 
-const ROTATABLE = new Set(["active", "stopped"]);
-
 export function rotateCredentials(deps: CoordinatorDeps, name: string, actor: string): JobView {
   const env = findEnv(deps.db, name);
-  if (!ROTATABLE.has(env.status))
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}; its database credentials can be rotated once it is active or stopped`,
-    );
+  requireCreated(env, "its database credentials can be rotated once it is active or stopped");
   const job = deps.jobs.enqueue(
     rotateCredentialsJob,
     { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(randomSecret(24)) },

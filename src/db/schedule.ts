@@ -5,12 +5,12 @@
  * still queued or running (one backup per env at a time; a slow backup is not stacked up).
  * Runs missed while the daemon was down are not caught up: the next due time backs up.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { Cron } from "croner";
 import type { CoordinatorDeps } from "../deps";
 import { TierName, type Config } from "../config/schema";
 import { environments } from "../env/env.sql";
-import { jobs } from "../jobs/jobs.sql";
+import { activeJobs } from "../jobs/lookup";
 import { Log } from "../log";
 import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
@@ -40,18 +40,7 @@ export interface ScheduledBackups {
 }
 
 function backupJobActive(deps: CoordinatorDeps, envId: string): boolean {
-  const row = deps.db
-    .select({ id: jobs.id })
-    .from(jobs)
-    .where(
-      and(
-        eq(jobs.kind, backupJob.kind),
-        inArray(jobs.status, ["queued", "running"]),
-        sql`json_extract(${jobs.params}, '$.envId') = ${envId}`,
-      ),
-    )
-    .get();
-  return row !== undefined;
+  return activeJobs(deps.db, { kinds: [backupJob.kind] }).some((j) => j.params.envId === envId);
 }
 
 export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: TierName[]): ScheduledBackups {

@@ -3,24 +3,24 @@
  * its job. `--dry-run` computes the whole plan (commit, image build or reuse, tests, modules
  * from → to, the switch) and changes nothing but the host's git mirror.
  */
-import { and, eq, isNull } from "drizzle-orm";
 import { requireRole } from "../auth/roles";
 import type { Principal } from "../auth/service";
 import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
-import { now } from "../state/columns";
 import type { CoordinatorDeps } from "../deps";
 import { envHost } from "../env/host";
+import { statusText } from "../env/guards";
 import { findEnv, loadEnvById } from "../env/lookup";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { validateBranch } from "../git/validate";
-import { deployments } from "./deploy.sql";
 import { deployJob } from "./deploy-job";
 import { releaseImageTag } from "./build";
 import {
   baselineChecksums,
   envDeployments,
+  insertDeployment,
   loadDeployment,
   nextRelease,
+  recordApprovalDecision,
   setDeployment,
   successfulDeployments,
   toDeploymentView,
@@ -32,15 +32,13 @@ import { fetchCommit, planModules, projectOf, projectRepo } from "./source";
 import { planGates } from "../policy/gates";
 import { readDefaultBranchPolicy } from "../policy/repo";
 
-function deployable(env: EnvRow, what: string): void {
+function deployable(env: Environment, what: string): void {
   if (env.status !== "active") {
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${what} needs an active environment`,
-    );
+    throw new Conflict(`environment ${env.slug} is ${statusText(env)}; ${what} needs an active environment`);
   }
 }
 
-async function planDeploy(deps: CoordinatorDeps, env: EnvRow, req: DeployRequest): Promise<DeployPlan> {
+async function planDeploy(deps: CoordinatorDeps, env: Environment, req: DeployRequest): Promise<DeployPlan> {
   const { url } = projectRepo(deps, env);
   const io = { log: () => undefined };
   const { mirror, sha, branch } = await fetchCommit(deps, env, req, io);
@@ -87,18 +85,14 @@ export async function startDeploy(
   projectRepo(deps, env);
   if (req.branch) validateBranch(req.branch);
   if (req.dryRun) return { dryRun: true, plan: await planDeploy(deps, env, req) };
-  const row = deps.db
-    .insert(deployments)
-    .values({
-      envId: env.id,
-      release: nextRelease(deps.db, env),
-      kind: "deploy",
-      commitSha: req.sha?.toLowerCase() ?? null,
-      branch: req.branch ?? null,
-      createdBy: actor,
-    })
-    .returning()
-    .get();
+  const row = insertDeployment(deps.db, {
+    envId: env.id,
+    release: nextRelease(deps.db, env),
+    kind: "deploy",
+    commitSha: req.sha?.toLowerCase() ?? null,
+    branch: req.branch ?? null,
+    createdBy: actor,
+  });
   const job = deps.jobs.enqueue(deployJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
   setDeployment(deps.db, row.id, { jobId: job.id });
   deps.audit.record({
@@ -118,7 +112,7 @@ export function rollbackCandidates(deps: CoordinatorDeps, envName: string): Depl
     .map((d) => toDeploymentView(d, env));
 }
 
-function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: EnvRow): DeploymentRow {
+function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: Environment): DeploymentRow {
   if (!to) {
     const previous = candidates[0];
     if (!previous) throw new NotFound(`environment ${env.slug} has no earlier successful deployment to roll back to`);
@@ -136,7 +130,7 @@ function pickTarget(candidates: DeploymentRow[], to: string | undefined, env: En
 }
 
 /** Deployments after `target` that changed the database: rolling back past them runs old code on a newer schema. */
-function migrationsSince(deps: CoordinatorDeps, env: EnvRow, target: DeploymentRow): DeploymentRow[] {
+function migrationsSince(deps: CoordinatorDeps, env: Environment, target: DeploymentRow): DeploymentRow[] {
   return (
     envDeployments(deps.db, env.id, 10_000)
       // Failed ones too: outside production a failure after the update keeps the migrated database.
@@ -173,22 +167,18 @@ export function startRollback(deps: CoordinatorDeps, envName: string, req: Rollb
       restoreBackupId = first.backupId;
     }
   }
-  const row = deps.db
-    .insert(deployments)
-    .values({
-      envId: env.id,
-      release: nextRelease(deps.db, env),
-      kind: "rollback",
-      commitSha: target.commitSha,
-      branch: target.branch,
-      image: target.image,
-      moduleChecksums: target.moduleChecksums,
-      rollbackOf: target.id,
-      backupId: restoreBackupId,
-      createdBy: actor,
-    })
-    .returning()
-    .get();
+  const row = insertDeployment(deps.db, {
+    envId: env.id,
+    release: nextRelease(deps.db, env),
+    kind: "rollback",
+    commitSha: target.commitSha,
+    branch: target.branch,
+    image: target.image,
+    moduleChecksums: target.moduleChecksums,
+    rollbackOf: target.id,
+    backupId: restoreBackupId,
+    createdBy: actor,
+  });
   const job = deps.jobs.enqueue(rollbackJob, { envId: env.id, slug: env.slug, deploymentId: row.id }, actor);
   setDeployment(deps.db, row.id, { jobId: job.id });
   deps.audit.record({
@@ -235,12 +225,7 @@ export function decideApproval(
       `${principal.username} started deployment ${id}: another admin must approve it (one-person teams: set deploy.selfApproval: true in the server config)`,
     );
   }
-  const row = deps.db
-    .update(deployments)
-    .set({ approvalDecision: decision, approvalBy: principal.username, approvalReason: reason, approvalAt: now() })
-    .where(and(eq(deployments.id, id), isNull(deployments.approvalDecision)))
-    .returning()
-    .get();
+  const row = recordApprovalDecision(deps.db, id, decision, principal.username, reason);
   if (!row) throw waiting();
   const env = loadEnvById(deps.db, d.envId);
   deps.audit.record({

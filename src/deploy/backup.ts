@@ -1,7 +1,7 @@
 /** The pre-deploy backup of a production env: what a failed migration or a rollback restores. */
 import { backups } from "../db/backup.sql";
 import { failRunningBackup, performBackup } from "../db/backup-job";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { loadDeployment, setDeployment } from "./records";
@@ -13,7 +13,7 @@ import { errorText } from "../errors";
  */
 export async function takePreDeployBackup(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   deploymentId: string,
   io: { log(line: string): void; signal: AbortSignal },
 ): Promise<string> {

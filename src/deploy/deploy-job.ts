@@ -10,6 +10,7 @@
 import { rmSync } from "node:fs";
 import { z } from "zod";
 import { Conflict, errorText } from "../errors";
+import { statusText } from "../env/guards";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
@@ -88,9 +89,7 @@ export const deployJob = defineJob<DeployJobParams>({
           const env = envOf(ctx);
           // A deploy queued behind a create that failed (or a destroy) has nothing to deploy to.
           if (env.status !== "active" && env.status !== "stopped")
-            throw new Conflict(
-              `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; nothing to deploy to`,
-            );
+            throw new Conflict(`environment ${env.slug} is ${statusText(env)}; nothing to deploy to`);
           const { mirror, sha, branch } = await fetchCommit(ctx.deps, env, { sha: d.commitSha, branch: d.branch }, ctx);
           setDeployment(ctx.deps.db, d.id, { commitSha: sha, branch: d.branch ?? branch });
           ctx.log(`commit ${sha}${branch ? ` (head of ${branch})` : ""}`);

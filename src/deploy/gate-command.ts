@@ -4,7 +4,7 @@
  * shell string on the host. Output goes to the job log; the tail explains a failure.
  */
 import { runThrowaway, type OneShotResult } from "../env/odoo-once";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import type { Mount } from "../host/docker";
 import type { Deps } from "../deps";
 
@@ -20,7 +20,7 @@ export interface GateCommand {
   signal: AbortSignal;
 }
 
-export function runGateCommand(deps: Deps, env: EnvRow, g: GateCommand): Promise<OneShotResult> {
+export function runGateCommand(deps: Deps, env: Environment, g: GateCommand): Promise<OneShotResult> {
   const [entrypoint, ...args] = g.command;
   return runThrowaway(deps, env, { ...g, entrypoint, args, timeoutMs: 30 * 60_000, tailLines: 30 });
 }

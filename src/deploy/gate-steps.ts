@@ -5,18 +5,15 @@
  * approval is a state the step polls, never a promise in memory: a restarted agent resumes the
  * step and keeps waiting until the same deadline.
  */
-import { and, eq, isNull } from "drizzle-orm";
 import { AppError, Invalid } from "../errors";
 import { loadEnvById } from "../env/lookup";
 import { envResources, ODOO_HTTP_PORT } from "../env/resources";
 import type { StepContext, StepDef } from "../jobs/define";
 import type { Deps } from "../deps";
 import type { GatePlan } from "../policy/gates";
-import { now } from "../state/columns";
 import type { Db } from "../state/db";
-import { deployments } from "./deploy.sql";
 import { runGateCommand } from "./gate-command";
-import { loadDeployment, setDeployment, timedStep } from "./records";
+import { loadDeployment, setDeployment, timedStep, recordApprovalDecision } from "./records";
 import { startOutput } from "./release-steps";
 
 interface GateParams {
@@ -56,23 +53,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Records the outcome unless a decision is already there (approve/reject race the timeout). */
-function decide(
-  db: Db,
-  id: string,
-  decision: "approved" | "rejected" | "timed_out",
-  by: string | null,
-  reason: string | null,
-): boolean {
-  const row = db
-    .update(deployments)
-    .set({ approvalDecision: decision, approvalBy: by, approvalReason: reason, approvalAt: now() })
-    .where(and(eq(deployments.id, id), isNull(deployments.approvalDecision)))
-    .returning({ id: deployments.id })
-    .get();
-  return row !== undefined;
-}
-
 async function awaitApproval(ctx: StepContext<GateParams>): Promise<void> {
   const { db } = ctx.deps;
   const id = ctx.params.deploymentId;
@@ -99,7 +79,7 @@ async function awaitApproval(ctx: StepContext<GateParams>): Promise<void> {
         `manual approval: rejected by ${d.approvalBy ?? "?"}${d.approvalReason ? `: ${d.approvalReason}` : ""}`,
       );
     if (d.approvalDecision === "timed_out" || Date.now() >= Date.parse(d.approvalDeadline ?? "")) {
-      if (d.approvalDecision === "timed_out" || decide(db, id, "timed_out", null, null)) {
+      if (d.approvalDecision === "timed_out" || recordApprovalDecision(db, id, "timed_out", null, null) !== undefined) {
         if (gate.required)
           throw new GateFailed(
             `manual approval: nobody approved within ${gate.timeoutSec} s (until ${d.approvalDeadline}): rejected`,

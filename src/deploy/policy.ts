@@ -5,24 +5,22 @@
  * the env's limits capped by the resource quota (container and odoo.conf of the new release), and
  * the gate plan stored on the deployment for the later steps.
  */
-import { eq } from "drizzle-orm";
 import { envDiskUse } from "../env/detail";
-import { environments } from "../env/env.sql";
+import { recordLimits } from "../env/state";
 import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
 import { envResources } from "../env/resources";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import type { Deps } from "../deps";
 import { describeGates } from "./describe";
 import { type GatePlan, planGates } from "../policy/gates";
 import { assertStorageWithinQuota, capLimits } from "../policy/quota";
 import { type PolicyProject, refreshProjectPolicy } from "../policy/repo";
 import type { Policy, ResourceQuota } from "../policy/schema";
-import { now } from "../state/columns";
 import { setDeployment } from "./records";
 
 export async function applyPolicy(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   project: PolicyProject,
   deploymentId: string,
   mirror: string,
@@ -45,17 +43,17 @@ export async function applyPolicy(
 }
 
 /** Lowers the env's workers/cpus/memory to the quota; the new release's container and odoo.conf use them. */
-function capEnvLimits(deps: Deps, env: EnvRow, quota: ResourceQuota | undefined, log: (line: string) => void): void {
+function capEnvLimits(
+  deps: Deps,
+  env: Environment,
+  quota: ResourceQuota | undefined,
+  log: (line: string) => void,
+): void {
   const current = { workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb };
   const capped = capLimits(current, quota);
   if (capped.workers === current.workers && capped.cpus === current.cpus && capped.memoryMb === current.memoryMb)
     return;
-  const row = deps.db
-    .update(environments)
-    .set({ workers: capped.workers, cpus: String(capped.cpus), memoryMb: capped.memoryMb, updatedAt: now() })
-    .where(eq(environments.id, env.id))
-    .returning()
-    .get();
+  const row = recordLimits(deps.db, env.id, capped);
   // Odoo reads its conf at boot only: the serving release keeps its settings until it is replaced.
   writeOdooConf(deps, envResources(env, deps).confFile, odooConfFor(deps, row));
   log(

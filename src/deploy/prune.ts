@@ -5,14 +5,14 @@
  */
 import { envHost } from "../env/host";
 import { LABEL_ENV, LABEL_ROLE } from "../env/resources";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { run } from "../exec/run";
 import type { Deps } from "../deps";
 import { loadDeployment, successfulDeployments } from "./records";
 
 export async function pruneReleases(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   finishing: string,
   retired: string | null,
   io: { log(line: string): void },

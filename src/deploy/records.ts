@@ -1,10 +1,10 @@
-/** Deployment rows: reading, updating and their API view. */
-import { and, desc, eq, gt, inArray, max } from "drizzle-orm";
+/** Deployment rows: the only module that writes them; reading, updating and their API view. */
+import { and, desc, eq, isNull, max } from "drizzle-orm";
 import { NotFound } from "../errors";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
-import { jobs } from "../jobs/jobs.sql";
+import { findJob, succeededSince } from "../jobs/lookup";
 import { deployments } from "./deploy.sql";
 import type { DeploymentView } from "./schema";
 
@@ -18,11 +18,7 @@ const FINISHED = new Set<DeploymentRow["status"]>(["success", "failed", "rejecte
  */
 function settled(db: Db, row: DeploymentRow): DeploymentRow {
   if (FINISHED.has(row.status) || !row.jobId) return row;
-  const job = db
-    .select({ status: jobs.status, finishedAt: jobs.finishedAt })
-    .from(jobs)
-    .where(eq(jobs.id, row.jobId))
-    .get();
+  const job = findJob(db, row.jobId);
   if (job?.status !== "cancelled") return row;
   const patch = { status: "cancelled" as const, error: "deployment cancelled", finishedAt: job.finishedAt ?? now() };
   setDeployment(db, row.id, patch);
@@ -33,6 +29,30 @@ export function loadDeployment(db: Db, id: string): DeploymentRow {
   const row = db.select().from(deployments).where(eq(deployments.id, id)).get();
   if (!row) throw new NotFound(`no deployment ${id} (see: odooops deploy list <env>)`);
   return settled(db, row);
+}
+
+/** A new deployment row (status `queued`). */
+export function insertDeployment(db: Db, values: typeof deployments.$inferInsert): DeploymentRow {
+  return db.insert(deployments).values(values).returning().get();
+}
+
+/**
+ * Records an approval decision unless one is already there (approve and reject race the
+ * approval timeout): the updated row, or undefined when another decision came first.
+ */
+export function recordApprovalDecision(
+  db: Db,
+  id: string,
+  decision: NonNullable<DeploymentRow["approvalDecision"]>,
+  by: string | null,
+  reason: string | null,
+): DeploymentRow | undefined {
+  return db
+    .update(deployments)
+    .set({ approvalDecision: decision, approvalBy: by, approvalReason: reason, approvalAt: now() })
+    .where(and(eq(deployments.id, id), isNull(deployments.approvalDecision)))
+    .returning()
+    .get();
 }
 
 export function setDeployment(db: Db, id: string, patch: Partial<typeof deployments.$inferInsert>): void {
@@ -64,16 +84,7 @@ export const DB_REPLACING_JOBS = ["db.restore", "db.clone", "db.import"];
  * whatever code the copy's source ran, so no checksum recorded by a deployment describes it.
  */
 export function databaseReplacedSince(db: Db, envId: string, since: string | null): boolean {
-  const conds = [eq(jobs.lockKey, envId), inArray(jobs.kind, DB_REPLACING_JOBS), eq(jobs.status, "succeeded")];
-  if (since !== null) conds.push(gt(jobs.finishedAt, since));
-  return (
-    db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(...conds))
-      .limit(1)
-      .get() !== undefined
-  );
+  return succeededSince(db, envId, DB_REPLACING_JOBS, since);
 }
 
 /**
@@ -84,7 +95,7 @@ export function databaseReplacedSince(db: Db, envId: string, since: string | nul
  */
 export function baselineChecksums(
   db: Db,
-  env: Pick<EnvRow, "id" | "currentDeploymentId">,
+  env: Pick<Environment, "id" | "currentDeploymentId">,
 ): Record<string, string> | null {
   const current = successfulDeployments(db, env.id).find((d) => d.id === env.currentDeploymentId);
   if (databaseReplacedSince(db, env.id, current?.finishedAt ?? null)) return {};
@@ -112,7 +123,7 @@ export function envDeployments(db: Db, envId: string, limit: number): Deployment
 }
 
 /** Release numbers only grow: r1 is the env's first container, every deployment gets the next one. */
-export function nextRelease(db: Db, env: Pick<EnvRow, "id" | "release">): number {
+export function nextRelease(db: Db, env: Pick<Environment, "id" | "release">): number {
   const top =
     db
       .select({ m: max(deployments.release) })
@@ -128,7 +139,7 @@ export function finishDeployment(db: Db, id: string, patch: Partial<typeof deplo
 
 export function toDeploymentView(
   row: DeploymentRow,
-  env: Pick<EnvRow, "slug" | "currentDeploymentId">,
+  env: Pick<Environment, "slug" | "currentDeploymentId">,
 ): DeploymentView {
   return {
     id: row.id,

@@ -12,7 +12,7 @@ import { runOdooOnce } from "../env/odoo-once";
 import { allocatePortPair } from "../env/ports";
 import { webContainerSpec } from "../env/container";
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { envDbLogin, scratchDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import { databaseSize } from "../host/postgres";
@@ -48,7 +48,7 @@ export function updateArgs(plan: ModulePlan): string[] {
  */
 export async function rehearsalSkipped(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   gate: GatePlan["migrations"],
   plan: ModulePlan,
 ): Promise<string | null> {
@@ -65,7 +65,7 @@ export async function rehearsalSkipped(
 /** `neutralize`: production's copy gets crons and mail servers off before any Odoo runs on it. */
 export async function rehearse(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   image: string,
   plan: ModulePlan,
   jobId: string,

@@ -3,15 +3,13 @@
  * switch nginx to it, retire the old one, prune what retention no longer needs. Both jobs carry
  * the deployment in their params; its row holds the image and the release number.
  */
-import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { environments } from "../env/env.sql";
+import { recordCurrentDeployment } from "../env/state";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { envHost } from "../env/host";
 import { run } from "../exec/run";
 import { type StepContext, type StepDef, stepOutput, storingStep } from "../jobs/define";
-import { now } from "../state/columns";
 import { pruneReleases } from "./prune";
 import { loadDeployment, recordTiming, setDeployment } from "./records";
 import { pointNginxAt, restoreServing, retire, servingOf, startRelease } from "./release";
@@ -41,11 +39,7 @@ export const startOutput = stepOutput(
 );
 
 function setCurrent(ctx: StepContext<ReleaseParams>, deploymentId: string | null): void {
-  ctx.deps.db
-    .update(environments)
-    .set({ currentDeploymentId: deploymentId, updatedAt: now() })
-    .where(eq(environments.id, ctx.params.envId))
-    .run();
+  recordCurrentDeployment(ctx.deps.db, ctx.params.envId, deploymentId);
 }
 
 /** `beforeSwitch`: gates on the started release (deploy's smoke tests); `startOutput` names it. */

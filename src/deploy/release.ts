@@ -4,23 +4,20 @@
  * health check on its own port; after the switch the old one drains, then stops (kept, not
  * removed: it is a rollback target).
  */
-import { eq } from "drizzle-orm";
 import { Unavailable } from "../errors";
 import { webContainerSpec } from "../env/container";
-import { environments } from "../env/env.sql";
+import { type Environment } from "../env/env.sql";
 import { probeAll } from "../env/health";
-import { geventTarget } from "../env/served";
-import { waitEnvServed } from "../env/served";
+import { geventTarget, waitEnvServed } from "../env/served";
+import { recordServing } from "../env/state";
 import { envHost, envVhost } from "../env/host";
 import { writeEnvAccess } from "../env/access";
 import { takenPorts } from "../env/lookup";
 import { allocatePortPair } from "../env/ports";
 import { envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "../env/resources";
-import type { EnvRow } from "../env/service";
 import { run } from "../exec/run";
 import { reload, writeVhost } from "../host/nginx";
 import type { Deps } from "../deps";
-import { now } from "../state/columns";
 
 export const LABEL_RELEASE = "odooops.release";
 
@@ -38,7 +35,7 @@ export interface StartedRelease {
   release: number;
 }
 
-export function servingOf(env: EnvRow): Serving {
+export function servingOf(env: Environment): Serving {
   return { container: env.containerName, httpPort: env.httpPort, longpollPort: env.longpollPort, release: env.release };
 }
 
@@ -55,7 +52,7 @@ interface Io {
  */
 export async function startRelease(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   release: number,
   image: string,
   io: Io,
@@ -136,7 +133,7 @@ export async function waitReleaseHealthy(
 /** Points the env's vhost at `to` (nginx -t, reload), proves it through nginx, records it on the env. */
 export async function pointNginxAt(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   to: { container: string; httpPort: number; longpollPort: number; release: number },
   io: Io,
 ): Promise<void> {
@@ -149,17 +146,12 @@ export async function pointNginxAt(
   );
   if (changed) await reload(host.nginx);
   await waitEnvServed(deps, { ...env, containerName: to.container, httpPort: to.httpPort }, io, 30_000);
-  deps.db
-    .update(environments)
-    .set({
-      containerName: to.container,
-      httpPort: to.httpPort,
-      longpollPort: to.longpollPort,
-      release: to.release,
-      updatedAt: now(),
-    })
-    .where(eq(environments.id, env.id))
-    .run();
+  recordServing(deps.db, env.id, {
+    containerName: to.container,
+    httpPort: to.httpPort,
+    longpollPort: to.longpollPort,
+    release: to.release,
+  });
   io.log(`nginx now serves ${env.domain} from ${to.container} (127.0.0.1:${to.httpPort})`);
 }
 
@@ -177,7 +169,7 @@ export async function retire(deps: Deps, container: string | null, io: Io): Prom
 }
 
 /** Brings the previous release back in front (undo of a switch). */
-export async function restoreServing(deps: Deps, env: EnvRow, prev: Serving, io: Io): Promise<void> {
+export async function restoreServing(deps: Deps, env: Environment, prev: Serving, io: Io): Promise<void> {
   if (!prev.container || !prev.httpPort || !prev.longpollPort) return;
   const host = envHost(deps);
   await run(host.docker.start(prev.container), { nothrow: true });

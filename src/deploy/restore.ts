@@ -18,14 +18,14 @@ import { NotFound } from "../errors";
 import { waitEnvServed } from "../env/served";
 import { envHost } from "../env/host";
 import { envResources } from "../env/resources";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { adminLogin } from "./source";
 
-function namesFor(deps: Deps, env: EnvRow, deploymentId: string): ReplaceNames {
+function namesFor(deps: Deps, env: Environment, deploymentId: string): ReplaceNames {
   return replaceNames(env.dbName, envResources(env, deps).dataDir, deploymentReplaceToken(deploymentId));
 }
 
@@ -35,7 +35,7 @@ function namesFor(deps: Deps, env: EnvRow, deploymentId: string): ReplaceNames {
  */
 export async function undoPreDeployRestore(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   deploymentId: string,
   io: { log(line: string): void; signal: AbortSignal },
 ): Promise<void> {
@@ -62,7 +62,7 @@ export async function undoPreDeployRestore(
 
 export async function restorePreDeployBackup(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   backupId: string,
   deploymentId: string,
   io: { log(line: string): void; signal: AbortSignal },

@@ -15,7 +15,7 @@ import { CommandFailed } from "../errors";
 import { envHost } from "../env/host";
 import { odooConfFor, writeOdooConf, type DbLogin } from "../env/odoo-conf";
 import { envResources } from "../env/resources";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import {
   createDatabase,
   createRole,
@@ -39,7 +39,7 @@ export interface ScratchOwner {
   log(line: string): void;
 }
 
-function scratchNames(env: EnvRow, deps: Deps, owner: ScratchOwner) {
+function scratchNames(env: Environment, deps: Deps, owner: ScratchOwner) {
   const tag = scratchTag(owner.purpose, owner.jobId);
   const dir = join(envResources(env, deps).dir, `${SCRATCH_DIR_PREFIX}${tag}`);
   return {
@@ -82,7 +82,7 @@ async function dropScratch(deps: Deps, n: ReturnType<typeof scratchNames>, after
  */
 export async function withScratchDatabase<T>(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   owner: ScratchOwner,
   fn: (s: Scratch) => Promise<T>,
   opts: { empty?: boolean } = {},

@@ -6,9 +6,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { odooSeries } from "../db/backup";
 import { Invalid } from "../errors";
-import { projects } from "../env/env.sql";
+import { projects, type Environment } from "../env/env.sql";
 import { projectRepoUrl } from "../env/projects";
-import type { EnvRow } from "../env/service";
 import { envDbLogin } from "../env/tenant-login";
 import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
 import { validateBranch } from "../git/validate";
@@ -26,7 +25,7 @@ export interface SourceRef {
 
 export function projectRepo(
   deps: Pick<Deps, "db" | "box">,
-  env: EnvRow,
+  env: Environment,
 ): { url: string; project: string; defaultBranch: string } {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
   const url = project ? projectRepoUrl(project, deps.box) : null;
@@ -40,20 +39,20 @@ export function projectRepo(
 }
 
 /** The env's project (its default branch is where the policy is read). */
-export function projectOf(deps: Pick<Deps, "db">, env: EnvRow): typeof projects.$inferSelect {
+export function projectOf(deps: Pick<Deps, "db">, env: Environment): typeof projects.$inferSelect {
   const project = deps.db.select().from(projects).where(eq(projects.id, env.projectId)).get();
   if (!project) throw new Invalid(`environment ${env.slug} has no project`);
   return project;
 }
 
 /** The branch a deploy follows: the one asked for, else the env's, else the project's default. */
-export function deployBranch(deps: Pick<Deps, "db" | "box">, env: EnvRow, ref: SourceRef): string {
+export function deployBranch(deps: Pick<Deps, "db" | "box">, env: Environment, ref: SourceRef): string {
   return validateBranch(ref.branch ?? env.branch ?? projectRepo(deps, env).defaultBranch);
 }
 
 export async function fetchCommit(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   ref: SourceRef,
   io: { log(line: string): void; signal?: AbortSignal },
 ): Promise<{ mirror: string; sha: string; branch: string | null }> {
@@ -106,7 +105,7 @@ export interface ModuleInputs {
 /** Repo modules at the commit and what to update/install in the env's database. */
 export async function planModules(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   mirror: string,
   sha: string,
   previousChecksums: Record<string, string> | null,

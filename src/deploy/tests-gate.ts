@@ -6,7 +6,7 @@
  */
 import { runOdooOnce } from "../env/odoo-once";
 import { CONTAINER_CONF, CONTAINER_DATA, envResources } from "../env/resources";
-import type { EnvRow } from "../env/service";
+import type { Environment } from "../env/env.sql";
 import type { Deps } from "../deps";
 import { runGateCommand } from "./gate-command";
 import { withScratchDatabase } from "./scratch";
@@ -30,7 +30,7 @@ export function testsGateArgs(modules: string[]): string[] {
 /** The failure (with the output that explains it), or null when every test passed. */
 export async function runTestsGate(
   deps: Deps,
-  env: EnvRow,
+  env: Environment,
   image: string,
   modules: string[],
   command: string[] | null,

@@ -5,12 +5,12 @@
 import type { Deps } from "../deps";
 import { groupGid, htpasswdFile, htpasswdLine, nginxHost, writeHtpasswd, type VhostAccess } from "../host/nginx";
 import { projectAccess } from "./projects";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 /** The vhost's access rules; undefined = public (production by default). */
 export function envAccess(
   deps: Pick<Deps, "config" | "paths">,
-  env: Pick<EnvRow, "slug" | "tier">,
+  env: Pick<Environment, "slug" | "tier">,
 ): VhostAccess | undefined {
   const a = deps.config.access[env.tier];
   if (!a.basicAuth && a.allow.length === 0) return undefined;
@@ -21,7 +21,7 @@ export function envAccess(
 }
 
 /** Writes the env's user file when its tier asks for credentials; before every vhost write (nginx reads it per request). */
-export function writeEnvAccess(deps: Deps, env: Pick<EnvRow, "slug" | "tier" | "projectId">): void {
+export function writeEnvAccess(deps: Deps, env: Pick<Environment, "slug" | "tier" | "projectId">): void {
   const file = envAccess(deps, env)?.htpasswdFile;
   if (!file) return;
   const { user, password } = projectAccess(deps.db, deps.box, env.projectId);

@@ -8,17 +8,18 @@ import { backupTargets } from "../db/backup-job";
 import { Conflict, Invalid, errorText } from "../errors";
 import type { CoordinatorDeps } from "../deps";
 import type { JobView } from "../jobs/view";
-import { now } from "../state/columns";
 import { createEnvJob } from "./create-job";
 import { insertEnvironment, planCreate, type CreatePlan } from "./create";
 import { hostCapacity } from "./host-fit";
-import { environments } from "./env.sql";
+import { statusText } from "./guards";
 import { findEnv } from "./lookup";
 import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
-import { toSummary, type EnvRow } from "./service";
-import { expiryAfter, setExpiry } from "./ttl";
+import { toSummary } from "./list";
+import type { Environment } from "./env.sql";
+import { expiryAfter } from "./ttl";
+import { markDestroying, recordExpiry } from "./state";
 
 export type CreateOutcome =
   | { dryRun: true; plan: CreatePlan; steps: string[] }
@@ -38,7 +39,7 @@ export function createEnvironment(deps: CoordinatorDeps, req: CreateEnvRequest, 
   return { dryRun: false, env: toSummary(env, deps.config), job };
 }
 
-function refuseWhileDestroying(env: EnvRow, what: string): void {
+function refuseWhileDestroying(env: Environment, what: string): void {
   if (env.status === "destroying") throw new Conflict(`environment ${env.slug} is being destroyed; cannot ${what}`);
 }
 
@@ -54,7 +55,7 @@ export interface DestroyOptions {
  * A destroy that failed after its final backup (its removals had begun) is finished by a rerun:
  * the database may already be gone, so there is nothing left to back up again.
  */
-function finishingDestroy(deps: CoordinatorDeps, env: EnvRow): boolean {
+function finishingDestroy(deps: CoordinatorDeps, env: Environment): boolean {
   if (env.status !== "failed" || !env.statusReason?.startsWith("destroy failed")) return false;
   const done = deps.db
     .select({ id: backups.id })
@@ -65,7 +66,7 @@ function finishingDestroy(deps: CoordinatorDeps, env: EnvRow): boolean {
 }
 
 /** Production whose database goes is backed up first; without a target to back up to, the destroy is refused now. */
-function needsFinalBackup(deps: CoordinatorDeps, env: EnvRow, opts: DestroyOptions): boolean {
+function needsFinalBackup(deps: CoordinatorDeps, env: Environment, opts: DestroyOptions): boolean {
   if (env.tier !== "production" || opts.keepDatabase || opts.skipFinalBackup) return false;
   if (finishingDestroy(deps, env)) return false;
   try {
@@ -85,7 +86,7 @@ export function destroyEnvironment(deps: CoordinatorDeps, name: string, opts: De
   requireConfirm(env, opts.confirm, "destroy");
   const finalBackupId = needsFinalBackup(deps, env, opts) ? Bun.randomUUIDv7() : null;
   const previousStatus = env.status === "destroying" || env.status === "destroyed" ? null : env.status;
-  deps.db.update(environments).set({ status: "destroying", updatedAt: now() }).where(eq(environments.id, env.id)).run();
+  markDestroying(deps.db, env.id);
   const job = deps.jobs.enqueue(
     destroyEnvJob,
     { envId: env.id, slug: env.slug, keepDatabase: opts.keepDatabase, finalBackupId, previousStatus },
@@ -113,7 +114,7 @@ export function powerEnvironment(deps: CoordinatorDeps, name: string, action: Po
   refuseWhileDestroying(env, action);
   if (env.status === "failed" || env.status === "creating") {
     throw new Conflict(
-      `environment ${env.slug} is ${env.status}${env.statusReason ? ` (${env.statusReason})` : ""}; ${action} needs an environment that was created`,
+      `environment ${env.slug} is ${statusText(env)}; ${action} needs an environment that was created`,
     );
   }
   const job = deps.jobs.enqueue(powerJobs[action], { envId: env.id, slug: env.slug }, actor);
@@ -131,7 +132,7 @@ export function extendEnvironment(
 ): ReturnType<typeof toSummary> {
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, "extend it");
-  const updated = setExpiry(deps.db, env.id, expiryAfter(ttl, at));
+  const updated = recordExpiry(deps.db, env.id, expiryAfter(ttl, at));
   deps.audit.record({
     actor,
     action: "env.extend",

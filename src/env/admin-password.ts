@@ -2,7 +2,6 @@
  * The Odoo admin password of an env: read back (admins only) and rotated by a job. The job's
  * parameters carry the new password sealed, so a rerun after a crash sets the same one.
  */
-import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Principal } from "../auth/service";
 import { requireRole } from "../auth/roles";
@@ -10,11 +9,11 @@ import { Conflict } from "../errors";
 import { defineJob } from "../jobs/define";
 import { withSealedSecrets } from "../jobs/secrets";
 import type { JobView } from "../jobs/view";
-import { now } from "../state/columns";
 import type { CoordinatorDeps } from "../deps";
-import { environments } from "./env.sql";
+import { recordOdooAdminPassword } from "./state";
 import { findEnv, loadEnvById } from "./lookup";
 import { newOdooPassword, ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
+import { requireCreated } from "./guards";
 
 export const RotateParams = z.object({
   envId: z.string().min(1),
@@ -35,11 +34,7 @@ export const rotateAdminPasswordJob = defineJob<RotateParams>({
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
         await setOdooAdminPassword(ctx.deps, env, ctx.deps.box.open(ctx.params.passwordEnc), { lockOthers: false });
-        ctx.deps.db
-          .update(environments)
-          .set({ odooAdminPasswordEnc: ctx.params.passwordEnc, updatedAt: now() })
-          .where(eq(environments.id, env.id))
-          .run();
+        recordOdooAdminPassword(ctx.deps.db, env.id, ctx.params.passwordEnc);
         ctx.log(`user ${ODOO_ADMIN_LOGIN} of ${env.slug} has a new password (shown once to the user who asked)`);
       },
     },
@@ -52,16 +47,10 @@ export const rotateAdminPasswordJob = defineJob<RotateParams>({
   },
 });
 
-/** Only these statuses have a database to write to. */
-const HAS_DATABASE = new Set(["active", "stopped"]);
-
 export function rotateAdminPassword(deps: CoordinatorDeps, name: string, principal: Principal): JobView {
   requireRole(principal, "admin", "rotate an environment's Odoo admin password");
   const env = findEnv(deps.db, name);
-  if (!HAS_DATABASE.has(env.status))
-    throw new Conflict(
-      `environment ${env.slug} is ${env.status}; its admin password can be set once it is active or stopped`,
-    );
+  requireCreated(env, "its admin password can be set once it is active or stopped");
   const job = deps.jobs.enqueue(
     rotateAdminPasswordJob,
     { envId: env.id, slug: env.slug, passwordEnc: deps.box.seal(newOdooPassword()) },

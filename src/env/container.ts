@@ -9,11 +9,11 @@ import {
   ODOO_HTTP_PORT,
   ODOO_LONGPOLL_PORT,
 } from "./resources";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 export function webContainerSpec(
   deps: Pick<Deps, "paths" | "config">,
-  env: Pick<EnvRow, "id" | "slug" | "domain" | "odooImage" | "cpus" | "memoryMb">,
+  env: Pick<Environment, "id" | "slug" | "domain" | "odooImage" | "cpus" | "memoryMb">,
   name: string,
   ports: { http: number; longpoll: number },
   image = env.odooImage,

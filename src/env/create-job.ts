@@ -4,18 +4,15 @@
  */
 import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
 import { z } from "zod";
-import type { StepContext } from "../jobs/define";
+import { type StepContext, defineJob, stepOutput, storingStep } from "../jobs/define";
 import type { Deps } from "../deps";
-import { defineJob, stepOutput, storingStep } from "../jobs/define";
 import { envTlsStep, httpFallbackReason, tlsOutput } from "../certs/env-tls";
 import { CommandFailed, Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
 import { reload, removeVhost, writeVhost } from "../host/nginx";
-import { now } from "../state/columns";
-import { environments } from "./env.sql";
+import { markActive, markCreateFailed, markServedOverHttp, recordServing } from "./state";
 import { waitEnvServed } from "./served";
 import { envHost, envVhost } from "./host";
 import { writeEnvAccess } from "./access";
@@ -26,7 +23,7 @@ import { withSealedSecrets } from "../jobs/secrets";
 import { allocatePortPair } from "./ports";
 import { envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
 import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 import { webContainerSpec } from "./container";
 
 /**
@@ -41,16 +38,8 @@ export const EnvJobParams = z.object({ envId: z.string().min(1), slug: z.string(
 export type EnvJobParams = z.infer<typeof EnvJobParams>;
 type Ctx = StepContext<EnvJobParams>;
 
-function envOf(ctx: Ctx): EnvRow {
+function envOf(ctx: Ctx): Environment {
   return loadEnvById(ctx.deps.db, ctx.params.envId);
-}
-
-function setEnv(deps: Deps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
-  deps.db
-    .update(environments)
-    .set({ ...patch, updatedAt: now() })
-    .where(eq(environments.id, id))
-    .run();
 }
 
 function manageHba(deps: Deps): boolean {
@@ -204,7 +193,12 @@ export const createEnvJob = defineJob<EnvJobParams>({
           ports = await allocatePortPair(ctx.deps.config.ports, takenPorts(ctx.deps.db, env.id));
           await run(host.docker.run(webContainerSpec(ctx.deps, env, name, { http: ports[0], longpoll: ports[1] })));
         }
-        setEnv(ctx.deps, env.id, { httpPort: ports[0], longpollPort: ports[1], containerName: name, release });
+        recordServing(ctx.deps.db, env.id, {
+          httpPort: ports[0],
+          longpollPort: ports[1],
+          containerName: name,
+          release,
+        });
         ctx.log(
           `container ${name} on 127.0.0.1:${ports[0]} (http) and :${ports[1]} (longpolling → ${ODOO_LONGPOLL_PORT}), odoo ${ODOO_HTTP_PORT}`,
         );
@@ -247,21 +241,14 @@ export const createEnvJob = defineJob<EnvJobParams>({
   ],
   async succeeded(ctx) {
     // A TLS failure leaves the env active over HTTP; the reason says why and how to retry.
-    setEnv(ctx.deps, ctx.params.envId, {
-      status: "active",
-      statusReason: httpFallbackReason(ctx.outputIfDone(tlsOutput)),
-    });
-    const env = envOf(ctx);
+    const overHttp = httpFallbackReason(ctx.outputIfDone(tlsOutput));
+    const env = overHttp
+      ? markServedOverHttp(ctx.deps.db, ctx.params.envId, overHttp)
+      : markActive(ctx.deps.db, ctx.params.envId);
     const result = { env: env.slug, domain: env.domain, adminLogin: ODOO_ADMIN_LOGIN };
     return env.odooAdminPasswordEnc ? withSealedSecrets(result, { adminPassword: env.odooAdminPasswordEnc }) : result;
   },
   async failed(ctx, error, cancelled) {
-    setEnv(ctx.deps, ctx.params.envId, {
-      status: "failed",
-      statusReason: cancelled ? "create cancelled" : error,
-      httpPort: null,
-      longpollPort: null,
-      containerName: null,
-    });
+    markCreateFailed(ctx.deps.db, ctx.params.envId, cancelled ? "create cancelled" : error);
   },
 });

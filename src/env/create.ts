@@ -3,13 +3,12 @@
  * before any row, container or database exists.
  */
 import { and, eq, ne, sql } from "drizzle-orm";
-import type { SecretBox } from "../auth/secretbox";
-import { randomSecret } from "../auth/secretbox";
+import { type SecretBox, randomSecret } from "../auth/secretbox";
 import type { Config } from "../config/schema";
 import { Conflict, Invalid } from "../errors";
 import type { Db } from "../state/db";
 import { now } from "../state/columns";
-import { environments } from "./env.sql";
+import { environments, type Environment } from "./env.sql";
 import { dbIdentifier, defaultDomain, slugify, validateBranch, validateDomain } from "./naming";
 import { projectPolicy } from "../policy/load";
 import { capLimits, checkRequested } from "../policy/quota";
@@ -17,11 +16,10 @@ import { checkRequestedFitsHost, clampToHost, type HostCapacity } from "./host-f
 import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
-import type { EnvRow } from "./service";
 import { newOdooPassword } from "./odoo-admin";
 import { expiryAtCreate } from "./ttl";
 
-export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], explicit?: string): string {
+export function envDomain(config: Config, slug: string, tier: Environment["tier"], explicit?: string): string {
   if (explicit) return validateDomain(explicit);
   return defaultDomain(slug, config.tiers[tier].subdomain, config.baseDomain);
 }
@@ -29,7 +27,7 @@ export function envDomain(config: Config, slug: string, tier: EnvRow["tier"], ex
 export interface CreatePlan {
   name: string;
   slug: string;
-  tier: EnvRow["tier"];
+  tier: Environment["tier"];
   branch: string | null;
   projectId: string;
   domain: string;
@@ -137,7 +135,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
 }
 
 /** Stores the env row (status `creating`) with fresh secrets sealed at rest. */
-export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, createdBy: string): EnvRow {
+export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, createdBy: string): Environment {
   const values = {
     projectId: plan.projectId,
     name: plan.name,
@@ -146,6 +144,8 @@ export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, crea
     tier: plan.tier,
     status: "creating" as const,
     statusReason: null,
+    // A rerun of a failed create starts over on HTTPS too.
+    httpFallbackReason: null,
     odooImage: plan.odooImage,
     domain: plan.domain,
     dbName: plan.dbName,

@@ -10,7 +10,8 @@ import { envHost } from "./host";
 import { findEnv } from "./lookup";
 import { envResources } from "./resources";
 import type { EnvDetail } from "./schema";
-import { toSummary, type EnvRow } from "./service";
+import { toSummary } from "./list";
+import type { Environment } from "./env.sql";
 import { errorText } from "../errors";
 
 const log = Log.create("env");
@@ -40,7 +41,7 @@ export function directorySize(dir: string): number | null {
 /** What the env stores: its database and its data dir (filestore, sessions); null where unknown. */
 export async function envDiskUse(
   deps: Pick<Deps, "config" | "paths">,
-  env: EnvRow,
+  env: Environment,
 ): Promise<{ databaseBytes: number | null; filestoreBytes: number | null }> {
   let databaseBytes: number | null = null;
   try {

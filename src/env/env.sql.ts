@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { hosts } from "../fleet/fleet.sql";
 import { createdAt, id } from "../state/columns";
+import { ENV_STATUSES, TIERS } from "./vocabulary";
 
 export const projects = sqliteTable("projects", {
   id: id(),
@@ -18,9 +19,6 @@ export const projects = sqliteTable("projects", {
   createdAt: createdAt(),
 });
 
-export const envStatuses = ["creating", "active", "stopped", "failed", "destroying", "destroyed"] as const;
-export type EnvStatus = (typeof envStatuses)[number];
-
 export const environments = sqliteTable(
   "environments",
   {
@@ -31,9 +29,14 @@ export const environments = sqliteTable(
     name: text("name").notNull(),
     slug: text("slug").notNull(),
     branch: text("branch"),
-    tier: text("tier", { enum: ["dev", "dev_ephemeral", "staging", "production"] }).notNull(),
-    status: text("status", { enum: envStatuses }).notNull().default("creating"),
+    tier: text("tier", { enum: TIERS }).notNull(),
+    status: text("status", { enum: ENV_STATUSES }).notNull().default("creating"),
     statusReason: text("status_reason"),
+    /**
+     * Set while the env is served over plain HTTP because HTTPS could not be enabled (why, and how
+     * to retry); cleared when a certificate is served. Kept apart from the status and its reason.
+     */
+    httpFallbackReason: text("http_fallback_reason"),
     hostId: text("host_id").references(() => hosts.id),
     odooImage: text("odoo_image").notNull(),
     domain: text("domain").notNull(),
@@ -71,3 +74,6 @@ export const environments = sqliteTable(
     index("environments_tier").on(t.tier),
   ],
 );
+
+/** One environment as stored (writes go through src/env/state.ts). */
+export type Environment = typeof environments.$inferSelect;

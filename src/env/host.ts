@@ -8,7 +8,7 @@ import { nginxHost, renderVhost, type VhostSpec } from "../host/nginx";
 import { pgAdmin } from "../host/postgres";
 import { envAccess } from "./access";
 import { odooUser } from "./resources";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 export function envHost(deps: Pick<Deps, "config" | "paths">) {
   const { config, paths } = deps;
@@ -31,7 +31,7 @@ export function envHost(deps: Pick<Deps, "config" | "paths">) {
 /** The env's vhost: HTTP only, or HTTPS (with the redirect) while its domain has a certificate. */
 export function envVhostSpec(
   deps: Pick<Deps, "config" | "paths">,
-  env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">,
+  env: Pick<Environment, "slug" | "domain" | "tier" | "workers">,
   ports: { http: number; longpoll: number },
 ): VhostSpec {
   return {
@@ -51,7 +51,7 @@ export function envVhostSpec(
 
 export function envVhost(
   deps: Pick<Deps, "config" | "paths">,
-  env: Pick<EnvRow, "slug" | "domain" | "tier" | "workers">,
+  env: Pick<Environment, "slug" | "domain" | "tier" | "workers">,
   ports: { http: number; longpoll: number },
 ): string {
   return renderVhost(envVhostSpec(deps, env, ports));

@@ -18,8 +18,8 @@ import { isDomain } from "../certs/domain";
 import { removeCertificate } from "../certs/store";
 import { reload, removeVhost } from "../host/nginx";
 import { dropDatabase, dropRole, removeHbaEntry } from "../host/postgres";
-import { now } from "../state/columns";
-import { environments, envStatuses } from "./env.sql";
+import { markActive, markDestroyAborted, markDestroyed, markFailed, markStopped } from "./state";
+import { ENV_STATUSES } from "./vocabulary";
 import { waitEnvServed } from "./served";
 import { envHost } from "./host";
 import { loadEnvById, removeEnvContainers } from "./lookup";
@@ -32,7 +32,7 @@ export const DestroyParams = z.object({
   /** The backup taken before anything is removed (production whose database is dropped), else null. */
   finalBackupId: z.string().nullable().default(null),
   /** The env's status before the destroy was asked for: it comes back when the final backup fails. */
-  previousStatus: z.enum(envStatuses).nullable().default(null),
+  previousStatus: z.enum(ENV_STATUSES).nullable().default(null),
 });
 export type DestroyParams = z.infer<typeof DestroyParams>;
 
@@ -43,14 +43,6 @@ export async function envDatabases(sql: SQL, dbName: string, role: string): Prom
     WHERE datname = ${dbName} OR datdba = (SELECT oid FROM pg_roles WHERE rolname = ${role})
     ORDER BY datname <> ${dbName}, datname`;
   return rows.map((r) => r.datname);
-}
-
-function setStatus(deps: Deps, id: string, patch: Partial<typeof environments.$inferInsert>): void {
-  deps.db
-    .update(environments)
-    .set({ ...patch, updatedAt: now() })
-    .where(eq(environments.id, id))
-    .run();
 }
 
 export const destroyEnvJob = defineJob<DestroyParams>({
@@ -154,14 +146,7 @@ export const destroyEnvJob = defineJob<DestroyParams>({
     },
   ],
   async succeeded(ctx) {
-    setStatus(ctx.deps, ctx.params.envId, {
-      status: "destroyed",
-      statusReason: ctx.params.keepDatabase ? "destroyed; database kept" : null,
-      destroyedAt: now(),
-      httpPort: null,
-      longpollPort: null,
-      containerName: null,
-    });
+    markDestroyed(ctx.deps.db, ctx.params.envId, { keptDatabase: ctx.params.keepDatabase });
     return { env: ctx.params.slug, keptDatabase: ctx.params.keepDatabase };
   },
   async failed(ctx, error, cancelled) {
@@ -173,16 +158,15 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       ctx.deps.db.select({ status: backups.status }).from(backups).where(eq(backups.id, finalBackupId)).get()
         ?.status !== "completed";
     if (untouched && previousStatus) {
-      setStatus(ctx.deps, ctx.params.envId, {
-        status: previousStatus,
-        statusReason: `destroy ${cancelled ? "cancelled" : "aborted"}: ${error}`,
-      });
+      markDestroyAborted(
+        ctx.deps.db,
+        ctx.params.envId,
+        previousStatus,
+        `destroy ${cancelled ? "cancelled" : "aborted"}: ${error}`,
+      );
       return;
     }
-    setStatus(ctx.deps, ctx.params.envId, {
-      status: "failed",
-      statusReason: `destroy failed: ${error} (rerun env destroy)`,
-    });
+    markFailed(ctx.deps.db, ctx.params.envId, `destroy failed: ${error} (rerun env destroy)`);
   },
 });
 
@@ -207,17 +191,17 @@ function powerJob(action: "start" | "stop" | "restart") {
   const verbs = {
     start: {
       title: "Starting the container",
-      status: "active" as const,
+      mark: markActive,
       cmd: (ctx: PowerCtx) => d(ctx.deps).start(servingContainer(ctx)),
     },
     stop: {
       title: "Stopping the container",
-      status: "stopped" as const,
+      mark: markStopped,
       cmd: (ctx: PowerCtx) => d(ctx.deps).stop(servingContainer(ctx), 30),
     },
     restart: {
       title: "Restarting the container",
-      status: "active" as const,
+      mark: markActive,
       cmd: (ctx: PowerCtx) => d(ctx.deps).restart(servingContainer(ctx), 30),
     },
   }[action];
@@ -244,7 +228,7 @@ function powerJob(action: "start" | "stop" | "restart") {
       },
     ],
     async succeeded(ctx) {
-      setStatus(ctx.deps, ctx.params.envId, { status: verbs.status, statusReason: null });
+      verbs.mark(ctx.deps.db, ctx.params.envId);
     },
   });
 }

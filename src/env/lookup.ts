@@ -4,19 +4,18 @@ import { NotFound } from "../errors";
 import { run } from "../exec/run";
 import type { Deps } from "../deps";
 import type { Db } from "../state/db";
-import { environments } from "./env.sql";
+import { environments, type Environment } from "./env.sql";
 import { envHost } from "./host";
 import { LABEL_ENV } from "./resources";
-import type { EnvRow } from "./service";
 
-export function loadEnvById(db: Db, id: string): EnvRow {
+export function loadEnvById(db: Db, id: string): Environment {
   const env = db.select().from(environments).where(eq(environments.id, id)).get();
   if (!env) throw new NotFound(`no environment with id ${id}`);
   return env;
 }
 
 /** A live environment by name or slug (destroyed ones are history, not targets). */
-export function findEnv(db: Db, nameOrSlug: string): EnvRow {
+export function findEnv(db: Db, nameOrSlug: string): Environment {
   const env = db
     .select()
     .from(environments)
@@ -35,7 +34,7 @@ export function findEnv(db: Db, nameOrSlug: string): EnvRow {
  * The live environment of that name, else the one destroyed last: its backups outlive it for
  * `backups.keepDestroyedDays`, so it stays a source to restore from (never a target).
  */
-export function findEnvOrDestroyed(db: Db, nameOrSlug: string): EnvRow {
+export function findEnvOrDestroyed(db: Db, nameOrSlug: string): Environment {
   const named = or(eq(environments.slug, nameOrSlug), eq(environments.name, nameOrSlug));
   const env =
     db
@@ -54,7 +53,7 @@ export function findEnvOrDestroyed(db: Db, nameOrSlug: string): EnvRow {
 }
 
 /** Every environment that had this name or slug, live and destroyed. */
-export function envsNamed(db: Db, nameOrSlug: string): EnvRow[] {
+export function envsNamed(db: Db, nameOrSlug: string): Environment[] {
   return db
     .select()
     .from(environments)
@@ -75,7 +74,7 @@ export function takenPorts(db: Db, exceptId: string): Set<number> {
 /** Removes every container labelled for this env (web releases, init leftovers). */
 export async function removeEnvContainers(
   deps: Pick<Deps, "config" | "paths">,
-  env: Pick<EnvRow, "id">,
+  env: Pick<Environment, "id">,
 ): Promise<string[]> {
   const host = envHost(deps);
   const containers = await host.dockerClient.listByLabel(LABEL_ENV, env.id);

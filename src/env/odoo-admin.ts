@@ -9,7 +9,7 @@ import { odooPasswordHash } from "../db/backup/anonymize";
 import { Conflict } from "../errors";
 import { withTenant } from "../host/postgres/tenant";
 import type { Deps } from "../deps";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 import { envDbLogin } from "./tenant-login";
 
 export const ODOO_ADMIN_LOGIN = "admin";
@@ -31,7 +31,7 @@ export interface SetPasswordOptions {
  */
 export async function setOdooAdminPassword(
   deps: Pick<Deps, "config" | "box">,
-  env: Pick<EnvRow, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">,
+  env: Pick<Environment, "slug" | "dbName" | "dbUser" | "dbPasswordEnc">,
   password: string,
   opts: SetPasswordOptions,
 ): Promise<{ others: number }> {

@@ -2,7 +2,7 @@
 import { chmodSync, chownSync, writeFileSync } from "node:fs";
 import type { Deps } from "../deps";
 import { renderOdooConf, resourcePlan } from "./plan";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 export interface DbLogin {
   name: string;
@@ -10,7 +10,7 @@ export interface DbLogin {
   password: string;
 }
 
-export function odooConfFor(deps: Pick<Deps, "config" | "box">, env: EnvRow, db?: DbLogin): string {
+export function odooConfFor(deps: Pick<Deps, "config" | "box">, env: Environment, db?: DbLogin): string {
   const { config, box } = deps;
   return renderOdooConf({
     slug: env.slug,

@@ -5,7 +5,7 @@
  */
 import { CONTAINER_CONF, CONTAINER_DATA, envLabels } from "./resources";
 import { envHost } from "./host";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 import { run } from "../exec/run";
 import type { Mount } from "../host/docker";
 import type { Deps } from "../deps";
@@ -57,7 +57,7 @@ export interface Throwaway {
  * forwarded, Odoo's prefork master defers it, and a killed client leaves a `--rm` container
  * running. `rm --force --volumes` kills and removes it; the client then ends by itself.
  */
-export async function runThrowaway(deps: Deps, env: EnvRow, t: Throwaway): Promise<OneShotResult> {
+export async function runThrowaway(deps: Deps, env: Environment, t: Throwaway): Promise<OneShotResult> {
   const host = envHost(deps);
   const remove = () => run(host.docker.rm(t.name, { force: true }), { nothrow: true });
   let stopped: string | null = null;
@@ -127,7 +127,7 @@ export function odooOnceArgs(dbName: string, args: string[]): string[] {
   return ["-c", CONTAINER_CONF, "-d", dbName, ...args, "--workers", "0", "--stop-after-init"];
 }
 
-export function runOdooOnce(deps: Deps, env: EnvRow, o: OneShot): Promise<OneShotResult> {
+export function runOdooOnce(deps: Deps, env: Environment, o: OneShot): Promise<OneShotResult> {
   return runThrowaway(deps, env, {
     image: o.image,
     name: o.name,

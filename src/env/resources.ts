@@ -5,19 +5,22 @@
 import { join } from "node:path";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 export const LABEL_MANAGED = "odooops.managed";
 export const LABEL_ENV = "odooops.env";
 export const LABEL_SLUG = "odooops.slug";
 export const LABEL_ROLE = "odooops.role";
 
-export function envLabels(env: Pick<EnvRow, "id" | "slug">, role: "web" | "init" | "network"): Record<string, string> {
+export function envLabels(
+  env: Pick<Environment, "id" | "slug">,
+  role: "web" | "init" | "network",
+): Record<string, string> {
   return { [LABEL_MANAGED]: "true", [LABEL_ENV]: env.id, [LABEL_SLUG]: env.slug, [LABEL_ROLE]: role };
 }
 
 export function envResources(
-  env: Pick<EnvRow, "slug" | "domain">,
+  env: Pick<Environment, "slug" | "domain">,
   { paths, config }: { paths: Paths; config: Config },
 ) {
   const dir = join(paths.envsDir, env.slug);

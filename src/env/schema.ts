@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { envStatuses } from "./env.sql";
+import { ENV_STATUSES, TIERS } from "./vocabulary";
 
-export const Tier = z.enum(["dev", "dev_ephemeral", "staging", "production"]).openapi("Tier");
+export const Tier = z.enum(TIERS).openapi("Tier");
 
 export const EnvSummary = z
   .object({
@@ -9,7 +9,7 @@ export const EnvSummary = z
     name: z.string(),
     slug: z.string(),
     tier: Tier,
-    status: z.enum(envStatuses),
+    status: z.enum(ENV_STATUSES),
     statusReason: z.string().nullable(),
     branch: z.string().nullable(),
     url: z.string(),
@@ -23,7 +23,7 @@ export const EnvSummary = z
 
 export const EnvListQuery = z.object({
   tier: Tier.optional(),
-  status: z.enum(envStatuses).optional(),
+  status: z.enum(ENV_STATUSES).optional(),
   includeDestroyed: z
     .enum(["true", "false"])
     .optional()

@@ -3,9 +3,9 @@ import { run } from "../exec/run";
 import type { Deps } from "../deps";
 import { waitHealthy, type HealthTarget } from "./health";
 import { envHost } from "./host";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
-type ServedEnv = Pick<EnvRow, "domain" | "dbName" | "httpPort" | "longpollPort" | "workers">;
+type ServedEnv = Pick<Environment, "domain" | "dbName" | "httpPort" | "longpollPort" | "workers">;
 
 /** The probes of a served env; without a published port (not running yet) only nginx's. */
 export function servedTargets(deps: Pick<Deps, "config">, env: ServedEnv): HealthTarget[] {
@@ -26,7 +26,7 @@ export function geventTarget(port: number): HealthTarget {
 
 export async function waitEnvServed(
   deps: Pick<Deps, "config" | "paths">,
-  env: ServedEnv & Pick<EnvRow, "containerName">,
+  env: ServedEnv & Pick<Environment, "containerName">,
   io: { log(line: string): void; signal: AbortSignal },
   timeoutMs = deps.config.odoo.healthTimeoutSec * 1000,
 ): Promise<void> {

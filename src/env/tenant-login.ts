@@ -2,12 +2,12 @@
 import type { Deps } from "../deps";
 import { tenantHost, type TenantLogin } from "../host/postgres/tenant";
 import type { DbLogin } from "./odoo-conf";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 /** The env's role into `database` (default: the env's database; a copy it will own otherwise). */
 export function envDbLogin(
   deps: Pick<Deps, "config" | "box">,
-  env: Pick<EnvRow, "dbName" | "dbUser" | "dbPasswordEnc">,
+  env: Pick<Environment, "dbName" | "dbUser" | "dbPasswordEnc">,
   database = env.dbName,
 ): TenantLogin {
   return { ...tenantServer(deps), user: env.dbUser, password: deps.box.open(env.dbPasswordEnc), database };

@@ -3,7 +3,7 @@
  * preview; a log line and an audit entry for every env), and an env past its expiry is destroyed.
  * Takes the clock as an argument so tests move time instead of waiting for it.
  */
-import { and, eq, isNotNull, notInArray } from "drizzle-orm";
+import { and, isNotNull, notInArray } from "drizzle-orm";
 import type { Schedule } from "../jobs/schedule";
 import { notifyPreview, previewOfEnv } from "../github/previews";
 import { Log } from "../log";
@@ -11,6 +11,7 @@ import { destroyEnvironment } from "./actions";
 import type { CoordinatorDeps } from "../deps";
 import { environments } from "./env.sql";
 import { errorText } from "../errors";
+import { markExpiryWarned } from "./state";
 
 const log = Log.create("ttl");
 export const TTL_ACTOR = "ttl-sweep";
@@ -65,7 +66,7 @@ function warn(deps: CoordinatorDeps, env: typeof environments.$inferSelect, at: 
     target: env.slug,
     details: { expiresAt: env.ttlExpiresAt, prComment: commented },
   });
-  deps.db.update(environments).set({ ttlWarnedAt: at.toISOString() }).where(eq(environments.id, env.id)).run();
+  markExpiryWarned(deps.db, env.id, at);
 }
 
 export function ttlSchedule(pattern: string, clock: { now(): Date } = { now: () => new Date() }): Schedule {

@@ -3,7 +3,6 @@
  * moved only by `env extend` — deploys do not push it back, so an expiry the sweep warned about
  * (or a user set) stays where it was put.
  */
-import { eq } from "drizzle-orm";
 import { AppError, Invalid } from "../errors";
 import { Log } from "../log";
 import { DEFAULT_POLICY } from "../policy/defaults";
@@ -11,9 +10,7 @@ import { projectPolicy } from "../policy/load";
 import type { Policy } from "../policy/schema";
 import { ttlMs } from "../policy/match";
 import type { Db } from "../state/db";
-import { now } from "../state/columns";
-import { environments } from "./env.sql";
-import type { EnvRow } from "./service";
+import type { Environment } from "./env.sql";
 
 const log = Log.create("ttl");
 const TTL = /^(never|[1-9]\d{0,4}[hd])$/;
@@ -30,7 +27,7 @@ export function expiryAfter(ttl: string, from: Date): string | null {
 }
 
 /** The expiry a new env of `tier` gets under its project's policy (no TTL in the policy = never). */
-export function expiryAtCreate(db: Db, projectId: string, tier: EnvRow["tier"], from: Date): string | null {
+export function expiryAtCreate(db: Db, projectId: string, tier: Environment["tier"], from: Date): string | null {
   let policy: Policy;
   try {
     policy = projectPolicy(db, projectId);
@@ -42,14 +39,4 @@ export function expiryAtCreate(db: Db, projectId: string, tier: EnvRow["tier"], 
   }
   const ttl = policy.ttl_policies[tier];
   return ttl ? expiryAfter(ttl, from) : null;
-}
-
-/** Sets the expiry to `from + ttl` (`never` clears it); the 24 h warning may go out again. */
-export function setExpiry(db: Db, envId: string, expiresAt: string | null): EnvRow {
-  return db
-    .update(environments)
-    .set({ ttlExpiresAt: expiresAt, ttlWarnedAt: null, updatedAt: now() })
-    .where(eq(environments.id, envId))
-    .returning()
-    .get()!;
 }

@@ -9,10 +9,10 @@ import { and, desc, eq, isNull, ne } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
 import { createEnvironment, destroyEnvironment } from "../env/actions";
 import type { CoordinatorDeps } from "../deps";
-import { environments, projects } from "../env/env.sql";
+import { environments, projects, type Environment } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
 import { validateBranch } from "../git/validate";
-import { envUrl, type EnvRow } from "../env/service";
+import { envUrl } from "../env/list";
 import type { JobView } from "../jobs/view";
 import { Log } from "../log";
 import { now } from "../state/columns";
@@ -50,7 +50,7 @@ export function livePreview(
   projectId: string,
   repo: string,
   pr: number,
-): { preview: PreviewRow; env: EnvRow } | null {
+): { preview: PreviewRow; env: Environment } | null {
   const row = deps.db
     .select({ preview: githubPreviews, env: environments })
     .from(githubPreviews)
@@ -70,7 +70,7 @@ export function livePreview(
 }
 
 /** Every open preview with a live env (what the reconciliation sweep checks against GitHub). */
-export function openPreviews(deps: Pick<CoordinatorDeps, "db">): { preview: PreviewRow; env: EnvRow }[] {
+export function openPreviews(deps: Pick<CoordinatorDeps, "db">): { preview: PreviewRow; env: Environment }[] {
   return deps.db
     .select({ preview: githubPreviews, env: environments })
     .from(githubPreviews)
@@ -171,7 +171,7 @@ function enqueueComment(previewId: string, work: () => Promise<unknown>): void {
 export function commentOnPreview(
   deps: CoordinatorDeps,
   previewId: string,
-  body: (preview: PreviewRow, env: EnvRow) => string,
+  body: (preview: PreviewRow, env: Environment) => string,
 ): boolean {
   const client = GithubClient.fromConfig(deps);
   if (!client) return false;
@@ -204,7 +204,7 @@ export function notifyPreview(deps: CoordinatorDeps, previewId: string, text: st
 
 export function previewCommentBody(
   deps: Pick<CoordinatorDeps, "config">,
-  env: EnvRow,
+  env: Environment,
   sha: string,
   outcome: { status: JobView["status"]; error: string | null; jobId: string },
 ): string {

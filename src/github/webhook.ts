@@ -7,9 +7,8 @@ import { eq } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
 import { createEnvironment } from "../env/actions";
 import type { CoordinatorDeps } from "../deps";
-import { projects } from "../env/env.sql";
+import { projects, type Environment } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
-import type { EnvRow } from "../env/service";
 import { AppError, Invalid, NotFound, Unauthorized } from "../errors";
 import type { JobView } from "../jobs/view";
 import { Log } from "../log";
@@ -262,7 +261,7 @@ async function deployPush(
  * not reach it. The env is deployed only when it is of this project, of the rule's tier, and
  * follows the pushed branch (an env without a branch follows the project's default branch).
  */
-function ruleMismatch(project: ProjectRow, env: EnvRow, target: BranchTarget, branch: string): string | null {
+function ruleMismatch(project: ProjectRow, env: Environment, target: BranchTarget, branch: string): string | null {
   const rule = `branch mapping ${target.index} (${target.rule.pattern})`;
   if (env.projectId !== project.id) return `environment ${env.slug} belongs to another project`;
   if (env.tier !== target.rule.tier)
@@ -276,7 +275,7 @@ function ruleMismatch(project: ProjectRow, env: EnvRow, target: BranchTarget, br
 const noRepository = (project: ProjectRow) =>
   `project ${project.name} has no git repository; set one: odooops project set ${project.name} --repo <url>`;
 
-function liveEnv(deps: CoordinatorDeps, name: string): EnvRow | null {
+function liveEnv(deps: CoordinatorDeps, name: string): Environment | null {
   try {
     return findEnv(deps.db, name);
   } catch (e) {

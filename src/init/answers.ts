@@ -4,12 +4,12 @@
  */
 import type { Config, TierName } from "../config/schema";
 import { Invalid } from "../errors";
+import { TIERS } from "../env/vocabulary";
 import { LETSENCRYPT_PRODUCTION, LETSENCRYPT_STAGING } from "../host/acme";
 import type { InitFlagName } from "./flags";
 
 export type Role = Config["role"];
 export const ROLES: Role[] = ["standalone", "coordinator", "agent"];
-export const TIERS: TierName[] = ["dev", "dev_ephemeral", "staging", "production"];
 
 export interface S3Answer {
   endpoint?: string;

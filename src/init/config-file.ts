@@ -11,7 +11,8 @@ import { decryptConfigValues, ENCRYPTED_PREFIX, isEncryptedValue } from "../conf
 import type { Paths } from "../config/paths";
 import { type Config, ConfigSchema } from "../config/schema";
 import { Invalid, issuesText } from "../errors";
-import { type Answers, caDirectory, TIERS } from "./answers";
+import { type Answers, caDirectory } from "./answers";
+import { TIERS } from "../env/vocabulary";
 
 type Value = string | number | boolean;
 

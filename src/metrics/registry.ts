@@ -10,11 +10,13 @@ import { listCertificates } from "../certs/store";
 import { daysLeft } from "../certs/renewal";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
-import { environments, envStatuses } from "../env/env.sql";
+import { environments } from "../env/env.sql";
+import { ENV_STATUSES } from "../env/vocabulary";
 import { jobStatuses } from "../jobs/jobs.sql";
 import { registerDrMetrics } from "./dr";
 import { registerUptimeMetrics } from "./uptime";
-import { backupCounts, deploymentCounts, environmentCounts, jobCounts, latestCompletedBackups } from "./state";
+import { backupCounts, deploymentCounts, environmentCounts, latestCompletedBackups } from "./state";
+import { jobCounts } from "../jobs/lookup";
 
 type MetricsDeps = Pick<CoordinatorDeps, "db" | "paths" | "version" | "config">;
 
@@ -116,7 +118,7 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     collect() {
       this.reset();
       const keyed = environmentCounts(deps.db).map((r) => ({ key: r.tier, status: r.status, count: r.count }));
-      for (const r of zeroFilled(environments.tier.enumValues, envStatuses, keyed))
+      for (const r of zeroFilled(environments.tier.enumValues, ENV_STATUSES, keyed))
         this.set({ tier: r.key, status: r.status }, r.count);
     },
   });

@@ -7,7 +7,6 @@ import { sql } from "drizzle-orm";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
 import { environments } from "../env/env.sql";
-import { jobs } from "../jobs/jobs.sql";
 import type { Db } from "../state/db";
 
 export interface BackupCount {
@@ -48,10 +47,6 @@ export function latestCompletedBackups(db: Db): LatestBackup[] {
       FROM ${backups} b JOIN ${environments} e ON e.id = b.env_id
       WHERE e.status <> 'destroyed' AND b.status = 'completed' AND b.finished_at IS NOT NULL
     ) WHERE n = 1 ORDER BY env`);
-}
-
-export function jobCounts(db: Db): { kind: string; status: string; count: number }[] {
-  return db.all(sql`SELECT kind, status, count(*) AS count FROM ${jobs} GROUP BY kind, status ORDER BY kind`);
 }
 
 export function environmentCounts(db: Db): { tier: string; status: string; count: number }[] {

@@ -6,9 +6,9 @@
 import { z } from "zod";
 import { checkYamlDocument, formatPath } from "../config/yaml-doc";
 import { Invalid } from "../errors";
+import { TIERS, type Tier } from "../env/vocabulary";
 
-export const TIERS = ["dev", "dev_ephemeral", "staging", "production"] as const;
-export type PolicyTier = (typeof TIERS)[number];
+export type PolicyTier = Tier;
 
 const Duration = z.string().regex(/^[1-9]\d*[smhd]$/, 'a duration like "90s", "30m", "12h" or "7d"');
 /** `7d`, `14d`, `12h` or `never`. */

@@ -1,5 +1,6 @@
 /** API shapes of `policy show` and `policy validate`. */
 import { z } from "@hono/zod-openapi";
+import { TIERS } from "../env/vocabulary";
 
 /**
  * The health gates of a deployment's tier, from the policy at its commit (src/policy/gates.ts).
@@ -7,7 +8,7 @@ import { z } from "@hono/zod-openapi";
  */
 export const GatePlanView = z
   .object({
-    tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+    tier: z.enum(TIERS),
     source: z.enum(["repo", "default"]),
     tests: z.object({ run: z.boolean(), required: z.boolean(), command: z.array(z.string()).nullable() }),
     migrations: z.object({ run: z.boolean(), required: z.boolean(), sizeCapped: z.boolean(), neutralize: z.boolean() }),
@@ -33,7 +34,7 @@ const QuotaView = z.object({
 
 export const EnvPolicyView = z.object({
   name: z.string(),
-  tier: z.enum(["dev", "dev_ephemeral", "staging", "production"]),
+  tier: z.enum(TIERS),
   /** What the env's next deploy goes through (the deploy re-reads the default branch's policy). */
   gates: GatePlanView,
   quota: QuotaView,

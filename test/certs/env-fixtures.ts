@@ -7,8 +7,7 @@ import type { SecretBox } from "../../src/auth/secretbox";
 import { saveCertificate, type CertSource, type StoredCertificate } from "../../src/certs";
 import type { Config } from "../../src/config/schema";
 import { insertEnvironment, planCreate } from "../../src/env/create";
-import { environments } from "../../src/env/env.sql";
-import type { EnvRow } from "../../src/env/service";
+import { environments, type Environment } from "../../src/env/env.sql";
 import type { Db } from "../../src/state/db";
 import { makeLeaf, type TestCa } from "./fixtures";
 
@@ -16,8 +15,8 @@ let port = 40000 + 2 * Math.floor(Math.random() * 5000);
 
 export function activeEnv(
   deps: { db: Db; config: Config; box: SecretBox },
-  req: { name: string; tier: EnvRow["tier"]; status?: EnvRow["status"] },
-): EnvRow {
+  req: { name: string; tier: Environment["tier"]; status?: Environment["status"] },
+): Environment {
   // A host large enough for every tier: these rows never run a container.
   const plan = planCreate(deps.db, deps.config, { name: req.name, tier: req.tier }, { cpus: 64, memoryMb: 1_048_576 });
   const env = insertEnvironment(deps.db, deps.box, plan, "test");

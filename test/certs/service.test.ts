@@ -11,8 +11,7 @@ import { certificateViews, requestRenewals, startImport } from "../../src/certs/
 import type { StoredCertificate } from "../../src/certs";
 import { ConfigSchema } from "../../src/config/schema";
 import { schedulesFor } from "../../src/daemon/schedules";
-import { environments } from "../../src/env/env.sql";
-import type { EnvRow } from "../../src/env/service";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { Conflict, Invalid, NotFound } from "../../src/errors";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
@@ -25,7 +24,7 @@ const base = `certs-${randomSuffix()}.example.test`;
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let dir = "";
 let ca: TestCa;
-const envs: Record<string, EnvRow> = {};
+const envs: Record<string, Environment> = {};
 const certs: Record<string, StoredCertificate> = {};
 
 function issueJobs(envId?: string) {
@@ -46,7 +45,7 @@ beforeAll(async () => {
     acme: { email: "ops@example.com", directoryUrl: "https://127.0.0.1:9/dir" },
   });
   t = await makeTestApi({ config });
-  const mk = (name: string, tier: EnvRow["tier"], status?: EnvRow["status"]) =>
+  const mk = (name: string, tier: Environment["tier"], status?: Environment["status"]) =>
     (envs[name] = activeEnv(t.deps, { name, tier, status }));
   mk("shop", "production");
   mk("stage", "staging");

@@ -11,7 +11,7 @@ import type { CertificateView, RenewOutcome } from "../../src/certs/schema";
 import { ConfigSchema } from "../../src/config/schema";
 import { Agent } from "../../src/jobs/agent";
 import { jobs } from "../../src/jobs/jobs.sql";
-import type { EnvRow } from "../../src/env/service";
+import type { Environment } from "../../src/env/env.sql";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
 import { freePort } from "../support/ports";
@@ -26,7 +26,7 @@ let t: TestApi;
 let dir = "";
 let ca: TestCa;
 let acmeUrl = "";
-const envs: Record<string, EnvRow> = {};
+const envs: Record<string, Environment> = {};
 
 function cliOn(api: TestApi) {
   return (...argv: string[]) =>

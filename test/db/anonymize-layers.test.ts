@@ -11,8 +11,7 @@ import { eq } from "drizzle-orm";
 import { loadConfig } from "../../src/config/load";
 import { resolvePaths } from "../../src/config/paths";
 import { anonymizeRulesFor, mergeRuleLayers, parseRulesOverride, readHostRules } from "../../src/db/anonymize-rules";
-import { environments } from "../../src/env/env.sql";
-import type { EnvRow } from "../../src/env/service";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { makeRepo, type TestRepo } from "../git/repo";
 import { makeTestApi } from "../support/api";
 import { makeTempDir, removeTempDir } from "../support/tmp";
@@ -161,7 +160,7 @@ describe("anonymizeRulesFor with every layer", () => {
     t?.cleanup();
     if (repoDir) removeTempDir(repoDir);
   });
-  const shop = (): EnvRow => t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
+  const shop = (): Environment => t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
 
   test("no repository: the host file is what a project without one gets", async () => {
     const file = join(dir, "host-layer.yaml");

@@ -22,9 +22,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { envDbLogin } from "../../src/env/tenant-login";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
@@ -64,7 +63,7 @@ afterAll(async () => {
   if (repoDir) removeTempDir(repoDir);
 }, 120_000);
 
-function env(slug: string): EnvRow {
+function env(slug: string): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -8,8 +8,7 @@ import { renameSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { anonymizeRulesFor } from "../../src/db/anonymize-rules";
 import { deployments } from "../../src/deploy/deploy.sql";
-import { environments } from "../../src/env/env.sql";
-import type { EnvRow } from "../../src/env/service";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { makeRepo, type TestRepo } from "../git/repo";
 import { makeTestApi } from "../support/api";
 import { makeTempDir, removeTempDir } from "../support/tmp";
@@ -41,7 +40,7 @@ afterAll(() => {
   removeTempDir(repoDir);
 });
 
-const shop = (): EnvRow => t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
+const shop = (): Environment => t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
 
 function serve(sha: string): void {
   const d = t.deps.db

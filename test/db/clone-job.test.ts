@@ -14,9 +14,9 @@ import { eq } from "drizzle-orm";
 import { collectPii, scanForPii, type PiiNeedles } from "../../src/db/backup/pii";
 import { cloneJob } from "../../src/db/clone-job";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import { envUrl, type EnvRow } from "../../src/env/service";
+import { envUrl } from "../../src/env/list";
 import { pgConnect, withTenant } from "../../src/host/postgres";
 import { envDbLogin } from "../../src/env/tenant-login";
 import type { JobView } from "../../src/jobs/view";
@@ -47,7 +47,7 @@ afterAll(async () => {
   await host?.stop();
 }, 120_000);
 
-function env(slug: string): EnvRow {
+function env(slug: string): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -10,8 +10,7 @@ import { eq } from "drizzle-orm";
 import { collectPii, scanForPii, type PiiNeedles } from "../../src/db/backup/pii";
 import type { DbOperationResponse } from "../../src/db/schema";
 import { deployments } from "../../src/deploy/deploy.sql";
-import { environments } from "../../src/env/env.sql";
-import type { EnvRow } from "../../src/env/service";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { pgConnect, withTenant } from "../../src/host/postgres";
 import { envDbLogin } from "../../src/env/tenant-login";
 import type { JobView } from "../../src/jobs/view";
@@ -66,7 +65,7 @@ afterAll(async () => {
   if (repoDir) removeTempDir(repoDir);
 }, 120_000);
 
-function env(slug: string): EnvRow {
+function env(slug: string): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -13,7 +13,7 @@ import { newReplaceToken } from "../../src/db/replace";
 import { moduleMismatchPolicy } from "../../src/db/replace-steps";
 import type { DeployPlan } from "../../src/deploy/schema";
 import { environments } from "../../src/env/env.sql";
-import { envUrl } from "../../src/env/service";
+import { envUrl } from "../../src/env/list";
 import { listDatabases, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { shopManifest, startDeployEnv, type DeployEnv } from "../support/deploy-env";

@@ -8,15 +8,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import yazl from "yazl";
 import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { moduleProblems } from "../../src/db/import-job";
 import { filesUnder, filestorePath, odooDumpManifest, pgDumpPlain, readOdooZip } from "../../src/db/odoo-zip";
 import { psqlLoad } from "../../src/db/plain-load";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -25,6 +23,7 @@ import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix } from "../support/tmp";
 import { filestoreChecksums } from "./odoo-fixture";
 import { answer } from "./serving";
+import yazl from "yazl";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 let tmp: string;
@@ -41,7 +40,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
-function env(slug: string): EnvRow {
+function env(slug: string): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -13,11 +13,9 @@ import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } fr
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import yazl from "yazl";
 import { eq } from "drizzle-orm";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -26,6 +24,7 @@ import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix } from "../support/tmp";
 import { filestoreChecksums } from "./odoo-fixture";
 import { answer } from "./serving";
+import yazl from "yazl";
 
 const MiB = 1024 * 1024;
 let host: Awaited<ReturnType<typeof startEnvHost>>;
@@ -46,7 +45,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
-function env(): EnvRow {
+function env(): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

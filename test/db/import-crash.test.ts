@@ -11,9 +11,8 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -29,7 +28,7 @@ const slug = `ic-${randomSuffix(6)}`;
 const children: Subprocess[] = [];
 let dump = "";
 
-function env(): EnvRow {
+function env(): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

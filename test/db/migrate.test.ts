@@ -10,8 +10,7 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import { imageManifestsCommand, parseImageManifests, planMigration } from "../../src/db/migrate";
-import { environments } from "../../src/env/env.sql";
-import type { EnvRow } from "../../src/env/service";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -45,7 +44,7 @@ afterAll(async () => {
   if (context) rmSync(context, { recursive: true, force: true });
 }, 120_000);
 
-function env(): EnvRow {
+function env(): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

@@ -11,9 +11,8 @@ import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { restoreJob } from "../../src/db/restore-job";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
@@ -37,7 +36,7 @@ afterAll(async () => {
   await host?.stop();
 }, 120_000);
 
-function env(): EnvRow {
+function env(): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

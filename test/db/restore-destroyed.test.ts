@@ -12,9 +12,8 @@ import { and, eq, ne } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import { sweepDestroyedBackups } from "../../src/db/destroyed-backups";
 import type { BackupView, DbOperationResponse } from "../../src/db/schema";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { openS3 } from "../../src/host/s3";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -51,7 +50,7 @@ afterAll(async () => {
   await s3?.destroy();
 }, 180_000);
 
-function live(name: string): EnvRow {
+function live(name: string): Environment {
   return host.deps.db
     .select()
     .from(environments)

@@ -21,9 +21,8 @@ import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { run } from "../../src/exec/run";
 import { dropDatabase, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -50,7 +49,7 @@ afterAll(async () => {
   await s3?.destroy();
 }, 120_000);
 
-function env(): EnvRow {
+function env(): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 

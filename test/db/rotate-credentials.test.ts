@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { and, eq, ne } from "drizzle-orm";
-import { environments } from "../../src/env/env.sql";
+import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import type { EnvRow } from "../../src/env/service";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { runCliWith } from "../support/cli";
@@ -30,7 +29,7 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const env = (): EnvRow =>
+const env = (): Environment =>
   host.deps.db
     .select()
     .from(environments)

@@ -139,7 +139,7 @@ function seed() {
   }
 }
 
-interface EnvRow {
+interface Environment {
   name: string;
   tier: string;
   status: string;
@@ -151,7 +151,7 @@ describe("restore the control plane on a wiped host", () => {
   let keyFile: string;
   let backupId: string;
   let before: {
-    envs: EnvRow[];
+    envs: Environment[];
     audit: { id: string; hash: string | null }[];
     verify: Verify;
     job: { id: string; status: string };
@@ -189,7 +189,7 @@ describe("restore the control plane on a wiped host", () => {
         ).status,
       ).toBeLessThan(300);
       // What the backup must bring back, read just before it is taken.
-      const envs = (await d.call<EnvRow[]>("/environments")).body.map(({ name, tier, status, domain }) => ({
+      const envs = (await d.call<Environment[]>("/environments")).body.map(({ name, tier, status, domain }) => ({
         name,
         tier,
         status,
@@ -316,7 +316,7 @@ describe("restore the control plane on a wiped host", () => {
 
     const d = await startDaemon(await freePort());
     try {
-      const envs = (await d.call<EnvRow[]>("/environments")).body.map(({ name, tier, status, domain }) => ({
+      const envs = (await d.call<Environment[]>("/environments")).body.map(({ name, tier, status, domain }) => ({
         name,
         tier,
         status,

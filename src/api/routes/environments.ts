@@ -5,7 +5,7 @@ import { rotateAdminPassword, showAdminPassword } from "../../env/admin-password
 import { envDetail } from "../../env/detail";
 import { envHost } from "../../env/host";
 import { findEnv } from "../../env/lookup";
-import { listEnvironments } from "../../env/service";
+import { listEnvironments } from "../../env/list";
 import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary, ExtendEnvRequest } from "../../env/schema";
 import { Conflict } from "../../errors";
 import { StateCache } from "../../state/version";

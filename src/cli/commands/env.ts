@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import type { EnvDetail, EnvSummary } from "../../env/schema";
+import { TIERS } from "../../env/vocabulary";
 import { Invalid } from "../../errors";
 import { confirmDestructive } from "../confirm";
 import { flag } from "../client";
@@ -8,12 +9,11 @@ import { formatBytes } from "../../bytes";
 import { note, printJson, printTable } from "../output";
 import { afterEnqueue } from "./jobs";
 
-const TIERS = ["dev", "dev_ephemeral", "staging", "production"];
 const nameArg = { type: "positional", required: true, description: "environment name" } as const;
 const waitArg = { type: "boolean", description: "follow the job and render its steps until it ends" } as const;
 
 function checkTier(tier: string | undefined): void {
-  if (tier !== undefined && !TIERS.includes(tier))
+  if (tier !== undefined && !(TIERS as readonly string[]).includes(tier))
     throw new Invalid(`unknown tier ${JSON.stringify(tier)}; one of ${TIERS.join(", ")}`);
 }
 

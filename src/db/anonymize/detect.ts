@@ -8,7 +8,7 @@
  * sampled value ever leaves the database session.
  */
 import type { SQL } from "bun";
-import type { EnvRow } from "../../env/service";
+import type { Environment } from "../../env/env.sql";
 import { envDbLogin } from "../../env/tenant-login";
 import { quoteIdent } from "../../host/postgres/quote";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
@@ -238,7 +238,7 @@ export async function detectPersonalColumns(
 /** Detect for an env, against the rules a copy of it would get today (every layer). */
 export async function detectForEnv(
   deps: Pick<Deps, "db" | "paths" | "box" | "config">,
-  env: EnvRow,
+  env: Environment,
 ): Promise<DetectReport> {
   const choice = await anonymizeRulesFor(deps, env, { log: () => undefined });
   return { sources: choice.sources, ...(await detectPersonalColumns(envDbLogin(deps, env), choice.rules)) };

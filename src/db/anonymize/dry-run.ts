@@ -5,7 +5,7 @@
  * Nothing is copied or written. Counts only: no value of the source leaves the database.
  */
 import type { SQL } from "bun";
-import type { EnvRow } from "../../env/service";
+import type { Environment } from "../../env/env.sql";
 import { envDbLogin } from "../../env/tenant-login";
 import { quoteIdent } from "../../host/postgres/quote";
 import { ownedPublicTables, withTenant, type TenantLogin } from "../../host/postgres/tenant";
@@ -108,7 +108,7 @@ export async function previewAnonymization(
 /** The dry run of a clone from `source`: the rules that copy would get, and what they would change. */
 export async function cloneAnonymizationPreview(
   deps: Pick<Deps, "db" | "paths" | "box" | "config">,
-  source: EnvRow,
+  source: Environment,
   oneRun?: OneRunRules,
 ): Promise<AnonymizationPreview> {
   // A dry run changes nothing and logs nothing: a failed fetch falls back to the mirror silently.

@@ -25,7 +25,7 @@ import {
   terminateSessions,
 } from "../../host/postgres";
 import type { Deps } from "../../deps";
-import { jobs } from "../../jobs/jobs.sql";
+import { activeJobs } from "../../jobs/lookup";
 import { importsDir } from "../import-job";
 import {
   deploymentReplaceToken,
@@ -49,11 +49,7 @@ interface Live {
 }
 
 function liveCopies(deps: SweepDeps, atStart: boolean): Live {
-  const rows = deps.db
-    .select({ id: jobs.id, params: jobs.params })
-    .from(jobs)
-    .where(inArray(jobs.status, ["queued", "running"]))
-    .all();
+  const rows = activeJobs(deps.db);
   // A restore/clone/import names its copy by params.token; a deploy's pre-deploy restore by its deployment.
   const replaceTokens = new Set(
     rows

@@ -72,6 +72,7 @@ CREATE TABLE `environments` (
 	`tier` text NOT NULL,
 	`status` text DEFAULT 'creating' NOT NULL,
 	`status_reason` text,
+	`http_fallback_reason` text,
 	`host_id` text,
 	`odoo_image` text NOT NULL,
 	`domain` text NOT NULL,

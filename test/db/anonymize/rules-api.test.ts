@@ -13,8 +13,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import type { AnonymizeDetectReport, DbOperationPlan, DbOperationResponse } from "../../../src/db/schema";
-import { environments } from "../../../src/env/env.sql";
-import type { EnvRow } from "../../../src/env/service";
+import { environments, type Environment } from "../../../src/env/env.sql";
 import { envDbLogin } from "../../../src/env/tenant-login";
 import { withTenant } from "../../../src/host/postgres";
 import { jobs } from "../../../src/jobs/jobs.sql";
@@ -47,7 +46,7 @@ afterAll(async () => {
   if (dir) removeTempDir(dir);
 }, 120_000);
 
-const env = (slug: string): EnvRow =>
+const env = (slug: string): Environment =>
   host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 const asEnv = <T>(slug: string, fn: Parameters<typeof withTenant<T>>[1]) =>
   withTenant(envDbLogin(host.deps, env(slug)), fn);

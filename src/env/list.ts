@@ -1,39 +1,32 @@
 import { and, asc, eq, ne, type SQL } from "drizzle-orm";
 import type { Config } from "../config/schema";
 import type { Db } from "../state/db";
-import { environments } from "./env.sql";
+import { type Environment, environments } from "./env.sql";
 import type { EnvSummary } from "./schema";
-
-export type EnvRow = typeof environments.$inferSelect;
-
-/** The "served over HTTP: …" status reason of an env whose certificate could not be obtained. */
-export const HTTP_FALLBACK = "served over HTTP:";
 
 /**
  * The env's address: https when ACME covers its tier and HTTPS was not given up on (decided from
  * the row alone: listing 1,000 envs must not read 1,000 certificate dirs).
  */
 export function envUrl(
-  env: Pick<EnvRow, "domain"> & Partial<Pick<EnvRow, "tier" | "statusReason">>,
+  env: Pick<Environment, "domain"> & Partial<Pick<Environment, "tier" | "httpFallbackReason">>,
   config: Config,
 ): string {
   const tls =
-    config.acme.enabled &&
-    env.tier !== undefined &&
-    config.acme.tiers.includes(env.tier) &&
-    !env.statusReason?.startsWith(HTTP_FALLBACK);
+    config.acme.enabled && env.tier !== undefined && config.acme.tiers.includes(env.tier) && !env.httpFallbackReason;
   if (tls) return `https://${env.domain}${config.nginx.httpsPort === 443 ? "" : `:${config.nginx.httpsPort}`}`;
   return `http://${env.domain}${config.nginx.httpPort === 80 ? "" : `:${config.nginx.httpPort}`}`;
 }
 
 type SummaryFields = Pick<
-  EnvRow,
+  Environment,
   | "id"
   | "name"
   | "slug"
   | "tier"
   | "status"
   | "statusReason"
+  | "httpFallbackReason"
   | "branch"
   | "domain"
   | "odooImage"
@@ -50,6 +43,7 @@ const summaryColumns = {
   tier: environments.tier,
   status: environments.status,
   statusReason: environments.statusReason,
+  httpFallbackReason: environments.httpFallbackReason,
   branch: environments.branch,
   domain: environments.domain,
   odooImage: environments.odooImage,
@@ -78,7 +72,7 @@ export function toSummary(env: SummaryFields, config: Config): EnvSummary {
 export function listEnvironments(
   db: Db,
   config: Config,
-  filter: { tier?: EnvRow["tier"]; status?: EnvRow["status"]; includeDestroyed?: boolean },
+  filter: { tier?: Environment["tier"]; status?: Environment["status"]; includeDestroyed?: boolean },
 ): EnvSummary[] {
   const where: SQL[] = [];
   if (filter.tier) where.push(eq(environments.tier, filter.tier));

@@ -13,6 +13,7 @@ export function buildCli(io: CliIo) {
     meta: { name: "odooops", version: VERSION, description: "Odoo operations on servers you own" },
     args: {
       url: { type: "string", description: "coordinator URL (env ODOOOPS_URL)" },
+      via: { type: "string", description: "reach the coordinator over SSH: ssh://user@host[:port] (env ODOOOPS_VIA)" },
       root: { type: "string", description: "root directory of all odooops paths (env ODOOOPS_ROOT)" },
       json: { type: "boolean", description: "machine-readable JSON on stdout" },
       quiet: { type: "boolean", alias: "q", description: "no progress or notes on stderr" },
@@ -35,6 +36,8 @@ export function buildCli(io: CliIo) {
       audit: () => import("./commands/audit").then((m) => m.auditCommand(io)),
       dr: () => import("./commands/dr").then((m) => m.drCommand(io)),
       health: () => import("./commands/health").then((m) => m.healthCommand(io)),
+      host: () => import("./commands/host-add").then((m) => m.hostCommand(io)),
+      "api-stdio": () => import("./commands/api-stdio").then((m) => m.apiStdioCommand(io)),
     },
   });
 }
@@ -91,6 +94,8 @@ export async function runCli(
     return 0;
   } catch (e) {
     return renderError(io, e);
+  } finally {
+    io.close?.();
   }
 }
 

@@ -81,6 +81,7 @@ export function snapshotCommand(prefix: string, l: RemoteLayout): string[] {
       'if getent group odooops >/dev/null; then echo "group=yes"; else echo "group=no"; fi',
     ].join("; "),
     "snapshot",
+    `${prefix}/bin`,
     remoteBinary(prefix),
     l.configDir,
     configYaml(l),
@@ -120,6 +121,8 @@ export function uninstallCommands(prefix: string, l: RemoteLayout, before: Recor
   const bin = remoteBinary(prefix);
   if (before[bin] === true) out.push(restoreBinary(prefix));
   else out.push(["rm", "-f", "--", bin]);
+  // install.sh's mkdir -p of PREFIX/bin; left when something else has moved in since.
+  if (before[`${prefix}/bin`] === false) out.push(["rmdir", "--ignore-fail-on-non-empty", "--", `${prefix}/bin`]);
   if (before[l.configDir] === false) out.push(["rm", "-rf", "--", l.configDir]);
   if (before[l.dataDir] === false) out.push(["rm", "-rf", "--", l.dataDir]);
   if (l.account && before.user === false) out.push(["userdel", "odooops"]);

@@ -60,6 +60,7 @@ describe("remote commands", () => {
   test("undo removes only what did not exist before (the account only when created)", () => {
     expect(snapshotCommand("/usr/local", FHS_LAYOUT).slice(3)).toEqual([
       "snapshot",
+      "/usr/local/bin",
       "/usr/local/bin/odooops",
       "/etc/odooops",
       "/etc/odooops/config.yaml",
@@ -67,7 +68,7 @@ describe("remote commands", () => {
       "/etc/systemd/system/odooops.service",
     ]);
     const fresh = parseSnapshot(
-      "/usr/local/bin/odooops=no\n/etc/odooops=no\n/etc/odooops/config.yaml=no\n/var/lib/odooops=no\n/etc/systemd/system/odooops.service=no\nuser=no\ngroup=no\n",
+      "/usr/local/bin=yes\n/usr/local/bin/odooops=no\n/etc/odooops=no\n/etc/odooops/config.yaml=no\n/var/lib/odooops=no\n/etc/systemd/system/odooops.service=no\nuser=no\ngroup=no\n",
     );
     expect(uninstallCommands("/usr/local", FHS_LAYOUT, fresh)).toEqual([
       ["rm", "-f", "--", "/usr/local/bin/odooops"],

@@ -4,9 +4,12 @@
  */
 import { ApiClient, type Fetch } from "./client";
 import { resolveCredentials } from "./credentials";
+import { viaTransport } from "./via";
 
 export interface Globals {
   url?: string;
+  /** ssh://user@coordinator[:port]: the API over SSH (env ODOOOPS_VIA). */
+  via?: string;
   root?: string;
   json: boolean;
   quiet: boolean;
@@ -21,9 +24,14 @@ export interface CliIo {
   readStdin(): Promise<string>;
   fetch?: Fetch;
   globals: Globals;
+  /** Ends what the transport holds open (the --via SSH connection). */
+  close?: () => void;
 }
 
 export function client(io: CliIo): ApiClient {
+  // Over SSH the coordinator side picks the credential (api-stdio); none is sent from here.
+  const via = io.globals.via ?? io.env.ODOOOPS_VIA;
+  if (via && io.fetch) return new ApiClient(via, null, io.fetch);
   const { url, token } = resolveCredentials(io.globals, io.env);
   return new ApiClient(url, token, io.fetch);
 }
@@ -44,7 +52,11 @@ export function processIo(globals: Globals, opts: { quietOnClosedPipe: boolean }
       });
     }
   }
+  const via = globals.via ?? process.env.ODOOOPS_VIA;
+  const transport = via ? viaTransport(via, process.env) : null;
   return {
+    fetch: transport?.fetch,
+    close: transport?.close,
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     env: process.env,
@@ -66,10 +78,10 @@ export function extractGlobals(argv: string[]): { globals: Globals; rest: string
         : [a, undefined];
     if (flag === "--json") globals.json = true;
     else if (flag === "--quiet" || flag === "-q") globals.quiet = true;
-    else if (flag === "--url" || flag === "--root") {
+    else if (flag === "--url" || flag === "--root" || flag === "--via") {
       const value = inline ?? argv[++i];
       if (value === undefined) rest.push(a);
-      else globals[flag === "--url" ? "url" : "root"] = value;
+      else globals[flag.slice(2) as "url" | "root" | "via"] = value;
     } else rest.push(a);
   }
   return { globals, rest };

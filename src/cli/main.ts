@@ -14,6 +14,7 @@ export function buildCli(io: CliIo) {
     meta: { name: "odooops", version: VERSION, description: "Odoo operations on servers you own" },
     args: {
       url: { type: "string", description: "coordinator URL (env ODOOOPS_URL)" },
+      via: { type: "string", description: "reach the coordinator over SSH: ssh://user@host[:port] (env ODOOOPS_VIA)" },
       root: { type: "string", description: "root directory of all odooops paths (env ODOOOPS_ROOT)" },
       json: { type: "boolean", description: "machine-readable JSON on stdout" },
       quiet: { type: "boolean", alias: "q", description: "no progress or notes on stderr" },
@@ -38,6 +39,7 @@ export function buildCli(io: CliIo) {
       health: () => import("./commands/health").then((m) => m.healthCommand(io)),
       report: () => import("./commands/report").then((m) => m.reportCommand(io)),
       host: () => import("./commands/host").then((m) => m.hostCommand(io)),
+      "api-stdio": () => import("./commands/api-stdio").then((m) => m.apiStdioCommand(io)),
     },
   });
 }
@@ -94,6 +96,8 @@ export async function runCli(
     return 0;
   } catch (e) {
     return renderError(io, e);
+  } finally {
+    io.close?.();
   }
 }
 

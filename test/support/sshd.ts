@@ -65,6 +65,8 @@ export async function startSshd(dir: string): Promise<TestSshd> {
           "StrictModes no",
           "PasswordAuthentication no",
           "KbdInteractiveAuthentication no",
+          // host add uploads over SFTP; the in-process server needs no binary path.
+          "Subsystem sftp internal-sftp",
           "",
         ].join("\n"),
       );

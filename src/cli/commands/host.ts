@@ -7,6 +7,7 @@ import { parseLabelArgs } from "../../fleet/labels";
 import { confirmDestructive } from "../confirm";
 import type { ResponseOf } from "../api";
 import { client, type CliIo } from "../io";
+import { hostAddCommand } from "./host-add";
 
 type HostView = ResponseOf<"get", "/hosts/{name}">;
 import { note, printJson, printTable } from "../output";
@@ -185,7 +186,7 @@ export function hostCommand(io: CliIo) {
       label,
       drain,
       remove,
-      // `host add` (enrollment over SSH, src/cli/commands/host-add.ts) is wired here when it exists.
+      add: hostAddCommand(io),
     },
   });
 }

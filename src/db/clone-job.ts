@@ -27,12 +27,13 @@ import {
   afterFailure,
   copyOutput,
   ensureFilestoreRoot,
-  finalizeOutput,
   preBackupStep,
   preparedCopy,
   ReplaceParams,
+  replaceOutcome,
   replaceSteps,
   sanitizeStep,
+  undoPreparedCopy,
 } from "./replace-steps";
 
 export const CloneMethodParam = z.enum(["auto", "template", "stream"]);
@@ -111,28 +112,18 @@ export const cloneJob = defineJob<CloneJobParams>({
         ctx.log(`filestore ${sourceFs} → ${n.stagedDir}: ${filestore}`);
         return { method: db.method, reason: db.reason, filestore };
       },
-      async undo(ctx) {
-        await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
-      },
+      undo: undoPreparedCopy,
     }),
     sanitizeStep<CloneJobParams>(),
     ...replaceSteps<CloneJobParams>(),
   ],
   async succeeded(ctx) {
-    const p = ctx.params;
     const copy = ctx.output(copyOutput);
-    const finalize = ctx.output(finalizeOutput);
     return adoptCopyPassword(ctx, {
-      env: p.slug,
-      from: p.sourceSlug,
+      ...replaceOutcome(ctx),
       method: copy.method,
       reason: copy.reason,
       filestore: copy.filestore,
-      preBackupId: p.preBackupId,
-      anonymized: p.anonymize,
-      neutralized: p.neutralize,
-      keptOld: finalize.kept?.db ?? null,
-      leftovers: finalize.leftovers,
     });
   },
   async failed(ctx, error, cancelled) {

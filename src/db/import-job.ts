@@ -41,6 +41,7 @@ import {
   ReplaceParams,
   replaceSteps,
   sanitizeStep,
+  undoPreparedCopy,
 } from "./replace-steps";
 
 export const ImportJobParams = ReplaceParams.extend({
@@ -151,9 +152,7 @@ export const importJob = defineJob<ImportJobParams>({
           `loaded into ${n.newDb} and verified: ${facts.tableCount} tables, ${facts.modules.length} installed modules, Odoo ${facts.odooSeries ?? "?"}`,
         );
       },
-      async undo(ctx) {
-        await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
-      },
+      undo: undoPreparedCopy,
     },
     sanitizeStep<ImportJobParams>(),
     ...replaceSteps<ImportJobParams>(),

@@ -31,7 +31,7 @@ import { anonymizeFilestoreInPlace } from "./anonymize/filestore";
 import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
 import { backups } from "./backup.sql";
 import { OneRunRules } from "./schema";
-import { discardDir, type PgAdmin } from "./backup";
+import { cleanupRestore, discardDir, type PgAdmin } from "./backup";
 import { failRunningBackup, performBackup } from "./backup-job";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "./replace";
 import { planMigration, readImageModules, servingImage } from "./migrate";
@@ -451,6 +451,26 @@ export function adoptCopyPassword<P extends ReplaceParams>(
   if (!sealed) return result;
   recordOdooAdminPassword(ctx.deps.db, ctx.params.envId, sealed);
   return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: sealed });
+}
+
+/** What a restore's or a clone's result says of the replace: what was done to the copy, what was kept. */
+export function replaceOutcome<P extends ReplaceParams>(ctx: StepContext<P>) {
+  const p = ctx.params;
+  const finalize = ctx.output(finalizeOutput);
+  return {
+    env: p.slug,
+    from: p.sourceSlug,
+    preBackupId: p.preBackupId,
+    anonymized: p.anonymize,
+    neutralized: p.neutralize,
+    keptOld: finalize.kept?.db ?? null,
+    leftovers: finalize.leftovers,
+  };
+}
+
+/** Undo of a step that restored or copied into the new database: it and its staged files go. */
+export async function undoPreparedCopy<P extends ReplaceParams>(ctx: StepContext<P>): Promise<void> {
+  await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
 }
 
 /**

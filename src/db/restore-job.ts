@@ -27,12 +27,13 @@ import {
   adoptCopyPassword,
   afterFailure,
   ensureFilestoreRoot,
-  finalizeOutput,
   preBackupStep,
   preparedCopy,
   ReplaceParams,
+  replaceOutcome,
   replaceSteps,
   sanitizeStep,
+  undoPreparedCopy,
 } from "./replace-steps";
 
 export const RestoreJobParams = ReplaceParams.extend({ backupId: z.string().min(1) });
@@ -94,25 +95,15 @@ export const restoreJob = defineJob<RestoreJobParams>({
           `backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
         );
       },
-      async undo(ctx) {
-        await cleanupRestore(preparedCopy(ctx.deps, ctx.params).cleanup);
-      },
+      undo: undoPreparedCopy,
     },
     sanitizeStep<RestoreJobParams>(),
     ...replaceSteps<RestoreJobParams>(),
   ],
   async succeeded(ctx) {
-    const p = ctx.params;
-    const finalize = ctx.output(finalizeOutput);
     return adoptCopyPassword(ctx, {
-      env: p.slug,
-      from: p.sourceSlug,
-      backupId: p.backupId,
-      preBackupId: p.preBackupId,
-      anonymized: p.anonymize,
-      neutralized: p.neutralize,
-      keptOld: finalize.kept?.db ?? null,
-      leftovers: finalize.leftovers,
+      ...replaceOutcome(ctx),
+      backupId: ctx.params.backupId,
     });
   },
   async failed(ctx, error, cancelled) {

@@ -98,6 +98,11 @@ export function errorText(e: unknown, opts: { code?: boolean } = {}): string {
   return opts.code && code && !e.message.startsWith(code) ? `${code}: ${e.message}` : e.message;
 }
 
+/** Why a file could not be read, in one word when the system gave one (ENOENT, EACCES), else the message. */
+export function errnoText(e: unknown): string {
+  return (e as NodeJS.ErrnoException)?.code ?? errorText(e);
+}
+
 /** What the zod formatter reads of an issue (zod's own type, without importing zod here). */
 export interface IssueLike {
   readonly path: readonly PropertyKey[];

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import acme from "acme-client";
 import type { Paths } from "../config/paths";
-import { Invalid, issuesText } from "../errors";
+import { Invalid, issuesText, errorText } from "../errors";
 import { Log } from "../log";
 import { assertDomain } from "./domain";
 import { needsRenewal } from "./renewal";
@@ -75,7 +75,7 @@ async function satisfy(
         await preflightHttp01({ domain: name, token: challenge.token, keyAuthorization });
       } catch (e) {
         if (settings.preflight === "enforce") throw e;
-        progress(`${name}: preflight warning (asking the CA anyway): ${(e as Error).message}`);
+        progress(`${name}: preflight warning (asking the CA anyway): ${errorText(e)}`);
       }
     }
     progress(`${name}: asking the CA to validate http-01`);

@@ -4,7 +4,7 @@
  * compared across sources: the PEM on disk and the certificate a TLS server presents.
  */
 import { X509Certificate } from "node:crypto";
-import { Invalid } from "../errors";
+import { Invalid, errorText } from "../errors";
 
 export interface CertInfo {
   serial: string;
@@ -36,7 +36,7 @@ export function parseCertificate(pem: string | Buffer): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (e) {
-    throw new Invalid(`not a readable X.509 certificate (PEM expected): ${(e as Error).message}`);
+    throw new Invalid(`not a readable X.509 certificate (PEM expected): ${errorText(e)}`);
   }
 }
 

@@ -21,7 +21,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { AppError } from "../errors";
+import { AppError, errorText } from "../errors";
 import { assertDomain, isDomain } from "./domain";
 import { readCertInfo, type CertInfo } from "./info";
 import { validatePair } from "./validate";
@@ -141,7 +141,7 @@ export function loadCertificate(certsDir: string, domain: string): StoredCertifi
   try {
     raw = JSON.parse(readFileSync(files.meta, "utf8"));
   } catch (e) {
-    throw new AppError(`certificate metadata ${files.meta} is unreadable: ${(e as Error).message}`);
+    throw new AppError(`certificate metadata ${files.meta} is unreadable: ${errorText(e)}`);
   }
   const parsed = MetaSchema.safeParse(raw);
   if (!parsed.success) throw new AppError(`certificate metadata ${files.meta} is unreadable: ${parsed.error.message}`);
@@ -166,7 +166,7 @@ export function listCertificates(certsDir: string): CertListing[] {
       try {
         return { domain, cert: loadCertificate(certsDir, domain) };
       } catch (e) {
-        return { domain, cert: null, error: (e as Error).message };
+        return { domain, cert: null, error: errorText(e) };
       }
     });
 }

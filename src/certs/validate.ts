@@ -3,7 +3,7 @@
  * is never pointed at a pair it would refuse or a certificate for another name.
  */
 import { createPrivateKey, type KeyObject, type X509Certificate } from "node:crypto";
-import { Invalid } from "../errors";
+import { Invalid, errorText } from "../errors";
 import { sanCovers } from "./domain";
 import { certInfo, parseCertificate, splitPemChain, type CertInfo } from "./info";
 
@@ -22,7 +22,7 @@ function parseKey(pem: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (e) {
-    throw new Invalid(`not a readable private key (PEM expected): ${(e as Error).message}`);
+    throw new Invalid(`not a readable private key (PEM expected): ${errorText(e)}`);
   }
 }
 

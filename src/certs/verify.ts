@@ -6,7 +6,7 @@
  */
 import { connect, type PeerCertificate } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { AppError, Unavailable } from "../errors";
+import { AppError, Unavailable, errorText } from "../errors";
 import { sanCovers } from "./domain";
 import { certInfo, normalizeSerial, type CertInfo } from "./info";
 
@@ -79,7 +79,7 @@ export async function verifyServedCertificate(opts: ServedCheck): Promise<Served
     peer = await fetchPeer(opts);
   } catch (e) {
     throw new Unavailable(
-      `could not read the certificate served on ${opts.host}:${opts.port} for ${opts.servername}: ${(e as Error).message}`,
+      `could not read the certificate served on ${opts.host}:${opts.port} for ${opts.servername}: ${errorText(e)}`,
     );
   }
   const info = certInfo(new X509Certificate(peer.der));

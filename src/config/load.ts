@@ -7,7 +7,7 @@ import { SecretBox } from "../auth/secretbox";
 import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import { Invalid, issuesText } from "../errors";
+import { Invalid, issuesText, errorText } from "../errors";
 import { readHostRules } from "../db/anonymize-rules";
 import { type Config, ConfigSchema } from "./schema";
 import type { Paths } from "./paths";
@@ -91,7 +91,7 @@ function readFile(paths: Paths): { source: string; data: Record<string, Json> } 
     try {
       return { source: file, data: parseToml(text) as Record<string, Json> };
     } catch (e) {
-      throw new Invalid(`${file}: invalid TOML: ${(e as Error).message.split("\n")[0]}`);
+      throw new Invalid(`${file}: invalid TOML: ${errorText(e).split("\n")[0]}`);
     }
   }
   return null;
@@ -115,7 +115,7 @@ function readKey(keyFile: string, where: string): SecretBox {
         `${where} is encrypted but the key file ${keyFile} does not exist: restore it, or run \`odooops init\` to enter the secret again`,
       );
     throw new Invalid(
-      `${where} is encrypted and the key file ${keyFile} cannot be read (${code ?? (e as Error).message}): run as root`,
+      `${where} is encrypted and the key file ${keyFile} cannot be read (${code ?? errorText(e)}): run as root`,
     );
   }
   return new SecretBox(Buffer.from(text, "base64url"));

@@ -12,7 +12,7 @@ import { eq } from "drizzle-orm";
 import { parseYamlDocument } from "../config/yaml-doc";
 import { deployments } from "../deploy/deploy.sql";
 import { projects, type Environment } from "../env/env.sql";
-import { Invalid, errorText } from "../errors";
+import { Invalid, errorText, errnoText } from "../errors";
 import { displayUrl } from "../git/commands";
 import { mirrorPath, parseFileAt, resolveCommit, syncMirror } from "../git/mirror";
 import { validateRepoUrl } from "../git/validate";
@@ -59,9 +59,7 @@ export function readHostRules(path: string): AnonymizeOverride {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Invalid(
-      `anonymize.rulesFile: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new Invalid(`anonymize.rulesFile: cannot read ${path}: ${errnoText(e)}`);
   }
   return parseRulesOverride(text, path);
 }

@@ -4,7 +4,7 @@
  * database's `latest_version`, and — because developers forget to bump versions — a content
  * checksum that differs from the one recorded at the previous deployment.
  */
-import { AppError, Invalid, Unavailable } from "../errors";
+import { AppError, Invalid, Unavailable, errorText } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { RepoModule } from "./manifest";
 
@@ -68,7 +68,7 @@ export async function installedModules(login: TenantLogin): Promise<Map<string, 
   } catch (e) {
     if (e instanceof AppError) throw e;
     throw new Unavailable(
-      `cannot read the modules of database ${login.database} on ${login.host}:${login.port} as ${login.user}: ${(e as Error).message}`,
+      `cannot read the modules of database ${login.database} on ${login.host}:${login.port} as ${login.user}: ${errorText(e)}`,
     );
   }
 }

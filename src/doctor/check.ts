@@ -2,6 +2,7 @@
  * What a doctor check is and how a report is run and summed up. A check never throws: an
  * unexpected error becomes a `fail` naming the check, so one broken probe cannot hide the others.
  */
+import { errorText } from "../errors";
 import type { DoctorContext } from "./context";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
@@ -71,7 +72,7 @@ export async function runCheck(check: Check, ctx: DoctorContext): Promise<CheckR
     outcome = await check.run(ctx);
   } catch (e) {
     outcome = fail(
-      `the check itself failed: ${(e as Error).message}`,
+      `the check itself failed: ${errorText(e)}`,
       "report this with the output of `odooops doctor --json`",
     );
   }

@@ -2,6 +2,7 @@
  * What the checks look at: paths, the loaded config (or why it failed to load), and probes of
  * docker, PostgreSQL and the ACME directory that several checks share, each run at most once.
  */
+import { errorText } from "../errors";
 import { existsSync } from "node:fs";
 import { loadConfig } from "../config/load";
 import { type Paths, resolvePaths } from "../config/paths";
@@ -82,7 +83,7 @@ export function loadContext(opts: { root?: string; env: Record<string, string | 
   try {
     config = loadConfig(paths, { env: opts.env });
   } catch (e) {
-    configError = (e as Error).message;
+    configError = errorText(e);
   }
   return makeContext({ paths, config, configError, configFile });
 }

@@ -1,4 +1,5 @@
 /** One look at the docker engine, shared by the docker, image and disk checks. */
+import { errorText } from "../errors";
 import { run } from "../exec/run";
 import { dockerRootDir, dockerServerVersion } from "./commands";
 
@@ -36,6 +37,6 @@ export async function probeDocker(binary: string): Promise<DockerProbe> {
       rootDir: info.exitCode === 0 && info.stdout.trim().startsWith("/") ? info.stdout.trim() : null,
     };
   } catch (e) {
-    return { ok: false, missing: isMissingBinary(e), error: (e as Error).message };
+    return { ok: false, missing: isMissingBinary(e), error: errorText(e) };
   }
 }

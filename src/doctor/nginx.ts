@@ -1,4 +1,5 @@
 /** nginx: installed, configuration valid and including odooops' vhosts, running; ports 80/443. */
+import { errorText } from "../errors";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Config } from "../config/schema";
@@ -61,10 +62,7 @@ export const nginxCheck: Check = {
     try {
       await reload(ctx.config.nginx);
     } catch (e) {
-      return fail(
-        `nginx reload fails: ${firstLine((e as Error).message)}`,
-        restartHint(binary, configFile, ctx.systemd),
-      );
+      return fail(`nginx reload fails: ${firstLine(errorText(e))}`, restartHint(binary, configFile, ctx.systemd));
     }
     return pass(
       `nginx ${version ?? "?"} running (master pid ${master.pid}), ${configFile} valid, includes ${sites}, reload works`,

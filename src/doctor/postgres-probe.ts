@@ -1,4 +1,5 @@
 /** One admin connection to PostgreSQL, shared by the postgres, pg_hba and docker-access checks. */
+import { errorText } from "../errors";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
 import { hbaErrors, pgAdmin, type HbaError } from "../host/postgres";
@@ -86,7 +87,7 @@ export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresPr
       ),
     };
   } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    return { ok: false, error: errorText(e) };
   } finally {
     await sql.close().catch(() => undefined);
   }

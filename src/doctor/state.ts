@@ -1,4 +1,5 @@
 /** The config file and the state database. */
+import { errorText } from "../errors";
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { embeddedMigrations } from "../state/migrations.gen";
@@ -76,7 +77,7 @@ export const stateCheck: Check = {
       info = inspectState(file);
     } catch (e) {
       return fail(
-        `cannot open ${file}: ${(e as Error).message}`,
+        `cannot open ${file}: ${errorText(e)}`,
         "run as root; check the file's permissions and that the disk is not full",
       );
     }

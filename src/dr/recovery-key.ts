@@ -16,7 +16,7 @@ import {
 } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { Invalid } from "../errors";
+import { Invalid, errnoText } from "../errors";
 import { Secrets } from "../log";
 
 const PRIVATE_PREFIX = "ODOOOPS-RECOVERY-KEY-1-";
@@ -83,9 +83,7 @@ export function readRecoveryPrivateKey(file: string): RecoveryPrivateKey {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new Invalid(
-      `cannot read the recovery key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new Invalid(`cannot read the recovery key file ${file}: ${errnoText(e)}`);
   }
   return parseRecoveryPrivateKey(text);
 }

@@ -23,7 +23,7 @@ import { AuditService } from "../audit/service";
 import { SecretBox } from "../auth/secretbox";
 import type { Paths } from "../config/paths";
 import { fetchHealth } from "../doctor/daemon";
-import { Conflict, Invalid, NotFound } from "../errors";
+import { Conflict, Invalid, NotFound, errorText } from "../errors";
 import { type BundleFile, type StateFileName, stateFilePath, unpack } from "./bundle";
 import { type EnvelopeHeader, open } from "./envelope";
 import { openState } from "../state/db";
@@ -113,7 +113,7 @@ function checkState(file: string): Record<string, number> {
     );
   } catch (e) {
     if (e instanceof Invalid) throw e;
-    throw new Invalid(`restored state.db cannot be read as SQLite: ${(e as Error).message}`);
+    throw new Invalid(`restored state.db cannot be read as SQLite: ${errorText(e)}`);
   } finally {
     db.close();
   }

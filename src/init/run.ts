@@ -8,7 +8,7 @@ import { loadConfig } from "../config/load";
 import { ensureRecoveryKey } from "../dr/recovery-key";
 import type { Paths } from "../config/paths";
 import type { Config } from "../config/schema";
-import { Invalid, Unavailable } from "../errors";
+import { Invalid, Unavailable, errorText } from "../errors";
 import { apiBaseUrl } from "../doctor/daemon";
 import { testS3Target } from "../host/s3";
 import { type AdminResult, ensureAdmin, existingUsers } from "./admin";
@@ -86,7 +86,7 @@ function loadCurrent(paths: Paths): Config {
   try {
     return loadConfig(paths, { env: {} });
   } catch (e) {
-    throw new Invalid(`${(e as Error).message}\nfix the file by hand (or move it away), then run init again`);
+    throw new Invalid(`${errorText(e)}\nfix the file by hand (or move it away), then run init again`);
   }
 }
 

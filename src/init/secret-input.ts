@@ -1,6 +1,6 @@
 /** Secrets come from files (or stdin, once), never from the command line where `ps` shows them. */
 import { readFileSync } from "node:fs";
-import { Invalid } from "../errors";
+import { Invalid, errnoText } from "../errors";
 import { Secrets } from "../log";
 import type { ReadSecret } from "./answers";
 
@@ -21,9 +21,7 @@ export function readSecretInput(readStdin: () => Promise<string>): ReadSecret {
       try {
         value = stripNewline(readFileSync(spec, "utf8"));
       } catch (e) {
-        throw new Invalid(
-          `${flag} ${spec}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        );
+        throw new Invalid(`${flag} ${spec}: cannot read it (${errnoText(e)})`);
       }
     }
     if (value === "") throw new Invalid(`${flag} ${spec}: empty`);

@@ -187,12 +187,15 @@ export function fileCycles(edges: Edge[]): string[] {
 }
 
 /**
- * A table file (`env/env.sql.ts`) counts as state's: state/schema.ts gathers every table for
+ * A table file (`env/env.sql.ts`) counts as state's (and so does a vocabulary file it needs): state/schema.ts gathers every table for
  * drizzle, and tables import only state/columns.ts and other tables, never their domain's code.
  */
 function liftedModule(file: string): string {
-  return file.endsWith(".sql.ts") ? "state" : moduleOf(file);
+  return file.endsWith(".sql.ts") || VOCABULARY.has(file) ? "state" : moduleOf(file);
 }
+
+/** Import-free lists a table's column enums need (tiers, statuses): state's too, like the tables. */
+export const VOCABULARY = new Set(["src/env/vocabulary.ts"]);
 
 /** Cycles between top-level modules (folders and base files), over runtime imports. */
 export function moduleCycles(edges: Edge[]): string[] {

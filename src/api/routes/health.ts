@@ -1,3 +1,4 @@
+import { errorText } from "../../errors";
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import type { Api } from "../deps";
@@ -30,7 +31,7 @@ export function healthRoutes(app: Api, deps: CoordinatorDeps) {
     try {
       deps.db.get(sql`select 1`);
     } catch (e) {
-      state = { ok: false, error: (e as Error).message };
+      state = { ok: false, error: errorText(e) };
     }
     const body = {
       status: state.ok ? ("ok" as const) : ("degraded" as const),

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import type { CertificateView, RenewItem, RenewOutcome } from "../../certs/schema";
-import { Invalid } from "../../errors";
+import { Invalid, errnoText } from "../../errors";
 import type { JobView } from "../../jobs/view";
 import { client, type CliIo } from "../io";
 import { note, printJson, printTable } from "../output";
@@ -15,7 +15,7 @@ function readPem(flag: string, path: string): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Invalid(`cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Invalid(`cannot read ${flag} ${path}: ${errnoText(e)}`);
   }
   if (!text.includes("-----BEGIN "))
     throw new Invalid(`${flag} ${path} is not a PEM file (expected -----BEGIN …-----)`);

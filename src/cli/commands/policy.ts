@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { stringify } from "yaml";
-import { Invalid } from "../../errors";
+import { Invalid, errnoText } from "../../errors";
 import type { EffectivePolicyView } from "../../policy/view";
 import { client, type CliIo } from "../io";
 import { formatBytes } from "../../bytes";
@@ -35,7 +35,7 @@ function readPolicyFile(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new Invalid(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Invalid(`cannot read ${path}: ${errnoText(e)}`);
   }
 }
 

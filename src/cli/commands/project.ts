@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
-import { Invalid } from "../../errors";
+import { Invalid, errnoText } from "../../errors";
 import { client, type CliIo } from "../io";
 import { note, printJson, printTable } from "../output";
 
@@ -9,9 +9,7 @@ function readSecretFile(path: string): string {
   try {
     return readFileSync(path, "utf8").replace(/\r?\n$/, "");
   } catch (e) {
-    throw new Invalid(
-      `cannot read --webhook-secret-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new Invalid(`cannot read --webhook-secret-file ${path}: ${errnoText(e)}`);
   }
 }
 

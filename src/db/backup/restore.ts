@@ -128,7 +128,7 @@ async function copyVerified(
     const out = await pump(counted, sinks).catch((e: unknown) => {
       if (signal?.aborted) throw e;
       throw new Unavailable(
-        `reading ${describeSource(source).replace(/\/$/, "")}/${expected.file} died after ${read} of ${expected.size} bytes: ${(e as Error).message}`,
+        `reading ${describeSource(source).replace(/\/$/, "")}/${expected.file} died after ${read} of ${expected.size} bytes: ${errorText(e)}`,
       );
     });
     const failed = [...out.failed.values()][0];

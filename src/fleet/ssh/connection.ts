@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { Client, type ClientChannel } from "ssh2";
-import { CommandFailed, Invalid, Unavailable } from "../../errors";
+import { CommandFailed, Invalid, Unavailable, errorText } from "../../errors";
 import { Secrets } from "../../log";
 import { fingerprint, type HostKeyVerdict, verifyHostKey } from "./known-hosts";
 import { remoteCommand } from "./quote";
@@ -97,7 +97,7 @@ export class SshSession {
       client.once("ready", () => resolve());
       client.once("error", (e) => {
         if (verdict && !verdict.ok) reject(new HostKeyRefused(verdict.message, verdict.fingerprint, verdict.reason));
-        else reject(new Unavailable(`ssh ${target.username}@${target.host}:${target.port}: ${(e as Error).message}`));
+        else reject(new Unavailable(`ssh ${target.username}@${target.host}:${target.port}: ${errorText(e)}`));
       });
       client.connect({
         host: target.host,

@@ -7,9 +7,11 @@
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { Fetch } from "../../cli/client";
 import { Invalid, Unavailable } from "../../errors";
 import { SshSession, type SshTarget } from "./connection";
+
+/** The CLI client's transport (cli/client.ts), which this replaces with requests over SSH. */
+type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
 
 export interface ViaTarget {
   username: string;

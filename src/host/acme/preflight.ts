@@ -3,6 +3,7 @@
  * DNS. Failing here is cheaper than failing at the CA (Let's Encrypt counts failed
  * validations), and the error names the cause: no DNS, nothing listening, another server.
  */
+import { errorText } from "../../errors";
 import { request } from "node:http";
 import { AcmeChallengeFailed, connectionMessage, dnsMessage, wrongAnswerMessage } from "./errors";
 
@@ -53,7 +54,7 @@ export async function preflightHttp01(opts: PreflightOptions): Promise<void> {
     res = await get(opts);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
-    const msg = `${code ? `${code}: ` : ""}${(e as Error).message}`;
+    const msg = `${code ? `${code}: ` : ""}${errorText(e)}`;
     if (/ENOTFOUND|EAI_AGAIN|EAI_NONAME|DNS/i.test(msg))
       throw new AcmeChallengeFailed(dnsMessage(opts.domain, `lookup failed: ${msg}`), {
         domain: opts.domain,

@@ -1,7 +1,7 @@
 /** What the `db` subcommands share: flags, time format, and the plan-confirm-enqueue flow of restore and clone. */
 import { readFileSync } from "node:fs";
 import { formatBytes } from "../../../bytes";
-import { Invalid } from "../../../errors";
+import { Invalid, errnoText } from "../../../errors";
 import type { ResponseOf } from "../../api";
 import { confirmDestructive } from "../../confirm";
 import type { CliIo } from "../../io";
@@ -42,7 +42,7 @@ export function readRulesFile(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new Invalid(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Invalid(`cannot read ${path}: ${errnoText(e)}`);
   }
 }
 

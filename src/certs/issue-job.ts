@@ -8,7 +8,7 @@ import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
 import type { Environment } from "../env/env.sql";
 import { AppError } from "../errors";
-import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import type { Deps } from "../deps";
 import { envCertificate } from "./env-cert";
 import { obtainEnvCertificate, ServedSummary, serveEnvCertificate } from "./env-tls";
@@ -44,9 +44,7 @@ async function serveCurrent(ctx: StepContext<{ envId: string }>) {
   return serveEnvCertificate(ctx.deps, env, cert, ctx.log);
 }
 
-export const CertIssueParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const CertIssueParams = EnvJobTarget.extend({
   force: z.boolean().default(false),
   /** When it was asked for: a certificate stored since then satisfies it (no second order on resume). */
   requestedAt: z.iso.datetime(),
@@ -56,8 +54,7 @@ export type CertIssueParams = z.infer<typeof CertIssueParams>;
 export const certIssueJob = defineJob<CertIssueParams>({
   kind: "certs.issue",
   params: CertIssueParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     storingStep(issueOutput, {
       title: "Getting the certificate",
@@ -84,9 +81,7 @@ export const certIssueJob = defineJob<CertIssueParams>({
   },
 });
 
-export const CertImportParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const CertImportParams = EnvJobTarget.extend({
   /** Server certificate followed by its intermediates (validated before the job was queued). */
   fullchainPem: z.string().min(1),
   /** The private key, sealed with the secret box: job params are stored in the state database. */
@@ -97,8 +92,7 @@ export type CertImportParams = z.infer<typeof CertImportParams>;
 export const certImportJob = defineJob<CertImportParams>({
   kind: "certs.import",
   params: CertImportParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     {
       name: "store",

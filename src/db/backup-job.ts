@@ -14,7 +14,7 @@ import { loadEnvById } from "../env/lookup";
 import type { Environment } from "../env/env.sql";
 import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound, errorText } from "../errors";
-import { defineJob, stepOutput, storingStep } from "../jobs/define";
+import { defineJob, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import type { Logger } from "../log";
@@ -33,9 +33,7 @@ import {
   type RetentionPolicy,
 } from "./backup";
 
-export const BackupJobParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const BackupJobParams = EnvJobTarget.extend({
   backupId: z.string().min(1),
 });
 export type BackupJobParams = z.infer<typeof BackupJobParams>;
@@ -171,8 +169,7 @@ const retentionOutput = stepOutput(
 export const backupJob = defineJob<BackupJobParams>({
   kind: "db.backup",
   params: BackupJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     {
       name: "dump",

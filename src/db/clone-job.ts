@@ -16,7 +16,7 @@ import { loadEnvById } from "../env/lookup";
 import { newOdooPassword } from "../env/odoo-admin";
 import { envResources } from "../env/resources";
 import { envDbLogin } from "../env/tenant-login";
-import { defineJob, storingStep } from "../jobs/define";
+import { defineJob, storingStep, onEnv } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import { writeAnonymizedFilestore } from "./anonymize/filestore";
 import { anonymizeRulesFor } from "./anonymize-rules";
@@ -44,8 +44,7 @@ export type CloneJobParams = z.infer<typeof CloneJobParams>;
 export const cloneJob = defineJob<CloneJobParams>({
   kind: "db.clone",
   params: CloneJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     preBackupStep<CloneJobParams>(),
     storingStep(copyOutput, {

@@ -15,15 +15,13 @@ import { envResources } from "../env/resources";
 import { envDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound } from "../errors";
 import { withTenant } from "../host/postgres";
-import { defineJob, stepOutput, storingStep } from "../jobs/define";
+import { defineJob, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { readDbFacts } from "./backup/facts";
 import { odooDumpManifest, serverVersionNum, writeOdooZip } from "./odoo-zip";
 import { requireCreated } from "../env/guards";
 
-export const ExportJobParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const ExportJobParams = EnvJobTarget.extend({
   exportId: z.string().min(1),
 });
 export type ExportJobParams = z.infer<typeof ExportJobParams>;
@@ -56,8 +54,7 @@ const zipOutput = stepOutput("zip", z.object({ file: z.string(), bytes: z.number
 export const exportJob = defineJob<ExportJobParams>({
   kind: "db.export",
   params: ExportJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     storingStep(zipOutput, {
       title: "Writing the database and filestore as an Odoo export zip",

@@ -19,7 +19,7 @@ import { Invalid } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase } from "../host/postgres/ops";
 import { pgAdmin, withTenant } from "../host/postgres";
-import { defineJob } from "../jobs/define";
+import { defineJob, onEnv } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { cleanupRestore, pgRestore } from "./backup";
 import { chownRecursive } from "./backup/commands";
@@ -87,8 +87,7 @@ export function filestoreUploadPath(paths: Pick<Paths, "dataDir">, slug: string,
 export const importJob = defineJob<ImportJobParams>({
   kind: "db.import",
   params: ImportJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     preBackupStep<ImportJobParams>(),
     {

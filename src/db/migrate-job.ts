@@ -19,7 +19,7 @@ import type { Environment } from "../env/env.sql";
 import { runOdooOnce } from "../env/odoo-once";
 import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
-import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
@@ -27,9 +27,7 @@ import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
 import { readImageModules, planMigration, servingImage } from "./migrate";
 import { requireCreated } from "../env/guards";
 
-export const MigrateJobParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const MigrateJobParams = EnvJobTarget.extend({
   dryRun: z.boolean(),
   /** Production only: the backup taken before anything changes (created by the job when there is work). */
   preBackupId: z.string().nullable(),
@@ -64,8 +62,7 @@ function serving(env: Environment): string | null {
 export const migrateJob = defineJob<MigrateJobParams>({
   kind: "db.migrate",
   params: MigrateJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     storingStep(planOutput, {
       title: "Comparing installed modules with the serving image",

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { Config } from "../config/schema";
 import { Invalid, NotFound, Unavailable } from "../errors";
 import { envDbLogin } from "../env/tenant-login";
-import { defineJob } from "../jobs/define";
+import { defineJob, onEnv } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { backups } from "./backup.sql";
@@ -58,8 +58,7 @@ export function manifestTrust(deps: Pick<Deps, "box" | "config">): ManifestTrust
 export const restoreJob = defineJob<RestoreJobParams>({
   kind: "db.restore",
   params: RestoreJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     preBackupStep<RestoreJobParams>(),
     {

@@ -19,13 +19,11 @@ import { waitEnvServed } from "../env/served";
 import { Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createRole } from "../host/postgres";
-import { defineJob } from "../jobs/define";
+import { defineJob, onEnv, EnvJobTarget } from "../jobs/define";
 import type { JobView } from "../jobs/view";
 import { requireCreated } from "../env/guards";
 
-export const RotateCredentialsParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const RotateCredentialsParams = EnvJobTarget.extend({
   passwordEnc: z.string().min(1),
 });
 export type RotateCredentialsParams = z.infer<typeof RotateCredentialsParams>;
@@ -33,8 +31,7 @@ export type RotateCredentialsParams = z.infer<typeof RotateCredentialsParams>;
 export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
   kind: "db.rotate-credentials",
   params: RotateCredentialsParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     {
       name: "role",

@@ -13,7 +13,7 @@ import { Conflict, errorText } from "../errors";
 import { statusText } from "../env/guards";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
-import { defineJob, type StepContext, stepOutput, storingStep } from "../jobs/define";
+import { defineJob, type StepContext, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import { buildReleaseImage } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
@@ -27,9 +27,7 @@ import { approvalStep, gateFailure, gatesOf, smokeStep } from "./gate-steps";
 import { runTestsGate } from "./tests-gate";
 import { fetchCommit, planModules, projectOf } from "./source";
 
-export const DeployJobParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const DeployJobParams = EnvJobTarget.extend({
   deploymentId: z.string().min(1),
 });
 export type DeployJobParams = z.infer<typeof DeployJobParams>;
@@ -78,8 +76,7 @@ const previousChecksums = (ctx: Ctx): Record<string, string> | null => baselineC
 export const deployJob = defineJob<DeployJobParams>({
   kind: "deploy",
   params: DeployJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     storingStep(sourceOutput, {
       title: "Fetching the commit",

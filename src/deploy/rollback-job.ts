@@ -5,14 +5,12 @@
  */
 import { z } from "zod";
 import { loadEnvById } from "../env/lookup";
-import { defineJob } from "../jobs/define";
+import { defineJob, onEnv, EnvJobTarget } from "../jobs/define";
 import { finishDeployment, loadDeployment, recordTiming } from "./records";
 import { releaseSteps } from "./release-steps";
 import { restorePreDeployBackup, undoPreDeployRestore } from "./restore";
 
-export const RollbackJobParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const RollbackJobParams = EnvJobTarget.extend({
   deploymentId: z.string().min(1),
 });
 export type RollbackJobParams = z.infer<typeof RollbackJobParams>;
@@ -20,8 +18,7 @@ export type RollbackJobParams = z.infer<typeof RollbackJobParams>;
 export const rollbackJob = defineJob<RollbackJobParams>({
   kind: "rollback",
   params: RollbackJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     {
       name: "restore",

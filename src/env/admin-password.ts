@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { Principal } from "../auth/service";
 import { requireRole } from "../auth/roles";
 import { Conflict } from "../errors";
-import { defineJob } from "../jobs/define";
+import { defineJob, onEnv, EnvJobTarget } from "../jobs/define";
 import { withSealedSecrets } from "../jobs/secrets";
 import type { JobView } from "../jobs/view";
 import type { CoordinatorDeps } from "../deps";
@@ -15,9 +15,7 @@ import { findEnv, loadEnvById } from "./lookup";
 import { newOdooPassword, ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
 import { requireCreated } from "./guards";
 
-export const RotateParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const RotateParams = EnvJobTarget.extend({
   passwordEnc: z.string().min(1),
 });
 export type RotateParams = z.infer<typeof RotateParams>;
@@ -25,8 +23,7 @@ export type RotateParams = z.infer<typeof RotateParams>;
 export const rotateAdminPasswordJob = defineJob<RotateParams>({
   kind: "env.rotate-admin-password",
   params: RotateParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     {
       name: "admin-password",

@@ -5,7 +5,7 @@
 import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { type StepContext, defineJob, stepOutput, storingStep } from "../jobs/define";
+import { type StepContext, defineJob, stepOutput, storingStep, onEnv } from "../jobs/define";
 import type { Deps } from "../deps";
 import { envTlsStep, httpFallbackReason, tlsOutput } from "../certs/env-tls";
 import { CommandFailed, Conflict } from "../errors";
@@ -57,8 +57,7 @@ const containerOutput = stepOutput(
 export const createEnvJob = defineJob<EnvJobParams>({
   kind: "env.create",
   params: EnvJobParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     storingStep(networkOutput, {
       title: "Creating the network",

@@ -11,7 +11,7 @@ import { Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { backups } from "../db/backup.sql";
 import { failRunningBackup, performBackup } from "../db/backup-job";
-import { defineJob, type StepContext } from "../jobs/define";
+import { defineJob, type StepContext, onEnv, EnvJobTarget } from "../jobs/define";
 import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { isDomain } from "../certs/domain";
@@ -25,9 +25,7 @@ import { envHost } from "./host";
 import { loadEnvById, removeEnvContainers } from "./lookup";
 import { envResources, LABEL_ENV } from "./resources";
 
-export const DestroyParams = z.object({
-  envId: z.string().min(1),
-  slug: z.string().min(1),
+export const DestroyParams = EnvJobTarget.extend({
   keepDatabase: z.boolean().default(false),
   /** The backup taken before anything is removed (production whose database is dropped), else null. */
   finalBackupId: z.string().nullable().default(null),
@@ -48,8 +46,7 @@ export async function envDatabases(sql: SQL, dbName: string, role: string): Prom
 export const destroyEnvJob = defineJob<DestroyParams>({
   kind: "env.destroy",
   params: DestroyParams,
-  lockKey: (p) => p.envId,
-  target: (p) => p.slug,
+  ...onEnv,
   steps: [
     {
       name: "final-backup",
@@ -208,8 +205,7 @@ function powerJob(action: "start" | "stop" | "restart") {
   return defineJob<PowerParams>({
     kind: `env.${action}`,
     params: PowerParams,
-    lockKey: (p) => p.envId,
-    target: (p) => p.slug,
+    ...onEnv,
     steps: [
       {
         name: action,

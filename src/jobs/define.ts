@@ -3,7 +3,7 @@
  * agent reruns the step that was interrupted — and may have an `undo` that the runner calls,
  * in reverse order, for every finished step when a later one fails.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import type { Deps } from "../deps";
 
 /**
@@ -100,6 +100,15 @@ export interface JobDef<P> extends JobHooks<P> {
 
 /** Method syntax above keeps params bivariant, so every JobDef<P> is an AnyJobDef. */
 export type AnyJobDef = JobDef<unknown>;
+
+/** The params every job about one environment carries: its id (the lock) and its slug (how it is listed). */
+export const EnvJobTarget = z.object({ envId: z.string().min(1), slug: z.string().min(1) });
+
+/** Lock and target of a job about one environment: one such job at a time per env. */
+export const onEnv = {
+  lockKey: (p: { envId: string }) => p.envId,
+  target: (p: { slug: string }) => p.slug,
+};
 
 export function defineJob<P>(def: JobDef<P>): JobDef<P> {
   const names = new Set<string>();

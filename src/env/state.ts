@@ -4,7 +4,7 @@
  * columns that must change with it (ports, container, HTTP fallback) move together, and the
  * fleet work has one place to route them through.
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
@@ -139,4 +139,13 @@ export function recordExpiry(db: Db, envId: string, expiresAt: string | null): E
 /** The 24 h expiry warning went out at `at` (not again for this expiry). */
 export function markExpiryWarned(db: Db, envId: string, at: Date): Environment {
   return write(db, envId, { ttlWarnedAt: at.toISOString() });
+}
+
+/** A host removed with --force: its live envs are dropped from management (their data stays there). */
+export function markAbandonedOnHost(db: Db, hostId: string, reason: string): void {
+  const ts = now();
+  db.update(environments)
+    .set({ status: "destroyed", destroyedAt: ts, updatedAt: ts, statusReason: reason })
+    .where(and(eq(environments.hostId, hostId), ne(environments.status, "destroyed")))
+    .run();
 }

@@ -7,7 +7,7 @@ import { and, asc, eq, inArray, isNull, ne } from "drizzle-orm";
 import { hashToken } from "../auth/tokens";
 import { environments } from "../env/env.sql";
 import { Conflict, NotFound, Unauthorized } from "../errors";
-import { jobs } from "../jobs/jobs.sql";
+import { markAbandonedOnHost } from "../env/state";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { newAgentCredential } from "./credentials";
@@ -222,7 +222,11 @@ export interface Removal {
  * `force`, which marks them destroyed in state (their data stays on the machine, unmanaged)
  * and fails the host's queued jobs. The coordinator's own host is never removed.
  */
-export function removeHost(db: Db, name: string, opts: { force: boolean; localHostId: string | null }): Removal {
+export function removeHost(
+  db: Db,
+  name: string,
+  opts: { force: boolean; localHostId: string | null; failQueuedJobs(hostId: string, reason: string): number },
+): Removal {
   const row = hostByName(db, name);
   if (row.id === opts.localHostId) throw new Conflict(`${name} is this coordinator's own host: it cannot be removed`);
   const envs = liveEnvsByHost(db, [row.id]).get(row.id) ?? [];
@@ -231,25 +235,19 @@ export function removeHost(db: Db, name: string, opts: { force: boolean; localHo
       `${envs.length} environment(s) live on ${name}: ${envs.join(", ")}; move or destroy them first, or --force (their records are dropped; containers, databases and files stay on the host, unmanaged)`,
       { envs },
     );
-  const ts = now();
-  return db.transaction((tx) => {
-    tx.update(hosts).set({ credentialHash: null, removedAt: ts, status: "offline" }).where(eq(hosts.id, row.id)).run();
+  // One connection, synchronous: the owners' writes below run inside this transaction.
+  return db.transaction(() => {
+    db.update(hosts)
+      .set({ credentialHash: null, removedAt: now(), status: "offline" })
+      .where(eq(hosts.id, row.id))
+      .run();
     if (envs.length)
-      tx.update(environments)
-        .set({
-          status: "destroyed",
-          destroyedAt: ts,
-          updatedAt: ts,
-          statusReason: `host ${name} removed with --force: its container, database and files were left on the host, unmanaged`,
-        })
-        .where(and(eq(environments.hostId, row.id), ne(environments.status, "destroyed")))
-        .run();
-    const failed = tx
-      .update(jobs)
-      .set({ status: "failed", error: `host ${name} was removed`, finishedAt: ts })
-      .where(and(eq(jobs.hostId, row.id), eq(jobs.status, "queued")))
-      .returning({ id: jobs.id })
-      .all();
-    return { host: name, abandonedEnvs: envs, failedJobs: failed.length };
+      markAbandonedOnHost(
+        db,
+        row.id,
+        `host ${name} removed with --force: its container, database and files were left on the host, unmanaged`,
+      );
+    const failedJobs = opts.failQueuedJobs(row.id, `host ${name} was removed`);
+    return { host: name, abandonedEnvs: envs, failedJobs };
   });
 }

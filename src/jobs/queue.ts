@@ -199,6 +199,27 @@ export class SqliteJobQueue implements JobChannel {
     this.events.queued();
   }
 
+  /** Queued jobs placed on a host that is gone fail with `reason` (a removed host runs nothing). */
+  failQueuedOfHost(hostId: string, reason: string): number {
+    const ts = now();
+    const failed = this.db
+      .update(jobs)
+      .set({ status: "failed", error: reason, finishedAt: ts })
+      .where(and(eq(jobs.hostId, hostId), eq(jobs.status, "queued")))
+      .returning({ id: jobs.id })
+      .all();
+    for (const { id } of failed) {
+      this.db
+        .update(jobSteps)
+        .set({ status: "skipped" })
+        .where(and(eq(jobSteps.jobId, id), eq(jobSteps.status, "pending")))
+        .run();
+      this.logs.append(id, [`${ts} ${reason}`]);
+      this.emitJob(this.row(id));
+    }
+    return failed.length;
+  }
+
   /**
    * A queued job is cancelled at once; a running one is flagged and its agent aborts it at the
    * next heartbeat (running the undo of finished steps).

@@ -122,7 +122,11 @@ export function hostRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(remove, (c) => {
     const { name } = c.req.valid("param");
     const force = c.req.valid("query").force === "true";
-    const removal = removeHost(db, name, { force, localHostId: fleet.localHostId });
+    const removal = removeHost(db, name, {
+      force,
+      localHostId: fleet.localHostId,
+      failQueuedJobs: (hostId, reason) => deps.jobs.queue.failQueuedOfHost(hostId, reason),
+    });
     deps.audit.record({
       actor: actor(c),
       action: "host.remove",

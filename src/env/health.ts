@@ -39,10 +39,19 @@ export function answerPasses(t: Pick<HealthTarget, "db">, status: number, body: 
   return t.db === undefined ? /"status"\s*:\s*"pass"/.test(body) : body.includes("oe_login_form");
 }
 
-/** An answer body as one short line: an nginx error page is its title, not a screen of HTML. */
-function oneLine(body: string): string {
+/**
+ * An answer body as one short line: an nginx error page is its title, not a screen of HTML. The
+ * body is the tenant's (their Odoo answers it) and ends up on operators' terminals through
+ * `health check`, `report` and job logs, so control characters (escape sequences that could
+ * rewrite the screen or the window title) are dropped.
+ */
+export function oneLine(body: string): string {
   const title = /<title>([^<]*)<\/title>/i.exec(body)?.[1];
-  return (title ?? body).replace(/\s+/g, " ").trim().slice(0, 200);
+  return (title ?? body)
+    .replace(/\s+/g, " ")
+    .replace(/[\p{Cc}\p{Cf}]/gu, "")
+    .trim()
+    .slice(0, 200);
 }
 
 export async function probeOnce(t: HealthTarget): Promise<{ ok: boolean; detail: string }> {

@@ -5,6 +5,7 @@
  * connection, checks its fingerprint against the pin, and from then on trusts that certificate
  * (and only a certificate with that fingerprint) as the one CA.
  */
+import { X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 import { AppError, Unauthorized, Unavailable } from "../errors";
 import { AGENT_API_BASE } from "./schema";
@@ -65,6 +66,24 @@ class RemoteError extends AppError {
   }
 }
 
+/**
+ * The name a certificate answers to: its first DNS subject alternative name, else its common
+ * name; undefined when the PEM does not parse (then the TLS handshake refuses it anyway).
+ */
+function certName(pem: string): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
+  const dns = cert.subjectAltName
+    ?.split(",")
+    .map((n) => n.trim())
+    .find((n) => n.startsWith("DNS:"));
+  return dns?.slice(4) ?? /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+}
+
 export class CoordinatorClient {
   constructor(
     private readonly link: CoordinatorLink,
@@ -73,8 +92,19 @@ export class CoordinatorClient {
     private readonly fetchImpl: (url: string, init: RequestInit) => Promise<Response> = fetch,
   ) {}
 
+  /**
+   * The pinned certificate is the only trust anchor and the name checked is its own, so any
+   * address reaches the coordinator and no other certificate passes. Not a
+   * `checkServerIdentity` callback: with one, Bun opens a new TLS connection per request (no
+   * pooling). One object for the client's life, made on first use (in-process tests have none).
+   */
+  private tlsOptions: { ca: string; serverName?: string } | null = null;
+  private get tls() {
+    this.tlsOptions ??= { ca: this.link.certPem, serverName: certName(this.link.certPem) };
+    return this.tlsOptions;
+  }
+
   async post<T>(path: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
-    const { fingerprint, certPem } = this.link;
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.link.url.replace(/\/+$/, "")}${AGENT_API_BASE}${path}`, {
@@ -85,14 +115,7 @@ export class CoordinatorClient {
         },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
-        tls: {
-          ca: certPem,
-          // The pin replaces the host name check: agents may reach the coordinator by any address.
-          checkServerIdentity: (_host: string, cert: { fingerprint256?: string }) =>
-            cert.fingerprint256 === fingerprint
-              ? undefined
-              : new Error("coordinator certificate does not match the pin"),
-        },
+        tls: this.tls,
       } as RequestInit);
     } catch (e) {
       throw new Unavailable(`coordinator ${this.link.url} unreachable: ${e instanceof Error ? e.message : String(e)}`);

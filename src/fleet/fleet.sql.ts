@@ -43,7 +43,12 @@ export const hosts = sqliteTable(
     /** `host remove`: the row stays (envs and jobs point at it), the name is free again. */
     removedAt: text("removed_at"),
   },
-  (t) => [uniqueIndex("hosts_live_name").on(t.name).where(sql`removed_at IS NULL`)],
+  (t) => [
+    uniqueIndex("hosts_live_name").on(t.name).where(sql`removed_at IS NULL`),
+    // Every agent request looks its host up by credential: a thousand agents must not mean a
+    // table scan per heartbeat.
+    uniqueIndex("hosts_credential_hash").on(t.credentialHash),
+  ],
 );
 
 /** One-time enrollment tokens: only the secret's sha256 is kept; `usedAt` makes them single use. */

@@ -49,6 +49,7 @@ CREATE TABLE `hosts` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `hosts_live_name` ON `hosts` (`name`) WHERE removed_at IS NULL;--> statement-breakpoint
+CREATE UNIQUE INDEX `hosts_credential_hash` ON `hosts` (`credential_hash`);--> statement-breakpoint
 CREATE TABLE `join_tokens` (
 	`id` text PRIMARY KEY NOT NULL,
 	`secret_hash` text NOT NULL,

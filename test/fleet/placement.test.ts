@@ -28,16 +28,18 @@ describe("placement", () => {
   test("the host with the most free capacity after what is placed there", () => {
     const busy = host("a", { placed: { cpus: 6, memoryMb: 12_000, diskMb: 0 } });
     const idle = host("b");
-    expect(placeEnv([busy, idle], { need }).name).toBe("b");
+    expect(placeEnv([busy, idle], { need }).host.name).toBe("b");
     const small = host("c", { inventory: inv(4, 8192, 100_000) });
-    expect(placeEnv([small, host("d")], { need }).name).toBe("d");
+    expect(placeEnv([small, host("d")], { need }).host.name).toBe("d");
   });
 
   test("--host and --label choose among hosts; offline and draining hosts are skipped", () => {
     const hosts = [host("a", { labels: { region: "eu" } }), host("b", { labels: { region: "us" } }), host("c")];
-    expect(placeEnv(hosts, { need, host: "c" }).name).toBe("c");
-    expect(placeEnv(hosts, { need, labels: { region: "us" } }).name).toBe("b");
-    expect(placeEnv([host("x", { online: false }), host("y", { draining: true }), host("z")], { need }).name).toBe("z");
+    expect(placeEnv(hosts, { need, host: "c" }).host.name).toBe("c");
+    expect(placeEnv(hosts, { need, labels: { region: "us" } }).host.name).toBe("b");
+    expect(placeEnv([host("x", { online: false }), host("y", { draining: true }), host("z")], { need }).host.name).toBe(
+      "z",
+    );
   });
 
   test("refused with the reason of every host", () => {
@@ -59,7 +61,7 @@ describe("placement", () => {
     }
     expect(msg).toContain("no host can take an env needing 2 cores, 2048 MB memory, 20480 MB disk");
     expect(msg).toContain("us: no label region=eu");
-    expect(placeEnv(hosts, { need }).name).toBe("us");
+    expect(placeEnv(hosts, { need }).host.name).toBe("us");
     expect(msg).toContain("off: no label region=eu");
     expect(msg).toContain("drain: draining");
     expect(msg).toContain("full: 1 of 2 cores free");

@@ -41,6 +41,8 @@ export interface PlacementRequest {
 
 export interface Placement {
   host: Candidate;
+  /** The chosen host's inventory (a host that never reported one is never chosen). */
+  inventory: HostInventory;
   /** Why this host, in words (shown by `env create --dry-run`). */
   why: string;
   /** The hosts that were passed over, each with its reason. */
@@ -58,9 +60,12 @@ function needOn(inv: HostInventory, req: PlacementRequest): Need {
 }
 
 /** Free capacity after the placed envs and this one, as the smallest share left of the three resources. */
-function headroom(c: Candidate, req: PlacementRequest): { fits: boolean; score: number; short: string[] } {
+function headroom(
+  c: Candidate,
+  req: PlacementRequest,
+): { fits: false; short: string[] } | { fits: true; score: number; inv: HostInventory } {
   const inv = c.inventory;
-  if (!inv) return { fits: false, score: 0, short: ["no inventory reported yet"] };
+  if (!inv) return { fits: false, short: ["no inventory reported yet"] };
   const need = needOn(inv, req);
   const left = {
     cores: inv.cores - c.placed.cpus - need.cpus,
@@ -72,8 +77,9 @@ function headroom(c: Candidate, req: PlacementRequest): { fits: boolean; score: 
   if (left.cores < 0) short.push(`${inv.cores - c.placed.cpus} of ${need.cpus} cores free`);
   if (left.memory < 0) short.push(`${inv.memoryMb - c.placed.memoryMb} of ${need.memoryMb} MB memory free`);
   if (left.disk < 0) short.push(`${inv.diskFreeMb} of ${need.diskMb} MB disk free`);
+  if (short.length) return { fits: false, short };
   const score = Math.min(left.cores / inv.cores, left.memory / inv.memoryMb, left.disk / Math.max(inv.diskFreeMb, 1));
-  return { fits: short.length === 0, score, short };
+  return { fits: true, score, inv };
 }
 
 /** The chosen host and why, or Conflict naming, host by host, why none fits. */
@@ -85,7 +91,7 @@ export function placeEnv(hosts: Candidate[], req: PlacementRequest): Placement {
     if (!pool.length) throw new Conflict(`no host ${req.host}`);
   }
   const wanted = Object.entries(req.labels ?? {});
-  let best: { c: Candidate; score: number } | null = null;
+  let best: { c: Candidate; score: number; inv: HostInventory } | null = null;
   let fitting = 0;
   for (const c of pool) {
     const missing = wanted.filter(([k, v]) => c.labels[k] !== v).map(([k, v]) => `${k}=${v}`);
@@ -98,7 +104,7 @@ export function placeEnv(hosts: Candidate[], req: PlacementRequest): Placement {
       else {
         fitting++;
         if (!best || h.score > best.score || (h.score === best.score && c.name < best.c.name))
-          best = { c, score: h.score };
+          best = { c, score: h.score, inv: h.inv };
       }
     }
   }
@@ -109,6 +115,7 @@ export function placeEnv(hosts: Candidate[], req: PlacementRequest): Placement {
         : `the most free capacity of ${fitting} host(s) that fit${wanted.length ? ` with ${wanted.map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}`;
     return {
       host: best.c,
+      inventory: best.inv,
       why: `${chosenBy}; ${Math.floor(best.score * 100)}% of its tightest resource left after this env`,
       passedOver: reasons,
     };

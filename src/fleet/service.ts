@@ -76,14 +76,12 @@ export class FleetService {
       host = previous.name;
     }
     const p = placeEnv(candidates, { need: req.need, lowerable: req.lowerable, host, labels });
-    // placeEnv only chooses a host that reported its inventory.
-    const inv = p.host.inventory!;
     return {
       id: p.host.id,
       name: p.host.name,
       why: p.why,
       passedOver: p.passedOver,
-      capacity: { cpus: inv.cores, memoryMb: inv.memoryMb, name: p.host.name },
+      capacity: { cpus: p.inventory.cores, memoryMb: p.inventory.memoryMb, name: p.host.name },
     };
   }
 }

@@ -238,6 +238,30 @@ describe("a host that is down", () => {
   });
 });
 
+describe("a rerun of a failed create", () => {
+  test("goes back to the host it failed on: refused while that host is offline, or elsewhere", async () => {
+    t.deps.db.update(environments).set({ status: "failed" }).where(eq(environments.slug, "shop-eu")).run();
+    const stale = new Date(Date.now() - 3_600_000);
+    recordHeartbeat(t.deps.db, ids["eu-1"]!, { inventory: inv(2, 2048, 200_000), containers: [] }, stale);
+    const before = counts();
+    const back = await create({ name: "shop-eu", tier: "staging" });
+    expect(back.status).toBe(409);
+    expect(back.body.error.message).toMatch(/eu-1: offline since \d{4}-/);
+    const elsewhere = await create({ name: "shop-eu", tier: "staging", host: "us-1" });
+    expect(elsewhere.status).toBe(409);
+    expect(elsewhere.body.error.message).toBe(
+      "the failed create of this environment left its files on host eu-1: rerun it there, or destroy it first",
+    );
+    expect(counts()).toEqual(before);
+    // Back online: the rerun is placed there again; its own row does not count against eu-1.
+    recordHeartbeat(t.deps.db, ids["eu-1"]!, { inventory: inv(2, 2048, 200_000), containers: [] });
+    const again = await create({ name: "shop-eu", tier: "staging", dryRun: true });
+    expect(again.status).toBe(200);
+    expect(again.body.plan.host.name).toBe("eu-1");
+    t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, "shop-eu")).run();
+  });
+});
+
 describe("cli", () => {
   const env = () => ({ ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token, ODOOOPS_ROOT: "/nonexistent" });
   const cli = (argv: string[]) => runCliWith(argv, { fetch: (url, init) => t.fetch(url, init), env: env() });

@@ -516,6 +516,11 @@ export const ConfigSchema = z
         agentUrl: z.url({ protocol: /^https$/, error: "an https URL, e.g. https://10.0.0.2:8421" }).optional(),
         /** Seconds between an agent's heartbeats; a host is offline after 3 missed ones. */
         heartbeatSec: z.number().min(0.2).max(300).default(10),
+        /** A queued job of an env whose host has been offline this long fails instead of waiting (90s, 10m, 2h). */
+        offlineJobTimeout: z
+          .string()
+          .regex(/^[1-9]\d{0,5}[smh]$/, "a duration like 90s, 10m or 2h")
+          .default("10m"),
       })
       .strict()
       .prefault({}),

@@ -5,6 +5,7 @@ import { exportSweepSchedule } from "../db/export-sweep";
 import { stateBackupSchedule } from "../dr/state-backup";
 import { destroyedBackupsSchedule } from "../db/destroyed-backups";
 import { backupSchedule } from "../db/schedule";
+import { offlineJobsSchedule } from "../fleet/offline-jobs";
 import { ttlSchedule } from "../env/ttl-sweep";
 import { reconcileSchedule } from "../github/reconcile";
 import { uptimeSchedule } from "../report/uptime";
@@ -21,6 +22,8 @@ export function schedulesFor(config: Config): Schedule[] {
   schedules.push(destroyedBackupsSchedule());
   if (config.role !== "agent" && config.uptime.probeSchedule !== "")
     schedules.push(uptimeSchedule(config.uptime.probeSchedule));
+  // Jobs wait in the coordinator's queue: it decides when an offline host's ones stop waiting.
+  if (config.role !== "agent") schedules.push(offlineJobsSchedule());
   // The control plane's state lives on the coordinator; an agent's journal is not backed up.
   if (config.role !== "agent" && config.dr.stateBackups.schedule !== "")
     schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));

@@ -8,7 +8,7 @@ import type { CoordinatorDeps } from "../deps";
 import { findEnv, findEnvOrDestroyed, loadEnvById } from "../env/lookup";
 import { envUrl } from "../env/list";
 import type { Environment } from "../env/env.sql";
-import { Invalid, NotFound } from "../errors";
+import { Conflict, Invalid, NotFound } from "../errors";
 import { requireConfirm } from "../env/production-guard";
 import type { JobDef } from "../jobs/define";
 import { backups } from "./backup.sql";
@@ -206,6 +206,12 @@ export function startClone(
     );
   assertReplaceable(source, "source");
   assertReplaceable(target, "target");
+  // No host id: the coordinator's own host (created before the fleet).
+  const local = deps.fleet.localHostId;
+  if ((source.hostId ?? local) !== (target.hostId ?? local))
+    throw new Conflict(
+      `cross-host copies are not supported yet: ${source.slug} and ${target.slug} are on different hosts (env list shows them)`,
+    );
   if (target.tier === "production" && !req.forceProduction) {
     throw new Invalid(
       `refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,

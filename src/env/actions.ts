@@ -10,13 +10,12 @@ import type { CoordinatorDeps } from "../deps";
 import type { JobView } from "../jobs/view";
 import { createEnvJob } from "./create-job";
 import { insertEnvironment, planCreate, type CreatePlan } from "./create";
-import { hostCapacity } from "./host-fit";
 import { statusText } from "./guards";
 import { findEnv } from "./lookup";
 import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
-import { toSummary } from "./list";
+import { hostNameOf, toSummary } from "./list";
 import type { Environment } from "./env.sql";
 import { expiryAfter } from "./ttl";
 import { markDestroying, recordExpiry } from "./state";
@@ -26,17 +25,18 @@ export type CreateOutcome =
   | { dryRun: false; env: ReturnType<typeof toSummary>; job: JobView };
 
 export function createEnvironment(deps: CoordinatorDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
-  const plan = planCreate(deps.db, deps.config, req, hostCapacity());
+  const plan = planCreate(deps.db, deps.config, req, (placement) => deps.fleet.place(placement));
   if (req.dryRun) return { dryRun: true, plan, steps: createEnvJob.steps.map((s) => s.title) };
+  // The row carries its host id from the insert: the job below is routed by it (fleet/routing.ts).
   const env = insertEnvironment(deps.db, deps.box, plan, actor);
   const job = deps.jobs.enqueue(createEnvJob, { envId: env.id, slug: env.slug }, actor);
   deps.audit.record({
     actor,
     action: "env.create",
     target: env.slug,
-    details: { tier: env.tier, job: job.id, retry: plan.retryOf !== null },
+    details: { tier: env.tier, job: job.id, retry: plan.retryOf !== null, host: plan.host?.name ?? null },
   });
-  return { dryRun: false, env: toSummary(env, deps.config), job };
+  return { dryRun: false, env: toSummary({ ...env, hostName: plan.host?.name ?? null }, deps.config), job };
 }
 
 function refuseWhileDestroying(env: Environment, what: string): void {
@@ -139,5 +139,5 @@ export function extendEnvironment(
     target: env.slug,
     details: { ttl, expiresAt: updated.ttlExpiresAt, was: env.ttlExpiresAt },
   });
-  return toSummary(updated, deps.config);
+  return toSummary({ ...updated, hostName: hostNameOf(deps.db, updated.hostId) }, deps.config);
 }

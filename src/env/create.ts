@@ -6,13 +6,14 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { type SecretBox, randomSecret } from "../auth/secretbox";
 import type { Config } from "../config/schema";
 import { Conflict, Invalid } from "../errors";
+import type { PlacedHost, PlaceRequest } from "../fleet/service";
 import type { Db } from "../state/db";
 import { now } from "../state/columns";
 import { environments, type Environment } from "./env.sql";
 import { dbIdentifier, defaultDomain, slugify, validateBranch, validateDomain } from "./naming";
 import { projectPolicy } from "../policy/load";
 import { capLimits, checkRequested } from "../policy/quota";
-import { checkRequestedFitsHost, clampToHost, type HostCapacity } from "./host-fit";
+import { checkRequestedFitsHost, clampToHost, type HostCapacity, hostCapacity } from "./host-fit";
 import { resourcePlan } from "./plan";
 import { resolveProject } from "./projects";
 import type { CreateEnvRequest } from "./schema";
@@ -42,9 +43,18 @@ export interface CreatePlan {
   retryOf: string | null;
   /** From the project's `ttl_policies`; null = never. */
   expiresAt: string | null;
+  /** The fleet host chosen and why; null on a standalone host (the env runs here, with no host id). */
+  host: Omit<PlacedHost, "capacity"> | null;
 }
 
-export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: HostCapacity): CreatePlan {
+/** A fleet's placement (FleetService.place): null = standalone, nothing placed. */
+export type HostPicker = (req: PlaceRequest) => PlacedHost | null;
+
+/**
+ * `host`: the machine's size on a standalone host (tests pass one), or the fleet's picker, which
+ * chooses a host (or answers null: standalone, this machine).
+ */
+export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: HostCapacity | HostPicker): CreatePlan {
   const slug = slugify(req.name);
   const branch = req.branch === undefined ? null : validateBranch(req.branch);
   const tier = req.tier;
@@ -92,20 +102,14 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
   const quota = projectPolicy(db, project.id).resource_quotas[tier];
   const requested = { workers: req.workers, cpus: req.cpus, memoryMb: req.memoryMb };
   checkRequested(requested, quota, tier);
-  checkRequestedFitsHost(requested, host);
-  const fitted = clampToHost(
-    capLimits(
-      {
-        workers: req.workers ?? tierConfig.workers,
-        cpus: req.cpus ?? tierConfig.cpus,
-        memoryMb: req.memoryMb ?? tierConfig.memoryMb,
-      },
-      quota,
-    ),
-    host,
-    tier,
+  const capped = capLimits(
+    {
+      workers: req.workers ?? tierConfig.workers,
+      cpus: req.cpus ?? tierConfig.cpus,
+      memoryMb: req.memoryMb ?? tierConfig.memoryMb,
+    },
+    quota,
   );
-  const limits = fitted.limits;
   const count = db
     .select({ n: sql<number>`count(*)` })
     .from(environments)
@@ -116,6 +120,21 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
       `tier ${tier} allows ${tierConfig.maxEnvs} environments and has ${count} (config tiers.${tier}.maxEnvs)`,
     );
   }
+  // In a fleet the host is chosen first, and the limits are fitted to that host's machine.
+  const placed =
+    typeof host === "function"
+      ? host({
+          need: { cpus: capped.cpus, memoryMb: capped.memoryMb, diskMb: tierConfig.storageGb * 1024 },
+          lowerable: (["cpus", "memoryMb"] as const).filter((k) => requested[k] === undefined),
+          ...(req.host !== undefined ? { host: req.host } : {}),
+          ...(req.labels !== undefined ? { labels: req.labels } : {}),
+          retry: live ? { envId: live.id, hostId: live.hostId } : null,
+        })
+      : null;
+  const capacity = placed?.capacity ?? (typeof host === "function" ? hostCapacity() : host);
+  checkRequestedFitsHost(requested, capacity);
+  const fitted = clampToHost(capped, capacity, tier);
+  const limits = fitted.limits;
   return {
     name: req.name,
     slug,
@@ -131,6 +150,7 @@ export function planCreate(db: Db, config: Config, req: CreateEnvRequest, host: 
     notes: fitted.notes,
     retryOf: live?.id ?? null,
     expiresAt: expiryAtCreate(db, project.id, tier, new Date()),
+    host: placed && { id: placed.id, name: placed.name, why: placed.why, passedOver: placed.passedOver },
   };
 }
 
@@ -161,6 +181,7 @@ export function insertEnvironment(db: Db, box: SecretBox, plan: CreatePlan, crea
     demo: plan.demo,
     ttlExpiresAt: plan.expiresAt,
     ttlWarnedAt: null,
+    hostId: plan.host?.id ?? null,
     createdBy,
     updatedAt: now(),
   };

@@ -10,7 +10,7 @@ import { envHost } from "./host";
 import { findEnv } from "./lookup";
 import { envResources } from "./resources";
 import type { EnvDetail } from "./schema";
-import { toSummary } from "./list";
+import { hostNameOf, toSummary } from "./list";
 import type { Environment } from "./env.sql";
 import { errorText } from "../errors";
 
@@ -60,7 +60,7 @@ export async function envDetail(deps: Pick<Deps, "db" | "config" | "paths">, nam
   const quota = projectPolicy(deps.db, env.projectId).resource_quotas[env.tier];
   const pgHost = config.postgres.containerHost;
   return {
-    ...toSummary(env, config),
+    ...toSummary({ ...env, hostName: hostNameOf(deps.db, env.hostId) }, config),
     domain: env.domain,
     databaseUrl: `postgresql://${env.dbUser}:***@${pgHost}:${config.postgres.port}/${env.dbName}`,
     workers: env.workers,

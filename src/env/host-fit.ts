@@ -12,6 +12,8 @@ import type { Limits } from "../policy/quota";
 export interface HostCapacity {
   cpus: number;
   memoryMb: number;
+  /** The fleet host the env was placed on; absent: this machine. */
+  name?: string;
 }
 
 /** This machine, as the env's container will see it (the daemon runs next to docker). */
@@ -19,17 +21,18 @@ export function hostCapacity(): HostCapacity {
   return { cpus: availableParallelism(), memoryMb: Math.floor(totalmem() / (1024 * 1024)) };
 }
 
-type HostKey = keyof HostCapacity;
+type HostKey = "cpus" | "memoryMb";
 const KEYS: HostKey[] = ["cpus", "memoryMb"];
 const FLAG: Record<HostKey, string> = { cpus: "--cpus", memoryMb: "--memory-mb" };
 const unit = (k: HostKey, v: number) => (k === "cpus" ? `${v} CPU${v === 1 ? "" : "s"}` : `${v} MiB`);
+const whose = (host: HostCapacity) => (host.name === undefined ? "this host's" : `host ${host.name}'s`);
 
 /** Refuses explicit requests above the host, every one named, in one line. */
 export function checkRequestedFitsHost(requested: Partial<Limits>, host: HostCapacity): void {
   const over = KEYS.flatMap((k) => {
     const want = requested[k];
     return want !== undefined && want > host[k]
-      ? [`${k} ${want} (${FLAG[k]}) is above this host's ${unit(k, host[k])}`]
+      ? [`${k} ${want} (${FLAG[k]}) is above ${whose(host)} ${unit(k, host[k])}`]
       : [];
   });
   if (over.length > 0) throw new Invalid(over.join("; "));
@@ -41,7 +44,7 @@ export function clampToHost(limits: Limits, host: HostCapacity, tier: TierName):
   const out = { ...limits };
   for (const k of KEYS) {
     if (limits[k] > host[k]) {
-      notes.push(`tiers.${tier}.${k} ${limits[k]} is above this host's ${unit(k, host[k])}: using ${host[k]}`);
+      notes.push(`tiers.${tier}.${k} ${limits[k]} is above ${whose(host)} ${unit(k, host[k])}: using ${host[k]}`);
       out[k] = host[k];
     }
   }

@@ -1,5 +1,6 @@
 import { and, asc, eq, ne, type SQL } from "drizzle-orm";
 import type { Config } from "../config/schema";
+import { hosts } from "../fleet/fleet.sql";
 import type { Db } from "../state/db";
 import { type Environment, environments } from "./env.sql";
 import type { EnvSummary } from "./schema";
@@ -33,7 +34,7 @@ type SummaryFields = Pick<
   | "createdBy"
   | "createdAt"
   | "ttlExpiresAt"
->;
+> & { hostName: string | null };
 
 /** Only the columns a summary shows: listing 1,000 envs must not read and map every column. */
 const summaryColumns = {
@@ -50,7 +51,14 @@ const summaryColumns = {
   createdBy: environments.createdBy,
   createdAt: environments.createdAt,
   ttlExpiresAt: environments.ttlExpiresAt,
+  hostName: hosts.name,
 };
+
+/** The name of the host an env was placed on (null: not placed, the coordinator's own). */
+export function hostNameOf(db: Db, hostId: string | null): string | null {
+  if (hostId === null) return null;
+  return db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, hostId)).get()?.name ?? null;
+}
 
 export function toSummary(env: SummaryFields, config: Config): EnvSummary {
   return {
@@ -66,6 +74,7 @@ export function toSummary(env: SummaryFields, config: Config): EnvSummary {
     createdBy: env.createdBy,
     createdAt: env.createdAt,
     expiresAt: env.ttlExpiresAt,
+    host: env.hostName,
   };
 }
 
@@ -81,6 +90,7 @@ export function listEnvironments(
   return db
     .select(summaryColumns)
     .from(environments)
+    .leftJoin(hosts, eq(environments.hostId, hosts.id))
     .where(and(...where))
     .orderBy(asc(environments.name))
     .all()

@@ -18,6 +18,8 @@ export const EnvSummary = z
     createdAt: z.string(),
     /** When the TTL sweep destroys it; null = never (`env extend` moves it). */
     expiresAt: z.string().nullable(),
+    /** The fleet host it runs on; null = the coordinator's own host (created standalone). */
+    host: z.string().nullable(),
   })
   .openapi("EnvironmentSummary");
 
@@ -57,6 +59,9 @@ export const CreateEnvRequest = z
     workers: z.number().int().min(0).max(64).optional(),
     cpus: z.number().positive().max(64).optional(),
     memoryMb: z.number().int().min(256).max(1_048_576).optional(),
+    /** Fleet placement: on this host, or on a host with these labels (checked by src/fleet/labels.ts). */
+    host: z.string().min(1).max(63).optional(),
+    labels: z.record(z.string().max(64), z.string().max(63)).optional(),
     dryRun: z.boolean().optional(),
   })
   .strict()

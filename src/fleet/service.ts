@@ -1,11 +1,37 @@
 /**
  * The fleet as the coordinator's routes see it: the agent listener's endpoint (known once it
- * runs), the local host's id, and the heartbeat interval that decides online/offline.
+ * runs), the local host's id, the heartbeat interval that decides online/offline, and where a
+ * new env goes.
  */
 import type { Config } from "../config/schema";
+import { Conflict } from "../errors";
 import type { Db } from "../state/db";
+import { inFleet, placementCandidates } from "./candidates";
+import { type Labels, validLabels } from "./labels";
+import { type Need, placeEnv } from "./placement";
 import type { AgentEndpoint, CreatedJoinToken, JoinTokenOptions } from "./tokens";
 import { createJoinToken } from "./tokens";
+
+export interface PlaceRequest {
+  need: Need;
+  lowerable: ("cpus" | "memoryMb")[];
+  host?: string;
+  labels?: Labels;
+  /**
+   * A rerun of a failed create: it goes back to the host that has its leftovers (no host id: this
+   * coordinator's), and its own row's limits do not count against that host.
+   */
+  retry: { envId: string; hostId: string | null } | null;
+}
+
+/** The chosen host, why, and its machine's size (the limits are fitted to it). */
+export interface PlacedHost {
+  id: string;
+  name: string;
+  why: string;
+  passedOver: string[];
+  capacity: { cpus: number; memoryMb: number; name: string };
+}
 
 export class FleetService {
   /** Set by the daemon when the agent listener is up (coordinator role only). */
@@ -23,5 +49,39 @@ export class FleetService {
 
   createJoinToken(opts: JoinTokenOptions): CreatedJoinToken {
     return createJoinToken({ db: this.db, endpoint: this.endpoint }, opts);
+  }
+
+  /**
+   * Where a new env goes; null on a standalone host asked for no host or label (the env stays
+   * on this host with no host id, as before the fleet). Refusals come from placeEnv.
+   */
+  place(req: PlaceRequest, at: Date = new Date()): PlacedHost | null {
+    const labels = validLabels(req.labels ?? {});
+    const asked = req.host !== undefined || Object.keys(labels).length > 0;
+    if (!asked && !inFleet(this.db, this.localHostId)) return null;
+    const candidates = placementCandidates(this.db, {
+      localHostId: this.localHostId,
+      heartbeatSec: this.heartbeatSec,
+      at,
+      exceptEnvId: req.retry?.envId ?? null,
+    });
+    let host = req.host;
+    const previousId = req.retry ? (req.retry.hostId ?? this.localHostId) : null;
+    const previous = candidates.find((c) => c.id === previousId);
+    if (previous) {
+      if (host !== undefined && host !== previous.name)
+        throw new Conflict(
+          `the failed create of this environment left its files on host ${previous.name}: rerun it there, or destroy it first`,
+        );
+      host = previous.name;
+    }
+    const p = placeEnv(candidates, { need: req.need, lowerable: req.lowerable, host, labels });
+    return {
+      id: p.host.id,
+      name: p.host.name,
+      why: p.why,
+      passedOver: p.passedOver,
+      capacity: { cpus: p.inventory.cores, memoryMb: p.inventory.memoryMb, name: p.host.name },
+    };
   }
 }

@@ -41,6 +41,8 @@ const CreatePlanView = z
     notes: z.array(z.string()),
     retryOf: z.string().nullable(),
     expiresAt: z.string().nullable(),
+    /** The fleet host chosen, why, and the hosts passed over; null on a standalone host. */
+    host: z.object({ id: z.string(), name: z.string(), why: z.string(), passedOver: z.array(z.string()) }).nullable(),
   })
   .openapi("CreatePlan");
 const CreateEnvResponse = z

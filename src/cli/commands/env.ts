@@ -7,6 +7,8 @@ import { flag } from "../client";
 import { client, type CliIo } from "../io";
 import { formatBytes } from "../../bytes";
 import { note, printJson, printTable } from "../output";
+import { parseLabelArgs } from "../../fleet/labels";
+import { repeatedFlag } from "./host";
 import { afterEnqueue } from "./jobs";
 
 const nameArg = { type: "positional", required: true, description: "environment name" } as const;
@@ -30,6 +32,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["tier", d.tier],
     ["status", `${d.status}${d.statusReason ? ` (${d.statusReason})` : ""}`],
     ["url", d.url],
+    ["host", d.host ?? "-"],
     ["branch", d.branch ?? "-"],
     ["database", d.databaseUrl],
     ["image", d.odooImage],
@@ -54,6 +57,13 @@ function showDetail(io: CliIo, d: EnvDetail): void {
   for (const [k, v] of rows) io.stdout(`${k.padEnd(9)} ${v}\n`);
 }
 
+/** `env create --dry-run` in a fleet: the host, why, and why the others were passed over. */
+function placementText(host: { name: string; why: string; passedOver: string[] } | null): string {
+  if (!host) return "";
+  const others = host.passedOver.map((r) => `  passed over ${r}\n`).join("");
+  return `host: ${host.name} (${host.why})\n${others}`;
+}
+
 export function envCommand(io: CliIo) {
   const list = defineCommand({
     meta: { name: "list", description: "List environments" },
@@ -67,6 +77,7 @@ export function envCommand(io: CliIo) {
         { key: "name", label: "name" },
         { key: "tier", label: "tier" },
         { key: "status", label: "status" },
+        { key: "host", label: "host" },
         { key: "branch", label: "branch" },
         { key: "url", label: "url" },
       ]);
@@ -90,11 +101,14 @@ export function envCommand(io: CliIo) {
       },
       cpus: { type: "string", description: "CPU limit instead of the tier's (at most the quota)" },
       "memory-mb": { type: "string", description: "memory limit in MiB instead of the tier's (at most the quota)" },
+      host: { type: "string", description: "fleet: create it on this host (host list)" },
+      label: { type: "string", description: "fleet: key=value, repeatable: only on a host with these labels" },
       wait: waitArg,
       "dry-run": { type: "boolean", description: "print what would be created and change nothing" },
     },
-    async run({ args }) {
+    async run({ args, rawArgs }) {
       checkTier(args.tier);
+      const labels = repeatedFlag(rawArgs, "label");
       const body = {
         name: args.name,
         // checkTier above: the server's enum, or an error before any request.
@@ -115,18 +129,23 @@ export function envCommand(io: CliIo) {
         ...(args.workers !== undefined ? { workers: numberFlag("--workers", args.workers) } : {}),
         ...(args.cpus !== undefined ? { cpus: numberFlag("--cpus", args.cpus) } : {}),
         ...(args["memory-mb"] !== undefined ? { memoryMb: numberFlag("--memory-mb", args["memory-mb"]) } : {}),
+        ...(args.host !== undefined ? { host: args.host } : {}),
+        ...(labels.length ? { labels: parseLabelArgs(labels) } : {}),
         ...(args["dry-run"] ? { dryRun: true } : {}),
       };
       const out = await client(io).post("/environments", { body });
       if (out.dryRun) {
         if (io.globals.json) return printJson(io, out);
         io.stdout(
-          `would create ${JSON.stringify(out.plan, null, 2)}\nsteps:\n${out.steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\n`,
+          `would create ${JSON.stringify(out.plan, null, 2)}\n${placementText(out.plan?.host ?? null)}steps:\n${out.steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\n`,
         );
         return;
       }
       if (!out.job || !out.env) throw new Invalid("daemon answered without a job");
-      note(io, `creating ${out.env.slug} (${out.env.tier}) → ${out.env.url}`);
+      note(
+        io,
+        `creating ${out.env.slug} (${out.env.tier})${out.env.host ? ` on host ${out.env.host}` : ""} → ${out.env.url}`,
+      );
       await afterEnqueue(io, out.job, args.wait === true);
     },
   });

@@ -140,9 +140,9 @@ async function runAgents(agents: SimulatedAgent[], until: number) {
   const latencies: number[] = [];
   const errors = new Map<string, number>();
   let failed = 0;
-  const fail = (e: unknown) => {
+  const fail = (what: string, e: unknown) => {
     failed += 1;
-    const text = e instanceof Error ? e.message.slice(0, 160) : String(e);
+    const text = `${what}: ${e instanceof Error ? e.message.slice(0, 160) : String(e)}`;
     errors.set(text, (errors.get(text) ?? 0) + 1);
   };
   let leases = 0;
@@ -154,7 +154,7 @@ async function runAgents(agents: SimulatedAgent[], until: number) {
           await client.post("/jobs/lease", { owner: `${hostId}:bench`, leaseMs: 30_000, waitMs: 20_000 }, 40_000);
           leases += 1;
         } catch (e) {
-          fail(e);
+          fail("lease", e);
           await Bun.sleep(1_000);
         }
       }
@@ -166,7 +166,7 @@ async function runAgents(agents: SimulatedAgent[], until: number) {
         await client.post("/heartbeat", { inventory: inventory(i), containers: containers(i) });
         latencies.push(performance.now() - t0);
       } catch (e) {
-        fail(e);
+        fail("heartbeat", e);
       }
       await Bun.sleep(Math.max(0, HEARTBEAT_SEC * 1000 - (performance.now() - t0)));
     }
@@ -191,7 +191,7 @@ function placeMany(count: number): { ms: number; placed: number } {
   const t0 = performance.now();
   let placed = 0;
   for (let e = 0; e < count; e++) {
-    const host = placeEnv(hosts, { need, labels: e % 3 === 0 ? { region: "eu" } : undefined });
+    const { host } = placeEnv(hosts, { need, labels: e % 3 === 0 ? { region: "eu" } : undefined });
     host.placed = {
       cpus: host.placed.cpus + need.cpus,
       memoryMb: host.placed.memoryMb + need.memoryMb,

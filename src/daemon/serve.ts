@@ -111,6 +111,9 @@ export async function startDaemon(opts: DaemonOptions) {
   const sweeper = setInterval(() => deps.jobs.queue.recover(), RECOVER_EVERY_MS);
   const scheduler = startScheduler(schedulesFor(config), deps);
 
+  // Before the user API answers: `host token create` right after a start must not be told this
+  // host serves no agent API.
+  const agentServer = config.role === "coordinator" ? await serveAgentApi(deps) : null;
   const app = createApp(deps);
   const [host, port] = splitListen(config.listen);
   // Uploads (db import) stream to disk; Bun's 128 MB default would refuse real databases.
@@ -126,7 +129,6 @@ export async function startDaemon(opts: DaemonOptions) {
   const url = `http://${host}:${server.port}`;
   writeFileSync(paths.daemonUrlFile, `${url}\n`, { mode: 0o644 });
   log.info("listening", { url, role: config.role, root: paths.dataDir, version: VERSION });
-  const agentServer = config.role === "coordinator" ? await serveAgentApi(deps) : null;
   const localBeat = startLocalHeartbeat(deps, self.id);
 
   let stopping: Promise<void> | null = null;

@@ -7,9 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
-import { getTableColumns } from "drizzle-orm";
-import { z } from "zod";
+import { eq, getTableColumns } from "drizzle-orm";
+import type { z } from "zod";
 import { createAgentApp } from "../../src/api/routes/agent";
 import { SecretBox } from "../../src/auth/secretbox";
 import { ConfigSchema } from "../../src/config/schema";

@@ -24,17 +24,23 @@ import { BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from
 /** Env columns no agent may change: where the env lives, whose it is, what it is called. */
 const PLACEMENT = ["hostId", "projectId", "name", "slug", "createdBy"] as const;
 
-/** The envs a job is about: its lock (an env id) and the source of a copy, when placed on this host. */
+/**
+ * The envs a job is about, placed on this host: its lock (an env id) first, then the source of a
+ * copy. The order matters to the agent: the first is the env the job holds the lock of.
+ */
 function jobEnvIds(db: Db, hostId: string, job: JobRow): string[] {
   const source = job.params.sourceEnvId;
   const ids = [job.lockKey, typeof source === "string" ? source : null].filter((v): v is string => v !== null);
   if (!ids.length) return [];
-  return db
-    .select({ id: environments.id })
-    .from(environments)
-    .where(and(inArray(environments.id, ids), eq(environments.hostId, hostId)))
-    .all()
-    .map((r) => r.id);
+  const placed = new Set(
+    db
+      .select({ id: environments.id })
+      .from(environments)
+      .where(and(inArray(environments.id, ids), eq(environments.hostId, hostId)))
+      .all()
+      .map((r) => r.id),
+  );
+  return [...new Set(ids)].filter((id) => placed.has(id));
 }
 
 export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: string }, job: JobRow): MirrorSlice {

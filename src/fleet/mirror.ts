@@ -70,6 +70,11 @@ export class MirrorLink implements StateLink {
     if (slice.host.id !== this.hostId)
       throw new Invalid(`the coordinator sent the state of host ${slice.host.name}, not this agent's`);
     const { db, box } = this.deps;
+    // The coordinator leases one job per env lock at a time: an older job tracked here on the
+    // same lock lost its lease (its runner stopped without finishing) and holds nothing now.
+    const lock = slice.jobEnvIds[0];
+    for (const [id, t] of this.jobs)
+      if (id !== jobId && lock !== undefined && t.envIds[0] === lock) this.jobs.delete(id);
     // Envs a job running here holds keep their local rows: their newest changes may not be
     // reported yet, and that job sends them itself.
     const held = new Set([...this.jobs.entries()].filter(([id]) => id !== jobId).flatMap(([, t]) => t.envIds));

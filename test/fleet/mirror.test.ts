@@ -221,6 +221,55 @@ describe("a lease carries the host's slice", () => {
   });
 });
 
+describe("jobs side by side on one agent", () => {
+  test("a running job's env keeps its unreported changes when another job's lease brings the slice", async () => {
+    const mine = coordinatorEnv("ma-held", hostA.hostId);
+    const other = coordinatorEnv("ma-beside", hostA.hostId);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const first = enqueue(mine);
+    const o1 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o1 }, 30_000))?.job.id).toBe(first.id);
+    // The first job's step changed its env here and has not reported it yet.
+    const serving = { containerName: "ma-held-r1", httpPort: 42000, longpollPort: 42001, release: 1 };
+    recordServing(agentDb, mine.id, serving);
+    const second = enqueue(other);
+    const o2 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o2 }, 30_000))?.job.id).toBe(second.id);
+    expect(agentRow(mine.id)).toMatchObject(serving);
+    expect(mirror.report(first.id)?.state).toMatchObject({ environments: [{ id: mine.id, set: serving }] });
+    await ch.finish(second.id, o2, { status: "succeeded", result: null });
+
+    // The first job's lease is lost (finished here by someone else, as after a requeue): the next
+    // lease on the same env brings the coordinator's row back and the old job holds nothing.
+    await new HttpJobChannel(client(hostA.credential), 0).finish(first.id, o1, { status: "failed", error: "lost" });
+    const third = enqueue(mine);
+    const o3 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o3 }, 30_000))?.job.id).toBe(third.id);
+    expect(agentRow(mine.id)).toMatchObject({ httpPort: null, containerName: null });
+    expect(mirror.report(first.id)).toBeNull();
+    await ch.finish(third.id, o3, { status: "cancelled", error: "test" });
+  });
+
+  test("a live local env the coordinator no longer places here stops holding its ports and slug", async () => {
+    const gone = coordinatorEnv("ma-moved", hostA.hostId);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const job = enqueue(gone);
+    const o = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000))?.job.id).toBe(job.id);
+    await ch.finish(job.id, o, { status: "cancelled", error: "test" });
+    expect(agentRow(gone.id)?.status).toBe("active");
+    // Placed elsewhere on the coordinator (env move); the next lease of this host no longer carries it.
+    t.deps.db.update(environments).set({ hostId: hostB.hostId }).where(eq(environments.id, gone.id)).run();
+    const next = enqueue(coordinatorEnv("ma-next", hostA.hostId));
+    const o2 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o2 }, 30_000))?.job.id).toBe(next.id);
+    expect(agentRow(gone.id)).toMatchObject({ status: "destroyed", statusReason: "no longer placed on this host" });
+    await ch.finish(next.id, o2, { status: "cancelled", error: "test" });
+  });
+});
+
 describe("changes flow back", () => {
   test("a real Agent runner: ports, status and a new sealed password reach the coordinator; the result's secret opens there", async () => {
     const env = coordinatorEnv("ma-run", hostA.hostId);

@@ -14,6 +14,7 @@ import { applyMirroredBackupChange, mirrorBackup } from "../db/backups";
 import { deployments } from "../deploy/deploy.sql";
 import { mirrorDeployment, setDeployment } from "../deploy/records";
 import { environments, projects } from "../env/env.sql";
+import { projectAccess } from "../env/projects";
 import { applyMirroredChange } from "../env/state";
 import { Forbidden, Invalid, issuesText } from "../errors";
 import type { JobRow } from "../jobs/queue";
@@ -58,6 +59,9 @@ export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: strin
     )
     .all();
   const projectIds = [...new Set(envs.map((e) => e.projectId))];
+  // A protected tier's basic-auth password is made on first use; made on the agent it would never
+  // come back (projects do not flow back) and the next lease would replace it: made here instead.
+  for (const id of projectIds) projectAccess(db, box, id);
   return {
     host: { id: host.id, name: host.name },
     jobEnvIds: ids,

@@ -208,6 +208,9 @@ describe("a lease carries the host's slice", () => {
     const project = agentDb.select().from(projects).where(eq(projects.id, projectId)).get()!;
     expect(agentBox.open(project.repoPasswordEnc!)).toBe("repo-pw");
     expect(project.webhookSecretEnc).toBeNull();
+    // The basic-auth password of protected tiers exists before it travels, the same on both sides.
+    const coordProject = t.deps.db.select().from(projects).where(eq(projects.id, projectId)).get()!;
+    expect(agentBox.open(project.accessPasswordEnc!)).toBe(t.deps.box.open(coordProject.accessPasswordEnc!));
     expect(
       agentDb
         .select()

@@ -3,7 +3,9 @@
  * agent` wrote (the credential goes to state/agent.json, the join file is removed), then
  * heartbeats with its inventory and containers, backing off while the coordinator is away, and
  * runs the jobs the coordinator leases to its host over the HTTP JobChannel. It serves no user
- * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's.
+ * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's:
+ * the state link (src/fleet/mirror.ts) fills it with the rows of this host's envs from each lease
+ * and sends back what the jobs changed.
  */
 import { hostname } from "node:os";
 import type { Config } from "../config/schema";
@@ -14,7 +16,8 @@ import { SecretBox } from "../auth/secretbox";
 import { JOB_KINDS } from "./job-kinds";
 import { Agent } from "../jobs/agent";
 import type { AnyJobDef } from "../jobs/define";
-import { HttpJobChannel } from "../jobs/http-channel";
+import { HttpJobChannel, LEASE_WAIT_MS } from "../jobs/http-channel";
+import { MirrorLink } from "../fleet/mirror";
 import { JobRegistry } from "../jobs/registry";
 import { openState } from "../state/db";
 import { Log } from "../log";
@@ -113,11 +116,12 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     }
   })();
   const db = openState(paths.stateDb);
+  const box = SecretBox.fromFile(paths.secretKeyFile);
   const runner = new Agent({
     identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
-    channel: new HttpJobChannel(client),
+    channel: new HttpJobChannel(client, LEASE_WAIT_MS, new MirrorLink({ db, box }, state.hostId)),
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
-    deps: { db, config, paths, box: SecretBox.fromFile(paths.secretKeyFile) },
+    deps: { db, config, paths, box },
     pollMs: 1_000,
   });
   runner.start();

@@ -5,12 +5,13 @@
  */
 import { desc, eq, inArray } from "drizzle-orm";
 import type { CoordinatorDeps, Deps } from "../deps";
+import type { Db } from "../state/db";
 import { envsNamed, findEnv } from "../env/lookup";
 import type { Environment } from "../env/env.sql";
 import { NotFound } from "../errors";
 import type { JobView } from "../jobs/view";
 import { backups } from "./backup.sql";
-import { backupJob, backupTargets, retentionDecisions } from "./backup-job";
+import { backupJob, type BackupRow, backupTargets, retentionDecisions } from "./backup-job";
 import { destroyedKeepUntil } from "./destroyed-backups";
 import type { BackupView } from "./schema";
 import { requireCreated } from "../env/guards";
@@ -32,6 +33,20 @@ export function startBackup(
   const job = deps.jobs.enqueue(backupJob, { envId: env.id, slug: env.slug, backupId: row.id }, actor);
   deps.audit.record({ actor, action: "db.backup", target: env.slug, details: { backup: row.id, kind, job: job.id } });
   return job;
+}
+
+/**
+ * A backup row as another host stored it (the fleet's state link, src/fleet/mirror*.ts): an
+ * agent keeps the coordinator's copy, the coordinator takes a row its agent inserted.
+ */
+export function mirrorBackup(db: Db, row: BackupRow): void {
+  const { id: _id, ...columns } = row;
+  db.insert(backups).values(row).onConflictDoUpdate({ target: backups.id, set: columns }).run();
+}
+
+/** The columns of a backup row that a job on the env's agent changed. */
+export function applyMirroredBackupChange(db: Db, id: string, patch: Partial<Omit<BackupRow, "id">>): void {
+  db.update(backups).set(patch).where(eq(backups.id, id)).run();
 }
 
 /**

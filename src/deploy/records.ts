@@ -55,6 +55,15 @@ export function recordApprovalDecision(
     .get();
 }
 
+/**
+ * A deployment row as another host stored it (the fleet's state link, src/fleet/mirror*.ts): an
+ * agent keeps the coordinator's copy, the coordinator takes a row its agent inserted.
+ */
+export function mirrorDeployment(db: Db, row: DeploymentRow): void {
+  const { id: _id, ...columns } = row;
+  db.insert(deployments).values(row).onConflictDoUpdate({ target: deployments.id, set: columns }).run();
+}
+
 export function setDeployment(db: Db, id: string, patch: Partial<typeof deployments.$inferInsert>): void {
   db.update(deployments).set(patch).where(eq(deployments.id, id)).run();
 }

@@ -124,3 +124,9 @@ export function projectAccess(db: Db, box: SecretBox, projectId: string): Projec
   if (!p?.enc) throw new NotFound(`no project with id ${projectId}`);
   return { user: p.name, password: box.open(p.enc) };
 }
+
+/** On an agent: the coordinator's row of a project whose envs are placed here (the fleet's state link). */
+export function mirrorProject(db: Db, row: typeof projects.$inferSelect): void {
+  const { id: _id, ...columns } = row;
+  db.insert(projects).values(row).onConflictDoUpdate({ target: projects.id, set: columns }).run();
+}

@@ -4,7 +4,7 @@
  * columns that must change with it (ports, container, HTTP fallback) move together, and the
  * fleet work has one place to route them through.
  */
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, ne, notInArray, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
@@ -148,4 +148,38 @@ export function markAbandonedOnHost(db: Db, hostId: string, reason: string): voi
     .set({ status: "destroyed", destroyedAt: ts, updatedAt: ts, statusReason: reason })
     .where(and(eq(environments.hostId, hostId), ne(environments.status, "destroyed")))
     .run();
+}
+
+/*
+ * The fleet's state link (src/fleet/mirror*.ts): an agent runs its envs' jobs against a copy of
+ * their rows, and the coordinator takes back what the jobs changed.
+ */
+
+/** On an agent: the coordinator's row of an env placed here, stored as it is (inserted or replaced by id). */
+export function mirrorEnvironment(db: Db, row: Environment): void {
+  const { id: _id, ...columns } = row;
+  db.insert(environments).values(row).onConflictDoUpdate({ target: environments.id, set: columns }).run();
+}
+
+/**
+ * On an agent: live rows of envs the coordinator no longer places on this host (moved, removed)
+ * stop holding their ports and slug here. `keep`: the envs it does place here, and those a job
+ * running here holds.
+ */
+export function retireUnmirrored(db: Db, hostId: string, keep: string[]): void {
+  const ts = now();
+  db.update(environments)
+    .set({ status: "destroyed", destroyedAt: ts, updatedAt: ts, statusReason: "no longer placed on this host" })
+    .where(
+      and(eq(environments.hostId, hostId), ne(environments.status, "destroyed"), notInArray(environments.id, keep)),
+    )
+    .run();
+}
+
+/**
+ * On the coordinator: the columns a job on the env's agent changed. src/fleet/mirror-apply.ts
+ * refuses first what the agent has no authority to change (another host's env, its placement).
+ */
+export function applyMirroredChange(db: Db, envId: string, patch: Patch): Environment {
+  return write(db, envId, patch);
 }

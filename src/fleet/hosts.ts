@@ -75,6 +75,14 @@ export function ensureLocalHost(db: Db, name: string, role: HostRow["role"]): Ho
   return db.insert(hosts).values({ name, role, status: "online" }).returning().get();
 }
 
+/**
+ * On an agent: its own host row, under the id the coordinator gave it, so the env rows mirrored
+ * from the coordinator (src/fleet/mirror.ts) can name it.
+ */
+export function ensureMirroredHost(db: Db, host: { id: string; name: string }): void {
+  db.insert(hosts).values({ id: host.id, name: host.name, role: "agent" }).onConflictDoNothing().run();
+}
+
 function liveEnvsByHost(db: Db, ids: string[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   if (!ids.length) return out;

@@ -1,6 +1,10 @@
 /** Wire shapes of the fleet: the user API (hosts, join tokens) and the agent API (join, heartbeat). */
 import { z } from "@hono/zod-openapi";
+import { backups } from "../db/backup.sql";
+import { deployments } from "../deploy/deploy.sql";
+import { ENV_STATUSES, TIERS } from "../env/vocabulary";
 import { stepStatuses } from "../jobs/jobs.sql";
+import { GatePlanView } from "../policy/view";
 
 /** Where the coordinator's agent listener serves the agent API. */
 export const AGENT_API_BASE = "/api/v1/agent";
@@ -87,6 +91,155 @@ export const HeartbeatRequest = z
   .strict();
 export const HeartbeatResponse = z.object({ heartbeatSec: z.number() });
 
+/*
+ * The state link (src/fleet/mirror*.ts): the rows a job may need travel with its lease, and what
+ * the job changed travels back with its step reports and its finish. Sealed columns travel open
+ * (`dbPasswordEnc` → `dbPassword`): each side seals them with its own SecretBox.
+ */
+const Text = z.string().max(100_000);
+const Ts = z.string().max(40);
+const Id = z.string().min(1).max(64);
+
+export const ProjectWire = z
+  .object({
+    id: Id,
+    name: Text,
+    repoUrl: Text.nullable(),
+    repoPassword: Text.nullable(),
+    defaultBranch: Text,
+    accessPassword: Text.nullable(),
+    createdAt: Ts,
+  })
+  .strict();
+
+export const EnvironmentWire = z
+  .object({
+    id: Id,
+    projectId: Id,
+    name: Text,
+    slug: Text,
+    branch: Text.nullable(),
+    tier: z.enum(TIERS),
+    status: z.enum(ENV_STATUSES),
+    statusReason: Text.nullable(),
+    httpFallbackReason: Text.nullable(),
+    hostId: Id.nullable(),
+    odooImage: Text,
+    domain: Text,
+    dbName: Text,
+    dbUser: Text,
+    dbPassword: Text,
+    adminPasswd: Text,
+    odooAdminPassword: Text.nullable(),
+    httpPort: z.number().int().nullable(),
+    longpollPort: z.number().int().nullable(),
+    workers: z.number().int(),
+    cpus: Text,
+    memoryMb: z.number().int(),
+    modules: z.array(Text),
+    demo: z.boolean(),
+    currentDeploymentId: Id.nullable(),
+    containerName: Text.nullable(),
+    release: z.number().int(),
+    ttlExpiresAt: Ts.nullable(),
+    ttlWarnedAt: Ts.nullable(),
+    createdBy: Text.nullable(),
+    createdAt: Ts,
+    updatedAt: Ts.nullable(),
+    destroyedAt: Ts.nullable(),
+  })
+  .strict();
+
+export const DeploymentWire = z
+  .object({
+    id: Id,
+    envId: Id,
+    release: z.number().int(),
+    kind: z.enum(deployments.kind.enumValues),
+    commitSha: Text.nullable(),
+    branch: Text.nullable(),
+    image: Text.nullable(),
+    status: z.enum(deployments.status.enumValues),
+    modulesUpdated: z.array(z.object({ name: Text, from: Text.nullable(), to: Text }).strict()).nullable(),
+    modulesInstalled: z.array(Text).nullable(),
+    moduleChecksums: z.record(z.string(), Text).nullable(),
+    container: Text.nullable(),
+    rollbackOf: Id.nullable(),
+    migrated: z.boolean(),
+    backupId: Id.nullable(),
+    gates: GatePlanView.nullable(),
+    approvalDeadline: Ts.nullable(),
+    approvalDecision: z.enum(deployments.approvalDecision.enumValues).nullable(),
+    approvalBy: Text.nullable(),
+    approvalReason: Text.nullable(),
+    approvalAt: Ts.nullable(),
+    jobId: Id.nullable(),
+    stepTimings: z.record(z.string(), z.number()).nullable(),
+    error: Text.nullable(),
+    createdBy: Text.nullable(),
+    createdAt: Ts,
+    finishedAt: Ts.nullable(),
+  })
+  .strict();
+
+export const BackupWire = z
+  .object({
+    id: Id,
+    envId: Id,
+    kind: z.enum(backups.kind.enumValues),
+    status: z.enum(backups.status.enumValues),
+    dbName: Text,
+    sizeBytes: z.number().int().nullable(),
+    localPath: Text.nullable(),
+    s3Key: Text.nullable(),
+    manifest: z.record(z.string(), z.unknown()).nullable(),
+    error: Text.nullable(),
+    createdAt: Ts,
+    finishedAt: Ts.nullable(),
+    expiresAt: Ts.nullable(),
+  })
+  .strict();
+
+export type ProjectWire = z.infer<typeof ProjectWire>;
+export type EnvironmentWire = z.infer<typeof EnvironmentWire>;
+export type DeploymentWire = z.infer<typeof DeploymentWire>;
+export type BackupWire = z.infer<typeof BackupWire>;
+
+/** What a lease carries: the host's envs (ports and vhosts stay unique per host) and the job's envs' history. */
+export const MirrorSlice = z
+  .object({
+    host: z.object({ id: Id, name: Text }).strict(),
+    /** The envs the job is about (its env, and the source of a same-host copy): their changes flow back. */
+    jobEnvIds: z.array(Id).max(2),
+    projects: z.array(ProjectWire).max(10_000),
+    environments: z.array(EnvironmentWire).max(10_000),
+    deployments: z.array(DeploymentWire).max(10_000),
+    backups: z.array(BackupWire).max(10_000),
+  })
+  .strict();
+export type MirrorSlice = z.infer<typeof MirrorSlice>;
+
+/** One changed row: its id and the columns that changed (every column for a row the agent inserted). */
+function change<T extends z.ZodObject>(row: T) {
+  return z.object({ id: Id, set: row.omit({ id: true }).partial().strict() }).strict();
+}
+export const EnvironmentChange = change(EnvironmentWire);
+export const DeploymentChange = change(DeploymentWire);
+export const BackupChange = change(BackupWire);
+export type EnvironmentChange = z.infer<typeof EnvironmentChange>;
+export type DeploymentChange = z.infer<typeof DeploymentChange>;
+export type BackupChange = z.infer<typeof BackupChange>;
+
+/** What a job changed in its slice since its previous report. */
+export const MirrorChanges = z
+  .object({
+    environments: z.array(EnvironmentChange).max(100),
+    deployments: z.array(DeploymentChange).max(1_000),
+    backups: z.array(BackupChange).max(1_000),
+  })
+  .strict();
+export type MirrorChanges = z.infer<typeof MirrorChanges>;
+
 const Owner = z.string().min(1).max(200);
 export const LeaseRequest = z
   .object({
@@ -101,6 +254,8 @@ export const JobHeartbeatRequest = z
 export const StepRequest = z
   .object({
     owner: Owner,
+    /** What the job changed in its mirrored state (remote agents; src/fleet/mirror.ts). */
+    state: MirrorChanges.optional(),
     idx: z.number().int().min(0).max(1000),
     patch: z
       .object({
@@ -118,6 +273,9 @@ export const LogRequest = z.object({ owner: Owner, lines: z.array(z.string().max
 export const FinishRequest = z
   .object({
     owner: Owner,
+    state: MirrorChanges.optional(),
+    /** The result's secrets for the job's creator, open: the coordinator seals them with its own box. */
+    secrets: z.record(z.string(), z.string().max(10_000)).optional(),
     outcome: z.discriminatedUnion("status", [
       z.object({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()).nullable() }).strict(),
       z.object({ status: z.enum(["failed", "cancelled"]), error: z.string().max(100_000) }).strict(),

@@ -1,15 +1,33 @@
 /**
  * The JobChannel of a remote agent: the same five calls the local agent makes on the queue,
  * over the coordinator's agent API (src/api/routes/agent.ts). A 409 from the coordinator is a
- * lost lease, so the runner stops at once exactly as it does in-process.
+ * lost lease, so the runner stops at once exactly as it does in-process. With a `StateLink`
+ * (src/fleet/mirror.ts) the state a job needs arrives with its lease and what the job changed
+ * goes back with its step reports and its finish: the runner and the steps see none of it.
  */
-import { AppError } from "../errors";
+import { AppError, errorText } from "../errors";
 import type { AgentIdentity, JobChannel, JobOutcome, LeasedJob, StepPatch } from "./queue";
 import { LeaseLost } from "./queue";
 
 /** What the channel needs from a transport: POST JSON to an agent API path, or throw. */
 export interface AgentTransport {
   post<T>(path: string, body: unknown, timeoutMs?: number): Promise<T>;
+}
+
+/** What a job changed since its previous report; `accepted` once the coordinator took it. */
+export interface StateReport {
+  state: unknown;
+  accepted(): void;
+}
+
+/** The agent's copy of the state its jobs need (src/fleet/mirror.ts). */
+export interface StateLink {
+  /** Stores the state a lease carried, before the job runs; throws when it cannot. */
+  received(jobId: string, state: unknown): void;
+  report(jobId: string): StateReport | null;
+  /** The result's secrets, open, for the coordinator to seal with its own box. */
+  openSecrets(outcome: JobOutcome): { outcome: JobOutcome; secrets?: Record<string, string> };
+  forget(jobId: string): void;
 }
 
 /** How long one lease request waits on the coordinator for a job before answering null. */
@@ -19,30 +37,55 @@ export class HttpJobChannel implements JobChannel {
   constructor(
     private readonly transport: AgentTransport,
     private readonly waitMs = LEASE_WAIT_MS,
+    private readonly link: StateLink | null = null,
   ) {}
 
-  lease(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
-    return this.transport.post<LeasedJob | null>(
+  async lease(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
+    const answer = await this.transport.post<(LeasedJob & { state?: unknown }) | null>(
       "/jobs/lease",
       { owner: agent.owner, leaseMs, waitMs: this.waitMs },
       this.waitMs + 15_000,
     );
+    if (!answer) return null;
+    const { state, ...leased } = answer;
+    if (this.link && state !== undefined) {
+      try {
+        this.link.received(leased.job.id, state);
+      } catch (e) {
+        // Running a step against state this agent could not store would act on stale rows.
+        await this.finish(leased.job.id, agent.owner, {
+          status: "failed",
+          error: `this agent could not store the job's state: ${errorText(e)}`,
+        }).catch(() => undefined);
+        return null;
+      }
+    }
+    return leased;
   }
 
   heartbeat(jobId: string, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean }> {
     return this.call(jobId, "heartbeat", { owner, leaseMs });
   }
 
-  step(jobId: string, owner: string, idx: number, patch: StepPatch): Promise<void> {
-    return this.call(jobId, "step", { owner, idx, patch });
+  async step(jobId: string, owner: string, idx: number, patch: StepPatch): Promise<void> {
+    const report = this.link?.report(jobId) ?? null;
+    await this.call(jobId, "step", { owner, idx, patch, ...(report && { state: report.state }) });
+    report?.accepted();
   }
 
   log(jobId: string, owner: string, lines: string[]): Promise<void> {
     return this.call(jobId, "log", { owner, lines });
   }
 
-  finish(jobId: string, owner: string, outcome: JobOutcome): Promise<void> {
-    return this.call(jobId, "finish", { owner, outcome });
+  async finish(jobId: string, owner: string, outcome: JobOutcome): Promise<void> {
+    try {
+      const report = this.link?.report(jobId) ?? null;
+      const opened = this.link?.openSecrets(outcome) ?? { outcome };
+      await this.call(jobId, "finish", { owner, ...opened, ...(report && { state: report.state }) });
+    } finally {
+      // Finished, or refused: a later lease of this job brings its state afresh.
+      this.link?.forget(jobId);
+    }
   }
 
   private async call<T>(jobId: string, what: string, body: unknown): Promise<T> {

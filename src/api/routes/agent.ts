@@ -17,8 +17,12 @@ import {
   JoinRequest,
   LeaseRequest,
   LogRequest,
+  type MirrorChanges,
   StepRequest,
 } from "../../fleet/schema";
+import { applyAgentChanges, sliceFor } from "../../fleet/mirror-apply";
+import { type JobOutcome, LeaseLost } from "../../jobs/queue";
+import { withSealedSecrets } from "../../jobs/secrets";
 import { peerAddress } from "../conn";
 import type { CoordinatorDeps } from "../../deps";
 import { errorBody, onError } from "../errors";
@@ -93,6 +97,37 @@ export function createAgentApp(deps: CoordinatorDeps) {
     if (!owner.startsWith(`${host.id}:`)) throw new Forbidden(`lease owner must start with this agent's host id`);
     return owner;
   };
+  /**
+   * What the job changed in the agent's copy of the state, applied through the owners once the
+   * caller is known to hold the lease. A change the host has no authority for is refused as a
+   * whole (403, audited): nothing of the report is written, and neither is the step or the finish.
+   */
+  const takeChanges = (host: HostRow, jobId: string, owner: string, changes: MirrorChanges | undefined) => {
+    const job = deps.jobs.queue.row(jobId);
+    if (job.status !== "running" || job.leaseOwner !== owner)
+      throw new LeaseLost(`job ${jobId} is no longer leased by ${owner}`);
+    if (!changes) return;
+    try {
+      applyAgentChanges(db, deps.box, host.id, changes);
+    } catch (e) {
+      if (e instanceof Forbidden)
+        deps.audit.record({
+          actor: `host:${host.name}`,
+          action: "host.state.refused",
+          target: job.target ?? jobId,
+          outcome: "failed",
+          details: { job: jobId, error: e.message },
+        });
+      throw e;
+    }
+  };
+  /** The agent opened its result's secrets (sealed with its own box): they are sealed again with this one. */
+  const withSecrets = (outcome: JobOutcome, secrets: Record<string, string> | undefined): JobOutcome => {
+    if (outcome.status !== "succeeded" || !secrets) return outcome;
+    const sealed = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, deps.box.seal(v)]));
+    return { status: "succeeded", result: withSealedSecrets(outcome.result ?? {}, sealed) };
+  };
+
   app.post("/jobs/lease", async (c) => {
     const host = c.get("host");
     const req = await body(c.req.raw, LeaseRequest);
@@ -101,7 +136,9 @@ export function createAgentApp(deps: CoordinatorDeps) {
     const until = Date.now() + req.waitMs;
     for (;;) {
       const leased = await queue.lease(agent, req.leaseMs, { onlyHost: true });
-      if (leased || Date.now() >= until || c.req.raw.signal.aborted) return c.json(leased, 200);
+      // The job runs against the agent's own state database: the rows it may need go with it.
+      if (leased) return c.json({ ...leased, state: sliceFor(db, deps.box, host, leased.job) }, 200);
+      if (Date.now() >= until || c.req.raw.signal.aborted) return c.json(null, 200);
       // Long poll: wake when a job is queued (or a lock frees), else at the deadline.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, until - Date.now()));
@@ -121,7 +158,9 @@ export function createAgentApp(deps: CoordinatorDeps) {
   });
   app.post("/jobs/:id/step", async (c) => {
     const req = await body(c.req.raw, StepRequest);
-    await deps.jobs.queue.step(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.idx, req.patch);
+    const owner = ownOwner(c.get("host"), req.owner);
+    takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
+    await deps.jobs.queue.step(c.req.param("id"), owner, req.idx, req.patch);
     return c.json({}, 200);
   });
   app.post("/jobs/:id/log", async (c) => {
@@ -131,7 +170,9 @@ export function createAgentApp(deps: CoordinatorDeps) {
   });
   app.post("/jobs/:id/finish", async (c) => {
     const req = await body(c.req.raw, FinishRequest);
-    await deps.jobs.queue.finish(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.outcome);
+    const owner = ownOwner(c.get("host"), req.owner);
+    takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
+    await deps.jobs.queue.finish(c.req.param("id"), owner, withSecrets(req.outcome, req.secrets));
     return c.json({}, 200);
   });
 

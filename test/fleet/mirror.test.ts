@@ -1,0 +1,496 @@
+/**
+ * The fleet's state link against the real coordinator app and queue (in-process requests, real
+ * SQLite on both sides, each with its own SecretBox): what a lease carries, the agent's copy,
+ * the changes reported back with step and finish, the result's secrets re-sealed, and the
+ * attacks — a real agent credential posting another host's env, a moved env, a backup for
+ * another host's env — refused with 403, audited, and nothing written.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { eq, getTableColumns } from "drizzle-orm";
+import type { z } from "zod";
+import { createAgentApp } from "../../src/api/routes/agent";
+import { SecretBox } from "../../src/auth/secretbox";
+import { ConfigSchema } from "../../src/config/schema";
+import { backups } from "../../src/db/backup.sql";
+import { deployments } from "../../src/deploy/deploy.sql";
+import { environments, projects } from "../../src/env/env.sql";
+import { recordOdooAdminPassword, recordServing, markStopped } from "../../src/env/state";
+import { CoordinatorClient } from "../../src/fleet/coordinator-client";
+import { MirrorLink } from "../../src/fleet/mirror";
+import { BackupWire, DeploymentWire, EnvironmentWire, ProjectWire } from "../../src/fleet/schema";
+import { Agent } from "../../src/jobs/agent";
+import { defineJob, EnvJobTarget, onEnv } from "../../src/jobs/define";
+import { HttpJobChannel } from "../../src/jobs/http-channel";
+import { withSealedSecrets } from "../../src/jobs/secrets";
+import { TERMINAL } from "../../src/jobs/status";
+import { openState, type Db } from "../../src/state/db";
+import { makeTestApi } from "../support/api";
+import { makeTempDir, removeTempDir } from "../support/tmp";
+
+const inventory = {
+  cores: 2,
+  memoryMb: 2048,
+  diskFreeMb: 10_000,
+  load: 0,
+  docker: null,
+  postgres: null,
+  nginx: null,
+  agentVersion: "0.1.0",
+};
+
+type P = z.infer<typeof EnvJobTarget>;
+/** Writes through the owners in its step, as env jobs do: a container now serves, a new admin password. */
+const serveProbe = defineJob<P>({
+  kind: "mirror-probe",
+  params: EnvJobTarget,
+  ...onEnv,
+  steps: [
+    {
+      name: "serve",
+      title: "Serve",
+      async run(ctx) {
+        recordServing(ctx.deps.db, ctx.params.envId, {
+          containerName: `${ctx.params.slug}-r1`,
+          httpPort: 41000,
+          longpollPort: 41001,
+          release: 1,
+        });
+        recordOdooAdminPassword(ctx.deps.db, ctx.params.envId, ctx.deps.box.seal("fresh-admin-pw"));
+      },
+    },
+    {
+      name: "stop",
+      title: "Stop",
+      async run(ctx) {
+        markStopped(ctx.deps.db, ctx.params.envId);
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    const env = ctx.deps.db.select().from(environments).where(eq(environments.id, ctx.params.envId)).get();
+    return withSealedSecrets({ ok: true }, { odooAdminPassword: env?.odooAdminPasswordEnc ?? "" });
+  },
+});
+
+let t: Awaited<ReturnType<typeof makeTestApi>>;
+let agentApp: ReturnType<typeof createAgentApp>;
+let agentRoot: string;
+let agentDb: Db;
+let agentBox: SecretBox;
+const link = { url: "https://coordinator.test", fingerprint: "unused", certPem: "unused" };
+const client = (credential: string | null) =>
+  new CoordinatorClient(link, credential, (url, init) => Promise.resolve(agentApp.request(url, init)));
+
+let hostA: { hostId: string; credential: string };
+let hostB: { hostId: string; credential: string };
+let projectId: string;
+
+async function joinHost(name: string) {
+  const token = t.deps.fleet.createJoinToken({ name }).token;
+  return client(null).post<{ hostId: string; credential: string }>("/join", { token, name, inventory });
+}
+
+function coordinatorEnv(name: string, hostId: string | null) {
+  return t.deps.db
+    .insert(environments)
+    .values({
+      projectId,
+      name,
+      slug: name,
+      tier: "dev",
+      status: "active",
+      hostId,
+      odooImage: "odoo:17.0",
+      domain: `${name}.test`,
+      dbName: `odoo_${name}`,
+      dbUser: `odoo_${name}`,
+      dbPasswordEnc: t.deps.box.seal(`db-pw-${name}`),
+      adminPasswdEnc: t.deps.box.seal(`master-${name}`),
+      odooAdminPasswordEnc: t.deps.box.seal(`admin-${name}`),
+      cpus: "1",
+      memoryMb: 512,
+      modules: ["base"],
+    })
+    .returning()
+    .get();
+}
+
+const coordRow = (id: string) => t.deps.db.select().from(environments).where(eq(environments.id, id)).get();
+const agentRow = (id: string) => agentDb.select().from(environments).where(eq(environments.id, id)).get();
+
+function enqueue(env: { id: string; slug: string }) {
+  return t.deps.jobs.enqueue(serveProbe, { envId: env.id, slug: env.slug }, "admin");
+}
+
+beforeAll(async () => {
+  t = await makeTestApi({ extraJobs: [serveProbe], config: ConfigSchema.parse({ role: "coordinator" }) });
+  t.deps.fleet.endpoint = { url: link.url, fingerprint: Array(32).fill("01").join(":") };
+  agentApp = createAgentApp(t.deps);
+  hostA = await joinHost("mirror-a");
+  hostB = await joinHost("mirror-b");
+  projectId = t.deps.db
+    .insert(projects)
+    .values({
+      name: "p-mirror",
+      repoPasswordEnc: t.deps.box.seal("repo-pw"),
+      webhookSecretEnc: t.deps.box.seal("webhook-secret-never-leaves"),
+    })
+    .returning()
+    .get().id;
+  agentRoot = makeTempDir("odooops-mirror-agent-");
+  agentDb = openState(join(agentRoot, "state/odooops.db"));
+  agentBox = SecretBox.fromFile(join(agentRoot, "secret.key"));
+});
+afterAll(() => {
+  agentDb?.$client.close();
+  if (agentRoot) removeTempDir(agentRoot);
+  t?.cleanup();
+});
+
+const owner = () => `${hostA.hostId}:${crypto.randomUUID().slice(0, 8)}`;
+
+describe("the wire rows", () => {
+  test("name every column of their table (sealed ones open), so a new column cannot be dropped silently", () => {
+    const keys = (o: object) => Object.keys(o).sort();
+    const renamed = (cols: string[], map: Record<string, string | null>) =>
+      cols.flatMap((c) => (c in map ? (map[c] ? [map[c]] : []) : [c])).sort();
+    expect(keys(EnvironmentWire.shape)).toEqual(
+      renamed(Object.keys(getTableColumns(environments)), {
+        dbPasswordEnc: "dbPassword",
+        adminPasswdEnc: "adminPasswd",
+        odooAdminPasswordEnc: "odooAdminPassword",
+      }),
+    );
+    expect(keys(ProjectWire.shape)).toEqual(
+      renamed(Object.keys(getTableColumns(projects)), {
+        repoPasswordEnc: "repoPassword",
+        accessPasswordEnc: "accessPassword",
+        webhookSecretEnc: null,
+      }),
+    );
+    expect(keys(DeploymentWire.shape)).toEqual(keys(getTableColumns(deployments)));
+    expect(keys(BackupWire.shape)).toEqual(keys(getTableColumns(backups)));
+  });
+});
+
+describe("a lease carries the host's slice", () => {
+  test("its host's live envs only, the job env's history, secrets sealed again with the agent's box", async () => {
+    const mine = coordinatorEnv("ma-one", hostA.hostId);
+    const neighbour = coordinatorEnv("ma-two", hostA.hostId);
+    const other = coordinatorEnv("mb-one", hostB.hostId);
+    const local = coordinatorEnv("mc-local", null);
+    const backup = t.deps.db
+      .insert(backups)
+      .values({ envId: mine.id, kind: "manual", status: "completed", dbName: mine.dbName })
+      .returning()
+      .get();
+    const job = enqueue(mine);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const o = owner();
+    const leased = await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000);
+    expect(leased?.job.id).toBe(job.id);
+    // The runner sees the usual LeasedJob: the state went to the agent's database.
+    expect(Object.keys(leased ?? {}).sort()).toEqual(["job", "steps"]);
+    const ids = agentDb
+      .select({ id: environments.id })
+      .from(environments)
+      .all()
+      .map((r) => r.id);
+    expect(ids.sort()).toEqual([mine.id, neighbour.id].sort());
+    expect(ids).not.toContain(other.id);
+    expect(ids).not.toContain(local.id);
+    const copy = agentRow(mine.id)!;
+    expect(agentBox.open(copy.dbPasswordEnc)).toBe("db-pw-ma-one");
+    expect(copy.dbPasswordEnc).not.toBe(mine.dbPasswordEnc);
+    expect(() => t.deps.box.open(copy.dbPasswordEnc)).toThrow();
+    const project = agentDb.select().from(projects).where(eq(projects.id, projectId)).get()!;
+    expect(agentBox.open(project.repoPasswordEnc!)).toBe("repo-pw");
+    expect(project.webhookSecretEnc).toBeNull();
+    // The basic-auth password of protected tiers exists before it travels, the same on both sides.
+    const coordProject = t.deps.db.select().from(projects).where(eq(projects.id, projectId)).get()!;
+    expect(agentBox.open(project.accessPasswordEnc!)).toBe(t.deps.box.open(coordProject.accessPasswordEnc!));
+    expect(
+      agentDb
+        .select()
+        .from(backups)
+        .all()
+        .map((b) => b.id),
+    ).toEqual([backup.id]);
+    await ch.finish(job.id, o, { status: "cancelled", error: "test" });
+    // Nothing changed on the agent: the coordinator's row is as it was, sealed with its own box.
+    expect(coordRow(mine.id)).toEqual(mine);
+  });
+});
+
+describe("jobs side by side on one agent", () => {
+  test("a running job's env keeps its unreported changes when another job's lease brings the slice", async () => {
+    const mine = coordinatorEnv("ma-held", hostA.hostId);
+    const other = coordinatorEnv("ma-beside", hostA.hostId);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const first = enqueue(mine);
+    const o1 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o1 }, 30_000))?.job.id).toBe(first.id);
+    // The first job's step changed its env here and has not reported it yet.
+    const serving = { containerName: "ma-held-r1", httpPort: 42000, longpollPort: 42001, release: 1 };
+    recordServing(agentDb, mine.id, serving);
+    const second = enqueue(other);
+    const o2 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o2 }, 30_000))?.job.id).toBe(second.id);
+    expect(agentRow(mine.id)).toMatchObject(serving);
+    expect(mirror.report(first.id)?.state).toMatchObject({ environments: [{ id: mine.id, set: serving }] });
+    await ch.finish(second.id, o2, { status: "succeeded", result: null });
+
+    // The first job's lease is lost (finished here by someone else, as after a requeue): the next
+    // lease on the same env brings the coordinator's row back and the old job holds nothing.
+    await new HttpJobChannel(client(hostA.credential), 0).finish(first.id, o1, { status: "failed", error: "lost" });
+    const third = enqueue(mine);
+    const o3 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o3 }, 30_000))?.job.id).toBe(third.id);
+    expect(agentRow(mine.id)).toMatchObject({ httpPort: null, containerName: null });
+    expect(mirror.report(first.id)).toBeNull();
+    await ch.finish(third.id, o3, { status: "cancelled", error: "test" });
+  });
+
+  test("a live local env the coordinator no longer places here stops holding its ports and slug", async () => {
+    const gone = coordinatorEnv("ma-moved", hostA.hostId);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const job = enqueue(gone);
+    const o = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000))?.job.id).toBe(job.id);
+    await ch.finish(job.id, o, { status: "cancelled", error: "test" });
+    expect(agentRow(gone.id)?.status).toBe("active");
+    // Placed elsewhere on the coordinator (env move); the next lease of this host no longer carries it.
+    t.deps.db.update(environments).set({ hostId: hostB.hostId }).where(eq(environments.id, gone.id)).run();
+    const next = enqueue(coordinatorEnv("ma-next", hostA.hostId));
+    const o2 = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o2 }, 30_000))?.job.id).toBe(next.id);
+    expect(agentRow(gone.id)).toMatchObject({ status: "destroyed", statusReason: "no longer placed on this host" });
+    await ch.finish(next.id, o2, { status: "cancelled", error: "test" });
+  });
+});
+
+describe("changes flow back", () => {
+  test("a real Agent runner: ports, status and a new sealed password reach the coordinator; the result's secret opens there", async () => {
+    const env = coordinatorEnv("ma-run", hostA.hostId);
+    const job = enqueue(env);
+    const agent = new Agent({
+      identity: { hostId: hostA.hostId, owner: owner() },
+      channel: new HttpJobChannel(
+        client(hostA.credential),
+        500,
+        new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId),
+      ),
+      registry: t.deps.jobs.registry,
+      deps: { db: agentDb, config: t.deps.config, paths: t.deps.paths, box: agentBox },
+      pollMs: 50,
+    });
+    agent.start();
+    try {
+      const until = Date.now() + 30_000;
+      while (!TERMINAL.has(t.deps.jobs.queue.row(job.id).status) && Date.now() < until) await Bun.sleep(50);
+    } finally {
+      await agent.stop(5_000);
+    }
+    expect(t.deps.jobs.queue.view(job.id).status).toBe("succeeded");
+    const row = coordRow(env.id)!;
+    expect(row).toMatchObject({
+      status: "stopped",
+      httpPort: 41000,
+      longpollPort: 41001,
+      containerName: "ma-run-r1",
+      release: 1,
+    });
+    expect(t.deps.box.open(row.odooAdminPasswordEnc!)).toBe("fresh-admin-pw");
+    // Untouched columns keep the coordinator's own sealing.
+    expect(row.dbPasswordEnc).toBe(env.dbPasswordEnc);
+    const secrets = t.deps.jobs.queue.takeSecrets(job.id, "admin");
+    expect(secrets && t.deps.box.open(secrets.odooAdminPassword!)).toBe("fresh-admin-pw");
+  });
+
+  test("a backup row the agent inserted for its env arrives whole; a later change arrives as that column", async () => {
+    const env = coordinatorEnv("ma-backup", hostA.hostId);
+    const job = enqueue(env);
+    const c = client(hostA.credential);
+    const o = owner();
+    const ch = new HttpJobChannel(c, 0);
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000))?.job.id).toBe(job.id);
+    const id = Bun.randomUUIDv7();
+    const whole = {
+      envId: env.id,
+      kind: "pre_deploy" as const,
+      status: "running" as const,
+      dbName: env.dbName,
+      sizeBytes: null,
+      localPath: "/x",
+      s3Key: null,
+      manifest: null,
+      error: null,
+      createdAt: new Date().toISOString(),
+      finishedAt: null,
+      expiresAt: null,
+    };
+    const empty = { environments: [], deployments: [] };
+    await c.post(`/jobs/${job.id}/step`, {
+      owner: o,
+      idx: 0,
+      patch: { status: "running" },
+      state: { ...empty, backups: [{ id, set: whole }] },
+    });
+    expect(t.deps.db.select().from(backups).where(eq(backups.id, id)).get()).toMatchObject({ id, ...whole });
+    await c.post(`/jobs/${job.id}/step`, {
+      owner: o,
+      idx: 0,
+      patch: { status: "done" },
+      state: { ...empty, backups: [{ id, set: { status: "completed", sizeBytes: 1234 } }] },
+    });
+    expect(t.deps.db.select().from(backups).where(eq(backups.id, id)).get()).toMatchObject({
+      status: "completed",
+      sizeBytes: 1234,
+      localPath: "/x",
+    });
+    // An incomplete new row is refused (400), not half-inserted.
+    const partial = Bun.randomUUIDv7();
+    await expect(
+      c.post(`/jobs/${job.id}/step`, {
+        owner: o,
+        idx: 1,
+        patch: { status: "running" },
+        state: { ...empty, backups: [{ id: partial, set: { envId: env.id, status: "running" } }] },
+      }),
+    ).rejects.toThrow(/incomplete/);
+    expect(t.deps.db.select().from(backups).where(eq(backups.id, partial)).get()).toBeUndefined();
+    await ch.finish(job.id, o, { status: "succeeded", result: null });
+  });
+});
+
+describe("an agent never gets authority over another host's envs", () => {
+  let job: { id: string };
+  let o: string;
+  let mine: ReturnType<typeof coordinatorEnv>;
+  let theirs: ReturnType<typeof coordinatorEnv>;
+
+  beforeAll(async () => {
+    mine = coordinatorEnv("ma-attack", hostA.hostId);
+    theirs = coordinatorEnv("mb-victim", hostB.hostId);
+    job = enqueue(mine);
+    o = owner();
+    const leased = await new HttpJobChannel(client(hostA.credential), 0).lease(
+      { hostId: hostA.hostId, owner: o },
+      30_000,
+    );
+    expect(leased?.job.id).toBe(job.id);
+  });
+
+  const empty = { environments: [], deployments: [], backups: [] };
+  const attacks: [string, () => object, RegExp][] = [
+    [
+      "another host's env row",
+      () => ({ ...empty, environments: [{ id: theirs.id, set: { status: "failed", httpPort: 1 } }] }),
+      /not placed on this agent's host/,
+    ],
+    [
+      "its own env moved to another host",
+      () => ({ ...empty, environments: [{ id: mine.id, set: { hostId: hostB.hostId } }] }),
+      /cannot change hostId/,
+    ],
+    [
+      "its own env moved to another project",
+      () => ({ ...empty, environments: [{ id: mine.id, set: { projectId: Bun.randomUUIDv7() } }] }),
+      /cannot change projectId/,
+    ],
+    [
+      "its own env renamed",
+      () => ({ ...empty, environments: [{ id: mine.id, set: { name: "mb-victim", slug: "mb-victim" } }] }),
+      /cannot change name/,
+    ],
+    [
+      "a backup row for another host's env",
+      () => ({
+        ...empty,
+        backups: [
+          {
+            id: Bun.randomUUIDv7(),
+            set: {
+              envId: theirs.id,
+              kind: "manual",
+              status: "completed",
+              dbName: theirs.dbName,
+              sizeBytes: 1,
+              localPath: "/tmp/evil",
+              s3Key: null,
+              manifest: null,
+              error: null,
+              createdAt: new Date().toISOString(),
+              finishedAt: null,
+              expiresAt: null,
+            },
+          },
+        ],
+      }),
+      /not placed on this agent's host/,
+    ],
+    [
+      "a harmless change of its own env riding with another host's",
+      () => ({
+        ...empty,
+        environments: [
+          { id: mine.id, set: { statusReason: "looks fine" } },
+          { id: theirs.id, set: { statusReason: "owned" } },
+        ],
+      }),
+      /not placed on this agent's host/,
+    ],
+  ];
+
+  for (const [what, state, message] of attacks) {
+    test(`refused (403, audited, nothing written): ${what}`, async () => {
+      const before = {
+        mine: coordRow(mine.id),
+        theirs: coordRow(theirs.id),
+        backups: t.deps.db.select().from(backups).all(),
+      };
+      const steps = t.deps.jobs.queue.view(job.id).steps;
+      t.deps.audit.flush();
+      const auditedBefore = t.deps.audit.list({ action: "host.state.refused" }).length;
+      for (const path of ["step", "finish"]) {
+        const body =
+          path === "step"
+            ? { owner: o, idx: 0, patch: { status: "done" }, state: state() }
+            : { owner: o, outcome: { status: "succeeded", result: null }, state: state() };
+        const res = await agentApp.request(`/api/v1/agent/jobs/${job.id}/${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${hostA.credential}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        expect(res.status).toBe(403);
+        expect(JSON.stringify(await res.json())).toMatch(message);
+      }
+      expect(coordRow(mine.id)).toEqual(before.mine);
+      expect(coordRow(theirs.id)).toEqual(before.theirs);
+      expect(t.deps.db.select().from(backups).all()).toEqual(before.backups);
+      // Neither the step report nor the finish went through with it.
+      expect(t.deps.jobs.queue.view(job.id).steps).toEqual(steps);
+      expect(t.deps.jobs.queue.row(job.id).status).toBe("running");
+      t.deps.audit.flush();
+      const refused = t.deps.audit.list({ action: "host.state.refused" });
+      expect(refused.length).toBe(auditedBefore + 2);
+      expect(refused[0]).toMatchObject({ actor: "host:mirror-a", outcome: "failed" });
+    });
+  }
+
+  test("a credential of host B cannot report for host A's job either (owner check first)", async () => {
+    const res = await agentApp.request(`/api/v1/agent/jobs/${job.id}/step`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${hostB.credential}`, "content-type": "application/json" },
+      body: JSON.stringify({ owner: o, idx: 0, patch: { status: "done" }, state: empty }),
+    });
+    expect(res.status).toBe(403);
+    expect(t.deps.jobs.queue.row(job.id).status).toBe("running");
+    await new HttpJobChannel(client(hostA.credential), 0).finish(job.id, o, { status: "succeeded", result: null });
+    expect(t.deps.jobs.queue.row(job.id).status).toBe("succeeded");
+  });
+});

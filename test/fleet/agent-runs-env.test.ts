@@ -13,12 +13,8 @@ import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { startAgentDaemon } from "../../src/daemon/agent";
 import { startDaemon } from "../../src/daemon/serve";
-import { insertEnvironment, planCreate } from "../../src/env/create";
-import { createEnvJob } from "../../src/env/create-job";
 import { environments } from "../../src/env/env.sql";
-import { hostCapacity } from "../../src/env/host-fit";
 import type { EnvDetail } from "../../src/env/schema";
-import { CreateEnvRequest } from "../../src/env/schema";
 import { run } from "../../src/exec/run";
 import { listDatabases, pgConnect } from "../../src/host/postgres";
 import { TERMINAL } from "../../src/jobs/status";
@@ -118,18 +114,16 @@ const containers = async (namePrefix: string) =>
 const viaAgentNginx = (domain: string, path: string) =>
   fetch(`http://127.0.0.1:${agentNginx.port}${path}`, { headers: { host: domain }, keepalive: false });
 
-/**
- * `env create` as createEnvironment (src/env/actions.ts) does it, with the env placed on the
- * agent's host before its job is queued. Branch `placement` wires `env create --host` (the host
- * id goes on the insert in src/env/create.ts); until it is merged the test sets the column here.
- */
-function createOnAgent(name: string): { envId: string; slug: string; job: JobView } {
-  const deps = coordinator.deps;
-  const plan = planCreate(deps.db, deps.config, CreateEnvRequest.parse({ name, tier: "dev" }), hostCapacity());
-  const env = insertEnvironment(deps.db, deps.box, plan, "admin");
-  deps.db.update(environments).set({ hostId: agent.hostId }).where(eq(environments.id, env.id)).run();
-  const job = deps.jobs.enqueue(createEnvJob, { envId: env.id, slug: env.slug }, "admin");
-  return { envId: env.id, slug: env.slug, job };
+/** `env create --host agent-env` through the coordinator's API: placement puts the env on the agent. */
+async function createOnAgent(name: string): Promise<{ envId: string; slug: string; job: JobView }> {
+  const { status, body } = await api<{ env: { id: string; slug: string; host: string | null }; job: JobView }>(
+    "POST",
+    "/environments",
+    { name, tier: "dev", host: "agent-env" },
+  );
+  expect(status).toBe(202);
+  expect(body.env.host).toBe("agent-env");
+  return { envId: body.env.id, slug: body.env.slug, job: body.job };
 }
 
 describe("an env placed on a remote agent", () => {
@@ -137,7 +131,7 @@ describe("an env placed on a remote agent", () => {
   let envId: string;
 
   test("env create runs on the agent: its container, its database, its nginx; the coordinator sees the result", async () => {
-    const created = createOnAgent("remote-shop");
+    const created = await createOnAgent("remote-shop");
     ({ slug, envId } = created);
     expect(coordinator.deps.jobs.queue.row(created.job.id).hostId).toBe(agent.hostId);
     const job = await waitJob(created.job.id);

@@ -12,7 +12,7 @@ import { API_BASE } from "../api/app";
 import type { CoordinatorDeps } from "../deps";
 import { Log } from "../log";
 import { ApiError, type ApiFetch } from "./api-call";
-import { assetFor } from "./assets";
+import { assetFor, assetUrl } from "./assets";
 import type { ConsoleApp, ConsoleEnv } from "./context";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes } from "./routes/auth";
@@ -43,6 +43,9 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
     c.header("cache-control", `public, max-age=${YEAR_SEC}, immutable`);
     return c.body(asset.body, 200, { "content-type": asset.type });
   });
+
+  // Browsers ask for it whatever the page says; a redirect to /login would be noise.
+  app.get("/favicon.ico", (c) => c.redirect(assetUrl("favicon.svg"), 301));
 
   app.use("*", bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("form too large", 413) }));
 

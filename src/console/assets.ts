@@ -1,9 +1,10 @@
 /**
- * The console's static files (its stylesheet and htmx), embedded into the binary by the bundler (text imports) and
+ * The console's static files (stylesheet, htmx, icon), embedded into the binary by the bundler (text imports) and
  * served under a content hash: a new release gets new URLs, so browsers may cache forever.
  */
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "./assets/console.css" with { type: "text" };
+import favicon from "./assets/favicon.svg" with { type: "text" };
 
 export interface Asset {
   body: string;
@@ -13,6 +14,7 @@ export interface Asset {
 const FILES: Record<string, Asset> = {
   "console.css": { body: css, type: "text/css; charset=utf-8" },
   "htmx.min.js": { body: htmx, type: "text/javascript; charset=utf-8" },
+  "favicon.svg": { body: favicon, type: "image/svg+xml" },
 };
 
 /** One hash over every file: cheap to compute once, and any change moves every URL. */

@@ -7,3 +7,7 @@ declare module "htmx.org/dist/htmx.min.js" {
   const text: string;
   export default text;
 }
+declare module "*.svg" {
+  const text: string;
+  export default text;
+}

@@ -1,4 +1,5 @@
 /** Log in and out: the API's own /auth/login and /auth/logout (throttle, audit, sessions table). */
+import { getCookie } from "hono/cookie";
 import { z } from "zod";
 import { randomSecret } from "../../auth/secretbox";
 import { ApiError, callApi } from "../api-call";
@@ -13,7 +14,8 @@ const LOGIN_NONCE_SEC = 3600;
 export function authRoutes(app: ConsoleApp, cd: ConsoleDeps) {
   app.get("/login", (c) => {
     if (c.get("session")) return c.redirect("/", 303);
-    const nonce = randomSecret(24);
+    // Kept while it lives: a second tab (or the favicon's redirect) must not void the first form.
+    const nonce = getCookie(c, LOGIN_COOKIE) || randomSecret(24);
     cd.cookies.set(c, LOGIN_COOKIE, nonce, LOGIN_NONCE_SEC);
     return c.html(loginPage(nonce));
   });

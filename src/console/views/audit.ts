@@ -41,7 +41,7 @@ ${errorBox(error)}
 ${
   rows.length === 0
     ? html`<p class="empty">No audit row matches.</p>`
-    : html`<section class="card"><div class="table-wrap"><table>
+    : html`<section class="card"><div class="table-wrap" tabindex="0"><table>
 <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Outcome</th><th scope="col" class="opt">Address</th></tr></thead>
 <tbody>${rows.map(
         (r) =>

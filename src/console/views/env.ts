@@ -3,6 +3,7 @@ import type { BackupView } from "../../db/schema";
 import type { DeploymentView } from "../../deploy/schema";
 import type { EnvDetail } from "../../env/schema";
 import { TIERS } from "../../env/vocabulary";
+import { TERMINAL } from "../../jobs/status";
 import type { JobView } from "../../jobs/view";
 import { formatBytes } from "../../bytes";
 import type { ConsoleSession } from "../session";
@@ -21,7 +22,7 @@ export interface EnvPageData {
 
 function deploymentsTable(list: DeploymentView[]): Html {
   if (list.length === 0) return html`<p class="empty">No deployment yet.</p>`;
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap" tabindex="0"><table>
 <thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col" class="opt">By</th><th scope="col" class="opt">Steps</th><th scope="col">When</th></tr></thead>
 <tbody>${list.map(
     (
@@ -39,7 +40,7 @@ function deploymentsTable(list: DeploymentView[]): Html {
 
 function backupsTable(list: BackupView[], canBackup: boolean): Html {
   if (list.length === 0) return html`<p class="empty">No backup yet${canBackup ? " — Back up now" : ""}.</p>`;
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap" tabindex="0"><table>
 <thead><tr><th scope="col">Backup</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Size</th><th scope="col">Finished</th></tr></thead>
 <tbody>${list.map(
     (b) =>
@@ -58,7 +59,7 @@ export function envPage(s: ConsoleSession, d: EnvPageData): Html {
 <h1>${e.name} ${badge(e.status)}</h1>
 ${errorBox(d.error)}
 <section class="card" aria-labelledby="h-about"><h2 id="h-about">Environment</h2>
-<div class="table-wrap"><table><tbody>
+<div class="table-wrap" tabindex="0"><table><tbody>
 <tr><th scope="row">URL</th><td><a href="${e.url}" rel="noreferrer">${e.url}</a></td></tr>
 <tr><th scope="row">Tier</th><td>${e.tier.replace("_", " ")}</td></tr>
 <tr><th scope="row">Branch</th><td>${e.branch ?? "—"}</td></tr>
@@ -68,7 +69,7 @@ ${errorBox(d.error)}
 <tr><th scope="row">Expires</th><td>${until(e.expiresAt)}</td></tr>
 ${e.statusReason ? html`<tr><th scope="row">Status</th><td>${e.statusReason}</td></tr>` : ""}
 </tbody></table></div></section>
-${d.live ? html`<section class="card" aria-labelledby="h-live"><h2 id="h-live">Running now</h2>${jobBlock(d.live, { refresh: true })}</section>` : ""}
+${d.live ? html`<section class="card" aria-labelledby="h-live"><h2 id="h-live">${TERMINAL.has(d.live.status) ? "Finished" : "Running now"}</h2>${jobBlock(d.live, { refresh: true })}</section>` : ""}
 <section class="card" aria-labelledby="h-deploys"><h2 id="h-deploys">Deployments</h2>${deploymentsTable(d.deployments)}</section>
 <section class="card" aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2>
 ${

@@ -28,7 +28,7 @@ ${job.error ? html`<p class="error">${job.error}</p>` : ""}
 
 export function jobsTable(jobs: JobView[]): Html {
   if (jobs.length === 0) return html`<p class="empty">No job yet.</p>`;
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap" tabindex="0"><table>
 <thead><tr><th scope="col">Job</th><th scope="col">Target</th><th scope="col">Status</th><th scope="col" class="opt">By</th><th scope="col">Created</th></tr></thead>
 <tbody>${jobs.map(
     (j) =>

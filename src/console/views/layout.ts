@@ -29,6 +29,7 @@ export function page(opts: { title: string; session: ConsoleSession | null; nav?
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="htmx-config" content="${HTMX_CONFIG}">
 <title>${opts.title} · odooops</title>
+<link rel="icon" href="${assetUrl("favicon.svg")}" type="image/svg+xml">
 <link rel="stylesheet" href="${assetUrl("console.css")}">
 <script src="${assetUrl("htmx.min.js")}" defer></script>
 </head>

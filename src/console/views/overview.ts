@@ -16,7 +16,7 @@ function envRow(e: EnvRow): Html {
 <td class="opt">${e.host ?? "—"}</td>
 <td><a href="${e.url}" rel="noreferrer">${e.url.replace(/^https?:\/\//, "")}</a></td>
 <td class="opt">${e.servingCommit ? html`<code>${e.servingCommit.slice(0, 10)}</code>` : "—"}</td>
-<td>${e.lastDeploy ? html`${badge(e.lastDeploy.status)} ${age(e.lastDeploy.at)}` : html`<span class="muted">never</span>`}</td>
+<td class="opt">${e.lastDeploy ? html`${badge(e.lastDeploy.status)} ${age(e.lastDeploy.at)}` : html`<span class="muted">never</span>`}</td>
 <td>${age(e.newestBackupAt)}</td>
 <td class="opt">${certCell(e.certDaysLeft)}</td>
 <td class="opt">${until(e.expiresAt)}</td>
@@ -36,8 +36,8 @@ ${
 <h2 id="p-${g.project}">${g.project}</h2>
 ${g.tiers.map(
   (t) => html`<h3>${t.tier.replace("_", " ")}</h3>
-<div class="table-wrap"><table>
-<thead><tr><th scope="col">Environment</th><th scope="col">Status</th><th scope="col" class="opt">Host</th><th scope="col">URL</th><th scope="col" class="opt">Serving</th><th scope="col">Last deploy</th><th scope="col">Newest backup</th><th scope="col" class="opt">Certificate</th><th scope="col" class="opt">Expires</th></tr></thead>
+<div class="table-wrap" tabindex="0"><table>
+<thead><tr><th scope="col">Environment</th><th scope="col">Status</th><th scope="col" class="opt">Host</th><th scope="col">URL</th><th scope="col" class="opt">Serving</th><th scope="col" class="opt">Last deploy</th><th scope="col">Newest backup</th><th scope="col" class="opt">Certificate</th><th scope="col" class="opt">Expires</th></tr></thead>
 <tbody>${t.envs.map(envRow)}</tbody>
 </table></div>`,
 )}

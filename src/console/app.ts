@@ -17,6 +17,7 @@ import type { ConsoleApp, ConsoleEnv } from "./context";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes } from "./routes/auth";
 import { envRoutes } from "./routes/envs";
+import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { CSRF_FIELD, CSRF_HEADER, csrfValid, nonceMatches, SECURITY_HEADERS } from "./security";
 import { LOGIN_COOKIE, readSession, sessionCookies } from "./session";
@@ -80,6 +81,7 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
   authRoutes(app, cd);
   envRoutes(app, cd);
   jobRoutes(app, cd);
+  hostRoutes(app, cd);
   auditRoutes(app, cd);
 
   app.notFound((c) => {

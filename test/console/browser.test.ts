@@ -139,6 +139,9 @@ describe("the console in chromium", () => {
     expect(await page.locator("ol.steps li").count()).toBeGreaterThan(0);
     await shoot(page, "job", "desktop");
 
+    await page.getByRole("link", { name: "Hosts" }).click();
+    await shoot(page, "hosts", "desktop");
+
     await page.getByRole("link", { name: "Audit log" }).click();
     await page.getByLabel("Action").fill("env");
     await page.getByRole("button", { name: "Filter" }).click();
@@ -191,6 +194,7 @@ describe("the console in chromium", () => {
       ["create", "/envs/new"],
       ["environment", envPath],
       ["jobs", "/jobs"],
+      ["hosts", "/hosts"],
       ["audit", "/audit"],
     ] as const) {
       await page.goto(path);

@@ -10,6 +10,8 @@ import { CONTENT_SECURITY_POLICY, csrfToken, csrfValid, nonceMatches } from "../
 import { auditLogs } from "../../src/audit/audit.sql";
 import { sessions } from "../../src/auth/auth.sql";
 import { environments } from "../../src/env/env.sql";
+import { hosts } from "../../src/fleet/fleet.sql";
+import { ensureLocalHost } from "../../src/fleet/hosts";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { ADMIN_PASSWORD, makeTestApi } from "../support/api";
 import { Browser, consoleFetcher, cookieValue, type Fetcher } from "./support";
@@ -288,5 +290,59 @@ describe("roles decide: what is drawn and what the server does", () => {
     const job = await (await b.request(`/jobs/${id}`)).text();
     expect(job).toContain('<ol class="steps">');
     expect((await b.request("/envs/no-such-env")).status).toBe(404);
+  });
+});
+
+describe("hosts and job control", () => {
+  test("hosts: everyone sees them, only an admin drains; a viewer's forged drain changes nothing", async () => {
+    ensureLocalHost(t.deps.db, "console-host", "standalone");
+    const draining = () => t.deps.db.select().from(hosts).where(eq(hosts.name, "console-host")).get()?.draining;
+    const viewer = new Browser(fetcher);
+    await viewer.login("vera", PW.viewer);
+    const seen = await (await viewer.request("/hosts")).text();
+    expect(seen).toContain("console-host");
+    expect(seen).not.toContain("Drain");
+    const forged = await viewer.post("/hosts/console-host/draining", { draining: "true", _csrf: await viewer.csrf() });
+    expect(forged.status).toBe(403);
+    expect(draining()).toBe(false);
+
+    const admin = new Browser(fetcher);
+    await admin.login("admin", ADMIN_PASSWORD);
+    const page = await (await admin.request("/hosts")).text();
+    expect(page).toContain(">Drain</button>");
+    const res = await admin.post("/hosts/console-host/draining", { draining: "true", _csrf: await admin.csrf() });
+    expect(res.status).toBe(303);
+    expect(draining()).toBe(true);
+    expect(await (await admin.request("/hosts")).text()).toContain("Resume placements");
+    expect(
+      (await admin.post("/hosts/no-such-host/draining", { draining: "true", _csrf: await admin.csrf() })).status,
+    ).toBe(404);
+  });
+
+  test("a running job's log follows by polling; a viewer cannot cancel it, a member can", async () => {
+    const queued = t.deps.db.select().from(jobs).where(eq(jobs.status, "queued")).get();
+    expect(queued).toBeDefined();
+    const id = queued?.id as string;
+    const status = () => t.deps.db.select().from(jobs).where(eq(jobs.id, id)).get()?.status;
+
+    const viewer = new Browser(fetcher);
+    await viewer.login("vera", PW.viewer);
+    const page = await (await viewer.request(`/jobs/${id}`)).text();
+    expect(page).toContain(`hx-get="/jobs/${id}/log-live"`);
+    expect(page).not.toContain("Cancel job");
+    expect((await viewer.request(`/jobs/${id}/log-live`)).status).toBe(200);
+    const forged = await viewer.post(`/jobs/${id}/cancel`, { _csrf: await viewer.csrf() });
+    expect(forged.status).toBe(403);
+    expect(status()).toBe("queued");
+
+    const member = new Browser(fetcher);
+    await member.login("mona", PW.member);
+    expect(await (await member.request(`/jobs/${id}`)).text()).toContain("Cancel job");
+    const res = await member.post(`/jobs/${id}/cancel`, { _csrf: await member.csrf() });
+    expect(res.status).toBe(303);
+    expect(status()).toBe("cancelled");
+    const after = await (await member.request(`/jobs/${id}`)).text();
+    expect(after).not.toContain("Cancel job");
+    expect(after).not.toContain("hx-get");
   });
 });

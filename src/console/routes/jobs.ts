@@ -3,7 +3,7 @@ import type { JobView } from "../../jobs/view";
 import { TERMINAL } from "../../jobs/status";
 import { asUser, type ConsoleApp, type ConsoleDeps, sessionOf } from "../context";
 import { jobBlock } from "../views/job";
-import { jobPage, jobsPage } from "../views/jobs";
+import { jobPage, jobsPage, logBlock } from "../views/jobs";
 
 /** The log tail a page shows; the CLI (`jobs logs`) has the whole of it. */
 const LOG_TAIL_CHARS = 64 * 1024;
@@ -18,6 +18,21 @@ export function jobRoutes(app: ConsoleApp, cd: ConsoleDeps) {
     const job = await asUser<JobView>(cd, c, "GET", `/jobs/${id}`);
     const log = await asUser<{ text: string }>(cd, c, "GET", `/jobs/${id}/log`);
     return c.html(jobPage(sessionOf(c), job, log.text.slice(-LOG_TAIL_CHARS)));
+  });
+
+  app.get("/jobs/:id/log-live", async (c) => {
+    const id = encodeURIComponent(c.req.param("id"));
+    const [job, log] = await Promise.all([
+      asUser<JobView>(cd, c, "GET", `/jobs/${id}`),
+      asUser<{ text: string }>(cd, c, "GET", `/jobs/${id}/log`),
+    ]);
+    return c.html(logBlock(job, log.text.slice(-LOG_TAIL_CHARS)));
+  });
+
+  app.post("/jobs/:id/cancel", async (c) => {
+    const id = encodeURIComponent(c.req.param("id"));
+    await asUser<JobView>(cd, c, "POST", `/jobs/${id}/cancel`);
+    return c.redirect(`/jobs/${id}`, 303);
   });
 
   app.get("/jobs/:id/live", async (c) => {

@@ -16,7 +16,7 @@ const HTMX_CONFIG = JSON.stringify({
   selfRequestsOnly: true,
 });
 
-type Nav = "envs" | "jobs" | "audit" | null;
+type Nav = "envs" | "jobs" | "hosts" | "audit" | null;
 
 export function page(opts: { title: string; session: ConsoleSession | null; nav?: Nav; body: Html }): Html {
   const s = opts.session;
@@ -39,7 +39,7 @@ export function page(opts: { title: string; session: ConsoleSession | null; nav?
 <span class="brand">odooops</span>
 ${
   s
-    ? html`<nav aria-label="Main">${link("/", "envs", "Environments")}${link("/jobs", "jobs", "Jobs")}${
+    ? html`<nav aria-label="Main">${link("/", "envs", "Environments")}${link("/jobs", "jobs", "Jobs")}${link("/hosts", "hosts", "Hosts")}${
         can(s.principal, "GET /audit/logs") ? link("/audit", "audit", "Audit log") : ""
       }</nav>
 <span class="who">${s.principal.username} (${s.principal.role})</span>

@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { compress } from "hono/compress";
 import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { API_BASE } from "../api/app";
@@ -31,6 +32,8 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
   const app = new Hono<ConsoleEnv>();
   const cd = { deps, api, cookies: sessionCookies(deps) };
 
+  // A page of 100 envs plus htmx is ~100 KB raw, ~25 KB gzipped: phones on a slow link notice.
+  app.use("*", compress());
   app.use("*", async (c, next) => {
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);

@@ -79,6 +79,13 @@ describe("headers and assets", () => {
     const js = await b.request(assetUrl("htmx.min.js"));
     expect(js.headers.get("content-type")).toContain("javascript");
     expect((await js.text()).length).toBeGreaterThan(10_000);
+    const gz = await b.request(assetUrl("htmx.min.js"), { headers: { "accept-encoding": "gzip" } });
+    expect(gz.headers.get("content-encoding")).toBe("gzip");
+    const packed = new Uint8Array(await gz.arrayBuffer());
+    expect(packed.length).toBeLessThan(25_000);
+    expect(new TextDecoder().decode(Bun.gunzipSync(packed))).toBe(
+      await (await b.request(assetUrl("htmx.min.js"))).text(),
+    );
     expect((await b.request(`/assets/000000000000/console.css`)).status).toBe(404);
     expect((await b.request(`/assets/${ASSET_HASH}/missing.js`)).status).toBe(404);
   });

@@ -77,6 +77,22 @@ describe("the rules fire", () => {
     ]);
   });
 
+  test("the web console is an entry point: no domain imports it, it imports neither cli/ nor daemon/", () => {
+    expect(
+      named([
+        value("src/env/list.ts", "src/console/app.ts"),
+        value("src/console/app.ts", "src/cli/io.ts"),
+        value("src/console/app.ts", "src/daemon/serve.ts"),
+        value("src/console/app.ts", "src/api/app.ts"),
+        value("src/daemon/serve.ts", "src/console/app.ts"),
+      ]),
+    ).toEqual([
+      "src/env/list.ts → src/console/app.ts (domains do not import console/)",
+      "src/console/app.ts → src/cli/io.ts (console/ does not import cli/)",
+      "src/console/app.ts → src/daemon/serve.ts (console/ does not import daemon/)",
+    ]);
+  });
+
   test("cli/ reaches state only through its client; local commands may use the domains", () => {
     const graph = [
       value("src/env/service.ts", "src/state/db.ts"),

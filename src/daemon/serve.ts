@@ -115,6 +115,8 @@ export async function startDaemon(opts: DaemonOptions) {
   // host serves no agent API.
   const agentServer = config.role === "coordinator" ? await serveAgentApi(deps) : null;
   const app = createApp(deps);
+  // The web console at / (src/console): loaded here only, so the CLI's cold start never pays for it.
+  const { withConsole } = await import("../console/app");
   const [host, port] = splitListen(config.listen);
   // Uploads (db import) stream to disk; Bun's 128 MB default would refuse real databases.
   // JSON routes keep their own small limit (bodyLimit in src/api/app.ts). A connection that sends
@@ -122,7 +124,7 @@ export async function startDaemon(opts: DaemonOptions) {
   const server = Bun.serve({
     hostname: host,
     port,
-    fetch: app.fetch,
+    fetch: withConsole(deps, app),
     idleTimeout: config.api.idleTimeoutSec,
     maxRequestBodySize: 256 * 1024 ** 3,
   });

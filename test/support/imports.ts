@@ -58,7 +58,7 @@ export const BASE = new Set(["errors", "log", "bytes", "version", "types", "deps
 export const DOMAINS = new Set(
   "env db deploy certs git github policy fleet auth audit jobs dr doctor init metrics state config".split(" "),
 );
-const ENTRY = new Set(["api", "cli", "daemon"]);
+const ENTRY = new Set(["api", "cli", "daemon", "console"]);
 /** The bottom type module: type-only imports, so it cannot pull code (or a cycle) into anything. */
 const DEPS_FILE = "src/deps.ts";
 /**
@@ -124,6 +124,9 @@ export function layerViolations(edges: Edge[]): Violation[] {
       if (b === "cli" || b === "daemon") flag(`api/ does not import ${b}/`);
     } else if (a === "daemon") {
       if (b === "cli") flag(`daemon/ does not import ${b}/`);
+    } else if (a === "console") {
+      // The web console is a client of the API in process (daemon/serve.ts mounts it).
+      if (b === "cli" || b === "daemon") flag(`console/ does not import ${b}/`);
     } else if (e.from === "src/cli/api.ts" && e.kind === "type" && e.to.startsWith("src/api/routes/")) {
       // The typed client's route definitions: types only, erased from the CLI's bundle.
     } else if (a === "cli" && !LOCAL_COMMANDS.has(e.from) && !BASE.has(b)) {

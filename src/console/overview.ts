@@ -1,0 +1,98 @@
+/**
+ * The Projects & environments page's rows: what `env list` shows plus the columns a person
+ * scans for (host, serving commit, last deploy, newest backup, certificate days left). Reads
+ * only, in a handful of grouped queries whatever the number of envs (the page must stay fast
+ * at 100 envs), never one query per env.
+ */
+import { and, desc, eq, inArray, ne } from "drizzle-orm";
+import { certificateViews } from "../certs/service";
+import type { CoordinatorDeps } from "../deps";
+import { backups } from "../db/backup.sql";
+import { deployments } from "../deploy/deploy.sql";
+import { environments, projects } from "../env/env.sql";
+import { toSummary } from "../env/list";
+import type { EnvSummary } from "../env/schema";
+import { TIERS } from "../env/vocabulary";
+import { hosts } from "../fleet/fleet.sql";
+
+export interface EnvRow extends EnvSummary {
+  host: string | null;
+  servingCommit: string | null;
+  lastDeploy: { status: string; at: string } | null;
+  newestBackupAt: string | null;
+  certDaysLeft: number | null;
+}
+
+export interface ProjectGroup {
+  project: string;
+  tiers: { tier: EnvSummary["tier"]; envs: EnvRow[] }[];
+}
+
+export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">): ProjectGroup[] {
+  const { db } = deps;
+  const rows = db
+    .select({ env: environments, project: projects.name, host: hosts.name })
+    .from(environments)
+    .leftJoin(projects, eq(projects.id, environments.projectId))
+    .leftJoin(hosts, eq(hosts.id, environments.hostId))
+    .where(ne(environments.status, "destroyed"))
+    .orderBy(environments.name)
+    .all();
+  const ids = rows.map((r) => r.env.id);
+  const deploys = ids.length
+    ? db
+        .select({
+          id: deployments.id,
+          envId: deployments.envId,
+          status: deployments.status,
+          commit: deployments.commitSha,
+          createdAt: deployments.createdAt,
+          finishedAt: deployments.finishedAt,
+        })
+        .from(deployments)
+        .where(inArray(deployments.envId, ids))
+        .orderBy(desc(deployments.createdAt))
+        .all()
+    : [];
+  const lastDeploy = new Map<string, (typeof deploys)[number]>();
+  const byId = new Map(deploys.map((d) => [d.id, d]));
+  for (const d of deploys) if (!lastDeploy.has(d.envId)) lastDeploy.set(d.envId, d);
+  const newestBackup = new Map<string, string>();
+  if (ids.length)
+    for (const b of db
+      .select({ envId: backups.envId, at: backups.finishedAt })
+      .from(backups)
+      .where(and(inArray(backups.envId, ids), eq(backups.status, "completed")))
+      .orderBy(desc(backups.finishedAt))
+      .all())
+      if (b.at && !newestBackup.has(b.envId)) newestBackup.set(b.envId, b.at);
+  const certDays = new Map(certificateViews(deps).map((c) => [c.domain, c.daysLeft]));
+
+  const groups = new Map<string, Map<EnvSummary["tier"], EnvRow[]>>();
+  for (const { env, project, host } of rows) {
+    const last = lastDeploy.get(env.id);
+    const serving = env.currentDeploymentId ? byId.get(env.currentDeploymentId) : undefined;
+    const row: EnvRow = {
+      ...toSummary(env, deps.config),
+      host,
+      servingCommit: serving?.commit ?? null,
+      lastDeploy: last ? { status: last.status, at: last.finishedAt ?? last.createdAt } : null,
+      newestBackupAt: newestBackup.get(env.id) ?? null,
+      certDaysLeft: certDays.get(env.domain) ?? null,
+    };
+    const name = project ?? "(no project)";
+    const tiers = groups.get(name) ?? new Map<EnvSummary["tier"], EnvRow[]>();
+    groups.set(name, tiers);
+    tiers.set(env.tier, [...(tiers.get(env.tier) ?? []), row]);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([project, tiers]) => ({
+      project,
+      // production first: the order a person reads a project in
+      tiers: [...TIERS]
+        .reverse()
+        .filter((t) => tiers.has(t))
+        .map((tier) => ({ tier, envs: tiers.get(tier) ?? [] })),
+    }));
+}

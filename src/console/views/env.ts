@@ -1,0 +1,108 @@
+import { html } from "hono/html";
+import type { BackupView } from "../../db/schema";
+import type { DeploymentView } from "../../deploy/schema";
+import type { EnvDetail } from "../../env/schema";
+import { TIERS } from "../../env/vocabulary";
+import { TERMINAL } from "../../jobs/status";
+import type { JobView } from "../../jobs/view";
+import { formatBytes } from "../../bytes";
+import type { ConsoleSession } from "../session";
+import { can } from "../session";
+import { jobBlock, jobsTable } from "./job";
+import { age, badge, csrfField, duration, errorBox, type Html, page, until } from "./layout";
+
+export interface EnvPageData {
+  env: EnvDetail;
+  deployments: DeploymentView[];
+  backups: BackupView[];
+  jobs: JobView[];
+  live: JobView | null;
+  error?: string;
+}
+
+function deploymentsTable(list: DeploymentView[]): Html {
+  if (list.length === 0) return html`<p class="empty">No deployment yet.</p>`;
+  return html`<div class="table-wrap" tabindex="0"><table>
+<thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col" class="opt">By</th><th scope="col" class="opt">Steps</th><th scope="col">When</th></tr></thead>
+<tbody>${list.map(
+    (
+      d,
+    ) => html`<tr><td>${d.release}${d.current ? html` <span class="badge s-active">serving</span>` : ""}${d.kind === "rollback" ? " (rollback)" : ""}</td>
+<td>${d.commit ? html`<code>${d.commit.slice(0, 10)}</code>` : "—"} ${d.branch ?? ""}</td>
+<td>${badge(d.status)}${d.error ? html` <span class="s-failed">${d.error}</span>` : ""}</td>
+<td class="opt">${d.createdBy ?? "—"}</td>
+<td class="opt">${Object.entries(d.stepTimings)
+      .map(([k, ms]) => `${k} ${duration(ms)}`)
+      .join(", ")}</td>
+<td>${age(d.createdAt)}</td></tr>`,
+  )}</tbody></table></div>`;
+}
+
+function backupsTable(list: BackupView[], canBackup: boolean): Html {
+  if (list.length === 0) return html`<p class="empty">No backup yet${canBackup ? " — Back up now" : ""}.</p>`;
+  return html`<div class="table-wrap" tabindex="0"><table>
+<thead><tr><th scope="col">Backup</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Size</th><th scope="col">Finished</th></tr></thead>
+<tbody>${list.map(
+    (b) =>
+      html`<tr><td><code>${b.id}</code></td><td>${b.kind.replace("_", " ")}</td><td>${badge(b.status)}</td><td>${formatBytes(
+        b.sizeBytes,
+        "—",
+      )}</td><td>${age(b.finishedAt ?? b.createdAt)}</td></tr>`,
+  )}</tbody></table></div>`;
+}
+
+export function envPage(s: ConsoleSession, d: EnvPageData): Html {
+  const e = d.env;
+  const canBackup = can(s.principal, "POST /environments/{name}/backups");
+  const path = `/envs/${encodeURIComponent(e.slug)}`;
+  const body = html`<p><a href="/">← Environments</a></p>
+<h1>${e.name} ${badge(e.status)}</h1>
+${errorBox(d.error)}
+<section class="card" aria-labelledby="h-about"><h2 id="h-about">Environment</h2>
+<div class="table-wrap" tabindex="0"><table><tbody>
+<tr><th scope="row">URL</th><td><a href="${e.url}" rel="noreferrer">${e.url}</a></td></tr>
+<tr><th scope="row">Tier</th><td>${e.tier.replace("_", " ")}</td></tr>
+<tr><th scope="row">Branch</th><td>${e.branch ?? "—"}</td></tr>
+<tr><th scope="row">Image</th><td><code>${e.odooImage}</code></td></tr>
+<tr><th scope="row">Limits</th><td>${e.workers} workers, ${e.cpus} CPUs, ${e.memoryMb} MB</td></tr>
+<tr><th scope="row">Disk</th><td>database ${formatBytes(e.disk.databaseBytes, "—")}, files ${formatBytes(e.disk.filestoreBytes, "—")}</td></tr>
+<tr><th scope="row">Expires</th><td>${until(e.expiresAt)}</td></tr>
+${e.statusReason ? html`<tr><th scope="row">Status</th><td>${e.statusReason}</td></tr>` : ""}
+</tbody></table></div></section>
+${d.live ? html`<section class="card" aria-labelledby="h-live"><h2 id="h-live">${TERMINAL.has(d.live.status) ? "Finished" : "Running now"}</h2>${jobBlock(d.live, { refresh: true })}</section>` : ""}
+<section class="card" aria-labelledby="h-deploys"><h2 id="h-deploys">Deployments</h2>${deploymentsTable(d.deployments)}</section>
+<section class="card" aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2>
+${
+  canBackup
+    ? html`<form class="actions" method="post" action="${path}/backups">${csrfField(s)}<button type="submit">Back up now</button></form>`
+    : ""
+}
+${backupsTable(d.backups, canBackup)}</section>
+<section class="card" aria-labelledby="h-jobs"><h2 id="h-jobs">Recent jobs</h2>${jobsTable(d.jobs)}</section>`;
+  return page({ title: e.name, session: s, nav: "envs", body });
+}
+
+export interface CreateForm {
+  name?: string;
+  tier?: string;
+  branch?: string;
+  error?: string;
+}
+
+export function createPage(s: ConsoleSession, form: CreateForm = {}): Html {
+  // Production envs are admin-only (PRODUCTION_ADMIN): a member is not offered the tier.
+  const tiers = TIERS.filter((t) => t !== "production" || s.principal.role === "admin");
+  const body = html`<p><a href="/">← Environments</a></p>
+<h1>Create environment</h1>
+${errorBox(form.error)}
+<section class="card"><form class="stack" method="post" action="/envs">
+${csrfField(s)}
+<label>Name <input name="name" required maxlength="200" value="${form.name ?? ""}" autocomplete="off"></label>
+<label>Tier <select name="tier">${tiers.map(
+    (t) => html`<option value="${t}" ${form.tier === t ? "selected" : ""}>${t.replace("_", " ")}</option>`,
+  )}</select></label>
+<label>Branch (optional) <input name="branch" maxlength="200" value="${form.branch ?? ""}" autocomplete="off"></label>
+<button type="submit">Create</button>
+</form></section>`;
+  return page({ title: "Create environment", session: s, nav: "envs", body });
+}

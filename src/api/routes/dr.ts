@@ -194,6 +194,7 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(startDrTests(deps, { env: c.req.valid("json").env }, principal.username), 202);
   });
   app.openapi(listTests, (c) => {
+    requireRole(c.get("principal"), "admin", "read DR test reports");
     const q = c.req.valid("query");
     const tests = drReports(deps, { since: parseSince(q.since), env: q.env });
     return c.json({ tests: tests.map(({ envId: _envId, ...t }) => t) }, 200);

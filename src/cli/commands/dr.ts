@@ -98,7 +98,7 @@ export function drCommand(io: CliIo) {
               rpo: t.rpoSec === null ? "-" : formatAge(t.rpoSec),
               why:
                 t.outcome === "failed"
-                  ? `${t.failedStep ?? "?"}: ${(t.reason ?? "").split("\n")[0]!.slice(0, 100)}`
+                  ? `${t.failedStep ?? "?"}: ${(t.reason ?? "").split("\n", 1)[0]?.slice(0, 100) ?? ""}`
                   : "",
             })),
             [

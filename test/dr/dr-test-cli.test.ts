@@ -4,6 +4,8 @@
  * nothing recorded, the reports table, the schedule, the role, and the metrics read from the records.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { formatAge } from "../../src/cli/commands/dr";
 import { ConfigSchema } from "../../src/config/schema";
@@ -197,5 +199,15 @@ describe("the schedule", () => {
     expect(after.length).toBe(before + 1);
     expect(after.map((j) => j.target)).toContain("prod");
     expect(after.some((j) => j.target === "prod2" || j.target === "prod3")).toBe(false);
+  });
+});
+
+describe("the dr_tests table", () => {
+  test("is written by src/dr/dr-test-records.ts only", () => {
+    const root = join(import.meta.dir, "../..");
+    const writers = [...new Bun.Glob("src/**/*.ts").scanSync(root)].filter((path) =>
+      /\.(update|insert|delete)\(\s*drTests\b/.test(readFileSync(join(root, path), "utf8")),
+    );
+    expect(writers).toEqual(["src/dr/dr-test-records.ts"]);
   });
 });

@@ -127,6 +127,8 @@ describe("dr test", () => {
 
   test("a healthy backup passes: RTO and RPO recorded, the env untouched, nothing left behind", async () => {
     const before = env();
+    // Production runs workers: the health check of the copy included its gevent (websocket) port.
+    expect(before.workers).toBeGreaterThan(0);
     // Without --env: every production env, one job each.
     const out = await startTest({});
     expect(out.started.map((s) => [s.env, s.backupId])).toEqual([[slug, good]]);

@@ -2,7 +2,8 @@
  * kill -9 in the middle of a DR test: a real job process is killed (SIGKILL) while the restored
  * copy is booted (its database, role, pg_hba line, directory and container all exist), so they
  * are orphaned as a crashed daemon's would be. The daemon's start-up sweep removes every trace,
- * the job resumes on a new agent, passes, is recorded once, and leaves nothing behind.
+ * the job resumes on a new agent, passes, is recorded once, and leaves nothing behind. And a copy
+ * that never turns healthy fails at the health step, recorded with the reason, nothing left.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL, Subprocess } from "bun";
@@ -133,4 +134,23 @@ describe("kill -9 during a DR test", () => {
     expect(rows[0]).toMatchObject({ outcome: "passed", failedStep: null });
     expect(rows[0]!.rtoMs).toBeGreaterThan(0);
   }, 300_000);
+
+  test("a copy that does not turn healthy in time fails at the health step, recorded, nothing left behind", async () => {
+    const cfg = host.deps.config.deploy;
+    const timeout = cfg.healthTimeoutSec;
+    // No Odoo answers within a second of its start: the health gate gives up.
+    cfg.healthTimeoutSec = 1;
+    try {
+      const res = await api("POST", "/dr/tests", { env: slug });
+      const started = ((await res.json()) as { started: { drTestId: string; job: JobView }[] }).started[0]!;
+      const job = await runJob(host, started.job.id);
+      expect(job.status).toBe("failed");
+      const row = host.deps.db.select().from(drTests).where(eq(drTests.id, started.drTestId)).get();
+      expect(row).toMatchObject({ outcome: "failed", failedStep: "health", rtoMs: null });
+      expect(row!.reason).toContain("did not turn healthy within 1 s");
+      expect(await traces()).toEqual([]);
+    } finally {
+      cfg.healthTimeoutSec = timeout;
+    }
+  }, 240_000);
 });

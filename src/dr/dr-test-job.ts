@@ -107,7 +107,7 @@ export const drTestJob = defineJob<DrTestParams>({
         try {
           return await restoreAndBoot(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params, ctx.jobId, ctx);
         } catch (e) {
-          const failed = e instanceof StepFailed ? e : new StepFailed("cleanup", e);
+          const failed = e instanceof StepFailed ? e : new StepFailed("restore", e);
           noteDrTestFailure(ctx.deps.db, ctx.params.drTestId, failed.step, errorText(failed.cause));
           throw failed;
         }
@@ -138,6 +138,8 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
   if (!row) throw new StepFailed("backup", new NotFound(`backup ${p.backupId} no longer exists`));
   const source = readableSource(deps.config, row);
   const image = await servingImage(deps, env);
+  // Set when the copy was tested: an error after it comes from removing the copy.
+  let tested = false;
   return withScratchDatabase(
     deps,
     env,
@@ -212,6 +214,7 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
         await run(host.docker.rm(name, { force: true }), { nothrow: true });
       }
       const rtoMs = Math.max(1, Math.round(performance.now() - t0));
+      tested = true;
       io.log(`the copy answered healthy ${(rtoMs / 1000).toFixed(1)} s after the restore started (RTO)`);
       return {
         rtoMs,
@@ -222,5 +225,8 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
       };
     },
     { empty: false },
-  );
+  ).catch((e: unknown) => {
+    // Errors of the copy's setup (role, pg_hba, network) are the restore's; of its removal, cleanup's.
+    throw e instanceof StepFailed ? e : new StepFailed(tested ? "cleanup" : "restore", e);
+  });
 }

@@ -12,14 +12,14 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
 import { SCRATCH_DIR_PREFIX, SCRATCH_PREFIX, scratchTag } from "../../src/db/copies/names";
-import { drTestContainer } from "../../src/dr/dr-test-job";
 import { drTests } from "../../src/dr/dr-tests.sql";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
 import { pgConnect, readHbaEntries } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
-import { runJob } from "../support/agents";
+import { drTestContainer, drTestJob } from "../../src/dr/dr-test-job";
+import { crashThenResume, runJob } from "../support/agents";
 import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 
@@ -134,6 +134,21 @@ describe("kill -9 during a DR test", () => {
     expect(rows[0]).toMatchObject({ outcome: "passed", failedStep: null });
     expect(rows[0]!.rtoMs).toBeGreaterThan(0);
   }, 300_000);
+
+  test('the agent dies right after "backup" (before it was recorded): resumed, passes once, nothing left', async () => {
+    const res = await api("POST", "/dr/tests", { env: slug });
+    const started = ((await res.json()) as { started: { drTestId: string; job: JobView }[] }).started[0]!;
+    const job = await crashThenResume(
+      host,
+      started.job.id,
+      drTestJob.steps.findIndex((s) => s.name === "backup"),
+    );
+    expect(job.error).toBeNull();
+    expect(job.status).toBe("succeeded");
+    const rows = host.deps.db.select().from(drTests).where(eq(drTests.id, started.drTestId)).all();
+    expect(rows.map((r) => r.outcome)).toEqual(["passed"]);
+    expect(await traces()).toEqual([]);
+  }, 240_000);
 
   test("a copy that does not turn healthy in time fails at the health step, recorded, nothing left behind", async () => {
     const cfg = host.deps.config.deploy;

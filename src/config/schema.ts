@@ -441,6 +441,11 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * When every production env's newest backup is restored into a throwaway copy and booted
+         * (`odooops dr test`): weekly by default (Sunday 04:00 UTC); "off" or "" = never.
+         */
+        testSchedule: z.preprocess((v) => (v === "off" ? "" : v), BackupSchedule("0 4 * * 0")),
       })
       .strict()
       .prefault({}),

@@ -16,7 +16,6 @@ import { TIERS } from "../env/vocabulary";
 import { hosts } from "../fleet/fleet.sql";
 
 export interface EnvRow extends EnvSummary {
-  host: string | null;
   servingCommit: string | null;
   lastDeploy: { status: string; at: string } | null;
   newestBackupAt: string | null;
@@ -73,8 +72,7 @@ export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">)
     const last = lastDeploy.get(env.id);
     const serving = env.currentDeploymentId ? byId.get(env.currentDeploymentId) : undefined;
     const row: EnvRow = {
-      ...toSummary(env, deps.config),
-      host,
+      ...toSummary({ ...env, hostName: host }, deps.config),
       servingCommit: serving?.commit ?? null,
       lastDeploy: last ? { status: last.status, at: last.finishedAt ?? last.createdAt } : null,
       newestBackupAt: newestBackup.get(env.id) ?? null,

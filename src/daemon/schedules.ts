@@ -2,6 +2,7 @@
 import { certRenewalSchedule } from "../certs/schedule";
 import type { Config } from "../config/schema";
 import { exportSweepSchedule } from "../db/export-sweep";
+import { drTestSchedule } from "../dr/dr-test";
 import { stateBackupSchedule } from "../dr/state-backup";
 import { destroyedBackupsSchedule } from "../db/destroyed-backups";
 import { backupSchedule } from "../db/schedule";
@@ -27,5 +28,6 @@ export function schedulesFor(config: Config): Schedule[] {
   // The control plane's state lives on the coordinator; an agent's journal is not backed up.
   if (config.role !== "agent" && config.dr.stateBackups.schedule !== "")
     schedules.push(stateBackupSchedule(config.dr.stateBackups.schedule));
+  if (config.role !== "agent" && config.dr.testSchedule !== "") schedules.push(drTestSchedule(config.dr.testSchedule));
   return schedules;
 }

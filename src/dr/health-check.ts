@@ -1,7 +1,7 @@
 /**
  * `odooops health check --all`: one verdict per environment from what a 3 a.m. operator asks
  * first — does it answer through nginx, how old is its newest backup, when does its certificate
- * expire, did its last deploy work — plus the host's disk. `judgeEnv` is pure (facts + clock in,
+ * expire, did its last deploy work, did its last DR test restore and boot — plus the host's disk. `judgeEnv` is pure (facts + clock in,
  * verdict out); `healthReport` gathers the facts.
  */
 import { Cron } from "croner";
@@ -15,6 +15,7 @@ import { environments } from "../env/env.sql";
 import { probeOnce } from "../env/health";
 import { NotFound } from "../errors";
 import type { Deps } from "../deps";
+import { lastDrTests } from "./dr-test-records";
 
 export type Level = "ok" | "warn" | "red";
 export interface Finding {
@@ -32,6 +33,8 @@ export interface EnvFacts {
   /** null: the tier gets no certificate. */
   cert: { status: string; daysLeft: number | null } | null;
   lastDeploy: { status: string; release: number } | null;
+  /** The newest finished `dr test` of the env; null: never tested. */
+  lastDrTest: { outcome: "passed" | "failed"; finishedAt: string } | null;
 }
 
 export interface EnvVerdict {
@@ -42,6 +45,7 @@ export interface EnvVerdict {
   backup: Finding;
   cert: Finding;
   deploy: Finding;
+  dr: Finding;
 }
 
 const HOUR = 3_600_000;
@@ -49,6 +53,8 @@ const RANK: Record<Level, number> = { ok: 0, warn: 1, red: 2 };
 export const worst = (levels: Level[]): Level => levels.reduce<Level>((a, b) => (RANK[b] > RANK[a] ? b : a), "ok");
 /** A certificate this close to expiry is an outage in waiting: renewal (at acme.renewDays) has failed for weeks. */
 const CERT_RED_DAYS = 7;
+/** A production env's last passed DR test older than this is overdue (the weekly schedule plus a day, as the alert). */
+const DR_TEST_MAX_AGE_MS = 8 * 24 * HOUR;
 
 /**
  * How old the newest backup may be: two scheduled intervals plus an hour (one missed run is a
@@ -112,14 +118,28 @@ export function judgeEnv(f: EnvFacts, schedules: Config["backups"]["schedules"],
           text: `${f.lastDeploy.status} r${f.lastDeploy.release}`,
         };
 
+  // A failed restore rehearsal means the backups may not bring the env back: red until one passes.
+  const t = f.lastDrTest;
+  const dr: Finding =
+    t === null
+      ? { level: f.tier === "production" ? "warn" : "ok", text: "never" }
+      : t.outcome === "failed"
+        ? { level: "red", text: `failed ${ago(now.getTime() - Date.parse(t.finishedAt))}` }
+        : {
+            level:
+              f.tier === "production" && now.getTime() - Date.parse(t.finishedAt) > DR_TEST_MAX_AGE_MS ? "warn" : "ok",
+            text: `passed ${ago(now.getTime() - Date.parse(t.finishedAt))}`,
+          };
+
   return {
     env: f.slug,
     tier: f.tier,
-    level: worst([http.level, backup.level, cert.level, deploy.level]),
+    level: worst([http.level, backup.level, cert.level, deploy.level, dr.level]),
     http,
     backup,
     cert,
     deploy,
+    dr,
   };
 }
 
@@ -152,6 +172,7 @@ export async function healthReport(
       .map((c) => [c.env, c]),
   );
   const nginx = `http://127.0.0.1:${config.nginx.httpPort}`;
+  const drTests = lastDrTests(db);
   const verdicts = await Promise.all(
     envs.map(async (e) => {
       const newest = db
@@ -167,6 +188,7 @@ export async function healthReport(
         .orderBy(desc(deployments.release))
         .get();
       const cert = certs.get(e.slug);
+      const dr = drTests.get(e.id)?.last;
       return judgeEnv(
         {
           slug: e.slug,
@@ -176,6 +198,8 @@ export async function healthReport(
           newestBackupAt: newest?.at ?? null,
           cert: cert ? { status: cert.status, daysLeft: cert.daysLeft } : null,
           lastDeploy: deploy ?? null,
+          lastDrTest:
+            dr?.finishedAt && dr.outcome !== "running" ? { outcome: dr.outcome, finishedAt: dr.finishedAt } : null,
         },
         config.backups.schedules,
         now,

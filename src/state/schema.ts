@@ -8,3 +8,4 @@ export * from "../jobs/jobs.sql";
 export * from "../db/backup.sql";
 export * from "../github/github.sql";
 export * from "../report/uptime.sql";
+export * from "../dr/dr-tests.sql";

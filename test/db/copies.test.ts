@@ -41,7 +41,7 @@ describe("copy names (pure)", () => {
     expect(tag).toMatch(/^[0-9a-f]{10}$/);
     expect(scratchTag("rehearse", "job-1")).toBe(tag);
     expect(scratchTag("tests", "job-1")).not.toBe(tag);
-    expect(scratchTagsOf("job-1")).toEqual([tag, scratchTag("tests", "job-1")]);
+    expect(scratchTagsOf("job-1")).toEqual([tag, scratchTag("tests", "job-1"), scratchTag("dr-test", "job-1")]);
     expect(scratchTagOfName(`${SCRATCH_PREFIX}${tag}`)).toBe(tag);
     expect(scratchTagOfDir(`scratch-${tag}`)).toBe(tag);
   });

@@ -14,6 +14,7 @@ const base: EnvFacts = {
   newestBackupAt: new Date(now.getTime() - 2 * H).toISOString(),
   cert: { status: "valid", daysLeft: 60 },
   lastDeploy: { status: "success", release: 4 },
+  lastDrTest: { outcome: "passed", finishedAt: new Date(now.getTime() - 50 * H).toISOString() },
 };
 const at = (hoursAgo: number) => new Date(now.getTime() - hoursAgo * H).toISOString();
 
@@ -27,7 +28,27 @@ describe("health verdicts", () => {
       backup: { level: "ok", text: "2h ago" },
       cert: { level: "ok", text: "60d left" },
       deploy: { level: "ok", text: "success r4" },
+      dr: { level: "ok", text: "passed 2d ago" },
     });
+  });
+
+  test("the last DR test: a failed one is red, an old or missing one warns for production only", () => {
+    const dr = (lastDrTest: EnvFacts["lastDrTest"], tier: EnvFacts["tier"] = "production") =>
+      judgeEnv({ ...base, tier, lastDrTest }, schedules, now);
+    expect(dr({ outcome: "failed", finishedAt: at(3) })).toMatchObject({
+      level: "red",
+      dr: { level: "red", text: "failed 3h ago" },
+    });
+    expect(dr({ outcome: "passed", finishedAt: at(24 * 9) })).toMatchObject({
+      level: "warn",
+      dr: { level: "warn", text: "passed 9d ago" },
+    });
+    expect(dr({ outcome: "passed", finishedAt: at(24 * 9) }, "staging").dr).toEqual({
+      level: "ok",
+      text: "passed 9d ago",
+    });
+    expect(dr(null).dr).toEqual({ level: "warn", text: "never" });
+    expect(dr(null, "dev").dr).toEqual({ level: "ok", text: "never" });
   });
 
   test("backup age against the tier's schedule: one missed run warns, two are red, none is red", () => {

@@ -55,6 +55,9 @@ const DESCRIPTIONS: Record<string, string> = {
     "odooops dr backups; the daemon log says why (e.g. no recovery key: odooops dr recovery-key).",
   OdooopsStateBackupMissing:
     "Create the recovery key (odooops dr recovery-key) and check odooops dr backups; see docs/disaster-recovery.md.",
+  OdooopsDrTestFailed:
+    "odooops dr reports --env shop gives the step and why; odooops dr test --env shop --wait after the fix.",
+  OdooopsDrTestOverdue: "odooops dr reports --env shop; is dr.testSchedule off? Run odooops dr test --env shop.",
   OdooopsCertificateExpiring: "odooops certs list shows the last renewal failure; odooops certs renew to retry.",
   OdooopsEnvironmentDown: "odooops health check --all names them; odooops env list gives the reason.",
   OdooopsEnvironmentUnavailable:
@@ -65,10 +68,44 @@ const DESCRIPTIONS: Record<string, string> = {
     "Backups and deploys fail when it fills up: odooops doctor, odooops db exports --clean, prune old images.",
 };
 
+/**
+ * A production env with backups and no passed DR test: quiet for its first 8 days (the weekly
+ * test has not come due), then OdooopsDrTestOverdue; an env that passed one stays quiet.
+ */
+function neverTested() {
+  const summary = "shop has had backups for 8 days and never passed a DR test";
+  const description = DESCRIPTIONS.OdooopsDrTestOverdue;
+  return {
+    name: "DR test never passed",
+    interval: "1h",
+    input_series: [
+      { series: 'odooops_backup_last_success_timestamp_seconds{env="shop",tier="production"}', values: "0x240" },
+      { series: 'odooops_backup_last_success_timestamp_seconds{env="tested",tier="production"}', values: "0x240" },
+      {
+        series: 'odooops_dr_test_last_success_timestamp_seconds{env="tested",tier="production"}',
+        values: "0+3600x240",
+      },
+    ],
+    alert_rule_test: [
+      { eval_time: "7d", alertname: "OdooopsDrTestOverdue", exp_alerts: [] },
+      {
+        eval_time: "9d",
+        alertname: "OdooopsDrTestOverdue",
+        exp_alerts: [
+          {
+            exp_labels: { env: "shop", tier: "production", severity: "warning", passed: "never" },
+            exp_annotations: { summary, description },
+          },
+        ],
+      },
+    ],
+  };
+}
+
 describe("alert rules", () => {
   test("promtool check rules accepts the file", async () => {
     const r = await run({ argv: ["promtool", "check", "rules", RULES] }, { nothrow: true });
-    expect(`${r.stdout}${r.stderr}`).toContain("SUCCESS: 10 rules found");
+    expect(`${r.stdout}${r.stderr}`).toContain("SUCCESS: 13 rules found");
     expect(r.exitCode).toBe(0);
   });
 
@@ -128,6 +165,44 @@ describe("alert rules", () => {
         [{ series: 'process_start_time_seconds{job="odooops"}', values: "-20000x30" }],
         "OdooopsStateBackupMissing",
         [{ labels: { severity: "critical" }, summary: "odooops has made no state backup in its local backup dir" }],
+      ),
+      unitTest(
+        "DR test failed",
+        [
+          { series: 'odooops_dr_test_last_outcome{env="shop",tier="production"}', values: "1x20 0x10" },
+          { series: 'odooops_dr_test_last_outcome{env="calm",tier="production"}', values: "1x30" },
+        ],
+        "OdooopsDrTestFailed",
+        [
+          {
+            labels: { env: "shop", tier: "production", severity: "critical" },
+            summary: "The last DR test of shop failed: its backups may not bring it back",
+          },
+        ],
+      ),
+      // time() is 1500 s at 25m: a pass at -700000 s is 8 d 2 h old (> 8 d), one at -600000 s ~7 d.
+      unitTest(
+        "DR test overdue",
+        [
+          {
+            series: 'odooops_dr_test_last_success_timestamp_seconds{env="shop",tier="production"}',
+            values: "-700000x30",
+          },
+          {
+            series: 'odooops_dr_test_last_success_timestamp_seconds{env="week",tier="production"}',
+            values: "-600000x30",
+          },
+          { series: 'odooops_dr_test_last_success_timestamp_seconds{env="old",tier="staging"}', values: "-900000x30" },
+          { series: 'odooops_backup_last_success_timestamp_seconds{env="shop",tier="production"}', values: "0x30" },
+          { series: 'odooops_backup_last_success_timestamp_seconds{env="week",tier="production"}', values: "0x30" },
+        ],
+        "OdooopsDrTestOverdue",
+        [
+          {
+            labels: { env: "shop", tier: "production", severity: "warning" },
+            summary: "No passed DR test of shop for 8d 2h 51m 40s",
+          },
+        ],
       ),
       unitTest(
         "certificate expiring",
@@ -215,6 +290,15 @@ describe("alert rules", () => {
     const file = join(dir, "alerts.test.yaml");
     // JSON is YAML.
     writeFileSync(file, JSON.stringify({ rule_files: [RULES], evaluation_interval: "1m", tests }, null, 1));
+    const r = await run({ argv: ["promtool", "test", "rules", file] }, { nothrow: true });
+    expect(`${r.stdout}${r.stderr}`).toContain("SUCCESS");
+    expect(r.exitCode).toBe(0);
+  });
+
+  test("a production env that never passed a DR test: quiet for 8 days, then overdue (promtool test rules)", async () => {
+    // Hourly samples evaluated hourly: each evaluation sees its sample (the 5 m lookback), and 9 days stay cheap.
+    const file = join(dir, "alerts-never.test.yaml");
+    writeFileSync(file, JSON.stringify({ rule_files: [RULES], evaluation_interval: "1h", tests: [neverTested()] }));
     const r = await run({ argv: ["promtool", "test", "rules", file] }, { nothrow: true });
     expect(`${r.stdout}${r.stderr}`).toContain("SUCCESS");
     expect(r.exitCode).toBe(0);

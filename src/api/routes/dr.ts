@@ -2,6 +2,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole } from "../../auth/roles";
 import { rotateCredentials } from "../../db/rotate-credentials";
+import { parseSince } from "../../audit/since";
+import { drReports, startDrTests } from "../../dr/dr-test";
+import { DR_TEST_STEPS } from "../../dr/dr-tests.sql";
 import { healthReport } from "../../dr/health-check";
 import { JobView } from "../../jobs/view";
 import { backupState, listStateBackups } from "../../dr/state-backup";
@@ -67,6 +70,7 @@ const HealthReportSchema = z
         backup: FindingSchema,
         cert: FindingSchema,
         deploy: FindingSchema,
+        dr: FindingSchema.openapi({ description: "the env's last DR test: red when it failed" }),
       }),
     ),
     disk: z.array(
@@ -112,7 +116,89 @@ const rotate = createRoute({
   },
 });
 
+const DrTestsStarted = z
+  .object({
+    started: z.array(z.object({ env: z.string(), drTestId: z.string(), backupId: z.string(), job: JobView })),
+    skipped: z.array(z.object({ env: z.string(), reason: z.string() })).openapi({
+      description: "production envs not tested (no env given), with why: e.g. no restorable backup",
+    }),
+  })
+  .openapi("DrTestsStarted");
+const DrTestReport = z
+  .object({
+    id: z.string(),
+    env: z.string(),
+    tier: z.string(),
+    backupId: z.string(),
+    jobId: z.string().nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    outcome: z.enum(["running", "passed", "failed"]),
+    failedStep: z.enum(DR_TEST_STEPS).nullable(),
+    reason: z.string().nullable(),
+    rtoMs: z.number().nullable().openapi({ description: "restore start → the copy answered healthy (ms)" }),
+    rpoSec: z.number().nullable().openapi({ description: "the backup's age when the test started (s)" }),
+  })
+  .openapi("DrTestReport");
+const startTests = createRoute({
+  method: "post",
+  path: "/dr/tests",
+  tags: ["dr"],
+  summary:
+    "Restore an env's newest backup into a throwaway copy, verify, boot and health-check it, remove it (a job per env; admin)",
+  request: {
+    body: {
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              env: z.string().min(1).max(200).optional().openapi({ description: "default: every production env" }),
+            })
+            .strict(),
+        },
+      },
+      required: true,
+    },
+  },
+  responses: {
+    202: json(DrTestsStarted, "queued"),
+    400: json(ErrorSchema, "no restorable backup, or no production env"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(ErrorSchema, "not active or stopped"),
+  },
+});
+const listTests = createRoute({
+  method: "get",
+  path: "/dr/tests",
+  tags: ["dr"],
+  summary: "DR test results, newest first, with RTO and RPO",
+  request: {
+    query: z.object({
+      env: z.string().min(1).max(200).optional(),
+      since: z.string().max(40).default("30d").openapi({ description: "30d, 12h, 2w or a date (UTC)" }),
+    }),
+  },
+  responses: {
+    200: json(z.object({ tests: z.array(DrTestReport) }).openapi("DrTestReports"), "the results"),
+    400: json(ErrorSchema, "invalid since"),
+    404: json(ErrorSchema, "no such environment"),
+  },
+});
+
 export function drRoutes(app: Api, deps: CoordinatorDeps) {
+  app.openapi(startTests, (c) => {
+    const principal = c.get("principal");
+    requireRole(principal, "admin", "run a DR test");
+    return c.json(startDrTests(deps, { env: c.req.valid("json").env }, principal.username), 202);
+  });
+  app.openapi(listTests, (c) => {
+    requireRole(c.get("principal"), "admin", "read DR test reports");
+    const q = c.req.valid("query");
+    const tests = drReports(deps, { since: parseSince(q.since), env: q.env });
+    return c.json({ tests: tests.map(({ envId: _envId, ...t }) => t) }, 200);
+  });
   app.openapi(rotate, (c) => {
     const principal = c.get("principal");
     requireRole(principal, "admin", "rotate an environment's database credentials");
@@ -139,4 +225,10 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
 }
 
 /** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
-export type DrRoutes = typeof rotate | typeof check | typeof list | typeof create;
+export type DrRoutes =
+  | typeof rotate
+  | typeof check
+  | typeof list
+  | typeof create
+  | typeof startTests
+  | typeof listTests;

@@ -1,7 +1,9 @@
 import { defineCommand } from "citty";
 import { AppError, Invalid } from "../../errors";
 import { client, type CliIo } from "../io";
-import { note, printJson, printTable } from "../output";
+import { formatDuration, note, printJson, printTable } from "../output";
+import { followJob } from "../progress";
+import { JobFailed, reportJob } from "./jobs";
 
 export class StateBackupFailed extends AppError {
   override readonly code = "state_backup_failed";
@@ -24,13 +26,93 @@ async function storeFor(from: string | undefined, paths: import("../../config/pa
   return store.dirStore(store.localStateDir(local.dir !== "" ? local.dir : paths.backupsDir));
 }
 
+/** RPO as people read it: 3h12m, 2d4h. */
+export function formatAge(sec: number): string {
+  if (sec < 3600) return formatDuration(sec * 1000);
+  const h = Math.floor(sec / 3600);
+  return h < 48
+    ? `${h}h${String(Math.floor((sec % 3600) / 60)).padStart(2, "0")}m`
+    : `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
 export function drCommand(io: CliIo) {
   return defineCommand({
     meta: {
       name: "dr",
-      description: "Disaster recovery of the control plane: encrypted state backups and their restore (admins)",
+      description:
+        "Disaster recovery: encrypted state backups and their restore, restore rehearsals of env backups (dr test)",
     },
     subCommands: {
+      test: defineCommand({
+        meta: {
+          name: "test",
+          description:
+            "Restore an env's newest backup into a throwaway copy, verify it, boot and health-check it, remove it; records RTO and RPO (admins)",
+        },
+        args: {
+          env: { type: "string", description: "one environment (default: every production environment)" },
+          wait: { type: "boolean", description: "follow each test until it ends; exit 1 when one failed" },
+        },
+        async run({ args }) {
+          const c = client(io);
+          const out = await c.post("/dr/tests", { body: args.env === undefined ? {} : { env: args.env } });
+          for (const s of out.skipped) note(io, `skipped ${s.env}: ${s.reason}`);
+          if (out.started.length === 0 && out.skipped.length === 0) note(io, "no production environment to test");
+          if (args.wait !== true) {
+            if (io.globals.json) return printJson(io, out);
+            for (const s of out.started) {
+              io.stdout(`${s.job.id}\n`);
+              note(io, `testing ${s.env} with backup ${s.backupId}: follow with odooops jobs wait ${s.job.id}`);
+            }
+            return;
+          }
+          const failed: string[] = [];
+          for (const s of out.started) {
+            note(io, `testing ${s.env} with backup ${s.backupId}`);
+            try {
+              reportJob(io, await followJob(io, c, s.job.id));
+            } catch (e) {
+              if (!(e instanceof JobFailed)) throw e;
+              note(io, e.message);
+              failed.push(s.env);
+            }
+          }
+          if (failed.length > 0)
+            throw new JobFailed(`DR test failed for ${failed.join(", ")}: odooops dr reports shows the step and why`);
+        },
+      }),
+      reports: defineCommand({
+        meta: { name: "reports", description: "DR test results, newest first, with RTO and RPO" },
+        args: {
+          env: { type: "string", description: "one environment" },
+          since: { type: "string", default: "30d", description: "30d, 12h, 2w or a date (UTC)" },
+        },
+        async run({ args }) {
+          const out = await client(io).get("/dr/tests", { query: { env: args.env, since: args.since } });
+          if (io.globals.json) return printJson(io, out);
+          printTable(
+            io,
+            out.tests.map((t) => ({
+              ...t,
+              rto: t.rtoMs === null ? "-" : formatDuration(t.rtoMs),
+              rpo: t.rpoSec === null ? "-" : formatAge(t.rpoSec),
+              why:
+                t.outcome === "failed"
+                  ? `${t.failedStep ?? "?"}: ${(t.reason ?? "").split("\n", 1)[0]?.slice(0, 100) ?? ""}`
+                  : "",
+            })),
+            [
+              { key: "createdAt", label: "when" },
+              { key: "env", label: "env" },
+              { key: "outcome", label: "outcome" },
+              { key: "rto", label: "RTO" },
+              { key: "rpo", label: "RPO" },
+              { key: "backupId", label: "backup" },
+              { key: "why", label: "failed at" },
+            ],
+          );
+        },
+      }),
       backups: defineCommand({
         meta: { name: "backups", description: "State backups in the local backup dir and S3, newest first" },
         async run() {

@@ -11,14 +11,14 @@ export function healthCommand(io: CliIo) {
   return defineCommand({
     meta: {
       name: "health",
-      description: "Is everything serving? Environments through nginx, backups, certificates, deploys, disk",
+      description: "Is everything serving? Environments through nginx, backups, certificates, deploys, DR tests, disk",
     },
     subCommands: {
       check: defineCommand({
         meta: {
           name: "check",
           description:
-            "One line per environment (http, newest backup, certificate, last deploy) and the disk; exit 1 when anything is red",
+            "One line per environment (http, newest backup, certificate, last deploy, last DR test) and the disk; exit 1 when anything is red",
         },
         args: {
           env: { type: "positional", required: false, description: "one environment (or --all)" },
@@ -32,7 +32,7 @@ export function healthCommand(io: CliIo) {
             const width = Math.max(3, ...out.envs.map((e) => e.env.length));
             for (const e of out.envs) {
               io.stdout(
-                `${e.level.toUpperCase().padEnd(4)} ${e.env.padEnd(width)}  http: ${mark(e.http)}  backup: ${mark(e.backup)}  cert: ${mark(e.cert)}  deploy: ${mark(e.deploy)}\n`,
+                `${e.level.toUpperCase().padEnd(4)} ${e.env.padEnd(width)}  http: ${mark(e.http)}  backup: ${mark(e.backup)}  cert: ${mark(e.cert)}  deploy: ${mark(e.deploy)}  dr test: ${mark(e.dr)}\n`,
               );
             }
             for (const d of out.disk)

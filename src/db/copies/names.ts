@@ -6,14 +6,14 @@
  */
 import { createHash } from "node:crypto";
 
-/** Database and role of a scratch copy (rehearsal, tests gate): `odooops_scratch_<tag>`. */
+/** Database and role of a scratch copy (rehearsal, tests gate, DR test): `odooops_scratch_<tag>`. */
 export const SCRATCH_PREFIX = "odooops_scratch_";
 /** Directory of a scratch copy (odoo.conf with its password, data dir) inside the env's dir. */
 export const SCRATCH_DIR_PREFIX = "scratch-";
 /** The ownership-transfer role a clone creates for a moment (db/backup/clone.ts). */
 export const XFER_PREFIX = "odooops_xfer_";
 
-export const SCRATCH_PURPOSES = ["rehearse", "tests"] as const;
+export const SCRATCH_PURPOSES = ["rehearse", "tests", "dr-test"] as const;
 export type ScratchPurpose = (typeof SCRATCH_PURPOSES)[number];
 
 const SCRATCH_TAG = /^[0-9a-f]{10}$/;

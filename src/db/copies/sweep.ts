@@ -233,7 +233,7 @@ export async function sweepCopies(deps: SweepDeps, opts: { atStart: boolean }): 
   });
   if (opts.atStart) sweepUploads(deps, live, removed);
   if (opts.atStart && slugs.size > 0) {
-    // A rehearsal or test container of a killed daemon still runs against the dropped copy.
+    // A rehearsal, test or DR test container of a killed daemon still runs against the dropped copy.
     const envs = deps.db
       .select()
       .from(environments)
@@ -241,7 +241,13 @@ export async function sweepCopies(deps: SweepDeps, opts: { atStart: boolean }): 
       .all();
     for (const env of envs) {
       const init = envResources(env, deps).initContainer;
-      for (const name of [`${init}-rehearse`, `${init}-rehearse-boot`, `${init}-tests`, `${init}-tests-cmd`]) {
+      for (const name of [
+        `${init}-rehearse`,
+        `${init}-rehearse-boot`,
+        `${init}-tests`,
+        `${init}-tests-cmd`,
+        `${init}-drtest`,
+      ]) {
         const r = await run(host.docker.rm(name, { force: true }), { nothrow: true });
         if (r.exitCode === 0 && r.stdout.trim() !== "") removed.push(`container ${name}`);
       }

@@ -271,4 +271,21 @@ CREATE TABLE `uptime_hours` (
 	FOREIGN KEY (`env_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-CREATE INDEX `uptime_hours_hour` ON `uptime_hours` (`hour`);
+CREATE INDEX `uptime_hours_hour` ON `uptime_hours` (`hour`);--> statement-breakpoint
+CREATE TABLE `dr_tests` (
+	`id` text PRIMARY KEY NOT NULL,
+	`env_id` text NOT NULL,
+	`backup_id` text NOT NULL,
+	`job_id` text,
+	`created_at` text NOT NULL,
+	`started_at` text,
+	`finished_at` text,
+	`outcome` text DEFAULT 'running' NOT NULL,
+	`failed_step` text,
+	`reason` text,
+	`rto_ms` integer,
+	`rpo_sec` integer,
+	FOREIGN KEY (`env_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE INDEX `dr_tests_env` ON `dr_tests` (`env_id`,`created_at`);

@@ -53,8 +53,16 @@ export type RotateCredentialsParams = z.infer<typeof RotateCredentialsParams>;
 
 type Ctx = StepContext<RotateCredentialsParams>;
 
-/** The login that serves while the role's password changes. */
-export const aliasOf = (role: string) => `${role}_rot`;
+/**
+ * The login that serves while the role's password changes: `<role>_rot`, or for a role near
+ * PostgreSQL's 63-character limit its first 50 characters, `_rot_` and a hash of the whole name
+ * (distinct per role, like env/naming.ts's database names).
+ */
+export function aliasOf(role: string): string {
+  const plain = `${role}_rot`;
+  if (plain.length <= 63) return plain;
+  return `${role.slice(0, 50)}_rot_${new Bun.CryptoHasher("sha256").update(role).digest("hex").slice(0, 8)}`;
+}
 
 /** The container serving during the rotation, beside the release's own. */
 const asideOf = (container: string) => `${container}-rot`;

@@ -9,6 +9,8 @@ import { readFileSync } from "node:fs";
 import { and, eq, ne } from "drizzle-orm";
 import { aliasOf, rotateCredentialsJob } from "../../src/db/rotate-credentials";
 import { environments, type Environment } from "../../src/env/env.sql";
+import { envResources } from "../../src/env/resources";
+import { run } from "../../src/exec/run";
 import { createLoginAlias, dropThrowawayRole, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { crashThenResume, runJob } from "../support/agents";
@@ -90,6 +92,37 @@ describe("db rotate-credentials after a crash", () => {
       await admin.close();
     }
   }, 60_000);
+
+  test("a release that never turns healthy beside itself: undone, old password still the only one, zero failed requests", async () => {
+    const before = env();
+    const hbaBefore = readFileSync(host.config.postgres.hbaFile, "utf8");
+    const confBefore = readFileSync(envResources(before, host.deps).confFile, "utf8");
+    const oldPassword = host.deps.box.open(before.dbPasswordEnc);
+    const timeout = host.deps.config.deploy.healthTimeoutSec;
+    // No time to turn healthy: the health gate fails the second container, as a broken boot would.
+    host.deps.config.deploy.healthTimeoutSec = 0;
+    const probe = probeThroughNginx(host, before.domain, "/web/health?db_server_status=1");
+    try {
+      const res = await host.api.request(`/api/v1/environments/${slug}/db/rotate-credentials`, { method: "POST" });
+      expect(res.status).toBe(202);
+      const job = await runJob(host, ((await res.json()) as JobView).id);
+      expect(job.status).toBe("failed");
+      expect(job.error ?? "").toContain("did not turn healthy");
+    } finally {
+      host.deps.config.deploy.healthTimeoutSec = timeout;
+    }
+    const seen = await probe.end();
+    expect(seen.failures).toEqual([]);
+    const after = env();
+    expect(after.dbPasswordEnc).toBe(before.dbPasswordEnc);
+    expect(after.containerName).toBe(before.containerName);
+    expect(await loginAs(after.dbUser, oldPassword)).toBe(`ok as ${after.dbUser}`);
+    expect(await loginAs(aliasOf(after.dbUser), oldPassword)).toMatch(/password authentication failed|does not exist/);
+    expect(readFileSync(host.config.postgres.hbaFile, "utf8")).toBe(hbaBefore);
+    expect(readFileSync(envResources(after, host.deps).confFile, "utf8")).toBe(confBefore);
+    const aside = await run({ argv: ["docker", "inspect", `${before.containerName}-rot`] }, { nothrow: true });
+    expect(aside.exitCode).not.toBe(0);
+  }, 180_000);
 
   for (const step of ["switch", "back"]) {
     test(`killed right after "${step}": resumed, zero failed requests, only the new password left`, async () => {

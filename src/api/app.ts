@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import { auditMiddleware } from "./audit-middleware";
+import { requestStats } from "../metrics/http";
 import type { ApiEnv } from "./deps";
 import type { CoordinatorDeps } from "../deps";
 import { errorBody, onError, validationHook } from "./errors";
@@ -56,6 +57,13 @@ export function createApp(deps: CoordinatorDeps, extraRoutes: RouteModule[] = []
   const root = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   const api = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
+  // First, so the latency counted is the whole answer (auth and audit included).
+  const stats = requestStats(deps);
+  api.use("*", async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    stats.record(c.req.method, c.res.status, (performance.now() - t0) / 1000);
+  });
   api.use("*", auditMiddleware(deps));
   const jsonLimit = bodyLimit({
     maxSize: 1024 * 1024,

@@ -57,8 +57,22 @@ export async function startRelease(
   image: string,
   io: Io,
 ): Promise<StartedRelease> {
+  return startBeside(deps, env, envResources(env, deps).webContainer(release), release, image, io);
+}
+
+/**
+ * startRelease under a given container name: `db rotate-credentials` starts the serving
+ * release's image again beside itself, under a second name, on the new login.
+ */
+export async function startBeside(
+  deps: Deps,
+  env: Environment,
+  name: string,
+  release: number,
+  image: string,
+  io: Io,
+): Promise<StartedRelease> {
   const host = envHost(deps);
-  const name = envResources(env, deps).webContainer(release);
   const existing = await host.dockerClient.inspectContainer(name);
   let ports: [number, number];
   const running = existing?.State.Running

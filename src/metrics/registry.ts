@@ -14,6 +14,8 @@ import { environments } from "../env/env.sql";
 import { ENV_STATUSES } from "../env/vocabulary";
 import { jobStatuses } from "../jobs/jobs.sql";
 import { registerDrMetrics } from "./dr";
+import { registerFleetMetrics } from "./fleet";
+import { registerHttpMetrics, requestStats } from "./http";
 import { registerUptimeMetrics } from "./uptime";
 import { backupCounts, deploymentCounts, environmentCounts, latestCompletedBackups } from "./state";
 import { jobCounts } from "../jobs/lookup";
@@ -36,7 +38,7 @@ function zeroFilled<K extends string>(
 }
 
 export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry> {
-  const { collectDefaultMetrics, Gauge, Registry } = await import("prom-client");
+  const { collectDefaultMetrics, Counter, Gauge, Registry } = await import("prom-client");
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -161,6 +163,8 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
   });
   registerUptimeMetrics(Gauge, registers, deps);
   registerDrMetrics(Gauge, registers, deps);
+  registerFleetMetrics(Gauge, registers, deps);
+  registerHttpMetrics(Counter, registers, requestStats(deps));
 
   return registry;
 }

@@ -13,6 +13,7 @@ import { listDatabases, pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { removeByLabel } from "../support/docker";
 import { startEnvHost } from "../support/env-host";
+import { probeThroughNginx } from "../support/probe";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 import { makeRepo, type TestRepo } from "../git/repo";
 
@@ -69,32 +70,6 @@ function envRow(slug: string) {
 }
 
 /** Probes the env through nginx every 50 ms until stopped; counts what did not answer 200. */
-function probeThroughNginx(domain: string) {
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const loop = (async () => {
-    while (!stop) {
-      try {
-        const r = await host.viaNginx(domain, "/web/health");
-        if (r.status === 200) ok++;
-        else failures.push(`HTTP ${r.status}`);
-        await r.arrayBuffer();
-      } catch (e) {
-        failures.push(String(e));
-      }
-      await Bun.sleep(50);
-    }
-  })();
-  return {
-    async end() {
-      stop = true;
-      await loop;
-      return { ok, failures };
-    },
-  };
-}
-
 async function deploy(
   slug: string,
   body: Record<string, unknown> = {},
@@ -172,7 +147,7 @@ describe("deploy from git", () => {
 
   test("first deploy: build, tests, install, new release beside the old, switch with zero failed requests", async () => {
     const before = envRow(slug);
-    const probe = probeThroughNginx(before.domain);
+    const probe = probeThroughNginx(host, before.domain);
     const { deployment, job } = await deploy(slug);
     const seen = await probe.end();
     expect(job.error).toBeNull();
@@ -239,7 +214,7 @@ describe("deploy from git", () => {
     await repo.commit({
       "shop_extra/tests/test_broken.py": "print('expected 3 partners, got 2')\nraise SystemExit(1)\n",
     });
-    const probe = probeThroughNginx(before.domain);
+    const probe = probeThroughNginx(host, before.domain);
     const { deployment, job } = await deploy(slug);
     const seen = await probe.end();
     expect(job.status).toBe("failed");
@@ -269,7 +244,7 @@ describe("deploy from git", () => {
 
   test("a failing migration, a release that crashes on boot, one that boots unhealthy: caught by the rehearsal on a copy; database unchanged, old release serving", async () => {
     const before = envRow(slug);
-    const probe = probeThroughNginx(before.domain);
+    const probe = probeThroughNginx(host, before.domain);
     const cases: [string, string][] = [
       ["'x_standin_migration_fail': True,", "rehearsal: the module update failed"],
       ["'x_standin_crash_on_boot': True,", "exited during start"],
@@ -313,7 +288,7 @@ describe("deploy from git", () => {
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/--restore-db.*--keep-db/);
 
     const before = envRow(slug);
-    const probe = probeThroughNginx(before.domain);
+    const probe = probeThroughNginx(host, before.domain);
     const res = await api("POST", `/environments/${slug}/rollback`, { to: firstDeploy, keepDb: true });
     expect(res.status).toBe(202);
     const out = (await res.json()) as { deployment: DeploymentView; job: JobView };

@@ -93,6 +93,11 @@ describe("pg_hba block (pure)", () => {
       }
       expect(() => hbaLine({ ...a, db: "all,odoo_b" })).toThrow(Invalid);
       expect(() => hbaLine({ ...a, extraDbs: ["x y"] })).toThrow(Invalid);
+      // A rotation's login alias shares the env's line, and reads back as it was written.
+      const aliased = { ...b, extraRoles: ["odoo_b_rot"] };
+      expect(hbaLine(aliased)).toBe("host odoo_b,postgres odoo_b,odoo_b_rot 172.16.0.0/12 scram-sha-256");
+      expect(readHbaEntries(upsertHbaEntry("", aliased))).toEqual([aliased]);
+      expect(() => hbaLine({ ...a, extraRoles: ["+odoo_a"] })).toThrow(Invalid);
     },
     SLOW,
   );

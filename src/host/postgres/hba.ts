@@ -20,6 +20,8 @@ export interface HbaEntry {
    * `postgres` database for `/web/health?db_server_status=1` and the database list.
    */
   extraDbs?: string[];
+  /** More roles on the same line: a login alias of `role` while its password is rotated. */
+  extraRoles?: string[];
 }
 
 const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
@@ -35,7 +37,8 @@ export function assertCidr(cidr: string): string {
 
 export function hbaLine(e: HbaEntry): string {
   const dbs = [e.db, ...(e.extraDbs ?? []).filter((d) => d !== e.db)].map((d) => assertIdent(d, "database"));
-  return `host ${dbs.join(",")} ${assertIdent(e.role, "role")} ${assertCidr(e.cidr)} scram-sha-256`;
+  const roles = [e.role, ...(e.extraRoles ?? []).filter((r) => r !== e.role)].map((r) => assertIdent(r, "role"));
+  return `host ${dbs.join(",")} ${roles.join(",")} ${assertCidr(e.cidr)} scram-sha-256`;
 }
 
 interface Split {
@@ -61,7 +64,16 @@ function split(text: string): Split {
     // A line we did not write inside our block: refuse rather than silently drop it.
     if (!m) throw new Invalid(`pg_hba: unexpected line in the odooops block (line ${begin + i + 2}): ${l}`);
     const [db, ...extraDbs] = m[1].split(",");
-    return [extraDbs.length > 0 ? { db, role: m[2], cidr: m[3], extraDbs } : { db, role: m[2], cidr: m[3] }];
+    const [role, ...extraRoles] = m[2].split(",");
+    return [
+      {
+        db,
+        role,
+        cidr: m[3],
+        ...(extraDbs.length > 0 ? { extraDbs } : {}),
+        ...(extraRoles.length > 0 ? { extraRoles } : {}),
+      },
+    ];
   });
   return { before: lines.slice(0, begin), entries, after: lines.slice(end + 1), found: true };
 }

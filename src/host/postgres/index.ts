@@ -2,6 +2,7 @@ export { pgAdmin, pgConnect, type PgTarget } from "./connect";
 export { assertIdent, quoteIdent, quoteLiteral, scramVerifier, IDENT } from "./quote";
 export {
   createRole,
+  createLoginAlias,
   createDatabase,
   restrictDatabase,
   dropDatabase,

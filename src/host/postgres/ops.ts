@@ -47,6 +47,20 @@ export async function createRole(sql: SQL, name: string, password: string): Prom
 }
 
 /**
+ * A second login for `owner`'s sessions: `alias` logs in with its own password, is a member of
+ * `owner` and starts every session as `owner` (`SET role` at login), so what Odoo creates or
+ * reads through it is `owner`'s exactly as before. Lets a password rotation keep the old login
+ * working while the new one already serves (src/db/rotate-credentials.ts).
+ */
+export async function createLoginAlias(sql: SQL, alias: string, owner: string, password: string): Promise<void> {
+  await createRole(sql, alias, password);
+  const a = quoteIdent(alias, "role");
+  const o = quoteIdent(owner, "role");
+  await sql.unsafe(`GRANT ${o} TO ${a}`);
+  await sql.unsafe(`ALTER ROLE ${a} SET role = ${quoteLiteral(assertIdent(owner, "role"))}`);
+}
+
+/**
  * A non-superuser admin (init's CREATEDB CREATEROLE role) may only make `name` own a database,
  * and drop it later, as a member of `name`; a superuser needs nothing.
  */

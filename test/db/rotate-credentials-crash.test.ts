@@ -1,0 +1,156 @@
+/**
+ * `db rotate-credentials` survives a crash: the agent dies right after the first switch (traffic
+ * on the second login) and right after the switch back, a new agent resumes the job, and in both
+ * cases nginx never failed a request, the env ends on its own container with only the new
+ * password valid and no second login left.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { and, eq, ne } from "drizzle-orm";
+import { aliasOf, rotateCredentialsJob } from "../../src/db/rotate-credentials";
+import { environments, type Environment } from "../../src/env/env.sql";
+import { envResources } from "../../src/env/resources";
+import { run } from "../../src/exec/run";
+import { createLoginAlias, dropThrowawayRole, pgConnect } from "../../src/host/postgres";
+import type { JobView } from "../../src/jobs/view";
+import { crashThenResume, runJob } from "../support/agents";
+import { startEnvHost } from "../support/env-host";
+import { probeThroughNginx } from "../support/probe";
+import { randomSuffix } from "../support/tmp";
+
+let host: Awaited<ReturnType<typeof startEnvHost>>;
+const slug = `rk-${randomSuffix(6)}`;
+
+beforeAll(async () => {
+  host = await startEnvHost({ agent: false });
+}, 120_000);
+
+afterAll(async () => {
+  if (host) {
+    const res = await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" });
+    if (res.status === 202) await runJob(host, ((await res.json()) as JobView).id).catch(() => undefined);
+    await host.stop();
+  }
+}, 180_000);
+
+const env = (): Environment =>
+  host.deps.db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
+    .get()!;
+
+async function loginAs(user: string, password: string): Promise<string> {
+  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user, password, database: env().dbName });
+  try {
+    const [row] = await sql<{ u: string }[]>`SELECT current_user AS u`;
+    return `ok as ${row?.u}`;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await sql.close();
+  }
+}
+
+describe("db rotate-credentials after a crash", () => {
+  test("an env to rotate", async () => {
+    const res = await host.api.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
+    });
+    expect(res.status).toBe(202);
+    expect((await runJob(host, ((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
+  }, 240_000);
+
+  test("the second login acts as the env's role: what it creates, the role owns", async () => {
+    const e = env();
+    const alias = aliasOf(e.dbUser);
+    const admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
+    try {
+      await createLoginAlias(admin, alias, e.dbUser, "alias-pw-1");
+      const sql = pgConnect({
+        host: host.pg.host,
+        port: host.pg.port,
+        user: alias,
+        password: "alias-pw-1",
+        database: e.dbName,
+      });
+      try {
+        const [who] = await sql<{ s: string; c: string }[]>`SELECT session_user AS s, current_user AS c`;
+        expect(who).toEqual({ s: alias, c: e.dbUser });
+        await sql`CREATE TABLE alias_probe (id int)`;
+        const [owner] = await sql<
+          { o: string }[]
+        >`SELECT tableowner AS o FROM pg_tables WHERE tablename = 'alias_probe'`;
+        expect(owner?.o).toBe(e.dbUser);
+        await sql`DROP TABLE alias_probe`;
+      } finally {
+        await sql.close();
+      }
+    } finally {
+      await dropThrowawayRole(admin, alias);
+      await admin.close();
+    }
+  }, 60_000);
+
+  test("a release that never turns healthy beside itself: undone, old password still the only one, zero failed requests", async () => {
+    const before = env();
+    const hbaBefore = readFileSync(host.config.postgres.hbaFile, "utf8");
+    const confBefore = readFileSync(envResources(before, host.deps).confFile, "utf8");
+    const oldPassword = host.deps.box.open(before.dbPasswordEnc);
+    const timeout = host.deps.config.deploy.healthTimeoutSec;
+    // No time to turn healthy: the health gate fails the second container, as a broken boot would.
+    host.deps.config.deploy.healthTimeoutSec = 0;
+    const probe = probeThroughNginx(host, before.domain, "/web/health?db_server_status=1");
+    try {
+      const res = await host.api.request(`/api/v1/environments/${slug}/db/rotate-credentials`, { method: "POST" });
+      expect(res.status).toBe(202);
+      const job = await runJob(host, ((await res.json()) as JobView).id);
+      expect(job.status).toBe("failed");
+      expect(job.error ?? "").toContain("did not turn healthy");
+    } finally {
+      host.deps.config.deploy.healthTimeoutSec = timeout;
+    }
+    const seen = await probe.end();
+    expect(seen.failures).toEqual([]);
+    const after = env();
+    expect(after.dbPasswordEnc).toBe(before.dbPasswordEnc);
+    expect(after.containerName).toBe(before.containerName);
+    expect(await loginAs(after.dbUser, oldPassword)).toBe(`ok as ${after.dbUser}`);
+    expect(await loginAs(aliasOf(after.dbUser), oldPassword)).toMatch(/password authentication failed|does not exist/);
+    expect(readFileSync(host.config.postgres.hbaFile, "utf8")).toBe(hbaBefore);
+    expect(readFileSync(envResources(after, host.deps).confFile, "utf8")).toBe(confBefore);
+    const aside = await run({ argv: ["docker", "inspect", `${before.containerName}-rot`] }, { nothrow: true });
+    expect(aside.exitCode).not.toBe(0);
+  }, 180_000);
+
+  for (const step of ["switch", "back"]) {
+    test(`killed right after "${step}": resumed, zero failed requests, only the new password left`, async () => {
+      const before = env();
+      const hbaBefore = readFileSync(host.config.postgres.hbaFile, "utf8");
+      const oldPassword = host.deps.box.open(before.dbPasswordEnc);
+      const probe = probeThroughNginx(host, before.domain, "/web/health?db_server_status=1");
+      const res = await host.api.request(`/api/v1/environments/${slug}/db/rotate-credentials`, { method: "POST" });
+      expect(res.status).toBe(202);
+      const idx = rotateCredentialsJob.steps.findIndex((s) => s.name === step);
+      expect(idx).toBeGreaterThan(0);
+      const job = await crashThenResume(host, ((await res.json()) as JobView).id, idx);
+      const seen = await probe.end();
+      expect(job.error).toBeNull();
+      expect(job.status).toBe("succeeded");
+      expect(seen.failures).toEqual([]);
+      expect(seen.ok).toBeGreaterThan(20);
+
+      const after = env();
+      const newPassword = host.deps.box.open(after.dbPasswordEnc);
+      expect(newPassword).not.toBe(oldPassword);
+      expect(await loginAs(after.dbUser, newPassword)).toBe(`ok as ${after.dbUser}`);
+      expect(await loginAs(after.dbUser, oldPassword)).toMatch(/password authentication failed/);
+      expect(await loginAs(aliasOf(after.dbUser), newPassword)).toMatch(
+        /password authentication failed|does not exist/,
+      );
+      expect(after.containerName).toBe(before.containerName);
+      expect(readFileSync(host.config.postgres.hbaFile, "utf8")).toBe(hbaBefore);
+    }, 300_000);
+  }
+});

@@ -45,6 +45,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /environments/{name}/db/rotate-credentials": ["admin", "rotate an environment's database credentials"],
   "GET /dr/state-backups": ["admin", "list state backups"],
   "POST /dr/state-backups": ["admin", "back up the state"],
+  "POST /dr/rebuild": ["admin", "rebuild environments from state"],
 
   "GET /projects": ["viewer", "list projects"],
   "PUT /projects/{name}": ["admin", "create or change projects"],

@@ -13,6 +13,7 @@ import { importJob } from "../db/import-job";
 import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
 import { rotateCredentialsJob } from "../db/rotate-credentials";
+import { rebuildEnvJob } from "../dr/rebuild-job";
 
 export const JOB_KINDS: AnyJobDef[] = [
   createEnvJob,
@@ -32,4 +33,5 @@ export const JOB_KINDS: AnyJobDef[] = [
   certImportJob,
   rotateAdminPasswordJob,
   rotateCredentialsJob,
+  rebuildEnvJob,
 ] as AnyJobDef[];

@@ -5,10 +5,12 @@ import { rotateCredentials } from "../../db/rotate-credentials";
 import { healthReport } from "../../dr/health-check";
 import { JobView } from "../../jobs/view";
 import { backupState, listStateBackups } from "../../dr/state-backup";
+import { RebuildRequest, startRebuild } from "../../dr/rebuild";
+import { RebuildPlanEntry } from "../../dr/rebuild-plan";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json } from "./openapi";
+import { json, jsonBody } from "./openapi";
 
 const Kind = z.enum(["local", "s3"]);
 const Listing = z
@@ -112,7 +114,36 @@ const rotate = createRoute({
   },
 });
 
+const RebuildOutcomeSchema = z
+  .object({
+    dryRun: z.boolean(),
+    plan: z.array(RebuildPlanEntry).openapi({
+      description: "per env, production first: the backup and image it uses, or why it is refused",
+    }),
+    jobs: z.array(z.object({ env: z.string(), job: JobView })),
+  })
+  .openapi("DrRebuildOutcome");
+const rebuild = createRoute({
+  method: "post",
+  path: "/dr/rebuild",
+  tags: ["dr"],
+  summary:
+    "Recreate environments from state after restore-state: database and filestore from the newest verified backup, image, container, vhost, certificate (a job per env; admin)",
+  request: { body: jsonBody(RebuildRequest) },
+  responses: {
+    200: json(RebuildOutcomeSchema, "the plan, and the queued jobs unless dryRun"),
+    400: json(ErrorSchema, "neither env nor all"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such environment"),
+  },
+});
+
 export function drRoutes(app: Api, deps: CoordinatorDeps) {
+  app.openapi(rebuild, async (c) => {
+    const principal = c.get("principal");
+    requireRole(principal, "admin", "rebuild environments from state");
+    return c.json(await startRebuild(deps, c.req.valid("json"), principal.username), 200);
+  });
   app.openapi(rotate, (c) => {
     const principal = c.get("principal");
     requireRole(principal, "admin", "rotate an environment's database credentials");
@@ -139,4 +170,4 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
 }
 
 /** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
-export type DrRoutes = typeof rotate | typeof check | typeof list | typeof create;
+export type DrRoutes = typeof rotate | typeof check | typeof list | typeof create | typeof rebuild;

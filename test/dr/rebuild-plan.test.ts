@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigSchema } from "../../src/config/schema";
 import { ageText, planLines } from "../../src/cli/commands/dr";
+import type { Tier } from "../../src/env/vocabulary";
 import { stagingDbName } from "../../src/dr/rebuild-job";
 import { type BackupRow, imagePlan, rebuildOrder, rebuildSource } from "../../src/dr/rebuild-plan";
 
@@ -32,7 +33,7 @@ const row = (over: Partial<BackupRow>): BackupRow =>
 
 describe("rebuildOrder", () => {
   test("production first, then staging, dev, ephemeral; by slug within a tier", () => {
-    const envs = [
+    const envs: { slug: string; tier: Tier }[] = [
       { slug: "d", tier: "dev" },
       { slug: "e", tier: "dev_ephemeral" },
       { slug: "p2", tier: "production" },

@@ -47,6 +47,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /dr/state-backups": ["admin", "back up the state"],
   "POST /dr/tests": ["admin", "run a DR test"],
   "GET /dr/tests": ["admin", "read DR test reports"],
+  "POST /dr/rebuild": ["admin", "rebuild environments from state"],
 
   "GET /projects": ["viewer", "list projects"],
   "PUT /projects/{name}": ["admin", "create or change projects"],

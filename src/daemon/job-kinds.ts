@@ -14,6 +14,7 @@ import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
 import { rotateCredentialsJob } from "../db/rotate-credentials";
 import { drTestJob } from "../dr/dr-test-job";
+import { rebuildEnvJob } from "../dr/rebuild-job";
 
 export const JOB_KINDS: AnyJobDef[] = [
   createEnvJob,
@@ -34,4 +35,5 @@ export const JOB_KINDS: AnyJobDef[] = [
   rotateAdminPasswordJob,
   rotateCredentialsJob,
   drTestJob,
+  rebuildEnvJob,
 ] as AnyJobDef[];

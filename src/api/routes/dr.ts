@@ -8,10 +8,12 @@ import { DR_TEST_STEPS } from "../../dr/dr-tests.sql";
 import { healthReport } from "../../dr/health-check";
 import { JobView } from "../../jobs/view";
 import { backupState, listStateBackups } from "../../dr/state-backup";
+import { RebuildRequest, startRebuild } from "../../dr/rebuild";
+import { RebuildPlanEntry } from "../../dr/rebuild-plan";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json } from "./openapi";
+import { json, jsonBody } from "./openapi";
 
 const Kind = z.enum(["local", "s3"]);
 const Listing = z
@@ -186,6 +188,29 @@ const listTests = createRoute({
     404: json(ErrorSchema, "no such environment"),
   },
 });
+const RebuildOutcomeSchema = z
+  .object({
+    dryRun: z.boolean(),
+    plan: z.array(RebuildPlanEntry).openapi({
+      description: "per env, production first: the backup and image it uses, or why it is refused",
+    }),
+    jobs: z.array(z.object({ env: z.string(), job: JobView })),
+  })
+  .openapi("DrRebuildOutcome");
+const rebuild = createRoute({
+  method: "post",
+  path: "/dr/rebuild",
+  tags: ["dr"],
+  summary:
+    "Recreate environments from state after restore-state: database and filestore from the newest verified backup, image, container, vhost, certificate (a job per env; admin)",
+  request: { body: jsonBody(RebuildRequest) },
+  responses: {
+    200: json(RebuildOutcomeSchema, "the plan, and the queued jobs unless dryRun"),
+    400: json(ErrorSchema, "neither env nor all"),
+    403: json(ErrorSchema, "not an admin"),
+    404: json(ErrorSchema, "no such environment"),
+  },
+});
 
 export function drRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(startTests, (c) => {
@@ -198,6 +223,11 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
     const q = c.req.valid("query");
     const tests = drReports(deps, { since: parseSince(q.since), env: q.env });
     return c.json({ tests: tests.map(({ envId: _envId, ...t }) => t) }, 200);
+  });
+  app.openapi(rebuild, async (c) => {
+    const principal = c.get("principal");
+    requireRole(principal, "admin", "rebuild environments from state");
+    return c.json(await startRebuild(deps, c.req.valid("json"), principal.username), 200);
   });
   app.openapi(rotate, (c) => {
     const principal = c.get("principal");
@@ -231,4 +261,5 @@ export type DrRoutes =
   | typeof list
   | typeof create
   | typeof startTests
-  | typeof listTests;
+  | typeof listTests
+  | typeof rebuild;

@@ -4,6 +4,8 @@ import { client, type CliIo } from "../io";
 import { formatDuration, note, printJson, printTable } from "../output";
 import { followJob } from "../progress";
 import { JobFailed, reportJob } from "./jobs";
+import type { JobView } from "../../jobs/view";
+import type { RebuildPlanEntry } from "../../dr/rebuild-plan";
 
 export class StateBackupFailed extends AppError {
   override readonly code = "state_backup_failed";
@@ -33,6 +35,82 @@ export function formatAge(sec: number): string {
   return h < 48
     ? `${h}h${String(Math.floor((sec % 3600) / 60)).padStart(2, "0")}m`
     : `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+export class RebuildRefused extends AppError {
+  override readonly code = "rebuild_refused";
+}
+
+/** One line per env: the backup and image a rebuild uses, or why it is refused. */
+export function planLines(plan: RebuildPlanEntry[]): string[] {
+  return plan.map((p) => {
+    const backup = p.backup
+      ? `backup ${p.backup.id} (${formatAge(p.backup.ageSeconds)} old, ${p.backup.from})`
+      : "no backup";
+    const image = `image ${p.image.ref} (${p.image.from ?? "nowhere"})`;
+    return `${p.env} [${p.tier}]: ${p.refused ? `REFUSED: ${p.refused}` : `${backup}, ${image}`}`;
+  });
+}
+
+function rebuild(io: CliIo) {
+  return defineCommand({
+    meta: {
+      name: "rebuild",
+      description:
+        "After restore-state: recreate envs from state (database and filestore from the newest verified backup, image, container, vhost, certificate), production first",
+    },
+    args: {
+      env: { type: "string", description: "one environment" },
+      all: { type: "boolean", description: "every environment that is not destroyed" },
+      "dry-run": {
+        type: "boolean",
+        description: "print the plan (backup and its age, image and its source), change nothing",
+      },
+      wait: { type: "boolean", description: "follow the jobs until they end" },
+    },
+    async run({ args }) {
+      const body = {
+        ...(args.env !== undefined ? { env: args.env } : {}),
+        ...(args.all === true ? { all: true } : {}),
+        dryRun: args["dry-run"] === true,
+      };
+      if ((body.env === undefined) === (body.all !== true))
+        throw new Invalid("say which environments: --env NAME, or --all for every one that is not destroyed");
+      const out = await client(io).post("/dr/rebuild", { body });
+      if (!io.globals.json || args.wait !== true) {
+        if (io.globals.json) printJson(io, out);
+        else for (const l of planLines(out.plan)) note(io, l);
+      }
+      const jobs: JobView[] = [];
+      if (args.wait === true)
+        for (const j of out.jobs) {
+          note(io, `${j.env}:`);
+          jobs.push(await followJob(io, client(io), j.job.id));
+        }
+      else if (!io.globals.json)
+        for (const j of out.jobs) note(io, `${j.env}: job ${j.job.id} (odooops jobs wait ${j.job.id})`);
+      if (args.wait === true) {
+        if (io.globals.json) printJson(io, { ...out, jobs: jobs.map((job) => ({ env: job.target, job })) });
+        else
+          for (const j of jobs)
+            if (j.status === "succeeded")
+              note(io, `${j.target ?? ""}: ${j.result?.alreadyRunning === true ? "already running" : "rebuilt"}`);
+      }
+      const refused = out.plan.filter((p) => p.refused !== null);
+      const failed = jobs.filter((j) => j.status !== "succeeded");
+      if (failed.length > 0)
+        throw new JobFailed(
+          failed
+            .map(
+              (j) =>
+                `job ${j.id} (${j.target ?? "-"}) ${j.status}${j.error ? `: ${j.error}` : ""}\n  logs: odooops jobs logs ${j.id}`,
+            )
+            .join("\n"),
+        );
+      if (refused.length > 0 && !out.dryRun)
+        throw new RebuildRefused(`not rebuilt: ${refused.map((p) => `${p.env} (${p.refused})`).join("; ")}`);
+    },
+  });
 }
 
 export function drCommand(io: CliIo) {
@@ -113,6 +191,7 @@ export function drCommand(io: CliIo) {
           );
         },
       }),
+      rebuild: rebuild(io),
       backups: defineCommand({
         meta: { name: "backups", description: "State backups in the local backup dir and S3, newest first" },
         async run() {

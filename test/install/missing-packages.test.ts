@@ -1,0 +1,104 @@
+/**
+ * A bare Debian 12 container (the base image: no docker, PostgreSQL or nginx, and empty package
+ * lists, as a fresh minimal image has) with odooops installed by install.sh. doctor names the
+ * missing packages: in words while the package lists are empty (apt-get install would not find
+ * them), then, after `apt-get update`, as `apt-get install -y PKG`. The test follows each check's
+ * command hints exactly as printed (argv, no shell) until the check passes, and asserts which
+ * commands those were. The Debian mirror is the one the base image uses.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { removeByLabel, testLabel } from "../support/docker";
+import { BASE_IMAGE, binarySnapshot, INSTALL_SH, type Result, TestContainer } from "../support/install-container";
+import { removeTempDir } from "../support/tmp";
+
+const label = testLabel();
+let bin: { dir: string; binary: string; version: string } | undefined;
+let c: TestContainer | undefined;
+
+interface Report {
+  ok: boolean;
+  checks: { id: string; status: string; message: string; hint?: string; command?: string[] }[];
+}
+
+beforeAll(async () => {
+  bin = await binarySnapshot();
+  // engine: docker.io's postinst starts dockerd, which needs the capabilities of a host.
+  c = await TestContainer.start({
+    image: BASE_IMAGE,
+    engine: true,
+    mounts: [
+      [INSTALL_SH, "/install.sh"],
+      [bin.binary, "/tmp/odooops"],
+    ],
+    labels: label.labels,
+  });
+  ok("install.sh", await c.exec(["sh", "/install.sh", "--binary", "/tmp/odooops"], { timeoutMs: 120_000 }));
+}, 600_000);
+
+afterAll(async () => {
+  await c?.remove();
+  await removeByLabel(`${label.key}=${label.value}`);
+  if (bin) removeTempDir(bin.dir);
+}, 120_000);
+
+function ok(what: string, r: Result): Result {
+  if (r.code !== 0)
+    throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+  return r;
+}
+
+async function doctor(): Promise<Report> {
+  const r = await c!.exec(["odooops", "doctor", "--json"], { timeoutMs: 300_000 });
+  try {
+    return JSON.parse(r.stdout) as Report;
+  } catch {
+    throw new Error(`doctor printed no report (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  }
+}
+
+function check(report: Report, id: string): Report["checks"][number] {
+  const found = report.checks.find((x) => x.id === id);
+  if (!found) throw new Error(`no check ${id}`);
+  return found;
+}
+
+/** Runs `id`'s command hints as printed until it passes (at most `max`); returns the commands run. */
+async function followHints(id: string, max = 3): Promise<string[][]> {
+  const ran: string[][] = [];
+  for (let c0 = check(await doctor(), id); c0.status !== "pass"; c0 = check(await doctor(), id)) {
+    if (!c0.command || ran.length === max)
+      throw new Error(`${id}: ${c0.status} ${c0.message}; hint ${c0.hint ?? "none"} after ${JSON.stringify(ran)}`);
+    ran.push(c0.command);
+    ok(c0.command.join(" "), await c!.exec(c0.command, { timeoutMs: 600_000 }));
+  }
+  return ran;
+}
+
+const MISSING: [string, string, string][] = [
+  ["docker", "docker.io", "docker not found"],
+  ["nginx", "nginx", "nginx not found"],
+  ["postgres", "postgresql", "cannot connect to /var/run/postgresql/.s.PGSQL.5432 as postgres"],
+];
+
+test("not installed, empty package lists: doctor says apt-get update first, in words", async () => {
+  const report = await doctor();
+  for (const [id, pkg, message] of MISSING) {
+    const r = check(report, id);
+    expect(r.status).toBe("fail");
+    expect(r.message).toStartWith(message);
+    expect(r.command).toBeUndefined();
+    expect(r.hint).toBe(
+      `apt-get update, then apt-get install -y ${pkg} (this host's package lists do not offer ${pkg} yet)`,
+    );
+  }
+}, 600_000);
+
+test("after apt-get update each hint is `apt-get install -y PKG`, and following the hints makes each check pass", async () => {
+  ok("apt-get update", await c!.exec(["apt-get", "update", "-q"], { timeoutMs: 300_000 }));
+  const report = await doctor();
+  for (const [id, pkg] of MISSING) expect(check(report, id).command).toEqual(["apt-get", "install", "-y", pkg]);
+
+  expect(await followHints("docker")).toEqual([["apt-get", "install", "-y", "docker.io"]]);
+  expect(await followHints("nginx")).toEqual([["apt-get", "install", "-y", "nginx"]]);
+  expect(await followHints("postgres")).toEqual([["apt-get", "install", "-y", "postgresql"]]);
+}, 1_500_000);

@@ -5,6 +5,7 @@
  * allowed (PostgreSQL: see pg-apply, `pg_ctlcluster … start`) and prints the exact command for
  * the docker engine, which it does not run in the background for you.
  */
+import { existsSync } from "node:fs";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
 import { parseUnitState, systemctl } from "../host/systemd";
@@ -56,7 +57,12 @@ export async function startServices(opts: {
     return started;
   }
   const nginx = opts.config.nginx;
-  if (!masterState(pidFileOf(nginx.configFile)).running && (await nginxInstalled(nginx))) {
+  // nginx not installed (no binary, no config file to find its pid file in): nothing to start.
+  if (
+    (await nginxInstalled(nginx)) &&
+    existsSync(nginx.configFile) &&
+    !masterState(pidFileOf(nginx.configFile)).running
+  ) {
     const cmd = nginxStart(nginx);
     if (await allowed()) {
       await run(cmd);

@@ -1,6 +1,8 @@
 /**
- * A bare Debian 12 container (the base image: no docker, PostgreSQL or nginx, and empty package
- * lists, as a fresh minimal image has) with odooops installed by install.sh. doctor names the
+ * nginx and PostgreSQL (docker.io: missing-docker.test.ts, for time) on a bare Debian 12
+ * container (no docker, PostgreSQL or nginx, and empty package lists, as a fresh
+ * minimal image has; the .deb files are in apt's cache so that installing them takes a minute,
+ * not a download: APT_CACHE_IMAGE) with odooops installed by install.sh. doctor names the
  * missing packages: in words while the package lists are empty (apt-get install would not find
  * them), then, after `apt-get update`, as `apt-get install -y PKG`. The test follows each check's
  * command hints exactly as printed (argv, no shell) until the check passes, and asserts which
@@ -8,7 +10,13 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { removeByLabel, testLabel } from "../support/docker";
-import { BASE_IMAGE, binarySnapshot, INSTALL_SH, type Result, TestContainer } from "../support/install-container";
+import {
+  binarySnapshot,
+  ensureAptCacheImage,
+  INSTALL_SH,
+  type Result,
+  TestContainer,
+} from "../support/install-container";
 import { removeTempDir } from "../support/tmp";
 
 const label = testLabel();
@@ -24,7 +32,7 @@ beforeAll(async () => {
   bin = await binarySnapshot();
   // engine: docker.io's postinst starts dockerd, which needs the capabilities of a host.
   c = await TestContainer.start({
-    image: BASE_IMAGE,
+    image: await ensureAptCacheImage(),
     engine: true,
     mounts: [
       [INSTALL_SH, "/install.sh"],
@@ -33,7 +41,7 @@ beforeAll(async () => {
     labels: label.labels,
   });
   ok("install.sh", await c.exec(["sh", "/install.sh", "--binary", "/tmp/odooops"], { timeoutMs: 120_000 }));
-}, 600_000);
+}, 900_000);
 
 afterAll(async () => {
   await c?.remove();
@@ -62,14 +70,26 @@ function check(report: Report, id: string): Report["checks"][number] {
   return found;
 }
 
-/** Runs `id`'s command hints as printed until it passes (at most `max`); returns the commands run. */
-async function followHints(id: string, max = 3): Promise<string[][]> {
+/**
+ * Runs `id`'s command hints as printed until it passes (at most `max`); returns the commands run.
+ * A command that starts something in the background (dockerd) takes effect a moment later: while
+ * doctor still gives the same command, it is asked again before anything else is run.
+ */
+async function followHints(id: string, max = 4): Promise<string[][]> {
   const ran: string[][] = [];
-  for (let c0 = check(await doctor(), id); c0.status !== "pass"; c0 = check(await doctor(), id)) {
-    if (!c0.command || ran.length === max)
-      throw new Error(`${id}: ${c0.status} ${c0.message}; hint ${c0.hint ?? "none"} after ${JSON.stringify(ran)}`);
-    ran.push(c0.command);
-    ok(c0.command.join(" "), await c!.exec(c0.command, { timeoutMs: 600_000 }));
+  let r = check(await doctor(), id);
+  while (r.status !== "pass") {
+    if (!r.command || ran.length === max)
+      throw new Error(`${id}: ${r.status} ${r.message}; hint ${r.hint ?? "none"} after ${JSON.stringify(ran)}`);
+    const command = r.command;
+    ran.push(command);
+    const out = ok(command.join(" "), await c!.exec(command, { timeoutMs: 600_000 }));
+    console.log(`${id}: ${command.join(" ")}\n${(out.stdout + out.stderr).slice(-1500)}`);
+    r = check(await doctor(), id);
+    for (let i = 0; i < 30 && r.status !== "pass" && JSON.stringify(r.command) === JSON.stringify(command); i++) {
+      await Bun.sleep(1000);
+      r = check(await doctor(), id);
+    }
   }
   return ran;
 }
@@ -93,12 +113,13 @@ test("not installed, empty package lists: doctor says apt-get update first, in w
   }
 }, 600_000);
 
-test("after apt-get update each hint is `apt-get install -y PKG`, and following the hints makes each check pass", async () => {
+test("after apt-get update: `apt-get install -y nginx` and `… postgresql`; then each check's hints lead to pass", async () => {
   ok("apt-get update", await c!.exec(["apt-get", "update", "-q"], { timeoutMs: 300_000 }));
   const report = await doctor();
   for (const [id, pkg] of MISSING) expect(check(report, id).command).toEqual(["apt-get", "install", "-y", pkg]);
-
-  expect(await followHints("docker")).toEqual([["apt-get", "install", "-y", "docker.io"]]);
-  expect(await followHints("nginx")).toEqual([["apt-get", "install", "-y", "nginx"]]);
-  expect(await followHints("postgres")).toEqual([["apt-get", "install", "-y", "postgresql"]]);
+  // What a user does with that report: both installs, then the next hints.
+  for (const id of ["nginx", "postgres"]) ok(id, await c!.exec(check(report, id).command!, { timeoutMs: 600_000 }));
+  // Without systemd nothing starts either service after the install: the next hints do.
+  const paths = { nginx: await followHints("nginx"), postgres: await followHints("postgres") };
+  expect(paths).toEqual({ nginx: [], postgres: [] });
 }, 1_500_000);

@@ -23,6 +23,14 @@ export const TOOLS_IMAGE = "odooops-test/install-tools:bookworm-1";
  */
 export const SYSTEMD_IMAGE = "odooops-test/systemd:bookworm-1";
 
+/**
+ * BASE_IMAGE with the .deb files of docker.io, nginx and postgresql (and what apt-get install -y
+ * pulls with them) in apt's cache, none installed, and the package lists removed again: a bare
+ * host whose `apt-get update` + `apt-get install` read the mirror's lists but unpack from the
+ * cache, so a test that installs them stays within minutes (test/install/missing-packages.test.ts).
+ */
+export const APT_CACHE_IMAGE = "odooops-test/apt-cache:bookworm-1";
+
 export interface Result {
   code: number;
   stdout: string;
@@ -106,6 +114,19 @@ export async function ensureSystemdImage(): Promise<string> {
   const r = await runArgv(["docker", "build", "-t", SYSTEMD_IMAGE, "-"], { stdin: dockerfile, timeoutMs: 900_000 });
   if (r.code !== 0) throw failed(`docker build ${SYSTEMD_IMAGE}`, r);
   return SYSTEMD_IMAGE;
+}
+
+/** Builds APT_CACHE_IMAGE from BASE_IMAGE when missing (downloads about 150 MB from the Debian mirror). */
+export async function ensureAptCacheImage(): Promise<string> {
+  if (await imageExists(APT_CACHE_IMAGE)) return APT_CACHE_IMAGE;
+  const dockerfile = [
+    `FROM ${BASE_IMAGE}`,
+    "RUN apt-get update -q && apt-get install -y -q --download-only docker.io nginx postgresql && rm -rf /var/lib/apt/lists/*",
+    "",
+  ].join("\n");
+  const r = await runArgv(["docker", "build", "-t", APT_CACHE_IMAGE, "-"], { stdin: dockerfile, timeoutMs: 900_000 });
+  if (r.code !== 0) throw failed(`docker build ${APT_CACHE_IMAGE}`, r);
+  return APT_CACHE_IMAGE;
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * docker.io (nginx and PostgreSQL: missing-packages.test.ts) on a bare Debian 12
  * container (no docker, PostgreSQL or nginx, and empty package lists, as a fresh
- * minimal image has; the .deb files are in apt's cache so that installing them takes a minute,
- * not a download: APT_CACHE_IMAGE) with odooops installed by install.sh. doctor names the
+ * minimal image has; the .deb files are in apt's cache, APT_CACHE_IMAGE, so
+ * that the run does not depend on the mirror's speed) with odooops installed by install.sh. doctor names the
  * missing packages: in words while the package lists are empty (apt-get install would not find
  * them), then, after `apt-get update`, as `apt-get install -y PKG`. The test follows each check's
  * command hints exactly as printed (argv, no shell) until the check passes, and asserts which

@@ -94,7 +94,7 @@ async function followHints(id: string, max = 4): Promise<string[][]> {
   return ran;
 }
 
-test("postgresql: words while the package lists are empty; after apt-get update `apt-get install -y postgresql`, then the next hints until the postgres check passes", async () => {
+test("postgresql: after apt-get update `apt-get install -y postgresql`, then the next hints until the postgres check passes", async () => {
   ok("apt-get update", await c!.exec(["apt-get", "update", "-q"], { timeoutMs: 300_000 }));
   // Without systemd nothing starts the service after the install: the next hints do.
   expect(await followHints("postgres")).toEqual([

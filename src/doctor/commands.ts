@@ -41,6 +41,11 @@ export function dpkgStatus(pkg: string): Command {
   return { argv: ["dpkg-query", "-W", "-f=${Status}", pkg], okExitCodes: [1], timeoutMs: 20_000 };
 }
 
+/** What the package lists offer for `pkg` ("Candidate: …"); prints nothing for a name they lack. */
+export function aptCandidate(pkg: string): Command {
+  return { argv: ["apt-cache", "policy", pkg], timeoutMs: 30_000 };
+}
+
 /** `pg_dump --version` prints "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)". */
 export function pgClientVersion(program: string): Command {
   return { argv: [program, "--version"], timeoutMs: 20_000 };

@@ -2,6 +2,7 @@
 import { dockerClient } from "../host/docker";
 import { type Check, fail, fix, pass, skip, warn } from "./check";
 import { dockerdStart } from "./commands";
+import { packageHint } from "./packages";
 
 /** host-gateway (how containers reach PostgreSQL on the host) needs Docker 20.10. */
 const MIN_DOCKER: [number, number] = [20, 10];
@@ -23,17 +24,12 @@ export const dockerCheck: Check = {
   async run(ctx) {
     const binary = ctx.config?.docker.binary ?? "docker";
     const d = await ctx.docker();
-    if (!d.ok && d.missing)
-      return fail(
-        `${binary} not found`,
-        "install Docker: apt-get install docker.io (or `odooops init --install-deps`)",
-        ["docker.io"],
-      );
+    if (!d.ok && d.missing) return fail(`${binary} not found`, await packageHint("docker.io", "Docker"), ["docker.io"]);
     if (!d.ok)
       return fail(
         `docker engine not reachable: ${d.error}`,
         ctx.systemd
-          ? fix(["systemctl", "start", "docker"])
+          ? fix(["systemctl", "enable", "--now", "docker"])
           : fix(dockerdStart(Bun.which("dockerd") ?? "/usr/sbin/dockerd").argv, "systemd is not PID 1 here"),
       );
     if (!dockerVersionSupported(d.version)) {

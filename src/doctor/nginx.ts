@@ -7,6 +7,7 @@ import { run } from "../exec/run";
 import { nginxHost, nginxStart, pidFileOf, reload } from "../host/nginx";
 import { type Check, type CommandFix, fail, fix, type Hint, pass, skip, warn } from "./check";
 import { odooopsArgv } from "./context";
+import { packageHint } from "./packages";
 import { nginxDump, nginxVersion } from "./commands";
 import { firstLine, isMissingBinary } from "./docker-probe";
 import { portHolders, type Holder } from "./ports";
@@ -27,10 +28,7 @@ export const nginxCheck: Check = {
       const v = await run(nginxVersion(binary), { nothrow: true });
       version = parseNginxVersion(v.stderr + v.stdout);
     } catch (e) {
-      if (isMissingBinary(e))
-        return fail(`${binary} not found`, "install nginx: apt-get install nginx (or `odooops init --install-deps`)", [
-          "nginx",
-        ]);
+      if (isMissingBinary(e)) return fail(`${binary} not found`, await packageHint("nginx", "nginx"), ["nginx"]);
       throw e;
     }
     if (!existsSync(configFile))
@@ -72,7 +70,8 @@ export const nginxCheck: Check = {
 
 /** The command that starts nginx on this host with the config odooops uses (init runs the same one). */
 export function startHint(binary: string, configFile: string, systemd: boolean): CommandFix {
-  if (systemd && configFile === "/etc/nginx/nginx.conf") return fix(["systemctl", "start", "nginx"]);
+  // enable as well: the unit stopped may also be one that would not start at the next boot.
+  if (systemd && configFile === "/etc/nginx/nginx.conf") return fix(["systemctl", "enable", "--now", "nginx"]);
   return fix(nginxStart({ binary, configFile }).argv);
 }
 

@@ -3,21 +3,33 @@
  * not. Each is a command that, run as root, does what it says.
  */
 import type { Paths } from "../config/paths";
+import { run } from "../exec/run";
 import { ctlCluster, type PgCluster } from "../host/postgres/cluster";
+import { parseUnitState, systemctl } from "../host/systemd";
 import { fix, type Hint } from "./check";
 import { odooopsArgv } from "./context";
 import { detectCluster } from "./postgres-probe";
 
 /** Starts the server on `port`: the unit where systemd runs, else the Debian cluster's own tool. */
 export async function startHint(systemd: boolean, port: number): Promise<Hint> {
-  return startFix(await detectCluster(), systemd, port);
+  const umbrella = systemd
+    ? parseUnitState((await run(systemctl().state("postgresql.service"), { nothrow: true })).stdout).active
+    : "";
+  return startFix(await detectCluster(), systemd, port, umbrella === "active");
 }
 
-/** A command only for this host's own cluster on that port: nothing else says how to start another server. */
-export function startFix(cluster: PgCluster | null, systemd: boolean, port: number): Hint {
-  if (cluster?.port === port)
-    return fix(systemd ? ["systemctl", "start", "postgresql"] : ctlCluster(cluster, "start").argv);
-  return `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`;
+/**
+ * A command only for this host's own cluster on that port: nothing else says how to start another
+ * server. Debian's postgresql.service only groups the clusters' units (postgresql@15-main): when it
+ * is active, the cluster alone was stopped and starting the group again does nothing.
+ */
+export function startFix(cluster: PgCluster | null, systemd: boolean, port: number, umbrellaActive = false): Hint {
+  if (cluster?.port !== port)
+    return `start the PostgreSQL server that should listen on port ${port}, then check postgres.host and postgres.port in the config`;
+  if (!systemd) return fix(ctlCluster(cluster, "start").argv);
+  return umbrellaActive
+    ? fix(["systemctl", "start", `postgresql@${cluster.version}-${cluster.name}`])
+    : fix(["systemctl", "enable", "--now", "postgresql"]);
 }
 
 /**

@@ -7,6 +7,7 @@ import { odooopsArgv } from "./context";
 import { dpkgStatus, interfaceAddress } from "./commands";
 import { loginHint, startHint } from "./pg-hints";
 import { detectCluster } from "./postgres-probe";
+import { packageHint } from "./packages";
 
 /** Odoo 17 refuses PostgreSQL older than 12. */
 const MIN_PG = 12;
@@ -36,9 +37,7 @@ export const postgresCheck: Check = {
       if (/authentication failed|no password|pg_hba\.conf|role .* does not exist/i.test(p.error))
         return fail(what, await loginHint(cfg, ctx.paths));
       if ((await packageInstalled("postgresql")) === false) {
-        return fail(what, "install PostgreSQL: apt-get install postgresql (or `odooops init --install-deps`)", [
-          "postgresql",
-        ]);
+        return fail(what, await packageHint("postgresql", "PostgreSQL"), ["postgresql"]);
       }
       return fail(what, await startHint(ctx.systemd, cfg.port));
     }

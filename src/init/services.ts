@@ -1,13 +1,14 @@
 /**
  * docker, nginx and PostgreSQL running before init sets anything up. Where systemd is PID 1 each
- * installed unit that is not active is enabled and started. Elsewhere (a container, a host
+ * installed unit that is not active, or not enabled, is enabled and started. Elsewhere (a container, a host
  * without an init system) nothing would start them at boot: init starts nginx itself when
  * allowed (PostgreSQL: see pg-apply, `pg_ctlcluster … start`) and prints the exact command for
  * the docker engine, which it does not run in the background for you.
  */
+import { existsSync } from "node:fs";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
-import { systemctl } from "../host/systemd";
+import { parseUnitState, systemctl } from "../host/systemd";
 import { masterState } from "../doctor/nginx";
 import { nginxStart, pidFileOf } from "../host/nginx";
 import { DOCKERD_BACKGROUND, probeDocker } from "../doctor/docker-probe";
@@ -35,21 +36,33 @@ export async function startServices(opts: {
   if (opts.systemd) {
     const sc = systemctl();
     for (const unit of UNITS) {
-      const state = await run(sc.isActive(unit));
-      // 4: no such unit (that package is not installed); 0: active.
-      if (state.exitCode === 0 || state.exitCode === 4) continue;
+      const s = parseUnitState((await run(sc.state(unit))).stdout);
+      if (s.load === "not-found") continue; // that package is not installed
+      if (s.load === "masked") {
+        opts.warn(`${unit} is masked: systemctl unmask ${unit}, then run init again`);
+        continue;
+      }
+      // Running but disabled is fixed too: the next boot would come up without it.
+      if (s.active === "active" && s.unitFile !== "disabled") continue;
       if (!(await allowed())) {
-        opts.warn(`${unit} is not running: systemctl enable --now ${unit}`);
+        opts.warn(
+          `${unit} is ${s.active === "active" ? "not enabled" : "not running"}: systemctl enable --now ${unit}`,
+        );
         continue;
       }
       await run(sc.enableNow(unit));
-      opts.step(`enabled and started ${unit}`);
+      opts.step(s.active === "active" ? `enabled ${unit} (it was running)` : `enabled and started ${unit}`);
       started.push(unit);
     }
     return started;
   }
   const nginx = opts.config.nginx;
-  if (!masterState(pidFileOf(nginx.configFile)).running && (await nginxInstalled(nginx))) {
+  // nginx not installed (no binary, no config file to find its pid file in): nothing to start.
+  if (
+    (await nginxInstalled(nginx)) &&
+    existsSync(nginx.configFile) &&
+    !masterState(pidFileOf(nginx.configFile)).running
+  ) {
     const cmd = nginxStart(nginx);
     if (await allowed()) {
       await run(cmd);

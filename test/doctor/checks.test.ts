@@ -406,7 +406,7 @@ describe("docker", () => {
         dockerCheck,
         makeContext({ paths: resolvePaths(tempRoot()), config: ConfigSchema.parse({}), systemd: true }),
       );
-      expect(unit.command).toEqual(["systemctl", "start", "docker"]);
+      expect(unit.command).toEqual(["systemctl", "enable", "--now", "docker"]);
     } finally {
       if (saved === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = saved;
@@ -525,7 +525,9 @@ describe("nginx", () => {
   });
 
   test("the start hint says systemctl only where systemd runs nginx's default config", () => {
-    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "start", "nginx"] });
+    expect(startHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({
+      command: ["systemctl", "enable", "--now", "nginx"],
+    });
     expect(startHint("nginx", "/etc/nginx/nginx.conf", false)).toEqual({ command: ["nginx"] });
     expect(startHint("/usr/sbin/nginx", "/srv/nginx.conf", true)).toEqual({
       command: ["/usr/sbin/nginx", "-c", "/srv/nginx.conf"],
@@ -588,7 +590,9 @@ describe("PostgreSQL without a server", () => {
     // This host's own Debian cluster on that port: its start command, systemd or not.
     const main = { version: "15", name: "main", port, online: false, owner: "postgres" };
     expect(startFix(main, false, port)).toEqual({ command: ["pg_ctlcluster", "15", "main", "start"] });
-    expect(startFix(main, true, port)).toEqual({ command: ["systemctl", "start", "postgresql"] });
+    expect(startFix(main, true, port)).toEqual({ command: ["systemctl", "enable", "--now", "postgresql"] });
+    // The group unit still active: only the cluster's own unit was stopped.
+    expect(startFix(main, true, port, true)).toEqual({ command: ["systemctl", "start", "postgresql@15-main"] });
     expect(typeof startFix(main, false, port + 1)).toBe("string");
     expect(await outcome(pgHbaCheck, ctxWith({ postgres: { hbaFile: "" } }))).toMatchObject({ status: "warn" });
   });

@@ -3,7 +3,14 @@ import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
 import { Invalid } from "../../src/errors";
-import { renderUnit, systemctl, verifyUnit, writeUnitFile, type UnitSpec } from "../../src/host/systemd";
+import {
+  parseUnitState,
+  renderUnit,
+  systemctl,
+  verifyUnit,
+  writeUnitFile,
+  type UnitSpec,
+} from "../../src/host/systemd";
 import { binarySnapshot, runArgv } from "../support/install-container";
 import { freePort } from "../support/ports";
 import { makeTempDir, removeTempDir } from "../support/tmp";
@@ -225,6 +232,23 @@ describe("systemctl commands and the unit file", () => {
       "verify",
       "/etc/systemd/system/odooops.service",
     ]);
+    expect(s.state("nginx.service").argv).toEqual([
+      "systemctl",
+      "show",
+      "--property=LoadState,ActiveState,UnitFileState",
+      "nginx.service",
+    ]);
+    // As systemd 252 prints them: a unit that exists, and one that does not.
+    expect(parseUnitState("LoadState=loaded\nActiveState=active\nUnitFileState=disabled\n")).toEqual({
+      load: "loaded",
+      active: "active",
+      unitFile: "disabled",
+    });
+    expect(parseUnitState("UnitFileState=\nLoadState=not-found\nActiveState=inactive\n")).toEqual({
+      load: "not-found",
+      active: "inactive",
+      unitFile: "",
+    });
     expect(() => s.restart("odooops; reboot")).toThrow(Invalid);
     expect(() => s.restart("--all")).toThrow(Invalid);
   });

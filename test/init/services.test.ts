@@ -86,3 +86,21 @@ test("init without systemd: not allowed, it only says the command; allowed, it s
   );
   expect(asked).toBe(false);
 }, 60_000);
+
+test("init without systemd where nginx is not installed (no binary, no nginx.conf): nothing to start, no error", async () => {
+  const steps: string[] = [];
+  const warns: string[] = [];
+  const absent = ConfigSchema.parse({
+    nginx: { binary: "/nonexistent/nginx", configFile: "/nonexistent/nginx.conf", httpPort: nginx.port },
+  });
+  const started = await startServices({
+    config: absent,
+    systemd: false,
+    allow: async () => true,
+    step: (m) => steps.push(m),
+    warn: (m) => warns.push(m),
+  });
+  expect(started).toEqual([]);
+  // This machine's docker engine answers: nothing to say about it either.
+  expect([...steps, ...warns]).toEqual([]);
+});

@@ -17,6 +17,20 @@ export const BASE_IMAGE = "odooops-test/debian:bookworm";
  */
 export const TOOLS_IMAGE = "odooops-test/install-tools:bookworm-1";
 
+/**
+ * BASE_IMAGE with systemd as its init, nginx, PostgreSQL and docker.io: a Debian host where
+ * systemd runs the services (test/install/systemd-host.test.ts). Built like TOOLS_IMAGE.
+ */
+export const SYSTEMD_IMAGE = "odooops-test/systemd:bookworm-1";
+
+/**
+ * BASE_IMAGE with the .deb files of docker.io, nginx and postgresql (and what apt-get install -y
+ * pulls with them) in apt's cache, none installed, and the package lists removed again: a bare
+ * host whose `apt-get update` + `apt-get install` read the mirror's lists but unpack from the
+ * cache, so a test that installs them stays within minutes (test/install/missing-packages.test.ts).
+ */
+export const APT_CACHE_IMAGE = "odooops-test/apt-cache:bookworm-1";
+
 export interface Result {
   code: number;
   stdout: string;
@@ -87,6 +101,58 @@ export async function ensureToolsImage(): Promise<string> {
   return TOOLS_IMAGE;
 }
 
+/** Builds SYSTEMD_IMAGE from BASE_IMAGE when missing (needs the Debian mirror, about a minute). */
+export async function ensureSystemdImage(): Promise<string> {
+  if (await imageExists(SYSTEMD_IMAGE)) return SYSTEMD_IMAGE;
+  const dockerfile = [
+    `FROM ${BASE_IMAGE}`,
+    "RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd systemd-sysv dbus nginx postgresql docker.io iproute2 && rm -rf /var/lib/apt/lists/*",
+    // No console to log in on: a getty would only spin.
+    "RUN systemctl mask console-getty.service getty@tty1.service",
+    "",
+  ].join("\n");
+  const r = await runArgv(["docker", "build", "-t", SYSTEMD_IMAGE, "-"], { stdin: dockerfile, timeoutMs: 900_000 });
+  if (r.code !== 0) throw failed(`docker build ${SYSTEMD_IMAGE}`, r);
+  return SYSTEMD_IMAGE;
+}
+
+/** Builds APT_CACHE_IMAGE from BASE_IMAGE when missing (downloads about 150 MB from the Debian mirror). */
+export async function ensureAptCacheImage(): Promise<string> {
+  if (await imageExists(APT_CACHE_IMAGE)) return APT_CACHE_IMAGE;
+  const dockerfile = [
+    `FROM ${BASE_IMAGE}`,
+    "RUN apt-get update -q && apt-get install -y -q --download-only docker.io nginx postgresql && rm -rf /var/lib/apt/lists/*",
+    "",
+  ].join("\n");
+  const r = await runArgv(["docker", "build", "-t", APT_CACHE_IMAGE, "-"], { stdin: dockerfile, timeoutMs: 900_000 });
+  if (r.code !== 0) throw failed(`docker build ${APT_CACHE_IMAGE}`, r);
+  return APT_CACHE_IMAGE;
+}
+
+/**
+ * What systemd as PID 1, or a docker engine, needs in a container on this machine. Not
+ * --privileged: this machine's dockerd lacks CAP_SYS_RESOURCE in its own bounding set, and
+ * runc fails with "unable to apply caps: operation not permitted" when asked for all of them.
+ * The host's cgroup v1 tree is mounted read-only (systemd reads it, the container's own
+ * hierarchy is writable through its namespace); /run is a tmpfs, as systemd expects.
+ */
+const ENGINE_ARGS = [
+  "--cap-add",
+  "ALL",
+  "--cap-drop",
+  "SYS_RESOURCE",
+  "--security-opt",
+  "seccomp=unconfined",
+  "--security-opt",
+  "apparmor=unconfined",
+  "--tmpfs",
+  "/run",
+  "--tmpfs",
+  "/run/lock",
+  "-v",
+  "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+];
+
 export interface ContainerOptions {
   image: string;
   /** [hostPath, containerPath] pairs, mounted read-only. */
@@ -98,6 +164,10 @@ export interface ContainerOptions {
   rwMounts?: [string, string][];
   /** The container's environment (every `docker exec` inherits it). */
   env?: Record<string, string>;
+  /** systemd (/sbin/init) as PID 1 instead of `sleep infinity`; wait with `booted()`. */
+  boot?: boolean;
+  /** The capabilities systemd or a docker engine needs inside (implied by `boot`). */
+  engine?: boolean;
 }
 
 /** A long-running container (`sleep infinity`) the test runs steps in with `docker exec`. */
@@ -112,7 +182,9 @@ export class TestContainer {
     for (const [h, c] of opts.rwMounts ?? []) argv.push("-v", `${h}:${c}`);
     for (const [k, v] of Object.entries(opts.env ?? {})) argv.push("-e", `${k}=${v}`);
     if (opts.network) argv.push("--network", opts.network);
-    argv.push("--entrypoint", "sleep", opts.image, "infinity");
+    if (opts.boot || opts.engine) argv.push(...ENGINE_ARGS);
+    if (opts.boot) argv.push("--entrypoint", "/sbin/init", opts.image);
+    else argv.push("--entrypoint", "sleep", opts.image, "infinity");
     const r = await runArgv(argv);
     if (r.code !== 0) throw failed(`docker run ${opts.image}`, r);
     return new TestContainer(name);
@@ -136,6 +208,20 @@ export class TestContainer {
     const r = await this.exec(["sh", "-c", script]);
     if (r.code !== 0) throw failed(`sh -c ${script}`, r);
     return r.stdout;
+  }
+
+  /** Until systemd has started every unit: "running", or "degraded" when one failed (named in the error). */
+  async booted(): Promise<void> {
+    let r = await this.exec(["systemctl", "is-system-running", "--wait"], { timeoutMs: 300_000 });
+    // Right after `docker run`, systemd may not have opened its bus yet.
+    for (let i = 0; i < 120 && r.stderr.includes("Failed to connect to bus"); i++) {
+      await Bun.sleep(250);
+      r = await this.exec(["systemctl", "is-system-running", "--wait"], { timeoutMs: 300_000 });
+    }
+    const state = r.stdout.trim();
+    if (state === "running") return;
+    const failedUnits = await this.exec(["systemctl", "--failed", "--no-legend", "--plain"]);
+    throw new Error(`systemd in ${this.name} is ${state || r.stderr.trim()}: ${failedUnits.stdout.trim()}`);
   }
 
   async remove(): Promise<void> {

@@ -22,7 +22,30 @@ export function systemctl(binary = "systemctl") {
       okExitCodes: [1, 2, 3, 4],
       timeoutMs: 30_000,
     }),
+    /**
+     * Whether the unit exists, runs and is enabled, in one call: `is-active` says "inactive" (3)
+     * for a unit that does not exist as for one that is stopped; LoadState tells them apart.
+     */
+    state: (name: string): Command => ({
+      argv: [binary, "show", "--property=LoadState,ActiveState,UnitFileState", unit(name)],
+      timeoutMs: 30_000,
+    }),
   };
+}
+
+export interface UnitState {
+  /** "loaded", or "not-found" when no such unit is installed. */
+  load: string;
+  /** "active", "inactive", "failed", … */
+  active: string;
+  /** "enabled", "disabled", "static", "masked", … ("" for a unit that does not exist). */
+  unitFile: string;
+}
+
+/** `systemctl show --property=…` prints KEY=value lines in its own order. */
+export function parseUnitState(text: string): UnitState {
+  const v = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(text)?.[1]?.trim() ?? "";
+  return { load: v("LoadState"), active: v("ActiveState"), unitFile: v("UnitFileState") };
 }
 
 /**

@@ -1,3 +1,3 @@
 export { renderUnit, UNIT_FILE, UNIT_NAME, type UnitSpec } from "./unit";
-export { systemctl, verifyUnit } from "./commands";
+export { parseUnitState, systemctl, type UnitState, verifyUnit } from "./commands";
 export { systemdBooted, writeUnitFile } from "./ops";

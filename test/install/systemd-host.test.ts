@@ -1,0 +1,197 @@
+/**
+ * A Debian 12 host where systemd is PID 1 and runs nginx, PostgreSQL and docker (SYSTEMD_IMAGE,
+ * booted in a container with its own docker engine inside; nothing is shared with this machine):
+ * install.sh with the built binary; `odooops init --yes` enables and starts the units that were
+ * stopped or disabled; then each `systemctl …` hint doctor gives when one of them is stopped is
+ * run exactly as printed (argv, no shell) and that check passes again. A second container of the
+ * same image without systemd (PID 1 is `sleep`) runs the docker engine's other hint,
+ * start-stop-daemon.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { removeByLabel, testLabel } from "../support/docker";
+import {
+  binarySnapshot,
+  ensureSystemdImage,
+  INSTALL_SH,
+  type Result,
+  TestContainer,
+} from "../support/install-container";
+import { removeTempDir } from "../support/tmp";
+
+const label = testLabel();
+let bin: { dir: string; binary: string; version: string } | undefined;
+let image: string;
+const containers: TestContainer[] = [];
+
+interface Report {
+  ok: boolean;
+  checks: { id: string; status: string; message: string; hint?: string; command?: string[] }[];
+}
+
+beforeAll(async () => {
+  bin = await binarySnapshot();
+  image = await ensureSystemdImage();
+}, 900_000);
+
+afterAll(async () => {
+  for (const c of containers) await c.remove();
+  await removeByLabel(`${label.key}=${label.value}`);
+  if (bin) removeTempDir(bin.dir);
+}, 120_000);
+
+function ok(what: string, r: Result): Result {
+  if (r.code !== 0)
+    throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+  return r;
+}
+
+/** A container of SYSTEMD_IMAGE with odooops installed by install.sh. */
+async function host(boot: boolean): Promise<TestContainer> {
+  const c = await TestContainer.start({
+    image,
+    boot,
+    engine: true,
+    mounts: [
+      [INSTALL_SH, "/install.sh"],
+      [bin!.binary, "/tmp/odooops"],
+    ],
+    labels: label.labels,
+  });
+  containers.push(c);
+  if (boot) await c.booted();
+  ok("install.sh", await c.exec(["sh", "/install.sh", "--binary", "/tmp/odooops"], { timeoutMs: 120_000 }));
+  return c;
+}
+
+async function check(c: TestContainer, id: string): Promise<Report["checks"][number]> {
+  const r = await c.exec(["odooops", "doctor", "--json"], { timeoutMs: 300_000 });
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    throw new Error(`doctor printed no report (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  }
+  const found = report.checks.find((x) => x.id === id);
+  if (!found) throw new Error(`no check ${id}`);
+  return found;
+}
+
+const SERVICES = ["docker.service", "nginx.service", "postgresql.service"];
+
+describe("systemd as PID 1", () => {
+  let c: TestContainer;
+
+  beforeAll(async () => {
+    c = await host(true);
+  }, 600_000);
+
+  test("init --yes enables and starts docker, nginx and PostgreSQL: stopped and disabled, or running but disabled", async () => {
+    // docker.socket too: it would start the engine again on the first `docker` command.
+    ok(
+      "stop and disable",
+      await c.exec(["systemctl", "disable", "--now", "docker.service", "docker.socket", "postgresql.service"]),
+    );
+    ok("disable nginx", await c.exec(["systemctl", "disable", "nginx.service"]));
+    expect((await c.exec(["systemctl", "is-active", ...SERVICES])).stdout).toBe("inactive\nactive\ninactive\n");
+    expect((await c.exec(["systemctl", "is-enabled", ...SERVICES])).stdout).toBe("disabled\ndisabled\ndisabled\n");
+
+    const init = ok(
+      "odooops init",
+      await c.exec(["odooops", "init", "--yes", "--base-domain", "acme.test", "--acme-ca", "none"], {
+        timeoutMs: 300_000,
+      }),
+    );
+    const said = init.stdout + init.stderr;
+    expect(said).toContain("enabled and started docker.service");
+    expect(said).toContain("enabled nginx.service (it was running)");
+    expect(said).toContain("enabled and started postgresql.service");
+    expect(said).toContain("odooops.service started");
+
+    expect((await c.exec(["systemctl", "is-active", ...SERVICES, "odooops.service"])).stdout).toBe(
+      "active\nactive\nactive\nactive\n",
+    );
+    expect((await c.exec(["systemctl", "is-enabled", ...SERVICES, "odooops.service"])).stdout).toBe(
+      "enabled\nenabled\nenabled\nenabled\n",
+    );
+    // The cluster itself, not only the unit that groups the clusters.
+    expect(await c.sh("pg_lsclusters --no-header")).toContain("online");
+    // A second run finds nothing to start.
+    const again = ok(
+      "odooops init again",
+      await c.exec(["odooops", "init", "--yes", "--base-domain", "acme.test", "--acme-ca", "none"], {
+        timeoutMs: 300_000,
+      }),
+    );
+    expect(again.stdout + again.stderr).not.toContain(".service (it was running)");
+    expect(again.stdout + again.stderr).not.toContain("enabled and started");
+  }, 900_000);
+
+  /** `condition` stops a service; doctor fails `id` with `command`; the command runs; `id` passes. */
+  async function hintFixes(id: string, condition: string[], command: string[]): Promise<void> {
+    ok(condition.join(" "), await c.exec(condition));
+    const before = await check(c, id);
+    expect(before.status).toBe("fail");
+    expect(before.command).toEqual(command);
+    ok("the hint", await c.exec(before.command!, { timeoutMs: 300_000 }));
+    const after = await check(c, id);
+    expect(after).toMatchObject({ status: "pass" });
+  }
+
+  test("nginx stopped: `systemctl enable --now nginx`", async () => {
+    await hintFixes("nginx", ["systemctl", "stop", "nginx"], ["systemctl", "enable", "--now", "nginx"]);
+  }, 600_000);
+
+  test("nginx stopped and disabled: the same hint, and nginx is enabled after it", async () => {
+    await hintFixes("nginx", ["systemctl", "disable", "--now", "nginx"], ["systemctl", "enable", "--now", "nginx"]);
+    expect((await c.exec(["systemctl", "is-enabled", "nginx"])).stdout.trim()).toBe("enabled");
+  }, 600_000);
+
+  test("PostgreSQL stopped and disabled: `systemctl enable --now postgresql`", async () => {
+    await hintFixes(
+      "postgres",
+      ["systemctl", "disable", "--now", "postgresql"],
+      ["systemctl", "enable", "--now", "postgresql"],
+    );
+    expect((await c.exec(["systemctl", "is-enabled", "postgresql"])).stdout.trim()).toBe("enabled");
+  }, 600_000);
+
+  test("only the cluster stopped (postgresql.service still active): `systemctl start postgresql@15-main`", async () => {
+    await hintFixes("postgres", ["pg_ctlcluster", "15", "main", "stop"], ["systemctl", "start", "postgresql@15-main"]);
+  }, 600_000);
+
+  test("docker engine stopped: `systemctl enable --now docker`", async () => {
+    await hintFixes(
+      "docker",
+      ["systemctl", "disable", "--now", "docker.service", "docker.socket"],
+      ["systemctl", "enable", "--now", "docker"],
+    );
+  }, 600_000);
+});
+
+describe("no systemd (PID 1 is sleep), docker.io installed, no engine running", () => {
+  test("doctor's hint is start-stop-daemon with dockerd in the background; running it makes the docker check pass", async () => {
+    const c = await host(false);
+    expect((await c.exec(["test", "-d", "/run/systemd/system"])).code).toBe(1);
+    const before = await check(c, "docker");
+    expect(before.status).toBe("fail");
+    expect(before.command).toEqual([
+      "start-stop-daemon",
+      "--start",
+      "--background",
+      "--output",
+      "/var/log/dockerd.log",
+      "--exec",
+      "/usr/sbin/dockerd",
+    ]);
+    expect(before.hint).toEndWith("(systemd is not PID 1 here)");
+    ok("the hint", await c.exec(before.command!));
+    // start-stop-daemon returns once dockerd is forked; the engine answers a moment later.
+    let after = await check(c, "docker");
+    for (let i = 0; i < 60 && after.status !== "pass"; i++) {
+      await Bun.sleep(1000);
+      after = await check(c, "docker");
+    }
+    expect(after.status).toBe("pass");
+    expect(after.message).toMatch(/^Docker 20\.10\.\d+/);
+  }, 600_000);
+});

@@ -21,6 +21,11 @@ export function dockerdStart(dockerd: string): Command {
   };
 }
 
+/** dockerdStart with this host's dockerd: what doctor's hint runs and init prints, so they agree. */
+export function dockerdStartHere(): Command {
+  return dockerdStart(Bun.which("dockerd") ?? "/usr/sbin/dockerd");
+}
+
 /** `nginx -T`: tests the configuration and prints it with every included file (stdout). */
 export function nginxDump(binary: string, configFile: string): Command {
   return { argv: [binary, "-T", "-q", "-c", configFile], timeoutMs: 60_000 };

@@ -3,9 +3,6 @@ import { errorText } from "../errors";
 import { run } from "../exec/run";
 import { dockerRootDir, dockerServerVersion } from "./commands";
 
-/** The docker engine without systemd, as a line to paste (it must keep running in the background). */
-export const DOCKERD_BACKGROUND = "dockerd >/var/log/dockerd.log 2>&1 &";
-
 export type DockerProbe =
   | { ok: true; version: string; rootDir: string | null }
   | { ok: false; missing: boolean; error: string };

@@ -1,7 +1,7 @@
 /** The docker engine and the default Odoo image. */
 import { dockerClient } from "../host/docker";
 import { type Check, fail, fix, pass, skip, warn } from "./check";
-import { dockerdStart } from "./commands";
+import { dockerdStartHere } from "./commands";
 import { packageHint } from "./packages";
 
 /** host-gateway (how containers reach PostgreSQL on the host) needs Docker 20.10. */
@@ -30,7 +30,7 @@ export const dockerCheck: Check = {
         `docker engine not reachable: ${d.error}`,
         ctx.systemd
           ? fix(["systemctl", "enable", "--now", "docker"])
-          : fix(dockerdStart(Bun.which("dockerd") ?? "/usr/sbin/dockerd").argv, "systemd is not PID 1 here"),
+          : fix(dockerdStartHere().argv, "systemd is not PID 1 here"),
       );
     if (!dockerVersionSupported(d.version)) {
       return warn(

@@ -11,7 +11,8 @@ import { run } from "../exec/run";
 import { parseUnitState, systemctl } from "../host/systemd";
 import { masterState } from "../doctor/nginx";
 import { nginxStart, pidFileOf } from "../host/nginx";
-import { DOCKERD_BACKGROUND, probeDocker } from "../doctor/docker-probe";
+import { dockerdStartHere } from "../doctor/commands";
+import { probeDocker } from "../doctor/docker-probe";
 
 export const UNITS = ["docker.service", "nginx.service", "postgresql.service"] as const;
 
@@ -73,7 +74,7 @@ export async function startServices(opts: {
   const d = await probeDocker(opts.config.docker.binary);
   if (!d.ok && !d.missing)
     opts.warn(
-      `the docker engine is not reachable (${d.error}); systemd is not running here, start it with: ${DOCKERD_BACKGROUND}`,
+      `the docker engine is not reachable (${d.error}); systemd is not running here, start it with: ${dockerdStartHere().argv.join(" ")}`,
     );
   return started;
 }

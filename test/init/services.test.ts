@@ -12,7 +12,7 @@ import { makeContext } from "../../src/doctor/context";
 import { nginxCheck } from "../../src/doctor/nginx";
 import { run } from "../../src/exec/run";
 import { nginxStart } from "../../src/host/nginx";
-import { DOCKERD_BACKGROUND } from "../../src/doctor/docker-probe";
+import { dockerdStartHere } from "../../src/doctor/commands";
 import { startServices } from "../../src/init/services";
 import { startNginx, type TestNginx } from "../support/nginx";
 
@@ -45,7 +45,15 @@ test("argv: the default config starts with plain `nginx`, another one with -c", 
     "-c",
     "/srv/n.conf",
   ]);
-  expect(DOCKERD_BACKGROUND).toBe("dockerd >/var/log/dockerd.log 2>&1 &");
+  expect(dockerdStartHere().argv).toEqual([
+    "start-stop-daemon",
+    "--start",
+    "--background",
+    "--output",
+    "/var/log/dockerd.log",
+    "--exec",
+    Bun.which("dockerd") ?? "/usr/sbin/dockerd",
+  ]);
 });
 
 test("a running nginx passes, reload included", async () => {

@@ -285,7 +285,7 @@ async function readNeedles(sql: SQL): Promise<PiiNeedles> {
 }
 
 /** Text-like types by name (besides the string, enum and composite categories). */
-const TEXTLIKE_TYPES = ["json", "jsonb", "xml", "tsvector", "bytea"];
+export const TEXTLIKE_TYPES = ["json", "jsonb", "xml", "tsvector", "bytea"];
 
 /** Every column the scan reads, and every relation it cannot: non-system schemas, tables and matviews. */
 export const CATALOG_SQL = `SELECT n.nspname AS s, c.relname AS t, a.attname AS col, bt.typname = 'bytea' AS bytea,
@@ -303,7 +303,7 @@ export const CATALOG_SQL = `SELECT n.nspname AS s, c.relname AS t, a.attname AS 
         OR eb.typcategory IN ('S', 'E', 'C') OR eb.typname = ANY($1::text[]))
  ORDER BY 1, 2, a.attnum`;
 
-interface Relation {
+export interface Relation {
   schema: string;
   table: string;
   text: string[];
@@ -311,7 +311,9 @@ interface Relation {
   readable: boolean;
 }
 
-function relationsOf(rows: { s: string; t: string; col: string; bytea: boolean; readable: boolean }[]): Relation[] {
+export function relationsOf(
+  rows: { s: string; t: string; col: string; bytea: boolean; readable: boolean }[],
+): Relation[] {
   const byName = new Map<string, Relation>();
   for (const r of rows) {
     const key = `${r.s}.${r.t}`;
@@ -323,7 +325,7 @@ function relationsOf(rows: { s: string; t: string; col: string; bytea: boolean; 
 }
 
 /** The name a report uses: `table` in public, else `schema.table`. */
-function shownName(r: Pick<Relation, "schema" | "table">): string {
+export function shownName(r: Pick<Relation, "schema" | "table">): string {
   return r.schema === "public" ? r.table : `${r.schema}.${r.table}`;
 }
 

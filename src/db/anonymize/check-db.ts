@@ -160,6 +160,7 @@ export async function scanCopy(
       scans[i] = await scanRelation(sql, w.r, w.text, w.bytea, matcher);
     }
   };
+  // Two by default: matching runs on this one thread; a second session reads while a batch is matched.
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 2, work.length)) }, worker));
   const hits: PiiHit[] = [];
   work.forEach((w, i) => {

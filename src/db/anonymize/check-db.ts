@@ -30,7 +30,7 @@ import {
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
-import { maskValue, NeedleMatcher } from "./pii-match";
+import { maskValue, MIN_PHONE_DIGITS, NeedleMatcher } from "./pii-match";
 
 /** Rows per FETCH of text columns, and of bytea slices (4 MiB each at most). */
 const TEXT_BATCH = 1000;
@@ -57,9 +57,25 @@ export function byteaSlicesSql(rel: string, column: string): string {
   FROM ${rel} AS x CROSS JOIN LATERAL generate_series(0, (octet_length(${col}) - 1) / ${BYTEA_SLICE}) AS g(i)`;
 }
 
-/** `SELECT` for the cursor over a table's text-like columns, each read as text. */
+/**
+ * Whether text `v` may hold a source value, with PostgreSQL's cheapest functions (no regular
+ * expression): an `@` or the first character of one of its encodings (NeedleMatcher's
+ * MAY_HOLD_EMAIL), or 7 digits (a source number has at least 7, so fewer cannot end with one).
+ * Values that cannot are not sent: most of a database's text is neither.
+ */
+export function mayHoldSql(v: string): string {
+  return `(strpos(${v}, '@') > 0 OR strpos(${v}, '%') > 0 OR strpos(${v}, '&') > 0 OR strpos(${v}, '\\') > 0 OR length(${v}) - length(translate(${v}, '0123456789', '')) >= ${MIN_PHONE_DIGITS})`;
+}
+
+/**
+ * `SELECT` for the cursor over a table's text-like columns: per row, the bytes of all its values
+ * (for the report), then each value as text when it may hold a source value, else NULL.
+ * OFFSET 0 keeps each cast computed once (unfenced, the planner would repeat it per use).
+ */
 export function textColumnsSql(rel: string, columns: string[]): string {
-  return `SELECT ${columns.map((c) => `x.${quoteName(c)}::text`).join(", ")} FROM ${rel} AS x`;
+  const v = columns.map((_, i) => `v.c${i}`);
+  return `SELECT ${v.map((c) => `coalesce(octet_length(${c}), 0)`).join(" + ")} AS bytes, ${v.map((c) => `CASE WHEN ${mayHoldSql(c)} THEN ${c} END`).join(", ")}
+  FROM (SELECT ${columns.map((c, i) => `x.${quoteName(c)}::text AS c${i}`).join(", ")} FROM ${rel} AS x OFFSET 0) AS v`;
 }
 
 /** Runs `select` through a cursor, `batch` rows at a time, handing each row's values to `onRow`. */
@@ -86,11 +102,10 @@ async function scanRelation(sql: SQL, r: Relation, text: string[], bytea: string
     if (text.length > 0) {
       await eachRow(tx, textColumnsSql(rel, text), TEXT_BATCH, (values) => {
         out.rows += 1;
-        for (let i = 0; i < values.length; i++) {
+        out.bytes += Number(values[0]);
+        for (let i = 1; i < values.length; i++) {
           const v = values[i];
-          if (v === null || v === undefined) continue;
-          out.bytes += Buffer.byteLength(v);
-          matcher.scan(v, (textFound[i] as { found: Found }).found);
+          if (v !== null && v !== undefined) matcher.scan(v, (textFound[i - 1] as { found: Found }).found);
         }
       });
     } else {

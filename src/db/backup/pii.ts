@@ -1,5 +1,9 @@
 /**
- * The database half of the PII check (the filestore half is db/anonymize/check-files.ts).
+ * The needles of the PII check (read from the source), the catalog of what it reads, and a scan
+ * of a database for them that runs entirely in SQL. The check itself (db/anonymize/check.ts)
+ * reads the same columns with db/anonymize/check-db.ts, which matches in the daemon and is
+ * faster; this SQL scan finds the same values (test/db/anonymize/check-db.test.ts) and serves
+ * the tests as a scanner independent of the check's matcher.
  *
  * Needles: the e-mail addresses and phone numbers of the SOURCE, read from every place Odoo keeps
  * them (NEEDLE_SOURCES, whichever exist), plus its identity (`database.uuid`/`secret`) and its

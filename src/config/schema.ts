@@ -331,6 +331,11 @@ export const ConfigSchema = z
           .string()
           .refine((s) => s === "" || s.startsWith("/"), 'an absolute path (or "" for none)')
           .default(""),
+        /**
+         * Streams an anonymizing copy runs at once (the other tables' rows, each ruled table's),
+         * and its index builds (pg_restore -j). 0 = the host's cores, at least 2.
+         */
+        copyJobs: z.number().int().min(0).max(64).default(0),
       })
       .strict()
       .prefault({}),

@@ -67,7 +67,9 @@ export const cloneJob = defineJob<CloneJobParams>({
           targetDb: n.newDb,
           owner: envDbLogin(deps, env),
           method: p.method,
-          anonymize: anon ?? undefined,
+          anonymize: anon
+            ? { rules: anon.rules, devPassword: anon.devPassword, jobs: deps.config.anonymize.copyJobs || undefined }
+            : undefined,
           log: stepLogger(ctx),
           signal: ctx.signal,
         });

@@ -35,7 +35,7 @@ export function redactArgv(cmd: Command): string[] {
   });
 }
 
-function redactText(cmd: Command, text: string): string {
+export function redactText(cmd: Command, text: string): string {
   let out = text;
   for (const v of cmd.redact ?? []) if (v) out = out.split(v).join("***");
   return Secrets.redact(out);
@@ -104,7 +104,8 @@ export function spawnStreaming(cmd: Command, opts: { stdin?: "pipe" | "ignore"; 
   };
 }
 
-function tail(text: string): string {
+/** The last lines of a process's output, for errors. */
+export function tail(text: string): string {
   return text.trimEnd().split("\n").slice(-STDERR_TAIL_LINES).join("\n");
 }
 

@@ -1,6 +1,6 @@
 /**
  * The check an anonymized copy passes before it can be swapped in, in two parts:
- * - `checkPii`, right after anonymizing: the database (db/backup/pii.ts) and the filestore
+ * - `checkPii`, right after anonymizing: the database (check-db.ts) and the filestore
  *   (check-files.ts) hold none of the source's e-mail addresses or phone numbers;
  * - `checkCopyState`, after neutralizing: nothing active that acts for the source, a new
  *   identity, none of the source's password hashes (check-state.ts).
@@ -10,7 +10,8 @@
 import type { SQL } from "bun";
 import { Invalid } from "../../errors";
 import type { Logger } from "../../log";
-import { scanDatabase, type PiiHit, type PiiNeedles, type PiiScanStats } from "../backup/pii";
+import type { PiiHit, PiiNeedles, PiiScanStats } from "../backup/pii";
+import { scanCopy } from "./check-db";
 import { scanFilestore, type FileScanResult } from "./check-files";
 import { checkState, type StateExpectations } from "./check-state";
 import { maskValue, NeedleMatcher } from "./pii-match";
@@ -47,12 +48,15 @@ function describeFiles(where: string, f: FileScanResult["contents"]): string | n
 export async function checkPii(
   sql: SQL,
   needles: PiiNeedles,
-  opts: { exclude: string[]; filestoreDir: string | null },
+  opts: { exclude: string[]; filestoreDir: string | null; jobs?: number },
   log: Logger,
 ): Promise<PiiCheckSummary> {
   const t0 = performance.now();
-  const { hits, stats } = await scanDatabase(sql, needles, opts.exclude);
-  const files = opts.filestoreDir ? await scanFilestore(opts.filestoreDir, new NeedleMatcher(needles)) : null;
+  // The filestore's reads overlap the database's.
+  const [{ hits, stats }, files] = await Promise.all([
+    scanCopy(sql, needles, { exclude: opts.exclude, jobs: opts.jobs }),
+    opts.filestoreDir ? scanFilestore(opts.filestoreDir, new NeedleMatcher(needles)) : null,
+  ]);
   const findings = hits.map(describeHit);
   // Odoo never writes large objects; their bytes are outside every table the scan reads.
   const [lo] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_catalog.pg_largeobject_metadata`;

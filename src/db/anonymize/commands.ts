@@ -82,9 +82,19 @@ export function copyOut(
   return cmd;
 }
 
-/** Loads COPY text rows from stdin into `public.table`, as the copy's owner. */
+/**
+ * Loads COPY text rows from stdin into `public.table`, as the copy's owner. Not quiet: psql then
+ * prints `COPY <rows>`, the count of what was written (the rows never pass through the daemon).
+ */
 export function copyIn(as: PgAdmin, db: string, table: string, columns: string[], pgBinDir?: string): Command {
   const cmd = psql(as, db, {}, {}, "odooops-restore", pgBinDir);
+  cmd.argv = cmd.argv.filter((a) => a !== "-q");
   cmd.argv.push("-c", `COPY public.${quoteIdent(table)} (${columns.map((c) => quoteIdent(c)).join(", ")}) FROM STDIN`);
   return cmd;
+}
+
+/** The row count psql printed for `COPY … FROM STDIN` (`COPY 1234`); null when it printed none. */
+export function copiedRows(stdout: string): number | null {
+  const m = /^COPY (\d+)$/m.exec(stdout);
+  return m ? Number(m[1]) : null;
 }

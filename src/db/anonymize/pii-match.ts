@@ -45,10 +45,22 @@ export function phoneKeys(digits: string): { core: string; key: string } {
 
 const at = new RegExp(AT_RE, "g");
 const dot = new RegExp(DOT_RE, "g");
+/** Every encoding of `@` and `.` starts with one of these (any case): without them, nothing to undo. */
+const ENCODED = /[%&\\]/;
+/** Without `@` or the start of an encoding of it, a text holds no address. */
+const MAY_HOLD_EMAIL = /[@%&\\]/;
+/**
+ * What every PHONE_RE match contains, without the look-arounds: a text without it holds no
+ * phone number. A cheap test that skips most values before the real expression runs.
+ */
+const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
+const emailRe = new RegExp(EMAIL_RE, "g");
+const phoneRe = new RegExp(PHONE_RE, "g");
 
 /** What the e-mail pass reads: lower-cased, encodings of `@` and `.` undone. */
 export function normalizeForEmails(text: string): string {
-  return text.toLowerCase().replace(at, "@").replace(dot, ".");
+  const lower = text.toLowerCase();
+  return ENCODED.test(lower) ? lower.replace(at, "@").replace(dot, ".") : lower;
 }
 
 /** Source values as the check stores them: addresses lower-cased, phones as digits. */
@@ -57,13 +69,25 @@ export interface NeedleSets {
   phones: Iterable<string>;
 }
 
-/** Which source values a text holds (for files; the database does the same in SQL). */
+/**
+ * Which source values a text holds: the filestore's files and the database's values
+ * (check-db.ts). Per token, a few hash lookups: a domain prefix is tried only when some needle
+ * has that domain, a local-part suffix only up to the longest needle's; a text is matched at
+ * all only when it can hold an address or a number (MAY_HOLD_EMAIL, MAY_HOLD_PHONE).
+ */
 export class NeedleMatcher {
   private readonly emails: Set<string>;
+  private readonly domains = new Set<string>();
+  private longestLocal = 0;
   private readonly phones = new Map<string, { digits: string; core: string }[]>();
 
   constructor(needles: NeedleSets) {
     this.emails = new Set(needles.emails);
+    for (const e of this.emails) {
+      const i = e.indexOf("@");
+      this.domains.add(e.slice(i + 1));
+      this.longestLocal = Math.max(this.longestLocal, i);
+    }
     for (const digits of needles.phones) {
       const { core, key } = phoneKeys(digits);
       const list = this.phones.get(key) ?? [];
@@ -78,27 +102,35 @@ export class NeedleMatcher {
 
   /** Adds every source value found in `text` to `found`. */
   scan(text: string, found: { emails: Set<string>; phones: Set<string> }): void {
-    if (this.emails.size > 0) {
-      for (const m of normalizeForEmails(text).matchAll(new RegExp(EMAIL_RE, "g"))) {
-        const local = (m[1] ?? "").slice(-MAX_LOCAL);
-        const labels = (m[2] ?? "").split(".");
-        for (let k = 2; k <= labels.length; k++) {
-          const domain = labels.slice(0, k).join(".");
-          for (let i = 0; i < local.length; i++) {
-            const candidate = `${local.slice(i)}@${domain}`;
-            if (this.emails.has(candidate)) found.emails.add(candidate);
-          }
+    if (this.emails.size > 0 && MAY_HOLD_EMAIL.test(text)) this.scanEmails(normalizeForEmails(text), found.emails);
+    if (this.phones.size > 0 && MAY_HOLD_PHONE.test(text)) this.scanPhones(text, found.phones);
+  }
+
+  private scanEmails(text: string, found: Set<string>): void {
+    emailRe.lastIndex = 0;
+    for (let m = emailRe.exec(text); m; m = emailRe.exec(text)) {
+      const local = (m[1] ?? "").slice(-MAX_LOCAL);
+      const labels = (m[2] ?? "").split(".");
+      let domain = labels[0] ?? "";
+      for (let k = 1; k < labels.length; k++) {
+        domain += `.${labels[k]}`;
+        if (!this.domains.has(domain)) continue;
+        for (let i = Math.max(0, local.length - this.longestLocal); i < local.length; i++) {
+          const candidate = `${local.slice(i)}@${domain}`;
+          if (this.emails.has(candidate)) found.add(candidate);
         }
       }
     }
-    if (this.phones.size > 0) {
-      for (const m of text.matchAll(new RegExp(PHONE_RE, "g"))) {
-        let digits = "";
-        for (const group of m[0].split(/[^0-9]+/)) {
-          digits += group;
-          for (const n of this.phones.get(digits.slice(-MIN_PHONE_DIGITS)) ?? []) {
-            if (digits.endsWith(n.core)) found.phones.add(n.digits);
-          }
+  }
+
+  private scanPhones(text: string, found: Set<string>): void {
+    phoneRe.lastIndex = 0;
+    for (let m = phoneRe.exec(text); m; m = phoneRe.exec(text)) {
+      let digits = "";
+      for (const group of m[0].split(/[^0-9]+/)) {
+        digits += group;
+        for (const n of this.phones.get(digits.slice(-MIN_PHONE_DIGITS)) ?? []) {
+          if (digits.endsWith(n.core)) found.add(n.digits);
         }
       }
     }

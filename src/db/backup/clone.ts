@@ -54,8 +54,11 @@ export interface CloneInput {
    */
   owner: Omit<TenantLogin, "database">;
   method?: CloneMethod | "auto";
-  /** Anonymize while copying: the rules and the copy's own password for every user. */
-  anonymize?: { rules: AnonymizeRules; devPassword: string };
+  /**
+   * Anonymize while copying: the rules, the copy's own password for every user, and how many
+   * streams at once (default: the host's cores, at least 2).
+   */
+  anonymize?: { rules: AnonymizeRules; devPassword: string; jobs?: number };
   log: Logger;
   signal?: AbortSignal;
   pgBinDir?: string;

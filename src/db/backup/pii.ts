@@ -1,5 +1,9 @@
 /**
- * The database half of the PII check (the filestore half is db/anonymize/check-files.ts).
+ * The needles of the PII check (read from the source), the catalog of what it reads, and a scan
+ * of a database for them that runs entirely in SQL. The check itself (db/anonymize/check.ts)
+ * reads the same columns with db/anonymize/check-db.ts, which matches in the daemon and is
+ * faster; this SQL scan finds the same values (test/db/anonymize/check-db.test.ts) and serves
+ * the tests as a scanner independent of the check's matcher.
  *
  * Needles: the e-mail addresses and phone numbers of the SOURCE, read from every place Odoo keeps
  * them (NEEDLE_SOURCES, whichever exist), plus its identity (`database.uuid`/`secret`) and its
@@ -285,7 +289,7 @@ async function readNeedles(sql: SQL): Promise<PiiNeedles> {
 }
 
 /** Text-like types by name (besides the string, enum and composite categories). */
-const TEXTLIKE_TYPES = ["json", "jsonb", "xml", "tsvector", "bytea"];
+export const TEXTLIKE_TYPES = ["json", "jsonb", "xml", "tsvector", "bytea"];
 
 /** Every column the scan reads, and every relation it cannot: non-system schemas, tables and matviews. */
 export const CATALOG_SQL = `SELECT n.nspname AS s, c.relname AS t, a.attname AS col, bt.typname = 'bytea' AS bytea,
@@ -303,7 +307,7 @@ export const CATALOG_SQL = `SELECT n.nspname AS s, c.relname AS t, a.attname AS 
         OR eb.typcategory IN ('S', 'E', 'C') OR eb.typname = ANY($1::text[]))
  ORDER BY 1, 2, a.attnum`;
 
-interface Relation {
+export interface Relation {
   schema: string;
   table: string;
   text: string[];
@@ -311,7 +315,9 @@ interface Relation {
   readable: boolean;
 }
 
-function relationsOf(rows: { s: string; t: string; col: string; bytea: boolean; readable: boolean }[]): Relation[] {
+export function relationsOf(
+  rows: { s: string; t: string; col: string; bytea: boolean; readable: boolean }[],
+): Relation[] {
   const byName = new Map<string, Relation>();
   for (const r of rows) {
     const key = `${r.s}.${r.t}`;
@@ -323,7 +329,7 @@ function relationsOf(rows: { s: string; t: string; col: string; bytea: boolean; 
 }
 
 /** The name a report uses: `table` in public, else `schema.table`. */
-function shownName(r: Pick<Relation, "schema" | "table">): string {
+export function shownName(r: Pick<Relation, "schema" | "table">): string {
   return r.schema === "public" ? r.table : `${r.schema}.${r.table}`;
 }
 

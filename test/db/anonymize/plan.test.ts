@@ -8,7 +8,7 @@ import {
   contentUpdateSql,
   moduleDataSql,
 } from "../../../src/db/anonymize/attachments";
-import { copyIn, copyOut } from "../../../src/db/anonymize/commands";
+import { copiedRows, copyIn, copyOut } from "../../../src/db/anonymize/commands";
 import { fakeSql } from "../../../src/db/anonymize/fake";
 import { PLACEHOLDERS } from "../../../src/db/anonymize/placeholders";
 import { columnRuleSql, planCopy, type SourceTable } from "../../../src/db/anonymize/plan";
@@ -224,7 +224,6 @@ describe("commands", () => {
     expect(c.argv).toEqual([
       "/usr/lib/postgresql/15/bin/psql",
       "-X",
-      "-q",
       "-v",
       "ON_ERROR_STOP=1",
       "-h",
@@ -240,6 +239,13 @@ describe("commands", () => {
       `COPY public."res_partner" ("id", "email") FROM STDIN`,
     ]);
     expect(c.env?.PGOPTIONS).toBe("-c search_path=pg_catalog,pg_temp");
+  });
+
+  test("copiedRows: the count psql prints for COPY (not quiet), null without one", () => {
+    expect(copiedRows("COPY 1234\n")).toBe(1234);
+    expect(copiedRows("SET\nCOPY 0\n")).toBe(0);
+    expect(copiedRows("")).toBeNull();
+    expect(copiedRows("NOTICE: COPY 5 rows\n")).toBeNull();
   });
 
   test("refusals: a snapshot id that is not one, a setting PGOPTIONS would split, a bad table", () => {

@@ -1,6 +1,6 @@
 /** nginx: installed, configuration valid and including odooops' vhosts, running; ports 80/443. */
 import { errorText } from "../errors";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
@@ -41,7 +41,17 @@ export const nginxCheck: Check = {
         `nginx -t rejects ${configFile}: ${firstLine(t.stderr.replace(/^nginx: /gm, ""))}`,
         "fix the file and line named in the message (odooops' vhosts are in <root>/nginx/sites)",
       );
-    if (!master.running) return fail(`nginx is not running: ${master.why}`, startHint(binary, configFile, ctx.systemd));
+    if (!master.running) {
+      // A master that runs under a wrong pid file holds the ports: starting another fails, and
+      // env create's reload (through the pid file) fails too. Only a restart puts them right.
+      const live = mastersOf(configFile);
+      return live.length > 0
+        ? fail(
+            `nginx master ${live.join(", ")} runs but ${master.why}: reloads through the pid file fail`,
+            lostMasterHint(live, binary, configFile, ctx.systemd),
+          )
+        : fail(`nginx is not running: ${master.why}`, startHint(binary, configFile, ctx.systemd));
+    }
     const sites = nginxHost(ctx.config.nginx, ctx.paths).sitesDir;
     if (!t.stdout.includes(sites)) {
       // Debian's layout includes conf.d/*.conf in its http block: init writes its one-line snippet there.
@@ -86,6 +96,16 @@ export function restartHint(binary: string, configFile: string, systemd: boolean
 }
 
 /**
+ * A master the pid file lost: `nginx -s quit` goes through that file too, so outside systemd
+ * (whose unit knows its main process) it is stopped by its pid before starting again.
+ */
+export function lostMasterHint(masters: number[], binary: string, configFile: string, systemd: boolean): Hint {
+  if (systemd && configFile === "/etc/nginx/nginx.conf") return fix(["systemctl", "restart", "nginx"]);
+  const start = nginxStart({ binary, configFile }).argv.join(" ");
+  return `stop the master (kill -QUIT ${masters.join(" ")}), then start it: ${start}`;
+}
+
+/**
  * env create reloads nginx through its pid file: an empty or stale one fails there with
  * `invalid PID number "" in /run/nginx.pid` (`nginx -t` leaves an empty one when no master
  * runs), so doctor judges the same file.
@@ -108,6 +128,28 @@ export function masterState(pidFile: string): { running: true; pid: number } | {
   }
   if (comm !== "nginx") return { running: false, why: `process ${pid} (from ${pidFile}) is ${comm}, not nginx` };
   return { running: true, pid };
+}
+
+/**
+ * The nginx masters running with `configFile` (`-c FILE`, or no `-c` for the default file), by
+ * their process title ("nginx: master process /usr/sbin/nginx -c FILE").
+ */
+export function mastersOf(configFile: string): number[] {
+  const isDefault = configFile === "/etc/nginx/nginx.conf";
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let title: string;
+    try {
+      title = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+    } catch {
+      continue;
+    }
+    if (!title.startsWith("nginx: master process")) continue;
+    const file = / -c (\S+)/.exec(title)?.[1];
+    if (isDefault ? file === undefined || file === configFile : file === configFile) found.push(Number(entry));
+  }
+  return found;
 }
 
 function childOf(h: Holder, master: number): boolean {

@@ -28,7 +28,14 @@ import { apiBaseUrl, daemonCheck } from "../../src/doctor/daemon";
 import { diskCheck, diskLevel, formatGib } from "../../src/doctor/disk";
 import { dockerCheck, dockerVersionSupported, imageCheck, parseMajorMinor } from "../../src/doctor/docker";
 import { hostFitCheck } from "../../src/doctor/host-fit";
-import { nginxCheck, parseNginxVersion, restartHint, startHint } from "../../src/doctor/nginx";
+import {
+  lostMasterHint,
+  mastersOf,
+  nginxCheck,
+  parseNginxVersion,
+  restartHint,
+  startHint,
+} from "../../src/doctor/nginx";
 import { nginx as nginxCommands } from "../../src/host/nginx/commands";
 import { run } from "../../src/exec/run";
 import { listeningInodes, portHolders } from "../../src/doctor/ports";
@@ -472,16 +479,21 @@ describe("nginx", () => {
       expect(running.status).toBe("pass");
       expect(running.message).toContain(`running (master pid ${readFileSync(pidFile, "utf8").trim()})`);
 
+      // The master runs but its pid file is empty or names a dead process: starting another
+      // would fail on the ports, so the hint stops this one by its pid first.
       const pid = readFileSync(pidFile, "utf8");
-      writeFileSync(pidFile, "");
-      try {
-        expect(await outcome(nginxCheck, ctx(false))).toMatchObject({
-          status: "fail",
-          message: `nginx is not running: ${pidFile} is empty`,
-          hint: `nginx -c ${own.configFile}`,
-        });
-      } finally {
-        writeFileSync(pidFile, pid);
+      for (const wrong of ["", "999999"]) {
+        writeFileSync(pidFile, wrong);
+        try {
+          expect(mastersOf(own.configFile)).toEqual([Number(pid)]);
+          expect(await outcome(nginxCheck, ctx(false))).toMatchObject({
+            status: "fail",
+            message: `nginx master ${pid.trim()} runs but ${wrong === "" ? `${pidFile} is empty` : `no process 999999 (from ${pidFile})`}: reloads through the pid file fail`,
+            hint: `stop the master (kill -QUIT ${pid.trim()}), then start it: nginx -c ${own.configFile}`,
+          });
+        } finally {
+          writeFileSync(pidFile, pid);
+        }
       }
 
       await run(nginxCommands({ binary: own.binary, configFile: own.configFile }).quit());
@@ -536,6 +548,13 @@ describe("nginx", () => {
     expect(restartHint("nginx", "/etc/nginx/nginx.conf", true)).toEqual({ command: ["systemctl", "restart", "nginx"] });
     expect(restartHint("nginx", "/srv/n.conf", false)).toBe(
       "stop the master (nginx -s quit -c /srv/n.conf), then start it: nginx -c /srv/n.conf",
+    );
+    // A master the pid file lost: systemd's unit knows it; elsewhere it is stopped by its pid.
+    expect(lostMasterHint([42], "nginx", "/etc/nginx/nginx.conf", true)).toEqual({
+      command: ["systemctl", "restart", "nginx"],
+    });
+    expect(lostMasterHint([42], "nginx", "/srv/n.conf", false)).toBe(
+      "stop the master (kill -QUIT 42), then start it: nginx -c /srv/n.conf",
     );
   });
 

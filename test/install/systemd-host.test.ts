@@ -166,6 +166,25 @@ describe("systemd as PID 1", () => {
       ["systemctl", "enable", "--now", "docker"],
     );
   }, 600_000);
+
+  test("an nginx master that refuses reloads (its pid file names another process): `systemctl restart nginx`", async () => {
+    await hintFixes("nginx", ["sh", "-c", "echo 999999 > /run/nginx.pid"], ["systemctl", "restart", "nginx"]);
+  }, 600_000);
+
+  test("odooops daemon stopped: `systemctl start odooops`, and the daemon answers again", async () => {
+    ok("stop odooops", await c.exec(["systemctl", "stop", "odooops"]));
+    const before = await check(c, "daemon");
+    expect(before.status).toBe("fail");
+    expect(before.command).toEqual(["systemctl", "start", "odooops"]);
+    ok("the hint", await c.exec(before.command!, { timeoutMs: 120_000 }));
+    // The unit is started when systemctl returns; the daemon answers a moment later.
+    let after = await check(c, "daemon");
+    for (let i = 0; i < 30 && after.status !== "pass"; i++) {
+      await Bun.sleep(1_000);
+      after = await check(c, "daemon");
+    }
+    expect(after).toMatchObject({ status: "pass" });
+  }, 600_000);
 });
 
 describe("no systemd (PID 1 is sleep), docker.io installed, no engine running", () => {

@@ -186,7 +186,12 @@ export const migrateJob = defineJob<MigrateJobParams>({
   },
 });
 
-export function startMigrate(deps: CoordinatorDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
+export function startDbMigrate(
+  deps: CoordinatorDeps,
+  envName: string,
+  req: { dryRun: boolean },
+  actor: string,
+): JobView {
   const env = findEnv(deps.db, envName);
   requireCreated(env, "it must be active or stopped");
   const preBackup = !req.dryRun && env.tier === "production";

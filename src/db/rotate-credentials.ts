@@ -71,7 +71,7 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
   },
 });
 
-export function rotateCredentials(deps: CoordinatorDeps, name: string, actor: string): JobView {
+export function startDbRotateCredentials(deps: CoordinatorDeps, name: string, actor: string): JobView {
   const env = findEnv(deps.db, name);
   requireCreated(env, "its database credentials can be rotated once it is active or stopped");
   const job = deps.jobs.enqueue(

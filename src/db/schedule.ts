@@ -14,7 +14,7 @@ import { activeJobs } from "../jobs/lookup";
 import { Log } from "../log";
 import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
-import { startBackup } from "./backups";
+import { startDbBackup } from "./backups";
 import { errorText } from "../errors";
 
 const log = Log.create("backups");
@@ -57,7 +57,7 @@ export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: TierName[]
       continue;
     }
     try {
-      startBackup(deps, env.slug, "scheduler", "scheduled");
+      startDbBackup(deps, env.slug, "scheduler", "scheduled");
       out.enqueued.push(env.slug);
     } catch (e) {
       out.failed.push({ env: env.slug, error: errorText(e) });

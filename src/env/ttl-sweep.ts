@@ -7,7 +7,7 @@ import { and, isNotNull, notInArray } from "drizzle-orm";
 import type { Schedule } from "../jobs/schedule";
 import { notifyPreview, previewOfEnv } from "../github/previews";
 import { Log } from "../log";
-import { destroyEnvironment } from "./actions";
+import { startEnvDestroy } from "./actions";
 import type { CoordinatorDeps } from "../deps";
 import { environments } from "./env.sql";
 import { errorText } from "../errors";
@@ -34,7 +34,7 @@ export function ttlSweep(deps: CoordinatorDeps, at: Date): TtlSweepResult {
     const expiresAt = Date.parse(env.ttlExpiresAt!);
     try {
       if (expiresAt <= at.getTime()) {
-        const job = destroyEnvironment(deps, env.slug, { keepDatabase: false }, TTL_ACTOR);
+        const job = startEnvDestroy(deps, env.slug, { keepDatabase: false }, TTL_ACTOR);
         deps.audit.record({
           actor: TTL_ACTOR,
           action: "env.expire",

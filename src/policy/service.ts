@@ -11,7 +11,7 @@ import { storageState } from "./quota";
 import { checkPolicy } from "./schema";
 import type { EffectivePolicyView, PolicyValidation } from "./view";
 
-export async function showPolicy(
+export async function effectivePolicyView(
   deps: Pick<Deps, "db" | "config" | "paths">,
   q: { project?: string; env?: string },
 ): Promise<EffectivePolicyView> {

@@ -1,17 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listBackups, startBackup } from "../../db/backups";
+import { listBackups, startDbBackup } from "../../db/backups";
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { deleteExport, finishedExport, startExport } from "../../db/export-job";
+import { deleteExport, finishedExport, startDbExport } from "../../db/export-job";
 import { listExports, sweepExports } from "../../db/export-sweep";
 import { checkFilestoreTar } from "../../db/filestore-tar";
-import { enqueueImport, filestoreUploadPath, importsDir, planImport } from "../../db/import-job";
-import { startMigrate } from "../../db/migrate-job";
+import { startDbImport, filestoreUploadPath, importsDir, planImport } from "../../db/import-job";
+import { startDbMigrate } from "../../db/migrate-job";
 import { sniffUpload } from "../../db/odoo-zip";
 import { saveUpload } from "../../db/upload";
 import { Invalid, NotFound } from "../../errors";
-import { startClone, startRestore } from "../../db/restores";
+import { startDbClone, startDbRestore } from "../../db/restores";
 import {
   AnonymizeDetectReport,
   AnonymizeRulesCheck,
@@ -245,7 +245,7 @@ const importFilestore = createRoute({
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
 
 export function backupRoutes(app: Api, deps: CoordinatorDeps) {
-  app.openapi(create, (c) => c.json(startBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
+  app.openapi(create, (c) => c.json(startDbBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(list, (c) => {
     const q = c.req.valid("query");
     return c.json(listBackups(deps, c.req.valid("param").name, q.limit, q.includeDestroyed === "true"), 200);
@@ -255,13 +255,13 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     requireForTier(p, action, findEnv(deps.db, name).tier);
   app.openapi(restore, (c) => {
     tierGuard(c.get("principal"), "restore", c.req.valid("param").name);
-    const out = startRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
+    const out = startDbRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return out.dryRun ? c.json(out, 200) : c.json(out, 202);
   });
   app.openapi(clone, async (c) => {
     tierGuard(c.get("principal"), "clone", c.req.valid("param").name);
     const req = c.req.valid("json");
-    const out = startClone(deps, c.req.valid("param").name, req, c.get("principal").username);
+    const out = startDbClone(deps, c.req.valid("param").name, req, c.get("principal").username);
     if (!out.dryRun) return c.json(out, 202);
     // What each rule would change, counted on the source (read-only, as its own role).
     if (req.preview === true && out.plan.anonymize)
@@ -269,7 +269,9 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(out, 200);
   });
   app.openapi(detect, async (c) => c.json(await detectForEnv(deps, findEnv(deps.db, c.req.valid("param").name)), 200));
-  app.openapi(exportDb, (c) => c.json(startExport(deps, c.req.valid("param").name, c.get("principal").username), 202));
+  app.openapi(exportDb, (c) =>
+    c.json(startDbExport(deps, c.req.valid("param").name, c.get("principal").username), 202),
+  );
   app.openapi(downloadExport, async (c) => {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
     // A large zip to a slow client can stall on backpressure longer than the idle timeout.
@@ -333,7 +335,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
           throw new NotFound(`no uploaded filestore ${q.filestore} for ${params.slug}`);
         if (filestore !== null && format === "zip")
           throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
-        return c.json(enqueueImport(deps, { ...params, upload, format, filestore }, c.get("principal").username), 202);
+        return c.json(startDbImport(deps, { ...params, upload, format, filestore }, c.get("principal").username), 202);
       } catch (e) {
         await rm(upload, { force: true });
         if (filestore !== null) await rm(filestore, { force: true });
@@ -371,7 +373,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(migrate, (c) =>
     c.json(
-      startMigrate(
+      startDbMigrate(
         deps,
         c.req.valid("param").name,
         { dryRun: c.req.valid("json").dryRun === true },

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   decideApproval,
-  getDeployment,
+  deploymentView,
   listDeployments,
-  rollbackCandidates,
+  listRollbackCandidates,
   startDeploy,
   startRollback,
 } from "../../deploy/actions";
@@ -127,11 +127,11 @@ export function deploymentRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(out, out.dryRun ? 200 : 202);
   });
   app.openapi(list, (c) => c.json(listDeployments(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
-  app.openapi(get, (c) => c.json(getDeployment(deps, c.req.valid("param").id), 200));
+  app.openapi(get, (c) => c.json(deploymentView(deps, c.req.valid("param").id), 200));
   app.openapi(rollback, (c) =>
     c.json(startRollback(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username), 202),
   );
-  app.openapi(candidates, (c) => c.json(rollbackCandidates(deps, c.req.valid("param").name), 200));
+  app.openapi(candidates, (c) => c.json(listRollbackCandidates(deps, c.req.valid("param").name), 200));
 }
 
 /** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */

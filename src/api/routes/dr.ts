@@ -1,7 +1,7 @@
 /** Disaster recovery of the control plane: state backups (admins only: a backup is the whole state). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole } from "../../auth/roles";
-import { rotateCredentials } from "../../db/rotate-credentials";
+import { startDbRotateCredentials } from "../../db/rotate-credentials";
 import { healthReport } from "../../dr/health-check";
 import { JobView } from "../../jobs/view";
 import { backupState, listStateBackups } from "../../dr/state-backup";
@@ -116,7 +116,7 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(rotate, (c) => {
     const principal = c.get("principal");
     requireRole(principal, "admin", "rotate an environment's database credentials");
-    return c.json(rotateCredentials(deps, c.req.valid("param").name, principal.username), 202);
+    return c.json(startDbRotateCredentials(deps, c.req.valid("param").name, principal.username), 202);
   });
   app.openapi(check, async (c) => c.json(await healthReport(deps, { env: c.req.valid("query").env }), 200));
   app.openapi(list, async (c) => {

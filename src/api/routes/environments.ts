@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { stream } from "hono/streaming";
-import { createEnvironment, destroyEnvironment, extendEnvironment, powerEnvironment } from "../../env/actions";
-import { rotateAdminPassword, showAdminPassword } from "../../env/admin-password";
+import { startEnvCreate, startEnvDestroy, extendEnvironment, startEnvPower } from "../../env/actions";
+import { startEnvRotateAdminPassword, adminPasswordView } from "../../env/admin-password";
 import { envDetail } from "../../env/detail";
 import { envHost } from "../../env/host";
 import { findEnv } from "../../env/lookup";
@@ -201,7 +201,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(create, (c) => {
     requireForTier(c.get("principal"), "create", c.req.valid("json").tier);
-    const out = createEnvironment(deps, c.req.valid("json"), c.get("principal").username);
+    const out = startEnvCreate(deps, c.req.valid("json"), c.get("principal").username);
     if (out.dryRun)
       return c.json(
         {
@@ -222,13 +222,15 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(destroy, (c) => {
     const { name } = c.req.valid("param");
     requireForTier(c.get("principal"), "destroy", findEnv(deps.db, name).tier);
-    return c.json(destroyEnvironment(deps, name, c.req.valid("query"), c.get("principal").username), 202);
+    return c.json(startEnvDestroy(deps, name, c.req.valid("query"), c.get("principal").username), 202);
   });
   app.openapi(adminPassword, (c) =>
-    c.json(showAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 200),
+    c.json(adminPasswordView(deps, c.req.valid("param").name, c.get("principal")), 200),
   );
   // Before `power`: its `{action}` would claim /extend (and /admin-password) and refuse it as an unknown action.
-  app.openapi(rotate, (c) => c.json(rotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202));
+  app.openapi(rotate, (c) =>
+    c.json(startEnvRotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202),
+  );
   app.openapi(extend, (c) =>
     c.json(
       extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username),
@@ -237,7 +239,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   );
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");
-    return c.json(powerEnvironment(deps, name, action, c.get("principal").username), 202);
+    return c.json(startEnvPower(deps, name, action, c.get("principal").username), 202);
   });
   app.openapi(logs, (c) => {
     const env = findEnv(deps.db, c.req.valid("param").name);

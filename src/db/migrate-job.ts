@@ -21,9 +21,7 @@ import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import { defineJob, type StepContext, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import type { JobView } from "../jobs/view";
-import { stepLogger } from "../jobs/step-logger";
-import { backups } from "./backup.sql";
-import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
+import { backupBeforeChange, backupTargets, failRunningBackup } from "./backup-job";
 import { readImageModules, planMigration, servingImage } from "./migrate";
 import { requireCreated } from "../env/guards";
 
@@ -90,13 +88,8 @@ export const migrateJob = defineJob<MigrateJobParams>({
       async run(ctx) {
         if (!hasWork(ctx)) return { backupId: null };
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        const id = ctx.params.preBackupId ?? "";
-        ctx.deps.db
-          .insert(backups)
-          .values({ id, envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName })
-          .onConflictDoNothing()
-          .run();
-        return { backupId: (await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)).backupId };
+        const done = await backupBeforeChange(ctx.deps, env, ctx.params.preBackupId ?? "", "pre_deploy", ctx);
+        return { backupId: done.backupId };
       },
     }),
     {

@@ -195,7 +195,7 @@ function liftedModule(file: string): string {
 }
 
 /** Import-free lists a table's column enums need (tiers, statuses): state's too, like the tables. */
-export const VOCABULARY = new Set(["src/env/vocabulary.ts"]);
+export const VOCABULARY = new Set(["src/env/vocabulary.ts", "src/deploy/vocabulary.ts"]);
 
 /** Cycles between top-level modules (folders and base files), over runtime imports. */
 export function moduleCycles(edges: Edge[]): string[] {

@@ -32,17 +32,11 @@ import { JobView } from "../../jobs/view";
 import { keepOpen } from "../conn";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
-import { requireForTier } from "../permissions";
+import { requireForEnv } from "../permissions";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(200)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 200);
 
 const create = createRoute({
   method: "post",
@@ -118,13 +112,7 @@ const exportDb = createRoute({
     409: json(ErrorSchema, "not active or stopped"),
   },
 });
-const exportParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path", required: true } }),
-});
+const exportParam = pathParam("id", 100);
 const downloadExport = createRoute({
   method: "get",
   path: "/exports/{id}",
@@ -245,6 +233,12 @@ const importFilestore = createRoute({
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
 
 export function backupRoutes(app: Api, deps: CoordinatorDeps) {
+  // Content-Length, when it is a plain number, lets saveUpload refuse a too large upload before reading it.
+  const saveBody = (body: ReadableStream<Uint8Array>, path: string, declared: string | undefined) =>
+    saveUpload(body, path, {
+      maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
+      declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
+    });
   app.openapi(create, (c) => c.json(startDbBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(list, (c) => {
     const q = c.req.valid("query");
@@ -252,7 +246,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
   });
   // Replacing production's data is admin work whatever the route's own rule (permissions.ts).
   const tierGuard = (p: Principal, action: "restore" | "clone" | "import", name: string) =>
-    requireForTier(p, action, findEnv(deps.db, name).tier);
+    requireForEnv(deps.db, p, action, name);
   app.openapi(restore, (c) => {
     tierGuard(c.get("principal"), "restore", c.req.valid("param").name);
     const out = startDbRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
@@ -321,11 +315,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const partial = join(dir, `${params.slug}-${params.token}.partial`);
     try {
-      const declared = c.req.header("content-length");
-      await saveUpload(body, partial, {
-        maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
-        declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
-      });
+      await saveBody(body, partial, c.req.header("content-length"));
       const format = await sniffUpload(partial);
       const upload = join(dir, `${params.slug}-${params.token}.${format}`);
       await rename(partial, upload);
@@ -347,18 +337,13 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(importFilestore, async (c) => {
     const name = c.req.valid("param").name;
-    tierGuard(c.get("principal"), "import", name);
-    const env = findEnv(deps.db, name);
+    const env = tierGuard(c.get("principal"), "import", name);
     const body = c.req.raw.body;
     if (!body) throw new Invalid("the request body must be the filestore tar");
     await mkdir(importsDir(deps.paths), { recursive: true, mode: 0o700 });
     const id = randomBytes(16).toString("hex");
     const path = filestoreUploadPath(deps.paths, env.slug, id);
-    const declared = c.req.header("content-length");
-    await saveUpload(body, path, {
-      maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
-      declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
-    });
+    await saveBody(body, path, c.req.header("content-length"));
     try {
       const MiB = 1024 * 1024;
       const checked = await checkFilestoreTar(path, {

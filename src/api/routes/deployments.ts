@@ -19,22 +19,10 @@ import { JobView } from "../../jobs/view";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(200)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
-const idParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "id", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 200);
+const idParam = pathParam("id", 64);
 const Started = z.object({ deployment: DeploymentView, job: JobView }).openapi("DeploymentStarted");
 
 const deploy = createRoute({

@@ -8,7 +8,7 @@ import { backupState, listStateBackups } from "../../dr/state-backup";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json } from "./openapi";
+import { json, pathParam } from "./openapi";
 
 const Kind = z.enum(["local", "s3"]);
 const Listing = z
@@ -96,13 +96,7 @@ const rotate = createRoute({
   tags: ["dr"],
   summary: "A new password for the env's PostgreSQL role, odoo.conf rewritten, Odoo restarted on it (a job; admin)",
   request: {
-    params: z.object({
-      name: z
-        .string()
-        .min(1)
-        .max(200)
-        .openapi({ param: { name: "name", in: "path", required: true } }),
-    }),
+    params: pathParam("name", 200),
   },
   responses: {
     202: json(JobView, "queued"),

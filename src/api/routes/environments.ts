@@ -15,16 +15,10 @@ import { keepOpen } from "../conn";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { requireForTier } from "../permissions";
-import { json, jsonBody } from "./openapi";
+import { requireForEnv, requireForTier } from "../permissions";
+import { json, jsonBody, pathParam, queryFlag } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(200)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 200);
 
 const CreatePlanView = z
   .object({
@@ -90,16 +84,9 @@ const destroy = createRoute({
   request: {
     params: nameParam,
     query: z.object({
-      keepDatabase: z
-        .enum(["true", "false"])
-        .default("false")
-        .transform((v) => v === "true"),
+      keepDatabase: queryFlag(),
       confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }),
-      skipFinalBackup: z
-        .enum(["true", "false"])
-        .default("false")
-        .transform((v) => v === "true")
-        .openapi({ description: "production: drop the database without the final backup" }),
+      skipFinalBackup: queryFlag().openapi({ description: "production: drop the database without the final backup" }),
     }),
   },
   responses: {
@@ -177,10 +164,7 @@ const logs = createRoute({
     params: nameParam,
     query: z.object({
       tail: z.coerce.number().int().min(0).max(100_000).default(200),
-      follow: z
-        .enum(["true", "false"])
-        .default("false")
-        .transform((v) => v === "true"),
+      follow: queryFlag(),
     }),
   },
   responses: {
@@ -221,7 +205,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(get, async (c) => c.json(await envDetail(deps, c.req.valid("param").name), 200));
   app.openapi(destroy, (c) => {
     const { name } = c.req.valid("param");
-    requireForTier(c.get("principal"), "destroy", findEnv(deps.db, name).tier);
+    requireForEnv(deps.db, c.get("principal"), "destroy", name);
     return c.json(startEnvDestroy(deps, name, c.req.valid("query"), c.get("principal").username), 202);
   });
   app.openapi(adminPassword, (c) =>

@@ -8,8 +8,8 @@
  * error names the pre-migration backup to restore from.
  */
 import { z } from "zod";
-import { installedModules } from "../deploy/modules";
-import { seriesOf } from "../deploy/source";
+import { installedModules } from "../odoo/modules";
+import { seriesOf } from "./backup";
 import type { CoordinatorDeps } from "../deps";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";

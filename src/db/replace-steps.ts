@@ -8,8 +8,8 @@
 import { chown, mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { installedModules } from "../deploy/modules";
-import { seriesOf } from "../deploy/source";
+import { installedModules } from "../odoo/modules";
+import { seriesOf } from "./backup";
 import { noteStatusReason, recordOdooAdminPassword } from "../env/state";
 import { runOdooOnce } from "../env/odoo-once";
 import { Conflict, errorText } from "../errors";

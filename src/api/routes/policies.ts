@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
-import { effectivePolicyView, validatePolicy } from "../../policy/service";
+import { effectivePolicyView } from "../../env/policy-view";
+import { validatePolicy } from "../../policy/service";
 import { EffectivePolicyView, PolicyShowQuery, PolicyValidation, ValidatePolicyRequest } from "../../policy/view";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";

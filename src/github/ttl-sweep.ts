@@ -5,13 +5,13 @@
  */
 import { and, isNotNull, notInArray } from "drizzle-orm";
 import type { Schedule } from "../jobs/schedule";
-import { notifyPreview, previewOfEnv } from "../github/previews";
+import { notifyPreview, previewOfEnv } from "./previews";
 import { Log } from "../log";
-import { startEnvDestroy } from "./actions";
+import { startEnvDestroy } from "../env/actions";
 import type { CoordinatorDeps } from "../deps";
-import { environments } from "./env.sql";
+import { environments } from "../env/env.sql";
 import { errorText } from "../errors";
-import { markExpiryWarned } from "./state";
+import { markExpiryWarned } from "../env/state";
 
 const log = Log.create("ttl");
 export const TTL_ACTOR = "ttl-sweep";

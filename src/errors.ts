@@ -15,40 +15,27 @@ export class AppError extends Error {
   }
 }
 
-export class Invalid extends AppError {
-  override readonly code = "invalid";
-  override readonly status = 400;
-  override readonly exitCode = 2;
+/** The base of each kind below: its code, HTTP status and CLI exit code in one line. */
+function kind(code: string, status: number, exitCode = 1) {
+  return class extends AppError {
+    override readonly code = code;
+    override readonly status = status;
+    override readonly exitCode = exitCode;
+  };
 }
 
-export class Unauthorized extends AppError {
-  override readonly code = "unauthorized";
-  override readonly status = 401;
-  override readonly exitCode = 3;
-}
+export class Invalid extends kind("invalid", 400, 2) {}
 
-export class Forbidden extends AppError {
-  override readonly code = "forbidden";
-  override readonly status = 403;
-  override readonly exitCode = 3;
-}
+export class Unauthorized extends kind("unauthorized", 401, 3) {}
 
-export class NotFound extends AppError {
-  override readonly code = "not_found";
-  override readonly status = 404;
-  override readonly exitCode = 4;
-}
+export class Forbidden extends kind("forbidden", 403, 3) {}
 
-export class Conflict extends AppError {
-  override readonly code = "conflict";
-  override readonly status = 409;
-  override readonly exitCode = 4;
-}
+export class NotFound extends kind("not_found", 404, 4) {}
+
+export class Conflict extends kind("conflict", 409, 4) {}
 
 /** Throttled (failed logins): the API adds `Retry-After: retryAfterSec`. */
-export class TooManyRequests extends AppError {
-  override readonly code = "too_many_requests";
-  override readonly status = 429;
+export class TooManyRequests extends kind("too_many_requests", 429) {
   constructor(
     message: string,
     readonly retryAfterSec: number,
@@ -58,16 +45,9 @@ export class TooManyRequests extends AppError {
 }
 
 /** A request body over a configured limit. */
-export class TooLarge extends AppError {
-  override readonly code = "too_large";
-  override readonly status = 413;
-  override readonly exitCode = 2;
-}
+export class TooLarge extends kind("too_large", 413, 2) {}
 
-export class Unavailable extends AppError {
-  override readonly code = "unavailable";
-  override readonly status = 503;
-}
+export class Unavailable extends kind("unavailable", 503) {}
 
 /** A spawned process exited non-zero (or timed out). argv is already redacted. */
 export class CommandFailed extends AppError {

@@ -8,6 +8,9 @@
  */
 import { requireRole, type Role } from "../auth/roles";
 import type { Principal } from "../auth/service";
+import type { Environment } from "../env/env.sql";
+import { findEnv } from "../env/lookup";
+import type { Db } from "../state/db";
 
 /** `public`: no credential at all (each has its own guard, or exposes nothing). */
 export type Rule = readonly [Role | "public", string];
@@ -141,4 +144,16 @@ export const PRODUCTION_ADMIN = {
 
 export function requireForTier(principal: Principal, action: keyof typeof PRODUCTION_ADMIN, tier: string): void {
   if (tier === "production") requireRole(principal, "admin", PRODUCTION_ADMIN[action]);
+}
+
+/** The named env, once the caller may do `action` to it: its tier decides, whatever the route's own rule. */
+export function requireForEnv(
+  db: Db,
+  principal: Principal,
+  action: keyof typeof PRODUCTION_ADMIN,
+  name: string,
+): Environment {
+  const env = findEnv(db, name);
+  requireForTier(principal, action, env.tier);
+  return env;
 }

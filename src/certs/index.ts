@@ -4,7 +4,7 @@ export { validatePair, type PairInput } from "./validate";
 export {
   certFiles,
   currentVersion,
-  listCertificates,
+  storedCertificates,
   loadCertificate,
   removeCertificate,
   saveCertificate,

@@ -6,7 +6,7 @@
 import type { CoordinatorDeps } from "../deps";
 import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
-import { requestRenewals } from "./service";
+import { startCertsRenew } from "./service";
 
 const log = Log.create("certs");
 
@@ -14,7 +14,7 @@ const log = Log.create("certs");
 export const RENEWAL_PATTERN = "0 41 3 * * *";
 
 export function renewCertificatesTick(deps: CoordinatorDeps, now: Date = new Date()) {
-  const out = requestRenewals(deps, { force: false }, "scheduler", now);
+  const out = startCertsRenew(deps, { force: false }, "scheduler", now);
   for (const q of out.queued)
     log.info("certificate renewal queued", { env: q.env, domain: q.domain, reason: q.reason, job: q.job?.id });
   for (const s of out.skipped)

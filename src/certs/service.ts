@@ -17,7 +17,7 @@ import { assertAcmeEnabled, tlsByDefault } from "./env-cert";
 import { certImportJob, certIssueJob } from "./issue-job";
 import { daysLeft, needsRenewal, planRenewals, type RenewalDecision } from "./renewal";
 import type { CertificateView, ImportRequest, RenewItem, RenewOutcome, RenewRequest } from "./schema";
-import { listCertificates, loadCertificate, type StoredCertificate } from "./store";
+import { storedCertificates, loadCertificate, type StoredCertificate } from "./store";
 import { validatePair } from "./validate";
 import { requireCreated } from "../env/guards";
 import { isCreated } from "../env/vocabulary";
@@ -48,7 +48,7 @@ function status(cert: StoredCertificate, now: Date, renewDays: number): Certific
 }
 
 /** Every stored certificate, plus the envs that should have one and do not. */
-export function certificateViews(
+export function listCertificates(
   deps: Pick<Deps, "db" | "config" | "paths">,
   now: Date = new Date(),
 ): CertificateView[] {
@@ -56,7 +56,7 @@ export function certificateViews(
   const byDomain = new Map(envs.map((e) => [e.domain, e]));
   const renewDays = deps.config.acme.renewDays;
   const pending = (env: Environment | undefined) => (env ? (pendingCertJob(deps.db, env.id)?.id ?? null) : null);
-  const views: CertificateView[] = listCertificates(deps.paths.certsDir).map(({ domain, cert, error }) => {
+  const views: CertificateView[] = storedCertificates(deps.paths.certsDir).map(({ domain, cert, error }) => {
     const env = byDomain.get(domain);
     const base = { domain, env: env?.slug ?? null, tier: env?.tier ?? null, pendingJob: pending(env) };
     if (!cert)
@@ -211,7 +211,7 @@ function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Dat
  * left alone (reported as skipped, "manual" once they expire soon) unless one env is named with
  * force.
  */
-export function requestRenewals(
+export function startCertsRenew(
   deps: CoordinatorDeps,
   req: RenewRequest,
   actor: string,
@@ -224,7 +224,7 @@ export function requestRenewals(
 }
 
 /** Validates a bring-your-own certificate for the env's domain, then queues storing and serving it. */
-export function startImport(deps: CoordinatorDeps, req: ImportRequest, actor: string): JobView {
+export function startCertsImport(deps: CoordinatorDeps, req: ImportRequest, actor: string): JobView {
   const env = findEnv(deps.db, req.env);
   requireCreated(env, "a certificate can be imported for an active or stopped environment");
   const fullchainPem = req.chainPem ? `${req.certPem.trimEnd()}\n${req.chainPem.trimStart()}` : req.certPem;

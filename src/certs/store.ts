@@ -157,7 +157,7 @@ export interface CertListing {
 }
 
 /** Every domain with a current certificate, sorted. */
-export function listCertificates(certsDir: string): CertListing[] {
+export function storedCertificates(certsDir: string): CertListing[] {
   if (!existsSync(certsDir)) return [];
   return readdirSync(certsDir)
     .filter((name) => isDomain(name) && lstatSync(join(certsDir, name)).isSymbolicLink())

@@ -5,7 +5,7 @@
  * at 100 envs), never one query per env.
  */
 import { and, desc, eq, inArray, ne } from "drizzle-orm";
-import { certificateViews } from "../certs/service";
+import { listCertificates } from "../certs/service";
 import type { CoordinatorDeps } from "../deps";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
@@ -65,7 +65,7 @@ export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">)
       .orderBy(desc(backups.finishedAt))
       .all())
       if (b.at && !newestBackup.has(b.envId)) newestBackup.set(b.envId, b.at);
-  const certDays = new Map(certificateViews(deps).map((c) => [c.domain, c.daysLeft]));
+  const certDays = new Map(listCertificates(deps).map((c) => [c.domain, c.daysLeft]));
 
   const groups = new Map<string, Map<EnvSummary["tier"], EnvRow[]>>();
   for (const { env, project, host } of rows) {

@@ -12,7 +12,7 @@ import { exportJob } from "../db/export-job";
 import { importJob } from "../db/import-job";
 import { deployJob } from "../deploy/deploy-job";
 import { rollbackJob } from "../deploy/rollback-job";
-import { rotateCredentialsJob } from "../db/rotate-credentials";
+import { rotateCredentialsJob } from "../deploy/rotate-credentials";
 import { drTestJob } from "../dr/dr-test-job";
 import { rebuildEnvJob } from "../dr/rebuild-job";
 

@@ -7,7 +7,7 @@ import { stateBackupSchedule } from "../dr/state-backup";
 import { destroyedBackupsSchedule } from "../db/destroyed-backups";
 import { backupSchedule } from "../db/schedule";
 import { offlineJobsSchedule } from "../fleet/offline-jobs";
-import { ttlSchedule } from "../env/ttl-sweep";
+import { ttlSchedule } from "../github/ttl-sweep";
 import { reconcileSchedule } from "../github/reconcile";
 import { uptimeSchedule } from "../report/uptime";
 import type { Schedule } from "../jobs/schedule";

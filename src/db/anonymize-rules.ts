@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
-import { parseYamlDocument } from "../config/yaml-doc";
+import { parseYamlDocument } from "../yaml-doc";
 import { deployments } from "../deploy/deploy.sql";
 import { projects, type Environment } from "../env/env.sql";
 import { Invalid, errorText, errnoText } from "../errors";

@@ -153,6 +153,26 @@ export async function performBackup(
   };
 }
 
+/**
+ * The backup a job takes before it replaces, migrates or drops a database. Its row is recorded
+ * when the step runs, not at enqueue: a job cancelled while queued leaves no backup "running",
+ * and a resumed step finishes the same id.
+ */
+export async function backupBeforeChange(
+  deps: Deps,
+  env: Environment,
+  backupId: string,
+  kind: "pre_restore" | "pre_destroy" | "pre_deploy",
+  step: { log(line: string): void; signal: AbortSignal },
+): Promise<PerformedBackup> {
+  deps.db
+    .insert(backups)
+    .values({ id: backupId, envId: env.id, kind, status: "running", dbName: env.dbName })
+    .onConflictDoNothing()
+    .run();
+  return performBackup(deps, backupId, stepLogger(step, { backup: backupId }), step.signal);
+}
+
 /** Marks a backup that is still `running` as failed (a job that owned it failed or was cancelled). */
 export function failRunningBackup(db: Db, id: string, error: string): void {
   db.update(backups)

@@ -1,5 +1,5 @@
 /**
- * What the API and CLI ask of backups: `startBackup` records the backup (running) and enqueues
+ * What the API and CLI ask of backups: `startDbBackup` records the backup (running) and enqueues
  * its job; `listBackups` shows an env's backups with their retention expiry. Nothing here
  * touches the host.
  */
@@ -16,7 +16,7 @@ import { destroyedKeepUntil } from "./destroyed-backups";
 import type { BackupView } from "./schema";
 import { requireCreated } from "../env/guards";
 
-export function startBackup(
+export function startDbBackup(
   deps: CoordinatorDeps,
   envName: string,
   actor: string,

@@ -106,7 +106,7 @@ export const exportJob = defineJob<ExportJobParams>({
   },
 });
 
-export function startExport(deps: CoordinatorDeps, envName: string, actor: string): JobView {
+export function startDbExport(deps: CoordinatorDeps, envName: string, actor: string): JobView {
   const env = findEnv(deps.db, envName);
   requireCreated(env, "only an active or stopped environment can be exported");
   const job = deps.jobs.enqueue(exportJob, { envId: env.id, slug: env.slug, exportId: crypto.randomUUID() }, actor);

@@ -220,7 +220,7 @@ export function planImport(
   };
 }
 
-export function enqueueImport(deps: CoordinatorDeps, params: ImportJobParams, actor: string): JobView {
+export function startDbImport(deps: CoordinatorDeps, params: ImportJobParams, actor: string): JobView {
   const job = deps.jobs.enqueue(importJob, params, actor);
   deps.audit.record({
     actor,

@@ -8,8 +8,8 @@
  * error names the pre-migration backup to restore from.
  */
 import { z } from "zod";
-import { installedModules } from "../deploy/modules";
-import { seriesOf } from "../deploy/source";
+import { installedModules } from "../odoo/modules";
+import { seriesOf } from "./backup";
 import type { CoordinatorDeps } from "../deps";
 import { envHost } from "../env/host";
 import { findEnv, loadEnvById } from "../env/lookup";
@@ -21,9 +21,7 @@ import { envDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
 import { defineJob, type StepContext, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
 import type { JobView } from "../jobs/view";
-import { stepLogger } from "../jobs/step-logger";
-import { backups } from "./backup.sql";
-import { backupTargets, failRunningBackup, performBackup } from "./backup-job";
+import { backupBeforeChange, backupTargets, failRunningBackup } from "./backup-job";
 import { readImageModules, planMigration, servingImage } from "./migrate";
 import { requireCreated } from "../env/guards";
 
@@ -90,13 +88,8 @@ export const migrateJob = defineJob<MigrateJobParams>({
       async run(ctx) {
         if (!hasWork(ctx)) return { backupId: null };
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        const id = ctx.params.preBackupId ?? "";
-        ctx.deps.db
-          .insert(backups)
-          .values({ id, envId: env.id, kind: "pre_deploy", status: "running", dbName: env.dbName })
-          .onConflictDoNothing()
-          .run();
-        return { backupId: (await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal)).backupId };
+        const done = await backupBeforeChange(ctx.deps, env, ctx.params.preBackupId ?? "", "pre_deploy", ctx);
+        return { backupId: done.backupId };
       },
     }),
     {
@@ -186,7 +179,12 @@ export const migrateJob = defineJob<MigrateJobParams>({
   },
 });
 
-export function startMigrate(deps: CoordinatorDeps, envName: string, req: { dryRun: boolean }, actor: string): JobView {
+export function startDbMigrate(
+  deps: CoordinatorDeps,
+  envName: string,
+  req: { dryRun: boolean },
+  actor: string,
+): JobView {
   const env = findEnv(deps.db, envName);
   requireCreated(env, "it must be active or stopped");
   const preBackup = !req.dryRun && env.tier === "production";

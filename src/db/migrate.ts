@@ -7,8 +7,8 @@
 import type { Command } from "../exec/command";
 import { run } from "../exec/run";
 import { Invalid, Unavailable } from "../errors";
-import { normaliseVersion, parseManifest } from "../deploy/manifest";
-import { isInstalled, type InstalledModule } from "../deploy/modules";
+import { normaliseVersion, parseManifest } from "../odoo/manifest";
+import { isInstalled, type InstalledModule } from "../odoo/modules";
 import type { Environment } from "../env/env.sql";
 import { envHost } from "../env/host";
 import { odooUser } from "../env/resources";

@@ -8,8 +8,8 @@
 import { chown, mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { installedModules } from "../deploy/modules";
-import { seriesOf } from "../deploy/source";
+import { installedModules } from "../odoo/modules";
+import { seriesOf } from "./backup";
 import { noteStatusReason, recordOdooAdminPassword } from "../env/state";
 import { runOdooOnce } from "../env/odoo-once";
 import { Conflict, errorText } from "../errors";
@@ -29,10 +29,9 @@ import type { Deps } from "../deps";
 import { stepLogger } from "../jobs/step-logger";
 import { anonymizeFilestoreInPlace } from "./anonymize/filestore";
 import { anonymizeRulesFor, type RulesChoice } from "./anonymize-rules";
-import { backups } from "./backup.sql";
 import { OneRunRules } from "./schema";
 import { cleanupRestore, discardDir, type PgAdmin } from "./backup";
-import { failRunningBackup, performBackup } from "./backup-job";
+import { backupBeforeChange, failRunningBackup } from "./backup-job";
 import { replaceNames, swapBack, swapIn, type ReplaceNames } from "./replace";
 import { planMigration, readImageModules, servingImage } from "./migrate";
 import { hasNeutralizeCommand, sanitizeCopy } from "./sanitize";
@@ -148,14 +147,7 @@ export function preBackupStep<P extends ReplaceParams>(): StepDef<P> {
     when: (p) => p.preBackupId !== null,
     async run(ctx) {
       const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-      const id = ctx.params.preBackupId ?? "";
-      // Recorded here, not at enqueue: a job cancelled while queued leaves no backup "running".
-      ctx.deps.db
-        .insert(backups)
-        .values({ id, envId: env.id, kind: "pre_restore", status: "running", dbName: env.dbName })
-        .onConflictDoNothing()
-        .run();
-      await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal);
+      await backupBeforeChange(ctx.deps, env, ctx.params.preBackupId ?? "", "pre_restore", ctx);
     },
   };
 }

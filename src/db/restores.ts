@@ -146,7 +146,7 @@ function planView(
   };
 }
 
-export function startRestore(
+export function startDbRestore(
   deps: CoordinatorDeps,
   targetName: string,
   input: RestoreRequest,
@@ -191,7 +191,7 @@ export function startRestore(
   return { dryRun: false, plan, job };
 }
 
-export function startClone(
+export function startDbClone(
   deps: CoordinatorDeps,
   targetName: string,
   input: CloneRequest,

@@ -8,20 +8,21 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { Cron } from "croner";
 import type { CoordinatorDeps } from "../deps";
-import { TierName, type Config } from "../config/schema";
+import type { Config } from "../config/schema";
+import { TIERS, type Tier } from "../env/vocabulary";
 import { environments } from "../env/env.sql";
 import { activeJobs } from "../jobs/lookup";
 import { Log } from "../log";
 import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
-import { startBackup } from "./backups";
+import { startDbBackup } from "./backups";
 import { errorText } from "../errors";
 
 const log = Log.create("backups");
 
 /** The tiers with a schedule whose next run after `since` is at or before `now`. */
-export function dueTiers(schedules: Config["backups"]["schedules"], since: Date, now: Date): TierName[] {
-  return TierName.options.filter((tier) => {
+export function dueTiers(schedules: Config["backups"]["schedules"], since: Date, now: Date): Tier[] {
+  return TIERS.filter((tier) => {
     const pattern = schedules[tier];
     if (pattern === "") return false;
     const next = new Cron(pattern, { paused: true, timezone: "UTC" }).nextRun(since);
@@ -30,7 +31,7 @@ export function dueTiers(schedules: Config["backups"]["schedules"], since: Date,
 }
 
 export interface ScheduledBackups {
-  tiers: TierName[];
+  tiers: Tier[];
   /** Env slugs a backup was enqueued for. */
   enqueued: string[];
   /** Env slugs skipped because their backup job is still queued or running. */
@@ -43,7 +44,7 @@ function backupJobActive(deps: CoordinatorDeps, envId: string): boolean {
   return activeJobs(deps.db, { kinds: [backupJob.kind] }).some((j) => j.params.envId === envId);
 }
 
-export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: TierName[]): ScheduledBackups {
+export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: Tier[]): ScheduledBackups {
   const out: ScheduledBackups = { tiers, enqueued: [], busy: [], failed: [] };
   if (tiers.length === 0) return out;
   const envs = deps.db
@@ -57,7 +58,7 @@ export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: TierName[]
       continue;
     }
     try {
-      startBackup(deps, env.slug, "scheduler", "scheduled");
+      startDbBackup(deps, env.slug, "scheduler", "scheduled");
       out.enqueued.push(env.slug);
     } catch (e) {
       out.failed.push({ env: env.slug, error: errorText(e) });

@@ -105,7 +105,7 @@ export async function startDeploy(
 }
 
 /** Successful releases other than the serving one, newest first: what `rollback` can go back to. */
-export function rollbackCandidates(deps: CoordinatorDeps, envName: string): DeploymentView[] {
+export function listRollbackCandidates(deps: CoordinatorDeps, envName: string): DeploymentView[] {
   const env = findEnv(deps.db, envName);
   return successfulDeployments(deps.db, env.id)
     .filter((d) => d.id !== env.currentDeploymentId && d.image)
@@ -195,7 +195,7 @@ export function listDeployments(deps: CoordinatorDeps, envName: string, limit: n
   return envDeployments(deps.db, env.id, limit).map((d) => toDeploymentView(d, env));
 }
 
-export function getDeployment(deps: CoordinatorDeps, id: string): DeploymentView {
+export function deploymentView(deps: CoordinatorDeps, id: string): DeploymentView {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Invalid(`${JSON.stringify(id)} is not a deployment id`);
   const d = loadDeployment(deps.db, id);
   return toDeploymentView(d, loadEnvById(deps.db, d.envId));

@@ -2,6 +2,7 @@ import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { environments } from "../env/env.sql";
 import type { GatePlan } from "../policy/gates";
 import { createdAt, id } from "../state/columns";
+import { DEPLOYMENT_KINDS, DEPLOYMENT_STATUSES } from "./vocabulary";
 
 export const deployments = sqliteTable(
   "deployments",
@@ -11,28 +12,11 @@ export const deployments = sqliteTable(
       .notNull()
       .references(() => environments.id),
     release: integer("release").notNull(),
-    kind: text("kind", { enum: ["deploy", "rollback"] })
-      .notNull()
-      .default("deploy"),
+    kind: text("kind", { enum: DEPLOYMENT_KINDS }).notNull().default("deploy"),
     commitSha: text("commit_sha"),
     branch: text("branch"),
     image: text("image"),
-    status: text("status", {
-      enum: [
-        "queued",
-        "building",
-        "testing",
-        "awaiting_approval",
-        "migrating",
-        "switching",
-        "success",
-        "failed",
-        "rejected",
-        "cancelled",
-      ],
-    })
-      .notNull()
-      .default("queued"),
+    status: text("status", { enum: DEPLOYMENT_STATUSES }).notNull().default("queued"),
     modulesUpdated: text("modules_updated", { mode: "json" }).$type<
       { name: string; from: string | null; to: string }[]
     >(),

@@ -4,14 +4,9 @@
  * database's `latest_version`, and — because developers forget to bump versions — a content
  * checksum that differs from the one recorded at the previous deployment.
  */
-import { AppError, Invalid, Unavailable, errorText } from "../errors";
-import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
-import type { RepoModule } from "./manifest";
-
-export interface InstalledModule {
-  state: string;
-  latestVersion: string | null;
-}
+import { Invalid } from "../errors";
+import type { RepoModule } from "../odoo/manifest";
+import { isInstalled, type InstalledModule } from "../odoo/modules";
 
 export interface ModuleUpdate {
   name: string;
@@ -43,34 +38,6 @@ export function repoModulesToInstall(
         .map((m) => m.name)
         .sort()
     : [];
-}
-
-/** States in which a module's code is loaded and its data is in the database. */
-const INSTALLED_STATES = new Set(["installed", "to upgrade", "to remove"]);
-
-export function isInstalled(m: InstalledModule | undefined): boolean {
-  return m !== undefined && INSTALLED_STATES.has(m.state);
-}
-
-/**
- * Every row of `ir_module_module` in the env's database, read as the env's role. A database
- * without Odoo's tables (never initialised) has no modules: an empty map, so the plan installs
- * what the config asks for. A `public.ir_module_module` that is not the role's table is refused.
- */
-export async function installedModules(login: TenantLogin): Promise<Map<string, InstalledModule>> {
-  try {
-    return await withTenant(login, async (sql) => {
-      if (!(await hasOwnedTable(sql, "ir_module_module"))) return new Map();
-      const rows = await sql<{ name: string; state: string; latest_version: string | null }[]>`
-        SELECT name, state, latest_version FROM public.ir_module_module ORDER BY name`;
-      return new Map(rows.map((r) => [r.name, { state: r.state, latestVersion: r.latest_version }]));
-    });
-  } catch (e) {
-    if (e instanceof AppError) throw e;
-    throw new Unavailable(
-      `cannot read the modules of database ${login.database} on ${login.host}:${login.port} as ${login.user}: ${errorText(e)}`,
-    );
-  }
 }
 
 /**

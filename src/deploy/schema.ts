@@ -2,19 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { JobView } from "../jobs/view";
 import { GatePlanView } from "../policy/view";
-
-export const deploymentStatuses = [
-  "queued",
-  "building",
-  "testing",
-  "awaiting_approval",
-  "migrating",
-  "switching",
-  "success",
-  "failed",
-  "rejected",
-  "cancelled",
-] as const;
+import { DEPLOYMENT_KINDS, DEPLOYMENT_STATUSES } from "./vocabulary";
 
 const ModuleChange = z.object({ name: z.string(), from: z.string().nullable(), to: z.string() });
 
@@ -33,8 +21,8 @@ export const DeploymentView = z
     id: z.string(),
     env: z.string(),
     release: z.number(),
-    kind: z.enum(["deploy", "rollback"]),
-    status: z.enum(deploymentStatuses),
+    kind: z.enum(DEPLOYMENT_KINDS),
+    status: z.enum(DEPLOYMENT_STATUSES),
     commit: z.string().nullable(),
     branch: z.string().nullable(),
     image: z.string().nullable(),

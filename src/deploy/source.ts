@@ -4,7 +4,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { odooSeries } from "../db/backup";
+import { seriesOf } from "../db/backup";
 import { Invalid } from "../errors";
 import { projects, type Environment } from "../env/env.sql";
 import { projectRepoUrl } from "../env/projects";
@@ -14,8 +14,9 @@ import { validateBranch } from "../git/validate";
 import type { Deps } from "../deps";
 import { eq } from "drizzle-orm";
 import type { Policy } from "../policy/schema";
-import { readRepoModules, type RepoModule } from "./manifest";
-import { installedModules, planModuleUpdates, repoModulesToInstall, type ModulePlan } from "./modules";
+import { readRepoModules, type RepoModule } from "../odoo/manifest";
+import { installedModules } from "../odoo/modules";
+import { planModuleUpdates, repoModulesToInstall, type ModulePlan } from "./modules";
 import { successfulDeployments } from "./records";
 
 export interface SourceRef {
@@ -66,17 +67,6 @@ export async function fetchCommit(
 export function adminLogin(deps: Pick<Deps, "config">) {
   const { host, port, user, password } = deps.config.postgres;
   return { host, port, user, password };
-}
-
-/** The Odoo series (e.g. 17.0) from the installed base module, else the image tag. */
-export function seriesOf(installed: Map<string, { latestVersion: string | null }>, image: string): string {
-  const fromDb = odooSeries(installed.get("base")?.latestVersion);
-  if (fromDb) return fromDb;
-  const tag = /:(\d+\.\d+)/.exec(image)?.[1];
-  if (tag) return tag;
-  throw new Invalid(
-    `cannot tell the Odoo series of ${image}: its database has no base module and the image tag has no version`,
-  );
 }
 
 /** The addons of `sha`, read from an exported tree that is removed afterwards. */

@@ -1,5 +1,5 @@
 /** Certificates that renewal should already have replaced. */
-import { daysLeft, listCertificates } from "../certs";
+import { daysLeft, storedCertificates } from "../certs";
 import { type Check, fail, pass, warn } from "./check";
 
 /** Renewal starts 30 days before expiry: under 14 days left means it has been failing for two weeks. */
@@ -9,7 +9,7 @@ export const certsCheck: Check = {
   id: "certs",
   title: `no certificate expires within ${EXPIRY_WARN_DAYS} days`,
   async run(ctx) {
-    const list = listCertificates(ctx.paths.certsDir);
+    const list = storedCertificates(ctx.paths.certsDir);
     if (list.length === 0) return pass("no certificates stored yet");
     const broken = list.filter((c) => c.cert === null).map((c) => c.domain);
     const dated = list

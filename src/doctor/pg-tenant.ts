@@ -6,7 +6,7 @@
  */
 import { tenantHost } from "../host/postgres/tenant";
 import { type Check, fail, pass, skip, warn } from "./check";
-import type { HbaRule } from "./postgres-probe";
+import type { HbaRule } from "../host/postgres";
 
 const PASSWORD_AUTH = new Set(["scram-sha-256", "md5", "password"]);
 

@@ -2,20 +2,9 @@
 import { errorText } from "../errors";
 import type { Config } from "../config/schema";
 import { run } from "../exec/run";
-import { hbaErrors, pgAdmin, type HbaError } from "../host/postgres";
+import { hbaErrors, hbaRules, pgAdmin, type HbaError, type HbaRule } from "../host/postgres";
 import { lsClusters, parseClusters, type PgCluster, pickCluster } from "../host/postgres/cluster";
 import { isMissingBinary } from "./docker-probe";
-
-/** A pg_hba.conf rule as the server reads it (pg_hba_file_rules). */
-export interface HbaRule {
-  line: number;
-  type: string;
-  databases: string[];
-  users: string[];
-  address: string | null;
-  netmask: string | null;
-  auth: string;
-}
 
 export type PostgresProbe =
   | {
@@ -68,23 +57,7 @@ export async function probePostgres(cfg: Config["postgres"]): Promise<PostgresPr
       hbaFile: settings?.hba ?? null,
       listenAddresses: settings?.listen ?? null,
       hbaErrors: await optional(() => hbaErrors(sql)),
-      hbaRules: await optional(async () =>
-        (
-          await sql<
-            {
-              line: number;
-              type: string;
-              databases: string[];
-              users: string[];
-              address: string | null;
-              netmask: string | null;
-              auth: string;
-            }[]
-          >`
-          SELECT line_number AS line, type, database AS databases, user_name AS users, address, netmask, auth_method AS auth
-            FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number`
-        ).map((r) => ({ ...r })),
-      ),
+      hbaRules: await optional(() => hbaRules(sql)),
     };
   } catch (e) {
     return { ok: false, error: errorText(e) };

@@ -6,7 +6,7 @@
  */
 import { Cron } from "croner";
 import { and, desc, eq, ne } from "drizzle-orm";
-import { certificateViews } from "../certs/service";
+import { listCertificates } from "../certs/service";
 import type { Config } from "../config/schema";
 import { deployments } from "../deploy/deploy.sql";
 import { backups } from "../db/backup.sql";
@@ -167,7 +167,7 @@ export async function healthReport(
     .filter((e) => !opts.env || e.slug === opts.env || e.name === opts.env);
   if (opts.env && envs.length === 0) throw new NotFound(`no environment ${opts.env} (see: odooops env list)`);
   const certs = new Map(
-    certificateViews(deps, now)
+    listCertificates(deps, now)
       .filter((c) => c.env !== null)
       .map((c) => [c.env, c]),
   );

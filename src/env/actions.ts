@@ -24,7 +24,7 @@ export type CreateOutcome =
   | { dryRun: true; plan: CreatePlan; steps: string[] }
   | { dryRun: false; env: ReturnType<typeof toSummary>; job: JobView };
 
-export function createEnvironment(deps: CoordinatorDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
+export function startEnvCreate(deps: CoordinatorDeps, req: CreateEnvRequest, actor: string): CreateOutcome {
   const plan = planCreate(deps.db, deps.config, req, (placement) => deps.fleet.place(placement));
   if (req.dryRun) return { dryRun: true, plan, steps: createEnvJob.steps.map((s) => s.title) };
   // The row carries its host id from the insert: the job below is routed by it (fleet/routing.ts).
@@ -79,7 +79,7 @@ function needsFinalBackup(deps: CoordinatorDeps, env: Environment, opts: Destroy
   return true;
 }
 
-export function destroyEnvironment(deps: CoordinatorDeps, name: string, opts: DestroyOptions, actor: string): JobView {
+export function startEnvDestroy(deps: CoordinatorDeps, name: string, opts: DestroyOptions, actor: string): JobView {
   const env = findEnv(deps.db, name);
   const pending = deps.jobs.queue.activeOn(env.id);
   if (pending?.kind === destroyEnvJob.kind) return deps.jobs.queue.view(pending.id);
@@ -109,7 +109,7 @@ export function destroyEnvironment(deps: CoordinatorDeps, name: string, opts: De
 export type PowerAction = "start" | "stop" | "restart";
 const powerJobs = { start: startEnvJob, stop: stopEnvJob, restart: restartEnvJob };
 
-export function powerEnvironment(deps: CoordinatorDeps, name: string, action: PowerAction, actor: string): JobView {
+export function startEnvPower(deps: CoordinatorDeps, name: string, action: PowerAction, actor: string): JobView {
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, action);
   if (env.status === "failed" || env.status === "creating") {

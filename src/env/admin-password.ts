@@ -44,7 +44,7 @@ export const rotateAdminPasswordJob = defineJob<RotateParams>({
   },
 });
 
-export function rotateAdminPassword(deps: CoordinatorDeps, name: string, principal: Principal): JobView {
+export function startEnvRotateAdminPassword(deps: CoordinatorDeps, name: string, principal: Principal): JobView {
   requireRole(principal, "admin", "rotate an environment's Odoo admin password");
   const env = findEnv(deps.db, name);
   requireCreated(env, "its admin password can be set once it is active or stopped");
@@ -68,7 +68,7 @@ export interface AdminPasswordView {
   password: string;
 }
 
-export function showAdminPassword(
+export function adminPasswordView(
   deps: Pick<CoordinatorDeps, "db" | "box" | "audit">,
   name: string,
   principal: Principal,

@@ -10,10 +10,9 @@ import { z } from "zod";
 import { Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { backups } from "../db/backup.sql";
-import { failRunningBackup, performBackup } from "../db/backup-job";
+import { backupBeforeChange, failRunningBackup } from "../db/backup-job";
 import { defineJob, type StepContext, onEnv, EnvJobTarget } from "../jobs/define";
 import type { Deps } from "../deps";
-import { stepLogger } from "../jobs/step-logger";
 import { isDomain } from "../certs/domain";
 import { removeCertificate } from "../certs/store";
 import { reload, removeVhost } from "../host/nginx";
@@ -54,15 +53,8 @@ export const destroyEnvJob = defineJob<DestroyParams>({
       when: (p) => p.finalBackupId !== null,
       async run(ctx) {
         const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-        const id = ctx.params.finalBackupId ?? "";
-        // Recorded here, not at enqueue: a job cancelled while queued leaves no backup "running".
-        ctx.deps.db
-          .insert(backups)
-          .values({ id, envId: env.id, kind: "pre_destroy", status: "running", dbName: env.dbName })
-          .onConflictDoNothing()
-          .run();
         try {
-          await performBackup(ctx.deps, id, stepLogger(ctx, { backup: id }), ctx.signal);
+          await backupBeforeChange(ctx.deps, env, ctx.params.finalBackupId ?? "", "pre_destroy", ctx);
         } catch (e) {
           throw new Error(
             `the final backup failed, so nothing was destroyed: ${errorText(e)} (fix the backup target and destroy again, or destroy with --skip-final-backup)`,

@@ -7,7 +7,7 @@
  */
 import { and, desc, eq, isNull, ne } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
-import { createEnvironment, destroyEnvironment } from "../env/actions";
+import { startEnvCreate, startEnvDestroy } from "../env/actions";
 import type { CoordinatorDeps } from "../deps";
 import { environments, projects, type Environment } from "../env/env.sql";
 import { loadEnvById } from "../env/lookup";
@@ -94,7 +94,7 @@ export async function deployPreview(
   let createJob: JobView | null = null;
   if (!live || live.env.status === "failed") {
     // A failed preview is created again in place (same row, same env id).
-    const out = createEnvironment(
+    const out = startEnvCreate(
       deps,
       { name: previewName(pr.number), tier: PREVIEW_TIER, project: project.name },
       actor,
@@ -142,7 +142,7 @@ export function closePreview(deps: CoordinatorDeps, preview: PreviewRow, actor: 
     return null;
   }
   // Closed only once the destroy is queued: if queueing fails, the next sweep tries again.
-  const job = destroyEnvironment(deps, env.slug, { keepDatabase: false }, actor);
+  const job = startEnvDestroy(deps, env.slug, { keepDatabase: false }, actor);
   closed();
   log.info("preview destroy queued", { repo: preview.repo, pr: preview.prNumber, env: env.slug, job: job.id });
   // The comment must not keep advertising a URL that is about to stop answering.

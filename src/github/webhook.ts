@@ -5,7 +5,7 @@
  */
 import { eq } from "drizzle-orm";
 import { startDeploy } from "../deploy/actions";
-import { createEnvironment } from "../env/actions";
+import { startEnvCreate } from "../env/actions";
 import type { CoordinatorDeps } from "../deps";
 import { projects, type Environment } from "../env/env.sql";
 import { findEnv } from "../env/lookup";
@@ -219,7 +219,7 @@ async function deployPush(
     let created: { slug: string; job: JobView } | null = null;
     if (!existing && target.rule.create) {
       if (!project.repoUrl) return ignored(noRepository(project));
-      const out = createEnvironment(
+      const out = startEnvCreate(
         deps,
         { name: target.envName, tier: target.rule.tier, branch, project: project.name },
         WEBHOOK_ACTOR,

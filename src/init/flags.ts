@@ -13,103 +13,70 @@ interface FlagDef {
   alias?: string;
 }
 
+/** A flag that takes a value, listed as `--name VALUE`. */
+const text = (value: string, description: string) => ({ type: "string", value, description }) as const;
+
 export const INIT_FLAGS = {
   yes: {
     type: "boolean",
     alias: "y",
     description: "ask nothing: current values and defaults, changed by the flags given (required without a terminal)",
   },
-  role: {
-    type: "string",
-    value: "ROLE",
-    description: "standalone (coordinator + agent, the default), coordinator or agent",
-  },
-  "join-url": { type: "string", value: "URL", description: "agent: the coordinator's URL" },
-  "join-token": { type: "string", value: "TOKEN", description: "agent: the one-time join token from the coordinator" },
-  listen: { type: "string", value: "HOST:PORT", description: "API address (default 127.0.0.1:8420)" },
-  "public-url": { type: "string", value: "URL", description: "coordinator: the URL agents and GitHub use to reach it" },
-  "base-domain": {
-    type: "string",
-    value: "DOMAIN",
-    description: "envs are served at <name>.<tier subdomain>.<base domain>",
-  },
-  "subdomain-dev": { type: "string", value: "LABEL", description: "subdomain of dev envs (default dev)" },
-  "subdomain-preview": {
-    type: "string",
-    value: "LABEL",
-    description: "subdomain of PR previews, tier dev_ephemeral (default preview)",
-  },
-  "subdomain-staging": { type: "string", value: "LABEL", description: "subdomain of staging envs (default staging)" },
-  "subdomain-production": {
-    type: "string",
-    value: "LABEL",
-    description: "subdomain of production envs (default none: <name>.<base domain>)",
-  },
-  "acme-email": { type: "string", value: "EMAIL", description: "contact for certificate expiry notices" },
-  "acme-ca": {
-    type: "string",
-    value: "CA",
-    description: "letsencrypt, letsencrypt-staging, an ACME directory URL, or none (no certificates)",
-  },
-  "acme-ca-file": { type: "string", value: "PEM", description: "CA bundle to trust for a private ACME directory" },
+  role: text("ROLE", "standalone (coordinator + agent, the default), coordinator or agent"),
+  "join-url": text("URL", "agent: the coordinator's URL"),
+  "join-token": text("TOKEN", "agent: the one-time join token from the coordinator"),
+  listen: text("HOST:PORT", "API address (default 127.0.0.1:8420)"),
+  "public-url": text("URL", "coordinator: the URL agents and GitHub use to reach it"),
+  "base-domain": text("DOMAIN", "envs are served at <name>.<tier subdomain>.<base domain>"),
+  "subdomain-dev": text("LABEL", "subdomain of dev envs (default dev)"),
+  "subdomain-preview": text("LABEL", "subdomain of PR previews, tier dev_ephemeral (default preview)"),
+  "subdomain-staging": text("LABEL", "subdomain of staging envs (default staging)"),
+  "subdomain-production": text("LABEL", "subdomain of production envs (default none: <name>.<base domain>)"),
+  "acme-email": text("EMAIL", "contact for certificate expiry notices"),
+  "acme-ca": text("CA", "letsencrypt, letsencrypt-staging, an ACME directory URL, or none (no certificates)"),
+  "acme-ca-file": text("PEM", "CA bundle to trust for a private ACME directory"),
   "local-backups": { type: "boolean", description: "keep backups on this host (--no-local-backups: S3 only)" },
-  "backup-dir": { type: "string", value: "DIR", description: "local backup directory (default <data dir>/backups)" },
+  "backup-dir": text("DIR", "local backup directory (default <data dir>/backups)"),
   s3: { type: "boolean", description: "--no-s3 removes the S3 backup target" },
-  "s3-endpoint": { type: "string", value: "URL", description: "S3-compatible endpoint (omit for AWS)" },
-  "s3-region": { type: "string", value: "REGION", description: "S3 region (default us-east-1)" },
-  "s3-bucket": { type: "string", value: "BUCKET", description: "S3 bucket for off-host backups" },
-  "s3-prefix": { type: "string", value: "PREFIX", description: "key prefix inside the bucket" },
-  "s3-access-key-id": { type: "string", value: "ID", description: "S3 access key id" },
-  "s3-secret-key-file": {
-    type: "string",
-    value: "FILE",
-    description: "file holding the S3 secret key (- reads stdin)",
-  },
+  "s3-endpoint": text("URL", "S3-compatible endpoint (omit for AWS)"),
+  "s3-region": text("REGION", "S3 region (default us-east-1)"),
+  "s3-bucket": text("BUCKET", "S3 bucket for off-host backups"),
+  "s3-prefix": text("PREFIX", "key prefix inside the bucket"),
+  "s3-access-key-id": text("ID", "S3 access key id"),
+  "s3-secret-key-file": text("FILE", "file holding the S3 secret key (- reads stdin)"),
   "s3-path-style": { type: "boolean", description: "path-style S3 URLs (MinIO and most self-hosted servers)" },
-  "admin-user": { type: "string", value: "NAME", description: "API admin user (default admin)" },
-  "admin-password-file": {
-    type: "string",
-    value: "FILE",
-    description: "file holding the admin password (- reads stdin); default: keep it, a new user gets a random one",
-  },
-  "odoo-image": { type: "string", value: "IMAGE", description: "default Odoo image of new envs" },
-  "pg-host": { type: "string", value: "HOST", description: "PostgreSQL host or socket directory" },
-  "pg-port": { type: "string", value: "PORT", description: "PostgreSQL port" },
-  "pg-user": { type: "string", value: "USER", description: "PostgreSQL admin role (creates env roles and databases)" },
-  "pg-password-file": {
-    type: "string",
-    value: "FILE",
-    description: "file holding that role's password (- reads stdin)",
-  },
+  "admin-user": text("NAME", "API admin user (default admin)"),
+  "admin-password-file": text(
+    "FILE",
+    "file holding the admin password (- reads stdin); default: keep it, a new user gets a random one",
+  ),
+  "odoo-image": text("IMAGE", "default Odoo image of new envs"),
+  "pg-host": text("HOST", "PostgreSQL host or socket directory"),
+  "pg-port": text("PORT", "PostgreSQL port"),
+  "pg-user": text("USER", "PostgreSQL admin role (creates env roles and databases)"),
+  "pg-password-file": text("FILE", "file holding that role's password (- reads stdin)"),
   "pg-setup": {
     type: "boolean",
     default: true,
     description:
       "do not set up the local Debian PostgreSQL cluster (role odooops, listen_addresses, pg_hba); by default init does, with --yes or your consent",
   },
-  "pg-hba-file": { type: "string", value: "FILE", description: "the server's pg_hba.conf (empty: do not manage it)" },
-  "nginx-config": {
-    type: "string",
-    value: "FILE",
-    description:
-      "nginx's main configuration file (default /etc/nginx/nginx.conf); init makes it include odooops' vhosts",
-  },
+  "pg-hba-file": text("FILE", "the server's pg_hba.conf (empty: do not manage it)"),
+  "nginx-config": text(
+    "FILE",
+    "nginx's main configuration file (default /etc/nginx/nginx.conf); init makes it include odooops' vhosts",
+  ),
   "install-deps": {
     type: "boolean",
     description: "with --yes: install missing docker.io, postgresql and nginx with apt-get",
   },
   systemd: { type: "boolean", default: true, description: "do not install, enable or start the systemd unit" },
-  "unit-file": {
-    type: "string",
-    value: "FILE",
-    description: "where the unit is written (default /etc/systemd/system/odooops.service)",
-  },
-  binary: { type: "string", value: "PATH", description: "the odooops executable the unit runs (default: this one)" },
-  "verify-url": {
-    type: "string",
-    value: "URL",
-    description: "check that <URL>/api/v1/health answers at the end (default with systemd: the listen address)",
-  },
+  "unit-file": text("FILE", "where the unit is written (default /etc/systemd/system/odooops.service)"),
+  binary: text("PATH", "the odooops executable the unit runs (default: this one)"),
+  "verify-url": text(
+    "URL",
+    "check that <URL>/api/v1/health answers at the end (default with systemd: the listen address)",
+  ),
 } as const satisfies Record<string, FlagDef>;
 
 export type InitFlagName = keyof typeof INIT_FLAGS;

@@ -6,7 +6,7 @@
  */
 import type { Registry } from "prom-client";
 import type { CoordinatorDeps } from "../deps";
-import { listCertificates } from "../certs/store";
+import { storedCertificates } from "../certs/store";
 import { daysLeft } from "../certs/renewal";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
@@ -146,7 +146,7 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     collect() {
       this.reset();
       const now = new Date();
-      for (const { domain, cert } of listCertificates(deps.paths.certsDir))
+      for (const { domain, cert } of storedCertificates(deps.paths.certsDir))
         if (cert) this.set({ domain }, daysLeft(cert.info, now));
     },
   });
@@ -157,7 +157,7 @@ export async function createMetricsRegistry(deps: MetricsDeps): Promise<Registry
     registers,
     collect() {
       this.reset();
-      for (const { domain, cert } of listCertificates(deps.paths.certsDir))
+      for (const { domain, cert } of storedCertificates(deps.paths.certsDir))
         if (cert) this.set({ domain }, cert.info.notAfter.getTime() / 1000);
     },
   });

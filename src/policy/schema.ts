@@ -4,7 +4,7 @@
  * names the file, line and key path so the author can fix it without guessing.
  */
 import { z } from "zod";
-import { checkYamlDocument, formatPath } from "../config/yaml-doc";
+import { checkYamlDocument, formatPath } from "../yaml-doc";
 import { Invalid } from "../errors";
 import { TIERS, type Tier } from "../env/vocabulary";
 

@@ -12,15 +12,6 @@ import { ADMIN_PASSWORD, makeTestApi } from "../support/api";
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 type ErrorBody = { error: { code: string; message: string } };
 
-async function login(username: string, password: string): Promise<string> {
-  const res = await t.request("/api/v1/auth/login", {
-    method: "POST",
-    token: null,
-    body: JSON.stringify({ username, password }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
-}
 const whoami = (token: string) => t.request("/api/v1/auth/whoami", { token });
 const post = (path: string, body: unknown, token?: string) =>
   t.request(`/api/v1${path}`, { method: "POST", body: JSON.stringify(body), token });
@@ -34,7 +25,7 @@ afterAll(() => t.cleanup());
 
 describe("API tokens", () => {
   test("a member asking for an admin token is refused (403); a viewer token of a member can only read", async () => {
-    const dev = await login("dev1", "dev1-password");
+    const dev = await t.login("dev1", "dev1-password");
     const res = await post("/auth/tokens", { name: "escalate", role: "admin" }, dev);
     expect(res.status).toBe(403);
     expect(((await res.json()) as ErrorBody).error.message).toContain(
@@ -52,7 +43,7 @@ describe("API tokens", () => {
 
   test("a token follows its owner's demotion", async () => {
     expect((await post("/users", { username: "ops2", password: "ops2-password", role: "admin" })).status).toBe(201);
-    const ops = await login("ops2", "ops2-password");
+    const ops = await t.login("ops2", "ops2-password");
     const created = (await (await post("/auth/tokens", { name: "ops-ci" }, ops)).json()) as {
       token: string;
       role: string;
@@ -66,7 +57,7 @@ describe("API tokens", () => {
   });
 
   test("an expired token is 401", async () => {
-    const dev = await login("dev1", "dev1-password");
+    const dev = await t.login("dev1", "dev1-password");
     const { id, token } = (await (await post("/auth/tokens", { name: "short", ttlDays: 1 }, dev)).json()) as {
       id: string;
       token: string;
@@ -92,7 +83,7 @@ describe("API tokens", () => {
 
 describe("sessions", () => {
   test("logout ends the session on the server: the same JWT is 401 afterwards", async () => {
-    const s = await login("dev1", "dev1-password");
+    const s = await t.login("dev1", "dev1-password");
     expect((await whoami(s)).status).toBe(200);
     expect((await post("/auth/logout", {}, s)).status).toBe(204);
     const res = await whoami(s);
@@ -101,8 +92,8 @@ describe("sessions", () => {
   });
 
   test("auth sessions revoke ends another session of mine; someone else's is not mine to end", async () => {
-    const a = await login("dev1", "dev1-password");
-    const b = await login("dev1", "dev1-password");
+    const a = await t.login("dev1", "dev1-password");
+    const b = await t.login("dev1", "dev1-password");
     const mine = (await (await t.request("/api/v1/auth/sessions", { token: a })).json()) as {
       id: string;
       current: boolean;
@@ -119,14 +110,14 @@ describe("sessions", () => {
     expect((await whoami(b)).status).toBe(401);
     expect((await whoami(a)).status).toBe(200);
 
-    const eve = await login("eve", "eve-password");
+    const eve = await t.login("eve", "eve-password");
     expect((await t.request(`/api/v1/auth/sessions/${current.id}`, { method: "DELETE", token: eve })).status).toBe(404);
     expect((await whoami(a)).status).toBe(200);
   });
 
   test("a password change ends the other sessions, keeps this one, and needs the current password", async () => {
-    const a = await login("eve", "eve-password");
-    const b = await login("eve", "eve-password");
+    const a = await t.login("eve", "eve-password");
+    const b = await t.login("eve", "eve-password");
     expect((await post("/auth/password", { current: "wrong-password", new: "eve-password-2" }, a)).status).toBe(401);
     expect((await post("/auth/password", { current: "eve-password", new: "eve-password-2" }, a)).status).toBe(204);
     expect((await whoami(a)).status).toBe(200);
@@ -140,14 +131,14 @@ describe("sessions", () => {
         })
       ).status,
     ).toBe(401);
-    await login("eve", "eve-password-2");
+    await t.login("eve", "eve-password-2");
   });
 });
 
 describe("users", () => {
   test("removing a user ends their sessions and revokes their tokens", async () => {
     expect((await post("/users", { username: "temp", password: "temp-password", role: "member" })).status).toBe(201);
-    const s = await login("temp", "temp-password");
+    const s = await t.login("temp", "temp-password");
     const { token } = (await (await post("/auth/tokens", { name: "temp-ci" }, s)).json()) as { token: string };
     expect((await t.request("/api/v1/users/temp", { method: "DELETE" })).status).toBe(204);
     expect((await whoami(s)).status).toBe(401);
@@ -173,7 +164,7 @@ describe("users", () => {
   });
 
   test("an admin sets a password: the user's sessions end", async () => {
-    const s = await login("dev1", "dev1-password");
+    const s = await t.login("dev1", "dev1-password");
     expect(
       (
         await t.request("/api/v1/users/dev1/password", {
@@ -183,7 +174,7 @@ describe("users", () => {
       ).status,
     ).toBe(204);
     expect((await whoami(s)).status).toBe(401);
-    await login("dev1", "dev1-password-new");
+    await t.login("dev1", "dev1-password-new");
   });
 });
 
@@ -191,16 +182,16 @@ describe("the first-start admin password file", () => {
   test("is removed by the first login with its password, not by other logins", async () => {
     const file = t.deps.paths.adminPasswordFile;
     writeFileSync(file, `${ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    await login("eve", "eve-password-2");
+    await t.login("eve", "eve-password-2");
     expect(existsSync(file)).toBe(true);
-    await login("admin", ADMIN_PASSWORD);
+    await t.login("admin", ADMIN_PASSWORD);
     expect(existsSync(file)).toBe(false);
   });
 
   test("is removed when its password is changed", async () => {
     const file = t.deps.paths.adminPasswordFile;
     await t.deps.auth.createUser("boot", "boot-first-password", "admin");
-    const s = await login("boot", "boot-first-password");
+    const s = await t.login("boot", "boot-first-password");
     writeFileSync(file, "boot-first-password\n", { mode: 0o600 });
     expect(
       (await post("/auth/password", { current: "boot-first-password", new: "boot-second-password" }, s)).status,

@@ -10,15 +10,6 @@ import { ADMIN_PASSWORD, makeTestApi } from "../support/api";
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 type ErrorBody = { error: { code: string; message: string } };
 
-async function login(username: string, password: string): Promise<string> {
-  const res = await t.request("/api/v1/auth/login", {
-    method: "POST",
-    token: null,
-    body: JSON.stringify({ username, password }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
-}
 const whoami = (token: string) => t.request("/api/v1/auth/whoami", { token });
 const rotate = (token: string) => t.request("/api/v1/auth/signing-key/rotate", { method: "POST", token });
 
@@ -30,15 +21,15 @@ afterAll(() => t.cleanup());
 
 describe("auth rotate-signing-key", () => {
   test("a member may not rotate it", async () => {
-    const dev = await login("dev1", "dev1-password");
+    const dev = await t.login("dev1", "dev1-password");
     const res = await rotate(dev);
     expect(res.status).toBe(403);
     expect((await whoami(dev)).status).toBe(200);
   });
 
   test("sessions end, API tokens keep working, new logins work; the key file is new and 0600", async () => {
-    const admin = await login("admin", ADMIN_PASSWORD);
-    const dev = await login("dev1", "dev1-password");
+    const admin = await t.login("admin", ADMIN_PASSWORD);
+    const dev = await t.login("dev1", "dev1-password");
     const created = await t.request("/api/v1/auth/tokens", {
       method: "POST",
       token: dev,
@@ -59,12 +50,12 @@ describe("auth rotate-signing-key", () => {
       expect(((await r.json()) as ErrorBody).error.message).toBe("invalid token");
     }
     expect((await whoami(apiToken)).status).toBe(200);
-    expect((await whoami(await login("dev1", "dev1-password"))).status).toBe(200);
+    expect((await whoami(await t.login("dev1", "dev1-password"))).status).toBe(200);
     expect(readFileSync(keyFile, "utf8")).not.toBe(before);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
     const audit = await t.request("/api/v1/audit/logs?action=auth.signing-key.rotate", {
-      token: await login("admin", ADMIN_PASSWORD),
+      token: await t.login("admin", ADMIN_PASSWORD),
     });
     expect(audit.status).toBe(200);
     expect(JSON.stringify(await audit.json())).toContain('"actor":"admin"');

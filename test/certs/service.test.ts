@@ -7,7 +7,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { renewCertificatesTick, RENEWAL_PATTERN } from "../../src/certs/schedule";
-import { certificateViews, requestRenewals, startImport } from "../../src/certs/service";
+import { listCertificates, startCertsRenew, startCertsImport } from "../../src/certs/service";
 import type { StoredCertificate } from "../../src/certs";
 import { ConfigSchema } from "../../src/config/schema";
 import { schedulesFor } from "../../src/daemon/schedules";
@@ -78,7 +78,7 @@ afterAll(() => {
 
 describe("certificate listing", () => {
   test("stored certificates with their env, and envs of TLS tiers that have none", () => {
-    const views = certificateViews(t.deps);
+    const views = listCertificates(t.deps);
     const by = new Map(views.map((v) => [v.env ?? v.domain, v]));
     expect(views.map((v) => v.domain)).toEqual([...views.map((v) => v.domain)].sort());
     expect(by.get("stage")).toMatchObject({
@@ -165,33 +165,33 @@ describe("daily renewal", () => {
 
 describe("renewing one environment", () => {
   test("a valid certificate is kept unless forced; a forced one is queued once", () => {
-    const kept = requestRenewals(t.deps, { env: "devtls", force: false }, "admin");
+    const kept = startCertsRenew(t.deps, { env: "devtls", force: false }, "admin");
     expect(kept.queued).toEqual([]);
     expect(kept.skipped[0].reason).toContain("--force renews anyway");
-    const forced = requestRenewals(t.deps, { env: envs.devtls.domain, force: true }, "admin");
+    const forced = startCertsRenew(t.deps, { env: envs.devtls.domain, force: true }, "admin");
     expect(forced.queued.map((q) => [q.env, q.reason])).toEqual([["devtls", "forced"]]);
     expect(t.deps.jobs.queue.row(forced.queued[0].job?.id ?? "").params).toMatchObject({ force: true });
-    const again = requestRenewals(t.deps, { env: "devtls", force: true }, "admin");
+    const again = startCertsRenew(t.deps, { env: "devtls", force: true }, "admin");
     expect(again.queued).toEqual([]);
     expect(again.pending[0].job?.id).toBe(forced.queued[0].job?.id);
     expect(issueJobs(envs.devtls.id)).toHaveLength(1);
   });
 
   test("an imported certificate is replaced only when that env is named with --force", () => {
-    const all = requestRenewals(t.deps, { force: true }, "admin");
+    const all = startCertsRenew(t.deps, { force: true }, "admin");
     expect(all.queued.map((q) => q.env)).not.toContain("byook");
-    const kept = requestRenewals(t.deps, { env: "byook", force: false }, "admin");
+    const kept = startCertsRenew(t.deps, { env: "byook", force: false }, "admin");
     expect(kept.skipped[0].reason).toContain("--force replaces it");
-    const forced = requestRenewals(t.deps, { env: "byook", force: true }, "admin");
+    const forced = startCertsRenew(t.deps, { env: "byook", force: true }, "admin");
     expect(forced.queued[0].reason).toContain("replaces the imported certificate");
   });
 
   test("unknown, failed and ACME-less requests are refused", async () => {
-    expect(() => requestRenewals(t.deps, { env: "nope", force: false }, "admin")).toThrow(NotFound);
-    expect(() => requestRenewals(t.deps, { env: "broken", force: false }, "admin")).toThrow(Conflict);
+    expect(() => startCertsRenew(t.deps, { env: "nope", force: false }, "admin")).toThrow(NotFound);
+    expect(() => startCertsRenew(t.deps, { env: "broken", force: false }, "admin")).toThrow(Conflict);
     const off = await makeTestApi({ config: ConfigSchema.parse({ baseDomain: base }) });
     try {
-      expect(() => requestRenewals(off.deps, { force: false }, "admin")).toThrow(/ACME is not configured/);
+      expect(() => startCertsRenew(off.deps, { force: false }, "admin")).toThrow(/ACME is not configured/);
     } finally {
       off.cleanup();
     }
@@ -205,24 +205,24 @@ describe("import", () => {
       const leaf = await makeLeaf(dir, ca, [envs.shop.domain], 90, "import-shop");
       const other = await makeLeaf(dir, ca, [`other.${base}`], 90, "import-other");
       const count = () => t.deps.db.select().from(jobs).where(eq(jobs.kind, "certs.import")).all().length;
-      expect(() => startImport(t.deps, { env: "shop", certPem: leaf.certPem, keyPem: other.keyPem }, "admin")).toThrow(
-        /does not belong/,
-      );
-      expect(() => startImport(t.deps, { env: "shop", certPem: other.certPem, keyPem: other.keyPem }, "admin")).toThrow(
-        /does not cover/,
-      );
       expect(() =>
-        startImport(
+        startCertsImport(t.deps, { env: "shop", certPem: leaf.certPem, keyPem: other.keyPem }, "admin"),
+      ).toThrow(/does not belong/);
+      expect(() =>
+        startCertsImport(t.deps, { env: "shop", certPem: other.certPem, keyPem: other.keyPem }, "admin"),
+      ).toThrow(/does not cover/);
+      expect(() =>
+        startCertsImport(
           t.deps,
           { env: "shop", certPem: leaf.certPem, keyPem: leaf.keyPem, chainPem: leaf.certPem },
           "admin",
         ),
       ).toThrow(Invalid);
-      expect(() => startImport(t.deps, { env: "broken", certPem: leaf.certPem, keyPem: leaf.keyPem }, "admin")).toThrow(
-        Conflict,
-      );
+      expect(() =>
+        startCertsImport(t.deps, { env: "broken", certPem: leaf.certPem, keyPem: leaf.keyPem }, "admin"),
+      ).toThrow(Conflict);
       expect(count()).toBe(0);
-      const job = startImport(
+      const job = startCertsImport(
         t.deps,
         { env: "shop", certPem: leaf.certPem, keyPem: leaf.keyPem, chainPem: ca.certPem },
         "admin",

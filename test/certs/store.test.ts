@@ -6,7 +6,7 @@ import {
   certFiles,
   currentVersion,
   importCertificate,
-  listCertificates,
+  storedCertificates,
   loadCertificate,
   normalizeSerial,
   readCertInfo,
@@ -129,7 +129,7 @@ describe("certificate store", () => {
       mkdirSync(join(root, "_acme", "x"), { recursive: true });
       mkdirSync(join(root, "_locks"), { recursive: true });
       writeFileSync(certFiles(root, "b.example.test").meta, "{not json");
-      const list = listCertificates(root);
+      const list = storedCertificates(root);
       expect(list.map((l) => l.domain)).toEqual(["a.example.test", "b.example.test"]);
       expect(list[0].cert?.meta.source).toBe("imported");
       expect(list[1].cert).toBeNull();
@@ -137,7 +137,7 @@ describe("certificate store", () => {
       expect(removeCertificate(root, "a.example.test")).toBe(true);
       expect(removeCertificate(root, "a.example.test")).toBe(false);
       expect(existsSync(join(root, "_versions", "a.example.test"))).toBe(false);
-      expect(listCertificates(join(dir, "missing"))).toEqual([]);
+      expect(storedCertificates(join(dir, "missing"))).toEqual([]);
     },
     SLOW,
   );

@@ -51,7 +51,7 @@ async function post(path: string): Promise<Response> {
   return host.api.request(`/api/v1${path}`, { method: "POST" });
 }
 
-async function startBackup(): Promise<JobView> {
+async function startDbBackup(): Promise<JobView> {
   const res = await post(`/environments/${slug}/backups`);
   expect(res.status).toBe(202);
   const job = (await res.json()) as JobView;
@@ -102,7 +102,7 @@ describe("db backup on a real environment", () => {
     const fsDir = join(envResources(env, host.deps).dataDir, "filestore", env.dbName, "ab");
     mkdirSync(fsDir, { recursive: true });
     writeFileSync(join(fsDir, "ab12cd"), "attachment bytes");
-    const job = await host.waitJob((await startBackup()).id);
+    const job = await host.waitJob((await startDbBackup()).id);
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
     expect(job.steps.map((s) => [s.name, s.status])).toEqual([
@@ -148,8 +148,8 @@ describe("db backup on a real environment", () => {
     const yesterday = new Date(Date.now() - DAY).toISOString();
     host.deps.db.update(backups).set({ createdAt: yesterday }).where(eq(backups.id, b1)).run();
 
-    const first = await startBackup();
-    const second = await startBackup();
+    const first = await startDbBackup();
+    const second = await startDbBackup();
     expect(second.status).toBe("queued");
     expect(second.blockedBy?.id).toBe(first.id);
     const [j2, j3] = [await host.waitJob(first.id), await host.waitJob(second.id)];
@@ -188,7 +188,7 @@ describe("db backup on a real environment", () => {
     const good = host.deps.config.backups.s3;
     host.deps.config.backups.s3 = s3.targetNoCreate(`missing-${randomSuffix()}`);
     try {
-      const job = await host.waitJob((await startBackup()).id);
+      const job = await host.waitJob((await startDbBackup()).id);
       expect(job.status).toBe("failed");
       expect(job.error).toContain("NoSuchBucket");
       expect(job.steps.map((s) => s.status)).toEqual(["failed", "pending"]);

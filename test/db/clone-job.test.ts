@@ -10,15 +10,12 @@ import type { SQL } from "bun";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
 import { collectPii, scanForPii, type PiiNeedles } from "../../src/db/backup/pii";
 import { cloneJob } from "../../src/db/clone-job";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { envUrl } from "../../src/env/list";
-import { pgConnect, withTenant } from "../../src/host/postgres";
-import { envDbLogin } from "../../src/env/tenant-login";
+import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
@@ -47,29 +44,10 @@ afterAll(async () => {
   await host?.stop();
 }, 120_000);
 
-function env(slug: string): Environment {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
-
+const env = (slug: string) => host.env(slug);
 /** The PII scan reads the env's own tables: run it as the env's role, as the daemon does. */
-async function asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  return withTenant(envDbLogin(host.deps, env(slug)), fn);
-}
-
-async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: db,
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
+const asEnv = <T>(slug: string, fn: (sql: SQL) => Promise<T>) => host.asEnv(slug, fn);
+const withDb = <T>(db: string, fn: (sql: SQL) => Promise<T>) => host.pg.query(db, fn);
 
 async function param(db: string, key: string): Promise<string | undefined> {
   return withDb(

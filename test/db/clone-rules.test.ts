@@ -10,9 +10,7 @@ import { eq } from "drizzle-orm";
 import { collectPii, scanForPii, type PiiNeedles } from "../../src/db/backup/pii";
 import type { DbOperationResponse } from "../../src/db/schema";
 import { deployments } from "../../src/deploy/deploy.sql";
-import { environments, type Environment } from "../../src/env/env.sql";
-import { pgConnect, withTenant } from "../../src/host/postgres";
-import { envDbLogin } from "../../src/env/tenant-login";
+import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
 import { makeRepo, type TestRepo } from "../git/repo";
 import { runJob } from "../support/agents";
@@ -65,29 +63,10 @@ afterAll(async () => {
   if (repoDir) removeTempDir(repoDir);
 }, 120_000);
 
-function env(slug: string): Environment {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
-
+const env = (slug: string) => host.env(slug);
 /** The PII scan reads the env's own tables: run it as the env's role, as the daemon does. */
-async function asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  return withTenant(envDbLogin(host.deps, env(slug)), fn);
-}
-
-async function withDb<T>(db: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: db,
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
+const asEnv = <T>(slug: string, fn: (sql: SQL) => Promise<T>) => host.asEnv(slug, fn);
+const withDb = <T>(db: string, fn: (sql: SQL) => Promise<T>) => host.pg.query(db, fn);
 
 async function createEnv(name: string, tier: string, extra: Record<string, unknown> = {}): Promise<void> {
   const res = await host.api.request("/api/v1/environments", {

@@ -9,9 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL, Subprocess } from "bun";
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
-import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
@@ -28,9 +26,7 @@ const slug = `ic-${randomSuffix(6)}`;
 const children: Subprocess[] = [];
 let dump = "";
 
-function env(): Environment {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
+const env = () => host.env(slug);
 
 beforeAll(async () => {
   host = await startEnvHost({ agent: false });
@@ -44,21 +40,12 @@ beforeAll(async () => {
   expect(res.status).toBe(202);
   expect((await runJob(host, ((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
   // A dump big enough that the kill lands while pg_restore writes it.
-  const db = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: env().dbName,
-  });
-  try {
+  await host.pg.query(env().dbName, async (db) => {
     await db.unsafe(`SET ROLE "${env().dbUser}"`);
     await db.unsafe(
       "CREATE TABLE crash_filler AS SELECT g AS id, repeat(md5(g::text), 12) AS payload FROM generate_series(1, 300000) g",
     );
-  } finally {
-    await db.close();
-  }
+  });
   dump = join(work, "prod.dump");
   const pg = host.pg;
   await run({

@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import { imageManifestsCommand, parseImageManifests, planMigration } from "../../src/db/migrate";
-import { environments, type Environment } from "../../src/env/env.sql";
+import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
-import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix } from "../support/tmp";
@@ -44,24 +43,9 @@ afterAll(async () => {
   if (context) rmSync(context, { recursive: true, force: true });
 }, 120_000);
 
-function env(): Environment {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
+const env = () => host.env(slug);
 
-async function envSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: env().dbName,
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
+const envSql = <T>(fn: (sql: SQL) => Promise<T>) => host.pg.query(env().dbName, fn);
 
 async function modules(): Promise<Record<string, string>> {
   const rows = await envSql(
@@ -173,20 +157,7 @@ describe("db migrate on a real production environment", () => {
 
 describe("a failing module update", () => {
   const failingEnv = () => host.deps.db.select().from(environments).where(eq(environments.slug, failing)).get()!;
-  async function failingSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
-    const sql = pgConnect({
-      host: host.pg.host,
-      port: host.pg.port,
-      user: host.pg.user,
-      password: host.pg.password,
-      database: failingEnv().dbName,
-    });
-    try {
-      return await fn(sql);
-    } finally {
-      await sql.close();
-    }
-  }
+  const failingSql = <T>(fn: (sql: SQL) => Promise<T>) => host.pg.query(failingEnv().dbName, fn);
 
   test("fails the job with Odoo's error and the way back, leaves the database as it was and the env serving", async () => {
     const res = await host.api.request("/api/v1/environments", {

@@ -8,10 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { eq } from "drizzle-orm";
 import { restoreJob } from "../../src/db/restore-job";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -36,39 +34,17 @@ afterAll(async () => {
   await host?.stop();
 }, 120_000);
 
-function env(): Environment {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
+const env = () => host.env(slug);
 
-async function partners(): Promise<string[]> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: env().dbName,
-  });
-  try {
-    return (await sql<{ name: string }[]>`SELECT name FROM res_partner ORDER BY id`).map((r) => r.name);
-  } finally {
-    await sql.close();
-  }
-}
+const partners = () =>
+  host.pg.query(env().dbName, async (sql) =>
+    (await sql<{ name: string }[]>`SELECT name FROM res_partner ORDER BY id`).map((r) => r.name),
+  );
 
-async function addPartner(name: string): Promise<void> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: env().dbName,
-  });
-  try {
+const addPartner = (name: string) =>
+  host.pg.query(env().dbName, async (sql) => {
     await sql`INSERT INTO res_partner (name) VALUES (${name})`;
-  } finally {
-    await sql.close();
-  }
-}
+  });
 
 describe("kill -9 during a restore", () => {
   test("an env with a backup", async () => {

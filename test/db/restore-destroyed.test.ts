@@ -42,8 +42,7 @@ afterAll(async () => {
         .where(and(eq(environments.slug, name), ne(environments.status, "destroyed")))
         .get()
     ) {
-      const res = await host.api.request(`/api/v1/environments/${name}`, { method: "DELETE" });
-      if (res.status === 202) await host.waitJob(((await res.json()) as JobView).id).catch(() => undefined);
+      await host.destroyEnv(name);
     }
   }
   await host?.stop();

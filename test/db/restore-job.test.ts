@@ -21,7 +21,6 @@ import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import type { DbOperationResponse } from "../../src/db/schema";
-import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
 import { dropDatabase, pgConnect } from "../../src/host/postgres";
@@ -49,29 +48,14 @@ afterAll(async () => {
   await s3?.destroy();
 }, 120_000);
 
-function env(): Environment {
-  return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
-}
+const env = () => host.env(slug);
 
 function filestore(): string {
   const e = env();
   return join(envResources(e, host.deps).dataDir, "filestore", e.dbName);
 }
 
-async function envSql<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database: env().dbName,
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
+const envSql = <T>(fn: (sql: SQL) => Promise<T>) => host.pg.query(env().dbName, fn);
 
 async function partnerNames(): Promise<string[]> {
   return envSql(async (sql) =>
@@ -260,19 +244,10 @@ describe("db restore on a real environment", () => {
     const kept = String(job.result?.keptOld);
     expect(kept).toMatch(new RegExp(`^${env().dbName}_old_[a-z0-9]{8}$`));
     expect(await envDatabases()).toEqual([env().dbName, kept].sort());
-    const oldSql = pgConnect({
-      host: host.pg.host,
-      port: host.pg.port,
-      user: host.pg.user,
-      password: host.pg.password,
-      database: kept,
-    });
-    try {
-      const names = (await oldSql<{ name: string }[]>`SELECT name FROM res_partner`).map((r) => r.name);
-      expect(names).toContain("After b3");
-    } finally {
-      await oldSql.close();
-    }
+    const names = await host.pg.query(kept, async (sql) =>
+      (await sql<{ name: string }[]>`SELECT name FROM res_partner`).map((r) => r.name),
+    );
+    expect(names).toContain("After b3");
     const now = await partnerNames();
     expect(now).toContain("Marker after backup");
     expect(now).not.toContain("After b3");

@@ -13,6 +13,7 @@ import { Agent } from "../../src/jobs/agent";
 import type { JobChannel } from "../../src/jobs/queue";
 import { projectPolicy } from "../../src/policy/load";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
+import { until } from "../support/wait";
 
 const py = (code: string) => JSON.stringify(["python3", "-c", code]);
 const policy = (gates: string) => `version: 1\nhealth_gates:\n  dev:\n${gates}`;
@@ -41,20 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 }, 120_000);
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 async function containers(): Promise<string[]> {
   const r = await run({

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { Invalid } from "../../src/errors";
-import type { RepoModule } from "../../src/deploy/manifest";
-import { planModuleUpdates, type InstalledModule } from "../../src/deploy/modules";
+import type { RepoModule } from "../../src/odoo/manifest";
+import { planModuleUpdates } from "../../src/deploy/modules";
+import type { InstalledModule } from "../../src/odoo/modules";
 
 const mod = (name: string, version: string, checksum: string, extra: Partial<RepoModule> = {}): RepoModule => ({
   name,

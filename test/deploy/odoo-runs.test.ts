@@ -18,6 +18,7 @@ import type { JobView } from "../../src/jobs/view";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 import { STANDIN_IMAGE } from "../support/env-host";
 import { makeTempDir, removeTempDir } from "../support/tmp";
+import { until } from "../support/wait";
 
 const SLOW = 240_000;
 let t: DeployEnv;
@@ -67,20 +68,6 @@ async function containerIds(filters: string[]): Promise<string[]> {
 }
 
 const exactName = (name: string) => `name=^/?${name}$`;
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(200);
-  }
-}
 
 const events = async (filters: string[], format: string): Promise<string[]> => {
   const until = Math.floor(Date.now() / 1000) + 1;

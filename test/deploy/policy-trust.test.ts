@@ -15,6 +15,7 @@ import { signBody } from "../../src/github/signature";
 import { projectPolicy } from "../../src/policy/load";
 import { policies } from "../../src/policy/policy.sql";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
+import { until } from "../support/wait";
 
 const SECRET = `policy-trust-secret-${crypto.randomUUID()}`;
 const PUSH = JSON.parse(
@@ -71,26 +72,16 @@ afterAll(async () => {
   await t?.stop();
 }, 120_000);
 
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 240_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
 /** The deployment once it waits for approval or has ended, whichever comes first. */
 const settled = (id: string) =>
-  until(`deployment ${id} to wait or end`, async () => {
-    const d = await t.deployment(id);
-    return ["awaiting_approval", "success", "failed", "rejected"].includes(d.status) ? d : null;
-  });
+  until(
+    `deployment ${id} to wait or end`,
+    async () => {
+      const d = await t.deployment(id);
+      return ["awaiting_approval", "success", "failed", "rejected"].includes(d.status) ? d : null;
+    },
+    240_000,
+  );
 
 async function rejectAndWait(d: DeploymentView, jobId: string): Promise<void> {
   expect((await t.api("POST", `/deployments/${d.id}/reject`, { reason: "test" })).status).toBe(200);

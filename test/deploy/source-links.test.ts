@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
-import { parseManifest } from "../../src/deploy/manifest";
+import { parseManifest } from "../../src/odoo/manifest";
 import { repoModulesAt } from "../../src/deploy/source";
 import { Invalid } from "../../src/errors";
 import { exportTree, readFileAt, syncMirror } from "../../src/git/mirror";

@@ -7,7 +7,7 @@ import { ConfigSchema } from "../../src/config/schema";
 import { makeContext } from "../../src/doctor/context";
 import { runCheck } from "../../src/doctor/check";
 import { pgTenantCheck, tenantHbaRule } from "../../src/doctor/pg-tenant";
-import type { HbaRule } from "../../src/doctor/postgres-probe";
+import type { HbaRule } from "../../src/host/postgres";
 import { resolvePaths } from "../../src/config/paths";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { makeTempDir, removeTempDir } from "../support/tmp";

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { environments } from "../../src/env/env.sql";
-import { ttlSweep } from "../../src/env/ttl-sweep";
+import { ttlSweep } from "../../src/github/ttl-sweep";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";

@@ -10,7 +10,7 @@ import { ConfigSchema } from "../../src/config/schema";
 import { schedulesFor } from "../../src/daemon/schedules";
 import { environments, projects } from "../../src/env/env.sql";
 import type { EnvSummary } from "../../src/env/schema";
-import { ttlSweep, WARN_BEFORE_MS } from "../../src/env/ttl-sweep";
+import { ttlSweep, WARN_BEFORE_MS } from "../../src/github/ttl-sweep";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
 import { policies } from "../../src/policy/policy.sql";

@@ -10,7 +10,7 @@ import { eq } from "drizzle-orm";
 import { deployments } from "../../src/deploy/deploy.sql";
 import { environments, projects } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import { ttlSweep } from "../../src/env/ttl-sweep";
+import { ttlSweep } from "../../src/github/ttl-sweep";
 import { run } from "../../src/exec/run";
 import { githubPreviews } from "../../src/github/github.sql";
 import { reconcilePreviews } from "../../src/github/reconcile";

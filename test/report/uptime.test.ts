@@ -28,8 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (host) {
-    const res = await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" });
-    if (res.status === 202) await host.waitJob(((await res.json()) as JobView).id).catch(() => undefined);
+    await host.destroyEnv(slug);
     await host.stop();
   }
 }, 180_000);

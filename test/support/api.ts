@@ -21,6 +21,13 @@ export async function makeTestApi(opts: { extraJobs?: AnyJobDef[]; root?: string
   await auth.bootstrapAdmin(paths.adminPasswordFile, ADMIN_PASSWORD);
   const app = createApp(deps);
   let { token } = await auth.login("admin", ADMIN_PASSWORD);
+  async function request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const t = init.token === undefined ? token : init.token;
+    if (t) headers.set("authorization", `Bearer ${t}`);
+    if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
+    return app.request(path, { ...init, headers });
+  }
   return {
     root,
     deps,
@@ -32,12 +39,16 @@ export async function makeTestApi(opts: { extraJobs?: AnyJobDef[]; root?: string
     async relogin() {
       token = (await auth.login("admin", ADMIN_PASSWORD)).token;
     },
-    async request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
-      const headers = new Headers(init.headers);
-      const t = init.token === undefined ? token : init.token;
-      if (t) headers.set("authorization", `Bearer ${t}`);
-      if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
-      return app.request(path, { ...init, headers });
+    request,
+    /** A login session through the API itself (`POST /auth/login`): its token. */
+    async login(username: string, password: string): Promise<string> {
+      const res = await request("/api/v1/auth/login", {
+        method: "POST",
+        token: null,
+        body: JSON.stringify({ username, password }),
+      });
+      if (res.status !== 200) throw new Error(`login as ${username} answered ${res.status}: ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
     },
     /** The CLI's fetch, answered by this app in-process. */
     fetch: async (url: string, init?: RequestInit): Promise<Response> => app.request(url, init),

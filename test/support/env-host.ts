@@ -3,7 +3,12 @@
  * in pg_hba: env create must add its own), a private nginx, the API on a temp root whose nginx
  * dir is the test nginx's, and a local agent running jobs. Odoo is the stand-in image.
  */
+import type { SQL } from "bun";
+import { eq } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
+import { environments, type Environment } from "../../src/env/env.sql";
+import { envDbLogin } from "../../src/env/tenant-login";
+import { withTenant } from "../../src/host/postgres/tenant";
 import { Agent } from "../../src/jobs/agent";
 import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
@@ -45,6 +50,13 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     }
   }
 
+  /** The env's stored row (it must exist). */
+  function env(slug: string): Environment {
+    const row = deps.db.select().from(environments).where(eq(environments.slug, slug)).get();
+    if (!row) throw new Error(`no environment ${slug}`);
+    return row;
+  }
+
   return {
     pg,
     nginx,
@@ -52,6 +64,16 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     deps,
     config,
     waitJob,
+    env,
+    /** `fn` on a connection as the env's own role, as the daemon reads its tables. */
+    asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
+      return withTenant(envDbLogin(deps, env(slug)), fn);
+    },
+    /** Teardown: destroys the env through the API if it still exists, waiting for the job (errors ignored). */
+    async destroyEnv(name: string) {
+      const res = await api.request(`/api/v1/environments/${name}`, { method: "DELETE" });
+      if (res.status === 202) await waitJob(((await res.json()) as JobView).id).catch(() => undefined);
+    },
     /** Through nginx with the env's Host header, like a browser would. */
     viaNginx(domain: string, path: string) {
       // No pooled connection: an nginx reload closes idle keep-alive sockets under the client.

@@ -5,7 +5,9 @@
 import { chownSync, readFileSync, writeFileSync, appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { userInfo } from "node:os";
+import type { SQL } from "bun";
 import { run } from "../../src/exec/run";
+import { pgConnect } from "../../src/host/postgres/connect";
 import { freePort } from "./ports";
 import { makeTempDir, removeTempDir } from "./tmp";
 
@@ -33,6 +35,8 @@ export interface TestPostgres {
   dataDir: string;
   /** postgres://postgres:<pw>@127.0.0.1:<port>/postgres */
   url: string;
+  /** Runs `fn` on a superuser connection to `database`, closed after. */
+  query<T>(database: string, fn: (sql: SQL) => Promise<T>): Promise<T>;
   /** Immediate shutdown + removal of the temp dir; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -156,6 +160,14 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
       hbaFile,
       dataDir,
       url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+      async query(database, fn) {
+        const sql = pgConnect({ host: "127.0.0.1", port, user: "postgres", password, database });
+        try {
+          return await fn(sql);
+        } finally {
+          await sql.close();
+        }
+      },
       stop,
     };
   } catch (e) {

@@ -16,6 +16,7 @@ import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
 import { json, jsonBody } from "./openapi";
 
+const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path", required: true } }) });
 const login = createRoute({
   method: "post",
   path: "/auth/login",
@@ -58,11 +59,10 @@ const revokeToken = createRoute({
   path: "/auth/tokens/{id}",
   tags: ["auth"],
   summary: "Revoke an API token",
-  request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path", required: true } }) }) },
+  request: { params: idParam },
   responses: { 204: { description: "revoked" }, 404: json(ErrorSchema, "no such token") },
 });
 
-const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path", required: true } }) });
 const logout = createRoute({
   method: "post",
   path: "/auth/logout",

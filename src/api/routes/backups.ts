@@ -1,17 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listBackups, startBackup } from "../../db/backups";
+import { listBackups, startDbBackup } from "../../db/backups";
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { deleteExport, finishedExport, startExport } from "../../db/export-job";
+import { deleteExport, finishedExport, startDbExport } from "../../db/export-job";
 import { listExports, sweepExports } from "../../db/export-sweep";
 import { checkFilestoreTar } from "../../db/filestore-tar";
-import { enqueueImport, filestoreUploadPath, importsDir, planImport } from "../../db/import-job";
-import { startMigrate } from "../../db/migrate-job";
+import { startDbImport, filestoreUploadPath, importsDir, planImport } from "../../db/import-job";
+import { startDbMigrate } from "../../db/migrate-job";
 import { sniffUpload } from "../../db/odoo-zip";
 import { saveUpload } from "../../db/upload";
 import { Invalid, NotFound } from "../../errors";
-import { startClone, startRestore } from "../../db/restores";
+import { startDbClone, startDbRestore } from "../../db/restores";
 import {
   AnonymizeDetectReport,
   AnonymizeRulesCheck,
@@ -32,17 +32,11 @@ import { JobView } from "../../jobs/view";
 import { keepOpen } from "../conn";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
-import { requireForTier } from "../permissions";
+import { requireForEnv } from "../permissions";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(200)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 200);
 
 const create = createRoute({
   method: "post",
@@ -118,13 +112,7 @@ const exportDb = createRoute({
     409: json(ErrorSchema, "not active or stopped"),
   },
 });
-const exportParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path", required: true } }),
-});
+const exportParam = pathParam("id", 100);
 const downloadExport = createRoute({
   method: "get",
   path: "/exports/{id}",
@@ -245,23 +233,29 @@ const importFilestore = createRoute({
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
 
 export function backupRoutes(app: Api, deps: CoordinatorDeps) {
-  app.openapi(create, (c) => c.json(startBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
+  // Content-Length, when it is a plain number, lets saveUpload refuse a too large upload before reading it.
+  const saveBody = (body: ReadableStream<Uint8Array>, path: string, declared: string | undefined) =>
+    saveUpload(body, path, {
+      maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
+      declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
+    });
+  app.openapi(create, (c) => c.json(startDbBackup(deps, c.req.valid("param").name, c.get("principal").username), 202));
   app.openapi(list, (c) => {
     const q = c.req.valid("query");
     return c.json(listBackups(deps, c.req.valid("param").name, q.limit, q.includeDestroyed === "true"), 200);
   });
   // Replacing production's data is admin work whatever the route's own rule (permissions.ts).
   const tierGuard = (p: Principal, action: "restore" | "clone" | "import", name: string) =>
-    requireForTier(p, action, findEnv(deps.db, name).tier);
+    requireForEnv(deps.db, p, action, name);
   app.openapi(restore, (c) => {
     tierGuard(c.get("principal"), "restore", c.req.valid("param").name);
-    const out = startRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
+    const out = startDbRestore(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
     return out.dryRun ? c.json(out, 200) : c.json(out, 202);
   });
   app.openapi(clone, async (c) => {
     tierGuard(c.get("principal"), "clone", c.req.valid("param").name);
     const req = c.req.valid("json");
-    const out = startClone(deps, c.req.valid("param").name, req, c.get("principal").username);
+    const out = startDbClone(deps, c.req.valid("param").name, req, c.get("principal").username);
     if (!out.dryRun) return c.json(out, 202);
     // What each rule would change, counted on the source (read-only, as its own role).
     if (req.preview === true && out.plan.anonymize)
@@ -269,7 +263,9 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(out, 200);
   });
   app.openapi(detect, async (c) => c.json(await detectForEnv(deps, findEnv(deps.db, c.req.valid("param").name)), 200));
-  app.openapi(exportDb, (c) => c.json(startExport(deps, c.req.valid("param").name, c.get("principal").username), 202));
+  app.openapi(exportDb, (c) =>
+    c.json(startDbExport(deps, c.req.valid("param").name, c.get("principal").username), 202),
+  );
   app.openapi(downloadExport, async (c) => {
     const { path, size } = await finishedExport(deps.paths, c.req.valid("param").id);
     // A large zip to a slow client can stall on backpressure longer than the idle timeout.
@@ -319,11 +315,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const partial = join(dir, `${params.slug}-${params.token}.partial`);
     try {
-      const declared = c.req.header("content-length");
-      await saveUpload(body, partial, {
-        maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
-        declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
-      });
+      await saveBody(body, partial, c.req.header("content-length"));
       const format = await sniffUpload(partial);
       const upload = join(dir, `${params.slug}-${params.token}.${format}`);
       await rename(partial, upload);
@@ -333,7 +325,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
           throw new NotFound(`no uploaded filestore ${q.filestore} for ${params.slug}`);
         if (filestore !== null && format === "zip")
           throw new Invalid("--filestore goes with a .dump: an Odoo export zip carries its own filestore");
-        return c.json(enqueueImport(deps, { ...params, upload, format, filestore }, c.get("principal").username), 202);
+        return c.json(startDbImport(deps, { ...params, upload, format, filestore }, c.get("principal").username), 202);
       } catch (e) {
         await rm(upload, { force: true });
         if (filestore !== null) await rm(filestore, { force: true });
@@ -345,18 +337,13 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(importFilestore, async (c) => {
     const name = c.req.valid("param").name;
-    tierGuard(c.get("principal"), "import", name);
-    const env = findEnv(deps.db, name);
+    const env = tierGuard(c.get("principal"), "import", name);
     const body = c.req.raw.body;
     if (!body) throw new Invalid("the request body must be the filestore tar");
     await mkdir(importsDir(deps.paths), { recursive: true, mode: 0o700 });
     const id = randomBytes(16).toString("hex");
     const path = filestoreUploadPath(deps.paths, env.slug, id);
-    const declared = c.req.header("content-length");
-    await saveUpload(body, path, {
-      maxBytes: deps.config.imports.maxUploadMb * 1024 * 1024,
-      declaredBytes: declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null,
-    });
+    await saveBody(body, path, c.req.header("content-length"));
     try {
       const MiB = 1024 * 1024;
       const checked = await checkFilestoreTar(path, {
@@ -371,7 +358,7 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(migrate, (c) =>
     c.json(
-      startMigrate(
+      startDbMigrate(
         deps,
         c.req.valid("param").name,
         { dryRun: c.req.valid("json").dryRun === true },

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CertificateView, ImportRequest, RenewOutcome, RenewRequest } from "../../certs/schema";
-import { certificateViews, requestRenewals, startImport } from "../../certs/service";
+import { listCertificates, startCertsRenew, startCertsImport } from "../../certs/service";
 import { JobView } from "../../jobs/view";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
@@ -44,12 +44,12 @@ const importCert = createRoute({
 });
 
 export function certificateRoutes(app: Api, deps: CoordinatorDeps) {
-  app.openapi(list, (c) => c.json(certificateViews(deps), 200));
+  app.openapi(list, (c) => c.json(listCertificates(deps), 200));
   app.openapi(renew, (c) => {
-    const out = requestRenewals(deps, c.req.valid("json"), c.get("principal").username);
+    const out = startCertsRenew(deps, c.req.valid("json"), c.get("principal").username);
     return out.queued.length > 0 ? c.json(out, 202) : c.json(out, 200);
   });
-  app.openapi(importCert, (c) => c.json(startImport(deps, c.req.valid("json"), c.get("principal").username), 202));
+  app.openapi(importCert, (c) => c.json(startCertsImport(deps, c.req.valid("json"), c.get("principal").username), 202));
 }
 
 /** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */

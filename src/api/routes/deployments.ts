@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   decideApproval,
-  getDeployment,
+  deploymentView,
   listDeployments,
-  rollbackCandidates,
+  listRollbackCandidates,
   startDeploy,
   startRollback,
 } from "../../deploy/actions";
@@ -19,22 +19,10 @@ import { JobView } from "../../jobs/view";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(200)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
-const idParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "id", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 200);
+const idParam = pathParam("id", 64);
 const Started = z.object({ deployment: DeploymentView, job: JobView }).openapi("DeploymentStarted");
 
 const deploy = createRoute({
@@ -127,11 +115,11 @@ export function deploymentRoutes(app: Api, deps: CoordinatorDeps) {
     return c.json(out, out.dryRun ? 200 : 202);
   });
   app.openapi(list, (c) => c.json(listDeployments(deps, c.req.valid("param").name, c.req.valid("query").limit), 200));
-  app.openapi(get, (c) => c.json(getDeployment(deps, c.req.valid("param").id), 200));
+  app.openapi(get, (c) => c.json(deploymentView(deps, c.req.valid("param").id), 200));
   app.openapi(rollback, (c) =>
     c.json(startRollback(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username), 202),
   );
-  app.openapi(candidates, (c) => c.json(rollbackCandidates(deps, c.req.valid("param").name), 200));
+  app.openapi(candidates, (c) => c.json(listRollbackCandidates(deps, c.req.valid("param").name), 200));
 }
 
 /** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */

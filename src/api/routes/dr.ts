@@ -1,7 +1,7 @@
 /** Disaster recovery of the control plane: state backups (admins only: a backup is the whole state). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole } from "../../auth/roles";
-import { rotateCredentials } from "../../db/rotate-credentials";
+import { startDbRotateCredentials } from "../../deploy/rotate-credentials";
 import { parseSince } from "../../audit/since";
 import { drReports, startDrTests } from "../../dr/dr-test";
 import { DR_TEST_STEPS } from "../../dr/dr-tests.sql";
@@ -13,7 +13,7 @@ import { RebuildPlanEntry } from "../../dr/rebuild-plan";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
 const Kind = z.enum(["local", "s3"]);
 const Listing = z
@@ -102,13 +102,7 @@ const rotate = createRoute({
   tags: ["dr"],
   summary: "A new password for the env's PostgreSQL role, odoo.conf rewritten, Odoo restarted on it (a job; admin)",
   request: {
-    params: z.object({
-      name: z
-        .string()
-        .min(1)
-        .max(200)
-        .openapi({ param: { name: "name", in: "path", required: true } }),
-    }),
+    params: pathParam("name", 200),
   },
   responses: {
     202: json(JobView, "queued"),
@@ -232,7 +226,7 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(rotate, (c) => {
     const principal = c.get("principal");
     requireRole(principal, "admin", "rotate an environment's database credentials");
-    return c.json(rotateCredentials(deps, c.req.valid("param").name, principal.username), 202);
+    return c.json(startDbRotateCredentials(deps, c.req.valid("param").name, principal.username), 202);
   });
   app.openapi(check, async (c) => c.json(await healthReport(deps, { env: c.req.valid("query").env }), 200));
   app.openapi(list, async (c) => {

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { stream } from "hono/streaming";
-import { createEnvironment, destroyEnvironment, extendEnvironment, powerEnvironment } from "../../env/actions";
-import { rotateAdminPassword, showAdminPassword } from "../../env/admin-password";
+import { startEnvCreate, startEnvDestroy, extendEnvironment, startEnvPower } from "../../env/actions";
+import { startEnvRotateAdminPassword, adminPasswordView } from "../../env/admin-password";
 import { envDetail } from "../../env/detail";
 import { envHost } from "../../env/host";
 import { findEnv } from "../../env/lookup";
@@ -15,16 +15,10 @@ import { keepOpen } from "../conn";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { requireForTier } from "../permissions";
-import { json, jsonBody } from "./openapi";
+import { requireForEnv, requireForTier } from "../permissions";
+import { json, jsonBody, pathParam, queryFlag } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(200)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 200);
 
 const CreatePlanView = z
   .object({
@@ -92,16 +86,9 @@ const destroy = createRoute({
   request: {
     params: nameParam,
     query: z.object({
-      keepDatabase: z
-        .enum(["true", "false"])
-        .default("false")
-        .transform((v) => v === "true"),
+      keepDatabase: queryFlag(),
       confirm: z.string().max(200).optional().openapi({ description: "the env's name: required for production" }),
-      skipFinalBackup: z
-        .enum(["true", "false"])
-        .default("false")
-        .transform((v) => v === "true")
-        .openapi({ description: "production: drop the database without the final backup" }),
+      skipFinalBackup: queryFlag().openapi({ description: "production: drop the database without the final backup" }),
     }),
   },
   responses: {
@@ -179,10 +166,7 @@ const logs = createRoute({
     params: nameParam,
     query: z.object({
       tail: z.coerce.number().int().min(0).max(100_000).default(200),
-      follow: z
-        .enum(["true", "false"])
-        .default("false")
-        .transform((v) => v === "true"),
+      follow: queryFlag(),
     }),
   },
   responses: {
@@ -203,7 +187,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   });
   app.openapi(create, (c) => {
     requireForTier(c.get("principal"), "create", c.req.valid("json").tier);
-    const out = createEnvironment(deps, c.req.valid("json"), c.get("principal").username);
+    const out = startEnvCreate(deps, c.req.valid("json"), c.get("principal").username);
     if (out.dryRun)
       return c.json(
         {
@@ -223,14 +207,16 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(get, async (c) => c.json(await envDetail(deps, c.req.valid("param").name), 200));
   app.openapi(destroy, (c) => {
     const { name } = c.req.valid("param");
-    requireForTier(c.get("principal"), "destroy", findEnv(deps.db, name).tier);
-    return c.json(destroyEnvironment(deps, name, c.req.valid("query"), c.get("principal").username), 202);
+    requireForEnv(deps.db, c.get("principal"), "destroy", name);
+    return c.json(startEnvDestroy(deps, name, c.req.valid("query"), c.get("principal").username), 202);
   });
   app.openapi(adminPassword, (c) =>
-    c.json(showAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 200),
+    c.json(adminPasswordView(deps, c.req.valid("param").name, c.get("principal")), 200),
   );
   // Before `power`: its `{action}` would claim /extend (and /admin-password) and refuse it as an unknown action.
-  app.openapi(rotate, (c) => c.json(rotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202));
+  app.openapi(rotate, (c) =>
+    c.json(startEnvRotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202),
+  );
   app.openapi(extend, (c) =>
     c.json(
       extendEnvironment(deps, c.req.valid("param").name, c.req.valid("json").ttl, c.get("principal").username),
@@ -239,7 +225,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   );
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");
-    return c.json(powerEnvironment(deps, name, action, c.get("principal").username), 202);
+    return c.json(startEnvPower(deps, name, action, c.get("principal").username), 202);
   });
   app.openapi(logs, (c) => {
     const env = findEnv(deps.db, c.req.valid("param").name);

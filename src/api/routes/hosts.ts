@@ -13,15 +13,9 @@ import { parseJoinTtl } from "../../fleet/tokens";
 import type { CoordinatorDeps } from "../../deps";
 import type { Api } from "../deps";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(63)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 63);
 
 const createToken = createRoute({
   method: "post",

@@ -8,15 +8,9 @@ import { keepOpen } from "../conn";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json } from "./openapi";
+import { json, pathParam } from "./openapi";
 
-const idParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "id", in: "path", required: true } }),
-});
+const idParam = pathParam("id", 64);
 const ListQuery = z.object({
   status: z.enum(jobStatuses).optional(),
   target: z.string().max(128).optional(),

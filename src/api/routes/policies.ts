@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
-import { showPolicy, validatePolicy } from "../../policy/service";
+import { effectivePolicyView } from "../../env/policy-view";
+import { validatePolicy } from "../../policy/service";
 import { EffectivePolicyView, PolicyShowQuery, PolicyValidation, ValidatePolicyRequest } from "../../policy/view";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
@@ -29,7 +30,7 @@ const validate = createRoute({
 });
 
 export function policyRoutes(app: Api, deps: CoordinatorDeps) {
-  app.openapi(show, async (c) => c.json(await showPolicy(deps, c.req.valid("query")), 200));
+  app.openapi(show, async (c) => c.json(await effectivePolicyView(deps, c.req.valid("query")), 200));
   app.openapi(validate, (c) => {
     const { text, file } = c.req.valid("json");
     return c.json(validatePolicy(text, file), 200);

@@ -4,15 +4,9 @@ import { findUser, listUsers, removeUser, resetPassword, setRole, userView } fro
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
 import { ErrorSchema } from "../errors";
-import { json, jsonBody } from "./openapi";
+import { json, jsonBody, pathParam } from "./openapi";
 
-const nameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "name", in: "path", required: true } }),
-});
+const nameParam = pathParam("name", 64);
 
 const list = createRoute({
   method: "get",

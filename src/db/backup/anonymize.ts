@@ -7,7 +7,7 @@
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { z } from "zod";
 import defaultRulesText from "../../../templates/anonymize-default.yaml" with { type: "text" };
-import { checkYamlDocument, parseYamlDocument } from "../../config/yaml-doc";
+import { checkYamlDocument, parseYamlDocument } from "../../yaml-doc";
 import { Invalid } from "../../errors";
 import { IDENT, quoteIdent } from "../../host/postgres/quote";
 import { ATTACHMENT_COLUMNS, contentUpdateSql } from "../anonymize/attachments";

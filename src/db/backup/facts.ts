@@ -5,6 +5,7 @@
  * `sql` is a tenant session (host/postgres/tenant.ts): only the role's own tables count.
  */
 import type { SQL } from "bun";
+import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
 import { hasOwnedTable, ownedPublicTables } from "../../host/postgres/tenant";
 
@@ -31,6 +32,17 @@ export interface DbFacts {
 export function odooSeries(baseVersion: string | null | undefined): string | null {
   const m = /^((?:saas~)?\d+\.\d+)\./.exec(baseVersion ?? "");
   return m ? m[1] : null;
+}
+
+/** The Odoo series (e.g. 17.0) from the installed base module, else the image tag. */
+export function seriesOf(installed: Map<string, { latestVersion: string | null }>, image: string): string {
+  const fromDb = odooSeries(installed.get("base")?.latestVersion);
+  if (fromDb) return fromDb;
+  const tag = /:(\d+\.\d+)/.exec(image)?.[1];
+  if (tag) return tag;
+  throw new Invalid(
+    `cannot tell the Odoo series of ${image}: its database has no base module and the image tag has no version`,
+  );
 }
 
 export async function readDbFacts(sql: SQL): Promise<DbFacts> {

@@ -29,7 +29,7 @@ export {
   type ManifestTrust,
   type PartInfo,
 } from "./manifest";
-export { readDbFacts, KEY_TABLES, odooSeries, type DbFacts } from "./facts";
+export { readDbFacts, KEY_TABLES, odooSeries, seriesOf, type DbFacts } from "./facts";
 export {
   localBackupDir,
   s3BackupPrefix,

@@ -43,6 +43,26 @@ export async function hbaErrors(sql: SQL): Promise<HbaError[]> {
   return rows.map((r) => ({ line: r.line_number ?? 0, error: r.error }));
 }
 
+/** A pg_hba.conf rule as the server reads it (pg_hba_file_rules). */
+export interface HbaRule {
+  line: number;
+  type: string;
+  databases: string[];
+  users: string[];
+  address: string | null;
+  netmask: string | null;
+  auth: string;
+}
+
+/** The rules the server uses, in order (the lines it rejects are hbaErrors'). */
+export async function hbaRules(sql: SQL): Promise<HbaRule[]> {
+  const rows = await sql<HbaRule[]>`
+    SELECT line_number AS line, type, database AS databases, user_name AS users, address, netmask, auth_method AS auth
+      FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number`;
+  // Copied into plain objects, as the probe has always returned them.
+  return rows.map((r) => ({ ...r }));
+}
+
 /** Refuses to edit a file the server does not read: the change would silently do nothing. */
 async function assertServerFile(sql: SQL, file: string): Promise<void> {
   const [row] = await sql<{ hba: string }[]>`SELECT current_setting('hba_file') AS hba`;

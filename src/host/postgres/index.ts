@@ -31,8 +31,10 @@ export {
   removeHbaEntry,
   replaceHbaFile,
   hbaErrors,
+  hbaRules,
   writeAtomic as writeHbaFileAtomic,
   type HbaError,
+  type HbaRule,
 } from "./hba-apply";
 export {
   TENANT_SEARCH_PATH,

@@ -50,7 +50,7 @@ export async function createRole(sql: SQL, name: string, password: string): Prom
  * A second login for `owner`'s sessions: `alias` logs in with its own password, is a member of
  * `owner` and starts every session as `owner` (`SET role` at login), so what Odoo creates or
  * reads through it is `owner`'s exactly as before. Lets a password rotation keep the old login
- * working while the new one already serves (src/db/rotate-credentials.ts).
+ * working while the new one already serves (src/deploy/rotate-credentials.ts: a restart of the release beside itself, so it lives with the release code).
  */
 export async function createLoginAlias(sql: SQL, alias: string, owner: string, password: string): Promise<void> {
   await createRole(sql, alias, password);

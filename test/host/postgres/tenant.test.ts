@@ -18,7 +18,7 @@ import { neutralizeDatabase } from "../../../src/db/backup/neutralize";
 import { collectPii } from "../../../src/db/backup/pii";
 import { runBackup } from "../../../src/db/backup/run";
 import { sanitizeCopy } from "../../../src/db/sanitize";
-import { installedModules } from "../../../src/deploy/modules";
+import { installedModules } from "../../../src/odoo/modules";
 import { Conflict, Invalid } from "../../../src/errors";
 import {
   createRole,

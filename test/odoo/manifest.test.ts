@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Invalid } from "../../src/errors";
 import { run } from "../../src/exec/run";
-import { moduleChecksum, normaliseVersion, parseManifest, readRepoModules } from "../../src/deploy/manifest";
+import { moduleChecksum, normaliseVersion, parseManifest, readRepoModules } from "../../src/odoo/manifest";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
 const ODOO_MANIFEST = `# -*- coding: utf-8 -*-

@@ -11,7 +11,7 @@ import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
-import { aliasOf } from "../../src/db/rotate-credentials";
+import { aliasOf } from "../../src/deploy/rotate-credentials";
 import { run } from "../../src/exec/run";
 import { runCliWith } from "../support/cli";
 import { probeThroughNginx } from "../support/probe";
@@ -27,8 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (host) {
-    const res = await host.api.request(`/api/v1/environments/${slug}`, { method: "DELETE" });
-    if (res.status === 202) await host.waitJob(((await res.json()) as JobView).id).catch(() => undefined);
+    await host.destroyEnv(slug);
     await host.stop();
   }
 }, 180_000);

@@ -31,7 +31,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { randomSecret } from "../auth/secretbox";
-import { pointNginxAt, retire, startBeside, startRelease } from "../deploy/release";
+import { pointNginxAt, retire, startBeside, startRelease } from "./release";
 import type { CoordinatorDeps, Deps } from "../deps";
 import { requireCreated } from "../env/guards";
 import { envHost } from "../env/host";
@@ -203,7 +203,7 @@ export const rotateCredentialsJob = defineJob<RotateCredentialsParams>({
   },
 });
 
-export function rotateCredentials(deps: CoordinatorDeps, name: string, actor: string): JobView {
+export function startDbRotateCredentials(deps: CoordinatorDeps, name: string, actor: string): JobView {
   const env = findEnv(deps.db, name);
   requireCreated(env, "its database credentials can be rotated once it is active or stopped");
   const job = deps.jobs.enqueue(

@@ -5,7 +5,7 @@
  */
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { Invalid } from "../errors";
+import { Invalid } from "./errors";
 
 /** `["branch_mappings", 2, "pattern"]` → `branch_mappings[2].pattern`. */
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { and, eq, ne } from "drizzle-orm";
-import { aliasOf, rotateCredentialsJob } from "../../src/db/rotate-credentials";
+import { aliasOf, rotateCredentialsJob } from "../../src/deploy/rotate-credentials";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";

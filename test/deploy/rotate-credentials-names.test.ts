@@ -1,6 +1,6 @@
 /** The rotation's second login: a valid PostgreSQL identifier for every env role name, distinct per role. */
 import { describe, expect, test } from "bun:test";
-import { aliasOf } from "../../src/db/rotate-credentials";
+import { aliasOf } from "../../src/deploy/rotate-credentials";
 import { dbIdentifier } from "../../src/env/naming";
 import { IDENT } from "../../src/host/postgres";
 

@@ -5,13 +5,13 @@
  */
 import { and, isNotNull, notInArray } from "drizzle-orm";
 import type { Schedule } from "../jobs/schedule";
-import { notifyPreview, previewOfEnv } from "../github/previews";
+import { notifyPreview, previewOfEnv } from "./previews";
 import { Log } from "../log";
-import { destroyEnvironment } from "./actions";
+import { startEnvDestroy } from "../env/actions";
 import type { CoordinatorDeps } from "../deps";
-import { environments } from "./env.sql";
+import { environments } from "../env/env.sql";
 import { errorText } from "../errors";
-import { markExpiryWarned } from "./state";
+import { markExpiryWarned } from "../env/state";
 
 const log = Log.create("ttl");
 export const TTL_ACTOR = "ttl-sweep";
@@ -34,7 +34,7 @@ export function ttlSweep(deps: CoordinatorDeps, at: Date): TtlSweepResult {
     const expiresAt = Date.parse(env.ttlExpiresAt!);
     try {
       if (expiresAt <= at.getTime()) {
-        const job = destroyEnvironment(deps, env.slug, { keepDatabase: false }, TTL_ACTOR);
+        const job = startEnvDestroy(deps, env.slug, { keepDatabase: false }, TTL_ACTOR);
         deps.audit.record({
           actor: TTL_ACTOR,
           action: "env.expire",

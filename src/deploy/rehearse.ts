@@ -7,11 +7,8 @@
 import { cloneDatabase, neutralizeDatabase } from "../db/backup";
 import { pausePoint } from "../db/copies/pause";
 import { envHost } from "../env/host";
-import { takenPorts } from "../env/lookup";
 import { runOdooOnce } from "../env/odoo-once";
-import { allocatePortPair } from "../env/ports";
-import { webContainerSpec } from "../env/container";
-import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
+import { envResources } from "../env/resources";
 import type { Environment } from "../env/env.sql";
 import { envDbLogin, scratchDbLogin } from "../env/tenant-login";
 import { run } from "../exec/run";
@@ -21,7 +18,7 @@ import { stepLogger } from "../jobs/step-logger";
 import type { GatePlan } from "../policy/gates";
 import type { ModulePlan } from "./modules";
 import { waitReleaseHealthy } from "./release";
-import { withScratchDatabase } from "./scratch";
+import { bootOnScratch, withScratchDatabase } from "./scratch";
 import { adminLogin } from "./source";
 import { errorText } from "../errors";
 
@@ -113,22 +110,7 @@ export async function rehearse(
       }
       const host = envHost(deps);
       const name = `${r.initContainer}-rehearse-boot`;
-      const taken = takenPorts(deps.db, env.id);
-      for (const p of [env.httpPort, env.longpollPort]) if (p) taken.add(p);
-      const [http, longpoll] = await allocatePortPair(deps.config.ports, taken);
-      const spec = webContainerSpec(deps, env, name, { http, longpoll }, image);
-      await run(host.docker.rm(name, { force: true }), { nothrow: true });
-      await run(
-        host.docker.run({
-          ...spec,
-          restart: "no",
-          labels: envLabels(env, "init"),
-          mounts: [
-            { source: s.dataDir, target: CONTAINER_DATA },
-            { source: s.confFile, target: CONTAINER_CONF, readonly: true },
-          ],
-        }),
-      );
+      const { http } = await bootOnScratch(deps, env, s, name, image);
       try {
         // The rehearsal serves no user: its websockets are not asked for.
         await waitReleaseHealthy(deps, name, { http, longpoll: null }, s.login.name, io);

@@ -12,9 +12,13 @@ import { pausePoint } from "../db/copies/pause";
 import { SCRATCH_DIR_PREFIX, SCRATCH_PREFIX, scratchTag, type ScratchPurpose } from "../db/copies/names";
 import { sweepCopies } from "../db/copies/sweep";
 import { CommandFailed } from "../errors";
+import { run } from "../exec/run";
 import { envHost } from "../env/host";
 import { odooConfFor, writeOdooConf, type DbLogin } from "../env/odoo-conf";
-import { envResources } from "../env/resources";
+import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
+import { webContainerSpec } from "../env/container";
+import { takenPorts } from "../env/lookup";
+import { allocatePortPair } from "../env/ports";
 import type { Environment } from "../env/env.sql";
 import {
   createDatabase,
@@ -116,4 +120,36 @@ export async function withScratchDatabase<T>(
   } finally {
     await dropScratch(deps, n, true);
   }
+}
+
+/**
+ * The release's image booted on a scratch copy (its data dir and odoo.conf), beside the env on
+ * a free port pair that is neither taken nor the env's own: what a deploy's rehearsal and a DR
+ * test check health on. The caller removes the container.
+ */
+export async function bootOnScratch(
+  deps: Deps,
+  env: Environment,
+  scratch: Scratch,
+  name: string,
+  image: string,
+): Promise<{ http: number; longpoll: number }> {
+  const host = envHost(deps);
+  const taken = takenPorts(deps.db, env.id);
+  for (const p of [env.httpPort, env.longpollPort]) if (p) taken.add(p);
+  const [http, longpoll] = await allocatePortPair(deps.config.ports, taken);
+  const spec = webContainerSpec(deps, env, name, { http, longpoll }, image);
+  await run(host.docker.rm(name, { force: true }), { nothrow: true });
+  await run(
+    host.docker.run({
+      ...spec,
+      restart: "no",
+      labels: envLabels(env, "init"),
+      mounts: [
+        { source: scratch.dataDir, target: CONTAINER_DATA },
+        { source: scratch.confFile, target: CONTAINER_CONF, readonly: true },
+      ],
+    }),
+  );
+  return { http, longpoll };
 }

@@ -16,13 +16,11 @@ import { neutralizeDatabase, restoreBackup } from "../db/backup";
 import { servingImage } from "../db/migrate";
 import { adminPg } from "../db/replace-steps";
 import { manifestTrust, readableSource } from "../db/restore-job";
-import { withScratchDatabase } from "../deploy/scratch";
+import { bootOnScratch, withScratchDatabase } from "../deploy/scratch";
 import { waitReleaseHealthy } from "../deploy/release";
-import { webContainerSpec } from "../env/container";
 import { envHost } from "../env/host";
-import { loadEnvById, takenPorts } from "../env/lookup";
-import { allocatePortPair } from "../env/ports";
-import { CONTAINER_CONF, CONTAINER_DATA, envLabels, envResources } from "../env/resources";
+import { loadEnvById } from "../env/lookup";
+import { envResources } from "../env/resources";
 import { scratchDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound, errorText } from "../errors";
 import { run } from "../exec/run";
@@ -176,22 +174,7 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
       const host = envHost(deps);
       const name = drTestContainer(env, deps);
       const ports = await inStep("boot", async () => {
-        const taken = takenPorts(deps.db, env.id);
-        for (const port of [env.httpPort, env.longpollPort]) if (port) taken.add(port);
-        const [http, longpoll] = await allocatePortPair(deps.config.ports, taken);
-        const spec = webContainerSpec(deps, env, name, { http, longpoll }, image);
-        await run(host.docker.rm(name, { force: true }), { nothrow: true });
-        await run(
-          host.docker.run({
-            ...spec,
-            restart: "no",
-            labels: envLabels(env, "init"),
-            mounts: [
-              { source: s.dataDir, target: CONTAINER_DATA },
-              { source: s.confFile, target: CONTAINER_CONF, readonly: true },
-            ],
-          }),
-        );
+        const { http, longpoll } = await bootOnScratch(deps, env, s, name, image);
         io.log(`booted ${image} as ${name} on 127.0.0.1:${http} / :${longpoll}`);
         return { http, longpoll };
       });

@@ -17,18 +17,15 @@ import { imagePull, imageTag } from "../deploy/commands";
 import { CommandFailed, Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { createRole, databaseExists, setHbaEntry } from "../host/postgres";
-import { reload, writeVhost } from "../host/nginx";
-import { writeEnvAccess } from "../env/access";
 import { EnvJobParams } from "../env/create-job";
 import type { Environment } from "../env/env.sql";
-import { envHost, envVhost } from "../env/host";
-import { loadEnvById, takenPorts } from "../env/lookup";
+import { envHost } from "../env/host";
+import { loadEnvById } from "../env/lookup";
 import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
-import { allocatePortPair } from "../env/ports";
 import { envLabels, envResources } from "../env/resources";
 import { waitEnvServed } from "../env/served";
-import { markActive, markServedOverHttp, recordServing } from "../env/state";
-import { webContainerSpec } from "../env/container";
+import { markActive, markServedOverHttp } from "../env/state";
+import { configureEnvVhost, startWebContainer } from "../env/web-serving";
 import { envDbLogin } from "../env/tenant-login";
 import { defineJob, onEnv, stepOutput, storingStep, type StepContext } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
@@ -207,60 +204,18 @@ export const rebuildEnvJob = defineJob<EnvJobParams>({
     }),
     storingStep(containerOutput, {
       title: "Starting Odoo",
-      async run(ctx) {
-        const env = envOf(ctx);
-        const host = envHost(ctx.deps);
-        const release = Math.max(1, env.release);
-        const name = envResources(env, ctx.deps).webContainer(release);
-        const existing = await host.dockerClient.inspectContainer(name);
-        const stored: [number, number] | null =
-          env.httpPort && env.longpollPort ? [env.httpPort, env.longpollPort] : null;
-        let ports: [number, number];
-        if (existing?.State.Running && stored) ports = stored;
-        else {
-          if (existing) await run(host.docker.rm(name, { force: true }), { nothrow: true });
-          // The env's own ports when this host has them free (nothing else records them): the vhost stays as it was.
-          const taken = takenPorts(ctx.deps.db, env.id);
-          ports =
-            stored && !taken.has(stored[0]) && !taken.has(stored[1])
-              ? stored
-              : await allocatePortPair(ctx.deps.config.ports, taken);
-          const spec = webContainerSpec(
-            ctx.deps,
-            env,
-            name,
-            { http: ports[0], longpoll: ports[1] },
-            ctx.output(imageOutput).image,
-          );
-          await run(host.docker.run(spec));
-        }
-        recordServing(ctx.deps.db, env.id, {
-          httpPort: ports[0],
-          longpollPort: ports[1],
-          containerName: name,
-          release,
-        });
-        ctx.log(`container ${name} on 127.0.0.1:${ports[0]} / :${ports[1]}`);
-        return { container: name, httpPort: ports[0], longpollPort: ports[1] };
-      },
+      run: (ctx) =>
+        // The env's own ports when this host has them free (nothing else records them): the vhost stays as it was.
+        startWebContainer(ctx.deps, envOf(ctx), {
+          image: ctx.output(imageOutput).image,
+          reuseStoredPorts: true,
+          log: ctx.log,
+        }),
     }),
     {
       name: "vhost",
       title: "Configuring nginx",
-      async run(ctx) {
-        const env = envOf(ctx);
-        const out = ctx.output(containerOutput);
-        const host = envHost(ctx.deps);
-        mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
-        mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
-        writeEnvAccess(ctx.deps, env);
-        await writeVhost(
-          host.nginx,
-          env.slug,
-          envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }),
-        );
-        await reload(host.nginx);
-      },
+      run: (ctx) => configureEnvVhost(ctx.deps, envOf(ctx), ctx.output(containerOutput)),
     },
     {
       name: "health",

@@ -3,7 +3,6 @@
  * what the last attempt left and finishes it) and has an undo, run in reverse on failure.
  */
 import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { z } from "zod";
 import { type StepContext, defineJob, stepOutput, storingStep, onEnv } from "../jobs/define";
 import type { Deps } from "../deps";
@@ -11,20 +10,18 @@ import { envTlsStep, httpFallbackReason, tlsOutput } from "../certs/env-tls";
 import { CommandFailed, Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
-import { reload, removeVhost, writeVhost } from "../host/nginx";
-import { markActive, markCreateFailed, markServedOverHttp, recordServing } from "./state";
+import { reload, removeVhost } from "../host/nginx";
+import { markActive, markCreateFailed, markServedOverHttp } from "./state";
 import { waitEnvServed } from "./served";
-import { envHost, envVhost } from "./host";
-import { writeEnvAccess } from "./access";
+import { envHost } from "./host";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
 import { runOdooOnce } from "./odoo-once";
 import { ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
 import { withSealedSecrets } from "../jobs/secrets";
-import { allocatePortPair } from "./ports";
-import { envLabels, envResources, ODOO_HTTP_PORT, ODOO_LONGPOLL_PORT } from "./resources";
-import { loadEnvById, removeEnvContainers, takenPorts } from "./lookup";
+import { envLabels, envResources } from "./resources";
+import { loadEnvById, removeEnvContainers } from "./lookup";
 import type { Environment } from "./env.sql";
-import { webContainerSpec } from "./container";
+import { configureEnvVhost, startWebContainer } from "./web-serving";
 
 /**
  * `web` always: the health gate reads the login page (env/health), which `web` serves. Real Odoo
@@ -178,31 +175,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
     },
     storingStep(containerOutput, {
       title: "Starting Odoo",
-      async run(ctx) {
-        const env = envOf(ctx);
-        const host = envHost(ctx.deps);
-        const release = Math.max(1, env.release);
-        const name = envResources(env, ctx.deps).webContainer(release);
-        const existing = await host.dockerClient.inspectContainer(name);
-        let ports: [number, number];
-        if (existing?.State.Running && env.httpPort && env.longpollPort) {
-          ports = [env.httpPort, env.longpollPort];
-        } else {
-          if (existing) await run(host.docker.rm(name, { force: true }), { nothrow: true });
-          ports = await allocatePortPair(ctx.deps.config.ports, takenPorts(ctx.deps.db, env.id));
-          await run(host.docker.run(webContainerSpec(ctx.deps, env, name, { http: ports[0], longpoll: ports[1] })));
-        }
-        recordServing(ctx.deps.db, env.id, {
-          httpPort: ports[0],
-          longpollPort: ports[1],
-          containerName: name,
-          release,
-        });
-        ctx.log(
-          `container ${name} on 127.0.0.1:${ports[0]} (http) and :${ports[1]} (longpolling → ${ODOO_LONGPOLL_PORT}), odoo ${ODOO_HTTP_PORT}`,
-        );
-        return { container: name, httpPort: ports[0], longpollPort: ports[1] };
-      },
+      run: (ctx) => startWebContainer(ctx.deps, envOf(ctx), { reuseStoredPorts: false, log: ctx.log }),
       async undo(ctx) {
         await removeEnvContainers(ctx.deps, envOf(ctx));
       },
@@ -210,20 +183,7 @@ export const createEnvJob = defineJob<EnvJobParams>({
     {
       name: "vhost",
       title: "Configuring nginx",
-      async run(ctx) {
-        const env = envOf(ctx);
-        const out = ctx.output(containerOutput);
-        const host = envHost(ctx.deps);
-        mkdirSync(ctx.deps.paths.acmeWebroot, { recursive: true });
-        mkdirSync(join(ctx.deps.paths.logsDir, "nginx"), { recursive: true });
-        writeEnvAccess(ctx.deps, env);
-        await writeVhost(
-          host.nginx,
-          env.slug,
-          envVhost(ctx.deps, env, { http: out.httpPort, longpoll: out.longpollPort }),
-        );
-        await reload(host.nginx);
-      },
+      run: (ctx) => configureEnvVhost(ctx.deps, envOf(ctx), ctx.output(containerOutput)),
       async undo(ctx) {
         const host = envHost(ctx.deps);
         if (await removeVhost(host.nginx, envOf(ctx).slug)) await reload(host.nginx);

@@ -139,7 +139,10 @@ describe("dr test", () => {
     const [r] = await reports(`?env=${slug}`);
     expect(r).toMatchObject({ id: out.started[0]!.drTestId, env: slug, backupId: good, outcome: "passed" });
     expect(r!.rtoMs).toBeGreaterThan(0);
-    expect(r!.rpoSec).toBeGreaterThan(0);
+    // RPO: the backup's age when the test started, in whole seconds (0 when it is that fresh).
+    const taken = host.deps.db.select().from(backups).where(eq(backups.id, good)).get()!.createdAt;
+    expect(r!.rpoSec).toBe(Math.round((Date.parse(r!.startedAt!) - Date.parse(taken)) / 1000));
+    expect(r!.rpoSec).toBeGreaterThanOrEqual(0);
     expect(r!.failedStep).toBeNull();
     expect(Date.parse(r!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(r!.startedAt!));
     await expectNothingLeft();

@@ -153,7 +153,20 @@ describe("kill -9 during a DR test", () => {
   test("a copy that does not turn healthy in time fails at the health step, recorded, nothing left behind", async () => {
     const cfg = host.deps.config.deploy;
     const timeout = cfg.healthTimeoutSec;
-    // No Odoo answers within a second of its start: the health gate gives up.
+    // The env's image replaced by one that never binds its ports (the stand-in sleeping an hour
+    // before it starts), so the copy cannot answer however fast the machine is.
+    const neverReady = `odooops-test/odoo-never-ready:${randomSuffix()}`;
+    await run({
+      argv: ["docker", "build", "-q", "-t", neverReady, "-"],
+      stdin: `FROM ${env().odooImage}\nENV STANDIN_BOOT_DELAY=3600\n`,
+    });
+    // The serving image is the running container's; without a container name it is the row's.
+    const { odooImage: image, containerName } = env();
+    host.deps.db
+      .update(environments)
+      .set({ odooImage: neverReady, containerName: null })
+      .where(eq(environments.slug, slug))
+      .run();
     cfg.healthTimeoutSec = 1;
     try {
       const res = await api("POST", "/dr/tests", { env: slug });
@@ -166,6 +179,12 @@ describe("kill -9 during a DR test", () => {
       expect(await traces()).toEqual([]);
     } finally {
       cfg.healthTimeoutSec = timeout;
+      host.deps.db
+        .update(environments)
+        .set({ odooImage: image, containerName })
+        .where(eq(environments.slug, slug))
+        .run();
+      await run({ argv: ["docker", "rmi", "-f", neverReady] }, { nothrow: true });
     }
   }, 240_000);
 });

@@ -49,7 +49,7 @@ describe("health check --all", () => {
     const lines = r.stdout.trim().split("\n");
     const line = lines.find((l) => l.includes(slug))!;
     expect(line).toMatch(
-      new RegExp(`^RED  ${slug}  http: 200 pass  backup: none \\[RED\\]  cert: n/a  deploy: never$`),
+      new RegExp(`^RED  ${slug}  http: 200 pass  backup: none \\[RED\\]  cert: n/a  deploy: never  dr test: never$`),
     );
     expect(lines.some((l) => /^(OK|WARN|RED)\s+disk data /.test(l))).toBe(true);
     expect(r.stderr).toContain(`red: ${slug}`);

@@ -7,6 +7,7 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { AppError, TooManyRequests, issuesText } from "../errors";
 import { Log } from "../log";
+import { displayText } from "../tenant-text";
 
 const log = Log.create("api");
 
@@ -27,7 +28,8 @@ export function errorBody(code: string, message: string, details?: unknown) {
 export function onError(err: Error, c: Context) {
   if (err instanceof AppError) {
     if (err instanceof TooManyRequests) c.header("retry-after", String(err.retryAfterSec));
-    return c.json(errorBody(err.code, err.message, err.details), err.status as ContentfulStatusCode);
+    // A refusal may quote what a tenant sent (a zip entry's name, a dump's manifest): shown on terminals.
+    return c.json(errorBody(err.code, displayText(err.message), err.details), err.status as ContentfulStatusCode);
   }
   if (err instanceof HTTPException) {
     const code = err.status === 401 ? "unauthorized" : err.status === 413 ? "payload_too_large" : "http_error";

@@ -8,13 +8,12 @@ import { availableParallelism } from "node:os";
 import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { envTlsStep, httpFallbackReason, tlsOutput } from "../certs/env-tls";
 import { cleanupRestore, restoreBackup, restoreScratch, swapDatabases, swapFilestore } from "../db/backup";
 import { adminPg } from "../db/replace-steps";
 import { manifestTrust } from "../db/restore-job";
 import { readManifest } from "../db/backup";
 import { imagePull, imageTag } from "../deploy/commands";
-import { CommandFailed, Conflict, errorText } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { createRole, databaseExists, setHbaEntry } from "../host/postgres";
 import { EnvJobParams } from "../env/create-job";
@@ -22,10 +21,8 @@ import type { Environment } from "../env/env.sql";
 import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
 import { odooConfFor, writeOdooConf } from "../env/odoo-conf";
-import { envLabels, envResources } from "../env/resources";
-import { waitEnvServed } from "../env/served";
-import { markActive, markServedOverHttp } from "../env/state";
-import { configureEnvVhost, startWebContainer } from "../env/web-serving";
+import { envResources } from "../env/resources";
+import { markEnvServed, networkOutput, networkStep, servingSteps, startWebContainer } from "../env/web-serving";
 import { envDbLogin } from "../env/tenant-login";
 import { defineJob, onEnv, stepOutput, storingStep, type StepContext } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
@@ -39,13 +36,8 @@ const presentOutput = stepOutput(
   "present",
   z.object({ running: z.boolean(), database: z.boolean(), container: z.string().nullable() }),
 );
-const networkOutput = stepOutput("network", z.object({ network: z.string(), subnet: z.string() }));
 const backupOutput = stepOutput("backup", z.object({ id: z.string().nullable(), createdAt: z.string().nullable() }));
 const imageOutput = stepOutput("image", z.object({ image: z.string(), from: z.string() }));
-const containerOutput = stepOutput(
-  "container",
-  z.object({ container: z.string(), httpPort: z.number(), longpollPort: z.number() }),
-);
 
 const alreadyThere = (ctx: Ctx): boolean => ctx.output(presentOutput).running;
 
@@ -75,18 +67,7 @@ export const rebuildEnvJob = defineJob<EnvJobParams>({
         return { running, database, container: info ? env.containerName : null };
       },
     }),
-    storingStep(networkOutput, {
-      title: "Creating the network",
-      async run(ctx) {
-        const env = envOf(ctx);
-        const net = envResources(env, ctx.deps).network;
-        const info = await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
-        const subnet = info.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
-        if (!subnet)
-          throw new CommandFailed(["docker", "network", "inspect", net], 0, "", `network ${net} has no IPv4 subnet`);
-        return { network: net, subnet };
-      },
-    }),
+    networkStep<EnvJobParams>({ undo: false }),
     {
       name: "role",
       title: "Creating the database role",
@@ -202,35 +183,19 @@ export const rebuildEnvJob = defineJob<EnvJobParams>({
         return { image: img.image, from: plan.from };
       },
     }),
-    storingStep(containerOutput, {
-      title: "Starting Odoo",
-      run: (ctx) =>
-        // The env's own ports when this host has them free (nothing else records them): the vhost stays as it was.
+    ...servingSteps<EnvJobParams>({
+      // The env's own ports when this host has them free (nothing else records them): the vhost stays as it was.
+      start: (ctx) =>
         startWebContainer(ctx.deps, envOf(ctx), {
           image: ctx.output(imageOutput).image,
           reuseStoredPorts: true,
           log: ctx.log,
         }),
+      undo: false,
     }),
-    {
-      name: "vhost",
-      title: "Configuring nginx",
-      run: (ctx) => configureEnvVhost(ctx.deps, envOf(ctx), ctx.output(containerOutput)),
-    },
-    {
-      name: "health",
-      title: "Waiting for Odoo to answer",
-      async run(ctx) {
-        await waitEnvServed(ctx.deps, envOf(ctx), ctx);
-      },
-    },
-    envTlsStep<EnvJobParams>(),
   ],
   async succeeded(ctx) {
-    const overHttp = httpFallbackReason(ctx.outputIfDone(tlsOutput));
-    const env = overHttp
-      ? markServedOverHttp(ctx.deps.db, ctx.params.envId, overHttp)
-      : markActive(ctx.deps.db, ctx.params.envId);
+    const env = markEnvServed(ctx);
     const backup = ctx.output(backupOutput);
     return {
       env: env.slug,

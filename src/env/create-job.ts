@@ -4,24 +4,21 @@
  */
 import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
 import { z } from "zod";
-import { type StepContext, defineJob, stepOutput, storingStep, onEnv } from "../jobs/define";
+import { type StepContext, defineJob, onEnv } from "../jobs/define";
 import type { Deps } from "../deps";
-import { envTlsStep, httpFallbackReason, tlsOutput } from "../certs/env-tls";
-import { CommandFailed, Conflict } from "../errors";
+import { Conflict } from "../errors";
 import { run } from "../exec/run";
 import { createDatabase, createRole, dropDatabase, dropRole, removeHbaEntry, setHbaEntry } from "../host/postgres";
-import { reload, removeVhost } from "../host/nginx";
-import { markActive, markCreateFailed, markServedOverHttp } from "./state";
-import { waitEnvServed } from "./served";
+import { markCreateFailed } from "./state";
 import { envHost } from "./host";
 import { odooConfFor, writeOdooConf } from "./odoo-conf";
 import { runOdooOnce } from "./odoo-once";
 import { ODOO_ADMIN_LOGIN, setOdooAdminPassword } from "./odoo-admin";
 import { withSealedSecrets } from "../jobs/secrets";
-import { envLabels, envResources } from "./resources";
-import { loadEnvById, removeEnvContainers } from "./lookup";
+import { envResources } from "./resources";
+import { loadEnvById } from "./lookup";
 import type { Environment } from "./env.sql";
-import { configureEnvVhost, startWebContainer } from "./web-serving";
+import { markEnvServed, networkOutput, networkStep, servingSteps, startWebContainer } from "./web-serving";
 
 /**
  * `web` always: the health gate reads the login page (env/health), which `web` serves. Real Odoo
@@ -43,35 +40,12 @@ function manageHba(deps: Deps): boolean {
   return deps.config.postgres.hbaFile !== "";
 }
 
-/** The env's network subnet: its pg_hba line lets only that network reach the database. */
-const networkOutput = stepOutput("network", z.object({ network: z.string(), subnet: z.string() }));
-/** The ports the vhost proxies to. */
-const containerOutput = stepOutput(
-  "container",
-  z.object({ container: z.string(), httpPort: z.number(), longpollPort: z.number() }),
-);
-
 export const createEnvJob = defineJob<EnvJobParams>({
   kind: "env.create",
   params: EnvJobParams,
   ...onEnv,
   steps: [
-    storingStep(networkOutput, {
-      title: "Creating the network",
-      async run(ctx) {
-        const env = envOf(ctx);
-        const net = envResources(env, ctx.deps).network;
-        const info = await envHost(ctx.deps).dockerClient.ensureNetwork(net, envLabels(env, "network"));
-        const subnet = info.IPAM.Config?.find((c) => c.Subnet && !c.Subnet.includes(":"))?.Subnet;
-        if (!subnet)
-          throw new CommandFailed(["docker", "network", "inspect", net], 0, "", `network ${net} has no IPv4 subnet`);
-        return { network: net, subnet };
-      },
-      async undo(ctx) {
-        const env = envOf(ctx);
-        await run(envHost(ctx.deps).docker.networkRm(envResources(env, ctx.deps).network), { nothrow: true });
-      },
-    }),
+    networkStep<EnvJobParams>({ undo: true }),
     {
       name: "database",
       title: "Provisioning database",
@@ -173,37 +147,14 @@ export const createEnvJob = defineJob<EnvJobParams>({
         );
       },
     },
-    storingStep(containerOutput, {
-      title: "Starting Odoo",
-      run: (ctx) => startWebContainer(ctx.deps, envOf(ctx), { reuseStoredPorts: false, log: ctx.log }),
-      async undo(ctx) {
-        await removeEnvContainers(ctx.deps, envOf(ctx));
-      },
+    ...servingSteps<EnvJobParams>({
+      start: (ctx) => startWebContainer(ctx.deps, envOf(ctx), { reuseStoredPorts: false, log: ctx.log }),
+      undo: true,
     }),
-    {
-      name: "vhost",
-      title: "Configuring nginx",
-      run: (ctx) => configureEnvVhost(ctx.deps, envOf(ctx), ctx.output(containerOutput)),
-      async undo(ctx) {
-        const host = envHost(ctx.deps);
-        if (await removeVhost(host.nginx, envOf(ctx).slug)) await reload(host.nginx);
-      },
-    },
-    {
-      name: "health",
-      title: "Waiting for Odoo to answer",
-      async run(ctx) {
-        await waitEnvServed(ctx.deps, envOf(ctx), ctx);
-      },
-    },
-    envTlsStep<EnvJobParams>(),
   ],
   async succeeded(ctx) {
     // A TLS failure leaves the env active over HTTP; the reason says why and how to retry.
-    const overHttp = httpFallbackReason(ctx.outputIfDone(tlsOutput));
-    const env = overHttp
-      ? markServedOverHttp(ctx.deps.db, ctx.params.envId, overHttp)
-      : markActive(ctx.deps.db, ctx.params.envId);
+    const env = markEnvServed(ctx);
     const result = { env: env.slug, domain: env.domain, adminLogin: ODOO_ADMIN_LOGIN };
     return env.odooAdminPasswordEnc ? withSealedSecrets(result, { adminPassword: env.odooAdminPasswordEnc }) : result;
   },

@@ -9,6 +9,7 @@
  * database, never the env's.
  */
 import { Unavailable, errorText } from "../errors";
+import { displayText } from "../tenant-text";
 
 export interface HealthTarget {
   /** Base URL to connect to, e.g. http://127.0.0.1:80 */
@@ -42,14 +43,12 @@ export function answerPasses(t: Pick<HealthTarget, "db">, status: number, body: 
 /**
  * An answer body as one short line: an nginx error page is its title, not a screen of HTML. The
  * body is the tenant's (their Odoo answers it) and ends up on operators' terminals through
- * `health check`, `report` and job logs, so control characters (escape sequences that could
- * rewrite the screen or the window title) are dropped.
+ * `health check`, `report` and job logs, so it is made safe for terminals first.
  */
 export function oneLine(body: string): string {
   const title = /<title>([^<]*)<\/title>/i.exec(body)?.[1];
-  return (title ?? body)
+  return displayText(title ?? body)
     .replace(/\s+/g, " ")
-    .replace(/[\p{Cc}\p{Cf}]/gu, "")
     .trim()
     .slice(0, 200);
 }

@@ -1,13 +1,17 @@
 /**
- * Failure reasons people can read in statuses (a job step, the job, an env's status): for a
- * failed command, the tool's own sentence plus the one meaningful line of its output, at most
- * 300 characters.
+ * Failure reasons people can read in statuses (a job step, the job, an env's status, a
+ * deployment): for a failed command, the tool's own sentence plus the one meaningful line of its
+ * output, at most 300 characters; any other error's message at most 2,000 (it may quote a
+ * tenant's test failures and log tail). Either way safe for a terminal (src/tenant-text.ts).
  * The full command and its output stay in the job log.
  */
 import { basename } from "node:path";
 import { CommandFailed, errorText } from "../errors";
+import { capped, displayText } from "../tenant-text";
 
 export const MAX_REASON = 300;
+/** An error odooops worded itself may quote several lines of what failed (failing tests, a log tail). */
+export const MAX_MESSAGE_REASON = 2_000;
 
 /** Lines that say where to read more, never what went wrong. */
 const NOISE = [/^(See|Run) '[^']*--help'/, /^\[notice\]/, /^signal process started$/];
@@ -74,18 +78,15 @@ function programOf(argv: string[]): string {
   return `${basename(argv[0] ?? "command")}${sub}`;
 }
 
-function clamp(text: string): string {
-  return text.length <= MAX_REASON ? text : `${text.slice(0, MAX_REASON - 1)}…`;
-}
-
 /**
- * The reason stored for a failed step or job and shown in `jobs show` and `env get`. Only a
+ * The reason stored for a failed step or job and shown in `jobs show` and `env get`: every
+ * failure passes here, so this is where what a tenant's code printed into it is made safe. Only a
  * command's failure is rewritten: its message carries the whole argv and stderr tail. Messages
- * odooops wrote itself (with the lines they chose to quote) are kept as they are.
+ * odooops wrote itself (with the lines they chose to quote) keep their wording.
  */
 export function readableReason(err: unknown): string {
-  if (!(err instanceof CommandFailed)) return errorText(err);
+  if (!(err instanceof CommandFailed)) return capped(displayText(errorText(err)), MAX_MESSAGE_REASON);
   const sentence = err.reason ?? `${programOf(err.argv)} exited with ${err.exitCode_}`;
-  const line = meaningfulLine(err.stderrTail);
-  return clamp(line ? `${sentence}: ${line}` : sentence);
+  const line = meaningfulLine(displayText(err.stderrTail));
+  return capped(displayText(line ? `${sentence}: ${line}` : sentence), MAX_REASON);
 }

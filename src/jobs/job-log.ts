@@ -2,6 +2,7 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Secrets } from "../log";
+import { displayText } from "../tenant-text";
 
 export class JobLogs {
   constructor(private readonly dir: string) {
@@ -12,8 +13,13 @@ export class JobLogs {
     return join(this.dir, `${jobId}.log`);
   }
 
+  /**
+   * Every line of every job, local or from a remote agent, is written here: what a tenant's
+   * container printed is made safe for terminals before it is stored, then redacted (in that
+   * order, so an escape sequence inside a secret cannot hide it from the redaction).
+   */
   append(jobId: string, lines: string[]): string[] {
-    const redacted = lines.map((l) => Secrets.redact(l));
+    const redacted = lines.map((l) => Secrets.redact(displayText(l)));
     appendFileSync(this.file(jobId), redacted.map((l) => `${l}\n`).join(""), { mode: 0o640 });
     return redacted;
   }

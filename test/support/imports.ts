@@ -54,7 +54,7 @@ export function moduleOf(file: string): string {
 }
 
 /** Files directly under src/ that everything may import; they import only each other. */
-export const BASE = new Set(["errors", "log", "bytes", "version", "types", "deps", "yaml-doc"]);
+export const BASE = new Set(["errors", "log", "bytes", "version", "types", "deps", "yaml-doc", "tenant-text"]);
 export const DOMAINS = new Set(
   "env db deploy certs git github policy fleet auth audit jobs dr doctor init metrics state config odoo".split(" "),
 );

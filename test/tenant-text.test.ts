@@ -14,10 +14,9 @@ import { JobLogs } from "../src/jobs/job-log";
 import { Secrets } from "../src/log";
 import { capped, displayText } from "../src/tenant-text";
 import { makeTempDir, removeTempDir } from "./support/tmp";
+import { UNSAFE } from "./support/unsafe-text";
 
 const ESC = "\u001b";
-/** Anything a terminal acts on or that hides text: C0 but tab/newline, DEL, C1, format characters. */
-export const UNSAFE = /(?![\t\n])[\p{Cc}\p{Cf}]/u;
 
 describe("displayText", () => {
   test.each([

@@ -16,6 +16,7 @@ import { run } from "../exec/run";
 import { displayUrl, gitCommands, gitRemote, splitUrlPassword, urlSecrets, withFileLock } from "./commands";
 import { assertLinksStayInside } from "./tree-links";
 import { validateBranch, validateRepoUrl, validateSha } from "./validate";
+import { pidAlive } from "../exec/pid";
 
 export interface SyncMirrorOptions {
   reposDir: string;
@@ -72,22 +73,14 @@ function isMirror(dir: string): boolean {
   return existsSync(join(dir, "HEAD")) && existsSync(join(dir, "objects")) && existsSync(join(dir, "refs"));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Partial clones of `mirror` left by processes that died mid-clone. */
 function removeAbandonedClones(reposDir: string, mirror: string): void {
   const prefix = `${mirror.slice(reposDir.length + 1)}.partial-`;
   for (const name of readdirSync(reposDir)) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split("-")[0]);
-    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(join(reposDir, name), { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid))
+      rmSync(join(reposDir, name), { recursive: true, force: true });
   }
 }
 

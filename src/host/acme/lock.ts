@@ -8,6 +8,7 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 
 import { join } from "node:path";
 import { z } from "zod";
 import { lockedMessage } from "./errors";
+import { pidAlive } from "../../exec/pid";
 
 const STALE_MS = 30 * 60_000;
 const LockFile = z.object({ pid: z.number().int(), token: z.string(), startedAt: z.string() });
@@ -16,15 +17,6 @@ const running = new Map<string, Promise<unknown>>();
 
 export function lockFile(certsDir: string, domain: string): string {
   return join(certsDir, "_locks", `${domain}.lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function tryCreate(file: string, token: string): boolean {
@@ -61,7 +53,10 @@ function acquireFileLock(certsDir: string, domain: string): () => void {
     }
     // Our own pid with no running entry is a leftover of this process (the map is checked first).
     const live =
-      holder && holder.pid !== process.pid && alive(holder.pid) && Date.now() - Date.parse(holder.startedAt) < STALE_MS;
+      holder &&
+      holder.pid !== process.pid &&
+      pidAlive(holder.pid) &&
+      Date.now() - Date.parse(holder.startedAt) < STALE_MS;
     if (live && holder) throw lockedMessage(domain, `process ${holder.pid} since ${holder.startedAt}`);
     rmSync(file, { force: true });
   }

@@ -121,16 +121,36 @@ describe("where tenant text is stored", () => {
     expect(readableReason(new CommandFailed(["psql"], 2, "x".repeat(900)))).toHaveLength(MAX_REASON);
   });
 
-  test("API errors: the message of a refusal that quotes an upload is filtered", async () => {
+  test("API errors: the message of a refusal that quotes an upload, and its details, are filtered", async () => {
     const app = new OpenAPIHono();
     app.onError(onError);
     app.get("/x", () => {
-      throw new Invalid(`zip entry "${ESC}]0;owned\u0007evil\u202e.txt" is a symlink: refused`);
+      throw new Invalid(`zip entry "${ESC}]0;owned\u0007evil\u202e.txt" is a symlink: refused`, {
+        entries: [`${ESC}[2Jevil\u009b1A.txt`],
+        size: 3,
+        at: null,
+      });
+    });
+    app.get("/cmd", () => {
+      throw new CommandFailed(["psql"], 2, `FATAL: ${ESC}]52;c;ZXZpbA==\u0007denied`);
     });
     const res = await app.request("/x");
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
-      error: { code: "invalid", message: 'zip entry "evil.txt" is a symlink: refused' },
+      error: {
+        code: "invalid",
+        message: 'zip entry "evil.txt" is a symlink: refused',
+        details: { entries: ["evil.txt"], size: 3, at: null },
+      },
+    });
+    const cmd = await app.request("/cmd");
+    expect(cmd.status).toBe(500);
+    expect(await cmd.json()).toEqual({
+      error: {
+        code: "command_failed",
+        message: "command exited with 2: psql\nFATAL: denied",
+        details: { argv: ["psql"], exitCode: 2, stderr: "FATAL: denied" },
+      },
     });
   });
 });

@@ -25,11 +25,23 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** Every string of an error's details made safe too (a failed command's stderr, quoted input). */
+function safeDetails(v: unknown): unknown {
+  if (typeof v === "string") return displayText(v);
+  if (Array.isArray(v)) return v.map(safeDetails);
+  if (v !== null && typeof v === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v)))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, safeDetails(x)]));
+  return v;
+}
+
 export function onError(err: Error, c: Context) {
   if (err instanceof AppError) {
     if (err instanceof TooManyRequests) c.header("retry-after", String(err.retryAfterSec));
     // A refusal may quote what a tenant sent (a zip entry's name, a dump's manifest): shown on terminals.
-    return c.json(errorBody(err.code, displayText(err.message), err.details), err.status as ContentfulStatusCode);
+    return c.json(
+      errorBody(err.code, displayText(err.message), safeDetails(err.details)),
+      err.status as ContentfulStatusCode,
+    );
   }
   if (err instanceof HTTPException) {
     const code = err.status === 401 ? "unauthorized" : err.status === 413 ? "payload_too_large" : "http_error";

@@ -9,7 +9,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import type { Config } from "../config/schema";
 import { VERSION } from "../version";
-import { type JobSpan, type JobTracer, type TracedJob, tracesUrl } from "./tracing";
+import { type JobSpan, type JobTracer, type TracedJob, tracesUrl } from "./spans";
 
 function close(span: Span, error?: string): void {
   if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });

@@ -10,7 +10,8 @@ import type { AnyJobDef, StepContext } from "./define";
 import type { Deps } from "../deps";
 import { outputReader, outputToStore, readStoredOutputs } from "./outputs";
 import { type JobChannel, type LeasedJob, LeaseLost } from "./queue";
-import { type JobSpan, jobTracer } from "./tracing";
+import type { JobSpan } from "./spans";
+import { jobTracer } from "./tracing";
 
 const log = Log.create("jobs");
 

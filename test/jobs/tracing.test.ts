@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigSchema } from "../../src/config/schema";
-import { jobTracer, noTracer, tracesUrl } from "../../src/jobs/tracing";
+import { tracesUrl } from "../../src/jobs/spans";
+import { jobTracer, noTracer } from "../../src/jobs/tracing";
 import { makeJobEngine, probeJob } from "../support/jobs";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 

@@ -103,6 +103,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /hosts/tokens": ["admin", "create join tokens"],
   "PUT /hosts/{name}/labels": ["admin", "label hosts"],
   "PUT /hosts/{name}/draining": ["admin", "drain hosts"],
+  "POST /hosts/{name}/credential/rotate": ["admin", "rotate agent credentials"],
   "DELETE /hosts/{name}": ["admin", "remove hosts"],
 
   "GET /jobs": ["viewer", "list jobs"],

@@ -421,6 +421,19 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Traces of jobs and their steps (docs/metrics.md, "Traces"). */
+    telemetry: z
+      .object({
+        /**
+         * OTLP/HTTP collector, e.g. `http://127.0.0.1:4318` (`/v1/traces` is added unless the URL
+         * ends with it). Unset: no traces, and the OpenTelemetry SDK is never loaded.
+         */
+        otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** Sent with every export, e.g. a hosted collector's API key. */
+        otlpHeaders: z.record(z.string(), z.string()).default({}),
+      })
+      .strict()
+      .prefault({}),
     /** Uptime, measured (`odooops report`): every serving env probed through nginx. */
     uptime: z
       .object({

@@ -8,6 +8,7 @@
  * and sends back what the jobs changed.
  */
 import { hostname } from "node:os";
+import type { z } from "zod";
 import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
 import { AppError, Invalid, errorText } from "../errors";
@@ -25,8 +26,11 @@ import { type AgentState, readAgentState, writeAgentState } from "./agent-state"
 import { CoordinatorClient, fetchPinnedCert } from "../fleet/coordinator-client";
 import { collectContainers, collectInventory } from "../fleet/inventory";
 import { decodeJoinToken } from "../fleet/join-token";
+import type { HeartbeatResponse } from "../fleet/schema";
 
 const log = Log.create("agent");
+
+type Beat = z.infer<typeof HeartbeatResponse>;
 
 /** Longest wait between two tries while the coordinator does not answer. */
 const MAX_BACKOFF_MS = 60_000;
@@ -86,9 +90,22 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   let intervalMs = config.fleet.heartbeatSec * 1000;
   const beat = async () => {
     const [inventory, containers] = await Promise.all([collectInventory(config, paths), collectContainers(config)]);
-    const r = await client.post<{ heartbeatSec: number }>("/heartbeat", { inventory, containers });
+    const r = await client.post<Beat>("/heartbeat", { inventory, containers });
     // The coordinator's interval decides when it calls a host offline: follow it.
     intervalMs = r.heartbeatSec * 1000;
+    if (r.rotateCredential) {
+      await switchCredential();
+      // The first request with the new credential makes the coordinator refuse the old one.
+      await client.post<Beat>("/heartbeat", { inventory, containers });
+      log.info("switched to a new agent credential; the old one is refused");
+    }
+  };
+  /** Kept on disk before use: a crash after this restarts with the new one (the old still works until it is used). */
+  const switchCredential = async () => {
+    const { credential } = await client.post<{ credential: string }>("/credential", {});
+    state.credential = credential;
+    writeAgentState(paths, state);
+    client.useCredential(credential);
   };
   const loop = (async () => {
     let delay = 0;

@@ -5,15 +5,17 @@
  * it; an env that is already there (container running, database present) is left alone.
  */
 import { availableParallelism } from "node:os";
-import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { cleanupRestore, restoreBackup, restoreScratch, swapDatabases, swapFilestore } from "../db/backup";
 import { adminPg } from "../db/replace-steps";
 import { manifestTrust } from "../db/restore-job";
 import { readManifest } from "../db/backup";
+import { buildReleaseImage } from "../deploy/build";
 import { imagePull, imageTag } from "../deploy/commands";
-import { Conflict, errorText } from "../errors";
+import { fetchCommit } from "../deploy/source";
+import { CommandFailed, Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { createRole, databaseExists, setHbaEntry } from "../host/postgres";
 import { EnvJobParams } from "../env/create-job";
@@ -30,6 +32,32 @@ import { imagePlan, readableBackups, servingImage } from "./rebuild-plan";
 
 type Ctx = StepContext<EnvJobParams>;
 const envOf = (ctx: Ctx): Environment => loadEnvById(ctx.deps.db, ctx.params.envId);
+
+/**
+ * The deployed release built again from its commit, as the deploy built it: the project's
+ * repository is fetched into the mirror (cloned anew after a lost host), the image tagged with
+ * the name the state records.
+ */
+async function buildFromCommit(ctx: Ctx, env: Environment, image: string, commit: string): Promise<void> {
+  const { mirror, sha } = await fetchCommit(ctx.deps, env, { sha: commit }, ctx);
+  const workDir = join(ctx.deps.paths.workDir, `build-${ctx.jobId}`);
+  try {
+    const built = await buildReleaseImage({
+      docker: ctx.deps.config.docker,
+      namePrefix: ctx.deps.config.docker.namePrefix,
+      env: { id: env.id, slug: env.slug, odooImage: env.odooImage },
+      mirror,
+      sha,
+      workDir,
+      signal: ctx.signal,
+      log: ctx.log,
+    });
+    if (built.image !== image) await run(imageTag(ctx.deps.config.docker, built.image, image));
+    ctx.log(`${built.reused ? "found" : "built"} ${image} from commit ${sha}`);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
 
 /** What was already on the host when the job started: a present env is left alone. */
 const presentOutput = stepOutput(
@@ -173,14 +201,23 @@ export const rebuildEnvJob = defineJob<EnvJobParams>({
         const plan = imagePlan(ctx.deps.config, img, present);
         if (plan.from === null) throw new Conflict(plan.reason);
         const docker = { binary: ctx.deps.config.docker.binary };
+        let from: string = plan.from;
         if (plan.pull !== null) {
           ctx.log(`pulling ${plan.pull}`);
-          await run(imagePull(docker, plan.pull), { onLine: (_s, line) => ctx.log(line), signal: ctx.signal });
-          // The container runs the image under the name the state records.
-          if (plan.pull !== img.image) await run(imageTag(docker, plan.pull, img.image));
+          try {
+            await run(imagePull(docker, plan.pull), { onLine: (_s, line) => ctx.log(line), signal: ctx.signal });
+            // The container runs the image under the name the state records.
+            if (plan.pull !== img.image) await run(imageTag(docker, plan.pull, img.image));
+          } catch (e) {
+            // Not in the registry (never pushed, or pruned there): the commit still makes it.
+            if (plan.from !== "registry" || !img.commit || ctx.signal.aborted) throw e;
+            ctx.log(`warning: ${plan.pull} could not be pulled (${errorText(e)}); building it from its commit`);
+            from = "build";
+          }
         }
-        ctx.log(`image ${img.image}: ${plan.from}`);
-        return { image: img.image, from: plan.from };
+        if (from === "build" && img.commit) await buildFromCommit(ctx, env, img.image, img.commit);
+        ctx.log(`image ${img.image}: ${from}`);
+        return { image: img.image, from };
       },
     }),
     ...servingSteps<EnvJobParams>({

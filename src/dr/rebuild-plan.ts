@@ -12,10 +12,11 @@ import { backups } from "../db/backup.sql";
 import type { BackupSource } from "../db/backup";
 import { deployments } from "../deploy/deploy.sql";
 import { registryRef } from "../deploy/push";
+import { projectRepo } from "../deploy/source";
 import { environments, type Environment } from "../env/env.sql";
 import { envHost } from "../env/host";
 import { findEnv } from "../env/lookup";
-import { Invalid } from "../errors";
+import { errorText, Invalid } from "../errors";
 import type { Db } from "../state/db";
 
 /** Production is back first: it is what customers wait for. */
@@ -78,13 +79,14 @@ export function servingImage(db: Db, env: Pick<Environment, "currentDeploymentId
   return { image: env.odooImage, release: false, commit: null };
 }
 
-export const ImageFrom = z.enum(["local", "registry", "pull"]);
+export const ImageFrom = z.enum(["local", "registry", "pull", "build"]);
 export type ImageFrom = z.infer<typeof ImageFrom>;
 
 /**
- * Where the image comes from, given whether it is on this host: a release image is only in
- * `deploy.registry` (it was built on the lost host); a plain Odoo image is pulled by its name.
- * null: nowhere (the reason says why).
+ * Where the image comes from, given whether it is on this host: a release image was built on the
+ * lost host, so it is pulled from `deploy.registry` when there is one (the job builds it when that
+ * pull fails), else built again from the deployed commit; a plain Odoo image is pulled by its
+ * name. null: nowhere (the reason says why).
  */
 export function imagePlan(
   config: Pick<Config, "deploy">,
@@ -94,9 +96,10 @@ export function imagePlan(
   if (presentLocally) return { from: "local", pull: null };
   if (!img.release) return { from: "pull", pull: img.image };
   if (config.deploy.registry !== "") return { from: "registry", pull: registryRef(config.deploy.registry, img.image) };
+  if (img.commit) return { from: "build", pull: null };
   return {
     from: null,
-    reason: `release image ${img.image}${img.commit ? ` (commit ${img.commit.slice(0, 12)})` : ""} is not on this host and no deploy.registry is configured to pull it from; load it (docker load) or set deploy.registry, then rerun`,
+    reason: `release image ${img.image} is not on this host, no deploy.registry is configured to pull it from and no commit is recorded to build it from; load it (docker load) or set deploy.registry, then rerun`,
   };
 }
 
@@ -113,7 +116,7 @@ export const RebuildPlanEntry = z.object({
 export type RebuildPlanEntry = z.infer<typeof RebuildPlanEntry>;
 
 /** One env's plan; `refused` when the rebuild cannot work (no backup, no image source). */
-export async function planEnv(deps: Pick<Deps, "db" | "config" | "paths">, env: Environment, now = Date.now()) {
+export async function planEnv(deps: Pick<Deps, "db" | "config" | "paths" | "box">, env: Environment, now = Date.now()) {
   const [newest] = readableBackups(deps, env.id);
   const img = servingImage(deps.db, env);
   const present = (await envHost(deps).dockerClient.inspectImage(img.image)) !== null;
@@ -124,6 +127,13 @@ export async function planEnv(deps: Pick<Deps, "db" | "config" | "paths">, env: 
       `no completed backup of ${env.slug} readable from this host (none in state, or only local copies of the lost host and no backups.s3)`,
     );
   if (where.from === null) refusals.push(where.reason);
+  // A build fetches the commit from the project's repository: without one there is nothing to fetch.
+  if (where.from === "build")
+    try {
+      projectRepo(deps, env);
+    } catch (e) {
+      refusals.push(`cannot build ${img.image} again from commit ${img.commit?.slice(0, 12)}: ${errorText(e)}`);
+    }
   const entry: RebuildPlanEntry = {
     env: env.slug,
     tier: env.tier,

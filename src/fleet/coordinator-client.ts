@@ -87,7 +87,7 @@ function certName(pem: string): string | undefined {
 export class CoordinatorClient {
   constructor(
     private readonly link: CoordinatorLink,
-    private readonly credential: string | null,
+    private credential: string | null,
     /** Tests answer in-process (the app's `request`); the TLS options are then unused. */
     private readonly fetchImpl: (url: string, init: RequestInit) => Promise<Response> = fetch,
   ) {}
@@ -102,6 +102,11 @@ export class CoordinatorClient {
   private get tls() {
     this.tlsOptions ??= { ca: this.link.certPem, serverName: certName(this.link.certPem) };
     return this.tlsOptions;
+  }
+
+  /** After a credential rotation: every later request carries the new one. */
+  useCredential(credential: string): void {
+    this.credential = credential;
   }
 
   async post<T>(path: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {

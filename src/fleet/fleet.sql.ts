@@ -39,6 +39,15 @@ export const hosts = sqliteTable(
     draining: integer("draining", { mode: "boolean" }).notNull().default(false),
     /** sha256 of the agent's credential (src/fleet/credentials.ts); null = none (local host, or revoked). */
     credentialHash: text("credential_hash"),
+    /**
+     * sha256 of a new credential handed to the agent and not used yet: both work until the agent's
+     * first request with the new one, which makes it the credential (a lost answer locks no one out).
+     */
+    pendingCredentialHash: text("pending_credential_hash"),
+    /** `host rotate-credential`: the agent fetches a new credential at its next heartbeat. */
+    credentialRotationRequestedAt: text("credential_rotation_requested_at"),
+    /** When the agent last switched to a new credential (the old one has been refused since). */
+    credentialRotatedAt: text("credential_rotated_at"),
     createdAt: createdAt(),
     /** `host remove`: the row stays (envs and jobs point at it), the name is free again. */
     removedAt: text("removed_at"),
@@ -48,6 +57,7 @@ export const hosts = sqliteTable(
     // Every agent request looks its host up by credential: a thousand agents must not mean a
     // table scan per heartbeat.
     uniqueIndex("hosts_credential_hash").on(t.credentialHash),
+    uniqueIndex("hosts_pending_credential_hash").on(t.pendingCredentialHash),
   ],
 );
 

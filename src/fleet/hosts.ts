@@ -3,10 +3,10 @@
  * host view `host list|get` shows. A host is online while its last heartbeat is younger than
  * three heartbeat intervals.
  */
-import { and, asc, eq, inArray, isNull, ne } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, ne, or } from "drizzle-orm";
 import { hashToken } from "../auth/tokens";
 import { environments } from "../env/env.sql";
-import { Conflict, NotFound, Unauthorized } from "../errors";
+import { Conflict, Invalid, NotFound, Unauthorized } from "../errors";
 import { markAbandonedOnHost } from "../env/state";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
@@ -32,6 +32,9 @@ export interface HostView {
   containers: HostContainer[];
   envs: string[];
   createdAt: string;
+  /** Asked for (`host rotate-credential`) and the agent not yet switched. */
+  credentialRotationPending: boolean;
+  credentialRotatedAt: string | null;
 }
 
 /** Online while the last heartbeat is younger than three intervals. */
@@ -110,6 +113,8 @@ function toView(row: HostRow, envs: string[], at: Date, heartbeatSec: number): H
     containers: row.containers ?? [],
     envs,
     createdAt: row.createdAt,
+    credentialRotationPending: row.credentialRotationRequestedAt !== null || row.pendingCredentialHash !== null,
+    credentialRotatedAt: row.credentialRotatedAt,
   };
 }
 
@@ -164,26 +169,48 @@ export function enrollHost(db: Db, req: { token: string; name: string; address: 
   });
 }
 
-/** The host a bearer agent credential belongs to; user tokens and revoked credentials are refused. */
+/**
+ * The host a bearer agent credential belongs to; user tokens and revoked credentials are refused.
+ * The first use of a pending (rotated) credential makes it the host's credential: the old one is
+ * refused from then on.
+ */
 export function authenticateAgent(db: Db, bearer: string | undefined): HostRow {
   if (!bearer) throw new Unauthorized("agent credential required");
+  const hash = hashToken(bearer);
   const row = db
     .select()
     .from(hosts)
-    .where(and(eq(hosts.credentialHash, hashToken(bearer)), isNull(hosts.removedAt)))
+    .where(and(or(eq(hosts.credentialHash, hash), eq(hosts.pendingCredentialHash, hash)), isNull(hosts.removedAt)))
     .get();
   if (!row) throw new Unauthorized("unknown or revoked agent credential");
-  return row;
+  if (row.pendingCredentialHash !== hash) return row;
+  return db
+    .update(hosts)
+    .set({ credentialHash: hash, pendingCredentialHash: null, credentialRotatedAt: now() })
+    .where(and(eq(hosts.id, row.id), eq(hosts.pendingCredentialHash, hash)))
+    .returning()
+    .get()!;
 }
 
-/** A new credential for the agent; the old one stops working at once. */
-export function rotateCredential(db: Db, hostId: string): string {
+/**
+ * A new credential for the agent, asked for by the agent itself (with its current one). It is
+ * pending until the agent uses it; a second call replaces a pending one that was never used.
+ */
+export function issueCredential(db: Db, hostId: string): string {
   const credential = newAgentCredential();
   db.update(hosts)
-    .set({ credentialHash: hashToken(credential) })
+    .set({ pendingCredentialHash: hashToken(credential), credentialRotationRequestedAt: null })
     .where(eq(hosts.id, hostId))
     .run();
   return credential;
+}
+
+/** `host rotate-credential`: the agent is told at its next heartbeat to fetch a new credential. */
+export function requestCredentialRotation(db: Db, name: string): HostRow {
+  const row = hostByName(db, name);
+  if (row.role !== "agent" || !row.credentialHash)
+    throw new Invalid(`${name} is not an agent: it has no agent credential to rotate`);
+  return db.update(hosts).set({ credentialRotationRequestedAt: now() }).where(eq(hosts.id, row.id)).returning().get()!;
 }
 
 export function recordHeartbeat(

@@ -44,6 +44,8 @@ export const HostViewSchema = z
     containers: z.array(ContainerSchema),
     envs: z.array(z.string()),
     createdAt: z.string(),
+    credentialRotationPending: z.boolean(),
+    credentialRotatedAt: z.string().nullable(),
   })
   .openapi("Host");
 
@@ -89,7 +91,11 @@ export const JoinResponse = z.object({
 export const HeartbeatRequest = z
   .object({ inventory: InventorySchema, containers: z.array(ContainerSchema).max(10_000) })
   .strict();
-export const HeartbeatResponse = z.object({ heartbeatSec: z.number() });
+export const HeartbeatResponse = z.object({
+  heartbeatSec: z.number(),
+  /** An operator asked for a new credential: fetch it (POST /credential) and switch to it. */
+  rotateCredential: z.boolean().optional(),
+});
 
 /*
  * The state link (src/fleet/mirror*.ts): the rows a job may need travel with its lease, and what

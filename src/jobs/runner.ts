@@ -10,6 +10,8 @@ import type { AnyJobDef, StepContext } from "./define";
 import type { Deps } from "../deps";
 import { outputReader, outputToStore, readStoredOutputs } from "./outputs";
 import { type JobChannel, type LeasedJob, LeaseLost } from "./queue";
+import type { JobSpan } from "./spans";
+import { jobTracer } from "./tracing";
 
 const log = Log.create("jobs");
 
@@ -49,7 +51,29 @@ async function countWaitInterruptions(opts: RunOptions): Promise<number> {
   return total;
 }
 
+interface Outcome {
+  status: "succeeded" | "failed" | "cancelled" | "lease lost";
+  error?: string;
+}
+
+/** Runs the job inside its trace (when configured): the job span ends however the run ends. */
 export async function runJob(opts: RunOptions): Promise<void> {
+  const tracer = await jobTracer(opts.deps.config.telemetry);
+  const span = tracer.start(opts.leased.job);
+  let outcome: Outcome = { status: "failed" };
+  try {
+    outcome = await runSteps(opts, span);
+  } catch (err) {
+    outcome = { status: "failed", error: `internal: ${errorText(err)}` };
+    throw err;
+  } finally {
+    span.end(outcome.status, outcome.error);
+    // Exported in the background: a slow or absent collector never holds a job up.
+    tracer.flush().catch(() => undefined);
+  }
+}
+
+async function runSteps(opts: RunOptions, span: JobSpan): Promise<Outcome> {
   const { def, leased, channel, owner, deps, signal } = opts;
   const { job, steps } = leased;
   const params = def.params.parse(job.params);
@@ -66,6 +90,8 @@ export async function runJob(opts: RunOptions): Promise<void> {
     signal,
     attempt: job.attempts,
   };
+  // First line of this attempt, so a log line leads to its trace in the collector.
+  if (span.traceId) write(`trace ${span.traceId}`);
   if (job.attempts > 1) write(`resuming (attempt ${job.attempts}) after the last finished step`);
 
   const waitInterruptions = await countWaitInterruptions(opts);
@@ -94,7 +120,7 @@ export async function runJob(opts: RunOptions): Promise<void> {
       await channel.step(job.id, owner, idx, { status: "failed", error: failure, finishedAt: now() });
       break;
     }
-    if (lostLease(signal)) return;
+    if (lostLease(signal)) return { status: "lease lost" };
     if (signal.aborted) {
       cancelled = true;
       failure = "cancelled";
@@ -113,6 +139,7 @@ export async function runJob(opts: RunOptions): Promise<void> {
       durationMs: null,
     });
     write(`▶ ${step.title}`);
+    const stepSpan = span.step(step.name, step.title, idx);
     touched.add(step.name);
     try {
       let ran: Record<string, unknown> | null = null;
@@ -124,10 +151,12 @@ export async function runJob(opts: RunOptions): Promise<void> {
       finished.add(step.name);
       const durationMs = Date.now() - started;
       await channel.step(job.id, owner, idx, { status: "done", output, finishedAt: now(), durationMs });
+      stepSpan.end();
       write(`✓ ${step.title} (${durationMs} ms)`);
     } catch (err) {
+      stepSpan.end(readableReason(err));
       // The job belongs to another agent now: leave everything to it, undo nothing.
-      if (lostLease(signal)) return;
+      if (lostLease(signal)) return { status: "lease lost" };
       cancelled = signal.aborted;
       failure = cancelled ? "cancelled" : readableReason(err);
       const durationMs = Date.now() - started;
@@ -146,14 +175,16 @@ export async function runJob(opts: RunOptions): Promise<void> {
       })) ?? null;
     if (!failure) {
       await channel.finish(job.id, owner, { status: "succeeded", result });
-      return;
+      return { status: "succeeded" };
     }
   }
   if (stored.problem) write(stored.problem);
   await undoTouched(opts, ctx, touched, finished);
   const reason = failure ?? "failed";
   await def.failed?.(ctx, reason, cancelled).catch((err: unknown) => write(`failure hook: ${errorText(err)}`));
-  await channel.finish(job.id, owner, { status: cancelled ? "cancelled" : "failed", error: reason });
+  const status = cancelled ? "cancelled" : "failed";
+  await channel.finish(job.id, owner, { status, error: reason });
+  return { status, error: reason };
 }
 
 /** Reverse order over the touched steps (undo is idempotent); an undo error is logged and the pass goes on. */

@@ -77,11 +77,15 @@ describe("imagePlan", () => {
     });
   });
 
-  test("a release image with no registry is refused, naming the image and its commit", () => {
-    const p = imagePlan(config(), release, false);
+  test("a release image with no registry is built again from its deployed commit", () => {
+    expect(imagePlan(config(), release, false)).toEqual({ from: "build", pull: null });
+  });
+
+  test("a release image with neither registry nor commit is refused, naming the image", () => {
+    const p = imagePlan(config(), { ...release, commit: null }, false);
     expect(p.from).toBeNull();
     if (p.from !== null) throw new Error("unreachable");
-    expect(p.reason).toContain("odooops/shop:r3-abc (commit abcdef012345)");
+    expect(p.reason).toContain("release image odooops/shop:r3-abc is not on this host");
     expect(p.reason).toContain("deploy.registry");
   });
 });

@@ -2,10 +2,13 @@
  * CI executes the 3 a.m. runbook: the `sh runbook` block of docs/disaster-recovery.md, taken from
  * the document itself, recovers a throwaway host. The host (the built binary as daemon and CLI,
  * its own PostgreSQL, nginx and s3rver) holds a production and a dev env with a marker row and an
- * attachment, their backups and a state backup in S3. Then it is wiped: daemon stopped, root
- * deleted, containers and networks removed by the test's name prefix, the env databases and
- * roles dropped, vhosts gone. The runbook, given only the recovery key and the bucket's settings,
- * must bring every env back answering through nginx with its data, and the audit chain intact.
+ * attachment, their backups and a state backup in S3; production serves a release deployed from
+ * the project's repository (a local bare repo, which outlives the host as a git host would).
+ * Then it is wiped: daemon stopped, root deleted (git mirror included), containers, networks and
+ * release images removed by the test's name prefix, the env databases and roles dropped, vhosts
+ * gone. The runbook, given only the recovery key and the bucket's settings, must bring every env
+ * back answering through nginx with its data, production on its release built again from the
+ * deployed commit, and the audit chain intact.
  *
  * What the test changes in the block: the values in <angle brackets> (the bucket's settings, the
  * recovery key) and the two lines marked `# host-specific`: the install (the binary is already on
@@ -18,6 +21,8 @@ import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
 import { eq } from "drizzle-orm";
 import { resolvePaths } from "../../src/config/paths";
+import { deployments } from "../../src/deploy/deploy.sql";
+import { dockerClient } from "../../src/host/docker/client";
 import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import { nginx as nginxCommands } from "../../src/host/nginx/commands";
@@ -30,6 +35,8 @@ import { freePort } from "../support/ports";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
+import { shopManifest } from "../support/deploy-env";
+import { makeRepo } from "../git/repo";
 import { openState } from "../../src/state/db";
 
 const DOC = join(import.meta.dir, "../../docs/disaster-recovery.md");
@@ -70,6 +77,10 @@ let bucket: Awaited<ReturnType<TestS3["target"]>>;
 const marker = `runbook-${randomSuffix(8)}`;
 const envNames = { production: `rbk-p-${randomSuffix(4)}`, dev: `rbk-d-${randomSuffix(4)}` };
 const envs: { slug: string; domain: string; dbName: string; dbUser: string }[] = [];
+/** The project's repository (outside the host's root) and production's deployed release. */
+let repoDir = "";
+let remote = "";
+const release = { image: "", sha: "" };
 
 beforeAll(async () => {
   expect(existsSync(BIN)).toBe(true);
@@ -78,6 +89,14 @@ beforeAll(async () => {
   s3 = await startS3();
   root = nginx.dir;
   outside = makeTempDir("odooops-runbook-ops-");
+  repoDir = makeTempDir("odooops-runbook-repo-");
+  const work = await makeRepo(join(repoDir, "work"));
+  await work.commit({
+    "shop_extra/__manifest__.py": shopManifest("1.0"),
+    ".odooops/policies.yaml": "health_gates: {}\n",
+  });
+  remote = join(repoDir, "remote.git");
+  await run({ argv: ["git", "clone", "--quiet", "--bare", work.dir, remote] });
   namePrefix = testNamePrefix();
   port = await freePort();
   bucket = await s3.target(`rbk-${randomSuffix()}`, { prefix: "odooops" });
@@ -85,7 +104,7 @@ beforeAll(async () => {
     root,
     hostConfig(
       { pg, nginx, baseDomain: "runbook.localhost", namePrefix, portsFrom: randomPortBase() },
-      { backups: { s3: bucket } },
+      { backups: { s3: bucket }, deploy: { drainSec: 0, runTests: false, rehearse: false } },
     ),
   );
 }, 120_000);
@@ -112,6 +131,7 @@ afterAll(async () => {
   await pg?.stop();
   await s3?.destroy();
   if (outside) removeTempDir(outside);
+  if (repoDir) removeTempDir(repoDir);
 }, 180_000);
 
 const processEnv = () => ({
@@ -183,6 +203,20 @@ async function cli(...argv: string[]) {
 function defined(v: string | undefined, what: string): string {
   if (v === undefined) throw new Error(`the test bucket has no ${what}`);
   return v;
+}
+
+/** The image and commit of the env's current deployment, from the daemon's state. */
+function servedRelease(slug: string): { image: string; sha: string } {
+  const id = envRow(slug).currentDeploymentId;
+  if (!id) throw new Error(`${slug} has no current deployment`);
+  const db = openState(resolvePaths(root).stateDb);
+  try {
+    const d = db.select().from(deployments).where(eq(deployments.id, id)).get();
+    if (!d?.image) throw new Error(`deployment ${id} has no image`);
+    return { image: d.image, sha: d.commitSha ?? "" };
+  } finally {
+    db.$client.close();
+  }
 }
 
 /** The env's names in the daemon's state (WAL: read beside the running daemon). */
@@ -257,8 +291,16 @@ describe("the disaster-recovery runbook", () => {
       const sql = envSql(e.dbName);
       await sql`INSERT INTO res_partner (name) VALUES (${marker})`;
       await sql.close();
+      if (tier === "production") {
+        await api("PUT", "/projects/default", { repoUrl: `file://${remote}` });
+        const d = await api<{ job: { id: string } }>("POST", `/environments/${e.slug}/deployments`, {});
+        await waitJob(d.job.id);
+        Object.assign(release, servedRelease(e.slug));
+      }
       await waitJob((await api<{ id: string }>("POST", `/environments/${e.slug}/backups`)).id);
     }
+    expect(release.image).toStartWith(`${namePrefix}-`);
+    expect(release.sha).toMatch(/^[0-9a-f]{40}$/);
     const b = await cli("dr", "backup");
     expect(b.code).toBe(0);
     expect(b.stderr).toContain("stored in");
@@ -270,6 +312,7 @@ describe("the disaster-recovery runbook", () => {
     expect(envs.length).toBe(2);
     await stopDaemon();
     await removeByNamePrefix(namePrefix);
+    expect(await dockerClient({ binary: "docker" }).inspectImage(release.image)).toBeNull();
     const admin = pgAdmin({ host: pg.host, port: pg.port, user: pg.user, password: pg.password });
     for (const e of envs) {
       await dropDatabase(admin, e.dbName);
@@ -350,6 +393,12 @@ describe("the disaster-recovery runbook", () => {
       await sql.close();
       expect(rows[0]?.n).toBe(1);
     }
+    // Production serves its release again, built from the deployed commit (the image was wiped).
+    const prod = envRow(envs[0]!.slug);
+    expect(servedRelease(prod.slug)).toEqual(release);
+    const docker = dockerClient({ binary: "docker" });
+    expect((await docker.inspectImage(release.image))?.Config.Labels?.["odooops.commit"]).toBe(release.sha);
+    expect((await docker.inspectContainer(prod.containerName!))?.Config.Image).toBe(release.image);
     const v = await cli("audit", "verify");
     expect(v.code).toBe(0);
   }, 600_000);

@@ -131,14 +131,42 @@ describe("agent API", () => {
     expect((await agentCall("/credential", {}, t.token)).status).toBe(401);
   });
 
-  test("rotation: the new credential works, the old one is refused", async () => {
+  test("rotation: the old credential works until the new one is used, then it is refused", async () => {
     const j = await join("agent-rot");
     const r = await agentCall("/credential", {}, j.credential);
     expect(r.status).toBe(200);
     const { credential } = (await r.json()) as { credential: string };
     expect(credential).not.toBe(j.credential);
+    // The answer may have been lost on the way: the agent is not locked out.
+    expect((await agentCall("/heartbeat", { inventory, containers: [] }, j.credential)).status).toBe(200);
+    expect((await agentCall("/heartbeat", { inventory, containers: [] }, credential)).status).toBe(200);
     expect((await agentCall("/heartbeat", { inventory, containers: [] }, j.credential)).status).toBe(401);
     expect((await agentCall("/heartbeat", { inventory, containers: [] }, credential)).status).toBe(200);
+  });
+
+  test("an operator's rotation: admins only, agents only, told at the next heartbeat", async () => {
+    const j = await join("agent-oprot");
+    const path = "/api/v1/hosts/agent-oprot/credential/rotate";
+    expect((await t.request(path, { method: "POST", token: memberToken })).status).toBe(403);
+    expect((await t.request("/api/v1/hosts/nope/credential/rotate", { method: "POST" })).status).toBe(404);
+    const beat = async (cred: string) =>
+      (await (await agentCall("/heartbeat", { inventory, containers: [] }, cred)).json()) as {
+        rotateCredential?: boolean;
+      };
+    expect((await beat(j.credential)).rotateCredential).toBeUndefined();
+    const r = await t.request(path, { method: "POST" });
+    expect(r.status).toBe(202);
+    expect(((await r.json()) as { credentialRotationPending: boolean }).credentialRotationPending).toBe(true);
+    expect((await beat(j.credential)).rotateCredential).toBe(true);
+    const { credential } = (await (await agentCall("/credential", {}, j.credential)).json()) as { credential: string };
+    expect((await beat(credential)).rotateCredential).toBeUndefined();
+    const h = (await (await t.request("/api/v1/hosts/agent-oprot")).json()) as {
+      credentialRotationPending: boolean;
+      credentialRotatedAt: string | null;
+    };
+    expect(h.credentialRotationPending).toBe(false);
+    expect(h.credentialRotatedAt).not.toBeNull();
+    expect((await agentCall("/heartbeat", { inventory, containers: [] }, j.credential)).status).toBe(401);
   });
 
   test("an expired token is refused", async () => {

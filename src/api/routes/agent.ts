@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { Forbidden, Invalid, issuesText } from "../../errors";
-import { authenticateAgent, enrollHost, type HostRow, recordHeartbeat, rotateCredential } from "../../fleet/hosts";
+import { authenticateAgent, enrollHost, type HostRow, issueCredential, recordHeartbeat } from "../../fleet/hosts";
 import {
   AGENT_API_BASE,
   FinishRequest,
@@ -80,13 +80,15 @@ export function createAgentApp(deps: CoordinatorDeps) {
 
   app.post("/heartbeat", async (c) => {
     const beat = await body(c.req.raw, HeartbeatRequest);
-    recordHeartbeat(db, c.get("host").id, beat);
-    return c.json({ heartbeatSec: fleet.heartbeatSec }, 200);
+    const host = c.get("host");
+    recordHeartbeat(db, host.id, beat);
+    const rotate = host.credentialRotationRequestedAt !== null;
+    return c.json({ heartbeatSec: fleet.heartbeatSec, ...(rotate ? { rotateCredential: true } : {}) }, 200);
   });
 
   app.post("/credential", (c) => {
     const host = c.get("host");
-    const credential = rotateCredential(db, host.id);
+    const credential = issueCredential(db, host.id);
     deps.audit.record({ actor: `host:${host.name}`, action: "host.credential.rotate", target: host.name });
     return c.json({ credential }, 200);
   });

@@ -1,6 +1,6 @@
 /** The fleet for operators: join tokens, host list/get/label/drain/remove (src/fleet/hosts.ts). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { hostView, listHosts, removeHost, setDraining, setLabels } from "../../fleet/hosts";
+import { hostView, listHosts, removeHost, requestCredentialRotation, setDraining, setLabels } from "../../fleet/hosts";
 import {
   CreateJoinTokenRequest,
   DrainRequest,
@@ -60,6 +60,19 @@ const drain = createRoute({
   request: { params: nameParam, body: jsonBody(DrainRequest) },
   responses: { 200: json(HostViewSchema, "the host"), 404: json(ErrorSchema, "no such host") },
 });
+const rotateCredential = createRoute({
+  method: "post",
+  path: "/hosts/{name}/credential/rotate",
+  tags: ["hosts"],
+  summary:
+    "Give an agent a new credential: it fetches it at its next heartbeat, and its old one is refused once it uses the new one",
+  request: { params: nameParam },
+  responses: {
+    202: json(HostViewSchema, "the host, with the rotation pending"),
+    400: json(ErrorSchema, "not an agent"),
+    404: json(ErrorSchema, "no such host"),
+  },
+});
 const remove = createRoute({
   method: "delete",
   path: "/hosts/{name}",
@@ -113,6 +126,12 @@ export function hostRoutes(app: Api, deps: CoordinatorDeps) {
     deps.audit.record({ actor: actor(c), action: draining ? "host.drain" : "host.undrain", target: name });
     return c.json(view(name), 200);
   });
+  app.openapi(rotateCredential, (c) => {
+    const { name } = c.req.valid("param");
+    requestCredentialRotation(db, name);
+    deps.audit.record({ actor: actor(c), action: "host.credential.rotate.request", target: name });
+    return c.json(view(name), 202);
+  });
   app.openapi(remove, (c) => {
     const { name } = c.req.valid("param");
     const force = c.req.valid("query").force === "true";
@@ -132,4 +151,11 @@ export function hostRoutes(app: Api, deps: CoordinatorDeps) {
 }
 
 /** The route definitions, for the CLI's typed client (src/cli/api.ts): paths, bodies, responses. */
-export type HostRoutes = typeof createToken | typeof list | typeof get | typeof labels | typeof drain | typeof remove;
+export type HostRoutes =
+  | typeof createToken
+  | typeof list
+  | typeof get
+  | typeof labels
+  | typeof drain
+  | typeof rotateCredential
+  | typeof remove;

@@ -3,6 +3,7 @@
  * (enrollment over SSH) lives in ./host-add.ts and is wired in below when present.
  */
 import { defineCommand } from "citty";
+import { Invalid, Unavailable } from "../../errors";
 import { parseLabelArgs } from "../../fleet/labels";
 import { confirmDestructive } from "../confirm";
 import type { ResponseOf } from "../api";
@@ -48,6 +49,9 @@ function describe(io: CliIo, h: HostView): void {
     inv ? `versions    docker ${inv.docker ?? "-"}, PostgreSQL ${inv.postgres ?? "-"}, nginx ${inv.nginx ?? "-"}` : "",
     `envs        ${h.envs.join(", ") || "none"}`,
     `containers  ${h.containers.map((c) => `${c.name} (${c.state})`).join(", ") || "none"}`,
+    h.role === "agent"
+      ? `credential  ${h.credentialRotationPending ? "rotation pending" : `rotated ${h.credentialRotatedAt ?? "never"}`}`
+      : "",
   ];
   io.stdout(`${lines.filter(Boolean).join("\n")}\n`);
 }
@@ -146,6 +150,41 @@ export function hostCommand(io: CliIo) {
     },
   });
 
+  const rotateCredential = defineCommand({
+    meta: {
+      name: "rotate-credential",
+      description:
+        "Give an agent a new credential over its own channel; the old one is refused once it switched (admins)",
+    },
+    args: {
+      name: nameArg,
+      wait: { type: "boolean", description: "wait until the agent has switched (it does at its next heartbeat)" },
+      timeout: { type: "string", description: "seconds --wait waits (default 120)", default: "120" },
+    },
+    async run({ args }) {
+      const timeoutSec = Number(args.timeout);
+      if (!Number.isInteger(timeoutSec) || timeoutSec < 1) throw new Invalid("--timeout: a whole number of seconds");
+      const api = client(io);
+      let h = await api.post("/hosts/{name}/credential/rotate", { params: { name: args.name } });
+      const until = Date.now() + timeoutSec * 1000;
+      while (args.wait && h.credentialRotationPending) {
+        if (Date.now() > until)
+          throw new Unavailable(
+            `${h.name} has not fetched its new credential in ${timeoutSec} s (status ${statusText(h)}); it will at its next heartbeat`,
+          );
+        await Bun.sleep(500);
+        h = await api.get("/hosts/{name}", { params: { name: args.name } });
+      }
+      if (io.globals.json) return printJson(io, h);
+      note(
+        io,
+        h.credentialRotationPending
+          ? `${h.name} gets a new credential at its next heartbeat; its old one is refused once it switched (see \`odooops host get ${h.name}\`)`
+          : `${h.name} switched to a new credential at ${h.credentialRotatedAt}; its old one is refused`,
+      );
+    },
+  });
+
   const remove = defineCommand({
     meta: { name: "remove", description: "Forget a host and revoke its agent credential (admins)" },
     args: {
@@ -185,6 +224,7 @@ export function hostCommand(io: CliIo) {
       get,
       label,
       drain,
+      "rotate-credential": rotateCredential,
       remove,
       add: hostAddCommand(io),
     },

@@ -44,12 +44,16 @@ CREATE TABLE `hosts` (
 	`labels` text DEFAULT '{}' NOT NULL,
 	`draining` integer DEFAULT false NOT NULL,
 	`credential_hash` text,
+	`pending_credential_hash` text,
+	`credential_rotation_requested_at` text,
+	`credential_rotated_at` text,
 	`created_at` text NOT NULL,
 	`removed_at` text
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `hosts_live_name` ON `hosts` (`name`) WHERE removed_at IS NULL;--> statement-breakpoint
 CREATE UNIQUE INDEX `hosts_credential_hash` ON `hosts` (`credential_hash`);--> statement-breakpoint
+CREATE UNIQUE INDEX `hosts_pending_credential_hash` ON `hosts` (`pending_credential_hash`);--> statement-breakpoint
 CREATE TABLE `join_tokens` (
 	`id` text PRIMARY KEY NOT NULL,
 	`secret_hash` text NOT NULL,

@@ -15,7 +15,7 @@ import { readManifest } from "../db/backup";
 import { buildReleaseImage } from "../deploy/build";
 import { imagePull, imageTag } from "../deploy/commands";
 import { fetchCommit } from "../deploy/source";
-import { CommandFailed, Conflict, errorText } from "../errors";
+import { Conflict, errorText } from "../errors";
 import { run } from "../exec/run";
 import { createRole, databaseExists, setHbaEntry } from "../host/postgres";
 import { EnvJobParams } from "../env/create-job";

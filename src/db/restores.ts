@@ -172,7 +172,7 @@ export function startDbRestore(
   // another host it is out of reach of the restoring host.
   if (transfer && p.anonymize)
     throw new Invalid(
-      `${source.slug}'s backup would be anonymized into ${target.slug}, and ${source.slug} runs on host ${from.name}, not ${to.name}: anonymization needs the source's host (use: odooops db clone ${target.slug} --from ${source.slug}, or --no-anonymize)`,
+      `${source.slug}'s backup would be anonymized into ${target.slug}, and anonymizing needs ${source.slug}'s own database, on host ${from.name}, not ${to.name}; pass --no-anonymize (API: anonymize: false) to restore it as it is`,
     );
   if (!req.dryRun) requireConfirm(target, req.confirm, "restore into");
   const params: RestoreJobParams = {

@@ -101,13 +101,25 @@ async function waitJob(id: string, timeoutMs = 150_000): Promise<JobView> {
   }
 }
 
+/** Placement needs each host's inventory: its first heartbeat with one. */
+async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await api<{ name: string; status: string; inventory: unknown }[]>("GET", "/hosts");
+    const ready = body.filter((h) => h.status === "online" && h.inventory !== null).map((h) => h.name);
+    if (names.every((n) => ready.includes(n))) return;
+    if (Date.now() > until) throw new Error(`hosts ${names.join(", ")} not all reported an inventory: ${ready}`);
+    await Bun.sleep(200);
+  }
+}
+
 async function create(name: string, host: string): Promise<Environment> {
-  const { status, body } = await api<{ env: { id: string }; job: JobView }>("POST", "/environments", {
+  const { status, body } = await api<{ env: { id: string }; job: JobView; error?: unknown }>("POST", "/environments", {
     name,
     tier: "dev",
     host,
   });
-  expect(status).toBe(202);
+  expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
   const job = await waitJob(body.job.id);
   expect(job.error).toBeNull();
   return coordinator.deps.db.select().from(environments).where(eq(environments.id, body.env.id)).get()!;
@@ -130,6 +142,7 @@ describe("restore of a backup made on another host", () => {
   let backupId: string;
 
   test("the backup goes to S3 on the source's host (the coordinator)", async () => {
+    await waitForInventory([hostname(), "xr-agent"]);
     [source, target] = await Promise.all([create("xr-src", hostname()), create("xr-dst", "xr-agent")]);
     expect(source.hostId).toBe(coordinator.deps.fleet.localHostId);
     expect(target.hostId).toBe(agent.hostId);

@@ -78,7 +78,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   await coordinator?.stop();
-  await removeByNamePrefix(prefix);
+  // Each host has its own docker name prefix (`<prefix>c-…`, `<prefix>a-…`).
+  await Promise.all([removeByNamePrefix(coordPrefix), removeByNamePrefix(agentPrefix)]);
   await Promise.all([coordPg?.stop(), agentPg?.stop(), coordNginx?.stop(), agentNginx?.stop(), s3?.destroy()]);
 }, 120_000);
 

@@ -67,6 +67,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "POST /environments/{name}/extend": ["member", "extend environments"],
   "GET /environments/{name}/admin-password": ["admin", "read an environment's Odoo admin password"],
   "POST /environments/{name}/admin-password": ["admin", "rotate an environment's Odoo admin password"],
+  "POST /environments/{name}/move": ["admin", "move environments between hosts"],
   "POST /environments/{name}/{action}": ["member", "start, stop or restart environments"],
 
   "GET /environments/{name}/backups": ["viewer", "list backups"],

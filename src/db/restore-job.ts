@@ -35,8 +35,13 @@ import {
   sanitizeStep,
   undoPreparedCopy,
 } from "./replace-steps";
+import { BackupTransfer, transferSource } from "./transfer";
 
-export const RestoreJobParams = ReplaceParams.extend({ backupId: z.string().min(1) });
+export const RestoreJobParams = ReplaceParams.extend({
+  backupId: z.string().min(1),
+  /** Set when the backup was made on another host: read from the shared S3 target (transfer.ts). */
+  transfer: BackupTransfer.optional(),
+});
 export type RestoreJobParams = z.infer<typeof RestoreJobParams>;
 
 /** Where a completed backup can be read from: its local copy first (no download), else S3. */
@@ -48,6 +53,13 @@ export function readableSource(config: Config, row: BackupRow): BackupSource {
   if (row.s3Key)
     throw new Invalid(`backup ${row.id} is only in S3 (${row.s3Key}) and no S3 target is configured (backups.s3)`);
   throw new Invalid(`backup ${row.id} has no copy left to restore from`);
+}
+
+/** A backup made on this host: the row the state link brought along names where it is. */
+function localSource(deps: Pick<Deps, "db" | "config">, backupId: string): BackupSource {
+  const row = deps.db.select().from(backups).where(eq(backups.id, backupId)).get();
+  if (!row) throw new NotFound(`no backup ${backupId}`);
+  return readableSource(deps.config, row);
 }
 
 /** Manifests verify with this host's key; unsigned ones only when the config says so. */
@@ -66,9 +78,7 @@ export const restoreJob = defineJob<RestoreJobParams>({
       title: "Restoring the backup into a new database and verifying it",
       async run(ctx) {
         const { deps, params: p } = ctx;
-        const row = deps.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
-        if (!row) throw new NotFound(`no backup ${p.backupId}`);
-        const source = readableSource(deps.config, row);
+        const source = p.transfer ? transferSource(deps.config, p.transfer) : localSource(deps, p.backupId);
         const { env, n, cleanup } = preparedCopy(deps, p);
         // Leftovers of an interrupted attempt carry the same names: start clean.
         await cleanupRestore(cleanup);
@@ -78,20 +88,20 @@ export const restoreJob = defineJob<RestoreJobParams>({
           source,
           owner: envDbLogin(deps, env),
           jobs: availableParallelism(),
-          log: stepLogger(ctx, { backup: row.id }),
+          log: stepLogger(ctx, { backup: p.backupId }),
           signal: ctx.signal,
           filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
-          manifestTrust: manifestTrust(deps),
+          manifestTrust: p.transfer ? { ...manifestTrust(deps), expected: p.transfer.manifest } : manifestTrust(deps),
         }).catch((e: unknown) => {
           // Before the swap: say so, or "aborted" reads like a broken env.
           if (e instanceof Unavailable)
             throw new Unavailable(
-              `restore of ${p.slug} from backup ${row.id}: ${e.message}; ${p.slug} is untouched and still serving`,
+              `restore of ${p.slug} from backup ${p.backupId}: ${e.message}; ${p.slug} is untouched and still serving`,
             );
           throw e;
         });
         ctx.log(
-          `backup ${row.id} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
+          `backup ${p.backupId} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
         );
       },
       undo: undoPreparedCopy,

@@ -18,6 +18,7 @@ import { parseRulesOverride } from "./anonymize-rules";
 import { newReplaceToken } from "./replace";
 import type { ReplaceParams } from "./replace-steps";
 import { readableSource, restoreJob, type RestoreJobParams } from "./restore-job";
+import { backupTransfer } from "./transfer";
 import { CloneRequest, RestoreRequest, type DbOperationPlan, type DbOperationResponse } from "./schema";
 import { requireCreated } from "../env/guards";
 
@@ -157,16 +158,27 @@ export function startDbRestore(
   const source = restoreSource(deps, target, req);
   assertReplaceable(target, "target");
   const row = findBackup(deps, source, req.backup);
-  const where = readableSource(deps.config, row).kind;
+  const from = deps.fleet.envHost(source);
+  const to = deps.fleet.envHost(target);
+  const transfer = backupTransfer(row, { from: from.id, to: to.id, fromName: from.name, toName: to.name });
+  const where = transfer ? "s3" : readableSource(deps.config, row).kind;
   if (source.id !== target.id && !successor(source, target) && target.tier === "production" && !req.forceProduction) {
     throw new Invalid(
       `refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,
     );
   }
+  const p = policy(source, target, req.anonymize);
+  // Anonymizing reads the source's live database (its values are what the check looks for): on
+  // another host it is out of reach of the restoring host.
+  if (transfer && p.anonymize)
+    throw new Invalid(
+      `${source.slug}'s backup would be anonymized into ${target.slug}, and anonymizing needs ${source.slug}'s own database, on host ${from.name}, not ${to.name}; pass --no-anonymize (API: anonymize: false) to restore it as it is`,
+    );
   if (!req.dryRun) requireConfirm(target, req.confirm, "restore into");
   const params: RestoreJobParams = {
-    ...baseParams(deps, source, target, policy(source, target, req.anonymize), req.keepOld),
+    ...baseParams(deps, source, target, p, req.keepOld),
     backupId: row.id,
+    ...(transfer ? { transfer } : {}),
   };
   const plan = planView(deps, "restore", source, target, params, {
     backup: { id: row.id, kind: row.kind, createdAt: row.createdAt, sizeBytes: row.sizeBytes, from: where },
@@ -185,6 +197,7 @@ export function startDbRestore(
       anonymize: params.anonymize,
       neutralize: params.neutralize,
       preBackup: params.preBackupId,
+      ...(transfer ? { fromHost: from.name, toHost: to.name } : {}),
       job: job.id,
     },
   });

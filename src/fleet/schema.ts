@@ -288,3 +288,27 @@ export const FinishRequest = z
     ]),
   })
   .strict();
+
+/** `POST /environments/{name}/move` (`odooops env move ENV --to HOST`). */
+export const MoveEnvRequest = z
+  .object({
+    to: z.string().min(1).max(63).openapi({ description: "the host the env goes to" }),
+    dryRun: z.boolean().default(false),
+  })
+  .strict()
+  .openapi("MoveEnvRequest");
+export type MoveEnvRequest = z.input<typeof MoveEnvRequest>;
+
+export const MovePlanSchema = z
+  .object({
+    env: z.string(),
+    from: z.string(),
+    to: z.string(),
+    fit: z.string(),
+    steps: z.array(z.string()),
+    dns: z.string(),
+  })
+  .openapi("EnvMovePlan");
+
+export const MoveEnvResponse = z.object({ dryRun: z.boolean(), plan: MovePlanSchema }).openapi("EnvMoveResponse");
+export type MoveEnvResponse = z.infer<typeof MoveEnvResponse>;

@@ -7,6 +7,7 @@ import type { Config } from "../config/schema";
 import { Conflict } from "../errors";
 import type { Db } from "../state/db";
 import { inFleet, placementCandidates } from "./candidates";
+import { hostById } from "./hosts";
 import { type Labels, validLabels } from "./labels";
 import { type Need, placeEnv } from "./placement";
 import type { AgentEndpoint, CreatedJoinToken, JoinTokenOptions } from "./tokens";
@@ -45,6 +46,12 @@ export class FleetService {
 
   get heartbeatSec(): number {
     return this.config.fleet.heartbeatSec;
+  }
+
+  /** The host an env runs on: its host id, or this coordinator's own host for an env without one. */
+  envHost(env: { hostId: string | null }): { id: string | null; name: string } {
+    const id = env.hostId ?? this.localHostId;
+    return { id, name: id === null ? "this host" : (hostById(this.db, id)?.name ?? id) };
   }
 
   createJoinToken(opts: JoinTokenOptions): CreatedJoinToken {

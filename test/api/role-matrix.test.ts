@@ -50,8 +50,9 @@ const ADMIN = [
   /^POST \/environments\/\{name\}\/db\/rotate-credentials$/,
   /^GET \/projects\/\{name\}\/access$/,
   /^POST \/auth\/signing-key\/rotate$/,
-  // The fleet: join tokens enroll machines; labels, draining and removal steer placement.
+  // The fleet: join tokens enroll machines; labels, draining, removal and env moves steer placement.
   /^(POST|PUT|DELETE) \/hosts/,
+  /^POST \/environments\/\{name\}\/move$/,
 ];
 
 function expectedRole(key: string): string {

@@ -8,6 +8,8 @@ import { findEnv } from "../../env/lookup";
 import { listEnvironments } from "../../env/list";
 import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary, ExtendEnvRequest } from "../../env/schema";
 import { Conflict } from "../../errors";
+import { startEnvMove } from "../../fleet/move";
+import { MoveEnvRequest, MoveEnvResponse } from "../../fleet/schema";
 import { StateCache } from "../../state/version";
 import { run } from "../../exec/run";
 import { JobView } from "../../jobs/view";
@@ -109,6 +111,22 @@ const extend = createRoute({
     400: json(ErrorSchema, "invalid TTL"),
     404: json(ErrorSchema, "no such environment"),
     409: json(ErrorSchema, "being destroyed"),
+  },
+});
+const move = createRoute({
+  method: "post",
+  path: "/environments/{name}/move",
+  tags: ["environments"],
+  summary: "Move an environment to another host (plan with dryRun; admins)",
+  request: { params: nameParam, body: jsonBody(MoveEnvRequest) },
+  responses: {
+    200: json(MoveEnvResponse, "the plan (dry run)"),
+    400: json(ErrorSchema, "already on that host"),
+    404: json(ErrorSchema, "no such environment"),
+    409: json(
+      ErrorSchema,
+      "the host cannot take it (offline, draining, no capacity), no S3 target, or not runnable yet",
+    ),
   },
 });
 const power = createRoute({
@@ -213,7 +231,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(adminPassword, (c) =>
     c.json(adminPasswordView(deps, c.req.valid("param").name, c.get("principal")), 200),
   );
-  // Before `power`: its `{action}` would claim /extend (and /admin-password) and refuse it as an unknown action.
+  // Before `power`: its `{action}` would claim /extend, /move (and /admin-password) and refuse it as an unknown action.
   app.openapi(rotate, (c) =>
     c.json(startEnvRotateAdminPassword(deps, c.req.valid("param").name, c.get("principal")), 202),
   );
@@ -223,6 +241,7 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
       200,
     ),
   );
+  app.openapi(move, (c) => c.json(startEnvMove(deps, c.req.valid("param").name, c.req.valid("json")), 200));
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");
     return c.json(startEnvPower(deps, name, action, c.get("principal").username), 202);
@@ -256,5 +275,6 @@ export type EnvironmentRoutes =
   | typeof adminPassword
   | typeof rotate
   | typeof extend
+  | typeof move
   | typeof power
   | typeof logs;

@@ -10,6 +10,7 @@ import { note, printJson, printTable } from "../output";
 import { parseLabelArgs } from "../../fleet/labels";
 import { repeatedFlag } from "./host";
 import { afterEnqueue } from "./jobs";
+import { envMoveCommand } from "./env-move";
 
 const nameArg = { type: "positional", required: true, description: "environment name" } as const;
 const waitArg = { type: "boolean", description: "follow the job and render its steps until it ends" } as const;
@@ -261,7 +262,8 @@ export function envCommand(io: CliIo) {
   return defineCommand({
     meta: {
       name: "env",
-      description: "Environments: create, list, get, start/stop/restart, logs, extend, rotate-admin-password, destroy",
+      description:
+        "Environments: create, list, get, start/stop/restart, logs, extend, move, rotate-admin-password, destroy",
     },
     subCommands: {
       list,
@@ -272,6 +274,7 @@ export function envCommand(io: CliIo) {
       restart: power("restart", "Restart the Odoo container"),
       logs,
       extend,
+      move: envMoveCommand(io),
       "rotate-admin-password": rotateAdminPassword,
       destroy,
     },

@@ -48,6 +48,12 @@ export interface ManifestTrust {
   /** Accept a manifest without `hmac` (older backups); never one whose `hmac` is wrong. */
   acceptUnsigned: boolean;
   warn?: (message: string) => void;
+  /**
+   * The manifest as the coordinator's state recorded it when the backup completed. A backup made
+   * on another host is signed with that host's key, which this one does not hold: the state's
+   * copy (trusted, unlike the bucket) is what the one read back must equal, field for field.
+   */
+  expected?: Record<string, unknown>;
 }
 
 export const MANIFEST_KEY_PURPOSE = "backup-manifest";
@@ -77,6 +83,13 @@ export function signManifest(manifest: BackupManifest, key: Buffer): string {
 
 function verifyMac(raw: Record<string, unknown>, where: string, trust: ManifestTrust): void {
   const { [MAC_FIELD]: given, ...fields } = raw;
+  if (trust.expected) {
+    if (canonicalJson(fields) !== canonicalJson(trust.expected))
+      throw new Invalid(
+        `${where}: the manifest differs from the one recorded when the backup was made (altered in storage); refusing to restore it`,
+      );
+    return;
+  }
   if (given === undefined) {
     if (!trust.acceptUnsigned) {
       throw new Invalid(

@@ -1,0 +1,48 @@
+/**
+ * A backup restored on another host than the one that made it. The fleet's shared S3 target is
+ * the transfer path: the coordinator hands the restoring host the object's prefix and the
+ * manifest its state recorded (hosts sign manifests with their own keys, so the restoring host
+ * checks the manifest it downloads against the state's copy instead). Without an S3 copy there is
+ * nothing the other host can read: refused, nothing queued.
+ */
+import { z } from "zod";
+import type { Config } from "../config/schema";
+import { Conflict, Invalid } from "../errors";
+import type { BackupRow } from "./backup-job";
+import type { BackupSource } from "./backup";
+
+export const BackupTransfer = z.object({
+  /** The backup's S3 prefix (`backups.s3_key`). */
+  s3Key: z.string().min(1),
+  /** The manifest as the state recorded it when the backup completed. */
+  manifest: z.record(z.string(), z.unknown()),
+});
+export type BackupTransfer = z.infer<typeof BackupTransfer>;
+
+/**
+ * The transfer a restore on `toHost` needs for a backup made on `fromHost` (host ids, the
+ * coordinator's own host already filled in), or null when it is the same host.
+ */
+export function backupTransfer(
+  row: BackupRow,
+  hosts: { from: string | null; to: string | null; fromName: string; toName: string },
+): BackupTransfer | null {
+  if (hosts.from === hosts.to) return null;
+  if (row.status !== "completed" || row.manifest === null)
+    throw new Invalid(`backup ${row.id} is ${row.status}; only a completed backup can be restored`);
+  if (!row.s3Key)
+    throw new Conflict(
+      `backup ${row.id} was made on host ${hosts.fromName} and has no S3 copy; restoring it on host ${hosts.toName} needs a shared S3 target (backups.s3 on both hosts, then a new backup)`,
+    );
+  return { s3Key: row.s3Key, manifest: row.manifest };
+}
+
+/** Where the restoring host reads a transferred backup: its own S3 target, which must be the shared one. */
+export function transferSource(config: Config, t: BackupTransfer): Extract<BackupSource, { kind: "s3" }> {
+  const target = config.backups.s3;
+  if (!target)
+    throw new Invalid(
+      `this host has no S3 target configured (backups.s3); a backup made on another host is read from the shared S3 target`,
+    );
+  return { kind: "s3", target, prefix: t.s3Key };
+}

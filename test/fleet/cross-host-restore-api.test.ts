@@ -1,0 +1,143 @@
+/**
+ * The coordinator's checks of a restore across hosts, through the API (`app.request`, real
+ * SQLite state): a backup without an S3 copy is refused naming the shared S3 target, one that
+ * would be anonymized is refused (anonymizing needs the source's database, on the other host),
+ * and an allowed one is planned as read from S3 and queued on the target's host. Refusals
+ * change nothing. (test/fleet/cross-host-restore.test.ts runs one on real hosts.)
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
+import { ConfigSchema } from "../../src/config/schema";
+import { backups } from "../../src/db/backup.sql";
+import { environments } from "../../src/env/env.sql";
+import { hosts } from "../../src/fleet/fleet.sql";
+import { recordHeartbeat } from "../../src/fleet/hosts";
+import { jobs } from "../../src/jobs/jobs.sql";
+import { makeTestApi } from "../support/api";
+
+let t: Awaited<ReturnType<typeof makeTestApi>>;
+const hostIds: Record<string, string> = {};
+const backupIds: Record<string, string> = {};
+
+const counts = () => ({
+  jobs: t.deps.db.select({ n: sql<number>`count(*)` }).from(jobs).get()!.n,
+  backups: t.deps.db.select({ n: sql<number>`count(*)` }).from(backups).get()!.n,
+});
+
+async function restore(target: string, body: Record<string, unknown>) {
+  const r = await t.request(`/api/v1/environments/${target}/db/restore`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
+  return {
+    status: r.status,
+    body: (await r.json()) as {
+      plan: { backup: { from: string } };
+      job: { id: string } | null;
+      error: { message: string };
+    },
+  };
+}
+
+beforeAll(async () => {
+  t = await makeTestApi({
+    config: ConfigSchema.parse({
+      role: "coordinator",
+      fleet: { heartbeatSec: 10 },
+      backups: { s3: { bucket: "fleet-backups", prefix: "odooops/" } },
+    }),
+  });
+  for (const name of ["eu-1", "eu-2"]) {
+    const row = t.deps.db.insert(hosts).values({ name, role: "agent" }).returning().get();
+    recordHeartbeat(t.deps.db, row.id, {
+      inventory: {
+        cores: 8,
+        memoryMb: 16_384,
+        diskFreeMb: 500_000,
+        load: 0,
+        docker: null,
+        postgres: null,
+        nginx: null,
+        agentVersion: "0.1.0",
+      },
+      containers: [],
+    });
+    hostIds[name] = row.id;
+  }
+  for (const [name, tier, host] of [
+    ["prod", "production", "eu-1"],
+    ["stage", "staging", "eu-2"],
+    ["dev-eu1", "dev", "eu-1"],
+  ] as const) {
+    const r = await t.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name, tier, host }),
+    });
+    expect(r.status).toBe(202);
+    t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, name)).run();
+  }
+  const envId = (slug: string) =>
+    t.deps.db.select({ id: environments.id }).from(environments).where(eq(environments.slug, slug)).get()!.id;
+  // Completed backups as the agents report them: one with an S3 copy, one only local.
+  for (const [key, slug, s3Key] of [
+    ["prodS3", "prod", "odooops/prod/b/"],
+    ["devS3", "dev-eu1", "odooops/dev-eu1/b/"],
+    ["devLocal", "dev-eu1", null],
+  ] as const) {
+    const row = t.deps.db
+      .insert(backups)
+      .values({
+        envId: envId(slug),
+        kind: "manual",
+        status: "completed",
+        dbName: `odoo_${slug.replace("-", "_")}`,
+        sizeBytes: 100,
+        localPath: s3Key ? null : `/var/lib/odooops/backups/${slug}/b`,
+        s3Key,
+        manifest: { format: 1, env: slug },
+        finishedAt: new Date().toISOString(),
+      })
+      .returning()
+      .get();
+    backupIds[key] = row.id;
+  }
+});
+afterAll(() => t.cleanup());
+
+describe("restore of another host's backup, as the coordinator checks it", () => {
+  test("no S3 copy: refused, naming both hosts and the shared S3 target; nothing queued", async () => {
+    const before = counts();
+    const r = await restore("stage", { backup: backupIds.devLocal, from: "dev-eu1", confirm: "stage" });
+    expect(r.status).toBe(409);
+    expect(r.body.error.message).toBe(
+      `backup ${backupIds.devLocal} was made on host eu-1 and has no S3 copy; restoring it on host eu-2 needs a shared S3 target (backups.s3 on both hosts, then a new backup)`,
+    );
+    expect(counts()).toEqual(before);
+  });
+
+  test("production's backup into staging would be anonymized: refused, --no-anonymize suggested", async () => {
+    const before = counts();
+    const r = await restore("stage", { backup: backupIds.prodS3, from: "prod", confirm: "stage" });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toBe(
+      "prod's backup would be anonymized into stage, and anonymizing needs prod's own database, on host eu-1, not eu-2; pass --no-anonymize (API: anonymize: false) to restore it as it is",
+    );
+    expect(counts()).toEqual(before);
+  });
+
+  test("an allowed one is read from S3 and queued on the target's host, with the state's manifest", async () => {
+    const r = await restore("stage", { backup: backupIds.devS3, from: "dev-eu1", confirm: "stage" });
+    expect(r.status).toBe(202);
+    expect(r.body.plan.backup.from).toBe("s3");
+    const job = t.deps.jobs.queue.row(r.body.job!.id);
+    expect(job.hostId).toBe(hostIds["eu-2"]!);
+    expect(job.params.transfer).toEqual({ s3Key: "odooops/dev-eu1/b/", manifest: { format: 1, env: "dev-eu1" } });
+  });
+
+  test("a backup restored on its own host needs no transfer", async () => {
+    const r = await restore("dev-eu1", { backup: backupIds.devLocal });
+    expect(r.status).toBe(202);
+    expect(r.body.plan.backup.from).toBe("local");
+    expect(t.deps.jobs.queue.row(r.body.job!.id).params.transfer).toBeUndefined();
+  });
+});

@@ -38,14 +38,24 @@ export class HttpJobChannel implements JobChannel {
     private readonly transport: AgentTransport,
     private readonly waitMs = LEASE_WAIT_MS,
     private readonly link: StateLink | null = null,
+    /**
+     * A lease may answer with a log stream to serve instead of a job (src/fleet/log-relay.ts):
+     * handed over here, started in the background, and the lease asked again.
+     */
+    private readonly onStream: ((request: unknown) => void) | null = null,
   ) {}
 
   async lease(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
-    const answer = await this.transport.post<(LeasedJob & { state?: unknown }) | null>(
-      "/jobs/lease",
-      { owner: agent.owner, leaseMs, waitMs: this.waitMs },
-      this.waitMs + 15_000,
-    );
+    let answer: (LeasedJob & { state?: unknown }) | { stream: unknown } | null;
+    for (;;) {
+      answer = await this.transport.post<(LeasedJob & { state?: unknown }) | { stream: unknown } | null>(
+        "/jobs/lease",
+        { owner: agent.owner, leaseMs, waitMs: this.waitMs },
+        this.waitMs + 15_000,
+      );
+      if (!answer || !("stream" in answer)) break;
+      this.onStream?.(answer.stream);
+    }
     if (!answer) return null;
     const { state, ...leased } = answer;
     if (this.link && state !== undefined) {

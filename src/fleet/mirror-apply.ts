@@ -12,11 +12,12 @@ import type { SecretBox } from "../auth/secretbox";
 import { backups } from "../db/backup.sql";
 import { applyMirroredBackupChange, mirrorBackup } from "../db/backups";
 import { deployments } from "../deploy/deploy.sql";
-import { mirrorDeployment, setDeployment } from "../deploy/records";
+import { DB_REPLACING_JOBS, mirrorDeployment, setDeployment } from "../deploy/records";
 import { environments, projects } from "../env/env.sql";
 import { projectAccess } from "../env/projects";
 import { applyMirroredChange } from "../env/state";
 import { Forbidden, Invalid, issuesText } from "../errors";
+import { succeededOn } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { Db } from "../state/db";
 import { envColumnsFromWire, envToWire, projectToWire } from "./mirror-wire";
@@ -76,6 +77,10 @@ export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: strin
     environments: envs.map((e) => envToWire(box, e)),
     deployments: ids.length ? db.select().from(deployments).where(inArray(deployments.envId, ids)).all() : [],
     backups: ids.length ? db.select().from(backups).where(inArray(backups.envId, ids)).all() : [],
+    replacements: succeededOn(db, ids, DB_REPLACING_JOBS).map((j) => ({
+      ...j,
+      kind: j.kind as (typeof DB_REPLACING_JOBS)[number],
+    })),
   };
 }
 

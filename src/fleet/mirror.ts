@@ -17,7 +17,7 @@ import { mirrorProject } from "../env/projects";
 import { mirrorEnvironment, retireUnmirrored } from "../env/state";
 import { Invalid, issuesText } from "../errors";
 import type { StateLink, StateReport } from "../jobs/http-channel";
-import type { JobOutcome } from "../jobs/queue";
+import { type JobOutcome, mirrorPastJob } from "../jobs/queue";
 import { openSecrets, sealedOf, withoutSealed } from "../jobs/secrets";
 import { ensureMirroredHost } from "./hosts";
 import {
@@ -85,6 +85,7 @@ export class MirrorLink implements StateLink {
       for (const e of slice.environments) if (!held.has(e.id)) mirrorEnvironment(db, envFromWire(box, e));
       for (const d of slice.deployments) if (!held.has(d.envId)) mirrorDeployment(db, d);
       for (const b of slice.backups) if (!held.has(b.envId)) mirrorBackup(db, b);
+      for (const j of slice.replacements) mirrorPastJob(db, j);
     })();
     this.jobs.set(jobId, { envIds: slice.jobEnvIds, baseline: this.snapshot(slice.jobEnvIds) });
   }

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
+import { DB_REPLACING_JOBS } from "../deploy/records";
 import { ENV_STATUSES, TIERS } from "../env/vocabulary";
 import { stepStatuses } from "../jobs/jobs.sql";
 import { GatePlanView } from "../policy/view";
@@ -206,6 +207,8 @@ export type DeploymentWire = z.infer<typeof DeploymentWire>;
 export type BackupWire = z.infer<typeof BackupWire>;
 
 /** What a lease carries: the host's envs (ports and vhosts stay unique per host) and the job's envs' history. */
+export const PastJobWire = z.object({ id: Id, kind: z.enum(DB_REPLACING_JOBS), lockKey: Id, finishedAt: Ts }).strict();
+
 export const MirrorSlice = z
   .object({
     host: z.object({ id: Id, name: Text }).strict(),
@@ -215,6 +218,12 @@ export const MirrorSlice = z
     environments: z.array(EnvironmentWire).max(10_000),
     deployments: z.array(DeploymentWire).max(10_000),
     backups: z.array(BackupWire).max(10_000),
+    /**
+     * The job envs' finished restores, clones and imports: the agent's deploy and rollback ask
+     * whether the database was replaced since a release (databaseReplacedSince), and the job
+     * history lives on the coordinator only.
+     */
+    replacements: z.array(PastJobWire).max(10_000).default([]),
   })
   .strict();
 export type MirrorSlice = z.infer<typeof MirrorSlice>;

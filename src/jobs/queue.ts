@@ -391,6 +391,14 @@ export class SqliteJobQueue implements JobChannel {
   }
 }
 
+/** A finished job kept for its history only, copied from the coordinator (an agent's state link). */
+export function mirrorPastJob(db: Db, job: { id: string; kind: string; lockKey: string; finishedAt: string }): void {
+  db.insert(jobs)
+    .values({ ...job, status: "succeeded", params: {}, startedAt: job.finishedAt })
+    .onConflictDoNothing()
+    .run();
+}
+
 function baseView(job: JobRow): Omit<JobView, "steps" | "blockedBy" | "waitingForHost"> {
   return {
     id: job.id,

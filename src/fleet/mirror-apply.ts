@@ -21,7 +21,7 @@ import { succeededOn } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { Db } from "../state/db";
 import { envColumnsFromWire, envToWire, projectToWire } from "./mirror-wire";
-import { BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
+import { ApprovalWire, BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
 
 /** Env columns no agent may change: where the env lives, whose it is, what it is called. */
 const PLACEMENT = ["hostId", "projectId", "name", "slug", "createdBy"] as const;
@@ -82,6 +82,26 @@ export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: strin
       kind: j.kind as (typeof DB_REPLACING_JOBS)[number],
     })),
   };
+}
+
+/**
+ * Approval decisions the job's deployments got on the coordinator while they wait for one: sent
+ * with every lease heartbeat of the job, since the agent's approval step polls its own copy.
+ */
+export function decisionsFor(db: Db, job: JobRow): z.infer<typeof ApprovalWire>[] {
+  if (!job.lockKey) return [];
+  return db
+    .select({
+      id: deployments.id,
+      approvalDecision: deployments.approvalDecision,
+      approvalBy: deployments.approvalBy,
+      approvalReason: deployments.approvalReason,
+      approvalAt: deployments.approvalAt,
+    })
+    .from(deployments)
+    .where(and(eq(deployments.envId, job.lockKey), eq(deployments.status, "awaiting_approval")))
+    .all()
+    .flatMap((d) => (d.approvalDecision ? [{ ...d, approvalDecision: d.approvalDecision }] : []));
 }
 
 function placedHere(db: Db, hostId: string, envId: string, what: string): void {

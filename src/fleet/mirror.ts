@@ -10,7 +10,7 @@ import { inArray } from "drizzle-orm";
 import { backups } from "../db/backup.sql";
 import { mirrorBackup } from "../db/backups";
 import { deployments } from "../deploy/deploy.sql";
-import { mirrorDeployment } from "../deploy/records";
+import { mirrorDeployment, recordApprovalDecision, setDeployment } from "../deploy/records";
 import type { Deps } from "../deps";
 import { environments } from "../env/env.sql";
 import { mirrorProject } from "../env/projects";
@@ -28,7 +28,8 @@ import {
   envFromWire,
   projectFromWire,
 } from "./mirror-wire";
-import { type MirrorChanges, MirrorSlice } from "./schema";
+import { z } from "zod";
+import { ApprovalWire, type MirrorChanges, MirrorSlice } from "./schema";
 import type { Environment } from "../env/env.sql";
 
 /** The rows of a job's envs as this agent's database holds them. */
@@ -109,6 +110,26 @@ export class MirrorLink implements StateLink {
         tracked.baseline = now;
       },
     };
+  }
+
+  /**
+   * Decisions made on the coordinator for the job's deployments, written to this copy the way
+   * the coordinator wrote them (only where none was taken here), and into the baseline too: they
+   * came from the coordinator and are not this job's changes to report back.
+   */
+  decided(jobId: string, decisions: unknown): void {
+    const tracked = this.jobs.get(jobId);
+    const parsed = z.array(ApprovalWire).max(100).safeParse(decisions);
+    if (!tracked || !parsed.success) return;
+    const { db } = this.deps;
+    for (const d of parsed.data) {
+      const row = tracked.baseline.deployments.get(d.id);
+      if (!row || !tracked.envIds.includes(row.envId)) continue;
+      const written = recordApprovalDecision(db, d.id, d.approvalDecision, d.approvalBy, d.approvalReason);
+      if (!written) continue;
+      setDeployment(db, d.id, { approvalAt: d.approvalAt });
+      tracked.baseline.deployments.set(d.id, { ...row, ...d });
+    }
   }
 
   /** A result's secrets are sealed with this agent's box: they travel open, the coordinator seals them again. */

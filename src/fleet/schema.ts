@@ -207,6 +207,17 @@ export type DeploymentWire = z.infer<typeof DeploymentWire>;
 export type BackupWire = z.infer<typeof BackupWire>;
 
 /** What a lease carries: the host's envs (ports and vhosts stay unique per host) and the job's envs' history. */
+/** An approval decision made on the coordinator, for the agent's copy of the deployment. */
+export const ApprovalWire = z
+  .object({
+    id: Id,
+    approvalDecision: z.enum(deployments.approvalDecision.enumValues),
+    approvalBy: Text.nullable(),
+    approvalReason: Text.nullable(),
+    approvalAt: Ts.nullable(),
+  })
+  .strict();
+
 export const PastJobWire = z.object({ id: Id, kind: z.enum(DB_REPLACING_JOBS), lockKey: Id, finishedAt: Ts }).strict();
 
 export const MirrorSlice = z
@@ -258,7 +269,12 @@ export const LeaseRequest = z
   })
   .strict();
 export const JobHeartbeatRequest = z
-  .object({ owner: Owner, leaseMs: z.number().int().min(1000).max(600_000) })
+  .object({
+    owner: Owner,
+    leaseMs: z.number().int().min(1000).max(600_000),
+    /** What a step changed while it runs (a deploy now awaiting approval): people act on it before the step ends. */
+    state: MirrorChanges.optional(),
+  })
   .strict();
 export const StepRequest = z
   .object({

@@ -25,6 +25,11 @@ export interface StateLink {
   /** Stores the state a lease carried, before the job runs; throws when it cannot. */
   received(jobId: string, state: unknown): void;
   report(jobId: string): StateReport | null;
+  /**
+   * What people decided on the coordinator while the job runs (a deploy's approval), from a
+   * lease heartbeat's answer: the job's steps poll their own copy, which must see it.
+   */
+  decided(jobId: string, decisions: unknown): void;
   /** The result's secrets, open, for the coordinator to seal with its own box. */
   openSecrets(outcome: JobOutcome): { outcome: JobOutcome; secrets?: Record<string, string> };
   forget(jobId: string): void;
@@ -73,8 +78,17 @@ export class HttpJobChannel implements JobChannel {
     return leased;
   }
 
-  heartbeat(jobId: string, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean }> {
-    return this.call(jobId, "heartbeat", { owner, leaseMs });
+  async heartbeat(jobId: string, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean }> {
+    // What the running step changed so far goes up now, not only when the step ends.
+    const report = this.link?.report(jobId) ?? null;
+    const r = await this.call<{ cancelRequested: boolean; decisions?: unknown }>(jobId, "heartbeat", {
+      owner,
+      leaseMs,
+      ...(report && { state: report.state }),
+    });
+    report?.accepted();
+    if (r.decisions !== undefined) this.link?.decided(jobId, r.decisions);
+    return { cancelRequested: r.cancelRequested };
   }
 
   async step(jobId: string, owner: string, idx: number, patch: StepPatch): Promise<void> {

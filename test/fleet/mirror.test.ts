@@ -261,6 +261,55 @@ describe("the migration guard's history", () => {
   });
 });
 
+describe("a deploy waiting for approval on an agent", () => {
+  test("the wait reaches the coordinator with the lease heartbeat; the approval given there reaches the agent's copy with the next one, and is not reported back", async () => {
+    const env = coordinatorEnv("ma-approve", hostA.hostId);
+    const dep = t.deps.db
+      .insert(deployments)
+      .values({ envId: env.id, release: 1, status: "testing", commitSha: "a".repeat(40) })
+      .returning()
+      .get();
+    const job = enqueue(env);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const o = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000))?.job.id).toBe(job.id);
+    const approve = () =>
+      t.request(`/api/v1/deployments/${dep.id}/approve`, { method: "POST", body: JSON.stringify({ reason: "ok" }) });
+    const agentDep = () => agentDb.select().from(deployments).where(eq(deployments.id, dep.id)).get()!;
+
+    // The approval step on the agent starts waiting (what awaitApproval writes to its copy).
+    agentDb
+      .update(deployments)
+      .set({ status: "awaiting_approval", approvalDeadline: "2099-01-01T00:00:00.000Z" })
+      .where(eq(deployments.id, dep.id))
+      .run();
+    expect((await approve()).status).toBe(409);
+    await ch.heartbeat(job.id, o, 30_000);
+    const waiting = t.deps.db.select().from(deployments).where(eq(deployments.id, dep.id)).get()!;
+    expect(waiting.status).toBe("awaiting_approval");
+    expect(waiting.approvalDeadline).toBe("2099-01-01T00:00:00.000Z");
+
+    expect((await approve()).status).toBe(200);
+    expect(agentDep().approvalDecision).toBeNull();
+    await ch.heartbeat(job.id, o, 30_000);
+    const seen = agentDep();
+    expect(seen.approvalDecision).toBe("approved");
+    expect(seen.approvalBy).toBe("admin");
+    expect(seen.approvalReason).toBe("ok");
+    expect(mirror.report(job.id)).toBeNull();
+
+    // A decision for a deployment of an env the job does not hold changes nothing here.
+    const other = coordinatorEnv("ma-approve-other", hostA.hostId);
+    const foreign = t.deps.db.insert(deployments).values({ envId: other.id, release: 1 }).returning().get();
+    mirror.decided(job.id, [
+      { id: foreign.id, approvalDecision: "approved", approvalBy: "x", approvalReason: null, approvalAt: null },
+    ]);
+    expect(agentDb.select().from(deployments).where(eq(deployments.id, foreign.id)).get()).toBeUndefined();
+    await ch.finish(job.id, o, { status: "cancelled", error: "test" });
+  });
+});
+
 describe("jobs side by side on one agent", () => {
   test("a running job's env keeps its unreported changes when another job's lease brings the slice", async () => {
     const mine = coordinatorEnv("ma-held", hostA.hostId);

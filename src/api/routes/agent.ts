@@ -20,7 +20,7 @@ import {
   type MirrorChanges,
   StepRequest,
 } from "../../fleet/schema";
-import { applyAgentChanges, sliceFor } from "../../fleet/mirror-apply";
+import { applyAgentChanges, decisionsFor, sliceFor } from "../../fleet/mirror-apply";
 import { StreamChunk } from "../../fleet/log-relay";
 import { type JobOutcome, LeaseLost } from "../../jobs/queue";
 import { withSealedSecrets } from "../../jobs/secrets";
@@ -159,8 +159,10 @@ export function createAgentApp(deps: CoordinatorDeps) {
   });
   app.post("/jobs/:id/heartbeat", async (c) => {
     const req = await body(c.req.raw, JobHeartbeatRequest);
-    const r = await deps.jobs.queue.heartbeat(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.leaseMs);
-    return c.json(r, 200);
+    const owner = ownOwner(c.get("host"), req.owner);
+    if (req.state) takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
+    const r = await deps.jobs.queue.heartbeat(c.req.param("id"), owner, req.leaseMs);
+    return c.json({ ...r, decisions: decisionsFor(db, deps.jobs.queue.row(c.req.param("id"))) }, 200);
   });
   app.post("/jobs/:id/step", async (c) => {
     const req = await body(c.req.raw, StepRequest);

@@ -27,6 +27,7 @@ import { CoordinatorClient, fetchPinnedCert } from "../fleet/coordinator-client"
 import { collectContainers, collectInventory } from "../fleet/inventory";
 import { decodeJoinToken } from "../fleet/join-token";
 import type { HeartbeatResponse } from "../fleet/schema";
+import { serveLogStream } from "../fleet/log-stream";
 
 const log = Log.create("agent");
 
@@ -134,9 +135,16 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   })();
   const db = openState(paths.stateDb);
   const box = SecretBox.fromFile(paths.secretKeyFile);
+  // Log streams the coordinator relays to its readers (logs -f of this host's envs).
+  const stopping = new AbortController();
+  const streams = new Set<Promise<void>>();
+  const onStream = (request: unknown) => {
+    const s = serveLogStream(client, { config, paths }, request, stopping.signal).finally(() => streams.delete(s));
+    streams.add(s);
+  };
   const runner = new Agent({
     identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
-    channel: new HttpJobChannel(client, LEASE_WAIT_MS, new MirrorLink({ db, box }, state.hostId)),
+    channel: new HttpJobChannel(client, LEASE_WAIT_MS, new MirrorLink({ db, box }, state.hostId), onStream),
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
     deps: { db, config, paths, box },
     pollMs: 1_000,
@@ -152,7 +160,8 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     async stop() {
       stopped = true;
       (wake as (() => void) | null)?.();
-      await Promise.all([loop, runner.stop()]);
+      stopping.abort();
+      await Promise.all([loop, runner.stop(), ...streams]);
       db.$client.close();
     },
   };

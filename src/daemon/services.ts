@@ -8,6 +8,7 @@ import type { Config } from "../config/schema";
 import type { Paths } from "../config/paths";
 import type { AnyJobDef } from "../jobs/define";
 import { envHostId } from "../fleet/routing";
+import { offlineWait } from "../fleet/offline-jobs";
 import { FleetService } from "../fleet/service";
 import { JobRegistry } from "../jobs/registry";
 import { JobService } from "../jobs/service";
@@ -43,7 +44,14 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     denialWindowMs: config.api.denialAuditWindowSec * 1000,
     enabled: protect,
   });
-  const jobs = new JobService(db, paths.jobLogsDir, registry, opts.hostId, (lockKey) => envHostId(db, lockKey));
+  const jobs = new JobService(
+    db,
+    paths.jobLogsDir,
+    registry,
+    opts.hostId,
+    (lockKey) => envHostId(db, lockKey),
+    (hostId) => offlineWait(db, config, opts.hostId, hostId, new Date()),
+  );
   jobs.events.onStatus((jobId, ev) => {
     if (TERMINAL.has(ev.status)) auditOutcome(audit, jobs, jobId);
   });

@@ -84,9 +84,8 @@ export async function timedStep<T>(db: Db, id: string, step: string, fn: () => P
   }
 }
 
-/** Successful deployments of an env, newest release first. */
 /** Jobs that put another database in an env's place (restore, clone, import). */
-export const DB_REPLACING_JOBS = ["db.restore", "db.clone", "db.import"];
+export const DB_REPLACING_JOBS = ["db.restore", "db.clone", "db.import"] as const;
 
 /**
  * Whether the env's database was replaced after `since` (ever, when null): its modules then ran

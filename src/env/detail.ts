@@ -1,7 +1,7 @@
 /** `env get`: the summary plus what the env uses on its host (database and filestore sizes). */
 import { readdirSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import type { Deps } from "../deps";
+import type { CoordinatorDeps, Deps } from "../deps";
 import { databaseSize } from "../host/postgres";
 import { Log } from "../log";
 import { projectPolicy } from "../policy/load";
@@ -53,7 +53,18 @@ export async function envDiskUse(
   return { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) };
 }
 
-export async function envDetail(deps: Pick<Deps, "db" | "config" | "paths">, name: string): Promise<EnvDetail> {
+/** The env's first job in line when it is queued for an offline host: what it waits for. */
+function waitingForHost(deps: Pick<CoordinatorDeps, "jobs">, envId: string): string | null {
+  const next = deps.jobs.queue.activeOn(envId);
+  if (next?.status !== "queued") return null;
+  const wait = deps.jobs.queue.view(next.id).waitingForHost;
+  return wait && `job ${next.id} (${next.kind}) ${wait}`;
+}
+
+export async function envDetail(
+  deps: Pick<CoordinatorDeps, "db" | "config" | "paths" | "jobs">,
+  name: string,
+): Promise<EnvDetail> {
   const env = findEnv(deps.db, name);
   const { config } = deps;
   const disk = await envDiskUse(deps, env);
@@ -74,5 +85,6 @@ export async function envDetail(deps: Pick<Deps, "db" | "config" | "paths">, nam
     disk,
     storageQuota: storageState(disk, quota),
     updatedAt: env.updatedAt,
+    waitingForHost: waitingForHost(deps, env.id),
   };
 }

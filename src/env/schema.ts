@@ -93,5 +93,7 @@ export const EnvDetail = EnvSummary.extend({
   /** The tier's storage quota (resource_quotas.<tier>.storage) against database + filestore; above it deploys are refused. */
   storageQuota: z.object({ quotaBytes: z.number().nullable(), usedBytes: z.number(), exceeded: z.boolean() }),
   updatedAt: z.string().nullable(),
+  /** The env's next job is queued for its host, which is offline: "job J (kind) waiting for host H (…)". */
+  waitingForHost: z.string().nullable(),
 }).openapi("EnvironmentDetail");
 export type EnvDetail = z.infer<typeof EnvDetail>;

@@ -12,15 +12,16 @@ import type { SecretBox } from "../auth/secretbox";
 import { backups } from "../db/backup.sql";
 import { applyMirroredBackupChange, mirrorBackup } from "../db/backups";
 import { deployments } from "../deploy/deploy.sql";
-import { mirrorDeployment, setDeployment } from "../deploy/records";
+import { DB_REPLACING_JOBS, mirrorDeployment, setDeployment } from "../deploy/records";
 import { environments, projects } from "../env/env.sql";
 import { projectAccess } from "../env/projects";
 import { applyMirroredChange } from "../env/state";
 import { Forbidden, Invalid, issuesText } from "../errors";
+import { succeededOn } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { Db } from "../state/db";
 import { envColumnsFromWire, envToWire, projectToWire } from "./mirror-wire";
-import { BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
+import { ApprovalWire, BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
 
 /** Env columns no agent may change: where the env lives, whose it is, what it is called. */
 const PLACEMENT = ["hostId", "projectId", "name", "slug", "createdBy"] as const;
@@ -76,7 +77,31 @@ export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: strin
     environments: envs.map((e) => envToWire(box, e)),
     deployments: ids.length ? db.select().from(deployments).where(inArray(deployments.envId, ids)).all() : [],
     backups: ids.length ? db.select().from(backups).where(inArray(backups.envId, ids)).all() : [],
+    replacements: succeededOn(db, ids, DB_REPLACING_JOBS).map((j) => ({
+      ...j,
+      kind: j.kind as (typeof DB_REPLACING_JOBS)[number],
+    })),
   };
+}
+
+/**
+ * Approval decisions the job's deployments got on the coordinator while they wait for one: sent
+ * with every lease heartbeat of the job, since the agent's approval step polls its own copy.
+ */
+export function decisionsFor(db: Db, job: JobRow): z.infer<typeof ApprovalWire>[] {
+  if (!job.lockKey) return [];
+  return db
+    .select({
+      id: deployments.id,
+      approvalDecision: deployments.approvalDecision,
+      approvalBy: deployments.approvalBy,
+      approvalReason: deployments.approvalReason,
+      approvalAt: deployments.approvalAt,
+    })
+    .from(deployments)
+    .where(and(eq(deployments.envId, job.lockKey), eq(deployments.status, "awaiting_approval")))
+    .all()
+    .flatMap((d) => (d.approvalDecision ? [{ ...d, approvalDecision: d.approvalDecision }] : []));
 }
 
 function placedHere(db: Db, hostId: string, envId: string, what: string): void {

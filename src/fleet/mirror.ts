@@ -10,14 +10,14 @@ import { inArray } from "drizzle-orm";
 import { backups } from "../db/backup.sql";
 import { mirrorBackup } from "../db/backups";
 import { deployments } from "../deploy/deploy.sql";
-import { mirrorDeployment } from "../deploy/records";
+import { mirrorDeployment, recordApprovalDecision, setDeployment } from "../deploy/records";
 import type { Deps } from "../deps";
 import { environments } from "../env/env.sql";
 import { mirrorProject } from "../env/projects";
 import { mirrorEnvironment, retireUnmirrored } from "../env/state";
 import { Invalid, issuesText } from "../errors";
 import type { StateLink, StateReport } from "../jobs/http-channel";
-import type { JobOutcome } from "../jobs/queue";
+import { type JobOutcome, mirrorPastJob } from "../jobs/queue";
 import { openSecrets, sealedOf, withoutSealed } from "../jobs/secrets";
 import { ensureMirroredHost } from "./hosts";
 import {
@@ -28,7 +28,8 @@ import {
   envFromWire,
   projectFromWire,
 } from "./mirror-wire";
-import { type MirrorChanges, MirrorSlice } from "./schema";
+import { z } from "zod";
+import { ApprovalWire, type MirrorChanges, MirrorSlice } from "./schema";
 import type { Environment } from "../env/env.sql";
 
 /** The rows of a job's envs as this agent's database holds them. */
@@ -85,6 +86,7 @@ export class MirrorLink implements StateLink {
       for (const e of slice.environments) if (!held.has(e.id)) mirrorEnvironment(db, envFromWire(box, e));
       for (const d of slice.deployments) if (!held.has(d.envId)) mirrorDeployment(db, d);
       for (const b of slice.backups) if (!held.has(b.envId)) mirrorBackup(db, b);
+      for (const j of slice.replacements) mirrorPastJob(db, j);
     })();
     this.jobs.set(jobId, { envIds: slice.jobEnvIds, baseline: this.snapshot(slice.jobEnvIds) });
   }
@@ -108,6 +110,26 @@ export class MirrorLink implements StateLink {
         tracked.baseline = now;
       },
     };
+  }
+
+  /**
+   * Decisions made on the coordinator for the job's deployments, written to this copy the way
+   * the coordinator wrote them (only where none was taken here), and into the baseline too: they
+   * came from the coordinator and are not this job's changes to report back.
+   */
+  decided(jobId: string, decisions: unknown): void {
+    const tracked = this.jobs.get(jobId);
+    const parsed = z.array(ApprovalWire).max(100).safeParse(decisions);
+    if (!tracked || !parsed.success) return;
+    const { db } = this.deps;
+    for (const d of parsed.data) {
+      const row = tracked.baseline.deployments.get(d.id);
+      if (!row || !tracked.envIds.includes(row.envId)) continue;
+      const written = recordApprovalDecision(db, d.id, d.approvalDecision, d.approvalBy, d.approvalReason);
+      if (!written) continue;
+      setDeployment(db, d.id, { approvalAt: d.approvalAt });
+      tracked.baseline.deployments.set(d.id, { ...row, ...d });
+    }
   }
 
   /** A result's secrets are sealed with this agent's box: they travel open, the coordinator seals them again. */

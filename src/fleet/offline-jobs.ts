@@ -4,11 +4,13 @@
  * A running job is left to its lease: the agent may still be working and report back.
  */
 import { isNull } from "drizzle-orm";
+import type { Config } from "../config/schema";
 import type { CoordinatorDeps } from "../deps";
 import type { Schedule } from "../jobs/schedule";
 import { Log } from "../log";
 import { hosts } from "./fleet.sql";
-import { hostStatus } from "./hosts";
+import type { Db } from "../state/db";
+import { hostById, hostStatus } from "./hosts";
 
 const log = Log.create("fleet");
 
@@ -18,6 +20,26 @@ const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
 export function durationMs(text: string): number {
   const unit = text.slice(-1) as keyof typeof UNIT_MS;
   return Number(text.slice(0, -1)) * UNIT_MS[unit];
+}
+
+/**
+ * What a queued job of `hostId` waits for when that host is offline: "waiting for host H
+ * (offline since T; fails at T+timeout)"; null when it is online, or is this coordinator.
+ */
+export function offlineWait(
+  db: Db,
+  config: Pick<Config, "fleet">,
+  localHostId: string | null,
+  hostId: string,
+  at: Date,
+): string | null {
+  if (hostId === localHostId) return null;
+  const host = hostById(db, hostId);
+  if (!host) return null;
+  const { offlineSince } = hostStatus(host, at, config.fleet.heartbeatSec);
+  if (offlineSince === null) return null;
+  const failsAt = new Date(Date.parse(offlineSince) + durationMs(config.fleet.offlineJobTimeout)).toISOString();
+  return `waiting for host ${host.name} (offline since ${offlineSince}; fails at ${failsAt})`;
 }
 
 /** Fails the queued jobs of every host offline for longer than the timeout; one entry per host that had some. */

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
+import { DB_REPLACING_JOBS } from "../deploy/records";
 import { ENV_STATUSES, TIERS } from "../env/vocabulary";
 import { stepStatuses } from "../jobs/jobs.sql";
 import { GatePlanView } from "../policy/view";
@@ -212,6 +213,19 @@ export type DeploymentWire = z.infer<typeof DeploymentWire>;
 export type BackupWire = z.infer<typeof BackupWire>;
 
 /** What a lease carries: the host's envs (ports and vhosts stay unique per host) and the job's envs' history. */
+/** An approval decision made on the coordinator, for the agent's copy of the deployment. */
+export const ApprovalWire = z
+  .object({
+    id: Id,
+    approvalDecision: z.enum(deployments.approvalDecision.enumValues),
+    approvalBy: Text.nullable(),
+    approvalReason: Text.nullable(),
+    approvalAt: Ts.nullable(),
+  })
+  .strict();
+
+export const PastJobWire = z.object({ id: Id, kind: z.enum(DB_REPLACING_JOBS), lockKey: Id, finishedAt: Ts }).strict();
+
 export const MirrorSlice = z
   .object({
     host: z.object({ id: Id, name: Text }).strict(),
@@ -221,6 +235,12 @@ export const MirrorSlice = z
     environments: z.array(EnvironmentWire).max(10_000),
     deployments: z.array(DeploymentWire).max(10_000),
     backups: z.array(BackupWire).max(10_000),
+    /**
+     * The job envs' finished restores, clones and imports: the agent's deploy and rollback ask
+     * whether the database was replaced since a release (databaseReplacedSince), and the job
+     * history lives on the coordinator only.
+     */
+    replacements: z.array(PastJobWire).max(10_000).default([]),
   })
   .strict();
 export type MirrorSlice = z.infer<typeof MirrorSlice>;
@@ -255,7 +275,12 @@ export const LeaseRequest = z
   })
   .strict();
 export const JobHeartbeatRequest = z
-  .object({ owner: Owner, leaseMs: z.number().int().min(1000).max(600_000) })
+  .object({
+    owner: Owner,
+    leaseMs: z.number().int().min(1000).max(600_000),
+    /** What a step changed while it runs (a deploy now awaiting approval): people act on it before the step ends. */
+    state: MirrorChanges.optional(),
+  })
   .strict();
 export const StepRequest = z
   .object({

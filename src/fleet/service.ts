@@ -9,6 +9,7 @@ import type { Db } from "../state/db";
 import { inFleet, placementCandidates } from "./candidates";
 import { hostById } from "./hosts";
 import { type Labels, validLabels } from "./labels";
+import { LogRelay } from "./log-relay";
 import { type Need, placeEnv } from "./placement";
 import type { AgentEndpoint, CreatedJoinToken, JoinTokenOptions } from "./tokens";
 import { createJoinToken } from "./tokens";
@@ -37,6 +38,8 @@ export interface PlacedHost {
 export class FleetService {
   /** Set by the daemon when the agent listener is up (coordinator role only). */
   endpoint: AgentEndpoint | null = null;
+  /** Log readers waiting for, or reading from, agents (logs -f of an env on another host). */
+  readonly logs = new LogRelay();
 
   constructor(
     readonly db: Db,

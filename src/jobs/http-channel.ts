@@ -25,6 +25,11 @@ export interface StateLink {
   /** Stores the state a lease carried, before the job runs; throws when it cannot. */
   received(jobId: string, state: unknown): void;
   report(jobId: string): StateReport | null;
+  /**
+   * What people decided on the coordinator while the job runs (a deploy's approval), from a
+   * lease heartbeat's answer: the job's steps poll their own copy, which must see it.
+   */
+  decided(jobId: string, decisions: unknown): void;
   /** The result's secrets, open, for the coordinator to seal with its own box. */
   openSecrets(outcome: JobOutcome): { outcome: JobOutcome; secrets?: Record<string, string> };
   forget(jobId: string): void;
@@ -38,14 +43,24 @@ export class HttpJobChannel implements JobChannel {
     private readonly transport: AgentTransport,
     private readonly waitMs = LEASE_WAIT_MS,
     private readonly link: StateLink | null = null,
+    /**
+     * A lease may answer with a log stream to serve instead of a job (src/fleet/log-relay.ts):
+     * handed over here, started in the background, and the lease asked again.
+     */
+    private readonly onStream: ((request: unknown) => void) | null = null,
   ) {}
 
   async lease(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
-    const answer = await this.transport.post<(LeasedJob & { state?: unknown }) | null>(
-      "/jobs/lease",
-      { owner: agent.owner, leaseMs, waitMs: this.waitMs },
-      this.waitMs + 15_000,
-    );
+    let answer: (LeasedJob & { state?: unknown }) | { stream: unknown } | null;
+    for (;;) {
+      answer = await this.transport.post<(LeasedJob & { state?: unknown }) | { stream: unknown } | null>(
+        "/jobs/lease",
+        { owner: agent.owner, leaseMs, waitMs: this.waitMs },
+        this.waitMs + 15_000,
+      );
+      if (!answer || !("stream" in answer)) break;
+      this.onStream?.(answer.stream);
+    }
     if (!answer) return null;
     const { state, ...leased } = answer;
     if (this.link && state !== undefined) {
@@ -63,8 +78,17 @@ export class HttpJobChannel implements JobChannel {
     return leased;
   }
 
-  heartbeat(jobId: string, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean }> {
-    return this.call(jobId, "heartbeat", { owner, leaseMs });
+  async heartbeat(jobId: string, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean }> {
+    // What the running step changed so far goes up now, not only when the step ends.
+    const report = this.link?.report(jobId) ?? null;
+    const r = await this.call<{ cancelRequested: boolean; decisions?: unknown }>(jobId, "heartbeat", {
+      owner,
+      leaseMs,
+      ...(report && { state: report.state }),
+    });
+    report?.accepted();
+    if (r.decisions !== undefined) this.link?.decided(jobId, r.decisions);
+    return { cancelRequested: r.cancelRequested };
   }
 
   async step(jobId: string, owner: string, idx: number, patch: StepPatch): Promise<void> {

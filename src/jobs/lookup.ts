@@ -51,3 +51,18 @@ export function succeededSince(db: Db, lockKey: string, kinds: readonly string[]
 export function jobCounts(db: Db): { kind: string; status: string; count: number }[] {
   return db.all(sql`SELECT kind, status, count(*) AS count FROM ${jobs} GROUP BY kind, status ORDER BY kind`);
 }
+
+/** The succeeded jobs of these kinds on these lock keys (what a state link copies to an agent). */
+export function succeededOn(
+  db: Db,
+  lockKeys: string[],
+  kinds: readonly string[],
+): { id: string; kind: string; lockKey: string; finishedAt: string }[] {
+  if (!lockKeys.length) return [];
+  return db
+    .select({ id: jobs.id, kind: jobs.kind, lockKey: jobs.lockKey, finishedAt: jobs.finishedAt })
+    .from(jobs)
+    .where(and(inArray(jobs.lockKey, lockKeys), inArray(jobs.kind, [...kinds]), eq(jobs.status, "succeeded")))
+    .all()
+    .flatMap((j) => (j.lockKey && j.finishedAt ? [{ ...j, lockKey: j.lockKey, finishedAt: j.finishedAt }] : []));
+}

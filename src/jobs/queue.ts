@@ -76,6 +76,8 @@ export class SqliteJobQueue implements JobChannel {
     private readonly db: Db,
     private readonly events: JobEvents,
     private readonly logs: JobLogs,
+    /** Why a host's queued jobs do not start (it is offline), or null (src/fleet/offline-jobs.ts). */
+    private readonly hostWait: (hostId: string) => string | null = () => null,
   ) {}
 
   enqueue(req: EnqueueRequest): JobView {
@@ -284,7 +286,12 @@ export class SqliteJobQueue implements JobChannel {
   view(jobId: string): JobView {
     const job = this.row(jobId);
     const steps = this.db.select().from(jobSteps).where(eq(jobSteps.jobId, jobId)).orderBy(asc(jobSteps.idx)).all();
-    return { ...baseView(job), steps: steps.map(stepView), blockedBy: this.blockedBy(job) };
+    return {
+      ...baseView(job),
+      steps: steps.map(stepView),
+      blockedBy: this.blockedBy(job),
+      waitingForHost: this.waitingForHost(job),
+    };
   }
 
   /**
@@ -332,6 +339,7 @@ export class SqliteJobQueue implements JobChannel {
       ...baseView(r),
       steps: steps.filter((s) => s.jobId === r.id).map(stepView),
       blockedBy: this.blockedBy(r),
+      waitingForHost: this.waitingForHost(r),
     }));
   }
 
@@ -343,6 +351,10 @@ export class SqliteJobQueue implements JobChannel {
       .where(and(eq(jobs.lockKey, lockKey), inArray(jobs.status, ACTIVE)))
       .orderBy(asc(jobs.id))
       .get();
+  }
+
+  private waitingForHost(job: JobRow): string | null {
+    return job.status === "queued" && job.hostId ? this.hostWait(job.hostId) : null;
   }
 
   private blockedBy(job: JobRow): JobView["blockedBy"] {
@@ -379,7 +391,15 @@ export class SqliteJobQueue implements JobChannel {
   }
 }
 
-function baseView(job: JobRow): Omit<JobView, "steps" | "blockedBy"> {
+/** A finished job kept for its history only, copied from the coordinator (an agent's state link). */
+export function mirrorPastJob(db: Db, job: { id: string; kind: string; lockKey: string; finishedAt: string }): void {
+  db.insert(jobs)
+    .values({ ...job, status: "succeeded", params: {}, startedAt: job.finishedAt })
+    .onConflictDoNothing()
+    .run();
+}
+
+function baseView(job: JobRow): Omit<JobView, "steps" | "blockedBy" | "waitingForHost"> {
   return {
     id: job.id,
     kind: job.kind,

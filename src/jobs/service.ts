@@ -23,9 +23,11 @@ export class JobService {
     private readonly hostId: string | null,
     /** The host a lock key's jobs run on (an env's host, src/fleet/routing.ts); null = this host. */
     private readonly hostFor: (lockKey: string) => string | null = () => null,
+    /** Why a host's queued jobs wait (it is offline), shown on the job; null when it is not. */
+    hostWait: (hostId: string) => string | null = () => null,
   ) {
     this.logs = new JobLogs(jobLogsDir);
-    this.queue = new SqliteJobQueue(db, this.events, this.logs);
+    this.queue = new SqliteJobQueue(db, this.events, this.logs, hostWait);
   }
 
   enqueue<P>(def: JobDef<P>, params: P, createdBy: string | null): JobView {

@@ -40,6 +40,8 @@ export const JobView = z
     steps: z.array(JobStepView),
     /** The job holding this job's lock while it waits. */
     blockedBy: JobRef.nullable(),
+    /** Queued for a host that is offline: "waiting for host H (offline since T; fails at T2)". */
+    waitingForHost: z.string().nullable(),
   })
   .openapi("Job");
 

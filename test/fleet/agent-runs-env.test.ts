@@ -187,6 +187,56 @@ describe("an env placed on a remote agent", () => {
     expect((await viaAgentNginx(row.domain, "/web/health?db_server_status=1")).status).toBe(200);
   }, 120_000);
 
+  test("logs -f through the coordinator: a line the agent's container prints reaches the reader; the follow ends when the reader goes away", async () => {
+    const container = `${agentPrefix}-${slug}-r1`;
+    const mark = `relayed-${Bun.randomUUIDv7()}`;
+    const reader = new AbortController();
+    // The response starts with the first relayed byte: read it while the container prints.
+    const response = fetch(`${coordinator.url}/api/v1/environments/${slug}/logs?follow=true&tail=0`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: reader.signal,
+    });
+    let seen = "";
+    let status = 0;
+    let cancel = async () => {};
+    const readUntil = (async () => {
+      const res = await response;
+      status = res.status;
+      const body = res.body!.getReader();
+      cancel = () => body.cancel();
+      while (!seen.includes(mark)) {
+        const { value, done } = await body.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+    })();
+    // Printed by the container's main process, as Odoo's own log lines are; printed again until
+    // it arrives, since the agent's `docker logs --follow` starts at some point after the request.
+    for (let i = 0; !seen.includes(mark); i++) {
+      if (i > 150) throw new Error(`never relayed (status ${status}); got: ${seen.slice(-500)}`);
+      await run({ argv: ["docker", "exec", container, "sh", "-c", `echo ${mark} > /proc/1/fd/1`] });
+      await Promise.race([readUntil, Bun.sleep(200)]);
+    }
+    expect(status).toBe(200);
+    expect(seen).toContain(`${mark}\n`);
+    reader.abort();
+    await cancel().catch(() => undefined);
+    // The agent learns it at its next chunk (at the latest its keepalive) and stops `docker logs`.
+    const followers = async () =>
+      (await run({ argv: ["pgrep", "-f", `logs --follow --tail 0 ${container}`] }, { nothrow: true })).stdout.trim();
+    for (let i = 0; coordinator.deps.fleet.logs.size > 0 || (await followers()) !== ""; i++) {
+      if (i > 300) throw new Error(`the agent still follows: ${await followers()}`);
+      await Bun.sleep(100);
+    }
+
+    // Without -f: the tail, then the end.
+    const plain = await fetch(`${coordinator.url}/api/v1/environments/${slug}/logs?tail=50`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(plain.status).toBe(200);
+    expect(await plain.text()).toContain(`${mark}\n`);
+  }, 120_000);
+
   test("db backup runs on the agent; the completed backup row is on the coordinator", async () => {
     const backup = await api<JobView>("POST", `/environments/${slug}/backups`);
     expect(backup.status).toBe(202);

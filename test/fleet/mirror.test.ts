@@ -22,6 +22,8 @@ import { BackupWire, DeploymentWire, EnvironmentWire, ProjectWire } from "../../
 import { Agent } from "../../src/jobs/agent";
 import { defineJob, EnvJobTarget, onEnv } from "../../src/jobs/define";
 import { HttpJobChannel } from "../../src/jobs/http-channel";
+import { jobs } from "../../src/jobs/jobs.sql";
+import { databaseReplacedSince } from "../../src/deploy/records";
 import { withSealedSecrets } from "../../src/jobs/secrets";
 import { TERMINAL } from "../../src/jobs/status";
 import { openState, type Db } from "../../src/state/db";
@@ -221,6 +223,90 @@ describe("a lease carries the host's slice", () => {
     await ch.finish(job.id, o, { status: "cancelled", error: "test" });
     // Nothing changed on the agent: the coordinator's row is as it was, sealed with its own box.
     expect(coordRow(mine.id)).toEqual(mine);
+  });
+});
+
+describe("the migration guard's history", () => {
+  test("the job env's finished restores, clones and imports reach the agent: databaseReplacedSince answers there as on the coordinator", async () => {
+    const mine = coordinatorEnv("mr-one", hostA.hostId);
+    const other = coordinatorEnv("mr-other", hostA.hostId);
+    const past = (lockKey: string, kind: string, finishedAt: string, status: "succeeded" | "failed" = "succeeded") =>
+      t.deps.db
+        .insert(jobs)
+        .values({ kind, params: {}, lockKey, status, finishedAt, hostId: hostA.hostId })
+        .returning()
+        .get();
+    const restore = past(mine.id, "db.restore", "2026-03-01T10:00:00.000Z");
+    past(mine.id, "db.clone", "2026-03-02T10:00:00.000Z", "failed");
+    past(mine.id, "env.stop", "2026-03-03T10:00:00.000Z");
+    past(other.id, "db.import", "2026-03-04T10:00:00.000Z");
+    const before = "2026-02-01T00:00:00.000Z";
+    expect(databaseReplacedSince(t.deps.db, mine.id, before)).toBe(true);
+    expect(databaseReplacedSince(agentDb, mine.id, before)).toBe(false);
+
+    const job = enqueue(mine);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const o = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000))?.job.id).toBe(job.id);
+    for (const since of [null, before, "2026-03-01T09:59:59.000Z", "2026-03-01T10:00:00.000Z"])
+      expect(databaseReplacedSince(agentDb, mine.id, since)).toBe(databaseReplacedSince(t.deps.db, mine.id, since));
+    expect(databaseReplacedSince(agentDb, mine.id, before)).toBe(true);
+    // Only the succeeded replacing jobs of the job's env: not a failed clone, not another env's import.
+    expect(agentDb.select({ id: jobs.id, kind: jobs.kind }).from(jobs).all()).toEqual([
+      { id: restore.id, kind: "db.restore" },
+    ]);
+    expect(databaseReplacedSince(agentDb, other.id, null)).toBe(false);
+    await ch.finish(job.id, o, { status: "cancelled", error: "test" });
+  });
+});
+
+describe("a deploy waiting for approval on an agent", () => {
+  test("the wait reaches the coordinator with the lease heartbeat; the approval given there reaches the agent's copy with the next one, and is not reported back", async () => {
+    const env = coordinatorEnv("ma-approve", hostA.hostId);
+    const dep = t.deps.db
+      .insert(deployments)
+      .values({ envId: env.id, release: 1, status: "testing", commitSha: "a".repeat(40) })
+      .returning()
+      .get();
+    const job = enqueue(env);
+    const mirror = new MirrorLink({ db: agentDb, box: agentBox }, hostA.hostId);
+    const ch = new HttpJobChannel(client(hostA.credential), 0, mirror);
+    const o = owner();
+    expect((await ch.lease({ hostId: hostA.hostId, owner: o }, 30_000))?.job.id).toBe(job.id);
+    const approve = () =>
+      t.request(`/api/v1/deployments/${dep.id}/approve`, { method: "POST", body: JSON.stringify({ reason: "ok" }) });
+    const agentDep = () => agentDb.select().from(deployments).where(eq(deployments.id, dep.id)).get()!;
+
+    // The approval step on the agent starts waiting (what awaitApproval writes to its copy).
+    agentDb
+      .update(deployments)
+      .set({ status: "awaiting_approval", approvalDeadline: "2099-01-01T00:00:00.000Z" })
+      .where(eq(deployments.id, dep.id))
+      .run();
+    expect((await approve()).status).toBe(409);
+    await ch.heartbeat(job.id, o, 30_000);
+    const waiting = t.deps.db.select().from(deployments).where(eq(deployments.id, dep.id)).get()!;
+    expect(waiting.status).toBe("awaiting_approval");
+    expect(waiting.approvalDeadline).toBe("2099-01-01T00:00:00.000Z");
+
+    expect((await approve()).status).toBe(200);
+    expect(agentDep().approvalDecision).toBeNull();
+    await ch.heartbeat(job.id, o, 30_000);
+    const seen = agentDep();
+    expect(seen.approvalDecision).toBe("approved");
+    expect(seen.approvalBy).toBe("admin");
+    expect(seen.approvalReason).toBe("ok");
+    expect(mirror.report(job.id)).toBeNull();
+
+    // A decision for a deployment of an env the job does not hold changes nothing here.
+    const other = coordinatorEnv("ma-approve-other", hostA.hostId);
+    const foreign = t.deps.db.insert(deployments).values({ envId: other.id, release: 1 }).returning().get();
+    mirror.decided(job.id, [
+      { id: foreign.id, approvalDecision: "approved", approvalBy: "x", approvalReason: null, approvalAt: null },
+    ]);
+    expect(agentDb.select().from(deployments).where(eq(deployments.id, foreign.id)).get()).toBeUndefined();
+    await ch.finish(job.id, o, { status: "cancelled", error: "test" });
   });
 });
 

@@ -20,7 +20,8 @@ import {
   type MirrorChanges,
   StepRequest,
 } from "../../fleet/schema";
-import { applyAgentChanges, sliceFor } from "../../fleet/mirror-apply";
+import { applyAgentChanges, decisionsFor, sliceFor } from "../../fleet/mirror-apply";
+import { StreamChunk } from "../../fleet/log-relay";
 import { type JobOutcome, LeaseLost } from "../../jobs/queue";
 import { withSealedSecrets } from "../../jobs/secrets";
 import { peerAddress } from "../conn";
@@ -137,6 +138,9 @@ export function createAgentApp(deps: CoordinatorDeps) {
     const queue = deps.jobs.queue;
     const until = Date.now() + req.waitMs;
     for (;;) {
+      // A log reader waiting on this host is answered first: it is a person watching.
+      const stream = fleet.logs.take(host.id);
+      if (stream) return c.json({ stream }, 200);
       const leased = await queue.lease(agent, req.leaseMs, { onlyHost: true });
       // The job runs against the agent's own state database: the rows it may need go with it.
       if (leased) return c.json({ ...leased, state: sliceFor(db, deps.box, host, leased.job) }, 200);
@@ -145,9 +149,11 @@ export function createAgentApp(deps: CoordinatorDeps) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, until - Date.now()));
         const off = deps.jobs.events.onQueued(done);
+        const offStream = fleet.logs.onRequested(host.id, done);
         function done() {
           clearTimeout(timer);
           off();
+          offStream();
           resolve();
         }
       });
@@ -155,8 +161,10 @@ export function createAgentApp(deps: CoordinatorDeps) {
   });
   app.post("/jobs/:id/heartbeat", async (c) => {
     const req = await body(c.req.raw, JobHeartbeatRequest);
-    const r = await deps.jobs.queue.heartbeat(c.req.param("id"), ownOwner(c.get("host"), req.owner), req.leaseMs);
-    return c.json(r, 200);
+    const owner = ownOwner(c.get("host"), req.owner);
+    if (req.state) takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
+    const r = await deps.jobs.queue.heartbeat(c.req.param("id"), owner, req.leaseMs);
+    return c.json({ ...r, decisions: decisionsFor(db, deps.jobs.queue.row(c.req.param("id"))) }, 200);
   });
   app.post("/jobs/:id/step", async (c) => {
     const req = await body(c.req.raw, StepRequest);
@@ -176,6 +184,12 @@ export function createAgentApp(deps: CoordinatorDeps) {
     takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
     await deps.jobs.queue.finish(c.req.param("id"), owner, withSecrets(req.outcome, req.secrets));
     return c.json({}, 200);
+  });
+
+  // The output of a stream this host took from its lease; `open: false` tells it to stop.
+  app.post("/streams/:id", async (c) => {
+    const chunk = await body(c.req.raw, StreamChunk);
+    return c.json({ open: fleet.logs.push(c.get("host").id, c.req.param("id"), chunk) }, 200);
   });
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));

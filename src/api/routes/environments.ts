@@ -5,6 +5,7 @@ import { startEnvRotateAdminPassword, adminPasswordView } from "../../env/admin-
 import { envDetail } from "../../env/detail";
 import { envHost } from "../../env/host";
 import { findEnv } from "../../env/lookup";
+import { remoteHostOf } from "../../fleet/routing";
 import { listEnvironments } from "../../env/list";
 import { CreateEnvRequest, EnvDetail, EnvListQuery, EnvSummary, ExtendEnvRequest } from "../../env/schema";
 import { Conflict } from "../../errors";
@@ -250,10 +251,14 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
     const env = findEnv(deps.db, c.req.valid("param").name);
     if (!env.containerName) throw new Conflict(`environment ${env.slug} has no container yet (status ${env.status})`);
     const { tail, follow } = c.req.valid("query");
-    const cmd = envHost(deps).docker.logs(env.containerName, { tail, follow });
+    const container = env.containerName;
+    const remote = remoteHostOf(deps, env.hostId);
     c.header("content-type", "text/plain; charset=utf-8");
     if (follow) keepOpen(c);
     return stream(c, async (s) => {
+      // The container runs on an agent: its own lease long-poll picks the request up (src/fleet/log-relay.ts).
+      if (remote) return deps.fleet.logs.read(remote, { container, tail, follow }, s);
+      const cmd = envHost(deps).docker.logs(container, { tail, follow });
       const abort = new AbortController();
       s.onAbort(() => abort.abort());
       await run(cmd, {

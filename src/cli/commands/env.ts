@@ -54,6 +54,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
       : []),
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
     ["expires", d.expiresAt ?? "never"],
+    ...(d.waitingForHost ? ([["waiting", d.waitingForHost]] as [string, string][]) : []),
   ];
   for (const [k, v] of rows) io.stdout(`${k.padEnd(9)} ${v}\n`);
 }

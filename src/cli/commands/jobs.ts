@@ -76,6 +76,7 @@ function showJob(io: CliIo, job: JobView) {
     io.stdout(
       `waiting for: job ${job.blockedBy.id} (${job.blockedBy.kind} on ${job.blockedBy.target ?? "-"}, ${job.blockedBy.status} since ${job.blockedBy.startedAt ?? "-"})\n`,
     );
+  if (job.waitingForHost) io.stdout(`${job.waitingForHost}\n`);
   for (const s of job.steps) {
     const dur = s.durationMs === null ? "" : ` (${formatDuration(s.durationMs)})`;
     io.stdout(`  ${s.status.padEnd(8)} ${s.title}${dur}${s.error ? `\n           ${s.error.split("\n")[0]}` : ""}\n`);
@@ -97,13 +98,18 @@ export function jobsCommand(io: CliIo) {
           const status = args.status ? (args.status as JobView["status"]) : undefined;
           const jobs = await client(io).get("/jobs", { query: { limit, status } });
           if (io.globals.json) return printJson(io, jobs);
-          printTable(io, jobs, [
-            { key: "id", label: "id" },
-            { key: "kind", label: "kind" },
-            { key: "target", label: "target" },
-            { key: "status", label: "status" },
-            { key: "createdAt", label: "created" },
-          ]);
+          printTable(
+            io,
+            jobs.map((j) => ({ ...j, status: j.waitingForHost ? `${j.status}, ${j.waitingForHost}` : j.status })),
+            [
+              { key: "id", label: "id" },
+              { key: "kind", label: "kind" },
+              { key: "target", label: "target" },
+              { key: "createdAt", label: "created" },
+              // Last: the reason a queued job waits can be long.
+              { key: "status", label: "status" },
+            ],
+          );
         },
       }),
       show: defineCommand({

@@ -1,6 +1,7 @@
 /**
  * Test harness for install.sh: throwaway Debian containers (the stand-in build's debootstrap
- * base image, no registry needed) and a stable copy of the compiled binary.
+ * base image, no registry needed), a stable copy of the compiled binary, and doctor's report
+ * and command hints read and run inside them.
  */
 import { afterAll, beforeAll } from "bun:test";
 import { copyFileSync, cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -64,13 +65,12 @@ export async function runArgv(
 }
 
 function failed(what: string, r: Result): Error {
-  return new Error(`${what} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  return new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
 }
 
 /** `r` when it exited 0; else an error with `what` and the tail of its output. */
 export function ok(what: string, r: Result): Result {
-  if (r.code !== 0)
-    throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+  if (r.code !== 0) throw failed(what, r);
   return r;
 }
 
@@ -261,7 +261,7 @@ export class TestContainer {
     throw new Error(`systemd in ${this.name} is ${state || r.stderr.trim()}: ${failedUnits.stdout.trim()}`);
   }
 
-  /** `docker cp`: a host file into the container (a new binary over an installed one's mount). */
+  /** `docker cp`: a host file into the container, for one that did not exist when it started (a later build). */
   async copyIn(hostPath: string, containerPath: string): Promise<void> {
     ok(`docker cp ${hostPath}`, await runArgv(["docker", "cp", hostPath, `${this.name}:${containerPath}`]));
   }

@@ -6,20 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { and, eq, ne } from "drizzle-orm";
-import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
-import { pgConnect } from "../../src/host/postgres";
-import type { JobView } from "../../src/jobs/view";
-import { aliasOf } from "../../src/deploy/rotate-credentials";
-import { run } from "../../src/exec/run";
 import { runCliWith } from "../support/cli";
-import { probeThroughNginx } from "../support/probe";
 import { startEnvHost } from "../support/env-host";
+import { probeThroughNginx } from "../support/probe";
+import { rotationEnv } from "../support/rotation";
 import { randomSuffix } from "../support/tmp";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 const slug = `rc-${randomSuffix(6)}`;
+const { env, create, before: snapshot, loginAs, expectSettled } = rotationEnv(() => host, slug);
 
 beforeAll(async () => {
   host = await startEnvHost();
@@ -32,43 +28,16 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const env = (): Environment =>
-  host.deps.db
-    .select()
-    .from(environments)
-    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
-    .get()!;
 const cli = (argv: string[]) =>
   runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
 
-async function loginAs(password: string, user = env().dbUser): Promise<"ok" | string> {
-  const e = env();
-  const sql = pgConnect({ host: host.pg.host, port: host.pg.port, user, password, database: e.dbName });
-  try {
-    await sql`SELECT 1`;
-    return "ok";
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await sql.close();
-  }
-}
-
 describe("db rotate-credentials", () => {
   test("a new role password, the old one refused, odoo.conf rewritten, Odoo serving on it, audited", async () => {
-    const res = await host.api.request("/api/v1/environments", {
-      method: "POST",
-      body: JSON.stringify({ name: slug, tier: "dev", modules: ["base", "web"] }),
-    });
-    expect(res.status).toBe(202);
-    expect((await host.waitJob(((await res.json()) as { job: JobView }).job.id)).status).toBe("succeeded");
-    const oldPassword = host.deps.box.open(env().dbPasswordEnc);
-    expect(await loginAs(oldPassword)).toBe("ok");
-
-    const before = env();
-    const hbaBefore = readFileSync(host.config.postgres.hbaFile, "utf8");
+    await create((id) => host.waitJob(id));
+    const before = snapshot();
+    expect(await loginAs(before.env.dbUser, before.password)).toBe(`ok as ${before.env.dbUser}`);
     // Through nginx all along, on the probe that opens a database connection per request.
-    const probe = probeThroughNginx(host, before.domain, "/web/health?db_server_status=1");
+    const probe = probeThroughNginx(host, before.env.domain, "/web/health?db_server_status=1");
     const r = await cli(["db", "rotate-credentials", slug, "--wait"]);
     const seen = await probe.end();
     expect(r.code).toBe(0);
@@ -77,23 +46,16 @@ describe("db rotate-credentials", () => {
     expect(seen.ok).toBeGreaterThan(20);
 
     const newPassword = host.deps.box.open(env().dbPasswordEnc);
-    expect(newPassword).not.toBe(oldPassword);
-    expect(await loginAs(newPassword)).toBe("ok");
-    expect(await loginAs(oldPassword)).toMatch(/password authentication failed/);
+    expect(newPassword).not.toBe(before.password);
+    // As before apart from the password: the release's own container, no second login, the same pg_hba line.
+    await expectSettled(before, newPassword);
     const conf = readFileSync(envResources(env(), host.deps).confFile, "utf8");
     expect(conf).toContain(`db_password = ${newPassword}`);
-    expect(conf).not.toContain(oldPassword);
+    expect(conf).not.toContain(before.password);
     const health = await host.viaNginx(env().domain, "/web/health?db_server_status=1");
     expect(health.status).toBe(200);
     expect(await health.text()).toContain('"pass"');
     expect(env().status).toBe("active");
-    // As before apart from the password: the release's own container, no second login, the same pg_hba line.
-    expect(env().containerName).toBe(before.containerName);
-    expect(env().release).toBe(before.release);
-    expect(await loginAs(newPassword, aliasOf(env().dbUser))).toMatch(/password authentication failed|does not exist/);
-    expect(readFileSync(host.config.postgres.hbaFile, "utf8")).toBe(hbaBefore);
-    const aside = await run({ argv: ["docker", "inspect", `${before.containerName}-rot`] }, { nothrow: true });
-    expect(aside.exitCode).not.toBe(0);
     const audit = host.deps.audit.list({ action: "db.rotate-credentials" })[0];
     expect(audit).toMatchObject({ target: slug, details: expect.objectContaining({ role: env().dbUser }) });
     expect(JSON.stringify(host.deps.audit.list({ limit: 1000 }))).not.toContain(newPassword);

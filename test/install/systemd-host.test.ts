@@ -3,7 +3,8 @@
  * booted in a container with its own docker engine inside; nothing is shared with this machine):
  * install.sh with the built binary; `odooops init --yes` enables and starts the units that were
  * stopped or disabled; then each `systemctl …` hint doctor gives when one of them is stopped is
- * run exactly as printed (argv, no shell) and that check passes again. A second container of the
+ * run exactly as printed (argv, no shell) and that check passes again; so is the restart hint for
+ * migrations pending after install.sh put a newer binary under the running daemon. A second container of the
  * same image without systemd (PID 1 is `sleep`) runs the docker engine's other hint,
  * start-stop-daemon.
  */
@@ -11,10 +12,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { removeByLabel, testLabel } from "../support/docker";
 import {
   binarySnapshot,
+  binaryWithNewerMigration,
+  doctorCheck as check,
   ensureSystemdImage,
-  INSTALL_SH,
-  type Result,
-  TestContainer,
+  installedContainer,
+  ok,
+  type TestContainer,
 } from "../support/install-container";
 import { removeTempDir } from "../support/tmp";
 
@@ -22,58 +25,25 @@ const label = testLabel();
 let bin: { dir: string; binary: string; version: string } | undefined;
 let image: string;
 const containers: TestContainer[] = [];
-
-interface Report {
-  ok: boolean;
-  checks: { id: string; status: string; message: string; hint?: string; command?: string[] }[];
-}
+const tempDirs: string[] = [];
 
 beforeAll(async () => {
   bin = await binarySnapshot();
+  tempDirs.push(bin.dir);
   image = await ensureSystemdImage();
 }, 900_000);
 
 afterAll(async () => {
   for (const c of containers) await c.remove();
   await removeByLabel(`${label.key}=${label.value}`);
-  if (bin) removeTempDir(bin.dir);
+  for (const dir of tempDirs) removeTempDir(dir);
 }, 120_000);
-
-function ok(what: string, r: Result): Result {
-  if (r.code !== 0)
-    throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
-  return r;
-}
 
 /** A container of SYSTEMD_IMAGE with odooops installed by install.sh. */
 async function host(boot: boolean): Promise<TestContainer> {
-  const c = await TestContainer.start({
-    image,
-    boot,
-    engine: true,
-    mounts: [
-      [INSTALL_SH, "/install.sh"],
-      [bin!.binary, "/tmp/odooops"],
-    ],
-    labels: label.labels,
-  });
+  const c = await installedContainer({ image, boot, engine: true, labels: label.labels }, bin!.binary);
   containers.push(c);
-  if (boot) await c.booted();
-  ok("install.sh", await c.exec(["sh", "/install.sh", "--binary", "/tmp/odooops"], { timeoutMs: 120_000 }));
   return c;
-}
-
-async function check(c: TestContainer, id: string): Promise<Report["checks"][number]> {
-  const r = await c.exec(["odooops", "doctor", "--json"], { timeoutMs: 300_000 });
-  let report: Report;
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    throw new Error(`doctor printed no report (exit ${r.code}): ${r.stderr.slice(-2000)}`);
-  }
-  const found = report.checks.find((x) => x.id === id);
-  if (!found) throw new Error(`no check ${id}`);
-  return found;
 }
 
 const SERVICES = ["docker.service", "nginx.service", "postgresql.service"];
@@ -184,6 +154,38 @@ describe("systemd as PID 1", () => {
       after = await check(c, "daemon");
     }
     expect(after).toMatchObject({ status: "pass" });
+  }, 600_000);
+
+  /** Asks doctor for check `id` until it passes or 30 s went by. */
+  async function untilPass(id: string): Promise<Awaited<ReturnType<typeof check>>> {
+    let r = await check(c, id);
+    for (let i = 0; i < 30 && r.status !== "pass"; i++) {
+      await Bun.sleep(1_000);
+      r = await check(c, id);
+    }
+    return r;
+  }
+
+  test("binary upgraded under the running daemon (install.sh --no-restart): a migration pending; `systemctl restart odooops` applies it", async () => {
+    // A later build whose embedded migrations go one further than the state the daemon made.
+    const next = await binaryWithNewerMigration();
+    tempDirs.push(next.dir);
+    await c.copyIn(next.binary, "/tmp/odooops-next");
+    const install = ok(
+      "install.sh --no-restart",
+      await c.exec(["sh", "/install.sh", "--binary", "/tmp/odooops-next", "--no-restart"], { timeoutMs: 120_000 }),
+    );
+    expect(install.stdout).toContain("odooops.service still runs the old binary: systemctl restart odooops");
+
+    const before = await check(c, "state");
+    expect(before).toMatchObject({ status: "warn", message: `1 migration(s) not applied yet: ${next.tag}` });
+    expect(before.command).toEqual(["systemctl", "restart", "odooops"]);
+    ok("the hint", await c.exec(before.command!, { timeoutMs: 120_000 }));
+    // Type=simple: systemctl returns once the new daemon is spawned; it migrates a moment later.
+    const after = await untilPass("state");
+    expect(after.status).toBe("pass");
+    expect(after.message).toEndWith(" opens, 2 migration(s) applied, none pending");
+    expect(await untilPass("daemon")).toMatchObject({ status: "pass" });
   }, 600_000);
 });
 

@@ -11,19 +11,30 @@ export function testLabel(): { key: string; value: string; labels: Record<string
   return { key: "odooops.test", value, labels: { "odooops.test": value } };
 }
 
-/** A docker name prefix of its own for one test host, so hosts sharing this dockerd never collide. */
+/**
+ * A unique id (`t` + 8 hex) for one test file. Hosts of that file name their docker objects with
+ * it, alone (`<id>-<slug>`) or extended (`<id>c-…`, `<id>a-…` for a coordinator and an agent),
+ * so one removeByNamePrefix(id) finds all of them and nothing of another test.
+ */
 export function testNamePrefix(): string {
   return `t${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Force-removes every container, then network, then image whose name starts with `<prefix>-`. Never throws. */
-export async function removeByNamePrefix(prefix: string): Promise<void> {
+/**
+ * Force-removes every container, then network, then image whose name starts with `id` (a
+ * testNamePrefix(), or a benchmark's `b` + 8 hex): `<id>-…` and extended prefixes such as
+ * `<id>c-…` alike. Throws only for an `id` of another shape, which could match others' objects;
+ * otherwise never.
+ */
+export async function removeByNamePrefix(id: string): Promise<void> {
+  if (!/^[a-z][0-9a-f]{8}$/.test(id))
+    throw new Error(`removeByNamePrefix: ${JSON.stringify(id)} is not a unique test id`);
   const named = (argv: string[]) =>
-    run({ argv }, { nothrow: true }).then((r) => r.stdout.split("\n").filter((n) => n.startsWith(`${prefix}-`)));
-  const containers = await named(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${prefix}-`]);
+    run({ argv }, { nothrow: true }).then((r) => r.stdout.split("\n").filter((n) => n.startsWith(id)));
+  const containers = await named(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${id}`]);
   if (containers.length > 0)
     await run({ argv: ["docker", "rm", "--force", "--volumes", ...containers] }, { nothrow: true });
-  const nets = await named(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", `name=^${prefix}-`]);
+  const nets = await named(["docker", "network", "ls", "--format", "{{.Name}}", "--filter", `name=^${id}`]);
   if (nets.length > 0) await run({ argv: ["docker", "network", "rm", ...nets] }, { nothrow: true });
   const images = await named([
     "docker",
@@ -32,7 +43,7 @@ export async function removeByNamePrefix(prefix: string): Promise<void> {
     "--format",
     "{{.Repository}}:{{.Tag}}",
     "--filter",
-    `reference=${prefix}-*`,
+    `reference=${id}*`,
   ]);
   if (images.length > 0) await run({ argv: ["docker", "image", "rm", "--force", ...images] }, { nothrow: true });
 }

@@ -1,10 +1,13 @@
 /**
  * Test harness for install.sh: throwaway Debian containers (the stand-in build's debootstrap
- * base image, no registry needed) and a stable copy of the compiled binary.
+ * base image, no registry needed), a stable copy of the compiled binary, and doctor's report
+ * and command hints read and run inside them.
  */
-import { copyFileSync, existsSync } from "node:fs";
+import { afterAll, beforeAll } from "bun:test";
+import { copyFileSync, cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { makeTempDir, randomSuffix } from "./tmp";
+import { removeByLabel, testLabel } from "./docker";
+import { makeTempDir, randomSuffix, removeTempDir } from "./tmp";
 
 export const REPO = resolve(import.meta.dir, "..", "..");
 export const INSTALL_SH = join(REPO, "install.sh");
@@ -62,7 +65,13 @@ export async function runArgv(
 }
 
 function failed(what: string, r: Result): Error {
-  return new Error(`${what} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  return new Error(`${what} failed (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+}
+
+/** `r` when it exited 0; else an error with `what` and the tail of its output. */
+export function ok(what: string, r: Result): Result {
+  if (r.code !== 0) throw failed(what, r);
+  return r;
 }
 
 /**
@@ -81,6 +90,34 @@ export async function binarySnapshot(): Promise<{ dir: string; binary: string; v
   const r = await runArgv([binary, "--version"]);
   if (r.code !== 0) throw failed(`${binary} --version`, r);
   return { dir, binary, version: r.stdout.trim() };
+}
+
+/**
+ * The binary of a later release, as far as the state database goes: this tree built in a temp
+ * copy whose migration journal has one more entry (a new table), as drizzle-kit would add it.
+ * Installed over a running daemon, its doctor finds that migration pending until the daemon
+ * restarts on it. The copy links this checkout's node_modules and changes nothing here.
+ */
+export async function binaryWithNewerMigration(): Promise<{ dir: string; binary: string; tag: string }> {
+  const dir = makeTempDir("odooops-install-next-");
+  for (const f of ["src", "scripts", "templates", "package.json", "tsconfig.json"])
+    cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  const migrations = join(dir, "src", "state", "migrations");
+  const journalFile = join(migrations, "meta", "_journal.json");
+  const journal = JSON.parse(readFileSync(journalFile, "utf8")) as {
+    entries: { idx: number; version: string; when: number; tag: string; breakpoints: boolean }[];
+  };
+  const last = journal.entries[journal.entries.length - 1]!;
+  const idx = last.idx + 1;
+  const tag = `${String(idx).padStart(4, "0")}_upgrade_probe`;
+  journal.entries.push({ ...last, idx, when: Math.max(Date.now(), last.when + 1), tag });
+  writeFileSync(journalFile, JSON.stringify(journal, null, 2));
+  writeFileSync(join(migrations, `${tag}.sql`), "CREATE TABLE `upgrade_probe` (`id` integer PRIMARY KEY NOT NULL);\n");
+  // The build's prebuild step embeds the journal's migrations (scripts/gen-migrations.ts).
+  const r = await runArgv(["bun", "run", "build"], { cwd: dir, timeoutMs: 300_000 });
+  if (r.code !== 0) throw failed("bun run build (newer migration)", r);
+  return { dir, binary: join(dir, "dist", "odooops"), tag };
 }
 
 export async function imageExists(image: string): Promise<boolean> {
@@ -224,7 +261,116 @@ export class TestContainer {
     throw new Error(`systemd in ${this.name} is ${state || r.stderr.trim()}: ${failedUnits.stdout.trim()}`);
   }
 
+  /** `docker cp`: a host file into the container, for one that did not exist when it started (a later build). */
+  async copyIn(hostPath: string, containerPath: string): Promise<void> {
+    ok(`docker cp ${hostPath}`, await runArgv(["docker", "cp", hostPath, `${this.name}:${containerPath}`]));
+  }
+
   async remove(): Promise<void> {
     await runArgv(["docker", "rm", "--force", this.name]);
   }
+}
+
+/** One check of `odooops doctor --json`. */
+export interface DoctorCheck {
+  id: string;
+  status: string;
+  message: string;
+  hint?: string;
+  command?: string[];
+}
+
+/** `odooops doctor --json` in the container; an error with its stderr when it printed no report. */
+export async function doctorReport(c: TestContainer): Promise<{ ok: boolean; checks: DoctorCheck[] }> {
+  const r = await c.exec(["odooops", "doctor", "--json"], { timeoutMs: 300_000 });
+  try {
+    return JSON.parse(r.stdout) as { ok: boolean; checks: DoctorCheck[] };
+  } catch {
+    throw new Error(`doctor printed no report (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  }
+}
+
+export function checkIn(report: { checks: DoctorCheck[] }, id: string): DoctorCheck {
+  const found = report.checks.find((x) => x.id === id);
+  if (!found) throw new Error(`no check ${id}`);
+  return found;
+}
+
+/** Check `id` of a fresh doctor run. */
+export async function doctorCheck(c: TestContainer, id: string): Promise<DoctorCheck> {
+  return checkIn(await doctorReport(c), id);
+}
+
+/**
+ * Runs `id`'s command hints as printed until it passes (at most `max`); returns the commands run.
+ * A command that starts something in the background (dockerd) takes effect a moment later: while
+ * doctor still gives the same command, it is asked again before anything else is run.
+ */
+export async function followHints(c: TestContainer, id: string, max = 4): Promise<string[][]> {
+  const ran: string[][] = [];
+  let r = await doctorCheck(c, id);
+  while (r.status !== "pass") {
+    if (!r.command || ran.length === max)
+      throw new Error(`${id}: ${r.status} ${r.message}; hint ${r.hint ?? "none"} after ${JSON.stringify(ran)}`);
+    const command = r.command;
+    ran.push(command);
+    const out = ok(command.join(" "), await c.exec(command, { timeoutMs: 600_000 }));
+    console.log(`${id}: ${command.join(" ")}\n${(out.stdout + out.stderr).slice(-1500)}`);
+    r = await doctorCheck(c, id);
+    for (let i = 0; i < 30 && r.status !== "pass" && JSON.stringify(r.command) === JSON.stringify(command); i++) {
+      await Bun.sleep(1000);
+      r = await doctorCheck(c, id);
+    }
+  }
+  return ran;
+}
+
+/** A container of `image` with the binary snapshot installed by install.sh (systemd booted first with `boot`). */
+export async function installedContainer(
+  opts: Pick<ContainerOptions, "image" | "boot" | "engine" | "labels">,
+  binary: string,
+): Promise<TestContainer> {
+  const c = await TestContainer.start({
+    ...opts,
+    mounts: [
+      [INSTALL_SH, "/install.sh"],
+      [binary, "/tmp/odooops"],
+    ],
+  });
+  try {
+    if (opts.boot) await c.booted();
+    ok("install.sh", await c.exec(["sh", "/install.sh", "--binary", "/tmp/odooops"], { timeoutMs: 120_000 }));
+  } catch (e) {
+    await c.remove();
+    throw e;
+  }
+  return c;
+}
+
+/**
+ * For one test file: a bare Debian 12 host (APT_CACHE_IMAGE: no docker, PostgreSQL or nginx,
+ * empty package lists, the .deb files in apt's cache) with odooops installed by install.sh,
+ * started in beforeAll and removed in afterAll. Returns a getter for the container.
+ */
+export function bareHostForFile(): () => TestContainer {
+  const label = testLabel();
+  let bin: Awaited<ReturnType<typeof binarySnapshot>> | undefined;
+  let c: TestContainer | undefined;
+  beforeAll(async () => {
+    bin = await binarySnapshot();
+    // engine: docker.io's postinst starts dockerd, which needs the capabilities of a host.
+    c = await installedContainer(
+      { image: await ensureAptCacheImage(), engine: true, labels: label.labels },
+      bin.binary,
+    );
+  }, 900_000);
+  afterAll(async () => {
+    await c?.remove();
+    await removeByLabel(`${label.key}=${label.value}`);
+    if (bin) removeTempDir(bin.dir);
+  }, 120_000);
+  return () => {
+    if (!c) throw new Error("the bare host did not start (see beforeAll)");
+    return c;
+  };
 }

@@ -26,11 +26,10 @@ import {
   shownName,
   TEXTLIKE_TYPES,
   type PiiHit,
-  type PiiNeedles,
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
-import { maskValue, NeedleMatcher } from "./pii-match";
+import { maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
 
 /** Rows per FETCH of text columns, and of bytea slices (4 MiB each at most). */
 const TEXT_BATCH = 1000;
@@ -136,11 +135,12 @@ function hitsOf(table: string, scan: RelationScan): PiiHit[] {
 /**
  * Hits per column (empty = clean) and what was read. `exclude` lists "table.column" of `public`
  * kept on purpose. Fails (Invalid) on a relation the role cannot read. `sql`: a tenant session
- * pool as the copy's role; `jobs` sessions read at once.
+ * pool as the copy's role; `jobs` sessions read at once. `needles`: the source values, or the
+ * matcher built from them (check.ts shares one with the filestore scan).
  */
 export async function scanCopy(
   sql: SQL,
-  needles: Pick<PiiNeedles, "emails" | "phones">,
+  needles: NeedleSets | NeedleMatcher,
   opts: { exclude?: string[]; jobs?: number } = {},
 ): Promise<{ hits: PiiHit[]; stats: PiiScanStats }> {
   const skip = new Set(opts.exclude ?? []);
@@ -152,8 +152,8 @@ export async function scanCopy(
     );
   }
   const stats: PiiScanStats = { tables: 0, columns: 0, rows: 0, bytes: 0 };
-  if (needles.emails.length + needles.phones.length === 0) return { hits: [], stats };
-  const matcher = new NeedleMatcher(needles);
+  const matcher = needles instanceof NeedleMatcher ? needles : new NeedleMatcher(needles);
+  if (matcher.size === 0) return { hits: [], stats };
   const work = rels
     .map((r) => {
       const keep = (c: string) => !(r.schema === "public" && skip.has(`${r.table}.${c}`));

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       tests: DrReport[];
     };
     const report = reports.tests[0];
-    if (!report || report.outcome !== "passed" || report.rtoMs === null)
+    if (report?.outcome !== "passed" || report.rtoMs === null)
       throw new Error(`dr test did not pass: ${JSON.stringify(report)}`);
     err("baseline: pg_dump -Z1 + pg_restore -j 2");
     const b = await baseline(h);

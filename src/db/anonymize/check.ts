@@ -52,10 +52,12 @@ export async function checkPii(
   log: Logger,
 ): Promise<PiiCheckSummary> {
   const t0 = performance.now();
+  // One matcher for both halves: its needles are the check's largest memory.
+  const matcher = new NeedleMatcher(needles);
   // The filestore's reads overlap the database's.
   const [{ hits, stats }, files] = await Promise.all([
-    scanCopy(sql, needles, { exclude: opts.exclude, jobs: opts.jobs }),
-    opts.filestoreDir ? scanFilestore(opts.filestoreDir, new NeedleMatcher(needles)) : null,
+    scanCopy(sql, matcher, { exclude: opts.exclude, jobs: opts.jobs }),
+    opts.filestoreDir ? scanFilestore(opts.filestoreDir, matcher) : null,
   ]);
   const findings = hits.map(describeHit);
   // Odoo never writes large objects; their bytes are outside every table the scan reads.

@@ -17,6 +17,8 @@
  * looked up by their last 7 digits, never by trying every needle against every value.
  */
 
+import { PackedTable } from "./packed-table";
+
 /** `local@domain` on normalized text: group 1 the local part, group 2 the domain. */
 export const EMAIL_RE = "([a-z0-9._%+'-]+)@([a-z0-9-]+(?:\\.[a-z0-9-]+)+)";
 /**
@@ -65,39 +67,39 @@ export function normalizeForEmails(text: string): string {
 
 /** Source values as the check stores them: addresses lower-cased, phones as digits. */
 export interface NeedleSets {
-  emails: Iterable<string>;
-  phones: Iterable<string>;
+  emails: readonly string[];
+  phones: readonly string[];
 }
 
 /**
  * Which source values a text holds: the filestore's files and the database's values
  * (check-db.ts). Per token, a few hash lookups: a domain prefix is tried only when some needle
  * has that domain, a local-part suffix only up to the longest needle's; a text is matched at
- * all only when it can hold an address or a number (MAY_HOLD_EMAIL, MAY_HOLD_PHONE).
+ * all only when it can hold an address or a number (MAY_HOLD_EMAIL, MAY_HOLD_PHONE). The
+ * needles are packed (packed-table.ts): their cost to the daemon's memory is their bytes, not
+ * a JS object each. One matcher serves the database and the filestore halves.
  */
 export class NeedleMatcher {
-  private readonly emails: Set<string>;
-  private readonly domains = new Set<string>();
+  private readonly emails: PackedTable;
+  private readonly domains: PackedTable;
   private longestLocal = 0;
-  private readonly phones = new Map<string, { digits: string; core: string }[]>();
+  /** Looked up by their last MIN_PHONE_DIGITS digits. */
+  private readonly phones: PackedTable;
 
   constructor(needles: NeedleSets) {
-    this.emails = new Set(needles.emails);
-    for (const e of this.emails) {
+    this.emails = new PackedTable(needles.emails);
+    const domains = new Set<string>();
+    for (const e of needles.emails) {
       const i = e.indexOf("@");
-      this.domains.add(e.slice(i + 1));
+      domains.add(e.slice(i + 1));
       this.longestLocal = Math.max(this.longestLocal, i);
     }
-    for (const digits of needles.phones) {
-      const { core, key } = phoneKeys(digits);
-      const list = this.phones.get(key) ?? [];
-      list.push({ digits, core });
-      this.phones.set(key, list);
-    }
+    this.domains = new PackedTable([...domains]);
+    this.phones = new PackedTable(needles.phones, MIN_PHONE_DIGITS);
   }
 
   get size(): number {
-    return this.emails.size + [...this.phones.values()].reduce((n, l) => n + l.length, 0);
+    return this.emails.size + this.phones.size;
   }
 
   /** Adds every source value found in `text` to `found`. */
@@ -129,9 +131,11 @@ export class NeedleMatcher {
       let digits = "";
       for (const group of m[0].split(/[^0-9]+/)) {
         digits += group;
-        for (const n of this.phones.get(digits.slice(-MIN_PHONE_DIGITS)) ?? []) {
-          if (digits.endsWith(n.core)) found.add(n.digits);
-        }
+        const end = digits.length;
+        if (end < MIN_PHONE_DIGITS) continue;
+        this.phones.forKey(digits, end - MIN_PHONE_DIGITS, end, (i) => {
+          if (this.phones.endsWithTail(digits, end, i, PHONE_CORE_DIGITS)) found.add(this.phones.at(i));
+        });
       }
     }
   }

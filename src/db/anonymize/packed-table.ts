@@ -1,0 +1,157 @@
+/**
+ * The PII check's needles in a few typed arrays instead of a Set/Map of JS strings and objects:
+ * a source of 450,000 partners gives ~900,000 addresses and numbers, and as JS collections they
+ * cost ~100 bytes each of the daemon's heap (bench/README.md: the daemon's RSS grew with the
+ * database during a clone). Here a needle costs its characters plus ~13 bytes of index.
+ *
+ * Strings are stored as one byte per character, so only strings of code units < 256 are kept;
+ * the matcher's tokens are ASCII (EMAIL_RE, digits), so a needle with any other character could
+ * never be found and is left out (`skipped` counts them).
+ *
+ * Lookup is by key: the whole string, or its last `keyLength` characters (phones are looked up
+ * by their last 7 digits). Open addressing over FNV-1a hashes of the key, one chain per distinct
+ * key through `next`.
+ */
+
+const EMPTY = -1;
+/** A character one byte cannot hold. */
+const WIDE = /[\u0100-\uffff]/;
+
+/** FNV-1a (32-bit) of the code units of s[from, to). */
+export function fnv1a(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** murmur3's finalizer: FNV-1a's low bits alone cluster similar strings in a power-of-two table. */
+function mix(h: number): number {
+  let x = h ^ (h >>> 16);
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+export class PackedTable {
+  /** Distinct strings kept. */
+  readonly size: number;
+  /** Strings left out: a character ≥ 256, or shorter than the key. */
+  readonly skipped: number;
+  private readonly chars: Uint8Array;
+  /** Entry i is chars[start[i], start[i + 1]). */
+  private readonly start: Uint32Array;
+  /** Slot → first entry of the chain of one key, or EMPTY. */
+  private readonly slots: Int32Array;
+  /** Entry → next entry with the same key, or EMPTY. */
+  private readonly next: Int32Array;
+  private readonly mask: number;
+
+  /** `keyLength` null: looked up by the whole string. */
+  constructor(
+    values: readonly string[],
+    private readonly keyLength: number | null = null,
+  ) {
+    const kept = values.filter((v) => this.keyRange(v) !== null && !WIDE.test(v));
+    let total = 0;
+    for (const v of kept) total += v.length;
+    this.chars = new Uint8Array(total);
+    this.start = new Uint32Array(kept.length + 1);
+    this.next = new Int32Array(kept.length).fill(EMPTY);
+    let cap = 16;
+    while (cap < kept.length * 2) cap *= 2;
+    this.slots = new Int32Array(cap).fill(EMPTY);
+    this.mask = cap - 1;
+    let n = 0;
+    let at = 0;
+    for (const v of kept) {
+      if (this.indexOf(v) >= 0) continue;
+      this.start[n] = at;
+      for (let i = 0; i < v.length; i++) this.chars[at++] = v.charCodeAt(i);
+      this.start[n + 1] = at;
+      this.link(v, n);
+      n++;
+    }
+    this.size = n;
+    this.skipped = values.length - kept.length;
+  }
+
+  /** Whether `s` is one of the strings. */
+  has(s: string): boolean {
+    return this.indexOf(s) >= 0;
+  }
+
+  /**
+   * Calls `each(i)` for every entry whose key equals s[from, to) (keyLength characters for a
+   * keyed table); `at(i)`, `endsWith` read the entry.
+   */
+  forKey(s: string, from: number, to: number, each: (i: number) => void): void {
+    for (let i = this.chain(s, from, to); i !== EMPTY; i = this.next[i] as number) each(i);
+  }
+
+  /** Entry i as a string. */
+  at(i: number): string {
+    return String.fromCharCode(...this.chars.subarray(this.start[i], this.start[i + 1]));
+  }
+
+  /** Whether s[0, to) ends with the last `n` characters of entry i (all of them when shorter). */
+  endsWithTail(s: string, to: number, i: number, n: number): boolean {
+    const end = this.start[i + 1] as number;
+    const from = Math.max(this.start[i] as number, end - n);
+    const len = end - from;
+    if (len > to) return false;
+    for (let k = 0; k < len; k++) if (s.charCodeAt(to - len + k) !== this.chars[from + k]) return false;
+    return true;
+  }
+
+  private keyRange(v: string): [number, number] | null {
+    if (this.keyLength === null) return [0, v.length];
+    return v.length < this.keyLength ? null : [v.length - this.keyLength, v.length];
+  }
+
+  /** Same characters as s[from, to)? */
+  private equals(i: number, s: string, from: number, to: number, whole: boolean): boolean {
+    const a = this.start[i] as number;
+    const b = this.start[i + 1] as number;
+    const kFrom = whole || this.keyLength === null ? a : b - this.keyLength;
+    if (b - kFrom !== to - from) return false;
+    for (let k = 0; k < to - from; k++) if (this.chars[kFrom + k] !== s.charCodeAt(from + k)) return false;
+    return true;
+  }
+
+  /** The first entry of the chain whose key is s[from, to), or EMPTY. */
+  private chain(s: string, from: number, to: number): number {
+    for (let slot = mix(fnv1a(s, from, to)) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const i = this.slots[slot] as number;
+      if (i === EMPTY) return EMPTY;
+      if (this.equals(i, s, from, to, false)) return i;
+    }
+  }
+
+  /** Index of the entry equal to `v`, or -1. */
+  private indexOf(v: string): number {
+    const range = this.keyRange(v);
+    if (range === null) return -1;
+    for (let i = this.chain(v, range[0], range[1]); i !== EMPTY; i = this.next[i] as number) {
+      if (this.equals(i, v, 0, v.length, true)) return i;
+    }
+    return -1;
+  }
+
+  /** Entry n (already in chars) joins the chain of its key, or starts one. */
+  private link(v: string, n: number): void {
+    const [from, to] = this.keyRange(v) as [number, number];
+    for (let slot = mix(fnv1a(v, from, to)) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const i = this.slots[slot] as number;
+      if (i === EMPTY) {
+        this.slots[slot] = n;
+        return;
+      }
+      if (this.equals(i, v, from, to, false)) {
+        this.next[n] = this.next[i] as number;
+        this.next[i] = n;
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The needles' packed hash table (packed-table.ts): the same answers as a Set / a Map of lists
+ * on thousands of random strings, duplicates stored once, keyed chains, wide characters left out.
+ */
+import { describe, expect, test } from "bun:test";
+import { fnv1a, PackedTable } from "../../../src/db/anonymize/packed-table";
+
+/** mulberry32: the same "random" data on every run. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = rng(18);
+const str = (alphabet: string, min: number, max: number) =>
+  Array.from(
+    { length: min + Math.floor(rand() * (max - min + 1)) },
+    () => alphabet[Math.floor(rand() * alphabet.length)],
+  ).join("");
+
+describe("PackedTable by whole string", () => {
+  const values = Array.from({ length: 5000 }, () => `${str("abc.", 1, 6)}@${str("xy", 1, 3)}.org`);
+  const table = new PackedTable(values);
+  const set = new Set(values);
+
+  test("holds each distinct value once and answers as a Set does, members and near misses", () => {
+    expect(table.size).toBe(set.size);
+    expect(table.skipped).toBe(0);
+    for (const v of values) expect(table.has(v)).toBe(true);
+    const probes = Array.from({ length: 5000 }, () => `${str("abc.", 0, 7)}@${str("xy", 1, 3)}.org`);
+    for (const p of probes) expect(table.has(p)).toBe(set.has(p));
+    expect(table.has("")).toBe(false);
+  });
+
+  test("strings with a character beyond one byte are left out and counted; Latin-1 ones are kept", () => {
+    const t = new PackedTable(["zoë@x.org", "名@x.org", "ann@x.org"]);
+    expect(t.size).toBe(2);
+    expect(t.skipped).toBe(1);
+    expect(t.has("zoë@x.org")).toBe(true);
+    expect(t.has("名@x.org")).toBe(false);
+  });
+
+  test("an empty table answers no", () => {
+    const t = new PackedTable([]);
+    expect(t.size).toBe(0);
+    expect(t.has("a")).toBe(false);
+  });
+});
+
+describe("PackedTable keyed by the last 7 characters", () => {
+  const values = Array.from({ length: 4000 }, () => str("0123456789", 5, 12));
+  const table = new PackedTable(values, 7);
+  const byKey = new Map<string, Set<string>>();
+  for (const v of values) {
+    if (v.length < 7) continue;
+    const k = v.slice(-7);
+    byKey.set(k, (byKey.get(k) ?? new Set()).add(v));
+  }
+
+  test("forKey lists exactly the entries with that key; shorter strings are left out", () => {
+    expect(table.skipped).toBe(values.filter((v) => v.length < 7).length);
+    const probes = [
+      ...values.filter((v) => v.length >= 7),
+      ...Array.from({ length: 3000 }, () => str("0123456789", 7, 9)),
+    ];
+    for (const p of probes) {
+      const got = new Set<string>();
+      table.forKey(p, p.length - 7, p.length, (i) => got.add(table.at(i)));
+      expect(got).toEqual(byKey.get(p.slice(-7)) ?? new Set());
+    }
+  });
+
+  test("endsWithTail compares the entry's last n characters with the end of a prefix of the text", () => {
+    const t = new PackedTable(["3225123456", "5550100"], 7);
+    const found: string[] = [];
+    const text = "0025123456789";
+    t.forKey(text, 3, 10, (i) => {
+      if (t.endsWithTail(text, 10, i, 8)) found.push(t.at(i));
+    });
+    expect(found).toEqual(["3225123456"]);
+    // The whole entry when it is shorter than n; a text shorter than the tail never ends with it.
+    expect(t.endsWithTail("x5550100", 8, 1, 8)).toBe(true);
+    expect(t.endsWithTail("550100", 6, 1, 8)).toBe(false);
+  });
+});
+
+test("fnv1a is FNV-1a 32-bit over the range", () => {
+  expect(fnv1a("a", 0, 1)).toBe(0xe40c292c);
+  expect(fnv1a("xay", 1, 2)).toBe(0xe40c292c);
+  expect(fnv1a("", 0, 0)).toBe(0x811c9dc5);
+});

@@ -5,10 +5,11 @@
  * domain, because DNS is the user's (the coordinator never changes it).
  */
 import { Conflict, Invalid } from "../errors";
+import { type EnvStatus, isCreated } from "../env/vocabulary";
 import { type Candidate, type Need, placeEnv } from "./placement";
 
 export interface MoveRequest {
-  env: { slug: string; domain: string; status: string; cpus: number; memoryMb: number };
+  env: { slug: string; domain: string; status: EnvStatus; cpus: number; memoryMb: number };
   /** The host the env runs on now (an env without a host id: the coordinator's own). */
   from: { id: string | null; name: string };
   to: string;
@@ -32,12 +33,10 @@ export interface MovePlan {
   dns: string;
 }
 
-const MOVABLE = new Set(["active", "stopped"]);
-
 export function planEnvMove(req: MoveRequest): MovePlan {
   const { env, from, to } = req;
   if (to === from.name) throw new Invalid(`${env.slug} already runs on host ${to}`);
-  if (!MOVABLE.has(env.status))
+  if (!isCreated(env.status))
     throw new Conflict(`${env.slug} is ${env.status}; only an active or stopped environment can be moved`);
   if (!req.s3)
     throw new Conflict(

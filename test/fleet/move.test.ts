@@ -78,9 +78,9 @@ describe("planEnvMove", () => {
   });
 
   test("an env that is not active or stopped is refused", () => {
-    const r = request({ env: { ...request().env, status: "deploying" } });
+    const r = request({ env: { ...request().env, status: "creating" } });
     expect(() => planEnvMove(r)).toThrow(
-      new Conflict("shop is deploying; only an active or stopped environment can be moved"),
+      new Conflict("shop is creating; only an active or stopped environment can be moved"),
     );
   });
 

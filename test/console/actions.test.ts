@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditLogs } from "../../src/audit/audit.sql";
 import { rollbackGuard } from "../../src/console/rollback-guard";
+import { splitLines } from "../../src/console/routes/live";
 import { backups } from "../../src/db/backup.sql";
 import { insertDeployment } from "../../src/deploy/records";
 import type { DeploymentView } from "../../src/deploy/schema";
@@ -279,5 +280,27 @@ describe("actions through the API", () => {
     const clone = auditBy("mona", "db.clone");
     expect(clone.length).toBe(1);
     expect(clone[0]?.target).toBe("act-stg");
+  });
+});
+
+describe("live logs (SSE)", () => {
+  test("lines are sent whole: a line split across chunks waits for its end", () => {
+    expect(splitLines("", "a\nb")).toEqual({ lines: ["a"], carry: "b" });
+    expect(splitLines("b", "c\n\nd\n")).toEqual({ lines: ["bc", "", "d"], carry: "" });
+    expect(splitLines("x", "")).toEqual({ lines: [], carry: "x" });
+  });
+
+  test("an env without a container: the stream says so in the API's words and ends", async () => {
+    const b = new Browser(fetcher);
+    await b.login("vera", PW.viewer);
+    const page = await (await b.request("/envs/act-dev/logs")).text();
+    expect(page).toContain('data-follow="/envs/act-dev/logs/stream"');
+    const res = await b.request("/envs/act-dev/logs/stream");
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const text = await res.text();
+    expect(text).toContain("event: problem\ndata: environment act-dev has no container yet");
+    expect(text.trimEnd().endsWith("event: end\ndata:")).toBe(true);
+    expect((await b.request("/envs/no-such/logs/stream")).status).toBe(200);
+    expect(await (await b.request("/envs/no-such/logs/stream")).text()).toContain("event: problem");
   });
 });

@@ -76,6 +76,7 @@ export function envPage(s: ConsoleSession, d: EnvPageData): Html {
 ${errorBox(d.error)}
 <section class="card" aria-labelledby="h-about"><h2 id="h-about">Environment</h2>
 <div class="table-wrap" tabindex="0"><table><tbody>
+<tr><th scope="row">Logs</th><td><a href="${path}/logs">Follow the Odoo log live</a></td></tr>
 <tr><th scope="row">URL</th><td><a href="${e.url}" rel="noreferrer">${e.url}</a></td></tr>
 <tr><th scope="row">Tier</th><td>${e.tier.replace("_", " ")}</td></tr>
 <tr><th scope="row">Branch</th><td>${e.branch ?? "—"}</td></tr>

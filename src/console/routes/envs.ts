@@ -6,7 +6,8 @@ import type { EnvDetail, EnvSummary } from "../../env/schema";
 import type { JobView } from "../../jobs/view";
 import { ApiError } from "../api-call";
 import { asUser, type ConsoleApp, type ConsoleCtx, type ConsoleDeps, sessionOf } from "../context";
-import { overview } from "../overview";
+import { CertExpiry } from "../cert-expiry";
+import { overviewReader } from "../overview";
 import { actionRoutes } from "./actions";
 import { createPage, envPage } from "../views/env";
 import { overviewPage } from "../views/overview";
@@ -45,7 +46,8 @@ async function renderEnv(cd: ConsoleDeps, c: ConsoleCtx, name: string, liveJob: 
 }
 
 export function envRoutes(app: ConsoleApp, cd: ConsoleDeps) {
-  app.get("/", (c) => c.html(overviewPage(sessionOf(c), overview(cd.deps))));
+  const overview = overviewReader(cd.deps, new CertExpiry(cd.deps.paths.certsDir));
+  app.get("/", (c) => c.html(overviewPage(sessionOf(c), overview())));
 
   app.get("/envs/new", (c) => c.html(createPage(sessionOf(c))));
 

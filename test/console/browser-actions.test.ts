@@ -179,9 +179,8 @@ describe("environment actions in chromium", () => {
     await page.goto(`/envs/${prodName}`);
     await page.getByRole("link", { name: "Follow the Odoo log live" }).click();
     await page.locator("[data-follow][data-state=live]").waitFor({ timeout: 30_000 });
-    await page.waitForFunction('(document.querySelector("[data-follow] pre")?.textContent ?? "").length > 0', null, {
-      timeout: 30_000,
-    });
+    // A locator, not waitForFunction: a string predicate is an eval the page's CSP refuses.
+    await page.locator("[data-follow] pre").filter({ hasText: /\S/ }).waitFor({ timeout: 30_000 });
     await axe("env-logs");
   }, 120_000);
 

@@ -90,6 +90,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   "GET /environments/{name}/deployments": ["viewer", "list deployments"],
   "GET /deployments/{id}": ["viewer", "read deployments"],
   "GET /environments/{name}/rollback": ["viewer", "list rollback candidates"],
+  "GET /environments/{name}/commits": ["viewer", "list branches and commits to deploy"],
   "POST /environments/{name}/deployments": ["member", "deploy"],
   "POST /environments/{name}/rollback": ["member", "roll back"],
   "POST /deployments/{id}/approve": ["admin", "approve deployments"],

@@ -27,7 +27,14 @@ function peerOf(c: Context) {
   return { requestIP: () => info, timeout: () => {} };
 }
 
-export function apiRequest(c: Context, bearer: string | null, method: string, path: string, body?: unknown): Request {
+export function apiRequest(
+  c: Context,
+  bearer: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Request {
   const headers = new Headers();
   if (bearer) headers.set("authorization", `Bearer ${bearer}`);
   const forwarded = c.req.header("x-forwarded-for");
@@ -37,7 +44,29 @@ export function apiRequest(c: Context, bearer: string | null, method: string, pa
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
   });
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  const text = await res.text();
+  const parsed: unknown = text ? JSON.parse(text) : null;
+  const err = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+  return new ApiError(res.status, err?.code ?? "http_error", err?.message ?? `HTTP ${res.status}`);
+}
+
+/** A streaming answer (logs, job events) as the API sends it; a refusal is an ApiError as for callApi. */
+export async function openApiStream(
+  api: ApiFetch,
+  c: Context,
+  bearer: string,
+  path: string,
+  signal: AbortSignal,
+): Promise<ReadableStream<Uint8Array>> {
+  const res = await api.fetch(apiRequest(c, bearer, "GET", path, undefined, signal), peerOf(c));
+  if (!res.ok) throw await failure(res);
+  if (!res.body) throw new ApiError(500, "internal", `the API answered ${path} without a body`);
+  return res.body;
 }
 
 /** The parsed JSON answer, or an ApiError carrying the API's own code and message. */
@@ -50,11 +79,7 @@ export async function callApi<T>(
   body?: unknown,
 ): Promise<T> {
   const res = await api.fetch(apiRequest(c, bearer, method, path, body), peerOf(c));
+  if (!res.ok) throw await failure(res);
   const text = await res.text();
-  const parsed: unknown = text ? JSON.parse(text) : null;
-  if (!res.ok) {
-    const err = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, err?.code ?? "http_error", err?.message ?? `HTTP ${res.status}`);
-  }
-  return parsed as T;
+  return (text ? JSON.parse(text) : null) as T;
 }

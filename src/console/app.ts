@@ -20,6 +20,7 @@ import { authRoutes } from "./routes/auth";
 import { envRoutes } from "./routes/envs";
 import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
+import { liveRoutes } from "./routes/live";
 import { CSRF_FIELD, CSRF_HEADER, csrfValid, nonceMatches, SECURITY_HEADERS } from "./security";
 import { LOGIN_COOKIE, readSession, sessionCookies } from "./session";
 import { errorBox, page } from "./views/layout";
@@ -84,6 +85,7 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
   authRoutes(app, cd);
   envRoutes(app, cd);
   jobRoutes(app, cd);
+  liveRoutes(app, cd);
   hostRoutes(app, cd);
   auditRoutes(app, cd);
 

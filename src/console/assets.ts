@@ -1,10 +1,11 @@
 /**
- * The console's static files (stylesheet, htmx, icon), embedded into the binary by the bundler (text imports) and
+ * The console's static files (stylesheet, htmx, the log follower, icon), embedded into the binary by the bundler (text imports) and
  * served under a content hash: a new release gets new URLs, so browsers may cache forever.
  */
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "./assets/console.css" with { type: "text" };
 import favicon from "./assets/favicon.svg" with { type: "text" };
+import follow from "./assets/follow.js" with { type: "text" };
 
 export interface Asset {
   body: string;
@@ -14,6 +15,7 @@ export interface Asset {
 const FILES: Record<string, Asset> = {
   "console.css": { body: css, type: "text/css; charset=utf-8" },
   "htmx.min.js": { body: htmx, type: "text/javascript; charset=utf-8" },
+  "follow.js": { body: follow, type: "text/javascript; charset=utf-8" },
   "favicon.svg": { body: favicon, type: "image/svg+xml" },
 };
 

@@ -1,11 +1,11 @@
 /**
  * The Projects & environments page's rows: what `env list` shows plus the columns a person
  * scans for (host, serving commit, last deploy, newest backup, certificate days left). Reads
- * only, in a handful of grouped queries whatever the number of envs (the page must stay fast
- * at 100 envs), never one query per env.
+ * only, in a handful of grouped queries whatever the number of envs, never one query per env;
+ * the rows are kept until the state changes (StateCache) and certificate days come from an
+ * index of the certificate links (cert-expiry.ts): the page must stay fast at 100 envs.
  */
 import { and, desc, eq, inArray, ne } from "drizzle-orm";
-import { listCertificates } from "../certs/service";
 import type { CoordinatorDeps } from "../deps";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
@@ -14,6 +14,8 @@ import { toSummary } from "../env/list";
 import type { EnvSummary } from "../env/schema";
 import { TIERS } from "../env/vocabulary";
 import { hosts } from "../fleet/fleet.sql";
+import { StateCache } from "../state/version";
+import type { CertExpiry } from "./cert-expiry";
 
 export interface EnvRow extends EnvSummary {
   servingCommit: string | null;
@@ -27,7 +29,20 @@ export interface ProjectGroup {
   tiers: { tier: EnvSummary["tier"]; envs: EnvRow[] }[];
 }
 
-export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">): ProjectGroup[] {
+type Deps = Pick<CoordinatorDeps, "db" | "config">;
+
+/** The page's rows for `deps`, rebuilt only when the state changed; certificate days are read fresh. */
+export function overviewReader(deps: Deps, certs: CertExpiry): () => ProjectGroup[] {
+  const cache = new StateCache<{ groups: ProjectGroup[]; domains: Map<EnvRow, string> }>(1);
+  return () => {
+    const { groups, domains } = cache.get(deps.db, "", () => overviewRows(deps));
+    const now = new Date();
+    for (const [row, domain] of domains) row.certDaysLeft = certs.daysLeft(domain, now);
+    return groups;
+  };
+}
+
+function overviewRows(deps: Deps): { groups: ProjectGroup[]; domains: Map<EnvRow, string> } {
   const { db } = deps;
   const rows = db
     .select({ env: environments, project: projects.name, host: hosts.name })
@@ -65,7 +80,7 @@ export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">)
       .orderBy(desc(backups.finishedAt))
       .all())
       if (b.at && !newestBackup.has(b.envId)) newestBackup.set(b.envId, b.at);
-  const certDays = new Map(listCertificates(deps).map((c) => [c.domain, c.daysLeft]));
+  const domains = new Map<EnvRow, string>();
 
   const groups = new Map<string, Map<EnvSummary["tier"], EnvRow[]>>();
   for (const { env, project, host } of rows) {
@@ -76,14 +91,15 @@ export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">)
       servingCommit: serving?.commit ?? null,
       lastDeploy: last ? { status: last.status, at: last.finishedAt ?? last.createdAt } : null,
       newestBackupAt: newestBackup.get(env.id) ?? null,
-      certDaysLeft: certDays.get(env.domain) ?? null,
+      certDaysLeft: null,
     };
+    domains.set(row, env.domain);
     const name = project ?? "(no project)";
     const tiers = groups.get(name) ?? new Map<EnvSummary["tier"], EnvRow[]>();
     groups.set(name, tiers);
     tiers.set(env.tier, [...(tiers.get(env.tier) ?? []), row]);
   }
-  return [...groups.entries()]
+  const sorted = [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([project, tiers]) => ({
       project,
@@ -93,4 +109,5 @@ export function overview(deps: Pick<CoordinatorDeps, "db" | "config" | "paths">)
         .filter((t) => tiers.has(t))
         .map((tier) => ({ tier, envs: tiers.get(tier) ?? [] })),
     }));
+  return { groups: sorted, domains };
 }

@@ -108,6 +108,18 @@ export const ApprovalRequest = z
   .openapi("ApprovalRequest");
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
+/** `GET /environments/{name}/commits`: what the console's deploy picker offers, from the project's mirror. */
+export const DeployChoices = z
+  .object({
+    /** The branch a deploy without a choice follows (the env's, else the project's default). */
+    branch: z.string(),
+    branches: z.array(z.object({ name: z.string(), sha: z.string(), date: z.string(), subject: z.string() })),
+    /** The newest commits of `branch`. */
+    commits: z.array(z.object({ sha: z.string(), date: z.string(), author: z.string(), subject: z.string() })),
+  })
+  .openapi("DeployChoices");
+export type DeployChoices = z.infer<typeof DeployChoices>;
+
 export const DeploymentListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(20),
 });

@@ -10,6 +10,7 @@ import { projects, type Environment } from "../env/env.sql";
 import { projectRepoUrl } from "../env/projects";
 import { envDbLogin } from "../env/tenant-login";
 import { exportTree, resolveCommit, syncMirror } from "../git/mirror";
+import { recentRefs } from "../git/refs";
 import { validateBranch } from "../git/validate";
 import type { Deps } from "../deps";
 import { eq } from "drizzle-orm";
@@ -18,6 +19,7 @@ import { readRepoModules, type RepoModule } from "../odoo/manifest";
 import { installedModules } from "../odoo/modules";
 import { planModuleUpdates, repoModulesToInstall, type ModulePlan } from "./modules";
 import { successfulDeployments } from "./records";
+import type { DeployChoices } from "./schema";
 
 export interface SourceRef {
   sha?: string | null;
@@ -62,6 +64,14 @@ export async function fetchCommit(
   const branch = ref.sha ? null : deployBranch(deps, env, ref);
   const sha = await resolveCommit(mirror, ref.sha ? { sha: ref.sha } : { branch: branch ?? undefined });
   return { mirror, sha, branch };
+}
+
+/** The picker's lists: the mirror is synced first, so a branch pushed a minute ago is there. */
+export async function deployChoices(deps: Deps, env: Environment, count: number): Promise<DeployChoices> {
+  const { url } = projectRepo(deps, env);
+  const mirror = await syncMirror({ reposDir: deps.paths.gitCacheDir, url });
+  const branch = deployBranch(deps, env, {});
+  return { branch, ...(await recentRefs(mirror, branch, count)) };
 }
 
 export function adminLogin(deps: Pick<Deps, "config">) {

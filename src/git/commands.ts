@@ -125,6 +125,18 @@ export const gitCommands = {
   revParse: (mirror: string, rev: string): Command =>
     git(mirror, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]),
   remoteUrl: (mirror: string): Command => git(mirror, ["config", "--get", "remote.origin.url"]),
+  /** Branch heads, most recently committed first: `<name> NUL <sha> NUL <date> NUL <subject>` a line. */
+  branches: (mirror: string, count: number): Command =>
+    git(mirror, [
+      "for-each-ref",
+      "--sort=-committerdate",
+      `--count=${count}`,
+      "--format=%(refname:lstrip=2)%00%(objectname)%00%(committerdate:iso-strict)%00%(subject)",
+      "refs/heads/",
+    ]),
+  /** The newest commits of a branch: `<sha> NUL <date> NUL <author> NUL <subject>` a line. */
+  log: (mirror: string, branch: string, count: number): Command =>
+    git(mirror, ["log", `--max-count=${count}`, "--format=%H%x00%cI%x00%an%x00%s", `refs/heads/${branch}`, "--"]),
   /** `<mode> blob <oid>\t<path>` for a file at `sha`, nothing when the commit has no such path. */
   lsTree: (mirror: string, sha: string, path: string): Command =>
     git(mirror, ["ls-tree", "--full-tree", sha, "--", path]),

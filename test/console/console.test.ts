@@ -335,9 +335,17 @@ describe("hosts and job control", () => {
     const viewer = new Browser(fetcher);
     await viewer.login("vera", PW.viewer);
     const page = await (await viewer.request(`/jobs/${id}`)).text();
-    expect(page).toContain(`hx-get="/jobs/${id}/log-live"`);
+    expect(page).toContain(`data-follow="/jobs/${id}/log-stream"`);
     expect(page).not.toContain("Cancel job");
-    expect((await viewer.request(`/jobs/${id}/log-live`)).status).toBe(200);
+    // While it is queued the stream stays open: its first event is the log so far, then the API's snapshot.
+    const open = await viewer.request(`/jobs/${id}/log-stream`);
+    expect(open.status).toBe(200);
+    expect(open.headers.get("content-type")).toContain("text/event-stream");
+    const reader = (open.body as ReadableStream<Uint8Array>).getReader();
+    let head = "";
+    while (!head.includes("event: snapshot")) head += new TextDecoder().decode((await reader.read()).value);
+    expect(head.indexOf("event: reset")).toBe(0);
+    await reader.cancel();
     const forged = await viewer.post(`/jobs/${id}/cancel`, { _csrf: await viewer.csrf() });
     expect(forged.status).toBe(403);
     expect(status()).toBe("queued");
@@ -351,5 +359,11 @@ describe("hosts and job control", () => {
     const after = await (await member.request(`/jobs/${id}`)).text();
     expect(after).not.toContain("Cancel job");
     expect(after).not.toContain("hx-get");
+    expect(after).not.toContain("data-follow=");
+    // A finished job's stream ends by itself, and says so: the browser does not reconnect.
+    const ended = await (await viewer.request(`/jobs/${id}/log-stream`)).text();
+    expect(ended).toContain("event: job");
+    expect(ended).toContain('"status":"cancelled"');
+    expect(ended.trimEnd().endsWith("event: end\ndata:")).toBe(true);
   });
 });

@@ -90,6 +90,29 @@ describe("git command builders", () => {
     ]);
   });
 
+  test("branches and log: NUL-separated fields, one commit per line, the branch under refs/heads", () => {
+    expect(gitCommands.branches("/r/ab.git", 30).argv).toEqual([
+      "git",
+      "--git-dir",
+      "/r/ab.git",
+      "for-each-ref",
+      "--sort=-committerdate",
+      "--count=30",
+      "--format=%(refname:lstrip=2)%00%(objectname)%00%(committerdate:iso-strict)%00%(subject)",
+      "refs/heads/",
+    ]);
+    expect(gitCommands.log("/r/ab.git", "feature/x", 5).argv).toEqual([
+      "git",
+      "--git-dir",
+      "/r/ab.git",
+      "log",
+      "--max-count=5",
+      "--format=%H%x00%cI%x00%an%x00%s",
+      "refs/heads/feature/x",
+      "--",
+    ]);
+  });
+
   test("withFileLock wraps in flock and extends the timeout by the wait", () => {
     const c = withFileLock(
       "/r/ab.git.lock",

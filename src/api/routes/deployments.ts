@@ -9,12 +9,15 @@ import {
 } from "../../deploy/actions";
 import {
   ApprovalRequest,
+  DeployChoices,
   DeployOutcome,
   DeployRequest,
   DeploymentListQuery,
   DeploymentView,
   RollbackRequest,
 } from "../../deploy/schema";
+import { deployChoices } from "../../deploy/source";
+import { findEnv } from "../../env/lookup";
 import { JobView } from "../../jobs/view";
 import type { Api } from "../deps";
 import type { CoordinatorDeps } from "../../deps";
@@ -76,6 +79,20 @@ const candidates = createRoute({
   request: { params: nameParam },
   responses: { 200: json(z.array(DeploymentView), "candidates"), 404: json(ErrorSchema, "no such environment") },
 });
+const choices = createRoute({
+  method: "get",
+  path: "/environments/{name}/commits",
+  tags: ["deployments"],
+  summary: "Branches and the newest commits of the env's branch, from the project's git mirror (fetched first)",
+  request: { params: nameParam },
+  responses: {
+    200: json(DeployChoices, "what a deploy can pick"),
+    400: json(ErrorSchema, "the project has no repository"),
+    404: json(ErrorSchema, "no such environment"),
+  },
+});
+/** A picker shows a screenful; the CLI's --sha/--branch reach anything else. */
+const CHOICES = 30;
 
 const decision = (verb: "approve" | "reject") =>
   createRoute({
@@ -119,6 +136,9 @@ export function deploymentRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(rollback, (c) =>
     c.json(startRollback(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username), 202),
   );
+  app.openapi(choices, async (c) =>
+    c.json(await deployChoices(deps, findEnv(deps.db, c.req.valid("param").name), CHOICES), 200),
+  );
   app.openapi(candidates, (c) => c.json(listRollbackCandidates(deps, c.req.valid("param").name), 200));
 }
 
@@ -130,4 +150,5 @@ export type DeploymentRoutes =
   | typeof list
   | typeof get
   | typeof rollback
-  | typeof candidates;
+  | typeof candidates
+  | typeof choices;

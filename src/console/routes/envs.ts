@@ -2,11 +2,13 @@
 import { z } from "zod";
 import type { BackupView } from "../../db/schema";
 import type { DeploymentView } from "../../deploy/schema";
-import type { EnvDetail } from "../../env/schema";
+import type { EnvDetail, EnvSummary } from "../../env/schema";
 import type { JobView } from "../../jobs/view";
 import { ApiError } from "../api-call";
 import { asUser, type ConsoleApp, type ConsoleCtx, type ConsoleDeps, sessionOf } from "../context";
-import { overview } from "../overview";
+import { CertExpiry } from "../cert-expiry";
+import { overviewReader } from "../overview";
+import { actionRoutes } from "./actions";
 import { createPage, envPage } from "../views/env";
 import { overviewPage } from "../views/overview";
 
@@ -26,19 +28,26 @@ const envPath = (name: string) => `/environments/${encodeURIComponent(name)}`;
 
 async function renderEnv(cd: ConsoleDeps, c: ConsoleCtx, name: string, liveJob: string | null, error?: ApiError) {
   const s = sessionOf(c);
-  const [env, deployments, backups, jobs] = await Promise.all([
+  const [env, deployments, candidates, backups, jobs, envs] = await Promise.all([
     asUser<EnvDetail>(cd, c, "GET", envPath(name)),
-    asUser<DeploymentView[]>(cd, c, "GET", `${envPath(name)}/deployments`),
+    asUser<DeploymentView[]>(cd, c, "GET", `${envPath(name)}/deployments?limit=100`),
+    asUser<DeploymentView[]>(cd, c, "GET", `${envPath(name)}/rollback`),
     asUser<BackupView[]>(cd, c, "GET", `${envPath(name)}/backups?limit=20`),
     asUser<JobView[]>(cd, c, "GET", `/jobs?target=${encodeURIComponent(name)}&limit=10`),
+    asUser<EnvSummary[]>(cd, c, "GET", "/environments"),
   ]);
   const live = liveJob ? await asUser<JobView>(cd, c, "GET", `/jobs/${encodeURIComponent(liveJob)}`) : null;
   const status = error ? (error.status as 400 | 403 | 404 | 409 | 429) : 200;
-  return c.html(envPage(s, { env, deployments, backups, jobs, live, error: error?.message }), status);
+  const targets = envs.filter((t) => t.slug !== env.slug);
+  return c.html(
+    envPage(s, { env, deployments, candidates, backups, jobs, targets, live, error: error?.message }),
+    status,
+  );
 }
 
 export function envRoutes(app: ConsoleApp, cd: ConsoleDeps) {
-  app.get("/", (c) => c.html(overviewPage(sessionOf(c), overview(cd.deps))));
+  const overview = overviewReader(cd.deps, new CertExpiry(cd.deps.paths.certsDir));
+  app.get("/", (c) => c.html(overviewPage(sessionOf(c), overview())));
 
   app.get("/envs/new", (c) => c.html(createPage(sessionOf(c))));
 
@@ -72,6 +81,8 @@ export function envRoutes(app: ConsoleApp, cd: ConsoleDeps) {
     const q = JobParam.safeParse(c.req.query());
     return renderEnv(cd, c, c.req.param("name"), q.success ? (q.data.job ?? null) : null);
   });
+
+  actionRoutes(app, cd, (c, name, error) => renderEnv(cd, c, name, null, error));
 
   app.post("/envs/:name/backups", async (c) => {
     const name = c.req.param("name");

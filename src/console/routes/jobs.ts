@@ -1,12 +1,9 @@
-/** Jobs: the list, one job's steps and log, and the live fragment the job view polls. */
+/** Jobs: the list, one job's steps and log (live: routes/live.ts), and the steps fragment the job view polls. */
 import type { JobView } from "../../jobs/view";
 import { TERMINAL } from "../../jobs/status";
 import { asUser, type ConsoleApp, type ConsoleDeps, sessionOf } from "../context";
 import { jobBlock } from "../views/job";
-import { jobPage, jobsPage, logBlock } from "../views/jobs";
-
-/** The log tail a page shows; the CLI (`jobs logs`) has the whole of it. */
-const LOG_TAIL_CHARS = 64 * 1024;
+import { jobPage, jobsPage, LOG_TAIL_CHARS } from "../views/jobs";
 
 export function jobRoutes(app: ConsoleApp, cd: ConsoleDeps) {
   app.get("/jobs", async (c) =>
@@ -18,15 +15,6 @@ export function jobRoutes(app: ConsoleApp, cd: ConsoleDeps) {
     const job = await asUser<JobView>(cd, c, "GET", `/jobs/${id}`);
     const log = await asUser<{ text: string }>(cd, c, "GET", `/jobs/${id}/log`);
     return c.html(jobPage(sessionOf(c), job, log.text.slice(-LOG_TAIL_CHARS)));
-  });
-
-  app.get("/jobs/:id/log-live", async (c) => {
-    const id = encodeURIComponent(c.req.param("id"));
-    const [job, log] = await Promise.all([
-      asUser<JobView>(cd, c, "GET", `/jobs/${id}`),
-      asUser<{ text: string }>(cd, c, "GET", `/jobs/${id}/log`),
-    ]);
-    return c.html(logBlock(job, log.text.slice(-LOG_TAIL_CHARS)));
   });
 
   app.post("/jobs/:id/cancel", async (c) => {

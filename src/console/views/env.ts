@@ -1,29 +1,36 @@
 import { html } from "hono/html";
 import type { BackupView } from "../../db/schema";
 import type { DeploymentView } from "../../deploy/schema";
-import type { EnvDetail } from "../../env/schema";
+import type { EnvDetail, EnvSummary } from "../../env/schema";
 import { TIERS } from "../../env/vocabulary";
 import { TERMINAL } from "../../jobs/status";
 import type { JobView } from "../../jobs/view";
 import { formatBytes } from "../../bytes";
 import type { ConsoleSession } from "../session";
 import { can } from "../session";
+import { rollbackGuard } from "../rollback-guard";
+import { copyForm, restoreForm, rollbackForm } from "./actions";
 import { jobBlock, jobsTable } from "./job";
 import { age, badge, csrfField, duration, errorBox, type Html, page, until } from "./layout";
 
 export interface EnvPageData {
   env: EnvDetail;
   deployments: DeploymentView[];
+  /** Successful releases other than the serving one, with a kept image: what "Roll back to this" offers. */
+  candidates: DeploymentView[];
   backups: BackupView[];
   jobs: JobView[];
+  /** Other environments: where "Copy to…" may go (production only for admins). */
+  targets: EnvSummary[];
   live: JobView | null;
   error?: string;
 }
 
-function deploymentsTable(list: DeploymentView[]): Html {
+/** `rollback`: the form for a row, or null when that release is no rollback target (or the user may not). */
+function deploymentsTable(list: DeploymentView[], rollback: (d: DeploymentView) => Html | null): Html {
   if (list.length === 0) return html`<p class="empty">No deployment yet.</p>`;
   return html`<div class="table-wrap" tabindex="0"><table>
-<thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col" class="opt">By</th><th scope="col" class="opt">Steps</th><th scope="col">When</th></tr></thead>
+<thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col" class="opt">By</th><th scope="col" class="opt">Steps</th><th scope="col">When</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
 <tbody>${list.map(
     (
       d,
@@ -34,32 +41,42 @@ function deploymentsTable(list: DeploymentView[]): Html {
 <td class="opt">${Object.entries(d.stepTimings)
       .map(([k, ms]) => `${k} ${duration(ms)}`)
       .join(", ")}</td>
-<td>${age(d.createdAt)}</td></tr>`,
+<td>${age(d.createdAt)}</td><td>${rollback(d) ?? ""}</td></tr>`,
   )}</tbody></table></div>`;
 }
 
-function backupsTable(list: BackupView[], canBackup: boolean): Html {
+function backupsTable(list: BackupView[], canBackup: boolean, restore: (b: BackupView) => Html | null): Html {
   if (list.length === 0) return html`<p class="empty">No backup yet${canBackup ? " — Back up now" : ""}.</p>`;
   return html`<div class="table-wrap" tabindex="0"><table>
-<thead><tr><th scope="col">Backup</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Size</th><th scope="col">Finished</th></tr></thead>
+<thead><tr><th scope="col">Backup</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Size</th><th scope="col">Finished</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
 <tbody>${list.map(
     (b) =>
       html`<tr><td><code>${b.id}</code></td><td>${b.kind.replace("_", " ")}</td><td>${badge(b.status)}</td><td>${formatBytes(
         b.sizeBytes,
         "—",
-      )}</td><td>${age(b.finishedAt ?? b.createdAt)}</td></tr>`,
+      )}</td><td>${age(b.finishedAt ?? b.createdAt)}</td><td>${restore(b) ?? ""}</td></tr>`,
   )}</tbody></table></div>`;
 }
 
 export function envPage(s: ConsoleSession, d: EnvPageData): Html {
   const e = d.env;
   const canBackup = can(s.principal, "POST /environments/{name}/backups");
+  const admin = s.principal.role === "admin";
   const path = `/envs/${encodeURIComponent(e.slug)}`;
+  const canDeploy = can(s.principal, "POST /environments/{name}/deployments");
+  const rollbackIds = new Set(
+    can(s.principal, "POST /environments/{name}/rollback") ? d.candidates.map((c) => c.id) : [],
+  );
+  // Replacing production's data is admin work (PRODUCTION_ADMIN): nobody else is offered it.
+  const canRestore = can(s.principal, "POST /environments/{name}/db/restore") && (e.tier !== "production" || admin);
+  const canCopy = can(s.principal, "POST /environments/{name}/db/clone");
+  const copyTargets = d.targets.filter((t) => t.tier !== "production" || admin);
   const body = html`<p><a href="/">← Environments</a></p>
 <h1>${e.name} ${badge(e.status)}</h1>
 ${errorBox(d.error)}
 <section class="card" aria-labelledby="h-about"><h2 id="h-about">Environment</h2>
 <div class="table-wrap" tabindex="0"><table><tbody>
+<tr><th scope="row">Logs</th><td><a href="${path}/logs">Follow the Odoo log live</a></td></tr>
 <tr><th scope="row">URL</th><td><a href="${e.url}" rel="noreferrer">${e.url}</a></td></tr>
 <tr><th scope="row">Tier</th><td>${e.tier.replace("_", " ")}</td></tr>
 <tr><th scope="row">Branch</th><td>${e.branch ?? "—"}</td></tr>
@@ -70,14 +87,23 @@ ${errorBox(d.error)}
 ${e.statusReason ? html`<tr><th scope="row">Status</th><td>${e.statusReason}</td></tr>` : ""}
 </tbody></table></div></section>
 ${d.live ? html`<section class="card" aria-labelledby="h-live"><h2 id="h-live">${TERMINAL.has(d.live.status) ? "Finished" : "Running now"}</h2>${jobBlock(d.live, { refresh: true })}</section>` : ""}
-<section class="card" aria-labelledby="h-deploys"><h2 id="h-deploys">Deployments</h2>${deploymentsTable(d.deployments)}</section>
+<section class="card" aria-labelledby="h-deploys"><h2 id="h-deploys">Deployments</h2>
+${canDeploy ? html`<p class="actions"><a class="button" href="${path}/deploy">Deploy…</a></p>` : ""}
+${deploymentsTable(d.deployments, (dep) =>
+  rollbackIds.has(dep.id) ? rollbackForm(s, path, dep, rollbackGuard(d.deployments, dep)) : null,
+)}</section>
 <section class="card" aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2>
 ${
   canBackup
     ? html`<form class="actions" method="post" action="${path}/backups">${csrfField(s)}<button type="submit">Back up now</button></form>`
     : ""
 }
-${backupsTable(d.backups, canBackup)}</section>
+${backupsTable(d.backups, canBackup, (b) => (canRestore && b.status === "completed" ? restoreForm(s, path, e, b) : null))}</section>
+${
+  canCopy
+    ? html`<section class="card" aria-labelledby="h-copy"><h2 id="h-copy">Copy the database</h2>${copyForm(s, path, e, copyTargets)}</section>`
+    : ""
+}
 <section class="card" aria-labelledby="h-jobs"><h2 id="h-jobs">Recent jobs</h2>${jobsTable(d.jobs)}</section>`;
   return page({ title: e.name, session: s, nav: "envs", body });
 }

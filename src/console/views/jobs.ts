@@ -5,6 +5,7 @@ import { jobBlock, jobsTable } from "./job";
 import { TERMINAL } from "../../jobs/status";
 import { can } from "../session";
 import { age, csrfField, type Html, page } from "./layout";
+import { followBox } from "./live";
 
 export function jobsPage(s: ConsoleSession, jobs: JobView[]): Html {
   return page({
@@ -33,10 +34,11 @@ ${
   });
 }
 
-/** The log's tail; while the job runs it re-reads itself every 2 s (a follow by polling). */
-export function logBlock(job: JobView, log: string): Html {
+/** The log's tail a page shows; the CLI (`jobs logs`) has the whole of it. */
+export const LOG_TAIL_CHARS = 64 * 1024;
+
+/** The log's tail; while the job runs it follows itself over SSE (the lines as the job writes them). */
+function logBlock(job: JobView, log: string): Html {
   const live = !TERMINAL.has(job.status);
-  return html`<div id="log-${job.id}" ${
-    live ? html`hx-get="/jobs/${encodeURIComponent(job.id)}/log-live" hx-trigger="every 2s" hx-swap="outerHTML"` : ""
-  }>${log ? html`<pre class="log" tabindex="0">${log}</pre>` : html`<p class="empty">No log output yet.</p>`}</div>`;
+  return followBox(live ? `/jobs/${encodeURIComponent(job.id)}/log-stream` : null, log || "No log output yet.");
 }

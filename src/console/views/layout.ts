@@ -32,6 +32,7 @@ export function page(opts: { title: string; session: ConsoleSession | null; nav?
 <link rel="icon" href="${assetUrl("favicon.svg")}" type="image/svg+xml">
 <link rel="stylesheet" href="${assetUrl("console.css")}">
 <script src="${assetUrl("htmx.min.js")}" defer></script>
+<script src="${assetUrl("follow.js")}" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>

@@ -79,7 +79,7 @@ afterAll(async () => {
   await agent?.stop();
   await coordinator?.stop();
   // Each host has its own docker name prefix (`<prefix>c-…`, `<prefix>a-…`).
-  await Promise.all([removeByNamePrefix(coordPrefix), removeByNamePrefix(agentPrefix)]);
+  await removeByNamePrefix(prefix);
   await Promise.all([coordPg?.stop(), agentPg?.stop(), coordNginx?.stop(), agentNginx?.stop(), s3?.destroy()]);
 }, 120_000);
 

@@ -89,7 +89,12 @@ export class MirrorLink implements StateLink {
     this.jobs.set(jobId, { envIds: slice.jobEnvIds, baseline: this.snapshot(slice.jobEnvIds) });
   }
 
-  report(jobId: string): StateReport | null {
+  /** A job this agent runs by itself (no lease, no slice): its report is what it changes from now on. */
+  track(jobId: string, envIds: string[]): void {
+    this.jobs.set(jobId, { envIds, baseline: this.snapshot(envIds) });
+  }
+
+  report(jobId: string): (StateReport & { state: MirrorChanges }) | null {
     const tracked = this.jobs.get(jobId);
     if (!tracked) return null;
     const now = this.snapshot(tracked.envIds);

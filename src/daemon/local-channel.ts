@@ -32,8 +32,12 @@ export class ReportingChannel implements JobChannel {
 
   async lease(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
     const leased = await this.queue.lease(agent, leaseMs);
-    // Its changes are measured from here (a resumed job: from its restart).
-    if (leased?.job.lockKey) this.changes.track(leased.job.id, [leased.job.lockKey]);
+    // Its changes are measured from here (a resumed job: from its restart); its backup row was
+    // made here before it ran, so it goes whole.
+    if (leased?.job.lockKey) {
+      const backupId = leased.job.params.backupId;
+      this.changes.track(leased.job.id, [leased.job.lockKey], typeof backupId === "string" ? [backupId] : []);
+    }
     return leased;
   }
 

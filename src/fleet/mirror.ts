@@ -89,9 +89,14 @@ export class MirrorLink implements StateLink {
     this.jobs.set(jobId, { envIds: slice.jobEnvIds, baseline: this.snapshot(slice.jobEnvIds) });
   }
 
-  /** A job this agent runs by itself (no lease, no slice): its report is what it changes from now on. */
-  track(jobId: string, envIds: string[]): void {
-    this.jobs.set(jobId, { envIds, baseline: this.snapshot(envIds) });
+  /**
+   * A job this agent runs by itself (no lease, no slice): its report is what it changes from now
+   * on, plus the whole of `newBackups` — rows made here for it that the coordinator has never seen.
+   */
+  track(jobId: string, envIds: string[], newBackups: string[] = []): void {
+    const baseline = this.snapshot(envIds);
+    for (const id of newBackups) baseline.backups.delete(id);
+    this.jobs.set(jobId, { envIds, baseline });
   }
 
   report(jobId: string): (StateReport & { state: MirrorChanges }) | null {

@@ -115,7 +115,8 @@ export function startLocalWork(opts: LocalWorkOptions) {
     });
     return { enqueued, busy: plan.busy };
   };
-  const cron = new Cron("0 * * * * *", { name: "agent.backups", timezone: "UTC", protect: true }, () => {
+  // Unnamed: croner's names are process-wide, and tests run several agents in one process.
+  const cron = new Cron("0 * * * * *", { timezone: "UTC", protect: true }, () => {
     try {
       tick();
     } catch (e) {

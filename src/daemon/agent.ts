@@ -5,7 +5,8 @@
  * runs the jobs the coordinator leases to its host over the HTTP JobChannel. It serves no user
  * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's:
  * the state link (src/fleet/mirror.ts) fills it with the rows of this host's envs from each lease
- * and sends back what the jobs changed.
+ * and sends back what the jobs changed. Its envs' scheduled backups are its own (agent-local.ts):
+ * they run whether or not the coordinator answers, and are reported when it does.
  */
 import { hostname } from "node:os";
 import type { z } from "zod";
@@ -28,6 +29,8 @@ import { collectContainers, collectInventory } from "../fleet/inventory";
 import { decodeJoinToken } from "../fleet/join-token";
 import type { HeartbeatResponse } from "../fleet/schema";
 import { serveLogStream } from "../fleet/log-stream";
+import { KeyGate } from "../jobs/key-gate";
+import { startLocalWork } from "./agent-local";
 
 const log = Log.create("agent");
 
@@ -86,6 +89,12 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   const state = readAgentState(paths) ?? (await joinWithRetry(paths, config, opts.name ?? hostname()));
   const client = new CoordinatorClient(state, state.credential);
 
+  const db = openState(paths.stateDb);
+  const box = SecretBox.fromFile(paths.secretKeyFile);
+  // Leased jobs and the agent's own backups never run on one env at the same time.
+  const gate = new KeyGate();
+  const local = startLocalWork({ db, config, paths, box, hostId: state.hostId, transport: client, gate });
+
   let stopped = false;
   let wake: (() => void) | null = null;
   let intervalMs = config.fleet.heartbeatSec * 1000;
@@ -123,7 +132,10 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       if (stopped) break;
       try {
         await beat();
-        if (failing) log.info("coordinator reachable again", { url: state.url });
+        if (failing) {
+          log.info("coordinator reachable again", { url: state.url });
+          local.poke();
+        }
         failing = false;
         delay = intervalMs;
       } catch (e) {
@@ -133,8 +145,6 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       }
     }
   })();
-  const db = openState(paths.stateDb);
-  const box = SecretBox.fromFile(paths.secretKeyFile);
   // Log streams the coordinator relays to its readers (logs -f of this host's envs).
   const stopping = new AbortController();
   const streams = new Set<Promise<void>>();
@@ -147,6 +157,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     channel: new HttpJobChannel(client, LEASE_WAIT_MS, new MirrorLink({ db, box }, state.hostId), onStream),
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
     deps: { db, config, paths, box },
+    gate,
     pollMs: 1_000,
   });
   runner.start();
@@ -157,11 +168,13 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     name: state.name,
     paths,
     config,
+    /** The agent's own scheduled backups: tests tick its clock and read its queue and outbox. */
+    local,
     async stop() {
       stopped = true;
       (wake as (() => void) | null)?.();
       stopping.abort();
-      await Promise.all([loop, runner.stop(), ...streams]);
+      await Promise.all([loop, runner.stop(), local.stop(), ...streams]);
       db.$client.close();
     },
   };

@@ -91,7 +91,17 @@ export class MirrorLink implements StateLink {
     this.jobs.set(jobId, { envIds: slice.jobEnvIds, baseline: this.snapshot(slice.jobEnvIds) });
   }
 
-  report(jobId: string): StateReport | null {
+  /**
+   * A job this agent runs by itself (no lease, no slice): its report is what it changes from now
+   * on, plus the whole of `newBackups` — rows made here for it that the coordinator has never seen.
+   */
+  track(jobId: string, envIds: string[], newBackups: string[] = []): void {
+    const baseline = this.snapshot(envIds);
+    for (const id of newBackups) baseline.backups.delete(id);
+    this.jobs.set(jobId, { envIds, baseline });
+  }
+
+  report(jobId: string): (StateReport & { state: MirrorChanges }) | null {
     const tracked = this.jobs.get(jobId);
     if (!tracked) return null;
     const now = this.snapshot(tracked.envIds);

@@ -337,3 +337,49 @@ export const MovePlanSchema = z
 
 export const MoveEnvResponse = z.object({ dryRun: z.boolean(), plan: MovePlanSchema }).openapi("EnvMoveResponse");
 export type MoveEnvResponse = z.infer<typeof MoveEnvResponse>;
+
+/**
+ * A job an agent ran on its own (its scheduled backups, src/daemon/agent-local.ts), reported once
+ * it ended: the job as the agent's journal holds it, and what it changed in the env's rows.
+ */
+export const AgentJobReport = z
+  .object({
+    job: z
+      .object({
+        id: Id,
+        kind: z.string().min(1).max(64),
+        lockKey: Id,
+        target: Text.nullable(),
+        status: z.enum(["succeeded", "failed", "cancelled"]),
+        params: z.record(z.string(), z.unknown()),
+        result: z.record(z.string(), z.unknown()).nullable(),
+        error: Text.nullable(),
+        attempts: z.number().int().min(0).max(1000),
+        createdBy: Text.nullable(),
+        odooopsVersion: Text.nullable(),
+        createdAt: Ts,
+        startedAt: Ts.nullable(),
+        finishedAt: Ts.nullable(),
+      })
+      .strict(),
+    steps: z
+      .array(
+        z
+          .object({
+            idx: z.number().int().min(0).max(1000),
+            name: z.string().min(1).max(200),
+            title: z.string().max(1000),
+            status: z.enum(stepStatuses),
+            output: z.record(z.string(), z.unknown()).nullable(),
+            error: Text.nullable(),
+            startedAt: Ts.nullable(),
+            finishedAt: Ts.nullable(),
+            durationMs: z.number().int().min(0).nullable(),
+          })
+          .strict(),
+      )
+      .max(100),
+    state: MirrorChanges.optional(),
+  })
+  .strict();
+export type AgentJobReport = z.infer<typeof AgentJobReport>;

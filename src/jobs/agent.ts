@@ -9,6 +9,7 @@ import type { JobRegistry } from "./registry";
 import { type AgentIdentity, type JobChannel, type LeasedJob, LeaseLost } from "./queue";
 import { errorText } from "../errors";
 import { runJob } from "./runner";
+import type { KeyGate } from "./key-gate";
 
 const log = Log.create("agent");
 
@@ -22,6 +23,8 @@ export interface AgentOptions {
   leaseMs?: number;
   heartbeatMs?: number;
   pollMs?: number;
+  /** Shared with another runner in the same process: jobs on one lock key never overlap (src/jobs/key-gate.ts). */
+  gate?: KeyGate;
 }
 
 export class Agent {
@@ -90,7 +93,7 @@ export class Agent {
   }
 
   private async execute(leased: LeasedJob): Promise<void> {
-    const { channel, identity, registry, deps, leaseMs = 30_000, heartbeatMs = 5_000 } = this.opts;
+    const { channel, identity, registry, deps, gate, leaseMs = 30_000, heartbeatMs = 5_000 } = this.opts;
     const { job } = leased;
     const abort = new AbortController();
     const beat = setInterval(() => {
@@ -107,6 +110,8 @@ export class Agent {
     }, heartbeatMs);
     // Env jobs target their env's slug: `env` lets a log search follow one env across jobs.
     const jlog = log.tag({ job: job.id, kind: job.kind, ...(job.target ? { env: job.target } : {}) });
+    // Heartbeats run while waiting: the lease is kept until the other runner's job on this key ends.
+    const release = gate && job.lockKey !== null ? await gate.acquire(job.lockKey) : null;
     jlog.info("job started", { attempt: job.attempts });
     try {
       const def = registry.get(job.kind);
@@ -126,6 +131,7 @@ export class Agent {
         .catch(() => undefined);
     } finally {
       clearInterval(beat);
+      release?.();
     }
   }
 }

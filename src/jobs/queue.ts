@@ -201,6 +201,25 @@ export class SqliteJobQueue implements JobChannel {
     this.events.queued();
   }
 
+  has(jobId: string): boolean {
+    return this.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, jobId)).get() !== undefined;
+  }
+
+  /**
+   * Stores a job another host ran on its own and reported once it ended (an agent's scheduled
+   * backup, src/fleet/agent-jobs.ts), as it ran.
+   */
+  adopt(job: JobRow, steps: Omit<JobStepRow, "id" | "jobId">[]): void {
+    this.db.insert(jobs).values(job).run();
+    if (steps.length)
+      this.db
+        .insert(jobSteps)
+        .values(steps.map((s) => ({ ...s, jobId: job.id })))
+        .run();
+    this.logs.append(job.id, [`${now()} ${job.kind} ran on its host by itself; reported ${job.status}`]);
+    this.emitJob(job);
+  }
+
   /** Queued jobs placed on a host that is gone fail with `reason` (a removed host runs nothing). */
   failQueuedOfHost(hostId: string, reason: string): number {
     const ts = now();
@@ -283,12 +302,15 @@ export class SqliteJobQueue implements JobChannel {
     return job;
   }
 
+  steps(jobId: string): JobStepRow[] {
+    return this.db.select().from(jobSteps).where(eq(jobSteps.jobId, jobId)).orderBy(asc(jobSteps.idx)).all();
+  }
+
   view(jobId: string): JobView {
     const job = this.row(jobId);
-    const steps = this.db.select().from(jobSteps).where(eq(jobSteps.jobId, jobId)).orderBy(asc(jobSteps.idx)).all();
     return {
       ...baseView(job),
-      steps: steps.map(stepView),
+      steps: this.steps(jobId).map(stepView),
       blockedBy: this.blockedBy(job),
       waitingForHost: this.waitingForHost(job),
     };

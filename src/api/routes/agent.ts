@@ -11,6 +11,7 @@ import { Forbidden, Invalid, issuesText } from "../../errors";
 import { authenticateAgent, enrollHost, type HostRow, issueCredential, recordHeartbeat } from "../../fleet/hosts";
 import {
   AGENT_API_BASE,
+  AgentJobReport,
   FinishRequest,
   HeartbeatRequest,
   JobHeartbeatRequest,
@@ -22,6 +23,7 @@ import {
 } from "../../fleet/schema";
 import { applyAgentChanges, decisionsFor, sliceFor } from "../../fleet/mirror-apply";
 import { StreamChunk } from "../../fleet/log-relay";
+import { takeAgentJobReport } from "../../fleet/agent-jobs";
 import { type JobOutcome, LeaseLost } from "../../jobs/queue";
 import { withSealedSecrets } from "../../jobs/secrets";
 import { peerAddress } from "../conn";
@@ -190,6 +192,34 @@ export function createAgentApp(deps: CoordinatorDeps) {
   app.post("/streams/:id", async (c) => {
     const chunk = await body(c.req.raw, StreamChunk);
     return c.json({ open: fleet.logs.push(c.get("host").id, c.req.param("id"), chunk) }, 200);
+  });
+
+  // A job the agent ran by itself (its envs' scheduled backups), reported once it ended.
+  app.post("/jobs/reports", async (c) => {
+    const host = c.get("host");
+    const report = await body(c.req.raw, AgentJobReport);
+    try {
+      const adopted = takeAgentJobReport(deps, host, report);
+      if (adopted)
+        deps.audit.record({
+          actor: `host:${host.name}`,
+          action: report.job.kind,
+          target: report.job.target,
+          outcome: report.job.status === "succeeded" ? "ok" : "failed",
+          details: { job: report.job.id, scheduled: true },
+        });
+      return c.json({ adopted }, 200);
+    } catch (e) {
+      if (e instanceof Forbidden)
+        deps.audit.record({
+          actor: `host:${host.name}`,
+          action: "host.state.refused",
+          target: report.job.target ?? report.job.id,
+          outcome: "failed",
+          details: { job: report.job.id, error: e.message },
+        });
+      throw e;
+    }
   });
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));

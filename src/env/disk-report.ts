@@ -8,7 +8,10 @@ import type { HostEnvDisk } from "../fleet/fleet.sql";
 import { envDiskUse } from "./detail";
 import { environments } from "./env.sql";
 
-/** Walking a filestore is not free: measured at most this often, the last figures sent in between. */
+/**
+ * Walking a filestore is not free: measured at most this often, the last figures sent in between,
+ * unless the envs on the host changed (a new env is measured at the next heartbeat).
+ */
 export const ENV_DISK_EVERY_MS = 5 * 60_000;
 
 export function envDiskReporter(
@@ -19,12 +22,14 @@ export function envDiskReporter(
   let last: { at: number; report: HostEnvDisk[] } | null = null;
   return async () => {
     const at = Date.now();
-    if (last && at - last.at < everyMs) return last.report;
     const envs = deps.db
       .select()
       .from(environments)
       .where(and(eq(environments.hostId, hostId), ne(environments.status, "destroyed")))
+      .orderBy(environments.id)
       .all();
+    const same = last?.report.length === envs.length && envs.every((e, i) => last?.report[i]?.env === e.id);
+    if (last && same && at - last.at < everyMs) return last.report;
     const report: HostEnvDisk[] = [];
     // One at a time: the heartbeat is not urgent, the host's disk and PostgreSQL serve Odoo.
     for (const env of envs)

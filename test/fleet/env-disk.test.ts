@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createAgentApp } from "../../src/api/routes/agent";
 import { diskLine } from "../../src/cli/commands/env";
 import { ConfigSchema } from "../../src/config/schema";
+import { envDiskReporter } from "../../src/env/disk-report";
 import { environments, projects } from "../../src/env/env.sql";
 import { makeTestApi } from "../support/api";
+import { startPostgres, type TestPostgres } from "../support/postgres";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let agentApi: ReturnType<typeof createAgentApp>;
@@ -157,5 +159,33 @@ describe("the CLI's disk line", () => {
     expect(
       diskLine({ databaseBytes: null, filestoreBytes: 2048, measuredOn: "h1", measuredAt: "2026-12-05T13:00:00Z" }),
     ).toBe("database unknown, filestore 2.0 KiB");
+  });
+});
+
+describe("the agent's reporter", () => {
+  let pg: TestPostgres | null = null;
+  beforeAll(async () => {
+    // The agent's own cluster (here: one this test starts), where its env's database lives.
+    pg = await startPostgres({ dockerAccess: false });
+    Object.assign(t.deps.config.postgres, { host: pg.host, port: pg.port, user: pg.user, password: pg.password });
+    await pg.query("postgres", (sql) => sql.unsafe("CREATE DATABASE odoo_disk_shop"));
+  });
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  test("one entry per live env on its host; a new env is measured at once, not after the interval", async () => {
+    const report = envDiskReporter(t.deps, a1.hostId, 3_600_000);
+    const first = await report();
+    expect(first.map((d) => d.env)).toEqual([envIds.shop!]);
+    // Measured on that cluster: a fresh database is a few MB.
+    expect(first[0]!.databaseBytes).toBeGreaterThan(1_000_000);
+    expect(Number.isNaN(Date.parse(first[0]!.measuredAt))).toBe(false);
+    // Within the interval and nothing changed: the same figures, not measured again.
+    expect(await report()).toBe(first);
+    const project = t.deps.db.insert(projects).values({ name: "p-disk-2" }).returning().get();
+    envIds.late = addEnv("disk-late", a1.hostId, project.id);
+    const second = await report();
+    expect(second.map((d) => d.env).sort()).toEqual([envIds.shop!, envIds.late!].sort());
   });
 });

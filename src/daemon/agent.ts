@@ -19,6 +19,7 @@ import { JOB_KINDS } from "./job-kinds";
 import { Agent } from "../jobs/agent";
 import type { AnyJobDef } from "../jobs/define";
 import { HttpJobChannel, LEASE_WAIT_MS } from "../jobs/http-channel";
+import { shutdownJobTracing } from "../jobs/tracing";
 import { MirrorLink } from "../fleet/mirror";
 import { JobRegistry } from "../jobs/registry";
 import { openState } from "../state/db";
@@ -26,6 +27,7 @@ import { Log } from "../log";
 import { type AgentState, readAgentState, writeAgentState } from "./agent-state";
 import { CoordinatorClient, fetchPinnedCert } from "../fleet/coordinator-client";
 import { collectContainers, collectInventory } from "../fleet/inventory";
+import { envDiskReporter } from "../env/disk-report";
 import { decodeJoinToken } from "../fleet/join-token";
 import type { HeartbeatResponse } from "../fleet/schema";
 import { serveLogStream } from "../fleet/log-stream";
@@ -98,15 +100,20 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   let stopped = false;
   let wake: (() => void) | null = null;
   let intervalMs = config.fleet.heartbeatSec * 1000;
+  const envDisk = envDiskReporter({ db, config, paths }, state.hostId);
   const beat = async () => {
-    const [inventory, containers] = await Promise.all([collectInventory(config, paths), collectContainers(config)]);
-    const r = await client.post<Beat>("/heartbeat", { inventory, containers });
+    const [inventory, containers, disk] = await Promise.all([
+      collectInventory(config, paths),
+      collectContainers(config),
+      envDisk(),
+    ]);
+    const r = await client.post<Beat>("/heartbeat", { inventory, containers, envDisk: disk });
     // The coordinator's interval decides when it calls a host offline: follow it.
     intervalMs = r.heartbeatSec * 1000;
     if (r.rotateCredential) {
       await switchCredential();
       // The first request with the new credential makes the coordinator refuse the old one.
-      await client.post<Beat>("/heartbeat", { inventory, containers });
+      await client.post<Beat>("/heartbeat", { inventory, containers, envDisk: disk });
       log.info("switched to a new agent credential; the old one is refused");
     }
   };
@@ -175,6 +182,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       (wake as (() => void) | null)?.();
       stopping.abort();
       await Promise.all([loop, runner.stop(), local.stop(), ...streams]);
+      await shutdownJobTracing();
       db.$client.close();
     },
   };

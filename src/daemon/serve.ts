@@ -16,6 +16,7 @@ import { collectContainers, collectInventory } from "../fleet/inventory";
 import { ensureAgentApiTls } from "../fleet/tls";
 import { Agent } from "../jobs/agent";
 import type { AnyJobDef } from "../jobs/define";
+import { shutdownJobTracing } from "../jobs/tracing";
 import { Log } from "../log";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
@@ -143,6 +144,7 @@ export async function startDaemon(opts: DaemonOptions) {
       scheduler.stop();
       unsubscribe();
       await agent.stop();
+      await shutdownJobTracing();
       await server.stop(true);
       deps.audit.flush();
       rmSync(paths.daemonUrlFile, { force: true });

@@ -13,6 +13,8 @@ import type { EnvDetail } from "./schema";
 import { hostNameOf, toSummary } from "./list";
 import type { Environment } from "./env.sql";
 import { errorText } from "../errors";
+import { hosts } from "../fleet/fleet.sql";
+import { eq } from "drizzle-orm";
 
 const log = Log.create("env");
 
@@ -53,6 +55,32 @@ export async function envDiskUse(
   return { databaseBytes, filestoreBytes: directorySize(envResources(env, deps).dataDir) };
 }
 
+/**
+ * Disk use where the env runs: measured here for the coordinator's own host; for an agent's env,
+ * the figures its last heartbeat carried (this host's PostgreSQL is another cluster), or unknown.
+ */
+async function diskWhereItRuns(
+  deps: Pick<CoordinatorDeps, "db" | "config" | "paths">,
+  env: Environment,
+): Promise<EnvDetail["disk"]> {
+  const host = env.hostId
+    ? deps.db
+        .select({ name: hosts.name, role: hosts.role, envDisk: hosts.envDisk })
+        .from(hosts)
+        .where(eq(hosts.id, env.hostId))
+        .get()
+    : undefined;
+  if (host?.role !== "agent")
+    return { ...(await envDiskUse(deps, env)), measuredOn: host?.name ?? null, measuredAt: new Date().toISOString() };
+  const reported = host.envDisk?.find((d) => d.env === env.id);
+  return {
+    databaseBytes: reported?.databaseBytes ?? null,
+    filestoreBytes: reported?.filestoreBytes ?? null,
+    measuredOn: host.name,
+    measuredAt: reported?.measuredAt ?? null,
+  };
+}
+
 /** The env's first job in line when it is queued for an offline host: what it waits for. */
 function waitingForHost(deps: Pick<CoordinatorDeps, "jobs">, envId: string): string | null {
   const next = deps.jobs.queue.activeOn(envId);
@@ -67,7 +95,7 @@ export async function envDetail(
 ): Promise<EnvDetail> {
   const env = findEnv(deps.db, name);
   const { config } = deps;
-  const disk = await envDiskUse(deps, env);
+  const disk = await diskWhereItRuns(deps, env);
   const quota = projectPolicy(deps.db, env.projectId).resource_quotas[env.tier];
   const pgHost = config.postgres.containerHost;
   return {

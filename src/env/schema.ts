@@ -89,7 +89,14 @@ export const EnvDetail = EnvSummary.extend({
   httpPort: z.number().nullable(),
   longpollPort: z.number().nullable(),
   currentRelease: z.number().nullable(),
-  disk: z.object({ databaseBytes: z.number().nullable(), filestoreBytes: z.number().nullable() }),
+  disk: z.object({
+    databaseBytes: z.number().nullable(),
+    filestoreBytes: z.number().nullable(),
+    /** The host the sizes come from (its agent measures them); null for an env with no host row. */
+    measuredOn: z.string().nullable(),
+    /** When they were measured; null when the env's agent has not reported them yet. */
+    measuredAt: z.string().nullable(),
+  }),
   /** The tier's storage quota (resource_quotas.<tier>.storage) against database + filestore; above it deploys are refused. */
   storageQuota: z.object({ quotaBytes: z.number().nullable(), usedBytes: z.number(), exceeded: z.boolean() }),
   updatedAt: z.string().nullable(),

@@ -21,6 +21,14 @@ export interface HostContainer {
   env: string | null;
 }
 
+/** What an env stores on its agent's host, measured there (the coordinator cannot see that cluster). */
+export interface HostEnvDisk {
+  env: string;
+  databaseBytes: number | null;
+  filestoreBytes: number | null;
+  measuredAt: string;
+}
+
 export const hosts = sqliteTable(
   "hosts",
   {
@@ -34,6 +42,8 @@ export const hosts = sqliteTable(
     lastHeartbeatAt: text("last_heartbeat_at"),
     inventory: text("inventory", { mode: "json" }).$type<HostInventory>(),
     containers: text("containers", { mode: "json" }).$type<HostContainer[]>(),
+    /** The disk use of the envs on the host, from its last heartbeat that carried it. */
+    envDisk: text("env_disk", { mode: "json" }).$type<HostEnvDisk[]>(),
     labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
     /** A draining host keeps its envs but gets no new placements. */
     draining: integer("draining", { mode: "boolean" }).notNull().default(false),

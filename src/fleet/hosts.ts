@@ -11,7 +11,7 @@ import { markAbandonedOnHost } from "../env/state";
 import { now } from "../state/columns";
 import type { Db } from "../state/db";
 import { newAgentCredential } from "./credentials";
-import { type HostContainer, type HostInventory, hosts } from "./fleet.sql";
+import { type HostContainer, type HostEnvDisk, type HostInventory, hosts } from "./fleet.sql";
 import { type Labels, validHostName, validLabels } from "./labels";
 import { spendJoinToken } from "./tokens";
 
@@ -216,7 +216,7 @@ export function requestCredentialRotation(db: Db, name: string): HostRow {
 export function recordHeartbeat(
   db: Db,
   hostId: string,
-  beat: { inventory: HostInventory; containers: HostContainer[]; address?: string | null },
+  beat: { inventory: HostInventory; containers: HostContainer[]; envDisk?: HostEnvDisk[]; address?: string | null },
   at: Date = new Date(),
 ): void {
   db.update(hosts)
@@ -225,6 +225,7 @@ export function recordHeartbeat(
       lastHeartbeatAt: at.toISOString(),
       inventory: beat.inventory,
       containers: beat.containers,
+      ...(beat.envDisk ? { envDisk: beat.envDisk } : {}),
       ...(beat.address ? { address: beat.address } : {}),
     })
     .where(eq(hosts.id, hostId))

@@ -89,8 +89,17 @@ export const JoinResponse = z.object({
   credential: z.string(),
   heartbeatSec: z.number(),
 });
+const Bytes = z.number().int().min(0).nullable();
+export const EnvDiskSchema = z
+  .object({ env: z.string().min(1).max(64), databaseBytes: Bytes, filestoreBytes: Bytes, measuredAt: z.iso.datetime() })
+  .strict();
 export const HeartbeatRequest = z
-  .object({ inventory: InventorySchema, containers: z.array(ContainerSchema).max(10_000) })
+  .object({
+    inventory: InventorySchema,
+    containers: z.array(ContainerSchema).max(10_000),
+    /** Absent from agents that predate it: the coordinator then keeps what it had. */
+    envDisk: z.array(EnvDiskSchema).max(10_000).optional(),
+  })
   .strict();
 export const HeartbeatResponse = z.object({
   heartbeatSec: z.number(),

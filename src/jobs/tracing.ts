@@ -25,3 +25,27 @@ export function jobTracer(telemetry: Config["telemetry"]): Promise<JobTracer> {
   previous?.tracer.then((t) => t.shutdown()).catch(() => undefined);
   return current.tracer;
 }
+
+/** How long a stopping daemon waits for its collector: a dead one must not hold the stop up. */
+const SHUTDOWN_WAIT_MS = 5_000;
+
+/**
+ * Sends the spans still queued or being retried, then closes the exporter. The daemon calls it
+ * when it stops: the job span of the last job would otherwise die with the process.
+ */
+export async function shutdownJobTracing(): Promise<void> {
+  const last = current;
+  current = null;
+  if (!last) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
+  });
+  try {
+    await Promise.race([last.tracer.then((t) => t.shutdown()), timeout]);
+  } catch {
+    // Export errors are the SDK's to log; stopping goes on.
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -10,6 +10,7 @@ import { ConfigSchema } from "../../src/config/schema";
 import { tracesUrl } from "../../src/jobs/spans";
 import { jobTracer, noTracer } from "../../src/jobs/tracing";
 import { makeJobEngine, probeJob } from "../support/jobs";
+import { freePort } from "../support/ports";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -152,6 +153,67 @@ describe("jobs exported to an OTLP/HTTP receiver", () => {
     const root = spans.find((s) => s.name === "probe")!;
     expect(root.status).toMatchObject({ code: 2, message: "two broke" });
     expect(attr(root, "odooops.job.status")).toBe("failed");
+  });
+});
+
+describe("a stopping daemon flushes its spans", () => {
+  const root = makeTempDir("odooops-trace-stop-");
+  const bodies: OtlpRequest[] = [];
+  let refused = 0;
+  let server: ReturnType<typeof Bun.serve>;
+  beforeAll(() => {
+    // The collector turns the first export away with a retry delay: the job's spans are still
+    // waiting in the exporter when the daemon stops, as with a busy collector in production.
+    server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const body = (await req.json()) as OtlpRequest;
+        if (refused === 0) {
+          refused++;
+          return new Response("busy", { status: 503, headers: { "retry-after": "2" } });
+        }
+        bodies.push(body);
+        return Response.json({});
+      },
+    });
+  });
+  afterAll(() => {
+    server?.stop(true);
+    removeTempDir(root);
+  });
+
+  test("the span of a job that ended right before the stop reaches the collector", async () => {
+    const port = await freePort();
+    const proc = Bun.spawn(
+      [
+        "bun",
+        join(import.meta.dir, "../support/trace-daemon-child.ts"),
+        root,
+        String(port),
+        `http://127.0.0.1:${server.port}`,
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const [out, err, code] = [
+      await new Response(proc.stdout).text(),
+      await new Response(proc.stderr).text(),
+      await proc.exited,
+    ];
+    if (code !== 0) throw new Error(`daemon child exited ${code}: ${err}`);
+    const [jobId, status] = out.trim().split("\n").at(-1)!.split(" ");
+    expect(status).toBe("succeeded");
+    expect(refused).toBe(1);
+    // The child has exited: whatever the collector holds now was sent before the process ended.
+    const spans = bodies.flatMap((b) => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
+    const jobSpan = spans.find((s) => s.name === "probe" && attr(s, "odooops.job.id") === jobId);
+    expect(jobSpan).toBeDefined();
+    expect(
+      spans
+        .filter((s) => s.traceId === jobSpan!.traceId)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(["one", "probe", "three", "two"]);
   });
 });
 

@@ -27,6 +27,12 @@ function numberFlag(flag: string, value: string): number {
   return n;
 }
 
+/** An agent's env whose sizes were never reported says where they are missing from. */
+export function diskLine(disk: EnvDetail["disk"]): string {
+  const unknown = disk.measuredAt === null && disk.measuredOn ? `unknown on host ${disk.measuredOn}` : "unknown";
+  return `database ${formatBytes(disk.databaseBytes, unknown)}, filestore ${formatBytes(disk.filestoreBytes, unknown)}`;
+}
+
 function showDetail(io: CliIo, d: EnvDetail): void {
   const rows: [string, string][] = [
     ["name", d.name],
@@ -40,10 +46,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["release", d.currentRelease === null ? "-" : String(d.currentRelease)],
     ["workers", String(d.workers)],
     ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
-    [
-      "disk",
-      `database ${formatBytes(d.disk.databaseBytes, "unknown")}, filestore ${formatBytes(d.disk.filestoreBytes, "unknown")}`,
-    ],
+    ["disk", diskLine(d.disk)],
     ...(d.storageQuota.quotaBytes !== null
       ? ([
           [

@@ -41,6 +41,7 @@ CREATE TABLE `hosts` (
 	`last_heartbeat_at` text,
 	`inventory` text,
 	`containers` text,
+	`env_disk` text,
 	`labels` text DEFAULT '{}' NOT NULL,
 	`draining` integer DEFAULT false NOT NULL,
 	`credential_hash` text,

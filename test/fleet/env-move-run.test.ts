@@ -28,6 +28,7 @@ import { hostConfig, randomPortBase, writeHostConfig } from "../support/host-con
 import { startNginx, type TestNginx } from "../support/nginx";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startS3, type TestS3 } from "../support/s3";
+import { runCliWith } from "../support/cli";
 import { randomSuffix } from "../support/tmp";
 
 const ADMIN_PASSWORD = "env-move-run-pw";
@@ -164,6 +165,12 @@ const filestoreOf = (env: Environment, deps: Parameters<typeof envResources>[1])
 
 const envRow = (id: string) => coordinator.deps.db.select().from(environments).where(eq(environments.id, id)).get()!;
 
+const cli = (argv: string[]) =>
+  runCliWith(argv, {
+    fetch: (url, init) => fetch(url, init),
+    env: { ODOOOPS_URL: coordinator.url, ODOOOPS_TOKEN: token, ODOOOPS_ROOT: "/nonexistent" },
+  });
+
 const agentDeps = () => ({ paths: agent.paths, config: agent.config });
 
 describe("env move, run", () => {
@@ -182,19 +189,15 @@ describe("env move, run", () => {
     expect(before.n).toBeGreaterThanOrEqual(50);
     expect(await health(coordNginx, env)).toBe(200);
 
-    const r = await api<{ dryRun: boolean; plan: { dns: string }; job: JobView }>(
-      "POST",
-      `/environments/${env.slug}/move`,
-      { to: "mv-agent" },
-    );
-    expect(r.status).toBe(202);
-    expect(r.body.dryRun).toBe(false);
-    expect(r.body.job.kind).toBe("env.move");
-    const job = await waitJob(r.body.job.id, 600_000);
+    // The real CLI, following the job to its end: --json prints the finished job.
+    const out = await cli(["--json", "env", "move", env.slug, "--to", "mv-agent", "--wait"]);
+    expect({ code: out.code, stderr: out.stderr }).toMatchObject({ code: 0 });
+    const job = JSON.parse(out.stdout) as JobView;
+    expect(job.kind).toBe("env.move");
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
-    expect(job.result).toMatchObject({ env: env.slug, from: hostname(), to: "mv-agent", dns: r.body.plan.dns });
-    expect(r.body.plan.dns).toStartWith(`point ${env.domain} at `);
+    expect(job.result).toMatchObject({ env: env.slug, from: hostname(), to: "mv-agent" });
+    expect(String(job.result?.dns)).toStartWith(`point ${env.domain} at `);
 
     const moved = envRow(env.id);
     expect(moved.hostId).toBe(agent.hostId);
@@ -214,7 +217,7 @@ describe("env move, run", () => {
       "GET",
       "/audit/logs?action=env.move",
     );
-    expect(audit.body[0]?.details).toMatchObject({ from: hostname(), to: "mv-agent", job: r.body.job.id });
+    expect(audit.body[0]?.details).toMatchObject({ from: hostname(), to: "mv-agent", job: job.id });
   }, 900_000);
 
   test("a move whose target cannot start the env leaves the old one serving and nothing on the target", async () => {
@@ -231,11 +234,12 @@ describe("env move, run", () => {
       .set({ odooImage: "127.0.0.1:1/odooops-missing:1" })
       .where(eq(environments.id, env.id))
       .run();
-    const r = await api<{ job: JobView }>("POST", `/environments/${env.slug}/move`, { to: "mv-agent" });
-    expect(r.status).toBe(202);
-    const job = await waitJob(r.body.job.id, 600_000);
-    expect(job.status).toBe("failed");
-    expect(job.error).toContain(`create of ${env.slug} on mv-agent`);
+    const out = await cli(["env", "move", env.slug, "--to", "mv-agent", "--wait"]);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain(`create of ${env.slug} on mv-agent`);
+    // The undo is shown, and the failure ends the output: no DNS advice after it.
+    expect(out.stderr).toContain("↺ Placing the environment on the target host");
+    expect(out.stderr.trimEnd()).toMatch(/\n {2}logs: odooops jobs logs \S+$/);
     coordinator.deps.db
       .update(environments)
       .set({ odooImage: rowBefore.odooImage })

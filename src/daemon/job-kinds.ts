@@ -15,6 +15,7 @@ import { rollbackJob } from "../deploy/rollback-job";
 import { rotateCredentialsJob } from "../deploy/rotate-credentials";
 import { drTestJob } from "../dr/dr-test-job";
 import { rebuildEnvJob } from "../dr/rebuild-job";
+import { MOVE_JOBS } from "../fleet/move-job";
 
 export const JOB_KINDS: AnyJobDef[] = [
   createEnvJob,
@@ -36,4 +37,5 @@ export const JOB_KINDS: AnyJobDef[] = [
   rotateCredentialsJob,
   drTestJob,
   rebuildEnvJob,
+  ...MOVE_JOBS,
 ] as AnyJobDef[];

@@ -105,7 +105,8 @@ export async function startDaemon(opts: DaemonOptions) {
     identity,
     channel: deps.jobs.queue,
     registry: deps.jobs.registry,
-    deps: { db, config, paths, box: deps.box },
+    // The coordinator's services too: a move (src/fleet/move-job.ts) queues and waits for other jobs.
+    deps,
   });
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
   agent.start();

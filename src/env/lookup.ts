@@ -78,7 +78,10 @@ export async function removeEnvContainers(
 ): Promise<string[]> {
   const host = envHost(deps);
   const containers = await host.dockerClient.listByLabel(LABEL_ENV, env.id);
-  const names = containers.map((c) => c.Name.replace(/^\//, ""));
+  // Only this host's: a moved env carries its id to another odooops sharing the docker daemon
+  // (the fleet's tests do), whose copy of it is not ours to remove.
+  const mine = `${deps.config.docker.namePrefix}-`;
+  const names = containers.map((c) => c.Name.replace(/^\//, "")).filter((n) => n.startsWith(mine));
   for (const name of names) await run(host.docker.rm(name, { force: true }), { nothrow: true });
   return names;
 }

@@ -1,22 +1,29 @@
 /**
  * `env move` as the API calls it: resolve the env and the hosts from state, check the request
- * (planEnvMove) and return the plan. Running it is refused for now: the copy spans two hosts'
- * jobs (a backup on the old host, create + restore + health on the new one, then removal on the
- * old one), and the job engine does not chain jobs across hosts yet. The refusal changes nothing.
+ * (planEnvMove), then return the plan (dry run) or queue the move job (src/fleet/move-job.ts).
+ * Only an env on the coordinator's own host can leave it for now: removing the old copy from an
+ * agent needs that agent's lease to carry an env no longer placed on it. Refusals change nothing.
  */
 import type { CoordinatorDeps } from "../deps";
 import { findEnv } from "../env/lookup";
 import { Conflict } from "../errors";
 import { placementCandidates } from "./candidates";
 import { hosts } from "./fleet.sql";
+import { envBefore, moveEnvJob } from "./move-job";
 import { planEnvMove } from "./move-plan";
 import { MoveEnvRequest, type MoveEnvResponse } from "./schema";
 
-export function startEnvMove(deps: CoordinatorDeps, name: string, input: MoveEnvRequest): MoveEnvResponse {
+export function startEnvMove(
+  deps: CoordinatorDeps,
+  name: string,
+  input: MoveEnvRequest,
+  actor: string,
+): MoveEnvResponse {
   const req = MoveEnvRequest.parse(input);
   const env = findEnv(deps.db, name);
   const from = deps.fleet.envHost(env);
   const tier = deps.config.tiers[env.tier];
+  const all = deps.db.select({ id: hosts.id, name: hosts.name, address: hosts.address }).from(hosts).all();
   const plan = planEnvMove({
     env: { slug: env.slug, domain: env.domain, status: env.status, cpus: Number(env.cpus), memoryMb: env.memoryMb },
     from,
@@ -29,16 +36,36 @@ export function startEnvMove(deps: CoordinatorDeps, name: string, input: MoveEnv
     }),
     diskMb: tier.storageGb * 1024,
     s3: deps.config.backups.s3 !== undefined,
-    addresses: new Map(
-      deps.db
-        .select({ id: hosts.id, address: hosts.address })
-        .from(hosts)
-        .all()
-        .map((h) => [h.id, h.address]),
-    ),
+    addresses: new Map(all.map((h) => [h.id, h.address])),
   });
-  if (req.dryRun) return { dryRun: true, plan };
-  throw new Conflict(
-    `env move checks and plans the move of ${env.slug} to ${plan.to} (--dry-run shows it) but cannot run it yet: copying between two hosts' jobs is not built; nothing was changed`,
+  if (req.dryRun) return { dryRun: true, plan, job: null };
+  if (from.id === null || from.id !== deps.fleet.localHostId)
+    throw new Conflict(
+      `${env.slug} runs on agent host ${from.name}; env move runs only from the coordinator's own host for now (removing the old copy from an agent is not built); nothing was changed`,
+    );
+  const to = all.find((h) => h.name === plan.to);
+  if (!to) throw new Conflict(`host ${plan.to} vanished from state; nothing was changed`);
+  const backupId = Bun.randomUUIDv7();
+  const job = deps.jobs.enqueue(
+    moveEnvJob,
+    {
+      envId: env.id,
+      slug: env.slug,
+      fromHostId: from.id,
+      toHostId: to.id,
+      fromName: from.name,
+      toName: to.name,
+      backupId,
+      before: envBefore(deps.db, env.id),
+      dns: plan.dns,
+    },
+    actor,
   );
+  deps.audit.record({
+    actor,
+    action: "env.move",
+    target: env.slug,
+    details: { from: from.name, to: to.name, backup: backupId, job: job.id },
+  });
+  return { dryRun: false, plan, job };
 }

@@ -5,6 +5,7 @@ import { deployments } from "../deploy/deploy.sql";
 import { DB_REPLACING_JOBS } from "../deploy/records";
 import { ENV_STATUSES, TIERS } from "../env/vocabulary";
 import { stepStatuses } from "../jobs/jobs.sql";
+import { JobView } from "../jobs/view";
 import { GatePlanView } from "../policy/view";
 
 /** Where the coordinator's agent listener serves the agent API. */
@@ -344,7 +345,9 @@ export const MovePlanSchema = z
   })
   .openapi("EnvMovePlan");
 
-export const MoveEnvResponse = z.object({ dryRun: z.boolean(), plan: MovePlanSchema }).openapi("EnvMoveResponse");
+export const MoveEnvResponse = z
+  .object({ dryRun: z.boolean(), plan: MovePlanSchema, job: JobView.nullable() })
+  .openapi("EnvMoveResponse");
 export type MoveEnvResponse = z.infer<typeof MoveEnvResponse>;
 
 /**

@@ -30,7 +30,8 @@ export class JobService {
     this.queue = new SqliteJobQueue(db, this.events, this.logs, hostWait);
   }
 
-  enqueue<P>(def: JobDef<P>, params: P, createdBy: string | null): JobView {
+  /** `opts.hostId`: run it on that host, not the lock's (a move removes an env from the host it leaves). */
+  enqueue<P>(def: JobDef<P>, params: P, createdBy: string | null, opts: { hostId?: string } = {}): JobView {
     const parsed = def.params.parse(params);
     const lockKey = def.lockKey(parsed);
     return this.queue.enqueue({
@@ -40,7 +41,7 @@ export class JobService {
       target: def.target(parsed),
       steps: def.steps.map((s) => ({ name: s.name, title: s.title })),
       createdBy,
-      hostId: (lockKey !== null ? this.hostFor(lockKey) : null) ?? this.hostId,
+      hostId: opts.hostId ?? (lockKey !== null ? this.hostFor(lockKey) : null) ?? this.hostId,
     });
   }
 

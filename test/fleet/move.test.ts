@@ -10,6 +10,8 @@ import { environments } from "../../src/env/env.sql";
 import { Conflict, Invalid } from "../../src/errors";
 import { hosts } from "../../src/fleet/fleet.sql";
 import { recordHeartbeat } from "../../src/fleet/hosts";
+import { destroyEnvJob } from "../../src/env/lifecycle-jobs";
+import { moveEnvJob, moveOutJob } from "../../src/fleet/move-job";
 import { planEnvMove, type MoveRequest } from "../../src/fleet/move-plan";
 import type { Candidate } from "../../src/fleet/placement";
 import { jobs } from "../../src/jobs/jobs.sql";
@@ -109,6 +111,67 @@ describe("planEnvMove", () => {
   });
 });
 
+describe("the move job", () => {
+  test("locks a key of its own, so the env's own jobs it queues and waits for can run", () => {
+    expect(moveEnvJob.lockKey(params)).toBe("move:env-1");
+    expect(moveOutJob.lockKey(removal)).toBe("env-1");
+  });
+
+  test("steps: backup, placement, create, restore, then the switch before the old copy goes", () => {
+    expect(moveEnvJob.steps.map((s) => s.name)).toEqual([
+      "queue-backup",
+      "backup",
+      "place",
+      "queue-create",
+      "create",
+      "queue-restore",
+      "restore",
+      "switch",
+      "queue-remove-old",
+      "remove-old",
+    ]);
+    // Only placement and the target's copy are undone, and only before the switch (move-job.ts).
+    expect(moveEnvJob.steps.filter((s) => s.undo).map((s) => s.name)).toEqual(["place", "queue-create"]);
+  });
+
+  test("removing a moved env's copy is the destroy without its final backup, and marks nothing destroyed", () => {
+    expect(moveOutJob.steps.map((s) => s.name)).toEqual(
+      destroyEnvJob.steps.map((s) => s.name).filter((n) => n !== "final-backup"),
+    );
+    expect(moveOutJob.succeeded).toBeUndefined();
+    expect(moveOutJob.failed).toBeUndefined();
+  });
+
+  test("a move's params must carry the env row as it was before", () => {
+    const { before: _b, ...without } = params;
+    expect(moveEnvJob.params.safeParse(without).success).toBe(false);
+    expect(moveEnvJob.params.safeParse(params).success).toBe(true);
+  });
+});
+
+const params = {
+  envId: "env-1",
+  slug: "shop",
+  fromHostId: "h-1",
+  toHostId: "h-2",
+  fromName: "coord",
+  toName: "eu-2",
+  backupId: "b-1",
+  before: {
+    hostId: null,
+    status: "active",
+    statusReason: null,
+    httpFallbackReason: null,
+    httpPort: 8100,
+    longpollPort: 8101,
+    containerName: "odooops-shop-web-1",
+    release: 1,
+    dbPasswordEnc: "sealed",
+  },
+  dns: "point shop.example at 10.0.0.6 (eu-2)",
+} as const;
+const removal = { envId: "env-1", slug: "shop", keepDatabase: false, finalBackupId: null, previousStatus: null };
+
 describe("through the API and the CLI", () => {
   let t: Awaited<ReturnType<typeof makeTestApi>>;
   const counts = () => ({
@@ -189,11 +252,13 @@ describe("through the API and the CLI", () => {
     expect(counts()).toEqual(before);
   });
 
-  test("running the move is refused for now, saying so; nothing changed", async () => {
+  test("moving an env off an agent host is refused for now, saying so; nothing changed", async () => {
     const before = counts();
     const r = await move("shop", { to: "eu-2" });
     expect(r.status).toBe(409);
-    expect(r.body.error.message).toContain("cannot run it yet");
+    expect(r.body.error.message).toBe(
+      "shop runs on agent host eu-1; env move runs only from the coordinator's own host for now (removing the old copy from an agent is not built); nothing was changed",
+    );
     expect(counts()).toEqual(before);
   });
 

@@ -122,11 +122,12 @@ const move = createRoute({
   request: { params: nameParam, body: jsonBody(MoveEnvRequest) },
   responses: {
     200: json(MoveEnvResponse, "the plan (dry run)"),
+    202: json(MoveEnvResponse, "the plan and the queued move job"),
     400: json(ErrorSchema, "already on that host"),
     404: json(ErrorSchema, "no such environment"),
     409: json(
       ErrorSchema,
-      "the host cannot take it (offline, draining, no capacity), no S3 target, or not runnable yet",
+      "the host cannot take it (offline, draining, no capacity), no S3 target, or the env is on an agent host",
     ),
   },
 });
@@ -242,7 +243,10 @@ export function environmentRoutes(app: Api, deps: CoordinatorDeps) {
       200,
     ),
   );
-  app.openapi(move, (c) => c.json(startEnvMove(deps, c.req.valid("param").name, c.req.valid("json")), 200));
+  app.openapi(move, (c) => {
+    const out = startEnvMove(deps, c.req.valid("param").name, c.req.valid("json"), c.get("principal").username);
+    return out.dryRun ? c.json(out, 200) : c.json(out, 202);
+  });
   app.openapi(power, (c) => {
     const { name, action } = c.req.valid("param");
     return c.json(startEnvPower(deps, name, action, c.get("principal").username), 202);

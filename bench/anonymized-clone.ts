@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     );
     printTable(
       "Daemon memory during the clone (VmRSS every 100 ms) — flat as the database grows",
-      ["database", "before", "peak", "clone time", "PII check", "check share"],
+      ["database", "before", "peak", "peak at", "clone time", "PII check", "check share"],
       sizes.map((s) => {
         const t = s.run.sampled.value.totalMs;
         const scan = s.run.scanSeconds;
@@ -188,6 +188,7 @@ async function main(): Promise<void> {
           mb(s.dbBytes),
           mb(s.run.sampled.beforeBytes),
           mb(s.run.sampled.peakBytes),
+          sec(s.run.sampled.peakAtMs),
           sec(t),
           scan === null ? "?" : `${scan.toFixed(1)} s`,
           scan === null ? "?" : `${((scan * 1000 * 100) / t).toFixed(1)} %`,

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
-import { checkCopyState, checkPii } from "./anonymize/check";
+import { checkCopyState, checkPii, packNeedles, type PackedNeedles } from "./anonymize/check";
 import {
   anonymizeDatabase,
   collectPii,
@@ -95,29 +95,38 @@ async function freezeBaseUrl(login: TenantLogin, baseUrl: string): Promise<void>
   });
 }
 
+/** The source's needles packed at once: their string arrays are garbage before the copy is made. */
+function packSource(source: PiiNeedles): {
+  needles: PackedNeedles;
+  state: Pick<PiiNeedles, "identity" | "passwordHashes">;
+} {
+  return { needles: packNeedles(source), state: { identity: source.identity, passwordHashes: source.passwordHashes } };
+}
+
 /** `login`: the role that owns the copy, into the copy. */
 export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
   return withTenant(login, async (sql) => {
     let anonymized: SanitizeReport["anonymized"] = null;
-    let needles: PiiNeedles | null = null;
+    // Only what the state check needs is kept; the e-mails and phones live in the packed matcher.
+    let state: Pick<PiiNeedles, "identity" | "passwordHashes"> | null = null;
     if (plan.anonymize) {
       let tables: string[];
       let exclude: string[];
+      let needles: PackedNeedles;
       if (plan.anonymizedFrom) {
-        needles = await withTenant(plan.anonymizedFrom.source, collectPii);
+        ({ needles, state } = packSource(await withTenant(plan.anonymizedFrom.source, collectPii)));
         ({ tables, piiExclude: exclude } = plan.anonymizedFrom);
       } else {
         if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
         const rules = plan.rules ?? loadAnonymizeRules();
-        needles = plan.sourceLogin ? await withTenant(plan.sourceLogin, collectPii) : await collectPii(sql);
+        ({ needles, state } = packSource(
+          plan.sourceLogin ? await withTenant(plan.sourceLogin, collectPii) : await collectPii(sql),
+        ));
         tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
         exclude = rules.piiCheck.exclude;
       }
       await checkPii(sql, needles, { exclude, filestoreDir: plan.filestoreDir ?? null }, log);
-      anonymized = {
-        tables,
-        piiChecked: { emails: needles.emails.length, phones: needles.phones.length },
-      };
+      anonymized = { tables, piiChecked: { emails: needles.emails, phones: needles.phones } };
     }
     let neutralized: SanitizeReport["neutralized"] = null;
     if (plan.neutralize) {
@@ -128,7 +137,7 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
     }
     if (plan.freezeBaseUrl) await freezeBaseUrl(login, plan.baseUrl);
     // After neutralizing: what would let the copy act as its source (crons, mail, identity, hashes).
-    if (needles) await checkCopyState(sql, needles, { neutralized: plan.neutralize, rebased: plan.rebase }, log);
+    if (state) await checkCopyState(sql, state, { neutralized: plan.neutralize, rebased: plan.rebase }, log);
     const facts = await readDbFacts(sql);
     return { anonymized, neutralized, baseUrl: plan.baseUrl, odooSeries: facts.odooSeries };
   });

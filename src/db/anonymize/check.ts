@@ -44,16 +44,38 @@ function describeFiles(where: string, f: FileScanResult["contents"]): string | n
   return `${where}: ${parts.join(", ")} (e.g. ${sample}; in ${f.files.map((p) => `${p.slice(0, 8)}***`).join(", ")})`;
 }
 
+/**
+ * What the PII check keeps of the source's needles: the packed matcher and what its log shows.
+ * Packed as soon as they are read, the needles' string arrays are garbage during the copy and
+ * the scan (they were the check's largest memory, held through the whole step).
+ */
+export interface PackedNeedles {
+  matcher: NeedleMatcher;
+  emails: number;
+  phones: number;
+  sources: string[];
+}
+
+export function packNeedles(needles: PiiNeedles): PackedNeedles {
+  return {
+    matcher: new NeedleMatcher(needles),
+    emails: needles.emails.length,
+    phones: needles.phones.length,
+    sources: needles.sources,
+  };
+}
+
 /** Database and filestore scan; `filestoreDir` null = the copy has no filestore. */
 export async function checkPii(
   sql: SQL,
-  needles: PiiNeedles,
+  source: PiiNeedles | PackedNeedles,
   opts: { exclude: string[]; filestoreDir: string | null; jobs?: number },
   log: Logger,
 ): Promise<PiiCheckSummary> {
   const t0 = performance.now();
   // One matcher for both halves: its needles are the check's largest memory.
-  const matcher = new NeedleMatcher(needles);
+  const needles = "matcher" in source ? source : packNeedles(source);
+  const { matcher } = needles;
   // The filestore's reads overlap the database's.
   const [{ hits, stats }, files] = await Promise.all([
     scanCopy(sql, matcher, { exclude: opts.exclude, jobs: opts.jobs }),
@@ -72,8 +94,8 @@ export async function checkPii(
   }
   const summary: PiiCheckSummary = {
     ...stats,
-    emails: needles.emails.length,
-    phones: needles.phones.length,
+    emails: needles.emails,
+    phones: needles.phones,
     files: files?.files ?? 0,
     fileBytes: files?.bytes ?? 0,
   };
@@ -96,7 +118,7 @@ export async function checkPii(
 /** Crons, mail servers, identity and password hashes (see check-state.ts). */
 export async function checkCopyState(
   sql: SQL,
-  needles: PiiNeedles,
+  needles: Pick<PiiNeedles, "identity" | "passwordHashes">,
   expect: StateExpectations,
   log: Logger,
 ): Promise<void> {

@@ -65,7 +65,7 @@ export class PackedTable {
     let n = 0;
     let at = 0;
     for (const v of kept) {
-      if (this.indexOf(v) >= 0) continue;
+      if (this.indexOf(v, 0, v.length) >= 0) continue;
       this.start[n] = at;
       for (let i = 0; i < v.length; i++) this.chars[at++] = v.charCodeAt(i);
       this.start[n + 1] = at;
@@ -78,7 +78,15 @@ export class PackedTable {
 
   /** Whether `s` is one of the strings. */
   has(s: string): boolean {
-    return this.indexOf(s) >= 0;
+    return this.indexOf(s, 0, s.length) >= 0;
+  }
+
+  /**
+   * Whether s[from, to) is one of the strings, without cutting it out: the matcher tries many
+   * ranges of one text per token, and a substring each was its main allocation.
+   */
+  hasRange(s: string, from: number, to: number): boolean {
+    return this.indexOf(s, from, to) >= 0;
   }
 
   /**
@@ -128,12 +136,12 @@ export class PackedTable {
     }
   }
 
-  /** Index of the entry equal to `v`, or -1. */
-  private indexOf(v: string): number {
-    const range = this.keyRange(v);
-    if (range === null) return -1;
-    for (let i = this.chain(v, range[0], range[1]); i !== EMPTY; i = this.next[i] as number) {
-      if (this.equals(i, v, 0, v.length, true)) return i;
+  /** Index of the entry equal to s[from, to), or -1. */
+  private indexOf(s: string, from: number, to: number): number {
+    const keyFrom = this.keyLength === null ? from : to - this.keyLength;
+    if (keyFrom < from) return -1;
+    for (let i = this.chain(s, keyFrom, to); i !== EMPTY; i = this.next[i] as number) {
+      if (this.equals(i, s, from, to, true)) return i;
     }
     return -1;
   }

@@ -57,6 +57,7 @@ const MAY_HOLD_EMAIL = /[@%&\\]/;
  */
 const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const emailRe = new RegExp(EMAIL_RE, "g");
+const DOT = 46;
 const phoneRe = new RegExp(PHONE_RE, "g");
 
 /** What the e-mail pass reads: lower-cased, encodings of `@` and `.` undone. */
@@ -108,18 +109,22 @@ export class NeedleMatcher {
     if (this.phones.size > 0 && MAY_HOLD_PHONE.test(text)) this.scanPhones(text, found.phones);
   }
 
+  /**
+   * Candidates are ranges of `text` (a local-part suffix, `@`, a domain prefix ending at a label
+   * boundary), looked up in place: only a found address becomes a string.
+   */
   private scanEmails(text: string, found: Set<string>): void {
     emailRe.lastIndex = 0;
     for (let m = emailRe.exec(text); m; m = emailRe.exec(text)) {
-      const local = (m[1] ?? "").slice(-MAX_LOCAL);
-      const labels = (m[2] ?? "").split(".");
-      let domain = labels[0] ?? "";
-      for (let k = 1; k < labels.length; k++) {
-        domain += `.${labels[k]}`;
-        if (!this.domains.has(domain)) continue;
-        for (let i = Math.max(0, local.length - this.longestLocal); i < local.length; i++) {
-          const candidate = `${local.slice(i)}@${domain}`;
-          if (this.emails.has(candidate)) found.add(candidate);
+      const at = m.index + (m[1] ?? "").length;
+      const end = m.index + m[0].length;
+      const firstLocal = Math.max(m.index, at - MAX_LOCAL, at - this.longestLocal);
+      // The domain has at least one dot: its prefixes end at every later dot and at its end.
+      for (let to = text.indexOf(".", at + 1) + 1; to <= end; to++) {
+        if (to < end && text.charCodeAt(to) !== DOT) continue;
+        if (!this.domains.hasRange(text, at + 1, to)) continue;
+        for (let from = firstLocal; from < at; from++) {
+          if (this.emails.hasRange(text, from, to)) found.add(text.slice(from, to));
         }
       }
     }

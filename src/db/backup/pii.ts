@@ -257,6 +257,9 @@ export async function collectPii(session: SQL): Promise<PiiNeedles> {
   });
 }
 
+/** Needle rows per FETCH. */
+const NEEDLE_BATCH = 10_000;
+
 async function readNeedles(sql: SQL): Promise<PiiNeedles> {
   const emails = new Set<string>();
   const phones = new Set<string>();
@@ -268,8 +271,15 @@ async function readNeedles(sql: SQL): Promise<PiiNeedles> {
     const p = (src.phones ?? []).filter((c) => present.has(c));
     if (e.length + p.length === 0) continue;
     sources.push(...[...e, ...p].map((c) => `${table}.${c}`));
-    const rows = (await sql.unsafe(needleSql(table, e, p), [...SCAN_PARAMS])) as { kind: string; v: string }[];
-    for (const r of rows) (r.kind === "email" ? emails : phones).add(r.v);
+    // Through a cursor, as arrays: one batch of rows at a time next to the sets, never one
+    // object per needle for the whole source (bench/README.md: the daemon's RSS grew with it).
+    await sql.unsafe(`DECLARE odooops_needles NO SCROLL CURSOR FOR ${needleSql(table, e, p)}`, [...SCAN_PARAMS]);
+    for (;;) {
+      const rows = (await sql.unsafe(`FETCH ${NEEDLE_BATCH} FROM odooops_needles`).values()) as [string, string][];
+      for (const [kind, v] of rows) (kind === "email" ? emails : phones).add(v);
+      if (rows.length < NEEDLE_BATCH) break;
+    }
+    await sql.unsafe("CLOSE odooops_needles");
   }
   const identity: PiiNeedles["identity"] = { uuid: null, secret: null };
   if (await hasOwnedTable(sql, "ir_config_parameter")) {

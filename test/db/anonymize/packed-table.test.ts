@@ -51,6 +51,37 @@ describe("PackedTable by whole string", () => {
   });
 });
 
+describe("PackedTable.hasRange answers as has() of the cut-out range, without cutting", () => {
+  test("by whole string: every range of texts that embed members and near misses", () => {
+    const values = Array.from({ length: 3000 }, () => `${str("ab.", 1, 5)}@${str("xy", 1, 2)}.org`);
+    const table = new PackedTable(values);
+    const set = new Set(values);
+    let hits = 0;
+    for (let n = 0; n < 300; n++) {
+      const text = `<${str("ab.", 0, 3)}${values[n] as string}${str("o.g", 0, 3)}>`;
+      for (let from = 0; from <= text.length; from++) {
+        for (let to = from; to <= text.length; to++) {
+          const want = set.has(text.slice(from, to));
+          if (want) hits++;
+          expect(table.hasRange(text, from, to)).toBe(want);
+        }
+      }
+    }
+    // Not vacuous: the embedded members are found in place.
+    expect(hits).toBeGreaterThanOrEqual(300);
+  });
+
+  test("keyed: a range shorter than the key is never a member; longer ones compare whole", () => {
+    const t = new PackedTable(["3225123456", "5550100"], 7);
+    const text = "+3225123456/5550100";
+    expect(t.hasRange(text, 1, 11)).toBe(true);
+    expect(t.hasRange(text, 12, 19)).toBe(true);
+    expect(t.hasRange(text, 2, 11)).toBe(false);
+    expect(t.hasRange(text, 13, 19)).toBe(false);
+    expect(t.hasRange("5550100", 0, 7)).toBe(true);
+  });
+});
+
 describe("PackedTable keyed by the last 7 characters", () => {
   const values = Array.from({ length: 4000 }, () => str("0123456789", 5, 12));
   const table = new PackedTable(values, 7);

@@ -22,6 +22,7 @@ import type { AgentJobReport } from "../../src/fleet/schema";
 import { KeyGate } from "../../src/jobs/key-gate";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
+import { insertEnv } from "../support/fleet-api";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
 describe("whose clock backs an env up", () => {
@@ -178,27 +179,7 @@ describe("the coordinator takes an agent's job reports", () => {
     hostB = await join("sched-b");
     const project = t.deps.db.insert(projects).values({ name: "p-sched" }).returning().get();
     const env = (name: string, hostId: string | null) =>
-      t.deps.db
-        .insert(environments)
-        .values({
-          projectId: project.id,
-          name,
-          slug: name,
-          tier: "production",
-          status: "active",
-          hostId,
-          odooImage: "odoo:17.0",
-          domain: `${name}.test`,
-          dbName: `odoo_${name}`,
-          dbUser: `odoo_${name}`,
-          dbPasswordEnc: "x",
-          adminPasswdEnc: "x",
-          cpus: "1",
-          memoryMb: 512,
-          modules: ["base"],
-        })
-        .returning()
-        .get();
+      insertEnv(t.deps.db, project.id, name, hostId, { tier: "production" });
     onA = env("sched-on-a", hostA.hostId);
     onB = env("sched-on-b", hostB.hostId);
     local = env("sched-local", t.deps.fleet.localHostId);

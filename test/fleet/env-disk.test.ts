@@ -4,68 +4,19 @@
  * agent reports them, and a report that does not fit the schema changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createAgentApp } from "../../src/api/routes/agent";
 import { diskLine } from "../../src/cli/commands/env";
-import { ConfigSchema } from "../../src/config/schema";
 import { envDiskReporter } from "../../src/env/disk-report";
-import { environments, projects } from "../../src/env/env.sql";
-import { makeTestApi } from "../support/api";
+import { projects } from "../../src/env/env.sql";
+import { AGENT_INVENTORY, type CoordinatorApi, insertEnv, startCoordinatorApi } from "../support/fleet-api";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 
-let t: Awaited<ReturnType<typeof makeTestApi>>;
-let agentApi: ReturnType<typeof createAgentApp>;
+let t: CoordinatorApi["t"];
+let agentCall: CoordinatorApi["agentCall"];
+let join: CoordinatorApi["join"];
+const inventory = AGENT_INVENTORY;
 
-const inventory = {
-  cores: 2,
-  memoryMb: 4096,
-  diskFreeMb: 10_000,
-  load: 0.5,
-  docker: "24.0.5",
-  postgres: "15.4",
-  nginx: "1.22.1",
-  agentVersion: "0.1.0",
-};
-
-function agentCall(path: string, body: unknown, credential: string) {
-  return agentApi.request(`/api/v1/agent${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${credential}` },
-    body: JSON.stringify(body),
-  });
-}
-
-async function join(name: string) {
-  const r = await t.request("/api/v1/hosts/tokens", { method: "POST", body: JSON.stringify({ name }) });
-  const { token } = (await r.json()) as { token: string };
-  const j = await agentCall("/join", { token, name, inventory }, "");
-  expect(j.status).toBe(201);
-  return (await j.json()) as { hostId: string; credential: string };
-}
-
-function addEnv(name: string, hostId: string, projectId: string): string {
-  const slug = name;
-  return t.deps.db
-    .insert(environments)
-    .values({
-      projectId,
-      name,
-      slug,
-      tier: "dev",
-      status: "active",
-      hostId,
-      odooImage: "odoo:17.0",
-      domain: `${slug}.test`,
-      dbName: `odoo_${slug.replaceAll("-", "_")}`,
-      dbUser: `odoo_${slug.replaceAll("-", "_")}`,
-      dbPasswordEnc: "x",
-      adminPasswdEnc: "x",
-      cpus: "1",
-      memoryMb: 512,
-      modules: ["base"],
-    })
-    .returning()
-    .get().id;
-}
+const addEnv = (name: string, hostId: string, projectId: string): string =>
+  insertEnv(t.deps.db, projectId, name, hostId).id;
 
 interface Disk {
   databaseBytes: number | null;
@@ -84,9 +35,7 @@ let a2: { hostId: string; credential: string };
 const envIds: Record<string, string> = {};
 
 beforeAll(async () => {
-  t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator", fleet: { heartbeatSec: 1 } }) });
-  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: Array(32).fill("0F").join(":") };
-  agentApi = createAgentApp(t.deps);
+  ({ t, agentCall, join } = await startCoordinatorApi({ heartbeatSec: 1 }));
   a1 = await join("disk-h1");
   a2 = await join("disk-h2");
   const project = t.deps.db.insert(projects).values({ name: "p-disk" }).returning().get();

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { createAgentApp } from "../../src/api/routes/agent";
 import { ConfigSchema } from "../../src/config/schema";
-import { environments, projects } from "../../src/env/env.sql";
+import { projects } from "../../src/env/env.sql";
 import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { Agent } from "../../src/jobs/agent";
 import { defineJob, type StepContext, stepOutput, storingStep } from "../../src/jobs/define";
@@ -17,6 +17,7 @@ import { HttpJobChannel } from "../../src/jobs/http-channel";
 import { LeaseLost } from "../../src/jobs/queue";
 import { TERMINAL } from "../../src/jobs/status";
 import { makeTestApi } from "../support/api";
+import { insertEnv } from "../support/fleet-api";
 
 const inventory = {
   cores: 2,
@@ -190,28 +191,7 @@ describe("an Agent runner on the HTTP channel", () => {
 describe("routing", () => {
   test("an env's jobs are queued for the env's host; others for the coordinator's own", () => {
     const project = t.deps.db.insert(projects).values({ name: "p-route" }).returning().get();
-    const env = (name: string, hostId: string | null) =>
-      t.deps.db
-        .insert(environments)
-        .values({
-          projectId: project.id,
-          name,
-          slug: name,
-          tier: "dev",
-          status: "active",
-          hostId,
-          odooImage: "odoo:17.0",
-          domain: `${name}.test`,
-          dbName: `odoo_${name}`,
-          dbUser: `odoo_${name}`,
-          dbPasswordEnc: "x",
-          adminPasswdEnc: "x",
-          cpus: "1",
-          memoryMb: 512,
-          modules: ["base"],
-        })
-        .returning()
-        .get();
+    const env = (name: string, hostId: string | null) => insertEnv(t.deps.db, project.id, name, hostId);
     const remote = env("on-a", hostA.hostId);
     const local = env("local", null);
     const onA = t.deps.jobs.enqueue(probe, { key: remote.id }, "test");

@@ -4,49 +4,20 @@
  * The real agent streaming real `docker logs` is in test/fleet/agent-runs-env.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createAgentApp } from "../../src/api/routes/agent";
-import { ConfigSchema } from "../../src/config/schema";
-import { environments, projects } from "../../src/env/env.sql";
+import { projects } from "../../src/env/env.sql";
 import { hosts } from "../../src/fleet/fleet.sql";
 import { LogRelay } from "../../src/fleet/log-relay";
 import { eq } from "drizzle-orm";
-import { makeTestApi } from "../support/api";
+import { type CoordinatorApi, insertEnv, startCoordinatorApi } from "../support/fleet-api";
 
-let t: Awaited<ReturnType<typeof makeTestApi>>;
-let agentApi: ReturnType<typeof createAgentApp>;
-const inventory = {
-  cores: 4,
-  memoryMb: 8192,
-  diskFreeMb: 50_000,
-  load: 0.5,
-  docker: "24.0.5",
-  postgres: "15.4",
-  nginx: "1.22.1",
-  agentVersion: "0.1.0",
-};
+let t: CoordinatorApi["t"];
+let agentCall: CoordinatorApi["agentCall"];
+let join: CoordinatorApi["join"];
 
 beforeAll(async () => {
-  t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator", fleet: { heartbeatSec: 5 } }) });
-  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: Array(32).fill("0F").join(":") };
-  agentApi = createAgentApp(t.deps);
+  ({ t, agentCall, join } = await startCoordinatorApi({ heartbeatSec: 5 }));
 });
 afterAll(() => t.cleanup());
-
-function agentCall(path: string, body: unknown, credential: string, signal?: AbortSignal) {
-  return agentApi.request(`/api/v1/agent${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${credential}` },
-    body: JSON.stringify(body),
-    ...(signal && { signal }),
-  });
-}
-
-async function join(name: string) {
-  const tok = await t.request("/api/v1/hosts/tokens", { method: "POST", body: JSON.stringify({ name }) });
-  const r = await agentCall("/join", { token: ((await tok.json()) as { token: string }).token, name, inventory }, "");
-  expect(r.status).toBe(201);
-  return (await r.json()) as { hostId: string; credential: string };
-}
 
 function envOn(hostId: string, name: string) {
   const project = t.deps.db
@@ -54,27 +25,7 @@ function envOn(hostId: string, name: string) {
     .values({ name: `p-${name}` })
     .returning()
     .get();
-  t.deps.db
-    .insert(environments)
-    .values({
-      projectId: project.id,
-      name,
-      slug: name,
-      tier: "dev",
-      status: "active",
-      hostId,
-      containerName: `odooops-${name}-r1`,
-      odooImage: "odoo:17.0",
-      domain: `${name}.test`,
-      dbName: `odoo_${name}`,
-      dbUser: `odoo_${name}`,
-      dbPasswordEnc: "x",
-      adminPasswdEnc: "x",
-      cpus: "1",
-      memoryMb: 512,
-      modules: ["base"],
-    })
-    .run();
+  insertEnv(t.deps.db, project.id, name, hostId, { containerName: `odooops-${name}-r1` });
 }
 
 /** The agent's lease long-poll: what the coordinator hands this host next. */

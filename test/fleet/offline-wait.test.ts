@@ -4,43 +4,22 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { createAgentApp } from "../../src/api/routes/agent";
-import { ConfigSchema } from "../../src/config/schema";
-import { environments, projects } from "../../src/env/env.sql";
+import { projects } from "../../src/env/env.sql";
 import type { EnvDetail } from "../../src/env/schema";
 import { hosts } from "../../src/fleet/fleet.sql";
 import { offlineWait } from "../../src/fleet/offline-jobs";
 import type { JobView } from "../../src/jobs/view";
-import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
+import { AGENT_INVENTORY, type CoordinatorApi, insertEnv, startCoordinatorApi } from "../support/fleet-api";
 
-let t: Awaited<ReturnType<typeof makeTestApi>>;
-let agentApi: ReturnType<typeof createAgentApp>;
-const inventory = {
-  cores: 4,
-  memoryMb: 8192,
-  diskFreeMb: 50_000,
-  load: 0.5,
-  docker: null,
-  postgres: null,
-  nginx: null,
-  agentVersion: "0.1.0",
-};
-const config = ConfigSchema.parse({ role: "coordinator", fleet: { heartbeatSec: 5, offlineJobTimeout: "10m" } });
+let t: CoordinatorApi["t"];
+let agentCall: CoordinatorApi["agentCall"];
+let join: CoordinatorApi["join"];
 
 beforeAll(async () => {
-  t = await makeTestApi({ config });
-  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: Array(32).fill("0F").join(":") };
-  agentApi = createAgentApp(t.deps);
+  ({ t, agentCall, join } = await startCoordinatorApi({ heartbeatSec: 5, offlineJobTimeout: "10m" }));
 });
 afterAll(() => t.cleanup());
-
-const agentCall = (path: string, body: unknown, credential = "") =>
-  agentApi.request(`/api/v1/agent${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${credential}` },
-    body: JSON.stringify(body),
-  });
 
 describe("a queued job of an offline host", () => {
   const lastHeard = "2026-01-02T03:04:05.000Z";
@@ -50,30 +29,9 @@ describe("a queued job of an offline host", () => {
   let jobId: string;
 
   beforeAll(async () => {
-    const token = t.deps.fleet.createJoinToken({ name: "wait-1" }).token;
-    host = (await (await agentCall("/join", { token, name: "wait-1", inventory })).json()) as typeof host;
+    host = await join("wait-1");
     const project = t.deps.db.insert(projects).values({ name: "p-wait" }).returning().get();
-    t.deps.db
-      .insert(environments)
-      .values({
-        projectId: project.id,
-        name: "shop-wait",
-        slug: "shop-wait",
-        tier: "dev",
-        status: "active",
-        hostId: host.hostId,
-        containerName: "odooops-shop-wait-r1",
-        odooImage: "odoo:17.0",
-        domain: "shop-wait.test",
-        dbName: "odoo_shop_wait",
-        dbUser: "odoo_shop_wait",
-        dbPasswordEnc: "x",
-        adminPasswdEnc: "x",
-        cpus: "1",
-        memoryMb: 512,
-        modules: ["base"],
-      })
-      .run();
+    insertEnv(t.deps.db, project.id, "shop-wait", host.hostId, { containerName: "odooops-shop-wait-r1" });
     const r = await t.request("/api/v1/environments/shop-wait/stop", { method: "POST" });
     expect(r.status).toBe(202);
     jobId = ((await r.json()) as JobView).id;
@@ -105,15 +63,17 @@ describe("a queued job of an offline host", () => {
   });
 
   test("back online (a heartbeat): the reason is gone", async () => {
-    expect((await agentCall("/heartbeat", { inventory, containers: [] }, host.credential)).status).toBe(200);
+    expect(
+      (await agentCall("/heartbeat", { inventory: AGENT_INVENTORY, containers: [] }, host.credential)).status,
+    ).toBe(200);
     expect(((await (await t.request(`/api/v1/jobs/${jobId}`)).json()) as JobView).waitingForHost).toBeNull();
   });
 
   test("offlineWait: this coordinator's own host and unknown hosts never wait", () => {
     const at = new Date("2026-06-01T00:00:00Z");
     t.deps.db.update(hosts).set({ lastHeartbeatAt: lastHeard }).where(eq(hosts.id, host.hostId)).run();
-    expect(offlineWait(t.deps.db, config, host.hostId, host.hostId, at)).toBeNull();
-    expect(offlineWait(t.deps.db, config, null, "no-such-host", at)).toBeNull();
-    expect(offlineWait(t.deps.db, config, null, host.hostId, at)).toBe(expected);
+    expect(offlineWait(t.deps.db, t.deps.config, host.hostId, host.hostId, at)).toBeNull();
+    expect(offlineWait(t.deps.db, t.deps.config, null, "no-such-host", at)).toBeNull();
+    expect(offlineWait(t.deps.db, t.deps.config, null, host.hostId, at)).toBe(expected);
   });
 });

@@ -1,0 +1,83 @@
+/**
+ * A coordinator's API in process, with its agent routes, for fleet tests that play the agents
+ * themselves: join hosts with real join tokens, call `/api/v1/agent/*` with their credentials,
+ * place env rows on them.
+ */
+import { createAgentApp } from "../../src/api/routes/agent";
+import { ConfigSchema } from "../../src/config/schema";
+import { environments } from "../../src/env/env.sql";
+import type { Db } from "../../src/state/db";
+import { makeTestApi } from "./api";
+
+/** What a joining agent reports about its machine; only its shape matters to these tests. */
+export const AGENT_INVENTORY = {
+  cores: 4,
+  memoryMb: 8192,
+  diskFreeMb: 50_000,
+  load: 0.5,
+  docker: "24.0.5",
+  postgres: "15.4",
+  nginx: "1.22.1",
+  agentVersion: "0.1.0",
+};
+
+export type JoinedHost = { hostId: string; name: string; credential: string; heartbeatSec: number };
+
+/** A coordinator (`role: coordinator`, the given `fleet` settings) whose agent API the test calls. */
+export async function startCoordinatorApi(fleet: Record<string, unknown> = {}) {
+  const t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator", fleet }) });
+  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: Array(32).fill("0F").join(":") };
+  const agentApi = createAgentApp(t.deps);
+  const agentCall = (path: string, body: unknown, credential = "", signal?: AbortSignal) =>
+    agentApi.request(`/api/v1/agent${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(credential && { authorization: `Bearer ${credential}` }) },
+      body: JSON.stringify(body),
+      ...(signal && { signal }),
+    });
+  /** Joins a host named `name` with a fresh token; throws unless the coordinator took it. */
+  const join = async (name: string, inventory: object = AGENT_INVENTORY): Promise<JoinedHost> => {
+    const token = t.deps.fleet.createJoinToken({ name }).token;
+    const r = await agentCall("/join", { token, name, inventory });
+    if (r.status !== 201) throw new Error(`join ${name}: HTTP ${r.status} ${await r.text()}`);
+    return (await r.json()) as JoinedHost;
+  };
+  return { t, agentApi, agentCall, join };
+}
+
+type EnvValues = typeof environments.$inferInsert;
+
+/** An env row placed on `hostId` (null: the coordinator's own), as if it had been created there. */
+export function insertEnv(
+  db: Db,
+  projectId: string,
+  name: string,
+  hostId: string | null,
+  overrides: Partial<EnvValues> = {},
+) {
+  const dbName = `odoo_${name.replaceAll("-", "_")}`;
+  return db
+    .insert(environments)
+    .values({
+      projectId,
+      name,
+      slug: name,
+      tier: "dev",
+      status: "active",
+      hostId,
+      odooImage: "odoo:17.0",
+      domain: `${name}.test`,
+      dbName,
+      dbUser: dbName,
+      dbPasswordEnc: "x",
+      adminPasswdEnc: "x",
+      cpus: "1",
+      memoryMb: 512,
+      modules: ["base"],
+      ...overrides,
+    })
+    .returning()
+    .get();
+}
+
+export type CoordinatorApi = Awaited<ReturnType<typeof startCoordinatorApi>>;

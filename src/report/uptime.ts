@@ -3,10 +3,13 @@
  * `/web/health` through nginx with its Host header (what a customer's browser reaches), and
  * counts the answers per env and hour. Stopped, creating and destroyed envs are not asked: their
  * downtime is intended. A failed env is asked like an active one: failed is not a maintenance window.
+ * Only the envs this host serves: an env placed on an agent answers through that agent's nginx,
+ * which the coordinator does not reach (it opens no connection to agents).
  */
 import { gte, inArray, lt, sql } from "drizzle-orm";
-import type { Deps } from "../deps";
+import type { CoordinatorDeps, Deps } from "../deps";
 import type { Schedule } from "../jobs/schedule";
+import { agentOwnsSchedule } from "../db/schedule-owner";
 import { environments } from "../env/env.sql";
 import { probeOnce } from "../env/health";
 import { Log } from "../log";
@@ -41,14 +44,15 @@ export function recordProbe(deps: Pick<Deps, "db">, envId: string, at: Date, ok:
 
 /** One round: every serving env probed through nginx, the answers counted; old hours pruned. */
 export async function probeServingEnvs(
-  deps: Pick<Deps, "db" | "config">,
+  deps: Pick<CoordinatorDeps, "db" | "config" | "fleet">,
   now = new Date(),
 ): Promise<{ probed: number; failed: number }> {
   const envs = deps.db
-    .select({ id: environments.id, domain: environments.domain })
+    .select({ id: environments.id, domain: environments.domain, hostId: environments.hostId })
     .from(environments)
     .where(inArray(environments.status, [...SERVING]))
-    .all();
+    .all()
+    .filter((e) => !agentOwnsSchedule(e.hostId, deps.fleet.localHostId));
   const nginx = `http://127.0.0.1:${deps.config.nginx.httpPort}`;
   let failed = 0;
   for (let i = 0; i < envs.length; i += CONCURRENCY) {

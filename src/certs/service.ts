@@ -21,6 +21,8 @@ import { storedCertificates, loadCertificate, type StoredCertificate } from "./s
 import { validatePair } from "./validate";
 import { requireCreated } from "../env/guards";
 import { isCreated } from "../env/vocabulary";
+import { agentOwnsSchedule } from "../db/schedule-owner";
+import type { JobService } from "../jobs/service";
 
 const CERT_JOB_KINDS = [certIssueJob.kind, certImportJob.kind];
 
@@ -106,13 +108,7 @@ function item(env: Environment, reason: string, job: JobView | null = null, atte
   return { env: env.slug, domain: env.domain, reason, job, attention };
 }
 
-function enqueueIssue(
-  deps: CoordinatorDeps,
-  env: Environment,
-  force: boolean,
-  reason: string,
-  actor: string,
-): RenewItem {
+function enqueueIssue(deps: CoordinatorDeps, env: Environment, force: boolean, reason: string, actor: string): JobView {
   const job = deps.jobs.enqueue(
     certIssueJob,
     { envId: env.id, slug: env.slug, force, requestedAt: new Date().toISOString() },
@@ -124,7 +120,7 @@ function enqueueIssue(
     target: env.slug,
     details: { domain: env.domain, force, reason, job: job.id },
   });
-  return item(env, reason, job);
+  return job;
 }
 
 function decisionFor(
@@ -164,22 +160,38 @@ function renewOne(deps: CoordinatorDeps, req: RenewRequest & { env: string }, ac
   if (req.force) {
     const reason =
       cert?.meta.source === "imported" ? "forced: replaces the imported certificate with one from the CA" : "forced";
-    out.queued.push(enqueueIssue(deps, env, true, reason, actor));
+    out.queued.push(item(env, reason, enqueueIssue(deps, env, true, reason, actor)));
     return out;
   }
   const d = decisionFor(deps.config, env, cert, now, false);
-  if (d.action === "renew") out.queued.push(enqueueIssue(deps, env, false, d.reason, actor));
+  if (d.action === "renew") out.queued.push(item(env, d.reason, enqueueIssue(deps, env, false, d.reason, actor)));
   else if (cert?.meta.source === "imported")
     out.skipped.push(item(env, `${d.reason} (--force replaces it with one from the CA)`, null, d.action === "manual"));
   else out.skipped.push(item(env, `${d.reason}; nothing to do (--force renews anyway)`));
   return out;
 }
 
-/** Envs the all-environments renewal looks at: TLS by default for the tier, or a certificate already. */
-function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Date): RenewOutcome {
+/** What a renewal sweep needs: the coordinator's deps, or an agent's own (src/daemon/agent-local.ts). */
+export type RenewalDeps = Pick<Deps, "db" | "config" | "paths"> & { jobs: Pick<JobService, "queue"> };
+
+export interface RenewalSweep {
+  force: boolean;
+  now: Date;
+  /** The envs this sweep is for (each env's certificates are renewed by exactly one clock). */
+  owns(env: Environment): boolean;
+  /** Queues the renewal of one env and says so. */
+  enqueue(env: Environment, reason: string): JobView;
+}
+
+/**
+ * Envs the all-environments renewal looks at: TLS by default for the tier, or a certificate
+ * already; only those the sweep owns.
+ */
+export function renewDue(deps: RenewalDeps, sweep: RenewalSweep): RenewOutcome {
+  const { force, now } = sweep;
   const out: RenewOutcome = { queued: [], pending: [], skipped: [] };
   for (const env of liveEnvs(deps.db)) {
-    if (!isCreated(env.status)) continue;
+    if (!isCreated(env.status) || !sweep.owns(env)) continue;
     if (!isDomain(env.domain)) {
       if (tlsByDefault(deps.config, env.tier))
         out.skipped.push(item(env, `${env.domain} is not a name a certificate can be issued for`, null, true));
@@ -200,10 +212,20 @@ function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Dat
       continue;
     }
     const d = decisionFor(deps.config, env, cert, now, force);
-    if (d.action === "renew") out.queued.push(enqueueIssue(deps, env, force, d.reason, actor));
+    if (d.action === "renew") out.queued.push(item(env, d.reason, sweep.enqueue(env, d.reason)));
     else out.skipped.push(item(env, d.reason, null, d.action === "manual"));
   }
   return out;
+}
+
+/** Every env, or (the coordinator's daily sweep) only those not renewed by their own agent. */
+function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Date, onlyOwn: boolean): RenewOutcome {
+  return renewDue(deps, {
+    force,
+    now,
+    owns: (env) => !onlyOwn || !agentOwnsSchedule(env.hostId, deps.fleet.localHostId),
+    enqueue: (env, reason) => enqueueIssue(deps, env, force, reason, actor),
+  });
 }
 
 /**
@@ -216,11 +238,13 @@ export function startCertsRenew(
   req: RenewRequest,
   actor: string,
   now: Date = new Date(),
+  /** The daily sweep: envs placed on agents are their agents' to renew (src/db/schedule-owner.ts). */
+  onlyOwn = false,
 ): RenewOutcome {
   assertAcmeEnabled(deps.config);
   return req.env !== undefined
     ? renewOne(deps, { ...req, env: req.env }, actor, now)
-    : renewAll(deps, req.force, actor, now);
+    : renewAll(deps, req.force, actor, now, onlyOwn);
 }
 
 /** Validates a bring-your-own certificate for the env's domain, then queues storing and serving it. */

@@ -1,6 +1,7 @@
 /**
- * What an agent does by itself, with or without its coordinator: the scheduled backups of the
- * envs placed on it (the coordinator leaves them to it, src/db/schedule-owner.ts), run from
+ * What an agent does by itself, with or without its coordinator: the scheduled backups and the
+ * daily certificate renewals of the envs placed on it (the coordinator leaves them to it,
+ * src/db/schedule-owner.ts), run from
  * its own queue in its own state database, and the reports of those jobs sent to the
  * coordinator from the outbox whenever it answers. Its own config decides the schedules and the
  * backup targets, as it decides every backup its envs make.
@@ -18,6 +19,9 @@ import { MirrorLink } from "../fleet/mirror";
 import { ReportingChannel } from "./local-channel";
 import { Outbox } from "./outbox";
 import { agentBackupPlan } from "../db/schedule-owner";
+import { certIssueJob } from "../certs/issue-job";
+import { RENEWAL_PATTERN } from "../certs/schedule";
+import { renewDue } from "../certs/service";
 import { Agent } from "../jobs/agent";
 import type { AgentTransport } from "../jobs/http-channel";
 import type { KeyGate } from "../jobs/key-gate";
@@ -54,7 +58,7 @@ export interface LocalWorkOptions {
 export function startLocalWork(opts: LocalWorkOptions) {
   const { db, config, paths, box, hostId, transport } = opts;
   const clock = opts.now ?? (() => new Date());
-  const jobs = new JobService(db, paths.jobLogsDir, new JobRegistry([backupJob]), hostId);
+  const jobs = new JobService(db, paths.jobLogsDir, new JobRegistry([backupJob, certIssueJob]), hostId);
   const identity = { hostId, owner: `${hostId}:local-${process.pid}-${Bun.randomUUIDv7().slice(-8)}` };
   // A backup this agent was running when it stopped resumes now, like a leased job would.
   jobs.queue.recover({ hostId, currentOwner: identity.owner });
@@ -124,6 +128,42 @@ export function startLocalWork(opts: LocalWorkOptions) {
     }
   });
 
+  /**
+   * Queues the renewal of its envs' certificates that are due (the coordinator's daily sweep
+   * skips them), by the same rules as `odooops certs renew`.
+   */
+  const renewCerts = (now: Date = clock()) => {
+    const out = renewDue(
+      { db, config, paths, jobs },
+      {
+        force: false,
+        now,
+        owns: (env) => env.hostId === hostId,
+        enqueue: (env, reason) => {
+          const job = jobs.enqueue(
+            certIssueJob,
+            { envId: env.id, slug: env.slug, force: false, requestedAt: now.toISOString() },
+            "scheduler",
+          );
+          log.info("certificate renewal queued", { env: env.slug, domain: env.domain, reason, job: job.id });
+          return job;
+        },
+      },
+    );
+    for (const s of out.skipped)
+      if (s.attention) log.warn("certificate needs attention", { env: s.env, domain: s.domain, reason: s.reason });
+    return out;
+  };
+  const certCron = config.acme.enabled
+    ? new Cron(RENEWAL_PATTERN, { timezone: "UTC", protect: true }, () => {
+        try {
+          renewCerts();
+        } catch (e) {
+          log.error("certificate renewals failed", { error: errorText(e) });
+        }
+      })
+    : null;
+
   /** Hands every waiting report over, oldest first; false when the coordinator could not be reached. */
   const flush = async (): Promise<boolean> => {
     for (const jobId of outbox.pending()) {
@@ -167,11 +207,13 @@ export function startLocalWork(opts: LocalWorkOptions) {
     queue: jobs.queue,
     outbox,
     tick,
+    renewCerts,
     /** Tries the outbox now (the coordinator answered a heartbeat again). */
     poke,
     async stop() {
       stopped = true;
       cron.stop();
+      certCron?.stop();
       unsubscribe();
       poke();
       await Promise.all([reporter, runner.stop()]);

@@ -36,6 +36,8 @@ export interface FleetOptions {
   shared?: Record<string, unknown>;
   /** Sections merged into the agents' configs only. */
   agentConfig?: Record<string, unknown>;
+  /** More of an agent's config, from its nginx once started (pebble validates on its port). */
+  agentConfigFor?: (nginx: TestNginx) => Promise<Record<string, unknown>>;
 }
 
 const ADMIN_PASSWORD = "fleet-test-admin-pw";
@@ -69,12 +71,16 @@ export async function startFleet(opts: FleetOptions) {
   };
 
   try {
-    const host = async (prefix: string, extra: Record<string, unknown>) => {
+    const host = async (
+      prefix: string,
+      extra: Record<string, unknown>,
+      more?: (nginx: TestNginx) => Promise<Record<string, unknown>>,
+    ) => {
       const [pg, nginx] = await Promise.all([startPostgres({ dockerAccess: false }), startNginx()]);
       resources.push(pg, nginx);
       const config = hostConfig(
         { pg, nginx, baseDomain: "fleet.localhost", namePrefix: prefix, portsFrom: randomPortBase(), portCount: 200 },
-        { ...opts.shared, ...extra },
+        { ...opts.shared, ...extra, ...(more && (await more(nginx))) },
       );
       return { pg, nginx, config };
     };
@@ -96,7 +102,11 @@ export async function startFleet(opts: FleetOptions) {
 
     for (const [i, spec] of opts.agents.entries()) {
       const prefix = `${id}-${String.fromCharCode(97 + i)}`;
-      const h = await host(prefix, { role: "agent", fleet: { heartbeatSec: 1 }, ...opts.agentConfig });
+      const h = await host(
+        prefix,
+        { role: "agent", fleet: { heartbeatSec: 1 }, ...opts.agentConfig },
+        opts.agentConfigFor,
+      );
       const join = coordinator.deps.fleet.createJoinToken({ name: spec.name, labels: spec.labels }).token;
       const paths = resolvePaths(h.nginx.dir);
       writeJoin(paths, { url: decodeJoinToken(join).url, token: join }, SecretBox.fromFile(paths.secretKeyFile));

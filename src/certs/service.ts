@@ -21,7 +21,7 @@ import { storedCertificates, loadCertificate, type StoredCertificate } from "./s
 import { validatePair } from "./validate";
 import { requireCreated } from "../env/guards";
 import { isCreated } from "../env/vocabulary";
-import { agentOwnsSchedule } from "../db/schedule-owner";
+import { placedOnAgent } from "../env/placed-on-agent";
 import type { JobService } from "../jobs/service";
 
 const CERT_JOB_KINDS = [certIssueJob.kind, certImportJob.kind];
@@ -223,7 +223,7 @@ function renewAll(deps: CoordinatorDeps, force: boolean, actor: string, now: Dat
   return renewDue(deps, {
     force,
     now,
-    owns: (env) => !onlyOwn || !agentOwnsSchedule(env.hostId, deps.fleet.localHostId),
+    owns: (env) => !onlyOwn || !placedOnAgent(env.hostId, deps.fleet.localHostId),
     enqueue: (env, reason) => enqueueIssue(deps, env, force, reason, actor),
   });
 }
@@ -238,7 +238,7 @@ export function startCertsRenew(
   req: RenewRequest,
   actor: string,
   now: Date = new Date(),
-  /** The daily sweep: envs placed on agents are their agents' to renew (src/db/schedule-owner.ts). */
+  /** The daily sweep: envs placed on agents are their agents' to renew (src/env/placed-on-agent.ts). */
   onlyOwn = false,
 ): RenewOutcome {
   assertAcmeEnabled(deps.config);

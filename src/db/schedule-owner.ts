@@ -1,16 +1,9 @@
 /**
- * Whose clock runs an env's scheduled backups. Exactly one side does, so a backup never runs
- * twice: the coordinator for the envs it runs itself (standalone, or placed on the coordinator's
- * host), the env's agent for every env placed on an agent. The agent keeps its envs backed up
- * while the coordinator is down and reports the jobs and backups it made when it is back
- * (src/daemon/agent-local.ts).
+ * An agent's scheduled backups (whose clock runs them: src/env/placed-on-agent.ts). The agent
+ * keeps its envs backed up while the coordinator is down and reports the jobs and backups it made
+ * when it is back (src/daemon/agent-local.ts).
  */
 import type { EnvStatus, Tier } from "../env/vocabulary";
-
-/** True when the env's own agent schedules its backups, so the coordinator must not. */
-export function agentOwnsSchedule(envHostId: string | null, coordinatorHostId: string | null): boolean {
-  return envHostId !== null && envHostId !== coordinatorHostId;
-}
 
 export interface ScheduledEnv {
   id: string;

@@ -4,7 +4,7 @@
  * `scheduled` backup for every active env of those tiers — except an env whose backup job is
  * still queued or running (one backup per env at a time; a slow backup is not stacked up).
  * Runs missed while the daemon was down are not caught up: the next due time backs up.
- * Envs placed on an agent are left to that agent's own scheduler (src/db/schedule-owner.ts).
+ * Envs placed on an agent are left to that agent's own scheduler (src/env/placed-on-agent.ts).
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { Cron } from "croner";
@@ -18,7 +18,7 @@ import type { Schedule } from "../jobs/schedule";
 import { backupJob } from "./backup-job";
 import { startDbBackup } from "./backups";
 import { errorText } from "../errors";
-import { agentOwnsSchedule } from "./schedule-owner";
+import { placedOnAgent } from "../env/placed-on-agent";
 
 const log = Log.create("backups");
 
@@ -54,7 +54,7 @@ export function enqueueScheduledBackups(deps: CoordinatorDeps, tiers: Tier[]): S
     .from(environments)
     .where(and(eq(environments.status, "active"), inArray(environments.tier, tiers)))
     .all()
-    .filter((e) => !agentOwnsSchedule(e.hostId, deps.fleet.localHostId));
+    .filter((e) => !placedOnAgent(e.hostId, deps.fleet.localHostId));
   for (const env of envs) {
     if (backupJobActive(deps, env.id)) {
       out.busy.push(env.slug);

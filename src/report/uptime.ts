@@ -9,7 +9,7 @@
 import { gte, inArray, lt, sql } from "drizzle-orm";
 import type { CoordinatorDeps, Deps } from "../deps";
 import type { Schedule } from "../jobs/schedule";
-import { agentOwnsSchedule } from "../db/schedule-owner";
+import { placedOnAgent } from "../env/placed-on-agent";
 import { environments } from "../env/env.sql";
 import { probeOnce } from "../env/health";
 import { Log } from "../log";
@@ -52,7 +52,7 @@ export async function probeServingEnvs(
     .from(environments)
     .where(inArray(environments.status, [...SERVING]))
     .all()
-    .filter((e) => !agentOwnsSchedule(e.hostId, deps.fleet.localHostId));
+    .filter((e) => !placedOnAgent(e.hostId, deps.fleet.localHostId));
   const nginx = `http://127.0.0.1:${deps.config.nginx.httpPort}`;
   let failed = 0;
   for (let i = 0; i < envs.length; i += CONCURRENCY) {

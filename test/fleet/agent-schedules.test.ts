@@ -17,7 +17,8 @@ import { enqueueScheduledBackups } from "../../src/db/schedule";
 import { environments, projects } from "../../src/env/env.sql";
 import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { Outbox } from "../../src/daemon/outbox";
-import { agentBackupPlan, agentOwnsSchedule } from "../../src/db/schedule-owner";
+import { agentBackupPlan } from "../../src/db/schedule-owner";
+import { placedOnAgent } from "../../src/env/placed-on-agent";
 import type { AgentJobReport } from "../../src/fleet/schema";
 import { KeyGate } from "../../src/jobs/key-gate";
 import { jobs } from "../../src/jobs/jobs.sql";
@@ -27,11 +28,11 @@ import { makeTempDir, removeTempDir } from "../support/tmp";
 
 describe("whose clock backs an env up", () => {
   test("the coordinator keeps its own and unplaced envs; an agent's env is its agent's", () => {
-    expect(agentOwnsSchedule(null, "coord")).toBe(false);
-    expect(agentOwnsSchedule("coord", "coord")).toBe(false);
-    expect(agentOwnsSchedule("agent-1", "coord")).toBe(true);
+    expect(placedOnAgent(null, "coord")).toBe(false);
+    expect(placedOnAgent("coord", "coord")).toBe(false);
+    expect(placedOnAgent("agent-1", "coord")).toBe(true);
     // Standalone without a host row: every placed env is someone else's.
-    expect(agentOwnsSchedule(null, null)).toBe(false);
+    expect(placedOnAgent(null, null)).toBe(false);
   });
 
   test("an agent backs up its active envs of a due tier, except one whose backup still runs", () => {

@@ -58,9 +58,10 @@ export async function envDiskUse(
 /**
  * Disk use where the env runs: measured here for the coordinator's own host; for an agent's env,
  * the figures its last heartbeat carried (this host's PostgreSQL is another cluster), or unknown.
+ * `env get` and `policy show` read it; a deploy measures on the host that runs it (deploy/policy.ts).
  */
-async function diskWhereItRuns(
-  deps: Pick<CoordinatorDeps, "db" | "config" | "paths">,
+export async function diskWhereItRuns(
+  deps: Pick<Deps, "db" | "config" | "paths">,
   env: Environment,
 ): Promise<EnvDetail["disk"]> {
   const host = env.hostId

@@ -1,6 +1,6 @@
 /**
  * `policy show` behind the API: the project's effective policy and, for one env, what it means
- * there (gates, quota, TTL, storage). Here rather than in policy/ because it reads envs and
+ * there (gates, quota, TTL, storage — measured where the env runs: an agent's env by its agent). Here rather than in policy/ because it reads envs and
  * projects: policy/ stays below env/.
  */
 import { eq } from "drizzle-orm";
@@ -9,7 +9,7 @@ import { planGates } from "../policy/gates";
 import { latestPolicyRow, policyOfRow } from "../policy/load";
 import { storageState } from "../policy/quota";
 import type { EffectivePolicyView } from "../policy/view";
-import { envDiskUse } from "./detail";
+import { diskWhereItRuns } from "./detail";
 import { projects } from "./env.sql";
 import { findEnv } from "./lookup";
 import { resolveProject } from "./projects";
@@ -33,7 +33,7 @@ export async function effectivePolicyView(
       quota,
       ttl: policy.ttl_policies[env.tier] ?? null,
       limits: { workers: env.workers, cpus: Number(env.cpus), memoryMb: env.memoryMb },
-      storage: storageState(await envDiskUse(deps, env), quota),
+      storage: storageState(await diskWhereItRuns(deps, env), quota),
     };
   }
   return { project: project.name, source, commit: row?.commitSha ?? null, policy, env: envView };

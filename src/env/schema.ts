@@ -98,7 +98,13 @@ export const EnvDetail = EnvSummary.extend({
     measuredAt: z.string().nullable(),
   }),
   /** The tier's storage quota (resource_quotas.<tier>.storage) against database + filestore; above it deploys are refused. */
-  storageQuota: z.object({ quotaBytes: z.number().nullable(), usedBytes: z.number(), exceeded: z.boolean() }),
+  storageQuota: z.object({
+    quotaBytes: z.number().nullable(),
+    usedBytes: z.number(),
+    exceeded: z.boolean(),
+    /** What could not be measured; with a quota, deploys are refused until it can be. */
+    unknown: z.string().nullable(),
+  }),
   updatedAt: z.string().nullable(),
   /** The env's next job is queued for its host, which is offline: "job J (kind) waiting for host H (…)". */
   waitingForHost: z.string().nullable(),

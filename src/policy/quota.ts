@@ -61,21 +61,46 @@ export function checkRequested(requested: Partial<Limits>, quota: ResourceQuota 
 export interface StorageUse {
   databaseBytes: number | null;
   filestoreBytes: number | null;
+  /** The host the sizes were measured on (an agent's env: its agent), named when one is unknown. */
+  measuredOn?: string | null;
 }
 
 export interface StorageQuotaState {
   quotaBytes: number | null;
+  /** The known part of the use: a size that is unknown counts as 0 here and is named in `unknown`. */
   usedBytes: number;
   exceeded: boolean;
+  /** What could not be measured, or null: with a quota it means the quota is not checked (a deploy is refused). */
+  unknown: string | null;
+}
+
+/** "database size", "filestore size", or both, not known (where), or null when both are known. */
+function unknownSizes(use: StorageUse): string | null {
+  const parts = [
+    ...(use.databaseBytes === null ? ["database"] : []),
+    ...(use.filestoreBytes === null ? ["filestore"] : []),
+  ];
+  if (parts.length === 0) return null;
+  const what = parts.length === 2 ? "database and filestore sizes" : `${parts[0]} size`;
+  return `${what} not known${use.measuredOn ? ` on host ${use.measuredOn}` : ""}`;
 }
 
 export function storageState(use: StorageUse, quota: ResourceQuota | undefined): StorageQuotaState {
   const quotaBytes = quotaLimits(quota).storageBytes ?? null;
   const usedBytes = (use.databaseBytes ?? 0) + (use.filestoreBytes ?? 0);
-  return { quotaBytes, usedBytes, exceeded: quotaBytes !== null && usedBytes > quotaBytes };
+  return {
+    quotaBytes,
+    usedBytes,
+    exceeded: quotaBytes !== null && usedBytes > quotaBytes,
+    unknown: unknownSizes(use),
+  };
 }
 
-/** Throws when the env's storage is above its tier's quota: no new deploy until it shrinks or the quota grows. */
+/**
+ * Throws when the env's storage is above its tier's quota: no new deploy until it shrinks or the
+ * quota grows. A size that cannot be measured refuses too: a quota that passes whenever
+ * PostgreSQL does not answer would be no quota.
+ */
 export function assertStorageWithinQuota(
   envSlug: string,
   tier: PolicyTier,
@@ -83,9 +108,15 @@ export function assertStorageWithinQuota(
   quota: ResourceQuota | undefined,
 ): void {
   const s = storageState(use, quota);
-  if (!s.exceeded || s.quotaBytes === null) return;
-  throw new Conflict(
-    `environment ${envSlug} uses ${formatBytes(s.usedBytes)} (database ${formatBytes(use.databaseBytes ?? 0)} + filestore ${formatBytes(use.filestoreBytes ?? 0)}), ` +
-      `above the ${tier} storage quota of ${formatBytes(s.quotaBytes)} (resource_quotas.${tier}.storage): new deploys are blocked until it uses less or the quota is raised`,
-  );
+  if (s.quotaBytes === null) return;
+  const limit = `the ${tier} storage quota of ${formatBytes(s.quotaBytes)} (resource_quotas.${tier}.storage)`;
+  if (s.exceeded)
+    throw new Conflict(
+      `environment ${envSlug} uses ${formatBytes(s.usedBytes)} (database ${formatBytes(use.databaseBytes ?? 0)} + filestore ${formatBytes(use.filestoreBytes ?? 0)}), ` +
+        `above ${limit}: new deploys are blocked until it uses less or the quota is raised`,
+    );
+  if (s.unknown !== null)
+    throw new Conflict(
+      `environment ${envSlug}: ${limit} cannot be checked (${s.unknown}): new deploys are blocked until its size can be measured`,
+    );
 }

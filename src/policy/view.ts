@@ -41,7 +41,13 @@ export const EnvPolicyView = z.object({
   ttl: z.string().nullable(),
   /** The env's limits now (its tier's, capped by the quota). */
   limits: z.object({ workers: z.number(), cpus: z.number(), memoryMb: z.number() }),
-  storage: z.object({ usedBytes: z.number(), quotaBytes: z.number().nullable(), exceeded: z.boolean() }),
+  storage: z.object({
+    usedBytes: z.number(),
+    quotaBytes: z.number().nullable(),
+    exceeded: z.boolean(),
+    /** What could not be measured (e.g. not reported yet by the env's agent); null when both sizes are known. */
+    unknown: z.string().nullable(),
+  }),
 });
 
 export const EffectivePolicyView = z

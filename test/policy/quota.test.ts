@@ -64,10 +64,21 @@ test("storage: database + filestore against the quota", () => {
     quotaBytes: 1024 ** 3,
     usedBytes: 1100 * 1024 ** 2,
     exceeded: true,
+    unknown: null,
   });
   expect(storageState(use, { storage: "2g" }).exceeded).toBe(false);
-  expect(storageState(use, undefined)).toEqual({ quotaBytes: null, usedBytes: 1100 * 1024 ** 2, exceeded: false });
-  expect(storageState({ databaseBytes: null, filestoreBytes: null }, { storage: "1k" }).exceeded).toBe(false);
+  expect(storageState(use, undefined)).toEqual({
+    quotaBytes: null,
+    usedBytes: 1100 * 1024 ** 2,
+    exceeded: false,
+    unknown: null,
+  });
+  expect(storageState({ databaseBytes: null, filestoreBytes: 5 }, { storage: "1k" })).toEqual({
+    quotaBytes: 1024,
+    usedBytes: 5,
+    exceeded: false,
+    unknown: "database size not known",
+  });
   expect(() => assertStorageWithinQuota("shop", "staging", use, { storage: "1g" })).toThrow(
     "environment shop uses 1.1 GiB (database 700 MiB + filestore 400 MiB), above the staging storage quota of 1.0 GiB (resource_quotas.staging.storage): new deploys are blocked until it uses less or the quota is raised",
   );

@@ -6,6 +6,7 @@ import { confirmDestructive } from "../confirm";
 import { flag } from "../client";
 import { client, type CliIo } from "../io";
 import { formatBytes } from "../../bytes";
+import { storageQuotaText } from "../storage-quota";
 import { note, printJson, printTable } from "../output";
 import { parseLabelArgs } from "../../fleet/labels";
 import { repeatedFlag } from "./host";
@@ -48,12 +49,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["limits", `${d.cpus} CPU, ${d.memoryMb} MiB`],
     ["disk", diskLine(d.disk)],
     ...(d.storageQuota.quotaBytes !== null
-      ? ([
-          [
-            "quota",
-            `storage ${formatBytes(d.storageQuota.usedBytes)} of ${formatBytes(d.storageQuota.quotaBytes)}${d.storageQuota.exceeded ? " — ABOVE THE QUOTA: deploys are refused" : ""}`,
-          ],
-        ] as [string, string][])
+      ? ([["quota", `storage ${storageQuotaText(d.storageQuota)}`]] as [string, string][])
       : []),
     ["created", `${d.createdAt} by ${d.createdBy ?? "-"}`],
     ["expires", d.expiresAt ?? "never"],

@@ -5,7 +5,7 @@ import { stringify } from "yaml";
 import { Invalid, errnoText } from "../../errors";
 import type { EffectivePolicyView } from "../../policy/view";
 import { client, type CliIo } from "../io";
-import { formatBytes } from "../../bytes";
+import { storageQuotaText } from "../storage-quota";
 import { AlreadyReported, printJson } from "../output";
 
 const POLICY_FILE = ".odooops/policies.yaml";
@@ -25,7 +25,7 @@ function showEnv(io: CliIo, e: NonNullable<EffectivePolicyView["env"]>): void {
         .join(", ") || "none"
     }`,
     `  limits     workers ${e.limits.workers}, cpus ${e.limits.cpus}, memory ${e.limits.memoryMb} MiB`,
-    `  storage    ${formatBytes(e.storage.usedBytes)}${e.storage.quotaBytes !== null ? ` of ${formatBytes(e.storage.quotaBytes)}${e.storage.exceeded ? " — ABOVE THE QUOTA: deploys are blocked" : ""}` : ""}`,
+    `  storage    ${storageQuotaText(e.storage)}`,
     `  ttl        ${e.ttl ?? "none"}`,
   ];
   io.stdout(`${lines.join("\n")}\n`);

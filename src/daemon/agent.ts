@@ -33,6 +33,7 @@ import type { HeartbeatResponse } from "../fleet/schema";
 import { serveLogStream } from "../fleet/log-stream";
 import { KeyGate } from "../jobs/key-gate";
 import { startLocalWork } from "./agent-local";
+import { LeasedOutbox } from "./outbox";
 
 const log = Log.create("agent");
 
@@ -161,7 +162,13 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   };
   const runner = new Agent({
     identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
-    channel: new HttpJobChannel(client, LEASE_WAIT_MS, new MirrorLink({ db, box }, state.hostId), onStream),
+    channel: new HttpJobChannel(
+      client,
+      LEASE_WAIT_MS,
+      new MirrorLink({ db, box }, state.hostId),
+      onStream,
+      new LeasedOutbox(paths),
+    ),
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
     deps: { db, config, paths, box },
     gate,

@@ -7,6 +7,7 @@ import { ENV_STATUSES, TIERS } from "../env/vocabulary";
 import { stepStatuses } from "../jobs/jobs.sql";
 import { JobView } from "../jobs/view";
 import { GatePlanView } from "../policy/view";
+import { displayText } from "../tenant-text";
 
 /** Where the coordinator's agent listener serves the agent API. */
 export const AGENT_API_BASE = "/api/v1/agent";
@@ -114,6 +115,12 @@ export const HeartbeatResponse = z.object({
  * (`dbPasswordEnc` → `dbPassword`): each side seals them with its own SecretBox.
  */
 const Text = z.string().max(100_000);
+/**
+ * A failure reason an agent reports (a job's, a step's, an env's, a deployment's, a backup's):
+ * tenant text, made display-safe as the coordinator's agent routes parse it — an agent binary
+ * older than src/tenant-text.ts sends it raw, and nothing downstream filters it again.
+ */
+const Reason = Text.transform(displayText);
 const Ts = z.string().max(40);
 const Id = z.string().min(1).max(64);
 
@@ -138,8 +145,8 @@ export const EnvironmentWire = z
     branch: Text.nullable(),
     tier: z.enum(TIERS),
     status: z.enum(ENV_STATUSES),
-    statusReason: Text.nullable(),
-    httpFallbackReason: Text.nullable(),
+    statusReason: Reason.nullable(),
+    httpFallbackReason: Reason.nullable(),
     hostId: Id.nullable(),
     odooImage: Text,
     domain: Text,
@@ -192,7 +199,7 @@ export const DeploymentWire = z
     approvalAt: Ts.nullable(),
     jobId: Id.nullable(),
     stepTimings: z.record(z.string(), z.number()).nullable(),
-    error: Text.nullable(),
+    error: Reason.nullable(),
     createdBy: Text.nullable(),
     createdAt: Ts,
     finishedAt: Ts.nullable(),
@@ -210,7 +217,7 @@ export const BackupWire = z
     localPath: Text.nullable(),
     s3Key: Text.nullable(),
     manifest: z.record(z.string(), z.unknown()).nullable(),
-    error: Text.nullable(),
+    error: Reason.nullable(),
     createdAt: Ts,
     finishedAt: Ts.nullable(),
     expiresAt: Ts.nullable(),
@@ -292,37 +299,55 @@ export const JobHeartbeatRequest = z
     state: MirrorChanges.optional(),
   })
   .strict();
+const StepPatch = z
+  .object({
+    status: z.enum(stepStatuses),
+    output: z.record(z.string(), z.unknown()).nullable().optional(),
+    error: Reason.nullable().optional(),
+    startedAt: z.string().max(40).nullable().optional(),
+    finishedAt: z.string().max(40).nullable().optional(),
+    durationMs: z.number().nullable().optional(),
+  })
+  .strict();
+const StepIdx = z.number().int().min(0).max(1000);
 export const StepRequest = z
   .object({
     owner: Owner,
     /** What the job changed in its mirrored state (remote agents; src/fleet/mirror.ts). */
     state: MirrorChanges.optional(),
-    idx: z.number().int().min(0).max(1000),
-    patch: z
-      .object({
-        status: z.enum(stepStatuses),
-        output: z.record(z.string(), z.unknown()).nullable().optional(),
-        error: z.string().max(100_000).nullable().optional(),
-        startedAt: z.string().max(40).nullable().optional(),
-        finishedAt: z.string().max(40).nullable().optional(),
-        durationMs: z.number().nullable().optional(),
-      })
-      .strict(),
+    idx: StepIdx,
+    patch: StepPatch,
   })
   .strict();
-export const LogRequest = z.object({ owner: Owner, lines: z.array(z.string().max(100_000)).max(10_000) }).strict();
+const LogLines = z.array(z.string().max(100_000)).max(10_000);
+export const LogRequest = z.object({ owner: Owner, lines: LogLines }).strict();
+const Outcome = z.discriminatedUnion("status", [
+  z.object({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()).nullable() }).strict(),
+  z.object({ status: z.enum(["failed", "cancelled"]), error: Reason }).strict(),
+]);
+/** The result's secrets for the job's creator, open: the coordinator seals them with its own box. */
+const OpenSecrets = z.record(z.string(), z.string().max(10_000));
 export const FinishRequest = z
+  .object({ owner: Owner, state: MirrorChanges.optional(), secrets: OpenSecrets.optional(), outcome: Outcome })
+  .strict();
+/**
+ * A leased job the agent finished while the coordinator was away (src/jobs/http-channel.ts keeps
+ * it in `state/outbox/leased/`): the reports the coordinator missed and the finish, sent when it
+ * answers again. `attempt` is the lease's: taken only if nobody leased the job since.
+ */
+export const LateFinish = z
   .object({
+    jobId: Id,
     owner: Owner,
+    attempt: z.number().int().min(1).max(1_000_000),
+    steps: z.array(z.object({ idx: StepIdx, patch: StepPatch }).strict()).max(1000),
+    lines: LogLines,
+    outcome: Outcome,
+    secrets: OpenSecrets.optional(),
     state: MirrorChanges.optional(),
-    /** The result's secrets for the job's creator, open: the coordinator seals them with its own box. */
-    secrets: z.record(z.string(), z.string().max(10_000)).optional(),
-    outcome: z.discriminatedUnion("status", [
-      z.object({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()).nullable() }).strict(),
-      z.object({ status: z.enum(["failed", "cancelled"]), error: z.string().max(100_000) }).strict(),
-    ]),
   })
   .strict();
+export type LateFinish = z.infer<typeof LateFinish>;
 
 /** `POST /environments/{name}/move` (`odooops env move ENV --to HOST`). */
 export const MoveEnvRequest = z
@@ -365,7 +390,7 @@ export const AgentJobReport = z
         status: z.enum(["succeeded", "failed", "cancelled"]),
         params: z.record(z.string(), z.unknown()),
         result: z.record(z.string(), z.unknown()).nullable(),
-        error: Text.nullable(),
+        error: Reason.nullable(),
         attempts: z.number().int().min(0).max(1000),
         createdBy: Text.nullable(),
         odooopsVersion: Text.nullable(),
@@ -383,7 +408,7 @@ export const AgentJobReport = z
             title: z.string().max(1000),
             status: z.enum(stepStatuses),
             output: z.record(z.string(), z.unknown()).nullable(),
-            error: Text.nullable(),
+            error: Reason.nullable(),
             startedAt: Ts.nullable(),
             finishedAt: Ts.nullable(),
             durationMs: z.number().int().min(0).nullable(),

@@ -72,6 +72,12 @@ export class Agent {
       }
       if (leased) {
         const id = leased.job.id;
+        // Leased again while its run here goes on (the lease expired while the coordinator was
+        // away): the same owner keeps that run; a second one beside it would do the work twice.
+        if (this.running.has(id)) {
+          log.warn("leased a job already running here; the running one goes on", { job: id });
+          continue;
+        }
         this.running.set(
           id,
           this.execute(leased).finally(() => {

@@ -184,6 +184,11 @@ export class SqliteJobQueue implements JobChannel {
 
   async finish(jobId: string, owner: string, outcome: JobOutcome): Promise<void> {
     this.owned(jobId, owner);
+    this.end(jobId, outcome);
+  }
+
+  /** The job's outcome stored, its lease cleared, its lock freed for the next job on the key. */
+  private end(jobId: string, outcome: JobOutcome): void {
     const job = this.db
       .update(jobs)
       .set({
@@ -199,6 +204,31 @@ export class SqliteJobQueue implements JobChannel {
       .get();
     if (job) this.emitJob(job);
     this.events.queued();
+  }
+
+  /**
+   * A leased job its agent finished while the coordinator was away, reported after its lease
+   * expired, and still that agent's (src/fleet/late-finish.ts decides): the step reports and log
+   * lines the coordinator missed, and the outcome, as it ran. No owner check: the lease is gone.
+   */
+  finishLate(
+    jobId: string,
+    report: { steps: { idx: number; patch: StepPatch }[]; lines: string[]; outcome: JobOutcome },
+    note: string,
+  ): void {
+    for (const { idx, patch } of report.steps)
+      this.db
+        .update(jobSteps)
+        .set(patch)
+        .where(and(eq(jobSteps.jobId, jobId), eq(jobSteps.idx, idx)))
+        .run();
+    this.logs.append(jobId, [...report.lines, `${now()} ${note}`]);
+    this.end(jobId, report.outcome);
+  }
+
+  /** A line the coordinator itself adds to a job's log (a late report it did not take). */
+  note(jobId: string, line: string): void {
+    this.logs.append(jobId, [`${now()} ${line}`]);
   }
 
   has(jobId: string): boolean {

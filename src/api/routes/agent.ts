@@ -16,6 +16,7 @@ import {
   HeartbeatRequest,
   JobHeartbeatRequest,
   JoinRequest,
+  LateFinish,
   LeaseRequest,
   LogRequest,
   type MirrorChanges,
@@ -24,6 +25,7 @@ import {
 import { applyAgentChanges, decisionsFor, sliceFor } from "../../fleet/mirror-apply";
 import { StreamChunk } from "../../fleet/log-relay";
 import { takeAgentJobReport } from "../../fleet/agent-jobs";
+import { takeLateFinish } from "../../fleet/late-finish";
 import { type JobOutcome, LeaseLost } from "../../jobs/queue";
 import { withSealedSecrets } from "../../jobs/secrets";
 import { peerAddress } from "../conn";
@@ -186,6 +188,26 @@ export function createAgentApp(deps: CoordinatorDeps) {
     takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
     await deps.jobs.queue.finish(c.req.param("id"), owner, withSecrets(req.outcome, req.secrets));
     return c.json({}, 200);
+  });
+
+  // A leased job's finish the agent could not send while this coordinator was away.
+  app.post("/jobs/late-finish", async (c) => {
+    const host = c.get("host");
+    const { secrets, ...report } = await body(c.req.raw, LateFinish);
+    try {
+      const decision = takeLateFinish(deps, host, { ...report, outcome: withSecrets(report.outcome, secrets) });
+      return c.json(decision, 200);
+    } catch (e) {
+      if (e instanceof Forbidden)
+        deps.audit.record({
+          actor: `host:${host.name}`,
+          action: "host.state.refused",
+          target: report.jobId,
+          outcome: "failed",
+          details: { job: report.jobId, error: e.message },
+        });
+      throw e;
+    }
   });
 
   // The output of a stream this host took from its lease; `open: false` tells it to stop.

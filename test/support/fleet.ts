@@ -14,6 +14,7 @@ import { startAgentDaemon } from "../../src/daemon/agent";
 import { startDaemon } from "../../src/daemon/serve";
 import { decodeJoinToken } from "../../src/fleet/join-token";
 import { writeJoin } from "../../src/init/join";
+import type { AnyJobDef } from "../../src/jobs/define";
 import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
 import { removeByNamePrefix, testNamePrefix } from "./docker";
@@ -38,6 +39,8 @@ export interface FleetOptions {
   agentConfig?: Record<string, unknown>;
   /** More of an agent's config, from its nginx once started (pebble validates on its port). */
   agentConfigFor?: (nginx: TestNginx) => Promise<Record<string, unknown>>;
+  /** Job kinds the agents run beyond the built-in ones (test probes, run in this process). */
+  agentJobs?: AnyJobDef[];
 }
 
 const ADMIN_PASSWORD = "fleet-test-admin-pw";
@@ -110,7 +113,11 @@ export async function startFleet(opts: FleetOptions) {
       const join = coordinator.deps.fleet.createJoinToken({ name: spec.name, labels: spec.labels }).token;
       const paths = resolvePaths(h.nginx.dir);
       writeJoin(paths, { url: decodeJoinToken(join).url, token: join }, SecretBox.fromFile(paths.secretKeyFile));
-      const daemon = await startAgentDaemon({ paths, config: ConfigSchema.parse(h.config) });
+      const daemon = await startAgentDaemon({
+        paths,
+        config: ConfigSchema.parse(h.config),
+        ...(opts.agentJobs && { extraJobs: opts.agentJobs }),
+      });
       agents.push({
         ...spec,
         prefix,

@@ -286,3 +286,62 @@ describe("a real Agent runner whose coordinator goes away mid-job", () => {
     expect(logOf(job.id)).toContain("its report arrived late and is taken: succeeded");
   });
 });
+
+describe("the channel", () => {
+  /** Its finish lands on disk while a lease request is on its way: the lease's look finds nothing yet. */
+  class AppearsDuringLease extends LeasedOutbox {
+    hidden = false;
+    override pending(): string[] {
+      if (!this.hidden) return super.pending();
+      this.hidden = false;
+      return [];
+    }
+  }
+
+  test("a lease that returns a job whose finish waits here sends the finish under that lease instead of running it", async () => {
+    const job = enqueue("late-chan", hostA.hostId);
+    const store = new AppearsDuringLease({ dataDir: join(t.root, "agent-chan") });
+    const channel = new HttpJobChannel(client(hostA.credential), 0, null, null, store);
+    const agent = { hostId: hostA.hostId, owner: `${hostA.hostId}:chan` };
+    expect((await channel.lease(agent, 30_000))?.job.id).toBe(job.id);
+    down = true;
+    try {
+      await channel.step(job.id, agent.owner, 0, { status: "done", finishedAt: "2026-12-05T10:00:00.000Z" });
+      await channel.log(job.id, agent.owner, ["said while away"]);
+      await channel.step(job.id, agent.owner, 1, { status: "done", finishedAt: "2026-12-05T10:00:01.000Z" });
+      await channel.finish(job.id, agent.owner, { status: "succeeded", result: null });
+    } finally {
+      down = false;
+    }
+    expect(store.pending()).toEqual([job.id]);
+    expect(store.read(job.id)).toMatchObject({ attempt: 1, lines: ["said while away"] });
+    expireLease(job.id);
+    store.hidden = true;
+    // Leased again to this same agent: the finish goes under the new lease, nothing runs.
+    expect(await channel.lease(agent, 30_000)).toBeNull();
+    const view = t.deps.jobs.queue.view(job.id);
+    expect(view.status).toBe("succeeded");
+    expect(view.steps.map((s) => s.status)).toEqual(["done", "done"]);
+    expect(t.deps.jobs.queue.row(job.id).attempts).toBe(2);
+    expect(store.pending()).toEqual([]);
+    expect(logOf(job.id)).toContain("said while away");
+  });
+
+  test("a refusal (4xx) still stops the job: only an absent coordinator is waited for", async () => {
+    const job = enqueue("late-chan-2", hostA.hostId);
+    const store = new LeasedOutbox({ dataDir: join(t.root, "agent-chan-2") });
+    const channel = new HttpJobChannel(client(hostA.credential), 0, null, null, store);
+    const owner = `${hostA.hostId}:chan-2`;
+    expect((await channel.lease({ hostId: hostA.hostId, owner }, 30_000))?.job.id).toBe(job.id);
+    // Another owner holds it now (the lease expired and it went elsewhere): 409, the run stops.
+    expireLease(job.id);
+    await lease(`${hostA.hostId}:other`);
+    await expect(channel.step(job.id, owner, 0, { status: "running" })).rejects.toThrow(/no longer leased/);
+    await expect(channel.finish(job.id, owner, { status: "succeeded", result: null })).rejects.toThrow(
+      /no longer leased/,
+    );
+    expect(store.pending()).toEqual([]);
+    const other = { owner: `${hostA.hostId}:other`, outcome: { status: "succeeded", result: null } };
+    expect((await post(`/jobs/${job.id}/finish`, other, hostA.credential)).status).toBe(200);
+  });
+});

@@ -17,6 +17,7 @@ import { SCRATCH_PREFIX } from "../../src/db/copies/names";
 import { drTests } from "../../src/dr/dr-tests.sql";
 import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
+import { openS3 } from "../../src/host/s3/client";
 import { type FleetAgent, startFleet } from "../support/fleet";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
@@ -59,7 +60,45 @@ async function waitForInventory(names: string[]): Promise<void> {
   }
 }
 
+/** Nothing of a DR test left on the agent: container, network, scratch database and role, scratch dir. */
+async function nothingLeftOnAgent(): Promise<void> {
+  const ours = (names: string[]) => names.filter((n) => n.startsWith(`${agent.prefix}-`) && n.includes("drtest"));
+  expect(ours(await docker("ps", "-a", "--format", "{{.Names}}"))).toEqual([]);
+  expect(ours(await docker("network", "ls", "--format", "{{.Name}}"))).toEqual([]);
+  const leftovers = await agent.pg.query("postgres", async (sql) => {
+    const like = `${SCRATCH_PREFIX}%`;
+    const [dbs] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE ${like}`;
+    const [roles] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE ${like}`;
+    return { dbs: dbs?.n, roles: roles?.n };
+  });
+  expect(leftovers).toEqual({ dbs: 0, roles: 0 });
+}
+
+interface Report {
+  id: string;
+  env: string;
+  outcome: string;
+  failedStep: string | null;
+  reason: string | null;
+  host: string | null;
+  hostReason: string | null;
+  rtoMs: number | null;
+  rpoSec: number | null;
+}
+
+async function runDrTest(body: { env: string; host?: string }) {
+  const started = await fleet.api<{
+    started: { drTestId: string; host: string; hostReason: string | null; job: JobView }[];
+  }>("POST", "/dr/tests", body);
+  expect(started.status).toBe(202);
+  const s = started.body.started[0]!;
+  const job = await fleet.waitJob(s.job.id);
+  const reports = await fleet.api<{ tests: Report[] }>("GET", `/dr/tests?env=${body.env}`);
+  return { ...s, job, report: reports.body.tests.find((t) => t.id === s.drTestId) };
+}
+
 describe("dr test on another host", () => {
+  let slug = "";
   test("an env on the coordinator is tested on the agent; the report names it; nothing is left there", async () => {
     await waitForInventory([hostname(), "dr-agent"]);
     const created = await fleet.api<{ env: { id: string; slug: string }; job: JobView }>("POST", "/environments", {
@@ -69,7 +108,8 @@ describe("dr test on another host", () => {
     });
     expect(created.status).toBe(202);
     expect((await fleet.waitJob(created.body.job.id)).error).toBeNull();
-    const { slug, id: envId } = created.body.env;
+    slug = created.body.env.slug;
+    const envId = created.body.env.id;
     const b = await fleet.api<JobView>("POST", `/environments/${slug}/backups`);
     expect(b.status).toBe(202);
     expect((await fleet.waitJob(b.body.id)).error).toBeNull();
@@ -140,5 +180,54 @@ describe("dr test on another host", () => {
       container: envBefore.containerName,
       hostId: envBefore.hostId,
     });
+  }, 400_000);
+  test("a manifest altered in the bucket fails the test at verify on the agent, recorded so; nothing left there", async () => {
+    const coord = fleet.coordinator().deps;
+    const envId = coord.db.select().from(environments).where(eq(environments.slug, slug)).get()!.id;
+    const row = coord.db.select().from(backups).where(eq(backups.envId, envId)).get()!;
+    const store = await openS3(coord.config.backups.s3!);
+    try {
+      const key = `${row.s3Key}manifest.json`;
+      const m = JSON.parse(new TextDecoder().decode(await store.getBytes(key))) as {
+        rowCounts: Record<string, number>;
+      };
+      m.rowCounts.res_partner = 12_345;
+      await store.put(key, JSON.stringify(m), "application/json");
+    } finally {
+      store.close();
+    }
+    const r = await runDrTest({ env: slug });
+    expect(r.host).toBe("dr-agent");
+    expect(r.job.status).toBe("failed");
+    expect(r.report).toMatchObject({ outcome: "failed", failedStep: "verify", host: "dr-agent", rtoMs: null });
+    expect(r.report?.reason).toContain("differs from the one recorded when the backup was made");
+    expect(r.report?.rpoSec).toBeGreaterThanOrEqual(0);
+    await nothingLeftOnAgent();
+    expect(existsSync(join(agent.daemon.paths.envsDir, slug))).toBe(false);
+  }, 300_000);
+
+  test("an env on the agent, tested there by --host: recorded from the agent's finish", async () => {
+    const created = await fleet.api<{ env: { id: string; slug: string }; job: JobView }>("POST", "/environments", {
+      name: "drh-agent-shop",
+      tier: "dev",
+      host: "dr-agent",
+    });
+    expect(created.status).toBe(202);
+    expect((await fleet.waitJob(created.body.job.id)).error).toBeNull();
+    const own = created.body.env.slug;
+    const b = await fleet.api<JobView>("POST", `/environments/${own}/backups`);
+    expect((await fleet.waitJob(b.body.id)).error).toBeNull();
+    const r = await runDrTest({ env: own, host: "dr-agent" });
+    expect({ host: r.host, hostReason: r.hostReason, status: r.job.status, error: r.job.error }).toEqual({
+      host: "dr-agent",
+      hostReason: null,
+      status: "succeeded",
+      error: null,
+    });
+    expect(r.report).toMatchObject({ outcome: "passed", failedStep: null, host: "dr-agent" });
+    expect(r.report?.rtoMs).toBeGreaterThan(0);
+    await nothingLeftOnAgent();
+    // The env's own network is still there: only the test's throwaway pieces went.
+    expect(await docker("network", "ls", "--format", "{{.Name}}")).toContain(`${agent.prefix}-${own}`);
   }, 400_000);
 });

@@ -18,6 +18,7 @@ import { hosts } from "../../src/fleet/fleet.sql";
 import { issueCredential, recordHeartbeat } from "../../src/fleet/hosts";
 import { jobSteps, jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
+import { runCliWith } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let agentApi: ReturnType<typeof createAgentApp>;
@@ -336,5 +337,41 @@ describe("the agent's finish report records the test", () => {
       rpoSec: 60,
       startedAt: "2026-12-05T13:00:00.000Z",
     });
+  });
+});
+
+describe("the CLI", () => {
+  const cli = (...argv: string[]) =>
+    runCliWith(argv, {
+      fetch: (u, i) => t.fetch(u, i),
+      env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token },
+    });
+
+  test("dr test --host: where it runs and why; refusals exit non-zero with the reason", async () => {
+    const other = await cli("dr", "test", "--env", "prod", "--host", "eu-2");
+    expect(other.code).toBe(0);
+    expect(other.stderr).toContain(`testing prod with backup ${backupIds.prod} on eu-2: follow with odooops jobs wait`);
+    const own = await cli("dr", "test", "--env", "dev");
+    expect(own.stderr).toContain(`testing dev with backup ${backupIds.dev} on eu-1 (no S3 copy):`);
+    const before = recorded();
+    const unknown = await cli("dr", "test", "--env", "prod", "--host", "nope");
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("dr test --host nope: no host nope (hosts: eu-1, eu-2)");
+    const noEnv = await cli("dr", "test", "--host", "eu-2");
+    expect(noEnv.code).not.toBe(0);
+    expect(noEnv.stderr).toContain("dr test --host names the host of one environment's test: add --env");
+    expect(recorded()).toBe(before);
+  });
+
+  test("dr reports shows the host and why it was the env's own; --json has both", async () => {
+    const table = await cli("dr", "reports", "--env", "dev");
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^WHEN\s+ENV\s+OUTCOME\s+RTO\s+RPO\s+HOST\s+BACKUP\s+FAILED AT$/);
+    expect(lines.slice(1).every((l) => /dev\s+\S+\s+-\s+-\s+eu-1 \(no S3 copy\)\s/.test(l))).toBe(true);
+    const json = JSON.parse((await cli("dr", "reports", "--env", "prod", "--json")).stdout) as {
+      tests: { host: string | null; hostReason: string | null }[];
+    };
+    expect(json.tests[0]).toMatchObject({ host: "eu-2", hostReason: null });
   });
 });

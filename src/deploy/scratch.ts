@@ -82,17 +82,18 @@ async function dropScratch(deps: Deps, n: ReturnType<typeof scratchNames>, after
 /**
  * Runs `fn` with a throwaway role and a fresh empty database it owns (with `empty: false` the
  * database is left for `fn` to create, e.g. as a copy) and always removes both after. Copies other
- * jobs left (a crash) are swept first.
+ * jobs left (a crash) are swept first. `network`: the docker network the copy's container joins
+ * (default the env's; a DR test on another host brings its own).
  */
 export async function withScratchDatabase<T>(
   deps: Deps,
   env: Environment,
   owner: ScratchOwner,
   fn: (s: Scratch) => Promise<T>,
-  opts: { empty?: boolean } = {},
+  opts: { empty?: boolean; network?: string } = {},
 ): Promise<T> {
   const n = scratchNames(env, deps, owner);
-  const network = envResources(env, deps).network;
+  const network = opts.network ?? envResources(env, deps).network;
   const login: DbLogin = { name: n.db, user: n.role, password: randomBytes(24).toString("base64url") };
   try {
     // Inside the try: when clearing an interrupted attempt fails half-way, the finally tries again.
@@ -144,6 +145,7 @@ export async function bootOnScratch(
     host.docker.run({
       ...spec,
       restart: "no",
+      network: scratch.network,
       labels: envLabels(env, "init"),
       mounts: [
         { source: scratch.dataDir, target: CONTAINER_DATA },

@@ -6,31 +6,41 @@
  * failure or a rerun after a crash (the scratch names derive from the job id). The env itself is
  * never touched: only its backup is read.
  */
+import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { renameSync } from "node:fs";
+import { readdirSync, renameSync, rmdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { backups } from "../db/backup.sql";
-import { neutralizeDatabase, restoreBackup } from "../db/backup";
+import { type BackupSource, type ManifestTrust, neutralizeDatabase, restoreBackup } from "../db/backup";
 import { servingImage } from "../db/migrate";
 import { adminPg } from "../db/replace-steps";
 import { manifestTrust, readableSource } from "../db/restore-job";
+import { transferSource } from "../db/transfer";
 import { bootOnScratch, withScratchDatabase } from "../deploy/scratch";
 import { waitReleaseHealthy } from "../deploy/release";
 import { envHost } from "../env/host";
 import { loadEnvById } from "../env/lookup";
-import { envResources } from "../env/resources";
+import { envLabels, envResources } from "../env/resources";
 import { scratchDbLogin } from "../env/tenant-login";
 import { Invalid, NotFound, errorText } from "../errors";
 import { run } from "../exec/run";
+import { envFromWire } from "../fleet/mirror-wire";
 import { defineJob, EnvJobTarget, onEnv, stepOutput, storingStep } from "../jobs/define";
 import { stepLogger } from "../jobs/step-logger";
 import type { Deps } from "../deps";
 import type { Environment } from "../env/env.sql";
 import { failDrTest, markDrTestStarted, noteDrTestFailure, passDrTest, type DrTestStep } from "./dr-test-records";
+import { DR_TEST_STEPS } from "./dr-tests.sql";
+import { RemoteDrTest } from "./test-placement";
 
-export const DrTestParams = EnvJobTarget.extend({ drTestId: z.string().min(1), backupId: z.string().min(1) });
+export const DrTestParams = EnvJobTarget.extend({
+  drTestId: z.string().min(1),
+  backupId: z.string().min(1),
+  /** Set when the test runs on another host than the env's (test-placement.ts). */
+  remote: RemoteDrTest.optional(),
+});
 export type DrTestParams = z.infer<typeof DrTestParams>;
 
 /** A restored copy must never link back to the live site (mails, redirects). */
@@ -40,6 +50,79 @@ const DR_TEST_URL = "http://dr-test.invalid";
 export function drTestContainer(env: Pick<Environment, "slug" | "domain">, deps: Pick<Deps, "paths" | "config">) {
   return `${envResources(env, deps).initContainer}-drtest`;
 }
+
+/**
+ * The env under test. On another host its row is not in this host's state: it comes with the
+ * params, and the copy gets passwords of its own (odoo.conf needs a master password).
+ */
+function testedEnv(deps: Pick<Deps, "db" | "box">, p: DrTestParams): Environment {
+  if (!p.remote) return loadEnvById(deps.db, p.envId);
+  const secret = () => randomBytes(24).toString("base64url");
+  return envFromWire(deps.box, {
+    ...p.remote.env,
+    dbPassword: secret(),
+    adminPasswd: secret(),
+    odooAdminPassword: null,
+    // Its ports and container are the env host's, nothing of this one's.
+    httpPort: null,
+    longpollPort: null,
+    containerName: null,
+  });
+}
+
+/**
+ * On another host the copy gets a docker network of its own (the env's is not there), named
+ * apart from the env's so the env could still move here later.
+ */
+function throwawayNetwork(env: Pick<Environment, "slug" | "domain">, deps: Pick<Deps, "paths" | "config">) {
+  return `${envResources(env, deps).network}-drtest`;
+}
+
+/** The network, and the env's dir the scratch copy lived in when nothing else is in it: on this host they were only the test's. */
+async function removeRemoteLeftovers(deps: Deps, env: Environment): Promise<void> {
+  await run(envHost(deps).docker.networkRm(throwawayNetwork(env, deps)), { nothrow: true });
+  const dir = envResources(env, deps).dir;
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+/**
+ * The backup and where this host reads it: on another host than the env's, from the shared S3
+ * target, checked against the manifest the coordinator's state recorded (db/transfer.ts).
+ */
+interface TestedBackup {
+  row: { id: string; createdAt: string };
+  source: BackupSource;
+  trust: ManifestTrust;
+}
+
+function backupSource(deps: Pick<Deps, "db" | "config" | "box">, p: DrTestParams): TestedBackup {
+  if (p.remote) {
+    const t = p.remote.backup.transfer;
+    return {
+      row: { id: p.backupId, createdAt: p.remote.backup.createdAt },
+      source: transferSource(deps.config, t),
+      trust: { ...manifestTrust(deps), expected: t.manifest },
+    };
+  }
+  const row = deps.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
+  if (!row) throw new NotFound(`backup ${p.backupId} no longer exists`);
+  return { row, source: readableSource(deps.config, row), trust: manifestTrust(deps) };
+}
+
+/** A passed test's result: what the coordinator records when it ran on an agent (remote-result.ts). */
+export const DrTestResult = z.object({
+  drTestId: z.string(),
+  backupId: z.string(),
+  rtoMs: z.number().int().min(0),
+  rpoSec: z.number().int().min(0),
+  startedAt: z.string(),
+  image: z.string(),
+});
+export type DrTestResult = z.infer<typeof DrTestResult>;
 
 /** An error of one of the test's steps, so the record says where it failed. */
 class StepFailed extends Error {
@@ -51,6 +134,17 @@ class StepFailed extends Error {
   }
 }
 
+/**
+ * Where a test that ran on an agent failed, from its step's error: the step "backup" fails as
+ * itself; the step "test" with a StepFailed, whose message starts with the part that failed.
+ */
+export function failureOf(jobStep: string, error: string): { step: DrTestStep; reason: string } {
+  if (jobStep === "backup") return { step: "backup", reason: error };
+  const m = /^(\w+): ([\s\S]*)$/.exec(error);
+  const step = DR_TEST_STEPS.find((s) => s !== "backup" && s === m?.[1]);
+  return step && m ? { step, reason: m[2] ?? "" } : { step: "restore", reason: error };
+}
+
 async function inStep<T>(step: DrTestStep, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -59,7 +153,8 @@ async function inStep<T>(step: DrTestStep, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const BackupOut = stepOutput(
+/** Step "backup"'s output: the coordinator reads it from the step report of a test run on an agent. */
+export const BackupOut = stepOutput(
   "backup",
   z.object({ backupId: z.string(), startedAt: z.string(), rpoSec: z.number().int().min(0) }),
 );
@@ -84,9 +179,7 @@ export const drTestJob = defineJob<DrTestParams>({
       async run(ctx) {
         const { deps, params: p } = ctx;
         try {
-          const row = deps.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
-          if (!row) throw new NotFound(`backup ${p.backupId} no longer exists`);
-          readableSource(deps.config, row);
+          const { row } = backupSource(deps, p);
           const startedAt = new Date().toISOString();
           // The data is as of the dump's start: its age is what a restore now would lose.
           const rpoSec = Math.max(0, Math.round((Date.parse(startedAt) - Date.parse(row.createdAt)) / 1000));
@@ -103,7 +196,7 @@ export const drTestJob = defineJob<DrTestParams>({
       title: "Restoring it into a throwaway copy, verifying, booting it and checking its health (RTO)",
       async run(ctx) {
         try {
-          return await restoreAndBoot(ctx.deps, loadEnvById(ctx.deps.db, ctx.params.envId), ctx.params, ctx.jobId, ctx);
+          return await restoreAndBoot(ctx.deps, testedEnv(ctx.deps, ctx.params), ctx.params, ctx.jobId, ctx);
         } catch (e) {
           const failed = e instanceof StepFailed ? e : new StepFailed("restore", e);
           noteDrTestFailure(ctx.deps.db, ctx.params.drTestId, failed.step, errorText(failed.cause));
@@ -116,12 +209,21 @@ export const drTestJob = defineJob<DrTestParams>({
     const t = ctx.output(TestOut);
     const b = ctx.output(BackupOut);
     passDrTest(ctx.deps.db, ctx.params.drTestId, t.rtoMs);
-    return { drTestId: ctx.params.drTestId, backupId: b.backupId, rtoMs: t.rtoMs, rpoSec: b.rpoSec, image: t.image };
+    const result: DrTestResult = {
+      drTestId: ctx.params.drTestId,
+      backupId: b.backupId,
+      rtoMs: t.rtoMs,
+      rpoSec: b.rpoSec,
+      startedAt: b.startedAt,
+      image: t.image,
+    };
+    return result;
   },
   async failed(ctx, error, cancelled) {
     // The copy is gone already (withScratchDatabase's finally); a container of a killed attempt may not be.
-    const env = loadEnvById(ctx.deps.db, ctx.params.envId);
+    const env = testedEnv(ctx.deps, ctx.params);
     await run(envHost(ctx.deps).docker.rm(drTestContainer(env, ctx.deps), { force: true }), { nothrow: true });
+    if (ctx.params.remote) await removeRemoteLeftovers(ctx.deps, env);
     failDrTest(ctx.deps.db, ctx.params.drTestId, cancelled ? "cancelled" : error);
   },
 });
@@ -132,10 +234,28 @@ interface Io {
 }
 
 async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, jobId: string, io: Io) {
-  const row = deps.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
-  if (!row) throw new StepFailed("backup", new NotFound(`backup ${p.backupId} no longer exists`));
-  const source = readableSource(deps.config, row);
-  const image = await servingImage(deps, env);
+  const { row, source, trust } = await inStep("backup", async () => backupSource(deps, p));
+  const image = p.remote ? p.remote.image : await servingImage(deps, env);
+  if (p.remote) {
+    const net = throwawayNetwork(env, deps);
+    await inStep("restore", () => envHost(deps).dockerClient.ensureNetwork(net, envLabels(env, "network")));
+    try {
+      return await onScratch(deps, env, jobId, io, { row, source, trust, image, network: net });
+    } finally {
+      await removeRemoteLeftovers(deps, env);
+    }
+  }
+  return onScratch(deps, env, jobId, io, { row, source, trust, image });
+}
+
+async function onScratch(
+  deps: Deps,
+  env: Environment,
+  jobId: string,
+  io: Io,
+  b: TestedBackup & { image: string; network?: string },
+) {
+  const { row, source, image } = b;
   // Set when the copy was tested: an error after it comes from removing the copy.
   let tested = false;
   return withScratchDatabase(
@@ -157,7 +277,7 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
         workDir: join(dirname(s.confFile), "work"),
         log: stepLogger(io, { backup: row.id }),
         signal: io.signal,
-        manifestTrust: manifestTrust(deps),
+        manifestTrust: b.trust,
         filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
       }).catch((e: unknown) => {
         throw new StepFailed(e instanceof Invalid ? "verify" : "restore", e);
@@ -207,7 +327,7 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
         rowCounts: restored.checks.rowCounts,
       };
     },
-    { empty: false },
+    { empty: false, network: b.network },
   ).catch((e: unknown) => {
     // Errors of the copy's setup (role, pg_hba, network) are the restore's; of its removal, cleanup's.
     throw e instanceof StepFailed ? e : new StepFailed(tested ? "cleanup" : "restore", e);

@@ -5,12 +5,16 @@
 import { and, desc, eq, gte, inArray } from "drizzle-orm";
 import type { Db } from "../state/db";
 import { environments } from "../env/env.sql";
+import { hosts } from "../fleet/fleet.sql";
 import { drTests, type DR_TEST_STEPS } from "./dr-tests.sql";
 
 export type DrTestRow = typeof drTests.$inferSelect;
 export type DrTestStep = (typeof DR_TEST_STEPS)[number];
 
-export function insertDrTest(db: Db, v: { id: string; envId: string; backupId: string; jobId: string }): DrTestRow {
+export function insertDrTest(
+  db: Db,
+  v: { id: string; envId: string; backupId: string; jobId: string; hostId?: string | null; hostReason?: string | null },
+): DrTestRow {
   return db.insert(drTests).values(v).returning().get();
 }
 
@@ -44,19 +48,21 @@ export function failDrTest(db: Db, id: string, error: string): void {
     .run();
 }
 
-export type DrTestWithEnv = DrTestRow & { env: string; tier: string };
+/** `host`: the name of the host it ran on (null: a standalone coordinator, or a removed host). */
+export type DrTestWithEnv = DrTestRow & { env: string; tier: string; host: string | null };
 
 /** Newest first; `envIds` narrows to those envs. */
 export function listDrTests(db: Db, opts: { since: string; envIds?: string[]; limit?: number }): DrTestWithEnv[] {
   return db
-    .select({ t: drTests, env: environments.slug, tier: environments.tier })
+    .select({ t: drTests, env: environments.slug, tier: environments.tier, host: hosts.name })
     .from(drTests)
     .innerJoin(environments, eq(environments.id, drTests.envId))
+    .leftJoin(hosts, eq(hosts.id, drTests.hostId))
     .where(and(gte(drTests.createdAt, opts.since), opts.envIds ? inArray(drTests.envId, opts.envIds) : undefined))
     .orderBy(desc(drTests.createdAt), desc(drTests.id))
     .limit(opts.limit ?? 1000)
     .all()
-    .map((r) => ({ ...r.t, env: r.env, tier: r.tier }));
+    .map((r) => ({ ...r.t, env: r.env, tier: r.tier, host: r.host }));
 }
 
 export interface LastDrTest {

@@ -5,6 +5,7 @@
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { backups } from "../db/backup.sql";
+import type { BackupRow } from "../db/backup-job";
 import { readableSource } from "../db/restore-job";
 import type { CoordinatorDeps, Deps } from "../deps";
 import { environments, type Environment } from "../env/env.sql";
@@ -17,6 +18,7 @@ import type { JobView } from "../jobs/view";
 import { Log } from "../log";
 import { drTestJob } from "./dr-test-job";
 import { insertDrTest, listDrTests, type DrTestWithEnv } from "./dr-test-records";
+import { drTestHost, remoteDrTest } from "./test-placement";
 
 const log = Log.create("dr");
 
@@ -24,6 +26,9 @@ export interface StartedDrTest {
   env: string;
   drTestId: string;
   backupId: string;
+  /** The host it runs on, and why that is the env's own host when it is (test-host.ts). */
+  host: string;
+  hostReason: string | null;
   job: JobView;
 }
 
@@ -34,7 +39,7 @@ export interface StartedDrTests {
 }
 
 /** The newest completed backup this host can read (local copy or S3), or why there is none. */
-function newestRestorable(deps: Pick<Deps, "db" | "config">, env: Environment): { id: string } | { none: string } {
+function newestRestorable(deps: Pick<Deps, "db" | "config">, env: Environment): BackupRow | { none: string } {
   const rows = deps.db
     .select()
     .from(backups)
@@ -45,7 +50,7 @@ function newestRestorable(deps: Pick<Deps, "db" | "config">, env: Environment): 
   for (const row of rows) {
     try {
       readableSource(deps.config, row);
-      return { id: row.id };
+      return row;
     } catch (e) {
       errors.push(errorText(e));
     }
@@ -58,27 +63,53 @@ function newestRestorable(deps: Pick<Deps, "db" | "config">, env: Environment): 
   };
 }
 
-function start(deps: CoordinatorDeps, env: Environment, backupId: string, actor: string): StartedDrTest {
+function start(deps: CoordinatorDeps, env: Environment, row: BackupRow, actor: string, host?: string): StartedDrTest {
+  const where = drTestHost(deps, env, row, host);
   const drTestId = Bun.randomUUIDv7();
-  const job = deps.jobs.enqueue(drTestJob, { envId: env.id, slug: env.slug, drTestId, backupId }, actor);
-  insertDrTest(deps.db, { id: drTestId, envId: env.id, backupId, jobId: job.id });
-  deps.audit.record({ actor, action: "dr.test", target: env.slug, details: { backup: backupId, job: job.id } });
-  return { env: env.slug, drTestId, backupId, job };
+  const base = { envId: env.id, slug: env.slug, drTestId, backupId: row.id };
+  const job =
+    where.where === "other"
+      ? deps.jobs.enqueue(drTestJob, { ...base, remote: remoteDrTest(env, row, where.image) }, actor, {
+          hostId: where.hostId,
+        })
+      : deps.jobs.enqueue(drTestJob, base, actor);
+  const hostReason = where.where === "own" ? where.reason : null;
+  insertDrTest(deps.db, {
+    id: drTestId,
+    envId: env.id,
+    backupId: row.id,
+    jobId: job.id,
+    hostId: where.hostId,
+    hostReason,
+  });
+  deps.audit.record({
+    actor,
+    action: "dr.test",
+    target: env.slug,
+    details: { backup: row.id, job: job.id, host: where.name, ...(hostReason ? { hostReason } : {}) },
+  });
+  return { env: env.slug, drTestId, backupId: row.id, host: where.name, hostReason, job };
 }
 
 /**
  * One env (any tier): refused with the reason when it cannot be tested (unknown, not created, no
- * restorable backup), nothing recorded. No env: every created production env, one job each; the
- * ones without a restorable backup are listed as skipped.
+ * restorable backup, `host` that cannot run it), nothing recorded. No env: every created
+ * production env, one job each; the ones without a restorable backup are listed as skipped. Each
+ * runs on another host when one can (test-host.ts).
  */
-export function startDrTests(deps: CoordinatorDeps, opts: { env?: string }, actor: string): StartedDrTests {
+export function startDrTests(
+  deps: CoordinatorDeps,
+  opts: { env?: string; host?: string },
+  actor: string,
+): StartedDrTests {
   if (opts.env !== undefined) {
     const env = findEnv(deps.db, opts.env);
     requireCreated(env, "only an active or stopped environment's backups are tested");
     const b = newestRestorable(deps, env);
     if ("none" in b) throw new Invalid(b.none);
-    return { started: [start(deps, env, b.id, actor)], skipped: [] };
+    return { started: [start(deps, env, b, actor, opts.host)], skipped: [] };
   }
+  if (opts.host !== undefined) throw new Invalid("dr test --host names the host of one environment's test: add --env");
   const envs = deps.db
     .select()
     .from(environments)
@@ -89,7 +120,7 @@ export function startDrTests(deps: CoordinatorDeps, opts: { env?: string }, acto
   for (const env of envs) {
     const b = newestRestorable(deps, env);
     if ("none" in b) out.skipped.push({ env: env.slug, reason: b.none });
-    else out.started.push(start(deps, env, b.id, actor));
+    else out.started.push(start(deps, env, b, actor));
   }
   return out;
 }

@@ -32,6 +32,10 @@ export const drTests = sqliteTable(
     rtoMs: integer("rto_ms"),
     /** Recovery point: the backup's age when the test started, in seconds. */
     rpoSec: integer("rpo_sec"),
+    /** The host it ran on (null: this coordinator's own host in a standalone setup). */
+    hostId: text("host_id"),
+    /** Why it ran on the env's own host rather than another one (null: it ran elsewhere, or was told where). */
+    hostReason: text("host_reason"),
   },
   (t) => [index("dr_tests_env").on(t.envId, t.createdAt)],
 );

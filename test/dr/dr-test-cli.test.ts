@@ -141,18 +141,20 @@ describe("dr reports", () => {
     const r = await cli("dr", "reports", "--env", "prod");
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^WHEN\s+ENV\s+OUTCOME\s+RTO\s+RPO\s+BACKUP\s+FAILED AT$/);
-    // Newest first: the failure, then the pass, then the one still queued from the first test.
-    expect(lines[1]).toMatch(/prod\s+failed\s+-\s+3d2h\s+\S+\s+verify: db.dump does not match its manifest$/);
-    expect(lines[2]).toMatch(/prod\s+passed\s+1m23s\s+4h02m\s/);
-    expect(lines[3]).toMatch(/prod\s+running\s+-\s+-\s/);
+    expect(lines[0]).toMatch(/^WHEN\s+ENV\s+OUTCOME\s+RTO\s+RPO\s+HOST\s+BACKUP\s+FAILED AT$/);
+    // Newest first: the failure, then the pass, then the one still queued from the first test
+    // (queued through the API: on this standalone host, with why no other).
+    expect(lines[1]).toMatch(/prod\s+failed\s+-\s+3d2h\s+-\s+\S+\s+verify: db.dump does not match its manifest$/);
+    expect(lines[2]).toMatch(/prod\s+passed\s+1m23s\s+4h02m\s+-\s/);
+    expect(lines[3]).toMatch(/prod\s+running\s+-\s+-\s+\S+ \(no other host\)\s/);
     expect(lines).toHaveLength(4);
 
     const json = JSON.parse((await cli("dr", "reports", "--json", "--env", "prod")).stdout) as {
       tests: { id: string; outcome: string; reason: string; failedStep: string; rtoMs: number | null }[];
     };
     expect(json.tests[0]).toMatchObject({ id: bad.id, outcome: "failed", failedStep: "verify", rtoMs: null });
-    expect(json.tests[1]).toMatchObject({ id: old.id, outcome: "passed", rtoMs: 83_400 });
+    expect(json.tests[1]).toMatchObject({ id: old.id, outcome: "passed", rtoMs: 83_400, host: null, hostReason: null });
+    expect(json.tests[2]).toMatchObject({ outcome: "running", hostReason: "no other host" });
     const future = await cli("dr", "reports", "--since", "2999-01-01", "--json");
     expect(JSON.parse(future.stdout)).toEqual({ tests: [] });
     const invalid = await cli("dr", "reports", "--since", "last tuesday");

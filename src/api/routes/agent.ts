@@ -26,6 +26,7 @@ import { applyAgentChanges, decisionsFor, sliceFor } from "../../fleet/mirror-ap
 import { StreamChunk } from "../../fleet/log-relay";
 import { takeAgentJobReport } from "../../fleet/agent-jobs";
 import { takeLateFinish } from "../../fleet/late-finish";
+import { drTestFinish } from "../../dr/remote-result";
 import { type JobOutcome, LeaseLost } from "../../jobs/queue";
 import { withSealedSecrets } from "../../jobs/secrets";
 import { peerAddress } from "../conn";
@@ -128,6 +129,22 @@ export function createAgentApp(deps: CoordinatorDeps) {
       throw e;
     }
   };
+  /** `fn`, auditing a refusal (Forbidden) as `host.state.refused`. */
+  const refusedAudited = <T>(host: HostRow, jobId: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof Forbidden)
+        deps.audit.record({
+          actor: `host:${host.name}`,
+          action: "host.state.refused",
+          target: deps.jobs.queue.row(jobId).target ?? jobId,
+          outcome: "failed",
+          details: { job: jobId, error: e.message },
+        });
+      throw e;
+    }
+  };
   /** The agent opened its result's secrets (sealed with its own box): they are sealed again with this one. */
   const withSecrets = (outcome: JobOutcome, secrets: Record<string, string> | undefined): JobOutcome => {
     if (outcome.status !== "succeeded" || !secrets) return outcome;
@@ -184,9 +201,16 @@ export function createAgentApp(deps: CoordinatorDeps) {
   });
   app.post("/jobs/:id/finish", async (c) => {
     const req = await body(c.req.raw, FinishRequest);
-    const owner = ownOwner(c.get("host"), req.owner);
-    takeChanges(c.get("host"), c.req.param("id"), owner, req.state);
-    await deps.jobs.queue.finish(c.req.param("id"), owner, withSecrets(req.outcome, req.secrets));
+    const host = c.get("host");
+    const owner = ownOwner(host, req.owner);
+    const jobId = c.req.param("id");
+    // A DR test's record is checked before anything of the report is written.
+    const recordDrTest = refusedAudited(host, jobId, () =>
+      drTestFinish(deps, host, deps.jobs.queue.row(jobId), req.outcome),
+    );
+    takeChanges(host, jobId, owner, req.state);
+    await deps.jobs.queue.finish(jobId, owner, withSecrets(req.outcome, req.secrets));
+    recordDrTest?.();
     return c.json({}, 200);
   });
 

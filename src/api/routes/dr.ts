@@ -114,7 +114,19 @@ const rotate = createRoute({
 
 const DrTestsStarted = z
   .object({
-    started: z.array(z.object({ env: z.string(), drTestId: z.string(), backupId: z.string(), job: JobView })),
+    started: z.array(
+      z.object({
+        env: z.string(),
+        drTestId: z.string(),
+        backupId: z.string(),
+        host: z.string().openapi({ description: "the host the test runs on" }),
+        hostReason: z
+          .string()
+          .nullable()
+          .openapi({ description: "why it runs on the env's own host (no other host, no S3 copy, …)" }),
+        job: JobView,
+      }),
+    ),
     skipped: z.array(z.object({ env: z.string(), reason: z.string() })).openapi({
       description: "production envs not tested (no env given), with why: e.g. no restorable backup",
     }),
@@ -135,6 +147,11 @@ const DrTestReport = z
     reason: z.string().nullable(),
     rtoMs: z.number().nullable().openapi({ description: "restore start → the copy answered healthy (ms)" }),
     rpoSec: z.number().nullable().openapi({ description: "the backup's age when the test started (s)" }),
+    host: z.string().nullable().openapi({ description: "the host it ran on (null: standalone, or a removed host)" }),
+    hostReason: z
+      .string()
+      .nullable()
+      .openapi({ description: "why it ran on the env's own host (null: on another host, or named by --host)" }),
   })
   .openapi("DrTestReport");
 const startTests = createRoute({
@@ -150,6 +167,12 @@ const startTests = createRoute({
           schema: z
             .object({
               env: z.string().min(1).max(200).optional().openapi({ description: "default: every production env" }),
+              host: z
+                .string()
+                .min(1)
+                .max(200)
+                .optional()
+                .openapi({ description: "run it on this host (with env; default: another host when one can)" }),
             })
             .strict(),
         },
@@ -161,8 +184,8 @@ const startTests = createRoute({
     202: json(DrTestsStarted, "queued"),
     400: json(ErrorSchema, "no restorable backup, or no production env"),
     403: json(ErrorSchema, "not an admin"),
-    404: json(ErrorSchema, "no such environment"),
-    409: json(ErrorSchema, "not active or stopped"),
+    404: json(ErrorSchema, "no such environment or host"),
+    409: json(ErrorSchema, "not active or stopped, or the named host cannot run it"),
   },
 });
 const listTests = createRoute({
@@ -210,13 +233,14 @@ export function drRoutes(app: Api, deps: CoordinatorDeps) {
   app.openapi(startTests, (c) => {
     const principal = c.get("principal");
     requireRole(principal, "admin", "run a DR test");
-    return c.json(startDrTests(deps, { env: c.req.valid("json").env }, principal.username), 202);
+    const body = c.req.valid("json");
+    return c.json(startDrTests(deps, { env: body.env, host: body.host }, principal.username), 202);
   });
   app.openapi(listTests, (c) => {
     requireRole(c.get("principal"), "admin", "read DR test reports");
     const q = c.req.valid("query");
     const tests = drReports(deps, { since: parseSince(q.since), env: q.env });
-    return c.json({ tests: tests.map(({ envId: _envId, ...t }) => t) }, 200);
+    return c.json({ tests: tests.map(({ envId: _envId, hostId: _hostId, ...t }) => t) }, 200);
   });
   app.openapi(rebuild, async (c) => {
     const principal = c.get("principal");

@@ -129,24 +129,38 @@ export function drCommand(io: CliIo) {
         },
         args: {
           env: { type: "string", description: "one environment (default: every production environment)" },
+          host: {
+            type: "string",
+            description: "run it on this host (with --env; default: another host when one can read the backup)",
+          },
           wait: { type: "boolean", description: "follow each test until it ends; exit 1 when one failed" },
         },
         async run({ args }) {
           const c = client(io);
-          const out = await c.post("/dr/tests", { body: args.env === undefined ? {} : { env: args.env } });
+          const out = await c.post("/dr/tests", {
+            body: {
+              ...(args.env === undefined ? {} : { env: args.env }),
+              ...(args.host === undefined ? {} : { host: args.host }),
+            },
+          });
+          const on = (s: (typeof out.started)[number]) =>
+            `on ${s.host}${s.hostReason === null ? "" : ` (${s.hostReason})`}`;
           for (const s of out.skipped) note(io, `skipped ${s.env}: ${s.reason}`);
           if (out.started.length === 0 && out.skipped.length === 0) note(io, "no production environment to test");
           if (args.wait !== true) {
             if (io.globals.json) return printJson(io, out);
             for (const s of out.started) {
               io.stdout(`${s.job.id}\n`);
-              note(io, `testing ${s.env} with backup ${s.backupId}: follow with odooops jobs wait ${s.job.id}`);
+              note(
+                io,
+                `testing ${s.env} with backup ${s.backupId} ${on(s)}: follow with odooops jobs wait ${s.job.id}`,
+              );
             }
             return;
           }
           const failed: string[] = [];
           for (const s of out.started) {
-            note(io, `testing ${s.env} with backup ${s.backupId}`);
+            note(io, `testing ${s.env} with backup ${s.backupId} ${on(s)}`);
             try {
               reportJob(io, await followJob(io, c, s.job.id));
             } catch (e) {
@@ -174,6 +188,7 @@ export function drCommand(io: CliIo) {
               ...t,
               rto: t.rtoMs === null ? "-" : formatDuration(t.rtoMs),
               rpo: t.rpoSec === null ? "-" : formatAge(t.rpoSec),
+              on: `${t.host ?? "-"}${t.hostReason === null ? "" : ` (${t.hostReason})`}`,
               why:
                 t.outcome === "failed"
                   ? `${t.failedStep ?? "?"}: ${(t.reason ?? "").split("\n", 1)[0]?.slice(0, 100) ?? ""}`
@@ -185,6 +200,7 @@ export function drCommand(io: CliIo) {
               { key: "outcome", label: "outcome" },
               { key: "rto", label: "RTO" },
               { key: "rpo", label: "RPO" },
+              { key: "on", label: "host" },
               { key: "backupId", label: "backup" },
               { key: "why", label: "failed at" },
             ],

@@ -290,6 +290,8 @@ CREATE TABLE `dr_tests` (
 	`reason` text,
 	`rto_ms` integer,
 	`rpo_sec` integer,
+	`host_id` text,
+	`host_reason` text,
 	FOREIGN KEY (`env_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint

@@ -1,8 +1,9 @@
 /**
  * `env move` off an agent host (issue 16): a coordinator that runs envs itself and one agent,
  * each with its own root, PostgreSQL, nginx and docker prefix (test/support/fleet.ts), sharing
- * one S3 target (a private s3rver). The fresh backup runs on the agent, the copy is made on the
- * coordinator, and the agent tears its copy down after the switch. While the copy is made the
+ * one S3 target (a private s3rver), and a second agent. The fresh backup runs on the agent, the
+ * copy is made on the coordinator (or the other agent), and the agent tears its copy down after
+ * the switch. While the copy is made the
  * env row still names the agent, which keeps serving; a move whose target cannot start the env
  * leaves the agent serving and nothing on the coordinator.
  */
@@ -28,6 +29,7 @@ type HostView = z.infer<typeof HostViewSchema>;
 let s3: TestS3;
 let fleet: Awaited<ReturnType<typeof startFleet>>;
 let agent: FleetAgent;
+let agentB: FleetAgent;
 let coordName: string;
 
 beforeAll(async () => {
@@ -35,20 +37,23 @@ beforeAll(async () => {
   const target = await s3.target(`mva-${randomSuffix()}`, { prefix: "odooops" });
   fleet = await startFleet({
     coordinatorAddress: "127.0.0.8",
-    agents: [{ name: "mva-agent", address: "127.0.0.9" }],
+    agents: [
+      { name: "mva-agent", address: "127.0.0.9" },
+      { name: "mva-agent-b", address: "127.0.0.10" },
+    ],
     shared: {
       tiers: { dev: { cpus: 0.5, memoryMb: 512, storageGb: 1 } },
       backups: { s3: target, schedules: { dev: "" } },
     },
   });
-  agent = fleet.agents[0]!;
+  [agent, agentB] = [fleet.agents[0]!, fleet.agents[1]!];
   // Placement needs each host's inventory: its first heartbeat with one.
   const until = Date.now() + 60_000;
   for (;;) {
     const { body } = await fleet.api<HostView[]>("GET", "/hosts");
     const ready = body.filter((h) => h.status === "online" && h.inventory !== null);
     coordName = body.find((h) => h.role === "coordinator")?.name ?? "";
-    if (ready.length === 2) break;
+    if (ready.length === 3) break;
     if (Date.now() > until) throw new Error(`not every host reported an inventory: ${JSON.stringify(body)}`);
     await Bun.sleep(200);
   }
@@ -110,7 +115,8 @@ const health = (nginx: TestNginx, env: Environment) =>
   );
 
 const coordDeps = () => fleet.coordinator().deps;
-const agentDeps = () => ({ paths: agent.daemon.paths, config: agent.daemon.config });
+const depsOf = (a: FleetAgent) => ({ paths: a.daemon.paths, config: a.daemon.config });
+const agentDeps = () => depsOf(agent);
 const filestoreOf = (env: Environment, deps: Parameters<typeof envResources>[1]) =>
   join(envResources(env, deps).dataDir, "filestore", env.dbName);
 
@@ -227,5 +233,37 @@ describe("env move from an agent", () => {
     expect(await databases(coord.pg, env)).toEqual([]);
     expect(existsSync(envResources(env, coordDeps()).dir)).toBe(false);
     expect(await health(coord.nginx, env)).toBe("closed");
+  }, 900_000);
+
+  test("agent → agent: the other agent serves the same rows, the first one's copy is gone; the row names the first agent until the switch", async () => {
+    const env = await create("mva-hop", agent.name);
+    await agent.pg.query(env.dbName, async (sql) => {
+      for (let i = 0; i < 20; i++)
+        await sql`INSERT INTO res_partner (name, email) VALUES (${`hop ${i}`}, ${`h${i}@mva.example`})`;
+    });
+    const before = await partnerSum(agent.pg, env.dbName);
+
+    const job = await startMove(env, agentB.name);
+    await whileStepRuns(job.id, "restore");
+    expect((await fleet.api<EnvDetail>("GET", `/environments/${env.slug}`)).body.host).toBe(agent.name);
+    expect(await health(agent.nginx, env)).toBe(200);
+
+    const done = await fleet.waitJob(job.id, 600_000);
+    expect({ status: done.status, error: done.error }).toEqual({ status: "succeeded", error: null });
+    expect(envRow(env.id)).toMatchObject({
+      hostId: agentB.daemon.hostId,
+      movingToHostId: null,
+      movedFromHostId: null,
+      status: "active",
+    });
+    expect(await partnerSum(agentB.pg, env.dbName)).toEqual(before);
+    expect(await health(agentB.nginx, env)).toBe(200);
+    expect((await containers(env, agentB.prefix)).length).toBeGreaterThan(0);
+
+    expect(await containers(env, agent.prefix)).toEqual([]);
+    expect(await health(agent.nginx, env)).toBe("closed");
+    expect(await databases(agent.pg, env)).toEqual([]);
+    expect(existsSync(envResources(env, agentDeps()).dir)).toBe(false);
+    expect(existsSync(envResources(env, depsOf(agentB)).dir)).toBe(true);
   }, 900_000);
 });

@@ -10,6 +10,7 @@ import { createEnvJob } from "../../src/env/create-job";
 import { type Environment, environments } from "../../src/env/env.sql";
 import { recordMoveSwitch, recordMoveTarget, recordServing } from "../../src/env/state";
 import { Forbidden } from "../../src/errors";
+import { placementCandidates } from "../../src/fleet/candidates";
 import { hosts } from "../../src/fleet/fleet.sql";
 import { recordHeartbeat } from "../../src/fleet/hosts";
 import { applyAgentChanges, sliceFor } from "../../src/fleet/mirror-apply";
@@ -111,6 +112,17 @@ describe("the state link during a move", () => {
     const slice = sliceFor(t.deps.db, t.deps.box, host(name), createOn(name));
     return { jobEnvIds: slice.jobEnvIds, env: slice.environments.find((e) => e.id === env.id) };
   };
+
+  test("placement counts the env on both hosts while it moves, and on no third", () => {
+    const placed = () =>
+      Object.fromEntries(
+        placementCandidates(t.deps.db, { localHostId: null, heartbeatSec: 10, at: new Date(), exceptEnvId: null }).map(
+          (c) => [c.name, c.placed.cpus],
+        ),
+      );
+    const cpus = Number(env.cpus);
+    expect(placed()).toEqual({ old: cpus, new: cpus, other: 0 });
+  });
 
   test("another move is refused while one is queued", () => {
     expect(moveUnderWay(t.deps.db, row())).toStartWith("shop is already being moved (job ");

@@ -21,7 +21,7 @@ import { succeededOn } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { Db } from "../state/db";
 import { envColumnsFromWire, envToWire, projectToWire } from "./mirror-wire";
-import { holdsOldCopy, type MoveSide, moveSide, oldCopyColumns, takesEnvChanges } from "./move-sides";
+import { holdsOldCopy, moveSide, oldCopyColumns, takesEnvChanges } from "./move-sides";
 import { ApprovalWire, BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
 
 /** Env columns no agent may change: where the env lives, whose it is, what it is called. */
@@ -122,8 +122,8 @@ export function decisionsFor(db: Db, job: JobRow): z.infer<typeof ApprovalWire>[
     .flatMap((d) => (d.approvalDecision ? [{ ...d, approvalDecision: d.approvalDecision }] : []));
 }
 
-/** The env is placed on this host, or moving to or away from it; returns its part in it. */
-function placedHere(db: Db, hostId: string, envId: string, what: string): MoveSide {
+/** The env is placed on this host, or moving to or away from it. */
+function placedHere(db: Db, hostId: string, envId: string, what: string): void {
   const env = db
     .select({
       hostId: environments.hostId,
@@ -134,9 +134,8 @@ function placedHere(db: Db, hostId: string, envId: string, what: string): MoveSi
     .from(environments)
     .where(eq(environments.id, envId))
     .get();
-  const side = env ? moveSide(env, hostId) : null;
-  if (!side) throw new Forbidden(`${what}: environment ${env?.slug ?? envId} is not placed on this agent's host`);
-  return side;
+  if (!env || !moveSide(env, hostId))
+    throw new Forbidden(`${what}: environment ${env?.slug ?? envId} is not placed on this agent's host`);
 }
 
 /** A row the agent inserted must be whole (every column), checked like the lease's rows. */

@@ -38,6 +38,14 @@ export const environments = sqliteTable(
      */
     httpFallbackReason: text("http_fallback_reason"),
     hostId: text("host_id").references(() => hosts.id),
+    /**
+     * An env move under way (src/fleet/move-job.ts), on the coordinator only (never sent to agents):
+     * the host taking the env over, until the switch; `hostId` stays the old host, which keeps
+     * owning the env (its jobs, backups, renewals, routing) until then.
+     */
+    movingToHostId: text("moving_to_host_id").references(() => hosts.id),
+    /** After the switch: the host the env left, until its copy there is removed. */
+    movedFromHostId: text("moved_from_host_id").references(() => hosts.id),
     odooImage: text("odoo_image").notNull(),
     domain: text("domain").notNull(),
     dbName: text("db_name").notNull(),

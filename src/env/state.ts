@@ -151,6 +151,26 @@ export function markAbandonedOnHost(db: Db, hostId: string, reason: string): voi
 }
 
 /*
+ * An env move (src/fleet/move-job.ts): the env row's host changes only at the switch, after the
+ * copy on the target answers; before it the target is only named beside it.
+ */
+
+/** The target of a move starts (`hostId`) or stops (null, the move was undone) taking the env over. */
+export function recordMoveTarget(db: Db, envId: string, hostId: string | null): Environment {
+  return write(db, envId, { movingToHostId: hostId });
+}
+
+/** The switch: the env now lives on `to`; `from` keeps its old copy until the move removes it. */
+export function recordMoveSwitch(db: Db, envId: string, hosts: { to: string; from: string }): Environment {
+  return write(db, envId, { hostId: hosts.to, movingToHostId: null, movedFromHostId: hosts.from });
+}
+
+/** The old host's copy is gone: the move is over. */
+export function recordMoveDone(db: Db, envId: string): Environment {
+  return write(db, envId, { movedFromHostId: null });
+}
+
+/*
  * The fleet's state link (src/fleet/mirror*.ts): an agent runs its envs' jobs against a copy of
  * their rows, and the coordinator takes back what the jobs changed.
  */

@@ -2,6 +2,8 @@
  * The hosts as placement sees them, read from state: status from the last heartbeat, inventory
  * as last reported, and the limits of the live envs already placed on each (an env without a
  * host id runs on the coordinator's own host, where it was created before the fleet existed).
+ * An env in a move counts on both of its hosts: the target holds its copy before the switch,
+ * the host it left holds the old one until it is removed.
  */
 import { isNull, ne } from "drizzle-orm";
 import { environments } from "../env/env.sql";
@@ -29,6 +31,8 @@ export function placementCandidates(
     .select({
       id: environments.id,
       hostId: environments.hostId,
+      movingToHostId: environments.movingToHostId,
+      movedFromHostId: environments.movedFromHostId,
       cpus: environments.cpus,
       memoryMb: environments.memoryMb,
     })
@@ -37,10 +41,12 @@ export function placementCandidates(
     .all();
   for (const e of envs) {
     if (e.id === opts.exceptEnvId) continue;
-    const hostId = e.hostId ?? opts.localHostId;
-    if (hostId === null) continue;
-    const sum = placed.get(hostId) ?? { cpus: 0, memoryMb: 0, diskMb: 0 };
-    placed.set(hostId, { cpus: sum.cpus + Number(e.cpus), memoryMb: sum.memoryMb + e.memoryMb, diskMb: 0 });
+    const on = new Set([e.hostId ?? opts.localHostId, e.movingToHostId, e.movedFromHostId]);
+    for (const hostId of on) {
+      if (hostId === null) continue;
+      const sum = placed.get(hostId) ?? { cpus: 0, memoryMb: 0, diskMb: 0 };
+      placed.set(hostId, { cpus: sum.cpus + Number(e.cpus), memoryMb: sum.memoryMb + e.memoryMb, diskMb: 0 });
+    }
   }
   return db
     .select()

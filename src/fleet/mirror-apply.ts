@@ -13,7 +13,7 @@ import { backups } from "../db/backup.sql";
 import { applyMirroredBackupChange, mirrorBackup } from "../db/backups";
 import { deployments } from "../deploy/deploy.sql";
 import { DB_REPLACING_JOBS, mirrorDeployment, setDeployment } from "../deploy/records";
-import { environments, projects } from "../env/env.sql";
+import { type Environment, environments, projects } from "../env/env.sql";
 import { projectAccess } from "../env/projects";
 import { applyMirroredChange } from "../env/state";
 import { Forbidden, Invalid, issuesText } from "../errors";
@@ -21,13 +21,22 @@ import { succeededOn } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { Db } from "../state/db";
 import { envColumnsFromWire, envToWire, projectToWire } from "./mirror-wire";
+import { holdsOldCopy, moveSide, oldCopyColumns, takesEnvChanges } from "./move-sides";
 import { ApprovalWire, BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
 
 /** Env columns no agent may change: where the env lives, whose it is, what it is called. */
 const PLACEMENT = ["hostId", "projectId", "name", "slug", "createdBy"] as const;
 
+/** The env is this host's to run or, during a move, to copy in or tear down (src/fleet/move-sides.ts). */
+const onHost = (hostId: string) =>
+  or(
+    eq(environments.hostId, hostId),
+    eq(environments.movingToHostId, hostId),
+    eq(environments.movedFromHostId, hostId),
+  );
+
 /**
- * The envs a job is about, placed on this host: its lock (an env id) first, then the source of a
+ * The envs a job is about, on this host: its lock (an env id) first, then the source of a
  * copy. The order matters to the agent: the first is the env the job holds the lock of.
  */
 function jobEnvIds(db: Db, hostId: string, job: JobRow): string[] {
@@ -38,11 +47,20 @@ function jobEnvIds(db: Db, hostId: string, job: JobRow): string[] {
     db
       .select({ id: environments.id })
       .from(environments)
-      .where(and(inArray(environments.id, ids), eq(environments.hostId, hostId)))
+      .where(and(inArray(environments.id, ids), onHost(hostId)))
       .all()
       .map((r) => r.id),
   );
   return [...new Set(ids)].filter((id) => placed.has(id));
+}
+
+/**
+ * The env as this host runs it: placed on itself (a move's target prepares its copy as if the
+ * env were its own), and a host serving a moving env's old copy keeps that copy's columns.
+ */
+function asOnHost(db: Db, hostId: string, env: Environment): Environment {
+  const old = holdsOldCopy(env, hostId) ? oldCopyColumns(db, env.id) : null;
+  return { ...env, ...old, hostId };
 }
 
 export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: string }, job: JobRow): MirrorSlice {
@@ -52,7 +70,7 @@ export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: strin
     .from(environments)
     .where(
       and(
-        eq(environments.hostId, host.id),
+        onHost(host.id),
         ids.length
           ? or(ne(environments.status, "destroyed"), inArray(environments.id, ids))
           : ne(environments.status, "destroyed"),
@@ -74,7 +92,7 @@ export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: strin
           .all()
           .map((p) => projectToWire(box, p))
       : [],
-    environments: envs.map((e) => envToWire(box, e)),
+    environments: envs.map((e) => envToWire(box, asOnHost(db, host.id, e))),
     deployments: ids.length ? db.select().from(deployments).where(inArray(deployments.envId, ids)).all() : [],
     backups: ids.length ? db.select().from(backups).where(inArray(backups.envId, ids)).all() : [],
     replacements: succeededOn(db, ids, DB_REPLACING_JOBS).map((j) => ({
@@ -104,13 +122,19 @@ export function decisionsFor(db: Db, job: JobRow): z.infer<typeof ApprovalWire>[
     .flatMap((d) => (d.approvalDecision ? [{ ...d, approvalDecision: d.approvalDecision }] : []));
 }
 
+/** The env is placed on this host, or moving to or away from it. */
 function placedHere(db: Db, hostId: string, envId: string, what: string): void {
   const env = db
-    .select({ hostId: environments.hostId, slug: environments.slug })
+    .select({
+      hostId: environments.hostId,
+      movingToHostId: environments.movingToHostId,
+      movedFromHostId: environments.movedFromHostId,
+      slug: environments.slug,
+    })
     .from(environments)
     .where(eq(environments.id, envId))
     .get();
-  if (!env || env.hostId !== hostId)
+  if (!env || !moveSide(env, hostId))
     throw new Forbidden(`${what}: environment ${env?.slug ?? envId} is not placed on this agent's host`);
 }
 
@@ -119,6 +143,12 @@ function wholeRow<T>(schema: z.ZodType<T>, id: string, set: object, what: string
   const parsed = schema.safeParse({ id, ...set });
   if (!parsed.success) throw new Invalid(`${what} ${id} is new here but incomplete: ${issuesText(parsed.error)}`);
   return parsed.data;
+}
+
+/** Checked against the caller's own id above; never written, so a target cannot place the env on itself. */
+function withoutHost<T extends { hostId?: unknown }>(set: T): Omit<T, "hostId"> {
+  const { hostId: _sent, ...rest } = set;
+  return rest;
 }
 
 /**
@@ -131,10 +161,14 @@ export function applyAgentChanges(db: Db, box: SecretBox, hostId: string, change
     const row = db.select().from(environments).where(eq(environments.id, id)).get();
     placedHere(db, hostId, id, "environment change refused");
     for (const column of PLACEMENT) {
-      if (row && column in set && set[column] !== row[column])
+      // Each host is sent the env as placed on itself (asOnHost): its own id is no change.
+      const sent = column === "hostId" ? hostId : row?.[column];
+      if (row && column in set && set[column] !== sent)
         throw new Forbidden(`environment change refused: an agent cannot change ${column} of environment ${row.slug}`);
     }
-    writes.push(() => applyMirroredChange(db, id, envColumnsFromWire(box, set)));
+    // The old copy's teardown after a switch changes the row of an env that now lives elsewhere: dropped.
+    if (row && !takesEnvChanges(row, hostId)) continue;
+    writes.push(() => applyMirroredChange(db, id, envColumnsFromWire(box, withoutHost(set))));
   }
   for (const { id, set } of changes.deployments) {
     const row = db.select().from(deployments).where(eq(deployments.id, id)).get();

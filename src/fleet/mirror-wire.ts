@@ -32,8 +32,19 @@ export function projectFromWire(box: SecretBox, wire: ProjectWire): ProjectRow {
   };
 }
 
+/**
+ * A move's hosts stay on the coordinator: an agent sees each env as placed on itself (the
+ * lease's slice names its host) and can neither read nor report them.
+ */
 export function envToWire(box: SecretBox, row: Environment): EnvironmentWire {
-  const { dbPasswordEnc, adminPasswdEnc, odooAdminPasswordEnc, ...rest } = row;
+  const {
+    dbPasswordEnc,
+    adminPasswdEnc,
+    odooAdminPasswordEnc,
+    movingToHostId: _to,
+    movedFromHostId: _from,
+    ...rest
+  } = row;
   return {
     ...rest,
     dbPassword: box.open(dbPasswordEnc),
@@ -46,6 +57,8 @@ export function envFromWire(box: SecretBox, wire: EnvironmentWire): Environment 
   const { dbPassword, adminPasswd, odooAdminPassword, ...rest } = wire;
   return {
     ...rest,
+    movingToHostId: null,
+    movedFromHostId: null,
     dbPasswordEnc: box.seal(dbPassword),
     adminPasswdEnc: box.seal(adminPasswd),
     odooAdminPasswordEnc: seal(box, odooAdminPassword),
@@ -54,7 +67,14 @@ export function envFromWire(box: SecretBox, wire: EnvironmentWire): Environment 
 
 /** Changed env columns, sealed ones opened for the wire. */
 export function envColumnsToWire(box: SecretBox, cols: Columns<Environment>): Columns<EnvironmentWire> {
-  const { dbPasswordEnc, adminPasswdEnc, odooAdminPasswordEnc, ...rest } = cols;
+  const {
+    dbPasswordEnc,
+    adminPasswdEnc,
+    odooAdminPasswordEnc,
+    movingToHostId: _to,
+    movedFromHostId: _from,
+    ...rest
+  } = cols;
   return {
     ...rest,
     ...(dbPasswordEnc !== undefined && { dbPassword: box.open(dbPasswordEnc) }),

@@ -1,12 +1,15 @@
 /**
  * `env move ENV --to HOST`, run: a durable job on the coordinator that chains the env's own jobs
- * on two hosts and waits for each. The env row is placed on the target host first (so the
- * target's lease carries it, src/fleet/mirror-apply.ts, and routing sends its jobs there), then
- * the target creates the env and restores the fresh backup from the shared S3 target, whose
- * restore swaps in the copy and health-checks it. Until `switch`, every failure undoes the copy
- * on the target and puts the row back as it was: the old host's container, vhost and database
- * are never touched before then, so the env keeps serving there. After `switch` nothing is
- * undone: the old copy is removed, and a failure to do so says what is left where.
+ * on two hosts and waits for each, from any host to any other. The fresh backup runs on the
+ * env's host. The env row keeps naming that host until `switch`: the target is only named beside
+ * it (`movingToHostId`, src/fleet/move-sides.ts), which sends the target's sub-jobs there and
+ * their env in the target's lease, while the old host keeps owning the env (its other jobs,
+ * backups, renewals, routing). The target creates the env and restores the backup from the
+ * shared S3 target, whose restore swaps in the copy and health-checks it. Until `switch`, every
+ * failure removes the copy on the target and puts the row back as it was: the old host's
+ * container, vhost and database are never touched before then, so the env keeps serving there.
+ * After `switch` nothing is undone: the old copy is removed by a job on the old host, and a
+ * failure to do so says what is left where (the row keeps naming that host in `movedFromHostId`).
  */
 import { eq } from "drizzle-orm";
 import { z } from "zod";
@@ -20,8 +23,7 @@ import { createEnvJob } from "../env/create-job";
 import { environments } from "../env/env.sql";
 import { destroyEnvJob, DestroyParams } from "../env/lifecycle-jobs";
 import { loadEnvById } from "../env/lookup";
-import { applyMirroredChange } from "../env/state";
-import { ENV_STATUSES } from "../env/vocabulary";
+import { applyMirroredChange, recordMoveDone, recordMoveSwitch, recordMoveTarget } from "../env/state";
 import {
   type AnyJobDef,
   defineJob,
@@ -32,24 +34,7 @@ import {
   storingStep,
 } from "../jobs/define";
 import { TERMINAL } from "../jobs/status";
-
-/**
- * The env's columns a move changes (its host, and what the target's create and restore write:
- * status, serving container and ports, the database password the restore adopts), as they were
- * before it: written back when the move fails before `switch`.
- */
-export const EnvBefore = z.object({
-  hostId: z.string().nullable(),
-  status: z.enum(ENV_STATUSES),
-  statusReason: z.string().nullable(),
-  httpFallbackReason: z.string().nullable(),
-  httpPort: z.number().int().nullable(),
-  longpollPort: z.number().int().nullable(),
-  containerName: z.string().nullable(),
-  release: z.number().int(),
-  dbPasswordEnc: z.string(),
-});
-export type EnvBefore = z.infer<typeof EnvBefore>;
+import { EnvBefore, moveLockKey } from "./move-sides";
 
 export const MoveJobParams = EnvJobTarget.extend({
   /** Host ids; `from` is the coordinator's own host for an env without one. */
@@ -63,9 +48,6 @@ export const MoveJobParams = EnvJobTarget.extend({
 });
 export type MoveJobParams = z.infer<typeof MoveJobParams>;
 type Ctx = StepContext<MoveJobParams>;
-
-/** The sub-jobs' own lock is the env id: the move locks a key of its own, or it would wait for them forever. */
-export const moveLockKey = (envId: string) => `move:${envId}`;
 
 /** The runner hands the coordinator's services to the jobs it runs there; a move runs nowhere else. */
 function coordinatorOf(deps: Deps): CoordinatorDeps {
@@ -141,7 +123,8 @@ const queueBackup = sub("queue-backup", "Queueing a backup on the current host",
 });
 
 const queueCreate = sub("queue-create", "Creating the environment on the target host", (ctx, c) => {
-  return c.jobs.enqueue(createEnvJob, { envId: ctx.params.envId, slug: ctx.params.slug }, null).id;
+  const p = ctx.params;
+  return c.jobs.enqueue(createEnvJob, { envId: p.envId, slug: p.slug }, null, { hostId: p.toHostId }).id;
 });
 
 const queueRestore = sub("queue-restore", "Restoring the backup on the target host", (ctx, c) => {
@@ -163,7 +146,7 @@ const queueRestore = sub("queue-restore", "Restoring the backup on the target ho
     backupId: p.backupId,
     ...(transfer ? { transfer } : {}),
   };
-  return c.jobs.enqueue(restoreJob, params, null).id;
+  return c.jobs.enqueue(restoreJob, params, null, { hostId: p.toHostId }).id;
 });
 
 const queueRemoveOld = sub("queue-remove-old", "Removing the environment from the old host", (ctx, c) => {
@@ -185,14 +168,18 @@ const steps = [
   waitFor("backup", "Backing up to the shared S3 target", queueBackup, (p) => `backup of ${p.slug} on ${p.fromName}`),
   {
     name: "place",
-    title: "Placing the environment on the target host",
+    title: "Naming the target host beside the current one",
     async run(ctx: Ctx) {
-      applyMirroredChange(ctx.deps.db, ctx.params.envId, { hostId: ctx.params.toHostId });
+      // Only named: the row's host stays the old one, which keeps serving and owning the env.
+      recordMoveTarget(ctx.deps.db, ctx.params.envId, ctx.params.toHostId);
+      ctx.log(`${ctx.params.slug} stays on ${ctx.params.fromName} until its copy on ${ctx.params.toName} answers`);
     },
     async undo(ctx: Ctx) {
       if (!beforeSwitch(ctx)) return;
+      // The target's create and restore wrote their copy's columns: the old copy's come back.
       applyMirroredChange(ctx.deps.db, ctx.params.envId, ctx.params.before);
-      ctx.log(`${ctx.params.slug} is placed on ${ctx.params.fromName} again, as before the move`);
+      recordMoveTarget(ctx.deps.db, ctx.params.envId, null);
+      ctx.log(`${ctx.params.slug} stays on ${ctx.params.fromName}, as before the move`);
     },
   },
   {
@@ -216,10 +203,13 @@ const steps = [
   storingStep<MoveJobParams, { at: string }>(switched, {
     title: "Switching the environment's host",
     async run(ctx) {
-      const env = loadEnvById(ctx.deps.db, ctx.params.envId);
-      if (env.hostId !== ctx.params.toHostId)
-        throw new Error(`${env.slug} is no longer placed on ${ctx.params.toName}`);
-      ctx.log(`${env.slug} now runs on ${ctx.params.toName}; ${ctx.params.dns}`);
+      const p = ctx.params;
+      const env = loadEnvById(ctx.deps.db, p.envId);
+      // A rerun after a crash finds the switch made.
+      const made = env.hostId === p.toHostId && env.movedFromHostId === p.fromHostId;
+      if (!made && env.movingToHostId !== p.toHostId) throw new Error(`${env.slug} is no longer moving to ${p.toName}`);
+      if (!made) recordMoveSwitch(ctx.deps.db, p.envId, { to: p.toHostId, from: p.fromHostId });
+      ctx.log(`${env.slug} now runs on ${p.toName}; ${p.dns}`);
       return { at: new Date().toISOString() };
     },
   }),
@@ -230,6 +220,13 @@ const steps = [
     queueRemoveOld,
     (p) => `removal of ${p.slug} on ${p.fromName}`,
   ),
+  {
+    name: "done",
+    title: "Forgetting the old host",
+    async run(ctx: Ctx) {
+      recordMoveDone(ctx.deps.db, ctx.params.envId);
+    },
+  },
 ];
 
 export const moveEnvJob: JobDef<MoveJobParams> = defineJob<MoveJobParams>({

@@ -1,8 +1,7 @@
 /**
  * `env move` as the API calls it: resolve the env and the hosts from state, check the request
- * (planEnvMove), then return the plan (dry run) or queue the move job (src/fleet/move-job.ts).
- * Only an env on the coordinator's own host can leave it for now: removing the old copy from an
- * agent needs that agent's lease to carry an env no longer placed on it. Refusals change nothing.
+ * (planEnvMove), then return the plan (dry run) or queue the move job (src/fleet/move-job.ts),
+ * from any host to any other. Refusals change nothing.
  */
 import type { CoordinatorDeps } from "../deps";
 import { findEnv } from "../env/lookup";
@@ -11,6 +10,7 @@ import { placementCandidates } from "./candidates";
 import { hosts } from "./fleet.sql";
 import { envBefore, moveEnvJob } from "./move-job";
 import { planEnvMove } from "./move-plan";
+import { moveUnderWay } from "./move-sides";
 import { MoveEnvRequest, type MoveEnvResponse } from "./schema";
 
 export function startEnvMove(
@@ -38,11 +38,12 @@ export function startEnvMove(
     s3: deps.config.backups.s3 !== undefined,
     addresses: new Map(all.map((h) => [h.id, h.address])),
   });
+  const busy = moveUnderWay(deps.db, env);
+  if (busy) throw new Conflict(`${busy}; nothing was changed`);
   if (req.dryRun) return { dryRun: true, plan, job: null };
-  if (from.id === null || from.id !== deps.fleet.localHostId)
-    throw new Conflict(
-      `${env.slug} runs on agent host ${from.name}; env move runs only from the coordinator's own host for now (removing the old copy from an agent is not built); nothing was changed`,
-    );
+  // Null only without a host row for the coordinator itself: a standalone host has nowhere to move to.
+  const fromId = from.id;
+  if (fromId === null) throw new Conflict(`this host is not in a fleet; nothing was changed`);
   const to = all.find((h) => h.name === plan.to);
   if (!to) throw new Conflict(`host ${plan.to} vanished from state; nothing was changed`);
   const backupId = Bun.randomUUIDv7();
@@ -51,7 +52,7 @@ export function startEnvMove(
     {
       envId: env.id,
       slug: env.slug,
-      fromHostId: from.id,
+      fromHostId: fromId,
       toHostId: to.id,
       fromName: from.name,
       toName: to.name,

@@ -238,7 +238,7 @@ describe("env move, run", () => {
     expect(out.code).not.toBe(0);
     expect(out.stderr).toContain(`create of ${env.slug} on mv-agent`);
     // The undo is shown, and the failure ends the output: no DNS advice after it.
-    expect(out.stderr).toContain("↺ Placing the environment on the target host");
+    expect(out.stderr).toContain("↺ Naming the target host beside the current one");
     expect(out.stderr.trimEnd()).toMatch(/\n {2}logs: odooops jobs logs \S+$/);
     coordinator.deps.db
       .update(environments)

@@ -162,6 +162,9 @@ describe("the wire rows", () => {
         dbPasswordEnc: "dbPassword",
         adminPasswdEnc: "adminPasswd",
         odooAdminPasswordEnc: "odooAdminPassword",
+        // A move's hosts stay on the coordinator: each agent sees the env as placed on itself.
+        movingToHostId: null,
+        movedFromHostId: null,
       }),
     );
     expect(keys(ProjectWire.shape)).toEqual(

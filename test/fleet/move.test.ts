@@ -1,7 +1,7 @@
 /**
  * `env move ENV --to HOST`: the pure planner (every refusal, the steps in order, the DNS line),
  * then through the API (`app.request`, real SQLite state with heartbeated host rows) and the CLI
- * (citty, injected fetch). Refusals and the not-yet-runnable move change nothing.
+ * (citty, injected fetch). Refusals change nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
@@ -129,6 +129,7 @@ describe("the move job", () => {
       "switch",
       "queue-remove-old",
       "remove-old",
+      "done",
     ]);
     // Only placement and the target's copy are undone, and only before the switch (move-job.ts).
     expect(moveEnvJob.steps.filter((s) => s.undo).map((s) => s.name)).toEqual(["place", "queue-create"]);
@@ -252,14 +253,31 @@ describe("through the API and the CLI", () => {
     expect(counts()).toEqual(before);
   });
 
-  test("moving an env off an agent host is refused for now, saying so; nothing changed", async () => {
+  test("moving an env off an agent host queues the move; its host stays until the switch; a second move is refused while it is under way", async () => {
+    const r = await t.request("/api/v1/environments/shop/move", {
+      method: "POST",
+      body: JSON.stringify({ to: "eu-2" }),
+    });
+    expect(r.status).toBe(202);
+    const body = (await r.json()) as { job: { id: string; kind: string } };
+    expect(body.job.kind).toBe("env.move");
+    const env = t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
+    const eu1 = t.deps.db.select().from(hosts).where(eq(hosts.name, "eu-1")).get()!;
+    const eu2 = t.deps.db.select().from(hosts).where(eq(hosts.name, "eu-2")).get()!;
+    expect({ hostId: env.hostId, movingToHostId: env.movingToHostId }).toEqual({
+      hostId: eu1.id,
+      movingToHostId: null,
+    });
+    const job = t.deps.db.select().from(jobs).where(eq(jobs.id, body.job.id)).get()!;
+    expect(job.params).toMatchObject({ fromHostId: eu1.id, toHostId: eu2.id, fromName: "eu-1", toName: "eu-2" });
     const before = counts();
-    const r = await move("shop", { to: "eu-2" });
-    expect(r.status).toBe(409);
-    expect(r.body.error.message).toBe(
-      "shop runs on agent host eu-1; env move runs only from the coordinator's own host for now (removing the old copy from an agent is not built); nothing was changed",
-    );
+    const again = await move("shop", { to: "eu-2" });
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toBe(`shop is already being moved (job ${body.job.id}); nothing was changed`);
     expect(counts()).toEqual(before);
+    // Cancelled while queued: a new move may be asked for.
+    t.deps.jobs.queue.cancel(body.job.id);
+    expect((await move("shop", { to: "eu-2", dryRun: true })).status).toBe(200);
   });
 
   test("a member may not move environments", async () => {

@@ -64,6 +64,7 @@ export async function startFleet(opts: FleetOptions) {
   let coordinator: Coordinator | null = null;
   let startCoordinator: (() => Promise<Coordinator>) | null = null;
   let token = "";
+  let coordinatorHost: { pg: TestPostgres; nginx: TestNginx } | null = null;
 
   const cleanup = async () => {
     for (const a of agents) await a.daemon.stop().catch(() => undefined);
@@ -94,6 +95,7 @@ export async function startFleet(opts: FleetOptions) {
       fleet: { listen: `${opts.coordinatorAddress}:${fleetPort}`, heartbeatSec: 1 },
     });
     writeHostConfig(coord.nginx.dir, coord.config);
+    coordinatorHost = { pg: coord.pg, nginx: coord.nginx };
     startCoordinator = () =>
       startDaemon({
         root: coord.nginx.dir,
@@ -155,6 +157,11 @@ export async function startFleet(opts: FleetOptions) {
     id,
     agents,
     coordinator: current,
+    /** The coordinator's own PostgreSQL and nginx: the envs it runs itself live there. */
+    coordinatorHost(): { pg: TestPostgres; nginx: TestNginx } {
+      if (!coordinatorHost) throw new Error("the fleet did not start");
+      return coordinatorHost;
+    },
     api,
     async waitJob(jobId: string, timeoutMs = 240_000): Promise<JobView> {
       const until = Date.now() + timeoutMs;

@@ -80,6 +80,8 @@ CREATE TABLE `environments` (
 	`status_reason` text,
 	`http_fallback_reason` text,
 	`host_id` text,
+	`moving_to_host_id` text,
+	`moved_from_host_id` text,
 	`odoo_image` text NOT NULL,
 	`domain` text NOT NULL,
 	`db_name` text NOT NULL,
@@ -104,7 +106,9 @@ CREATE TABLE `environments` (
 	`updated_at` text,
 	`destroyed_at` text,
 	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE no action,
-	FOREIGN KEY (`host_id`) REFERENCES `hosts`(`id`) ON UPDATE no action ON DELETE no action
+	FOREIGN KEY (`host_id`) REFERENCES `hosts`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`moving_to_host_id`) REFERENCES `hosts`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`moved_from_host_id`) REFERENCES `hosts`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `environments_live_slug` ON `environments` (`slug`) WHERE status <> 'destroyed';--> statement-breakpoint

@@ -1,0 +1,194 @@
+/**
+ * Who holds what of an env while it moves: the pure rules (src/fleet/move-sides.ts), then the
+ * state link applying them on real SQLite state (src/fleet/mirror-apply.ts): which host's lease
+ * carries the env and as what, and whose reported changes the coordinator takes, drops or refuses.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { ConfigSchema } from "../../src/config/schema";
+import { createEnvJob } from "../../src/env/create-job";
+import { type Environment, environments } from "../../src/env/env.sql";
+import { recordMoveSwitch, recordMoveTarget, recordServing } from "../../src/env/state";
+import { Forbidden } from "../../src/errors";
+import { placementCandidates } from "../../src/fleet/candidates";
+import { hosts } from "../../src/fleet/fleet.sql";
+import { recordHeartbeat } from "../../src/fleet/hosts";
+import { applyAgentChanges, sliceFor } from "../../src/fleet/mirror-apply";
+import { envBefore, moveEnvJob, moveOutJob } from "../../src/fleet/move-job";
+import { holdsOldCopy, moveSide, moveUnderWay, takesEnvChanges } from "../../src/fleet/move-sides";
+import { makeTestApi } from "../support/api";
+
+describe("the rules", () => {
+  const moving = { hostId: "old", movingToHostId: "new", movedFromHostId: null };
+  const switched = { hostId: "new", movingToHostId: null, movedFromHostId: "old" };
+  const settled = { hostId: "old", movingToHostId: null, movedFromHostId: null };
+
+  test("each host's part: owner, target before the switch, leaving after it, none otherwise", () => {
+    const sides = (env: typeof moving | typeof switched | typeof settled) =>
+      ["old", "new", "other"].map((h) => moveSide(env, h));
+    expect(sides(settled)).toEqual(["owner", null, null]);
+    expect(sides(moving)).toEqual(["owner", "target", null]);
+    expect(sides(switched)).toEqual(["leaving", "owner", null]);
+  });
+
+  test("the old host keeps its copy's columns while the move runs, and only then", () => {
+    expect([holdsOldCopy(moving, "old"), holdsOldCopy(moving, "new")]).toEqual([true, false]);
+    expect([holdsOldCopy(switched, "old"), holdsOldCopy(switched, "new")]).toEqual([true, false]);
+    expect(holdsOldCopy(settled, "old")).toBe(false);
+  });
+
+  test("the env row takes changes from its owner and the target, never from the host it left or a stranger", () => {
+    expect([takesEnvChanges(moving, "old"), takesEnvChanges(moving, "new")]).toEqual([true, true]);
+    expect([takesEnvChanges(switched, "old"), takesEnvChanges(switched, "new")]).toEqual([false, true]);
+    expect(takesEnvChanges(moving, "other")).toBe(false);
+  });
+});
+
+describe("the state link during a move", () => {
+  let t: Awaited<ReturnType<typeof makeTestApi>>;
+  let env: Environment;
+  const ids: Record<string, string> = {};
+  const row = () => t.deps.db.select().from(environments).where(eq(environments.id, env.id)).get()!;
+
+  beforeAll(async () => {
+    t = await makeTestApi({
+      config: ConfigSchema.parse({
+        role: "coordinator",
+        fleet: { heartbeatSec: 10 },
+        backups: { s3: { bucket: "fleet-backups", prefix: "odooops/" } },
+      }),
+    });
+    for (const name of ["old", "new", "other"]) {
+      const h = t.deps.db.insert(hosts).values({ name, role: "agent" }).returning().get();
+      const inventory = {
+        cores: 8,
+        memoryMb: 16_384,
+        diskFreeMb: 500_000,
+        load: 0,
+        docker: null,
+        postgres: null,
+        nginx: null,
+        agentVersion: "0.1.0",
+      };
+      recordHeartbeat(t.deps.db, h.id, { inventory, containers: [] });
+      ids[name] = h.id;
+    }
+    const r = await t.request("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ name: "shop", tier: "dev", host: "old" }),
+    });
+    expect(r.status).toBe(202);
+    env = t.deps.db.select().from(environments).where(eq(environments.slug, "shop")).get()!;
+    recordServing(t.deps.db, env.id, { containerName: "old-shop-r1", httpPort: 8100, longpollPort: 8101, release: 1 });
+    t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, env.id)).run();
+    // The move as the API queues it (no runner here): its params keep the old copy's columns.
+    t.deps.jobs.enqueue(
+      moveEnvJob,
+      {
+        envId: env.id,
+        slug: env.slug,
+        fromHostId: ids.old!,
+        toHostId: ids.new!,
+        fromName: "old",
+        toName: "new",
+        backupId: "b-1",
+        before: envBefore(t.deps.db, env.id),
+        dns: "point it",
+      },
+      null,
+    );
+    // The target is named and its create wrote its copy's columns into the row.
+    recordMoveTarget(t.deps.db, env.id, ids.new!);
+    recordServing(t.deps.db, env.id, { containerName: "new-shop-r1", httpPort: 9100, longpollPort: 9101, release: 1 });
+  });
+  afterAll(() => t.cleanup());
+
+  const host = (name: string) => ({ id: ids[name]!, name });
+  const createOn = (name: string) => {
+    const job = t.deps.jobs.enqueue(createEnvJob, { envId: env.id, slug: env.slug }, null, { hostId: ids[name]! });
+    return t.deps.jobs.queue.row(job.id);
+  };
+  const carried = (name: string) => {
+    const slice = sliceFor(t.deps.db, t.deps.box, host(name), createOn(name));
+    return { jobEnvIds: slice.jobEnvIds, env: slice.environments.find((e) => e.id === env.id) };
+  };
+
+  test("placement counts the env on both hosts while it moves, and on no third", () => {
+    const placed = () =>
+      Object.fromEntries(
+        placementCandidates(t.deps.db, { localHostId: null, heartbeatSec: 10, at: new Date(), exceptEnvId: null }).map(
+          (c) => [c.name, c.placed.cpus],
+        ),
+      );
+    const cpus = Number(env.cpus);
+    expect(placed()).toEqual({ old: cpus, new: cpus, other: 0 });
+  });
+
+  test("another move is refused while one is queued", () => {
+    expect(moveUnderWay(t.deps.db, row())).toStartWith("shop is already being moved (job ");
+  });
+
+  test("the row still names the old host; the target's lease carries the env as placed on the target, with its own copy's columns", () => {
+    expect({ hostId: row().hostId, movingToHostId: row().movingToHostId }).toEqual({
+      hostId: ids.old,
+      movingToHostId: ids.new,
+    });
+    const { jobEnvIds, env: wire } = carried("new");
+    expect(jobEnvIds).toEqual([env.id]);
+    expect(wire).toMatchObject({ hostId: ids.new, httpPort: 9100, containerName: "new-shop-r1" });
+    // The move's own columns never travel.
+    expect(Object.keys(wire!)).not.toContain("movingToHostId");
+  });
+
+  test("the old host's lease carries its own copy's columns, not the target's", () => {
+    const { jobEnvIds, env: wire } = carried("old");
+    expect(jobEnvIds).toEqual([env.id]);
+    expect(wire).toMatchObject({ hostId: ids.old, httpPort: 8100, longpollPort: 8101, containerName: "old-shop-r1" });
+  });
+
+  test("a host with no part in the move gets nothing of the env", () => {
+    expect(carried("other")).toEqual({ jobEnvIds: [], env: undefined });
+  });
+
+  test("the target's changes reach the row, its host id never does; a stranger's and a rename are refused, nothing written", () => {
+    applyAgentChanges(t.deps.db, t.deps.box, ids.new!, {
+      environments: [{ id: env.id, set: { hostId: ids.new!, httpPort: 9200 } }],
+      deployments: [],
+      backups: [],
+    });
+    expect({ hostId: row().hostId, httpPort: row().httpPort }).toEqual({ hostId: ids.old, httpPort: 9200 });
+    const refused = (hostId: string, set: Record<string, unknown>) => () =>
+      applyAgentChanges(t.deps.db, t.deps.box, hostId, {
+        environments: [{ id: env.id, set }],
+        deployments: [],
+        backups: [],
+      });
+    expect(refused(ids.other!, { httpPort: 1 })).toThrow(Forbidden);
+    expect(refused(ids.new!, { name: "renamed" })).toThrow("cannot change name");
+    expect(refused(ids.new!, { hostId: ids.other! })).toThrow("cannot change hostId");
+    expect({ hostId: row().hostId, httpPort: row().httpPort, name: row().name }).toEqual({
+      hostId: ids.old,
+      httpPort: 9200,
+      name: "shop",
+    });
+  });
+
+  test("after the switch the host left behind tears its copy down: its lease still carries it, its changes to the row are dropped", () => {
+    recordMoveSwitch(t.deps.db, env.id, { to: ids.new!, from: ids.old! });
+    const job = t.deps.jobs.enqueue(
+      moveOutJob,
+      { envId: env.id, slug: env.slug, keepDatabase: false, finalBackupId: null, previousStatus: null },
+      null,
+      { hostId: ids.old! },
+    );
+    const slice = sliceFor(t.deps.db, t.deps.box, host("old"), t.deps.jobs.queue.row(job.id));
+    expect(slice.jobEnvIds).toEqual([env.id]);
+    expect(slice.environments.find((e) => e.id === env.id)).toMatchObject({ hostId: ids.old, httpPort: 8100 });
+    applyAgentChanges(t.deps.db, t.deps.box, ids.old!, {
+      environments: [{ id: env.id, set: { status: "stopped", httpPort: null } }],
+      deployments: [],
+      backups: [],
+    });
+    expect(row()).toMatchObject({ hostId: ids.new, movedFromHostId: ids.old, status: "active", httpPort: 9200 });
+  });
+});

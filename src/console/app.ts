@@ -13,7 +13,7 @@ import { API_BASE } from "../api/app";
 import type { CoordinatorDeps } from "../deps";
 import { Log } from "../log";
 import { ApiError, type ApiFetch } from "./api-call";
-import { assetFor, assetUrl } from "./assets";
+import { acceptsGzip, assetFor, assetUrl, gzipped } from "./assets";
 import type { ConsoleApp, ConsoleEnv } from "./context";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes } from "./routes/auth";
@@ -46,6 +46,10 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
     const asset = assetFor(c.req.param("hash"), c.req.param("name"));
     if (!asset) return c.text("no such asset", 404);
     c.header("cache-control", `public, max-age=${YEAR_SEC}, immutable`);
+    c.header("vary", "accept-encoding");
+    // Already gzipped (compress() leaves a response with a content-encoding alone).
+    if (acceptsGzip(c.req.header("accept-encoding")))
+      return c.body(gzipped(asset), 200, { "content-type": asset.type, "content-encoding": "gzip" });
     return c.body(asset.body, 200, { "content-type": asset.type });
   });
 

@@ -36,3 +36,33 @@ export function assetUrl(name: keyof typeof FILES & string): string {
 export function assetFor(hash: string, name: string): Asset | null {
   return hash === ASSET_HASH ? (FILES[name] ?? null) : null;
 }
+
+/**
+ * An asset's gzip, made on its first request and kept: the files never change while the daemon
+ * runs, and a CompressionStream per request (the console's compress()) would gzip htmx's 50 KB
+ * again for every visitor.
+ */
+const GZIPPED = new Map<Asset, Uint8Array<ArrayBuffer>>();
+
+export function gzipped(asset: Asset): Uint8Array<ArrayBuffer> {
+  let body = GZIPPED.get(asset);
+  if (!body) {
+    // Copied once into a buffer of its own: the type a response body takes.
+    body = new Uint8Array(Bun.gzipSync(asset.body));
+    GZIPPED.set(asset, body);
+  }
+  return body;
+}
+
+/** Whether an Accept-Encoding header allows gzip: named, or `*`, with a q above 0 (RFC 9110 §12.5.3). */
+export function acceptsGzip(header: string | undefined): boolean {
+  let wildcard = false;
+  for (const part of (header ?? "").split(",")) {
+    const [coding = "", ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith("q="));
+    const allowed = (q === undefined ? 1 : Number(q.slice(2))) > 0;
+    if (coding === "gzip") return allowed;
+    if (coding === "*") wildcard = allowed;
+  }
+  return wildcard;
+}

@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { ASSET_HASH, assetUrl } from "../../src/console/assets";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ASSET_HASH, acceptsGzip, assetFor, assetUrl, gzipped } from "../../src/console/assets";
 import { CONTENT_SECURITY_POLICY, csrfToken, csrfValid, nonceMatches } from "../../src/console/security";
 import { auditLogs } from "../../src/audit/audit.sql";
 import { sessions } from "../../src/auth/auth.sql";
@@ -28,6 +30,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
+const FILE_TEXT = (name: string) => readFileSync(join(import.meta.dir, "../../src/console/assets", name), "utf8");
 const jobCount = () => t.deps.db.select().from(jobs).all().length;
 const envCount = () => t.deps.db.select().from(environments).all().length;
 
@@ -88,6 +91,31 @@ describe("headers and assets", () => {
     );
     expect((await b.request(`/assets/000000000000/console.css`)).status).toBe(404);
     expect((await b.request(`/assets/${ASSET_HASH}/missing.js`)).status).toBe(404);
+  });
+
+  test("an asset is gzipped once and kept; a client refusing gzip gets the plain file", async () => {
+    const b = new Browser(fetcher);
+    const css = FILE_TEXT("console.css");
+    const first = await b.request(assetUrl("console.css"), { headers: { "accept-encoding": "br, gzip;q=0.8" } });
+    expect(first.headers.get("content-encoding")).toBe("gzip");
+    expect(first.headers.get("vary")).toContain("accept-encoding");
+    expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await first.arrayBuffer())))).toBe(css);
+    const asset = assetFor(ASSET_HASH, "console.css");
+    if (!asset) throw new Error("console.css is not an asset");
+    expect(gzipped(asset)).toBe(gzipped(asset));
+    for (const refuses of ["gzip;q=0", "identity", "br", "*;q=0", ""]) {
+      const res = await b.request(assetUrl("console.css"), { headers: { "accept-encoding": refuses } });
+      expect(res.headers.get("content-encoding")).toBeNull();
+      expect(await res.text()).toBe(css);
+    }
+    expect([" GZIP ", "*", "deflate, *;q=0.1", "gzip;q=1.0"].map(acceptsGzip)).toEqual([true, true, true, true]);
+    expect(["gzip;q=0", "gzip;q=0.000", "gzip;q=x", "*;q=0, deflate", undefined].map(acceptsGzip)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   test("/api/v1 stays the API", async () => {

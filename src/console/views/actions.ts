@@ -9,14 +9,15 @@ import type { DeployChoices, DeploymentView } from "../../deploy/schema";
 import type { EnvDetail, EnvSummary } from "../../env/schema";
 import type { RollbackGuard } from "../rollback-guard";
 import type { ConsoleSession } from "../session";
-import { age, csrfField, errorBox, type Html, page } from "./layout";
+import { esc, fragment } from "./escape";
+import { ageMarkup, csrfField, csrfMarkup, errorBox, type Html, page } from "./layout";
 
 const short = (sha: string) => sha.slice(0, 10);
 
 /** A production target wants its name typed: the same rule as the CLI's prompt (production-guard.ts). */
-function confirmField(env: { slug: string; tier: string }, label: string): Html {
-  if (env.tier !== "production") return html``;
-  return html`<label>${label} <input name="confirm" required autocomplete="off"></label>`;
+function confirmField(env: { slug: string; tier: string }, label: string): string {
+  if (env.tier !== "production") return "";
+  return `<label>${esc(label)} <input name="confirm" required autocomplete="off"></label>`;
 }
 
 export function deployPage(s: ConsoleSession, env: EnvDetail, choices: DeployChoices, error?: string): Html {
@@ -26,12 +27,20 @@ export function deployPage(s: ConsoleSession, env: EnvDetail, choices: DeployCho
 ${errorBox(error)}
 <section class="card"><form class="stack" method="post" action="${path}/deployments">${csrfField(s)}
 <label>What to deploy <select name="ref" required>
-<optgroup label="Newest commits on ${choices.branch}">${choices.commits.map(
-    (c, i) =>
-      html`<option value="sha:${c.sha}" ${i === 0 ? "selected" : ""}>${short(c.sha)} ${c.subject} — ${c.author}</option>`,
+<optgroup label="Newest commits on ${choices.branch}">${fragment(
+    choices.commits
+      .map(
+        (c, i) =>
+          `<option value="sha:${esc(c.sha)}" ${i === 0 ? "selected" : ""}>${esc(short(c.sha))} ${esc(c.subject)} — ${esc(c.author)}</option>`,
+      )
+      .join(""),
   )}</optgroup>
-<optgroup label="Branch heads">${choices.branches.map(
-    (b) => html`<option value="branch:${b.name}">${b.name} (${short(b.sha)} ${b.subject})</option>`,
+<optgroup label="Branch heads">${fragment(
+    choices.branches
+      .map(
+        (b) => `<option value="branch:${esc(b.name)}">${esc(b.name)} (${esc(short(b.sha))} ${esc(b.subject)})</option>`,
+      )
+      .join(""),
   )}</optgroup>
 </select></label>
 <button type="submit">Deploy</button>
@@ -44,25 +53,29 @@ ${
   return page({ title: `Deploy ${env.name}`, session: s, nav: "envs", body });
 }
 
-export function rollbackForm(s: ConsoleSession, path: string, d: DeploymentView, guard: RollbackGuard): Html {
+/** One deployment row's form (a string, as the row is: escape.ts). */
+export function rollbackForm(s: ConsoleSession, path: string, d: DeploymentView, guard: RollbackGuard): string {
   const past = guard.migrations.map((r) => `release ${r}`).join(", ");
-  return html`<form class="row" method="post" action="${path}/rollback">${csrfField(s)}
-<input type="hidden" name="to" value="${d.id}">
-${
-  guard.migrations.length
-    ? html`<label>Database (migrated by ${past}) <select name="db" required>
-${guard.backupId ? html`<option value="restore">restore backup ${guard.backupId} (data since is lost)</option>` : ""}
+  const restore = guard.backupId
+    ? `<option value="restore">restore backup ${esc(guard.backupId)} (data since is lost)</option>`
+    : "";
+  const choice = guard.migrations.length
+    ? `<label>Database (migrated by ${esc(past)}) <select name="db" required>
+${restore}
 <option value="keep">keep the newer database (old code on it)</option></select></label>`
-    : ""
-}
+    : "";
+  return `<form class="row" method="post" action="${esc(path)}/rollback">${csrfMarkup(s)}
+<input type="hidden" name="to" value="${esc(d.id)}">
+${choice}
 <button class="secondary" type="submit">Roll back to this<span class="vh"> (release ${d.release})</span></button></form>`;
 }
 
-export function restoreForm(s: ConsoleSession, path: string, env: EnvDetail, b: BackupView): Html {
-  return html`<form class="row" method="post" action="${path}/restore">${csrfField(s)}
-<input type="hidden" name="backup" value="${b.id}">
+/** One backup row's form (a string, as the row is: escape.ts). */
+export function restoreForm(s: ConsoleSession, path: string, env: EnvDetail, b: BackupView): string {
+  return `<form class="row" method="post" action="${esc(path)}/restore">${csrfMarkup(s)}
+<input type="hidden" name="backup" value="${esc(b.id)}">
 ${confirmField(env, `Type ${env.slug} to restore`)}
-<button class="secondary" type="submit">Restore<span class="vh"> ${b.id} (${age(b.finishedAt ?? b.createdAt)})</span></button></form>`;
+<button class="secondary" type="submit">Restore<span class="vh"> ${esc(b.id)} (${ageMarkup(b.finishedAt ?? b.createdAt)})</span></button></form>`;
 }
 
 /** Copy this env's database (with files) into another env; anonymized by default when leaving production. */
@@ -70,8 +83,10 @@ export function copyForm(s: ConsoleSession, path: string, env: EnvDetail, target
   if (targets.length === 0) return html`<p class="empty">No other environment to copy to yet.</p>`;
   const production = targets.find((t) => t.tier === "production");
   return html`<form class="inline" method="post" action="${path}/copy">${csrfField(s)}
-<label>Copy to <select name="target" required>${targets.map(
-    (t) => html`<option value="${t.slug}">${t.name} (${t.tier.replace("_", " ")})</option>`,
+<label>Copy to <select name="target" required>${fragment(
+    targets
+      .map((t) => `<option value="${esc(t.slug)}">${esc(t.name)} (${esc(t.tier.replace("_", " "))})</option>`)
+      .join(""),
   )}</select></label>
 <label>Anonymize <select name="anonymize">
 <option value="default">${env.tier === "production" ? "yes, unless the target is production" : "no (the source is not production)"}</option>

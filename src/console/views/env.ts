@@ -11,7 +11,8 @@ import { can } from "../session";
 import { rollbackGuard } from "../rollback-guard";
 import { copyForm, restoreForm, rollbackForm } from "./actions";
 import { jobBlock, jobsTable } from "./job";
-import { age, badge, csrfField, duration, errorBox, type Html, page, until } from "./layout";
+import { esc, fragment } from "./escape";
+import { ageMarkup, badge, badgeMarkup, csrfField, duration, errorBox, type Html, page, until } from "./layout";
 
 export interface EnvPageData {
   env: EnvDetail;
@@ -26,36 +27,43 @@ export interface EnvPageData {
   error?: string;
 }
 
-/** `rollback`: the form for a row, or null when that release is no rollback target (or the user may not). */
-function deploymentsTable(list: DeploymentView[], rollback: (d: DeploymentView) => Html | null): Html {
-  if (list.length === 0) return html`<p class="empty">No deployment yet.</p>`;
-  return html`<div class="table-wrap" tabindex="0"><table>
-<thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col" class="opt">By</th><th scope="col" class="opt">Steps</th><th scope="col">When</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
-<tbody>${list.map(
-    (
-      d,
-    ) => html`<tr><td>${d.release}${d.current ? html` <span class="badge s-active">serving</span>` : ""}${d.kind === "rollback" ? " (rollback)" : ""}</td>
-<td>${d.commit ? html`<code>${d.commit.slice(0, 10)}</code>` : "—"} ${d.branch ?? ""}</td>
-<td>${badge(d.status)}${d.error ? html` <span class="s-failed">${d.error}</span>` : ""}</td>
-<td class="opt">${d.createdBy ?? "—"}</td>
-<td class="opt">${Object.entries(d.stepTimings)
-      .map(([k, ms]) => `${k} ${duration(ms)}`)
-      .join(", ")}</td>
-<td>${age(d.createdAt)}</td><td>${rollback(d) ?? ""}</td></tr>`,
-  )}</tbody></table></div>`;
+const DEPLOY_HEAD =
+  '<thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col" class="opt">By</th><th scope="col" class="opt">Steps</th><th scope="col">When</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>';
+const BACKUP_HEAD =
+  '<thead><tr><th scope="col">Backup</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Size</th><th scope="col">Finished</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>';
+
+/** One deployment's row (a string: escape.ts says why); `actions`: its rollback form or "". */
+function deploymentRow(d: DeploymentView, actions: string): string {
+  const steps = Object.entries(d.stepTimings)
+    .map(([k, ms]) => `${k} ${duration(ms)}`)
+    .join(", ");
+  return `<tr><td>${d.release}${d.current ? ' <span class="badge s-active">serving</span>' : ""}${d.kind === "rollback" ? " (rollback)" : ""}</td>
+<td>${d.commit ? `<code>${esc(d.commit.slice(0, 10))}</code>` : "—"} ${esc(d.branch ?? "")}</td>
+<td>${badgeMarkup(d.status)}${d.error ? ` <span class="s-failed">${esc(d.error)}</span>` : ""}</td>
+<td class="opt">${esc(d.createdBy ?? "—")}</td>
+<td class="opt">${esc(steps)}</td>
+<td>${ageMarkup(d.createdAt)}</td><td>${actions}</td></tr>`;
 }
 
-function backupsTable(list: BackupView[], canBackup: boolean, restore: (b: BackupView) => Html | null): Html {
+/** `rollback`: the form for a row, or "" when that release is no rollback target (or the user may not). */
+function deploymentsTable(list: DeploymentView[], rollback: (d: DeploymentView) => string): Html {
+  if (list.length === 0) return html`<p class="empty">No deployment yet.</p>`;
+  return fragment(`<div class="table-wrap" tabindex="0"><table>
+${DEPLOY_HEAD}
+<tbody>${list.map((d) => deploymentRow(d, rollback(d))).join("")}</tbody></table></div>`);
+}
+
+function backupRow(b: BackupView, actions: string): string {
+  return `<tr><td><code>${esc(b.id)}</code></td><td>${esc(b.kind.replace("_", " "))}</td><td>${badgeMarkup(b.status)}</td><td>${esc(
+    formatBytes(b.sizeBytes, "—"),
+  )}</td><td>${ageMarkup(b.finishedAt ?? b.createdAt)}</td><td>${actions}</td></tr>`;
+}
+
+function backupsTable(list: BackupView[], canBackup: boolean, restore: (b: BackupView) => string): Html {
   if (list.length === 0) return html`<p class="empty">No backup yet${canBackup ? " — Back up now" : ""}.</p>`;
-  return html`<div class="table-wrap" tabindex="0"><table>
-<thead><tr><th scope="col">Backup</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Size</th><th scope="col">Finished</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
-<tbody>${list.map(
-    (b) =>
-      html`<tr><td><code>${b.id}</code></td><td>${b.kind.replace("_", " ")}</td><td>${badge(b.status)}</td><td>${formatBytes(
-        b.sizeBytes,
-        "—",
-      )}</td><td>${age(b.finishedAt ?? b.createdAt)}</td><td>${restore(b) ?? ""}</td></tr>`,
-  )}</tbody></table></div>`;
+  return fragment(`<div class="table-wrap" tabindex="0"><table>
+${BACKUP_HEAD}
+<tbody>${list.map((b) => backupRow(b, restore(b))).join("")}</tbody></table></div>`);
 }
 
 export function envPage(s: ConsoleSession, d: EnvPageData): Html {
@@ -90,7 +98,7 @@ ${d.live ? html`<section class="card" aria-labelledby="h-live"><h2 id="h-live">$
 <section class="card" aria-labelledby="h-deploys"><h2 id="h-deploys">Deployments</h2>
 ${canDeploy ? html`<p class="actions"><a class="button" href="${path}/deploy">Deploy…</a></p>` : ""}
 ${deploymentsTable(d.deployments, (dep) =>
-  rollbackIds.has(dep.id) ? rollbackForm(s, path, dep, rollbackGuard(d.deployments, dep)) : null,
+  rollbackIds.has(dep.id) ? rollbackForm(s, path, dep, rollbackGuard(d.deployments, dep)) : "",
 )}</section>
 <section class="card" aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2>
 ${
@@ -98,7 +106,7 @@ ${
     ? html`<form class="actions" method="post" action="${path}/backups">${csrfField(s)}<button type="submit">Back up now</button></form>`
     : ""
 }
-${backupsTable(d.backups, canBackup, (b) => (canRestore && b.status === "completed" ? restoreForm(s, path, e, b) : null))}</section>
+${backupsTable(d.backups, canBackup, (b) => (canRestore && b.status === "completed" ? restoreForm(s, path, e, b) : ""))}</section>
 ${
   canCopy
     ? html`<section class="card" aria-labelledby="h-copy"><h2 id="h-copy">Copy the database</h2>${copyForm(s, path, e, copyTargets)}</section>`
@@ -124,8 +132,10 @@ ${errorBox(form.error)}
 <section class="card"><form class="stack" method="post" action="/envs">
 ${csrfField(s)}
 <label>Name <input name="name" required maxlength="200" value="${form.name ?? ""}" autocomplete="off"></label>
-<label>Tier <select name="tier">${tiers.map(
-    (t) => html`<option value="${t}" ${form.tier === t ? "selected" : ""}>${t.replace("_", " ")}</option>`,
+<label>Tier <select name="tier">${fragment(
+    tiers
+      .map((t) => `<option value="${esc(t)}" ${form.tier === t ? "selected" : ""}>${esc(t.replace("_", " "))}</option>`)
+      .join(""),
   )}</select></label>
 <label>Branch (optional) <input name="branch" maxlength="200" value="${form.branch ?? ""}" autocomplete="off"></label>
 <button type="submit">Create</button>

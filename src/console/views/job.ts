@@ -1,7 +1,18 @@
 import { html } from "hono/html";
-import type { JobView } from "../../jobs/view";
+import type { JobStepView, JobView } from "../../jobs/view";
 import { TERMINAL } from "../../jobs/status";
-import { age, badge, duration, type Html } from "./layout";
+import { esc, fragment } from "./escape";
+import { ageMarkup, badge, badgeMarkup, duration, type Html } from "./layout";
+
+/** One step of a job block (a string: escape.ts says why). */
+function stepItem(st: JobStepView): string {
+  const error = st.error ? ` <span class="s-failed">${esc(st.error)}</span>` : "";
+  return `<li>${badgeMarkup(st.status)} ${esc(st.title)} <span class="muted">${esc(duration(st.durationMs))}</span>${error}</li>`;
+}
+
+function jobRow(j: JobView): string {
+  return `<tr><td><a href="/jobs/${esc(encodeURIComponent(j.id))}">${esc(j.kind)}</a></td><td>${esc(j.target ?? "—")}</td><td>${badgeMarkup(j.status)}</td><td class="opt">${esc(j.createdBy ?? "—")}</td><td>${ageMarkup(j.createdAt)}</td></tr>`;
+}
 
 /**
  * A job's steps with their timings, as `odooops jobs show` prints them. While it runs, the block
@@ -16,12 +27,7 @@ export function jobBlock(job: JobView, opts: { refresh?: boolean } = {}): Html {
   } aria-live="polite">
 <p><a href="/jobs/${encodeURIComponent(job.id)}">${job.kind}</a> ${job.target ? html`<code>${job.target}</code>` : ""} ${badge(job.status)}
 ${job.blockedBy ? html` <span class="muted">waiting for ${job.blockedBy.kind} ${job.blockedBy.id}</span>` : ""}</p>
-<ol class="steps">${job.steps.map(
-    (st) =>
-      html`<li>${badge(st.status)} ${st.title} <span class="muted">${duration(st.durationMs)}</span>${
-        st.error ? html` <span class="s-failed">${st.error}</span>` : ""
-      }</li>`,
-  )}</ol>
+<ol class="steps">${fragment(job.steps.map(stepItem).join(""))}</ol>
 ${job.error ? html`<p class="error">${job.error}</p>` : ""}
 </div>`;
 }
@@ -30,8 +36,5 @@ export function jobsTable(jobs: JobView[]): Html {
   if (jobs.length === 0) return html`<p class="empty">No job yet.</p>`;
   return html`<div class="table-wrap" tabindex="0"><table>
 <thead><tr><th scope="col">Job</th><th scope="col">Target</th><th scope="col">Status</th><th scope="col" class="opt">By</th><th scope="col">Created</th></tr></thead>
-<tbody>${jobs.map(
-    (j) =>
-      html`<tr><td><a href="/jobs/${encodeURIComponent(j.id)}">${j.kind}</a></td><td>${j.target ?? "—"}</td><td>${badge(j.status)}</td><td class="opt">${j.createdBy ?? "—"}</td><td>${age(j.createdAt)}</td></tr>`,
-  )}</tbody></table></div>`;
+<tbody>${fragment(jobs.map(jobRow).join(""))}</tbody></table></div>`;
 }

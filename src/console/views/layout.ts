@@ -5,6 +5,7 @@ import { assetUrl } from "../assets";
 import { CSRF_FIELD } from "../security";
 import type { ConsoleSession } from "../session";
 import { can } from "../session";
+import { esc, fragment } from "./escape";
 
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -55,12 +56,21 @@ ${opts.body}
 </html>`;
 }
 
+/** `…Markup`: the string form, for string-built rows (escape.ts); the other for page templates. */
+export function csrfMarkup(s: ConsoleSession): string {
+  return `<input type="hidden" name="${CSRF_FIELD}" value="${esc(s.csrf)}">`;
+}
+
 export function csrfField(s: ConsoleSession): Html {
-  return html`<input type="hidden" name="${CSRF_FIELD}" value="${s.csrf}">`;
+  return fragment(csrfMarkup(s));
+}
+
+export function badgeMarkup(status: string): string {
+  return `<span class="badge s-${status.replace(/[^a-z_]/g, "")}">${esc(status.replace(/_/g, " "))}</span>`;
 }
 
 export function badge(status: string): Html {
-  return html`<span class="badge s-${status.replace(/[^a-z_]/g, "")}">${status.replace(/_/g, " ")}</span>`;
+  return fragment(badgeMarkup(status));
 }
 
 export function errorBox(message: string | null | undefined): Html {
@@ -68,9 +78,13 @@ export function errorBox(message: string | null | undefined): Html {
 }
 
 /** "3 min ago", "2 d ago": the unit a person scans for, and the exact time on hover. */
+export function ageMarkup(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return `<span class="muted">—</span>`;
+  return `<time datetime="${esc(iso)}" title="${esc(iso)}">${ago(iso, now)}</time>`;
+}
+
 export function age(iso: string | null | undefined, now = Date.now()): Html {
-  if (!iso) return html`<span class="muted">—</span>`;
-  return html`<time datetime="${iso}" title="${iso}">${ago(iso, now)}</time>`;
+  return fragment(ageMarkup(iso, now));
 }
 
 export function ago(iso: string, now = Date.now()): string {

@@ -2,25 +2,49 @@ import { html } from "hono/html";
 import type { EnvRow, ProjectGroup } from "../overview";
 import type { ConsoleSession } from "../session";
 import { can } from "../session";
-import { age, badge, type Html, page, until } from "./layout";
+import { esc, fragment } from "./escape";
+import { ageMarkup, badgeMarkup, type Html, page, until } from "./layout";
 
-function certCell(days: number | null): Html {
-  if (days === null) return html`<span class="muted">—</span>`;
-  return html`<span class="${days < 15 ? "s-failed" : ""}">${days} d</span>`;
+const TIER_HEAD =
+  '<thead><tr><th scope="col">Environment</th><th scope="col">Status</th><th scope="col" class="opt">Host</th><th scope="col">URL</th><th scope="col" class="opt">Serving</th><th scope="col" class="opt">Last deploy</th><th scope="col">Newest backup</th><th scope="col" class="opt">Certificate</th><th scope="col" class="opt">Expires</th></tr></thead>';
+
+function certCell(days: number | null): string {
+  if (days === null) return `<span class="muted">—</span>`;
+  return `<span class="${days < 15 ? "s-failed" : ""}">${days} d</span>`;
 }
 
-function envRow(e: EnvRow): Html {
-  return html`<tr>
-<td><a href="/envs/${encodeURIComponent(e.slug)}">${e.name}</a></td>
-<td>${badge(e.status)}</td>
-<td class="opt">${e.host ?? "—"}</td>
-<td><a href="${e.url}" rel="noreferrer">${e.url.replace(/^https?:\/\//, "")}</a></td>
-<td class="opt">${e.servingCommit ? html`<code>${e.servingCommit.slice(0, 10)}</code>` : "—"}</td>
-<td class="opt">${e.lastDeploy ? html`${badge(e.lastDeploy.status)} ${age(e.lastDeploy.at)}` : html`<span class="muted">never</span>`}</td>
-<td>${age(e.newestBackupAt)}</td>
+/** One env's row: strings, not templates (escape.ts says why); every value goes through esc. */
+function envRow(e: EnvRow): string {
+  const serving = e.servingCommit ? `<code>${esc(e.servingCommit.slice(0, 10))}</code>` : "—";
+  const last = e.lastDeploy
+    ? `${badgeMarkup(e.lastDeploy.status)} ${ageMarkup(e.lastDeploy.at)}`
+    : `<span class="muted">never</span>`;
+  return `<tr>
+<td><a href="/envs/${esc(encodeURIComponent(e.slug))}">${esc(e.name)}</a></td>
+<td>${badgeMarkup(e.status)}</td>
+<td class="opt">${esc(e.host ?? "—")}</td>
+<td><a href="${esc(e.url)}" rel="noreferrer">${esc(e.url.replace(/^https?:\/\//, ""))}</a></td>
+<td class="opt">${serving}</td>
+<td class="opt">${last}</td>
+<td>${ageMarkup(e.newestBackupAt)}</td>
 <td class="opt">${certCell(e.certDaysLeft)}</td>
 <td class="opt">${until(e.expiresAt)}</td>
 </tr>`;
+}
+
+function tierTable(t: ProjectGroup["tiers"][number]): string {
+  return `<h3>${esc(t.tier.replace("_", " "))}</h3>
+<div class="table-wrap" tabindex="0"><table>
+${TIER_HEAD}
+<tbody>${t.envs.map(envRow).join("")}</tbody>
+</table></div>`;
+}
+
+function projectSection(g: ProjectGroup): string {
+  return `<section class="card" aria-labelledby="p-${esc(g.project)}">
+<h2 id="p-${esc(g.project)}">${esc(g.project)}</h2>
+${g.tiers.map(tierTable).join("")}
+</section>`;
 }
 
 export function overviewPage(s: ConsoleSession, groups: ProjectGroup[], notice?: string): Html {
@@ -31,18 +55,7 @@ ${create ? html`<p class="actions"><a class="button" href="/envs/new">Create env
 ${
   groups.length === 0
     ? html`<p class="empty">No environment yet${create ? html` — <a href="/envs/new">create one</a>` : ""}.</p>`
-    : groups.map(
-        (g) => html`<section class="card" aria-labelledby="p-${g.project}">
-<h2 id="p-${g.project}">${g.project}</h2>
-${g.tiers.map(
-  (t) => html`<h3>${t.tier.replace("_", " ")}</h3>
-<div class="table-wrap" tabindex="0"><table>
-<thead><tr><th scope="col">Environment</th><th scope="col">Status</th><th scope="col" class="opt">Host</th><th scope="col">URL</th><th scope="col" class="opt">Serving</th><th scope="col" class="opt">Last deploy</th><th scope="col">Newest backup</th><th scope="col" class="opt">Certificate</th><th scope="col" class="opt">Expires</th></tr></thead>
-<tbody>${t.envs.map(envRow)}</tbody>
-</table></div>`,
-)}
-</section>`,
-      )
+    : fragment(groups.map(projectSection).join(""))
 }`;
   return page({ title: "Environments", session: s, nav: "envs", body });
 }

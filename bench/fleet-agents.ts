@@ -24,7 +24,7 @@ import { type Candidate, placeEnv } from "../src/fleet/placement";
 import { writeHostConfig } from "../test/support/host-config";
 import { cpuTimes } from "./lib/cpu";
 import { startDaemon } from "./lib/daemon";
-import { cleanupOnExit, freePort, procStatusBytes } from "./lib/proc";
+import { cleanupOnExit, establishedOn, freePort, procStatusBytes } from "./lib/proc";
 import { mb, median, ms, percentile, sorted } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
@@ -79,16 +79,21 @@ interface Window {
   seconds: number;
   rssPeak: number;
   rssEnd: number;
+  /** Open connections to the agent listener: most at once, and at the end. */
+  connPeak: number;
+  connEnd: number;
 }
 
-/** The daemon's CPU and RSS over `seconds`, sampled every 500 ms. */
+/** The daemon's CPU, RSS and agent connections over `seconds`, sampled every 500 ms. */
 async function window(seconds: number): Promise<Window> {
   const cpu0 = cpuTimes(daemon.pid).self;
   const t0 = performance.now();
   const rss: number[] = [];
+  const conns: number[] = [];
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     rss.push(procStatusBytes(daemon.pid, "VmRSS"));
+    conns.push(establishedOn(agentPort));
     await Bun.sleep(500);
   }
   return {
@@ -96,6 +101,8 @@ async function window(seconds: number): Promise<Window> {
     seconds: (performance.now() - t0) / 1000,
     rssPeak: Math.max(...rss),
     rssEnd: median(rss.slice(-Math.max(1, Math.floor(rss.length / 10)))),
+    connPeak: Math.max(...conns),
+    connEnd: conns.at(-1) ?? 0,
   };
 }
 
@@ -236,6 +243,7 @@ try {
       ],
       ["coordinator RSS, peak", mb(idle.rssPeak), mb(busy.rssPeak)],
       ["coordinator RSS, end", mb(idle.rssEnd), mb(busy.rssEnd)],
+      ["agent connections, peak / end", `${idle.connPeak} / ${idle.connEnd}`, `${busy.connPeak} / ${busy.connEnd}`],
       ["heartbeats answered", "-", `${result.latencies.length} (p50 ${ms(p50)}, p95 ${ms(p95)})`],
       ["lease long-polls answered", "-", String(result.leases)],
       ["failed requests", "-", String(result.failed)],

@@ -3,8 +3,8 @@
  * agent` wrote (the credential goes to state/agent.json, the join file is removed), then
  * heartbeats with its inventory and containers, backing off while the coordinator is away, and
  * runs the jobs the coordinator leases to its host over the HTTP JobChannel. The heartbeats ride
- * the lease long-poll (src/fleet/pulse.ts): one connection to the coordinator per idle agent. It serves no user
- * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's:
+ * the lease long-poll (src/fleet/pulse.ts): one connection to the coordinator per idle agent. It
+ * serves no user API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's:
  * the state link (src/fleet/mirror.ts) fills it with the rows of this host's envs from each lease
  * and sends back what the jobs changed. Its envs' scheduled backups are its own (agent-local.ts):
  * they run whether or not the coordinator answers, and are reported when it does.

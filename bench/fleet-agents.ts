@@ -5,7 +5,9 @@
  * (1000) agents with one-time tokens from the user API, each pinning the listener's certificate
  * as a real agent does, then every agent heartbeats every 10 s (inventory + three containers,
  * first beats spread over the interval) and keeps one lease long-poll open, for BENCH_FLEET_SEC
- * (60) seconds. The same coordinator is measured idle with no agent first, in the same run:
+ * (60) seconds. The beats ride the long-poll as the agent daemon sends them (LeasePulse +
+ * HttpJobChannel); BENCH_FLEET_PROTOCOL=split measures agents that predate it (POST /heartbeat
+ * beside a 20 s long-poll). The same coordinator is measured idle with no agent first, in the same run:
  * CPU (utime+stime of the daemon) and RSS. Then placement of 1,000 envs over the 1,000 hosts
  * (one per agent) with the planner the coordinator uses (src/fleet/placement.ts).
  *
@@ -19,12 +21,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoordinatorClient, fetchPinnedCert } from "../src/fleet/coordinator-client";
+import { LeasePulse } from "../src/fleet/pulse";
+import { type AgentTransport, HttpJobChannel, LEASE_WAIT_MS } from "../src/jobs/http-channel";
 import { decodeJoinToken } from "../src/fleet/join-token";
 import { type Candidate, placeEnv } from "../src/fleet/placement";
 import { writeHostConfig } from "../test/support/host-config";
 import { cpuTimes } from "./lib/cpu";
 import { startDaemon } from "./lib/daemon";
-import { cleanupOnExit, freePort, procStatusBytes } from "./lib/proc";
+import { cleanupOnExit, establishedOn, freePort, procStatusBytes } from "./lib/proc";
 import { mb, median, ms, percentile, sorted } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
@@ -43,6 +47,8 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
 const AGENTS = Math.min(Math.max(Number(process.env.BENCH_FLEET_AGENTS ?? 1000) || 1000, 10), 2000);
 const RUN_SEC = Math.min(Math.max(Number(process.env.BENCH_FLEET_SEC ?? 60) || 60, 20), 600);
 const HEARTBEAT_SEC = 10;
+/** `carried` (default): heartbeats ride the lease long-poll; `split`: a heartbeat route beside it. */
+const PROTOCOL = process.env.BENCH_FLEET_PROTOCOL === "split" ? "split" : "carried";
 /** How many joins run at once: joining is setup, not measured. */
 const JOIN_CONCURRENCY = 20;
 const TARGET = { p95Ms: 20, cpuShare: 0.25, rssBytes: 200 * 1024 * 1024 };
@@ -79,16 +85,21 @@ interface Window {
   seconds: number;
   rssPeak: number;
   rssEnd: number;
+  /** Open connections to the agent listener: most at once, and at the end. */
+  connPeak: number;
+  connEnd: number;
 }
 
-/** The daemon's CPU and RSS over `seconds`, sampled every 500 ms. */
+/** The daemon's CPU, RSS and agent connections over `seconds`, sampled every 500 ms. */
 async function window(seconds: number): Promise<Window> {
   const cpu0 = cpuTimes(daemon.pid).self;
   const t0 = performance.now();
   const rss: number[] = [];
+  const conns: number[] = [];
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     rss.push(procStatusBytes(daemon.pid, "VmRSS"));
+    conns.push(establishedOn(agentPort));
     await Bun.sleep(500);
   }
   return {
@@ -96,6 +107,8 @@ async function window(seconds: number): Promise<Window> {
     seconds: (performance.now() - t0) / 1000,
     rssPeak: Math.max(...rss),
     rssEnd: median(rss.slice(-Math.max(1, Math.floor(rss.length / 10)))),
+    connPeak: Math.max(...conns),
+    connEnd: conns.at(-1) ?? 0,
   };
 }
 
@@ -135,7 +148,14 @@ async function joinAgents(): Promise<SimulatedAgent[]> {
   return agents;
 }
 
-/** Every agent's heartbeat loop and lease long-poll until `until`; the heartbeat latencies. */
+/**
+ * Every agent's heartbeat loop and lease long-poll until `until`, the way the agent daemon runs
+ * them (src/daemon/agent.ts: a lease loop that pauses 1 s after an empty answer, a beat loop timed
+ * from each beat's start). `carried`: beats ride the lease through the daemon's own LeasePulse
+ * and HttpJobChannel; a beat's latency is then its lease's round trip minus the wait the lease
+ * asked for (the coordinator records the beat before it waits). `split`: agents that predate it,
+ * a lease long-poll of 20 s and a POST /heartbeat beside it.
+ */
 async function runAgents(agents: SimulatedAgent[], until: number) {
   const latencies: number[] = [];
   const errors = new Map<string, number>();
@@ -146,9 +166,67 @@ async function runAgents(agents: SimulatedAgent[], until: number) {
     errors.set(text, (errors.get(text) ?? 0) + 1);
   };
   let leases = 0;
-  const agent = async ({ client, hostId }: SimulatedAgent, i: number) => {
+  let direct = 0;
+  const running = () => !stopping && Date.now() < until;
+  const intervalMs = HEARTBEAT_SEC * 1000;
+
+  const carried = async ({ client, hostId }: SimulatedAgent, i: number) => {
+    const transport: AgentTransport = {
+      async post<T>(path: string, body: unknown, timeoutMs?: number): Promise<T> {
+        const t0 = performance.now();
+        const answer = await client.post<T>(path, body, timeoutMs);
+        if (typeof body === "object" && body !== null && "heartbeat" in body && "waitMs" in body)
+          latencies.push(performance.now() - t0 - Number(body.waitMs));
+        return answer;
+      },
+    };
+    let wake: (() => void) | null = null;
+    const pulse = new LeasePulse(() => wake?.());
+    const channel = new HttpJobChannel(transport, LEASE_WAIT_MS, null, null, null, pulse);
+    const phase = (i / agents.length) * intervalMs;
+    pulse.expect(Date.now() + phase);
     const poll = (async () => {
-      while (!stopping && Date.now() < until) {
+      while (running()) {
+        try {
+          await channel.lease({ hostId, owner: `${hostId}:bench` }, 30_000);
+          leases += 1;
+        } catch (e) {
+          fail("lease", e);
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+    })();
+    await Bun.sleep(phase);
+    while (running()) {
+      const startedAt = Date.now();
+      const body = { inventory: inventory(i), containers: containers(i) };
+      try {
+        await pulse.send(body, intervalMs, () => {
+          direct += 1;
+          const t0 = performance.now();
+          return client.post("/heartbeat", body).then(() => latencies.push(performance.now() - t0));
+        });
+      } catch (e) {
+        fail("heartbeat", e);
+      }
+      const delay = Math.max(0, startedAt + intervalMs - Date.now());
+      pulse.expect(Date.now() + delay);
+      await Bun.sleep(delay);
+    }
+    pulse.cancel();
+    await poll;
+  };
+
+  const split = async ({ client, hostId }: SimulatedAgent, i: number) => {
+    const poll = (async () => {
+      while (running()) {
         try {
           // Nothing is queued: each long-poll waits its full 20 s, as an idle agent's does.
           await client.post("/jobs/lease", { owner: `${hostId}:bench`, leaseMs: 30_000, waitMs: 20_000 }, 40_000);
@@ -159,8 +237,8 @@ async function runAgents(agents: SimulatedAgent[], until: number) {
         }
       }
     })();
-    await Bun.sleep((i / agents.length) * HEARTBEAT_SEC * 1000);
-    while (!stopping && Date.now() < until) {
+    await Bun.sleep((i / agents.length) * intervalMs);
+    while (running()) {
       const t0 = performance.now();
       try {
         await client.post("/heartbeat", { inventory: inventory(i), containers: containers(i) });
@@ -168,12 +246,12 @@ async function runAgents(agents: SimulatedAgent[], until: number) {
       } catch (e) {
         fail("heartbeat", e);
       }
-      await Bun.sleep(Math.max(0, HEARTBEAT_SEC * 1000 - (performance.now() - t0)));
+      await Bun.sleep(Math.max(0, intervalMs - (performance.now() - t0)));
     }
     await poll;
   };
-  await Promise.all(agents.map(agent));
-  return { latencies: sorted(latencies), failed, errors, leases };
+  await Promise.all(agents.map(PROTOCOL === "carried" ? carried : split));
+  return { latencies: sorted(latencies), failed, errors, leases, direct };
 }
 
 /** Placement of `count` envs over the joined hosts, each placement seeing the ones before it. */
@@ -204,7 +282,9 @@ function placeMany(count: number): { ms: number; placed: number } {
 
 try {
   const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
-  console.log(`fleet agents · ${new Date().toISOString().slice(0, 16)}Z · load ${load} · ${AGENTS} agents`);
+  console.log(
+    `fleet agents · ${new Date().toISOString().slice(0, 16)}Z · load ${load} · ${AGENTS} agents · heartbeats ${PROTOCOL === "carried" ? "on the lease" : "on their own route"}`,
+  );
   await Bun.sleep(2_000);
   const idle = await window(RUN_SEC);
 
@@ -236,7 +316,9 @@ try {
       ],
       ["coordinator RSS, peak", mb(idle.rssPeak), mb(busy.rssPeak)],
       ["coordinator RSS, end", mb(idle.rssEnd), mb(busy.rssEnd)],
+      ["agent connections, peak / end", `${idle.connPeak} / ${idle.connEnd}`, `${busy.connPeak} / ${busy.connEnd}`],
       ["heartbeats answered", "-", `${result.latencies.length} (p50 ${ms(p50)}, p95 ${ms(p95)})`],
+      ["heartbeats posted on their own", "-", PROTOCOL === "carried" ? String(result.direct) : "all"],
       ["lease long-polls answered", "-", String(result.leases)],
       ["failed requests", "-", String(result.failed)],
       ["this simulator's own CPU", "-", `${(simulatorShare * 100).toFixed(1)} % of a core`],

@@ -62,3 +62,17 @@ export function cleanupOnExit(teardown: () => Promise<void>): () => Promise<void
   process.on("SIGTERM", onSignal);
   return stop;
 }
+
+/**
+ * TCP connections in ESTABLISHED state whose local end is `port` on IPv4 (/proc/net/tcp): the
+ * server side of every connection a listener on 127.0.0.1:`port` holds open.
+ */
+export function establishedOn(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  let n = 0;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const [, local, , state] = line.trim().split(/\s+/);
+    if (state === "01" && local?.endsWith(`:${hexPort}`)) n += 1;
+  }
+  return n;
+}

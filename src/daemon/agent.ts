@@ -2,8 +2,9 @@
  * `odooops serve` with `role: agent`: joins the coordinator once with the join file `init --role
  * agent` wrote (the credential goes to state/agent.json, the join file is removed), then
  * heartbeats with its inventory and containers, backing off while the coordinator is away, and
- * runs the jobs the coordinator leases to its host over the HTTP JobChannel. It serves no user
- * API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's:
+ * runs the jobs the coordinator leases to its host over the HTTP JobChannel. The heartbeats ride
+ * the lease long-poll (src/fleet/pulse.ts): one connection to the coordinator per idle agent. It
+ * serves no user API. Its job steps get a state database of its own (`state/odooops.db`), not the coordinator's:
  * the state link (src/fleet/mirror.ts) fills it with the rows of this host's envs from each lease
  * and sends back what the jobs changed. Its envs' scheduled backups are its own (agent-local.ts):
  * they run whether or not the coordinator answers, and are reported when it does.
@@ -29,7 +30,8 @@ import { CoordinatorClient, fetchPinnedCert } from "../fleet/coordinator-client"
 import { collectContainers, collectInventory } from "../fleet/inventory";
 import { envDiskReporter } from "../env/disk-report";
 import { decodeJoinToken } from "../fleet/join-token";
-import type { HeartbeatResponse } from "../fleet/schema";
+import { HeartbeatResponse } from "../fleet/schema";
+import { LeasePulse } from "../fleet/pulse";
 import { serveLogStream } from "../fleet/log-stream";
 import { KeyGate } from "../jobs/key-gate";
 import { startLocalWork } from "./agent-local";
@@ -102,19 +104,23 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   let wake: (() => void) | null = null;
   let intervalMs = config.fleet.heartbeatSec * 1000;
   const envDisk = envDiskReporter({ db, config, paths }, state.hostId);
+  // Beats ride the runner's lease long-poll (one connection to the coordinator); a beat no lease
+  // takes (every job slot busy) goes on its own.
+  const pulse = new LeasePulse(() => runner.poke());
   const beat = async () => {
     const [inventory, containers, disk] = await Promise.all([
       collectInventory(config, paths),
       collectContainers(config),
       envDisk(),
     ]);
-    const r = await client.post<Beat>("/heartbeat", { inventory, containers, envDisk: disk });
+    const body = { inventory, containers, envDisk: disk };
+    const r = HeartbeatResponse.parse(await pulse.send(body, intervalMs, () => client.post<Beat>("/heartbeat", body)));
     // The coordinator's interval decides when it calls a host offline: follow it.
     intervalMs = r.heartbeatSec * 1000;
     if (r.rotateCredential) {
       await switchCredential();
       // The first request with the new credential makes the coordinator refuse the old one.
-      await client.post<Beat>("/heartbeat", { inventory, containers, envDisk: disk });
+      await client.post<Beat>("/heartbeat", body);
       log.info("switched to a new agent credential; the old one is refused");
     }
   };
@@ -125,10 +131,15 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     writeAgentState(paths, state);
     client.useCredential(credential);
   };
+  const stopping = new AbortController();
+  // A carried beat is answered when its long-poll ends: stopping does not wait for that.
+  const halted = new Promise<void>((resolve) => stopping.signal.addEventListener("abort", () => resolve()));
   const loop = (async () => {
     let delay = 0;
     let failing = false;
     while (!stopped) {
+      // The runner's leases end by then, so the beat finds one to ride.
+      pulse.expect(Date.now() + delay);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
         wake = () => {
@@ -138,15 +149,19 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       });
       wake = null;
       if (stopped) break;
+      const startedAt = Date.now();
       try {
-        await beat();
+        await Promise.race([beat(), halted]);
+        if (stopped) break;
         if (failing) {
           log.info("coordinator reachable again", { url: state.url });
           local.poke();
         }
         failing = false;
-        delay = intervalMs;
+        // From the beat's start: a carried beat is answered only when its long-poll ends.
+        delay = Math.max(0, startedAt + intervalMs - Date.now());
       } catch (e) {
+        if (stopped) break;
         if (!failing) log.warn("heartbeat failed; retrying with backoff", { url: state.url, error: errorText(e) });
         failing = true;
         delay = Math.min(Math.max(delay * 2, intervalMs), MAX_BACKOFF_MS);
@@ -154,7 +169,6 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     }
   })();
   // Log streams the coordinator relays to its readers (logs -f of this host's envs).
-  const stopping = new AbortController();
   const streams = new Set<Promise<void>>();
   const onStream = (request: unknown) => {
     const s = serveLogStream(client, { config, paths }, request, stopping.signal).finally(() => streams.delete(s));
@@ -168,6 +182,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       new MirrorLink({ db, box }, state.hostId),
       onStream,
       new LeasedOutbox(paths),
+      pulse,
     ),
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
     deps: { db, config, paths, box },
@@ -187,6 +202,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     async stop() {
       stopped = true;
       (wake as (() => void) | null)?.();
+      pulse.cancel();
       stopping.abort();
       await Promise.all([loop, runner.stop(), local.stop(), ...streams]);
       await shutdownJobTracing();

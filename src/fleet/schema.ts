@@ -289,6 +289,12 @@ export const LeaseRequest = z
     owner: Owner,
     leaseMs: z.number().int().min(1000).max(600_000),
     waitMs: z.number().int().min(0).max(60_000).default(0),
+    /**
+     * The host's heartbeat, carried by the lease so an idle agent holds one connection, not two
+     * (src/fleet/pulse.ts). The coordinator then answers by the next beat's due time, and wraps
+     * its answer: `{heartbeat: HeartbeatResponse, lease: <the answer without it>}`.
+     */
+    heartbeat: HeartbeatRequest.optional(),
   })
   .strict();
 export const JobHeartbeatRequest = z

@@ -78,6 +78,28 @@ const MAX_UNSENT_LINES = 5_000;
 /** The coordinator refuses this report and would again: kept aside, never sent again. */
 const refusal = (e: unknown) => e instanceof AppError && [400, 403, 404, 413, 422].includes(e.status);
 
+/**
+ * The host's heartbeat, carried by lease requests (src/fleet/pulse.ts): an idle agent then holds
+ * one connection to the coordinator, its long-poll, instead of a second one for its beats.
+ */
+export interface LeaseBeat {
+  /** How long a lease may wait, at most `max`: no longer than until the next beat is due. */
+  waitMs(max: number): number;
+  /** A beat waits for a lease to carry it. */
+  due(): boolean;
+  /** The beat due now, taken by this lease (no other carries it), or null. */
+  take(): CarriedBeat | null;
+}
+
+export interface CarriedBeat {
+  body: unknown;
+  /** The coordinator's answer to the beat (its `heartbeat` part of the lease's answer). */
+  answered(answer: unknown): void;
+  failed(error: unknown): void;
+}
+
+type LeaseAnswer = (LeasedJob & { state?: unknown }) | { stream: unknown } | null;
+
 /** How long one lease request waits on the coordinator for a job before answering null. */
 export const LEASE_WAIT_MS = 20_000;
 
@@ -92,6 +114,7 @@ export class HttpJobChannel implements JobChannel {
      */
     private readonly onStream: ((request: unknown) => void) | null = null,
     private readonly late: LateFinishStore | null = null,
+    private readonly beat: LeaseBeat | null = null,
   ) {}
 
   private readonly unsent = new Map<string, Unsent>();
@@ -145,15 +168,15 @@ export class HttpJobChannel implements JobChannel {
   }
 
   private async leaseJob(agent: AgentIdentity, leaseMs: number): Promise<LeasedJob | null> {
-    let answer: (LeasedJob & { state?: unknown }) | { stream: unknown } | null;
+    let answer: LeaseAnswer;
     for (;;) {
-      answer = await this.transport.post<(LeasedJob & { state?: unknown }) | { stream: unknown } | null>(
-        "/jobs/lease",
-        { owner: agent.owner, leaseMs, waitMs: this.waitMs },
-        this.waitMs + 15_000,
-      );
-      if (!answer || !("stream" in answer)) break;
-      this.onStream?.(answer.stream);
+      answer = await this.ask(agent, leaseMs);
+      if (answer && "stream" in answer) {
+        this.onStream?.(answer.stream);
+        continue;
+      }
+      // A beat offered while this lease waited goes now, not after the runner's poll pause.
+      if (answer || !this.beat?.due()) break;
     }
     if (!answer) return null;
     const { state, ...leased } = answer;
@@ -170,6 +193,25 @@ export class HttpJobChannel implements JobChannel {
       }
     }
     return leased;
+  }
+
+  /** One lease request, carrying the host's heartbeat when one is due. */
+  private async ask(agent: AgentIdentity, leaseMs: number): Promise<LeaseAnswer> {
+    const carried = this.beat?.take() ?? null;
+    // After take(): a carried beat moves the next one's due time, which bounds this wait.
+    const waitMs = this.beat ? this.beat.waitMs(this.waitMs) : this.waitMs;
+    const body = { owner: agent.owner, leaseMs, waitMs, ...(carried && { heartbeat: carried.body }) };
+    let answer: unknown;
+    try {
+      answer = await this.transport.post<unknown>("/jobs/lease", body, waitMs + 15_000);
+    } catch (e) {
+      carried?.failed(e);
+      throw e;
+    }
+    if (!carried) return answer as LeaseAnswer;
+    const { heartbeat, lease } = answer as { heartbeat: unknown; lease: LeaseAnswer };
+    carried.answered(heartbeat);
+    return lease;
   }
 
   async heartbeat(jobId: string, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean }> {

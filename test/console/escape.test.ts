@@ -108,7 +108,7 @@ function envDetail(v: string, tier: EnvRow["tier"]): EnvDetail {
     longpollPort: null,
     currentRelease: 3,
     disk: { databaseBytes: 1000, filestoreBytes: null, measuredOn: null, measuredAt: null },
-    storageQuota: { quotaBytes: null, usedBytes: 0, exceeded: false },
+    storageQuota: { quotaBytes: null, usedBytes: 0, exceeded: false, unknown: null },
     updatedAt: null,
     waitingForHost: null,
   };

@@ -14,6 +14,7 @@ import {
   AgentJobReport,
   FinishRequest,
   HeartbeatRequest,
+  type HeartbeatResponse,
   JobHeartbeatRequest,
   JoinRequest,
   LateFinish,
@@ -84,12 +85,17 @@ export function createAgentApp(deps: CoordinatorDeps) {
     return next();
   });
 
+  /** The answer to a heartbeat, on its own route (agents that predate beats on the lease) or on a lease. */
+  const beatAnswer = (host: HostRow): z.infer<typeof HeartbeatResponse> => ({
+    heartbeatSec: fleet.heartbeatSec,
+    ...(host.credentialRotationRequestedAt !== null ? { rotateCredential: true } : {}),
+  });
+
   app.post("/heartbeat", async (c) => {
     const beat = await body(c.req.raw, HeartbeatRequest);
     const host = c.get("host");
     recordHeartbeat(db, host.id, beat);
-    const rotate = host.credentialRotationRequestedAt !== null;
-    return c.json({ heartbeatSec: fleet.heartbeatSec, ...(rotate ? { rotateCredential: true } : {}) }, 200);
+    return c.json(beatAnswer(host), 200);
   });
 
   app.post("/credential", (c) => {
@@ -152,20 +158,19 @@ export function createAgentApp(deps: CoordinatorDeps) {
     return { status: "succeeded", result: withSealedSecrets(outcome.result ?? {}, sealed) };
   };
 
-  app.post("/jobs/lease", async (c) => {
-    const host = c.get("host");
-    const req = await body(c.req.raw, LeaseRequest);
-    const agent = { hostId: host.id, owner: ownOwner(host, req.owner) };
+  /** A job for the host, a log stream to serve, or null once `waitMs` passed with neither. */
+  const leaseOrWait = async (host: HostRow, owner: string, leaseMs: number, waitMs: number, signal: AbortSignal) => {
+    const agent = { hostId: host.id, owner };
     const queue = deps.jobs.queue;
-    const until = Date.now() + req.waitMs;
+    const until = Date.now() + waitMs;
     for (;;) {
       // A log reader waiting on this host is answered first: it is a person watching.
       const stream = fleet.logs.take(host.id);
-      if (stream) return c.json({ stream }, 200);
-      const leased = await queue.lease(agent, req.leaseMs, { onlyHost: true });
+      if (stream) return { stream };
+      const leased = await queue.lease(agent, leaseMs, { onlyHost: true });
       // The job runs against the agent's own state database: the rows it may need go with it.
-      if (leased) return c.json({ ...leased, state: sliceFor(db, deps.box, host, leased.job) }, 200);
-      if (Date.now() >= until || c.req.raw.signal.aborted) return c.json(null, 200);
+      if (leased) return { ...leased, state: sliceFor(db, deps.box, host, leased.job) };
+      if (Date.now() >= until || signal.aborted) return null;
       // Long poll: wake when a job is queued (or a lock frees), else at the deadline.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, until - Date.now()));
@@ -179,6 +184,18 @@ export function createAgentApp(deps: CoordinatorDeps) {
         }
       });
     }
+  };
+  app.post("/jobs/lease", async (c) => {
+    const host = c.get("host");
+    const req = await body(c.req.raw, LeaseRequest);
+    const owner = ownOwner(host, req.owner);
+    if (!req.heartbeat) return c.json(await leaseOrWait(host, owner, req.leaseMs, req.waitMs, c.req.raw.signal), 200);
+    // Recorded before the wait, which ends by the time the next beat is due: while the agent
+    // long-polls, its last heartbeat is never older than one interval.
+    recordHeartbeat(db, host.id, req.heartbeat);
+    const waitMs = Math.min(req.waitMs, fleet.heartbeatSec * 1000);
+    const lease = await leaseOrWait(host, owner, req.leaseMs, waitMs, c.req.raw.signal);
+    return c.json({ heartbeat: beatAnswer(host), lease }, 200);
   });
   app.post("/jobs/:id/heartbeat", async (c) => {
     const req = await body(c.req.raw, JobHeartbeatRequest);

@@ -10,7 +10,9 @@
  *           anonymizing UPDATEs (the same rules, run by the same code), `VACUUM FULL` (so no
  *           source value stays in dead tuples), and `cp -a` of the filestore
  * at two sizes (BENCH_ANON_SMALL_MB, default 100; BENCH_ANON_MB, default 200 — the issue's
- * 2 GiB is `BENCH_ANON_MB=2048`), for the daemon's peak RSS (flat as the database grows) and
+ * 2 GiB is `BENCH_ANON_MB=2048`), or at every size of BENCH_ANON_SIZES (MiB, ascending, e.g.
+ * `100,300,2048`: one run, one daemon, the naive way at the last), for the daemon's peak RSS
+ * (flat as the database grows) and
  * the PII check's time as a share of the clone (from the job log's "PII check passed" line).
  * Target: our copy step (copy + anonymize, what the naive way does) ≥ 1.5× faster than naive, the
  * whole job printed beside it; scan ≤ 15 % of the clone. Reports only: a missed
@@ -36,6 +38,13 @@ const num = (v: string | undefined, dflt: number, min: number, max: number) => {
 };
 const FULL_MB = num(process.env.BENCH_ANON_MB, 200, 30, 100_000);
 const SMALL_MB = num(process.env.BENCH_ANON_SMALL_MB, 100, 20, FULL_MB);
+/** The database grows from one size to the next: they must ascend. */
+const SIZES = process.env.BENCH_ANON_SIZES
+  ? process.env.BENCH_ANON_SIZES.split(",").map((v) => num(v, 100, 20, 100_000))
+  : [SMALL_MB, FULL_MB];
+if (SIZES.some((v, i) => i > 0 && v <= (SIZES[i - 1] as number))) {
+  throw new Error(`BENCH_ANON_SIZES must ascend: ${SIZES.join(",")}`);
+}
 const TARGET_RATIO = 1.5;
 const TARGET_SCAN_SHARE = 0.15;
 const MiB = 1024 * 1024;
@@ -140,7 +149,7 @@ async function main(): Promise<void> {
   const h = await startDbHost();
   try {
     const sizes: { mb: number; dbBytes: number; run: Ours }[] = [];
-    for (const size of [SMALL_MB, FULL_MB]) {
+    for (const size of SIZES) {
       const dbBytes = await grow(h, size);
       err(`ours at ${mb(dbBytes)}`);
       sizes.push({ mb: size, dbBytes, run: await ours(h) });

@@ -9,10 +9,9 @@ import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
-import { checkCopyState, checkPii, packNeedles, type PackedNeedles } from "./anonymize/check";
+import { checkCopyState, checkPii, collectNeedles, type PackedNeedles } from "./anonymize/check";
 import {
   anonymizeDatabase,
-  collectPii,
   loadAnonymizeRules,
   neutralizeDatabase,
   readDbFacts,
@@ -95,14 +94,6 @@ async function freezeBaseUrl(login: TenantLogin, baseUrl: string): Promise<void>
   });
 }
 
-/** The source's needles packed at once: their string arrays are garbage before the copy is made. */
-function packSource(source: PiiNeedles): {
-  needles: PackedNeedles;
-  state: Pick<PiiNeedles, "identity" | "passwordHashes">;
-} {
-  return { needles: packNeedles(source), state: { identity: source.identity, passwordHashes: source.passwordHashes } };
-}
-
 /** `login`: the role that owns the copy, into the copy. */
 export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
   return withTenant(login, async (sql) => {
@@ -114,14 +105,14 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
       let exclude: string[];
       let needles: PackedNeedles;
       if (plan.anonymizedFrom) {
-        ({ needles, state } = packSource(await withTenant(plan.anonymizedFrom.source, collectPii)));
+        ({ needles, state } = await withTenant(plan.anonymizedFrom.source, collectNeedles));
         ({ tables, piiExclude: exclude } = plan.anonymizedFrom);
       } else {
         if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
         const rules = plan.rules ?? loadAnonymizeRules();
-        ({ needles, state } = packSource(
-          plan.sourceLogin ? await withTenant(plan.sourceLogin, collectPii) : await collectPii(sql),
-        ));
+        ({ needles, state } = plan.sourceLogin
+          ? await withTenant(plan.sourceLogin, collectNeedles)
+          : await collectNeedles(sql));
         tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
         exclude = rules.piiCheck.exclude;
       }

@@ -29,6 +29,7 @@ import {
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
+import { GarbageBound } from "./garbage-bound";
 import { maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
 
 /** Rows per FETCH of text columns, and of bytea slices (4 MiB each at most). */
@@ -70,35 +71,60 @@ export function textColumnsSql(rel: string, columns: string[]): string {
   FROM (SELECT ${columns.map((c, i) => `x.${quoteName(c)}::text AS c${i}`).join(", ")} FROM ${rel} AS x OFFSET 0) AS v`;
 }
 
-/** Runs `select` through a cursor, `batch` rows at a time, handing each row's values to `onRow`. */
+/**
+ * One FETCH of the cursor, each row's values handed to `onRow` (which returns the row's bytes);
+ * the batch's total. Its own function: the batch's rows are unreachable once it returns.
+ */
+async function fetchBatch(
+  tx: SQL,
+  batch: number,
+  onRow: (values: (string | null)[]) => number,
+): Promise<{ rows: number; bytes: number }> {
+  const rows = (await tx.unsafe(`FETCH ${batch} FROM odooops_pii`).values()) as (string | null)[][];
+  let bytes = 0;
+  for (const r of rows) bytes += onRow(r);
+  return { rows: rows.length, bytes };
+}
+
+/** Runs `select` through a cursor, `batch` rows at a time; `bound` hears of every batch's bytes. */
 async function eachRow(
   tx: SQL,
   select: string,
   batch: number,
-  onRow: (values: (string | null)[]) => void,
+  bound: GarbageBound,
+  onRow: (values: (string | null)[]) => number,
 ): Promise<void> {
   await tx.unsafe(`DECLARE odooops_pii NO SCROLL CURSOR FOR ${select}`);
   for (;;) {
-    const rows = (await tx.unsafe(`FETCH ${batch} FROM odooops_pii`).values()) as (string | null)[][];
-    for (const r of rows) onRow(r);
-    if (rows.length < batch) break;
+    const got = await fetchBatch(tx, batch, onRow);
+    bound.read(got.bytes);
+    if (got.rows < batch) break;
   }
   await tx.unsafe("CLOSE odooops_pii");
 }
 
-async function scanRelation(sql: SQL, r: Relation, text: string[], bytea: string[], matcher: NeedleMatcher) {
+async function scanRelation(
+  sql: SQL,
+  r: Relation,
+  text: string[],
+  bytea: string[],
+  matcher: NeedleMatcher,
+  bound: GarbageBound,
+) {
   const rel = `${quoteName(r.schema)}.${quoteName(r.table)}`;
   const out: RelationScan = { rows: 0, bytes: 0, found: [] };
   await sql.begin("read only", async (tx) => {
     const textFound = text.map((column) => ({ column, found: found() }));
     if (text.length > 0) {
-      await eachRow(tx, textColumnsSql(rel, text), TEXT_BATCH, (values) => {
+      await eachRow(tx, textColumnsSql(rel, text), TEXT_BATCH, bound, (values) => {
+        const bytes = Number(values[0]);
         out.rows += 1;
-        out.bytes += Number(values[0]);
+        out.bytes += bytes;
         for (let i = 1; i < values.length; i++) {
           const v = values[i];
           if (v !== null && v !== undefined) matcher.scan(v, (textFound[i - 1] as { found: Found }).found);
         }
+        return bytes;
       });
     } else {
       const [row] = (await tx.unsafe(`SELECT count(*)::bigint AS n FROM ${rel}`)) as { n: string | number }[];
@@ -107,10 +133,12 @@ async function scanRelation(sql: SQL, r: Relation, text: string[], bytea: string
     out.found.push(...textFound);
     for (const column of bytea) {
       const f = found();
-      await eachRow(tx, byteaSlicesSql(rel, column), BYTEA_BATCH, ([v]) => {
-        if (v === null || v === undefined) return;
-        out.bytes += Buffer.byteLength(v);
+      await eachRow(tx, byteaSlicesSql(rel, column), BYTEA_BATCH, bound, ([v]) => {
+        if (v === null || v === undefined) return 0;
+        const bytes = Buffer.byteLength(v);
+        out.bytes += bytes;
         matcher.scan(v, f);
+        return bytes;
       });
       out.found.push({ column, found: f });
     }
@@ -141,7 +169,7 @@ function hitsOf(table: string, scan: RelationScan): PiiHit[] {
 export async function scanCopy(
   sql: SQL,
   needles: NeedleSets | NeedleMatcher,
-  opts: { exclude?: string[]; jobs?: number } = {},
+  opts: { exclude?: string[]; jobs?: number; bound?: GarbageBound } = {},
 ): Promise<{ hits: PiiHit[]; stats: PiiScanStats }> {
   const skip = new Set(opts.exclude ?? []);
   const rels = relationsOf(await sql.unsafe(CATALOG_SQL, [TEXTLIKE_TYPES]));
@@ -160,12 +188,14 @@ export async function scanCopy(
       return { r, text: r.text.filter(keep), bytea: r.bytea.filter(keep) };
     })
     .filter((w) => w.text.length + w.bytea.length > 0);
+  // One bound for all sessions: the garbage is the daemon's, whichever session read it.
+  const bound = opts.bound ?? new GarbageBound();
   const scans: RelationScan[] = new Array(work.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < work.length; i = next++) {
       const w = work[i] as (typeof work)[number];
-      scans[i] = await scanRelation(sql, w.r, w.text, w.bytea, matcher);
+      scans[i] = await scanRelation(sql, w.r, w.text, w.bytea, matcher, bound);
     }
   };
   // Two by default: matching runs on this one thread; a second session reads while a batch is matched.

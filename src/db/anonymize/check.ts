@@ -10,7 +10,7 @@
 import type { SQL } from "bun";
 import { Invalid } from "../../errors";
 import type { Logger } from "../../log";
-import type { PiiHit, PiiNeedles, PiiScanStats } from "../backup/pii";
+import { readPii, type PiiHit, type PiiNeedles, type PiiRest, type PiiScanStats } from "../backup/pii";
 import { scanCopy } from "./check-db";
 import { scanFilestore, type FileScanResult } from "./check-files";
 import { checkState, type StateExpectations } from "./check-state";
@@ -54,6 +54,21 @@ export interface PackedNeedles {
   emails: number;
   phones: number;
   sources: string[];
+}
+
+/**
+ * The source's needles (a tenant session as the source's role), packed as they are read: the
+ * same values as `collectPii`'s, never all at once as JS strings (at 2 GiB, ~1.9 million of
+ * them: the daemon's peak grew with the source). `state` is what checkCopyState needs.
+ */
+export async function collectNeedles(source: SQL): Promise<{ needles: PackedNeedles; state: PiiRest }> {
+  const matcher = new NeedleMatcher();
+  const state = await readPii(source, (kind, v) => (kind === "email" ? matcher.addEmail(v) : matcher.addPhone(v)));
+  matcher.trim();
+  return {
+    needles: { matcher, emails: matcher.emailCount, phones: matcher.phoneCount, sources: state.sources },
+    state,
+  };
 }
 
 export function packNeedles(needles: PiiNeedles): PackedNeedles {

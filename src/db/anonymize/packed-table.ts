@@ -24,6 +24,13 @@ export function fnv1a(s: string, from: number, to: number): number {
   return h >>> 0;
 }
 
+/** fnv1a of bytes: the same hash as of the string whose code units they are. */
+function fnv1aBytes(b: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
 /** murmur3's finalizer: FNV-1a's low bits alone cluster similar strings in a power-of-two table. */
 function mix(h: number): number {
   let x = h ^ (h >>> 16);
@@ -33,47 +40,72 @@ function mix(h: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-export class PackedTable {
-  /** Distinct strings kept. */
-  readonly size: number;
-  /** Strings left out: a character ≥ 256, or shorter than the key. */
-  readonly skipped: number;
-  private readonly chars: Uint8Array;
-  /** Entry i is chars[start[i], start[i + 1]). */
-  private readonly start: Uint32Array;
-  /** Slot → first entry of the chain of one key, or EMPTY. */
-  private readonly slots: Int32Array;
-  /** Entry → next entry with the same key, or EMPTY. */
-  private readonly next: Int32Array;
-  private readonly mask: number;
+/** Initial entries (and a quarter of the initial slots); each array doubles when full. */
+const INITIAL = 1024;
 
-  /** `keyLength` null: looked up by the whole string. */
+export class PackedTable {
+  /** Strings left out: a character ≥ 256, or shorter than the key. */
+  private leftOut = 0;
+  private count = 0;
+  /** Characters used in `chars`. */
+  private used = 0;
+  private chars = new Uint8Array(INITIAL * 16);
+  /** Entry i is chars[start[i], start[i + 1]). */
+  private start = new Uint32Array(INITIAL + 1);
+  /** Slot → first entry of the chain of one key, or EMPTY. */
+  private slots = new Int32Array(INITIAL * 2).fill(EMPTY);
+  /** Entry → next entry with the same key, or EMPTY. */
+  private next = new Int32Array(INITIAL).fill(EMPTY);
+  private mask = INITIAL * 2 - 1;
+
+  /**
+   * `keyLength` null: looked up by the whole string. `values` may be empty and the strings
+   * added one by one (`add`): the source's needles are packed as they are read, so they never
+   * exist all at once as JS strings (bench/README.md: at 2 GiB, hundreds of MB).
+   */
   constructor(
-    values: readonly string[],
+    values: readonly string[] = [],
     private readonly keyLength: number | null = null,
   ) {
-    const kept = values.filter((v) => this.keyRange(v) !== null && !WIDE.test(v));
-    let total = 0;
-    for (const v of kept) total += v.length;
-    this.chars = new Uint8Array(total);
-    this.start = new Uint32Array(kept.length + 1);
-    this.next = new Int32Array(kept.length).fill(EMPTY);
-    let cap = 16;
-    while (cap < kept.length * 2) cap *= 2;
-    this.slots = new Int32Array(cap).fill(EMPTY);
-    this.mask = cap - 1;
-    let n = 0;
-    let at = 0;
-    for (const v of kept) {
-      if (this.indexOf(v, 0, v.length) >= 0) continue;
-      this.start[n] = at;
-      for (let i = 0; i < v.length; i++) this.chars[at++] = v.charCodeAt(i);
-      this.start[n + 1] = at;
-      this.link(v, n);
-      n++;
+    for (const v of values) this.add(v);
+  }
+
+  /** Distinct strings kept. */
+  get size(): number {
+    return this.count;
+  }
+
+  get skipped(): number {
+    return this.leftOut;
+  }
+
+  /** Keeps `v` (once); false when it was left out or already there. */
+  add(v: string): boolean {
+    if (this.keyRange(v) === null || WIDE.test(v)) {
+      this.leftOut++;
+      return false;
     }
-    this.size = n;
-    this.skipped = values.length - kept.length;
+    if (this.indexOf(v, 0, v.length) >= 0) return false;
+    this.reserve(v.length);
+    const n = this.count;
+    let at = this.used;
+    this.start[n] = at;
+    for (let i = 0; i < v.length; i++) this.chars[at++] = v.charCodeAt(i);
+    this.start[n + 1] = at;
+    this.used = at;
+    this.count = n + 1;
+    this.link(v, n);
+    return true;
+  }
+
+  /**
+   * Gives back the room kept for more strings (up to half of each array: they double as they
+   * fill). Once all are added: the table is held through the whole scan. `add` still works.
+   */
+  trim(): void {
+    this.chars = this.chars.slice(0, this.used);
+    this.start = this.start.slice(0, this.count + 1);
+    this.next = this.next.slice(0, this.count);
   }
 
   /** Whether `s` is one of the strings. */
@@ -144,6 +176,39 @@ export class PackedTable {
       if (this.equals(i, s, from, to, true)) return i;
     }
     return -1;
+  }
+
+  /** Room for one more entry of `length` characters; the slots stay at most half full. */
+  private reserve(length: number): void {
+    if (this.used + length > this.chars.length) {
+      const chars = new Uint8Array(Math.max(INITIAL, this.chars.length * 2, this.used + length));
+      chars.set(this.chars.subarray(0, this.used));
+      this.chars = chars;
+    }
+    if (this.count + 1 > this.next.length) {
+      const next = new Int32Array(Math.max(INITIAL, this.next.length * 2)).fill(EMPTY);
+      next.set(this.next);
+      this.next = next;
+      const start = new Uint32Array(next.length + 1);
+      start.set(this.start);
+      this.start = start;
+    }
+    if ((this.count + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+  }
+
+  /** Slots of `capacity`: each chain's head moves to its key's new slot (chains stay as they are). */
+  private rehash(capacity: number): void {
+    const old = this.slots;
+    this.slots = new Int32Array(capacity).fill(EMPTY);
+    this.mask = capacity - 1;
+    for (const head of old) {
+      if (head === EMPTY) continue;
+      const b = this.start[head + 1] as number;
+      const a = this.keyLength === null ? (this.start[head] as number) : b - this.keyLength;
+      let slot = mix(fnv1aBytes(this.chars, a, b)) & this.mask;
+      while ((this.slots[slot] as number) !== EMPTY) slot = (slot + 1) & this.mask;
+      this.slots[slot] = head;
+    }
   }
 
   /** Entry n (already in chars) joins the chain of its key, or starts one. */

@@ -87,16 +87,41 @@ export class NeedleMatcher {
   /** Looked up by their last MIN_PHONE_DIGITS digits. */
   private readonly phones: PackedTable;
 
-  constructor(needles: NeedleSets) {
-    this.emails = new PackedTable(needles.emails);
-    const domains = new Set<string>();
-    for (const e of needles.emails) {
-      const i = e.indexOf("@");
-      domains.add(e.slice(i + 1));
-      this.longestLocal = Math.max(this.longestLocal, i);
-    }
-    this.domains = new PackedTable([...domains]);
-    this.phones = new PackedTable(needles.phones, MIN_PHONE_DIGITS);
+  /** `needles` may be left out and the values added as they are read (addEmail, addPhone). */
+  constructor(needles: NeedleSets = { emails: [], phones: [] }) {
+    this.emails = new PackedTable();
+    this.domains = new PackedTable();
+    this.phones = new PackedTable([], MIN_PHONE_DIGITS);
+    for (const e of needles.emails) this.addEmail(e);
+    for (const p of needles.phones) this.addPhone(p);
+  }
+
+  /** A lower-cased `local@domain` address, as EMAIL_RE extracts it. */
+  addEmail(e: string): void {
+    if (!this.emails.add(e)) return;
+    const i = e.indexOf("@");
+    this.domains.add(e.slice(i + 1));
+    this.longestLocal = Math.max(this.longestLocal, i);
+  }
+
+  /** A phone number's digits (≥ MIN_PHONE_DIGITS of them). */
+  addPhone(digits: string): void {
+    this.phones.add(digits);
+  }
+
+  /** All needles are in: the room kept for more goes back (see PackedTable.trim). */
+  trim(): void {
+    this.emails.trim();
+    this.domains.trim();
+    this.phones.trim();
+  }
+
+  get emailCount(): number {
+    return this.emails.size;
+  }
+
+  get phoneCount(): number {
+    return this.phones.size;
   }
 
   get size(): number {

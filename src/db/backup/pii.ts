@@ -251,18 +251,37 @@ async function columnsOf(sql: SQL, table: string): Promise<Set<string>> {
 
 /** Reads the needles from the SOURCE database (a tenant session as the source's role). */
 export async function collectPii(session: SQL): Promise<PiiNeedles> {
+  const emails = new Set<string>();
+  const phones = new Set<string>();
+  const rest = await readPii(session, (kind, v) => (kind === "email" ? emails : phones).add(v));
+  return { emails: [...emails].sort(), phones: [...phones].sort(), ...rest };
+}
+
+/** What the source gives besides its e-mails and phones. */
+export type PiiRest = Omit<PiiNeedles, "emails" | "phones">;
+
+/**
+ * The needles of `collectPii`, each handed to `sink` as it is read (duplicates included): the
+ * PII check packs them at once (anonymize/check.ts), never holding them all as JS strings.
+ */
+export async function readPii(session: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<PiiRest> {
   return session.begin(async (sql) => {
     await sql`SET LOCAL jit = off`;
-    return readNeedles(sql);
+    return readNeedles(sql, sink);
   });
 }
 
 /** Needle rows per FETCH. */
 const NEEDLE_BATCH = 10_000;
 
-async function readNeedles(sql: SQL): Promise<PiiNeedles> {
-  const emails = new Set<string>();
-  const phones = new Set<string>();
+/** One FETCH handed to `sink`; its rows are unreachable once it returns. Rows fetched. */
+async function fetchNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<number> {
+  const rows = (await sql.unsafe(`FETCH ${NEEDLE_BATCH} FROM odooops_needles`).values()) as [string, string][];
+  for (const [kind, v] of rows) sink(kind === "email" ? "email" : "phone", v);
+  return rows.length;
+}
+
+async function readNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<PiiRest> {
   const sources: string[] = [];
   for (const [table, src] of Object.entries(NEEDLE_SOURCES)) {
     if (!(await hasOwnedTable(sql, table))) continue;
@@ -271,14 +290,10 @@ async function readNeedles(sql: SQL): Promise<PiiNeedles> {
     const p = (src.phones ?? []).filter((c) => present.has(c));
     if (e.length + p.length === 0) continue;
     sources.push(...[...e, ...p].map((c) => `${table}.${c}`));
-    // Through a cursor, as arrays: one batch of rows at a time next to the sets, never one
-    // object per needle for the whole source (bench/README.md: the daemon's RSS grew with it).
+    // Through a cursor, as arrays: one batch of rows at a time, never one object per needle for
+    // the whole source (bench/README.md: the daemon's RSS grew with it).
     await sql.unsafe(`DECLARE odooops_needles NO SCROLL CURSOR FOR ${needleSql(table, e, p)}`, [...SCAN_PARAMS]);
-    for (;;) {
-      const rows = (await sql.unsafe(`FETCH ${NEEDLE_BATCH} FROM odooops_needles`).values()) as [string, string][];
-      for (const [kind, v] of rows) (kind === "email" ? emails : phones).add(v);
-      if (rows.length < NEEDLE_BATCH) break;
-    }
+    for (;;) if ((await fetchNeedles(sql, sink)) < NEEDLE_BATCH) break;
     await sql.unsafe("CLOSE odooops_needles");
   }
   const identity: PiiNeedles["identity"] = { uuid: null, secret: null };
@@ -295,7 +310,7 @@ async function readNeedles(sql: SQL): Promise<PiiNeedles> {
       await sql<{ v: string }[]>`SELECT DISTINCT password AS v FROM public.res_users WHERE coalesce(password, '') <> ''`
     ).map((r) => r.v);
   }
-  return { emails: [...emails].sort(), phones: [...phones].sort(), identity, passwordHashes, sources };
+  return { identity, passwordHashes, sources };
 }
 
 /** Text-like types by name (besides the string, enum and composite categories). */

@@ -8,7 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import type { SQL } from "bun";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkCopyState, checkPii } from "../../../src/db/anonymize/check";
+import { checkCopyState, checkPii, collectNeedles } from "../../../src/db/anonymize/check";
+import { scanCopy } from "../../../src/db/anonymize/check-db";
+import { GarbageBound } from "../../../src/db/anonymize/garbage-bound";
 import { FILE_CHUNK } from "../../../src/db/anonymize/check-files";
 import { BYTEA_SLICE, collectPii, type PiiNeedles } from "../../../src/db/backup/pii";
 import { Invalid } from "../../../src/errors";
@@ -146,6 +148,51 @@ describe("needles", () => {
       "hr_employee.private_phone",
     ]);
   });
+});
+
+describe("needles packed as they are read (collectNeedles, what a clone uses)", () => {
+  test("the same values, identity and hashes as collectPii; the same check results", async () => {
+    const { needles: packed, state } = await withTenant(login(src), collectNeedles);
+    expect([packed.emails, packed.phones]).toEqual([needles.emails.length, needles.phones.length]);
+    expect(packed.sources).toEqual(needles.sources);
+    // DISTINCT gives the hashes in no set order.
+    expect({ ...state, passwordHashes: [...state.passwordHashes].sort() }).toEqual({
+      identity: needles.identity,
+      passwordHashes: [...needles.passwordHashes].sort(),
+      sources: needles.sources,
+    });
+    for (const v of needles.emails) {
+      const f = { emails: new Set<string>(), phones: new Set<string>() };
+      packed.matcher.scan(`to: ${v.toUpperCase()}`, f);
+      expect([...f.emails]).toEqual([v]);
+    }
+    // A clean copy passes with either; a planted value fails both, named the same way.
+    const run = (n: typeof needles | typeof packed) =>
+      withTenant(login(cp), (sql) => checkPii(sql, n, { exclude: [], filestoreDir: fsDir }, memoryLog())).then(
+        () => "passed",
+        (e: unknown) => (e instanceof Invalid ? e.message : String(e)),
+      );
+    expect(await run(packed)).toBe("passed");
+    await plant(
+      "CREATE TABLE x_both (v text)",
+      "DROP TABLE x_both",
+      (sql) => sql`INSERT INTO x_both VALUES (${`${EMPLOYEE_EMAIL} 02 555 01 99`})`,
+    );
+    const failed = await run(packed);
+    expect(failed).toContain("x_both.v: 1 email (e.g. pri***); x_both.v: 1 phone (e.g. 025***)");
+    expect(await run(needles)).toBe(failed);
+  }, 60_000);
+
+  test("the scan's full collections are bounded by the bytes it reads", async () => {
+    let collections = 0;
+    const { needles: packed } = await withTenant(login(src), collectNeedles);
+    const { stats } = await withTenant(login(cp), (sql) =>
+      scanCopy(sql, packed.matcher, { bound: new GarbageBound(64, () => collections++) }),
+    );
+    // The copy holds a few hundred bytes of text: a few collections, never more than bytes / 64.
+    expect(collections).toBeGreaterThan(0);
+    expect(collections).toBeLessThanOrEqual(Math.floor(stats.bytes / 64));
+  }, 60_000);
 });
 
 describe("the clean copy", () => {

@@ -124,3 +124,69 @@ test("fnv1a is FNV-1a 32-bit over the range", () => {
   expect(fnv1a("xay", 1, 2)).toBe(0xe40c292c);
   expect(fnv1a("", 0, 0)).toBe(0x811c9dc5);
 });
+
+describe("PackedTable filled one string at a time (the needles as they are read)", () => {
+  test("through many doublings and rehashes: the same answers as a Set, duplicates kept once", () => {
+    // 18,000 adds with repeats interleaved: chars, entries and slots each double many times.
+    const values = Array.from({ length: 12_000 }, () => `${str("abcde.", 1, 9)}@${str("xyz", 1, 4)}.org`);
+    const table = new PackedTable();
+    const set = new Set<string>();
+    for (let i = 0; i < 18_000; i++) {
+      const v = values[Math.floor(rand() * values.length)] as string;
+      // Kept exactly when it is new.
+      expect(table.add(v)).toBe(!set.has(v));
+      set.add(v);
+    }
+    expect(table.size).toBe(set.size);
+    for (const v of set) expect(table.has(v)).toBe(true);
+    for (let n = 0; n < 5000; n++) {
+      const p = `${str("abcde.", 0, 10)}@${str("xyz", 1, 4)}.org`;
+      expect(table.has(p)).toBe(set.has(p));
+    }
+    // Built at once from the same strings: the same members.
+    const once = new PackedTable([...set]);
+    expect(once.size).toBe(table.size);
+    for (const v of set) expect(once.has(v)).toBe(true);
+  });
+
+  test("keyed: chains survive the rehashes, forKey lists exactly the entries with that key", () => {
+    const table = new PackedTable([], 7);
+    const byKey = new Map<string, Set<string>>();
+    // Few distinct keys, many entries each: long chains moved by every rehash.
+    for (let i = 0; i < 20_000; i++) {
+      const v = `${str("0123456789", 0, 5)}${String(1_000_000 + Math.floor(rand() * 300))}`;
+      table.add(v);
+      const k = v.slice(-7);
+      byKey.set(k, (byKey.get(k) ?? new Set()).add(v));
+    }
+    expect(table.size).toBe([...byKey.values()].reduce((n, s) => n + s.size, 0));
+    for (const [k, want] of byKey) {
+      const got = new Set<string>();
+      table.forKey(k, 0, 7, (i) => got.add(table.at(i)));
+      expect(got).toEqual(want);
+    }
+  });
+
+  test("add says whether the string was kept: left out (wide, shorter than the key) and repeats are not", () => {
+    const t = new PackedTable([], 7);
+    expect(t.add("5550100")).toBe(true);
+    expect(t.add("5550100")).toBe(false);
+    expect(t.add("555010")).toBe(false);
+    expect(t.add("555０100")).toBe(false);
+    expect([t.size, t.skipped]).toEqual([1, 2]);
+  });
+});
+
+test("trim keeps every answer, and strings can still be added after it (also to an empty table)", () => {
+  const values = Array.from({ length: 3000 }, () => str("0123456789", 7, 11));
+  const t = new PackedTable(values.slice(0, 2000), 7);
+  t.trim();
+  for (const v of values.slice(0, 2000)) expect(t.has(v)).toBe(true);
+  for (const v of values.slice(2000)) t.add(v);
+  expect(t.size).toBe(new Set(values).size);
+  for (const v of values) expect(t.has(v)).toBe(true);
+  const empty = new PackedTable();
+  empty.trim();
+  expect(empty.add("a@b.c")).toBe(true);
+  expect(empty.has("a@b.c")).toBe(true);
+});

@@ -103,6 +103,34 @@ describe("phone formatting", () => {
   });
 });
 
+test("a matcher filled value by value (as the needles are read) finds exactly what one built at once finds", () => {
+  const emails = Array.from({ length: 3000 }, (_, i) => `p${i}.x@c${i % 37}.example.org`);
+  const phones = Array.from({ length: 3000 }, (_, i) => String(32470000000 + i * 13));
+  const once = new NeedleMatcher({ emails, phones });
+  const grown = new NeedleMatcher();
+  // Repeats, interleaved kinds: as readPii hands them over.
+  for (let i = 0; i < 3000; i++) {
+    grown.addEmail(emails[i] as string);
+    grown.addPhone(phones[i] as string);
+    grown.addEmail(emails[(i * 7) % 3000] as string);
+  }
+  expect([grown.emailCount, grown.phoneCount]).toEqual([3000, 3000]);
+  expect(grown.size).toBe(once.size);
+  let hits = 0;
+  for (let i = 0; i < 3000; i += 3) {
+    const p = phones[i] as string;
+    const text = `Mail "P" <${(emails[i] as string).toUpperCase()}>, mailto:${emails[(i + 1) % 3000]}, tel +${p.slice(0, 2)} ${p.slice(2, 5)} ${p.slice(5)}, near miss q${i}.x@c${i % 37}.example.org / 3247${i}`;
+    const a = { emails: new Set<string>(), phones: new Set<string>() };
+    const b = { emails: new Set<string>(), phones: new Set<string>() };
+    once.scan(text, a);
+    grown.scan(text, b);
+    expect(b).toEqual(a);
+    hits += a.emails.size + a.phones.size;
+  }
+  // Not vacuous: both addresses and the number of each text are found.
+  expect(hits).toBe(3 * 1000);
+});
+
 test("masked samples show three characters", () => {
   expect(maskValue("ann.lee@client.example.org")).toBe("ann***");
   expect(describeHit({ table: "s2.notes", column: "body", kind: "phone", sample: "324***", count: 2 })).toBe(

@@ -12,12 +12,10 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
-import { environments, type Environment } from "../../src/env/env.sql";
-import { envResources } from "../../src/env/resources";
+import type { Environment } from "../../src/env/env.sql";
 import { openS3 } from "../../src/host/s3/client";
 import type { JobView } from "../../src/jobs/view";
-import { type FleetAgent, type FleetHost, startFleet } from "../support/fleet";
-import type { TestPostgres } from "../support/postgres";
+import { type FleetAgent, type FleetHost, filestoreOf, partnerSum, startFleet } from "../support/fleet";
 
 let fleet: Awaited<ReturnType<typeof startFleet>>;
 let own: FleetHost;
@@ -42,29 +40,6 @@ afterAll(async () => {
 const api = <T>(method: string, path: string, body?: unknown) => fleet.api<T>(method, path, body);
 const waitJob = (id: string) => fleet.waitJob(id, 150_000);
 
-async function create(name: string, host: string): Promise<Environment> {
-  const { status, body } = await api<{ env: { id: string }; job: JobView; error?: unknown }>("POST", "/environments", {
-    name,
-    tier: "dev",
-    host,
-  });
-  expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
-  const job = await waitJob(body.job.id);
-  expect(job.error).toBeNull();
-  return coordinator().deps.db.select().from(environments).where(eq(environments.id, body.env.id)).get()!;
-}
-
-/** The partners' rows, independent of the product: what a restore must carry over byte for byte. */
-const partnerSum = (pg: TestPostgres, db: string) =>
-  pg.query(db, async (sql) => {
-    const [r] = await sql<{ sum: string; n: number }[]>`
-      SELECT md5(string_agg(concat_ws('|', id, name, email), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
-    return r!;
-  });
-
-const filestoreOf = (env: Environment, deps: Parameters<typeof envResources>[1]) =>
-  join(envResources(env, deps).dataDir, "filestore", env.dbName);
-
 describe("restore of a backup made on another host", () => {
   let source: Environment;
   let target: Environment;
@@ -72,7 +47,10 @@ describe("restore of a backup made on another host", () => {
 
   test("the backup goes to S3 on the source's host (the coordinator)", async () => {
     await fleet.waitForInventory([hostname(), "xr-agent"]);
-    [source, target] = await Promise.all([create("xr-src", hostname()), create("xr-dst", "xr-agent")]);
+    [source, target] = await Promise.all([
+      fleet.createEnv("xr-src", hostname()),
+      fleet.createEnv("xr-dst", "xr-agent"),
+    ]);
     expect(source.hostId).toBe(coordinator().deps.fleet.localHostId);
     expect(target.hostId).toBe(agent().hostId);
     await own.pg.query(source.dbName, async (sql) => {

@@ -15,7 +15,7 @@ import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
 import { LABEL_ENV } from "../../src/env/resources";
 import type { JobView } from "../../src/jobs/view";
-import { type FleetAgent, type FleetHost, startFleet } from "../support/fleet";
+import { type FleetAgent, type FleetHost, filestoreOf, partnerSum, startFleet } from "../support/fleet";
 import type { TestNginx } from "../support/nginx";
 import type { TestPostgres } from "../support/postgres";
 import { runCliWith } from "../support/cli";
@@ -42,27 +42,6 @@ afterAll(async () => {
 }, 120_000);
 
 const api = <T>(method: string, path: string, body?: unknown) => fleet.api<T>(method, path, body);
-const waitJob = (id: string) => fleet.waitJob(id, 150_000);
-
-async function create(name: string, host: string): Promise<Environment> {
-  const { status, body } = await api<{ env: { id: string }; job: JobView; error?: unknown }>("POST", "/environments", {
-    name,
-    tier: "dev",
-    host,
-  });
-  expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
-  const job = await waitJob(body.job.id);
-  expect(job.error).toBeNull();
-  return coordinator().deps.db.select().from(environments).where(eq(environments.id, body.env.id)).get()!;
-}
-
-/** The partners' rows, independent of the product: what a move must carry over byte for byte. */
-const partnerSum = (pg: TestPostgres, db: string) =>
-  pg.query(db, async (sql) => {
-    const [r] = await sql<{ sum: string; n: number }[]>`
-      SELECT md5(string_agg(concat_ws('|', id, name, email), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
-    return r!;
-  });
 
 const databases = (pg: TestPostgres, env: Environment) =>
   pg.query("postgres", async (sql) =>
@@ -89,9 +68,6 @@ const health = (nginx: TestNginx, env: Environment) =>
     },
   );
 
-const filestoreOf = (env: Environment, deps: Parameters<typeof envResources>[1]) =>
-  join(envResources(env, deps).dataDir, "filestore", env.dbName);
-
 const envRow = (id: string) => coordinator().deps.db.select().from(environments).where(eq(environments.id, id)).get()!;
 
 const cli = (argv: string[]) =>
@@ -105,7 +81,7 @@ const agentDeps = () => ({ paths: agent().paths, config: agent().config });
 describe("env move, run", () => {
   test("the env moves from the coordinator to the agent: same rows and files through the agent's nginx, gone from the coordinator", async () => {
     await fleet.waitForInventory([hostname(), "mv-agent"]);
-    const env = await create("mv-shop", hostname());
+    const env = await fleet.createEnv("mv-shop", hostname());
     expect(env.hostId).toBe(coordinator().deps.fleet.localHostId);
     await own.pg.query(env.dbName, async (sql) => {
       for (let i = 0; i < 50; i++)
@@ -150,7 +126,7 @@ describe("env move, run", () => {
   }, 900_000);
 
   test("a move whose target cannot start the env leaves the old one serving and nothing on the target", async () => {
-    const env = await create("mv-stay", hostname());
+    const env = await fleet.createEnv("mv-stay", hostname());
     await own.pg.query(env.dbName, async (sql) => {
       await sql`INSERT INTO res_partner (name, email) VALUES ('stays', 'stays@mv.example')`;
     });

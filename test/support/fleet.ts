@@ -8,7 +8,9 @@
  * reached on its address (the vhosts listen on every address, as on a real host). With `s3Bucket`
  * every host backs up to one private s3rver.
  */
+import { expect } from "bun:test";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
 import type { Subprocess } from "bun";
 import { SecretBox } from "../../src/auth/secretbox";
 import { resolvePaths } from "../../src/config/paths";
@@ -17,6 +19,8 @@ import { startAgentDaemon } from "../../src/daemon/agent";
 import { startDaemon } from "../../src/daemon/serve";
 import { decodeJoinToken } from "../../src/fleet/join-token";
 import { writeJoin } from "../../src/init/join";
+import { environments, type Environment } from "../../src/env/env.sql";
+import { envResources } from "../../src/env/resources";
 import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
 import { listHosts } from "../../src/fleet/hosts";
@@ -177,6 +181,16 @@ export async function startFleet(opts: FleetOptions) {
     return { status: res.status, body: (await res.json()) as T };
   };
 
+  const waitJob = async (jobId: string, timeoutMs = 240_000): Promise<JobView> => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await api<JobView>("GET", `/jobs/${jobId}`);
+      if (TERMINAL.has(body.status)) return body;
+      if (Date.now() > until) throw new Error(`job ${jobId} still ${body.status}`);
+      await Bun.sleep(250);
+    }
+  };
+
   return {
     id,
     agents,
@@ -188,14 +202,18 @@ export async function startFleet(opts: FleetOptions) {
     /** The admin's API token. */
     token,
     api,
-    async waitJob(jobId: string, timeoutMs = 240_000): Promise<JobView> {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const { body } = await api<JobView>("GET", `/jobs/${jobId}`);
-        if (TERMINAL.has(body.status)) return body;
-        if (Date.now() > until) throw new Error(`job ${jobId} still ${body.status}`);
-        await Bun.sleep(250);
-      }
+    waitJob,
+    /** `POST /environments` of a dev env `name` on `host`, waited for: its row on the coordinator. */
+    async createEnv(name: string, host: string, timeoutMs = 150_000): Promise<Environment> {
+      const { status, body } = await api<{ env: { id: string }; job: JobView; error?: unknown }>(
+        "POST",
+        "/environments",
+        { name, tier: "dev", host },
+      );
+      expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
+      const job = await waitJob(body.job.id, timeoutMs);
+      expect(job.error).toBeNull();
+      return current().deps.db.select().from(environments).where(eq(environments.id, body.env.id)).get()!;
     },
     /** Placement needs each host's inventory: waits for every one of `names` online with one (its first heartbeat). */
     async waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
@@ -296,3 +314,15 @@ export function agentProcesses(coordinator: () => Coordinator, heartbeatSec: num
     },
   };
 }
+
+/** The partners' rows, independent of the product: what a move or a restore must carry over byte for byte. */
+export const partnerSum = (pg: TestPostgres, db: string) =>
+  pg.query(db, async (sql) => {
+    const [r] = await sql<{ sum: string; n: number }[]>`
+      SELECT md5(string_agg(concat_ws('|', id, name, email), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
+    return r!;
+  });
+
+/** Where the env's attachments are on the host of `deps`. */
+export const filestoreOf = (env: Environment, deps: Parameters<typeof envResources>[1]) =>
+  join(envResources(env, deps).dataDir, "filestore", env.dbName);

@@ -35,6 +35,7 @@ import { LeasePulse } from "../fleet/pulse";
 import { serveLogStream } from "../fleet/log-stream";
 import { KeyGate } from "../jobs/key-gate";
 import { startLocalWork } from "./agent-local";
+import { backoff, wakeableLoop } from "./backoff-loop";
 import { LeasedOutbox } from "./outbox";
 
 const log = Log.create("agent");
@@ -100,8 +101,6 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   const gate = new KeyGate();
   const local = startLocalWork({ db, config, paths, box, hostId: state.hostId, transport: client, gate });
 
-  let stopped = false;
-  let wake: (() => void) | null = null;
   let intervalMs = config.fleet.heartbeatSec * 1000;
   const envDisk = envDiskReporter({ db, config, paths }, state.hostId);
   // Beats ride the runner's lease long-poll (one connection to the coordinator); a beat no lease
@@ -134,40 +133,31 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   const stopping = new AbortController();
   // A carried beat is answered when its long-poll ends: stopping does not wait for that.
   const halted = new Promise<void>((resolve) => stopping.signal.addEventListener("abort", () => resolve()));
-  const loop = (async () => {
-    let delay = 0;
-    let failing = false;
-    while (!stopped) {
-      // The runner's leases end by then, so the beat finds one to ride.
-      pulse.expect(Date.now() + delay);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
-      if (stopped) break;
-      const startedAt = Date.now();
-      try {
-        await Promise.race([beat(), halted]);
-        if (stopped) break;
-        if (failing) {
-          log.info("coordinator reachable again", { url: state.url });
-          local.poke();
-        }
-        failing = false;
-        // From the beat's start: a carried beat is answered only when its long-poll ends.
-        delay = Math.max(0, startedAt + intervalMs - Date.now());
-      } catch (e) {
-        if (stopped) break;
-        if (!failing) log.warn("heartbeat failed; retrying with backoff", { url: state.url, error: errorText(e) });
-        failing = true;
-        delay = Math.min(Math.max(delay * 2, intervalMs), MAX_BACKOFF_MS);
+  let failing = false;
+  // The runner's leases end by the time a beat is due, so the beat finds one to ride.
+  pulse.expect(Date.now());
+  const beats = wakeableLoop(async (delay) => {
+    const startedAt = Date.now();
+    let next: number;
+    try {
+      await Promise.race([beat(), halted]);
+      if (stopping.signal.aborted) return 0;
+      if (failing) {
+        log.info("coordinator reachable again", { url: state.url });
+        local.poke();
       }
+      failing = false;
+      // From the beat's start: a carried beat is answered only when its long-poll ends.
+      next = Math.max(0, startedAt + intervalMs - Date.now());
+    } catch (e) {
+      if (stopping.signal.aborted) return 0;
+      if (!failing) log.warn("heartbeat failed; retrying with backoff", { url: state.url, error: errorText(e) });
+      failing = true;
+      next = backoff(delay, intervalMs, MAX_BACKOFF_MS);
     }
-  })();
+    pulse.expect(Date.now() + next);
+    return next;
+  });
   // Log streams the coordinator relays to its readers (logs -f of this host's envs).
   const streams = new Set<Promise<void>>();
   const onStream = (request: unknown) => {
@@ -200,11 +190,9 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     /** The agent's own scheduled backups: tests tick its clock and read its queue and outbox. */
     local,
     async stop() {
-      stopped = true;
-      (wake as (() => void) | null)?.();
       pulse.cancel();
       stopping.abort();
-      await Promise.all([loop, runner.stop(), local.stop(), ...streams]);
+      await Promise.all([beats.stop(), runner.stop(), local.stop(), ...streams]);
       await shutdownJobTracing();
       db.$client.close();
     },

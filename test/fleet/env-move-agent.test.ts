@@ -194,7 +194,7 @@ describe("env move from an agent", () => {
       status: "active",
     });
     expect((await fleet.api<EnvDetail>("GET", `/environments/${env.slug}`)).body.host).toBe(coordName);
-    const coord = fleet.coordinatorHost();
+    const coord = fleet.coordinatorHost;
     expect(await partnerSum(coord.pg, env.dbName)).toEqual(before);
     expect(readFileSync(join(filestoreOf(env, coordDeps()), "ab", "abcdef0123"), "utf8")).toBe(
       "the agent's attachment",
@@ -242,7 +242,7 @@ describe("env move from an agent", () => {
     expect(await partnerSum(agent.pg, env.dbName)).toEqual(before);
     expect((await containers(env, agent.prefix)).length).toBeGreaterThan(0);
     // Nothing on the coordinator.
-    const coord = fleet.coordinatorHost();
+    const coord = fleet.coordinatorHost;
     expect(await containers(env, coordDeps().config.docker.namePrefix)).toEqual([]);
     expect(await databases(coord.pg, env)).toEqual([]);
     expect(existsSync(envResources(env, coordDeps()).dir)).toBe(false);

@@ -95,7 +95,15 @@ export function drTestHost(
 
 /** The params part for a test on another host (`image`: what the choice said it pulls). */
 export function remoteDrTest(env: Environment, row: BackupRow, image: string): RemoteDrTest {
-  const { dbPasswordEnc: _db, adminPasswdEnc: _admin, odooAdminPasswordEnc: _odoo, ...rest } = env;
+  // The move columns are the coordinator's own: they never travel (as in fleet/mirror-wire.ts).
+  const {
+    dbPasswordEnc: _db,
+    adminPasswdEnc: _admin,
+    odooAdminPasswordEnc: _odoo,
+    movingToHostId: _to,
+    movedFromHostId: _from,
+    ...rest
+  } = env;
   return RemoteDrTest.parse({
     env: rest,
     backup: { createdAt: row.createdAt, transfer: { s3Key: row.s3Key, manifest: row.manifest } },

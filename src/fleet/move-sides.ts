@@ -5,11 +5,10 @@
  * asks these rules which host gets the env in its lease, with which columns, and whose reported
  * changes the coordinator takes.
  */
-import { and, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Environment } from "../env/env.sql";
 import { ENV_STATUSES } from "../env/vocabulary";
-import { jobs } from "../jobs/jobs.sql";
+import { newestJobOn } from "../jobs/queue";
 import { TERMINAL } from "../jobs/status";
 import type { Db } from "../state/db";
 
@@ -70,14 +69,7 @@ export function takesEnvChanges(env: MoveColumns, hostId: string): boolean {
   return side === "owner" || side === "target";
 }
 
-const newestMove = (db: Db, envId: string) =>
-  db
-    .select({ id: jobs.id, status: jobs.status, params: jobs.params })
-    .from(jobs)
-    .where(and(eq(jobs.kind, "env.move"), eq(jobs.lockKey, moveLockKey(envId))))
-    .orderBy(desc(jobs.id))
-    .limit(1)
-    .get();
+const newestMove = (db: Db, envId: string) => newestJobOn(db, "env.move", moveLockKey(envId));
 
 /** The old copy's columns, from the env's newest move job (null: it never moved). */
 export function oldCopyColumns(db: Db, envId: string): EnvBefore | null {

@@ -443,6 +443,17 @@ export class SqliteJobQueue implements JobChannel {
   }
 }
 
+/** The newest job of `kind` on `lockKey`, whatever its status (e.g. an env's last move). */
+export function newestJobOn(db: Db, kind: string, lockKey: string) {
+  return db
+    .select({ id: jobs.id, status: jobs.status, params: jobs.params })
+    .from(jobs)
+    .where(and(eq(jobs.kind, kind), eq(jobs.lockKey, lockKey)))
+    .orderBy(desc(jobs.id))
+    .limit(1)
+    .get();
+}
+
 /** A finished job kept for its history only, copied from the coordinator (an agent's state link). */
 export function mirrorPastJob(db: Db, job: { id: string; kind: string; lockKey: string; finishedAt: string }): void {
   db.insert(jobs)

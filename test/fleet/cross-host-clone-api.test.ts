@@ -23,6 +23,7 @@ import { S3TargetSchema } from "../../src/host/s3/schema";
 import { isBackupPrefix } from "../../src/db/backup/layout";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
+import { runCliWith } from "../support/cli";
 
 const s3 = S3TargetSchema.parse({ bucket: "fleet-backups", prefix: "odooops/" });
 
@@ -156,6 +157,22 @@ describe("the API", () => {
     expect(r.body.plan.steps[0]).toStartWith("on eu-1: copy prod's database");
     expect(r.body.plan.steps[1]).toStartWith("on eu-1: check the copy");
     expect(r.body.plan.steps.some((s) => s.startsWith("on eu-2: restore the copy"))).toBe(true);
+    expect(jobCount(t)).toBe(before);
+  });
+
+  test("the CLI's dry run prints where each step runs and changes nothing", async () => {
+    const before = jobCount(t);
+    const env = { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token, ODOOOPS_ROOT: "/nonexistent" };
+    const r = await runCliWith(["db", "clone", "prod", "--to", "stage", "--dry-run"], {
+      fetch: (url, init) => t.fetch(url, init),
+      env,
+    });
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    const out = r.stdout + r.stderr;
+    expect(out).toMatch(/across hosts: eu-1 → eu-2, through s3:\/\/fleet-backups\/odooops\/_clone-transfer\/prod\//);
+    expect(out).toContain("    on eu-1: check the copy for prod's e-mail addresses and phone numbers");
+    expect(out).toContain("    on eu-2: restore the copy beside stage's database");
+    expect(out).toContain("dry run: nothing was changed");
     expect(jobCount(t)).toBe(before);
   });
 

@@ -198,6 +198,11 @@ describe("db clone across hosts", () => {
     expect(exportJob?.hostId).toBe(coord().fleet.localHostId);
     const exportLog = coord().jobs.logs.read(exportJob!.id, 0).text;
     expect(exportLog).toContain("PII check passed");
+    // --wait follows one job: the chain's log carries both hosts' lines, each named.
+    const chainLog = coord().jobs.logs.read(job.id, 0).text;
+    expect(chainLog).toContain(`${coord().fleet.envHost({ hostId: null }).name}: `);
+    expect(chainLog).toMatch(/PII check passed/);
+    expect(chainLog).toContain("xc-agent: ");
     const restore = jobsOf("db.restore").find((j) => j.lockKey === stage.id);
     expect(restore?.hostId).toBe(agent.daemon.hostId);
 

@@ -46,11 +46,25 @@ function coordinatorOf(deps: Deps): CoordinatorDeps {
 
 const POLL_MS = 500;
 
-/** Waits for a sub-job to end; its result when it succeeded, else throws with its error. */
-async function waitJob(ctx: Ctx, jobId: string, what: string): Promise<Record<string, unknown>> {
+/**
+ * Waits for a sub-job to end; its result when it succeeded, else throws with its error. Its log
+ * lines are copied into the chain's as they come, prefixed with the host, so `--wait` shows the
+ * work on both hosts (the PII check's verdict included) in one stream.
+ */
+async function waitJob(ctx: Ctx, jobId: string, what: string, host: string): Promise<Record<string, unknown>> {
   const { jobs } = coordinatorOf(ctx.deps);
+  let offset = 0;
+  const relay = () => {
+    for (;;) {
+      const chunk = jobs.logs.read(jobId, offset);
+      if (chunk.nextOffset === offset) return;
+      offset = chunk.nextOffset;
+      for (const line of chunk.text.split("\n")) if (line !== "") ctx.log(`${host}: ${line}`);
+    }
+  };
   for (;;) {
     const row = jobs.queue.row(jobId);
+    relay();
     if (TERMINAL.has(row.status)) {
       if (row.status !== "succeeded")
         throw new Error(`${what} (job ${jobId}) ${row.status}: ${row.error ?? "no error"}`);
@@ -143,7 +157,7 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
       async run(ctx) {
         const p = ctx.params;
         const jobId = ctx.output(queuedExport).jobId;
-        const raw = await waitJob(ctx, jobId, `copy of ${p.sourceSlug} on ${p.fromName}`);
+        const raw = await waitJob(ctx, jobId, `copy of ${p.sourceSlug} on ${p.fromName}`, p.fromName);
         const { [SEALED_KEY]: _sealed, ...open } = raw;
         const result = CloneExportResult.parse(open);
         // An agent's secrets come back sealed with this coordinator's box (src/fleet/mirror.ts).
@@ -169,7 +183,12 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
       title: "Restoring, swapping in and health-checking on the target's host",
       async run(ctx) {
         const p = ctx.params;
-        const raw = await waitJob(ctx, ctx.output(queuedRestore).jobId, `restore into ${p.slug} on ${p.toName}`);
+        const raw = await waitJob(
+          ctx,
+          ctx.output(queuedRestore).jobId,
+          `restore into ${p.slug} on ${p.toName}`,
+          p.toName,
+        );
         const { [SEALED_KEY]: _sealed, ...result } = raw;
         return { result };
       },

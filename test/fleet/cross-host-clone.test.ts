@@ -6,7 +6,8 @@
  * — none of production's e-mail addresses in its database, read with SQL — and leaves nothing in
  * the transfer prefix and production as it was. A rule set that leaves the e-mails in place stops
  * the chain on the coordinator at the PII check, naming the column: nothing uploaded, staging's
- * data unchanged, no restore queued.
+ * data unchanged, no restore queued. A chain cancelled mid-copy cancels the copy and leaves
+ * nothing in S3.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
@@ -260,5 +261,29 @@ describe("db clone across hosts", () => {
         .where(and(eq(jobs.kind, "db.clone-export"), eq(jobs.status, "running")))
         .all(),
     ).toEqual([]);
+  }, 900_000);
+  test("a chain cancelled while the copy runs: the copy is cancelled too, nothing left in S3, staging unchanged", async () => {
+    const stageBefore = await partnerSum(stage);
+    const restoresBefore = jobsOf("db.restore").length;
+    const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
+    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
+      from: prod.slug,
+      confirm: stage.slug,
+    });
+    expect(r.status).toBe(202);
+    let exportJob: typeof jobs.$inferSelect | undefined;
+    for (let i = 0; !(exportJob?.status === "running"); i++) {
+      if (i > 600) throw new Error(`the copy never started: ${exportJob?.status}`);
+      await Bun.sleep(100);
+      exportJob = jobsOf("db.clone-export").find((j) => !exportsBefore.has(j.id));
+    }
+    expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
+    const job = await fleet.waitJob(r.body.job.id);
+    expect(job.status).toBe("cancelled");
+    expect(coord().jobs.queue.row(exportJob!.id).status).toBe("cancelled");
+    expect(await transferObjects()).toEqual([]);
+    expect(await pgAdminQuery(`${prod.dbName}%`)).toEqual([prod.dbName]);
+    expect(jobsOf("db.restore").length).toBe(restoresBefore);
+    expect(await partnerSum(stage)).toEqual(stageBefore);
   }, 900_000);
 });

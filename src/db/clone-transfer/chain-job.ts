@@ -45,6 +45,8 @@ function coordinatorOf(deps: Deps): CoordinatorDeps {
 }
 
 const POLL_MS = 500;
+/** How long a failed chain waits for its cancelled export to stop before deleting what it uploaded. */
+const EXPORT_END_WAIT_MS = 5 * 60_000;
 
 /**
  * Waits for a sub-job to end; its result when it succeeded, else throws with its error. Its log
@@ -220,6 +222,25 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: copy.devPasswordEnc });
   },
   async failed(ctx) {
+    const { queue } = coordinatorOf(ctx.deps).jobs;
+    // Cancelled (or broken) while a sub-job runs: stop it too; a restore undoes itself.
+    for (const out of [queuedExport, queuedRestore]) {
+      const id = ctx.outputIfDone(out)?.jobId;
+      if (id && !TERMINAL.has(queue.row(id).status)) queue.cancel(id);
+    }
+    // An export still uploading would write after the delete: wait for it to end first.
+    const exportId = ctx.outputIfDone(queuedExport)?.jobId;
+    const until = Date.now() + EXPORT_END_WAIT_MS;
+    while (exportId && !TERMINAL.has(queue.row(exportId).status)) {
+      if (Date.now() > until) {
+        const loc = transferLocation(ctx.deps, ctx.params);
+        ctx.log(
+          `warn: the copy (job ${exportId}) has not stopped yet; once it has, delete s3://${loc.target.bucket}/${loc.prefix} by hand if anything is left there`,
+        );
+        return;
+      }
+      await Bun.sleep(POLL_MS);
+    }
     // Whatever failed, the source's copy must not stay in the bucket.
     await deleteTransfer(ctx).catch((e: unknown) =>
       ctx.log(`warn: could not delete the transfer from S3, delete it by hand: ${String(e)}`),

@@ -7,7 +7,7 @@
  * the transfer prefix and production as it was. A rule set that leaves the e-mails in place stops
  * the chain on the coordinator at the PII check, naming the column: nothing uploaded, staging's
  * data unchanged, no restore queued. A chain cancelled mid-copy cancels the copy and leaves
- * nothing in S3.
+ * nothing in S3; an agent's env cloned the other way is copied on the agent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
@@ -44,7 +44,7 @@ beforeAll(async () => {
   fleet = await startFleet({
     coordinatorAddress: "127.0.0.1",
     agents: [{ name: "xc-agent", address: "127.0.0.1" }],
-    shared: { backups: { s3: target }, tiers: { production: TIER, staging: TIER } },
+    shared: { backups: { s3: target }, tiers: { production: TIER, staging: TIER, dev: TIER } },
   });
   agent = fleet.agents[0]!;
 }, 240_000);
@@ -262,9 +262,9 @@ describe("db clone across hosts", () => {
         .all(),
     ).toEqual([]);
   }, 900_000);
-  test("a chain cancelled while the copy runs: the copy is cancelled too, nothing left in S3, staging unchanged", async () => {
+  test("a chain cancelled while the copy runs: the copy stops or its upload is deleted; nothing left in S3, staging unchanged", async () => {
     const stageBefore = await partnerSum(stage);
-    const restoresBefore = jobsOf("db.restore").length;
+    const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
     const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
     const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
       from: prod.slug,
@@ -280,10 +280,36 @@ describe("db clone across hosts", () => {
     expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
     const job = await fleet.waitJob(r.body.job.id);
     expect(job.status).toBe("cancelled");
-    expect(coord().jobs.queue.row(exportJob!.id).status).toBe("cancelled");
+    // Cancelled with the chain, unless it finished before the cancel reached it (then its upload
+    // existed and the chain's failure hook deleted it): either way nothing is left below.
+    expect(["cancelled", "succeeded"]).toContain(coord().jobs.queue.row(exportJob!.id).status);
     expect(await transferObjects()).toEqual([]);
     expect(await pgAdminQuery(`${prod.dbName}%`)).toEqual([prod.dbName]);
-    expect(jobsOf("db.restore").length).toBe(restoresBefore);
+    // A restore the chain reached before the cancel is cancelled with it: staging keeps its data.
+    const restores = jobsOf("db.restore").filter((j) => !restoresBefore.has(j.id));
+    expect(restores.every((j) => j.status === "cancelled")).toBe(true);
     expect(await partnerSum(stage)).toEqual(stageBefore);
+  }, 900_000);
+  test("the other way: an agent's env cloned to the coordinator; the copy is made on the agent, read from S3 here", async () => {
+    const here = coord().fleet.envHost({ hostId: null }).name;
+    const dev = await create("xc-dev", "dev", here);
+    const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
+    const stageNow = await partnerSum(stage);
+    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${dev.slug}/db/clone`, {
+      from: stage.slug,
+      confirm: dev.slug,
+    });
+    expect(r.status).toBe(202);
+    const job = await fleet.waitJob(r.body.job.id);
+    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
+    expect(job.error).toBeNull();
+    // Staging is not production: not anonymized by default, the rows arrive as they are.
+    expect(job.result).toMatchObject({ fromHost: "xc-agent", toHost: here, anonymized: false });
+    const exportJob = jobsOf("db.clone-export").find((j) => !exportsBefore.has(j.id));
+    expect(exportJob?.hostId).toBe(agent.daemon.hostId);
+    expect(await partnerSum(dev)).toEqual(stageNow);
+    expect(await leaked(dev)).toBe(0);
+    expect(await transferObjects()).toEqual([]);
+    expect(await partnerSum(stage)).toEqual(stageNow);
   }, 900_000);
 });

@@ -16,6 +16,8 @@ import { rotateCredentialsJob } from "../deploy/rotate-credentials";
 import { drTestJob } from "../dr/dr-test-job";
 import { rebuildEnvJob } from "../dr/rebuild-job";
 import { MOVE_JOBS } from "../fleet/move-job";
+import { cloneExportJob } from "../db/clone-transfer/export-job";
+import { crossHostCloneJob } from "../db/clone-transfer/chain-job";
 
 export const JOB_KINDS: AnyJobDef[] = [
   createEnvJob,
@@ -38,4 +40,6 @@ export const JOB_KINDS: AnyJobDef[] = [
   drTestJob,
   rebuildEnvJob,
   ...MOVE_JOBS,
+  cloneExportJob,
+  crossHostCloneJob,
 ] as AnyJobDef[];

@@ -8,12 +8,13 @@ import type { CoordinatorDeps } from "../deps";
 import { findEnv, findEnvOrDestroyed, loadEnvById } from "../env/lookup";
 import { envUrl } from "../env/list";
 import type { Environment } from "../env/env.sql";
-import { Conflict, Invalid, NotFound } from "../errors";
+import { Invalid, NotFound } from "../errors";
 import { requireConfirm } from "../env/production-guard";
 import type { JobDef } from "../jobs/define";
 import { backups } from "./backup.sql";
 import { backupTargets, type BackupRow } from "./backup-job";
 import { cloneJob, type CloneJobParams } from "./clone-job";
+import { startCrossHostClone } from "./clone-transfer/start";
 import { parseRulesOverride } from "./anonymize-rules";
 import { newReplaceToken } from "./replace";
 import type { ReplaceParams } from "./replace-steps";
@@ -221,10 +222,7 @@ export function startDbClone(
   assertReplaceable(target, "target");
   // No host id: the coordinator's own host (created before the fleet).
   const local = deps.fleet.localHostId;
-  if ((source.hostId ?? local) !== (target.hostId ?? local))
-    throw new Conflict(
-      `cross-host copies are not supported yet: ${source.slug} and ${target.slug} are on different hosts (env list shows them)`,
-    );
+  const crossHost = (source.hostId ?? local) !== (target.hostId ?? local);
   if (target.tier === "production" && !req.forceProduction) {
     throw new Invalid(
       `refusing to clone ${source.slug} into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,
@@ -244,11 +242,11 @@ export function startDbClone(
     parseRulesOverride(req.rules.text, req.rules.file);
     params.rules = req.rules;
   }
-  const plan = planView(deps, "clone", source, target, params, {
-    backup: null,
-    method: req.method,
-    steps: stepsOf(cloneJob, params, deps),
-  });
+  const view = (steps: string[]) =>
+    planView(deps, "clone", source, target, params, { backup: null, method: req.method, steps });
+  // Copied, checked and uploaded on the source's host, restored on the target's (clone-transfer/).
+  if (crossHost) return startCrossHostClone(deps, { source, target, params, dryRun: req.dryRun, actor, plan: view });
+  const plan = view(stepsOf(cloneJob, params, deps));
   if (req.dryRun) return { dryRun: true, plan, job: null };
   const job = deps.jobs.enqueue(cloneJob, params, actor);
   deps.audit.record({

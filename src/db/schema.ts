@@ -137,6 +137,8 @@ export const DbOperationPlan = z
     steps: z.array(z.string()),
     /** Clone dry run of an anonymized copy: what each rule would change, counted on the source. */
     anonymization: AnonymizationPreview.optional(),
+    /** A clone across hosts: where the source and target run, and the S3 prefix the copy travels through. */
+    hosts: z.object({ source: z.string(), target: z.string(), transfer: z.string() }).optional(),
   })
   .openapi("DbOperationPlan");
 export type DbOperationPlan = z.infer<typeof DbOperationPlan>;

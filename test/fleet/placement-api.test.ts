@@ -178,7 +178,7 @@ describe("in a fleet", () => {
     expect(counts()).toEqual(before);
   });
 
-  test("a clone between envs on two hosts is refused for now", async () => {
+  test("a clone between envs on two hosts is refused without the shared S3 target", async () => {
     await create({ name: "us-shop", tier: "dev", host: "us-1" });
     for (const slug of ["us-shop", "shop-eu"])
       t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, slug)).run();
@@ -188,7 +188,7 @@ describe("in a fleet", () => {
       body: JSON.stringify({ from: "shop-eu", confirm: "us-shop" }),
     });
     expect(r.status).toBe(409);
-    expect(JSON.stringify(await r.json())).toContain("cross-host copies are not supported yet");
+    expect(JSON.stringify(await r.json())).toContain("none is configured (set backups.s3 on every host");
     expect(counts()).toEqual(before);
   });
 });

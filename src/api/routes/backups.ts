@@ -257,9 +257,12 @@ export function backupRoutes(app: Api, deps: CoordinatorDeps) {
     const req = c.req.valid("json");
     const out = startDbClone(deps, c.req.valid("param").name, req, c.get("principal").username);
     if (!out.dryRun) return c.json(out, 202);
-    // What each rule would change, counted on the source (read-only, as its own role).
-    if (req.preview === true && out.plan.anonymize)
-      out.plan.anonymization = await cloneAnonymizationPreview(deps, findEnv(deps.db, out.plan.source.slug), req.rules);
+    // What each rule would change, counted on the source (read-only, as its own role): only
+    // where its database is, on this host.
+    const source = findEnv(deps.db, out.plan.source.slug);
+    const here = deps.fleet.envHost(source).id === deps.fleet.localHostId;
+    if (req.preview === true && out.plan.anonymize && here)
+      out.plan.anonymization = await cloneAnonymizationPreview(deps, source, req.rules);
     return c.json(out, 200);
   });
   app.openapi(detect, async (c) => c.json(await detectForEnv(deps, findEnv(deps.db, c.req.valid("param").name)), 200));

@@ -72,6 +72,11 @@ export function describePlan(p: DbOperationPlan): string[] {
       ? "  the current database is kept under an _old_ name"
       : "  the current database is dropped once the new one is healthy (--keep-old keeps it)",
   );
+  // Across hosts: where each step runs, so it shows what leaves the source's host.
+  if (p.hosts) {
+    lines.push(`  across hosts: ${p.hosts.source} → ${p.hosts.target}, through ${p.hosts.transfer}`);
+    for (const step of p.steps) lines.push(`    ${step}`);
+  }
   return lines;
 }
 

@@ -1,0 +1,249 @@
+/**
+ * `db clone SOURCE --to TARGET` across hosts: a durable job on the coordinator that chains two
+ * jobs on two hosts and waits for each (as env move does, src/fleet/move-job.ts). The source's
+ * host makes, checks and uploads the copy (export-job.ts); the target's host restores it like a
+ * backup made elsewhere (restore-job.ts with a transfer: pre-change backup, replace, restart,
+ * health); the coordinator then deletes the artifact from S3 — on failure too, so a copy of the
+ * source never outlives the clone. A failed export leaves the target untouched: its restore is
+ * queued only after the export succeeded.
+ */
+import { z } from "zod";
+import type { CoordinatorDeps, Deps } from "../../deps";
+import { Invalid } from "../../errors";
+import { recordOdooAdminPassword } from "../../env/state";
+import { ODOO_ADMIN_LOGIN } from "../../env/odoo-admin";
+import { defineJob, type StepContext, stepOutput, storingStep } from "../../jobs/define";
+import { SEALED_KEY, sealedOf, withSealedSecrets } from "../../jobs/secrets";
+import { TERMINAL } from "../../jobs/status";
+import { stepLogger } from "../../jobs/step-logger";
+import { deleteBackup } from "../backup";
+import { CloneJobParams } from "../clone-job";
+import { restoreJob, type RestoreJobParams } from "../restore-job";
+import { CloneExportResult, cloneExportJob, DEV_PASSWORD_SECRET } from "./export-job";
+import { transferPrefix, transferTarget } from "./plan";
+
+export const CrossHostCloneParams = CloneJobParams.extend({
+  fromHostId: z.string().min(1),
+  toHostId: z.string().min(1),
+  fromName: z.string().min(1),
+  toName: z.string().min(1),
+  transferId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/),
+  /** Names the scratch copy on the source's host (the target's copy has `token`). */
+  exportToken: z.string().regex(/^[a-z0-9]{8}$/),
+  targetUrl: z.string().min(1),
+});
+export type CrossHostCloneParams = z.infer<typeof CrossHostCloneParams>;
+type Ctx = StepContext<CrossHostCloneParams>;
+
+/** The sub-jobs lock the source and the target env: the chain locks a key of its own, or it would wait for them forever. */
+export const crossCloneLockKey = (envId: string) => `clone:${envId}`;
+
+/** The runner hands the coordinator's services to the jobs it runs there; the chain runs nowhere else. */
+function coordinatorOf(deps: Deps): CoordinatorDeps {
+  if (!("jobs" in deps && "fleet" in deps)) throw new Error("db.clone-across runs on the coordinator only");
+  return deps as CoordinatorDeps;
+}
+
+const POLL_MS = 500;
+/** How long a failed chain waits for its cancelled export to stop before deleting what it uploaded. */
+const EXPORT_END_WAIT_MS = 5 * 60_000;
+
+/**
+ * Waits for a sub-job to end; its result when it succeeded, else throws with its error. Its log
+ * lines are copied into the chain's as they come, prefixed with the host, so `--wait` shows the
+ * work on both hosts (the PII check's verdict included) in one stream.
+ */
+async function waitJob(ctx: Ctx, jobId: string, what: string, host: string): Promise<Record<string, unknown>> {
+  const { jobs } = coordinatorOf(ctx.deps);
+  let offset = 0;
+  const relay = () => {
+    for (;;) {
+      const chunk = jobs.logs.read(jobId, offset);
+      if (chunk.nextOffset === offset) return;
+      offset = chunk.nextOffset;
+      for (const line of chunk.text.split("\n")) if (line !== "") ctx.log(`${host}: ${line}`);
+    }
+  };
+  for (;;) {
+    const row = jobs.queue.row(jobId);
+    relay();
+    if (TERMINAL.has(row.status)) {
+      if (row.status !== "succeeded")
+        throw new Error(`${what} (job ${jobId}) ${row.status}: ${row.error ?? "no error"}`);
+      ctx.log(`${what}: job ${jobId} succeeded`);
+      return row.result ?? {};
+    }
+    if (ctx.signal.aborted) throw new Error(`cancelled while waiting for ${what} (job ${jobId})`);
+    await Bun.sleep(POLL_MS);
+  }
+}
+
+const queued = z.object({ jobId: z.string() });
+const queuedExport = stepOutput("queue-export", queued);
+const queuedRestore = stepOutput("queue-restore", queued);
+
+/** The artifact as the export reported it, and the copy's password sealed by this coordinator. */
+const exported = stepOutput(
+  "export",
+  CloneExportResult.extend({ devPasswordEnc: z.string().nullable(), exportJobId: z.string() }),
+);
+const restored = stepOutput("restore", z.object({ result: z.record(z.string(), z.unknown()) }));
+
+function transferLocation(deps: Pick<Deps, "config">, p: CrossHostCloneParams) {
+  const s3 = deps.config.backups.s3;
+  if (!s3)
+    throw new Invalid("the coordinator has no S3 target configured (backups.s3): the transfer cannot be deleted");
+  return { target: transferTarget(s3), prefix: transferPrefix(s3, p.sourceSlug, p.transferId) };
+}
+
+/** Idempotent (a missing artifact is fine): after success, and after any failure. */
+async function deleteTransfer(ctx: Ctx): Promise<number> {
+  const loc = transferLocation(ctx.deps, ctx.params);
+  const r = await deleteBackup({ s3: loc }, stepLogger(ctx));
+  ctx.log(`transfer s3://${loc.target.bucket}/${loc.prefix}: ${r.s3Objects} object(s) deleted`);
+  return r.s3Objects;
+}
+
+export function restoreParamsOf(p: CrossHostCloneParams, transfer: CloneExportResult["transfer"]): RestoreJobParams {
+  return {
+    envId: p.envId,
+    slug: p.slug,
+    sourceEnvId: p.sourceEnvId,
+    sourceSlug: p.sourceSlug,
+    token: p.token,
+    keepOld: p.keepOld,
+    // Anonymized and checked on the source's host already: the target only neutralizes and rebases.
+    anonymize: false,
+    neutralize: p.neutralize,
+    rebase: p.rebase,
+    preBackupId: p.preBackupId,
+    ...(p.onModuleMismatch ? { onModuleMismatch: p.onModuleMismatch } : {}),
+    backupId: p.transferId,
+    transfer,
+  };
+}
+
+export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
+  kind: "db.clone-across",
+  params: CrossHostCloneParams,
+  lockKey: (p) => crossCloneLockKey(p.envId),
+  target: (p) => p.slug,
+  steps: [
+    storingStep(queuedExport, {
+      title: "Queueing the copy on the source's host",
+      async run(ctx) {
+        const p = ctx.params;
+        const c = coordinatorOf(ctx.deps);
+        // Locked on the source env: routed to its host, like its backups.
+        const job = c.jobs.enqueue(
+          cloneExportJob,
+          {
+            envId: p.sourceEnvId,
+            slug: p.sourceSlug,
+            token: p.exportToken,
+            transferId: p.transferId,
+            targetSlug: p.slug,
+            targetUrl: p.targetUrl,
+            anonymize: p.anonymize,
+            method: p.method,
+            ...(p.rules ? { rules: p.rules } : {}),
+          },
+          null,
+        );
+        ctx.log(`copy of ${p.sourceSlug} queued on ${p.fromName}: job ${job.id}`);
+        return { jobId: job.id };
+      },
+    }),
+    storingStep(exported, {
+      title: "Copying, checking and uploading on the source's host",
+      async run(ctx) {
+        const p = ctx.params;
+        const jobId = ctx.output(queuedExport).jobId;
+        const raw = await waitJob(ctx, jobId, `copy of ${p.sourceSlug} on ${p.fromName}`, p.fromName);
+        const { [SEALED_KEY]: _sealed, ...open } = raw;
+        const result = CloneExportResult.parse(open);
+        // An agent's secrets come back sealed with this coordinator's box (src/fleet/mirror.ts).
+        const devPasswordEnc = sealedOf(raw)?.[DEV_PASSWORD_SECRET] ?? null;
+        if (p.anonymize && !devPasswordEnc) throw new Error(`the anonymized copy (job ${jobId}) returned no password`);
+        ctx.log(
+          `copy of ${p.sourceSlug} uploaded from ${p.fromName}: ${result.sizeBytes} bytes, database ${result.method}, filestore ${result.filestore}`,
+        );
+        return { ...result, devPasswordEnc, exportJobId: jobId };
+      },
+    }),
+    storingStep(queuedRestore, {
+      title: "Queueing the restore on the target's host",
+      async run(ctx) {
+        const p = ctx.params;
+        const { transfer } = ctx.output(exported);
+        const job = coordinatorOf(ctx.deps).jobs.enqueue(restoreJob, restoreParamsOf(p, transfer), null);
+        ctx.log(`restore into ${p.slug} queued on ${p.toName}: job ${job.id}`);
+        return { jobId: job.id };
+      },
+    }),
+    storingStep(restored, {
+      title: "Restoring, swapping in and health-checking on the target's host",
+      async run(ctx) {
+        const p = ctx.params;
+        const raw = await waitJob(
+          ctx,
+          ctx.output(queuedRestore).jobId,
+          `restore into ${p.slug} on ${p.toName}`,
+          p.toName,
+        );
+        const { [SEALED_KEY]: _sealed, ...result } = raw;
+        return { result };
+      },
+    }),
+    {
+      name: "delete-transfer",
+      title: "Deleting the copy from the shared S3 target",
+      async run(ctx: Ctx) {
+        await deleteTransfer(ctx);
+      },
+    },
+  ],
+  async succeeded(ctx) {
+    const p = ctx.params;
+    const copy = ctx.output(exported);
+    const result = {
+      ...ctx.output(restored).result,
+      method: copy.method,
+      reason: copy.reason,
+      filestore: copy.filestore,
+      anonymized: p.anonymize,
+      fromHost: p.fromName,
+      toHost: p.toName,
+      jobs: { export: copy.exportJobId, restore: ctx.output(queuedRestore).jobId },
+    };
+    if (!copy.devPasswordEnc) return result;
+    // The copy serves now: its random password becomes the target's admin password, shown once.
+    recordOdooAdminPassword(ctx.deps.db, p.envId, copy.devPasswordEnc);
+    return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: copy.devPasswordEnc });
+  },
+  async failed(ctx) {
+    const { queue } = coordinatorOf(ctx.deps).jobs;
+    // Cancelled (or broken) while a sub-job runs: stop it too; a restore undoes itself.
+    for (const out of [queuedExport, queuedRestore]) {
+      const id = ctx.outputIfDone(out)?.jobId;
+      if (id && !TERMINAL.has(queue.row(id).status)) queue.cancel(id);
+    }
+    // An export still uploading would write after the delete: wait for it to end first.
+    const exportId = ctx.outputIfDone(queuedExport)?.jobId;
+    const until = Date.now() + EXPORT_END_WAIT_MS;
+    while (exportId && !TERMINAL.has(queue.row(exportId).status)) {
+      if (Date.now() > until) {
+        const loc = transferLocation(ctx.deps, ctx.params);
+        ctx.log(
+          `warn: the copy (job ${exportId}) has not stopped yet; once it has, delete s3://${loc.target.bucket}/${loc.prefix} by hand if anything is left there`,
+        );
+        return;
+      }
+      await Bun.sleep(POLL_MS);
+    }
+    // Whatever failed, the source's copy must not stay in the bucket.
+    await deleteTransfer(ctx).catch((e: unknown) =>
+      ctx.log(`warn: could not delete the transfer from S3, delete it by hand: ${String(e)}`),
+    );
+  },
+});

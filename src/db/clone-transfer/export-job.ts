@@ -1,0 +1,254 @@
+/**
+ * The source half of a clone across hosts, run on the SOURCE env's host (locked on the source,
+ * as its backups are): the copy is made exactly as a same-host clone makes it — into a scratch
+ * database beside the source's, anonymized while copied, with a filestore of placeholders — and,
+ * when anonymized, the PII check runs here, against the source's own values, before anything
+ * leaves the host. Only then is the copy packed like a backup (dump + filestore tar + manifest)
+ * into the shared S3 target's transfer prefix; the scratch database is dropped either way.
+ * The target's half is an ordinary restore of that artifact (chain-job.ts).
+ */
+import { chown, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Deps } from "../../deps";
+import { Invalid } from "../../errors";
+import { loadEnvById } from "../../env/lookup";
+import type { Environment } from "../../env/env.sql";
+import { newOdooPassword } from "../../env/odoo-admin";
+import { envResources } from "../../env/resources";
+import { envDbLogin } from "../../env/tenant-login";
+import { defineJob, EnvJobTarget, onEnv, type StepContext, stepOutput, storingStep } from "../../jobs/define";
+import { withSealedSecrets } from "../../jobs/secrets";
+import { stepLogger } from "../../jobs/step-logger";
+import { writeAnonymizedFilestore } from "../anonymize/filestore";
+import { anonymizeRulesFor } from "../anonymize-rules";
+import { cleanupRestore, cloneDatabase, copyFilestore, deleteBackup, MANIFEST_KEY_PURPOSE, runBackup } from "../backup";
+import { CloneMethodParam } from "../clone-job";
+import { adminPg, namesOf } from "../replace-steps";
+import { sanitizeCopy } from "../sanitize";
+import { OneRunRules } from "../schema";
+import { BackupTransfer } from "../transfer";
+import { transferPrefix, transferTarget } from "./plan";
+
+export const CloneExportParams = EnvJobTarget.extend({
+  /** Names the scratch copy beside the source's database (replace.ts), so the sweep knows it. */
+  token: z.string().regex(/^[a-z0-9]{8}$/),
+  transferId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/),
+  targetSlug: z.string().min(1),
+  /** The target's URL: the PII check's report names it; the target sets it itself. */
+  targetUrl: z.string().min(1),
+  anonymize: z.boolean(),
+  method: CloneMethodParam,
+  rules: OneRunRules.optional(),
+});
+export type CloneExportParams = z.infer<typeof CloneExportParams>;
+type Ctx = StepContext<CloneExportParams>;
+
+/** What the chain reads back from the finished job: where the artifact is and its manifest. */
+export const CloneExportResult = z.object({
+  transfer: BackupTransfer,
+  sizeBytes: z.number(),
+  method: z.string(),
+  reason: z.string(),
+  filestore: z.enum(["anonymized", "copy", "empty"]),
+});
+export type CloneExportResult = z.infer<typeof CloneExportResult>;
+
+/** The secret the result carries for the chain: the copy's dev password. */
+export const DEV_PASSWORD_SECRET = "devPassword";
+
+const copied = stepOutput(
+  "copy",
+  z.object({
+    method: z.string(),
+    reason: z.string(),
+    filestore: z.enum(["anonymized", "copy", "empty"]),
+    anonymized: z
+      .object({ piiExclude: z.array(z.string()), tables: z.array(z.string()), devPasswordEnc: z.string() })
+      .optional(),
+  }),
+);
+
+const uploaded = stepOutput(
+  "upload",
+  z.object({ s3Key: z.string(), manifest: z.record(z.string(), z.unknown()), sizeBytes: z.number() }),
+);
+
+function scratch(deps: Deps, p: CloneExportParams) {
+  const source = loadEnvById(deps.db, p.envId);
+  const n = namesOf(deps, source, p.token);
+  return {
+    source,
+    n,
+    cleanup: { pg: adminPg(deps), newDbName: n.newDb, filestoreTargetDir: n.filestoreDir, workDir: deps.paths.workDir },
+  };
+}
+
+function s3Of(deps: Pick<Deps, "config">) {
+  const s3 = deps.config.backups.s3;
+  if (!s3)
+    throw new Invalid(
+      "this host has no S3 target configured (backups.s3); a clone to another host travels through the shared one",
+    );
+  return s3;
+}
+
+async function dropScratch(ctx: Ctx): Promise<void> {
+  const { n, cleanup } = scratch(ctx.deps, ctx.params);
+  await cleanupRestore(cleanup);
+  ctx.log(`scratch copy ${n.newDb} and its filestore dropped`);
+}
+
+async function copyFiles(ctx: Ctx, source: Environment, scratchDb: string, dir: string, anonymized: boolean) {
+  const { deps } = ctx;
+  const { uid, gid } = deps.config.odoo;
+  const sourceFs = join(envResources(source, deps).dataDir, "filestore", source.dbName);
+  if (anonymized) {
+    const fs = await writeAnonymizedFilestore({
+      target: envDbLogin(deps, source, scratchDb),
+      sourceDir: sourceFs,
+      targetDir: dir,
+      uid,
+      gid,
+    });
+    ctx.log(
+      `filestore ${dir}: ${fs.replaced} attachment(s) replaced by placeholders, ${fs.written} placeholder file(s) written, ${fs.copied} module/asset file(s) copied from ${sourceFs}`,
+    );
+    return "anonymized" as const;
+  }
+  const files = await copyFilestore(sourceFs, dir);
+  if (!files) {
+    await mkdir(dir, { mode: 0o750 });
+    await chown(dir, uid, gid);
+  }
+  ctx.log(`filestore ${sourceFs} → ${dir}: ${files ? "copy" : "empty"}`);
+  return files ? ("copy" as const) : ("empty" as const);
+}
+
+export const cloneExportJob = defineJob<CloneExportParams>({
+  kind: "db.clone-export",
+  params: CloneExportParams,
+  ...onEnv,
+  steps: [
+    storingStep(copied, {
+      title: "Copying the source into a scratch database on its own host",
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const { source, n, cleanup } = scratch(deps, p);
+        // Leftovers of an interrupted attempt carry the same names: start clean.
+        await cleanupRestore(cleanup);
+        // One random password per copy: a constant one would open every copy made with it.
+        const anon = p.anonymize
+          ? { ...(await anonymizeRulesFor(deps, source, ctx, p.rules)), devPassword: newOdooPassword() }
+          : null;
+        if (anon) ctx.log(`anonymization rules, lowest first: ${anon.from}`);
+        // The scratch copy is the source's own role's: it is the source tenant's data.
+        const db = await cloneDatabase({
+          pg: adminPg(deps),
+          sourceLogin: envDbLogin(deps, source),
+          sourceDb: source.dbName,
+          targetDb: n.newDb,
+          owner: envDbLogin(deps, source),
+          method: p.method,
+          anonymize: anon
+            ? { rules: anon.rules, devPassword: anon.devPassword, jobs: deps.config.anonymize.copyJobs || undefined }
+            : undefined,
+          log: stepLogger(ctx),
+          signal: ctx.signal,
+        });
+        ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
+        for (const t of db.anonymized?.tables ?? [])
+          ctx.log(`${t.table}: ${t.rows} rows copied anonymized (${t.columns.join(", ")})`);
+        const filestore = await copyFiles(ctx, source, n.newDb, n.stagedDir, anon !== null);
+        return {
+          method: db.method,
+          reason: db.reason,
+          filestore,
+          ...(anon
+            ? {
+                anonymized: {
+                  piiExclude: anon.rules.piiCheck.exclude,
+                  tables: db.anonymized?.tables.map((t) => t.table) ?? [],
+                  devPasswordEnc: deps.box.seal(anon.devPassword),
+                },
+              }
+            : {}),
+        };
+      },
+      undo: dropScratch,
+    }),
+    {
+      name: "pii-check",
+      title: "Checking the copy for the source's personal data, before it leaves the host",
+      when: (p) => p.anonymize,
+      // Rerun after a crash it would prove nothing new; fail and discard the copy instead.
+      resumable: false,
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const { source, n } = scratch(deps, p);
+        const anonymized = ctx.output(copied).anonymized;
+        if (!anonymized) throw new Error("the copy step recorded no anonymization");
+        // Only the check: the target neutralizes and rebases the copy once it is restored there.
+        await sanitizeCopy(
+          envDbLogin(deps, source, n.newDb),
+          {
+            anonymize: true,
+            neutralize: false,
+            rebase: false,
+            baseUrl: p.targetUrl,
+            anonymizedFrom: {
+              source: envDbLogin(deps, source),
+              tables: anonymized.tables,
+              piiExclude: anonymized.piiExclude,
+            },
+            filestoreDir: n.stagedDir,
+          },
+          stepLogger(ctx, { db: n.newDb }),
+        );
+      },
+    },
+    storingStep(uploaded, {
+      title: "Uploading the copy to the shared S3 target",
+      async run(ctx) {
+        const { deps, params: p } = ctx;
+        const { source, n } = scratch(deps, p);
+        const r = await runBackup({
+          pg: envDbLogin(deps, source, n.newDb),
+          dbName: n.newDb,
+          filestoreDir: n.stagedDir,
+          envSlug: source.slug,
+          backupId: p.transferId,
+          targets: { s3: transferTarget(s3Of(deps)) },
+          log: stepLogger(ctx),
+          signal: ctx.signal,
+          compressLevel: deps.config.backups.compressLevel,
+          manifestKey: deps.box.derive(MANIFEST_KEY_PURPOSE),
+        });
+        if (r.status !== "completed" || !r.manifest || r.s3?.status !== "ok")
+          throw new Error(`upload of the copy failed: ${r.error ?? "unknown reason"}`);
+        ctx.log(`copy uploaded: ${r.sizeBytes} bytes to s3://${r.s3.bucket}/${r.s3.prefix}`);
+        return { s3Key: r.s3.prefix, manifest: r.manifest, sizeBytes: r.sizeBytes };
+      },
+      // A half-written artifact is nobody's: the chain deletes it too, this covers the job alone.
+      async undo(ctx) {
+        const s3 = s3Of(ctx.deps);
+        const prefix = transferPrefix(s3, ctx.params.slug, ctx.params.transferId);
+        await deleteBackup({ s3: { target: transferTarget(s3), prefix } }, stepLogger(ctx));
+      },
+    }),
+    { name: "drop-scratch", title: "Dropping the scratch copy", run: dropScratch },
+  ],
+  async succeeded(ctx) {
+    const copy = ctx.output(copied);
+    const up = ctx.output(uploaded);
+    const result: CloneExportResult = {
+      transfer: { s3Key: up.s3Key, manifest: up.manifest },
+      sizeBytes: up.sizeBytes,
+      method: copy.method,
+      reason: copy.reason,
+      filestore: copy.filestore,
+    };
+    const sealed = copy.anonymized?.devPasswordEnc;
+    return sealed ? withSealedSecrets(result, { [DEV_PASSWORD_SECRET]: sealed }) : result;
+  },
+});

@@ -310,6 +310,26 @@ describe("the agent's finish report records the test", () => {
     expect(list.tests.find((x) => x.id === s.drTestId)).toMatchObject({ host: "eu-2", hostReason: null });
   });
 
+  test("a finish reported late (the coordinator was away) records the test too", async () => {
+    const s = await leasedRemoteTest();
+    const late = await agentCall("eu-2", "/jobs/late-finish", {
+      jobId: s.job.id,
+      owner: s.owner,
+      attempt: t.deps.jobs.queue.row(s.job.id).attempts,
+      steps: [],
+      lines: [],
+      outcome: { status: "succeeded", result: result(s) },
+    });
+    expect(late.status).toBe(200);
+    expect(await late.json()).toMatchObject({ take: true });
+    expect(t.deps.jobs.queue.row(s.job.id).status).toBe("succeeded");
+    expect(t.deps.db.select().from(drTests).where(eq(drTests.id, s.drTestId)).get()).toMatchObject({
+      outcome: "passed",
+      rtoMs: 4_200,
+      hostId: hostIds["eu-2"],
+    });
+  });
+
   test("a failure: the step it failed at and why, from the job's step reports", async () => {
     const s = await leasedRemoteTest();
     const step = (idx: number, patch: Record<string, unknown>) =>

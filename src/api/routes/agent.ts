@@ -117,25 +117,6 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
    * caller is known to hold the lease. A change the host has no authority for is refused as a
    * whole (403, audited): nothing of the report is written, and neither is the step or the finish.
    */
-  const takeChanges = (host: HostRow, jobId: string, owner: string, changes: MirrorChanges | undefined) => {
-    const job = deps.jobs.queue.row(jobId);
-    if (job.status !== "running" || job.leaseOwner !== owner)
-      throw new LeaseLost(`job ${jobId} is no longer leased by ${owner}`);
-    if (!changes) return;
-    try {
-      applyAgentChanges(db, deps.box, host.id, changes);
-    } catch (e) {
-      if (e instanceof Forbidden)
-        deps.audit.record({
-          actor: `host:${host.name}`,
-          action: "host.state.refused",
-          target: job.target ?? jobId,
-          outcome: "failed",
-          details: { job: jobId, error: e.message },
-        });
-      throw e;
-    }
-  };
   /** `fn`, auditing a refusal (Forbidden) as `host.state.refused`. */
   const refusedAudited = <T>(host: HostRow, jobId: string, fn: () => T): T => {
     try {
@@ -151,6 +132,12 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
         });
       throw e;
     }
+  };
+  const takeChanges = (host: HostRow, jobId: string, owner: string, changes: MirrorChanges | undefined) => {
+    const job = deps.jobs.queue.row(jobId);
+    if (job.status !== "running" || job.leaseOwner !== owner)
+      throw new LeaseLost(`job ${jobId} is no longer leased by ${owner}`);
+    if (changes) refusedAudited(host, jobId, () => applyAgentChanges(db, deps.box, host.id, changes));
   };
   /** The agent opened its result's secrets (sealed with its own box): they are sealed again with this one. */
   const withSecrets = (outcome: JobOutcome, secrets: Record<string, string> | undefined): JobOutcome => {
@@ -240,20 +227,13 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
   app.post("/jobs/late-finish", async (c) => {
     const host = c.get("host");
     const { secrets, ...report } = await body(c.req.raw, LateFinish);
-    try {
-      const decision = takeLateFinish(deps, host, { ...report, outcome: withSecrets(report.outcome, secrets) });
+    const outcome = withSecrets(report.outcome, secrets);
+    return refusedAudited(host, report.jobId, () => {
+      const decision = takeLateFinish(deps, host, { ...report, outcome });
+      // A DR test that ran while this coordinator was away is recorded like one reported in time.
+      if (decision.take) drTestFinish(deps, host, deps.jobs.queue.row(report.jobId), outcome)?.();
       return c.json(decision, 200);
-    } catch (e) {
-      if (e instanceof Forbidden)
-        deps.audit.record({
-          actor: `host:${host.name}`,
-          action: "host.state.refused",
-          target: report.jobId,
-          outcome: "failed",
-          details: { job: report.jobId, error: e.message },
-        });
-      throw e;
-    }
+    });
   });
 
   // The output of a stream this host took from its lease; `open: false` tells it to stop.

@@ -19,6 +19,7 @@ import { issueCredential, recordHeartbeat } from "../../src/fleet/hosts";
 import { jobSteps, jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
+import { onlineAgent, ROOMY_INVENTORY } from "../support/fleet-api";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 let agentApi: ReturnType<typeof createAgentApp>;
@@ -26,17 +27,6 @@ const hostIds: Record<string, string> = {};
 const creds: Record<string, string> = {};
 const envIds: Record<string, string> = {};
 const backupIds: Record<string, string> = {};
-
-const inventory = {
-  cores: 8,
-  memoryMb: 16_384,
-  diskFreeMb: 500_000,
-  load: 0,
-  docker: null,
-  postgres: null,
-  nginx: null,
-  agentVersion: "0.1.0",
-};
 
 const recorded = () => t.deps.db.select({ n: sql<number>`count(*)` }).from(drTests).get()!.n;
 const queued = () => t.deps.db.select({ n: sql<number>`count(*)` }).from(jobs).get()!.n;
@@ -85,10 +75,9 @@ beforeAll(async () => {
   });
   agentApi = createAgentApp(t.deps);
   for (const name of ["eu-1", "eu-2"]) {
-    const row = t.deps.db.insert(hosts).values({ name, role: "agent" }).returning().get();
-    recordHeartbeat(t.deps.db, row.id, { inventory, containers: [] });
-    hostIds[name] = row.id;
-    creds[name] = issueCredential(t.deps.db, row.id);
+    const id = onlineAgent(t.deps.db, name);
+    hostIds[name] = id;
+    creds[name] = issueCredential(t.deps.db, id);
   }
   for (const [name, tier] of [
     ["prod", "production"],
@@ -237,7 +226,7 @@ describe("where a DR test runs", () => {
     const all = await drTest({ host: "eu-2" });
     expect(all.status).toBe(400);
     expect({ tests: recorded(), jobs: queued() }).toEqual({ tests: before.tests + 1, jobs: before.jobs + 1 });
-    recordHeartbeat(t.deps.db, hostIds["eu-2"]!, { inventory, containers: [] });
+    recordHeartbeat(t.deps.db, hostIds["eu-2"]!, { inventory: ROOMY_INVENTORY, containers: [] });
   });
 });
 

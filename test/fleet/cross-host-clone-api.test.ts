@@ -17,13 +17,12 @@ import {
 } from "../../src/db/clone-transfer/plan";
 import { ConfigSchema } from "../../src/config/schema";
 import { environments } from "../../src/env/env.sql";
-import { hosts } from "../../src/fleet/fleet.sql";
-import { recordHeartbeat } from "../../src/fleet/hosts";
 import { S3TargetSchema } from "../../src/host/s3/schema";
 import { isBackupPrefix } from "../../src/db/backup/layout";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
+import { onlineAgent } from "../support/fleet-api";
 
 const s3 = S3TargetSchema.parse({ bucket: "fleet-backups", prefix: "odooops/" });
 
@@ -109,20 +108,7 @@ async function fleetApi(backups: Record<string, unknown>) {
     config: ConfigSchema.parse({ role: "coordinator", fleet: { heartbeatSec: 10 }, backups }),
   });
   for (const name of ["eu-1", "eu-2"]) {
-    const row = api.deps.db.insert(hosts).values({ name, role: "agent" }).returning().get();
-    recordHeartbeat(api.deps.db, row.id, {
-      inventory: {
-        cores: 8,
-        memoryMb: 16_384,
-        diskFreeMb: 500_000,
-        load: 0,
-        docker: null,
-        postgres: null,
-        nginx: null,
-        agentVersion: "0.1.0",
-      },
-      containers: [],
-    });
+    onlineAgent(api.deps.db, name);
   }
   for (const [name, tier, host] of [
     ["prod", "production", "eu-1"],

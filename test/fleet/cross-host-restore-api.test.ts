@@ -10,10 +10,9 @@ import { eq, sql } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
 import { backups } from "../../src/db/backup.sql";
 import { environments } from "../../src/env/env.sql";
-import { hosts } from "../../src/fleet/fleet.sql";
-import { recordHeartbeat } from "../../src/fleet/hosts";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
+import { onlineAgent } from "../support/fleet-api";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
 const hostIds: Record<string, string> = {};
@@ -48,21 +47,7 @@ beforeAll(async () => {
     }),
   });
   for (const name of ["eu-1", "eu-2"]) {
-    const row = t.deps.db.insert(hosts).values({ name, role: "agent" }).returning().get();
-    recordHeartbeat(t.deps.db, row.id, {
-      inventory: {
-        cores: 8,
-        memoryMb: 16_384,
-        diskFreeMb: 500_000,
-        load: 0,
-        docker: null,
-        postgres: null,
-        nginx: null,
-        agentVersion: "0.1.0",
-      },
-      containers: [],
-    });
-    hostIds[name] = row.id;
+    hostIds[name] = onlineAgent(t.deps.db, name);
   }
   for (const [name, tier, host] of [
     ["prod", "production", "eu-1"],

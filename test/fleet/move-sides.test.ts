@@ -11,12 +11,11 @@ import { type Environment, environments } from "../../src/env/env.sql";
 import { recordMoveSwitch, recordMoveTarget, recordServing } from "../../src/env/state";
 import { Forbidden } from "../../src/errors";
 import { placementCandidates } from "../../src/fleet/candidates";
-import { hosts } from "../../src/fleet/fleet.sql";
-import { recordHeartbeat } from "../../src/fleet/hosts";
 import { applyAgentChanges, sliceFor } from "../../src/fleet/mirror-apply";
 import { envBefore, moveEnvJob, moveOutJob } from "../../src/fleet/move-job";
 import { holdsOldCopy, moveSide, moveUnderWay, takesEnvChanges } from "../../src/fleet/move-sides";
 import { makeTestApi } from "../support/api";
+import { onlineAgent } from "../support/fleet-api";
 
 describe("the rules", () => {
   const moving = { hostId: "old", movingToHostId: "new", movedFromHostId: null };
@@ -59,19 +58,7 @@ describe("the state link during a move", () => {
       }),
     });
     for (const name of ["old", "new", "other"]) {
-      const h = t.deps.db.insert(hosts).values({ name, role: "agent" }).returning().get();
-      const inventory = {
-        cores: 8,
-        memoryMb: 16_384,
-        diskFreeMb: 500_000,
-        load: 0,
-        docker: null,
-        postgres: null,
-        nginx: null,
-        agentVersion: "0.1.0",
-      };
-      recordHeartbeat(t.deps.db, h.id, { inventory, containers: [] });
-      ids[name] = h.id;
+      ids[name] = onlineAgent(t.deps.db, name);
     }
     const r = await t.request("/api/v1/environments", {
       method: "POST",

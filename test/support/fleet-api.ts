@@ -6,6 +6,8 @@
 import { createAgentApp } from "../../src/api/routes/agent";
 import { ConfigSchema } from "../../src/config/schema";
 import { environments } from "../../src/env/env.sql";
+import { type HostInventory, hosts } from "../../src/fleet/fleet.sql";
+import { recordHeartbeat } from "../../src/fleet/hosts";
 import type { Db } from "../../src/state/db";
 import { makeTestApi } from "./api";
 
@@ -20,6 +22,25 @@ export const AGENT_INVENTORY = {
   nginx: "1.22.1",
   agentVersion: "0.1.0",
 };
+
+/** A host with room for anything the API tests place on it. */
+export const ROOMY_INVENTORY: HostInventory = {
+  cores: 8,
+  memoryMb: 16_384,
+  diskFreeMb: 500_000,
+  load: 0,
+  docker: null,
+  postgres: null,
+  nginx: null,
+  agentVersion: "0.1.0",
+};
+
+/** An agent host row that has just heartbeaten (online), as if it had joined; returns its id. */
+export function onlineAgent(db: Db, name: string, inventory: HostInventory = ROOMY_INVENTORY): string {
+  const row = db.insert(hosts).values({ name, role: "agent" }).returning().get();
+  recordHeartbeat(db, row.id, { inventory, containers: [] });
+  return row.id;
+}
 
 export type JoinedHost = { hostId: string; name: string; credential: string; heartbeatSec: number };
 

@@ -7,22 +7,16 @@
  * into the shared S3 target's transfer prefix; the scratch database is dropped either way.
  * The target's half is an ordinary restore of that artifact (chain-job.ts).
  */
-import { chown, mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { z } from "zod";
 import type { Deps } from "../../deps";
 import { Invalid } from "../../errors";
 import { loadEnvById } from "../../env/lookup";
-import type { Environment } from "../../env/env.sql";
-import { newOdooPassword } from "../../env/odoo-admin";
-import { envResources } from "../../env/resources";
 import { envDbLogin } from "../../env/tenant-login";
 import { defineJob, EnvJobTarget, onEnv, type StepContext, stepOutput, storingStep } from "../../jobs/define";
 import { withSealedSecrets } from "../../jobs/secrets";
 import { stepLogger } from "../../jobs/step-logger";
-import { writeAnonymizedFilestore } from "../anonymize/filestore";
-import { anonymizeRulesFor } from "../anonymize-rules";
-import { cleanupRestore, cloneDatabase, copyFilestore, deleteBackup, MANIFEST_KEY_PURPOSE, runBackup } from "../backup";
+import { cleanupRestore, deleteBackup, MANIFEST_KEY_PURPOSE, runBackup } from "../backup";
+import { copyForClone } from "../clone-copy";
 import { CloneMethodParam } from "../clone-job";
 import { adminPg, namesOf } from "../replace-steps";
 import { sanitizeCopy } from "../sanitize";
@@ -64,7 +58,12 @@ const copied = stepOutput(
     reason: z.string(),
     filestore: z.enum(["anonymized", "copy", "empty"]),
     anonymized: z
-      .object({ piiExclude: z.array(z.string()), tables: z.array(z.string()), devPasswordEnc: z.string() })
+      .object({
+        rulesFrom: z.string(),
+        piiExclude: z.array(z.string()),
+        tables: z.array(z.string()),
+        devPasswordEnc: z.string(),
+      })
       .optional(),
   }),
 );
@@ -99,32 +98,6 @@ async function dropScratch(ctx: Ctx): Promise<void> {
   ctx.log(`scratch copy ${n.newDb} and its filestore dropped`);
 }
 
-async function copyFiles(ctx: Ctx, source: Environment, scratchDb: string, dir: string, anonymized: boolean) {
-  const { deps } = ctx;
-  const { uid, gid } = deps.config.odoo;
-  const sourceFs = join(envResources(source, deps).dataDir, "filestore", source.dbName);
-  if (anonymized) {
-    const fs = await writeAnonymizedFilestore({
-      target: envDbLogin(deps, source, scratchDb),
-      sourceDir: sourceFs,
-      targetDir: dir,
-      uid,
-      gid,
-    });
-    ctx.log(
-      `filestore ${dir}: ${fs.replaced} attachment(s) replaced by placeholders, ${fs.written} placeholder file(s) written, ${fs.copied} module/asset file(s) copied from ${sourceFs}`,
-    );
-    return "anonymized" as const;
-  }
-  const files = await copyFilestore(sourceFs, dir);
-  if (!files) {
-    await mkdir(dir, { mode: 0o750 });
-    await chown(dir, uid, gid);
-  }
-  ctx.log(`filestore ${sourceFs} → ${dir}: ${files ? "copy" : "empty"}`);
-  return files ? ("copy" as const) : ("empty" as const);
-}
-
 export const cloneExportJob = defineJob<CloneExportParams>({
   kind: "db.clone-export",
   params: CloneExportParams,
@@ -137,43 +110,8 @@ export const cloneExportJob = defineJob<CloneExportParams>({
         const { source, n, cleanup } = scratch(deps, p);
         // Leftovers of an interrupted attempt carry the same names: start clean.
         await cleanupRestore(cleanup);
-        // One random password per copy: a constant one would open every copy made with it.
-        const anon = p.anonymize
-          ? { ...(await anonymizeRulesFor(deps, source, ctx, p.rules)), devPassword: newOdooPassword() }
-          : null;
-        if (anon) ctx.log(`anonymization rules, lowest first: ${anon.from}`);
         // The scratch copy is the source's own role's: it is the source tenant's data.
-        const db = await cloneDatabase({
-          pg: adminPg(deps),
-          sourceLogin: envDbLogin(deps, source),
-          sourceDb: source.dbName,
-          targetDb: n.newDb,
-          owner: envDbLogin(deps, source),
-          method: p.method,
-          anonymize: anon
-            ? { rules: anon.rules, devPassword: anon.devPassword, jobs: deps.config.anonymize.copyJobs || undefined }
-            : undefined,
-          log: stepLogger(ctx),
-          signal: ctx.signal,
-        });
-        ctx.log(`database ${source.dbName} → ${n.newDb}: ${db.method} (${db.reason}) in ${db.seconds} s`);
-        for (const t of db.anonymized?.tables ?? [])
-          ctx.log(`${t.table}: ${t.rows} rows copied anonymized (${t.columns.join(", ")})`);
-        const filestore = await copyFiles(ctx, source, n.newDb, n.stagedDir, anon !== null);
-        return {
-          method: db.method,
-          reason: db.reason,
-          filestore,
-          ...(anon
-            ? {
-                anonymized: {
-                  piiExclude: anon.rules.piiCheck.exclude,
-                  tables: db.anonymized?.tables.map((t) => t.table) ?? [],
-                  devPasswordEnc: deps.box.seal(anon.devPassword),
-                },
-              }
-            : {}),
-        };
+        return copyForClone(ctx, source, source, n);
       },
       undo: dropScratch,
     }),

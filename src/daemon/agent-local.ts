@@ -18,6 +18,7 @@ import { AppError, errorText } from "../errors";
 import { MirrorLink } from "../fleet/mirror";
 import { ReportingChannel } from "./local-channel";
 import { Outbox } from "./outbox";
+import { backoff, wakeableLoop } from "./backoff-loop";
 import { agentBackupPlan } from "../db/schedule-owner";
 import { certIssueJob } from "../certs/issue-job";
 import { RENEWAL_PATTERN } from "../certs/schedule";
@@ -64,9 +65,8 @@ export function startLocalWork(opts: LocalWorkOptions) {
   jobs.queue.recover({ hostId, currentOwner: identity.owner });
   const outbox = new Outbox(paths);
 
-  let stopped = false;
-  let wake: (() => void) | null = null;
-  const poke = () => wake?.();
+  // Declared before the reporter loop exists: the runner's channel pokes it once a report is waiting.
+  const poke = () => reporter.wake();
   const runner = new Agent({
     identity,
     channel: new ReportingChannel(jobs.queue, new MirrorLink({ db, box }, hostId), outbox, poke),
@@ -186,22 +186,10 @@ export function startLocalWork(opts: LocalWorkOptions) {
     }
     return true;
   };
-  const reporter = (async () => {
-    let delay = 0;
-    while (!stopped) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
-      if (stopped) break;
-      // Reachable: wait for the next report (or a periodic look); not: back off.
-      delay = (await flush()) ? MAX_REPORT_BACKOFF_MS : Math.min(Math.max(delay * 2, 2_000), MAX_REPORT_BACKOFF_MS);
-    }
-  })();
+  // Reachable: wait for the next report (or a periodic look); not: back off.
+  const reporter = wakeableLoop(async (delay) =>
+    (await flush()) ? MAX_REPORT_BACKOFF_MS : backoff(delay, 2_000, MAX_REPORT_BACKOFF_MS),
+  );
 
   return {
     queue: jobs.queue,
@@ -211,12 +199,10 @@ export function startLocalWork(opts: LocalWorkOptions) {
     /** Tries the outbox now (the coordinator answered a heartbeat again). */
     poke,
     async stop() {
-      stopped = true;
       cron.stop();
       certCron?.stop();
       unsubscribe();
-      poke();
-      await Promise.all([reporter, runner.stop()]);
+      await Promise.all([reporter.stop(), runner.stop()]);
     },
   };
 }

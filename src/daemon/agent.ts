@@ -33,6 +33,7 @@ import type { HeartbeatResponse } from "../fleet/schema";
 import { serveLogStream } from "../fleet/log-stream";
 import { KeyGate } from "../jobs/key-gate";
 import { startLocalWork } from "./agent-local";
+import { backoff, wakeableLoop } from "./backoff-loop";
 import { LeasedOutbox } from "./outbox";
 
 const log = Log.create("agent");
@@ -98,8 +99,6 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   const gate = new KeyGate();
   const local = startLocalWork({ db, config, paths, box, hostId: state.hostId, transport: client, gate });
 
-  let stopped = false;
-  let wake: (() => void) | null = null;
   let intervalMs = config.fleet.heartbeatSec * 1000;
   const envDisk = envDiskReporter({ db, config, paths }, state.hostId);
   const beat = async () => {
@@ -125,34 +124,22 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     writeAgentState(paths, state);
     client.useCredential(credential);
   };
-  const loop = (async () => {
-    let delay = 0;
-    let failing = false;
-    while (!stopped) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
-      if (stopped) break;
-      try {
-        await beat();
-        if (failing) {
-          log.info("coordinator reachable again", { url: state.url });
-          local.poke();
-        }
-        failing = false;
-        delay = intervalMs;
-      } catch (e) {
-        if (!failing) log.warn("heartbeat failed; retrying with backoff", { url: state.url, error: errorText(e) });
-        failing = true;
-        delay = Math.min(Math.max(delay * 2, intervalMs), MAX_BACKOFF_MS);
+  let failing = false;
+  const beats = wakeableLoop(async (delay) => {
+    try {
+      await beat();
+      if (failing) {
+        log.info("coordinator reachable again", { url: state.url });
+        local.poke();
       }
+      failing = false;
+      return intervalMs;
+    } catch (e) {
+      if (!failing) log.warn("heartbeat failed; retrying with backoff", { url: state.url, error: errorText(e) });
+      failing = true;
+      return backoff(delay, intervalMs, MAX_BACKOFF_MS);
     }
-  })();
+  });
   // Log streams the coordinator relays to its readers (logs -f of this host's envs).
   const stopping = new AbortController();
   const streams = new Set<Promise<void>>();
@@ -185,10 +172,8 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     /** The agent's own scheduled backups: tests tick its clock and read its queue and outbox. */
     local,
     async stop() {
-      stopped = true;
-      (wake as (() => void) | null)?.();
       stopping.abort();
-      await Promise.all([loop, runner.stop(), local.stop(), ...streams]);
+      await Promise.all([beats.stop(), runner.stop(), local.stop(), ...streams]);
       await shutdownJobTracing();
       db.$client.close();
     },

@@ -20,6 +20,7 @@ import { shutdownJobTracing } from "../jobs/tracing";
 import { Log } from "../log";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
+import { InFlight } from "./in-flight";
 import { removeLeftoverCopies } from "./leftovers";
 import { startScheduler } from "./scheduler";
 import { schedulesFor } from "./schedules";
@@ -115,7 +116,9 @@ export async function startDaemon(opts: DaemonOptions) {
 
   // Before the user API answers: `host token create` right after a start must not be told this
   // host serves no agent API.
-  const agentServer = config.role === "coordinator" ? await serveAgentApi(deps) : null;
+  // Every request of both listeners, awaited before the state database closes.
+  const inFlight = new InFlight();
+  const agentServer = config.role === "coordinator" ? await serveAgentApi(deps, inFlight) : null;
   const app = createApp(deps);
   // The web console at / (src/console): loaded here only, so the CLI's cold start never pays for it.
   const { withConsole } = await import("../console/app");
@@ -126,7 +129,7 @@ export async function startDaemon(opts: DaemonOptions) {
   const server = Bun.serve({
     hostname: host,
     port,
-    fetch: withConsole(deps, app),
+    fetch: inFlight.wrap(withConsole(deps, app)),
     idleTimeout: config.api.idleTimeoutSec,
     maxRequestBodySize: 256 * 1024 ** 3,
   });
@@ -139,14 +142,14 @@ export async function startDaemon(opts: DaemonOptions) {
   const stop = () => {
     stopping ??= (async () => {
       log.info("shutting down");
+      // Stop accepting and stop the clocks first, then wait for what is still running (handlers,
+      // scheduled ticks, the local agent's jobs): only then is the state database closed.
       clearInterval(sweeper);
       localBeat.stop();
-      await agentServer?.stop(true);
-      scheduler.stop();
+      await Promise.all([agentServer?.stop(true), server.stop(true)]);
       unsubscribe();
-      await agent.stop();
+      await Promise.all([inFlight.drain(), scheduler.stop(), agent.stop()]);
       await shutdownJobTracing();
-      await server.stop(true);
       deps.audit.flush();
       rmSync(paths.daemonUrlFile, { force: true });
       db.$client.close();
@@ -157,7 +160,7 @@ export async function startDaemon(opts: DaemonOptions) {
 }
 
 /** The agent API on its own HTTPS listener (fleet.listen), with the certificate agents pin. */
-async function serveAgentApi(deps: ReturnType<typeof buildServices>) {
+async function serveAgentApi(deps: ReturnType<typeof buildServices>, inFlight: InFlight) {
   const { config, paths } = deps;
   const tls = await ensureAgentApiTls(paths);
   const [host, port] = splitListen(config.fleet.listen);
@@ -165,7 +168,7 @@ async function serveAgentApi(deps: ReturnType<typeof buildServices>) {
     hostname: host,
     port,
     tls: { cert: tls.cert, key: tls.key },
-    fetch: createAgentApp(deps).fetch,
+    fetch: inFlight.wrap(createAgentApp(deps, inFlight.signal).fetch),
     idleTimeout: config.api.idleTimeoutSec,
   });
   const url =

@@ -18,6 +18,7 @@ import { redactArgv, run } from "../exec/run";
 import { validateSha } from "../git/validate";
 import { exportTree } from "../git/mirror";
 import { dockerClient } from "../host/docker/client";
+import type { StepContext } from "../jobs/define";
 import dockerfileTemplate from "../../templates/deploy/Dockerfile.mustache" with { type: "text" };
 import { imagePull, releaseBuild } from "./commands";
 
@@ -88,6 +89,33 @@ export function renderDockerfile(opts: {
       escape: (v: unknown) => String(v),
     },
   );
+}
+
+/** Where a job builds: a directory of its own under the work dir. */
+export function jobBuildDir(workDir: string, jobId: string): string {
+  return join(workDir, `build-${jobId}`);
+}
+
+/**
+ * The release image of `env` at `sha` as a job builds it (a deploy, a dr rebuild from the
+ * deployed commit): in the job's build dir, cancelled with the job, into the job's log.
+ */
+export function buildReleaseForJob(
+  ctx: Pick<StepContext<unknown>, "jobId" | "deps" | "signal" | "log">,
+  env: BuildReleaseOptions["env"],
+  mirror: string,
+  sha: string,
+): Promise<BuiltRelease> {
+  return buildReleaseImage({
+    docker: ctx.deps.config.docker,
+    namePrefix: ctx.deps.config.docker.namePrefix,
+    env: { id: env.id, slug: env.slug, odooImage: env.odooImage },
+    mirror,
+    sha,
+    workDir: jobBuildDir(ctx.deps.paths.workDir, ctx.jobId),
+    signal: ctx.signal,
+    log: (l) => ctx.log(l),
+  });
 }
 
 /** Builds the release image of `sha` for `env`, or reuses the one built before. */

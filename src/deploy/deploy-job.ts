@@ -14,7 +14,7 @@ import { statusText } from "../env/guards";
 import { loadEnvById } from "../env/lookup";
 import { envResources } from "../env/resources";
 import { defineJob, type StepContext, stepOutput, storingStep, onEnv, EnvJobTarget } from "../jobs/define";
-import { buildReleaseImage } from "./build";
+import { buildReleaseForJob } from "./build";
 import { takePreDeployBackup } from "./backup";
 import { pushRelease } from "./push";
 import { runOdooOnce } from "../env/odoo-once";
@@ -103,16 +103,7 @@ export const deployJob = defineJob<DeployJobParams>({
           const env = envOf(ctx);
           const { mirror, sha } = ctx.output(sourceOutput);
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { status: "building" });
-          const built = await buildReleaseImage({
-            docker: ctx.deps.config.docker,
-            namePrefix: ctx.deps.config.docker.namePrefix,
-            env: { id: env.id, slug: env.slug, odooImage: env.odooImage },
-            mirror,
-            sha,
-            workDir: `${ctx.deps.paths.workDir}/build-${ctx.jobId}`,
-            signal: ctx.signal,
-            log: (l) => ctx.log(l),
-          });
+          const built = await buildReleaseForJob(ctx, env, mirror, sha);
           setDeployment(ctx.deps.db, ctx.params.deploymentId, { image: built.image });
           ctx.log(built.reused ? `reusing ${built.image} (built before for this commit)` : `built ${built.image}`);
           const { registry } = ctx.deps.config.deploy;

@@ -12,7 +12,7 @@ import { cleanupRestore, restoreBackup, restoreScratch, swapDatabases, swapFiles
 import { adminPg } from "../db/replace-steps";
 import { manifestTrust } from "../db/restore-job";
 import { readManifest } from "../db/backup";
-import { buildReleaseImage } from "../deploy/build";
+import { buildReleaseForJob, jobBuildDir } from "../deploy/build";
 import { imagePull, imageTag } from "../deploy/commands";
 import { fetchCommit } from "../deploy/source";
 import { Conflict, errorText } from "../errors";
@@ -40,22 +40,12 @@ const envOf = (ctx: Ctx): Environment => loadEnvById(ctx.deps.db, ctx.params.env
  */
 async function buildFromCommit(ctx: Ctx, env: Environment, image: string, commit: string): Promise<void> {
   const { mirror, sha } = await fetchCommit(ctx.deps, env, { sha: commit }, ctx);
-  const workDir = join(ctx.deps.paths.workDir, `build-${ctx.jobId}`);
   try {
-    const built = await buildReleaseImage({
-      docker: ctx.deps.config.docker,
-      namePrefix: ctx.deps.config.docker.namePrefix,
-      env: { id: env.id, slug: env.slug, odooImage: env.odooImage },
-      mirror,
-      sha,
-      workDir,
-      signal: ctx.signal,
-      log: ctx.log,
-    });
+    const built = await buildReleaseForJob(ctx, env, mirror, sha);
     if (built.image !== image) await run(imageTag(ctx.deps.config.docker, built.image, image));
     ctx.log(`${built.reused ? "found" : "built"} ${image} from commit ${sha}`);
   } finally {
-    rmSync(workDir, { recursive: true, force: true });
+    rmSync(jobBuildDir(ctx.deps.paths.workDir, ctx.jobId), { recursive: true, force: true });
   }
 }
 

@@ -28,3 +28,32 @@ test("ticks every second in UTC; a failing tick is logged and the schedule keeps
   await Bun.sleep(1_200);
   expect(ok).toBe(after);
 });
+
+test("stop() resolves only once a running tick has ended", async () => {
+  let started = false;
+  let release = () => {};
+  const s = startScheduler(
+    [
+      {
+        name: "slow",
+        pattern: "* * * * * *",
+        tick: async () => {
+          started = true;
+          await new Promise<void>((r) => (release = r));
+        },
+      },
+    ],
+    {} as CoordinatorDeps,
+  );
+  for (let i = 0; i < 30 && !started; i++) await Bun.sleep(100);
+  expect(started).toBe(true);
+  let stopped = false;
+  const stopping = s.stop().then(() => {
+    stopped = true;
+  });
+  await Bun.sleep(50);
+  expect(stopped).toBe(false);
+  release();
+  await stopping;
+  expect(stopped).toBe(true);
+});

@@ -5,33 +5,27 @@
  * (role agent) with its own root, PostgreSQL, nginx and docker name prefix.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { eq } from "drizzle-orm";
-import { SecretBox } from "../../src/auth/secretbox";
-import { resolvePaths } from "../../src/config/paths";
 import { startDaemon } from "../../src/daemon/serve";
 import { insertEnvironment, planCreate } from "../../src/env/create";
 import { createEnvJob } from "../../src/env/create-job";
 import { environments } from "../../src/env/env.sql";
 import { hostCapacity } from "../../src/env/host-fit";
 import { CreateEnvRequest } from "../../src/env/schema";
-import { hostByName } from "../../src/fleet/hosts";
-import { decodeJoinToken } from "../../src/fleet/join-token";
-import { writeJoin } from "../../src/init/join";
 import { TERMINAL } from "../../src/jobs/status";
 import { removeByNamePrefix, testNamePrefix } from "../support/docker";
+import { agentProcesses } from "../support/fleet";
 import { hostConfig, randomPortBase, writeHostConfig } from "../support/host-config";
 import { startNginx, type TestNginx } from "../support/nginx";
 import { startPostgres, type TestPostgres } from "../support/postgres";
+import { until } from "../support/wait";
 
-const MAIN = join(import.meta.dir, "../../src/main.ts");
 const prefix = testNamePrefix();
 let pgs: TestPostgres[] = [];
 let nginxes: TestNginx[] = [];
 let coordinator: Awaited<ReturnType<typeof startDaemon>>;
 let agentRoot: string;
-const children: Subprocess[] = [];
+const agents = agentProcesses(() => coordinator, 1);
 
 beforeAll(async () => {
   const [coordPg, agentPg, coordNginx, agentNginx] = await Promise.all([
@@ -54,50 +48,25 @@ beforeAll(async () => {
     env: { ...process.env, ODOOOPS_ADMIN_PASSWORD: "agent-resume-pw" },
   });
   agentRoot = agentNginx.dir;
-  writeHostConfig(agentRoot, host(agentPg, agentNginx, `${prefix}a`, "agent"));
   const token = coordinator.deps.fleet.createJoinToken({ name: "agent-resume" }).token;
-  const paths = resolvePaths(agentRoot);
-  writeJoin(paths, { url: decodeJoinToken(token).url, token }, SecretBox.fromFile(paths.secretKeyFile));
+  agents.join(agentRoot, host(agentPg, agentNginx, `${prefix}a`, "agent"), token);
 }, 180_000);
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
-  await Promise.all(children.map((c) => c.exited));
+  await agents.killAll();
   await coordinator?.stop();
   await removeByNamePrefix(prefix);
   await Promise.all([...pgs.map((p) => p.stop()), ...nginxes.map((n) => n.stop())]);
 }, 120_000);
 
-function startAgent(): Subprocess {
-  const proc = Bun.spawn(["bun", MAIN, "serve"], {
-    env: { ...process.env, ODOOOPS_ROOT: agentRoot },
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  children.push(proc);
-  return proc;
-}
+const startAgent = () => agents.start(agentRoot);
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 150_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false) => until(what, probe, 150_000, 50);
 
 test("kill -9 of the agent mid-create: requeued after the lease expires, resumed by the agent when it is back", async () => {
   let agent = startAgent();
   const deps = coordinator.deps;
-  const hostId = await waitFor("the agent joined", () => {
-    try {
-      return hostByName(deps.db, "agent-resume").id;
-    } catch {
-      return null;
-    }
-  });
+  const hostId = (await agents.firstHeartbeat("agent-resume", 150_000)).id;
   // As env create with the env placed on the agent (see agent-runs-env.test.ts).
   const plan = planCreate(
     deps.db,

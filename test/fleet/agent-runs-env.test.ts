@@ -9,91 +9,33 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { SecretBox } from "../../src/auth/secretbox";
-import { resolvePaths } from "../../src/config/paths";
-import { ConfigSchema } from "../../src/config/schema";
-import { startAgentDaemon } from "../../src/daemon/agent";
-import { startDaemon } from "../../src/daemon/serve";
 import { environments } from "../../src/env/env.sql";
 import type { EnvDetail } from "../../src/env/schema";
 import { run } from "../../src/exec/run";
 import { listDatabases, pgConnect } from "../../src/host/postgres";
-import { TERMINAL } from "../../src/jobs/status";
 import { openState } from "../../src/state/db";
 import type { JobView } from "../../src/jobs/view";
-import { decodeJoinToken } from "../../src/fleet/join-token";
-import { writeJoin } from "../../src/init/join";
-import { removeByNamePrefix, testNamePrefix } from "../support/docker";
-import { hostConfig, randomPortBase, writeHostConfig } from "../support/host-config";
-import { startNginx, type TestNginx } from "../support/nginx";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { type FleetAgent, type FleetHost, startFleet } from "../support/fleet";
+import type { TestPostgres } from "../support/postgres";
 
-const ADMIN_PASSWORD = "agent-runs-env-pw";
-const prefix = testNamePrefix();
-const coordPrefix = `${prefix}c`;
-const agentPrefix = `${prefix}a`;
-
-let coordPg: TestPostgres;
-let agentPg: TestPostgres;
-let coordNginx: TestNginx;
-let agentNginx: TestNginx;
-let coordinator: Awaited<ReturnType<typeof startDaemon>>;
-let agent: Awaited<ReturnType<typeof startAgentDaemon>>;
-let token: string;
+let fleet: Awaited<ReturnType<typeof startFleet>>;
+let own: FleetHost;
+let agentHost: FleetAgent;
+const coordinator = () => fleet.coordinator();
+const agent = () => agentHost.daemon;
 
 beforeAll(async () => {
-  [coordPg, agentPg, coordNginx, agentNginx] = await Promise.all([
-    startPostgres({ dockerAccess: false }),
-    startPostgres({ dockerAccess: false }),
-    startNginx(),
-    startNginx(),
-  ]);
-  const host = (pg: TestPostgres, nginx: TestNginx, namePrefix: string, extra: Record<string, unknown>) =>
-    hostConfig(
-      { pg, nginx, baseDomain: "test.localhost", namePrefix, portsFrom: randomPortBase(), portCount: 200 },
-      { fleet: { listen: "127.0.0.1:0", heartbeatSec: 1 }, ...extra },
-    );
-  writeHostConfig(coordNginx.dir, host(coordPg, coordNginx, coordPrefix, { role: "coordinator" }));
-  coordinator = await startDaemon({
-    root: coordNginx.dir,
-    listen: "127.0.0.1:0",
-    env: { ...process.env, ODOOOPS_ADMIN_PASSWORD: ADMIN_PASSWORD },
-  });
-  token = (await coordinator.deps.auth.login("admin", ADMIN_PASSWORD)).token;
-
-  const join = coordinator.deps.fleet.createJoinToken({ name: "agent-env" }).token;
-  const paths = resolvePaths(agentNginx.dir);
-  writeJoin(paths, { url: decodeJoinToken(join).url, token: join }, SecretBox.fromFile(paths.secretKeyFile));
-  agent = await startAgentDaemon({
-    paths,
-    config: ConfigSchema.parse(host(agentPg, agentNginx, agentPrefix, { role: "agent" })),
-  });
+  fleet = await startFleet({ coordinatorAddress: "127.0.0.1", agents: [{ name: "agent-env", address: "127.0.0.1" }] });
+  own = fleet.coordinatorHost;
+  agentHost = fleet.agents[0]!;
 }, 180_000);
 
 afterAll(async () => {
-  await agent?.stop();
-  await coordinator?.stop();
-  await removeByNamePrefix(prefix);
-  await Promise.all([coordPg?.stop(), agentPg?.stop(), coordNginx?.stop(), agentNginx?.stop()]);
+  await fleet?.cleanup();
 }, 120_000);
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${coordinator.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function waitJob(id: string, timeoutMs = 150_000): Promise<JobView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await api<JobView>("GET", `/jobs/${id}`);
-    if (TERMINAL.has(body.status)) return body;
-    if (Date.now() > until) throw new Error(`job ${id} still ${body.status}`);
-    await Bun.sleep(200);
-  }
-}
+const api = <T>(method: string, path: string, body?: unknown) => fleet.api<T>(method, path, body);
+const waitJob = (id: string) => fleet.waitJob(id, 150_000);
 
 async function databases(pg: TestPostgres, name: string): Promise<string[]> {
   const admin = pgConnect({ host: pg.host, port: pg.port, user: pg.user, password: pg.password });
@@ -112,7 +54,7 @@ const containers = async (namePrefix: string) =>
     .filter(Boolean);
 
 const viaAgentNginx = (domain: string, path: string) =>
-  fetch(`http://127.0.0.1:${agentNginx.port}${path}`, { headers: { host: domain }, keepalive: false });
+  fetch(`http://127.0.0.1:${agentHost.nginx.port}${path}`, { headers: { host: domain }, keepalive: false });
 
 /** `env create --host agent-env` through the coordinator's API: placement puts the env on the agent. */
 async function createOnAgent(name: string): Promise<{ envId: string; slug: string; job: JobView }> {
@@ -133,7 +75,7 @@ describe("an env placed on a remote agent", () => {
   test("env create runs on the agent: its container, its database, its nginx; the coordinator sees the result", async () => {
     const created = await createOnAgent("remote-shop");
     ({ slug, envId } = created);
-    expect(coordinator.deps.jobs.queue.row(created.job.id).hostId).toBe(agent.hostId);
+    expect(coordinator().deps.jobs.queue.row(created.job.id).hostId).toBe(agent().hostId);
     const job = await waitJob(created.job.id);
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
@@ -142,30 +84,30 @@ describe("an env placed on a remote agent", () => {
     expect(env.status).toBe("active");
     expect(env.httpPort).toBeGreaterThan(0);
     // The ports the agent chose, from its own range and its own envs.
-    const agentRange = agent.config.ports;
+    const agentRange = agent().config.ports;
     expect(env.httpPort!).toBeGreaterThanOrEqual(agentRange.from);
     expect(env.httpPort!).toBeLessThanOrEqual(agentRange.to);
 
-    expect(await containers(agentPrefix)).toEqual([`${agentPrefix}-${slug}-r1 running`]);
-    expect(await containers(coordPrefix)).toEqual([]);
-    const row = coordinator.deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
-    expect(await databases(agentPg, row.dbName)).toEqual([row.dbName]);
-    expect(await databases(coordPg, row.dbName)).toEqual([]);
+    expect(await containers(agentHost.prefix)).toEqual([`${agentHost.prefix}-${slug}-r1 running`]);
+    expect(await containers(own.prefix)).toEqual([]);
+    const row = coordinator().deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
+    expect(await databases(agentHost.pg, row.dbName)).toEqual([row.dbName]);
+    expect(await databases(own.pg, row.dbName)).toEqual([]);
 
     const health = await viaAgentNginx(row.domain, "/web/health?db_server_status=1");
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "pass", db_server_status: true });
     // The vhost lives on the agent, not the coordinator.
-    expect(existsSync(`${agentNginx.sitesDir}/${slug}.conf`)).toBe(true);
-    expect(existsSync(`${coordNginx.sitesDir}/${slug}.conf`)).toBe(false);
+    expect(existsSync(`${agentHost.nginx.sitesDir}/${slug}.conf`)).toBe(true);
+    expect(existsSync(`${own.nginx.sitesDir}/${slug}.conf`)).toBe(false);
 
     // The Odoo admin password the agent set: sealed back with the coordinator's box on the env row,
     // and shown once to the creator (the first read of the finished job, in waitJob).
-    const agentDb = openState(agent.paths.stateDb);
+    const agentDb = openState(agent().paths.stateDb);
     try {
       const agentRow = agentDb.select().from(environments).where(eq(environments.id, envId)).get()!;
-      const password = SecretBox.fromFile(agent.paths.secretKeyFile).open(agentRow.odooAdminPasswordEnc!);
-      expect(coordinator.deps.box.open(row.odooAdminPasswordEnc!)).toBe(password);
+      const password = SecretBox.fromFile(agent().paths.secretKeyFile).open(agentRow.odooAdminPasswordEnc!);
+      expect(coordinator().deps.box.open(row.odooAdminPasswordEnc!)).toBe(password);
       expect(job.result?.secrets).toEqual({ adminPassword: password });
     } finally {
       agentDb.$client.close();
@@ -177,23 +119,23 @@ describe("an env placed on a remote agent", () => {
     expect(stop.status).toBe(202);
     expect((await waitJob(stop.body.id)).status).toBe("succeeded");
     expect((await api<EnvDetail>("GET", `/environments/${slug}`)).body.status).toBe("stopped");
-    expect(await containers(agentPrefix)).toEqual([`${agentPrefix}-${slug}-r1 exited`]);
+    expect(await containers(agentHost.prefix)).toEqual([`${agentHost.prefix}-${slug}-r1 exited`]);
 
     const start = await api<JobView>("POST", `/environments/${slug}/start`);
     expect(start.status).toBe(202);
     expect((await waitJob(start.body.id)).status).toBe("succeeded");
     expect((await api<EnvDetail>("GET", `/environments/${slug}`)).body.status).toBe("active");
-    const row = coordinator.deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
+    const row = coordinator().deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
     expect((await viaAgentNginx(row.domain, "/web/health?db_server_status=1")).status).toBe(200);
   }, 120_000);
 
   test("logs -f through the coordinator: a line the agent's container prints reaches the reader; the follow ends when the reader goes away", async () => {
-    const container = `${agentPrefix}-${slug}-r1`;
+    const container = `${agentHost.prefix}-${slug}-r1`;
     const mark = `relayed-${Bun.randomUUIDv7()}`;
     const reader = new AbortController();
     // The response starts with the first relayed byte: read it while the container prints.
-    const response = fetch(`${coordinator.url}/api/v1/environments/${slug}/logs?follow=true&tail=0`, {
-      headers: { authorization: `Bearer ${token}` },
+    const response = fetch(`${coordinator().url}/api/v1/environments/${slug}/logs?follow=true&tail=0`, {
+      headers: { authorization: `Bearer ${fleet.token}` },
       signal: reader.signal,
     });
     let seen = "";
@@ -224,14 +166,14 @@ describe("an env placed on a remote agent", () => {
     // The agent learns it at its next chunk (at the latest its keepalive) and stops `docker logs`.
     const followers = async () =>
       (await run({ argv: ["pgrep", "-f", `logs --follow --tail 0 ${container}`] }, { nothrow: true })).stdout.trim();
-    for (let i = 0; coordinator.deps.fleet.logs.size > 0 || (await followers()) !== ""; i++) {
+    for (let i = 0; coordinator().deps.fleet.logs.size > 0 || (await followers()) !== ""; i++) {
       if (i > 300) throw new Error(`the agent still follows: ${await followers()}`);
       await Bun.sleep(100);
     }
 
     // Without -f: the tail, then the end.
-    const plain = await fetch(`${coordinator.url}/api/v1/environments/${slug}/logs?tail=50`, {
-      headers: { authorization: `Bearer ${token}` },
+    const plain = await fetch(`${coordinator().url}/api/v1/environments/${slug}/logs?tail=50`, {
+      headers: { authorization: `Bearer ${fleet.token}` },
     });
     expect(plain.status).toBe(200);
     expect(await plain.text()).toContain(`${mark}\n`);
@@ -249,22 +191,22 @@ describe("an env placed on a remote agent", () => {
     expect(list).toHaveLength(1);
     expect(list[0]!.status).toBe("completed");
     // Written under the agent's root, not the coordinator's.
-    expect(list[0]!.location.local?.startsWith(agent.paths.dataDir)).toBe(true);
+    expect(list[0]!.location.local?.startsWith(agent().paths.dataDir)).toBe(true);
     expect(existsSync(list[0]!.location.local!)).toBe(true);
   }, 120_000);
 
   test("env destroy runs on the agent: container and database gone there, the env destroyed on the coordinator", async () => {
-    const row = coordinator.deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
+    const row = coordinator().deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
     const destroy = await api<JobView>("DELETE", `/environments/${slug}`);
     expect(destroy.status).toBe(202);
     const job = await waitJob(destroy.body.id);
     expect(job.error).toBeNull();
     expect(job.status).toBe("succeeded");
-    const after = coordinator.deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
+    const after = coordinator().deps.db.select().from(environments).where(eq(environments.id, envId)).get()!;
     expect(after.status).toBe("destroyed");
     expect(after.httpPort).toBeNull();
-    expect(await containers(agentPrefix)).toEqual([]);
-    expect(await databases(agentPg, row.dbName)).toEqual([]);
-    expect(existsSync(`${agentNginx.sitesDir}/${slug}.conf`)).toBe(false);
+    expect(await containers(agentHost.prefix)).toEqual([]);
+    expect(await databases(agentHost.pg, row.dbName)).toEqual([]);
+    expect(existsSync(`${agentHost.nginx.sitesDir}/${slug}.conf`)).toBe(false);
   }, 120_000);
 });

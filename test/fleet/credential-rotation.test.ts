@@ -7,82 +7,55 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import type { Subprocess } from "bun";
-import { SecretBox } from "../../src/auth/secretbox";
 import { resolvePaths } from "../../src/config/paths";
 import { type AgentState, agentStateFile } from "../../src/daemon/agent-state";
-import { startDaemon } from "../../src/daemon/serve";
 import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { listHosts } from "../../src/fleet/hosts";
-import { decodeJoinToken } from "../../src/fleet/join-token";
-import { writeJoin } from "../../src/init/join";
 import { runCliWith } from "../support/cli";
 import { removeByNamePrefix, testNamePrefix } from "../support/docker";
-import { writeHostConfig } from "../support/host-config";
+import { agentProcesses, bareAgentConfig, startBareCoordinator } from "../support/fleet";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { makeTempDir, removeTempDir } from "../support/tmp";
+import { until } from "../support/wait";
 
 const HEARTBEAT_SEC = 1;
-const MAIN = join(import.meta.dir, "../../src/main.ts");
 const ADMIN_PASSWORD = "rotate-agent-password";
 
 let coordinatorRoot: string;
 let agentRoot: string;
-let coordinator: Awaited<ReturnType<typeof startDaemon>>;
+let coordinator: Awaited<ReturnType<typeof startBareCoordinator>>["daemon"];
 let pg: TestPostgres;
 let adminToken: string;
 const prefix = testNamePrefix();
-const children: Subprocess[] = [];
+const agents = agentProcesses(() => coordinator, HEARTBEAT_SEC);
 
 beforeAll(async () => {
-  coordinatorRoot = makeTempDir("odooops-rot-coord-");
-  writeHostConfig(coordinatorRoot, {
-    role: "coordinator",
-    fleet: { listen: "127.0.0.1:0", heartbeatSec: HEARTBEAT_SEC },
-    docker: { namePrefix: `${prefix}c` },
-  });
-  coordinator = await startDaemon({
-    root: coordinatorRoot,
-    listen: "127.0.0.1:0",
-    env: { ...process.env, ODOOOPS_ADMIN_PASSWORD: ADMIN_PASSWORD },
-  });
+  ({ root: coordinatorRoot, daemon: coordinator } = await startBareCoordinator({
+    namePrefix: prefix,
+    heartbeatSec: HEARTBEAT_SEC,
+    adminPassword: ADMIN_PASSWORD,
+  }));
   adminToken = (await coordinator.deps.auth.login("admin", ADMIN_PASSWORD)).token;
   pg = await startPostgres({ dockerAccess: false });
   const token = coordinator.deps.fleet.createJoinToken({ name: "agent-rot" }).token;
   agentRoot = makeTempDir("odooops-rot-agent-");
-  writeHostConfig(agentRoot, {
-    role: "agent",
-    postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-    docker: { namePrefix: prefix },
-    fleet: { heartbeatSec: HEARTBEAT_SEC },
-  });
-  const paths = resolvePaths(agentRoot);
-  writeJoin(paths, { url: decodeJoinToken(token).url, token }, SecretBox.fromFile(paths.secretKeyFile));
+  agents.join(agentRoot, bareAgentConfig(pg, prefix, HEARTBEAT_SEC), token);
   startAgent();
-  await waitFor("the agent online with its state written", () => host()?.status === "online" && agentState());
+  await agents.firstHeartbeat("agent-rot", 60_000);
+  await waitFor("the agent's state written", () => agentState());
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
-  await Promise.all(children.map((c) => c.exited));
+  await agents.killAll();
   await coordinator?.stop();
   await removeByNamePrefix(prefix);
   await pg?.stop();
   for (const r of [coordinatorRoot, agentRoot]) if (r) removeTempDir(r);
 });
 
-function startAgent(): Subprocess {
-  const proc = Bun.spawn(["bun", MAIN, "serve"], {
-    env: { ...process.env, ODOOOPS_ROOT: agentRoot },
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  children.push(proc);
-  return proc;
-}
+const startAgent = () => agents.start(agentRoot);
 
-const host = () => listHosts(coordinator.deps.db, HEARTBEAT_SEC).find((h) => h.name === "agent-rot");
+const host = () => agents.host("agent-rot");
 
 function agentState(): AgentState | null {
   try {
@@ -92,15 +65,8 @@ function agentState(): AgentState | null {
   }
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000) =>
+  until(what, probe, timeoutMs);
 
 /** A heartbeat over the agent's own pinned HTTPS channel with `credential`: its HTTP status. */
 async function beatWith(credential: string): Promise<number> {
@@ -164,10 +130,7 @@ describe("host rotate-credential", () => {
 
   test("a restarted agent comes back with the new credential from its state file", async () => {
     const fresh = agentState()!.credential;
-    for (const c of children.splice(0)) {
-      c.kill("SIGKILL");
-      await c.exited;
-    }
+    await agents.killAll();
     const killedAt = new Date().toISOString();
     startAgent();
     await waitFor("the restarted agent heartbeating", () => (host()!.lastHeartbeatAt ?? "") > killedAt);

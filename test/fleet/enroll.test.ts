@@ -7,51 +7,41 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { eq } from "drizzle-orm";
-import { SecretBox } from "../../src/auth/secretbox";
 import { resolvePaths } from "../../src/config/paths";
-import { startDaemon } from "../../src/daemon/serve";
 import { agentStateFile } from "../../src/daemon/agent-state";
 import { joinTokens } from "../../src/fleet/fleet.sql";
 import { listHosts } from "../../src/fleet/hosts";
 import { decodeJoinToken, encodeJoinToken } from "../../src/fleet/join-token";
-import { checkCoordinator, joinFile, writeJoin } from "../../src/init/join";
+import { checkCoordinator, joinFile } from "../../src/init/join";
 import { run } from "../../src/exec/run";
 import { removeByNamePrefix, testNamePrefix } from "../support/docker";
-import { STANDIN_IMAGE, writeHostConfig } from "../support/host-config";
+import { agentProcesses, bareAgentConfig, startBareCoordinator } from "../support/fleet";
+import { STANDIN_IMAGE } from "../support/host-config";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { makeTempDir, removeTempDir } from "../support/tmp";
+import { until } from "../support/wait";
 
 const HEARTBEAT_SEC = 1;
-const MAIN = join(import.meta.dir, "../../src/main.ts");
 
 let coordinatorRoot: string;
-let coordinator: Awaited<ReturnType<typeof startDaemon>>;
+let coordinator: Awaited<ReturnType<typeof startBareCoordinator>>["daemon"];
 let pg: TestPostgres;
 const prefix = testNamePrefix();
 const roots: string[] = [];
-const children: Subprocess[] = [];
+const agents = agentProcesses(() => coordinator, HEARTBEAT_SEC);
 
 beforeAll(async () => {
-  coordinatorRoot = makeTempDir("odooops-coord-");
-  writeHostConfig(coordinatorRoot, {
-    role: "coordinator",
-    fleet: { listen: "127.0.0.1:0", heartbeatSec: HEARTBEAT_SEC },
-    docker: { namePrefix: `${prefix}c` },
-  });
-  coordinator = await startDaemon({
-    root: coordinatorRoot,
-    listen: "127.0.0.1:0",
-    env: { ...process.env, ODOOOPS_ADMIN_PASSWORD: "fleet-test-password" },
-  });
+  ({ root: coordinatorRoot, daemon: coordinator } = await startBareCoordinator({
+    namePrefix: prefix,
+    heartbeatSec: HEARTBEAT_SEC,
+    adminPassword: "fleet-test-password",
+  }));
   pg = await startPostgres({ dockerAccess: false });
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
-  await Promise.all(children.map((c) => c.exited));
+  await agents.killAll();
   await coordinator?.stop();
   await removeByNamePrefix(prefix);
   await pg?.stop();
@@ -62,38 +52,19 @@ afterAll(async () => {
 function agentRoot(token: string): string {
   const root = makeTempDir("odooops-agent-");
   roots.push(root);
-  writeHostConfig(root, {
-    role: "agent",
-    postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
-    docker: { namePrefix: prefix },
-    fleet: { heartbeatSec: HEARTBEAT_SEC },
-  });
-  const paths = resolvePaths(root);
-  writeJoin(paths, { url: decodeJoinToken(token).url, token }, SecretBox.fromFile(paths.secretKeyFile));
+  agents.join(root, bareAgentConfig(pg, prefix, HEARTBEAT_SEC), token);
   return root;
 }
 
-function startAgent(root: string): { proc: Subprocess; stderr: () => Promise<string> } {
-  const proc = Bun.spawn(["bun", MAIN, "serve"], {
-    env: { ...process.env, ODOOOPS_ROOT: root },
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  children.push(proc);
+function startAgent(root: string) {
+  const proc = agents.start(root, "pipe");
   return { proc, stderr: () => new Response(proc.stderr as ReadableStream).text() };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 90_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 90_000) =>
+  until(what, probe, timeoutMs);
 
-const host = (name: string) => listHosts(coordinator.deps.db, HEARTBEAT_SEC).find((h) => h.name === name);
+const host = agents.host;
 
 describe("init --role agent checks the coordinator the token names", () => {
   test("reachable with the pinned certificate; another URL or another pin is refused", async () => {
@@ -114,10 +85,7 @@ describe("enrollment and heartbeat", () => {
     token = coordinator.deps.fleet.createJoinToken({ name: "agent-1", labels: { region: "eu" } }).token;
     root = agentRoot(token);
     agent = startAgent(root);
-    const h = await waitFor("agent-1 online with an inventory", () => {
-      const v = host("agent-1");
-      return v?.status === "online" && v.inventory ? v : null;
-    });
+    const h = await agents.firstHeartbeat("agent-1");
     expect(h.role).toBe("agent");
     expect(h.labels).toEqual({ region: "eu" });
     const paths = resolvePaths(root);

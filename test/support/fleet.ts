@@ -5,8 +5,11 @@
  * (`<id>-c`, `<id>-a`, …: one `removeByNamePrefix(id)` removes every host's containers) and
  * address on the loopback range. The coordinator's user and agent APIs listen on its address, on
  * a fixed agent API port, so `restart()` brings it back where the agents pinned it. An agent is
- * reached on its address (the vhosts listen on every address, as on a real host).
+ * reached on its address (the vhosts listen on every address, as on a real host). With `s3Bucket`
+ * every host backs up to one private s3rver.
  */
+import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { SecretBox } from "../../src/auth/secretbox";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
@@ -17,11 +20,15 @@ import { writeJoin } from "../../src/init/join";
 import type { AnyJobDef } from "../../src/jobs/define";
 import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
+import { listHosts } from "../../src/fleet/hosts";
 import { removeByNamePrefix, testNamePrefix } from "./docker";
 import { hostConfig, randomPortBase, writeHostConfig } from "./host-config";
 import { startNginx, type TestNginx } from "./nginx";
 import { freePort } from "./ports";
 import { startPostgres, type TestPostgres } from "./postgres";
+import { startS3, type TestS3 } from "./s3";
+import { makeTempDir, randomSuffix } from "./tmp";
+import { until } from "./wait";
 
 export interface AgentSpec {
   name: string;
@@ -41,6 +48,8 @@ export interface FleetOptions {
   agentConfigFor?: (nginx: TestNginx) => Promise<Record<string, unknown>>;
   /** Job kinds the agents run beyond the built-in ones (test probes, run in this process). */
   agentJobs?: AnyJobDef[];
+  /** One S3 target (a private s3rver, bucket `<s3Bucket>-<random>`) shared by every host as `backups.s3`. */
+  s3Bucket?: string;
 }
 
 const ADMIN_PASSWORD = "fleet-test-admin-pw";
@@ -48,19 +57,33 @@ const ADMIN_PASSWORD = "fleet-test-admin-pw";
 type Coordinator = Awaited<ReturnType<typeof startDaemon>>;
 type AgentDaemon = Awaited<ReturnType<typeof startAgentDaemon>>;
 
-export interface FleetAgent extends AgentSpec {
+/** What a host of the fleet runs envs with: its docker name prefix, PostgreSQL and nginx. */
+export interface FleetHost {
   prefix: string;
   pg: TestPostgres;
   nginx: TestNginx;
+}
+
+export interface FleetAgent extends AgentSpec, FleetHost {
   daemon: AgentDaemon;
   /** GET `path` through this agent's nginx, on its address, for a vhost. */
   get(domain: string, path: string): Promise<Response>;
+}
+
+/** Writes the join file an agent reads at its first start (the coordinator's URL and `token`); the root's paths. */
+export function writeJoinFile(root: string, token: string) {
+  const paths = resolvePaths(root);
+  writeJoin(paths, { url: decodeJoinToken(token).url, token }, SecretBox.fromFile(paths.secretKeyFile));
+  return paths;
 }
 
 export async function startFleet(opts: FleetOptions) {
   const id = testNamePrefix();
   const resources: { stop(): Promise<void> }[] = [];
   const agents: FleetAgent[] = [];
+  let s3: TestS3 | null = null;
+  // Set in the try below, which throws when it cannot.
+  let coordinatorHost!: FleetHost;
   let coordinator: Coordinator | null = null;
   let startCoordinator: (() => Promise<Coordinator>) | null = null;
   let token = "";
@@ -74,6 +97,14 @@ export async function startFleet(opts: FleetOptions) {
   };
 
   try {
+    let shared = opts.shared;
+    if (opts.s3Bucket) {
+      const server = await startS3();
+      s3 = server;
+      resources.push({ stop: () => server.destroy() });
+      const target = await server.target(`${opts.s3Bucket}-${randomSuffix()}`, { prefix: "odooops" });
+      shared = { ...shared, backups: { ...(shared?.backups as object | undefined), s3: target } };
+    }
     const host = async (
       prefix: string,
       extra: Record<string, unknown>,
@@ -83,7 +114,7 @@ export async function startFleet(opts: FleetOptions) {
       resources.push(pg, nginx);
       const config = hostConfig(
         { pg, nginx, baseDomain: "fleet.localhost", namePrefix: prefix, portsFrom: randomPortBase(), portCount: 200 },
-        { ...opts.shared, ...extra, ...(more && (await more(nginx))) },
+        { ...shared, ...extra, ...(more && (await more(nginx))) },
       );
       return { pg, nginx, config };
     };
@@ -94,6 +125,7 @@ export async function startFleet(opts: FleetOptions) {
       fleet: { listen: `${opts.coordinatorAddress}:${fleetPort}`, heartbeatSec: 1 },
     });
     writeHostConfig(coord.nginx.dir, coord.config);
+    coordinatorHost = { prefix: `${id}-c`, pg: coord.pg, nginx: coord.nginx };
     startCoordinator = () =>
       startDaemon({
         root: coord.nginx.dir,
@@ -110,9 +142,10 @@ export async function startFleet(opts: FleetOptions) {
         { role: "agent", fleet: { heartbeatSec: 1 }, ...opts.agentConfig },
         opts.agentConfigFor,
       );
-      const join = coordinator.deps.fleet.createJoinToken({ name: spec.name, labels: spec.labels }).token;
-      const paths = resolvePaths(h.nginx.dir);
-      writeJoin(paths, { url: decodeJoinToken(join).url, token: join }, SecretBox.fromFile(paths.secretKeyFile));
+      const paths = writeJoinFile(
+        h.nginx.dir,
+        coordinator.deps.fleet.createJoinToken({ name: spec.name, labels: spec.labels }).token,
+      );
       const daemon = await startAgentDaemon({
         paths,
         config: ConfigSchema.parse(h.config),
@@ -155,6 +188,12 @@ export async function startFleet(opts: FleetOptions) {
     id,
     agents,
     coordinator: current,
+    /** The coordinator's own PostgreSQL, nginx and docker name prefix: it runs envs too. */
+    coordinatorHost,
+    /** The private s3rver behind `backups.s3` (with `s3Bucket`). */
+    s3,
+    /** The admin's API token. */
+    token,
     api,
     async waitJob(jobId: string, timeoutMs = 240_000): Promise<JobView> {
       const until = Date.now() + timeoutMs;
@@ -163,6 +202,17 @@ export async function startFleet(opts: FleetOptions) {
         if (TERMINAL.has(body.status)) return body;
         if (Date.now() > until) throw new Error(`job ${jobId} still ${body.status}`);
         await Bun.sleep(250);
+      }
+    },
+    /** Placement needs each host's inventory: waits for every one of `names` online with one (its first heartbeat). */
+    async waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const { body } = await api<{ name: string; status: string; inventory: unknown }[]>("GET", "/hosts");
+        const ready = body.filter((h) => h.status === "online" && h.inventory !== null).map((h) => h.name);
+        if (names.every((n) => ready.includes(n))) return;
+        if (Date.now() > until) throw new Error(`hosts ${names.join(", ")} not all reported an inventory: ${ready}`);
+        await Bun.sleep(200);
       }
     },
     async stopCoordinator() {
@@ -175,5 +225,81 @@ export async function startFleet(opts: FleetOptions) {
       coordinator = await startCoordinator();
     },
     cleanup,
+  };
+}
+
+/**
+ * A coordinator in process on a temp root of its own (`root`, for the test to remove), without
+ * PostgreSQL or nginx: enough for agents to join and heartbeat. Its containers would be named
+ * `<namePrefix>c-…`.
+ */
+export async function startBareCoordinator(opts: { namePrefix: string; heartbeatSec: number; adminPassword: string }) {
+  const root = makeTempDir("odooops-coord-");
+  writeHostConfig(root, {
+    role: "coordinator",
+    fleet: { listen: "127.0.0.1:0", heartbeatSec: opts.heartbeatSec },
+    docker: { namePrefix: `${opts.namePrefix}c` },
+  });
+  const daemon = await startDaemon({
+    root,
+    listen: "127.0.0.1:0",
+    env: { ...process.env, ODOOOPS_ADMIN_PASSWORD: opts.adminPassword },
+  });
+  return { root, daemon };
+}
+
+/** An agent's config with only what joining and heartbeating need: `pg` (its inventory reports the version) and a docker name prefix. */
+export function bareAgentConfig(pg: TestPostgres, namePrefix: string, heartbeatSec: number): Record<string, unknown> {
+  return {
+    role: "agent",
+    postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, hbaFile: pg.hbaFile },
+    docker: { namePrefix },
+    fleet: { heartbeatSec },
+  };
+}
+
+const MAIN = join(import.meta.dir, "../../src/main.ts");
+
+/**
+ * Agents as real processes (`bun src/main.ts serve`, role agent) of the in-process coordinator
+ * `coordinator()`: roots joined with a one-time token, started, kill -9'ed, and their hosts as the
+ * coordinator lists them.
+ */
+export function agentProcesses(coordinator: () => Coordinator, heartbeatSec: number) {
+  const children: Subprocess[] = [];
+  const host = (name: string) => listHosts(coordinator().deps.db, heartbeatSec).find((h) => h.name === name);
+  return {
+    host,
+    /** Writes `root`'s config and the join file holding `token`, for the agent's first start. */
+    join(root: string, config: Record<string, unknown>, token: string): void {
+      writeHostConfig(root, config);
+      writeJoinFile(root, token);
+    },
+    /** Its stderr is piped only when asked: a pipe nobody reads could fill and block the agent. */
+    start(root: string, stderr: "ignore" | "pipe" = "ignore"): Subprocess {
+      const proc = Bun.spawn(["bun", MAIN, "serve"], {
+        env: { ...process.env, ODOOOPS_ROOT: root },
+        stdout: "ignore",
+        stderr,
+      });
+      children.push(proc);
+      return proc;
+    },
+    /** Waits for `name`'s first heartbeat (online, with the inventory it sends): its host. */
+    firstHeartbeat: (name: string, timeoutMs = 90_000) =>
+      until(
+        `${name} online with an inventory`,
+        () => {
+          const v = host(name);
+          return v?.status === "online" && v.inventory ? v : null;
+        },
+        timeoutMs,
+      ),
+    /** kill -9 of every agent started and not killed yet; resolves once they are gone. */
+    async killAll(): Promise<void> {
+      const gone = children.splice(0);
+      for (const c of gone) c.kill("SIGKILL");
+      await Promise.all(gone.map((c) => c.exited));
+    },
   };
 }

@@ -1,14 +1,15 @@
-/** Polls `fn` every 100 ms until it returns something truthy; throws naming `what` after `timeoutMs`. */
+/** Polls `fn` every `everyMs` until it returns something truthy; throws naming `what` after `timeoutMs`. */
 export async function until<T>(
   what: string,
-  fn: () => Promise<T | null | undefined | false>,
+  fn: () => T | null | undefined | false | Promise<T | null | undefined | false>,
   timeoutMs = 120_000,
+  everyMs = 100,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
+    await Bun.sleep(everyMs);
   }
 }

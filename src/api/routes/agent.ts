@@ -43,7 +43,8 @@ async function body<T extends z.ZodType>(req: Request, schema: T): Promise<z.inf
   return parsed.data;
 }
 
-export function createAgentApp(deps: CoordinatorDeps) {
+/** `closing`: aborted when the daemon begins to stop; a pending long poll then answers at once. */
+export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
   const { db, fleet } = deps;
   const app = new Hono<AgentEnv>().basePath(AGENT_API_BASE);
   app.use(
@@ -142,6 +143,8 @@ export function createAgentApp(deps: CoordinatorDeps) {
     const queue = deps.jobs.queue;
     const until = Date.now() + req.waitMs;
     for (;;) {
+      // The daemon is stopping: nothing more is leased, and the state database is about to close.
+      if (closing?.aborted) return c.json(null, 200);
       // A log reader waiting on this host is answered first: it is a person watching.
       const stream = fleet.logs.take(host.id);
       if (stream) return c.json({ stream }, 200);
@@ -154,10 +157,12 @@ export function createAgentApp(deps: CoordinatorDeps) {
         const timer = setTimeout(done, Math.max(0, until - Date.now()));
         const off = deps.jobs.events.onQueued(done);
         const offStream = fleet.logs.onRequested(host.id, done);
+        closing?.addEventListener("abort", done);
         function done() {
           clearTimeout(timer);
           off();
           offStream();
+          closing?.removeEventListener("abort", done);
           resolve();
         }
       });

@@ -203,6 +203,9 @@ afterAll(async () => {
   if (repoDir) removeTempDir(repoDir);
 }, 120_000);
 
+/** How many times the log shows step `title` starting. */
+const runsOf = (log: string, title: string) => log.split(`▶ ${title}\n`).length - 1;
+
 /** kill -9 of the agent; the owner of the job's lease at that moment (the killed process's). */
 async function killAgent(jobId: string): Promise<string> {
   agent.kill("SIGKILL");
@@ -288,6 +291,7 @@ test("(a) kill -9 while the new release boots beside the serving one: resumed, t
   const owner = await killAgent(job.id);
   // Nothing was switched: the old release still serves, through the agent's nginx, with no agent.
   expect(stepStatus(job.id, "switch")).toBe("pending");
+  expect((await webContainers()).get(old.container)).toBe(true);
   expect(upstreamPort()).toBe(await httpPortOf(old.container));
   expect(await health()).toBe(200);
 
@@ -296,6 +300,8 @@ test("(a) kill -9 while the new release boots beside the serving one: resumed, t
   expect(view.status).toBe("succeeded");
   // The resumed start took over the container booting when the agent died: no second one.
   expect(log).toContain(`${name} already running`);
+  // Only the interrupted step ran twice.
+  expect([runsOf(log, "Building the image"), runsOf(log, "Starting the new release")]).toEqual([1, 2]);
   const after = await deploymentOf(deployment.id);
   expect(after).toMatchObject({ status: "success", current: true });
   expect(containerOf(deployment.id)).toBe(name);
@@ -319,12 +325,14 @@ test("(b) kill -9 inside the switch, nginx already on the new release, the old o
   expect(during.get(name)).toBe(true);
   expect(await health()).toBe(200);
 
-  const { view } = await restartAndFinish(job.id, owner);
+  const { view, log } = await restartAndFinish(job.id, owner);
   expect(view.error).toBeNull();
   expect(view.status).toBe("succeeded");
   const after = await deploymentOf(deployment.id);
   expect(after).toMatchObject({ status: "success", current: true });
   expect(containerOf(deployment.id)).toBe(name);
   expect((await deploymentOf(old.id)).current).toBe(false);
+  // Only the interrupted step ran twice: the release was not started again.
+  expect([runsOf(log, "Starting the new release"), runsOf(log, "Switching traffic")]).toEqual([1, 2]);
   await expectOneServing(after, [old.container]);
 }, 600_000);

@@ -6,7 +6,7 @@
  * other; then the coordinator stops for 60 s while every agent env answers through its agent's
  * nginx on every poll and an agent's own scheduled backup runs; after the restart the hosts are
  * online again and the jobs and backups of the outage are on the coordinator.
- * `host add` through a real sshd is test/fleet/ssh/*; kill -9 of an agent is agent-resume.test.ts.
+ * `host add` through a real sshd is test/fleet/ssh/*; kill -9 of an agent mid-deploy is agent-kill-deploy.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";

@@ -5,6 +5,7 @@
  */
 import { chown, mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import type { Environment } from "../env/env.sql";
 import { newOdooPassword } from "../env/odoo-admin";
 import { envResources } from "../env/resources";
@@ -14,11 +15,11 @@ import { stepLogger } from "../jobs/step-logger";
 import { writeAnonymizedFilestore } from "./anonymize/filestore";
 import { anonymizeRulesFor } from "./anonymize-rules";
 import { cloneDatabase, copyFilestore } from "./backup";
-import type { CloneMethodParam } from "./clone-job";
 import type { ReplaceNames } from "./replace";
 import { adminPg } from "./replace-steps";
 import type { OneRunRules } from "./schema";
-import type { z } from "zod";
+
+export const CloneMethodParam = z.enum(["auto", "template", "stream"]);
 
 interface CloneCopyParams {
   anonymize: boolean;

@@ -9,9 +9,9 @@
  * ruled column is ever written to the copy's disk) and gets a filestore of placeholders plus the
  * module/asset files; the sanitize step then only checks it (and neutralizes).
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { loadEnvById } from "../env/lookup";
-import { copyForClone } from "./clone-copy";
+import { CloneMethodParam, copyForClone } from "./clone-copy";
 import { defineJob, storingStep, onEnv } from "../jobs/define";
 import { cleanupRestore } from "./backup";
 import {
@@ -27,8 +27,6 @@ import {
   sanitizeStep,
   undoPreparedCopy,
 } from "./replace-steps";
-
-export const CloneMethodParam = z.enum(["auto", "template", "stream"]);
 
 export const CloneJobParams = ReplaceParams.extend({ method: CloneMethodParam.default("auto") });
 export type CloneJobParams = z.infer<typeof CloneJobParams>;

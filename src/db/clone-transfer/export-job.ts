@@ -16,8 +16,7 @@ import { defineJob, EnvJobTarget, onEnv, type StepContext, stepOutput, storingSt
 import { withSealedSecrets } from "../../jobs/secrets";
 import { stepLogger } from "../../jobs/step-logger";
 import { cleanupRestore, deleteBackup, MANIFEST_KEY_PURPOSE, runBackup } from "../backup";
-import { copyForClone } from "../clone-copy";
-import { CloneMethodParam } from "../clone-job";
+import { CloneMethodParam, copyForClone } from "../clone-copy";
 import { adminPg, namesOf } from "../replace-steps";
 import { sanitizeCopy } from "../sanitize";
 import { OneRunRules } from "../schema";

@@ -33,7 +33,7 @@ import {
   stepOutput,
   storingStep,
 } from "../jobs/define";
-import { TERMINAL } from "../jobs/status";
+import { coordinatorOf, waitSubJob } from "../jobs/sub-job";
 import { EnvBefore, moveLockKey } from "./move-sides";
 
 export const MoveJobParams = EnvJobTarget.extend({
@@ -49,28 +49,11 @@ export const MoveJobParams = EnvJobTarget.extend({
 export type MoveJobParams = z.infer<typeof MoveJobParams>;
 type Ctx = StepContext<MoveJobParams>;
 
-/** The runner hands the coordinator's services to the jobs it runs there; a move runs nowhere else. */
-function coordinatorOf(deps: Deps): CoordinatorDeps {
-  if (!("jobs" in deps && "fleet" in deps)) throw new Error("env.move runs on the coordinator only");
-  return deps as CoordinatorDeps;
-}
-
-const POLL_MS = 500;
+const KIND = "env.move";
 
 /** Waits for a sub-job to end; throws with its error unless it succeeded. */
 async function waitJob(ctx: Ctx, jobId: string, what: string): Promise<void> {
-  const { jobs } = coordinatorOf(ctx.deps);
-  for (;;) {
-    const row = jobs.queue.row(jobId);
-    if (TERMINAL.has(row.status)) {
-      if (row.status !== "succeeded")
-        throw new Error(`${what} (job ${jobId}) ${row.status}: ${row.error ?? "no error"}`);
-      ctx.log(`${what}: job ${jobId} succeeded`);
-      return;
-    }
-    if (ctx.signal.aborted) throw new Error(`cancelled while waiting for ${what} (job ${jobId})`);
-    await Bun.sleep(POLL_MS);
-  }
+  await waitSubJob(ctx, coordinatorOf(ctx.deps, KIND).jobs, jobId, what);
 }
 
 const queued = z.object({ jobId: z.string() });
@@ -105,7 +88,7 @@ function sub(name: string, title: string, enqueue: (ctx: Ctx, c: CoordinatorDeps
   return storingStep<MoveJobParams, z.infer<typeof queued>>(stepOutput(name, queued), {
     title,
     async run(ctx) {
-      return { jobId: enqueue(ctx, coordinatorOf(ctx.deps)) };
+      return { jobId: enqueue(ctx, coordinatorOf(ctx.deps, KIND)) };
     },
   });
 }
@@ -187,7 +170,7 @@ const steps = [
     async undo(ctx: Ctx) {
       if (!beforeSwitch(ctx)) return;
       // Whatever create and restore made on the target goes; the row still points there.
-      const c = coordinatorOf(ctx.deps);
+      const c = coordinatorOf(ctx.deps, KIND);
       const job = c.jobs.enqueue(moveOutJob, removeParams(ctx.params), null, { hostId: ctx.params.toHostId });
       await waitJob(ctx, job.id, `removal of the half-made copy on ${ctx.params.toName}`);
     },
@@ -230,7 +213,7 @@ const steps = [
 ];
 
 export const moveEnvJob: JobDef<MoveJobParams> = defineJob<MoveJobParams>({
-  kind: "env.move",
+  kind: KIND,
   params: MoveJobParams,
   lockKey: (p) => moveLockKey(p.envId),
   target: (p) => p.slug,

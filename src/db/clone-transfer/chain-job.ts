@@ -8,13 +8,14 @@
  * queued only after the export succeeded.
  */
 import { z } from "zod";
-import type { CoordinatorDeps, Deps } from "../../deps";
+import type { Deps } from "../../deps";
 import { Invalid } from "../../errors";
 import { recordOdooAdminPassword } from "../../env/state";
 import { ODOO_ADMIN_LOGIN } from "../../env/odoo-admin";
 import { defineJob, type StepContext, stepOutput, storingStep } from "../../jobs/define";
 import { SEALED_KEY, sealedOf, withSealedSecrets } from "../../jobs/secrets";
 import { TERMINAL } from "../../jobs/status";
+import { coordinatorOf, waitSubJob } from "../../jobs/sub-job";
 import { stepLogger } from "../../jobs/step-logger";
 import { deleteBackup } from "../backup";
 import { CloneJobParams } from "../clone-job";
@@ -38,45 +39,16 @@ type Ctx = StepContext<CrossHostCloneParams>;
 /** The sub-jobs lock the source and the target env: the chain locks a key of its own, or it would wait for them forever. */
 export const crossCloneLockKey = (envId: string) => `clone:${envId}`;
 
-/** The runner hands the coordinator's services to the jobs it runs there; the chain runs nowhere else. */
-function coordinatorOf(deps: Deps): CoordinatorDeps {
-  if (!("jobs" in deps && "fleet" in deps)) throw new Error("db.clone-across runs on the coordinator only");
-  return deps as CoordinatorDeps;
-}
+const KIND = "db.clone-across";
 
+/** How often a failed chain looks whether its cancelled export stopped. */
 const POLL_MS = 500;
 /** How long a failed chain waits for its cancelled export to stop before deleting what it uploaded. */
 const EXPORT_END_WAIT_MS = 5 * 60_000;
 
-/**
- * Waits for a sub-job to end; its result when it succeeded, else throws with its error. Its log
- * lines are copied into the chain's as they come, prefixed with the host, so `--wait` shows the
- * work on both hosts (the PII check's verdict included) in one stream.
- */
-async function waitJob(ctx: Ctx, jobId: string, what: string, host: string): Promise<Record<string, unknown>> {
-  const { jobs } = coordinatorOf(ctx.deps);
-  let offset = 0;
-  const relay = () => {
-    for (;;) {
-      const chunk = jobs.logs.read(jobId, offset);
-      if (chunk.nextOffset === offset) return;
-      offset = chunk.nextOffset;
-      for (const line of chunk.text.split("\n")) if (line !== "") ctx.log(`${host}: ${line}`);
-    }
-  };
-  for (;;) {
-    const row = jobs.queue.row(jobId);
-    relay();
-    if (TERMINAL.has(row.status)) {
-      if (row.status !== "succeeded")
-        throw new Error(`${what} (job ${jobId}) ${row.status}: ${row.error ?? "no error"}`);
-      ctx.log(`${what}: job ${jobId} succeeded`);
-      return row.result ?? {};
-    }
-    if (ctx.signal.aborted) throw new Error(`cancelled while waiting for ${what} (job ${jobId})`);
-    await Bun.sleep(POLL_MS);
-  }
-}
+/** The PII check's verdict included: the export's lines come into the chain's, prefixed with its host. */
+const waitJob = (ctx: Ctx, jobId: string, what: string, host: string) =>
+  waitSubJob(ctx, coordinatorOf(ctx.deps, KIND).jobs, jobId, what, host);
 
 const queued = z.object({ jobId: z.string() });
 const queuedExport = stepOutput("queue-export", queued);
@@ -124,7 +96,7 @@ export function restoreParamsOf(p: CrossHostCloneParams, transfer: CloneExportRe
 }
 
 export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
-  kind: "db.clone-across",
+  kind: KIND,
   params: CrossHostCloneParams,
   lockKey: (p) => crossCloneLockKey(p.envId),
   target: (p) => p.slug,
@@ -133,7 +105,7 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
       title: "Queueing the copy on the source's host",
       async run(ctx) {
         const p = ctx.params;
-        const c = coordinatorOf(ctx.deps);
+        const c = coordinatorOf(ctx.deps, KIND);
         // Locked on the source env: routed to its host, like its backups.
         const job = c.jobs.enqueue(
           cloneExportJob,
@@ -176,7 +148,7 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
       async run(ctx) {
         const p = ctx.params;
         const { transfer } = ctx.output(exported);
-        const job = coordinatorOf(ctx.deps).jobs.enqueue(restoreJob, restoreParamsOf(p, transfer), null);
+        const job = coordinatorOf(ctx.deps, KIND).jobs.enqueue(restoreJob, restoreParamsOf(p, transfer), null);
         ctx.log(`restore into ${p.slug} queued on ${p.toName}: job ${job.id}`);
         return { jobId: job.id };
       },
@@ -222,7 +194,7 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     return withSealedSecrets({ ...result, adminLogin: ODOO_ADMIN_LOGIN }, { adminPassword: copy.devPasswordEnc });
   },
   async failed(ctx) {
-    const { queue } = coordinatorOf(ctx.deps).jobs;
+    const { queue } = coordinatorOf(ctx.deps, KIND).jobs;
     // Cancelled (or broken) while a sub-job runs: stop it too; a restore undoes itself.
     for (const out of [queuedExport, queuedRestore]) {
       const id = ctx.outputIfDone(out)?.jobId;

@@ -17,7 +17,7 @@ import { withSealedSecrets } from "../../jobs/secrets";
 import { stepLogger } from "../../jobs/step-logger";
 import { cleanupRestore, deleteBackup, MANIFEST_KEY_PURPOSE, runBackup } from "../backup";
 import { CloneMethodParam, copyForClone } from "../clone-copy";
-import { adminPg, namesOf } from "../replace-steps";
+import { adminPg, copyOutput, namesOf } from "../replace-steps";
 import { sanitizeCopy } from "../sanitize";
 import { OneRunRules } from "../schema";
 import { BackupTransfer } from "../transfer";
@@ -50,22 +50,8 @@ export type CloneExportResult = z.infer<typeof CloneExportResult>;
 /** The secret the result carries for the chain: the copy's dev password. */
 export const DEV_PASSWORD_SECRET = "devPassword";
 
-const copied = stepOutput(
-  "copy",
-  z.object({
-    method: z.string(),
-    reason: z.string(),
-    filestore: z.enum(["anonymized", "copy", "empty"]),
-    anonymized: z
-      .object({
-        rulesFrom: z.string(),
-        piiExclude: z.array(z.string()),
-        tables: z.array(z.string()),
-        devPasswordEnc: z.string(),
-      })
-      .optional(),
-  }),
-);
+/** What the copy step records: the same as a same-host clone's (one copy, db/clone-copy.ts). */
+const copied = copyOutput;
 
 const uploaded = stepOutput(
   "upload",

@@ -95,7 +95,9 @@ describe("uptime, measured", () => {
   test("backups and deployments of the window are counted; cancelled ones are not outcomes", async () => {
     const b = await host.api.request(`/api/v1/environments/${slug}/backups`, { method: "POST" });
     expect((await host.waitJob(((await b.json()) as JobView).id)).status).toBe("succeeded");
-    const at = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+    // One clock reading: two readings a millisecond apart would make the 120 s deploy 120.001 s.
+    const now = Date.now();
+    const at = (s: number) => new Date(now - s * 1000).toISOString();
     const envId = row().id;
     host.deps.db
       .insert(deployments)

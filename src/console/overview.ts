@@ -10,7 +10,8 @@ import type { CoordinatorDeps } from "../deps";
 import { backups } from "../db/backup.sql";
 import { deployments } from "../deploy/deploy.sql";
 import { environments, projects } from "../env/env.sql";
-import { toSummary } from "../env/list";
+import { envMove, toSummary } from "../env/list";
+import { movesUnderWay } from "../env/moving";
 import type { EnvSummary } from "../env/schema";
 import { TIERS } from "../env/vocabulary";
 import { hosts } from "../fleet/fleet.sql";
@@ -83,11 +84,12 @@ function overviewRows(deps: Deps): { groups: ProjectGroup[]; domains: Map<EnvRow
   const domains = new Map<EnvRow, string>();
 
   const groups = new Map<string, Map<EnvSummary["tier"], EnvRow[]>>();
+  const underWay = movesUnderWay(db);
   for (const { env, project, host } of rows) {
     const last = lastDeploy.get(env.id);
     const serving = env.currentDeploymentId ? byId.get(env.currentDeploymentId) : undefined;
     const row: EnvRow = {
-      ...toSummary({ ...env, hostName: host }, deps.config),
+      ...toSummary({ ...env, hostName: host, move: envMove(db, env, underWay) }, deps.config),
       servingCommit: serving?.commit ?? null,
       lastDeploy: last ? { status: last.status, at: last.finishedAt ?? last.createdAt } : null,
       newestBackupAt: newestBackup.get(env.id) ?? null,

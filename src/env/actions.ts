@@ -15,7 +15,7 @@ import { findEnv } from "./lookup";
 import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
-import { hostNameOf, toSummary } from "./list";
+import { envMove, hostNameOf, toSummary } from "./list";
 import type { Environment } from "./env.sql";
 import { expiryAfter } from "./ttl";
 import { markDestroying, recordExpiry } from "./state";
@@ -36,7 +36,7 @@ export function startEnvCreate(deps: CoordinatorDeps, req: CreateEnvRequest, act
     target: env.slug,
     details: { tier: env.tier, job: job.id, retry: plan.retryOf !== null, host: plan.host?.name ?? null },
   });
-  return { dryRun: false, env: toSummary({ ...env, hostName: plan.host?.name ?? null }, deps.config), job };
+  return { dryRun: false, env: toSummary({ ...env, hostName: plan.host?.name ?? null, move: null }, deps.config), job };
 }
 
 function refuseWhileDestroying(env: Environment, what: string): void {
@@ -139,5 +139,8 @@ export function extendEnvironment(
     target: env.slug,
     details: { ttl, expiresAt: updated.ttlExpiresAt, was: env.ttlExpiresAt },
   });
-  return toSummary({ ...updated, hostName: hostNameOf(deps.db, updated.hostId) }, deps.config);
+  return toSummary(
+    { ...updated, hostName: hostNameOf(deps.db, updated.hostId), move: envMove(deps.db, updated) },
+    deps.config,
+  );
 }

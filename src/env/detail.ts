@@ -10,7 +10,7 @@ import { envHost } from "./host";
 import { findEnv } from "./lookup";
 import { envResources } from "./resources";
 import type { EnvDetail } from "./schema";
-import { hostNameOf, toSummary } from "./list";
+import { envMove, hostNameOf, toSummary } from "./list";
 import type { Environment } from "./env.sql";
 import { errorText } from "../errors";
 import { hosts } from "../fleet/fleet.sql";
@@ -100,7 +100,7 @@ export async function envDetail(
   const quota = projectPolicy(deps.db, env.projectId).resource_quotas[env.tier];
   const pgHost = config.postgres.containerHost;
   return {
-    ...toSummary({ ...env, hostName: hostNameOf(deps.db, env.hostId) }, config),
+    ...toSummary({ ...env, hostName: hostNameOf(deps.db, env.hostId), move: envMove(deps.db, env) }, config),
     domain: env.domain,
     databaseUrl: `postgresql://${env.dbUser}:***@${pgHost}:${config.postgres.port}/${env.dbName}`,
     workers: env.workers,

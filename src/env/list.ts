@@ -3,6 +3,7 @@ import type { Config } from "../config/schema";
 import { hosts } from "../fleet/fleet.sql";
 import type { Db } from "../state/db";
 import { type Environment, environments } from "./env.sql";
+import { moveNote, movesUnderWay } from "./moving";
 import type { EnvSummary } from "./schema";
 
 /**
@@ -34,7 +35,7 @@ type SummaryFields = Pick<
   | "createdBy"
   | "createdAt"
   | "ttlExpiresAt"
-> & { hostName: string | null };
+> & { hostName: string | null; move: string | null };
 
 /** Only the columns a summary shows: listing 1,000 envs must not read and map every column. */
 const summaryColumns = {
@@ -51,6 +52,7 @@ const summaryColumns = {
   createdBy: environments.createdBy,
   createdAt: environments.createdAt,
   ttlExpiresAt: environments.ttlExpiresAt,
+  movedFromHostId: environments.movedFromHostId,
   hostName: hosts.name,
 };
 
@@ -58,6 +60,15 @@ const summaryColumns = {
 export function hostNameOf(db: Db, hostId: string | null): string | null {
   if (hostId === null) return null;
   return db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, hostId)).get()?.name ?? null;
+}
+
+/** The env's move (src/env/moving.ts); `underWay`: read once for a whole list. */
+export function envMove(
+  db: Db,
+  env: Pick<Environment, "id" | "movedFromHostId">,
+  underWay = movesUnderWay(db),
+): string | null {
+  return moveNote(env.id, hostNameOf(db, env.movedFromHostId), underWay);
 }
 
 export function toSummary(env: SummaryFields, config: Config): EnvSummary {
@@ -75,6 +86,7 @@ export function toSummary(env: SummaryFields, config: Config): EnvSummary {
     createdAt: env.createdAt,
     expiresAt: env.ttlExpiresAt,
     host: env.hostName,
+    move: env.move,
   };
 }
 
@@ -87,12 +99,13 @@ export function listEnvironments(
   if (filter.tier) where.push(eq(environments.tier, filter.tier));
   if (filter.status) where.push(eq(environments.status, filter.status));
   else if (!filter.includeDestroyed) where.push(ne(environments.status, "destroyed"));
-  return db
+  const rows = db
     .select(summaryColumns)
     .from(environments)
     .leftJoin(hosts, eq(environments.hostId, hosts.id))
     .where(and(...where))
     .orderBy(asc(environments.name))
-    .all()
-    .map((e) => toSummary(e, config));
+    .all();
+  const underWay = movesUnderWay(db);
+  return rows.map((e) => toSummary({ ...e, move: envMove(db, e, underWay) }, config));
 }

@@ -20,6 +20,8 @@ export const EnvSummary = z
     expiresAt: z.string().nullable(),
     /** The fleet host it runs on; null = the coordinator's own host (created standalone). */
     host: z.string().nullable(),
+    /** A move of the env (env move): "moving to H (job J, since T)" while it runs; null when none. */
+    move: z.string().nullable(),
   })
   .openapi("EnvironmentSummary");
 

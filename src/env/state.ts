@@ -160,9 +160,17 @@ export function recordMoveTarget(db: Db, envId: string, hostId: string | null): 
   return write(db, envId, { movingToHostId: hostId });
 }
 
-/** The switch: the env now lives on `to`; `from` keeps its old copy until the move removes it. */
-export function recordMoveSwitch(db: Db, envId: string, hosts: { to: string; from: string }): Environment {
-  return write(db, envId, { hostId: hosts.to, movingToHostId: null, movedFromHostId: hosts.from });
+/**
+ * The switch: the env now lives on `to`, with the columns of the copy made there (`copy`, held
+ * apart until now); `from` keeps its old copy until the move removes it.
+ */
+export function recordMoveSwitch(
+  db: Db,
+  envId: string,
+  hosts: { to: string; from: string },
+  copy: Patch = {},
+): Environment {
+  return write(db, envId, { ...copy, hostId: hosts.to, movingToHostId: null, movedFromHostId: hosts.from });
 }
 
 /** The old host's copy is gone: the move is over. */

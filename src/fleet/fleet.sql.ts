@@ -84,3 +84,13 @@ export const joinTokens = sqliteTable("join_tokens", {
   createdBy: text("created_by"),
   createdAt: createdAt(),
 });
+
+/**
+ * An env move's target copy, held apart from the env row until the switch (src/fleet/move-pending.ts):
+ * the columns the target's create and restore reported. The row keeps the serving copy's
+ * meanwhile, so everything reading it (env get, routing, the uptime probe) sees the copy that answers.
+ */
+export const envMovePending = sqliteTable("env_move_pending", {
+  envId: text("env_id").primaryKey(),
+  columns: text("columns", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+});

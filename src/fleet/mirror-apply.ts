@@ -21,7 +21,8 @@ import { succeededOn } from "../jobs/lookup";
 import type { JobRow } from "../jobs/queue";
 import type { Db } from "../state/db";
 import { envColumnsFromWire, envToWire, projectToWire } from "./mirror-wire";
-import { holdsOldCopy, moveSide, oldCopyColumns, takesEnvChanges } from "./move-sides";
+import { holdPending, pendingColumns } from "./move-pending";
+import { holdsOldCopy, makesNewCopy, moveSide, oldCopyColumns, takesEnvChanges } from "./move-sides";
 import { ApprovalWire, BackupWire, DeploymentWire, type MirrorChanges, type MirrorSlice } from "./schema";
 
 /** Env columns no agent may change: where the env lives, whose it is, what it is called. */
@@ -56,11 +57,13 @@ function jobEnvIds(db: Db, hostId: string, job: JobRow): string[] {
 
 /**
  * The env as this host runs it: placed on itself (a move's target prepares its copy as if the
- * env were its own), and a host serving a moving env's old copy keeps that copy's columns.
+ * env were its own, and sees what it reported of that copy so far), and a host serving a moving
+ * env's old copy keeps that copy's columns.
  */
 function asOnHost(db: Db, hostId: string, env: Environment): Environment {
   const old = holdsOldCopy(env, hostId) ? oldCopyColumns(db, env.id) : null;
-  return { ...env, ...old, hostId };
+  const made = makesNewCopy(env, hostId) ? pendingColumns(db, env.id) : null;
+  return { ...env, ...old, ...made, hostId };
 }
 
 export function sliceFor(db: Db, box: SecretBox, host: { id: string; name: string }, job: JobRow): MirrorSlice {
@@ -168,7 +171,11 @@ export function applyAgentChanges(db: Db, box: SecretBox, hostId: string, change
     }
     // The old copy's teardown after a switch changes the row of an env that now lives elsewhere: dropped.
     if (row && !takesEnvChanges(row, hostId)) continue;
-    writes.push(() => applyMirroredChange(db, id, envColumnsFromWire(box, withoutHost(set))));
+    const patch = envColumnsFromWire(box, withoutHost(set));
+    // The target's copy serves nothing before the switch: held apart from the row until then.
+    writes.push(
+      row && makesNewCopy(row, hostId) ? () => holdPending(db, id, patch) : () => applyMirroredChange(db, id, patch),
+    );
   }
   for (const { id, set } of changes.deployments) {
     const row = db.select().from(deployments).where(eq(deployments.id, id)).get();

@@ -23,7 +23,7 @@ import { createEnvJob } from "../env/create-job";
 import { environments } from "../env/env.sql";
 import { destroyEnvJob, DestroyParams } from "../env/lifecycle-jobs";
 import { loadEnvById } from "../env/lookup";
-import { applyMirroredChange, recordMoveDone, recordMoveSwitch, recordMoveTarget } from "../env/state";
+import { applyMirroredChange, recordMoveDone, recordMoveTarget } from "../env/state";
 import {
   type AnyJobDef,
   defineJob,
@@ -34,7 +34,9 @@ import {
   storingStep,
 } from "../jobs/define";
 import { coordinatorOf, waitSubJob } from "../jobs/sub-job";
-import { EnvBefore, moveLockKey } from "./move-sides";
+import { dropPending, switchToTarget } from "./move-pending";
+import { MOVE_JOB_KIND, moveLockKey } from "../env/moving";
+import { EnvBefore } from "./move-sides";
 
 export const MoveJobParams = EnvJobTarget.extend({
   /** Host ids; `from` is the coordinator's own host for an env without one. */
@@ -49,7 +51,7 @@ export const MoveJobParams = EnvJobTarget.extend({
 export type MoveJobParams = z.infer<typeof MoveJobParams>;
 type Ctx = StepContext<MoveJobParams>;
 
-const KIND = "env.move";
+const KIND = MOVE_JOB_KIND;
 
 /** Waits for a sub-job to end; throws with its error unless it succeeded. */
 async function waitJob(ctx: Ctx, jobId: string, what: string): Promise<void> {
@@ -154,12 +156,16 @@ const steps = [
     title: "Naming the target host beside the current one",
     async run(ctx: Ctx) {
       // Only named: the row's host stays the old one, which keeps serving and owning the env.
+      // What an earlier move's target reported never carries over to this one.
+      dropPending(ctx.deps.db, ctx.params.envId);
       recordMoveTarget(ctx.deps.db, ctx.params.envId, ctx.params.toHostId);
       ctx.log(`${ctx.params.slug} stays on ${ctx.params.fromName} until its copy on ${ctx.params.toName} answers`);
     },
     async undo(ctx: Ctx) {
       if (!beforeSwitch(ctx)) return;
-      // The target's create and restore wrote their copy's columns: the old copy's come back.
+      // The target's copy is forgotten; a target that runs in this process (the coordinator's
+      // own host) wrote its columns into the row itself: the old copy's come back.
+      dropPending(ctx.deps.db, ctx.params.envId);
       applyMirroredChange(ctx.deps.db, ctx.params.envId, ctx.params.before);
       recordMoveTarget(ctx.deps.db, ctx.params.envId, null);
       ctx.log(`${ctx.params.slug} stays on ${ctx.params.fromName}, as before the move`);
@@ -191,7 +197,7 @@ const steps = [
       // A rerun after a crash finds the switch made.
       const made = env.hostId === p.toHostId && env.movedFromHostId === p.fromHostId;
       if (!made && env.movingToHostId !== p.toHostId) throw new Error(`${env.slug} is no longer moving to ${p.toName}`);
-      if (!made) recordMoveSwitch(ctx.deps.db, p.envId, { to: p.toHostId, from: p.fromHostId });
+      if (!made) switchToTarget(ctx.deps.db, p.envId, { to: p.toHostId, from: p.fromHostId });
       ctx.log(`${env.slug} now runs on ${p.toName}; ${p.dns}`);
       return { at: new Date().toISOString() };
     },

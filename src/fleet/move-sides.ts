@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { Environment } from "../env/env.sql";
+import { MOVE_JOB_KIND, moveLockKey } from "../env/moving";
 import { ENV_STATUSES } from "../env/vocabulary";
 import { newestJobOn } from "../jobs/queue";
 import { TERMINAL } from "../jobs/status";
@@ -30,9 +31,6 @@ export const EnvBefore = z.object({
   dbPasswordEnc: z.string(),
 });
 export type EnvBefore = z.infer<typeof EnvBefore>;
-
-/** The sub-jobs' own lock is the env id: the move locks a key of its own, or it would wait for them forever. */
-export const moveLockKey = (envId: string) => `move:${envId}`;
 
 type MoveColumns = Pick<Environment, "hostId" | "movingToHostId" | "movedFromHostId">;
 
@@ -60,16 +58,24 @@ export function holdsOldCopy(env: MoveColumns, hostId: string): boolean {
 }
 
 /**
- * The coordinator takes a host's changes to the env row from its owner and from the target
- * (create and restore write the new copy's columns, which the switch then makes the env's),
- * never from the host it left: tearing the old copy down must not touch the row of the new one.
+ * The host is making the env's new copy (the target, before the switch): what it reports of that
+ * copy is held apart from the row (move-pending.ts) until the switch makes it the env's.
+ */
+export function makesNewCopy(env: MoveColumns, hostId: string): boolean {
+  return moveSide(env, hostId) === "target";
+}
+
+/**
+ * The coordinator takes a host's changes to the env from its owner and from the target
+ * (create and restore report the new copy's columns, held apart until the switch makes them
+ * the env's), never from the host it left: tearing the old copy down must not touch the row of the new one.
  */
 export function takesEnvChanges(env: MoveColumns, hostId: string): boolean {
   const side = moveSide(env, hostId);
   return side === "owner" || side === "target";
 }
 
-const newestMove = (db: Db, envId: string) => newestJobOn(db, "env.move", moveLockKey(envId));
+const newestMove = (db: Db, envId: string) => newestJobOn(db, MOVE_JOB_KIND, moveLockKey(envId));
 
 /** The old copy's columns, from the env's newest move job (null: it never moved). */
 export function oldCopyColumns(db: Db, envId: string): EnvBefore | null {

@@ -86,6 +86,7 @@ function envRow(v: string, i: number, tier: EnvRow["tier"]): EnvRow {
     createdAt: T,
     expiresAt: null,
     host: v,
+    move: v,
     servingCommit: `0123456789${v}`,
     lastDeploy: { status: "failed", at: T },
     newestBackupAt: T,

@@ -8,13 +8,16 @@ import { eq } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
 import { createEnvJob } from "../../src/env/create-job";
 import { type Environment, environments } from "../../src/env/env.sql";
-import { recordMoveSwitch, recordMoveTarget, recordServing } from "../../src/env/state";
+import type { EnvDetail, EnvSummary } from "../../src/env/schema";
+import { recordMoveDone, recordMoveTarget, recordServing } from "../../src/env/state";
 import { Forbidden } from "../../src/errors";
 import { placementCandidates } from "../../src/fleet/candidates";
 import { applyAgentChanges, sliceFor } from "../../src/fleet/mirror-apply";
 import { envBefore, moveEnvJob, moveOutJob } from "../../src/fleet/move-job";
-import { holdsOldCopy, moveSide, moveUnderWay, takesEnvChanges } from "../../src/fleet/move-sides";
+import { pendingColumns, switchToTarget } from "../../src/fleet/move-pending";
+import { holdsOldCopy, makesNewCopy, moveSide, moveUnderWay, takesEnvChanges } from "../../src/fleet/move-sides";
 import { makeTestApi } from "../support/api";
+import { runCliWith } from "../support/cli";
 import { onlineAgent } from "../support/fleet-api";
 
 describe("the rules", () => {
@@ -36,6 +39,15 @@ describe("the rules", () => {
     expect(holdsOldCopy(settled, "old")).toBe(false);
   });
 
+  test("only the target before the switch makes a new copy, held apart from the row", () => {
+    expect([makesNewCopy(moving, "old"), makesNewCopy(moving, "new"), makesNewCopy(moving, "other")]).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    expect([makesNewCopy(switched, "old"), makesNewCopy(switched, "new")]).toEqual([false, false]);
+  });
+
   test("the env row takes changes from its owner and the target, never from the host it left or a stranger", () => {
     expect([takesEnvChanges(moving, "old"), takesEnvChanges(moving, "new")]).toEqual([true, true]);
     expect([takesEnvChanges(switched, "old"), takesEnvChanges(switched, "new")]).toEqual([false, true]);
@@ -46,6 +58,7 @@ describe("the rules", () => {
 describe("the state link during a move", () => {
   let t: Awaited<ReturnType<typeof makeTestApi>>;
   let env: Environment;
+  let moveJobId: string;
   const ids: Record<string, string> = {};
   const row = () => t.deps.db.select().from(environments).where(eq(environments.id, env.id)).get()!;
 
@@ -69,7 +82,7 @@ describe("the state link during a move", () => {
     recordServing(t.deps.db, env.id, { containerName: "old-shop-r1", httpPort: 8100, longpollPort: 8101, release: 1 });
     t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.id, env.id)).run();
     // The move as the API queues it (no runner here): its params keep the old copy's columns.
-    t.deps.jobs.enqueue(
+    moveJobId = t.deps.jobs.enqueue(
       moveEnvJob,
       {
         envId: env.id,
@@ -83,10 +96,16 @@ describe("the state link during a move", () => {
         dns: "point it",
       },
       null,
-    );
-    // The target is named and its create wrote its copy's columns into the row.
+    ).id;
+    // The target is named and its create reports its copy's columns, as an agent does.
     recordMoveTarget(t.deps.db, env.id, ids.new!);
-    recordServing(t.deps.db, env.id, { containerName: "new-shop-r1", httpPort: 9100, longpollPort: 9101, release: 1 });
+    applyAgentChanges(t.deps.db, t.deps.box, ids.new!, {
+      environments: [
+        { id: env.id, set: { containerName: "new-shop-r1", httpPort: 9100, longpollPort: 9101, release: 1 } },
+      ],
+      deployments: [],
+      backups: [],
+    });
   });
   afterAll(() => t.cleanup());
 
@@ -133,17 +152,48 @@ describe("the state link during a move", () => {
     expect(wire).toMatchObject({ hostId: ids.old, httpPort: 8100, longpollPort: 8101, containerName: "old-shop-r1" });
   });
 
+  test("the row keeps the serving copy's columns while the target's are held apart; env get and env list show the old host and the move", async () => {
+    expect(row()).toMatchObject({ hostId: ids.old, containerName: "old-shop-r1", httpPort: 8100, longpollPort: 8101 });
+    expect(pendingColumns(t.deps.db, env.id)).toMatchObject({ containerName: "new-shop-r1", httpPort: 9100 });
+    const since = t.deps.jobs.queue.row(moveJobId).createdAt;
+    const note = `moving to new (job ${moveJobId}, since ${since})`;
+    const got = (await (await t.request("/api/v1/environments/shop")).json()) as EnvDetail;
+    expect({ host: got.host, httpPort: got.httpPort, longpollPort: got.longpollPort, move: got.move }).toEqual({
+      host: "old",
+      httpPort: 8100,
+      longpollPort: 8101,
+      move: note,
+    });
+    const list = (await (await t.request("/api/v1/environments")).json()) as EnvSummary[];
+    expect(list.find((e) => e.slug === "shop")?.move).toBe(note);
+    // The CLI, text and --json.
+    const cli = (...argv: string[]) =>
+      runCliWith(argv, {
+        fetch: (url, init) => t.fetch(url, init),
+        env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token },
+      });
+    const text = await cli("env", "get", "shop");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("host      old\n");
+    expect(text.stdout).toContain(`move      ${note}\n`);
+    expect(JSON.parse((await cli("--json", "env", "get", "shop")).stdout).move).toBe(note);
+    const table = await cli("env", "list");
+    expect(table.stdout).toMatch(new RegExp(`\\bshop\\b.*\\bold \\(${note.replace(/[()]/g, "\\$&")}\\)`));
+    expect(JSON.parse((await cli("--json", "env", "list")).stdout)[0].move).toBe(note);
+  });
+
   test("a host with no part in the move gets nothing of the env", () => {
     expect(carried("other")).toEqual({ jobEnvIds: [], env: undefined });
   });
 
-  test("the target's changes reach the row, its host id never does; a stranger's and a rename are refused, nothing written", () => {
+  test("the target's changes are held for the switch and its next lease, its host id never; a stranger's and a rename are refused, nothing written", () => {
     applyAgentChanges(t.deps.db, t.deps.box, ids.new!, {
       environments: [{ id: env.id, set: { hostId: ids.new!, httpPort: 9200 } }],
       deployments: [],
       backups: [],
     });
-    expect({ hostId: row().hostId, httpPort: row().httpPort }).toEqual({ hostId: ids.old, httpPort: 9200 });
+    expect({ hostId: row().hostId, httpPort: row().httpPort }).toEqual({ hostId: ids.old, httpPort: 8100 });
+    expect(carried("new").env).toMatchObject({ hostId: ids.new, httpPort: 9200, containerName: "new-shop-r1" });
     const refused = (hostId: string, set: Record<string, unknown>) => () =>
       applyAgentChanges(t.deps.db, t.deps.box, hostId, {
         environments: [{ id: env.id, set }],
@@ -155,13 +205,26 @@ describe("the state link during a move", () => {
     expect(refused(ids.new!, { hostId: ids.other! })).toThrow("cannot change hostId");
     expect({ hostId: row().hostId, httpPort: row().httpPort, name: row().name }).toEqual({
       hostId: ids.old,
-      httpPort: 9200,
+      httpPort: 8100,
       name: "shop",
     });
+    expect(pendingColumns(t.deps.db, env.id)).toMatchObject({ httpPort: 9200 });
+  });
+
+  test("the switch makes the target's copy the row's: its container and ports, nothing held apart any more", () => {
+    switchToTarget(t.deps.db, env.id, { to: ids.new!, from: ids.old! });
+    expect(row()).toMatchObject({
+      hostId: ids.new,
+      movingToHostId: null,
+      movedFromHostId: ids.old,
+      containerName: "new-shop-r1",
+      httpPort: 9200,
+      longpollPort: 9101,
+    });
+    expect(pendingColumns(t.deps.db, env.id)).toEqual({});
   });
 
   test("after the switch the host left behind tears its copy down: its lease still carries it, its changes to the row are dropped", () => {
-    recordMoveSwitch(t.deps.db, env.id, { to: ids.new!, from: ids.old! });
     const job = t.deps.jobs.enqueue(
       moveOutJob,
       { envId: env.id, slug: env.slug, keepDatabase: false, finalBackupId: null, previousStatus: null },
@@ -177,5 +240,20 @@ describe("the state link during a move", () => {
       backups: [],
     });
     expect(row()).toMatchObject({ hostId: ids.new, movedFromHostId: ids.old, status: "active", httpPort: 9200 });
+  });
+
+  test("env get says the old copy is being removed while the move runs after the switch, and nothing once it is over", async () => {
+    const detail = async () => (await (await t.request("/api/v1/environments/shop")).json()) as EnvDetail;
+    expect((await detail()).move).toStartWith(`moved from old, removing the old copy there (job ${moveJobId}, since `);
+    // The move ends: its job finishes (here: cancelled, no runner) and the old copy is gone.
+    t.deps.jobs.queue.cancel(moveJobId);
+    expect((await detail()).move).toBe("old copy left on old: its env.move job could not remove it");
+    recordMoveDone(t.deps.db, env.id);
+    const over = await detail();
+    expect({ host: over.host, move: over.move, httpPort: over.httpPort }).toEqual({
+      host: "new",
+      move: null,
+      httpPort: 9200,
+    });
   });
 });

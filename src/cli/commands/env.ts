@@ -41,6 +41,7 @@ function showDetail(io: CliIo, d: EnvDetail): void {
     ["status", `${d.status}${d.statusReason ? ` (${d.statusReason})` : ""}`],
     ["url", d.url],
     ["host", d.host ?? "-"],
+    ...(d.move ? ([["move", d.move]] as [string, string][]) : []),
     ["branch", d.branch ?? "-"],
     ["database", d.databaseUrl],
     ["image", d.odooImage],
@@ -74,7 +75,9 @@ export function envCommand(io: CliIo) {
       const tier = args.tier ? (args.tier as EnvSummary["tier"]) : undefined;
       const envs = await client(io).get("/environments", { query: { tier } });
       if (io.globals.json) return printJson(io, envs);
-      printTable(io, envs, [
+      // A move shows beside the host it leaves: "h1 (moving to h2 (job …))".
+      const rows = envs.map((e) => ({ ...e, host: e.move ? `${e.host ?? "-"} (${e.move})` : e.host }));
+      printTable(io, rows, [
         { key: "name", label: "name" },
         { key: "tier", label: "tier" },
         { key: "status", label: "status" },

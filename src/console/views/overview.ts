@@ -22,7 +22,7 @@ function envRow(e: EnvRow): string {
   return `<tr>
 <td><a href="/envs/${esc(encodeURIComponent(e.slug))}">${esc(e.name)}</a></td>
 <td>${badgeMarkup(e.status)}</td>
-<td class="opt">${esc(e.host ?? "—")}</td>
+<td class="opt">${esc(e.host ?? "—")}${e.move ? `<br><span class="muted">${esc(e.move)}</span>` : ""}</td>
 <td><a href="${esc(e.url)}" rel="noreferrer">${esc(e.url.replace(/^https?:\/\//, ""))}</a></td>
 <td class="opt">${serving}</td>
 <td class="opt">${last}</td>

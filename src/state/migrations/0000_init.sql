@@ -32,6 +32,11 @@ CREATE TABLE `users` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `users_username_unique` ON `users` (`username`);--> statement-breakpoint
+CREATE TABLE `env_move_pending` (
+	`env_id` text PRIMARY KEY NOT NULL,
+	`columns` text NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `hosts` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,

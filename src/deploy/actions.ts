@@ -10,6 +10,7 @@ import type { CoordinatorDeps } from "../deps";
 import { envHost } from "../env/host";
 import { statusText } from "../env/guards";
 import { findEnv, loadEnvById } from "../env/lookup";
+import { refuseWhileMoving } from "../env/moving";
 import type { Environment } from "../env/env.sql";
 import { validateBranch } from "../git/validate";
 import { deployJob } from "./deploy-job";
@@ -32,10 +33,11 @@ import { fetchCommit, planModules, projectOf, projectRepo } from "./source";
 import { planGates } from "../policy/gates";
 import { readDefaultBranchPolicy } from "../policy/repo";
 
-function deployable(env: Environment, what: string): void {
+function deployable(deps: CoordinatorDeps, env: Environment, what: string): void {
   if (env.status !== "active") {
     throw new Conflict(`environment ${env.slug} is ${statusText(env)}; ${what} needs an active environment`);
   }
+  refuseWhileMoving(deps.db, env, what);
 }
 
 async function planDeploy(deps: CoordinatorDeps, env: Environment, req: DeployRequest): Promise<DeployPlan> {
@@ -81,7 +83,7 @@ export async function startDeploy(
   opts: { afterCreate?: boolean } = {},
 ): Promise<DeployOutcome> {
   const env = findEnv(deps.db, envName);
-  if (!(opts.afterCreate && env.status === "creating")) deployable(env, "deploy");
+  if (!(opts.afterCreate && env.status === "creating")) deployable(deps, env, "deploy");
   projectRepo(deps, env);
   if (req.branch) validateBranch(req.branch);
   if (req.dryRun) return { dryRun: true, plan: await planDeploy(deps, env, req) };
@@ -141,7 +143,7 @@ function migrationsSince(deps: CoordinatorDeps, env: Environment, target: Deploy
 
 export function startRollback(deps: CoordinatorDeps, envName: string, req: RollbackRequest, actor: string) {
   const env = findEnv(deps.db, envName);
-  deployable(env, "rollback");
+  deployable(deps, env, "rollback");
   const candidates = successfulDeployments(deps.db, env.id).filter((d) => d.id !== env.currentDeploymentId && d.image);
   const target = pickTarget(candidates, req.to, env);
   const migrations = migrationsSince(deps, env, target);

@@ -16,6 +16,7 @@ import { requireConfirm } from "./production-guard";
 import { destroyEnvJob, restartEnvJob, startEnvJob, stopEnvJob } from "./lifecycle-jobs";
 import type { CreateEnvRequest } from "./schema";
 import { envMove, hostNameOf, toSummary } from "./list";
+import { refuseWhileMoving } from "./moving";
 import type { Environment } from "./env.sql";
 import { expiryAfter } from "./ttl";
 import { markDestroying, recordExpiry } from "./state";
@@ -84,6 +85,7 @@ export function startEnvDestroy(deps: CoordinatorDeps, name: string, opts: Destr
   const pending = deps.jobs.queue.activeOn(env.id);
   if (pending?.kind === destroyEnvJob.kind) return deps.jobs.queue.view(pending.id);
   requireConfirm(env, opts.confirm, "destroy");
+  refuseWhileMoving(deps.db, env, "destroy it");
   const finalBackupId = needsFinalBackup(deps, env, opts) ? Bun.randomUUIDv7() : null;
   const previousStatus = env.status === "destroying" || env.status === "destroyed" ? null : env.status;
   markDestroying(deps.db, env.id);
@@ -112,6 +114,7 @@ const powerJobs = { start: startEnvJob, stop: stopEnvJob, restart: restartEnvJob
 export function startEnvPower(deps: CoordinatorDeps, name: string, action: PowerAction, actor: string): JobView {
   const env = findEnv(deps.db, name);
   refuseWhileDestroying(env, action);
+  refuseWhileMoving(deps.db, env, action);
   if (env.status === "failed" || env.status === "creating") {
     throw new Conflict(
       `environment ${env.slug} is ${statusText(env)}; ${action} needs an environment that was created`,

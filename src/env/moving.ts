@@ -4,6 +4,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
+import { Conflict } from "../errors";
 import { jobs } from "../jobs/jobs.sql";
 import type { Db } from "../state/db";
 
@@ -42,4 +43,17 @@ export function moveNote(envId: string, leftOn: string | null, underWay: Map<str
   if (move) return `moved from ${move.fromName}, removing the old copy there (${of(move)})`;
   if (leftOn === null) return null;
   return `old copy left on ${leftOn}: its env.move job could not remove it`;
+}
+
+/**
+ * What would change the env's copy while it is being moved is refused: the move copies a backup
+ * taken at its start, so a deploy, a power action or a destroy on the old copy would be lost on
+ * the new one, or remove what the move is making. Nothing is changed.
+ */
+export function refuseWhileMoving(db: Db, env: { id: string; slug: string }, what: string): void {
+  const move = movesUnderWay(db).get(env.id);
+  if (move)
+    throw new Conflict(
+      `environment ${env.slug} is being moved from ${move.fromName} to ${move.toName} (job ${move.jobId}, since ${move.since}); ${what} when the move is over`,
+    );
 }

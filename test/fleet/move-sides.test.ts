@@ -182,6 +182,27 @@ describe("the state link during a move", () => {
     expect(JSON.parse((await cli("--json", "env", "list")).stdout)[0].move).toBe(note);
   });
 
+  test("a deploy, a rollback, a stop and a destroy are refused while the move runs, naming it; nothing queued", async () => {
+    const jobsBefore = t.deps.jobs.queue.list({ limit: 1000 }).length;
+    const refusals: [string, string, string][] = [
+      ["POST", "/api/v1/environments/shop/deployments", "deploy"],
+      ["POST", "/api/v1/environments/shop/rollback", "rollback"],
+      ["POST", "/api/v1/environments/shop/stop", "stop"],
+      ["DELETE", "/api/v1/environments/shop", "destroy it"],
+    ];
+    for (const [method, path, what] of refusals) {
+      const res = await t.request(path, { method, ...(method === "POST" && { body: JSON.stringify({}) }) });
+      const body = (await res.json()) as { error: { message: string } };
+      expect({ what, status: res.status, message: body.error.message }).toEqual({
+        what,
+        status: 409,
+        message: `environment shop is being moved from old to new (job ${moveJobId}, since ${t.deps.jobs.queue.row(moveJobId).createdAt}); ${what} when the move is over`,
+      });
+    }
+    expect(t.deps.jobs.queue.list({ limit: 1000 }).length).toBe(jobsBefore);
+    expect(row()).toMatchObject({ status: "active", hostId: ids.old });
+  });
+
   test("a host with no part in the move gets nothing of the env", () => {
     expect(carried("other")).toEqual({ jobEnvIds: [], env: undefined });
   });

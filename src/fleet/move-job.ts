@@ -33,6 +33,7 @@ import {
   stepOutput,
   storingStep,
 } from "../jobs/define";
+import { queuedAfter } from "../jobs/lookup";
 import { coordinatorOf, waitSubJob } from "../jobs/sub-job";
 import { dropPending, switchToTarget } from "./move-pending";
 import { MOVE_JOB_KIND, moveLockKey } from "../env/moving";
@@ -86,57 +87,104 @@ const switched = stepOutput("switch", z.object({ at: z.string() }));
 /** Undo only what comes before `switch`: after it, the env lives on the target. */
 const beforeSwitch = (ctx: Ctx) => ctx.outputIfDone(switched) === undefined;
 
-function sub(name: string, title: string, enqueue: (ctx: Ctx, c: CoordinatorDeps) => string) {
+/** Which job a queueing step queues: its kind, on which host, and (optionally) with which params. */
+interface SubJob {
+  kind: string;
+  host(p: MoveJobParams): string;
+  match?(params: Record<string, unknown>, p: MoveJobParams): boolean;
+}
+
+function sub(name: string, title: string, of: SubJob, enqueue: (ctx: Ctx, c: CoordinatorDeps) => string) {
   return storingStep<MoveJobParams, z.infer<typeof queued>>(stepOutput(name, queued), {
     title,
     async run(ctx) {
-      return { jobId: enqueue(ctx, coordinatorOf(ctx.deps, KIND)) };
+      const c = coordinatorOf(ctx.deps, KIND);
+      // Resumed after a crash, which may have come between queueing the job and recording its id:
+      // the job queued then is this step's, and a second one would run the same work twice.
+      const earlier =
+        ctx.attempt > 1
+          ? queuedAfter(c.db, {
+              after: ctx.jobId,
+              kind: of.kind,
+              lockKey: ctx.params.envId,
+              hostId: of.host(ctx.params),
+              match: (params) => of.match?.(params, ctx.params) ?? true,
+            })
+          : undefined;
+      if (earlier) ctx.log(`job ${earlier} was queued before the restart: waiting for it, not queueing another`);
+      return { jobId: earlier ?? enqueue(ctx, c) };
     },
   });
 }
 
-const queueBackup = sub("queue-backup", "Queueing a backup on the current host", (ctx, c) => {
-  const { envId, slug, backupId } = ctx.params;
-  const env = loadEnvById(c.db, envId);
-  // Rerun after a crash: the row is there, and the backup of that id is queued again.
-  c.db
-    .insert(backups)
-    .values({ id: backupId, envId, kind: "manual", status: "running", dbName: env.dbName })
-    .onConflictDoNothing()
-    .run();
-  return c.jobs.enqueue(backupJob, { envId, slug, backupId }, env.createdBy).id;
-});
+/** The backup and the restore of this move are the ones of its backup id. */
+const sameBackup = (params: Record<string, unknown>, p: MoveJobParams) => params.backupId === p.backupId;
 
-const queueCreate = sub("queue-create", "Creating the environment on the target host", (ctx, c) => {
-  const p = ctx.params;
-  return c.jobs.enqueue(createEnvJob, { envId: p.envId, slug: p.slug }, null, { hostId: p.toHostId }).id;
-});
+const queueBackup = sub(
+  "queue-backup",
+  "Queueing a backup on the current host",
+  { kind: backupJob.kind, host: (p) => p.fromHostId, match: sameBackup },
+  (ctx, c) => {
+    const { envId, slug, backupId } = ctx.params;
+    const env = loadEnvById(c.db, envId);
+    // Rerun after a crash: the row is there, and the backup of that id is queued again.
+    c.db
+      .insert(backups)
+      .values({ id: backupId, envId, kind: "manual", status: "running", dbName: env.dbName })
+      .onConflictDoNothing()
+      .run();
+    return c.jobs.enqueue(backupJob, { envId, slug, backupId }, env.createdBy).id;
+  },
+);
 
-const queueRestore = sub("queue-restore", "Restoring the backup on the target host", (ctx, c) => {
-  const p = ctx.params;
-  const row = c.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
-  if (!row) throw new Error(`backup ${p.backupId} vanished from state`);
-  const transfer = backupTransfer(row, { from: p.fromHostId, to: p.toHostId, fromName: p.fromName, toName: p.toName });
-  const params = {
-    envId: p.envId,
-    slug: p.slug,
-    sourceEnvId: p.envId,
-    sourceSlug: p.slug,
-    token: newReplaceToken(),
-    keepOld: false,
-    anonymize: false,
-    neutralize: false,
-    rebase: false,
-    preBackupId: null,
-    backupId: p.backupId,
-    ...(transfer ? { transfer } : {}),
-  };
-  return c.jobs.enqueue(restoreJob, params, null, { hostId: p.toHostId }).id;
-});
+const queueCreate = sub(
+  "queue-create",
+  "Creating the environment on the target host",
+  { kind: createEnvJob.kind, host: (p) => p.toHostId },
+  (ctx, c) => {
+    const p = ctx.params;
+    return c.jobs.enqueue(createEnvJob, { envId: p.envId, slug: p.slug }, null, { hostId: p.toHostId }).id;
+  },
+);
 
-const queueRemoveOld = sub("queue-remove-old", "Removing the environment from the old host", (ctx, c) => {
-  return c.jobs.enqueue(moveOutJob, removeParams(ctx.params), null, { hostId: ctx.params.fromHostId }).id;
-});
+const queueRestore = sub(
+  "queue-restore",
+  "Restoring the backup on the target host",
+  { kind: restoreJob.kind, host: (p) => p.toHostId, match: sameBackup },
+  (ctx, c) => {
+    const p = ctx.params;
+    const row = c.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
+    if (!row) throw new Error(`backup ${p.backupId} vanished from state`);
+    const transfer = backupTransfer(row, {
+      from: p.fromHostId,
+      to: p.toHostId,
+      fromName: p.fromName,
+      toName: p.toName,
+    });
+    const params = {
+      envId: p.envId,
+      slug: p.slug,
+      sourceEnvId: p.envId,
+      sourceSlug: p.slug,
+      token: newReplaceToken(),
+      keepOld: false,
+      anonymize: false,
+      neutralize: false,
+      rebase: false,
+      preBackupId: null,
+      backupId: p.backupId,
+      ...(transfer ? { transfer } : {}),
+    };
+    return c.jobs.enqueue(restoreJob, params, null, { hostId: p.toHostId }).id;
+  },
+);
+
+const queueRemoveOld = sub(
+  "queue-remove-old",
+  "Removing the environment from the old host",
+  { kind: moveOutJob.kind, host: (p) => p.fromHostId },
+  (ctx, c) => c.jobs.enqueue(moveOutJob, removeParams(ctx.params), null, { hostId: ctx.params.fromHostId }).id,
+);
 
 function waitFor(name: string, title: string, of: ReturnType<typeof sub>, what: (p: MoveJobParams) => string) {
   return {

@@ -23,6 +23,24 @@ export function activeJobs(db: Db, filter: { kinds?: readonly string[]; lockKey?
     .all();
 }
 
+/**
+ * The first job of `kind` on `lockKey` and `hostId` queued after job `after` (ids are UUIDv7, so
+ * in time order) whose params `match`: a chain's step run again after a crash that came between
+ * queueing a sub-job and recording its id finds the job it queued then.
+ */
+export function queuedAfter(
+  db: Db,
+  q: { after: string; kind: string; lockKey: string; hostId: string; match(params: Record<string, unknown>): boolean },
+): string | undefined {
+  return db
+    .select({ id: jobs.id, params: jobs.params })
+    .from(jobs)
+    .where(and(eq(jobs.kind, q.kind), eq(jobs.lockKey, q.lockKey), eq(jobs.hostId, q.hostId), gt(jobs.id, q.after)))
+    .orderBy(asc(jobs.id))
+    .all()
+    .find((j) => q.match(j.params))?.id;
+}
+
 /** Every job of `kind`, whatever its status, oldest first. */
 export function jobsOfKind(db: Db, kind: string): JobRow[] {
   return db.select().from(jobs).where(eq(jobs.kind, kind)).orderBy(asc(jobs.id)).all();

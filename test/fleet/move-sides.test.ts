@@ -13,7 +13,8 @@ import { recordMoveDone, recordMoveTarget, recordServing } from "../../src/env/s
 import { Forbidden } from "../../src/errors";
 import { placementCandidates } from "../../src/fleet/candidates";
 import { applyAgentChanges, sliceFor } from "../../src/fleet/mirror-apply";
-import { envBefore, moveEnvJob, moveOutJob } from "../../src/fleet/move-job";
+import { envBefore, MoveJobParams, moveEnvJob, moveOutJob } from "../../src/fleet/move-job";
+import { jobsOfKind } from "../../src/jobs/lookup";
 import { pendingColumns, switchToTarget } from "../../src/fleet/move-pending";
 import { holdsOldCopy, makesNewCopy, moveSide, moveUnderWay, takesEnvChanges } from "../../src/fleet/move-sides";
 import { makeTestApi } from "../support/api";
@@ -276,5 +277,33 @@ describe("the state link during a move", () => {
       move: null,
       httpPort: 9200,
     });
+  });
+
+  test("a queueing step run again after a crash waits for the job it queued then; a first run queues one", async () => {
+    const step = moveEnvJob.steps.find((st) => st.name === "queue-create")!;
+    const params = MoveJobParams.parse(t.deps.jobs.queue.row(moveJobId).params);
+    const ctx = (attempt: number) => ({
+      jobId: moveJobId,
+      params,
+      deps: t.deps,
+      attempt,
+      log: () => undefined,
+      signal: new AbortController().signal,
+      output: () => {
+        throw new Error("not read by this step");
+      },
+      outputIfDone: () => undefined,
+    });
+    const creates = () =>
+      jobsOfKind(t.deps.db, "env.create")
+        .filter((j) => j.lockKey === env.id && j.hostId === ids.new)
+        .map((j) => j.id);
+    const before = creates();
+    // The earlier tests queued creates on the target after the move: the first of them is adopted.
+    expect(before.length).toBeGreaterThan(0);
+    expect(await step.run(ctx(2))).toEqual({ jobId: before[0] });
+    expect(creates()).toEqual(before);
+    const fresh = (await step.run(ctx(1))) as { jobId: string };
+    expect(creates()).toEqual([...before, fresh.jobId]);
   });
 });

@@ -2,10 +2,9 @@
  * An env's move as `env get`, `env list` and the console show it (src/fleet/move-job.ts runs
  * it): under way, from its job; or over with the old copy left behind. Nothing once it is over.
  */
-import { and, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { Conflict } from "../errors";
-import { jobs } from "../jobs/jobs.sql";
+import { activeJobs } from "../jobs/lookup";
 import type { Db } from "../state/db";
 
 export const MOVE_JOB_KIND = "env.move";
@@ -18,11 +17,7 @@ type UnderWay = z.infer<typeof MoveNames> & { jobId: string; since: string };
 
 /** The moves queued or running, by env id: a handful at most, so read in one query for a whole list. */
 export function movesUnderWay(db: Db): Map<string, UnderWay> {
-  const rows = db
-    .select({ id: jobs.id, params: jobs.params, createdAt: jobs.createdAt })
-    .from(jobs)
-    .where(and(eq(jobs.kind, MOVE_JOB_KIND), inArray(jobs.status, ["queued", "running"])))
-    .all();
+  const rows = activeJobs(db, { kinds: [MOVE_JOB_KIND] });
   const out = new Map<string, UnderWay>();
   for (const r of rows) {
     const names = MoveNames.safeParse(r.params);

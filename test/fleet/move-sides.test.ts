@@ -19,6 +19,7 @@ import { pendingColumns, switchToTarget } from "../../src/fleet/move-pending";
 import { holdsOldCopy, makesNewCopy, moveSide, moveUnderWay, takesEnvChanges } from "../../src/fleet/move-sides";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
+import { Browser, consoleFetcher } from "../console/support";
 import { onlineAgent } from "../support/fleet-api";
 
 describe("the rules", () => {
@@ -181,6 +182,11 @@ describe("the state link during a move", () => {
     const table = await cli("env", "list");
     expect(table.stdout).toMatch(new RegExp(`\\bshop\\b.*\\bold \\(${note.replace(/[()]/g, "\\$&")}\\)`));
     expect(JSON.parse((await cli("--json", "env", "list")).stdout)[0].move).toBe(note);
+    // The console's overview, under the host.
+    await t.deps.auth.createUser("move-viewer", "move-viewer-password-1", "viewer");
+    const browser = new Browser(consoleFetcher(t.deps, t.app));
+    await browser.login("move-viewer", "move-viewer-password-1");
+    expect(await (await browser.request("/")).text()).toContain(`old<br><span class="muted">${note}</span>`);
   });
 
   test("a deploy, a rollback, a stop and a destroy are refused while the move runs, naming it; nothing queued", async () => {

@@ -94,7 +94,20 @@ interface SubJob {
   match?(params: Record<string, unknown>, p: MoveJobParams): boolean;
 }
 
-function sub(name: string, title: string, of: SubJob, enqueue: (ctx: Ctx, c: CoordinatorDeps) => string) {
+/** The backup and the restore of this move are the ones of its backup id. */
+const sameBackup = (params: Record<string, unknown>, p: MoveJobParams) => params.backupId === p.backupId;
+
+/** By queueing step: what it queues, found again when the step runs again after a crash. */
+const SUB_JOBS: Record<string, SubJob> = {
+  "queue-backup": { kind: backupJob.kind, host: (p) => p.fromHostId, match: sameBackup },
+  "queue-create": { kind: createEnvJob.kind, host: (p) => p.toHostId },
+  "queue-restore": { kind: restoreJob.kind, host: (p) => p.toHostId, match: sameBackup },
+  "queue-remove-old": { kind: moveOutJob.kind, host: (p) => p.fromHostId },
+};
+
+function sub(name: string, title: string, enqueue: (ctx: Ctx, c: CoordinatorDeps) => string) {
+  const of = SUB_JOBS[name];
+  if (!of) throw new Error(`queueing step ${name} does not say what it queues`);
   return storingStep<MoveJobParams, z.infer<typeof queued>>(stepOutput(name, queued), {
     title,
     async run(ctx) {
@@ -117,74 +130,48 @@ function sub(name: string, title: string, of: SubJob, enqueue: (ctx: Ctx, c: Coo
   });
 }
 
-/** The backup and the restore of this move are the ones of its backup id. */
-const sameBackup = (params: Record<string, unknown>, p: MoveJobParams) => params.backupId === p.backupId;
+const queueBackup = sub("queue-backup", "Queueing a backup on the current host", (ctx, c) => {
+  const { envId, slug, backupId } = ctx.params;
+  const env = loadEnvById(c.db, envId);
+  // Rerun after a crash: the row is there, and the backup of that id is queued again.
+  c.db
+    .insert(backups)
+    .values({ id: backupId, envId, kind: "manual", status: "running", dbName: env.dbName })
+    .onConflictDoNothing()
+    .run();
+  return c.jobs.enqueue(backupJob, { envId, slug, backupId }, env.createdBy).id;
+});
 
-const queueBackup = sub(
-  "queue-backup",
-  "Queueing a backup on the current host",
-  { kind: backupJob.kind, host: (p) => p.fromHostId, match: sameBackup },
-  (ctx, c) => {
-    const { envId, slug, backupId } = ctx.params;
-    const env = loadEnvById(c.db, envId);
-    // Rerun after a crash: the row is there, and the backup of that id is queued again.
-    c.db
-      .insert(backups)
-      .values({ id: backupId, envId, kind: "manual", status: "running", dbName: env.dbName })
-      .onConflictDoNothing()
-      .run();
-    return c.jobs.enqueue(backupJob, { envId, slug, backupId }, env.createdBy).id;
-  },
-);
+const queueCreate = sub("queue-create", "Creating the environment on the target host", (ctx, c) => {
+  const p = ctx.params;
+  return c.jobs.enqueue(createEnvJob, { envId: p.envId, slug: p.slug }, null, { hostId: p.toHostId }).id;
+});
 
-const queueCreate = sub(
-  "queue-create",
-  "Creating the environment on the target host",
-  { kind: createEnvJob.kind, host: (p) => p.toHostId },
-  (ctx, c) => {
-    const p = ctx.params;
-    return c.jobs.enqueue(createEnvJob, { envId: p.envId, slug: p.slug }, null, { hostId: p.toHostId }).id;
-  },
-);
+const queueRestore = sub("queue-restore", "Restoring the backup on the target host", (ctx, c) => {
+  const p = ctx.params;
+  const row = c.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
+  if (!row) throw new Error(`backup ${p.backupId} vanished from state`);
+  const transfer = backupTransfer(row, { from: p.fromHostId, to: p.toHostId, fromName: p.fromName, toName: p.toName });
+  const params = {
+    envId: p.envId,
+    slug: p.slug,
+    sourceEnvId: p.envId,
+    sourceSlug: p.slug,
+    token: newReplaceToken(),
+    keepOld: false,
+    anonymize: false,
+    neutralize: false,
+    rebase: false,
+    preBackupId: null,
+    backupId: p.backupId,
+    ...(transfer ? { transfer } : {}),
+  };
+  return c.jobs.enqueue(restoreJob, params, null, { hostId: p.toHostId }).id;
+});
 
-const queueRestore = sub(
-  "queue-restore",
-  "Restoring the backup on the target host",
-  { kind: restoreJob.kind, host: (p) => p.toHostId, match: sameBackup },
-  (ctx, c) => {
-    const p = ctx.params;
-    const row = c.db.select().from(backups).where(eq(backups.id, p.backupId)).get();
-    if (!row) throw new Error(`backup ${p.backupId} vanished from state`);
-    const transfer = backupTransfer(row, {
-      from: p.fromHostId,
-      to: p.toHostId,
-      fromName: p.fromName,
-      toName: p.toName,
-    });
-    const params = {
-      envId: p.envId,
-      slug: p.slug,
-      sourceEnvId: p.envId,
-      sourceSlug: p.slug,
-      token: newReplaceToken(),
-      keepOld: false,
-      anonymize: false,
-      neutralize: false,
-      rebase: false,
-      preBackupId: null,
-      backupId: p.backupId,
-      ...(transfer ? { transfer } : {}),
-    };
-    return c.jobs.enqueue(restoreJob, params, null, { hostId: p.toHostId }).id;
-  },
-);
-
-const queueRemoveOld = sub(
-  "queue-remove-old",
-  "Removing the environment from the old host",
-  { kind: moveOutJob.kind, host: (p) => p.fromHostId },
-  (ctx, c) => c.jobs.enqueue(moveOutJob, removeParams(ctx.params), null, { hostId: ctx.params.fromHostId }).id,
-);
+const queueRemoveOld = sub("queue-remove-old", "Removing the environment from the old host", (ctx, c) => {
+  return c.jobs.enqueue(moveOutJob, removeParams(ctx.params), null, { hostId: ctx.params.fromHostId }).id;
+});
 
 function waitFor(name: string, title: string, of: ReturnType<typeof sub>, what: (p: MoveJobParams) => string) {
   return {

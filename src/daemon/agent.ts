@@ -36,6 +36,7 @@ import { serveLogStream } from "../fleet/log-stream";
 import { KeyGate } from "../jobs/key-gate";
 import { startLocalWork } from "./agent-local";
 import { backoff, wakeableLoop } from "./backoff-loop";
+import { removeLeftoverCopies } from "./leftovers";
 import { LeasedOutbox } from "./outbox";
 
 const log = Log.create("agent");
@@ -97,6 +98,9 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
 
   const db = openState(paths.stateDb);
   const box = SecretBox.fromFile(paths.secretKeyFile);
+  // Before any job runs: a leased job of a killed process resumes from nothing (or never comes
+  // back, its DR test's copy named from params this host kept no row of).
+  await removeLeftoverCopies({ db, config, paths });
   // Leased jobs and the agent's own backups never run on one env at the same time.
   const gate = new KeyGate();
   const local = startLocalWork({ db, config, paths, box, hostId: state.hostId, transport: client, gate });

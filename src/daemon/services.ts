@@ -19,6 +19,7 @@ import type { Db } from "../state/db";
 import { VERSION } from "../version";
 import { JOB_KINDS } from "./job-kinds";
 import { errorText } from "../errors";
+import { settleDrTestOfJob, settleEndedDrTests } from "../dr/dr-test-records";
 
 const log = Log.create("audit");
 
@@ -54,7 +55,9 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
   );
   jobs.events.onStatus((jobId, ev) => {
     if (TERMINAL.has(ev.status)) auditOutcome(audit, jobs, jobId);
+    if (ev.status === "failed" || ev.status === "cancelled") settleDrTest(db, jobs, jobId);
   });
+  settleEndedDrTests(db);
   return {
     db,
     config,
@@ -72,6 +75,18 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     version: VERSION,
     startedAt: Date.now(),
   };
+}
+
+/**
+ * A DR test's record follows its job even when no agent reports its end (its host removed or
+ * offline for good, cancelled while queued): never "running" forever.
+ */
+function settleDrTest(db: Db, jobs: JobService, jobId: string): void {
+  try {
+    settleDrTestOfJob(db, jobs.queue.row(jobId));
+  } catch (e) {
+    log.error("could not record a DR test's end", { job: jobId, error: errorText(e) });
+  }
 }
 
 /** A job's outcome as an audit row, by whoever queued it; a failure to audit never fails the job engine. */

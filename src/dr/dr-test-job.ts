@@ -74,13 +74,13 @@ function testedEnv(deps: Pick<Deps, "db" | "box">, p: DrTestParams): Environment
  * On another host the copy gets a docker network of its own (the env's is not there), named
  * apart from the env's so the env could still move here later.
  */
-function throwawayNetwork(env: Pick<Environment, "slug" | "domain">, deps: Pick<Deps, "paths" | "config">) {
+export function drTestNetwork(env: Pick<Environment, "slug" | "domain">, deps: Pick<Deps, "paths" | "config">) {
   return `${envResources(env, deps).network}-drtest`;
 }
 
 /** The network, and the env's dir the scratch copy lived in when nothing else is in it: on this host they were only the test's. */
 async function removeRemoteLeftovers(deps: Deps, env: Environment): Promise<void> {
-  await run(envHost(deps).docker.networkRm(throwawayNetwork(env, deps)), { nothrow: true });
+  await run(envHost(deps).docker.networkRm(drTestNetwork(env, deps)), { nothrow: true });
   const dir = envResources(env, deps).dir;
   try {
     if (readdirSync(dir).length === 0) rmdirSync(dir);
@@ -237,7 +237,7 @@ async function restoreAndBoot(deps: Deps, env: Environment, p: DrTestParams, job
   const { row, source, trust } = await inStep("backup", async () => backupSource(deps, p));
   const image = p.remote ? p.remote.image : await servingImage(deps, env);
   if (p.remote) {
-    const net = throwawayNetwork(env, deps);
+    const net = drTestNetwork(env, deps);
     await inStep("restore", () => envHost(deps).dockerClient.ensureNetwork(net, envLabels(env, "network")));
     try {
       return await onScratch(deps, env, jobId, io, { row, source, trust, image, network: net });

@@ -6,6 +6,7 @@ import { and, desc, eq, gte, inArray } from "drizzle-orm";
 import type { Db } from "../state/db";
 import { environments } from "../env/env.sql";
 import { hosts } from "../fleet/fleet.sql";
+import { jobs } from "../jobs/jobs.sql";
 import { drTests, type DR_TEST_STEPS } from "./dr-tests.sql";
 
 export type DrTestRow = typeof drTests.$inferSelect;
@@ -46,6 +47,35 @@ export function failDrTest(db: Db, id: string, error: string): void {
     .set({ outcome: "failed", reason: row.reason ?? error, finishedAt: new Date().toISOString() })
     .where(eq(drTests.id, id))
     .run();
+}
+
+/**
+ * A test whose job ended failed or cancelled while its row still says running: the job was
+ * failed by the coordinator (its host removed, or offline past `fleet.offlineJobTimeout`),
+ * cancelled before it started, or its agent's report never arrived. The step's own record, when
+ * there is one (the job's failed hook, or the agent's finish report), is written first and kept.
+ */
+export function settleDrTestOfJob(db: Db, job: { id: string; status: string; error: string | null }): boolean {
+  if (job.status !== "failed" && job.status !== "cancelled") return false;
+  const row = db
+    .select({ id: drTests.id })
+    .from(drTests)
+    .where(and(eq(drTests.jobId, job.id), eq(drTests.outcome, "running")))
+    .get();
+  if (!row) return false;
+  failDrTest(db, row.id, job.status === "cancelled" ? "cancelled" : (job.error ?? "the job failed"));
+  return true;
+}
+
+/** At start: the tests whose job ended while no listener ran (a coordinator killed between the two writes). */
+export function settleEndedDrTests(db: Db): number {
+  const ended = db
+    .select({ id: jobs.id, status: jobs.status, error: jobs.error })
+    .from(drTests)
+    .innerJoin(jobs, eq(jobs.id, drTests.jobId))
+    .where(and(eq(drTests.outcome, "running"), inArray(jobs.status, ["failed", "cancelled"])))
+    .all();
+  return ended.filter((j) => settleDrTestOfJob(db, j)).length;
 }
 
 /** `host`: the name of the host it ran on (null: a standalone coordinator, or a removed host). */

@@ -249,14 +249,14 @@ export interface Removal {
   host: string;
   /** Envs whose records were dropped (`--force`): their containers, databases and files stay on the host, unmanaged. */
   abandonedEnvs: string[];
-  /** Queued jobs for the host that were failed. */
+  /** Queued and running jobs of the host that were failed (its agent can no longer report). */
   failedJobs: number;
 }
 
 /**
  * Revokes the agent's credential and forgets the host. Refuses while envs live there unless
  * `force`, which marks them destroyed in state (their data stays on the machine, unmanaged)
- * and fails the host's queued jobs. The coordinator's own host is never removed.
+ * and fails the host's queued and running jobs. The coordinator's own host is never removed.
  */
 export function removeHost(
   db: Db,

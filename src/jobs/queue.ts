@@ -250,13 +250,17 @@ export class SqliteJobQueue implements JobChannel {
     this.emitJob(job);
   }
 
-  /** Queued jobs placed on a host that is gone fail with `reason` (a removed host runs nothing). */
-  failQueuedOfHost(hostId: string, reason: string): number {
+  /**
+   * Queued jobs placed on a host that is gone fail with `reason`. `running`: its running ones
+   * too — a removed host's agent can no longer report (its credential is revoked), so its leases
+   * would only come back as queued jobs no host ever takes.
+   */
+  failQueuedOfHost(hostId: string, reason: string, opts: { running?: boolean } = {}): number {
     const ts = now();
     const failed = this.db
       .update(jobs)
-      .set({ status: "failed", error: reason, finishedAt: ts })
-      .where(and(eq(jobs.hostId, hostId), eq(jobs.status, "queued")))
+      .set({ status: "failed", error: reason, finishedAt: ts, leaseOwner: null, leaseExpiresAt: null })
+      .where(and(eq(jobs.hostId, hostId), inArray(jobs.status, opts.running ? ["queued", "running"] : ["queued"])))
       .returning({ id: jobs.id })
       .all();
     for (const { id } of failed) {
@@ -264,6 +268,11 @@ export class SqliteJobQueue implements JobChannel {
         .update(jobSteps)
         .set({ status: "skipped" })
         .where(and(eq(jobSteps.jobId, id), eq(jobSteps.status, "pending")))
+        .run();
+      this.db
+        .update(jobSteps)
+        .set({ status: "failed", error: reason, finishedAt: ts })
+        .where(and(eq(jobSteps.jobId, id), eq(jobSteps.status, "running")))
         .run();
       this.logs.append(id, [`${ts} ${reason}`]);
       this.emitJob(this.row(id));

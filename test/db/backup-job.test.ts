@@ -15,6 +15,7 @@ import { run } from "../../src/exec/run";
 import { openS3 } from "../../src/host/s3/client";
 import type { S3Target } from "../../src/host/s3/schema";
 import type { JobView } from "../../src/jobs/view";
+import { clearOfUtcMidnight } from "../support/clock";
 import { startEnvHost } from "../support/env-host";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
@@ -80,6 +81,8 @@ async function s3Keys(prefix: string): Promise<string[]> {
 }
 
 const DAY = 86_400_000;
+/** Longer than the two backup jobs of one test take, with room on a loaded machine. */
+const SAME_DAY_MARGIN_MS = 180_000;
 let b1 = "";
 
 describe("db backup on a real environment", () => {
@@ -143,46 +146,52 @@ describe("db backup on a real environment", () => {
     expect(only.location).toEqual({ local: localDir, s3: `s3://${target.bucket}/odooops/${slug}/${b1}/` });
   }, 240_000);
 
-  test("backups run one at a time per env; retention after each: expiry dates, the superseded one deleted everywhere", async () => {
-    // Yesterday's backup: kept as that day's daily (dev: 3 days), so it gets an expiry date.
-    const yesterday = new Date(Date.now() - DAY).toISOString();
-    host.deps.db.update(backups).set({ createdAt: yesterday }).where(eq(backups.id, b1)).run();
+  test(
+    "backups run one at a time per env; retention after each: expiry dates, the superseded one deleted everywhere",
+    async () => {
+      // b2 and b3 must be dated on one UTC day ("same day as b3" below): never across midnight.
+      await clearOfUtcMidnight(SAME_DAY_MARGIN_MS);
+      // Yesterday's backup: kept as that day's daily (dev: 3 days), so it gets an expiry date.
+      const yesterday = new Date(Date.now() - DAY).toISOString();
+      host.deps.db.update(backups).set({ createdAt: yesterday }).where(eq(backups.id, b1)).run();
 
-    const first = await startDbBackup();
-    const second = await startDbBackup();
-    expect(second.status).toBe("queued");
-    expect(second.blockedBy?.id).toBe(first.id);
-    const [j2, j3] = [await host.waitJob(first.id), await host.waitJob(second.id)];
-    expect([j2.status, j3.status]).toEqual(["succeeded", "succeeded"]);
-    const b2 = String(j2.result?.backupId);
-    const b3 = String(j3.result?.backupId);
-    expect(j2.result?.expired).toEqual([]);
-    // Same day as b3 and no longer the newest: retention deletes it.
-    expect(j3.result?.expired).toEqual([b2]);
+      const first = await startDbBackup();
+      const second = await startDbBackup();
+      expect(second.status).toBe("queued");
+      expect(second.blockedBy?.id).toBe(first.id);
+      const [j2, j3] = [await host.waitJob(first.id), await host.waitJob(second.id)];
+      expect([j2.status, j3.status]).toEqual(["succeeded", "succeeded"]);
+      const b2 = String(j2.result?.backupId);
+      const b3 = String(j3.result?.backupId);
+      expect(j2.result?.expired).toEqual([]);
+      // Same day as b3 and no longer the newest: retention deletes it.
+      expect(j3.result?.expired).toEqual([b2]);
 
-    const gone = backupRow(b2);
-    expect(gone).toMatchObject({ status: "expired", localPath: null, s3Key: null });
-    expect(existsSync(join(host.deps.paths.backupsDir, slug, b2))).toBe(false);
-    expect(await s3Keys(`odooops/${slug}/${b2}/`)).toEqual([]);
-    expect(existsSync(join(host.deps.paths.backupsDir, slug, b1, "manifest.json"))).toBe(true);
-    expect(await s3Keys(`odooops/${slug}/${b1}/`)).toHaveLength(3);
+      const gone = backupRow(b2);
+      expect(gone).toMatchObject({ status: "expired", localPath: null, s3Key: null });
+      expect(existsSync(join(host.deps.paths.backupsDir, slug, b2))).toBe(false);
+      expect(await s3Keys(`odooops/${slug}/${b2}/`)).toEqual([]);
+      expect(existsSync(join(host.deps.paths.backupsDir, slug, b1, "manifest.json"))).toBe(true);
+      expect(await s3Keys(`odooops/${slug}/${b1}/`)).toHaveLength(3);
 
-    const views = await list();
-    expect(views.map((v) => [v.id, v.status])).toEqual([
-      [b3, "completed"],
-      [b2, "expired"],
-      [b1, "completed"],
-    ]);
-    const [v3, v2, v1] = views;
-    expect(v3.expiresAt).toBeNull();
-    expect(v3.keptFor).toContain("newest");
-    expect(v2.keptFor).toEqual([]);
-    expect(v2.location).toEqual({ local: null, s3: null });
-    expect(v1.keptFor).toEqual(["daily"]);
-    const dayStart = Math.floor(Date.parse(yesterday) / DAY) * DAY;
-    expect(v1.expiresAt).toBe(new Date(dayStart + 3 * DAY).toISOString());
-    expect((await list(1)).map((v) => v.id)).toEqual([b3]);
-  }, 240_000);
+      const views = await list();
+      expect(views.map((v) => [v.id, v.status])).toEqual([
+        [b3, "completed"],
+        [b2, "expired"],
+        [b1, "completed"],
+      ]);
+      const [v3, v2, v1] = views;
+      expect(v3.expiresAt).toBeNull();
+      expect(v3.keptFor).toContain("newest");
+      expect(v2.keptFor).toEqual([]);
+      expect(v2.location).toEqual({ local: null, s3: null });
+      expect(v1.keptFor).toEqual(["daily"]);
+      const dayStart = Math.floor(Date.parse(yesterday) / DAY) * DAY;
+      expect(v1.expiresAt).toBe(new Date(dayStart + 3 * DAY).toISOString());
+      expect((await list(1)).map((v) => v.id)).toEqual([b3]);
+    },
+    240_000 + SAME_DAY_MARGIN_MS,
+  );
 
   test("an S3 failure (wrong bucket): job failed, backup failed with the reason, local copy kept, listed", async () => {
     const good = host.deps.config.backups.s3;

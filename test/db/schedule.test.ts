@@ -18,6 +18,7 @@ import { deployments } from "../../src/deploy/deploy.sql";
 import { environments } from "../../src/env/env.sql";
 import { Invalid } from "../../src/errors";
 import type { JobView } from "../../src/jobs/view";
+import { clearOfUtcMidnight } from "../support/clock";
 import { startEnvHost } from "../support/env-host";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 
@@ -71,6 +72,8 @@ describe("backup schedules in the config", () => {
 });
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
+/** Longer than the two backup jobs of one test take, with room on a loaded machine. */
+const SAME_DAY_MARGIN_MS = 180_000;
 const prod = `sc-prod-${randomSuffix(5)}`;
 const dev = `sc-dev-${randomSuffix(5)}`;
 
@@ -186,31 +189,39 @@ describe("the backups Schedule on a real host", () => {
 });
 
 describe("retention never deletes a backup a deployment needs for rollback", () => {
-  test("superseded the same day but referenced by a deployment: kept (protected); once unreferenced: deleted", async () => {
-    const id = envId(dev);
-    const [first] = (await list(dev)).filter((b) => b.status === "completed");
-    expect(first).toBeDefined();
-    const dep = host.deps.db
-      .insert(deployments)
-      .values({ envId: id, release: 1, status: "success", backupId: first!.id })
-      .returning()
-      .get();
+  test(
+    "superseded the same day but referenced by a deployment: kept (protected); once unreferenced: deleted",
+    async () => {
+      const id = envId(dev);
+      const [first] = (await list(dev)).filter((b) => b.status === "completed");
+      expect(first).toBeDefined();
+      // The three must be dated on one UTC day (retention keeps each day's newest): the first was
+      // made by an earlier test, so it is dated now, and the next two are never made across midnight.
+      await clearOfUtcMidnight(SAME_DAY_MARGIN_MS);
+      host.deps.db.update(backups).set({ createdAt: new Date().toISOString() }).where(eq(backups.id, first!.id)).run();
+      const dep = host.deps.db
+        .insert(deployments)
+        .values({ envId: id, release: 1, status: "success", backupId: first!.id })
+        .returning()
+        .get();
 
-    const second = await manualBackup(dev);
-    expect(second.status).toBe("succeeded");
-    expect(second.result?.expired).toEqual([]);
-    const view = (await list(dev)).find((b) => b.id === first!.id)!;
-    expect(view.status).toBe("completed");
-    expect(view.keptFor).toContain("protected");
+      const second = await manualBackup(dev);
+      expect(second.status).toBe("succeeded");
+      expect(second.result?.expired).toEqual([]);
+      const view = (await list(dev)).find((b) => b.id === first!.id)!;
+      expect(view.status).toBe("completed");
+      expect(view.keptFor).toContain("protected");
 
-    host.deps.db.delete(deployments).where(eq(deployments.id, dep.id)).run();
-    const third = await manualBackup(dev);
-    // Same day as the third: the first and the second are superseded, nothing protects them.
-    expect([...((third.result?.expired as string[] | undefined) ?? [])].sort()).toEqual(
-      [first!.id, String(second.result?.backupId)].sort(),
-    );
-    expect(host.deps.db.select().from(backups).where(eq(backups.id, first!.id)).get()!.status).toBe("expired");
-  }, 240_000);
+      host.deps.db.delete(deployments).where(eq(deployments.id, dep.id)).run();
+      const third = await manualBackup(dev);
+      // Same day as the third: the first and the second are superseded, nothing protects them.
+      expect([...((third.result?.expired as string[] | undefined) ?? [])].sort()).toEqual(
+        [first!.id, String(second.result?.backupId)].sort(),
+      );
+      expect(host.deps.db.select().from(backups).where(eq(backups.id, first!.id)).get()!.status).toBe("expired");
+    },
+    240_000 + SAME_DAY_MARGIN_MS,
+  );
 
   test("destroy both envs", async () => {
     for (const slug of [prod, dev]) {

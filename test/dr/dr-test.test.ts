@@ -156,7 +156,8 @@ describe("dr test", () => {
     const health = (await (await api("GET", `/health/check?env=${slug}`)).json()) as {
       envs: { dr: { level: string; text: string } }[];
     };
-    expect(health.envs[0]!.dr).toEqual({ level: "ok", text: "passed 0m ago" });
+    // Its age is counted when health is asked (whole minutes): 0m unless the machine is slow.
+    expect(health.envs[0]!.dr).toEqual({ level: "ok", text: expect.stringMatching(/^passed \d+m ago$/) });
   }, 240_000);
 
   // After "backup": test/dr/dr-test-kill.test.ts (each file stays under 3 minutes).
@@ -197,7 +198,7 @@ describe("dr test", () => {
       envs: { dr: { level: string; text: string } }[];
     };
     expect(health.level).toBe("red");
-    expect(health.envs[0]!.dr).toEqual({ level: "red", text: "failed 0m ago" });
+    expect(health.envs[0]!.dr).toEqual({ level: "red", text: expect.stringMatching(/^failed \d+m ago$/) });
     // The list is newest first and keeps the earlier passes.
     const all = await reports(`?env=${slug}&since=1d`);
     expect(all.map((t) => t.outcome)).toEqual(["failed", "passed", "passed"]);

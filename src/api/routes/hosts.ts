@@ -138,7 +138,7 @@ export function hostRoutes(app: Api, deps: CoordinatorDeps) {
     const removal = removeHost(db, name, {
       force,
       localHostId: fleet.localHostId,
-      failQueuedJobs: (hostId, reason) => deps.jobs.queue.failQueuedOfHost(hostId, reason),
+      failQueuedJobs: (hostId, reason) => deps.jobs.queue.failQueuedOfHost(hostId, reason, { running: true }),
     });
     deps.audit.record({
       actor: actor(c),

@@ -34,9 +34,12 @@ const REQUESTS = Math.min(Number(process.env.BENCH_REQUESTS ?? 300) || 300, 2000
 const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 5) || 5, 20);
 const WARMUP = 30;
 const TIERS_SUB = ["dev", "preview", "staging", ""];
-/** Settling: RSS sampled every SAMPLE_MS; settled once it has not fallen by more than NOISE for QUIET_MS. */
+/**
+ * Settling: RSS sampled every SAMPLE_MS; settled once it has not fallen by more than NOISE for
+ * QUIET_MS, longer than the daemon waits before its idle collection (src/daemon/idle-gc.ts: 5 s).
+ */
 const SAMPLE_MS = 200;
-const QUIET_MS = 5000;
+const QUIET_MS = 8000;
 const SETTLE_MAX_MS = 30_000;
 const NOISE_BYTES = 256 * 1024;
 
@@ -260,7 +263,7 @@ try {
 
   const signed = (b: number) => `${b >= 0 ? "+" : ""}${mb(b)}`;
   printTable(
-    "daemon VmRSS, settled (stopped falling for 5 s): API-only daemon vs API + console daemon, side by side",
+    "daemon VmRSS, settled (stopped falling for 8 s): API-only daemon vs API + console daemon, side by side",
     ["round", "API only: start → end", "API + console: start → after API → end", "console adds", "same daemon"],
     rounds.map((r, i) => [
       `${i + 1} (${i % 2 === 0 ? "API-only started first" : "console started first"})`,

@@ -36,10 +36,11 @@ const WARMUP = 30;
 const TIERS_SUB = ["dev", "preview", "staging", ""];
 /**
  * Settling: RSS sampled every SAMPLE_MS; settled once it has not fallen by more than NOISE for
- * QUIET_MS, longer than the daemon waits before its idle collection (src/daemon/idle-gc.ts: 5 s).
+ * QUIET_MS, longer than the daemon waits before its idle collection and between two of them
+ * (src/daemon/idle-gc.ts: 5 s of quiet, 10 s apart), so a sample never lands just before one.
  */
 const SAMPLE_MS = 200;
-const QUIET_MS = 8000;
+const QUIET_MS = 11_000;
 const SETTLE_MAX_MS = 30_000;
 const NOISE_BYTES = 256 * 1024;
 
@@ -263,7 +264,7 @@ try {
 
   const signed = (b: number) => `${b >= 0 ? "+" : ""}${mb(b)}`;
   printTable(
-    "daemon VmRSS, settled (stopped falling for 8 s): API-only daemon vs API + console daemon, side by side",
+    "daemon VmRSS, settled (stopped falling for 11 s): API-only daemon vs API + console daemon, side by side",
     ["round", "API only: start → end", "API + console: start → after API → end", "console adds", "same daemon"],
     rounds.map((r, i) => [
       `${i + 1} (${i % 2 === 0 ? "API-only started first" : "console started first"})`,

@@ -7,7 +7,7 @@
  * referenced; bench/README.md (web console) says what it measured.
  *
  * Never more than one collection per `minGapMs`, and none without a request since the last one:
- * an idle daemon is not woken, and a steady trickle of requests costs one collection per gap.
+ * an idle daemon is not woken, and a steady trickle of requests costs at most one collection per gap.
  */
 
 export interface IdleCollectorOptions {
@@ -66,7 +66,7 @@ export class IdleCollector {
 }
 
 /** The daemon's collector: real clock, unref'd timers (they never keep a stopping process alive). */
-export function idleCollector(quietMs = 5000, minGapMs = 30_000): IdleCollector {
+export function idleCollector(quietMs = 5000, minGapMs = 10_000): IdleCollector {
   return new IdleCollector({
     quietMs,
     minGapMs,

@@ -3,7 +3,7 @@
  * itself, JSC collects when its heap grows, not when the daemon stops working: the garbage of a
  * burst of pages or API calls (and the allocator pages behind it) then stays resident until the
  * next burst. `Bun.gc(true)` collects synchronously and then has mimalloc return the freed pages
- * to the OS (bun ≥ 1.4: oven-sh/bun#42428). It does not give back JIT code or anything still
+ * to the OS (oven-sh/bun#42428). It does not give back JIT code or anything still
  * referenced; bench/README.md (web console) says what it measured.
  *
  * Never more than one collection per `minGapMs`, and none without a request since the last one:

@@ -6,7 +6,6 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { compress } from "hono/compress";
 import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { API_BASE } from "../api/app";
@@ -14,6 +13,7 @@ import type { CoordinatorDeps } from "../deps";
 import { Log } from "../log";
 import { ApiError, type ApiFetch } from "./api-call";
 import { acceptsGzip, assetFor, assetUrl, gzipped } from "./assets";
+import { gzipPages } from "./gzip-pages";
 import type { ConsoleApp, ConsoleEnv } from "./context";
 import { auditRoutes } from "./routes/audit";
 import { authRoutes } from "./routes/auth";
@@ -34,7 +34,7 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
   const cd = { deps, api, cookies: sessionCookies(deps) };
 
   // A page of 100 envs plus htmx is ~100 KB raw, ~25 KB gzipped: phones on a slow link notice.
-  app.use("*", compress());
+  app.use("*", gzipPages());
   app.use("*", async (c, next) => {
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
@@ -47,7 +47,7 @@ export function createConsoleApp(deps: CoordinatorDeps, api: ApiFetch): ConsoleA
     if (!asset) return c.text("no such asset", 404);
     c.header("cache-control", `public, max-age=${YEAR_SEC}, immutable`);
     c.header("vary", "accept-encoding");
-    // Already gzipped (compress() leaves a response with a content-encoding alone).
+    // Already gzipped (gzipPages() leaves a response with a content-encoding alone).
     if (acceptsGzip(c.req.header("accept-encoding")))
       return c.body(gzipped(asset), 200, { "content-type": asset.type, "content-encoding": "gzip" });
     return c.body(asset.body, 200, { "content-type": asset.type });

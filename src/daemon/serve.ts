@@ -20,6 +20,7 @@ import { shutdownJobTracing } from "../jobs/tracing";
 import { Log } from "../log";
 import { openState } from "../state/db";
 import { VERSION } from "../version";
+import { idleCollector } from "./idle-gc";
 import { InFlight } from "./in-flight";
 import { removeLeftoverCopies } from "./leftovers";
 import { startScheduler } from "./scheduler";
@@ -123,13 +124,19 @@ export async function startDaemon(opts: DaemonOptions) {
   // The web console at / (src/console): loaded here only, so the CLI's cold start never pays for it.
   const { withConsole } = await import("../console/app");
   const [host, port] = splitListen(config.listen);
+  // Once the API and console go quiet after a burst, one full collection returns its garbage to the OS.
+  const idle = idleCollector();
+  const serveApp = withConsole(deps, app);
   // Uploads (db import) stream to disk; Bun's 128 MB default would refuse real databases.
   // JSON routes keep their own small limit (bodyLimit in src/api/app.ts). A connection that sends
   // nothing is closed after idleTimeoutSec; streaming routes lift it for themselves (keepOpen).
   const server = Bun.serve({
     hostname: host,
     port,
-    fetch: inFlight.wrap(withConsole(deps, app)),
+    fetch: inFlight.wrap((req: Request, srv: unknown) => {
+      idle.touch();
+      return serveApp(req, srv);
+    }),
     idleTimeout: config.api.idleTimeoutSec,
     maxRequestBodySize: 256 * 1024 ** 3,
   });
@@ -145,6 +152,7 @@ export async function startDaemon(opts: DaemonOptions) {
       // Stop accepting and stop the clocks first, then wait for what is still running (handlers,
       // scheduled ticks, the local agent's jobs): only then is the state database closed.
       clearInterval(sweeper);
+      idle.stop();
       localBeat.stop();
       await Promise.all([agentServer?.stop(true), server.stop(true)]);
       unsubscribe();

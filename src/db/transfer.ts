@@ -11,12 +11,31 @@ import { Conflict, Invalid } from "../errors";
 import type { BackupRow } from "./backup-job";
 import type { BackupSource } from "./backup";
 
-export const BackupTransfer = z.object({
+/** The manifest as the state recorded it when the backup (or the clone's pack) completed. */
+const Manifest = z.record(z.string(), z.unknown());
+
+export const S3Transfer = z.object({
   /** The backup's S3 prefix (`backups.s3_key`). */
   s3Key: z.string().min(1),
-  /** The manifest as the state recorded it when the backup completed. */
-  manifest: z.record(z.string(), z.unknown()),
+  manifest: Manifest,
 });
+
+/**
+ * Without S3: the pack waits on the source's host (clone-transfer/relay-dir.ts) and the restoring
+ * host downloads it through the coordinator with one-time tickets (src/fleet/transfer-relay.ts).
+ */
+export const RelayTransfer = z.object({
+  relay: z.object({
+    /** The source's host: the coordinator reads its own disk when it is this one. */
+    hostId: z.string().min(1),
+    slug: z.string().min(1),
+    transferId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/),
+  }),
+  manifest: Manifest,
+});
+export type RelayTransfer = z.infer<typeof RelayTransfer>;
+
+export const BackupTransfer = z.union([S3Transfer, RelayTransfer]);
 export type BackupTransfer = z.infer<typeof BackupTransfer>;
 
 /**
@@ -26,7 +45,7 @@ export type BackupTransfer = z.infer<typeof BackupTransfer>;
 export function backupTransfer(
   row: BackupRow,
   hosts: { from: string | null; to: string | null; fromName: string; toName: string },
-): BackupTransfer | null {
+): z.infer<typeof S3Transfer> | null {
   if (hosts.from === hosts.to) return null;
   if (row.status !== "completed" || row.manifest === null)
     throw new Invalid(`backup ${row.id} is ${row.status}; only a completed backup can be restored`);
@@ -38,7 +57,7 @@ export function backupTransfer(
 }
 
 /** Where the restoring host reads a transferred backup: its own S3 target, which must be the shared one. */
-export function transferSource(config: Config, t: BackupTransfer): Extract<BackupSource, { kind: "s3" }> {
+export function transferSource(config: Config, t: z.infer<typeof S3Transfer>): Extract<BackupSource, { kind: "s3" }> {
   const target = config.backups.s3;
   if (!target)
     throw new Invalid(

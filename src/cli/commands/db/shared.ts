@@ -74,7 +74,8 @@ export function describePlan(p: DbOperationPlan): string[] {
   );
   // Across hosts: where each step runs, so it shows what leaves the source's host.
   if (p.hosts) {
-    lines.push(`  across hosts: ${p.hosts.source} → ${p.hosts.target}, through ${p.hosts.transfer}`);
+    const via = p.hosts.path === "relay" ? p.hosts.transfer : `through ${p.hosts.transfer}`;
+    lines.push(`  across hosts: ${p.hosts.source} → ${p.hosts.target}, ${via}`);
     for (const step of p.steps) lines.push(`    ${step}`);
   }
   return lines;

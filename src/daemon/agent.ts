@@ -166,7 +166,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
     // Or a relayed transfer's file this host is the source of (src/fleet/transfer-relay.ts).
     const s = (
       isFileRequest(request)
-        ? sendTransferFile(client, paths, request, stopping.signal)
+        ? sendTransferFile(client, { config, paths }, request, stopping.signal)
         : serveLogStream(client, { config, paths }, request, stopping.signal)
     ).finally(() => streams.delete(s));
     streams.add(s);

@@ -72,7 +72,7 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     jobs,
     fleet,
     // A restore on this host of a pack relayed from another: in-process, with the same tickets.
-    fetchTransfer: localTransferFetch({ jobs, fleet, paths }),
+    fetchTransfer: localTransferFetch({ jobs, fleet, paths, config }),
     version: VERSION,
     startedAt: Date.now(),
   };

@@ -124,7 +124,8 @@ export const DbOperationPlan = z
         kind: z.string(),
         createdAt: z.string(),
         sizeBytes: z.number().nullable(),
-        from: z.enum(["local", "s3"]),
+        /** `relay`: a local backup of another host, fetched through the coordinator (transfer.ts). */
+        from: z.enum(["local", "s3", "relay"]),
       })
       .nullable(),
     /** Clone only. */

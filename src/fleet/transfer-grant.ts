@@ -1,11 +1,12 @@
 /**
  * The coordinator's half of a relayed transfer (transfer-relay.ts): a ticket is issued only to
  * the host that runs the restore job reading that transfer, for that job, while it runs; the
- * ticket, once redeemed, opens the file at its source — this coordinator's own disk when the
- * source is its host, else the source agent's upload, asked for through its lease long-poll.
+ * ticket, once redeemed, opens the file at its source (a clone's pack, or a backup's local copy)
+ * — this coordinator's own disk when the source is its host, else the source agent's upload,
+ * asked for through its lease long-poll.
  */
 import { join } from "node:path";
-import { outgoingDir } from "../db/clone-transfer/relay-dir";
+import { relaySourceDir } from "../db/clone-transfer/relay-dir";
 import { RelayTransfer } from "../db/transfer";
 import type { CoordinatorDeps } from "../deps";
 import { Forbidden, NotFound } from "../errors";
@@ -40,22 +41,24 @@ export function issueTicket(
 
 /** The file a ticket grants, as a stream; spends the ticket first, so a refusal below cannot be retried with it. */
 export async function openTicket(
-  deps: Pick<CoordinatorDeps, "jobs" | "fleet" | "paths">,
+  deps: Pick<CoordinatorDeps, "jobs" | "fleet" | "paths" | "config">,
   hostId: string,
   ticket: string,
 ): Promise<ReadableStream<Uint8Array>> {
   const grant = deps.fleet.tickets.redeem(ticket, hostId);
   const relay = relayOf(deps, hostId, grant.jobId);
   if (relay.hostId === deps.fleet.localHostId) {
-    const file = Bun.file(join(outgoingDir(deps.paths, relay.slug, relay.transferId), grant.file));
-    if (!(await file.exists())) throw new NotFound(`transfer ${relay.transferId} has no ${grant.file} on this host`);
+    const file = Bun.file(join(relaySourceDir(deps, relay), grant.file));
+    if (!(await file.exists()))
+      throw new NotFound(`${relay.from} ${relay.transferId} has no ${grant.file} on this host`);
     return file.stream();
   }
-  return deps.fleet.files.request(relay.hostId, { slug: relay.slug, transferId: relay.transferId, file: grant.file });
+  const { from, slug, transferId } = relay;
+  return deps.fleet.files.request(relay.hostId, { from, slug, transferId, file: grant.file });
 }
 
 /** A restore running on the coordinator's own host fetches the same way, without the HTTP hop. */
-export function localTransferFetch(deps: Pick<CoordinatorDeps, "jobs" | "fleet" | "paths">) {
+export function localTransferFetch(deps: Pick<CoordinatorDeps, "jobs" | "fleet" | "paths" | "config">) {
   return async (jobId: string, file: string): Promise<ReadableStream<Uint8Array>> => {
     const here = deps.fleet.localHostId;
     if (here === null) throw new Forbidden("this coordinator has no host id: it is not part of a fleet");

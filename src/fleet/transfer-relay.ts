@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { AppError, Forbidden } from "../errors";
 import { MANIFEST_FILE, PART_FILES } from "../db/backup/layout";
+import { RelaySource } from "../db/transfer";
 
 /** A spent or expired ticket: HTTP 410, as distinct from a forged one (403). */
 export class Gone extends AppError {
@@ -33,6 +34,7 @@ export const FileRequest = z
     transfer: z
       .object({
         id: z.string().min(1).max(64),
+        from: RelaySource,
         slug: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/),
         transferId: ID,
         file: TransferFile,

@@ -1,12 +1,12 @@
 /**
  * The agent's half of a relayed transfer (transfer-relay.ts). As a source, it uploads a file of
- * its outgoing pack when its lease answers with a request for one; as a target, its restore job
+ * its outgoing pack, or of one of its local backups, when its lease answers with a request for one; as a target, its restore job
  * downloads a file with a one-time ticket it asks for first. Both over its one pinned link to
  * the coordinator: the agent listens nowhere and talks to no other agent.
  */
 import { join } from "node:path";
-import type { Paths } from "../config/paths";
-import { outgoingDir } from "../db/clone-transfer/relay-dir";
+import type { Deps } from "../deps";
+import { relaySourceDir } from "../db/clone-transfer/relay-dir";
 import { errorText } from "../errors";
 import { Log } from "../log";
 import type { CoordinatorClient } from "./coordinator-client";
@@ -19,7 +19,7 @@ export const isFileRequest = (raw: unknown): boolean => typeof raw === "object" 
 
 export async function sendTransferFile(
   client: Pick<CoordinatorClient, "post" | "upload">,
-  paths: Pick<Paths, "dataDir">,
+  deps: Pick<Deps, "paths" | "config">,
   raw: unknown,
   stopping: AbortSignal,
 ): Promise<void> {
@@ -28,13 +28,14 @@ export async function sendTransferFile(
     log.warn("ignored a malformed transfer request", { error: parsed.error.message });
     return;
   }
-  const { id, slug, transferId, file } = parsed.data.transfer;
+  const req = parsed.data.transfer;
+  const { id, file } = req;
   const path = `/transfers/${encodeURIComponent(id)}`;
   try {
-    const f = Bun.file(join(outgoingDir(paths, slug, transferId), file));
+    const f = Bun.file(join(relaySourceDir(deps, req), file));
     if (!(await f.exists())) {
       await client.post(`/transfers/refuse/${encodeURIComponent(id)}`, {
-        error: `the source's host has no ${file} for transfer ${transferId} (removed, or never made)`,
+        error: `the source's host has no ${file} for ${req.from} ${req.transferId} (removed, or never made)`,
       });
       return;
     }

@@ -202,7 +202,10 @@ describe("the API", () => {
     const row = bare.deps.db.select().from(jobs).where(eq(jobs.id, r.body.job!.id)).get()!;
     const p = CrossHostCloneParams.parse(row.params);
     expect(p.via).toBe("relay");
-    const relay = { relay: { hostId: p.fromHostId, slug: "prod", transferId: p.transferId }, manifest: {} };
+    const relay = {
+      relay: { hostId: p.fromHostId, from: "pack" as const, slug: "prod", transferId: p.transferId },
+      manifest: {},
+    };
     expect(restoreParamsOf(p, relay).transfer).toEqual(relay);
     const audit = bare.deps.audit.list({ action: "db.clone" });
     expect(audit[0]?.details).toMatchObject({ fromHost: "eu-1", toHost: "eu-2", path: "relay", job: row.id });

@@ -132,7 +132,7 @@ describe("the pipe", () => {
   });
 });
 
-const file = { slug: "prod", transferId: "t-1", file: "filestore.tar" as const };
+const file = { from: "pack" as const, slug: "prod", transferId: "t-1", file: "filestore.tar" as const };
 
 describe("the relay", () => {
   test("the source host takes the request from its lease; its upload is the download", async () => {

@@ -59,7 +59,7 @@ export type CloneExportResult = z.infer<typeof CloneExportResult>;
 /** Where the target fetches a relayed pack from: this host's, which the coordinator named. */
 function relayOf(p: CloneExportParams) {
   if (!p.sourceHostId) throw new Invalid("a relayed clone's copy needs its source host's id; nothing was packed");
-  return { hostId: p.sourceHostId, slug: p.slug, transferId: p.transferId };
+  return { hostId: p.sourceHostId, from: "pack" as const, slug: p.slug, transferId: p.transferId };
 }
 
 /** Drops what the upload step wrote (idempotent): the S3 prefix, or this host's transfer directory. */

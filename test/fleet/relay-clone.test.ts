@@ -9,6 +9,8 @@
  *   staging, nothing left in either host's transfer directory;
  * - staging on the agent → a dev env on the coordinator: the agent is asked for each file by its
  *   lease long-poll and uploads it, piped into the coordinator's own restore;
+ * - a backup of staging kept only on the agent (no S3 copy), restored into the dev env on the
+ *   coordinator: fetched from the agent's own backups directory the same way;
  * - tickets over the real agent API: a forged ticket, a spent one, and one for a restore this
  *   host does not run are refused (403/410), audited, and send nothing.
  */
@@ -17,6 +19,7 @@ import type { SQL } from "bun";
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
+import { backups } from "../../src/db/backup.sql";
 import { outgoingDir, transferRoot } from "../../src/db/clone-transfer/relay-dir";
 import { readAgentState } from "../../src/daemon/agent-state";
 import { environments, type Environment } from "../../src/env/env.sql";
@@ -236,6 +239,54 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
     expect(transferFiles(coord().paths.dataDir)).toEqual([]);
     expect(transferFiles(agent.daemon.paths.dataDir)).toEqual([]);
     expect(coord().fleet.files.size).toBe(0);
+  }, 900_000);
+
+  test("a backup of staging kept only on the agent, restored into the coordinator's dev env: relayed from the agent's backups", async () => {
+    const dev = envRow(coord().db.select().from(environments).where(eq(environments.slug, "xr-dev")).get()!.id);
+    const made = await fleet.api<JobView>("POST", `/environments/${stage.slug}/backups`);
+    expect(made.status).toBe(202);
+    expect((await fleet.waitJob(made.body.id)).error).toBeNull();
+    const row = coord()
+      .db.select()
+      .from(backups)
+      .where(eq(backups.envId, stage.id))
+      .all()
+      .find((b) => b.status === "completed" && b.s3Key === null && b.localPath !== null);
+    expect(row).toBeDefined();
+    // Made after the clones: it differs from dev's rows only if the restore really lands.
+    await asRole(
+      dev,
+      (sql) => sql`UPDATE res_partner SET name = name || ' (dev)' WHERE id = (SELECT min(id) FROM res_partner)`,
+    );
+    const stageNow = await partnerSum(stage);
+    expect(await partnerSum(dev)).not.toEqual(stageNow);
+
+    const dry = await fleet.api<{ plan: { backup: { from: string } } }>(
+      "POST",
+      `/environments/${dev.slug}/db/restore`,
+      {
+        from: stage.slug,
+        backup: row!.id,
+        dryRun: true,
+      },
+    );
+    expect(dry.status).toBe(200);
+    expect(dry.body.plan.backup.from).toBe("relay");
+    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${dev.slug}/db/restore`, {
+      from: stage.slug,
+      backup: row!.id,
+      confirm: dev.slug,
+    });
+    expect(r.status).toBe(202);
+    const job = await fleet.waitJob(r.body.job.id);
+    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
+    expect(job.error).toBeNull();
+    expect(coord().jobs.logs.read(job.id, 0).text).toMatch(/db\.dump fetched through the coordinator: [1-9]\d* bytes/);
+    expect(await partnerSum(dev)).toEqual(stageNow);
+    // The agent's backup stays where it was (it is a backup, not a transfer); nothing left in transit.
+    expect(readdirSync(row!.localPath!).sort()).toEqual(["db.dump", "filestore.tar", "manifest.json"]);
+    expect(transferFiles(coord().paths.dataDir)).toEqual([]);
+    expect(transferFiles(agent.daemon.paths.dataDir)).toEqual([]);
   }, 900_000);
 
   test("tickets over the agent API: forged, spent, or for another host's restore — refused, audited, nothing sent", async () => {

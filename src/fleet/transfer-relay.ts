@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { AppError, Forbidden } from "../errors";
+import { AppError, Forbidden, Unavailable } from "../errors";
 import { MANIFEST_FILE, PART_FILES } from "../db/backup/layout";
 import { RelaySource } from "../db/transfer";
 
@@ -173,7 +173,11 @@ export class FileRelay {
         },
         fail: reject,
         timer: setTimeout(
-          () => this.drop(id, new Error(`host did not start sending ${file.file} within ${this.pickupMs / 1000} s`)),
+          () =>
+            this.drop(
+              id,
+              new Unavailable(`the source's host did not start sending ${file.file} within ${this.pickupMs / 1000} s`),
+            ),
           this.pickupMs,
         ),
       };
@@ -219,7 +223,7 @@ export class FileRelay {
   refuse(hostId: string, id: string, error: string): boolean {
     const w = this.waiting.get(id);
     if (!w || w.hostId !== hostId) return false;
-    this.drop(id, new Error(error));
+    this.drop(id, new Unavailable(error));
     return true;
   }
 

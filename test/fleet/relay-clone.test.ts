@@ -11,6 +11,8 @@
  *   lease long-poll and uploads it, piped into the coordinator's own restore;
  * - a backup of staging kept only on the agent (no S3 copy), restored into the dev env on the
  *   coordinator: fetched from the agent's own backups directory the same way;
+ * - env move of the coordinator's dev env to the agent: its fresh local backup is fetched by the
+ *   agent the same way, and the env serves there with the same rows;
  * - tickets over the real agent API: a forged ticket, a spent one, and one for a restore this
  *   host does not run are refused (403/410), audited, and send nothing.
  */
@@ -289,6 +291,39 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
     expect(transferFiles(agent.daemon.paths.dataDir)).toEqual([]);
   }, 900_000);
 
+  test("env move of the coordinator's dev env to the agent without S3: its local backup relayed to the agent", async () => {
+    const before = envRow(coord().db.select().from(environments).where(eq(environments.slug, "xr-dev")).get()!.id);
+    expect(before.hostId).toBe(coord().fleet.localHostId);
+    const sum = await partnerSum(before);
+    const dry = await fleet.api<{ plan: { transfer: string; steps: string[] } }>(
+      "POST",
+      `/environments/${before.slug}/move`,
+      { to: "xr-agent", dryRun: true },
+    );
+    expect(dry.status).toBe(200);
+    expect(dry.body.plan.transfer).toBe("relay");
+    await fleet.waitForInventory([here(), "xr-agent"]);
+    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${before.slug}/move`, { to: "xr-agent" });
+    expect(r.status).toBe(202);
+    const job = await fleet.waitJob(r.body.job.id, 600_000);
+    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
+    expect(job.error).toBeNull();
+    const moved = envRow(before.id);
+    expect(moved.hostId).toBe(agent.daemon.hostId);
+    // The agent restored the coordinator's backup, fetched through the coordinator with tickets.
+    const restore = jobsOf("db.restore")
+      .filter((j) => j.lockKey === before.id)
+      .at(-1)!;
+    expect(restore.hostId).toBe(agent.daemon.hostId);
+    expect(coord().jobs.logs.read(restore.id, 0).text).toMatch(
+      /db\.dump fetched through the coordinator: [1-9]\d* bytes/,
+    );
+    expect(await partnerSum(moved)).toEqual(sum);
+    expect((await agent.get(moved.domain, "/web/health?db_server_status=1")).status).toBe(200);
+    expect(transferFiles(coord().paths.dataDir)).toEqual([]);
+    expect(transferFiles(agent.daemon.paths.dataDir)).toEqual([]);
+  }, 900_000);
+
   test("tickets over the agent API: forged, spent, or for another host's restore — refused, audited, nothing sent", async () => {
     // A restore the agent "runs" reading a pack on the coordinator's disk (planted rows: no job runs them).
     const transferId = `t-${randomSuffix()}`;
@@ -333,6 +368,11 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
     expect(await statusOf(client.post("/transfers/ticket", { jobId: theirs, file: "manifest.json" }))).toBe(403);
     // Not a pack's file: refused before anything (400).
     expect(await statusOf(client.post("/transfers/ticket", { jobId: mine, file: "../secret.key" }))).toBe(400);
+    // Without the agent's credential nothing of the transfer API answers.
+    const state = readAgentState(agent.daemon.paths)!;
+    const anonymous = new CoordinatorClient(state, null);
+    expect(await statusOf(anonymous.post("/transfers/ticket", { jobId: mine, file: "db.dump" }))).toBe(401);
+    expect(await statusOf(anonymous.upload("/transfers/upload/nobody", new Blob(["x"]), signal))).toBe(401);
     // An upload nobody asked this host for goes nowhere.
     expect(await statusOf(client.upload("/transfers/upload/nobody", new Blob(["x"]), signal))).toBe(404);
 

@@ -165,7 +165,7 @@ describe("the relay", () => {
     expect(relay.refuse("h-source", id, "the source's host has no filestore.tar")).toBe(true);
     await expect(refused).rejects.toThrow("the source's host has no filestore.tar");
     const unanswered = relay.request("h-source", file);
-    await expect(unanswered).rejects.toThrow("host did not start sending filestore.tar within 0.05 s");
+    await expect(unanswered).rejects.toThrow("the source's host did not start sending filestore.tar within 0.05 s");
     // Its request is withdrawn too: the host will not serve a download nobody waits for.
     expect(relay.take("h-source")).toBeNull();
     expect(relay.size).toBe(0);

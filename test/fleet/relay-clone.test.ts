@@ -13,12 +13,14 @@
  *   coordinator: fetched from the agent's own backups directory the same way;
  * - env move of the coordinator's dev env to the agent: its fresh local backup is fetched by the
  *   agent the same way, and the env serves there with the same rows;
+ * - a relayed clone cancelled while the target fetches or restores leaves nothing in either
+ *   host's transfer directory;
  * - tickets over the real agent API: a forged ticket, a spent one, and one for a restore this
  *   host does not run are refused (403/410), audited, and send nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
@@ -381,5 +383,30 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
     expect(refusals[0]).toMatchObject({ actor: "host:xr-agent", outcome: "denied" });
     // The planted pack is as it was: a refusal sends and deletes nothing.
     expect(transferFiles(coord().paths.dataDir)).toEqual([join(dir, "manifest.json")]);
+    rmSync(dir, { recursive: true });
   }, 120_000);
+  test("a relayed clone cancelled while the target fetches or restores: nothing left in either transfer directory", async () => {
+    const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
+    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
+      from: prod.slug,
+      confirm: stage.slug,
+    });
+    expect(r.status).toBe(202);
+    let restore: typeof jobs.$inferSelect | undefined;
+    for (let i = 0; restore?.status !== "running"; i++) {
+      if (i > 2400) throw new Error(`the restore never started: ${restore?.status}`);
+      await Bun.sleep(100);
+      restore = jobsOf("db.restore").find((j) => !restoresBefore.has(j.id));
+    }
+    expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
+    const job = await fleet.waitJob(r.body.job.id);
+    const ended = await fleet.waitJob(restore.id);
+    // Cancelled with the chain — unless it finished before the cancel reached it: then the chain
+    // is cancelled at its last step and the copy was already in; either way nothing is left behind.
+    expect(job.status).toBe("cancelled");
+    expect(["cancelled", "succeeded", "failed"]).toContain(ended.status);
+    expect(transferFiles(coord().paths.dataDir)).toEqual([]);
+    expect(transferFiles(agent.daemon.paths.dataDir)).toEqual([]);
+    expect(await leaked(stage)).toBe(0);
+  }, 900_000);
 });

@@ -22,6 +22,11 @@ export interface Deps {
   config: Config;
   paths: Paths;
   box: SecretBox;
+  /**
+   * An agent's download of a relayed transfer's file from the coordinator, for the restore job
+   * `jobId` (src/fleet/transfer-relay.ts); a coordinator's jobs fetch in-process instead.
+   */
+  fetchTransfer?: (jobId: string, file: string, signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>;
 }
 
 /**

@@ -33,6 +33,8 @@ import { decodeJoinToken } from "../fleet/join-token";
 import { HeartbeatResponse } from "../fleet/schema";
 import { LeasePulse } from "../fleet/pulse";
 import { serveLogStream } from "../fleet/log-stream";
+import { sweepTransfers } from "../db/clone-transfer/relay-dir";
+import { isFileRequest, sendTransferFile, ticketFetch } from "../fleet/transfer-send";
 import { KeyGate } from "../jobs/key-gate";
 import { startLocalWork } from "./agent-local";
 import { backoff, wakeableLoop } from "./backoff-loop";
@@ -165,9 +167,16 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   // Log streams the coordinator relays to its readers (logs -f of this host's envs).
   const streams = new Set<Promise<void>>();
   const onStream = (request: unknown) => {
-    const s = serveLogStream(client, { config, paths }, request, stopping.signal).finally(() => streams.delete(s));
+    // Or a relayed transfer's file this host is the source of (src/fleet/transfer-relay.ts).
+    const s = (
+      isFileRequest(request)
+        ? sendTransferFile(client, { config, paths }, request, stopping.signal)
+        : serveLogStream(client, { config, paths }, request, stopping.signal)
+    ).finally(() => streams.delete(s));
     streams.add(s);
   };
+  // A relayed clone's pack does not survive a restart (its restore fails and the chain cleans up).
+  await sweepTransfers(paths);
   const runner = new Agent({
     identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
     channel: new HttpJobChannel(
@@ -179,7 +188,7 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
       pulse,
     ),
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
-    deps: { db, config, paths, box },
+    deps: { db, config, paths, box, fetchTransfer: ticketFetch(client) },
     gate,
     pollMs: 1_000,
   });

@@ -17,6 +17,7 @@ import { drTestJob } from "../dr/dr-test-job";
 import { rebuildEnvJob } from "../dr/rebuild-job";
 import { MOVE_JOBS } from "../fleet/move-job";
 import { cloneExportJob } from "../db/clone-transfer/export-job";
+import { transferDropJob } from "../db/clone-transfer/drop-job";
 import { crossHostCloneJob } from "../db/clone-transfer/chain-job";
 
 export const JOB_KINDS: AnyJobDef[] = [
@@ -42,4 +43,5 @@ export const JOB_KINDS: AnyJobDef[] = [
   ...MOVE_JOBS,
   cloneExportJob,
   crossHostCloneJob,
+  transferDropJob,
 ] as AnyJobDef[];

@@ -23,6 +23,7 @@ import { VERSION } from "../version";
 import { idleCollector } from "./idle-gc";
 import { InFlight } from "./in-flight";
 import { removeLeftoverCopies } from "./leftovers";
+import { sweepTransfers } from "../db/clone-transfer/relay-dir";
 import { startScheduler } from "./scheduler";
 import { schedulesFor } from "./schedules";
 import { buildServices } from "./services";
@@ -103,6 +104,8 @@ export async function startDaemon(opts: DaemonOptions) {
   const requeued = deps.jobs.queue.recover({ hostId: self.id, currentOwner: identity.owner });
   if (requeued) log.warn(`resuming ${requeued} job(s) interrupted by the previous stop`);
   await removeLeftoverCopies(deps);
+  // A relayed clone's pack does not survive a restart (its restore fails and the chain cleans up).
+  await sweepTransfers(deps.paths);
   const agent = new Agent({
     identity,
     channel: deps.jobs.queue,

@@ -10,6 +10,7 @@ import type { AnyJobDef } from "../jobs/define";
 import { envHostId } from "../fleet/routing";
 import { offlineWait } from "../fleet/offline-jobs";
 import { FleetService } from "../fleet/service";
+import { localTransferFetch } from "../fleet/transfer-grant";
 import { JobRegistry } from "../jobs/registry";
 import { JobService } from "../jobs/service";
 import { sealLegacyRepoPasswords } from "../env/projects";
@@ -58,6 +59,7 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     if (ev.status === "failed" || ev.status === "cancelled") settleDrTest(db, jobs, jobId);
   });
   settleEndedDrTests(db);
+  const fleet = new FleetService(db, config, opts.hostId);
   return {
     db,
     config,
@@ -71,7 +73,9 @@ export function buildServices(opts: ServiceOptions): CoordinatorDeps {
     loginThrottle: new LoginThrottle(config.api.loginThrottle, protect),
     box,
     jobs,
-    fleet: new FleetService(db, config, opts.hostId),
+    fleet,
+    // A restore on this host of a pack relayed from another: in-process, with the same tickets.
+    fetchTransfer: localTransferFetch({ jobs, fleet, paths, config }),
     version: VERSION,
     startedAt: Date.now(),
   };

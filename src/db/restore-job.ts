@@ -36,6 +36,8 @@ import {
   undoPreparedCopy,
 } from "./replace-steps";
 import { BackupTransfer, transferSource } from "./transfer";
+import { fetchRelayed, relayedDir } from "./clone-transfer/fetch";
+import { dropTransferDir } from "./clone-transfer/relay-dir";
 
 export const RestoreJobParams = ReplaceParams.extend({
   backupId: z.string().min(1),
@@ -78,31 +80,41 @@ export const restoreJob = defineJob<RestoreJobParams>({
       title: "Restoring the backup into a new database and verifying it",
       async run(ctx) {
         const { deps, params: p } = ctx;
-        const source = p.transfer ? transferSource(deps.config, p.transfer) : localSource(deps, p.backupId);
+        const relayed = p.transfer && "relay" in p.transfer ? p.transfer : null;
         const { env, n, cleanup } = preparedCopy(deps, p);
         // Leftovers of an interrupted attempt carry the same names: start clean.
         await cleanupRestore(cleanup);
         await ensureFilestoreRoot(deps, n);
-        const r = await restoreBackup({
-          ...cleanup,
-          source,
-          owner: envDbLogin(deps, env),
-          jobs: availableParallelism(),
-          log: stepLogger(ctx, { backup: p.backupId }),
-          signal: ctx.signal,
-          filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
-          manifestTrust: p.transfer ? { ...manifestTrust(deps), expected: p.transfer.manifest } : manifestTrust(deps),
-        }).catch((e: unknown) => {
-          // Before the swap: say so, or "aborted" reads like a broken env.
-          if (e instanceof Unavailable)
-            throw new Unavailable(
-              `restore of ${p.slug} from backup ${p.backupId}: ${e.message}; ${p.slug} is untouched and still serving`,
-            );
-          throw e;
-        });
-        ctx.log(
-          `backup ${p.backupId} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
-        );
+        // A relayed pack is a copy of another host's data: it goes once read, or on failure.
+        try {
+          const source = relayed
+            ? await fetchRelayed(deps, ctx, relayed)
+            : p.transfer && "s3Key" in p.transfer
+              ? transferSource(deps.config, p.transfer)
+              : localSource(deps, p.backupId);
+          const r = await restoreBackup({
+            ...cleanup,
+            source,
+            owner: envDbLogin(deps, env),
+            jobs: availableParallelism(),
+            log: stepLogger(ctx, { backup: p.backupId }),
+            signal: ctx.signal,
+            filestoreOwner: { uid: deps.config.odoo.uid, gid: deps.config.odoo.gid },
+            manifestTrust: p.transfer ? { ...manifestTrust(deps), expected: p.transfer.manifest } : manifestTrust(deps),
+          }).catch((e: unknown) => {
+            // Before the swap: say so, or "aborted" reads like a broken env.
+            if (e instanceof Unavailable)
+              throw new Unavailable(
+                `restore of ${p.slug} from backup ${p.backupId}: ${e.message}; ${p.slug} is untouched and still serving`,
+              );
+            throw e;
+          });
+          ctx.log(
+            `backup ${p.backupId} of ${p.sourceSlug} restored into ${n.newDb} from ${describeSource(source)} and verified (${r.checks.tableCount} tables, ${r.checks.modules} modules)`,
+          );
+        } finally {
+          if (relayed) await dropTransferDir(relayedDir(deps, relayed));
+        }
       },
       undo: undoPreparedCopy,
     },

@@ -19,7 +19,7 @@ import { parseRulesOverride } from "./anonymize-rules";
 import { newReplaceToken } from "./replace";
 import type { ReplaceParams } from "./replace-steps";
 import { readableSource, restoreJob, type RestoreJobParams } from "./restore-job";
-import { backupTransfer } from "./transfer";
+import { backupTransfer, transferKind } from "./transfer";
 import { CloneRequest, RestoreRequest, type DbOperationPlan, type DbOperationResponse } from "./schema";
 import { requireCreated } from "../env/guards";
 
@@ -162,7 +162,7 @@ export function startDbRestore(
   const from = deps.fleet.envHost(source);
   const to = deps.fleet.envHost(target);
   const transfer = backupTransfer(row, { from: from.id, to: to.id, fromName: from.name, toName: to.name });
-  const where = transfer ? "s3" : readableSource(deps.config, row).kind;
+  const where = transfer ? transferKind(transfer) : readableSource(deps.config, row).kind;
   if (source.id !== target.id && !successor(source, target) && target.tier === "production" && !req.forceProduction) {
     throw new Invalid(
       `refusing to restore ${source.slug}'s backup into production environment ${target.slug}: pass --yes --force-production (API: forceProduction) if that is really what you want`,
@@ -198,7 +198,7 @@ export function startDbRestore(
       anonymize: params.anonymize,
       neutralize: params.neutralize,
       preBackup: params.preBackupId,
-      ...(transfer ? { fromHost: from.name, toHost: to.name } : {}),
+      ...(transfer ? { fromHost: from.name, toHost: to.name, path: transferKind(transfer) } : {}),
       job: job.id,
     },
   });

@@ -124,7 +124,8 @@ export const DbOperationPlan = z
         kind: z.string(),
         createdAt: z.string(),
         sizeBytes: z.number().nullable(),
-        from: z.enum(["local", "s3"]),
+        /** `relay`: a local backup of another host, fetched through the coordinator (transfer.ts). */
+        from: z.enum(["local", "s3", "relay"]),
       })
       .nullable(),
     /** Clone only. */
@@ -138,7 +139,15 @@ export const DbOperationPlan = z
     /** Clone dry run of an anonymized copy: what each rule would change, counted on the source. */
     anonymization: AnonymizationPreview.optional(),
     /** A clone across hosts: where the source and target run, and the S3 prefix the copy travels through. */
-    hosts: z.object({ source: z.string(), target: z.string(), transfer: z.string() }).optional(),
+    hosts: z
+      .object({
+        source: z.string(),
+        target: z.string(),
+        transfer: z.string(),
+        /** `s3` (the shared target) or `relay` (through the coordinator): clone-transfer/plan.ts. */
+        path: z.enum(["s3", "relay"]).optional(),
+      })
+      .optional(),
   })
   .openapi("DbOperationPlan");
 export type DbOperationPlan = z.infer<typeof DbOperationPlan>;

@@ -8,7 +8,7 @@
 import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { z } from "zod";
 import type { BackupRow } from "../db/backup-job";
-import { BackupTransfer } from "../db/transfer";
+import { S3Transfer } from "../db/transfer";
 import { deployments } from "../deploy/deploy.sql";
 import type { CoordinatorDeps } from "../deps";
 import type { Environment } from "../env/env.sql";
@@ -25,7 +25,7 @@ export type RemoteEnv = z.infer<typeof RemoteEnv>;
 /** What a DR test on another host than the env's carries in its params. */
 export const RemoteDrTest = z.object({
   env: RemoteEnv,
-  backup: z.object({ createdAt: z.string(), transfer: BackupTransfer }),
+  backup: z.object({ createdAt: z.string(), transfer: S3Transfer }),
   /** The image the copy boots: the release's registry copy, or the plain Odoo image by name. */
   image: z.string().min(1),
 });

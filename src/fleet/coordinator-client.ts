@@ -110,36 +110,59 @@ export class CoordinatorClient {
   }
 
   async post<T>(path: string, body: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
+    const res = await this.send(path, "application/json", JSON.stringify(body), AbortSignal.timeout(timeoutMs));
+    return (await jsonOf(res)) as T;
+  }
+
+  /**
+   * A transfer's file, streamed from the coordinator (src/fleet/transfer-relay.ts): no timeout
+   * on the body, which may take long; `signal` (the job's) ends it.
+   */
+  async download(path: string, body: unknown, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.send(path, "application/json", JSON.stringify(body), signal);
+    if (!res.body) throw new Unavailable(`coordinator: no body for ${path}`);
+    return res.body;
+  }
+
+  /** A file of this host's sent as the request body (streamed from disk by fetch); the JSON answer. */
+  async upload<T>(path: string, file: Blob, signal: AbortSignal): Promise<T> {
+    return (await jsonOf(await this.send(path, "application/octet-stream", file, signal))) as T;
+  }
+
+  /** The response when it is 2xx; else the coordinator's error, or Unavailable when it did not answer. */
+  private async send(path: string, type: string, body: string | Blob, signal: AbortSignal): Promise<Response> {
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.link.url.replace(/\/+$/, "")}${AGENT_API_BASE}${path}`, {
         method: "POST",
         headers: {
-          "content-type": "application/json",
+          "content-type": type,
           ...(this.credential ? { authorization: `Bearer ${this.credential}` } : {}),
         },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        body,
+        signal,
         tls: this.tls,
       } as RequestInit);
     } catch (e) {
       throw new Unavailable(`coordinator ${this.link.url} unreachable: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: reported below with the status
-    }
-    if (!res.ok) {
-      const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new RemoteError(
-        `coordinator: ${err?.message ?? `HTTP ${res.status}`}`,
-        res.status,
-        err?.code ?? "http_error",
-      );
-    }
-    return json as T;
+    if (res.ok) return res;
+    const err = ((await jsonOf(res).catch(() => null)) as { error?: { code?: string; message?: string } } | null)
+      ?.error;
+    throw new RemoteError(
+      `coordinator: ${err?.message ?? `HTTP ${res.status}`}`,
+      res.status,
+      err?.code ?? "http_error",
+    );
+  }
+}
+
+/** The body as JSON; null when empty or not JSON (an error is then reported with its status). */
+async function jsonOf(res: Response): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
   }
 }

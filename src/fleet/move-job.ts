@@ -4,8 +4,9 @@
  * env's host. The env row keeps naming that host until `switch`: the target is only named beside
  * it (`movingToHostId`, src/fleet/move-sides.ts), which sends the target's sub-jobs there and
  * their env in the target's lease, while the old host keeps owning the env (its other jobs,
- * backups, renewals, routing). The target creates the env and restores the backup from the
- * shared S3 target, whose restore swaps in the copy and health-checks it. Until `switch`, every
+ * backups, renewals, routing). The target creates the env and restores the backup, read from the
+ * shared S3 target or, without one, relayed from the old host through the coordinator; that
+ * restore swaps in the copy and health-checks it. Until `switch`, every
  * failure removes the copy on the target and puts the row back as it was: the old host's
  * container, vhost and database are never touched before then, so the env keeps serving there.
  * After `switch` nothing is undone: the old copy is removed by a job on the old host, and a
@@ -185,7 +186,7 @@ function waitFor(name: string, title: string, of: ReturnType<typeof sub>, what: 
 
 const steps = [
   queueBackup,
-  waitFor("backup", "Backing up to the shared S3 target", queueBackup, (p) => `backup of ${p.slug} on ${p.fromName}`),
+  waitFor("backup", "Backing up on the old host", queueBackup, (p) => `backup of ${p.slug} on ${p.fromName}`),
   {
     name: "place",
     title: "Naming the target host beside the current one",

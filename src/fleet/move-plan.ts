@@ -16,7 +16,10 @@ export interface MoveRequest {
   candidates: Candidate[];
   /** The env's tier storage, counted against the target's free disk. */
   diskMb: number;
-  /** The transfer path: the shared S3 target of backups (backups.s3). */
+  /**
+   * The transfer path: the shared S3 target of backups (backups.s3) when configured; else the old
+   * host's local backup, fetched by the new host through the coordinator (transfer-relay.ts).
+   */
   s3: boolean;
   /** Addresses the hosts were enrolled from, by host id (null when unknown). */
   addresses: Map<string, string | null>;
@@ -28,6 +31,8 @@ export interface MovePlan {
   to: string;
   /** Why the target fits, from placement. */
   fit: string;
+  /** How the copy travels: `s3` (the shared target) or `relay` (through the coordinator). */
+  transfer: "s3" | "relay";
   steps: string[];
   /** What the user points where, once the env answers on the new host. */
   dns: string;
@@ -38,10 +43,6 @@ export function planEnvMove(req: MoveRequest): MovePlan {
   if (to === from.name) throw new Invalid(`${env.slug} already runs on host ${to}`);
   if (!isCreated(env.status))
     throw new Conflict(`${env.slug} is ${env.status}; only an active or stopped environment can be moved`);
-  if (!req.s3)
-    throw new Conflict(
-      `env move copies the database and filestore through the shared S3 target, and none is configured (backups.s3 on every host)`,
-    );
   const need: Need = { cpus: env.cpus, memoryMb: env.memoryMb, diskMb: req.diskMb };
   // Placement names the reason: unknown, offline, draining or too small.
   const placed = placeEnv(req.candidates, { need, host: to });
@@ -51,9 +52,14 @@ export function planEnvMove(req: MoveRequest): MovePlan {
     from: from.name,
     to: placed.host.name,
     fit: placed.why,
+    transfer: req.s3 ? "s3" : "relay",
     steps: [
-      `back up ${env.slug} on ${from.name} to the shared S3 target`,
-      `create ${env.slug}'s database, role, filestore and vhost on ${to} and restore the backup there`,
+      req.s3
+        ? `back up ${env.slug} on ${from.name} to the shared S3 target`
+        : `back up ${env.slug} on ${from.name} into its local backups (no shared S3 target: the copy is relayed through the coordinator)`,
+      req.s3
+        ? `create ${env.slug}'s database, role, filestore and vhost on ${to} and restore the backup there`
+        : `create ${env.slug}'s database, role, filestore and vhost on ${to} and restore the backup there, fetched from ${from.name} through the coordinator and checked against its recorded manifest`,
       `start ${env.slug} on ${to} and health-check it through ${to}'s nginx`,
       `switch ${env.slug}'s host to ${to} in the coordinator's state`,
       `stop and remove ${env.slug}'s container, vhost and database on ${from.name}`,

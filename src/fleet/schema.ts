@@ -371,6 +371,8 @@ export const MovePlanSchema = z
     from: z.string(),
     to: z.string(),
     fit: z.string(),
+    /** How the copy travels: the shared S3 target, or relayed through the coordinator. */
+    transfer: z.enum(["s3", "relay"]),
     steps: z.array(z.string()),
     dns: z.string(),
   })

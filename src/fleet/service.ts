@@ -10,6 +10,7 @@ import { inFleet, placementCandidates } from "./candidates";
 import { hostById } from "./hosts";
 import { type Labels, validLabels } from "./labels";
 import { LogRelay } from "./log-relay";
+import { FileRelay, TicketBook } from "./transfer-relay";
 import { type Need, placeEnv } from "./placement";
 import type { AgentEndpoint, CreatedJoinToken, JoinTokenOptions } from "./tokens";
 import { createJoinToken } from "./tokens";
@@ -40,6 +41,9 @@ export class FleetService {
   endpoint: AgentEndpoint | null = null;
   /** Log readers waiting for, or reading from, agents (logs -f of an env on another host). */
   readonly logs = new LogRelay();
+  /** Files of clones across hosts without S3, relayed from the source's host to the target's. */
+  readonly files = new FileRelay();
+  readonly tickets = new TicketBook();
 
   constructor(
     readonly db: Db,

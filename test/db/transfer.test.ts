@@ -1,6 +1,6 @@
 /**
- * The cross-host restore's pure parts: when a backup needs the S3 transfer path, the refusal
- * without an S3 copy, where the restoring host reads it, and the manifest check against the
+ * The cross-host restore's pure parts: when a backup needs the S3 transfer path, the relay
+ * through the coordinator for a backup with only a local copy, the refusal with neither, where the restoring host reads it, and the manifest check against the
  * state's copy (a manifest signed with another host's key is accepted only when it equals it).
  */
 import { describe, expect, test } from "bun:test";
@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { ConfigSchema } from "../../src/config/schema";
 import type { BackupRow } from "../../src/db/backup-job";
 import { parseManifest, signManifest, type BackupManifest } from "../../src/db/backup/manifest";
-import { backupTransfer, transferSource } from "../../src/db/transfer";
+import { backupTransfer, transferKind, transferSource } from "../../src/db/transfer";
 import { Conflict, Invalid } from "../../src/errors";
 
 const manifest: BackupManifest = {
@@ -58,12 +58,26 @@ describe("backupTransfer", () => {
     expect(backupTransfer(row(), hosts)).toEqual({ s3Key: "odooops/shop/b1/", manifest: row().manifest! });
   });
 
-  test("another host and no S3 copy: refused, naming both hosts and the shared S3 target", () => {
-    const run = () => backupTransfer(row({ s3Key: null }), hosts);
-    expect(run).toThrow(Conflict);
-    expect(run).toThrow(
-      "backup b1 was made on host vm1 and has no S3 copy; restoring it on host vm2 needs a shared S3 target (backups.s3 on both hosts, then a new backup)",
-    );
+  test("another host and only a local copy: relayed from that host, its directory named by the manifest's slug", () => {
+    const t = backupTransfer(row({ s3Key: null }), hosts);
+    expect(t).toEqual({
+      relay: { hostId: "h1", from: "backup", slug: "shop", transferId: "b1" },
+      manifest: row().manifest!,
+    });
+    expect(transferKind(t!)).toBe("relay");
+    expect(transferKind(backupTransfer(row(), hosts)!)).toBe("s3");
+  });
+
+  test("another host and no copy at all (or no host id for its maker): refused, naming both hosts", () => {
+    for (const run of [
+      () => backupTransfer(row({ s3Key: null, localPath: null }), hosts),
+      () => backupTransfer(row({ s3Key: null }), { ...hosts, from: null }),
+    ]) {
+      expect(run).toThrow(Conflict);
+      expect(run).toThrow(
+        "backup b1 was made on host vm1 and has neither an S3 copy nor a local one there; it cannot be restored on host vm2",
+      );
+    }
   });
 
   test("a backup that did not complete is refused", () => {

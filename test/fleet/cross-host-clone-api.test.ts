@@ -1,9 +1,10 @@
 /**
  * `db clone` across hosts, planned and queued by the coordinator (`app.request`, real SQLite
  * state, hosts as rows) and its pure parts: the dry run names the host of every step and the
- * S3 prefix the copy travels through, and queues nothing; without the shared S3 target it is
- * refused naming backups.s3, nothing queued; a real request queues one chain job on the
- * coordinator with the export and restore parameters it will hand out, and audits it.
+ * S3 prefix the copy travels through, and queues nothing; without the shared S3 target the plan
+ * relays the copy through the coordinator and says so (`hosts.path`); a real request queues one
+ * chain job on the coordinator with the export and restore parameters it will hand out, and
+ * audits it.
  * (test/fleet/cross-host-clone.test.ts runs one on real hosts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -11,7 +12,8 @@ import { eq, sql } from "drizzle-orm";
 import { CrossHostCloneParams, restoreParamsOf } from "../../src/db/clone-transfer/chain-job";
 import {
   crossHostCloneSteps,
-  requireTransferTarget,
+  RELAY_NAME,
+  transferPathOf,
   transferPrefix,
   transferTarget,
 } from "../../src/db/clone-transfer/plan";
@@ -75,11 +77,18 @@ describe("the plan (pure)", () => {
     ]);
   });
 
-  test("without the shared S3 target: refused, saying what to configure", () => {
-    expect(() => requireTransferTarget({ ...req, s3: undefined })).toThrow(
-      "prod runs on host eu-1 and stage on host eu-2: a clone across hosts travels through the shared S3 target, and none is configured (set backups.s3 on every host, the same bucket); nothing was changed",
-    );
-    expect(() => crossHostCloneSteps({ ...req, s3: undefined }, "t3")).toThrow("set backups.s3");
+  test("without the shared S3 target: packed on the source, fetched through the coordinator, deleted on both hosts", () => {
+    expect(transferPathOf(undefined)).toEqual({ path: "relay" });
+    expect(transferPathOf(s3)).toEqual({ path: "s3", s3 });
+    expect(crossHostCloneSteps({ ...req, s3: undefined }, "t3")).toEqual([
+      "on eu-1: copy prod's database into a scratch database, anonymized while copied, with a filestore of placeholders",
+      "on eu-1: check the copy for prod's e-mail addresses and phone numbers; nothing leaves eu-1 unless it passes",
+      "on eu-1: pack the copy into its transfer directory (mode 0700) and drop the scratch database",
+      "on eu-2: fetch the copy from eu-1 through the coordinator, one single-use ticket per file, and check it against the manifest the coordinator recorded",
+      "on eu-2: restore the copy beside stage's database, neutralize it, swap it in, restart and health-check stage",
+      "on eu-2: drop stage's previous database",
+      "on eu-1 and eu-2: delete the copy from their transfer directories (also when a step fails)",
+    ]);
   });
 });
 
@@ -96,7 +105,11 @@ async function clone(api: typeof t, target: string, body: Record<string, unknown
   return {
     status: r.status,
     body: (await r.json()) as {
-      plan: { steps: string[]; hosts?: { source: string; target: string; transfer: string }; anonymize: boolean };
+      plan: {
+        steps: string[];
+        hosts?: { source: string; target: string; transfer: string; path?: string };
+        anonymize: boolean;
+      };
       job: { id: string; kind: string } | null;
       error: { message: string };
     },
@@ -140,6 +153,7 @@ describe("the API", () => {
     expect(r.body.plan.anonymize).toBe(true);
     expect(r.body.plan.hosts).toMatchObject({ source: "eu-1", target: "eu-2" });
     expect(r.body.plan.hosts?.transfer).toMatch(/^s3:\/\/fleet-backups\/odooops\/_clone-transfer\/prod\/[^/]+\/$/);
+    expect(r.body.plan.hosts?.path).toBe("s3");
     expect(r.body.plan.steps[0]).toStartWith("on eu-1: copy prod's database");
     expect(r.body.plan.steps[1]).toStartWith("on eu-1: check the copy");
     expect(r.body.plan.steps.some((s) => s.startsWith("on eu-2: restore the copy"))).toBe(true);
@@ -162,14 +176,41 @@ describe("the API", () => {
     expect(jobCount(t)).toBe(before);
   });
 
-  test("without backups.s3: refused naming it, dry run or not, nothing queued", async () => {
+  test("without backups.s3: the dry run names the relay through the coordinator, in --json too; nothing queued", async () => {
     const before = jobCount(bare);
-    for (const extra of [{ dryRun: true }, { confirm: "stage" }]) {
-      const r = await clone(bare, "stage", { from: "prod", ...extra });
-      expect(r.status).toBe(409);
-      expect(r.body.error.message).toContain("none is configured (set backups.s3 on every host");
-    }
+    const r = await clone(bare, "stage", { from: "prod", dryRun: true });
+    expect(r.status).toBe(200);
+    expect(r.body.job).toBeNull();
+    expect(r.body.plan.hosts).toEqual({ source: "eu-1", target: "eu-2", transfer: RELAY_NAME, path: "relay" });
+    expect(r.body.plan.steps).toContain(
+      "on eu-2: fetch the copy from eu-1 through the coordinator, one single-use ticket per file, and check it against the manifest the coordinator recorded",
+    );
+    const env = { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: bare.token, ODOOOPS_ROOT: "/nonexistent" };
+    const fetch = (url: string, init?: RequestInit) => bare.fetch(url, init);
+    const text = await runCliWith(["db", "clone", "prod", "--to", "stage", "--dry-run"], { fetch, env });
+    expect(text.code).toBe(0);
+    expect(text.stdout + text.stderr).toContain("across hosts: eu-1 → eu-2, relay through the coordinator");
+    const json = await runCliWith(["--json", "db", "clone", "prod", "--to", "stage", "--dry-run"], { fetch, env });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).hosts).toMatchObject({ path: "relay", transfer: RELAY_NAME });
     expect(jobCount(bare)).toBe(before);
+  });
+
+  test("without backups.s3, queued: the chain and its export relay, the export knows its host; audited with the path", async () => {
+    const r = await clone(bare, "stage", { from: "prod", confirm: "stage" });
+    expect(r.status).toBe(202);
+    const row = bare.deps.db.select().from(jobs).where(eq(jobs.id, r.body.job!.id)).get()!;
+    const p = CrossHostCloneParams.parse(row.params);
+    expect(p.via).toBe("relay");
+    const relay = {
+      relay: { hostId: p.fromHostId, from: "pack" as const, slug: "prod", transferId: p.transferId },
+      manifest: {},
+    };
+    expect(restoreParamsOf(p, relay).transfer).toEqual(relay);
+    const audit = bare.deps.audit.list({ action: "db.clone" });
+    expect(audit[0]?.details).toMatchObject({ fromHost: "eu-1", toHost: "eu-2", path: "relay", job: row.id });
+    // The chain is not run here (no hosts behind the rows): cancelled, so nothing is left queued.
+    bare.deps.jobs.queue.cancel(row.id);
   });
 
   test("queued: one chain job on the coordinator; its restore is anonymize-free (done on the source) and neutralizes; audited", async () => {

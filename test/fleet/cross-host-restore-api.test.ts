@@ -1,7 +1,7 @@
 /**
  * The coordinator's checks of a restore across hosts, through the API (`app.request`, real
- * SQLite state): a backup without an S3 copy is refused naming the shared S3 target, one that
- * would be anonymized is refused (anonymizing needs the source's database, on the other host),
+ * SQLite state): a backup with only a local copy on its host is planned as relayed through the
+ * coordinator, one with no copy left is refused naming both hosts, one that would be anonymized is refused (anonymizing needs the source's database, on the other host),
  * and an allowed one is planned as read from S3 and queued on the target's host. Refusals
  * change nothing. (test/fleet/cross-host-restore.test.ts runs one on real hosts.)
  */
@@ -63,11 +63,12 @@ beforeAll(async () => {
   }
   const envId = (slug: string) =>
     t.deps.db.select({ id: environments.id }).from(environments).where(eq(environments.slug, slug)).get()!.id;
-  // Completed backups as the agents report them: one with an S3 copy, one only local.
-  for (const [key, slug, s3Key] of [
-    ["prodS3", "prod", "odooops/prod/b/"],
-    ["devS3", "dev-eu1", "odooops/dev-eu1/b/"],
-    ["devLocal", "dev-eu1", null],
+  // Completed backups as the agents report them: one with an S3 copy, one only local, one with neither left.
+  for (const [key, slug, s3Key, local] of [
+    ["prodS3", "prod", "odooops/prod/b/", false],
+    ["devS3", "dev-eu1", "odooops/dev-eu1/b/", false],
+    ["devLocal", "dev-eu1", null, true],
+    ["devNone", "dev-eu1", null, false],
   ] as const) {
     const row = t.deps.db
       .insert(backups)
@@ -77,7 +78,7 @@ beforeAll(async () => {
         status: "completed",
         dbName: `odoo_${slug.replace("-", "_")}`,
         sizeBytes: 100,
-        localPath: s3Key ? null : `/var/lib/odooops/backups/${slug}/b`,
+        localPath: local ? `/var/lib/odooops/backups/${slug}/b` : null,
         s3Key,
         manifest: { format: 1, env: slug },
         finishedAt: new Date().toISOString(),
@@ -90,12 +91,20 @@ beforeAll(async () => {
 afterAll(() => t.cleanup());
 
 describe("restore of another host's backup, as the coordinator checks it", () => {
-  test("no S3 copy: refused, naming both hosts and the shared S3 target; nothing queued", async () => {
+  test("only a local copy on its host: the dry run names the relay through the coordinator; nothing queued", async () => {
     const before = counts();
-    const r = await restore("stage", { backup: backupIds.devLocal, from: "dev-eu1", confirm: "stage" });
+    const r = await restore("stage", { backup: backupIds.devLocal, from: "dev-eu1", dryRun: true });
+    expect(r.status).toBe(200);
+    expect(r.body.plan.backup.from).toBe("relay");
+    expect(counts()).toEqual(before);
+  });
+
+  test("no copy left at all: refused, naming both hosts; nothing queued", async () => {
+    const before = counts();
+    const r = await restore("stage", { backup: backupIds.devNone, from: "dev-eu1", confirm: "stage" });
     expect(r.status).toBe(409);
     expect(r.body.error.message).toBe(
-      `backup ${backupIds.devLocal} was made on host eu-1 and has no S3 copy; restoring it on host eu-2 needs a shared S3 target (backups.s3 on both hosts, then a new backup)`,
+      `backup ${backupIds.devNone} was made on host eu-1 and has neither an S3 copy nor a local one there; it cannot be restored on host eu-2`,
     );
     expect(counts()).toEqual(before);
   });

@@ -58,6 +58,7 @@ describe("planEnvMove", () => {
       from: "a",
       to: "b",
       fit: "named by --host; 75% of its tightest resource left after this env",
+      transfer: "s3",
       steps: [
         "back up shop on a to the shared S3 target",
         "create shop's database, role, filestore and vhost on b and restore the backup there",
@@ -86,10 +87,13 @@ describe("planEnvMove", () => {
     );
   });
 
-  test("without the shared S3 target it is refused, saying what is needed", () => {
-    expect(() => planEnvMove(request({ s3: false }))).toThrow(
-      "env move copies the database and filestore through the shared S3 target, and none is configured (backups.s3 on every host)",
-    );
+  test("without the shared S3 target the copy is relayed through the coordinator, and the plan says so", () => {
+    const plan = planEnvMove(request({ s3: false }));
+    expect(plan.transfer).toBe("relay");
+    expect(plan.steps.slice(0, 2)).toEqual([
+      "back up shop on a into its local backups (no shared S3 target: the copy is relayed through the coordinator)",
+      "create shop's database, role, filestore and vhost on b and restore the backup there, fetched from a through the coordinator and checked against its recorded manifest",
+    ]);
   });
 
   test("an unknown, offline, draining or full host is refused with placement's reason", () => {
@@ -299,6 +303,7 @@ describe("through the API and the CLI", () => {
     expect(r.stdout).toBe(
       [
         "move shop from eu-1 to eu-2 (named by --host; 87% of its tightest resource left after this env)",
+        "  the copy travels through the shared S3 target",
         "  1. back up shop on eu-1 to the shared S3 target",
         "  2. create shop's database, role, filestore and vhost on eu-2 and restore the backup there",
         "  3. start shop on eu-2 and health-check it through eu-2's nginx",
@@ -310,7 +315,7 @@ describe("through the API and the CLI", () => {
     );
     const j = await cli(["--json", "env", "move", "shop", "--to", "eu-2", "--dry-run"]);
     expect(j.code).toBe(0);
-    expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, plan: { from: "eu-1", to: "eu-2" } });
+    expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, plan: { from: "eu-1", to: "eu-2", transfer: "s3" } });
     const refused = await cli(["env", "move", "shop", "--to", "eu-1"]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("shop already runs on host eu-1");

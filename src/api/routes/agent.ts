@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { Forbidden, Invalid, issuesText } from "../../errors";
+import { AppError, Forbidden, Invalid, issuesText } from "../../errors";
 import { authenticateAgent, enrollHost, type HostRow, issueCredential, recordHeartbeat } from "../../fleet/hosts";
 import {
   AGENT_API_BASE,
@@ -25,6 +25,8 @@ import {
 } from "../../fleet/schema";
 import { applyAgentChanges, decisionsFor, sliceFor } from "../../fleet/mirror-apply";
 import { StreamChunk } from "../../fleet/log-relay";
+import { issueTicket, openTicket } from "../../fleet/transfer-grant";
+import { FetchRequest, RefuseRequest, TicketRequest } from "../../fleet/transfer-relay";
 import { takeAgentJobReport } from "../../fleet/agent-jobs";
 import { takeLateFinish } from "../../fleet/late-finish";
 import { drTestFinish } from "../../dr/remote-result";
@@ -49,13 +51,12 @@ async function body<T extends z.ZodType>(req: Request, schema: T): Promise<z.inf
 export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
   const { db, fleet } = deps;
   const app = new Hono<AgentEnv>().basePath(AGENT_API_BASE);
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: 4 * 1024 * 1024,
-      onError: (c) => c.json(errorBody("payload_too_large", "request body over 4 MiB"), 413),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: 4 * 1024 * 1024,
+    onError: (c) => c.json(errorBody("payload_too_large", "request body over 4 MiB"), 413),
+  });
+  // A relayed transfer's file is streamed through, never held: its size is the pack's.
+  app.use("*", (c, next) => (c.req.path.startsWith(`${AGENT_API_BASE}/transfers/upload/`) ? next() : limit(c, next)));
 
   app.post("/join", async (c) => {
     const req = await body(c.req.raw, JoinRequest);
@@ -155,7 +156,7 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
       // The daemon is stopping: nothing more is leased, and the state database is about to close.
       if (closing?.aborted) return null;
       // A log reader waiting on this host is answered first: it is a person watching.
-      const stream = fleet.logs.take(host.id);
+      const stream = fleet.logs.take(host.id) ?? fleet.files.take(host.id);
       if (stream) return { stream };
       const leased = await queue.lease(agent, leaseMs, { onlyHost: true });
       // The job runs against the agent's own state database: the rows it may need go with it.
@@ -166,11 +167,13 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
         const timer = setTimeout(done, Math.max(0, until - Date.now()));
         const off = deps.jobs.events.onQueued(done);
         const offStream = fleet.logs.onRequested(host.id, done);
+        const offFile = fleet.files.onRequested(host.id, done);
         closing?.addEventListener("abort", done);
         function done() {
           clearTimeout(timer);
           off();
           offStream();
+          offFile();
           closing?.removeEventListener("abort", done);
           resolve();
         }
@@ -240,6 +243,56 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
   app.post("/streams/:id", async (c) => {
     const chunk = await body(c.req.raw, StreamChunk);
     return c.json({ open: fleet.logs.push(c.get("host").id, c.req.param("id"), chunk) }, 200);
+  });
+
+  // A relayed transfer (src/fleet/transfer-relay.ts). The target's restore asks for a ticket,
+  // then spends it on the file; every refusal is audited and sends nothing.
+  const refusedTicket = async <T>(host: HostRow, what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof AppError && (e.status === 403 || e.status === 410))
+        deps.audit.record({
+          actor: `host:${host.name}`,
+          action: "transfer.refused",
+          target: what,
+          outcome: "denied",
+          details: { error: e.message },
+        });
+      throw e;
+    }
+  };
+  app.post("/transfers/ticket", async (c) => {
+    const host = c.get("host");
+    const req = await body(c.req.raw, TicketRequest);
+    const ticket = await refusedTicket(host, req.jobId, async () => issueTicket(deps, host.id, req.jobId, req.file));
+    return c.json({ ticket }, 200);
+  });
+  app.post("/transfers/fetch", async (c) => {
+    const host = c.get("host");
+    const { ticket } = await body(c.req.raw, FetchRequest);
+    const stream = await refusedTicket(host, "ticket", () => openTicket(deps, host.id, ticket));
+    return new Response(stream, { status: 200, headers: { "content-type": "application/octet-stream" } });
+  });
+  // The source's host sends the file it was asked for; answered once the target read it all.
+  app.post("/transfers/upload/:id", async (c) => {
+    const raw = c.req.raw.body;
+    const piped = raw ? fleet.files.upload(c.get("host").id, c.req.param("id"), raw) : false;
+    if (piped === false) return c.json(errorBody("not_found", "nobody waits for this upload"), 404);
+    // A reader that went away ends the upload too; the target's restore reports why.
+    return c.json(
+      {
+        delivered: await piped.then(
+          () => true,
+          () => false,
+        ),
+      },
+      200,
+    );
+  });
+  app.post("/transfers/refuse/:id", async (c) => {
+    const { error } = await body(c.req.raw, RefuseRequest);
+    return c.json({ refused: fleet.files.refuse(c.get("host").id, c.req.param("id"), error) }, 200);
   });
 
   // A job the agent ran by itself (its envs' scheduled backups), reported once it ended.

@@ -10,6 +10,7 @@ type MovePlan = ResponseOf<"post", "/environments/{name}/move">["plan"];
 export function renderMovePlan(plan: MovePlan): string {
   return [
     `move ${plan.env} from ${plan.from} to ${plan.to} (${plan.fit})`,
+    `  the copy travels ${plan.transfer === "s3" ? "through the shared S3 target" : "relayed through the coordinator (no shared S3 target)"}`,
     ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`),
     `DNS: ${plan.dns}`,
   ].join("\n");

@@ -4,7 +4,9 @@
  * host makes, checks and uploads the copy (export-job.ts); the target's host restores it like a
  * backup made elsewhere (restore-job.ts with a transfer: pre-change backup, replace, restart,
  * health); the coordinator then deletes the artifact from S3 — on failure too, so a copy of the
- * source never outlives the clone. A failed export leaves the target untouched: its restore is
+ * source never outlives the clone. Without S3 the artifact waits on the source's host and the
+ * target fetches it through the coordinator (`via: "relay"`, plan.ts); it is then deleted from
+ * the source's transfer directory instead (drop-job.ts, or in place on the coordinator's host). A failed export leaves the target untouched: its restore is
  * queued only after the export succeeded.
  */
 import { z } from "zod";
@@ -21,7 +23,9 @@ import { deleteBackup } from "../backup";
 import { CloneJobParams } from "../clone-job";
 import { restoreJob, type RestoreJobParams } from "../restore-job";
 import { CloneExportResult, cloneExportJob, DEV_PASSWORD_SECRET } from "./export-job";
-import { transferPrefix, transferTarget } from "./plan";
+import { transferDropJob } from "./drop-job";
+import { TransferPath, transferPrefix, transferTarget } from "./plan";
+import { dropTransferDir, outgoingDir } from "./relay-dir";
 
 export const CrossHostCloneParams = CloneJobParams.extend({
   fromHostId: z.string().min(1),
@@ -32,6 +36,8 @@ export const CrossHostCloneParams = CloneJobParams.extend({
   /** Names the scratch copy on the source's host (the target's copy has `token`). */
   exportToken: z.string().regex(/^[a-z0-9]{8}$/),
   targetUrl: z.string().min(1),
+  /** Chosen when queued (plan.ts); chains queued before the relay existed went through S3. */
+  via: TransferPath.default("s3"),
 });
 export type CrossHostCloneParams = z.infer<typeof CrossHostCloneParams>;
 type Ctx = StepContext<CrossHostCloneParams>;
@@ -68,12 +74,35 @@ function transferLocation(deps: Pick<Deps, "config">, p: CrossHostCloneParams) {
   return { target: transferTarget(s3), prefix: transferPrefix(s3, p.sourceSlug, p.transferId) };
 }
 
+/**
+ * A relayed pack, from the source's transfer directory: in place when the source is this
+ * coordinator's host, else by a job on the source's host (waited for after success; after a
+ * failure only queued, as the chain's own wait may be what was cancelled).
+ */
+async function dropRelayed(ctx: Ctx, wait: boolean): Promise<void> {
+  const p = ctx.params;
+  const c = coordinatorOf(ctx.deps, KIND);
+  if (p.fromHostId === c.fleet.localHostId) {
+    const dir = outgoingDir(ctx.deps.paths, p.sourceSlug, p.transferId);
+    await dropTransferDir(dir);
+    ctx.log(`transfer directory ${dir} on ${p.fromName} deleted`);
+    return;
+  }
+  const job = c.jobs.enqueue(
+    transferDropJob,
+    { envId: p.sourceEnvId, slug: p.sourceSlug, transferId: p.transferId },
+    null,
+  );
+  ctx.log(`deleting the copy on ${p.fromName}: job ${job.id}`);
+  if (wait) await waitJob(ctx, job.id, `deleting the copy on ${p.fromName}`, p.fromName);
+}
+
 /** Idempotent (a missing artifact is fine): after success, and after any failure. */
-async function deleteTransfer(ctx: Ctx): Promise<number> {
+async function deleteTransfer(ctx: Ctx, wait: boolean): Promise<void> {
+  if (ctx.params.via === "relay") return dropRelayed(ctx, wait);
   const loc = transferLocation(ctx.deps, ctx.params);
   const r = await deleteBackup({ s3: loc }, stepLogger(ctx));
   ctx.log(`transfer s3://${loc.target.bucket}/${loc.prefix}: ${r.s3Objects} object(s) deleted`);
-  return r.s3Objects;
 }
 
 export function restoreParamsOf(p: CrossHostCloneParams, transfer: CloneExportResult["transfer"]): RestoreJobParams {
@@ -119,6 +148,8 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
             anonymize: p.anonymize,
             method: p.method,
             ...(p.rules ? { rules: p.rules } : {}),
+            via: p.via,
+            sourceHostId: p.fromHostId,
           },
           null,
         );
@@ -169,9 +200,9 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     }),
     {
       name: "delete-transfer",
-      title: "Deleting the copy from the shared S3 target",
+      title: "Deleting the copy (from the shared S3 target, or the source's transfer directory)",
       async run(ctx: Ctx) {
-        await deleteTransfer(ctx);
+        await deleteTransfer(ctx, true);
       },
     },
   ],
@@ -205,17 +236,21 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     const until = Date.now() + EXPORT_END_WAIT_MS;
     while (exportId && !TERMINAL.has(queue.row(exportId).status)) {
       if (Date.now() > until) {
-        const loc = transferLocation(ctx.deps, ctx.params);
+        const p = ctx.params;
+        const where =
+          p.via === "relay"
+            ? `${outgoingDir(ctx.deps.paths, p.sourceSlug, p.transferId)} on ${p.fromName}`
+            : (({ target, prefix }) => `s3://${target.bucket}/${prefix}`)(transferLocation(ctx.deps, p));
         ctx.log(
-          `warn: the copy (job ${exportId}) has not stopped yet; once it has, delete s3://${loc.target.bucket}/${loc.prefix} by hand if anything is left there`,
+          `warn: the copy (job ${exportId}) has not stopped yet; once it has, delete ${where} by hand if anything is left there`,
         );
         return;
       }
       await Bun.sleep(POLL_MS);
     }
-    // Whatever failed, the source's copy must not stay in the bucket.
-    await deleteTransfer(ctx).catch((e: unknown) =>
-      ctx.log(`warn: could not delete the transfer from S3, delete it by hand: ${String(e)}`),
+    // Whatever failed, the source's copy must not stay in the bucket, nor on the source's host.
+    await deleteTransfer(ctx, false).catch((e: unknown) =>
+      ctx.log(`warn: could not delete the transfer, delete it by hand: ${String(e)}`),
     );
   },
 });

@@ -21,7 +21,8 @@ import { adminPg, copyOutput, namesOf } from "../replace-steps";
 import { sanitizeCopy } from "../sanitize";
 import { OneRunRules } from "../schema";
 import { BackupTransfer } from "../transfer";
-import { transferPrefix, transferTarget } from "./plan";
+import { TransferPath, transferPrefix, transferTarget } from "./plan";
+import { dropTransferDir, outgoingDir, outgoingRoot } from "./relay-dir";
 
 export const CloneExportParams = EnvJobTarget.extend({
   /** Names the scratch copy beside the source's database (replace.ts), so the sweep knows it. */
@@ -33,6 +34,14 @@ export const CloneExportParams = EnvJobTarget.extend({
   anonymize: z.boolean(),
   method: CloneMethodParam,
   rules: OneRunRules.optional(),
+  /**
+   * Where the pack goes: the shared S3 target, or this host's transfer directory for the target
+   * to fetch through the coordinator (relay-dir.ts). Chosen by the coordinator, not by this
+   * host's config, so both sides agree; older queued jobs had only S3.
+   */
+  via: TransferPath.default("s3"),
+  /** This host's id, which the relayed transfer names for the coordinator. */
+  sourceHostId: z.string().min(1).optional(),
 });
 export type CloneExportParams = z.infer<typeof CloneExportParams>;
 type Ctx = StepContext<CloneExportParams>;
@@ -47,6 +56,21 @@ export const CloneExportResult = z.object({
 });
 export type CloneExportResult = z.infer<typeof CloneExportResult>;
 
+/** Where the target fetches a relayed pack from: this host's, which the coordinator named. */
+function relayOf(p: CloneExportParams) {
+  if (!p.sourceHostId) throw new Invalid("a relayed clone's copy needs its source host's id; nothing was packed");
+  return { hostId: p.sourceHostId, from: "pack" as const, slug: p.slug, transferId: p.transferId };
+}
+
+/** Drops what the upload step wrote (idempotent): the S3 prefix, or this host's transfer directory. */
+async function dropPack(ctx: Ctx): Promise<void> {
+  const p = ctx.params;
+  if (p.via === "relay") return dropTransferDir(outgoingDir(ctx.deps.paths, p.slug, p.transferId));
+  const s3 = s3Of(ctx.deps);
+  const prefix = transferPrefix(s3, p.slug, p.transferId);
+  await deleteBackup({ s3: { target: transferTarget(s3), prefix } }, stepLogger(ctx));
+}
+
 /** The secret the result carries for the chain: the copy's dev password. */
 export const DEV_PASSWORD_SECRET = "devPassword";
 
@@ -55,7 +79,7 @@ const copied = copyOutput;
 
 const uploaded = stepOutput(
   "upload",
-  z.object({ s3Key: z.string(), manifest: z.record(z.string(), z.unknown()), sizeBytes: z.number() }),
+  z.object({ s3Key: z.string().nullable(), manifest: z.record(z.string(), z.unknown()), sizeBytes: z.number() }),
 );
 
 function scratch(deps: Deps, p: CloneExportParams) {
@@ -131,33 +155,39 @@ export const cloneExportJob = defineJob<CloneExportParams>({
       },
     },
     storingStep(uploaded, {
-      title: "Uploading the copy to the shared S3 target",
+      title: "Packing the copy for the target's host (shared S3 target, or this host's transfer directory)",
       async run(ctx) {
         const { deps, params: p } = ctx;
         const { source, n } = scratch(deps, p);
+        const relay = p.via === "relay";
+        if (relay) relayOf(p);
         const r = await runBackup({
           pg: envDbLogin(deps, source, n.newDb),
           dbName: n.newDb,
           filestoreDir: n.stagedDir,
           envSlug: source.slug,
           backupId: p.transferId,
-          targets: { s3: transferTarget(s3Of(deps)) },
+          targets: relay ? { local: outgoingRoot(deps.paths) } : { s3: transferTarget(s3Of(deps)) },
           log: stepLogger(ctx),
           signal: ctx.signal,
           compressLevel: deps.config.backups.compressLevel,
           manifestKey: deps.box.derive(MANIFEST_KEY_PURPOSE),
         });
+        if (relay) {
+          if (r.status !== "completed" || !r.manifest || r.local?.status !== "ok")
+            throw new Error(`packing the copy failed: ${r.error ?? "unknown reason"}`);
+          ctx.log(
+            `copy packed: ${r.sizeBytes} bytes in ${r.local.dir}, for the target to fetch through the coordinator`,
+          );
+          return { s3Key: null, manifest: r.manifest, sizeBytes: r.sizeBytes };
+        }
         if (r.status !== "completed" || !r.manifest || r.s3?.status !== "ok")
           throw new Error(`upload of the copy failed: ${r.error ?? "unknown reason"}`);
         ctx.log(`copy uploaded: ${r.sizeBytes} bytes to s3://${r.s3.bucket}/${r.s3.prefix}`);
         return { s3Key: r.s3.prefix, manifest: r.manifest, sizeBytes: r.sizeBytes };
       },
       // A half-written artifact is nobody's: the chain deletes it too, this covers the job alone.
-      async undo(ctx) {
-        const s3 = s3Of(ctx.deps);
-        const prefix = transferPrefix(s3, ctx.params.slug, ctx.params.transferId);
-        await deleteBackup({ s3: { target: transferTarget(s3), prefix } }, stepLogger(ctx));
-      },
+      undo: dropPack,
     }),
     { name: "drop-scratch", title: "Dropping the scratch copy", run: dropScratch },
   ],
@@ -165,7 +195,10 @@ export const cloneExportJob = defineJob<CloneExportParams>({
     const copy = ctx.output(copied);
     const up = ctx.output(uploaded);
     const result: CloneExportResult = {
-      transfer: { s3Key: up.s3Key, manifest: up.manifest },
+      transfer:
+        up.s3Key === null
+          ? { relay: relayOf(ctx.params), manifest: up.manifest }
+          : { s3Key: up.s3Key, manifest: up.manifest },
       sizeBytes: up.sizeBytes,
       method: copy.method,
       reason: copy.reason,

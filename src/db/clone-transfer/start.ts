@@ -1,8 +1,9 @@
 /**
  * A clone whose source and target run on different hosts, as the API asks for it: the plan with
  * the host of each step (dry run), else the chain job queued on the coordinator and audited.
- * The request was already checked like a same-host clone (restores.ts); refused here without
- * the shared S3 target, before anything is queued.
+ * The request was already checked like a same-host clone (restores.ts). The pack travels through
+ * the shared S3 target when the coordinator has one, else it is relayed through the coordinator
+ * (plan.ts): the plan, the job and the audit name which.
  */
 import type { CoordinatorDeps } from "../../deps";
 import { envUrl } from "../../env/list";
@@ -12,7 +13,7 @@ import type { CloneJobParams } from "../clone-job";
 import { newReplaceToken } from "../replace";
 import type { DbOperationPlan, DbOperationResponse } from "../schema";
 import { crossHostCloneJob } from "./chain-job";
-import { crossHostCloneSteps, requireTransferTarget, transferPrefix } from "./plan";
+import { crossHostCloneSteps, transferPathOf, transferWhere } from "./plan";
 
 export interface CrossHostCloneStart {
   source: Environment;
@@ -33,7 +34,7 @@ export function startCrossHostClone(deps: CoordinatorDeps, req: CrossHostCloneSt
     target: { slug: target.slug, host: to.name },
     s3: deps.config.backups.s3,
   };
-  const s3 = requireTransferTarget(hosts);
+  const { path } = transferPathOf(hosts.s3);
   const transferId = Bun.randomUUIDv7();
   const steps = crossHostCloneSteps(
     {
@@ -51,7 +52,8 @@ export function startCrossHostClone(deps: CoordinatorDeps, req: CrossHostCloneSt
     hosts: {
       source: from.name,
       target: to.name,
-      transfer: `s3://${s3.bucket}/${transferPrefix(s3, source.slug, transferId)}`,
+      transfer: transferWhere(hosts.s3, source.slug, transferId),
+      path,
     },
   };
   if (req.dryRun) return { dryRun: true, plan, job: null };
@@ -67,6 +69,7 @@ export function startCrossHostClone(deps: CoordinatorDeps, req: CrossHostCloneSt
       fromName: from.name,
       toName: to.name,
       transferId,
+      via: path,
       exportToken: newReplaceToken(),
       targetUrl: envUrl(target, deps.config),
     },
@@ -86,6 +89,7 @@ export function startCrossHostClone(deps: CoordinatorDeps, req: CrossHostCloneSt
       fromHost: from.name,
       toHost: to.name,
       transfer: plan.hosts?.transfer ?? null,
+      path,
       job: job.id,
     },
   });

@@ -56,7 +56,7 @@ export function describePlan(p: DbOperationPlan): string[] {
   const t = p.target;
   const what =
     p.operation === "restore" && p.backup
-      ? `backup ${p.backup.id} of ${p.source.slug} (${p.backup.kind}, ${when(p.backup.createdAt)}, ${formatBytes(p.backup.sizeBytes)}, from ${p.backup.from})`
+      ? `backup ${p.backup.id} of ${p.source.slug} (${p.backup.kind}, ${when(p.backup.createdAt)}, ${formatBytes(p.backup.sizeBytes)}, from ${p.backup.from === "relay" ? "its host's local copy, relayed through the coordinator" : p.backup.from})`
       : `a copy of ${p.source.tier} environment ${p.source.slug}${p.method && p.method !== "auto" ? ` (${p.method})` : ""}`;
   const lines = [
     `${p.operation}: the database ${t.dbName} and the filestore of ${t.tier} environment ${t.slug} (${t.url}, ${t.status}) will be replaced by ${what}`,
@@ -74,7 +74,8 @@ export function describePlan(p: DbOperationPlan): string[] {
   );
   // Across hosts: where each step runs, so it shows what leaves the source's host.
   if (p.hosts) {
-    lines.push(`  across hosts: ${p.hosts.source} → ${p.hosts.target}, through ${p.hosts.transfer}`);
+    const via = p.hosts.path === "relay" ? p.hosts.transfer : `through ${p.hosts.transfer}`;
+    lines.push(`  across hosts: ${p.hosts.source} → ${p.hosts.target}, ${via}`);
     for (const step of p.steps) lines.push(`    ${step}`);
   }
   return lines;

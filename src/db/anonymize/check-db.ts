@@ -29,6 +29,7 @@ import {
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
+import { eachBatch } from "./cursor";
 import { GarbageBound } from "./garbage-bound";
 import { maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
 
@@ -72,21 +73,9 @@ export function textColumnsSql(rel: string, columns: string[]): string {
 }
 
 /**
- * One FETCH of the cursor, each row's values handed to `onRow` (which returns the row's bytes);
- * the batch's total. Its own function: the batch's rows are unreachable once it returns.
+ * Runs `select` through a cursor, `batch` rows at a time (the next FETCH sent before a batch is
+ * matched: cursor.ts); `bound` hears of every batch's bytes.
  */
-async function fetchBatch(
-  tx: SQL,
-  batch: number,
-  onRow: (values: (string | null)[]) => number,
-): Promise<{ rows: number; bytes: number }> {
-  const rows = (await tx.unsafe(`FETCH ${batch} FROM odooops_pii`).values()) as (string | null)[][];
-  let bytes = 0;
-  for (const r of rows) bytes += onRow(r);
-  return { rows: rows.length, bytes };
-}
-
-/** Runs `select` through a cursor, `batch` rows at a time; `bound` hears of every batch's bytes. */
 async function eachRow(
   tx: SQL,
   select: string,
@@ -94,13 +83,11 @@ async function eachRow(
   bound: GarbageBound,
   onRow: (values: (string | null)[]) => number,
 ): Promise<void> {
-  await tx.unsafe(`DECLARE odooops_pii NO SCROLL CURSOR FOR ${select}`);
-  for (;;) {
-    const got = await fetchBatch(tx, batch, onRow);
-    bound.read(got.bytes);
-    if (got.rows < batch) break;
-  }
-  await tx.unsafe("CLOSE odooops_pii");
+  await eachBatch(tx, { name: "odooops_pii", select, batch }, (rows) => {
+    let bytes = 0;
+    for (const r of rows as (string | null)[][]) bytes += onRow(r);
+    bound.read(bytes);
+  });
 }
 
 async function scanRelation(

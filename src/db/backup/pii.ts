@@ -25,6 +25,7 @@ import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
 import { hasOwnedTable } from "../../host/postgres/tenant";
 import { eachBatch } from "../anonymize/cursor";
+import { GarbageBound } from "../anonymize/garbage-bound";
 import { AT_MARKERS, ENCODING_MARKERS, emailsOf, needsSqlLower, phonesOf } from "../anonymize/needle-extract";
 import {
   AT_RE,
@@ -307,6 +308,7 @@ async function tableNeedles(
   emails: string[],
   phones: string[],
   sink: (kind: "email" | "phone", v: string) => void,
+  bound: GarbageBound,
 ): Promise<void> {
   const toEmail = (v: string) => sink("email", v);
   const toPhone = (v: string) => sink("phone", v);
@@ -318,15 +320,19 @@ async function tableNeedles(
   };
   const select = needleColumnsSql(table, [...emails, ...phones]);
   await eachBatch(sql, { name: "odooops_needles", select, batch: NEEDLE_BATCH }, async (rows) => {
+    let chars = 0;
     for (const row of rows) {
       for (let i = 0; i < row.length; i++) {
         const v = row[i];
         if (typeof v !== "string") continue;
+        chars += v.length;
         if (i >= emails.length) phonesOf(v, toPhone);
         else if (needsSqlLower(v)) inSql.push(v);
         else emailsOf(v, toEmail);
       }
     }
+    // Every value read and its lower-cased copy are garbage now (see garbage-bound.ts).
+    bound.read(chars);
     if (inSql.length >= NEEDLE_BATCH) await extractInSql();
   });
   if (inSql.length > 0) await extractInSql();
@@ -334,6 +340,7 @@ async function tableNeedles(
 
 async function readNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<PiiRest> {
   const sources: string[] = [];
+  const bound = new GarbageBound();
   for (const [table, src] of Object.entries(NEEDLE_SOURCES)) {
     if (!(await hasOwnedTable(sql, table))) continue;
     const present = await columnsOf(sql, table);
@@ -343,7 +350,7 @@ async function readNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) 
     sources.push(...[...e, ...p].map((c) => `${table}.${c}`));
     // Through a cursor, as arrays: one batch of rows at a time, never one object per needle for
     // the whole source (bench/README.md: the daemon's RSS grew with it).
-    await tableNeedles(sql, table, e, p, sink);
+    await tableNeedles(sql, table, e, p, sink, bound);
   }
   const identity: PiiNeedles["identity"] = { uuid: null, secret: null };
   if (await hasOwnedTable(sql, "ir_config_parameter")) {

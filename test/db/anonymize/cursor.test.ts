@@ -50,25 +50,26 @@ describe("eachBatch", () => {
   test("the next batch is fetched while the current one is handled", async () => {
     await sql`CREATE SEQUENCE IF NOT EXISTS t_prefetch`;
     await sql`SELECT setval('t_prefetch', 1, false)`;
-    let drawnDuringFirst: number | null = null;
+    // An object: TypeScript would narrow a `let` assigned only in the callback to null.
+    const drawn = { duringFirst: null as number | null };
     await sql.begin(async (tx) => {
       await eachBatch(
         tx,
         { name: "t_pre", select: "SELECT nextval('t_prefetch') FROM generate_series(1, 25)", batch: 10 },
         async (rows) => {
-          if (drawnDuringFirst !== null || rows.length !== 10) return;
+          if (drawn.duringFirst !== null || rows.length !== 10) return;
           // Rows are computed when fetched: the second batch draws 11–20. Another session waits
           // (bounded) for the sequence to reach 20 while the first batch is still being handled.
           for (let i = 0; i < 100; i++) {
             const [r] = await other<{ v: string }[]>`SELECT last_value::text AS v FROM t_prefetch`;
-            drawnDuringFirst = Number(r?.v);
-            if (drawnDuringFirst >= 20) break;
+            drawn.duringFirst = Number(r?.v);
+            if (drawn.duringFirst >= 20) break;
             await Bun.sleep(50);
           }
         },
       );
     });
-    expect(drawnDuringFirst).toBe(20);
+    expect(drawn.duringFirst).toBe(20);
   });
 
   test("a failing handler fails the read with its error; the session is usable after", async () => {

@@ -5,7 +5,8 @@
  * its possible keys, whatever the number of needles. PostgreSQL's regular expressions, which
  * widen every value to wide characters, and its per-token index probes were most of the check's
  * time (bench/README.md). Values are matched one by one, so each finding is named by its column
- * in the same pass; tables are read by `jobs` sessions at once (reading overlaps matching).
+ * in the same pass; tables, and large tables by block ranges, are read by `jobs` sessions at once
+ * (reading overlaps matching).
  *
  * What it reads is db/backup/pii.ts's catalog query: every text-like column (and bytea) of
  * every table and materialized view of every non-system schema; a relation the role cannot read
@@ -29,6 +30,7 @@ import {
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
+import { eachBatch } from "./cursor";
 import { GarbageBound } from "./garbage-bound";
 import { maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
 
@@ -44,17 +46,48 @@ interface Found {
 interface RelationScan {
   rows: number;
   bytes: number;
-  /** Per column read, in the report's order (text columns, then bytea). */
+  /** Per column read, in the report's order (text columns, then bytea); shared by its ranges. */
   found: { column: string; found: Found }[];
 }
 
 const found = (): Found => ({ emails: new Set(), phones: new Set() });
 
+/** Blocks [from, to) of a relation; `to` null: to its end (rows added after the size was read too). */
+export interface BlockRange {
+  from: number;
+  to: number | null;
+}
+
+/** A relation larger than this is read in block ranges of this size, by several sessions at once. */
+export const CHUNK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The block ranges a relation of `blocks` blocks (of `blockSize` bytes) is read in: one (null,
+ * the whole relation) up to CHUNK_BYTES. With one cursor per table, the largest table (the
+ * bench's mail_message) was read by one session while the others had finished: the check's
+ * time was that table's.
+ */
+export function blockRanges(blocks: number, blockSize: number, chunkBytes = CHUNK_BYTES): (BlockRange | null)[] {
+  const n = Math.ceil((blocks * blockSize) / chunkBytes);
+  if (n <= 1) return [null];
+  return Array.from({ length: n }, (_, i) => ({
+    from: Math.floor((i * blocks) / n),
+    to: i === n - 1 ? null : Math.floor(((i + 1) * blocks) / n),
+  }));
+}
+
+/** ` WHERE` for the rows of `range` (a TID range scan), or nothing. */
+export function rangeWhere(range: BlockRange | null): string {
+  if (!range) return "";
+  const from = `x.ctid >= '(${range.from},0)'::tid`;
+  return range.to === null ? ` WHERE ${from}` : ` WHERE ${from} AND x.ctid < '(${range.to},0)'::tid`;
+}
+
 /** `SELECT` for the cursor over one bytea column, slice by slice (see pii.ts byteaScanSql). */
-export function byteaSlicesSql(rel: string, column: string): string {
+export function byteaSlicesSql(rel: string, column: string, range: BlockRange | null = null): string {
   const col = `x.${quoteName(column)}`;
   return `SELECT ${byteaText(`substring(${col} FROM g.i * ${BYTEA_SLICE} + 1 FOR ${BYTEA_SLICE + BYTEA_OVERLAP})`)}
-  FROM ${rel} AS x CROSS JOIN LATERAL generate_series(0, (octet_length(${col}) - 1) / ${BYTEA_SLICE}) AS g(i)`;
+  FROM ${rel} AS x CROSS JOIN LATERAL generate_series(0, (octet_length(${col}) - 1) / ${BYTEA_SLICE}) AS g(i)${rangeWhere(range)}`;
 }
 
 /**
@@ -65,28 +98,16 @@ export function byteaSlicesSql(rel: string, column: string): string {
  * gates (MAY_HOLD_EMAIL, MAY_HOLD_PHONE) skip a value that cannot hold a source value for less.
  * OFFSET 0 keeps each cast computed once (unfenced, the planner would repeat it per use).
  */
-export function textColumnsSql(rel: string, columns: string[]): string {
+export function textColumnsSql(rel: string, columns: string[], range: BlockRange | null = null): string {
   const v = columns.map((_, i) => `v.c${i}`);
   return `SELECT ${v.map((c) => `coalesce(octet_length(${c}), 0)`).join(" + ")} AS bytes, ${v.join(", ")}
-  FROM (SELECT ${columns.map((c, i) => `x.${quoteName(c)}::text AS c${i}`).join(", ")} FROM ${rel} AS x OFFSET 0) AS v`;
+  FROM (SELECT ${columns.map((c, i) => `x.${quoteName(c)}::text AS c${i}`).join(", ")} FROM ${rel} AS x${rangeWhere(range)} OFFSET 0) AS v`;
 }
 
 /**
- * One FETCH of the cursor, each row's values handed to `onRow` (which returns the row's bytes);
- * the batch's total. Its own function: the batch's rows are unreachable once it returns.
+ * Runs `select` through a cursor, `batch` rows at a time (the next FETCH sent before a batch is
+ * matched: cursor.ts); `bound` hears of every batch's bytes.
  */
-async function fetchBatch(
-  tx: SQL,
-  batch: number,
-  onRow: (values: (string | null)[]) => number,
-): Promise<{ rows: number; bytes: number }> {
-  const rows = (await tx.unsafe(`FETCH ${batch} FROM odooops_pii`).values()) as (string | null)[][];
-  let bytes = 0;
-  for (const r of rows) bytes += onRow(r);
-  return { rows: rows.length, bytes };
-}
-
-/** Runs `select` through a cursor, `batch` rows at a time; `bound` hears of every batch's bytes. */
 async function eachRow(
   tx: SQL,
   select: string,
@@ -94,57 +115,65 @@ async function eachRow(
   bound: GarbageBound,
   onRow: (values: (string | null)[]) => number,
 ): Promise<void> {
-  await tx.unsafe(`DECLARE odooops_pii NO SCROLL CURSOR FOR ${select}`);
-  for (;;) {
-    const got = await fetchBatch(tx, batch, onRow);
-    bound.read(got.bytes);
-    if (got.rows < batch) break;
-  }
-  await tx.unsafe("CLOSE odooops_pii");
+  await eachBatch(tx, { name: "odooops_pii", select, batch }, (rows) => {
+    let bytes = 0;
+    for (const r of rows as (string | null)[][]) bytes += onRow(r);
+    bound.read(bytes);
+  });
 }
 
-async function scanRelation(
+/** Reads `range` of one relation into `out` (its ranges share it: one thread, no race). */
+async function scanRange(
   sql: SQL,
-  r: Relation,
-  text: string[],
-  bytea: string[],
+  w: Work,
+  range: BlockRange | null,
+  out: RelationScan,
   matcher: NeedleMatcher,
   bound: GarbageBound,
-) {
-  const rel = `${quoteName(r.schema)}.${quoteName(r.table)}`;
-  const out: RelationScan = { rows: 0, bytes: 0, found: [] };
+): Promise<void> {
+  const rel = `${quoteName(w.r.schema)}.${quoteName(w.r.table)}`;
   await sql.begin("read only", async (tx) => {
-    const textFound = text.map((column) => ({ column, found: found() }));
-    if (text.length > 0) {
-      await eachRow(tx, textColumnsSql(rel, text), TEXT_BATCH, bound, (values) => {
+    if (w.text.length > 0) {
+      await eachRow(tx, textColumnsSql(rel, w.text, range), TEXT_BATCH, bound, (values) => {
         const bytes = Number(values[0]);
         out.rows += 1;
         out.bytes += bytes;
         for (let i = 1; i < values.length; i++) {
           const v = values[i];
-          if (v !== null && v !== undefined) matcher.scan(v, (textFound[i - 1] as { found: Found }).found);
+          if (v !== null && v !== undefined) matcher.scan(v, (out.found[i - 1] as { found: Found }).found);
         }
         return bytes;
       });
     } else {
-      const [row] = (await tx.unsafe(`SELECT count(*)::bigint AS n FROM ${rel}`)) as { n: string | number }[];
-      out.rows = Number(row?.n ?? 0);
+      const [row] = (await tx.unsafe(`SELECT count(*)::bigint AS n FROM ${rel} AS x${rangeWhere(range)}`)) as {
+        n: string | number;
+      }[];
+      out.rows += Number(row?.n ?? 0);
     }
-    out.found.push(...textFound);
-    for (const column of bytea) {
-      const f = found();
-      await eachRow(tx, byteaSlicesSql(rel, column), BYTEA_BATCH, bound, ([v]) => {
+    for (const [k, column] of w.bytea.entries()) {
+      const f = (out.found[w.text.length + k] as { found: Found }).found;
+      await eachRow(tx, byteaSlicesSql(rel, column, range), BYTEA_BATCH, bound, ([v]) => {
         if (v === null || v === undefined) return 0;
         const bytes = Buffer.byteLength(v);
         out.bytes += bytes;
         matcher.scan(v, f);
         return bytes;
       });
-      out.found.push({ column, found: f });
     }
   });
-  return out;
 }
+
+interface Work {
+  r: Relation;
+  text: string[];
+  bytea: string[];
+}
+
+/** Each relation's size in blocks, and the block size. */
+const SIZES_SQL = `SELECT n.nspname AS s, c.relname AS t, pg_catalog.pg_relation_size(c.oid)::bigint AS bytes,
+    current_setting('block_size')::int AS block
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'm')`;
 
 function hitsOf(table: string, scan: RelationScan): PiiHit[] {
   const hits: PiiHit[] = [];
@@ -163,13 +192,14 @@ function hitsOf(table: string, scan: RelationScan): PiiHit[] {
 /**
  * Hits per column (empty = clean) and what was read. `exclude` lists "table.column" of `public`
  * kept on purpose. Fails (Invalid) on a relation the role cannot read. `sql`: a tenant session
- * pool as the copy's role; `jobs` sessions read at once. `needles`: the source values, or the
- * matcher built from them (check.ts shares one with the filestore scan).
+ * pool as the copy's role; `jobs` sessions read at once, a relation larger than `chunkBytes`
+ * (CHUNK_BYTES) in block ranges. `needles`: the source values, or the matcher built from them
+ * (check.ts shares one with the filestore scan).
  */
 export async function scanCopy(
   sql: SQL,
   needles: NeedleSets | NeedleMatcher,
-  opts: { exclude?: string[]; jobs?: number; bound?: GarbageBound } = {},
+  opts: { exclude?: string[]; jobs?: number; bound?: GarbageBound; chunkBytes?: number } = {},
 ): Promise<{ hits: PiiHit[]; stats: PiiScanStats }> {
   const skip = new Set(opts.exclude ?? []);
   const rels = relationsOf(await sql.unsafe(CATALOG_SQL, [TEXTLIKE_TYPES]));
@@ -182,24 +212,42 @@ export async function scanCopy(
   const stats: PiiScanStats = { tables: 0, columns: 0, rows: 0, bytes: 0 };
   const matcher = needles instanceof NeedleMatcher ? needles : new NeedleMatcher(needles);
   if (matcher.size === 0) return { hits: [], stats };
-  const work = rels
+  const work: Work[] = rels
     .map((r) => {
       const keep = (c: string) => !(r.schema === "public" && skip.has(`${r.table}.${c}`));
       return { r, text: r.text.filter(keep), bytea: r.bytea.filter(keep) };
     })
     .filter((w) => w.text.length + w.bytea.length > 0);
+  const sizes = new Map<string, { blocks: number; block: number }>();
+  for (const row of (await sql.unsafe(SIZES_SQL)) as { s: string; t: string; bytes: string | number; block: number }[])
+    sizes.set(`${row.s}.${row.t}`, { blocks: Math.ceil(Number(row.bytes) / row.block), block: row.block });
+  const scans: RelationScan[] = work.map((w) => ({
+    rows: 0,
+    bytes: 0,
+    found: [...w.text, ...w.bytea].map((column) => ({ column, found: found() })),
+  }));
+  // Every range of every relation, largest first: the long reads start first, the small ones fill in.
+  const ranges = work
+    .flatMap((w, i) => {
+      const size = sizes.get(`${w.r.schema}.${w.r.table}`) ?? { blocks: 0, block: 8192 };
+      return blockRanges(size.blocks, size.block, opts.chunkBytes).map((range) => ({
+        i,
+        range,
+        blocks: range ? (range.to ?? size.blocks) - range.from : size.blocks,
+      }));
+    })
+    .sort((a, b) => b.blocks - a.blocks);
   // One bound for all sessions: the garbage is the daemon's, whichever session read it.
   const bound = opts.bound ?? new GarbageBound();
-  const scans: RelationScan[] = new Array(work.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < work.length; i = next++) {
-      const w = work[i] as (typeof work)[number];
-      scans[i] = await scanRelation(sql, w.r, w.text, w.bytea, matcher, bound);
+    for (let k = next++; k < ranges.length; k = next++) {
+      const { i, range } = ranges[k] as (typeof ranges)[number];
+      await scanRange(sql, work[i] as Work, range, scans[i] as RelationScan, matcher, bound);
     }
   };
   // Two by default: matching runs on this one thread; a second session reads while a batch is matched.
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 2, work.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 2, ranges.length)) }, worker));
   const hits: PiiHit[] = [];
   work.forEach((w, i) => {
     const scan = scans[i] as RelationScan;

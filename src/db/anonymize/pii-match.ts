@@ -59,6 +59,9 @@ const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const emailRe = new RegExp(EMAIL_RE, "g");
 const DOT = 46;
 const phoneRe = new RegExp(PHONE_RE, "g");
+const NON_DIGITS = /[^0-9]+/g;
+/** NaN (past the end) is not a digit. */
+const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /** What the e-mail pass reads: lower-cased, encodings of `@` and `.` undone. */
 export function normalizeForEmails(text: string): string {
@@ -155,14 +158,21 @@ export class NeedleMatcher {
     }
   }
 
+  /**
+   * One string per run (its digits), none per group: the digits so far at a group's end are a
+   * prefix of them (`split` and a concatenation per group were 18 % of the check's CPU).
+   */
   private scanPhones(text: string, found: Set<string>): void {
     phoneRe.lastIndex = 0;
     for (let m = phoneRe.exec(text); m; m = phoneRe.exec(text)) {
-      let digits = "";
-      for (const group of m[0].split(/[^0-9]+/)) {
-        digits += group;
-        const end = digits.length;
-        if (end < MIN_PHONE_DIGITS) continue;
+      const run = m[0];
+      const digits = run.replace(NON_DIGITS, "");
+      let end = 0;
+      for (let k = 0; k < run.length; k++) {
+        if (!isDigit(run.charCodeAt(k))) continue;
+        end += 1;
+        // The end of a group: the next character is a separator, or the run ends.
+        if (end < MIN_PHONE_DIGITS || isDigit(run.charCodeAt(k + 1))) continue;
         this.phones.forKey(digits, end - MIN_PHONE_DIGITS, end, (i) => {
           if (this.phones.endsWithTail(digits, end, i, PHONE_CORE_DIGITS)) found.add(this.phones.at(i));
         });

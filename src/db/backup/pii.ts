@@ -24,6 +24,9 @@ import type { SQL } from "bun";
 import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
 import { hasOwnedTable } from "../../host/postgres/tenant";
+import { eachBatch } from "../anonymize/cursor";
+import { GarbageBound } from "../anonymize/garbage-bound";
+import { AT_MARKERS, ENCODING_MARKERS, emailsOf, needsSqlLower, phonesOf } from "../anonymize/needle-extract";
 import {
   AT_RE,
   DOT_RE,
@@ -112,12 +115,9 @@ function normalized(expr: string): string {
   return `CASE WHEN ${marked} THEN regexp_replace(regexp_replace(lower(${expr}), $3, '@', 'g'), $4, '.', 'g') ELSE lower(${expr}) END`;
 }
 
-/** Substrings present in any encoded `@` or `.` (see AT_RE and DOT_RE). */
-const ENCODING_MARKERS = ["%40", "%2e", "%2E", "&#", "&commat;", "&period;", "\\u00"];
-
-/** A value worth extracting e-mails from: it has an `@`, encoded or not. */
+/** A value worth extracting e-mails from: it has an `@`, encoded or not (AT_MARKERS). */
 function emailGate(expr: string): string {
-  return ["@", "%40", "&#", "&commat;", "\\u0040"].map((m) => `strpos(${expr}, '${m}') > 0`).join(" OR ");
+  return AT_MARKERS.map((m) => `strpos(${expr}, '${m}') > 0`).join(" OR ");
 }
 
 /**
@@ -218,16 +218,29 @@ export function textScanSql(rel: string, columns: string[]): string {
   );
 }
 
-/** Needles of one source table: (kind, v) rows, addresses extracted and phones as digits. */
+/** The addresses of the values in `from` (which binds each as `v.s`), distinct. */
+function emailNeedlesSql(from: string): string {
+  return `SELECT DISTINCT 'email' AS kind, right(m[1], ${MAX_LOCAL}) || '@' || m[2] AS v
+      FROM ${from}
+      CROSS JOIN LATERAL regexp_matches(${normalized("v.s")}, $1, 'g') AS m
+      WHERE ${emailGate("v.s")}`;
+}
+
+/** Every statement takes all of SCAN_PARAMS: typed here even when one is not used. */
+const TYPED_PARAMS = "WITH params AS (SELECT $1::text, $2::text, $3::text, $4::text)";
+
+/**
+ * Needles of one source table: (kind, v) rows, addresses extracted and phones as digits. The
+ * definition of the needles: readPii extracts the same in the daemon (anonymize/needle-extract.ts)
+ * from the plain values, and asks this SQL only about the few values it cannot lower-case the
+ * same way (needleValuesSql).
+ */
 export function needleSql(table: string, emails: string[], phones: string[]): string {
   const parts: string[] = [];
   const rel = `public.${quoteIdent(table)}`;
   if (emails.length > 0) {
     const values = emails.map((c) => `(x.${quoteIdent(c)}::text)`).join(", ");
-    parts.push(`SELECT DISTINCT 'email' AS kind, right(m[1], ${MAX_LOCAL}) || '@' || m[2] AS v
-      FROM ${rel} AS x CROSS JOIN LATERAL (VALUES ${values}) AS v(s)
-      CROSS JOIN LATERAL regexp_matches(${normalized("v.s")}, $1, 'g') AS m
-      WHERE ${emailGate("v.s")}`);
+    parts.push(emailNeedlesSql(`${rel} AS x CROSS JOIN LATERAL (VALUES ${values}) AS v(s)`));
   }
   if (phones.length > 0) {
     const values = phones.map((c) => `(x.${quoteIdent(c)}::text)`).join(", ");
@@ -237,8 +250,18 @@ export function needleSql(table: string, emails: string[], phones: string[]): st
       CROSS JOIN LATERAL regexp_replace(m[1], '[^0-9]', '', 'g') AS d
       WHERE length(d) >= ${MIN_PHONE_DIGITS}`);
   }
-  // Every statement takes all of SCAN_PARAMS: typed here even when one part is absent.
-  return `WITH params AS (SELECT $1::text, $2::text, $3::text, $4::text)\n${parts.join("\nUNION\n")}`;
+  return `${TYPED_PARAMS}\n${parts.join("\nUNION\n")}`;
+}
+
+/** needleSql's addresses of the values in $5 (text[]). */
+export const needleValuesSql = `${TYPED_PARAMS}\n${emailNeedlesSql("unnest($5::text[]) AS v(s)")}`;
+
+/**
+ * The needle columns of one source table as they are, e-mail columns first: no expression per
+ * row, the extraction runs in the daemon (needle-extract.ts).
+ */
+export function needleColumnsSql(table: string, columns: string[]): string {
+  return `SELECT ${columns.map((c) => `x.${quoteIdent(c)}::text`).join(", ")} FROM public.${quoteIdent(table)} AS x`;
 }
 
 async function columnsOf(sql: SQL, table: string): Promise<Set<string>> {
@@ -271,18 +294,53 @@ export async function readPii(session: SQL, sink: (kind: "email" | "phone", v: s
   });
 }
 
-/** Needle rows per FETCH. */
+/** Source rows per FETCH. */
 const NEEDLE_BATCH = 10_000;
 
-/** One FETCH handed to `sink`; its rows are unreachable once it returns. Rows fetched. */
-async function fetchNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<number> {
-  const rows = (await sql.unsafe(`FETCH ${NEEDLE_BATCH} FROM odooops_needles`).values()) as [string, string][];
-  for (const [kind, v] of rows) sink(kind === "email" ? "email" : "phone", v);
-  return rows.length;
+/**
+ * Every needle of one source table to `sink`: the values read as they are (the next batch read
+ * while this one is extracted, cursor.ts), extracted in the daemon; the rare value only
+ * PostgreSQL can lower-case as needleSql does is extracted by it, a batch of them per statement.
+ */
+async function tableNeedles(
+  sql: SQL,
+  table: string,
+  emails: string[],
+  phones: string[],
+  sink: (kind: "email" | "phone", v: string) => void,
+  bound: GarbageBound,
+): Promise<void> {
+  const toEmail = (v: string) => sink("email", v);
+  const toPhone = (v: string) => sink("phone", v);
+  let inSql: string[] = [];
+  const extractInSql = async () => {
+    const values = inSql;
+    inSql = [];
+    for (const r of (await sql.unsafe(needleValuesSql, [...SCAN_PARAMS, values])) as { v: string }[]) toEmail(r.v);
+  };
+  const select = needleColumnsSql(table, [...emails, ...phones]);
+  await eachBatch(sql, { name: "odooops_needles", select, batch: NEEDLE_BATCH }, async (rows) => {
+    let chars = 0;
+    for (const row of rows) {
+      for (let i = 0; i < row.length; i++) {
+        const v = row[i];
+        if (typeof v !== "string") continue;
+        chars += v.length;
+        if (i >= emails.length) phonesOf(v, toPhone);
+        else if (needsSqlLower(v)) inSql.push(v);
+        else emailsOf(v, toEmail);
+      }
+    }
+    // Every value read and its lower-cased copy are garbage now (see garbage-bound.ts).
+    bound.read(chars);
+    if (inSql.length >= NEEDLE_BATCH) await extractInSql();
+  });
+  if (inSql.length > 0) await extractInSql();
 }
 
 async function readNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<PiiRest> {
   const sources: string[] = [];
+  const bound = new GarbageBound();
   for (const [table, src] of Object.entries(NEEDLE_SOURCES)) {
     if (!(await hasOwnedTable(sql, table))) continue;
     const present = await columnsOf(sql, table);
@@ -292,9 +350,7 @@ async function readNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) 
     sources.push(...[...e, ...p].map((c) => `${table}.${c}`));
     // Through a cursor, as arrays: one batch of rows at a time, never one object per needle for
     // the whole source (bench/README.md: the daemon's RSS grew with it).
-    await sql.unsafe(`DECLARE odooops_needles NO SCROLL CURSOR FOR ${needleSql(table, e, p)}`, [...SCAN_PARAMS]);
-    for (;;) if ((await fetchNeedles(sql, sink)) < NEEDLE_BATCH) break;
-    await sql.unsafe("CLOSE odooops_needles");
+    await tableNeedles(sql, table, e, p, sink, bound);
   }
   const identity: PiiNeedles["identity"] = { uuid: null, secret: null };
   if (await hasOwnedTable(sql, "ir_config_parameter")) {

@@ -9,7 +9,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { byteaSlicesSql, scanCopy, textColumnsSql } from "../../../src/db/anonymize/check-db";
+import {
+  type BlockRange,
+  blockRanges,
+  byteaSlicesSql,
+  CHUNK_BYTES,
+  scanCopy,
+  textColumnsSql,
+} from "../../../src/db/anonymize/check-db";
 import {
   EMAIL_RE,
   MAX_LOCAL,
@@ -150,6 +157,33 @@ describe("NeedleMatcher against the exhaustive definition", () => {
   });
 });
 
+describe("block ranges", () => {
+  test("one read up to CHUNK_BYTES; beyond, ranges that cover every block once, the last open-ended", () => {
+    expect(blockRanges(0, 8192)).toEqual([null]);
+    expect(blockRanges(CHUNK_BYTES / 8192, 8192)).toEqual([null]);
+    const rs = blockRanges(20, 8192, 3 * 8192) as BlockRange[];
+    expect(rs).toEqual([
+      { from: 0, to: 2 },
+      { from: 2, to: 5 },
+      { from: 5, to: 8 },
+      { from: 8, to: 11 },
+      { from: 11, to: 14 },
+      { from: 14, to: 17 },
+      { from: 17, to: null },
+    ]);
+  });
+
+  test("a range is a TID range of the relation", () => {
+    expect(textColumnsSql('"public"."t"', ["a"], { from: 5, to: 8 })).toBe(
+      `SELECT coalesce(octet_length(v.c0), 0) AS bytes, v.c0
+  FROM (SELECT x."a"::text AS c0 FROM "public"."t" AS x WHERE x.ctid >= '(5,0)'::tid AND x.ctid < '(8,0)'::tid OFFSET 0) AS v`,
+    );
+    expect(byteaSlicesSql('"public"."t"', "d", { from: 8, to: null })).toEndWith(
+      "AS g(i) WHERE x.ctid >= '(8,0)'::tid",
+    );
+  });
+});
+
 describe("the cursors' SQL", () => {
   test("text-like columns read as text, every value sent (no gate in SQL: the matcher gates for less), bytes per row; bytea in overlapping 4 MiB slices, escaped, NULs dropped", () => {
     expect(textColumnsSql('"public"."t"', ["a", 'O"dd'])).toBe(
@@ -204,6 +238,21 @@ describe("scanCopy against the SQL scan, on PostgreSQL", () => {
       expect(order(fastScan.hits)).toEqual(order(sqlScan.hits));
       expect(fastScan.stats).toEqual(sqlScan.stats);
     }
+  }, 120_000);
+
+  test("read in block ranges of 2 blocks by three sessions: the same hits, rows and bytes", async () => {
+    const needles = { emails: EMAILS, phones: PHONES };
+    const blocks = await withTenant(login(), async (sql) => {
+      const [r] = await sql<{ n: string }[]>`SELECT (pg_relation_size('public.notes') / 8192)::text AS n`;
+      return Number(r?.n);
+    });
+    // More than a few ranges, or this would not test them.
+    expect(blocks).toBeGreaterThan(6);
+    const whole = await withTenant(login(), (sql) => scanCopy(sql, needles, { jobs: 1 }));
+    const ranged = await withTenant(login(), (sql) => scanCopy(sql, needles, { jobs: 3, chunkBytes: 2 * 8192 }));
+    expect(order(ranged.hits)).toEqual(order(whole.hits));
+    expect(ranged.stats).toEqual(whole.stats);
+    expect(whole.hits.length).toBeGreaterThan(0);
   }, 120_000);
 
   test("an excluded column is not read; the upper-case &COMMAT; the SQL gates miss is found", async () => {

@@ -6,7 +6,7 @@ import { and, desc, eq, gte, inArray } from "drizzle-orm";
 import type { Db } from "../state/db";
 import { environments } from "../env/env.sql";
 import { hosts } from "../fleet/fleet.sql";
-import { jobs } from "../jobs/jobs.sql";
+import { findJob } from "../jobs/lookup";
 import { drTests, type DR_TEST_STEPS } from "./dr-tests.sql";
 
 export type DrTestRow = typeof drTests.$inferSelect;
@@ -69,13 +69,11 @@ export function settleDrTestOfJob(db: Db, job: { id: string; status: string; err
 
 /** At start: the tests whose job ended while no listener ran (a coordinator killed between the two writes). */
 export function settleEndedDrTests(db: Db): number {
-  const ended = db
-    .select({ id: jobs.id, status: jobs.status, error: jobs.error })
-    .from(drTests)
-    .innerJoin(jobs, eq(jobs.id, drTests.jobId))
-    .where(and(eq(drTests.outcome, "running"), inArray(jobs.status, ["failed", "cancelled"])))
-    .all();
-  return ended.filter((j) => settleDrTestOfJob(db, j)).length;
+  const running = db.select({ jobId: drTests.jobId }).from(drTests).where(eq(drTests.outcome, "running")).all();
+  return running.filter(({ jobId }) => {
+    const job = jobId ? findJob(db, jobId) : undefined;
+    return job !== undefined && settleDrTestOfJob(db, job);
+  }).length;
 }
 
 /** `host`: the name of the host it ran on (null: a standalone coordinator, or a removed host). */

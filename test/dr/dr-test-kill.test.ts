@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
 import { SCRATCH_DIR_PREFIX, SCRATCH_PREFIX, scratchTag } from "../../src/db/copies/names";
@@ -15,12 +15,13 @@ import { drTests } from "../../src/dr/dr-tests.sql";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
-import { pgConnect, readHbaEntries } from "../../src/host/postgres";
+import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { drTestContainer, drTestJob } from "../../src/dr/dr-test-job";
 import { crashThenResume, runJob } from "../support/agents";
 import { crashingAgents } from "../support/agent-crash";
 import { startEnvHost } from "../support/env-host";
+import { scratchPgTraces } from "../support/scratch-traces";
 import { randomSuffix } from "../support/tmp";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
@@ -49,22 +50,11 @@ function env(): Environment {
 
 /** Every trace of a scratch copy, and the DR test's container. */
 async function traces(): Promise<string[]> {
-  const dbs = await admin<
-    { n: string }[]
-  >`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${SCRATCH_PREFIX})`;
-  const roles = await admin<
-    { n: string }[]
-  >`SELECT rolname AS n FROM pg_roles WHERE starts_with(rolname, ${SCRATCH_PREFIX})`;
-  const hba = readHbaEntries(readFileSync(host.config.postgres.hbaFile, "utf8")).filter((e) =>
-    e.db.startsWith(SCRATCH_PREFIX),
-  );
   const dirs = readdirSync(envResources(env(), host.deps).dir).filter((d) => d.startsWith(SCRATCH_DIR_PREFIX));
   const name = drTestContainer(env(), host.deps);
   const ps = await run({ argv: ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${name}$`] });
   return [
-    ...dbs.map((r) => `database ${r.n}`),
-    ...roles.map((r) => `role ${r.n}`),
-    ...hba.map((e) => `hba ${e.db}`),
+    ...(await scratchPgTraces(admin, host.config.postgres.hbaFile)),
     ...dirs.map((d) => `dir ${d}`),
     ...ps.stdout
       .split("\n")

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
@@ -19,11 +19,12 @@ import { remoteDrTest } from "../../src/dr/test-placement";
 import type { Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
-import { pgConnect, readHbaEntries } from "../../src/host/postgres";
+import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { runJob } from "../support/agents";
 import { containerRunning, crashingAgents } from "../support/agent-crash";
 import { startEnvHost } from "../support/env-host";
+import { scratchPgTraces } from "../support/scratch-traces";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
 
@@ -75,15 +76,6 @@ async function names(...argv: string[]): Promise<string[]> {
 
 /** Every trace of a DR test on this host: scratch database, role, pg_hba line, directories, container, network. */
 async function traces(): Promise<string[]> {
-  const dbs = await admin<
-    { n: string }[]
-  >`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${SCRATCH_PREFIX})`;
-  const roles = await admin<
-    { n: string }[]
-  >`SELECT rolname AS n FROM pg_roles WHERE starts_with(rolname, ${SCRATCH_PREFIX})`;
-  const hba = readHbaEntries(readFileSync(host.config.postgres.hbaFile, "utf8")).filter((e) =>
-    e.db.startsWith(SCRATCH_PREFIX),
-  );
   const envDirs = readdirSync(host.deps.paths.envsDir);
   const scratchDirs = envDirs.flatMap((d) =>
     readdirSync(join(host.deps.paths.envsDir, d)).filter((e) => e.startsWith(SCRATCH_DIR_PREFIX)),
@@ -91,9 +83,7 @@ async function traces(): Promise<string[]> {
   const prefix = `${host.config.docker.namePrefix}-`;
   const drtest = (n: string) => n.startsWith(prefix) && n.endsWith("drtest");
   return [
-    ...dbs.map((r) => `database ${r.n}`),
-    ...roles.map((r) => `role ${r.n}`),
-    ...hba.map((e) => `hba ${e.db}`),
+    ...(await scratchPgTraces(admin, host.config.postgres.hbaFile)),
     ...envDirs.filter((d) => d === foreignSlug).map((d) => `env dir ${d}`),
     ...scratchDirs.map((d) => `dir ${d}`),
     ...(await names("ps", "-a", "--format", "{{.Names}}")).filter(drtest).map((c) => `container ${c}`),

@@ -10,21 +10,16 @@
  * nothing in S3; an agent's env cloned the other way is copied on the agent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SQL } from "bun";
 import { and, eq } from "drizzle-orm";
-import { environments, type Environment } from "../../src/env/env.sql";
-import { envResources } from "../../src/env/resources";
-import { envDbLogin } from "../../src/env/tenant-login";
+import type { Environment } from "../../src/env/env.sql";
 import { pgConnect } from "../../src/host/postgres/connect";
 import { openS3 } from "../../src/host/s3/client";
 import type { S3Target } from "../../src/host/s3/schema";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
-import { join } from "node:path";
-import { runCliWith } from "../support/cli";
 import { startFleet, type FleetAgent } from "../support/fleet";
-import { fillPiiDatabase, type PiiGroundTruth } from "../support/pii-fixture";
-import type { TestPostgres } from "../support/postgres";
+import { fleetEnvs } from "../support/fleet-envs";
+import type { PiiGroundTruth } from "../support/pii-fixture";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
 
@@ -55,22 +50,7 @@ afterAll(async () => {
   await Promise.allSettled([s3?.destroy()]);
 }, 120_000);
 
-const coord = () => fleet.coordinator().deps;
-const envRow = (id: string) => coord().db.select().from(environments).where(eq(environments.id, id)).get()!;
-
-let cliToken = "";
-
-/** The real CLI (citty, injected fetch) against the coordinator, as an admin of its own. */
-async function cli(argv: string[]) {
-  if (!cliToken) {
-    await coord().auth.createUser("xc-admin", "xc-admin-password-1", "admin");
-    cliToken = (await coord().auth.login("xc-admin", "xc-admin-password-1")).token;
-  }
-  return runCliWith(argv, {
-    fetch: (url, init) => fetch(url, init),
-    env: { ODOOOPS_URL: fleet.coordinator().url, ODOOOPS_TOKEN: cliToken, ODOOOPS_ROOT: "/nonexistent" },
-  });
-}
+const { coord, envRow, asRole, cli, create, seedPii, partnerSum } = fleetEnvs(() => fleet, "xc-admin");
 
 /** Placement needs each host's inventory: its first heartbeat with one. */
 async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
@@ -81,31 +61,6 @@ async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<vo
     if (names.every((n) => ready.includes(n))) return;
     if (Date.now() > until) throw new Error(`hosts ${names.join(", ")} not all reported an inventory: ${ready}`);
     await Bun.sleep(200);
-  }
-}
-
-async function create(name: string, tier: string, host: string): Promise<Environment> {
-  const { status, body } = await fleet.api<{ env: { id: string }; job: JobView; error?: unknown }>(
-    "POST",
-    "/environments",
-    { name, tier, host, modules: ["base", "web", "mail"] },
-  );
-  expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
-  const job = await fleet.waitJob(body.job.id);
-  expect(job.error).toBeNull();
-  return envRow(body.env.id);
-}
-
-/** As the env's own role on its host's PostgreSQL, as the daemon reads a tenant database. */
-async function asRole<T>(env: Environment, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const l = envDbLogin(coord(), envRow(env.id));
-  const pg: TestPostgres | null = env.hostId === agent.daemon.hostId ? agent.pg : null;
-  const port = pg ? pg.port : l.port;
-  const sql = pgConnect({ host: "127.0.0.1", port, user: l.user, password: l.password, database: l.database });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
   }
 }
 
@@ -120,13 +75,6 @@ const leaked = (env: Environment) =>
            + (SELECT count(*) FROM ir_attachment WHERE name ILIKE ${like} OR description ILIKE ${like}
                 OR index_content ILIKE ${like}))::int AS n`;
     return r!.n;
-  });
-
-const partnerSum = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const [r] = await sql<{ sum: string; n: number }[]>`
-      SELECT md5(string_agg(concat_ws('|', id, name, email, phone), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
-    return r!;
   });
 
 /** Everything under the transfer prefix of the shared bucket. */
@@ -162,14 +110,7 @@ describe("db clone across hosts", () => {
     stage = await create("xc-stage", "staging", "xc-agent");
     expect(prod.hostId).toBe(coord().fleet.localHostId);
     expect(stage.hostId).toBe(agent.daemon.hostId);
-    truth = await asRole(prod, (sql) =>
-      fillPiiDatabase(sql, {
-        partners: 40,
-        filestoreDir: join(envResources(prod, coord()).dataDir, "filestore", prod.dbName),
-        uid: coord().config.odoo.uid,
-        gid: coord().config.odoo.gid,
-      }),
-    );
+    truth = await seedPii(prod);
     // The check below can fail: production holds the planted addresses.
     expect(await leaked(prod)).toBeGreaterThan(0);
   }, 600_000);

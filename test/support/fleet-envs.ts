@@ -1,0 +1,85 @@
+/**
+ * Envs of a test fleet (test/support/fleet.ts) as the cross-host clone tests handle them: created
+ * through the API, read as the env's own role on its host's PostgreSQL, production seeded with
+ * personal data (pii-fixture.ts), and the real CLI against the coordinator as an admin of its own.
+ */
+import { expect } from "bun:test";
+import type { SQL } from "bun";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { environments, type Environment } from "../../src/env/env.sql";
+import { envResources } from "../../src/env/resources";
+import { envDbLogin } from "../../src/env/tenant-login";
+import { pgConnect } from "../../src/host/postgres/connect";
+import type { JobView } from "../../src/jobs/view";
+import { runCliWith } from "./cli";
+import type { startFleet } from "./fleet";
+import { fillPiiDatabase, type PiiGroundTruth } from "./pii-fixture";
+
+type Fleet = Awaited<ReturnType<typeof startFleet>>;
+
+/** `admin` names the CLI's user (created on first use, password `<admin>-password-1`). */
+export function fleetEnvs(fleet: () => Fleet, admin: string) {
+  const coord = () => fleet().coordinator().deps;
+  const envRow = (id: string) => coord().db.select().from(environments).where(eq(environments.id, id)).get()!;
+  let cliToken = "";
+
+  /** As the env's own role on its host's PostgreSQL, as the daemon reads a tenant database. */
+  async function asRole<T>(env: Environment, fn: (sql: SQL) => Promise<T>): Promise<T> {
+    const l = envDbLogin(coord(), envRow(env.id));
+    const agentPg = fleet().agents.find((a) => a.daemon.hostId === env.hostId)?.pg;
+    const port = agentPg ? agentPg.port : l.port;
+    const sql = pgConnect({ host: "127.0.0.1", port, user: l.user, password: l.password, database: l.database });
+    try {
+      return await fn(sql);
+    } finally {
+      await sql.close();
+    }
+  }
+
+  return {
+    coord,
+    envRow,
+    asRole,
+    /** The real CLI (citty, injected fetch) against the coordinator. */
+    async cli(argv: string[]) {
+      if (!cliToken) {
+        await coord().auth.createUser(admin, `${admin}-password-1`, "admin");
+        cliToken = (await coord().auth.login(admin, `${admin}-password-1`)).token;
+      }
+      return runCliWith(argv, {
+        fetch: (url, init) => fetch(url, init),
+        env: { ODOOOPS_URL: fleet().coordinator().url, ODOOOPS_TOKEN: cliToken, ODOOOPS_ROOT: "/nonexistent" },
+      });
+    },
+    /** `POST /environments` of `name` (tier, host) with the mail module, waited for: its row. */
+    async create(name: string, tier: string, host: string): Promise<Environment> {
+      const { status, body } = await fleet().api<{ env: { id: string }; job: JobView; error?: unknown }>(
+        "POST",
+        "/environments",
+        { name, tier, host, modules: ["base", "web", "mail"] },
+      );
+      expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
+      const job = await fleet().waitJob(body.job.id);
+      expect(job.error).toBeNull();
+      return envRow(body.env.id);
+    },
+    /** Plants 40 partners' personal data (and attachments in its filestore) in a production env on the coordinator. */
+    seedPii: (prod: Environment): Promise<PiiGroundTruth> =>
+      asRole(prod, (sql) =>
+        fillPiiDatabase(sql, {
+          partners: 40,
+          filestoreDir: join(envResources(prod, coord()).dataDir, "filestore", prod.dbName),
+          uid: coord().config.odoo.uid,
+          gid: coord().config.odoo.gid,
+        }),
+      ),
+    /** The partners' rows, phone included: what a clone must carry over (or an anonymizer change). */
+    partnerSum: (env: Environment) =>
+      asRole(env, async (sql) => {
+        const [r] = await sql<{ sum: string; n: number }[]>`
+      SELECT md5(string_agg(concat_ws('|', id, name, email, phone), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
+        return r!;
+      }),
+  };
+}

@@ -50,7 +50,10 @@ afterAll(async () => {
   await Promise.allSettled([s3?.destroy()]);
 }, 120_000);
 
-const { coord, envRow, asRole, cli, create, seedPii, partnerSum } = fleetEnvs(() => fleet, "xc-admin");
+const { coord, envRow, asRole, cli, create, seedPii, partnerSum, startClone, clone } = fleetEnvs(
+  () => fleet,
+  "xc-admin",
+);
 
 /** Placement needs each host's inventory: its first heartbeat with one. */
 async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
@@ -164,13 +167,8 @@ describe("db clone across hosts", () => {
     const prodBefore = await partnerSum(prod);
     const restoresBefore = jobsOf("db.restore").length;
     const rules = "version: 1\ntables:\n  res_partner:\n    columns:\n      email: { keep: true }\n";
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
-      from: prod.slug,
-      confirm: stage.slug,
-      rules: { text: rules, file: "leaky.yaml" },
-    });
-    expect(r.status).toBe(202);
-    const job = await fleet.waitJob(r.body.job.id);
+    const chain = await startClone(stage, prod, { rules: { text: rules, file: "leaky.yaml" } });
+    const job = await fleet.waitJob(chain);
     expect(job.status).toBe("failed");
     expect(job.error).toContain("PII check failed");
     expect(job.error).toContain("res_partner.email");
@@ -207,19 +205,15 @@ describe("db clone across hosts", () => {
     const stageBefore = await partnerSum(stage);
     const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
     const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
-      from: prod.slug,
-      confirm: stage.slug,
-    });
-    expect(r.status).toBe(202);
+    const chain = await startClone(stage, prod);
     let exportJob: typeof jobs.$inferSelect | undefined;
     for (let i = 0; !(exportJob?.status === "running"); i++) {
       if (i > 600) throw new Error(`the copy never started: ${exportJob?.status}`);
       await Bun.sleep(100);
       exportJob = jobsOf("db.clone-export").find((j) => !exportsBefore.has(j.id));
     }
-    expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
-    const job = await fleet.waitJob(r.body.job.id);
+    expect((await fleet.api("POST", `/jobs/${chain}/cancel`)).status).toBe(200);
+    const job = await fleet.waitJob(chain);
     expect(job.status).toBe("cancelled");
     // Cancelled with the chain, unless it finished before the cancel reached it (then its upload
     // existed and the chain's failure hook deleted it): either way nothing is left below.
@@ -238,14 +232,7 @@ describe("db clone across hosts", () => {
     const dev = await create("xc-dev", "dev", here);
     const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
     const stageNow = await partnerSum(stage);
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${dev.slug}/db/clone`, {
-      from: stage.slug,
-      confirm: dev.slug,
-    });
-    expect(r.status).toBe(202);
-    const job = await fleet.waitJob(r.body.job.id);
-    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
-    expect(job.error).toBeNull();
+    const job = await clone(dev, stage);
     // Staging is not production: not anonymized by default, the rows arrive as they are.
     expect(job.result).toMatchObject({ fromHost: "xc-agent", toHost: here, anonymized: false });
     const exportJob = jobsOf("db.clone-export").find((j) => !exportsBefore.has(j.id));

@@ -63,7 +63,10 @@ afterAll(async () => {
   await Promise.allSettled([fleet?.cleanup()]);
 }, 120_000);
 
-const { coord, envRow, asRole, cli, create, seedPii, partnerSum } = fleetEnvs(() => fleet, "xr-admin");
+const { coord, envRow, asRole, cli, create, seedPii, partnerSum, startClone, clone } = fleetEnvs(
+  () => fleet,
+  "xr-admin",
+);
 const here = () => coord().fleet.envHost({ hostId: null }).name;
 const jobsOf = (kind: string) => coord().db.select().from(jobs).where(eq(jobs.kind, kind)).all();
 
@@ -167,14 +170,7 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
   test("the other way: the agent uploads each file on its lease's request into the coordinator's restore", async () => {
     const dev = await create("xr-dev", "dev", here());
     const stageNow = await partnerSum(stage);
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${dev.slug}/db/clone`, {
-      from: stage.slug,
-      confirm: dev.slug,
-    });
-    expect(r.status).toBe(202);
-    const job = await fleet.waitJob(r.body.job.id);
-    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
-    expect(job.error).toBeNull();
+    const job = await clone(dev, stage);
     expect(job.result).toMatchObject({ fromHost: "xr-agent", toHost: here(), anonymized: false });
     expect(await partnerSum(dev)).toEqual(stageNow);
     expect(await leaked(dev)).toBe(0);
@@ -328,19 +324,15 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
   }, 120_000);
   test("a relayed clone cancelled while the target fetches or restores: nothing left in either transfer directory", async () => {
     const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
-      from: prod.slug,
-      confirm: stage.slug,
-    });
-    expect(r.status).toBe(202);
+    const chain = await startClone(stage, prod);
     let restore: typeof jobs.$inferSelect | undefined;
     for (let i = 0; restore?.status !== "running"; i++) {
       if (i > 2400) throw new Error(`the restore never started: ${restore?.status}`);
       await Bun.sleep(100);
       restore = jobsOf("db.restore").find((j) => !restoresBefore.has(j.id));
     }
-    expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
-    const job = await fleet.waitJob(r.body.job.id);
+    expect((await fleet.api("POST", `/jobs/${chain}/cancel`)).status).toBe(200);
+    const job = await fleet.waitJob(chain);
     const ended = await fleet.waitJob(restore.id);
     // Cancelled with the chain — unless it finished before the cancel reached it: then the chain
     // is cancelled at its last step and the copy was already in; either way nothing is left behind.

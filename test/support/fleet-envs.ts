@@ -37,6 +37,17 @@ export function fleetEnvs(fleet: () => Fleet, admin: string) {
     }
   }
 
+  /** `POST /environments/<to>/db/clone` from `from`, confirmed (plus `extra` fields): the chain's job id, once accepted. */
+  async function startClone(to: Environment, from: Environment, extra: Record<string, unknown> = {}): Promise<string> {
+    const r = await fleet().api<{ job: JobView }>("POST", `/environments/${to.slug}/db/clone`, {
+      from: from.slug,
+      confirm: to.slug,
+      ...extra,
+    });
+    expect(r.status).toBe(202);
+    return r.body.job.id;
+  }
+
   return {
     coord,
     envRow,
@@ -63,6 +74,14 @@ export function fleetEnvs(fleet: () => Fleet, admin: string) {
       const job = await fleet().waitJob(body.job.id);
       expect(job.error).toBeNull();
       return envRow(body.env.id);
+    },
+    startClone,
+    /** A clone's chain waited for: it must succeed (its log is printed when not). */
+    async clone(to: Environment, from: Environment): Promise<JobView> {
+      const job = await fleet().waitJob(await startClone(to, from));
+      if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
+      expect(job.error).toBeNull();
+      return job;
     },
     /** Plants 40 partners' personal data (and attachments in its filestore) in a production env on the coordinator. */
     seedPii: (prod: Environment): Promise<PiiGroundTruth> =>

@@ -50,10 +50,17 @@ afterAll(async () => {
   await Promise.allSettled([s3?.destroy()]);
 }, 120_000);
 
-const { coord, envRow, asRole, cli, create, seedPii, partnerSum, startClone, clone } = fleetEnvs(
-  () => fleet,
-  "xc-admin",
-);
+const {
+  coord,
+  envRow,
+  cli,
+  create,
+  seedPii,
+  partnerSum,
+  startClone,
+  clone,
+  leaked: leakedPii,
+} = fleetEnvs(() => fleet, "xc-admin");
 
 /** Placement needs each host's inventory: its first heartbeat with one. */
 async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
@@ -68,17 +75,7 @@ async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<vo
 }
 
 /** Production's planted addresses still found in a database, by the tag every one of them carries. */
-const leaked = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const like = `%${truth.tag}%`;
-    const [r] = await sql<{ n: number }[]>`
-      SELECT ((SELECT count(*) FROM res_partner WHERE email ILIKE ${like})
-           + (SELECT count(*) FROM res_users WHERE login ILIKE ${like})
-           + (SELECT count(*) FROM mail_message WHERE body ILIKE ${like} OR email_from ILIKE ${like})
-           + (SELECT count(*) FROM ir_attachment WHERE name ILIKE ${like} OR description ILIKE ${like}
-                OR index_content ILIKE ${like}))::int AS n`;
-    return r!.n;
-  });
+const leaked = (env: Environment) => leakedPii(env, truth.tag, { attachments: true });
 
 /** Everything under the transfer prefix of the shared bucket. */
 async function transferObjects(): Promise<string[]> {

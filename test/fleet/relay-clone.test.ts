@@ -63,23 +63,23 @@ afterAll(async () => {
   await Promise.allSettled([fleet?.cleanup()]);
 }, 120_000);
 
-const { coord, envRow, asRole, cli, create, seedPii, partnerSum, startClone, clone } = fleetEnvs(
-  () => fleet,
-  "xr-admin",
-);
+const {
+  coord,
+  envRow,
+  asRole,
+  cli,
+  create,
+  seedPii,
+  partnerSum,
+  startClone,
+  clone,
+  leaked: leakedPii,
+} = fleetEnvs(() => fleet, "xr-admin");
 const here = () => coord().fleet.envHost({ hostId: null }).name;
 const jobsOf = (kind: string) => coord().db.select().from(jobs).where(eq(jobs.kind, kind)).all();
 
 /** Production's planted addresses still found in a database, by the tag every one of them carries. */
-const leaked = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const like = `%${truth.tag}%`;
-    const [r] = await sql<{ n: number }[]>`
-      SELECT ((SELECT count(*) FROM res_partner WHERE email ILIKE ${like})
-           + (SELECT count(*) FROM res_users WHERE login ILIKE ${like})
-           + (SELECT count(*) FROM mail_message WHERE body ILIKE ${like} OR email_from ILIKE ${like}))::int AS n`;
-    return r!.n;
-  });
+const leaked = (env: Environment) => leakedPii(env, truth.tag, { attachments: false });
 
 /** Every file under a host's transfer directory (none once a transfer is over). */
 function transferFiles(dataDir: string): string[] {

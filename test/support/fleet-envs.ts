@@ -93,6 +93,23 @@ export function fleetEnvs(fleet: () => Fleet, admin: string) {
           gid: coord().config.odoo.gid,
         }),
       ),
+    /**
+     * Production's planted addresses (all carry `tag`) still found in an env's database: e-mails,
+     * logins, messages, and with `attachments` the attachments' names and text as well.
+     */
+    leaked: (env: Environment, tag: string, opts: { attachments: boolean }) =>
+      asRole(env, async (sql) => {
+        const like = `%${tag}%`;
+        const [r] = await sql<{ n: number }[]>`
+      SELECT ((SELECT count(*) FROM res_partner WHERE email ILIKE ${like})
+           + (SELECT count(*) FROM res_users WHERE login ILIKE ${like})
+           + (SELECT count(*) FROM mail_message WHERE body ILIKE ${like} OR email_from ILIKE ${like}))::int AS n`;
+        if (!opts.attachments) return r!.n;
+        const [a] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM ir_attachment
+        WHERE name ILIKE ${like} OR description ILIKE ${like} OR index_content ILIKE ${like}`;
+        return r!.n + a!.n;
+      }),
     /** The partners' rows, phone included: what a clone must carry over (or an anonymizer change). */
     partnerSum: (env: Environment) =>
       asRole(env, async (sql) => {

@@ -7,6 +7,7 @@
  * outlive the coordinator's process, and nothing of it is state.
  */
 import { z } from "zod";
+import { HostRequests } from "./host-requests";
 
 /** What the agent is asked to stream: `docker logs` of one of its containers. */
 export const StreamRequest = z
@@ -49,9 +50,8 @@ interface Session {
 }
 
 export class LogRelay {
-  private readonly pending = new Map<string, StreamRequest[]>();
+  private readonly requests = new HostRequests<StreamRequest>();
   private readonly sessions = new Map<string, Session>();
-  private readonly listeners = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly pickupMs = PICKUP_MS,
@@ -71,10 +71,7 @@ export class LogRelay {
       ),
     };
     this.sessions.set(request.id, session);
-    const queue = this.pending.get(hostId) ?? [];
-    queue.push(request);
-    this.pending.set(hostId, queue);
-    for (const wake of this.listeners.get(hostId) ?? []) wake();
+    this.requests.push(hostId, request);
     return () => this.close(request.id);
   }
 
@@ -101,22 +98,15 @@ export class LogRelay {
 
   /** The next request for this host, taken by its lease long-poll; null when none waits. */
   take(hostId: string): StreamRequest | null {
-    const queue = this.pending.get(hostId);
-    const request = queue?.shift() ?? null;
-    if (queue?.length === 0) this.pending.delete(hostId);
+    const request = this.requests.take(hostId);
+    // Taken: from now on the agent's silence, not the pickup, ends the session.
     if (request) this.arm(request.id);
     return request;
   }
 
   /** Wakes a lease long-poll of `hostId` when a request arrives for it; returns the unsubscribe. */
   onRequested(hostId: string, wake: () => void): () => void {
-    const set = this.listeners.get(hostId) ?? new Set();
-    set.add(wake);
-    this.listeners.set(hostId, set);
-    return () => {
-      set.delete(wake);
-      if (set.size === 0) this.listeners.delete(hostId);
-    };
+    return this.requests.onRequested(hostId, wake);
   }
 
   /**
@@ -152,12 +142,7 @@ export class LogRelay {
     if (!session) return;
     this.sessions.delete(id);
     clearTimeout(session.timer);
-    const queue = this.pending.get(session.hostId);
-    if (queue) {
-      const rest = queue.filter((r) => r.id !== id);
-      if (rest.length) this.pending.set(session.hostId, rest);
-      else this.pending.delete(session.hostId);
-    }
+    this.requests.remove(session.hostId, (r) => r.id === id);
     session.sink.close(error);
   }
 }

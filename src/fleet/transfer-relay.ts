@@ -13,6 +13,7 @@ import { z } from "zod";
 import { AppError, Forbidden, Unavailable } from "../errors";
 import { MANIFEST_FILE, PART_FILES } from "../db/backup/layout";
 import { RelaySource } from "../db/transfer";
+import { HostRequests } from "./host-requests";
 
 /** A spent or expired ticket: HTTP 410, as distinct from a forged one (403). */
 export class Gone extends AppError {
@@ -152,9 +153,8 @@ interface Waiting {
 
 /** Downloads waiting for their source's upload, and the requests the source hosts have not taken yet. */
 export class FileRelay {
-  private readonly pending = new Map<string, FileRequest[]>();
+  private readonly requests = new HostRequests<FileRequest>();
   private readonly waiting = new Map<string, Waiting>();
-  private readonly listeners = new Map<string, Set<() => void>>();
 
   constructor(private readonly pickupMs = UPLOAD_PICKUP_MS) {}
 
@@ -182,29 +182,18 @@ export class FileRelay {
         ),
       };
       this.waiting.set(id, w);
-      const queue = this.pending.get(hostId) ?? [];
-      queue.push(request);
-      this.pending.set(hostId, queue);
-      for (const wake of this.listeners.get(hostId) ?? []) wake();
+      this.requests.push(hostId, request);
     });
   }
 
   /** The next request for this host, taken by its lease long-poll; null when none waits. */
   take(hostId: string): FileRequest | null {
-    const queue = this.pending.get(hostId);
-    const request = queue?.shift() ?? null;
-    if (queue?.length === 0) this.pending.delete(hostId);
-    return request;
+    return this.requests.take(hostId);
   }
 
+  /** Wakes a lease long-poll of `hostId` when a request arrives for it; returns the unsubscribe. */
   onRequested(hostId: string, wake: () => void): () => void {
-    const set = this.listeners.get(hostId) ?? new Set();
-    set.add(wake);
-    this.listeners.set(hostId, set);
-    return () => {
-      set.delete(wake);
-      if (set.size === 0) this.listeners.delete(hostId);
-    };
+    return this.requests.onRequested(hostId, wake);
   }
 
   /**
@@ -237,9 +226,7 @@ export class FileRelay {
     if (!w) return;
     this.waiting.delete(id);
     clearTimeout(w.timer);
-    const queue = this.pending.get(w.hostId)?.filter((r) => r.transfer.id !== id);
-    if (queue?.length) this.pending.set(w.hostId, queue);
-    else this.pending.delete(w.hostId);
+    this.requests.remove(w.hostId, (r) => r.transfer.id === id);
     w.fail(error);
   }
 }

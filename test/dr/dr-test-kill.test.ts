@@ -6,9 +6,8 @@
  * that never turns healthy fails at the health step, recorded with the reason, nothing left.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SQL, Subprocess } from "bun";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import type { SQL } from "bun";
+import { readdirSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
 import { SCRATCH_DIR_PREFIX, SCRATCH_PREFIX, scratchTag } from "../../src/db/copies/names";
@@ -16,31 +15,30 @@ import { drTests } from "../../src/dr/dr-tests.sql";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
-import { pgConnect, readHbaEntries } from "../../src/host/postgres";
+import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { drTestContainer, drTestJob } from "../../src/dr/dr-test-job";
 import { crashThenResume, runJob } from "../support/agents";
+import { crashingAgents } from "../support/agent-crash";
 import { startEnvHost } from "../support/env-host";
-import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
+import { scratchPgTraces } from "../support/scratch-traces";
+import { randomSuffix } from "../support/tmp";
 
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 let admin: SQL;
-let work: string;
-const children: Subprocess[] = [];
+let agents: ReturnType<typeof crashingAgents>;
 const slug = `drk-${randomSuffix(6)}`;
 
 beforeAll(async () => {
   host = await startEnvHost({ agent: false });
   admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
-  work = makeTempDir("odooops-drtest-kill-");
-  writeFileSync(join(work, "config.json"), JSON.stringify(host.config));
+  agents = crashingAgents(host.api.root, host.config);
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of children) c.kill(9);
+  agents?.stop();
   await admin?.close();
   await host?.stop();
-  if (work) removeTempDir(work);
 }, 120_000);
 
 const api = (method: string, path: string, body?: unknown) =>
@@ -50,29 +48,13 @@ function env(): Environment {
   return host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 }
 
-async function containerRunning(name: string): Promise<boolean> {
-  const r = await run({ argv: ["docker", "ps", "--format", "{{.Names}}", "--filter", `name=^${name}$`] });
-  return r.stdout.trim() === name;
-}
-
 /** Every trace of a scratch copy, and the DR test's container. */
 async function traces(): Promise<string[]> {
-  const dbs = await admin<
-    { n: string }[]
-  >`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${SCRATCH_PREFIX})`;
-  const roles = await admin<
-    { n: string }[]
-  >`SELECT rolname AS n FROM pg_roles WHERE starts_with(rolname, ${SCRATCH_PREFIX})`;
-  const hba = readHbaEntries(readFileSync(host.config.postgres.hbaFile, "utf8")).filter((e) =>
-    e.db.startsWith(SCRATCH_PREFIX),
-  );
   const dirs = readdirSync(envResources(env(), host.deps).dir).filter((d) => d.startsWith(SCRATCH_DIR_PREFIX));
   const name = drTestContainer(env(), host.deps);
   const ps = await run({ argv: ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${name}$`] });
   return [
-    ...dbs.map((r) => `database ${r.n}`),
-    ...roles.map((r) => `role ${r.n}`),
-    ...hba.map((e) => `hba ${e.db}`),
+    ...(await scratchPgTraces(admin, host.config.postgres.hbaFile)),
     ...dirs.map((d) => `dir ${d}`),
     ...ps.stdout
       .split("\n")
@@ -95,24 +77,7 @@ describe("kill -9 during a DR test", () => {
     const started = ((await res.json()) as { started: { drTestId: string; job: JobView }[] }).started[0]!;
     const copy = `${SCRATCH_PREFIX}${scratchTag("dr-test", started.job.id)}`;
     const container = drTestContainer(env(), host.deps);
-    const child = Bun.spawn(
-      [
-        "bun",
-        join(import.meta.dir, "../support/agent-child.ts"),
-        host.api.root,
-        join(work, "config.json"),
-        "test:child",
-      ],
-      { stdout: "ignore", stderr: "ignore" },
-    );
-    children.push(child);
-    const until = Date.now() + 150_000;
-    while (!(await containerRunning(container))) {
-      if (Date.now() > until) throw new Error(`${container} never ran`);
-      await Bun.sleep(50);
-    }
-    child.kill(9);
-    await child.exited;
+    await agents.killOnceRunning(container);
 
     // What the crash left: the restored copy, its login and the running container.
     const left = await traces();

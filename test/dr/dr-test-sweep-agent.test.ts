@@ -10,51 +10,32 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
-import { agentStateFile } from "../../src/daemon/agent-state";
 import { SCRATCH_DIR_PREFIX, SCRATCH_PREFIX, scratchTag } from "../../src/db/copies/names";
 import { drTestContainer, drTestNetwork } from "../../src/dr/dr-test-job";
 import { envLabels, envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
-import { removeByNamePrefix, testNamePrefix } from "../support/docker";
-import { agentProcesses, bareAgentConfig, startBareCoordinator } from "../support/fleet";
+import { bareAgentConfig, oneAgentFleet } from "../support/fleet";
 import { STANDIN_IMAGE } from "../support/host-config";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
+import type { TestPostgres } from "../support/postgres";
+import { randomSuffix } from "../support/tmp";
 import { until } from "../support/wait";
 
 const HEARTBEAT_SEC = 1;
 const ADMIN_PASSWORD = "dr-sweep-agent-password";
 
-let coordinatorRoot: string;
+const fleet = oneAgentFleet({ heartbeatSec: HEARTBEAT_SEC, adminPassword: ADMIN_PASSWORD, agentName: "agent-drs" });
+const prefix = fleet.namePrefix;
+const agents = fleet.agents;
 let agentRoot: string;
-let coordinator: Awaited<ReturnType<typeof startBareCoordinator>>["daemon"];
 let pg: TestPostgres;
-const prefix = testNamePrefix();
-const agents = agentProcesses(() => coordinator, HEARTBEAT_SEC);
 
 beforeAll(async () => {
-  ({ root: coordinatorRoot, daemon: coordinator } = await startBareCoordinator({
-    namePrefix: prefix,
-    heartbeatSec: HEARTBEAT_SEC,
-    adminPassword: ADMIN_PASSWORD,
-  }));
-  pg = await startPostgres({ dockerAccess: false });
-  const token = coordinator.deps.fleet.createJoinToken({ name: "agent-drs" }).token;
-  agentRoot = makeTempDir("odooops-drs-agent-");
-  agents.join(agentRoot, bareAgentConfig(pg, prefix, HEARTBEAT_SEC), token);
-  agents.start(agentRoot);
-  await agents.firstHeartbeat("agent-drs", 60_000);
-  // Its credential on disk: killed before that, it would try to join again with the spent token.
-  await until("the agent's state written", () => existsSync(agentStateFile(resolvePaths(agentRoot))), 60_000);
+  await fleet.start();
+  agentRoot = fleet.agentRoot();
+  pg = fleet.pg();
 }, 120_000);
 
-afterAll(async () => {
-  await agents.killAll();
-  await coordinator?.stop();
-  await removeByNamePrefix(prefix);
-  await pg?.stop();
-  for (const r of [coordinatorRoot, agentRoot]) if (r) removeTempDir(r);
-});
+afterAll(() => fleet.stop());
 
 const docker = async (...argv: string[]) =>
   (await run({ argv: ["docker", ...argv] })).stdout.split("\n").filter(Boolean);

@@ -7,8 +7,8 @@
  * label, are untouched.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SQL, Subprocess } from "bun";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { SQL } from "bun";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { removeLeftoverCopies } from "../../src/daemon/leftovers";
@@ -19,18 +19,19 @@ import { remoteDrTest } from "../../src/dr/test-placement";
 import type { Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
-import { pgConnect, readHbaEntries } from "../../src/host/postgres";
+import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { runJob } from "../support/agents";
+import { containerRunning, crashingAgents } from "../support/agent-crash";
 import { startEnvHost } from "../support/env-host";
+import { scratchPgTraces } from "../support/scratch-traces";
 import { startS3, type TestS3 } from "../support/s3";
-import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
+import { randomSuffix } from "../support/tmp";
 
 let s3: TestS3;
 let host: Awaited<ReturnType<typeof startEnvHost>>;
 let admin: SQL;
-let work: string;
-const children: Subprocess[] = [];
+let agents: ReturnType<typeof crashingAgents>;
 const slug = `drs-${randomSuffix(6)}`;
 /** The env of "another host" whose test ran here: no row of it in this host's state. */
 const foreignSlug = `drf-${randomSuffix(6)}`;
@@ -41,17 +42,15 @@ beforeAll(async () => {
   const target = await s3.target(`drs-${randomSuffix()}`, { prefix: "odooops" });
   host = await startEnvHost({ agent: false, configOverrides: { backups: { s3: target } } });
   admin = pgConnect({ host: host.pg.host, port: host.pg.port, user: host.pg.user, password: host.pg.password });
-  work = makeTempDir("odooops-drtest-sweep-");
-  writeFileSync(join(work, "config.json"), JSON.stringify(host.config));
+  agents = crashingAgents(host.api.root, host.config);
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of children) c.kill(9);
+  agents?.stop();
   if (decoy) await run({ argv: ["docker", "rm", "-f", decoy] }, { nothrow: true });
   await admin?.close();
   await host?.stop();
   await s3?.destroy();
-  if (work) removeTempDir(work);
 }, 120_000);
 
 const api = (method: string, path: string, body?: unknown) =>
@@ -75,21 +74,8 @@ async function names(...argv: string[]): Promise<string[]> {
   return r.stdout.split("\n").filter(Boolean);
 }
 
-async function containerRunning(name: string): Promise<boolean> {
-  return (await names("ps", "--format", "{{.Names}}", "--filter", `name=^${name}$`)).includes(name);
-}
-
 /** Every trace of a DR test on this host: scratch database, role, pg_hba line, directories, container, network. */
 async function traces(): Promise<string[]> {
-  const dbs = await admin<
-    { n: string }[]
-  >`SELECT datname AS n FROM pg_database WHERE starts_with(datname, ${SCRATCH_PREFIX})`;
-  const roles = await admin<
-    { n: string }[]
-  >`SELECT rolname AS n FROM pg_roles WHERE starts_with(rolname, ${SCRATCH_PREFIX})`;
-  const hba = readHbaEntries(readFileSync(host.config.postgres.hbaFile, "utf8")).filter((e) =>
-    e.db.startsWith(SCRATCH_PREFIX),
-  );
   const envDirs = readdirSync(host.deps.paths.envsDir);
   const scratchDirs = envDirs.flatMap((d) =>
     readdirSync(join(host.deps.paths.envsDir, d)).filter((e) => e.startsWith(SCRATCH_DIR_PREFIX)),
@@ -97,9 +83,7 @@ async function traces(): Promise<string[]> {
   const prefix = `${host.config.docker.namePrefix}-`;
   const drtest = (n: string) => n.startsWith(prefix) && n.endsWith("drtest");
   return [
-    ...dbs.map((r) => `database ${r.n}`),
-    ...roles.map((r) => `role ${r.n}`),
-    ...hba.map((e) => `hba ${e.db}`),
+    ...(await scratchPgTraces(admin, host.config.postgres.hbaFile)),
     ...envDirs.filter((d) => d === foreignSlug).map((d) => `env dir ${d}`),
     ...scratchDirs.map((d) => `dir ${d}`),
     ...(await names("ps", "-a", "--format", "{{.Names}}")).filter(drtest).map((c) => `container ${c}`),
@@ -135,24 +119,7 @@ describe("the start-up sweep after a DR test of another host's env was killed he
     const container = drTestContainer(foreign, host.deps);
     const network = drTestNetwork(foreign, host.deps);
     const copy = `${SCRATCH_PREFIX}${scratchTag("dr-test", job.id)}`;
-    const child = Bun.spawn(
-      [
-        "bun",
-        join(import.meta.dir, "../support/agent-child.ts"),
-        host.api.root,
-        join(work, "config.json"),
-        "test:child",
-      ],
-      { stdout: "ignore", stderr: "ignore" },
-    );
-    children.push(child);
-    const until = Date.now() + 150_000;
-    while (!(await containerRunning(container))) {
-      if (Date.now() > until) throw new Error(`${container} never ran`);
-      await Bun.sleep(50);
-    }
-    child.kill(9);
-    await child.exited;
+    await agents.killOnceRunning(container);
 
     // Named like a DR test's container, but not labelled by odooops: not ours to remove.
     decoy = `${host.config.docker.namePrefix}-${randomSuffix(6)}-init-drtest`;

@@ -12,46 +12,27 @@ import { type AgentState, agentStateFile } from "../../src/daemon/agent-state";
 import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { listHosts } from "../../src/fleet/hosts";
 import { runCliWith } from "../support/cli";
-import { removeByNamePrefix, testNamePrefix } from "../support/docker";
-import { agentProcesses, bareAgentConfig, startBareCoordinator } from "../support/fleet";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { makeTempDir, removeTempDir } from "../support/tmp";
+import { oneAgentFleet } from "../support/fleet";
 import { until } from "../support/wait";
 
 const HEARTBEAT_SEC = 1;
 const ADMIN_PASSWORD = "rotate-agent-password";
 
-let coordinatorRoot: string;
 let agentRoot: string;
-let coordinator: Awaited<ReturnType<typeof startBareCoordinator>>["daemon"];
-let pg: TestPostgres;
 let adminToken: string;
-const prefix = testNamePrefix();
-const agents = agentProcesses(() => coordinator, HEARTBEAT_SEC);
+const fleet = oneAgentFleet({ heartbeatSec: HEARTBEAT_SEC, adminPassword: ADMIN_PASSWORD, agentName: "agent-rot" });
+const agents = fleet.agents;
+let coordinator: ReturnType<typeof fleet.coordinator>;
 
 beforeAll(async () => {
-  ({ root: coordinatorRoot, daemon: coordinator } = await startBareCoordinator({
-    namePrefix: prefix,
-    heartbeatSec: HEARTBEAT_SEC,
-    adminPassword: ADMIN_PASSWORD,
-  }));
-  adminToken = (await coordinator.deps.auth.login("admin", ADMIN_PASSWORD)).token;
-  pg = await startPostgres({ dockerAccess: false });
-  const token = coordinator.deps.fleet.createJoinToken({ name: "agent-rot" }).token;
-  agentRoot = makeTempDir("odooops-rot-agent-");
-  agents.join(agentRoot, bareAgentConfig(pg, prefix, HEARTBEAT_SEC), token);
-  startAgent();
-  await agents.firstHeartbeat("agent-rot", 60_000);
+  await fleet.start();
+  agentRoot = fleet.agentRoot();
+  coordinator = fleet.coordinator();
+  adminToken = (await fleet.coordinator().deps.auth.login("admin", ADMIN_PASSWORD)).token;
   await waitFor("the agent's state written", () => agentState());
 }, 120_000);
 
-afterAll(async () => {
-  await agents.killAll();
-  await coordinator?.stop();
-  await removeByNamePrefix(prefix);
-  await pg?.stop();
-  for (const r of [coordinatorRoot, agentRoot]) if (r) removeTempDir(r);
-});
+afterAll(() => fleet.stop());
 
 const startAgent = () => agents.start(agentRoot);
 

@@ -10,21 +10,16 @@
  * nothing in S3; an agent's env cloned the other way is copied on the agent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SQL } from "bun";
 import { and, eq } from "drizzle-orm";
-import { environments, type Environment } from "../../src/env/env.sql";
-import { envResources } from "../../src/env/resources";
-import { envDbLogin } from "../../src/env/tenant-login";
+import type { Environment } from "../../src/env/env.sql";
 import { pgConnect } from "../../src/host/postgres/connect";
 import { openS3 } from "../../src/host/s3/client";
 import type { S3Target } from "../../src/host/s3/schema";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
-import { join } from "node:path";
-import { runCliWith } from "../support/cli";
 import { startFleet, type FleetAgent } from "../support/fleet";
-import { fillPiiDatabase, type PiiGroundTruth } from "../support/pii-fixture";
-import type { TestPostgres } from "../support/postgres";
+import { fleetEnvs } from "../support/fleet-envs";
+import type { PiiGroundTruth } from "../support/pii-fixture";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
 
@@ -55,22 +50,17 @@ afterAll(async () => {
   await Promise.allSettled([s3?.destroy()]);
 }, 120_000);
 
-const coord = () => fleet.coordinator().deps;
-const envRow = (id: string) => coord().db.select().from(environments).where(eq(environments.id, id)).get()!;
-
-let cliToken = "";
-
-/** The real CLI (citty, injected fetch) against the coordinator, as an admin of its own. */
-async function cli(argv: string[]) {
-  if (!cliToken) {
-    await coord().auth.createUser("xc-admin", "xc-admin-password-1", "admin");
-    cliToken = (await coord().auth.login("xc-admin", "xc-admin-password-1")).token;
-  }
-  return runCliWith(argv, {
-    fetch: (url, init) => fetch(url, init),
-    env: { ODOOOPS_URL: fleet.coordinator().url, ODOOOPS_TOKEN: cliToken, ODOOOPS_ROOT: "/nonexistent" },
-  });
-}
+const {
+  coord,
+  envRow,
+  cli,
+  create,
+  seedPii,
+  partnerSum,
+  startClone,
+  clone,
+  leaked: leakedPii,
+} = fleetEnvs(() => fleet, "xc-admin");
 
 /** Placement needs each host's inventory: its first heartbeat with one. */
 async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<void> {
@@ -84,50 +74,8 @@ async function waitForInventory(names: string[], timeoutMs = 60_000): Promise<vo
   }
 }
 
-async function create(name: string, tier: string, host: string): Promise<Environment> {
-  const { status, body } = await fleet.api<{ env: { id: string }; job: JobView; error?: unknown }>(
-    "POST",
-    "/environments",
-    { name, tier, host, modules: ["base", "web", "mail"] },
-  );
-  expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
-  const job = await fleet.waitJob(body.job.id);
-  expect(job.error).toBeNull();
-  return envRow(body.env.id);
-}
-
-/** As the env's own role on its host's PostgreSQL, as the daemon reads a tenant database. */
-async function asRole<T>(env: Environment, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const l = envDbLogin(coord(), envRow(env.id));
-  const pg: TestPostgres | null = env.hostId === agent.daemon.hostId ? agent.pg : null;
-  const port = pg ? pg.port : l.port;
-  const sql = pgConnect({ host: "127.0.0.1", port, user: l.user, password: l.password, database: l.database });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
-
 /** Production's planted addresses still found in a database, by the tag every one of them carries. */
-const leaked = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const like = `%${truth.tag}%`;
-    const [r] = await sql<{ n: number }[]>`
-      SELECT ((SELECT count(*) FROM res_partner WHERE email ILIKE ${like})
-           + (SELECT count(*) FROM res_users WHERE login ILIKE ${like})
-           + (SELECT count(*) FROM mail_message WHERE body ILIKE ${like} OR email_from ILIKE ${like})
-           + (SELECT count(*) FROM ir_attachment WHERE name ILIKE ${like} OR description ILIKE ${like}
-                OR index_content ILIKE ${like}))::int AS n`;
-    return r!.n;
-  });
-
-const partnerSum = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const [r] = await sql<{ sum: string; n: number }[]>`
-      SELECT md5(string_agg(concat_ws('|', id, name, email, phone), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
-    return r!;
-  });
+const leaked = (env: Environment) => leakedPii(env, truth.tag, { attachments: true });
 
 /** Everything under the transfer prefix of the shared bucket. */
 async function transferObjects(): Promise<string[]> {
@@ -162,14 +110,7 @@ describe("db clone across hosts", () => {
     stage = await create("xc-stage", "staging", "xc-agent");
     expect(prod.hostId).toBe(coord().fleet.localHostId);
     expect(stage.hostId).toBe(agent.daemon.hostId);
-    truth = await asRole(prod, (sql) =>
-      fillPiiDatabase(sql, {
-        partners: 40,
-        filestoreDir: join(envResources(prod, coord()).dataDir, "filestore", prod.dbName),
-        uid: coord().config.odoo.uid,
-        gid: coord().config.odoo.gid,
-      }),
-    );
+    truth = await seedPii(prod);
     // The check below can fail: production holds the planted addresses.
     expect(await leaked(prod)).toBeGreaterThan(0);
   }, 600_000);
@@ -223,13 +164,8 @@ describe("db clone across hosts", () => {
     const prodBefore = await partnerSum(prod);
     const restoresBefore = jobsOf("db.restore").length;
     const rules = "version: 1\ntables:\n  res_partner:\n    columns:\n      email: { keep: true }\n";
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
-      from: prod.slug,
-      confirm: stage.slug,
-      rules: { text: rules, file: "leaky.yaml" },
-    });
-    expect(r.status).toBe(202);
-    const job = await fleet.waitJob(r.body.job.id);
+    const chain = await startClone(stage, prod, { rules: { text: rules, file: "leaky.yaml" } });
+    const job = await fleet.waitJob(chain);
     expect(job.status).toBe("failed");
     expect(job.error).toContain("PII check failed");
     expect(job.error).toContain("res_partner.email");
@@ -266,19 +202,15 @@ describe("db clone across hosts", () => {
     const stageBefore = await partnerSum(stage);
     const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
     const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
-      from: prod.slug,
-      confirm: stage.slug,
-    });
-    expect(r.status).toBe(202);
+    const chain = await startClone(stage, prod);
     let exportJob: typeof jobs.$inferSelect | undefined;
     for (let i = 0; !(exportJob?.status === "running"); i++) {
       if (i > 600) throw new Error(`the copy never started: ${exportJob?.status}`);
       await Bun.sleep(100);
       exportJob = jobsOf("db.clone-export").find((j) => !exportsBefore.has(j.id));
     }
-    expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
-    const job = await fleet.waitJob(r.body.job.id);
+    expect((await fleet.api("POST", `/jobs/${chain}/cancel`)).status).toBe(200);
+    const job = await fleet.waitJob(chain);
     expect(job.status).toBe("cancelled");
     // Cancelled with the chain, unless it finished before the cancel reached it (then its upload
     // existed and the chain's failure hook deleted it): either way nothing is left below.
@@ -297,14 +229,7 @@ describe("db clone across hosts", () => {
     const dev = await create("xc-dev", "dev", here);
     const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
     const stageNow = await partnerSum(stage);
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${dev.slug}/db/clone`, {
-      from: stage.slug,
-      confirm: dev.slug,
-    });
-    expect(r.status).toBe(202);
-    const job = await fleet.waitJob(r.body.job.id);
-    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
-    expect(job.error).toBeNull();
+    const job = await clone(dev, stage);
     // Staging is not production: not anonymized by default, the rows arrive as they are.
     expect(job.result).toMatchObject({ fromHost: "xc-agent", toHost: here, anonymized: false });
     const exportJob = jobsOf("db.clone-export").find((j) => !exportsBefore.has(j.id));

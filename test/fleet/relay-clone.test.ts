@@ -19,7 +19,6 @@
  *   host does not run are refused (403/410), audited, and send nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SQL } from "bun";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
@@ -27,17 +26,13 @@ import { backups } from "../../src/db/backup.sql";
 import { outgoingDir, transferRoot } from "../../src/db/clone-transfer/relay-dir";
 import { readAgentState } from "../../src/daemon/agent-state";
 import { environments, type Environment } from "../../src/env/env.sql";
-import { envResources } from "../../src/env/resources";
-import { envDbLogin } from "../../src/env/tenant-login";
 import { AppError } from "../../src/errors";
 import { CoordinatorClient } from "../../src/fleet/coordinator-client";
-import { pgConnect } from "../../src/host/postgres/connect";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
-import { runCliWith } from "../support/cli";
 import { startFleet, type FleetAgent } from "../support/fleet";
-import { fillPiiDatabase, type PiiGroundTruth } from "../support/pii-fixture";
-import type { TestPostgres } from "../support/postgres";
+import { fleetEnvs } from "../support/fleet-envs";
+import type { PiiGroundTruth } from "../support/pii-fixture";
 import { randomSuffix } from "../support/tmp";
 
 let fleet: Awaited<ReturnType<typeof startFleet>>;
@@ -68,67 +63,23 @@ afterAll(async () => {
   await Promise.allSettled([fleet?.cleanup()]);
 }, 120_000);
 
-const coord = () => fleet.coordinator().deps;
+const {
+  coord,
+  envRow,
+  asRole,
+  cli,
+  create,
+  seedPii,
+  partnerSum,
+  startClone,
+  clone,
+  leaked: leakedPii,
+} = fleetEnvs(() => fleet, "xr-admin");
 const here = () => coord().fleet.envHost({ hostId: null }).name;
-const envRow = (id: string) => coord().db.select().from(environments).where(eq(environments.id, id)).get()!;
 const jobsOf = (kind: string) => coord().db.select().from(jobs).where(eq(jobs.kind, kind)).all();
 
-let cliToken = "";
-
-/** The real CLI (citty, injected fetch) against the coordinator, as an admin of its own. */
-async function cli(argv: string[]) {
-  if (!cliToken) {
-    await coord().auth.createUser("xr-admin", "xr-admin-password-1", "admin");
-    cliToken = (await coord().auth.login("xr-admin", "xr-admin-password-1")).token;
-  }
-  return runCliWith(argv, {
-    fetch: (url, init) => fetch(url, init),
-    env: { ODOOOPS_URL: fleet.coordinator().url, ODOOOPS_TOKEN: cliToken, ODOOOPS_ROOT: "/nonexistent" },
-  });
-}
-
-async function create(name: string, tier: string, host: string): Promise<Environment> {
-  const { status, body } = await fleet.api<{ env: { id: string }; job: JobView; error?: unknown }>(
-    "POST",
-    "/environments",
-    { name, tier, host, modules: ["base", "web", "mail"] },
-  );
-  expect({ status, error: body.error }).toEqual({ status: 202, error: undefined });
-  const job = await fleet.waitJob(body.job.id);
-  expect(job.error).toBeNull();
-  return envRow(body.env.id);
-}
-
-/** As the env's own role on its host's PostgreSQL, as the daemon reads a tenant database. */
-async function asRole<T>(env: Environment, fn: (sql: SQL) => Promise<T>): Promise<T> {
-  const l = envDbLogin(coord(), envRow(env.id));
-  const pg: TestPostgres | null = env.hostId === agent.daemon.hostId ? agent.pg : null;
-  const port = pg ? pg.port : l.port;
-  const sql = pgConnect({ host: "127.0.0.1", port, user: l.user, password: l.password, database: l.database });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
-
 /** Production's planted addresses still found in a database, by the tag every one of them carries. */
-const leaked = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const like = `%${truth.tag}%`;
-    const [r] = await sql<{ n: number }[]>`
-      SELECT ((SELECT count(*) FROM res_partner WHERE email ILIKE ${like})
-           + (SELECT count(*) FROM res_users WHERE login ILIKE ${like})
-           + (SELECT count(*) FROM mail_message WHERE body ILIKE ${like} OR email_from ILIKE ${like}))::int AS n`;
-    return r!.n;
-  });
-
-const partnerSum = (env: Environment) =>
-  asRole(env, async (sql) => {
-    const [r] = await sql<{ sum: string; n: number }[]>`
-      SELECT md5(string_agg(concat_ws('|', id, name, email, phone), ',' ORDER BY id)) AS sum, count(*)::int AS n FROM res_partner`;
-    return r!;
-  });
+const leaked = (env: Environment) => leakedPii(env, truth.tag, { attachments: false });
 
 /** Every file under a host's transfer directory (none once a transfer is over). */
 function transferFiles(dataDir: string): string[] {
@@ -164,14 +115,7 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
     prod = await create("xr-prod", "production", here());
     stage = await create("xr-stage", "staging", "xr-agent");
     expect(stage.hostId).toBe(agent.daemon.hostId);
-    truth = await asRole(prod, (sql) =>
-      fillPiiDatabase(sql, {
-        partners: 40,
-        filestoreDir: join(envResources(prod, coord()).dataDir, "filestore", prod.dbName),
-        uid: coord().config.odoo.uid,
-        gid: coord().config.odoo.gid,
-      }),
-    );
+    truth = await seedPii(prod);
     // The check below can fail: production holds the planted addresses.
     expect(await leaked(prod)).toBeGreaterThan(0);
   }, 600_000);
@@ -226,14 +170,7 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
   test("the other way: the agent uploads each file on its lease's request into the coordinator's restore", async () => {
     const dev = await create("xr-dev", "dev", here());
     const stageNow = await partnerSum(stage);
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${dev.slug}/db/clone`, {
-      from: stage.slug,
-      confirm: dev.slug,
-    });
-    expect(r.status).toBe(202);
-    const job = await fleet.waitJob(r.body.job.id);
-    if (job.error) console.error(coord().jobs.logs.read(job.id, 0).text.slice(-4000));
-    expect(job.error).toBeNull();
+    const job = await clone(dev, stage);
     expect(job.result).toMatchObject({ fromHost: "xr-agent", toHost: here(), anonymized: false });
     expect(await partnerSum(dev)).toEqual(stageNow);
     expect(await leaked(dev)).toBe(0);
@@ -387,19 +324,15 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
   }, 120_000);
   test("a relayed clone cancelled while the target fetches or restores: nothing left in either transfer directory", async () => {
     const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
-    const r = await fleet.api<{ job: JobView }>("POST", `/environments/${stage.slug}/db/clone`, {
-      from: prod.slug,
-      confirm: stage.slug,
-    });
-    expect(r.status).toBe(202);
+    const chain = await startClone(stage, prod);
     let restore: typeof jobs.$inferSelect | undefined;
     for (let i = 0; restore?.status !== "running"; i++) {
       if (i > 2400) throw new Error(`the restore never started: ${restore?.status}`);
       await Bun.sleep(100);
       restore = jobsOf("db.restore").find((j) => !restoresBefore.has(j.id));
     }
-    expect((await fleet.api("POST", `/jobs/${r.body.job.id}/cancel`)).status).toBe(200);
-    const job = await fleet.waitJob(r.body.job.id);
+    expect((await fleet.api("POST", `/jobs/${chain}/cancel`)).status).toBe(200);
+    const job = await fleet.waitJob(chain);
     const ended = await fleet.waitJob(restore.id);
     // Cancelled with the chain — unless it finished before the cancel reached it: then the chain
     // is cancelled at its last step and the copy was already in; either way nothing is left behind.

@@ -9,6 +9,7 @@
  * every host backs up to one private s3rver.
  */
 import { expect } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { Subprocess } from "bun";
@@ -16,6 +17,7 @@ import { SecretBox } from "../../src/auth/secretbox";
 import { resolvePaths } from "../../src/config/paths";
 import { ConfigSchema } from "../../src/config/schema";
 import { startAgentDaemon } from "../../src/daemon/agent";
+import { agentStateFile } from "../../src/daemon/agent-state";
 import { startDaemon } from "../../src/daemon/serve";
 import { decodeJoinToken } from "../../src/fleet/join-token";
 import { writeJoin } from "../../src/init/join";
@@ -31,7 +33,7 @@ import { startNginx, type TestNginx } from "./nginx";
 import { freePort } from "./ports";
 import { startPostgres, type TestPostgres } from "./postgres";
 import { startS3, type TestS3 } from "./s3";
-import { makeTempDir, randomSuffix } from "./tmp";
+import { makeTempDir, randomSuffix, removeTempDir } from "./tmp";
 import { until } from "./wait";
 
 export interface AgentSpec {
@@ -318,6 +320,56 @@ export function agentProcesses(coordinator: () => Coordinator, heartbeatSec: num
       const gone = children.splice(0);
       for (const c of gone) c.kill("SIGKILL");
       await Promise.all(gone.map((c) => c.exited));
+    },
+  };
+}
+
+/**
+ * A bare coordinator in process, a PostgreSQL cluster and one agent as a real process, joined as
+ * `agentName` and started: `start()` returns once it heartbeated and wrote its credential to disk
+ * (killed before that, it would try to join again with the spent token). `stop()` removes what
+ * was made, also after a `start()` that failed half-way.
+ */
+export function oneAgentFleet(opts: { heartbeatSec: number; adminPassword: string; agentName: string }) {
+  const namePrefix = testNamePrefix();
+  let coordinator: Coordinator | undefined;
+  let pg: TestPostgres | undefined;
+  const roots: string[] = [];
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error("oneAgentFleet: not started");
+    return v;
+  };
+  const agents = agentProcesses(() => started(coordinator), opts.heartbeatSec);
+  return {
+    namePrefix,
+    agents,
+    coordinator: () => started(coordinator),
+    pg: () => started(pg),
+    coordinatorRoot: () => started(roots[0]),
+    agentRoot: () => started(roots[1]),
+    async start(): Promise<void> {
+      const bare = await startBareCoordinator({
+        namePrefix,
+        heartbeatSec: opts.heartbeatSec,
+        adminPassword: opts.adminPassword,
+      });
+      roots.push(bare.root);
+      coordinator = bare.daemon;
+      pg = await startPostgres({ dockerAccess: false });
+      const token = coordinator.deps.fleet.createJoinToken({ name: opts.agentName }).token;
+      const agentRoot = makeTempDir(`odooops-${opts.agentName}-`);
+      roots.push(agentRoot);
+      agents.join(agentRoot, bareAgentConfig(pg, namePrefix, opts.heartbeatSec), token);
+      agents.start(agentRoot);
+      await agents.firstHeartbeat(opts.agentName, 60_000);
+      await until("the agent's state written", () => existsSync(agentStateFile(resolvePaths(agentRoot))), 60_000);
+    },
+    async stop(): Promise<void> {
+      await agents.killAll();
+      await coordinator?.stop();
+      await removeByNamePrefix(namePrefix);
+      await pg?.stop();
+      for (const r of roots) removeTempDir(r);
     },
   };
 }

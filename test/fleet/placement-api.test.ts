@@ -178,17 +178,19 @@ describe("in a fleet", () => {
     expect(counts()).toEqual(before);
   });
 
-  test("a clone between envs on two hosts is refused without the shared S3 target", async () => {
+  test("a clone between envs on two hosts without the shared S3 target is planned through the coordinator's relay; a dry run queues nothing", async () => {
     await create({ name: "us-shop", tier: "dev", host: "us-1" });
     for (const slug of ["us-shop", "shop-eu"])
       t.deps.db.update(environments).set({ status: "active" }).where(eq(environments.slug, slug)).run();
     const before = counts();
     const r = await t.request("/api/v1/environments/us-shop/db/clone", {
       method: "POST",
-      body: JSON.stringify({ from: "shop-eu", confirm: "us-shop" }),
+      body: JSON.stringify({ from: "shop-eu", confirm: "us-shop", dryRun: true }),
     });
-    expect(r.status).toBe(409);
-    expect(JSON.stringify(await r.json())).toContain("none is configured (set backups.s3 on every host");
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { job: unknown; plan: { hosts?: { path?: string } } };
+    expect(body.job).toBeNull();
+    expect(body.plan.hosts?.path).toBe("relay");
     expect(counts()).toEqual(before);
   });
 });

@@ -29,19 +29,9 @@ import { scanDatabase, type PiiHit } from "../../../src/db/backup/pii";
 import { pgConnect, withTenant, type TenantLogin } from "../../../src/host/postgres";
 import { createDatabase, createRole } from "../../../src/host/postgres/ops";
 import { startPostgres, type TestPostgres } from "../../support/postgres";
+import { seededRandom } from "../../support/seeded-random";
 
-/** mulberry32: the same "random" data on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = rng(14);
+const rand = seededRandom(14);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 const word = (n: number, alphabet = "abcdefghijklmnopqrstuvwxyz") =>
   Array.from({ length: n }, () => pick([...alphabet])).join("");

@@ -15,6 +15,7 @@ import { collectPii, needleColumnsSql, needleSql, NEEDLE_SOURCES, SCAN_PARAMS } 
 import { pgConnect, withTenant, type TenantLogin } from "../../../src/host/postgres";
 import { createDatabase, createRole } from "../../../src/host/postgres/ops";
 import { startPostgres, type TestPostgres } from "../../support/postgres";
+import { seededRandom } from "../../support/seeded-random";
 
 const all = (f: (v: string, add: (x: string) => void) => void, v: string) => {
   const out: string[] = [];
@@ -68,17 +69,7 @@ describe("extraction in the daemon", () => {
   });
 });
 
-/** mulberry32: the same "random" values on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(1414);
+const rand = seededRandom(1414);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 
 /** Pieces that make addresses, phones and near misses when glued at random. */

@@ -4,18 +4,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { fnv1a, PackedTable } from "../../../src/db/anonymize/packed-table";
+import { seededRandom } from "../../support/seeded-random";
 
-/** mulberry32: the same "random" data on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(18);
+const rand = seededRandom(18);
 const str = (alphabet: string, min: number, max: number) =>
   Array.from(
     { length: min + Math.floor(rand() * (max - min + 1)) },

@@ -4,7 +4,7 @@
  * a Loki pipeline needs to follow one env or one job across a fleet. Text stays the default.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -46,7 +46,9 @@ describe("log.format json", () => {
     const reader = (async () => {
       for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
     })();
-    for (let i = 0; i < 300 && !existsSync(join(root, "run/local-token")); i++) await Bun.sleep(50);
+    // The job runner may start before the API listens (the console loads in between): wait for
+    // "listening" so that line is there before the job's lines and the stop.
+    for (let i = 0; i < 300 && !err.includes('"msg":"listening"'); i++) await Bun.sleep(50);
     writeFileSync(join(root, "release"), "");
     const db = openState(paths.stateDb);
     try {

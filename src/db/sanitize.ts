@@ -116,7 +116,7 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
         tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
         exclude = rules.piiCheck.exclude;
       }
-      await checkPii(sql, needles, { exclude, filestoreDir: plan.filestoreDir ?? null }, log);
+      await checkPii(sql, login, needles, { exclude, filestoreDir: plan.filestoreDir ?? null }, log);
       anonymized = { tables, piiChecked: { emails: needles.emails, phones: needles.phones } };
     }
     let neutralized: SanitizeReport["neutralized"] = null;

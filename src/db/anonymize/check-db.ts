@@ -1,6 +1,6 @@
 /**
- * The database half of the PII check, the fast way: PostgreSQL only reads (a cursor per table
- * over its text-like columns cast to text, bytea in slices), and the matching runs here through
+ * The database half of the PII check, the fast way: PostgreSQL only reads (a binary COPY per
+ * table of its text-like columns cast to text, bytea in slices), and the matching runs here through
  * the same NeedleMatcher as the filestore half (pii-match.ts): per token a few hash lookups of
  * its possible keys, whatever the number of needles. PostgreSQL's regular expressions, which
  * widen every value to wide characters, and its per-token index probes were most of the check's
@@ -15,8 +15,8 @@
  * upper-case spellings of the encodings of `@` and `.` (`&COMMAT;`, `\U0040`) that the SQL
  * scan's case-sensitive gates let through (test/db/anonymize/check-db.test.ts compares both).
  */
-import type { SQL } from "bun";
 import { Invalid } from "../../errors";
+import { withTenant, type TenantLogin } from "../../host/postgres/tenant";
 import {
   BYTEA_OVERLAP,
   BYTEA_SLICE,
@@ -30,13 +30,10 @@ import {
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
-import { eachBatch } from "./cursor";
+import type { CopyTuple } from "./copy-binary";
+import { CopySession } from "./copy-session";
 import { GarbageBound } from "./garbage-bound";
-import { maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
-
-/** Rows per FETCH of text columns, and of bytea slices (4 MiB each at most). */
-const TEXT_BATCH = 1000;
-const BYTEA_BATCH = 4;
+import { bytesMayHoldEmail, bytesMayHoldPhone, maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
 
 interface Found {
   emails: Set<string>;
@@ -83,7 +80,7 @@ export function rangeWhere(range: BlockRange | null): string {
   return range.to === null ? ` WHERE ${from}` : ` WHERE ${from} AND x.ctid < '(${range.to},0)'::tid`;
 }
 
-/** `SELECT` for the cursor over one bytea column, slice by slice (see pii.ts byteaScanSql). */
+/** `SELECT` for one bytea column, slice by slice (see pii.ts byteaScanSql). */
 export function byteaSlicesSql(rel: string, column: string, range: BlockRange | null = null): string {
   const col = `x.${quoteName(column)}`;
   return `SELECT ${byteaText(`substring(${col} FROM g.i * ${BYTEA_SLICE} + 1 FOR ${BYTEA_SLICE + BYTEA_OVERLAP})`)}
@@ -91,40 +88,30 @@ export function byteaSlicesSql(rel: string, column: string, range: BlockRange | 
 }
 
 /**
- * `SELECT` for the cursor over a table's text-like columns: per row, the bytes of all its values
- * (for the report), then each value as text. Every value is sent: a gate in SQL (`strpos` for
- * `@`, `translate` to count digits) cost PostgreSQL ten times more than sending the value
- * (3.5 s against 0.3 s for 34 MB of mail_message bodies, bench/README.md), and the matcher's own
- * gates (MAY_HOLD_EMAIL, MAY_HOLD_PHONE) skip a value that cannot hold a source value for less.
+ * `SELECT` for a table's text-like columns, each value as text. Every value is sent: a gate in
+ * SQL (`strpos` for `@`, `translate` to count digits) cost PostgreSQL ten times more than
+ * sending the value (3.5 s against 0.3 s for 34 MB of mail_message bodies, bench/README.md);
+ * the byte gates here skip a value that cannot hold a source value before it is even decoded.
  * OFFSET 0 keeps each cast computed once (unfenced, the planner would repeat it per use).
  */
 export function textColumnsSql(rel: string, columns: string[], range: BlockRange | null = null): string {
-  const v = columns.map((_, i) => `v.c${i}`);
-  return `SELECT ${v.map((c) => `coalesce(octet_length(${c}), 0)`).join(" + ")} AS bytes, ${v.join(", ")}
+  return `SELECT ${columns.map((_, i) => `v.c${i}`).join(", ")}
   FROM (SELECT ${columns.map((c, i) => `x.${quoteName(c)}::text AS c${i}`).join(", ")} FROM ${rel} AS x${rangeWhere(range)} OFFSET 0) AS v`;
 }
 
-/**
- * Runs `select` through a cursor, `batch` rows at a time (the next FETCH sent before a batch is
- * matched: cursor.ts); `bound` hears of every batch's bytes.
- */
-async function eachRow(
-  tx: SQL,
-  select: string,
-  batch: number,
-  bound: GarbageBound,
-  onRow: (values: (string | null)[]) => number,
-): Promise<void> {
-  await eachBatch(tx, { name: "odooops_pii", select, batch }, (rows) => {
-    let bytes = 0;
-    for (const r of rows as (string | null)[][]) bytes += onRow(r);
-    bound.read(bytes);
-  });
+/** Whether field `i` of `t` may hold a source value: only then is it decoded (see pii-match.ts). */
+function mayHold(t: CopyTuple, i: number): boolean {
+  const start = t.starts[i] as number;
+  const end = t.ends[i] as number;
+  return bytesMayHoldEmail(t.buf, start, end) || bytesMayHoldPhone(t.buf, start, end);
 }
 
-/** Reads `range` of one relation into `out` (its ranges share it: one thread, no race). */
+/**
+ * Reads `range` of one relation into `out` (its ranges share it: one thread, no race). A value's
+ * bytes are its field's length: the octet_length of its text, as the report counts them.
+ */
 async function scanRange(
-  sql: SQL,
+  session: CopySession,
   w: Work,
   range: BlockRange | null,
   out: RelationScan,
@@ -132,35 +119,45 @@ async function scanRange(
   bound: GarbageBound,
 ): Promise<void> {
   const rel = `${quoteName(w.r.schema)}.${quoteName(w.r.table)}`;
-  await sql.begin("read only", async (tx) => {
-    if (w.text.length > 0) {
-      await eachRow(tx, textColumnsSql(rel, w.text, range), TEXT_BATCH, bound, (values) => {
-        const bytes = Number(values[0]);
+  const copies: Promise<void>[] = [];
+  if (w.text.length > 0) {
+    copies.push(
+      session.copy(textColumnsSql(rel, w.text, range), (t) => {
+        let bytes = 0;
+        for (let i = 0; i < t.count; i++) {
+          const start = t.starts[i] as number;
+          if (start < 0) continue;
+          bytes += (t.ends[i] as number) - start;
+          if (mayHold(t, i))
+            matcher.scan(t.buf.toString("utf8", start, t.ends[i]), (out.found[i] as { found: Found }).found);
+        }
         out.rows += 1;
         out.bytes += bytes;
-        for (let i = 1; i < values.length; i++) {
-          const v = values[i];
-          if (v !== null && v !== undefined) matcher.scan(v, (out.found[i - 1] as { found: Found }).found);
-        }
-        return bytes;
-      });
-    } else {
-      const [row] = (await tx.unsafe(`SELECT count(*)::bigint AS n FROM ${rel} AS x${rangeWhere(range)}`)) as {
-        n: string | number;
-      }[];
-      out.rows += Number(row?.n ?? 0);
-    }
-    for (const [k, column] of w.bytea.entries()) {
-      const f = (out.found[w.text.length + k] as { found: Found }).found;
-      await eachRow(tx, byteaSlicesSql(rel, column, range), BYTEA_BATCH, bound, ([v]) => {
-        if (v === null || v === undefined) return 0;
-        const bytes = Buffer.byteLength(v);
+        bound.read(bytes);
+      }),
+    );
+  } else {
+    copies.push(
+      session.copy(`SELECT count(*)::bigint FROM ${rel} AS x${rangeWhere(range)}`, (t) => {
+        out.rows += Number(t.buf.readBigInt64BE(t.starts[0]));
+      }),
+    );
+  }
+  for (const [k, column] of w.bytea.entries()) {
+    const f = (out.found[w.text.length + k] as { found: Found }).found;
+    copies.push(
+      session.copy(byteaSlicesSql(rel, column, range), (t) => {
+        const start = t.starts[0] as number;
+        if (start < 0) return;
+        const bytes = (t.ends[0] as number) - start;
         out.bytes += bytes;
-        matcher.scan(v, f);
-        return bytes;
-      });
-    }
-  });
+        if (mayHold(t, 0)) matcher.scan(t.buf.toString("utf8", start, t.ends[0]), f);
+        bound.read(bytes);
+      }),
+    );
+  }
+  // All written at once: psql runs them back to back, without a round trip between them.
+  await Promise.all(copies);
 }
 
 interface Work {
@@ -191,18 +188,21 @@ function hitsOf(table: string, scan: RelationScan): PiiHit[] {
 
 /**
  * Hits per column (empty = clean) and what was read. `exclude` lists "table.column" of `public`
- * kept on purpose. Fails (Invalid) on a relation the role cannot read. `sql`: a tenant session
- * pool as the copy's role; `jobs` sessions read at once, a relation larger than `chunkBytes`
- * (CHUNK_BYTES) in block ranges. `needles`: the source values, or the matcher built from them
- * (check.ts shares one with the filestore scan).
+ * kept on purpose. Fails (Invalid) on a relation the role cannot read. `login`: the copy's role
+ * into the copy; `jobs` psql sessions read at once (copy-session.ts), a relation larger than
+ * `chunkBytes` (CHUNK_BYTES) in block ranges. `needles`: the source values, or the matcher built
+ * from them (check.ts shares one with the filestore scan).
  */
 export async function scanCopy(
-  sql: SQL,
+  login: TenantLogin,
   needles: NeedleSets | NeedleMatcher,
   opts: { exclude?: string[]; jobs?: number; bound?: GarbageBound; chunkBytes?: number } = {},
 ): Promise<{ hits: PiiHit[]; stats: PiiScanStats }> {
   const skip = new Set(opts.exclude ?? []);
-  const rels = relationsOf(await sql.unsafe(CATALOG_SQL, [TEXTLIKE_TYPES]));
+  const { rels, sizeRows } = await withTenant(login, async (sql) => ({
+    rels: relationsOf(await sql.unsafe(CATALOG_SQL, [TEXTLIKE_TYPES])),
+    sizeRows: (await sql.unsafe(SIZES_SQL)) as { s: string; t: string; bytes: string | number; block: number }[],
+  }));
   const unreadable = rels.filter((r) => !r.readable);
   if (unreadable.length > 0) {
     throw new Invalid(
@@ -219,7 +219,7 @@ export async function scanCopy(
     })
     .filter((w) => w.text.length + w.bytea.length > 0);
   const sizes = new Map<string, { blocks: number; block: number }>();
-  for (const row of (await sql.unsafe(SIZES_SQL)) as { s: string; t: string; bytes: string | number; block: number }[])
+  for (const row of sizeRows)
     sizes.set(`${row.s}.${row.t}`, { blocks: Math.ceil(Number(row.bytes) / row.block), block: row.block });
   const scans: RelationScan[] = work.map((w) => ({
     rows: 0,
@@ -240,14 +240,26 @@ export async function scanCopy(
   // One bound for all sessions: the garbage is the daemon's, whichever session read it.
   const bound = opts.bound ?? new GarbageBound();
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    for (let k = next++; k < ranges.length; k = next++) {
-      const { i, range } = ranges[k] as (typeof ranges)[number];
-      await scanRange(sql, work[i] as Work, range, scans[i] as RelationScan, matcher, bound);
+    const session = new CopySession(login);
+    try {
+      for (let k = next++; k < ranges.length && !failed; k = next++) {
+        const { i, range } = ranges[k] as (typeof ranges)[number];
+        await scanRange(session, work[i] as Work, range, scans[i] as RelationScan, matcher, bound);
+      }
+    } catch (e) {
+      failed = true;
+      await session.abort();
+      throw e;
     }
+    await session.close();
   };
-  // Two by default: matching runs on this one thread; a second session reads while a batch is matched.
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 2, ranges.length)) }, worker));
+  // Two by default: matching runs on this one thread; a second session reads while a chunk is matched.
+  const workers = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 2, ranges.length)) }, worker),
+  );
+  for (const w of workers) if (w.status === "rejected") throw w.reason;
   const hits: PiiHit[] = [];
   work.forEach((w, i) => {
     const scan = scans[i] as RelationScan;

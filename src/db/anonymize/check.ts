@@ -9,6 +9,7 @@
  */
 import type { SQL } from "bun";
 import { Invalid } from "../../errors";
+import type { TenantLogin } from "../../host/postgres/tenant";
 import type { Logger } from "../../log";
 import { readPii, type PiiHit, type PiiNeedles, type PiiRest, type PiiScanStats } from "../backup/pii";
 import { scanCopy } from "./check-db";
@@ -87,9 +88,13 @@ export function packNeedles(needles: PiiNeedles): PackedNeedles {
   };
 }
 
-/** Database and filestore scan; `filestoreDir` null = the copy has no filestore. */
+/**
+ * Database and filestore scan; `filestoreDir` null = the copy has no filestore. `sql`: a tenant
+ * session of `login` (the copy's role into the copy), which the scan's psql sessions also use.
+ */
 export async function checkPii(
   sql: SQL,
+  login: TenantLogin,
   source: PiiNeedles | PackedNeedles,
   opts: { exclude: string[]; filestoreDir: string | null; jobs?: number },
   log: Logger,
@@ -100,7 +105,7 @@ export async function checkPii(
   const { matcher } = needles;
   // The filestore's reads overlap the database's.
   const [{ hits, stats }, files] = await Promise.all([
-    scanCopy(sql, matcher, { exclude: opts.exclude, jobs: opts.jobs }),
+    scanCopy(login, matcher, { exclude: opts.exclude, jobs: opts.jobs }),
     opts.filestoreDir ? scanFilestore(opts.filestoreDir, matcher) : null,
   ]);
   const findings = hits.map(describeHit);

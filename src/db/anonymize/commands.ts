@@ -83,6 +83,14 @@ export function copyOut(
 }
 
 /**
+ * A read-only psql session that runs the statements written to its stdin, one after another
+ * (the PII check's `COPY … TO STDOUT` per table: check-db.ts), and stops at the first error.
+ */
+export function copyReader(as: PgAdmin, db: string, pgBinDir?: string): Command {
+  return psql(as, db, {}, { default_transaction_read_only: "on" }, "odooops-pii-check", pgBinDir);
+}
+
+/**
  * Loads COPY text rows from stdin into `public.table`, as the copy's owner. Not quiet: psql then
  * prints `COPY <rows>`, the count of what was written (the rows never pass through the daemon).
  */

@@ -50,12 +50,12 @@ const dot = new RegExp(DOT_RE, "g");
 /** Every encoding of `@` and `.` starts with one of these (any case): without them, nothing to undo. */
 const ENCODED = /[%&\\]/;
 /** Without `@` or the start of an encoding of it, a text holds no address. */
-const MAY_HOLD_EMAIL = /[@%&\\]/;
+export const MAY_HOLD_EMAIL = /[@%&\\]/;
 /**
  * What every PHONE_RE match contains, without the look-arounds: a text without it holds no
  * phone number. A cheap test that skips most values before the real expression runs.
  */
-const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
+export const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const emailRe = new RegExp(EMAIL_RE, "g");
 const DOT = 46;
 const phoneRe = new RegExp(PHONE_RE, "g");
@@ -179,6 +179,38 @@ export class NeedleMatcher {
       }
     }
   }
+}
+
+/**
+ * MAY_HOLD_EMAIL on UTF-8 bytes `buf[start, end)`, before they are decoded: a byte `@ % & \`.
+ * Exact: the bytes of a non-ASCII character are all ≥ 0x80, never one of these.
+ */
+export function bytesMayHoldEmail(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    if (c === 64 || c === 37 || c === 38 || c === 92) return true;
+  }
+  return false;
+}
+
+/** The separators PHONE_RE allows between digits (`-`, space, `(`, `)`, `.`, `/`). */
+const isPhoneSeparator = (c: number) => c === 45 || c === 32 || c === 40 || c === 41 || c === 46 || c === 47;
+
+/**
+ * MAY_HOLD_PHONE on UTF-8 bytes (exact, as bytesMayHoldEmail): two digits at least 6 apart with
+ * only digits and separators between them, i.e. in a run of those a first and a last digit that
+ * far apart.
+ */
+export function bytesMayHoldPhone(buf: Uint8Array, start: number, end: number): boolean {
+  let first = -1;
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    if (isDigit(c)) {
+      if (first < 0) first = i;
+      else if (i - first >= 6) return true;
+    } else if (!isPhoneSeparator(c)) first = -1;
+  }
+  return false;
 }
 
 /** What a report may show of a found value: enough to look it up, not enough to leak it. */

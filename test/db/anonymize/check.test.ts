@@ -117,7 +117,7 @@ function plantFile(rel: string, data: Buffer | string): void {
 async function check(exclude: string[] = []): Promise<{ error: Invalid | null; log: string[] }> {
   const log = memoryLog();
   const error = await withTenant(login(cp), (sql) =>
-    checkPii(sql, needles, { exclude, filestoreDir: fsDir }, log),
+    checkPii(sql, login(cp), needles, { exclude, filestoreDir: fsDir }, log),
   ).then(
     () => null,
     (e: unknown) => e,
@@ -168,7 +168,9 @@ describe("needles packed as they are read (collectNeedles, what a clone uses)", 
     }
     // A clean copy passes with either; a planted value fails both, named the same way.
     const run = (n: typeof needles | typeof packed) =>
-      withTenant(login(cp), (sql) => checkPii(sql, n, { exclude: [], filestoreDir: fsDir }, memoryLog())).then(
+      withTenant(login(cp), (sql) =>
+        checkPii(sql, login(cp), n, { exclude: [], filestoreDir: fsDir }, memoryLog()),
+      ).then(
         () => "passed",
         (e: unknown) => (e instanceof Invalid ? e.message : String(e)),
       );
@@ -186,9 +188,9 @@ describe("needles packed as they are read (collectNeedles, what a clone uses)", 
   test("the scan's full collections are bounded by the bytes it reads", async () => {
     let collections = 0;
     const { needles: packed } = await withTenant(login(src), collectNeedles);
-    const { stats } = await withTenant(login(cp), (sql) =>
-      scanCopy(sql, packed.matcher, { bound: new GarbageBound(64, () => collections++) }),
-    );
+    const { stats } = await scanCopy(login(cp), packed.matcher, {
+      bound: new GarbageBound(64, () => collections++),
+    });
     // The copy holds a few hundred bytes of text: a few collections, never more than bytes / 64.
     expect(collections).toBeGreaterThan(0);
     expect(collections).toBeLessThanOrEqual(Math.floor(stats.bytes / 64));

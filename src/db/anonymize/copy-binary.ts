@@ -1,0 +1,132 @@
+/**
+ * A reader of PostgreSQL's binary COPY stream (`COPY … TO STDOUT WITH (FORMAT binary)`), one
+ * or several COPYs back to back (one psql session runs a table after another): fields are
+ * length-prefixed, so a value is a range of the bytes as they came, nothing to unescape, and
+ * none becomes a JS value unless the caller decodes it. The PII check decodes only the few
+ * values a byte gate lets through (check-db.ts); Bun.sql built a row object of strings per row.
+ *
+ * Stream: an 11-byte signature, 32-bit flags, a 32-bit header extension length and that many
+ * bytes; per tuple a 16-bit field count and per field a 32-bit length (-1: NULL) and the bytes;
+ * a field count of -1 ends the COPY (big-endian throughout).
+ */
+
+const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+/** Signature, flags, extension length. */
+const HEADER_BYTES = 19;
+
+/** One tuple's fields as ranges of `buf`: field i is buf[starts[i], ends[i]), or NULL when starts[i] is -1. */
+export interface CopyTuple {
+  buf: Buffer;
+  count: number;
+  starts: Int32Array;
+  ends: Int32Array;
+}
+
+export interface CopyHandlers {
+  /** `tuple` is valid only during the call (its arrays and bytes are reused). */
+  onTuple(tuple: CopyTuple): void;
+  /** The trailer of one COPY. */
+  onEnd(): void;
+}
+
+export class CopyBinaryParser {
+  /** Bytes received and not yet parsed, in arrival order. */
+  private parts: Buffer[] = [];
+  private held = 0;
+  /** Bytes the unparsed data must reach before parsing can advance. */
+  private need = HEADER_BYTES;
+  private inCopy = false;
+  private readonly tuple: CopyTuple = {
+    buf: Buffer.alloc(0),
+    count: 0,
+    starts: new Int32Array(16),
+    ends: new Int32Array(16),
+  };
+
+  constructor(private readonly handlers: CopyHandlers) {}
+
+  /** Nothing held: the last COPY ended with its trailer (or none started). */
+  get idle(): boolean {
+    return !this.inCopy && this.held === 0;
+  }
+
+  /**
+   * Parses what `chunk` completes. A tuple split across chunks is kept until its last byte
+   * arrives (memory: at most one tuple plus one chunk).
+   */
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.held += chunk.byteLength;
+    if (this.held < this.need) return;
+    const buf = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.held);
+    const pos = this.parse(buf);
+    this.parts = pos < buf.length ? [buf.subarray(pos)] : [];
+    this.held = buf.length - pos;
+  }
+
+  /** Parses whole items from the start of `buf`; returns where the first incomplete one starts. */
+  private parse(buf: Buffer): number {
+    let pos = 0;
+    for (;;) {
+      if (!this.inCopy) {
+        if (buf.length - pos < HEADER_BYTES) return this.wait(HEADER_BYTES, pos);
+        if (!buf.subarray(pos, pos + SIGNATURE.length).equals(SIGNATURE))
+          throw new Error("not a binary COPY stream (bad signature)");
+        const header = HEADER_BYTES + buf.readInt32BE(pos + 15);
+        if (buf.length - pos < header) return this.wait(header, pos);
+        pos += header;
+        this.inCopy = true;
+        continue;
+      }
+      if (buf.length - pos < 2) return this.wait(2, pos);
+      const count = buf.readInt16BE(pos);
+      if (count === -1) {
+        pos += 2;
+        this.inCopy = false;
+        this.handlers.onEnd();
+        continue;
+      }
+      const end = this.fields(buf, pos, count);
+      if (end < 0) return this.wait(-end - pos, pos);
+      this.handlers.onTuple(this.tuple);
+      pos = end;
+    }
+  }
+
+  /**
+   * Fills `tuple` with the tuple at `pos`; returns its end, or minus the end of what must arrive
+   * next when it is not all here.
+   */
+  private fields(buf: Buffer, pos: number, count: number): number {
+    const t = this.tuple;
+    if (t.starts.length < count) {
+      t.starts = new Int32Array(count);
+      t.ends = new Int32Array(count);
+    }
+    let p = pos + 2;
+    for (let i = 0; i < count; i++) {
+      if (buf.length - p < 4) return -(p + 4);
+      const len = buf.readInt32BE(p);
+      p += 4;
+      if (len === -1) {
+        t.starts[i] = -1;
+        t.ends[i] = -1;
+        continue;
+      }
+      if (buf.length - p < len) return -(p + len);
+      t.starts[i] = p;
+      t.ends[i] = p + len;
+      p += len;
+    }
+    t.buf = buf;
+    t.count = count;
+    return p;
+  }
+
+  /** Parsing resumes at `pos` once `bytes` from there have arrived. */
+  private wait(bytes: number, pos: number): number {
+    this.need = bytes;
+    return pos;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The binary COPY reader (copy-binary.ts) on hand-built streams, cut at every byte, and the byte
+ * gates that decide which fields are decoded against the string gates they stand for.
+ */
+import { describe, expect, test } from "bun:test";
+import { CopyBinaryParser, type CopyTuple } from "../../../src/db/anonymize/copy-binary";
+import {
+  bytesMayHoldEmail,
+  bytesMayHoldPhone,
+  MAY_HOLD_EMAIL,
+  MAY_HOLD_PHONE,
+} from "../../../src/db/anonymize/pii-match";
+import { seededRandom } from "../../support/seeded-random";
+
+const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+
+function int(bytes: number, v: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  if (bytes === 2) b.writeInt16BE(v);
+  else b.writeInt32BE(v);
+  return b;
+}
+
+/** One COPY's bytes: header (with `ext` extension bytes), the tuples, the trailer. */
+function copyStream(tuples: (string | null)[][], ext = 0): Buffer {
+  const parts = [SIGNATURE, int(4, 0), int(4, ext), Buffer.alloc(ext, 7)];
+  for (const t of tuples) {
+    parts.push(int(2, t.length));
+    for (const f of t) {
+      if (f === null) parts.push(int(4, -1));
+      else {
+        const b = Buffer.from(f);
+        parts.push(int(4, b.length), b);
+      }
+    }
+  }
+  parts.push(int(2, -1));
+  return Buffer.concat(parts);
+}
+
+/** What the parser reports: per COPY, its tuples as strings (null for NULL). */
+function parse(chunks: Uint8Array[]): { copies: (string | null)[][][]; idle: boolean } {
+  const copies: (string | null)[][][] = [[]];
+  const parser = new CopyBinaryParser({
+    onTuple: (t: CopyTuple) => {
+      const row: (string | null)[] = [];
+      for (let i = 0; i < t.count; i++) {
+        const s = t.starts[i] as number;
+        row.push(s < 0 ? null : t.buf.toString("utf8", s, t.ends[i]));
+      }
+      copies[copies.length - 1]?.push(row);
+    },
+    onEnd: () => copies.push([]),
+  });
+  for (const c of chunks) parser.push(c);
+  copies.pop();
+  return { copies, idle: parser.idle };
+}
+
+const ROWS: (string | null)[][] = [
+  ["ann@x.io", null, ""],
+  [null, null, null],
+  ["é ü 02 512 34 56", "x".repeat(300), "z"],
+  [],
+];
+
+describe("CopyBinaryParser", () => {
+  test("one chunk: every tuple, NULLs (-1) apart from empty values, the trailer ends the COPY", () => {
+    expect(parse([copyStream(ROWS)])).toEqual({ copies: [ROWS], idle: true });
+    expect(parse([copyStream([])])).toEqual({ copies: [[]], idle: true });
+  });
+
+  test("cut at every byte, in two and in single bytes: the same tuples (fields split across chunks)", () => {
+    const all = copyStream(ROWS, 5);
+    for (let cut = 0; cut <= all.length; cut++) {
+      expect(parse([all.subarray(0, cut), all.subarray(cut)]).copies).toEqual([ROWS]);
+    }
+    expect(parse([...all].map((b) => Uint8Array.of(b))).copies).toEqual([ROWS]);
+  });
+
+  test("COPYs back to back (one psql session), each with its header and trailer", () => {
+    const a = copyStream(ROWS);
+    const b = copyStream([["1"], ["2"]], 3);
+    const both = Buffer.concat([a, b]);
+    for (const cut of [a.length - 1, a.length, a.length + 1, a.length + 10]) {
+      expect(parse([both.subarray(0, cut), both.subarray(cut)])).toEqual({
+        copies: [ROWS, [["1"], ["2"]]],
+        idle: true,
+      });
+    }
+  });
+
+  test("mid-COPY it is not idle; a stream that is not binary COPY is refused", () => {
+    const all = copyStream(ROWS);
+    expect(parse([all.subarray(0, all.length - 1)]).idle).toBe(false);
+    expect(() => parse([Buffer.from("COPY 12\nsomething else here")])).toThrow("bad signature");
+  });
+});
+
+describe("the byte gates", () => {
+  const gate = (f: (b: Uint8Array, s: number, e: number) => boolean, text: string) => {
+    // Inside a larger buffer: the gates look at [start, end) only.
+    const b = Buffer.from(`@7777777${text}@7777777`);
+    return f(b, 8, b.length - 8);
+  };
+
+  test("decide as MAY_HOLD_EMAIL and MAY_HOLD_PHONE decide on the decoded text", () => {
+    const fixed = [
+      "",
+      "ann@x.io",
+      "ann%40x.io",
+      "a&#64;b",
+      "\\u0040",
+      "no address",
+      "1234567",
+      "123456",
+      "12 34 567",
+      "(02) 512",
+      "+32 (0)2 512.34.56",
+      "1-2-3-4",
+      "1------1",
+      "1-----1",
+      "a1b2c3d4e5f6g7",
+      "é1234567é",
+      "€ 12/34/56",
+      "-12345-6",
+    ];
+    const random = seededRandom(14);
+    const alphabet = [..."0123456789 -./()a@%&\\é€_x"];
+    const generated = Array.from({ length: 5000 }, () =>
+      Array.from({ length: Math.floor(random() * 14) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(
+        "",
+      ),
+    );
+    for (const text of [...fixed, ...generated]) {
+      expect([text, gate(bytesMayHoldEmail, text)]).toEqual([text, MAY_HOLD_EMAIL.test(text)]);
+      expect([text, gate(bytesMayHoldPhone, text)]).toEqual([text, MAY_HOLD_PHONE.test(text)]);
+    }
+  });
+});

@@ -60,7 +60,7 @@ export const CHUNK_BYTES = 64 * 1024 * 1024;
 
 /**
  * The block ranges a relation of `blocks` blocks (of `blockSize` bytes) is read in: one (null,
- * the whole relation) up to CHUNK_BYTES. With one cursor per table, the largest table (the
+ * the whole relation) up to CHUNK_BYTES. With one read per table, the largest table (the
  * bench's mail_message) was read by one session while the others had finished: the check's
  * time was that table's.
  */

@@ -1,8 +1,9 @@
 /**
  * Reading a cursor in batches with the next FETCH already sent while the current batch is
- * handled: the PII check's reads (its needles from the source, every value of the copy) match
- * in the daemon, and a plain `await FETCH; match; await FETCH` left PostgreSQL idle during every
- * match and the daemon idle during every FETCH.
+ * handled: the PII check's needles are extracted from the source's values in the daemon (the
+ * copy's values come through psql's binary COPY instead: copy-session.ts), and a plain
+ * `await FETCH; match; await FETCH` left PostgreSQL idle during every match and the daemon idle
+ * during every FETCH.
  *
  * Bun's SQL sends a query only once the event loop turns (measured: `execute()` then synchronous
  * work delays the query by all of that work; one `setImmediate` after `execute()` sends it), so

@@ -29,6 +29,8 @@ import { scanDatabase, type PiiHit } from "../../../src/db/backup/pii";
 import { pgConnect, withTenant, type TenantLogin } from "../../../src/host/postgres";
 import { createDatabase, createRole } from "../../../src/host/postgres/ops";
 import { startPostgres, type TestPostgres } from "../../support/postgres";
+import type { CopyTuple } from "../../../src/db/anonymize/copy-binary";
+import { CopySession } from "../../../src/db/anonymize/copy-session";
 import { seededRandom } from "../../support/seeded-random";
 
 const rand = seededRandom(14);
@@ -264,4 +266,26 @@ describe("scanCopy against the SQL scan, on PostgreSQL", () => {
       await sql.close();
     }
   }, 120_000);
+});
+
+describe("a psql reader session (copy-session.ts)", () => {
+  test("COPYs back to back on one session; a failing one rejects with psql's error, and so does every one behind it", async () => {
+    const ok = new CopySession(login());
+    const seen: string[] = [];
+    const each = (t: CopyTuple) => seen.push(t.buf.toString("utf8", t.starts[0], t.ends[0]));
+    await Promise.all([
+      ok.copy("SELECT 'a'::text", each),
+      ok.copy("SELECT g::text FROM generate_series(1, 3) g", each),
+    ]);
+    await ok.close();
+    expect(seen).toEqual(["a", "1", "2", "3"]);
+    const bad = new CopySession(login());
+    const results = await Promise.allSettled([
+      bad.copy("SELECT 1/0", () => undefined),
+      bad.copy("SELECT 'never'::text", () => undefined),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain("division by zero");
+    await expect(bad.close()).rejects.toThrow("division by zero");
+  }, 60_000);
 });

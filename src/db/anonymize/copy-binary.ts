@@ -2,7 +2,7 @@
  * A reader of PostgreSQL's binary COPY stream (`COPY … TO STDOUT WITH (FORMAT binary)`), one
  * or several COPYs back to back (one psql session runs a table after another): fields are
  * length-prefixed, so a value is a range of the bytes as they came, nothing to unescape, and
- * none becomes a JS value unless the caller decodes it. The PII check decodes only the few
+ * none becomes a JS value unless the caller decodes it. The PII check decodes only the
  * values a byte gate lets through (check-db.ts); Bun.sql built a row object of strings per row.
  *
  * Stream: an 11-byte signature, 32-bit flags, a 32-bit header extension length and that many

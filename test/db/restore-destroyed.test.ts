@@ -17,7 +17,7 @@ import { envResources } from "../../src/env/resources";
 import { openS3 } from "../../src/host/s3";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
@@ -98,8 +98,7 @@ async function restoreInto(
   return { status: res.status, out: (await res.json()) as DbOperationResponse & { error?: { message: string } } };
 }
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) => runCliOn(host.api, argv);
 
 let backupId = "";
 let oldEnvId = "";

@@ -8,7 +8,7 @@ import { and, eq, ne } from "drizzle-orm";
 import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import type { JobView } from "../../src/jobs/view";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
 
@@ -27,8 +27,7 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) => runCliOn(host.api, argv);
 const container = () =>
   host.deps.db
     .select()

@@ -15,7 +15,7 @@ import type { JobView } from "../../src/jobs/view";
 import { type ServiceReport } from "../../src/report/report";
 import { probeServingEnvs } from "../../src/report/uptime";
 import { uptimeHours } from "../../src/report/uptime.sql";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
 
@@ -33,8 +33,7 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) => runCliOn(host.api, argv);
 const row = () =>
   host.deps.db
     .select()

@@ -42,12 +42,15 @@ export function onlineAgent(db: Db, name: string, inventory: HostInventory = ROO
   return row.id;
 }
 
+/** The certificate pin the coordinator's agent API is configured with (its join tokens carry it). */
+export const COORDINATOR_FINGERPRINT = Array(32).fill("0F").join(":");
+
 export type JoinedHost = { hostId: string; name: string; credential: string; heartbeatSec: number };
 
 /** A coordinator (`role: coordinator`, the given `fleet` settings) whose agent API the test calls. */
 export async function startCoordinatorApi(fleet: Record<string, unknown> = {}) {
   const t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator", fleet }) });
-  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: Array(32).fill("0F").join(":") };
+  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: COORDINATOR_FINGERPRINT };
   const agentApi = createAgentApp(t.deps);
   const agentCall = (path: string, body: unknown, credential = "", signal?: AbortSignal) =>
     agentApi.request(`/api/v1/agent${path}`, {

@@ -7,10 +7,10 @@
  * env's label and is removed by `stop()`, also after a failed setup or on Ctrl-C.
  */
 import { hostConfig, randomPortBase, writeHostConfig } from "../../test/support/host-config";
-import { run, type RunResult } from "../../src/exec/run";
+import type { RunResult } from "../../src/exec/run";
 import type { EnvDetail } from "../../src/env/schema";
 import type { S3Target } from "../../src/host/s3/schema";
-import { removeByLabel, removeByNamePrefix } from "../../test/support/docker";
+import { removeByLabel, removeByNamePrefix, webContainerNames } from "../../test/support/docker";
 import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { startS3, type TestS3 } from "../../test/support/s3";
@@ -102,22 +102,7 @@ export async function startDbHost(): Promise<DbHost> {
       // postgresql://<role>:***@host:port/<db>
       const m = /^postgresql:\/\/([^:]+):[^@]*@[^/]+\/(.+)$/.exec(env.databaseUrl);
       if (!m?.[1] || !m[2]) throw new Error(`cannot read role/database from ${env.databaseUrl}`);
-      const names = (
-        await run({
-          argv: [
-            "docker",
-            "ps",
-            "--filter",
-            `label=odooops.env=${env.id}`,
-            "--filter",
-            "label=odooops.role=web",
-            "--format",
-            "{{.Names}}",
-          ],
-        })
-      ).stdout
-        .split("\n")
-        .filter(Boolean);
+      const names = await webContainerNames(env.id);
       if (names.length !== 1)
         throw new Error(`expected one running container of ${env.slug}: ${names.join(", ") || "none"}`);
       const shape = await inspectShape(names[0] as string);

@@ -16,7 +16,7 @@ import type { EnvDetail } from "../../src/env/schema";
 import type { JobView } from "../../src/jobs/view";
 import { makeRepo } from "../../test/git/repo";
 import { hostConfig, randomPortBase, STANDIN_IMAGE, writeHostConfig } from "../../test/support/host-config";
-import { removeByLabel, removeByNamePrefix } from "../../test/support/docker";
+import { removeByLabel, removeByNamePrefix, webContainerNames } from "../../test/support/docker";
 import { startNginx, type TestNginx } from "../../test/support/nginx";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres";
 import { makeTempDir, removeTempDir } from "../../test/support/tmp";
@@ -164,22 +164,7 @@ export async function startDeployHost(deploy: DeployConfig): Promise<DeployHost>
       throw new Error(`both commits got the same image ${releases[0].image}`);
 
     const serving = async (): Promise<ContainerShape> => {
-      const names = (
-        await run({
-          argv: [
-            "docker",
-            "ps",
-            "--filter",
-            `label=odooops.env=${env.id}`,
-            "--filter",
-            "label=odooops.role=web",
-            "--format",
-            "{{.Names}}",
-          ],
-        })
-      ).stdout
-        .split("\n")
-        .filter(Boolean);
+      const names = await webContainerNames(env.id);
       if (names.length !== 1)
         throw new Error(`expected one running release of ${env.slug}, found: ${names.join(", ") || "none"}`);
       return inspectShape(names[0] as string);

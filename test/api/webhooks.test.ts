@@ -16,7 +16,7 @@ import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
 import { policies } from "../../src/policy/policy.sql";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 
 const FIXTURES = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "github-webhooks");
 const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
@@ -26,8 +26,7 @@ const SECRET = `hello-world-secret-${crypto.randomUUID()}`;
 const OCTO_SECRET = `octocoders-secret-${crypto.randomUUID()}`;
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliOn(t, argv);
 
 let pushedAt = 1_700_000_000;
 /** A later push to `ref`: a new head commit and a newer `pushed_at` (the same push again is a replay). */

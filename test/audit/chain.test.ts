@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { openState } from "../../src/state/db";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 import { ADMIN_PASSWORD, makeTestApi } from "../support/api";
 
@@ -18,8 +18,7 @@ beforeEach(async () => {
 });
 afterEach(() => t.cleanup());
 
-const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliOn(t, argv);
 
 /** A few real rows through the API: token create + revoke, a failed login, a failed mutating call. */
 async function activity(): Promise<void> {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ConfigSchema } from "../../src/config/schema";
 import { openS3 } from "../../src/host/s3";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 
@@ -32,8 +32,7 @@ afterAll(async () => {
   removeTempDir(out);
 });
 
-const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliOn(t, argv);
 
 describe("audit CLI", () => {
   test("logs: newest first, filters by failed_auth / action / actor, a table or --json", async () => {

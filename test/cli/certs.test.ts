@@ -13,7 +13,7 @@ import { Agent } from "../../src/jobs/agent";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { Environment } from "../../src/env/env.sql";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { freePort } from "../support/ports";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 import { activeEnv, storeCert } from "../certs/env-fixtures";
@@ -29,8 +29,7 @@ let acmeUrl = "";
 const envs: Record<string, Environment> = {};
 
 function cliOn(api: TestApi) {
-  return (...argv: string[]) =>
-    runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: api.token } });
+  return (...argv: string[]) => runCliOn(api, argv);
 }
 const cli = (...argv: string[]) => cliOn(t)(...argv);
 

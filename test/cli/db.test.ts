@@ -11,7 +11,7 @@ import { exportFile } from "../../src/db/export-job";
 import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn, runCliWith } from "../support/cli";
 import { makeTempDir } from "../support/tmp";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
@@ -221,8 +221,7 @@ describe("db clone", () => {
 describe("db migrate / export / import", () => {
   let u: Awaited<ReturnType<typeof makeTestApi>>;
   let dir = "";
-  const ucli = (...argv: string[]) =>
-    runCliWith(argv, { fetch: u.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: u.token } });
+  const ucli = (...argv: string[]) => runCliOn(u, argv);
   const uids: Record<string, string> = {};
 
   beforeAll(async () => {

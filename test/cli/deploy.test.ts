@@ -5,11 +5,10 @@ import { deployments } from "../../src/deploy/deploy.sql";
 import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliOn(t, argv);
 let envId = "";
 
 beforeAll(async () => {

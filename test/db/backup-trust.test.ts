@@ -26,11 +26,12 @@ import type { PgAdmin } from "../../src/db/backup/commands";
 import { odooDumpManifest, writeOdooZip } from "../../src/db/odoo-zip";
 import { Invalid } from "../../src/errors";
 import { run } from "../../src/exec/run";
-import { createRole, databaseExists, pgConnect } from "../../src/host/postgres";
+import { createRole, databaseExists } from "../../src/host/postgres";
 import { openS3 } from "../../src/host/s3/client";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { startS3, type TestS3 } from "../support/s3";
-import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
+import { type BackupStores, startBackupStores } from "../support/backup-stores";
+import type { TestPostgres } from "../support/postgres";
+import type { TestS3 } from "../support/s3";
+import { randomSuffix } from "../support/tmp";
 import { createOdooDatabase, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
 
@@ -44,15 +45,14 @@ let admin: SQL;
 let conn: PgAdmin;
 let root: string;
 let fx: OdooFixture;
+let stores: BackupStores | undefined;
 /** A host directory holding a secret the daemon (root) can read. */
 let secretDir: string;
 let secret: string;
 
 beforeAll(async () => {
-  [pg, s3] = await Promise.all([startPostgres({ dockerAccess: false }), startS3()]);
-  conn = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
-  admin = pgConnect(conn);
-  root = makeTempDir("odooops-backup-trust-");
+  stores = await startBackupStores("odooops-backup-trust-");
+  ({ pg, s3, conn, admin, root } = stores);
   fx = await createOdooDatabase(admin, conn, {
     db: "odoo_tenant",
     partners: 20,
@@ -66,9 +66,7 @@ beforeAll(async () => {
 }, SLOW);
 
 afterAll(async () => {
-  await admin?.close();
-  await Promise.all([pg?.stop(), s3?.destroy()]);
-  if (root) removeTempDir(root);
+  await stores?.stop();
 }, SLOW);
 
 /** The env's own role: backups log in as it, never as the admin. */

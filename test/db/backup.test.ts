@@ -34,8 +34,9 @@ import {
   type BackupResult,
 } from "../../src/db/backup";
 import type { PgAdmin } from "../../src/db/backup/commands";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { startS3, type TestS3 } from "../support/s3";
+import { type BackupStores, startBackupStores } from "../support/backup-stores";
+import type { TestPostgres } from "../support/postgres";
+import type { TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 import { createOdooDatabase, filestoreChecksums, tableChecksums, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
@@ -50,6 +51,7 @@ let admin: SQL;
 let conn: PgAdmin;
 let root: string;
 let fx: OdooFixture;
+let stores: BackupStores | undefined;
 let before: Record<string, string>;
 
 /** This test host's manifest key (SecretBox.derive in the daemon). */
@@ -64,10 +66,8 @@ function copyParts(from: string, to: string, files: string[]): void {
 }
 
 beforeAll(async () => {
-  [pg, s3] = await Promise.all([startPostgres({ dockerAccess: false }), startS3()]);
-  conn = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
-  admin = pgConnect(conn);
-  root = makeTempDir("odooops-backup-");
+  stores = await startBackupStores("odooops-backup-");
+  ({ pg, s3, conn, admin, root } = stores);
   fx = await createOdooDatabase(admin, conn, {
     db: "odoo_shop",
     partners: 300,
@@ -79,9 +79,7 @@ beforeAll(async () => {
 }, SLOW);
 
 afterAll(async () => {
-  await admin?.close();
-  await Promise.all([pg?.stop(), s3?.destroy()]);
-  if (root) removeTempDir(root);
+  await stores?.stop();
 }, SLOW);
 
 /** The env's own role: backups and restore checks log in as it, never as the admin. */

@@ -16,11 +16,10 @@ import type { ExportView } from "../../src/db/schema";
 import { environments } from "../../src/env/env.sql";
 import type { JobView } from "../../src/jobs/view";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliOn(t, argv);
 const HOUR = 3_600_000;
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
 

@@ -17,7 +17,6 @@ import { eq } from "drizzle-orm";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envResources } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
-import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
 import { filesUnder, readOdooZip } from "../../src/db/odoo-zip";
 import { startEnvHost } from "../support/env-host";
@@ -54,20 +53,7 @@ function filestore(): string {
   return join(envResources(e, host.deps).dataDir, "filestore", e.dbName);
 }
 
-async function asAdmin<T>(fn: (sql: SQL) => Promise<T>, database = "postgres"): Promise<T> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database,
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
+const asAdmin = <T>(fn: (sql: SQL) => Promise<T>, database = "postgres"): Promise<T> => host.pg.query(database, fn);
 
 /** Everything an attack could change: roles and their powers, the env's rows, its filestore. */
 async function snapshot() {

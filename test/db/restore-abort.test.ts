@@ -11,11 +11,12 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { Unavailable } from "../../src/errors";
-import { createRole, databaseExists, pgConnect } from "../../src/host/postgres";
+import { createRole, databaseExists } from "../../src/host/postgres";
 import { restoreBackup, runBackup, type BackupResult } from "../../src/db/backup";
 import type { PgAdmin } from "../../src/db/backup/commands";
-import { startPostgres, type TestPostgres } from "../support/postgres";
-import { startS3, type TestS3 } from "../support/s3";
+import { type BackupStores, startBackupStores } from "../support/backup-stores";
+import type { TestPostgres } from "../support/postgres";
+import type { TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 import { createOdooDatabase, type OdooFixture } from "./odoo-fixture";
 import { memoryLog } from "./quiet-log";
@@ -31,6 +32,7 @@ let admin: SQL;
 let conn: PgAdmin;
 let root: string;
 let fx: OdooFixture;
+let stores: BackupStores | undefined;
 
 /** Forwards to s3rver; each connection is closed once CUT_AFTER response bytes went through. */
 function cuttingProxy(targetPort: number) {
@@ -75,10 +77,8 @@ let fromS3: BackupResult;
 let proxy: ReturnType<typeof cuttingProxy> | null = null;
 
 beforeAll(async () => {
-  [pg, s3] = await Promise.all([startPostgres({ dockerAccess: false }), startS3()]);
-  conn = { host: pg.host, port: pg.port, user: pg.user, password: pg.password };
-  admin = pgConnect(conn);
-  root = makeTempDir("odooops-restore-abort-");
+  stores = await startBackupStores("odooops-restore-abort-");
+  ({ pg, s3, conn, admin, root } = stores);
   fx = await createOdooDatabase(admin, conn, {
     db: "odoo_shop",
     partners: 50,
@@ -105,9 +105,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   proxy?.stop(true);
-  await admin?.close();
-  await Promise.all([pg?.stop(), s3?.destroy()]);
-  if (root) removeTempDir(root);
+  await stores?.stop();
 }, 120_000);
 
 test("the download dies: the error names the object and the bytes read; no database, no file left", async () => {

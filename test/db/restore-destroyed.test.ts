@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { and, eq, ne } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { backups } from "../../src/db/backup.sql";
 import { sweepDestroyedBackups } from "../../src/db/destroyed-backups";
 import type { BackupView, DbOperationResponse } from "../../src/db/schema";
@@ -17,7 +17,7 @@ import { envResources } from "../../src/env/resources";
 import { openS3 } from "../../src/host/s3";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { startS3, type TestS3 } from "../support/s3";
 import { randomSuffix } from "../support/tmp";
@@ -35,26 +35,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const name of [slug, other]) {
-    if (
-      host?.deps.db
-        .select()
-        .from(environments)
-        .where(and(eq(environments.slug, name), ne(environments.status, "destroyed")))
-        .get()
-    ) {
-      await host.destroyEnv(name);
-    }
+    if (host?.liveEnv(name)) await host.destroyEnv(name);
   }
   await host?.stop();
   await s3?.destroy();
 }, 180_000);
 
 function live(name: string): Environment {
-  return host.deps.db
-    .select()
-    .from(environments)
-    .where(and(eq(environments.slug, name), ne(environments.status, "destroyed")))
-    .get()!;
+  return host.liveEnv(name)!;
 }
 
 async function partners(name: string): Promise<string[]> {
@@ -98,8 +86,7 @@ async function restoreInto(
   return { status: res.status, out: (await res.json()) as DbOperationResponse & { error?: { message: string } } };
 }
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) => runCliOn(host.api, argv);
 
 let backupId = "";
 let oldEnvId = "";

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { deployJob } from "../../src/deploy/deploy-job";
 import type { DeployOutcome, DeploymentView } from "../../src/deploy/schema";
-import { run } from "../../src/exec/run";
 import { crashThenResume } from "../support/agents";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
+import { webContainerNames } from "../support/docker";
 
 let t: DeployEnv;
 
@@ -24,22 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 }, 120_000);
-
-async function runningWeb(): Promise<string[]> {
-  const r = await run({
-    argv: [
-      "docker",
-      "ps",
-      "--format",
-      "{{.Names}}",
-      "--filter",
-      `label=odooops.env=${t.envId}`,
-      "--filter",
-      "label=odooops.role=web",
-    ],
-  });
-  return r.stdout.split("\n").filter(Boolean);
-}
 
 describe("kill -9 during a deploy, then resume", () => {
   const names = deployJob.steps.map((s) => s.name);
@@ -63,7 +47,7 @@ describe("kill -9 during a deploy, then resume", () => {
       expect(d).toMatchObject({ status: "success", current: true });
       const env = t.envRow();
       expect(env.release).toBe(d.release);
-      expect(await runningWeb()).toEqual([env.containerName!]);
+      expect(await webContainerNames(t.envId)).toEqual([env.containerName!]);
       expect(await t.moduleVersion()).toBe(`17.0.${version}`);
       expect((await t.host.viaNginx(env.domain, "/web/health?db_server_status=1")).status).toBe(200);
     }, 300_000);

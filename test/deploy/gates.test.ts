@@ -8,11 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { DeploymentView } from "../../src/deploy/schema";
-import { run } from "../../src/exec/run";
 import { Agent } from "../../src/jobs/agent";
 import type { JobChannel } from "../../src/jobs/queue";
 import { projectPolicy } from "../../src/policy/load";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
+import { webContainerNames } from "../support/docker";
 import { until } from "../support/wait";
 
 const py = (code: string) => JSON.stringify(["python3", "-c", code]);
@@ -42,23 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 }, 120_000);
-
-async function containers(): Promise<string[]> {
-  const r = await run({
-    argv: [
-      "docker",
-      "ps",
-      "-a",
-      "--format",
-      "{{.Names}}",
-      "--filter",
-      `label=odooops.env=${t.envId}`,
-      "--filter",
-      "label=odooops.role=web",
-    ],
-  });
-  return r.stdout.split("\n").filter(Boolean).sort();
-}
 
 /** The old release still serves, through nginx, and is the env's current one. */
 async function expectUnchanged(before: ReturnType<DeployEnv["envRow"]>): Promise<void> {
@@ -171,7 +154,9 @@ describe("policies.yaml of the default branch", () => {
     expect(bad.d.error).toContain("checkout page: 500");
     await expectUnchanged(before);
     // The new release was removed by the undo; only releases kept for rollback remain.
-    expect(await containers()).not.toContain(`${t.host.config.docker.namePrefix}-${t.slug}-r${bad.d.release}`);
+    expect(await webContainerNames(t.envId, { all: true })).not.toContain(
+      `${t.host.config.docker.namePrefix}-${t.slug}-r${bad.d.release}`,
+    );
   }, 600_000);
 });
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { envResources } from "../../src/env/resources";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { probeThroughNginx } from "../support/probe";
 import { rotationEnv } from "../support/rotation";
@@ -28,8 +28,7 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) => runCliOn(host.api, argv);
 
 describe("db rotate-credentials", () => {
   test("a new role password, the old one refused, odoo.conf rewritten, Odoo serving on it, audited", async () => {

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { DeploymentView } from "../../src/deploy/schema";
 import type { JobView } from "../../src/jobs/view";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { type DeployEnv, shopManifest, startDeployEnv } from "../support/deploy-env";
 import { UNSAFE } from "../support/unsafe-text";
 
@@ -30,11 +30,7 @@ let t: DeployEnv;
 let job: JobView;
 let deployment: DeploymentView;
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, {
-    fetch: t.host.api.fetch,
-    env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: t.host.api.token },
-  });
+const cli = (argv: string[]) => runCliOn(t.host.api, argv);
 
 /** Every string inside a JSON value (a raw ESC in a JSON body is escaped as text, so the parsed values are what counts). */
 function strings(v: unknown): string[] {

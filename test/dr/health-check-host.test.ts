@@ -4,11 +4,9 @@
  * ok (exit 0); with its container stopped behind nginx's back it is red again with nginx's answer.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, eq, ne } from "drizzle-orm";
-import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import type { JobView } from "../../src/jobs/view";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
 
@@ -27,14 +25,8 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
-const container = () =>
-  host.deps.db
-    .select()
-    .from(environments)
-    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
-    .get()!.containerName!;
+const cli = (argv: string[]) => runCliOn(host.api, argv);
+const container = () => host.liveEnv(slug)!.containerName!;
 
 describe("health check --all", () => {
   test("serving but no backup on an hourly tier: red, exit 1, one line per env", async () => {

@@ -28,7 +28,7 @@ import { run } from "../../src/exec/run";
 import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
 import { crashThenResume, runJob } from "../support/agents";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { removeByLabel } from "../support/docker";
 import { shopManifest } from "../support/deploy-env";
 import { startEnvHost } from "../support/env-host";
@@ -109,8 +109,7 @@ const env = (slug: string): Environment =>
   host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 const api = (method: string, path: string, body?: unknown) =>
   host.api.request(`/api/v1${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
+const cli = (argv: string[]) => runCliOn(host.api, argv);
 const filestoreOf = (e: Environment) => join(envResources(e, host.deps).dataDir, "filestore", e.dbName);
 
 async function sqlOf<T>(e: Environment, fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>): Promise<T> {

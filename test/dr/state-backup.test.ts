@@ -15,7 +15,7 @@ import { schedulesFor } from "../../src/daemon/schedules";
 import { backupState, stateBackupSchedule } from "../../src/dr/state-backup";
 import { openS3 } from "../../src/host/s3";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startS3, type TestS3 } from "../support/s3";
 import { makeTempDir, randomSuffix, removeTempDir } from "../support/tmp";
 
@@ -45,8 +45,7 @@ afterAll(async () => {
 
 const localDir = () => join(api.deps.paths.backupsDir, "_state");
 const localIds = () => (existsSync(localDir()) ? readdirSync(localDir()).sort() : []);
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: api.token } });
+const cli = (argv: string[]) => runCliOn(api, argv);
 
 describe("state backups", () => {
   test("without a recovery key: a clear error, nothing written anywhere", async () => {

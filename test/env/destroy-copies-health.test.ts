@@ -27,20 +27,8 @@ afterAll(async () => {
 
 const row = (slug: string) => host.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 
-async function admin<T>(fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>, database = "postgres"): Promise<T> {
-  const sql = pgConnect({
-    host: host.pg.host,
-    port: host.pg.port,
-    user: host.pg.user,
-    password: host.pg.password,
-    database,
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.close();
-  }
-}
+const admin = <T>(fn: (sql: ReturnType<typeof pgConnect>) => Promise<T>, database = "postgres"): Promise<T> =>
+  host.pg.query(database, fn);
 
 async function create(name: string): Promise<void> {
   const res = await host.api.request("/api/v1/environments", {

@@ -15,12 +15,11 @@ import { jobs } from "../../src/jobs/jobs.sql";
 import type { JobView } from "../../src/jobs/view";
 import { policies } from "../../src/policy/policy.sql";
 import { makeTestApi } from "../support/api";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 
 const DAY = 86_400_000;
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-const cli = (...argv: string[]) =>
-  runCliWith(argv, { fetch: t.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: t.token } });
+const cli = (...argv: string[]) => runCliOn(t, argv);
 const envRow = (slug: string) => t.deps.db.select().from(environments).where(eq(environments.slug, slug)).get()!;
 const audits = (action: string, target: string) =>
   t.deps.db

@@ -9,21 +9,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
-import { createAgentApp } from "../../src/api/routes/agent";
-import { ConfigSchema } from "../../src/config/schema";
 import { reportRefused } from "../../src/daemon/agent-local";
 import { backups } from "../../src/db/backup.sql";
 import { enqueueScheduledBackups } from "../../src/db/schedule";
 import { environments, projects } from "../../src/env/env.sql";
-import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { Outbox } from "../../src/daemon/outbox";
 import { agentBackupPlan } from "../../src/db/schedule-owner";
 import { placedOnAgent } from "../../src/env/placed-on-agent";
 import type { AgentJobReport } from "../../src/fleet/schema";
 import { KeyGate } from "../../src/jobs/key-gate";
 import { jobs } from "../../src/jobs/jobs.sql";
-import { makeTestApi } from "../support/api";
-import { insertEnv } from "../support/fleet-api";
+import { type ClientCoordinator, insertEnv, startClientCoordinator } from "../support/fleet-api";
 import { makeTempDir, removeTempDir } from "../support/tmp";
 
 describe("whose clock backs an env up", () => {
@@ -143,23 +139,9 @@ describe("the outbox", () => {
   });
 });
 
-const inventory = {
-  cores: 2,
-  memoryMb: 2048,
-  diskFreeMb: 10_000,
-  load: 0,
-  docker: null,
-  postgres: null,
-  nginx: null,
-  agentVersion: "0.1.0",
-};
-
 describe("the coordinator takes an agent's job reports", () => {
-  let t: Awaited<ReturnType<typeof makeTestApi>>;
-  let agentApp: ReturnType<typeof createAgentApp>;
-  const link = { url: "https://coordinator.test", fingerprint: "unused", certPem: "unused" };
-  const client = (credential: string | null) =>
-    new CoordinatorClient(link, credential, (url, init) => Promise.resolve(agentApp.request(url, init)));
+  let t: ClientCoordinator["t"];
+  let client: ClientCoordinator["client"];
   let hostA: { hostId: string; credential: string };
   let hostB: { hostId: string; credential: string };
   let onA: typeof environments.$inferSelect;
@@ -167,17 +149,10 @@ describe("the coordinator takes an agent's job reports", () => {
   let local: typeof environments.$inferSelect;
 
   beforeAll(async () => {
-    t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator" }) });
-    t.deps.fleet.endpoint = { url: link.url, fingerprint: Array(32).fill("01").join(":") };
-    agentApp = createAgentApp(t.deps);
-    const join = async (name: string) =>
-      client(null).post<{ hostId: string; credential: string }>("/join", {
-        token: t.deps.fleet.createJoinToken({ name }).token,
-        name,
-        inventory,
-      });
-    hostA = await join("sched-a");
-    hostB = await join("sched-b");
+    const coordinator = await startClientCoordinator();
+    ({ t, client } = coordinator);
+    hostA = await coordinator.joinHost("sched-a");
+    hostB = await coordinator.joinHost("sched-b");
     const project = t.deps.db.insert(projects).values({ name: "p-sched" }).returning().get();
     const env = (name: string, hostId: string | null) =>
       insertEnv(t.deps.db, project.id, name, hostId, { tier: "production" });

@@ -1,46 +1,23 @@
 /** Hosts and join tokens through the user API, and the agent API, in-process (real state, real auth). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { createAgentApp } from "../../src/api/routes/agent";
-import { ConfigSchema } from "../../src/config/schema";
 import { environments, projects } from "../../src/env/env.sql";
 import { hosts } from "../../src/fleet/fleet.sql";
 import { jobs } from "../../src/jobs/jobs.sql";
 import { makeTestApi } from "../support/api";
 import { runCliWith } from "../support/cli";
+import { AGENT_INVENTORY as inventory, COORDINATOR_FINGERPRINT, startCoordinatorApi } from "../support/fleet-api";
 
 let t: Awaited<ReturnType<typeof makeTestApi>>;
-let agentApi: ReturnType<typeof createAgentApp>;
+let agentCall: Awaited<ReturnType<typeof startCoordinatorApi>>["agentCall"];
 let memberToken: string;
-const fingerprint = Array(32).fill("0F").join(":");
-
-const inventory = {
-  cores: 4,
-  memoryMb: 8192,
-  diskFreeMb: 50_000,
-  load: 0.5,
-  docker: "24.0.5",
-  postgres: "15.4",
-  nginx: "1.22.1",
-  agentVersion: "0.1.0",
-};
 
 beforeAll(async () => {
-  t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator", fleet: { heartbeatSec: 1 } }) });
-  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint };
-  agentApi = createAgentApp(t.deps);
+  ({ t, agentCall } = await startCoordinatorApi({ heartbeatSec: 1 }));
   await t.deps.auth.createUser("mia", "member-password-1", "member");
   memberToken = (await t.deps.auth.login("mia", "member-password-1")).token;
 });
 afterAll(() => t.cleanup());
-
-function agentCall(path: string, body: unknown, credential?: string) {
-  return agentApi.request(`/api/v1/agent${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(credential ? { authorization: `Bearer ${credential}` } : {}) },
-    body: JSON.stringify(body),
-  });
-}
 
 async function newToken(body: Record<string, unknown> = {}): Promise<string> {
   const r = await t.request("/api/v1/hosts/tokens", { method: "POST", body: JSON.stringify(body) });
@@ -65,7 +42,7 @@ describe("join tokens", () => {
     expect(r.status).toBe(201);
     const body = (await r.json()) as { token: string; joinUrl: string; fingerprint: string; expiresAt: string };
     expect(body.joinUrl).toBe("https://127.0.0.1:8421");
-    expect(body.fingerprint).toBe(fingerprint);
+    expect(body.fingerprint).toBe(COORDINATOR_FINGERPRINT);
     const audit = await t.request("/api/v1/audit/logs?action=host.token.create");
     expect(JSON.stringify(await audit.json())).toContain("host.token.create");
     expect(JSON.stringify(await (await t.request("/api/v1/audit/logs")).json())).not.toContain(body.token);

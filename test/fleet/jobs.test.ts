@@ -7,28 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { createAgentApp } from "../../src/api/routes/agent";
-import { ConfigSchema } from "../../src/config/schema";
 import { projects } from "../../src/env/env.sql";
-import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { Agent } from "../../src/jobs/agent";
 import { defineJob, type StepContext, stepOutput, storingStep } from "../../src/jobs/define";
 import { HttpJobChannel } from "../../src/jobs/http-channel";
 import { LeaseLost } from "../../src/jobs/queue";
 import { TERMINAL } from "../../src/jobs/status";
-import { makeTestApi } from "../support/api";
-import { insertEnv } from "../support/fleet-api";
-
-const inventory = {
-  cores: 2,
-  memoryMb: 2048,
-  diskFreeMb: 10_000,
-  load: 0,
-  docker: null,
-  postgres: null,
-  nginx: null,
-  agentVersion: "0.1.0",
-};
+import { type ClientCoordinator, insertEnv, startClientCoordinator } from "../support/fleet-api";
 
 let runs: string;
 const probe = defineJob<{ key: string }>({
@@ -48,27 +33,18 @@ const probe = defineJob<{ key: string }>({
   ),
 });
 
-let t: Awaited<ReturnType<typeof makeTestApi>>;
-let agentApp: ReturnType<typeof createAgentApp>;
-const link = { url: "https://coordinator.test", fingerprint: "unused", certPem: "unused" };
-const client = (credential: string | null) =>
-  new CoordinatorClient(link, credential, (url, init) => Promise.resolve(agentApp.request(url, init)));
-
-async function joinHost(name: string) {
-  const token = t.deps.fleet.createJoinToken({ name }).token;
-  return client(null).post<{ hostId: string; credential: string }>("/join", { token, name, inventory });
-}
+let t: ClientCoordinator["t"];
+let client: ClientCoordinator["client"];
 
 let hostA: { hostId: string; credential: string };
 let hostB: { hostId: string; credential: string };
 
 beforeAll(async () => {
-  t = await makeTestApi({ extraJobs: [probe], config: ConfigSchema.parse({ role: "coordinator" }) });
+  const coordinator = await startClientCoordinator({ extraJobs: [probe] });
+  ({ t, client } = coordinator);
   runs = join(t.root, "runs");
-  t.deps.fleet.endpoint = { url: link.url, fingerprint: Array(32).fill("01").join(":") };
-  agentApp = createAgentApp(t.deps);
-  hostA = await joinHost("host-a");
-  hostB = await joinHost("host-b");
+  hostA = await coordinator.joinHost("host-a");
+  hostB = await coordinator.joinHost("host-b");
 });
 afterAll(() => t.cleanup());
 

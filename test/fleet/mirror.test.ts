@@ -9,14 +9,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { eq, getTableColumns } from "drizzle-orm";
 import type { z } from "zod";
-import { createAgentApp } from "../../src/api/routes/agent";
 import { SecretBox } from "../../src/auth/secretbox";
-import { ConfigSchema } from "../../src/config/schema";
 import { backups } from "../../src/db/backup.sql";
 import { deployments } from "../../src/deploy/deploy.sql";
 import { environments, projects } from "../../src/env/env.sql";
 import { recordOdooAdminPassword, recordServing, markStopped } from "../../src/env/state";
-import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { MirrorLink } from "../../src/fleet/mirror";
 import { BackupWire, DeploymentWire, EnvironmentWire, ProjectWire } from "../../src/fleet/schema";
 import { Agent } from "../../src/jobs/agent";
@@ -27,19 +24,8 @@ import { databaseReplacedSince } from "../../src/deploy/records";
 import { withSealedSecrets } from "../../src/jobs/secrets";
 import { TERMINAL } from "../../src/jobs/status";
 import { openState, type Db } from "../../src/state/db";
-import { makeTestApi } from "../support/api";
+import { type ClientCoordinator, startClientCoordinator } from "../support/fleet-api";
 import { makeTempDir, removeTempDir } from "../support/tmp";
-
-const inventory = {
-  cores: 2,
-  memoryMb: 2048,
-  diskFreeMb: 10_000,
-  load: 0,
-  docker: null,
-  postgres: null,
-  nginx: null,
-  agentVersion: "0.1.0",
-};
 
 type P = z.infer<typeof EnvJobTarget>;
 /** Writes through the owners in its step, as env jobs do: a container now serves, a new admin password. */
@@ -75,23 +61,16 @@ const serveProbe = defineJob<P>({
   },
 });
 
-let t: Awaited<ReturnType<typeof makeTestApi>>;
-let agentApp: ReturnType<typeof createAgentApp>;
+let t: ClientCoordinator["t"];
+let agentApp: ClientCoordinator["agentApp"];
+let client: ClientCoordinator["client"];
 let agentRoot: string;
 let agentDb: Db;
 let agentBox: SecretBox;
-const link = { url: "https://coordinator.test", fingerprint: "unused", certPem: "unused" };
-const client = (credential: string | null) =>
-  new CoordinatorClient(link, credential, (url, init) => Promise.resolve(agentApp.request(url, init)));
 
 let hostA: { hostId: string; credential: string };
 let hostB: { hostId: string; credential: string };
 let projectId: string;
-
-async function joinHost(name: string) {
-  const token = t.deps.fleet.createJoinToken({ name }).token;
-  return client(null).post<{ hostId: string; credential: string }>("/join", { token, name, inventory });
-}
 
 function coordinatorEnv(name: string, hostId: string | null) {
   return t.deps.db
@@ -126,11 +105,10 @@ function enqueue(env: { id: string; slug: string }) {
 }
 
 beforeAll(async () => {
-  t = await makeTestApi({ extraJobs: [serveProbe], config: ConfigSchema.parse({ role: "coordinator" }) });
-  t.deps.fleet.endpoint = { url: link.url, fingerprint: Array(32).fill("01").join(":") };
-  agentApp = createAgentApp(t.deps);
-  hostA = await joinHost("mirror-a");
-  hostB = await joinHost("mirror-b");
+  const coordinator = await startClientCoordinator({ extraJobs: [serveProbe] });
+  ({ t, agentApp, client } = coordinator);
+  hostA = await coordinator.joinHost("mirror-a");
+  hostB = await coordinator.joinHost("mirror-b");
   projectId = t.deps.db
     .insert(projects)
     .values({

@@ -5,17 +5,16 @@
  * availability against 99.5 %, backups and deployments of the window.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, eq, ne } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
 import { schedulesFor } from "../../src/daemon/schedules";
 import { deployments } from "../../src/deploy/deploy.sql";
-import { environments } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import type { JobView } from "../../src/jobs/view";
 import { type ServiceReport } from "../../src/report/report";
 import { probeServingEnvs } from "../../src/report/uptime";
 import { uptimeHours } from "../../src/report/uptime.sql";
-import { runCliWith } from "../support/cli";
+import { runCliOn } from "../support/cli";
 import { startEnvHost } from "../support/env-host";
 import { randomSuffix } from "../support/tmp";
 
@@ -33,14 +32,8 @@ afterAll(async () => {
   }
 }, 180_000);
 
-const cli = (argv: string[]) =>
-  runCliWith(argv, { fetch: host.api.fetch, env: { ODOOOPS_URL: "http://api.test", ODOOOPS_TOKEN: host.api.token } });
-const row = () =>
-  host.deps.db
-    .select()
-    .from(environments)
-    .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
-    .get()!;
+const cli = (argv: string[]) => runCliOn(host.api, argv);
+const row = () => host.liveEnv(slug)!;
 
 describe("uptime, measured", () => {
   test("the minute probe is scheduled by default, not on an agent, not when switched off", () => {

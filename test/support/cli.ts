@@ -37,3 +37,14 @@ export async function runCliWith(
   );
   return { code, stdout, stderr };
 }
+
+/**
+ * The CLI of a user of the in-process API `api` (see makeTestApi), configured through the
+ * environment as a user's shell would be; the URL's host is never reached, `api.fetch` answers.
+ */
+export function runCliOn(
+  api: { fetch: (url: string, init?: RequestInit) => Promise<Response>; token: string },
+  argv: string[],
+): Promise<CliRun> {
+  return runCliWith(argv, { fetch: api.fetch, env: { ODOOOPS_URL: "http://odooops.test", ODOOOPS_TOKEN: api.token } });
+}

@@ -1,4 +1,8 @@
-/** Test harness: removal of everything a test labelled, containers first (they pin networks). */
+/**
+ * Test harness on the shared dockerd: what a test names and labels its objects with, an env's web
+ * containers, and removal of everything a test made, containers first (they pin networks).
+ */
+import { LABEL_ENV, LABEL_ROLE } from "../../src/env/resources";
 import { run } from "../../src/exec/run";
 import { docker } from "../../src/host/docker/commands";
 import { dockerClient } from "../../src/host/docker/client";
@@ -18,6 +22,24 @@ export function testLabel(): { key: string; value: string; labels: Record<string
  */
 export function testNamePrefix(): string {
   return `t${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The names of the env's web containers: the running ones, or with `all` the stopped ones too. */
+export async function webContainerNames(envId: string, opts: { all?: boolean } = {}): Promise<string[]> {
+  const r = await run({
+    argv: [
+      "docker",
+      "ps",
+      ...(opts.all ? ["-a"] : []),
+      "--format",
+      "{{.Names}}",
+      "--filter",
+      `label=${LABEL_ENV}=${envId}`,
+      "--filter",
+      `label=${LABEL_ROLE}=web`,
+    ],
+  });
+  return r.stdout.split("\n").filter(Boolean);
 }
 
 /**

@@ -4,7 +4,7 @@
  * dir is the test nginx's, and a local agent running jobs. Odoo is the stand-in image.
  */
 import type { SQL } from "bun";
-import { eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envDbLogin } from "../../src/env/tenant-login";
@@ -57,6 +57,15 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     return row;
   }
 
+  /** The env of that name that is not destroyed, if any: a destroyed env's name may be taken again. */
+  function liveEnv(slug: string): Environment | undefined {
+    return deps.db
+      .select()
+      .from(environments)
+      .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
+      .get();
+  }
+
   return {
     pg,
     nginx,
@@ -65,6 +74,7 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     config,
     waitJob,
     env,
+    liveEnv,
     /** `fn` on a connection as the env's own role, as the daemon reads its tables. */
     asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
       return withTenant(envDbLogin(deps, env(slug)), fn);

@@ -7,7 +7,9 @@ import { createAgentApp } from "../../src/api/routes/agent";
 import { ConfigSchema } from "../../src/config/schema";
 import { environments } from "../../src/env/env.sql";
 import { type HostInventory, hosts } from "../../src/fleet/fleet.sql";
+import { CoordinatorClient } from "../../src/fleet/coordinator-client";
 import { recordHeartbeat } from "../../src/fleet/hosts";
+import type { AnyJobDef } from "../../src/jobs/define";
 import type { Db } from "../../src/state/db";
 import { makeTestApi } from "./api";
 
@@ -42,12 +44,15 @@ export function onlineAgent(db: Db, name: string, inventory: HostInventory = ROO
   return row.id;
 }
 
+/** The certificate pin the coordinator's agent API is configured with (its join tokens carry it). */
+export const COORDINATOR_FINGERPRINT = Array(32).fill("0F").join(":");
+
 export type JoinedHost = { hostId: string; name: string; credential: string; heartbeatSec: number };
 
 /** A coordinator (`role: coordinator`, the given `fleet` settings) whose agent API the test calls. */
 export async function startCoordinatorApi(fleet: Record<string, unknown> = {}) {
   const t = await makeTestApi({ config: ConfigSchema.parse({ role: "coordinator", fleet }) });
-  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: Array(32).fill("0F").join(":") };
+  t.deps.fleet.endpoint = { url: "https://127.0.0.1:8421", fingerprint: COORDINATOR_FINGERPRINT };
   const agentApi = createAgentApp(t.deps);
   const agentCall = (path: string, body: unknown, credential = "", signal?: AbortSignal) =>
     agentApi.request(`/api/v1/agent${path}`, {
@@ -65,6 +70,41 @@ export async function startCoordinatorApi(fleet: Record<string, unknown> = {}) {
   };
   return { t, agentApi, agentCall, join };
 }
+
+/** What the hosts joined by startClientCoordinator report: a small machine. */
+const CLIENT_HOST_INVENTORY = {
+  cores: 2,
+  memoryMb: 2048,
+  diskFreeMb: 10_000,
+  load: 0,
+  docker: null,
+  postgres: null,
+  nginx: null,
+  agentVersion: "0.1.0",
+};
+
+/**
+ * A coordinator (`role: coordinator`) that the test reaches as an agent does: through a real
+ * CoordinatorClient whose requests the coordinator's agent app answers in process.
+ * `joinHost(name)` joins a host with a fresh token: its id and credential.
+ */
+export async function startClientCoordinator(opts: { extraJobs?: AnyJobDef[] } = {}) {
+  const t = await makeTestApi({ extraJobs: opts.extraJobs, config: ConfigSchema.parse({ role: "coordinator" }) });
+  const link = { url: "https://coordinator.test", fingerprint: "unused", certPem: "unused" };
+  t.deps.fleet.endpoint = { url: link.url, fingerprint: Array(32).fill("01").join(":") };
+  const agentApp = createAgentApp(t.deps);
+  const client = (credential: string | null) =>
+    new CoordinatorClient(link, credential, (url, init) => Promise.resolve(agentApp.request(url, init)));
+  const joinHost = (name: string) =>
+    client(null).post<{ hostId: string; credential: string }>("/join", {
+      token: t.deps.fleet.createJoinToken({ name }).token,
+      name,
+      inventory: CLIENT_HOST_INVENTORY,
+    });
+  return { t, agentApp, client, joinHost };
+}
+
+export type ClientCoordinator = Awaited<ReturnType<typeof startClientCoordinator>>;
 
 type EnvValues = typeof environments.$inferInsert;
 

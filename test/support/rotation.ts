@@ -4,9 +4,8 @@
  */
 import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
-import { and, eq, ne } from "drizzle-orm";
 import { aliasOf } from "../../src/deploy/rotate-credentials";
-import { environments, type Environment } from "../../src/env/env.sql";
+import type { Environment } from "../../src/env/env.sql";
 import { run } from "../../src/exec/run";
 import { pgConnect } from "../../src/host/postgres";
 import type { JobView } from "../../src/jobs/view";
@@ -23,12 +22,7 @@ export interface BeforeRotation {
 
 /** `host` is a getter: the host starts in beforeAll, after this is called at the file's top. */
 export function rotationEnv(host: () => Host, slug: string) {
-  const env = (): Environment =>
-    host()
-      .deps.db.select()
-      .from(environments)
-      .where(and(eq(environments.slug, slug), ne(environments.status, "destroyed")))
-      .get()!;
+  const env = (): Environment => host().liveEnv(slug)!;
 
   /** `ok as <current_user>`, or PostgreSQL's refusal. */
   async function loginAs(user: string, password: string): Promise<string> {

@@ -129,6 +129,34 @@ export class PackedTable {
     for (let i = this.chain(s, from, to); i !== EMPTY; i = this.next[i] as number) each(i);
   }
 
+  /**
+   * The first entry whose key is the bytes b[from, to) read as code units, or -1; `nextWithSameKey`
+   * gives the others. The phone scan collects a run's digits as bytes: no string per run, no
+   * callback per group.
+   */
+  firstWithKeyBytes(b: Uint8Array, from: number, to: number): number {
+    for (let slot = mix(fnv1aBytes(b, from, to)) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const i = this.slots[slot] as number;
+      if (i === EMPTY) return EMPTY;
+      if (this.keyEqualsBytes(i, b, from, to)) return i;
+    }
+  }
+
+  /** The next entry of entry i's chain (same key), or -1. */
+  nextWithSameKey(i: number): number {
+    return this.next[i] as number;
+  }
+
+  /** endsWithTail on bytes: whether b[0, to) ends with the last `n` characters of entry i. */
+  endsWithTailBytes(b: Uint8Array, to: number, i: number, n: number): boolean {
+    const end = this.start[i + 1] as number;
+    const from = Math.max(this.start[i] as number, end - n);
+    const len = end - from;
+    if (len > to) return false;
+    for (let k = 0; k < len; k++) if (b[to - len + k] !== this.chars[from + k]) return false;
+    return true;
+  }
+
   /** Entry i as a string. */
   at(i: number): string {
     return String.fromCharCode(...this.chars.subarray(this.start[i], this.start[i + 1]));
@@ -156,6 +184,15 @@ export class PackedTable {
     const kFrom = whole || this.keyLength === null ? a : b - this.keyLength;
     if (b - kFrom !== to - from) return false;
     for (let k = 0; k < to - from; k++) if (this.chars[kFrom + k] !== s.charCodeAt(from + k)) return false;
+    return true;
+  }
+
+  /** Entry i's key has the bytes b[from, to)? */
+  private keyEqualsBytes(i: number, b: Uint8Array, from: number, to: number): boolean {
+    const end = this.start[i + 1] as number;
+    const kFrom = this.keyLength === null ? (this.start[i] as number) : end - this.keyLength;
+    if (end - kFrom !== to - from) return false;
+    for (let k = 0; k < to - from; k++) if (this.chars[kFrom + k] !== b[from + k]) return false;
     return true;
   }
 

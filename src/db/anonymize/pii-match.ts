@@ -53,15 +53,21 @@ const ENCODED = /[%&\\]/;
 export const MAY_HOLD_EMAIL = /[@%&\\]/;
 /**
  * What every PHONE_RE match contains, without the look-arounds: a text without it holds no
- * phone number. A cheap test that skips most values before the real expression runs.
+ * phone number. The definition bytesMayHoldPhone is proved against (scanPhones is its own gate).
  */
 export const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const emailRe = new RegExp(EMAIL_RE, "g");
 const DOT = 46;
-const phoneRe = new RegExp(PHONE_RE, "g");
-const NON_DIGITS = /[^0-9]+/g;
 /** NaN (past the end) is not a digit. */
 const isDigit = (c: number) => c >= 48 && c <= 57;
+/** ASCII only, as PHONE_RE's `[A-Za-z]` (no `u` flag): `é` next to a number does not glue it. */
+const isLetter = (c: number) => (c | 32) >= 97 && (c | 32) <= 122;
+/** The separators PHONE_RE allows between digits (`-`, space, `(`, `)`, `.`, `/`). */
+const isPhoneSeparator = (c: number) => c === 45 || c === 32 || c === 40 || c === 41 || c === 46 || c === 47;
+/** Before the text's start and past its end: neither a digit, a letter nor a separator. */
+const NO_CHAR = -1;
+/** The current run's digits (scanPhones is synchronous: one buffer serves every matcher). */
+const runDigits = new Uint8Array(64);
 
 /** What the e-mail pass reads: lower-cased, encodings of `@` and `.` undone. */
 export function normalizeForEmails(text: string): string {
@@ -79,7 +85,7 @@ export interface NeedleSets {
  * Which source values a text holds: the filestore's files and the database's values
  * (check-db.ts). Per token, a few hash lookups: a domain prefix is tried only when some needle
  * has that domain, a local-part suffix only up to the longest needle's; a text is matched at
- * all only when it can hold an address or a number (MAY_HOLD_EMAIL, MAY_HOLD_PHONE). The
+ * all only when it can hold an address (MAY_HOLD_EMAIL) or a number (scanPhones). The
  * needles are packed (packed-table.ts): their cost to the daemon's memory is their bytes, not
  * a JS object each. One matcher serves the database and the filestore halves.
  */
@@ -134,7 +140,7 @@ export class NeedleMatcher {
   /** Adds every source value found in `text` to `found`. */
   scan(text: string, found: { emails: Set<string>; phones: Set<string> }): void {
     if (this.emails.size > 0 && MAY_HOLD_EMAIL.test(text)) this.scanEmails(normalizeForEmails(text), found.emails);
-    if (this.phones.size > 0 && MAY_HOLD_PHONE.test(text)) this.scanPhones(text, found.phones);
+    if (this.phones.size > 0) this.scanPhones(text, found.phones);
   }
 
   /**
@@ -159,24 +165,52 @@ export class NeedleMatcher {
   }
 
   /**
-   * One string per run (its digits), none per group: the digits so far at a group's end are a
-   * prefix of them (`split` and a concatenation per group were 18 % of the check's CPU).
+   * PHONE_RE by hand, one pass over the char codes: a run starts at a digit not glued to a letter
+   * or digit, goes on through digits and separators, and each of its digit groups that ends
+   * before a separator, a non-letter or the text's end is where PHONE_RE's match may end. Those
+   * are exactly the group ends PHONE_RE's one match per run holds (a group end with
+   * MIN_PHONE_DIGITS digits is ≥ 6 characters after the start). The digits are kept as bytes and
+   * looked up in place: the regex, a digit string per run and a callback per group were most of
+   * the check's CPU (bench/README.md, "Check read through COPY").
    */
   private scanPhones(text: string, found: Set<string>): void {
-    phoneRe.lastIndex = 0;
-    for (let m = phoneRe.exec(text); m; m = phoneRe.exec(text)) {
-      const run = m[0];
-      const digits = run.replace(NON_DIGITS, "");
-      let end = 0;
-      for (let k = 0; k < run.length; k++) {
-        if (!isDigit(run.charCodeAt(k))) continue;
-        end += 1;
-        // The end of a group: the next character is a separator, or the run ends.
-        if (end < MIN_PHONE_DIGITS || isDigit(run.charCodeAt(k + 1))) continue;
-        this.phones.forKey(digits, end - MIN_PHONE_DIGITS, end, (i) => {
-          if (this.phones.endsWithTail(digits, end, i, PHONE_CORE_DIGITS)) found.add(this.phones.at(i));
-        });
+    const n = text.length;
+    for (let i = 0; i < n; i++) {
+      if (!isDigit(text.charCodeAt(i))) continue;
+      const before = i > 0 ? text.charCodeAt(i - 1) : NO_CHAR;
+      if (isDigit(before) || isLetter(before)) continue;
+      // Digits in runDigits (its last PHONE_CORE_DIGITS once it overflows), and in the whole run.
+      let kept = 0;
+      let total = 0;
+      for (let afterDigit = false; ; i++) {
+        const c = i < n ? text.charCodeAt(i) : NO_CHAR;
+        if (isDigit(c)) {
+          if (kept === runDigits.length) {
+            runDigits.copyWithin(0, kept - PHONE_CORE_DIGITS, kept);
+            kept = PHONE_CORE_DIGITS;
+          }
+          runDigits[kept++] = c;
+          total++;
+          afterDigit = true;
+          continue;
+        }
+        if (afterDigit && total >= MIN_PHONE_DIGITS && !isLetter(c)) this.findPhones(kept, found);
+        // Not a digit: the next one, if any, is looked at by the outer loop (glued or not).
+        if (!isPhoneSeparator(c)) break;
+        afterDigit = false;
       }
+    }
+  }
+
+  /** The needles whose core ends runDigits[0, kept): looked up by its last MIN_PHONE_DIGITS. */
+  private findPhones(kept: number, found: Set<string>): void {
+    const phones = this.phones;
+    for (
+      let i = phones.firstWithKeyBytes(runDigits, kept - MIN_PHONE_DIGITS, kept);
+      i >= 0;
+      i = phones.nextWithSameKey(i)
+    ) {
+      if (phones.endsWithTailBytes(runDigits, kept, i, PHONE_CORE_DIGITS)) found.add(phones.at(i));
     }
   }
 }
@@ -192,9 +226,6 @@ export function bytesMayHoldEmail(buf: Uint8Array, start: number, end: number): 
   }
   return false;
 }
-
-/** The separators PHONE_RE allows between digits (`-`, space, `(`, `)`, `.`, `/`). */
-const isPhoneSeparator = (c: number) => c === 45 || c === 32 || c === 40 || c === 41 || c === 46 || c === 47;
 
 /**
  * MAY_HOLD_PHONE on UTF-8 bytes (exact, as bytesMayHoldEmail): two digits at least 6 apart with

@@ -108,6 +108,24 @@ describe("PackedTable keyed by the last 7 characters", () => {
     expect(t.endsWithTail("x5550100", 8, 1, 8)).toBe(true);
     expect(t.endsWithTail("550100", 6, 1, 8)).toBe(false);
   });
+
+  test("on bytes (the phone scan's digits): the same chains and tails as on strings", () => {
+    const bytes = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+    const probes = [...values, ...Array.from({ length: 3000 }, () => str("0123456789", 7, 12))];
+    for (const p of probes) {
+      if (p.length < 7) continue;
+      const b = bytes(p);
+      const onString: string[] = [];
+      table.forKey(p, p.length - 7, p.length, (i) => {
+        if (table.endsWithTail(p, p.length, i, 8)) onString.push(table.at(i));
+      });
+      const onBytes: string[] = [];
+      for (let i = table.firstWithKeyBytes(b, b.length - 7, b.length); i >= 0; i = table.nextWithSameKey(i)) {
+        if (table.endsWithTailBytes(b, b.length, i, 8)) onBytes.push(table.at(i));
+      }
+      expect([p, onBytes]).toEqual([p, onString]);
+    }
+  });
 });
 
 test("fnv1a is FNV-1a 32-bit over the range", () => {

@@ -58,10 +58,13 @@ export const MAY_HOLD_EMAIL = /[@%&\\]/;
 export const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const emailRe = new RegExp(EMAIL_RE, "g");
 const DOT = 46;
-/** NaN (past the end) is not a digit. */
-const isDigit = (c: number) => c >= 48 && c <= 57;
+/**
+ * One unsigned comparison instead of two: a third less CPU in scanPhones (bench/README.md). Only
+ * for char codes, bytes and NO_CHAR: NaN would count as a digit.
+ */
+const isDigit = (c: number) => (c - 48) >>> 0 < 10;
 /** ASCII only, as PHONE_RE's `[A-Za-z]` (no `u` flag): `é` next to a number does not glue it. */
-const isLetter = (c: number) => (c | 32) >= 97 && (c | 32) <= 122;
+const isLetter = (c: number) => ((c | 32) - 97) >>> 0 < 26;
 /** The separators PHONE_RE allows between digits (`-`, space, `(`, `)`, `.`, `/`). */
 const isPhoneSeparator = (c: number) => c === 45 || c === 32 || c === 40 || c === 41 || c === 46 || c === 47;
 /** Before the text's start and past its end: neither a digit, a letter nor a separator. */

@@ -198,7 +198,7 @@ export class NeedleMatcher {
           continue;
         }
         if (afterDigit && total >= MIN_PHONE_DIGITS && !isLetter(c)) this.findPhones(kept, found);
-        // Not a digit: the next one, if any, is looked at by the outer loop (glued or not).
+        // Anything else ends the run; a digit after it is judged by the outer loop (glued or not).
         if (!isPhoneSeparator(c)) break;
         afterDigit = false;
       }

@@ -49,9 +49,7 @@ beforeAll(async () => {
     filestoreDir: join(root, "fs", "odoo_prod"),
   });
   before = await tableChecksums(conn, fx.db);
-  const src = pgConnect({ ...source(), database: fx.db });
-  needles = await collectPii(src);
-  await src.close();
+  needles = await collectPii({ ...source(), database: fx.db });
   for (const r of ["odoo_stage", "odoo_dev"]) await createRole(admin, r, `pw-${r}`);
 }, SLOW);
 

@@ -314,15 +314,6 @@ export async function readPii(
 const IN_SQL_BATCH = 10_000;
 
 /**
- * Garbage a decoded needle value leaves besides its bytes: its string, the lower-cased copy, the
- * match arrays and the needles' own strings. Needle values are short (≈ 25 bytes), so counted by
- * their bytes alone the collections came every ~300,000 values and the daemon's peak was that
- * garbage: at 2 GiB 264–268 MB (the needles themselves 120 MB), 192 MB counting 128 bytes a value,
- * 170–176 MB counting 512 (bench/README.md).
- */
-const VALUE_GARBAGE = 256;
-
-/**
  * Every needle of one source table to `sink`: one binary COPY of its needle columns as they are,
  * a value decoded only when its bytes may hold an address (an `@` or the start of an encoding of
  * one, a superset of AT_MARKERS) or a number (MAY_HOLD_PHONE), both necessary for needleSql to
@@ -368,9 +359,9 @@ async function tableNeedles(
         if (needsSqlLower(v)) inSql.push(v);
         else emailsOf(v, toEmail);
       }
-      decoded += end - start + VALUE_GARBAGE;
+      decoded += end - start;
     }
-    // What the values decoded left is garbage now (garbage-bound.ts).
+    // The values decoded, their lower-cased copies and match arrays are garbage now (garbage-bound.ts).
     bound.read(decoded);
     if (inSql.length >= IN_SQL_BATCH) extractInSql();
   });

@@ -105,12 +105,14 @@ export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: 
       let exclude: string[];
       let needles: PackedNeedles;
       if (plan.anonymizedFrom) {
-        ({ needles, state } = await collectNeedles(plan.anonymizedFrom.source, log));
+        ({ needles, state } = await withTenant(plan.anonymizedFrom.source, (src) => collectNeedles(src, log)));
         ({ tables, piiExclude: exclude } = plan.anonymizedFrom);
       } else {
         if (!plan.devPassword) throw new Invalid("anonymizing a copy needs its own dev password");
         const rules = plan.rules ?? loadAnonymizeRules();
-        ({ needles, state } = await collectNeedles(plan.sourceLogin ?? login, log));
+        ({ needles, state } = plan.sourceLogin
+          ? await withTenant(plan.sourceLogin, (src) => collectNeedles(src, log))
+          : await collectNeedles(sql, log));
         tables = (await anonymizeDatabase(login, rules, log, plan.devPassword)).tables.map((t) => t.table);
         exclude = rules.piiCheck.exclude;
       }

@@ -96,7 +96,7 @@ describe("db clone production → staging", () => {
   test("two envs: production with demo data (PII), staging", async () => {
     await createEnv(prod, "production", { demo: true });
     await createEnv(stage, "staging");
-    needles = await collectPii(host.envLogin(prod));
+    needles = await asEnv(prod, collectPii);
     expect(needles.emails.length).toBeGreaterThanOrEqual(8);
     expect(needles.phones.length).toBeGreaterThanOrEqual(8);
     // Staging's own data must not survive the clone.

@@ -102,7 +102,7 @@ describe("db clone with a project's anonymization rules", () => {
   test("production with demo data (PII) and a staging env; production serves the first commit", async () => {
     await createEnv(prod, "production", { demo: true });
     await createEnv(stage, "staging");
-    needles = await collectPii(host.envLogin(prod));
+    needles = await asEnv(prod, collectPii);
     expect(needles.emails.length).toBeGreaterThan(0);
     // What a deploy of that commit records (deploys themselves are tested in test/deploy).
     const d = host.deps.db

@@ -49,7 +49,9 @@ beforeAll(async () => {
     filestoreDir: join(root, "fs", "odoo_prod"),
   });
   before = await tableChecksums(conn, fx.db);
-  needles = await collectPii({ ...source(), database: fx.db });
+  const src = pgConnect({ ...source(), database: fx.db });
+  needles = await collectPii(src);
+  await src.close();
   for (const r of ["odoo_stage", "odoo_dev"]) await createRole(admin, r, `pw-${r}`);
 }, SLOW);
 

@@ -73,7 +73,7 @@ describe("sanitizeCopy", () => {
       partners: 40,
       filestoreDir: join(root, "anon"),
     });
-    const needles = await collectPii(owner(fx));
+    const needles = await withTenant(owner(fx), collectPii);
     const before = await params(fx.db);
     const crons = await activeCrons(fx.db);
     const r = await sanitizeCopy(

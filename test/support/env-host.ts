@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import { ConfigSchema } from "../../src/config/schema";
 import { environments, type Environment } from "../../src/env/env.sql";
 import { envDbLogin } from "../../src/env/tenant-login";
-import { withTenant, type TenantLogin } from "../../src/host/postgres/tenant";
+import { withTenant } from "../../src/host/postgres/tenant";
 import { Agent } from "../../src/jobs/agent";
 import { TERMINAL } from "../../src/jobs/status";
 import type { JobView } from "../../src/jobs/view";
@@ -68,10 +68,6 @@ export async function startEnvHost(opts: { agent?: boolean; configOverrides?: Re
     /** `fn` on a connection as the env's own role, as the daemon reads its tables. */
     asEnv<T>(slug: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
       return withTenant(envDbLogin(deps, env(slug)), fn);
-    },
-    /** The env's own role into its database (what the daemon's psql sessions log in with). */
-    envLogin(slug: string): TenantLogin {
-      return envDbLogin(deps, env(slug));
     },
     /** Teardown: destroys the env through the API if it still exists, waiting for the job (errors ignored). */
     async destroyEnv(name: string) {

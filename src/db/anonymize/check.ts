@@ -58,14 +58,11 @@ export interface PackedNeedles {
 }
 
 /**
- * The source's needles (`source`: the source's role into it), packed as they are read: the
+ * The source's needles (a tenant session as the source's role), packed as they are read: the
  * same values as `collectPii`'s, never all at once as JS strings (at 2 GiB, ~1.9 million of
  * them: the daemon's peak grew with the source). `state` is what checkCopyState needs.
  */
-export async function collectNeedles(
-  source: TenantLogin,
-  log?: Logger,
-): Promise<{ needles: PackedNeedles; state: PiiRest }> {
+export async function collectNeedles(source: SQL, log?: Logger): Promise<{ needles: PackedNeedles; state: PiiRest }> {
   const t0 = performance.now();
   const matcher = new NeedleMatcher();
   const state = await readPii(source, (kind, v) => (kind === "email" ? matcher.addEmail(v) : matcher.addPhone(v)));

@@ -1,6 +1,6 @@
 /**
  * The needles of a source value, extracted here instead of in SQL: db/backup/pii.ts reads the
- * needle columns as they are (a binary COPY, no expression per row) and hands each value to these.
+ * needle columns as they are (a cursor, no expression per row) and hands each value to these.
  * PostgreSQL's regular expressions over every res_partner and mail_message value were ≈ 198 s of
  * a 2 GiB clone (bench/README.md); the same work here is a plain read plus the JS engine.
  *

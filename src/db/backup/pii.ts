@@ -23,14 +23,12 @@
 import type { SQL } from "bun";
 import { Invalid } from "../../errors";
 import { quoteIdent } from "../../host/postgres/quote";
-import { hasOwnedTable, withTenant, type TenantLogin } from "../../host/postgres/tenant";
-import { CopySession } from "../anonymize/copy-session";
+import { hasOwnedTable } from "../../host/postgres/tenant";
+import { eachBatch } from "../anonymize/cursor";
 import { GarbageBound } from "../anonymize/garbage-bound";
 import { AT_MARKERS, ENCODING_MARKERS, emailsOf, needsSqlLower, phonesOf } from "../anonymize/needle-extract";
 import {
   AT_RE,
-  bytesMayHoldEmail,
-  bytesMayHoldPhone,
   DOT_RE,
   EMAIL_RE,
   MAX_LOCAL,
@@ -274,11 +272,11 @@ async function columnsOf(sql: SQL, table: string): Promise<Set<string>> {
   return new Set(rows.map((r) => r.c));
 }
 
-/** Reads the needles from the SOURCE database (`login`: the source's role into it). */
-export async function collectPii(login: TenantLogin): Promise<PiiNeedles> {
+/** Reads the needles from the SOURCE database (a tenant session as the source's role). */
+export async function collectPii(session: SQL): Promise<PiiNeedles> {
   const emails = new Set<string>();
   const phones = new Set<string>();
-  const rest = await readPii(login, (kind, v) => (kind === "email" ? emails : phones).add(v));
+  const rest = await readPii(session, (kind, v) => (kind === "email" ? emails : phones).add(v));
   return { emails: [...emails].sort(), phones: [...phones].sort(), ...rest };
 }
 
@@ -287,44 +285,25 @@ export type PiiRest = Omit<PiiNeedles, "emails" | "phones">;
 
 /**
  * The needles of `collectPii`, each handed to `sink` as it is read (duplicates included): the
- * PII check packs them at once (anonymize/check.ts), never holding them all as JS strings. The
- * needle columns come through psql's binary COPY (anonymize/copy-session.ts), the catalog, the
- * identity and the rare values only PostgreSQL can lower-case through a tenant session.
+ * PII check packs them at once (anonymize/check.ts), never holding them all as JS strings.
  */
-export async function readPii(
-  login: TenantLogin,
-  sink: (kind: "email" | "phone", v: string) => void,
-): Promise<PiiRest> {
-  return withTenant(login, async (sql) => {
-    await sql`SET jit = off`;
-    const session = new CopySession(login);
-    let rest: PiiRest;
-    try {
-      rest = await readNeedles(sql, session, sink);
-    } catch (e) {
-      await session.abort();
-      throw e;
-    }
-    await session.close();
-    return rest;
+export async function readPii(session: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<PiiRest> {
+  return session.begin(async (sql) => {
+    await sql`SET LOCAL jit = off`;
+    return readNeedles(sql, sink);
   });
 }
 
-/** Values per statement of the rare ones PostgreSQL extracts (needleValuesSql). */
-const IN_SQL_BATCH = 10_000;
+/** Source rows per FETCH. */
+const NEEDLE_BATCH = 10_000;
 
 /**
- * Every needle of one source table to `sink`: one binary COPY of its needle columns as they are,
- * a value decoded only when its bytes may hold an address (an `@` or the start of an encoding of
- * one, a superset of AT_MARKERS) or a number (MAY_HOLD_PHONE), both necessary for needleSql to
- * extract anything from it. Bun.sql built a row object of strings per row, and its cursor held a
- * second batch in flight: the daemon's peak came from that garbage (bench/README.md). The rare
- * value only PostgreSQL can lower-case as needleSql does is extracted by it, a batch of values
- * per statement, queued on `sql` while the COPY goes on.
+ * Every needle of one source table to `sink`: the values read as they are (the next batch read
+ * while this one is extracted, cursor.ts), extracted in the daemon; the rare value only
+ * PostgreSQL can lower-case as needleSql does is extracted by it, a batch of them per statement.
  */
 async function tableNeedles(
   sql: SQL,
-  session: CopySession,
   table: string,
   emails: string[],
   phones: string[],
@@ -334,46 +313,32 @@ async function tableNeedles(
   const toEmail = (v: string) => sink("email", v);
   const toPhone = (v: string) => sink("phone", v);
   let inSql: string[] = [];
-  let extracted: Promise<void> = Promise.resolve();
-  const extractInSql = () => {
+  const extractInSql = async () => {
     const values = inSql;
     inSql = [];
-    extracted = extracted.then(async () => {
-      for (const r of (await sql.unsafe(needleValuesSql, [...SCAN_PARAMS, values])) as { v: string }[]) toEmail(r.v);
-    });
-    // Awaited after the COPY; until then a failure must not count as unhandled.
-    extracted.catch(() => undefined);
+    for (const r of (await sql.unsafe(needleValuesSql, [...SCAN_PARAMS, values])) as { v: string }[]) toEmail(r.v);
   };
-  await session.copy(needleColumnsSql(table, [...emails, ...phones]), (t) => {
-    let decoded = 0;
-    for (let i = 0; i < t.count; i++) {
-      const start = t.starts[i] as number;
-      if (start < 0) continue;
-      const end = t.ends[i] as number;
-      if (i >= emails.length) {
-        if (!bytesMayHoldPhone(t.buf, start, end)) continue;
-        phonesOf(t.buf.toString("utf8", start, end), toPhone);
-      } else {
-        if (!bytesMayHoldEmail(t.buf, start, end)) continue;
-        const v = t.buf.toString("utf8", start, end);
-        if (needsSqlLower(v)) inSql.push(v);
+  const select = needleColumnsSql(table, [...emails, ...phones]);
+  await eachBatch(sql, { name: "odooops_needles", select, batch: NEEDLE_BATCH }, async (rows) => {
+    let chars = 0;
+    for (const row of rows) {
+      for (let i = 0; i < row.length; i++) {
+        const v = row[i];
+        if (typeof v !== "string") continue;
+        chars += v.length;
+        if (i >= emails.length) phonesOf(v, toPhone);
+        else if (needsSqlLower(v)) inSql.push(v);
         else emailsOf(v, toEmail);
       }
-      decoded += end - start;
     }
-    // The values decoded, their lower-cased copies and match arrays are garbage now (garbage-bound.ts).
-    bound.read(decoded);
-    if (inSql.length >= IN_SQL_BATCH) extractInSql();
+    // Every value read and its lower-cased copy are garbage now (see garbage-bound.ts).
+    bound.read(chars);
+    if (inSql.length >= NEEDLE_BATCH) await extractInSql();
   });
-  if (inSql.length > 0) extractInSql();
-  await extracted;
+  if (inSql.length > 0) await extractInSql();
 }
 
-async function readNeedles(
-  sql: SQL,
-  session: CopySession,
-  sink: (kind: "email" | "phone", v: string) => void,
-): Promise<PiiRest> {
+async function readNeedles(sql: SQL, sink: (kind: "email" | "phone", v: string) => void): Promise<PiiRest> {
   const sources: string[] = [];
   const bound = new GarbageBound();
   for (const [table, src] of Object.entries(NEEDLE_SOURCES)) {
@@ -383,7 +348,9 @@ async function readNeedles(
     const p = (src.phones ?? []).filter((c) => present.has(c));
     if (e.length + p.length === 0) continue;
     sources.push(...[...e, ...p].map((c) => `${table}.${c}`));
-    await tableNeedles(sql, session, table, e, p, sink, bound);
+    // Through a cursor, as arrays: one batch of rows at a time, never one object per needle for
+    // the whole source (bench/README.md: the daemon's RSS grew with it).
+    await tableNeedles(sql, table, e, p, sink, bound);
   }
   const identity: PiiNeedles["identity"] = { uuid: null, secret: null };
   if (await hasOwnedTable(sql, "ir_config_parameter")) {

@@ -84,7 +84,7 @@ beforeAll(async () => {
     await sql`INSERT INTO ir_attachment (name, index_content, db_datas) VALUES ('logo.png', 'nothing here 2024-01-01', ${Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3])})`;
   });
   writeFileSync(join(fsDir, "clean.bin"), Buffer.from("no personal data, invoice 12/2024, total 1 234 567.00"));
-  needles = await collectPii(login(src));
+  needles = await withTenant(login(src), collectPii);
 }, 120_000);
 
 afterAll(async () => {
@@ -152,7 +152,7 @@ describe("needles", () => {
 
 describe("needles packed as they are read (collectNeedles, what a clone uses)", () => {
   test("the same values, identity and hashes as collectPii; the same check results", async () => {
-    const { needles: packed, state } = await collectNeedles(login(src));
+    const { needles: packed, state } = await withTenant(login(src), collectNeedles);
     expect([packed.emails, packed.phones]).toEqual([needles.emails.length, needles.phones.length]);
     expect(packed.sources).toEqual(needles.sources);
     // DISTINCT gives the hashes in no set order.
@@ -187,7 +187,7 @@ describe("needles packed as they are read (collectNeedles, what a clone uses)", 
 
   test("the scan's full collections are bounded by the bytes it reads", async () => {
     let collections = 0;
-    const { needles: packed } = await collectNeedles(login(src));
+    const { needles: packed } = await withTenant(login(src), collectNeedles);
     const { stats } = await scanCopy(login(cp), packed.matcher, {
       bound: new GarbageBound(64, () => collections++),
     });

@@ -201,7 +201,7 @@ async function sqlNeedles(sql: SQL): Promise<{ emails: string[]; phones: string[
 describe.each(databases)("collectPii against needleSql, on PostgreSQL (%s)", (database) => {
   test("the same e-mails and phones, tricky values and 4,000 random ones", async () => {
     const want = await withTenant(login(database), sqlNeedles);
-    const got = await collectPii(login(database));
+    const got = await withTenant(login(database), collectPii);
     expect({ emails: got.emails, phones: got.phones }).toEqual(want);
     // Not trivially empty, and the values only PostgreSQL can lower-case went through it.
     expect(want.emails.length).toBeGreaterThan(200);

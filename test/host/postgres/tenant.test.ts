@@ -167,7 +167,7 @@ describe("C1: a `postgres` schema shadowing public (views over a plpgsql functio
       const facts = await withTenant(login(p.fx), readDbFacts);
       expect(facts.baseInstalled).toBe(true);
       expect(facts.rowCounts.res_partner).toBeGreaterThan(0);
-      const needles = await collectPii(login(p.fx));
+      const needles = await withTenant(login(p.fx), collectPii);
       expect(needles.emails.length).toBeGreaterThan(0);
       const backup = await runBackup({
         pg: { host: pg.host, port: pg.port, user: p.fx.owner, password: p.fx.ownerPassword },

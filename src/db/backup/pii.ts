@@ -298,6 +298,15 @@ export async function readPii(session: SQL, sink: (kind: "email" | "phone", v: s
 const NEEDLE_BATCH = 10_000;
 
 /**
+ * Garbage a needle value read leaves besides its characters: its string, the lower-cased copy,
+ * the match arrays and the needles' own strings. Needle values are short (≈ 25 characters), so
+ * counted by their characters alone the collections came every ~300,000 values, and that garbage
+ * was the daemon's peak: at 2 GiB 223–298 MB for ≈ 126 MB of packed needles, 176–180 MB counting
+ * 256 bytes a value (bench/README.md).
+ */
+const VALUE_GARBAGE = 256;
+
+/**
  * Every needle of one source table to `sink`: the values read as they are (the next batch read
  * while this one is extracted, cursor.ts), extracted in the daemon; the rare value only
  * PostgreSQL can lower-case as needleSql does is extracted by it, a batch of them per statement.
@@ -325,13 +334,13 @@ async function tableNeedles(
       for (let i = 0; i < row.length; i++) {
         const v = row[i];
         if (typeof v !== "string") continue;
-        chars += v.length;
+        chars += v.length + VALUE_GARBAGE;
         if (i >= emails.length) phonesOf(v, toPhone);
         else if (needsSqlLower(v)) inSql.push(v);
         else emailsOf(v, toEmail);
       }
     }
-    // Every value read and its lower-cased copy are garbage now (see garbage-bound.ts).
+    // Every value read and what its extraction made are garbage now (see garbage-bound.ts).
     bound.read(chars);
     if (inSql.length >= NEEDLE_BATCH) await extractInSql();
   });

@@ -114,6 +114,8 @@ export async function startDaemon(opts: DaemonOptions) {
     deps,
   });
   const unsubscribe = deps.jobs.events.onQueued(() => agent.poke());
+  // The jobs of this host stop when cancelled, not up to a heartbeat later.
+  const unsubscribeCancels = deps.jobs.events.onCancelRequested((id) => agent.cancel(id));
   agent.start();
   const sweeper = setInterval(() => deps.jobs.queue.recover(), RECOVER_EVERY_MS);
   const scheduler = startScheduler(schedulesFor(config), deps);
@@ -159,6 +161,7 @@ export async function startDaemon(opts: DaemonOptions) {
       localBeat.stop();
       await Promise.all([agentServer?.stop(true), server.stop(true)]);
       unsubscribe();
+      unsubscribeCancels();
       await Promise.all([inFlight.drain(), scheduler.stop(), agent.stop()]);
       await shutdownJobTracing();
       deps.audit.flush();

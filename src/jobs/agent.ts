@@ -1,6 +1,6 @@
 /**
  * The worker half of a host: leases jobs through a JobChannel, runs them with heartbeats, and
- * turns a cancel request seen at a heartbeat into an aborted signal. In standalone mode the
+ * turns a cancel request (seen at a heartbeat, or told at once by `cancel`) into an aborted signal. In standalone mode the
  * channel is the coordinator's SqliteJobQueue itself; a remote agent will get an HTTP channel.
  */
 import { Log } from "../log";
@@ -29,6 +29,7 @@ export interface AgentOptions {
 
 export class Agent {
   private readonly running = new Map<string, Promise<void>>();
+  private readonly aborts = new Map<string, AbortController>();
   private stopped = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -37,6 +38,12 @@ export class Agent {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /** A cancel requested in this process: the job running here stops now (a no-op for any other job). */
+  cancel(jobId: string): void {
+    const abort = this.aborts.get(jobId);
+    if (abort && !abort.signal.aborted) abort.abort(new Error("cancelled"));
   }
 
   /** Leasing looks again now instead of at the next poll. */
@@ -102,6 +109,7 @@ export class Agent {
     const { channel, identity, registry, deps, gate, leaseMs = 30_000, heartbeatMs = 5_000 } = this.opts;
     const { job } = leased;
     const abort = new AbortController();
+    this.aborts.set(job.id, abort);
     const beat = setInterval(() => {
       channel
         .heartbeat(job.id, identity.owner, leaseMs)
@@ -137,6 +145,7 @@ export class Agent {
         .catch(() => undefined);
     } finally {
       clearInterval(beat);
+      this.aborts.delete(job.id);
       release?.();
     }
   }

@@ -9,6 +9,7 @@ type Listener = (ev: JobStreamEvent) => void;
 export class JobEvents {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly queuedListeners = new Set<() => void>();
+  private readonly cancelListeners = new Set<(jobId: string) => void>();
   private readonly statusListeners = new Set<(jobId: string, ev: Extract<JobStreamEvent, { type: "job" }>) => void>();
 
   subscribe(jobId: string, fn: Listener): () => void {
@@ -43,5 +44,15 @@ export class JobEvents {
 
   queued(): void {
     for (const fn of this.queuedListeners) fn();
+  }
+
+  /** A running job was asked to stop: a runner in this process aborts it now, not at its next heartbeat. */
+  onCancelRequested(fn: (jobId: string) => void): () => void {
+    this.cancelListeners.add(fn);
+    return () => this.cancelListeners.delete(fn);
+  }
+
+  cancelRequested(jobId: string): void {
+    for (const fn of this.cancelListeners) fn(jobId);
   }
 }

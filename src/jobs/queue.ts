@@ -281,8 +281,8 @@ export class SqliteJobQueue implements JobChannel {
   }
 
   /**
-   * A queued job is cancelled at once; a running one is flagged and its agent aborts it at the
-   * next heartbeat (running the undo of finished steps).
+   * A queued job is cancelled at once; a running one is flagged and its agent aborts it (running
+   * the undo of finished steps): this process's runner at once, a remote agent at its next heartbeat.
    */
   cancel(jobId: string): JobView {
     const job = this.row(jobId);
@@ -303,6 +303,7 @@ export class SqliteJobQueue implements JobChannel {
     } else if (job.status === "running" && !job.cancelRequestedAt) {
       this.db.update(jobs).set({ cancelRequestedAt: now() }).where(eq(jobs.id, jobId)).run();
       this.logs.append(jobId, [`${now()} cancel requested`]);
+      this.events.cancelRequested(jobId);
     }
     return this.view(jobId);
   }

@@ -198,7 +198,7 @@ describe("db clone across hosts", () => {
         .all(),
     ).toEqual([]);
   }, 900_000);
-  test("a chain cancelled while the copy runs: the copy stops or its upload is deleted; nothing left in S3, staging unchanged", async () => {
+  test("a chain cancelled while the copy runs: the copy stops or its upload is deleted; nothing left in S3; staging unchanged unless its restore ended first (said in the log)", async () => {
     const stageBefore = await partnerSum(stage);
     const restoresBefore = new Set(jobsOf("db.restore").map((j) => j.id));
     const exportsBefore = new Set(jobsOf("db.clone-export").map((j) => j.id));
@@ -218,11 +218,24 @@ describe("db clone across hosts", () => {
     expect(await transferObjects()).toEqual([]);
     expect(await pgAdminQuery(`${prod.dbName}%`)).toEqual([prod.dbName]);
     // A restore the chain reached before the cancel ends with it, cancelled (or failed, its
-    // transfer deleted under it), never succeeded: staging keeps its data.
+    // transfer deleted under it): staging keeps its data. The agent hears of the cancel at its
+    // next heartbeat, so a restore that swapped the copy in before then stays: then staging holds
+    // the whole anonymized copy, and the chain's log says so (a busy machine can be that late).
     const restores = jobsOf("db.restore").filter((j) => !restoresBefore.has(j.id));
     const ended = await Promise.all(restores.map((j) => fleet.waitJob(j.id)));
-    expect(ended.filter((j) => j.status === "succeeded")).toEqual([]);
-    expect(await partnerSum(stage)).toEqual(stageBefore);
+    expect(ended.length).toBeLessThanOrEqual(1);
+    const chainLog = coord().jobs.logs.read(chain, 0).text;
+    const restore = ended[0];
+    if (restore?.status === "succeeded") {
+      expect(chainLog).toContain(
+        `(job ${restore.id}) had finished before the chain stopped: ${stage.slug} now holds the copy`,
+      );
+      expect(await leaked(stage)).toBe(0);
+      expect((await partnerSum(stage)).n).toBe((await partnerSum(prod)).n);
+    } else {
+      if (restore) expect(chainLog).toContain(`(job ${restore.id}) ${restore.status}: ${stage.slug} keeps its data`);
+      expect(await partnerSum(stage)).toEqual(stageBefore);
+    }
   }, 900_000);
   test("the other way: an agent's env cloned to the coordinator; the copy is made on the agent, read from S3 here", async () => {
     const here = coord().fleet.envHost({ hostId: null }).name;

@@ -334,9 +334,11 @@ describe("db clone across hosts without S3: relayed through the coordinator", ()
     expect((await fleet.api("POST", `/jobs/${chain}/cancel`)).status).toBe(200);
     const job = await fleet.waitJob(chain);
     const ended = await fleet.waitJob(restore.id);
-    // Cancelled with the chain — unless it finished before the cancel reached it: then the chain
-    // is cancelled at its last step and the copy was already in; either way nothing is left behind.
-    expect(job.status).toBe("cancelled");
+    // Cancelled with the chain — unless it finished before the cancel reached it: then the copy
+    // was already in (and a busy machine can be late enough for the whole chain to have ended,
+    // the cancel then changing nothing); either way nothing is left behind.
+    expect(["cancelled", "succeeded"]).toContain(job.status);
+    if (job.status === "succeeded") expect(ended.status).toBe("succeeded");
     expect(["cancelled", "succeeded", "failed"]).toContain(ended.status);
     expect(transferFiles(coord().paths.dataDir)).toEqual([]);
     expect(transferFiles(agent.daemon.paths.dataDir)).toEqual([]);

@@ -131,6 +131,28 @@ describe("job engine", () => {
     expect(engine.jobs.queue.view(queued.id).steps.every((s) => s.status === "skipped")).toBe(true);
   });
 
+  test("a cancel told at once (the daemon's wiring) stops a running job with no heartbeat in between", async () => {
+    const record: string[] = [];
+    const hold = deferred();
+    const probe = probeJob(record, new Map([["env-a", hold.promise]]));
+    engine = makeJobEngine([probe]);
+    // No heartbeat within the test's wait: only the event can stop the job.
+    const agent = engine.startAgent("host-1:agent-a", { heartbeatMs: 600_000 });
+    const unsubscribe = engine.jobs.events.onCancelRequested((id) => agent.cancel(id));
+    try {
+      const running = engine.jobs.enqueue(probe, { key: "env-a", holdAt: "two" }, "admin");
+      while (engine.jobs.queue.view(running.id).steps[1]!.status !== "running") await Bun.sleep(10);
+      engine.jobs.queue.cancel(running.id);
+      const job = await engine.waitFor(running.id);
+      expect(job.status).toBe("cancelled");
+      expect(record).toEqual(["run one", "run two", "undo two", "undo one", "failed cancelled"]);
+      // Another job's id, or one not running here: nothing happens.
+      agent.cancel("no-such-job");
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test("bad params are refused at enqueue and nothing is stored", () => {
     const probe = probeJob([]);
     engine = makeJobEngine([probe]);

@@ -47,10 +47,10 @@ export const crossCloneLockKey = (envId: string) => `clone:${envId}`;
 
 const KIND = "db.clone-across";
 
-/** How often a failed chain looks whether its cancelled export stopped. */
+/** How often a failed chain looks whether its cancelled sub-jobs stopped. */
 const POLL_MS = 500;
-/** How long a failed chain waits for its cancelled export to stop before deleting what it uploaded. */
-const EXPORT_END_WAIT_MS = 5 * 60_000;
+/** How long a failed chain waits for a cancelled sub-job to stop (its export: before deleting what it uploaded). */
+const SUB_JOB_END_WAIT_MS = 5 * 60_000;
 
 /** The PII check's verdict included: the export's lines come into the chain's, prefixed with its host. */
 const waitJob = (ctx: Ctx, jobId: string, what: string, host: string) =>
@@ -95,6 +95,30 @@ async function dropRelayed(ctx: Ctx, wait: boolean): Promise<void> {
   );
   ctx.log(`deleting the copy on ${p.fromName}: job ${job.id}`);
   if (wait) await waitJob(ctx, job.id, `deleting the copy on ${p.fromName}`, p.fromName);
+}
+
+/**
+ * A cancel reaches a restore on another host at its next heartbeat: one that swapped the copy in
+ * before then stays (a restore that ended cannot be undone). Said in the chain's log, so a
+ * "cancelled" chain never hides that the target now holds the copy.
+ */
+async function reportRestoreOutcome(ctx: Ctx, restoreId: string | undefined): Promise<void> {
+  if (!restoreId) return;
+  const { queue } = coordinatorOf(ctx.deps, KIND).jobs;
+  const until = Date.now() + SUB_JOB_END_WAIT_MS;
+  while (!TERMINAL.has(queue.row(restoreId).status)) {
+    if (Date.now() > until) {
+      ctx.log(`warn: the restore into ${ctx.params.slug} (job ${restoreId}) has not ended yet: see that job`);
+      return;
+    }
+    await Bun.sleep(POLL_MS);
+  }
+  const { status } = queue.row(restoreId);
+  ctx.log(
+    status === "succeeded"
+      ? `the restore into ${ctx.params.slug} (job ${restoreId}) had finished before the chain stopped: ${ctx.params.slug} now holds the copy`
+      : `the restore into ${ctx.params.slug} (job ${restoreId}) ${status}: ${ctx.params.slug} keeps its data`,
+  );
 }
 
 /** Idempotent (a missing artifact is fine): after success, and after any failure. */
@@ -233,7 +257,7 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     }
     // An export still uploading would write after the delete: wait for it to end first.
     const exportId = ctx.outputIfDone(queuedExport)?.jobId;
-    const until = Date.now() + EXPORT_END_WAIT_MS;
+    const until = Date.now() + SUB_JOB_END_WAIT_MS;
     while (exportId && !TERMINAL.has(queue.row(exportId).status)) {
       if (Date.now() > until) {
         const p = ctx.params;
@@ -252,5 +276,6 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     await deleteTransfer(ctx, false).catch((e: unknown) =>
       ctx.log(`warn: could not delete the transfer, delete it by hand: ${String(e)}`),
     );
+    await reportRestoreOutcome(ctx, ctx.outputIfDone(queuedRestore)?.jobId);
   },
 });

@@ -133,9 +133,7 @@ function pruneVersions(certsDir: string, domain: string, current: string): void 
   for (const v of old.slice(KEEP_VERSIONS - 1)) rmSync(join(vroot, v), { recursive: true, force: true });
 }
 
-/** The current certificate for `domain`, or null when there is none. Throws on a corrupt entry. */
-export function loadCertificate(certsDir: string, domain: string): StoredCertificate | null {
-  const files = certFiles(certsDir, domain);
+function readMeta(files: CertFiles): CertMeta | null {
   if (!existsSync(files.meta)) return null;
   let raw: unknown;
   try {
@@ -145,8 +143,26 @@ export function loadCertificate(certsDir: string, domain: string): StoredCertifi
   }
   const parsed = MetaSchema.safeParse(raw);
   if (!parsed.success) throw new AppError(`certificate metadata ${files.meta} is unreadable: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** The current certificate for `domain`, or null when there is none. Throws on a corrupt entry. */
+export function loadCertificate(certsDir: string, domain: string): StoredCertificate | null {
+  const files = certFiles(certsDir, domain);
+  const meta = readMeta(files);
+  if (!meta) return null;
   // The PEM is the truth (meta.json is a cache of where it came from); it is cheap to parse.
-  return { domain, files, info: readCertInfo(readFileSync(files.fullchain, "utf8")), meta: parsed.data };
+  return { domain, files, info: readCertInfo(readFileSync(files.fullchain, "utf8")), meta };
+}
+
+/**
+ * The current certificate's metadata alone (null: none), written from the parsed PEM when it was
+ * stored, in the same version directory. For displays only (the console's days left): the first
+ * X509 parse of a process leaves ~2 MB resident (bench/README.md, console), and a display needs
+ * no more than what was recorded; anything that acts on a certificate uses loadCertificate.
+ */
+export function loadCertificateMeta(certsDir: string, domain: string): CertMeta | null {
+  return readMeta(certFiles(certsDir, domain));
 }
 
 export interface CertListing {

@@ -1,10 +1,10 @@
 /**
  * Certificate days left for the overview without reading certificate files per request: a
- * domain's current link (one readlink) names its version directory, whose expiry is parsed once
- * and kept. A renewal or import points the link at a new version (certs/store.ts), so a new
+ * domain's current link (one readlink) names its version directory, whose expiry is read once
+ * from its meta.json (never by parsing the certificate: certs/store.ts loadCertificateMeta) and kept. A renewal or import points the link at a new version (certs/store.ts), so a new
  * certificate shows at once; nothing else is read again.
  */
-import { loadCertificate, currentVersion } from "../certs/store";
+import { loadCertificateMeta, currentVersion } from "../certs/store";
 import { daysLeft } from "../certs/renewal";
 
 /** Versions are kept a few per domain; far more than a fleet's envs means stale entries: start over. */
@@ -35,7 +35,8 @@ export class CertExpiry {
 
   private read(domain: string): Date | null {
     try {
-      return loadCertificate(this.certsDir, domain)?.info.notAfter ?? null;
+      const meta = loadCertificateMeta(this.certsDir, domain);
+      return meta ? new Date(meta.notAfter) : null;
     } catch {
       return null;
     }

@@ -1,7 +1,7 @@
 /**
  * The overview's certificate column from an index of the certificate links: real certificates
- * (openssl) saved by the real store; a certificate file is parsed once per version, a renewal is
- * seen at once, and anything unreadable or absent shows as no certificate.
+ * (openssl) saved by the real store; a version's recorded expiry is read once, a renewal is seen
+ * at once, and anything unreadable or absent shows as no certificate.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -31,13 +31,18 @@ beforeAll(async () => {
 afterAll(() => removeTempDir(dir));
 
 describe("certificate days left for the overview", () => {
-  test("parsed once per version; a renewal moves the link and is seen at once", async () => {
+  test("read once per version from what the store recorded; a renewal moves the link and is seen at once", async () => {
     const saved = await issue("shop.example.test", 20, "first");
     const index = new CertExpiry(certsDir());
     const now = new Date();
     expect(index.daysLeft("shop.example.test", now)).toBe(19);
-    // The same version is not read again: even a file broken behind its back keeps the cached answer.
+    // The expiry comes from the version's meta.json, never from parsing the PEM (the first X509
+    // parse of a process stays resident): a PEM broken behind its back does not change it...
     writeFileSync(saved.files.fullchain, "not a certificate");
+    expect(new CertExpiry(certsDir()).daysLeft("shop.example.test", now)).toBe(19);
+    // ...the same version is not read again: a meta.json broken later keeps the cached answer,
+    // and a fresh index shows no certificate for it.
+    writeFileSync(saved.files.meta, "{");
     expect(index.daysLeft("shop.example.test", now)).toBe(19);
     expect(new CertExpiry(certsDir()).daysLeft("shop.example.test", now)).toBeNull();
     await issue("shop.example.test", 60, "renewed");

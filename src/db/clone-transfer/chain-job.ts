@@ -97,6 +97,17 @@ async function dropRelayed(ctx: Ctx, wait: boolean): Promise<void> {
   if (wait) await waitJob(ctx, job.id, `deleting the copy on ${p.fromName}`, p.fromName);
 }
 
+/** Whether sub-job `id` has ended, waiting for it up to SUB_JOB_END_WAIT_MS. */
+async function subJobEnded(ctx: Ctx, id: string): Promise<boolean> {
+  const { queue } = coordinatorOf(ctx.deps, KIND).jobs;
+  const until = Date.now() + SUB_JOB_END_WAIT_MS;
+  while (!TERMINAL.has(queue.row(id).status)) {
+    if (Date.now() > until) return false;
+    await Bun.sleep(POLL_MS);
+  }
+  return true;
+}
+
 /**
  * A cancel reaches a restore on another host at its next heartbeat: one that swapped the copy in
  * before then stays (a restore that ended cannot be undone). Said in the chain's log, so a
@@ -104,16 +115,11 @@ async function dropRelayed(ctx: Ctx, wait: boolean): Promise<void> {
  */
 async function reportRestoreOutcome(ctx: Ctx, restoreId: string | undefined): Promise<void> {
   if (!restoreId) return;
-  const { queue } = coordinatorOf(ctx.deps, KIND).jobs;
-  const until = Date.now() + SUB_JOB_END_WAIT_MS;
-  while (!TERMINAL.has(queue.row(restoreId).status)) {
-    if (Date.now() > until) {
-      ctx.log(`warn: the restore into ${ctx.params.slug} (job ${restoreId}) has not ended yet: see that job`);
-      return;
-    }
-    await Bun.sleep(POLL_MS);
+  if (!(await subJobEnded(ctx, restoreId))) {
+    ctx.log(`warn: the restore into ${ctx.params.slug} (job ${restoreId}) has not ended yet: see that job`);
+    return;
   }
-  const { status } = queue.row(restoreId);
+  const { status } = coordinatorOf(ctx.deps, KIND).jobs.queue.row(restoreId);
   ctx.log(
     status === "succeeded"
       ? `the restore into ${ctx.params.slug} (job ${restoreId}) had finished before the chain stopped: ${ctx.params.slug} now holds the copy`
@@ -257,20 +263,16 @@ export const crossHostCloneJob = defineJob<CrossHostCloneParams>({
     }
     // An export still uploading would write after the delete: wait for it to end first.
     const exportId = ctx.outputIfDone(queuedExport)?.jobId;
-    const until = Date.now() + SUB_JOB_END_WAIT_MS;
-    while (exportId && !TERMINAL.has(queue.row(exportId).status)) {
-      if (Date.now() > until) {
-        const p = ctx.params;
-        const where =
-          p.via === "relay"
-            ? `${outgoingDir(ctx.deps.paths, p.sourceSlug, p.transferId)} on ${p.fromName}`
-            : (({ target, prefix }) => `s3://${target.bucket}/${prefix}`)(transferLocation(ctx.deps, p));
-        ctx.log(
-          `warn: the copy (job ${exportId}) has not stopped yet; once it has, delete ${where} by hand if anything is left there`,
-        );
-        return;
-      }
-      await Bun.sleep(POLL_MS);
+    if (exportId && !(await subJobEnded(ctx, exportId))) {
+      const p = ctx.params;
+      const where =
+        p.via === "relay"
+          ? `${outgoingDir(ctx.deps.paths, p.sourceSlug, p.transferId)} on ${p.fromName}`
+          : (({ target, prefix }) => `s3://${target.bucket}/${prefix}`)(transferLocation(ctx.deps, p));
+      ctx.log(
+        `warn: the copy (job ${exportId}) has not stopped yet; once it has, delete ${where} by hand if anything is left there`,
+      );
+      return;
     }
     // Whatever failed, the source's copy must not stay in the bucket, nor on the source's host.
     await deleteTransfer(ctx, false).catch((e: unknown) =>

@@ -30,10 +30,9 @@ import {
   type PiiScanStats,
   type Relation,
 } from "../backup/pii";
-import type { CopyTuple } from "./copy-binary";
 import { CopySession } from "./copy-session";
 import { GarbageBound } from "./garbage-bound";
-import { bytesMayHoldEmail, bytesMayHoldPhone, maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
+import { maskValue, NeedleMatcher, type NeedleSets } from "./pii-match";
 
 interface Found {
   emails: Set<string>;
@@ -91,19 +90,12 @@ export function byteaSlicesSql(rel: string, column: string, range: BlockRange | 
  * `SELECT` for a table's text-like columns, each value as text. Every value is sent: a gate in
  * SQL (`strpos` for `@`, `translate` to count digits) cost PostgreSQL ten times more than
  * sending the value (3.5 s against 0.3 s for 34 MB of mail_message bodies, bench/README.md);
- * the byte gates here skip a value that cannot hold a source value before it is even decoded.
+ * the matcher reads the bytes as they came and decodes only a value that may hold an address.
  * OFFSET 0 keeps each cast computed once (unfenced, the planner would repeat it per use).
  */
 export function textColumnsSql(rel: string, columns: string[], range: BlockRange | null = null): string {
   return `SELECT ${columns.map((_, i) => `v.c${i}`).join(", ")}
   FROM (SELECT ${columns.map((c, i) => `x.${quoteName(c)}::text AS c${i}`).join(", ")} FROM ${rel} AS x${rangeWhere(range)} OFFSET 0) AS v`;
-}
-
-/** Whether field `i` of `t` may hold a source value: only then is it decoded (see pii-match.ts). */
-function mayHold(t: CopyTuple, i: number): boolean {
-  const start = t.starts[i] as number;
-  const end = t.ends[i] as number;
-  return bytesMayHoldEmail(t.buf, start, end) || bytesMayHoldPhone(t.buf, start, end);
 }
 
 /**
@@ -128,8 +120,7 @@ async function scanRange(
           const start = t.starts[i] as number;
           if (start < 0) continue;
           bytes += (t.ends[i] as number) - start;
-          if (mayHold(t, i))
-            matcher.scan(t.buf.toString("utf8", start, t.ends[i]), (out.found[i] as { found: Found }).found);
+          matcher.scanUtf8(t.buf, start, t.ends[i] as number, (out.found[i] as { found: Found }).found);
         }
         out.rows += 1;
         out.bytes += bytes;
@@ -151,7 +142,7 @@ async function scanRange(
         if (start < 0) return;
         const bytes = (t.ends[0] as number) - start;
         out.bytes += bytes;
-        if (mayHold(t, 0)) matcher.scan(t.buf.toString("utf8", start, t.ends[0]), f);
+        matcher.scanUtf8(t.buf, start, t.ends[0] as number, f);
         bound.read(bytes);
       }),
     );

@@ -49,26 +49,25 @@ const at = new RegExp(AT_RE, "g");
 const dot = new RegExp(DOT_RE, "g");
 /** Every encoding of `@` and `.` starts with one of these (any case): without them, nothing to undo. */
 const ENCODED = /[%&\\]/;
-/** Without `@` or the start of an encoding of it, a text holds no address. */
-export const MAY_HOLD_EMAIL = /[@%&\\]/;
-/**
- * What every PHONE_RE match contains, without the look-arounds: a text without it holds no
- * phone number. The definition bytesMayHoldPhone is proved against (scanPhones is its own gate).
- */
-export const MAY_HOLD_PHONE = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const emailRe = new RegExp(EMAIL_RE, "g");
 const DOT = 46;
-/**
- * One unsigned comparison instead of two: a third less CPU in scanPhones (bench/README.md). Only
- * for char codes, bytes and NO_CHAR: NaN would count as a digit.
- */
-const isDigit = (c: number) => (c - 48) >>> 0 < 10;
+
+/** What the one pass of scanUtf8 needs to know of a byte (a class bit each). */
+const DIGIT = 1;
 /** ASCII only, as PHONE_RE's `[A-Za-z]` (no `u` flag): `é` next to a number does not glue it. */
-const isLetter = (c: number) => ((c | 32) - 97) >>> 0 < 26;
+const LETTER = 2;
 /** The separators PHONE_RE allows between digits (`-`, space, `(`, `)`, `.`, `/`). */
-const isPhoneSeparator = (c: number) => c === 45 || c === 32 || c === 40 || c === 41 || c === 46 || c === 47;
-/** Before the text's start and past its end: neither a digit, a letter nor a separator. */
-const NO_CHAR = -1;
+const SEPARATOR = 4;
+/** `@` or the first byte of an encoding of it (`%40`, `&#64;`, `&commat;`, `\u0040`): without one, no address. */
+const MAY_START_EMAIL = 8;
+const BYTE_CLASS = new Uint8Array(256);
+for (let c = 48; c <= 57; c++) BYTE_CLASS[c] = DIGIT;
+for (let c = 65; c <= 90; c++) BYTE_CLASS[c] = LETTER;
+for (let c = 97; c <= 122; c++) BYTE_CLASS[c] = LETTER;
+for (const c of "- ()./") BYTE_CLASS[c.charCodeAt(0)] = SEPARATOR;
+for (const c of "@%&\\") BYTE_CLASS[c.charCodeAt(0)] = MAY_START_EMAIL;
+/** Keys are the last MIN_PHONE_DIGITS digits: a bit for each possible one. */
+const PHONE_KEYS = 10 ** MIN_PHONE_DIGITS;
 /** The current run's digits (scanPhones is synchronous: one buffer serves every matcher). */
 const runDigits = new Uint8Array(64);
 
@@ -88,7 +87,7 @@ export interface NeedleSets {
  * Which source values a text holds: the filestore's files and the database's values
  * (check-db.ts). Per token, a few hash lookups: a domain prefix is tried only when some needle
  * has that domain, a local-part suffix only up to the longest needle's; a text is matched at
- * all only when it can hold an address (MAY_HOLD_EMAIL) or a number (scanPhones). The
+ * all only when it can hold an address (a byte `@ % & \`) or a number (scanPhones). The
  * needles are packed (packed-table.ts): their cost to the daemon's memory is their bytes, not
  * a JS object each. One matcher serves the database and the filestore halves.
  */
@@ -98,6 +97,8 @@ export class NeedleMatcher {
   private longestLocal = 0;
   /** Looked up by their last MIN_PHONE_DIGITS digits. */
   private readonly phones: PackedTable;
+  /** Bit k: some phone needle's last MIN_PHONE_DIGITS digits are k (1.25 MB, whatever the needles). */
+  private readonly phoneKeyBits = new Uint8Array(PHONE_KEYS / 8);
 
   /** `needles` may be left out and the values added as they are read (addEmail, addPhone). */
   constructor(needles: NeedleSets = { emails: [], phones: [] }) {
@@ -118,7 +119,9 @@ export class NeedleMatcher {
 
   /** A phone number's digits (≥ MIN_PHONE_DIGITS of them). */
   addPhone(digits: string): void {
-    this.phones.add(digits);
+    if (!this.phones.add(digits)) return;
+    const key = Number(digits.slice(-MIN_PHONE_DIGITS));
+    this.phoneKeyBits[key >>> 3] = (this.phoneKeyBits[key >>> 3] as number) | (1 << (key & 7));
   }
 
   /** All needles are in: the room kept for more goes back (see PackedTable.trim). */
@@ -140,10 +143,24 @@ export class NeedleMatcher {
     return this.emails.size + this.phones.size;
   }
 
-  /** Adds every source value found in `text` to `found`. */
+  /** Adds every source value found in `text` to `found` (scanUtf8 of its UTF-8 bytes). */
   scan(text: string, found: { emails: Set<string>; phones: Set<string> }): void {
-    if (this.emails.size > 0 && MAY_HOLD_EMAIL.test(text)) this.scanEmails(normalizeForEmails(text), found.emails);
-    if (this.phones.size > 0) this.scanPhones(text, found.phones);
+    const bytes = Buffer.from(text, "utf8");
+    this.scanUtf8(bytes, 0, bytes.length, found);
+  }
+
+  /**
+   * Adds every source value found in the UTF-8 text `buf[start, end)` to `found`, reading the
+   * bytes in place: the phone scan looks at digits, ASCII letters and separators only, all one
+   * byte each, and every byte of a longer character is ≥ 0x80, neither of those, as the character
+   * itself is neither — so the bytes give the findings of the decoded text. Only a value that may
+   * hold an address is decoded: decoding every value that passed a byte gate was a third of the
+   * database check's CPU (bench/README.md).
+   */
+  scanUtf8(buf: Buffer, start: number, end: number, found: { emails: Set<string>; phones: Set<string> }): void {
+    const mayHoldEmail = this.scanPhones(buf, start, end, found.phones);
+    if (mayHoldEmail && this.emails.size > 0)
+      this.scanEmails(normalizeForEmails(buf.toString("utf8", start, end)), found.emails);
   }
 
   /**
@@ -168,45 +185,62 @@ export class NeedleMatcher {
   }
 
   /**
-   * PHONE_RE by hand, one pass over the char codes: a run starts at a digit not glued to a letter
-   * or digit, goes on through digits and separators, and each of its digit groups that ends
-   * before a separator, a non-letter or the text's end is where PHONE_RE's match may end. Those
-   * are exactly the group ends PHONE_RE's one match per run holds (a group end with
+   * PHONE_RE by hand, one pass over the bytes: a run starts at a digit not glued to a letter or
+   * digit, goes on through digits and separators, and each of its digit groups that ends before
+   * a separator, a non-letter or the text's end is where PHONE_RE's match may end. Those are
+   * exactly the group ends PHONE_RE's one match per run holds (a group end with
    * MIN_PHONE_DIGITS digits is ≥ 6 characters after the start). The digits are kept as bytes and
    * looked up in place: the regex, a digit string per run and a callback per group were most of
-   * the check's CPU (bench/README.md, "Check read through COPY").
+   * the check's CPU (bench/README.md, "Check read through COPY"). The same pass notes whether
+   * the bytes may hold an address (a byte `@ % & \`), returned: a second pass over every value
+   * for that alone cost as much as this one.
    */
-  private scanPhones(text: string, found: Set<string>): void {
-    const n = text.length;
-    for (let i = 0; i < n; i++) {
-      if (!isDigit(text.charCodeAt(i))) continue;
-      const before = i > 0 ? text.charCodeAt(i - 1) : NO_CHAR;
-      if (isDigit(before) || isLetter(before)) continue;
+  private scanPhones(b: Uint8Array, start: number, end: number, found: Set<string>): boolean {
+    let seen = 0;
+    for (let i = start; i < end; i++) {
+      const k = BYTE_CLASS[b[i] as number] as number;
+      if (k !== DIGIT) {
+        seen |= k;
+        continue;
+      }
+      if (i > start && ((BYTE_CLASS[b[i - 1] as number] as number) & (DIGIT | LETTER)) !== 0) continue;
       // Digits in runDigits (its last PHONE_CORE_DIGITS once it overflows), and in the whole run.
       let kept = 0;
       let total = 0;
       for (let afterDigit = false; ; i++) {
-        const c = i < n ? text.charCodeAt(i) : NO_CHAR;
-        if (isDigit(c)) {
+        // Past the end: no class, as before the start.
+        const c = i < end ? (BYTE_CLASS[b[i] as number] as number) : 0;
+        if (c === DIGIT) {
           if (kept === runDigits.length) {
             runDigits.copyWithin(0, kept - PHONE_CORE_DIGITS, kept);
             kept = PHONE_CORE_DIGITS;
           }
-          runDigits[kept++] = c;
+          runDigits[kept++] = b[i] as number;
           total++;
           afterDigit = true;
           continue;
         }
-        if (afterDigit && total >= MIN_PHONE_DIGITS && !isLetter(c)) this.findPhones(kept, found);
+        if (afterDigit && total >= MIN_PHONE_DIGITS && c !== LETTER) this.findPhones(kept, found);
         // Anything else ends the run; a digit after it is judged by the outer loop (glued or not).
-        if (!isPhoneSeparator(c)) break;
+        if (c !== SEPARATOR) {
+          seen |= c;
+          break;
+        }
         afterDigit = false;
       }
     }
+    return (seen & MAY_START_EMAIL) !== 0;
   }
 
-  /** The needles whose core ends runDigits[0, kept): looked up by its last MIN_PHONE_DIGITS. */
+  /**
+   * The needles whose core ends runDigits[0, kept): looked up by its last MIN_PHONE_DIGITS, once
+   * the key's bit says some needle has it. Dates, references and amounts make most runs, and
+   * almost none is a needle's: the bit spares them the hash lookup (bench/README.md).
+   */
   private findPhones(kept: number, found: Set<string>): void {
+    let key = 0;
+    for (let k = kept - MIN_PHONE_DIGITS; k < kept; k++) key = key * 10 + (runDigits[k] as number) - 48;
+    if (((this.phoneKeyBits[key >>> 3] as number) & (1 << (key & 7))) === 0) return;
     const phones = this.phones;
     for (
       let i = phones.firstWithKeyBytes(runDigits, kept - MIN_PHONE_DIGITS, kept);
@@ -216,35 +250,6 @@ export class NeedleMatcher {
       if (phones.endsWithTailBytes(runDigits, kept, i, PHONE_CORE_DIGITS)) found.add(phones.at(i));
     }
   }
-}
-
-/**
- * MAY_HOLD_EMAIL on UTF-8 bytes `buf[start, end)`, before they are decoded: a byte `@ % & \`.
- * Exact: the bytes of a non-ASCII character are all ≥ 0x80, never one of these.
- */
-export function bytesMayHoldEmail(buf: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = buf[i] as number;
-    if (c === 64 || c === 37 || c === 38 || c === 92) return true;
-  }
-  return false;
-}
-
-/**
- * MAY_HOLD_PHONE on UTF-8 bytes (exact, as bytesMayHoldEmail): two digits at least 6 apart with
- * only digits and separators between them, i.e. in a run of those a first and a last digit that
- * far apart.
- */
-export function bytesMayHoldPhone(buf: Uint8Array, start: number, end: number): boolean {
-  let first = -1;
-  for (let i = start; i < end; i++) {
-    const c = buf[i] as number;
-    if (isDigit(c)) {
-      if (first < 0) first = i;
-      else if (i - first >= 6) return true;
-    } else if (!isPhoneSeparator(c)) first = -1;
-  }
-  return false;
 }
 
 /** What a report may show of a found value: enough to look it up, not enough to leak it. */

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { Invalid } from "../errors";
 import { hasOwnedTable, withTenant, type TenantLogin } from "../host/postgres/tenant";
 import type { Logger } from "../log";
-import { checkCopyState, checkPii, collectNeedles, type PackedNeedles } from "./anonymize/check";
+import { checkCopyState, checkPii, collectNeedles, type SourceNeedles } from "./anonymize/check";
 import {
   anonymizeDatabase,
   loadAnonymizeRules,
@@ -98,12 +98,12 @@ async function freezeBaseUrl(login: TenantLogin, baseUrl: string): Promise<void>
 export async function sanitizeCopy(login: TenantLogin, plan: SanitizePlan, log: Logger): Promise<SanitizeReport> {
   return withTenant(login, async (sql) => {
     let anonymized: SanitizeReport["anonymized"] = null;
-    // Only what the state check needs is kept; the e-mails and phones live in the packed matcher.
+    // Only what the state check needs is kept; the e-mails and phones live in the matcher.
     let state: Pick<PiiNeedles, "identity" | "passwordHashes"> | null = null;
     if (plan.anonymize) {
       let tables: string[];
       let exclude: string[];
-      let needles: PackedNeedles;
+      let needles: SourceNeedles;
       if (plan.anonymizedFrom) {
         ({ needles, state } = await withTenant(plan.anonymizedFrom.source, (src) => collectNeedles(src, log)));
         ({ tables, piiExclude: exclude } = plan.anonymizedFrom);

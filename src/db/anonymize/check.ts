@@ -46,11 +46,12 @@ function describeFiles(where: string, f: FileScanResult["contents"]): string | n
 }
 
 /**
- * What the PII check keeps of the source's needles: the packed matcher and what its log shows.
- * Packed as soon as they are read, the needles' string arrays are garbage during the copy and
- * the scan (they were the check's largest memory, held through the whole step).
+ * What the PII check keeps of the source's needles: the matcher and what its log shows. Added
+ * to the matcher as they are read, the needles never exist as string arrays during the copy and
+ * the scan (they were the check's largest memory, held through the whole step). `emails`,
+ * `phones`: distinct addresses, distinct numbers by their core (pii-match.ts).
  */
-export interface PackedNeedles {
+export interface SourceNeedles {
   matcher: NeedleMatcher;
   emails: number;
   phones: number;
@@ -58,15 +59,14 @@ export interface PackedNeedles {
 }
 
 /**
- * The source's needles (a tenant session as the source's role), packed as they are read: the
+ * The source's needles (a tenant session as the source's role), matched as they are read: the
  * same values as `collectPii`'s, never all at once as JS strings (at 2 GiB, ~1.9 million of
  * them: the daemon's peak grew with the source). `state` is what checkCopyState needs.
  */
-export async function collectNeedles(source: SQL, log?: Logger): Promise<{ needles: PackedNeedles; state: PiiRest }> {
+export async function collectNeedles(source: SQL, log?: Logger): Promise<{ needles: SourceNeedles; state: PiiRest }> {
   const t0 = performance.now();
   const matcher = new NeedleMatcher();
   const state = await readPii(source, (kind, v) => (kind === "email" ? matcher.addEmail(v) : matcher.addPhone(v)));
-  matcher.trim();
   // Its own time: reading the source is not the check's scan (bench/anonymized-clone.ts reads both).
   log?.info("PII needles read", {
     emails: matcher.emailCount,
@@ -79,13 +79,9 @@ export async function collectNeedles(source: SQL, log?: Logger): Promise<{ needl
   };
 }
 
-export function packNeedles(needles: PiiNeedles): PackedNeedles {
-  return {
-    matcher: new NeedleMatcher(needles),
-    emails: needles.emails.length,
-    phones: needles.phones.length,
-    sources: needles.sources,
-  };
+export function matchNeedles(needles: PiiNeedles): SourceNeedles {
+  const matcher = new NeedleMatcher(needles);
+  return { matcher, emails: matcher.emailCount, phones: matcher.phoneCount, sources: needles.sources };
 }
 
 /**
@@ -95,13 +91,13 @@ export function packNeedles(needles: PiiNeedles): PackedNeedles {
 export async function checkPii(
   sql: SQL,
   login: TenantLogin,
-  source: PiiNeedles | PackedNeedles,
+  source: PiiNeedles | SourceNeedles,
   opts: { exclude: string[]; filestoreDir: string | null; jobs?: number },
   log: Logger,
 ): Promise<PiiCheckSummary> {
   const t0 = performance.now();
   // One matcher for both halves: its needles are the check's largest memory.
-  const needles = "matcher" in source ? source : packNeedles(source);
+  const needles = "matcher" in source ? source : matchNeedles(source);
   const { matcher } = needles;
   // The filestore's reads overlap the database's.
   const [{ hits, stats }, files] = await Promise.all([

@@ -13,11 +13,12 @@
  * end of one of its digit groups, end with the number's last 8 digits (all of them when
  * shorter): `+32 2 512 34 56`, `02/512.34.56` and `3225123456` are the same number, and so is
  * one written next to another (`02 512 34 56 / 0470 12 34 56`). A number's end is where it
- * differs least between formats; only prefixes (country code, trunk 0) vary. Candidates are
- * looked up by their last 7 digits, never by trying every needle against every value.
+ * differs least between formats; only prefixes (country code, trunk 0) vary. A number is
+ * therefore known, and reported, by that core: `32470123456` and `0470123456` are one number,
+ * `70123456`. Each group end is one bit lookup, never a try of every needle against every value.
  */
 
-import { PackedTable } from "./packed-table";
+import { FingerprintSet, ReverseHash } from "./fingerprint-set";
 
 /** `local@domain` on normalized text: group 1 the local part, group 2 the domain. */
 export const EMAIL_RE = "([a-z0-9._%+'-]+)@([a-z0-9-]+(?:\\.[a-z0-9-]+)+)";
@@ -66,8 +67,9 @@ for (let c = 65; c <= 90; c++) BYTE_CLASS[c] = LETTER;
 for (let c = 97; c <= 122; c++) BYTE_CLASS[c] = LETTER;
 for (const c of "- ()./") BYTE_CLASS[c.charCodeAt(0)] = SEPARATOR;
 for (const c of "@%&\\") BYTE_CLASS[c.charCodeAt(0)] = MAY_START_EMAIL;
-/** Keys are the last MIN_PHONE_DIGITS digits: a bit for each possible one. */
-const PHONE_KEYS = 10 ** MIN_PHONE_DIGITS;
+/** A bit for every possible core of 7 digits (a 7-digit number) and of 8 (all longer ones). */
+const CORES_OF_7 = 10 ** MIN_PHONE_DIGITS;
+const CORES_OF_8 = 10 ** PHONE_CORE_DIGITS;
 /** The current run's digits (scanPhones is synchronous: one buffer serves every matcher). */
 const runDigits = new Uint8Array(64);
 
@@ -85,26 +87,27 @@ export interface NeedleSets {
 
 /**
  * Which source values a text holds: the filestore's files and the database's values
- * (check-db.ts). Per token, a few hash lookups: a domain prefix is tried only when some needle
- * has that domain, a local-part suffix only up to the longest needle's; a text is matched at
- * all only when it can hold an address (a byte `@ % & \`) or a number (scanPhones). The
- * needles are packed (packed-table.ts): their cost to the daemon's memory is their bytes, not
- * a JS object each. One matcher serves the database and the filestore halves.
+ * (check-db.ts). Per token, a few set lookups: a domain prefix is tried only when some needle
+ * has that domain, a local-part suffix only up to the longest needle's; per digit group end of
+ * a run, one bit. Its memory does not grow with the source's text: addresses are 8-byte
+ * fingerprints (fingerprint-set.ts), numbers a bit each in two fixed bitmaps of every possible
+ * core (13.75 MB, touched as needles are added) — at 2 GiB the packed strings they replace
+ * were most of the daemon's peak (bench/README.md). One matcher serves the database and the
+ * filestore halves.
  */
 export class NeedleMatcher {
-  private readonly emails: PackedTable;
-  private readonly domains: PackedTable;
+  private readonly emails = new FingerprintSet();
+  private readonly domains = new FingerprintSet();
   private longestLocal = 0;
-  /** Looked up by their last MIN_PHONE_DIGITS digits. */
-  private readonly phones: PackedTable;
-  /** Bit k: some phone needle's last MIN_PHONE_DIGITS digits are k (1.25 MB, whatever the needles). */
-  private readonly phoneKeyBits = new Uint8Array(PHONE_KEYS / 8);
+  /** Bit k of coresOf7 / coresOf8: some source number's core is k, of 7 / 8 digits. */
+  private readonly coresOf7 = new Uint8Array(CORES_OF_7 / 8);
+  private readonly coresOf8 = new Uint8Array(CORES_OF_8 / 8);
+  private phones = 0;
+  /** Hashes the candidates of scanEmails (one matcher scans one text at a time). */
+  private readonly candidate = new ReverseHash();
 
   /** `needles` may be left out and the values added as they are read (addEmail, addPhone). */
   constructor(needles: NeedleSets = { emails: [], phones: [] }) {
-    this.emails = new PackedTable();
-    this.domains = new PackedTable();
-    this.phones = new PackedTable([], MIN_PHONE_DIGITS);
     for (const e of needles.emails) this.addEmail(e);
     for (const p of needles.phones) this.addPhone(p);
   }
@@ -113,34 +116,34 @@ export class NeedleMatcher {
   addEmail(e: string): void {
     if (!this.emails.add(e)) return;
     const i = e.indexOf("@");
-    this.domains.add(e.slice(i + 1));
+    this.domains.add(e, i + 1);
     this.longestLocal = Math.max(this.longestLocal, i);
   }
 
-  /** A phone number's digits (≥ MIN_PHONE_DIGITS of them). */
+  /** A phone number's digits (shorter than MIN_PHONE_DIGITS: not a number the check looks for). */
   addPhone(digits: string): void {
-    if (!this.phones.add(digits)) return;
-    const key = Number(digits.slice(-MIN_PHONE_DIGITS));
-    this.phoneKeyBits[key >>> 3] = (this.phoneKeyBits[key >>> 3] as number) | (1 << (key & 7));
+    if (digits.length < MIN_PHONE_DIGITS) return;
+    const core = phoneKeys(digits).core;
+    const bits = core.length === PHONE_CORE_DIGITS ? this.coresOf8 : this.coresOf7;
+    const k = Number(core);
+    const had = bits[k >>> 3] as number;
+    if ((had & (1 << (k & 7))) !== 0) return;
+    bits[k >>> 3] = had | (1 << (k & 7));
+    this.phones++;
   }
 
-  /** All needles are in: the room kept for more goes back (see PackedTable.trim). */
-  trim(): void {
-    this.emails.trim();
-    this.domains.trim();
-    this.phones.trim();
-  }
-
+  /** Distinct source addresses. */
   get emailCount(): number {
     return this.emails.size;
   }
 
+  /** Distinct source numbers, by their core (PHONE_CORE_DIGITS). */
   get phoneCount(): number {
-    return this.phones.size;
+    return this.phones;
   }
 
   get size(): number {
-    return this.emails.size + this.phones.size;
+    return this.emails.size + this.phones;
   }
 
   /** Adds every source value found in `text` to `found` (scanUtf8 of its UTF-8 bytes). */
@@ -165,9 +168,11 @@ export class NeedleMatcher {
 
   /**
    * Candidates are ranges of `text` (a local-part suffix, `@`, a domain prefix ending at a label
-   * boundary), looked up in place: only a found address becomes a string.
+   * boundary), looked up in place: only a found address becomes a string. The suffixes of one
+   * token share their hash: `@domain` is hashed once, then one character more per suffix.
    */
   private scanEmails(text: string, found: Set<string>): void {
+    const h = this.candidate;
     emailRe.lastIndex = 0;
     for (let m = emailRe.exec(text); m; m = emailRe.exec(text)) {
       const at = m.index + (m[1] ?? "").length;
@@ -176,9 +181,12 @@ export class NeedleMatcher {
       // The domain has at least one dot: its prefixes end at every later dot and at its end.
       for (let to = text.indexOf(".", at + 1) + 1; to <= end; to++) {
         if (to < end && text.charCodeAt(to) !== DOT) continue;
-        if (!this.domains.hasRange(text, at + 1, to)) continue;
-        for (let from = firstLocal; from < at; from++) {
-          if (this.emails.hasRange(text, from, to)) found.add(text.slice(from, to));
+        if (!this.domains.has(text, at + 1, to)) continue;
+        h.reset();
+        h.pushRange(text, at, to);
+        for (let from = at - 1; from >= firstLocal; from--) {
+          h.push(text.charCodeAt(from));
+          if (this.emails.hasHash(h)) found.add(text.slice(from, to));
         }
       }
     }
@@ -233,22 +241,18 @@ export class NeedleMatcher {
   }
 
   /**
-   * The needles whose core ends runDigits[0, kept): looked up by its last MIN_PHONE_DIGITS, once
-   * the key's bit says some needle has it. Dates, references and amounts make most runs, and
-   * almost none is a needle's: the bit spares them the hash lookup (bench/README.md).
+   * The source numbers whose core ends runDigits[0, kept): the last 7 digits for a 7-digit one,
+   * the last 8 for the others (kept ≥ 8 whenever the run has that many). Found, it is the core.
    */
   private findPhones(kept: number, found: Set<string>): void {
-    let key = 0;
-    for (let k = kept - MIN_PHONE_DIGITS; k < kept; k++) key = key * 10 + (runDigits[k] as number) - 48;
-    if (((this.phoneKeyBits[key >>> 3] as number) & (1 << (key & 7))) === 0) return;
-    const phones = this.phones;
-    for (
-      let i = phones.firstWithKeyBytes(runDigits, kept - MIN_PHONE_DIGITS, kept);
-      i >= 0;
-      i = phones.nextWithSameKey(i)
-    ) {
-      if (phones.endsWithTailBytes(runDigits, kept, i, PHONE_CORE_DIGITS)) found.add(phones.at(i));
-    }
+    let k = 0;
+    for (let i = kept - MIN_PHONE_DIGITS; i < kept; i++) k = k * 10 + (runDigits[i] as number) - 48;
+    if (((this.coresOf7[k >>> 3] as number) & (1 << (k & 7))) !== 0)
+      found.add(String.fromCharCode(...runDigits.subarray(kept - MIN_PHONE_DIGITS, kept)));
+    if (kept < PHONE_CORE_DIGITS) return;
+    k += ((runDigits[kept - PHONE_CORE_DIGITS] as number) - 48) * CORES_OF_7;
+    if (((this.coresOf8[k >>> 3] as number) & (1 << (k & 7))) !== 0)
+      found.add(String.fromCharCode(...runDigits.subarray(kept - PHONE_CORE_DIGITS, kept)));
   }
 }
 

@@ -150,9 +150,12 @@ function emailMatches(s: string): string {
 /** Characters of a needle's local part its lookup key ends with. */
 const EMAIL_TAIL = 3;
 
-/** Rows of (needle) for the source phone numbers in text `s` (see pii-match.ts: group ends). */
+/**
+ * Rows of (needle) for the source phone numbers in text `s` (see pii-match.ts: group ends): a
+ * number is named by its core, as the matcher names it.
+ */
 function phoneMatches(s: string): string {
-  return `SELECT n.v AS needle FROM regexp_matches(${s}, $2, 'g') AS m
+  return `SELECT n.core AS needle FROM regexp_matches(${s}, $2, 'g') AS m
     CROSS JOIN LATERAL (SELECT regexp_split_to_array(m[1], '[^0-9]+') AS g) AS t
     CROSS JOIN LATERAL generate_series(1, cardinality(t.g)) AS j
     CROSS JOIN LATERAL (SELECT array_to_string(t.g[1:j], '') AS d) AS p
@@ -301,7 +304,7 @@ const NEEDLE_BATCH = 10_000;
  * Garbage a needle value read leaves besides its characters: its string, the lower-cased copy,
  * the match arrays and the needles' own strings. Needle values are short (≈ 25 characters), so
  * counted by their characters alone the collections came every ~300,000 values, and that garbage
- * was the daemon's peak: at 2 GiB 223–298 MB for ≈ 126 MB of packed needles, 176–180 MB counting
+ * was the daemon's peak: at 2 GiB 223–298 MB for ≈ 126 MB of needles (then packed strings), 176–180 MB counting
  * 256 bytes a value (bench/README.md).
  */
 const VALUE_GARBAGE = 256;

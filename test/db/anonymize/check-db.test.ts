@@ -120,7 +120,7 @@ function exhaustive(text: string): { emails: string[]; phones: string[] } {
     const groups = m[0].split(/[^0-9]+/);
     for (let j = 1; j <= groups.length; j++) {
       const d = groups.slice(0, j).join("");
-      for (const p of PHONES) if (d.endsWith(p.slice(-PHONE_CORE_DIGITS))) phones.add(p);
+      for (const p of PHONES) if (d.endsWith(p.slice(-PHONE_CORE_DIGITS))) phones.add(p.slice(-PHONE_CORE_DIGITS));
     }
   }
   return { emails: [...emails].sort(), phones: [...phones].sort() };

@@ -6,7 +6,6 @@
  * pii-match.test.ts.
  */
 import { describe, expect, test } from "bun:test";
-import { PackedTable } from "../../../src/db/anonymize/packed-table";
 import {
   EMAIL_RE,
   MAX_LOCAL,
@@ -14,8 +13,8 @@ import {
   NeedleMatcher,
   type NeedleSets,
   normalizeForEmails,
-  PHONE_CORE_DIGITS,
   PHONE_RE,
+  phoneKeys,
 } from "../../../src/db/anonymize/pii-match";
 import { seededRandom } from "../../support/seeded-random";
 
@@ -26,21 +25,30 @@ const referenceMayHoldPhone = /[0-9][-0-9 ()./]{5,}[0-9]/;
 const referenceNonDigits = /[^0-9]+/g;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
-/** NeedleMatcher.scan as it was with PHONE_RE (commit c8f3a01), on PackedTable's string API. */
+/**
+ * NeedleMatcher.scan as it was with PHONE_RE (commit c8f3a01), on plain Sets and Maps of the
+ * needles' strings; a number found is named by its core, as the matcher names it.
+ */
 class ReferenceMatcher {
-  private readonly emails = new PackedTable();
-  private readonly domains = new PackedTable();
-  private readonly phones = new PackedTable([], MIN_PHONE_DIGITS);
+  private readonly emails = new Set<string>();
+  private readonly domains = new Set<string>();
+  /** Needles by their last MIN_PHONE_DIGITS digits. */
+  private readonly phones = new Map<string, string[]>();
   private longestLocal = 0;
 
   constructor(needles: NeedleSets) {
     for (const e of needles.emails) {
-      if (!this.emails.add(e)) continue;
+      if (this.emails.has(e)) continue;
+      this.emails.add(e);
       const i = e.indexOf("@");
       this.domains.add(e.slice(i + 1));
       this.longestLocal = Math.max(this.longestLocal, i);
     }
-    for (const p of needles.phones) this.phones.add(p);
+    for (const p of needles.phones) {
+      if (p.length < MIN_PHONE_DIGITS) continue;
+      const key = p.slice(-MIN_PHONE_DIGITS);
+      this.phones.set(key, [...(this.phones.get(key) ?? []), p]);
+    }
   }
 
   scan(text: string, found: Found): void {
@@ -57,9 +65,9 @@ class ReferenceMatcher {
       const firstLocal = Math.max(m.index, at - MAX_LOCAL, at - this.longestLocal);
       for (let to = text.indexOf(".", at + 1) + 1; to <= end; to++) {
         if (to < end && text.charCodeAt(to) !== 46) continue;
-        if (!this.domains.hasRange(text, at + 1, to)) continue;
+        if (!this.domains.has(text.slice(at + 1, to))) continue;
         for (let from = firstLocal; from < at; from++) {
-          if (this.emails.hasRange(text, from, to)) found.add(text.slice(from, to));
+          if (this.emails.has(text.slice(from, to))) found.add(text.slice(from, to));
         }
       }
     }
@@ -75,9 +83,11 @@ class ReferenceMatcher {
         if (!isDigit(run.charCodeAt(k))) continue;
         end += 1;
         if (end < MIN_PHONE_DIGITS || isDigit(run.charCodeAt(k + 1))) continue;
-        this.phones.forKey(digits, end - MIN_PHONE_DIGITS, end, (i) => {
-          if (this.phones.endsWithTail(digits, end, i, PHONE_CORE_DIGITS)) found.add(this.phones.at(i));
-        });
+        const upTo = digits.slice(0, end);
+        for (const p of this.phones.get(upTo.slice(-MIN_PHONE_DIGITS)) ?? []) {
+          const { core } = phoneKeys(p);
+          if (upTo.endsWith(core)) found.add(core);
+        }
       }
     }
   }

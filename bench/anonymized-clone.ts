@@ -28,7 +28,7 @@ import type { Logger } from "../src/log";
 import { startDbHost, STEP_TIMEOUT_MS, type DbHost, type TimedJob } from "./lib/db-host";
 import { generateOdooData } from "./lib/odoo-data";
 import { dropDb, pgDumpTo, restoreInto } from "./lib/pg-baseline";
-import { sampleRss, type Sampled } from "./lib/rss-sampler";
+import { peakBetween, sampleRss, type Sampled } from "./lib/rss-sampler";
 import { mb } from "./lib/stats";
 import { printTable, verdict } from "./lib/table";
 
@@ -64,6 +64,36 @@ function logField(log: string, needle: string, key: string): number | null {
   const line = log.split("\n").find((l) => l.includes(needle));
   const m = line ? new RegExp(`"?${key}"?[:=]\\s*([0-9.]+)`).exec(line) : null;
   return m ? Number(m[1]) : null;
+}
+
+/** When the first job-log line containing `needle` was written (ms since the epoch), or null. */
+function logTime(log: string, needle: string): number | null {
+  const line = log.split("\n").find((l) => l.includes(needle));
+  const at = line ? Date.parse(line.split(" ")[0] ?? "") : Number.NaN;
+  return Number.isNaN(at) ? null : at;
+}
+
+/**
+ * The daemon's peak in each phase of the job: the copy step, the sanitize step cut at its log
+ * lines (reading the needles, the PII check, the rest), and every later step together.
+ */
+function phasePeaks(run: Ours): (number | null)[] {
+  const { trace, value } = run.sampled;
+  const step = (name: string) => value.job.steps.find((st) => st.name === name);
+  const at = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
+  const copy = step("copy");
+  const sanitize = step("sanitize");
+  const needlesRead = logTime(value.log, "PII needles read");
+  const checked = logTime(value.log, "PII check passed");
+  const between = (from: number | null, to: number | null) =>
+    from === null || to === null ? null : peakBetween(trace, from, to);
+  return [
+    between(at(copy?.startedAt), at(copy?.finishedAt)),
+    between(at(sanitize?.startedAt), needlesRead),
+    between(needlesRead, checked),
+    between(checked, at(sanitize?.finishedAt)),
+    between(at(sanitize?.finishedAt), Number.MAX_SAFE_INTEGER),
+  ];
 }
 
 async function grow(h: DbHost, targetMb: number): Promise<number> {
@@ -216,6 +246,11 @@ async function main(): Promise<void> {
           scan === null ? "?" : `${((scan * 1000 * 100) / t).toFixed(1)} %`,
         ];
       }),
+    );
+    printTable(
+      "Daemon peak per phase of the job (VmRSS samples within each)",
+      ["database", "copy step", "needles read", "PII check", "rest of sanitize", "later steps"],
+      sizes.map((s) => [mb(s.dbBytes), ...phasePeaks(s.run).map((b) => (b === null ? "-" : mb(b)))]),
     );
     console.log(
       `\nPII check share of the clone at the full size: ${share === null ? "unknown (no PII check line in the job log)" : `${(share * 100).toFixed(1)} % ${verdict(share <= TARGET_SCAN_SHARE)}`} (target ≤ ${TARGET_SCAN_SHARE * 100} %)`,

@@ -45,11 +45,6 @@ export class CopyBinaryParser {
 
   constructor(private readonly handlers: CopyHandlers) {}
 
-  /** Nothing held: the last COPY ended with its trailer (or none started). */
-  get idle(): boolean {
-    return !this.inCopy && this.held === 0;
-  }
-
   /**
    * Parses what `chunk` completes. A tuple split across chunks is kept until its last byte
    * arrives (memory: at most one tuple plus one chunk).

@@ -177,21 +177,24 @@ export async function startAgentDaemon(opts: AgentDaemonOptions) {
   };
   // A relayed clone's pack does not survive a restart (its restore fails and the chain cleans up).
   await sweepTransfers(paths);
+  const channel = new HttpJobChannel(
+    client,
+    LEASE_WAIT_MS,
+    new MirrorLink({ db, box }, state.hostId),
+    onStream,
+    new LeasedOutbox(paths),
+    pulse,
+  );
   const runner = new Agent({
     identity: { hostId: state.hostId, owner: `${state.hostId}:${process.pid}:${Bun.randomUUIDv7().slice(-8)}` },
-    channel: new HttpJobChannel(
-      client,
-      LEASE_WAIT_MS,
-      new MirrorLink({ db, box }, state.hostId),
-      onStream,
-      new LeasedOutbox(paths),
-      pulse,
-    ),
+    channel,
     registry: new JobRegistry([...JOB_KINDS, ...(opts.extraJobs ?? [])]),
     deps: { db, config, paths, box, fetchTransfer: ticketFetch(client) },
     gate,
     pollMs: 1_000,
   });
+  // A cancel the coordinator tells on the lease long-poll stops the job now, not at its next heartbeat.
+  channel.onCancel((id) => runner.cancel(id));
   runner.start();
   log.info("agent started", { host: state.name, coordinator: state.url, root: paths.dataDir });
 

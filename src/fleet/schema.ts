@@ -295,6 +295,12 @@ export const LeaseRequest = z
      * its answer: `{heartbeat: HeartbeatResponse, lease: <the answer without it>}`.
      */
     heartbeat: HeartbeatRequest.optional(),
+    /**
+     * The agent understands `{cancel: [job ids]}` as an answer: a cancel of a job it runs under
+     * this owner is then told at once, not at the job's next heartbeat. Agents without it are
+     * never sent one.
+     */
+    cancels: z.boolean().optional(),
   })
   .strict();
 export const JobHeartbeatRequest = z

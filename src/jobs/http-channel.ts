@@ -98,7 +98,7 @@ export interface CarriedBeat {
   failed(error: unknown): void;
 }
 
-type LeaseAnswer = (LeasedJob & { state?: unknown }) | { stream: unknown } | null;
+type LeaseAnswer = (LeasedJob & { state?: unknown }) | { stream: unknown } | { cancel: string[] } | null;
 
 /** How long one lease request waits on the coordinator for a job before answering null. */
 export const LEASE_WAIT_MS = 20_000;
@@ -118,6 +118,16 @@ export class HttpJobChannel implements JobChannel {
   ) {}
 
   private readonly unsent = new Map<string, Unsent>();
+  private readonly cancelListeners = new Set<(jobId: string) => void>();
+
+  /**
+   * A job this agent runs was asked to stop: told by the coordinator on the lease long-poll as
+   * soon as it was asked (the job's heartbeat says it too, an interval later at most).
+   */
+  onCancel(fn: (jobId: string) => void): () => void {
+    this.cancelListeners.add(fn);
+    return () => this.cancelListeners.delete(fn);
+  }
 
   /** The coordinator did not answer (unreachable, 5xx): with a store, the job goes on without it. */
   private away(e: unknown): boolean {
@@ -175,6 +185,10 @@ export class HttpJobChannel implements JobChannel {
         this.onStream?.(answer.stream);
         continue;
       }
+      if (answer && "cancel" in answer) {
+        for (const id of answer.cancel) for (const fn of this.cancelListeners) fn(id);
+        continue;
+      }
       // A beat offered while this lease waited goes now, not after the runner's poll pause.
       if (answer || !this.beat?.due()) break;
     }
@@ -200,7 +214,7 @@ export class HttpJobChannel implements JobChannel {
     const carried = this.beat?.take() ?? null;
     // After take(): a carried beat moves the next one's due time, which bounds this wait.
     const waitMs = this.beat ? this.beat.waitMs(this.waitMs) : this.waitMs;
-    const body = { owner: agent.owner, leaseMs, waitMs, ...(carried && { heartbeat: carried.body }) };
+    const body = { owner: agent.owner, leaseMs, waitMs, cancels: true, ...(carried && { heartbeat: carried.body }) };
     let answer: unknown;
     try {
       answer = await this.transport.post<unknown>("/jobs/lease", body, waitMs + 15_000);

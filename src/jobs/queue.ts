@@ -166,6 +166,16 @@ export class SqliteJobQueue implements JobChannel {
     return { cancelRequested: row.cancelRequestedAt !== null };
   }
 
+  /** The running jobs leased by `owner` that were asked to stop (the agent API tells them on a lease). */
+  cancelsRequested(owner: string): string[] {
+    return this.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.leaseOwner, owner), eq(jobs.status, "running"), isNotNull(jobs.cancelRequestedAt)))
+      .all()
+      .map((r) => r.id);
+  }
+
   async step(jobId: string, owner: string, idx: number, patch: StepPatch): Promise<void> {
     this.owned(jobId, owner);
     const row = this.db

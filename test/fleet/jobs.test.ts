@@ -33,6 +33,24 @@ const probe = defineJob<{ key: string }>({
   ),
 });
 
+/** Runs until it is cancelled: only a cancel that reaches the agent ends it. */
+const hold = defineJob<{ key: string }>({
+  kind: "fleet-hold",
+  params: z.object({ key: z.string() }),
+  lockKey: (p) => p.key,
+  target: (p) => p.key,
+  steps: [
+    storingStep(stepOutput("hold", z.object({})), {
+      title: "Hold",
+      async run(ctx: StepContext<{ key: string }>) {
+        ctx.log("holding");
+        await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+        throw ctx.signal.reason;
+      },
+    }),
+  ],
+});
+
 let t: ClientCoordinator["t"];
 let client: ClientCoordinator["client"];
 
@@ -40,7 +58,7 @@ let hostA: { hostId: string; credential: string };
 let hostB: { hostId: string; credential: string };
 
 beforeAll(async () => {
-  const coordinator = await startClientCoordinator({ extraJobs: [probe] });
+  const coordinator = await startClientCoordinator({ extraJobs: [probe, hold] });
   ({ t, client } = coordinator);
   runs = join(t.root, "runs");
   hostA = await coordinator.joinHost("host-a");
@@ -161,6 +179,78 @@ describe("an Agent runner on the HTTP channel", () => {
     expect(view.steps.map((s) => s.status)).toEqual(["done", "done"]);
     expect(readFileSync(runs, "utf8")).toContain("k-run one\nk-run two\n");
     expect(JSON.stringify(t.deps.jobs.logs.read(job.id, 0))).toContain("ran two");
+  });
+});
+
+describe("a cancel of a remote agent's job", () => {
+  test("is told on its lease long-poll: the job stops though its heartbeat never comes", async () => {
+    const job = t.deps.jobs.queue.enqueue({
+      kind: hold.kind,
+      params: { key: "k-hold" },
+      lockKey: "k-hold",
+      target: "k-hold",
+      steps: hold.steps.map((s) => ({ name: s.name, title: s.title })),
+      createdBy: "test",
+      hostId: hostA.hostId,
+    });
+    // Long polls shorter than the stop's grace: the stopped agent leases nothing after the test.
+    const http = channel(hostA.credential, 2_000);
+    const agent = new Agent({
+      identity: { hostId: hostA.hostId, owner: `${hostA.hostId}:canceled` },
+      channel: http,
+      registry: t.deps.jobs.registry,
+      deps: { db: t.deps.db, config: t.deps.config, paths: t.deps.paths, box: t.deps.box },
+      // No heartbeat within the test: only the long-poll can tell the cancel.
+      heartbeatMs: 600_000,
+      pollMs: 50,
+    });
+    const told: string[] = [];
+    http.onCancel((id) => told.push(id));
+    http.onCancel((id) => agent.cancel(id));
+    agent.start();
+    try {
+      while (t.deps.jobs.queue.view(job.id).steps[0]?.status !== "running") await Bun.sleep(20);
+      // The agent is on its next lease (concurrency 4) while the job runs, or between two: a
+      // cancel in between is told by the next one.
+      await Bun.sleep(300);
+      t.deps.jobs.queue.cancel(job.id);
+      while (!TERMINAL.has(t.deps.jobs.queue.row(job.id).status)) await Bun.sleep(20);
+    } finally {
+      await agent.stop(5_000);
+    }
+    expect(t.deps.jobs.queue.row(job.id).status).toBe("cancelled");
+    expect(told).toEqual([job.id]);
+  }, 30_000);
+
+  test("told once, on the next lease of the job's owner only, even when asked before that lease", async () => {
+    const job = enqueue("k-told-once", hostB.hostId);
+    const c = client(hostB.credential);
+    const owner = `${hostB.hostId}:once`;
+    const lease = (waitMs: number, as = owner) =>
+      c.post("/jobs/lease", { owner: as, leaseMs: 30_000, waitMs, cancels: true });
+    expect(((await lease(0)) as { job: { id: string } }).job.id).toBe(job.id);
+    // Asked while no lease of this owner waits: the next one tells it at once.
+    t.deps.jobs.queue.cancel(job.id);
+    expect(await lease(0, `${hostB.hostId}:other`)).toBeNull();
+    expect(await lease(5_000)).toEqual({ cancel: [job.id] });
+    // The job has not stopped yet: not told again.
+    expect(await lease(300)).toBeNull();
+    await channel(hostB.credential).finish(job.id, owner, { status: "cancelled", error: "cancelled" });
+  });
+
+  test("an agent that does not say it understands cancels is never sent one", async () => {
+    const job = enqueue("k-old-agent", hostB.hostId);
+    const c = client(hostB.credential);
+    const owner = `${hostB.hostId}:old`;
+    const leased = (await c.post("/jobs/lease", { owner, leaseMs: 30_000 })) as { job: { id: string } };
+    expect(leased.job.id).toBe(job.id);
+    const waiting = c.post("/jobs/lease", { owner, leaseMs: 30_000, waitMs: 1_000 });
+    await Bun.sleep(200);
+    t.deps.jobs.queue.cancel(job.id);
+    // Its wait ends with nothing: the cancel waits for the job's heartbeat.
+    expect(await waiting).toBeNull();
+    expect(await channel(hostB.credential).heartbeat(job.id, owner, 30_000)).toEqual({ cancelRequested: true });
+    await channel(hostB.credential).finish(job.id, owner, { status: "cancelled", error: "cancelled" });
   });
 });
 

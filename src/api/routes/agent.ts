@@ -147,49 +147,86 @@ export function createAgentApp(deps: CoordinatorDeps, closing?: AbortSignal) {
     return { status: "succeeded", result: withSealedSecrets(outcome.result ?? {}, sealed) };
   };
 
-  /** A job for the host, a log stream to serve, or null once `waitMs` passed with neither. */
-  const leaseOrWait = async (host: HostRow, owner: string, leaseMs: number, waitMs: number, signal: AbortSignal) => {
+  /** Per lease owner, the cancels already told on a lease: each is told once. */
+  const toldCancels = new Map<string, Set<string>>();
+  /** The running jobs of `owner` asked to stop and not yet told on a lease. */
+  const cancelsToTell = (owner: string): string[] => {
+    const requested = deps.jobs.queue.cancelsRequested(owner);
+    // Only jobs still running stay remembered: the map holds what is in flight, nothing more.
+    const told = new Set([...(toldCancels.get(owner) ?? [])].filter((id) => requested.includes(id)));
+    const fresh = requested.filter((id) => !told.has(id));
+    for (const id of fresh) told.add(id);
+    if (told.size > 0) toldCancels.set(owner, told);
+    else toldCancels.delete(owner);
+    return fresh;
+  };
+
+  /**
+   * A job for the host, a log stream to serve, the jobs this owner runs that were asked to stop
+   * (when the agent understands `{cancel}`: `tellCancels`), or null once `waitMs` passed with
+   * none of them.
+   */
+  const leaseOrWait = async (
+    host: HostRow,
+    owner: string,
+    leaseMs: number,
+    waitMs: number,
+    signal: AbortSignal,
+    tellCancels = false,
+  ) => {
     const agent = { hostId: host.id, owner };
     const queue = deps.jobs.queue;
     const until = Date.now() + waitMs;
-    for (;;) {
-      // The daemon is stopping: nothing more is leased, and the state database is about to close.
-      if (closing?.aborted) return null;
-      // A log reader waiting on this host is answered first: it is a person watching.
-      const stream = fleet.logs.take(host.id) ?? fleet.files.take(host.id);
-      if (stream) return { stream };
-      const leased = await queue.lease(agent, leaseMs, { onlyHost: true });
-      // The job runs against the agent's own state database: the rows it may need go with it.
-      if (leased) return { ...leased, state: sliceFor(db, deps.box, host, leased.job) };
-      if (Date.now() >= until || signal.aborted) return null;
-      // Long poll: wake when a job is queued (or a lock frees), else at the deadline.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, until - Date.now()));
-        const off = deps.jobs.events.onQueued(done);
-        const offStream = fleet.logs.onRequested(host.id, done);
-        const offFile = fleet.files.onRequested(host.id, done);
-        closing?.addEventListener("abort", done);
-        function done() {
-          clearTimeout(timer);
-          off();
-          offStream();
-          offFile();
-          closing?.removeEventListener("abort", done);
-          resolve();
-        }
-      });
+    let wake: () => void = () => undefined;
+    const offCancels = tellCancels ? deps.jobs.events.onCancelRequested(() => wake()) : () => undefined;
+    try {
+      for (;;) {
+        // The daemon is stopping: nothing more is leased, and the state database is about to close.
+        if (closing?.aborted) return null;
+        // A job of this owner asked to stop is told now: its heartbeat would tell it an interval later.
+        const cancel = tellCancels ? cancelsToTell(owner) : [];
+        if (cancel.length > 0) return { cancel };
+        // A log reader waiting on this host is answered first: it is a person watching.
+        const stream = fleet.logs.take(host.id) ?? fleet.files.take(host.id);
+        if (stream) return { stream };
+        const leased = await queue.lease(agent, leaseMs, { onlyHost: true });
+        // The job runs against the agent's own state database: the rows it may need go with it.
+        if (leased) return { ...leased, state: sliceFor(db, deps.box, host, leased.job) };
+        if (Date.now() >= until || signal.aborted) return null;
+        // Long poll: wake when a job is queued (or a lock frees) or one is cancelled, else at the deadline.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.max(0, until - Date.now()));
+          const off = deps.jobs.events.onQueued(done);
+          const offStream = fleet.logs.onRequested(host.id, done);
+          const offFile = fleet.files.onRequested(host.id, done);
+          closing?.addEventListener("abort", done);
+          wake = done;
+          function done() {
+            clearTimeout(timer);
+            off();
+            offStream();
+            offFile();
+            closing?.removeEventListener("abort", done);
+            wake = () => undefined;
+            resolve();
+          }
+        });
+      }
+    } finally {
+      offCancels();
     }
   };
   app.post("/jobs/lease", async (c) => {
     const host = c.get("host");
     const req = await body(c.req.raw, LeaseRequest);
     const owner = ownOwner(host, req.owner);
-    if (!req.heartbeat) return c.json(await leaseOrWait(host, owner, req.leaseMs, req.waitMs, c.req.raw.signal), 200);
+    if (!req.heartbeat)
+      return c.json(await leaseOrWait(host, owner, req.leaseMs, req.waitMs, c.req.raw.signal, req.cancels), 200);
     // Recorded before the wait, which ends by the time the next beat is due: while the agent
     // long-polls, its last heartbeat is never older than one interval.
     recordHeartbeat(db, host.id, req.heartbeat);
     const waitMs = Math.min(req.waitMs, fleet.heartbeatSec * 1000);
-    const lease = await leaseOrWait(host, owner, req.leaseMs, waitMs, c.req.raw.signal);
+    const lease = await leaseOrWait(host, owner, req.leaseMs, waitMs, c.req.raw.signal, req.cancels);
     return c.json({ heartbeat: beatAnswer(host), lease }, 200);
   });
   app.post("/jobs/:id/heartbeat", async (c) => {

@@ -30,10 +30,14 @@ export interface CopyHandlers {
 }
 
 export class CopyBinaryParser {
-  /** Bytes received and not yet parsed, in arrival order. */
-  private parts: Buffer[] = [];
-  private held = 0;
-  /** Bytes the unparsed data must reach before parsing can advance. */
+  /**
+   * The start of an item split across chunks, copied here with what follows it until the item is
+   * whole. Reused (it grows to the largest such item plus a chunk): concatenating into a new
+   * buffer on almost every chunk was garbage as large as everything read.
+   */
+  private pending = Buffer.alloc(0);
+  private pendingBytes = 0;
+  /** Bytes the pending data must reach before parsing can advance. */
   private need = HEADER_BYTES;
   private inCopy = false;
   private readonly tuple: CopyTuple = {
@@ -46,18 +50,34 @@ export class CopyBinaryParser {
   constructor(private readonly handlers: CopyHandlers) {}
 
   /**
-   * Parses what `chunk` completes. A tuple split across chunks is kept until its last byte
-   * arrives (memory: at most one tuple plus one chunk).
+   * Parses what `chunk` completes: in place when nothing is pending, else after appending it to
+   * the pending bytes. Memory: at most one item plus one chunk.
    */
   push(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
-    this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    this.held += chunk.byteLength;
-    if (this.held < this.need) return;
-    const buf = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.held);
-    const pos = this.parse(buf);
-    this.parts = pos < buf.length ? [buf.subarray(pos)] : [];
-    this.held = buf.length - pos;
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.pendingBytes === 0) {
+      const from = this.parse(bytes);
+      this.reserve(bytes.length - from);
+      bytes.copy(this.pending, 0, from);
+      this.pendingBytes = bytes.length - from;
+      return;
+    }
+    this.reserve(this.pendingBytes + bytes.length);
+    bytes.copy(this.pending, this.pendingBytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes < this.need) return;
+    const from = this.parse(this.pending.subarray(0, this.pendingBytes));
+    this.pending.copyWithin(0, from, this.pendingBytes);
+    this.pendingBytes -= from;
+  }
+
+  /** Room for `bytes` pending bytes, the ones held kept. */
+  private reserve(bytes: number): void {
+    if (bytes <= this.pending.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(bytes, this.pending.length * 2));
+    this.pending.copy(grown, 0, 0, this.pendingBytes);
+    this.pending = grown;
   }
 
   /** Parses whole items from the start of `buf`; returns where the first incomplete one starts. */

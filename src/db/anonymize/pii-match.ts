@@ -89,10 +89,10 @@ export interface NeedleSets {
  * Which source values a text holds: the filestore's files and the database's values
  * (check-db.ts). Per token, a few set lookups: a domain prefix is tried only when some needle
  * has that domain, a local-part suffix only up to the longest needle's; per digit group end of
- * a run, one bit. Its memory does not grow with the source's text: addresses are 8-byte
- * fingerprints (fingerprint-set.ts), numbers a bit each in two fixed bitmaps of every possible
- * core (13.75 MB, touched as needles are added) — at 2 GiB the packed strings they replace
- * were most of the daemon's peak (bench/README.md). One matcher serves the database and the
+ * a run, one bit. Its memory grows with the source by 8–16 bytes per address only: addresses
+ * are 63-bit fingerprints (fingerprint-set.ts), numbers a bit each in two fixed bitmaps of every
+ * possible core (13.75 MB whatever the source) — at 2 GiB the packed strings they replace were
+ * most of the daemon's peak (bench/README.md). One matcher serves the database and the
  * filestore halves.
  */
 export class NeedleMatcher {

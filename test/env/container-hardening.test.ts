@@ -54,7 +54,7 @@ async function inspect(name: string): Promise<Inspected> {
 /** What the code inside a running container sees about itself, and whether it can write /etc. */
 async function attackFromInside(name: string) {
   const probe =
-    "id -u; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; if echo pwned > /etc/odooops-pwned 2>/dev/null; then echo wrote-etc; else echo etc-refused; fi";
+    "id -u; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; if { echo pwned > /etc/odooops-pwned; } 2>/dev/null; then echo wrote-etc; else echo etc-refused; fi";
   return (await run({ argv: ["docker", "exec", name, "sh", "-c", probe] })).stdout;
 }
 
@@ -147,7 +147,7 @@ describe("containers odooops starts are bounded and unprivileged", () => {
         entrypoint: "sh",
         args: [
           "-c",
-          "id -u; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; if echo pwned > /etc/odooops-pwned 2>/dev/null; then echo wrote-etc; else echo etc-refused; fi; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+          "id -u; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; if { echo pwned > /etc/odooops-pwned; } 2>/dev/null; then echo wrote-etc; else echo etc-refused; fi; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
         ],
         log: (l) => lines.push(l),
         signal: io.signal,

@@ -11,9 +11,14 @@ import type { TestPostgres } from "./postgres";
 /** The Odoo stand-in (../shared/odoo-standin/build.sh); BENCH_ODOO_IMAGE lets a benchmark use another. */
 export const STANDIN_IMAGE = process.env.BENCH_ODOO_IMAGE ?? "odooops-test/odoo:17.0";
 
-/** The first port of a random even-aligned range in 30000–50199, so parallel hosts do not race for the same ports. */
+/**
+ * The first port of a random even-aligned range in 20000–30199, so parallel hosts do not race
+ * for the same ports; below the kernel's ephemeral range (32768–60999 here), where an outgoing
+ * connection could take a published port between its allocation and `docker run` (a CI run failed
+ * on "bind: address already in use"). The product's default range, 20000–29999, is below it too.
+ */
 export function randomPortBase(): number {
-  return 30000 + 2 * Math.floor(Math.random() * 10000);
+  return 20000 + 2 * Math.floor(Math.random() * 5000);
 }
 
 export interface HostConfigInput {
